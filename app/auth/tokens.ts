@@ -1,0 +1,63 @@
+// API tokens: random secrets shown once, stored as sha256 hashes, with roles, expiry
+// and revocation; plus the bootstrap token of a fresh install.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "../db/client.ts";
+import { countTokens, findTokenByHash, insertToken, type TokenRow } from "../db/repos/tokens.ts";
+import { UnauthorizedError } from "../domain/errors.ts";
+
+export const TOKEN_PREFIX = "gty_";
+
+export function hashTokenSecret(secret: string): string {
+  return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
+}
+
+function randomBase64Url(bytes: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
+}
+
+export interface NewToken {
+  name: string;
+  roles: string[];
+  expiresAt?: Date;
+}
+
+export async function createToken(db: Db, token: NewToken, now: Date): Promise<{ token: TokenRow; secret: string }> {
+  const secret = `${TOKEN_PREFIX}${randomBase64Url(32)}`;
+  const row = await insertToken(db, {
+    id: randomBase64Url(9).replace(/[-_]/g, "x").toLowerCase(),
+    name: token.name,
+    hash: hashTokenSecret(secret),
+    roles: token.roles,
+    createdAt: now,
+    expiresAt: token.expiresAt ?? null,
+  });
+  return { token: row, secret };
+}
+
+/** The token behind a bearer secret, or UnauthorizedError saying why not. */
+export async function authenticate(db: Db, secret: string, now: Date): Promise<TokenRow> {
+  const row = await findTokenByHash(db, hashTokenSecret(secret));
+  if (!row) throw new UnauthorizedError("invalid token");
+  if (row.revokedAt) throw new UnauthorizedError("token revoked");
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) throw new UnauthorizedError("token expired");
+  return row;
+}
+
+/**
+ * On a fresh install (no tokens at all) creates an all-permissions token and writes it
+ * to `<data>/bootstrap-token` (0600). Returns its secret, or undefined when tokens exist.
+ */
+export async function ensureBootstrapToken(db: Db, dataDir: string, now: Date): Promise<string | undefined> {
+  if ((await countTokens(db)) > 0) return undefined;
+  const { secret } = await createToken(db, { name: "bootstrap", roles: ["admin"] }, now);
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, "bootstrap-token");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+export function bootstrapTokenFile(dataDir: string): string | undefined {
+  const file = join(dataDir, "bootstrap-token");
+  return existsSync(file) ? file : undefined;
+}

@@ -1,0 +1,47 @@
+// `gantry serve`: start the server in the foreground until SIGINT/SIGTERM.
+import { ConfigError, loadConfig } from "../config.ts";
+import { startGantry } from "../start.ts";
+import { GANTRY_VERSION } from "../version.ts";
+
+export async function serveCommand(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log("usage: gantry serve\n\nSettings come from GANTRY_* variables and gantry.toml (see README).");
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`gantry: configuration error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const gantry = await startGantry(config);
+  console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
+  console.log(`  data:      ${config.dataDir}`);
+  console.log(`  pipelines: ${config.pipelinesDir}`);
+  if (gantry.orphansRecovered > 0) console.log(`  finished ${gantry.orphansRecovered} run(s) left in flight by the last process as failed (orphaned)`);
+  if (gantry.bootstrapToken) {
+    console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (shown once):`);
+    console.log(`  ${gantry.bootstrapToken}`);
+    console.log(`Log in to the web UI: ${gantry.url}/login?token=${gantry.bootstrapToken}`);
+    console.log(`CLI: export GANTRY_URL=${gantry.url} GANTRY_TOKEN=$(cat ${config.dataDir}/bootstrap-token)\n`);
+  }
+  const pipelines = await (await import("../db/repos/pipelines.ts")).listPipelines(gantry.deps.db);
+  for (const pipeline of pipelines) {
+    const status = pipeline.loadError ? `error: ${pipeline.loadError.issues[0]?.message ?? "invalid"}` : `v${pipeline.currentVersion}`;
+    console.log(`  pipeline ${pipeline.namespace}/${pipeline.id} (${status})`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      console.log(`\n${signal}: stopping (running tasks are cancelled)`);
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await gantry.stop();
+  return 0;
+}

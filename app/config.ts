@@ -1,0 +1,108 @@
+// Environment and gantry.toml → one typed Config. The environment wins over the file;
+// a bad value stops start-up with a message that names the key.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import * as v from "valibot";
+import { parseDuration } from "./domain/duration.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Each setting: its env name, its gantry.toml key, and how to read it. */
+const port = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0), v.maxValue(65535));
+const positiveInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(1));
+const duration = v.pipe(
+  v.union([v.number(), v.string()]),
+  v.check((value) => parseDuration(value) !== undefined, 'must be milliseconds or a duration like "10s"'),
+  v.transform((value) => parseDuration(value)!),
+);
+const text = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+
+const SETTINGS = {
+  port: { env: "GANTRY_PORT", toml: "port", schema: port, fallback: 8080 },
+  host: { env: "GANTRY_HOST", toml: "host", schema: text, fallback: "127.0.0.1" },
+  hooksPort: { env: "GANTRY_HOOKS_PORT", toml: "hooks_port", schema: port, fallback: 8081 },
+  dataDir: { env: "GANTRY_DATA_DIR", toml: "data_dir", schema: text, fallback: "./data" },
+  pipelinesDir: { env: "GANTRY_PIPELINES_DIR", toml: "pipelines_dir", schema: text, fallback: "./pipelines" },
+  extensionsDir: { env: "GANTRY_EXTENSIONS_DIR", toml: "extensions_dir", schema: text, fallback: "./extensions" },
+  dbUrl: { env: "GANTRY_DB_URL", toml: "db_url", schema: v.optional(text), fallback: undefined },
+  dbAuthToken: { env: "GANTRY_DB_AUTH_TOKEN", toml: "db_auth_token", schema: v.optional(text), fallback: undefined },
+  secretKey: { env: "GANTRY_SECRET_KEY", toml: "secret_key", schema: v.optional(text), fallback: undefined },
+  dockerHost: { env: "GANTRY_DOCKER_HOST", toml: "docker_host", schema: v.optional(text), fallback: undefined },
+  publicUrl: { env: "GANTRY_PUBLIC_URL", toml: "public_url", schema: v.optional(v.pipe(v.string(), v.url("must be a URL"))), fallback: undefined },
+  maxParallelTasks: { env: "GANTRY_MAX_PARALLEL_TASKS", toml: "max_parallel_tasks", schema: positiveInt, fallback: 32 },
+  logMaxBytes: { env: "GANTRY_LOG_MAX_BYTES", toml: "log_max_bytes", schema: positiveInt, fallback: 10 * 1024 * 1024 },
+  killGraceMs: { env: "GANTRY_KILL_GRACE", toml: "kill_grace", schema: duration, fallback: 10_000 },
+} as const;
+
+type Settings = typeof SETTINGS;
+type SettingValue<K extends keyof Settings> = v.InferOutput<Settings[K]["schema"]> | Settings[K]["fallback"];
+
+export type Config = { [K in keyof Settings]: SettingValue<K> } & {
+  /** Absolute paths derived from the settings. */
+  dataDir: string;
+  pipelinesDir: string;
+  extensionsDir: string;
+  dbUrl: string;
+};
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  /** Path of gantry.toml; `GANTRY_CONFIG` or ./gantry.toml when absent. */
+  file?: string;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const filePath = resolve(cwd, options.file ?? env.GANTRY_CONFIG ?? "gantry.toml");
+  const fromFile = readToml(filePath, options.file !== undefined || env.GANTRY_CONFIG !== undefined);
+
+  const known = new Set(Object.values(SETTINGS).map((setting) => setting.toml));
+  for (const key of Object.keys(fromFile)) {
+    if (!known.has(key as never)) throw new ConfigError(`${filePath}: unknown setting "${key}"`);
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const envValue = env[setting.env];
+    const raw = envValue !== undefined && envValue !== "" ? envValue : fromFile[setting.toml];
+    if (raw === undefined) {
+      values[name] = setting.fallback;
+      continue;
+    }
+    const parsed = v.safeParse(setting.schema as v.GenericSchema, raw);
+    if (!parsed.success) {
+      const source = envValue !== undefined && envValue !== "" ? setting.env : `${setting.toml} in ${filePath}`;
+      throw new ConfigError(`${source}: ${parsed.issues[0]?.message ?? "invalid value"} (got ${JSON.stringify(raw)})`);
+    }
+    values[name] = parsed.output;
+  }
+  const config = values as Config;
+  config.dataDir = resolve(cwd, config.dataDir);
+  config.pipelinesDir = resolve(cwd, config.pipelinesDir);
+  config.extensionsDir = resolve(cwd, config.extensionsDir);
+  config.dbUrl ??= `file:${resolve(config.dataDir, "gantry.db")}`;
+  return config;
+}
+
+function readToml(path: string, required: boolean): Record<string, unknown> {
+  if (!existsSync(path)) {
+    if (required) throw new ConfigError(`config file ${path} does not exist`);
+    return {};
+  }
+  try {
+    return Bun.TOML.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`${path}: not valid TOML: ${(error as Error).message}`);
+  }
+}
+
+/** The base URL of this server's API as tasks and links should use it. */
+export function publicUrl(config: Config): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/$/, "");
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}`;
+}

@@ -1,0 +1,123 @@
+// Queries for pipelines and their versions.
+import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { pipelines, pipelineVersions, type LoadErrorRecord } from "../schema/index.ts";
+import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
+
+export type PipelineRow = typeof pipelines.$inferSelect;
+export type VersionRow = typeof pipelineVersions.$inferSelect;
+
+export interface PipelineKey {
+  namespace: string;
+  id: string;
+}
+
+export async function getPipeline(db: Db, key: PipelineKey): Promise<PipelineRow | undefined> {
+  return db.query.pipelines.findFirst({
+    where: and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id), isNull(pipelines.deletedAt)),
+  });
+}
+
+export async function listPipelines(db: Db, namespace?: string): Promise<PipelineRow[]> {
+  return db
+    .select()
+    .from(pipelines)
+    .where(and(isNull(pipelines.deletedAt), namespace ? eq(pipelines.namespace, namespace) : undefined))
+    .orderBy(asc(pipelines.namespace), asc(pipelines.id));
+}
+
+/** Records that a file now defines this pipeline (creating or reviving it). */
+export async function upsertPipeline(db: Db, key: PipelineKey, file: string, now: Date): Promise<void> {
+  await db
+    .insert(pipelines)
+    .values({ ...key, file, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [pipelines.namespace, pipelines.id],
+      set: { file, deletedAt: null, updatedAt: now },
+    });
+}
+
+/**
+ * Stores a version unless the same content is already one, and makes it current.
+ * Returns the version number and whether it is new.
+ */
+export async function addVersion(
+  db: Db,
+  key: PipelineKey,
+  version: { hash: string; bundlePath: string; spec: PipelineSpec; file: string },
+  now: Date,
+): Promise<{ version: number; created: boolean }> {
+  return db.transaction(async (tx) => {
+    await tx
+      .insert(pipelines)
+      .values({ ...key, file: version.file, updatedAt: now })
+      .onConflictDoUpdate({ target: [pipelines.namespace, pipelines.id], set: { file: version.file, deletedAt: null, updatedAt: now } });
+    const existing = await tx.query.pipelineVersions.findFirst({
+      where: and(
+        eq(pipelineVersions.namespace, key.namespace),
+        eq(pipelineVersions.pipelineId, key.id),
+        eq(pipelineVersions.hash, version.hash),
+      ),
+    });
+    let number = existing?.version;
+    const created = existing === undefined;
+    if (number === undefined) {
+      const [last] = await tx
+        .select({ max: sql<number>`coalesce(max(${pipelineVersions.version}), 0)` })
+        .from(pipelineVersions)
+        .where(and(eq(pipelineVersions.namespace, key.namespace), eq(pipelineVersions.pipelineId, key.id)));
+      number = (last?.max ?? 0) + 1;
+      await tx.insert(pipelineVersions).values({
+        namespace: key.namespace,
+        pipelineId: key.id,
+        version: number,
+        hash: version.hash,
+        bundlePath: version.bundlePath,
+        spec: version.spec,
+        createdAt: now,
+      });
+    }
+    await tx
+      .update(pipelines)
+      .set({ currentVersion: number, loadError: null, updatedAt: now })
+      .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
+    return { version: number, created };
+  });
+}
+
+export async function setLoadError(db: Db, key: PipelineKey, error: LoadErrorRecord | null, now: Date): Promise<void> {
+  await db
+    .update(pipelines)
+    .set({ loadError: error, updatedAt: now })
+    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
+}
+
+/** Pipelines whose file is this path (normally one). */
+export async function findPipelinesByFile(db: Db, file: string): Promise<PipelineRow[]> {
+  return db.select().from(pipelines).where(and(eq(pipelines.file, file), isNull(pipelines.deletedAt)));
+}
+
+export async function markPipelineDeleted(db: Db, key: PipelineKey, now: Date): Promise<void> {
+  await db
+    .update(pipelines)
+    .set({ deletedAt: now, updatedAt: now })
+    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
+}
+
+export async function getVersion(db: Db, key: PipelineKey, version: number): Promise<VersionRow | undefined> {
+  return db.query.pipelineVersions.findFirst({
+    where: and(
+      eq(pipelineVersions.namespace, key.namespace),
+      eq(pipelineVersions.pipelineId, key.id),
+      eq(pipelineVersions.version, version),
+    ),
+  });
+}
+
+export async function listVersions(db: Db, key: PipelineKey): Promise<VersionRow[]> {
+  return db
+    .select()
+    .from(pipelineVersions)
+    .where(and(eq(pipelineVersions.namespace, key.namespace), eq(pipelineVersions.pipelineId, key.id)))
+    .orderBy(desc(pipelineVersions.version));
+}

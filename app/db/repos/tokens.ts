@@ -1,0 +1,33 @@
+// Queries for API tokens.
+import { asc, count, eq } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { tokens } from "../schema/index.ts";
+
+export type TokenRow = typeof tokens.$inferSelect;
+
+export async function insertToken(db: Db, token: typeof tokens.$inferInsert): Promise<TokenRow> {
+  const [row] = await db.insert(tokens).values(token).returning();
+  return row!;
+}
+
+export async function findTokenByHash(db: Db, hash: string): Promise<TokenRow | undefined> {
+  return db.query.tokens.findFirst({ where: eq(tokens.hash, hash) });
+}
+
+export async function getToken(db: Db, id: string): Promise<TokenRow | undefined> {
+  return db.query.tokens.findFirst({ where: eq(tokens.id, id) });
+}
+
+export async function listTokens(db: Db): Promise<TokenRow[]> {
+  return db.select().from(tokens).orderBy(asc(tokens.createdAt));
+}
+
+export async function countTokens(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(tokens);
+  return row?.n ?? 0;
+}
+
+export async function revokeToken(db: Db, id: string, now: Date): Promise<boolean> {
+  const rows = await db.update(tokens).set({ revokedAt: now }).where(eq(tokens.id, id)).returning({ id: tokens.id });
+  return rows.length > 0;
+}

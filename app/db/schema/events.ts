@@ -1,0 +1,17 @@
+// The event log: every state change, in order.
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    kind: text().notNull(),
+    namespace: text(),
+    pipelineId: text(),
+    runId: integer(),
+    taskId: text(),
+    data: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    at: integer({ mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("events_at").on(table.at)],
+);

@@ -1,0 +1,7 @@
+// Every table, for drizzle and drizzle-kit.
+export * from "./pipelines.ts";
+export * from "./pipeline-versions.ts";
+export * from "./runs.ts";
+export * from "./task-executions.ts";
+export * from "./events.ts";
+export * from "./tokens.ts";

@@ -1,0 +1,78 @@
+// The composition root's type: everything the server, CLI commands and tests share,
+// built once by createDeps and handed down. No module keeps hidden singletons.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { publicUrl, type Config } from "./config.ts";
+import { openDatabase, type Database, type Db } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { createToken } from "./auth/tokens.ts";
+import { revokeToken } from "./db/repos/tokens.ts";
+import { createEventBus, type EventBus } from "./engine/event-bus.ts";
+import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
+import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
+import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
+import { createLogStore, type LogStore } from "./stores/logs.ts";
+
+export interface Deps {
+  config: Config;
+  /** Drizzle over the one database connection. */
+  db: Db;
+  database: Database;
+  /** The current time; tests may pass a fake clock. */
+  now: () => Date;
+  /** In-process change notifications (SSE, followers). */
+  bus: EventBus;
+  logs: LogStore;
+  loader: PipelineLoader;
+  orchestrator: Orchestrator;
+  /** Where this server's API answers; set once the server listens. */
+  urls: { api: string };
+}
+
+export interface CreateDepsOptions {
+  now?: () => Date;
+}
+
+export async function createDeps(config: Config, options: CreateDepsOptions = {}): Promise<Deps> {
+  const now = options.now ?? (() => new Date());
+  mkdirSync(config.dataDir, { recursive: true });
+  const database = await openDatabase(config.dbUrl, config.dbAuthToken);
+  await migrate(database.client);
+  const db = database.db;
+  const bus = createEventBus();
+  const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
+  const urls = { api: publicUrl(config) };
+  const loader = createPipelineLoader({
+    db,
+    bus,
+    dir: config.pipelinesDir,
+    bundlesDir: join(config.dataDir, "bundles"),
+    now,
+  });
+  const orchestrator = createOrchestrator({
+    db,
+    bus,
+    logs,
+    executors: { run: createBunProcessExecutor() },
+    workspacesDir: join(config.dataDir, "workspaces"),
+    maxParallelTasks: config.maxParallelTasks,
+    killGraceMs: config.killGraceMs,
+    apiUrl: () => urls.api,
+    tokens: {
+      async issue(run, task) {
+        // Read-only until scoped roles exist; revoked when the run ends.
+        const { token, secret } = await createToken(
+          db,
+          { name: `run ${run.namespace}/${run.id}#${run.run} ${task}`, roles: ["viewer"] },
+          now(),
+        );
+        return { id: token.id, secret };
+      },
+      async revoke(ids) {
+        for (const id of ids) await revokeToken(db, id, now());
+      },
+    },
+    now,
+  });
+  return { config, db, database, now, bus, logs, loader, orchestrator, urls };
+}

@@ -1,0 +1,51 @@
+// Typed domain errors. The HTTP layer maps each `code` to a status in one place.
+
+export type ErrorCode =
+  | "not_found"
+  | "conflict"
+  | "invalid"
+  | "unauthorized"
+  | "forbidden"
+  | "unavailable"
+  | "too_large"
+  | "rate_limited";
+
+export class GantryError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends GantryError {
+  constructor(message: string) {
+    super("not_found", message);
+  }
+}
+
+export class ConflictError extends GantryError {
+  constructor(message: string) {
+    super("conflict", message);
+  }
+}
+
+export class ValidationError extends GantryError {
+  constructor(message: string) {
+    super("invalid", message);
+  }
+}
+
+export class UnauthorizedError extends GantryError {
+  constructor(message = "missing or invalid bearer token") {
+    super("unauthorized", message);
+  }
+}
+
+export class ForbiddenError extends GantryError {
+  constructor(message: string) {
+    super("forbidden", message);
+  }
+}

@@ -1,0 +1,19 @@
+// Identifier rules shared by namespaces, pipelines and tasks.
+import * as v from "valibot";
+
+export const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
+
+export const idSchema = v.pipe(
+  v.string(),
+  v.regex(ID_PATTERN, "must be 1-64 characters of a-z, 0-9 and -"),
+);
+
+/** Environment variable names; `GANTRY_*` is reserved for the system. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const RESERVED_ENV_PREFIX = "GANTRY_";
+
+export const envNameSchema = v.pipe(
+  v.string(),
+  v.regex(ENV_NAME_PATTERN, "must be a valid environment variable name"),
+  v.check((name) => !name.toUpperCase().startsWith(RESERVED_ENV_PREFIX), "GANTRY_* names are reserved"),
+);

@@ -1,0 +1,211 @@
+// Validates what a pipeline file exports and turns it into the serialisable spec stored
+// with each version. Errors carry the path inside the object so authors find the typo.
+import * as v from "valibot";
+import { parseDuration } from "./duration.ts";
+import { envNameSchema, idSchema } from "./ids.ts";
+import { findDagProblems } from "./dag.ts";
+
+const durationSchema = v.pipe(
+  v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
+  v.check((value) => parseDuration(value) !== undefined, 'must be milliseconds or a string like "500ms", "30s", "5m", "1h"'),
+  v.transform((value) => parseDuration(value)!),
+);
+
+const secretRefSchema = v.strictObject({
+  __gantry: v.literal("secret"),
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,128}$/, "secret names are 1-128 of A-Z a-z 0-9 _ . -")),
+});
+
+const envValueSchema = v.union([v.string(), secretRefSchema], "must be a string or secret(\"name\")");
+
+const needsSchema = v.record(idSchema, v.picklist(["success", "failure", "any"], 'must be "success", "failure" or "any"'));
+
+const MEMORY_PATTERN = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i;
+const MEMORY_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Bytes for a memory limit such as 268435456, "256m" or "1g". */
+export function parseMemory(value: number | string): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) && value > 0 ? value : undefined;
+  const match = MEMORY_PATTERN.exec(value.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * MEMORY_UNITS[match[2]!.toLowerCase()]!);
+}
+
+const commonTaskEntries = {
+  needs: v.optional(needsSchema),
+  env: v.optional(v.record(envNameSchema, envValueSchema)),
+  timeout: v.optional(durationSchema),
+  retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0), v.maxValue(20))),
+  workdir: v.optional(v.pipe(v.string(), v.minLength(1))),
+  injectApiToken: v.optional(v.boolean()),
+};
+
+const runTaskSchema = v.strictObject({
+  kind: v.literal("run"),
+  fn: v.function("must be a function"),
+  ...commonTaskEntries,
+});
+
+const containerTaskSchema = v.strictObject({
+  kind: v.literal("container"),
+  image: v.pipe(v.string(), v.minLength(1, "must name an image")),
+  command: v.optional(v.array(v.string())),
+  entrypoint: v.optional(v.array(v.string())),
+  pull: v.optional(v.picklist(["never", "if-missing", "always"], 'must be "never", "if-missing" or "always"')),
+  memory: v.optional(
+    v.pipe(
+      v.union([v.number(), v.string()]),
+      v.check((value) => parseMemory(value) !== undefined, 'must be bytes or a string like "256m"'),
+      v.transform((value) => parseMemory(value)!),
+    ),
+  ),
+  cpus: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(1024))),
+  ...commonTaskEntries,
+});
+
+const taskSchema = v.variant(
+  "kind",
+  [runTaskSchema, containerTaskSchema],
+  "must be made with run(...) or container(...)",
+);
+
+const triggerSchema = v.variant(
+  "kind",
+  [
+    v.strictObject({ kind: v.literal("cron"), expression: v.pipe(v.string(), v.minLength(1)), timezone: v.optional(v.string()) }),
+    v.strictObject({ kind: v.literal("interval"), every: durationSchema }),
+    v.strictObject({
+      kind: v.literal("webhook"),
+      secret: secretRefSchema,
+      variables: v.optional(v.record(envNameSchema, v.string())),
+    }),
+    v.strictObject({
+      kind: v.literal("github"),
+      repo: v.pipe(v.string(), v.regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')),
+      events: v.pipe(v.array(v.string()), v.minLength(1, "must name at least one event")),
+      branches: v.optional(v.array(v.string())),
+    }),
+  ],
+  "must be made with cron(), interval(), webhook() or github()",
+);
+
+export const pipelineDefinitionSchema = v.strictObject({
+  id: idSchema,
+  name: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  description: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+  parallelism: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+  variables: v.optional(v.record(envNameSchema, v.string("must be a string"))),
+  triggers: v.optional(v.array(triggerSchema)),
+  tasks: v.pipe(
+    v.record(idSchema, taskSchema),
+    v.check((tasks) => Object.keys(tasks).length > 0, "must define at least one task"),
+  ),
+});
+
+type ParsedDefinition = v.InferOutput<typeof pipelineDefinitionSchema>;
+type ParsedTask = ParsedDefinition["tasks"][string];
+
+export type SecretReference = { secret: string };
+export type TriggerSpec = NonNullable<ParsedDefinition["triggers"]>[number];
+
+/** A task as stored with a version: data only, the function stays in the bundle. */
+export interface TaskSpec {
+  id: string;
+  kind: "run" | "container";
+  needs: Record<string, "success" | "failure" | "any">;
+  env: Record<string, string | SecretReference>;
+  timeoutMs?: number;
+  retries: number;
+  workdir?: string;
+  injectApiToken: boolean;
+  container?: {
+    image: string;
+    command?: string[];
+    entrypoint?: string[];
+    pull: "never" | "if-missing" | "always";
+    memoryBytes?: number;
+    cpus?: number;
+  };
+}
+
+/** The serialisable form of a pipeline version. */
+export interface PipelineSpec {
+  id: string;
+  name: string;
+  description: string;
+  parallelism: number;
+  variables: Record<string, string>;
+  triggers: TriggerSpec[];
+  tasks: TaskSpec[];
+}
+
+/** One problem in a pipeline file: where in the object, and what is wrong. */
+export interface SpecIssue {
+  path: string;
+  message: string;
+}
+
+export type SpecResult = { ok: true; spec: PipelineSpec } | { ok: false; issues: SpecIssue[] };
+
+export const DEFAULT_PARALLELISM = 4;
+
+/** Validates a pipeline file's default export and checks its DAG. */
+export function toPipelineSpec(definition: unknown): SpecResult {
+  if (definition === undefined) {
+    return { ok: false, issues: [{ path: "", message: "the file has no default export; export default definePipeline({...})" }] };
+  }
+  const parsed = v.safeParse(pipelineDefinitionSchema, definition);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.issues.map((issue) => ({
+        path: v.getDotPath(issue) ?? "",
+        message: issue.message,
+      })),
+    };
+  }
+  const def = parsed.output;
+  const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
+  const dagIssues = findDagProblems(tasks);
+  if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
+  return {
+    ok: true,
+    spec: {
+      id: def.id,
+      name: def.name ?? def.id,
+      description: def.description ?? "",
+      parallelism: def.parallelism ?? DEFAULT_PARALLELISM,
+      variables: def.variables ?? {},
+      triggers: def.triggers ?? [],
+      tasks,
+    },
+  };
+}
+
+function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
+  const env: TaskSpec["env"] = {};
+  for (const [name, value] of Object.entries(task.env ?? {})) {
+    env[name] = typeof value === "string" ? value : { secret: value.name };
+  }
+  const spec: TaskSpec = {
+    id,
+    kind: task.kind,
+    needs: task.needs ?? {},
+    env,
+    retries: task.retries ?? 0,
+    injectApiToken: task.injectApiToken ?? false,
+  };
+  if (task.timeout !== undefined) spec.timeoutMs = task.timeout;
+  if (task.workdir !== undefined) spec.workdir = task.workdir;
+  if (task.kind === "container") {
+    spec.container = {
+      image: task.image,
+      pull: task.pull ?? "if-missing",
+      ...(task.command && { command: task.command }),
+      ...(task.entrypoint && { entrypoint: task.entrypoint }),
+      ...(task.memory !== undefined && { memoryBytes: task.memory }),
+      ...(task.cpus !== undefined && { cpus: task.cpus }),
+    };
+  }
+  return spec;
+}

@@ -1,0 +1,34 @@
+// In-process notifications: "something changed". Listeners (SSE streams, `run --wait`,
+// followers of a run) then read the durable state from the database.
+
+export interface BusMessage {
+  kind: string;
+  namespace?: string;
+  pipeline?: string;
+  run?: number;
+  task?: string;
+}
+
+export interface EventBus {
+  publish(message: BusMessage): void;
+  subscribe(listener: (message: BusMessage) => void): () => void;
+}
+
+export function createEventBus(): EventBus {
+  const listeners = new Set<(message: BusMessage) => void>();
+  return {
+    publish(message) {
+      for (const listener of listeners) {
+        try {
+          listener(message);
+        } catch {
+          // one broken listener must not stop the others
+        }
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,442 @@
+// The run lifecycle: creates runs, walks their DAG with the pure decisions of domain/dag,
+// starts tasks on executors within the run's and the server's limits, handles retries,
+// timeouts and cancel, and persists every transition with its event.
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "../db/client.ts";
+import { getPipeline, getVersion, type PipelineKey } from "../db/repos/pipelines.ts";
+import {
+  createRun,
+  finishOrphanedRun,
+  getRun,
+  listUnfinishedRuns,
+  updateExecutions,
+  updateRun,
+  type ExecutionChange,
+  type RunKey,
+  type RunWithTasks,
+} from "../db/repos/runs.ts";
+import type { RunTrigger } from "../db/schema/runs.ts";
+import { nextStep, runOutcome } from "../domain/dag.ts";
+import { formatDuration } from "../domain/duration.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.ts";
+import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../domain/ids.ts";
+import type { PipelineSpec, TaskSpec } from "../domain/pipeline-spec.ts";
+import { isFinalTaskState, type TaskState } from "../domain/states.ts";
+import type { LogStore } from "../stores/logs.ts";
+import type { EventBus } from "./event-bus.ts";
+import type { Executor, TaskHandle } from "./executors/executor.ts";
+import { createLimiter } from "./limiter.ts";
+import { TASK_RUNNER_COMMAND } from "./task-runner/command.ts";
+
+export interface RunTokenIssuer {
+  /** A token for one task of one run; revoked by `revoke` when the run ends. */
+  issue(run: RunKey, task: string): Promise<{ id: string; secret: string }>;
+  revoke(ids: string[]): Promise<void>;
+}
+
+export interface OrchestratorOptions {
+  db: Db;
+  bus: EventBus;
+  logs: LogStore;
+  executors: Partial<Record<"run" | "container", Executor>>;
+  workspacesDir: string;
+  maxParallelTasks: number;
+  killGraceMs: number;
+  apiUrl: () => string;
+  /** Resolves `secret("name")` for a pipeline; undefined when it does not exist. */
+  resolveSecret?: (pipeline: PipelineKey, name: string) => Promise<string | undefined>;
+  tokens?: RunTokenIssuer;
+  now?: () => Date;
+}
+
+export interface StartRunOptions {
+  variables?: Record<string, string>;
+  trigger: RunTrigger;
+}
+
+export interface Orchestrator {
+  startRun(key: PipelineKey, options: StartRunOptions): Promise<RunWithTasks>;
+  cancelRun(key: RunKey, by?: string): Promise<void>;
+  /** Finishes runs left in flight by a previous server process as failed ("orphaned"). */
+  recoverOrphans(): Promise<number>;
+  /** Whether a run is being executed by this process. */
+  isActive(key: RunKey): boolean;
+  /** Resolves when no run is executing (tests, shutdown). */
+  idle(): Promise<void>;
+  /** Cancels everything running and waits for it. */
+  shutdown(): Promise<void>;
+}
+
+interface ActiveRun {
+  key: RunKey;
+  spec: PipelineSpec;
+  bundlePath: string;
+  variables: Record<string, string>;
+  workspace: string;
+  states: Map<string, TaskState>;
+  /** Tasks waiting for a global slot or running. */
+  inFlight: Set<string>;
+  handles: Map<string, TaskHandle>;
+  cancelled: boolean;
+  cancelledBy?: string;
+  tokenIds: string[];
+  /** Scheduling passes of a run happen one at a time. */
+  scheduling: Promise<void>;
+  finished: Promise<void>;
+  finish: () => void;
+}
+
+const runKeyString = (key: RunKey) => `${key.namespace}/${key.id}#${key.run}`;
+
+export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
+  const { db, bus, logs } = options;
+  const now = options.now ?? (() => new Date());
+  const limiter = createLimiter(options.maxParallelTasks);
+  const active = new Map<string, ActiveRun>();
+  let idleWaiters: (() => void)[] = [];
+
+  const publish = (kind: string, key: RunKey, task?: string) =>
+    bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
+
+  const event = (kind: string, key: RunKey, data: Record<string, unknown>, task?: string) => ({
+    kind,
+    namespace: key.namespace,
+    pipelineId: key.id,
+    runId: key.run,
+    ...(task && { taskId: task }),
+    data,
+    at: now(),
+  });
+
+  const setTasks = async (run: ActiveRun, changes: { task: string; change: ExecutionChange; kind?: string }[]) => {
+    await updateExecutions(
+      db,
+      run.key,
+      changes.map(({ task, change, kind }) => ({
+        taskId: task,
+        change,
+        ...(kind && { event: event(kind, run.key, { ...change }, task) }),
+      })),
+    );
+    for (const { task, change, kind } of changes) {
+      if (change.state) run.states.set(task, change.state);
+      if (kind) publish(kind, run.key, task);
+    }
+  };
+
+  const startRun = async (key: PipelineKey, start: StartRunOptions): Promise<RunWithTasks> => {
+    const pipeline = await getPipeline(db, key);
+    if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
+    if (pipeline.currentVersion === null) {
+      const problem = pipeline.loadError?.issues[0];
+      throw new ConflictError(
+        `pipeline ${key.namespace}/${key.id} has no valid version to run${problem ? `: ${problem.path ? `${problem.path}: ` : ""}${problem.message}` : ""}`,
+      );
+    }
+    const version = await getVersion(db, key, pipeline.currentVersion);
+    if (!version) throw new NotFoundError(`version ${pipeline.currentVersion} of ${key.namespace}/${key.id} not found`);
+    const variables = start.variables ?? {};
+    for (const name of Object.keys(variables)) {
+      if (!ENV_NAME_PATTERN.test(name)) throw new ValidationError(`variable "${name}" is not a valid environment variable name`);
+      if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) throw new ValidationError(`variable "${name}": GANTRY_* names are reserved`);
+    }
+    const spec = version.spec;
+    const run = await createRun(
+      db,
+      key,
+      { trigger: start.trigger, version: version.version, variables, tasks: spec.tasks.map((task) => ({ id: task.id, kind: task.kind })) },
+      now(),
+    );
+    const runKey = { ...key, run: run.id };
+    publish("run.created", runKey);
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const activeRun: ActiveRun = {
+      key: runKey,
+      spec,
+      bundlePath: version.bundlePath,
+      variables,
+      workspace: join(options.workspacesDir, key.namespace, key.id, String(run.id)),
+      states: new Map(spec.tasks.map((task) => [task.id, "pending" as TaskState])),
+      inFlight: new Set(),
+      handles: new Map(),
+      cancelled: false,
+      tokenIds: [],
+      scheduling: Promise.resolve(),
+      finished,
+      finish,
+    };
+    active.set(runKeyString(runKey), activeRun);
+    void drive(activeRun).catch((error) => console.error(`run ${runKeyString(runKey)} failed internally:`, error));
+    return run;
+  };
+
+  const drive = async (run: ActiveRun) => {
+    try {
+      mkdirSync(run.workspace, { recursive: true });
+      await updateRun(db, run.key, { state: "running", startedAt: now() }, event("run.started", run.key, { state: "running" }));
+      publish("run.started", run.key);
+      await schedule(run);
+      await run.finished;
+      await endRun(run);
+    } catch (error) {
+      // An internal failure still ends the run, so nothing stays "running" forever.
+      await updateRun(
+        db,
+        run.key,
+        { state: "failed", reason: `internal error: ${(error as Error).message}`, endedAt: now() },
+        event("run.finished", run.key, { state: "failed", reason: "internal error" }),
+      ).catch(() => undefined);
+      throw error;
+    } finally {
+      active.delete(runKeyString(run.key));
+      rmSync(run.workspace, { recursive: true, force: true });
+      if (run.tokenIds.length > 0) await options.tokens?.revoke(run.tokenIds).catch(() => undefined);
+      if (active.size === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  };
+
+  const endRun = async (run: ActiveRun) => {
+    const outcome = run.cancelled ? "cancelled" : runOutcome(run.states.values());
+    const failedTasks = [...run.states].filter(([, state]) => state === "failed").map(([id]) => id);
+    const reason =
+      outcome === "cancelled"
+        ? `cancelled${run.cancelledBy ? ` by ${run.cancelledBy}` : ""}`
+        : outcome === "failed"
+          ? `task${failedTasks.length > 1 ? "s" : ""} ${failedTasks.join(", ")} failed`
+          : null;
+    await updateRun(
+      db,
+      run.key,
+      { state: outcome, reason, endedAt: now() },
+      event("run.finished", run.key, { state: outcome, ...(reason && { reason }) }),
+    );
+    publish("run.finished", run.key);
+  };
+
+  /** Applies skips and cancellations, then starts what may start. Called after every task ends. */
+  const schedule = (run: ActiveRun): Promise<void> => {
+    const pass = run.scheduling.then(() => schedulePass(run));
+    run.scheduling = pass.catch(() => undefined);
+    return pass;
+  };
+
+  const schedulePass = async (run: ActiveRun): Promise<void> => {
+    if (run.cancelled) {
+      const pending = [...run.states].filter(([task, state]) => state === "pending" && !run.inFlight.has(task));
+      await setTasks(
+        run,
+        pending.map(([task]) => ({ task, change: { state: "cancelled", reason: "run cancelled", endedAt: now() }, kind: "task.finished" })),
+      );
+    } else {
+      for (;;) {
+        const step = nextStep(run.spec.tasks, run.states);
+        if (step.skip.length === 0) break;
+        await setTasks(
+          run,
+          step.skip.map((task) => ({ task, change: { state: "skipped", reason: skipReason(run, task), endedAt: now() }, kind: "task.finished" })),
+        );
+      }
+      const step = nextStep(run.spec.tasks, run.states);
+      for (const taskId of step.ready) {
+        if (run.inFlight.has(taskId)) continue;
+        if (run.inFlight.size >= run.spec.parallelism) break;
+        run.inFlight.add(taskId);
+        const task = run.spec.tasks.find((candidate) => candidate.id === taskId)!;
+        void executeTask(run, task).catch((error) => console.error(`task ${taskId} of ${runKeyString(run.key)}:`, error));
+      }
+    }
+    if (run.inFlight.size === 0 && [...run.states.values()].every(isFinalTaskState)) run.finish();
+  };
+
+  const skipReason = (run: ActiveRun, taskId: string): string => {
+    const task = run.spec.tasks.find((candidate) => candidate.id === taskId)!;
+    for (const [upstream, condition] of Object.entries(task.needs)) {
+      const state = run.states.get(upstream);
+      if (state && isFinalTaskState(state) && !(condition === "any" || (condition === "success" ? state === "successful" : state === "failed"))) {
+        return `needs ${upstream} to be ${condition === "success" ? "successful" : "failed"}, but it was ${state}`;
+      }
+    }
+    return "its conditions can no longer be met";
+  };
+
+  const executeTask = async (run: ActiveRun, task: TaskSpec) => {
+    const release = await limiter.acquire();
+    try {
+      const final = await attemptTask(run, task);
+      await setTasks(run, [{ task: task.id, change: { ...final, pid: null, endedAt: now() }, kind: "task.finished" }]);
+    } finally {
+      release();
+      run.inFlight.delete(task.id);
+      run.handles.delete(task.id);
+      await schedule(run);
+    }
+  };
+
+  /** Runs the attempts of a task and returns its final state. */
+  const attemptTask = async (
+    run: ActiveRun,
+    task: TaskSpec,
+  ): Promise<{ state: TaskState; exitCode: number | null; reason: string | null }> => {
+    const log = logs.open({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id });
+    try {
+      const attempts = task.retries + 1;
+      let last: { state: TaskState; exitCode: number | null; reason: string | null } = {
+        state: "cancelled",
+        exitCode: null,
+        reason: "run cancelled",
+      };
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        if (run.cancelled) return { state: "cancelled", exitCode: null, reason: "run cancelled" };
+        if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${attempts}`);
+        const executor = options.executors[task.kind];
+        const env = executor ? await taskEnvironment(run, task) : undefined;
+        if (!executor || typeof env === "string") {
+          const reason = !executor
+            ? task.kind === "container"
+              ? "container tasks need a Docker engine, and none is configured"
+              : "no executor for run() tasks"
+            : (env as string);
+          log.line("gantry", reason);
+          await setTasks(run, [{ task: task.id, change: { state: "running", attempt, startedAt: now() }, kind: "task.started" }]);
+          return { state: "failed", exitCode: null, reason };
+        }
+        const handle = executor.start({
+          namespace: run.key.namespace,
+          pipeline: run.key.id,
+          run: run.key.run,
+          task,
+          attempt,
+          bundlePath: run.bundlePath,
+          env: env!,
+          workspace: run.workspace,
+          log,
+        });
+        run.handles.set(task.id, handle);
+        await setTasks(run, [
+          {
+            task: task.id,
+            change: { state: "running", attempt, pid: handle.pid ?? null, ...(attempt === 1 && { startedAt: now() }) },
+            kind: attempt === 1 ? "task.started" : "task.retried",
+          },
+        ]);
+        // A cancel that came while the task was starting must still reach it.
+        if (run.cancelled) handle.stop(options.killGraceMs);
+        let timedOut = false;
+        const timer =
+          task.timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                log.line("gantry", `timed out after ${formatDuration(task.timeoutMs!)}; stopping`);
+                handle.stop(options.killGraceMs);
+              }, task.timeoutMs)
+            : undefined;
+        const exit = await handle.exited;
+        clearTimeout(timer);
+        run.handles.delete(task.id);
+        if (run.cancelled) return { state: "cancelled", exitCode: exit.exitCode, reason: "run cancelled" };
+        if (timedOut) {
+          last = { state: "failed", exitCode: exit.exitCode, reason: `timed out after ${formatDuration(task.timeoutMs!)}` };
+        } else if (exit.exitCode === 0) {
+          return { state: "successful", exitCode: 0, reason: null };
+        } else {
+          last = { state: "failed", exitCode: exit.exitCode, reason: exit.reason ?? `exited with code ${exit.exitCode}` };
+        }
+        if (attempt < attempts) log.line("gantry", `attempt ${attempt} failed: ${last.reason}; retrying`);
+        else log.line("gantry", `failed: ${last.reason}`);
+      }
+      return last;
+    } finally {
+      log.close();
+    }
+  };
+
+  /** The task's environment, or a reason it cannot start (a missing secret). */
+  const taskEnvironment = async (run: ActiveRun, task: TaskSpec): Promise<Record<string, string> | string> => {
+    const env: Record<string, string> = { ...run.spec.variables };
+    for (const [name, value] of Object.entries(task.env)) {
+      if (typeof value === "string") {
+        env[name] = value;
+        continue;
+      }
+      const resolved = await options.resolveSecret?.(run.key, value.secret);
+      if (resolved === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
+      env[name] = resolved;
+    }
+    Object.assign(env, run.variables);
+    // System variables last: a pipeline cannot override them.
+    env.GANTRY_NAMESPACE = run.key.namespace;
+    env.GANTRY_PIPELINE_ID = run.key.id;
+    env.GANTRY_RUN_ID = String(run.key.run);
+    env.GANTRY_TASK_ID = task.id;
+    env.GANTRY_API_URL = options.apiUrl();
+    env.GANTRY_WORKSPACE = run.workspace;
+    if (task.injectApiToken && options.tokens) {
+      const token = await options.tokens.issue(run.key, task.id);
+      run.tokenIds.push(token.id);
+      env.GANTRY_API_TOKEN = token.secret;
+    }
+    return env;
+  };
+
+  const cancelRun = async (key: RunKey, by?: string) => {
+    const run = active.get(runKeyString(key));
+    if (!run) {
+      const stored = await getRun(db, key);
+      if (!stored) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
+      throw new ConflictError(`run ${key.run} of ${key.namespace}/${key.id} has already ended (${stored.state})`);
+    }
+    if (run.cancelled) return;
+    run.cancelled = true;
+    if (by) run.cancelledBy = by;
+    for (const handle of run.handles.values()) handle.stop(options.killGraceMs);
+    await schedule(run);
+  };
+
+  const recoverOrphans = async () => {
+    const orphans = await listUnfinishedRuns(db);
+    for (const run of orphans) {
+      for (const task of run.tasks) {
+        if (task.pid && isOurTaskProcess(task.pid)) {
+          try {
+            process.kill(-task.pid, "SIGKILL");
+          } catch {
+            // gone already
+          }
+        }
+      }
+      await finishOrphanedRun(db, run, now());
+      rmSync(join(options.workspacesDir, run.namespace, run.pipelineId, String(run.id)), { recursive: true, force: true });
+      publish("run.finished", { namespace: run.namespace, id: run.pipelineId, run: run.id });
+    }
+    return orphans.length;
+  };
+
+  return {
+    startRun,
+    cancelRun,
+    recoverOrphans,
+    isActive: (key) => active.has(runKeyString(key)),
+    idle: () => (active.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+    async shutdown() {
+      await Promise.all([...active.values()].map((run) => cancelRun(run.key, "server shutdown").catch(() => undefined)));
+      await Promise.all([...active.values()].map((run) => run.finished));
+      if (active.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+  };
+}
+
+/** Checks a pid is a Gantry task runner before killing its group (pids get reused). */
+function isOurTaskProcess(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.includes("task-runner") || cmdline.includes(TASK_RUNNER_COMMAND);
+  } catch {
+    return false;
+  }
+}

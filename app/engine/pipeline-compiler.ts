@@ -1,0 +1,67 @@
+// Turns one pipeline file into a version candidate: bundles it (its own imports included,
+// "gantry" left to the host) into a content-addressed file, then validates it in a Worker.
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { PipelineSpec, SpecIssue, SpecResult } from "../domain/pipeline-spec.ts";
+
+export type CompileResult =
+  | { ok: true; spec: PipelineSpec; hash: string; bundlePath: string }
+  | { ok: false; issues: SpecIssue[] };
+
+const IMPORT_TIMEOUT_MS = 10_000;
+
+export async function compilePipelineFile(file: string, bundlesDir: string): Promise<CompileResult> {
+  let code: string;
+  try {
+    const built = await Bun.build({
+      entrypoints: [file],
+      target: "bun",
+      format: "esm",
+      external: ["gantry"],
+      // Stack traces of a failing task then point at the pipeline file, not the bundle.
+      sourcemap: "inline",
+      throw: false,
+    });
+    if (!built.success || !built.outputs[0]) {
+      const messages = built.logs.filter((log) => log.level === "error").map((log) => formatBuildLog(log));
+      return { ok: false, issues: (messages.length ? messages : ["the file could not be bundled"]).map((message) => ({ path: "", message })) };
+    }
+    code = await built.outputs[0].text();
+  } catch (error) {
+    return { ok: false, issues: [{ path: "", message: `the file could not be bundled: ${(error as Error).message}` }] };
+  }
+  const hash = new Bun.CryptoHasher("sha256").update(code).digest("hex");
+  mkdirSync(bundlesDir, { recursive: true });
+  const bundlePath = join(bundlesDir, `${hash}.js`);
+  if (!existsSync(bundlePath)) {
+    // Write then rename: a reader never sees half a bundle.
+    const partial = `${bundlePath}.${process.pid}.tmp`;
+    writeFileSync(partial, code);
+    renameSync(partial, bundlePath);
+  }
+  const result = await importInWorker(bundlePath);
+  return result.ok ? { ok: true, spec: result.spec, hash, bundlePath } : result;
+}
+
+function formatBuildLog(log: BuildMessage | ResolveMessage): string {
+  const position = log.position ? `line ${log.position.line}:${log.position.column}: ` : "";
+  return `${position}${log.message}`;
+}
+
+function importInWorker(bundlePath: string): Promise<SpecResult> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL("./pipeline-import-worker.ts", import.meta.url).href);
+    const finish = (result: SpecResult) => {
+      clearTimeout(timer);
+      worker.terminate();
+      resolve(result);
+    };
+    const timer = setTimeout(
+      () => finish({ ok: false, issues: [{ path: "", message: `loading the file took longer than ${IMPORT_TIMEOUT_MS / 1000}s` }] }),
+      IMPORT_TIMEOUT_MS,
+    );
+    worker.onmessage = (event: MessageEvent<SpecResult>) => finish(event.data);
+    worker.onerror = (event) => finish({ ok: false, issues: [{ path: "", message: `the file crashed while loading: ${event.message}` }] });
+    worker.postMessage({ bundlePath });
+  });
+}

@@ -1,0 +1,193 @@
+// Keeps the database in step with the pipelines folder: loads each file into a version,
+// records load errors without replacing the last good version, and watches for edits.
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { basename, join, relative, sep } from "node:path";
+import type { Db } from "../db/client.ts";
+import {
+  addVersion,
+  findPipelinesByFile,
+  getPipeline,
+  listPipelines,
+  markPipelineDeleted,
+  setLoadError,
+  upsertPipeline,
+  type PipelineKey,
+} from "../db/repos/pipelines.ts";
+import { insertEvent } from "../db/repos/events.ts";
+import { ID_PATTERN } from "../domain/ids.ts";
+import type { SpecIssue } from "../domain/pipeline-spec.ts";
+import { compilePipelineFile } from "./pipeline-compiler.ts";
+import type { EventBus } from "./event-bus.ts";
+
+export const DEFAULT_NAMESPACE = "default";
+
+export interface PipelineLoaderOptions {
+  db: Db;
+  bus: EventBus;
+  dir: string;
+  bundlesDir: string;
+  now?: () => Date;
+}
+
+export interface LoadOutcome {
+  file: string;
+  key?: PipelineKey;
+  version?: number;
+  issues?: SpecIssue[];
+}
+
+export interface PipelineLoader {
+  /** Loads every new or changed file and retires pipelines whose file is gone. */
+  scan(): Promise<LoadOutcome[]>;
+  /** Watches the folder and scans on every change until closed. */
+  watch(): void;
+  close(): void;
+}
+
+/** Pipeline files sit in the folder or one subfolder deep (the namespace); deeper files and `_`-prefixed ones are helpers. */
+export function listPipelineFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const files: string[] = [];
+  const isPipelineFile = (name: string) =>
+    /\.(ts|js|mts|mjs)$/.test(name) && !name.startsWith("_") && !name.startsWith(".") && !/\.(d|test|spec)\.[mc]?[tj]s$/.test(name);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile() && isPipelineFile(entry.name)) files.push(join(dir, entry.name));
+    if (entry.isDirectory() && !entry.name.startsWith("_") && !entry.name.startsWith(".") && entry.name !== "node_modules") {
+      for (const inner of readdirSync(join(dir, entry.name), { withFileTypes: true })) {
+        if (inner.isFile() && isPipelineFile(inner.name)) files.push(join(dir, entry.name, inner.name));
+      }
+    }
+  }
+  return files.sort();
+}
+
+/** The namespace of a file: its subfolder, or "default" at the top. */
+export function namespaceOf(dir: string, file: string): string {
+  const parts = relative(dir, file).split(sep);
+  return parts.length > 1 ? parts[0]! : DEFAULT_NAMESPACE;
+}
+
+export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLoader {
+  const { db, bus, dir, bundlesDir } = options;
+  const now = options.now ?? (() => new Date());
+  /** What each file looked like when last loaded, to skip unchanged ones. */
+  const seen = new Map<string, string>();
+  let watcher: FSWatcher | undefined;
+  let rescanTimer: ReturnType<typeof setInterval> | undefined;
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  let scanning: Promise<LoadOutcome[]> | undefined;
+  let again = false;
+
+  const record = async (kind: string, key: PipelineKey, data: Record<string, unknown>) => {
+    await insertEvent(db, { kind, namespace: key.namespace, pipelineId: key.id, data, at: now() });
+    bus.publish({ kind, namespace: key.namespace, pipeline: key.id });
+  };
+
+  const fail = async (file: string, key: PipelineKey, issues: SpecIssue[]): Promise<LoadOutcome> => {
+    const existing = await getPipeline(db, key);
+    if (!existing) await upsertPipeline(db, key, file, now());
+    await setLoadError(db, key, { file, issues }, now());
+    await record("pipeline.load_failed", key, { file, issues });
+    return { file, key, issues };
+  };
+
+  const loadFile = async (file: string): Promise<LoadOutcome> => {
+    const namespace = namespaceOf(dir, file);
+    const previous = (await findPipelinesByFile(db, file))[0];
+    const fallbackId = basename(file).replace(/\.[^.]+$/, "");
+    const blameKey: PipelineKey = previous
+      ? { namespace: previous.namespace, id: previous.id }
+      : { namespace, id: ID_PATTERN.test(fallbackId) ? fallbackId : fallbackId.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 64) || "invalid" };
+    if (!ID_PATTERN.test(namespace)) {
+      return fail(file, blameKey, [{ path: "", message: `folder "${namespace}" is not a valid namespace: use 1-64 characters of a-z, 0-9 and -` }]);
+    }
+    const compiled = await compilePipelineFile(file, bundlesDir);
+    if (!compiled.ok) return fail(file, blameKey, compiled.issues);
+
+    const key = { namespace, id: compiled.spec.id };
+    const owner = await getPipeline(db, key);
+    if (owner && owner.file !== file && existsSync(owner.file)) {
+      return fail(file, blameKey, [{ path: "id", message: `pipeline "${key.id}" is already defined by ${relative(dir, owner.file)}` }]);
+    }
+    // The file now defines another id: the old pipeline is gone.
+    if (previous && previous.id !== key.id) await markPipelineDeleted(db, { namespace: previous.namespace, id: previous.id }, now());
+    const { version, created } = await addVersion(db, key, { ...compiled, file }, now());
+    await record(created ? "pipeline.version_added" : "pipeline.loaded", key, { file, version });
+    return { file, key, version };
+  };
+
+  const scanOnce = async (): Promise<LoadOutcome[]> => {
+    const outcomes: LoadOutcome[] = [];
+    const files = listPipelineFiles(dir);
+    const present = new Set(files);
+    for (const file of files) {
+      let fingerprint: string;
+      try {
+        const stat = statSync(file);
+        fingerprint = `${stat.mtimeMs}:${stat.size}`;
+      } catch {
+        continue;
+      }
+      if (seen.get(file) === fingerprint) continue;
+      seen.set(file, fingerprint);
+      outcomes.push(await loadFile(file));
+    }
+    for (const file of [...seen.keys()]) {
+      if (!present.has(file)) seen.delete(file);
+    }
+    for (const pipeline of await listPipelines(db)) {
+      if (!present.has(pipeline.file)) {
+        await markPipelineDeleted(db, pipeline, now());
+        await record("pipeline.removed", pipeline, { file: pipeline.file });
+      }
+    }
+    return outcomes;
+  };
+
+  // One scan at a time; a change during a scan asks for one more.
+  const scan = async (): Promise<LoadOutcome[]> => {
+    if (scanning) {
+      again = true;
+      return scanning;
+    }
+    scanning = (async () => {
+      let outcomes = await scanOnce();
+      while (again) {
+        again = false;
+        outcomes = outcomes.concat(await scanOnce());
+      }
+      return outcomes;
+    })();
+    try {
+      return await scanning;
+    } finally {
+      scanning = undefined;
+    }
+  };
+
+  const scheduleScan = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void scan().catch((error) => console.error("pipeline scan failed:", error)), 75);
+  };
+
+  return {
+    scan,
+    watch() {
+      if (existsSync(dir)) {
+        try {
+          watcher = watch(dir, { recursive: true }, scheduleScan);
+        } catch (error) {
+          console.error(`cannot watch ${dir}: ${(error as Error).message}; checking every few seconds instead`);
+        }
+      }
+      // Watch events can be missed (editors that swap files, network mounts): rescan now and then.
+      rescanTimer = setInterval(scheduleScan, 5_000);
+      rescanTimer.unref();
+    },
+    close() {
+      watcher?.close();
+      clearInterval(rescanTimer);
+      clearTimeout(debounce);
+    },
+  };
+}

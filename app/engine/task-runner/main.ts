@@ -1,0 +1,81 @@
+// Entry of the Bun process that executes one run() task: imports the version's bundle,
+// calls the task's function with its context, reports a thrown error, exits.
+// Kept tiny: its start-up time is the overhead every run() task pays.
+import { $ } from "bun";
+import { writeFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { format } from "node:util";
+import { registerSdkModule } from "../sdk-module.ts";
+import type { TaskContext } from "../../sdk/index.ts";
+
+export interface TaskRunnerArgs {
+  bundle: string;
+  task: string;
+  attempt: number;
+  resultFile: string;
+  workdir?: string;
+}
+
+/** The outcome the runner leaves in its result file when the function throws. */
+export interface TaskRunnerResult {
+  error: string;
+}
+
+export async function runTask(args: TaskRunnerArgs): Promise<never> {
+  const controller = new AbortController();
+  // SIGTERM (cancel, timeout) aborts ctx.signal; the server sends SIGKILL after the grace period.
+  process.on("SIGTERM", () => controller.abort(new Error("task cancelled")));
+  // If the server dies, do not linger as an orphan.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(137);
+  }, 1000).unref();
+
+  try {
+    registerSdkModule();
+    const module = await import(args.bundle);
+    const task = module.default?.tasks?.[args.task];
+    if (!task || task.kind !== "run" || typeof task.fn !== "function") {
+      throw new Error(`task "${args.task}" is not a run() task of this pipeline version`);
+    }
+    const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
+    const cwd = args.workdir ? (isAbsolute(args.workdir) ? args.workdir : join(workspace, args.workdir)) : workspace;
+    process.chdir(cwd);
+    $.cwd(cwd);
+    $.env({ ...process.env });
+    const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
+    const ctx: TaskContext = {
+      env,
+      log: (...parts) => process.stdout.write(`${format(...parts)}\n`),
+      $,
+      signal: controller.signal,
+      attempt: args.attempt,
+      workspace,
+      objects: {
+        get: () => Promise.reject(new Error("the object store is not available yet")),
+        put: () => Promise.reject(new Error("the object store is not available yet")),
+      },
+    };
+    await task.fn(ctx);
+    process.exit(0);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : format(error);
+    const stack = error instanceof Error && error.stack ? error.stack : message;
+    process.stderr.write(`${stack}\n`);
+    const result: TaskRunnerResult = { error: message };
+    writeFileSync(args.resultFile, JSON.stringify(result));
+    process.exit(1);
+  }
+}
+
+/** Reads runner arguments from argv: <bundle> <task> <attempt> <result-file> [workdir]. */
+export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
+  const [bundle, task, attempt, resultFile, workdir] = argv;
+  if (!bundle || !task || !attempt || !resultFile) {
+    process.stderr.write("usage: task-runner <bundle> <task> <attempt> <result-file> [workdir]\n");
+    process.exit(2);
+  }
+  return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }) };
+}
+
+if (import.meta.main) await runTask(parseRunnerArgv(process.argv.slice(2)));

@@ -1,0 +1,52 @@
+// /api/v1/events: the event log and its live stream.
+import { Hono } from "hono";
+import * as v from "valibot";
+import { latestEventId, listEvents } from "../../db/repos/events.ts";
+import { requirePermission } from "../../auth/roles.ts";
+import type { AppEnv } from "../env.ts";
+import { sse } from "../sse.ts";
+import { validate } from "../validate.ts";
+import { eventJson } from "./json.ts";
+import { limitQuery } from "./params.ts";
+
+const afterQuery = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be an event id"), v.transform(Number)));
+
+export const eventsApi = new Hono<AppEnv>()
+  .get("/", validate("query", v.object({ after: afterQuery, limit: limitQuery(100, 1000) })), async (c) => {
+    requirePermission(c.get("token"), "events", "read");
+    const { after, limit } = c.req.valid("query");
+    const rows = await listEvents(c.get("deps").db, { ...(after !== undefined && { after }), limit });
+    return c.json({ events: rows.map(eventJson) });
+  })
+  .get("/stream", validate("query", v.object({ after: afterQuery })), async (c) => {
+    requirePermission(c.get("token"), "events", "read");
+    const deps = c.get("deps");
+    const lastEventId = c.req.header("last-event-id");
+    let after = c.req.valid("query").after ?? (lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined);
+    // Without a cursor, stream only what happens from now on.
+    if (after === undefined) after = await latestEventId(deps.db);
+    return sse(c, async (stream, signal) => {
+      let wake: (() => void) | undefined;
+      const unsubscribe = deps.bus.subscribe(() => wake?.());
+      try {
+        while (!signal.aborted) {
+          const rows = await listEvents(deps.db, { after: after!, limit: 500 });
+          for (const row of rows) {
+            await stream.writeSSE({ id: String(row.id), data: JSON.stringify(eventJson(row)) });
+            after = row.id;
+          }
+          if (rows.length === 500) continue;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 15_000);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            signal.addEventListener("abort", () => wake?.(), { once: true });
+          });
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });

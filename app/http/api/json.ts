@@ -1,0 +1,95 @@
+// The JSON shapes of the API, built from database rows.
+import type { PipelineRow, VersionRow } from "../../db/repos/pipelines.ts";
+import type { ExecutionRow, RunWithTasks } from "../../db/repos/runs.ts";
+import type { TokenRow } from "../../db/repos/tokens.ts";
+import type { EventRow } from "../../db/repos/events.ts";
+
+const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
+
+export function pipelineJson(pipeline: PipelineRow, version: VersionRow | undefined) {
+  const spec = version?.spec;
+  return {
+    namespace: pipeline.namespace,
+    id: pipeline.id,
+    name: spec?.name ?? pipeline.id,
+    description: spec?.description ?? "",
+    version: pipeline.currentVersion,
+    parallelism: spec?.parallelism ?? null,
+    variables: spec?.variables ?? {},
+    tasks: (spec?.tasks ?? []).map((task) => ({
+      id: task.id,
+      kind: task.kind,
+      needs: task.needs,
+      ...(task.timeoutMs !== undefined && { timeoutMs: task.timeoutMs }),
+      retries: task.retries,
+      ...(task.container && { image: task.container.image }),
+    })),
+    triggers: spec?.triggers ?? [],
+    file: pipeline.file,
+    updatedAt: iso(pipeline.updatedAt),
+    ...(pipeline.loadError && { error: pipeline.loadError }),
+  };
+}
+
+export function versionJson(version: VersionRow) {
+  return {
+    version: version.version,
+    hash: version.hash,
+    createdAt: iso(version.createdAt),
+    tasks: version.spec.tasks.map((task) => ({ id: task.id, kind: task.kind, needs: task.needs })),
+  };
+}
+
+export function executionJson(task: ExecutionRow) {
+  return {
+    id: task.taskId,
+    kind: task.kind,
+    state: task.state,
+    exitCode: task.exitCode,
+    attempt: task.attempt,
+    ...(task.reason && { reason: task.reason }),
+    startedAt: iso(task.startedAt),
+    endedAt: iso(task.endedAt),
+  };
+}
+
+export function runJson(run: RunWithTasks) {
+  return {
+    namespace: run.namespace,
+    pipeline: run.pipelineId,
+    id: run.id,
+    state: run.state,
+    ...(run.reason && { reason: run.reason }),
+    trigger: run.trigger,
+    version: run.version,
+    variables: run.variables,
+    createdAt: iso(run.createdAt),
+    startedAt: iso(run.startedAt),
+    endedAt: iso(run.endedAt),
+    tasks: run.tasks.map(executionJson),
+  };
+}
+
+export function tokenJson(token: TokenRow) {
+  return {
+    id: token.id,
+    name: token.name,
+    roles: token.roles,
+    createdAt: iso(token.createdAt),
+    expiresAt: iso(token.expiresAt),
+    revokedAt: iso(token.revokedAt),
+  };
+}
+
+export function eventJson(event: EventRow) {
+  return {
+    id: event.id,
+    kind: event.kind,
+    namespace: event.namespace,
+    pipeline: event.pipelineId,
+    run: event.runId,
+    task: event.taskId,
+    data: event.data,
+    at: iso(event.at),
+  };
+}

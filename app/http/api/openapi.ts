@@ -1,0 +1,86 @@
+// /api/v1/openapi.json: the API described from one route table, which tests also walk.
+import { Hono } from "hono";
+import { GANTRY_VERSION } from "../../version.ts";
+import type { AppEnv } from "../env.ts";
+
+export interface RouteDoc {
+  method: "get" | "post" | "put" | "delete";
+  path: string;
+  summary: string;
+  auth: boolean;
+  body?: Record<string, unknown>;
+  query?: string[];
+  success: number;
+}
+
+const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
+const tokenBody = {
+  type: "object",
+  required: ["name", "roles"],
+  properties: {
+    name: { type: "string" },
+    roles: { type: "array", items: { type: "string", enum: ["admin", "viewer"] } },
+    expiresAt: { type: "string", format: "date-time" },
+  },
+};
+
+export const API_ROUTES: RouteDoc[] = [
+  { method: "get", path: "/health", summary: "Server status and version", auth: false, success: 200 },
+  { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version and load error", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first", auth: true, success: 200 },
+  { method: "post", path: "/pipelines/{ns}/{id}/runs", summary: "Start a run", auth: true, body: runBody, success: 201 },
+  { method: "get", path: "/pipelines/{ns}/{id}/runs", summary: "Runs, newest first", auth: true, query: ["limit", "before"], success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions", auth: true, success: 200 },
+  { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run", auth: true, success: 202 },
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/logs",
+    summary: "A task's log as text/plain; follow=1 streams it as SSE until the task ends",
+    auth: true,
+    query: ["follow"],
+    success: 200,
+  },
+  { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },
+  { method: "get", path: "/events/stream", summary: "Live events (SSE)", auth: true, query: ["after"], success: 200 },
+  { method: "get", path: "/tokens", summary: "List tokens", auth: true, success: 200 },
+  { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
+  { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },
+  { method: "delete", path: "/tokens/{id}", summary: "Revoke a token", auth: true, success: 200 },
+  { method: "get", path: "/openapi.json", summary: "This document", auth: false, success: 200 },
+];
+
+const errorSchema = {
+  type: "object",
+  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } } },
+};
+
+export function openApiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of API_ROUTES) {
+    const parameters = [
+      ...[...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } })),
+      ...(route.query ?? []).map((name) => ({ name, in: "query", required: false, schema: { type: "string" } })),
+    ];
+    (paths[route.path] ??= {})[route.method] = {
+      summary: route.summary,
+      ...(route.auth ? {} : { security: [] }),
+      ...(parameters.length && { parameters }),
+      ...(route.body && { requestBody: { content: { "application/json": { schema: route.body } } } }),
+      responses: {
+        [route.success]: { description: "success" },
+        default: { description: "error", content: { "application/json": { schema: errorSchema } } },
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Gantry API", version: GANTRY_VERSION },
+    servers: [{ url: "/api/v1" }],
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
+
+export const openApi = new Hono<AppEnv>().get("/", (c) => c.json(openApiDocument()));

@@ -1,0 +1,28 @@
+// The one place that maps domain errors to HTTP statuses and the `{ error: { code, message } }` body.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { GantryError, type ErrorCode } from "../domain/errors.ts";
+
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+export function handleError(error: Error, c: Context): Response {
+  if (error instanceof GantryError) return c.json(errorBody(error.code, error.message), STATUS[error.code]);
+  if (error instanceof SyntaxError && /JSON/i.test(error.message)) {
+    return c.json(errorBody("invalid", `request body is not valid JSON: ${error.message}`), 400);
+  }
+  console.error(`${c.req.method} ${c.req.path} failed:`, error);
+  return c.json(errorBody("internal", "internal server error"), 500);
+}

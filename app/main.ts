@@ -1,0 +1,45 @@
+#!/usr/bin/env bun
+// Entry: `gantry <command>`. Commands load lazily so the task runner and the CLI start fast.
+import { TASK_RUNNER_COMMAND } from "./engine/task-runner/command.ts";
+
+const [command, ...args] = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  switch (command) {
+    case TASK_RUNNER_COMMAND: {
+      const { runTask, parseRunnerArgv } = await import("./engine/task-runner/main.ts");
+      return runTask(parseRunnerArgv(args));
+    }
+    case "serve":
+      return (await import("./cli/serve.ts")).serveCommand(args);
+    case "dev":
+      return (await import("./cli/dev.ts")).devCommand(args);
+    case "pipeline":
+    case "pipelines":
+      return (await import("./cli/pipeline.ts")).pipelineCommand(args);
+    case "run":
+    case "runs":
+      return (await import("./cli/run.ts")).runCommand(args);
+    case "logs":
+      return (await import("./cli/logs.ts")).logsCommand(args);
+    case "token":
+    case "tokens":
+      return (await import("./cli/token.ts")).tokenCommand(args);
+    case "version":
+    case "--version":
+    case "-v":
+      console.log((await import("./version.ts")).GANTRY_VERSION);
+      return 0;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log((await import("./cli/help.ts")).HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`gantry: unknown command "${command}"; see gantry --help`);
+      return 2;
+  }
+}
+
+process.exitCode = await main();

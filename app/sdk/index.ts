@@ -1,0 +1,242 @@
+// The "gantry" module that pipeline files import: plain data builders, no server code.
+// Everything here only describes a pipeline; the server validates and runs it.
+
+/** A duration: milliseconds, or a string such as `"500ms"`, `"30s"`, `"5m"`, `"1h"`. */
+export type Duration = number | string;
+
+/** Which outcome of an upstream task lets a task start. */
+export type NeedCondition = "success" | "failure" | "any";
+
+/** A reference to a secret, resolved when the task starts. Create it with {@link secret}. */
+export interface SecretRef {
+  readonly __gantry: "secret";
+  readonly name: string;
+}
+
+/** An environment value: a literal string or a secret resolved at task start. */
+export type EnvValue = string | SecretRef;
+
+/** Options every task accepts, whatever runs it. */
+export interface TaskOptions {
+  /** Upstream tasks and the outcome each must have, e.g. `{ build: "success" }`. */
+  needs?: Record<string, NeedCondition>;
+  /** Extra environment for this task: overrides pipeline variables; run variables override it. */
+  env?: Record<string, EnvValue>;
+  /** Fail the task (reason "timed out") when it runs longer than this. */
+  timeout?: Duration;
+  /** Extra attempts after a failure (0 by default). */
+  retries?: number;
+  /** Working directory; relative paths are inside the run's workspace. */
+  workdir?: string;
+  /** Give the task a short-lived API token in `GANTRY_API_TOKEN`. */
+  injectApiToken?: boolean;
+}
+
+/** The log, shell, signal and data a `run()` task receives. */
+export interface TaskContext {
+  /** The task's environment: variables, run variables, system `GANTRY_*` values. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Writes a line to the task log. */
+  log: (...parts: unknown[]) => void;
+  /** Bun shell, running in the workspace with the task's environment. */
+  readonly $: typeof import("bun").$;
+  /** Aborted when the task is cancelled or times out. */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** The run's shared directory (the same files every task of the run sees). */
+  readonly workspace: string;
+  /** The pipeline's object store (available when the server provides one). */
+  readonly objects: ObjectStoreClient;
+}
+
+/** Read and write objects of the pipeline and of the current run. */
+export interface ObjectStoreClient {
+  get(key: string, scope?: "pipeline" | "run"): Promise<Uint8Array | undefined>;
+  put(key: string, body: Uint8Array | string, scope?: "pipeline" | "run"): Promise<void>;
+}
+
+/** The function a `run()` task executes in its own Bun process. */
+export type TaskFunction = (ctx: TaskContext) => unknown | Promise<unknown>;
+
+/** A task executed as a TypeScript function. Create it with {@link run}. */
+export interface RunTask extends TaskOptions {
+  readonly kind: "run";
+  readonly fn: TaskFunction;
+}
+
+/** Options of a container task. */
+export interface ContainerOptions extends TaskOptions {
+  /** Image reference, e.g. `"local/busybox:latest"`. */
+  image: string;
+  /** Command (arguments after the entrypoint). */
+  command?: string[];
+  /** Replaces the image's entrypoint. */
+  entrypoint?: string[];
+  /** When to pull the image; `"if-missing"` by default. */
+  pull?: "never" | "if-missing" | "always";
+  /** Memory limit: bytes, or a string such as `"256m"`, `"1g"`. */
+  memory?: number | string;
+  /** CPU limit in cores, e.g. `0.5`. */
+  cpus?: number;
+}
+
+/** A task executed in a Docker container. Create it with {@link container}. */
+export interface ContainerTask extends ContainerOptions {
+  readonly kind: "container";
+}
+
+export type Task = RunTask | ContainerTask;
+
+/** Starts the pipeline on a cron schedule. */
+export interface CronTrigger {
+  readonly kind: "cron";
+  readonly expression: string;
+  readonly timezone?: string;
+}
+/** Starts the pipeline every fixed duration. */
+export interface IntervalTrigger {
+  readonly kind: "interval";
+  readonly every: Duration;
+}
+/** Starts the pipeline from a signed HTTP request. */
+export interface WebhookTrigger {
+  readonly kind: "webhook";
+  readonly secret: SecretRef;
+  readonly variables?: Record<string, string>;
+}
+/** Starts the pipeline from GitHub events. */
+export interface GithubTrigger {
+  readonly kind: "github";
+  readonly repo: string;
+  readonly events: string[];
+  readonly branches?: string[];
+}
+export type Trigger = CronTrigger | IntervalTrigger | WebhookTrigger | GithubTrigger;
+
+/** What a pipeline file exports by default. */
+export interface PipelineDefinition {
+  /** `[a-z0-9-]+`, unique in its namespace (the subfolder of `pipelines/`). */
+  id: string;
+  name?: string;
+  description?: string;
+  /** Most tasks of one run that may execute at once. */
+  parallelism?: number;
+  /** Environment for every task; run variables override these. */
+  variables?: Record<string, string>;
+  triggers?: Trigger[];
+  tasks: Record<string, Task>;
+}
+
+/**
+ * Declares a pipeline. Export the result as the file's default export.
+ *
+ * @example
+ * ```ts
+ * import { definePipeline, run } from "gantry";
+ *
+ * export default definePipeline({
+ *   id: "hello",
+ *   tasks: {
+ *     greet: run((ctx) => ctx.log("hello")),
+ *   },
+ * });
+ * ```
+ */
+export function definePipeline<const T extends PipelineDefinition>(definition: T): T {
+  return definition;
+}
+
+/**
+ * A task that runs a TypeScript function in its own Bun process.
+ *
+ * @example
+ * ```ts
+ * test: run(async (ctx) => {
+ *   ctx.log("attempt", ctx.attempt);
+ *   await ctx.$`bun --version`;
+ * }, { needs: { build: "success" }, timeout: "5m", retries: 1 }),
+ * ```
+ */
+export function run(fn: TaskFunction, options: TaskOptions = {}): RunTask {
+  return { ...options, kind: "run", fn };
+}
+
+/**
+ * A task that runs a Docker image.
+ *
+ * @example
+ * ```ts
+ * build: container({
+ *   image: "local/busybox:latest",
+ *   command: ["sh", "-c", "echo $GREETING > $GANTRY_WORKSPACE/out.txt"],
+ *   memory: "256m",
+ * }),
+ * ```
+ */
+export function container(options: ContainerOptions): ContainerTask {
+  return { ...options, kind: "container" };
+}
+
+/**
+ * A secret from Gantry's secret store, resolved when the task starts
+ * (the pipeline's own secret first, then the global one).
+ *
+ * @example
+ * ```ts
+ * deploy: run(deploy, { env: { TOKEN: secret("deploy_token") } }),
+ * ```
+ */
+export function secret(name: string): SecretRef {
+  return { __gantry: "secret", name };
+}
+
+/**
+ * Runs the pipeline on a cron schedule (five or six fields; seconds allowed).
+ *
+ * @example
+ * ```ts
+ * triggers: [cron("0 3 * * *", { timezone: "Europe/Berlin" })],
+ * ```
+ */
+export function cron(expression: string, options: { timezone?: string } = {}): CronTrigger {
+  return { kind: "cron", expression, ...options };
+}
+
+/**
+ * Runs the pipeline every fixed duration.
+ *
+ * @example
+ * ```ts
+ * triggers: [interval("5m")],
+ * ```
+ */
+export function interval(every: Duration): IntervalTrigger {
+  return { kind: "interval", every };
+}
+
+/**
+ * Runs the pipeline when a request signed with the secret arrives at
+ * `POST /hooks/webhook/<namespace>/<id>`; `variables` maps run variables to dotted
+ * paths in the JSON body.
+ *
+ * @example
+ * ```ts
+ * triggers: [webhook({ secret: secret("hook_secret"), variables: { REF: "ref" } })],
+ * ```
+ */
+export function webhook(options: { secret: SecretRef; variables?: Record<string, string> }): WebhookTrigger {
+  return { kind: "webhook", ...options };
+}
+
+/**
+ * Runs the pipeline on GitHub events of a repository.
+ *
+ * @example
+ * ```ts
+ * triggers: [github({ repo: "acme/api", events: ["push"], branches: ["main"] })],
+ * ```
+ */
+export function github(options: { repo: string; events: string[]; branches?: string[] }): GithubTrigger {
+  return { kind: "github", ...options };
+}

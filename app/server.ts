@@ -1,0 +1,31 @@
+// createServer(deps): the Hono app — middleware and routers, nothing else.
+import { Hono } from "hono";
+import type { Deps } from "./deps.ts";
+import type { AppEnv } from "./http/env.ts";
+import { errorBody, handleError } from "./http/errors.ts";
+import { requireToken } from "./http/middleware/auth.ts";
+import { eventsApi } from "./http/api/events.ts";
+import { healthApi } from "./http/api/health.ts";
+import { openApi } from "./http/api/openapi.ts";
+import { pipelinesApi } from "./http/api/pipelines.ts";
+import { runsApi } from "./http/api/runs.ts";
+import { tokensApi } from "./http/api/tokens.ts";
+
+export function createServer(deps: Deps) {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  app.onError(handleError);
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.route("/api/v1/health", healthApi);
+  app.route("/api/v1/openapi.json", openApi);
+  app.use("/api/v1/*", requireToken);
+  app.route("/api/v1/pipelines", pipelinesApi);
+  app.route("/api/v1/pipelines", runsApi);
+  app.route("/api/v1/events", eventsApi);
+  app.route("/api/v1/tokens", tokensApi);
+  return app;
+}

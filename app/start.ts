@@ -1,0 +1,41 @@
+// Boots a Gantry server from a Config: database, orphan recovery, pipelines, HTTP.
+import type { Config } from "./config.ts";
+import { createDeps, type Deps } from "./deps.ts";
+import { createServer } from "./server.ts";
+import { ensureBootstrapToken } from "./auth/tokens.ts";
+
+export interface RunningGantry {
+  deps: Deps;
+  /** Base URL of the web UI and API, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** A fresh install's bootstrap token, shown once. */
+  bootstrapToken?: string;
+  orphansRecovered: number;
+  stop(): Promise<void>;
+}
+
+export async function startGantry(config: Config, options: { now?: () => Date } = {}): Promise<RunningGantry> {
+  const deps = await createDeps(config, options);
+  // Before anything new starts: nothing from a previous process may stay "running".
+  const orphansRecovered = await deps.orchestrator.recoverOrphans();
+  const bootstrapToken = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
+  await deps.loader.scan();
+  deps.loader.watch();
+  const app = createServer(deps);
+  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: (request, srv) => app.fetch(request, { server: srv }) });
+  const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
+  const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
+  deps.urls.api = url;
+  return {
+    deps,
+    url,
+    ...(bootstrapToken && { bootstrapToken }),
+    orphansRecovered,
+    async stop() {
+      deps.loader.close();
+      await server.stop(true);
+      await deps.orchestrator.shutdown();
+      deps.database.close();
+    },
+  };
+}

@@ -1,0 +1,5 @@
+// Lets TypeScript accept `import sql from "./x.sql" with { type: "text" }`.
+declare module "*.sql" {
+  const text: string;
+  export default text;
+}
