@@ -1,0 +1,122 @@
+// `gantry dev <file>`: runs one pipeline file locally with the real engine, no server,
+// printing each task's log lines and state changes as they happen.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config.ts";
+import { createDeps } from "../deps.ts";
+import { addVersion } from "../db/repos/pipelines.ts";
+import { getRun } from "../db/repos/runs.ts";
+import { formatDuration } from "../domain/duration.ts";
+import { isFinalTaskState } from "../domain/states.ts";
+import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
+
+const USAGE = "usage: gantry dev <file> [-v KEY=VALUE]...";
+
+export async function devCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { var: { type: "string", short: "v", multiple: true }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (error) {
+    console.error(`gantry: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [file] = parsed.positionals;
+  if (!file || parsed.positionals.length > 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const variables: Record<string, string> = {};
+  for (const pair of parsed.values.var ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) {
+      console.error(`gantry: -v expects KEY=VALUE, got "${pair}"`);
+      return 2;
+    }
+    variables[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+
+  const path = resolve(file);
+  const scratch = mkdtempSync(join(tmpdir(), "gantry-dev-"));
+  try {
+    const compiled = await compilePipelineFile(path, join(scratch, "bundles"));
+    if (!compiled.ok) {
+      for (const issue of compiled.issues) console.error(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
+      return 2;
+    }
+    const config = loadConfig({
+      env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: "" },
+    });
+    config.dbUrl = `file:${join(scratch, "dev.db")}`;
+    const deps = await createDeps(config);
+    const key = { namespace: "dev", id: compiled.spec.id };
+    await addVersion(deps.db, key, { ...compiled, file: path }, new Date());
+    const started = Date.now();
+    const run = await deps.orchestrator.startRun(key, { variables, trigger: { kind: "dev" } });
+    const runKey = { ...key, run: run.id };
+    const width = Math.max(...compiled.spec.tasks.map((task) => task.id.length));
+    const color = process.stdout.isTTY && !process.env.NO_COLOR;
+    const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+    const followers: Promise<void>[] = [];
+    const seen = new Map<string, string>();
+
+    console.log(`${paint(1, compiled.spec.name)}: ${compiled.spec.tasks.length} task(s), run locally`);
+    const interrupt = () => void deps.orchestrator.cancelRun(runKey, "Ctrl-C").catch(() => undefined);
+    process.once("SIGINT", interrupt);
+    const unsubscribe = deps.bus.subscribe(async (message) => {
+      if (message.run !== run.id || !message.task) return;
+      const current = await getRun(deps.db, runKey);
+      const task = current?.tasks.find((candidate) => candidate.taskId === message.task);
+      if (!task || seen.get(task.taskId) === `${task.state}:${task.attempt}`) return;
+      seen.set(task.taskId, `${task.state}:${task.attempt}`);
+      const label = task.taskId.padEnd(width);
+      if (task.state === "running" && task.attempt === 1) {
+        console.log(`${paint(36, "▶")} ${label} started`);
+        const controller = new AbortController();
+        followers.push(
+          (async () => {
+            const logKey = { namespace: key.namespace, pipeline: key.id, run: run.id, task: task.taskId };
+            const finished = async () => {
+              const latest = await getRun(deps.db, runKey);
+              const state = latest?.tasks.find((candidate) => candidate.taskId === task.taskId)?.state;
+              return !state || isFinalTaskState(state);
+            };
+            for await (const chunk of deps.logs.follow(logKey, finished, controller.signal)) {
+              for (const line of chunk.replace(/\n$/, "").split("\n")) {
+                // Drop the stored timestamp: the terminal is live already.
+                console.log(`${paint(2, `${task.taskId.padEnd(width)} │`)} ${line.replace(/^\S+ /, "")}`);
+              }
+            }
+          })(),
+        );
+      } else if (isFinalTaskState(task.state)) {
+        const symbol = { successful: paint(32, "✓"), failed: paint(31, "✗"), skipped: paint(2, "-"), cancelled: paint(33, "⊘") }[
+          task.state as "successful" | "failed" | "skipped" | "cancelled"
+        ];
+        const took = task.startedAt && task.endedAt ? ` in ${formatDuration(task.endedAt.getTime() - task.startedAt.getTime())}` : "";
+        console.log(`${symbol} ${label} ${task.state}${took}${task.reason ? `: ${task.reason}` : ""}`);
+      }
+    });
+    await deps.orchestrator.idle();
+    await Promise.all(followers);
+    unsubscribe();
+    process.off("SIGINT", interrupt);
+    const final = await getRun(deps.db, runKey);
+    const state = final?.state ?? "failed";
+    const summary = `${state}${final?.reason ? ` (${final.reason})` : ""} in ${formatDuration(Date.now() - started)}`;
+    console.log(state === "successful" ? paint(32, summary) : paint(31, summary));
+    deps.database.close();
+    return state === "successful" ? 0 : 1;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
