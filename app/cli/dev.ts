@@ -51,7 +51,7 @@ export async function devCommand(args: string[]): Promise<number> {
     const compiled = await compilePipelineFile(path, join(scratch, "bundles"));
     if (!compiled.ok) {
       for (const issue of compiled.issues) console.error(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
-      return 2;
+      return 1;
     }
     const config = loadConfig({
       env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: "" },

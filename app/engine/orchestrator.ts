@@ -175,9 +175,12 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   const drive = async (run: ActiveRun) => {
     try {
       mkdirSync(run.workspace, { recursive: true });
-      await updateRun(db, run.key, { state: "running", startedAt: now() }, event("run.started", run.key, { state: "running" }));
-      publish("run.started", run.key);
+      // Queued before any task write (the database serialises in call order), but not
+      // awaited: the first processes spawn while it commits.
+      const started = updateRun(db, run.key, { state: "running", startedAt: now() }, event("run.started", run.key, { state: "running" }));
       await schedule(run);
+      await started;
+      publish("run.started", run.key);
       await run.finished;
       await endRun(run);
     } catch (error) {

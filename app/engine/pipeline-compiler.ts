@@ -10,6 +10,13 @@ export type CompileResult =
 
 const IMPORT_TIMEOUT_MS = 10_000;
 
+// Inside the compiled binary every bundled module shares the executable's URL
+// (file:///$bunfs/root/gantry), so a path relative to this file would miss; the Worker is an
+// extra entrypoint that scripts/build-binary.ts places at engine/ under the binary's root.
+const IMPORT_WORKER = Bun.isStandaloneExecutable
+  ? new URL("./engine/pipeline-import-worker.ts", import.meta.url).href
+  : new URL("./pipeline-import-worker.ts", import.meta.url).href;
+
 export async function compilePipelineFile(file: string, bundlesDir: string): Promise<CompileResult> {
   let code: string;
   try {
@@ -50,7 +57,7 @@ function formatBuildLog(log: BuildMessage | ResolveMessage): string {
 
 function importInWorker(bundlePath: string): Promise<SpecResult> {
   return new Promise((resolve) => {
-    const worker = new Worker(new URL("./pipeline-import-worker.ts", import.meta.url).href);
+    const worker = new Worker(IMPORT_WORKER);
     const finish = (result: SpecResult) => {
       clearTimeout(timer);
       worker.terminate();

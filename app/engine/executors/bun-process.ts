@@ -1,6 +1,6 @@
 // Executes run() tasks, each in its own Bun process and process group, capturing stdout
 // and stderr line by line into the task's log.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
@@ -15,8 +15,8 @@ export function createBunProcessExecutor(): Executor {
   return {
     kind: "run",
     start(launch: TaskLaunch): TaskHandle {
-      const scratch = mkdtempSync(join(tmpdir(), "gantry-task-"));
-      const resultFile = join(scratch, "result.json");
+      // Where the runner reports a thrown error; outside the workspace so tasks cannot fake it.
+      const resultFile = join(tmpdir(), `gantry-result-${crypto.randomUUID()}.json`);
       const env: Record<string, string> = {};
       for (const name of INHERITED_ENV) {
         const value = process.env[name];
@@ -43,7 +43,6 @@ export function createBunProcessExecutor(): Executor {
           detached: true,
         });
       } catch (error) {
-        rmSync(scratch, { recursive: true, force: true });
         return {
           exited: Promise.resolve({ exitCode: null, reason: `could not start the task process: ${(error as Error).message}` }),
           stop() {},
@@ -65,7 +64,7 @@ export function createBunProcessExecutor(): Executor {
         } catch {
           thrown = undefined;
         }
-        rmSync(scratch, { recursive: true, force: true });
+        rmSync(resultFile, { force: true });
         if (code === 0) return { exitCode: 0 };
         if (thrown !== undefined) return { exitCode: code, reason: `threw: ${thrown}` };
         if (child.signalCode) return { exitCode: null, reason: `killed by ${child.signalCode}` };

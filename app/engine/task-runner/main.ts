@@ -1,10 +1,8 @@
 // Entry of the Bun process that executes one run() task: imports the version's bundle,
 // calls the task's function with its context, reports a thrown error, exits.
-// Kept tiny: its start-up time is the overhead every run() task pays.
+// Kept tiny: its start-up time is the overhead every run() task pays, which is why it
+// uses Bun's own APIs and no node: built-ins (loading node:fs and node:util costs ~7 ms).
 import { $ } from "bun";
-import { writeFileSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
-import { format } from "node:util";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 
@@ -39,14 +37,14 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
       throw new Error(`task "${args.task}" is not a run() task of this pipeline version`);
     }
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
-    const cwd = args.workdir ? (isAbsolute(args.workdir) ? args.workdir : join(workspace, args.workdir)) : workspace;
+    const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
     process.chdir(cwd);
     $.cwd(cwd);
     $.env({ ...process.env });
     const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
     const ctx: TaskContext = {
       env,
-      log: (...parts) => process.stdout.write(`${format(...parts)}\n`),
+      log: (...parts) => process.stdout.write(`${format(parts)}\n`),
       $,
       signal: controller.signal,
       attempt: args.attempt,
@@ -59,13 +57,18 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
     await task.fn(ctx);
     process.exit(0);
   } catch (error) {
-    const message = error instanceof Error ? error.message : format(error);
+    const message = error instanceof Error ? error.message : format([error]);
     const stack = error instanceof Error && error.stack ? error.stack : message;
     process.stderr.write(`${stack}\n`);
     const result: TaskRunnerResult = { error: message };
-    writeFileSync(args.resultFile, JSON.stringify(result));
+    await Bun.write(args.resultFile, JSON.stringify(result));
     process.exit(1);
   }
+}
+
+/** console.log-style text: strings as they are, anything else inspected. */
+function format(parts: unknown[]): string {
+  return parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
 }
 
 /** Reads runner arguments from argv: <bundle> <task> <attempt> <result-file> [workdir]. */
