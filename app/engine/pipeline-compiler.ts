@@ -1,7 +1,7 @@
 // Turns one pipeline file into a version candidate: bundles it (its own imports included,
 // "gantry" left to the host) into a content-addressed file, then validates it in a Worker.
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { PipelineSpec, SpecIssue, SpecResult } from "../domain/pipeline-spec.ts";
 
 export type CompileResult =
@@ -33,7 +33,7 @@ export async function compilePipelineFile(file: string, bundlesDir: string): Pro
       const messages = built.logs.filter((log) => log.level === "error").map((log) => formatBuildLog(log));
       return { ok: false, issues: (messages.length ? messages : ["the file could not be bundled"]).map((message) => ({ path: "", message })) };
     }
-    code = await built.outputs[0].text();
+    code = absoluteSourceMap(await built.outputs[0].text());
   } catch (error) {
     return { ok: false, issues: [{ path: "", message: `the file could not be bundled: ${(error as Error).message}` }] };
   }
@@ -71,4 +71,21 @@ function importInWorker(bundlePath: string): Promise<SpecResult> {
     worker.onerror = (event) => finish({ ok: false, issues: [{ path: "", message: `the file crashed while loading: ${event.message}` }] });
     worker.postMessage({ bundlePath });
   });
+}
+
+/**
+ * Bun writes source paths relative to the working directory, but resolves them against
+ * the bundle's folder when printing a stack trace; absolute paths point at the real file.
+ */
+function absoluteSourceMap(code: string): string {
+  const marker = "//# sourceMappingURL=data:application/json;base64,";
+  const at = code.lastIndexOf(marker);
+  if (at === -1) return code;
+  try {
+    const map = JSON.parse(Buffer.from(code.slice(at + marker.length).trim(), "base64").toString("utf8")) as { sources?: string[] };
+    map.sources = map.sources?.map((source) => resolve(process.cwd(), source));
+    return `${code.slice(0, at)}${marker}${Buffer.from(JSON.stringify(map)).toString("base64")}\n`;
+  } catch {
+    return code;
+  }
 }

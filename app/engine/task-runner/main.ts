@@ -58,13 +58,22 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
     process.exit(0);
   } catch (error) {
     const message = error instanceof Error ? error.message : format([error]);
-    const stack = error instanceof Error && error.stack ? error.stack : message;
+    // The runner's own frames say nothing to the pipeline author.
+    const stack =
+      error instanceof Error && error.stack
+        ? error.stack
+            .split("\n")
+            .filter((line) => !line.includes("task-runner/main") && !line.includes(TASK_RUNNER_ENTRY))
+            .join("\n")
+        : message;
     process.stderr.write(`${stack}\n`);
     const result: TaskRunnerResult = { error: message };
     await Bun.write(args.resultFile, JSON.stringify(result));
     process.exit(1);
   }
 }
+
+const TASK_RUNNER_ENTRY = import.meta.path;
 
 /** console.log-style text: strings as they are, anything else inspected. */
 function format(parts: unknown[]): string {
