@@ -63,7 +63,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
       error instanceof Error && error.stack
         ? error.stack
             .split("\n")
-            .filter((line) => !line.includes("task-runner/main") && !line.includes(TASK_RUNNER_ENTRY))
+            .filter((line) => !/^\s+at /.test(line) || !(line.includes("task-runner/main") || line.includes(TASK_RUNNER_ENTRY)))
             .join("\n")
         : message;
     process.stderr.write(`${stack}\n`);

@@ -1,0 +1,156 @@
+// The compiled binary (`bun run build` → dist/gantry), run from an empty directory far from
+// any node_modules: it migrates, loads pipeline files (and their own packages) from outside
+// itself, runs run() tasks and ignores .env and bunfig.toml where it is started.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { startGantryProcess, waitFor, waitForRun, type GantryProcess } from "./helpers/gantry.ts";
+import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
+
+const PIPELINE = `
+import { definePipeline, run } from "gantry";
+import { baton } from "baton";
+
+export default definePipeline({
+  id: "relay",
+  name: "Relay",
+  tasks: {
+    first: run(async (ctx) => {
+      await Bun.write(ctx.workspace + "/baton.txt", baton());
+      ctx.log("runner " + process.execPath);
+    }),
+    second: run(
+      async (ctx) => {
+        ctx.log("second got: " + (await Bun.file(ctx.workspace + "/baton.txt").text()));
+      },
+      { needs: { first: "success" } },
+    ),
+  },
+});
+`;
+
+/** Every folder from `dir` up to /, none of which may hold a node_modules. */
+function ancestors(dir: string): string[] {
+  const all = [dir];
+  while (dirname(all[all.length - 1]!) !== all[all.length - 1]) all.push(dirname(all[all.length - 1]!));
+  return all;
+}
+
+let binaryPath: string;
+let gantry: GantryProcess;
+const started: GantryProcess[] = [];
+
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${gantry.url}/api/v1${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${gantry.token}`, "content-type": "application/json" },
+  });
+}
+
+async function startBinary(cwd: string, pipelinesDir?: string): Promise<GantryProcess> {
+  const server = await startGantryProcess({ command: [binaryPath, "serve"], cwd, ...(pipelinesDir && { pipelinesDir }) });
+  started.push(server);
+  return server;
+}
+
+describe("compiled binary", () => {
+  beforeAll(async () => {
+    const build = Bun.spawn([process.execPath, "run", "build"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    const [code, out, err] = await Promise.all([build.exited, new Response(build.stdout).text(), new Response(build.stderr).text()]);
+    if (code !== 0) throw new Error(`bun run build failed (${code}):\n${out}${err}`);
+
+    const binDir = tempDir("gantry-binary-");
+    for (const dir of ancestors(binDir)) expect(existsSync(join(dir, "node_modules"))).toBe(false);
+    binaryPath = join(binDir, "gantry");
+    copyFileSync(join(REPO_ROOT, "dist", "gantry"), binaryPath);
+    chmodSync(binaryPath, 0o755);
+
+    const pipelinesDir = tempDir("gantry-binary-pipelines-");
+    writeFileSync(join(pipelinesDir, "relay.ts"), PIPELINE);
+    // A package of the pipelines' own, resolved by the Bun.build that runs inside the binary.
+    mkdirSync(join(pipelinesDir, "node_modules", "baton"), { recursive: true });
+    writeFileSync(join(pipelinesDir, "node_modules", "baton", "package.json"), `{ "name": "baton", "type": "module", "main": "index.js" }`);
+    writeFileSync(join(pipelinesDir, "node_modules", "baton", "index.js"), `export const baton = () => "baton from first";\n`);
+    writeFileSync(join(pipelinesDir, "syntax.ts"), `import { definePipeline } from "gantry";\nexport default definePipeline({ id: "syntax", tasks: { a: ( } });\n`);
+    writeFileSync(
+      join(pipelinesDir, "loop.ts"),
+      `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "loop", tasks: { a: run(() => {}, { needs: { ghost: "success" } }) } });\n`,
+    );
+    gantry = await startBinary(binDir, pipelinesDir);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const server of started) await server.stop();
+  });
+
+  it("answers health without a token", async () => {
+    const response = await fetch(`${gantry.url}/api/v1/health`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { status: string }).status).toBe("ok");
+  });
+
+  it("lists the pipeline loaded from the folder outside it", async () => {
+    const body = (await (await api("/pipelines")).json()) as { pipelines: { id: string; version: number; tasks: { id: string }[]; error?: unknown }[] };
+    const relay = body.pipelines.find((pipeline) => pipeline.id === "relay");
+    expect(relay?.error).toBeUndefined();
+    expect(relay?.version).toBe(1);
+    expect(relay?.tasks.map((task) => task.id)).toEqual(["first", "second"]);
+  });
+
+  it("runs run() tasks in order, each by re-executing the binary", async () => {
+    const response = await api("/pipelines/default/relay/runs", { method: "POST", body: "{}" });
+    expect(response.status).toBe(201);
+    const { run } = (await response.json()) as { run: { id: number } };
+    const finished = await waitForRun(api, "default/relay", run.id);
+    expect(finished.state).toBe("successful");
+    expect(finished.tasks.map((task) => [task.id, task.state])).toEqual([
+      ["first", "successful"],
+      ["second", "successful"],
+    ]);
+    const second = await (await api(`/pipelines/default/relay/runs/${run.id}/tasks/second/logs`)).text();
+    expect(second).toContain("second got: baton from first");
+    const first = await (await api(`/pipelines/default/relay/runs/${run.id}/tasks/first/logs`)).text();
+    expect(first).toContain(`runner ${binaryPath}`);
+  });
+
+  it("shows a file that does not bundle with its load error", async () => {
+    const body = (await (await api("/pipelines")).json()) as { pipelines: { id: string; error?: { issues: { message: string }[] } }[] };
+    const syntax = body.pipelines.find((pipeline) => pipeline.id === "syntax");
+    expect(syntax?.error?.issues.length).toBeGreaterThan(0);
+  });
+
+  it("shows a file that fails validation with its load error", async () => {
+    const body = (await (await api("/pipelines")).json()) as { pipelines: { id: string; error?: { issues: { path: string; message: string }[] } }[] };
+    const loop = body.pipelines.find((pipeline) => pipeline.id === "loop");
+    expect(loop?.error?.issues).toContainEqual({ path: "tasks.a.needs.ghost", message: 'unknown task "ghost"' });
+  });
+
+  it("keeps each edited version of a file as its own bundle", async () => {
+    writeFileSync(join(gantry.pipelinesDir, "relay.ts"), PIPELINE.replace('name: "Relay"', 'name: "Relay, edited"'));
+    await waitFor(
+      async () => {
+        const body = (await (await api("/pipelines/default/relay")).json()) as { pipeline: { version: number } };
+        return body.pipeline.version === 2 || undefined;
+      },
+      15_000,
+      "version 2 of relay",
+    );
+    const body = (await (await api("/pipelines/default/relay/versions")).json()) as { versions: { version: number; hash: string }[] };
+    const hashes = body.versions.map((version) => version.hash);
+    expect(new Set(hashes).size).toBe(2);
+    const bundles = readdirSync(join(gantry.dataDir, "bundles"));
+    for (const hash of hashes) expect(bundles).toContain(`${hash}.js`);
+  });
+
+  it("ignores .env and bunfig.toml in the directory it starts in", async () => {
+    const dir = tempDir("gantry-binary-cwd-");
+    // Either would stop or change start-up if read: a bad setting, and a preload that leaves a mark.
+    writeFileSync(join(dir, ".env"), "GANTRY_HOOKS_PORT=not-a-port\n");
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    writeFileSync(join(dir, "preload.ts"), `require("node:fs").writeFileSync(${JSON.stringify(join(dir, "preloaded"))}, "yes");\n`);
+    const server = await startBinary(dir);
+    const health = await fetch(`${server.url}/api/v1/health`);
+    expect(health.status).toBe(200);
+    expect(existsSync(join(dir, "preloaded"))).toBe(false);
+  });
+});
