@@ -34,8 +34,12 @@ async function main(): Promise<number> {
     case "help":
     case "--help":
     case "-h":
+      if (command === undefined) {
+        console.error((await import("./cli/help.ts")).HELP);
+        return 2;
+      }
       console.log((await import("./cli/help.ts")).HELP);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
       console.error(`gantry: unknown command "${command}"; see gantry --help`);
       return 2;

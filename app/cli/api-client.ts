@@ -1,0 +1,177 @@
+// The CLI's one way to the JSON API: where the server is and which token to send (env,
+// then ~/.gantry.toml), typed requests whose answers are validated, and readable errors.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import { CliError } from "./errors.ts";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface ClientSettings {
+  /** Base URL of the server, without a trailing slash. */
+  url: string;
+  token: string | undefined;
+  /** Where the token came from, so an auth error can say what to fix. */
+  tokenSource: string | undefined;
+}
+
+const configFileSchema = v.looseObject({
+  url: v.optional(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"))),
+  token: v.optional(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"))),
+});
+
+/** Env wins key by key over ~/.gantry.toml; the URL falls back to the local default. */
+export function resolveClientSettings(env: Record<string, string | undefined> = process.env, home = env.HOME || homedir()): ClientSettings {
+  const file = join(home, ".gantry.toml");
+  let fromFile: v.InferOutput<typeof configFileSchema> = {};
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = Bun.TOML.parse(readFileSync(file, "utf8"));
+    } catch (error) {
+      throw new CliError(`${file} is not valid TOML: ${(error as Error).message}`);
+    }
+    const checked = v.safeParse(configFileSchema, parsed);
+    if (!checked.success) {
+      const issue = checked.issues[0];
+      throw new CliError(`${file}: ${v.getDotPath(issue) ?? "file"}: ${issue.message}`);
+    }
+    fromFile = checked.output;
+  }
+  const url = normalizeUrl(env.GANTRY_URL || fromFile.url || DEFAULT_URL, env.GANTRY_URL ? "GANTRY_URL" : file);
+  const token = env.GANTRY_TOKEN || fromFile.token;
+  const tokenSource = env.GANTRY_TOKEN ? "GANTRY_TOKEN" : fromFile.token ? file : undefined;
+  return { url, token, tokenSource };
+}
+
+function normalizeUrl(text: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliError(`${source}: "${text}" is not a URL (e.g. ${DEFAULT_URL})`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CliError(`${source}: "${text}" must be an http:// or https:// URL`);
+  // People paste the API URL as often as the server's; accept both.
+  return url.href.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
+}
+
+/** The API answered with an error, or could not be reached at all (status 0). */
+export class ApiError extends CliError {
+  constructor(
+    /** HTTP status, or 0 when no answer came. */
+    readonly status: number,
+    /** The API's `error.code` ("not_found", "unauthorized"...), or "unreachable" / "bad_response". */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const errorBodySchema = v.object({ error: v.object({ code: v.string(), message: v.string() }) });
+
+export interface ApiResult<T> {
+  /** The answer, validated and typed. */
+  data: T;
+  /** The answer exactly as the API sent it, for --json. */
+  raw: unknown;
+}
+
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface ApiClient {
+  readonly url: string;
+  /** A JSON request to `/api/v1<path>`; the answer is checked against `schema`. */
+  json<S extends v.GenericSchema>(method: Method, path: string, schema: S, body?: unknown): Promise<ApiResult<v.InferOutput<S>>>;
+  /** A GET of a text resource (a log). */
+  text(path: string): Promise<string>;
+  /** A GET left open for reading (an SSE stream); aborted by `signal`. */
+  stream(path: string, signal: AbortSignal): Promise<Response>;
+}
+
+export function createApiClient(settings: ClientSettings = resolveClientSettings()): ApiClient {
+  const send = async (method: Method, path: string, init: { body?: unknown; accept: string; signal?: AbortSignal }): Promise<Response> => {
+    if (!settings.token) {
+      throw new CliError(`no API token: set GANTRY_TOKEN or add token = "..." to ~/.gantry.toml (a new server writes one to <data>/bootstrap-token)`);
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${settings.token}`, accept: init.accept };
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(`${settings.url}/api/v1${path}`, {
+        method,
+        headers,
+        ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+        signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw unreachable(settings.url, error);
+    }
+    if (!response.ok) throw await errorFrom(response, method, path, settings);
+    return response;
+  };
+
+  return {
+    url: settings.url,
+    async json(method, path, schema, body) {
+      const response = await send(method, path, { body, accept: "application/json" });
+      let raw: unknown;
+      try {
+        raw = await response.json();
+      } catch {
+        throw new ApiError(response.status, "bad_response", `${method} ${path}: the server did not answer with JSON; is ${settings.url} a Gantry server?`);
+      }
+      const checked = v.safeParse(schema, raw);
+      if (!checked.success) {
+        const issue = checked.issues[0];
+        throw new ApiError(
+          response.status,
+          "bad_response",
+          `${method} ${path}: unexpected answer (${v.getDotPath(issue) ?? "body"}: ${issue.message}); are the CLI and server the same version?`,
+        );
+      }
+      return { data: checked.output, raw };
+    },
+    async text(path) {
+      return (await send("GET", path, { accept: "text/plain" })).text();
+    },
+    stream(path, signal) {
+      return send("GET", path, { accept: "text/event-stream", signal });
+    },
+  };
+}
+
+function unreachable(url: string, error: unknown): ApiError {
+  const cause = error as { name?: string; code?: string; message?: string };
+  const reason =
+    cause.name === "TimeoutError"
+      ? `no answer within ${REQUEST_TIMEOUT_MS / 1000}s`
+      : cause.code === "ECONNREFUSED" || cause.code === "ConnectionRefused"
+        ? "connection refused"
+        : cause.code === "ENOTFOUND"
+          ? "host not found"
+          : (cause.message ?? String(error));
+  return new ApiError(0, "unreachable", `cannot reach the Gantry server at ${url} (${reason}); is it running? Set GANTRY_URL or url in ~/.gantry.toml`);
+}
+
+async function errorFrom(response: Response, method: Method, path: string, settings: ClientSettings): Promise<ApiError> {
+  const text = await response.text().catch(() => "");
+  let body: v.InferOutput<typeof errorBodySchema> | undefined;
+  try {
+    const checked = v.safeParse(errorBodySchema, JSON.parse(text));
+    if (checked.success) body = checked.output;
+  } catch {
+    // Not the API's error body (a proxy page, say): described below from the status.
+  }
+  if (!body) {
+    return new ApiError(response.status, "http_error", `${method} ${path}: ${response.status} ${response.statusText || "error"} from ${settings.url}`);
+  }
+  const { code, message } = body.error;
+  if (response.status === 401) {
+    return new ApiError(401, code, `the server rejected the token: ${message} (check ${settings.tokenSource ?? "GANTRY_TOKEN"})`);
+  }
+  return new ApiError(response.status, code, message);
+}

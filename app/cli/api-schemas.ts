@@ -1,0 +1,87 @@
+// The shapes of the API answers the CLI reads (see app/http/api/json.ts), checked at the
+// edge so commands work with typed data. States stay plain strings on purpose: a newer
+// server with a new state should still print, not fail validation.
+import * as v from "valibot";
+
+const timestamp = v.nullable(v.string());
+
+export const issueSchema = v.object({ path: v.string(), message: v.string() });
+
+export const loadErrorSchema = v.object({ file: v.string(), issues: v.array(issueSchema) });
+
+export const triggerSchema = v.looseObject({ kind: v.string() });
+
+export const pipelineTaskSchema = v.object({
+  id: v.string(),
+  kind: v.string(),
+  needs: v.record(v.string(), v.string()),
+  timeoutMs: v.optional(v.number()),
+  retries: v.optional(v.number()),
+  image: v.optional(v.string()),
+});
+
+export const pipelineSchema = v.object({
+  namespace: v.string(),
+  id: v.string(),
+  name: v.string(),
+  description: v.string(),
+  version: v.nullable(v.number()),
+  parallelism: v.optional(v.nullable(v.number())),
+  variables: v.optional(v.record(v.string(), v.string()), {}),
+  tasks: v.array(pipelineTaskSchema),
+  triggers: v.array(triggerSchema),
+  file: v.optional(v.string()),
+  updatedAt: v.optional(timestamp),
+  error: v.optional(loadErrorSchema),
+});
+export type PipelineJson = v.InferOutput<typeof pipelineSchema>;
+export type TriggerJson = v.InferOutput<typeof triggerSchema>;
+
+export const executionSchema = v.object({
+  id: v.string(),
+  kind: v.string(),
+  state: v.string(),
+  exitCode: v.nullable(v.number()),
+  attempt: v.number(),
+  reason: v.optional(v.string()),
+  startedAt: timestamp,
+  endedAt: timestamp,
+});
+export type ExecutionJson = v.InferOutput<typeof executionSchema>;
+
+export const runSchema = v.object({
+  namespace: v.string(),
+  pipeline: v.string(),
+  id: v.number(),
+  state: v.string(),
+  reason: v.optional(v.string()),
+  trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
+  version: v.number(),
+  variables: v.record(v.string(), v.string()),
+  createdAt: v.optional(timestamp),
+  startedAt: timestamp,
+  endedAt: timestamp,
+  tasks: v.array(executionSchema),
+});
+export type RunJson = v.InferOutput<typeof runSchema>;
+
+export const tokenSchema = v.object({
+  id: v.string(),
+  name: v.string(),
+  roles: v.array(v.string()),
+  createdAt: v.optional(timestamp),
+  expiresAt: timestamp,
+  revokedAt: v.optional(timestamp),
+});
+export type TokenJson = v.InferOutput<typeof tokenSchema>;
+
+export const pipelineListAnswer = v.object({ pipelines: v.array(pipelineSchema) });
+export const pipelineAnswer = v.object({ pipeline: pipelineSchema });
+export const runListAnswer = v.object({ runs: v.array(runSchema) });
+export const runAnswer = v.object({ run: runSchema });
+export const tokenListAnswer = v.object({ tokens: v.array(tokenSchema) });
+export const tokenAnswer = v.object({ token: tokenSchema });
+export const createdTokenAnswer = v.object({ token: tokenSchema, secret: v.string() });
+
+/** The final message of a followed log: how the task ended. */
+export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });

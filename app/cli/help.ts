@@ -1,0 +1,37 @@
+// `gantry --help`: the usage of every command, in one screen.
+
+export const HELP = `gantry — self-hosted automation and CI/CD runtime; pipelines are TypeScript files
+
+usage: gantry <command> [arguments]
+
+server
+  gantry serve                                   start the server (web UI, API, schedules)
+  gantry dev <file> [-v KEY=VALUE]...            run a pipeline file locally, no server
+
+pipelines
+  gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
+  gantry pipeline get <ns/id> [--json]           tasks, current version, load error
+  gantry pipeline validate <file>                check a pipeline file locally
+
+runs
+  gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]
+                                                 start a run; --wait follows it to its end
+  gantry run ls <ns/id> [--limit N] [--json]     newest runs first
+  gantry run get <ns/id> <run> [--json]          a run and its tasks
+  gantry run cancel <ns/id> <run>                stop a run's tasks (SIGTERM, then SIGKILL)
+  gantry logs <ns/id> <run> <task> [-f]          a task's log; -f follows it live
+
+tokens
+  gantry token create <name> [--role admin|viewer]... [--expires <ISO time|30d>] [--json]
+                                                 a new API token; its secret is shown once
+  gantry token ls [--json]                       all tokens
+  gantry token revoke <id>                       revoke a token
+
+  gantry version                                 the version of this gantry
+
+<ns/id> is a namespace and pipeline id, or just the id for namespace "default".
+The CLI talks to the server's JSON API: GANTRY_URL (default http://127.0.0.1:8080) and
+GANTRY_TOKEN, or url = "..." and token = "..." in ~/.gantry.toml.
+
+exit codes: 0 success · 1 a failed run (with --wait) or an invalid file (validate)
+            2 a usage error or a failed request`;

@@ -1,0 +1,161 @@
+// `gantry pipeline ls|get|validate`: what the server has loaded, one pipeline in detail,
+// and a local check of a pipeline file before it is dropped into pipelines/.
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as v from "valibot";
+import { formatDuration } from "../domain/duration.ts";
+import { idSchema } from "../domain/ids.ts";
+import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
+import { createApiClient } from "./api-client.ts";
+import { pipelineAnswer, pipelineListAnswer, type PipelineJson, type TriggerJson } from "./api-schemas.ts";
+import { formatPipelineRef, parseArguments, parsePipelineRef, pipelinePath, takePositionals } from "./arguments.ts";
+import { dispatch, type Subcommand } from "./command.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { formatTime, paint, printJson, table } from "./output.ts";
+
+const ls: Subcommand = {
+  usage: "gantry pipeline ls [--namespace NS] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, {
+      namespace: { type: "string", short: "n" },
+      json: { type: "boolean" },
+    });
+    takePositionals(positionals, []);
+    if (values.namespace !== undefined && !v.is(idSchema, values.namespace)) {
+      throw new UsageError(`--namespace "${values.namespace}" is not a namespace (a-z, 0-9 and -)`);
+    }
+    const query = values.namespace ? `?namespace=${encodeURIComponent(values.namespace)}` : "";
+    const { data, raw } = await createApiClient().json("GET", `/pipelines${query}`, pipelineListAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    if (data.pipelines.length === 0) {
+      console.log(values.namespace ? `no pipelines in namespace "${values.namespace}"` : "no pipelines yet: drop a .ts file into the server's pipelines folder");
+      return 0;
+    }
+    const rows = data.pipelines.map((pipeline) => [
+      formatPipelineRef(pipeline),
+      pipeline.name,
+      pipeline.version === null ? "-" : `v${pipeline.version}`,
+      String(pipeline.tasks.length),
+      pipeline.triggers.map(describeTrigger).join(", ") || "-",
+      pipeline.error ? paint("red", `load error: ${firstIssue(pipeline.error.issues)}`) : paint("green", "ok"),
+    ]);
+    console.log(table(["PIPELINE", "NAME", "VERSION", "TASKS", "TRIGGERS", "STATUS"], rows));
+    return 0;
+  },
+};
+
+const get: Subcommand = {
+  usage: "gantry pipeline get <ns/id> [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    const [refText] = takePositionals(positionals, ["ns/id"]);
+    const ref = parsePipelineRef(refText!);
+    const { data, raw } = await createApiClient().json("GET", pipelinePath(ref), pipelineAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    printPipeline(data.pipeline);
+    return 0;
+  },
+};
+
+const validate: Subcommand = {
+  usage: "gantry pipeline validate <file>",
+  async run(args) {
+    const { positionals } = parseArguments(args, {});
+    const [file] = takePositionals(positionals, ["file"]);
+    const path = resolve(file!);
+    if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`no such file: ${file}`);
+    // The compiler writes a bundle; a throwaway folder keeps validation free of side effects.
+    const bundlesDir = mkdtempSync(join(tmpdir(), "gantry-validate-"));
+    try {
+      const result = await compilePipelineFile(path, bundlesDir);
+      if (result.ok) {
+        const count = result.spec.tasks.length;
+        console.log(`ok: ${result.spec.id} (${count} task${count === 1 ? "" : "s"})`);
+        return 0;
+      }
+      for (const issue of result.issues) console.log(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
+      return 1;
+    } finally {
+      rmSync(bundlesDir, { recursive: true, force: true });
+    }
+  },
+};
+
+export function pipelineCommand(args: string[]): Promise<number> {
+  return dispatch("pipeline", args, { ls, get, validate }, { list: "ls", show: "get" });
+}
+
+function printPipeline(pipeline: PipelineJson): void {
+  console.log(`${paint("bold", formatPipelineRef(pipeline))}  ${pipeline.name}`);
+  if (pipeline.description) console.log(pipeline.description);
+  console.log();
+  const facts: [string, string][] = [
+    ["version", pipeline.version === null ? "none (the file has never loaded cleanly)" : `v${pipeline.version}`],
+  ];
+  if (pipeline.file) facts.push(["file", pipeline.file]);
+  if (pipeline.parallelism) facts.push(["parallelism", String(pipeline.parallelism)]);
+  const variables = Object.entries(pipeline.variables);
+  if (variables.length) facts.push(["variables", variables.map(([name, value]) => `${name}=${value}`).join(" ")]);
+  facts.push(["triggers", pipeline.triggers.map(describeTrigger).join(", ") || "none (started by API, CLI or UI)"]);
+  if (pipeline.updatedAt) facts.push(["updated", formatTime(pipeline.updatedAt)]);
+  const width = Math.max(...facts.map(([label]) => label.length));
+  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
+
+  if (pipeline.tasks.length) {
+    console.log();
+    const rows = pipeline.tasks.map((task) => [
+      task.id,
+      task.kind,
+      Object.entries(task.needs)
+        .map(([name, condition]) => `${name} (${condition})`)
+        .join(", ") || "-",
+      [
+        task.image && `image ${task.image}`,
+        task.timeoutMs !== undefined && `timeout ${formatDuration(task.timeoutMs)}`,
+        task.retries && `retries ${task.retries}`,
+      ]
+        .filter(Boolean)
+        .join(", "),
+    ]);
+    console.log(table(["TASK", "KIND", "NEEDS", "SETTINGS"], rows));
+  }
+
+  if (pipeline.error) {
+    console.log();
+    const current = pipeline.version === null ? "" : ` (v${pipeline.version} stays current)`;
+    console.log(paint("red", `load error${current}:`));
+    for (const issue of pipeline.error.issues) {
+      console.log(`  ${pipeline.error.file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
+    }
+  }
+}
+
+function firstIssue(issues: readonly { path: string; message: string }[]): string {
+  const issue = issues[0];
+  if (!issue) return "invalid";
+  const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : "";
+  return `${issue.path ? `${issue.path}: ` : ""}${issue.message}${more}`;
+}
+
+function describeTrigger(trigger: TriggerJson): string {
+  const field = (name: string) => (typeof trigger[name] === "string" || typeof trigger[name] === "number" ? String(trigger[name]) : undefined);
+  switch (trigger.kind) {
+    case "cron":
+      return `cron(${field("expression") ?? "?"})`;
+    case "interval": {
+      const every = trigger.every;
+      return `every ${typeof every === "number" ? formatDuration(every) : (field("every") ?? "?")}`;
+    }
+    case "github":
+      return `github(${field("repo") ?? "?"})`;
+    default:
+      return trigger.kind;
+  }
+}

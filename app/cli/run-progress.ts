@@ -1,0 +1,138 @@
+// Follows a run until it ends, by polling its JSON (simple, and it cannot miss the end),
+// and shows task progress: a redrawn status block on a terminal, one line per change otherwise.
+import { ApiError, type ApiClient } from "./api-client.ts";
+import { runAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
+import { elapsed, paint, paintState, stateSymbol, textWidth, truncate } from "./output.ts";
+
+const POLL_MS = 200;
+/** How long the server may be unreachable or failing before following gives up. */
+const OUTAGE_LIMIT_MS = 15_000;
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+const FINAL_RUN_STATES = new Set(["successful", "failed", "cancelled"]);
+
+function isFinalRunState(state: string): boolean {
+  return FINAL_RUN_STATES.has(state);
+}
+
+export type ProgressStyle = "live" | "lines" | "none";
+
+export interface FollowedRun {
+  run: RunJson;
+  /** The last answer as the API sent it, for --json. */
+  raw: unknown;
+}
+
+/** Polls `GET <runPath>` until the run reaches a final state, showing progress in `style`. */
+export async function followRun(client: ApiClient, runPath: string, style: ProgressStyle): Promise<FollowedRun> {
+  const view = style === "live" ? createLiveView() : style === "lines" ? createLineView() : undefined;
+  let failingSince: number | undefined;
+  try {
+    for (;;) {
+      let answer;
+      try {
+        answer = await client.json("GET", runPath, runAnswer);
+        failingSince = undefined;
+      } catch (error) {
+        // A server restart or a blip should not end the wait; a real refusal (404, 401) should.
+        const transient = error instanceof ApiError && (error.status === 0 || error.status >= 500);
+        failingSince ??= Date.now();
+        if (!transient || Date.now() - failingSince > OUTAGE_LIMIT_MS) throw error;
+        await Bun.sleep(POLL_MS * 5);
+        continue;
+      }
+      view?.update(answer.data.run);
+      if (isFinalRunState(answer.data.run.state)) return { run: answer.data.run, raw: answer.raw };
+      await Bun.sleep(POLL_MS);
+    }
+  } finally {
+    view?.close();
+  }
+}
+
+interface ProgressView {
+  update(run: RunJson): void;
+  close(): void;
+}
+
+/** Not a terminal (a CI log, a pipe): print a line each time a task changes state or attempt. */
+function createLineView(): ProgressView {
+  const seen = new Map<string, string>();
+  return {
+    update(run) {
+      const width = Math.max(...run.tasks.map((task) => task.id.length));
+      const changed = run.tasks.filter((task) => {
+        const mark = `${task.state}:${task.attempt}`;
+        const before = seen.get(task.id);
+        seen.set(task.id, mark);
+        // The first sight of a pending task is not news.
+        return before !== mark && !(before === undefined && task.state === "pending");
+      });
+      // Several changes can land between two polls: print them in the order they happened.
+      const when = (task: ExecutionJson) => Date.parse(task.endedAt ?? task.startedAt ?? "") || 0;
+      changed.sort((a, b) => when(a) - when(b));
+      for (const task of changed) console.log(`${stateSymbol(task.state)} ${task.id.padEnd(width)}  ${describeTask(task, Date.now())}`);
+    },
+    close() {},
+  };
+}
+
+/** A terminal: redraw a compact block, one line per task, in place. */
+function createLiveView(): ProgressView {
+  let drawn = 0;
+  let frame = 0;
+  const out = process.stdout;
+  // Hide the cursor while redrawing, and give it back however we leave.
+  const showCursor = () => out.write("\x1b[?25h");
+  out.write("\x1b[?25l");
+  process.once("exit", showCursor);
+  return {
+    update(run) {
+      frame++;
+      const now = Date.now();
+      const columns = (out.columns || 100) - 1;
+      const width = Math.max(...run.tasks.map((task) => task.id.length));
+      const lines = run.tasks.map((task) => {
+        const symbol = task.state === "running" ? paint("cyan", SPINNER[frame % SPINNER.length]!) : stateSymbol(task.state);
+        const head = `  ${symbol} ${task.id.padEnd(width)}  `;
+        const state = paintState(task.state) + " ".repeat(Math.max(0, 10 - task.state.length));
+        const took = elapsed(task.startedAt, task.endedAt, now).padStart(7);
+        const detail = taskDetail(task);
+        const room = columns - textWidth(head) - textWidth(state) - took.length - 2;
+        // Cut plain text before colouring so a long reason never wraps and breaks the redraw.
+        return `${head}${state}${took}${detail && room > 3 ? `  ${paint("dim", truncate(detail, room))}` : ""}`;
+      });
+      let text = drawn ? `\x1b[${drawn}F` : "";
+      for (const line of lines) text += `\x1b[2K${line}\n`;
+      out.write(text);
+      drawn = lines.length;
+    },
+    close() {
+      showCursor();
+      process.off("exit", showCursor);
+    },
+  };
+}
+
+/** "running (attempt 2)", "failed in 1.2s (exit 1): reason". */
+export function describeTask(task: ExecutionJson, now: number): string {
+  const took = elapsed(task.startedAt, task.endedAt, now);
+  let text = paintState(task.state);
+  if (task.state !== "running" && took) text += ` in ${took}`;
+  const note = taskNote(task);
+  if (note) text += ` (${note})`;
+  if (task.reason) text += `: ${task.reason}`;
+  return text;
+}
+
+/** The short form for the live block: "attempt 2, exit 1: reason". */
+function taskDetail(task: ExecutionJson): string {
+  return [taskNote(task), task.reason].filter(Boolean).join(": ");
+}
+
+function taskNote(task: ExecutionJson): string {
+  const parts: string[] = [];
+  if (task.attempt > 1) parts.push(`attempt ${task.attempt}`);
+  if (task.exitCode !== null && task.exitCode !== 0) parts.push(`exit ${task.exitCode}`);
+  return parts.join(", ");
+}
