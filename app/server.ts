@@ -21,8 +21,8 @@ export function createServer(deps: Deps) {
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 
   app.route("/api/v1/health", healthApi);
-  app.route("/api/v1/openapi.json", openApi);
   app.use("/api/v1/*", requireToken);
+  app.route("/api/v1/openapi.json", openApi);
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
   app.route("/api/v1/events", eventsApi);

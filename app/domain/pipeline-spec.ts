@@ -160,7 +160,7 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       ok: false,
       issues: parsed.issues.map((issue) => ({
         path: v.getDotPath(issue) ?? "",
-        message: issue.message,
+        message: issueMessage(issue),
       })),
     };
   }
@@ -180,6 +180,36 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       tasks,
     },
   };
+}
+
+/** Every key a pipeline file may use, for "did you mean" hints on typos. */
+const KNOWN_KEYS = [
+  ...Object.keys(pipelineDefinitionSchema.entries),
+  ...Object.keys(runTaskSchema.entries),
+  ...Object.keys(containerTaskSchema.entries),
+];
+
+/** valibot's strict-object wording ("Invalid key: Expected never...") says little to authors. */
+function issueMessage(issue: v.BaseIssue<unknown>): string {
+  if (issue.type !== "strict_object") return issue.message;
+  if (issue.input === undefined) return "is required";
+  const key = String(issue.input);
+  // Short keys get less slack, or "x" would suggest "id".
+  const slack = Math.min(2, Math.max(1, Math.floor(key.length / 3)));
+  const near = KNOWN_KEYS.find((known) => known !== key && editDistance(known, key) <= slack);
+  return `unknown key "${key}"${near ? `; did you mean "${near}"?` : ""}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 function toTaskSpec(id: string, task: ParsedTask): TaskSpec {

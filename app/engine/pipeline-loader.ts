@@ -1,6 +1,6 @@
 // Keeps the database in step with the pipelines folder: loads each file into a version,
 // records load errors without replacing the last good version, and watches for edits.
-import { existsSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import type { Db } from "../db/client.ts";
 import {
@@ -123,8 +123,8 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     for (const file of files) {
       let fingerprint: string;
       try {
-        const stat = statSync(file);
-        fingerprint = `${stat.mtimeMs}:${stat.size}`;
+        // The content, not mtime and size: two quick same-size edits must not look alike.
+        fingerprint = String(Bun.hash(readFileSync(file)));
       } catch {
         continue;
       }

@@ -1,6 +1,6 @@
 // Request validation with valibot; a failure becomes a 400 that names the field.
 import { vValidator } from "@hono/valibot-validator";
-import type { ValidationTargets } from "hono";
+import type { MiddlewareHandler, ValidationTargets } from "hono";
 import * as v from "valibot";
 import { ValidationError } from "../domain/errors.ts";
 
@@ -8,7 +8,9 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string 
   return issues
     .map((issue) => {
       const path = v.getDotPath(issue);
-      return path ? `${path}: ${issue.message}` : issue.message;
+      // valibot words an unknown key of a strict object as "Expected never but received ..."
+      const message = issue.type === "strict_object" ? (issue.input === undefined ? "is required" : "unknown field") : issue.message;
+      return path ? `${path}: ${message}` : message;
     })
     .join("; ");
 }
@@ -17,7 +19,20 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
   target: Target,
   schema: Schema,
 ) {
-  return vValidator(target, schema, (result) => {
+  const validator = vValidator(target, schema, (result) => {
     if (!result.success) throw new ValidationError(`invalid ${target === "json" ? "body" : target}: ${describeIssues(result.issues)}`);
   });
+  if (target !== "json") return validator;
+  // Hono skips a body whose Content-Type is not JSON (curl -d sends a form type), so
+  // `{"variables": ...}` would be dropped without a word; refuse it instead.
+  const jsonOnly: MiddlewareHandler = async (c, next) => {
+    const type = c.req.header("content-type") ?? "";
+    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    if (hasBody && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+      throw new ValidationError(`the request body must be JSON: send Content-Type: application/json (got ${type ? `"${type}"` : "none"})`);
+    }
+    return validator(c, next);
+  };
+  // Same inputs and outputs as the validator it wraps, so c.req.valid("json") stays typed.
+  return jsonOnly as typeof validator;
 }

@@ -76,7 +76,8 @@ export function createLogStore(options: LogStoreOptions): LogStore {
           if (truncated) return;
           const prefix = `${new Date().toISOString()} ${stream === "out" ? "" : `[${stream}] `}`;
           let entry = `${prefix}${text}\n`;
-          if (size + entry.length > options.maxBytes) {
+          // Bytes, not characters: a line of "€" is three times its length on disk.
+          if (size + Buffer.byteLength(entry) > options.maxBytes) {
             // A runaway task must not fill the disk: stop writing, say so once.
             truncated = true;
             entry = `${new Date().toISOString()} [gantry] log truncated: it reached the limit of ${options.maxBytes} bytes\n`;

@@ -15,14 +15,16 @@ export interface TestGantry extends RunningGantry {
   api(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startTestGantry(options: { pipelinesDir?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestGantry> {
+export async function startTestGantry(
+  options: { pipelinesDir?: string; dataDir?: string; env?: Record<string, string>; now?: () => Date } = {},
+): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir("gantry-data-");
   const pipelinesDir = options.pipelinesDir ?? tempDir("gantry-pipelines-");
   const config = loadConfig({
     env: { GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0", GANTRY_KILL_GRACE: "2s", ...options.env },
     cwd: REPO_ROOT,
   });
-  const gantry = await startGantry(config);
+  const gantry = await startGantry(config, options.now ? { now: options.now } : {});
   const token = gantry.bootstrapToken ?? readFileSync(join(dataDir, "bootstrap-token"), "utf8").trim();
   return {
     ...gantry,
@@ -143,5 +145,88 @@ export interface RunJson {
   reason?: string;
   version: number;
   variables: Record<string, string>;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
   tasks: { id: string; kind: string; state: string; exitCode: number | null; attempt: number; reason?: string; startedAt: string | null; endedAt: string | null }[];
+}
+
+type Api = (path: string, init?: RequestInit) => Promise<Response>;
+
+/** Starts a run over the API (expects 201) and returns its JSON. */
+export async function startRun(api: Api, pipeline: string, variables?: Record<string, string>): Promise<RunJson> {
+  const response = await api(`/pipelines/${pipeline}/runs`, { method: "POST", body: JSON.stringify(variables ? { variables } : {}) });
+  if (response.status !== 201) throw new Error(`starting ${pipeline}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { run: RunJson }).run;
+}
+
+/** A task's log as text over the API. */
+export async function readLog(api: Api, pipeline: string, run: number, task: string): Promise<string> {
+  const response = await api(`/pipelines/${pipeline}/runs/${run}/tasks/${task}/logs`);
+  if (response.status !== 200) throw new Error(`log of ${pipeline}#${run} ${task}: ${response.status} ${await response.text()}`);
+  return response.text();
+}
+
+/** Waits until a task's log matches and returns the match. */
+export async function waitForLog(api: Api, pipeline: string, run: number, task: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+  return waitFor(
+    async () => pattern.exec(await readLog(api, pipeline, run, task)) ?? undefined,
+    timeoutMs,
+    `${pattern} in the log of ${pipeline}#${run} ${task}`,
+  );
+}
+
+/** Whether a process exists and is not a zombie waiting to be reaped. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+export interface SseMessage {
+  event: string;
+  data: string;
+  id?: string;
+}
+
+/** Reads a text/event-stream body message by message (comments skipped). */
+export async function* readSse(response: Response): AsyncGenerator<SseMessage> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let end = buffer.indexOf("\n\n");
+      while (end !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf("\n\n");
+        const message: SseMessage = { event: "message", data: "" };
+        const data: string[] = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon === -1 ? line : line.slice(0, colon);
+          const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "event") message.event = value;
+          else if (field === "data") data.push(value);
+          else if (field === "id") message.id = value;
+        }
+        if (data.length === 0 && message.event === "message") continue;
+        message.data = data.join("\n");
+        yield message;
+      }
+    }
+  } finally {
+    // Closing the reader ends the HTTP stream, so the server stops following.
+    await reader.cancel().catch(() => undefined);
+  }
 }

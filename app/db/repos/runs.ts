@@ -73,6 +73,9 @@ export async function createRun(db: Db, key: PipelineKey, run: NewRun, now: Date
   });
 }
 
+/** Executions are inserted in the pipeline's task order; rowid keeps that order. */
+const taskOrder = sql`${taskExecutions}.rowid`;
+
 const runWhere = (key: RunKey) =>
   and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run));
 const executionsWhere = (key: RunKey) =>
@@ -81,7 +84,7 @@ const executionsWhere = (key: RunKey) =>
 export async function getRun(db: Db, key: RunKey): Promise<RunWithTasks | undefined> {
   const row = await db.query.runs.findFirst({ where: runWhere(key) });
   if (!row) return undefined;
-  const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(asc(taskExecutions.taskId));
+  const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(taskOrder);
   return { ...row, tasks };
 }
 
@@ -116,7 +119,7 @@ export async function listRuns(
         ),
       ),
     )
-    .orderBy(asc(taskExecutions.taskId));
+    .orderBy(taskOrder);
   return rows.map((row) => ({ ...row, tasks: tasks.filter((task) => task.runId === row.id) }));
 }
 

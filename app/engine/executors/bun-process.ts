@@ -54,10 +54,11 @@ export function createBunProcessExecutor(): Executor {
 
       const exited = (async (): Promise<TaskExit> => {
         const code = await child.exited;
-        await pumps;
         clearTimeout(killTimer);
-        // Whatever the task left running in its group goes too.
+        // Whatever the task left running in its group goes too, before draining the pipes:
+        // a leftover process holding stdout/stderr would otherwise keep the task "running".
         signalGroup(pid, "SIGKILL");
+        await pumps;
         let thrown: string | undefined;
         try {
           thrown = (JSON.parse(readFileSync(resultFile, "utf8")) as TaskRunnerResult).error;

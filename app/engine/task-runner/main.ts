@@ -23,10 +23,17 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
   const controller = new AbortController();
   // SIGTERM (cancel, timeout) aborts ctx.signal; the server sends SIGKILL after the grace period.
   process.on("SIGTERM", () => controller.abort(new Error("task cancelled")));
-  // If the server dies, do not linger as an orphan.
+  // If the server dies, do not linger as an orphan, and take along what the task started:
+  // the runner leads its own process group (spawned detached), so signal the group.
   const parent = process.ppid;
   setInterval(() => {
-    if (process.ppid !== parent) process.exit(137);
+    if (process.ppid === parent) return;
+    try {
+      process.kill(-process.pid, "SIGKILL");
+    } catch {
+      // not a group leader (started by hand): at least go ourselves
+    }
+    process.exit(137);
   }, 1000).unref();
 
   try {

@@ -47,7 +47,7 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
   { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },
   { method: "delete", path: "/tokens/{id}", summary: "Revoke a token", auth: true, success: 200 },
-  { method: "get", path: "/openapi.json", summary: "This document", auth: false, success: 200 },
+  { method: "get", path: "/openapi.json", summary: "This document", auth: true, success: 200 },
 ];
 
 const errorSchema = {

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "../app/config.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
+
+/** A working directory with an optional gantry.toml. */
+function workdir(toml?: string): string {
+  const dir = tempDir("gantry-config-");
+  if (toml !== undefined) writeFile(join(dir, "gantry.toml"), toml);
+  return dir;
+}
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("uses the documented defaults with no env and no file", () => {
+    const cwd = workdir();
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.hooksPort).toBe(8081);
+    expect(config.dataDir).toBe(join(cwd, "data"));
+    expect(config.pipelinesDir).toBe(join(cwd, "pipelines"));
+    expect(config.extensionsDir).toBe(join(cwd, "extensions"));
+    expect(config.dbUrl).toBe(`file:${join(cwd, "data", "gantry.db")}`);
+    expect(config.secretKey).toBeUndefined();
+    expect(config.killGraceMs).toBe(10_000);
+  });
+
+  it("reads gantry.toml, with durations and relative paths resolved", () => {
+    const cwd = workdir('port = 9000\nhost = "0.0.0.0"\ndata_dir = "state"\nkill_grace = "3s"\nlog_max_bytes = 4096\n');
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.port).toBe(9000);
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.dataDir).toBe(join(cwd, "state"));
+    expect(config.dbUrl).toBe(`file:${join(cwd, "state", "gantry.db")}`);
+    expect(config.killGraceMs).toBe(3000);
+    expect(config.logMaxBytes).toBe(4096);
+  });
+
+  it("lets the environment win over gantry.toml", () => {
+    const cwd = workdir('port = 9000\ndata_dir = "from-file"\nkill_grace = "3s"\n');
+    const config = loadConfig({ env: { GANTRY_PORT: "9100", GANTRY_DATA_DIR: "/srv/gantry", GANTRY_KILL_GRACE: "250ms" }, cwd });
+    expect(config.port).toBe(9100);
+    expect(config.dataDir).toBe("/srv/gantry");
+    expect(config.killGraceMs).toBe(250);
+  });
+
+  it("ignores an empty environment value and falls back to the file", () => {
+    const cwd = workdir("port = 9000\n");
+    expect(loadConfig({ env: { GANTRY_PORT: "" }, cwd }).port).toBe(9000);
+  });
+
+  it("honours GANTRY_DB_URL and GANTRY_CONFIG", () => {
+    const cwd = workdir();
+    const other = writeFile(join(cwd, "etc", "other.toml"), "hooks_port = 7001\n");
+    const config = loadConfig({ env: { GANTRY_DB_URL: "libsql://db.example", GANTRY_CONFIG: other }, cwd });
+    expect(config.dbUrl).toBe("libsql://db.example");
+    expect(config.hooksPort).toBe(7001);
+  });
+
+  it("names the environment variable of a bad value", () => {
+    const error = configError(() => loadConfig({ env: { GANTRY_PORT: "eighty" }, cwd: workdir() }));
+    expect(error.message).toContain("GANTRY_PORT");
+    expect(error.message).toContain("eighty");
+  });
+
+  it("names the environment variable of an out-of-range port", () => {
+    expect(configError(() => loadConfig({ env: { GANTRY_HOOKS_PORT: "70000" }, cwd: workdir() })).message).toContain("GANTRY_HOOKS_PORT");
+  });
+
+  it("names the gantry.toml key and file of a bad value", () => {
+    const cwd = workdir('kill_grace = "soon"\n');
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.message).toContain("kill_grace");
+    expect(error.message).toContain(join(cwd, "gantry.toml"));
+    expect(error.message).not.toContain("GANTRY_KILL_GRACE");
+  });
+
+  it("blames the environment, not the file, when the env value is the bad one", () => {
+    const cwd = workdir("max_parallel_tasks = 8\n");
+    const error = configError(() => loadConfig({ env: { GANTRY_MAX_PARALLEL_TASKS: "0" }, cwd }));
+    expect(error.message).toContain("GANTRY_MAX_PARALLEL_TASKS");
+  });
+
+  it("rejects an unknown key in gantry.toml", () => {
+    const cwd = workdir("prot = 9000\n");
+    const error = configError(() => loadConfig({ env: {}, cwd }));
+    expect(error.message).toContain('unknown setting "prot"');
+  });
+
+  it("rejects a gantry.toml that is not TOML", () => {
+    const cwd = workdir("port = = 1\n");
+    expect(configError(() => loadConfig({ env: {}, cwd })).message).toContain("not valid TOML");
+  });
+
+  it("fails when an explicitly named config file is missing", () => {
+    const cwd = workdir();
+    expect(configError(() => loadConfig({ env: { GANTRY_CONFIG: "missing.toml" }, cwd })).message).toContain("does not exist");
+  });
+});

@@ -1,0 +1,557 @@
+// The engine as a user sees it through the API of a real in-process server: DAG order,
+// parallelism, retries, timeouts, failures, cancel, versions, environment, logs, events.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  processAlive,
+  readLog,
+  readSse,
+  startRun,
+  startTestGantry,
+  waitFor,
+  waitForLog,
+  waitForRun,
+  type RunJson,
+  type TestGantry,
+} from "./helpers/gantry.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
+
+// Servers and task processes need more than bun test's 5 s default (bunfig has no test timeout).
+setDefaultTimeout(30_000);
+
+/** Where tests and tasks meet: flag files that release waiting tasks. */
+const flags = tempDir("gantry-flags-");
+const flag = (name: string) => join(flags, name);
+
+const HEADER = `import { definePipeline, run } from "gantry";\n`;
+
+/** A task body that waits until a flag file exists (the test controls when a task ends). */
+const waitForFlag = (name: string) =>
+  `while (!(await Bun.file(${JSON.stringify(flag(name))}).exists())) await Bun.sleep(20);`;
+
+const PIPELINES: Record<string, string> = {
+  "parallel.ts": `${HEADER}
+const nap = () => run(async () => { await Bun.sleep(400); });
+export default definePipeline({ id: "parallel", parallelism: 4, tasks: { a: nap(), b: nap(), c: nap() } });`,
+
+  "serial.ts": `${HEADER}
+const nap = () => run(async () => { await Bun.sleep(150); });
+export default definePipeline({ id: "serial", parallelism: 1, tasks: { a: nap(), b: nap(), c: nap() } });`,
+
+  "dag.ts": `${HEADER}
+export default definePipeline({
+  id: "dag",
+  tasks: {
+    build: run((ctx) => { if (ctx.env.BREAK === "1") throw new Error("build broke"); ctx.log("built"); }),
+    test: run((ctx) => ctx.log("tested"), { needs: { build: "success" } }),
+    deploy: run((ctx) => ctx.log("deployed"), { needs: { test: "success" } }),
+    page: run((ctx) => ctx.log("paging"), { needs: { build: "failure" } }),
+    report: run((ctx) => ctx.log("report"), { needs: { deploy: "any", page: "any" } }),
+  },
+});`,
+
+  "retries.ts": `${HEADER}
+export default definePipeline({
+  id: "retries",
+  tasks: {
+    flaky: run((ctx) => {
+      ctx.log(\`running attempt \${ctx.attempt}\`);
+      if (ctx.attempt < 3) throw new Error(\`not ready on attempt \${ctx.attempt}\`);
+    }, { retries: 3 }),
+    hopeless: run(() => { throw new Error("always broken"); }, { retries: 1 }),
+  },
+});`,
+
+  "failures.ts": `${HEADER}
+export default definePipeline({
+  id: "failures",
+  tasks: {
+    thrower: run(() => {
+      throw new Error("flux capacitor broke");
+    }),
+    exiter: run(() => { process.exit(3); }),
+    crasher: run(() => { process.kill(process.pid, "SIGSEGV"); }),
+    sleeper: run(async (ctx) => { ctx.log("sleeping"); await Bun.sleep(30_000); }, { timeout: "300ms" }),
+  },
+});`,
+
+  "cancel.ts": `${HEADER}
+export default definePipeline({
+  id: "cancel",
+  tasks: {
+    polite: run(async (ctx) => {
+      // The child ignores SIGTERM: only the group SIGKILL after the task ends can remove it.
+      const child = Bun.spawn(["sh", "-c", "trap '' TERM; exec sleep 30"]);
+      ctx.signal.addEventListener("abort", () => { console.log("got SIGTERM, exiting 0"); process.exit(0); });
+      ctx.log(\`child pid \${child.pid}\`);
+      await Bun.sleep(30_000);
+    }),
+    stubborn: run(async (ctx) => {
+      ctx.log("ignoring signals");
+      await Bun.sleep(30_000);
+    }),
+    after: run((ctx) => ctx.log("should never run"), { needs: { polite: "any" } }),
+  },
+});`,
+
+  "leftover.ts": `${HEADER}
+export default definePipeline({
+  id: "leftover",
+  tasks: {
+    spawner: run((ctx) => {
+      // Left running, holding the task's stderr (inherited).
+      const child = Bun.spawn(["sleep", "30"], { stdout: "ignore" });
+      ctx.log(\`left child \${child.pid} behind\`);
+    }),
+  },
+});`,
+
+  "environment.ts": `${HEADER}
+import { existsSync } from "node:fs";
+export default definePipeline({
+  id: "environment",
+  variables: { FROM_PIPELINE: "pipeline", OVERRIDDEN: "pipeline", TASK_WINS: "pipeline" },
+  tasks: {
+    show: run(async (ctx) => {
+      ctx.log("ENV " + JSON.stringify(ctx.env));
+      ctx.log("PROCESS " + JSON.stringify(process.env));
+      ctx.log("WORKSPACE_EXISTS " + existsSync(ctx.workspace) + " CWD_IS_WORKSPACE " + (process.cwd() === ctx.workspace));
+      await ctx.$\`echo "shell sees $OVERRIDDEN and $GANTRY_TASK_ID"\`;
+    }, { env: { FROM_TASK: "task", TASK_WINS: "task" } }),
+  },
+});`,
+
+  "follow.ts": `${HEADER}
+export default definePipeline({
+  id: "follow",
+  tasks: {
+    talk: run(async (ctx) => {
+      ctx.log("waiting for the flag");
+      ${waitForFlag("follow-release")}
+      ctx.log("released");
+      ctx.log("bye");
+    }),
+  },
+});`,
+
+  "events.ts": `${HEADER}
+export default definePipeline({
+  id: "events",
+  tasks: {
+    first: run(() => {}),
+    second: run(() => {}, { needs: { first: "success" } }),
+    handler: run(() => {}, { needs: { first: "failure" } }),
+  },
+});`,
+};
+
+let gantry: TestGantry;
+
+beforeAll(async () => {
+  const dir = tempDir("gantry-pipelines-");
+  for (const [name, source] of Object.entries(PIPELINES)) writeFile(join(dir, name), source);
+  gantry = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_KILL_GRACE: "500ms" } });
+  const loaded = (await (await gantry.api("/pipelines")).json()) as { pipelines: { id: string; error?: unknown }[] };
+  const broken = loaded.pipelines.filter((pipeline) => pipeline.error);
+  if (broken.length) throw new Error(`test pipelines failed to load: ${JSON.stringify(broken)}`);
+  expect(loaded.pipelines).toHaveLength(Object.keys(PIPELINES).length);
+});
+afterAll(() => gantry?.stop());
+
+const api = (path: string, init?: RequestInit) => gantry.api(path, init);
+const task = (run: RunJson, id: string) => {
+  const found = run.tasks.find((candidate) => candidate.id === id);
+  if (!found) throw new Error(`run has no task ${id}`);
+  return found;
+};
+const ms = (iso: string | null) => new Date(iso!).getTime();
+
+describe("scheduling", () => {
+  it("runs independent tasks at the same time", async () => {
+    const run = await waitForRun(api, "default/parallel", (await startRun(api, "default/parallel")).id);
+    expect(run.state).toBe("successful");
+    const latestStart = Math.max(...run.tasks.map((t) => ms(t.startedAt)));
+    const earliestEnd = Math.min(...run.tasks.map((t) => ms(t.endedAt)));
+    // Every task started before any ended: they overlapped.
+    expect(latestStart).toBeLessThan(earliestEnd);
+  });
+
+  it("runs one task at a time with parallelism: 1", async () => {
+    const run = await waitForRun(api, "default/serial", (await startRun(api, "default/serial")).id);
+    expect(run.state).toBe("successful");
+    const ordered = [...run.tasks].sort((a, b) => ms(a.startedAt) - ms(b.startedAt));
+    for (let i = 1; i < ordered.length; i++) {
+      expect(ms(ordered[i]!.startedAt)).toBeGreaterThanOrEqual(ms(ordered[i - 1]!.endedAt));
+    }
+  });
+
+  it("starts dependents after success and the failure handler never", async () => {
+    const run = await waitForRun(api, "default/dag", (await startRun(api, "default/dag")).id);
+    expect(run.state).toBe("successful");
+    expect(run.reason).toBeUndefined();
+    expect(Object.fromEntries(run.tasks.map((t) => [t.id, t.state]))).toEqual({
+      build: "successful",
+      test: "successful",
+      deploy: "successful",
+      page: "skipped",
+      report: "successful",
+    });
+    expect(task(run, "page").reason).toBe("needs build to be failed, but it was successful");
+    expect(ms(task(run, "test").startedAt)).toBeGreaterThanOrEqual(ms(task(run, "build").endedAt));
+    expect(ms(task(run, "deploy").startedAt)).toBeGreaterThanOrEqual(ms(task(run, "test").endedAt));
+    expect(await readLog(api, "default/dag", run.id, "deploy")).toContain("deployed");
+  });
+
+  it("skips a chain after a failure and runs the failure handler", async () => {
+    const run = await waitForRun(api, "default/dag", (await startRun(api, "default/dag", { BREAK: "1" })).id);
+    expect(run.state).toBe("failed");
+    expect(run.reason).toBe("task build failed");
+    expect(Object.fromEntries(run.tasks.map((t) => [t.id, t.state]))).toEqual({
+      build: "failed",
+      test: "skipped",
+      deploy: "skipped",
+      page: "successful",
+      report: "successful",
+    });
+    expect(task(run, "test").reason).toBe("needs build to be successful, but it was failed");
+    expect(task(run, "deploy").reason).toBe("needs test to be successful, but it was skipped");
+    expect(task(run, "deploy").startedAt).toBeNull();
+    expect(await readLog(api, "default/dag", run.id, "page")).toContain("paging");
+  });
+});
+
+describe("retries", () => {
+  it("retries a failing task and reports the attempt it succeeded on", async () => {
+    const run = await waitForRun(api, "default/retries", (await startRun(api, "default/retries")).id);
+    const flaky = task(run, "flaky");
+    expect(flaky.state).toBe("successful");
+    expect(flaky.attempt).toBe(3);
+    expect(flaky.exitCode).toBe(0);
+    const log = await readLog(api, "default/retries", run.id, "flaky");
+    for (const attempt of [1, 2, 3]) expect(log).toContain(`running attempt ${attempt}`);
+    expect(log).not.toContain("running attempt 4");
+    expect(log).toContain("attempt 1 failed: threw: not ready on attempt 1; retrying");
+    expect(log).toContain("[gantry] attempt 2 of 4");
+    expect(log).toContain("[gantry] attempt 3 of 4");
+    // The attempts appear in order.
+    expect(log.indexOf("running attempt 1")).toBeLessThan(log.indexOf("running attempt 2"));
+    expect(log.indexOf("running attempt 2")).toBeLessThan(log.indexOf("running attempt 3"));
+  });
+
+  it("fails after the last retry with the last reason", async () => {
+    const runs = (await (await api("/pipelines/default/retries/runs?limit=1")).json()) as { runs: RunJson[] };
+    const run = runs.runs[0]!;
+    expect(run.state).toBe("failed");
+    const hopeless = task(run, "hopeless");
+    expect(hopeless).toMatchObject({ state: "failed", attempt: 2, exitCode: 1, reason: "threw: always broken" });
+    const log = await readLog(api, "default/retries", run.id, "hopeless");
+    expect(log.match(/Error: always broken/g)).toHaveLength(2);
+    expect(log).toContain("[gantry] failed: threw: always broken");
+  });
+});
+
+describe("failures", () => {
+  let run: RunJson;
+  beforeAll(async () => {
+    run = await waitForRun(api, "default/failures", (await startRun(api, "default/failures")).id);
+  });
+
+  it("fails the run, naming the failed tasks", () => {
+    expect(run.state).toBe("failed");
+    expect(run.reason).toStartWith("tasks ");
+    for (const id of ["thrower", "exiter", "crasher", "sleeper"]) expect(run.reason).toContain(id);
+  });
+
+  it("puts a thrown error's message in the reason and its stack in the log", async () => {
+    expect(task(run, "thrower")).toMatchObject({ state: "failed", exitCode: 1, reason: "threw: flux capacitor broke" });
+    const log = await readLog(api, "default/failures", run.id, "thrower");
+    expect(log).toContain("[err] Error: flux capacitor broke");
+    // The stack points at the pipeline file, not at the bundle or the runner.
+    expect(log).toMatch(/failures\.ts:\d+/);
+    expect(log).not.toContain("task-runner/main");
+  });
+
+  it("reports the exit code of process.exit", () => {
+    expect(task(run, "exiter")).toMatchObject({ state: "failed", exitCode: 3, reason: "exited with code 3" });
+  });
+
+  it("reports a crash by signal", () => {
+    const crasher = task(run, "crasher");
+    expect(crasher.state).toBe("failed");
+    expect(crasher.reason).toBe("killed by SIGSEGV");
+  });
+
+  it("stops a task at its timeout", async () => {
+    const sleeper = task(run, "sleeper");
+    expect(sleeper.state).toBe("failed");
+    expect(sleeper.reason).toBe("timed out after 300ms");
+    // Stopped long before its 30 s sleep: timeout plus the kill grace, with room.
+    expect(ms(sleeper.endedAt) - ms(sleeper.startedAt)).toBeLessThan(5_000);
+    const log = await readLog(api, "default/failures", run.id, "sleeper");
+    expect(log).toContain("sleeping");
+    expect(log).toContain("timed out after 300ms");
+  });
+});
+
+describe("cancel", () => {
+  it("cancels a running run, its tasks and the processes they started", async () => {
+    const started = await startRun(api, "default/cancel");
+    const [, pid] = await waitForLog(api, "default/cancel", started.id, "polite", /child pid (\d+)/);
+    const childPid = Number(pid);
+    expect(processAlive(childPid)).toBe(true);
+    await waitForLog(api, "default/cancel", started.id, "stubborn", /ignoring signals/);
+
+    const cancelledAt = Date.now();
+    const response = await api(`/pipelines/default/cancel/runs/${started.id}/cancel`, { method: "POST" });
+    expect(response.status).toBe(202);
+    const run = await waitForRun(api, "default/cancel", started.id);
+    expect(run.state).toBe("cancelled");
+    expect(run.reason).toBe("cancelled by bootstrap");
+    // Exiting 0 on SIGTERM does not make a cancelled task successful.
+    expect(task(run, "polite")).toMatchObject({ state: "cancelled", exitCode: 0, reason: "run cancelled" });
+    // A task that ignores SIGTERM is killed after the grace period (500ms here).
+    expect(task(run, "stubborn")).toMatchObject({ state: "cancelled", reason: "run cancelled" });
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+    expect(task(run, "after")).toMatchObject({ state: "cancelled", startedAt: null });
+    expect(await readLog(api, "default/cancel", started.id, "polite")).toContain("got SIGTERM, exiting 0");
+
+    // The `sleep 30` the task started (deaf to SIGTERM) is gone with it.
+    await waitFor(() => !processAlive(childPid) || undefined, 5_000, `child ${childPid} to die`);
+    expect(processAlive(childPid)).toBe(false);
+  });
+});
+
+describe("processes a task leaves behind", () => {
+  it("ends the task when its function returns and kills what it left running", async () => {
+    const run = await waitForRun(api, "default/leftover", (await startRun(api, "default/leftover")).id);
+    const spawner = task(run, "spawner");
+    expect(spawner).toMatchObject({ state: "successful", exitCode: 0 });
+    // Not held open by the 30 s child that still had the task's stderr.
+    expect(ms(spawner.endedAt) - ms(spawner.startedAt)).toBeLessThan(5_000);
+    const [, pid] = /left child (\d+) behind/.exec(await readLog(api, "default/leftover", run.id, "spawner"))!;
+    await waitFor(() => !processAlive(Number(pid)) || undefined, 5_000, `child ${pid} to die`);
+  });
+});
+
+describe("versions", () => {
+  it("finishes a run on the version it started with while new runs use the edited file", async () => {
+    const file = join(gantry.pipelinesDir, "versioned.ts");
+    const source = (label: string) => `${HEADER}
+export default definePipeline({
+  id: "versioned",
+  tasks: {
+    work: run(async (ctx) => {
+      ctx.log("started ${label}");
+      ${waitForFlag("versioned-release")}
+      ctx.log("code ${label}");
+    }),
+    // Starts only after the edit: it must still load the run's version, not the file's.
+    after: run((ctx) => ctx.log("after ${label}"), { needs: { work: "success" } }),
+  },
+});`;
+    writeFile(file, source("v1"));
+    await waitFor(async () => (await api("/pipelines/default/versioned")).status === 200 || undefined, 10_000, "v1 to load");
+
+    const first = await startRun(api, "default/versioned");
+    expect(first.version).toBe(1);
+    await waitForLog(api, "default/versioned", first.id, "work", /started v1/);
+
+    writeFile(file, source("v2"));
+    await waitFor(
+      async () => {
+        const body = (await (await api("/pipelines/default/versioned")).json()) as { pipeline: { version: number } };
+        return body.pipeline.version === 2 || undefined;
+      },
+      10_000,
+      "v2 to load",
+    );
+    const v2LoadedAt = Date.now();
+    await Bun.write(flag("versioned-release"), "go");
+
+    const finished = await waitForRun(api, "default/versioned", first.id);
+    expect(finished.state).toBe("successful");
+    expect(finished.version).toBe(1);
+    const oldLog = await readLog(api, "default/versioned", first.id, "work");
+    expect(oldLog).toContain("code v1");
+    expect(oldLog).not.toContain("v2");
+    const afterLog = await readLog(api, "default/versioned", first.id, "after");
+    expect(afterLog).toContain("after v1");
+    expect(afterLog).not.toContain("v2");
+    expect(ms(task(finished, "after").startedAt)).toBeGreaterThan(v2LoadedAt);
+
+    const second = await waitForRun(api, "default/versioned", (await startRun(api, "default/versioned")).id);
+    expect(second.state).toBe("successful");
+    expect(second.version).toBe(2);
+    const newLog = await readLog(api, "default/versioned", second.id, "work");
+    expect(newLog).toContain("code v2");
+    expect(newLog).not.toContain("v1");
+    expect(await readLog(api, "default/versioned", second.id, "after")).toContain("after v2");
+  });
+});
+
+describe("environment", () => {
+  const SERVER_ONLY = "GANTRY_TEST_SERVER_ONLY_VALUE";
+
+  it("layers pipeline, task and run variables under system variables that cannot be overridden", async () => {
+    process.env.SERVER_ONLY_SECRET = SERVER_ONLY;
+    let run: RunJson;
+    try {
+      run = await waitForRun(
+        api,
+        "default/environment",
+        (await startRun(api, "default/environment", { OVERRIDDEN: "run", FROM_RUN: "run" })).id,
+      );
+    } finally {
+      delete process.env.SERVER_ONLY_SECRET;
+    }
+    expect(run.state).toBe("successful");
+    expect(run.variables).toEqual({ OVERRIDDEN: "run", FROM_RUN: "run" });
+    const log = await readLog(api, "default/environment", run.id, "show");
+    const env = JSON.parse(/ENV (.*)$/m.exec(log)![1]!) as Record<string, string>;
+    const processEnv = JSON.parse(/PROCESS (.*)$/m.exec(log)![1]!) as Record<string, string>;
+
+    expect(env.FROM_PIPELINE).toBe("pipeline");
+    expect(env.FROM_TASK).toBe("task");
+    expect(env.TASK_WINS).toBe("task");
+    expect(env.FROM_RUN).toBe("run");
+    expect(env.OVERRIDDEN).toBe("run");
+    expect(env.GANTRY_NAMESPACE).toBe("default");
+    expect(env.GANTRY_PIPELINE_ID).toBe("environment");
+    expect(env.GANTRY_RUN_ID).toBe(String(run.id));
+    expect(env.GANTRY_TASK_ID).toBe("show");
+    expect(env.GANTRY_API_URL).toBe(gantry.url);
+    expect(env.GANTRY_WORKSPACE).toStartWith(gantry.dataDir);
+    expect(log).toContain("WORKSPACE_EXISTS true CWD_IS_WORKSPACE true");
+    expect(env.GANTRY_API_TOKEN).toBeUndefined();
+    // ctx.env is the process environment; the server's own variables do not leak into it.
+    expect(processEnv).toEqual(env);
+    expect(JSON.stringify(env)).not.toContain(SERVER_ONLY);
+    expect(log).toContain("shell sees run and show");
+    // The workspace goes with the run.
+    expect(existsSync(env.GANTRY_WORKSPACE!)).toBe(false);
+  });
+
+  it("refuses a run variable in the reserved GANTRY_ namespace", async () => {
+    for (const name of ["GANTRY_RUN_ID", "GANTRY_X", "gantry_workspace"]) {
+      const response = await api("/pipelines/default/environment/runs", { method: "POST", body: JSON.stringify({ variables: { [name]: "x" } }) });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("invalid");
+      expect(body.error.message).toContain(name);
+      expect(body.error.message).toContain("reserved");
+    }
+  });
+
+  it("refuses a run variable that is not an environment variable name", async () => {
+    const response = await api("/pipelines/default/environment/runs", { method: "POST", body: JSON.stringify({ variables: { "NOT-A-NAME": "x" } }) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("NOT-A-NAME");
+  });
+});
+
+describe("logs", () => {
+  it("streams a log with ?follow=1 while the task runs and ends with an end event", async () => {
+    const started = await startRun(api, "default/follow");
+    const response = await api(`/pipelines/default/follow/runs/${started.id}/tasks/talk/logs?follow=1`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const lines: string[] = [];
+    let end: { state: string; exitCode: number | null } | undefined;
+    let stateWhenFirstLineArrived: string | undefined;
+    for await (const message of readSse(response)) {
+      if (message.event === "end") {
+        end = JSON.parse(message.data);
+        break;
+      }
+      lines.push(...message.data.split("\n"));
+      if (!stateWhenFirstLineArrived && lines.some((line) => line.includes("waiting for the flag"))) {
+        const run = (await (await api(`/pipelines/default/follow/runs/${started.id}`)).json()) as { run: RunJson };
+        stateWhenFirstLineArrived = task(run.run, "talk").state;
+        await Bun.write(flag("follow-release"), "go");
+      }
+    }
+    // The first line came while the task was still running (it waits for the flag).
+    expect(stateWhenFirstLineArrived).toBe("running");
+    expect(end).toEqual({ state: "successful", exitCode: 0 });
+    const text = lines.join("\n");
+    expect(text.indexOf("waiting for the flag")).toBeLessThan(text.indexOf("released"));
+    expect(text).toContain("bye");
+    // Each streamed line is a timestamped log line.
+    for (const line of lines.filter(Boolean)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("ends a follow of a finished task at once with the whole log", async () => {
+    const run = await waitForRun(api, "default/dag", (await startRun(api, "default/dag")).id);
+    const response = await api(`/pipelines/default/dag/runs/${run.id}/tasks/build/logs?follow=1`);
+    const messages = [];
+    for await (const message of readSse(response)) messages.push(message);
+    expect(messages.at(-1)).toEqual({ event: "end", data: JSON.stringify({ state: "successful", exitCode: 0 }) });
+    expect(messages.slice(0, -1).map((m) => m.data).join("\n")).toContain("built");
+  });
+
+  it("caps a log at GANTRY_LOG_MAX_BYTES with a truncation marker", async () => {
+    const cap = 4000;
+    const dir = tempDir("gantry-pipelines-");
+    writeFile(
+      join(dir, "noisy.ts"),
+      `${HEADER}
+export default definePipeline({
+  id: "noisy",
+  tasks: {
+    ascii: run(() => { for (let i = 0; i < 2000; i++) console.log("line " + i + " " + "x".repeat(40)); }),
+    // 1500 bytes but 500 characters a line: the cap must count bytes.
+    utf8: run(() => { for (let i = 0; i < 50; i++) console.log("€".repeat(500)); }),
+  },
+});`,
+    );
+    const small = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_LOG_MAX_BYTES: String(cap) } });
+    try {
+      const smallApi = (path: string, init?: RequestInit) => small.api(path, init);
+      const run = await waitForRun(smallApi, "default/noisy", (await startRun(smallApi, "default/noisy")).id);
+      expect(run.state).toBe("successful");
+      for (const id of ["ascii", "utf8"]) {
+        const log = await readLog(smallApi, "default/noisy", run.id, id);
+        const lines = log.trimEnd().split("\n");
+        const marker = lines.at(-1)!;
+        expect(marker).toContain(`[gantry] log truncated: it reached the limit of ${cap} bytes`);
+        expect(log.match(/log truncated/g)).toHaveLength(1);
+        // The task wrote far more than the cap; the log holds the start of it.
+        expect(Buffer.byteLength(log)).toBeLessThanOrEqual(cap + Buffer.byteLength(marker) + 1);
+        expect(Buffer.byteLength(log)).toBeGreaterThan(cap / 2);
+      }
+      expect(await readLog(smallApi, "default/noisy", run.id, "ascii")).toContain("line 0 ");
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+describe("events", () => {
+  it("records run and task transitions in order", async () => {
+    const before = (await (await api("/events?limit=1000")).json()) as { events: { id: number }[] };
+    const cursor = before.events.at(-1)?.id ?? 0;
+    const run = await waitForRun(api, "default/events", (await startRun(api, "default/events")).id);
+    expect(run.state).toBe("successful");
+
+    const response = await api(`/events?after=${cursor}&limit=1000`);
+    expect(response.status).toBe(200);
+    const { events } = (await response.json()) as {
+      events: { id: number; kind: string; pipeline: string; run: number | null; task: string | null; data: Record<string, unknown> }[];
+    };
+    expect(events.every((event) => event.id > cursor)).toBe(true);
+    const ids = events.map((event) => event.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const mine = events.filter((event) => event.pipeline === "events" && event.run === run.id);
+    expect(mine.map((event) => `${event.kind}${event.task ? `:${event.task}` : ""}:${event.data.state}`)).toEqual([
+      "run.created:pending",
+      "run.started:running",
+      "task.started:first:running",
+      "task.finished:first:successful",
+      "task.finished:handler:skipped",
+      "task.started:second:running",
+      "task.finished:second:successful",
+      "run.finished:successful",
+    ]);
+  });
+});
