@@ -18,6 +18,12 @@ const duration = v.pipe(
   v.transform((value) => parseDuration(value)!),
 );
 const text = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+/** A list: a TOML array, or comma-separated in an environment variable. */
+const list = v.pipe(
+  v.union([v.array(v.string()), v.string()], "must be a list of strings"),
+  v.transform((value) => (typeof value === "string" ? value.split(",") : value).map((item) => item.trim()).filter(Boolean)),
+);
+const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
   port: { env: "GANTRY_PORT", toml: "port", schema: port, fallback: 8080 },
@@ -34,6 +40,17 @@ const SETTINGS = {
   maxParallelTasks: { env: "GANTRY_MAX_PARALLEL_TASKS", toml: "max_parallel_tasks", schema: positiveInt, fallback: 32 },
   logMaxBytes: { env: "GANTRY_LOG_MAX_BYTES", toml: "log_max_bytes", schema: positiveInt, fallback: 10 * 1024 * 1024 },
   killGraceMs: { env: "GANTRY_KILL_GRACE", toml: "kill_grace", schema: duration, fallback: 10_000 },
+  containerNetwork: { env: "GANTRY_CONTAINER_NETWORK", toml: "container_network", schema: text, fallback: "bridge" },
+  containerAllowedMounts: { env: "GANTRY_CONTAINER_ALLOWED_MOUNTS", toml: "container_allowed_mounts", schema: list, fallback: [] as string[] },
+  containerAllowedCapabilities: {
+    env: "GANTRY_CONTAINER_ALLOWED_CAPABILITIES",
+    toml: "container_allowed_capabilities",
+    schema: list,
+    fallback: [] as string[],
+  },
+  pruneIntervalMs: { env: "GANTRY_PRUNE_INTERVAL", toml: "prune_interval", schema: duration, fallback: 10 * 60_000 },
+  /** Workspaces and kept containers of this many latest finished runs per pipeline survive a prune. */
+  pruneKeepLast: { env: "GANTRY_PRUNE_KEEP_LAST", toml: "prune_keep_last", schema: nonNegativeInt, fallback: 5 },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -9,6 +9,10 @@ import { createToken } from "./auth/tokens.ts";
 import { revokeToken } from "./db/repos/tokens.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
+import { createDockerClient } from "./engine/executors/docker-client.ts";
+import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
+import { createJanitor, type Janitor } from "./engine/janitor.ts";
+import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
@@ -25,6 +29,10 @@ export interface Deps {
   logs: LogStore;
   loader: PipelineLoader;
   orchestrator: Orchestrator;
+  /** Runs container() tasks; reports whether the engine answers. */
+  docker: DockerExecutor;
+  /** Prunes old containers and workspaces. */
+  janitor: Janitor;
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
 }
@@ -42,18 +50,25 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const bus = createEventBus();
   const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
   const urls = { api: publicUrl(config) };
+  const containerPolicy: ContainerPolicy = {
+    allowedMounts: config.containerAllowedMounts,
+    allowedCapabilities: config.containerAllowedCapabilities,
+  };
+  const dockerConnection = createDockerClient(config.dockerHost);
+  const docker = createDockerExecutor({ connection: dockerConnection, defaultNetwork: config.containerNetwork });
   const loader = createPipelineLoader({
     db,
     bus,
     dir: config.pipelinesDir,
     bundlesDir: join(config.dataDir, "bundles"),
+    containerPolicy,
     now,
   });
   const orchestrator = createOrchestrator({
     db,
     bus,
     logs,
-    executors: { run: createBunProcessExecutor() },
+    executors: { run: createBunProcessExecutor(), container: docker },
     workspacesDir: join(config.dataDir, "workspaces"),
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
@@ -74,5 +89,11 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     },
     now,
   });
-  return { config, db, database, now, bus, logs, loader, orchestrator, urls };
+  const janitor = createJanitor({
+    docker: dockerConnection,
+    workspacesDir: join(config.dataDir, "workspaces"),
+    keepLast: config.pruneKeepLast,
+    isActive: (run) => orchestrator.isActive(run),
+  });
+  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, urls };
 }

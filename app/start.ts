@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
+import type { PruneResult } from "./engine/janitor.ts";
 
 export interface RunningGantry {
   deps: Deps;
@@ -11,6 +12,8 @@ export interface RunningGantry {
   /** A fresh install's bootstrap token, shown once. */
   bootstrapToken?: string;
   orphansRecovered: number;
+  /** What the start-up prune removed, and whether Docker answered. */
+  pruned: PruneResult;
   stop(): Promise<void>;
 }
 
@@ -18,6 +21,9 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const deps = await createDeps(config, options);
   // Before anything new starts: nothing from a previous process may stay "running".
   const orphansRecovered = await deps.orchestrator.recoverOrphans();
+  // Containers of those runs (and any other left-over) go too; Docker may be down, that's fine.
+  const pruned = await deps.janitor.prune();
+  deps.janitor.start(config.pruneIntervalMs);
   const bootstrapToken = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
   await deps.loader.scan();
   deps.loader.watch();
@@ -31,8 +37,10 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     url,
     ...(bootstrapToken && { bootstrapToken }),
     orphansRecovered,
+    pruned,
     async stop() {
       deps.loader.close();
+      deps.janitor.stop();
       await server.stop(true);
       await deps.orchestrator.shutdown();
       deps.database.close();

@@ -22,6 +22,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);
+  const docker = await gantry.deps.docker.health();
+  console.log(
+    docker.status === "ok"
+      ? `  docker:    ok (engine ${docker.version})`
+      : `  docker:    unavailable — ${docker.message}\n             container tasks fail until it is reachable; run() tasks are not affected`,
+  );
   if (gantry.orphansRecovered > 0) console.log(`  finished ${gantry.orphansRecovered} run(s) left in flight by the last process as failed (orphaned)`);
   if (gantry.bootstrapToken) {
     console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (shown once):`);

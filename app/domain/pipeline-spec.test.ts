@@ -66,7 +66,16 @@ describe("toPipelineSpec", () => {
 
   it("turns container limits into numbers", () => {
     const spec = specOf({ id: "box", tasks: { c: container({ image: "local/busybox:latest", memory: "256m", cpus: 0.5, command: ["true"] }) } });
-    expect(spec.tasks[0]!.container).toEqual({ image: "local/busybox:latest", pull: "if-missing", memoryBytes: 256 * 1024 * 1024, cpus: 0.5, command: ["true"] });
+    expect(spec.tasks[0]!.container).toEqual({
+      image: "local/busybox:latest",
+      pull: "if-missing",
+      memoryBytes: 256 * 1024 * 1024,
+      cpus: 0.5,
+      command: ["true"],
+      capabilities: [],
+      mounts: [],
+      keepContainer: false,
+    });
   });
 
   it("rejects a bad id at path `id`", () => {

@@ -60,6 +60,23 @@ const containerTaskSchema = v.strictObject({
     ),
   ),
   cpus: v.optional(v.pipe(v.number(), v.minValue(0.01), v.maxValue(1024))),
+  pids: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1))),
+  user: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]+(:[\w.-]+)?$/, 'must be "user", "uid" or "uid:gid"'))),
+  network: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]+$/, "must be a network name"))),
+  capabilities: v.optional(v.array(v.pipe(v.string(), v.regex(/^(CAP_)?[A-Z_]+$/, "must be a capability name like CHOWN")))),
+  mounts: v.optional(
+    v.array(
+      v.strictObject({
+        source: v.pipe(v.string(), v.startsWith("/", "must be an absolute host path")),
+        target: v.pipe(v.string(), v.startsWith("/", "must be an absolute path in the container")),
+        readonly: v.optional(v.boolean()),
+      }),
+    ),
+  ),
+  keepContainer: v.optional(v.boolean()),
+  pullSecret: v.optional(secretRefSchema),
+  // Named only to say no clearly instead of "unknown key".
+  privileged: v.optional(v.literal(false, "privileged containers are never allowed")),
   ...commonTaskEntries,
 });
 
@@ -125,6 +142,14 @@ export interface TaskSpec {
     pull: "never" | "if-missing" | "always";
     memoryBytes?: number;
     cpus?: number;
+    pidsLimit?: number;
+    user?: string;
+    network?: string;
+    /** Capabilities kept (all others dropped), without the CAP_ prefix. */
+    capabilities: string[];
+    mounts: { source: string; target: string; readonly: boolean }[];
+    keepContainer: boolean;
+    pullSecret?: string;
   };
 }
 
@@ -235,6 +260,13 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
       ...(task.entrypoint && { entrypoint: task.entrypoint }),
       ...(task.memory !== undefined && { memoryBytes: task.memory }),
       ...(task.cpus !== undefined && { cpus: task.cpus }),
+      ...(task.pids !== undefined && { pidsLimit: task.pids }),
+      ...(task.user !== undefined && { user: task.user }),
+      ...(task.network !== undefined && { network: task.network }),
+      capabilities: (task.capabilities ?? []).map((name) => name.replace(/^CAP_/, "")),
+      mounts: (task.mounts ?? []).map((mount) => ({ ...mount, readonly: mount.readonly ?? false })),
+      keepContainer: task.keepContainer ?? false,
+      ...(task.pullSecret && { pullSecret: task.pullSecret.name }),
     };
   }
   return spec;

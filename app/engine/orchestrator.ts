@@ -1,7 +1,7 @@
 // The run lifecycle: creates runs, walks their DAG with the pure decisions of domain/dag,
 // starts tasks on executors within the run's and the server's limits, handles retries,
 // timeouts and cancel, and persists every transition with its event.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { getPipeline, getVersion, type PipelineKey } from "../db/repos/pipelines.ts";
@@ -174,7 +174,10 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
 
   const drive = async (run: ActiveRun) => {
     try {
+      // World-writable: containers may run as any user and must share it with run() tasks.
+      // The janitor removes it once newer runs push it out of the retention window.
       mkdirSync(run.workspace, { recursive: true });
+      chmodSync(run.workspace, 0o777);
       // Queued before any task write (the database serialises in call order), but not
       // awaited: the first processes spawn while it commits.
       const started = updateRun(db, run.key, { state: "running", startedAt: now() }, event("run.started", run.key, { state: "running" }));
@@ -194,7 +197,6 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       throw error;
     } finally {
       active.delete(runKeyString(run.key));
-      rmSync(run.workspace, { recursive: true, force: true });
       if (run.tokenIds.length > 0) await options.tokens?.revoke(run.tokenIds).catch(() => undefined);
       if (active.size === 0) {
         const waiters = idleWaiters;
@@ -414,7 +416,6 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         }
       }
       await finishOrphanedRun(db, run, now());
-      rmSync(join(options.workspacesDir, run.namespace, run.pipelineId, String(run.id)), { recursive: true, force: true });
       publish("run.finished", { namespace: run.namespace, id: run.pipelineId, run: run.id });
     }
     return orphans.length;

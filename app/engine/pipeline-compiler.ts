@@ -3,10 +3,12 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { PipelineSpec, SpecIssue, SpecResult } from "../domain/pipeline-spec.ts";
+import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../domain/container-policy.ts";
 
 export type CompileResult =
   | { ok: true; spec: PipelineSpec; hash: string; bundlePath: string }
-  | { ok: false; issues: SpecIssue[] };
+  /** `id` is known when the file evaluated but broke a rule (the container policy). */
+  | { ok: false; issues: SpecIssue[]; id?: string };
 
 const IMPORT_TIMEOUT_MS = 10_000;
 
@@ -17,7 +19,11 @@ const IMPORT_WORKER = Bun.isStandaloneExecutable
   ? new URL("./engine/pipeline-import-worker.ts", import.meta.url).href
   : new URL("./pipeline-import-worker.ts", import.meta.url).href;
 
-export async function compilePipelineFile(file: string, bundlesDir: string): Promise<CompileResult> {
+export async function compilePipelineFile(
+  file: string,
+  bundlesDir: string,
+  policy: ContainerPolicy = DEFAULT_CONTAINER_POLICY,
+): Promise<CompileResult> {
   let code: string;
   try {
     const built = await Bun.build({
@@ -47,7 +53,10 @@ export async function compilePipelineFile(file: string, bundlesDir: string): Pro
     renameSync(partial, bundlePath);
   }
   const result = await importInWorker(bundlePath);
-  return result.ok ? { ok: true, spec: result.spec, hash, bundlePath } : result;
+  if (!result.ok) return result;
+  const policyIssues = checkContainerPolicy(result.spec, policy);
+  if (policyIssues.length > 0) return { ok: false, issues: policyIssues, id: result.spec.id };
+  return { ok: true, spec: result.spec, hash, bundlePath };
 }
 
 function formatBuildLog(log: BuildMessage | ResolveMessage): string {

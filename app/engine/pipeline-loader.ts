@@ -17,6 +17,7 @@ import { insertEvent } from "../db/repos/events.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { SpecIssue } from "../domain/pipeline-spec.ts";
 import { compilePipelineFile } from "./pipeline-compiler.ts";
+import type { ContainerPolicy } from "../domain/container-policy.ts";
 import type { EventBus } from "./event-bus.ts";
 
 export const DEFAULT_NAMESPACE = "default";
@@ -26,6 +27,8 @@ export interface PipelineLoaderOptions {
   bus: EventBus;
   dir: string;
   bundlesDir: string;
+  /** What container tasks may ask for; nothing beyond Docker's defaults when absent. */
+  containerPolicy?: ContainerPolicy;
   now?: () => Date;
 }
 
@@ -101,8 +104,8 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     if (!ID_PATTERN.test(namespace)) {
       return fail(file, blameKey, [{ path: "", message: `folder "${namespace}" is not a valid namespace: use 1-64 characters of a-z, 0-9 and -` }]);
     }
-    const compiled = await compilePipelineFile(file, bundlesDir);
-    if (!compiled.ok) return fail(file, blameKey, compiled.issues);
+    const compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy);
+    if (!compiled.ok) return fail(file, compiled.id ? { namespace, id: compiled.id } : blameKey, compiled.issues);
 
     const key = { namespace, id: compiled.spec.id };
     const owner = await getPipeline(db, key);

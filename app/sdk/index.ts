@@ -79,6 +79,26 @@ export interface ContainerOptions extends TaskOptions {
   memory?: number | string;
   /** CPU limit in cores, e.g. `0.5`. */
   cpus?: number;
+  /** Most processes the container may run (fork-bomb guard). */
+  pids?: number;
+  /** User to run as, e.g. `"1000:1000"` or `"nobody"`; the image's user by default. */
+  user?: string;
+  /** Docker network: `"bridge"` (the server's default), `"none"`, `"host"` or a network name. */
+  network?: string;
+  /**
+   * Linux capabilities to keep; all others are dropped. Docker's default set may be asked
+   * for freely (e.g. `["CHOWN", "SETUID", "SETGID"]`); anything more needs the admin's allowlist.
+   */
+  capabilities?: string[];
+  /** Host paths to mount; each must be allowlisted by the admin (`container_allowed_mounts`). */
+  mounts?: { source: string; target: string; readonly?: boolean }[];
+  /** Keep the stopped container after the task ends, for debugging (pruned later). */
+  keepContainer?: boolean;
+  /**
+   * Registry credentials for a private image: a secret holding `user:password` or Docker's
+   * JSON `{ "username", "password", "serveraddress" }`.
+   */
+  pullSecret?: SecretRef;
 }
 
 /** A task executed in a Docker container. Create it with {@link container}. */

@@ -7,6 +7,7 @@ import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
 import { taskRunnerCommand } from "../task-runner/command.ts";
+import { createLineSplitter } from "./line-splitter.ts";
 
 /** Variables of the server's own environment that tasks may see; nothing else leaks. */
 const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"];
@@ -94,24 +95,9 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Splits a byte stream into lines and writes each, timestamped, to the log. */
+/** Writes each line of a byte stream, timestamped, to the log. */
 async function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    let newline = pending.indexOf("\n");
-    while (newline !== -1) {
-      log.line(name, pending.slice(0, newline).replace(/\r$/, ""));
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf("\n");
-    }
-    // A line without an end that keeps growing is flushed in pieces, never buffered whole.
-    if (pending.length > 64 * 1024) {
-      log.line(name, pending);
-      pending = "";
-    }
-  }
-  pending += decoder.decode();
-  if (pending.length > 0) log.line(name, pending);
+  const lines = createLineSplitter((line) => log.line(name, line));
+  for await (const chunk of stream) lines.push(chunk);
+  lines.end();
 }

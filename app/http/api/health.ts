@@ -4,15 +4,15 @@ import type { AppEnv } from "../env.ts";
 import { GANTRY_VERSION } from "../../version.ts";
 
 export const healthApi = new Hono<AppEnv>().get("/", async (c) => {
-  const { client } = c.get("deps").database;
-  let database: "ok" | "unavailable" = "ok";
-  try {
-    await client.execute("SELECT 1");
-  } catch {
-    database = "unavailable";
-  }
-  return c.json(
-    { status: database === "ok" ? "ok" : "degraded", version: GANTRY_VERSION, subsystems: { database } },
-    database === "ok" ? 200 : 503,
-  );
+  const deps = c.get("deps");
+  const [database, docker] = await Promise.all([
+    deps.database.client.execute("SELECT 1").then(
+      () => ({ status: "ok" as const }),
+      (error: Error) => ({ status: "unavailable" as const, message: error.message }),
+    ),
+    deps.docker.health(),
+  ]);
+  // Docker being down degrades container tasks only; the server itself is fine.
+  const ok = database.status === "ok";
+  return c.json({ status: ok ? "ok" : "unavailable", version: GANTRY_VERSION, subsystems: { database, docker } }, ok ? 200 : 503);
 });

@@ -1,0 +1,53 @@
+// The Docker Engine API client, built from GANTRY_DOCKER_HOST, and how its failures read
+// to people ("engine unreachable", "image not present", "command not found").
+import Docker from "dockerode";
+
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+export interface DockerConnection {
+  docker: Docker;
+  /** Where the engine is expected, for messages. */
+  host: string;
+}
+
+export function createDockerClient(host = DEFAULT_DOCKER_HOST): DockerConnection {
+  if (host.startsWith("unix://")) return { docker: new Docker({ socketPath: host.slice("unix://".length) }), host };
+  if (host.startsWith("/")) return { docker: new Docker({ socketPath: host }), host: `unix://${host}` };
+  const url = new URL(host.replace(/^tcp:\/\//, "http://"));
+  return {
+    docker: new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) }),
+    host,
+  };
+}
+
+interface DockerLikeError {
+  code?: string;
+  statusCode?: number;
+  message?: string;
+  json?: { message?: string } | null;
+  reason?: string;
+}
+
+/** True when the engine itself could not be reached (not an API error). */
+export function isUnreachable(error: unknown): boolean {
+  const code = (error as DockerLikeError)?.code;
+  return code === "ENOENT" || code === "ECONNREFUSED" || code === "EACCES" || code === "ETIMEDOUT" || code === "EHOSTUNREACH" || code === "ConnectionRefused" || code === "FailedToOpenSocket";
+}
+
+/** The engine's own message, without dockerode's "(HTTP code 400) unexpected - " wrapping. */
+export function dockerMessage(error: unknown): string {
+  const e = error as DockerLikeError;
+  const message = e?.json?.message ?? e?.message ?? String(error);
+  return message.replace(/^\(HTTP code \d+\)\s*[\w ]*-\s*/, "").trim();
+}
+
+/** A sentence for a failed task: what went wrong with Docker, as specific as the engine lets us be. */
+export function describeDockerFailure(error: unknown, host: string, doing: string): string {
+  if (isUnreachable(error)) {
+    return `Docker engine unreachable at ${host} (${(error as DockerLikeError).code}): is dockerd running?`;
+  }
+  const message = dockerMessage(error);
+  const missing = /exec: "([^"]+)": (executable file not found in \$PATH|stat [^:]+: no such file or directory)/.exec(message);
+  if (missing) return `command "${missing[1]}" not found in the image`;
+  return `${doing}: ${message}`;
+}

@@ -1,0 +1,123 @@
+// Prunes what runs leave behind: Gantry's containers whose runs have ended (kept ones beyond
+// the last N runs of their pipeline, and any orphan still running after a crash) and the
+// workspaces of all but the last N finished runs per pipeline. Runs at start and on a timer.
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { RunKey } from "../db/repos/runs.ts";
+import { GANTRY_LABELS } from "./executors/docker.ts";
+import { isUnreachable, type DockerConnection } from "./executors/docker-client.ts";
+
+export interface JanitorOptions {
+  docker?: DockerConnection;
+  workspacesDir: string;
+  keepLast: number;
+  isActive: (run: RunKey) => boolean;
+}
+
+export interface PruneResult {
+  containers: number;
+  workspaces: number;
+  /** Set when the Docker engine could not be asked. */
+  dockerError?: string;
+}
+
+export interface Janitor {
+  prune(): Promise<PruneResult>;
+  start(intervalMs: number): void;
+  stop(): void;
+}
+
+/** Run numbers to keep per pipeline: the newest `keepLast`. */
+function newest(runs: number[], keepLast: number): Set<number> {
+  return new Set([...runs].sort((a, b) => b - a).slice(0, keepLast));
+}
+
+export function createJanitor(options: JanitorOptions): Janitor {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let running: Promise<PruneResult> | undefined;
+
+  const pruneContainers = async (): Promise<{ removed: number; error?: string }> => {
+    if (!options.docker) return { removed: 0 };
+    const { docker } = options.docker;
+    let containers: Awaited<ReturnType<typeof docker.listContainers>>;
+    try {
+      containers = await docker.listContainers({ all: true, filters: { label: [`${GANTRY_LABELS.managed}=true`] } });
+    } catch (error) {
+      return { removed: 0, error: isUnreachable(error) ? "Docker engine unreachable" : (error as Error).message };
+    }
+    const keptRuns = new Map<string, number[]>();
+    for (const info of containers) {
+      if (info.Labels[GANTRY_LABELS.keep] !== "true") continue;
+      const pipeline = `${info.Labels[GANTRY_LABELS.namespace]}/${info.Labels[GANTRY_LABELS.pipeline]}`;
+      keptRuns.set(pipeline, [...(keptRuns.get(pipeline) ?? []), Number(info.Labels[GANTRY_LABELS.run])]);
+    }
+    const keep = new Map([...keptRuns].map(([pipeline, runs]) => [pipeline, newest([...new Set(runs)], options.keepLast)]));
+    let removed = 0;
+    for (const info of containers) {
+      const key = {
+        namespace: info.Labels[GANTRY_LABELS.namespace] ?? "",
+        id: info.Labels[GANTRY_LABELS.pipeline] ?? "",
+        run: Number(info.Labels[GANTRY_LABELS.run]),
+      };
+      if (options.isActive(key)) continue;
+      const kept = info.Labels[GANTRY_LABELS.keep] === "true" && info.State !== "running" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run);
+      if (kept) continue;
+      // Its run is over: a running one is an orphan of a crash, a stopped one is left-over.
+      await docker.getContainer(info.Id).remove({ force: true, v: true }).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    return { removed };
+  };
+
+  const pruneWorkspaces = (): number => {
+    let removed = 0;
+    const dirs = (path: string) => {
+      try {
+        return readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+      } catch {
+        return [];
+      }
+    };
+    for (const namespace of dirs(options.workspacesDir)) {
+      for (const pipeline of dirs(join(options.workspacesDir, namespace))) {
+        const base = join(options.workspacesDir, namespace, pipeline);
+        const runs = dirs(base).filter((name) => /^\d+$/.test(name)).map(Number);
+        const finished = runs.filter((run) => !options.isActive({ namespace, id: pipeline, run }));
+        const keep = newest(finished, options.keepLast);
+        for (const run of finished) {
+          if (keep.has(run)) continue;
+          rmSync(join(base, String(run)), { recursive: true, force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  };
+
+  const prune = async (): Promise<PruneResult> => {
+    if (running) return running;
+    running = (async () => {
+      const containers = await pruneContainers();
+      const workspaces = pruneWorkspaces();
+      return { containers: containers.removed, workspaces, ...(containers.error && { dockerError: containers.error }) };
+    })();
+    try {
+      return await running;
+    } finally {
+      running = undefined;
+    }
+  };
+
+  return {
+    prune,
+    start(intervalMs) {
+      timer = setInterval(() => void prune().catch((error) => console.error("prune failed:", error)), intervalMs);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
