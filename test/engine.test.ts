@@ -428,8 +428,8 @@ describe("environment", () => {
     expect(processEnv).toEqual(env);
     expect(JSON.stringify(env)).not.toContain(SERVER_ONLY);
     expect(log).toContain("shell sees run and show");
-    // The workspace goes with the run.
-    expect(existsSync(env.GANTRY_WORKSPACE!)).toBe(false);
+    // The workspace outlives the run (for inspection) until the janitor prunes it.
+    expect(existsSync(env.GANTRY_WORKSPACE!)).toBe(true);
   });
 
   it("refuses a run variable in the reserved GANTRY_ namespace", async () => {

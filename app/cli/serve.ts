@@ -22,12 +22,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);
-  const docker = await gantry.deps.docker.health();
-  console.log(
-    docker.status === "ok"
-      ? `  docker:    ok (engine ${docker.version})`
-      : `  docker:    unavailable — ${docker.message}\n             container tasks fail until it is reachable; run() tasks are not affected`,
-  );
   if (gantry.orphansRecovered > 0) console.log(`  finished ${gantry.orphansRecovered} run(s) left in flight by the last process as failed (orphaned)`);
   if (gantry.bootstrapToken) {
     console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (shown once):`);
@@ -40,6 +34,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     const status = pipeline.loadError ? `error: ${pipeline.loadError.issues[0]?.message ?? "invalid"}` : `v${pipeline.currentVersion}`;
     console.log(`  pipeline ${pipeline.namespace}/${pipeline.id} (${status})`);
   }
+  // Asked last: the engine may take a moment to answer (or not at all).
+  const docker = await gantry.deps.docker.health();
+  console.log(
+    docker.status === "ok"
+      ? `  docker:    ok (engine ${docker.version})`
+      : `  docker:    unavailable — ${docker.message}\n             container tasks fail until it is reachable; run() tasks are not affected`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: stopping (running tasks are cancelled)`);

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Makes this machine ready for the test suite, idempotently: a running Docker engine and
+# the local/busybox:latest test image (built from Debian's busybox-static, never pulled).
+# Installs with apt-get when it can (root on Debian); otherwise says what is missing and
+# leaves the container tests to report the engine as unavailable.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "provision: $*"; }
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+apt_updated=0
+apt_install() {
+  can_install || { say "cannot install $* (needs root and apt-get)"; return 1; }
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+
+engine_up() { docker version >/dev/null 2>&1; }
+
+if ! engine_up; then
+  if ! command -v dockerd >/dev/null; then
+    say "installing docker.io"
+    apt_install docker.io || { say "no Docker engine: container tests will fail"; exit 0; }
+  fi
+  if ! engine_up && command -v dockerd >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "starting dockerd"
+    mkdir -p /tmp/gantry-ci
+    nohup dockerd >/tmp/gantry-ci/dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do engine_up && break; sleep 0.5; done
+  fi
+  engine_up || { say "dockerd did not come up (see /tmp/gantry-ci/dockerd.log)"; exit 0; }
+fi
+say "docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+
+if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
+  if ! [ -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null | grep -q static; then
+    apt_install busybox-static file || true
+  fi
+  ./scripts/make-test-image.sh local/busybox:latest
+fi
+say "test image local/busybox:latest ready"
