@@ -25,6 +25,8 @@ async function main(): Promise<number> {
     case "token":
     case "tokens":
       return (await import("./cli/token.ts")).tokenCommand(args);
+    case "status":
+      return (await import("./cli/status.ts")).statusCommand(args);
     case "version":
     case "--version":
     case "-v":

@@ -408,6 +408,19 @@ describe("gantry connection and credentials", () => {
   });
 });
 
+describe("gantry status", () => {
+  it("reports the server and each subsystem, Docker included", async () => {
+    const result = await cli(["status"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(gantry.url);
+    expect(result.stdout).toMatch(/database\s+ok/);
+    expect(result.stdout).toMatch(/docker\s+(ok|unavailable)/);
+    const json = JSON.parse((await cli(["status", "--json"])).stdout) as { status: string; subsystems: Record<string, { status: string }> };
+    expect(json.status).toBe("ok");
+    expect(Object.keys(json.subsystems).sort()).toEqual(["database", "docker"]);
+  });
+});
+
 describe("readSse", () => {
   const collect = async (chunks: string[]) => {
     const encoder = new TextEncoder();

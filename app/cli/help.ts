@@ -7,6 +7,7 @@ usage: gantry <command> [arguments]
 server
   gantry serve                                   start the server (web UI, API, schedules)
   gantry dev <file> [-v KEY=VALUE]...            run a pipeline file locally, no server
+  gantry status [--json]                         server health: database, Docker engine
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
