@@ -16,6 +16,8 @@ import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
+import { loadSecretKey } from "./stores/secret-key.ts";
+import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
 
 export interface Deps {
   config: Config;
@@ -33,6 +35,8 @@ export interface Deps {
   docker: DockerExecutor;
   /** Prunes old containers and workspaces. */
   janitor: Janitor;
+  /** Encrypted secrets, resolved for tasks. */
+  secrets: SecretStore;
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
 }
@@ -48,6 +52,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   await migrate(database.client);
   const db = database.db;
   const bus = createEventBus();
+  const secrets = await createSecretStore({ db, key: await loadSecretKey(config.secretKey, config.dataDir), dataDir: config.dataDir });
   const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
   const urls = { api: publicUrl(config) };
   const containerPolicy: ContainerPolicy = {
@@ -55,7 +60,15 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     allowedCapabilities: config.containerAllowedCapabilities,
   };
   const dockerConnection = createDockerClient(config.dockerHost);
-  const docker = createDockerExecutor({ connection: dockerConnection, defaultNetwork: config.containerNetwork });
+  // Names this server's containers for its janitor; derived from the database, whose runs
+  // they belong to, so a restart on the same data still finds its orphans.
+  const instance = new Bun.CryptoHasher("sha256").update(config.dbUrl).digest("hex").slice(0, 16);
+  const docker = createDockerExecutor({
+    connection: dockerConnection,
+    instance,
+    defaultNetwork: config.containerNetwork,
+    resolveSecret: (launch, name) => secrets.resolve({ namespace: launch.namespace, id: launch.pipeline }, name),
+  });
   const loader = createPipelineLoader({
     db,
     bus,
@@ -73,6 +86,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
     apiUrl: () => urls.api,
+    resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
     tokens: {
       async issue(run, task) {
         // Read-only until scoped roles exist; revoked when the run ends.
@@ -91,9 +105,10 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   });
   const janitor = createJanitor({
     docker: dockerConnection,
+    instance,
     workspacesDir: join(config.dataDir, "workspaces"),
     keepLast: config.pruneKeepLast,
     isActive: (run) => orchestrator.isActive(run),
   });
-  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, urls };
+  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, urls };
 }

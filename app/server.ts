@@ -10,6 +10,7 @@ import { openApi } from "./http/api/openapi.ts";
 import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { tokensApi } from "./http/api/tokens.ts";
+import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
 
 export function createServer(deps: Deps) {
   const app = new Hono<AppEnv>();
@@ -25,6 +26,8 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/openapi.json", openApi);
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
+  app.route("/api/v1/pipelines/:ns/:id/secrets", pipelineSecretsApi);
+  app.route("/api/v1/secrets", globalSecretsApi);
   app.route("/api/v1/events", eventsApi);
   app.route("/api/v1/tokens", tokensApi);
   return app;

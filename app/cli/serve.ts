@@ -1,6 +1,7 @@
 // `gantry serve`: start the server in the foreground until SIGINT/SIGTERM.
 import { ConfigError, loadConfig } from "../config.ts";
 import { startGantry } from "../start.ts";
+import { SecretKeyError } from "../stores/secret-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -18,7 +19,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const gantry = await startGantry(config);
+  let gantry;
+  try {
+    gantry = await startGantry(config);
+  } catch (error) {
+    // A wrong secret key must stop the server with a clear word, never decrypt into garbage.
+    if (error instanceof SecretKeyError) {
+      console.error(`gantry: secret key error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
   console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);

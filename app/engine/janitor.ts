@@ -1,4 +1,4 @@
-// Prunes what runs leave behind: Gantry's containers whose runs have ended (kept ones beyond
+// Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
 // workspaces of all but the last N finished runs per pipeline. Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
@@ -9,6 +9,8 @@ import { isUnreachable, type DockerConnection } from "./executors/docker-client.
 
 export interface JanitorOptions {
   docker?: DockerConnection;
+  /** Only containers labelled with this server's instance are ours to prune. */
+  instance: string;
   workspacesDir: string;
   keepLast: number;
   isActive: (run: RunKey) => boolean;
@@ -41,7 +43,9 @@ export function createJanitor(options: JanitorOptions): Janitor {
     const { docker } = options.docker;
     let containers: Awaited<ReturnType<typeof docker.listContainers>>;
     try {
-      containers = await docker.listContainers({ all: true, filters: { label: [`${GANTRY_LABELS.managed}=true`] } });
+      // Other Gantry servers may share the engine: their runs are not ours to judge.
+      const label = [`${GANTRY_LABELS.managed}=true`, `${GANTRY_LABELS.instance}=${options.instance}`];
+      containers = await docker.listContainers({ all: true, filters: { label } });
     } catch (error) {
       return { removed: 0, error: isUnreachable(error) ? "Docker engine unreachable" : (error as Error).message };
     }

@@ -24,6 +24,7 @@ import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../domain/ids.ts";
 import type { PipelineSpec, TaskSpec } from "../domain/pipeline-spec.ts";
 import { isFinalTaskState, type TaskState } from "../domain/states.ts";
 import type { LogStore } from "../stores/logs.ts";
+import { maskingLogWriter } from "../stores/log-masking.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { Executor, TaskHandle } from "./executors/executor.ts";
 import { createLimiter } from "./limiter.ts";
@@ -288,7 +289,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     run: ActiveRun,
     task: TaskSpec,
   ): Promise<{ state: TaskState; exitCode: number | null; reason: string | null }> => {
-    const log = logs.open({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id });
+    // Masked before anything is stored or streamed: secrets never reach a log.
+    const log = maskingLogWriter(logs.open({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id }));
     try {
       const attempts = task.retries + 1;
       let last: { state: TaskState; exitCode: number | null; reason: string | null } = {
@@ -300,17 +302,18 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         if (run.cancelled) return { state: "cancelled", exitCode: null, reason: "run cancelled" };
         if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${attempts}`);
         const executor = options.executors[task.kind];
-        const env = executor ? await taskEnvironment(run, task) : undefined;
-        if (!executor || typeof env === "string") {
+        const prepared = executor ? await taskEnvironment(run, task) : undefined;
+        if (!executor || typeof prepared === "string") {
           const reason = !executor
             ? task.kind === "container"
               ? "container tasks need a Docker engine, and none is configured"
               : "no executor for run() tasks"
-            : (env as string);
+            : (prepared as string);
           log.line("gantry", reason);
           await setTasks(run, [{ task: task.id, change: { state: "running", attempt, startedAt: now() }, kind: "task.started" }]);
           return { state: "failed", exitCode: null, reason };
         }
+        log.addSecrets(prepared!.secrets);
         const handle = executor.start({
           namespace: run.key.namespace,
           pipeline: run.key.id,
@@ -318,7 +321,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           task,
           attempt,
           bundlePath: run.bundlePath,
-          env: env!,
+          env: prepared!.env,
           workspace: run.workspace,
           log,
         });
@@ -350,7 +353,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         } else if (exit.exitCode === 0) {
           return { state: "successful", exitCode: 0, reason: null };
         } else {
-          last = { state: "failed", exitCode: exit.exitCode, reason: exit.reason ?? `exited with code ${exit.exitCode}` };
+          // A thrown error's message may quote a secret too.
+          last = { state: "failed", exitCode: exit.exitCode, reason: log.mask(exit.reason ?? `exited with code ${exit.exitCode}`) };
         }
         if (attempt < attempts) log.line("gantry", `attempt ${attempt} failed: ${last.reason}; retrying`);
         else log.line("gantry", `failed: ${last.reason}`);
@@ -361,9 +365,10 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     }
   };
 
-  /** The task's environment, or a reason it cannot start (a missing secret). */
-  const taskEnvironment = async (run: ActiveRun, task: TaskSpec): Promise<Record<string, string> | string> => {
+  /** The task's environment and the secret values in it, or a reason it cannot start (a missing secret). */
+  const taskEnvironment = async (run: ActiveRun, task: TaskSpec): Promise<{ env: Record<string, string>; secrets: string[] } | string> => {
     const env: Record<string, string> = { ...run.spec.variables };
+    const secrets: string[] = [];
     for (const [name, value] of Object.entries(task.env)) {
       if (typeof value === "string") {
         env[name] = value;
@@ -372,6 +377,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       const resolved = await options.resolveSecret?.(run.key, value.secret);
       if (resolved === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
       env[name] = resolved;
+      secrets.push(resolved);
     }
     Object.assign(env, run.variables);
     // System variables last: a pipeline cannot override them.
@@ -385,8 +391,9 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       const token = await options.tokens.issue(run.key, task.id);
       run.tokenIds.push(token.id);
       env.GANTRY_API_TOKEN = token.secret;
+      secrets.push(token.secret);
     }
-    return env;
+    return { env, secrets };
   };
 
   const cancelRun = async (key: RunKey, by?: string) => {

@@ -5,3 +5,4 @@ export * from "./runs.ts";
 export * from "./task-executions.ts";
 export * from "./events.ts";
 export * from "./tokens.ts";
+export * from "./secrets.ts";

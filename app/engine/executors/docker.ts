@@ -19,10 +19,14 @@ export const GANTRY_LABELS = {
   task: "gantry.task",
   attempt: "gantry.attempt",
   keep: "gantry.keep",
+  /** The server (its database) that owns the container; its janitor touches only these. */
+  instance: "gantry.instance",
 } as const;
 
 export interface DockerExecutorOptions {
   connection: DockerConnection;
+  /** This server's id, the same across restarts on the same database (see `GANTRY_LABELS.instance`). */
+  instance: string;
   /** Network for tasks that do not name one. */
   defaultNetwork: string;
   /** Resolves a pull secret's value (registry credentials). */
@@ -93,7 +97,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
         if (imageProblem) return { exitCode: null, reason: imageProblem };
         if (stopGraceMs !== undefined) return { exitCode: null, reason: "stopped before it started" };
         try {
-          container = await docker.createContainer(containerOptions(launch, options.defaultNetwork));
+          container = await docker.createContainer(containerOptions(launch, options.defaultNetwork, options.instance));
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "could not create the container") };
         }
@@ -136,7 +140,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
   };
 }
 
-function containerOptions(launch: TaskLaunch, defaultNetwork: string): Docker.ContainerCreateOptions {
+function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: string): Docker.ContainerCreateOptions {
   const spec = launch.task.container!;
   const env = { ...launch.env, GANTRY_WORKSPACE: CONTAINER_WORKSPACE };
   const workdir = launch.task.workdir
@@ -154,6 +158,7 @@ function containerOptions(launch: TaskLaunch, defaultNetwork: string): Docker.Co
     WorkingDir: workdir,
     Labels: {
       [GANTRY_LABELS.managed]: "true",
+      [GANTRY_LABELS.instance]: instance,
       [GANTRY_LABELS.namespace]: launch.namespace,
       [GANTRY_LABELS.pipeline]: launch.pipeline,
       [GANTRY_LABELS.run]: String(launch.run),

@@ -14,6 +14,7 @@ export interface RouteDoc {
 }
 
 const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
+const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: 4 } } };
 const tokenBody = {
   type: "object",
   required: ["name", "roles"],
@@ -41,6 +42,15 @@ export const API_ROUTES: RouteDoc[] = [
     query: ["follow"],
     success: 200,
   },
+  { method: "get", path: "/secrets", summary: "Global secrets (names and dates, never values)", auth: true, success: 200 },
+  { method: "get", path: "/secrets/{key}", summary: "One global secret's metadata", auth: true, success: 200 },
+  { method: "put", path: "/secrets/{key}", summary: "Set a global secret", auth: true, body: secretBody, success: 201 },
+  { method: "delete", path: "/secrets/{key}", summary: "Delete a global secret", auth: true, success: 200 },
+  { method: "post", path: "/secrets/rotate-key", summary: "Re-encrypt every secret under a new key", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/secrets", summary: "A pipeline's own secrets (names and dates)", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "One pipeline secret's metadata", auth: true, success: 200 },
+  { method: "put", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Set a pipeline secret", auth: true, body: secretBody, success: 201 },
+  { method: "delete", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Delete a pipeline secret", auth: true, success: 200 },
   { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },
   { method: "get", path: "/events/stream", summary: "Live events (SSE)", auth: true, query: ["after"], success: 200 },
   { method: "get", path: "/tokens", summary: "List tokens", auth: true, success: 200 },

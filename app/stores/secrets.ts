@@ -1,0 +1,125 @@
+// The secret store: global and pipeline-scoped secrets, encrypted at rest, resolved for
+// tasks (pipeline scope first), listed without values, and re-encrypted on key rotation.
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "../db/client.ts";
+import {
+  deleteSecret,
+  findSecretWithOtherKey,
+  getSecret,
+  listSecrets,
+  replaceCiphertexts,
+  upsertSecret,
+} from "../db/repos/secrets.ts";
+import type { PipelineKey } from "../db/repos/pipelines.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
+
+export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+/** Shorter values would be masked everywhere they happen to occur in logs. */
+export const MIN_SECRET_LENGTH = 4;
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+export type SecretScope = { kind: "global" } | { kind: "pipeline"; pipeline: PipelineKey };
+
+export const scopeKey = (scope: SecretScope) =>
+  scope.kind === "global" ? "global" : `${scope.pipeline.namespace}/${scope.pipeline.id}`;
+
+export interface SecretInfo {
+  name: string;
+  scope: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SecretStore {
+  set(scope: SecretScope, name: string, value: string, now: Date): Promise<{ created: boolean }>;
+  list(scope?: SecretScope): Promise<SecretInfo[]>;
+  get(scope: SecretScope, name: string): Promise<SecretInfo | undefined>;
+  delete(scope: SecretScope, name: string): Promise<boolean>;
+  /** The pipeline's secret, else the global one, else undefined. */
+  resolve(pipeline: PipelineKey, name: string): Promise<string | undefined>;
+  /** Re-encrypts everything under a new key; returns it (the caller tells the admin if it came from env). */
+  rotateKey(newRaw?: Uint8Array<ArrayBuffer>): Promise<{ key: SecretKey; count: number }>;
+  readonly keyId: string;
+}
+
+export interface SecretStoreOptions {
+  db: Db;
+  key: SecretKey;
+  dataDir: string;
+}
+
+export function validateSecretInput(name: string, value: string): void {
+  if (!SECRET_NAME_PATTERN.test(name)) throw new ValidationError(`secret name "${name}" must be 1-128 characters of A-Z a-z 0-9 _ . -`);
+  if (value.length < MIN_SECRET_LENGTH) {
+    throw new ValidationError(`secret "${name}" is too short: at least ${MIN_SECRET_LENGTH} characters, or masking it would hide ordinary log text`);
+  }
+  if (new TextEncoder().encode(value).length > MAX_SECRET_BYTES) throw new ValidationError(`secret "${name}" is larger than ${MAX_SECRET_BYTES} bytes`);
+}
+
+/** Opens the store, refusing a key that does not match the stored ciphertexts. */
+export async function createSecretStore(options: SecretStoreOptions): Promise<SecretStore> {
+  const { db, dataDir } = options;
+  let key = options.key;
+  const foreign = await findSecretWithOtherKey(db, key.id);
+  if (foreign) {
+    throw new SecretKeyError(
+      `the secret key (id ${key.id}, from ${key.source === "env" ? "GANTRY_SECRET_KEY" : `${dataDir}/secret-key`}) is not the key the stored secrets were encrypted with (id ${foreign.keyId}); restore the original key`,
+    );
+  }
+  const info = (row: { scope: string; name: string; createdAt: Date; updatedAt: Date }): SecretInfo => ({
+    name: row.name,
+    scope: row.scope,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  });
+  return {
+    get keyId() {
+      return key.id;
+    },
+    async set(scope, name, value, now) {
+      validateSecretInput(name, value);
+      const scopeText = scopeKey(scope);
+      const existing = await getSecret(db, scopeText, name);
+      const ciphertext = await encryptSecret(key, scopeText, name, value);
+      await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      return { created: !existing };
+    },
+    async list(scope) {
+      return (await listSecrets(db, scope ? scopeKey(scope) : undefined)).map(info);
+    },
+    async get(scope, name) {
+      const row = await getSecret(db, scopeKey(scope), name);
+      return row ? info(row) : undefined;
+    },
+    delete: (scope, name) => deleteSecret(db, scopeKey(scope), name),
+    async resolve(pipeline, name) {
+      for (const scope of [`${pipeline.namespace}/${pipeline.id}`, "global"]) {
+        const row = await getSecret(db, scope, name);
+        if (row) return decryptSecret(key, row.scope, row.name, row.ciphertext);
+      }
+      return undefined;
+    },
+    async rotateKey(newRaw) {
+      const next = await importKey(newRaw ?? crypto.getRandomValues(new Uint8Array(32)), key.source);
+      const rows = await listSecrets(db);
+      const reencrypted = [];
+      for (const row of rows) {
+        const value = await decryptSecret(key, row.scope, row.name, row.ciphertext);
+        reencrypted.push({ scope: row.scope, name: row.name, ciphertext: await encryptSecret(next, row.scope, row.name, value), keyId: next.id });
+      }
+      // Write the new key file first: a crash between the two leaves the old ciphertexts
+      // with a key that cannot read them, so keep the old key beside it until commit.
+      const previousFile = join(dataDir, "secret-key.previous");
+      if (key.source === "file") {
+        writeFileSync(previousFile, `${Buffer.from(key.raw).toString("base64")}\n`, { mode: 0o600 });
+        writeKeyFile(dataDir, next.raw);
+      }
+      await replaceCiphertexts(db, reencrypted);
+      rmSync(previousFile, { force: true });
+      key = next;
+      return { key: next, count: rows.length };
+    },
+  };
+}
