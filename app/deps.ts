@@ -13,6 +13,7 @@ import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
+import { exactTarget } from "./domain/permissions.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
@@ -89,10 +90,14 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
     tokens: {
       async issue(run, task) {
-        // Read-only until scoped roles exist; revoked when the run ends.
+        // Limited to its own pipeline; revoked when the run ends.
         const { token, secret } = await createToken(
           db,
-          { name: `run ${run.namespace}/${run.id}#${run.run} ${task}`, roles: ["viewer"] },
+          {
+            name: `run ${run.namespace}/${run.id}#${run.run} ${task}`,
+            roles: [],
+            permissions: [{ resource: "*", target: exactTarget(run.namespace, run.id), actions: ["read", "write"] }],
+          },
           now(),
         );
         return { id: token.id, secret };

@@ -74,7 +74,7 @@ describe("authentication", () => {
   it("requires a token on every route but health", async () => {
     const open = API_ROUTES.filter((route) => !route.auth).map((route) => `${route.method} ${route.path}`);
     expect(open).toEqual(["get /health"]);
-    const values = { ns: "default", id: "quick", run: "1", task: "a" };
+    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret" };
     for (const route of API_ROUTES.filter((candidate) => candidate.auth)) {
       const response = await as(undefined, concretePath(route.path, values), {
         method: route.method.toUpperCase(),
@@ -305,14 +305,30 @@ describe("openapi", () => {
   it("has a live handler behind every documented route", async () => {
     const run = await waitForRun(api, "default/quick", (await startRun(api, "default/quick")).id);
     const { token } = await createToken({ name: "walk-me", roles: ["viewer"] });
-    const values = { ns: "default", id: "quick", run: String(run.id), task: "a" };
+    // What the walk reads and deletes must exist first.
+    const secretBody = JSON.stringify({ value: "walk-secret-value" });
+    expect((await api("/secrets/walk", { method: "PUT", body: secretBody })).status).toBe(201);
+    expect((await api("/pipelines/default/quick/secrets/walk", { method: "PUT", body: secretBody })).status).toBe(201);
+    expect((await api("/roles/walker", { method: "PUT", body: JSON.stringify({ permissions: [] }) })).status).toBe(201);
+    const bodies: Record<string, unknown> = {
+      "/tokens": { name: "walked", roles: ["viewer"] },
+      "/secrets/{key}": { value: "walk-secret-value" },
+      "/pipelines/{ns}/{id}/secrets/{key}": { value: "walk-secret-value" },
+      "/roles/{id}": { permissions: [] },
+    };
+    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk" };
     for (const route of API_ROUTES) {
-      const path = route.path === "/tokens/{id}" ? `/tokens/${token.id}` : concretePath(route.path, values);
+      const path =
+        route.path === "/tokens/{id}"
+          ? `/tokens/${token.id}`
+          : route.path === "/roles/{id}"
+            ? "/roles/walker"
+            : concretePath(route.path, values);
       const controller = new AbortController();
       const response = await api(path, {
         method: route.method.toUpperCase(),
         signal: controller.signal,
-        ...(route.body && { body: JSON.stringify(route.path === "/tokens" ? { name: "walked", roles: ["viewer"] } : {}) }),
+        ...(route.body && { body: JSON.stringify(bodies[route.path] ?? {}) }),
       });
       const label = `${route.method.toUpperCase()} ${path} → ${response.status}`;
       if (response.headers.get("content-type")?.includes("text/event-stream")) {
@@ -323,7 +339,9 @@ describe("openapi", () => {
       }
       // A cancel of a finished run is a 409, a live answer; everything else succeeds.
       const expected = route.path.endsWith("/cancel") ? 409 : route.success;
-      expect(response.status, label).toBe(expected);
+      // A PUT of something that exists replaces it: 200 instead of 201.
+      if (route.method === "put") expect([200, 201], label).toContain(response.status);
+      else expect(response.status, label).toBe(expected);
     }
   });
 });

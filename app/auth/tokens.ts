@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { countTokens, findTokenByHash, insertToken, type TokenRow } from "../db/repos/tokens.ts";
 import { UnauthorizedError } from "../domain/errors.ts";
+import type { Permission } from "../domain/permissions.ts";
 
 export const TOKEN_PREFIX = "gty_";
 
@@ -19,6 +20,8 @@ function randomBase64Url(bytes: number): string {
 export interface NewToken {
   name: string;
   roles: string[];
+  /** Permissions of the token itself, beside its roles. */
+  permissions?: Permission[];
   expiresAt?: Date;
 }
 
@@ -29,6 +32,7 @@ export async function createToken(db: Db, token: NewToken, now: Date): Promise<{
     name: token.name,
     hash: hashTokenSecret(secret),
     roles: token.roles,
+    permissions: token.permissions ?? null,
     createdAt: now,
     expiresAt: token.expiresAt ?? null,
   });

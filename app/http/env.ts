@@ -1,10 +1,13 @@
 // The Hono environment every router shares: the composition root and the caller's token.
 import type { Deps } from "../deps.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
+import type { Permission } from "../domain/permissions.ts";
 
 export interface AppEnv {
   Variables: {
     deps: Deps;
     token: TokenRow;
+    /** What the token may do, resolved once per request. */
+    permissions: Permission[];
   };
 }

@@ -6,3 +6,4 @@ export * from "./task-executions.ts";
 export * from "./events.ts";
 export * from "./tokens.ts";
 export * from "./secrets.ts";
+export * from "./roles.ts";

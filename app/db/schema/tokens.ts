@@ -1,5 +1,6 @@
 // API tokens. Only a hash of the secret is stored.
 import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Permission } from "../../domain/permissions.ts";
 
 export const tokens = sqliteTable(
   "tokens",
@@ -9,6 +10,8 @@ export const tokens = sqliteTable(
     /** sha256 of the secret, hex. */
     hash: text().notNull(),
     roles: text({ mode: "json" }).$type<string[]>().notNull(),
+    /** Permissions of the token itself, beside its roles (run tokens: their own pipeline only). */
+    permissions: text({ mode: "json" }).$type<Permission[]>(),
     createdAt: integer({ mode: "timestamp_ms" }).notNull(),
     expiresAt: integer({ mode: "timestamp_ms" }),
     revokedAt: integer({ mode: "timestamp_ms" }),

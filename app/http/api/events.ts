@@ -13,13 +13,13 @@ const afterQuery = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be an ev
 
 export const eventsApi = new Hono<AppEnv>()
   .get("/", validate("query", v.object({ after: afterQuery, limit: limitQuery(100, 1000) })), async (c) => {
-    requirePermission(c.get("token"), "events", "read");
+    requirePermission(c, "events", "read");
     const { after, limit } = c.req.valid("query");
     const rows = await listEvents(c.get("deps").db, { ...(after !== undefined && { after }), limit });
     return c.json({ events: rows.map(eventJson) });
   })
   .get("/stream", validate("query", v.object({ after: afterQuery })), async (c) => {
-    requirePermission(c.get("token"), "events", "read");
+    requirePermission(c, "events", "read");
     const deps = c.get("deps");
     const lastEventId = c.req.header("last-event-id");
     let after = c.req.valid("query").after ?? (lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined);

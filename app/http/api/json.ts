@@ -75,6 +75,7 @@ export function tokenJson(token: TokenRow) {
     id: token.id,
     name: token.name,
     roles: token.roles,
+    ...(token.permissions && { permissions: token.permissions }),
     createdAt: iso(token.createdAt),
     expiresAt: iso(token.expiresAt),
     revokedAt: iso(token.revokedAt),

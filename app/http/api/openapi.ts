@@ -15,12 +15,31 @@ export interface RouteDoc {
 
 const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
 const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: 4 } } };
+const roleBody = {
+  type: "object",
+  required: ["permissions"],
+  properties: {
+    description: { type: "string" },
+    permissions: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["resource", "target", "actions"],
+        properties: {
+          resource: { type: "string" },
+          target: { type: "string", description: "regex matched in full against <namespace>/<pipeline>, \"global\" or \"*\"" },
+          actions: { type: "array", items: { type: "string", enum: ["read", "write"] } },
+        },
+      },
+    },
+  },
+};
 const tokenBody = {
   type: "object",
   required: ["name", "roles"],
   properties: {
     name: { type: "string" },
-    roles: { type: "array", items: { type: "string", enum: ["admin", "viewer"] } },
+    roles: { type: "array", items: { type: "string", description: "admin, viewer or a custom role id" } },
     expiresAt: { type: "string", format: "date-time" },
   },
 };
@@ -57,6 +76,10 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
   { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },
   { method: "delete", path: "/tokens/{id}", summary: "Revoke a token", auth: true, success: 200 },
+  { method: "get", path: "/roles", summary: "Built-in and custom roles", auth: true, success: 200 },
+  { method: "get", path: "/roles/{id}", summary: "One role and its permissions", auth: true, success: 200 },
+  { method: "put", path: "/roles/{id}", summary: "Create or replace a custom role", auth: true, body: roleBody, success: 201 },
+  { method: "delete", path: "/roles/{id}", summary: "Delete a custom role", auth: true, success: 200 },
   { method: "get", path: "/openapi.json", summary: "This document", auth: true, success: 200 },
 ];
 

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { getPipeline, getVersion, listPipelines, listVersions } from "../../db/repos/pipelines.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
-import { requirePermission } from "../../auth/roles.ts";
+import { may, requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { pipelineJson, versionJson } from "./json.ts";
@@ -12,27 +12,27 @@ import { pipelineParams } from "./params.ts";
 
 export const pipelinesApi = new Hono<AppEnv>()
   .get("/", validate("query", v.object({ namespace: v.optional(idSchema) })), async (c) => {
-    requirePermission(c.get("token"), "pipelines", "read");
     const { db } = c.get("deps");
-    const rows = await listPipelines(db, c.req.valid("query").namespace);
+    // A list shows what the caller may read; nothing to deny.
+    const rows = (await listPipelines(db, c.req.valid("query").namespace)).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.id}`));
     const pipelines = await Promise.all(
       rows.map(async (row) => pipelineJson(row, row.currentVersion ? await getVersion(db, row, row.currentVersion) : undefined)),
     );
     return c.json({ pipelines });
   })
   .get("/:ns/:id", validate("param", pipelineParams), async (c) => {
-    requirePermission(c.get("token"), "pipelines", "read");
     const { db } = c.get("deps");
     const { ns, id } = c.req.valid("param");
+    requirePermission(c, "pipelines", "read", `${ns}/${id}`);
     const row = await getPipeline(db, { namespace: ns, id });
     if (!row) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
     const version = row.currentVersion ? await getVersion(db, row, row.currentVersion) : undefined;
     return c.json({ pipeline: pipelineJson(row, version) });
   })
   .get("/:ns/:id/versions", validate("param", pipelineParams), async (c) => {
-    requirePermission(c.get("token"), "pipelines", "read");
     const { db } = c.get("deps");
     const { ns, id } = c.req.valid("param");
+    requirePermission(c, "pipelines", "read", `${ns}/${id}`);
     const key = { namespace: ns, id };
     if (!(await getPipeline(db, key))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
     return c.json({ versions: (await listVersions(db, key)).map(versionJson) });

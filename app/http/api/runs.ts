@@ -11,6 +11,7 @@ import type { Deps } from "../../deps.ts";
 import type { RunKey } from "../../db/repos/runs.ts";
 import type { AppEnv } from "../env.ts";
 import { sse } from "../sse.ts";
+import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
 import { limitQuery, pipelineParams, runNumber, runParams } from "./params.ts";
@@ -31,9 +32,8 @@ async function requireRun(deps: Deps, key: RunKey) {
 }
 
 export const runsApi = new Hono<AppEnv>()
-  .post("/:ns/:id/runs", validate("param", pipelineParams), validate("json", startBody), async (c) => {
+  .post("/:ns/:id/runs", permit("runs", "write", pipelineTarget), validate("param", pipelineParams), validate("json", startBody), async (c) => {
     const token = c.get("token");
-    requirePermission(token, "runs", "write");
     const { ns, id } = c.req.valid("param");
     const run = await c
       .get("deps")
@@ -45,9 +45,9 @@ export const runsApi = new Hono<AppEnv>()
     validate("param", pipelineParams),
     validate("query", v.object({ limit: limitQuery(20, 500), before: v.optional(runNumber) })),
     async (c) => {
-      requirePermission(c.get("token"), "runs", "read");
       const { db } = c.get("deps");
       const { ns, id } = c.req.valid("param");
+      requirePermission(c, "runs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id };
       if (!(await getPipeline(db, key))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
       const { limit, before } = c.req.valid("query");
@@ -56,15 +56,15 @@ export const runsApi = new Hono<AppEnv>()
     },
   )
   .get("/:ns/:id/runs/:run", validate("param", runParams), async (c) => {
-    requirePermission(c.get("token"), "runs", "read");
     const { ns, id, run } = c.req.valid("param");
+    requirePermission(c, "runs", "read", `${ns}/${id}`);
     return c.json({ run: runJson(await requireRun(c.get("deps"), { namespace: ns, id, run })) });
   })
   .post("/:ns/:id/runs/:run/cancel", validate("param", runParams), async (c) => {
     const token = c.get("token");
-    requirePermission(token, "runs", "write");
     const deps = c.get("deps");
     const { ns, id, run } = c.req.valid("param");
+    requirePermission(c, "runs", "write", `${ns}/${id}`);
     const key = { namespace: ns, id, run };
     await requireRun(deps, key);
     await deps.orchestrator.cancelRun(key, token.name);
@@ -75,9 +75,9 @@ export const runsApi = new Hono<AppEnv>()
     validate("param", logParams),
     validate("query", v.object({ follow: v.optional(v.picklist(["0", "1", "true", "false"], 'must be "1" or "0"')) })),
     async (c) => {
-      requirePermission(c.get("token"), "logs", "read");
       const deps = c.get("deps");
       const { ns, id, run, task } = c.req.valid("param");
+      requirePermission(c, "logs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id, run };
       const stored = await requireRun(deps, key);
       if (!stored.tasks.some((execution) => execution.taskId === task)) {

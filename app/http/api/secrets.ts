@@ -8,10 +8,13 @@ import { NotFoundError } from "../../domain/errors.ts";
 import type { SecretInfo, SecretScope } from "../../stores/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
+import { permit } from "../middleware/permit.ts";
 import { pipelineParams } from "./params.ts";
 
 const nameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . -"));
 const putBody = v.strictObject({ value: v.string("must be a string") });
+
+const targetOf = (scope: SecretScope) => (scope.kind === "global" ? "global" : `${scope.pipeline.namespace}/${scope.pipeline.id}`);
 
 export function secretJson(secret: SecretInfo) {
   return { name: secret.name, scope: secret.scope, createdAt: secret.createdAt.toISOString(), updatedAt: secret.updatedAt.toISOString() };
@@ -27,19 +30,20 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => Promise<SecretScope>, par
   const withName = v.object({ ...params.entries, key: nameSchema });
   return new Hono<AppEnv>()
     .get("/", validate("param", params), async (c) => {
-      requirePermission(c.get("token"), "secrets", "read");
-      const secrets = await c.get("deps").secrets.list(await scopeOf(c));
+      const scope = await scopeOf(c);
+      requirePermission(c, "secrets", "read", targetOf(scope));
+      const secrets = await c.get("deps").secrets.list(scope);
       return c.json({ secrets: secrets.map(secretJson) });
     })
     .get("/:key", validate("param", withName), async (c) => {
-      requirePermission(c.get("token"), "secrets", "read");
+      const scope = await scopeOf(c);
+      requirePermission(c, "secrets", "read", targetOf(scope));
       const name = c.req.param("key");
-      const secret = await c.get("deps").secrets.get(await scopeOf(c), name);
+      const secret = await c.get("deps").secrets.get(scope, name);
       if (!secret) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ secret: secretJson(secret) });
     })
-    .put("/:key", validate("param", withName), validate("json", putBody), async (c) => {
-      requirePermission(c.get("token"), "secrets", "write");
+    .put("/:key", permit("secrets", "write", async (c) => targetOf(await scopeOf(c))), validate("param", withName), validate("json", putBody), async (c) => {
       const deps = c.get("deps");
       const scope = await scopeOf(c);
       const name = c.req.param("key");
@@ -47,16 +51,18 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => Promise<SecretScope>, par
       return c.json({ secret: secretJson((await deps.secrets.get(scope, name))!) }, created ? 201 : 200);
     })
     .delete("/:key", validate("param", withName), async (c) => {
-      requirePermission(c.get("token"), "secrets", "write");
+      const scope = await scopeOf(c);
+      requirePermission(c, "secrets", "write", targetOf(scope));
       const name = c.req.param("key");
-      if (!(await c.get("deps").secrets.delete(await scopeOf(c), name))) throw new NotFoundError(`secret ${name} not found`);
+      if (!(await c.get("deps").secrets.delete(scope, name))) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ deleted: name });
     });
 }
 
 export const globalSecretsApi = new Hono<AppEnv>()
   .post("/rotate-key", async (c) => {
-    requirePermission(c.get("token"), "secrets", "write");
+    // Rotation touches every secret: it needs write on all of them.
+    requirePermission(c, "secrets", "write", "*");
     const deps = c.get("deps");
     const { key, count } = await deps.secrets.rotateKey();
     // A key from the environment cannot be rewritten by the server: hand it to the admin once.

@@ -1,0 +1,61 @@
+// Permissions: `{ resource, target, actions }`. A target is a regular expression matched in
+// full against "<namespace>/<pipeline>" for what belongs to a pipeline, "global" for global
+// secrets and objects, and "*" for server-wide resources (tokens, roles, events).
+import * as v from "valibot";
+
+export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions"] as const;
+export type Resource = (typeof RESOURCES)[number];
+export const ACTIONS = ["read", "write"] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** The target of server-wide resources. */
+export const SERVER_TARGET = "*";
+
+export const permissionSchema = v.strictObject({
+  resource: v.picklist([...RESOURCES, "*"], `must be one of ${RESOURCES.join(", ")} or *`),
+  target: v.pipe(
+    v.string(),
+    v.minLength(1, "must not be empty"),
+    v.check((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must be a valid regular expression"),
+  ),
+  actions: v.pipe(v.array(v.picklist(ACTIONS, 'must be "read" or "write"')), v.minLength(1, "must name at least one action")),
+});
+
+export type Permission = v.InferOutput<typeof permissionSchema>;
+
+export function allows(permissions: readonly Permission[], resource: Resource, action: Action, target: string): boolean {
+  return permissions.some(
+    (permission) =>
+      (permission.resource === "*" || permission.resource === resource) &&
+      permission.actions.includes(action) &&
+      new RegExp(`^(?:${permission.target})$`).test(target),
+  );
+}
+
+/** Regex-escapes a pipeline key for a permission limited to exactly that pipeline. */
+export function exactTarget(namespace: string, pipeline: string): string {
+  return `${namespace}/${pipeline}`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Whether `held` includes everything `wanted` grants. Targets are compared as text (a
+ * regex's language is not compared): a held ".*" covers any target, otherwise the same
+ * pattern is needed.
+ */
+export function covers(held: readonly Permission[], wanted: Permission): boolean {
+  return wanted.actions.every((action) =>
+    held.some(
+      (permission) =>
+        (permission.resource === "*" || permission.resource === wanted.resource) &&
+        permission.actions.includes(action) &&
+        (permission.target === ".*" || permission.target === wanted.target),
+    ),
+  );
+}

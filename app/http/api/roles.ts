@@ -1,0 +1,62 @@
+// /api/v1/roles: the built-in roles (read-only) and custom roles, lists of permissions.
+import { Hono } from "hono";
+import * as v from "valibot";
+import { BUILT_IN_ROLES, isBuiltInRole, requirePermission } from "../../auth/roles.ts";
+import { deleteRole, getRole, listRoles, upsertRole, type RoleRow } from "../../db/repos/roles.ts";
+import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { idSchema } from "../../domain/ids.ts";
+import { permissionSchema, type Permission } from "../../domain/permissions.ts";
+import type { AppEnv } from "../env.ts";
+import { validate } from "../validate.ts";
+import { permit } from "../middleware/permit.ts";
+
+const putBody = v.strictObject({
+  description: v.optional(v.pipe(v.string(), v.maxLength(500)), ""),
+  permissions: v.array(permissionSchema),
+});
+const roleParams = v.object({ id: idSchema });
+
+function roleJson(id: string, description: string, permissions: Permission[], builtIn: boolean, row?: RoleRow) {
+  return {
+    id,
+    description,
+    permissions,
+    builtIn,
+    ...(row && { createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() }),
+  };
+}
+
+const builtInJson = (id: string) => roleJson(id, BUILT_IN_ROLES[id]!.description, BUILT_IN_ROLES[id]!.permissions, true);
+
+export const rolesApi = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    requirePermission(c, "roles", "read");
+    const custom = await listRoles(c.get("deps").db);
+    return c.json({
+      roles: [...Object.keys(BUILT_IN_ROLES).map(builtInJson), ...custom.map((row) => roleJson(row.id, row.description, row.permissions, false, row))],
+    });
+  })
+  .get("/:id", validate("param", roleParams), async (c) => {
+    requirePermission(c, "roles", "read");
+    const { id } = c.req.valid("param");
+    if (isBuiltInRole(id)) return c.json({ role: builtInJson(id) });
+    const row = await getRole(c.get("deps").db, id);
+    if (!row) throw new NotFoundError(`role ${id} not found`);
+    return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) });
+  })
+  .put("/:id", permit("roles", "write"), validate("param", roleParams), validate("json", putBody), async (c) => {
+    const deps = c.get("deps");
+    const { id } = c.req.valid("param");
+    if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be changed`);
+    const body = c.req.valid("json");
+    const { created } = await upsertRole(deps.db, { id, description: body.description, permissions: body.permissions, updatedAt: deps.now(), now: deps.now() });
+    const row = (await getRole(deps.db, id))!;
+    return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) }, created ? 201 : 200);
+  })
+  .delete("/:id", validate("param", roleParams), async (c) => {
+    requirePermission(c, "roles", "write");
+    const { id } = c.req.valid("param");
+    if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be deleted`);
+    if (!(await deleteRole(c.get("deps").db, id))) throw new NotFoundError(`role ${id} not found`);
+    return c.json({ deleted: id });
+  });
