@@ -92,8 +92,13 @@ export function createJanitor(options: JanitorOptions): Janitor {
         const keep = newest(finished, options.keepLast);
         for (const run of finished) {
           if (keep.has(run)) continue;
-          rmSync(join(base, String(run)), { recursive: true, force: true });
-          removed++;
+          try {
+            rmSync(join(base, String(run)), { recursive: true, force: true });
+            removed++;
+          } catch (error) {
+            // e.g. files a container wrote as another user; try again next time, never stop the server.
+            console.error(`cannot prune workspace ${join(base, String(run))}: ${(error as Error).message}`);
+          }
         }
       }
     }
