@@ -48,6 +48,10 @@ const SETTINGS = {
     schema: list,
     fallback: [] as string[],
   },
+  sessionIdleMs: { env: "GANTRY_SESSION_IDLE", toml: "session_idle", schema: duration, fallback: 30 * 60_000 },
+  sessionMaxAgeMs: { env: "GANTRY_SESSION_MAX_AGE", toml: "session_max_age", schema: duration, fallback: 12 * 3_600_000 },
+  /** Failed authentications allowed per client address per minute before 429. */
+  authFailureLimit: { env: "GANTRY_AUTH_FAILURE_LIMIT", toml: "auth_failure_limit", schema: positiveInt, fallback: 10 },
   pruneIntervalMs: { env: "GANTRY_PRUNE_INTERVAL", toml: "prune_interval", schema: duration, fallback: 10 * 60_000 },
   /** Workspaces and kept containers of this many latest finished runs per pipeline survive a prune. */
   pruneKeepLast: { env: "GANTRY_PRUNE_KEEP_LAST", toml: "prune_keep_last", schema: nonNegativeInt, fallback: 5 },

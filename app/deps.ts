@@ -6,6 +6,8 @@ import { publicUrl, type Config } from "./config.ts";
 import { openDatabase, type Database, type Db } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { createToken } from "./auth/tokens.ts";
+import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
+import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
 import { revokeToken } from "./db/repos/tokens.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
@@ -38,6 +40,10 @@ export interface Deps {
   janitor: Janitor;
   /** Encrypted secrets, resolved for tasks. */
   secrets: SecretStore;
+  /** Web UI sessions (cookie ↔ token). */
+  sessions: SessionManager;
+  /** Failed authentications per client address. */
+  authLimiter: FailedAuthLimiter;
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
 }
@@ -115,5 +121,13 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     keepLast: config.pruneKeepLast,
     isActive: (run) => orchestrator.isActive(run),
   });
-  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, urls };
+  const sessions = createSessionManager({
+    db,
+    dataDir: config.dataDir,
+    idleMs: config.sessionIdleMs,
+    maxAgeMs: config.sessionMaxAgeMs,
+    now,
+  });
+  const authLimiter = createFailedAuthLimiter({ limit: config.authFailureLimit, windowMs: 60_000 });
+  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, sessions, authLimiter, urls };
 }

@@ -4,12 +4,17 @@ import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/env.ts";
 import { errorBody, handleError } from "./http/errors.ts";
 import { requireToken } from "./http/middleware/auth.ts";
+import { securityHeaders } from "./http/middleware/security-headers.ts";
+import { assets } from "./http/web/assets.ts";
+import { authPages } from "./http/web/auth.tsx";
+import { homePage } from "./http/web/home.tsx";
 import { eventsApi } from "./http/api/events.ts";
 import { healthApi } from "./http/api/health.ts";
 import { openApi } from "./http/api/openapi.ts";
 import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { tokensApi } from "./http/api/tokens.ts";
+import { rolesApi } from "./http/api/roles.ts";
 import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
 
 export function createServer(deps: Deps) {
@@ -18,9 +23,13 @@ export function createServer(deps: Deps) {
     c.set("deps", deps);
     await next();
   });
+  app.use(securityHeaders);
   app.onError(handleError);
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  app.route("/public", assets);
+  app.route("/", authPages);
+  app.route("/", homePage);
   app.route("/api/v1/health", healthApi);
   app.use("/api/v1/*", requireToken);
   app.route("/api/v1/openapi.json", openApi);
@@ -30,5 +39,6 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/secrets", globalSecretsApi);
   app.route("/api/v1/events", eventsApi);
   app.route("/api/v1/tokens", tokensApi);
+  app.route("/api/v1/roles", rolesApi);
   return app;
 }

@@ -49,3 +49,19 @@ export class ForbiddenError extends GantryError {
     super("forbidden", message);
   }
 }
+
+export class RateLimitedError extends GantryError {
+  constructor(
+    message: string,
+    /** Seconds until a new attempt may succeed. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super("rate_limited", message);
+  }
+}
+
+export class TooLargeError extends GantryError {
+  constructor(message: string) {
+    super("too_large", message);
+  }
+}

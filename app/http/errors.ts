@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { GantryError, type ErrorCode } from "../domain/errors.ts";
+import { GantryError, RateLimitedError, type ErrorCode } from "../domain/errors.ts";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid: 400,
@@ -20,6 +20,7 @@ export function errorBody(code: string, message: string) {
 }
 
 export function handleError(error: Error, c: Context): Response {
+  if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
   if (error instanceof GantryError) return c.json(errorBody(error.code, error.message), STATUS[error.code]);
   if (error instanceof SyntaxError && /JSON/i.test(error.message)) {
     return c.json(errorBody("invalid", `request body is not valid JSON: ${error.message}`), 400);

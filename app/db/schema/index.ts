@@ -7,3 +7,5 @@ export * from "./events.ts";
 export * from "./tokens.ts";
 export * from "./secrets.ts";
 export * from "./roles.ts";
+export * from "./sessions.ts";
+export * from "./objects.ts";
