@@ -1,5 +1,6 @@
 // Web login and logout: a token becomes an HttpOnly, SameSite=Strict session cookie; the
 // first-start link (/login?token=...) logs straight in; logout ends the session server-side.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { guardAuthentication } from "../../auth/failed-auth.ts";

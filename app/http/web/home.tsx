@@ -1,4 +1,5 @@
 // The signed-in landing page.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono } from "hono";
 import { may } from "../../auth/roles.ts";
 import { listPipelines } from "../../db/repos/pipelines.ts";

@@ -1,4 +1,5 @@
 // The HTML document around every page: no inline script or style (the CSP forbids both).
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Child } from "hono/jsx";
 
 export interface PageProps {

@@ -1,4 +1,5 @@
 // The signed-in landing page until the dashboard arrives: who you are and where to go.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page } from "../layouts/page.tsx";
 
 export function HomePage({ who, csrfToken, pipelines }: { who: string; csrfToken: string; pipelines: { namespace: string; id: string; error: boolean }[] }) {

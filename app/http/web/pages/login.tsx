@@ -1,4 +1,5 @@
 // The login page: paste an API token to get a session.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page } from "../layouts/page.tsx";
 
 export function LoginPage({ next, error }: { next: string; error?: string }) {
