@@ -55,6 +55,12 @@ const SETTINGS = {
   pruneIntervalMs: { env: "GANTRY_PRUNE_INTERVAL", toml: "prune_interval", schema: duration, fallback: 10 * 60_000 },
   /** Workspaces and kept containers of this many latest finished runs per pipeline survive a prune. */
   pruneKeepLast: { env: "GANTRY_PRUNE_KEEP_LAST", toml: "prune_keep_last", schema: nonNegativeInt, fallback: 5 },
+  /** Largest object the object store accepts, in bytes. */
+  objectMaxBytes: { env: "GANTRY_OBJECT_MAX_BYTES", toml: "object_max_bytes", schema: positiveInt, fallback: 64 * 1024 * 1024 },
+  /** Objects a pipeline keeps; a new one beyond this evicts the least recently written. */
+  objectPipelineLimit: { env: "GANTRY_OBJECT_PIPELINE_LIMIT", toml: "object_pipeline_limit", schema: positiveInt, fallback: 100 },
+  /** A run's objects expire once this many later runs of its pipeline exist. */
+  objectRunExpiry: { env: "GANTRY_OBJECT_RUN_EXPIRY", toml: "object_run_expiry", schema: positiveInt, fallback: 5 },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { publicUrl, type Config } from "./config.ts";
 import { openDatabase, type Database, type Db } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
-import { createToken } from "./auth/tokens.ts";
+import { prepareToken } from "./auth/tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
-import { revokeToken } from "./db/repos/tokens.ts";
+import { insertToken, revokeToken } from "./db/repos/tokens.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
@@ -21,6 +21,7 @@ import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loa
 import { createLogStore, type LogStore } from "./stores/logs.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
+import { createObjectStore, type ObjectStore } from "./stores/objects.ts";
 
 export interface Deps {
   config: Config;
@@ -40,6 +41,8 @@ export interface Deps {
   janitor: Janitor;
   /** Encrypted secrets, resolved for tasks. */
   secrets: SecretStore;
+  /** Pipeline and run objects (raw bytes under <data>/objects). */
+  objects: ObjectStore;
   /** Web UI sessions (cookie ↔ token). */
   sessions: SessionManager;
   /** Failed authentications per client address. */
@@ -62,6 +65,14 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const secrets = await createSecretStore({ db, key: await loadSecretKey(config.secretKey, config.dataDir), dataDir: config.dataDir });
   const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
   const urls = { api: publicUrl(config) };
+  const objects = createObjectStore({
+    db,
+    dir: join(config.dataDir, "objects"),
+    maxBytes: config.objectMaxBytes,
+    pipelineLimit: config.objectPipelineLimit,
+    runExpiry: config.objectRunExpiry,
+    now,
+  });
   const containerPolicy: ContainerPolicy = {
     allowedMounts: config.containerAllowedMounts,
     allowedCapabilities: config.containerAllowedCapabilities,
@@ -95,23 +106,23 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
     tokens: {
-      async issue(run, task) {
-        // Limited to its own pipeline; revoked when the run ends.
-        const { token, secret } = await createToken(
-          db,
+      issue(run, task, resource = "*") {
+        // Limited to its own pipeline (and to one resource when asked); revoked when the run ends.
+        const { row, secret } = prepareToken(
           {
             name: `run ${run.namespace}/${run.id}#${run.run} ${task}`,
             roles: [],
-            permissions: [{ resource: "*", target: exactTarget(run.namespace, run.id), actions: ["read", "write"] }],
+            permissions: [{ resource, target: exactTarget(run.namespace, run.id), actions: ["read", "write"] }],
           },
           now(),
         );
-        return { id: token.id, secret };
+        return { id: row.id, secret, stored: insertToken(db, row).then(() => undefined) };
       },
       async revoke(ids) {
         for (const id of ids) await revokeToken(db, id, now());
       },
     },
+    afterRun: (run) => objects.expireRuns(run),
     now,
   });
   const janitor = createJanitor({
@@ -120,6 +131,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     workspacesDir: join(config.dataDir, "workspaces"),
     keepLast: config.pruneKeepLast,
     isActive: (run) => orchestrator.isActive(run),
+    expireObjects: () => objects.expireRuns(),
   });
   const sessions = createSessionManager({
     db,
@@ -129,5 +141,5 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     now,
   });
   const authLimiter = createFailedAuthLimiter({ limit: config.authFailureLimit, windowMs: 60_000 });
-  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, sessions, authLimiter, urls };
+  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, objects, sessions, authLimiter, urls };
 }

@@ -22,6 +22,12 @@ async function main(): Promise<number> {
       return (await import("./cli/run.ts")).runCommand(args);
     case "logs":
       return (await import("./cli/logs.ts")).logsCommand(args);
+    case "secret":
+    case "secrets":
+      return (await import("./cli/secret.ts")).secretCommand(args);
+    case "object":
+    case "objects":
+      return (await import("./cli/object.ts")).objectCommand(args);
     case "token":
     case "tokens":
       return (await import("./cli/token.ts")).tokenCommand(args);

@@ -16,6 +16,7 @@ import { runsApi } from "./http/api/runs.ts";
 import { tokensApi } from "./http/api/tokens.ts";
 import { rolesApi } from "./http/api/roles.ts";
 import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
+import { pipelineObjectsApi, runObjectsApi } from "./http/api/objects.ts";
 
 export function createServer(deps: Deps) {
   const app = new Hono<AppEnv>();
@@ -36,6 +37,8 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
   app.route("/api/v1/pipelines/:ns/:id/secrets", pipelineSecretsApi);
+  app.route("/api/v1/pipelines/:ns/:id/objects", pipelineObjectsApi);
+  app.route("/api/v1/pipelines/:ns/:id/runs/:run/objects", runObjectsApi);
   app.route("/api/v1/secrets", globalSecretsApi);
   app.route("/api/v1/events", eventsApi);
   app.route("/api/v1/tokens", tokensApi);

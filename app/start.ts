@@ -28,7 +28,13 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   await deps.loader.scan();
   deps.loader.watch();
   const app = createServer(deps);
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: (request, srv) => app.fetch(request, { server: srv }) });
+  const server = Bun.serve({
+    port: config.port,
+    hostname: config.host,
+    // Bun's own cap (128 MiB by default) must not undercut a larger object size limit.
+    maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
+    fetch: (request, srv) => app.fetch(request, { server: srv }),
+  });
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
   const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
   deps.urls.api = url;

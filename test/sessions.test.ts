@@ -176,7 +176,7 @@ describe("logout and CSRF", () => {
     for (const how of ["form", "header"] as const) {
       const { cookie } = await login();
       const csrf = await csrfOf(cookie);
-      const init =
+      const init: RequestInit =
         how === "form"
           ? { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `_csrf=${encodeURIComponent(csrf)}` }
           : { method: "POST", headers: { "x-csrf-token": csrf, "hx-request": "true" } };

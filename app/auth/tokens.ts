@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { countTokens, findTokenByHash, insertToken, type TokenRow } from "../db/repos/tokens.ts";
+import { countTokens, findTokenByHash, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
 import { UnauthorizedError } from "../domain/errors.ts";
 import type { Permission } from "../domain/permissions.ts";
 
@@ -25,9 +25,10 @@ export interface NewToken {
   expiresAt?: Date;
 }
 
-export async function createToken(db: Db, token: NewToken, now: Date): Promise<{ token: TokenRow; secret: string }> {
+/** A new token's row and its secret, not stored yet (for callers that queue the insert). */
+export function prepareToken(token: NewToken, now: Date): { row: NewTokenRow; secret: string } {
   const secret = `${TOKEN_PREFIX}${randomBase64Url(32)}`;
-  const row = await insertToken(db, {
+  const row = {
     id: randomBase64Url(9).replace(/[-_]/g, "x").toLowerCase(),
     name: token.name,
     hash: hashTokenSecret(secret),
@@ -35,8 +36,13 @@ export async function createToken(db: Db, token: NewToken, now: Date): Promise<{
     permissions: token.permissions ?? null,
     createdAt: now,
     expiresAt: token.expiresAt ?? null,
-  });
-  return { token: row, secret };
+  };
+  return { row, secret };
+}
+
+export async function createToken(db: Db, token: NewToken, now: Date): Promise<{ token: TokenRow; secret: string }> {
+  const { row, secret } = prepareToken(token, now);
+  return { token: await insertToken(db, row), secret };
 }
 
 /** The token behind a bearer secret, or UnauthorizedError saying why not. */

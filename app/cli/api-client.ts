@@ -78,6 +78,8 @@ export interface ApiResult<T> {
   data: T;
   /** The answer exactly as the API sent it, for --json. */
   raw: unknown;
+  /** The HTTP status (201 tells a created resource from an updated one). */
+  status: number;
 }
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -90,21 +92,29 @@ export interface ApiClient {
   text(path: string): Promise<string>;
   /** A GET left open for reading (an SSE stream); aborted by `signal`. */
   stream(path: string, signal: AbortSignal): Promise<Response>;
+  /** Raw bytes in or out (objects): the ok Response, its body unread. */
+  bytes(method: Method, path: string, body?: Blob | Uint8Array): Promise<Response>;
 }
 
 export function createApiClient(settings: ClientSettings = resolveClientSettings()): ApiClient {
-  const send = async (method: Method, path: string, init: { body?: unknown; accept: string; signal?: AbortSignal }): Promise<Response> => {
+  const send = async (
+    method: Method,
+    path: string,
+    init: { body?: unknown; rawBody?: Blob | Uint8Array; accept: string; signal?: AbortSignal },
+  ): Promise<Response> => {
     if (!settings.token) {
       throw new CliError(`no API token: set GANTRY_TOKEN or add token = "..." to ~/.gantry.toml (a new server writes one to <data>/bootstrap-token)`);
     }
     const headers: Record<string, string> = { authorization: `Bearer ${settings.token}`, accept: init.accept };
     if (init.body !== undefined) headers["content-type"] = "application/json";
+    if (init.rawBody !== undefined) headers["content-type"] = "application/octet-stream";
     let response: Response;
     try {
       response = await fetch(`${settings.url}/api/v1${path}`, {
         method,
         headers,
         ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+        ...(init.rawBody !== undefined && { body: init.rawBody }),
         signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (error) {
@@ -133,13 +143,16 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
           `${method} ${path}: unexpected answer (${v.getDotPath(issue) ?? "body"}: ${issue.message}); are the CLI and server the same version?`,
         );
       }
-      return { data: checked.output, raw };
+      return { data: checked.output, raw, status: response.status };
     },
     async text(path) {
       return (await send("GET", path, { accept: "text/plain" })).text();
     },
     stream(path, signal) {
       return send("GET", path, { accept: "text/event-stream", signal });
+    },
+    bytes(method, path, body) {
+      return send(method, path, { ...(body !== undefined && { rawBody: body }), accept: "application/octet-stream, application/json" });
     },
   };
 }

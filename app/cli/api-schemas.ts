@@ -75,6 +75,12 @@ export const tokenSchema = v.object({
 });
 export type TokenJson = v.InferOutput<typeof tokenSchema>;
 
+export const secretSchema = v.object({ name: v.string(), scope: v.string(), createdAt: v.string(), updatedAt: v.string() });
+export type SecretJson = v.InferOutput<typeof secretSchema>;
+
+export const objectSchema = v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() });
+export type ObjectJson = v.InferOutput<typeof objectSchema>;
+
 export const pipelineListAnswer = v.object({ pipelines: v.array(pipelineSchema) });
 export const pipelineAnswer = v.object({ pipeline: pipelineSchema });
 export const runListAnswer = v.object({ runs: v.array(runSchema) });
@@ -82,6 +88,19 @@ export const runAnswer = v.object({ run: runSchema });
 export const tokenListAnswer = v.object({ tokens: v.array(tokenSchema) });
 export const tokenAnswer = v.object({ token: tokenSchema });
 export const createdTokenAnswer = v.object({ token: tokenSchema, secret: v.string() });
+export const objectAnswer = v.object({ object: objectSchema });
+export const objectListAnswer = v.object({ objects: v.array(objectSchema) });
+export const deletedObjectAnswer = v.object({ deleted: v.string() });
+export const secretAnswer = v.object({ secret: secretSchema });
+export const secretListAnswer = v.object({ secrets: v.array(secretSchema) });
+export const deletedSecretAnswer = v.object({ deleted: v.string() });
+/** newKey comes only when the key was GANTRY_SECRET_KEY, which the server cannot rewrite. */
+export const rotatedKeyAnswer = v.object({
+  keyId: v.string(),
+  reencrypted: v.number(),
+  newKey: v.optional(v.string()),
+  notice: v.optional(v.string()),
+});
 
 /** The final message of a followed log: how the task ended. */
 export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });

@@ -22,6 +22,21 @@ runs
   gantry run cancel <ns/id> <run>                stop a run's tasks (SIGTERM, then SIGKILL)
   gantry logs <ns/id> <run> <task> [-f]          a task's log; -f follows it live
 
+secrets
+  gantry secret set <name> [--pipeline <ns/id>]  set a secret; the value comes from stdin or a
+                                                 hidden prompt, never from the command line
+  gantry secret ls [--pipeline <ns/id>] [--json] names, scope and dates (never values)
+  gantry secret rm <name> [--pipeline <ns/id>]   delete a secret
+  gantry secret rotate-key [--json]              re-encrypt every secret under a new key
+
+objects (a pipeline's; a run's with --run N)
+  gantry object put <ns/id> <key> [file] [--run N]
+                                                 store the bytes of file (or stdin) under key
+  gantry object get <ns/id> <key> [--run N] [-o file]
+                                                 the raw bytes, to stdout unless -o
+  gantry object ls <ns/id> [--run N] [--json]    keys, sizes, sha256 and dates
+  gantry object rm <ns/id> <key> [--run N]       delete an object
+
 tokens
   gantry token create <name> [--role admin|viewer]... [--expires <ISO time|30d>] [--json]
                                                  a new API token; its secret is shown once

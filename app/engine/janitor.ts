@@ -1,6 +1,7 @@
 // Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
-// workspaces of all but the last N finished runs per pipeline. Runs at start and on a timer.
+// workspaces of all but the last N finished runs per pipeline, and run objects that have
+// expired. Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey } from "../db/repos/runs.ts";
@@ -14,11 +15,15 @@ export interface JanitorOptions {
   workspacesDir: string;
   keepLast: number;
   isActive: (run: RunKey) => boolean;
+  /** Removes expired run objects; returns how many runs lost theirs. */
+  expireObjects?: () => Promise<number>;
 }
 
 export interface PruneResult {
   containers: number;
   workspaces: number;
+  /** Runs whose expired objects were removed. */
+  objectRuns: number;
   /** Set when the Docker engine could not be asked. */
   dockerError?: string;
 }
@@ -110,7 +115,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
     running = (async () => {
       const containers = await pruneContainers();
       const workspaces = pruneWorkspaces();
-      return { containers: containers.removed, workspaces, ...(containers.error && { dockerError: containers.error }) };
+      const objectRuns = (await options.expireObjects?.()) ?? 0;
+      return { containers: containers.removed, workspaces, objectRuns, ...(containers.error && { dockerError: containers.error }) };
     })();
     try {
       return await running;

@@ -22,6 +22,7 @@ import { formatDuration } from "../domain/duration.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../domain/ids.ts";
 import type { PipelineSpec, TaskSpec } from "../domain/pipeline-spec.ts";
+import type { Resource } from "../domain/permissions.ts";
 import { isFinalTaskState, type TaskState } from "../domain/states.ts";
 import type { LogStore } from "../stores/logs.ts";
 import { maskingLogWriter } from "../stores/log-masking.ts";
@@ -29,10 +30,21 @@ import type { EventBus } from "./event-bus.ts";
 import type { Executor, TaskHandle } from "./executors/executor.ts";
 import { createLimiter } from "./limiter.ts";
 import { TASK_RUNNER_COMMAND } from "./task-runner/command.ts";
+import { OBJECTS_TOKEN_ENV } from "./task-runner/objects-client.ts";
+
+export interface IssuedToken {
+  id: string;
+  secret: string;
+  /** Settles once the token is stored; the secret is known (and usable by a task about to start) before. */
+  stored: Promise<void>;
+}
 
 export interface RunTokenIssuer {
-  /** A token for one task of one run; revoked by `revoke` when the run ends. */
-  issue(run: RunKey, task: string): Promise<{ id: string; secret: string }>;
+  /**
+   * A token for one task of one run (or, with `resource`, for that resource of the run's
+   * pipeline alone); revoked by `revoke` when the run ends.
+   */
+  issue(run: RunKey, task: string, resource?: Resource | "*"): IssuedToken;
   revoke(ids: string[]): Promise<void>;
 }
 
@@ -48,6 +60,8 @@ export interface OrchestratorOptions {
   /** Resolves `secret("name")` for a pipeline; undefined when it does not exist. */
   resolveSecret?: (pipeline: PipelineKey, name: string) => Promise<string | undefined>;
   tokens?: RunTokenIssuer;
+  /** Called once a run has ended and its end is published (expires old run objects). */
+  afterRun?: (key: RunKey) => Promise<unknown>;
   now?: () => Date;
 }
 
@@ -82,6 +96,8 @@ interface ActiveRun {
   cancelled: boolean;
   cancelledBy?: string;
   tokenIds: string[];
+  /** The run's token for ctx.objects, issued for its first run() task. */
+  objectsToken?: IssuedToken;
   /** Scheduling passes of a run happen one at a time. */
   scheduling: Promise<void>;
   finished: Promise<void>;
@@ -96,6 +112,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   const limiter = createLimiter(options.maxParallelTasks);
   const active = new Map<string, ActiveRun>();
   let idleWaiters: (() => void)[] = [];
+  /** Runs that have ended but are still revoking their tokens and the like. */
+  let finishing = 0;
 
   const publish = (kind: string, key: RunKey, task?: string) =>
     bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
@@ -198,8 +216,16 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       throw error;
     } finally {
       active.delete(runKeyString(run.key));
-      if (run.tokenIds.length > 0) await options.tokens?.revoke(run.tokenIds).catch(() => undefined);
-      if (active.size === 0) {
+      // The run has ended and said so; its clean-up only holds up idle().
+      finishing++;
+      try {
+        await run.objectsToken?.stored.catch(() => undefined);
+        if (run.tokenIds.length > 0) await options.tokens?.revoke(run.tokenIds).catch(() => undefined);
+        await options.afterRun?.(run.key).catch((error) => console.error(`after run ${runKeyString(run.key)}:`, error));
+      } finally {
+        finishing--;
+      }
+      if (active.size === 0 && finishing === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
         for (const resolve of waiters) resolve();
@@ -274,7 +300,12 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   const executeTask = async (run: ActiveRun, task: TaskSpec) => {
     const release = await limiter.acquire();
     try {
-      const final = await attemptTask(run, task);
+      // A throw here must still end the task: left pending, the scheduler would start it again at once, forever.
+      const final = await attemptTask(run, task).catch((error: unknown) => ({
+        state: "failed" as const,
+        exitCode: null,
+        reason: `internal error: ${(error as Error).message}`,
+      }));
       await setTasks(run, [{ task: task.id, change: { ...final, pid: null, endedAt: now() }, kind: "task.finished" }]);
     } finally {
       release();
@@ -374,7 +405,13 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         env[name] = value;
         continue;
       }
-      const resolved = await options.resolveSecret?.(run.key, value.secret);
+      let resolved: string | undefined;
+      try {
+        resolved = await options.resolveSecret?.(run.key, value.secret);
+      } catch (error) {
+        // A ciphertext the key cannot open (tampered, or moved to another name) fails the task, like a missing one.
+        return `secret "${value.secret}" (for ${name}) cannot be read: ${(error as Error).message}`;
+      }
       if (resolved === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
       env[name] = resolved;
       secrets.push(resolved);
@@ -387,8 +424,21 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     env.GANTRY_TASK_ID = task.id;
     env.GANTRY_API_URL = options.apiUrl();
     env.GANTRY_WORKSPACE = run.workspace;
+    if (task.kind === "run" && options.tokens) {
+      // One per run, limited to objects of its own pipeline; the runner takes it out of the env.
+      // Its insert is not awaited: the task process starts while it commits, and the
+      // database serialises in call order, so the task's first request already finds it.
+      if (!run.objectsToken) {
+        run.objectsToken = options.tokens.issue(run.key, "objects", "objects");
+        run.tokenIds.push(run.objectsToken.id);
+        run.objectsToken.stored.catch((error) => console.error(`run ${runKeyString(run.key)}: storing its objects token failed:`, error));
+      }
+      env[OBJECTS_TOKEN_ENV] = run.objectsToken.secret;
+      secrets.push(run.objectsToken.secret);
+    }
     if (task.injectApiToken && options.tokens) {
-      const token = await options.tokens.issue(run.key, task.id);
+      const token = options.tokens.issue(run.key, task.id);
+      await token.stored;
       run.tokenIds.push(token.id);
       env.GANTRY_API_TOKEN = token.secret;
       secrets.push(token.secret);
@@ -433,11 +483,11 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     cancelRun,
     recoverOrphans,
     isActive: (key) => active.has(runKeyString(key)),
-    idle: () => (active.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+    idle: () => (active.size === 0 && finishing === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
     async shutdown() {
       await Promise.all([...active.values()].map((run) => cancelRun(run.key, "server shutdown").catch(() => undefined)));
       await Promise.all([...active.values()].map((run) => run.finished));
-      if (active.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+      if (active.size > 0 || finishing > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
   };
 }

@@ -46,13 +46,27 @@ export interface TaskContext {
   readonly attempt: number;
   /** The run's shared directory (the same files every task of the run sees). */
   readonly workspace: string;
-  /** The pipeline's object store (available when the server provides one). */
+  /** The object store of the pipeline and of this run (not under `gantry dev`, which has no server). */
   readonly objects: ObjectStoreClient;
 }
 
-/** Read and write objects of the pipeline and of the current run. */
+/**
+ * Read and write objects (raw bytes) of the pipeline and of the current run.
+ * Pipeline objects stay until the server's per-pipeline limit evicts the least recently
+ * written; run objects expire after a configured number of later runs. Keys are 1-256
+ * characters of letters, digits, `.`, `_`, `-` and `/` (no leading `/`, no `..`, no `//`).
+ *
+ * @example
+ * build: run(async (ctx) => {
+ *   await ctx.objects.put("dist/app.js", await Bun.file("dist/app.js").bytes(), "run");
+ *   const last = await ctx.objects.get("last-release.txt"); // Uint8Array | undefined
+ *   ctx.log("last release:", last ? new TextDecoder().decode(last) : "none");
+ * }),
+ */
 export interface ObjectStoreClient {
+  /** The object's bytes, or undefined when there is none under `key`. Scope: `"pipeline"` (default) or `"run"`. */
   get(key: string, scope?: "pipeline" | "run"): Promise<Uint8Array | undefined>;
+  /** Stores `body` under `key`, replacing what was there. Scope: `"pipeline"` (default) or `"run"`. */
   put(key: string, body: Uint8Array | string, scope?: "pipeline" | "run"): Promise<void>;
 }
 

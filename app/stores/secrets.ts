@@ -12,7 +12,7 @@ import {
   upsertSecret,
 } from "../db/repos/secrets.ts";
 import type { PipelineKey } from "../db/repos/pipelines.ts";
-import { ValidationError } from "../domain/errors.ts";
+import { ConflictError, ValidationError } from "../domain/errors.ts";
 import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
 
 export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -106,7 +106,14 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const rows = await listSecrets(db);
       const reencrypted = [];
       for (const row of rows) {
-        const value = await decryptSecret(key, row.scope, row.name, row.ciphertext);
+        let value: string;
+        try {
+          value = await decryptSecret(key, row.scope, row.name, row.ciphertext);
+        } catch (error) {
+          // Nothing is written yet: say which secret stands in the way instead of a bare 500.
+          if (!(error instanceof SecretKeyError)) throw error;
+          throw new ConflictError(`cannot rotate the key: ${error.message}; set or delete that secret first (nothing was changed)`);
+        }
         reencrypted.push({ scope: row.scope, name: row.name, ciphertext: await encryptSecret(next, row.scope, row.name, value), keyId: next.id });
       }
       // Write the new key file first: a crash between the two leaves the old ciphertexts

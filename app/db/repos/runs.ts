@@ -200,3 +200,9 @@ export async function finishOrphanedRun(db: Db, run: RunWithTasks, now: Date): P
     });
   });
 }
+
+/** Whether the run exists (without loading its tasks). */
+export async function runExists(db: Db, key: RunKey): Promise<boolean> {
+  const row = await db.select({ id: runs.id }).from(runs).where(runWhere(key)).limit(1);
+  return row.length > 0;
+}

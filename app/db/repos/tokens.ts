@@ -4,6 +4,7 @@ import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 
 export type TokenRow = typeof tokens.$inferSelect;
+export type NewTokenRow = typeof tokens.$inferInsert;
 
 export async function insertToken(db: Db, token: typeof tokens.$inferInsert): Promise<TokenRow> {
   const [row] = await db.insert(tokens).values(token).returning();

@@ -5,6 +5,7 @@
 import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
+import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
 
 export interface TaskRunnerArgs {
   bundle: string;
@@ -20,6 +21,10 @@ export interface TaskRunnerResult {
 }
 
 export async function runTask(args: TaskRunnerArgs): Promise<never> {
+  // The run's objects token is for ctx.objects alone: gone from the environment before any
+  // pipeline code runs, so it is neither in ctx.env nor inherited by what the task spawns.
+  const objectsToken = process.env[OBJECTS_TOKEN_ENV];
+  delete process.env[OBJECTS_TOKEN_ENV];
   const controller = new AbortController();
   // SIGTERM (cancel, timeout) aborts ctx.signal; the server sends SIGKILL after the grace period.
   process.on("SIGTERM", () => controller.abort(new Error("task cancelled")));
@@ -56,10 +61,13 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
       signal: controller.signal,
       attempt: args.attempt,
       workspace,
-      objects: {
-        get: () => Promise.reject(new Error("the object store is not available yet")),
-        put: () => Promise.reject(new Error("the object store is not available yet")),
-      },
+      objects: createObjectsClient({
+        apiUrl: env.GANTRY_API_URL,
+        token: objectsToken,
+        namespace: env.GANTRY_NAMESPACE,
+        pipeline: env.GANTRY_PIPELINE_ID,
+        run: env.GANTRY_RUN_ID,
+      }),
     };
     await task.fn(ctx);
     process.exit(0);

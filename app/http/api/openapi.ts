@@ -9,11 +9,28 @@ export interface RouteDoc {
   summary: string;
   auth: boolean;
   body?: Record<string, unknown>;
+  /** Media type of the body; JSON unless said otherwise. */
+  bodyType?: string;
   query?: string[];
   success: number;
 }
 
 const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
+const objectBody = { type: "string", format: "binary", description: "the object's bytes (size limited by GANTRY_OBJECT_MAX_BYTES)" };
+const objectRoutes = (base: string, what: string): RouteDoc[] => [
+  { method: "get", path: `${base}/objects`, summary: `${what} objects (key, size, sha256, dates)`, auth: true, success: 200 },
+  { method: "get", path: `${base}/objects/{key}`, summary: `One of ${what.toLowerCase()} objects, as raw bytes`, auth: true, success: 200 },
+  {
+    method: "put",
+    path: `${base}/objects/{key}`,
+    summary: `Store one of ${what.toLowerCase()} objects from the raw body; 413 over the size limit`,
+    auth: true,
+    body: objectBody,
+    bodyType: "application/octet-stream",
+    success: 201,
+  },
+  { method: "delete", path: `${base}/objects/{key}`, summary: `Delete one of ${what.toLowerCase()} objects`, auth: true, success: 200 },
+];
 const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: 4 } } };
 const roleBody = {
   type: "object",
@@ -70,6 +87,8 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "One pipeline secret's metadata", auth: true, success: 200 },
   { method: "put", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Set a pipeline secret", auth: true, body: secretBody, success: 201 },
   { method: "delete", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Delete a pipeline secret", auth: true, success: 200 },
+  ...objectRoutes("/pipelines/{ns}/{id}", "A pipeline's"),
+  ...objectRoutes("/pipelines/{ns}/{id}/runs/{run}", "A run's"),
   { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },
   { method: "get", path: "/events/stream", summary: "Live events (SSE)", auth: true, query: ["after"], success: 200 },
   { method: "get", path: "/tokens", summary: "List tokens", auth: true, success: 200 },
@@ -99,7 +118,7 @@ export function openApiDocument() {
       summary: route.summary,
       ...(route.auth ? {} : { security: [] }),
       ...(parameters.length && { parameters }),
-      ...(route.body && { requestBody: { content: { "application/json": { schema: route.body } } } }),
+      ...(route.body && { requestBody: { content: { [route.bodyType ?? "application/json"]: { schema: route.body } } } }),
       responses: {
         [route.success]: { description: "success" },
         default: { description: "error", content: { "application/json": { schema: errorSchema } } },

@@ -1,0 +1,83 @@
+// /api/v1/pipelines/:ns/:id/objects and .../runs/:run/objects: list, put (raw body, size
+// limited), get (raw bytes) and delete objects of a pipeline or of one run.
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import { NotFoundError, TooLargeError } from "../../domain/errors.ts";
+import { objectKeyProblem } from "../../domain/object-keys.ts";
+import type { ObjectInfo, ObjectScope } from "../../stores/objects.ts";
+import type { AppEnv } from "../env.ts";
+import { permit, pipelineTarget } from "../middleware/permit.ts";
+import { validate } from "../validate.ts";
+import { pipelineParams, runParams } from "./params.ts";
+
+const keySchema = v.pipe(
+  v.string(),
+  v.check(
+    (key) => objectKeyProblem(key) === undefined,
+    (issue) => `object key ${JSON.stringify(issue.input)} ${objectKeyProblem(String(issue.input))}`,
+  ),
+);
+
+/** The rest of the path, slashes and newlines included: a bad key gets a 400 naming its rule, not "no route". */
+const KEY_PATH = "/:key{[\\s\\S]+}";
+
+export function objectJson(object: ObjectInfo) {
+  return {
+    key: object.key,
+    size: object.size,
+    sha256: object.sha256,
+    createdAt: object.createdAt.toISOString(),
+    updatedAt: object.updatedAt.toISOString(),
+  };
+}
+
+/** The four object routes for one scope, so pipeline and run objects behave alike. */
+function objectRoutes(scopeOf: (c: Context<AppEnv>) => ObjectScope, params: v.ObjectSchema<v.ObjectEntries, undefined>) {
+  const withKey = v.object({ ...params.entries, key: keySchema });
+  // Permission first: a caller without it learns nothing else, not even whether a key is valid.
+  const read = permit("objects", "read", pipelineTarget);
+  const write = permit("objects", "write", pipelineTarget);
+  return new Hono<AppEnv>()
+    .get("/", read, validate("param", params), async (c) => {
+      const objects = await c.get("deps").objects.list(scopeOf(c));
+      return c.json({ objects: objects.map(objectJson) });
+    })
+    .get(KEY_PATH, read, validate("param", withKey), async (c) => {
+      const key = c.req.param("key");
+      const found = await c.get("deps").objects.get(scopeOf(c), key);
+      if (!found) throw new NotFoundError(`object ${key} not found`);
+      return new Response(found.body, {
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": String(found.body.size),
+          etag: `"${found.object.sha256}"`,
+        },
+      });
+    })
+    .put(KEY_PATH, write, validate("param", withKey), async (c) => {
+      const { objects } = c.get("deps");
+      // A declared size over the limit is refused before a byte is read; a chunked body is
+      // counted as it streams in (the store stops at the limit).
+      const declared = c.req.header("content-length");
+      if (declared !== undefined && Number(declared) > objects.maxBytes) {
+        throw new TooLargeError(`the object is ${declared} bytes, over the limit of ${objects.maxBytes} bytes (GANTRY_OBJECT_MAX_BYTES)`);
+      }
+      const { object, created } = await objects.put(scopeOf(c), c.req.param("key"), c.req.raw.body);
+      return c.json({ object: objectJson(object) }, created ? 201 : 200);
+    })
+    .delete(KEY_PATH, write, validate("param", withKey), async (c) => {
+      const key = c.req.param("key");
+      if (!(await c.get("deps").objects.delete(scopeOf(c), key))) throw new NotFoundError(`object ${key} not found`);
+      return c.json({ deleted: key });
+    });
+}
+
+export const pipelineObjectsApi = objectRoutes(
+  (c) => ({ kind: "pipeline", pipeline: { namespace: c.req.param("ns")!, id: c.req.param("id")! } }),
+  pipelineParams,
+);
+
+export const runObjectsApi = objectRoutes(
+  (c) => ({ kind: "run", run: { namespace: c.req.param("ns")!, id: c.req.param("id")!, run: Number(c.req.param("run")) } }),
+  runParams,
+);

@@ -1,0 +1,176 @@
+// Container benchmark: what a container() task costs over the bare Docker API calls for the
+// same container, and a 20-container fan-out. Prints figures; goals are in bench/README.md.
+// Needs a Docker engine with local/busybox:latest (scripts/provision-test-env.sh); never pulls.
+// Usage: bun bench/containers.ts [--quick]
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { loadConfig } from "../app/config.ts";
+import { createDeps, type Deps } from "../app/deps.ts";
+import type { PipelineKey } from "../app/db/repos/pipelines.ts";
+import { getRun } from "../app/db/repos/runs.ts";
+import { createDockerClient } from "../app/engine/executors/docker-client.ts";
+import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
+
+const quick = process.argv.includes("--quick");
+const SAMPLES = quick ? 6 : 20;
+const WARMUP = quick ? 2 : 3;
+const FANOUT_REPEATS = quick ? 1 : 3;
+const FANOUT = 20;
+
+const IMAGE = "local/busybox:latest";
+const COMMAND = ["true"];
+/** Marks the bare containers so a crashed bench leaves nothing unfindable. */
+const BENCH_LABEL = "gantry.bench";
+// Pipeline ids no test uses, so the clean-up below only touches this bench's containers.
+const ONE: PipelineKey = { namespace: "default", id: "bench-containers-one" };
+const FAN: PipelineKey = { namespace: "default", id: "bench-containers-fanout" };
+
+const root = mkdtempSync(join(tmpdir(), "gantry-bench-containers-"));
+const pipelinesDir = join(root, "pipelines");
+mkdirSync(pipelinesDir);
+
+const task = `container({ image: ${JSON.stringify(IMAGE)}, command: ${JSON.stringify(COMMAND)}, network: "none", pull: "never" })`;
+writeFileSync(
+  join(pipelinesDir, "one.ts"),
+  `import { definePipeline, container } from "gantry";\nexport default definePipeline({ id: "${ONE.id}", tasks: { c: ${task} } });\n`,
+);
+const fanTasks = Array.from(
+  { length: FANOUT },
+  (_, i) => `t${i}: container({ image: ${JSON.stringify(IMAGE)}, command: ["sleep", "1"], network: "none", pull: "never" })`,
+).join(",\n  ");
+writeFileSync(
+  join(pipelinesDir, "fanout.ts"),
+  `import { definePipeline, container } from "gantry";\nexport default definePipeline({ id: "${FAN.id}", parallelism: ${FANOUT}, tasks: {\n  ${fanTasks}\n} });\n`,
+);
+
+const config = loadConfig({ env: { GANTRY_DATA_DIR: join(root, "data"), GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0" } });
+const deps = await createDeps(config);
+await deps.loader.scan();
+// Its own client, as another program calling the engine would have.
+const { docker } = createDockerClient(config.dockerHost);
+
+const engine = await deps.docker.health();
+if (engine.status !== "ok") {
+  console.error(`no Docker engine: ${engine.message} (run scripts/provision-test-env.sh)`);
+  rmSync(root, { recursive: true, force: true });
+  process.exit(1);
+}
+try {
+  await docker.getImage(IMAGE).inspect();
+} catch {
+  console.error(`image ${IMAGE} is missing (run scripts/provision-test-env.sh; this bench never pulls)`);
+  rmSync(root, { recursive: true, force: true });
+  process.exit(1);
+}
+
+/** Starts a run and resolves with its wall time once it has finished (state persisted); throws if it failed. */
+async function timedRun(deps: Deps, key: PipelineKey): Promise<number> {
+  const started = performance.now();
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  let runId = -1;
+  const unsubscribe = deps.bus.subscribe((message) => {
+    if (message.kind === "run.finished" && message.pipeline === key.id && message.run === runId) resolveDone();
+  });
+  const run = await deps.orchestrator.startRun(key, { trigger: { kind: "bench" } });
+  runId = run.id;
+  await done;
+  const elapsed = performance.now() - started;
+  unsubscribe();
+  const stored = await getRun(deps.db, { ...key, run: runId });
+  if (stored?.state !== "successful") {
+    const failed = stored?.tasks.filter((task) => task.state !== "successful").map((task) => `${task.taskId}: ${task.reason}`);
+    throw new Error(`run ${key.id}#${runId} ended ${stored?.state}: ${stored?.reason}\n  ${failed?.join("\n  ")}`);
+  }
+  return elapsed;
+}
+
+/** The same container through the Engine API directly: create, start, wait, remove. */
+async function bareContainer(): Promise<number> {
+  const started = performance.now();
+  const container: Docker.Container = await docker.createContainer({
+    Image: IMAGE,
+    Cmd: COMMAND,
+    Labels: { [BENCH_LABEL]: "true" },
+    HostConfig: { NetworkMode: "none" },
+  });
+  await container.start();
+  const result = (await container.wait()) as { StatusCode: number };
+  await container.remove();
+  if (result.StatusCode !== 0) throw new Error(`bare container exited with ${result.StatusCode}`);
+  return performance.now() - started;
+}
+
+/** The fan-out's containers through the Engine API directly, all at once. */
+async function bareFanout(): Promise<number> {
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: FANOUT }, async () => {
+      const container = await docker.createContainer({
+        Image: IMAGE,
+        Cmd: ["sleep", "1"],
+        Labels: { [BENCH_LABEL]: "true" },
+        HostConfig: { NetworkMode: "none" },
+      });
+      await container.start();
+      await container.wait();
+      await container.remove();
+    }),
+  );
+  return performance.now() - started;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+try {
+  console.log(
+    `gantry container benchmark — ${cpus().length} cores, bun ${Bun.version}, Docker engine ${engine.version}${quick ? " (quick)" : ""}`,
+  );
+
+  // Warm up both paths (engine caches, the socket, first container of the image).
+  for (let i = 0; i < WARMUP; i++) {
+    await bareContainer();
+    await timedRun(deps, ONE);
+  }
+
+  const bare: number[] = [];
+  const gantry: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    // Alternate so drift in machine or engine load hits both sides alike.
+    bare.push(await bareContainer());
+    gantry.push(await timedRun(deps, ONE));
+  }
+  const ratio = median(gantry) / median(bare);
+  console.log(`\ncontainer() task against bare Docker API calls (${SAMPLES} alternating samples, ${IMAGE} ${JSON.stringify(COMMAND)}, network none)`);
+  console.log(`  bare create/start/wait/remove  median ${ms(median(bare))}   (min ${ms(Math.min(...bare))}, max ${ms(Math.max(...bare))})`);
+  console.log(`  gantry one-task run            median ${ms(median(gantry))}   (min ${ms(Math.min(...gantry))}, max ${ms(Math.max(...gantry))})`);
+  console.log(`  ratio ${ratio.toFixed(3)}   overhead ${ms(median(gantry) - median(bare))}   (goal ratio ≤ 1.10) ${ratio <= 1.1 ? "OK" : "MISSED"}`);
+
+  const fan: number[] = [];
+  const bareFan: number[] = [];
+  for (let i = 0; i < FANOUT_REPEATS; i++) {
+    bareFan.push(await bareFanout());
+    fan.push(await timedRun(deps, FAN));
+  }
+  console.log(`\n${FANOUT} containers running \`sleep 1\` at once (one run, parallelism ${FANOUT}, global limit ${config.maxParallelTasks})`);
+  console.log(`  bare, ${FANOUT} concurrent create/start/wait/remove  ${bareFan.map(ms).join(", ")}   best ${ms(Math.min(...bareFan))}`);
+  console.log(`  gantry ${FANOUT}-task run                          ${fan.map(ms).join(", ")}   best ${ms(Math.min(...fan))}`);
+} finally {
+  await deps.orchestrator.idle();
+  deps.database.close();
+  // Nothing should be left, but a failed sample must not leave containers behind.
+  const leftovers = await Promise.all(
+    [`${BENCH_LABEL}=true`, `${GANTRY_LABELS.pipeline}=${ONE.id}`, `${GANTRY_LABELS.pipeline}=${FAN.id}`].map((label) =>
+      docker.listContainers({ all: true, filters: { label: [label] } }),
+    ),
+  );
+  for (const info of leftovers.flat()) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+}
