@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
+import { revokeRunTokens } from "./db/repos/tokens.ts";
 import type { PruneResult } from "./engine/janitor.ts";
 
 export interface RunningGantry {
@@ -21,6 +22,8 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const deps = await createDeps(config, options);
   // Before anything new starts: nothing from a previous process may stay "running".
   const orphansRecovered = await deps.orchestrator.recoverOrphans();
+  // Tokens handed to tasks of those runs would otherwise live on.
+  await revokeRunTokens(deps.db, deps.now());
   // Containers of those runs (and any other left-over) go too; Docker may be down, that's fine.
   const pruned = await deps.janitor.prune();
   deps.janitor.start(config.pruneIntervalMs);

@@ -116,6 +116,12 @@ export default definePipeline({
     expect((await client(second, survivorSecret)("/pipelines")).status).toBe(200);
     const tokens = ((await (await api2("/tokens")).json()) as { tokens: { name: string }[] }).tokens.map((token) => token.name);
     expect(tokens).toEqual(expect.arrayContaining(["bootstrap", "survivor"]));
+    // The orphaned run's task token died with the run, not with nothing.
+    const runTokens = ((await (await api2("/tokens")).json()) as { tokens: { name: string; revokedAt: string | null }[] }).tokens.filter((token) =>
+      token.name.startsWith(`run default/long#${long.id}`),
+    );
+    expect(runTokens.length).toBeGreaterThan(0);
+    expect(runTokens.every((token) => token.revokedAt !== null)).toBe(true);
     const events = ((await (await api2("/events?limit=1000")).json()) as { events: { kind: string; run: number | null; pipeline: string; data: { reason?: string } }[] }).events;
     expect(events.some((event) => event.kind === "run.finished" && event.pipeline === "long" && event.data.reason === "orphaned")).toBe(true);
 

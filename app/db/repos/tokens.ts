@@ -1,5 +1,5 @@
 // Queries for API tokens.
-import { asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, isNull, like, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 
@@ -31,4 +31,17 @@ export async function countTokens(db: Db): Promise<number> {
 export async function revokeToken(db: Db, id: string, now: Date): Promise<boolean> {
   const rows = await db.update(tokens).set({ revokedAt: now }).where(eq(tokens.id, id)).returning({ id: tokens.id });
   return rows.length > 0;
+}
+
+/**
+ * Revokes every live run token (issued to tasks: no roles, named "run ..."). Used at start,
+ * when no run of this server is active, so tokens of runs killed with the server die too.
+ */
+export async function revokeRunTokens(db: Db, now: Date): Promise<number> {
+  const rows = await db
+    .update(tokens)
+    .set({ revokedAt: now })
+    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")))
+    .returning({ id: tokens.id });
+  return rows.length;
 }
