@@ -61,6 +61,9 @@ const result = await Bun.build({
   // Stack traces of the server then name our source files and lines.
   sourcemap: "linked",
   plugins: [libsqlNativePlugin(libsqlNativePackage())],
+  // dockerode → ssh2 loads this optional native addon inside a try; its install script is
+  // not approved (package.json allowScripts), so it has no build to embed and is left out.
+  external: ["cpu-features"],
   compile: {
     outfile: OUTFILE,
     // The binary is configured by GANTRY_* and gantry.toml only: a .env or bunfig.toml that
