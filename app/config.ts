@@ -23,6 +23,18 @@ const list = v.pipe(
   v.union([v.array(v.string()), v.string()], "must be a list of strings"),
   v.transform((value) => (typeof value === "string" ? value.split(",") : value).map((item) => item.trim()).filter(Boolean)),
 );
+const extensionConfigs = v.pipe(
+  v.union([v.string(), v.record(v.string(), v.record(v.string(), v.unknown()))], "must be a table of tables"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    if (typeof dataset.value !== "string") return dataset.value;
+    try {
+      return JSON.parse(dataset.value) as Record<string, Record<string, unknown>>;
+    } catch {
+      addIssue({ message: 'must be JSON like {"cron":{"minimum":"1s"}}' });
+      return NEVER;
+    }
+  }),
+);
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
@@ -52,6 +64,8 @@ const SETTINGS = {
   sessionMaxAgeMs: { env: "GANTRY_SESSION_MAX_AGE", toml: "session_max_age", schema: duration, fallback: 12 * 3_600_000 },
   /** Failed authentications allowed per client address per minute before 429. */
   authFailureLimit: { env: "GANTRY_AUTH_FAILURE_LIMIT", toml: "auth_failure_limit", schema: positiveInt, fallback: 10 },
+  /** Each extension's system config: [extensions.<id>] tables in gantry.toml, or JSON in the env. */
+  extensionConfigs: { env: "GANTRY_EXTENSIONS_CONFIG", toml: "extensions", schema: extensionConfigs, fallback: {} as Record<string, Record<string, unknown>> },
   pruneIntervalMs: { env: "GANTRY_PRUNE_INTERVAL", toml: "prune_interval", schema: duration, fallback: 10 * 60_000 },
   /** Workspaces and kept containers of this many latest finished runs per pipeline survive a prune. */
   pruneKeepLast: { env: "GANTRY_PRUNE_KEEP_LAST", toml: "prune_keep_last", schema: nonNegativeInt, fallback: 5 },

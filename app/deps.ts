@@ -19,6 +19,7 @@ import { exactTarget } from "./domain/permissions.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
+import { createExtensionHost, type ExtensionHost } from "./extension-host/host.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
 import { createObjectStore, type ObjectStore } from "./stores/objects.ts";
@@ -47,6 +48,8 @@ export interface Deps {
   sessions: SessionManager;
   /** Failed authentications per client address. */
   authLimiter: FailedAuthLimiter;
+  /** Extension modules (triggers), each in its own Worker. */
+  extensions: ExtensionHost;
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
 }
@@ -141,5 +144,14 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     now,
   });
   const authLimiter = createFailedAuthLimiter({ limit: config.authFailureLimit, windowMs: 60_000 });
-  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, objects, sessions, authLimiter, urls };
+  const extensions = createExtensionHost({
+    dir: config.extensionsDir,
+    configs: config.extensionConfigs,
+    db,
+    bus,
+    orchestrator,
+    secrets,
+    now,
+  });
+  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, objects, sessions, authLimiter, extensions, urls };
 }

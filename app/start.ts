@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
+import { createHooksReceiver, MAX_HOOK_BODY_BYTES } from "./http/hooks/receiver.ts";
 import { revokeRunTokens } from "./db/repos/tokens.ts";
 import type { PruneResult } from "./engine/janitor.ts";
 
@@ -10,6 +11,8 @@ export interface RunningGantry {
   deps: Deps;
   /** Base URL of the web UI and API, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** Base URL of the webhook receiver (GANTRY_HOOKS_PORT). */
+  hooksUrl: string;
   /** A fresh install's bootstrap token, shown once. */
   bootstrapToken?: string;
   orphansRecovered: number;
@@ -38,18 +41,31 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
     fetch: (request, srv) => app.fetch(request, { server: srv }),
   });
+  // Extensions start once pipelines (and so their subscriptions) are loaded.
+  await deps.extensions.start();
+  const hooksApp = createHooksReceiver(deps.extensions);
+  const hooksServer = Bun.serve({
+    port: config.hooksPort,
+    hostname: config.host,
+    maxRequestBodySize: MAX_HOOK_BODY_BYTES + 1024 * 1024,
+    fetch: (request) => hooksApp.fetch(request),
+  });
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
   const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
   deps.urls.api = url;
+  const hooksUrl = `http://${host?.includes(":") ? `[${host}]` : host}:${hooksServer.port}`;
   return {
     deps,
     url,
+    hooksUrl,
     ...(bootstrapToken && { bootstrapToken }),
     orphansRecovered,
     pruned,
     async stop() {
       deps.loader.close();
       deps.janitor.stop();
+      deps.extensions.stop();
+      await hooksServer.stop(true);
       await server.stop(true);
       await deps.orchestrator.shutdown();
       deps.database.close();

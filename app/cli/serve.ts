@@ -31,6 +31,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw error;
   }
   console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
+  console.log(`  hooks:     ${gantry.hooksUrl}/hooks/<extension>/...`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);
   if (gantry.orphansRecovered > 0) console.log(`  finished ${gantry.orphansRecovered} run(s) left in flight by the last process as failed (orphaned)`);

@@ -14,6 +14,8 @@ import {
   type PipelineKey,
 } from "../db/repos/pipelines.ts";
 import { insertEvent } from "../db/repos/events.ts";
+import { deletePipelineSubscriptions, replaceFileSubscriptions } from "../db/repos/subscriptions.ts";
+import { triggerSubscription } from "../domain/trigger-subscriptions.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { SpecIssue } from "../domain/pipeline-spec.ts";
 import { compilePipelineFile } from "./pipeline-compiler.ts";
@@ -115,6 +117,10 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     // The file now defines another id: the old pipeline is gone.
     if (previous && previous.id !== key.id) await markPipelineDeleted(db, { namespace: previous.namespace, id: previous.id }, now());
     const { version, created } = await addVersion(db, key, { ...compiled, file }, now());
+    // Triggers in the file are subscriptions; editing the file updates them.
+    if (await replaceFileSubscriptions(db, key, compiled.spec.triggers.map(triggerSubscription), now())) {
+      bus.publish({ kind: "subscriptions.changed", namespace: key.namespace, pipeline: key.id });
+    }
     await record(created ? "pipeline.version_added" : "pipeline.loaded", key, { file, version });
     return { file, key, version };
   };
@@ -141,6 +147,8 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     for (const pipeline of await listPipelines(db)) {
       if (!present.has(pipeline.file)) {
         await markPipelineDeleted(db, pipeline, now());
+        await deletePipelineSubscriptions(db, pipeline);
+        bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
         await record("pipeline.removed", pipeline, { file: pipeline.file });
       }
     }

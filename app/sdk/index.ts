@@ -274,3 +274,5 @@ export function webhook(options: { secret: SecretRef; variables?: Record<string,
 export function github(options: { repo: string; events: string[]; branches?: string[] }): GithubTrigger {
   return { kind: "github", ...options };
 }
+
+export * from "./extension.ts";

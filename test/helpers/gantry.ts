@@ -21,7 +21,7 @@ export async function startTestGantry(
   const dataDir = options.dataDir ?? tempDir("gantry-data-");
   const pipelinesDir = options.pipelinesDir ?? tempDir("gantry-pipelines-");
   const config = loadConfig({
-    env: { GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0", GANTRY_KILL_GRACE: "2s", ...options.env },
+    env: { GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0", GANTRY_HOOKS_PORT: "0", GANTRY_KILL_GRACE: "2s", ...options.env },
     cwd: REPO_ROOT,
   });
   const gantry = await startGantry(config, options.now ? { now: options.now } : {});
@@ -67,6 +67,7 @@ export async function startGantryProcess(
       GANTRY_DATA_DIR: dataDir,
       GANTRY_PIPELINES_DIR: pipelinesDir,
       GANTRY_PORT: "0",
+      GANTRY_HOOKS_PORT: "0",
       GANTRY_KILL_GRACE: "2s",
       ...options.env,
     },

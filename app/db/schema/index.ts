@@ -9,3 +9,6 @@ export * from "./secrets.ts";
 export * from "./roles.ts";
 export * from "./sessions.ts";
 export * from "./objects.ts";
+export * from "./subscriptions.ts";
+export * from "./deliveries.ts";
+export * from "./extension-state.ts";

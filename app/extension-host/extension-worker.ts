@@ -1,0 +1,124 @@
+// Runs one extension module inside a Bun Worker: validates its config and each
+// subscription's params with the module's schemas, and gives it the narrow ExtensionApi,
+// whose calls go to the host as messages.
+import * as valibot from "valibot";
+import { registerSdkModule } from "../engine/sdk-module.ts";
+import type { ExtensionApi, ExtensionDefinition, StandardSchema, Subscription } from "../sdk/extension.ts";
+import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
+
+declare const self: Worker;
+
+const send = (message: WorkerMessage) => self.postMessage(message);
+const format = (parts: unknown[]) => parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
+
+let extension: ExtensionDefinition | undefined;
+let api: ExtensionApi | undefined;
+const subscriptions = new Map<number, Subscription>();
+const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+let nextCall = 1;
+
+function call(method: ApiMethod, args: unknown[]): Promise<unknown> {
+  const callId = nextCall++;
+  return new Promise((resolve, reject) => {
+    pending.set(callId, { resolve, reject });
+    send({ type: "call", callId, method, args });
+  });
+}
+
+async function validate(schema: StandardSchema | undefined, value: unknown): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+  if (!schema) return { ok: true, value };
+  const result = await schema["~standard"].validate(value);
+  if (!result.issues) return { ok: true, value: result.value };
+  const message = result.issues
+    .map((issue) => {
+      const path = (issue.path ?? []).map((part) => (typeof part === "object" ? String(part.key) : String(part))).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+  return { ok: false, message };
+}
+
+async function subscribe(wire: WireSubscription): Promise<void> {
+  const checked = await validate(extension?.params, wire.params);
+  if (!checked.ok) {
+    send({ type: "subscription-error", id: wire.id, message: checked.message });
+    return;
+  }
+  const subscription: Subscription = { id: wire.id, namespace: wire.namespace, pipeline: wire.pipeline, params: checked.value };
+  subscriptions.set(wire.id, subscription);
+  await extension?.subscribe?.(subscription, api!);
+}
+
+async function handle(message: HostMessage): Promise<void> {
+  switch (message.type) {
+    case "init": {
+      try {
+        registerSdkModule();
+        // Extensions write their schemas with valibot; give them the host's, so an extension
+        // folder needs no node_modules (and works beside the single binary).
+        Bun.plugin({
+          name: "gantry-valibot",
+          setup(build) {
+            build.module("valibot", () => ({ exports: { ...valibot }, loader: "object" }));
+          },
+        });
+        const module = await import(message.file);
+        extension = module.default as ExtensionDefinition;
+        if (!extension || typeof extension !== "object" || extension.id !== message.id) {
+          send({ type: "failed", message: `${message.file} must export default defineExtension({ id: "${message.id}", ... })` });
+          return;
+        }
+        const config = await validate(extension.config, message.config ?? {});
+        if (!config.ok) {
+          send({ type: "failed", message: `config of extension ${message.id}: ${config.message}` });
+          return;
+        }
+        api = {
+          config: config.value,
+          log: (...parts) => send({ type: "log", line: format(parts) }),
+          subscriptions: () => [...subscriptions.values()],
+          startRun: (id, options) => call("startRun", [id, options ?? {}]) as ReturnType<ExtensionApi["startRun"]>,
+          secret: (id, name) => call("secret", [id, name]) as Promise<string | undefined>,
+          getState: (key) => call("getState", [key]) as Promise<string | undefined>,
+          setState: (key, value) => call("setState", [key, value]) as Promise<void>,
+        };
+        for (const subscription of message.subscriptions) await subscribe(subscription);
+        await extension.start?.(api);
+        send({ type: "ready" });
+      } catch (error) {
+        send({ type: "failed", message: `extension ${message.id} failed to start: ${(error as Error).message}` });
+      }
+      return;
+    }
+    case "subscribe":
+      await subscribe(message.subscription);
+      return;
+    case "unsubscribe": {
+      const subscription = subscriptions.get(message.subscription.id);
+      subscriptions.delete(message.subscription.id);
+      if (subscription) await extension?.unsubscribe?.(subscription, api!);
+      return;
+    }
+    case "hook": {
+      try {
+        const response = extension?.onHook ? await extension.onHook(message.request, api!) : { status: 404, body: { error: { code: "not_found", message: "this extension takes no hooks" } } };
+        send({ type: "hook-result", requestId: message.requestId, response });
+      } catch (error) {
+        send({ type: "log", line: `onHook threw: ${(error as Error).stack ?? error}` });
+        send({ type: "hook-result", requestId: message.requestId, response: { status: 500, body: { error: { code: "internal", message: "the extension failed to handle the hook" } } } });
+      }
+      return;
+    }
+    case "reply": {
+      const waiter = pending.get(message.callId);
+      pending.delete(message.callId);
+      if (message.ok) waiter?.resolve(message.value);
+      else waiter?.reject(new Error(message.error));
+      return;
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<HostMessage>) => {
+  void handle(event.data).catch((error) => send({ type: "log", line: `extension error: ${(error as Error).stack ?? error}` }));
+};

@@ -1,0 +1,27 @@
+// Messages between the extension host and an extension's Worker: one protocol, both ways.
+import type { HookRequest, HookResponse } from "../sdk/extension.ts";
+
+export interface WireSubscription {
+  id: number;
+  namespace: string;
+  pipeline: string;
+  params: unknown;
+}
+
+export type ApiMethod = "startRun" | "secret" | "getState" | "setState";
+
+export type HostMessage =
+  | { type: "init"; id: string; file: string; config: unknown; subscriptions: WireSubscription[] }
+  | { type: "subscribe"; subscription: WireSubscription }
+  | { type: "unsubscribe"; subscription: WireSubscription }
+  | { type: "hook"; requestId: number; request: HookRequest }
+  | { type: "reply"; callId: number; ok: true; value: unknown }
+  | { type: "reply"; callId: number; ok: false; error: string };
+
+export type WorkerMessage =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
+  | { type: "log"; line: string }
+  | { type: "subscription-error"; id: number; message: string }
+  | { type: "call"; callId: number; method: ApiMethod; args: unknown[] }
+  | { type: "hook-result"; requestId: number; response: HookResponse };

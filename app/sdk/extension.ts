@@ -1,0 +1,95 @@
+// What extension modules (extensions/<id>/index.ts) import from "gantry": the shape of an
+// extension and the narrow API the host gives it. Types and one identity function only.
+
+/** Any Standard Schema (valibot, zod, ...): the host validates config and params with it. */
+export interface StandardSchema<Output = unknown> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    validate(value: unknown):
+      | { value: Output; issues?: undefined }
+      | { issues: readonly { message: string; path?: readonly (PropertyKey | { key: PropertyKey })[] }[] }
+      | Promise<{ value: Output; issues?: undefined } | { issues: readonly { message: string; path?: readonly (PropertyKey | { key: PropertyKey })[] }[] }>;
+  };
+}
+
+/** A pipeline's subscription to this extension, with its validated parameters. */
+export interface Subscription<Params = unknown> {
+  id: number;
+  namespace: string;
+  pipeline: string;
+  params: Params;
+}
+
+/** An HTTP request to `/hooks/<extension>/...` on the hooks port, body as raw bytes. */
+export interface HookRequest {
+  method: string;
+  /** The path after `/hooks/<extension>`, e.g. "/default/deploy". */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface HookResponse {
+  status: number;
+  body?: unknown;
+}
+
+/** What an extension may do: start runs of its subscribed pipelines, read secrets of them, log. */
+export interface ExtensionApi<Config = unknown, Params = unknown> {
+  readonly config: Config;
+  /** Writes a line to the extension's log (shown by `gantry extension logs`). */
+  log(...parts: unknown[]): void;
+  /** The current subscriptions. */
+  subscriptions(): Subscription<Params>[];
+  /**
+   * Starts a run of a subscribed pipeline. With `deliveryId`, a second call with the same id
+   * starts nothing and answers the first run (`duplicate: true`), also across restarts.
+   */
+  startRun(
+    subscriptionId: number,
+    options?: { variables?: Record<string, string>; deliveryId?: string; by?: string },
+  ): Promise<{ namespace: string; pipeline: string; run: number; duplicate: boolean }>;
+  /** A secret of the subscribed pipeline (pipeline scope first, then global). */
+  secret(subscriptionId: number, name: string): Promise<string | undefined>;
+  /** Extension state that survives restarts (e.g. when a schedule last fired). */
+  getState(key: string): Promise<string | undefined>;
+  setState(key: string, value: string): Promise<void>;
+}
+
+export interface ExtensionDefinition<Config = unknown, Params = unknown> {
+  /** `[a-z0-9-]+`, the folder name under extensions/. */
+  id: string;
+  description?: string;
+  /** Schema of the extension's system config (gantry.toml `[extensions.<id>]`). */
+  config?: StandardSchema<Config>;
+  /** Schema of each subscription's parameters. */
+  params?: StandardSchema<Params>;
+  start?(api: ExtensionApi<Config, Params>): void | Promise<void>;
+  subscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
+  unsubscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
+  onHook?(request: HookRequest, api: ExtensionApi<Config, Params>): HookResponse | Promise<HookResponse>;
+}
+
+/**
+ * Declares an extension. Export the result as the module's default export.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { defineExtension } from "gantry";
+ *
+ * export default defineExtension({
+ *   id: "every-minute",
+ *   params: v.object({ message: v.string() }),
+ *   start(api) {
+ *     setInterval(() => {
+ *       for (const sub of api.subscriptions()) void api.startRun(sub.id, { variables: { MESSAGE: sub.params.message } });
+ *     }, 60_000);
+ *   },
+ * });
+ * ```
+ */
+export function defineExtension<Config, Params>(definition: ExtensionDefinition<Config, Params>): ExtensionDefinition<Config, Params> {
+  return definition;
+}
