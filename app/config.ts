@@ -75,6 +75,10 @@ const SETTINGS = {
   objectPipelineLimit: { env: "GANTRY_OBJECT_PIPELINE_LIMIT", toml: "object_pipeline_limit", schema: positiveInt, fallback: 100 },
   /** A run's objects expire once this many later runs of its pipeline exist. */
   objectRunExpiry: { env: "GANTRY_OBJECT_RUN_EXPIRY", toml: "object_run_expiry", schema: positiveInt, fallback: 5 },
+  /** Events older than this are pruned by the janitor. */
+  eventsMaxAgeMs: { env: "GANTRY_EVENTS_MAX_AGE", toml: "events_max_age", schema: duration, fallback: 30 * 86_400_000 },
+  /** At most this many of the newest events are kept. */
+  eventsMaxCount: { env: "GANTRY_EVENTS_MAX_COUNT", toml: "events_max_count", schema: positiveInt, fallback: 100_000 },
 } as const;
 
 type Settings = typeof SETTINGS;

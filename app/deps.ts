@@ -9,6 +9,7 @@ import { prepareToken } from "./auth/tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
 import { insertToken, revokeToken } from "./db/repos/tokens.ts";
+import { pruneEvents } from "./db/repos/events.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
@@ -135,6 +136,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     keepLast: config.pruneKeepLast,
     isActive: (run) => orchestrator.isActive(run),
     expireObjects: () => objects.expireRuns(),
+    pruneEvents: () => pruneEvents(db, { olderThan: new Date(now().getTime() - config.eventsMaxAgeMs), keepLast: config.eventsMaxCount }),
   });
   const sessions = createSessionManager({
     db,

@@ -28,6 +28,9 @@ async function main(): Promise<number> {
     case "object":
     case "objects":
       return (await import("./cli/object.ts")).objectCommand(args);
+    case "extension":
+    case "extensions":
+      return (await import("./cli/extension.ts")).extensionCommand(args);
     case "token":
     case "tokens":
       return (await import("./cli/token.ts")).tokenCommand(args);

@@ -17,6 +17,8 @@ import { tokensApi } from "./http/api/tokens.ts";
 import { rolesApi } from "./http/api/roles.ts";
 import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
 import { pipelineObjectsApi, runObjectsApi } from "./http/api/objects.ts";
+import { extensionsApi } from "./http/api/extensions.ts";
+import { subscriptionsApi } from "./http/api/subscriptions.ts";
 
 export function createServer(deps: Deps) {
   const app = new Hono<AppEnv>();
@@ -39,8 +41,10 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/pipelines/:ns/:id/secrets", pipelineSecretsApi);
   app.route("/api/v1/pipelines/:ns/:id/objects", pipelineObjectsApi);
   app.route("/api/v1/pipelines/:ns/:id/runs/:run/objects", runObjectsApi);
+  app.route("/api/v1/pipelines/:ns/:id/subscriptions", subscriptionsApi);
   app.route("/api/v1/secrets", globalSecretsApi);
   app.route("/api/v1/events", eventsApi);
+  app.route("/api/v1/extensions", extensionsApi);
   app.route("/api/v1/tokens", tokensApi);
   app.route("/api/v1/roles", rolesApi);
   return app;

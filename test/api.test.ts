@@ -21,7 +21,14 @@ beforeAll(async () => {
   const dir = tempDir("gantry-pipelines-");
   for (const id of ["quick", "alpha", "beta", "gamma"]) writeFile(join(dir, `${id}.ts`), quick(id));
   writeFile(join(dir, "broken.ts"), `${HEADER}export default definePipeline({ id: "broken", tasks: {} });\n`);
-  gantry = await startTestGantry({ pipelinesDir: dir, now: () => new Date(Date.now() + clockOffsetMs) });
+  // One extension of our own, so the extension routes have something to show.
+  const extensionsDir = tempDir("gantry-extensions-");
+  writeFile(join(extensionsDir, "walker", "index.ts"), `import { defineExtension } from "gantry";\nexport default defineExtension({ id: "walker" });\n`);
+  gantry = await startTestGantry({
+    pipelinesDir: dir,
+    env: { GANTRY_EXTENSIONS_DIR: extensionsDir },
+    now: () => new Date(Date.now() + clockOffsetMs),
+  });
 });
 afterAll(() => gantry?.stop());
 
@@ -74,7 +81,7 @@ describe("authentication", () => {
   it("requires a token on every route but health", async () => {
     const open = API_ROUTES.filter((route) => !route.auth).map((route) => `${route.method} ${route.path}`);
     expect(open).toEqual(["get /health"]);
-    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret" };
+    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1" };
     for (const route of API_ROUTES.filter((candidate) => candidate.auth)) {
       const response = await as(undefined, concretePath(route.path, values), {
         method: route.method.toUpperCase(),
@@ -321,15 +328,21 @@ describe("openapi", () => {
       "/secrets/{key}": { value: "walk-secret-value" },
       "/pipelines/{ns}/{id}/secrets/{key}": { value: "walk-secret-value" },
       "/roles/{id}": { permissions: [] },
+      "/pipelines/{ns}/{id}/subscriptions": { extension: "walker", params: {} },
     };
-    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk" };
+    const subscribed = await api("/pipelines/default/quick/subscriptions", post({ extension: "walker" }));
+    expect(subscribed.status).toBe(201);
+    const sub = String(((await subscribed.json()) as { subscription: { id: number } }).subscription.id);
+    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub };
     for (const route of API_ROUTES) {
       const path =
         route.path === "/tokens/{id}"
           ? `/tokens/${token.id}`
           : route.path === "/roles/{id}"
             ? "/roles/walker"
-            : concretePath(route.path, values);
+            : route.path === "/extensions/{id}"
+              ? "/extensions/walker"
+              : concretePath(route.path, values);
       const controller = new AbortController();
       const response = await api(path, {
         method: route.method.toUpperCase(),

@@ -104,3 +104,30 @@ export const rotatedKeyAnswer = v.object({
 
 /** The final message of a followed log: how the task ended. */
 export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });
+
+export const subscriptionSchema = v.object({
+  id: v.number(),
+  extension: v.string(),
+  namespace: v.string(),
+  pipeline: v.string(),
+  params: v.unknown(),
+  source: v.string(),
+  createdAt: v.string(),
+  error: v.optional(v.string()),
+});
+export type SubscriptionJson = v.InferOutput<typeof subscriptionSchema>;
+
+export const extensionSchema = v.object({
+  id: v.string(),
+  state: v.string(),
+  restarts: v.number(),
+  error: v.optional(v.string()),
+  subscriptions: v.array(subscriptionSchema),
+  log: v.array(v.string()),
+});
+export type ExtensionJson = v.InferOutput<typeof extensionSchema>;
+
+export const extensionListAnswer = v.object({ extensions: v.array(extensionSchema) });
+export const extensionAnswer = v.object({ extension: extensionSchema });
+export const subscriptionListAnswer = v.object({ subscriptions: v.array(subscriptionSchema) });
+export const subscriptionAnswer = v.object({ subscription: subscriptionSchema });

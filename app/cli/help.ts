@@ -13,6 +13,11 @@ pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
   gantry pipeline get <ns/id> [--json]           tasks, current version, load error
   gantry pipeline validate <file>                check a pipeline file locally
+  gantry pipeline subscriptions <ns/id> [--json] its subscriptions to extensions, with errors
+  gantry pipeline subscribe <ns/id> <extension> [--param KEY=VALUE]... [--params-json '{...}']
+                                                 subscribe it to an extension (a schedule, hook...)
+  gantry pipeline unsubscribe <ns/id> <subscription id>
+                                                 remove one (those from triggers: edit the file)
 
 runs
   gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]
@@ -36,6 +41,10 @@ objects (a pipeline's; a run's with --run N)
                                                  the raw bytes, to stdout unless -o
   gantry object ls <ns/id> [--run N] [--json]    keys, sizes, sha256 and dates
   gantry object rm <ns/id> <key> [--run N]       delete an object
+
+extensions
+  gantry extension ls [--json]                   state, restarts, subscriptions and error of each
+  gantry extension logs <id>                     an extension's recent log
 
 tokens
   gantry token create <name> [--role admin|viewer]... [--expires <ISO time|30d>] [--json]

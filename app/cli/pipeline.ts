@@ -1,5 +1,6 @@
-// `gantry pipeline ls|get|validate`: what the server has loaded, one pipeline in detail,
-// and a local check of a pipeline file before it is dropped into pipelines/.
+// `gantry pipeline ls|get|validate|subscribe|unsubscribe|subscriptions`: what the server has
+// loaded, one pipeline in detail, a local check of a pipeline file before it is dropped into
+// pipelines/, and a pipeline's subscriptions to extensions.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,7 +9,14 @@ import { formatDuration } from "../domain/duration.ts";
 import { idSchema } from "../domain/ids.ts";
 import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
 import { createApiClient } from "./api-client.ts";
-import { pipelineAnswer, pipelineListAnswer, type PipelineJson, type TriggerJson } from "./api-schemas.ts";
+import {
+  pipelineAnswer,
+  pipelineListAnswer,
+  subscriptionAnswer,
+  subscriptionListAnswer,
+  type PipelineJson,
+  type TriggerJson,
+} from "./api-schemas.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, pipelinePath, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
@@ -88,8 +96,96 @@ const validate: Subcommand = {
   },
 };
 
+const subscribe: Subcommand = {
+  usage: "gantry pipeline subscribe <ns/id> <extension> [--param KEY=VALUE]... [--params-json '{...}'] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, {
+      param: { type: "string", multiple: true },
+      "params-json": { type: "string" },
+      json: { type: "boolean" },
+    });
+    const [refText, extension] = takePositionals(positionals, ["ns/id", "extension"]);
+    const ref = parsePipelineRef(refText!);
+    if (!v.is(idSchema, extension)) throw new UsageError(`"${extension}" is not an extension id (see gantry extension ls)`);
+    // --param values are strings; numbers, lists and the like go in --params-json.
+    const params = { ...parseParamsJson(values["params-json"]), ...parseParams(values.param ?? []) };
+    const { data, raw } = await createApiClient().json("POST", `${pipelinePath(ref)}/subscriptions`, subscriptionAnswer, { extension, params });
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    console.log(`subscribed ${formatPipelineRef(ref)} to ${data.subscription.extension} (subscription ${data.subscription.id})`);
+    console.log(`the extension checks the params; see gantry pipeline subscriptions ${formatPipelineRef(ref)} for an error`);
+    return 0;
+  },
+};
+
+const unsubscribe: Subcommand = {
+  usage: "gantry pipeline unsubscribe <ns/id> <subscription id>",
+  async run(args) {
+    const { positionals } = parseArguments(args, {});
+    const [refText, idText] = takePositionals(positionals, ["ns/id", "subscription id"]);
+    const ref = parsePipelineRef(refText!);
+    if (!/^[1-9]\d{0,15}$/.test(idText!)) throw new UsageError(`"${idText}" is not a subscription id (see gantry pipeline subscriptions ${formatPipelineRef(ref)})`);
+    const { data } = await createApiClient().json("DELETE", `${pipelinePath(ref)}/subscriptions/${idText}`, subscriptionAnswer);
+    console.log(`removed subscription ${data.subscription.id} of ${formatPipelineRef(ref)} to ${data.subscription.extension}`);
+    return 0;
+  },
+};
+
+const subscriptions: Subcommand = {
+  usage: "gantry pipeline subscriptions <ns/id> [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    const [refText] = takePositionals(positionals, ["ns/id"]);
+    const ref = parsePipelineRef(refText!);
+    const { data, raw } = await createApiClient().json("GET", `${pipelinePath(ref)}/subscriptions`, subscriptionListAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    if (data.subscriptions.length === 0) {
+      console.log(`${formatPipelineRef(ref)} has no subscriptions (add one with gantry pipeline subscribe, or a trigger in its file)`);
+      return 0;
+    }
+    const rows = data.subscriptions.map((subscription) => [
+      String(subscription.id),
+      subscription.extension,
+      subscription.source,
+      JSON.stringify(subscription.params),
+      formatTime(subscription.createdAt),
+      subscription.error ? paint("red", subscription.error) : paint("green", "ok"),
+    ]);
+    console.log(table(["ID", "EXTENSION", "SOURCE", "PARAMS", "CREATED", "STATUS"], rows));
+    return 0;
+  },
+};
+
 export function pipelineCommand(args: string[]): Promise<number> {
-  return dispatch("pipeline", args, { ls, get, validate }, { list: "ls", show: "get" });
+  return dispatch("pipeline", args, { ls, get, validate, subscribe, unsubscribe, subscriptions }, { list: "ls", show: "get", subs: "subscriptions" });
+}
+
+/** `--param KEY=VALUE` pairs; the value may contain "=". Later pairs win. */
+function parseParams(pairs: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--param expects KEY=VALUE, got "${pair}"`);
+    params[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return params;
+}
+
+function parseParamsJson(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--params-json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError(`--params-json must be a JSON object like '{"everyMs": 60000}'`);
+  return parsed as Record<string, unknown>;
 }
 
 function printPipeline(pipeline: PipelineJson): void {

@@ -1,7 +1,7 @@
 // Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
-// workspaces of all but the last N finished runs per pipeline, and run objects that have
-// expired. Runs at start and on a timer.
+// workspaces of all but the last N finished runs per pipeline, run objects that have
+// expired, and old events (through a hook). Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey } from "../db/repos/runs.ts";
@@ -17,6 +17,8 @@ export interface JanitorOptions {
   isActive: (run: RunKey) => boolean;
   /** Removes expired run objects; returns how many runs lost theirs. */
   expireObjects?: () => Promise<number>;
+  /** Removes events past their retention; returns how many. */
+  pruneEvents?: () => Promise<number>;
 }
 
 export interface PruneResult {
@@ -24,6 +26,8 @@ export interface PruneResult {
   workspaces: number;
   /** Runs whose expired objects were removed. */
   objectRuns: number;
+  /** Events past their retention that were removed. */
+  events: number;
   /** Set when the Docker engine could not be asked. */
   dockerError?: string;
 }
@@ -116,7 +120,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
       const containers = await pruneContainers();
       const workspaces = pruneWorkspaces();
       const objectRuns = (await options.expireObjects?.()) ?? 0;
-      return { containers: containers.removed, workspaces, objectRuns, ...(containers.error && { dockerError: containers.error }) };
+      const events = (await options.pruneEvents?.()) ?? 0;
+      return { containers: containers.removed, workspaces, objectRuns, events, ...(containers.error && { dockerError: containers.error }) };
     })();
     try {
       return await running;

@@ -20,6 +20,7 @@ import type { RunTrigger } from "../db/schema/runs.ts";
 import { nextStep, runOutcome } from "../domain/dag.ts";
 import { formatDuration } from "../domain/duration.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.ts";
+import type { EventKind } from "../domain/event-kinds.ts";
 import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../domain/ids.ts";
 import type { PipelineSpec, TaskSpec } from "../domain/pipeline-spec.ts";
 import type { Resource } from "../domain/permissions.ts";
@@ -118,7 +119,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   const publish = (kind: string, key: RunKey, task?: string) =>
     bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
 
-  const event = (kind: string, key: RunKey, data: Record<string, unknown>, task?: string) => ({
+  const event = (kind: EventKind, key: RunKey, data: Record<string, unknown>, task?: string) => ({
     kind,
     namespace: key.namespace,
     pipelineId: key.id,
@@ -128,7 +129,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     at: now(),
   });
 
-  const setTasks = async (run: ActiveRun, changes: { task: string; change: ExecutionChange; kind?: string }[]) => {
+  const setTasks = async (run: ActiveRun, changes: { task: string; change: ExecutionChange; kind?: EventKind }[]) => {
     await updateExecutions(
       db,
       run.key,

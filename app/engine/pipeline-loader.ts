@@ -14,6 +14,7 @@ import {
   type PipelineKey,
 } from "../db/repos/pipelines.ts";
 import { insertEvent } from "../db/repos/events.ts";
+import type { EventKind } from "../domain/event-kinds.ts";
 import { deletePipelineSubscriptions, replaceFileSubscriptions } from "../db/repos/subscriptions.ts";
 import { triggerSubscription } from "../domain/trigger-subscriptions.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
@@ -83,7 +84,7 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
   let scanning: Promise<LoadOutcome[]> | undefined;
   let again = false;
 
-  const record = async (kind: string, key: PipelineKey, data: Record<string, unknown>) => {
+  const record = async (kind: EventKind, key: PipelineKey, data: Record<string, unknown>) => {
     await insertEvent(db, { kind, namespace: key.namespace, pipelineId: key.id, data, at: now() });
     bus.publish({ kind, namespace: key.namespace, pipeline: key.id });
   };

@@ -1,6 +1,7 @@
 // Runs one extension module inside a Bun Worker: validates its config and each
 // subscription's params with the module's schemas, and gives it the narrow ExtensionApi,
 // whose calls go to the host as messages.
+import * as croner from "croner";
 import * as valibot from "valibot";
 import { registerSdkModule } from "../engine/sdk-module.ts";
 import type { ExtensionApi, ExtensionDefinition, StandardSchema, Subscription } from "../sdk/extension.ts";
@@ -14,8 +15,14 @@ const format = (parts: unknown[]) => parts.map((part) => (typeof part === "strin
 let extension: ExtensionDefinition | undefined;
 let api: ExtensionApi | undefined;
 const subscriptions = new Map<number, Subscription>();
+/** Ids told to subscribe (valid or not) and not since unsubscribed. */
+const told = new Set<number>();
 const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 let nextCall = 1;
+// Subscribe, unsubscribe and hook messages may arrive while "init" still imports the module;
+// they wait for it, or a subscription made then would never reach the extension.
+let initDone: () => void = () => undefined;
+const initialized = new Promise<void>((resolve) => (initDone = resolve));
 
 function call(method: ApiMethod, args: unknown[]): Promise<unknown> {
   const callId = nextCall++;
@@ -39,6 +46,9 @@ async function validate(schema: StandardSchema | undefined, value: unknown): Pro
 }
 
 async function subscribe(wire: WireSubscription): Promise<void> {
+  // A subscribe sent while the worker started may repeat one that "init" carried.
+  if (told.has(wire.id)) return;
+  told.add(wire.id);
   const checked = await validate(extension?.params, wire.params);
   if (!checked.ok) {
     send({ type: "subscription-error", id: wire.id, message: checked.message });
@@ -46,7 +56,14 @@ async function subscribe(wire: WireSubscription): Promise<void> {
   }
   const subscription: Subscription = { id: wire.id, namespace: wire.namespace, pipeline: wire.pipeline, params: checked.value };
   subscriptions.set(wire.id, subscription);
-  await extension?.subscribe?.(subscription, api!);
+  try {
+    await extension?.subscribe?.(subscription, api!);
+  } catch (error) {
+    // One bad subscription (a cron expression croner rejects, an interval under the minimum)
+    // is that subscription's error, not the whole extension's.
+    subscriptions.delete(wire.id);
+    send({ type: "subscription-error", id: wire.id, message: (error as Error).message });
+  }
 }
 
 async function handle(message: HostMessage): Promise<void> {
@@ -54,12 +71,14 @@ async function handle(message: HostMessage): Promise<void> {
     case "init": {
       try {
         registerSdkModule();
-        // Extensions write their schemas with valibot; give them the host's, so an extension
-        // folder needs no node_modules (and works beside the single binary).
+        // Extensions write their schemas with valibot (and the cron extension schedules with
+        // croner); give them the host's, so an extension folder needs no node_modules (and
+        // works beside the single binary).
         Bun.plugin({
-          name: "gantry-valibot",
+          name: "gantry-extension-modules",
           setup(build) {
             build.module("valibot", () => ({ exports: { ...valibot }, loader: "object" }));
+            build.module("croner", () => ({ exports: { ...croner }, loader: "object" }));
           },
         });
         const module = await import(message.file);
@@ -87,19 +106,25 @@ async function handle(message: HostMessage): Promise<void> {
         send({ type: "ready" });
       } catch (error) {
         send({ type: "failed", message: `extension ${message.id} failed to start: ${(error as Error).message}` });
+      } finally {
+        initDone();
       }
       return;
     }
     case "subscribe":
+      await initialized;
       await subscribe(message.subscription);
       return;
     case "unsubscribe": {
+      await initialized;
       const subscription = subscriptions.get(message.subscription.id);
+      told.delete(message.subscription.id);
       subscriptions.delete(message.subscription.id);
       if (subscription) await extension?.unsubscribe?.(subscription, api!);
       return;
     }
     case "hook": {
+      await initialized;
       try {
         const response = extension?.onHook ? await extension.onHook(message.request, api!) : { status: 404, body: { error: { code: "not_found", message: "this extension takes no hooks" } } };
         send({ type: "hook-result", requestId: message.requestId, response });

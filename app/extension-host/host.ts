@@ -8,6 +8,7 @@ import { claimDelivery, releaseDelivery, setDeliveryRun } from "../db/repos/deli
 import { insertEvent } from "../db/repos/events.ts";
 import { getExtensionState, setExtensionState } from "../db/repos/extension-state.ts";
 import { getSubscription, listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
+import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/orchestrator.ts";
@@ -77,6 +78,17 @@ interface Running {
   startedAt: number;
 }
 
+/**
+ * Bun words a worker's uncaught error as a source excerpt, the message and a stack; the
+ * extension's error (shown in API, UI and CLI) is the message alone, e.g. "error: boom".
+ */
+export const crashReason = (message: string) =>
+  message
+    .split("\n")
+    .filter((line) => line.trim() && !/^\s*\d+ \| /.test(line) && !/^\s*\^\s*$/.test(line) && !/^\s+at /.test(line))
+    .join(" ")
+    .trim() || message;
+
 const wire = (row: SubscriptionRow): WireSubscription => ({ id: row.id, namespace: row.namespace, pipeline: row.pipelineId, params: row.params });
 
 /** Extension modules: extensions/<id>/index.ts (or .js) with a valid id. */
@@ -98,7 +110,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   let nextHook = 1;
   let unsubscribeBus: (() => void) | undefined;
 
-  const record = async (kind: string, data: Record<string, unknown>) => {
+  const record = async (kind: EventKind, data: Record<string, unknown>) => {
     await insertEvent(db, { kind, data, at: now() }).catch(() => undefined);
     bus.publish({ kind });
   };
@@ -230,10 +242,11 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     };
     worker.onerror = (event) => {
       event.preventDefault?.();
-      crashed(ext, event.message || "uncaught error");
+      crashed(ext, crashReason(event.message || "uncaught error"));
     };
-    worker.addEventListener("close", () => {
-      if (ext.worker === worker && ext.state !== "stopped" && ext.state !== "failed") crashed(ext, "the worker exited");
+    worker.addEventListener("close", (event) => {
+      const code = (event as Event & { code?: number }).code;
+      if (ext.worker === worker && ext.state !== "stopped" && ext.state !== "failed") crashed(ext, `the worker exited${code ? ` with code ${code}` : ""}`);
     });
     const rows = await listSubscriptions(db, { extension: ext.id });
     ext.subscriptionErrors.clear();

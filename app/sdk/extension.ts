@@ -66,6 +66,7 @@ export interface ExtensionDefinition<Config = unknown, Params = unknown> {
   /** Schema of each subscription's parameters. */
   params?: StandardSchema<Params>;
   start?(api: ExtensionApi<Config, Params>): void | Promise<void>;
+  /** A new subscription. Throwing marks it with the error's message (shown with its status). */
   subscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
   unsubscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
   onHook?(request: HookRequest, api: ExtensionApi<Config, Params>): HookResponse | Promise<HookResponse>;

@@ -1,5 +1,5 @@
 // Queries for the event log.
-import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, lte, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { events } from "../schema/index.ts";
 
@@ -25,4 +25,12 @@ export async function listEvents(
 export async function latestEventId(db: Db): Promise<number> {
   const [last] = await db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1);
   return last?.id ?? 0;
+}
+
+/** Deletes events older than `olderThan` and all but the newest `keepLast`; returns how many went. */
+export async function pruneEvents(db: Db, options: { olderThan: Date; keepLast: number }): Promise<number> {
+  let deleted = (await db.delete(events).where(lt(events.at, options.olderThan))).rowsAffected;
+  const [cut] = await db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1).offset(options.keepLast);
+  if (cut) deleted += (await db.delete(events).where(lte(events.id, cut.id))).rowsAffected;
+  return deleted;
 }

@@ -1,11 +1,12 @@
 // The event log: every state change, in order.
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { EventKind } from "../../domain/event-kinds.ts";
 
 export const events = sqliteTable(
   "events",
   {
     id: integer().primaryKey({ autoIncrement: true }),
-    kind: text().notNull(),
+    kind: text().$type<EventKind>().notNull(),
     namespace: text(),
     pipelineId: text(),
     runId: integer(),

@@ -51,6 +51,14 @@ const roleBody = {
     },
   },
 };
+const subscriptionBody = {
+  type: "object",
+  required: ["extension"],
+  properties: {
+    extension: { type: "string", description: "an extension id (GET /extensions)" },
+    params: { type: "object", description: "checked by the extension's params schema; a mismatch shows as the subscription's error" },
+  },
+};
 const tokenBody = {
   type: "object",
   required: ["name", "roles"],
@@ -91,6 +99,24 @@ export const API_ROUTES: RouteDoc[] = [
   ...objectRoutes("/pipelines/{ns}/{id}/runs/{run}", "A run's"),
   { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },
   { method: "get", path: "/events/stream", summary: "Live events (SSE)", auth: true, query: ["after"], success: 200 },
+  { method: "get", path: "/extensions", summary: "Extensions: state, restarts, error, subscriptions, last 20 log lines", auth: true, success: 200 },
+  { method: "get", path: "/extensions/{id}", summary: "One extension with its whole recent log", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/subscriptions", summary: "A pipeline's subscriptions to extensions, with their errors", auth: true, success: 200 },
+  {
+    method: "post",
+    path: "/pipelines/{ns}/{id}/subscriptions",
+    summary: "Subscribe a pipeline to an extension",
+    auth: true,
+    body: subscriptionBody,
+    success: 201,
+  },
+  {
+    method: "delete",
+    path: "/pipelines/{ns}/{id}/subscriptions/{sub}",
+    summary: "Remove a subscription made through the API (409 for one from the pipeline file)",
+    auth: true,
+    success: 200,
+  },
   { method: "get", path: "/tokens", summary: "List tokens", auth: true, success: 200 },
   { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
   { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },

@@ -1,0 +1,45 @@
+// /api/v1/extensions: the extension modules the server runs — state, restarts, error,
+// subscriptions and recent log lines; one extension with its whole recent log.
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import { may } from "../../auth/roles.ts";
+import { listSubscriptions } from "../../db/repos/subscriptions.ts";
+import { NotFoundError } from "../../domain/errors.ts";
+import { idSchema } from "../../domain/ids.ts";
+import type { ExtensionStatus } from "../../extension-host/host.ts";
+import type { AppEnv } from "../env.ts";
+import { permit } from "../middleware/permit.ts";
+import { validate } from "../validate.ts";
+import { subscriptionError, subscriptionJson } from "./subscriptions.ts";
+
+/** Log lines in the list; GET /extensions/:id has all the host keeps. */
+const LIST_LOG_LINES = 20;
+
+async function extensionJson(c: Context<AppEnv>, status: ExtensionStatus, logLines?: number) {
+  const statuses = new Map([[status.id, status]]);
+  // The database is the truth for subscriptions (the host forgets them while a worker is down);
+  // a caller sees those of the pipelines it may read.
+  const rows = (await listSubscriptions(c.get("deps").db, { extension: status.id })).filter((row) =>
+    may(c, "pipelines", "read", `${row.namespace}/${row.pipelineId}`),
+  );
+  return {
+    id: status.id,
+    state: status.state,
+    restarts: status.restarts,
+    ...(status.error && { error: status.error }),
+    subscriptions: rows.map((row) => subscriptionJson(row, subscriptionError(row, statuses))),
+    log: logLines === undefined ? status.log : status.log.slice(-logLines),
+  };
+}
+
+export const extensionsApi = new Hono<AppEnv>()
+  .get("/", permit("extensions", "read"), async (c) => {
+    const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
+    return c.json({ extensions: await Promise.all(statuses.map((status) => extensionJson(c, status, LIST_LOG_LINES))) });
+  })
+  .get("/:id", permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
+    const { id } = c.req.valid("param");
+    const status = c.get("deps").extensions.get(id);
+    if (!status) throw new NotFoundError(`no extension ${id}`);
+    return c.json({ extension: await extensionJson(c, status) });
+  });

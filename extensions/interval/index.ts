@@ -1,0 +1,112 @@
+// Built-in "interval" extension: runs each subscribed pipeline every fixed duration, never
+// more often than the configured minimum ([extensions.interval] minimum, 1s by default).
+// Intervals that passed while the server was down start one catch-up run when it is back.
+import * as v from "valibot";
+import { defineExtension, type ExtensionApi, type Subscription } from "gantry";
+
+// The same duration forms as pipeline files ("500ms", "30s", "5m"); written out here because
+// an extension may import only "gantry", "valibot" and "croner" (it also runs beside the binary).
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function parseDuration(value: number | string): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
+  return match ? Math.round(Number(match[1]) * UNITS[match[2]!]!) : undefined;
+}
+
+/** The largest unit that divides evenly: 1000 → "1s", 90000 → "90s", 1500 → "1500ms". */
+function formatDuration(ms: number): string {
+  const [unit, size] = Object.entries(UNITS)
+    .reverse()
+    .find(([, size]) => ms >= size && ms % size === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
+
+const configSchema = v.strictObject({
+  minimum: v.optional(
+    v.pipe(
+      v.union([v.number(), v.string()], 'must be milliseconds or a string like "1s"'),
+      v.check((value) => parseDuration(value) !== undefined, 'must be milliseconds or a string like "500ms", "1s", "5m"'),
+      v.transform((value) => parseDuration(value)!),
+    ),
+    1000,
+  ),
+});
+
+const paramsSchema = v.object({ everyMs: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+
+type Config = v.InferOutput<typeof configSchema>;
+type Params = v.InferOutput<typeof paramsSchema>;
+type Api = ExtensionApi<Config, Params>;
+
+// setTimeout fires at once beyond ~24.8 days; longer waits are taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The pending timer of each subscription. */
+const timers = new Map<number, ReturnType<typeof setTimeout>>();
+
+// everyMs is part of the key, so a changed interval never inherits an old fire time.
+const stateKey = (subscription: Subscription<Params>) => `last:${subscription.id}:${subscription.params.everyMs}`;
+
+const subscribed = (subscription: Subscription<Params>, api: Api) => api.subscriptions().some((current) => current.id === subscription.id);
+
+/** Records the fire time, then starts the run; a failure is the extension's log line, not a crash. */
+async function fire(subscription: Subscription<Params>, api: Api, by: string): Promise<void> {
+  try {
+    // Recorded first: a restart right after must not take this interval for a missed one.
+    await api.setState(stateKey(subscription), String(Date.now()));
+    await api.startRun(subscription.id, { by });
+  } catch (error) {
+    api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run (${by}): ${(error as Error).message}`);
+  }
+}
+
+/** Fires at `due` (epoch ms), then keeps the cadence from there without drifting. */
+function schedule(subscription: Subscription<Params>, api: Api, due: number): void {
+  const every = subscription.params.everyMs;
+  const timer = setTimeout(() => {
+    if (!subscribed(subscription, api)) return;
+    const now = Date.now();
+    if (now < due) return schedule(subscription, api, due);
+    void fire(subscription, api, `interval ${formatDuration(every)}`);
+    // Ticks the process slept through (a stalled event loop) are skipped, not queued.
+    schedule(subscription, api, due + every * (Math.floor((now - due) / every) + 1));
+  }, Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS));
+  timers.set(subscription.id, timer);
+}
+
+export default defineExtension<Config, Params>({
+  id: "interval",
+  description: 'Starts runs every fixed duration: interval("5m").',
+  config: configSchema,
+  params: paramsSchema,
+  async subscribe(subscription, api) {
+    const every = subscription.params.everyMs;
+    if (every < api.config.minimum) {
+      throw new Error(
+        `interval ${formatDuration(every)} is below the minimum of ${formatDuration(api.config.minimum)} (set by [extensions.interval] minimum in gantry.toml)`,
+      );
+    }
+    const last = Number(await api.getState(stateKey(subscription)));
+    // Unsubscribed while the state was read: schedule nothing.
+    if (!subscribed(subscription, api)) return;
+    const now = Date.now();
+    if (!Number.isFinite(last)) {
+      // A new subscription: its first run is one interval from now.
+      schedule(subscription, api, now + every);
+      await api.setState(stateKey(subscription), String(now));
+    } else if (now - last >= every) {
+      // One run stands in for every interval that passed while the server was down.
+      api.log(`${subscription.namespace}/${subscription.pipeline}: ${formatDuration(now - last)} since the last run; running once now`);
+      schedule(subscription, api, now + every);
+      void fire(subscription, api, `interval ${formatDuration(every)} (missed tick)`);
+    } else {
+      // Back within the interval: keep the old cadence.
+      schedule(subscription, api, last + every);
+    }
+  },
+  unsubscribe(subscription) {
+    clearTimeout(timers.get(subscription.id));
+    timers.delete(subscription.id);
+  },
+});
