@@ -158,6 +158,11 @@ describe("request validation", () => {
     expect(message).toContain("variables.COUNT");
   });
 
+  it("refuses a variable value with a NUL character instead of failing the task later", async () => {
+    const message = await expectError(await start(JSON.stringify({ variables: { REF: "main\u0000x" } })), 400, "invalid");
+    expect(message).toContain("REF");
+  });
+
   it("names an unknown field", async () => {
     const message = await expectError(await start(JSON.stringify({ varables: { A: "1" } })), 400, "invalid");
     expect(message).toContain("varables");

@@ -32,6 +32,16 @@ export class ConflictError extends GantryError {
   }
 }
 
+/** A hook delivery that already started a run: nothing new was started. */
+export class DuplicateDeliveryError extends ConflictError {
+  constructor(
+    readonly deliveryId: string,
+    readonly runId: number,
+  ) {
+    super(`delivery ${deliveryId} already started run ${runId}`);
+  }
+}
+
 export class ValidationError extends GantryError {
   constructor(message: string) {
     super("invalid", message);

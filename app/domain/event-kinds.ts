@@ -19,6 +19,7 @@ export const EVENT_KINDS = [
   "extension.failed",
   "delivery.accepted",
   "delivery.duplicate",
+  "delivery.rejected",
   "auth.failed",
 ] as const;
 

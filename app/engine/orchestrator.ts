@@ -1,10 +1,11 @@
 // The run lifecycle: creates runs, walks their DAG with the pure decisions of domain/dag,
 // starts tasks on executors within the run's and the server's limits, handles retries,
 // timeouts and cancel, and persists every transition with its event.
-import { chmodSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { getPipeline, getVersion, type PipelineKey } from "../db/repos/pipelines.ts";
+import { getPipeline, getVersion, type PipelineKey, type VersionRow } from "../db/repos/pipelines.ts";
 import {
   createRun,
   finishOrphanedRun,
@@ -69,6 +70,8 @@ export interface OrchestratorOptions {
 export interface StartRunOptions {
   variables?: Record<string, string>;
   trigger: RunTrigger;
+  /** A hook delivery: recorded with the run; a repeat throws DuplicateDeliveryError and starts nothing. */
+  delivery?: { extension: string; deliveryId: string };
 }
 
 export interface Orchestrator {
@@ -104,6 +107,8 @@ interface ActiveRun {
   finished: Promise<void>;
   finish: () => void;
 }
+
+const VERSION_CACHE_SIZE = 256;
 
 const runKeyString = (key: RunKey) => `${key.namespace}/${key.id}#${key.run}`;
 
@@ -145,6 +150,19 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     }
   };
 
+  /** Versions are never changed once stored, so the recent ones are kept parsed. */
+  const versions = new Map<string, VersionRow>();
+  const cachedVersion = async (key: PipelineKey, number: number): Promise<VersionRow | undefined> => {
+    const cacheKey = `${key.namespace}/${key.id}@${number}`;
+    const cached = versions.get(cacheKey);
+    if (cached) return cached;
+    const row = await getVersion(db, key, number);
+    if (!row) return undefined;
+    if (versions.size >= VERSION_CACHE_SIZE) versions.delete(versions.keys().next().value!);
+    versions.set(cacheKey, row);
+    return row;
+  };
+
   const startRun = async (key: PipelineKey, start: StartRunOptions): Promise<RunWithTasks> => {
     const pipeline = await getPipeline(db, key);
     if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
@@ -154,22 +172,33 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         `pipeline ${key.namespace}/${key.id} has no valid version to run${problem ? `: ${problem.path ? `${problem.path}: ` : ""}${problem.message}` : ""}`,
       );
     }
-    const version = await getVersion(db, key, pipeline.currentVersion);
+    const version = await cachedVersion(key, pipeline.currentVersion);
     if (!version) throw new NotFoundError(`version ${pipeline.currentVersion} of ${key.namespace}/${key.id} not found`);
     const variables = start.variables ?? {};
     for (const name of Object.keys(variables)) {
       if (!ENV_NAME_PATTERN.test(name)) throw new ValidationError(`variable "${name}" is not a valid environment variable name`);
       if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) throw new ValidationError(`variable "${name}": GANTRY_* names are reserved`);
+      // An environment variable cannot hold NUL; refuse it here rather than fail the task later.
+      if (variables[name]!.includes("\0")) throw new ValidationError(`variable "${name}" contains a NUL character`);
     }
     const spec = version.spec;
     const run = await createRun(
       db,
       key,
-      { trigger: start.trigger, version: version.version, variables, tasks: spec.tasks.map((task) => ({ id: task.id, kind: task.kind })) },
+      {
+        trigger: start.trigger,
+        version: version.version,
+        variables,
+        tasks: spec.tasks.map((task) => ({ id: task.id, kind: task.kind })),
+        ...(start.delivery && { delivery: start.delivery }),
+      },
       now(),
     );
     const runKey = { ...key, run: run.id };
+    // Stored running: a run has no queue of its own (its tasks wait for slots), so "pending"
+    // would last only until the next commit, which was one more fsync per run.
     publish("run.created", runKey);
+    publish("run.started", runKey);
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const activeRun: ActiveRun = {
@@ -196,14 +225,11 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     try {
       // World-writable: containers may run as any user and must share it with run() tasks.
       // The janitor removes it once newer runs push it out of the retention window.
-      mkdirSync(run.workspace, { recursive: true });
-      chmodSync(run.workspace, 0o777);
-      // Queued before any task write (the database serialises in call order), but not
-      // awaited: the first processes spawn while it commits.
-      const started = updateRun(db, run.key, { state: "running", startedAt: now() }, event("run.started", run.key, { state: "running" }));
+      // Off the event loop: behind the database's fsyncs a mkdir can wait on the file
+      // system's journal for a millisecond, and a burst of new runs would stall everything.
+      await mkdir(run.workspace, { recursive: true });
+      await chmod(run.workspace, 0o777);
       await schedule(run);
-      await started;
-      publish("run.started", run.key);
       await run.finished;
       await endRun(run);
     } catch (error) {

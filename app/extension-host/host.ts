@@ -4,15 +4,15 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { claimDelivery, releaseDelivery, setDeliveryRun } from "../db/repos/deliveries.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import { getExtensionState, setExtensionState } from "../db/repos/extension-state.ts";
-import { getSubscription, listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
+import { listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
+import { DuplicateDeliveryError } from "../domain/errors.ts";
 import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/orchestrator.ts";
-import type { HookRequest, HookResponse } from "../sdk/extension.ts";
+import type { ExtensionEventKind, HookRequest, HookResponse } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
 
@@ -25,6 +25,9 @@ const EXTENSION_WORKER = Bun.isStandaloneExecutable
 const LOG_LINES = 200;
 const MAX_BACKOFF_MS = 30_000;
 const HOOK_TIMEOUT_MS = 10_000;
+/** Events an extension may record through `api.event` (the rest are the host's to write). */
+const EXTENSION_EVENT_KINDS = ["delivery.rejected"] as const satisfies readonly (ExtensionEventKind & EventKind)[];
+const MAX_EVENT_DATA = 8 * 1024;
 
 export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "stopped";
 
@@ -122,43 +125,58 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
 
   const post = (ext: Running, message: HostMessage) => ext.worker?.postMessage(message);
 
+  /**
+   * A subscription the extension was told about and not since told to drop: those are the
+   * ones it may act on. Kept in memory, so a hook costs no database read for it.
+   */
+  const own = (ext: Running, subscriptionId: number): WireSubscription => {
+    const subscription = ext.sent.get(subscriptionId);
+    if (!subscription) throw new Error(`subscription ${subscriptionId} is not one of extension ${ext.id}`);
+    return subscription;
+  };
+
   /** Carries out an ExtensionApi call for a worker. */
   const perform = async (ext: Running, method: ApiMethod, args: unknown[]): Promise<unknown> => {
     switch (method) {
       case "startRun": {
         const [subscriptionId, opts] = args as [number, { variables?: Record<string, string>; deliveryId?: string; by?: string }];
-        const subscription = await getSubscription(db, subscriptionId);
-        if (!subscription || subscription.extension !== ext.id) throw new Error(`subscription ${subscriptionId} is not one of extension ${ext.id}`);
-        const key = { namespace: subscription.namespace, id: subscription.pipelineId };
-        let claim: Awaited<ReturnType<typeof claimDelivery>> | undefined;
-        if (opts.deliveryId) {
-          claim = await claimDelivery(db, { extension: ext.id, deliveryId: opts.deliveryId, namespace: key.namespace, pipelineId: key.id }, now());
-          if (!claim.claimed) {
-            await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id });
-            return { namespace: key.namespace, pipeline: key.id, run: claim.runId, duplicate: true };
-          }
-        }
+        const subscription = own(ext, subscriptionId);
+        const key = { namespace: subscription.namespace, id: subscription.pipeline };
         try {
+          // The delivery is stored in the transaction that creates the run (one commit, and
+          // no window where a delivery is recorded without its run, or the other way round).
           const run = await options.orchestrator.startRun(key, {
             variables: opts.variables ?? {},
             trigger: { kind: ext.id, ...(opts.by && { by: opts.by }) },
+            ...(opts.deliveryId && { delivery: { extension: ext.id, deliveryId: opts.deliveryId } }),
           });
-          if (claim?.claimed) {
-            await setDeliveryRun(db, claim.id, run.id);
-            await record("delivery.accepted", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: run.id });
-          }
           return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false };
         } catch (error) {
-          // The run never started: let a retry of the same delivery try again.
-          if (claim?.claimed) await releaseDelivery(db, claim.id);
-          throw error;
+          if (!(error instanceof DuplicateDeliveryError)) throw error;
+          await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: error.runId });
+          return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true };
         }
       }
       case "secret": {
         const [subscriptionId, name] = args as [number, string];
-        const subscription = await getSubscription(db, subscriptionId);
-        if (!subscription || subscription.extension !== ext.id) throw new Error(`subscription ${subscriptionId} is not one of extension ${ext.id}`);
-        return options.secrets.resolve({ namespace: subscription.namespace, id: subscription.pipelineId }, name);
+        const subscription = own(ext, subscriptionId);
+        return options.secrets.resolve({ namespace: subscription.namespace, id: subscription.pipeline }, name);
+      }
+      case "event": {
+        const [kind, data, subscriptionId] = args as [string, Record<string, unknown>, number | undefined];
+        if (!(EXTENSION_EVENT_KINDS as readonly string[]).includes(kind)) throw new Error(`extensions may record only ${EXTENSION_EVENT_KINDS.join(", ")} events, not "${kind}"`);
+        if (data === null || typeof data !== "object" || Array.isArray(data)) throw new Error("event data must be an object");
+        const text = JSON.stringify(data);
+        if (text.length > MAX_EVENT_DATA) throw new Error(`event data is over ${MAX_EVENT_DATA} characters of JSON`);
+        let pipeline: { namespace: string; pipelineId: string } | undefined;
+        if (subscriptionId !== undefined) {
+          const subscription = own(ext, subscriptionId);
+          pipeline = { namespace: subscription.namespace, pipelineId: subscription.pipeline };
+        }
+        // The extension's own word goes under its id; the host's fields come last and win.
+        await insertEvent(db, { kind: kind as EventKind, ...pipeline, data: { ...JSON.parse(text), extension: ext.id }, at: now() });
+        bus.publish({ kind, ...(pipeline && { namespace: pipeline.namespace, pipeline: pipeline.pipelineId }) });
+        return undefined;
       }
       case "getState":
         return getExtensionState(db, ext.id, String(args[0]));

@@ -8,7 +8,7 @@ export interface WireSubscription {
   params: unknown;
 }
 
-export type ApiMethod = "startRun" | "secret" | "getState" | "setState";
+export type ApiMethod = "startRun" | "secret" | "getState" | "setState" | "event";
 
 export type HostMessage =
   | { type: "init"; id: string; file: string; config: unknown; subscriptions: WireSubscription[] }

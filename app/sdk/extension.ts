@@ -1,5 +1,7 @@
 // What extension modules (extensions/<id>/index.ts) import from "gantry": the shape of an
-// extension and the narrow API the host gives it. Types and one identity function only.
+// extension and the narrow API the host gives it. Types, one identity function, and the
+// signature check hook receivers share.
+export { verifySignature } from "../domain/hmac-signature.ts";
 
 /** Any Standard Schema (valibot, zod, ...): the host validates config and params with it. */
 export interface StandardSchema<Output = unknown> {
@@ -21,6 +23,9 @@ export interface Subscription<Params = unknown> {
   params: Params;
 }
 
+/** Events an extension may record with `api.event`. */
+export type ExtensionEventKind = "delivery.rejected";
+
 /** An HTTP request to `/hooks/<extension>/...` on the hooks port, body as raw bytes. */
 export interface HookRequest {
   method: string;
@@ -35,7 +40,7 @@ export interface HookResponse {
   body?: unknown;
 }
 
-/** What an extension may do: start runs of its subscribed pipelines, read secrets of them, log. */
+/** What an extension may do: start runs of its subscribed pipelines, read secrets of them, log, record events. */
 export interface ExtensionApi<Config = unknown, Params = unknown> {
   readonly config: Config;
   /** Writes a line to the extension's log (shown by `gantry extension logs`). */
@@ -52,6 +57,11 @@ export interface ExtensionApi<Config = unknown, Params = unknown> {
   ): Promise<{ namespace: string; pipeline: string; run: number; duplicate: boolean }>;
   /** A secret of the subscribed pipeline (pipeline scope first, then global). */
   secret(subscriptionId: number, name: string): Promise<string | undefined>;
+  /**
+   * Records an event in Gantry's event log, e.g. a rejected delivery; with `subscriptionId`
+   * it is filed under that pipeline. Never put secret values or whole bodies in `data`.
+   */
+  event(kind: ExtensionEventKind, data: Record<string, unknown>, subscriptionId?: number): Promise<void>;
   /** Extension state that survives restarts (e.g. when a schedule last fired). */
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;

@@ -2,10 +2,10 @@
 // the same transaction, so the event log never disagrees with the rows.
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { events, pipelines, runs, taskExecutions, type RunTrigger } from "../schema/index.ts";
+import { deliveries, events, pipelines, runs, taskExecutions, type RunTrigger } from "../schema/index.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
 import type { PipelineKey } from "./pipelines.ts";
-import { NotFoundError } from "../../domain/errors.ts";
+import { DuplicateDeliveryError, NotFoundError } from "../../domain/errors.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExecutionRow = typeof taskExecutions.$inferSelect;
@@ -21,11 +21,18 @@ export interface NewRun {
   version: number;
   variables: Record<string, string>;
   tasks: { id: string; kind: "run" | "container" }[];
+  /** The hook delivery the run is for: stored with the run, and a second run for it refused. */
+  delivery?: { extension: string; deliveryId: string };
 }
 
 const pipelinesLastRunIdPlusOne = sql`${pipelines.lastRunId} + 1`;
 
-/** Allocates the next run id of the pipeline and stores the run with pending tasks. */
+/**
+ * Allocates the next run id of the pipeline and stores the run, already running (its
+ * created and started events both), with pending tasks: one commit for both. With a
+ * delivery, stores that too in the same transaction (a recorded delivery always names its
+ * run), or throws DuplicateDeliveryError when it started a run before.
+ */
 export async function createRun(db: Db, key: PipelineKey, run: NewRun, now: Date): Promise<RunWithTasks> {
   return db.transaction(async (tx) => {
     const [pipeline] = await tx
@@ -41,11 +48,12 @@ export async function createRun(db: Db, key: PipelineKey, run: NewRun, now: Date
         namespace: key.namespace,
         pipelineId: key.id,
         id,
-        state: "pending",
+        state: "running",
         trigger: run.trigger,
         version: run.version,
         variables: run.variables,
         createdAt: now,
+        startedAt: now,
       })
       .returning();
     const tasks = await tx
@@ -61,14 +69,30 @@ export async function createRun(db: Db, key: PipelineKey, run: NewRun, now: Date
         })),
       )
       .returning();
-    await tx.insert(events).values({
-      kind: "run.created",
-      namespace: key.namespace,
-      pipelineId: key.id,
-      runId: id,
-      data: { state: "pending", trigger: run.trigger, version: run.version },
-      at: now,
-    });
+    const created = { namespace: key.namespace, pipelineId: key.id, runId: id, at: now };
+    await tx.insert(events).values([
+      { ...created, kind: "run.created", data: { state: "pending", trigger: run.trigger, version: run.version } },
+      { ...created, kind: "run.started", data: { state: "running" } },
+      ...(run.delivery ? [{ ...created, kind: "delivery.accepted" as const, data: { extension: run.delivery.extension, delivery: run.delivery.deliveryId } }] : []),
+    ]);
+    if (run.delivery) {
+      // Last, so the common case costs one statement: the unique index finds a repeat, and
+      // throwing rolls back everything above.
+      const delivery = { ...run.delivery, namespace: key.namespace, pipelineId: key.id };
+      const stored = await tx.insert(deliveries).values({ ...delivery, runId: id, receivedAt: now }).onConflictDoNothing().run();
+      if (stored.rowsAffected === 0) {
+        const where = and(
+          eq(deliveries.extension, delivery.extension),
+          eq(deliveries.deliveryId, delivery.deliveryId),
+          eq(deliveries.namespace, delivery.namespace),
+          eq(deliveries.pipelineId, delivery.pipelineId),
+        );
+        const [seen] = await tx.select({ runId: deliveries.runId }).from(deliveries).where(where).limit(1);
+        if (seen?.runId != null) throw new DuplicateDeliveryError(delivery.deliveryId, seen.runId);
+        // Left by an older version that claimed deliveries before creating their runs: no run came of it.
+        await tx.update(deliveries).set({ runId: id, receivedAt: now }).where(where);
+      }
+    }
     return { ...row!, tasks };
   });
 }

@@ -10,7 +10,7 @@ export const deliveries = sqliteTable(
     deliveryId: text().notNull(),
     namespace: text().notNull(),
     pipelineId: text().notNull(),
-    /** The run it started; null while the run is being created. */
+    /** The run it started (stored in the same transaction); null only in rows older versions left. */
     runId: integer(),
     receivedAt: integer({ mode: "timestamp_ms" }).notNull(),
   },

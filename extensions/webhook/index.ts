@@ -1,0 +1,139 @@
+// Built-in "webhook" extension: POST /hooks/webhook/<ns>/<id>, signed with the pipeline's
+// secret (X-Gantry-Signature-256: sha256=<HMAC of the raw body>), starts a run whose
+// variables come from dotted paths of the JSON body; X-Gantry-Delivery makes retries safe.
+import * as v from "valibot";
+import { defineExtension, verifySignature, type ExtensionApi, type HookResponse, type Subscription } from "gantry";
+
+/** Longer values are cut here: run variables end up in a task's environment. */
+const MAX_VARIABLE_LENGTH = 4096;
+const MAX_DELIVERY_ID_LENGTH = 256;
+const SIGNATURE_HEADER = "x-gantry-signature-256";
+const DELIVERY_HEADER = "x-gantry-delivery";
+
+const paramsSchema = v.object({
+  secret: v.pipe(v.string(), v.minLength(1)),
+  variables: v.optional(
+    v.record(
+      v.pipe(
+        v.string(),
+        v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+        v.check((name) => !name.toUpperCase().startsWith("GANTRY_"), "GANTRY_* names are reserved"),
+      ),
+      v.pipe(v.string(), v.minLength(1, "must be a dotted path like pusher.name")),
+    ),
+  ),
+});
+
+type Params = v.InferOutput<typeof paramsSchema>;
+type Api = ExtensionApi<unknown, Params>;
+
+const answer = (status: number, code: string, message: string): HookResponse => ({ status, body: { error: { code, message } } });
+
+/**
+ * The value at a dotted path ("pusher.name", "commits.0.id"), own properties only; missing
+ * and null are undefined, strings stay as they are, anything else becomes its JSON text.
+ */
+function valueAt(data: unknown, path: string): string | undefined {
+  let current: unknown = data;
+  for (const part of path.split(".")) {
+    if (current === null || typeof current !== "object" || !Object.hasOwn(current, part)) return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  if (current === undefined || current === null) return undefined;
+  return typeof current === "string" ? current : JSON.stringify(current);
+}
+
+/** Cuts a value to the cap without splitting a surrogate pair. */
+function capped(value: string): string {
+  if (value.length <= MAX_VARIABLE_LENGTH) return value;
+  const cut = value.slice(0, MAX_VARIABLE_LENGTH);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** The first subscription whose secret signed these bytes, or why none did. */
+async function signedBy(
+  candidates: Subscription<Params>[],
+  body: Uint8Array,
+  signature: string | undefined,
+  api: Api,
+): Promise<{ subscription: Subscription<Params> } | { reason: string }> {
+  let reason = signature === undefined ? "missing signature" : "bad signature";
+  let anySecret = false;
+  for (const subscription of candidates) {
+    let secret: string | undefined;
+    try {
+      secret = await api.secret(subscription.id, subscription.params.secret);
+    } catch (error) {
+      // Unsubscribed a moment ago, the host refuses: that is no signer either, and never a 500.
+      api.log(`${subscription.namespace}/${subscription.pipeline}: could not read secret "${subscription.params.secret}": ${(error as Error).message}`);
+      continue;
+    }
+    if (secret === undefined) {
+      api.log(`${subscription.namespace}/${subscription.pipeline}: secret "${subscription.params.secret}" is not set; deliveries are rejected until it is`);
+      continue;
+    }
+    anySecret = true;
+    if (verifySignature(secret, body, signature)) return { subscription };
+  }
+  if (!anySecret) reason = `secret ${candidates.map((subscription) => `"${subscription.params.secret}"`).join(", ")} not set`;
+  return { reason };
+}
+
+export default defineExtension<unknown, Params>({
+  id: "webhook",
+  description: 'Starts runs from signed POSTs to /hooks/webhook/<ns>/<id>: webhook({ secret: secret("name") }).',
+  params: paramsSchema,
+  async onHook(request, api) {
+    // Namespaces and pipeline ids are [a-z0-9-]: nothing to decode, so nothing to get wrong.
+    const match = /^\/([^/]+)\/([^/]+)\/?$/.exec(request.path);
+    const [namespace, pipeline] = match ? [match[1], match[2]] : [];
+    const candidates = api.subscriptions().filter((subscription) => subscription.namespace === namespace && subscription.pipeline === pipeline);
+    if (candidates.length === 0) {
+      return answer(404, "not_found", match ? `no webhook trigger on pipeline ${namespace}/${pipeline}` : "hooks are POST /hooks/webhook/<namespace>/<pipeline>");
+    }
+    const delivery = request.headers[DELIVERY_HEADER] || undefined;
+    /** Answers with an error, recorded first as a delivery.rejected event (best effort). */
+    const reject = async (status: number, code: string, message: string, reason: string, subscription: Subscription<Params>) => {
+      const data = { reason, status, ...(delivery !== undefined && { delivery: delivery.slice(0, MAX_DELIVERY_ID_LENGTH) }) };
+      await api.event("delivery.rejected", data, subscription.id).catch((error: Error) => api.log(`could not record a rejected delivery: ${error.message}`));
+      return answer(status, code, message);
+    };
+
+    // The signature is checked over the raw bytes before anything of the body is looked at.
+    const signed = await signedBy(candidates, request.body, request.headers[SIGNATURE_HEADER], api);
+    if (!("subscription" in signed)) {
+      // The sender learns only that it was not accepted; the event and log say why.
+      return reject(401, "unauthorized", `missing or invalid ${SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)`, signed.reason, candidates[0]!);
+    }
+    const { subscription } = signed;
+    if (delivery !== undefined && delivery.length > MAX_DELIVERY_ID_LENGTH) {
+      return reject(400, "invalid", `${DELIVERY_HEADER} is longer than ${MAX_DELIVERY_ID_LENGTH} characters`, "delivery id too long", subscription);
+    }
+
+    let data: unknown = {};
+    if (request.body.byteLength > 0) {
+      try {
+        data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(request.body));
+      } catch (error) {
+        return reject(400, "invalid", `the body is not valid JSON: ${(error as Error).message}`, "invalid JSON", subscription);
+      }
+    }
+    const variables: Record<string, string> = {};
+    for (const [name, path] of Object.entries(subscription.params.variables ?? {})) {
+      const value = valueAt(data, path);
+      if (value === undefined) continue;
+      // An environment value cannot hold a NUL byte; no honest branch name or title has one.
+      if (value.includes("\u0000")) return reject(400, "invalid", `the value at "${path}" (variable ${name}) contains a NUL character`, "NUL in a value", subscription);
+      variables[name] = capped(value);
+    }
+
+    try {
+      const started = await api.startRun(subscription.id, { variables, by: "webhook", ...(delivery !== undefined && { deliveryId: delivery }) });
+      return { status: 202, body: { run: { namespace: started.namespace, pipeline: started.pipeline, id: started.run, duplicate: started.duplicate } } };
+    } catch (error) {
+      api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run: ${(error as Error).message}`);
+      // Nothing was recorded for the delivery, so the sender may retry it.
+      return answer(503, "unavailable", `could not start a run: ${(error as Error).message}`);
+    }
+  },
+});
