@@ -154,6 +154,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     orchestrator,
     secrets,
     now,
+    containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
   });
   return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, objects, sessions, authLimiter, extensions, urls };
 }

@@ -18,6 +18,7 @@ import { rolesApi } from "./http/api/roles.ts";
 import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
 import { pipelineObjectsApi, runObjectsApi } from "./http/api/objects.ts";
 import { extensionsApi } from "./http/api/extensions.ts";
+import { extensionCallsApi } from "./http/api/extension-calls.ts";
 import { subscriptionsApi } from "./http/api/subscriptions.ts";
 
 export function createServer(deps: Deps) {
@@ -34,6 +35,8 @@ export function createServer(deps: Deps) {
   app.route("/", authPages);
   app.route("/", homePage);
   app.route("/api/v1/health", healthApi);
+  // Container extensions present their own secret here, not a user token.
+  app.route("/api/v1/extensions", extensionCallsApi);
   app.use("/api/v1/*", requireToken);
   app.route("/api/v1/openapi.json", openApi);
   app.route("/api/v1/pipelines", pipelinesApi);

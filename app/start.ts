@@ -41,7 +41,11 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
     fetch: (request, srv) => app.fetch(request, { server: srv }),
   });
-  // Extensions start once pipelines (and so their subscriptions) are loaded.
+  const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
+  const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
+  deps.urls.api = url;
+  // Extensions start once pipelines (and so their subscriptions) are loaded, and once the
+  // API's URL is known (container extensions are told where to call back).
   await deps.extensions.start();
   const hooksApp = createHooksReceiver(deps.extensions);
   const hooksServer = Bun.serve({
@@ -50,9 +54,6 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     maxRequestBodySize: MAX_HOOK_BODY_BYTES + 1024 * 1024,
     fetch: (request) => hooksApp.fetch(request),
   });
-  const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
-  const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
-  deps.urls.api = url;
   const hooksUrl = `http://${host?.includes(":") ? `[${host}]` : host}:${hooksServer.port}`;
   return {
     deps,
@@ -64,7 +65,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     async stop() {
       deps.loader.close();
       deps.janitor.stop();
-      deps.extensions.stop();
+      await deps.extensions.stop();
       await hooksServer.stop(true);
       await server.stop(true);
       await deps.orchestrator.shutdown();

@@ -78,10 +78,13 @@ describe("health", () => {
 });
 
 describe("authentication", () => {
-  it("requires a token on every route but health", async () => {
+  it("requires a token on every route but health and container extensions' calls", async () => {
     const open = API_ROUTES.filter((route) => !route.auth).map((route) => `${route.method} ${route.path}`);
-    expect(open).toEqual(["get /health"]);
+    expect(open).toEqual(["get /health", "post /extensions/{id}/calls"]);
     const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1" };
+    // Calls take an extension's own secret instead of a user token; without it they are refused too.
+    const calls = await as(undefined, "/extensions/walker/calls", { method: "POST", body: JSON.stringify({ method: "log", args: ["x"] }) });
+    expect(await expectError(calls, 401, "unauthorized")).toContain("Bearer");
     for (const route of API_ROUTES.filter((candidate) => candidate.auth)) {
       const response = await as(undefined, concretePath(route.path, values), {
         method: route.method.toUpperCase(),
@@ -361,8 +364,9 @@ describe("openapi", () => {
         const text = await response.text();
         expect(text, label).not.toContain("no route");
       }
-      // A cancel of a finished run is a 409, a live answer; everything else succeeds.
-      const expected = route.path.endsWith("/cancel") ? 409 : route.success;
+      // A cancel of a finished run is a 409, a live answer, and so is an extension call without
+      // the extension's secret (a user token is never one); everything else succeeds.
+      const expected = route.path.endsWith("/cancel") ? 409 : route.path === "/extensions/{id}/calls" ? 401 : route.success;
       // A PUT of something that exists replaces it: 200 instead of 201.
       if (route.method === "put") expect([200, 201], label).toContain(response.status);
       else expect(response.status, label).toBe(expected);

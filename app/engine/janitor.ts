@@ -67,6 +67,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     const keep = new Map([...keptRuns].map(([pipeline, runs]) => [pipeline, newest([...new Set(runs)], options.keepLast)]));
     let removed = 0;
     for (const info of containers) {
+      if (info.Labels[GANTRY_LABELS.extension]) continue;
       const key = {
         namespace: info.Labels[GANTRY_LABELS.namespace] ?? "",
         id: info.Labels[GANTRY_LABELS.pipeline] ?? "",

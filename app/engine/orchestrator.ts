@@ -72,7 +72,17 @@ export interface StartRunOptions {
   trigger: RunTrigger;
   /** A hook delivery: recorded with the run; a repeat throws DuplicateDeliveryError and starts nothing. */
   delivery?: { extension: string; deliveryId: string };
+  /**
+   * Variables the system sets (an extension's GANTRY_<EXTENSION>_* event fields; the host
+   * checks the prefix). Stored with the run's variables; never taken from a user.
+   */
+  systemVariables?: Record<string, string>;
+  /** The run may not read secrets (a pull request from a fork): tasks that reference one fail. */
+  noSecrets?: boolean;
 }
+
+/** Why a task of a `noSecrets` run that references a secret fails. */
+export const SECRETS_WITHHELD_REASON = "secrets are withheld from runs triggered by pull requests from forks";
 
 export interface Orchestrator {
   startRun(key: PipelineKey, options: StartRunOptions): Promise<RunWithTasks>;
@@ -92,6 +102,7 @@ interface ActiveRun {
   spec: PipelineSpec;
   bundlePath: string;
   variables: Record<string, string>;
+  noSecrets: boolean;
   workspace: string;
   states: Map<string, TaskState>;
   /** Tasks waiting for a global slot or running. */
@@ -181,6 +192,13 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       // An environment variable cannot hold NUL; refuse it here rather than fail the task later.
       if (variables[name]!.includes("\0")) throw new ValidationError(`variable "${name}" contains a NUL character`);
     }
+    const systemVariables = start.systemVariables ?? {};
+    for (const [name, value] of Object.entries(systemVariables)) {
+      if (!ENV_NAME_PATTERN.test(name) || !name.startsWith(RESERVED_ENV_PREFIX)) throw new ValidationError(`system variable "${name}" must be a GANTRY_* name`);
+      if (value.includes("\0")) throw new ValidationError(`system variable "${name}" contains a NUL character`);
+    }
+    // Run variables cannot be GANTRY_* names, so the two never overlap.
+    const allVariables = { ...variables, ...systemVariables };
     const spec = version.spec;
     const run = await createRun(
       db,
@@ -188,7 +206,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       {
         trigger: start.trigger,
         version: version.version,
-        variables,
+        variables: allVariables,
         tasks: spec.tasks.map((task) => ({ id: task.id, kind: task.kind })),
         ...(start.delivery && { delivery: start.delivery }),
       },
@@ -205,7 +223,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       key: runKey,
       spec,
       bundlePath: version.bundlePath,
-      variables,
+      variables: allVariables,
+      noSecrets: start.noSecrets === true,
       workspace: join(options.workspacesDir, key.namespace, key.id, String(run.id)),
       states: new Map(spec.tasks.map((task) => [task.id, "pending" as TaskState])),
       inFlight: new Set(),
@@ -432,6 +451,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         env[name] = value;
         continue;
       }
+      if (run.noSecrets) return SECRETS_WITHHELD_REASON;
       let resolved: string | undefined;
       try {
         resolved = await options.resolveSecret?.(run.key, value.secret);
@@ -463,7 +483,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       env[OBJECTS_TOKEN_ENV] = run.objectsToken.secret;
       secrets.push(run.objectsToken.secret);
     }
-    if (task.injectApiToken && options.tokens) {
+    // The API token acts with the pipeline's rights, which code from a fork must not get.
+    if (task.injectApiToken && options.tokens && !run.noSecrets) {
       const token = options.tokens.issue(run.key, task.id);
       await token.stored;
       run.tokenIds.push(token.id);

@@ -135,6 +135,15 @@ async function handle(message: HostMessage): Promise<void> {
       }
       return;
     }
+    case "run-finished": {
+      await initialized;
+      try {
+        await extension?.onRunFinished?.(message.run, api!);
+      } catch (error) {
+        send({ type: "log", line: `onRunFinished threw: ${(error as Error).stack ?? error}` });
+      }
+      return;
+    }
     case "reply": {
       const waiter = pending.get(message.callId);
       pending.delete(message.callId);

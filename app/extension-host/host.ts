@@ -1,19 +1,24 @@
-// Runs every extension module of the extensions folder in its own Bun Worker, restarts a
+// Runs every extension module of the extensions folder in its own Bun Worker (and every
+// [extensions.<id>] with an `image` as a container, container-extension.ts), restarts a
 // crashed one with backoff, keeps its recent log, feeds it its subscriptions, hands it
 // hooks, and carries out what it asks (start a run, read a secret, keep state).
+import { timingSafeEqual } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import { getExtensionState, setExtensionState } from "../db/repos/extension-state.ts";
 import { listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
-import { DuplicateDeliveryError } from "../domain/errors.ts";
+import { getRun } from "../db/repos/runs.ts";
+import { DuplicateDeliveryError, ValidationError } from "../domain/errors.ts";
 import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/orchestrator.ts";
-import type { ExtensionEventKind, HookRequest, HookResponse } from "../sdk/extension.ts";
+import type { ExtensionEventKind, ExtensionStartRunOptions, FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
+import type { DockerConnection } from "../engine/executors/docker-client.ts";
+import { createContainerExtension, removeLeftoverContainers } from "./container-extension.ts";
 import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
@@ -50,15 +55,23 @@ export interface ExtensionHostOptions {
   orchestrator: Orchestrator;
   secrets: SecretStore;
   now: () => Date;
+  /** For container extensions ([extensions.<id>] with `image`); without it they fail to start. */
+  containers?: { connection: DockerConnection; instance: string; apiUrl: () => string };
 }
+
+/** A call a container extension makes over HTTP (POST /api/v1/extensions/<id>/calls). */
+export type ContainerCall = { ok: true; value: unknown } | { ok: false; status: 400 | 401; message: string };
 
 export interface ExtensionHost {
   start(): Promise<void>;
-  stop(): void;
+  /** Ends every Worker and removes every container extension's container. */
+  stop(): Promise<void>;
   list(): ExtensionStatus[];
   get(id: string): ExtensionStatus | undefined;
   /** Hands a hook request to an extension; resolves with its answer. */
   hook(id: string, request: HookRequest): Promise<HookResponse>;
+  /** Carries out a container extension's call if `secret` is its current one. */
+  call(id: string, secret: string | undefined, method: string, args: unknown[]): Promise<ContainerCall>;
   /** Re-reads subscriptions and tells each extension what changed. */
   sync(): Promise<void>;
 }
@@ -69,7 +82,11 @@ interface Running {
   state: ExtensionState;
   restarts: number;
   error?: string;
-  worker?: Worker;
+  /** A Bun Worker, or the container extension standing in for one. */
+  worker?: { postMessage(message: HostMessage): void; terminate(): unknown };
+  /** For a container extension: its image, and the secret of its current container. */
+  image?: string;
+  secret?: string;
   /** What the worker has been told, by subscription id. */
   sent: Map<number, WireSubscription>;
   subscriptionErrors: Map<number, string>;
@@ -139,15 +156,22 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   const perform = async (ext: Running, method: ApiMethod, args: unknown[]): Promise<unknown> => {
     switch (method) {
       case "startRun": {
-        const [subscriptionId, opts] = args as [number, { variables?: Record<string, string>; deliveryId?: string; by?: string }];
+        const [subscriptionId, opts] = args as [number, ExtensionStartRunOptions];
         const subscription = own(ext, subscriptionId);
         const key = { namespace: subscription.namespace, id: subscription.pipeline };
+        // An extension sets system variables under its own prefix only (github: GANTRY_GITHUB_*).
+        const prefix = `GANTRY_${ext.id.toUpperCase().replaceAll("-", "_")}_`;
+        for (const name of Object.keys(opts.systemVariables ?? {})) {
+          if (!name.startsWith(prefix)) throw new ValidationError(`extension ${ext.id} may set only ${prefix}* system variables, not "${name}"`);
+        }
         try {
           // The delivery is stored in the transaction that creates the run (one commit, and
           // no window where a delivery is recorded without its run, or the other way round).
           const run = await options.orchestrator.startRun(key, {
             variables: opts.variables ?? {},
             trigger: { kind: ext.id, ...(opts.by && { by: opts.by }) },
+            ...(opts.systemVariables && { systemVariables: opts.systemVariables }),
+            ...(opts.noSecrets === true && { noSecrets: true }),
             ...(opts.deliveryId && { delivery: { extension: ext.id, deliveryId: opts.deliveryId } }),
           });
           return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false };
@@ -210,54 +234,57 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     scheduleRestart(ext);
   };
 
+  /** What a Worker (or a container extension, in its stead) tells the host. */
+  const receive = (ext: Running, worker: NonNullable<Running["worker"]>, message: WorkerMessage) => {
+    switch (message.type) {
+      case "ready":
+        ext.state = "running";
+        ext.error = undefined;
+        appendLog(ext, "[gantry] started");
+        ext.readyResolve?.();
+        void record("extension.started", { extension: ext.id });
+        return;
+      case "failed":
+        // A bad config or module is not fixed by restarting: say so and wait for a fix.
+        ext.state = "failed";
+        ext.error = message.message;
+        appendLog(ext, `[gantry] ${message.message}`);
+        worker.terminate();
+        ext.worker = undefined;
+        ext.readyResolve?.();
+        void record("extension.failed", { extension: ext.id, reason: message.message });
+        return;
+      case "log":
+        appendLog(ext, message.line);
+        return;
+      case "subscription-error":
+        ext.subscriptionErrors.set(message.id, message.message);
+        appendLog(ext, `[gantry] subscription ${message.id}: ${message.message}`);
+        return;
+      case "call":
+        void perform(ext, message.method, message.args).then(
+          (value) => post(ext, { type: "reply", callId: message.callId, ok: true, value }),
+          (error: Error) => post(ext, { type: "reply", callId: message.callId, ok: false, error: error.message }),
+        );
+        return;
+      case "hook-result": {
+        const answer = ext.hooks.get(message.requestId);
+        ext.hooks.delete(message.requestId);
+        answer?.(message.response);
+        return;
+      }
+    }
+  };
+
   const launch = async (ext: Running) => {
     if (stopped) return;
     ext.state = "starting";
     ext.startedAt = Date.now();
     ext.ready = new Promise((resolve) => (ext.readyResolve = resolve));
+    if (ext.image) return launchContainer(ext, ext.image);
     const worker = new Worker(EXTENSION_WORKER);
     ext.worker = worker;
-    worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-      const message = event.data;
-      switch (message.type) {
-        case "ready":
-          ext.state = "running";
-          ext.error = undefined;
-          appendLog(ext, "[gantry] started");
-          ext.readyResolve?.();
-          void record("extension.started", { extension: ext.id });
-          return;
-        case "failed":
-          // A bad config or module is not fixed by restarting: say so and wait for a fix.
-          ext.state = "failed";
-          ext.error = message.message;
-          appendLog(ext, `[gantry] ${message.message}`);
-          worker.terminate();
-          ext.worker = undefined;
-          ext.readyResolve?.();
-          void record("extension.failed", { extension: ext.id, reason: message.message });
-          return;
-        case "log":
-          appendLog(ext, message.line);
-          return;
-        case "subscription-error":
-          ext.subscriptionErrors.set(message.id, message.message);
-          appendLog(ext, `[gantry] subscription ${message.id}: ${message.message}`);
-          return;
-        case "call":
-          void perform(ext, message.method, message.args).then(
-            (value) => post(ext, { type: "reply", callId: message.callId, ok: true, value }),
-            (error: Error) => post(ext, { type: "reply", callId: message.callId, ok: false, error: error.message }),
-          );
-          return;
-        case "hook-result": {
-          const answer = ext.hooks.get(message.requestId);
-          ext.hooks.delete(message.requestId);
-          answer?.(message.response);
-          return;
-        }
-      }
-    };
+    worker.onmessage = (event: MessageEvent<WorkerMessage>) => receive(ext, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault?.();
       crashed(ext, crashReason(event.message || "uncaught error"));
@@ -270,6 +297,27 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     ext.subscriptionErrors.clear();
     for (const row of rows) ext.sent.set(row.id, wire(row));
     post(ext, { type: "init", id: ext.id, file: ext.file, config: options.configs[ext.id] ?? {}, subscriptions: rows.map(wire) });
+  };
+
+  const launchContainer = async (ext: Running, image: string) => {
+    if (!options.containers) return receive(ext, { postMessage() {}, terminate() {} }, { type: "failed", message: "container extensions need a Docker engine" });
+    const { connection, instance, apiUrl } = options.containers;
+    const channel = createContainerExtension({
+      id: ext.id,
+      image,
+      connection,
+      instance,
+      apiUrl: apiUrl(),
+      onMessage: (message) => ext.worker === channel && receive(ext, channel, message),
+      onExit: (reason) => ext.worker === channel && ext.state !== "stopped" && ext.state !== "failed" && crashed(ext, reason),
+    });
+    ext.worker = channel;
+    ext.secret = channel.secret;
+    const rows = await listSubscriptions(db, { extension: ext.id });
+    ext.subscriptionErrors.clear();
+    for (const row of rows) ext.sent.set(row.id, wire(row));
+    const config = (options.configs[ext.id] as { config?: unknown } | undefined)?.config ?? {};
+    post(ext, { type: "init", id: ext.id, file: ext.file, config, subscriptions: rows.map(wire) });
   };
 
   const sync = async () => {
@@ -293,6 +341,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     }
   };
 
+  /** Tells the extension that started a run (its trigger kind) that the run has ended. */
+  const tellRunFinished = async (key: { namespace: string; id: string; run: number }) => {
+    if (extensions.size === 0) return;
+    const run = await getRun(db, key);
+    const ext = run ? extensions.get(run.trigger.kind) : undefined;
+    if (!run || !ext || ext.state !== "running") return;
+    if (run.state !== "successful" && run.state !== "failed" && run.state !== "cancelled") return;
+    const finished: FinishedRun = { namespace: key.namespace, pipeline: key.id, run: key.run, state: run.state };
+    post(ext, { type: "run-finished", run: finished });
+  };
+
   const status = (ext: Running): ExtensionStatus => ({
     id: ext.id,
     file: ext.file,
@@ -308,26 +367,38 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
 
   return {
     async start() {
-      for (const found of discoverExtensions(options.dir)) {
+      const containers = Object.entries(options.configs)
+        .filter(([id, config]) => ID_PATTERN.test(id) && typeof (config as { image?: unknown } | null)?.image === "string")
+        .map(([id, config]) => ({ id, file: `image ${(config as { image: string }).image}`, image: (config as { image: string }).image }));
+      for (const found of containers) {
+        if (options.containers) await removeLeftoverContainers(options.containers.connection, options.containers.instance, found.id);
+      }
+      for (const found of [...discoverExtensions(options.dir), ...containers]) {
         const ext: Running = { ...found, state: "starting", restarts: 0, sent: new Map(), subscriptionErrors: new Map(), log: [], hooks: new Map(), startedAt: Date.now() };
         extensions.set(found.id, ext);
         await launch(ext);
       }
       unsubscribeBus = bus.subscribe((message) => {
         if (message.kind === "subscriptions.changed") void sync().catch((error) => console.error("subscription sync failed:", error));
+        if (message.kind === "run.finished" && message.namespace && message.pipeline && message.run !== undefined) {
+          void tellRunFinished({ namespace: message.namespace, id: message.pipeline, run: message.run }).catch((error) => console.error("run-finished notice failed:", error));
+        }
       });
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.
       await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(5_000)]);
     },
-    stop() {
+    async stop() {
       stopped = true;
       unsubscribeBus?.();
+      const ending: unknown[] = [];
       for (const ext of extensions.values()) {
         ext.state = "stopped";
         clearTimeout(ext.restartTimer);
-        ext.worker?.terminate();
+        // A container extension's container is removed; wait for that, not for Workers.
+        ending.push(ext.worker?.terminate());
         ext.worker = undefined;
       }
+      await Promise.all(ending);
     },
     list: () => [...extensions.values()].map(status),
     get(id) {
@@ -354,6 +425,30 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         post(ext, { type: "hook", requestId, request });
       });
     },
+    async call(id, secret, method, args) {
+      const ext = extensions.get(id);
+      // One answer for "no such extension" and "wrong secret": a caller learns nothing from it.
+      if (!ext?.image || !ext.worker || !ext.secret || !secret || !sameSecret(secret, ext.secret)) return { ok: false, status: 401, message: "Authorization: Bearer <GANTRY_EXTENSION_SECRET> of a running container extension required" };
+      if (!Array.isArray(args)) return { ok: false, status: 400, message: "args must be an array" };
+      if (method === "log") {
+        appendLog(ext, args.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" "));
+        return { ok: true, value: undefined };
+      }
+      if (!(CONTAINER_METHODS as readonly string[]).includes(method)) return { ok: false, status: 400, message: `method must be one of log, ${CONTAINER_METHODS.join(", ")}` };
+      try {
+        return { ok: true, value: await perform(ext, method as ApiMethod, args) };
+      } catch (error) {
+        return { ok: false, status: 400, message: (error as Error).message };
+      }
+    },
     sync,
   };
+}
+
+const CONTAINER_METHODS = ["startRun", "secret", "getState", "setState", "event"] as const satisfies readonly ApiMethod[];
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }

@@ -1,5 +1,5 @@
 // Messages between the extension host and an extension's Worker: one protocol, both ways.
-import type { HookRequest, HookResponse } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
 
 export interface WireSubscription {
   id: number;
@@ -15,6 +15,7 @@ export type HostMessage =
   | { type: "subscribe"; subscription: WireSubscription }
   | { type: "unsubscribe"; subscription: WireSubscription }
   | { type: "hook"; requestId: number; request: HookRequest }
+  | { type: "run-finished"; run: FinishedRun }
   | { type: "reply"; callId: number; ok: true; value: unknown }
   | { type: "reply"; callId: number; ok: false; error: string };
 

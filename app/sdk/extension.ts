@@ -40,6 +40,28 @@ export interface HookResponse {
   body?: unknown;
 }
 
+export interface ExtensionStartRunOptions {
+  /** Run variables (not GANTRY_* names). */
+  variables?: Record<string, string>;
+  /**
+   * Event fields as system variables, named `GANTRY_<EXTENSION ID>_*` (e.g. GANTRY_GITHUB_SHA
+   * for the "github" extension); the host refuses other names.
+   */
+  systemVariables?: Record<string, string>;
+  /** Withhold secrets (and the API token) from the run, e.g. for a pull request from a fork. */
+  noSecrets?: boolean;
+  deliveryId?: string;
+  by?: string;
+}
+
+/** A run this extension started that has ended. */
+export interface FinishedRun {
+  namespace: string;
+  pipeline: string;
+  run: number;
+  state: "successful" | "failed" | "cancelled";
+}
+
 /** What an extension may do: start runs of its subscribed pipelines, read secrets of them, log, record events. */
 export interface ExtensionApi<Config = unknown, Params = unknown> {
   readonly config: Config;
@@ -51,10 +73,7 @@ export interface ExtensionApi<Config = unknown, Params = unknown> {
    * Starts a run of a subscribed pipeline. With `deliveryId`, a second call with the same id
    * starts nothing and answers the first run (`duplicate: true`), also across restarts.
    */
-  startRun(
-    subscriptionId: number,
-    options?: { variables?: Record<string, string>; deliveryId?: string; by?: string },
-  ): Promise<{ namespace: string; pipeline: string; run: number; duplicate: boolean }>;
+  startRun(subscriptionId: number, options?: ExtensionStartRunOptions): Promise<{ namespace: string; pipeline: string; run: number; duplicate: boolean }>;
   /** A secret of the subscribed pipeline (pipeline scope first, then global). */
   secret(subscriptionId: number, name: string): Promise<string | undefined>;
   /**
@@ -80,6 +99,8 @@ export interface ExtensionDefinition<Config = unknown, Params = unknown> {
   subscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
   unsubscribe?(subscription: Subscription<Params>, api: ExtensionApi<Config, Params>): void | Promise<void>;
   onHook?(request: HookRequest, api: ExtensionApi<Config, Params>): HookResponse | Promise<HookResponse>;
+  /** A run this extension started has ended (told while the extension runs; missed ones are not replayed). */
+  onRunFinished?(run: FinishedRun, api: ExtensionApi<Config, Params>): void | Promise<void>;
 }
 
 /**

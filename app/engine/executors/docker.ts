@@ -21,6 +21,8 @@ export const GANTRY_LABELS = {
   keep: "gantry.keep",
   /** The server (its database) that owns the container; its janitor touches only these. */
   instance: "gantry.instance",
+  /** An extension's container (no run): the extension host owns it, not the janitor. */
+  extension: "gantry.extension",
 } as const;
 
 export interface DockerExecutorOptions {

@@ -59,6 +59,11 @@ const subscriptionBody = {
     params: { type: "object", description: "checked by the extension's params schema; a mismatch shows as the subscription's error" },
   },
 };
+const callBody = {
+  type: "object",
+  required: ["method", "args"],
+  properties: { method: { type: "string", enum: ["startRun", "secret", "log", "getState", "setState", "event"] }, args: { type: "array" } },
+};
 const tokenBody = {
   type: "object",
   required: ["name", "roles"],
@@ -101,6 +106,14 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/events/stream", summary: "Live events (SSE)", auth: true, query: ["after"], success: 200 },
   { method: "get", path: "/extensions", summary: "Extensions: state, restarts, error, subscriptions, last 20 log lines", auth: true, success: 200 },
   { method: "get", path: "/extensions/{id}", summary: "One extension with its whole recent log", auth: true, success: 200 },
+  {
+    method: "post",
+    path: "/extensions/{id}/calls",
+    summary: "A container extension's call (startRun, secret, log, getState, setState); authenticated by Bearer <GANTRY_EXTENSION_SECRET>, not a user token (docs/extension-protocol.md)",
+    auth: false,
+    body: callBody,
+    success: 200,
+  },
   { method: "get", path: "/pipelines/{ns}/{id}/subscriptions", summary: "A pipeline's subscriptions to extensions, with their errors", auth: true, success: 200 },
   {
     method: "post",

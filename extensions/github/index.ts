@@ -1,0 +1,291 @@
+// Built-in "github" extension: a GitHub App's webhook at POST /hooks/github. Checks
+// X-Hub-Signature-256, starts runs of pipelines whose github({ repo, events, branches })
+// matches a push, pull_request or release, hands the event's fields to tasks as
+// GANTRY_GITHUB_* variables, and reports each run's result back as a check run.
+import * as v from "valibot";
+import { defineExtension, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription } from "gantry";
+
+const MAX_VARIABLE_LENGTH = 4096;
+const MAX_DELIVERY_ID_LENGTH = 256;
+const SIGNATURE_HEADER = "x-hub-signature-256";
+const EVENT_HEADER = "x-github-event";
+const DELIVERY_HEADER = "x-github-delivery";
+const EVENTS = ["push", "pull_request", "release"] as const;
+const CONCLUSIONS: Record<FinishedRun["state"], string> = { successful: "success", failed: "failure", cancelled: "cancelled" };
+
+const configSchema = v.pipe(
+  v.object({
+    appId: v.pipe(v.union([v.string(), v.number()]), v.transform(String), v.minLength(1)),
+    /** The App's private key (PEM, PKCS#1 as GitHub hands it out, or PKCS#8). */
+    privateKey: v.optional(v.pipe(v.string(), v.minLength(1))),
+    privateKeyFile: v.optional(v.pipe(v.string(), v.minLength(1))),
+    webhookSecret: v.pipe(v.string(), v.minLength(1)),
+    apiUrl: v.optional(v.pipe(v.string(), v.url(), v.transform((url) => url.replace(/\/+$/, ""))), "https://api.github.com"),
+  }),
+  v.check((config) => config.privateKey !== undefined || config.privateKeyFile !== undefined, "privateKey or privateKeyFile is required"),
+);
+
+const paramsSchema = v.object({
+  repo: v.pipe(v.string(), v.regex(/^[\w.-]+\/[\w.-]+$/, 'must be "owner/name"')),
+  events: v.pipe(
+    v.array(v.pipe(v.string(), v.regex(/^(push|pull_request|release)(\.[a-z_]+)?$/, 'must be push, pull_request or release, optionally with an action ("pull_request.opened")'))),
+    v.minLength(1),
+  ),
+  branches: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+});
+
+type Config = v.InferOutput<typeof configSchema>;
+type Params = v.InferOutput<typeof paramsSchema>;
+type Api = ExtensionApi<Config, Params>;
+
+/** Where a check run goes once the run ends; kept in extension state under the run's key. */
+interface CheckTarget {
+  repo: string;
+  sha: string;
+  installation: number;
+}
+
+/** What of a delivery decides which pipelines run, and what their tasks are told. */
+interface GithubEvent {
+  event: (typeof EVENTS)[number];
+  action?: string;
+  repo: string;
+  /** The branch the branch filter looks at: pushed to, or a pull request's base; none for releases. */
+  branch?: string;
+  sha?: string;
+  installation?: number;
+  fromFork: boolean;
+  variables: Record<string, string>;
+}
+
+const answer = (status: number, code: string, message: string): HookResponse => ({ status, body: { error: { code, message } } });
+
+/** An environment value: no NUL (no honest title has one), cut to the cap without splitting a surrogate pair. */
+function envValue(value: string): string {
+  const clean = value.replaceAll("\u0000", "");
+  if (clean.length <= MAX_VARIABLE_LENGTH) return clean;
+  const cut = clean.slice(0, MAX_VARIABLE_LENGTH);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined);
+const field = (value: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((current, key) => (current !== null && typeof current === "object" ? (current as Record<string, unknown>)[key] : undefined), value);
+
+/** The parts of a push, pull_request or release payload Gantry uses; undefined for anything else. */
+function readEvent(event: string, delivery: string | undefined, payload: unknown): GithubEvent | undefined {
+  if (!(EVENTS as readonly string[]).includes(event)) return undefined;
+  const repo = text(field(payload, "repository", "full_name"));
+  if (!repo) return undefined;
+  const action = text(field(payload, "action"));
+  const installation = field(payload, "installation", "id");
+  const found: GithubEvent = {
+    event: event as GithubEvent["event"],
+    ...(action && { action }),
+    repo,
+    ...(typeof installation === "number" && { installation }),
+    fromFork: false,
+    variables: {},
+  };
+  const fields: Record<string, string | undefined> = {
+    EVENT: event,
+    DELIVERY: delivery,
+    REPO: repo,
+    ACTOR: text(field(payload, "sender", "login")),
+    ACTION: action,
+  };
+  if (event === "push") {
+    // A deleted branch has nothing to build.
+    if (field(payload, "deleted") === true) return undefined;
+    const ref = text(field(payload, "ref"));
+    fields.REF = ref;
+    fields.SHA = found.sha = text(field(payload, "after"));
+    if (ref?.startsWith("refs/heads/")) found.branch = ref.slice("refs/heads/".length);
+  } else if (event === "pull_request") {
+    const pr = field(payload, "pull_request");
+    const number = text(field(pr, "number")) ?? text(field(payload, "number"));
+    fields.PR_NUMBER = number;
+    fields.PR_TITLE = text(field(pr, "title"));
+    fields.REF = number ? `refs/pull/${number}/head` : undefined;
+    fields.SHA = found.sha = text(field(pr, "head", "sha"));
+    fields.BASE_REF = found.branch = text(field(pr, "base", "ref"));
+    fields.HEAD_REF = text(field(pr, "head", "ref"));
+    // A deleted fork has no head repository: that is a fork too.
+    const head = text(field(pr, "head", "repo", "full_name"));
+    const base = text(field(pr, "base", "repo", "full_name")) ?? repo;
+    found.fromFork = head === undefined || head.toLowerCase() !== base.toLowerCase();
+  } else {
+    const tag = text(field(payload, "release", "tag_name"));
+    fields.RELEASE_TAG = tag;
+    fields.REF = tag ? `refs/tags/${tag}` : undefined;
+  }
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) found.variables[`GANTRY_GITHUB_${name}`] = envValue(value);
+  return found;
+}
+
+function matches(subscription: Subscription<Params>, found: GithubEvent): boolean {
+  const { repo, events, branches } = subscription.params;
+  if (repo.toLowerCase() !== found.repo.toLowerCase()) return false;
+  if (!events.some((wanted) => wanted === found.event || (found.action !== undefined && wanted === `${found.event}.${found.action}`))) return false;
+  if (branches && found.event !== "release") return found.branch !== undefined && branches.includes(found.branch);
+  return true;
+}
+
+const base64url = (bytes: Uint8Array | string) => Buffer.from(bytes).toString("base64url");
+
+/** DER length octets. */
+function derLength(length: number): number[] {
+  if (length < 0x80) return [length];
+  const octets: number[] = [];
+  for (let rest = length; rest > 0; rest >>= 8) octets.unshift(rest & 0xff);
+  return [0x80 | octets.length, ...octets];
+}
+
+/**
+ * The key as PKCS#8 DER. GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY"), which Web Crypto
+ * cannot import, so that one is wrapped: SEQUENCE { 0, rsaEncryption, OCTET STRING pkcs1 }.
+ */
+function pkcs8Der(pem: string): Uint8Array<ArrayBuffer> {
+  const kind = /-----BEGIN ([A-Z ]+)-----/.exec(pem)?.[1];
+  const der = Buffer.from(pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64");
+  if (kind === "PRIVATE KEY") return Uint8Array.from(der);
+  if (kind !== "RSA PRIVATE KEY") throw new Error("the private key must be a PEM RSA key");
+  const algorithm = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+  const octetString = [0x04, ...derLength(der.length)];
+  const body = [0x02, 0x01, 0x00, ...algorithm, ...octetString];
+  return Uint8Array.from([0x30, ...derLength(body.length + der.length), ...body, ...der]);
+}
+
+let signingKey: Promise<CryptoKey> | undefined;
+const tokens = new Map<number, { token: string; expiresAt: number }>();
+/** Runs started here with where their check run goes (also in state, for a restarted worker). */
+const checks = new Map<string, CheckTarget>();
+const runKey = (run: { namespace: string; pipeline: string; run: number }) => `check:${run.namespace}/${run.pipeline}#${run.run}`;
+
+/** A ten-minute App JWT (RS256, iss = App id), back-dated a minute for clock drift. */
+async function appJwt(config: Config): Promise<string> {
+  signingKey ??= (async () => {
+    const pem = config.privateKey ?? (await Bun.file(config.privateKeyFile!).text());
+    return crypto.subtle.importKey("pkcs8", pkcs8Der(pem), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+  })();
+  const key = await signingKey.catch((error: Error) => {
+    signingKey = undefined;
+    throw error;
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${base64url(JSON.stringify({ alg: "RS256", typ: "JWT" }))}.${base64url(JSON.stringify({ iat: now - 60, exp: now + 540, iss: config.appId }))}`;
+  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, new TextEncoder().encode(input));
+  return `${input}.${base64url(new Uint8Array(signature))}`;
+}
+
+async function github(config: Config, path: string, init: { method: string; token: string; body?: unknown }): Promise<unknown> {
+  const response = await fetch(`${config.apiUrl}${path}`, {
+    method: init.method,
+    headers: {
+      authorization: `Bearer ${init.token}`,
+      accept: "application/vnd.github+json",
+      "x-github-api-version": "2022-11-28",
+      "user-agent": "gantry",
+      ...(init.body !== undefined && { "content-type": "application/json" }),
+    },
+    ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+  });
+  if (!response.ok) throw new Error(`${init.method} ${path}: ${response.status} ${(await response.text()).slice(0, 200)}`);
+  return response.json();
+}
+
+/** An installation token, reused until a minute before it expires. */
+async function installationToken(config: Config, installation: number): Promise<string> {
+  const cached = tokens.get(installation);
+  if (cached && cached.expiresAt - 60_000 > Date.now()) return cached.token;
+  const body = (await github(config, `/app/installations/${installation}/access_tokens`, { method: "POST", token: await appJwt(config) })) as { token: string; expires_at?: string };
+  tokens.set(installation, { token: body.token, expiresAt: body.expires_at ? Date.parse(body.expires_at) : Date.now() + 3_600_000 });
+  return body.token;
+}
+
+async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
+  const key = runKey(run);
+  let target = checks.get(key);
+  if (!target) {
+    const stored = await api.getState(key);
+    if (stored) target = JSON.parse(stored) as CheckTarget;
+  }
+  if (!target) return;
+  const token = await installationToken(api.config, target.installation);
+  await github(api.config, `/repos/${target.repo}/check-runs`, {
+    method: "POST",
+    token,
+    body: {
+      name: `gantry/${run.namespace}/${run.pipeline}`,
+      head_sha: target.sha,
+      status: "completed",
+      conclusion: CONCLUSIONS[run.state],
+      completed_at: new Date().toISOString(),
+      external_id: `${run.namespace}/${run.pipeline}#${run.run}`,
+      output: { title: `Run ${run.run}: ${run.state}`, summary: `Gantry run ${run.namespace}/${run.pipeline}#${run.run} ended ${run.state}.` },
+    },
+  });
+  checks.delete(key);
+  await api.setState(key, "");
+}
+
+export default defineExtension<Config, Params>({
+  id: "github",
+  description: 'A GitHub App\'s webhook (POST /hooks/github): github({ repo: "owner/name", events: ["push"], branches: ["main"] }).',
+  config: configSchema,
+  params: paramsSchema,
+  async onHook(request, api) {
+    if (request.path !== "" && request.path !== "/") return answer(404, "not_found", "GitHub deliveries go to POST /hooks/github");
+    const delivery = request.headers[DELIVERY_HEADER] || undefined;
+    const reject = async (status: number, code: string, message: string, reason: string) => {
+      const data = { reason, status, ...(delivery !== undefined && { delivery: delivery.slice(0, MAX_DELIVERY_ID_LENGTH) }) };
+      await api.event("delivery.rejected", data).catch((error: Error) => api.log(`could not record a rejected delivery: ${error.message}`));
+      return answer(status, code, message);
+    };
+    // The signature is checked over the raw bytes before anything of the body is looked at.
+    const signature = request.headers[SIGNATURE_HEADER];
+    if (!verifySignature(api.config.webhookSecret, request.body, signature)) {
+      return reject(401, "unauthorized", `missing or invalid ${SIGNATURE_HEADER}`, signature === undefined ? "missing signature" : "bad signature");
+    }
+    if (delivery !== undefined && delivery.length > MAX_DELIVERY_ID_LENGTH) {
+      return reject(400, "invalid", `${DELIVERY_HEADER} is longer than ${MAX_DELIVERY_ID_LENGTH} characters`, "delivery id too long");
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(request.body));
+    } catch (error) {
+      return reject(400, "invalid", `the body is not valid JSON: ${(error as Error).message}`, "invalid JSON");
+    }
+    const found = readEvent(request.headers[EVENT_HEADER] ?? "", delivery, payload);
+    const subscriptions = found ? api.subscriptions().filter((subscription) => matches(subscription, found)) : [];
+    if (!found || subscriptions.length === 0) return { status: 200, body: { runs: [] } };
+
+    const runs: { namespace: string; pipeline: string; id: number; duplicate: boolean }[] = [];
+    const failures: string[] = [];
+    for (const subscription of subscriptions) {
+      try {
+        const started = await api.startRun(subscription.id, {
+          systemVariables: found.variables,
+          by: delivery ? `github delivery ${delivery}` : "github",
+          ...(found.fromFork && { noSecrets: true }),
+          ...(delivery !== undefined && { deliveryId: delivery }),
+        });
+        runs.push({ namespace: started.namespace, pipeline: started.pipeline, id: started.run, duplicate: started.duplicate });
+        if (!started.duplicate && found.sha && found.installation !== undefined) {
+          const target: CheckTarget = { repo: found.repo, sha: found.sha, installation: found.installation };
+          checks.set(runKey(started), target);
+          await api.setState(runKey(started), JSON.stringify(target)).catch((error: Error) => api.log(`could not keep the check run target: ${error.message}`));
+        }
+      } catch (error) {
+        api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run: ${(error as Error).message}`);
+        failures.push(`${subscription.namespace}/${subscription.pipeline}: ${(error as Error).message}`);
+      }
+    }
+    // The delivery id makes a retry start only what is missing.
+    if (failures.length > 0) return { status: 503, body: { runs, error: { code: "unavailable", message: `could not start a run: ${failures.join("; ")}` } } };
+    return { status: 202, body: { runs } };
+  },
+  async onRunFinished(run, api) {
+    await reportCheck(api, run).catch((error: Error) => api.log(`${run.namespace}/${run.pipeline}#${run.run}: could not report the check run: ${error.message}`));
+  },
+});
