@@ -7,9 +7,9 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { loadConfig } from "../app/config.ts";
-import { createDeps, type Deps } from "../app/deps.ts";
+import { createDeps } from "../app/deps.ts";
 import type { PipelineKey } from "../app/db/repos/pipelines.ts";
-import { getRun } from "../app/db/repos/runs.ts";
+import { timedRun } from "./timed-run.ts";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
 import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
 
@@ -63,28 +63,6 @@ try {
   console.error(`image ${IMAGE} is missing (run scripts/provision-test-env.sh; this bench never pulls)`);
   rmSync(root, { recursive: true, force: true });
   process.exit(1);
-}
-
-/** Starts a run and resolves with its wall time once it has finished (state persisted); throws if it failed. */
-async function timedRun(deps: Deps, key: PipelineKey): Promise<number> {
-  const started = performance.now();
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
-  let runId = -1;
-  const unsubscribe = deps.bus.subscribe((message) => {
-    if (message.kind === "run.finished" && message.pipeline === key.id && message.run === runId) resolveDone();
-  });
-  const run = await deps.orchestrator.startRun(key, { trigger: { kind: "bench" } });
-  runId = run.id;
-  await done;
-  const elapsed = performance.now() - started;
-  unsubscribe();
-  const stored = await getRun(deps.db, { ...key, run: runId });
-  if (stored?.state !== "successful") {
-    const failed = stored?.tasks.filter((task) => task.state !== "successful").map((task) => `${task.taskId}: ${task.reason}`);
-    throw new Error(`run ${key.id}#${runId} ended ${stored?.state}: ${stored?.reason}\n  ${failed?.join("\n  ")}`);
-  }
-  return elapsed;
 }
 
 /** The same container through the Engine API directly: create, start, wait, remove. */

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../app/config.ts";
-import { createDeps, type Deps } from "../app/deps.ts";
-import type { PipelineKey } from "../app/db/repos/pipelines.ts";
+import { createDeps } from "../app/deps.ts";
+import { timedRun } from "./timed-run.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 40;
@@ -34,22 +34,6 @@ writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`)
 const config = loadConfig({ env: { GANTRY_DATA_DIR: join(root, "data"), GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0" } });
 const deps = await createDeps(config);
 await deps.loader.scan();
-
-/** Starts a run and resolves with its wall time when it has finished (state persisted). */
-async function timedRun(deps: Deps, key: PipelineKey): Promise<number> {
-  const started = performance.now();
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
-  let runId = -1;
-  const unsubscribe = deps.bus.subscribe((message) => {
-    if (message.kind === "run.finished" && message.pipeline === key.id && message.run === runId) resolveDone();
-  });
-  const run = await deps.orchestrator.startRun(key, { trigger: { kind: "bench" } });
-  runId = run.id;
-  await done;
-  unsubscribe();
-  return performance.now() - started;
-}
 
 async function bareProcess(): Promise<number> {
   const started = performance.now();
