@@ -2,12 +2,10 @@
 import { Hono } from "hono";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/env.ts";
-import { errorBody, handleError } from "./http/errors.ts";
+import { errorResponse, handleError } from "./http/errors.ts";
 import { requireToken } from "./http/middleware/auth.ts";
 import { securityHeaders } from "./http/middleware/security-headers.ts";
-import { assets } from "./http/web/assets.ts";
-import { authPages } from "./http/web/auth.tsx";
-import { homePage } from "./http/web/home.tsx";
+import { webPages } from "./http/web/index.ts";
 import { eventsApi } from "./http/api/events.ts";
 import { healthApi } from "./http/api/health.ts";
 import { openApi } from "./http/api/openapi.ts";
@@ -29,11 +27,9 @@ export function createServer(deps: Deps) {
   });
   app.use(securityHeaders);
   app.onError(handleError);
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
-  app.route("/public", assets);
-  app.route("/", authPages);
-  app.route("/", homePage);
+  app.route("/", webPages);
   app.route("/api/v1/health", healthApi);
   // Container extensions present their own secret here, not a user token.
   app.route("/api/v1/extensions", extensionCallsApi);

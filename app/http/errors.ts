@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { GantryError, RateLimitedError, type ErrorCode } from "../domain/errors.ts";
+import { ErrorPage } from "./web/pages/error.tsx";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid: 400,
@@ -19,16 +20,28 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-export function handleError(error: Error, c: Context): Response {
+/** Web pages answer errors with a page; the API, hooks and SSE streams with JSON. */
+function wantsPage(c: Context): boolean {
+  if (c.req.path.startsWith("/api/") || c.req.path.startsWith("/public/")) return false;
+  if (c.req.header("hx-request")) return true;
+  return (c.req.header("accept") ?? "").includes("text/html");
+}
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response | Promise<Response> {
+  if (wantsPage(c)) return c.html(ErrorPage({ status, message }), status);
+  return c.json(errorBody(code, message), status);
+}
+
+export function handleError(error: Error, c: Context): Response | Promise<Response> {
   if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
-  if (error instanceof GantryError) return c.json(errorBody(error.code, error.message), STATUS[error.code]);
+  if (error instanceof GantryError) return errorResponse(c, STATUS[error.code], error.code, error.message);
   if (error instanceof SyntaxError && /JSON/i.test(error.message)) {
-    return c.json(errorBody("invalid", `request body is not valid JSON: ${error.message}`), 400);
+    return errorResponse(c, 400, "invalid", `request body is not valid JSON: ${error.message}`);
   }
   // Hono's validator throws these, e.g. 400 "Malformed JSON in request body".
   if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
-    return c.json(errorBody(error.status === 400 ? "invalid" : "http_error", error.message), error.status as ContentfulStatusCode);
+    return errorResponse(c, error.status as ContentfulStatusCode, error.status === 400 ? "invalid" : "http_error", error.message);
   }
   console.error(`${c.req.method} ${c.req.path} failed:`, error);
-  return c.json(errorBody("internal", "internal server error"), 500);
+  return errorResponse(c, 500, "internal", "internal server error");
 }

@@ -1,14 +1,33 @@
-// Static assets, imported as text so they are embedded in the single binary.
+// Static assets, imported as text so they are embedded in the single binary. The style
+// sheet is one file to the browser, kept as one file per area in public/.
 import { Hono } from "hono";
-import appCss from "../../../public/app.css" with { type: "text" };
+import baseCss from "../../../public/app.css" with { type: "text" };
+import dashboardCss from "../../../public/dashboard.css" with { type: "text" };
+import pipelinesCss from "../../../public/pipelines.css" with { type: "text" };
+import runsCss from "../../../public/runs.css" with { type: "text" };
+import adminCss from "../../../public/admin.css" with { type: "text" };
+import gantryJs from "../../../public/gantry.js" with { type: "text" };
+import logViewJs from "../../../public/log-view.js" with { type: "text" };
+import htmxJs from "../../../node_modules/htmx.org/dist/htmx.min.js" with { type: "text" };
+import htmxSseJs from "../../../node_modules/htmx.org/dist/ext/hx-sse.min.js" with { type: "text" };
 import type { AppEnv } from "../env.ts";
 
+const CSS = "text/css; charset=utf-8";
+const JS = "text/javascript; charset=utf-8";
+
 const ASSETS: Record<string, { body: string; type: string }> = {
-  "app.css": { body: appCss, type: "text/css; charset=utf-8" },
+  "app.css": { body: [baseCss, dashboardCss, pipelinesCss, runsCss, adminCss].join("\n"), type: CSS },
+  "htmx.js": { body: htmxJs, type: JS },
+  "hx-sse.js": { body: htmxSseJs, type: JS },
+  "gantry.js": { body: gantryJs, type: JS },
+  "log-view.js": { body: logViewJs, type: JS },
 };
+
+/** A short content hash per asset, so pages can link `?v=` and browsers cache safely. */
+export const ASSET_VERSION = Bun.hash(Object.values(ASSETS).map((asset) => asset.body).join("")).toString(36);
 
 export const assets = new Hono<AppEnv>().get("/:name", (c) => {
   const asset = ASSETS[c.req.param("name")];
   if (!asset) return c.text("not found", 404);
-  return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=300" });
+  return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=3600" });
 });

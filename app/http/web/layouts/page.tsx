@@ -1,39 +1,89 @@
-// The HTML document around every page: no inline script or style (the CSP forbids both).
+// The HTML document around every page: navigation, skip link, and scripts loaded from
+// /public (no inline script or style: the CSP forbids both). Pages read fully without
+// JavaScript; htmx and gantry.js only add live updates and conveniences.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Child } from "hono/jsx";
+import { ASSET_VERSION } from "../assets.ts";
+
+export type NavSection = "dashboard" | "pipelines" | "events" | "extensions" | "secrets" | "tokens";
+
+const NAV: { section: NavSection; href: string; label: string }[] = [
+  { section: "dashboard", href: "/", label: "Dashboard" },
+  { section: "pipelines", href: "/pipelines", label: "Pipelines" },
+  { section: "events", href: "/events", label: "Events" },
+  { section: "extensions", href: "/extensions", label: "Extensions" },
+  { section: "secrets", href: "/secrets", label: "Secrets" },
+  { section: "tokens", href: "/tokens", label: "Tokens" },
+];
+
+export interface PageSession {
+  who: string;
+  csrfToken: string;
+}
 
 export interface PageProps {
   title: string;
   children?: Child;
   /** The signed-in token's name and the CSRF token for forms; absent on the login page. */
-  session?: { who: string; csrfToken: string };
+  session?: PageSession;
+  /** Which navigation entry is the current page. */
+  section?: NavSection;
 }
 
-export function Page({ title, children, session }: PageProps) {
+export function Page({ title, children, session, section }: PageProps) {
+  const asset = (name: string) => `/public/${name}?v=${ASSET_VERSION}`;
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · Gantry`}</title>
-        <link rel="stylesheet" href="/public/app.css" />
+        <link rel="stylesheet" href={asset("app.css")} />
         {session && <meta name="csrf-token" content={session.csrfToken} />}
+        {session && <script src={asset("htmx.js")} defer></script>}
+        {session && <script src={asset("hx-sse.js")} defer></script>}
+        {session && <script src={asset("gantry.js")} defer></script>}
       </head>
       <body>
+        <a class="skip-link" href="#main">
+          Skip to content
+        </a>
         <header class="top">
           <a class="brand" href="/">
             Gantry
           </a>
           {session && (
+            <nav aria-label="Main">
+              <ul class="nav">
+                {NAV.map((item) => (
+                  <li>
+                    <a href={item.href} aria-current={item.section === section ? "page" : undefined}>
+                      {item.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </nav>
+          )}
+          {session && (
             <form method="post" action="/logout" class="logout">
-              <span>{session.who}</span>
+              <span class="who" title="Signed in with this token">
+                {session.who}
+              </span>
               <input type="hidden" name="_csrf" value={session.csrfToken} />
               <button type="submit">Log out</button>
             </form>
           )}
         </header>
-        <main id="main">{children}</main>
+        <main id="main" tabindex={-1}>
+          {children}
+        </main>
       </body>
     </html>
   );
+}
+
+/** The hidden CSRF field every state-changing form carries. */
+export function CsrfField({ session }: { session: PageSession }) {
+  return <input type="hidden" name="_csrf" value={session.csrfToken} />;
 }

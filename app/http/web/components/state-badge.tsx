@@ -1,0 +1,21 @@
+// A run or task state as a labelled badge: colour for the eye, text and a symbol for
+// everyone else (colour alone is never the only signal).
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { RunState, TaskState } from "../../../domain/states.ts";
+
+const SYMBOL: Record<RunState | TaskState, string> = {
+  pending: "○",
+  running: "◔",
+  successful: "✓",
+  failed: "✗",
+  skipped: "↷",
+  cancelled: "■",
+};
+
+export function StateBadge({ state }: { state: RunState | TaskState }) {
+  return (
+    <span class={`badge state-${state}`}>
+      <span aria-hidden="true">{SYMBOL[state]}</span> {state}
+    </span>
+  );
+}

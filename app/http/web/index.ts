@@ -1,0 +1,25 @@
+// All web pages under their paths. Every router checks the session (and CSRF on
+// state-changing requests) on its own routes: a catch-all middleware here would also
+// catch /api/v1, which authenticates with bearer tokens instead.
+import { Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import { assets } from "./assets.ts";
+import { authPages } from "./auth.tsx";
+import { dashboardPages } from "./dashboard.tsx";
+import { eventPages } from "./events.tsx";
+import { extensionPages } from "./extensions.tsx";
+import { pipelinePages } from "./pipelines.tsx";
+import { runPages } from "./runs.tsx";
+import { secretPages } from "./secrets.tsx";
+import { tokenPages } from "./tokens.tsx";
+
+export const webPages = new Hono<AppEnv>()
+  .route("/public", assets)
+  .route("/", authPages)
+  .route("/", dashboardPages)
+  .route("/pipelines", pipelinePages)
+  .route("/pipelines", runPages)
+  .route("/secrets", secretPages)
+  .route("/tokens", tokenPages)
+  .route("/extensions", extensionPages)
+  .route("/events", eventPages);

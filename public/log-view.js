@@ -1,0 +1,1 @@
+// Log panes: see runs pages.

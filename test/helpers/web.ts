@@ -1,0 +1,40 @@
+// A logged-in web client for page tests: the session cookie and CSRF token of a real
+// login, and fetch helpers that send them.
+import { expect } from "bun:test";
+
+export interface WebClient {
+  cookie: string;
+  csrf: string;
+  /** GET a page (no redirects followed). */
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  /** POST a form with the CSRF field added. */
+  post(path: string, form?: Record<string, string>): Promise<Response>;
+}
+
+export async function webLogin(baseUrl: string, token: string): Promise<WebClient> {
+  const login = await fetch(`${baseUrl}/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token, next: "/" }).toString(),
+  });
+  expect(login.status).toBe(303);
+  const cookie = /gantry_session=([^;]*)/.exec(login.headers.get("set-cookie") ?? "")?.[1];
+  if (!cookie) throw new Error("login gave no session cookie");
+  const headers = { cookie: `gantry_session=${cookie}` };
+  const home = await (await fetch(`${baseUrl}/`, { headers })).text();
+  const csrf = /name="csrf-token" content="([^"]+)"/.exec(home)?.[1];
+  if (!csrf) throw new Error("no CSRF token on the dashboard");
+  return {
+    cookie,
+    csrf,
+    get: (path, extra = {}) => fetch(`${baseUrl}${path}`, { redirect: "manual", headers: { ...headers, accept: "text/html", ...extra } }),
+    post: (path, form = {}) =>
+      fetch(`${baseUrl}${path}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { ...headers, accept: "text/html", "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: csrf, ...form }).toString(),
+      }),
+  };
+}
