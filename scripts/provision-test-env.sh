@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes this machine ready for the test suite, idempotently: a running Docker engine and
-# the local/busybox:latest test image (built from Debian's busybox-static, never pulled).
+# Makes this machine ready for the test suite, idempotently: Debian's Chromium for the
+# browser tests, a running Docker engine and the local/busybox:latest test image (built
+# from Debian's busybox-static, never pulled).
 # Installs with apt-get when it can (root on Debian); otherwise says what is missing and
 # leaves the container tests to report the engine as unavailable.
 set -uo pipefail
@@ -14,6 +15,13 @@ apt_install() {
   if [ "$apt_updated" = 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
 }
+
+# Browser tests drive Debian's Chromium through playwright-core; a browser is never downloaded.
+if ! [ -x /usr/bin/chromium ]; then
+  say "installing chromium"
+  apt_install chromium fonts-dejavu-core fonts-liberation || say "no Chromium: browser tests will fail"
+fi
+[ -x /usr/bin/chromium ] && say "$(/usr/bin/chromium --version 2>/dev/null | head -1)"
 
 engine_up() { docker version >/dev/null 2>&1; }
 

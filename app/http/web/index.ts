@@ -8,6 +8,7 @@ import { authPages } from "./auth.tsx";
 import { dashboardPages } from "./dashboard.tsx";
 import { eventPages } from "./events.tsx";
 import { extensionPages } from "./extensions.tsx";
+import { objectPages } from "./objects.tsx";
 import { pipelinePages } from "./pipelines.tsx";
 import { runPages } from "./runs.tsx";
 import { secretPages } from "./secrets.tsx";
@@ -19,6 +20,7 @@ export const webPages = new Hono<AppEnv>()
   .route("/", dashboardPages)
   .route("/pipelines", pipelinePages)
   .route("/pipelines", runPages)
+  .route("/pipelines", objectPages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
   .route("/extensions", extensionPages)

@@ -1,0 +1,156 @@
+// The web UI in a real browser (Debian's Chromium through playwright-core) against a real
+// server: log in, start a run with a variable, watch its tasks turn green live without a
+// reload, read a task's log while it streams, cancel a long run, see a load error after
+// breaking a pipeline file. Screenshots of each main page land in test/screenshots/.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
+import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
+import { writeFile } from "./helpers/temp.ts";
+
+setDefaultTimeout(60_000);
+
+const GREETER = `
+import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "greeter",
+  name: "Greeter",
+  description: "Says hello slowly, in colour",
+  variables: { NAME: "world" },
+  tasks: {
+    prepare: run(async (ctx) => { ctx.log("preparing"); await Bun.sleep(1500); }),
+    greet: run(async (ctx) => {
+      for (let i = 1; i <= 8; i++) { ctx.log("\\u001b[32mhello " + ctx.env.NAME + "\\u001b[0m line " + i); await Bun.sleep(400); }
+    }, { needs: { prepare: "success" } }),
+    report: run(async (ctx) => ctx.log("done"), { needs: { greet: "success" } }),
+  },
+});
+`;
+
+const SLOW = `
+import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "slow",
+  tasks: { wait: run(async (ctx) => { ctx.log("waiting a long time"); await Bun.sleep(120_000); }) },
+});
+`;
+
+let gantry: TestGantry;
+let browser: Browser;
+let page: Page;
+let errors: string[];
+
+async function pipelineLoaded(id: string): Promise<void> {
+  await waitFor(async () => ((await gantry.api(`/pipelines/default/${id}`)).status === 200 ? true : undefined), 20_000, `pipeline ${id}`);
+}
+
+beforeAll(async () => {
+  gantry = await startTestGantry();
+  writeFile(join(gantry.pipelinesDir, "greeter.ts"), GREETER);
+  writeFile(join(gantry.pipelinesDir, "slow.ts"), SLOW);
+  await Promise.all([pipelineLoaded("greeter"), pipelineLoaded("slow")]);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  errors = consoleErrors(page);
+  page.on("dialog", (dialog) => void dialog.accept());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gantry?.stop();
+});
+
+describe("the web UI in Chromium", () => {
+  it("logs in with a token through the form", async () => {
+    await page.goto(`${gantry.url}/pipelines`);
+    expect(new URL(page.url()).pathname).toBe("/login");
+    await screenshot(page, "login");
+    await page.getByLabel("API token").fill(gantry.token);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(`${gantry.url}/pipelines`);
+    await expect(page.getByRole("heading", { level: 1 })).toBeTruthy();
+    await screenshot(page, "pipelines");
+  });
+
+  it("starts a run with a variable and watches its tasks turn green live", async () => {
+    await page.goto(`${gantry.url}/pipelines/default/greeter`);
+    await screenshot(page, "pipeline");
+    await page.getByLabel("NAME", { exact: true }).fill("Chromium <b>friend</b>");
+    await page.getByRole("button", { name: /start/i }).click();
+    await page.waitForURL(/\/pipelines\/default\/greeter\/runs\/\d+$/);
+    // Marks this document: a reload would lose the mark.
+    await page.evaluate(() => ((window as unknown as { gantryMark: number }).gantryMark = 1));
+
+    // The greet task's log streams while the task runs.
+    const log = page.locator("#task-greet");
+    await log.getByText("hello Chromium <b>friend</b> line 2").waitFor({ timeout: 20_000 });
+    const runId = Number(page.url().split("/").pop());
+    const midway = await (await gantry.api(`/pipelines/default/greeter/runs/${runId}`)).json();
+    expect(midway.run.state).toBe("running");
+    await screenshot(page, "run-running");
+
+    // Every task turns successful in the page, without reloading.
+    await page.locator(".run-live .state-successful", { hasText: "successful" }).first().waitFor({ timeout: 30_000 });
+    await waitFor(async () => ((await page.locator(".task-row .state-successful").count()) === 3 ? true : undefined), 30_000, "three green tasks");
+    expect(await page.evaluate(() => (window as unknown as { gantryMark?: number }).gantryMark)).toBe(1);
+    await log.getByText("hello Chromium <b>friend</b> line 8").waitFor();
+    // The variable reached the task, as text: the page holds no <b> element from it.
+    expect(await page.locator("#task-greet b").count()).toBe(0);
+    // ANSI colours became markup.
+    expect(await log.locator(".ansi-fg-green").count()).toBeGreaterThan(0);
+    await screenshot(page, "run-finished");
+  });
+
+  it("cancels a long run", async () => {
+    await page.goto(`${gantry.url}/pipelines/default/slow`);
+    await page.getByRole("button", { name: /start/i }).click();
+    await page.waitForURL(/\/pipelines\/default\/slow\/runs\/\d+$/);
+    await page.locator("#task-wait").getByText("waiting a long time").waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: /cancel/i }).click();
+    await page.locator(".run-live .state-cancelled").first().waitFor({ timeout: 20_000 });
+    const runId = Number(new URL(page.url()).pathname.split("/").pop());
+    const run = await (await gantry.api(`/pipelines/default/slow/runs/${runId}`)).json();
+    expect(run.run.state).toBe("cancelled");
+    await screenshot(page, "run-cancelled");
+  });
+
+  it("shows a load error after a pipeline file breaks", async () => {
+    writeFile(join(gantry.pipelinesDir, "slow.ts"), SLOW.replace("tasks:", "taskz:"));
+    await waitFor(async () => ((await (await gantry.api("/pipelines/default/slow")).json()).pipeline.error ? true : undefined), 20_000, "load error");
+    await page.goto(`${gantry.url}/pipelines`);
+    const row = page.getByText("slow.ts").first();
+    await row.waitFor();
+    await page.getByText(/taskz/).first().waitFor();
+    await screenshot(page, "pipelines-load-error");
+  });
+
+  it("renders every main page, also at phone width, without console errors", async () => {
+    for (const [name, path] of [
+      ["dashboard", "/"],
+      ["secrets", "/secrets"],
+      ["tokens", "/tokens"],
+      ["extensions", "/extensions"],
+      ["events", "/events"],
+    ] as const) {
+      const response = await page.goto(`${gantry.url}${path}`);
+      expect(response?.status()).toBe(200);
+      await screenshot(page, name);
+    }
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await phone.context().addCookies(await page.context().cookies());
+    for (const [name, path] of [
+      ["phone-dashboard", "/"],
+      ["phone-pipeline", "/pipelines/default/greeter"],
+      ["phone-run", "/pipelines/default/greeter/runs/1"],
+    ] as const) {
+      await phone.goto(`${gantry.url}${path}`);
+      // Nothing wider than the screen except inside scrollable cards.
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(1);
+      await screenshot(phone, name);
+    }
+    await phone.close();
+    expect(errors).toEqual([]);
+  });
+});
