@@ -36,6 +36,10 @@ export default definePipeline({
 });
 `;
 
+interface RunBody {
+  run: { state: string };
+}
+
 let gantry: TestGantry;
 let browser: Browser;
 let page: Page;
@@ -80,20 +84,20 @@ describe("the web UI in Chromium", () => {
     await page.getByRole("button", { name: /start/i }).click();
     await page.waitForURL(/\/pipelines\/default\/greeter\/runs\/\d+$/);
     // Marks this document: a reload would lose the mark.
-    await page.evaluate(() => ((window as unknown as { gantryMark: number }).gantryMark = 1));
+    await page.evaluate("window.gantryMark = 1");
 
     // The greet task's log streams while the task runs.
     const log = page.locator("#task-greet");
     await log.getByText("hello Chromium <b>friend</b> line 2").waitFor({ timeout: 20_000 });
     const runId = Number(page.url().split("/").pop());
-    const midway = await (await gantry.api(`/pipelines/default/greeter/runs/${runId}`)).json();
+    const midway = (await (await gantry.api(`/pipelines/default/greeter/runs/${runId}`)).json()) as RunBody;
     expect(midway.run.state).toBe("running");
     await screenshot(page, "run-running");
 
     // Every task turns successful in the page, without reloading.
     await page.locator(".run-live .state-successful", { hasText: "successful" }).first().waitFor({ timeout: 30_000 });
     await waitFor(async () => ((await page.locator(".task-row .state-successful").count()) === 3 ? true : undefined), 30_000, "three green tasks");
-    expect(await page.evaluate(() => (window as unknown as { gantryMark?: number }).gantryMark)).toBe(1);
+    expect(await page.evaluate("window.gantryMark")).toBe(1);
     await log.getByText("hello Chromium <b>friend</b> line 8").waitFor();
     // The variable reached the task, as text: the page holds no <b> element from it.
     expect(await page.locator("#task-greet b").count()).toBe(0);
@@ -110,14 +114,14 @@ describe("the web UI in Chromium", () => {
     await page.getByRole("button", { name: /cancel/i }).click();
     await page.locator(".run-live .state-cancelled").first().waitFor({ timeout: 20_000 });
     const runId = Number(new URL(page.url()).pathname.split("/").pop());
-    const run = await (await gantry.api(`/pipelines/default/slow/runs/${runId}`)).json();
+    const run = (await (await gantry.api(`/pipelines/default/slow/runs/${runId}`)).json()) as RunBody;
     expect(run.run.state).toBe("cancelled");
     await screenshot(page, "run-cancelled");
   });
 
   it("shows a load error after a pipeline file breaks", async () => {
     writeFile(join(gantry.pipelinesDir, "slow.ts"), SLOW.replace("tasks:", "taskz:"));
-    await waitFor(async () => ((await (await gantry.api("/pipelines/default/slow")).json()).pipeline.error ? true : undefined), 20_000, "load error");
+    await waitFor(async () => (((await (await gantry.api("/pipelines/default/slow")).json()) as { pipeline: { error?: unknown } }).pipeline.error ? true : undefined), 20_000, "load error");
     await page.goto(`${gantry.url}/pipelines`);
     const row = page.getByText("slow.ts").first();
     await row.waitFor();
@@ -146,7 +150,7 @@ describe("the web UI in Chromium", () => {
     ] as const) {
       await phone.goto(`${gantry.url}${path}`);
       // Nothing wider than the screen except inside scrollable cards.
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
       expect(overflow).toBeLessThanOrEqual(1);
       await screenshot(phone, name);
     }

@@ -1,6 +1,136 @@
-// Web pages: /pipelines, one pipeline, starting runs.
+// Web pages: /pipelines (all pipelines by namespace), /pipelines/:ns/:id (one pipeline), and
+// starting a run from its form (POST /pipelines/:ns/:id/runs, then on to the run page).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import * as v from "valibot";
+import { may, requirePermission } from "../../auth/roles.ts";
+import { getPipeline, getVersion, listVersions, type PipelineKey } from "../../db/repos/pipelines.ts";
+import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
+import { listRuns } from "../../db/repos/runs.ts";
+import { listSubscriptions } from "../../db/repos/subscriptions.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { envNameSchema } from "../../domain/ids.ts";
+import { pipelineParams, runNumber } from "../api/params.ts";
+import { statusesOf, subscriptionError } from "../api/subscriptions.ts";
 import type { AppEnv } from "../env.ts";
+import { requireCsrf } from "../middleware/csrf.ts";
+import { requireSession } from "../middleware/session.ts";
+import { pageSession } from "./page-session.ts";
+import { PipelineListPage } from "./pages/pipeline-list.tsx";
+import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
 
-export const pipelinePages = new Hono<AppEnv>();
+const HISTORY_PAGE = 50;
+
+const historyQuery = v.object({ before: v.optional(runNumber) });
+
+/** The pipeline named by the path, or a 404 (a malformed id cannot name one either). */
+async function requirePipeline(c: Context<AppEnv>) {
+  const params = v.safeParse(pipelineParams, { ns: c.req.param("ns"), id: c.req.param("id") });
+  if (!params.success) throw new NotFoundError(`no pipeline ${c.req.param("ns")}/${c.req.param("id")}`);
+  const key: PipelineKey = { namespace: params.output.ns, id: params.output.id };
+  requirePermission(c, "pipelines", "read", `${key.namespace}/${key.id}`);
+  const pipeline = await getPipeline(c.get("deps").db, key);
+  if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
+  return { key, pipeline };
+}
+
+/**
+ * Run variables from the form: declared ones only where they differ from the pipeline's value
+ * (the pipeline's own value applies anyway), then the NAME=value lines, which win.
+ */
+export function parseStartForm(declared: Record<string, string>, values: Record<string, string>, extra: string): { variables: Record<string, string> } | { error: string } {
+  const variables: Record<string, string> = {};
+  for (const [name, fallback] of Object.entries(declared)) {
+    const value = values[name];
+    if (value !== undefined && value !== fallback) variables[name] = value;
+  }
+  const lines = extra.split(/\r?\n/);
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const where = `Extra variables, line ${index + 1}`;
+    const equals = line.indexOf("=");
+    if (equals < 0) return { error: `${where}: "${line}" has no "="; write NAME=value.` };
+    const name = line.slice(0, equals).trim();
+    const checked = v.safeParse(envNameSchema, name);
+    if (!checked.success) return { error: `${where}: "${name}" ${checked.issues[0].message}.` };
+    variables[name] = raw.slice(raw.indexOf("=") + 1);
+  }
+  return { variables };
+}
+
+async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, form?: StartForm, status: ContentfulStatusCode = 200) {
+  const deps = c.get("deps");
+  const { db } = deps;
+  const pipeline = (await getPipeline(db, key))!;
+  const target = `${key.namespace}/${key.id}`;
+  const query = v.safeParse(historyQuery, c.req.query());
+  if (!query.success) throw new ValidationError(`before: ${query.issues[0].message}`);
+  const before = query.output.before;
+  const readsRuns = may(c, "runs", "read", target);
+  const [version, versions, subscriptionRows, runs] = await Promise.all([
+    pipeline.currentVersion === null ? undefined : getVersion(db, key, pipeline.currentVersion),
+    listVersions(db, key),
+    listSubscriptions(db, { pipeline: key }),
+    readsRuns ? listRuns(db, key, { limit: HISTORY_PAGE + 1, ...(before !== undefined && { before }) }) : undefined,
+  ]);
+  const statuses = statusesOf(deps.extensions);
+  const subscriptions = subscriptionRows.map((row) => {
+    const error = subscriptionError(row, statuses);
+    return error ? { row, error } : { row };
+  });
+  const history = runs && { runs: runs.slice(0, HISTORY_PAGE), hasOlder: runs.length > HISTORY_PAGE, ...(before !== undefined && { before }) };
+  const startForm = may(c, "runs", "write", target) ? (form ?? { values: {}, extra: "" }) : undefined;
+  return c.html(
+    <PipelinePage
+      session={pageSession(c)}
+      now={deps.now()}
+      pipeline={pipeline}
+      {...(version && { version })}
+      versions={versions}
+      subscriptions={subscriptions}
+      {...(history && { history })}
+      {...(startForm && { form: startForm })}
+    />,
+    status,
+  );
+}
+
+const text = (value: unknown) => (typeof value === "string" ? value : "");
+
+export const pipelinePages = new Hono<AppEnv>()
+  .get("/", requireSession, async (c) => {
+    const deps = c.get("deps");
+    const pipelines = (await pipelineOverviews(deps.db)).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.id}`));
+    return c.html(<PipelineListPage session={pageSession(c)} now={deps.now()} pipelines={pipelines} pipelinesDir={deps.config.pipelinesDir} />);
+  })
+  .get("/:ns/:id", requireSession, async (c) => {
+    const { key } = await requirePipeline(c);
+    return renderPipeline(c, key);
+  })
+  .post("/:ns/:id/runs", requireSession, requireCsrf, async (c) => {
+    const deps = c.get("deps");
+    const { key, pipeline } = await requirePipeline(c);
+    requirePermission(c, "runs", "write", `${key.namespace}/${key.id}`);
+    const body = await c.req.parseBody();
+    const version = pipeline.currentVersion === null ? undefined : await getVersion(deps.db, key, pipeline.currentVersion);
+    const declared = version?.spec.variables ?? {};
+    const values: Record<string, string> = {};
+    for (const name of Object.keys(declared)) {
+      const value = body[variableField(name)];
+      if (typeof value === "string") values[name] = value;
+    }
+    const extra = text(body.extra);
+    const parsed = parseStartForm(declared, values, extra);
+    if ("error" in parsed) return renderPipeline(c, key, { values, extra, error: parsed.error }, 400);
+    let run;
+    try {
+      run = await deps.orchestrator.startRun(key, { variables: parsed.variables, trigger: { kind: "web", by: c.get("token").name } });
+    } catch (error) {
+      // The orchestrator has the last word on variables (e.g. a NUL character): show it on the form.
+      if (!(error instanceof ValidationError)) throw error;
+      return renderPipeline(c, key, { values, extra, error: error.message }, 400);
+    }
+    return c.redirect(`/pipelines/${key.namespace}/${key.id}/runs/${run.id}`, 303);
+  });

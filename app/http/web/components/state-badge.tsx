@@ -3,7 +3,8 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { RunState, TaskState } from "../../../domain/states.ts";
 
-const SYMBOL: Record<RunState | TaskState, string> = {
+/** A symbol per state, so state never rests on colour alone. */
+export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
   pending: "○",
   running: "◔",
   successful: "✓",
@@ -15,7 +16,7 @@ const SYMBOL: Record<RunState | TaskState, string> = {
 export function StateBadge({ state }: { state: RunState | TaskState }) {
   return (
     <span class={`badge state-${state}`}>
-      <span aria-hidden="true">{SYMBOL[state]}</span> {state}
+      <span aria-hidden="true">{STATE_SYMBOL[state]}</span> {state}
     </span>
   );
 }

@@ -6,7 +6,11 @@ import { formatDuration } from "../../../domain/duration.ts";
 export function relativeTime(date: Date, now: Date): string {
   const ms = now.getTime() - date.getTime();
   if (ms < 5_000) return "just now";
-  if (ms < 604_800_000) return `${formatDuration(ms).replace(/(\d+)(\D+)\d+\D+$/, "$1$2")} ago`;
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h ago`;
+  if (seconds < 604_800) return `${Math.floor(seconds / 86_400)}d ago`;
   return date.toISOString().slice(0, 10);
 }
 

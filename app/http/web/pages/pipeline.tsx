@@ -1,0 +1,350 @@
+// One pipeline's page: what it is, its load error, its task graph, a form to start a run,
+// the run history with a duration chart, its triggers and subscriptions, and its versions.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
+import type { RunRow } from "../../../db/repos/runs.ts";
+import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
+import { formatDuration } from "../../../domain/duration.ts";
+import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+import { DagGraph } from "../components/dag-graph.tsx";
+import { DurationChart } from "../components/duration-chart.tsx";
+import { StateBadge } from "../components/state-badge.tsx";
+import { Took, When } from "../components/time.tsx";
+import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { LoadErrorDetails, pipelineHref } from "./pipeline-list.tsx";
+
+/** What the start form holds: the declared variables' values and the extra lines, as typed. */
+export interface StartForm {
+  values: Record<string, string>;
+  extra: string;
+  error?: string;
+}
+
+export interface RunHistory {
+  /** Newest first. */
+  runs: RunRow[];
+  /** The run number the page starts below (?before=), if paging. */
+  before?: number;
+  /** Whether older runs exist past this page. */
+  hasOlder: boolean;
+}
+
+export interface PipelinePageProps {
+  session: PageSession;
+  now: Date;
+  pipeline: PipelineRow;
+  /** The current version, absent while the file has never loaded. */
+  version?: VersionRow;
+  versions: VersionRow[];
+  subscriptions: { row: SubscriptionRow; error?: string }[];
+  /** Absent when the caller may not read runs. */
+  history?: RunHistory;
+  /** Present when the caller may start runs. */
+  form?: StartForm;
+}
+
+/** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
+export const variableField = (name: string) => `var.${name}`;
+
+const runHref = (pipeline: PipelineRow, run: number) => `${pipelineHref(pipeline.namespace, pipeline.id)}/runs/${run}`;
+
+function triggerText(trigger: TriggerSpec): { kind: string; detail: string } {
+  switch (trigger.kind) {
+    case "cron":
+      return { kind: "schedule", detail: `cron "${trigger.expression}"${trigger.timezone ? ` in ${trigger.timezone}` : ""}` };
+    case "interval":
+      return { kind: "interval", detail: `every ${formatDuration(trigger.every)}` };
+    case "webhook": {
+      const mapped = Object.entries(trigger.variables ?? {}).map(([name, path]) => `${name} ← ${path}`);
+      return { kind: "webhook", detail: `signed with secret "${trigger.secret.name}"${mapped.length ? `; variables ${mapped.join(", ")}` : ""}` };
+    }
+    case "github":
+      return {
+        kind: "GitHub",
+        detail: `${trigger.repo}: ${trigger.events.join(", ")}${trigger.branches?.length ? ` on ${trigger.branches.join(", ")}` : ""}`,
+      };
+  }
+}
+
+function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: VersionRow }) {
+  return (
+    <dl class="facts">
+      <dt>Namespace</dt>
+      <dd>{pipeline.namespace}</dd>
+      <dt>ID</dt>
+      <dd class="mono">{pipeline.id}</dd>
+      <dt>File</dt>
+      <dd>
+        <code>{pipeline.file}</code>
+      </dd>
+      <dt>Version</dt>
+      <dd>{version ? `${version.version} (${version.hash.slice(0, 12)})` : <span class="error">none: the file has never loaded</span>}</dd>
+      {version && (
+        <>
+          <dt>Parallelism</dt>
+          <dd>{`up to ${version.spec.parallelism} task${version.spec.parallelism === 1 ? "" : "s"} at once`}</dd>
+        </>
+      )}
+    </dl>
+  );
+}
+
+function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow; spec: PipelineSpec; form: StartForm; session: PageSession }) {
+  const declared = Object.entries(spec.variables);
+  return (
+    <section class="card start-run" aria-labelledby="start-run">
+      <h2 id="start-run">Start a run</h2>
+      <form method="post" action={`${pipelineHref(pipeline.namespace, pipeline.id)}/runs`}>
+        <CsrfField session={session} />
+        {form.error && (
+          <p class="notice problem" role="alert" id="start-error">
+            {form.error}
+          </p>
+        )}
+        {declared.length === 0 ? (
+          <p class="hint">This pipeline declares no variables.</p>
+        ) : (
+          <fieldset class="variables">
+            <legend>Variables</legend>
+            {declared.map(([name, fallback]) => (
+              <div class="variable">
+                <label for={`var-${name}`}>
+                  <code>{name}</code>
+                </label>
+                <input type="text" id={`var-${name}`} name={variableField(name)} value={form.values[name] ?? fallback} autocomplete="off" spellcheck={false} />
+                <p class="hint">{fallback ? `Default: ${fallback}` : "Default: empty"}</p>
+              </div>
+            ))}
+          </fieldset>
+        )}
+        <label for="extra-variables">Extra variables</label>
+        <textarea
+          id="extra-variables"
+          name="extra"
+          rows={3}
+          spellcheck={false}
+          aria-describedby={form.error ? "extra-hint start-error" : "extra-hint"}
+          aria-invalid={form.error ? "true" : undefined}
+        >
+          {form.extra}
+        </textarea>
+        <p class="hint" id="extra-hint">
+          One <code>NAME=value</code> per line; they override the pipeline's variables for this run.
+        </p>
+        <button type="submit">Start run</button>
+      </form>
+    </section>
+  );
+}
+
+function History({ pipeline, history, now }: { pipeline: PipelineRow; history: RunHistory; now: Date }) {
+  const base = pipelineHref(pipeline.namespace, pipeline.id);
+  const { runs, before, hasOlder } = history;
+  const oldest = runs.at(-1);
+  return (
+    <section class="card history" aria-labelledby="history">
+      <h2 id="history">Run history</h2>
+      {runs.length === 0 ? (
+        <p class="muted">{before ? "No older runs." : "No runs yet."}</p>
+      ) : (
+        <>
+          <figure class="duration">
+            <DurationChart runs={[...runs].reverse()} now={now} href={(run) => runHref(pipeline, run)} />
+            <figcaption class="hint">
+              {`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}
+            </figcaption>
+          </figure>
+          <table class="list runs">
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">State</th>
+                <th scope="col">Trigger</th>
+                <th scope="col" class="wide-only">
+                  Started
+                </th>
+                <th scope="col" class="num">
+                  Took
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.map((run) => (
+                <tr>
+                  <th scope="row">
+                    <a href={runHref(pipeline, run.id)}>
+                      <span class="sr-only">Run </span>#{run.id}
+                    </a>
+                  </th>
+                  <td>
+                    <StateBadge state={run.state} />
+                  </td>
+                  <td class="trigger">
+                    {run.trigger.kind}
+                    {run.trigger.by && <span class="muted">{` by ${run.trigger.by}`}</span>}
+                  </td>
+                  <td class="wide-only">
+                    <When date={run.startedAt ?? run.createdAt} now={now} />
+                  </td>
+                  <td class="num">
+                    <Took start={run.startedAt} end={run.endedAt} now={now} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      {(before !== undefined || hasOlder) && (
+        <nav class="pager" aria-label="Run history pages">
+          {before !== undefined && <a href={`${base}#history`}>Newest runs</a>}
+          {hasOlder && oldest && <a href={`${base}?before=${oldest.id}#history`}>Older runs</a>}
+        </nav>
+      )}
+    </section>
+  );
+}
+
+function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscriptions: PipelinePageProps["subscriptions"] }) {
+  const triggers = spec?.triggers ?? [];
+  return (
+    <section class="card" aria-labelledby="triggers">
+      <h2 id="triggers">Triggers</h2>
+      {triggers.length === 0 ? (
+        <p class="muted">None in the file: runs start from this page, the API or the CLI.</p>
+      ) : (
+        <ul class="triggers">
+          {triggers.map((trigger) => {
+            const { kind, detail } = triggerText(trigger);
+            return (
+              <li>
+                <strong>{kind}</strong> <span class="mono">{detail}</span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <h3>Subscriptions to extensions</h3>
+      {subscriptions.length === 0 ? (
+        <p class="muted">None.</p>
+      ) : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">Extension</th>
+              <th scope="col">Parameters</th>
+              <th scope="col">Made by</th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {subscriptions.map(({ row, error }) => (
+              <tr>
+                <th scope="row">
+                  <a href="/extensions">{row.extension}</a>
+                </th>
+                <td>
+                  <code class="params">{JSON.stringify(row.params)}</code>
+                </td>
+                <td>{row.source === "file" ? "the pipeline file" : "the API"}</td>
+                <td>{error ? <span class="error">{error}</span> : <span class="muted">ok</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+const VERSIONS_SHOWN = 20;
+
+function Versions({ versions, current, now }: { versions: VersionRow[]; current: number | null; now: Date }) {
+  const shown = versions.slice(0, VERSIONS_SHOWN);
+  return (
+    <section class="card" aria-labelledby="versions">
+      <h2 id="versions">Versions</h2>
+      {versions.length === 0 ? (
+        <p class="muted">No version yet: the file has never loaded.</p>
+      ) : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Content hash</th>
+              <th scope="col">Loaded</th>
+              <th scope="col" class="num">
+                Tasks
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((version) => (
+              <tr class={version.version === current ? "current" : undefined}>
+                <th scope="row">
+                  {version.version}
+                  {version.version === current && <span class="badge state-successful">current</span>}
+                </th>
+                <td>
+                  <code title={version.hash}>{version.hash.slice(0, 12)}</code>
+                </td>
+                <td>
+                  <When date={version.createdAt} now={now} />
+                </td>
+                <td class="num">{version.spec.tasks.length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {versions.length > shown.length && <p class="hint">{`${versions.length - shown.length} older versions not shown.`}</p>}
+    </section>
+  );
+}
+
+export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form }: PipelinePageProps) {
+  const spec = version?.spec;
+  const name = spec?.name || pipeline.id;
+  const base = pipelineHref(pipeline.namespace, pipeline.id);
+  return (
+    <Page title={name} session={session} section="pipelines">
+      <div class="pipelines-area">
+        <nav aria-label="Breadcrumb" class="crumbs">
+          <a href="/pipelines">Pipelines</a> <span aria-hidden="true">/</span> {pipeline.namespace}
+        </nav>
+        <h1>
+          {name}
+          {name !== pipeline.id && <span class="muted mono title-id">{` ${pipeline.namespace}/${pipeline.id}`}</span>}
+        </h1>
+        {spec?.description && <p class="description">{spec.description}</p>}
+        {pipeline.loadError && <LoadErrorDetails error={pipeline.loadError} currentVersion={pipeline.currentVersion} />}
+        <section class="card" aria-labelledby="about">
+          <h2 id="about" class="sr-only">
+            About
+          </h2>
+          <Facts pipeline={pipeline} version={version} />
+          <p class="actions links">
+            <a href={`${base}/objects`}>Objects</a>
+            <a href="/secrets">Secrets</a>
+            {history && history.runs[0] && <a href={runHref(pipeline, history.runs[0].id)}>{`Latest run (#${history.runs[0].id})`}</a>}
+          </p>
+        </section>
+        {spec && (
+          <section class="card" aria-labelledby="tasks">
+            <h2 id="tasks">{`Tasks (${spec.tasks.length})`}</h2>
+            <div class="dag-scroll">
+              <DagGraph
+                label={`Task graph of ${pipeline.namespace}/${pipeline.id}, version ${version!.version}`}
+                tasks={spec.tasks.map((task) => ({ id: task.id, kind: task.kind, needs: task.needs, ...(task.container && { detail: task.container.image }) }))}
+              />
+            </div>
+          </section>
+        )}
+        {spec && form && <StartRunForm pipeline={pipeline} spec={spec} form={form} session={session} />}
+        {history && <History pipeline={pipeline} history={history} now={now} />}
+        <Triggers spec={spec} subscriptions={subscriptions} />
+        <Versions versions={versions} current={pipeline.currentVersion} now={now} />
+      </div>
+    </Page>
+  );
+}
