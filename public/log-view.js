@@ -1,1 +1,133 @@
-// Log panes: see runs pages.
+// Log panes on the run page follow their tail: when new lines arrive, a pane that was at (or
+// near) its bottom scrolls down again. Once the reader scrolls up it stays put and a Follow
+// button takes it back to the end. Loaded only on run pages; they read fine without it.
+(function () {
+  "use strict";
+  // How close to the bottom still counts as "at the bottom", in pixels.
+  var NEAR = 32;
+  // Lines a streaming pane keeps; older ones go (the raw log has them all).
+  var MAX_LINES = 5000;
+
+  function isPane(element) {
+    return element && element.classList && element.classList.contains("log-pane");
+  }
+
+  function atBottom(pane) {
+    return pane.scrollHeight - pane.scrollTop - pane.clientHeight <= NEAR;
+  }
+
+  function followButton(pane) {
+    return document.querySelector('.log-follow[data-pane="' + pane.id + '"]');
+  }
+
+  function following(pane) {
+    return pane.getAttribute("data-following") !== "false";
+  }
+
+  function setFollowing(pane, value) {
+    pane.setAttribute("data-following", value ? "true" : "false");
+    var button = followButton(pane);
+    if (!button) return;
+    button.hidden = value;
+    // A pane still streaming is followed; a finished one only has an end to go to.
+    var label = button.querySelector(".log-follow-label");
+    if (label) label.textContent = pane.getAttribute("data-live") ? "Follow" : "Go to the end";
+  }
+
+  function toBottom(pane) {
+    pane.scrollTop = pane.scrollHeight;
+  }
+
+  /** The pane holding the line the address points at (#task-L12), if any. */
+  function targetedPane() {
+    if (!location.hash) return null;
+    var target;
+    try {
+      target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    } catch (error) {
+      return null;
+    }
+    while (target && !isPane(target)) target = target.parentNode;
+    return target;
+  }
+
+  function setUp(pane) {
+    if (pane.getAttribute("data-log-ready")) return;
+    pane.setAttribute("data-log-ready", "true");
+    pane.addEventListener(
+      "scroll",
+      function () {
+        // Scrolling by the reader decides; our own scroll to the bottom lands at the bottom.
+        setFollowing(pane, atBottom(pane));
+      },
+      { passive: true }
+    );
+    if (pane === targetedPane()) {
+      setFollowing(pane, false);
+    } else {
+      toBottom(pane);
+      setFollowing(pane, true);
+    }
+  }
+
+  function setUpAll() {
+    var panes = document.querySelectorAll(".log-pane");
+    for (var i = 0; i < panes.length; i++) setUp(panes[i]);
+  }
+
+  /** Keeps a long-running stream from growing the page without end. */
+  function trim(pane) {
+    var list = pane.querySelector("ol.log");
+    if (!list) return;
+    var lines = list.querySelectorAll("li.log-line");
+    if (lines.length <= MAX_LINES) return;
+    var remove = lines.length - MAX_LINES;
+    for (var i = 0; i < remove; i++) list.removeChild(lines[i]);
+    if (!list.querySelector("li.log-trimmed")) {
+      var note = document.createElement("li");
+      note.className = "log-skipped log-trimmed";
+      note.textContent = "Earlier lines are no longer shown here; the raw log has them all.";
+      list.insertBefore(note, list.firstChild);
+    }
+  }
+
+  document.addEventListener("htmx:after:swap", function (event) {
+    // A live update may bring new panes (a task that started); new lines land in an <ol>.
+    setUpAll();
+    var pane = event.target;
+    while (pane && !isPane(pane)) pane = pane.parentNode;
+    if (!pane) return;
+    trim(pane);
+    if (following(pane)) toBottom(pane);
+  });
+
+  // The log stream's last message: the task is over.
+  document.addEventListener("end", function (event) {
+    var list = event.target;
+    if (!list.classList || !list.classList.contains("log")) return;
+    var pane = list.parentNode;
+    pane.removeAttribute("data-live");
+    var empty = pane.querySelector(".log-empty");
+    if (empty) empty.textContent = "No output.";
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".log-follow");
+    if (!button) return;
+    var pane = document.getElementById(button.getAttribute("data-pane"));
+    if (!pane) return;
+    toBottom(pane);
+    setFollowing(pane, true);
+    // The button hides itself; keep the keyboard in the log rather than lose focus.
+    pane.focus({ preventScroll: true });
+  });
+
+  // Following a link to a line stops that pane from scrolling away from it.
+  window.addEventListener("hashchange", function () {
+    var pane = targetedPane();
+    if (pane) setFollowing(pane, false);
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpAll);
+  else setUpAll();
+})();

@@ -25,8 +25,11 @@ export interface LogStore {
   open(key: LogKey): LogWriter;
   /** The whole log, or undefined when the task has not written one. */
   read(key: LogKey): Promise<string | undefined>;
-  /** Yields the log in chunks as it grows, until `finished()` is true and everything is read. */
-  follow(key: LogKey, finished: () => Promise<boolean>, signal: AbortSignal): AsyncGenerator<string>;
+  /**
+   * Yields the log in chunks as it grows, until `finished()` is true and everything is read.
+   * `from` skips that many bytes (a reader that has the start already); give it a line boundary.
+   */
+  follow(key: LogKey, finished: () => Promise<boolean>, signal: AbortSignal, from?: number): AsyncGenerator<string>;
 }
 
 export interface LogStoreOptions {
@@ -97,9 +100,9 @@ export function createLogStore(options: LogStoreOptions): LogStore {
       const file = Bun.file(path(key));
       return (await file.exists()) ? file.text() : undefined;
     },
-    async *follow(key, finished, signal) {
+    async *follow(key, finished, signal, from = 0) {
       const file = path(key);
-      let offset = 0;
+      let offset = from;
       let carry = Buffer.alloc(0);
       while (!signal.aborted) {
         // Ask before reading so nothing written between the read and the check is lost.

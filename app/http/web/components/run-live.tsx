@@ -1,0 +1,93 @@
+// The live part of a run page: summary, DAG and task table (re-rendered whole on every
+// change), and the out-of-band pieces a live update also carries for the log sections.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { ExecutionRow, RunWithTasks } from "../../../db/repos/runs.ts";
+import { formatDuration } from "../../../domain/duration.ts";
+import type { TaskSpec } from "../../../domain/pipeline-spec.ts";
+import { DagGraph, type DagNode } from "./dag-graph.tsx";
+import { LogPane } from "./log-view.tsx";
+import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
+import { TaskStatusLine, TaskTable, taskSectionId } from "./run-tasks.tsx";
+
+export type SpecTask = Pick<TaskSpec, "id" | "kind" | "needs">;
+
+function nodeDetail(execution: ExecutionRow | undefined, now: Date): string | undefined {
+  if (!execution?.startedAt) return undefined;
+  if (execution.state === "failed" && execution.exitCode !== null) return `exit ${execution.exitCode}`;
+  return formatDuration(Math.max(0, (execution.endedAt ?? now).getTime() - execution.startedAt.getTime()));
+}
+
+/** The DAG's nodes: edges from the run's pipeline version, states from its executions. */
+export function dagNodes(specTasks: SpecTask[], executions: ExecutionRow[], now: Date): DagNode[] {
+  const byId = new Map(executions.map((execution) => [execution.taskId, execution]));
+  // Without its version (never expected) the executions still draw, unconnected.
+  const tasks = specTasks.length > 0 ? specTasks : executions.map((execution) => ({ id: execution.taskId, kind: execution.kind, needs: {} }));
+  return tasks.map((task) => {
+    const execution = byId.get(task.id);
+    const detail = nodeDetail(execution, now);
+    return { id: task.id, kind: task.kind, needs: task.needs, ...(execution && { state: execution.state }), ...(detail && { detail }) };
+  });
+}
+
+/** What screen readers hear when states change: the run's and each task's. */
+export function announcement(run: RunWithTasks): string {
+  return `Run ${run.id} ${run.state}. ${run.tasks.map((task) => `${task.taskId} ${task.state}`).join(", ")}.`;
+}
+
+export interface RunLiveProps extends RunSummaryProps {
+  specTasks: SpecTask[];
+}
+
+export function RunLive(props: RunLiveProps) {
+  const { run, now, specTasks } = props;
+  return (
+    <>
+      <RunSummary {...props} />
+      <section class="card run-dag" aria-labelledby="run-dag-title">
+        <h2 id="run-dag-title">Graph</h2>
+        <DagGraph
+          tasks={dagNodes(specTasks, run.tasks, now)}
+          label={`Tasks of run ${run.id} of ${run.namespace}/${run.pipelineId} and their states`}
+          href={(taskId) => `#${taskSectionId(taskId)}`}
+        />
+      </section>
+      <h2 class="run-tasks-title">Tasks</h2>
+      <TaskTable tasks={run.tasks} now={now} />
+    </>
+  );
+}
+
+export interface PaneActivation {
+  taskId: string;
+  /** The log stream from the first line; absent for a task that ended without running. */
+  stream?: string;
+  empty: string;
+}
+
+export interface RunLiveUpdatesProps {
+  run: RunWithTasks;
+  now: Date;
+  /** Whether the page shows log sections (logs:read): their status lines are updated too. */
+  logs: boolean;
+  /** New text for the polite live region, when it changed. */
+  announce?: string;
+  /** Log panes that were waiting for their task and are replaced now it has started (or ended). */
+  activate: PaneActivation[];
+}
+
+/** Out-of-band swaps sent with each live update; htmx puts each where its id is. */
+export function RunLiveUpdates({ run, now, logs, announce, activate }: RunLiveUpdatesProps) {
+  return (
+    <>
+      {logs && run.tasks.map((execution) => <TaskStatusLine execution={execution} now={now} oob />)}
+      {announce !== undefined && (
+        <p id="run-announce" hx-swap-oob="innerHTML">
+          {announce}
+        </p>
+      )}
+      {activate.map((pane) => (
+        <LogPane taskId={pane.taskId} lines={[]} first={1} stream={pane.stream} empty={pane.empty} oob />
+      ))}
+    </>
+  );
+}

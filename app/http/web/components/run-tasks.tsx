@@ -1,0 +1,96 @@
+// A run's task executions: the table of all of them, and one task's status line (state,
+// attempt, exit code, reason, duration) as it shows beside its log.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { ExecutionRow } from "../../../db/repos/runs.ts";
+import { StateBadge } from "./state-badge.tsx";
+import { Took } from "./time.tsx";
+
+/** The id of a task's log section, which the DAG and the table link to. */
+export const taskSectionId = (taskId: string) => `task-${taskId}`;
+
+function ExitCode({ code }: { code: number | null }) {
+  if (code === null) return <span class="muted">—</span>;
+  return <span class={code === 0 ? "exit-code" : "exit-code nonzero"}>{code}</span>;
+}
+
+/** State, attempt, exit code, reason and duration on one wrapping line. */
+export function TaskStatus({ execution, now }: { execution: ExecutionRow; now: Date }) {
+  return (
+    <>
+      <StateBadge state={execution.state} />
+      {execution.attempt > 1 && <span class="task-fact">attempt {execution.attempt}</span>}
+      {execution.exitCode !== null && (
+        <span class="task-fact">
+          exit code <ExitCode code={execution.exitCode} />
+        </span>
+      )}
+      {execution.startedAt && (
+        <span class="task-fact">
+          <Took start={execution.startedAt} end={execution.endedAt} now={now} />
+        </span>
+      )}
+      {execution.reason && <span class="task-reason">{execution.reason}</span>}
+    </>
+  );
+}
+
+/** The status line beside a task's log; the live view replaces it out of band by its id. */
+export function TaskStatusLine({ execution, now, oob }: { execution: ExecutionRow; now: Date; oob?: boolean }) {
+  return (
+    <p id={`status-${execution.taskId}`} class={`task-status task-status-${execution.state}`} hx-swap-oob={oob ? "true" : undefined}>
+      <TaskStatus execution={execution} now={now} />
+    </p>
+  );
+}
+
+export function TaskTable({ tasks, now }: { tasks: ExecutionRow[]; now: Date }) {
+  return (
+    <div class="card table-card">
+      <table class="list run-tasks">
+        <caption class="sr-only">Tasks of this run</caption>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col" class="wide-only">
+              Kind
+            </th>
+            <th scope="col">State</th>
+            <th scope="col" class="num wide-only">
+              Attempt
+            </th>
+            <th scope="col" class="num">
+              Exit
+            </th>
+            <th scope="col">Reason</th>
+            <th scope="col" class="num">
+              Took
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((task) => (
+            <tr>
+              <th scope="row">
+                <a id={`task-link-${task.taskId}`} href={`#${taskSectionId(task.taskId)}`}>
+                  {task.taskId}
+                </a>
+              </th>
+              <td class="wide-only">{task.kind === "run" ? "run()" : "container"}</td>
+              <td>
+                <StateBadge state={task.state} />
+              </td>
+              <td class="num wide-only">{task.attempt}</td>
+              <td class="num">
+                <ExitCode code={task.exitCode} />
+              </td>
+              <td class="task-reason-cell">{task.reason ?? <span class="muted">—</span>}</td>
+              <td class="num">
+                <Took start={task.startedAt} end={task.endedAt} now={now} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

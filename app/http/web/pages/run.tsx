@@ -1,0 +1,108 @@
+// The run page: the live summary, DAG and task table in one region that a stream re-renders,
+// and below it one log section per task, each streaming its own new lines.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { ExecutionRow } from "../../../db/repos/runs.ts";
+import { ASSET_VERSION } from "../assets.ts";
+import { LogPane } from "../components/log-view.tsx";
+import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
+import { runPath } from "../components/run-summary.tsx";
+import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
+import { Page } from "../layouts/page.tsx";
+
+/** What a task's log pane says while it has no line. */
+export function emptyLogText(execution: ExecutionRow): string {
+  if (execution.state === "pending") return "Waiting for the task to start.";
+  if (execution.state === "running") return "No output yet.";
+  return execution.startedAt ? "No output." : "Did not run.";
+}
+
+export interface TaskLog {
+  execution: ExecutionRow;
+  /** The last lines of the log (at most the page's limit). */
+  lines: string[];
+  /** Complete lines in the log, shown or not. */
+  total: number;
+  /** The SSE stream that appends the lines written after these. */
+  stream?: string;
+}
+
+export interface RunPageProps extends RunLiveProps {
+  /** The stream that re-renders the live region; absent once the run is final. */
+  liveUrl?: string;
+  /** One per task; absent when the viewer may not read logs. */
+  logs?: TaskLog[];
+}
+
+function TaskLogSection({ log, now, rawHref }: { log: TaskLog; now: Date; rawHref: string }) {
+  const { execution, lines, total } = log;
+  const id = taskSectionId(execution.taskId);
+  return (
+    <section id={id} class="task-log" aria-labelledby={`${id}-title`}>
+      <div class="task-log-head">
+        <h3 id={`${id}-title`}>{execution.taskId}</h3>
+        <TaskStatusLine execution={execution} now={now} />
+        <a class="raw-log" href={rawHref}>
+          Raw log<span class="sr-only">{` of ${execution.taskId}`}</span>
+        </a>
+      </div>
+      {total > lines.length && (
+        <p class="log-note">
+          {`Showing the last ${lines.length} of ${total} lines. `}
+          <a href={rawHref}>Read the whole log</a>
+        </p>
+      )}
+      <div class="log-box">
+        <LogPane
+          taskId={execution.taskId}
+          lines={lines}
+          first={total - lines.length + 1}
+          stream={log.stream}
+          empty={emptyLogText(execution)}
+        />
+        <button type="button" class="log-follow small" data-pane={`log-${execution.taskId}`} hidden>
+          <span class="log-follow-label">{log.stream ? "Follow" : "Go to the end"}</span>
+          <span class="sr-only">{` (log of ${execution.taskId})`}</span>
+        </button>
+      </div>
+    </section>
+  );
+}
+
+export function RunPage(props: RunPageProps) {
+  const { run, now, session, liveUrl, logs } = props;
+  const pipelinePath = `/pipelines/${run.namespace}/${run.pipelineId}`;
+  const live = liveUrl ? { "hx-sse:connect": liveUrl, "hx-swap": "innerHTML", "hx-sse:close": "end" } : {};
+  return (
+    <Page title={`Run ${run.id} of ${run.namespace}/${run.pipelineId}`} session={session} section="pipelines">
+      <p class="crumbs">
+        <a href="/pipelines">Pipelines</a>
+        {" / "}
+        <a href={pipelinePath}>{`${run.namespace}/${run.pipelineId}`}</a>
+      </p>
+      <h1>
+        {`Run ${run.id} `}
+        <span class="run-of">
+          {"of "}
+          <a href={pipelinePath}>{`${run.namespace}/${run.pipelineId}`}</a>
+        </span>
+      </h1>
+      {/* Outside the re-rendered region so it persists; updates replace only its text. */}
+      <p id="run-announce" class="sr-only" aria-live="polite">
+        {announcement(run)}
+      </p>
+      <div id="run-live" class="run-live" {...live}>
+        <RunLive {...props} />
+      </div>
+      <section class="run-logs" aria-labelledby="run-logs-title">
+        <h2 id="run-logs-title">Logs</h2>
+        {logs && <p class="hint">Times are UTC. Each line number links to its line.</p>}
+        {logs ? (
+          logs.map((log) => <TaskLogSection log={log} now={now} rawHref={`${runPath(run)}/tasks/${log.execution.taskId}/log.txt`} />)
+        ) : (
+          <p class="notice">Your token may not read the logs of this pipeline (it needs logs:read).</p>
+        )}
+      </section>
+      <script src={`/public/log-view.js?v=${ASSET_VERSION}`} defer></script>
+    </Page>
+  );
+}
