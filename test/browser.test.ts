@@ -96,7 +96,7 @@ describe("the web UI in Chromium", () => {
 
     // Every task turns successful in the page, without reloading.
     await page.locator(".run-live .state-successful", { hasText: "successful" }).first().waitFor({ timeout: 30_000 });
-    await waitFor(async () => ((await page.locator(".task-row .state-successful").count()) === 3 ? true : undefined), 30_000, "three green tasks");
+    await waitFor(async () => ((await page.locator("table.run-tasks .state-successful").count()) === 3 ? true : undefined), 30_000, "three green tasks");
     expect(await page.evaluate("window.gantryMark")).toBe(1);
     await log.getByText("hello Chromium <b>friend</b> line 8").waitFor();
     // The variable reached the task, as text: the page holds no <b> element from it.

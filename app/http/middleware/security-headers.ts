@@ -1,5 +1,5 @@
 // Security headers on every answer: a Content-Security-Policy without inline script (pages
-// load htmx and styles from /public only), no framing, no referrer (login links carry tokens).
+// load htmx and styles from /public only), no framing, referrers only to ourselves (login links carry tokens).
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
 
@@ -18,7 +18,8 @@ export const CONTENT_SECURITY_POLICY = [
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   c.header("x-content-type-options", "nosniff");
-  c.header("referrer-policy", "no-referrer");
+  // Same-origin only: login links carry tokens, and a referrer-less form post would send `Origin: null`.
+  c.header("referrer-policy", "same-origin");
   if (c.res.headers.get("content-type")?.includes("text/html")) {
     c.header("content-security-policy", CONTENT_SECURITY_POLICY);
     c.header("x-frame-options", "DENY");

@@ -6,6 +6,7 @@ import dashboardCss from "../../../public/dashboard.css" with { type: "text" };
 import pipelinesCss from "../../../public/pipelines.css" with { type: "text" };
 import runsCss from "../../../public/runs.css" with { type: "text" };
 import adminCss from "../../../public/admin.css" with { type: "text" };
+import faviconSvg from "../../../public/favicon.svg" with { type: "text" };
 import gantryJs from "../../../public/gantry.js" with { type: "text" };
 import logViewJs from "../../../public/log-view.js" with { type: "text" };
 import htmxJs from "../../../node_modules/htmx.org/dist/htmx.min.js" with { type: "text" };
@@ -20,6 +21,7 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   "htmx.js": { body: htmxJs, type: JS },
   "hx-sse.js": { body: htmxSseJs, type: JS },
   "gantry.js": { body: gantryJs, type: JS },
+  "favicon.svg": { body: faviconSvg, type: "image/svg+xml" },
   "log-view.js": { body: logViewJs, type: JS },
 };
 

@@ -50,7 +50,7 @@ export const authPages = new Hono<AppEnv>()
   })
   .post("/login", async (c) => {
     // No session yet, so no CSRF token: a cross-site form post is refused by its Origin.
-    if (!sameOrigin(c.req.url, c.req.header("origin"))) throw new ForbiddenError("cross-site login refused");
+    if (!sameOrigin(c)) throw new ForbiddenError("cross-site login refused");
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === "string" ? form.next : undefined);
     const secret = typeof form.token === "string" ? form.token.trim() : "";

@@ -38,6 +38,7 @@ export function Page({ title, children, session, section }: PageProps) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · Gantry`}</title>
+        <link rel="icon" href={asset("favicon.svg")} type="image/svg+xml" />
         <link rel="stylesheet" href={asset("app.css")} />
         {session && <meta name="csrf-token" content={session.csrfToken} />}
         {session && <script src={asset("htmx.js")} defer></script>}
