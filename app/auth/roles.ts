@@ -2,9 +2,9 @@
 // API route makes. A denial names the missing permission.
 import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
-import { getRoles } from "../db/repos/roles.ts";
+import { deleteRole, getRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
-import { ForbiddenError } from "../domain/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError } from "../domain/errors.ts";
 import { allows, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
@@ -14,6 +14,24 @@ export const BUILT_IN_ROLES: Record<string, { description: string; permissions: 
 
 export function isBuiltInRole(id: string): boolean {
   return Object.hasOwn(BUILT_IN_ROLES, id);
+}
+
+/** Creates or replaces a custom role (API and web alike); built-in roles cannot change. */
+export async function saveRole(
+  db: Db,
+  id: string,
+  role: { description: string; permissions: Permission[] },
+  now: Date,
+): Promise<{ role: RoleRow; created: boolean }> {
+  if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be changed`);
+  const { created } = await upsertRole(db, { id, description: role.description, permissions: role.permissions, updatedAt: now, now });
+  return { role: (await getRole(db, id))!, created };
+}
+
+/** Deletes a custom role; built-in roles cannot be deleted. */
+export async function removeRole(db: Db, id: string): Promise<void> {
+  if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be deleted`);
+  if (!(await deleteRole(db, id))) throw new NotFoundError(`role ${id} not found`);
 }
 
 /** Everything a token may do: its roles' permissions and its own. */

@@ -3,9 +3,11 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
+import { getRoles } from "../db/repos/roles.ts";
 import { countTokens, findTokenByHash, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
-import { UnauthorizedError } from "../domain/errors.ts";
-import type { Permission } from "../domain/permissions.ts";
+import { ForbiddenError, UnauthorizedError, ValidationError } from "../domain/errors.ts";
+import { covers, type Permission } from "../domain/permissions.ts";
+import { BUILT_IN_ROLES, isBuiltInRole, permissionsOf } from "./roles.ts";
 
 export const TOKEN_PREFIX = "gty_";
 
@@ -43,6 +45,31 @@ export function prepareToken(token: NewToken, now: Date): { row: NewTokenRow; se
 export async function createToken(db: Db, token: NewToken, now: Date): Promise<{ token: TokenRow; secret: string }> {
   const { row, secret } = prepareToken(token, now);
   return { token: await insertToken(db, row), secret };
+}
+
+/**
+ * Creates a token on behalf of `caller` (API and web alike): every role must exist, the new
+ * token may not grant anything the caller cannot do itself, and an expiry lies in the future.
+ */
+export async function issueToken(
+  db: Db,
+  caller: { token: TokenRow; permissions: readonly Permission[] },
+  wanted: { name: string; roles: string[]; expiresAt?: Date },
+  now: Date,
+): Promise<{ token: TokenRow; secret: string }> {
+  const custom = await getRoles(db, wanted.roles.filter((role) => !isBuiltInRole(role)));
+  const unknown = wanted.roles.filter((role) => !isBuiltInRole(role) && !custom.some((row) => row.id === role));
+  if (unknown.length) {
+    throw new ValidationError(`unknown role ${unknown.join(", ")}: roles are ${[...Object.keys(BUILT_IN_ROLES), ...custom.map((row) => row.id)].join(", ")} or one made with PUT /roles/:id`);
+  }
+  // No escalation: a token can only hand out what it may do itself.
+  const granted = await permissionsOf(db, { ...caller.token, roles: wanted.roles, permissions: null });
+  const beyond = granted.find((permission) => !covers(caller.permissions, permission));
+  if (beyond) {
+    throw new ForbiddenError(`cannot grant ${beyond.resource}:${beyond.actions.join("+")} on ${beyond.target}: the calling token does not have it`);
+  }
+  if (wanted.expiresAt && wanted.expiresAt.getTime() <= now.getTime()) throw new ValidationError("expiresAt: must be in the future");
+  return createToken(db, { name: wanted.name, roles: wanted.roles, ...(wanted.expiresAt && { expiresAt: wanted.expiresAt }) }, now);
 }
 
 /** The token behind a bearer secret, or UnauthorizedError saying why not. */

@@ -10,16 +10,23 @@ export async function insertEvent(db: Db, event: typeof events.$inferInsert): Pr
   return row!;
 }
 
+/**
+ * Events in id order, oldest first: the first `limit` after `after`, or, with `before`, the
+ * last `limit` before it (the newest page of the log is `before: Infinity`).
+ */
 export async function listEvents(
   db: Db,
-  options: { after?: number; limit: number; namespace?: string; pipelineId?: string },
+  options: { after?: number; before?: number; limit: number; namespace?: string; pipelineId?: string },
 ): Promise<EventRow[]> {
   const filters: (SQL | undefined)[] = [
     options.after !== undefined ? gt(events.id, options.after) : undefined,
+    options.before !== undefined && Number.isFinite(options.before) ? lt(events.id, options.before) : undefined,
     options.namespace ? eq(events.namespace, options.namespace) : undefined,
     options.pipelineId ? eq(events.pipelineId, options.pipelineId) : undefined,
   ];
-  return db.select().from(events).where(and(...filters)).orderBy(asc(events.id)).limit(options.limit);
+  if (options.before === undefined) return db.select().from(events).where(and(...filters)).orderBy(asc(events.id)).limit(options.limit);
+  const newestFirst = await db.select().from(events).where(and(...filters)).orderBy(desc(events.id)).limit(options.limit);
+  return newestFirst.reverse();
 }
 
 export async function latestEventId(db: Db): Promise<number> {

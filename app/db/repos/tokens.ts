@@ -1,5 +1,5 @@
 // Queries for API tokens.
-import { and, asc, count, eq, isNull, like, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, isNotNull, isNull, like, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 
@@ -21,6 +21,21 @@ export async function getToken(db: Db, id: string): Promise<TokenRow | undefined
 
 export async function listTokens(db: Db): Promise<TokenRow[]> {
   return db.select().from(tokens).orderBy(asc(tokens.createdAt));
+}
+
+const activeAt = (now: Date) => and(isNull(tokens.revokedAt), or(isNull(tokens.expiresAt), gt(tokens.expiresAt, now)));
+const inactiveAt = (now: Date) => or(isNotNull(tokens.revokedAt), lte(tokens.expiresAt, now));
+
+/** Tokens neither revoked nor expired, newest first. */
+export async function listActiveTokens(db: Db, now: Date): Promise<TokenRow[]> {
+  return db.select().from(tokens).where(activeAt(now)).orderBy(desc(tokens.createdAt));
+}
+
+/** The newest revoked or expired tokens (every run leaves one), and how many there are. */
+export async function listInactiveTokens(db: Db, now: Date, limit: number): Promise<{ rows: TokenRow[]; total: number }> {
+  const rows = await db.select().from(tokens).where(inactiveAt(now)).orderBy(desc(tokens.createdAt)).limit(limit);
+  const [total] = await db.select({ n: count() }).from(tokens).where(inactiveAt(now));
+  return { rows, total: total?.n ?? 0 };
 }
 
 export async function countTokens(db: Db): Promise<number> {

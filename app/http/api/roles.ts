@@ -1,9 +1,9 @@
 // /api/v1/roles: the built-in roles (read-only) and custom roles, lists of permissions.
 import { Hono } from "hono";
 import * as v from "valibot";
-import { BUILT_IN_ROLES, isBuiltInRole, requirePermission } from "../../auth/roles.ts";
-import { deleteRole, getRole, listRoles, upsertRole, type RoleRow } from "../../db/repos/roles.ts";
-import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { BUILT_IN_ROLES, isBuiltInRole, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
+import { getRole, listRoles, type RoleRow } from "../../db/repos/roles.ts";
+import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import { permissionSchema, type Permission } from "../../domain/permissions.ts";
 import type { AppEnv } from "../env.ts";
@@ -47,16 +47,13 @@ export const rolesApi = new Hono<AppEnv>()
   .put("/:id", permit("roles", "write"), validate("param", roleParams), validate("json", putBody), async (c) => {
     const deps = c.get("deps");
     const { id } = c.req.valid("param");
-    if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be changed`);
     const body = c.req.valid("json");
-    const { created } = await upsertRole(deps.db, { id, description: body.description, permissions: body.permissions, updatedAt: deps.now(), now: deps.now() });
-    const row = (await getRole(deps.db, id))!;
+    const { role: row, created } = await saveRole(deps.db, id, { description: body.description, permissions: body.permissions }, deps.now());
     return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) }, created ? 201 : 200);
   })
   .delete("/:id", validate("param", roleParams), async (c) => {
     requirePermission(c, "roles", "write");
     const { id } = c.req.valid("param");
-    if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be deleted`);
-    if (!(await deleteRole(c.get("deps").db, id))) throw new NotFoundError(`role ${id} not found`);
+    await removeRole(c.get("deps").db, id);
     return c.json({ deleted: id });
   });

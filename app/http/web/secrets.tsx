@@ -1,6 +1,103 @@
-// Web pages: /secrets: set and delete secrets.
+// Web pages: /secrets: list (names and dates, never values), set and delete secrets, global
+// or of one pipeline, with the API's permission checks (secrets read/write on the scope).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import { may, requirePermission } from "../../auth/roles.ts";
+import { getPipeline, listPipelines } from "../../db/repos/pipelines.ts";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { SECRET_NAME_PATTERN, type SecretScope } from "../../stores/secrets.ts";
 import type { AppEnv } from "../env.ts";
+import { requireCsrf } from "../middleware/csrf.ts";
+import { requireSession } from "../middleware/session.ts";
+import { describeIssues } from "../validate.ts";
+import { pageSession } from "./page-session.ts";
+import { SecretsPage, type SecretForm } from "./pages/secrets.tsx";
 
-export const secretPages = new Hono<AppEnv>();
+const NAME_RULE = "must be 1-128 characters of A-Z a-z 0-9 _ . -";
+
+/** "global" or "<namespace>/<pipeline>", as the store writes scopes. */
+const scopeSchema = v.pipe(
+  v.string("is required"),
+  v.regex(/^(global|[a-z0-9-]{1,64}\/[a-z0-9-]{1,64})$/, 'must be "global" or a pipeline'),
+);
+const nameSchema = v.pipe(v.string("is required"), v.trim(), v.regex(SECRET_NAME_PATTERN, NAME_RULE));
+
+const setForm = v.object({ scope: scopeSchema, name: nameSchema, value: v.string("is required") });
+const deleteForm = v.object({ scope: scopeSchema, name: nameSchema });
+const noticeQuery = v.object({ set: v.optional(nameSchema), deleted: v.optional(nameSchema), scope: v.optional(scopeSchema) });
+
+const FIELD_LABELS: Record<string, string> = { scope: "Scope", name: "Name", value: "Value" };
+
+function scopeOf(text: string): SecretScope {
+  if (text === "global") return { kind: "global" };
+  const [namespace, id] = text.split("/") as [string, string];
+  return { kind: "pipeline", pipeline: { namespace, id } };
+}
+
+/** The scopes the caller may write, global first, then each pipeline. */
+async function writableScopes(c: Context<AppEnv>): Promise<string[]> {
+  const pipelines = await listPipelines(c.get("deps").db);
+  const scopes = ["global", ...pipelines.map((pipeline) => `${pipeline.namespace}/${pipeline.id}`)];
+  return scopes.filter((scope) => may(c, "secrets", "write", scope));
+}
+
+async function render(c: Context<AppEnv>, extra: { form?: SecretForm; notice?: string }, status: 200 | 400 | 403 | 404 = 200) {
+  const deps = c.get("deps");
+  const secrets = (await deps.secrets.list()).filter((secret) => may(c, "secrets", "read", secret.scope));
+  const writable = await writableScopes(c);
+  const readsAny = may(c, "secrets", "read", "global") || secrets.length > 0 || writable.length > 0;
+  if (!readsAny) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission secrets:read`);
+  return c.html(<SecretsPage session={pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...extra} />, status);
+}
+
+/** Names the field of the first issue: "Name: must be ...". */
+function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0]!;
+  const field = v.getDotPath(issue);
+  return field ? `${FIELD_LABELS[field] ?? field}: ${issue.message}` : describeIssues(issues);
+}
+
+const text = (value: unknown) => (typeof value === "string" ? value : "");
+
+export const secretPages = new Hono<AppEnv>()
+  .get("/", requireSession, async (c) => {
+    const query = v.safeParse(noticeQuery, c.req.query());
+    const scope = query.success && query.output.scope ? ` (${query.output.scope})` : "";
+    let notice: string | undefined;
+    if (query.success && query.output.set) notice = `Secret ${query.output.set}${scope} saved.`;
+    if (query.success && query.output.deleted) notice = `Secret ${query.output.deleted}${scope} deleted.`;
+    return render(c, { ...(notice && { notice }) });
+  })
+  .post("/", requireSession, requireCsrf, async (c) => {
+    const deps = c.get("deps");
+    const body = await c.req.parseBody();
+    // What the user typed comes back on an error, except the value.
+    const typed = { scope: text(body.scope), name: text(body.name) };
+    const parsed = v.safeParse(setForm, { scope: body.scope, name: body.name, value: body.value });
+    if (!parsed.success) {
+      if ((await writableScopes(c)).length === 0) requirePermission(c, "secrets", "write", typed.scope || "global");
+      return render(c, { form: { ...typed, error: firstIssue(parsed.issues) } }, 400);
+    }
+    const { scope, name, value } = parsed.output;
+    requirePermission(c, "secrets", "write", scope);
+    const target = scopeOf(scope);
+    if (target.kind === "pipeline" && !(await getPipeline(deps.db, target.pipeline))) {
+      return render(c, { form: { ...typed, error: `Scope: pipeline ${scope} not found` } }, 400);
+    }
+    try {
+      await deps.secrets.set(target, name, value, deps.now());
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      return render(c, { form: { ...typed, error: `Value: ${error.message}` } }, 400);
+    }
+    return c.redirect(`/secrets?${new URLSearchParams({ set: name, scope })}`, 303);
+  })
+  .post("/delete", requireSession, requireCsrf, async (c) => {
+    const parsed = v.safeParse(deleteForm, await c.req.parseBody());
+    if (!parsed.success) throw new ValidationError(firstIssue(parsed.issues));
+    const { scope, name } = parsed.output;
+    requirePermission(c, "secrets", "write", scope);
+    if (!(await c.get("deps").secrets.delete(scopeOf(scope), name))) throw new NotFoundError(`secret ${name} (${scope}) not found`);
+    return c.redirect(`/secrets?${new URLSearchParams({ deleted: name, scope })}`, 303);
+  });

@@ -1,6 +1,182 @@
-// Web pages: /tokens: tokens and roles.
+// Web pages: /tokens: API tokens (create with the secret shown once, revoke) and roles
+// (create, update, delete custom ones), with the API's permission and escalation checks.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import { BUILT_IN_ROLES, may, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
+import { issueToken } from "../../auth/tokens.ts";
+import { getRole, listRoles } from "../../db/repos/roles.ts";
+import { getToken, listActiveTokens, listInactiveTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { idSchema } from "../../domain/ids.ts";
+import { permissionSchema, type Permission } from "../../domain/permissions.ts";
 import type { AppEnv } from "../env.ts";
+import { requireCsrf } from "../middleware/csrf.ts";
+import { requireSession } from "../middleware/session.ts";
+import { permissionLines, type RoleForm, type RoleView } from "./components/admin-roles.tsx";
+import { pageSession } from "./page-session.ts";
+import { EXPIRY_CHOICES, TokensPage, type TokenForm, type TokensPageProps } from "./pages/tokens.tsx";
 
-export const tokenPages = new Hono<AppEnv>();
+const tokenFormSchema = v.object({
+  name: v.pipe(v.string("Name: is required"), v.trim(), v.minLength(1, "Name: must not be empty"), v.maxLength(100, "Name: at most 100 characters")),
+  roles: v.pipe(v.array(v.string()), v.minLength(1, "Roles: pick at least one role")),
+  expires: v.picklist(
+    EXPIRY_CHOICES.map((choice) => choice.value),
+    "Expires: pick one of the choices",
+  ),
+});
+
+const roleFormSchema = v.object({
+  id: v.pipe(v.string("Id: is required"), v.trim(), v.regex(/^[a-z0-9-]{1,64}$/, "Id: must be 1-64 characters of a-z, 0-9 and -")),
+  description: v.pipe(v.string(), v.trim(), v.maxLength(500, "Description: at most 500 characters")),
+  permissions: v.string(),
+});
+
+/** Revoked and expired tokens shown at most (run tokens pile up there, one per task). */
+const INACTIVE_SHOWN = 100;
+
+const pageQuery = v.object({
+  revoked: v.optional(v.string()),
+  role: v.optional(idSchema),
+  revokedToken: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,32}$/))),
+  roleSaved: v.optional(idSchema),
+  roleDeleted: v.optional(idSchema),
+});
+
+/**
+ * Reads the role form's permission lines ("resource target actions", blank lines and
+ * `#` comments skipped); every bad line is named with what is wrong with it.
+ */
+export function parsePermissionLines(text: string): { permissions: Permission[]; errors: string[] } {
+  const permissions: Permission[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) return;
+    const where = `Line ${index + 1} ("${line.length > 80 ? `${line.slice(0, 80)}…` : line}")`;
+    const parts = line.split(/\s+/);
+    if (parts.length !== 3) {
+      errors.push(`${where}: expected three parts, resource target actions (e.g. "runs default/.* read,write"), found ${parts.length}`);
+      return;
+    }
+    const [resource, target, actions] = parts as [string, string, string];
+    const parsed = v.safeParse(permissionSchema, { resource, target, actions: actions.split(",").filter(Boolean) });
+    if (parsed.success) permissions.push(parsed.output);
+    else {
+      const problems = parsed.issues.map((issue) => `${String(issue.path?.[0]?.key ?? "permission")} ${issue.message}`);
+      errors.push(`${where}: ${[...new Set(problems)].join("; ")}`);
+    }
+  });
+  if (permissions.length === 0 && errors.length === 0) errors.push("Permissions: write at least one line");
+  return { permissions, errors };
+}
+
+const strings = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((item): item is string => typeof item === "string");
+const text = (value: unknown) => (typeof value === "string" ? value : "");
+
+type Extra = Partial<Pick<TokensPageProps, "tokenForm" | "roleForm" | "created" | "notice" | "roleNotice" | "showInactive">>;
+
+async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 | 403 | 404 | 409 = 200) {
+  requirePermission(c, "tokens", "read");
+  const deps = c.get("deps");
+  const now = deps.now();
+  // Newest first; revoked and expired ones (run tokens pile up there) only on request.
+  const showInactive = extra.showInactive ?? false;
+  const active = await listActiveTokens(deps.db, now);
+  const inactive = await listInactiveTokens(deps.db, now, showInactive ? INACTIVE_SHOWN : 0);
+  const custom = await listRoles(deps.db);
+  const roles: RoleView[] = [
+    ...Object.entries(BUILT_IN_ROLES).map(([id, role]) => ({ id, description: role.description, permissions: role.permissions, builtIn: true })),
+    ...custom.map((row) => ({ id: row.id, description: row.description, permissions: row.permissions, builtIn: false })),
+  ];
+  return c.html(
+    <TokensPage
+      session={pageSession(c)}
+      now={now}
+      tokens={[...active, ...inactive.rows]}
+      hidden={inactive.total}
+      inactiveShown={inactive.rows.length}
+      showInactive={showInactive}
+      me={c.get("token").id}
+      canWriteTokens={may(c, "tokens", "write")}
+      roleIds={roles.map((role) => role.id)}
+      {...(may(c, "roles", "read") && { roles })}
+      canWriteRoles={may(c, "roles", "write")}
+      {...extra}
+    />,
+    status,
+  );
+}
+
+export const tokenPages = new Hono<AppEnv>()
+  .get("/", requireSession, async (c) => {
+    const parsed = v.safeParse(pageQuery, c.req.query());
+    const query = parsed.success ? parsed.output : {};
+    const extra: Extra = { showInactive: query.revoked === "1" };
+    if (query.revokedToken) {
+      const token = await getToken(c.get("deps").db, query.revokedToken);
+      if (token) extra.notice = `Token ${token.name} revoked.`;
+    }
+    if (query.roleSaved) extra.roleNotice = `Role ${query.roleSaved} saved.`;
+    if (query.roleDeleted) extra.roleNotice = `Role ${query.roleDeleted} deleted.`;
+    if (query.role && may(c, "roles", "read")) {
+      const role = await getRole(c.get("deps").db, query.role);
+      if (role) extra.roleForm = { id: role.id, description: role.description, permissions: permissionLines(role.permissions) };
+    }
+    return render(c, extra);
+  })
+  .post("/", requireSession, requireCsrf, async (c) => {
+    requirePermission(c, "tokens", "write");
+    const deps = c.get("deps");
+    const body = await c.req.parseBody({ all: true });
+    const typed: TokenForm = { name: text(body.name), roles: strings(body.roles), expires: text(body.expires) };
+    const parsed = v.safeParse(tokenFormSchema, typed);
+    if (!parsed.success) return render(c, { tokenForm: { ...typed, error: parsed.issues[0]!.message } }, 400);
+    const { name, roles, expires } = parsed.output;
+    const now = deps.now();
+    const expiresAt = expires ? new Date(now.getTime() + Number(expires) * 86_400_000) : undefined;
+    let created: { token: TokenRow; secret: string };
+    try {
+      created = await issueToken(deps.db, { token: c.get("token"), permissions: c.get("permissions") }, { name, roles, ...(expiresAt && { expiresAt }) }, now);
+    } catch (error) {
+      if (error instanceof ValidationError) return render(c, { tokenForm: { ...typed, error: `Roles: ${error.message}` } }, 400);
+      if (error instanceof ForbiddenError) return render(c, { tokenForm: { ...typed, error: `Roles: ${error.message}` } }, 403);
+      throw error;
+    }
+    // The page carries the secret: no cache may keep it, and there is no redirect to replay.
+    c.header("cache-control", "no-store");
+    return render(c, { created }, 201);
+  })
+  .post("/revoke", requireSession, requireCsrf, async (c) => {
+    requirePermission(c, "tokens", "write");
+    const deps = c.get("deps");
+    const id = text((await c.req.parseBody()).id);
+    if (!/^[a-z0-9]{1,32}$/.test(id)) throw new ValidationError("id: not a token id");
+    if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
+    return c.redirect(`/tokens?revokedToken=${id}`, 303);
+  })
+  .post("/roles", requireSession, requireCsrf, async (c) => {
+    requirePermission(c, "roles", "write");
+    const deps = c.get("deps");
+    const body = await c.req.parseBody();
+    const typed: RoleForm = { id: text(body.id), description: text(body.description), permissions: text(body.permissions) };
+    const parsed = v.safeParse(roleFormSchema, typed);
+    const lines = parsePermissionLines(typed.permissions);
+    const errors = [...(parsed.success ? [] : parsed.issues.map((issue) => issue.message)), ...lines.errors];
+    if (!parsed.success || errors.length) return render(c, { roleForm: { ...typed, errors } }, 400);
+    try {
+      await saveRole(deps.db, parsed.output.id, { description: parsed.output.description, permissions: lines.permissions }, deps.now());
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      return render(c, { roleForm: { ...typed, errors: [`Id: ${error.message}`] } }, 409);
+    }
+    return c.redirect(`/tokens?roleSaved=${parsed.output.id}#roles`, 303);
+  })
+  .post("/roles/delete", requireSession, requireCsrf, async (c) => {
+    requirePermission(c, "roles", "write");
+    const parsed = v.safeParse(idSchema, (await c.req.parseBody()).id);
+    if (!parsed.success) throw new ValidationError(`id: ${parsed.issues[0]!.message}`);
+    await removeRole(c.get("deps").db, parsed.output);
+    return c.redirect(`/tokens?roleDeleted=${parsed.output}#roles`, 303);
+  });
