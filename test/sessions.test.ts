@@ -99,7 +99,8 @@ describe("login", () => {
     });
     expect(response.status).toBe(403);
     // Browsers name the relation in Sec-Fetch-Site, and send `Origin: null` from sandboxes.
-    for (const headers of [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "null" }]) {
+    const foreign: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, { origin: "null" }];
+    for (const headers of foreign) {
       const refused = await page("/login", {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", ...headers },

@@ -18,8 +18,9 @@ const JS = "text/javascript; charset=utf-8";
 
 const ASSETS: Record<string, { body: string; type: string }> = {
   "app.css": { body: [baseCss, dashboardCss, pipelinesCss, runsCss, adminCss].join("\n"), type: CSS },
-  "htmx.js": { body: htmxJs, type: JS },
-  "hx-sse.js": { body: htmxSseJs, type: JS },
+  // One file: htmx may process the page as soon as it runs, so the SSE extension must
+  // register in the same script, not in a later one.
+  "htmx.js": { body: `${htmxJs}\n${htmxSseJs}`, type: JS },
   "gantry.js": { body: gantryJs, type: JS },
   "favicon.svg": { body: faviconSvg, type: "image/svg+xml" },
   "log-view.js": { body: logViewJs, type: JS },

@@ -42,7 +42,6 @@ export function Page({ title, children, session, section }: PageProps) {
         <link rel="stylesheet" href={asset("app.css")} />
         {session && <meta name="csrf-token" content={session.csrfToken} />}
         {session && <script src={asset("htmx.js")} defer></script>}
-        {session && <script src={asset("hx-sse.js")} defer></script>}
         {session && <script src={asset("gantry.js")} defer></script>}
       </head>
       <body>
