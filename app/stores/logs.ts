@@ -25,11 +25,66 @@ export interface LogStore {
   open(key: LogKey): LogWriter;
   /** The whole log, or undefined when the task has not written one. */
   read(key: LogKey): Promise<string | undefined>;
+  /** The last `max` complete lines from a byte offset, and where they end (for following on). */
+  tail(key: LogKey, from: number, max: number): Promise<LogTail>;
   /**
    * Yields the log in chunks as it grows, until `finished()` is true and everything is read.
    * `from` skips that many bytes (a reader that has the start already); give it a line boundary.
    */
   follow(key: LogKey, finished: () => Promise<boolean>, signal: AbortSignal, from?: number): AsyncGenerator<string>;
+}
+
+export interface LogTail {
+  /** The last complete lines after the start offset, at most the limit. */
+  lines: string[];
+  /** Complete lines after the start offset that are left out before them. */
+  skipped: number;
+  /** The byte offset just after the last complete line (where following goes on). */
+  end: number;
+}
+
+/** Log files are read in pieces of this size, so a page with many big logs stays small in memory. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The complete lines of a log file from a byte offset, only the last `max` of them read whole.
+ * A line still being written (no newline yet) is left for the follower.
+ */
+async function readTail(path: string, from: number, max: number): Promise<LogTail> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return { lines: [], skipped: 0, end: from };
+  const size = file.size;
+  let count = 0;
+  let end = from;
+  for (let at = from; at < size; at += READ_CHUNK) {
+    const bytes = await file.slice(at, Math.min(size, at + READ_CHUNK)).bytes();
+    for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
+      count++;
+      end = at + i + 1;
+    }
+  }
+  if (count === 0) return { lines: [], skipped: 0, end: from };
+  let start = from;
+  if (count > max) {
+    // Walk back over max + 1 newlines (the last line's own first): the last one passed ends the skipped part.
+    let needed = max + 1;
+    let position = end;
+    search: while (position > from) {
+      const chunkStart = Math.max(from, position - READ_CHUNK);
+      const bytes = await file.slice(chunkStart, position).bytes();
+      // lastIndexOf with a negative start counts from the end, hence the guard at 0.
+      for (let i = bytes.lastIndexOf(10); i !== -1; i = i > 0 ? bytes.lastIndexOf(10, i - 1) : -1) {
+        if (--needed === 0) {
+          start = chunkStart + i + 1;
+          break search;
+        }
+      }
+      position = chunkStart;
+    }
+  }
+  const lines = new TextDecoder().decode(await file.slice(start, end).bytes()).split("\n");
+  lines.pop();
+  return { lines, skipped: count - lines.length, end };
 }
 
 export interface LogStoreOptions {
@@ -100,6 +155,7 @@ export function createLogStore(options: LogStoreOptions): LogStore {
       const file = Bun.file(path(key));
       return (await file.exists()) ? file.text() : undefined;
     },
+    tail: (key, from, max) => readTail(path(key), from, max),
     async *follow(key, finished, signal, from = 0) {
       const file = path(key);
       let offset = from;

@@ -65,59 +65,6 @@ const logKeyOf = (key: RunKey, task: string): LogKey => ({ namespace: key.namesp
 const logStreamUrl = (key: RunKey, task: string, from: number, line: number) =>
   `/pipelines/${key.namespace}/${key.id}/runs/${key.run}/tasks/${task}/log?from=${from}&line=${line}`;
 
-interface LogTail {
-  /** The last complete lines after the start offset, at most the limit. */
-  lines: string[];
-  /** Complete lines after the start offset that are left out before them. */
-  skipped: number;
-  /** The byte offset just after the last complete line (where following goes on). */
-  end: number;
-}
-
-/** Log files are read in pieces of this size, so a page with many big logs stays small in memory. */
-const READ_CHUNK = 1 << 20;
-
-/**
- * The complete lines of a log file from a byte offset, only the last `max` of them read whole.
- * A line still being written (no newline yet) is left for the follower.
- */
-async function readLogTail(path: string, from: number, max: number): Promise<LogTail> {
-  const file = Bun.file(path);
-  if (!(await file.exists())) return { lines: [], skipped: 0, end: from };
-  const size = file.size;
-  let count = 0;
-  let end = from;
-  for (let at = from; at < size; at += READ_CHUNK) {
-    const bytes = await file.slice(at, Math.min(size, at + READ_CHUNK)).bytes();
-    for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
-      count++;
-      end = at + i + 1;
-    }
-  }
-  if (count === 0) return { lines: [], skipped: 0, end: from };
-  let start = from;
-  if (count > max) {
-    // Walk back over max + 1 newlines (the last line's own first): the last one passed ends the skipped part.
-    let needed = max + 1;
-    let position = end;
-    search: while (position > from) {
-      const chunkStart = Math.max(from, position - READ_CHUNK);
-      const bytes = await file.slice(chunkStart, position).bytes();
-      // lastIndexOf with a negative start counts from the end, hence the guard at 0.
-      for (let i = bytes.lastIndexOf(10); i !== -1; i = i > 0 ? bytes.lastIndexOf(10, i - 1) : -1) {
-        if (--needed === 0) {
-          start = chunkStart + i + 1;
-          break search;
-        }
-      }
-      position = chunkStart;
-    }
-  }
-  const lines = new TextDecoder().decode(await file.slice(start, end).bytes()).split("\n");
-  lines.pop();
-  return { lines, skipped: count - lines.length, end };
-}
-
 /** Run variables as a user set them: system ones (GANTRY_*) come from the trigger, not the user. */
 function userVariables(variables: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(variables).filter(([name]) => !name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)));
@@ -143,7 +90,7 @@ export const runPages = new Hono<AppEnv>()
     if (may(c, "logs", "read", target)) {
       logs = await Promise.all(
         run.tasks.map(async (execution): Promise<TaskLog> => {
-          const tail = await readLogTail(deps.logs.path(logKeyOf(key, execution.taskId)), 0, MAX_LOG_LINES);
+          const tail = await deps.logs.tail(logKeyOf(key, execution.taskId), 0, MAX_LOG_LINES);
           const total = tail.skipped + tail.lines.length;
           const log: TaskLog = { execution, lines: tail.lines, total };
           if (isFinalTaskState(execution.state)) return log;
@@ -299,7 +246,7 @@ export const runPages = new Hono<AppEnv>()
         // Something at once, so the response starts before the task writes (or the first heartbeat).
         await stream.write(": following\n\n");
         // A reader far behind gets the last lines only, like the page.
-        const tail = await readLogTail(deps.logs.path(logKey), from, MAX_LOG_LINES);
+        const tail = await deps.logs.tail(logKey, from, MAX_LOG_LINES);
         from = tail.end;
         if (tail.lines.length > 0) await send(tail.lines, tail.skipped);
         for await (const chunk of deps.logs.follow(logKey, finished, signal, from)) {
