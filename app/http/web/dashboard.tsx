@@ -1,15 +1,172 @@
-// Web pages: the dashboard (/) and its live stream.
+// Web pages: the dashboard (/) and its live stream (/live/dashboard), which re-renders the
+// page's live region when runs, tasks, pipelines or extensions change.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import { Hono } from "hono";
+import { isAbsolute, relative } from "node:path";
+import { Hono, type Context } from "hono";
+import { getCookie } from "hono/cookie";
+import { may, permissionsOf } from "../../auth/roles.ts";
+import { SESSION_COOKIE } from "../../auth/sessions.ts";
+import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
+import type { DockerExecutor } from "../../engine/executors/docker.ts";
 import type { AppEnv } from "../env.ts";
-import { Page } from "./layouts/page.tsx";
 import { requireSession } from "../middleware/session.ts";
+import { sse } from "../sse.ts";
+import type { DockerHealth } from "./components/dashboard-health.tsx";
 import { pageSession } from "./page-session.ts";
+import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashboard.tsx";
 
-export const dashboardPages = new Hono<AppEnv>().get("/", requireSession, (c) =>
-  c.html(
-    <Page title="Dashboard" session={pageSession(c)} section="dashboard">
-      <h1>Dashboard</h1>
-    </Page>,
-  ),
-);
+const RECENT_RUNS = 25;
+/** At most one re-render of a stream this often, however busy the bus is. */
+const RENDER_EVERY_MS = 250;
+/** A stream re-checks its session (ended, expired, token revoked) before rendering after this long. */
+const SESSION_RECHECK_MS = 30_000;
+/** Docker's answer is reused this long; an older one is still shown while a fresh one is asked for. */
+const DOCKER_FRESH_MS = 5_000;
+/** The most a page waits for Docker when there is no earlier answer at all. */
+const DOCKER_WAIT_MS = 50;
+const RELEVANT = /^(run|task|pipeline|extension)\./;
+
+interface DockerProbe {
+  answer?: DockerHealth;
+  at: number;
+  asking?: Promise<DockerHealth>;
+}
+// Per Docker executor (one per server), so tests with several servers keep theirs apart.
+const dockerProbes = new WeakMap<DockerExecutor, DockerProbe>();
+
+/**
+ * Docker's health without slowing the page: an unreachable engine can take seconds to say
+ * so (the executor's own time-out is 2 s), so the last answer is reused and refreshed in
+ * the background, and a first answer is awaited at most DOCKER_WAIT_MS ("checking…" after).
+ */
+async function dockerHealth(docker: DockerExecutor): Promise<DockerHealth | undefined> {
+  let probe = dockerProbes.get(docker);
+  if (!probe) dockerProbes.set(docker, (probe = { at: 0 }));
+  const current = probe;
+  if (current.answer && performance.now() - current.at < DOCKER_FRESH_MS) return current.answer;
+  current.asking ??= docker.health().then((answer) => {
+    current.answer = answer;
+    current.at = performance.now();
+    current.asking = undefined;
+    return answer;
+  });
+  if (current.answer) return current.answer;
+  let timer: Timer | undefined;
+  const waited = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, DOCKER_WAIT_MS);
+  });
+  try {
+    return await Promise.race([current.asking, waited]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const keyOf = (pipeline: { namespace: string; id: string }) => `${pipeline.namespace}/${pipeline.id}`;
+
+/** A load error's file as people know it: relative to the pipelines folder when inside it. */
+function displayFile(dir: string, file: string): string {
+  const inside = relative(dir, file);
+  return inside && !inside.startsWith("..") && !isAbsolute(inside) ? inside : file;
+}
+
+/** What the dashboard shows to this session: only pipelines (and their runs) it may read. */
+async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
+  const deps = c.get("deps");
+  const [overviews, active, docker] = await Promise.all([pipelineOverviews(deps.db), activeRunsByPipeline(deps.db), dockerHealth(deps.docker)]);
+  const readable = overviews.filter((pipeline) => may(c, "pipelines", "read", keyOf(pipeline)));
+  const withRuns = overviews.filter((pipeline) => may(c, "runs", "read", keyOf(pipeline)));
+  // Everything readable (the usual case): no filter, so the query walks the created-at
+  // index alone. Runs of deleted pipelines are checked one by one below.
+  const runs = (
+    await recentRuns(deps.db, RECENT_RUNS, withRuns.length === overviews.length ? {} : { pipelines: withRuns })
+  ).filter((run) => may(c, "runs", "read", `${run.namespace}/${run.pipelineId}`));
+  const byKey = new Map<string, PipelineOverview>(overviews.map((pipeline) => [keyOf(pipeline), pipeline]));
+  const now = deps.now();
+  return {
+    now,
+    pipelinesDir: deps.config.pipelinesDir,
+    newInstall: overviews.length === 0,
+    pipelineCount: readable.length,
+    activeRunCount: withRuns.reduce((sum, pipeline) => sum + (active.get(keyOf(pipeline)) ?? 0), 0),
+    runs: runs.map((run) => {
+      const pipeline = byKey.get(`${run.namespace}/${run.pipelineId}`);
+      return { ...run, pipelineName: pipeline?.name ?? run.pipelineId, pipelineDescription: pipeline?.description ?? "" };
+    }),
+    failing: withRuns.flatMap((pipeline) =>
+      pipeline.lastRun?.state === "failed" ? [{ ...pipeline, lastRun: pipeline.lastRun }] : [],
+    ),
+    broken: readable.flatMap((pipeline) =>
+      pipeline.loadError ? [{ ...pipeline, loadError: pipeline.loadError, file: displayFile(deps.config.pipelinesDir, pipeline.loadError.file) }] : [],
+    ),
+    docker,
+    extensions: may(c, "extensions", "read")
+      ? deps.extensions
+          .list()
+          .map(({ id, state, restarts, error }) => ({ id, state, restarts, ...(error && { error }) }))
+          .sort((a, b) => a.id.localeCompare(b.id))
+      : undefined,
+  };
+}
+
+/** Whether the stream's session still stands; refreshes its permissions (roles may have changed). */
+async function stillSignedIn(c: Context<AppEnv>): Promise<boolean> {
+  const deps = c.get("deps");
+  const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
+  if (!active) return false;
+  c.set("permissions", await permissionsOf(deps.db, active.token));
+  return true;
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+export const dashboardPages = new Hono<AppEnv>()
+  .get("/", requireSession, async (c) => c.html(<DashboardPage session={pageSession(c)} data={await loadDashboard(c)} />))
+  .get("/live/dashboard", requireSession, (c) => {
+    const deps = c.get("deps");
+    return sse(c, async (stream, signal) => {
+      let dirty = true;
+      let wake: (() => void) | undefined;
+      const unsubscribe = deps.bus.subscribe((message) => {
+        if (!RELEVANT.test(message.kind)) return;
+        dirty = true;
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      signal.addEventListener("abort", onAbort);
+      let sent = "";
+      let checkedAt = performance.now();
+      try {
+        while (!signal.aborted) {
+          if (!dirty) await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          if (signal.aborted) break;
+          dirty = false;
+          if (performance.now() - checkedAt > SESSION_RECHECK_MS) {
+            if (!(await stillSignedIn(c))) break;
+            checkedAt = performance.now();
+          }
+          const html = String(await (<DashboardLive data={await loadDashboard(c)} />).toString());
+          // Identical renders (a bus message about something this page does not show) are not sent.
+          if (html !== sent) {
+            await stream.writeSSE({ data: html });
+            sent = html;
+          }
+          await pause(RENDER_EVERY_MS, signal);
+        }
+      } finally {
+        unsubscribe();
+        signal.removeEventListener("abort", onAbort);
+      }
+    });
+  });

@@ -1,0 +1,107 @@
+// The dashboard's table of recent runs across pipelines: pipeline, run, state, task
+// progress, trigger, when it started and how long it took (or has taken so far).
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { RunSummary } from "../../../db/repos/run-summaries.ts";
+import { isFinalTaskState, TASK_STATES } from "../../../domain/states.ts";
+import { StateBadge } from "./state-badge.tsx";
+import { Took, When } from "./time.tsx";
+
+export interface DashboardRun extends RunSummary {
+  /** The pipeline's display name and description (from its current version). */
+  pipelineName: string;
+  pipelineDescription: string;
+}
+
+export const pipelineHref = (run: { namespace: string; pipelineId: string }) =>
+  `/pipelines/${encodeURIComponent(run.namespace)}/${encodeURIComponent(run.pipelineId)}`;
+
+export const runHref = (run: { namespace: string; pipelineId: string; id: number }) => `${pipelineHref(run)}/runs/${run.id}`;
+
+/** "3/5 done", with failures called out and a bar while the run is going. */
+function TaskProgress({ run }: { run: DashboardRun }) {
+  if (run.taskTotal === 0) return <span class="muted">no tasks</span>;
+  const done = TASK_STATES.filter(isFinalTaskState).reduce((sum, state) => sum + (run.taskCounts[state] ?? 0), 0);
+  const failed = run.taskCounts.failed ?? 0;
+  const active = run.state === "running" || run.state === "pending";
+  return (
+    <span class="dash-progress">
+      <span>
+        {done}/{run.taskTotal} done
+      </span>
+      {failed > 0 && <span class="error"> · {failed} failed</span>}
+      {active && <progress aria-hidden="true" max={run.taskTotal} value={done}></progress>}
+    </span>
+  );
+}
+
+function Trigger({ trigger }: { trigger: DashboardRun["trigger"] }) {
+  return (
+    <span class="dash-trigger" title={trigger.by ? `${trigger.kind} by ${trigger.by}` : trigger.kind}>
+      <span class="dash-trigger-kind">{trigger.kind}</span>
+      {trigger.by && <span class="muted"> by {trigger.by}</span>}
+    </span>
+  );
+}
+
+export function DashboardRuns({ runs, now }: { runs: DashboardRun[]; now: Date }) {
+  return (
+    <table class="list dash-runs" aria-labelledby="dash-runs-title">
+      <thead>
+        <tr>
+          <th scope="col">Pipeline</th>
+          <th scope="col">Run</th>
+          <th scope="col">State</th>
+          <th scope="col" class="wide-only">
+            Tasks
+          </th>
+          <th scope="col" class="wide-only">
+            Trigger
+          </th>
+          <th scope="col" class="wide-only">
+            Started
+          </th>
+          <th scope="col" class="num">
+            Took
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((run) => (
+          // A stable id lets a live update morph this row in place (focus and all).
+          <tr id={`dash-run/${run.namespace}/${run.pipelineId}/${run.id}`}>
+            <td class="dash-pipeline">
+              <a href={pipelineHref(run)} title={run.pipelineDescription || undefined}>
+                {run.namespace !== "default" && <span class="muted">{run.namespace}/</span>}
+                {run.pipelineName}
+              </a>
+            </td>
+            <td>
+              <a href={runHref(run)} aria-label={`${run.pipelineName} run ${run.id}`}>
+                #{run.id}
+              </a>
+            </td>
+            <td>
+              <StateBadge state={run.state} />
+            </td>
+            <td class="wide-only">
+              <TaskProgress run={run} />
+            </td>
+            <td class="wide-only">
+              <Trigger trigger={run.trigger} />
+            </td>
+            <td class="wide-only">
+              <When date={run.startedAt ?? run.createdAt} now={now} />
+            </td>
+            <td class="num">
+              <Took start={run.startedAt} end={run.endedAt} now={now} />
+              {/* On a phone the Started column gives way; the time shows under the duration. */}
+              <span class="dash-narrow-only">
+                <When date={run.startedAt ?? run.createdAt} now={now} />
+              </span>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
