@@ -67,6 +67,10 @@ const EXTENSIONS: Record<string, string> = {
     import * as v from "valibot";
     import { defineExtension } from "gantry";
     export default defineExtension({ id: "badconfig", config: v.object({ port: v.number() }), start(api) { api.log("never"); } });`,
+  needsconfig: `
+    import * as v from "valibot";
+    import { defineExtension } from "gantry";
+    export default defineExtension({ id: "needsconfig", config: v.object({ appId: v.string() }), start(api) { api.log("never"); } });`,
 };
 
 const HEADER = `import { definePipeline, run, interval } from "gantry";\n`;
@@ -175,7 +179,7 @@ describe("listing extensions", () => {
     const response = await api("/extensions");
     expect(response.status).toBe(200);
     const { extensions } = (await response.json()) as { extensions: ExtensionJson[] };
-    expect(extensions.map((ext) => ext.id)).toEqual(["badconfig", "crashy", "exiter", "interval", "recorder"]);
+    expect(extensions.map((ext) => ext.id)).toEqual(["badconfig", "crashy", "exiter", "interval", "needsconfig", "recorder"]);
     const recorder = extensions.find((ext) => ext.id === "recorder")!;
     expect(recorder).toMatchObject({ state: "running", restarts: 0 });
     expect(recorder.error).toBeUndefined();
@@ -370,6 +374,15 @@ describe("crashes and failures", () => {
     expect(bad.log.join("\n")).not.toContain("never");
     const failed = (await allEvents(gantry)).find((event) => event.kind === "extension.failed" && event.data.extension === "badconfig");
     expect(failed?.data.reason).toBe(bad.error);
+  });
+
+  it("marks an extension that needs a config nobody gave as unconfigured, not failed", async () => {
+    const idle = await extension("needsconfig");
+    expect(idle.state).toBe("unconfigured");
+    expect(idle.restarts).toBe(0);
+    expect(idle.error).toMatch(/^not configured: add \[extensions\.needsconfig\] to gantry\.toml to use it \(config of extension needsconfig: appId: /);
+    const events = (await allEvents(gantry)).filter((event) => event.data.extension === "needsconfig");
+    expect(events.map((event) => event.kind)).not.toContain("extension.failed");
   });
 
   it("writes only event kinds from the one list", async () => {

@@ -34,7 +34,8 @@ const HOOK_TIMEOUT_MS = 10_000;
 const EXTENSION_EVENT_KINDS = ["delivery.rejected"] as const satisfies readonly (ExtensionEventKind & EventKind)[];
 const MAX_EVENT_DATA = 8 * 1024;
 
-export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "stopped";
+/** "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure. */
+export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
 
 export interface ExtensionStatus {
   id: string;
@@ -244,16 +245,19 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         ext.readyResolve?.();
         void record("extension.started", { extension: ext.id });
         return;
-      case "failed":
+      case "failed": {
         // A bad config or module is not fixed by restarting: say so and wait for a fix.
-        ext.state = "failed";
-        ext.error = message.message;
-        appendLog(ext, `[gantry] ${message.message}`);
+        // No config at all is a choice (this server does not use the extension), not a failure.
+        const unconfigured = options.configs[ext.id] === undefined && message.message.startsWith(`config of extension ${ext.id}:`);
+        ext.state = unconfigured ? "unconfigured" : "failed";
+        ext.error = unconfigured ? `not configured: add [extensions.${ext.id}] to gantry.toml to use it (${message.message})` : message.message;
+        appendLog(ext, `[gantry] ${ext.error}`);
         worker.terminate();
         ext.worker = undefined;
         ext.readyResolve?.();
-        void record("extension.failed", { extension: ext.id, reason: message.message });
+        if (!unconfigured) void record("extension.failed", { extension: ext.id, reason: message.message });
         return;
+      }
       case "log":
         appendLog(ext, message.line);
         return;
@@ -291,7 +295,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     };
     worker.addEventListener("close", (event) => {
       const code = (event as Event & { code?: number }).code;
-      if (ext.worker === worker && ext.state !== "stopped" && ext.state !== "failed") crashed(ext, `the worker exited${code ? ` with code ${code}` : ""}`);
+      if (ext.worker === worker && ext.state !== "stopped" && ext.state !== "failed" && ext.state !== "unconfigured") crashed(ext, `the worker exited${code ? ` with code ${code}` : ""}`);
     });
     const rows = await listSubscriptions(db, { extension: ext.id });
     ext.subscriptionErrors.clear();
@@ -309,7 +313,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       instance,
       apiUrl: apiUrl(),
       onMessage: (message) => ext.worker === channel && receive(ext, channel, message),
-      onExit: (reason) => ext.worker === channel && ext.state !== "stopped" && ext.state !== "failed" && crashed(ext, reason),
+      onExit: (reason) => ext.worker === channel && ext.state !== "stopped" && ext.state !== "failed" && ext.state !== "unconfigured" && crashed(ext, reason),
     });
     ext.worker = channel;
     ext.secret = channel.secret;

@@ -7,6 +7,7 @@ const SYMBOL: Record<ExtensionState, string> = {
   running: "✓",
   crashed: "!",
   failed: "✗",
+  unconfigured: "○",
   stopped: "■",
 };
 

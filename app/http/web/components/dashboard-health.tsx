@@ -18,6 +18,7 @@ const EXTENSION_LOOK: Record<ExtensionState, { symbol: string; tone: "ok" | "bad
   starting: { symbol: "◔", tone: "idle" },
   crashed: { symbol: "✗", tone: "bad" },
   failed: { symbol: "✗", tone: "bad" },
+  unconfigured: { symbol: "○", tone: "idle" },
   stopped: { symbol: "■", tone: "idle" },
 };
 
