@@ -20,6 +20,18 @@ export function createDockerClient(host = DEFAULT_DOCKER_HOST): DockerConnection
   };
 }
 
+/**
+ * The engine's answer, or an ETIMEDOUT error after `ms`: an engine that accepts connections
+ * but never answers must not hang health checks or the start-up prune.
+ */
+export function withinTime<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<T>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer in ${ms} ms`), { code: "ETIMEDOUT" })), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 interface DockerLikeError {
   code?: string;
   statusCode?: number;

@@ -5,7 +5,7 @@ import type Docker from "dockerode";
 import type { Readable } from "node:stream";
 import type { LogWriter } from "../../stores/logs.ts";
 import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
-import { describeDockerFailure, isUnreachable, type DockerConnection } from "./docker-client.ts";
+import { describeDockerFailure, isUnreachable, withinTime, type DockerConnection } from "./docker-client.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 
 /** Where the run's workspace appears inside every container. */
@@ -77,7 +77,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     kind: "container",
     async health() {
       try {
-        const version = (await withTimeout(docker.version(), 2000)) as { Version?: string };
+        const version = (await withinTime(docker.version(), 2000)) as { Version?: string };
         return { status: "ok", version: version.Version ?? "unknown" };
       } catch (error) {
         return { status: "unavailable", message: describeDockerFailure(error, host, "Docker engine error") };
@@ -230,10 +230,4 @@ function formatBytes(bytes: number): string {
   return `${Math.round(bytes / 1024)} KiB`;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(Object.assign(new Error(`no answer in ${ms} ms`), { code: "ETIMEDOUT" })), ms)),
-  ]);
-}
 
