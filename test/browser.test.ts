@@ -129,6 +129,61 @@ describe("the web UI in Chromium", () => {
     await screenshot(page, "pipelines-load-error");
   });
 
+  it("shows new runs on the dashboard and new events on /events as they happen", async () => {
+    await page.goto(`${gantry.url}/`);
+    const events = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await events.context().addCookies(await page.context().cookies());
+    await events.goto(`${gantry.url}/events`);
+    // Let both live streams connect before anything happens.
+    await Bun.sleep(500);
+    const response = await gantry.api("/pipelines/default/greeter/runs", { method: "POST", body: JSON.stringify({ variables: { NAME: "live" } }) });
+    const { run } = (await response.json()) as { run: { id: number } };
+    const runLink = `a[href="/pipelines/default/greeter/runs/${run.id}"]`;
+    await page.locator(runLink).first().waitFor({ timeout: 15_000 });
+    await events.locator(`#event-rows ${runLink}`).first().waitFor({ timeout: 15_000 });
+    await screenshot(events, "events-live");
+    await events.close();
+  });
+
+  it("works from the keyboard: the first Tab reaches the skip link, every control has a name", async () => {
+    const pages = ["/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/secrets", "/tokens", "/extensions", "/events"];
+    for (const path of pages) {
+      await page.goto(`${gantry.url}${path}`);
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate("document.activeElement && document.activeElement.textContent.trim()")).toBe("Skip to content");
+      // Every visible form control and link has an accessible name; every page one h1.
+      const unnamed = await page.evaluate(`(() => {
+        const bad = [];
+        for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")) {
+          const labelled = el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.getAttribute("title");
+          const tag = el.tagName.toUpperCase(); // SVG links say "a"
+          const text = (el.textContent || "").trim();
+          if (!labelled && !((tag === "A" || tag === "BUTTON") && text)) bad.push(el.outerHTML.slice(0, 120));
+        }
+        return bad;
+      })()`);
+      expect({ path, unnamed }).toEqual({ path, unnamed: [] });
+      expect(await page.locator("h1").count()).toBe(1);
+    }
+  });
+
+  it("reads and starts runs without JavaScript", async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    await context.addCookies(await page.context().cookies());
+    const plain = await context.newPage();
+    await plain.goto(`${gantry.url}/pipelines/default/greeter/runs/1`);
+    await plain.locator("#task-greet").getByText("hello Chromium <b>friend</b> line 8").waitFor();
+    await plain.goto(`${gantry.url}/pipelines/default/greeter`);
+    await plain.getByLabel("NAME", { exact: true }).fill("no script");
+    await plain.getByRole("button", { name: /start/i }).click();
+    await plain.waitForURL(/\/pipelines\/default\/greeter\/runs\/\d+$/);
+    const runId = Number(new URL(plain.url()).pathname.split("/").pop());
+    const started = (await (await gantry.api(`/pipelines/default/greeter/runs/${runId}`)).json()) as { run: { variables: Record<string, string> } };
+    expect(started.run.variables.NAME).toBe("no script");
+    await screenshot(plain, "run-without-javascript");
+    await context.close();
+  });
+
   it("renders every main page, also at phone width, without console errors", async () => {
     for (const [name, path] of [
       ["dashboard", "/"],
