@@ -89,6 +89,22 @@ describe("compiled binary", () => {
     expect(((await response.json()) as { status: string }).status).toBe("ok");
   });
 
+  it("serves the web UI and its embedded assets", async () => {
+    const login = await fetch(`${gantry.url}/login?token=${gantry.token}`, { redirect: "manual" });
+    expect(login.status).toBe(303);
+    const cookie = /gantry_session=[^;]*/.exec(login.headers.get("set-cookie") ?? "")?.[0] ?? "";
+    const page = await fetch(`${gantry.url}/pipelines/default/relay`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("<svg");
+    for (const asset of html.match(/\/public\/[a-z.-]+\?v=\w+/g) ?? []) {
+      const response = await fetch(`${gantry.url}${asset}`);
+      expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
+      expect((await response.text()).length).toBeGreaterThan(100);
+    }
+    expect(html).toContain("/public/htmx.js");
+  });
+
   it("lists the pipeline loaded from the folder outside it", async () => {
     const body = (await (await api("/pipelines")).json()) as { pipelines: { id: string; version: number; tasks: { id: string }[]; error?: unknown }[] };
     const relay = body.pipelines.find((pipeline) => pipeline.id === "relay");
