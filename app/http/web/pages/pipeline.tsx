@@ -3,11 +3,11 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
 import type { RunRow } from "../../../db/repos/runs.ts";
-import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
-import { formatDuration } from "../../../domain/duration.ts";
-import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+import type { PipelineSpec } from "../../../domain/pipeline-spec.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { DurationChart } from "../components/duration-chart.tsx";
+import { Triggers, type SubscriptionView } from "../components/pipeline-triggers.tsx";
+import { Versions } from "../components/pipeline-versions.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
@@ -36,7 +36,7 @@ export interface PipelinePageProps {
   /** The current version, absent while the file has never loaded. */
   version?: VersionRow;
   versions: VersionRow[];
-  subscriptions: { row: SubscriptionRow; error?: string }[];
+  subscriptions: SubscriptionView[];
   /** Absent when the caller may not read runs. */
   history?: RunHistory;
   /** Present when the caller may start runs. */
@@ -47,24 +47,6 @@ export interface PipelinePageProps {
 export const variableField = (name: string) => `var.${name}`;
 
 const runHref = (pipeline: PipelineRow, run: number) => `${pipelineHref(pipeline.namespace, pipeline.id)}/runs/${run}`;
-
-function triggerText(trigger: TriggerSpec): { kind: string; detail: string } {
-  switch (trigger.kind) {
-    case "cron":
-      return { kind: "schedule", detail: `cron "${trigger.expression}"${trigger.timezone ? ` in ${trigger.timezone}` : ""}` };
-    case "interval":
-      return { kind: "interval", detail: `every ${formatDuration(trigger.every)}` };
-    case "webhook": {
-      const mapped = Object.entries(trigger.variables ?? {}).map(([name, path]) => `${name} ← ${path}`);
-      return { kind: "webhook", detail: `signed with secret "${trigger.secret.name}"${mapped.length ? `; variables ${mapped.join(", ")}` : ""}` };
-    }
-    case "github":
-      return {
-        kind: "GitHub",
-        detail: `${trigger.repo}: ${trigger.events.join(", ")}${trigger.branches?.length ? ` on ${trigger.branches.join(", ")}` : ""}`,
-      };
-  }
-}
 
 function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: VersionRow }) {
   return (
@@ -201,103 +183,6 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
           {hasOlder && oldest && <a href={`${base}?before=${oldest.id}#history`}>Older runs</a>}
         </nav>
       )}
-    </section>
-  );
-}
-
-function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscriptions: PipelinePageProps["subscriptions"] }) {
-  const triggers = spec?.triggers ?? [];
-  return (
-    <section class="card" aria-labelledby="triggers">
-      <h2 id="triggers">Triggers</h2>
-      {triggers.length === 0 ? (
-        <p class="muted">None in the file: runs start from this page, the API or the CLI.</p>
-      ) : (
-        <ul class="triggers">
-          {triggers.map((trigger) => {
-            const { kind, detail } = triggerText(trigger);
-            return (
-              <li>
-                <strong>{kind}</strong> <span class="mono">{detail}</span>
-              </li>
-            );
-          })}
-        </ul>
-      )}
-      <h3>Subscriptions to extensions</h3>
-      {subscriptions.length === 0 ? (
-        <p class="muted">None.</p>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Extension</th>
-              <th scope="col">Parameters</th>
-              <th scope="col">Made by</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {subscriptions.map(({ row, error }) => (
-              <tr>
-                <th scope="row">
-                  <a href="/extensions">{row.extension}</a>
-                </th>
-                <td>
-                  <code class="params">{JSON.stringify(row.params)}</code>
-                </td>
-                <td>{row.source === "file" ? "the pipeline file" : "the API"}</td>
-                <td>{error ? <span class="error">{error}</span> : <span class="muted">ok</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </section>
-  );
-}
-
-const VERSIONS_SHOWN = 20;
-
-function Versions({ versions, current, now }: { versions: VersionRow[]; current: number | null; now: Date }) {
-  const shown = versions.slice(0, VERSIONS_SHOWN);
-  return (
-    <section class="card" aria-labelledby="versions">
-      <h2 id="versions">Versions</h2>
-      {versions.length === 0 ? (
-        <p class="muted">No version yet: the file has never loaded.</p>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Content hash</th>
-              <th scope="col">Loaded</th>
-              <th scope="col" class="num">
-                Tasks
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((version) => (
-              <tr class={version.version === current ? "current" : undefined}>
-                <th scope="row">
-                  {version.version}
-                  {version.version === current && <span class="badge state-successful">current</span>}
-                </th>
-                <td>
-                  <code title={version.hash}>{version.hash.slice(0, 12)}</code>
-                </td>
-                <td>
-                  <When date={version.createdAt} now={now} />
-                </td>
-                <td class="num">{version.spec.tasks.length}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {versions.length > shown.length && <p class="hint">{`${versions.length - shown.length} older versions not shown.`}</p>}
     </section>
   );
 }

@@ -1,0 +1,81 @@
+// A pipeline's triggers (from its file) and its subscriptions to extensions, as people read them.
+/** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
+import { formatDuration } from "../../../domain/duration.ts";
+import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+
+function triggerText(trigger: TriggerSpec): { kind: string; detail: string } {
+  switch (trigger.kind) {
+    case "cron":
+      return { kind: "schedule", detail: `cron "${trigger.expression}"${trigger.timezone ? ` in ${trigger.timezone}` : ""}` };
+    case "interval":
+      return { kind: "interval", detail: `every ${formatDuration(trigger.every)}` };
+    case "webhook": {
+      const mapped = Object.entries(trigger.variables ?? {}).map(([name, path]) => `${name} ← ${path}`);
+      return { kind: "webhook", detail: `signed with secret "${trigger.secret.name}"${mapped.length ? `; variables ${mapped.join(", ")}` : ""}` };
+    }
+    case "github":
+      return {
+        kind: "GitHub",
+        detail: `${trigger.repo}: ${trigger.events.join(", ")}${trigger.branches?.length ? ` on ${trigger.branches.join(", ")}` : ""}`,
+      };
+  }
+}
+
+export interface SubscriptionView {
+  row: SubscriptionRow;
+  /** The extension's complaint about this subscription, if any. */
+  error?: string;
+}
+
+export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscriptions: SubscriptionView[] }) {
+  const triggers = spec?.triggers ?? [];
+  return (
+    <section class="card" aria-labelledby="triggers">
+      <h2 id="triggers">Triggers</h2>
+      {triggers.length === 0 ? (
+        <p class="muted">None in the file: runs start from this page, the API or the CLI.</p>
+      ) : (
+        <ul class="triggers">
+          {triggers.map((trigger) => {
+            const { kind, detail } = triggerText(trigger);
+            return (
+              <li>
+                <strong>{kind}</strong> <span class="mono">{detail}</span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <h3>Subscriptions to extensions</h3>
+      {subscriptions.length === 0 ? (
+        <p class="muted">None.</p>
+      ) : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">Extension</th>
+              <th scope="col">Parameters</th>
+              <th scope="col">Made by</th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {subscriptions.map(({ row, error }) => (
+              <tr>
+                <th scope="row">
+                  <a href={`/extensions/${row.extension}`}>{row.extension}</a>
+                </th>
+                <td>
+                  <code class="params">{JSON.stringify(row.params)}</code>
+                </td>
+                <td>{row.source === "file" ? "the pipeline file" : "the API"}</td>
+                <td>{error ? <span class="error">{error}</span> : <span class="muted">ok</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
