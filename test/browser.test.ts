@@ -28,6 +28,18 @@ export default definePipeline({
 });
 `;
 
+const CHATTY = `
+import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "chatty",
+  tasks: {
+    talk: run(async () => {
+      for (let i = 1; i <= 400; i++) { console.log("chatter " + i); if (i % 10 === 0) await Bun.sleep(60); }
+    }),
+  },
+});
+`;
+
 const SLOW = `
 import { definePipeline, run } from "gantry";
 export default definePipeline({
@@ -53,7 +65,8 @@ beforeAll(async () => {
   gantry = await startTestGantry();
   writeFile(join(gantry.pipelinesDir, "greeter.ts"), GREETER);
   writeFile(join(gantry.pipelinesDir, "slow.ts"), SLOW);
-  await Promise.all([pipelineLoaded("greeter"), pipelineLoaded("slow")]);
+  writeFile(join(gantry.pipelinesDir, "chatty.ts"), CHATTY);
+  await Promise.all([pipelineLoaded("greeter"), pipelineLoaded("slow"), pipelineLoaded("chatty")]);
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   errors = consoleErrors(page);
@@ -104,6 +117,25 @@ describe("the web UI in Chromium", () => {
     // ANSI colours became markup.
     expect(await log.locator(".ansi-fg-green").count()).toBeGreaterThan(0);
     await screenshot(page, "run-finished");
+  });
+
+  it("follows a streaming log's tail until the reader scrolls up", async () => {
+    await page.goto(`${gantry.url}/pipelines/default/chatty`);
+    await page.getByRole("button", { name: /start/i }).click();
+    await page.waitForURL(/\/pipelines\/default\/chatty\/runs\/\d+$/);
+    const pane = page.locator("#task-talk .log-pane");
+    const distanceFromBottom = async () => Number(await pane.evaluate((element) => element.scrollHeight - element.scrollTop - element.clientHeight));
+    await pane.getByText("chatter 100", { exact: true }).waitFor({ timeout: 20_000 });
+    expect(await distanceFromBottom()).toBeLessThan(40);
+    // The reader scrolls up: the pane stays where they put it while lines keep coming.
+    await pane.evaluate((element) => element.scrollTo(0, 0));
+    await page.getByRole("button", { name: /follow/i }).waitFor();
+    await pane.getByText("chatter 300", { exact: true }).waitFor({ timeout: 20_000 });
+    expect(Number(await pane.evaluate((element) => element.scrollTop))).toBe(0);
+    // Follow takes it back to the end, and it keeps up from there.
+    await page.getByRole("button", { name: /follow/i }).click();
+    await pane.getByText("chatter 400", { exact: true }).waitFor({ timeout: 20_000 });
+    await waitFor(async () => ((await distanceFromBottom()) < 40 ? true : undefined), 5_000, "the pane at its end");
   });
 
   it("cancels a long run", async () => {
