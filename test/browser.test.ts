@@ -3,6 +3,7 @@
 // reload, read a task's log while it streams, cancel a long run, see a load error after
 // breaking a pipeline file. Screenshots of each main page land in test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
@@ -196,6 +197,26 @@ describe("the web UI in Chromium", () => {
       })()`);
       expect({ path, unnamed }).toEqual({ path, unnamed: [] });
       expect(await page.locator("h1").count()).toBe(1);
+    }
+  });
+
+  it("passes axe-core's WCAG 2 A and AA checks (contrast included) in light and dark", async () => {
+    const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
+    const paths = ["/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/pipelines/default/greeter/objects", "/secrets", "/tokens", "/extensions", "/events"];
+    for (const colorScheme of ["light", "dark"] as const) {
+      // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
+      const context = await browser.newContext({ bypassCSP: true, colorScheme });
+      await context.addCookies(await page.context().cookies());
+      const checked = await context.newPage();
+      for (const path of paths) {
+        await checked.goto(`${gantry.url}${path}`);
+        await checked.evaluate(axe);
+        const violations = await checked.evaluate(
+          `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
+        );
+        expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
+      }
+      await context.close();
     }
   });
 

@@ -53,14 +53,14 @@ export function DurationChart({ runs, now, href }: DurationChartProps) {
   const height = TOP + PLOT_HEIGHT + 16;
   const baseline = TOP + PLOT_HEIGHT;
   return (
-    // The bars repeat the history table below (which has the same links in keyboard order),
-    // so the chart is one image for screen readers and its bar links stay out of the tab order.
+    // The bars repeat the history table below (which has the same links in keyboard order), so
+    // their links stay out of the tab order; a group (not an image: it holds links) with a summary.
     <svg
       class="duration-chart"
       viewBox={`0 0 ${Math.max(width, 120)} ${height}`}
       width={Math.max(width, 120)}
       height={height}
-      role="img"
+      role="group"
       aria-label={summary}
       xmlns="http://www.w3.org/2000/svg"
     >
