@@ -62,6 +62,8 @@ const SETTINGS = {
   },
   sessionIdleMs: { env: "GANTRY_SESSION_IDLE", toml: "session_idle", schema: duration, fallback: 30 * 60_000 },
   sessionMaxAgeMs: { env: "GANTRY_SESSION_MAX_AGE", toml: "session_max_age", schema: duration, fallback: 12 * 3_600_000 },
+  /** Open live streams check their session or token this often, and end once it is gone. */
+  streamRecheckMs: { env: "GANTRY_STREAM_RECHECK", toml: "stream_recheck", schema: duration, fallback: 30_000 },
   /** Failed authentications allowed per client address per minute before 429. */
   authFailureLimit: { env: "GANTRY_AUTH_FAILURE_LIMIT", toml: "auth_failure_limit", schema: positiveInt, fallback: 10 },
   /** Each extension's system config: [extensions.<id>] tables in gantry.toml, or JSON in the env. */

@@ -15,7 +15,7 @@ const dataDir = tempDir("gantry-data-");
 beforeAll(async () => {
   gantry = await startTestGantry({
     dataDir,
-    env: { GANTRY_SESSION_IDLE: "10m", GANTRY_SESSION_MAX_AGE: "1h", GANTRY_AUTH_FAILURE_LIMIT: "5" },
+    env: { GANTRY_SESSION_IDLE: "10m", GANTRY_SESSION_MAX_AGE: "1h", GANTRY_AUTH_FAILURE_LIMIT: "5", GANTRY_STREAM_RECHECK: "200ms" },
     now: () => new Date(Date.now() + clockOffsetMs),
   });
 });
@@ -203,6 +203,49 @@ describe("logout and CSRF", () => {
       // Replaying the old cookie after logout: the session is gone server-side.
       expect((await page("/", withCookie(cookie))).status).toBe(303);
     }
+  });
+});
+
+describe("live streams", () => {
+  /** Reads a stream to its end; true when the server closed it within the time. */
+  async function closesWithin(response: Response, ms: number): Promise<boolean> {
+    const reader = response.body!.getReader();
+    let late = false;
+    const deadline = setTimeout(() => {
+      late = true;
+      void reader.cancel();
+    }, ms);
+    try {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return !late;
+      }
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  it("end when their session is logged out", async () => {
+    const { cookie } = await login();
+    const csrf = await csrfOf(cookie);
+    const stream = await page("/live/dashboard", withCookie(cookie, { headers: { accept: "text/event-stream" } }));
+    expect(stream.status).toBe(200);
+    const logout = await page("/logout", withCookie(cookie, { method: "POST", headers: { "x-csrf-token": csrf } }));
+    expect(logout.status).toBe(303);
+    expect(await closesWithin(stream, 3_000)).toBe(true);
+  });
+
+  it("end when their API token is revoked, and not before", async () => {
+    const created = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "streamer", roles: ["viewer"] }) });
+    const { token, secret } = (await created.json()) as { token: { id: string }; secret: string };
+    const open = () => fetch(`${gantry.url}/api/v1/events/stream`, { headers: { authorization: `Bearer ${secret}` } });
+    const kept = await open();
+    expect(await closesWithin(kept, 1_000)).toBe(false);
+    const stream = await open();
+    expect((await gantry.api(`/tokens/${token.id}`, { method: "DELETE" })).status).toBeLessThan(300);
+    expect(await closesWithin(stream, 3_000)).toBe(true);
   });
 });
 

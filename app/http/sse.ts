@@ -1,22 +1,61 @@
-// Server-sent event streams that survive quiet periods.
+// Server-sent event streams that survive quiet periods, and end when the caller's session
+// or token no longer stands (logout, revocation, expiry) instead of running on for hours.
 import type { Context } from "hono";
 import { getBunServer } from "hono/bun";
+import { getCookie } from "hono/cookie";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
+import { permissionsOf } from "../auth/roles.ts";
+import { SESSION_COOKIE } from "../auth/sessions.ts";
+import { getToken } from "../db/repos/tokens.ts";
+import type { AppEnv } from "./env.ts";
 
 const HEARTBEAT_MS = 5_000;
 
-/** Streams SSE; Bun's 10 s idle timeout is lifted and a `:` comment is sent every few seconds. */
-export function sse(c: Context, body: (stream: SSEStreamingApi, signal: AbortSignal) => Promise<void>): Response {
+/** Whether the stream's credentials still stand; refreshes its permissions (roles may have changed). */
+async function credentialsStand(c: Context<AppEnv>): Promise<boolean> {
+  const deps = c.get("deps");
+  if (c.get("session")) {
+    const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
+    if (!active) return false;
+    c.set("permissions", await permissionsOf(deps.db, active.token));
+    return true;
+  }
+  const presented = c.get("token");
+  if (!presented) return true;
+  const token = await getToken(deps.db, presented.id);
+  if (!token || token.revokedAt || (token.expiresAt && token.expiresAt.getTime() <= deps.now().getTime())) return false;
+  c.set("permissions", await permissionsOf(deps.db, token));
+  return true;
+}
+
+/**
+ * Streams SSE; Bun's 10 s idle timeout is lifted, a `:` comment is sent every few seconds,
+ * and every GANTRY_STREAM_RECHECK the session or token is checked again (the stream ends
+ * when it is gone).
+ */
+export function sse(c: Context<AppEnv>, body: (stream: SSEStreamingApi, signal: AbortSignal) => Promise<void>): Response {
   const server = getBunServer<{ timeout?: (req: Request, seconds: number) => void }>(c);
   server?.timeout?.(c.req.raw, 0);
   return streamSSE(c, async (stream) => {
     const controller = new AbortController();
     stream.onAbort(() => controller.abort());
+    // A first comment sends the headers now: a quiet stream would otherwise look pending to
+    // clients until its first heartbeat.
+    await stream.write(": connected\n\n");
     const heartbeat = setInterval(() => void stream.write(": heartbeat\n\n").catch(() => controller.abort()), HEARTBEAT_MS);
+    const recheck = setInterval(
+      () =>
+        void credentialsStand(c).then(
+          (stands) => stands || controller.abort(),
+          () => undefined, // a database hiccup is not a revocation; the next check decides
+        ),
+      c.get("deps").config.streamRecheckMs,
+    );
     try {
       await body(stream, controller.signal);
     } finally {
       clearInterval(heartbeat);
+      clearInterval(recheck);
     }
   });
 }

@@ -3,9 +3,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { isAbsolute, relative } from "node:path";
 import { Hono, type Context } from "hono";
-import { getCookie } from "hono/cookie";
-import { may, permissionsOf } from "../../auth/roles.ts";
-import { SESSION_COOKIE } from "../../auth/sessions.ts";
+import { may } from "../../auth/roles.ts";
 import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
 import type { DockerExecutor } from "../../engine/executors/docker.ts";
 import type { AppEnv } from "../env.ts";
@@ -18,8 +16,6 @@ import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashbo
 const RECENT_RUNS = 25;
 /** At most one re-render of a stream this often, however busy the bus is. */
 const RENDER_EVERY_MS = 250;
-/** A stream re-checks its session (ended, expired, token revoked) before rendering after this long. */
-const SESSION_RECHECK_MS = 30_000;
 /** Docker's answer is reused this long; an older one is still shown while a fresh one is asked for. */
 const DOCKER_FRESH_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
@@ -109,15 +105,6 @@ async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
   };
 }
 
-/** Whether the stream's session still stands; refreshes its permissions (roles may have changed). */
-async function stillSignedIn(c: Context<AppEnv>): Promise<boolean> {
-  const deps = c.get("deps");
-  const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
-  if (!active) return false;
-  c.set("permissions", await permissionsOf(deps.db, active.token));
-  return true;
-}
-
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -145,17 +132,12 @@ export const dashboardPages = new Hono<AppEnv>()
       const onAbort = () => wake?.();
       signal.addEventListener("abort", onAbort);
       let sent = "";
-      let checkedAt = performance.now();
       try {
         while (!signal.aborted) {
           if (!dirty) await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
           if (signal.aborted) break;
           dirty = false;
-          if (performance.now() - checkedAt > SESSION_RECHECK_MS) {
-            if (!(await stillSignedIn(c))) break;
-            checkedAt = performance.now();
-          }
           const html = String(await (<DashboardLive data={await loadDashboard(c)} />).toString());
           // Identical renders (a bus message about something this page does not show) are not sent.
           if (html !== sent) {
