@@ -8,7 +8,7 @@ import { migrate } from "./db/migrate.ts";
 import { prepareToken } from "./auth/tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
-import { insertToken, revokeToken } from "./db/repos/tokens.ts";
+import { deleteRevokedRunTokens, insertToken, revokeToken } from "./db/repos/tokens.ts";
 import { pruneEvents } from "./db/repos/events.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
@@ -137,6 +137,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     isActive: (run) => orchestrator.isActive(run),
     expireObjects: () => objects.expireRuns(),
     pruneEvents: () => pruneEvents(db, { olderThan: new Date(now().getTime() - config.eventsMaxAgeMs), keepLast: config.eventsMaxCount }),
+    // A day as revoked tells a late caller why its token stopped working; then the row goes.
+    pruneRunTokens: () => deleteRevokedRunTokens(db, new Date(now().getTime() - 86_400_000)),
   });
   const sessions = createSessionManager({
     db,

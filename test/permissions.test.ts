@@ -148,4 +148,26 @@ describe("injected run tokens", () => {
     expect(after.status).toBe(401);
     expect(((await after.json()) as { error: { message: string } }).error.message).toContain("revoked");
   });
+
+  it("are deleted a day after their run, while tokens people revoked stay on record (fake clock)", async () => {
+    const dir = tempDir("gantry-pipelines-");
+    writeFile(join(dir, "quick.ts"), quick("quick"));
+    let offsetMs = 0;
+    const server = await startTestGantry({ pipelinesDir: dir, now: () => new Date(Date.now() + offsetMs) });
+    try {
+      const personal = (await (await server.api("/tokens", { method: "POST", body: JSON.stringify({ name: "laptop", roles: ["viewer"] }) })).json()) as { token: { id: string } };
+      await server.api(`/tokens/${personal.token.id}`, { method: "DELETE" });
+      await waitForRun(server.api, "default/quick", (await startRun(server.api, "default/quick")).id);
+      await server.deps.orchestrator.idle();
+      const names = async () => ((await (await server.api("/tokens")).json()) as { tokens: { name: string }[] }).tokens.map((token) => token.name);
+      expect((await names()).filter((name) => name.startsWith("run "))).not.toEqual([]);
+      expect((await server.deps.janitor.prune()).runTokens).toBe(0);
+      offsetMs = 25 * 3_600_000;
+      expect((await server.deps.janitor.prune()).runTokens).toBeGreaterThan(0);
+      expect((await names()).filter((name) => name.startsWith("run "))).toEqual([]);
+      expect(await names()).toContain("laptop");
+    } finally {
+      await server.stop();
+    }
+  });
 });

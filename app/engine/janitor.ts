@@ -1,7 +1,7 @@
 // Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
 // workspaces of all but the last N finished runs per pipeline, run objects that have
-// expired, and old events (through a hook). Runs at start and on a timer.
+// expired, old events and the revoked tokens of old runs (through hooks). Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey } from "../db/repos/runs.ts";
@@ -19,6 +19,8 @@ export interface JanitorOptions {
   expireObjects?: () => Promise<number>;
   /** Removes events past their retention; returns how many. */
   pruneEvents?: () => Promise<number>;
+  /** Removes run tokens revoked long enough ago; returns how many. */
+  pruneRunTokens?: () => Promise<number>;
 }
 
 export interface PruneResult {
@@ -28,6 +30,8 @@ export interface PruneResult {
   objectRuns: number;
   /** Events past their retention that were removed. */
   events: number;
+  /** Revoked run tokens that were deleted. */
+  runTokens: number;
   /** Set when the Docker engine could not be asked. */
   dockerError?: string;
 }
@@ -125,7 +129,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
       const workspaces = pruneWorkspaces();
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
-      return { containers: containers.removed, workspaces, objectRuns, events, ...(containers.error && { dockerError: containers.error }) };
+      const runTokens = (await options.pruneRunTokens?.()) ?? 0;
+      return { containers: containers.removed, workspaces, objectRuns, events, runTokens, ...(containers.error && { dockerError: containers.error }) };
     })();
     try {
       return await running;

@@ -48,6 +48,15 @@ export async function revokeToken(db: Db, id: string, now: Date): Promise<boolea
   return rows.length > 0;
 }
 
+/** Deletes run tokens revoked before the given time (every run leaves some); returns how many. */
+export async function deleteRevokedRunTokens(db: Db, revokedBefore: Date): Promise<number> {
+  const rows = await db
+    .delete(tokens)
+    .where(and(lte(tokens.revokedAt, revokedBefore), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")))
+    .returning({ id: tokens.id });
+  return rows.length;
+}
+
 /**
  * Revokes every live run token (issued to tasks: no roles, named "run ..."). Used at start,
  * when no run of this server is active, so tokens of runs killed with the server die too.
