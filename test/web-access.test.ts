@@ -1,0 +1,116 @@
+// Every web route, walked from the app's own route table (so a new page without a guard
+// fails here): without a session each one sends the browser to /login (htmx requests get
+// 401 with HX-Redirect), and a session whose token may do nothing cannot change anything.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { join } from "node:path";
+import { createServer } from "../app/server.ts";
+import { startRun, startTestGantry, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
+import { webLogin, type WebClient } from "./helpers/web.ts";
+
+setDefaultTimeout(30_000);
+
+const PUBLIC = new Set(["GET /public/:name", "GET /login", "POST /login"]);
+
+let gantry: TestGantry;
+let nobody: WebClient;
+let tokenId: string;
+
+/** The web routes (not /api), each once, with their parameters filled in. */
+function webRoutes(): { method: string; path: string; route: string }[] {
+  const seen = new Set<string>();
+  const routes: { method: string; path: string; route: string }[] = [];
+  for (const { method, path } of createServer(gantry.deps).routes) {
+    const route = `${method} ${path}`;
+    if (method === "ALL" || path.startsWith("/api/") || PUBLIC.has(route) || seen.has(route)) continue;
+    seen.add(route);
+    const filled = path
+      .replace(":ns", "default")
+      .replace(":id", path.startsWith("/extensions") ? "cron" : "quick")
+      .replace(":run", "1")
+      .replace(":task", "a")
+      .replace(/:key\{[^}]*\}/, "notes.txt");
+    routes.push({ method, path: filled, route });
+  }
+  return routes;
+}
+
+beforeAll(async () => {
+  const dir = tempDir("gantry-pipelines-");
+  writeFile(join(dir, "quick.ts"), `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "quick", tasks: { a: run((ctx) => ctx.log("hi")) } });\n`);
+  gantry = await startTestGantry({ pipelinesDir: dir });
+  await waitForRun(gantry.api, "default/quick", (await startRun(gantry.api, "default/quick")).id);
+  await gantry.api("/pipelines/default/quick/objects/notes.txt", { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: "notes" });
+  await gantry.api("/secrets/deploy_key", { method: "PUT", body: JSON.stringify({ value: "s3cret-value" }) });
+  // A role that grants nothing, and a token that has only it.
+  expect((await gantry.api("/roles/nothing", { method: "PUT", body: JSON.stringify({ description: "no access", permissions: [] }) })).status).toBeLessThan(300);
+  const created = (await (await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "nobody", roles: ["nothing"] }) })).json()) as {
+    token: { id: string };
+    secret: string;
+  };
+  tokenId = created.token.id;
+  nobody = await webLogin(gantry.url, created.secret);
+});
+afterAll(() => gantry?.stop());
+
+describe("web routes", () => {
+  it("are all found in the route table", () => {
+    const routes = webRoutes().map((route) => route.route);
+    expect(routes).toContain("GET /pipelines/:ns/:id/runs/:run");
+    expect(routes).toContain("POST /secrets");
+    expect(routes.length).toBeGreaterThan(20);
+  });
+
+  it("send a visitor without a session to /login, keeping where they were going", async () => {
+    for (const { method, path, route } of webRoutes()) {
+      const response = await fetch(`${gantry.url}${path}`, { method, redirect: "manual", headers: { accept: "text/html" } });
+      expect({ route, status: response.status }).toEqual({ route, status: 303 });
+      expect(response.headers.get("location")).toBe(`/login?next=${encodeURIComponent(path)}`);
+      const htmx = await fetch(`${gantry.url}${path}`, { method, redirect: "manual", headers: { "hx-request": "true" } });
+      expect({ route, status: htmx.status }).toEqual({ route, status: 401 });
+      expect(htmx.headers.get("hx-redirect")).toStartWith("/login?next=");
+    }
+  });
+
+  it("change nothing for a session whose token may do nothing", async () => {
+    const posts = webRoutes().filter((route) => route.method === "POST" && route.route !== "POST /logout");
+    expect(posts.length).toBeGreaterThan(8);
+    const form = { name: "x", value: "some-value", key: "notes.txt", id: tokenId, token: tokenId, scope: "global", permissions: "* .* read,write", roles: "admin" };
+    for (const { path, route } of posts) {
+      const response = await nobody.post(path, form);
+      expect({ route, status: response.status }).toEqual({ route, status: 403 });
+    }
+    // Nothing changed: one run, the object and secret still there, no new token or role.
+    const runs = (await (await gantry.api("/pipelines/default/quick/runs")).json()) as { runs: unknown[] };
+    expect(runs.runs.length).toBe(1);
+    expect((await gantry.api("/pipelines/default/quick/objects/notes.txt")).status).toBe(200);
+    const secrets = (await (await gantry.api("/secrets")).json()) as { secrets: { name: string }[] };
+    expect(secrets.secrets.map((secret) => secret.name)).toContain("deploy_key");
+    const tokens = (await (await gantry.api("/tokens")).json()) as { tokens: { name: string; revokedAt: string | null }[] };
+    expect(tokens.tokens.find((token) => token.name === "nobody")?.revokedAt).toBeNull();
+  });
+
+  it("show a session whose token may do nothing no pipeline, run, log, secret or event", async () => {
+    const open = new Set(["GET /", "GET /pipelines", "GET /live/dashboard"]);
+    for (const { method, path, route } of webRoutes()) {
+      if (method !== "GET") continue;
+      const response = await nobody.get(path);
+      if (open.has(route)) {
+        expect({ route, status: response.status }).toEqual({ route, status: 200 });
+        // The overviews render for everyone, without what the token may not read.
+        if (route === "GET /live/dashboard") {
+          const reader = response.body!.getReader();
+          const first = new TextDecoder().decode((await reader.read()).value);
+          const second = first.includes("data:") ? first : new TextDecoder().decode((await reader.read()).value);
+          await reader.cancel();
+          expect(second).not.toContain("/pipelines/default/quick");
+        } else {
+          expect(await response.text()).not.toContain("/pipelines/default/quick");
+        }
+      } else {
+        expect({ route, status: response.status }).toEqual({ route, status: 403 });
+        await response.body?.cancel();
+      }
+    }
+  });
+});
