@@ -214,4 +214,33 @@ describe("live pipeline folder", () => {
     const error = await waitFor(async () => (await getPipeline(gantry, "default", "late")).pipeline?.error, 10_000, "the load error");
     expect(error).toEqual({ file, issues: [{ path: "tasks.a.fn", message: "must be a function" }] });
   });
+
+  it("reloads a pipeline when a helper it imports changes, also after a broken helper is fixed", async () => {
+    const helper = writeFile(join(gantry.pipelinesDir, "_steps.ts"), `export const steps = ["build"];\n`);
+    writeFile(
+      join(gantry.pipelinesDir, "composed.ts"),
+      `import { definePipeline, run } from "gantry";
+import { steps } from "./_steps.ts";
+export default definePipeline({ id: "composed", tasks: Object.fromEntries(steps.map((step) => [step, run((ctx) => ctx.log(step))])) });
+`,
+    );
+    const taskIds = async () => (await getPipeline(gantry, "default", "composed")).pipeline?.tasks.map((task) => task.id).join(",");
+    await waitFor(async () => ((await taskIds()) === "build" ? true : undefined), 10_000, "composed v1");
+
+    // Only the helper changes: the pipeline file is re-bundled into a new version.
+    writeFile(helper, `export const steps = ["build", "test"];\n`);
+    await waitFor(async () => ((await taskIds()) === "build,test" ? true : undefined), 10_000, "composed with the helper's new steps");
+    expect((await versions("default", "composed")).length).toBe(2);
+
+    // A broken helper breaks the pipeline (the last good version stays); fixing it reloads.
+    writeFile(helper, `export const steps = [;\n`);
+    const error = await waitFor(async () => (await getPipeline(gantry, "default", "composed")).pipeline?.error, 10_000, "the helper's syntax error");
+    expect(error.issues[0]!.message).toBeTruthy();
+    expect(await taskIds()).toBe("build,test");
+    writeFile(helper, `export const steps = ["build", "test", "ship"];\n`);
+    await waitFor(async () => {
+      const { pipeline } = await getPipeline(gantry, "default", "composed");
+      return !pipeline?.error && pipeline?.tasks.length === 3 ? true : undefined;
+    }, 10_000, "composed after the helper is fixed");
+  });
 });

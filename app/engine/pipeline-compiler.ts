@@ -6,7 +6,8 @@ import type { PipelineSpec, SpecIssue, SpecResult } from "../domain/pipeline-spe
 import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../domain/container-policy.ts";
 
 export type CompileResult =
-  | { ok: true; spec: PipelineSpec; hash: string; bundlePath: string }
+  /** `inputs`: the other local files bundled in (helpers), so a change to one reloads this file. */
+  | { ok: true; spec: PipelineSpec; hash: string; bundlePath: string; inputs: string[] }
   /** `id` is known when the file evaluated but broke a rule (the container policy). */
   | { ok: false; issues: SpecIssue[]; id?: string };
 
@@ -25,6 +26,7 @@ export async function compilePipelineFile(
   policy: ContainerPolicy = DEFAULT_CONTAINER_POLICY,
 ): Promise<CompileResult> {
   let code: string;
+  let inputs: string[];
   try {
     const built = await Bun.build({
       entrypoints: [file],
@@ -39,7 +41,8 @@ export async function compilePipelineFile(
       const messages = built.logs.filter((log) => log.level === "error").map((log) => formatBuildLog(log));
       return { ok: false, issues: (messages.length ? messages : ["the file could not be bundled"]).map((message) => ({ path: "", message })) };
     }
-    code = absoluteSourceMap(await built.outputs[0].text());
+    ({ code, sources: inputs } = absoluteSourceMap(await built.outputs[0].text()));
+    inputs = inputs.filter((source) => source !== resolve(file) && !source.includes("/node_modules/"));
   } catch (error) {
     return { ok: false, issues: [{ path: "", message: `the file could not be bundled: ${(error as Error).message}` }] };
   }
@@ -56,7 +59,7 @@ export async function compilePipelineFile(
   if (!result.ok) return result;
   const policyIssues = checkContainerPolicy(result.spec, policy);
   if (policyIssues.length > 0) return { ok: false, issues: policyIssues, id: result.spec.id };
-  return { ok: true, spec: result.spec, hash, bundlePath };
+  return { ok: true, spec: result.spec, hash, bundlePath, inputs };
 }
 
 function formatBuildLog(log: BuildMessage | ResolveMessage): string {
@@ -86,15 +89,16 @@ function importInWorker(bundlePath: string): Promise<SpecResult> {
  * Bun writes source paths relative to the working directory, but resolves them against
  * the bundle's folder when printing a stack trace; absolute paths point at the real file.
  */
-function absoluteSourceMap(code: string): string {
+function absoluteSourceMap(code: string): { code: string; sources: string[] } {
   const marker = "//# sourceMappingURL=data:application/json;base64,";
   const at = code.lastIndexOf(marker);
-  if (at === -1) return code;
+  if (at === -1) return { code, sources: [] };
   try {
     const map = JSON.parse(Buffer.from(code.slice(at + marker.length).trim(), "base64").toString("utf8")) as { sources?: string[] };
-    map.sources = map.sources?.map((source) => resolve(process.cwd(), source));
-    return `${code.slice(0, at)}${marker}${Buffer.from(JSON.stringify(map)).toString("base64")}\n`;
+    const sources = (map.sources ?? []).map((source) => resolve(process.cwd(), source));
+    map.sources = sources;
+    return { code: `${code.slice(0, at)}${marker}${Buffer.from(JSON.stringify(map)).toString("base64")}\n`, sources };
   } catch {
-    return code;
+    return { code, sources: [] };
   }
 }

@@ -67,6 +67,22 @@ export function listPipelineFiles(dir: string): string[] {
   return files.sort();
 }
 
+/** Source files in the folder that are not pipeline files: helpers pipeline files may import. */
+function listHelperFiles(dir: string, pipelineFiles: Set<string>): string[] {
+  if (!existsSync(dir)) return [];
+  const found: string[] = [];
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && /\.[mc]?[tj]sx?$/.test(entry.name) && !pipelineFiles.has(path)) found.push(path);
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
+
 /** The namespace of a file: its subfolder, or "default" at the top. */
 export function namespaceOf(dir: string, file: string): string {
   const parts = relative(dir, file).split(sep);
@@ -76,8 +92,10 @@ export function namespaceOf(dir: string, file: string): string {
 export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLoader {
   const { db, bus, dir, bundlesDir } = options;
   const now = options.now ?? (() => new Date());
-  /** What each file looked like when last loaded, to skip unchanged ones. */
+  /** What each file (and what it imports) looked like when last loaded, to skip unchanged ones. */
   const seen = new Map<string, string>();
+  /** The helper files each file's last good bundle was made from: a change to one reloads it. */
+  const inputsOf = new Map<string, string[]>();
   let watcher: FSWatcher | undefined;
   let rescanTimer: ReturnType<typeof setInterval> | undefined;
   let debounce: ReturnType<typeof setTimeout> | undefined;
@@ -108,6 +126,8 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
       return fail(file, blameKey, [{ path: "", message: `folder "${namespace}" is not a valid namespace: use 1-64 characters of a-z, 0-9 and -` }]);
     }
     const compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy);
+    if (compiled.ok) inputsOf.set(file, compiled.inputs);
+    else inputsOf.delete(file);
     if (!compiled.ok) return fail(file, compiled.id ? { namespace, id: compiled.id } : blameKey, compiled.issues);
 
     const key = { namespace, id: compiled.spec.id };
@@ -130,20 +150,35 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     const outcomes: LoadOutcome[] = [];
     const files = listPipelineFiles(dir);
     const present = new Set(files);
-    for (const file of files) {
-      let fingerprint: string;
+    // The content, not mtime and size: two quick same-size edits must not look alike.
+    const contentOf = (file: string) => {
       try {
-        // The content, not mtime and size: two quick same-size edits must not look alike.
-        fingerprint = String(Bun.hash(readFileSync(file)));
+        return String(Bun.hash(readFileSync(file)));
       } catch {
-        continue;
+        return "missing";
       }
-      if (seen.get(file) === fingerprint) continue;
-      seen.set(file, fingerprint);
+    };
+    // A file that loaded is fingerprinted with the helpers it bundled; one that did not (a
+    // broken helper, say) with every helper in the folder, so fixing the helper reloads it.
+    let allHelpers: string | undefined;
+    const importsOf = (file: string) => {
+      const inputs = inputsOf.get(file);
+      if (inputs) return inputs.map(contentOf).join(",");
+      allHelpers ??= listHelperFiles(dir, present).map((helper) => `${helper}:${contentOf(helper)}`).join(",");
+      return allHelpers;
+    };
+    for (const file of files) {
+      const content = contentOf(file);
+      if (content === "missing") continue;
+      if (seen.get(file) === `${content}|${importsOf(file)}`) continue;
       outcomes.push(await loadFile(file));
+      seen.set(file, `${content}|${importsOf(file)}`);
     }
     for (const file of [...seen.keys()]) {
-      if (!present.has(file)) seen.delete(file);
+      if (!present.has(file)) {
+        seen.delete(file);
+        inputsOf.delete(file);
+      }
     }
     for (const pipeline of await listPipelines(db)) {
       if (!present.has(pipeline.file)) {
