@@ -10,7 +10,8 @@ import type { ExtensionStatus } from "../../extension-host/host.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
-import { subscriptionError, subscriptionJson } from "./subscriptions.ts";
+import { subscriptionError } from "../../extension-host/subscription-status.ts";
+import { subscriptionJson } from "./subscriptions.ts";
 
 /** Log lines in the list; GET /extensions/:id has all the host keeps. */
 const LIST_LOG_LINES = 20;

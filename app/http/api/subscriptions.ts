@@ -7,7 +7,7 @@ import { getPipeline } from "../../db/repos/pipelines.ts";
 import { deleteSubscription, getSubscription, insertSubscription, listSubscriptions, type SubscriptionRow } from "../../db/repos/subscriptions.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
-import type { ExtensionHost, ExtensionStatus } from "../../extension-host/host.ts";
+import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
@@ -26,16 +26,6 @@ const postBody = v.strictObject({
     {},
   ),
 });
-
-/** What went wrong with a subscription, as the extension host knows it. */
-export function subscriptionError(row: SubscriptionRow, extensions: ReadonlyMap<string, ExtensionStatus>): string | undefined {
-  const extension = extensions.get(row.extension);
-  if (!extension) return `no extension "${row.extension}" is installed`;
-  return extension.subscriptions.find((subscription) => subscription.id === row.id)?.error;
-}
-
-/** The extensions' statuses by id, read once per answer. */
-export const statusesOf = (host: ExtensionHost) => new Map(host.list().map((status) => [status.id, status]));
 
 export function subscriptionJson(row: SubscriptionRow, error?: string) {
   return {

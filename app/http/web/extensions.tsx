@@ -8,7 +8,7 @@ import { may } from "../../auth/roles.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
-import { statusesOf, subscriptionError } from "../api/subscriptions.ts";
+import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { requireSession } from "../middleware/session.ts";

@@ -12,7 +12,7 @@ import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { envNameSchema } from "../../domain/ids.ts";
 import { pipelineParams, runNumber } from "../api/params.ts";
-import { statusesOf, subscriptionError } from "../api/subscriptions.ts";
+import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
