@@ -78,7 +78,8 @@
   /** Keeps a long-running stream from growing the page without end. */
   function trim(pane) {
     var list = pane.querySelector("ol.log");
-    if (!list) return;
+    // The count of children is cheap; only a list past the limit is searched.
+    if (!list || list.childElementCount <= MAX_LINES) return;
     var lines = list.querySelectorAll("li.log-line");
     if (lines.length <= MAX_LINES) return;
     var remove = lines.length - MAX_LINES;
@@ -91,24 +92,26 @@
     }
   }
 
-  document.addEventListener("htmx:after:swap", function (event) {
-    // A live update may bring new panes (a task that started); new lines land in an <ol>.
-    setUpAll();
-    var pane = event.target;
-    while (pane && !isPane(pane)) pane = pane.parentNode;
-    if (!pane) return;
-    trim(pane);
-    if (following(pane)) toBottom(pane);
-  });
+  /** Trims and, if it follows its tail, scrolls down every pane (setting scrollTop to where it is costs nothing). */
+  function keepUp() {
+    var panes = document.querySelectorAll(".log-pane");
+    for (var i = 0; i < panes.length; i++) {
+      trim(panes[i]);
+      if (following(panes[i])) toBottom(panes[i]);
+    }
+  }
 
-  // The log stream's last message: the task is over.
-  document.addEventListener("end", function (event) {
-    var list = event.target;
-    if (!list.classList || !list.classList.contains("log")) return;
-    var pane = list.parentNode;
-    pane.removeAttribute("data-live");
-    var empty = pane.querySelector(".log-empty");
-    if (empty) empty.textContent = "No output.";
+  // New lines arrive as htmx partials in the run's live stream: the swap event fires on the
+  // live region, not on the pane that grew, so every pane is looked at.
+  document.addEventListener("htmx:after:swap", keepUp);
+
+  // The live stream's last message: the run is over, and so is every log.
+  document.addEventListener("end", function () {
+    var panes = document.querySelectorAll(".log-pane[data-live]");
+    for (var i = 0; i < panes.length; i++) {
+      panes[i].removeAttribute("data-live");
+      setFollowing(panes[i], following(panes[i]));
+    }
   });
 
   document.addEventListener("click", function (event) {

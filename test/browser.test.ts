@@ -1,7 +1,8 @@
 // The web UI in a real browser (Debian's Chromium through playwright-core) against a real
 // server: log in, start a run with a variable, watch its tasks turn green live without a
-// reload, read a task's log while it streams, cancel a long run, see a load error after
-// breaking a pipeline file. Screenshots of each main page land in test/screenshots/.
+// reload, read a task's log while it streams, watch several running runs at once, cancel a
+// long run, see a load error after breaking a pipeline file. Screenshots of each main page
+// land in test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,6 +48,14 @@ export default definePipeline({
   id: "slow",
   tasks: { wait: run(async (ctx) => { ctx.log("waiting a long time"); await Bun.sleep(120_000); }) },
 });
+`;
+
+const DUET = `
+import { definePipeline, run } from "gantry";
+const talk = (name) => run(async () => {
+  for (let i = 1; i <= 40; i++) { console.log(name + " says " + i); await Bun.sleep(100); }
+});
+export default definePipeline({ id: "duet", tasks: { alpha: talk("alpha"), beta: talk("beta") } });
 `;
 
 interface RunBody {
@@ -176,6 +185,65 @@ describe("the web UI in Chromium", () => {
     await events.locator(`#event-rows ${runLink}`).first().waitFor({ timeout: 15_000 });
     await screenshot(events, "events-live");
     await events.close();
+  });
+
+  it("streams three running runs and the dashboard at once, with connections to spare", async () => {
+    // Browsers open six HTTP/1.1 connections per host, for all tabs together: each run page
+    // must hold one, or a few of them stop every other page from loading.
+    writeFile(join(gantry.pipelinesDir, "duet.ts"), DUET);
+    await pipelineLoaded("duet");
+    // One browser context: its tabs share the connections, as a person's do.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const dashboard = await context.newPage();
+    const dashboardErrors = consoleErrors(dashboard);
+    await dashboard.goto(`${gantry.url}/login`);
+    await dashboard.getByLabel("API token").fill(gantry.token);
+    await dashboard.getByRole("button", { name: "Log in" }).click();
+    await dashboard.waitForURL(`${gantry.url}/`);
+    const runs: { id: number; tab: Page; errors: string[]; streams: string[] }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await gantry.api("/pipelines/default/duet/runs", { method: "POST", body: "{}" });
+      const { run } = (await response.json()) as { run: { id: number } };
+      const tab = await context.newPage();
+      const streams: string[] = [];
+      tab.on("request", (request) => {
+        if (request.headers().accept?.includes("text/event-stream")) streams.push(new URL(request.url()).pathname);
+      });
+      runs.push({ id: run.id, tab, errors: consoleErrors(tab), streams });
+      await tab.goto(`${gantry.url}/pipelines/default/duet/runs/${run.id}`);
+      await tab.evaluate("window.gantryMark = 1");
+    }
+    // Every page receives both tasks' lines while they run, each in its own pane.
+    for (const { tab } of runs) {
+      for (const task of ["alpha", "beta"]) await tab.locator(`#lines-${task}`).getByText(`${task} says 8`, { exact: true }).waitFor({ timeout: 20_000 });
+    }
+    const midway = (await (await gantry.api(`/pipelines/default/duet/runs/${runs[2]!.id}`)).json()) as RunBody;
+    expect(midway.run.state).toBe("running");
+    // A plain page load in the same browser still goes through at once.
+    const other = await context.newPage();
+    const started = Date.now();
+    const response = await other.goto(`${gantry.url}/pipelines`, { timeout: 10_000 });
+    expect(response?.status()).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await other.close();
+    await screenshot(runs[0]!.tab, "run-duet-running");
+
+    for (const { id, tab, errors, streams } of runs) {
+      await waitFor(async () => ((await tab.locator("table.run-tasks .state-successful").count()) === 2 ? true : undefined), 30_000, `run ${id} green`);
+      await tab.locator(".run-live .run-state-line .state-successful").waitFor();
+      for (const task of ["alpha", "beta"]) {
+        const lines = tab.locator(`#lines-${task} li.log-line`);
+        await lines.getByText(`${task} says 40`, { exact: true }).waitFor({ timeout: 5_000 });
+        // Every line once, in order, numbered, in its own pane.
+        const ids = await lines.evaluateAll((items) => items.map((item) => item.id));
+        expect(ids).toEqual(Array.from({ length: 40 }, (_, n) => `${task}-L${n + 1}`));
+      }
+      expect(await tab.evaluate("window.gantryMark")).toBe(1);
+      expect(streams).toEqual([`/pipelines/default/duet/runs/${id}/live`]);
+      expect(errors).toEqual([]);
+    }
+    expect(dashboardErrors).toEqual([]);
+    await context.close();
   });
 
   it("works from the keyboard: the first Tab reaches the skip link, every control has a name", async () => {

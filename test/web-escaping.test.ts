@@ -113,7 +113,7 @@ describe("hostile values in the web UI", () => {
   it("are escaped in the first message of every live stream", async () => {
     const streams = [
       "/live/dashboard",
-      `/pipelines/default/hostile/runs/${runId}/tasks/say/log?from=0&line=1`,
+      `/pipelines/default/hostile/runs/${runId}/live`,
       "/events/stream?after=0",
     ];
     for (const path of streams) {

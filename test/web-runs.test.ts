@@ -1,5 +1,6 @@
 // The run page on a real server: state, DAG, task table and logs (numbered, linkable,
-// coloured, escaped), the live region and log streams, cancel and re-run forms, the raw log.
+// coloured, escaped), the one live stream (region re-renders and every task's new log lines,
+// resumable), cancel and re-run forms, the raw log.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitFor, waitForRun, type RunJson, type SseMessage, type TestGantry } from "./helpers/gantry.ts";
@@ -50,6 +51,29 @@ export default definePipeline({
 export default definePipeline({
   id: "echo",
   tasks: { show: run((ctx) => ctx.log("GREETING=" + ctx.env.GREETING)) },
+});`,
+  "pair.ts": `${HEADER}
+export default definePipeline({
+  id: "pair",
+  tasks: {
+    left: run(async (ctx) => {
+      console.log("left 1");
+      ${waitForFlag}
+      console.log("left 2");
+      console.log("left 3");
+    }),
+    right: run(async (ctx) => {
+      console.log("right 1");
+      ${waitForFlag}
+      console.log("right 2");
+      console.log("right 3");
+    }),
+  },
+});`,
+  "chatty.ts": `${HEADER}
+export default definePipeline({
+  id: "chatty",
+  tasks: { talk: run(async () => { for (let i = 1; i <= 80; i++) { console.log("chat " + i); await Bun.sleep(10); } }) },
 });`,
   "many.ts": `${HEADER}
 export default definePipeline({
@@ -126,6 +150,48 @@ function expectEscaped(html: string) {
 
 const stateOf = (html: string, task: string) => new RegExp(`id="status-${task}"[^>]*><span class="badge state-(\\w+)"`).exec(html)?.[1];
 
+interface StreamedLine {
+  /** The task whose pane the partial targets. */
+  pane: string;
+  /** The task and number in the line's anchor. */
+  task: string;
+  n: number;
+  text: string;
+}
+
+/** The log lines in the htmx partials of stream messages, in the order they came. */
+function streamedLines(messages: SseMessage[]): StreamedLine[] {
+  const lines: StreamedLine[] = [];
+  for (const message of messages) {
+    for (const [, pane, body] of message.data.matchAll(/<hx-partial hx-target="#lines-([a-z0-9-]+)" hx-swap="beforeend">(.*?)<\/hx-partial>/gs)) {
+      for (const [, task, n, text] of body!.matchAll(/<li id="([a-z0-9-]+)-L(\d+)" class="log-line [^"]+"><a class="log-n" href="#\1-L\2">\2<\/a>.*?<span class="log-text">(.*?)<\/span><\/li>/g)) {
+        lines.push({ pane: pane!, task: task!, n: Number(n), text: text! });
+      }
+    }
+  }
+  return lines;
+}
+
+/** The positions an event id carries: {task: [offset, next line]}. */
+const positionsOf = (id: string | undefined) => JSON.parse(Buffer.from(id ?? "", "base64url").toString()) as Record<string, [number, number]>;
+
+/** The live stream's address on a run page (as written in it, unescaped). */
+function liveUrlOf(page: string): string {
+  const url = /<div id="run-live" class="run-live" hx-sse:connect="([^"]+)" hx-swap="innerHTML" hx-sse:close="end">/.exec(page)?.[1];
+  expect(url).toBeDefined();
+  return url!.replaceAll("&amp;", "&");
+}
+
+/** Starts the gate pipeline and waits until its first task wrote its first line. */
+async function gateRun(flag: string): Promise<RunJson> {
+  const started = await startRun(api, "default/gate", { FLAG: flag });
+  await waitFor(async () => {
+    const text = await (await api(`/pipelines/default/gate/runs/${started.id}/tasks/hold/logs`)).text();
+    return text.includes("line one") || undefined;
+  });
+  return started;
+}
+
 describe("the run page", () => {
   it("shows the run's state, DAG and task table", async () => {
     const run = await colorsRun();
@@ -175,18 +241,33 @@ describe("the run page", () => {
     expect(html).toMatch(/<td class="mono variable-value">&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   });
 
-  it("escapes them in the live fragment and the log stream too", async () => {
+  it("escapes them in the live stream: its region renders and its log lines", async () => {
     const run = await colorsRun();
     const live = await openStream(`/pipelines/default/colors/runs/${run.id}/live`);
     const { seen } = await readUntil(live, (message) => message.event === "end");
-    expect(seen[0]!.event).toBe("message");
-    expect(seen[0]!.data).toContain("trigger-by");
     for (const message of seen) expectEscaped(message.data);
+    // A finished run: every line, then the final render, in one message; then the end.
+    expect(seen.map((message) => message.event)).toEqual(["message", "end"]);
+    const html = seen[0]!.data;
+    expect(html).toContain("trigger-by");
+    expect(html).toContain('<hx-partial hx-target="#lines-paint" hx-swap="beforeend"><li id="paint-L1"');
+    expect(html).toContain('<span class="ansi-fg-green">&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('<span class="ansi-fg-red">&lt;/span&gt;&lt;script&gt;alert(2)&lt;/script&gt;</span>');
+    expect(streamedLines(seen).map((line) => `${line.pane} ${line.task}-L${line.n}`)).toEqual([
+      "paint paint-L1",
+      "paint paint-L2",
+      "paint paint-L3",
+      "paint paint-L4",
+      "after after-L1",
+    ]);
+  });
 
-    const log = await openStream(`/pipelines/default/colors/runs/${run.id}/tasks/paint/log?from=0&line=1`);
-    const { seen: lines } = await readUntil(log, (message) => message.event === "end");
-    expect(lines.map((message) => message.data).join("")).toContain('<span class="ansi-fg-green">&lt;script&gt;');
-    for (const message of lines) expectEscaped(message.data);
+  it("refuses a position query it did not write", async () => {
+    const run = await colorsRun();
+    for (const from of ["paint:0:0", "paint", "<script>:1:2", "PAINT:1:2", "paint:1:2,"]) {
+      const response = await web.get(`/pipelines/default/colors/runs/${run.id}/live?from=${encodeURIComponent(from)}`, { accept: "text/event-stream" });
+      expect({ from, status: response.status }).toEqual({ from, status: 400 });
+    }
   });
 
   it("answers an unknown run with a 404 page", async () => {
@@ -201,10 +282,19 @@ describe("the run page", () => {
     const html = await (await web.get(`/pipelines/default/many/runs/${run.id}`)).text();
     expect(html).toContain("Showing the last 2000 of 2500 lines.");
     expect(html).toContain('<li id="spam-L501"');
-    expect(html).toContain('<ol class="log" start="501"');
+    expect(html).toContain('<ol id="lines-spam" class="log" start="501"');
     expect(html).toContain("line 2500</span></li>");
     expect(html).not.toContain('id="spam-L500"');
     expect(html).toContain(`href="/pipelines/default/many/runs/${run.id}/tasks/spam/log.txt"`);
+    // A stream that starts far behind sends the last 2000 lines too, after a note.
+    const live = await openStream(`/pipelines/default/many/runs/${run.id}/live`);
+    const { seen } = await readUntil(live, (message) => message.event === "end");
+    expect(seen[0]!.data).toContain(
+      `<hx-partial hx-target="#lines-spam" hx-swap="beforeend"><li class="log-skipped">500 earlier lines not shown: <a href="/pipelines/default/many/runs/${run.id}/tasks/spam/log.txt">raw log</a></li><li id="spam-L501"`,
+    );
+    const lines = streamedLines(seen);
+    expect(lines).toHaveLength(2000);
+    expect(lines.at(-1)).toMatchObject({ n: 2500, text: "line 2500" });
   });
 });
 
@@ -224,7 +314,15 @@ describe("permissions", () => {
     expect(page).toContain("it needs logs:read");
     expect(page).not.toContain('id="paint-L1"');
     expect((await reader.get(`${path}/tasks/paint/log.txt`)).status).toBe(403);
-    expect((await reader.get(`${path}/tasks/paint/log?from=0&line=1`)).status).toBe(403);
+    // Its live stream re-renders the region but carries no line and no pane update.
+    const live = await openStream(`${path}/live`, reader);
+    const { seen } = await readUntil(live, (message) => message.event === "end");
+    expect(seen[0]!.data).toContain('class="badge state-successful"');
+    for (const message of seen) {
+      expect(message.data).not.toContain("hx-partial");
+      expect(message.data).not.toContain("paint-L1");
+      expect(message.data).not.toContain('id="empty-paint"');
+    }
   });
 });
 
@@ -242,69 +340,127 @@ describe("the raw log", () => {
   });
 });
 
-describe("live updates", () => {
-  it("re-renders the region as tasks change, starts waiting log panes, and ends with the run", async () => {
+describe("the live stream", () => {
+  it("re-renders the region, carries a later task's lines into its waiting pane, and ends after the final render", async () => {
     const flag = join(flags, "live");
-    const started = await startRun(api, "default/gate", { FLAG: flag });
-    await waitFor(async () => {
-      const { run } = (await (await api(`/pipelines/default/gate/runs/${started.id}`)).json()) as { run: RunJson };
-      return run.tasks[0]!.state === "running" || undefined;
-    });
+    const started = await gateRun(flag);
     const page = await (await web.get(`/pipelines/default/gate/runs/${started.id}`)).text();
-    const liveUrl = /<div id="run-live" class="run-live" hx-sse:connect="([^"]+)" hx-swap="innerHTML" hx-sse:close="end">/.exec(page)?.[1];
-    expect(liveUrl).toBe(`/pipelines/default/gate/runs/${started.id}/live?streaming=hold&amp;waiting=next`);
-    // The pending task's pane waits without a stream of its own.
-    expect(page).toMatch(/<div id="log-next"[^>]*><ol class="log" start="1"><\/ol><p class="log-empty">Waiting for the task to start.<\/p>/);
+    // One stream for the whole page: it goes on after the line the page shows.
+    expect(page.match(/hx-sse:connect=/g)).toHaveLength(1);
+    const liveUrl = liveUrlOf(page);
+    expect(liveUrl).toMatch(new RegExp(`^/pipelines/default/gate/runs/${started.id}/live\\?from=hold:\\d+:2$`));
+    expect(page).toMatch(/<ol id="lines-hold" class="log" start="1"><li id="hold-L1"/);
+    // The pending task's pane waits, with an empty list for its lines.
+    expect(page).toContain(
+      '<div id="log-next" class="log-pane" tabindex="0" role="region" aria-label="Log of next" data-live="true"><ol id="lines-next" class="log" start="1"></ol><p id="empty-next" class="log-empty">Waiting for the task to start.</p></div>',
+    );
 
-    const live = await openStream(liveUrl!.replaceAll("&amp;", "&"));
+    const live = await openStream(liveUrl);
     const first = await readUntil(live, () => true);
     expect(stateOf(first.message.data, "hold")).toBe("running");
     // Only the inside of the region is sent: it must not open a second live stream.
-    expect(first.message.data).not.toMatch(/hx-sse:connect="[^"]*\/live/);
-    expect(first.message.data).toContain('class="badge state-running"');
+    expect(first.message.data).not.toContain("hx-sse:connect");
+    expect(first.message.data).toContain('<p id="empty-next" class="log-empty" hx-swap-oob="true">Waiting for the task to start.</p>');
 
     writeFile(flag, "go");
-    const done = await readUntil(live, (message) => stateOf(message.data, "hold") === "successful");
-    expect(done.message.data).toMatch(/id="status-hold"[^>]*>.*exit code <span class="exit-code">0<\/span>/);
-    // Once "next" started (or ended), its pane is replaced by one streaming from the first line.
-    const activated = [...done.seen, ...(await readUntil(live, (message) => message.event === "end")).seen].find((message) =>
-      message.data.includes('id="log-next"'),
-    );
-    expect(activated?.data).toContain(
-      `<div id="log-next" class="log-pane" tabindex="0" role="region" aria-label="Log of next" data-live="true" hx-swap-oob="true"><ol class="log" start="1" hx-sse:connect="/pipelines/default/gate/runs/${started.id}/tasks/next/log?from=0&amp;line=1"`,
-    );
+    const { seen } = await readUntil(live, (message) => message.event === "end");
+    const all = [first.message, ...seen];
+    // Nothing the page had, then the new lines of both tasks, numbered on, each into its pane.
+    expect(streamedLines(all)).toEqual([
+      { pane: "hold", task: "hold", n: 2, text: "line two" },
+      { pane: "hold", task: "hold", n: 3, text: "line three" },
+      { pane: "next", task: "next", n: 1, text: "next done" },
+    ]);
+    // The end comes after the final render, which comes with (or after) the last lines.
+    expect(seen.at(-1)).toMatchObject({ event: "end", data: "successful" });
+    const final = seen.at(-2)!;
+    expect(final.event).toBe("message");
+    expect(stateOf(final.data, "next")).toBe("successful");
+    expect(final.data).toContain('<div class="run-state-line"><span class="badge state-successful">');
+    expect(final.data).toContain('<p id="empty-next" class="log-empty" hx-swap-oob="true">No output.</p>');
+    // Every message says how far each log got, so a reconnecting browser resumes there.
+    expect(positionsOf(final.id)).toEqual({ hold: [expect.any(Number), 4], next: [expect.any(Number), 2] });
     expect((await waitForRun(api, "default/gate", started.id)).state).toBe("successful");
   });
 
-  it("streams a log from an offset: only new lines, numbered on", async () => {
-    const flag = join(flags, "log");
-    const started = await startRun(api, "default/gate", { FLAG: flag });
-    await waitFor(async () => {
-      const text = await (await api(`/pipelines/default/gate/runs/${started.id}/tasks/hold/logs`)).text();
-      return text.includes("line one") || undefined;
+  it("carries the lines of two running tasks, each numbered in its own pane", async () => {
+    const flag = join(flags, "pair");
+    const started = await startRun(api, "default/pair", { FLAG: flag });
+    const live = await openStream(`/pipelines/default/pair/runs/${started.id}/live`);
+    // Both tasks' first lines come while neither can go on.
+    const firstLines: StreamedLine[] = [];
+    await readUntil(live, (message) => {
+      firstLines.push(...streamedLines([message]));
+      return firstLines.length >= 2;
     });
-    const page = await (await web.get(`/pipelines/default/gate/runs/${started.id}`)).text();
-    expect(page).toContain('<li id="hold-L1"');
-    const streamUrl = /<ol class="log" start="1" hx-sse:connect="([^"]+\/tasks\/hold\/log[^"]+)" hx-swap="beforeend" hx-sse:close="end">/.exec(page)?.[1];
-    expect(streamUrl).toMatch(/\/tasks\/hold\/log\?from=\d+&amp;line=2$/);
-
-    const log = await openStream(streamUrl!.replaceAll("&amp;", "&"));
+    expect(firstLines.map((line) => `${line.pane} ${line.task}-L${line.n} ${line.text}`).sort()).toEqual(["left left-L1 left 1", "right right-L1 right 1"]);
     writeFile(flag, "go");
-    const { seen } = await readUntil(log, (message) => message.event === "end");
-    const lines = seen.filter((message) => message.event === "message");
-    const html = lines.map((message) => message.data).join("");
-    expect(html).not.toContain("line one");
-    expect(html).toMatch(/<li id="hold-L2" class="log-line log-out"><a class="log-n" href="#hold-L2">2<\/a>.*line two/);
-    expect(html).toMatch(/<li id="hold-L3" class="log-line log-out">.*line three/);
-    expect(html).not.toContain("hold-L4");
-    expect(seen.at(-1)).toMatchObject({ event: "end", data: "successful" });
-    // Each message says where it got to, so a reconnecting browser resumes there.
-    expect(lines.at(-1)!.id).toMatch(/^\d+:4$/);
+    const { seen } = await readUntil(live, (message) => message.event === "end");
+    const lines = streamedLines(seen);
+    for (const task of ["left", "right"]) {
+      const own = lines.filter((line) => line.pane === task);
+      expect(own.every((line) => line.task === task)).toBe(true);
+      // Line 1 came in the first read above; 2 and 3 come now, in order.
+      expect(own.map((line) => [line.n, line.text])).toEqual([
+        [2, `${task} 2`],
+        [3, `${task} 3`],
+      ]);
+    }
+  });
 
-    // Resuming with Last-Event-ID sends nothing twice.
-    const resumed = await openStream(streamUrl!.replaceAll("&amp;", "&"), web, { "last-event-id": lines.at(-1)!.id! });
-    const again = await readUntil(resumed, (message) => message.event === "end");
-    expect(again.seen.filter((message) => message.event === "message")).toHaveLength(0);
+  it("gathers a chatty task's lines into a few messages", async () => {
+    const started = await startRun(api, "default/chatty");
+    const live = await openStream(`/pipelines/default/chatty/runs/${started.id}/live`);
+    const { seen } = await readUntil(live, (message) => message.event === "end");
+    const lines = streamedLines(seen);
+    expect(lines.map((line) => line.n)).toEqual(Array.from({ length: 80 }, (_, index) => index + 1));
+    expect(lines.at(-1)).toMatchObject({ pane: "talk", text: "chat 80" });
+    // 80 lines over about a second: a message per 100 ms at most, not one per line.
+    const withLines = seen.filter((message) => message.data.includes("<hx-partial"));
+    expect(withLines.length).toBeLessThan(20);
+  });
+
+  it("resumes from the last message's id after a reconnect: nothing twice, nothing lost", async () => {
+    const flag = join(flags, "resume");
+    const started = await gateRun(flag);
+    const path = `/pipelines/default/gate/runs/${started.id}/live`;
+    // Read from the first line, as a page rendered before the task wrote would.
+    const before = await openStream(path);
+    const seenBefore = await readUntil(before, (message) => streamedLines([message]).length > 0);
+    expect(streamedLines(seenBefore.seen)).toEqual([{ pane: "hold", task: "hold", n: 1, text: "line one" }]);
+    const lastId = seenBefore.message.id;
+    expect(positionsOf(lastId)).toEqual({ hold: [expect.any(Number), 2] });
+    await before.return(undefined);
+
+    // The connection drops; the run goes on meanwhile.
+    writeFile(flag, "go");
+    expect((await waitForRun(api, "default/gate", started.id)).state).toBe("successful");
+    const resumed = await openStream(path, web, { "last-event-id": lastId! });
+    const after = await readUntil(resumed, (message) => message.event === "end");
+    expect(streamedLines(after.seen).map((line) => `${line.task}-L${line.n} ${line.text}`)).toEqual([
+      "hold-L2 line two",
+      "hold-L3 line three",
+      "next-L1 next done",
+    ]);
+
+    // At the end already: nothing at all.
+    const finalId = after.seen.filter((message) => message.event === "message").at(-1)!.id!;
+    const again = await readUntil(await openStream(path, web, { "last-event-id": finalId }), (message) => message.event === "end");
+    expect(streamedLines(again.seen)).toEqual([]);
+
+    // An id that is not one of ours is ignored: the query's positions hold.
+    const bad = [
+      "not an id",
+      Buffer.from('{"hold":[-1,0]}').toString("base64url"),
+      Buffer.from('{"<b>":[0,1]}').toString("base64url"),
+      Buffer.from('{"hold":[1,2,3]}').toString("base64url"),
+      Buffer.from("[1,2]").toString("base64url"),
+    ];
+    const [offset] = positionsOf(lastId).hold!;
+    for (const id of bad) {
+      const withQuery = await readUntil(await openStream(`${path}?from=hold:${offset}:2`, web, { "last-event-id": id }), (message) => message.event === "end");
+      expect({ id, lines: streamedLines(withQuery.seen).map((line) => `${line.task}-L${line.n}`) }).toEqual({ id, lines: ["hold-L2", "hold-L3", "next-L1"] });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
-// Web pages: /pipelines/:ns/:id/runs/:run: the run page, its live stream, each task's log
-// (streamed and raw), and the cancel and re-run forms.
+// Web pages: /pipelines/:ns/:id/runs/:run: the run page, its one live stream (the region's
+// re-renders and every task's new log lines), each task's raw log, and the cancel and re-run forms.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -17,42 +17,28 @@ import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
 import { sse } from "../sse.ts";
 import { validate } from "../validate.ts";
-import { LogLines, SkippedLines } from "./components/log-view.tsx";
-import { announcement, RunLive, RunLiveUpdates, type PaneActivation, type SpecTask } from "./components/run-live.tsx";
+import { announcement, RunLive, RunLiveUpdates, type SpecTask } from "./components/run-live.tsx";
 import { runPath } from "./components/run-summary.tsx";
 import { pageSession } from "./page-session.ts";
-import { emptyLogText, RunPage, type TaskLog } from "./pages/run.tsx";
+import { RunPage, type TaskLog } from "./pages/run.tsx";
+import {
+  createRunLogFollower,
+  decodePositions,
+  MAX_LOG_LINES,
+  positionsQuery,
+  positionsQueryValue,
+  type LogPositions,
+  type RunLogFollower,
+} from "./run-log-follower.ts";
 
-/** Lines of a log a page (or a stream that starts far behind) shows; the raw log has them all. */
-const MAX_LOG_LINES = 2000;
-/**
- * Log panes streaming at once. Browsers open at most six HTTP/1.1 connections per host, and
- * the live region needs one more: other tasks' panes wait and start as slots free up.
- */
-const MAX_LOG_STREAMS = 4;
 /** At most one live render per this many ms, however busy the run. */
 const LIVE_THROTTLE_MS = 200;
 /** A render this often anyway, so running durations move. */
 const LIVE_TICK_MS = 5_000;
-/** A log stream gathers what is written for this long before it sends. */
+/** New log lines gather for this long between messages, so a chatty task makes few of them. */
 const LOG_BATCH_MS = 100;
 
 const taskParams = v.object({ ...runParams.entries, task: idSchema });
-
-/** A comma-separated list of task ids, from the page's own links. */
-const taskList = v.optional(
-  v.pipe(
-    v.string(),
-    v.regex(/^[a-z0-9,-]{0,20000}$/, "must be task ids separated by commas"),
-    v.transform((value) => value.split(",").filter(Boolean)),
-  ),
-  "",
-);
-
-const offset = (what: string) =>
-  v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, `must be ${what}`), v.transform(Number)));
-
-const logQuery = v.object({ from: offset("a byte offset"), line: offset("a line number") });
 
 async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
   const run = await getRun(deps.db, key);
@@ -62,8 +48,7 @@ async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
 
 const logKeyOf = (key: RunKey, task: string): LogKey => ({ namespace: key.namespace, pipeline: key.id, run: key.run, task });
 
-const logStreamUrl = (key: RunKey, task: string, from: number, line: number) =>
-  `/pipelines/${key.namespace}/${key.id}/runs/${key.run}/tasks/${task}/log?from=${from}&line=${line}`;
+const rawLogPath = (run: RunWithTasks, task: string) => `${runPath(run)}/tasks/${task}/log.txt`;
 
 /** Run variables as a user set them: system ones (GANTRY_*) come from the trigger, not the user. */
 function userVariables(variables: Record<string, string>): Record<string, string> {
@@ -84,29 +69,21 @@ export const runPages = new Hono<AppEnv>()
     const key = { namespace: ns, id, run: number };
     const run = await requireRun(deps, key);
     const specTasks = await specTasksOf(deps, run);
-    const streaming: string[] = [];
-    const waiting: string[] = [];
+    // Where each pane's lines end: the live stream goes on from there.
+    const positions: LogPositions = new Map();
     let logs: TaskLog[] | undefined;
     if (may(c, "logs", "read", target)) {
       logs = await Promise.all(
         run.tasks.map(async (execution): Promise<TaskLog> => {
           const tail = await deps.logs.tail(logKeyOf(key, execution.taskId), 0, MAX_LOG_LINES);
           const total = tail.skipped + tail.lines.length;
-          const log: TaskLog = { execution, lines: tail.lines, total };
-          if (isFinalTaskState(execution.state)) return log;
-          if (execution.state === "running" && streaming.length < MAX_LOG_STREAMS) {
-            streaming.push(execution.taskId);
-            return { ...log, stream: logStreamUrl(key, execution.taskId, tail.end, total + 1) };
-          }
-          waiting.push(execution.taskId);
-          return log;
+          positions.set(execution.taskId, { offset: tail.end, line: total + 1 });
+          return { execution, lines: tail.lines, total, live: !isFinalTaskState(execution.state) };
         }),
       );
     }
-    const query = new URLSearchParams();
-    if (streaming.length > 0) query.set("streaming", streaming.join(","));
-    if (waiting.length > 0) query.set("waiting", waiting.join(","));
-    const liveUrl = isFinalRunState(run.state) ? undefined : `${runPath(run)}/live${query.size > 0 ? `?${query}` : ""}`;
+    const from = positionsQueryValue(positions);
+    const liveUrl = isFinalRunState(run.state) ? undefined : `${runPath(run)}/live${from ? `?from=${from}` : ""}`;
     return c.html(
       <RunPage
         run={run}
@@ -123,7 +100,7 @@ export const runPages = new Hono<AppEnv>()
     "/:ns/:id/runs/:run/live",
     requireSession,
     validate("param", runParams),
-    validate("query", v.object({ streaming: taskList, waiting: taskList })),
+    validate("query", v.object({ from: positionsQuery })),
     async (c) => {
       const deps = c.get("deps");
       const { ns, id, run: number } = c.req.valid("param");
@@ -134,132 +111,90 @@ export const runPages = new Hono<AppEnv>()
       const specTasks = await specTasksOf(deps, first);
       const session = pageSession(c);
       const canWrite = may(c, "runs", "write", target);
-      const logs = may(c, "logs", "read", target);
-      // The panes the page streams, and those waiting for their task (or for a free slot).
-      const streaming = new Set(c.req.valid("query").streaming);
-      const waiting = new Set(c.req.valid("query").waiting);
+      // The page says which lines it shows; a reconnecting browser says what it got since, in
+      // the id of the last message it read (one it cannot decode is ignored).
+      const resumed = decodePositions(c.req.header("last-event-id"));
+      const from: LogPositions = new Map([...c.req.valid("query").from, ...(resumed ?? [])]);
       return sse(c, async (stream, signal) => {
-        let changed = true;
         let wake: (() => void) | undefined;
+        /** Sleeps for `ms`, or less when a run change or new lines come. */
+        const pause = (ms: number) =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              signal.removeEventListener("abort", done);
+              wake = undefined;
+              resolve();
+            };
+            const timer = setTimeout(done, ms);
+            signal.addEventListener("abort", done);
+            wake = done;
+          });
+        let renderDue = true;
         const unsubscribe = deps.bus.subscribe((message) => {
           if (message.namespace !== ns || message.pipeline !== id || message.run !== number) return;
-          changed = true;
+          renderDue = true;
           wake?.();
         });
+        let follower: RunLogFollower | undefined = may(c, "logs", "read", target)
+          ? createRunLogFollower({ logs: deps.logs, key, from, rawHref: (task) => rawLogPath(first, task), onLines: () => wake?.(), signal })
+          : undefined;
         let announced = announcement(first);
+        let lastRender = -Infinity;
+        let lastSent = -Infinity;
         try {
           while (!signal.aborted) {
-            changed = false;
-            const run = await getRun(deps.db, key);
-            if (!run) return;
-            const activate: PaneActivation[] = [];
-            if (logs) {
-              const byId = new Map(run.tasks.map((execution) => [execution.taskId, execution]));
-              for (const taskId of streaming) {
-                const execution = byId.get(taskId);
-                if (!execution || isFinalTaskState(execution.state)) streaming.delete(taskId);
-              }
-              for (const taskId of waiting) {
-                const execution = byId.get(taskId);
-                if (!execution || execution.state === "pending") continue;
-                const final = isFinalTaskState(execution.state);
-                if (!final && streaming.size >= MAX_LOG_STREAMS) continue;
-                waiting.delete(taskId);
-                if (!final) streaming.add(taskId);
-                // From the first line: the pane may show lines from before, and is replaced whole.
-                const paneStream = execution.startedAt ? logStreamUrl(key, taskId, 0, 1) : undefined;
-                activate.push({ taskId, empty: emptyLogText(execution), ...(paneStream && { stream: paneStream }) });
-              }
+            const now = Date.now();
+            const renderAt = lastRender + (renderDue ? LIVE_THROTTLE_MS : LIVE_TICK_MS);
+            const linesAt = follower?.hasLines() ? lastSent + LOG_BATCH_MS : Infinity;
+            if (Math.min(renderAt, linesAt) > now) {
+              await pause(Math.min(renderAt, linesAt) - now);
+              continue;
             }
-            const now = deps.now();
-            const text = announcement(run);
-            const announce = text === announced ? undefined : text;
-            announced = text;
-            const html = await (
-              <>
-                <RunLive run={run} specTasks={specTasks} now={now} session={session} canWrite={canWrite} />
-                <RunLiveUpdates run={run} now={now} logs={logs} activate={activate} {...(announce && { announce })} />
-              </>
-            ).toString();
-            await stream.writeSSE({ data: html });
-            if (isFinalRunState(run.state)) {
-              await stream.writeSSE({ event: "end", data: run.state });
+            let render = "";
+            let ended: string | undefined;
+            if (renderAt <= now) {
+              renderDue = false;
+              lastRender = now;
+              const run = await getRun(deps.db, key);
+              if (!run) return;
+              // Permissions are refreshed while a stream runs: logs:read may have gone.
+              if (follower && !may(c, "logs", "read", target)) {
+                follower.close();
+                follower = undefined;
+              }
+              follower?.update(run.tasks);
+              if (isFinalRunState(run.state)) {
+                // Every line before the final render, so the page ends complete.
+                await follower?.settled();
+                ended = run.state;
+              }
+              const text = announcement(run);
+              const announce = text === announced ? undefined : text;
+              announced = text;
+              const at = deps.now();
+              render = await (
+                <>
+                  <RunLive run={run} specTasks={specTasks} now={at} session={session} canWrite={canWrite} />
+                  <RunLiveUpdates run={run} now={at} logs={follower !== undefined} {...(announce && { announce })} />
+                </>
+              ).toString();
+            }
+            // Lines as partials for their panes; without them the message re-renders the region.
+            const lines = follower?.take() ?? "";
+            if (lines || render) {
+              await stream.writeSSE({ data: lines + render, ...(follower && { id: follower.eventId() }) });
+              lastSent = Date.now();
+            }
+            if (ended) {
+              await stream.writeSSE({ event: "end", data: ended });
               return;
             }
-            const sentAt = Date.now();
-            if (!changed) {
-              await new Promise<void>((resolve) => {
-                const done = () => {
-                  clearTimeout(timer);
-                  signal.removeEventListener("abort", done);
-                  wake = undefined;
-                  resolve();
-                };
-                const timer = setTimeout(done, LIVE_TICK_MS);
-                signal.addEventListener("abort", done);
-                wake = done;
-              });
-            }
-            const rest = LIVE_THROTTLE_MS - (Date.now() - sentAt);
-            if (rest > 0 && !signal.aborted) await Bun.sleep(rest);
           }
         } finally {
           unsubscribe();
+          follower?.close();
         }
-      });
-    },
-  )
-  .get(
-    "/:ns/:id/runs/:run/tasks/:task/log",
-    requireSession,
-    validate("param", taskParams),
-    validate("query", logQuery),
-    async (c) => {
-      const deps = c.get("deps");
-      const { ns, id, run: number, task } = c.req.valid("param");
-      requirePermission(c, "logs", "read", `${ns}/${id}`);
-      const key = { namespace: ns, id, run: number };
-      const run = await requireRun(deps, key);
-      if (!run.tasks.some((execution) => execution.taskId === task)) throw new NotFoundError(`task ${task} is not part of run ${number} of ${ns}/${id}`);
-      // A reconnecting browser says where it got to (the id of the last message it read).
-      const resume = /^(\d{1,15}):(\d{1,15})$/.exec(c.req.header("last-event-id") ?? "");
-      let from = resume ? Number(resume[1]) : (c.req.valid("query").from ?? 0);
-      let line = resume ? Number(resume[2]) : (c.req.valid("query").line ?? 1);
-      const logKey = logKeyOf(key, task);
-      const rawHref = `${runPath(run)}/tasks/${task}/log.txt`;
-      const execution = async () => (await getRun(deps.db, key))?.tasks.find((candidate) => candidate.taskId === task);
-      const finished = async () => {
-        const current = await execution();
-        return !current || isFinalTaskState(current.state);
-      };
-      return sse(c, async (stream, signal) => {
-        const send = async (lines: string[], skipped = 0) => {
-          const html = await (
-            <>
-              {skipped > 0 && <SkippedLines count={skipped} rawHref={rawHref} />}
-              <LogLines taskId={task} lines={lines} first={line + skipped} />
-            </>
-          ).toString();
-          line += skipped + lines.length;
-          await stream.writeSSE({ data: html, id: `${from}:${line}` });
-        };
-        // Something at once, so the response starts before the task writes (or the first heartbeat).
-        await stream.write(": following\n\n");
-        // A reader far behind gets the last lines only, like the page.
-        const tail = await deps.logs.tail(logKey, from, MAX_LOG_LINES);
-        from = tail.end;
-        if (tail.lines.length > 0) await send(tail.lines, tail.skipped);
-        for await (const chunk of deps.logs.follow(logKey, finished, signal, from)) {
-          from += Buffer.byteLength(chunk);
-          const lines = chunk.split("\n");
-          // Chunks end with a newline except the last piece of a finished log.
-          if (lines.at(-1) === "") lines.pop();
-          await send(lines);
-          // Let a busy task's lines gather so the browser gets batches, not a message per line.
-          await Bun.sleep(LOG_BATCH_MS);
-        }
-        const ended = await execution();
-        await stream.writeSSE({ event: "end", data: ended?.state ?? "unknown" });
       });
     },
   )

@@ -1,7 +1,9 @@
 // A task's log as an ordered list: numbered, linkable lines with their time, a marker for
-// stderr and Gantry's own lines, and ANSI colours turned into markup after escaping.
+// stderr and Gantry's own lines, and ANSI colours turned into markup after escaping; and the
+// htmx partials the run's live stream appends new lines with.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { raw } from "hono/html";
+import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ansiToHtml, escapeHtml } from "../../../domain/ansi.ts";
 
 export type LogLineStream = "out" | "err" | "gantry";
@@ -28,6 +30,21 @@ const MARKERS: Record<LogLineStream, string> = { out: "", err: "err", gantry: "g
 export const lineAnchor = (taskId: string, n: number) => `${taskId}-L${n}`;
 
 /**
+ * The ids of a pane's parts. Each prefix differs from the others in its first letters, and
+ * line anchors end in an upper-case L, so no task id can make two of them meet.
+ */
+export const paneId = (taskId: string) => `log-${taskId}`;
+export const linesId = (taskId: string) => `lines-${taskId}`;
+export const emptyId = (taskId: string) => `empty-${taskId}`;
+
+/** What a task's log pane says while it has no line. */
+export function emptyLogText(execution: ExecutionRow): string {
+  if (execution.state === "pending") return "Waiting for the task to start.";
+  if (execution.state === "running") return "No output yet.";
+  return execution.startedAt ? "No output." : "Did not run.";
+}
+
+/**
  * One line as markup. Built as a string rather than JSX: a page holds up to 2,000 lines and
  * this is several times faster. Every value from outside goes through escapeHtml, and the
  * text through ansiToHtml, which escapes it before adding spans with its own classes.
@@ -40,18 +57,45 @@ export function logLineHtml(taskId: string, n: number, line: string): string {
   return `<li id="${anchor}" class="log-line log-${stream}"><a class="log-n" href="#${anchor}">${n}</a>${time}${mark}<span class="log-text">${ansiToHtml(text)}</span></li>`;
 }
 
-/** Consecutive lines numbered from `first`; what a log stream sends and a pane starts with. */
+/** Consecutive lines numbered from `first`, as markup. */
+export const logLinesHtml = (taskId: string, lines: string[], first: number) =>
+  lines.map((line, index) => logLineHtml(taskId, first + index, line)).join("");
+
+/** Consecutive lines numbered from `first`; what a pane starts with. */
 export function LogLines({ taskId, lines, first }: { taskId: string; lines: string[]; first: number }) {
-  return raw(lines.map((line, index) => logLineHtml(taskId, first + index, line)).join(""));
+  return raw(logLinesHtml(taskId, lines, first));
 }
 
 /** The list item that stands for lines left out (the raw log has them all). */
-export function SkippedLines({ count, rawHref }: { count: number; rawHref: string }) {
+export function skippedLinesHtml(count: number, rawHref: string): string {
+  return `<li class="log-skipped">${count} earlier ${count === 1 ? "line" : "lines"} not shown: <a href="${escapeHtml(rawHref)}">raw log</a></li>`;
+}
+
+export interface NewLogLines {
+  taskId: string;
+  /** The number of the first line (after the skipped ones). */
+  first: number;
+  lines: string[];
+  /** Lines left out before these, too many to send. */
+  skipped: number;
+  rawHref: string;
+}
+
+/**
+ * New lines for a task's pane as an htmx partial: htmx appends its content to the pane's
+ * list, whatever element the stream that carries it swaps into.
+ */
+export function logLinesPartialHtml({ taskId, first, lines, skipped, rawHref }: NewLogLines): string {
+  const note = skipped > 0 ? skippedLinesHtml(skipped, rawHref) : "";
+  return `<hx-partial hx-target="#${escapeHtml(linesId(taskId))}" hx-swap="beforeend">${note}${logLinesHtml(taskId, lines, first)}</hx-partial>`;
+}
+
+/** What the pane says while its list is empty; the live view replaces it out of band as the task moves on. */
+export function LogEmpty({ taskId, text, oob }: { taskId: string; text: string; oob?: boolean }) {
   return (
-    <li class="log-skipped">
-      {`${count} earlier ${count === 1 ? "line" : "lines"} not shown: `}
-      <a href={rawHref}>raw log</a>
-    </li>
+    <p id={emptyId(taskId)} class="log-empty" hx-swap-oob={oob ? "true" : undefined}>
+      {text}
+    </p>
   );
 }
 
@@ -60,34 +104,23 @@ export interface LogPaneProps {
   lines: string[];
   /** The number of the first line shown. */
   first: number;
-  /** The SSE stream that appends new lines, while the task may still write. */
-  stream?: string;
+  /** Whether the task may still write (the run's live stream appends its lines). */
+  live: boolean;
   /** What the pane says while it has no line. */
   empty: string;
-  /** Rendered as an out-of-band swap that replaces the pane of the same id. */
-  oob?: boolean;
 }
 
 /**
- * The scrolling pane around a log. Its id is stable (`log-<taskId>`) so the live run view
- * can replace it with a streaming one once the task starts.
+ * The scrolling pane around a log. Its list has a stable id (`lines-<taskId>`), so the run's
+ * live stream can append the lines a task writes, from its first on, once it starts.
  */
-export function LogPane({ taskId, lines, first, stream, empty, oob }: LogPaneProps) {
-  const live = stream ? { "hx-sse:connect": stream, "hx-swap": "beforeend", "hx-sse:close": "end" } : {};
+export function LogPane({ taskId, lines, first, live, empty }: LogPaneProps) {
   return (
-    <div
-      id={`log-${taskId}`}
-      class="log-pane"
-      tabindex={0}
-      role="region"
-      aria-label={`Log of ${taskId}`}
-      data-live={stream ? "true" : undefined}
-      hx-swap-oob={oob ? "true" : undefined}
-    >
-      <ol class="log" start={first} {...live}>
+    <div id={paneId(taskId)} class="log-pane" tabindex={0} role="region" aria-label={`Log of ${taskId}`} data-live={live ? "true" : undefined}>
+      <ol id={linesId(taskId)} class="log" start={first}>
         <LogLines taskId={taskId} lines={lines} first={first} />
       </ol>
-      <p class="log-empty">{empty}</p>
+      <LogEmpty taskId={taskId} text={empty} />
     </div>
   );
 }

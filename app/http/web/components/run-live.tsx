@@ -5,7 +5,7 @@ import type { ExecutionRow, RunWithTasks } from "../../../db/repos/runs.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { TaskSpec } from "../../../domain/pipeline-spec.ts";
 import { DagGraph, type DagNode } from "./dag-graph.tsx";
-import { LogPane } from "./log-view.tsx";
+import { emptyLogText, LogEmpty } from "./log-view.tsx";
 import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
 import { TaskStatusLine, TaskTable, taskSectionId } from "./run-tasks.tsx";
 
@@ -57,37 +57,31 @@ export function RunLive(props: RunLiveProps) {
   );
 }
 
-export interface PaneActivation {
-  taskId: string;
-  /** The log stream from the first line; absent for a task that ended without running. */
-  stream?: string;
-  empty: string;
-}
-
 export interface RunLiveUpdatesProps {
   run: RunWithTasks;
   now: Date;
-  /** Whether the page shows log sections (logs:read): their status lines are updated too. */
+  /** Whether the page shows log sections (logs:read): their status lines and empty-pane texts are updated too. */
   logs: boolean;
   /** New text for the polite live region, when it changed. */
   announce?: string;
-  /** Log panes that were waiting for their task and are replaced now it has started (or ended). */
-  activate: PaneActivation[];
 }
 
 /** Out-of-band swaps sent with each live update; htmx puts each where its id is. */
-export function RunLiveUpdates({ run, now, logs, announce, activate }: RunLiveUpdatesProps) {
+export function RunLiveUpdates({ run, now, logs, announce }: RunLiveUpdatesProps) {
   return (
     <>
-      {logs && run.tasks.map((execution) => <TaskStatusLine execution={execution} now={now} oob />)}
+      {logs &&
+        run.tasks.map((execution) => (
+          <>
+            <TaskStatusLine execution={execution} now={now} oob />
+            <LogEmpty taskId={execution.taskId} text={emptyLogText(execution)} oob />
+          </>
+        ))}
       {announce !== undefined && (
         <p id="run-announce" hx-swap-oob="innerHTML">
           {announce}
         </p>
       )}
-      {activate.map((pane) => (
-        <LogPane taskId={pane.taskId} lines={[]} first={1} stream={pane.stream} empty={pane.empty} oob />
-      ))}
     </>
   );
 }

@@ -1,20 +1,13 @@
 // The run page: the live summary, DAG and task table in one region that a stream re-renders,
-// and below it one log section per task, each streaming its own new lines.
+// and below it one log section per task; the same stream appends each task's new lines.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
-import { LogPane } from "../components/log-view.tsx";
+import { emptyLogText, LogPane } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
 import { runPath } from "../components/run-summary.tsx";
 import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
 import { Page } from "../layouts/page.tsx";
-
-/** What a task's log pane says while it has no line. */
-export function emptyLogText(execution: ExecutionRow): string {
-  if (execution.state === "pending") return "Waiting for the task to start.";
-  if (execution.state === "running") return "No output yet.";
-  return execution.startedAt ? "No output." : "Did not run.";
-}
 
 export interface TaskLog {
   execution: ExecutionRow;
@@ -22,12 +15,12 @@ export interface TaskLog {
   lines: string[];
   /** Complete lines in the log, shown or not. */
   total: number;
-  /** The SSE stream that appends the lines written after these. */
-  stream?: string;
+  /** Whether the task may still write: the run's live stream appends its new lines. */
+  live: boolean;
 }
 
 export interface RunPageProps extends RunLiveProps {
-  /** The stream that re-renders the live region; absent once the run is final. */
+  /** The stream that re-renders the live region and appends log lines; absent once the run is final. */
   liveUrl?: string;
   /** One per task; absent when the viewer may not read logs. */
   logs?: TaskLog[];
@@ -56,11 +49,11 @@ function TaskLogSection({ log, now, rawHref }: { log: TaskLog; now: Date; rawHre
           taskId={execution.taskId}
           lines={lines}
           first={total - lines.length + 1}
-          stream={log.stream}
+          live={log.live}
           empty={emptyLogText(execution)}
         />
         <button type="button" class="log-follow small" data-pane={`log-${execution.taskId}`} hidden>
-          <span class="log-follow-label">{log.stream ? "Follow" : "Go to the end"}</span>
+          <span class="log-follow-label">{log.live ? "Follow" : "Go to the end"}</span>
           <span class="sr-only">{` (log of ${execution.taskId})`}</span>
         </button>
       </div>
