@@ -7,7 +7,7 @@ import type { AppEnv } from "../env.ts";
 import { sse } from "../sse.ts";
 import { validate } from "../validate.ts";
 import { eventJson } from "./json.ts";
-import { limitQuery } from "./params.ts";
+import { limitQuery } from "../params.ts";
 
 const afterQuery = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be an event id"), v.transform(Number)));
 

@@ -8,7 +8,7 @@ import type { ObjectInfo, ObjectScope } from "../../stores/objects.ts";
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
-import { pipelineParams, runParams } from "./params.ts";
+import { pipelineParams, runParams } from "../params.ts";
 
 const keySchema = v.pipe(
   v.string(),

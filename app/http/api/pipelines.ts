@@ -8,7 +8,7 @@ import { may, requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { pipelineJson, versionJson } from "./json.ts";
-import { pipelineParams } from "./params.ts";
+import { pipelineParams } from "../params.ts";
 
 export const pipelinesApi = new Hono<AppEnv>()
   .get("/", validate("query", v.object({ namespace: v.optional(idSchema) })), async (c) => {

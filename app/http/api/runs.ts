@@ -14,7 +14,7 @@ import { sse } from "../sse.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
-import { limitQuery, pipelineParams, runNumber, runParams } from "./params.ts";
+import { limitQuery, pipelineParams, runNumber, runParams } from "../params.ts";
 
 const startBody = v.optional(
   v.strictObject({

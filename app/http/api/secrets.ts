@@ -9,7 +9,7 @@ import type { SecretInfo, SecretScope } from "../../stores/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { permit } from "../middleware/permit.ts";
-import { pipelineParams } from "./params.ts";
+import { pipelineParams } from "../params.ts";
 
 const nameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . -"));
 const putBody = v.strictObject({ value: v.string("must be a string") });

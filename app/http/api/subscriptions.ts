@@ -11,7 +11,7 @@ import { statusesOf, subscriptionError } from "../../extension-host/subscription
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
-import { pipelineParams } from "./params.ts";
+import { pipelineParams } from "../params.ts";
 
 const subscriptionParams = v.object({
   ...pipelineParams.entries,

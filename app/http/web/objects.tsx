@@ -9,7 +9,7 @@ import { may } from "../../auth/roles.ts";
 import { NotFoundError, TooLargeError, ValidationError } from "../../domain/errors.ts";
 import { objectKeyProblem } from "../../domain/object-keys.ts";
 import type { ObjectScope } from "../../stores/objects.ts";
-import { pipelineParams } from "../api/params.ts";
+import { pipelineParams } from "../params.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";

@@ -11,7 +11,7 @@ import { listRuns } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { envNameSchema } from "../../domain/ids.ts";
-import { pipelineParams, runNumber } from "../api/params.ts";
+import { pipelineParams, runNumber } from "../params.ts";
 import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";

@@ -11,7 +11,7 @@ import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { idSchema, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
 import { isFinalRunState, isFinalTaskState } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
-import { runParams } from "../api/params.ts";
+import { runParams } from "../params.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";

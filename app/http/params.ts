@@ -1,6 +1,6 @@
-// Path and query schemas shared by the API routers.
+// Path and query schemas shared by the API routers and the web pages.
 import * as v from "valibot";
-import { idSchema } from "../../domain/ids.ts";
+import { idSchema } from "../domain/ids.ts";
 
 export const pipelineParams = v.object({ ns: idSchema, id: idSchema });
 
