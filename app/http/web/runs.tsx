@@ -34,7 +34,7 @@ import {
 /** At most one live render per this many ms, however busy the run. */
 const LIVE_THROTTLE_MS = 200;
 /** A render this often anyway, so running durations move. */
-const LIVE_TICK_MS = 5_000;
+const LIVE_TICK_MS = 2_000;
 /** New log lines gather for this long between messages, so a chatty task makes few of them. */
 const LOG_BATCH_MS = 100;
 
