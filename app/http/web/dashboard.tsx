@@ -16,6 +16,8 @@ import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashbo
 const RECENT_RUNS = 25;
 /** At most one re-render of a stream this often, however busy the bus is. */
 const RENDER_EVERY_MS = 250;
+/** A render this often even without changes, so durations of running runs move. */
+const TICK_MS = 5_000;
 /** Docker's answer is reused this long; an older one is still shown while a fresh one is asked for. */
 const DOCKER_FRESH_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
@@ -134,7 +136,17 @@ export const dashboardPages = new Hono<AppEnv>()
       let sent = "";
       try {
         while (!signal.aborted) {
-          if (!dirty) await new Promise<void>((resolve) => (wake = resolve));
+          if (!dirty) {
+            // Woken by a change, or after a while anyway so running durations move (an
+            // identical render is not sent, so a quiet dashboard costs a render, no bytes).
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, TICK_MS);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          }
           wake = undefined;
           if (signal.aborted) break;
           dirty = false;
