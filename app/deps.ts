@@ -10,6 +10,7 @@ import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
 import { deleteRevokedRunTokens, insertToken, revokeToken } from "./db/repos/tokens.ts";
 import { pruneEvents } from "./db/repos/events.ts";
+import { pruneBundles } from "./engine/bundle-pruning.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
@@ -91,11 +92,12 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     defaultNetwork: config.containerNetwork,
     resolveSecret: (launch, name) => secrets.resolve({ namespace: launch.namespace, id: launch.pipeline }, name),
   });
+  const bundlesDir = join(config.dataDir, "bundles");
   const loader = createPipelineLoader({
     db,
     bus,
     dir: config.pipelinesDir,
-    bundlesDir: join(config.dataDir, "bundles"),
+    bundlesDir,
     containerPolicy,
     now,
   });
@@ -139,6 +141,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     pruneEvents: () => pruneEvents(db, { olderThan: new Date(now().getTime() - config.eventsMaxAgeMs), keepLast: config.eventsMaxCount }),
     // A day as revoked tells a late caller why its token stopped working; then the row goes.
     pruneRunTokens: () => deleteRevokedRunTokens(db, new Date(now().getTime() - 86_400_000)),
+    pruneBundles: () => pruneBundles(db, bundlesDir, now()),
   });
   const sessions = createSessionManager({
     db,

@@ -1,7 +1,7 @@
 // The pipelines folder as users see it through the API: load errors with file, path and
 // message; namespaces from subfolders; live pick-up of added, edited and deleted files.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
@@ -242,5 +242,55 @@ export default definePipeline({ id: "composed", tasks: Object.fromEntries(steps.
       const { pipeline } = await getPipeline(gantry, "default", "composed");
       return !pipeline?.error && pipeline?.tasks.length === 3 ? true : undefined;
     }, 10_000, "composed after the helper is fixed");
+  });
+});
+
+describe("old bundles", () => {
+  it("are pruned an hour on, except the newest versions', the current one's and those of unfinished runs (fake clock)", async () => {
+    let offsetMs = 0;
+    const gantry = await startTestGantry({ now: () => new Date(Date.now() + offsetMs) });
+    try {
+      const file = join(gantry.pipelinesDir, "churn.ts");
+      const bundles = () => readdirSync(join(gantry.dataDir, "bundles")).filter((name) => name.endsWith(".js"));
+      const versionList = async () => {
+        const response = await gantry.api("/pipelines/default/churn/versions");
+        return response.status === 200 ? ((await response.json()) as { versions: { version: number; hash: string }[] }).versions : [];
+      };
+      const edit = async (n: number, body: string) => {
+        writeFile(file, pipelineSource("churn", body, `// edit ${n}`));
+        await waitFor(async () => ((await versionList()).length === n ? true : undefined), 10_000, `version ${n}`);
+      };
+      // Version 1 runs a long task; its run is still going while seven more versions land.
+      await edit(1, `slow: run(async () => { await Bun.sleep(60_000); })`);
+      const started = (await (await gantry.api("/pipelines/default/churn/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
+      for (let n = 2; n <= 8; n++) await edit(n, `step${n}: run(() => {})`);
+      expect(bundles().length).toBe(8);
+      expect((await gantry.deps.janitor.prune()).bundles).toBe(0); // all written within the hour
+
+      offsetMs = 2 * 3_600_000;
+      expect((await gantry.deps.janitor.prune()).bundles).toBe(2); // versions 2 and 3
+      const hashes = new Map((await versionList()).map((version) => [version.version, version.hash]));
+      const kept = new Set(bundles());
+      for (const version of [1, 4, 5, 6, 7, 8]) expect(kept.has(`${hashes.get(version)}.js`)).toBe(true);
+
+      // Once its run ends, version 1's bundle goes too.
+      await gantry.api(`/pipelines/default/churn/runs/${started.run.id}/cancel`, { method: "POST" });
+      await gantry.deps.orchestrator.idle();
+      expect((await gantry.deps.janitor.prune()).bundles).toBe(1);
+      expect(existsSync(join(gantry.dataDir, "bundles", `${hashes.get(1)}.js`))).toBe(false);
+
+      // The file returning to version 2's content brings its bundle back, and it runs.
+      writeFile(file, pipelineSource("churn", `step2: run(() => {})`, `// edit 2`));
+      await waitFor(async () => ((await getPipeline(gantry, "default", "churn")).pipeline?.version === 2 ? true : undefined), 10_000, "version 2 again");
+      expect(existsSync(join(gantry.dataDir, "bundles", `${hashes.get(2)}.js`))).toBe(true);
+      const again = (await (await gantry.api("/pipelines/default/churn/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
+      const finished = await waitFor(async () => {
+        const { run } = (await (await gantry.api(`/pipelines/default/churn/runs/${again.run.id}`)).json()) as { run: { state: string } };
+        return run.state === "running" ? undefined : run.state;
+      }, 10_000, "the run of version 2");
+      expect(finished).toBe("successful");
+    } finally {
+      await gantry.stop();
+    }
   });
 });

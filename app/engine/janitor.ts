@@ -1,7 +1,8 @@
 // Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
 // workspaces of all but the last N finished runs per pipeline, run objects that have
-// expired, old events and the revoked tokens of old runs (through hooks). Runs at start and on a timer.
+// expired, old events, the revoked tokens of old runs and old bundles (through hooks). Runs at
+// start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey } from "../db/repos/runs.ts";
@@ -21,6 +22,8 @@ export interface JanitorOptions {
   pruneEvents?: () => Promise<number>;
   /** Removes run tokens revoked long enough ago; returns how many. */
   pruneRunTokens?: () => Promise<number>;
+  /** Removes pipeline bundles nothing uses any more; returns how many. */
+  pruneBundles?: () => Promise<number>;
 }
 
 export interface PruneResult {
@@ -32,6 +35,8 @@ export interface PruneResult {
   events: number;
   /** Revoked run tokens that were deleted. */
   runTokens: number;
+  /** Old pipeline bundles that were deleted. */
+  bundles: number;
   /** Set when the Docker engine could not be asked. */
   dockerError?: string;
 }
@@ -130,7 +135,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
       const runTokens = (await options.pruneRunTokens?.()) ?? 0;
-      return { containers: containers.removed, workspaces, objectRuns, events, runTokens, ...(containers.error && { dockerError: containers.error }) };
+      const bundles = (await options.pruneBundles?.()) ?? 0;
+      return { containers: containers.removed, workspaces, objectRuns, events, runTokens, bundles, ...(containers.error && { dockerError: containers.error }) };
     })();
     try {
       return await running;
