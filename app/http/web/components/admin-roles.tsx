@@ -4,6 +4,7 @@
 import type { Permission } from "../../../domain/permissions.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { ConfirmButton, Notice, Tag } from "./admin-forms.tsx";
+import { TableHead } from "./table-head.tsx";
 
 export interface RoleView {
   id: string;
@@ -52,22 +53,12 @@ export function RolesSection({ session, roles, canWrite, form, notice }: RolesSe
     <section class="card admin-card" aria-labelledby="roles">
       <h2 id="roles">Roles</h2>
       <p class="hint">
-        A role is a list of permissions: a resource, a target (a regular expression matched against <code>namespace/pipeline</code>,{" "}
-        <code>global</code> or <code>*</code>) and actions.
+        A role is a list of permissions: a resource, a target (a regular expression matched against <code>namespace/pipeline</code>, <code>global</code> or{" "}
+        <code>*</code>) and actions.
       </p>
       {notice && <Notice kind="ok">{notice}</Notice>}
       <table class="list admin-stack">
-        <thead>
-          <tr>
-            <th scope="col">Role</th>
-            <th scope="col">Permissions (resource, target, actions)</th>
-            {canWrite && (
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            )}
-          </tr>
-        </thead>
+        <TableHead columns={["Role", "Permissions (resource, target, actions)", canWrite && { label: "Actions", hidden: true }]} />
         <tbody>
           {roles.map((role) => (
             <tr>
@@ -116,7 +107,18 @@ export function RolesSection({ session, roles, canWrite, form, notice }: RolesSe
           ) : null}
           <CsrfField session={session} />
           <label for="role-id">Id</label>
-          <input id="role-id" name="id" type="text" required maxlength={64} pattern="[a-z0-9\-]{1,64}" autocomplete="off" spellcheck={false} value={form?.id ?? ""} aria-describedby="role-id-hint" />
+          <input
+            id="role-id"
+            name="id"
+            type="text"
+            required
+            maxlength={64}
+            pattern="[a-z0-9\-]{1,64}"
+            autocomplete="off"
+            spellcheck={false}
+            value={form?.id ?? ""}
+            aria-describedby="role-id-hint"
+          />
           <p class="hint" id="role-id-hint">
             a-z, 0-9 and -. Saving an existing id replaces that role.
           </p>
@@ -127,8 +129,8 @@ export function RolesSection({ session, roles, canWrite, form, notice }: RolesSe
             {form?.permissions ?? ""}
           </textarea>
           <p class="hint" id="role-permissions-hint">
-            One a line: <code>resource target actions</code>, e.g. <code>runs default/.* read,write</code>. Resources: pipelines, runs, logs, secrets,
-            objects, events, tokens, roles, extensions or *; actions: read, write.
+            One a line: <code>resource target actions</code>, e.g. <code>runs default/.* read,write</code>. Resources: pipelines, runs, logs, secrets, objects,
+            events, tokens, roles, extensions or *; actions: read, write.
           </p>
           <button type="submit">Save role</button>
         </form>

@@ -5,6 +5,7 @@ import type { RunSummary } from "../../../db/repos/run-summaries.ts";
 import { isFinalTaskState, TASK_STATES } from "../../../domain/states.ts";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
+import { TableHead } from "./table-head.tsx";
 
 export interface DashboardRun extends RunSummary {
   /** The pipeline's display name and description (from its current version). */
@@ -46,25 +47,17 @@ function Trigger({ trigger }: { trigger: DashboardRun["trigger"] }) {
 export function DashboardRuns({ runs, now }: { runs: DashboardRun[]; now: Date }) {
   return (
     <table class="list dash-runs" aria-labelledby="dash-runs-title">
-      <thead>
-        <tr>
-          <th scope="col">Pipeline</th>
-          <th scope="col">Run</th>
-          <th scope="col">State</th>
-          <th scope="col" class="wide-only">
-            Tasks
-          </th>
-          <th scope="col" class="wide-only">
-            Trigger
-          </th>
-          <th scope="col" class="wide-only">
-            Started
-          </th>
-          <th scope="col" class="num">
-            Took
-          </th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[
+          "Pipeline",
+          "Run",
+          "State",
+          { label: "Tasks", class: "wide-only" },
+          { label: "Trigger", class: "wide-only" },
+          { label: "Started", class: "wide-only" },
+          { label: "Took", class: "num" },
+        ]}
+      />
       <tbody>
         {runs.map((run) => (
           // A stable id lets a live update morph this row in place (focus and all).

@@ -3,6 +3,7 @@
 import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+import { TableHead } from "./table-head.tsx";
 
 function triggerText(trigger: TriggerSpec): { kind: string; detail: string } {
   switch (trigger.kind) {
@@ -52,14 +53,7 @@ export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscri
         <p class="muted">None.</p>
       ) : (
         <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Extension</th>
-              <th scope="col">Parameters</th>
-              <th scope="col">Made by</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Extension", "Parameters", "Made by", "Status"]} />
           <tbody>
             {subscriptions.map(({ row, error }) => (
               <tr>

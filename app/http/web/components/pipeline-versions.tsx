@@ -2,6 +2,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { VersionRow } from "../../../db/repos/pipelines.ts";
 import { When } from "./time.tsx";
+import { TableHead } from "./table-head.tsx";
 
 const VERSIONS_SHOWN = 20;
 
@@ -14,16 +15,7 @@ export function Versions({ versions, current, now }: { versions: VersionRow[]; c
         <p class="muted">No version yet: the file has never loaded.</p>
       ) : (
         <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Content hash</th>
-              <th scope="col">Loaded</th>
-              <th scope="col" class="num">
-                Tasks
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Version", "Content hash", "Loaded", { label: "Tasks", class: "num" }]} />
           <tbody>
             {shown.map((version) => (
               <tr class={version.version === current ? "current" : undefined}>

@@ -6,10 +6,10 @@ import { isFinalRunState } from "../../../domain/states.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
+import { TableHead } from "./table-head.tsx";
 
 /** The page of a run: /pipelines/<ns>/<id>/runs/<n> (ids are [a-z0-9-], nothing to encode). */
-export const runPath = (run: { namespace: string; pipelineId: string; id: number }) =>
-  `/pipelines/${run.namespace}/${run.pipelineId}/runs/${run.id}`;
+export const runPath = (run: { namespace: string; pipelineId: string; id: number }) => `/pipelines/${run.namespace}/${run.pipelineId}/runs/${run.id}`;
 
 function Trigger({ trigger }: { trigger: RunWithTasks["trigger"] }) {
   return (
@@ -31,12 +31,7 @@ function Variables({ variables }: { variables: Record<string, string> }) {
   return (
     <table class="list run-variables">
       <caption>Variables</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Value</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Name", "Value"]} />
       <tbody>
         {entries.map(([name, value]) => (
           <tr>

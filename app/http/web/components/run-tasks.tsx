@@ -4,6 +4,7 @@
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { StateBadge } from "./state-badge.tsx";
 import { Took } from "./time.tsx";
+import { TableHead } from "./table-head.tsx";
 
 /** The id of a task's log section, which the DAG and the table link to. */
 export const taskSectionId = (taskId: string) => `task-${taskId}`;
@@ -48,25 +49,17 @@ export function TaskTable({ tasks, now }: { tasks: ExecutionRow[]; now: Date }) 
     <div class="card table-card">
       <table class="list run-tasks">
         <caption class="sr-only">Tasks of this run</caption>
-        <thead>
-          <tr>
-            <th scope="col">Task</th>
-            <th scope="col" class="wide-only">
-              Kind
-            </th>
-            <th scope="col">State</th>
-            <th scope="col" class="num wide-only">
-              Attempt
-            </th>
-            <th scope="col" class="num">
-              Exit
-            </th>
-            <th scope="col">Reason</th>
-            <th scope="col" class="num">
-              Took
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            "Task",
+            { label: "Kind", class: "wide-only" },
+            "State",
+            { label: "Attempt", class: "num wide-only" },
+            { label: "Exit", class: "num" },
+            "Reason",
+            { label: "Took", class: "num" },
+          ]}
+        />
         <tbody>
           {tasks.map((task) => (
             <tr>

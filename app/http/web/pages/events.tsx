@@ -6,6 +6,7 @@ import { EVENT_KINDS } from "../../../domain/event-kinds.ts";
 import { Notice } from "../components/admin-forms.tsx";
 import { EventRow } from "../components/event-row.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 const KIND_FAMILIES = [...new Set(EVENT_KINDS.map((kind) => kind.split(".")[0]!))];
 
@@ -44,7 +45,16 @@ export function EventsPage({ session, now, events, kind, error, before, older, l
       <form method="get" action="/events" class="admin-filter" role="search" aria-label="Filter events">
         <label for="event-kind">Kind starts with</label>
         <div class="admin-filter-row">
-          <input id="event-kind" name="kind" type="text" list="event-kinds" value={kind} placeholder="e.g. run or task.finished" autocomplete="off" spellcheck={false} />
+          <input
+            id="event-kind"
+            name="kind"
+            type="text"
+            list="event-kinds"
+            value={kind}
+            placeholder="e.g. run or task.finished"
+            autocomplete="off"
+            spellcheck={false}
+          />
           <datalist id="event-kinds">
             {[...KIND_FAMILIES, ...EVENT_KINDS].map((option) => (
               <option value={option} />
@@ -72,14 +82,7 @@ export function EventsPage({ session, now, events, kind, error, before, older, l
           )}
         </div>
         <table class="list events admin-stack">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Where</th>
-              <th scope="col">Data</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Time", "Kind", "Where", "Data"]} />
           {live ? (
             <tbody id="event-rows" hx-sse:connect={stream} hx-swap="afterbegin" aria-live="polite" aria-relevant="additions" data-keep-rows="500">
               {events.map((event) => (

@@ -7,6 +7,7 @@ import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
 import { summarize } from "../components/event-row.tsx";
 import { When } from "../components/time.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 export interface ExtensionPageProps {
   session: PageSession;
@@ -43,17 +44,7 @@ export function ExtensionPage({ session, now, extension, subscriptions }: Extens
           <p class="muted">No pipeline subscribes to this extension (or none you may see).</p>
         ) : (
           <table class="list admin-stack">
-            <thead>
-              <tr>
-                <th scope="col">Pipeline</th>
-                <th scope="col">Params</th>
-                <th scope="col">Source</th>
-                <th scope="col" class="wide-only">
-                  Since
-                </th>
-                <th scope="col">Problem</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Pipeline", "Params", "Source", { label: "Since", class: "wide-only" }, "Problem"]} />
             <tbody>
               {subscriptions.map(({ row, error }) => (
                 <tr>

@@ -4,6 +4,7 @@
 import type { ExtensionStatus } from "../../../extension-host/host.ts";
 import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 export interface ExtensionsPageProps {
   session: PageSession;
@@ -16,9 +17,7 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts }: Exte
   return (
     <Page title="Extensions" session={session} section="extensions">
       <h1>Extensions</h1>
-      <p class="muted">
-        Extensions start runs from outside events (a schedule, a webhook, GitHub). Each runs on its own and is restarted when it crashes.
-      </p>
+      <p class="muted">Extensions start runs from outside events (a schedule, a webhook, GitHub). Each runs on its own and is restarted when it crashes.</p>
       <section class="card admin-card" aria-labelledby="extensions-list">
         <h2 id="extensions-list" class="sr-only">
           All extensions
@@ -27,19 +26,7 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts }: Exte
           <p class="muted">No extensions: the extensions folder is empty.</p>
         ) : (
           <table class="list admin-stack">
-            <thead>
-              <tr>
-                <th scope="col">Extension</th>
-                <th scope="col">State</th>
-                <th scope="col" class="num">
-                  Subscriptions
-                </th>
-                <th scope="col" class="num wide-only">
-                  Restarts
-                </th>
-                <th scope="col">Message</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Extension", "State", { label: "Subscriptions", class: "num" }, { label: "Restarts", class: "num wide-only" }, "Message"]} />
             <tbody>
               {extensions.map((extension) => (
                 <tr>
@@ -49,8 +36,12 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts }: Exte
                   <td>
                     <ExtensionStateBadge state={extension.state} />
                   </td>
-                  <td class="num" data-label="Subscriptions">{subscriptionCounts.get(extension.id) ?? 0}</td>
-                  <td class="num wide-only" data-label="Restarts">{extension.restarts}</td>
+                  <td class="num" data-label="Subscriptions">
+                    {subscriptionCounts.get(extension.id) ?? 0}
+                  </td>
+                  <td class="num wide-only" data-label="Restarts">
+                    {extension.restarts}
+                  </td>
                   <td class="admin-message">{extension.error ? <span class="error">{extension.error}</span> : <span class="muted">—</span>}</td>
                 </tr>
               ))}

@@ -5,6 +5,7 @@ import type { ObjectInfo } from "../../../stores/objects.ts";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
 import { When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 export interface ObjectsPageProps {
   session: PageSession;
@@ -55,18 +56,7 @@ export function ObjectsPage({ session, now, pipeline, objects, canWrite, maxByte
           <p class="muted">No objects yet.</p>
         ) : (
           <table class="list admin-stack">
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Updated</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Key", { label: "Size", class: "num" }, "Updated", { label: "Actions", hidden: true }]} />
             <tbody>
               {objects.map((object) => (
                 <tr>
@@ -114,10 +104,19 @@ export function ObjectsPage({ session, now, pipeline, objects, canWrite, maxByte
               At most {formatBytes(maxBytes)}.
             </p>
             <label for="object-key">Key</label>
-            <input id="object-key" name="key" type="text" maxlength={256} autocomplete="off" spellcheck={false} value={form?.key ?? ""} aria-describedby="object-key-hint" />
+            <input
+              id="object-key"
+              name="key"
+              type="text"
+              maxlength={256}
+              autocomplete="off"
+              spellcheck={false}
+              value={form?.key ?? ""}
+              aria-describedby="object-key-hint"
+            />
             <p class="hint" id="object-key-hint">
-              Letters, digits, <code>.</code> <code>_</code> <code>-</code> and <code>/</code>, e.g. <code>cache/deps.tar</code>. Empty: the file's name.
-              An existing key is replaced.
+              Letters, digits, <code>.</code> <code>_</code> <code>-</code> and <code>/</code>, e.g. <code>cache/deps.tar</code>. Empty: the file's name. An
+              existing key is replaced.
             </p>
             <button type="submit">Upload</button>
           </form>

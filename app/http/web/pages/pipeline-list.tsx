@@ -6,6 +6,7 @@ import type { LoadErrorRecord } from "../../../db/schema/pipelines.ts";
 import { StateBadge } from "../components/state-badge.tsx";
 import { When } from "../components/time.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 export interface PipelineListProps {
   session: PageSession;
@@ -62,19 +63,13 @@ function NamespaceTable({ namespace, pipelines, now }: { namespace: string; pipe
         <span class="muted">namespace</span> {namespace}
       </h2>
       <table class="list pipeline-list">
-        <thead>
-          <tr>
-            <th scope="col" class="col-pipeline">
-              Pipeline
-            </th>
-            <th scope="col" class="wide-only">
-              Description
-            </th>
-            <th scope="col" class="col-last-run">
-              Last run
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            { label: "Pipeline", class: "col-pipeline" },
+            { label: "Description", class: "wide-only" },
+            { label: "Last run", class: "col-last-run" },
+          ]}
+        />
         <tbody>
           {pipelines.map((pipeline) => (
             <>

@@ -12,6 +12,7 @@ import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
 import { LoadErrorDetails, pipelineHref } from "./pipeline-list.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 /** What the start form holds: the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
@@ -132,24 +133,10 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
         <>
           <figure class="duration">
             <DurationChart runs={[...runs].reverse()} now={now} href={(run) => runHref(pipeline, run)} />
-            <figcaption class="hint">
-              {`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}
-            </figcaption>
+            <figcaption class="hint">{`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}</figcaption>
           </figure>
           <table class="list runs">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">State</th>
-                <th scope="col">Trigger</th>
-                <th scope="col" class="wide-only">
-                  Started
-                </th>
-                <th scope="col" class="num">
-                  Took
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Run", "State", "Trigger", { label: "Started", class: "wide-only" }, { label: "Took", class: "num" }]} />
             <tbody>
               {runs.map((run) => (
                 <tr>

@@ -5,6 +5,7 @@ import type { SecretInfo } from "../../../stores/secrets.ts";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
 import { When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 export interface SecretForm {
   scope: string;
@@ -41,21 +42,7 @@ export function SecretsPage({ session, now, secrets, writable, form, notice }: S
           <p class="muted">No secrets yet.</p>
         ) : (
           <table class="list admin-stack">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scope</th>
-                <th scope="col" class="wide-only">
-                  Created
-                </th>
-                <th scope="col">Updated</th>
-                {anyDeletable && (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                )}
-              </tr>
-            </thead>
+            <TableHead columns={["Name", "Scope", { label: "Created", class: "wide-only" }, "Updated", anyDeletable && { label: "Actions", hidden: true }]} />
             <tbody>
               {secrets.map((secret) => (
                 <tr>
@@ -107,7 +94,18 @@ export function SecretsPage({ session, now, secrets, writable, form, notice }: S
               ))}
             </select>
             <label for="secret-name">Name</label>
-            <input id="secret-name" name="name" type="text" required maxlength={128} pattern="[A-Za-z0-9_.\-]{1,128}" autocomplete="off" spellcheck={false} value={form?.name ?? ""} aria-describedby="secret-name-hint" />
+            <input
+              id="secret-name"
+              name="name"
+              type="text"
+              required
+              maxlength={128}
+              pattern="[A-Za-z0-9_.\-]{1,128}"
+              autocomplete="off"
+              spellcheck={false}
+              value={form?.name ?? ""}
+              aria-describedby="secret-name-hint"
+            />
             <p class="hint" id="secret-name-hint">
               Letters, digits, <code>_</code>, <code>.</code> and <code>-</code>.
             </p>

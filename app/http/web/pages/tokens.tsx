@@ -7,6 +7,7 @@ import { RolesSection, type RoleForm, type RoleView } from "../components/admin-
 import { Until } from "../components/admin-until.tsx";
 import { When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { TableHead } from "../components/table-head.tsx";
 
 /** Expiry choices of the create form, in days ("" = never). */
 export const EXPIRY_CHOICES: { value: string; label: string }[] = [
@@ -156,27 +157,22 @@ export function TokensPage(props: TokensPageProps) {
           <p class="muted">No tokens to show.</p>
         ) : (
           <table class="list admin-stack">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Roles</th>
-                <th scope="col" class="wide-only">
-                  Created
-                </th>
-                <th scope="col">Expires</th>
-                {showInactive && <th scope="col">Status</th>}
-                {revocable && (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                )}
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                "Name",
+                "Roles",
+                { label: "Created", class: "wide-only" },
+                "Expires",
+                showInactive && "Status",
+                revocable && { label: "Actions", hidden: true },
+              ]}
+            />
             <tbody>
               {tokens.map((token) => (
                 <tr class={isInactive(token, now) ? "admin-inactive" : undefined}>
                   <th scope="row">
-                    <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>} {isRunToken(token) && <Tag kind="run">run token</Tag>}
+                    <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>}{" "}
+                    {isRunToken(token) && <Tag kind="run">run token</Tag>}
                   </th>
                   <td data-label="Roles">
                     <Roles token={token} />
@@ -199,7 +195,11 @@ export function TokensPage(props: TokensPageProps) {
                           fields={{ id: token.id }}
                           label="Revoke"
                           accessibleLabel={`Revoke token ${token.name}`}
-                          confirm={token.id === me ? `Revoke token ${token.name}? It is the one you are signed in with: you will be logged out.` : `Revoke token ${token.name}?`}
+                          confirm={
+                            token.id === me
+                              ? `Revoke token ${token.name}? It is the one you are signed in with: you will be logged out.`
+                              : `Revoke token ${token.name}?`
+                          }
                         />
                       )}
                     </td>
