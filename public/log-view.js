@@ -71,6 +71,7 @@
   }
 
   function setUpAll() {
+    localTimes();
     var panes = document.querySelectorAll(".log-pane");
     for (var i = 0; i < panes.length; i++) setUp(panes[i]);
   }
@@ -92,8 +93,31 @@
     }
   }
 
+  function pad(number, width) {
+    return String(number).padStart(width || 2, "0");
+  }
+
+  /** Log times arrive in UTC (pages read without script); with it they read in the reader's zone. */
+  function localTimes() {
+    var times = document.querySelectorAll("time.log-at:not([data-local])");
+    for (var i = 0; i < times.length; i++) {
+      var at = new Date(times[i].getAttribute("datetime"));
+      times[i].setAttribute("data-local", "");
+      if (isNaN(at.getTime())) continue;
+      times[i].textContent = pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" + pad(at.getSeconds()) + "." + pad(at.getMilliseconds(), 3);
+    }
+    var note = document.querySelector(".log-times-note");
+    if (note && !note.hasAttribute("data-local")) {
+      var offset = -new Date().getTimezoneOffset();
+      var zone = "UTC" + (offset < 0 ? "-" : "+") + pad(Math.floor(Math.abs(offset) / 60)) + ":" + pad(Math.abs(offset) % 60);
+      note.setAttribute("data-local", "");
+      note.textContent = "Times are in your time zone (" + zone + "). Each line number links to its line.";
+    }
+  }
+
   /** Trims and, if it follows its tail, scrolls down every pane (setting scrollTop to where it is costs nothing). */
   function keepUp() {
+    localTimes();
     var panes = document.querySelectorAll(".log-pane");
     for (var i = 0; i < panes.length; i++) {
       trim(panes[i]);

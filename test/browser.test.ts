@@ -288,6 +288,19 @@ describe("the web UI in Chromium", () => {
     }
   });
 
+  it("shows log times in the reader's own time zone", async () => {
+    const context = await browser.newContext({ timezoneId: "Asia/Kolkata" });
+    await context.addCookies(await page.context().cookies());
+    const india = await context.newPage();
+    await india.goto(`${gantry.url}/pipelines/default/greeter/runs/1`);
+    await india.getByText("Times are in your time zone (UTC+05:30)").waitFor();
+    const first = india.locator("#task-greet time.log-at").first();
+    const utc = new Date((await first.getAttribute("datetime"))!);
+    const local = new Date(utc.getTime() + 330 * 60_000).toISOString().slice(11, 23);
+    expect(await first.textContent()).toBe(local);
+    await context.close();
+  });
+
   it("reads and starts runs without JavaScript", async () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     await context.addCookies(await page.context().cookies());

@@ -88,7 +88,7 @@ export function RunPage(props: RunPageProps) {
       </div>
       <section class="run-logs" aria-labelledby="run-logs-title">
         <h2 id="run-logs-title">Logs</h2>
-        {logs && <p class="hint">Times are UTC. Each line number links to its line.</p>}
+        {logs && <p class="hint log-times-note">Times are UTC. Each line number links to its line.</p>}
         {logs ? (
           logs.map((log) => <TaskLogSection log={log} now={now} rawHref={`${runPath(run)}/tasks/${log.execution.taskId}/log.txt`} />)
         ) : (
