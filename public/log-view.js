@@ -115,11 +115,21 @@
     }
   }
 
+  /** A pane whose task has ended (its status line, updated live, says so) streams no more. */
+  function noteEnded(pane) {
+    if (!pane.hasAttribute("data-live")) return;
+    var status = document.getElementById("status-" + pane.id.replace(/^log-/, ""));
+    if (!status || !/task-status-(successful|failed|skipped|cancelled)/.test(status.className)) return;
+    pane.removeAttribute("data-live");
+    setFollowing(pane, following(pane));
+  }
+
   /** Trims and, if it follows its tail, scrolls down every pane (setting scrollTop to where it is costs nothing). */
   function keepUp() {
     localTimes();
     var panes = document.querySelectorAll(".log-pane");
     for (var i = 0; i < panes.length; i++) {
+      noteEnded(panes[i]);
       trim(panes[i]);
       if (following(panes[i])) toBottom(panes[i]);
     }
