@@ -210,7 +210,7 @@ describe("gantry run", () => {
   it("starts a run, follows it with --wait and exits 0 when it succeeds", async () => {
     const result = await cli(["run", "start", "greet", "--wait"]);
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toMatch(/started run default\/greet #\d+/);
+    expect(result.stdout).toMatch(/started run default\/greet #\d+, waiting for it to end \(also at http:\/\/127\.0\.0\.1:\d+\/pipelines\/default\/greet\/runs\/\d+\)/);
     expect(result.stdout).toMatch(/✓ say\s+successful in /);
     expect(result.stdout).toMatch(/✓ check\s+successful in /);
     expect(result.stdout).toMatch(/run default\/greet #\d+ successful in \S+\n$/);
@@ -311,7 +311,10 @@ describe("gantry logs", () => {
   });
 
   it("follows a running task with -f until it ends", async () => {
-    const run = startedRun((await cli(["run", "start", "ticker"])).stdout);
+    const started = (await cli(["run", "start", "ticker"])).stdout;
+    const run = startedRun(started);
+    // Without --wait it says where the run's page is.
+    expect(started.trim()).toBe(`started run default/ticker #${run}: ${gantry.url}/pipelines/default/ticker/runs/${run}`);
     const result = await cli(["logs", "ticker", String(run), "tick", "-f"]);
     expect(result.exitCode).toBe(0);
     const ticks = result.stdout.split("\n").filter((line) => / tick \d$/.test(line));

@@ -31,12 +31,14 @@ const start: Subcommand = {
     const client = createApiClient();
     const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables });
     const run = started.data.run;
+    // The run's page in the web UI (same paths as the API, without /api/v1).
+    const page = `${client.url}${pipelinePath(ref)}/runs/${run.id}`;
     if (!values.wait) {
       if (values.json) printJson(started.raw);
-      else console.log(`started run ${runLabel(ref, run.id)}`);
+      else console.log(`started run ${runLabel(ref, run.id)}: ${page}`);
       return 0;
     }
-    if (!values.json) console.log(`started run ${runLabel(ref, run.id)}, waiting for it to end`);
+    if (!values.json) console.log(`started run ${runLabel(ref, run.id)}, waiting for it to end (also at ${page})`);
     // Ctrl-C stops watching, not the run: say so, and how to stop the run too.
     const onInterrupt = () => {
       if (process.stdout.isTTY) process.stdout.write("\x1b[?25h");
