@@ -5,7 +5,7 @@
 // keeps its row; its bundle is written again if its file ever returns to that content.
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { desc, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { pipelines, pipelineVersions, runs } from "../db/schema/index.ts";
 import type { RunState } from "../domain/states.ts";
@@ -15,35 +15,25 @@ export const BUNDLE_KEEP_VERSIONS = 5;
 const FRESH_MS = 3_600_000;
 
 async function bundlesInUse(db: Db): Promise<Set<string>> {
-  const keep = new Set<string>();
-  const current = await db
-    .select({ bundlePath: pipelineVersions.bundlePath })
-    .from(pipelines)
-    .innerJoin(
-      pipelineVersions,
-      and(eq(pipelineVersions.namespace, pipelines.namespace), eq(pipelineVersions.pipelineId, pipelines.id), eq(pipelineVersions.version, pipelines.currentVersion)),
-    );
-  for (const row of current) keep.add(row.bundlePath);
+  const versionKey = (namespace: string, pipeline: string, version: number | null) => `${namespace}/${pipeline}@${version}`;
+  const current = await db.select({ namespace: pipelines.namespace, id: pipelines.id, version: pipelines.currentVersion }).from(pipelines);
   const unfinished: RunState[] = ["pending", "running"];
   const running = await db
-    .select({ bundlePath: pipelineVersions.bundlePath })
+    .select({ namespace: runs.namespace, id: runs.pipelineId, version: runs.version })
     .from(runs)
-    .innerJoin(
-      pipelineVersions,
-      and(eq(pipelineVersions.namespace, runs.namespace), eq(pipelineVersions.pipelineId, runs.pipelineId), eq(pipelineVersions.version, runs.version)),
-    )
     .where(inArray(runs.state, unfinished));
-  for (const row of running) keep.add(row.bundlePath);
+  const needed = new Set([...current, ...running].map((row) => versionKey(row.namespace, row.id, row.version)));
   const versions = await db
-    .select({ namespace: pipelineVersions.namespace, pipelineId: pipelineVersions.pipelineId, bundlePath: pipelineVersions.bundlePath })
+    .select({ namespace: pipelineVersions.namespace, id: pipelineVersions.pipelineId, version: pipelineVersions.version, bundlePath: pipelineVersions.bundlePath })
     .from(pipelineVersions)
     .orderBy(pipelineVersions.namespace, pipelineVersions.pipelineId, desc(pipelineVersions.version));
-  const seen = new Map<string, number>();
+  const keep = new Set<string>();
+  const newer = new Map<string, number>();
   for (const row of versions) {
-    const pipeline = `${row.namespace}/${row.pipelineId}`;
-    const count = seen.get(pipeline) ?? 0;
-    if (count < BUNDLE_KEEP_VERSIONS) keep.add(row.bundlePath);
-    seen.set(pipeline, count + 1);
+    const pipeline = `${row.namespace}/${row.id}`;
+    const rank = newer.get(pipeline) ?? 0;
+    newer.set(pipeline, rank + 1);
+    if (rank < BUNDLE_KEEP_VERSIONS || needed.has(versionKey(row.namespace, row.id, row.version))) keep.add(row.bundlePath);
   }
   return keep;
 }
