@@ -237,6 +237,22 @@ describe("live streams", () => {
     expect(await closesWithin(stream, 3_000)).toBe(true);
   });
 
+  it("do not keep an idle session alive: a page left open still idles out", async () => {
+    const { cookie } = await login();
+    const stream = await page("/live/dashboard", withCookie(cookie, { headers: { accept: "text/event-stream" } }));
+    expect(stream.status).toBe(200);
+    try {
+      // The stream's checks at 9 minutes must not count as the reader being there.
+      clockOffsetMs = 9 * 60_000;
+      await Bun.sleep(500);
+      clockOffsetMs = 11 * 60_000;
+      expect(await closesWithin(stream, 3_000)).toBe(true);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    expect((await page("/", withCookie(cookie))).status).toBe(303);
+  });
+
   it("end when their API token is revoked, and not before", async () => {
     const created = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "streamer", roles: ["viewer"] }) });
     const { token, secret } = (await created.json()) as { token: { id: string }; secret: string };

@@ -1,12 +1,13 @@
 // Web sessions: a token is exchanged for a jose-signed (HS256, pinned on verify) cookie that
 // names a session row; idle and absolute expiry; logout ends the row, so a copied cookie
 // dies with it. The signing key lives in the data dir, so sessions survive a restart.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { jwtVerify, SignJWT } from "jose";
 import type { Db } from "../db/client.ts";
 import { endSession, getSession, insertSession, touchSession, type SessionRow } from "../db/repos/sessions.ts";
-import { getToken, type TokenRow } from "../db/repos/tokens.ts";
+import type { TokenRow } from "../db/repos/tokens.ts";
+import { sameSecret } from "../domain/same-secret.ts";
+import { loadKeyFile } from "../stores/secret-key.ts";
+import { activeToken } from "./tokens.ts";
 
 export const SESSION_COOKIE = "gantry_session";
 const ISSUER = "gantry";
@@ -30,30 +31,19 @@ export interface SessionManager {
   /** A new session for a token; returns the cookie value. */
   create(token: TokenRow): Promise<{ cookie: string; session: ActiveSession }>;
   /** The live session behind a cookie, or undefined (expired, ended, tampered, token revoked). */
-  verify(cookie: string | undefined): Promise<ActiveSession | undefined>;
+  /**
+   * The live session a cookie names. A request counts as activity (idle expiry starts over);
+   * `{ activity: false }` only checks, as open live streams do, so a forgotten tab still idles out.
+   */
+  verify(cookie: string | undefined, options?: { activity?: boolean }): Promise<ActiveSession | undefined>;
   end(sessionId: string): Promise<void>;
   /** Whether a CSRF token belongs to the session. */
   checkCsrf(session: ActiveSession, presented: string | undefined): boolean;
   readonly maxAgeSeconds: number;
 }
 
-function loadSigningKey(dataDir: string): Uint8Array {
-  const file = join(dataDir, "session-key");
-  if (existsSync(file)) return new Uint8Array(Buffer.from(readFileSync(file, "utf8").trim(), "base64"));
-  const key = crypto.getRandomValues(new Uint8Array(32));
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${Buffer.from(key).toString("base64")}\n`, { mode: 0o600 });
-  return key;
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && crypto.timingSafeEqual(left, right);
-}
-
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  const key = loadSigningKey(options.dataDir);
+  const key = loadKeyFile(options.dataDir, "session-key");
   const csrfFor = (sessionId: string) => new Bun.CryptoHasher("sha256", key).update(`csrf:${sessionId}`).digest("base64url");
 
   const active = (session: SessionRow, token: TokenRow): ActiveSession => ({ session, token, csrfToken: csrfFor(session.id) });
@@ -79,7 +69,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         .sign(key);
       return { cookie, session: active(session, token) };
     },
-    async verify(cookie) {
+    async verify(cookie, check = {}) {
       if (!cookie) return undefined;
       const now = options.now();
       let sid: unknown;
@@ -98,15 +88,15 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         await endSession(options.db, session.id, now);
         return undefined;
       }
-      const token = await getToken(options.db, session.tokenId);
-      if (!token || token.revokedAt || (token.expiresAt && token.expiresAt.getTime() <= now.getTime())) return undefined;
+      const token = await activeToken(options.db, session.tokenId, now);
+      if (!token) return undefined;
       // Writing on every request would cost a commit each; a minute of slack is plenty for idle expiry.
-      if (now.getTime() - session.lastSeenAt.getTime() > 60_000) await touchSession(options.db, session.id, now);
+      if (check.activity !== false && now.getTime() - session.lastSeenAt.getTime() > 60_000) await touchSession(options.db, session.id, now);
       return active(session, token);
     },
     end: (sessionId) => endSession(options.db, sessionId, options.now()),
     checkCsrf(session, presented) {
-      return presented !== undefined && timingSafeEqual(presented, session.csrfToken);
+      return presented !== undefined && sameSecret(presented, session.csrfToken);
     },
   };
 }

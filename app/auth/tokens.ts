@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { getRoles } from "../db/repos/roles.ts";
-import { countTokens, findTokenByHash, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
+import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
 import { ForbiddenError, UnauthorizedError, ValidationError } from "../domain/errors.ts";
 import { covers, type Permission } from "../domain/permissions.ts";
 import { BUILT_IN_ROLES, isBuiltInRole, permissionsOf } from "./roles.ts";
@@ -72,12 +72,25 @@ export async function issueToken(
   return createToken(db, { name: wanted.name, roles: wanted.roles, ...(wanted.expiresAt && { expiresAt: wanted.expiresAt }) }, now);
 }
 
+/** Why a token no longer opens anything, or undefined while it does. */
+export function tokenProblem(token: TokenRow, now: Date): "revoked" | "expired" | undefined {
+  if (token.revokedAt) return "revoked";
+  if (token.expiresAt && token.expiresAt.getTime() <= now.getTime()) return "expired";
+  return undefined;
+}
+
+/** The token with this id while it still opens anything (sessions and open streams re-check it). */
+export async function activeToken(db: Db, id: string, now: Date): Promise<TokenRow | undefined> {
+  const token = await getToken(db, id);
+  return token && !tokenProblem(token, now) ? token : undefined;
+}
+
 /** The token behind a bearer secret, or UnauthorizedError saying why not. */
 export async function authenticate(db: Db, secret: string, now: Date): Promise<TokenRow> {
   const row = await findTokenByHash(db, hashTokenSecret(secret));
   if (!row) throw new UnauthorizedError("invalid token");
-  if (row.revokedAt) throw new UnauthorizedError("token revoked");
-  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) throw new UnauthorizedError("token expired");
+  const problem = tokenProblem(row, now);
+  if (problem) throw new UnauthorizedError(`token ${problem}`);
   return row;
 }
 

@@ -2,12 +2,12 @@
 // [extensions.<id>] with an `image` as a container, container-extension.ts), restarts a
 // crashed one with backoff, keeps its recent log, feeds it its subscriptions, hands it
 // hooks, and carries out what it asks (start a run, read a secret, keep state).
-import { timingSafeEqual } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import { getExtensionState, setExtensionState } from "../db/repos/extension-state.ts";
+import { sameSecret } from "../domain/same-secret.ts";
 import { listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
 import { getRun } from "../db/repos/runs.ts";
 import { DuplicateDeliveryError, ValidationError } from "../domain/errors.ts";
@@ -451,8 +451,3 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
 
 const CONTAINER_METHODS = ["startRun", "secret", "getState", "setState", "event"] as const satisfies readonly ApiMethod[];
 
-function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}

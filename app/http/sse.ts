@@ -6,7 +6,7 @@ import { getCookie } from "hono/cookie";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import { permissionsOf } from "../auth/roles.ts";
 import { SESSION_COOKIE } from "../auth/sessions.ts";
-import { getToken } from "../db/repos/tokens.ts";
+import { activeToken } from "../auth/tokens.ts";
 import type { AppEnv } from "./env.ts";
 
 const HEARTBEAT_MS = 5_000;
@@ -15,15 +15,15 @@ const HEARTBEAT_MS = 5_000;
 async function credentialsStand(c: Context<AppEnv>): Promise<boolean> {
   const deps = c.get("deps");
   if (c.get("session")) {
-    const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
+    const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE), { activity: false });
     if (!active) return false;
     c.set("permissions", await permissionsOf(deps.db, active.token));
     return true;
   }
   const presented = c.get("token");
   if (!presented) return true;
-  const token = await getToken(deps.db, presented.id);
-  if (!token || token.revokedAt || (token.expiresAt && token.expiresAt.getTime() <= deps.now().getTime())) return false;
+  const token = await activeToken(deps.db, presented.id, deps.now());
+  if (!token) return false;
   c.set("permissions", await permissionsOf(deps.db, token));
   return true;
 }

@@ -36,15 +36,23 @@ export async function importKey(raw: Uint8Array<ArrayBuffer>, source: "env" | "f
   return { id, crypto: key, source, raw };
 }
 
-/** The configured key, or the data dir's key file, created (0600) when neither exists. */
-export async function loadSecretKey(configured: string | undefined, dataDir: string): Promise<SecretKey> {
-  if (configured) return importKey(decodeKey(configured, "GANTRY_SECRET_KEY"), "env");
-  const file = join(dataDir, SECRET_KEY_FILE);
-  if (existsSync(file)) return importKey(decodeKey(readFileSync(file, "utf8"), file), "file");
+/**
+ * 32 key bytes from a file in the data dir, generated into it (0600, never over an existing
+ * one) on first use. The secret store's key and the session signing key live this way.
+ */
+export function loadKeyFile(dataDir: string, name: string): Uint8Array<ArrayBuffer> {
+  const file = join(dataDir, name);
+  if (existsSync(file)) return decodeKey(readFileSync(file, "utf8"), file);
   const raw = crypto.getRandomValues(new Uint8Array(32));
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, `${Buffer.from(raw).toString("base64")}\n`, { mode: 0o600, flag: "wx" });
-  return importKey(raw, "file");
+  return raw;
+}
+
+/** The configured key, or the data dir's key file, created (0600) when neither exists. */
+export async function loadSecretKey(configured: string | undefined, dataDir: string): Promise<SecretKey> {
+  if (configured) return importKey(decodeKey(configured, "GANTRY_SECRET_KEY"), "env");
+  return importKey(loadKeyFile(dataDir, SECRET_KEY_FILE), "file");
 }
 
 /** Replaces the data dir's key file atomically (rotation). */

@@ -1,5 +1,5 @@
 // Queries for API tokens.
-import { and, asc, count, desc, eq, gt, isNotNull, isNull, like, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, isNull, like, lte, not, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 
@@ -24,7 +24,7 @@ export async function listTokens(db: Db): Promise<TokenRow[]> {
 }
 
 const activeAt = (now: Date) => and(isNull(tokens.revokedAt), or(isNull(tokens.expiresAt), gt(tokens.expiresAt, now)));
-const inactiveAt = (now: Date) => or(isNotNull(tokens.revokedAt), lte(tokens.expiresAt, now));
+const inactiveAt = (now: Date) => not(activeAt(now)!);
 
 /** Tokens neither revoked nor expired, newest first. */
 export async function listActiveTokens(db: Db, now: Date): Promise<TokenRow[]> {

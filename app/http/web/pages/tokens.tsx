@@ -1,6 +1,7 @@
 // The tokens page: API tokens (inactive ones behind a link), the form that creates one and
 // shows its secret once, revoke buttons, and the roles section.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import { tokenProblem } from "../../../auth/tokens.ts";
 import type { TokenRow } from "../../../db/repos/tokens.ts";
 import { ConfirmButton, Notice, Tag } from "../components/admin-forms.tsx";
 import { RolesSection, type RoleForm, type RoleView } from "../components/admin-roles.tsx";
@@ -55,17 +56,16 @@ export interface TokensPageProps {
 /** Tokens handed to a task for one run: no roles, their own permissions, named "run ...". */
 export const isRunToken = (token: TokenRow) => token.roles.length === 0 && token.name.startsWith("run ");
 
-export const isInactive = (token: TokenRow, now: Date) => token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt.getTime() <= now.getTime());
-
 function Status({ token, now }: { token: TokenRow; now: Date }) {
-  if (token.revokedAt) {
+  const problem = tokenProblem(token, now);
+  if (problem === "revoked") {
     return (
       <span>
         <Tag kind="revoked">revoked</Tag> <When date={token.revokedAt} now={now} />
       </span>
     );
   }
-  if (token.expiresAt && token.expiresAt.getTime() <= now.getTime()) return <Tag kind="revoked">expired</Tag>;
+  if (problem === "expired") return <Tag kind="revoked">expired</Tag>;
   return <Tag kind="active">active</Tag>;
 }
 
@@ -169,7 +169,7 @@ export function TokensPage(props: TokensPageProps) {
             />
             <tbody>
               {tokens.map((token) => (
-                <tr class={isInactive(token, now) ? "admin-inactive" : undefined}>
+                <tr class={tokenProblem(token, now) ? "admin-inactive" : undefined}>
                   <th scope="row">
                     <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>}{" "}
                     {isRunToken(token) && <Tag kind="run">run token</Tag>}
