@@ -35,9 +35,19 @@ export interface DockerExecutorOptions {
   resolveSecret?: (launch: TaskLaunch, name: string) => Promise<string | undefined>;
 }
 
+export type DockerHealth = { status: "ok"; version: string } | { status: "unavailable"; message: string };
+
+/** An answer about the engine's health is reused this long (the API, dashboard and CLI all ask). */
+const HEALTH_FRESH_MS = 5_000;
+
 export interface DockerExecutor extends Executor {
-  /** Whether the engine answers, for the health endpoint. */
-  health(): Promise<{ status: "ok"; version: string } | { status: "unavailable"; message: string }>;
+  /**
+   * Whether the engine answers: an answer younger than a few seconds is reused, and callers
+   * asking at the same time share one request (it can take 2 s when the engine hangs).
+   */
+  health(): Promise<DockerHealth>;
+  /** The last answer, however old, without asking (undefined before the first one). */
+  lastHealth(): DockerHealth | undefined;
 }
 
 export function createDockerExecutor(options: DockerExecutorOptions): DockerExecutor {
@@ -73,16 +83,29 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     return undefined;
   };
 
+  let known: { answer: DockerHealth; at: number } | undefined;
+  let asking: Promise<DockerHealth> | undefined;
+  const askEngine = async (): Promise<DockerHealth> => {
+    try {
+      const version = (await withinTime(docker.version(), 2000)) as { Version?: string };
+      return { status: "ok", version: version.Version ?? "unknown" };
+    } catch (error) {
+      return { status: "unavailable", message: describeDockerFailure(error, host, "Docker engine error") };
+    }
+  };
+
   return {
     kind: "container",
-    async health() {
-      try {
-        const version = (await withinTime(docker.version(), 2000)) as { Version?: string };
-        return { status: "ok", version: version.Version ?? "unknown" };
-      } catch (error) {
-        return { status: "unavailable", message: describeDockerFailure(error, host, "Docker engine error") };
-      }
+    health() {
+      if (known && performance.now() - known.at < HEALTH_FRESH_MS) return Promise.resolve(known.answer);
+      asking ??= askEngine().then((answer) => {
+        known = { answer, at: performance.now() };
+        asking = undefined;
+        return answer;
+      });
+      return asking;
     },
+    lastHealth: () => known?.answer,
     start(launch: TaskLaunch): TaskHandle {
       const spec = launch.task.container;
       let container: Docker.Container | undefined;

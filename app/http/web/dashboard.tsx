@@ -5,11 +5,11 @@ import { isAbsolute, relative } from "node:path";
 import { Hono, type Context } from "hono";
 import { may } from "../../auth/roles.ts";
 import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
-import type { DockerExecutor } from "../../engine/executors/docker.ts";
+import type { DockerExecutor, DockerHealth } from "../../engine/executors/docker.ts";
+import { withinTime } from "../../engine/executors/docker-client.ts";
 import type { AppEnv } from "../env.ts";
 import { requireSession } from "../middleware/session.ts";
 import { sse } from "../sse.ts";
-import type { DockerHealth } from "./components/dashboard-health.tsx";
 import { pageSession } from "./page-session.ts";
 import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashboard.tsx";
 
@@ -18,46 +18,16 @@ const RECENT_RUNS = 25;
 const RENDER_EVERY_MS = 250;
 /** A render this often even without changes, so durations of running runs move. */
 const TICK_MS = 5_000;
-/** Docker's answer is reused this long; an older one is still shown while a fresh one is asked for. */
-const DOCKER_FRESH_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
 const DOCKER_WAIT_MS = 50;
 const RELEVANT = /^(run|task|pipeline|extension)\./;
 
-interface DockerProbe {
-  answer?: DockerHealth;
-  at: number;
-  asking?: Promise<DockerHealth>;
-}
-// Per Docker executor (one per server), so tests with several servers keep theirs apart.
-const dockerProbes = new WeakMap<DockerExecutor, DockerProbe>();
-
 /**
- * Docker's health without slowing the page: an unreachable engine can take seconds to say
- * so (the executor's own time-out is 2 s), so the last answer is reused and refreshed in
- * the background, and a first answer is awaited at most DOCKER_WAIT_MS ("checking…" after).
+ * Docker's health without slowing the page: an engine that hangs takes 2 s to say so, so
+ * the page waits at most DOCKER_WAIT_MS and otherwise shows the last answer, or "checking…".
  */
 async function dockerHealth(docker: DockerExecutor): Promise<DockerHealth | undefined> {
-  let probe = dockerProbes.get(docker);
-  if (!probe) dockerProbes.set(docker, (probe = { at: 0 }));
-  const current = probe;
-  if (current.answer && performance.now() - current.at < DOCKER_FRESH_MS) return current.answer;
-  current.asking ??= docker.health().then((answer) => {
-    current.answer = answer;
-    current.at = performance.now();
-    current.asking = undefined;
-    return answer;
-  });
-  if (current.answer) return current.answer;
-  let timer: Timer | undefined;
-  const waited = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, DOCKER_WAIT_MS);
-  });
-  try {
-    return await Promise.race([current.asking, waited]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinTime(docker.health(), DOCKER_WAIT_MS).catch(() => docker.lastHealth());
 }
 
 const keyOf = (pipeline: { namespace: string; id: string }) => `${pipeline.namespace}/${pipeline.id}`;

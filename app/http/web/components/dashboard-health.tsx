@@ -1,10 +1,10 @@
 // The dashboard's health card: whether the Docker engine answers and how each extension
 // is doing, as words and symbols (never colour alone), with a link to the extensions page.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import type { DockerExecutor } from "../../../engine/executors/docker.ts";
+import type { DockerHealth } from "../../../engine/executors/docker.ts";
 import type { ExtensionState } from "../../../extension-host/host.ts";
 
-export type DockerHealth = Awaited<ReturnType<DockerExecutor["health"]>>;
+export type { DockerHealth };
 
 export interface ExtensionHealth {
   id: string;
