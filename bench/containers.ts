@@ -2,14 +2,13 @@
 // same container, and a 20-container fan-out. Prints figures; goals are in bench/README.md.
 // Needs a Docker engine with local/busybox:latest (scripts/provision-test-env.sh); never pulls.
 // Usage: bun bench/containers.ts [--quick]
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { loadConfig } from "../app/config.ts";
 import { createDeps } from "../app/deps.ts";
 import type { PipelineKey } from "../app/db/repos/pipelines.ts";
-import { timedRun } from "./timed-run.ts";
+import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
 import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
 
@@ -27,9 +26,7 @@ const BENCH_LABEL = "gantry.bench";
 const ONE: PipelineKey = { namespace: "default", id: "bench-containers-one" };
 const FAN: PipelineKey = { namespace: "default", id: "bench-containers-fanout" };
 
-const root = mkdtempSync(join(tmpdir(), "gantry-bench-containers-"));
-const pipelinesDir = join(root, "pipelines");
-mkdirSync(pipelinesDir);
+const { root, pipelinesDir } = benchRoot("containers");
 
 const task = `container({ image: ${JSON.stringify(IMAGE)}, command: ${JSON.stringify(COMMAND)}, network: "none", pull: "never" })`;
 writeFileSync(
@@ -45,7 +42,7 @@ writeFileSync(
   `import { definePipeline, container } from "gantry";\nexport default definePipeline({ id: "${FAN.id}", parallelism: ${FANOUT}, tasks: {\n  ${fanTasks}\n} });\n`,
 );
 
-const config = loadConfig({ env: { GANTRY_DATA_DIR: join(root, "data"), GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0" } });
+const config = benchConfig(root, pipelinesDir);
 const deps = await createDeps(config);
 await deps.loader.scan();
 // Its own client, as another program calling the engine would have.
@@ -100,13 +97,6 @@ async function bareFanout(): Promise<number> {
   return performance.now() - started;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const ms = (value: number) => `${value.toFixed(1)} ms`;
-
 try {
   console.log(
     `gantry container benchmark — ${cpus().length} cores, bun ${Bun.version}, Docker engine ${engine.version}${quick ? " (quick)" : ""}`,
@@ -138,8 +128,8 @@ try {
     fan.push(await timedRun(deps, FAN));
   }
   console.log(`\n${FANOUT} containers running \`sleep 1\` at once (one run, parallelism ${FANOUT}, global limit ${config.maxParallelTasks})`);
-  console.log(`  bare, ${FANOUT} concurrent create/start/wait/remove  ${bareFan.map(ms).join(", ")}   best ${ms(Math.min(...bareFan))}`);
-  console.log(`  gantry ${FANOUT}-task run                          ${fan.map(ms).join(", ")}   best ${ms(Math.min(...fan))}`);
+  console.log(`  bare, ${FANOUT} concurrent create/start/wait/remove  ${bareFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...bareFan))}`);
+  console.log(`  gantry ${FANOUT}-task run                          ${fan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...fan))}`);
 } finally {
   await deps.orchestrator.idle();
   deps.database.close();

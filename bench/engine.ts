@@ -1,21 +1,18 @@
 // Engine benchmark: what a run() task costs over a bare Bun process, a 100-task fan-out,
 // and run throughput. Prints figures; goals are in bench/README.md.
 // Usage: bun bench/engine.ts [--quick]
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../app/config.ts";
 import { createDeps } from "../app/deps.ts";
-import { timedRun } from "./timed-run.ts";
+import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 40;
 const FANOUT_REPEATS = quick ? 1 : 3;
 const THROUGHPUT_RUNS = quick ? 60 : 300;
 
-const root = mkdtempSync(join(tmpdir(), "gantry-bench-"));
-const pipelinesDir = join(root, "pipelines");
-mkdirSync(pipelinesDir);
+const { root, pipelinesDir } = benchRoot("engine");
 
 // The same function body in both cases: a no-op that writes one line.
 const FUNCTION_BODY = `console.log("ok")`;
@@ -31,10 +28,6 @@ writeFileSync(
 const bareFile = join(root, "bare.ts");
 writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`);
 
-const config = loadConfig({ env: { GANTRY_DATA_DIR: join(root, "data"), GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0" } });
-const deps = await createDeps(config);
-await deps.loader.scan();
-
 async function bareProcess(): Promise<number> {
   const started = performance.now();
   const child = Bun.spawn([process.execPath, bareFile], { stdout: "pipe", stderr: "pipe" });
@@ -42,53 +35,55 @@ async function bareProcess(): Promise<number> {
   return performance.now() - started;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const ms = (value: number) => `${value.toFixed(1)} ms`;
-
-console.log(`gantry engine benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
-
-// Warm up both paths (file system caches, first spawn).
-for (let i = 0; i < 3; i++) {
-  await bareProcess();
-  await timedRun(deps, { namespace: "default", id: "one" });
-}
-
-const bare: number[] = [];
-const gantry: number[] = [];
-for (let i = 0; i < SAMPLES; i++) {
-  // Alternate so drift in machine load hits both sides alike.
-  bare.push(await bareProcess());
-  gantry.push(await timedRun(deps, { namespace: "default", id: "one" }));
-}
-const overhead = median(gantry) - median(bare);
-console.log(`\nrun() task overhead (${SAMPLES} alternating samples, one-task run start→finished incl. database writes)`);
-console.log(`  bare bun process   median ${ms(median(bare))}`);
-console.log(`  gantry one-task run median ${ms(median(gantry))}`);
-console.log(`  overhead           median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
-
-const fan: number[] = [];
-for (let i = 0; i < FANOUT_REPEATS; i++) fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
-console.log(`\n100 no-op tasks in a fan-out (parallelism 100, global limit ${config.maxParallelTasks})`);
-console.log(`  wall time ${fan.map(ms).join(", ")}   best ${ms(Math.min(...fan))}   (goal < 2000 ms) ${Math.min(...fan) < 2000 ? "OK" : "MISSED"}`);
-
-const started = performance.now();
-let finished = 0;
-let resolveAll!: () => void;
-const all = new Promise<void>((resolve) => (resolveAll = resolve));
-const unsubscribe = deps.bus.subscribe((message) => {
-  if (message.kind === "run.finished" && message.pipeline === "one" && ++finished === THROUGHPUT_RUNS) resolveAll();
+const config = benchConfig(root, pipelinesDir);
+const deps = await createDeps(config).catch((error: unknown) => {
+  rmSync(root, { recursive: true, force: true });
+  throw error;
 });
-for (let i = 0; i < THROUGHPUT_RUNS; i++) await deps.orchestrator.startRun({ namespace: "default", id: "one" }, { trigger: { kind: "bench" } });
-await all;
-unsubscribe();
-const seconds = (performance.now() - started) / 1000;
-console.log(`\n${THROUGHPUT_RUNS} one-task runs started back to back`);
-console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s`);
+try {
+  await deps.loader.scan();
+  console.log(`gantry engine benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
 
-await deps.orchestrator.idle();
-deps.database.close();
-rmSync(root, { recursive: true, force: true });
+  // Warm up both paths (file system caches, first spawn).
+  for (let i = 0; i < 3; i++) {
+    await bareProcess();
+    await timedRun(deps, { namespace: "default", id: "one" });
+  }
+
+  const bare: number[] = [];
+  const gantry: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    // Alternate so drift in machine load hits both sides alike.
+    bare.push(await bareProcess());
+    gantry.push(await timedRun(deps, { namespace: "default", id: "one" }));
+  }
+  const overhead = median(gantry) - median(bare);
+  console.log(`\nrun() task overhead (${SAMPLES} alternating samples, one-task run start→finished incl. database writes)`);
+  console.log(`  bare bun process   median ${ms(median(bare))}`);
+  console.log(`  gantry one-task run median ${ms(median(gantry))}`);
+  console.log(`  overhead           median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
+
+  const fan: number[] = [];
+  for (let i = 0; i < FANOUT_REPEATS; i++) fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
+  console.log(`\n100 no-op tasks in a fan-out (parallelism 100, global limit ${config.maxParallelTasks})`);
+  console.log(`  wall time ${fan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...fan))}   (goal < 2000 ms) ${Math.min(...fan) < 2000 ? "OK" : "MISSED"}`);
+
+  const started = performance.now();
+  let finished = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((resolve) => (resolveAll = resolve));
+  const unsubscribe = deps.bus.subscribe((message) => {
+    if (message.kind === "run.finished" && message.pipeline === "one" && ++finished === THROUGHPUT_RUNS) resolveAll();
+  });
+  for (let i = 0; i < THROUGHPUT_RUNS; i++) await deps.orchestrator.startRun({ namespace: "default", id: "one" }, { trigger: { kind: "bench" } });
+  await all;
+  unsubscribe();
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`\n${THROUGHPUT_RUNS} one-task runs started back to back`);
+  console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s`);
+} finally {
+  // Also after a failed run: let the runs in flight end, then remove everything.
+  await deps.orchestrator.idle();
+  deps.database.close();
+  rmSync(root, { recursive: true, force: true });
+}

@@ -1,14 +1,15 @@
 // Webhook benchmark: signed POST → run running latency, and deliveries accepted per second
 // under a bounded loopback load, none lost or started twice. Goals are in bench/README.md.
+// Exits 1 if a delivery was lost or started a second run (a bug, not a slow figure).
 // Usage: bun bench/hooks.ts [--quick]
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { count, eq, and } from "drizzle-orm";
-import { loadConfig } from "../app/config.ts";
+import { eq, and } from "drizzle-orm";
 import { runs } from "../app/db/schema/index.ts";
 import { signBody } from "../app/domain/hmac-signature.ts";
 import { startGantry } from "../app/start.ts";
+import { benchConfig, benchRoot, median, ms, percentile } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const LATENCY_SAMPLES = quick ? 50 : 300;
@@ -18,9 +19,7 @@ const LOAD_DEADLINE_MS = 60_000;
 const REPLAYS = 200;
 const SECRET = "bench-hook-secret";
 
-const root = mkdtempSync(join(tmpdir(), "gantry-bench-hooks-"));
-const pipelinesDir = join(root, "pipelines");
-mkdirSync(pipelinesDir);
+const { root, pipelinesDir } = benchRoot("hooks");
 const pipeline = (id: string) => `
 import { definePipeline, run, secret, webhook } from "gantry";
 export default definePipeline({
@@ -37,18 +36,10 @@ writeFileSync(
   `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "blocker", tasks: { hold: run(async (ctx) => { await Bun.sleep(600_000); }) } });\n`,
 );
 
-const config = loadConfig({
-  env: {
-    GANTRY_DATA_DIR: join(root, "data"),
-    GANTRY_PIPELINES_DIR: pipelinesDir,
-    GANTRY_EXTENSIONS_DIR: join(import.meta.dir, "..", "extensions"),
-    GANTRY_PORT: "0",
-    GANTRY_HOOKS_PORT: "0",
-    GANTRY_HOST: "127.0.0.1",
-    // One task at a time: in the load phase the blocker holds it, so the runs accepted there
-    // wait for it and acceptance is measured apart from task execution.
-    GANTRY_MAX_PARALLEL_TASKS: "1",
-  },
+const config = benchConfig(root, pipelinesDir, {
+  // One task at a time: in the load phase the blocker holds it, so the runs accepted there
+  // wait for it and acceptance is measured apart from task execution.
+  GANTRY_MAX_PARALLEL_TASKS: "1",
 });
 const gantry = await startGantry(config);
 const { deps } = gantry;
@@ -88,10 +79,6 @@ async function deliver(id: string, payload: unknown, delivery?: string): Promise
   return { status: response.status, ...(answer.run && { run: answer.run }) };
 }
 
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const quantile = (values: number[], q: number) => sorted(values)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
-const median = (values: number[]) => quantile(values, 0.5);
-const ms = (value: number) => `${value.toFixed(2)} ms`;
 const payload = (i: number) => ({ ref: `refs/heads/branch-${i}`, pusher: { name: `pusher ${i}` }, padding: "x".repeat(512) });
 
 console.log(`gantry webhook benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
@@ -115,8 +102,10 @@ for (let i = -20; i < LATENCY_SAMPLES; i++) {
   await waitBus("run.finished", key, finishedAt);
 }
 console.log(`\nwebhook → run (${LATENCY_SAMPLES} sequential signed deliveries, idle server)`);
-console.log(`  POST → 202          median ${ms(median(acked))}   p99 ${ms(quantile(acked, 0.99))}`);
-console.log(`  POST → run running  median ${ms(median(running))}   p99 ${ms(quantile(running, 0.99))}   (goal: median < 10 ms) ${median(running) < 10 ? "OK" : "MISSED"}`);
+console.log(`  POST → 202          median ${ms(median(acked), 2)}   p99 ${ms(percentile(acked, 99), 2)}`);
+console.log(
+  `  POST → run running  median ${ms(median(running), 2)}   p99 ${ms(percentile(running, 99), 2)}   (goal: median < 10 ms) ${median(running) < 10 ? "OK" : "MISSED"}`,
+);
 
 // 2. Acceptance under load: unique delivery ids, LOAD_CONCURRENCY at once, bounded in time.
 //    Accepted means answered 202: the delivery and its run are stored and the run is
@@ -143,12 +132,11 @@ const loadSeconds = (performance.now() - loadStart) / 1000;
 const rate = accepted.size / loadSeconds;
 
 // None lost: every 202 names a distinct run that is in the database.
-const runCount = async () => (await deps.db.select({ n: count() }).from(runs).where(and(eq(runs.namespace, "default"), eq(runs.pipelineId, "load"))))[0]!.n;
+const loadRunIds = async () =>
+  new Set((await deps.db.select({ id: runs.id }).from(runs).where(and(eq(runs.namespace, "default"), eq(runs.pipelineId, "load")))).map((row) => row.id));
 const ids = new Set(accepted.values());
-const stored = await runCount();
-const storedIds = new Set(
-  (await deps.db.select({ id: runs.id }).from(runs).where(and(eq(runs.namespace, "default"), eq(runs.pipelineId, "load")))).map((row) => row.id),
-);
+const storedIds = await loadRunIds();
+const stored = storedIds.size;
 const lost = [...ids].filter((id) => !storedIds.has(id)).length;
 
 // None duplicated: replaying delivery ids starts nothing and names the same runs.
@@ -162,7 +150,7 @@ for (let i = 0; i < replayed.length; i += LOAD_CONCURRENCY) {
     }),
   );
 }
-const afterReplay = await runCount();
+const afterReplay = (await loadRunIds()).size;
 
 console.log(`\nacceptance under load (${LOAD_DELIVERIES} signed deliveries, unique ids, concurrency ${LOAD_CONCURRENCY}, loopback, task slot held)`);
 console.log(`  accepted ${accepted.size} in ${loadSeconds.toFixed(2)} s: ${rate.toFixed(0)} deliveries/s   (goal ≥ 500/s) ${rate >= 500 ? "OK" : "MISSED"}`);

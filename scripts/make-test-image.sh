@@ -3,12 +3,9 @@
 # Docker engine. No registry is involved: tests never pull.
 set -euo pipefail
 IMAGE="${1:-local/busybox:latest}"
-BUSYBOX="$(command -v busybox || true)"
-if [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q "statically linked"; then
-  [ -x /bin/busybox ] && BUSYBOX=/bin/busybox
-fi
-if [ -z "$BUSYBOX" ]; then
-  echo "make-test-image: busybox not found; apt-get install -y busybox-static" >&2
+source "$(dirname "$0")/static-busybox.sh"
+if ! BUSYBOX="$(static_busybox)"; then
+  echo "make-test-image: no statically linked busybox on PATH or at /bin/busybox (checked with file(1)); apt-get install -y busybox-static file" >&2
   exit 1
 fi
 root="$(mktemp -d)"

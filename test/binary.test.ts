@@ -1,11 +1,14 @@
 // The compiled binary (`bun run build` → dist/gantry), run from an empty directory far from
 // any node_modules: it migrates, loads pipeline files (and their own packages) from outside
 // itself, runs run() tasks and ignores .env and bunfig.toml where it is started.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startGantryProcess, waitFor, waitForRun, type GantryProcess } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
+
+// The binary and the servers it starts need more than bun test's 5 s default.
+setDefaultTimeout(60_000);
 
 const PIPELINE = `
 import { definePipeline, run } from "gantry";

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
-import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
+import { startWithPipelines, waitFor, waitForPipeline, type TestGantry } from "./helpers/gantry.ts";
 import { writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -67,16 +67,8 @@ let browser: Browser;
 let page: Page;
 let errors: string[];
 
-async function pipelineLoaded(id: string): Promise<void> {
-  await waitFor(async () => ((await gantry.api(`/pipelines/default/${id}`)).status === 200 ? true : undefined), 20_000, `pipeline ${id}`);
-}
-
 beforeAll(async () => {
-  gantry = await startTestGantry();
-  writeFile(join(gantry.pipelinesDir, "greeter.ts"), GREETER);
-  writeFile(join(gantry.pipelinesDir, "slow.ts"), SLOW);
-  writeFile(join(gantry.pipelinesDir, "chatty.ts"), CHATTY);
-  await Promise.all([pipelineLoaded("greeter"), pipelineLoaded("slow"), pipelineLoaded("chatty")]);
+  gantry = await startWithPipelines({ "greeter.ts": GREETER, "slow.ts": SLOW, "chatty.ts": CHATTY });
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   errors = consoleErrors(page);
@@ -96,7 +88,9 @@ describe("the web UI in Chromium", () => {
     await page.getByLabel("API token").fill(gantry.token);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL(`${gantry.url}/pipelines`);
-    await expect(page.getByRole("heading", { level: 1 })).toBeTruthy();
+    const heading = page.getByRole("heading", { level: 1 });
+    await heading.waitFor();
+    expect(await heading.textContent()).toBe("Pipelines");
     await screenshot(page, "pipelines");
   });
 
@@ -172,12 +166,14 @@ describe("the web UI in Chromium", () => {
   });
 
   it("shows new runs on the dashboard and new events on /events as they happen", async () => {
+    // Both live streams must be connected before anything happens: wait for their answers.
+    const dashboardStream = page.waitForResponse((response) => new URL(response.url()).pathname === "/live/dashboard");
     await page.goto(`${gantry.url}/`);
     const events = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await events.context().addCookies(await page.context().cookies());
+    const eventsStream = events.waitForResponse((response) => new URL(response.url()).pathname === "/events/stream");
     await events.goto(`${gantry.url}/events`);
-    // Let both live streams connect before anything happens.
-    await Bun.sleep(500);
+    for (const stream of await Promise.all([dashboardStream, eventsStream])) expect(stream.status()).toBe(200);
     const response = await gantry.api("/pipelines/default/greeter/runs", { method: "POST", body: JSON.stringify({ variables: { NAME: "live" } }) });
     const { run } = (await response.json()) as { run: { id: number } };
     const runLink = `a[href="/pipelines/default/greeter/runs/${run.id}"]`;
@@ -191,7 +187,7 @@ describe("the web UI in Chromium", () => {
     // Browsers open six HTTP/1.1 connections per host, for all tabs together: each run page
     // must hold one, or a few of them stop every other page from loading.
     writeFile(join(gantry.pipelinesDir, "duet.ts"), DUET);
-    await pipelineLoaded("duet");
+    await waitForPipeline(gantry.api, "default/duet");
     // One browser context: its tabs share the connections, as a person's do.
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const dashboard = await context.newPage();

@@ -1,7 +1,11 @@
+// loadConfig: defaults, gantry.toml, the environment over the file, and errors that name
+// the key; and the config test servers start with.
 import { describe, expect, it } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../app/config.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { testConfigOptions } from "./helpers/gantry.ts";
+import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
 
 /** A working directory with an optional gantry.toml. */
 function workdir(toml?: string): string {
@@ -105,5 +109,24 @@ describe("loadConfig", () => {
   it("fails when an explicitly named config file is missing", () => {
     const cwd = workdir();
     expect(configError(() => loadConfig({ env: { GANTRY_CONFIG: "missing.toml" }, cwd })).message).toContain("does not exist");
+  });
+});
+
+describe("test servers' config", () => {
+  it("reads no gantry.toml of the repository and keeps the built-in extensions", () => {
+    const dataDir = tempDir("gantry-data-");
+    const pipelinesDir = tempDir("gantry-pipelines-");
+    const options = testConfigOptions(dataDir, pipelinesDir, { GANTRY_LOG_MAX_BYTES: "4000" });
+    // gantry.toml is looked up in the working directory: the temp data dir, never the
+    // repository, where a developer may keep their own.
+    expect(options.cwd).toBe(dataDir);
+    expect(options.cwd).not.toBe(REPO_ROOT);
+    const config = loadConfig(options);
+    expect(config.extensionsDir).toBe(join(REPO_ROOT, "extensions"));
+    expect(existsSync(join(config.extensionsDir, "cron"))).toBe(true);
+    expect(config.dataDir).toBe(dataDir);
+    expect(config.pipelinesDir).toBe(pipelinesDir);
+    expect(config.port).toBe(0);
+    expect(config.logMaxBytes).toBe(4000);
   });
 });

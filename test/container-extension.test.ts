@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { join } from "node:path";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
 import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
-import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
-import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
+import { startWithPipelines, waitFor, type TestGantry } from "./helpers/gantry.ts";
+import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -22,13 +22,8 @@ beforeAll(async () => {
   // Built from local/busybox:latest only: the legacy builder pulls nothing without --pull.
   const build = Bun.spawnSync(["docker", "build", "-q", "-t", IMAGE, join(REPO_ROOT, "test", "fixtures", "container-extension")], { stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`docker build failed: ${build.stderr.toString()}`);
-  const pipelinesDir = tempDir("gantry-pipelines-");
-  writeFile(
-    join(pipelinesDir, "target.ts"),
-    `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "target", tasks: { a: run((ctx) => ctx.log("from " + ctx.env.FROM)) } });\n`,
-  );
-  gantry = await startTestGantry({
-    pipelinesDir,
+  const target = `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "target", tasks: { a: run((ctx) => ctx.log("from " + ctx.env.FROM)) } });\n`;
+  gantry = await startWithPipelines({ "target.ts": target }, {
     env: { GANTRY_EXTENSIONS_DIR: tempDir("gantry-extensions-"), GANTRY_EXTENSIONS_CONFIG: JSON.stringify({ box: { image: IMAGE, config: { greeting: "hi" } } }) },
   });
 });

@@ -8,16 +8,17 @@ import {
   readLog,
   readSse,
   startRun,
-  startTestGantry,
+  startWithPipelines,
   waitFor,
   waitForLog,
+  waitForPipeline,
   waitForRun,
   type RunJson,
   type TestGantry,
 } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
-// Servers and task processes need more than bun test's 5 s default (bunfig has no test timeout).
+// Servers and task processes need more than bun test's 5 s default; each test file sets its own.
 setDefaultTimeout(30_000);
 
 /** Where tests and tasks meet: flag files that release waiting tasks. */
@@ -149,12 +150,8 @@ export default definePipeline({
 let gantry: TestGantry;
 
 beforeAll(async () => {
-  const dir = tempDir("gantry-pipelines-");
-  for (const [name, source] of Object.entries(PIPELINES)) writeFile(join(dir, name), source);
-  gantry = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_KILL_GRACE: "500ms" } });
-  const loaded = (await (await gantry.api("/pipelines")).json()) as { pipelines: { id: string; error?: unknown }[] };
-  const broken = loaded.pipelines.filter((pipeline) => pipeline.error);
-  if (broken.length) throw new Error(`test pipelines failed to load: ${JSON.stringify(broken)}`);
+  gantry = await startWithPipelines(PIPELINES, { env: { GANTRY_KILL_GRACE: "500ms" } });
+  const loaded = (await (await gantry.api("/pipelines")).json()) as { pipelines: unknown[] };
   expect(loaded.pipelines).toHaveLength(Object.keys(PIPELINES).length);
 });
 afterAll(() => gantry?.stop());
@@ -351,7 +348,7 @@ export default definePipeline({
   },
 });`;
     writeFile(file, source("v1"));
-    await waitFor(async () => (await api("/pipelines/default/versioned")).status === 200 || undefined, 10_000, "v1 to load");
+    await waitForPipeline(api, "default/versioned", 10_000);
 
     const first = await startRun(api, "default/versioned");
     expect(first.version).toBe(1);
@@ -492,10 +489,7 @@ describe("logs", () => {
 
   it("caps a log at GANTRY_LOG_MAX_BYTES with a truncation marker", async () => {
     const cap = 4000;
-    const dir = tempDir("gantry-pipelines-");
-    writeFile(
-      join(dir, "noisy.ts"),
-      `${HEADER}
+    const noisy = `${HEADER}
 export default definePipeline({
   id: "noisy",
   tasks: {
@@ -503,9 +497,8 @@ export default definePipeline({
     // 1500 bytes but 500 characters a line: the cap must count bytes.
     utf8: run(() => { for (let i = 0; i < 50; i++) console.log("€".repeat(500)); }),
   },
-});`,
-    );
-    const small = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_LOG_MAX_BYTES: String(cap) } });
+});`;
+    const small = await startWithPipelines({ "noisy.ts": noisy }, { env: { GANTRY_LOG_MAX_BYTES: String(cap) } });
     try {
       const smallApi = (path: string, init?: RequestInit) => small.api(path, init);
       const run = await waitForRun(smallApi, "default/noisy", (await startRun(smallApi, "default/noisy")).id);

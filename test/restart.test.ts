@@ -15,7 +15,7 @@ import {
 } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
-// Servers and task processes need more than bun test's 5 s default (bunfig has no test timeout).
+// Servers and task processes need more than bun test's 5 s default; each test file sets its own.
 setDefaultTimeout(60_000);
 
 const HEADER = `import { definePipeline, run } from "gantry";\n`;

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { REPO_ROOT } from "./temp.ts";
 
-export const CHROMIUM = process.env.GANTRY_TEST_CHROMIUM ?? "/usr/bin/chromium";
-export const SCREENSHOTS = join(REPO_ROOT, "test", "screenshots");
+const CHROMIUM = process.env.GANTRY_TEST_CHROMIUM ?? "/usr/bin/chromium";
+const SCREENSHOTS = join(REPO_ROOT, "test", "screenshots");
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({

@@ -3,27 +3,50 @@
 // a random port.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { loadConfig } from "../../app/config.ts";
+import { loadConfig, type LoadConfigOptions } from "../../app/config.ts";
 import { startGantry, type RunningGantry } from "../../app/start.ts";
-import { REPO_ROOT, tempDir } from "./temp.ts";
+import { REPO_ROOT, tempDir, writeFile } from "./temp.ts";
+import { readSse as readSseBody, type SseMessage } from "../../app/cli/sse-reader.ts";
+
+export type { SseMessage };
+
+/** What every test server gets: random ports and a short kill grace. */
+export const TEST_ENV: Readonly<Record<string, string>> = { GANTRY_PORT: "0", GANTRY_HOOKS_PORT: "0", GANTRY_KILL_GRACE: "2s" };
 
 export interface TestGantry extends RunningGantry {
   token: string;
   dataDir: string;
   pipelinesDir: string;
   /** fetch against the API with the admin token. */
-  api(path: string, init?: RequestInit): Promise<Response>;
+  api: Api;
 }
 
-export async function startTestGantry(
-  options: { pipelinesDir?: string; dataDir?: string; env?: Record<string, string>; now?: () => Date } = {},
-): Promise<TestGantry> {
+/** A fetch against the API with a token, as TestGantry.api. */
+type Api = (path: string, init?: RequestInit) => Promise<Response>;
+
+export interface TestGantryOptions {
+  pipelinesDir?: string;
+  dataDir?: string;
+  env?: Record<string, string>;
+  now?: () => Date;
+}
+
+/**
+ * How an in-process test server loads its config: from the test env alone. The data dir is
+ * the working directory, so a developer's gantry.toml in the repository is never read, and
+ * the repository's built-in extensions are named explicitly.
+ */
+export function testConfigOptions(dataDir: string, pipelinesDir: string, env: Record<string, string> = {}): LoadConfigOptions {
+  return {
+    env: { ...TEST_ENV, GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_EXTENSIONS_DIR: join(REPO_ROOT, "extensions"), ...env },
+    cwd: dataDir,
+  };
+}
+
+export async function startTestGantry(options: TestGantryOptions = {}): Promise<TestGantry> {
   const dataDir = options.dataDir ?? tempDir("gantry-data-");
   const pipelinesDir = options.pipelinesDir ?? tempDir("gantry-pipelines-");
-  const config = loadConfig({
-    env: { GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_PORT: "0", GANTRY_HOOKS_PORT: "0", GANTRY_KILL_GRACE: "2s", ...options.env },
-    cwd: REPO_ROOT,
-  });
+  const config = loadConfig(testConfigOptions(dataDir, pipelinesDir, options.env));
   const gantry = await startGantry(config, options.now ? { now: options.now } : {});
   const token = gantry.bootstrapToken ?? readFileSync(join(dataDir, "bootstrap-token"), "utf8").trim();
   return {
@@ -64,11 +87,9 @@ export async function startGantryProcess(
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
+      ...TEST_ENV,
       GANTRY_DATA_DIR: dataDir,
       GANTRY_PIPELINES_DIR: pipelinesDir,
-      GANTRY_PORT: "0",
-      GANTRY_HOOKS_PORT: "0",
-      GANTRY_KILL_GRACE: "2s",
       ...options.env,
     },
     stdout: "pipe",
@@ -109,14 +130,69 @@ export async function startGantryProcess(
   };
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, what = "condition"): Promise<T> {
+/** Polls until `check` returns a value (undefined and false mean "not yet"), or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | false | undefined> | T | false | undefined,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<Exclude<T, false | undefined>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value as T;
+    if (value !== undefined && value !== false) return value as Exclude<T, false | undefined>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(25);
+  }
+}
+
+/** A pipeline as GET /pipelines answers it (the fields tests look at). */
+export interface PipelineJson {
+  namespace: string;
+  id: string;
+  version: number | null;
+  error?: unknown;
+}
+
+/**
+ * Writes `files` (name → source) into a new pipelines folder and starts a server on it;
+ * throws if any pipeline failed to load, so a typo in a test pipeline fails loudly.
+ */
+export async function startWithPipelines(files: Record<string, string>, options: Omit<TestGantryOptions, "pipelinesDir"> = {}): Promise<TestGantry> {
+  const pipelinesDir = tempDir("gantry-pipelines-");
+  for (const [name, source] of Object.entries(files)) writeFile(join(pipelinesDir, name), source);
+  const gantry = await startTestGantry({ ...options, pipelinesDir });
+  const { pipelines } = (await (await gantry.api("/pipelines")).json()) as { pipelines: PipelineJson[] };
+  const broken = pipelines.filter((pipeline) => pipeline.error);
+  if (broken.length) {
+    await gantry.stop();
+    throw new Error(`test pipelines failed to load: ${JSON.stringify(broken)}`);
+  }
+  return gantry;
+}
+
+/** Waits until a pipeline ("ns/id") is loaded without a load error and returns its JSON. */
+export async function waitForPipeline(api: Api, pipeline: string, timeoutMs = 20_000): Promise<PipelineJson> {
+  let last = "not found";
+  try {
+    return await waitFor(
+      async () => {
+        const response = await api(`/pipelines/${pipeline}`);
+        if (response.status !== 200) {
+          last = `${response.status} ${await response.text()}`;
+          return undefined;
+        }
+        const body = (await response.json()) as { pipeline: PipelineJson };
+        if (body.pipeline.error) {
+          last = `load error ${JSON.stringify(body.pipeline.error)}`;
+          return undefined;
+        }
+        return body.pipeline;
+      },
+      timeoutMs,
+      `pipeline ${pipeline} to load`,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (last answer: ${last})`);
   }
 }
 
@@ -151,8 +227,6 @@ export interface RunJson {
   endedAt: string | null;
   tasks: { id: string; kind: string; state: string; exitCode: number | null; attempt: number; reason?: string; startedAt: string | null; endedAt: string | null }[];
 }
-
-type Api = (path: string, init?: RequestInit) => Promise<Response>;
 
 /** Starts a run over the API (expects 201) and returns its JSON. */
 export async function startRun(api: Api, pipeline: string, variables?: Record<string, string>): Promise<RunJson> {
@@ -189,45 +263,7 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-export interface SseMessage {
-  event: string;
-  data: string;
-  id?: string;
-}
-
-/** Reads a text/event-stream body message by message (comments skipped). */
-export async function* readSse(response: Response): AsyncGenerator<SseMessage> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let end = buffer.indexOf("\n\n");
-      while (end !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        end = buffer.indexOf("\n\n");
-        const message: SseMessage = { event: "message", data: "" };
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith(":")) continue;
-          const colon = line.indexOf(":");
-          const field = colon === -1 ? line : line.slice(0, colon);
-          const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "event") message.event = value;
-          else if (field === "data") data.push(value);
-          else if (field === "id") message.id = value;
-        }
-        if (data.length === 0 && message.event === "message") continue;
-        message.data = data.join("\n");
-        yield message;
-      }
-    }
-  } finally {
-    // Closing the reader ends the HTTP stream, so the server stops following.
-    await reader.cancel().catch(() => undefined);
-  }
+/** Reads a text/event-stream response message by message (the CLI's reader); ending the loop closes the stream. */
+export function readSse(response: Response): AsyncGenerator<SseMessage> {
+  return readSseBody(response.body!);
 }
