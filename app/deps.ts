@@ -90,7 +90,6 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     connection: dockerConnection,
     instance,
     defaultNetwork: config.containerNetwork,
-    resolveSecret: (launch, name) => secrets.resolve({ namespace: launch.namespace, id: launch.pipeline }, name),
   });
   const bundlesDir = join(config.dataDir, "bundles");
   const loader = createPipelineLoader({

@@ -63,7 +63,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     orphansRecovered,
     pruned,
     async stop() {
-      deps.loader.close();
+      await deps.loader.close();
       deps.janitor.stop();
       await deps.extensions.stop();
       await hooksServer.stop(true);

@@ -10,7 +10,7 @@ import { createDeps } from "../app/deps.ts";
 import type { PipelineKey } from "../app/db/repos/pipelines.ts";
 import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
-import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
+import { GANTRY_LABELS } from "../app/engine/executors/docker-client.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 6 : 20;

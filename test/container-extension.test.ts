@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
-import { GANTRY_LABELS } from "../app/engine/executors/docker.ts";
+import { GANTRY_LABELS } from "../app/engine/executors/docker-client.ts";
 import { startWithPipelines, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
 

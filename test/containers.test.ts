@@ -36,6 +36,9 @@ const sh = (script: string, options = "") =>
 /** Every pipeline id this file uses starts with this, so clean-up touches only ours. */
 const PREFIX = "ct-";
 
+/** Registry credentials (user:password) that are also a valid image name and tag. */
+const PULL_SECRET = "robot:s3cretpw";
+
 /** A host folder the admin allows tasks to mount. */
 const mountDir = tempDir("gantry-mount-");
 writeFile(join(mountDir, "hello.txt"), "hello from the host\n");
@@ -76,6 +79,13 @@ const PIPELINES: Record<string, string> = {
     "ct-missing-image",
     `t: container({ image: "local/not-here:1.0", pull: "never", network: "none" })`,
   ),
+  // The image's reference contains the pull secret's value, so every message about the
+  // failed pull quotes it: the value must still never show.
+  "ct-pull-secret.ts": `import { definePipeline, container, secret } from "gantry";
+export default definePipeline({ id: "ct-pull-secret", tasks: {
+  t: container({ image: ${JSON.stringify(`local/${PULL_SECRET}`)}, pull: "if-missing", pullSecret: secret("registry"), network: "none" }),
+} });
+`,
   "ct-bad-command.ts": pipeline(
     "ct-bad-command",
     `t: container({ image: ${JSON.stringify(IMAGE)}, command: ["nosuchcmd"], network: "none" })`,
@@ -372,6 +382,27 @@ describe("failures before the command runs", () => {
     expect(t.reason).toContain("local/not-here:1.0");
     expect(t.reason).toContain('"never"');
     expect(await readLog(api, "default/ct-missing-image", run.id, "t")).toContain("local/not-here:1.0");
+  });
+
+  it("masks the pull secret's value in the failure and the log", async () => {
+    const put = await api("/pipelines/default/ct-pull-secret/secrets/registry", { method: "PUT", body: JSON.stringify({ value: PULL_SECRET }) });
+    expect(put.status).toBe(201);
+    const run = await runToEnd("ct-pull-secret");
+    const t = task(run, "t");
+    expect(t).toMatchObject({ state: "failed", exitCode: null });
+    expect(t.reason).toStartWith("could not pull image local/***");
+    expect(t.reason).not.toContain(PULL_SECRET);
+    const log = await readLog(api, "default/ct-pull-secret", run.id, "t");
+    expect(log).toContain("[gantry] pulling image local/***");
+    expect(log).not.toContain(PULL_SECRET);
+  });
+
+  it("refuses a fork's run its pull secret before pulling anything", async () => {
+    // As the github extension starts a pull request from a fork.
+    const started = await gantry.deps.orchestrator.startRun({ namespace: "default", id: "ct-pull-secret" }, { trigger: { kind: "test" }, noSecrets: true });
+    const run = await waitForRun(api, "default/ct-pull-secret", started.id);
+    expect(task(run, "t")).toMatchObject({ state: "failed", exitCode: null, reason: "secrets are withheld from runs triggered by pull requests from forks" });
+    expect(await readLog(api, "default/ct-pull-secret", run.id, "t")).not.toContain("pulling image");
   });
 
   it("names a command that is not in the image", async () => {

@@ -385,6 +385,31 @@ describe("crashes and failures", () => {
     expect(events.map((event) => event.kind)).not.toContain("extension.failed");
   });
 
+  it("starts the server when the Docker engine takes connections but never answers, and says why a container extension cannot start", async () => {
+    // Accepts every connection and answers nothing, like a wedged dockerd.
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const startedAt = Date.now();
+      const server = await startTestGantry({
+        env: {
+          GANTRY_DOCKER_HOST: `tcp://127.0.0.1:${silent.port}`,
+          GANTRY_EXTENSIONS_DIR: tempDir("gantry-extensions-"),
+          GANTRY_EXTENSIONS_CONFIG: JSON.stringify({ boxed: { image: "local/never-started:1" } }),
+        },
+      });
+      try {
+        expect(Date.now() - startedAt).toBeLessThan(20_000);
+        const error = await waitFor(() => server.deps.extensions.get("boxed")?.error, 10_000, "the extension's error");
+        expect(error).toContain(`Docker engine unreachable at tcp://127.0.0.1:${silent.port} (ETIMEDOUT)`);
+        expect(server.deps.extensions.get("boxed")?.state).not.toBe("running");
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      silent.stop(true);
+    }
+  }, 30_000);
+
   it("writes only event kinds from the one list", async () => {
     const kinds = new Set((await allEvents(gantry)).map((event) => event.kind));
     expect([...kinds].filter((kind) => !(EVENT_KINDS as readonly string[]).includes(kind))).toEqual([]);

@@ -1,7 +1,7 @@
 // The pipelines folder as users see it through the API: load errors with file, path and
 // message; namespaces from subfolders; live pick-up of added, edited and deleted files.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
@@ -200,6 +200,25 @@ describe("live pipeline folder", () => {
     await waitFor(async () => ((await getPipeline(gantry, "default", "live")).status === 404 ? true : undefined), 10_000, "the pipeline to go");
     expect((await listPipelines(gantry)).some((p) => p.id === "live")).toBe(false);
     expect((await gantry.api("/pipelines/default/live/versions")).status).toBe(404);
+  });
+
+  it("sees an edit that keeps the file's size and mtime, after a rescan that found it unchanged", async () => {
+    const file = join(gantry.pipelinesDir, "same-size.ts");
+    const oldTime = new Date(Date.now() - 60_000);
+    const tasksNow = async () => (await getPipeline(gantry, "default", "same-size")).pipeline?.tasks.map((task) => task.id);
+    writeFile(file, pipelineSource("same-size", `aa: run(() => {})`));
+    utimesSync(file, oldTime, oldTime);
+    await gantry.deps.loader.scan();
+    expect(await tasksNow()).toEqual(["aa"]);
+    // Long enough after the write for a rescan to trust the file's stat.
+    await Bun.sleep(2_100);
+    await gantry.deps.loader.scan();
+
+    // As a tool that restores mtimes would leave it: same size, same mtime, same inode.
+    writeFile(file, pipelineSource("same-size", `bb: run(() => {})`));
+    utimesSync(file, oldTime, oldTime);
+    await gantry.deps.loader.scan();
+    expect(await tasksNow()).toEqual(["bb"]);
   });
 
   it("picks up a new namespace folder", async () => {

@@ -145,6 +145,25 @@ describe("interval trigger", () => {
   });
 });
 
+describe("a renamed pipeline", () => {
+  it("drops the old id's trigger: it starts no run and no attempt at one", async () => {
+    const dir = tempDir("gantry-pipelines-");
+    const file = writeFile(join(dir, "renamed.ts"), pipelineSource("before-rename", `interval("1s")`));
+    const gantry = await start({ pipelinesDir: dir });
+    await waitFor(async () => (await runsOf(gantry, "before-rename")).length > 0 || undefined, 3_500, "a run of the old id");
+
+    writeFile(file, pipelineSource("after-rename", `interval("1s")`));
+    await waitFor(async () => (await gantry.api("/pipelines/default/after-rename")).status === 200 || undefined, 10_000, "the new id to load");
+    await waitFor(async () => (await runsOf(gantry, "after-rename")).length > 0 || undefined, 10_000, "a run of the new id");
+    expect(subscriptionsOf(gantry, "interval", "before-rename")).toEqual([]);
+    expect((await gantry.api("/pipelines/default/before-rename")).status).toBe(404);
+    // Two more intervals: an old subscription left behind would try to start runs and fail.
+    await Bun.sleep(2_500);
+    const log = gantry.deps.extensions.get("interval")!.log;
+    expect(log.filter((line) => line.includes("before-rename"))).toEqual([]);
+  });
+});
+
 describe("ticks missed while the server was down", () => {
   /** Starts, waits for a first scheduled run, stops, waits, and starts again on the same data. */
   async function restartAfterDowntime(id: string, trigger: string, downMs: number) {

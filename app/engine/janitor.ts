@@ -6,8 +6,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RunKey } from "../db/repos/runs.ts";
-import { GANTRY_LABELS } from "./executors/docker.ts";
-import { isUnreachable, withinTime, type DockerConnection } from "./executors/docker-client.ts";
+import { GANTRY_LABELS, isUnreachable, listServerContainers, type DockerConnection } from "./executors/docker-client.ts";
 
 export interface JanitorOptions {
   docker?: DockerConnection;
@@ -52,9 +51,6 @@ function newest(runs: number[], keepLast: number): Set<number> {
   return new Set([...runs].sort((a, b) => b - a).slice(0, keepLast));
 }
 
-/** How long the prune waits for the engine to list containers before it skips them this time. */
-const LIST_TIMEOUT_MS = 3_000;
-
 export function createJanitor(options: JanitorOptions): Janitor {
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<PruneResult> | undefined;
@@ -62,11 +58,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
   const pruneContainers = async (): Promise<{ removed: number; error?: string }> => {
     if (!options.docker) return { removed: 0 };
     const { docker } = options.docker;
-    let containers: Awaited<ReturnType<typeof docker.listContainers>>;
+    let containers: Awaited<ReturnType<typeof listServerContainers>>;
     try {
       // Other Gantry servers may share the engine: their runs are not ours to judge.
-      const label = [`${GANTRY_LABELS.managed}=true`, `${GANTRY_LABELS.instance}=${options.instance}`];
-      containers = await withinTime(docker.listContainers({ all: true, filters: { label } }), LIST_TIMEOUT_MS);
+      containers = await listServerContainers(docker, options.instance);
     } catch (error) {
       return { removed: 0, error: isUnreachable(error) ? "Docker engine unreachable" : (error as Error).message };
     }

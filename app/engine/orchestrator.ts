@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { getPipeline, getVersion, type PipelineKey, type VersionRow } from "../db/repos/pipelines.ts";
+import { getVersion, requirePipeline, type PipelineKey, type VersionRow } from "../db/repos/pipelines.ts";
 import {
   createRun,
   finishOrphanedRun,
@@ -175,8 +175,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
   };
 
   const startRun = async (key: PipelineKey, start: StartRunOptions): Promise<RunWithTasks> => {
-    const pipeline = await getPipeline(db, key);
-    if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
+    const pipeline = await requirePipeline(db, key);
     if (pipeline.currentVersion === null) {
       const problem = pipeline.loadError?.issues[0];
       throw new ConflictError(
@@ -259,6 +258,8 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         { state: "failed", reason: `internal error: ${(error as Error).message}`, endedAt: now() },
         event("run.finished", run.key, { state: "failed", reason: "internal error" }),
       ).catch(() => undefined);
+      // Live pages re-read a run only when told it changed.
+      publish("run.finished", run.key);
       throw error;
     } finally {
       active.delete(runKeyString(run.key));
@@ -399,6 +400,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
           attempt,
           bundlePath: run.bundlePath,
           env: prepared!.env,
+          ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
           workspace: run.workspace,
           log,
         });
@@ -442,8 +444,27 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
     }
   };
 
-  /** The task's environment and the secret values in it, or a reason it cannot start (a missing secret). */
-  const taskEnvironment = async (run: ActiveRun, task: TaskSpec): Promise<{ env: Record<string, string>; secrets: string[] } | string> => {
+  /** A secret's value, or why the task cannot have it (`what` names it in the message). */
+  const readSecret = async (run: ActiveRun, name: string, what: string): Promise<{ value: string } | string> => {
+    if (run.noSecrets) return SECRETS_WITHHELD_REASON;
+    let value: string | undefined;
+    try {
+      value = await options.resolveSecret?.(run.key, name);
+    } catch (error) {
+      // A ciphertext the key cannot open (tampered, or moved to another name) fails the task, like a missing one.
+      return `${what} cannot be read: ${(error as Error).message}`;
+    }
+    return value === undefined ? `${what} does not exist` : { value };
+  };
+
+  /**
+   * The task's environment, its registry credentials and the secret values in both, or a
+   * reason it cannot start (a missing secret, or any secret in a run that may not have one).
+   */
+  const taskEnvironment = async (
+    run: ActiveRun,
+    task: TaskSpec,
+  ): Promise<{ env: Record<string, string>; registryAuth?: string; secrets: string[] } | string> => {
     const env: Record<string, string> = { ...run.spec.variables };
     const secrets: string[] = [];
     for (const [name, value] of Object.entries(task.env)) {
@@ -451,17 +472,19 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
         env[name] = value;
         continue;
       }
-      if (run.noSecrets) return SECRETS_WITHHELD_REASON;
-      let resolved: string | undefined;
-      try {
-        resolved = await options.resolveSecret?.(run.key, value.secret);
-      } catch (error) {
-        // A ciphertext the key cannot open (tampered, or moved to another name) fails the task, like a missing one.
-        return `secret "${value.secret}" (for ${name}) cannot be read: ${(error as Error).message}`;
-      }
-      if (resolved === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
-      env[name] = resolved;
-      secrets.push(resolved);
+      const resolved = await readSecret(run, value.secret, `secret "${value.secret}" (for ${name})`);
+      if (typeof resolved === "string") return resolved;
+      env[name] = resolved.value;
+      secrets.push(resolved.value);
+    }
+    // Resolved here, not by the executor, so a fork's run is refused it and its value is masked.
+    let registryAuth: string | undefined;
+    const pullSecret = task.container?.pullSecret;
+    if (pullSecret) {
+      const resolved = await readSecret(run, pullSecret, `pull secret "${pullSecret}"`);
+      if (typeof resolved === "string") return resolved;
+      registryAuth = resolved.value;
+      secrets.push(resolved.value);
     }
     Object.assign(env, run.variables);
     // System variables last: a pipeline cannot override them.
@@ -491,7 +514,7 @@ export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
       env.GANTRY_API_TOKEN = token.secret;
       secrets.push(token.secret);
     }
-    return { env, secrets };
+    return { env, ...(registryAuth !== undefined && { registryAuth }), secrets };
   };
 
   const cancelRun = async (key: RunKey, by?: string) => {

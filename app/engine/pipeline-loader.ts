@@ -1,6 +1,6 @@
 // Keeps the database in step with the pipelines folder: loads each file into a version,
 // records load errors without replacing the last good version, and watches for edits.
-import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import type { Db } from "../db/client.ts";
 import {
@@ -15,7 +15,7 @@ import {
 } from "../db/repos/pipelines.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import type { EventKind } from "../domain/event-kinds.ts";
-import { deletePipelineSubscriptions, replaceFileSubscriptions } from "../db/repos/subscriptions.ts";
+import { replaceFileSubscriptions } from "../db/repos/subscriptions.ts";
 import { triggerSubscription } from "../domain/trigger-subscriptions.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { SpecIssue } from "../domain/pipeline-spec.ts";
@@ -47,7 +47,8 @@ export interface PipelineLoader {
   scan(): Promise<LoadOutcome[]>;
   /** Watches the folder and scans on every change until closed. */
   watch(): void;
-  close(): void;
+  /** Stops watching; resolves once a scan under way has ended (before the database closes). */
+  close(): Promise<void>;
 }
 
 /** Pipeline files sit in the folder or one subfolder deep (the namespace); deeper files and `_`-prefixed ones are helpers. */
@@ -89,6 +90,12 @@ export function namespaceOf(dir: string, file: string): string {
   return parts.length > 1 ? parts[0]! : DEFAULT_NAMESPACE;
 }
 
+/**
+ * A file changed this recently may change again within its filesystem's timestamp granularity
+ * (up to 2 s on FAT) and keep the same stat, as git's "racy" entries: its hash is not reused.
+ */
+const RACY_NS = 2_000_000_000n;
+
 export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLoader {
   const { db, bus, dir, bundlesDir } = options;
   const now = options.now ?? (() => new Date());
@@ -96,6 +103,8 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
   const seen = new Map<string, string>();
   /** The helper files each file's last good bundle was made from: a change to one reloads it. */
   const inputsOf = new Map<string, string[]>();
+  /** Content hashes with the stat they were taken at: a rescan reads only files whose stat changed. */
+  const hashes = new Map<string, { stamp: string; hash: string }>();
   let watcher: FSWatcher | undefined;
   let rescanTimer: ReturnType<typeof setInterval> | undefined;
   let debounce: ReturnType<typeof setTimeout> | undefined;
@@ -135,8 +144,10 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     if (owner && owner.file !== file && existsSync(owner.file)) {
       return fail(file, blameKey, [{ path: "id", message: `pipeline "${key.id}" is already defined by ${relative(dir, owner.file)}` }]);
     }
-    // The file now defines another id: the old pipeline is gone.
-    if (previous && previous.id !== key.id) await markPipelineDeleted(db, { namespace: previous.namespace, id: previous.id }, now());
+    // The file now defines another id: the old pipeline is gone, and its triggers with it.
+    if (previous && previous.id !== key.id && (await markPipelineDeleted(db, { namespace: previous.namespace, id: previous.id }, now()))) {
+      bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
+    }
     const { version, created } = await addVersion(db, key, { ...compiled, file }, now());
     // Triggers in the file are subscriptions; editing the file updates them.
     if (await replaceFileSubscriptions(db, key, compiled.spec.triggers.map(triggerSubscription), now())) {
@@ -146,17 +157,38 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     return { file, key, version };
   };
 
+  /**
+   * The hash of a file's content ("missing" if it cannot be read), reused while its stat is
+   * unchanged: nanosecond mtime and ctime, size and inode, so two quick same-size edits, a
+   * file swapped in by rename or one whose mtime a tool put back still read as changed.
+   */
+  const hashFile = (file: string): string => {
+    try {
+      // Stat before reading: a write in between leaves a stale stamp, which only means one more read.
+      const stat = statSync(file, { bigint: true });
+      const stamp = `${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}:${stat.ino}`;
+      const known = hashes.get(file);
+      if (known?.stamp === stamp) return known.hash;
+      const hash = String(Bun.hash(readFileSync(file)));
+      // ctime, not mtime: a write or a touch sets it to now, whatever mtime it leaves.
+      if (BigInt(Date.now()) * 1_000_000n - stat.ctimeNs > RACY_NS) hashes.set(file, { stamp, hash });
+      else hashes.delete(file);
+      return hash;
+    } catch {
+      return "missing";
+    }
+  };
+
   const scanOnce = async (): Promise<LoadOutcome[]> => {
     const outcomes: LoadOutcome[] = [];
     const files = listPipelineFiles(dir);
     const present = new Set(files);
-    // The content, not mtime and size: two quick same-size edits must not look alike.
+    // Each file is hashed at most once a scan, however many pipelines import it.
+    const hashedNow = new Map<string, string>();
     const contentOf = (file: string) => {
-      try {
-        return String(Bun.hash(readFileSync(file)));
-      } catch {
-        return "missing";
-      }
+      let hash = hashedNow.get(file);
+      if (hash === undefined) hashedNow.set(file, (hash = hashFile(file)));
+      return hash;
     };
     // A file that loaded is fingerprinted with the helpers it bundled; one that did not (a
     // broken helper, say) with every helper in the folder, so fixing the helper reloads it.
@@ -172,6 +204,7 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
       if (content === "missing") continue;
       if (seen.get(file) === `${content}|${importsOf(file)}`) continue;
       outcomes.push(await loadFile(file));
+      // A helper hashed before the load keeps that hash: an edit made during the load shows at the next scan.
       seen.set(file, `${content}|${importsOf(file)}`);
     }
     for (const file of [...seen.keys()]) {
@@ -180,11 +213,12 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
         inputsOf.delete(file);
       }
     }
+    for (const file of [...hashes.keys()]) if (!hashedNow.has(file)) hashes.delete(file);
     for (const pipeline of await listPipelines(db)) {
       if (!present.has(pipeline.file)) {
-        await markPipelineDeleted(db, pipeline, now());
-        await deletePipelineSubscriptions(db, pipeline);
-        bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
+        if (await markPipelineDeleted(db, pipeline, now())) {
+          bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
+        }
         await record("pipeline.removed", pipeline, { file: pipeline.file });
       }
     }
@@ -231,10 +265,12 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
       rescanTimer = setInterval(scheduleScan, 5_000);
       rescanTimer.unref();
     },
-    close() {
+    async close() {
       watcher?.close();
       clearInterval(rescanTimer);
       clearTimeout(debounce);
+      again = false;
+      await scanning?.catch(() => undefined);
     },
   };
 }

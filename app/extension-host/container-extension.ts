@@ -5,8 +5,14 @@ import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Readable } from "node:stream";
-import { dockerMessage, type DockerConnection } from "../engine/executors/docker-client.ts";
-import { GANTRY_LABELS } from "../engine/executors/docker.ts";
+import {
+  describeDockerFailure,
+  dockerMessage,
+  GANTRY_LABELS,
+  listServerContainers,
+  serverLabels,
+  type DockerConnection,
+} from "../engine/executors/docker-client.ts";
 import { createLineSplitter } from "../engine/executors/line-splitter.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";
 
@@ -38,19 +44,8 @@ export interface ContainerExtension {
   terminate(): Promise<void>;
 }
 
-/** Labels naming an extension's container, so the janitor leaves it and a restart finds leftovers. */
-export const extensionLabels = (instance: string, id: string) => ({
-  [GANTRY_LABELS.managed]: "true",
-  [GANTRY_LABELS.instance]: instance,
-  [GANTRY_LABELS.extension]: id,
-});
-
-/** Removes containers of this extension left by a server that did not stop cleanly. */
-export async function removeLeftoverContainers(connection: DockerConnection, instance: string, id: string): Promise<void> {
-  const label = Object.entries(extensionLabels(instance, id)).map(([key, value]) => `${key}=${value}`);
-  const found = await connection.docker.listContainers({ all: true, filters: { label } }).catch(() => []);
-  for (const info of found) await connection.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-}
+/** The label naming an extension's container, so the janitor leaves it and a restart finds leftovers. */
+const extensionLabel = (id: string) => ({ [GANTRY_LABELS.extension]: id });
 
 async function freePort(): Promise<number> {
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
@@ -108,10 +103,21 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
 
   const launch = async ({ config, subscriptions }: HostMessage & { type: "init" }) => {
     try {
+      // A server that did not stop cleanly may have left this extension's container behind.
+      // Within a time limit: an engine that accepts connections but never answers makes this
+      // start fail (and be retried), not hang.
+      for (const info of await listServerContainers(docker, options.instance, extensionLabel(options.id))) {
+        await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+      }
+    } catch (error) {
+      return exit(describeDockerFailure(error, options.connection.host, "could not look for leftover containers"));
+    }
+    if (terminated) return;
+    try {
       port = await freePort();
       container = await docker.createContainer({
         Image: options.image,
-        Labels: extensionLabels(options.instance, options.id),
+        Labels: { ...serverLabels(options.instance), ...extensionLabel(options.id) },
         Env: [
           `GANTRY_EXTENSION_ID=${options.id}`,
           `GANTRY_EXTENSION_PORT=${port}`,

@@ -89,7 +89,7 @@ async function handle(message: HostMessage): Promise<void> {
         }
         const config = await validate(extension.config, message.config ?? {});
         if (!config.ok) {
-          send({ type: "failed", message: `config of extension ${message.id}: ${config.message}` });
+          send({ type: "failed", reason: "config", message: `config of extension ${message.id}: ${config.message}` });
           return;
         }
         api = {

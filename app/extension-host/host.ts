@@ -18,7 +18,7 @@ import type { Orchestrator } from "../engine/orchestrator.ts";
 import type { ExtensionEventKind, ExtensionStartRunOptions, FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";
-import { createContainerExtension, removeLeftoverContainers } from "./container-extension.ts";
+import { createContainerExtension } from "./container-extension.ts";
 import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
@@ -248,7 +248,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       case "failed": {
         // A bad config or module is not fixed by restarting: say so and wait for a fix.
         // No config at all is a choice (this server does not use the extension), not a failure.
-        const unconfigured = options.configs[ext.id] === undefined && message.message.startsWith(`config of extension ${ext.id}:`);
+        const unconfigured = options.configs[ext.id] === undefined && message.reason === "config";
         ext.state = unconfigured ? "unconfigured" : "failed";
         ext.error = unconfigured ? `not configured: add [extensions.${ext.id}] to gantry.toml to use it (${message.message})` : message.message;
         appendLog(ext, `[gantry] ${ext.error}`);
@@ -280,6 +280,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     }
   };
 
+  /** Whether an exit is news (a crash to restart from): not after a stop or a failure that waits for a fix. */
+  const exitIsCrash = (ext: Running) => ext.state !== "stopped" && ext.state !== "failed" && ext.state !== "unconfigured";
+
+  /** Sends a (re)started extension its config and every subscription it has now. */
+  const init = async (ext: Running, config: unknown) => {
+    const rows = await listSubscriptions(db, { extension: ext.id });
+    ext.subscriptionErrors.clear();
+    for (const row of rows) ext.sent.set(row.id, wire(row));
+    post(ext, { type: "init", id: ext.id, file: ext.file, config, subscriptions: rows.map(wire) });
+  };
+
   const launch = async (ext: Running) => {
     if (stopped) return;
     ext.state = "starting";
@@ -295,12 +306,9 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     };
     worker.addEventListener("close", (event) => {
       const code = (event as Event & { code?: number }).code;
-      if (ext.worker === worker && ext.state !== "stopped" && ext.state !== "failed" && ext.state !== "unconfigured") crashed(ext, `the worker exited${code ? ` with code ${code}` : ""}`);
+      if (ext.worker === worker && exitIsCrash(ext)) crashed(ext, `the worker exited${code ? ` with code ${code}` : ""}`);
     });
-    const rows = await listSubscriptions(db, { extension: ext.id });
-    ext.subscriptionErrors.clear();
-    for (const row of rows) ext.sent.set(row.id, wire(row));
-    post(ext, { type: "init", id: ext.id, file: ext.file, config: options.configs[ext.id] ?? {}, subscriptions: rows.map(wire) });
+    await init(ext, options.configs[ext.id] ?? {});
   };
 
   const launchContainer = async (ext: Running, image: string) => {
@@ -313,15 +321,11 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       instance,
       apiUrl: apiUrl(),
       onMessage: (message) => ext.worker === channel && receive(ext, channel, message),
-      onExit: (reason) => ext.worker === channel && ext.state !== "stopped" && ext.state !== "failed" && ext.state !== "unconfigured" && crashed(ext, reason),
+      onExit: (reason) => ext.worker === channel && exitIsCrash(ext) && crashed(ext, reason),
     });
     ext.worker = channel;
     ext.secret = channel.secret;
-    const rows = await listSubscriptions(db, { extension: ext.id });
-    ext.subscriptionErrors.clear();
-    for (const row of rows) ext.sent.set(row.id, wire(row));
-    const config = (options.configs[ext.id] as { config?: unknown } | undefined)?.config ?? {};
-    post(ext, { type: "init", id: ext.id, file: ext.file, config, subscriptions: rows.map(wire) });
+    await init(ext, (options.configs[ext.id] as { config?: unknown } | undefined)?.config ?? {});
   };
 
   const sync = async () => {
@@ -374,9 +378,6 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       const containers = Object.entries(options.configs)
         .filter(([id, config]) => ID_PATTERN.test(id) && typeof (config as { image?: unknown } | null)?.image === "string")
         .map(([id, config]) => ({ id, file: `image ${(config as { image: string }).image}`, image: (config as { image: string }).image }));
-      for (const found of containers) {
-        if (options.containers) await removeLeftoverContainers(options.containers.connection, options.containers.instance, found.id);
-      }
       for (const found of [...discoverExtensions(options.dir), ...containers]) {
         const ext: Running = { ...found, state: "starting", restarts: 0, sent: new Map(), subscriptionErrors: new Map(), log: [], hooks: new Map(), startedAt: Date.now() };
         extensions.set(found.id, ext);

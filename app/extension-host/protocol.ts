@@ -21,7 +21,8 @@ export type HostMessage =
 
 export type WorkerMessage =
   | { type: "ready" }
-  | { type: "failed"; message: string }
+  /** `reason: "config"`: the extension's config schema refused its config (none given may be a choice). */
+  | { type: "failed"; message: string; reason?: "config" }
   | { type: "log"; line: string }
   | { type: "subscription-error"; id: number; message: string }
   | { type: "call"; callId: number; method: ApiMethod; args: unknown[] }

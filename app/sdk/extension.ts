@@ -1,7 +1,9 @@
 // What extension modules (extensions/<id>/index.ts) import from "gantry": the shape of an
-// extension and the narrow API the host gives it. Types, one identity function, and the
-// signature check hook receivers share.
+// extension and the narrow API the host gives it. Types, one identity function, the
+// signature check hook receivers share, and durations read and written as pipelines do.
 export { verifySignature } from "../domain/hmac-signature.ts";
+// An extension may import only "gantry", "valibot" and "croner": these spare it a copy.
+export { formatDuration, parseDuration } from "../domain/duration.ts";
 
 /** Any Standard Schema (valibot, zod, ...): the host validates config and params with it. */
 export interface StandardSchema<Output = unknown> {

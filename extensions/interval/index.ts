@@ -2,25 +2,7 @@
 // more often than the configured minimum ([extensions.interval] minimum, 1s by default).
 // Intervals that passed while the server was down start one catch-up run when it is back.
 import * as v from "valibot";
-import { defineExtension, type ExtensionApi, type Subscription } from "gantry";
-
-// The same duration forms as pipeline files ("500ms", "30s", "5m"); written out here because
-// an extension may import only "gantry", "valibot" and "croner" (it also runs beside the binary).
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseDuration(value: number | string): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
-  return match ? Math.round(Number(match[1]) * UNITS[match[2]!]!) : undefined;
-}
-
-/** The largest unit that divides evenly: 1000 → "1s", 90000 → "90s", 1500 → "1500ms". */
-function formatDuration(ms: number): string {
-  const [unit, size] = Object.entries(UNITS)
-    .reverse()
-    .find(([, size]) => ms >= size && ms % size === 0) ?? ["ms", 1];
-  return `${ms / size}${unit}`;
-}
+import { defineExtension, formatDuration, parseDuration, type ExtensionApi, type Subscription } from "gantry";
 
 const configSchema = v.strictObject({
   minimum: v.optional(

@@ -1,8 +1,9 @@
 // Queries for pipelines and their versions.
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { pipelines, pipelineVersions, type LoadErrorRecord } from "../schema/index.ts";
+import { pipelines, pipelineVersions, subscriptions, type LoadErrorRecord } from "../schema/index.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
+import { NotFoundError } from "../../domain/errors.ts";
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type VersionRow = typeof pipelineVersions.$inferSelect;
@@ -20,6 +21,13 @@ export async function getPipeline(db: Db, key: PipelineKey): Promise<PipelineRow
     .from(pipelines)
     .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id), isNull(pipelines.deletedAt)))
     .limit(1);
+  return row;
+}
+
+/** The pipeline, or NotFoundError "pipeline <ns>/<id> not found". */
+export async function requirePipeline(db: Db, key: PipelineKey): Promise<PipelineRow> {
+  const row = await getPipeline(db, key);
+  if (!row) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
   return row;
 }
 
@@ -102,11 +110,22 @@ export async function findPipelinesByFile(db: Db, file: string): Promise<Pipelin
   return db.select().from(pipelines).where(and(eq(pipelines.file, file), isNull(pipelines.deletedAt)));
 }
 
-export async function markPipelineDeleted(db: Db, key: PipelineKey, now: Date): Promise<void> {
-  await db
-    .update(pipelines)
-    .set({ deletedAt: now, updatedAt: now })
-    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
+/**
+ * Retires a pipeline and deletes its subscriptions with it (left behind, its triggers would
+ * fire into a missing pipeline forever). Returns whether any subscription was deleted.
+ */
+export async function markPipelineDeleted(db: Db, key: PipelineKey, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await tx
+      .update(pipelines)
+      .set({ deletedAt: now, updatedAt: now })
+      .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
+    const deleted = await tx
+      .delete(subscriptions)
+      .where(and(eq(subscriptions.namespace, key.namespace), eq(subscriptions.pipelineId, key.id)))
+      .returning({ id: subscriptions.id });
+    return deleted.length > 0;
+  });
 }
 
 export async function getVersion(db: Db, key: PipelineKey, version: number): Promise<VersionRow | undefined> {

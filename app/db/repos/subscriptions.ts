@@ -66,7 +66,3 @@ export async function insertSubscription(
 export async function deleteSubscription(db: Db, id: number): Promise<boolean> {
   return (await db.delete(subscriptions).where(eq(subscriptions.id, id)).returning({ id: subscriptions.id })).length > 0;
 }
-
-export async function deletePipelineSubscriptions(db: Db, key: PipelineKey): Promise<void> {
-  await db.delete(subscriptions).where(and(eq(subscriptions.namespace, key.namespace), eq(subscriptions.pipelineId, key.id)));
-}

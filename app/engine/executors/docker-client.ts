@@ -1,8 +1,42 @@
-// The Docker Engine API client, built from GANTRY_DOCKER_HOST, and how its failures read
-// to people ("engine unreachable", "image not present", "command not found").
+// The Docker Engine API client, built from GANTRY_DOCKER_HOST, the labels that mark this
+// server's containers, and how its failures read to people ("engine unreachable",
+// "image not present", "command not found").
 import Docker from "dockerode";
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+export const GANTRY_LABELS = {
+  managed: "gantry.managed",
+  namespace: "gantry.namespace",
+  pipeline: "gantry.pipeline",
+  run: "gantry.run",
+  task: "gantry.task",
+  attempt: "gantry.attempt",
+  keep: "gantry.keep",
+  /** The server (its database) that owns the container; its janitor touches only these. */
+  instance: "gantry.instance",
+  /** An extension's container (no run): the extension host owns it, not the janitor. */
+  extension: "gantry.extension",
+} as const;
+
+/** How long a listing of containers may take before it counts as the engine not answering. */
+export const LIST_TIMEOUT_MS = 3_000;
+
+/** The labels every container of this server carries (task and extension containers alike). */
+export const serverLabels = (instance: string): Record<string, string> => ({
+  [GANTRY_LABELS.managed]: "true",
+  [GANTRY_LABELS.instance]: instance,
+});
+
+/**
+ * This server's containers, running or not, that also carry the `extra` labels. Other
+ * Gantry servers may share the engine: theirs are never listed. Rejects with ETIMEDOUT when
+ * the engine does not answer within LIST_TIMEOUT_MS.
+ */
+export function listServerContainers(docker: Docker, instance: string, extra: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
+  const label = Object.entries({ ...serverLabels(instance), ...extra }).map(([key, value]) => `${key}=${value}`);
+  return withinTime(docker.listContainers({ all: true, filters: { label } }), LIST_TIMEOUT_MS);
+}
 
 export interface DockerConnection {
   docker: Docker;

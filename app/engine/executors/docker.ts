@@ -5,25 +5,12 @@ import type Docker from "dockerode";
 import type { Readable } from "node:stream";
 import type { LogWriter } from "../../stores/logs.ts";
 import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
-import { describeDockerFailure, isUnreachable, withinTime, type DockerConnection } from "./docker-client.ts";
+import { formatBytes } from "../../domain/bytes.ts";
+import { describeDockerFailure, GANTRY_LABELS, isUnreachable, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 
 /** Where the run's workspace appears inside every container. */
 export const CONTAINER_WORKSPACE = "/workspace";
-
-export const GANTRY_LABELS = {
-  managed: "gantry.managed",
-  namespace: "gantry.namespace",
-  pipeline: "gantry.pipeline",
-  run: "gantry.run",
-  task: "gantry.task",
-  attempt: "gantry.attempt",
-  keep: "gantry.keep",
-  /** The server (its database) that owns the container; its janitor touches only these. */
-  instance: "gantry.instance",
-  /** An extension's container (no run): the extension host owns it, not the janitor. */
-  extension: "gantry.extension",
-} as const;
 
 export interface DockerExecutorOptions {
   connection: DockerConnection;
@@ -31,8 +18,6 @@ export interface DockerExecutorOptions {
   instance: string;
   /** Network for tasks that do not name one. */
   defaultNetwork: string;
-  /** Resolves a pull secret's value (registry credentials). */
-  resolveSecret?: (launch: TaskLaunch, name: string) => Promise<string | undefined>;
 }
 
 export type DockerHealth = { status: "ok"; version: string } | { status: "unavailable"; message: string };
@@ -64,13 +49,8 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
         if (pull === "never") return `image ${image} is not present on the Docker engine, and the task's pull policy is "never"`;
       }
     }
-    let authconfig: Record<string, string> | undefined;
-    const secretName = launch.task.container?.pullSecret;
-    if (secretName) {
-      const value = await options.resolveSecret?.(launch, secretName);
-      if (value === undefined) return `pull secret "${secretName}" does not exist`;
-      authconfig = parseRegistryAuth(value, image);
-    }
+    // The orchestrator resolved the pull secret (refused to forks, masked in the log).
+    const authconfig = launch.registryAuth !== undefined ? parseRegistryAuth(launch.registryAuth, image) : undefined;
     launch.log.line("gantry", `pulling image ${image}`);
     try {
       const stream = (await docker.pull(image, authconfig ? { authconfig } : {})) as Readable;
@@ -182,8 +162,7 @@ function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: 
     Env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
     WorkingDir: workdir,
     Labels: {
-      [GANTRY_LABELS.managed]: "true",
-      [GANTRY_LABELS.instance]: instance,
+      ...serverLabels(instance),
       [GANTRY_LABELS.namespace]: launch.namespace,
       [GANTRY_LABELS.pipeline]: launch.pipeline,
       [GANTRY_LABELS.run]: String(launch.run),
@@ -247,10 +226,5 @@ function parseRegistryAuth(value: string, image: string): Record<string, string>
   return { username: value.slice(0, colon), password: value.slice(colon + 1), serveraddress };
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${Number((bytes / 1024 ** 3).toFixed(1))} GiB`;
-  if (bytes >= 1024 ** 2) return `${Number((bytes / 1024 ** 2).toFixed(1))} MiB`;
-  return `${Math.round(bytes / 1024)} KiB`;
-}
 
 

@@ -13,6 +13,8 @@ export interface TaskLaunch {
   bundlePath: string;
   /** The complete environment of the task. */
   env: Record<string, string>;
+  /** A container task's registry credentials (its pull secret's value), for pulling its image. */
+  registryAuth?: string;
   workspace: string;
   log: LogWriter;
 }
