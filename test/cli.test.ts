@@ -1,10 +1,13 @@
 // The `gantry` CLI against a real server: each command runs as a subprocess, the way a
 // user or a CI script runs it, and is judged by its exit code, stdout and stderr.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { startTestGantry, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
 import { readSse, type SseMessage } from "../app/cli/sse-reader.ts";
+
+// Servers and CLI processes need more than bun test's 5 s default.
+setDefaultTimeout(60_000);
 
 const PIPELINES: Record<string, string> = {
   "greet.ts": `
@@ -203,6 +206,32 @@ describe("gantry pipeline", () => {
     const missing = await cli(["pipeline", "validate", "/nonexistent/pipeline.ts"]);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain("no such file");
+  });
+});
+
+describe("gantry dev", () => {
+  it("runs a file locally with -v variables, printing each task's log and state", async () => {
+    const file = writeFile(join(tempDir(), "greet.ts"), PIPELINES["greet.ts"]!);
+    // Nothing of a configured server is touched: its database is never opened.
+    const result = await cli(["dev", file, "-v", "GREETING=hi"], { GANTRY_URL: "http://127.0.0.1:1", GANTRY_DB_URL: "file:/nonexistent/gantry.db" });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain("Greeter: 2 task(s), run locally");
+    expect(result.stdout).toMatch(/say\s+│ greeting=hi/);
+    expect(result.stdout).toMatch(/✓ say\s+successful in /);
+    expect(result.stdout).toMatch(/✓ check\s+successful in /);
+    expect(result.stdout).toMatch(/successful in \S+\n$/);
+  });
+
+  it("exits 1 when the run fails, and 2 with the usage for a bad command line", async () => {
+    const failing = await cli(["dev", writeFile(join(tempDir(), "fails.ts"), PIPELINES["fails.ts"]!)]);
+    expect(failing.exitCode).toBe(1);
+    expect(failing.stdout).toMatch(/✗ boom\s+failed/);
+    for (const args of [["dev"], ["dev", "x.ts", "-v", "NOEQUALS"], ["dev", "x.ts", "--bogus"]]) {
+      const result = await cli(args);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain("usage: gantry dev <file>");
+    }
+    expect((await cli(["dev", "x.ts", "-v", "NOEQUALS"])).stderr).toContain('-v expects KEY=VALUE, got "NOEQUALS"');
   });
 });
 

@@ -101,6 +101,21 @@ describe("custom roles", () => {
     ]);
   });
 
+  it("answers 403 alike for the secrets of a pipeline that exists and of one that does not", async () => {
+    // May see every pipeline, but no secret: whether a pipeline exists is no business of the secrets routes.
+    const secret = await tokenWithRole("no-secrets", [{ resource: "pipelines", target: ".*", actions: ["read"] }]);
+    for (const pipeline of ["default/quick", "default/no-such-pipeline"]) {
+      for (const [method, path] of [["GET", ""], ["GET", "/x_name"], ["PUT", "/x_name"], ["DELETE", "/x_name"]] as const) {
+        const response = await as(secret, `/pipelines/${pipeline}/secrets${path}`, {
+          method,
+          ...(method === "PUT" && { body: JSON.stringify({ value: "long-enough" }) }),
+        });
+        expect(response.status, `${method} ${pipeline}${path}`).toBe(403);
+        expect(((await response.json()) as { error: { message: string } }).error.message).toContain(`secrets:${method === "GET" ? "read" : "write"} on ${pipeline}`);
+      }
+    }
+  });
+
   it("lists built-in roles and refuses to change or delete them", async () => {
     const roles = (await (await api("/roles")).json()) as { roles: { id: string; builtIn: boolean }[] };
     expect(roles.roles.filter((role) => role.builtIn).map((role) => role.id)).toEqual(["admin", "viewer"]);

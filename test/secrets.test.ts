@@ -728,8 +728,8 @@ describe("gantry secret", () => {
     expect(unknown.stderr).toContain("pipeline default/nope not found");
   });
 
-  it("asks twice at a terminal without echoing what is typed", async () => {
-    if (!Bun.which("script")) return; // util-linux's script gives the CLI a real terminal
+  // util-linux's script gives the CLI a real terminal; without it the test cannot run.
+  it.skipIf(!Bun.which("script"))("asks twice at a terminal without echoing what is typed", async () => {
     const value = `typed-${unique}`;
     const ask = async (answers: string[]) => {
       const command = `${process.execPath} app/main.ts secret set typed_secret; echo "exit=$?"`;

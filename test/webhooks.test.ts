@@ -1,10 +1,12 @@
 // The built-in webhook extension on a real server: signed POSTs to /hooks/webhook/<ns>/<id>
 // start runs with variables from the body, bad or malformed signatures are 401s with an
 // event, delivery ids start nothing twice (also after a restart), and big bodies are 413s.
-import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout, spyOn } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../app/domain/hmac-signature.ts";
+import type { ExtensionHost } from "../app/extension-host/host.ts";
+import { createHooksReceiver } from "../app/http/hooks/receiver.ts";
 import { readLog, startTestGantry, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
 
@@ -323,5 +325,28 @@ describe("webhook trigger on a new pipeline", () => {
     }, 15_000, "the subscription to reach the extension");
     expect(answer.status).toBe(202);
     expect(answer.body.run!.pipeline).toBe("late");
+  });
+});
+
+describe("hooks receiver errors", () => {
+  it("answers a failing extension host with a JSON 500 and a big body with a JSON 413", async () => {
+    const host = { hook: () => Promise.reject(new Error("host broke")) } as unknown as ExtensionHost;
+    const receiver = createHooksReceiver(host, 16);
+    const logged = spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const failed = await receiver.request("/hooks/x/y", { method: "POST", body: "{}" });
+      expect(failed.status).toBe(500);
+      expect(await failed.json()).toEqual({ error: { code: "internal", message: "internal server error" } });
+      expect(logged).toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+    const tooLarge = { error: { code: "too_large", message: "body over 16 bytes" } };
+    const declared = await receiver.request("/hooks/x", { method: "POST", headers: { "content-length": "17" }, body: "x".repeat(17) });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toEqual(tooLarge);
+    const streamed = await receiver.request("/hooks/x", { method: "POST", body: new Blob(["x".repeat(17)]).stream() });
+    expect(streamed.status).toBe(413);
+    expect(await streamed.json()).toEqual(tooLarge);
   });
 });

@@ -2,7 +2,7 @@
 // API route makes. A denial names the missing permission.
 import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
-import { deleteRole, getRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
+import { deleteRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../domain/errors.ts";
 import { allows, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
@@ -24,8 +24,7 @@ export async function saveRole(
   now: Date,
 ): Promise<{ role: RoleRow; created: boolean }> {
   if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be changed`);
-  const { created } = await upsertRole(db, { id, description: role.description, permissions: role.permissions, updatedAt: now, now });
-  return { role: (await getRole(db, id))!, created };
+  return upsertRole(db, { id, description: role.description, permissions: role.permissions, updatedAt: now, now });
 }
 
 /** Deletes a custom role; built-in roles cannot be deleted. */
@@ -34,11 +33,16 @@ export async function removeRole(db: Db, id: string): Promise<void> {
   if (!(await deleteRole(db, id))) throw new NotFoundError(`role ${id} not found`);
 }
 
+/** What these roles grant: the built-in ones' permissions and those of `customRows`, the custom ones' rows. */
+export function rolePermissions(roleIds: readonly string[], customRows: readonly RoleRow[]): Permission[] {
+  const builtIn = roleIds.filter(isBuiltInRole).flatMap((id) => BUILT_IN_ROLES[id]!.permissions);
+  return [...builtIn, ...customRows.flatMap((role) => role.permissions)];
+}
+
 /** Everything a token may do: its roles' permissions and its own. */
 export async function permissionsOf(db: Db, token: TokenRow): Promise<Permission[]> {
-  const builtIn = token.roles.filter(isBuiltInRole).flatMap((id) => BUILT_IN_ROLES[id]!.permissions);
-  const custom = (await getRoles(db, token.roles.filter((id) => !isBuiltInRole(id)))).flatMap((role) => role.permissions);
-  return [...builtIn, ...custom, ...(token.permissions ?? [])];
+  const custom = await getRoles(db, token.roles.filter((id) => !isBuiltInRole(id)));
+  return [...rolePermissions(token.roles, custom), ...(token.permissions ?? [])];
 }
 
 interface PermissionContext {

@@ -1,13 +1,13 @@
 // API tokens: random secrets shown once, stored as sha256 hashes, with roles, expiry
 // and revocation; plus the bootstrap token of a fresh install.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { getRoles } from "../db/repos/roles.ts";
 import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
 import { ForbiddenError, UnauthorizedError, ValidationError } from "../domain/errors.ts";
 import { covers, type Permission } from "../domain/permissions.ts";
-import { BUILT_IN_ROLES, isBuiltInRole, permissionsOf } from "./roles.ts";
+import { BUILT_IN_ROLES, isBuiltInRole, rolePermissions } from "./roles.ts";
 
 export const TOKEN_PREFIX = "gty_";
 
@@ -63,7 +63,7 @@ export async function issueToken(
     throw new ValidationError(`unknown role ${unknown.join(", ")}: roles are ${[...Object.keys(BUILT_IN_ROLES), ...custom.map((row) => row.id)].join(", ")} or one made with PUT /roles/:id`);
   }
   // No escalation: a token can only hand out what it may do itself.
-  const granted = await permissionsOf(db, { ...caller.token, roles: wanted.roles, permissions: null });
+  const granted = rolePermissions(wanted.roles, custom);
   const beyond = granted.find((permission) => !covers(caller.permissions, permission));
   if (beyond) {
     throw new ForbiddenError(`cannot grant ${beyond.resource}:${beyond.actions.join("+")} on ${beyond.target}: the calling token does not have it`);
@@ -105,9 +105,4 @@ export async function ensureBootstrapToken(db: Db, dataDir: string, now: Date): 
   const file = join(dataDir, "bootstrap-token");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
-}
-
-export function bootstrapTokenFile(dataDir: string): string | undefined {
-  const file = join(dataDir, "bootstrap-token");
-  return existsSync(file) ? file : undefined;
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { CliError } from "./errors.ts";
 
-export const DEFAULT_URL = "http://127.0.0.1:8080";
+const DEFAULT_URL = "http://127.0.0.1:8080";
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ClientSettings {
@@ -23,7 +23,7 @@ const configFileSchema = v.looseObject({
 });
 
 /** Env wins key by key over ~/.gantry.toml; the URL falls back to the local default. */
-export function resolveClientSettings(env: Record<string, string | undefined> = process.env, home = env.HOME || homedir()): ClientSettings {
+function resolveClientSettings(env: Record<string, string | undefined> = process.env, home = env.HOME || homedir()): ClientSettings {
   const file = join(home, ".gantry.toml");
   let fromFile: v.InferOutput<typeof configFileSchema> = {};
   if (existsSync(file)) {

@@ -5,13 +5,13 @@ import * as v from "valibot";
 
 const timestamp = v.nullable(v.string());
 
-export const issueSchema = v.object({ path: v.string(), message: v.string() });
+const issueSchema = v.object({ path: v.string(), message: v.string() });
 
-export const loadErrorSchema = v.object({ file: v.string(), issues: v.array(issueSchema) });
+const loadErrorSchema = v.object({ file: v.string(), issues: v.array(issueSchema) });
 
 export const triggerSchema = v.looseObject({ kind: v.string() });
 
-export const pipelineTaskSchema = v.object({
+const pipelineTaskSchema = v.object({
   id: v.string(),
   kind: v.string(),
   needs: v.record(v.string(), v.string()),
@@ -20,7 +20,7 @@ export const pipelineTaskSchema = v.object({
   image: v.optional(v.string()),
 });
 
-export const pipelineSchema = v.object({
+const pipelineSchema = v.object({
   namespace: v.string(),
   id: v.string(),
   name: v.string(),
@@ -37,7 +37,7 @@ export const pipelineSchema = v.object({
 export type PipelineJson = v.InferOutput<typeof pipelineSchema>;
 export type TriggerJson = v.InferOutput<typeof triggerSchema>;
 
-export const executionSchema = v.object({
+const executionSchema = v.object({
   id: v.string(),
   kind: v.string(),
   state: v.string(),
@@ -49,7 +49,7 @@ export const executionSchema = v.object({
 });
 export type ExecutionJson = v.InferOutput<typeof executionSchema>;
 
-export const runSchema = v.object({
+const runSchema = v.object({
   namespace: v.string(),
   pipeline: v.string(),
   id: v.number(),
@@ -65,7 +65,7 @@ export const runSchema = v.object({
 });
 export type RunJson = v.InferOutput<typeof runSchema>;
 
-export const tokenSchema = v.object({
+const tokenSchema = v.object({
   id: v.string(),
   name: v.string(),
   roles: v.array(v.string()),
@@ -75,11 +75,9 @@ export const tokenSchema = v.object({
 });
 export type TokenJson = v.InferOutput<typeof tokenSchema>;
 
-export const secretSchema = v.object({ name: v.string(), scope: v.string(), createdAt: v.string(), updatedAt: v.string() });
-export type SecretJson = v.InferOutput<typeof secretSchema>;
+const secretSchema = v.object({ name: v.string(), scope: v.string(), createdAt: v.string(), updatedAt: v.string() });
 
-export const objectSchema = v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() });
-export type ObjectJson = v.InferOutput<typeof objectSchema>;
+const objectSchema = v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() });
 
 export const pipelineListAnswer = v.object({ pipelines: v.array(pipelineSchema) });
 export const pipelineAnswer = v.object({ pipeline: pipelineSchema });
@@ -90,10 +88,10 @@ export const tokenAnswer = v.object({ token: tokenSchema });
 export const createdTokenAnswer = v.object({ token: tokenSchema, secret: v.string() });
 export const objectAnswer = v.object({ object: objectSchema });
 export const objectListAnswer = v.object({ objects: v.array(objectSchema) });
-export const deletedObjectAnswer = v.object({ deleted: v.string() });
+/** The answer to a DELETE of an object or a secret: the key or name deleted. */
+export const deletedAnswer = v.object({ deleted: v.string() });
 export const secretAnswer = v.object({ secret: secretSchema });
 export const secretListAnswer = v.object({ secrets: v.array(secretSchema) });
-export const deletedSecretAnswer = v.object({ deleted: v.string() });
 /** newKey comes only when the key was GANTRY_SECRET_KEY, which the server cannot rewrite. */
 export const rotatedKeyAnswer = v.object({
   keyId: v.string(),
@@ -105,7 +103,7 @@ export const rotatedKeyAnswer = v.object({
 /** The final message of a followed log: how the task ended. */
 export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });
 
-export const subscriptionSchema = v.object({
+const subscriptionSchema = v.object({
   id: v.number(),
   extension: v.string(),
   namespace: v.string(),
@@ -117,7 +115,7 @@ export const subscriptionSchema = v.object({
 });
 export type SubscriptionJson = v.InferOutput<typeof subscriptionSchema>;
 
-export const extensionSchema = v.object({
+const extensionSchema = v.object({
   id: v.string(),
   state: v.string(),
   restarts: v.number(),

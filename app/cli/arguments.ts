@@ -2,7 +2,7 @@
 // commands: `<ns/id>` pipeline references, run numbers and `-v KEY=VALUE` variables.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as v from "valibot";
-import { idSchema } from "../domain/ids.ts";
+import { idSchema, runNumberSchema } from "../domain/ids.ts";
 import { UsageError } from "./errors.ts";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -53,8 +53,6 @@ export function formatPipelineRef(ref: PipelineRef): string {
   return `${ref.namespace}/${ref.id}`;
 }
 
-const runNumberSchema = v.pipe(v.string(), v.regex(/^[1-9]\d{0,15}$/), v.transform(Number));
-
 /** A run number: 1, 2, 3... (a leading "#" is allowed, as the CLI prints them). */
 export function parseRunNumber(text: string): number {
   const parsed = v.safeParse(runNumberSchema, text.replace(/^#/, ""));
@@ -68,12 +66,12 @@ export function parsePositiveInteger(flag: string, text: string): number {
   return Number(text);
 }
 
-/** `-v KEY=VALUE` pairs; the value may itself contain "=". Later pairs win. */
-export function parseVariables(pairs: readonly string[]): Record<string, string> {
+/** `-v KEY=VALUE` pairs (or those of `flag`, e.g. --param); the value may itself contain "=". Later pairs win. */
+export function parseVariables(pairs: readonly string[], flag = "-v"): Record<string, string> {
   const variables: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`-v expects KEY=VALUE, got "${pair}"`);
+    if (eq <= 0) throw new UsageError(`${flag} expects KEY=VALUE, got "${pair}"`);
     variables[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return variables;

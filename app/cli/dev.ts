@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { createDeps } from "../deps.ts";
 import { addVersion } from "../db/repos/pipelines.ts";
@@ -11,40 +10,25 @@ import { getRun } from "../db/repos/runs.ts";
 import { formatDuration } from "../domain/duration.ts";
 import { isFinalTaskState } from "../domain/states.ts";
 import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
+import { parseArguments, parseVariables, takePositionals } from "./arguments.ts";
+import { guard } from "./command.ts";
+import { paint, stateSymbol } from "./output.ts";
 
 const USAGE = "usage: gantry dev <file> [-v KEY=VALUE]...";
 
-export async function devCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { var: { type: "string", short: "v", multiple: true }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (error) {
-    console.error(`gantry: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const [file] = parsed.positionals;
-  if (!file || parsed.positionals.length > 1) {
-    console.error(USAGE);
-    return 2;
-  }
-  const variables: Record<string, string> = {};
-  for (const pair of parsed.values.var ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) {
-      console.error(`gantry: -v expects KEY=VALUE, got "${pair}"`);
-      return 2;
+export function devCommand(args: string[]): Promise<number> {
+  return guard(USAGE, async () => {
+    const { values, positionals } = parseArguments(args, { var: { type: "string", short: "v", multiple: true }, help: { type: "boolean", short: "h" } });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
     }
-    variables[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
+    const [file] = takePositionals(positionals, ["file"]);
+    return runLocally(file!, parseVariables(values.var ?? []));
+  });
+}
 
+async function runLocally(file: string, variables: Record<string, string>): Promise<number> {
   const path = resolve(file);
   const scratch = mkdtempSync(join(tmpdir(), "gantry-dev-"));
   try {
@@ -53,10 +37,10 @@ export async function devCommand(args: string[]): Promise<number> {
       for (const issue of compiled.issues) console.error(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
       return 1;
     }
+    // The scratch folder holds everything, whatever the environment or gantry.toml say.
     const config = loadConfig({
-      env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: "" },
+      env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: `file:${join(scratch, "dev.db")}` },
     });
-    config.dbUrl = `file:${join(scratch, "dev.db")}`;
     const deps = await createDeps(config);
     const key = { namespace: "dev", id: compiled.spec.id };
     await addVersion(deps.db, key, { ...compiled, file: path }, new Date());
@@ -64,12 +48,10 @@ export async function devCommand(args: string[]): Promise<number> {
     const run = await deps.orchestrator.startRun(key, { variables, trigger: { kind: "dev" } });
     const runKey = { ...key, run: run.id };
     const width = Math.max(...compiled.spec.tasks.map((task) => task.id.length));
-    const color = process.stdout.isTTY && !process.env.NO_COLOR;
-    const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
     const followers: Promise<void>[] = [];
     const seen = new Map<string, string>();
 
-    console.log(`${paint(1, compiled.spec.name)}: ${compiled.spec.tasks.length} task(s), run locally`);
+    console.log(`${paint("bold", compiled.spec.name)}: ${compiled.spec.tasks.length} task(s), run locally`);
     const interrupt = () => void deps.orchestrator.cancelRun(runKey, "Ctrl-C").catch(() => undefined);
     process.once("SIGINT", interrupt);
     const unsubscribe = deps.bus.subscribe(async (message) => {
@@ -80,7 +62,7 @@ export async function devCommand(args: string[]): Promise<number> {
       seen.set(task.taskId, `${task.state}:${task.attempt}`);
       const label = task.taskId.padEnd(width);
       if (task.state === "running" && task.attempt === 1) {
-        console.log(`${paint(36, "▶")} ${label} started`);
+        console.log(`${paint("cyan", "▶")} ${label} started`);
         const controller = new AbortController();
         followers.push(
           (async () => {
@@ -93,17 +75,14 @@ export async function devCommand(args: string[]): Promise<number> {
             for await (const chunk of deps.logs.follow(logKey, finished, controller.signal)) {
               for (const line of chunk.replace(/\n$/, "").split("\n")) {
                 // Drop the stored timestamp: the terminal is live already.
-                console.log(`${paint(2, `${task.taskId.padEnd(width)} │`)} ${line.replace(/^\S+ /, "")}`);
+                console.log(`${paint("dim", `${label} │`)} ${line.replace(/^\S+ /, "")}`);
               }
             }
           })(),
         );
       } else if (isFinalTaskState(task.state)) {
-        const symbol = { successful: paint(32, "✓"), failed: paint(31, "✗"), skipped: paint(2, "-"), cancelled: paint(33, "⊘") }[
-          task.state as "successful" | "failed" | "skipped" | "cancelled"
-        ];
         const took = task.startedAt && task.endedAt ? ` in ${formatDuration(task.endedAt.getTime() - task.startedAt.getTime())}` : "";
-        console.log(`${symbol} ${label} ${task.state}${took}${task.reason ? `: ${task.reason}` : ""}`);
+        console.log(`${stateSymbol(task.state)} ${label} ${task.state}${took}${task.reason ? `: ${task.reason}` : ""}`);
       }
     });
     await deps.orchestrator.idle();
@@ -113,7 +92,7 @@ export async function devCommand(args: string[]): Promise<number> {
     const final = await getRun(deps.db, runKey);
     const state = final?.state ?? "failed";
     const summary = `${state}${final?.reason ? ` (${final.reason})` : ""} in ${formatDuration(Date.now() - started)}`;
-    console.log(state === "successful" ? paint(32, summary) : paint(31, summary));
+    console.log(paint(state === "successful" ? "green" : "red", summary));
     deps.database.close();
     return state === "successful" ? 0 : 1;
   } finally {

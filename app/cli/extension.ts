@@ -1,5 +1,7 @@
 // `gantry extension ls|logs`: the extension modules the server runs (state, subscriptions,
 // error) and an extension's recent log.
+import * as v from "valibot";
+import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
 import { extensionAnswer, extensionListAnswer } from "./api-schemas.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
@@ -12,7 +14,7 @@ const STATE_STYLE = { running: "green", starting: "cyan", crashed: "yellow", fai
 const paintExtensionState = (state: string) => (Object.hasOwn(STATE_STYLE, state) ? paint(STATE_STYLE[state as keyof typeof STATE_STYLE], state) : state);
 
 function parseExtensionId(text: string): string {
-  if (!/^[a-z0-9-]{1,64}$/.test(text)) throw new UsageError(`"${text}" is not an extension id (see gantry extension ls)`);
+  if (!v.is(idSchema, text)) throw new UsageError(`"${text}" is not an extension id (see gantry extension ls)`);
   return text;
 }
 

@@ -2,9 +2,10 @@
 // (a file or stdin in, stdout or a file out).
 import { statSync } from "node:fs";
 import * as v from "valibot";
+import { formatBytes } from "../domain/bytes.ts";
 import { objectKeyProblem } from "../domain/object-keys.ts";
 import { ApiError, createApiClient } from "./api-client.ts";
-import { deletedObjectAnswer, objectAnswer, objectListAnswer } from "./api-schemas.ts";
+import { deletedAnswer, objectAnswer, objectListAnswer } from "./api-schemas.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals, type PipelineRef } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
@@ -28,18 +29,6 @@ const keyPath = (pipeline: PipelineRef, run: number | undefined, key: string) =>
 
 const placeText = (pipeline: PipelineRef, run: number | undefined) =>
   run === undefined ? `pipeline ${formatPipelineRef(pipeline)}` : `run ${run} of ${formatPipelineRef(pipeline)}`;
-
-function formatBytes(size: number): string {
-  if (size < 1024) return `${size} B`;
-  const units = ["KiB", "MiB", "GiB"];
-  let value = size / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 const put: Subcommand = {
   usage: "gantry object put <ns/id> <key> [file] [--run N] [--json]   (the bytes of file, or of stdin)",
@@ -130,7 +119,7 @@ const rm: Subcommand = {
     const pipeline = parsePipelineRef(pipelineText!);
     const key = parseKey(keyText!);
     const run = values.run === undefined ? undefined : parseRunNumber(values.run);
-    await createApiClient().json("DELETE", keyPath(pipeline, run, key), deletedObjectAnswer);
+    await createApiClient().json("DELETE", keyPath(pipeline, run, key), deletedAnswer);
     console.log(`deleted object ${key} (${placeText(pipeline, run)})`);
     return 0;
   },

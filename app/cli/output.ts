@@ -3,7 +3,7 @@
 import { formatDuration } from "../domain/duration.ts";
 
 /** Colour is for people at a terminal; pipes and NO_COLOR (https://no-color.org) get plain text. */
-export function colorEnabled(): boolean {
+function colorEnabled(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 }
 

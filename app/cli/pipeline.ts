@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { formatDuration } from "../domain/duration.ts";
-import { idSchema } from "../domain/ids.ts";
+import { idSchema, SERIAL_PATTERN } from "../domain/ids.ts";
 import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
 import { createApiClient } from "./api-client.ts";
 import {
@@ -17,7 +17,7 @@ import {
   type PipelineJson,
   type TriggerJson,
 } from "./api-schemas.ts";
-import { formatPipelineRef, parseArguments, parsePipelineRef, pipelinePath, takePositionals } from "./arguments.ts";
+import { formatPipelineRef, parseArguments, parsePipelineRef, parseVariables, pipelinePath, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { formatTime, paint, printJson, table } from "./output.ts";
@@ -108,7 +108,7 @@ const subscribe: Subcommand = {
     const ref = parsePipelineRef(refText!);
     if (!v.is(idSchema, extension)) throw new UsageError(`"${extension}" is not an extension id (see gantry extension ls)`);
     // --param values are strings; numbers, lists and the like go in --params-json.
-    const params = { ...parseParamsJson(values["params-json"]), ...parseParams(values.param ?? []) };
+    const params = { ...parseParamsJson(values["params-json"]), ...parseVariables(values.param ?? [], "--param") };
     const { data, raw } = await createApiClient().json("POST", `${pipelinePath(ref)}/subscriptions`, subscriptionAnswer, { extension, params });
     if (values.json) {
       printJson(raw);
@@ -126,7 +126,7 @@ const unsubscribe: Subcommand = {
     const { positionals } = parseArguments(args, {});
     const [refText, idText] = takePositionals(positionals, ["ns/id", "subscription id"]);
     const ref = parsePipelineRef(refText!);
-    if (!/^[1-9]\d{0,15}$/.test(idText!)) throw new UsageError(`"${idText}" is not a subscription id (see gantry pipeline subscriptions ${formatPipelineRef(ref)})`);
+    if (!SERIAL_PATTERN.test(idText!)) throw new UsageError(`"${idText}" is not a subscription id (see gantry pipeline subscriptions ${formatPipelineRef(ref)})`);
     const { data } = await createApiClient().json("DELETE", `${pipelinePath(ref)}/subscriptions/${idText}`, subscriptionAnswer);
     console.log(`removed subscription ${data.subscription.id} of ${formatPipelineRef(ref)} to ${data.subscription.extension}`);
     return 0;
@@ -163,17 +163,6 @@ const subscriptions: Subcommand = {
 
 export function pipelineCommand(args: string[]): Promise<number> {
   return dispatch("pipeline", args, { ls, get, validate, subscribe, unsubscribe, subscriptions }, { list: "ls", show: "get", subs: "subscriptions" });
-}
-
-/** `--param KEY=VALUE` pairs; the value may contain "=". Later pairs win. */
-function parseParams(pairs: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--param expects KEY=VALUE, got "${pair}"`);
-    params[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return params;
 }
 
 function parseParamsJson(text: string | undefined): Record<string, unknown> {

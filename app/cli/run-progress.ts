@@ -115,7 +115,7 @@ function createLiveView(): ProgressView {
 }
 
 /** "running (attempt 2)", "failed in 1.2s (exit 1): reason". */
-export function describeTask(task: ExecutionJson, now: number): string {
+function describeTask(task: ExecutionJson, now: number): string {
   const took = elapsed(task.startedAt, task.endedAt, now);
   let text = paintState(task.state);
   if (task.state !== "running" && took) text += ` in ${took}`;

@@ -1,14 +1,12 @@
 // `gantry secret set|ls|rm|rotate-key`: global and pipeline secrets. A value is read from
 // stdin or a hidden prompt, never from the command line, and the server never sends it back.
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { createApiClient } from "./api-client.ts";
-import { deletedSecretAnswer, rotatedKeyAnswer, secretAnswer, secretListAnswer } from "./api-schemas.ts";
+import { deletedAnswer, rotatedKeyAnswer, secretAnswer, secretListAnswer } from "./api-schemas.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, pipelinePath, takePositionals, type PipelineRef } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { formatTime, paint, printJson, table } from "./output.ts";
-
-/** The server's rule (app/stores/secrets.ts), checked here so a typo fails before the prompt. */
-const SECRET_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 const NO_VALUE_ON_ARGV =
   "a secret value is never taken from the command line: other users see it in `ps` and your shell keeps it in its history. " +
@@ -16,8 +14,9 @@ const NO_VALUE_ON_ARGV =
 
 const pipelineOption = { pipeline: { type: "string", short: "p" } } as const;
 
+/** The server's rule, checked here so a typo fails before the prompt. */
 function parseName(text: string): string {
-  if (!SECRET_NAME_PATTERN.test(text)) throw new UsageError(`"${text}" is not a secret name: 1-128 characters of A-Z a-z 0-9 _ . -`);
+  if (!SECRET_NAME_PATTERN.test(text)) throw new UsageError(`"${text}" is not a secret name: ${SECRET_NAME_RULE}`);
   return text;
 }
 
@@ -79,7 +78,7 @@ const rm: Subcommand = {
     const [nameText] = takePositionals(positionals, ["name"]);
     const name = parseName(nameText!);
     const pipeline = values.pipeline === undefined ? undefined : parsePipelineRef(values.pipeline);
-    await createApiClient().json("DELETE", `${secretsPath(pipeline)}/${encodeURIComponent(name)}`, deletedSecretAnswer);
+    await createApiClient().json("DELETE", `${secretsPath(pipeline)}/${encodeURIComponent(name)}`, deletedAnswer);
     console.log(`deleted secret ${name} (${scopeText(pipeline)})`);
     return 0;
   },

@@ -1,7 +1,7 @@
 // The rules an object key must follow, in one place: the API, the store and the CLI check
 // keys with them, so a key that passes can never name a path outside the object folder.
 
-export const MAX_OBJECT_KEY_LENGTH = 256;
+const MAX_OBJECT_KEY_LENGTH = 256;
 
 /** Why `key` is not a valid object key, or undefined when it is. */
 export function objectKeyProblem(key: string): string | undefined {
@@ -17,8 +17,4 @@ export function objectKeyProblem(key: string): string | undefined {
   // URL clients collapse "/./", so such a key would reach the server as another key.
   if (key.split("/").includes(".")) return "must not have a '.' path segment";
   return undefined;
-}
-
-export function isObjectKey(key: string): boolean {
-  return objectKeyProblem(key) === undefined;
 }

@@ -30,12 +30,28 @@ export const permissionSchema = v.strictObject({
 
 export type Permission = v.InferOutput<typeof permissionSchema>;
 
+// Every route check and every row of a filtered list tests targets: each pattern is compiled
+// once. Patterns come from roles and tokens, so there are few; the bound only guards against
+// roles edited without end.
+const MAX_COMPILED_TARGETS = 1000;
+const compiledTargets = new Map<string, RegExp>();
+
+function targetPattern(target: string): RegExp {
+  let pattern = compiledTargets.get(target);
+  if (!pattern) {
+    if (compiledTargets.size >= MAX_COMPILED_TARGETS) compiledTargets.clear();
+    pattern = new RegExp(`^(?:${target})$`);
+    compiledTargets.set(target, pattern);
+  }
+  return pattern;
+}
+
 export function allows(permissions: readonly Permission[], resource: Resource, action: Action, target: string): boolean {
   return permissions.some(
     (permission) =>
       (permission.resource === "*" || permission.resource === resource) &&
       permission.actions.includes(action) &&
-      new RegExp(`^(?:${permission.target})$`).test(target),
+      targetPattern(permission.target).test(target),
   );
 }
 

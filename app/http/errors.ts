@@ -22,7 +22,7 @@ export function errorBody(code: string, message: string) {
 
 /** Web pages answer errors with a page; the API, hooks and SSE streams with JSON. */
 function wantsPage(c: Context): boolean {
-  if (c.req.path.startsWith("/api/") || c.req.path.startsWith("/public/")) return false;
+  if (/^\/(api|public|hooks)\//.test(c.req.path)) return false;
   if (c.req.header("hx-request")) return true;
   return (c.req.header("accept") ?? "").includes("text/html");
 }

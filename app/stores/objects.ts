@@ -6,7 +6,7 @@ import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { deleteObject, expireRunObjects, getObject, listObjects, putObject, type ObjectPlace, type ObjectRow } from "../db/repos/objects.ts";
-import { getPipeline, type PipelineKey } from "../db/repos/pipelines.ts";
+import { requirePipeline, type PipelineKey } from "../db/repos/pipelines.ts";
 import { runExists, type RunKey } from "../db/repos/runs.ts";
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from "../domain/errors.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
@@ -47,7 +47,7 @@ export interface ObjectStoreOptions {
 }
 
 /** Throws ValidationError naming the rule a key breaks. */
-export function checkObjectKey(key: string): void {
+function checkObjectKey(key: string): void {
   const problem = objectKeyProblem(key);
   if (problem) throw new ValidationError(`object key ${JSON.stringify(key)} ${problem}`);
 }
@@ -107,8 +107,7 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
   const resolve = async (scope: ObjectScope): Promise<{ place: ObjectPlace; expired: boolean }> => {
     const place = placeOf(scope);
     folderOf(place);
-    const pipeline = await getPipeline(db, { namespace: place.namespace, id: place.pipelineId });
-    if (!pipeline) throw new NotFoundError(`pipeline ${place.namespace}/${place.pipelineId} not found`);
+    const pipeline = await requirePipeline(db, { namespace: place.namespace, id: place.pipelineId });
     if (scope.kind === "pipeline") return { place, expired: false };
     if (!(await runExists(db, scope.run))) throw new NotFoundError(`run ${scope.run.run} of ${place.namespace}/${place.pipelineId} not found`);
     return { place, expired: place.runId + runExpiry <= pipeline.lastRunId };
@@ -180,8 +179,6 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
           if (!(await getObject(db, place, victim.key))) rmSync(victimPath, { force: true });
         });
       }
-      // Writing to a pipeline is a moment to drop what has expired in it.
-      await expireRuns({ namespace: place.namespace, id: place.pipelineId });
       return { object: info(row), created };
     },
     async get(scope, key) {

@@ -13,12 +13,10 @@ import {
 } from "../db/repos/secrets.ts";
 import type { PipelineKey } from "../db/repos/pipelines.ts";
 import { ConflictError, ValidationError } from "../domain/errors.ts";
+import { MAX_SECRET_BYTES, MIN_SECRET_LENGTH, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
 
-export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
-/** Shorter values would be masked everywhere they happen to occur in logs. */
-export const MIN_SECRET_LENGTH = 4;
-export const MAX_SECRET_BYTES = 64 * 1024;
+// Still imported from here by app/http/web/secrets.tsx; the rule lives in domain/secrets.ts.
 
 export type SecretScope = { kind: "global" } | { kind: "pipeline"; pipeline: PipelineKey };
 
@@ -33,7 +31,8 @@ export interface SecretInfo {
 }
 
 export interface SecretStore {
-  set(scope: SecretScope, name: string, value: string, now: Date): Promise<{ created: boolean }>;
+  /** Creates or replaces the secret; returns what is stored, and whether it is new. */
+  set(scope: SecretScope, name: string, value: string, now: Date): Promise<{ secret: SecretInfo; created: boolean }>;
   list(scope?: SecretScope): Promise<SecretInfo[]>;
   get(scope: SecretScope, name: string): Promise<SecretInfo | undefined>;
   delete(scope: SecretScope, name: string): Promise<boolean>;
@@ -50,8 +49,8 @@ export interface SecretStoreOptions {
   dataDir: string;
 }
 
-export function validateSecretInput(name: string, value: string): void {
-  if (!SECRET_NAME_PATTERN.test(name)) throw new ValidationError(`secret name "${name}" must be 1-128 characters of A-Z a-z 0-9 _ . -`);
+function validateSecretInput(name: string, value: string): void {
+  if (!SECRET_NAME_PATTERN.test(name)) throw new ValidationError(`secret name "${name}" must be ${SECRET_NAME_RULE}`);
   if (value.length < MIN_SECRET_LENGTH) {
     throw new ValidationError(`secret "${name}" is too short: at least ${MIN_SECRET_LENGTH} characters, or masking it would hide ordinary log text`);
   }
@@ -83,8 +82,8 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const scopeText = scopeKey(scope);
       const existing = await getSecret(db, scopeText, name);
       const ciphertext = await encryptSecret(key, scopeText, name, value);
-      await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, createdAt: existing?.createdAt ?? now, updatedAt: now });
-      return { created: !existing };
+      const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      return { secret: info(row), created: !existing };
     },
     async list(scope) {
       return (await listSecrets(db, scope ? scopeKey(scope) : undefined)).map(info);

@@ -18,13 +18,15 @@ export async function getRoles(db: Db, ids: string[]): Promise<RoleRow[]> {
   return db.select().from(roles).where(inArray(roles.id, ids));
 }
 
-export async function upsertRole(db: Db, role: Omit<RoleRow, "createdAt"> & { now: Date }): Promise<{ created: boolean }> {
+/** Creates or replaces a role; returns the stored row and whether it is new. */
+export async function upsertRole(db: Db, role: Omit<RoleRow, "createdAt"> & { now: Date }): Promise<{ role: RoleRow; created: boolean }> {
   const existing = await getRole(db, role.id);
-  await db
+  const [row] = await db
     .insert(roles)
     .values({ id: role.id, description: role.description, permissions: role.permissions, createdAt: role.now, updatedAt: role.now })
-    .onConflictDoUpdate({ target: roles.id, set: { description: role.description, permissions: role.permissions, updatedAt: role.now } });
-  return { created: !existing };
+    .onConflictDoUpdate({ target: roles.id, set: { description: role.description, permissions: role.permissions, updatedAt: role.now } })
+    .returning();
+  return { role: row!, created: !existing };
 }
 
 export async function deleteRole(db: Db, id: string): Promise<boolean> {

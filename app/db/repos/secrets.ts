@@ -5,14 +5,17 @@ import { secrets } from "../schema/index.ts";
 
 export type SecretRow = typeof secrets.$inferSelect;
 
-export async function upsertSecret(db: Db, row: Omit<SecretRow, "createdAt"> & { createdAt: Date }): Promise<void> {
-  await db
+/** Inserts or replaces a secret; returns the stored row. */
+export async function upsertSecret(db: Db, row: Omit<SecretRow, "createdAt"> & { createdAt: Date }): Promise<SecretRow> {
+  const [stored] = await db
     .insert(secrets)
     .values(row)
     .onConflictDoUpdate({
       target: [secrets.scope, secrets.name],
       set: { ciphertext: row.ciphertext, keyId: row.keyId, updatedAt: row.updatedAt },
-    });
+    })
+    .returning();
+  return stored!;
 }
 
 // On every task's and hook's path: a plain select, cheaper to build than db.query's findFirst.

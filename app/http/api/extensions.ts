@@ -3,7 +3,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
-import { listSubscriptions } from "../../db/repos/subscriptions.ts";
+import { listSubscriptions, type SubscriptionRow } from "../../db/repos/subscriptions.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import type { ExtensionStatus } from "../../extension-host/host.ts";
@@ -16,19 +16,25 @@ import { subscriptionJson } from "./subscriptions.ts";
 /** Log lines in the list; GET /extensions/:id has all the host keeps. */
 const LIST_LOG_LINES = 20;
 
-async function extensionJson(c: Context<AppEnv>, status: ExtensionStatus, logLines?: number) {
+/**
+ * The subscriptions by extension id, read once for the whole answer. The database is the truth
+ * for subscriptions (the host forgets them while a worker is down); a caller sees those of the
+ * pipelines it may read.
+ */
+async function subscriptionsByExtension(c: Context<AppEnv>, extension?: string): Promise<Map<string, SubscriptionRow[]>> {
+  const rows = await listSubscriptions(c.get("deps").db, extension === undefined ? {} : { extension });
+  const readable = rows.filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.pipelineId}`));
+  return Map.groupBy(readable, (row) => row.extension);
+}
+
+function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], logLines?: number) {
   const statuses = new Map([[status.id, status]]);
-  // The database is the truth for subscriptions (the host forgets them while a worker is down);
-  // a caller sees those of the pipelines it may read.
-  const rows = (await listSubscriptions(c.get("deps").db, { extension: status.id })).filter((row) =>
-    may(c, "pipelines", "read", `${row.namespace}/${row.pipelineId}`),
-  );
   return {
     id: status.id,
     state: status.state,
     restarts: status.restarts,
     ...(status.error && { error: status.error }),
-    subscriptions: rows.map((row) => subscriptionJson(row, subscriptionError(row, statuses))),
+    subscriptions: subscriptions.map((row) => subscriptionJson(row, subscriptionError(row, statuses))),
     log: logLines === undefined ? status.log : status.log.slice(-logLines),
   };
 }
@@ -36,11 +42,13 @@ async function extensionJson(c: Context<AppEnv>, status: ExtensionStatus, logLin
 export const extensionsApi = new Hono<AppEnv>()
   .get("/", permit("extensions", "read"), async (c) => {
     const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
-    return c.json({ extensions: await Promise.all(statuses.map((status) => extensionJson(c, status, LIST_LOG_LINES))) });
+    const subscriptions = await subscriptionsByExtension(c);
+    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], LIST_LOG_LINES)) });
   })
   .get("/:id", permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
     const { id } = c.req.valid("param");
     const status = c.get("deps").extensions.get(id);
     if (!status) throw new NotFoundError(`no extension ${id}`);
-    return c.json({ extension: await extensionJson(c, status) });
+    const subscriptions = await subscriptionsByExtension(c, id);
+    return c.json({ extension: extensionJson(status, subscriptions.get(id) ?? []) });
   });

@@ -40,7 +40,7 @@ export function versionJson(version: VersionRow) {
   };
 }
 
-export function executionJson(task: ExecutionRow) {
+function executionJson(task: ExecutionRow) {
   return {
     id: task.taskId,
     kind: task.kind,

@@ -21,7 +21,7 @@ const keySchema = v.pipe(
 /** The rest of the path, slashes and newlines included: a bad key gets a 400 naming its rule, not "no route". */
 const KEY_PATH = "/:key{[\\s\\S]+}";
 
-export function objectJson(object: ObjectInfo) {
+function objectJson(object: ObjectInfo) {
   return {
     key: object.key,
     size: object.size,

@@ -1,5 +1,7 @@
 // /api/v1/openapi.json: the API described from one route table, which tests also walk.
 import { Hono } from "hono";
+import { ACTIONS, RESOURCES } from "../../domain/permissions.ts";
+import { MIN_SECRET_LENGTH } from "../../domain/secrets.ts";
 import { GANTRY_VERSION } from "../../version.ts";
 import type { AppEnv } from "../env.ts";
 
@@ -31,7 +33,13 @@ const objectRoutes = (base: string, what: string): RouteDoc[] => [
   },
   { method: "delete", path: `${base}/objects/{key}`, summary: `Delete one of ${what.toLowerCase()} objects`, auth: true, success: 200 },
 ];
-const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: 4 } } };
+const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: MIN_SECRET_LENGTH } } };
+const secretRoutes = (base: string, what: string): RouteDoc[] => [
+  { method: "get", path: `${base}/secrets`, summary: `${what} secrets (names and dates, never values)`, auth: true, success: 200 },
+  { method: "get", path: `${base}/secrets/{key}`, summary: `One of ${what.toLowerCase()} secrets: its metadata`, auth: true, success: 200 },
+  { method: "put", path: `${base}/secrets/{key}`, summary: `Set one of ${what.toLowerCase()} secrets`, auth: true, body: secretBody, success: 201 },
+  { method: "delete", path: `${base}/secrets/{key}`, summary: `Delete one of ${what.toLowerCase()} secrets`, auth: true, success: 200 },
+];
 const roleBody = {
   type: "object",
   required: ["permissions"],
@@ -43,9 +51,9 @@ const roleBody = {
         type: "object",
         required: ["resource", "target", "actions"],
         properties: {
-          resource: { type: "string" },
+          resource: { type: "string", enum: [...RESOURCES, "*"] },
           target: { type: "string", description: "regex matched in full against <namespace>/<pipeline>, \"global\" or \"*\"" },
-          actions: { type: "array", items: { type: "string", enum: ["read", "write"] } },
+          actions: { type: "array", items: { type: "string", enum: [...ACTIONS] } },
         },
       },
     },
@@ -91,15 +99,9 @@ export const API_ROUTES: RouteDoc[] = [
     query: ["follow"],
     success: 200,
   },
-  { method: "get", path: "/secrets", summary: "Global secrets (names and dates, never values)", auth: true, success: 200 },
-  { method: "get", path: "/secrets/{key}", summary: "One global secret's metadata", auth: true, success: 200 },
-  { method: "put", path: "/secrets/{key}", summary: "Set a global secret", auth: true, body: secretBody, success: 201 },
-  { method: "delete", path: "/secrets/{key}", summary: "Delete a global secret", auth: true, success: 200 },
+  ...secretRoutes("", "The global"),
   { method: "post", path: "/secrets/rotate-key", summary: "Re-encrypt every secret under a new key", auth: true, success: 200 },
-  { method: "get", path: "/pipelines/{ns}/{id}/secrets", summary: "A pipeline's own secrets (names and dates)", auth: true, success: 200 },
-  { method: "get", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "One pipeline secret's metadata", auth: true, success: 200 },
-  { method: "put", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Set a pipeline secret", auth: true, body: secretBody, success: 201 },
-  { method: "delete", path: "/pipelines/{ns}/{id}/secrets/{key}", summary: "Delete a pipeline secret", auth: true, success: 200 },
+  ...secretRoutes("/pipelines/{ns}/{id}", "A pipeline's own"),
   ...objectRoutes("/pipelines/{ns}/{id}", "A pipeline's"),
   ...objectRoutes("/pipelines/{ns}/{id}/runs/{run}", "A run's"),
   { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },
@@ -146,7 +148,7 @@ const errorSchema = {
   properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } } },
 };
 
-export function openApiDocument() {
+function openApiDocument() {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of API_ROUTES) {
     const parameters = [

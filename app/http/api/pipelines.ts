@@ -1,8 +1,7 @@
 // /api/v1/pipelines: list, one pipeline, its versions.
 import { Hono } from "hono";
 import * as v from "valibot";
-import { getPipeline, getVersion, listPipelines, listVersions } from "../../db/repos/pipelines.ts";
-import { NotFoundError } from "../../domain/errors.ts";
+import { getVersion, listPipelines, listVersions, requirePipeline } from "../../db/repos/pipelines.ts";
 import { idSchema } from "../../domain/ids.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
@@ -24,8 +23,7 @@ export const pipelinesApi = new Hono<AppEnv>()
     const { db } = c.get("deps");
     const { ns, id } = c.req.valid("param");
     requirePermission(c, "pipelines", "read", `${ns}/${id}`);
-    const row = await getPipeline(db, { namespace: ns, id });
-    if (!row) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+    const row = await requirePipeline(db, { namespace: ns, id });
     const version = row.currentVersion ? await getVersion(db, row, row.currentVersion) : undefined;
     return c.json({ pipeline: pipelineJson(row, version) });
   })
@@ -34,6 +32,6 @@ export const pipelinesApi = new Hono<AppEnv>()
     const { ns, id } = c.req.valid("param");
     requirePermission(c, "pipelines", "read", `${ns}/${id}`);
     const key = { namespace: ns, id };
-    if (!(await getPipeline(db, key))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+    await requirePipeline(db, key);
     return c.json({ versions: (await listVersions(db, key)).map(versionJson) });
   });

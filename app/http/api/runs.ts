@@ -1,10 +1,9 @@
 // /api/v1/pipelines/:ns/:id/runs: start, list, get, cancel, and task logs.
 import { Hono } from "hono";
 import * as v from "valibot";
-import { getPipeline } from "../../db/repos/pipelines.ts";
+import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { getRun, listRuns } from "../../db/repos/runs.ts";
 import { NotFoundError } from "../../domain/errors.ts";
-import { idSchema } from "../../domain/ids.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import type { Deps } from "../../deps.ts";
@@ -14,7 +13,8 @@ import { sse } from "../sse.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
-import { limitQuery, pipelineParams, runNumber, runParams } from "../params.ts";
+import { runNumberSchema } from "../../domain/ids.ts";
+import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
 
 const startBody = v.optional(
   v.strictObject({
@@ -23,7 +23,6 @@ const startBody = v.optional(
   {},
 );
 
-const logParams = v.object({ ...runParams.entries, task: idSchema });
 
 async function requireRun(deps: Deps, key: RunKey) {
   const run = await getRun(deps.db, key);
@@ -43,13 +42,13 @@ export const runsApi = new Hono<AppEnv>()
   .get(
     "/:ns/:id/runs",
     validate("param", pipelineParams),
-    validate("query", v.object({ limit: limitQuery(20, 500), before: v.optional(runNumber) })),
+    validate("query", v.object({ limit: limitQuery(20, 500), before: v.optional(runNumberSchema) })),
     async (c) => {
       const { db } = c.get("deps");
       const { ns, id } = c.req.valid("param");
       requirePermission(c, "runs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id };
-      if (!(await getPipeline(db, key))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+      await requirePipeline(db, key);
       const { limit, before } = c.req.valid("query");
       const runs = await listRuns(db, key, { limit, ...(before !== undefined && { before }) });
       return c.json({ runs: runs.map(runJson) });
@@ -72,7 +71,7 @@ export const runsApi = new Hono<AppEnv>()
   })
   .get(
     "/:ns/:id/runs/:run/tasks/:task/logs",
-    validate("param", logParams),
+    validate("param", taskParams),
     validate("query", v.object({ follow: v.optional(v.picklist(["0", "1", "true", "false"], 'must be "1" or "0"')) })),
     async (c) => {
       const deps = c.get("deps");

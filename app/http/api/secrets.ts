@@ -3,58 +3,55 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { requirePermission } from "../../auth/roles.ts";
-import { getPipeline } from "../../db/repos/pipelines.ts";
+import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { NotFoundError } from "../../domain/errors.ts";
-import type { SecretInfo, SecretScope } from "../../stores/secrets.ts";
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../domain/secrets.ts";
+import { scopeKey, type SecretInfo, type SecretScope } from "../../stores/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { permit } from "../middleware/permit.ts";
 import { pipelineParams } from "../params.ts";
 
-const nameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 _ . -"));
+const nameSchema = v.pipe(v.string(), v.regex(SECRET_NAME_PATTERN, `must be ${SECRET_NAME_RULE}`));
 const putBody = v.strictObject({ value: v.string("must be a string") });
 
-const targetOf = (scope: SecretScope) => (scope.kind === "global" ? "global" : `${scope.pipeline.namespace}/${scope.pipeline.id}`);
-
-export function secretJson(secret: SecretInfo) {
+function secretJson(secret: SecretInfo) {
   return { name: secret.name, scope: secret.scope, createdAt: secret.createdAt.toISOString(), updatedAt: secret.updatedAt.toISOString() };
 }
 
-async function pipelineScope(c: Context<AppEnv>, ns: string, id: string): Promise<SecretScope> {
-  if (!(await getPipeline(c.get("deps").db, { namespace: ns, id }))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
-  return { kind: "pipeline", pipeline: { namespace: ns, id } };
-}
-
 /** The four secret routes for one scope, so global and pipeline secrets behave alike. */
-function secretRoutes(scopeOf: (c: Context<AppEnv>) => Promise<SecretScope>, params: v.ObjectSchema<v.ObjectEntries, undefined>) {
+function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.ObjectSchema<v.ObjectEntries, undefined>) {
   const withName = v.object({ ...params.entries, key: nameSchema });
+  // Permission first, on the scope as named in the path: a caller without it learns nothing
+  // else, not even whether the pipeline exists.
+  const target = (c: Context<AppEnv>) => scopeKey(scopeOf(c));
+  const read = permit("secrets", "read", target);
+  const write = permit("secrets", "write", target);
+  /** The scope, once its pipeline is known to exist. */
+  const existing = async (c: Context<AppEnv>): Promise<SecretScope> => {
+    const scope = scopeOf(c);
+    if (scope.kind === "pipeline") await requirePipeline(c.get("deps").db, scope.pipeline);
+    return scope;
+  };
   return new Hono<AppEnv>()
-    .get("/", validate("param", params), async (c) => {
-      const scope = await scopeOf(c);
-      requirePermission(c, "secrets", "read", targetOf(scope));
-      const secrets = await c.get("deps").secrets.list(scope);
+    .get("/", read, validate("param", params), async (c) => {
+      const secrets = await c.get("deps").secrets.list(await existing(c));
       return c.json({ secrets: secrets.map(secretJson) });
     })
-    .get("/:key", validate("param", withName), async (c) => {
-      const scope = await scopeOf(c);
-      requirePermission(c, "secrets", "read", targetOf(scope));
+    .get("/:key", read, validate("param", withName), async (c) => {
       const name = c.req.param("key");
-      const secret = await c.get("deps").secrets.get(scope, name);
+      const secret = await c.get("deps").secrets.get(await existing(c), name);
       if (!secret) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ secret: secretJson(secret) });
     })
-    .put("/:key", permit("secrets", "write", async (c) => targetOf(await scopeOf(c))), validate("param", withName), validate("json", putBody), async (c) => {
+    .put("/:key", write, validate("param", withName), validate("json", putBody), async (c) => {
       const deps = c.get("deps");
-      const scope = await scopeOf(c);
-      const name = c.req.param("key");
-      const { created } = await deps.secrets.set(scope, name, c.req.valid("json").value, deps.now());
-      return c.json({ secret: secretJson((await deps.secrets.get(scope, name))!) }, created ? 201 : 200);
+      const { secret, created } = await deps.secrets.set(await existing(c), c.req.param("key"), c.req.valid("json").value, deps.now());
+      return c.json({ secret: secretJson(secret) }, created ? 201 : 200);
     })
-    .delete("/:key", validate("param", withName), async (c) => {
-      const scope = await scopeOf(c);
-      requirePermission(c, "secrets", "write", targetOf(scope));
+    .delete("/:key", write, validate("param", withName), async (c) => {
       const name = c.req.param("key");
-      if (!(await c.get("deps").secrets.delete(scope, name))) throw new NotFoundError(`secret ${name} not found`);
+      if (!(await c.get("deps").secrets.delete(await existing(c), name))) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ deleted: name });
     });
 }
@@ -75,6 +72,9 @@ export const globalSecretsApi = new Hono<AppEnv>()
       }),
     });
   })
-  .route("/", secretRoutes(async () => ({ kind: "global" }), v.object({})));
+  .route("/", secretRoutes(() => ({ kind: "global" }), v.object({})));
 
-export const pipelineSecretsApi = secretRoutes((c) => pipelineScope(c, c.req.param("ns")!, c.req.param("id")!), pipelineParams);
+export const pipelineSecretsApi = secretRoutes(
+  (c) => ({ kind: "pipeline", pipeline: { namespace: c.req.param("ns")!, id: c.req.param("id")! } }),
+  pipelineParams,
+);

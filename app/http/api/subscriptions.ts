@@ -3,10 +3,10 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { insertEvent } from "../../db/repos/events.ts";
-import { getPipeline } from "../../db/repos/pipelines.ts";
+import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { deleteSubscription, getSubscription, insertSubscription, listSubscriptions, type SubscriptionRow } from "../../db/repos/subscriptions.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
-import { idSchema } from "../../domain/ids.ts";
+import { idSchema, SERIAL_PATTERN } from "../../domain/ids.ts";
 import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
@@ -15,7 +15,7 @@ import { pipelineParams } from "../params.ts";
 
 const subscriptionParams = v.object({
   ...pipelineParams.entries,
-  sub: v.pipe(v.string(), v.regex(/^[1-9]\d{0,15}$/, "must be a subscription id (see GET .../subscriptions)"), v.transform(Number)),
+  sub: v.pipe(v.string(), v.regex(SERIAL_PATTERN, "must be a subscription id (see GET .../subscriptions)"), v.transform(Number)),
 });
 
 const postBody = v.strictObject({
@@ -44,7 +44,7 @@ export const subscriptionsApi = new Hono<AppEnv>()
   .get("/", permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
     const { db, extensions } = c.get("deps");
     const { ns, id } = c.req.valid("param");
-    if (!(await getPipeline(db, { namespace: ns, id }))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+    await requirePipeline(db, { namespace: ns, id });
     const statuses = statusesOf(extensions);
     const rows = await listSubscriptions(db, { pipeline: { namespace: ns, id } });
     return c.json({ subscriptions: rows.map((row) => subscriptionJson(row, subscriptionError(row, statuses))) });
@@ -53,7 +53,7 @@ export const subscriptionsApi = new Hono<AppEnv>()
     const deps = c.get("deps");
     const { ns, id } = c.req.valid("param");
     const body = c.req.valid("json");
-    if (!(await getPipeline(deps.db, { namespace: ns, id }))) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+    await requirePipeline(deps.db, { namespace: ns, id });
     const known = deps.extensions.list().map((status) => status.id);
     if (!known.includes(body.extension)) {
       throw new ValidationError(`extension: no extension "${body.extension}"; known: ${known.join(", ") || "none (the extensions folder is empty)"}`);
@@ -80,8 +80,7 @@ export const subscriptionsApi = new Hono<AppEnv>()
   .delete("/:sub", permit("pipelines", "write", pipelineTarget), validate("param", subscriptionParams), async (c) => {
     const deps = c.get("deps");
     const { ns, id, sub } = c.req.valid("param");
-    const pipeline = await getPipeline(deps.db, { namespace: ns, id });
-    if (!pipeline) throw new NotFoundError(`pipeline ${ns}/${id} not found`);
+    const pipeline = await requirePipeline(deps.db, { namespace: ns, id });
     const row = await getSubscription(deps.db, sub);
     if (!row || row.namespace !== ns || row.pipelineId !== id) throw new NotFoundError(`pipeline ${ns}/${id} has no subscription ${sub}`);
     if (row.source === "file") {

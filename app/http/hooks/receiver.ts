@@ -2,18 +2,22 @@
 // alone: POST /hooks/<extension>/... is handed, raw bytes and all, to that extension.
 // Bodies over the limit get 413 without being buffered whole.
 import { Hono, type Context } from "hono";
+import { TooLargeError } from "../../domain/errors.ts";
 import type { ExtensionHost } from "../../extension-host/host.ts";
-import { errorBody } from "../errors.ts";
+import { errorBody, handleError } from "../errors.ts";
 
 export const MAX_HOOK_BODY_BYTES = 25 * 1024 * 1024;
 
-async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+/** The whole body, or TooLargeError as soon as it passes `limit` (the rest is never read). */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const tooLarge = () => new TooLargeError(`body over ${limit} bytes`);
+  if (Number(request.headers.get("content-length") ?? "0") > limit) throw tooLarge();
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body) {
     size += chunk.byteLength;
-    if (size > limit) return undefined;
+    if (size > limit) throw tooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -22,10 +26,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array 
 export function createHooksReceiver(host: ExtensionHost, limit = MAX_HOOK_BODY_BYTES) {
   const handle = async (c: Context) => {
     const extension = c.req.param("extension")!;
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > limit) return c.json(errorBody("too_large", `body over ${limit} bytes`), 413);
     const body = await readLimited(c.req.raw, limit);
-    if (!body) return c.json(errorBody("too_large", `body over ${limit} bytes`), 413);
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((value, name) => (headers[name] = value));
     const prefix = `/hooks/${extension}`;
@@ -35,5 +36,7 @@ export function createHooksReceiver(host: ExtensionHost, limit = MAX_HOOK_BODY_B
   return new Hono()
     .post("/hooks/:extension", handle)
     .post("/hooks/:extension/*", handle)
-    .notFound((c) => c.json(errorBody("not_found", `no hook at ${c.req.method} ${c.req.path}; hooks are POST /hooks/<extension>/...`), 404));
+    .notFound((c) => c.json(errorBody("not_found", `no hook at ${c.req.method} ${c.req.path}; hooks are POST /hooks/<extension>/...`), 404))
+    // A throw from the extension host answers as JSON like every other error, not as plain text.
+    .onError(handleError);
 }
