@@ -200,6 +200,30 @@ describe("tokens page", () => {
     expect(tokens.tokens.map((token) => token.name)).not.toContain("sneaky");
   });
 
+  it("shows a new token's secret to a caller who may write tokens but not list them", async () => {
+    const role = await gantry.api("/roles/token-writer", {
+      method: "PUT",
+      body: JSON.stringify({ permissions: [{ resource: "tokens", target: ".*", actions: ["write"] }] }),
+    });
+    expect(role.status).toBe(201);
+    const { client: writer } = await loginWith("writer", ["token-writer"]);
+    const form = await page(writer, "/tokens");
+    expect(form).toContain('action="/tokens"');
+    expect(form).toContain("may create tokens but not list them");
+    expect(form).not.toContain("bootstrap");
+
+    const response = await writer.post("/tokens", { name: "made-by-writer", roles: "token-writer" });
+    expect(response.status).toBe(201);
+    const html = await response.text();
+    const secret = /id="created-token-secret" class="secret-once" type="text" readonly="" value="(gty_[\w-]+)"/.exec(html)?.[1];
+    expect(secret).toBeDefined();
+    // The list stays hidden: other tokens' names are not the writer's to read.
+    expect(html).not.toContain("bootstrap");
+    const whoami = await fetch(`${gantry.url}/api/v1/tokens/whoami`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(whoami.status).toBe(200);
+    expect(((await whoami.json()) as { token: { name: string } }).token.name).toBe("made-by-writer");
+  });
+
   it("revokes a token behind a confirmation and hides revoked ones unless asked", async () => {
     const list = await page(admin, "/tokens");
     expect(list).toContain('data-confirm="Revoke token ci-bot?"');
@@ -357,6 +381,14 @@ describe("events page", () => {
     expect(badHtml).toContain("Kind: letters a-z");
     expectEscaped(badHtml);
     await page(admin, "/events?before=abc", 400);
+  });
+
+  it("filters by a kind prefix taken literally ('_' is no wildcard)", async () => {
+    // Not a real kind: one that a LIKE pattern with an unescaped "_" would match.
+    await insertEvent(gantry.deps.db, { kind: "pipeline.loadXfailed" as "pipeline.load_failed", data: {}, at: new Date() });
+    const html = await page(admin, "/events?kind=pipeline.load_");
+    expect(html).toContain(">pipeline.load_failed<");
+    expect(html).not.toContain("pipeline.loadXfailed");
   });
 
   it("streams a rendered row for each new event", async () => {

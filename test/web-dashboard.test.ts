@@ -128,7 +128,7 @@ describe("dashboard", () => {
     expect(row).toContain('title="Builds the site"');
     expect(row).toContain("state-successful");
     expect(row).toContain("2/2 done");
-    expect(row).toContain('<span class="dash-trigger-kind">api</span><span class="muted"> by bootstrap</span>');
+    expect(row).toContain('<span class="trigger-kind">api</span><span class="muted"> by <span class="trigger-by">bootstrap</span></span>');
     expect(row).toContain("<time datetime=");
     expect(html).toMatch(/1 pipeline<\/a>/);
     expect(html).toContain("0 runs running now");

@@ -11,6 +11,47 @@ import type { AppEnv } from "./env.ts";
 
 const HEARTBEAT_MS = 5_000;
 
+/** A stream loop's waits: woken early by changes, and all of them ended when the stream ends. */
+export interface Wakeup {
+  /** Ends the current sleep; with none under way, the next sleep returns at once, so a change is never missed. */
+  wake(): void;
+  /** Waits up to `ms`; true when woken (now or since the last sleep), false on timeout or when the stream ended. */
+  sleep(ms: number): Promise<boolean>;
+  /** Waits `ms` whatever changes come (a throttle; they are kept for the next sleep), or until the stream ends. */
+  pause(ms: number): Promise<void>;
+}
+
+export function createWakeup(signal: AbortSignal): Wakeup {
+  let woken = false;
+  let endSleep: (() => void) | undefined;
+  const wait = (ms: number, wakeable: boolean) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (endSleep === done) endSleep = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+      if (wakeable) endSleep = done;
+    });
+  return {
+    wake() {
+      woken = true;
+      endSleep?.();
+    },
+    async sleep(ms) {
+      if (!woken) await wait(ms, true);
+      const result = woken;
+      woken = false;
+      return result;
+    },
+    pause: (ms) => wait(ms, false),
+  };
+}
+
 /** Whether the stream's credentials still stand; refreshes its permissions (roles may have changed). */
 async function credentialsStand(c: Context<AppEnv>): Promise<boolean> {
   const deps = c.get("deps");

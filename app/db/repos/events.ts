@@ -1,5 +1,5 @@
 // Queries for the event log.
-import { and, asc, desc, eq, gt, lt, lte, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { events } from "../schema/index.ts";
 
@@ -10,23 +10,40 @@ export async function insertEvent(db: Db, event: typeof events.$inferInsert): Pr
   return row!;
 }
 
+export interface ListEventsOptions {
+  /** Read forward: the first `limit` events after this id, oldest first (also without `before`). */
+  after?: number;
+  /** Read backward: the last `limit` events before this id, newest first (the newest page is `before: Infinity`). */
+  before?: number;
+  limit: number;
+  /** Only events whose kind starts with this, e.g. "run." or "task.finished" (SQL LIKE: ASCII case is ignored; kinds are lower case). */
+  kindPrefix?: string;
+  namespace?: string;
+  pipelineId?: string;
+}
+
+/** `text` as a LIKE pattern matching itself literally (with `ESCAPE '\\'`). */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
+
 /**
- * Events in id order, oldest first: the first `limit` after `after`, or, with `before`, the
- * last `limit` before it (the newest page of the log is `before: Infinity`).
+ * Events in id order: oldest first when reading forward (`after`, or neither), newest first
+ * when reading backward (`before`).
  */
-export async function listEvents(
-  db: Db,
-  options: { after?: number; before?: number; limit: number; namespace?: string; pipelineId?: string },
-): Promise<EventRow[]> {
+export async function listEvents(db: Db, options: ListEventsOptions): Promise<EventRow[]> {
+  const backward = options.before !== undefined;
   const filters: (SQL | undefined)[] = [
     options.after !== undefined ? gt(events.id, options.after) : undefined,
-    options.before !== undefined && Number.isFinite(options.before) ? lt(events.id, options.before) : undefined,
+    backward && Number.isFinite(options.before) ? lt(events.id, options.before!) : undefined,
+    options.kindPrefix ? sql`${events.kind} like ${`${likeLiteral(options.kindPrefix)}%`} escape '\\'` : undefined,
     options.namespace ? eq(events.namespace, options.namespace) : undefined,
     options.pipelineId ? eq(events.pipelineId, options.pipelineId) : undefined,
   ];
-  if (options.before === undefined) return db.select().from(events).where(and(...filters)).orderBy(asc(events.id)).limit(options.limit);
-  const newestFirst = await db.select().from(events).where(and(...filters)).orderBy(desc(events.id)).limit(options.limit);
-  return newestFirst.reverse();
+  return db
+    .select()
+    .from(events)
+    .where(and(...filters))
+    .orderBy(backward ? desc(events.id) : asc(events.id))
+    .limit(options.limit);
 }
 
 export async function latestEventId(db: Db): Promise<number> {

@@ -1,6 +1,6 @@
-// Runs as overviews show them: the newest across all pipelines, the last run of each
-// pipeline, active runs per pipeline, and each pipeline with its name and last run. All
-// read indexed rows only, so they stay fast with many thousands of runs.
+// Runs as overviews show them: the newest across all pipelines, active runs per pipeline,
+// and each pipeline with its name and last run. All read indexed rows only, so they stay
+// fast with many thousands of runs.
 import { and, desc, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { pipelines, pipelineVersions, runs, taskExecutions } from "../schema/index.ts";
@@ -65,22 +65,6 @@ export async function recentRuns(db: Db, limit: number, options: RecentRunsOptio
   }
   const rows = await db.select().from(runs).where(where).orderBy(desc(runs.createdAt)).limit(limit);
   return withTaskCounts(db, rows);
-}
-
-/** The last run of every pipeline that has one, keyed "namespace/id". */
-export async function lastRunOfEachPipeline(db: Db): Promise<Map<string, RunSummary>> {
-  // A left join keeps pipelines the outer loop (a primary-key lookup of each last run); with
-  // an inner join and no table statistics, SQLite scanned all runs instead (2.3 against
-  // 0.3 ms with 10,000 runs).
-  const rows = await db
-    .select({ run: runs })
-    .from(pipelines)
-    .leftJoin(runs, and(eq(runs.namespace, pipelines.namespace), eq(runs.pipelineId, pipelines.id), eq(runs.id, pipelines.lastRunId)));
-  const summaries = await withTaskCounts(
-    db,
-    rows.flatMap((row) => (row.run ? [row.run] : [])),
-  );
-  return new Map(summaries.map((summary) => [`${summary.namespace}/${summary.pipelineId}`, summary]));
 }
 
 /** How many runs of each pipeline are pending or running now, keyed "namespace/id" (from the state index). */

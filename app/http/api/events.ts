@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { latestEventId, listEvents } from "../../db/repos/events.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
-import { sse } from "../sse.ts";
+import { createWakeup, sse } from "../sse.ts";
 import { validate } from "../validate.ts";
 import { eventJson } from "./json.ts";
 import { limitQuery } from "../params.ts";
@@ -26,8 +26,8 @@ export const eventsApi = new Hono<AppEnv>()
     // Without a cursor, stream only what happens from now on.
     if (after === undefined) after = await latestEventId(deps.db);
     return sse(c, async (stream, signal) => {
-      let wake: (() => void) | undefined;
-      const unsubscribe = deps.bus.subscribe(() => wake?.());
+      const wakeup = createWakeup(signal);
+      const unsubscribe = deps.bus.subscribe(() => wakeup.wake());
       try {
         while (!signal.aborted) {
           const rows = await listEvents(deps.db, { after: after!, limit: 500 });
@@ -36,14 +36,7 @@ export const eventsApi = new Hono<AppEnv>()
             after = row.id;
           }
           if (rows.length === 500) continue;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 15_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-            signal.addEventListener("abort", () => wake?.(), { once: true });
-          });
+          await wakeup.sleep(15_000);
         }
       } finally {
         unsubscribe();

@@ -10,12 +10,13 @@ export const requireSession = createMiddleware<AppEnv>(async (c, next) => {
   const deps = c.get("deps");
   const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
   if (!active) {
-    const next = encodeURIComponent(c.req.path + (new URL(c.req.url).search ?? ""));
+    // Back to where the visitor was going once logged in.
+    const login = `/login?next=${encodeURIComponent(c.req.path + new URL(c.req.url).search)}`;
     if (c.req.header("hx-request")) {
-      c.header("hx-redirect", `/login?next=${next}`);
+      c.header("hx-redirect", login);
       return c.body(null, 401);
     }
-    return c.redirect(`/login?next=${next}`, 303);
+    return c.redirect(login, 303);
   }
   c.set("session", active);
   c.set("token", active.token);

@@ -11,6 +11,7 @@ import { clientAddress } from "../client-address.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf, sameOrigin } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
+import { formText } from "./form.ts";
 import { LoginPage } from "./pages/login.tsx";
 
 /** Only local paths, so a login link cannot bounce to another site. */
@@ -52,8 +53,8 @@ export const authPages = new Hono<AppEnv>()
     // No session yet, so no CSRF token: a cross-site form post is refused by its Origin.
     if (!sameOrigin(c)) throw new ForbiddenError("cross-site login refused");
     const form = await c.req.parseBody();
-    const next = safeNext(typeof form.next === "string" ? form.next : undefined);
-    const secret = typeof form.token === "string" ? form.token.trim() : "";
+    const next = safeNext(formText(form.next));
+    const secret = formText(form.token).trim();
     if (!secret) return c.html(<LoginPage next={next} error="Paste a token to log in." />, 400);
     return loginFailure(c, next, () => logIn(c, secret, next));
   })

@@ -9,7 +9,7 @@ import type { DockerExecutor, DockerHealth } from "../../engine/executors/docker
 import { withinTime } from "../../engine/executors/docker-client.ts";
 import type { AppEnv } from "../env.ts";
 import { requireSession } from "../middleware/session.ts";
-import { sse } from "../sse.ts";
+import { createWakeup, sse } from "../sse.ts";
 import { pageSession } from "./page-session.ts";
 import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashboard.tsx";
 
@@ -77,60 +77,35 @@ async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
   };
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
 export const dashboardPages = new Hono<AppEnv>()
   .get("/", requireSession, async (c) => c.html(<DashboardPage session={pageSession(c)} data={await loadDashboard(c)} />))
   .get("/live/dashboard", requireSession, (c) => {
     const deps = c.get("deps");
     return sse(c, async (stream, signal) => {
-      let dirty = true;
-      let wake: (() => void) | undefined;
+      const wakeup = createWakeup(signal);
       const unsubscribe = deps.bus.subscribe((message) => {
-        if (!RELEVANT.test(message.kind)) return;
-        dirty = true;
-        wake?.();
+        if (RELEVANT.test(message.kind)) wakeup.wake();
       });
-      const onAbort = () => wake?.();
-      signal.addEventListener("abort", onAbort);
+      let data: DashboardData | undefined;
+      let changed = true;
       let sent = "";
       try {
         while (!signal.aborted) {
-          if (!dirty) {
-            // Woken by a change, or after a while anyway so running durations move (an
-            // identical render is not sent, so a quiet dashboard costs a render, no bytes).
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, TICK_MS);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-          }
-          wake = undefined;
-          if (signal.aborted) break;
-          dirty = false;
-          const html = String(await (<DashboardLive data={await loadDashboard(c)} />).toString());
+          // A change reads the database again; a quiet tick only moves the clock (running
+          // durations, "2m ago") and asks Docker, whose health the bus does not announce.
+          data = changed || !data ? await loadDashboard(c) : { ...data, now: deps.now(), docker: await dockerHealth(deps.docker) };
+          const html = String(await (<DashboardLive data={data} />).toString());
           // Identical renders (a bus message about something this page does not show) are not sent.
           if (html !== sent) {
             await stream.writeSSE({ data: html });
             sent = html;
           }
-          await pause(RENDER_EVERY_MS, signal);
+          await wakeup.pause(RENDER_EVERY_MS);
+          // Woken by a change (at once if one came while rendering), or after a while anyway.
+          changed = await wakeup.sleep(TICK_MS);
         }
       } finally {
         unsubscribe();
-        signal.removeEventListener("abort", onAbort);
       }
     });
   });

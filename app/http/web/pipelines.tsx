@@ -5,34 +5,35 @@ import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
-import { getPipeline, getVersion, listVersions, type PipelineKey } from "../../db/repos/pipelines.ts";
+import { getVersion, listVersions, requirePipeline, type PipelineKey, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
 import { listRuns } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
-import { envNameSchema } from "../../domain/ids.ts";
-import { pipelineParams, runNumber } from "../params.ts";
+import { envNameSchema, runNumberSchema } from "../../domain/ids.ts";
+import { pipelineParams } from "../params.ts";
 import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
+import { validate } from "../validate.ts";
+import { formText } from "./form.ts";
 import { pageSession } from "./page-session.ts";
+import { runPath } from "./paths.ts";
 import { PipelineListPage } from "./pages/pipeline-list.tsx";
 import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
 
 const HISTORY_PAGE = 50;
 
-const historyQuery = v.object({ before: v.optional(runNumber) });
+const historyQuery = v.object({ before: v.optional(runNumberSchema) });
 
 /** The pipeline named by the path, or a 404 (a malformed id cannot name one either). */
-async function requirePipeline(c: Context<AppEnv>) {
+async function pipelineOfPath(c: Context<AppEnv>): Promise<{ key: PipelineKey; pipeline: PipelineRow }> {
   const params = v.safeParse(pipelineParams, { ns: c.req.param("ns"), id: c.req.param("id") });
   if (!params.success) throw new NotFoundError(`no pipeline ${c.req.param("ns")}/${c.req.param("id")}`);
   const key: PipelineKey = { namespace: params.output.ns, id: params.output.id };
   requirePermission(c, "pipelines", "read", `${key.namespace}/${key.id}`);
-  const pipeline = await getPipeline(c.get("deps").db, key);
-  if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
-  return { key, pipeline };
+  return { key, pipeline: await requirePipeline(c.get("deps").db, key) };
 }
 
 /**
@@ -60,21 +61,26 @@ export function parseStartForm(declared: Record<string, string>, values: Record<
   return { variables };
 }
 
-async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, form?: StartForm, status: ContentfulStatusCode = 200) {
+interface RenderOptions {
+  /** The history page's cursor (?before=). */
+  before?: number;
+  /** The start form as typed, on an error. */
+  form?: StartForm;
+  status?: ContentfulStatusCode;
+}
+
+async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: PipelineRow, { before, form, status = 200 }: RenderOptions = {}) {
   const deps = c.get("deps");
   const { db } = deps;
-  const pipeline = (await getPipeline(db, key))!;
   const target = `${key.namespace}/${key.id}`;
-  const query = v.safeParse(historyQuery, c.req.query());
-  if (!query.success) throw new ValidationError(`before: ${query.issues[0].message}`);
-  const before = query.output.before;
   const readsRuns = may(c, "runs", "read", target);
-  const [version, versions, subscriptionRows, runs] = await Promise.all([
-    pipeline.currentVersion === null ? undefined : getVersion(db, key, pipeline.currentVersion),
+  const [versions, subscriptionRows, runs] = await Promise.all([
     listVersions(db, key),
     listSubscriptions(db, { pipeline: key }),
     readsRuns ? listRuns(db, key, { limit: HISTORY_PAGE + 1, ...(before !== undefined && { before }) }) : undefined,
   ]);
+  // Every version is read anyway, the current one among them.
+  const version = versions.find((row) => row.version === pipeline.currentVersion);
   const statuses = statusesOf(deps.extensions);
   const subscriptions = subscriptionRows.map((row) => {
     const error = subscriptionError(row, statuses);
@@ -97,21 +103,20 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, form?: Start
   );
 }
 
-const text = (value: unknown) => (typeof value === "string" ? value : "");
-
 export const pipelinePages = new Hono<AppEnv>()
   .get("/", requireSession, async (c) => {
     const deps = c.get("deps");
     const pipelines = (await pipelineOverviews(deps.db)).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.id}`));
     return c.html(<PipelineListPage session={pageSession(c)} now={deps.now()} pipelines={pipelines} pipelinesDir={deps.config.pipelinesDir} />);
   })
-  .get("/:ns/:id", requireSession, async (c) => {
-    const { key } = await requirePipeline(c);
-    return renderPipeline(c, key);
+  .get("/:ns/:id", requireSession, validate("query", historyQuery), async (c) => {
+    const { key, pipeline } = await pipelineOfPath(c);
+    const { before } = c.req.valid("query");
+    return renderPipeline(c, key, pipeline, { ...(before !== undefined && { before }) });
   })
   .post("/:ns/:id/runs", requireSession, requireCsrf, async (c) => {
     const deps = c.get("deps");
-    const { key, pipeline } = await requirePipeline(c);
+    const { key, pipeline } = await pipelineOfPath(c);
     requirePermission(c, "runs", "write", `${key.namespace}/${key.id}`);
     const body = await c.req.parseBody();
     const version = pipeline.currentVersion === null ? undefined : await getVersion(deps.db, key, pipeline.currentVersion);
@@ -121,16 +126,16 @@ export const pipelinePages = new Hono<AppEnv>()
       const value = body[variableField(name)];
       if (typeof value === "string") values[name] = value;
     }
-    const extra = text(body.extra);
+    const extra = formText(body.extra);
     const parsed = parseStartForm(declared, values, extra);
-    if ("error" in parsed) return renderPipeline(c, key, { values, extra, error: parsed.error }, 400);
+    if ("error" in parsed) return renderPipeline(c, key, pipeline, { form: { values, extra, error: parsed.error }, status: 400 });
     let run;
     try {
       run = await deps.orchestrator.startRun(key, { variables: parsed.variables, trigger: { kind: "web", by: c.get("token").name } });
     } catch (error) {
       // The orchestrator has the last word on variables (e.g. a NUL character): show it on the form.
       if (!(error instanceof ValidationError)) throw error;
-      return renderPipeline(c, key, { values, extra, error: error.message }, 400);
+      return renderPipeline(c, key, pipeline, { form: { values, extra, error: error.message }, status: 400 });
     }
-    return c.redirect(`/pipelines/${key.namespace}/${key.id}/runs/${run.id}`, 303);
+    return c.redirect(runPath(run), 303);
   });

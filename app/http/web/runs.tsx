@@ -8,18 +8,18 @@ import { getVersion } from "../../db/repos/pipelines.ts";
 import { getRun, type RunKey, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
-import { idSchema, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
+import { RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
 import { isFinalRunState, isFinalTaskState } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
-import { runParams } from "../params.ts";
+import { runParams, taskParams } from "../params.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
-import { sse } from "../sse.ts";
+import { createWakeup, sse, type Wakeup } from "../sse.ts";
 import { validate } from "../validate.ts";
 import { announcement, RunLive, RunLiveUpdates, type SpecTask } from "./components/run-live.tsx";
-import { runPath } from "./components/run-summary.tsx";
 import { pageSession } from "./page-session.ts";
+import { rawLogPath, runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import {
   createRunLogFollower,
@@ -38,8 +38,6 @@ const LIVE_TICK_MS = 2_000;
 /** New log lines gather for this long between messages, so a chatty task makes few of them. */
 const LOG_BATCH_MS = 100;
 
-const taskParams = v.object({ ...runParams.entries, task: idSchema });
-
 async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
   const run = await getRun(deps.db, key);
   if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
@@ -47,8 +45,6 @@ async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
 }
 
 const logKeyOf = (key: RunKey, task: string): LogKey => ({ namespace: key.namespace, pipeline: key.id, run: key.run, task });
-
-const rawLogPath = (run: RunWithTasks, task: string) => `${runPath(run)}/tasks/${task}/log.txt`;
 
 /** Run variables as a user set them: system ones (GANTRY_*) come from the trigger, not the user. */
 function userVariables(variables: Record<string, string>): Record<string, string> {
@@ -107,8 +103,24 @@ export const runPages = new Hono<AppEnv>()
       const target = `${ns}/${id}`;
       requirePermission(c, "runs", "read", target);
       const key = { namespace: ns, id, run: number };
-      const first = await requireRun(deps, key);
-      const specTasks = await specTasksOf(deps, first);
+      // Changes are heard from before the run is read, so one between the read and the
+      // stream's start is not missed; the stream's first render is of this read.
+      let renderDue = false;
+      let wakeup: Wakeup | undefined;
+      const unsubscribe = deps.bus.subscribe((message) => {
+        if (message.namespace !== ns || message.pipeline !== id || message.run !== number) return;
+        renderDue = true;
+        wakeup?.wake();
+      });
+      let run: RunWithTasks;
+      let specTasks: SpecTask[];
+      try {
+        run = await requireRun(deps, key);
+        specTasks = await specTasksOf(deps, run);
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      }
       const session = pageSession(c);
       const canWrite = may(c, "runs", "write", target);
       // The page says which lines it shows; a reconnecting browser says what it got since, in
@@ -116,30 +128,13 @@ export const runPages = new Hono<AppEnv>()
       const resumed = decodePositions(c.req.header("last-event-id"));
       const from: LogPositions = new Map([...c.req.valid("query").from, ...(resumed ?? [])]);
       return sse(c, async (stream, signal) => {
-        let wake: (() => void) | undefined;
-        /** Sleeps for `ms`, or less when a run change or new lines come. */
-        const pause = (ms: number) =>
-          new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              signal.removeEventListener("abort", done);
-              wake = undefined;
-              resolve();
-            };
-            const timer = setTimeout(done, ms);
-            signal.addEventListener("abort", done);
-            wake = done;
-          });
-        let renderDue = true;
-        const unsubscribe = deps.bus.subscribe((message) => {
-          if (message.namespace !== ns || message.pipeline !== id || message.run !== number) return;
-          renderDue = true;
-          wake?.();
-        });
+        // Woken early by a run change or new lines.
+        const wake = createWakeup(signal);
+        wakeup = wake;
         let follower: RunLogFollower | undefined = may(c, "logs", "read", target)
-          ? createRunLogFollower({ logs: deps.logs, key, from, rawHref: (task) => rawLogPath(first, task), onLines: () => wake?.(), signal })
+          ? createRunLogFollower({ logs: deps.logs, key, from, rawHref: (task) => rawLogPath(run, task), onLines: () => wake.wake(), signal })
           : undefined;
-        let announced = announcement(first);
+        let announced = announcement(run);
         let lastRender = -Infinity;
         let lastSent = -Infinity;
         try {
@@ -148,16 +143,20 @@ export const runPages = new Hono<AppEnv>()
             const renderAt = lastRender + (renderDue ? LIVE_THROTTLE_MS : LIVE_TICK_MS);
             const linesAt = follower?.hasLines() ? lastSent + LOG_BATCH_MS : Infinity;
             if (Math.min(renderAt, linesAt) > now) {
-              await pause(Math.min(renderAt, linesAt) - now);
+              await wake.sleep(Math.min(renderAt, linesAt) - now);
               continue;
             }
             let render = "";
             let ended: string | undefined;
             if (renderAt <= now) {
-              renderDue = false;
               lastRender = now;
-              const run = await getRun(deps.db, key);
-              if (!run) return;
+              // A change reads the run again; a tick without one only moves its durations.
+              if (renderDue) {
+                renderDue = false;
+                const changed = await getRun(deps.db, key);
+                if (!changed) return;
+                run = changed;
+              }
               // Permissions are refreshed while a stream runs: logs:read may have gone.
               if (follower && !may(c, "logs", "read", target)) {
                 follower.close();
@@ -215,14 +214,14 @@ export const runPages = new Hono<AppEnv>()
     const { ns, id, run: number } = c.req.valid("param");
     requirePermission(c, "runs", "write", `${ns}/${id}`);
     const key = { namespace: ns, id, run: number };
-    const run = await requireRun(deps, key);
     try {
+      // An unknown run is a NotFoundError (404) from here too.
       await deps.orchestrator.cancelRun(key, c.get("token").name);
     } catch (error) {
       // Ended before the click arrived: the page shows how it ended.
       if (!(error instanceof ConflictError)) throw error;
     }
-    return c.redirect(runPath(run), 303);
+    return c.redirect(runPath({ namespace: ns, pipelineId: id, id: number }), 303);
   })
   .post("/:ns/:id/runs/:run/rerun", requireSession, requireCsrf, validate("param", runParams), async (c) => {
     const deps = c.get("deps");

@@ -6,22 +6,25 @@ import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { getPipeline, listPipelines } from "../../db/repos/pipelines.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../domain/errors.ts";
-import { SECRET_NAME_PATTERN, type SecretScope } from "../../stores/secrets.ts";
+import { ID_PATTERN } from "../../domain/ids.ts";
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../domain/secrets.ts";
+import type { SecretScope } from "../../stores/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
-import { describeIssues } from "../validate.ts";
+import { validate } from "../validate.ts";
+import { fieldIssue, formText } from "./form.ts";
 import { pageSession } from "./page-session.ts";
 import { SecretsPage, type SecretForm } from "./pages/secrets.tsx";
 
-const NAME_RULE = "must be 1-128 characters of A-Z a-z 0-9 _ . -";
 
 /** "global" or "<namespace>/<pipeline>", as the store writes scopes. */
-const scopeSchema = v.pipe(
-  v.string("is required"),
-  v.regex(/^(global|[a-z0-9-]{1,64}\/[a-z0-9-]{1,64})$/, 'must be "global" or a pipeline'),
-);
-const nameSchema = v.pipe(v.string("is required"), v.trim(), v.regex(SECRET_NAME_PATTERN, NAME_RULE));
+const isScope = (text: string) => {
+  const parts = text.split("/");
+  return text === "global" || (parts.length === 2 && parts.every((part) => ID_PATTERN.test(part)));
+};
+const scopeSchema = v.pipe(v.string("is required"), v.check(isScope, 'must be "global" or a pipeline'));
+const nameSchema = v.pipe(v.string("is required"), v.trim(), v.regex(SECRET_NAME_PATTERN, `must be ${SECRET_NAME_RULE}`));
 
 const setForm = v.object({ scope: scopeSchema, name: nameSchema, value: v.string("is required") });
 const deleteForm = v.object({ scope: scopeSchema, name: nameSchema });
@@ -42,23 +45,15 @@ async function writableScopes(c: Context<AppEnv>): Promise<string[]> {
   return scopes.filter((scope) => may(c, "secrets", "write", scope));
 }
 
-async function render(c: Context<AppEnv>, extra: { form?: SecretForm; notice?: string }, status: 200 | 400 | 403 | 404 = 200) {
+/** `writable` when the caller already has them (writableScopes), so they are not read twice. */
+async function render(c: Context<AppEnv>, extra: { form?: SecretForm; notice?: string }, status: 200 | 400 = 200, writable?: string[]) {
   const deps = c.get("deps");
   const secrets = (await deps.secrets.list()).filter((secret) => may(c, "secrets", "read", secret.scope));
-  const writable = await writableScopes(c);
+  writable ??= await writableScopes(c);
   const readsAny = may(c, "secrets", "read", "global") || secrets.length > 0 || writable.length > 0;
   if (!readsAny) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission secrets:read`);
   return c.html(<SecretsPage session={pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...extra} />, status);
 }
-
-/** Names the field of the first issue: "Name: must be ...". */
-function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
-  const issue = issues[0]!;
-  const field = v.getDotPath(issue);
-  return field ? `${FIELD_LABELS[field] ?? field}: ${issue.message}` : describeIssues(issues);
-}
-
-const text = (value: unknown) => (typeof value === "string" ? value : "");
 
 export const secretPages = new Hono<AppEnv>()
   .get("/", requireSession, async (c) => {
@@ -73,11 +68,12 @@ export const secretPages = new Hono<AppEnv>()
     const deps = c.get("deps");
     const body = await c.req.parseBody();
     // What the user typed comes back on an error, except the value.
-    const typed = { scope: text(body.scope), name: text(body.name) };
+    const typed = { scope: formText(body.scope), name: formText(body.name) };
     const parsed = v.safeParse(setForm, { scope: body.scope, name: body.name, value: body.value });
     if (!parsed.success) {
-      if ((await writableScopes(c)).length === 0) requirePermission(c, "secrets", "write", typed.scope || "global");
-      return render(c, { form: { ...typed, error: firstIssue(parsed.issues) } }, 400);
+      const writable = await writableScopes(c);
+      if (writable.length === 0) requirePermission(c, "secrets", "write", typed.scope || "global");
+      return render(c, { form: { ...typed, error: fieldIssue(parsed.issues[0], FIELD_LABELS) } }, 400, writable);
     }
     const { scope, name, value } = parsed.output;
     requirePermission(c, "secrets", "write", scope);
@@ -93,10 +89,8 @@ export const secretPages = new Hono<AppEnv>()
     }
     return c.redirect(`/secrets?${new URLSearchParams({ set: name, scope })}`, 303);
   })
-  .post("/delete", requireSession, requireCsrf, async (c) => {
-    const parsed = v.safeParse(deleteForm, await c.req.parseBody());
-    if (!parsed.success) throw new ValidationError(firstIssue(parsed.issues));
-    const { scope, name } = parsed.output;
+  .post("/delete", requireSession, requireCsrf, validate("form", deleteForm), async (c) => {
+    const { scope, name } = c.req.valid("form");
     requirePermission(c, "secrets", "write", scope);
     if (!(await c.get("deps").secrets.delete(scopeOf(scope), name))) throw new NotFoundError(`secret ${name} (${scope}) not found`);
     return c.redirect(`/secrets?${new URLSearchParams({ deleted: name, scope })}`, 303);

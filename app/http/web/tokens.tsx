@@ -12,8 +12,11 @@ import { idSchema } from "../../domain/ids.ts";
 import { permissionSchema, type Permission } from "../../domain/permissions.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
+import { permit } from "../middleware/permit.ts";
 import { requireSession } from "../middleware/session.ts";
+import { validate } from "../validate.ts";
 import { permissionLines, type RoleForm, type RoleView } from "./components/admin-roles.tsx";
+import { fieldIssue, formText, formTexts } from "./form.ts";
 import { pageSession } from "./page-session.ts";
 import { EXPIRY_CHOICES, TokensPage, type TokenForm, type TokensPageProps } from "./pages/tokens.tsx";
 
@@ -27,10 +30,13 @@ const tokenFormSchema = v.object({
 });
 
 const roleFormSchema = v.object({
-  id: v.pipe(v.string("Id: is required"), v.trim(), v.regex(/^[a-z0-9-]{1,64}$/, "Id: must be 1-64 characters of a-z, 0-9 and -")),
-  description: v.pipe(v.string(), v.trim(), v.maxLength(500, "Description: at most 500 characters")),
+  id: v.pipe(v.string("is required"), v.trim(), idSchema),
+  description: v.pipe(v.string(), v.trim(), v.maxLength(500, "at most 500 characters")),
   permissions: v.string(),
 });
+const ROLE_FIELDS: Record<string, string> = { id: "Id", description: "Description", permissions: "Permissions" };
+
+const tokenIdSchema = v.pipe(v.string("is required"), v.regex(/^[a-z0-9]{1,32}$/, "not a token id"));
 
 /** Revoked and expired tokens shown at most (run tokens pile up there, one per task). */
 const INACTIVE_SHOWN = 100;
@@ -38,7 +44,7 @@ const INACTIVE_SHOWN = 100;
 const pageQuery = v.object({
   revoked: v.optional(v.string()),
   role: v.optional(idSchema),
-  revokedToken: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,32}$/))),
+  revokedToken: v.optional(tokenIdSchema),
   roleSaved: v.optional(idSchema),
   roleDeleted: v.optional(idSchema),
 });
@@ -71,20 +77,19 @@ export function parsePermissionLines(text: string): { permissions: Permission[];
   return { permissions, errors };
 }
 
-const strings = (value: unknown): string[] =>
-  (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((item): item is string => typeof item === "string");
-const text = (value: unknown) => (typeof value === "string" ? value : "");
-
 type Extra = Partial<Pick<TokensPageProps, "tokenForm" | "roleForm" | "created" | "notice" | "roleNotice" | "showInactive">>;
 
-async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 | 403 | 404 | 409 = 200) {
-  requirePermission(c, "tokens", "read");
+async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 | 403 | 409 = 200) {
+  // The list needs tokens:read; a caller who may only create tokens still gets the form, and
+  // the secret of the token it just made (which it could not see again).
+  const listsTokens = may(c, "tokens", "read");
+  if (!listsTokens && !may(c, "tokens", "write")) requirePermission(c, "tokens", "read");
   const deps = c.get("deps");
   const now = deps.now();
   // Newest first; revoked and expired ones (run tokens pile up there) only on request.
   const showInactive = extra.showInactive ?? false;
-  const active = await listActiveTokens(deps.db, now);
-  const inactive = await listInactiveTokens(deps.db, now, showInactive ? INACTIVE_SHOWN : 0);
+  const active = listsTokens ? await listActiveTokens(deps.db, now) : undefined;
+  const inactive = listsTokens ? await listInactiveTokens(deps.db, now, showInactive ? INACTIVE_SHOWN : 0) : { rows: [], total: 0 };
   const custom = await listRoles(deps.db);
   const roles: RoleView[] = [
     ...Object.entries(BUILT_IN_ROLES).map(([id, role]) => ({ id, description: role.description, permissions: role.permissions, builtIn: true })),
@@ -94,7 +99,7 @@ async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 
     <TokensPage
       session={pageSession(c)}
       now={now}
-      tokens={[...active, ...inactive.rows]}
+      {...(active && { tokens: [...active, ...inactive.rows] })}
       hidden={inactive.total}
       inactiveShown={inactive.rows.length}
       showInactive={showInactive}
@@ -130,7 +135,7 @@ export const tokenPages = new Hono<AppEnv>()
     requirePermission(c, "tokens", "write");
     const deps = c.get("deps");
     const body = await c.req.parseBody({ all: true });
-    const typed: TokenForm = { name: text(body.name), roles: strings(body.roles), expires: text(body.expires) };
+    const typed: TokenForm = { name: formText(body.name), roles: formTexts(body.roles), expires: formText(body.expires) };
     const parsed = v.safeParse(tokenFormSchema, typed);
     if (!parsed.success) return render(c, { tokenForm: { ...typed, error: parsed.issues[0]!.message } }, 400);
     const { name, roles, expires } = parsed.output;
@@ -148,11 +153,9 @@ export const tokenPages = new Hono<AppEnv>()
     c.header("cache-control", "no-store");
     return render(c, { created }, 201);
   })
-  .post("/revoke", requireSession, requireCsrf, async (c) => {
-    requirePermission(c, "tokens", "write");
+  .post("/revoke", requireSession, requireCsrf, permit("tokens", "write"), validate("form", v.object({ id: tokenIdSchema })), async (c) => {
     const deps = c.get("deps");
-    const id = text((await c.req.parseBody()).id);
-    if (!/^[a-z0-9]{1,32}$/.test(id)) throw new ValidationError("id: not a token id");
+    const { id } = c.req.valid("form");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
     return c.redirect(`/tokens?revokedToken=${id}`, 303);
   })
@@ -160,10 +163,10 @@ export const tokenPages = new Hono<AppEnv>()
     requirePermission(c, "roles", "write");
     const deps = c.get("deps");
     const body = await c.req.parseBody();
-    const typed: RoleForm = { id: text(body.id), description: text(body.description), permissions: text(body.permissions) };
+    const typed: RoleForm = { id: formText(body.id), description: formText(body.description), permissions: formText(body.permissions) };
     const parsed = v.safeParse(roleFormSchema, typed);
     const lines = parsePermissionLines(typed.permissions);
-    const errors = [...(parsed.success ? [] : parsed.issues.map((issue) => issue.message)), ...lines.errors];
+    const errors = [...(parsed.success ? [] : parsed.issues.map((issue) => fieldIssue(issue, ROLE_FIELDS))), ...lines.errors];
     if (!parsed.success || errors.length) return render(c, { roleForm: { ...typed, errors } }, 400);
     try {
       await saveRole(deps.db, parsed.output.id, { description: parsed.output.description, permissions: lines.permissions }, deps.now());
@@ -173,10 +176,8 @@ export const tokenPages = new Hono<AppEnv>()
     }
     return c.redirect(`/tokens?roleSaved=${parsed.output.id}#roles`, 303);
   })
-  .post("/roles/delete", requireSession, requireCsrf, async (c) => {
-    requirePermission(c, "roles", "write");
-    const parsed = v.safeParse(idSchema, (await c.req.parseBody()).id);
-    if (!parsed.success) throw new ValidationError(`id: ${parsed.issues[0]!.message}`);
-    await removeRole(c.get("deps").db, parsed.output);
-    return c.redirect(`/tokens?roleDeleted=${parsed.output}#roles`, 303);
+  .post("/roles/delete", requireSession, requireCsrf, permit("roles", "write"), validate("form", v.object({ id: idSchema })), async (c) => {
+    const { id } = c.req.valid("form");
+    await removeRole(c.get("deps").db, id);
+    return c.redirect(`/tokens?roleDeleted=${id}#roles`, 303);
   });

@@ -2,6 +2,7 @@
 // arrows whose line style names the condition, states as classes plus a symbol and text.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { STATE_SYMBOL } from "./state-badge.tsx";
+import { truncate } from "./text.ts";
 import type { NeedCondition } from "../../../domain/dag.ts";
 import { layoutDag, NODE_HEIGHT, NODE_WIDTH, type PlacedEdge, type PlacedNode, type Point } from "../../../domain/dag-layout.ts";
 import type { TaskState } from "../../../domain/states.ts";
@@ -9,7 +10,7 @@ import type { TaskState } from "../../../domain/states.ts";
 export interface DagNode {
   id: string;
   kind: "run" | "container";
-  needs: Record<string, "success" | "failure" | "any">;
+  needs: Record<string, NeedCondition>;
   state?: TaskState;
   /** Short text under the name, e.g. "12s" or "exit 1". */
   detail?: string;
@@ -40,10 +41,6 @@ const LEGEND_LINE = 18;
 const LEGEND_WIDTH = 190;
 // Past this many edges, lines get thinner and lighter so fan-outs read as a bundle, not a wall.
 const DENSE_EDGES = 40;
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 function describeNeeds(needs: DagNode["needs"]): string {
   const entries = Object.entries(needs);

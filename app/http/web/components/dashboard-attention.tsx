@@ -3,7 +3,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { LoadErrorRecord } from "../../../db/schema/index.ts";
 import type { RunRow } from "../../../db/repos/runs.ts";
-import { pipelineHref, runHref } from "./dashboard-runs.tsx";
+import { pipelinePath, runPath } from "../paths.ts";
 import { StateBadge } from "./state-badge.tsx";
 import { When } from "./time.tsx";
 
@@ -26,7 +26,7 @@ export interface BrokenPipeline extends AttentionPipeline {
 
 function PipelineLink({ pipeline }: { pipeline: AttentionPipeline }) {
   return (
-    <a class="dash-problem-name" href={pipelineHref({ namespace: pipeline.namespace, pipelineId: pipeline.id })}>
+    <a class="dash-problem-name" href={pipelinePath(pipeline)}>
       {pipeline.namespace !== "default" && <span class="muted">{pipeline.namespace}/</span>}
       {pipeline.name}
     </a>
@@ -77,7 +77,7 @@ export function NeedsAttention({ failing, broken, now }: { failing: FailingPipel
             <StateBadge state="failed" /> <PipelineLink pipeline={pipeline} />
             <p class="dash-problem-detail">
               Last run{" "}
-              <a href={runHref(pipeline.lastRun)}>#{pipeline.lastRun.id}</a> failed{" "}
+              <a href={runPath(pipeline.lastRun)}>#{pipeline.lastRun.id}</a> failed{" "}
               <When date={pipeline.lastRun.endedAt ?? pipeline.lastRun.createdAt} now={now} />
               {pipeline.lastRun.reason && <span>: {pipeline.lastRun.reason}</span>}
             </p>

@@ -3,6 +3,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { DockerHealth } from "../../../engine/executors/docker.ts";
 import type { ExtensionState } from "../../../extension-host/host.ts";
+import { ExtensionStateBadge } from "./admin-extension-state.tsx";
 
 export type { DockerHealth };
 
@@ -12,15 +13,6 @@ export interface ExtensionHealth {
   restarts: number;
   error?: string;
 }
-
-const EXTENSION_LOOK: Record<ExtensionState, { symbol: string; tone: "ok" | "bad" | "idle" }> = {
-  running: { symbol: "✓", tone: "ok" },
-  starting: { symbol: "◔", tone: "idle" },
-  crashed: { symbol: "✗", tone: "bad" },
-  failed: { symbol: "✗", tone: "bad" },
-  unconfigured: { symbol: "○", tone: "idle" },
-  stopped: { symbol: "■", tone: "idle" },
-};
 
 function DockerStatus({ docker }: { docker: DockerHealth | undefined }) {
   if (!docker) {
@@ -70,23 +62,17 @@ export function HealthCard({ docker, extensions }: { docker: DockerHealth | unde
                 <span class="muted">none installed</span>
               ) : (
                 <ul class="dash-extensions">
-                  {extensions.map((extension) => {
-                    const look = EXTENSION_LOOK[extension.state];
-                    return (
-                      <li>
-                        <span class={`dash-health-state tone-${look.tone}`}>
-                          <span aria-hidden="true">{look.symbol}</span> {extension.state}
-                        </span>{" "}
-                        <span class="dash-extension-id">{extension.id}</span>
-                        {extension.restarts > 0 && <span class="muted"> · {extension.restarts} restarts</span>}
-                        {extension.error && (
-                          <span class="dash-health-detail dash-clamp" title={extension.error}>
-                            {extension.error}
-                          </span>
-                        )}
-                      </li>
-                    );
-                  })}
+                  {extensions.map((extension) => (
+                    <li>
+                      <ExtensionStateBadge state={extension.state} /> <span class="dash-extension-id">{extension.id}</span>
+                      {extension.restarts > 0 && <span class="muted"> · {extension.restarts} restarts</span>}
+                      {extension.error && (
+                        <span class="dash-health-detail dash-clamp" title={extension.error}>
+                          {extension.error}
+                        </span>
+                      )}
+                    </li>
+                  ))}
                 </ul>
               )}
             </dd>

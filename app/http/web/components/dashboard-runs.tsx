@@ -3,20 +3,17 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { RunSummary } from "../../../db/repos/run-summaries.ts";
 import { isFinalTaskState, TASK_STATES } from "../../../domain/states.ts";
+import { pipelinePath, runPath } from "../paths.ts";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
+import { Trigger } from "./trigger.tsx";
 
 export interface DashboardRun extends RunSummary {
   /** The pipeline's display name and description (from its current version). */
   pipelineName: string;
   pipelineDescription: string;
 }
-
-export const pipelineHref = (run: { namespace: string; pipelineId: string }) =>
-  `/pipelines/${encodeURIComponent(run.namespace)}/${encodeURIComponent(run.pipelineId)}`;
-
-export const runHref = (run: { namespace: string; pipelineId: string; id: number }) => `${pipelineHref(run)}/runs/${run.id}`;
 
 /** "3/5 done", with failures called out and a bar while the run is going. */
 function TaskProgress({ run }: { run: DashboardRun }) {
@@ -31,15 +28,6 @@ function TaskProgress({ run }: { run: DashboardRun }) {
       </span>
       {failed > 0 && <span class="error"> · {failed} failed</span>}
       {active && <progress aria-hidden="true" max={run.taskTotal} value={done}></progress>}
-    </span>
-  );
-}
-
-function Trigger({ trigger }: { trigger: DashboardRun["trigger"] }) {
-  return (
-    <span class="dash-trigger" title={trigger.by ? `${trigger.kind} by ${trigger.by}` : trigger.kind}>
-      <span class="dash-trigger-kind">{trigger.kind}</span>
-      {trigger.by && <span class="muted"> by {trigger.by}</span>}
     </span>
   );
 }
@@ -63,13 +51,13 @@ export function DashboardRuns({ runs, now }: { runs: DashboardRun[]; now: Date }
           // A stable id lets a live update morph this row in place (focus and all).
           <tr id={`dash-run/${run.namespace}/${run.pipelineId}/${run.id}`}>
             <td class="dash-pipeline">
-              <a href={pipelineHref(run)} title={run.pipelineDescription || undefined}>
+              <a href={pipelinePath({ namespace: run.namespace, id: run.pipelineId })} title={run.pipelineDescription || undefined}>
                 {run.namespace !== "default" && <span class="muted">{run.namespace}/</span>}
                 {run.pipelineName}
               </a>
             </td>
             <td>
-              <a href={runHref(run)} aria-label={`${run.pipelineName} run ${run.id}`}>
+              <a href={runPath(run)} aria-label={`${run.pipelineName} run ${run.id}`}>
                 #{run.id}
               </a>
             </td>

@@ -3,6 +3,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { formatDuration } from "../../../domain/duration.ts";
 import type { RunState } from "../../../domain/states.ts";
+import { elapsed } from "./time.tsx";
 
 export interface ChartRun {
   id: number;
@@ -25,12 +26,6 @@ const TOP = 18;
 const LEFT = 4;
 const MIN_BAR = 2;
 
-/** Milliseconds a run took, or has taken so far; undefined before it started. */
-export function runDuration(run: ChartRun, now: Date): number | undefined {
-  if (!run.startedAt) return undefined;
-  return Math.max(0, (run.endedAt ?? now).getTime() - run.startedAt.getTime());
-}
-
 function barTitle(run: ChartRun, duration: number | undefined): string {
   if (duration === undefined) return `run ${run.id}: ${run.state}, not started`;
   return `run ${run.id}: ${run.state}, ${formatDuration(duration)}${run.endedAt ? "" : " so far"}`;
@@ -38,7 +33,7 @@ function barTitle(run: ChartRun, duration: number | undefined): string {
 
 export function DurationChart({ runs, now, href }: DurationChartProps) {
   if (runs.length === 0) return <p class="muted">No runs yet, so nothing to chart.</p>;
-  const durations = runs.map((run) => runDuration(run, now));
+  const durations = runs.map((run) => elapsed(run.startedAt, run.endedAt, now));
   const known = durations.filter((duration): duration is number => duration !== undefined);
   const longest = Math.max(1, ...known);
   const sorted = [...known].sort((a, b) => a - b);

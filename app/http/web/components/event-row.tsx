@@ -2,14 +2,13 @@
 // and a short, truncated summary of its data (the full JSON in its title). Rendered by the page and by its live tail.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { EventRow as EventRecord } from "../../../db/repos/events.ts";
+import { pipelinePath, runPath } from "../paths.ts";
+import { taskSectionId } from "./run-tasks.tsx";
+import { truncate } from "./text.ts";
 import { When } from "./time.tsx";
 
 const SUMMARY_CHARS = 160;
 const TITLE_CHARS = 2000;
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 /** "state: failed · exitCode: 1": the data's fields, strings bare, empty ones left out. */
 export function summarize(data: Record<string, unknown>): string {
@@ -21,8 +20,8 @@ export function summarize(data: Record<string, unknown>): string {
 
 function Where({ event }: { event: EventRecord }) {
   if (!event.namespace || !event.pipelineId) return <span class="muted">server</span>;
-  const pipeline = `/pipelines/${event.namespace}/${event.pipelineId}`;
-  const run = event.runId !== null ? `${pipeline}/runs/${event.runId}` : undefined;
+  const pipeline = pipelinePath({ namespace: event.namespace, id: event.pipelineId });
+  const run = event.runId !== null ? runPath({ namespace: event.namespace, pipelineId: event.pipelineId, id: event.runId }) : undefined;
   return (
     <span class="event-where">
       <a href={pipeline}>
@@ -38,7 +37,7 @@ function Where({ event }: { event: EventRecord }) {
         <>
           {" "}
           {run ? (
-            <a href={`${run}#task-${encodeURIComponent(event.taskId)}`} class="mono">
+            <a href={`${run}#${encodeURIComponent(taskSectionId(event.taskId))}`} class="mono">
               {event.taskId}
             </a>
           ) : (

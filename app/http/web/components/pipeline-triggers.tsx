@@ -3,6 +3,7 @@
 import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+import { extensionPath } from "../paths.ts";
 import { TableHead } from "./table-head.tsx";
 
 function triggerText(trigger: TriggerSpec): { kind: string; detail: string } {
@@ -58,7 +59,7 @@ export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscri
             {subscriptions.map(({ row, error }) => (
               <tr>
                 <th scope="row">
-                  <a href={`/extensions/${row.extension}`}>{row.extension}</a>
+                  <a href={extensionPath(row.extension)}>{row.extension}</a>
                 </th>
                 <td>
                   <code class="params">{JSON.stringify(row.params)}</code>

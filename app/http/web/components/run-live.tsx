@@ -8,13 +8,16 @@ import { DagGraph, type DagNode } from "./dag-graph.tsx";
 import { emptyLogText, LogEmpty } from "./log-view.tsx";
 import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
 import { TaskStatusLine, TaskTable, taskSectionId } from "./run-tasks.tsx";
+import { elapsed } from "./time.tsx";
 
 export type SpecTask = Pick<TaskSpec, "id" | "kind" | "needs">;
 
 function nodeDetail(execution: ExecutionRow | undefined, now: Date): string | undefined {
-  if (!execution?.startedAt) return undefined;
+  if (!execution) return undefined;
+  const ms = elapsed(execution.startedAt, execution.endedAt, now);
+  if (ms === undefined) return undefined;
   if (execution.state === "failed" && execution.exitCode !== null) return `exit ${execution.exitCode}`;
-  return formatDuration(Math.max(0, (execution.endedAt ?? now).getTime() - execution.startedAt.getTime()));
+  return formatDuration(ms);
 }
 
 /** The DAG's nodes: edges from the run's pipeline version, states from its executions. */

@@ -4,26 +4,11 @@
 import type { RunWithTasks } from "../../../db/repos/runs.ts";
 import { isFinalRunState } from "../../../domain/states.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
+import { runPath } from "../paths.ts";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
-
-/** The page of a run: /pipelines/<ns>/<id>/runs/<n> (ids are [a-z0-9-], nothing to encode). */
-export const runPath = (run: { namespace: string; pipelineId: string; id: number }) => `/pipelines/${run.namespace}/${run.pipelineId}/runs/${run.id}`;
-
-function Trigger({ trigger }: { trigger: RunWithTasks["trigger"] }) {
-  return (
-    <>
-      <span class="trigger-kind">{trigger.kind}</span>
-      {trigger.by && (
-        <>
-          {" by "}
-          <span class="trigger-by">{trigger.by}</span>
-        </>
-      )}
-    </>
-  );
-}
+import { Trigger } from "./trigger.tsx";
 
 function Variables({ variables }: { variables: Record<string, string> }) {
   const entries = Object.entries(variables).sort(([a], [b]) => a.localeCompare(b));

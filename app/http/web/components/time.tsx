@@ -23,9 +23,16 @@ export function When({ date, now }: { date: Date | null | undefined; now: Date }
   );
 }
 
+/** Milliseconds from `start` to `end`, or to `now` while it runs; undefined before it started. */
+export function elapsed(start: Date | null | undefined, end: Date | null | undefined, now: Date): number | undefined {
+  if (!start) return undefined;
+  // Never negative: clocks of different processes may disagree by a little.
+  return Math.max(0, (end ?? now).getTime() - start.getTime());
+}
+
 /** How long something took, or has taken so far while it runs. */
 export function Took({ start, end, now }: { start: Date | null | undefined; end: Date | null | undefined; now: Date }) {
-  if (!start) return <span class="muted">—</span>;
-  const ms = (end ?? now).getTime() - start.getTime();
-  return <span class={end ? "duration" : "duration running"}>{formatDuration(Math.max(0, ms))}</span>;
+  const ms = elapsed(start, end, now);
+  if (ms === undefined) return <span class="muted">—</span>;
+  return <span class={end ? "duration" : "duration running"}>{formatDuration(ms)}</span>;
 }

@@ -70,7 +70,7 @@ export function Page({ title, children, session, section }: PageProps) {
               <span class="who" title="Signed in with this token">
                 {session.who}
               </span>
-              <input type="hidden" name="_csrf" value={session.csrfToken} />
+              <CsrfField session={session} />
               <button type="submit">Log out</button>
             </form>
           )}

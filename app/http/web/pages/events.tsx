@@ -22,10 +22,8 @@ export interface EventsPageProps {
   before?: number;
   /** The cursor of the next older page, when there is one. */
   older?: number;
-  /** The newest event id when the page was read: the live tail continues from it. */
-  latestId: number;
-  /** A filtered page that stopped looking before it was full: older events may match. */
-  partial?: boolean;
+  /** The newest event id when the page was read, on the live first page: the live tail continues from it. */
+  latestId?: number;
 }
 
 function withQuery(params: Record<string, string | number | undefined>): string {
@@ -35,10 +33,10 @@ function withQuery(params: Record<string, string | number | undefined>): string 
   return text ? `/events?${text}` : "/events";
 }
 
-export function EventsPage({ session, now, events, kind, error, before, older, latestId, partial }: EventsPageProps) {
-  const live = before === undefined && !error;
+export function EventsPage({ session, now, events, kind, error, before, older, latestId }: EventsPageProps) {
   const filter = kind && !error ? kind : undefined;
-  const stream = `/events/stream?${new URLSearchParams({ after: String(latestId), ...(filter && { kind: filter }) })}`;
+  const stream = latestId === undefined ? undefined : `/events/stream?${new URLSearchParams({ after: String(latestId), ...(filter && { kind: filter }) })}`;
+  const live = stream ? { "hx-sse:connect": stream, "hx-swap": "afterbegin", "aria-live": "polite", "aria-relevant": "additions", "data-keep-rows": "500" } : {};
   return (
     <Page title="Events" session={session} section="events">
       <h1>Events</h1>
@@ -74,7 +72,7 @@ export function EventsPage({ session, now, events, kind, error, before, older, l
       <section class="card admin-card" aria-labelledby="events-table">
         <div class="admin-head">
           <h2 id="events-table">{before === undefined ? (filter ? `Newest ${filter}… events` : "Newest events") : `Events before #${before}`}</h2>
-          {live && (
+          {stream && (
             <p class="admin-live">
               <span class="admin-live-dot" aria-hidden="true"></span> Live<span class="muted">: new events appear at the top</span>
               <noscript> (reload to see new events)</noscript>
@@ -83,22 +81,13 @@ export function EventsPage({ session, now, events, kind, error, before, older, l
         </div>
         <table class="list events admin-stack">
           <TableHead columns={["Time", "Kind", "Where", "Data"]} />
-          {live ? (
-            <tbody id="event-rows" hx-sse:connect={stream} hx-swap="afterbegin" aria-live="polite" aria-relevant="additions" data-keep-rows="500">
-              {events.map((event) => (
-                <EventRow event={event} now={now} />
-              ))}
-            </tbody>
-          ) : (
-            <tbody id="event-rows">
-              {events.map((event) => (
-                <EventRow event={event} now={now} />
-              ))}
-            </tbody>
-          )}
+          <tbody id="event-rows" {...live}>
+            {events.map((event) => (
+              <EventRow event={event} now={now} />
+            ))}
+          </tbody>
         </table>
         {events.length === 0 && <p class="muted">{before === undefined ? "No events yet." : "No older events."}</p>}
-        {partial && <p class="hint">This page searched part of the log only: older events may match too.</p>}
         <nav class="admin-pager actions" aria-label="Event pages">
           {before !== undefined && <a href={withQuery({ kind: filter })}>Newest events</a>}
           {older !== undefined && (

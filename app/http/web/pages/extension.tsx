@@ -7,6 +7,7 @@ import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
 import { summarize } from "../components/event-row.tsx";
 import { When } from "../components/time.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { pipelinePath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
 
 export interface ExtensionPageProps {
@@ -49,7 +50,7 @@ export function ExtensionPage({ session, now, extension, subscriptions }: Extens
               {subscriptions.map(({ row, error }) => (
                 <tr>
                   <th scope="row">
-                    <a href={`/pipelines/${row.namespace}/${row.pipelineId}`}>
+                    <a href={pipelinePath({ namespace: row.namespace, id: row.pipelineId })}>
                       {row.namespace}/{row.pipelineId}
                     </a>
                   </th>

@@ -4,6 +4,7 @@
 import type { ExtensionStatus } from "../../../extension-host/host.ts";
 import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { extensionPath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
 
 export interface ExtensionsPageProps {
@@ -31,7 +32,7 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts }: Exte
               {extensions.map((extension) => (
                 <tr>
                   <th scope="row">
-                    <a href={`/extensions/${extension.id}`}>{extension.id}</a>
+                    <a href={extensionPath(extension.id)}>{extension.id}</a>
                   </th>
                   <td>
                     <ExtensionStateBadge state={extension.state} />

@@ -5,7 +5,9 @@ import type { ObjectInfo } from "../../../stores/objects.ts";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
 import { When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { objectPath, objectsPath, pipelinePath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
+import { formatBytes } from "../../../domain/bytes.ts";
 
 export interface ObjectsPageProps {
   session: PageSession;
@@ -18,25 +20,9 @@ export interface ObjectsPageProps {
   notice?: string;
 }
 
-/** 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number(value.toFixed(value < 10 ? 1 : 0))} ${units[unit]}`;
-}
-
-/** Keys only hold URL-safe characters, but each segment is encoded all the same. */
-export const objectPath = (pipeline: { namespace: string; id: string }, key: string) =>
-  `/pipelines/${pipeline.namespace}/${pipeline.id}/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
-
 export function ObjectsPage({ session, now, pipeline, objects, canWrite, maxBytes, form, notice }: ObjectsPageProps) {
-  const base = `/pipelines/${pipeline.namespace}/${pipeline.id}`;
+  const base = pipelinePath(pipeline);
+  const listPath = objectsPath(pipeline);
   const name = `${pipeline.namespace}/${pipeline.id}`;
   return (
     <Page title={`Objects of ${name}`} session={session} section="pipelines">
@@ -77,7 +63,7 @@ export function ObjectsPage({ session, now, pipeline, objects, canWrite, maxByte
                       {canWrite && (
                         <ConfirmButton
                           session={session}
-                          action={`${base}/objects/delete`}
+                          action={`${listPath}/delete`}
                           fields={{ key: object.key }}
                           label="Delete"
                           accessibleLabel={`Delete object ${object.key}`}
@@ -96,7 +82,7 @@ export function ObjectsPage({ session, now, pipeline, objects, canWrite, maxByte
         <section class="card admin-card" aria-labelledby="object-upload">
           <h2 id="object-upload">Upload a file</h2>
           {form?.error && <Notice kind="problem">{form.error}</Notice>}
-          <form method="post" action={`${base}/objects`} enctype="multipart/form-data" class="admin-form">
+          <form method="post" action={listPath} enctype="multipart/form-data" class="admin-form">
             <CsrfField session={session} />
             <label for="object-file">File</label>
             <input id="object-file" name="file" type="file" required aria-describedby="object-file-hint" />

@@ -6,6 +6,7 @@ import type { LoadErrorRecord } from "../../../db/schema/pipelines.ts";
 import { StateBadge } from "../components/state-badge.tsx";
 import { When } from "../components/time.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
+import { pipelinePath, runPath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
 
 export interface PipelineListProps {
@@ -16,8 +17,6 @@ export interface PipelineListProps {
   /** Where pipeline files live, for the empty state. */
   pipelinesDir: string;
 }
-
-export const pipelineHref = (namespace: string, id: string) => `/pipelines/${namespace}/${id}`;
 
 /** A load error as a list of "path: message" lines under its file. */
 export function LoadErrorDetails({ error, currentVersion }: { error: LoadErrorRecord; currentVersion: number | null }) {
@@ -47,7 +46,7 @@ function LastRun({ pipeline, now }: { pipeline: PipelineOverview; now: Date }) {
   return (
     <span class="last-run">
       <StateBadge state={run.state} />{" "}
-      <a href={`${pipelineHref(pipeline.namespace, pipeline.id)}/runs/${run.id}`}>
+      <a href={runPath(run)}>
         <span class="sr-only">{`Run `}</span>#{run.id}
       </a>{" "}
       <When date={run.startedAt ?? run.createdAt} now={now} />
@@ -75,7 +74,7 @@ function NamespaceTable({ namespace, pipelines, now }: { namespace: string; pipe
             <>
               <tr class={pipeline.loadError ? "has-error" : undefined}>
                 <th scope="row" class="pipeline-name">
-                  <a href={pipelineHref(pipeline.namespace, pipeline.id)}>{pipeline.name}</a>
+                  <a href={pipelinePath(pipeline)}>{pipeline.name}</a>
                   {pipeline.name !== pipeline.id && <span class="muted mono pipeline-id">{pipeline.id}</span>}
                   {(pipeline.deletedAt || pipeline.loadError) && (
                     <span class="pipeline-flags">

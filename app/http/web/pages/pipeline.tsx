@@ -10,8 +10,10 @@ import { Triggers, type SubscriptionView } from "../components/pipeline-triggers
 import { Versions } from "../components/pipeline-versions.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
+import { Trigger } from "../components/trigger.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
-import { LoadErrorDetails, pipelineHref } from "./pipeline-list.tsx";
+import { objectsPath, pipelinePath, runPath } from "../paths.ts";
+import { LoadErrorDetails } from "./pipeline-list.tsx";
 import { TableHead } from "../components/table-head.tsx";
 
 /** What the start form holds: the declared variables' values and the extra lines, as typed. */
@@ -47,8 +49,6 @@ export interface PipelinePageProps {
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
 export const variableField = (name: string) => `var.${name}`;
 
-const runHref = (pipeline: PipelineRow, run: number) => `${pipelineHref(pipeline.namespace, pipeline.id)}/runs/${run}`;
-
 function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: VersionRow }) {
   return (
     <dl class="facts">
@@ -77,7 +77,7 @@ function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow
   return (
     <section class="card start-run" aria-labelledby="start-run">
       <h2 id="start-run">Start a run</h2>
-      <form method="post" action={`${pipelineHref(pipeline.namespace, pipeline.id)}/runs`}>
+      <form method="post" action={`${pipelinePath(pipeline)}/runs`}>
         <CsrfField session={session} />
         {form.error && (
           <p class="notice problem" role="alert" id="start-error">
@@ -121,7 +121,7 @@ function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow
 }
 
 function History({ pipeline, history, now }: { pipeline: PipelineRow; history: RunHistory; now: Date }) {
-  const base = pipelineHref(pipeline.namespace, pipeline.id);
+  const base = pipelinePath(pipeline);
   const { runs, before, hasOlder } = history;
   const oldest = runs.at(-1);
   return (
@@ -132,7 +132,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
       ) : (
         <>
           <figure class="duration">
-            <DurationChart runs={[...runs].reverse()} now={now} href={(run) => runHref(pipeline, run)} />
+            <DurationChart runs={[...runs].reverse()} now={now} href={(id) => runPath({ namespace: pipeline.namespace, pipelineId: pipeline.id, id })} />
             <figcaption class="hint">{`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}</figcaption>
           </figure>
           <table class="list runs">
@@ -141,16 +141,15 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
               {runs.map((run) => (
                 <tr>
                   <th scope="row">
-                    <a href={runHref(pipeline, run.id)}>
+                    <a href={runPath(run)}>
                       <span class="sr-only">Run </span>#{run.id}
                     </a>
                   </th>
                   <td>
                     <StateBadge state={run.state} />
                   </td>
-                  <td class="trigger">
-                    {run.trigger.kind}
-                    {run.trigger.by && <span class="muted">{` by ${run.trigger.by}`}</span>}
+                  <td>
+                    <Trigger trigger={run.trigger} />
                   </td>
                   <td class="wide-only">
                     <When date={run.startedAt ?? run.createdAt} now={now} />
@@ -177,7 +176,6 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
 export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form }: PipelinePageProps) {
   const spec = version?.spec;
   const name = spec?.name || pipeline.id;
-  const base = pipelineHref(pipeline.namespace, pipeline.id);
   return (
     <Page title={name} session={session} section="pipelines">
       <div class="pipelines-area">
@@ -196,9 +194,9 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
           </h2>
           <Facts pipeline={pipeline} version={version} />
           <p class="actions links">
-            <a href={`${base}/objects`}>Objects</a>
+            <a href={objectsPath(pipeline)}>Objects</a>
             <a href="/secrets">Secrets</a>
-            {history && history.runs[0] && <a href={runHref(pipeline, history.runs[0].id)}>{`Latest run (#${history.runs[0].id})`}</a>}
+            {history && history.runs[0] && <a href={runPath(history.runs[0])}>{`Latest run (#${history.runs[0].id})`}</a>}
           </p>
         </section>
         {spec && (

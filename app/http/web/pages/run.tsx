@@ -3,11 +3,11 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
-import { emptyLogText, LogPane } from "../components/log-view.tsx";
+import { emptyLogText, LogPane, paneId } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
-import { runPath } from "../components/run-summary.tsx";
 import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
 import { Page } from "../layouts/page.tsx";
+import { pipelinePath, rawLogPath } from "../paths.ts";
 
 export interface TaskLog {
   execution: ExecutionRow;
@@ -52,7 +52,7 @@ function TaskLogSection({ log, now, rawHref }: { log: TaskLog; now: Date; rawHre
           live={log.live}
           empty={emptyLogText(execution)}
         />
-        <button type="button" class="log-follow small" data-pane={`log-${execution.taskId}`} hidden>
+        <button type="button" class="log-follow small" data-pane={paneId(execution.taskId)} hidden>
           <span class="log-follow-label">{log.live ? "Follow" : "Go to the end"}</span>
           <span class="sr-only">{` (log of ${execution.taskId})`}</span>
         </button>
@@ -63,20 +63,20 @@ function TaskLogSection({ log, now, rawHref }: { log: TaskLog; now: Date; rawHre
 
 export function RunPage(props: RunPageProps) {
   const { run, now, session, liveUrl, logs } = props;
-  const pipelinePath = `/pipelines/${run.namespace}/${run.pipelineId}`;
+  const pipelineHref = pipelinePath({ namespace: run.namespace, id: run.pipelineId });
   const live = liveUrl ? { "hx-sse:connect": liveUrl, "hx-swap": "innerHTML", "hx-sse:close": "end" } : {};
   return (
     <Page title={`Run ${run.id} of ${run.namespace}/${run.pipelineId}`} session={session} section="pipelines">
       <p class="crumbs">
         <a href="/pipelines">Pipelines</a>
         {" / "}
-        <a href={pipelinePath}>{`${run.namespace}/${run.pipelineId}`}</a>
+        <a href={pipelineHref}>{`${run.namespace}/${run.pipelineId}`}</a>
       </p>
       <h1>
         {`Run ${run.id} `}
         <span class="run-of">
           {"of "}
-          <a href={pipelinePath}>{`${run.namespace}/${run.pipelineId}`}</a>
+          <a href={pipelineHref}>{`${run.namespace}/${run.pipelineId}`}</a>
         </span>
       </h1>
       {/* Outside the re-rendered region so it persists; updates replace only its text. */}
@@ -90,7 +90,7 @@ export function RunPage(props: RunPageProps) {
         <h2 id="run-logs-title">Logs</h2>
         {logs && <p class="hint log-times-note">Times are UTC. Each line number links to its line.</p>}
         {logs ? (
-          logs.map((log) => <TaskLogSection log={log} now={now} rawHref={`${runPath(run)}/tasks/${log.execution.taskId}/log.txt`} />)
+          logs.map((log) => <TaskLogSection log={log} now={now} rawHref={rawLogPath(run, log.execution.taskId)} />)
         ) : (
           <p class="notice">Your token may not read the logs of this pipeline (it needs logs:read).</p>
         )}

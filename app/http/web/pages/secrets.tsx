@@ -5,6 +5,7 @@ import type { SecretInfo } from "../../../stores/secrets.ts";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
 import { When } from "../components/time.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
+import { scopePath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
 
 export interface SecretForm {
@@ -24,8 +25,8 @@ export interface SecretsPageProps {
 }
 
 function ScopeCell({ scope }: { scope: string }) {
-  if (scope === "global") return <span>global</span>;
-  return <a href={`/pipelines/${scope}`}>{scope}</a>;
+  const href = scopePath(scope);
+  return href ? <a href={href}>{scope}</a> : <span>{scope}</span>;
 }
 
 export function SecretsPage({ session, now, secrets, writable, form, notice }: SecretsPageProps) {

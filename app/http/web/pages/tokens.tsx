@@ -30,8 +30,8 @@ export interface TokenForm {
 export interface TokensPageProps {
   session: PageSession;
   now: Date;
-  /** The rows to show (inactive ones only when asked for). */
-  tokens: TokenRow[];
+  /** The rows to show (inactive ones only when asked for); undefined when the caller may not read tokens. */
+  tokens?: TokenRow[];
   /** How many tokens are revoked or expired. */
   hidden: number;
   /** How many of those are listed (the newest), when they are shown. */
@@ -127,9 +127,90 @@ function CreateForm({ session, roleIds, form }: { session: PageSession; roleIds:
   );
 }
 
+/** The tokens table, with the links that show or hide inactive ones. */
+function TokenList(props: TokensPageProps & { tokens: TokenRow[] }) {
+  const { session, now, tokens, hidden, inactiveShown, showInactive, me } = props;
+  const revocable = props.canWriteTokens && tokens.some((token) => !token.revokedAt);
+  return (
+    <>
+      <p class="actions admin-list-filter">
+        {showInactive ? (
+          <>
+            {inactiveShown < hidden && (
+              <span class="muted">
+                Showing the newest {inactiveShown} of {hidden} revoked or expired tokens.
+              </span>
+            )}
+            <a href="/tokens">Hide revoked and expired tokens</a>
+          </>
+        ) : hidden > 0 ? (
+          <a href="/tokens?revoked=1">
+            Show {hidden} revoked or expired token{hidden === 1 ? "" : "s"}
+          </a>
+        ) : null}
+      </p>
+      {tokens.length === 0 ? (
+        <p class="muted">No tokens to show.</p>
+      ) : (
+        <table class="list admin-stack">
+          <TableHead
+            columns={[
+              "Name",
+              "Roles",
+              { label: "Created", class: "wide-only" },
+              "Expires",
+              showInactive && "Status",
+              revocable && { label: "Actions", hidden: true },
+            ]}
+          />
+          <tbody>
+            {tokens.map((token) => (
+              <tr class={tokenProblem(token, now) ? "admin-inactive" : undefined}>
+                <th scope="row">
+                  <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>}{" "}
+                  {isRunToken(token) && <Tag kind="run">run token</Tag>}
+                </th>
+                <td data-label="Roles">
+                  <Roles token={token} />
+                </td>
+                <td class="wide-only" data-label="Created">
+                  <When date={token.createdAt} now={now} />
+                </td>
+                <td data-label="Expires">{token.expiresAt ? <Until date={token.expiresAt} now={now} /> : <span class="muted">never</span>}</td>
+                {showInactive && (
+                  <td data-label="Status">
+                    <Status token={token} now={now} />
+                  </td>
+                )}
+                {revocable && (
+                  <td class="admin-row-actions">
+                    {!token.revokedAt && (
+                      <ConfirmButton
+                        session={session}
+                        action="/tokens/revoke"
+                        fields={{ id: token.id }}
+                        label="Revoke"
+                        accessibleLabel={`Revoke token ${token.name}`}
+                        confirm={
+                          token.id === me
+                            ? `Revoke token ${token.name}? It is the one you are signed in with: you will be logged out.`
+                            : `Revoke token ${token.name}?`
+                        }
+                      />
+                    )}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
 export function TokensPage(props: TokensPageProps) {
-  const { session, now, tokens, hidden, inactiveShown, showInactive, me, canWriteTokens, created, notice } = props;
-  const revocable = canWriteTokens && tokens.some((token) => !token.revokedAt);
+  const { session, tokens, canWriteTokens, created, notice } = props;
   return (
     <Page title="Tokens" session={session} section="tokens">
       <h1>Tokens and roles</h1>
@@ -137,77 +218,10 @@ export function TokensPage(props: TokensPageProps) {
       {notice && <Notice kind="ok">{notice}</Notice>}
       <section class="card admin-card" aria-labelledby="tokens-list">
         <h2 id="tokens-list">Tokens</h2>
-        <p class="actions admin-list-filter">
-          {showInactive ? (
-            <>
-              {inactiveShown < hidden && (
-                <span class="muted">
-                  Showing the newest {inactiveShown} of {hidden} revoked or expired tokens.
-                </span>
-              )}
-              <a href="/tokens">Hide revoked and expired tokens</a>
-            </>
-          ) : hidden > 0 ? (
-            <a href="/tokens?revoked=1">
-              Show {hidden} revoked or expired token{hidden === 1 ? "" : "s"}
-            </a>
-          ) : null}
-        </p>
-        {tokens.length === 0 ? (
-          <p class="muted">No tokens to show.</p>
+        {tokens === undefined ? (
+          <p class="muted">Your token may create tokens but not list them (that needs tokens:read).</p>
         ) : (
-          <table class="list admin-stack">
-            <TableHead
-              columns={[
-                "Name",
-                "Roles",
-                { label: "Created", class: "wide-only" },
-                "Expires",
-                showInactive && "Status",
-                revocable && { label: "Actions", hidden: true },
-              ]}
-            />
-            <tbody>
-              {tokens.map((token) => (
-                <tr class={tokenProblem(token, now) ? "admin-inactive" : undefined}>
-                  <th scope="row">
-                    <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>}{" "}
-                    {isRunToken(token) && <Tag kind="run">run token</Tag>}
-                  </th>
-                  <td data-label="Roles">
-                    <Roles token={token} />
-                  </td>
-                  <td class="wide-only" data-label="Created">
-                    <When date={token.createdAt} now={now} />
-                  </td>
-                  <td data-label="Expires">{token.expiresAt ? <Until date={token.expiresAt} now={now} /> : <span class="muted">never</span>}</td>
-                  {showInactive && (
-                    <td data-label="Status">
-                      <Status token={token} now={now} />
-                    </td>
-                  )}
-                  {revocable && (
-                    <td class="admin-row-actions">
-                      {!token.revokedAt && (
-                        <ConfirmButton
-                          session={session}
-                          action="/tokens/revoke"
-                          fields={{ id: token.id }}
-                          label="Revoke"
-                          accessibleLabel={`Revoke token ${token.name}`}
-                          confirm={
-                            token.id === me
-                              ? `Revoke token ${token.name}? It is the one you are signed in with: you will be logged out.`
-                              : `Revoke token ${token.name}?`
-                          }
-                        />
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <TokenList {...props} tokens={tokens} />
         )}
       </section>
       {canWriteTokens && <CreateForm session={session} roleIds={props.roleIds} form={props.tokenForm} />}

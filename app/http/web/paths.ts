@@ -1,0 +1,40 @@
+// Where the web pages are: every link and redirect to a page builds its path here, each
+// segment URL-encoded (ids are [a-z0-9-] today, so encoding only guards against tomorrow).
+
+const segment = encodeURIComponent;
+
+export interface PipelineRef {
+  namespace: string;
+  id: string;
+}
+
+export interface RunRef {
+  namespace: string;
+  pipelineId: string;
+  id: number;
+}
+
+/** /pipelines/<ns>/<id> */
+export const pipelinePath = (pipeline: PipelineRef) => `/pipelines/${segment(pipeline.namespace)}/${segment(pipeline.id)}`;
+
+/** /pipelines/<ns>/<id>/runs/<n> */
+export const runPath = (run: RunRef) => `${pipelinePath({ namespace: run.namespace, id: run.pipelineId })}/runs/${run.id}`;
+
+/** A task's whole log as plain text. */
+export const rawLogPath = (run: RunRef, taskId: string) => `${runPath(run)}/tasks/${segment(taskId)}/log.txt`;
+
+/** A pipeline's objects page (POST: upload). */
+export const objectsPath = (pipeline: PipelineRef) => `${pipelinePath(pipeline)}/objects`;
+
+/** One object's download; keys hold "/", so each of their segments is encoded on its own. */
+export const objectPath = (pipeline: PipelineRef, key: string) => `${objectsPath(pipeline)}/${key.split("/").map(segment).join("/")}`;
+
+/** /extensions/<id> */
+export const extensionPath = (id: string) => `/extensions/${segment(id)}`;
+
+/** The page a secret's scope names: a pipeline's, or none for "global". */
+export function scopePath(scope: string): string | undefined {
+  if (scope === "global") return undefined;
+  const [namespace, id] = scope.split("/") as [string, string];
+  return pipelinePath({ namespace, id });
+}
