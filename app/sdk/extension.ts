@@ -127,3 +127,22 @@ export interface ExtensionDefinition<Config = unknown, Params = unknown> {
 export function defineExtension<Config, Params>(definition: ExtensionDefinition<Config, Params>): ExtensionDefinition<Config, Params> {
   return definition;
 }
+
+/**
+ * Starts the run of a schedule that is due, as the cron and interval extensions do: the fire
+ * time is stored under `stateKey` first (a restart right after must not take this tick for a
+ * missed one), then the run starts. A failure becomes a line in the extension's log, never
+ * a crash.
+ *
+ * @example
+ * // in subscribe(), on each tick of a timer:
+ * void fireSchedule(api, subscription, `last:${subscription.id}`, "every 5m");
+ */
+export async function fireSchedule<Config, Params>(api: ExtensionApi<Config, Params>, subscription: Subscription<Params>, stateKey: string, by: string): Promise<void> {
+  try {
+    await api.setState(stateKey, String(Date.now()));
+    await api.startRun(subscription.id, { by });
+  } catch (error) {
+    api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run (${by}): ${(error as Error).message}`);
+  }
+}

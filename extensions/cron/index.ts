@@ -3,7 +3,7 @@
 // server was down start one catch-up run when it is back, never one per missed tick.
 import { Cron } from "croner";
 import * as v from "valibot";
-import { defineExtension, type ExtensionApi, type Subscription } from "gantry";
+import { defineExtension, fireSchedule, type Subscription } from "gantry";
 
 // Five fields (minute first) or six (second first); croner's seven-field years are left out.
 const MODE = "5-or-6-parts";
@@ -39,7 +39,6 @@ const paramsSchema = v.object({
 });
 
 type Params = v.InferOutput<typeof paramsSchema>;
-type Api = ExtensionApi<Record<string, never>, Params>;
 
 /** The running job of each subscription. */
 const jobs = new Map<number, Cron>();
@@ -48,17 +47,6 @@ const jobs = new Map<number, Cron>();
 const stateKey = (subscription: Subscription<Params>) => `last:${subscription.id}:${subscription.params.expression}`;
 
 const describe = ({ expression, timezone }: Params) => `cron ${expression}${timezone ? ` (${timezone})` : ""}`;
-
-/** Records the fire time, then starts the run; a failure is the extension's log line, not a crash. */
-async function fire(subscription: Subscription<Params>, api: Api, by: string): Promise<void> {
-  try {
-    // Recorded first: a restart right after must not take this tick for a missed one.
-    await api.setState(stateKey(subscription), String(Date.now()));
-    await api.startRun(subscription.id, { by });
-  } catch (error) {
-    api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run (${by}): ${(error as Error).message}`);
-  }
-}
 
 export default defineExtension<Record<string, never>, Params>({
   id: "cron",
@@ -72,7 +60,7 @@ export default defineExtension<Record<string, never>, Params>({
     if (!api.subscriptions().some((current) => current.id === subscription.id)) return;
     const now = new Date();
     const job = new Cron(params.expression, { mode: MODE, ...(params.timezone && { timezone: params.timezone }) }, () => {
-      void fire(subscription, api, describe(params));
+      void fireSchedule(api, subscription, stateKey(subscription), describe(params));
     });
     jobs.set(subscription.id, job);
     if (!Number.isFinite(last)) {
@@ -84,7 +72,7 @@ export default defineExtension<Record<string, never>, Params>({
     const due = job.nextRun(new Date(last));
     if (due && due.getTime() <= now.getTime()) {
       api.log(`${subscription.namespace}/${subscription.pipeline}: tick of ${due.toISOString()} was missed while the server was down; running once now`);
-      void fire(subscription, api, `${describe(params)} (missed tick)`);
+      void fireSchedule(api, subscription, stateKey(subscription), `${describe(params)} (missed tick)`);
     }
   },
   unsubscribe(subscription) {

@@ -2,7 +2,7 @@
 // more often than the configured minimum ([extensions.interval] minimum, 1s by default).
 // Intervals that passed while the server was down start one catch-up run when it is back.
 import * as v from "valibot";
-import { defineExtension, formatDuration, parseDuration, type ExtensionApi, type Subscription } from "gantry";
+import { defineExtension, fireSchedule, formatDuration, parseDuration, type ExtensionApi, type Subscription } from "gantry";
 
 const configSchema = v.strictObject({
   minimum: v.optional(
@@ -32,17 +32,6 @@ const stateKey = (subscription: Subscription<Params>) => `last:${subscription.id
 
 const subscribed = (subscription: Subscription<Params>, api: Api) => api.subscriptions().some((current) => current.id === subscription.id);
 
-/** Records the fire time, then starts the run; a failure is the extension's log line, not a crash. */
-async function fire(subscription: Subscription<Params>, api: Api, by: string): Promise<void> {
-  try {
-    // Recorded first: a restart right after must not take this interval for a missed one.
-    await api.setState(stateKey(subscription), String(Date.now()));
-    await api.startRun(subscription.id, { by });
-  } catch (error) {
-    api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run (${by}): ${(error as Error).message}`);
-  }
-}
-
 /** Fires at `due` (epoch ms), then keeps the cadence from there without drifting. */
 function schedule(subscription: Subscription<Params>, api: Api, due: number): void {
   const every = subscription.params.everyMs;
@@ -50,7 +39,7 @@ function schedule(subscription: Subscription<Params>, api: Api, due: number): vo
     if (!subscribed(subscription, api)) return;
     const now = Date.now();
     if (now < due) return schedule(subscription, api, due);
-    void fire(subscription, api, `interval ${formatDuration(every)}`);
+    void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)}`);
     // Ticks the process slept through (a stalled event loop) are skipped, not queued.
     schedule(subscription, api, due + every * (Math.floor((now - due) / every) + 1));
   }, Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS));
@@ -81,7 +70,7 @@ export default defineExtension<Config, Params>({
       // One run stands in for every interval that passed while the server was down.
       api.log(`${subscription.namespace}/${subscription.pipeline}: ${formatDuration(now - last)} since the last run; running once now`);
       schedule(subscription, api, now + every);
-      void fire(subscription, api, `interval ${formatDuration(every)} (missed tick)`);
+      void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)} (missed tick)`);
     } else {
       // Back within the interval: keep the old cadence.
       schedule(subscription, api, last + every);
