@@ -52,6 +52,8 @@ const SETTINGS = {
   maxParallelTasks: { env: "GANTRY_MAX_PARALLEL_TASKS", toml: "max_parallel_tasks", schema: positiveInt, fallback: 32 },
   logMaxBytes: { env: "GANTRY_LOG_MAX_BYTES", toml: "log_max_bytes", schema: positiveInt, fallback: 10 * 1024 * 1024 },
   killGraceMs: { env: "GANTRY_KILL_GRACE", toml: "kill_grace", schema: duration, fallback: 10_000 },
+  /** How long a node's claims on runs and tasks hold without a heartbeat; another node may take them over after. */
+  leaseMs: { env: "GANTRY_LEASE_TIMEOUT", toml: "lease_timeout", schema: duration, fallback: 30_000 },
   containerNetwork: { env: "GANTRY_CONTAINER_NETWORK", toml: "container_network", schema: text, fallback: "bridge" },
   containerAllowedMounts: { env: "GANTRY_CONTAINER_ALLOWED_MOUNTS", toml: "container_allowed_mounts", schema: list, fallback: [] as string[] },
   containerAllowedCapabilities: {

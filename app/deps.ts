@@ -8,9 +8,10 @@ import { migrate } from "./db/migrate.ts";
 import { prepareToken } from "./auth/tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
-import { deleteRevokedRunTokens, insertToken, revokeToken } from "./db/repos/tokens.ts";
+import { deleteRevokedRunTokens, insertToken, revokeRunTokensOf, revokeToken, runTokenName } from "./db/repos/tokens.ts";
+import { unfinishedRunKeys } from "./db/repos/runs.ts";
 import { pruneEvents } from "./db/repos/events.ts";
-import { pruneBundles } from "./engine/bundle-pruning.ts";
+import { pruneBundles } from "./engine/pipelines/bundle-pruning.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
@@ -18,8 +19,10 @@ import { createDockerExecutor, type DockerExecutor } from "./engine/executors/do
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { exactTarget } from "./domain/permissions.ts";
-import { createOrchestrator, type Orchestrator } from "./engine/orchestrator.ts";
-import { createPipelineLoader, type PipelineLoader } from "./engine/pipeline-loader.ts";
+import { createOrchestrator, type Orchestrator } from "./engine/runs/orchestrator.ts";
+import { createPipelineLoader, type PipelineLoader } from "./engine/pipelines/pipeline-loader.ts";
+import { engineNode } from "./engine/node-identity.ts";
+import { GANTRY_VERSION } from "./version.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
 import { createExtensionHost, type ExtensionHost } from "./extension-host/host.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
@@ -108,6 +111,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     workspacesDir: join(config.dataDir, "workspaces"),
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
+    node: engineNode(config.dataDir, GANTRY_VERSION),
+    leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
     tokens: {
@@ -115,7 +120,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
         // Limited to its own pipeline (and to one resource when asked); revoked when the run ends.
         const { row, secret } = prepareToken(
           {
-            name: `run ${run.namespace}/${run.id}#${run.run} ${task}`,
+            name: runTokenName(run, task),
             roles: [],
             permissions: [{ resource, target: exactTarget(run.namespace, run.id), actions: ["read", "write"] }],
           },
@@ -126,8 +131,13 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
       async revoke(ids) {
         for (const id of ids) await revokeToken(db, id, now());
       },
+      revokeRun: (run) => revokeRunTokensOf(db, run, now()).then(() => undefined),
     },
-    afterRun: (run) => objects.expireRuns(run),
+    afterRun: async (run, { recovered }) => {
+      await objects.expireRuns(run);
+      // A run taken over after a restart may have left containers of attempts it could not clean up.
+      if (recovered) await janitor.pruneRun(run);
+    },
     now,
   });
   const janitor = createJanitor({
@@ -135,7 +145,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     instance,
     workspacesDir: join(config.dataDir, "workspaces"),
     keepLast: config.pruneKeepLast,
-    isActive: (run) => orchestrator.isActive(run),
+    unfinishedRuns: () => unfinishedRunKeys(db),
     expireObjects: () => objects.expireRuns(),
     pruneEvents: () => pruneEvents(db, { olderThan: new Date(now().getTime() - config.eventsMaxAgeMs), keepLast: config.eventsMaxCount }),
     // A day as revoked tells a late caller why its token stopped working; then the row goes.

@@ -18,6 +18,7 @@ import { pipelineObjectsApi, runObjectsApi } from "./http/api/objects.ts";
 import { extensionsApi } from "./http/api/extensions.ts";
 import { extensionCallsApi } from "./http/api/extension-calls.ts";
 import { subscriptionsApi } from "./http/api/subscriptions.ts";
+import { systemApi } from "./http/api/system.ts";
 
 export function createServer(deps: Deps) {
   const app = new Hono<AppEnv>();
@@ -46,5 +47,6 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/extensions", extensionsApi);
   app.route("/api/v1/tokens", tokensApi);
   app.route("/api/v1/roles", rolesApi);
+  app.route("/api/v1/system", systemApi);
   return app;
 }

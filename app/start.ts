@@ -1,10 +1,12 @@
-// Boots a Gantry server from a Config: database, orphan recovery, pipelines, HTTP.
+// Boots a Gantry server from a Config: database, pipelines, HTTP, then the run engine,
+// which takes back the runs the previous process left in flight.
 import type { Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
 import { createHooksReceiver, MAX_HOOK_BODY_BYTES } from "./http/hooks/receiver.ts";
 import { revokeRunTokens } from "./db/repos/tokens.ts";
+import { unfinishedRunKeys } from "./db/repos/runs.ts";
 import type { PruneResult } from "./engine/janitor.ts";
 
 export interface RunningGantry {
@@ -15,19 +17,23 @@ export interface RunningGantry {
   hooksUrl: string;
   /** A fresh install's bootstrap token, shown once. */
   bootstrapToken?: string;
-  orphansRecovered: number;
+  /** Runs the previous process left in flight that this one took back. */
+  runsResumed: number;
   /** What the start-up prune removed, and whether Docker answered. */
   pruned: PruneResult;
-  stop(): Promise<void>;
+  /**
+   * Stops serving. Runs in flight are left to the next start (containers keep running and
+   * are taken back), or with `cancelRuns` cancelled and waited for.
+   */
+  stop(options?: { cancelRuns?: boolean }): Promise<void>;
 }
 
 export async function startGantry(config: Config, options: { now?: () => Date } = {}): Promise<RunningGantry> {
   const deps = await createDeps(config, options);
-  // Before anything new starts: nothing from a previous process may stay "running".
-  const orphansRecovered = await deps.orchestrator.recoverOrphans();
-  // Tokens handed to tasks of those runs would otherwise live on.
-  await revokeRunTokens(deps.db, deps.now());
-  // Containers of those runs (and any other left-over) go too; Docker may be down, that's fine.
+  // Tokens handed to tasks of runs that ended while no server watched would otherwise live
+  // on; those of unfinished runs stay for the engine to take back.
+  await revokeRunTokens(deps.db, deps.now(), await unfinishedRunKeys(deps.db));
+  // Containers of ended runs (and any other left-over) go; those of unfinished runs stay. Docker may be down, that's fine.
   const pruned = await deps.janitor.prune();
   deps.janitor.start(config.pruneIntervalMs);
   const bootstrapToken = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
@@ -44,6 +50,8 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
   const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
   deps.urls.api = url;
+  // Once tasks can be told where the API is: resumed runs may start new tasks at once.
+  const { resumed: runsResumed } = await deps.orchestrator.start();
   // Extensions start once pipelines (and so their subscriptions) are loaded, and once the
   // API's URL is known (container extensions are told where to call back).
   await deps.extensions.start();
@@ -60,15 +68,15 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     url,
     hooksUrl,
     ...(bootstrapToken && { bootstrapToken }),
-    orphansRecovered,
+    runsResumed,
     pruned,
-    async stop() {
+    async stop(stopOptions = {}) {
       await deps.loader.close();
       deps.janitor.stop();
       await deps.extensions.stop();
       await hooksServer.stop(true);
       await server.stop(true);
-      await deps.orchestrator.shutdown();
+      await deps.orchestrator.shutdown(stopOptions.cancelRuns ? "cancel" : "detach");
       deps.database.close();
     },
   };

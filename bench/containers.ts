@@ -7,10 +7,10 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { createDeps } from "../app/deps.ts";
-import type { PipelineKey } from "../app/db/repos/pipelines.ts";
 import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
 import { GANTRY_LABELS } from "../app/engine/executors/docker-client.ts";
+import type { PipelineKey } from "../app/domain/pipeline-key.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 6 : 20;

@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { eq, and } from "drizzle-orm";
-import { pipelines, runs, taskExecutions, type RunTrigger } from "../app/db/schema/index.ts";
+import { pipelines, runs, taskExecutions } from "../app/db/schema/index.ts";
 import type { RunState, TaskState } from "../app/domain/states.ts";
 import { createServer } from "../app/server.ts";
 import { startGantry } from "../app/start.ts";
@@ -14,6 +14,7 @@ import { activeRunsByPipeline, pipelineOverviews, recentRuns } from "../app/db/r
 import { getRun, listRuns } from "../app/db/repos/runs.ts";
 import { webLogin } from "../test/helpers/web.ts";
 import { benchConfig, benchRoot, median, ms, percentile } from "./shared.ts";
+import type { RunTrigger } from "../app/domain/run-trigger.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 60 : 300;

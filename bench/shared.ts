@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../app/config.ts";
 import type { Deps } from "../app/deps.ts";
-import type { PipelineKey } from "../app/db/repos/pipelines.ts";
 import { getRun } from "../app/db/repos/runs.ts";
+import type { PipelineKey } from "../app/domain/pipeline-key.ts";
 
 /** A new temp folder for one bench, with an empty pipelines folder in it. */
 export function benchRoot(name: string): { root: string; pipelinesDir: string } {

@@ -9,9 +9,9 @@ const OUTFILE = join(ROOT, "dist", "gantry");
 
 /**
  * Extra entrypoints beside app/main.ts. The binary keeps them at their path relative to
- * `app/` (the build's `root`), which is how app/engine/pipeline-compiler.ts finds the Worker.
+ * `app/` (the build's `root`), which is how app/engine/pipelines/pipeline-compiler.ts finds the Worker.
  */
-const WORKER_ENTRYPOINTS = ["app/engine/pipeline-import-worker.ts", "app/extension-host/extension-worker.ts"];
+const WORKER_ENTRYPOINTS = ["app/engine/pipelines/pipeline-import-worker.ts", "app/extension-host/extension-worker.ts"];
 
 /** The prebuilt libSQL addon package for the machine the binary is built on (and runs on). */
 function libsqlNativePackage(): string {

@@ -1,17 +1,15 @@
 // Container tasks against the real Docker engine, end to end through the API of a real
 // server: outcomes, logs, environment, workspace, limits, safe defaults and policy,
-// cancel and timeout, clean-up (janitor, kill -9 orphans) and a missing engine.
+// cancel and timeout, clean-up (janitor) and a missing engine. Restarts: restart.test.ts.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { join } from "node:path";
 import {
   readLog,
-  startGantryProcess,
   startRun,
   startTestGantry,
   waitFor,
   waitForRun,
-  type GantryProcess,
   type RunJson,
   type TestGantry,
 } from "./helpers/gantry.ts";
@@ -136,7 +134,6 @@ const ms = (iso: string | null) => new Date(iso!).getTime();
 
 let gantry: TestGantry;
 const api = (path: string, init?: RequestInit) => gantry.api(path, init);
-const processes: GantryProcess[] = [];
 const extraServers: TestGantry[] = [];
 
 beforeAll(async () => {
@@ -155,7 +152,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gantry?.stop();
   for (const server of extraServers) await server.stop();
-  for (const server of processes) if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
   // Only if a test failed midway: remove the containers our pipelines left, and nobody else's.
   const left = await docker.listContainers({ all: true, filters: { label: ["gantry.managed=true"] } });
   for (const info of left) {
@@ -498,46 +494,5 @@ describe("without a Docker engine", () => {
     expect(body.status).toBe("ok");
     expect(body.subsystems.docker.status).toBe("unavailable");
     expect(body.subsystems.docker.message).toContain("unreachable");
-  });
-});
-
-describe("server killed with kill -9", () => {
-  it("leaves the container to Docker; the next server finishes the run as orphaned and removes it", async () => {
-    const pipelinesDir = tempDir("gantry-pipelines-");
-    const dataDir = tempDir("gantry-data-");
-    writeFile(join(pipelinesDir, "ct-orphan.ts"), pipeline("ct-orphan", `long: ${sh("echo started; exec sleep 300")}`));
-    const env = { GANTRY_KILL_GRACE: "1s" };
-    const first = await startGantryProcess({ pipelinesDir, dataDir, env });
-    processes.push(first);
-    const firstApi = (path: string, init: RequestInit = {}) =>
-      fetch(`${first.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${first.token}`, "content-type": "application/json" } });
-    const { id } = await startRun(firstApi, "default/ct-orphan");
-    const running = await waitFor(
-      async () => (await containersOf("ct-orphan", id)).find((info) => info.State === "running"),
-      15_000,
-      "the container to run",
-    );
-
-    await first.kill9();
-    // Docker owns the container: it outlives the server.
-    const after = await docker.getContainer(running.Id).inspect();
-    expect(after.State.Running).toBe(true);
-
-    const second = await startGantryProcess({ pipelinesDir, dataDir, env });
-    processes.push(second);
-    const secondApi = (path: string, init: RequestInit = {}) =>
-      fetch(`${second.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${second.token}`, "content-type": "application/json" } });
-    const run = ((await (await secondApi(`/pipelines/default/ct-orphan/runs/${id}`)).json()) as { run: RunJson }).run;
-    expect(run.state).toBe("failed");
-    expect(run.reason).toBe("orphaned");
-    expect(task(run, "long")).toMatchObject({ state: "failed", reason: "orphaned" });
-    await waitFor(async () => (await containersOf("ct-orphan", id)).length === 0 || undefined, 5_000, "the orphaned container to go");
-
-    // A graceful stop (SIGTERM), unlike kill -9, cancels the run and removes its container.
-    const { id: next } = await startRun(secondApi, "default/ct-orphan");
-    await waitFor(async () => (await containersOf("ct-orphan", next)).some((info) => info.State === "running") || undefined, 15_000, "the next container to run");
-    await second.stop();
-    expect(second.proc.exitCode).toBe(0);
-    expect(await containersOf("ct-orphan", next)).toHaveLength(0);
   });
 });

@@ -537,7 +537,7 @@ describe("events", () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     const mine = events.filter((event) => event.pipeline === "events" && event.run === run.id);
     expect(mine.map((event) => `${event.kind}${event.task ? `:${event.task}` : ""}:${event.data.state}`)).toEqual([
-      "run.created:pending",
+      "run.created:queued",
       "run.started:running",
       "task.started:first:running",
       "task.finished:first:successful",

@@ -3,7 +3,7 @@
 // starting a run from the form, permissions, escaping; plus the graph layout as a pure function.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { createRun, updateRun } from "../app/db/repos/runs.ts";
+import { insertRun, updateRun } from "../app/db/repos/runs.ts";
 import { layoutDag, NODE_HEIGHT, NODE_WIDTH, taskDepths, type LayoutTask } from "../app/domain/dag-layout.ts";
 import { DagGraph, type DagNode } from "../app/http/web/components/dag-graph.tsx";
 import { parseStartForm } from "../app/http/web/pipelines.tsx";
@@ -74,7 +74,7 @@ beforeAll(async () => {
   const key = { namespace: "default", id: "many" };
   for (let i = 1; i <= 55; i++) {
     const at = new Date(Date.now() - (60 - i) * 60_000);
-    const run = await createRun(db, key, { trigger: { kind: "api", by: "seed" }, version: 1, variables: {}, tasks: [{ id: "a", kind: "run" }] }, at);
+    const run = await insertRun(db, key, { trigger: { kind: "api", by: "seed" }, version: 1, variables: {}, tasks: [{ id: "a", kind: "run" }], concurrencyKey: null, concurrency: null }, at, { nodeId: "seed", leaseExpiresAt: at });
     const state = i % 5 === 0 ? "failed" : "successful";
     await updateRun(
       db,

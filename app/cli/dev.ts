@@ -9,7 +9,7 @@ import { addVersion } from "../db/repos/pipelines.ts";
 import { getRun } from "../db/repos/runs.ts";
 import { formatDuration } from "../domain/duration.ts";
 import { isFinalTaskState } from "../domain/states.ts";
-import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
+import { compilePipelineFile } from "../engine/pipelines/pipeline-compiler.ts";
 import { parseArguments, parseVariables, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { paint, stateSymbol } from "./output.ts";

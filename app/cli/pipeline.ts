@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { formatDuration } from "../domain/duration.ts";
 import { idSchema, SERIAL_PATTERN } from "../domain/ids.ts";
-import { compilePipelineFile } from "../engine/pipeline-compiler.ts";
+import { compilePipelineFile } from "../engine/pipelines/pipeline-compiler.ts";
 import { createApiClient } from "./api-client.ts";
 import {
   pipelineAnswer,

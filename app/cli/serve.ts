@@ -34,7 +34,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`  hooks:     ${gantry.hooksUrl}/hooks/<extension>/...`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);
-  if (gantry.orphansRecovered > 0) console.log(`  finished ${gantry.orphansRecovered} run(s) left in flight by the last process as failed (orphaned)`);
+  console.log(`  node:      ${gantry.deps.orchestrator.nodeId}`);
+  if (gantry.runsResumed > 0) console.log(`  resumed ${gantry.runsResumed} run(s) the last process left in flight`);
   if (gantry.bootstrapToken) {
     console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (shown once):`);
     console.log(`  ${gantry.bootstrapToken}`);
@@ -55,7 +56,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      console.log(`\n${signal}: stopping (running tasks are cancelled)`);
+      console.log(`\n${signal}: stopping (container tasks keep running and are taken back on the next start)`);
       resolve();
     };
     process.once("SIGINT", () => stop("SIGINT"));

@@ -5,6 +5,9 @@ import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema/index.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
+/** A transaction of Db: repos that a verb composes into one commit take either. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type DbOrTx = Db | Tx;
 
 export interface Database {
   db: Db;

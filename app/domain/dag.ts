@@ -1,6 +1,6 @@
 // The task graph: load-time checks (unknown names, cycles) and the pure decision of
 // which tasks may start and which can never run, from task states alone.
-import { isFinalTaskState, type TaskState } from "./states.ts";
+import { isFinalTaskState, isSuccessfulTaskState, type TaskState } from "./states.ts";
 
 export type NeedCondition = "success" | "failure" | "any";
 
@@ -61,11 +61,11 @@ function findCycle(tasks: DagTask[]): string[] | undefined {
   return undefined;
 }
 
-/** Whether an upstream's final state meets a condition. */
+/** Whether an upstream's final state meets a condition (a reused task counts as successful). */
 export function conditionMet(condition: NeedCondition, upstream: TaskState): boolean {
   switch (condition) {
     case "success":
-      return upstream === "successful";
+      return isSuccessfulTaskState(upstream);
     case "failure":
       return upstream === "failed";
     case "any":

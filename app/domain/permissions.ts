@@ -3,7 +3,7 @@
 // secrets and objects, and "*" for server-wide resources (tokens, roles, events).
 import * as v from "valibot";
 
-export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions"] as const;
+export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system"] as const;
 export type Resource = (typeof RESOURCES)[number];
 export const ACTIONS = ["read", "write"] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { parseDuration } from "./duration.ts";
 import { envNameSchema, idSchema } from "./ids.ts";
 import { findDagProblems } from "./dag.ts";
+import { groupTemplateProblems, type ConcurrencySpec } from "./concurrency.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -106,12 +107,20 @@ const triggerSchema = v.variant(
   "must be made with cron(), interval(), webhook() or github()",
 );
 
+const concurrencySchema = v.strictObject({
+  limit: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(10_000))),
+  group: v.optional(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(200))),
+  queue: v.optional(v.picklist(["all", "latest"], 'must be "all" or "latest"')),
+  cancelInProgress: v.optional(v.boolean()),
+});
+
 export const pipelineDefinitionSchema = v.strictObject({
   id: idSchema,
   name: v.optional(v.pipe(v.string(), v.maxLength(200))),
   description: v.optional(v.pipe(v.string(), v.maxLength(2000))),
   parallelism: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
   variables: v.optional(v.record(envNameSchema, v.string("must be a string"))),
+  concurrency: v.optional(concurrencySchema),
   triggers: v.optional(v.array(triggerSchema)),
   tasks: v.pipe(
     v.record(idSchema, taskSchema),
@@ -160,6 +169,8 @@ export interface PipelineSpec {
   description: string;
   parallelism: number;
   variables: Record<string, string>;
+  /** Absent when the pipeline sets no concurrency (its runs start at once). */
+  concurrency?: ConcurrencySpec;
   triggers: TriggerSpec[];
   tasks: TaskSpec[];
 }
@@ -193,6 +204,11 @@ export function toPipelineSpec(definition: unknown): SpecResult {
   const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
+  const concurrency = def.concurrency && toConcurrencySpec(def.concurrency);
+  if (def.concurrency?.group !== undefined) {
+    const problems = groupTemplateProblems(def.concurrency.group, Object.keys(def.variables ?? {}));
+    if (problems.length > 0) return { ok: false, issues: problems.map((message) => ({ path: "concurrency.group", message })) };
+  }
   return {
     ok: true,
     spec: {
@@ -201,15 +217,25 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       description: def.description ?? "",
       parallelism: def.parallelism ?? DEFAULT_PARALLELISM,
       variables: def.variables ?? {},
+      ...(concurrency && { concurrency }),
       triggers: def.triggers ?? [],
       tasks,
     },
   };
 }
 
+function toConcurrencySpec(concurrency: NonNullable<ParsedDefinition["concurrency"]>): ConcurrencySpec | undefined {
+  const spec: ConcurrencySpec = { queue: concurrency.queue ?? "all", cancelInProgress: concurrency.cancelInProgress ?? false };
+  if (concurrency.limit !== undefined) spec.limit = concurrency.limit;
+  if (concurrency.group !== undefined) spec.group = concurrency.group;
+  // `concurrency: {}` asks for nothing: its runs need no queue.
+  return spec.limit === undefined && spec.group === undefined && spec.queue === "all" && !spec.cancelInProgress ? undefined : spec;
+}
+
 /** Every key a pipeline file may use, for "did you mean" hints on typos. */
 const KNOWN_KEYS = [
   ...Object.keys(pipelineDefinitionSchema.entries),
+  ...Object.keys(concurrencySchema.entries),
   ...Object.keys(runTaskSchema.entries),
   ...Object.keys(containerTaskSchema.entries),
 ];

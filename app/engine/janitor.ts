@@ -5,8 +5,8 @@
 // start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { RunKey } from "../db/repos/runs.ts";
 import { GANTRY_LABELS, isUnreachable, listServerContainers, type DockerConnection } from "./executors/docker-client.ts";
+import type { RunKey } from "../domain/run-key.ts";
 
 export interface JanitorOptions {
   docker?: DockerConnection;
@@ -14,7 +14,8 @@ export interface JanitorOptions {
   instance: string;
   workspacesDir: string;
   keepLast: number;
-  isActive: (run: RunKey) => boolean;
+  /** Keys ("ns/id#run") of runs not yet ended: their containers and workspaces stay. */
+  unfinishedRuns: () => Promise<Set<string>>;
   /** Removes expired run objects; returns how many runs lost theirs. */
   expireObjects?: () => Promise<number>;
   /** Removes events past their retention; returns how many. */
@@ -42,6 +43,8 @@ export interface PruneResult {
 
 export interface Janitor {
   prune(): Promise<PruneResult>;
+  /** Removes an ended run's containers at once (all but kept ones); returns how many. */
+  pruneRun(run: RunKey): Promise<number>;
   start(intervalMs: number): void;
   stop(): void;
 }
@@ -55,7 +58,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<PruneResult> | undefined;
 
-  const pruneContainers = async (): Promise<{ removed: number; error?: string }> => {
+  const pruneContainers = async (active: Set<string>): Promise<{ removed: number; error?: string }> => {
     if (!options.docker) return { removed: 0 };
     const { docker } = options.docker;
     let containers: Awaited<ReturnType<typeof listServerContainers>>;
@@ -80,7 +83,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
         id: info.Labels[GANTRY_LABELS.pipeline] ?? "",
         run: Number(info.Labels[GANTRY_LABELS.run]),
       };
-      if (options.isActive(key)) continue;
+      if (active.has(`${key.namespace}/${key.id}#${key.run}`)) continue;
       const kept = info.Labels[GANTRY_LABELS.keep] === "true" && info.State !== "running" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run);
       if (kept) continue;
       // Its run is over: a running one is an orphan of a crash, a stopped one is left-over.
@@ -92,7 +95,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     return { removed };
   };
 
-  const pruneWorkspaces = (): number => {
+  const pruneWorkspaces = (active: Set<string>): number => {
     let removed = 0;
     const dirs = (path: string) => {
       try {
@@ -105,7 +108,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
       for (const pipeline of dirs(join(options.workspacesDir, namespace))) {
         const base = join(options.workspacesDir, namespace, pipeline);
         const runs = dirs(base).filter((name) => /^\d+$/.test(name)).map(Number);
-        const finished = runs.filter((run) => !options.isActive({ namespace, id: pipeline, run }));
+        const finished = runs.filter((run) => !active.has(`${namespace}/${pipeline}#${run}`));
         const keep = newest(finished, options.keepLast);
         for (const run of finished) {
           if (keep.has(run)) continue;
@@ -125,8 +128,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
   const prune = async (): Promise<PruneResult> => {
     if (running) return running;
     running = (async () => {
-      const containers = await pruneContainers();
-      const workspaces = pruneWorkspaces();
+      // Asked once: a run that ends meanwhile is pruned next time.
+      const active = await options.unfinishedRuns();
+      const containers = await pruneContainers(active);
+      const workspaces = pruneWorkspaces(active);
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
       const runTokens = (await options.pruneRunTokens?.()) ?? 0;
@@ -140,8 +145,33 @@ export function createJanitor(options: JanitorOptions): Janitor {
     }
   };
 
+  const pruneRun = async (run: RunKey): Promise<number> => {
+    if (!options.docker) return 0;
+    const { docker } = options.docker;
+    let containers: Awaited<ReturnType<typeof listServerContainers>>;
+    try {
+      containers = await listServerContainers(docker, options.instance, {
+        [GANTRY_LABELS.namespace]: run.namespace,
+        [GANTRY_LABELS.pipeline]: run.id,
+        [GANTRY_LABELS.run]: String(run.run),
+      });
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const info of containers) {
+      if (info.Labels[GANTRY_LABELS.keep] === "true") continue;
+      await docker.getContainer(info.Id).remove({ force: true, v: true }).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    return removed;
+  };
+
   return {
     prune,
+    pruneRun,
     start(intervalMs) {
       timer = setInterval(() => void prune().catch((error) => console.error("prune failed:", error)), intervalMs);
       timer.unref();

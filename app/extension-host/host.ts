@@ -14,7 +14,7 @@ import { DuplicateDeliveryError, ValidationError } from "../domain/errors.ts";
 import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
-import type { Orchestrator } from "../engine/orchestrator.ts";
+import type { Orchestrator } from "../engine/runs/orchestrator.ts";
 import type { ExtensionEventKind, ExtensionStartRunOptions, FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";

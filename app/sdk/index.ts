@@ -148,6 +148,31 @@ export interface GithubTrigger {
 }
 export type Trigger = CronTrigger | IntervalTrigger | WebhookTrigger | GithubTrigger;
 
+/**
+ * How many runs may execute at once, and what a new run does to waiting and running ones.
+ * Runs over the limit wait in the state `queued` and start in the order they came.
+ *
+ * @example
+ * ```ts
+ * // One deploy per branch at a time, across the namespace's pipelines; only the newest waits.
+ * variables: { BRANCH: "main" },
+ * concurrency: { limit: 1, group: "deploy-${BRANCH}", queue: "latest" },
+ * ```
+ */
+export interface ConcurrencyOptions {
+  /** Most runs of this pipeline (or of its `group`) running at once; unlimited by default. */
+  limit?: number;
+  /**
+   * A key shared by every pipeline of the namespace that names it, with `${VAR}` taken from
+   * the run's variables (the pipeline's `variables` or `GANTRY_*` ones), e.g. `"deploy-${BRANCH}"`.
+   */
+  group?: string;
+  /** `"all"` (default): every run waits its turn; `"latest"`: a newer run supersedes the queued ones. */
+  queue?: "all" | "latest";
+  /** Cancel the group's running runs when a new run arrives (reason "superseded by run N"). */
+  cancelInProgress?: boolean;
+}
+
 /** What a pipeline file exports by default. */
 export interface PipelineDefinition {
   /** `[a-z0-9-]+`, unique in its namespace (the subfolder of `pipelines/`). */
@@ -158,6 +183,8 @@ export interface PipelineDefinition {
   parallelism?: number;
   /** Environment for every task; run variables override these. */
   variables?: Record<string, string>;
+  /** Runs at once of this pipeline or of a group; see {@link ConcurrencyOptions}. */
+  concurrency?: ConcurrencyOptions;
   triggers?: Trigger[];
   tasks: Record<string, Task>;
 }

@@ -1,5 +1,5 @@
-// Task logs: one file per execution, a timestamped line per output line, capped in size,
-// readable while it grows and followable live.
+// Task logs: one file per execution (its attempts one after the other), a timestamped line
+// per output line, capped in size, readable while it grows and followable live.
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -11,6 +11,39 @@ export interface LogKey {
 }
 
 export type LogStream = "out" | "err" | "gantry";
+
+/**
+ * A stored line: "<ISO time> <text>" for stdout, "<ISO time> [err] <text>" and
+ * "<ISO time> [gantry] <text>" for the others. A stdout line that itself starts with "["
+ * is written "[out] <text>", so no output can pass for another stream.
+ */
+const STORED_LINE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z) (?:\[(out|err|gantry)\] )?/;
+
+export interface StoredLine {
+  /** The ISO timestamp the store wrote, when the line has one. */
+  at?: string;
+  stream: LogStream;
+  text: string;
+}
+
+export function parseStoredLine(line: string): StoredLine {
+  const match = STORED_LINE.exec(line);
+  if (!match) return { stream: "out", text: line };
+  return { at: match[1]!, stream: (match[2] as LogStream | undefined) ?? "out", text: line.slice(match[0].length) };
+}
+
+function storedLine(stream: LogStream, text: string): string {
+  const marker = stream !== "out" ? `[${stream}] ` : text.startsWith("[") ? "[out] " : "";
+  return `${new Date().toISOString()} ${marker}${text}\n`;
+}
+
+/** Complete lines of each output stream in a part of a log. */
+export interface LineCounts {
+  out: number;
+  err: number;
+}
+
+const TRUNCATED_MARKER = "[gantry] log truncated:";
 
 export interface LogWriter {
   /** Appends one line (without its newline). */
@@ -25,6 +58,10 @@ export interface LogStore {
   open(key: LogKey): LogWriter;
   /** The whole log, or undefined when the task has not written one. */
   read(key: LogKey): Promise<string | undefined>;
+  /** The bytes from `from` to `to` (or the end): one attempt's part of the log. */
+  readRange(key: LogKey, from: number, to?: number): Promise<string | undefined>;
+  /** How many stdout and stderr lines the log holds after a byte offset (a re-attached task skips them). */
+  lineCounts(key: LogKey, from: number): Promise<LineCounts>;
   /** The last `max` complete lines from a byte offset, and where they end (for following on). */
   tail(key: LogKey, from: number, max: number): Promise<LogTail>;
   /**
@@ -87,6 +124,20 @@ async function readTail(path: string, from: number, max: number): Promise<LogTai
   return { lines, skipped: count - lines.length, end };
 }
 
+/** The last line of a file (up to 512 bytes of it), read without loading the file. */
+function lastLineOf(file: string, size: number): string {
+  const fd = openSync(file, "r");
+  try {
+    const length = Math.min(512, size);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const text = buffer.toString("utf8").replace(/\n$/, "");
+    return text.slice(text.lastIndexOf("\n") + 1);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export interface LogStoreOptions {
   dir: string;
   maxBytes: number;
@@ -125,20 +176,20 @@ export function createLogStore(options: LogStoreOptions): LogStore {
       mkdirSync(dirname(file), { recursive: true });
       const fd = openSync(file, "a");
       let size = statSync(file).size;
-      let truncated = false;
+      // A log reopened after a restart stays truncated if it was.
+      let truncated = size > 0 && size + 512 > options.maxBytes && lastLineOf(file, size).includes(TRUNCATED_MARKER);
       return {
         get size() {
           return size;
         },
         line(stream, text) {
           if (truncated) return;
-          const prefix = `${new Date().toISOString()} ${stream === "out" ? "" : `[${stream}] `}`;
-          let entry = `${prefix}${text}\n`;
+          let entry = storedLine(stream, text);
           // Bytes, not characters: a line of "€" is three times its length on disk.
           if (size + Buffer.byteLength(entry) > options.maxBytes) {
             // A runaway task must not fill the disk: stop writing, say so once.
             truncated = true;
-            entry = `${new Date().toISOString()} [gantry] log truncated: it reached the limit of ${options.maxBytes} bytes\n`;
+            entry = storedLine("gantry", `log truncated: it reached the limit of ${options.maxBytes} bytes`);
           }
           const bytes = Buffer.from(entry);
           writeSync(fd, bytes);
@@ -154,6 +205,25 @@ export function createLogStore(options: LogStoreOptions): LogStore {
     async read(key) {
       const file = Bun.file(path(key));
       return (await file.exists()) ? file.text() : undefined;
+    },
+    async readRange(key, from, to) {
+      const file = Bun.file(path(key));
+      if (!(await file.exists())) return undefined;
+      return file.slice(from, to ?? file.size).text();
+    },
+    async lineCounts(key, from) {
+      const counts: LineCounts = { out: 0, err: 0 };
+      const file = Bun.file(path(key));
+      if (!(await file.exists())) return counts;
+      const text = await file.slice(from).text();
+      const lines = text.split("\n");
+      // The last piece has no newline yet: not a complete line.
+      lines.pop();
+      for (const line of lines) {
+        const { stream } = parseStoredLine(line);
+        if (stream === "out" || stream === "err") counts[stream]++;
+      }
+      return counts;
     },
     tail: (key, from, max) => readTail(path(key), from, max),
     async *follow(key, finished, signal, from = 0) {

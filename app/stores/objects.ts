@@ -6,11 +6,13 @@ import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { deleteObject, expireRunObjects, getObject, listObjects, putObject, type ObjectPlace, type ObjectRow } from "../db/repos/objects.ts";
-import { requirePipeline, type PipelineKey } from "../db/repos/pipelines.ts";
-import { runExists, type RunKey } from "../db/repos/runs.ts";
+import { requirePipeline } from "../db/repos/pipelines.ts";
+import { runExists } from "../db/repos/runs.ts";
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from "../domain/errors.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import { objectKeyProblem } from "../domain/object-keys.ts";
+import type { PipelineKey } from "../domain/pipeline-key.ts";
+import type { RunKey } from "../domain/run-key.ts";
 
 export type ObjectScope = { kind: "pipeline"; pipeline: PipelineKey } | { kind: "run"; run: RunKey };
 

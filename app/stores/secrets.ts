@@ -11,10 +11,11 @@ import {
   replaceCiphertexts,
   upsertSecret,
 } from "../db/repos/secrets.ts";
-import type { PipelineKey } from "../db/repos/pipelines.ts";
+
 import { ConflictError, ValidationError } from "../domain/errors.ts";
 import { MAX_SECRET_BYTES, MIN_SECRET_LENGTH, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
+import type { PipelineKey } from "../domain/pipeline-key.ts";
 
 // Still imported from here by app/http/web/secrets.tsx; the rule lives in domain/secrets.ts.
 

@@ -51,6 +51,8 @@ export async function startTestGantry(options: TestGantryOptions = {}): Promise<
   const token = gantry.bootstrapToken ?? readFileSync(join(dataDir, "bootstrap-token"), "utf8").trim();
   return {
     ...gantry,
+    // Test servers leave nothing behind: runs still going are cancelled (and their containers removed).
+    stop: (stopOptions) => gantry.stop({ cancelRuns: true, ...stopOptions }),
     token,
     dataDir,
     pipelinesDir,

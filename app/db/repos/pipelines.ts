@@ -4,14 +4,10 @@ import type { Db } from "../client.ts";
 import { pipelines, pipelineVersions, subscriptions, type LoadErrorRecord } from "../schema/index.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { NotFoundError } from "../../domain/errors.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type VersionRow = typeof pipelineVersions.$inferSelect;
-
-export interface PipelineKey {
-  namespace: string;
-  id: string;
-}
 
 // Every run starts with this read: a plain select, which drizzle builds in half the time of
 // db.query's relational findFirst (~0.15 against ~0.3 ms here).

@@ -5,7 +5,8 @@ import { and, desc, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { pipelines, pipelineVersions, runs, taskExecutions } from "../schema/index.ts";
 import type { TaskState } from "../../domain/states.ts";
-import type { PipelineKey, PipelineRow } from "./pipelines.ts";
+import type { PipelineRow } from "./pipelines.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunRow } from "./runs.ts";
 
 export interface RunSummary extends RunRow {

@@ -1,155 +1,190 @@
-// Queries for runs and their task executions. Every state change writes its event in
-// the same transaction, so the event log never disagrees with the rows.
-import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Db } from "../client.ts";
-import { deliveries, events, pipelines, runs, taskExecutions, type RunTrigger } from "../schema/index.ts";
+// Queries for runs, their task executions and attempts. Every state change writes its
+// event in the same transaction, so the event log never disagrees with the rows.
+import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import type { Db, DbOrTx } from "../client.ts";
+import { deliveries, events, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
+import type { RunConcurrency } from "../../domain/concurrency.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import type { RerunScope } from "../../domain/rerun-plan.ts";
+import type { RunKey } from "../../domain/run-key.ts";
+import type { RunTrigger } from "../../domain/run-trigger.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
-import type { PipelineKey } from "./pipelines.ts";
 import { DuplicateDeliveryError, NotFoundError } from "../../domain/errors.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExecutionRow = typeof taskExecutions.$inferSelect;
-export type RunWithTasks = RunRow & { tasks: ExecutionRow[] };
+export type AttemptRow = typeof taskAttempts.$inferSelect;
+export type ExecutionWithAttempts = ExecutionRow & { attempts: AttemptRow[] };
+export type RunWithTasks = RunRow & { tasks: ExecutionWithAttempts[] };
 export type NewEvent = typeof events.$inferInsert;
-
-export interface RunKey extends PipelineKey {
-  run: number;
-}
 
 export interface NewRun {
   trigger: RunTrigger;
   version: number;
   variables: Record<string, string>;
-  tasks: { id: string; kind: "run" | "container" }[];
+  noSecrets?: boolean;
+  tasks: { id: string; kind: "run" | "container"; reusedFrom?: { run: number; execution: ExecutionRow } }[];
+  concurrencyKey: string | null;
+  concurrency: RunConcurrency | null;
+  rerun?: { of: number; only: RerunScope };
   /** The hook delivery the run is for: stored with the run, and a second run for it refused. */
   delivery?: { extension: string; deliveryId: string };
+}
+
+/** A run admitted at its creation, and the node that drives it. */
+export interface Admission {
+  nodeId: string;
+  leaseExpiresAt: Date;
 }
 
 const pipelinesLastRunIdPlusOne = sql`${pipelines.lastRunId} + 1`;
 
 /**
- * Allocates the next run id of the pipeline and stores the run, already running (its
- * created and started events both), with pending tasks: one commit for both. With a
- * delivery, stores that too in the same transaction (a recorded delivery always names its
- * run), or throws DuplicateDeliveryError when it started a run before.
+ * Allocates the next run id of the pipeline and stores the run with its tasks (pending, or
+ * reused from the run it re-runs) and its created event: queued, or already running when
+ * `admitted` (its started event too, one commit for both). With a delivery, stores that in
+ * the same transaction (a recorded delivery always names its run), or throws
+ * DuplicateDeliveryError when it started a run before.
  */
-export async function createRun(db: Db, key: PipelineKey, run: NewRun, now: Date): Promise<RunWithTasks> {
-  return db.transaction(async (tx) => {
-    const [pipeline] = await tx
-      .update(pipelines)
-      .set({ lastRunId: pipelinesLastRunIdPlusOne })
-      .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)))
-      .returning({ lastRunId: pipelines.lastRunId });
-    if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
-    const id = pipeline.lastRunId;
-    const [row] = await tx
-      .insert(runs)
-      .values({
-        namespace: key.namespace,
-        pipelineId: key.id,
-        id,
-        state: "running",
-        trigger: run.trigger,
-        version: run.version,
-        variables: run.variables,
-        createdAt: now,
-        startedAt: now,
-      })
-      .returning();
-    const tasks = await tx
-      .insert(taskExecutions)
-      .values(
-        run.tasks.map((task) => ({
+export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: Date, admitted?: Admission): Promise<RunWithTasks> {
+  const [pipeline] = await tx
+    .update(pipelines)
+    .set({ lastRunId: pipelinesLastRunIdPlusOne })
+    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)))
+    .returning({ lastRunId: pipelines.lastRunId });
+  if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
+  const id = pipeline.lastRunId;
+  const [row] = await tx
+    .insert(runs)
+    .values({
+      namespace: key.namespace,
+      pipelineId: key.id,
+      id,
+      state: admitted ? "running" : "queued",
+      trigger: run.trigger,
+      version: run.version,
+      variables: run.variables,
+      noSecrets: run.noSecrets === true,
+      concurrencyKey: run.concurrencyKey,
+      concurrency: run.concurrency,
+      ...(run.rerun && { rerunOf: run.rerun.of, rerunOnly: run.rerun.only }),
+      ...(admitted && { nodeId: admitted.nodeId, leaseExpiresAt: admitted.leaseExpiresAt, startedAt: now }),
+      createdAt: now,
+      queuedAt: now,
+    })
+    .returning();
+  const tasks = await tx
+    .insert(taskExecutions)
+    .values(
+      run.tasks.map((task) => {
+        const reused = task.reusedFrom?.execution;
+        return {
           namespace: key.namespace,
           pipelineId: key.id,
           runId: id,
           taskId: task.id,
           kind: task.kind,
-          state: "pending" as const,
-        })),
-      )
-      .returning();
-    const created = { namespace: key.namespace, pipelineId: key.id, runId: id, at: now };
-    await tx.insert(events).values([
-      { ...created, kind: "run.created", data: { state: "pending", trigger: run.trigger, version: run.version } },
-      { ...created, kind: "run.started", data: { state: "running" } },
-      ...(run.delivery ? [{ ...created, kind: "delivery.accepted" as const, data: { extension: run.delivery.extension, delivery: run.delivery.deliveryId } }] : []),
-    ]);
-    if (run.delivery) {
-      // Last, so the common case costs one statement: the unique index finds a repeat, and
-      // throwing rolls back everything above.
-      const delivery = { ...run.delivery, namespace: key.namespace, pipelineId: key.id };
-      const stored = await tx.insert(deliveries).values({ ...delivery, runId: id, receivedAt: now }).onConflictDoNothing().run();
-      if (stored.rowsAffected === 0) {
-        const where = and(
-          eq(deliveries.extension, delivery.extension),
-          eq(deliveries.deliveryId, delivery.deliveryId),
-          eq(deliveries.namespace, delivery.namespace),
-          eq(deliveries.pipelineId, delivery.pipelineId),
-        );
-        const [seen] = await tx.select({ runId: deliveries.runId }).from(deliveries).where(where).limit(1);
-        if (seen?.runId != null) throw new DuplicateDeliveryError(delivery.deliveryId, seen.runId);
-        // Left by an older version that claimed deliveries before creating their runs: no run came of it.
-        await tx.update(deliveries).set({ runId: id, receivedAt: now }).where(where);
-      }
+          state: (reused ? "reused" : "pending") as TaskState,
+          ...(reused && {
+            reusedFrom: task.reusedFrom!.run,
+            exitCode: reused.exitCode,
+            attempt: reused.attempt,
+            startedAt: reused.startedAt,
+            endedAt: reused.endedAt,
+          }),
+        };
+      }),
+    )
+    .returning();
+  const created = { namespace: key.namespace, pipelineId: key.id, runId: id, at: now };
+  await tx.insert(events).values([
+    {
+      ...created,
+      kind: "run.created",
+      data: { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) },
+    },
+    ...(admitted ? [{ ...created, kind: "run.started" as const, data: { state: "running", node: admitted.nodeId } }] : []),
+    ...(run.delivery ? [{ ...created, kind: "delivery.accepted" as const, data: { extension: run.delivery.extension, delivery: run.delivery.deliveryId } }] : []),
+  ]);
+  if (run.delivery) {
+    // Last, so the common case costs one statement: the unique index finds a repeat, and
+    // throwing rolls back everything above.
+    const delivery = { ...run.delivery, namespace: key.namespace, pipelineId: key.id };
+    const stored = await tx.insert(deliveries).values({ ...delivery, runId: id, receivedAt: now }).onConflictDoNothing().run();
+    if (stored.rowsAffected === 0) {
+      const where = and(
+        eq(deliveries.extension, delivery.extension),
+        eq(deliveries.deliveryId, delivery.deliveryId),
+        eq(deliveries.namespace, delivery.namespace),
+        eq(deliveries.pipelineId, delivery.pipelineId),
+      );
+      const [seen] = await tx.select({ runId: deliveries.runId }).from(deliveries).where(where).limit(1);
+      if (seen?.runId != null) throw new DuplicateDeliveryError(delivery.deliveryId, seen.runId);
+      // Left by an older version that claimed deliveries before creating their runs: no run came of it.
+      await tx.update(deliveries).set({ runId: id, receivedAt: now }).where(where);
     }
-    return { ...row!, tasks };
-  });
+  }
+  return { ...row!, tasks: tasks.map((task) => ({ ...task, attempts: [] })) };
 }
 
 /** Executions are inserted in the pipeline's task order; rowid keeps that order. */
 const taskOrder = sql`${taskExecutions}.rowid`;
 
-const runWhere = (key: RunKey) =>
-  and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run));
+export const runWhere = (key: RunKey) => and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run));
 const executionsWhere = (key: RunKey) =>
   and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, key.run));
+const attemptsWhere = (key: RunKey) =>
+  and(eq(taskAttempts.namespace, key.namespace), eq(taskAttempts.pipelineId, key.id), eq(taskAttempts.runId, key.run));
 
-export async function getRun(db: Db, key: RunKey): Promise<RunWithTasks | undefined> {
-  const row = await db.query.runs.findFirst({ where: runWhere(key) });
-  if (!row) return undefined;
-  const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(taskOrder);
-  return { ...row, tasks };
+function withAttempts(executions: ExecutionRow[], attempts: AttemptRow[]): ExecutionWithAttempts[] {
+  const byTask = new Map<string, AttemptRow[]>();
+  for (const attempt of attempts) {
+    const key = `${attempt.runId}\u0000${attempt.taskId}`;
+    const list = byTask.get(key);
+    if (list) list.push(attempt);
+    else byTask.set(key, [attempt]);
+  }
+  return executions.map((execution) => ({
+    ...execution,
+    attempts: (byTask.get(`${execution.runId}\u0000${execution.taskId}`) ?? []).sort((a, b) => a.attempt - b.attempt),
+  }));
 }
 
-export async function listRuns(
-  db: Db,
-  key: PipelineKey,
-  options: { limit: number; before?: number },
-): Promise<RunWithTasks[]> {
+export async function getRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks | undefined> {
+  const [row] = await db.select().from(runs).where(runWhere(key)).limit(1);
+  if (!row) return undefined;
+  const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(taskOrder);
+  // A run none of whose tasks started has no attempts to read.
+  const attempts = tasks.some((task) => task.attempt > 0) ? await db.select().from(taskAttempts).where(attemptsWhere(key)) : [];
+  return { ...row, tasks: withAttempts(tasks, attempts) };
+}
+
+/** The run row alone, without its tasks. */
+export async function getRunRow(db: DbOrTx, key: RunKey): Promise<RunRow | undefined> {
+  const [row] = await db.select().from(runs).where(runWhere(key)).limit(1);
+  return row;
+}
+
+export async function listRuns(db: Db, key: PipelineKey, options: { limit: number; before?: number }): Promise<RunWithTasks[]> {
   const rows = await db
     .select()
     .from(runs)
-    .where(
-      and(
-        eq(runs.namespace, key.namespace),
-        eq(runs.pipelineId, key.id),
-        options.before !== undefined ? lt(runs.id, options.before) : undefined,
-      ),
-    )
+    .where(and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), options.before !== undefined ? lt(runs.id, options.before) : undefined))
     .orderBy(desc(runs.id))
     .limit(options.limit);
   if (rows.length === 0) return [];
-  const tasks = await db
-    .select()
-    .from(taskExecutions)
-    .where(
-      and(
-        eq(taskExecutions.namespace, key.namespace),
-        eq(taskExecutions.pipelineId, key.id),
-        inArray(
-          taskExecutions.runId,
-          rows.map((row) => row.id),
-        ),
-      ),
-    )
-    .orderBy(taskOrder);
-  return rows.map((row) => ({ ...row, tasks: tasks.filter((task) => task.runId === row.id) }));
+  const ids = rows.map((row) => row.id);
+  const inRuns = <T extends typeof taskExecutions | typeof taskAttempts>(table: T) =>
+    and(eq(table.namespace, key.namespace), eq(table.pipelineId, key.id), inArray(table.runId, ids));
+  const tasks = await db.select().from(taskExecutions).where(inRuns(taskExecutions)).orderBy(taskOrder);
+  const attempts = await db.select().from(taskAttempts).where(inRuns(taskAttempts));
+  const all = withAttempts(tasks, attempts);
+  return rows.map((row) => ({ ...row, tasks: all.filter((task) => task.runId === row.id) }));
 }
 
-export type RunChange = Partial<Pick<RunRow, "state" | "reason" | "startedAt" | "endedAt">>;
+export type RunChange = Partial<Pick<RunRow, "state" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">>;
 export type ExecutionChange = Partial<
-  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "pid" | "startedAt" | "endedAt">
+  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">
 >;
 
 /** Updates a run and records the event in one transaction. */
@@ -161,11 +196,7 @@ export async function updateRun(db: Db, key: RunKey, change: RunChange, event: N
 }
 
 /** Updates task executions and records their events in one transaction. */
-export async function updateExecutions(
-  db: Db,
-  key: RunKey,
-  changes: { taskId: string; change: ExecutionChange; event?: NewEvent }[],
-): Promise<void> {
+export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: string; change: ExecutionChange; event?: NewEvent }[]): Promise<void> {
   if (changes.length === 0) return;
   await db.transaction(async (tx) => {
     for (const { taskId, change, event } of changes) {
@@ -178,50 +209,169 @@ export async function updateExecutions(
   });
 }
 
-/** Runs not in a final state: after a restart these are orphans. */
-export async function listUnfinishedRuns(db: Db): Promise<RunWithTasks[]> {
-  const states: RunState[] = ["pending", "running"];
-  const rows = await db.select().from(runs).where(inArray(runs.state, states));
-  const result: RunWithTasks[] = [];
-  for (const row of rows) {
-    const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
-    const tasks = await db.select().from(taskExecutions).where(executionsWhere(key));
-    result.push({ ...row, tasks });
-  }
-  return result;
+export interface AttemptClaim {
+  taskId: string;
+  attempt: number;
+  executor: "run" | "container";
+  ref: string;
+  nodeId: string;
+  leaseExpiresAt: Date;
+  logFrom: number;
+  now: Date;
+  event: NewEvent;
 }
 
-/** Ends an orphaned run: unfinished tasks fail (or are cancelled if they never started). */
-export async function finishOrphanedRun(db: Db, run: RunWithTasks, now: Date): Promise<void> {
-  const key = { namespace: run.namespace, id: run.pipelineId, run: run.id };
+/**
+ * Claims a task's next attempt before any work starts: the execution becomes running
+ * under this node's lease and the attempt is stored with its reference, only while the
+ * node still drives the run. False when it does not (another node took the run over).
+ */
+export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const owned = and(
+      executionsWhere(key),
+      eq(taskExecutions.taskId, claim.taskId),
+      sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.nodeId} = ${claim.nodeId} and ${runs.state} = 'running')`,
+    );
+    const updated = await tx
+      .update(taskExecutions)
+      .set({
+        state: "running",
+        attempt: claim.attempt,
+        nodeId: claim.nodeId,
+        leaseExpiresAt: claim.leaseExpiresAt,
+        startedAt: sql`coalesce(${taskExecutions.startedAt}, ${claim.now.getTime()})`,
+        endedAt: null,
+        reason: null,
+      })
+      .where(owned)
+      .returning({ taskId: taskExecutions.taskId });
+    if (updated.length === 0) return false;
+    await tx
+      .insert(taskAttempts)
+      .values({
+        namespace: key.namespace,
+        pipelineId: key.id,
+        runId: key.run,
+        taskId: claim.taskId,
+        attempt: claim.attempt,
+        state: "running",
+        executor: claim.executor,
+        ref: claim.ref,
+        nodeId: claim.nodeId,
+        logFrom: claim.logFrom,
+        startedAt: claim.now,
+      })
+      // The same attempt again: its work was never found after a restart, so it starts anew.
+      .onConflictDoUpdate({
+        target: [taskAttempts.namespace, taskAttempts.pipelineId, taskAttempts.runId, taskAttempts.taskId, taskAttempts.attempt],
+        set: { state: "running", ref: claim.ref, nodeId: claim.nodeId, logFrom: claim.logFrom, startedAt: claim.now, endedAt: null, reason: null, exitCode: null },
+      });
+    await tx.insert(events).values(claim.event);
+    return true;
+  });
+}
+
+export interface AttemptEnd {
+  state: "successful" | "failed" | "cancelled";
+  exitCode: number | null;
+  reason: string | null;
+  logTo: number;
+  now: Date;
+}
+
+/**
+ * Records how an attempt ended; with `final`, the task's execution ends too (its event
+ * written), otherwise the task waits for its next attempt.
+ */
+export async function endAttempt(
+  db: Db,
+  key: RunKey,
+  taskId: string,
+  attempt: number,
+  end: AttemptEnd,
+  final: { change: ExecutionChange; event: NewEvent } | { event: NewEvent },
+): Promise<void> {
   await db.transaction(async (tx) => {
-    for (const task of run.tasks) {
-      const state: TaskState | undefined =
-        task.state === "running" ? "failed" : task.state === "pending" ? "cancelled" : undefined;
-      if (!state) continue;
+    await tx
+      .update(taskAttempts)
+      .set({ state: end.state, exitCode: end.exitCode, reason: end.reason, logTo: end.logTo, endedAt: end.now })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt)));
+    if ("change" in final) {
       await tx
         .update(taskExecutions)
-        .set({ state, reason: "orphaned", endedAt: now, pid: null })
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, task.taskId)));
-      await tx.insert(events).values({
-        kind: "task.finished",
-        namespace: run.namespace,
-        pipelineId: run.pipelineId,
-        runId: run.id,
-        taskId: task.taskId,
-        data: { state, reason: "orphaned" },
-        at: now,
-      });
+        .set({ ...final.change, leaseExpiresAt: null })
+        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
     }
-    await tx.update(runs).set({ state: "failed", reason: "orphaned", endedAt: now }).where(runWhere(key));
-    await tx.insert(events).values({
-      kind: "run.finished",
-      namespace: run.namespace,
-      pipelineId: run.pipelineId,
-      runId: run.id,
-      data: { state: "failed", reason: "orphaned" },
-      at: now,
-    });
+    await tx.insert(events).values(final.event);
+  });
+}
+
+/** Ends a run in the caller's transaction: state, reason and end time with the run.finished event; its lease is let go. */
+export async function finishRunIn(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
+  await tx.update(runs).set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null }).where(runWhere(key));
+  await tx.insert(events).values({
+    kind: "run.finished",
+    namespace: key.namespace,
+    pipelineId: key.id,
+    runId: key.run,
+    data: { state: end.state, ...(end.reason && { reason: end.reason }) },
+    at: now,
+  });
+}
+
+/** Ends a run (see finishRunIn) in a transaction of its own. */
+export async function finishRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
+  await db.transaction((tx) => finishRunIn(tx, key, end, now));
+}
+
+/**
+ * Ends a run whose work will not go on (cancelled in the queue, or its work is gone) in the
+ * caller's transaction: running tasks (and their attempts) fail and pending ones are
+ * cancelled, with `taskReason`; then the run ends with its own reason.
+ */
+export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string; taskReason: string }, now: Date): Promise<void> {
+  const ended: { taskId: string; state: TaskState }[] = [];
+  for (const [from, to] of [["running", "failed"], ["pending", "cancelled"]] as const) {
+    const rows = await tx
+      .update(taskExecutions)
+      .set({ state: to, reason: end.taskReason, endedAt: now, leaseExpiresAt: null })
+      .where(and(executionsWhere(key), eq(taskExecutions.state, from)))
+      .returning({ taskId: taskExecutions.taskId });
+    ended.push(...rows.map((row) => ({ taskId: row.taskId, state: to })));
+  }
+  await tx
+    .update(taskAttempts)
+    .set({ state: "failed", reason: end.taskReason, endedAt: now })
+    .where(and(attemptsWhere(key), eq(taskAttempts.state, "running")));
+  if (ended.length > 0) {
+    await tx.insert(events).values(
+      ended.map(({ taskId, state }) => ({
+        kind: "task.finished" as const,
+        namespace: key.namespace,
+        pipelineId: key.id,
+        runId: key.run,
+        taskId,
+        data: { state, reason: end.taskReason },
+        at: now,
+      })),
+    );
+  }
+  await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now);
+}
+
+/** A task's execution fails (and its running attempt with it) for a reason outside the task: an internal error. */
+export async function failExecution(db: Db, key: RunKey, taskId: string, reason: string, now: Date, event: NewEvent): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(taskAttempts)
+      .set({ state: "failed", reason, endedAt: now })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
+    await tx
+      .update(taskExecutions)
+      .set({ state: "failed", reason, endedAt: now, leaseExpiresAt: null })
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+    await tx.insert(events).values(event);
   });
 }
 
@@ -229,4 +379,53 @@ export async function finishOrphanedRun(db: Db, run: RunWithTasks, now: Date): P
 export async function runExists(db: Db, key: RunKey): Promise<boolean> {
   const row = await db.select({ id: runs.id }).from(runs).where(runWhere(key)).limit(1);
   return row.length > 0;
+}
+
+/** Keys ("ns/id#run") of the runs not yet ended: their containers, workspaces and tokens stay. */
+export async function unfinishedRunKeys(db: Db): Promise<Set<string>> {
+  const states: RunState[] = ["queued", "pending", "running"];
+  const rows = await db.select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id }).from(runs).where(inArray(runs.state, states));
+  return new Set(rows.map((row) => `${row.namespace}/${row.pipelineId}#${row.id}`));
+}
+
+/** Runs of this node asked to cancel, with the reason they will end with: the node acts on each once. */
+export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key: RunKey; reason: string }[]> {
+  const rows = await db
+    .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, reason: runs.cancelReason })
+    .from(runs)
+    .where(and(eq(runs.nodeId, nodeId), eq(runs.state, "running"), isNotNull(runs.cancelRequestedAt)));
+  return rows.map((row) => ({ key: { namespace: row.namespace, id: row.pipelineId, run: row.id }, reason: row.reason ?? "cancelled" }));
+}
+
+/**
+ * Stores a cancel request for a running run (the first one counts) with its event; `reason`
+ * is how the run will end ("cancelled by alice", "superseded by run 12").
+ */
+export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now: Date): Promise<boolean> {
+  const updated = await tx
+    .update(runs)
+    .set({ cancelRequestedAt: now, cancelReason: reason })
+    .where(and(runWhere(key), eq(runs.state, "running"), sql`${runs.cancelRequestedAt} is null`))
+    .returning({ id: runs.id });
+  if (updated.length === 0) return false;
+  await tx.insert(events).values({
+    kind: "run.cancel_requested",
+    namespace: key.namespace,
+    pipelineId: key.id,
+    runId: key.run,
+    data: { reason },
+    at: now,
+  });
+  return true;
+}
+
+/**
+ * Runs a node may take: with no node or an expired lease, and with `own`, those under its
+ * own id (left by its previous process: it takes them back at start without waiting).
+ */
+export function claimableRuns(nodeId: string, now: Date, own: boolean) {
+  return and(
+    eq(runs.state, "running"),
+    or(own ? eq(runs.nodeId, nodeId) : undefined, sql`${runs.nodeId} is null`, and(sql`${runs.nodeId} <> ${nodeId}`, lt(runs.leaseExpiresAt, now))),
+  );
 }

@@ -2,7 +2,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { subscriptions } from "../schema/index.ts";
-import type { PipelineKey } from "./pipelines.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 

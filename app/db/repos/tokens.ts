@@ -1,7 +1,8 @@
 // Queries for API tokens.
-import { and, asc, count, desc, eq, gt, isNull, like, lte, not, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, like, lte, not, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
+import type { RunKey } from "../../domain/run-key.ts";
 
 export type TokenRow = typeof tokens.$inferSelect;
 export type NewTokenRow = typeof tokens.$inferInsert;
@@ -57,15 +58,33 @@ export async function deleteRevokedRunTokens(db: Db, revokedBefore: Date): Promi
   return rows.length;
 }
 
-/**
- * Revokes every live run token (issued to tasks: no roles, named "run ..."). Used at start,
- * when no run of this server is active, so tokens of runs killed with the server die too.
- */
-export async function revokeRunTokens(db: Db, now: Date): Promise<number> {
+/** The name of a token issued to a task of a run: "run <ns>/<id>#<run> <task>". */
+export const runTokenName = (run: RunKey, task: string) => `run ${run.namespace}/${run.id}#${run.run} ${task}`;
+
+/** Revokes every live token issued to the run's tasks, whichever process issued them. */
+export async function revokeRunTokensOf(db: Db, run: RunKey, now: Date): Promise<number> {
+  // Namespaces and ids are [a-z0-9-]: nothing in the prefix is a LIKE wildcard.
   const rows = await db
     .update(tokens)
     .set({ revokedAt: now })
-    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")))
+    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, `${runTokenName(run, "")}%`)))
     .returning({ id: tokens.id });
   return rows.length;
+}
+
+/**
+ * Revokes the live run tokens (issued to tasks: no roles, named "run ...") of runs that are
+ * not unfinished. Used at start: tokens of runs that ended while no server watched die
+ * too, those of runs that will be resumed stay (a re-attached container still uses its).
+ */
+export async function revokeRunTokens(db: Db, now: Date, unfinished: Set<string>): Promise<number> {
+  const live = await db
+    .select({ id: tokens.id, name: tokens.name })
+    .from(tokens)
+    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")));
+  const ended = live.filter((token) => !unfinished.has(token.name.slice("run ".length).split(" ")[0] ?? "")).map((token) => token.id);
+  for (let start = 0; start < ended.length; start += 500) {
+    await db.update(tokens).set({ revokedAt: now }).where(inArray(tokens.id, ended.slice(start, start + 500)));
+  }
+  return ended.length;
 }

@@ -12,3 +12,6 @@ export * from "./objects.ts";
 export * from "./subscriptions.ts";
 export * from "./deliveries.ts";
 export * from "./extension-state.ts";
+export * from "./task-attempts.ts";
+export * from "./nodes.ts";
+export * from "./system-state.ts";

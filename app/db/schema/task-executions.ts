@@ -1,4 +1,5 @@
-// The execution of one task in one run: its state, attempts and outcome.
+// The execution of one task in one run: its state, its latest attempt and outcome. The
+// node running it holds a lease on it; each attempt is kept in task_attempts.
 import { foreignKey, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { TaskState } from "../../domain/states.ts";
 import { runs } from "./runs.ts";
@@ -13,10 +14,13 @@ export const taskExecutions = sqliteTable(
     kind: text().$type<"run" | "container">().notNull(),
     state: text().$type<TaskState>().notNull(),
     exitCode: integer(),
+    /** The latest attempt's number; 0 before the first. */
     attempt: integer().notNull().default(0),
     reason: text(),
-    /** Process group of a running run() task, so a restart can clean it up. */
-    pid: integer(),
+    /** For a reused task: the run whose execution it kept. */
+    reusedFrom: integer(),
+    nodeId: text(),
+    leaseExpiresAt: integer({ mode: "timestamp_ms" }),
     startedAt: integer({ mode: "timestamp_ms" }),
     endedAt: integer({ mode: "timestamp_ms" }),
   },

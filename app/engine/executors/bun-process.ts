@@ -1,9 +1,11 @@
 // Executes run() tasks, each in its own Bun process and process group, capturing stdout
-// and stderr line by line into the task's log.
-import { readFileSync, rmSync } from "node:fs";
+// and stderr line by line into the task's log. An attempt's reference is a marker in the
+// runner's command line, so a restarted server can find a runner that outlived it and
+// stop it: its output pipes died with the old server, so it cannot be followed.
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
+import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
 import { taskRunnerCommand } from "../task-runner/command.ts";
@@ -12,12 +14,18 @@ import { createLineSplitter } from "./line-splitter.ts";
 /** Variables of the server's own environment that tasks may see; nothing else leaks. */
 const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"];
 
+/** Why a run() attempt cut off by a restart failed. */
+export const SERVER_RESTARTED_REASON = "the server restarted during this attempt";
+
+/** Where the runner reports a thrown error; outside the workspace so tasks cannot fake it. Its name carries the reference. */
+const resultFileOf = (ref: string) => join(tmpdir(), `gantry-result-${ref}.json`);
+
 export function createBunProcessExecutor(): Executor {
   return {
     kind: "run",
+    reference: () => `run-${crypto.randomUUID()}`,
     start(launch: TaskLaunch): TaskHandle {
-      // Where the runner reports a thrown error; outside the workspace so tasks cannot fake it.
-      const resultFile = join(tmpdir(), `gantry-result-${crypto.randomUUID()}.json`);
+      const resultFile = resultFileOf(launch.ref);
       const env: Record<string, string> = {};
       for (const name of INHERITED_ENV) {
         const value = process.env[name];
@@ -47,6 +55,7 @@ export function createBunProcessExecutor(): Executor {
         return {
           exited: Promise.resolve({ exitCode: null, reason: `could not start the task process: ${(error as Error).message}` }),
           stop() {},
+          detach() {},
         };
       }
       const pid = child.pid;
@@ -73,18 +82,52 @@ export function createBunProcessExecutor(): Executor {
         return { exitCode: code, reason: `exited with code ${code}` };
       })();
 
-      return {
-        pid,
-        exited,
-        stop(graceMs) {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          signalGroup(pid, "SIGTERM");
-          clearTimeout(killTimer);
-          killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
-        },
+      const stop = (graceMs: number) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        signalGroup(pid, "SIGTERM");
+        clearTimeout(killTimer);
+        killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
       };
+      // Its output pipes end with the server: it cannot be followed again, so it stops.
+      return { exited, stop, detach: stop };
+    },
+    async attach({ launch }): Promise<AttachResult> {
+      // A runner left by the old server stops itself within a second (it watches its
+      // parent); one still there is stopped now. Either way its output is lost.
+      for (const pid of runnersOf(launch.ref)) signalGroup(pid, "SIGKILL");
+      rmSync(resultFileOf(launch.ref), { force: true });
+      return { status: "lost", reason: SERVER_RESTARTED_REASON };
+    },
+    async stop(ref, graceMs) {
+      const pids = runnersOf(ref);
+      for (const pid of pids) signalGroup(pid, "SIGTERM");
+      if (pids.length > 0) setTimeout(() => pids.forEach((pid) => signalGroup(pid, "SIGKILL")), graceMs).unref();
+    },
+    async cleanup(ref) {
+      rmSync(resultFileOf(ref), { force: true });
     },
   };
+}
+
+/** Task runner processes (group leaders) whose command line carries the reference. */
+function runnersOf(ref: string): number[] {
+  const marker = `gantry-result-${ref}.json`;
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

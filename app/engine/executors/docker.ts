@@ -1,10 +1,13 @@
 // Executes container() tasks on a Docker engine: pulls by policy, creates the container
-// with safe defaults and Gantry's labels, streams its output into the task log, waits,
-// explains failures (OOM, missing image, bad command, engine down) and removes it.
+// (named by the attempt's stored reference) with safe defaults and Gantry's labels,
+// streams its output into the task log, waits, explains failures (OOM, missing image, bad
+// command, engine down); after a restart finds it by name and follows it again; removes
+// it once the engine has recorded its end.
 import type Docker from "dockerode";
 import type { Readable } from "node:stream";
 import type { LogWriter } from "../../stores/logs.ts";
-import type { Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
+import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
+import { skippingLogWriter } from "../../stores/log-skipping.ts";
 import { formatBytes } from "../../domain/bytes.ts";
 import { describeDockerFailure, GANTRY_LABELS, isUnreachable, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
 import { createLineSplitter } from "./line-splitter.ts";
@@ -86,62 +89,155 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       return asking;
     },
     lastHealth: () => known?.answer,
+    reference: (launch) =>
+      `gantry-${launch.namespace}-${launch.pipeline}-${launch.run}-${launch.task.id}-${launch.attempt}-${crypto.randomUUID().slice(0, 8)}`,
     start(launch: TaskLaunch): TaskHandle {
       const spec = launch.task.container;
-      let container: Docker.Container | undefined;
-      let stopGraceMs: number | undefined;
-      const requestStop = () => {
-        if (!container || stopGraceMs === undefined) return;
-        // Docker sends SIGTERM, then SIGKILL after t seconds.
-        container.stop({ t: Math.max(0, Math.ceil(stopGraceMs / 1000)) }).catch(() => undefined);
-      };
-
+      const control = stopControl();
       const exited = (async (): Promise<TaskExit> => {
         if (!spec) return { exitCode: null, reason: "not a container task" };
         const imageProblem = await ensureImage(launch, spec.image, spec.pull);
         if (imageProblem) return { exitCode: null, reason: imageProblem };
-        if (stopGraceMs !== undefined) return { exitCode: null, reason: "stopped before it started" };
+        if (control.requested()) return { exitCode: null, reason: "stopped before it started" };
+        let container: Docker.Container;
         try {
           container = await docker.createContainer(containerOptions(launch, options.defaultNetwork, options.instance));
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "could not create the container") };
         }
+        return startAndFollow(container, launch, control);
+      })();
+      return { exited, stop: control.stop, detach: control.detach };
+    },
+    async attach({ launch, stored }): Promise<AttachResult> {
+      const container = docker.getContainer(launch.ref);
+      let info: Docker.ContainerInspectInfo;
+      try {
+        info = await container.inspect();
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return { status: "never-started" };
+        // The engine is down or confused: the caller asks again later.
+        throw new Error(describeDockerFailure(error, host, `inspecting container ${launch.ref}`));
+      }
+      const { State: state } = info;
+      const env = Object.fromEntries((info.Config.Env ?? []).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+      const control = stopControl();
+      // Created but never started: it has not run, so it starts now as it would have.
+      if (state.Status === "created") {
+        return { status: "attached", handle: { exited: startAndFollow(container, launch, control), stop: control.stop, detach: control.detach }, env };
+      }
+      const log = skippingLogWriter(launch.log, stored);
+      const exited = (async (): Promise<TaskExit> => {
         try {
-          const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
-          const output = pumpMultiplexed(stream, launch.log);
-          try {
-            await container.start();
-          } catch (error) {
-            stream.destroy();
-            return { exitCode: null, reason: describeDockerFailure(error, host, "could not start the container") };
-          }
-          // A stop that arrived while the container was being created.
-          requestStop();
-          const result = (await container.wait()) as { StatusCode: number };
+          // The engine keeps the container's whole output: replayed from the start, the lines
+          // the log already holds skipped, then followed until the container ends.
+          const stream = (await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: control.signal })) as unknown as Readable;
+          control.attach(container, stream);
+          const output = pumpMultiplexed(stream, log);
+          const result = (await container.wait({ abortSignal: control.signal })) as { StatusCode: number };
           await output;
-          if (result.StatusCode === 0) return { exitCode: 0 };
-          const state = (await container.inspect()).State;
-          if (state.OOMKilled) {
-            const limit = spec.memoryBytes ? ` of ${formatBytes(spec.memoryBytes)}` : "";
-            return { exitCode: result.StatusCode, reason: `killed: out of memory (the memory limit${limit} was reached)` };
-          }
-          return { exitCode: result.StatusCode, reason: `exited with code ${result.StatusCode}` };
+          return exitOf(container, launch, result.StatusCode);
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "container error") };
-        } finally {
-          if (!spec.keepContainer) await container.remove({ force: true, v: true }).catch(() => undefined);
-          else launch.log.line("gantry", `container kept for debugging: ${container.id.slice(0, 12)}`);
         }
       })();
-
-      return {
-        exited,
-        stop(graceMs) {
-          stopGraceMs = graceMs;
-          requestStop();
-        },
-      };
+      return { status: "attached", handle: { exited, stop: control.stop, detach: control.detach }, env };
     },
+    async stop(ref, graceMs) {
+      await docker
+        .getContainer(ref)
+        .stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) })
+        .catch(() => undefined);
+    },
+    async cleanup(ref) {
+      await docker
+        .getContainer(ref)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
+    },
+  };
+
+  /** Attaches to a created container's output, starts it and follows it to its end. */
+  async function startAndFollow(container: Docker.Container, launch: TaskLaunch, control: StopControl): Promise<TaskExit> {
+    try {
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+      control.follow(stream);
+      const output = pumpMultiplexed(stream, launch.log);
+      try {
+        await container.start();
+      } catch (error) {
+        stream.destroy();
+        return { exitCode: null, reason: describeDockerFailure(error, host, "could not start the container") };
+      }
+      // A stop that arrived while the container was being created reaches it now.
+      control.attach(container, stream);
+      const result = (await container.wait({ abortSignal: control.signal })) as { StatusCode: number };
+      await output;
+      return await exitOf(container, launch, result.StatusCode);
+    } catch (error) {
+      return { exitCode: null, reason: describeDockerFailure(error, host, "container error") };
+    } finally {
+      if (launch.task.container?.keepContainer) launch.log.line("gantry", `container kept for debugging: ${launch.ref}`);
+    }
+  }
+
+  /** The task's end from the container's exit code, saying when memory ran out. */
+  async function exitOf(container: Docker.Container, launch: TaskLaunch, code: number): Promise<TaskExit> {
+    if (code === 0) return { exitCode: 0 };
+    const state = (await container.inspect()).State;
+    if (state.OOMKilled) {
+      const memory = launch.task.container?.memoryBytes;
+      return { exitCode: code, reason: `killed: out of memory (the memory limit${memory ? ` of ${formatBytes(memory)}` : ""} was reached)` };
+    }
+    return { exitCode: code, reason: `exited with code ${code}` };
+  }
+}
+
+interface StopControl {
+  stop(graceMs: number): void;
+  /** Stops following the container's output and leaves the container running. */
+  detach(): void;
+  /** The output stream being followed. */
+  follow(stream: Readable): void;
+  /** The container a stop reaches, once there is one; a stop asked for before reaches it now. */
+  attach(container: Docker.Container, stream: Readable): void;
+  requested(): boolean;
+  /** Aborted on detach: pending requests to the engine (wait, logs) let go, so the server can exit. */
+  signal: AbortSignal;
+}
+
+function stopControl(): StopControl {
+  let container: Docker.Container | undefined;
+  let output: Readable | undefined;
+  let graceMs: number | undefined;
+  let detached = false;
+  const abort = new AbortController();
+  const send = () => {
+    if (!container || graceMs === undefined || detached) return;
+    // Docker sends SIGTERM, then SIGKILL after t seconds.
+    container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(() => undefined);
+  };
+  return {
+    stop(ms) {
+      graceMs = ms;
+      send();
+    },
+    detach() {
+      detached = true;
+      output?.destroy();
+      abort.abort();
+    },
+    follow(stream) {
+      output = stream;
+      if (detached) stream.destroy();
+    },
+    attach(target, stream) {
+      container = target;
+      this.follow(stream);
+      send();
+    },
+    requested: () => graceMs !== undefined,
+    signal: abort.signal,
   };
 }
 
@@ -154,7 +250,8 @@ function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: 
       : `${CONTAINER_WORKSPACE}/${launch.task.workdir}`
     : CONTAINER_WORKSPACE;
   return {
-    name: `gantry-${launch.namespace}-${launch.pipeline}-${launch.run}-${launch.task.id}-${launch.attempt}-${crypto.randomUUID().slice(0, 8)}`,
+    // The attempt's stored reference: a restarted server finds the container by it.
+    name: launch.ref,
     Image: spec.image,
     ...(spec.command && { Cmd: spec.command }),
     ...(spec.entrypoint && { Entrypoint: spec.entrypoint }),

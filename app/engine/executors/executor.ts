@@ -1,7 +1,8 @@
-// What the orchestrator needs from anything that runs a task: start it, wait for its
-// end, stop it with a grace period.
+// What the engine needs from anything that runs a task. Work is addressed by a reference
+// the engine stores before it starts (a container name, a process marker), so a restarted
+// server can find it again: start, attach(ref), stop(ref), cleanup(ref).
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
-import type { LogWriter } from "../../stores/logs.ts";
+import type { LineCounts, LogWriter } from "../../stores/logs.ts";
 
 export interface TaskLaunch {
   namespace: string;
@@ -9,6 +10,8 @@ export interface TaskLaunch {
   run: number;
   task: TaskSpec;
   attempt: number;
+  /** The attempt's reference, from `reference()`, stored with its claim. */
+  ref: string;
   /** The version's bundle; run() tasks import it. */
   bundlePath: string;
   /** The complete environment of the task. */
@@ -26,14 +29,41 @@ export interface TaskExit {
 }
 
 export interface TaskHandle {
-  /** Process group (run() tasks), kept so a restarted server can clean up. */
-  pid?: number;
   exited: Promise<TaskExit>;
   /** SIGTERM now, SIGKILL after the grace period if it is still running. */
   stop(graceMs: number): void;
+  /**
+   * The server is stopping but the work may go on without it (a container): stop following
+   * it, leave it running for the next server to attach to. Work that cannot outlive the
+   * server (a process whose output pipes end with it) is stopped.
+   */
+  detach(graceMs: number): void;
+}
+
+/** What a restarted server finds of an attempt by its reference. */
+export type AttachResult =
+  /** The work is there (running or ended): its handle, its output continuing in the log. */
+  | { status: "attached"; handle: TaskHandle; env?: Record<string, string> }
+  /** Nothing ever started: the same attempt may start again. */
+  | { status: "never-started" }
+  /** It may have run but cannot be followed: the attempt failed, for this reason. */
+  | { status: "lost"; reason: string };
+
+export interface AttachOptions {
+  launch: TaskLaunch;
+  /** Output lines the log already holds for this attempt: not written again. */
+  stored: LineCounts;
 }
 
 export interface Executor {
   readonly kind: "run" | "container";
+  /** A new, unique reference for an attempt, known before it starts. */
+  reference(launch: Omit<TaskLaunch, "ref" | "env" | "log">): string;
   start(launch: TaskLaunch): TaskHandle;
+  /** Finds an attempt's work after a restart. Throws when it cannot tell yet (the engine is unreachable). */
+  attach(options: AttachOptions): Promise<AttachResult>;
+  /** Stops the work of a reference, whether or not this process started it. */
+  stop(ref: string, graceMs: number): Promise<void>;
+  /** Removes what the attempt left (a stopped container), once its end is recorded. */
+  cleanup(ref: string): Promise<void>;
 }

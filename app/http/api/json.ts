@@ -1,6 +1,8 @@
 // The JSON shapes of the API, built from database rows.
 import type { PipelineRow, VersionRow } from "../../db/repos/pipelines.ts";
-import type { ExecutionRow, RunWithTasks } from "../../db/repos/runs.ts";
+import type { AttemptRow, ExecutionWithAttempts, RunWithTasks } from "../../db/repos/runs.ts";
+import type { QueuePlace } from "../../domain/admission.ts";
+import { groupName } from "../../domain/concurrency.ts";
 import type { TokenRow } from "../../db/repos/tokens.ts";
 import type { EventRow } from "../../db/repos/events.ts";
 
@@ -40,7 +42,19 @@ export function versionJson(version: VersionRow) {
   };
 }
 
-function executionJson(task: ExecutionRow) {
+function attemptJson(attempt: AttemptRow) {
+  return {
+    attempt: attempt.attempt,
+    state: attempt.state,
+    exitCode: attempt.exitCode,
+    ...(attempt.reason && { reason: attempt.reason }),
+    startedAt: iso(attempt.startedAt),
+    endedAt: iso(attempt.endedAt),
+    ...(attempt.nodeId && { node: attempt.nodeId }),
+  };
+}
+
+function executionJson(task: ExecutionWithAttempts) {
   return {
     id: task.taskId,
     kind: task.kind,
@@ -48,22 +62,32 @@ function executionJson(task: ExecutionRow) {
     exitCode: task.exitCode,
     attempt: task.attempt,
     ...(task.reason && { reason: task.reason }),
+    ...(task.reusedFrom !== null && { reusedFrom: task.reusedFrom }),
     startedAt: iso(task.startedAt),
     endedAt: iso(task.endedAt),
+    attempts: task.attempts.map(attemptJson),
   };
 }
 
-export function runJson(run: RunWithTasks) {
+/** A run as the API shows it; `place` is where a queued run stands in its queue. */
+export function runJson(run: RunWithTasks, place?: QueuePlace) {
+  const group = groupName(run.concurrencyKey);
   return {
     namespace: run.namespace,
     pipeline: run.pipelineId,
     id: run.id,
     state: run.state,
     ...(run.reason && { reason: run.reason }),
+    ...(run.state === "queued" && place && { position: place.position, waitingFor: place.waitingFor }),
     trigger: run.trigger,
     version: run.version,
     variables: run.variables,
+    ...(group !== undefined && { group }),
+    ...(run.rerunOf !== null && { rerunOf: run.rerunOf, rerunOnly: run.rerunOnly }),
+    ...(run.cancelRequestedAt && run.state === "running" && { cancelRequestedAt: iso(run.cancelRequestedAt) }),
+    ...(run.nodeId && { node: run.nodeId }),
     createdAt: iso(run.createdAt),
+    queuedAt: iso(run.queuedAt ?? run.createdAt),
     startedAt: iso(run.startedAt),
     endedAt: iso(run.endedAt),
     tasks: run.tasks.map(executionJson),

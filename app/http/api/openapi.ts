@@ -18,6 +18,7 @@ export interface RouteDoc {
 }
 
 const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
+const rerunBody = { type: "object", properties: { only: { type: "string", enum: ["all", "failed"], default: "all" } } };
 const objectBody = { type: "string", format: "binary", description: "the object's bytes (size limited by GANTRY_OBJECT_MAX_BYTES)" };
 const objectRoutes = (base: string, what: string): RouteDoc[] => [
   { method: "get", path: `${base}/objects`, summary: `${what} objects (key, size, sha256, dates)`, auth: true, success: 200 },
@@ -90,13 +91,21 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "post", path: "/pipelines/{ns}/{id}/runs", summary: "Start a run", auth: true, body: runBody, success: 201 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs", summary: "Runs, newest first", auth: true, query: ["limit", "before"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions", auth: true, success: 200 },
-  { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run", auth: true, success: 202 },
+  { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
+  {
+    method: "post",
+    path: "/pipelines/{ns}/{id}/runs/{run}/rerun",
+    summary: 'Re-run an ended run on its version with its variables; only "failed" reuses its successful tasks and a copy of its workspace (409 if pruned)',
+    auth: true,
+    body: rerunBody,
+    success: 201,
+  },
   {
     method: "get",
     path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/logs",
-    summary: "A task's log as text/plain; follow=1 streams it as SSE until the task ends",
+    summary: "A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends",
     auth: true,
-    query: ["follow"],
+    query: ["follow", "attempt"],
     success: 200,
   },
   ...secretRoutes("", "The global"),
@@ -140,6 +149,9 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/roles/{id}", summary: "One role and its permissions", auth: true, success: 200 },
   { method: "put", path: "/roles/{id}", summary: "Create or replace a custom role", auth: true, body: roleBody, success: 201 },
   { method: "delete", path: "/roles/{id}", summary: "Delete a custom role", auth: true, success: 200 },
+  { method: "get", path: "/system", summary: "Whether runs are paused, and the nodes working on this database with their heartbeats", auth: true, success: 200 },
+  { method: "post", path: "/system/pause", summary: "Pause: new runs are accepted and wait queued; running ones finish", auth: true, success: 200 },
+  { method: "post", path: "/system/resume", summary: "Resume: queued runs start, in order", auth: true, success: 200 },
   { method: "get", path: "/openapi.json", summary: "This document", auth: true, success: 200 },
 ];
 

@@ -1,13 +1,14 @@
-// /api/v1/pipelines/:ns/:id/runs: start, list, get, cancel, and task logs.
+// /api/v1/pipelines/:ns/:id/runs: start, list, get, cancel, re-run, and task logs.
 import { Hono } from "hono";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
-import { getRun, listRuns } from "../../db/repos/runs.ts";
+import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
+import { queuePlaces } from "../../db/repos/run-queue.ts";
+import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import type { Deps } from "../../deps.ts";
-import type { RunKey } from "../../db/repos/runs.ts";
 import type { AppEnv } from "../env.ts";
 import { sse } from "../sse.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
@@ -15,6 +16,7 @@ import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
 import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
+import type { RunKey } from "../../domain/run-key.ts";
 
 const startBody = v.optional(
   v.strictObject({
@@ -23,6 +25,12 @@ const startBody = v.optional(
   {},
 );
 
+const rerunBody = v.optional(
+  v.strictObject({
+    only: v.optional(v.picklist(RERUN_SCOPES, 'must be "all" (every task runs again) or "failed" (successful tasks are reused)'), "all"),
+  }),
+  {},
+);
 
 async function requireRun(deps: Deps, key: RunKey) {
   const run = await getRun(deps.db, key);
@@ -30,34 +38,43 @@ async function requireRun(deps: Deps, key: RunKey) {
   return run;
 }
 
+/** Runs as JSON, queued ones with their place in the queue. */
+async function runsJson(deps: Deps, runs: RunWithTasks[]) {
+  const places = await queuePlaces(deps.db, runs);
+  return runs.map((run) => runJson(run, places.get(`${run.namespace}/${run.pipelineId}#${run.id}`)));
+}
+
 export const runsApi = new Hono<AppEnv>()
   .post("/:ns/:id/runs", permit("runs", "write", pipelineTarget), validate("param", pipelineParams), validate("json", startBody), async (c) => {
     const token = c.get("token");
     const { ns, id } = c.req.valid("param");
-    const run = await c
-      .get("deps")
-      .orchestrator.startRun({ namespace: ns, id }, { variables: c.req.valid("json").variables ?? {}, trigger: { kind: "api", by: token.name } });
-    return c.json({ run: runJson(run) }, 201);
+    const deps = c.get("deps");
+    const run = await deps.orchestrator.startRun({ namespace: ns, id }, { variables: c.req.valid("json").variables ?? {}, trigger: { kind: "api", by: token.name } });
+    const [json] = await runsJson(deps, [run]);
+    return c.json({ run: json }, 201);
   })
   .get(
     "/:ns/:id/runs",
     validate("param", pipelineParams),
     validate("query", v.object({ limit: limitQuery(20, 500), before: v.optional(runNumberSchema) })),
     async (c) => {
-      const { db } = c.get("deps");
+      const deps = c.get("deps");
+      const { db } = deps;
       const { ns, id } = c.req.valid("param");
       requirePermission(c, "runs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id };
       await requirePipeline(db, key);
       const { limit, before } = c.req.valid("query");
       const runs = await listRuns(db, key, { limit, ...(before !== undefined && { before }) });
-      return c.json({ runs: runs.map(runJson) });
+      return c.json({ runs: await runsJson(deps, runs) });
     },
   )
   .get("/:ns/:id/runs/:run", validate("param", runParams), async (c) => {
     const { ns, id, run } = c.req.valid("param");
     requirePermission(c, "runs", "read", `${ns}/${id}`);
-    return c.json({ run: runJson(await requireRun(c.get("deps"), { namespace: ns, id, run })) });
+    const deps = c.get("deps");
+    const [json] = await runsJson(deps, [await requireRun(deps, { namespace: ns, id, run })]);
+    return c.json({ run: json });
   })
   .post("/:ns/:id/runs/:run/cancel", validate("param", runParams), async (c) => {
     const token = c.get("token");
@@ -67,23 +84,42 @@ export const runsApi = new Hono<AppEnv>()
     const key = { namespace: ns, id, run };
     await requireRun(deps, key);
     await deps.orchestrator.cancelRun(key, token.name);
-    return c.json({ run: runJson(await requireRun(deps, key)) }, 202);
+    const [json] = await runsJson(deps, [await requireRun(deps, key)]);
+    return c.json({ run: json }, 202);
+  })
+  .post("/:ns/:id/runs/:run/rerun", permit("runs", "write", pipelineTarget), validate("param", runParams), validate("json", rerunBody), async (c) => {
+    const deps = c.get("deps");
+    const { ns, id, run } = c.req.valid("param");
+    const rerun = await deps.orchestrator.rerunRun({ namespace: ns, id, run }, { only: c.req.valid("json").only, trigger: { kind: "api", by: c.get("token").name } });
+    const [json] = await runsJson(deps, [rerun]);
+    return c.json({ run: json }, 201);
   })
   .get(
     "/:ns/:id/runs/:run/tasks/:task/logs",
     validate("param", taskParams),
-    validate("query", v.object({ follow: v.optional(v.picklist(["0", "1", "true", "false"], 'must be "1" or "0"')) })),
+    validate(
+      "query",
+      v.object({
+        follow: v.optional(v.picklist(["0", "1", "true", "false"], 'must be "1" or "0"')),
+        attempt: v.optional(runNumberSchema),
+      }),
+    ),
     async (c) => {
       const deps = c.get("deps");
       const { ns, id, run, task } = c.req.valid("param");
       requirePermission(c, "logs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id, run };
       const stored = await requireRun(deps, key);
-      if (!stored.tasks.some((execution) => execution.taskId === task)) {
-        throw new NotFoundError(`task ${task} is not part of run ${run} of ${ns}/${id}`);
+      const execution = stored.tasks.find((candidate) => candidate.taskId === task);
+      if (!execution) throw new NotFoundError(`task ${task} is not part of run ${run} of ${ns}/${id}`);
+      // A reused task's log is the one of the run that executed it.
+      const logKey = { namespace: ns, pipeline: id, run: execution.reusedFrom ?? run, task };
+      const { follow, attempt } = c.req.valid("query");
+      if (attempt !== undefined) {
+        const part = execution.attempts.find((candidate) => candidate.attempt === attempt);
+        if (!part) throw new NotFoundError(`task ${task} of run ${run} of ${ns}/${id} has no attempt ${attempt}`);
+        return c.text((await deps.logs.readRange(logKey, part.logFrom, part.logTo ?? undefined)) ?? "", 200, { "content-type": "text/plain; charset=utf-8" });
       }
-      const logKey = { namespace: ns, pipeline: id, run, task };
-      const follow = c.req.valid("query").follow;
       if (follow !== "1" && follow !== "true") {
         return c.text((await deps.logs.read(logKey)) ?? "", 200, { "content-type": "text/plain; charset=utf-8" });
       }

@@ -6,7 +6,6 @@ import { Hono, type Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
-import type { PipelineKey } from "../../db/repos/pipelines.ts";
 import { NotFoundError, TooLargeError, ValidationError } from "../../domain/errors.ts";
 import { objectKeyProblem } from "../../domain/object-keys.ts";
 import type { ObjectScope } from "../../stores/objects.ts";
@@ -19,6 +18,7 @@ import { validate } from "../validate.ts";
 import { pageSession } from "./page-session.ts";
 import { objectsPath } from "./paths.ts";
 import { ObjectsPage, type ObjectsPageProps } from "./pages/objects.tsx";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 
 /** The rest of the path, slashes included; the store checks the key by its own rules (a 400 otherwise). */
 const KEY_PATH = "/:ns/:id/objects/:key{[\\s\\S]+}";

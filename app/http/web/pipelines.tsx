@@ -5,7 +5,7 @@ import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
-import { getVersion, listVersions, requirePipeline, type PipelineKey, type PipelineRow } from "../../db/repos/pipelines.ts";
+import { getVersion, listVersions, requirePipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
 import { listRuns } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
@@ -22,6 +22,7 @@ import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { PipelineListPage } from "./pages/pipeline-list.tsx";
 import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 
 const HISTORY_PAGE = 50;
 

@@ -2,11 +2,12 @@
 // the browser got to, as soon as it starts, gathered into htmx partials for its pane; and the
 // positions (per task: byte offset and next line number) that the page and event ids carry.
 import * as v from "valibot";
-import type { ExecutionRow, RunKey } from "../../db/repos/runs.ts";
+import type { ExecutionRow } from "../../db/repos/runs.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import type { LogKey, LogStore } from "../../stores/logs.ts";
 import { logLinesPartialHtml } from "./components/log-view.tsx";
+import type { RunKey } from "../../domain/run-key.ts";
 
 /** Lines of a log a page (or a stream that starts far behind) shows; the raw log has them all. */
 export const MAX_LOG_LINES = 2000;

@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { getVersion } from "../../db/repos/pipelines.ts";
-import { getRun, type RunKey, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
@@ -30,6 +30,7 @@ import {
   type LogPositions,
   type RunLogFollower,
 } from "./run-log-follower.ts";
+import type { RunKey } from "../../domain/run-key.ts";
 
 /** At most one live render per this many ms, however busy the run. */
 const LIVE_THROTTLE_MS = 200;

@@ -5,26 +5,9 @@
 import { raw } from "hono/html";
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ansiToHtml, escapeHtml } from "../../../domain/ansi.ts";
+import { parseStoredLine, type LogStream } from "../../../stores/logs.ts";
 
-export type LogLineStream = "out" | "err" | "gantry";
-
-export interface ParsedLogLine {
-  /** The ISO timestamp the log store wrote, when the line has one. */
-  at?: string;
-  stream: LogLineStream;
-  text: string;
-}
-
-/** "<ISO timestamp> [err] text"; stdout lines have no stream marker. */
-const STORED_LINE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z) (?:\[(err|gantry)\] )?/;
-
-export function parseLogLine(line: string): ParsedLogLine {
-  const match = STORED_LINE.exec(line);
-  if (!match) return { stream: "out", text: line };
-  return { at: match[1]!, stream: (match[2] as LogLineStream | undefined) ?? "out", text: line.slice(match[0].length) };
-}
-
-const MARKERS: Record<LogLineStream, string> = { out: "", err: "err", gantry: "gantry" };
+const MARKERS: Record<LogStream, string> = { out: "", err: "err", gantry: "gantry" };
 
 /** The anchor of a line: `<taskId>-L<n>` (task ids are lower case, so it meets no other id). */
 export const lineAnchor = (taskId: string, n: number) => `${taskId}-L${n}`;
@@ -50,7 +33,7 @@ export function emptyLogText(execution: ExecutionRow): string {
  * text through ansiToHtml, which escapes it before adding spans with its own classes.
  */
 export function logLineHtml(taskId: string, n: number, line: string): string {
-  const { at, stream, text } = parseLogLine(line);
+  const { at, stream, text } = parseStoredLine(line);
   const anchor = escapeHtml(lineAnchor(taskId, n));
   const time = at ? `<time class="log-at" datetime="${escapeHtml(at)}">${escapeHtml(at.slice(11, 23))}</time>` : `<span class="log-at"></span>`;
   const mark = stream === "out" ? "" : `<span class="log-mark">${MARKERS[stream]}</span>`;

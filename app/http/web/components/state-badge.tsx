@@ -5,12 +5,14 @@ import type { RunState, TaskState } from "../../../domain/states.ts";
 
 /** A symbol per state, so state never rests on colour alone. */
 export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
+  queued: "⋯",
   pending: "○",
   running: "◔",
   successful: "✓",
   failed: "✗",
   skipped: "↷",
   cancelled: "■",
+  reused: "↺",
 };
 
 export function StateBadge({ state }: { state: RunState | TaskState }) {

@@ -2,26 +2,18 @@
 // records load errors without replacing the last good version, and watches for edits.
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
-import type { Db } from "../db/client.ts";
-import {
-  addVersion,
-  findPipelinesByFile,
-  getPipeline,
-  listPipelines,
-  markPipelineDeleted,
-  setLoadError,
-  upsertPipeline,
-  type PipelineKey,
-} from "../db/repos/pipelines.ts";
-import { insertEvent } from "../db/repos/events.ts";
-import type { EventKind } from "../domain/event-kinds.ts";
-import { replaceFileSubscriptions } from "../db/repos/subscriptions.ts";
-import { triggerSubscription } from "../domain/trigger-subscriptions.ts";
-import { ID_PATTERN } from "../domain/ids.ts";
-import type { SpecIssue } from "../domain/pipeline-spec.ts";
+import type { Db } from "../../db/client.ts";
+import { addVersion, findPipelinesByFile, getPipeline, listPipelines, markPipelineDeleted, setLoadError, upsertPipeline } from "../../db/repos/pipelines.ts";
+import { insertEvent } from "../../db/repos/events.ts";
+import type { EventKind } from "../../domain/event-kinds.ts";
+import { replaceFileSubscriptions } from "../../db/repos/subscriptions.ts";
+import { triggerSubscription } from "../../domain/trigger-subscriptions.ts";
+import { ID_PATTERN } from "../../domain/ids.ts";
+import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile } from "./pipeline-compiler.ts";
-import type { ContainerPolicy } from "../domain/container-policy.ts";
-import type { EventBus } from "./event-bus.ts";
+import type { ContainerPolicy } from "../../domain/container-policy.ts";
+import type { EventBus } from "../event-bus.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
 
 export const DEFAULT_NAMESPACE = "default";
 

@@ -2,8 +2,8 @@
 // "gantry" left to the host) into a content-addressed file, then validates it in a Worker.
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { PipelineSpec, SpecIssue, SpecResult } from "../domain/pipeline-spec.ts";
-import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../domain/container-policy.ts";
+import type { PipelineSpec, SpecIssue, SpecResult } from "../../domain/pipeline-spec.ts";
+import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../../domain/container-policy.ts";
 
 export type CompileResult =
   /** `inputs`: the other local files bundled in (helpers), so a change to one reloads this file. */
@@ -15,9 +15,9 @@ const IMPORT_TIMEOUT_MS = 10_000;
 
 // Inside the compiled binary every bundled module shares the executable's URL
 // (file:///$bunfs/root/gantry), so a path relative to this file would miss; the Worker is an
-// extra entrypoint that scripts/build-binary.ts places at engine/ under the binary's root.
+// extra entrypoint that scripts/build-binary.ts places at engine/pipelines/ under the binary's root.
 const IMPORT_WORKER = Bun.isStandaloneExecutable
-  ? new URL("./engine/pipeline-import-worker.ts", import.meta.url).href
+  ? new URL("./engine/pipelines/pipeline-import-worker.ts", import.meta.url).href
   : new URL("./pipeline-import-worker.ts", import.meta.url).href;
 
 export async function compilePipelineFile(

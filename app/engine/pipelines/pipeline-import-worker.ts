@@ -1,7 +1,7 @@
 // Runs in a short-lived Worker: imports one pipeline bundle and validates its default
 // export, so a broken or hostile file cannot take the server down with it.
-import { registerSdkModule } from "./sdk-module.ts";
-import { toPipelineSpec, type SpecResult } from "../domain/pipeline-spec.ts";
+import { registerSdkModule } from "../sdk-module.ts";
+import { toPipelineSpec, type SpecResult } from "../../domain/pipeline-spec.ts";
 
 declare const self: Worker;
 

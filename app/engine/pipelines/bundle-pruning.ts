@@ -6,9 +6,9 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { desc, inArray } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { pipelines, pipelineVersions, runs } from "../db/schema/index.ts";
-import type { RunState } from "../domain/states.ts";
+import type { Db } from "../../db/client.ts";
+import { pipelines, pipelineVersions, runs } from "../../db/schema/index.ts";
+import type { RunState } from "../../domain/states.ts";
 
 /** Versions per pipeline whose bundles stay, newest first (besides the current one). */
 export const BUNDLE_KEEP_VERSIONS = 5;

@@ -1,0 +1,23 @@
+// The server-wide pause switch: read by admission in its transaction, written with its event.
+import { eq } from "drizzle-orm";
+import type { DbOrTx } from "../client.ts";
+import { events, systemState } from "../schema/index.ts";
+
+export type SystemStateRow = typeof systemState.$inferSelect;
+
+const NOT_PAUSED: SystemStateRow = { id: 1, paused: false, pausedBy: null, pausedAt: null, updatedAt: new Date(0) };
+
+export async function getSystemState(db: DbOrTx): Promise<SystemStateRow> {
+  const [row] = await db.select().from(systemState).where(eq(systemState.id, 1)).limit(1);
+  return row ?? NOT_PAUSED;
+}
+
+/** Sets the switch with its event; false when it already was in that position. */
+export async function setPaused(db: DbOrTx, paused: boolean, by: string | undefined, now: Date): Promise<boolean> {
+  const current = await getSystemState(db);
+  if (current.paused === paused) return false;
+  const row = { paused, pausedBy: paused ? (by ?? null) : null, pausedAt: paused ? now : null, updatedAt: now };
+  await db.insert(systemState).values({ id: 1, ...row }).onConflictDoUpdate({ target: systemState.id, set: row });
+  await db.insert(events).values({ kind: paused ? "system.paused" : "system.resumed", data: { ...(by && { by }) }, at: now });
+  return true;
+}

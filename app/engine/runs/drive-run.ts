@@ -1,0 +1,154 @@
+// Drives a run this node holds: prepares its workspace, follows tasks a restart left in
+// flight, walks its DAG with the pure planner (skips, cancels, starts within its
+// parallelism), ends it, and lets the next queued run of its concurrency key in.
+import { existsSync } from "node:fs";
+import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
+import { endRunWithTasks, finishRun, updateExecutions, type RunWithTasks } from "../../db/repos/runs.ts";
+import { planRun } from "../../domain/run-plan.ts";
+import { runKeyString } from "../../domain/run-key.ts";
+import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";
+import type { EngineContext } from "./engine-context.ts";
+import { executeTask } from "./task-attempt.ts";
+
+/** The run's work can no longer be found (its version's bundle, the workspace it was to start from). */
+export class WorkLostError extends Error {}
+
+/**
+ * Starts driving a run this node was admitted or took over. Tasks a restart left running
+ * are found again through their latest attempt; everything else follows the plan.
+ */
+export async function startDriving(ctx: EngineContext, row: RunWithTasks, recovered: boolean): Promise<void> {
+  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+  if (ctx.active.has(runKeyString(key))) return;
+  const version = await ctx.version(key, row.version);
+  if (!version || !existsSync(version.bundlePath)) {
+    await loseRun(ctx, row, `version ${row.version} of ${key.namespace}/${key.id} can no longer be found (its bundle is gone)`);
+    return;
+  }
+  const run = drivenRun(row, version.spec, version.bundlePath, ctx.workspacesDir, recovered);
+  ctx.active.set(runKeyString(key), run);
+  void (async () => {
+    try {
+      await prepareWorkspace(ctx, run);
+      for (const execution of row.tasks) {
+        if (execution.state !== "running") continue;
+        const task = run.spec.tasks.find((candidate) => candidate.id === execution.taskId);
+        if (!task) continue;
+        run.inFlight.add(task.id);
+        const latest = execution.attempts[execution.attempts.length - 1];
+        void executeTask(ctx, run, task, latest).finally(() => schedule(ctx, run));
+      }
+      await schedule(ctx, run);
+      await run.finished;
+      if (!run.lost && !ctx.stopped) await endRun(ctx, run);
+    } catch (error) {
+      if (ctx.stopped || run.lost) return;
+      const reason = error instanceof WorkLostError ? error.message : `internal error: ${(error as Error).message}`;
+      if (!(error instanceof WorkLostError)) console.error(`run ${runKeyString(key)} failed internally:`, error);
+      // Whatever went wrong, the run ends: nothing stays running forever.
+      await ctx.db
+        .transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now()))
+        .catch((writeError) => console.error(`run ${runKeyString(key)}: recording its end failed:`, writeError));
+      ctx.publish("run.finished", key);
+    } finally {
+      await afterRun(ctx, run);
+    }
+  })();
+}
+
+/** A run whose work is gone ends failed, saying so; the next of its key may start. */
+async function loseRun(ctx: EngineContext, row: RunWithTasks, reason: string): Promise<void> {
+  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+  await ctx.db.transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now()));
+  ctx.publish("run.finished", key);
+  await ctx.admit([row.concurrencyKey]);
+}
+
+/**
+ * The run's shared directory, world-writable (containers may run as any user and share it
+ * with run() tasks). A re-run of failed tasks starts from a copy of its original's: copied
+ * beside it and renamed into place, so a restart mid-copy copies again.
+ */
+async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  if (run.seedFrom && !existsSync(run.workspace)) {
+    const source = workspacePath(ctx.workspacesDir, run.seedFrom);
+    if (!existsSync(source)) throw new WorkLostError(`the workspace of run ${run.seedFrom.run} was pruned before it could be copied for this re-run`);
+    const copying = `${run.workspace}.copying`;
+    await rm(copying, { recursive: true, force: true });
+    await cp(source, copying, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    await rename(copying, run.workspace);
+  }
+  // Off the event loop: behind the database's fsyncs a mkdir can wait on the file system's
+  // journal for a millisecond, and a burst of new runs would stall everything.
+  await mkdir(run.workspace, { recursive: true });
+  await chmod(run.workspace, 0o777);
+}
+
+/** Applies the planner's next step: skips and cancels in one transaction, then starts what may start. */
+export function schedule(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  const pass = run.scheduling.then(() => (ctx.stopped || run.lost ? undefined : schedulePass(ctx, run)));
+  run.scheduling = pass.catch(() => undefined);
+  return pass;
+}
+
+async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  const plan = planRun({
+    tasks: run.spec.tasks,
+    states: run.states,
+    inFlight: run.inFlight,
+    parallelism: run.spec.parallelism,
+    ...(run.cancelled !== undefined && { cancelled: run.cancelled }),
+  });
+  const now = ctx.now();
+  const changes = [
+    ...plan.skip.map(({ task, reason }) => ({ task, state: "skipped" as const, reason })),
+    ...plan.cancel.map((task) => ({ task, state: "cancelled" as const, reason: "run cancelled" })),
+  ];
+  await updateExecutions(
+    ctx.db,
+    run.key,
+    changes.map(({ task, state, reason }) => ({
+      taskId: task,
+      change: { state, reason, endedAt: now },
+      event: ctx.event("task.finished", run.key, { state, reason }, task),
+    })),
+  );
+  for (const { task, state } of changes) {
+    run.states.set(task, state);
+    ctx.publish("task.finished", run.key, task);
+  }
+  for (const id of plan.start) {
+    run.inFlight.add(id);
+    const task = run.spec.tasks.find((candidate) => candidate.id === id)!;
+    void executeTask(ctx, run, task).finally(() => schedule(ctx, run));
+  }
+  if (plan.end) run.finish();
+}
+
+async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  const plan = planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(run.cancelled !== undefined && { cancelled: run.cancelled }) });
+  await finishRun(ctx.db, run.key, plan.end ?? { state: "failed", reason: "its tasks did not all end" }, ctx.now());
+  ctx.publish("run.finished", run.key);
+}
+
+/** After a run ends (or this process lets it go): its tokens die, its objects expire, the next queued run of its key starts. */
+async function afterRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  ctx.active.delete(runKeyString(run.key));
+  if (ctx.stopped || run.lost) {
+    ctx.checkIdle();
+    return;
+  }
+  // The run has ended and said so; its clean-up only holds up idle().
+  ctx.finishing++;
+  try {
+    await run.objectsToken?.stored.catch(() => undefined);
+    if (run.tokenIds.length > 0) await ctx.tokens?.revoke(run.tokenIds).catch(() => undefined);
+    // Tokens an earlier process issued to the run are known only by their names.
+    if (run.recovered) await ctx.tokens?.revokeRun(run.key).catch(() => undefined);
+    await ctx.afterRun?.(run.key, { recovered: run.recovered }).catch((error) => console.error(`after run ${runKeyString(run.key)}:`, error));
+    if (run.concurrencyKey !== null) await ctx.admit([run.concurrencyKey]);
+  } finally {
+    ctx.finishing--;
+    ctx.checkIdle();
+  }
+}

@@ -1,0 +1,70 @@
+// A run this process drives, in memory: its spec, the task states it mirrors from the
+// database (it is their only writer while it holds the run's lease), what is in flight,
+// and how it was asked to end.
+import { join } from "node:path";
+import type { RunWithTasks } from "../../db/repos/runs.ts";
+import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
+import type { RunKey } from "../../domain/run-key.ts";
+import type { TaskState } from "../../domain/states.ts";
+import type { TaskHandle } from "../executors/executor.ts";
+import type { IssuedToken } from "./engine-context.ts";
+
+export interface DrivenRun {
+  key: RunKey;
+  spec: PipelineSpec;
+  bundlePath: string;
+  variables: Record<string, string>;
+  noSecrets: boolean;
+  workspace: string;
+  concurrencyKey: string | null;
+  /** A re-run of failed tasks starts from a copy of this run's workspace. */
+  seedFrom?: RunKey;
+  states: Map<string, TaskState>;
+  /** The latest attempt number of each task (0 before its first). */
+  attempts: Map<string, number>;
+  /** Tasks waiting for a global slot or running. */
+  inFlight: Set<string>;
+  handles: Map<string, TaskHandle>;
+  /** Set once a cancel is acted on; the run then ends with this reason. */
+  cancelled?: string;
+  tokenIds: string[];
+  /** The run's token for ctx.objects, issued for its first run() task. */
+  objectsToken?: IssuedToken;
+  /** Taken over from an earlier process: tokens it issued are revoked by name. */
+  recovered: boolean;
+  /** Another node drives it now: this process stops writing for it. */
+  lost: boolean;
+  /** Scheduling passes of a run happen one at a time. */
+  scheduling: Promise<void>;
+  finished: Promise<void>;
+  finish: () => void;
+}
+
+export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: string, workspacesDir: string, recovered: boolean): DrivenRun {
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+  return {
+    key,
+    spec,
+    bundlePath,
+    variables: row.variables,
+    noSecrets: row.noSecrets,
+    workspace: workspacePath(workspacesDir, key),
+    concurrencyKey: row.concurrencyKey,
+    ...(row.rerunOf !== null && row.tasks.some((task) => task.state === "reused") && { seedFrom: { ...key, run: row.rerunOf } }),
+    states: new Map(row.tasks.map((task) => [task.taskId, task.state])),
+    attempts: new Map(row.tasks.map((task) => [task.taskId, task.attempt])),
+    inFlight: new Set(),
+    handles: new Map(),
+    ...(row.cancelRequestedAt && { cancelled: row.cancelReason ?? "cancelled" }),
+    tokenIds: [],
+    recovered,
+    lost: false,
+    scheduling: Promise.resolve(),
+    finished,
+    finish,
+  };
+}
+
+export const workspacePath = (workspacesDir: string, key: RunKey) => join(workspacesDir, key.namespace, key.id, String(key.run));

@@ -1,0 +1,128 @@
+// What every verb of the run engine shares: the database and stores, this node and its
+// leases, the executors, the global task slots, the runs this process drives, and the
+// two hooks that join the verbs (admission starts runs; a run's end admits the next).
+import type { Db } from "../../db/client.ts";
+import { getVersion, type VersionRow } from "../../db/repos/pipelines.ts";
+import type { EventKind } from "../../domain/event-kinds.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import type { Resource } from "../../domain/permissions.ts";
+import type { RunKey } from "../../domain/run-key.ts";
+import type { LogStore } from "../../stores/logs.ts";
+import type { EventBus } from "../event-bus.ts";
+import type { Executor } from "../executors/executor.ts";
+import type { Limiter } from "../limiter.ts";
+import type { DrivenRun } from "./driven-run.ts";
+import type { RunWithTasks } from "../../db/repos/runs.ts";
+
+export interface IssuedToken {
+  id: string;
+  secret: string;
+  /** Settles once the token is stored; the secret is known (and usable by a task about to start) before. */
+  stored: Promise<void>;
+}
+
+export interface RunTokenIssuer {
+  /**
+   * A token for one task of one run (or, with `resource`, for that resource of the run's
+   * pipeline alone); revoked by `revoke` when the run ends.
+   */
+  issue(run: RunKey, task: string, resource?: Resource | "*"): IssuedToken;
+  revoke(ids: string[]): Promise<void>;
+  /** Revokes every token issued to the run (also by an earlier process, whose ids are not known). */
+  revokeRun(run: RunKey): Promise<void>;
+}
+
+/** This server as a node of the engine. */
+export interface EngineNode {
+  id: string;
+  hostname: string;
+  pid: number;
+  version: string;
+}
+
+export interface EngineOptions {
+  db: Db;
+  bus: EventBus;
+  logs: LogStore;
+  executors: Partial<Record<"run" | "container", Executor>>;
+  workspacesDir: string;
+  maxParallelTasks: number;
+  killGraceMs: number;
+  apiUrl: () => string;
+  node: EngineNode;
+  /** How long a node's claims hold without a heartbeat (renewed at a third of it). */
+  leaseMs: number;
+  /** How often the node looks for work others asked of it (cancels, the queue, lapsed leases). */
+  pollMs?: number;
+  /** Resolves `secret("name")` for a pipeline; undefined when it does not exist. */
+  resolveSecret?: (pipeline: PipelineKey, name: string) => Promise<string | undefined>;
+  tokens?: RunTokenIssuer;
+  /** Called once a run has ended and its end is published (expires old run objects; after a takeover, sweeps its containers). */
+  afterRun?: (key: RunKey, info: { recovered: boolean }) => Promise<unknown>;
+  now?: () => Date;
+}
+
+export interface EngineContext extends EngineOptions {
+  now: () => Date;
+  limiter: Limiter;
+  /** Runs this process drives, by runKeyString. */
+  active: Map<string, DrivenRun>;
+  /** Set once the engine stops: nothing more is written, in-flight work is left to the next process. */
+  stopped: boolean;
+  /** Runs that have ended but are still revoking their tokens and the like. */
+  finishing: number;
+  /** Called whenever the engine may have gone idle. */
+  checkIdle(): void;
+  publish(kind: string, key: RunKey, task?: string): void;
+  event(kind: EventKind, key: RunKey, data: Record<string, unknown>, task?: string): {
+    kind: EventKind;
+    namespace: string;
+    pipelineId: string;
+    runId: number;
+    taskId?: string;
+    data: Record<string, unknown>;
+    at: Date;
+  };
+  leaseUntil(): Date;
+  /** A version, kept parsed (versions never change once stored). */
+  version(key: PipelineKey, number: number): Promise<VersionRow | undefined>;
+  /** Starts driving a run this node was admitted or took over. */
+  drive(run: RunWithTasks, options?: { recovered?: boolean }): Promise<void>;
+  /** Admits what may start among the queues of these keys (all queues when absent). */
+  admit(keys?: readonly (string | null)[]): Promise<void>;
+}
+
+const VERSION_CACHE_SIZE = 256;
+
+/** The context the facade builds; `drive` and `admit` are joined in by it. */
+export function createEngineContext(options: EngineOptions, limiter: Limiter, hooks: Pick<EngineContext, "drive" | "admit" | "checkIdle">): EngineContext {
+  const now = options.now ?? (() => new Date());
+  const versions = new Map<string, VersionRow>();
+  return {
+    ...options,
+    ...hooks,
+    now,
+    limiter,
+    active: new Map(),
+    stopped: false,
+    finishing: 0,
+    publish(kind, key, task) {
+      options.bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
+    },
+    event(kind, key, data, task) {
+      return { kind, namespace: key.namespace, pipelineId: key.id, runId: key.run, ...(task && { taskId: task }), data, at: now() };
+    },
+    leaseUntil: () => new Date(now().getTime() + options.leaseMs),
+    async version(key, number) {
+      const cacheKey = `${key.namespace}/${key.id}@${number}`;
+      const cached = versions.get(cacheKey);
+      if (cached) return cached;
+      const row = await getVersion(options.db, key, number);
+      if (!row) return undefined;
+      if (versions.size >= VERSION_CACHE_SIZE) versions.delete(versions.keys().next().value!);
+      versions.set(cacheKey, row);
+      return row;
+    },
+  };
+}
+

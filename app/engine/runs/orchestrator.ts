@@ -1,0 +1,113 @@
+// The run engine's facade: the verbs routes, triggers and the CLI call (start, re-run,
+// cancel, pause, resume), the node's start and stop, and idle() for tests and `gantry dev`.
+// The database decides; this process drives the runs it holds leases on.
+import { registerNode, releaseNode } from "../../db/repos/nodes.ts";
+import type { RunWithTasks } from "../../db/repos/runs.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import { runKeyString, type RunKey } from "../../domain/run-key.ts";
+import { createLimiter } from "../limiter.ts";
+import { admitRuns } from "./admit-runs.ts";
+import { actOnCancel, cancelRun } from "./cancel-run.ts";
+import { createRun, type StartRunOptions } from "./create-run.ts";
+import { startDriving } from "./drive-run.ts";
+import { createEngineContext, type EngineContext, type EngineOptions } from "./engine-context.ts";
+import { startNodeLoop, type NodeLoop } from "./node-loop.ts";
+import { pauseRuns, resumeRuns, systemStatus, type SystemStatus } from "./pause-runs.ts";
+import { recoverRuns } from "./recover-runs.ts";
+import { rerunRun, type RerunOptions } from "./rerun-run.ts";
+
+export type { StartRunOptions } from "./create-run.ts";
+export type { RerunOptions } from "./rerun-run.ts";
+export type { SystemStatus } from "./pause-runs.ts";
+export type { EngineOptions, IssuedToken, RunTokenIssuer } from "./engine-context.ts";
+export { SECRETS_WITHHELD_REASON } from "./task-environment.ts";
+
+export interface Orchestrator {
+  readonly nodeId: string;
+  startRun(key: PipelineKey, options: StartRunOptions): Promise<RunWithTasks>;
+  rerunRun(key: RunKey, options: RerunOptions): Promise<RunWithTasks>;
+  cancelRun(key: RunKey, by?: string): Promise<void>;
+  pause(by?: string): Promise<SystemStatus>;
+  resume(by?: string): Promise<SystemStatus>;
+  systemStatus(): Promise<SystemStatus>;
+  /**
+   * Registers this node, takes back the runs its previous process left in flight (and any
+   * whose lease lapsed), lets the queue start and begins the heartbeat. Returns how many
+   * runs it resumed.
+   */
+  start(): Promise<{ resumed: number }>;
+  /** Whether this process drives the run. */
+  isActive(key: RunKey): boolean;
+  /** Resolves when no run is driven here and no admission is under way (tests, `gantry dev`). */
+  idle(): Promise<void>;
+  /**
+   * Stops the engine. "detach" (a server stopping): containers keep running and the next
+   * start takes them back; run() tasks, which cannot outlive it, are stopped. "cancel"
+   * (`gantry dev`, tests): every run here is cancelled and waited for.
+   */
+  shutdown(mode?: "detach" | "cancel"): Promise<void>;
+}
+
+export function createOrchestrator(options: EngineOptions): Orchestrator {
+  let idleWaiters: (() => void)[] = [];
+  let admitting = 0;
+  let admission: Promise<void> = Promise.resolve();
+  let loop: NodeLoop | undefined;
+  const isIdle = () => ctx.active.size === 0 && ctx.finishing === 0 && admitting === 0;
+  const checkIdle = () => {
+    if (!isIdle()) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+  const cancelHere = (key: RunKey, reason: string) => actOnCancel(ctx, key, reason);
+  const ctx: EngineContext = createEngineContext(options, createLimiter(options.maxParallelTasks), {
+    checkIdle,
+    drive: (row, driveOptions) => startDriving(ctx, row, driveOptions?.recovered ?? false),
+    // Passes run one at a time here: two at once would only find each other's work.
+    admit(keys) {
+      admitting++;
+      const pass = admission.then(() => admitRuns(ctx, keys, cancelHere));
+      admission = pass.catch((error) => {
+        if (!ctx.stopped) console.error("engine: admission failed:", error);
+      });
+      return admission.finally(() => {
+        admitting--;
+        checkIdle();
+      });
+    },
+  });
+
+  return {
+    nodeId: options.node.id,
+    startRun: (key, start) => createRun(ctx, key, start, cancelHere),
+    rerunRun: (key, rerun) => rerunRun(ctx, key, rerun, cancelHere),
+    cancelRun: (key, by) => cancelRun(ctx, key, by),
+    pause: (by) => pauseRuns(ctx, by),
+    resume: (by) => resumeRuns(ctx, by),
+    systemStatus: () => systemStatus(ctx),
+    async start() {
+      await registerNode(ctx.db, options.node, ctx.now());
+      const resumed = await recoverRuns(ctx, true);
+      await ctx.admit();
+      loop = startNodeLoop(ctx, cancelHere);
+      return { resumed };
+    },
+    isActive: (key) => ctx.active.has(runKeyString(key)),
+    idle: () => (isIdle() ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+    async shutdown(mode = "detach") {
+      loop?.stop();
+      if (mode === "cancel") {
+        await Promise.all([...ctx.active.values()].map((run) => cancelRun(ctx, run.key, "server shutdown").catch(() => undefined)));
+        if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+      }
+      ctx.stopped = true;
+      for (const run of ctx.active.values()) {
+        for (const handle of run.handles.values()) handle.detach(ctx.killGraceMs);
+      }
+      ctx.active.clear();
+      await releaseNode(ctx.db, ctx.node.id, ctx.now()).catch(() => undefined);
+      checkIdle();
+    },
+  };
+}

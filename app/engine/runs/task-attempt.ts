@@ -1,0 +1,268 @@
+// A task's attempts: each is claimed in the database with its executor reference before
+// any work starts, then started, followed with its timeout and cancel, and recorded with
+// how it ended; a failed one is retried while retries are left. After a restart, the
+// attempt in flight is found again by its reference and followed to its end.
+import { insertEvent } from "../../db/repos/events.ts";
+import { claimAttempt, endAttempt, failExecution, updateExecutions, type AttemptRow } from "../../db/repos/runs.ts";
+import { formatDuration } from "../../domain/duration.ts";
+import type { TaskSpec } from "../../domain/pipeline-spec.ts";
+import { maskingLogWriter } from "../../stores/log-masking.ts";
+import type { LogKey } from "../../stores/logs.ts";
+import type { Executor, TaskHandle, TaskLaunch } from "../executors/executor.ts";
+import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
+import type { DrivenRun } from "./driven-run.ts";
+import type { EngineContext } from "./engine-context.ts";
+import { taskEnvironment } from "./task-environment.ts";
+
+/** The run is driven by another node now: this process stops writing for it. */
+export class LostRunError extends Error {}
+
+/** The engine stopped while the task ran: nothing more is recorded, the next process takes over. */
+export class EngineStoppedError extends Error {}
+
+type AttemptState = "successful" | "failed" | "cancelled";
+
+interface Outcome {
+  state: AttemptState;
+  exitCode: number | null;
+  reason: string | null;
+}
+
+/** How often, and how far apart, re-attaching is tried while the executor cannot answer (a Docker engine starting). */
+const ATTACH_TRIES = 10;
+const ATTACH_RETRY_MS = 3_000;
+
+type MaskingLog = ReturnType<typeof maskingLogWriter>;
+
+const logKeyOf = (run: DrivenRun, task: TaskSpec): LogKey => ({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id });
+
+/**
+ * Runs a task to its final state within a global task slot: from its next attempt, or
+ * from the attempt `resume` a restarted server found in flight.
+ */
+export async function executeTask(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow): Promise<void> {
+  const release = await ctx.limiter.acquire();
+  try {
+    await runAttempts(ctx, run, task, resume);
+  } catch (error) {
+    if (error instanceof LostRunError) run.lost = true;
+    if (error instanceof LostRunError || error instanceof EngineStoppedError || ctx.stopped) return;
+    // A throw must still end the task: left running, its run would never end.
+    const reason = `internal error: ${(error as Error).message}`;
+    console.error(`task ${task.id} of ${run.key.namespace}/${run.key.id}#${run.key.run}:`, error);
+    await failExecution(ctx.db, run.key, task.id, reason, ctx.now(), ctx.event("task.finished", run.key, { state: "failed", reason }, task.id));
+    run.states.set(task.id, "failed");
+    ctx.publish("task.finished", run.key, task.id);
+  } finally {
+    release();
+    run.inFlight.delete(task.id);
+    run.handles.delete(task.id);
+  }
+}
+
+async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow): Promise<void> {
+  // Masked before anything is stored or streamed: secrets never reach a log.
+  const log = maskingLogWriter(ctx.logs.open(logKeyOf(run, task)));
+  try {
+    const total = task.retries + 1;
+    let attempt = (run.attempts.get(task.id) ?? 0) + 1;
+    let found: AttemptRow | undefined;
+    if (resume?.state === "running") {
+      attempt = resume.attempt;
+      found = resume;
+    } else if (resume) {
+      // Its last attempt ended before the restart and the next was not claimed yet.
+      attempt = resume.attempt + 1;
+    }
+    for (;;) {
+      let result: { outcome: Outcome; ref?: string; executor?: Executor } | "never-started" | undefined;
+      if (found) {
+        result = await resumeAttempt(ctx, run, task, found, log);
+        found = undefined;
+      }
+      if (result === undefined || result === "never-started") {
+        if (run.cancelled !== undefined && result === undefined) {
+          await endWithoutAttempt(ctx, run, task, "run cancelled");
+          return;
+        }
+        result = await freshAttempt(ctx, run, task, attempt, total, log, result === "never-started");
+      }
+      const { outcome, ref, executor } = result;
+      const retry = outcome.state === "failed" && attempt < total && run.cancelled === undefined;
+      if (outcome.state === "failed") log.line("gantry", retry ? `attempt ${attempt} failed: ${outcome.reason}; retrying` : `failed: ${outcome.reason}`);
+      const now = ctx.now();
+      const end = { ...outcome, logTo: log.size, now };
+      await endAttempt(
+        ctx.db,
+        run.key,
+        task.id,
+        attempt,
+        end,
+        retry
+          ? { event: ctx.event("task.attempt_failed", run.key, { attempt, reason: outcome.reason }, task.id) }
+          : {
+              change: { state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, endedAt: now },
+              event: ctx.event("task.finished", run.key, { state: outcome.state, exitCode: outcome.exitCode, ...(outcome.reason && { reason: outcome.reason }) }, task.id),
+            },
+      );
+      if (!retry) {
+        run.states.set(task.id, outcome.state);
+        ctx.publish("task.finished", run.key, task.id);
+      }
+      // Removed only now: had the server died before the end was recorded, the next one finds the container and its exit code.
+      if (ref && executor && !task.container?.keepContainer) await executor.cleanup(ref);
+      if (!retry) return;
+      attempt++;
+    }
+  } finally {
+    log.close();
+  }
+}
+
+/** Claims attempt `attempt` (stored with its reference before anything starts), starts it and follows it to its end. */
+async function freshAttempt(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  attempt: number,
+  total: number,
+  log: MaskingLog,
+  again: boolean,
+): Promise<{ outcome: Outcome; ref?: string; executor?: Executor }> {
+  const logFrom = log.size;
+  if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
+  else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
+  const executor = ctx.executors[task.kind];
+  const prepared = executor ? await taskEnvironment(ctx, run, task) : undefined;
+  const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
+  const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
+  const startedAt = ctx.now();
+  const claimed = await claimAttempt(ctx.db, run.key, {
+    taskId: task.id,
+    attempt,
+    executor: task.kind,
+    ref,
+    nodeId: ctx.node.id,
+    leaseExpiresAt: ctx.leaseUntil(),
+    logFrom,
+    now: startedAt,
+    event: ctx.event(attempt === 1 ? "task.started" : "task.retried", run.key, { state: "running", attempt }, task.id),
+  });
+  if (!claimed) throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
+  run.states.set(task.id, "running");
+  run.attempts.set(task.id, attempt);
+  ctx.publish(attempt === 1 ? "task.started" : "task.retried", run.key, task.id);
+  if (!executor || typeof prepared === "string") {
+    const reason = !executor
+      ? task.kind === "container"
+        ? "container tasks need a Docker engine, and none is configured"
+        : "no executor for run() tasks"
+      : (prepared as string);
+    log.line("gantry", reason);
+    return { outcome: { state: "failed", exitCode: null, reason } };
+  }
+  log.addSecrets(prepared!.secrets);
+  const launch: TaskLaunch = {
+    ...base,
+    ref,
+    env: prepared!.env,
+    ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
+    log,
+  };
+  const handle = executor.start(launch);
+  return { outcome: await follow(ctx, run, task, handle, log, startedAt), ref, executor };
+}
+
+/** Finds an attempt in flight again after a restart, by its stored reference, and follows it to its end. */
+async function resumeAttempt(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  row: AttemptRow,
+  log: MaskingLog,
+): Promise<{ outcome: Outcome; ref?: string; executor?: Executor } | "never-started"> {
+  const executor = ctx.executors[row.executor];
+  const failed = (reason: string): { outcome: Outcome; ref?: string; executor?: Executor } => {
+    log.line("gantry", reason);
+    return { outcome: { state: "failed", exitCode: null, reason }, ...(row.ref && executor && { ref: row.ref, executor }) };
+  };
+  if (!executor) return failed(`the server restarted during this attempt and has no ${row.executor === "container" ? "Docker engine" : "run() executor"} to find it again`);
+  if (!row.ref) return failed("the server restarted during this attempt");
+  const prepared = await taskEnvironment(ctx, run, task, false);
+  if (typeof prepared !== "string") log.addSecrets(prepared.secrets);
+  const launch: TaskLaunch = {
+    namespace: run.key.namespace,
+    pipeline: run.key.id,
+    run: run.key.run,
+    task,
+    attempt: row.attempt,
+    ref: row.ref,
+    bundlePath: run.bundlePath,
+    env: typeof prepared === "string" ? {} : prepared.env,
+    workspace: run.workspace,
+    log,
+  };
+  const stored = await ctx.logs.lineCounts(logKeyOf(run, task), row.logFrom);
+  for (let tries = 1; ; tries++) {
+    let result;
+    try {
+      result = await executor.attach({ launch, stored });
+    } catch (error) {
+      if (tries >= ATTACH_TRIES) return failed(`could not find this attempt again after the server restarted: ${(error as Error).message}`);
+      if (tries === 1) log.line("gantry", `cannot reach this attempt's work yet (${(error as Error).message}); trying again`);
+      await Bun.sleep(ATTACH_RETRY_MS);
+      if (ctx.stopped) throw new EngineStoppedError();
+      continue;
+    }
+    if (result.status === "never-started") return "never-started";
+    if (result.status === "lost") return failed(result.reason);
+    // The container's own environment holds the tokens the old server gave it: masked too.
+    if (result.env) log.addSecrets([result.env.GANTRY_API_TOKEN, result.env[OBJECTS_TOKEN_ENV]].filter((value): value is string => !!value));
+    log.line("gantry", "re-attached after a server restart");
+    await insertEvent(ctx.db, ctx.event("task.reattached", run.key, { attempt: row.attempt, node: ctx.node.id }, task.id));
+    ctx.publish("task.reattached", run.key, task.id);
+    return { outcome: await follow(ctx, run, task, result.handle, log, row.startedAt), ref: row.ref, executor };
+  }
+}
+
+/** Waits for an attempt's end, stopping it on cancel and at its timeout (counted from the attempt's start). */
+async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle: TaskHandle, log: MaskingLog, startedAt: Date): Promise<Outcome> {
+  run.handles.set(task.id, handle);
+  // A cancel that came while the task was starting must still reach it.
+  if (run.cancelled !== undefined) handle.stop(ctx.killGraceMs);
+  let timedOut = false;
+  const timeoutMs = task.timeoutMs;
+  const timer =
+    timeoutMs !== undefined
+      ? setTimeout(
+          () => {
+            timedOut = true;
+            log.line("gantry", `timed out after ${formatDuration(timeoutMs)}; stopping`);
+            handle.stop(ctx.killGraceMs);
+          },
+          Math.max(0, timeoutMs - (ctx.now().getTime() - startedAt.getTime())),
+        )
+      : undefined;
+  const exit = await handle.exited;
+  clearTimeout(timer);
+  run.handles.delete(task.id);
+  if (ctx.stopped) throw new EngineStoppedError();
+  if (run.cancelled !== undefined) return { state: "cancelled", exitCode: exit.exitCode, reason: "run cancelled" };
+  if (timedOut) return { state: "failed", exitCode: exit.exitCode, reason: `timed out after ${formatDuration(timeoutMs!)}` };
+  if (exit.exitCode === 0) return { state: "successful", exitCode: 0, reason: null };
+  // A thrown error's message may quote a secret too.
+  return { state: "failed", exitCode: exit.exitCode, reason: log.mask(exit.reason ?? `exited with code ${exit.exitCode}`) };
+}
+
+/** A task that never got an attempt ends (a cancel came between its attempts, or before its first). */
+async function endWithoutAttempt(ctx: EngineContext, run: DrivenRun, task: TaskSpec, reason: string): Promise<void> {
+  await updateExecutions(ctx.db, run.key, [
+    {
+      taskId: task.id,
+      change: { state: "cancelled", reason, endedAt: ctx.now(), leaseExpiresAt: null },
+      event: ctx.event("task.finished", run.key, { state: "cancelled", reason }, task.id),
+    },
+  ]);
+  run.states.set(task.id, "cancelled");
+  ctx.publish("task.finished", run.key, task.id);
+}

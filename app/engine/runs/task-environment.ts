@@ -1,0 +1,90 @@
+// A task's environment: pipeline variables, the task's env with its secrets resolved, run
+// variables, then the system's GANTRY_* ones; its registry credentials; and the run's
+// tokens. A missing secret, or any secret in a run that may not have one, is a reason the
+// task cannot start.
+import type { TaskSpec } from "../../domain/pipeline-spec.ts";
+import { runKeyString } from "../../domain/run-key.ts";
+import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
+import type { DrivenRun } from "./driven-run.ts";
+import type { EngineContext } from "./engine-context.ts";
+
+/** Why a task of a `noSecrets` run that references a secret fails. */
+export const SECRETS_WITHHELD_REASON = "secrets are withheld from runs triggered by pull requests from forks";
+
+export interface TaskEnvironment {
+  env: Record<string, string>;
+  registryAuth?: string;
+  /** Values to mask in the task's log. */
+  secrets: string[];
+}
+
+/** A secret's value, or why the task cannot have it (`what` names it in the message). */
+async function readSecret(ctx: EngineContext, run: DrivenRun, name: string, what: string): Promise<{ value: string } | string> {
+  if (run.noSecrets) return SECRETS_WITHHELD_REASON;
+  let value: string | undefined;
+  try {
+    value = await ctx.resolveSecret?.(run.key, name);
+  } catch (error) {
+    // A ciphertext the key cannot open (tampered, or moved to another name) fails the task, like a missing one.
+    return `${what} cannot be read: ${(error as Error).message}`;
+  }
+  return value === undefined ? `${what} does not exist` : { value };
+}
+
+/**
+ * The task's environment, or the reason it cannot start. With `issueTokens: false` (a task
+ * re-attached after a restart) no new token is made: only the secrets, to mask its output.
+ */
+export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: TaskSpec, issueTokens = true): Promise<TaskEnvironment | string> {
+  const env: Record<string, string> = { ...run.spec.variables };
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(task.env)) {
+    if (typeof value === "string") {
+      env[name] = value;
+      continue;
+    }
+    const resolved = await readSecret(ctx, run, value.secret, `secret "${value.secret}" (for ${name})`);
+    if (typeof resolved === "string") return resolved;
+    env[name] = resolved.value;
+    secrets.push(resolved.value);
+  }
+  // Resolved here, not by the executor, so a fork's run is refused it and its value is masked.
+  let registryAuth: string | undefined;
+  const pullSecret = task.container?.pullSecret;
+  if (pullSecret) {
+    const resolved = await readSecret(ctx, run, pullSecret, `pull secret "${pullSecret}"`);
+    if (typeof resolved === "string") return resolved;
+    registryAuth = resolved.value;
+    secrets.push(resolved.value);
+  }
+  Object.assign(env, run.variables);
+  // System variables last: a pipeline cannot override them.
+  env.GANTRY_NAMESPACE = run.key.namespace;
+  env.GANTRY_PIPELINE_ID = run.key.id;
+  env.GANTRY_RUN_ID = String(run.key.run);
+  env.GANTRY_TASK_ID = task.id;
+  env.GANTRY_API_URL = ctx.apiUrl();
+  env.GANTRY_WORKSPACE = run.workspace;
+  if (!issueTokens) return { env, ...(registryAuth !== undefined && { registryAuth }), secrets };
+  if (task.kind === "run" && ctx.tokens) {
+    // One per run, limited to objects of its own pipeline; the runner takes it out of the env.
+    // Its insert is not awaited: the task process starts while it commits, and the
+    // database serialises in call order, so the task's first request already finds it.
+    if (!run.objectsToken) {
+      run.objectsToken = ctx.tokens.issue(run.key, "objects", "objects");
+      run.tokenIds.push(run.objectsToken.id);
+      run.objectsToken.stored.catch((error) => console.error(`run ${runKeyString(run.key)}: storing its objects token failed:`, error));
+    }
+    env[OBJECTS_TOKEN_ENV] = run.objectsToken.secret;
+    secrets.push(run.objectsToken.secret);
+  }
+  // The API token acts with the pipeline's rights, which code from a fork must not get.
+  if (task.injectApiToken && ctx.tokens && !run.noSecrets) {
+    const token = ctx.tokens.issue(run.key, task.id);
+    await token.stored;
+    run.tokenIds.push(token.id);
+    env.GANTRY_API_TOKEN = token.secret;
+    secrets.push(token.secret);
+  }
+  return { env, ...(registryAuth !== undefined && { registryAuth }), secrets };
+}
