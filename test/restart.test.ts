@@ -300,7 +300,7 @@ describe("two servers on one database", () => {
     expect(queued).toMatchObject({ state: "queued", position: 1 });
     expect(queued.waitingFor).toContain("paused");
     writeFile(flag("wait-release"), "go");
-    expect((await (await apiA("/system/resume", { method: "POST" })).json()).paused).toBe(false);
+    expect(((await (await apiA("/system/resume", { method: "POST" })).json()) as { paused: boolean }).paused).toBe(false);
     expect((await waitForRun(apiB, "default/rs-wait", waiting.id, 15_000)).state).toBe("successful");
     expect(existsSync(join(dataB, "node-id"))).toBe(true);
     await b.stop();
