@@ -112,7 +112,9 @@ export function describeQueuePlace(run: QueuedRun, state: AdmissionState): Queue
     const names = members.map((member) => name(member.key));
     const list = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]!.replace(/^run /, "")}`;
     const runs = names.length === 1 ? list : list.replace(/^run /, "runs ");
-    return { position, waitingFor: `waiting for ${runs}${where}${group === undefined ? ` (this pipeline runs at most ${limit} at once)` : ""}` };
+    // "run 3 of ns/other of group x" would read badly: another pipeline's run is named apart.
+    const groupPart = group === undefined ? ` (this pipeline runs at most ${limit} at once)` : names.some((text) => text.includes(" of ")) ? `, in group ${group}` : where;
+    return { position, waitingFor: `waiting for ${runs}${groupPart}` };
   }
   return { position, waitingFor: "about to start" };
 }

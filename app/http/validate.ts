@@ -31,6 +31,14 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
     if (hasBody && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
       throw new ValidationError(`the request body must be JSON: send Content-Type: application/json (got ${type ? `"${type}"` : "none"})`);
     }
+    // No body, or an empty one (curl -X POST with only the JSON header), means "no fields",
+    // not malformed JSON. Hono keeps the text, so the validator can read it again.
+    if (!hasBody || (await c.req.text()).trim() === "") {
+      const parsed = v.safeParse(schema, {});
+      if (!parsed.success) throw new ValidationError(`invalid body: ${describeIssues(parsed.issues)}`);
+      c.req.addValidatedData("json", parsed.output as object);
+      return next();
+    }
     return validator(c, next);
   };
   // Same inputs and outputs as the validator it wraps, so c.req.valid("json") stays typed.
