@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => gantry?.stop());
 
-type QueuedRunJson = RunJson & { queuedAt: string; position?: number; waitingFor?: string; group?: string };
+type QueuedRunJson = RunJson;
 
 async function getRun(pipeline: string, run: number): Promise<QueuedRunJson> {
   const response = await api(`/pipelines/${pipeline}/runs/${run}`);

@@ -44,9 +44,7 @@ beforeAll(async () => {
 });
 afterAll(() => gantry?.stop());
 
-type Attempt = { attempt: number; state: string; exitCode: number | null; reason?: string };
-type Execution = RunJson["tasks"][number] & { reusedFrom?: number; attempts: Attempt[] };
-type RerunJson = RunJson & { rerunOf?: number; rerunOnly?: string; tasks: Execution[] };
+type RerunJson = RunJson;
 const task = (run: RerunJson, id: string) => run.tasks.find((candidate) => candidate.id === id)!;
 const states = (run: RerunJson) => Object.fromEntries(run.tasks.map((execution) => [execution.id, execution.state]));
 

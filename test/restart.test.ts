@@ -63,20 +63,13 @@ async function startRun(api: Api, pipeline: string): Promise<RunJson> {
   return ((await response.json()) as { run: RunJson }).run;
 }
 
-async function getRun(api: Api, pipeline: string, run: number): Promise<RunJson & { position?: number; waitingFor?: string }> {
+async function getRun(api: Api, pipeline: string, run: number): Promise<RunJson> {
   const response = await api(`/pipelines/${pipeline}/runs/${run}`);
   expect(response.status).toBe(200);
-  return ((await response.json()) as { run: RunJson & { position?: number; waitingFor?: string } }).run;
+  return ((await response.json()) as { run: RunJson }).run;
 }
 
-interface Attempt {
-  attempt: number;
-  state: string;
-  exitCode: number | null;
-  reason?: string;
-}
-type Task = RunJson["tasks"][number] & { attempts: Attempt[] };
-const task = (run: RunJson, id: string) => run.tasks.find((candidate) => candidate.id === id) as Task;
+const task = (run: RunJson, id: string) => run.tasks.find((candidate) => candidate.id === id)!;
 
 /** A task's output lines: without timestamps, without Gantry's own notes. */
 const outputLines = (log: string) =>

@@ -216,18 +216,50 @@ export async function waitForRun(
   );
 }
 
+export interface AttemptJson {
+  attempt: number;
+  state: string;
+  exitCode: number | null;
+  reason?: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  node?: string;
+}
+
+export interface ExecutionJson {
+  id: string;
+  kind: string;
+  state: string;
+  exitCode: number | null;
+  attempt: number;
+  reason?: string;
+  reusedFrom?: number;
+  startedAt: string | null;
+  endedAt: string | null;
+  attempts: AttemptJson[];
+}
+
 export interface RunJson {
   namespace: string;
   pipeline: string;
   id: number;
   state: string;
   reason?: string;
+  trigger: { kind: string; by?: string };
   version: number;
   variables: Record<string, string>;
+  /** While queued: its place in its queue and why it waits. */
+  position?: number;
+  waitingFor?: string;
+  group?: string;
+  rerunOf?: number;
+  rerunOnly?: string;
+  node?: string;
   createdAt: string;
+  queuedAt: string;
   startedAt: string | null;
   endedAt: string | null;
-  tasks: { id: string; kind: string; state: string; exitCode: number | null; attempt: number; reason?: string; startedAt: string | null; endedAt: string | null }[];
+  tasks: ExecutionJson[];
 }
 
 /** Starts a run over the API (expects 201) and returns its JSON. */

@@ -381,11 +381,20 @@ export async function runExists(db: Db, key: RunKey): Promise<boolean> {
   return row.length > 0;
 }
 
-/** Keys ("ns/id#run") of the runs not yet ended: their containers, workspaces and tokens stay. */
+/**
+ * Keys ("ns/id#run") of the runs not yet ended, and of the runs they re-run: their
+ * containers, workspaces and tokens stay (a re-run of failed tasks copies its original's
+ * workspace when it starts).
+ */
 export async function unfinishedRunKeys(db: Db): Promise<Set<string>> {
   const states: RunState[] = ["queued", "pending", "running"];
-  const rows = await db.select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id }).from(runs).where(inArray(runs.state, states));
-  return new Set(rows.map((row) => `${row.namespace}/${row.pipelineId}#${row.id}`));
+  const rows = await db
+    .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, rerunOf: runs.rerunOf })
+    .from(runs)
+    .where(inArray(runs.state, states));
+  const keys = new Set(rows.map((row) => `${row.namespace}/${row.pipelineId}#${row.id}`));
+  for (const row of rows) if (row.rerunOf !== null) keys.add(`${row.namespace}/${row.pipelineId}#${row.rerunOf}`);
+  return keys;
 }
 
 /** Runs of this node asked to cancel, with the reason they will end with: the node acts on each once. */

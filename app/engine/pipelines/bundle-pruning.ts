@@ -17,7 +17,7 @@ const FRESH_MS = 3_600_000;
 async function bundlesInUse(db: Db): Promise<Set<string>> {
   const versionKey = (namespace: string, pipeline: string, version: number | null) => `${namespace}/${pipeline}@${version}`;
   const current = await db.select({ namespace: pipelines.namespace, id: pipelines.id, version: pipelines.currentVersion }).from(pipelines);
-  const unfinished: RunState[] = ["pending", "running"];
+  const unfinished: RunState[] = ["queued", "pending", "running"];
   const running = await db
     .select({ namespace: runs.namespace, id: runs.pipelineId, version: runs.version })
     .from(runs)

@@ -69,7 +69,7 @@ export async function afterAdmission(ctx: EngineContext, admitted: Admitted, act
  * decided on a read first, so a pass with nothing to do writes nothing.
  */
 export async function admitRuns(ctx: EngineContext, keys: readonly (string | null)[] | undefined, actOnCancel: (key: RunKey, reason: string) => void): Promise<void> {
-  if (ctx.stopped) return;
+  if (ctx.stopped || ctx.draining) return;
   if (isEmpty(await decide(ctx, ctx.db, keys))) return;
   const admitted = await ctx.db.transaction((tx) => admitInTransaction(ctx, tx, keys));
   await afterAdmission(ctx, admitted, actOnCancel);

@@ -56,7 +56,7 @@ export async function createRun(
   actOnCancel: (key: RunKey, reason: string) => void,
   rerun?: RerunStart,
 ): Promise<RunWithTasks> {
-  if (ctx.stopped) throw new ConflictError("the server is stopping; start the run again once it is back");
+  if (ctx.stopped || ctx.draining) throw new ConflictError("the server is stopping; start the run again once it is back");
   const pipeline = await requirePipeline(ctx.db, key);
   const number = rerun?.version ?? pipeline.currentVersion;
   if (number === null) {

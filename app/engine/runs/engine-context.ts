@@ -69,6 +69,8 @@ export interface EngineContext extends EngineOptions {
   active: Map<string, DrivenRun>;
   /** Set once the engine stops: nothing more is written, in-flight work is left to the next process. */
   stopped: boolean;
+  /** Set while the engine cancels its runs to stop: nothing new is admitted or started. */
+  draining: boolean;
   /** Runs that have ended but are still revoking their tokens and the like. */
   finishing: number;
   /** Called whenever the engine may have gone idle. */
@@ -105,6 +107,7 @@ export function createEngineContext(options: EngineOptions, limiter: Limiter, ho
     limiter,
     active: new Map(),
     stopped: false,
+    draining: false,
     finishing: 0,
     publish(kind, key, task) {
       options.bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });

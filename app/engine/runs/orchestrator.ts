@@ -98,6 +98,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
     async shutdown(mode = "detach") {
       loop?.stop();
       if (mode === "cancel") {
+        ctx.draining = true;
         await Promise.all([...ctx.active.values()].map((run) => cancelRun(ctx, run.key, "server shutdown").catch(() => undefined)));
         if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
       }
