@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import Docker from "dockerode";
 import { join } from "node:path";
 import {
+  outputLines,
   readLog,
   startRun,
   startTestGantry,
@@ -116,14 +117,6 @@ async function containersOf(pipelineId: string, run?: number): Promise<Container
 /** Waits until a run's containers are all gone (removal may trail the run's end). */
 const waitForNoContainers = (pipelineId: string, run: number) =>
   waitFor(async () => (await containersOf(pipelineId, run)).length === 0 || undefined, 10_000, `containers of ${pipelineId}#${run} to go`);
-
-/** Log lines without their timestamps, and without Gantry's own notes. */
-const outputLines = (log: string) =>
-  log
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => line.replace(/^\S+ /, ""))
-    .filter((line) => !line.startsWith("[gantry]"));
 
 const task = (run: RunJson, id: string) => {
   const found = run.tasks.find((candidate) => candidate.id === id);

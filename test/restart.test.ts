@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { processAlive, readLog, startGantryProcess, waitFor, waitForLog, waitForRun, type GantryProcess, type RunJson } from "./helpers/gantry.ts";
+import { outputLines, processAlive, readLog, startGantryProcess, waitFor, waitForLog, waitForRun, type GantryProcess, type RunJson } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
 // Servers, containers and restarts need more than bun test's 5 s default.
@@ -70,14 +70,6 @@ async function getRun(api: Api, pipeline: string, run: number): Promise<RunJson>
 }
 
 const task = (run: RunJson, id: string) => run.tasks.find((candidate) => candidate.id === id)!;
-
-/** A task's output lines: without timestamps, without Gantry's own notes. */
-const outputLines = (log: string) =>
-  log
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => line.replace(/^\S+ /, ""))
-    .filter((line) => !line.startsWith("[gantry]"));
 
 async function containersOf(pipelineId: string, run: number): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: ["gantry.managed=true", `gantry.pipeline=${pipelineId}`, `gantry.run=${run}`] } });

@@ -276,6 +276,14 @@ export async function readLog(api: Api, pipeline: string, run: number, task: str
   return response.text();
 }
 
+/** A log's output lines: without their timestamps, and without Gantry's own notes. */
+export const outputLines = (log: string): string[] =>
+  log
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.replace(/^\S+ /, ""))
+    .filter((line) => !line.startsWith("[gantry]"));
+
 /** Waits until a task's log matches and returns the match. */
 export async function waitForLog(api: Api, pipeline: string, run: number, task: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
   return waitFor(
