@@ -36,6 +36,8 @@ async function main(): Promise<number> {
       return (await import("./cli/token.ts")).tokenCommand(args);
     case "status":
       return (await import("./cli/status.ts")).statusCommand(args);
+    case "system":
+      return (await import("./cli/system.ts")).systemCommand(args);
     case "version":
     case "--version":
     case "-v":

@@ -1,6 +1,7 @@
 // The shapes of the API answers the CLI reads (see app/http/api/json.ts), checked at the
-// edge so commands work with typed data. States stay plain strings on purpose: a newer
-// server with a new state should still print, not fail validation.
+// edge so commands work with typed data. States stay plain strings and unknown fields are
+// dropped (v.object, never strictObject) on purpose: a newer server with a new state or
+// field should still print, not fail validation.
 import * as v from "valibot";
 
 const timestamp = v.nullable(v.string());
@@ -37,6 +38,18 @@ const pipelineSchema = v.object({
 export type PipelineJson = v.InferOutput<typeof pipelineSchema>;
 export type TriggerJson = v.InferOutput<typeof triggerSchema>;
 
+/** One attempt of a task (a retry keeps the earlier ones). */
+const attemptSchema = v.object({
+  attempt: v.number(),
+  state: v.string(),
+  exitCode: v.nullable(v.number()),
+  reason: v.optional(v.string()),
+  startedAt: timestamp,
+  endedAt: timestamp,
+  node: v.optional(v.string()),
+});
+export type AttemptJson = v.InferOutput<typeof attemptSchema>;
+
 const executionSchema = v.object({
   id: v.string(),
   kind: v.string(),
@@ -44,8 +57,12 @@ const executionSchema = v.object({
   exitCode: v.nullable(v.number()),
   attempt: v.number(),
   reason: v.optional(v.string()),
+  /** A `reused` task: the run whose successful execution a re-run kept. */
+  reusedFrom: v.optional(v.number()),
   startedAt: timestamp,
   endedAt: timestamp,
+  // Optional with a default, so a server from before attempts were kept still answers.
+  attempts: v.optional(v.array(attemptSchema), []),
 });
 export type ExecutionJson = v.InferOutput<typeof executionSchema>;
 
@@ -55,10 +72,22 @@ const runSchema = v.object({
   id: v.number(),
   state: v.string(),
   reason: v.optional(v.string()),
+  /** While queued: 1 = next to start, and why it has not started yet. */
+  position: v.optional(v.number()),
+  waitingFor: v.optional(v.string()),
   trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
   version: v.number(),
   variables: v.record(v.string(), v.string()),
+  /** The concurrency group the run counts against, when its pipeline declares one. */
+  group: v.optional(v.string()),
+  rerunOf: v.optional(v.number()),
+  /** "all" or "failed" (a newer server may know more scopes). */
+  rerunOnly: v.optional(v.string()),
+  cancelRequestedAt: v.optional(timestamp),
+  /** The node (server process) driving it. */
+  node: v.optional(v.string()),
   createdAt: v.optional(timestamp),
+  queuedAt: v.optional(timestamp),
   startedAt: timestamp,
   endedAt: timestamp,
   tasks: v.array(executionSchema),
@@ -99,6 +128,31 @@ export const rotatedKeyAnswer = v.object({
   newKey: v.optional(v.string()),
   notice: v.optional(v.string()),
 });
+
+const nodeSchema = v.object({
+  id: v.string(),
+  hostname: v.string(),
+  pid: v.number(),
+  version: v.string(),
+  startedAt: timestamp,
+  heartbeatAt: timestamp,
+  stoppedAt: timestamp,
+  alive: v.boolean(),
+  /** The node that answered this request. */
+  self: v.boolean(),
+  /** Running runs it drives. */
+  runs: v.number(),
+});
+export type NodeJson = v.InferOutput<typeof nodeSchema>;
+
+/** GET /system and the answer to pause and resume: the pause switch and the nodes. */
+export const systemAnswer = v.object({
+  paused: v.boolean(),
+  pausedBy: v.nullable(v.string()),
+  pausedAt: timestamp,
+  nodes: v.array(nodeSchema),
+});
+export type SystemJson = v.InferOutput<typeof systemAnswer>;
 
 /** The final message of a followed log: how the task ended. */
 export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });

@@ -8,6 +8,9 @@ server
   gantry serve                                   start the server (web UI, API, schedules)
   gantry dev <file> [-v KEY=VALUE]...            run a pipeline file locally, no server
   gantry status [--json]                         server health: database, Docker engine
+  gantry system status [--json]                  paused or not, and the nodes (server processes)
+  gantry system pause [--json]                   new runs wait queued; running ones finish
+  gantry system resume [--json]                  queued runs start, in order
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
@@ -22,10 +25,15 @@ pipelines
 runs
   gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]
                                                  start a run; --wait follows it to its end
-  gantry run ls <ns/id> [--limit N] [--json]     newest runs first
-  gantry run get <ns/id> <run> [--json]          a run and its tasks
+  gantry run rerun <ns/id> <run> [--failed] [--wait] [--json]
+                                                 run an ended run again (same version, variables);
+                                                 --failed keeps its successful tasks (reused)
+  gantry run ls <ns/id> [--limit N] [--json]     newest runs first; queued ones with their place
+  gantry run get <ns/id> <run> [--json]          a run (why it waits, if queued), tasks, attempts
   gantry run cancel <ns/id> <run>                stop a run's tasks (SIGTERM, then SIGKILL)
-  gantry logs <ns/id> <run> <task> [-f]          a task's log; -f follows it live
+  gantry logs <ns/id> <run> <task> [-f] [--attempt N]
+                                                 a task's log; -f follows it live, --attempt N
+                                                 prints one attempt's part
 
 secrets
   gantry secret set <name> [--pipeline <ns/id>]  set a secret; the value comes from stdin or a

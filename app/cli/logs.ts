@@ -1,15 +1,15 @@
-// `gantry logs <ns/id> <run> <task> [-f]`: print a task's log, or follow it live over
-// SSE until the task ends.
+// `gantry logs <ns/id> <run> <task> [-f] [--attempt N]`: print a task's log (or one
+// attempt's part of it), or follow it live over SSE until the task ends.
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
 import { logEndSchema } from "./api-schemas.ts";
-import { parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
+import { parseArguments, parsePipelineRef, parsePositiveInteger, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { readSse } from "./sse-reader.ts";
 
-const USAGE = "usage: gantry logs <ns/id> <run> <task> [-f|--follow]";
+const USAGE = "usage: gantry logs <ns/id> <run> <task> [-f|--follow] [--attempt N]";
 
 export function logsCommand(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -17,14 +17,24 @@ export function logsCommand(args: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   return guard(USAGE, async () => {
-    const { values, positionals } = parseArguments(args, { follow: { type: "boolean", short: "f" } });
+    const { values, positionals } = parseArguments(args, {
+      follow: { type: "boolean", short: "f" },
+      attempt: { type: "string", short: "a" },
+    });
     const [refText, runText, task] = takePositionals(positionals, ["ns/id", "run", "task"]);
     const ref = parsePipelineRef(refText!);
     const run = parseRunNumber(runText!);
     if (!v.is(idSchema, task)) throw new UsageError(`"${task}" is not a task id (a-z, 0-9 and -)`);
     const path = `${pipelinePath(ref)}/runs/${run}/tasks/${encodeURIComponent(task)}/logs`;
+    const attempt = values.attempt === undefined ? undefined : parsePositiveInteger("--attempt", values.attempt);
+    // The server follows the whole log, not one attempt's part of it.
+    if (attempt !== undefined && values.follow) throw new UsageError("--attempt prints one attempt's part of the log; it cannot be combined with --follow");
     const client = createApiClient();
 
+    if (attempt !== undefined) {
+      process.stdout.write(await client.text(`${path}?attempt=${attempt}`));
+      return 0;
+    }
     if (!values.follow) {
       process.stdout.write(await client.text(path));
       return 0;

@@ -15,21 +15,26 @@ export function paint(style: Style, text: string): string {
 }
 
 const STATE_STYLE: Record<string, Style> = {
+  queued: "blue",
   pending: "dim",
   running: "cyan",
   successful: "green",
   failed: "red",
   cancelled: "yellow",
   skipped: "dim",
+  reused: "green",
 };
 
 const STATE_SYMBOL: Record<string, string> = {
+  queued: "⋯",
   pending: "·",
   running: "●",
   successful: "✓",
   failed: "✗",
   cancelled: "⊘",
   skipped: "-",
+  // Kept from the run it re-runs: as good as successful, but not executed here.
+  reused: "↺",
 };
 
 /** A run or task state in its colour. */
@@ -81,6 +86,14 @@ export function elapsed(startedAt: string | null, endedAt: string | null, now = 
   if (!startedAt) return "";
   const end = endedAt ? Date.parse(endedAt) : now;
   return formatDuration(Math.max(0, end - Date.parse(startedAt)));
+}
+
+/** How long ago a timestamp was: "4s ago"; "" for none. */
+export function ago(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "";
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  return `${formatDuration(Math.max(0, now - at))} ago`;
 }
 
 /** A timestamp from the API in local time, to the second: "2025-01-31 14:05:09". */

@@ -1,5 +1,6 @@
 // Follows a run until it ends, by polling its JSON (simple, and it cannot miss the end),
-// and shows task progress: a redrawn status block on a terminal, one line per change otherwise.
+// and shows its progress — why it waits while queued, then its tasks: a redrawn status
+// block on a terminal, one line per change otherwise.
 import { ApiError, type ApiClient } from "./api-client.ts";
 import { runAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import { elapsed, paint, paintState, stateSymbol, textWidth, truncate } from "./output.ts";
@@ -55,11 +56,23 @@ interface ProgressView {
   close(): void;
 }
 
-/** Not a terminal (a CI log, a pipe): print a line each time a task changes state or attempt. */
+/** Not a terminal (a CI log, a pipe): print a line each time the queue place or a task's state or attempt changes. */
 function createLineView(): ProgressView {
   const seen = new Map<string, string>();
+  let queue: string | undefined;
   return {
     update(run) {
+      if (run.state === "queued") {
+        // Print the reason again only when it changes ("paused" → "waiting for run 12").
+        const place = queuePlace(run);
+        if (place !== queue) console.log(`${stateSymbol("queued")} ${place}`);
+        queue = place;
+        return;
+      }
+      if (queue !== undefined && run.startedAt) {
+        console.log(`${stateSymbol("running")} started after ${queueWait(run)} in the queue`);
+        queue = undefined;
+      }
       const width = Math.max(...run.tasks.map((task) => task.id.length));
       const changed = run.tasks.filter((task) => {
         const mark = `${task.state}:${task.attempt}`;
@@ -81,6 +94,9 @@ function createLineView(): ProgressView {
 function createLiveView(): ProgressView {
   let drawn = 0;
   let frame = 0;
+  // Once the run has waited in the queue, the block keeps a first line about it, so the
+  // number of lines never shrinks (a shorter redraw would leave stale lines below).
+  let queued = false;
   const out = process.stdout;
   // Hide the cursor while redrawing, and give it back however we leave.
   const showCursor = () => out.write("\x1b[?25h");
@@ -92,7 +108,15 @@ function createLiveView(): ProgressView {
       const now = Date.now();
       const columns = (out.columns || 100) - 1;
       const width = Math.max(...run.tasks.map((task) => task.id.length));
-      const lines = run.tasks.map((task) => {
+      const lines: string[] = [];
+      if (run.state === "queued") queued = true;
+      if (queued) {
+        const waiting = run.state === "queued";
+        const symbol = waiting ? paint("blue", SPINNER[frame % SPINNER.length]!) : stateSymbol(run.startedAt ? "running" : run.state);
+        const text = waiting ? queuePlace(run) : run.startedAt ? `started after ${queueWait(run)} in the queue` : `${run.state} while queued`;
+        lines.push(`  ${symbol} ${truncate(text, columns - 4)}`);
+      }
+      lines.push(...run.tasks.map((task) => {
         const symbol = task.state === "running" ? paint("cyan", SPINNER[frame % SPINNER.length]!) : stateSymbol(task.state);
         const head = `  ${symbol} ${task.id.padEnd(width)}  `;
         const state = paintState(task.state) + " ".repeat(Math.max(0, 10 - task.state.length));
@@ -101,7 +125,7 @@ function createLiveView(): ProgressView {
         const room = columns - textWidth(head) - textWidth(state) - took.length - 2;
         // Cut plain text before colouring so a long reason never wraps and breaks the redraw.
         return `${head}${state}${took}${detail && room > 3 ? `  ${paint("dim", truncate(detail, room))}` : ""}`;
-      });
+      }));
       let text = drawn ? `\x1b[${drawn}F` : "";
       for (const line of lines) text += `\x1b[2K${line}\n`;
       out.write(text);
@@ -114,8 +138,20 @@ function createLiveView(): ProgressView {
   };
 }
 
-/** "running (attempt 2)", "failed in 1.2s (exit 1): reason". */
+/** "queued (position 2): waiting for run 12 of group deploy-main". */
+function queuePlace(run: RunJson): string {
+  const position = run.position === undefined ? "" : ` (position ${run.position})`;
+  return `queued${position}${run.waitingFor ? `: ${run.waitingFor}` : ""}`;
+}
+
+/** How long a run that has started waited before it did. */
+function queueWait(run: RunJson): string {
+  return elapsed(run.queuedAt ?? run.createdAt ?? null, run.startedAt) || "0ms";
+}
+
+/** "running (attempt 2)", "failed in 1.2s (exit 1): reason", "reused from run 3". */
 function describeTask(task: ExecutionJson, now: number): string {
+  if (task.state === "reused") return `${paintState(task.state)} ${reusedNote(task)}`.trimEnd();
   const took = elapsed(task.startedAt, task.endedAt, now);
   let text = paintState(task.state);
   if (task.state !== "running" && took) text += ` in ${took}`;
@@ -127,6 +163,7 @@ function describeTask(task: ExecutionJson, now: number): string {
 
 /** The short form for the live block: "attempt 2, exit 1: reason". */
 function taskDetail(task: ExecutionJson): string {
+  if (task.state === "reused") return reusedNote(task);
   return [taskNote(task), task.reason].filter(Boolean).join(": ");
 }
 
@@ -135,4 +172,9 @@ function taskNote(task: ExecutionJson): string {
   if (task.attempt > 1) parts.push(`attempt ${task.attempt}`);
   if (task.exitCode !== null && task.exitCode !== 0) parts.push(`exit ${task.exitCode}`);
   return parts.join(", ");
+}
+
+/** "from run 3": where a reused task's successful execution (and its log) is. */
+export function reusedNote(task: ExecutionJson): string {
+  return task.reusedFrom === undefined ? "" : `from run ${task.reusedFrom}`;
 }

@@ -1,7 +1,8 @@
-// `gantry run start|ls|get|cancel`: start a run (and with --wait follow it to its end),
-// list and inspect runs, and cancel one.
-import { createApiClient } from "./api-client.ts";
-import { runAnswer, runListAnswer, type RunJson } from "./api-schemas.ts";
+// `gantry run start|rerun|ls|get|cancel`: start or re-run a run (and with --wait follow it
+// to its end), list and inspect runs — queued ones with why they wait, tasks with their
+// attempts — and cancel one.
+import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
+import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import {
   formatPipelineRef,
   parseArguments,
@@ -15,7 +16,7 @@ import {
 } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table } from "./output.ts";
-import { followRun } from "./run-progress.ts";
+import { followRun, reusedNote } from "./run-progress.ts";
 
 const start: Subcommand = {
   usage: "gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]",
@@ -30,33 +31,67 @@ const start: Subcommand = {
     const variables = parseVariables(values.var ?? []);
     const client = createApiClient();
     const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables });
-    const run = started.data.run;
-    // The run's page in the web UI (same paths as the API, without /api/v1).
-    const page = `${client.url}${pipelinePath(ref)}/runs/${run.id}`;
-    if (!values.wait) {
-      if (values.json) printJson(started.raw);
-      else console.log(`started run ${runLabel(ref, run.id)}: ${page}`);
-      return 0;
-    }
-    if (!values.json) console.log(`started run ${runLabel(ref, run.id)}, waiting for it to end (also at ${page})`);
-    // Ctrl-C stops watching, not the run: say so, and how to stop the run too.
-    const onInterrupt = () => {
-      if (process.stdout.isTTY) process.stdout.write("\x1b[?25h");
-      console.error(`\nstopped following; run ${runLabel(ref, run.id)} continues (cancel it: gantry run cancel ${formatPipelineRef(ref)} ${run.id})`);
-      process.exit(130);
-    };
-    process.once("SIGINT", onInterrupt);
-    try {
-      const style = values.json ? "none" : process.stdout.isTTY ? "live" : "lines";
-      const { run: final, raw } = await followRun(client, `${pipelinePath(ref)}/runs/${run.id}`, style);
-      if (values.json) printJson(raw);
-      else console.log(runSummary(ref, final));
-      return final.state === "successful" ? 0 : 1;
-    } finally {
-      process.off("SIGINT", onInterrupt);
-    }
+    return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
   },
 };
+
+const rerun: Subcommand = {
+  usage: "gantry run rerun <ns/id> <run> [--failed] [--wait] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, {
+      failed: { type: "boolean" },
+      wait: { type: "boolean", short: "w" },
+      json: { type: "boolean" },
+    });
+    const [refText, runText] = takePositionals(positionals, ["ns/id", "run"]);
+    const ref = parsePipelineRef(refText!);
+    const id = parseRunNumber(runText!);
+    const client = createApiClient();
+    // A refusal (409: the run has not ended, its code or workspace was pruned, nothing
+    // failed) is the server's message on stderr and exit 2, like every request error.
+    const started = await client.json("POST", `${pipelinePath(ref)}/runs/${id}/rerun`, runAnswer, { only: values.failed ? "failed" : "all" });
+    return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
+  },
+};
+
+/**
+ * Says a run was started (its page; for a re-run the run it repeats; for a queued run why
+ * it waits) and with `wait` follows it to its end: exit 0 when it succeeded, 1 otherwise.
+ */
+async function announceAndFollow(client: ApiClient, ref: PipelineRef, started: ApiResult<{ run: RunJson }>, options: { wait: boolean; json: boolean }): Promise<number> {
+  const run = started.data.run;
+  // The run's page in the web UI (same paths as the API, without /api/v1).
+  const page = `${client.url}${pipelinePath(ref)}/runs/${run.id}`;
+  const rerun = describeRerun(run, ", a re-run of ");
+  if (!options.wait) {
+    if (options.json) {
+      printJson(started.raw);
+      return 0;
+    }
+    // "started" says running for a plain run; a re-run, or a run that waits, says its state.
+    const state = run.state === "running" && !rerun ? "" : ` (${run.state})`;
+    console.log(`started run ${runLabel(ref, run.id)}${state}${rerun}: ${page}`);
+    if (run.state === "queued") console.log(`  ${queueNote(run)}`);
+    return 0;
+  }
+  if (!options.json) console.log(`started run ${runLabel(ref, run.id)}${rerun}, waiting for it to end (also at ${page})`);
+  // Ctrl-C stops watching, not the run: say so, and how to stop the run too.
+  const onInterrupt = () => {
+    if (process.stdout.isTTY) process.stdout.write("\x1b[?25h");
+    console.error(`\nstopped following; run ${runLabel(ref, run.id)} continues (cancel it: gantry run cancel ${formatPipelineRef(ref)} ${run.id})`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onInterrupt);
+  try {
+    const style = options.json ? "none" : process.stdout.isTTY ? "live" : "lines";
+    const { run: final, raw } = await followRun(client, `${pipelinePath(ref)}/runs/${run.id}`, style);
+    if (options.json) printJson(raw);
+    else console.log(runSummary(ref, final));
+    return final.state === "successful" ? 0 : 1;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
 
 const ls: Subcommand = {
   usage: "gantry run ls <ns/id> [--limit N] [--json]",
@@ -81,12 +116,13 @@ const ls: Subcommand = {
     const now = Date.now();
     const rows = data.runs.map((run) => [
       `#${run.id}`,
-      `${stateSymbol(run.state)} ${paintState(run.state)}`,
-      describeTrigger(run),
+      `${stateSymbol(run.state)} ${paintState(run.state)}${run.state === "queued" && run.position !== undefined ? ` (${run.position})` : ""}`,
+      describeTrigger(run) + describeRerun(run, ", re-run of "),
       `v${run.version}`,
-      formatTime(run.startedAt ?? run.createdAt),
+      formatTime(run.startedAt ?? run.queuedAt ?? run.createdAt),
       elapsed(run.startedAt, run.endedAt, now),
-      run.reason ?? "",
+      // A queued run has no reason to end yet, but one it waits for.
+      run.reason ?? (run.state === "queued" ? (run.waitingFor ?? "") : ""),
     ]);
     console.log(table(["RUN", "STATE", "TRIGGER", "VERSION", "STARTED", "DURATION", "REASON"], rows));
     return 0;
@@ -128,11 +164,24 @@ const cancel: Subcommand = {
 };
 
 export function runCommand(args: string[]): Promise<number> {
-  return dispatch("run", args, { start, ls, get, cancel }, { list: "ls", show: "get" });
+  return dispatch("run", args, { start, rerun, ls, get, cancel }, { list: "ls", show: "get", "re-run": "rerun" });
 }
 
 function runLabel(ref: PipelineRef, id: number): string {
   return `${formatPipelineRef(ref)} #${id}`;
+}
+
+/** `${prefix}#3 (failed tasks)` for a re-run, "" for any other run. */
+function describeRerun(run: RunJson, prefix: string): string {
+  if (run.rerunOf === undefined) return "";
+  const scope = run.rerunOnly === "failed" ? "failed tasks" : run.rerunOnly === "all" || run.rerunOnly === undefined ? "all tasks" : run.rerunOnly;
+  return `${prefix}#${run.rerunOf} (${scope})`;
+}
+
+/** "position 1 in the queue: Gantry is paused: new runs wait until it is resumed". */
+function queueNote(run: RunJson): string {
+  const position = run.position === undefined ? "queued" : `position ${run.position} in the queue`;
+  return run.waitingFor ? `${position}: ${run.waitingFor}` : position;
 }
 
 function describeTrigger(run: RunJson): string {
@@ -152,25 +201,54 @@ function printRun(ref: PipelineRef, run: RunJson): void {
     ["version", `v${run.version}`],
     ["trigger", describeTrigger(run)],
   ];
+  if (run.rerunOf !== undefined) facts.push(["re-run of", describeRerun(run, "")]);
   const variables = Object.entries(run.variables);
   if (variables.length) facts.push(["variables", variables.map(([name, value]) => `${name}=${value}`).join(" ")]);
+  if (run.group !== undefined) facts.push(["group", run.group]);
+  if (run.state === "queued") {
+    if (run.queuedAt) facts.push(["queued", formatTime(run.queuedAt)]);
+    const why = run.waitingFor ? ` — ${run.waitingFor}` : "";
+    if (run.position !== undefined || why) facts.push(["position", `${run.position ?? "?"}${why}`]);
+  }
   if (run.startedAt) facts.push(["started", formatTime(run.startedAt)]);
   if (run.endedAt) facts.push(["ended", formatTime(run.endedAt)]);
   const took = elapsed(run.startedAt, run.endedAt);
   if (took) facts.push(["duration", took]);
+  if (run.node && !run.endedAt) facts.push(["node", run.node]);
+  if (run.cancelRequestedAt) facts.push(["cancel", `requested ${formatTime(run.cancelRequestedAt)}, tasks stopping`]);
   if (run.reason) facts.push(["reason", run.reason]);
   const width = Math.max(...facts.map(([label]) => label.length));
   for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
   console.log();
   const now = Date.now();
-  const rows = run.tasks.map((task) => [
-    task.id,
-    task.kind,
-    `${stateSymbol(task.state)} ${paintState(task.state)}`,
-    task.exitCode === null ? "-" : String(task.exitCode),
-    String(task.attempt),
-    elapsed(task.startedAt, task.endedAt, now) || "-",
-    task.reason ?? "",
+  const rows = run.tasks.flatMap((task) => [
+    [
+      task.id,
+      task.kind,
+      `${stateSymbol(task.state)} ${paintState(task.state)}`,
+      task.exitCode === null ? "-" : String(task.exitCode),
+      String(task.attempt),
+      elapsed(task.startedAt, task.endedAt, now) || "-",
+      task.state === "reused" ? [`reused ${reusedNote(task)}`.trim(), task.reason].filter(Boolean).join(": ") : (task.reason ?? ""),
+    ],
+    ...attemptRows(task, now),
   ]);
   console.log(table(["TASK", "KIND", "STATE", "EXIT", "ATTEMPT", "DURATION", "REASON"], rows));
+}
+
+/**
+ * One row per attempt under a task that was tried more than once or failed, so what went
+ * wrong before a retry (or on each try of a failure) stays visible.
+ */
+function attemptRows(task: ExecutionJson, now: number): string[][] {
+  if (task.attempts.length === 0 || (task.attempts.length === 1 && task.state !== "failed")) return [];
+  return task.attempts.map((attempt) => [
+    `  ↳ attempt ${attempt.attempt}`,
+    "",
+    `${stateSymbol(attempt.state)} ${paintState(attempt.state)}`,
+    attempt.exitCode === null ? "-" : String(attempt.exitCode),
+    "",
+    elapsed(attempt.startedAt, attempt.endedAt, now) || "-",
+    attempt.reason ?? "",
+  ]);
 }

@@ -1,0 +1,79 @@
+// `gantry system status|pause|resume`: the pause switch (while paused, new runs wait queued
+// and running ones finish) and the nodes — server processes — working on the database.
+import { createApiClient } from "./api-client.ts";
+import { systemAnswer, type SystemJson } from "./api-schemas.ts";
+import { parseArguments, takePositionals } from "./arguments.ts";
+import { dispatch, type Subcommand } from "./command.ts";
+import { ago, formatTime, paint, printJson, table } from "./output.ts";
+
+const status: Subcommand = {
+  usage: "gantry system status [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    takePositionals(positionals, []);
+    const { data, raw } = await createApiClient().json("GET", "/system", systemAnswer);
+    if (values.json) printJson(raw);
+    else printStatus(data);
+    return 0;
+  },
+};
+
+const pause: Subcommand = {
+  usage: "gantry system pause [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    takePositionals(positionals, []);
+    const { data, raw } = await createApiClient().json("POST", "/system/pause", systemAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    const running = data.nodes.reduce((sum, node) => sum + node.runs, 0);
+    console.log(`${pausedLine(data)}: new runs wait queued until \`gantry system resume\``);
+    if (running) console.log(`${running === 1 ? "1 running run finishes" : `${running} running runs finish`} as usual`);
+    return 0;
+  },
+};
+
+const resume: Subcommand = {
+  usage: "gantry system resume [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    takePositionals(positionals, []);
+    const { data, raw } = await createApiClient().json("POST", "/system/resume", systemAnswer);
+    if (values.json) printJson(raw);
+    else console.log("resumed: queued runs start in order");
+    return 0;
+  },
+};
+
+export function systemCommand(args: string[]): Promise<number> {
+  return dispatch("system", args, { status, pause, resume }, { show: "status" });
+}
+
+/** "paused by alice since 2025-01-31 14:05:09 (3m ago)". */
+function pausedLine(system: SystemJson): string {
+  const by = system.pausedBy ? ` by ${system.pausedBy}` : "";
+  const since = system.pausedAt ? ` since ${formatTime(system.pausedAt)} (${ago(system.pausedAt)})` : "";
+  return `paused${by}${since}`;
+}
+
+function printStatus(system: SystemJson): void {
+  console.log(system.paused ? `runs: ${paint("yellow", pausedLine(system))}; new runs wait queued` : `runs: ${paint("green", "not paused")}`);
+  console.log();
+  if (system.nodes.length === 0) {
+    console.log("no nodes have registered yet");
+    return;
+  }
+  const now = Date.now();
+  const rows = system.nodes.map((node) => [
+    node.self ? `${node.id} (self)` : node.id,
+    node.hostname,
+    String(node.pid),
+    node.version,
+    node.alive ? paint("green", "alive") : node.stoppedAt ? paint("dim", "stopped") : paint("red", "no heartbeat"),
+    ago(node.heartbeatAt, now),
+    String(node.runs),
+  ]);
+  console.log(table(["NODE", "HOST", "PID", "VERSION", "STATE", "HEARTBEAT", "RUNS"], rows));
+}
