@@ -1,15 +1,17 @@
 // The web UI in a real browser (Debian's Chromium through playwright-core) against a real
 // server: log in, start a run with a variable, watch its tasks turn green live without a
 // reload, read a task's log while it streams, watch several running runs at once, cancel a
-// long run, see a load error after breaking a pipeline file. Screenshots of each main page
-// land in test/screenshots/.
+// long run, see a load error after breaking a pipeline file; see a task's attempts, re-run
+// only the failed tasks and land on the new run with reused tasks, watch a queued run start,
+// pause runs from the dashboard and resume them from another page's banner. Screenshots of
+// each main page land in test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startWithPipelines, waitFor, waitForPipeline, type TestGantry } from "./helpers/gantry.ts";
-import { writeFile } from "./helpers/temp.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -58,6 +60,39 @@ const talk = (name) => run(async () => {
 export default definePipeline({ id: "duet", tasks: { alpha: talk("alpha"), beta: talk("beta") } });
 `;
 
+const FLAKY = `
+import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "flaky",
+  name: "Flaky tests",
+  tasks: {
+    build: run(async (ctx) => { await Bun.write(ctx.workspace + "/built.txt", "the build"); ctx.log("compiled 42 files"); }),
+    lint: run((ctx) => ctx.log("no warnings")),
+    test: run(async (ctx) => {
+      ctx.log("running the tests, attempt " + ctx.attempt);
+      if (!(await Bun.file(ctx.env.FLAG).exists())) { console.error("expected 200, got 500"); process.exit(3); }
+      ctx.log("all tests pass with " + (await Bun.file(ctx.workspace + "/built.txt").text()));
+    }, { needs: { build: "success" }, retries: 1 }),
+    deploy: run((ctx) => ctx.log("deployed"), { needs: { test: "success", lint: "success" } }),
+  },
+});
+`;
+
+const ONE_AT_A_TIME = `
+import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "deploy",
+  name: "Deploy",
+  variables: { BRANCH: "main", FLAG: "" },
+  concurrency: { limit: 1, group: "deploy-\${BRANCH}" },
+  tasks: { ship: run(async (ctx) => { ctx.log("shipping"); while (!(await Bun.file(ctx.env.FLAG).exists())) await Bun.sleep(50); }) },
+});
+`;
+
+const flags = tempDir("gantry-flags-");
+/** Pages of the durable engine's features, checked by the keyboard and axe tests too. */
+const enginePages: string[] = [];
+
 interface RunBody {
   run: { state: string };
 }
@@ -68,12 +103,32 @@ let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
-  gantry = await startWithPipelines({ "greeter.ts": GREETER, "slow.ts": SLOW, "chatty.ts": CHATTY });
+  gantry = await startWithPipelines({ "greeter.ts": GREETER, "slow.ts": SLOW, "chatty.ts": CHATTY, "flaky.ts": FLAKY, "deploy.ts": ONE_AT_A_TIME });
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   errors = consoleErrors(page);
   page.on("dialog", (dialog) => void dialog.accept());
 });
+
+/** axe-core's WCAG 2 A and AA checks (contrast included) of pages, in light and dark. */
+async function checkPages(paths: string[]): Promise<void> {
+  const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
+  for (const colorScheme of ["light", "dark"] as const) {
+    // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
+    const context = await browser.newContext({ bypassCSP: true, colorScheme });
+    await context.addCookies(await page.context().cookies());
+    const checked = await context.newPage();
+    for (const path of paths) {
+      await checked.goto(`${gantry.url}${path}`);
+      await checked.evaluate(axe);
+      const violations = await checked.evaluate(
+        `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
+      );
+      expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
+    }
+    await context.close();
+  }
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -242,8 +297,102 @@ describe("the web UI in Chromium", () => {
     await context.close();
   });
 
+  it("shows a task's attempts, re-runs only the failed tasks and lands on the new run with reused tasks", async () => {
+    const flag = join(flags, "flaky");
+    const response = await gantry.api("/pipelines/default/flaky/runs", { method: "POST", body: JSON.stringify({ variables: { FLAG: flag } }) });
+    const { run } = (await response.json()) as { run: { id: number } };
+    const path = `/pipelines/default/flaky/runs/${run.id}`;
+    await page.goto(`${gantry.url}${path}`);
+    await page.locator(".run-live .run-state-line .state-failed").waitFor({ timeout: 20_000 });
+    // Both attempts of the test, each with its exit code, reason and log.
+    const attempts = page.getByRole("list", { name: "Attempts of test" });
+    await attempts.waitFor();
+    expect(await attempts.getByRole("listitem").count()).toBe(2);
+    expect(await attempts.getByText("Attempt 2", { exact: true }).count()).toBe(1);
+    expect(await attempts.getByRole("link", { name: "Log of attempt 1 of test" }).getAttribute("href")).toBe(`${path}/tasks/test/log.txt?attempt=1`);
+    await screenshot(page, "run-attempts");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "run-attempts-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    enginePages.push(path);
+
+    writeFile(flag, "fixed");
+    await page.getByRole("button", { name: "Re-run failed tasks" }).click();
+    await page.waitForURL(new RegExp(`/pipelines/default/flaky/runs/(?!${run.id}$)\\d+$`));
+    const rerunPath = new URL(page.url()).pathname;
+    await page.locator(".run-live .run-state-line .state-successful").waitFor({ timeout: 20_000 });
+    // The build and lint were reused from the first run: said, linked, and their logs shown.
+    const build = page.locator("table.run-tasks tr", { has: page.locator("#task-link-build") });
+    await build.locator(".state-reused").waitFor();
+    expect(await build.getByRole("link", { name: `run ${run.id}` }).getAttribute("href")).toBe(`${path}#task-build`);
+    await page.locator("#task-build").getByText("compiled 42 files").waitFor();
+    await page.locator("#task-test").getByText("all tests pass with the build").waitFor();
+    expect(await page.locator(".run-rerun-of").textContent()).toBe(`run ${run.id}: only its failed tasks (successful ones reused)`);
+    await screenshot(page, "run-reused");
+    enginePages.push(rerunPath);
+  });
+
+  it("shows a queued run where it stands, and turns it running live when its turn comes", async () => {
+    const first = join(flags, "deploy-1");
+    const second = join(flags, "deploy-2");
+    const start = async (flag: string) =>
+      ((await (await gantry.api("/pipelines/default/deploy/runs", { method: "POST", body: JSON.stringify({ variables: { FLAG: flag } }) })).json()) as { run: { id: number; state: string } }).run;
+    const running = await start(first);
+    const queued = await start(second);
+    expect(queued.state).toBe("queued");
+    const path = `/pipelines/default/deploy/runs/${queued.id}`;
+    await page.goto(`${gantry.url}${path}`);
+    await page.evaluate("window.gantryMark = 1");
+    await page.getByText(`waiting for run ${running.id} of group deploy-main`).waitFor();
+    await screenshot(page, "run-queued");
+    const pipelinePage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await pipelinePage.context().addCookies(await page.context().cookies());
+    await pipelinePage.goto(`${gantry.url}/pipelines/default/deploy`);
+    await pipelinePage.locator(".history-state .queue-place").waitFor();
+    await screenshot(pipelinePage, "pipeline-queued");
+    await pipelinePage.close();
+    // Run the first to its end: the queued one starts, and its page says so without a reload.
+    writeFile(first, "go");
+    await page.locator(".run-live .run-state-line .state-running").waitFor({ timeout: 20_000 });
+    expect(await page.locator(".run-queue-line").count()).toBe(0);
+    expect(await page.evaluate("window.gantryMark")).toBe(1);
+    writeFile(second, "go");
+    await page.locator(".run-live .run-state-line .state-successful").waitFor({ timeout: 20_000 });
+  });
+
+  it("pauses runs from the dashboard, shows the banner on another page, and resumes from it", async () => {
+    await page.goto(`${gantry.url}/`);
+    await page.getByRole("button", { name: "Pause runs" }).click();
+    await page.waitForURL(`${gantry.url}/`);
+    const banner = page.locator("#paused-banner");
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain("Runs are paused (by bootstrap, since just now): new runs wait in the queue.");
+    // The dashboard's own switch now resumes.
+    await page.locator(".dash-health").getByRole("button", { name: "Resume runs" }).waitFor();
+    // A run started now waits in the queue, and the dashboard says why.
+    const response = await gantry.api("/pipelines/default/greeter/runs", { method: "POST", body: JSON.stringify({}) });
+    const { run } = (await response.json()) as { run: { id: number; state: string } };
+    expect(run.state).toBe("queued");
+    await page.getByText("Gantry is paused: new runs wait until it is resumed").waitFor({ timeout: 15_000 });
+    await screenshot(page, "dashboard-paused");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "dashboard-paused-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+
+    await page.goto(`${gantry.url}/pipelines/default/greeter`);
+    await banner.waitFor();
+    await screenshot(page, "paused-banner");
+    await checkPages(["/", "/pipelines/default/greeter", `/pipelines/default/greeter/runs/${run.id}`]);
+    await banner.getByRole("button", { name: "Resume runs" }).click();
+    await page.waitForURL(`${gantry.url}/pipelines/default/greeter`);
+    expect(await page.locator("#paused-banner").count()).toBe(0);
+    expect(((await (await gantry.api("/system")).json()) as { paused: boolean }).paused).toBe(false);
+    // Resumed, the queued run starts and finishes.
+    await waitFor(async () => (((await (await gantry.api(`/pipelines/default/greeter/runs/${run.id}`)).json()) as RunBody).run.state === "successful" ? true : undefined), 30_000, "the queued run to run");
+  });
+
   it("works from the keyboard: the first Tab reaches the skip link, every control has a name", async () => {
-    const pages = ["/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/secrets", "/tokens", "/extensions", "/events"];
+    const pages = ["/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/secrets", "/tokens", "/extensions", "/events", ...enginePages];
     for (const path of pages) {
       await page.goto(`${gantry.url}${path}`);
       await page.keyboard.press("Tab");
@@ -265,23 +414,8 @@ describe("the web UI in Chromium", () => {
   });
 
   it("passes axe-core's WCAG 2 A and AA checks (contrast included) in light and dark", async () => {
-    const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
-    const paths = ["/login", "/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/pipelines/default/greeter/objects", "/secrets", "/tokens", "/extensions", "/events"];
-    for (const colorScheme of ["light", "dark"] as const) {
-      // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
-      const context = await browser.newContext({ bypassCSP: true, colorScheme });
-      await context.addCookies(await page.context().cookies());
-      const checked = await context.newPage();
-      for (const path of paths) {
-        await checked.goto(`${gantry.url}${path}`);
-        await checked.evaluate(axe);
-        const violations = await checked.evaluate(
-          `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-        );
-        expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
-      }
-      await context.close();
-    }
+    const paths = ["/login", "/", "/pipelines", "/pipelines/default/greeter", "/pipelines/default/greeter/runs/1", "/pipelines/default/greeter/objects", "/secrets", "/tokens", "/extensions", "/events", ...enginePages];
+    await checkPages(paths);
   });
 
   it("shows log times in the reader's own time zone", async () => {
@@ -334,6 +468,8 @@ describe("the web UI in Chromium", () => {
       ["phone-pipelines", "/pipelines"],
       ["phone-pipeline", "/pipelines/default/greeter"],
       ["phone-run", "/pipelines/default/greeter/runs/1"],
+      ["phone-run-attempts", enginePages[0]!],
+      ["phone-run-reused", enginePages[1]!],
       ["phone-objects", "/pipelines/default/greeter/objects"],
       ["phone-secrets", "/secrets"],
       ["phone-tokens", "/tokens"],

@@ -56,6 +56,10 @@ describe("web routes", () => {
     const routes = webRoutes().map((route) => route.route);
     expect(routes).toContain("GET /pipelines/:ns/:id/runs/:run");
     expect(routes).toContain("POST /secrets");
+    // Those of the durable engine: re-run, pause and resume.
+    expect(routes).toContain("POST /pipelines/:ns/:id/runs/:run/rerun");
+    expect(routes).toContain("POST /system/pause");
+    expect(routes).toContain("POST /system/resume");
     expect(routes.length).toBeGreaterThan(20);
   });
 
@@ -73,7 +77,7 @@ describe("web routes", () => {
   it("change nothing for a session whose token may do nothing", async () => {
     const posts = webRoutes().filter((route) => route.method === "POST" && route.route !== "POST /logout");
     expect(posts.length).toBeGreaterThan(8);
-    const form = { name: "x", value: "some-value", key: "notes.txt", id: tokenId, token: tokenId, scope: "global", permissions: "* .* read,write", roles: "admin" };
+    const form = { name: "x", value: "some-value", key: "notes.txt", id: tokenId, token: tokenId, scope: "global", permissions: "* .* read,write", roles: "admin", only: "all", next: "/" };
     for (const { path, route } of posts) {
       const response = await nobody.post(path, form);
       expect({ route, status: response.status }).toEqual({ route, status: 403 });
@@ -86,6 +90,8 @@ describe("web routes", () => {
     expect(secrets.secrets.map((secret) => secret.name)).toContain("deploy_key");
     const tokens = (await (await gantry.api("/tokens")).json()) as { tokens: { name: string; revokedAt: string | null }[] };
     expect(tokens.tokens.find((token) => token.name === "nobody")?.revokedAt).toBeNull();
+    // Runs were not paused.
+    expect(((await (await gantry.api("/system")).json()) as { paused: boolean }).paused).toBe(false);
   });
 
   it("show a session whose token may do nothing no pipeline, run, log, secret or event", async () => {

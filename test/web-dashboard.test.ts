@@ -1,11 +1,12 @@
 // The dashboard on a real server: the empty state of a new install, recent runs with their
 // state, trigger and links, "Needs attention" for failed runs and broken files, health,
 // the live stream, escaping of hostile values, and a limited session seeing only its
-// pipelines, on the page and in the stream.
+// pipelines, on the page and in the stream; queued runs and why they wait, the pause switch
+// and the banner every page shows while runs are paused, and the nodes.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitFor, waitForRun, type SseMessage, type TestGantry } from "./helpers/gantry.ts";
-import { writeFile } from "./helpers/temp.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
@@ -264,6 +265,139 @@ describe("dashboard", () => {
       }
     } finally {
       stream.close();
+    }
+  });
+});
+
+describe("queued runs, the pause switch and the nodes", () => {
+  const flags = tempDir("gantry-flags-");
+  let viewer: WebClient;
+
+  beforeAll(async () => {
+    await addPipeline(
+      "one-at-a-time.ts",
+      `import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "one-at-a-time",
+  concurrency: { limit: 1 },
+  tasks: { hold: run(async (ctx) => { while (!(await Bun.file(ctx.env.FLAG).exists())) await Bun.sleep(20); }) },
+});`,
+      "default/one-at-a-time",
+    );
+    const created = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "dash-viewer", roles: ["viewer"] }) });
+    viewer = await webLogin(gantry.url, ((await created.json()) as { secret: string }).secret);
+  });
+
+  it("shows a queued run, where it stands and why it waits, and its start in the stream", async () => {
+    const first = await startRun(gantry.api, "default/one-at-a-time", { FLAG: join(flags, "first") });
+    const second = await startRun(gantry.api, "default/one-at-a-time", { FLAG: join(flags, "second") });
+    expect(second.state).toBe("queued");
+    const href = `/pipelines/default/one-at-a-time/runs/${second.id}`;
+    const html = await dashboard();
+    const row = runRow(html, href);
+    expect(row).toContain(
+      `<td class="dash-state"><span class="badge state-queued"><span aria-hidden="true">⋯</span> queued</span><span class="queue-place">position 1<span aria-hidden="true"> · </span><span class="sr-only">: </span>waiting for run ${first.id} (this pipeline runs at most 1 at once)</span></td>`,
+    );
+    expect(html).toContain('<li class="dash-count-queued">1 run queued</li>');
+    const stream = await openStream(admin);
+    try {
+      await stream.next(() => true, 5_000);
+      writeFile(join(flags, "first"), "go");
+      const started = await stream.next((page) => runRow(page, href)?.includes("state-running") ?? false);
+      expect(runRow(started, href)).not.toContain("queue-place");
+      expect(started).not.toContain("dash-count-queued");
+      writeFile(join(flags, "second"), "go");
+      await stream.next((page) => runRow(page, href)?.includes("state-successful") ?? false);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("lists the nodes with their heartbeat and the runs they drive, for those who may read the system", async () => {
+    const nodeId = gantry.deps.orchestrator.nodeId;
+    for (const client of [admin, viewer]) {
+      const health = /id="dash-health-title"[\s\S]*?<\/section>/.exec(await dashboard(client))![0];
+      expect(health).toContain("<dt>Node</dt>");
+      expect(health).toMatch(
+        new RegExp(`<span class="dash-health-state tone-ok"><span aria-hidden="true">✓</span> alive</span> <span class="dash-node-id" title="process \\d+, Gantry [^"]+">${nodeId}</span><span class="muted"> \\(this server\\)</span>`),
+      );
+      expect(health).toMatch(/on [^<]+ · heartbeat <time datetime="[^"]+"[^>]*>[^<]+<\/time> · \d+ runs? driven/);
+    }
+    // A token that may not read the system sees the switch's state, not the nodes.
+    const role = await gantry.api("/roles/runs-only", { method: "PUT", body: JSON.stringify({ permissions: [{ resource: "runs", target: ".*", actions: ["read"] }] }) });
+    expect(role.status).toBeLessThan(300);
+    const token = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "runs-only", roles: ["runs-only"] }) });
+    const runsOnly = await webLogin(gantry.url, ((await token.json()) as { secret: string }).secret);
+    const health = /id="dash-health-title"[\s\S]*?<\/section>/.exec(await dashboard(runsOnly))![0];
+    expect(health).toContain("<dt>Runs</dt>");
+    expect(health).not.toContain("dash-node-id");
+  });
+
+  it("pauses runs with the switch (system:write, CSRF), says so on every page, queues new runs, and resumes", async () => {
+    const page = await dashboard();
+    expect(page).toContain(
+      '<form method="post" action="/system/pause" class="inline pause-switch"><input type="hidden" name="_csrf" value="' + admin.csrf + '"/><input type="hidden" name="next" value="/"/>',
+    );
+    expect(page).toContain('<span class="dash-health-state tone-ok"><span aria-hidden="true">▶</span> active</span>');
+    expect(page).not.toContain("paused-banner");
+    // A viewer sees the state but no switch, and may not use it; nor may a post without CSRF.
+    expect(await dashboard(viewer)).not.toContain("/system/pause");
+    expect((await viewer.post("/system/pause", { next: "/" })).status).toBe(403);
+    const noCsrf = await fetch(`${gantry.url}/system/pause`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: `gantry_session=${admin.cookie}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "next=%2F",
+    });
+    expect(noCsrf.status).toBe(403);
+    const system = async () => (await (await gantry.api("/system")).json()) as { paused: boolean; pausedBy: string | null };
+    expect((await system()).paused).toBe(false);
+
+    const stream = await openStream(admin);
+    try {
+      await stream.next(() => true, 5_000);
+      const paused = await admin.post("/system/pause", { next: "/pipelines?x=1" });
+      expect(paused.status).toBe(303);
+      expect(paused.headers.get("location")).toBe("/pipelines?x=1");
+      expect(await system()).toMatchObject({ paused: true, pausedBy: "bootstrap" });
+      // The dashboard's stream hears the switch.
+      const live = await stream.next((html) => html.includes("‖</span> paused"));
+      expect(live).toContain('<form method="post" action="/system/resume" class="inline pause-switch">');
+      expect(live).toMatch(/by bootstrap since <time datetime="[^"]+"[^>]*>[^<]+<\/time>: new runs wait in the queue/);
+
+      // Every page says so, with a Resume button that comes back to it, for those who may.
+      for (const path of ["/pipelines", "/events", "/pipelines/default/visible", "/tokens"]) {
+        const html = await (await admin.get(path)).text();
+        expect(html).toMatch(
+          /<div id="paused-banner" class="paused-banner" role="status"><p><span aria-hidden="true">‖ <\/span><strong>Runs are paused<\/strong> \(by bootstrap, since <time datetime="[^"]+"[^>]*>[^<]+<\/time>\): new runs wait in the queue.<\/p>/,
+        );
+        expect(html).toContain(`<input type="hidden" name="next" value="${path}"/><button type="submit" id="banner-resume" class="small">Resume runs</button>`);
+      }
+      const viewerPage = await (await viewer.get("/pipelines")).text();
+      expect(viewerPage).toContain("Runs are paused");
+      expect(viewerPage).not.toContain("/system/resume");
+
+      // A run started now waits, and says why.
+      const run = await startRun(gantry.api, "default/visible");
+      expect(run.state).toBe("queued");
+      const href = `/pipelines/default/visible/runs/${run.id}`;
+      const waiting = await stream.next((html) => runRow(html, href)?.includes("state-queued") ?? false);
+      expect(runRow(waiting, href)).toContain("position 1<span aria-hidden=\"true\"> · </span><span class=\"sr-only\">: </span>Gantry is paused: new runs wait until it is resumed</span>");
+      await Bun.sleep(300);
+      expect((await (await gantry.api(`/pipelines/default/visible/runs/${run.id}`)).json()) as { run: { state: string } }).toMatchObject({ run: { state: "queued" } });
+
+      // Pausing twice is harmless; a foreign "next" goes home instead.
+      const again = await admin.post("/system/pause", { next: "//evil.example/" });
+      expect(again.headers.get("location")).toBe("/");
+      const resumed = await admin.post("/system/resume", { next: "/events" });
+      expect(resumed.status).toBe(303);
+      expect(resumed.headers.get("location")).toBe("/events");
+      expect((await system()).paused).toBe(false);
+      await stream.next((html) => runRow(html, href)?.includes("state-successful") ?? false);
+      expect(await (await admin.get("/pipelines")).text()).not.toContain("paused-banner");
+    } finally {
+      stream.close();
+      await gantry.deps.orchestrator.resume("test clean-up");
     }
   });
 });

@@ -2,10 +2,11 @@
 // (a pipeline's name, description, variables and task ids in a load error, a token name
 // that becomes a run's trigger, run variables, log lines, object keys, event data), then
 // every page and the first message of every live stream, read as HTML. None may carry a
-// tag from that data; the pages must still show it, escaped.
+// tag from that data; the pages must still show it, escaped. Also: a hostile concurrency
+// group in a queued run's reason, and a hostile token name in the paused banner.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { readSse, startTestGantry, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { readSse, startRun, startTestGantry, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
@@ -25,6 +26,14 @@ export default definePipeline({
   },
 });`;
 
+const GROUPED = `import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "grouped",
+  variables: { NAME: "", FLAG: "" },
+  concurrency: { limit: 1, group: "g-\${NAME}" },
+  tasks: { wait: run(async (ctx) => { while (!(await Bun.file(ctx.env.FLAG).exists())) await Bun.sleep(20); }) },
+});`;
+
 const BROKEN = `import { definePipeline, run } from "gantry";
 export default definePipeline({
   id: "broken",
@@ -34,16 +43,19 @@ export default definePipeline({
 let gantry: TestGantry;
 let web: WebClient;
 let runId: number;
+let hostileSecret: string;
 
 beforeAll(async () => {
   const dir = tempDir("gantry-pipelines-");
   writeFile(join(dir, "hostile.ts"), PIPELINE);
   writeFile(join(dir, "broken.ts"), BROKEN);
+  writeFile(join(dir, "grouped.ts"), GROUPED);
   gantry = await startTestGantry({ pipelinesDir: dir });
   // A token whose name is hostile starts the run: its name becomes the trigger's "by".
   const created = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: HOSTILE, roles: ["admin"] }) });
   expect(created.status).toBe(201);
   const { secret } = (await created.json()) as { secret: string };
+  hostileSecret = secret;
   const started = await fetch(`${gantry.url}/api/v1/pipelines/default/hostile/runs`, {
     method: "POST",
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
@@ -128,5 +140,34 @@ describe("hostile values in the web UI", () => {
     expect(response.headers.get("content-type")).toStartWith("text/plain");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(await response.text()).toContain(HOSTILE);
+  });
+
+  it("are escaped in a queued run's reason and in the paused banner", async () => {
+    const flag = join(tempDir("gantry-flags-"), "go");
+    const first = await startRun(gantry.api, "default/grouped", { NAME: HOSTILE, FLAG: flag });
+    const queued = await startRun(gantry.api, "default/grouped", { NAME: HOSTILE, FLAG: flag });
+    expect(queued.state).toBe("queued");
+    // The token with the hostile name pauses runs from the dashboard.
+    const hostile = await webLogin(gantry.url, hostileSecret);
+    expect((await hostile.post("/system/pause", { next: "/" })).status).toBe(303);
+    try {
+      for (const path of ["/", "/pipelines/default/grouped", `/pipelines/default/grouped/runs/${queued.id}`, "/events"]) {
+        const html = await (await web.get(path)).text();
+        expectNoTags(path, html);
+        expect(html).toContain("Runs are paused</strong> (by &lt;script&gt;alert(1)&lt;/script&gt;");
+      }
+      const run = await (await web.get(`/pipelines/default/grouped/runs/${queued.id}`)).text();
+      expect(run).toContain('<dd class="mono">g-&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</dd>');
+      for (const path of ["/live/dashboard", `/pipelines/default/grouped/runs/${queued.id}/live`]) expectNoTags(path, await firstMessage(path));
+      // Resumed, the queued run waits for the first one of its (hostile) group.
+      expect((await hostile.post("/system/resume", { next: "/" })).status).toBe(303);
+      const waiting = await (await web.get(`/pipelines/default/grouped/runs/${queued.id}`)).text();
+      expectNoTags("the queued run", waiting);
+      expect(waiting).toContain(`waiting for run ${first.id} of group g-&lt;script&gt;alert(1)&lt;/script&gt;`);
+    } finally {
+      await gantry.deps.orchestrator.resume("test clean-up");
+      writeFile(flag, "go");
+      await waitForRun(gantry.api, "default/grouped", queued.id);
+    }
   });
 });

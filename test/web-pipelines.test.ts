@@ -1,6 +1,7 @@
 // The pipelines pages on a real server: the list by namespace with last runs and load errors,
 // one pipeline's page (task graph, start form, history with paging, triggers, versions),
-// starting a run from the form, permissions, escaping; plus the graph layout as a pure function.
+// starting a run from the form, permissions, escaping, a pipeline's concurrency and its queued
+// runs with why they wait; plus the graph layout as a pure function.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { insertRun, updateRun } from "../app/db/repos/runs.ts";
@@ -40,7 +41,17 @@ const files = {
   broken: writeFile(join(dir, "ops", "broken.ts"), source(`{ id: "broken", tasks: { a: run(() => {}, { timeout: "soon" }) } }`)),
   flaky: writeFile(join(dir, "flaky.ts"), source(`{ id: "flaky", tasks: { a: run(() => {}) } }`)),
   many: writeFile(join(dir, "many.ts"), source(`{ id: "many", tasks: { a: run(() => {}) } }`)),
+  deploy: writeFile(
+    join(dir, "deploy.ts"),
+    source(`{
+  id: "deploy",
+  variables: { BRANCH: "main", FLAG: "" },
+  concurrency: { limit: 1, group: "deploy-\${BRANCH}", queue: "latest" },
+  tasks: { ship: run(async (ctx) => { while (!(await Bun.file(ctx.env.FLAG).exists())) await Bun.sleep(20); }) },
+}`),
+  ),
 };
+const flags = tempDir("gantry-flags-");
 
 let gantry: TestGantry;
 let admin: WebClient;
@@ -187,6 +198,31 @@ describe("GET /pipelines/:ns/:id", () => {
   it("shows an empty history and chart state for a pipeline never run", async () => {
     const page = await html(admin, "/pipelines/default/greeter");
     expect(page).toContain("No runs yet.");
+  });
+});
+
+describe("queued runs on the pipeline page", () => {
+  it("shows the pipeline's concurrency, and a queued run's place in its group and why it waits", async () => {
+    const flag = join(flags, "deploy");
+    const running = await startRun(gantry.api, "default/deploy", { FLAG: flag });
+    const older = await startRun(gantry.api, "default/deploy", { FLAG: flag });
+    const newest = await startRun(gantry.api, "default/deploy", { FLAG: flag });
+    expect([older.state, newest.state]).toEqual(["queued", "queued"]);
+    const page = await html(admin, "/pipelines/default/deploy");
+    expect(page).toContain(
+      '<dt>Concurrency</dt><dd class="pipeline-concurrency">at most 1 run at once, shared by group deploy-${BRANCH}; only the newest queued run waits (older ones are superseded)</dd>',
+    );
+    const row = (id: number) => new RegExp(`<tr><th scope="row"><a href="/pipelines/default/deploy/runs/${id}">[\\s\\S]*?</tr>`).exec(page)?.[0] ?? "";
+    expect(row(newest.id)).toContain(
+      `<td class="history-state"><span class="badge state-queued"><span aria-hidden="true">⋯</span> queued</span><span class="queue-place">position 1<span aria-hidden="true"> · </span><span class="sr-only">: </span>waiting for run ${running.id} of group deploy-main</span></td>`,
+    );
+    // The older queued run was superseded by the newest (queue: "latest").
+    expect(row(older.id)).toContain('<span class="badge state-cancelled">');
+    expect(row(older.id)).not.toContain("queue-place");
+    expect(row(running.id)).toContain('<span class="badge state-running">');
+    writeFile(flag, "go");
+    expect((await waitForRun(gantry.api, "default/deploy", newest.id)).state).toBe("successful");
+    expect(await html(admin, "/pipelines/default/deploy")).not.toContain("queue-place");
   });
 });
 

@@ -1,7 +1,10 @@
 // The run page on a real server: state, DAG, task table and logs (numbered, linkable,
 // coloured, escaped), the one live stream (region re-renders and every task's new log lines,
-// resumable), cancel and re-run forms, the raw log.
+// resumable), cancel and re-run forms, the raw log (whole or one attempt's part); a queued
+// run's place in the queue, a pending cancel, a task's attempts, re-runs of all or only the
+// failed tasks with reused tasks, and a refused re-run said on the page.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitFor, waitForRun, type RunJson, type SseMessage, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
@@ -45,7 +48,31 @@ export default definePipeline({
   "long.ts": `${HEADER}
 export default definePipeline({
   id: "long",
-  tasks: { sleepy: run(async (ctx) => { ctx.log("sleeping"); await Bun.sleep(30_000); }) },
+  tasks: {
+    sleepy: run(async (ctx) => {
+      ctx.log("sleeping");
+      await Promise.race([Bun.sleep(30_000), new Promise((resolve) => ctx.signal.addEventListener("abort", resolve))]);
+    }),
+  },
+});`,
+  "queue.ts": `${HEADER}
+export default definePipeline({
+  id: "queue",
+  concurrency: { limit: 1 },
+  tasks: { hold: run(async (ctx) => { ctx.log("holding"); ${waitForFlag} }) },
+});`,
+  "flaky.ts": `${HEADER}
+export default definePipeline({
+  id: "flaky",
+  tasks: {
+    build: run(async (ctx) => { await Bun.write(ctx.workspace + "/built.txt", "the build"); ctx.log("built"); }),
+    test: run(async (ctx) => {
+      ctx.log("test attempt " + ctx.attempt);
+      if (!(await Bun.file(ctx.env.FLAG).exists())) throw new Error("tests failed on attempt " + ctx.attempt);
+      ctx.log("tests pass with " + (await Bun.file(ctx.workspace + "/built.txt").text()));
+    }, { needs: { build: "success" }, retries: 1 }),
+    deploy: run((ctx) => ctx.log("deployed"), { needs: { test: "success" } }),
+  },
 });`,
   "echo.ts": `${HEADER}
 export default definePipeline({
@@ -89,7 +116,8 @@ let web: WebClient;
 beforeAll(async () => {
   const dir = tempDir("gantry-pipelines-");
   for (const [name, source] of Object.entries(PIPELINES)) writeFile(join(dir, name), source);
-  gantry = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_KILL_GRACE: "500ms" } });
+  // A long grace: a task that ignores its cancel signal keeps its run "cancel requested" until its flag.
+  gantry = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_KILL_GRACE: "10s" } });
   const loaded = (await (await gantry.api("/pipelines")).json()) as { pipelines: { id: string; error?: unknown }[] };
   const broken = loaded.pipelines.filter((pipeline) => pipeline.error);
   if (broken.length) throw new Error(`test pipelines failed to load: ${JSON.stringify(broken)}`);
@@ -501,6 +529,7 @@ describe("cancel and re-run", () => {
 
   it("re-runs with the same variables", async () => {
     const first = await waitForRun(api, "default/echo", (await startRun(api, "default/echo", { GREETING: "hello there" })).id);
+    // Without a choice, every task runs again.
     const response = await web.post(`/pipelines/default/echo/runs/${first.id}/rerun`);
     expect(response.status).toBe(303);
     const next = Number(/\/pipelines\/default\/echo\/runs\/(\d+)$/.exec(response.headers.get("location") ?? "")?.[1]);
@@ -511,5 +540,223 @@ describe("cancel and re-run", () => {
     const { run } = (await (await api(`/pipelines/default/echo/runs/${next}`)).json()) as { run: RunJson & { trigger: { kind: string; by?: string } } };
     expect(run.trigger.kind).toBe("web");
     expect(await (await api(`/pipelines/default/echo/runs/${next}/tasks/show/logs`)).text()).toContain("GREETING=hello there");
+  });
+});
+
+interface RunDetail extends RunJson {
+  rerunOf?: number;
+  rerunOnly?: string;
+  trigger: { kind: string; by?: string };
+  tasks: (RunJson["tasks"][number] & { reusedFrom?: number })[];
+}
+
+const runDetail = async (pipeline: string, id: number) => ((await (await api(`/pipelines/${pipeline}/runs/${id}`)).json()) as { run: RunDetail }).run;
+
+/** The task table's row of a task, and the attempts row under it when there is one. */
+function taskRows(html: string, task: string): { row: string; attempts: string | undefined } {
+  const row = new RegExp(`<tr[^>]*><th scope="row"><a id="task-link-${task}"[\\s\\S]*?</tr>`).exec(html)?.[0];
+  expect(row).toBeDefined();
+  const after = html.slice(html.indexOf(row!) + row!.length);
+  const attempts = /^<tr class="task-attempts">[\s\S]*?<\/tr>/.exec(after)?.[0];
+  return { row: row!, attempts };
+}
+
+describe("a queued run", () => {
+  it("says where it stands and why it waits, and the live stream moves it to running when it starts", async () => {
+    const first = await startRun(api, "default/queue", { FLAG: join(flags, "queue-1") });
+    await waitFor(async () => (await (await api(`/pipelines/default/queue/runs/${first.id}/tasks/hold/logs`)).text()).includes("holding") || undefined);
+    const second = await startRun(api, "default/queue", { FLAG: join(flags, "queue-2") });
+    const third = await startRun(api, "default/queue", { FLAG: join(flags, "queue-3") });
+    expect([second.state, third.state]).toEqual(["queued", "queued"]);
+
+    const path = `/pipelines/default/queue/runs/${second.id}`;
+    const page = await (await web.get(path)).text();
+    expect(page).toContain('<div class="run-state-line"><span class="badge state-queued"><span aria-hidden="true">⋯</span> queued</span>');
+    expect(page).toContain(
+      `<p class="run-queue-line"><strong>Position 1 in the queue</strong><span aria-hidden="true"> · </span><span class="sr-only">: </span>waiting for run ${first.id} (this pipeline runs at most 1 at once)</p>`,
+    );
+    expect(page).toMatch(/<dt>Queued<\/dt><dd><time datetime=/);
+    // It may be cancelled while it waits; re-runs are for runs that ended.
+    expect(page).toContain(`<form method="post" action="${path}/cancel"`);
+    expect(page).not.toContain(`${path}/rerun`);
+    const thirdPage = await (await web.get(`/pipelines/default/queue/runs/${third.id}`)).text();
+    expect(thirdPage).toContain(`<strong>Position 2 in the queue</strong><span aria-hidden="true"> · </span><span class="sr-only">: </span>queued behind run ${second.id}</p>`);
+
+    const live = await openStream(liveUrlOf(page));
+    const queued = await readUntil(live, () => true);
+    expect(queued.message.data).toContain('<span class="badge state-queued">');
+    expect(queued.message.data).toContain("Position 1 in the queue");
+    writeFile(join(flags, "queue-1"), "go");
+    const started = await readUntil(live, (message) => message.data.includes('<div class="run-state-line"><span class="badge state-running">'));
+    expect(started.message.data).not.toContain("in the queue");
+    expect(started.message.data).toMatch(/<dt>Started<\/dt><dd><time datetime=/);
+    // The third moved up behind the second, which now runs.
+    const moved = await (await web.get(`/pipelines/default/queue/runs/${third.id}`)).text();
+    expect(moved).toContain(`Position 1 in the queue</strong><span aria-hidden="true"> · </span><span class="sr-only">: </span>waiting for run ${second.id} (this pipeline runs at most 1 at once)`);
+    writeFile(join(flags, "queue-2"), "go");
+    writeFile(join(flags, "queue-3"), "go");
+    await readUntil(live, (message) => message.event === "end");
+    expect((await waitForRun(api, "default/queue", third.id)).state).toBe("successful");
+  });
+});
+
+describe("a pending cancel", () => {
+  it('says "cancel requested" while the run stops, and offers no second cancel', async () => {
+    const flag = join(flags, "stubborn");
+    const started = await gateRun(flag);
+    const path = `/pipelines/default/gate/runs/${started.id}`;
+    expect((await web.post(`${path}/cancel`)).status).toBe(303);
+    // The task ignores its cancel signal: its run stays running until the grace period ends.
+    const page = await (await web.get(path)).text();
+    expect(page).toContain('<div class="run-state-line"><span class="badge state-running">');
+    expect(page).toMatch(/<span class="run-cancel-requested"><span aria-hidden="true">■ <\/span>cancel requested <time datetime="[^"]+"[^>]*>[^<]+<\/time><span class="muted"> \(cancelled by [^)]+\)<\/span><\/span>/);
+    expect(page).not.toContain(`${path}/cancel"`);
+    writeFile(flag, "go");
+    expect((await waitForRun(api, "default/gate", started.id)).state).toBe("cancelled");
+    expect(await (await web.get(path)).text()).not.toContain("cancel requested");
+  });
+});
+
+describe("attempts and re-runs", () => {
+  const flag = join(flags, "flaky");
+  let original: RunDetail;
+  const originalPath = () => `/pipelines/default/flaky/runs/${original.id}`;
+
+  beforeAll(async () => {
+    // Its tests fail twice (one retry), so deploy is skipped.
+    const started = await startRun(api, "default/flaky", { FLAG: flag });
+    await waitForRun(api, "default/flaky", started.id);
+    original = await runDetail("default/flaky", started.id);
+    expect(original.state).toBe("failed");
+    expect(original.tasks.map((task) => `${task.id} ${task.state}`)).toEqual(["build successful", "test failed", "deploy skipped"]);
+  });
+
+  it("lists every attempt of a retried task with its state, exit code, reason, times and log", async () => {
+    const page = await (await web.get(originalPath())).text();
+    const { row, attempts } = taskRows(page, "test");
+    expect(row).toContain('<span class="badge state-failed">');
+    expect(attempts).toBeDefined();
+    expect(attempts).toContain('<ol class="attempts" aria-label="Attempts of test">');
+    for (const n of [1, 2]) {
+      const item = new RegExp(`<li class="attempt attempt-failed" id="attempt-test-${n}">[\\s\\S]*?</li>`).exec(attempts!)?.[0];
+      expect(item).toBeDefined();
+      expect(item).toContain(`<span class="attempt-n">Attempt ${n}</span><span class="badge state-failed">`);
+      expect(item).toMatch(/started <time datetime="[^"]+"/);
+      expect(item).toMatch(/took <span class="duration">[\d.]+m?s<\/span>/);
+      expect(item).toContain(`<a class="attempt-log" href="${originalPath()}/tasks/test/log.txt?attempt=${n}">Log<span class="sr-only"> of attempt ${n} of test</span></a>`);
+      expect(item).toContain(`tests failed on attempt ${n}`);
+    }
+    // A task with one successful attempt says nothing more than its row.
+    expect(taskRows(page, "build").attempts).toBeUndefined();
+    expect(taskRows(page, "deploy").attempts).toBeUndefined();
+  });
+
+  it("serves one attempt's part of the raw log, and says so when there is no such attempt", async () => {
+    const base = `${originalPath()}/tasks/test/log.txt`;
+    const one = await web.get(`${base}?attempt=1`);
+    expect(one.status).toBe(200);
+    expect(one.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(one.headers.get("content-disposition")).toBe(`inline; filename="default-flaky-${original.id}-test-attempt-1.log"`);
+    const first = await one.text();
+    expect(first).toContain("test attempt 1");
+    expect(first).not.toContain("test attempt 2");
+    const second = await (await web.get(`${base}?attempt=2`)).text();
+    expect(second).toContain("test attempt 2");
+    expect(second).not.toContain("test attempt 1");
+    // The whole log holds both, in order.
+    const whole = await (await web.get(base)).text();
+    expect(whole.indexOf("test attempt 1")).toBeLessThan(whole.indexOf("test attempt 2"));
+
+    const missing = await web.get(`${base}?attempt=3`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toContain("text/html");
+    expect(await missing.text()).toContain(`task test of run ${original.id} of default/flaky has no attempt 3 (it has attempts 1 to 2)`);
+    for (const bad of ["0", "one", "-1", "1.5"]) expect({ bad, status: (await web.get(`${base}?attempt=${bad}`)).status }).toEqual({ bad, status: 400 });
+  });
+
+  it("offers both re-runs on a failed run to those who may, and neither to a viewer", async () => {
+    const page = await (await web.get(originalPath())).text();
+    for (const only of ["all", "failed"]) {
+      expect(page).toContain(`<form method="post" action="${originalPath()}/rerun" class="inline"><input type="hidden" name="_csrf" value="${web.csrf}"/><input type="hidden" name="only" value="${only}"/>`);
+    }
+    expect(page).toContain(">Re-run all</button>");
+    expect(page).toContain(">Re-run failed tasks</button>");
+    const created = await api("/tokens", { method: "POST", body: JSON.stringify({ name: "rerun-viewer", roles: ["viewer"] }) });
+    const viewer = await webLogin(gantry.url, ((await created.json()) as { secret: string }).secret);
+    const viewerPage = await (await viewer.get(originalPath())).text();
+    expect(viewerPage).not.toContain("/rerun");
+    expect((await viewer.post(`${originalPath()}/rerun`, { only: "failed" })).status).toBe(403);
+  });
+
+  it("re-runs only the failed tasks: the new run says so, and its reused task links to and shows the original's log", async () => {
+    writeFile(flag, "fixed");
+    const response = await web.post(`${originalPath()}/rerun`, { only: "failed" });
+    expect(response.status).toBe(303);
+    const next = Number(/^\/pipelines\/default\/flaky\/runs\/(\d+)$/.exec(response.headers.get("location") ?? "")?.[1]);
+    expect(next).toBeGreaterThan(original.id);
+    expect((await waitForRun(api, "default/flaky", next)).state).toBe("successful");
+    const rerun = await runDetail("default/flaky", next);
+    expect(rerun).toMatchObject({ rerunOf: original.id, rerunOnly: "failed", version: original.version, variables: { FLAG: flag }, trigger: { kind: "web", by: expect.any(String) } });
+    expect(rerun.tasks.map((task) => `${task.id} ${task.state}`)).toEqual(["build reused", "test successful", "deploy successful"]);
+
+    const path = `/pipelines/default/flaky/runs/${next}`;
+    const page = await (await web.get(path)).text();
+    expect(page).toContain(`<dt>Re-run of</dt><dd class="run-rerun-of"><a href="${originalPath()}">run ${original.id}</a>: only its failed tasks (successful ones reused)</dd>`);
+    const reusedLink = `<span class="task-reused-from">reused from <a href="${originalPath()}#task-build">run ${original.id}</a></span>`;
+    const { row } = taskRows(page, "build");
+    expect(row).toContain('<span class="badge state-reused"><span aria-hidden="true">↺</span> reused</span>');
+    expect(row).toContain(reusedLink);
+    // Its log section: the same link in its status line, a note, and the original run's lines.
+    const section = /<section id="task-build"[\s\S]*?<\/section>/.exec(page)?.[0] ?? "";
+    expect(section).toContain(reusedLink);
+    expect(section).toContain(`This task was not run again: it succeeded in <a href="${originalPath()}#task-build">run ${original.id}</a>, and its log below is from that run.`);
+    expect(section).toMatch(/<li id="build-L1" class="log-line log-out">.*<span class="log-text">built<\/span><\/li>/);
+    expect(await (await web.get(`${path}/tasks/build/log.txt`)).text()).toContain(" built\n");
+    // Its attempts are the original's.
+    expect(await (await web.get(`${path}/tasks/build/log.txt?attempt=1`)).text()).toContain(" built\n");
+    // The test ran here, with the build's files from the original's workspace.
+    expect(await (await web.get(`${path}/tasks/test/log.txt`)).text()).toContain("tests pass with the build");
+    // Nothing failed here: only "Re-run all" is offered.
+    expect(page).toContain(">Re-run all</button>");
+    expect(page).not.toContain("Re-run failed tasks");
+  });
+
+  it("re-runs all tasks with the same version and variables", async () => {
+    const response = await web.post(`${originalPath()}/rerun`, { only: "all" });
+    expect(response.status).toBe(303);
+    const next = Number(response.headers.get("location")!.split("/").at(-1));
+    expect((await waitForRun(api, "default/flaky", next)).state).toBe("successful");
+    const rerun = await runDetail("default/flaky", next);
+    expect(rerun).toMatchObject({ rerunOf: original.id, rerunOnly: "all", variables: { FLAG: flag } });
+    expect(rerun.tasks.map((task) => task.state)).toEqual(["successful", "successful", "successful"]);
+    expect(await (await web.get(`/pipelines/default/flaky/runs/${next}`)).text()).toContain(`<a href="${originalPath()}">run ${original.id}</a>: all tasks</dd>`);
+  });
+
+  it("says on the page why a re-run was refused, with a 409, and refuses an unknown choice", async () => {
+    // The original's workspace is gone: its successful tasks' files cannot be reused.
+    rmSync(join(gantry.dataDir, "workspaces", "default", "flaky", String(original.id)), { recursive: true, force: true });
+    const refused = await web.post(`${originalPath()}/rerun`, { only: "failed" });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get("content-type")).toContain("text/html");
+    const page = await refused.text();
+    expect(page).toContain(`<h1>Run ${original.id} `);
+    expect(page).toContain(
+      `<p class="notice problem" role="alert" id="rerun-error">Could not re-run: the workspace of run ${original.id} of default/flaky was pruned, so the files of its successful tasks are gone; re-run all tasks instead.</p>`,
+    );
+    // The buttons are still there, to choose again.
+    expect(page).toContain(">Re-run all</button>");
+    const before = await runDetail("default/flaky", original.id);
+    expect((await web.post(`${originalPath()}/rerun`, { only: "some" })).status).toBe(400);
+    // A run that has not ended cannot be re-run either.
+    const gateFlag = join(flags, "rerun-running");
+    const running = await gateRun(gateFlag);
+    const early = await web.post(`/pipelines/default/gate/runs/${running.id}/rerun`, { only: "all" });
+    expect(early.status).toBe(409);
+    expect(await early.text()).toContain(`Could not re-run: run ${running.id} of default/gate is running: only a run that has ended can be re-run.`);
+    writeFile(gateFlag, "go");
+    await waitForRun(api, "default/gate", running.id);
+    // Nothing was started by the refusals.
+    const runs = (await (await api("/pipelines/default/flaky/runs")).json()) as { runs: RunJson[] };
+    expect(runs.runs.filter((run) => run.id > before.id).length).toBe(2);
   });
 });

@@ -12,12 +12,11 @@ import type { AppEnv } from "../env.ts";
 import { requireCsrf, sameOrigin } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
 import { formText } from "./form.ts";
+import { localPath } from "./local-path.ts";
 import { LoginPage } from "./pages/login.tsx";
 
 /** Only local paths, so a login link cannot bounce to another site. */
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
+const safeNext = localPath;
 
 async function logIn(c: Context<AppEnv>, secret: string, next: string): Promise<Response> {
   const deps = c.get("deps");

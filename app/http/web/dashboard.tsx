@@ -1,17 +1,19 @@
 // Web pages: the dashboard (/) and its live stream (/live/dashboard), which re-renders the
-// page's live region when runs, tasks, pipelines or extensions change.
+// page's live region when runs, tasks, pipelines, extensions or the pause switch change.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { isAbsolute, relative } from "node:path";
 import { Hono, type Context } from "hono";
 import { may } from "../../auth/roles.ts";
+import { listQueued, queuePlaces } from "../../db/repos/run-queue.ts";
 import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
 import type { DockerExecutor, DockerHealth } from "../../engine/executors/docker.ts";
 import { withinTime } from "../../engine/executors/docker-client.ts";
 import type { AppEnv } from "../env.ts";
 import { requireSession } from "../middleware/session.ts";
 import { createWakeup, sse } from "../sse.ts";
+import type { PageSession } from "./layouts/page.tsx";
 import { pageSession } from "./page-session.ts";
-import { DashboardLive, DashboardPage, type DashboardData } from "./pages/dashboard.tsx";
+import { DashboardLive, DashboardPage, type DashboardData, type SystemView } from "./pages/dashboard.tsx";
 
 const RECENT_RUNS = 25;
 /** At most one re-render of a stream this often, however busy the bus is. */
@@ -20,7 +22,7 @@ const RENDER_EVERY_MS = 250;
 const TICK_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
 const DOCKER_WAIT_MS = 50;
-const RELEVANT = /^(run|task|pipeline|extension)\./;
+const RELEVANT = /^(run|task|pipeline|extension|system)\./;
 
 /**
  * Docker's health without slowing the page: an engine that hangs takes 2 s to say so, so
@@ -38,10 +40,31 @@ function displayFile(dir: string, file: string): string {
   return inside && !inside.startsWith("..") && !isAbsolute(inside) ? inside : file;
 }
 
+/**
+ * The pause switch and, for those who may read the system, the nodes with their heartbeats.
+ * `session` is there for the switch's form, when the session may pause and resume runs.
+ */
+async function loadSystem(c: Context<AppEnv>, session: PageSession): Promise<SystemView> {
+  const status = await c.get("deps").orchestrator.systemStatus();
+  return {
+    paused: status.paused,
+    pausedBy: status.pausedBy,
+    pausedAt: status.pausedAt,
+    ...(may(c, "system", "read") && { nodes: status.nodes }),
+    ...(may(c, "system", "write") && { session }),
+  };
+}
+
 /** What the dashboard shows to this session: only pipelines (and their runs) it may read. */
-async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
+async function loadDashboard(c: Context<AppEnv>, session: PageSession): Promise<DashboardData> {
   const deps = c.get("deps");
-  const [overviews, active, docker] = await Promise.all([pipelineOverviews(deps.db), activeRunsByPipeline(deps.db), dockerHealth(deps.docker)]);
+  const [overviews, active, queued, docker, system] = await Promise.all([
+    pipelineOverviews(deps.db),
+    activeRunsByPipeline(deps.db),
+    listQueued(deps.db),
+    dockerHealth(deps.docker),
+    loadSystem(c, session),
+  ]);
   const readable = overviews.filter((pipeline) => may(c, "pipelines", "read", keyOf(pipeline)));
   const withRuns = overviews.filter((pipeline) => may(c, "runs", "read", keyOf(pipeline)));
   // Everything readable (the usual case): no filter, so the query walks the created-at
@@ -50,6 +73,7 @@ async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
     await recentRuns(deps.db, RECENT_RUNS, withRuns.length === overviews.length ? {} : { pipelines: withRuns })
   ).filter((run) => may(c, "runs", "read", `${run.namespace}/${run.pipelineId}`));
   const byKey = new Map<string, PipelineOverview>(overviews.map((pipeline) => [keyOf(pipeline), pipeline]));
+  const places = await queuePlaces(deps.db, runs);
   const now = deps.now();
   return {
     now,
@@ -57,6 +81,9 @@ async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
     newInstall: overviews.length === 0,
     pipelineCount: readable.length,
     activeRunCount: withRuns.reduce((sum, pipeline) => sum + (active.get(keyOf(pipeline)) ?? 0), 0),
+    queuedRunCount: queued.filter((run) => may(c, "runs", "read", `${run.key.namespace}/${run.key.id}`)).length,
+    queuePlaces: places,
+    system,
     runs: runs.map((run) => {
       const pipeline = byKey.get(`${run.namespace}/${run.pipelineId}`);
       return { ...run, pipelineName: pipeline?.name ?? run.pipelineId, pipelineDescription: pipeline?.description ?? "" };
@@ -78,9 +105,14 @@ async function loadDashboard(c: Context<AppEnv>): Promise<DashboardData> {
 }
 
 export const dashboardPages = new Hono<AppEnv>()
-  .get("/", requireSession, async (c) => c.html(<DashboardPage session={pageSession(c)} data={await loadDashboard(c)} />))
-  .get("/live/dashboard", requireSession, (c) => {
+  .get("/", requireSession, async (c) => {
+    const session = await pageSession(c);
+    return c.html(<DashboardPage session={session} data={await loadDashboard(c, session)} />);
+  })
+  .get("/live/dashboard", requireSession, async (c) => {
     const deps = c.get("deps");
+    // The switch in the live region comes back to the dashboard.
+    const session = await pageSession(c, "/");
     return sse(c, async (stream, signal) => {
       const wakeup = createWakeup(signal);
       const unsubscribe = deps.bus.subscribe((message) => {
@@ -92,8 +124,11 @@ export const dashboardPages = new Hono<AppEnv>()
       try {
         while (!signal.aborted) {
           // A change reads the database again; a quiet tick only moves the clock (running
-          // durations, "2m ago") and asks Docker, whose health the bus does not announce.
-          data = changed || !data ? await loadDashboard(c) : { ...data, now: deps.now(), docker: await dockerHealth(deps.docker) };
+          // durations, "2m ago") and asks Docker and the nodes, whose health the bus does not announce.
+          data =
+            changed || !data
+              ? await loadDashboard(c, session)
+              : { ...data, now: deps.now(), docker: await dockerHealth(deps.docker), system: await loadSystem(c, session) };
           const html = String(await (<DashboardLive data={data} />).toString());
           // Identical renders (a bus message about something this page does not show) are not sent.
           if (html !== sent) {

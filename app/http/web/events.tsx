@@ -38,7 +38,7 @@ export const eventPages = new Hono<AppEnv>()
     const rows = await listEvents(db, { before: before ?? Number.POSITIVE_INFINITY, limit: PAGE_SIZE, ...(kind.success && { kindPrefix: kind.output }) });
     return c.html(
       <EventsPage
-        session={pageSession(c)}
+        session={await pageSession(c)}
         now={now()}
         events={rows}
         kind={kind.success ? kind.output : typedKind}

@@ -26,7 +26,7 @@ export const extensionPages = new Hono<AppEnv>()
     for (const row of await listSubscriptions(db)) {
       if (may(c, "pipelines", "read", `${row.namespace}/${row.pipelineId}`)) counts.set(row.extension, (counts.get(row.extension) ?? 0) + 1);
     }
-    return c.html(<ExtensionsPage session={pageSession(c)} extensions={statuses} subscriptionCounts={counts} />);
+    return c.html(<ExtensionsPage session={await pageSession(c)} extensions={statuses} subscriptionCounts={counts} />);
   })
   .get("/:id", requireSession, permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
     const { db, extensions, now } = c.get("deps");
@@ -39,5 +39,5 @@ export const extensionPages = new Hono<AppEnv>()
       const error = subscriptionError(row, statuses);
       return { row, ...(error && { error }) };
     });
-    return c.html(<ExtensionPage session={pageSession(c)} now={now()} extension={extension} subscriptions={subscriptions} />);
+    return c.html(<ExtensionPage session={await pageSession(c)} now={now()} extension={extension} subscriptions={subscriptions} />);
   });

@@ -12,6 +12,7 @@ import { objectPages } from "./objects.tsx";
 import { pipelinePages } from "./pipelines.tsx";
 import { runPages } from "./runs.tsx";
 import { secretPages } from "./secrets.tsx";
+import { systemPages } from "./system.ts";
 import { tokenPages } from "./tokens.tsx";
 
 export const webPages = new Hono<AppEnv>()
@@ -24,4 +25,5 @@ export const webPages = new Hono<AppEnv>()
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
   .route("/extensions", extensionPages)
-  .route("/events", eventPages);
+  .route("/events", eventPages)
+  .route("/system", systemPages);

@@ -37,7 +37,7 @@ async function render(c: Context<AppEnv>, extra: Pick<ObjectsPageProps, "form" |
   const list = await objects.list(scopeOf(c));
   return c.html(
     <ObjectsPage
-      session={pageSession(c)}
+      session={await pageSession(c)}
       now={now()}
       pipeline={pipelineOf(c)}
       objects={list}

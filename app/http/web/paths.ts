@@ -23,6 +23,9 @@ export const runPath = (run: RunRef) => `${pipelinePath({ namespace: run.namespa
 /** A task's whole log as plain text. */
 export const rawLogPath = (run: RunRef, taskId: string) => `${runPath(run)}/tasks/${segment(taskId)}/log.txt`;
 
+/** One attempt's part of a task's log as plain text. */
+export const attemptLogPath = (run: RunRef, taskId: string, attempt: number) => `${rawLogPath(run, taskId)}?attempt=${attempt}`;
+
 /** A pipeline's objects page (POST: upload). */
 export const objectsPath = (pipeline: PipelineRef) => `${pipelinePath(pipeline)}/objects`;
 

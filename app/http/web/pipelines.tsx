@@ -6,6 +6,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { getVersion, listVersions, requirePipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
+import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
 import { listRuns } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
@@ -87,11 +88,17 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
     const error = subscriptionError(row, statuses);
     return error ? { row, error } : { row };
   });
-  const history = runs && { runs: runs.slice(0, HISTORY_PAGE), hasOlder: runs.length > HISTORY_PAGE, ...(before !== undefined && { before }) };
+  const shown = runs?.slice(0, HISTORY_PAGE);
+  const history = shown && {
+    runs: shown,
+    hasOlder: runs!.length > HISTORY_PAGE,
+    places: await queuePlaces(db, shown),
+    ...(before !== undefined && { before }),
+  };
   const startForm = may(c, "runs", "write", target) ? (form ?? { values: {}, extra: "" }) : undefined;
   return c.html(
     <PipelinePage
-      session={pageSession(c)}
+      session={await pageSession(c)}
       now={deps.now()}
       pipeline={pipeline}
       {...(version && { version })}
@@ -108,7 +115,7 @@ export const pipelinePages = new Hono<AppEnv>()
   .get("/", requireSession, async (c) => {
     const deps = c.get("deps");
     const pipelines = (await pipelineOverviews(deps.db)).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.id}`));
-    return c.html(<PipelineListPage session={pageSession(c)} now={deps.now()} pipelines={pipelines} pipelinesDir={deps.config.pipelinesDir} />);
+    return c.html(<PipelineListPage session={await pageSession(c)} now={deps.now()} pipelines={pipelines} pipelinesDir={deps.config.pipelinesDir} />);
   })
   .get("/:ns/:id", requireSession, validate("query", historyQuery), async (c) => {
     const { key, pipeline } = await pipelineOfPath(c);

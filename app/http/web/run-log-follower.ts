@@ -203,7 +203,8 @@ export function createRunLogFollower(options: RunLogFollowerOptions): RunLogFoll
     update(executions) {
       if (closed) return;
       for (const execution of executions) {
-        if (execution.state === "pending") continue;
+        // A reused task wrote nothing in this run: its pane shows the original run's log.
+        if (execution.state === "pending" || execution.state === "reused") continue;
         const task = taskOf(execution.taskId);
         if (isFinalTaskState(execution.state)) {
           if (!task.finished) finish(task);

@@ -52,7 +52,7 @@ async function render(c: Context<AppEnv>, extra: { form?: SecretForm; notice?: s
   writable ??= await writableScopes(c);
   const readsAny = may(c, "secrets", "read", "global") || secrets.length > 0 || writable.length > 0;
   if (!readsAny) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission secrets:read`);
-  return c.html(<SecretsPage session={pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...extra} />, status);
+  return c.html(<SecretsPage session={await pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...extra} />, status);
 }
 
 export const secretPages = new Hono<AppEnv>()

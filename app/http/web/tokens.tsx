@@ -97,7 +97,7 @@ async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 
   ];
   return c.html(
     <TokensPage
-      session={pageSession(c)}
+      session={await pageSession(c)}
       now={now}
       {...(active && { tokens: [...active, ...inactive.rows] })}
       hidden={inactive.total}

@@ -1,11 +1,26 @@
-// The dashboard's health card: whether the Docker engine answers and how each extension
+// The dashboard's health card: whether runs start or are paused (with the switch), the
+// nodes working on this database, whether the Docker engine answers and how each extension
 // is doing, as words and symbols (never colour alone), with a link to the extensions page.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { DockerHealth } from "../../../engine/executors/docker.ts";
+import type { SystemStatus } from "../../../engine/runs/orchestrator.ts";
 import type { ExtensionState } from "../../../extension-host/host.ts";
+import type { PageSession } from "../layouts/page.tsx";
 import { ExtensionStateBadge } from "./admin-extension-state.tsx";
+import { PauseSwitch } from "./pause-switch.tsx";
+import { relativeTime, When } from "./time.tsx";
 
 export type { DockerHealth };
+
+export interface SystemView {
+  paused: boolean;
+  pausedBy: string | null;
+  pausedAt: Date | null;
+  /** Absent when the session may not read the system (system:read). */
+  nodes?: SystemStatus["nodes"];
+  /** For the switch's form; absent when the session may not pause runs (system:write). */
+  session?: PageSession;
+}
 
 export interface ExtensionHealth {
   id: string;
@@ -42,12 +57,98 @@ function DockerStatus({ docker }: { docker: DockerHealth | undefined }) {
   );
 }
 
-/** `extensions` is undefined when the session may not read extensions. */
-export function HealthCard({ docker, extensions }: { docker: DockerHealth | undefined; extensions: ExtensionHealth[] | undefined }) {
+function RunsStatus({ system, now }: { system: SystemView; now: Date }) {
+  return (
+    <>
+      {system.paused ? (
+        <span class="dash-health-state tone-warn">
+          <span aria-hidden="true">‖</span> paused
+        </span>
+      ) : (
+        <span class="dash-health-state tone-ok">
+          <span aria-hidden="true">▶</span> active
+        </span>
+      )}
+      {system.session && (
+        <>
+          {" "}
+          <PauseSwitch session={system.session} paused={system.paused} id="dash-pause-switch" />
+        </>
+      )}
+      <span class="dash-health-detail">
+        {system.paused ? (
+          <>
+            {system.pausedBy ? `by ${system.pausedBy} ` : ""}
+            {"since "}
+            <When date={system.pausedAt} now={now} />
+            {": new runs wait in the queue"}
+          </>
+        ) : (
+          "new runs start as their concurrency limits allow"
+        )}
+      </span>
+    </>
+  );
+}
+
+function Nodes({ nodes, now }: { nodes: NonNullable<SystemView["nodes"]>; now: Date }) {
+  if (nodes.length === 0) return <span class="muted">none registered</span>;
+  return (
+    <ul class="dash-nodes">
+      {nodes.map((node) => (
+        <li>
+          {node.alive ? (
+            <span class="dash-health-state tone-ok">
+              <span aria-hidden="true">✓</span> alive
+            </span>
+          ) : (
+            <span class="dash-health-state tone-bad">
+              <span aria-hidden="true">✗</span> {node.stoppedAt ? "stopped" : "silent"}
+            </span>
+          )}{" "}
+          <span class="dash-node-id" title={`process ${node.pid}, Gantry ${node.version}`}>
+            {node.id}
+          </span>
+          {node.self && <span class="muted"> (this server)</span>}
+          {/* The age moves on every render: not worth announcing in the polite live region. */}
+          <span class="dash-health-detail" aria-live="off">
+            {`on ${node.hostname} · heartbeat `}
+            <time datetime={node.heartbeatAt.toISOString()} title={node.heartbeatAt.toISOString()}>
+              {relativeTime(node.heartbeatAt, now)}
+            </time>
+            {` · ${node.runs === 1 ? "1 run" : `${node.runs} runs`} driven`}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export interface HealthCardProps {
+  docker: DockerHealth | undefined;
+  /** Undefined when the session may not read extensions. */
+  extensions: ExtensionHealth[] | undefined;
+  system: SystemView;
+  now: Date;
+}
+
+export function HealthCard({ docker, extensions, system, now }: HealthCardProps) {
   return (
     <section class="card dash-health" aria-labelledby="dash-health-title">
       <h2 id="dash-health-title">Health</h2>
       <dl class="dash-health-list">
+        <dt>Runs</dt>
+        <dd class="dash-runs-switch">
+          <RunsStatus system={system} now={now} />
+        </dd>
+        {system.nodes && (
+          <>
+            <dt>{system.nodes.length === 1 ? "Node" : "Nodes"}</dt>
+            <dd>
+              <Nodes nodes={system.nodes} now={now} />
+            </dd>
+          </>
+        )}
         <dt>Docker</dt>
         <dd>
           <DockerStatus docker={docker} />

@@ -1,9 +1,12 @@
-// The dashboard's table of recent runs across pipelines: pipeline, run, state, task
-// progress, trigger, when it started and how long it took (or has taken so far).
+// The dashboard's table of recent runs across pipelines: pipeline, run, state (a queued
+// run's place and why it waits), task progress, trigger, when it started and how long it
+// took (or has taken so far).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { RunSummary } from "../../../db/repos/run-summaries.ts";
+import type { QueuePlace } from "../../../domain/admission.ts";
 import { isFinalTaskState, TASK_STATES } from "../../../domain/states.ts";
 import { pipelinePath, runPath } from "../paths.ts";
+import { QueuePlaceNote, queueKeyOf } from "./queue-place.tsx";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
@@ -32,7 +35,7 @@ function TaskProgress({ run }: { run: DashboardRun }) {
   );
 }
 
-export function DashboardRuns({ runs, now }: { runs: DashboardRun[]; now: Date }) {
+export function DashboardRuns({ runs, places, now }: { runs: DashboardRun[]; places: Map<string, QueuePlace>; now: Date }) {
   return (
     <table class="list dash-runs" aria-labelledby="dash-runs-title">
       <TableHead
@@ -61,8 +64,9 @@ export function DashboardRuns({ runs, now }: { runs: DashboardRun[]; now: Date }
                 #{run.id}
               </a>
             </td>
-            <td>
+            <td class="dash-state">
               <StateBadge state={run.state} />
+              {run.state === "queued" && <QueuePlaceNote place={places.get(queueKeyOf(run))} />}
             </td>
             <td class="wide-only">
               <TaskProgress run={run} />

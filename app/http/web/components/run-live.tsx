@@ -39,6 +39,8 @@ export function announcement(run: RunWithTasks): string {
 
 export interface RunLiveProps extends RunSummaryProps {
   specTasks: SpecTask[];
+  /** Whether the viewer may read logs (attempts then link their part of the log). */
+  readsLogs: boolean;
 }
 
 export function RunLive(props: RunLiveProps) {
@@ -55,7 +57,7 @@ export function RunLive(props: RunLiveProps) {
         />
       </section>
       <h2 class="run-tasks-title">Tasks</h2>
-      <TaskTable tasks={run.tasks} now={now} />
+      <TaskTable run={run} tasks={run.tasks} logs={props.readsLogs} now={now} />
     </>
   );
 }
@@ -76,7 +78,7 @@ export function RunLiveUpdates({ run, now, logs, announce }: RunLiveUpdatesProps
       {logs &&
         run.tasks.map((execution) => (
           <>
-            <TaskStatusLine execution={execution} now={now} oob />
+            <TaskStatusLine execution={execution} run={run} now={now} oob />
             <LogEmpty taskId={execution.taskId} text={emptyLogText(execution)} oob />
           </>
         ))}

@@ -1,7 +1,10 @@
-// A run's task executions: the table of all of them, and one task's status line (state,
-// attempt, exit code, reason, duration) as it shows beside its log.
+// A run's task executions: the table of all of them (with each retried task's attempts under
+// it), and one task's status line (state, attempt, exit code, reason, duration, the run a
+// reused task comes from) as it shows beside its log.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import type { ExecutionRow } from "../../../db/repos/runs.ts";
+import type { ExecutionRow, ExecutionWithAttempts } from "../../../db/repos/runs.ts";
+import { runPath, type RunRef } from "../paths.ts";
+import { AttemptList, showsAttempts } from "./run-attempts.tsx";
 import { StateBadge } from "./state-badge.tsx";
 import { Took } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
@@ -14,11 +17,24 @@ function ExitCode({ code }: { code: number | null }) {
   return <span class={code === 0 ? "exit-code" : "exit-code nonzero"}>{code}</span>;
 }
 
+/** Where a reused task ran: its section on the page of the run it comes from. */
+export function ReusedFrom({ execution, run }: { execution: ExecutionRow; run: RunRef }) {
+  if (execution.reusedFrom === null) return null;
+  const href = `${runPath({ namespace: run.namespace, pipelineId: run.pipelineId, id: execution.reusedFrom })}#${taskSectionId(execution.taskId)}`;
+  return (
+    <span class="task-reused-from">
+      {"reused from "}
+      <a href={href}>{`run ${execution.reusedFrom}`}</a>
+    </span>
+  );
+}
+
 /** State, attempt, exit code, reason and duration on one wrapping line. */
-export function TaskStatus({ execution, now }: { execution: ExecutionRow; now: Date }) {
+export function TaskStatus({ execution, run, now }: { execution: ExecutionRow; run: RunRef; now: Date }) {
   return (
     <>
       <StateBadge state={execution.state} />
+      <ReusedFrom execution={execution} run={run} />
       {execution.attempt > 1 && <span class="task-fact">attempt {execution.attempt}</span>}
       {execution.exitCode !== null && (
         <span class="task-fact">
@@ -36,15 +52,25 @@ export function TaskStatus({ execution, now }: { execution: ExecutionRow; now: D
 }
 
 /** The status line beside a task's log; the live view replaces it out of band by its id. */
-export function TaskStatusLine({ execution, now, oob }: { execution: ExecutionRow; now: Date; oob?: boolean }) {
+export function TaskStatusLine({ execution, run, now, oob }: { execution: ExecutionRow; run: RunRef; now: Date; oob?: boolean }) {
   return (
     <p id={`status-${execution.taskId}`} class={`task-status task-status-${execution.state}`} hx-swap-oob={oob ? "true" : undefined}>
-      <TaskStatus execution={execution} now={now} />
+      <TaskStatus execution={execution} run={run} now={now} />
     </p>
   );
 }
 
-export function TaskTable({ tasks, now }: { tasks: ExecutionRow[]; now: Date }) {
+const COLUMNS = 7;
+
+export interface TaskTableProps {
+  run: RunRef;
+  tasks: ExecutionWithAttempts[];
+  /** Whether the viewer may read logs (attempts link their part of the log). */
+  logs: boolean;
+  now: Date;
+}
+
+export function TaskTable({ run, tasks, logs, now }: TaskTableProps) {
   return (
     <div class="card table-card">
       <table class="list run-tasks">
@@ -62,25 +88,36 @@ export function TaskTable({ tasks, now }: { tasks: ExecutionRow[]; now: Date }) 
         />
         <tbody>
           {tasks.map((task) => (
-            <tr>
-              <th scope="row">
-                <a id={`task-link-${task.taskId}`} href={`#${taskSectionId(task.taskId)}`}>
-                  {task.taskId}
-                </a>
-              </th>
-              <td class="wide-only">{task.kind === "run" ? "run()" : "container"}</td>
-              <td>
-                <StateBadge state={task.state} />
-              </td>
-              <td class="num wide-only">{task.attempt}</td>
-              <td class="num">
-                <ExitCode code={task.exitCode} />
-              </td>
-              <td class="task-reason-cell">{task.reason ?? <span class="muted">—</span>}</td>
-              <td class="num">
-                <Took start={task.startedAt} end={task.endedAt} now={now} />
-              </td>
-            </tr>
+            <>
+              <tr class={showsAttempts(task) ? "has-attempts" : undefined}>
+                <th scope="row">
+                  <a id={`task-link-${task.taskId}`} href={`#${taskSectionId(task.taskId)}`}>
+                    {task.taskId}
+                  </a>
+                </th>
+                <td class="wide-only">{task.kind === "run" ? "run()" : "container"}</td>
+                <td>
+                  <StateBadge state={task.state} />
+                </td>
+                <td class="num wide-only">{task.attempt}</td>
+                <td class="num">
+                  <ExitCode code={task.exitCode} />
+                </td>
+                <td class="task-reason-cell">
+                  {task.reusedFrom !== null ? <ReusedFrom execution={task} run={run} /> : (task.reason ?? <span class="muted">—</span>)}
+                </td>
+                <td class="num">
+                  <Took start={task.startedAt} end={task.endedAt} now={now} />
+                </td>
+              </tr>
+              {showsAttempts(task) && (
+                <tr class="task-attempts">
+                  <td colspan={COLUMNS}>
+                    <AttemptList execution={task} run={run} logs={logs} now={now} />
+                  </td>
+                </tr>
+              )}
+            </>
           ))}
         </tbody>
       </table>

@@ -4,6 +4,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Child } from "hono/jsx";
 import { ASSET_VERSION } from "../assets.ts";
+import { PausedBanner } from "../components/paused-banner.tsx";
 
 export type NavSection = "dashboard" | "pipelines" | "events" | "extensions" | "secrets" | "tokens";
 
@@ -19,6 +20,14 @@ const NAV: { section: NavSection; href: string; label: string }[] = [
 export interface PageSession {
   who: string;
   csrfToken: string;
+  /** The page's path and query: forms of the layout (Resume runs) come back to it. */
+  path: string;
+  /** When the page was rendered (the banner's "since"). */
+  now: Date;
+  /** Whether the session may pause and resume runs (system:write). */
+  canPause: boolean;
+  /** Set while runs are paused: every page says so in a banner. */
+  paused?: { by: string | null; at: Date | null };
 }
 
 export interface PageProps {
@@ -76,6 +85,7 @@ export function Page({ title, children, session, section }: PageProps) {
           )}
         </header>
         <main id="main" tabindex={-1}>
+          {session && <PausedBanner session={session} />}
           {children}
         </main>
       </body>

@@ -1,11 +1,14 @@
-// The dashboard: counts, what needs attention (or a welcome on a new install), health and
-// the newest runs across pipelines. The /live/dashboard stream re-renders its live region
+// The dashboard: counts, what needs attention (or a welcome on a new install), health (the
+// pause switch and the nodes among it) and the newest runs across pipelines. The /live/dashboard stream re-renders its live region
 // with the same DashboardLive component, so the page and its updates never disagree.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page, type PageSession } from "../layouts/page.tsx";
 import { NeedsAttention, type BrokenPipeline, type FailingPipeline } from "../components/dashboard-attention.tsx";
-import { HealthCard, type DockerHealth, type ExtensionHealth } from "../components/dashboard-health.tsx";
+import { HealthCard, type DockerHealth, type ExtensionHealth, type SystemView } from "../components/dashboard-health.tsx";
+import type { QueuePlace } from "../../../domain/admission.ts";
 import { DashboardRuns, type DashboardRun } from "../components/dashboard-runs.tsx";
+
+export type { SystemView };
 
 export interface DashboardData {
   now: Date;
@@ -17,7 +20,13 @@ export interface DashboardData {
   pipelineCount: number;
   /** Runs pending or running now, of those pipelines. */
   activeRunCount: number;
+  /** Runs waiting in the queue, of those pipelines. */
+  queuedRunCount: number;
   runs: DashboardRun[];
+  /** Where the queued ones among `runs` stand, by queueKeyOf(). */
+  queuePlaces: Map<string, QueuePlace>;
+  /** The pause switch and the nodes. */
+  system: SystemView;
   failing: FailingPipeline[];
   broken: BrokenPipeline[];
   docker: DockerHealth | undefined;
@@ -35,6 +44,7 @@ function Counts({ data }: { data: DashboardData }) {
         <a href="/pipelines">{plural(data.pipelineCount, "pipeline", "pipelines")}</a>
       </li>
       <li class={data.activeRunCount > 0 ? "dash-count-running" : undefined}>{plural(data.activeRunCount, "run", "runs")} running now</li>
+      {data.queuedRunCount > 0 && <li class="dash-count-queued">{plural(data.queuedRunCount, "run", "runs")} queued</li>}
       <li class={problems > 0 ? "dash-count-problem" : undefined}>{plural(problems, "pipeline needs", "pipelines need")} attention</li>
     </ul>
   );
@@ -66,7 +76,7 @@ export function DashboardLive({ data }: { data: DashboardData }) {
         ) : (
           <NeedsAttention failing={data.failing} broken={data.broken} now={data.now} />
         )}
-        <HealthCard docker={data.docker} extensions={data.extensions} />
+        <HealthCard docker={data.docker} extensions={data.extensions} system={data.system} now={data.now} />
       </div>
       <section class="card dash-recent" aria-labelledby="dash-runs-title">
         <h2 id="dash-runs-title">Recent runs</h2>
@@ -75,7 +85,7 @@ export function DashboardLive({ data }: { data: DashboardData }) {
             No runs yet. Open a pipeline under <a href="/pipelines">Pipelines</a> to start one; its runs show up here as they happen.
           </p>
         ) : (
-          <DashboardRuns runs={data.runs} now={data.now} />
+          <DashboardRuns runs={data.runs} places={data.queuePlaces} now={data.now} />
         )}
       </section>
     </>

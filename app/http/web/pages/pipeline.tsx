@@ -1,13 +1,17 @@
-// One pipeline's page: what it is, its load error, its task graph, a form to start a run,
-// the run history with a duration chart, its triggers and subscriptions, and its versions.
+// One pipeline's page: what it is (its concurrency too), its load error, its task graph, a
+// form to start a run, the run history with a duration chart (queued runs with their place
+// in the queue), its triggers and subscriptions, and its versions.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
 import type { RunRow } from "../../../db/repos/runs.ts";
+import type { QueuePlace } from "../../../domain/admission.ts";
+import type { ConcurrencySpec } from "../../../domain/concurrency.ts";
 import type { PipelineSpec } from "../../../domain/pipeline-spec.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { DurationChart } from "../components/duration-chart.tsx";
 import { Triggers, type SubscriptionView } from "../components/pipeline-triggers.tsx";
 import { Versions } from "../components/pipeline-versions.tsx";
+import { QueuePlaceNote, queueKeyOf } from "../components/queue-place.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
 import { Trigger } from "../components/trigger.tsx";
@@ -30,6 +34,8 @@ export interface RunHistory {
   before?: number;
   /** Whether older runs exist past this page. */
   hasOlder: boolean;
+  /** Where the queued runs among them stand, by queueKeyOf(). */
+  places: Map<string, QueuePlace>;
 }
 
 export interface PipelinePageProps {
@@ -49,6 +55,15 @@ export interface PipelinePageProps {
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
 export const variableField = (name: string) => `var.${name}`;
 
+/** "at most 1 run at once, in group deploy-${BRANCH}; only the newest queued run waits". */
+export function concurrencyText(concurrency: ConcurrencySpec): string {
+  const limit = concurrency.limit === undefined ? "no limit on runs at once" : `at most ${concurrency.limit} run${concurrency.limit === 1 ? "" : "s"} at once`;
+  const parts = [`${limit}${concurrency.group !== undefined ? `, shared by group ${concurrency.group}` : ""}`];
+  if (concurrency.queue === "latest") parts.push("only the newest queued run waits (older ones are superseded)");
+  if (concurrency.cancelInProgress) parts.push("a new run cancels the running ones");
+  return parts.join("; ");
+}
+
 function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: VersionRow }) {
   return (
     <dl class="facts">
@@ -66,6 +81,12 @@ function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: Version
         <>
           <dt>Parallelism</dt>
           <dd>{`up to ${version.spec.parallelism} task${version.spec.parallelism === 1 ? "" : "s"} at once`}</dd>
+        </>
+      )}
+      {version?.spec.concurrency && (
+        <>
+          <dt>Concurrency</dt>
+          <dd class="pipeline-concurrency">{concurrencyText(version.spec.concurrency)}</dd>
         </>
       )}
     </dl>
@@ -122,7 +143,7 @@ function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow
 
 function History({ pipeline, history, now }: { pipeline: PipelineRow; history: RunHistory; now: Date }) {
   const base = pipelinePath(pipeline);
-  const { runs, before, hasOlder } = history;
+  const { runs, before, hasOlder, places } = history;
   const oldest = runs.at(-1);
   return (
     <section class="card history" aria-labelledby="history">
@@ -145,8 +166,9 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
                       <span class="sr-only">Run </span>#{run.id}
                     </a>
                   </th>
-                  <td>
+                  <td class="history-state">
                     <StateBadge state={run.state} />
+                    {run.state === "queued" && <QueuePlaceNote place={places.get(queueKeyOf(run))} />}
                   </td>
                   <td>
                     <Trigger trigger={run.trigger} />

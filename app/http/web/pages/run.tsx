@@ -1,5 +1,6 @@
 // The run page: the live summary, DAG and task table in one region that a stream re-renders,
-// and below it one log section per task; the same stream appends each task's new lines.
+// and below it one log section per task; the same stream appends each task's new lines. A
+// reused task's section shows the log of the run it ran in.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
@@ -7,7 +8,7 @@ import { emptyLogText, LogPane, paneId } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
 import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
 import { Page } from "../layouts/page.tsx";
-import { pipelinePath, rawLogPath } from "../paths.ts";
+import { pipelinePath, rawLogPath, runPath, type RunRef } from "../paths.ts";
 
 export interface TaskLog {
   execution: ExecutionRow;
@@ -26,18 +27,32 @@ export interface RunPageProps extends RunLiveProps {
   logs?: TaskLog[];
 }
 
-function TaskLogSection({ log, now, rawHref }: { log: TaskLog; now: Date; rawHref: string }) {
+/** Says whose log a reused task's pane shows, with a link to that run's section of the task. */
+function ReusedLogNote({ execution, run }: { execution: ExecutionRow; run: RunRef }) {
+  if (execution.reusedFrom === null) return null;
+  const original = { namespace: run.namespace, pipelineId: run.pipelineId, id: execution.reusedFrom };
+  return (
+    <p class="log-note reused-log-note">
+      {"This task was not run again: it succeeded in "}
+      <a href={`${runPath(original)}#${taskSectionId(execution.taskId)}`}>{`run ${execution.reusedFrom}`}</a>
+      {", and its log below is from that run."}
+    </p>
+  );
+}
+
+function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef; now: Date; rawHref: string }) {
   const { execution, lines, total } = log;
   const id = taskSectionId(execution.taskId);
   return (
     <section id={id} class="task-log" aria-labelledby={`${id}-title`}>
       <div class="task-log-head">
         <h3 id={`${id}-title`}>{execution.taskId}</h3>
-        <TaskStatusLine execution={execution} now={now} />
+        <TaskStatusLine execution={execution} run={run} now={now} />
         <a class="raw-log" href={rawHref}>
           Raw log<span class="sr-only">{` of ${execution.taskId}`}</span>
         </a>
       </div>
+      <ReusedLogNote execution={execution} run={run} />
       {total > lines.length && (
         <p class="log-note">
           {`Showing the last ${lines.length} of ${total} lines. `}
@@ -90,7 +105,7 @@ export function RunPage(props: RunPageProps) {
         <h2 id="run-logs-title">Logs</h2>
         {logs && <p class="hint log-times-note">Times are UTC. Each line number links to its line.</p>}
         {logs ? (
-          logs.map((log) => <TaskLogSection log={log} now={now} rawHref={rawLogPath(run, log.execution.taskId)} />)
+          logs.map((log) => <TaskLogSection log={log} run={run} now={now} rawHref={rawLogPath(run, log.execution.taskId)} />)
         ) : (
           <p class="notice">Your token may not read the logs of this pipeline (it needs logs:read).</p>
         )}
