@@ -98,6 +98,9 @@ describe("a failed run", () => {
     expect(await readLog(api, "default/flow", done.id, "test")).toContain(`workspace says: prepared by run ${original.id}, mode careful`);
     // A reused task's log is the one of the run that executed it.
     expect(await readLog(api, "default/flow", done.id, "prepare")).toBe(await readLog(api, "default/flow", original.id, "prepare"));
+    const reusedAttempt = await api(`/pipelines/default/flow/runs/${done.id}/tasks/prepare/logs?attempt=1`);
+    expect(reusedAttempt.status).toBe(200);
+    expect(await reusedAttempt.text()).toContain("prepared");
     const events = ((await (await api("/events?limit=1000")).json()) as { events: { kind: string; run: number | null; data: { rerunOf?: number; only?: string } }[] }).events;
     expect(events.find((event) => event.kind === "run.created" && event.run === done.id)?.data).toMatchObject({ rerunOf: original.id, only: "failed" });
 

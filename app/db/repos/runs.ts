@@ -159,6 +159,13 @@ export async function getRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks | un
   return { ...row, tasks: withAttempts(tasks, attempts) };
 }
 
+/** A task's attempts; a reused task's are those of the run it was executed in. */
+export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWithAttempts): Promise<AttemptRow[]> {
+  if (execution.reusedFrom === null) return execution.attempts;
+  const original = await getRun(db, { ...key, run: execution.reusedFrom });
+  return original?.tasks.find((task) => task.taskId === execution.taskId)?.attempts ?? [];
+}
+
 /** The run row alone, without its tasks. */
 export async function getRunRow(db: DbOrTx, key: RunKey): Promise<RunRow | undefined> {
   const [row] = await db.select().from(runs).where(runWhere(key)).limit(1);

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
-import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
+import { attemptsOf, getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";
@@ -116,7 +116,7 @@ export const runsApi = new Hono<AppEnv>()
       const logKey = { namespace: ns, pipeline: id, run: execution.reusedFrom ?? run, task };
       const { follow, attempt } = c.req.valid("query");
       if (attempt !== undefined) {
-        const part = execution.attempts.find((candidate) => candidate.attempt === attempt);
+        const part = (await attemptsOf(deps.db, key, execution)).find((candidate) => candidate.attempt === attempt);
         if (!part) throw new NotFoundError(`task ${task} of run ${run} of ${ns}/${id} has no attempt ${attempt}`);
         return c.text((await deps.logs.readRange(logKey, part.logFrom, part.logTo ?? undefined)) ?? "", 200, { "content-type": "text/plain; charset=utf-8" });
       }

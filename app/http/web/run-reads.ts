@@ -1,9 +1,9 @@
 // What the run page, its live stream and its raw log read about a run: the run itself (or a
-// 404), its version's tasks, where it stands while queued, and for a reused task the log and
-// attempts of the run it ran in.
+// 404), its version's tasks, where it stands while queued, and for a reused task the log of
+// the run it ran in.
 import { getVersion } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
-import { getRun, type AttemptRow, type ExecutionWithAttempts, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
 import { NotFoundError } from "../../domain/errors.ts";
@@ -36,11 +36,4 @@ export async function specTasksOf(deps: Deps, run: RunWithTasks): Promise<SpecTa
 export async function queuePlaceOf(deps: Deps, run: RunWithTasks): Promise<QueuePlace | undefined> {
   if (run.state !== "queued") return undefined;
   return (await queuePlaces(deps.db, [run])).get(queueKeyOf(run));
-}
-
-/** A task's attempts; a reused task's are those of the run it ran in. */
-export async function attemptsOf(deps: Deps, key: RunKey, execution: ExecutionWithAttempts): Promise<AttemptRow[]> {
-  if (execution.reusedFrom === null) return execution.attempts;
-  const original = await getRun(deps.db, { ...key, run: execution.reusedFrom });
-  return original?.tasks.find((task) => task.taskId === execution.taskId)?.attempts ?? [];
 }

@@ -6,7 +6,7 @@ import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
-import type { RunWithTasks } from "../../db/repos/runs.ts";
+import { attemptsOf, type RunWithTasks } from "../../db/repos/runs.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
@@ -22,7 +22,7 @@ import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
-import { attemptsOf, logKeyOf, queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
+import { logKeyOf, queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
 import { streamRun } from "./run-stream.tsx";
 
 const rerunForm = v.object({
@@ -107,7 +107,7 @@ export const runPages = new Hono<AppEnv>()
       const headers = (name: string) => ({ "content-type": "text/plain; charset=utf-8", "content-disposition": `inline; filename="${name}.log"` });
       const name = `${ns}-${id}-${number}-${task}`;
       if (attempt === undefined) return c.body((await deps.logs.read(logKeyOf(key, execution))) ?? "", 200, headers(name));
-      const attempts = await attemptsOf(deps, key, execution);
+      const attempts = await attemptsOf(deps.db, key, execution);
       const part = attempts.find((candidate) => candidate.attempt === attempt);
       if (!part) {
         const tried = attempts.length;
