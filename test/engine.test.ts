@@ -17,6 +17,7 @@ import {
   type TestGantry,
 } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
+import { requestCancel } from "../app/db/repos/runs.ts";
 
 // Servers and task processes need more than bun test's 5 s default; each test file sets its own.
 setDefaultTimeout(30_000);
@@ -316,6 +317,42 @@ describe("cancel", () => {
     // The `sleep 30` the task started (deaf to SIGTERM) is gone with it.
     await waitFor(() => !processAlive(childPid) || undefined, 5_000, `child ${childPid} to die`);
     expect(processAlive(childPid)).toBe(false);
+  });
+});
+
+describe("a cancel that meets the run's end", () => {
+  it("ends the run cancelled whenever the cancel was accepted before the run ended", async () => {
+    // Cancels made the moment the last task ends: the run's end must see them.
+    for (let i = 0; i < 5; i++) {
+      const started = await startRun(api, "default/events");
+      let answered: number | undefined;
+      const unsubscribe = gantry.deps.bus.subscribe((message) => {
+        if (message.pipeline !== "events" || message.run !== started.id || message.kind !== "task.finished" || message.task !== "second") return;
+        void gantry.deps.orchestrator.cancelRun({ namespace: "default", id: "events", run: started.id }, "racer").then(
+          () => (answered = 202),
+          () => (answered = 409),
+        );
+      });
+      const run = await waitForRun(api, "default/events", started.id);
+      unsubscribe();
+      await waitFor(() => answered);
+      if (answered === 202) expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by racer" });
+      else expect(run.state).toBe("successful");
+    }
+  });
+
+  it("starts no further task once another node has written a cancel, before its next look", async () => {
+    const started = await startRun(api, "default/events");
+    const key = { namespace: "default", id: "events", run: started.id };
+    const unsubscribe = gantry.deps.bus.subscribe((message) => {
+      if (message.pipeline !== "events" || message.run !== started.id || message.kind !== "task.started" || message.task !== "first") return;
+      // What a cancel through another server does: the request is stored, nothing more.
+      void gantry.deps.db.transaction((tx) => requestCancel(tx, key, "cancelled by elsewhere", new Date()));
+    });
+    const run = await waitForRun(api, "default/events", started.id);
+    unsubscribe();
+    expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by elsewhere" });
+    expect(task(run, "second")).toMatchObject({ state: "cancelled", startedAt: null, attempts: [] });
   });
 });
 

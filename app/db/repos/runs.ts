@@ -228,19 +228,25 @@ export interface AttemptClaim {
   event: NewEvent;
 }
 
+/** What came of a claim: the attempt is this node's, the run is another node's now, or a cancel was asked for. */
+export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status: "cancelled"; reason: string };
+
 /**
  * Claims a task's next attempt before any work starts: the execution becomes running
  * under this node's lease and the attempt is stored with its reference, only while the
- * node still drives the run. False when it does not (another node took the run over).
+ * node still drives the run and nobody asked to cancel it (a cancel made through another
+ * node is seen here at once, not only at the node's next look).
  */
-export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<boolean> {
+export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<ClaimResult> {
   return db.transaction(async (tx) => {
-    const owned = and(
-      executionsWhere(key),
-      eq(taskExecutions.taskId, claim.taskId),
-      sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.nodeId} = ${claim.nodeId} and ${runs.state} = 'running')`,
-    );
-    const updated = await tx
+    const [run] = await tx
+      .select({ state: runs.state, nodeId: runs.nodeId, cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason })
+      .from(runs)
+      .where(runWhere(key))
+      .limit(1);
+    if (!run || run.state !== "running" || run.nodeId !== claim.nodeId) return { status: "lost" };
+    if (run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
+    await tx
       .update(taskExecutions)
       .set({
         state: "running",
@@ -251,9 +257,7 @@ export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Pr
         endedAt: null,
         reason: null,
       })
-      .where(owned)
-      .returning({ taskId: taskExecutions.taskId });
-    if (updated.length === 0) return false;
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, claim.taskId)));
     await tx
       .insert(taskAttempts)
       .values({
@@ -275,7 +279,7 @@ export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Pr
         set: { state: "running", ref: claim.ref, nodeId: claim.nodeId, logFrom: claim.logFrom, startedAt: claim.now, endedAt: null, reason: null, exitCode: null },
       });
     await tx.insert(events).values(claim.event);
-    return true;
+    return { status: "claimed" };
   });
 }
 
@@ -367,16 +371,26 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
   await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now);
 }
 
-/** A task's execution fails (and its running attempt with it) for a reason outside the task: an internal error. */
-export async function failExecution(db: Db, key: RunKey, taskId: string, reason: string, now: Date, event: NewEvent): Promise<void> {
+/**
+ * A task's execution ends outside an attempt's own end (a cancel before it could start, an
+ * internal error), and its attempt still marked running with it.
+ */
+export async function endExecution(
+  db: Db,
+  key: RunKey,
+  taskId: string,
+  end: { state: "failed" | "cancelled"; reason: string },
+  now: Date,
+  event: NewEvent,
+): Promise<void> {
   await db.transaction(async (tx) => {
     await tx
       .update(taskAttempts)
-      .set({ state: "failed", reason, endedAt: now })
+      .set({ state: end.state, reason: end.reason, endedAt: now })
       .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
     await tx
       .update(taskExecutions)
-      .set({ state: "failed", reason, endedAt: now, leaseExpiresAt: null })
+      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
       .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
     await tx.insert(events).values(event);
   });

@@ -3,7 +3,7 @@
 // parallelism), ends it, and lets the next queued run of its concurrency key in.
 import { existsSync } from "node:fs";
 import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
-import { endRunWithTasks, finishRun, updateExecutions, type RunWithTasks } from "../../db/repos/runs.ts";
+import { endRunWithTasks, finishRunIn, getRunRow, updateExecutions, type RunWithTasks } from "../../db/repos/runs.ts";
 import { planRun } from "../../domain/run-plan.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";
@@ -125,9 +125,17 @@ async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
   if (plan.end) run.finish();
 }
 
+/**
+ * Ends the run in one transaction with a fresh read of it: a cancel committed through
+ * another node before this end makes it cancelled, as the 202 that cancel got promised.
+ */
 async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
-  const plan = planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(run.cancelled !== undefined && { cancelled: run.cancelled }) });
-  await finishRun(ctx.db, run.key, plan.end ?? { state: "failed", reason: "its tasks did not all end" }, ctx.now());
+  await ctx.db.transaction(async (tx) => {
+    const row = await getRunRow(tx, run.key);
+    const cancelled = run.cancelled ?? (row?.cancelRequestedAt ? (row.cancelReason ?? "cancelled") : undefined);
+    const plan = planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(cancelled !== undefined && { cancelled }) });
+    await finishRunIn(tx, run.key, plan.end ?? { state: "failed", reason: "its tasks did not all end" }, ctx.now());
+  });
   ctx.publish("run.finished", run.key);
 }
 

@@ -3,7 +3,7 @@
 // how it ended; a failed one is retried while retries are left. After a restart, the
 // attempt in flight is found again by its reference and followed to its end.
 import { insertEvent } from "../../db/repos/events.ts";
-import { claimAttempt, endAttempt, failExecution, updateExecutions, type AttemptRow } from "../../db/repos/runs.ts";
+import { claimAttempt, endAttempt, endExecution, type AttemptRow } from "../../db/repos/runs.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";
@@ -50,7 +50,7 @@ export async function executeTask(ctx: EngineContext, run: DrivenRun, task: Task
     // A throw must still end the task: left running, its run would never end.
     const reason = `internal error: ${(error as Error).message}`;
     console.error(`task ${task.id} of ${run.key.namespace}/${run.key.id}#${run.key.run}:`, error);
-    await failExecution(ctx.db, run.key, task.id, reason, ctx.now(), ctx.event("task.finished", run.key, { state: "failed", reason }, task.id));
+    await endExecution(ctx.db, run.key, task.id, { state: "failed", reason }, ctx.now(), ctx.event("task.finished", run.key, { state: "failed", reason }, task.id));
     run.states.set(task.id, "failed");
     ctx.publish("task.finished", run.key, task.id);
   } finally {
@@ -75,17 +75,24 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
       attempt = resume.attempt + 1;
     }
     for (;;) {
-      let result: { outcome: Outcome; ref?: string; executor?: Executor } | "never-started" | undefined;
+      let resumed: Awaited<ReturnType<typeof resumeAttempt>> | undefined;
       if (found) {
-        result = await resumeAttempt(ctx, run, task, found, log);
+        resumed = await resumeAttempt(ctx, run, task, found, log);
         found = undefined;
       }
-      if (result === undefined || result === "never-started") {
-        if (run.cancelled !== undefined && result === undefined) {
-          await endWithoutAttempt(ctx, run, task, "run cancelled");
-          return;
-        }
-        result = await freshAttempt(ctx, run, task, attempt, total, log, result === "never-started");
+      let result: Awaited<ReturnType<typeof freshAttempt>>;
+      if (resumed !== undefined && resumed !== "never-started") {
+        result = resumed;
+      } else if (run.cancelled !== undefined) {
+        // Cancelled before this attempt could start (or start again after a restart).
+        await endWithoutAttempt(ctx, run, task, "run cancelled");
+        return;
+      } else {
+        result = await freshAttempt(ctx, run, task, attempt, total, log, resumed === "never-started");
+      }
+      if (result === "cancelled") {
+        await endWithoutAttempt(ctx, run, task, "run cancelled");
+        return;
       }
       const { outcome, ref, executor } = result;
       const retry = outcome.state === "failed" && attempt < total && run.cancelled === undefined;
@@ -128,7 +135,7 @@ async function freshAttempt(
   total: number,
   log: MaskingLog,
   again: boolean,
-): Promise<{ outcome: Outcome; ref?: string; executor?: Executor }> {
+): Promise<{ outcome: Outcome; ref?: string; executor?: Executor } | "cancelled"> {
   const logFrom = log.size;
   if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
@@ -148,7 +155,15 @@ async function freshAttempt(
     now: startedAt,
     event: ctx.event(attempt === 1 ? "task.started" : "task.retried", run.key, { state: "running", attempt }, task.id),
   });
-  if (!claimed) throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
+  if (claimed.status === "lost") throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
+  if (claimed.status === "cancelled") {
+    // Asked through another node: acted on here at once, as if asked here.
+    if (run.cancelled === undefined) {
+      run.cancelled = claimed.reason;
+      for (const handle of run.handles.values()) handle.stop(ctx.killGraceMs);
+    }
+    return "cancelled";
+  }
   run.states.set(task.id, "running");
   run.attempts.set(task.id, attempt);
   ctx.publish(attempt === 1 ? "task.started" : "task.retried", run.key, task.id);
@@ -254,15 +269,9 @@ async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle
   return { state: "failed", exitCode: exit.exitCode, reason: log.mask(exit.reason ?? `exited with code ${exit.exitCode}`) };
 }
 
-/** A task that never got an attempt ends (a cancel came between its attempts, or before its first). */
+/** A task that never got (another) attempt ends cancelled: a cancel came before it could start. */
 async function endWithoutAttempt(ctx: EngineContext, run: DrivenRun, task: TaskSpec, reason: string): Promise<void> {
-  await updateExecutions(ctx.db, run.key, [
-    {
-      taskId: task.id,
-      change: { state: "cancelled", reason, endedAt: ctx.now(), leaseExpiresAt: null },
-      event: ctx.event("task.finished", run.key, { state: "cancelled", reason }, task.id),
-    },
-  ]);
+  await endExecution(ctx.db, run.key, task.id, { state: "cancelled", reason }, ctx.now(), ctx.event("task.finished", run.key, { state: "cancelled", reason }, task.id));
   run.states.set(task.id, "cancelled");
   ctx.publish("task.finished", run.key, task.id);
 }
