@@ -1,5 +1,6 @@
-// Queries for runs, their task executions and attempts. Every state change writes its
-// event in the same transaction, so the event log never disagrees with the rows.
+// Queries for runs (read with their task executions and attempts). Every state change
+// writes its event in the same transaction, so the event log never disagrees with the rows.
+// Task executions' and attempts' own writes are in task-executions.ts.
 import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { deliveries, events, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
@@ -131,9 +132,9 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
 const taskOrder = sql`${taskExecutions}.rowid`;
 
 export const runWhere = (key: RunKey) => and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run));
-const executionsWhere = (key: RunKey) =>
+export const executionsWhere = (key: RunKey) =>
   and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, key.run));
-const attemptsWhere = (key: RunKey) =>
+export const attemptsWhere = (key: RunKey) =>
   and(eq(taskAttempts.namespace, key.namespace), eq(taskAttempts.pipelineId, key.id), eq(taskAttempts.runId, key.run));
 
 function withAttempts(executions: ExecutionRow[], attempts: AttemptRow[]): ExecutionWithAttempts[] {
@@ -157,13 +158,6 @@ export async function getRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks | un
   // A run none of whose tasks started has no attempts to read.
   const attempts = tasks.some((task) => task.attempt > 0) ? await db.select().from(taskAttempts).where(attemptsWhere(key)) : [];
   return { ...row, tasks: withAttempts(tasks, attempts) };
-}
-
-/** A task's attempts; a reused task's are those of the run it was executed in. */
-export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWithAttempts): Promise<AttemptRow[]> {
-  if (execution.reusedFrom === null) return execution.attempts;
-  const original = await getRun(db, { ...key, run: execution.reusedFrom });
-  return original?.tasks.find((task) => task.taskId === execution.taskId)?.attempts ?? [];
 }
 
 /** The run row alone, without its tasks. */
@@ -190,131 +184,11 @@ export async function listRuns(db: Db, key: PipelineKey, options: { limit: numbe
 }
 
 export type RunChange = Partial<Pick<RunRow, "state" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">>;
-export type ExecutionChange = Partial<
-  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">
->;
-
 /** Updates a run and records the event in one transaction. */
 export async function updateRun(db: Db, key: RunKey, change: RunChange, event: NewEvent): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.update(runs).set(change).where(runWhere(key));
     await tx.insert(events).values(event);
-  });
-}
-
-/** Updates task executions and records their events in one transaction. */
-export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: string; change: ExecutionChange; event?: NewEvent }[]): Promise<void> {
-  if (changes.length === 0) return;
-  await db.transaction(async (tx) => {
-    for (const { taskId, change, event } of changes) {
-      await tx
-        .update(taskExecutions)
-        .set(change)
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
-      if (event) await tx.insert(events).values(event);
-    }
-  });
-}
-
-export interface AttemptClaim {
-  taskId: string;
-  attempt: number;
-  executor: "run" | "container";
-  ref: string;
-  nodeId: string;
-  leaseExpiresAt: Date;
-  logFrom: number;
-  now: Date;
-  event: NewEvent;
-}
-
-/** What came of a claim: the attempt is this node's, the run is another node's now, or a cancel was asked for. */
-export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status: "cancelled"; reason: string };
-
-/**
- * Claims a task's next attempt before any work starts: the execution becomes running
- * under this node's lease and the attempt is stored with its reference, only while the
- * node still drives the run and nobody asked to cancel it (a cancel made through another
- * node is seen here at once, not only at the node's next look).
- */
-export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<ClaimResult> {
-  return db.transaction(async (tx) => {
-    const [run] = await tx
-      .select({ state: runs.state, nodeId: runs.nodeId, cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason })
-      .from(runs)
-      .where(runWhere(key))
-      .limit(1);
-    if (!run || run.state !== "running" || run.nodeId !== claim.nodeId) return { status: "lost" };
-    if (run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
-    await tx
-      .update(taskExecutions)
-      .set({
-        state: "running",
-        attempt: claim.attempt,
-        nodeId: claim.nodeId,
-        leaseExpiresAt: claim.leaseExpiresAt,
-        startedAt: sql`coalesce(${taskExecutions.startedAt}, ${claim.now.getTime()})`,
-        endedAt: null,
-        reason: null,
-      })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, claim.taskId)));
-    await tx
-      .insert(taskAttempts)
-      .values({
-        namespace: key.namespace,
-        pipelineId: key.id,
-        runId: key.run,
-        taskId: claim.taskId,
-        attempt: claim.attempt,
-        state: "running",
-        executor: claim.executor,
-        ref: claim.ref,
-        nodeId: claim.nodeId,
-        logFrom: claim.logFrom,
-        startedAt: claim.now,
-      })
-      // The same attempt again: its work was never found after a restart, so it starts anew.
-      .onConflictDoUpdate({
-        target: [taskAttempts.namespace, taskAttempts.pipelineId, taskAttempts.runId, taskAttempts.taskId, taskAttempts.attempt],
-        set: { state: "running", ref: claim.ref, nodeId: claim.nodeId, logFrom: claim.logFrom, startedAt: claim.now, endedAt: null, reason: null, exitCode: null },
-      });
-    await tx.insert(events).values(claim.event);
-    return { status: "claimed" };
-  });
-}
-
-export interface AttemptEnd {
-  state: "successful" | "failed" | "cancelled";
-  exitCode: number | null;
-  reason: string | null;
-  logTo: number;
-  now: Date;
-}
-
-/**
- * Records how an attempt ended; with `final`, the task's execution ends too (its event
- * written), otherwise the task waits for its next attempt.
- */
-export async function endAttempt(
-  db: Db,
-  key: RunKey,
-  taskId: string,
-  attempt: number,
-  end: AttemptEnd,
-  final: { change: ExecutionChange; event: NewEvent } | { event: NewEvent },
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx
-      .update(taskAttempts)
-      .set({ state: end.state, exitCode: end.exitCode, reason: end.reason, logTo: end.logTo, endedAt: end.now })
-      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt)));
-    if ("change" in final) {
-      await tx
-        .update(taskExecutions)
-        .set({ ...final.change, leaseExpiresAt: null })
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
-    }
-    await tx.insert(events).values(final.event);
   });
 }
 
@@ -369,31 +243,6 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
     );
   }
   await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now);
-}
-
-/**
- * A task's execution ends outside an attempt's own end (a cancel before it could start, an
- * internal error), and its attempt still marked running with it.
- */
-export async function endExecution(
-  db: Db,
-  key: RunKey,
-  taskId: string,
-  end: { state: "failed" | "cancelled"; reason: string },
-  now: Date,
-  event: NewEvent,
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx
-      .update(taskAttempts)
-      .set({ state: end.state, reason: end.reason, endedAt: now })
-      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
-    await tx
-      .update(taskExecutions)
-      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
-    await tx.insert(events).values(event);
-  });
 }
 
 /** Whether the run exists (without loading its tasks). */

@@ -3,7 +3,8 @@
 // parallelism), ends it, and lets the next queued run of its concurrency key in.
 import { existsSync } from "node:fs";
 import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
-import { endRunWithTasks, finishRunIn, getRunRow, updateExecutions, type RunWithTasks } from "../../db/repos/runs.ts";
+import { endRunWithTasks, finishRunIn, getRunRow, type RunWithTasks } from "../../db/repos/runs.ts";
+import { updateExecutions } from "../../db/repos/task-executions.ts";
 import { planRun } from "../../domain/run-plan.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";

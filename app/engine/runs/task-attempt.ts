@@ -3,7 +3,8 @@
 // how it ended; a failed one is retried while retries are left. After a restart, the
 // attempt in flight is found again by its reference and followed to its end.
 import { insertEvent } from "../../db/repos/events.ts";
-import { claimAttempt, endAttempt, endExecution, type AttemptRow } from "../../db/repos/runs.ts";
+import type { AttemptRow } from "../../db/repos/runs.ts";
+import { claimAttempt, endAttempt, endExecution } from "../../db/repos/task-executions.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";

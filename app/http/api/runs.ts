@@ -2,7 +2,8 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
-import { attemptsOf, getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
+import { attemptsOf } from "../../db/repos/task-executions.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";

@@ -1,0 +1,160 @@
+// Queries for task executions and their attempts: claiming an attempt before its work
+// starts, recording how it ended, and ending a task outside an attempt. Every change writes
+// its event in the same transaction.
+import { and, eq, sql } from "drizzle-orm";
+import type { Db, DbOrTx } from "../client.ts";
+import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
+import type { RunKey } from "../../domain/run-key.ts";
+import { attemptsWhere, executionsWhere, getRun, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts, type NewEvent } from "./runs.ts";
+
+export type ExecutionChange = Partial<
+  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">
+>;
+
+/** Updates task executions and records their events in one transaction. */
+export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: string; change: ExecutionChange; event?: NewEvent }[]): Promise<void> {
+  if (changes.length === 0) return;
+  await db.transaction(async (tx) => {
+    for (const { taskId, change, event } of changes) {
+      await tx
+        .update(taskExecutions)
+        .set(change)
+        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+      if (event) await tx.insert(events).values(event);
+    }
+  });
+}
+
+export interface AttemptClaim {
+  taskId: string;
+  attempt: number;
+  executor: "run" | "container";
+  ref: string;
+  nodeId: string;
+  leaseExpiresAt: Date;
+  logFrom: number;
+  now: Date;
+  event: NewEvent;
+}
+
+/** What came of a claim: the attempt is this node's, the run is another node's now, or a cancel was asked for. */
+export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status: "cancelled"; reason: string };
+
+/**
+ * Claims a task's next attempt before any work starts: the execution becomes running
+ * under this node's lease and the attempt is stored with its reference, only while the
+ * node still drives the run and nobody asked to cancel it (a cancel made through another
+ * node is seen here at once, not only at the node's next look).
+ */
+export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<ClaimResult> {
+  return db.transaction(async (tx) => {
+    const [run] = await tx
+      .select({ state: runs.state, nodeId: runs.nodeId, cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason })
+      .from(runs)
+      .where(runWhere(key))
+      .limit(1);
+    if (!run || run.state !== "running" || run.nodeId !== claim.nodeId) return { status: "lost" };
+    if (run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
+    await tx
+      .update(taskExecutions)
+      .set({
+        state: "running",
+        attempt: claim.attempt,
+        nodeId: claim.nodeId,
+        leaseExpiresAt: claim.leaseExpiresAt,
+        startedAt: sql`coalesce(${taskExecutions.startedAt}, ${claim.now.getTime()})`,
+        endedAt: null,
+        reason: null,
+      })
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, claim.taskId)));
+    await tx
+      .insert(taskAttempts)
+      .values({
+        namespace: key.namespace,
+        pipelineId: key.id,
+        runId: key.run,
+        taskId: claim.taskId,
+        attempt: claim.attempt,
+        state: "running",
+        executor: claim.executor,
+        ref: claim.ref,
+        nodeId: claim.nodeId,
+        logFrom: claim.logFrom,
+        startedAt: claim.now,
+      })
+      // The same attempt again: its work was never found after a restart, so it starts anew.
+      .onConflictDoUpdate({
+        target: [taskAttempts.namespace, taskAttempts.pipelineId, taskAttempts.runId, taskAttempts.taskId, taskAttempts.attempt],
+        set: { state: "running", ref: claim.ref, nodeId: claim.nodeId, logFrom: claim.logFrom, startedAt: claim.now, endedAt: null, reason: null, exitCode: null },
+      });
+    await tx.insert(events).values(claim.event);
+    return { status: "claimed" };
+  });
+}
+
+export interface AttemptEnd {
+  state: "successful" | "failed" | "cancelled";
+  exitCode: number | null;
+  reason: string | null;
+  logTo: number;
+  now: Date;
+}
+
+/**
+ * Records how an attempt ended; with `final`, the task's execution ends too (its event
+ * written), otherwise the task waits for its next attempt.
+ */
+export async function endAttempt(
+  db: Db,
+  key: RunKey,
+  taskId: string,
+  attempt: number,
+  end: AttemptEnd,
+  final: { change: ExecutionChange; event: NewEvent } | { event: NewEvent },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(taskAttempts)
+      .set({ state: end.state, exitCode: end.exitCode, reason: end.reason, logTo: end.logTo, endedAt: end.now })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt)));
+    if ("change" in final) {
+      await tx
+        .update(taskExecutions)
+        .set({ ...final.change, leaseExpiresAt: null })
+        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+    }
+    await tx.insert(events).values(final.event);
+  });
+}
+
+/**
+ * A task's execution ends outside an attempt's own end (a cancel before it could start, an
+ * internal error), and its attempt still marked running with it.
+ */
+export async function endExecution(
+  db: Db,
+  key: RunKey,
+  taskId: string,
+  end: { state: "failed" | "cancelled"; reason: string },
+  now: Date,
+  event: NewEvent,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(taskAttempts)
+      .set({ state: end.state, reason: end.reason, endedAt: now })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
+    await tx
+      .update(taskExecutions)
+      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+    await tx.insert(events).values(event);
+  });
+}
+
+/** A task's attempts; a reused task's are those of the run it was executed in. */
+export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWithAttempts): Promise<AttemptRow[]> {
+  if (execution.reusedFrom === null) return execution.attempts;
+  const original = await getRun(db, { ...key, run: execution.reusedFrom });
+  return original?.tasks.find((task) => task.taskId === execution.taskId)?.attempts ?? [];
+}
