@@ -3,7 +3,7 @@
 // checks that nothing acknowledged was lost, every run ended, nothing was left behind and no
 // task ran beyond its retries. Goal: 200 kills, 0 violations. Exits 1 on any violation.
 // Usage: bun bench/kill-restart.ts [--kills N] [--quick] [--keep]
-import { formatReport, runKillHarness } from "./kill-harness.ts";
+import { formatReport, runKillHarness } from "./kill-harness/index.ts";
 
 const args = process.argv.slice(2);
 const killsAt = args.indexOf("--kills");

@@ -3,7 +3,7 @@
 // time. Nothing acknowledged may be lost, every run must end, no container or task process
 // may be left and no task may run beyond its retries. bench/kill-restart.ts runs it long.
 import { describe, expect, it, setDefaultTimeout } from "bun:test";
-import { formatReport, runKillHarness } from "../bench/kill-harness.ts";
+import { formatReport, runKillHarness } from "../bench/kill-harness/index.ts";
 
 // Five kills, restarts and a final drain of real runs with containers: about 40 s.
 setDefaultTimeout(180_000);
