@@ -324,31 +324,36 @@ describe("a cancel that meets the run's end", () => {
   it("ends the run cancelled whenever the cancel was accepted before the run ended", async () => {
     // Cancels made the moment the last task ends: the run's end must see them.
     for (let i = 0; i < 5; i++) {
-      const started = await startRun(api, "default/events");
       let answered: number | undefined;
+      // Listening before the run starts: its tasks may be done before the API answers.
       const unsubscribe = gantry.deps.bus.subscribe((message) => {
-        if (message.pipeline !== "events" || message.run !== started.id || message.kind !== "task.finished" || message.task !== "second") return;
-        void gantry.deps.orchestrator.cancelRun({ namespace: "default", id: "events", run: started.id }, "racer").then(
+        if (message.pipeline !== "events" || message.kind !== "task.finished" || message.task !== "second" || answered !== undefined) return;
+        answered = 0;
+        void gantry.deps.orchestrator.cancelRun({ namespace: "default", id: "events", run: message.run! }, "racer").then(
           () => (answered = 202),
           () => (answered = 409),
         );
       });
+      const started = await startRun(api, "default/events");
       const run = await waitForRun(api, "default/events", started.id);
       unsubscribe();
-      await waitFor(() => answered);
+      await waitFor(() => answered || undefined);
       if (answered === 202) expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by racer" });
       else expect(run.state).toBe("successful");
     }
   });
 
   it("starts no further task once another node has written a cancel, before its next look", async () => {
-    const started = await startRun(api, "default/events");
-    const key = { namespace: "default", id: "events", run: started.id };
+    let requested = false;
+    // Listening before the run starts: its first task may be done before the API answers.
     const unsubscribe = gantry.deps.bus.subscribe((message) => {
-      if (message.pipeline !== "events" || message.run !== started.id || message.kind !== "task.started" || message.task !== "first") return;
+      if (message.pipeline !== "events" || message.kind !== "task.started" || message.task !== "first" || requested) return;
+      requested = true;
       // What a cancel through another server does: the request is stored, nothing more.
+      const key = { namespace: "default", id: "events", run: message.run! };
       void gantry.deps.db.transaction((tx) => requestCancel(tx, key, "cancelled by elsewhere", new Date()));
     });
+    const started = await startRun(api, "default/events");
     const run = await waitForRun(api, "default/events", started.id);
     unsubscribe();
     expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by elsewhere" });

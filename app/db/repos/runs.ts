@@ -205,6 +205,30 @@ export async function finishRunIn(tx: DbOrTx, key: RunKey, end: { state: RunStat
   });
 }
 
+/**
+ * Ends a run nobody asked to cancel (false, writing nothing, when somebody did meanwhile:
+ * the caller ends it cancelled instead).
+ */
+export async function finishUncancelledRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const ended = await tx
+      .update(runs)
+      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
+      .where(and(runWhere(key), sql`${runs.cancelRequestedAt} is null`))
+      .returning({ id: runs.id });
+    if (ended.length === 0) return false;
+    await tx.insert(events).values({
+      kind: "run.finished",
+      namespace: key.namespace,
+      pipelineId: key.id,
+      runId: key.run,
+      data: { state: end.state, ...(end.reason && { reason: end.reason }) },
+      at: now,
+    });
+    return true;
+  });
+}
+
 /** Ends a run (see finishRunIn) in a transaction of its own. */
 export async function finishRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
   await db.transaction((tx) => finishRunIn(tx, key, end, now));

@@ -48,14 +48,8 @@ export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status:
  */
 export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<ClaimResult> {
   return db.transaction(async (tx) => {
-    const [run] = await tx
-      .select({ state: runs.state, nodeId: runs.nodeId, cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason })
-      .from(runs)
-      .where(runWhere(key))
-      .limit(1);
-    if (!run || run.state !== "running" || run.nodeId !== claim.nodeId) return { status: "lost" };
-    if (run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
-    await tx
+    // The common case in one statement: the run is still this node's and not cancelled.
+    const claimed = await tx
       .update(taskExecutions)
       .set({
         state: "running",
@@ -66,7 +60,20 @@ export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Pr
         endedAt: null,
         reason: null,
       })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, claim.taskId)));
+      .where(
+        and(
+          executionsWhere(key),
+          eq(taskExecutions.taskId, claim.taskId),
+          sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.state} = 'running' and ${runs.nodeId} = ${claim.nodeId} and ${runs.cancelRequestedAt} is null)`,
+        ),
+      )
+      .returning({ taskId: taskExecutions.taskId });
+    if (claimed.length === 0) {
+      // Why not: another node drives the run now, or a cancel was asked for.
+      const [run] = await tx.select({ cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason, state: runs.state, nodeId: runs.nodeId }).from(runs).where(runWhere(key)).limit(1);
+      if (run?.state === "running" && run.nodeId === claim.nodeId && run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
+      return { status: "lost" };
+    }
     await tx
       .insert(taskAttempts)
       .values({

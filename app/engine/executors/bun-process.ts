@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
-import { taskRunnerCommand } from "../task-runner/command.ts";
+import { GO, taskRunnerCommand } from "../task-runner/command.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 
 /** Variables of the server's own environment that tasks may see; nothing else leaks. */
@@ -34,18 +34,20 @@ export function createBunProcessExecutor(): Executor {
       Object.assign(env, launch.env);
       const argv = [
         ...taskRunnerCommand(),
+        ...(launch.gate ? ["--gated"] : []),
         launch.bundlePath,
         launch.task.id,
         String(launch.attempt),
         resultFile,
         ...(launch.task.workdir ? [launch.task.workdir] : []),
       ];
-      let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+      let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
       try {
         child = Bun.spawn(argv, {
           cwd: launch.workspace,
           env,
-          stdin: "ignore",
+          // A gated runner boots and imports the bundle while the claim commits, then waits for "go".
+          stdin: "pipe",
           stdout: "pipe",
           stderr: "pipe",
           // Own process group: cancel signals reach everything the task started.
@@ -59,6 +61,17 @@ export function createBunProcessExecutor(): Executor {
         };
       }
       const pid = child.pid;
+      const gate = launch.gate ?? Promise.resolve(true);
+      const open = (go: boolean) => {
+        if (!go) signalGroup(pid, "SIGKILL");
+        try {
+          if (go) child.stdin.write(`${GO}\n`);
+          child.stdin.end();
+        } catch {
+          // the runner has ended already (its bundle did not import): its exit says why
+        }
+      };
+      void gate.then(open, () => open(false));
       const pumps = Promise.all([pump(child.stdout, "out", launch.log), pump(child.stderr, "err", launch.log)]);
       let killTimer: ReturnType<typeof setTimeout> | undefined;
 

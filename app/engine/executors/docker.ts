@@ -105,6 +105,11 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "could not create the container") };
         }
+        // Created while the claim commits; started only once it is stored.
+        if (launch.gate && !(await launch.gate.catch(() => false))) {
+          await container.remove({ force: true, v: true }).catch(() => undefined);
+          return { exitCode: null, reason: "not started: its claim was refused" };
+        }
         return startAndFollow(container, launch, control);
       })();
       return { exited, stop: control.stop, detach: control.detach };

@@ -20,6 +20,11 @@ export interface TaskLaunch {
   registryAuth?: string;
   workspace: string;
   log: LogWriter;
+  /**
+   * The work may be prepared at once (a process started, a container created) but begins
+   * only once this resolves true: the attempt's claim is stored. False: it never begins.
+   */
+  gate?: Promise<boolean>;
 }
 
 export interface TaskExit {

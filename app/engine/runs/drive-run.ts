@@ -3,7 +3,7 @@
 // parallelism), ends it, and lets the next queued run of its concurrency key in.
 import { existsSync } from "node:fs";
 import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
-import { endRunWithTasks, finishRunIn, getRunRow, type RunWithTasks } from "../../db/repos/runs.ts";
+import { endRunWithTasks, finishRun, finishUncancelledRun, getRunRow, type RunWithTasks } from "../../db/repos/runs.ts";
 import { updateExecutions } from "../../db/repos/task-executions.ts";
 import { planRun } from "../../domain/run-plan.ts";
 import { runKeyString } from "../../domain/run-key.ts";
@@ -127,16 +127,21 @@ async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
 }
 
 /**
- * Ends the run in one transaction with a fresh read of it: a cancel committed through
- * another node before this end makes it cancelled, as the 202 that cancel got promised.
+ * Ends the run. A cancel committed through another node before this end makes it
+ * cancelled, as the 202 that cancel got promised: the end is written only while no cancel
+ * is stored, and otherwise the run ends with the cancel's reason.
  */
 async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
-  await ctx.db.transaction(async (tx) => {
-    const row = await getRunRow(tx, run.key);
-    const cancelled = run.cancelled ?? (row?.cancelRequestedAt ? (row.cancelReason ?? "cancelled") : undefined);
-    const plan = planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(cancelled !== undefined && { cancelled }) });
-    await finishRunIn(tx, run.key, plan.end ?? { state: "failed", reason: "its tasks did not all end" }, ctx.now());
-  });
+  const planEnd = (cancelled: string | undefined) =>
+    planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(cancelled !== undefined && { cancelled }) }).end ?? {
+      state: "failed" as const,
+      reason: "its tasks did not all end",
+    };
+  const ended = run.cancelled === undefined && (await finishUncancelledRun(ctx.db, run.key, planEnd(undefined), ctx.now()));
+  if (!ended) {
+    const cancelled = run.cancelled ?? (await getRunRow(ctx.db, run.key))?.cancelReason ?? "cancelled";
+    await finishRun(ctx.db, run.key, planEnd(cancelled), ctx.now());
+  }
   ctx.publish("run.finished", run.key);
 }
 

@@ -127,7 +127,7 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
   }
 }
 
-/** Claims attempt `attempt` (stored with its reference before anything starts), starts it and follows it to its end. */
+/** Claims attempt `attempt` (stored with its reference before its work begins), starts it and follows it to its end. */
 async function freshAttempt(
   ctx: EngineContext,
   run: DrivenRun,
@@ -145,7 +145,7 @@ async function freshAttempt(
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
   const startedAt = ctx.now();
-  const claimed = await claimAttempt(ctx.db, run.key, {
+  const claiming = claimAttempt(ctx.db, run.key, {
     taskId: task.id,
     attempt,
     executor: task.kind,
@@ -156,19 +156,42 @@ async function freshAttempt(
     now: startedAt,
     event: ctx.event(attempt === 1 ? "task.started" : "task.retried", run.key, { state: "running", attempt }, task.id),
   });
-  if (claimed.status === "lost") throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
-  if (claimed.status === "cancelled") {
+  // The work is prepared while the claim commits (a runner boots, a container is created)
+  // and begins only once the claim is stored: its start does not wait for the commit, and
+  // nothing runs for an attempt the database does not hold.
+  const runnable = executor !== undefined && typeof prepared !== "string";
+  let handle: TaskHandle | undefined;
+  if (runnable) {
+    log.addSecrets(prepared!.secrets);
+    handle = executor.start({
+      ...base,
+      ref,
+      env: prepared!.env,
+      ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
+      log,
+      gate: claiming.then((claim) => claim.status === "claimed"),
+    });
+  }
+  const claimed = await claiming.catch(async (error: unknown) => {
+    // Unknown whether it committed: the work must not begin either way.
+    await handle?.exited;
+    throw error;
+  });
+  if (claimed.status !== "claimed") {
+    // Told not to begin: it ends without having run (and removes what it prepared).
+    await handle?.exited;
+    if (claimed.status === "lost") throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
     // Asked through another node: acted on here at once, as if asked here.
     if (run.cancelled === undefined) {
       run.cancelled = claimed.reason;
-      for (const handle of run.handles.values()) handle.stop(ctx.killGraceMs);
+      for (const other of run.handles.values()) other.stop(ctx.killGraceMs);
     }
     return "cancelled";
   }
   run.states.set(task.id, "running");
   run.attempts.set(task.id, attempt);
   ctx.publish(attempt === 1 ? "task.started" : "task.retried", run.key, task.id);
-  if (!executor || typeof prepared === "string") {
+  if (!runnable) {
     const reason = !executor
       ? task.kind === "container"
         ? "container tasks need a Docker engine, and none is configured"
@@ -177,16 +200,7 @@ async function freshAttempt(
     log.line("gantry", reason);
     return { outcome: { state: "failed", exitCode: null, reason } };
   }
-  log.addSecrets(prepared!.secrets);
-  const launch: TaskLaunch = {
-    ...base,
-    ref,
-    env: prepared!.env,
-    ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
-    log,
-  };
-  const handle = executor.start(launch);
-  return { outcome: await follow(ctx, run, task, handle, log, startedAt), ref, executor };
+  return { outcome: await follow(ctx, run, task, handle!, log, startedAt), ref, executor };
 }
 
 /** Finds an attempt in flight again after a restart, by its stored reference, and follows it to its end. */

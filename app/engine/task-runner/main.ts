@@ -6,6 +6,7 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
+import { GO, TASK_RUNNER_NOT_STARTED } from "./command.ts";
 
 export interface TaskRunnerArgs {
   bundle: string;
@@ -13,7 +14,10 @@ export interface TaskRunnerArgs {
   attempt: number;
   resultFile: string;
   workdir?: string;
+  /** Wait for "go" on stdin before calling the task's function. */
+  gated?: boolean;
 }
+
 
 /** The outcome the runner leaves in its result file when the function throws. */
 export interface TaskRunnerResult {
@@ -48,6 +52,10 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
     if (!task || task.kind !== "run" || typeof task.fn !== "function") {
       throw new Error(`task "${args.task}" is not a run() task of this pipeline version`);
     }
+    // The server starts the runner while it stores the attempt's claim, and says "go" on
+    // stdin once that is durable: the task's function never runs for an attempt the
+    // database does not hold. Anything else (a refused claim, a server gone) ends it here.
+    if (args.gated && !(await Bun.stdin.text()).startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
     const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
     process.chdir(cwd);
@@ -95,14 +103,15 @@ function format(parts: unknown[]): string {
   return parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
 }
 
-/** Reads runner arguments from argv: <bundle> <task> <attempt> <result-file> [workdir]. */
+/** Reads runner arguments from argv: [--gated] <bundle> <task> <attempt> <result-file> [workdir]. */
 export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
-  const [bundle, task, attempt, resultFile, workdir] = argv;
+  const gated = argv[0] === "--gated";
+  const [bundle, task, attempt, resultFile, workdir] = gated ? argv.slice(1) : argv;
   if (!bundle || !task || !attempt || !resultFile) {
-    process.stderr.write("usage: task-runner <bundle> <task> <attempt> <result-file> [workdir]\n");
+    process.stderr.write("usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n");
     process.exit(2);
   }
-  return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }) };
+  return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }), ...(gated && { gated }) };
 }
 
 if (import.meta.main) await runTask(parseRunnerArgv(process.argv.slice(2)));
