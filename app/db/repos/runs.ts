@@ -192,9 +192,24 @@ export async function updateRun(db: Db, key: RunKey, change: RunChange, event: N
   });
 }
 
-/** Ends a run in the caller's transaction: state, reason and end time with the run.finished event; its lease is let go. */
-export async function finishRunIn(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
-  await tx.update(runs).set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null }).where(runWhere(key));
+/**
+ * Ends a run in the caller's transaction: state, reason and end time with the run.finished
+ * event; its lease is let go. With `unlessCancelled`, only while no cancel is stored (false,
+ * writing nothing, when one is: the caller ends it cancelled instead).
+ */
+export async function finishRunIn(
+  tx: DbOrTx,
+  key: RunKey,
+  end: { state: RunState; reason: string | null },
+  now: Date,
+  options: { unlessCancelled?: boolean } = {},
+): Promise<boolean> {
+  const ended = await tx
+    .update(runs)
+    .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
+    .where(and(runWhere(key), options.unlessCancelled ? sql`${runs.cancelRequestedAt} is null` : undefined))
+    .returning({ id: runs.id });
+  if (ended.length === 0) return false;
   await tx.insert(events).values({
     kind: "run.finished",
     namespace: key.namespace,
@@ -203,35 +218,17 @@ export async function finishRunIn(tx: DbOrTx, key: RunKey, end: { state: RunStat
     data: { state: end.state, ...(end.reason && { reason: end.reason }) },
     at: now,
   });
+  return true;
 }
 
-/**
- * Ends a run nobody asked to cancel (false, writing nothing, when somebody did meanwhile:
- * the caller ends it cancelled instead).
- */
+/** Ends a run nobody asked to cancel; false when somebody did meanwhile (see finishRunIn). */
 export async function finishUncancelledRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const ended = await tx
-      .update(runs)
-      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
-      .where(and(runWhere(key), sql`${runs.cancelRequestedAt} is null`))
-      .returning({ id: runs.id });
-    if (ended.length === 0) return false;
-    await tx.insert(events).values({
-      kind: "run.finished",
-      namespace: key.namespace,
-      pipelineId: key.id,
-      runId: key.run,
-      data: { state: end.state, ...(end.reason && { reason: end.reason }) },
-      at: now,
-    });
-    return true;
-  });
+  return db.transaction((tx) => finishRunIn(tx, key, end, now, { unlessCancelled: true }));
 }
 
 /** Ends a run (see finishRunIn) in a transaction of its own. */
 export async function finishRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
-  await db.transaction((tx) => finishRunIn(tx, key, end, now));
+  await db.transaction((tx) => finishRunIn(tx, key, end, now).then(() => undefined));
 }
 
 /**
