@@ -6,46 +6,30 @@ import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { ago, formatTime, paint, printJson, table } from "./output.ts";
 
-const status: Subcommand = {
-  usage: "gantry system status [--json]",
-  async run(args) {
-    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
-    takePositionals(positionals, []);
-    const { data, raw } = await createApiClient().json("GET", "/system", systemAnswer);
-    if (values.json) printJson(raw);
-    else printStatus(data);
-    return 0;
-  },
-};
-
-const pause: Subcommand = {
-  usage: "gantry system pause [--json]",
-  async run(args) {
-    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
-    takePositionals(positionals, []);
-    const { data, raw } = await createApiClient().json("POST", "/system/pause", systemAnswer);
-    if (values.json) {
-      printJson(raw);
+/** A subcommand that makes one call about the system and prints its answer (or, with --json, the answer as it came). */
+function systemCall(name: string, method: "GET" | "POST", path: string, print: (system: SystemJson) => void): Subcommand {
+  return {
+    usage: `gantry system ${name} [--json]`,
+    async run(args) {
+      const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+      takePositionals(positionals, []);
+      const { data, raw } = await createApiClient().json(method, path, systemAnswer);
+      if (values.json) printJson(raw);
+      else print(data);
       return 0;
-    }
-    const running = data.nodes.reduce((sum, node) => sum + node.runs, 0);
-    console.log(`${pausedLine(data)}: new runs wait queued until \`gantry system resume\``);
-    if (running) console.log(`${running === 1 ? "1 running run finishes" : `${running} running runs finish`} as usual`);
-    return 0;
-  },
-};
+    },
+  };
+}
 
-const resume: Subcommand = {
-  usage: "gantry system resume [--json]",
-  async run(args) {
-    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
-    takePositionals(positionals, []);
-    const { data, raw } = await createApiClient().json("POST", "/system/resume", systemAnswer);
-    if (values.json) printJson(raw);
-    else console.log("resumed: queued runs start in order");
-    return 0;
-  },
-};
+const status = systemCall("status", "GET", "/system", printStatus);
+
+const pause = systemCall("pause", "POST", "/system/pause", (system) => {
+  const running = system.nodes.reduce((sum, node) => sum + node.runs, 0);
+  console.log(`${pausedLine(system)}: new runs wait queued until \`gantry system resume\``);
+  if (running) console.log(`${running === 1 ? "1 running run finishes" : `${running} running runs finish`} as usual`);
+});
+
+const resume = systemCall("resume", "POST", "/system/resume", () => console.log("resumed: queued runs start in order"));
 
 export function systemCommand(args: string[]): Promise<number> {
   return dispatch("system", args, { status, pause, resume }, { show: "status" });

@@ -4,6 +4,3 @@ export interface PipelineKey {
   namespace: string;
   id: string;
 }
-
-/** "namespace/id", as paths, permissions and messages write it. */
-export const pipelineKeyString = (key: PipelineKey): string => `${key.namespace}/${key.id}`;

@@ -5,7 +5,7 @@ export interface RunKey extends PipelineKey {
   run: number;
 }
 
-/** "namespace/id#run", for logs and messages. */
+/** "namespace/id#run": for messages, and as the key of maps and sets of runs. */
 export const runKeyString = (key: RunKey): string => `${key.namespace}/${key.id}#${key.run}`;
 
 /** The key of a stored run row. */
@@ -15,4 +15,5 @@ export const runKeyOf = (row: { namespace: string; pipelineId: string; id: numbe
   run: row.id,
 });
 
-export const sameRun = (a: RunKey, b: RunKey): boolean => a.namespace === b.namespace && a.id === b.id && a.run === b.run;
+/** runKeyString of a stored run row. */
+export const runRowKeyString = (row: { namespace: string; pipelineId: string; id: number }): string => runKeyString(runKeyOf(row));

@@ -6,7 +6,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GANTRY_LABELS, isUnreachable, listServerContainers, type DockerConnection } from "./executors/docker-client.ts";
-import type { RunKey } from "../domain/run-key.ts";
+import { runKeyString, type RunKey } from "../domain/run-key.ts";
 
 export interface JanitorOptions {
   docker?: DockerConnection;
@@ -83,7 +83,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
         id: info.Labels[GANTRY_LABELS.pipeline] ?? "",
         run: Number(info.Labels[GANTRY_LABELS.run]),
       };
-      if (active.has(`${key.namespace}/${key.id}#${key.run}`)) continue;
+      if (active.has(runKeyString(key))) continue;
       const kept = info.Labels[GANTRY_LABELS.keep] === "true" && info.State !== "running" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run);
       if (kept) continue;
       // Its run is over: a running one is an orphan of a crash, a stopped one is left-over.
@@ -108,7 +108,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
       for (const pipeline of dirs(join(options.workspacesDir, namespace))) {
         const base = join(options.workspacesDir, namespace, pipeline);
         const runs = dirs(base).filter((name) => /^\d+$/.test(name)).map(Number);
-        const finished = runs.filter((run) => !active.has(`${namespace}/${pipeline}#${run}`));
+        const finished = runs.filter((run) => !active.has(runKeyString({ namespace, id: pipeline, run })));
         const keep = newest(finished, options.keepLast);
         for (const run of finished) {
           if (keep.has(run)) continue;

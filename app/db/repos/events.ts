@@ -2,8 +2,16 @@
 import { and, asc, desc, eq, gt, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { events } from "../schema/index.ts";
+import type { EventKind } from "../../domain/event-kinds.ts";
+import type { RunKey } from "../../domain/run-key.ts";
 
 export type EventRow = typeof events.$inferSelect;
+export type NewEvent = typeof events.$inferInsert;
+
+/** An event of a run, or with `task` of one of its tasks. */
+export function runEvent(kind: EventKind, key: RunKey, data: Record<string, unknown>, at: Date, task?: string): NewEvent {
+  return { kind, namespace: key.namespace, pipelineId: key.id, runId: key.run, ...(task && { taskId: task }), data, at };
+}
 
 export async function insertEvent(db: Db, event: typeof events.$inferInsert): Promise<EventRow> {
   const [row] = await db.insert(events).values(event).returning();

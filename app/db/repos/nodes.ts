@@ -4,8 +4,9 @@
 import { and, count, eq, inArray } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { events, nodes, runs, taskExecutions } from "../schema/index.ts";
-import type { RunKey } from "../../domain/run-key.ts";
-import { claimableRuns } from "./runs.ts";
+import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
+import { runEvent } from "./events.ts";
+import { claimableRuns, runWhere } from "./runs.ts";
 
 export type NodeRow = typeof nodes.$inferSelect;
 
@@ -57,19 +58,9 @@ export async function claimRuns(db: Db, nodeId: string, now: Date, until: Date, 
       .where(claimableRuns(nodeId, now, own));
     const claimed: RunKey[] = [];
     for (const row of rows) {
-      const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
-      await tx
-        .update(runs)
-        .set({ nodeId, leaseExpiresAt: until })
-        .where(and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run)));
-      await tx.insert(events).values({
-        kind: "run.recovered",
-        namespace: key.namespace,
-        pipelineId: key.id,
-        runId: key.run,
-        data: { node: nodeId, ...(row.nodeId && row.nodeId !== nodeId && { from: row.nodeId }) },
-        at: now,
-      });
+      const key = runKeyOf(row);
+      await tx.update(runs).set({ nodeId, leaseExpiresAt: until }).where(runWhere(key));
+      await tx.insert(events).values(runEvent("run.recovered", key, { node: nodeId, ...(row.nodeId && row.nodeId !== nodeId && { from: row.nodeId }) }, now));
       claimed.push(key);
     }
     return claimed;

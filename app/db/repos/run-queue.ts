@@ -4,11 +4,9 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs } from "../schema/index.ts";
 import { describeQueuePlace, type QueuePlace, type QueuedRun, type RunningRun } from "../../domain/admission.ts";
-import type { RunKey } from "../../domain/run-key.ts";
-import { endRunWithTasks, runWhere, type Admission, type RunRow } from "./runs.ts";
+import { runKeyOf, runRowKeyString, type RunKey } from "../../domain/run-key.ts";
+import { endRunWithTasks, runWhere, startedEvent, type Admission, type RunRow } from "./runs.ts";
 import { getSystemState } from "./system-state.ts";
-
-const keyOf = (row: { namespace: string; pipelineId: string; id: number }): RunKey => ({ namespace: row.namespace, id: row.pipelineId, run: row.id });
 
 /** Statements hold at most this many bound keys (SQLite's limit is far above). */
 const KEYS_PER_QUERY = 500;
@@ -29,7 +27,7 @@ export async function listQueued(db: DbOrTx, concurrencyKeys?: readonly (string 
     }
     if (concurrencyKeys.includes(null)) rows.push(...(await select().where(and(eq(runs.state, "queued"), sql`${runs.concurrencyKey} is null`))));
   }
-  return rows.map((row) => ({ key: keyOf(row), order: row.order, concurrencyKey: row.concurrencyKey, concurrency: row.concurrency }));
+  return rows.map((row) => ({ key: runKeyOf(row), order: row.order, concurrencyKey: row.concurrencyKey, concurrency: row.concurrency }));
 }
 
 /** Running runs of these concurrency keys: they hold their key's places. */
@@ -48,7 +46,7 @@ export async function listRunningOfKeys(db: DbOrTx, concurrencyKeys: readonly (s
       })
       .from(runs)
       .where(and(eq(runs.state, "running"), inArray(runs.concurrencyKey, named.slice(start, start + KEYS_PER_QUERY))));
-    for (const row of rows) result.push({ key: keyOf(row), order: row.order, concurrencyKey: row.concurrencyKey, cancelRequested: row.cancelRequestedAt !== null });
+    for (const row of rows) result.push({ key: runKeyOf(row), order: row.order, concurrencyKey: row.concurrencyKey, cancelRequested: row.cancelRequestedAt !== null });
   }
   return result;
 }
@@ -69,14 +67,7 @@ export async function admitQueued(tx: DbOrTx, keys: readonly RunKey[], admission
       .where(and(runWhere(key), eq(runs.state, "queued")))
       .returning({ id: runs.id });
     if (moved.length === 0) continue;
-    await tx.insert(events).values({
-      kind: "run.started",
-      namespace: key.namespace,
-      pipelineId: key.id,
-      runId: key.run,
-      data: { state: "running", node: admission.nodeId },
-      at: now,
-    });
+    await tx.insert(events).values(startedEvent(key, admission.nodeId, now));
     admitted.push(key);
   }
   return admitted;
@@ -92,7 +83,7 @@ export async function cancelQueued(tx: DbOrTx, key: RunKey, reason: string, now:
 
 /**
  * Where each queued run of `rows` stands in its queue and why it waits, for pages and the
- * API (runs not queued are left out).
+ * API, by runRowKeyString (runs not queued are left out).
  */
 export async function queuePlaces(db: Db, rows: readonly RunRow[]): Promise<Map<string, QueuePlace>> {
   const places = new Map<string, QueuePlace>();
@@ -105,7 +96,7 @@ export async function queuePlaces(db: Db, rows: readonly RunRow[]): Promise<Map<
   const state = { paused, queued, running };
   for (const row of waiting) {
     const entry = queued.find((run) => run.key.namespace === row.namespace && run.key.id === row.pipelineId && run.key.run === row.id);
-    if (entry) places.set(`${row.namespace}/${row.pipelineId}#${row.id}`, describeQueuePlace(entry, state));
+    if (entry) places.set(runRowKeyString(row), describeQueuePlace(entry, state));
   }
   return places;
 }

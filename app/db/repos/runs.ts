@@ -7,17 +7,17 @@ import { deliveries, events, pipelines, runs, taskAttempts, taskExecutions } fro
 import type { RunConcurrency } from "../../domain/concurrency.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RerunScope } from "../../domain/rerun-plan.ts";
-import type { RunKey } from "../../domain/run-key.ts";
+import { runKeyOf, runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
 import { DuplicateDeliveryError, NotFoundError } from "../../domain/errors.ts";
+import { runEvent, type NewEvent } from "./events.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExecutionRow = typeof taskExecutions.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
 export type ExecutionWithAttempts = ExecutionRow & { attempts: AttemptRow[] };
 export type RunWithTasks = RunRow & { tasks: ExecutionWithAttempts[] };
-export type NewEvent = typeof events.$inferInsert;
 
 export interface NewRun {
   trigger: RunTrigger;
@@ -31,6 +31,9 @@ export interface NewRun {
   /** The hook delivery the run is for: stored with the run, and a second run for it refused. */
   delivery?: { extension: string; deliveryId: string };
 }
+
+/** The event of a run admitted to run on a node. */
+export const startedEvent = (key: RunKey, nodeId: string, at: Date): NewEvent => runEvent("run.started", key, { state: "running", node: nodeId }, at);
 
 /** A run admitted at its creation, and the node that drives it. */
 export interface Admission {
@@ -97,15 +100,11 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
       }),
     )
     .returning();
-  const created = { namespace: key.namespace, pipelineId: key.id, runId: id, at: now };
+  const runKey = { ...key, run: id };
   await tx.insert(events).values([
-    {
-      ...created,
-      kind: "run.created",
-      data: { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) },
-    },
-    ...(admitted ? [{ ...created, kind: "run.started" as const, data: { state: "running", node: admitted.nodeId } }] : []),
-    ...(run.delivery ? [{ ...created, kind: "delivery.accepted" as const, data: { extension: run.delivery.extension, delivery: run.delivery.deliveryId } }] : []),
+    runEvent("run.created", runKey, { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) }, now),
+    ...(admitted ? [startedEvent(runKey, admitted.nodeId, now)] : []),
+    ...(run.delivery ? [runEvent("delivery.accepted", runKey, { extension: run.delivery.extension, delivery: run.delivery.deliveryId }, now)] : []),
   ]);
   if (run.delivery) {
     // Last, so the common case costs one statement: the unique index finds a repeat, and
@@ -152,7 +151,7 @@ function withAttempts(executions: ExecutionRow[], attempts: AttemptRow[]): Execu
 }
 
 export async function getRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks | undefined> {
-  const [row] = await db.select().from(runs).where(runWhere(key)).limit(1);
+  const row = await getRunRow(db, key);
   if (!row) return undefined;
   const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(taskOrder);
   // A run none of whose tasks started has no attempts to read.
@@ -210,14 +209,7 @@ export async function finishRunIn(
     .where(and(runWhere(key), options.unlessCancelled ? sql`${runs.cancelRequestedAt} is null` : undefined))
     .returning({ id: runs.id });
   if (ended.length === 0) return false;
-  await tx.insert(events).values({
-    kind: "run.finished",
-    namespace: key.namespace,
-    pipelineId: key.id,
-    runId: key.run,
-    data: { state: end.state, ...(end.reason && { reason: end.reason }) },
-    at: now,
-  });
+  await tx.insert(events).values(runEvent("run.finished", key, { state: end.state, ...(end.reason && { reason: end.reason }) }, now));
   return true;
 }
 
@@ -251,17 +243,7 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
     .set({ state: "failed", reason: end.taskReason, endedAt: now })
     .where(and(attemptsWhere(key), eq(taskAttempts.state, "running")));
   if (ended.length > 0) {
-    await tx.insert(events).values(
-      ended.map(({ taskId, state }) => ({
-        kind: "task.finished" as const,
-        namespace: key.namespace,
-        pipelineId: key.id,
-        runId: key.run,
-        taskId,
-        data: { state, reason: end.taskReason },
-        at: now,
-      })),
-    );
+    await tx.insert(events).values(ended.map(({ taskId, state }) => runEvent("task.finished", key, { state, reason: end.taskReason }, now, taskId)));
   }
   await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now);
 }
@@ -283,8 +265,8 @@ export async function unfinishedRunKeys(db: Db): Promise<Set<string>> {
     .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, rerunOf: runs.rerunOf })
     .from(runs)
     .where(inArray(runs.state, states));
-  const keys = new Set(rows.map((row) => `${row.namespace}/${row.pipelineId}#${row.id}`));
-  for (const row of rows) if (row.rerunOf !== null) keys.add(`${row.namespace}/${row.pipelineId}#${row.rerunOf}`);
+  const keys = new Set(rows.map(runRowKeyString));
+  for (const row of rows) if (row.rerunOf !== null) keys.add(runRowKeyString({ ...row, id: row.rerunOf }));
   return keys;
 }
 
@@ -294,7 +276,7 @@ export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key:
     .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, reason: runs.cancelReason })
     .from(runs)
     .where(and(eq(runs.nodeId, nodeId), eq(runs.state, "running"), isNotNull(runs.cancelRequestedAt)));
-  return rows.map((row) => ({ key: { namespace: row.namespace, id: row.pipelineId, run: row.id }, reason: row.reason ?? "cancelled" }));
+  return rows.map((row) => ({ key: runKeyOf(row), reason: row.reason ?? "cancelled" }));
 }
 
 /**
@@ -308,14 +290,7 @@ export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now
     .where(and(runWhere(key), eq(runs.state, "running"), sql`${runs.cancelRequestedAt} is null`))
     .returning({ id: runs.id });
   if (updated.length === 0) return false;
-  await tx.insert(events).values({
-    kind: "run.cancel_requested",
-    namespace: key.namespace,
-    pipelineId: key.id,
-    runId: key.run,
-    data: { reason },
-    at: now,
-  });
+  await tx.insert(events).values(runEvent("run.cancel_requested", key, { reason }, now));
   return true;
 }
 

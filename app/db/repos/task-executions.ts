@@ -5,7 +5,9 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
-import { attemptsWhere, executionsWhere, getRun, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts, type NewEvent } from "./runs.ts";
+import type { LogKey } from "../../stores/logs.ts";
+import type { NewEvent } from "./events.ts";
+import { attemptsWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
   Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">
@@ -159,9 +161,20 @@ export async function endExecution(
   });
 }
 
+/** A task's log: its own, or for a reused task the one of the run it was executed in. */
+export const logKeyOf = (key: RunKey, execution: { taskId: string; reusedFrom: number | null }): LogKey => ({
+  namespace: key.namespace,
+  pipeline: key.id,
+  run: execution.reusedFrom ?? key.run,
+  task: execution.taskId,
+});
+
 /** A task's attempts; a reused task's are those of the run it was executed in. */
 export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWithAttempts): Promise<AttemptRow[]> {
   if (execution.reusedFrom === null) return execution.attempts;
-  const original = await getRun(db, { ...key, run: execution.reusedFrom });
-  return original?.tasks.find((task) => task.taskId === execution.taskId)?.attempts ?? [];
+  return db
+    .select()
+    .from(taskAttempts)
+    .where(and(attemptsWhere({ ...key, run: execution.reusedFrom }), eq(taskAttempts.taskId, execution.taskId)))
+    .orderBy(taskAttempts.attempt);
 }

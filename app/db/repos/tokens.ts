@@ -2,7 +2,7 @@
 import { and, asc, count, desc, eq, gt, inArray, isNull, like, lte, not, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
-import type { RunKey } from "../../domain/run-key.ts";
+import { runKeyString, type RunKey } from "../../domain/run-key.ts";
 
 export type TokenRow = typeof tokens.$inferSelect;
 export type NewTokenRow = typeof tokens.$inferInsert;
@@ -59,7 +59,7 @@ export async function deleteRevokedRunTokens(db: Db, revokedBefore: Date): Promi
 }
 
 /** The name of a token issued to a task of a run: "run <ns>/<id>#<run> <task>". */
-export const runTokenName = (run: RunKey, task: string) => `run ${run.namespace}/${run.id}#${run.run} ${task}`;
+export const runTokenName = (run: RunKey, task: string) => `run ${runKeyString(run)} ${task}`;
 
 /** Revokes every live token issued to the run's tasks, whichever process issued them. */
 export async function revokeRunTokensOf(db: Db, run: RunKey, now: Date): Promise<number> {

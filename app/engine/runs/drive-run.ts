@@ -6,7 +6,7 @@ import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
 import { endRunWithTasks, finishRun, finishUncancelledRun, getRunRow, type RunWithTasks } from "../../db/repos/runs.ts";
 import { updateExecutions } from "../../db/repos/task-executions.ts";
 import { planRun } from "../../domain/run-plan.ts";
-import { runKeyString } from "../../domain/run-key.ts";
+import { runKeyOf, runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { executeTask } from "./task-attempt.ts";
@@ -19,11 +19,13 @@ export class WorkLostError extends Error {}
  * are found again through their latest attempt; everything else follows the plan.
  */
 export async function startDriving(ctx: EngineContext, row: RunWithTasks, recovered: boolean): Promise<void> {
-  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+  const key = runKeyOf(row);
   if (ctx.active.has(runKeyString(key))) return;
   const version = await ctx.version(key, row.version);
   if (!version || !existsSync(version.bundlePath)) {
-    await loseRun(ctx, row, `version ${row.version} of ${key.namespace}/${key.id} can no longer be found (its bundle is gone)`);
+    await failRun(ctx, key, `version ${row.version} of ${key.namespace}/${key.id} can no longer be found (its bundle is gone)`);
+    // The next of its key may start.
+    await ctx.admit([row.concurrencyKey]);
     return;
   }
   const run = drivenRun(row, version.spec, version.bundlePath, ctx.workspacesDir, recovered);
@@ -47,22 +49,17 @@ export async function startDriving(ctx: EngineContext, row: RunWithTasks, recove
       const reason = error instanceof WorkLostError ? error.message : `internal error: ${(error as Error).message}`;
       if (!(error instanceof WorkLostError)) console.error(`run ${runKeyString(key)} failed internally:`, error);
       // Whatever went wrong, the run ends: nothing stays running forever.
-      await ctx.db
-        .transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now()))
-        .catch((writeError) => console.error(`run ${runKeyString(key)}: recording its end failed:`, writeError));
-      ctx.publish("run.finished", key);
+      await failRun(ctx, key, reason).catch((writeError) => console.error(`run ${runKeyString(key)}: recording its end failed:`, writeError));
     } finally {
       await afterRun(ctx, run);
     }
   })();
 }
 
-/** A run whose work is gone ends failed, saying so; the next of its key may start. */
-async function loseRun(ctx: EngineContext, row: RunWithTasks, reason: string): Promise<void> {
-  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+/** A run that cannot go on (its work is gone, an internal error) ends failed with its unfinished tasks, saying why. */
+async function failRun(ctx: EngineContext, key: RunKey, reason: string): Promise<void> {
   await ctx.db.transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now()));
   ctx.publish("run.finished", key);
-  await ctx.admit([row.concurrencyKey]);
 }
 
 /**

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
-import type { RunKey } from "../../domain/run-key.ts";
+import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { TaskState } from "../../domain/states.ts";
 import type { TaskHandle } from "../executors/executor.ts";
 import type { IssuedToken } from "./engine-context.ts";
@@ -43,7 +43,7 @@ export interface DrivenRun {
 export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: string, workspacesDir: string, recovered: boolean): DrivenRun {
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-  const key = { namespace: row.namespace, id: row.pipelineId, run: row.id };
+  const key = runKeyOf(row);
   return {
     key,
     spec,

@@ -2,6 +2,7 @@
 // leases, the executors, the global task slots, the runs this process drives, and the
 // two hooks that join the verbs (admission starts runs; a run's end admits the next).
 import type { Db } from "../../db/client.ts";
+import { runEvent, type NewEvent } from "../../db/repos/events.ts";
 import { getVersion, type VersionRow } from "../../db/repos/pipelines.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -76,15 +77,8 @@ export interface EngineContext extends EngineOptions {
   /** Called whenever the engine may have gone idle. */
   checkIdle(): void;
   publish(kind: string, key: RunKey, task?: string): void;
-  event(kind: EventKind, key: RunKey, data: Record<string, unknown>, task?: string): {
-    kind: EventKind;
-    namespace: string;
-    pipelineId: string;
-    runId: number;
-    taskId?: string;
-    data: Record<string, unknown>;
-    at: Date;
-  };
+  /** An event of the run (or of a task) at the current time. */
+  event(kind: EventKind, key: RunKey, data: Record<string, unknown>, task?: string): NewEvent;
   leaseUntil(): Date;
   /** A version, kept parsed (versions never change once stored). */
   version(key: PipelineKey, number: number): Promise<VersionRow | undefined>;
@@ -112,9 +106,7 @@ export function createEngineContext(options: EngineOptions, limiter: Limiter, ho
     publish(kind, key, task) {
       options.bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
     },
-    event(kind, key, data, task) {
-      return { kind, namespace: key.namespace, pipelineId: key.id, runId: key.run, ...(task && { taskId: task }), data, at: now() };
-    },
+    event: (kind, key, data, task) => runEvent(kind, key, data, now(), task),
     leaseUntil: () => new Date(now().getTime() + options.leaseMs),
     async version(key, number) {
       const cacheKey = `${key.namespace}/${key.id}@${number}`;

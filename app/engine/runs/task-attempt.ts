@@ -7,6 +7,7 @@ import type { AttemptRow } from "../../db/repos/runs.ts";
 import { claimAttempt, endAttempt, endExecution } from "../../db/repos/task-executions.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
+import { runKeyString } from "../../domain/run-key.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import type { Executor, TaskHandle, TaskLaunch } from "../executors/executor.ts";
@@ -50,7 +51,7 @@ export async function executeTask(ctx: EngineContext, run: DrivenRun, task: Task
     if (error instanceof LostRunError || error instanceof EngineStoppedError || ctx.stopped) return;
     // A throw must still end the task: left running, its run would never end.
     const reason = `internal error: ${(error as Error).message}`;
-    console.error(`task ${task.id} of ${run.key.namespace}/${run.key.id}#${run.key.run}:`, error);
+    console.error(`task ${task.id} of ${runKeyString(run.key)}:`, error);
     await endExecution(ctx.db, run.key, task.id, { state: "failed", reason }, ctx.now(), ctx.event("task.finished", run.key, { state: "failed", reason }, task.id));
     run.states.set(task.id, "failed");
     ctx.publish("task.finished", run.key, task.id);
@@ -66,32 +67,20 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
   const log = maskingLogWriter(ctx.logs.open(logKeyOf(run, task)));
   try {
     const total = task.retries + 1;
-    let attempt = (run.attempts.get(task.id) ?? 0) + 1;
-    let found: AttemptRow | undefined;
-    if (resume?.state === "running") {
-      attempt = resume.attempt;
-      found = resume;
-    } else if (resume) {
-      // Its last attempt ended before the restart and the next was not claimed yet.
-      attempt = resume.attempt + 1;
-    }
+    // After a restart: the attempt found in flight goes on (or, never started, starts
+    // again under its number); after one that had ended, the next one starts.
+    let attempt = resume ? (resume.state === "running" ? resume.attempt : resume.attempt + 1) : (run.attempts.get(task.id) ?? 0) + 1;
+    let found = resume?.state === "running" ? await resumeAttempt(ctx, run, task, resume, log) : undefined;
     for (;;) {
-      let resumed: Awaited<ReturnType<typeof resumeAttempt>> | undefined;
-      if (found) {
-        resumed = await resumeAttempt(ctx, run, task, found, log);
-        found = undefined;
-      }
-      let result: Awaited<ReturnType<typeof freshAttempt>>;
-      if (resumed !== undefined && resumed !== "never-started") {
-        result = resumed;
-      } else if (run.cancelled !== undefined) {
-        // Cancelled before this attempt could start (or start again after a restart).
-        await endWithoutAttempt(ctx, run, task, "run cancelled");
-        return;
-      } else {
-        result = await freshAttempt(ctx, run, task, attempt, total, log, resumed === "never-started");
-      }
+      const result =
+        found !== undefined && found !== "never-started"
+          ? found
+          : run.cancelled !== undefined
+            ? "cancelled"
+            : await freshAttempt(ctx, run, task, attempt, total, log, found === "never-started");
+      found = undefined;
       if (result === "cancelled") {
+        // Cancelled before this attempt could start (or start again after a restart).
         await endWithoutAttempt(ctx, run, task, "run cancelled");
         return;
       }
@@ -99,13 +88,12 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
       const retry = outcome.state === "failed" && attempt < total && run.cancelled === undefined;
       if (outcome.state === "failed") log.line("gantry", retry ? `attempt ${attempt} failed: ${outcome.reason}; retrying` : `failed: ${outcome.reason}`);
       const now = ctx.now();
-      const end = { ...outcome, logTo: log.size, now };
       await endAttempt(
         ctx.db,
         run.key,
         task.id,
         attempt,
-        end,
+        { ...outcome, logTo: log.size, now },
         retry
           ? { event: ctx.event("task.attempt_failed", run.key, { attempt, reason: outcome.reason }, task.id) }
           : {
@@ -180,7 +168,7 @@ async function freshAttempt(
   if (claimed.status !== "claimed") {
     // Told not to begin: it ends without having run (and removes what it prepared).
     await handle?.exited;
-    if (claimed.status === "lost") throw new LostRunError(`run ${run.key.namespace}/${run.key.id}#${run.key.run} is driven by another node now`);
+    if (claimed.status === "lost") throw new LostRunError(`run ${runKeyString(run.key)} is driven by another node now`);
     // Asked through another node: acted on here at once, as if asked here.
     if (run.cancelled === undefined) {
       run.cancelled = claimed.reason;

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
-import { attemptsOf } from "../../db/repos/task-executions.ts";
+import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";
@@ -17,7 +17,7 @@ import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
 import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
-import type { RunKey } from "../../domain/run-key.ts";
+import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 
 const startBody = v.optional(
   v.strictObject({
@@ -42,7 +42,7 @@ async function requireRun(deps: Deps, key: RunKey) {
 /** Runs as JSON, queued ones with their place in the queue. */
 async function runsJson(deps: Deps, runs: RunWithTasks[]) {
   const places = await queuePlaces(deps.db, runs);
-  return runs.map((run) => runJson(run, places.get(`${run.namespace}/${run.pipelineId}#${run.id}`)));
+  return runs.map((run) => runJson(run, places.get(runRowKeyString(run))));
 }
 
 export const runsApi = new Hono<AppEnv>()
@@ -114,7 +114,7 @@ export const runsApi = new Hono<AppEnv>()
       const execution = stored.tasks.find((candidate) => candidate.taskId === task);
       if (!execution) throw new NotFoundError(`task ${task} is not part of run ${run} of ${ns}/${id}`);
       // A reused task's log is the one of the run that executed it.
-      const logKey = { namespace: ns, pipeline: id, run: execution.reusedFrom ?? run, task };
+      const logKey = logKeyOf(key, execution);
       const { follow, attempt } = c.req.valid("query");
       if (attempt !== undefined) {
         const part = (await attemptsOf(deps.db, key, execution)).find((candidate) => candidate.attempt === attempt);

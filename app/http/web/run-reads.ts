@@ -1,30 +1,19 @@
 // What the run page, its live stream and its raw log read about a run: the run itself (or a
-// 404), its version's tasks, where it stands while queued, and for a reused task the log of
-// the run it ran in.
+// 404), its version's tasks, and where it stands while queued.
 import { getVersion } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
 import { NotFoundError } from "../../domain/errors.ts";
-import type { RunKey } from "../../domain/run-key.ts";
-import type { LogKey } from "../../stores/logs.ts";
+import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 import type { SpecTask } from "./components/run-live.tsx";
-import { queueKeyOf } from "./components/queue-place.tsx";
 
 export async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
   const run = await getRun(deps.db, key);
   if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
   return run;
 }
-
-/** The log a task's pane and raw log show: its own, or for a reused task the one of the run it ran in. */
-export const logKeyOf = (key: RunKey, execution: { taskId: string; reusedFrom: number | null }): LogKey => ({
-  namespace: key.namespace,
-  pipeline: key.id,
-  run: execution.reusedFrom ?? key.run,
-  task: execution.taskId,
-});
 
 /** The tasks of the run's version, with their needs (the DAG's edges). */
 export async function specTasksOf(deps: Deps, run: RunWithTasks): Promise<SpecTask[]> {
@@ -35,5 +24,5 @@ export async function specTasksOf(deps: Deps, run: RunWithTasks): Promise<SpecTa
 /** Where the run stands in its queue, while it is queued. */
 export async function queuePlaceOf(deps: Deps, run: RunWithTasks): Promise<QueuePlace | undefined> {
   if (run.state !== "queued") return undefined;
-  return (await queuePlaces(deps.db, [run])).get(queueKeyOf(run));
+  return (await queuePlaces(deps.db, [run])).get(runRowKeyString(run));
 }

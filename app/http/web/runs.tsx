@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
-import { attemptsOf } from "../../db/repos/task-executions.ts";
+import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
@@ -23,7 +23,7 @@ import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
-import { logKeyOf, queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
+import { queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
 import { streamRun } from "./run-stream.tsx";
 
 const rerunForm = v.object({

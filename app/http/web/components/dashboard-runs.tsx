@@ -6,11 +6,12 @@ import type { RunSummary } from "../../../db/repos/run-summaries.ts";
 import type { QueuePlace } from "../../../domain/admission.ts";
 import { isFinalTaskState, TASK_STATES } from "../../../domain/states.ts";
 import { pipelinePath, runPath } from "../paths.ts";
-import { QueuePlaceNote, queueKeyOf } from "./queue-place.tsx";
+import { QueuePlaceNote } from "./queue-place.tsx";
 import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
 import { Trigger } from "./trigger.tsx";
+import { runRowKeyString } from "../../../domain/run-key.ts";
 
 export interface DashboardRun extends RunSummary {
   /** The pipeline's display name and description (from its current version). */
@@ -66,7 +67,7 @@ export function DashboardRuns({ runs, places, now }: { runs: DashboardRun[]; pla
             </td>
             <td class="dash-state">
               <StateBadge state={run.state} />
-              {run.state === "queued" && <QueuePlaceNote place={places.get(queueKeyOf(run))} />}
+              {run.state === "queued" && <QueuePlaceNote place={places.get(runRowKeyString(run))} />}
             </td>
             <td class="wide-only">
               <TaskProgress run={run} />

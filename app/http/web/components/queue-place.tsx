@@ -3,9 +3,6 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { QueuePlace } from "../../../domain/admission.ts";
 
-/** The key queuePlaces() files a run under. */
-export const queueKeyOf = (run: { namespace: string; pipelineId: string; id: number }) => `${run.namespace}/${run.pipelineId}#${run.id}`;
-
 /** One line under a queued run's state badge in a table. */
 export function QueuePlaceNote({ place }: { place: QueuePlace | undefined }) {
   if (!place) return null;

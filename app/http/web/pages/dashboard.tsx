@@ -23,7 +23,7 @@ export interface DashboardData {
   /** Runs waiting in the queue, of those pipelines. */
   queuedRunCount: number;
   runs: DashboardRun[];
-  /** Where the queued ones among `runs` stand, by queueKeyOf(). */
+  /** Where the queued ones among `runs` stand, by runRowKeyString(). */
   queuePlaces: Map<string, QueuePlace>;
   /** The pause switch and the nodes. */
   system: SystemView;

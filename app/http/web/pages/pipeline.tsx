@@ -11,7 +11,7 @@ import { DagGraph } from "../components/dag-graph.tsx";
 import { DurationChart } from "../components/duration-chart.tsx";
 import { Triggers, type SubscriptionView } from "../components/pipeline-triggers.tsx";
 import { Versions } from "../components/pipeline-versions.tsx";
-import { QueuePlaceNote, queueKeyOf } from "../components/queue-place.tsx";
+import { QueuePlaceNote } from "../components/queue-place.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
 import { Trigger } from "../components/trigger.tsx";
@@ -19,6 +19,7 @@ import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
 import { objectsPath, pipelinePath, runPath } from "../paths.ts";
 import { LoadErrorDetails } from "./pipeline-list.tsx";
 import { TableHead } from "../components/table-head.tsx";
+import { runRowKeyString } from "../../../domain/run-key.ts";
 
 /** What the start form holds: the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
@@ -34,7 +35,7 @@ export interface RunHistory {
   before?: number;
   /** Whether older runs exist past this page. */
   hasOlder: boolean;
-  /** Where the queued runs among them stand, by queueKeyOf(). */
+  /** Where the queued runs among them stand, by runRowKeyString(). */
   places: Map<string, QueuePlace>;
 }
 
@@ -168,7 +169,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
                   </th>
                   <td class="history-state">
                     <StateBadge state={run.state} />
-                    {run.state === "queued" && <QueuePlaceNote place={places.get(queueKeyOf(run))} />}
+                    {run.state === "queued" && <QueuePlaceNote place={places.get(runRowKeyString(run))} />}
                   </td>
                   <td>
                     <Trigger trigger={run.trigger} />
