@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import { parseDuration } from "./domain/duration.ts";
+import { parseMemory } from "./domain/pipeline-spec.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -35,6 +36,13 @@ const extensionConfigs = v.pipe(
     }
   }),
 );
+/** Bytes: a whole number, or with a unit like "512m" or "2g". */
+const byteSize = v.pipe(
+  v.union([v.number(), v.string()]),
+  v.check((value) => parseMemory(value) !== undefined, 'must be bytes or a size like "512m" or "2g"'),
+  v.transform((value) => parseMemory(value)!),
+);
+const cpus = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.number("must be a number"), v.minValue(0.01), v.maxValue(1024));
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
@@ -62,6 +70,27 @@ const SETTINGS = {
     schema: list,
     fallback: [] as string[],
   },
+  containerAllowedNetworks: {
+    env: "GANTRY_CONTAINER_ALLOWED_NETWORKS",
+    toml: "container_allowed_networks",
+    schema: list,
+    fallback: [] as string[],
+  },
+  /** Limits every container task gets unless it asks for less (or, up to the maximum, more). */
+  containerDefaultMemory: { env: "GANTRY_CONTAINER_DEFAULT_MEMORY", toml: "container_default_memory", schema: byteSize, fallback: 2 * 1024 ** 3 },
+  containerDefaultCpus: { env: "GANTRY_CONTAINER_DEFAULT_CPUS", toml: "container_default_cpus", schema: cpus, fallback: 2 },
+  containerDefaultPids: { env: "GANTRY_CONTAINER_DEFAULT_PIDS", toml: "container_default_pids", schema: positiveInt, fallback: 1024 },
+  containerMaxMemory: { env: "GANTRY_CONTAINER_MAX_MEMORY", toml: "container_max_memory", schema: byteSize, fallback: 8 * 1024 ** 3 },
+  containerMaxCpus: { env: "GANTRY_CONTAINER_MAX_CPUS", toml: "container_max_cpus", schema: cpus, fallback: 4 },
+  containerMaxPids: { env: "GANTRY_CONTAINER_MAX_PIDS", toml: "container_max_pids", schema: positiveInt, fallback: 4096 },
+  /** run() tasks and pipeline imports run in a bubblewrap sandbox; "off" (an admin's choice) runs them as plain processes. */
+  runSandbox: { env: "GANTRY_RUN_SANDBOX", toml: "run_sandbox", schema: v.picklist(["on", "off"], 'must be "on" or "off"'), fallback: "on" as "on" | "off" },
+  /** How long a timed-out task has to stop after SIGTERM before SIGKILL (cancel uses kill_grace). */
+  timeoutGraceMs: { env: "GANTRY_TIMEOUT_GRACE", toml: "timeout_grace", schema: duration, fallback: 3_000 },
+  /** Largest JSON body the API accepts, in bytes; bigger ones get 413. */
+  apiMaxBody: { env: "GANTRY_API_MAX_BODY", toml: "api_max_body", schema: positiveInt, fallback: 1024 * 1024 },
+  /** Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed for the client address. */
+  trustedProxies: { env: "GANTRY_TRUSTED_PROXIES", toml: "trusted_proxies", schema: list, fallback: [] as string[] },
   sessionIdleMs: { env: "GANTRY_SESSION_IDLE", toml: "session_idle", schema: duration, fallback: 30 * 60_000 },
   sessionMaxAgeMs: { env: "GANTRY_SESSION_MAX_AGE", toml: "session_max_age", schema: duration, fallback: 12 * 3_600_000 },
   /** Open live streams check their session or token this often, and end once it is gone. */

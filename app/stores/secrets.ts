@@ -83,7 +83,7 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const scopeText = scopeKey(scope);
       const existing = await getSecret(db, scopeText, name);
       const ciphertext = await encryptSecret(key, scopeText, name, value);
-      const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, warning: null, createdAt: existing?.createdAt ?? now, updatedAt: now });
       return { secret: info(row), created: !existing };
     },
     async list(scope) {

@@ -15,3 +15,4 @@ export * from "./extension-state.ts";
 export * from "./task-attempts.ts";
 export * from "./nodes.ts";
 export * from "./system-state.ts";
+export * from "./login-codes.ts";

@@ -11,6 +11,8 @@ export const secrets = sqliteTable(
     ciphertext: text().notNull(),
     /** Which key encrypted it (a short hash of the key), so a wrong key is caught, not decrypted into garbage. */
     keyId: text().notNull(),
+    /** Why masking may miss parts of this value (it looks like JSON, a key file, several lines); null when it looks like one token. */
+    warning: text(),
     createdAt: integer({ mode: "timestamp_ms" }).notNull(),
     updatedAt: integer({ mode: "timestamp_ms" }).notNull(),
   },

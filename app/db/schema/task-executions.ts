@@ -19,6 +19,8 @@ export const taskExecutions = sqliteTable(
     reason: text(),
     /** For a reused task: the run whose execution it kept. */
     reusedFrom: integer(),
+    /** When a failed attempt's retry is due (its retryDelay); null when none waits. */
+    retryAt: integer({ mode: "timestamp_ms" }),
     nodeId: text(),
     leaseExpiresAt: integer({ mode: "timestamp_ms" }),
     startedAt: integer({ mode: "timestamp_ms" }),

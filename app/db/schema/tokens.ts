@@ -1,5 +1,5 @@
 // API tokens. Only a hash of the secret is stored.
-import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Permission } from "../../domain/permissions.ts";
 
 export const tokens = sqliteTable(
@@ -12,10 +12,14 @@ export const tokens = sqliteTable(
     roles: text({ mode: "json" }).$type<string[]>().notNull(),
     /** Permissions of the token itself, beside its roles (run tokens: their own pipeline only). */
     permissions: text({ mode: "json" }).$type<Permission[]>(),
+    /** Set only on tokens the engine issues to a task: the run (its run key string), the task and what it is for. No person can create one. */
+    run: text(),
+    task: text(),
+    scope: text().$type<"api" | "objects">(),
     createdAt: integer({ mode: "timestamp_ms" }).notNull(),
     expiresAt: integer({ mode: "timestamp_ms" }),
     revokedAt: integer({ mode: "timestamp_ms" }),
     lastUsedAt: integer({ mode: "timestamp_ms" }),
   },
-  (table) => [uniqueIndex("tokens_hash").on(table.hash)],
+  (table) => [uniqueIndex("tokens_hash").on(table.hash), index("tokens_run").on(table.run)],
 );
