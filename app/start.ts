@@ -4,6 +4,8 @@ import type { Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
+import { createLoginCode } from "./auth/login-codes.ts";
+import { parseTrustedProxies } from "./http/client-address.ts";
 import { createHooksReceiver, MAX_HOOK_BODY_BYTES } from "./http/hooks/receiver.ts";
 import { revokeRunTokens } from "./db/repos/tokens.ts";
 import { unfinishedRunKeys } from "./db/repos/runs.ts";
@@ -15,8 +17,13 @@ export interface RunningGantry {
   url: string;
   /** Base URL of the webhook receiver (GANTRY_HOOKS_PORT). */
   hooksUrl: string;
-  /** A fresh install's bootstrap token, shown once. */
+  /**
+   * A fresh install's bootstrap token (for tests and embedders in this process; `gantry serve`
+   * never prints it: it lives in <data>/bootstrap-token).
+   */
   bootstrapToken?: string;
+  /** A fresh install's one-time web login link (`/login?code=...`), valid 15 minutes, used once. */
+  loginUrl?: string;
   /** Runs the previous process left in flight that this one took back. */
   runsResumed: number;
   /** What the start-up prune removed, and whether Docker answered. */
@@ -29,6 +36,8 @@ export interface RunningGantry {
 }
 
 export async function startGantry(config: Config, options: { now?: () => Date } = {}): Promise<RunningGantry> {
+  // A bad proxy entry would otherwise surface on the first login; say so before serving.
+  parseTrustedProxies(config.trustedProxies);
   const deps = await createDeps(config, options);
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live
   // on; those of unfinished runs stay for the engine to take back.
@@ -36,7 +45,9 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // Containers of ended runs (and any other left-over) go; those of unfinished runs stay. Docker may be down, that's fine.
   const pruned = await deps.janitor.prune();
   deps.janitor.start(config.pruneIntervalMs);
-  const bootstrapToken = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
+  const bootstrap = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
+  // The first-start link carries a one-time code tied to the bootstrap token, never the token.
+  const loginCode = bootstrap && (await createLoginCode(deps.db, bootstrap.id, deps.now()));
   await deps.loader.scan();
   deps.loader.watch();
   const app = createServer(deps);
@@ -67,7 +78,8 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     deps,
     url,
     hooksUrl,
-    ...(bootstrapToken && { bootstrapToken }),
+    ...(bootstrap && { bootstrapToken: bootstrap.secret }),
+    ...(loginCode && { loginUrl: `${url}/login?code=${loginCode.code}` }),
     runsResumed,
     pruned,
     async stop(stopOptions = {}) {

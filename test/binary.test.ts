@@ -93,7 +93,12 @@ describe("compiled binary", () => {
   });
 
   it("serves the web UI and its embedded assets", async () => {
-    const login = await fetch(`${gantry.url}/login?token=${gantry.token}`, { redirect: "manual" });
+    const login = await fetch(`${gantry.url}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: gantry.token }).toString(),
+    });
     expect(login.status).toBe(303);
     const cookie = /gantry_session=[^;]*/.exec(login.headers.get("set-cookie") ?? "")?.[0] ?? "";
     const page = await fetch(`${gantry.url}/pipelines/default/relay`, { headers: { cookie } });

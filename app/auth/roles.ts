@@ -1,11 +1,11 @@
-// Roles: the built-in admin and viewer, custom roles from the database, and the check every
-// API route makes. A denial names the missing permission.
+// Roles: the built-in admin and viewer, custom roles from the database (changed only within
+// the changer's own rights), and the check every API route makes. A denial names the missing permission.
 import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
-import { deleteRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
+import { deleteRole, getRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../domain/errors.ts";
-import { allows, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
+import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
   admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write"] }] },
@@ -16,20 +16,54 @@ export function isBuiltInRole(id: string): boolean {
   return Object.hasOwn(BUILT_IN_ROLES, id);
 }
 
-/** Creates or replaces a custom role (API and web alike); built-in roles cannot change. */
+/** Who changes roles: the calling token and everything it may do. */
+export interface RoleEditor {
+  token: TokenRow;
+  permissions: readonly Permission[];
+}
+
+/** The first permission of `wanted` that `held` does not cover, as "resource:action on target". */
+export function firstUncovered(held: readonly Permission[], wanted: readonly Permission[]): string | undefined {
+  for (const permission of wanted) {
+    const action = permission.actions.find((one) => !covers(held, { ...permission, actions: [one] }));
+    if (action) return `${permission.resource}:${action} on ${permission.target}`;
+  }
+  return undefined;
+}
+
+/**
+ * The rules of every role change, as for issuing tokens: nobody edits or deletes a role their
+ * own token holds (that is how roles:write became admin), nobody grants what they do not hold,
+ * and nobody reshapes a role that reaches beyond them (it belongs to someone with more rights).
+ */
+async function checkRoleChange(db: Db, editor: RoleEditor, id: string, verb: "change" | "delete"): Promise<RoleRow | undefined> {
+  if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be ${verb === "change" ? "changed" : "deleted"}`);
+  if (editor.token.roles.includes(id)) {
+    throw new ForbiddenError(`cannot ${verb} role ${id}: the calling token "${editor.token.name}" holds it, and no token may ${verb} its own roles`);
+  }
+  const existing = await getRole(db, id);
+  const beyond = existing && firstUncovered(editor.permissions, existing.permissions);
+  if (beyond) throw new ForbiddenError(`cannot ${verb} role ${id}: it grants ${beyond}, which the calling token does not have`);
+  return existing;
+}
+
+/** Creates or replaces a custom role (API and web alike) within the editor's own rights; built-in roles cannot change. */
 export async function saveRole(
   db: Db,
+  editor: RoleEditor,
   id: string,
   role: { description: string; permissions: Permission[] },
   now: Date,
 ): Promise<{ role: RoleRow; created: boolean }> {
-  if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be changed`);
+  await checkRoleChange(db, editor, id, "change");
+  const beyond = firstUncovered(editor.permissions, role.permissions);
+  if (beyond) throw new ForbiddenError(`cannot grant ${beyond} in role ${id}: the calling token does not have it`);
   return upsertRole(db, { id, description: role.description, permissions: role.permissions, updatedAt: now, now });
 }
 
-/** Deletes a custom role; built-in roles cannot be deleted. */
-export async function removeRole(db: Db, id: string): Promise<void> {
-  if (isBuiltInRole(id)) throw new ConflictError(`role ${id} is built in and cannot be deleted`);
+/** Deletes a custom role the editor may change; built-in roles cannot be deleted. */
+export async function removeRole(db: Db, editor: RoleEditor, id: string): Promise<void> {
+  if (!(await checkRoleChange(db, editor, id, "delete"))) throw new NotFoundError(`role ${id} not found`);
   if (!(await deleteRole(db, id))) throw new NotFoundError(`role ${id} not found`);
 }
 

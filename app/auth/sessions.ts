@@ -9,6 +9,7 @@ import { sameSecret } from "../domain/same-secret.ts";
 import { loadKeyFile } from "../stores/secret-key.ts";
 import { activeToken } from "./tokens.ts";
 
+/** The cookie's name over http; over https it is `__Host-` prefixed (see http/middleware/session.ts). */
 export const SESSION_COOKIE = "gantry_session";
 const ISSUER = "gantry";
 

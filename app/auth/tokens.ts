@@ -1,13 +1,13 @@
 // API tokens: random secrets shown once, stored as sha256 hashes, with roles, expiry
 // and revocation; plus the bootstrap token of a fresh install.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { getRoles } from "../db/repos/roles.ts";
 import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
 import { ForbiddenError, UnauthorizedError, ValidationError } from "../domain/errors.ts";
-import { covers, type Permission } from "../domain/permissions.ts";
-import { BUILT_IN_ROLES, isBuiltInRole, rolePermissions } from "./roles.ts";
+import type { Permission } from "../domain/permissions.ts";
+import { BUILT_IN_ROLES, firstUncovered, isBuiltInRole, rolePermissions } from "./roles.ts";
 
 export const TOKEN_PREFIX = "gty_";
 
@@ -25,6 +25,11 @@ export interface NewToken {
   /** Permissions of the token itself, beside its roles. */
   permissions?: Permission[];
   expiresAt?: Date;
+  /**
+   * Set by the engine alone, for a token it hands to a task: the run (its run key string), the
+   * task and what the token is for. Run clean-up finds run tokens by these, never by name.
+   */
+  issuedTo?: { run: string; task: string; scope: "api" | "objects" };
 }
 
 /** A new token's row and its secret, not stored yet (for callers that queue the insert). */
@@ -36,6 +41,9 @@ export function prepareToken(token: NewToken, now: Date): { row: NewTokenRow; se
     hash: hashTokenSecret(secret),
     roles: token.roles,
     permissions: token.permissions ?? null,
+    run: token.issuedTo?.run ?? null,
+    task: token.issuedTo?.task ?? null,
+    scope: token.issuedTo?.scope ?? null,
     createdAt: now,
     expiresAt: token.expiresAt ?? null,
   };
@@ -63,11 +71,8 @@ export async function issueToken(
     throw new ValidationError(`unknown role ${unknown.join(", ")}: roles are ${[...Object.keys(BUILT_IN_ROLES), ...custom.map((row) => row.id)].join(", ")} or one made with PUT /roles/:id`);
   }
   // No escalation: a token can only hand out what it may do itself.
-  const granted = rolePermissions(wanted.roles, custom);
-  const beyond = granted.find((permission) => !covers(caller.permissions, permission));
-  if (beyond) {
-    throw new ForbiddenError(`cannot grant ${beyond.resource}:${beyond.actions.join("+")} on ${beyond.target}: the calling token does not have it`);
-  }
+  const beyond = firstUncovered(caller.permissions, rolePermissions(wanted.roles, custom));
+  if (beyond) throw new ForbiddenError(`cannot grant ${beyond}: the calling token does not have it`);
   if (wanted.expiresAt && wanted.expiresAt.getTime() <= now.getTime()) throw new ValidationError("expiresAt: must be in the future");
   return createToken(db, { name: wanted.name, roles: wanted.roles, ...(wanted.expiresAt && { expiresAt: wanted.expiresAt }) }, now);
 }
@@ -96,13 +101,16 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<T
 
 /**
  * On a fresh install (no tokens at all) creates an all-permissions token and writes it
- * to `<data>/bootstrap-token` (0600). Returns its secret, or undefined when tokens exist.
+ * to `<data>/bootstrap-token` (0600), the one place it is ever kept in clear. Returns its id
+ * and secret, or undefined when tokens exist.
  */
-export async function ensureBootstrapToken(db: Db, dataDir: string, now: Date): Promise<string | undefined> {
+export async function ensureBootstrapToken(db: Db, dataDir: string, now: Date): Promise<{ id: string; secret: string } | undefined> {
   if ((await countTokens(db)) > 0) return undefined;
-  const { secret } = await createToken(db, { name: "bootstrap", roles: ["admin"] }, now);
+  const { token, secret } = await createToken(db, { name: "bootstrap", roles: ["admin"] }, now);
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, "bootstrap-token");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  // The mode above applies only to a new file; one left from an earlier install is narrowed too.
+  chmodSync(file, 0o600);
+  return { id: token.id, secret };
 }

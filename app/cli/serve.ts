@@ -28,6 +28,11 @@ export async function serveCommand(args: string[]): Promise<number> {
       console.error(`gantry: secret key error: ${error.message}`);
       return 2;
     }
+    // Settings checked as the server starts (e.g. trusted_proxies entries).
+    if (error instanceof ConfigError) {
+      console.error(`gantry: configuration error: ${error.message}`);
+      return 2;
+    }
     throw error;
   }
   console.log(`gantry ${GANTRY_VERSION} listening on ${gantry.url}`);
@@ -36,10 +41,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`  pipelines: ${config.pipelinesDir}`);
   console.log(`  node:      ${gantry.deps.orchestrator.nodeId}`);
   if (gantry.runsResumed > 0) console.log(`  resumed ${gantry.runsResumed} run(s) the last process left in flight`);
-  if (gantry.bootstrapToken) {
-    console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (shown once):`);
-    console.log(`  ${gantry.bootstrapToken}`);
-    console.log(`Log in to the web UI: ${gantry.url}/login?token=${gantry.bootstrapToken}`);
+  if (gantry.loginUrl) {
+    // The token itself is never printed (logs are kept and shared); the link's code works once, briefly.
+    console.log(`\nFirst start: an admin token was written to ${config.dataDir}/bootstrap-token (readable by this user only).`);
+    console.log(`Log in to the web UI with this one-time link (works once, for 15 minutes):`);
+    console.log(`  ${gantry.loginUrl}`);
+    console.log(`Later, or if the link has expired, paste the token from that file on the login page.`);
     console.log(`CLI: export GANTRY_URL=${gantry.url} GANTRY_TOKEN=$(cat ${config.dataDir}/bootstrap-token)\n`);
   }
   const pipelines = await (await import("../db/repos/pipelines.ts")).listPipelines(gantry.deps.db);

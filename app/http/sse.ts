@@ -2,12 +2,11 @@
 // or token no longer stands (logout, revocation, expiry) instead of running on for hours.
 import type { Context } from "hono";
 import { getBunServer } from "hono/bun";
-import { getCookie } from "hono/cookie";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import { permissionsOf } from "../auth/roles.ts";
-import { SESSION_COOKIE } from "../auth/sessions.ts";
 import { activeToken } from "../auth/tokens.ts";
 import type { AppEnv } from "./env.ts";
+import { readSessionCookie } from "./middleware/session.ts";
 
 const HEARTBEAT_MS = 5_000;
 
@@ -56,7 +55,7 @@ export function createWakeup(signal: AbortSignal): Wakeup {
 async function credentialsStand(c: Context<AppEnv>): Promise<boolean> {
   const deps = c.get("deps");
   if (c.get("session")) {
-    const active = await deps.sessions.verify(getCookie(c, SESSION_COOKIE), { activity: false });
+    const active = await deps.sessions.verify(readSessionCookie(c), { activity: false });
     if (!active) return false;
     c.set("permissions", await permissionsOf(deps.db, active.token));
     return true;

@@ -70,7 +70,11 @@ export interface GantryProcess {
   dataDir: string;
   pipelinesDir: string;
   proc: Bun.Subprocess;
+  /** fetch against the API with the bootstrap token, as TestGantry.api. */
+  api: Api;
   output(): string;
+  /** The first-start login link the server printed (a one-time code), once it is in the output. */
+  loginUrl(): string | undefined;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
   /** kill -9, no clean-up at all. */
@@ -114,13 +118,20 @@ export async function startGantryProcess(
     else await Bun.sleep(25);
   }
   const token = readFileSync(join(dataDir, "bootstrap-token"), "utf8").trim();
+  const baseUrl = url;
   return {
     url,
     token,
     dataDir,
     pipelinesDir,
     proc,
+    api: (path, init = {}) =>
+      fetch(`${baseUrl}/api/v1${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers as Record<string, string>) },
+      }),
     output: () => out,
+    loginUrl: () => /(http\S+\/login\?code=\S+)/.exec(out)?.[1],
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;

@@ -1,5 +1,5 @@
 // A logged-in web client for page tests: the session cookie and CSRF token of a real
-// login, and fetch helpers that send them.
+// login (a token posted to the login form), and fetch helpers that send them.
 import { expect } from "bun:test";
 
 export interface WebClient {
@@ -37,4 +37,10 @@ export async function webLogin(baseUrl: string, token: string): Promise<WebClien
         body: new URLSearchParams({ _csrf: csrf, ...form }).toString(),
       }),
   };
+}
+
+/** A real login's session cookie as a Cookie header value ("gantry_session=..."), for a plain fetch. */
+export async function loginCookie(gantry: { url: string; token: string }): Promise<string> {
+  const client = await webLogin(gantry.url, gantry.token);
+  return `gantry_session=${client.cookie}`;
 }

@@ -1,5 +1,6 @@
-// Queries for API tokens.
-import { and, asc, count, desc, eq, gt, inArray, isNull, like, lte, not, or, sql } from "drizzle-orm";
+// Queries for API tokens. Tokens the engine issues to tasks carry their run in their own
+// columns (run, task, scope), and run clean-up selects by those alone.
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, not, or } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
@@ -51,38 +52,38 @@ export async function revokeToken(db: Db, id: string, now: Date): Promise<boolea
 
 /** Deletes run tokens revoked before the given time (every run leaves some); returns how many. */
 export async function deleteRevokedRunTokens(db: Db, revokedBefore: Date): Promise<number> {
+  // Only tokens the engine issued carry a run: a person's revoked token stays on record, whatever its name.
   const rows = await db
     .delete(tokens)
-    .where(and(lte(tokens.revokedAt, revokedBefore), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")))
+    .where(and(isNotNull(tokens.run), lte(tokens.revokedAt, revokedBefore)))
     .returning({ id: tokens.id });
   return rows.length;
 }
 
-/** The name of a token issued to a task of a run: "run <ns>/<id>#<run> <task>". */
+/** The display name of a token issued to a task of a run: "run <ns>/<id>#<run> <task>" (never used to find one). */
 export const runTokenName = (run: RunKey, task: string) => `run ${runKeyString(run)} ${task}`;
 
 /** Revokes every live token issued to the run's tasks, whichever process issued them. */
 export async function revokeRunTokensOf(db: Db, run: RunKey, now: Date): Promise<number> {
-  // Namespaces and ids are [a-z0-9-]: nothing in the prefix is a LIKE wildcard.
   const rows = await db
     .update(tokens)
     .set({ revokedAt: now })
-    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, `${runTokenName(run, "")}%`)))
+    .where(and(eq(tokens.run, runKeyString(run)), isNull(tokens.revokedAt)))
     .returning({ id: tokens.id });
   return rows.length;
 }
 
 /**
- * Revokes the live run tokens (issued to tasks: no roles, named "run ...") of runs that are
- * not unfinished. Used at start: tokens of runs that ended while no server watched die
- * too, those of runs that will be resumed stay (a re-attached container still uses its).
+ * Revokes the live run tokens (those the engine issued to tasks) of runs that are not
+ * unfinished. Used at start: tokens of runs that ended while no server watched die too,
+ * those of runs that will be resumed stay (a re-attached container still uses its).
  */
 export async function revokeRunTokens(db: Db, now: Date, unfinished: Set<string>): Promise<number> {
   const live = await db
-    .select({ id: tokens.id, name: tokens.name })
+    .select({ id: tokens.id, run: tokens.run })
     .from(tokens)
-    .where(and(isNull(tokens.revokedAt), eq(tokens.roles, sql`'[]'`), like(tokens.name, "run %")));
-  const ended = live.filter((token) => !unfinished.has(token.name.slice("run ".length).split(" ")[0] ?? "")).map((token) => token.id);
+    .where(and(isNotNull(tokens.run), isNull(tokens.revokedAt)));
+  const ended = live.filter((token) => !unfinished.has(token.run!)).map((token) => token.id);
   for (let start = 0; start < ended.length; start += 500) {
     await db.update(tokens).set({ revokedAt: now }).where(inArray(tokens.id, ended.slice(start, start + 500)));
   }

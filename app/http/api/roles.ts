@@ -1,4 +1,5 @@
-// /api/v1/roles: the built-in roles (read-only) and custom roles, lists of permissions.
+// /api/v1/roles: the built-in roles (read-only) and custom roles, lists of permissions. A
+// change stays within the caller's own rights and never touches the caller's own roles.
 import { Hono } from "hono";
 import * as v from "valibot";
 import { BUILT_IN_ROLES, isBuiltInRole, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
@@ -48,12 +49,13 @@ export const rolesApi = new Hono<AppEnv>()
     const deps = c.get("deps");
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const { role: row, created } = await saveRole(deps.db, id, { description: body.description, permissions: body.permissions }, deps.now());
+    const editor = { token: c.get("token"), permissions: c.get("permissions") };
+    const { role: row, created } = await saveRole(deps.db, editor, id, { description: body.description, permissions: body.permissions }, deps.now());
     return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) }, created ? 201 : 200);
   })
   .delete("/:id", validate("param", roleParams), async (c) => {
     requirePermission(c, "roles", "write");
     const { id } = c.req.valid("param");
-    await removeRole(c.get("deps").db, id);
+    await removeRole(c.get("deps").db, { token: c.get("token"), permissions: c.get("permissions") }, id);
     return c.json({ deleted: id });
   });

@@ -1,14 +1,21 @@
-// /api/v1/tokens: create (the secret is shown once), list, revoke, whoami.
+// /api/v1/tokens: create (the secret is shown once), list, revoke, whoami. Tokens the engine
+// issued to a task say so (`issuedTo`); a person can never make one.
 import { Hono } from "hono";
 import * as v from "valibot";
 import { issueToken } from "../../auth/tokens.ts";
 import { requirePermission } from "../../auth/roles.ts";
-import { getToken, listTokens, revokeToken } from "../../db/repos/tokens.ts";
+import { getToken, listTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { permit } from "../middleware/permit.ts";
 import { tokenJson } from "./json.ts";
+
+/** A token as the API shows it: run tokens name their run, task and scope. */
+const tokenView = (token: TokenRow) => ({
+  ...tokenJson(token),
+  ...(token.run !== null && { issuedTo: { run: token.run, task: token.task, scope: token.scope } }),
+});
 
 const createBody = v.strictObject({
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100)),
@@ -19,9 +26,9 @@ const createBody = v.strictObject({
 export const tokensApi = new Hono<AppEnv>()
   .get("/", async (c) => {
     requirePermission(c, "tokens", "read");
-    return c.json({ tokens: (await listTokens(c.get("deps").db)).map(tokenJson) });
+    return c.json({ tokens: (await listTokens(c.get("deps").db)).map(tokenView) });
   })
-  .get("/whoami", (c) => c.json({ token: tokenJson(c.get("token")), permissions: c.get("permissions") }))
+  .get("/whoami", (c) => c.json({ token: tokenView(c.get("token")), permissions: c.get("permissions") }))
   .post("/", permit("tokens", "write"), validate("json", createBody), async (c) => {
     const deps = c.get("deps");
     const body = c.req.valid("json");
@@ -38,5 +45,5 @@ export const tokensApi = new Hono<AppEnv>()
     const deps = c.get("deps");
     const id = c.req.param("id");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
-    return c.json({ token: tokenJson((await getToken(deps.db, id))!) });
+    return c.json({ token: tokenView((await getToken(deps.db, id))!) });
   });

@@ -1,4 +1,5 @@
-// Bearer-token authentication for /api/v1 (all but health), rate-limited per client address.
+// Bearer-token authentication for /api/v1 (all but health); failures are limited per client
+// address and token prefix, and a valid token always gets in.
 import { createMiddleware } from "hono/factory";
 import { authenticate } from "../../auth/tokens.ts";
 import { permissionsOf } from "../../auth/roles.ts";
@@ -13,7 +14,8 @@ export const requireToken = createMiddleware<AppEnv>(async (c, next) => {
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   // No credentials is not a guess at one: only presented secrets count toward the limit.
   if (!match) throw new UnauthorizedError("missing bearer token: send Authorization: Bearer <token>");
-  const token = await guardAuthentication(deps, clientAddress(c), "api", () => authenticate(deps.db, match[1]!, deps.now()));
+  const secret = match[1]!;
+  const token = await guardAuthentication(deps, { address: clientAddress(c), presented: secret }, "api", () => authenticate(deps.db, secret, deps.now()));
   c.set("token", token);
   c.set("permissions", await permissionsOf(deps.db, token));
   await next();

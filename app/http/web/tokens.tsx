@@ -1,9 +1,10 @@
 // Web pages: /tokens: API tokens (create with the secret shown once, revoke) and roles
-// (create, update, delete custom ones), with the API's permission and escalation checks.
+// (create, update, delete custom ones), with the API's permission and escalation checks
+// (the same functions: issueToken, saveRole, removeRole).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
-import { BUILT_IN_ROLES, may, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
+import { BUILT_IN_ROLES, firstUncovered, may, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
 import { issueToken } from "../../auth/tokens.ts";
 import { getRole, listRoles } from "../../db/repos/roles.ts";
 import { getToken, listActiveTokens, listInactiveTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
@@ -93,7 +94,18 @@ async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 
   const custom = await listRoles(deps.db);
   const roles: RoleView[] = [
     ...Object.entries(BUILT_IN_ROLES).map(([id, role]) => ({ id, description: role.description, permissions: role.permissions, builtIn: true })),
-    ...custom.map((row) => ({ id: row.id, description: row.description, permissions: row.permissions, builtIn: false })),
+    ...custom.map((row) => ({
+      id: row.id,
+      description: row.description,
+      permissions: row.permissions,
+      builtIn: false,
+      // The same rules saveRole and removeRole apply, so the page offers only what would work.
+      lockedBecause: c.get("token").roles.includes(row.id)
+        ? ("yours" as const)
+        : firstUncovered(c.get("permissions"), row.permissions)
+          ? ("beyond" as const)
+          : undefined,
+    })),
   ];
   return c.html(
     <TokensPage
@@ -169,15 +181,17 @@ export const tokenPages = new Hono<AppEnv>()
     const errors = [...(parsed.success ? [] : parsed.issues.map((issue) => fieldIssue(issue, ROLE_FIELDS))), ...lines.errors];
     if (!parsed.success || errors.length) return render(c, { roleForm: { ...typed, errors } }, 400);
     try {
-      await saveRole(deps.db, parsed.output.id, { description: parsed.output.description, permissions: lines.permissions }, deps.now());
+      const editor = { token: c.get("token"), permissions: c.get("permissions") };
+      await saveRole(deps.db, editor, parsed.output.id, { description: parsed.output.description, permissions: lines.permissions }, deps.now());
     } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      return render(c, { roleForm: { ...typed, errors: [`Id: ${error.message}`] } }, 409);
+      if (error instanceof ConflictError) return render(c, { roleForm: { ...typed, errors: [`Id: ${error.message}`] } }, 409);
+      if (error instanceof ForbiddenError) return render(c, { roleForm: { ...typed, errors: [error.message] } }, 403);
+      throw error;
     }
     return c.redirect(`/tokens?roleSaved=${parsed.output.id}#roles`, 303);
   })
   .post("/roles/delete", requireSession, requireCsrf, permit("roles", "write"), validate("form", v.object({ id: idSchema })), async (c) => {
     const { id } = c.req.valid("form");
-    await removeRole(c.get("deps").db, id);
+    await removeRole(c.get("deps").db, { token: c.get("token"), permissions: c.get("permissions") }, id);
     return c.redirect(`/tokens?roleDeleted=${id}#roles`, 303);
   });

@@ -1,5 +1,6 @@
 // The roles section of the tokens page: every role with its permissions (built-in ones
-// marked and read-only) and the form that creates or replaces a custom role.
+// marked and read-only, and custom ones the signed-in token may not change without buttons)
+// and the form that creates or replaces a custom role.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Permission } from "../../../domain/permissions.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
@@ -11,6 +12,8 @@ export interface RoleView {
   description: string;
   permissions: Permission[];
   builtIn: boolean;
+  /** Why the signed-in token may not change this custom role: it holds it, or the role grants more than it has. */
+  lockedBecause?: "yours" | "beyond";
 }
 
 export interface RoleForm {
@@ -71,7 +74,12 @@ export function RolesSection({ session, roles, canWrite, form, notice }: RolesSe
               </td>
               {canWrite && (
                 <td class="admin-row-actions">
-                  {!role.builtIn && (
+                  {!role.builtIn && role.lockedBecause && (
+                    <span class="muted admin-note">
+                      {role.lockedBecause === "yours" ? "Your token holds this role: someone else must change it." : "Grants more than your token has."}
+                    </span>
+                  )}
+                  {!role.builtIn && !role.lockedBecause && (
                     <div class="actions">
                       <a class="button secondary small" href={`/tokens?role=${encodeURIComponent(role.id)}#role-form`} aria-label={`Edit role ${role.id}`}>
                         Edit

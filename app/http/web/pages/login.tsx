@@ -1,26 +1,50 @@
-// The login page: paste an API token to get a session.
+// The login page: paste an API token to get a session, or, from the first-start link, confirm
+// its one-time code (a POST: opening the link alone never logs anyone in).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page } from "../layouts/page.tsx";
 
-export function LoginPage({ next, error }: { next: string; error?: string }) {
+export interface LoginPageProps {
+  next: string;
+  error?: string;
+  /** A one-time code from the first-start link that still works: the page offers to use it. */
+  code?: string;
+}
+
+export function LoginPage({ next, error, code }: LoginPageProps) {
   return (
     <Page title="Log in">
       <section class="card narrow">
         <h1>Log in</h1>
-        <p>
-          Paste an API token. A new server writes one to <code>data/bootstrap-token</code> and prints a login link.
-        </p>
         {error && (
           <p class="error" role="alert">
             {error}
           </p>
         )}
-        <form method="post" action="/login">
-          <input type="hidden" name="next" value={next} />
-          <label for="token">API token</label>
-          <input id="token" name="token" type="password" autocomplete="current-password" required autofocus />
-          <button type="submit">Log in</button>
-        </form>
+        {code ? (
+          <>
+            <p>This one-time link logs you in with the server's first admin token. It works once, within 15 minutes of the server's first start.</p>
+            <form method="post" action="/login">
+              <input type="hidden" name="next" value={next} />
+              <input type="hidden" name="code" value={code} />
+              <button type="submit">Log in</button>
+            </form>
+            <p class="hint">
+              Later, log in with an API token: make one on the Tokens page once you are in, or use the one in <code>data/bootstrap-token</code>.
+            </p>
+          </>
+        ) : (
+          <>
+            <p>
+              Paste an API token. A new server writes one to <code>data/bootstrap-token</code> and prints a one-time login link.
+            </p>
+            <form method="post" action="/login">
+              <input type="hidden" name="next" value={next} />
+              <label for="token">API token</label>
+              <input id="token" name="token" type="password" autocomplete="current-password" required autofocus />
+              <button type="submit">Log in</button>
+            </form>
+          </>
+        )}
       </section>
     </Page>
   );

@@ -53,8 +53,8 @@ export interface TokensPageProps {
   roleNotice?: string;
 }
 
-/** Tokens handed to a task for one run: no roles, their own permissions, named "run ...". */
-export const isRunToken = (token: TokenRow) => token.roles.length === 0 && token.name.startsWith("run ");
+/** Tokens the engine handed to a task of a run (marked by their run column; a name proves nothing). */
+export const isRunToken = (token: TokenRow) => token.run !== null;
 
 function Status({ token, now }: { token: TokenRow; now: Date }) {
   const problem = tokenProblem(token, now);
