@@ -1,6 +1,8 @@
 // createServer(deps): the Hono app — middleware and routers, nothing else.
-import { Hono } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Deps } from "./deps.ts";
+import { formatBytes } from "./domain/bytes.ts";
 import type { AppEnv } from "./http/env.ts";
 import { errorResponse, handleError } from "./http/errors.ts";
 import { requireToken } from "./http/middleware/auth.ts";
@@ -20,6 +22,30 @@ import { extensionCallsApi } from "./http/api/extension-calls.ts";
 import { subscriptionsApi } from "./http/api/subscriptions.ts";
 import { systemApi } from "./http/api/system.ts";
 
+/** Raw object uploads stream into the store, which stops them at GANTRY_OBJECT_MAX_BYTES itself. */
+const API_OBJECT_UPLOAD = /^\/api\/v1\/pipelines\/[^/]+\/[^/]+\/(?:runs\/[^/]+\/)?objects\//;
+/** The objects page's multipart upload: the object limit plus room for the form around the file. */
+const WEB_OBJECT_UPLOAD = /^\/pipelines\/[^/]+\/[^/]+\/objects\/?$/;
+const MULTIPART_SLACK = 64 * 1024;
+
+/**
+ * Caps request bodies before anything reads them: JSON and form posts at GANTRY_API_MAX_BODY
+ * (a declared size is refused at once, a chunked body once it passes the limit), object
+ * uploads at their own limit. Without it one request could store a body every listing repeats.
+ */
+function bodyLimits(deps: Deps): MiddlewareHandler<AppEnv> {
+  const refuse = (limit: number, setting: string) => (c: Context) =>
+    errorResponse(c, 413, "payload_too_large", `the request body is over the limit of ${formatBytes(limit)} (${limit} bytes); an admin can raise it with ${setting}`);
+  const { apiMaxBody, objectMaxBytes } = deps.config;
+  const small = bodyLimit({ maxSize: apiMaxBody, onError: refuse(apiMaxBody, "GANTRY_API_MAX_BODY") });
+  const upload = bodyLimit({ maxSize: objectMaxBytes + MULTIPART_SLACK, onError: refuse(objectMaxBytes, "GANTRY_OBJECT_MAX_BYTES") });
+  return (c, next) => {
+    if (c.req.method === "PUT" && API_OBJECT_UPLOAD.test(c.req.path)) return next();
+    if (c.req.method === "POST" && WEB_OBJECT_UPLOAD.test(c.req.path)) return upload(c, next);
+    return small(c, next);
+  };
+}
+
 export function createServer(deps: Deps) {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
@@ -29,6 +55,7 @@ export function createServer(deps: Deps) {
   app.use(securityHeaders);
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.use(bodyLimits(deps));
 
   app.route("/", webPages);
   app.route("/api/v1/health", healthApi);

@@ -1,21 +1,49 @@
-// What a pipeline's container tasks may ask for, decided against the admin's allowlists.
-// Checked when a file loads, so a task asking for too much never becomes a version.
-import type { PipelineSpec, SpecIssue } from "./pipeline-spec.ts";
+// What a pipeline's container tasks may ask for, decided against the admin's allowlists and
+// maxima; checked when a file loads, so a task asking for too much never becomes a version.
+// Also the limits a task runs with: its own where it set them, the server's defaults otherwise.
+import { formatBytes } from "./bytes.ts";
+import type { PipelineSpec, SpecIssue, TaskSpec } from "./pipeline-spec.ts";
+
+/** Memory, CPU and process limits of one container. */
+export interface ContainerLimits {
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+}
 
 export interface ContainerPolicy {
   /** Host paths (and everything below them) that tasks may mount. */
   allowedMounts: string[];
   /** Capabilities beyond Docker's default set that tasks may keep. */
   allowedCapabilities: string[];
+  /** Networks beyond "bridge", "none" and `defaultNetwork` that tasks may join ("host" among them). */
+  allowedNetworks: string[];
+  /** The server's own network for tasks (GANTRY_CONTAINER_NETWORK): the admin chose it, so tasks may name it. */
+  defaultNetwork: string;
+  /** The most a task may ask for (container_max_memory, _cpus, _pids). */
+  maxLimits: ContainerLimits;
 }
 
-export const DEFAULT_CONTAINER_POLICY: ContainerPolicy = { allowedMounts: [], allowedCapabilities: [] };
+/** The fallbacks of config.ts, for callers without a server config (`gantry pipeline validate`, `gantry dev`). */
+export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = { memoryBytes: 2 * 1024 ** 3, cpus: 2, pids: 1024 };
+export const DEFAULT_MAX_CONTAINER_LIMITS: ContainerLimits = { memoryBytes: 8 * 1024 ** 3, cpus: 4, pids: 4096 };
+
+export const DEFAULT_CONTAINER_POLICY: ContainerPolicy = {
+  allowedMounts: [],
+  allowedCapabilities: [],
+  allowedNetworks: [],
+  defaultNetwork: "bridge",
+  maxLimits: DEFAULT_MAX_CONTAINER_LIMITS,
+};
 
 /** Docker's default capability set: a task may keep any of these without an allowlist. */
 export const DOCKER_DEFAULT_CAPABILITIES = [
   "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
   "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
 ];
+
+/** Networks every task may use: Docker's isolated default and no network at all. */
+const ALWAYS_ALLOWED_NETWORKS = ["bridge", "none"];
 
 const DOCKER_SOCKETS = ["/var/run/docker.sock", "/run/docker.sock"];
 
@@ -49,6 +77,59 @@ export function checkContainerPolicy(spec: PipelineSpec, policy: ContainerPolicy
         });
       }
     });
+    const networkIssue = networkProblem(container.network, policy);
+    if (networkIssue) issues.push({ path: `tasks.${task.id}.network`, message: networkIssue });
+    issues.push(...limitIssues(task, policy.maxLimits));
   }
   return issues;
+}
+
+function networkProblem(network: string | undefined, policy: ContainerPolicy): string | undefined {
+  if (network === undefined || network === policy.defaultNetwork) return undefined;
+  if (ALWAYS_ALLOWED_NETWORKS.includes(network) || policy.allowedNetworks.includes(network)) return undefined;
+  // The host's network reaches everything listening on its loopback, this server's API included.
+  const why = network === "host" ? "host networking reaches every service on the server's loopback, the Gantry API included" : "only bridge and none are open to every pipeline";
+  return `network "${network}" is not allowed (${why}); an admin can allow it with container_allowed_networks in gantry.toml (GANTRY_CONTAINER_ALLOWED_NETWORKS)`;
+}
+
+/** A task may ask for more than the defaults, up to the admin's maxima; above them is a load error rather than a silent clamp. */
+function limitIssues(task: TaskSpec, max: ContainerLimits): SpecIssue[] {
+  const container = task.container!;
+  const issues: SpecIssue[] = [];
+  if (container.memoryBytes !== undefined && container.memoryBytes > max.memoryBytes) {
+    issues.push({
+      path: `tasks.${task.id}.memory`,
+      message: `${formatBytes(container.memoryBytes)} is over the maximum of ${formatBytes(max.memoryBytes)}; an admin can raise container_max_memory (GANTRY_CONTAINER_MAX_MEMORY)`,
+    });
+  }
+  if (container.cpus !== undefined && container.cpus > max.cpus) {
+    issues.push({
+      path: `tasks.${task.id}.cpus`,
+      message: `${container.cpus} CPUs is over the maximum of ${max.cpus}; an admin can raise container_max_cpus (GANTRY_CONTAINER_MAX_CPUS)`,
+    });
+  }
+  if (container.pidsLimit !== undefined && container.pidsLimit > max.pids) {
+    issues.push({
+      path: `tasks.${task.id}.pids`,
+      message: `${container.pidsLimit} processes is over the maximum of ${max.pids}; an admin can raise container_max_pids (GANTRY_CONTAINER_MAX_PIDS)`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * The limits a container runs with: the task's own where it set them, the server's defaults
+ * otherwise, and never above the maxima (a version loaded before an admin lowered one, or
+ * defaults set above the maxima, still gets the maximum).
+ */
+export function effectiveLimits(
+  container: { memoryBytes?: number; cpus?: number; pidsLimit?: number },
+  limits: { defaults: ContainerLimits; maxima: ContainerLimits },
+): ContainerLimits {
+  const { defaults, maxima } = limits;
+  return {
+    memoryBytes: Math.min(container.memoryBytes ?? defaults.memoryBytes, maxima.memoryBytes),
+    cpus: Math.min(container.cpus ?? defaults.cpus, maxima.cpus),
+    pids: Math.min(container.pidsLimit ?? defaults.pids, maxima.pids),
+  };
 }

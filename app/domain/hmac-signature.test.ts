@@ -18,8 +18,10 @@ describe("verifySignature", () => {
     expect(signBody(GITHUB.secret, GITHUB.body)).toBe(GITHUB.signature);
   });
 
-  it("accepts upper-case hex digits", () => {
-    expect(verifySignature(GITHUB.secret, GITHUB.body, `sha256=${GITHUB.signature.slice(7).toUpperCase()}`)).toBe(true);
+  it("rejects upper-case and mixed-case hex digits: GitHub sends lowercase only", () => {
+    const hex = GITHUB.signature.slice(7);
+    expect(verifySignature(GITHUB.secret, GITHUB.body, `sha256=${hex.toUpperCase()}`)).toBe(false);
+    expect(verifySignature(GITHUB.secret, GITHUB.body, `sha256=${hex.replace("b", "B")}`)).toBe(false);
   });
 
   it("rejects another secret, another body and a changed digit", () => {

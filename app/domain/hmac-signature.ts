@@ -2,10 +2,12 @@
 // GitHub's X-Hub-Signature-256). Pure; Bun's globals only, no node: imports, because the
 // SDK re-exports it and every run() task loads the SDK.
 
-const SIGNATURE_PATTERN = /^sha256=[0-9a-fA-F]{64}$/;
+// Lowercase only: that is what GitHub (and signBody) send, and accepting one exact spelling
+// leaves no second form of the same signature for a replay or a log filter to miss.
+const SIGNATURE_PATTERN = /^sha256=[0-9a-f]{64}$/;
 
 /**
- * Whether `header` is `sha256=<64 hex digits>` and is the HMAC-SHA256 of exactly these body
+ * Whether `header` is `sha256=<64 lowercase hex digits>` and is the HMAC-SHA256 of exactly these body
  * bytes with `secret`. Any other shape or length is `false`, never an exception. The digests
  * are compared in constant time. Check the raw bytes before parsing anything.
  *

@@ -7,6 +7,7 @@ import { getSystemState } from "../../db/repos/system-state.ts";
 import { concurrencyKey, runConcurrency } from "../../domain/concurrency.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
+import { runVariablesProblem } from "../../domain/run-variables.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RerunScope } from "../../domain/rerun-plan.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
@@ -37,6 +38,9 @@ export interface RerunStart {
 }
 
 function checkVariables(variables: Record<string, string>, systemVariables: Record<string, string>): void {
+  // The one place every run's variables pass (API, web form, webhooks, extensions, re-runs).
+  const problem = runVariablesProblem(variables);
+  if (problem) throw new ValidationError(problem);
   for (const name of Object.keys(variables)) {
     if (!ENV_NAME_PATTERN.test(name)) throw new ValidationError(`variable "${name}" is not a valid environment variable name`);
     if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) throw new ValidationError(`variable "${name}": GANTRY_* names are reserved`);

@@ -6,6 +6,10 @@ import { TooLargeError } from "../../domain/errors.ts";
 import type { ExtensionHost } from "../../extension-host/host.ts";
 import { errorBody, handleError } from "../errors.ts";
 
+/**
+ * Fixed rather than GANTRY_API_MAX_BODY: GitHub sends payloads of up to 25 MB (and drops
+ * bigger ones), so a receiver capped at the API's 1 MiB would lose real pushes.
+ */
 export const MAX_HOOK_BODY_BYTES = 25 * 1024 * 1024;
 
 /** The whole body, or TooLargeError as soon as it passes `limit` (the rest is never read). */
