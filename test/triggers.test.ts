@@ -1,5 +1,5 @@
 // The built-in cron and interval extensions on real servers: pipeline triggers start runs
-// that record their trigger, bad schedules are subscription errors, the interval minimum
+// that record their trigger, bad schedules are load errors, the interval minimum
 // comes from config, and ticks missed while the server was down start one run, not N.
 import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { rmSync } from "node:fs";
@@ -52,6 +52,16 @@ function subscriptionsOf(gantry: TestGantry, extension: string, pipeline: string
 const subscriptionError = (gantry: TestGantry, extension: string, pipeline: string) =>
   waitFor(() => subscriptionsOf(gantry, extension, pipeline)[0]?.error, 10_000, `a subscription error for ${pipeline}`);
 
+/** The load error of default/<id> as "path: message", once the loader has seen the file. */
+const loadError = (gantry: TestGantry, id: string) =>
+  waitFor(async () => {
+    const response = await gantry.api(`/pipelines/default/${id}`);
+    if (response.status !== 200) return undefined;
+    const { pipeline } = (await response.json()) as { pipeline: { error?: { issues: { path: string; message: string }[] } } };
+    const issue = pipeline.error?.issues[0];
+    return issue && `${issue.path}: ${issue.message}`;
+  }, 10_000, `a load error for ${id}`);
+
 describe("cron trigger", () => {
   it("starts runs on a seconds schedule and stops when the trigger is removed", async () => {
     const dir = tempDir("gantry-pipelines-");
@@ -76,15 +86,15 @@ describe("cron trigger", () => {
     expect((await runsOf(gantry, "every-second")).length).toBe(before);
   });
 
-  it("reports a bad expression and a bad time zone as subscription errors, and schedules in a valid zone", async () => {
+  it("refuses a bad expression and a bad time zone as load errors, and schedules in a valid zone", async () => {
     const dir = tempDir("gantry-pipelines-");
     writeFile(join(dir, "bad-expression.ts"), pipelineSource("bad-expression", `cron("61 * * * *")`));
     writeFile(join(dir, "bad-zone.ts"), pipelineSource("bad-zone", `cron("0 3 * * *", { timezone: "Mars/Olympus_Mons" })`));
     writeFile(join(dir, "berlin.ts"), pipelineSource("berlin", `cron("*/1 * * * * *", { timezone: "Europe/Berlin" })`));
     const gantry = await start({ pipelinesDir: dir });
 
-    expect(await subscriptionError(gantry, "cron", "bad-expression")).toContain('invalid cron expression "61 * * * *"');
-    expect(await subscriptionError(gantry, "cron", "bad-zone")).toContain('unknown time zone "Mars/Olympus_Mons"');
+    expect(await loadError(gantry, "bad-expression")).toStartWith('triggers.0: invalid cron expression "61 * * * *"');
+    expect(await loadError(gantry, "bad-zone")).toStartWith('triggers.0: unknown time zone "Mars/Olympus_Mons"');
 
     const [run] = await waitFor(async () => {
       const list = await runsOf(gantry, "berlin");
@@ -94,8 +104,9 @@ describe("cron trigger", () => {
     const [berlin] = subscriptionsOf(gantry, "cron", "berlin");
     expect(berlin?.params).toEqual({ expression: "*/1 * * * * *", timezone: "Europe/Berlin" });
     expect(berlin?.error).toBeUndefined();
-    // Pipelines whose subscription failed start nothing, and the extension itself runs on.
-    expect(await runsOf(gantry, "bad-expression")).toEqual([]);
+    // Files that do not load subscribe to nothing, and the extension itself runs on.
+    expect(subscriptionsOf(gantry, "cron", "bad-expression")).toEqual([]);
+    expect(subscriptionsOf(gantry, "cron", "bad-zone")).toEqual([]);
     expect(gantry.deps.extensions.get("cron")?.error).toBeUndefined();
   });
 });

@@ -1,14 +1,15 @@
-// `gantry pipeline ls|get|validate|subscribe|unsubscribe|subscriptions`: what the server has
-// loaded, one pipeline in detail, a local check of a pipeline file before it is dropped into
-// pipelines/, and a pipeline's subscriptions to extensions.
+// `gantry pipeline ls|get|validate|subscribe|unsubscribe|subscriptions`: what the server has loaded,
+// one pipeline in detail (trigger errors too), a local check of a pipeline file (asking the server
+// whether its webhook secrets exist), and a pipeline's subscriptions to extensions.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { formatDuration } from "../domain/duration.ts";
 import { idSchema, SERIAL_PATTERN } from "../domain/ids.ts";
+import type { PipelineSpec } from "../domain/pipeline-spec.ts";
 import { compilePipelineFile } from "../engine/pipelines/pipeline-compiler.ts";
-import { createApiClient } from "./api-client.ts";
+import { ApiError, createApiClient } from "./api-client.ts";
 import {
   pipelineAnswer,
   pipelineListAnswer,
@@ -62,21 +63,32 @@ const get: Subcommand = {
     const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
     const [refText] = takePositionals(positionals, ["ns/id"]);
     const ref = parsePipelineRef(refText!);
-    const { data, raw } = await createApiClient().json("GET", pipelinePath(ref), pipelineAnswer);
+    const client = createApiClient();
+    const { data, raw } = await client.json("GET", pipelinePath(ref), pipelineAnswer);
     if (values.json) {
       printJson(raw);
       return 0;
     }
     printPipeline(data.pipeline);
+    // A trigger that cannot fire (a webhook whose secret is missing) is no load error, but it is news.
+    const { data: subscribed } = await client.json("GET", `${pipelinePath(ref)}/subscriptions`, subscriptionListAnswer);
+    const broken = subscribed.subscriptions.filter((subscription) => subscription.error);
+    if (broken.length > 0) {
+      console.log();
+      console.log(paint("red", "trigger errors:"));
+      for (const subscription of broken) console.log(`  ${subscription.extension} (subscription ${subscription.id}): ${subscription.error}`);
+    }
     return 0;
   },
 };
 
 const validate: Subcommand = {
-  usage: "gantry pipeline validate <file>",
+  usage: "gantry pipeline validate <file> [--namespace NS]   (exit 1 on a load error; trigger errors are printed, exit 0)",
   async run(args) {
-    const { positionals } = parseArguments(args, {});
+    const { values, positionals } = parseArguments(args, { namespace: { type: "string", short: "n" } });
     const [file] = takePositionals(positionals, ["file"]);
+    const namespace = values.namespace ?? "default";
+    if (!v.is(idSchema, namespace)) throw new UsageError(`--namespace "${namespace}" is not a namespace (a-z, 0-9 and -)`);
     const path = resolve(file!);
     if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`no such file: ${file}`);
     // The compiler writes a bundle; a throwaway folder keeps validation free of side effects.
@@ -86,6 +98,7 @@ const validate: Subcommand = {
       if (result.ok) {
         const count = result.spec.tasks.length;
         console.log(`ok: ${result.spec.id} (${count} task${count === 1 ? "" : "s"})`);
+        for (const line of await webhookSecretProblems(result.spec, namespace)) console.log(`${file}: ${line}`);
         return 0;
       }
       for (const issue of result.issues) console.log(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
@@ -163,6 +176,56 @@ const subscriptions: Subcommand = {
 
 export function pipelineCommand(args: string[]): Promise<number> {
   return dispatch("pipeline", args, { ls, get, validate, subscribe, unsubscribe, subscriptions }, { list: "ls", show: "get", subs: "subscriptions" });
+}
+
+const secretAnswer = v.object({ secret: v.object({ name: v.string() }) });
+
+/**
+ * Whether the secret exists where a webhook trigger looks (the pipeline's, then the global
+ * one), asked of the server the CLI talks to: true, false, or a reason it cannot tell.
+ */
+async function secretExists(client: ReturnType<typeof createApiClient>, pipeline: { namespace: string; id: string }, name: string): Promise<boolean | string> {
+  for (const path of [`${pipelinePath(pipeline)}/secrets/${encodeURIComponent(name)}`, `/secrets/${encodeURIComponent(name)}`]) {
+    try {
+      await client.json("GET", path, secretAnswer);
+      return true;
+    } catch (error) {
+      // 404: no such secret here (or, for the pipeline's scope, no such pipeline yet).
+      if (error instanceof ApiError && error.status === 404) continue;
+      return (error as Error).message;
+    }
+  }
+  return false;
+}
+
+/**
+ * A webhook trigger whose secret does not exist is a trigger error, not a load error (the
+ * secret may be created later): said for each such trigger, or why it could not be checked.
+ */
+async function webhookSecretProblems(spec: PipelineSpec, namespace: string): Promise<string[]> {
+  const hooks = spec.triggers.flatMap((trigger, index) => (trigger.kind === "webhook" ? [{ index, name: trigger.secret.name }] : []));
+  if (hooks.length === 0) return [];
+  let client: ReturnType<typeof createApiClient>;
+  try {
+    client = createApiClient();
+  } catch (error) {
+    return [`note: webhook secrets not checked: ${(error as Error).message}`];
+  }
+  const pipeline = { namespace, id: spec.id };
+  const lines: string[] = [];
+  for (const { index, name } of hooks) {
+    const exists = await secretExists(client, pipeline, name).catch((error: Error) => error.message);
+    if (exists === true) continue;
+    if (exists === false) {
+      lines.push(
+        `triggers.${index}: trigger error: secret "${name}" does not exist on ${client.url} (neither for ${formatPipelineRef(pipeline)} nor global): ` +
+          `deliveries will be refused until it is set (gantry secret set ${name} --pipeline ${formatPipelineRef(pipeline)})`,
+      );
+    } else {
+      lines.push(`note: triggers.${index}: could not check secret "${name}" on the server: ${exists}`);
+    }
+  }
+  return lines;
 }
 
 function parseParamsJson(text: string | undefined): Record<string, unknown> {

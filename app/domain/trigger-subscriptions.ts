@@ -1,4 +1,5 @@
-// A pipeline file's triggers as subscriptions to the built-in extensions.
+// A pipeline file's triggers as subscriptions to the built-in extensions, and what those
+// subscriptions need from the server to work.
 import type { TriggerSpec } from "./pipeline-spec.ts";
 
 export function triggerSubscription(trigger: TriggerSpec): { extension: string; params: Record<string, unknown> } {
@@ -15,4 +16,15 @@ export function triggerSubscription(trigger: TriggerSpec): { extension: string; 
         params: { repo: trigger.repo, events: trigger.events, ...(trigger.branches && { branches: trigger.branches }) },
       };
   }
+}
+
+/**
+ * The secrets a subscription cannot work without (a webhook's signing secret), so a missing
+ * one shows as the trigger's error instead of "ok". The secret may be created later: that
+ * is no load error.
+ */
+export function requiredSecrets(subscription: { extension: string; params: unknown }): string[] {
+  if (subscription.extension !== "webhook") return [];
+  const secret = (subscription.params as { secret?: unknown } | null)?.secret;
+  return typeof secret === "string" && secret.length > 0 ? [secret] : [];
 }

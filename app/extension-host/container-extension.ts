@@ -14,7 +14,8 @@ import {
   type DockerConnection,
 } from "../engine/executors/docker-client.ts";
 import { createLineSplitter } from "../engine/executors/line-splitter.ts";
-import type { HostMessage, WorkerMessage } from "./protocol.ts";
+import * as v from "valibot";
+import { hookResponseSchema, MAX_MESSAGE_LENGTH, type HostMessage, type WorkerMessage } from "./protocol.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -54,6 +55,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+const errorAnswerSchema = v.object({ error: v.object({ message: v.string() }) });
+
 export function createContainerExtension(options: ContainerExtensionOptions): ContainerExtension {
   const { docker } = options.connection;
   const secret = randomBytes(32).toString("hex");
@@ -87,8 +90,12 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
     return { status: response.status, json };
   };
 
-  const errorOf = (json: unknown, status: number) =>
-    (json as { error?: { message?: string } } | undefined)?.error?.message ?? (typeof json === "string" && json ? json : `HTTP ${status}`);
+  // The container's words become a subscription's error, shown in API and UI: a string, cut to size.
+  const errorOf = (json: unknown, status: number) => {
+    const answer = v.safeParse(errorAnswerSchema, json);
+    const message = answer.success ? answer.output.error.message : typeof json === "string" && json ? json : `HTTP ${status}`;
+    return message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : message;
+  };
 
   const waitHealthy = async () => {
     const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -192,14 +199,16 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
           const body = { method: hook.method, path: hook.path, headers: hook.headers, body: Buffer.from(hook.body).toString("base64") };
           void request("POST", "/hook", body).then(
             (answer) => {
-              const result = answer.json as { status?: unknown; body?: unknown } | undefined;
-              const valid = answer.status === 200 && typeof result?.status === "number";
+              // The hook's sender gets what the container says only if it is a status a Response can carry.
+              const result = v.safeParse(hookResponseSchema, answer.json);
+              const problem = answer.status !== 200 ? `with ${answer.status}` : !result.success ? `with an invalid answer (${v.getDotPath(result.issues[0]) ?? "body"}: ${result.issues[0].message})` : undefined;
               options.onMessage({
                 type: "hook-result",
                 requestId,
-                response: valid
-                  ? { status: result.status as number, body: result.body }
-                  : { status: 502, body: { error: { code: "bad_gateway", message: `extension ${options.id} answered POST /hook with ${answer.status}` } } },
+                response:
+                  result.success && problem === undefined
+                    ? { status: result.output.status, body: result.output.body }
+                    : { status: 502, body: { error: { code: "bad_gateway", message: `extension ${options.id} answered POST /hook ${problem}` } } },
               });
             },
             (error: Error) =>

@@ -5,7 +5,8 @@ import * as croner from "croner";
 import * as valibot from "valibot";
 import { registerSdkModule } from "../engine/sdk-module.ts";
 import type { ExtensionApi, ExtensionDefinition, StandardSchema, Subscription } from "../sdk/extension.ts";
-import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
+import type { ApiMethod } from "./api-calls.ts";
+import type { HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
 
 declare const self: Worker;
 

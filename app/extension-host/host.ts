@@ -1,9 +1,9 @@
-// Runs every extension module of the extensions folder in its own Bun Worker (and every
-// [extensions.<id>] with an `image` as a container, container-extension.ts), restarts a
-// crashed one with backoff, keeps its recent log, feeds it its subscriptions, hands it
-// hooks, and carries out what it asks (start a run, read a secret, keep state).
+// Runs each extension in a Bun Worker (or, with an `image`, a container: container-extension.ts),
+// restarts crashed ones with backoff, keeps their logs, feeds them subscriptions and hooks, and
+// carries out what they ask only once each message and call is checked (protocol.ts, api-calls.ts).
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import * as v from "valibot";
 import type { Db } from "../db/client.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import { getExtensionState, setExtensionState } from "../db/repos/extension-state.ts";
@@ -15,11 +15,12 @@ import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/runs/orchestrator.ts";
-import type { ExtensionEventKind, ExtensionStartRunOptions, FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";
 import { createContainerExtension } from "./container-extension.ts";
-import type { ApiMethod, HostMessage, WireSubscription, WorkerMessage } from "./protocol.ts";
+import { API_METHODS, parseApiCall, type ApiCall } from "./api-calls.ts";
+import { MAX_MESSAGE_LENGTH, workerMessageSchema, type HostMessage, type WireSubscription, type WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
 // placed at extension-host/ under the binary's root (scripts/build-binary.ts).
@@ -30,9 +31,6 @@ const EXTENSION_WORKER = Bun.isStandaloneExecutable
 const LOG_LINES = 200;
 const MAX_BACKOFF_MS = 30_000;
 const HOOK_TIMEOUT_MS = 10_000;
-/** Events an extension may record through `api.event` (the rest are the host's to write). */
-const EXTENSION_EVENT_KINDS = ["delivery.rejected"] as const satisfies readonly (ExtensionEventKind & EventKind)[];
-const MAX_EVENT_DATA = 8 * 1024;
 
 /** "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure. */
 export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
@@ -71,8 +69,11 @@ export interface ExtensionHost {
   get(id: string): ExtensionStatus | undefined;
   /** Hands a hook request to an extension; resolves with its answer. */
   hook(id: string, request: HookRequest): Promise<HookResponse>;
-  /** Carries out a container extension's call if `secret` is its current one. */
-  call(id: string, secret: string | undefined, method: string, args: unknown[]): Promise<ContainerCall>;
+  /**
+   * Carries out a container extension's call if `secret` is its current one; `body` is the
+   * POST body as sent ({ method, args }), checked only once the secret is.
+   */
+  call(id: string, secret: string | undefined, body: unknown): Promise<ContainerCall>;
   /** Re-reads subscriptions and tells each extension what changed. */
   sync(): Promise<void>;
 }
@@ -153,11 +154,11 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     return subscription;
   };
 
-  /** Carries out an ExtensionApi call for a worker. */
-  const perform = async (ext: Running, method: ApiMethod, args: unknown[]): Promise<unknown> => {
-    switch (method) {
+  /** Carries out an ExtensionApi call, checked by parseApiCall, for a worker or a container. */
+  const perform = async (ext: Running, call: ApiCall): Promise<unknown> => {
+    switch (call.method) {
       case "startRun": {
-        const [subscriptionId, opts] = args as [number, ExtensionStartRunOptions];
+        const [subscriptionId, opts] = call.args;
         const subscription = own(ext, subscriptionId);
         const key = { namespace: subscription.namespace, id: subscription.pipeline };
         // An extension sets system variables under its own prefix only (github: GANTRY_GITHUB_*).
@@ -183,30 +184,40 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         }
       }
       case "secret": {
-        const [subscriptionId, name] = args as [number, string];
+        const [subscriptionId, name] = call.args;
         const subscription = own(ext, subscriptionId);
         return options.secrets.resolve({ namespace: subscription.namespace, id: subscription.pipeline }, name);
       }
       case "event": {
-        const [kind, data, subscriptionId] = args as [string, Record<string, unknown>, number | undefined];
-        if (!(EXTENSION_EVENT_KINDS as readonly string[]).includes(kind)) throw new Error(`extensions may record only ${EXTENSION_EVENT_KINDS.join(", ")} events, not "${kind}"`);
-        if (data === null || typeof data !== "object" || Array.isArray(data)) throw new Error("event data must be an object");
+        // The kind, the data's shape and size were checked with the call.
+        const [kind, data, subscriptionId] = call.args;
         const text = JSON.stringify(data);
-        if (text.length > MAX_EVENT_DATA) throw new Error(`event data is over ${MAX_EVENT_DATA} characters of JSON`);
         let pipeline: { namespace: string; pipelineId: string } | undefined;
-        if (subscriptionId !== undefined) {
+        if (subscriptionId != null) {
           const subscription = own(ext, subscriptionId);
           pipeline = { namespace: subscription.namespace, pipelineId: subscription.pipeline };
         }
         // The extension's own word goes under its id; the host's fields come last and win.
-        await insertEvent(db, { kind: kind as EventKind, ...pipeline, data: { ...JSON.parse(text), extension: ext.id }, at: now() });
+        await insertEvent(db, { kind, ...pipeline, data: { ...JSON.parse(text), extension: ext.id }, at: now() });
         bus.publish({ kind, ...(pipeline && { namespace: pipeline.namespace, pipeline: pipeline.pipelineId }) });
         return undefined;
       }
       case "getState":
-        return getExtensionState(db, ext.id, String(args[0]));
+        return getExtensionState(db, ext.id, call.args[0]);
       case "setState":
-        return setExtensionState(db, ext.id, String(args[0]), String(args[1]));
+        return setExtensionState(db, ext.id, call.args[0], call.args[1]);
+    }
+  };
+
+  /** Checks a call and carries it out; every refusal names the method and what is wrong. */
+  const answerCall = async (ext: Running, method: unknown, args: unknown): Promise<unknown> => {
+    const parsed = parseApiCall(method, args);
+    if (!parsed.ok) throw new ValidationError(parsed.message);
+    try {
+      return await perform(ext, parsed.call);
+    } catch (error) {
+      if (error instanceof Error && !error.message.startsWith(`${parsed.call.method}: `)) error.message = `${parsed.call.method}: ${error.message}`;
+      throw error;
     }
   };
 
@@ -266,7 +277,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         appendLog(ext, `[gantry] subscription ${message.id}: ${message.message}`);
         return;
       case "call":
-        void perform(ext, message.method, message.args).then(
+        void answerCall(ext, message.method, message.args).then(
           (value) => post(ext, { type: "reply", callId: message.callId, ok: true, value }),
           (error: Error) => post(ext, { type: "reply", callId: message.callId, ok: false, error: error.message }),
         );
@@ -277,6 +288,21 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         answer?.(message.response);
         return;
       }
+    }
+  };
+
+  /** A Worker's message, checked first: the extension's own code runs in the Worker and may post anything. */
+  const fromWorker = (ext: Running, worker: NonNullable<Running["worker"]>, data: unknown) => {
+    const checked = v.safeParse(workerMessageSchema, data);
+    if (checked.success) return receive(ext, worker, checked.output);
+    const problem = `${v.getDotPath(checked.issues[0]) ?? "message"}: ${checked.issues[0].message}`;
+    appendLog(ext, `[gantry] ignored a malformed message from the extension (${problem})`.slice(0, MAX_MESSAGE_LENGTH));
+    // A hook waiting for this answer gets a 502 now rather than a timeout later.
+    const loose = data as { type?: unknown; requestId?: unknown } | null;
+    const answer = loose?.type === "hook-result" && typeof loose.requestId === "number" ? ext.hooks.get(loose.requestId) : undefined;
+    if (answer) {
+      ext.hooks.delete(loose!.requestId as number);
+      answer({ status: 502, body: { error: { code: "bad_gateway", message: `extension ${ext.id} answered the hook with an invalid response (${problem})` } } });
     }
   };
 
@@ -299,7 +325,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (ext.image) return launchContainer(ext, ext.image);
     const worker = new Worker(EXTENSION_WORKER);
     ext.worker = worker;
-    worker.onmessage = (event: MessageEvent<WorkerMessage>) => receive(ext, worker, event.data);
+    worker.onmessage = (event: MessageEvent<unknown>) => fromWorker(ext, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault?.();
       crashed(ext, crashReason(event.message || "uncaught error"));
@@ -430,18 +456,25 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         post(ext, { type: "hook", requestId, request });
       });
     },
-    async call(id, secret, method, args) {
+    async call(id, secret, body) {
       const ext = extensions.get(id);
       // One answer for "no such extension" and "wrong secret": a caller learns nothing from it.
       if (!ext?.image || !ext.worker || !ext.secret || !secret || !sameSecret(secret, ext.secret)) return { ok: false, status: 401, message: "Authorization: Bearer <GANTRY_EXTENSION_SECRET> of a running container extension required" };
-      if (!Array.isArray(args)) return { ok: false, status: 400, message: "args must be an array" };
+      const request = v.safeParse(containerCallSchema, body);
+      if (!request.success) {
+        const issue = request.issues[0];
+        const field = v.getDotPath(issue);
+        return { ok: false, status: 400, message: `the body must be JSON {"method": "<${["log", ...API_METHODS].join("|")}>", "args": [...]}${field ? `: ${field}: ${issue.message}` : ""}` };
+      }
+      const { method, args } = request.output;
       if (method === "log") {
-        appendLog(ext, args.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" "));
+        if (!Array.isArray(args)) return { ok: false, status: 400, message: "log: args must be an array of parts" };
+        const line = args.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" ");
+        appendLog(ext, line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : line);
         return { ok: true, value: undefined };
       }
-      if (!(CONTAINER_METHODS as readonly string[]).includes(method)) return { ok: false, status: 400, message: `method must be one of log, ${CONTAINER_METHODS.join(", ")}` };
       try {
-        return { ok: true, value: await perform(ext, method as ApiMethod, args) };
+        return { ok: true, value: await answerCall(ext, method, args ?? []) };
       } catch (error) {
         return { ok: false, status: 400, message: (error as Error).message };
       }
@@ -450,5 +483,6 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   };
 }
 
-const CONTAINER_METHODS = ["startRun", "secret", "getState", "setState", "event"] as const satisfies readonly ApiMethod[];
+/** The body of a container extension's call; the method's own arguments are api-calls.ts's to check. */
+const containerCallSchema = v.object({ method: v.string("must be a string"), args: v.optional(v.unknown()) }, "must be an object");
 

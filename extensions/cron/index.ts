@@ -22,8 +22,11 @@ const paramsSchema = v.object({
     v.string(),
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed) return;
+      // Pipeline files are checked the same way when they load (app/domain/trigger-checks.ts);
+      // this is for subscriptions made through the API.
       try {
-        new Cron(dataset.value, { paused: true, mode: MODE });
+        const job = new Cron(dataset.value, { paused: true, mode: MODE });
+        if (!job.nextRun()) addIssue({ message: `cron expression "${dataset.value}" never fires (no date matches it)` });
       } catch (error) {
         const reason = (error as Error).message.replace(/^Cron\w*: /, "");
         addIssue({ message: `invalid cron expression "${dataset.value}": ${reason}` });

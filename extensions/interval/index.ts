@@ -15,7 +15,16 @@ const configSchema = v.strictObject({
   ),
 });
 
-const paramsSchema = v.object({ everyMs: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+// As pipeline files are checked when they load (app/domain/trigger-checks.ts): at least 1ms,
+// at most 366 days; this is for subscriptions made through the API.
+const paramsSchema = v.object({
+  everyMs: v.pipe(
+    v.number("must be milliseconds"),
+    v.integer("must be whole milliseconds"),
+    v.minValue(1, "must be at least 1ms"),
+    v.maxValue(366 * 86_400_000, "must be at most 366 days (a longer gap is a cron schedule's job)"),
+  ),
+});
 
 type Config = v.InferOutput<typeof configSchema>;
 type Params = v.InferOutput<typeof paramsSchema>;

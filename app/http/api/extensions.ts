@@ -10,7 +10,7 @@ import type { ExtensionStatus } from "../../extension-host/host.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
-import { subscriptionError } from "../../extension-host/subscription-status.ts";
+import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import { subscriptionJson } from "./subscriptions.ts";
 
 /** Log lines in the list; GET /extensions/:id has all the host keeps. */
@@ -27,14 +27,15 @@ async function subscriptionsByExtension(c: Context<AppEnv>, extension?: string):
   return Map.groupBy(readable, (row) => row.extension);
 }
 
-function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], logLines?: number) {
-  const statuses = new Map([[status.id, status]]);
+type ErrorOf = (row: SubscriptionRow) => string | undefined;
+
+function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], errorOf: ErrorOf, logLines?: number) {
   return {
     id: status.id,
     state: status.state,
     restarts: status.restarts,
     ...(status.error && { error: status.error }),
-    subscriptions: subscriptions.map((row) => subscriptionJson(row, subscriptionError(row, statuses))),
+    subscriptions: subscriptions.map((row) => subscriptionJson(row, errorOf(row))),
     log: logLines === undefined ? status.log : status.log.slice(-logLines),
   };
 }
@@ -43,12 +44,14 @@ export const extensionsApi = new Hono<AppEnv>()
   .get("/", permit("extensions", "read"), async (c) => {
     const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
     const subscriptions = await subscriptionsByExtension(c);
-    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], LIST_LOG_LINES)) });
+    const errorOf = await subscriptionErrors(c.get("deps"), [...subscriptions.values()].flat());
+    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES)) });
   })
   .get("/:id", permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
     const { id } = c.req.valid("param");
     const status = c.get("deps").extensions.get(id);
     if (!status) throw new NotFoundError(`no extension ${id}`);
     const subscriptions = await subscriptionsByExtension(c, id);
-    return c.json({ extension: extensionJson(status, subscriptions.get(id) ?? []) });
+    const rows = subscriptions.get(id) ?? [];
+    return c.json({ extension: extensionJson(status, rows, await subscriptionErrors(c.get("deps"), rows)) });
   });

@@ -7,7 +7,7 @@ import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { deleteSubscription, getSubscription, insertSubscription, listSubscriptions, type SubscriptionRow } from "../../db/repos/subscriptions.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { idSchema, SERIAL_PATTERN } from "../../domain/ids.ts";
-import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
+import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
@@ -42,12 +42,12 @@ export function subscriptionJson(row: SubscriptionRow, error?: string) {
 
 export const subscriptionsApi = new Hono<AppEnv>()
   .get("/", permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
-    const { db, extensions } = c.get("deps");
+    const deps = c.get("deps");
     const { ns, id } = c.req.valid("param");
-    await requirePipeline(db, { namespace: ns, id });
-    const statuses = statusesOf(extensions);
-    const rows = await listSubscriptions(db, { pipeline: { namespace: ns, id } });
-    return c.json({ subscriptions: rows.map((row) => subscriptionJson(row, subscriptionError(row, statuses))) });
+    await requirePipeline(deps.db, { namespace: ns, id });
+    const rows = await listSubscriptions(deps.db, { pipeline: { namespace: ns, id } });
+    const errorOf = await subscriptionErrors(deps, rows);
+    return c.json({ subscriptions: rows.map((row) => subscriptionJson(row, errorOf(row))) });
   })
   .post("/", permit("pipelines", "write", pipelineTarget), validate("param", pipelineParams), validate("json", postBody), async (c) => {
     const deps = c.get("deps");

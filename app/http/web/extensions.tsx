@@ -8,7 +8,7 @@ import { may } from "../../auth/roles.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
-import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
+import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { requireSession } from "../middleware/session.ts";
@@ -29,14 +29,15 @@ export const extensionPages = new Hono<AppEnv>()
     return c.html(<ExtensionsPage session={await pageSession(c)} extensions={statuses} subscriptionCounts={counts} />);
   })
   .get("/:id", requireSession, permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
-    const { db, extensions, now } = c.get("deps");
+    const deps = c.get("deps");
+    const { db, extensions, now } = deps;
     const { id } = c.req.valid("param");
     const extension = extensions.get(id);
     if (!extension) throw new NotFoundError(`no extension ${id}`);
-    const statuses = statusesOf(extensions);
     const rows = (await listSubscriptions(db, { extension: id })).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.pipelineId}`));
+    const errorOf = await subscriptionErrors(deps, rows);
     const subscriptions = rows.map((row) => {
-      const error = subscriptionError(row, statuses);
+      const error = errorOf(row);
       return { row, ...(error && { error }) };
     });
     return c.html(<ExtensionPage session={await pageSession(c)} now={now()} extension={extension} subscriptions={subscriptions} />);

@@ -1,5 +1,6 @@
-// The dashboard's "Needs attention" card: pipelines whose last run failed and pipeline
-// files that do not load, each with a link to look closer; a calm line when there are none.
+// The dashboard's "Needs attention" card: pipeline files that do not load, triggers that
+// cannot fire (a webhook's secret is missing, an extension refused one) and pipelines whose
+// last run failed, each with a link to look closer; a calm line when there are none.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { LoadErrorRecord } from "../../../db/schema/index.ts";
 import type { RunRow } from "../../../db/repos/runs.ts";
@@ -24,6 +25,11 @@ export interface BrokenPipeline extends AttentionPipeline {
   file: string;
 }
 
+export interface TriggerTroublePipeline extends AttentionPipeline {
+  /** Each subscription's error: the extension it belongs to, and what is wrong. */
+  errors: { extension: string; message: string }[];
+}
+
 function PipelineLink({ pipeline }: { pipeline: AttentionPipeline }) {
   return (
     <a class="dash-problem-name" href={pipelinePath(pipeline)}>
@@ -33,13 +39,23 @@ function PipelineLink({ pipeline }: { pipeline: AttentionPipeline }) {
   );
 }
 
-export function NeedsAttention({ failing, broken, now }: { failing: FailingPipeline[]; broken: BrokenPipeline[]; now: Date }) {
-  if (failing.length === 0 && broken.length === 0) {
+export function NeedsAttention({
+  failing,
+  broken,
+  triggers = [],
+  now,
+}: {
+  failing: FailingPipeline[];
+  broken: BrokenPipeline[];
+  triggers?: TriggerTroublePipeline[];
+  now: Date;
+}) {
+  if (failing.length === 0 && broken.length === 0 && triggers.length === 0) {
     return (
       <section class="card dash-attention dash-calm" aria-labelledby="dash-attention-title">
         <h2 id="dash-attention-title">Needs attention</h2>
         <p class="dash-all-green">
-          <span aria-hidden="true">✓</span> All green: no pipeline's last run failed, and every pipeline file loads.
+          <span aria-hidden="true">✓</span> All green: no pipeline's last run failed, every pipeline file loads, and every trigger works.
         </p>
       </section>
     );
@@ -47,7 +63,7 @@ export function NeedsAttention({ failing, broken, now }: { failing: FailingPipel
   return (
     <section class="card dash-attention dash-alarm" aria-labelledby="dash-attention-title">
       <h2 id="dash-attention-title">
-        <span aria-hidden="true">⚠ </span>Needs attention <span class="dash-count">({failing.length + broken.length})</span>
+        <span aria-hidden="true">⚠ </span>Needs attention <span class="dash-count">({failing.length + broken.length + triggers.length})</span>
       </h2>
       <ul class="dash-problems">
         {broken.map((pipeline) => {
@@ -69,6 +85,24 @@ export function NeedsAttention({ failing, broken, now }: { failing: FailingPipel
                 )}
                 {rest.length > 0 && <span class="muted"> (and {rest.length} more)</span>}
               </p>
+            </li>
+          );
+        })}
+        {triggers.map((pipeline) => {
+          const [first, ...rest] = pipeline.errors;
+          return (
+            <li class="dash-problem">
+              <span class="badge dash-load-error dash-trigger-error">
+                <span aria-hidden="true">✗</span> trigger error
+              </span>{" "}
+              <PipelineLink pipeline={pipeline} />
+              {first && (
+                <p class="dash-problem-detail">
+                  <span class="mono">{first.extension}: </span>
+                  <span>{first.message}</span>
+                  {rest.length > 0 && <span class="muted"> (and {rest.length} more)</span>}
+                </p>
+              )}
             </li>
           );
         })}

@@ -1,8 +1,10 @@
-// A pipeline's triggers (from its file) and its subscriptions to extensions, as people read them.
+// A pipeline's triggers (from its file) and its subscriptions to extensions, as people read them;
+// a trigger whose subscription has an error (say, a webhook's secret is missing) shows it in place.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
+import { triggerSubscription } from "../../../domain/trigger-subscriptions.ts";
 import { extensionPath } from "../paths.ts";
 import { TableHead } from "./table-head.tsx";
 
@@ -30,6 +32,13 @@ export interface SubscriptionView {
   error?: string;
 }
 
+/** The error of the subscription the file made for this trigger (same extension and params), if any. */
+function triggerError(trigger: TriggerSpec, subscriptions: SubscriptionView[]): string | undefined {
+  const made = triggerSubscription(trigger);
+  const signature = JSON.stringify([made.extension, made.params]);
+  return subscriptions.find(({ row }) => row.source === "file" && JSON.stringify([row.extension, row.params]) === signature)?.error;
+}
+
 export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscriptions: SubscriptionView[] }) {
   const triggers = spec?.triggers ?? [];
   return (
@@ -41,9 +50,19 @@ export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscri
         <ul class="triggers">
           {triggers.map((trigger) => {
             const { kind, detail } = triggerText(trigger);
+            const error = triggerError(trigger, subscriptions);
             return (
               <li>
                 <strong>{kind}</strong> <span class="mono">{detail}</span>
+                {error && (
+                  <>
+                    {" "}
+                    <span class="error trigger-error">
+                      <span aria-hidden="true">✗ </span>
+                      {error}
+                    </span>
+                  </>
+                )}
               </li>
             );
           })}

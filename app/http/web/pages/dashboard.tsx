@@ -3,7 +3,7 @@
 // with the same DashboardLive component, so the page and its updates never disagree.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page, type PageSession } from "../layouts/page.tsx";
-import { NeedsAttention, type BrokenPipeline, type FailingPipeline } from "../components/dashboard-attention.tsx";
+import { NeedsAttention, type BrokenPipeline, type FailingPipeline, type TriggerTroublePipeline } from "../components/dashboard-attention.tsx";
 import { HealthCard, type DockerHealth, type ExtensionHealth, type SystemView } from "../components/dashboard-health.tsx";
 import type { QueuePlace } from "../../../domain/admission.ts";
 import { DashboardRuns, type DashboardRun } from "../components/dashboard-runs.tsx";
@@ -29,6 +29,8 @@ export interface DashboardData {
   system: SystemView;
   failing: FailingPipeline[];
   broken: BrokenPipeline[];
+  /** Pipelines with a trigger that cannot fire (a missing webhook secret, a refused subscription). */
+  triggers: TriggerTroublePipeline[];
   docker: DockerHealth | undefined;
   /** Undefined when the session may not read extensions. */
   extensions: ExtensionHealth[] | undefined;
@@ -37,7 +39,7 @@ export interface DashboardData {
 const plural = (count: number, one: string, many: string) => `${count.toLocaleString("en")} ${count === 1 ? one : many}`;
 
 function Counts({ data }: { data: DashboardData }) {
-  const problems = data.failing.length + data.broken.length;
+  const problems = data.failing.length + data.broken.length + data.triggers.length;
   return (
     <ul class="dash-counts" aria-label="Counts">
       <li>
@@ -74,7 +76,7 @@ export function DashboardLive({ data }: { data: DashboardData }) {
         {data.newInstall ? (
           <Welcome pipelinesDir={data.pipelinesDir} />
         ) : (
-          <NeedsAttention failing={data.failing} broken={data.broken} now={data.now} />
+          <NeedsAttention failing={data.failing} broken={data.broken} triggers={data.triggers} now={data.now} />
         )}
         <HealthCard docker={data.docker} extensions={data.extensions} system={data.system} now={data.now} />
       </div>
