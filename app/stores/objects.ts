@@ -1,9 +1,9 @@
 // The object store: raw bytes kept per pipeline (at most `pipelineLimit`, the least recently
 // written evicted) and per run (expired once `runExpiry` later runs of the pipeline exist).
 // Rows hold the metadata; the bytes are files under `dir`, named by a hash of the key, so
-// no key can name a path outside that folder.
+// no key can name a path outside that folder, and no symlink planted there is followed out of it.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { deleteObject, expireRunObjects, getObject, listObjects, putObject, type ObjectPlace, type ObjectRow } from "../db/repos/objects.ts";
 import { requirePipeline } from "../db/repos/pipelines.ts";
@@ -13,6 +13,7 @@ import { ID_PATTERN } from "../domain/ids.ts";
 import { objectKeyProblem } from "../domain/object-keys.ts";
 import type { PipelineKey } from "../domain/pipeline-key.ts";
 import type { RunKey } from "../domain/run-key.ts";
+import { assertContained, makeContainedFolder, openContained } from "./contained-path.ts";
 
 export type ObjectScope = { kind: "pipeline"; pipeline: PipelineKey } | { kind: "run"; run: RunKey };
 
@@ -120,7 +121,13 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
 
   const expireRuns = async (pipeline?: PipelineKey): Promise<number> => {
     const runs = await expireRunObjects(db, runExpiry, pipeline);
-    for (const run of runs) rmSync(runFolder(run), { recursive: true, force: true });
+    for (const run of runs) {
+      const folder = runFolder(run);
+      // rm -r removes a symlink itself, never what it points to; a symlinked parent would
+      // point the removal elsewhere, so those are refused.
+      assertContained(dir, dirname(folder));
+      rmSync(folder, { recursive: true, force: true });
+    }
     return runs.length;
   };
 
@@ -167,10 +174,18 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
       const { place, expired } = await resolve(scope);
       if (expired) throw new ConflictError(expiredMessage(place));
       const path = fileOf(place, key);
+      // A symlink in place of the temp folder would have the upload written out there.
+      assertContained(dir, tempDir);
       const temp = join(tempDir, crypto.randomUUID());
       const received = await receive(body, temp);
       const { row, created, evicted } = await withLock(path, async () => {
-        mkdirSync(join(path, ".."), { recursive: true });
+        try {
+          makeContainedFolder(dir, dirname(path));
+        } catch (error) {
+          rmSync(temp, { force: true });
+          throw error;
+        }
+        // rename replaces a symlink at `path` itself; it never writes through one.
         renameSync(temp, path);
         return putObject(db, place, { key, ...received, now: now() }, place.scope === "pipeline" ? options.pipelineLimit : undefined);
       });
@@ -178,7 +193,10 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
         const victimPath = fileOf(place, victim.key);
         // Unless it was written again meanwhile, in which case its new file stays.
         await withLock(victimPath, async () => {
-          if (!(await getObject(db, place, victim.key))) rmSync(victimPath, { force: true });
+          if (!(await getObject(db, place, victim.key))) {
+            assertContained(dir, dirname(victimPath));
+            rmSync(victimPath, { force: true });
+          }
         });
       }
       return { object: info(row), created };
@@ -189,10 +207,15 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
       if (expired) throw new NotFoundError(expiredMessage(place));
       const row = await getObject(db, place, key);
       if (!row) return undefined;
-      const file = Bun.file(fileOf(place, key));
+      const path = fileOf(place, key);
+      // Throws OutsideRootError (a 500, logged) for a symlink or a symlinked folder: never served.
+      const file = await openContained(dir, path);
       // Evicted or deleted between the row and the file.
-      if (!(await file.exists())) return undefined;
-      return { object: info(row), body: file };
+      if (!file) return undefined;
+      await file.handle.close();
+      // Served by path, checked just now: Bun sends a file by path with its length (a stream
+      // would lose Content-Length, and a descriptor handed to Bun is never closed).
+      return { object: info(row), body: Bun.file(path) };
     },
     async list(scope) {
       const { place, expired } = await resolve(scope);
@@ -206,6 +229,8 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
       const path = fileOf(place, key);
       return withLock(path, async () => {
         const deleted = await deleteObject(db, place, key);
+        // Removing a symlink at `path` is fine; through a symlinked folder it is not.
+        assertContained(dir, dirname(path));
         rmSync(path, { force: true });
         return deleted;
       });

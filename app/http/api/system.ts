@@ -1,6 +1,8 @@
-// /api/v1/system: the pause switch and the nodes working on this database.
-import { Hono } from "hono";
+// /api/v1/system: the pause switch, the nodes working on this database, and backups.
+import { Hono, type Context } from "hono";
+import { getBunServer } from "hono/bun";
 import type { SystemStatus } from "../../engine/runs/orchestrator.ts";
+import { createBackup } from "../../stores/backup.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 
@@ -26,7 +28,33 @@ export function systemJson(status: SystemStatus) {
   };
 }
 
+/**
+ * A backup as a download (gzip'd tar): the database snapshot, logs, objects and bundles, never
+ * the secret key. Shared with the web UI's download link.
+ */
+export async function backupResponse(c: Context<AppEnv>): Promise<Response> {
+  const { config, database, secrets, now } = c.get("deps");
+  const backup = await createBackup({
+    dataDir: config.dataDir,
+    dbUrl: config.dbUrl,
+    client: database.client,
+    secretKey: { id: secrets.keyId, source: config.secretKey ? "env" : "file", secrets: (await secrets.list()).length },
+    now: now(),
+  });
+  // A large backup takes a while, and gzip may hold bytes back: Bun's 10 s idle limit must not cut it.
+  getBunServer<{ timeout?: (req: Request, seconds: number) => void }>(c)?.timeout?.(c.req.raw, 0);
+  return new Response(backup.stream, {
+    headers: {
+      "content-type": "application/gzip",
+      "content-disposition": `attachment; filename="${backup.filename}"`,
+      "cache-control": "no-store",
+    },
+  });
+}
+
 export const systemApi = new Hono<AppEnv>()
   .get("/", permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus())))
   .post("/pause", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name))))
-  .post("/resume", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))));
+  .post("/resume", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))))
+  // Write, not read: a backup holds every log and object, and the encrypted secrets — an admin's matter.
+  .get("/backup", permit("system", "write"), backupResponse);

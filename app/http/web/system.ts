@@ -1,6 +1,8 @@
 // Web forms: POST /system/pause and /system/resume (system:write), the switch on the
 // dashboard and the banner's Resume button; both come back to the page they were on.
+// GET /system/backup: the dashboard's "Download a backup" link (system:write), as the API's.
 import { Hono, type Context } from "hono";
+import { backupResponse } from "../api/system.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { permit } from "../middleware/permit.ts";
@@ -14,6 +16,8 @@ async function back(c: Context<AppEnv>): Promise<Response> {
 }
 
 export const systemPages = new Hono<AppEnv>()
+  // A GET that changes nothing: SameSite=Strict keeps other sites from starting one with the cookie.
+  .get("/backup", requireSession, permit("system", "write"), backupResponse)
   .post("/pause", requireSession, requireCsrf, permit("system", "write"), async (c) => {
     await c.get("deps").orchestrator.pause(c.get("token").name);
     return back(c);
