@@ -677,7 +677,9 @@ describe("gantry secret", () => {
     const body = JSON.parse(json.stdout) as { secrets: { name: string; scope: string; createdAt: string; updatedAt: string }[] };
     const entry = body.secrets.find((secret) => secret.name === "cli_value");
     expect(entry).toMatchObject({ scope: "global" });
-    expect(Object.keys(entry!).sort()).toEqual(["createdAt", "name", "scope", "updatedAt"]);
+    // The last test set it to two lines: metadata carries a masking warning, never the value.
+    expect(Object.keys(entry!).sort()).toEqual(["createdAt", "name", "scope", "updatedAt", "warning"]);
+    expect((entry as { warning?: string }).warning).toContain("spans 2 lines");
 
     const scoped = await cli(["secret", "list", "--pipeline", "default/clicheck", "--json"]);
     expect(scoped.exitCode).toBe(0);

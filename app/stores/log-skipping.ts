@@ -15,6 +15,9 @@ export function skippingLogWriter(log: LogWriter, stored: LineCounts): LogWriter
       }
       log.line(stream, text);
     },
+    // Replayed lines are cut where they were cut the first time: the counts stay true.
+    ...(log.cutPoint && { cutPoint: (text: string) => log.cutPoint!(text) }),
+    flush: () => log.flush(),
     close: () => log.close(),
   };
 }

@@ -1,7 +1,11 @@
-// Task logs: one file per execution (its attempts one after the other), a timestamped line
-// per output line, capped in size, readable while it grows and followable live.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+// Task logs: one file per execution (its attempts one after the other), readable while it
+// grows and followable live, and what each lost to its size cap. Writing (the line format,
+// the cap's head and tail) is in log-writer.ts.
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { openLogWriter, parseStoredLine, readCuts, type LogTruncation, type LogWriter } from "./log-writer.ts";
+
+export { parseStoredLine, type LogCut, type LogStream, type LogTruncation, type LogWriter, type StoredLine } from "./log-writer.ts";
 
 export interface LogKey {
   namespace: string;
@@ -10,47 +14,10 @@ export interface LogKey {
   task: string;
 }
 
-export type LogStream = "out" | "err" | "gantry";
-
-/**
- * A stored line: "<ISO time> <text>" for stdout, "<ISO time> [err] <text>" and
- * "<ISO time> [gantry] <text>" for the others. A stdout line that itself starts with "["
- * is written "[out] <text>", so no output can pass for another stream.
- */
-const STORED_LINE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z) (?:\[(out|err|gantry)\] )?/;
-
-export interface StoredLine {
-  /** The ISO timestamp the store wrote, when the line has one. */
-  at?: string;
-  stream: LogStream;
-  text: string;
-}
-
-export function parseStoredLine(line: string): StoredLine {
-  const match = STORED_LINE.exec(line);
-  if (!match) return { stream: "out", text: line };
-  return { at: match[1]!, stream: (match[2] as LogStream | undefined) ?? "out", text: line.slice(match[0].length) };
-}
-
-function storedLine(stream: LogStream, text: string): string {
-  const marker = stream !== "out" ? `[${stream}] ` : text.startsWith("[") ? "[out] " : "";
-  return `${new Date().toISOString()} ${marker}${text}\n`;
-}
-
 /** Complete lines of each output stream in a part of a log. */
 export interface LineCounts {
   out: number;
   err: number;
-}
-
-const TRUNCATED_MARKER = "[gantry] log truncated:";
-
-export interface LogWriter {
-  /** Appends one line (without its newline). */
-  line(stream: LogStream, text: string): void;
-  /** Bytes written so far. */
-  readonly size: number;
-  close(): void;
 }
 
 export interface LogStore {
@@ -60,6 +27,11 @@ export interface LogStore {
   read(key: LogKey): Promise<string | undefined>;
   /** The bytes from `from` to `to` (or the end): one attempt's part of the log. */
   readRange(key: LogKey, from: number, to?: number): Promise<string | undefined>;
+  /**
+   * What the log lost to its cap, or undefined when it is whole; with `from`/`to`, only
+   * the cuts whose marker lies in that part (one attempt's).
+   */
+  truncation(key: LogKey, from?: number, to?: number): Promise<LogTruncation | undefined>;
   /** How many stdout and stderr lines the log holds after a byte offset (a re-attached task skips them). */
   lineCounts(key: LogKey, from: number): Promise<LineCounts>;
   /** The last `max` complete lines from a byte offset, and where they end (for following on). */
@@ -124,20 +96,6 @@ async function readTail(path: string, from: number, max: number): Promise<LogTai
   return { lines, skipped: count - lines.length, end };
 }
 
-/** The last line of a file (up to 512 bytes of it), read without loading the file. */
-function lastLineOf(file: string, size: number): string {
-  const fd = openSync(file, "r");
-  try {
-    const length = Math.min(512, size);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    const text = buffer.toString("utf8").replace(/\n$/, "");
-    return text.slice(text.lastIndexOf("\n") + 1);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export interface LogStoreOptions {
   dir: string;
   maxBytes: number;
@@ -168,38 +126,22 @@ export function createLogStore(options: LogStoreOptions): LogStore {
 
   const path = (key: LogKey) =>
     join(options.dir, key.namespace, key.pipeline, String(key.run), `${key.task}.log`);
+  /** The sidecar a writer keeps beside a log it cut: durable without a database column. */
+  const cutsPath = (key: LogKey) => join(options.dir, key.namespace, key.pipeline, String(key.run), `${key.task}.cuts.json`);
 
   return {
     path,
-    open(key) {
-      const file = path(key);
-      mkdirSync(dirname(file), { recursive: true });
-      const fd = openSync(file, "a");
-      let size = statSync(file).size;
-      // A log reopened after a restart stays truncated if it was.
-      let truncated = size > 0 && size + 512 > options.maxBytes && lastLineOf(file, size).includes(TRUNCATED_MARKER);
+    open: (key) => openLogWriter({ file: path(key), sidecar: cutsPath(key), maxBytes: options.maxBytes, onWrite: wake }),
+    async truncation(key, from = 0, to = Number.POSITIVE_INFINITY) {
+      const content = readCuts(cutsPath(key));
+      // A cut that has dropped nothing yet (its tail still fits) has not truncated anything.
+      const cuts = (content?.cuts ?? []).filter((cut) => cut.lines > 0 && cut.at >= from && cut.at < to);
+      if (!content || cuts.length === 0) return undefined;
       return {
-        get size() {
-          return size;
-        },
-        line(stream, text) {
-          if (truncated) return;
-          let entry = storedLine(stream, text);
-          // Bytes, not characters: a line of "€" is three times its length on disk.
-          if (size + Buffer.byteLength(entry) > options.maxBytes) {
-            // A runaway task must not fill the disk: stop writing, say so once.
-            truncated = true;
-            entry = storedLine("gantry", `log truncated: it reached the limit of ${options.maxBytes} bytes`);
-          }
-          const bytes = Buffer.from(entry);
-          writeSync(fd, bytes);
-          size += bytes.length;
-          wake(file);
-        },
-        close() {
-          closeSync(fd);
-          wake(file);
-        },
+        droppedLines: cuts.reduce((sum, cut) => sum + cut.lines, 0),
+        droppedBytes: cuts.reduce((sum, cut) => sum + cut.bytes, 0),
+        maxBytes: content.maxBytes,
+        cuts,
       };
     },
     async read(key) {

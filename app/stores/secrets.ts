@@ -1,8 +1,10 @@
 // The secret store: global and pipeline-scoped secrets, encrypted at rest, resolved for
-// tasks (pipeline scope first), listed without values, and re-encrypted on key rotation.
+// tasks (pipeline scope first), listed without values (with a warning where masking may
+// miss the value), and re-encrypted on key rotation.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
+import { insertEvent } from "../db/repos/events.ts";
 import {
   deleteSecret,
   findSecretWithOtherKey,
@@ -16,6 +18,7 @@ import { ConflictError, ValidationError } from "../domain/errors.ts";
 import { MAX_SECRET_BYTES, MIN_SECRET_LENGTH, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
 import type { PipelineKey } from "../domain/pipeline-key.ts";
+import { secretWarning } from "./log-masking.ts";
 
 // Still imported from here by app/http/web/secrets.tsx; the rule lives in domain/secrets.ts.
 
@@ -29,6 +32,8 @@ export interface SecretInfo {
   scope: string;
   createdAt: Date;
   updatedAt: Date;
+  /** Why masking may miss parts of the value (structured, several lines, short); null when it looks like one token. */
+  warning: string | null;
 }
 
 export interface SecretStore {
@@ -68,11 +73,12 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       `the secret key (id ${key.id}, from ${key.source === "env" ? "GANTRY_SECRET_KEY" : `${dataDir}/secret-key`}) is not the key the stored secrets were encrypted with (id ${foreign.keyId}); restore the original key`,
     );
   }
-  const info = (row: { scope: string; name: string; createdAt: Date; updatedAt: Date }): SecretInfo => ({
+  const info = (row: { scope: string; name: string; createdAt: Date; updatedAt: Date; warning: string | null }): SecretInfo => ({
     name: row.name,
     scope: row.scope,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    warning: row.warning,
   });
   return {
     get keyId() {
@@ -83,7 +89,17 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const scopeText = scopeKey(scope);
       const existing = await getSecret(db, scopeText, name);
       const ciphertext = await encryptSecret(key, scopeText, name, value);
-      const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, warning: null, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      const warning = secretWarning(value);
+      const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, warning, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      // Recorded where admins look (the event log), whichever way the secret came in: API, page or CLI.
+      if (warning) {
+        await insertEvent(db, {
+          kind: "secret.flagged",
+          ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
+          data: { scope: scopeText, name, warning },
+          at: now,
+        });
+      }
       return { secret: info(row), created: !existing };
     },
     async list(scope) {

@@ -12,7 +12,7 @@ export async function upsertSecret(db: Db, row: Omit<SecretRow, "createdAt"> & {
     .values(row)
     .onConflictDoUpdate({
       target: [secrets.scope, secrets.name],
-      set: { ciphertext: row.ciphertext, keyId: row.keyId, updatedAt: row.updatedAt },
+      set: { ciphertext: row.ciphertext, keyId: row.keyId, warning: row.warning, updatedAt: row.updatedAt },
     })
     .returning();
   return stored!;

@@ -1,5 +1,5 @@
 // /api/v1/secrets and /api/v1/pipelines/:ns/:id/secrets: set, list, inspect and delete
-// secrets. Answers carry names and dates, never values.
+// secrets. Answers carry names, dates and masking warnings, never values.
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { requirePermission } from "../../auth/roles.ts";
@@ -16,7 +16,14 @@ const nameSchema = v.pipe(v.string(), v.regex(SECRET_NAME_PATTERN, `must be ${SE
 const putBody = v.strictObject({ value: v.string("must be a string") });
 
 function secretJson(secret: SecretInfo) {
-  return { name: secret.name, scope: secret.scope, createdAt: secret.createdAt.toISOString(), updatedAt: secret.updatedAt.toISOString() };
+  return {
+    name: secret.name,
+    scope: secret.scope,
+    createdAt: secret.createdAt.toISOString(),
+    updatedAt: secret.updatedAt.toISOString(),
+    // Only when masking may miss parts of the value (it looks like JSON, a key, several lines, or is short).
+    ...(secret.warning && { warning: secret.warning }),
+  };
 }
 
 /** The four secret routes for one scope, so global and pipeline secrets behave alike. */
@@ -47,6 +54,8 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
     .put("/:key", write, validate("param", withName), validate("json", putBody), async (c) => {
       const deps = c.get("deps");
       const { secret, created } = await deps.secrets.set(await existing(c), c.req.param("key"), c.req.valid("json").value, deps.now());
+      // The store recorded a secret.flagged event: event streams look now.
+      if (secret.warning) deps.bus.publish({ kind: "secret.flagged" });
       return c.json({ secret: secretJson(secret) }, created ? 201 : 200);
     })
     .delete("/:key", write, validate("param", withName), async (c) => {

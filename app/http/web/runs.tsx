@@ -49,11 +49,11 @@ async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunError, stat
   if (readsLogs) {
     logs = await Promise.all(
       run.tasks.map(async (execution): Promise<TaskLog> => {
-        const tail = await deps.logs.tail(logKeyOf(key, execution), 0, MAX_LOG_LINES);
+        const [tail, truncation] = await Promise.all([deps.logs.tail(logKeyOf(key, execution), 0, MAX_LOG_LINES), deps.logs.truncation(logKeyOf(key, execution))]);
         const total = tail.skipped + tail.lines.length;
         // A reused task's lines are another run's: the stream never follows them.
         if (execution.reusedFrom === null) positions.set(execution.taskId, { offset: tail.end, line: total + 1 });
-        return { execution, lines: tail.lines, total, live: !isFinalTaskState(execution.state) };
+        return { execution, lines: tail.lines, total, live: !isFinalTaskState(execution.state), truncation };
       }),
     );
   }

@@ -1,5 +1,5 @@
-// Web pages: /secrets: list (names and dates, never values), set and delete secrets, global
-// or of one pipeline, with the API's permission checks (secrets read/write on the scope).
+// Web pages: /secrets: list (names, dates and masking warnings, never values), set and delete
+// secrets, global or of one pipeline, with the API's permission checks (secrets read/write on the scope).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
@@ -45,14 +45,27 @@ async function writableScopes(c: Context<AppEnv>): Promise<string[]> {
   return scopes.filter((scope) => may(c, "secrets", "write", scope));
 }
 
-/** `writable` when the caller already has them (writableScopes), so they are not read twice. */
-async function render(c: Context<AppEnv>, extra: { form?: SecretForm; notice?: string }, status: 200 | 400 = 200, writable?: string[]) {
+/**
+ * `writable` when the caller already has them (writableScopes), so they are not read twice;
+ * `saved` names a secret just set, whose masking warning (if any) is repeated at the top.
+ */
+async function render(
+  c: Context<AppEnv>,
+  extra: { form?: SecretForm; notice?: string; saved?: { scope: string; name: string } },
+  status: 200 | 400 = 200,
+  writable?: string[],
+) {
   const deps = c.get("deps");
   const secrets = (await deps.secrets.list()).filter((secret) => may(c, "secrets", "read", secret.scope));
+  const { saved, ...props } = extra;
+  const savedWarning = saved && secrets.find((secret) => secret.scope === saved.scope && secret.name === saved.name)?.warning;
   writable ??= await writableScopes(c);
   const readsAny = may(c, "secrets", "read", "global") || secrets.length > 0 || writable.length > 0;
   if (!readsAny) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission secrets:read`);
-  return c.html(<SecretsPage session={await pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...extra} />, status);
+  return c.html(
+    <SecretsPage session={await pageSession(c)} now={deps.now()} secrets={secrets} writable={writable} {...props} {...(savedWarning && { savedWarning })} />,
+    status,
+  );
 }
 
 export const secretPages = new Hono<AppEnv>()
@@ -60,9 +73,13 @@ export const secretPages = new Hono<AppEnv>()
     const query = v.safeParse(noticeQuery, c.req.query());
     const scope = query.success && query.output.scope ? ` (${query.output.scope})` : "";
     let notice: string | undefined;
-    if (query.success && query.output.set) notice = `Secret ${query.output.set}${scope} saved.`;
+    let saved: { scope: string; name: string } | undefined;
+    if (query.success && query.output.set) {
+      notice = `Secret ${query.output.set}${scope} saved.`;
+      saved = { scope: query.output.scope ?? "global", name: query.output.set };
+    }
     if (query.success && query.output.deleted) notice = `Secret ${query.output.deleted}${scope} deleted.`;
-    return render(c, { ...(notice && { notice }) });
+    return render(c, { ...(notice && { notice }), ...(saved && { saved }) });
   })
   .post("/", requireSession, requireCsrf, async (c) => {
     const deps = c.get("deps");
@@ -82,7 +99,9 @@ export const secretPages = new Hono<AppEnv>()
       return render(c, { form: { ...typed, error: `Scope: pipeline ${scope} not found` } }, 400);
     }
     try {
-      await deps.secrets.set(target, name, value, deps.now());
+      const { secret } = await deps.secrets.set(target, name, value, deps.now());
+      // The store recorded a secret.flagged event: event streams look now.
+      if (secret.warning) deps.bus.publish({ kind: "secret.flagged" });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       return render(c, { form: { ...typed, error: `Value: ${error.message}` } }, 400);

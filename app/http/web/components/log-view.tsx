@@ -1,11 +1,12 @@
 // A task's log as an ordered list: numbered, linkable lines with their time, a marker for
-// stderr and Gantry's own lines, and ANSI colours turned into markup after escaping; and the
-// htmx partials the run's live stream appends new lines with.
+// stderr and Gantry's own lines, and ANSI colours turned into markup after escaping; the
+// htmx partials the run's live stream appends new lines with; the note on a truncated log.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { raw } from "hono/html";
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ansiToHtml, escapeHtml } from "../../../domain/ansi.ts";
-import { parseStoredLine, type LogStream } from "../../../stores/logs.ts";
+import { formatBytes } from "../../../domain/bytes.ts";
+import { parseStoredLine, type LogStream, type LogTruncation } from "../../../stores/logs.ts";
 
 const MARKERS: Record<LogStream, string> = { out: "", err: "err", gantry: "gantry" };
 
@@ -105,5 +106,22 @@ export function LogPane({ taskId, lines, first, live, empty }: LogPaneProps) {
       </ol>
       <LogEmpty taskId={taskId} text={empty} />
     </div>
+  );
+}
+
+/**
+ * Says that a log lost lines to its cap and how many: the page shows only its last lines,
+ * so the marker line in the middle of the log may be out of sight.
+ */
+export function LogTruncatedNote({ truncation, rawHref }: { truncation: LogTruncation | undefined; rawHref: string }) {
+  if (!truncation) return null;
+  const lines = truncation.droppedLines;
+  return (
+    <p class="log-note log-truncated-note" role="note">
+      {`Log truncated: ${lines.toLocaleString("en-US")} ${lines === 1 ? "line" : "lines"} (${formatBytes(truncation.droppedBytes)}) ${lines === 1 ? "was" : "were"} dropped, ` +
+        `as the log passed its cap of ${formatBytes(truncation.maxBytes)} (GANTRY_LOG_MAX_BYTES). It keeps its start and the last lines of each attempt; ` +
+        "a [gantry] line marks where lines are missing. "}
+      <a href={rawHref}>Raw log</a>
+    </p>
   );
 }

@@ -4,7 +4,8 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
-import { emptyLogText, LogPane, paneId } from "../components/log-view.tsx";
+import type { LogTruncation } from "../../../stores/logs.ts";
+import { emptyLogText, LogPane, LogTruncatedNote, paneId } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
 import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
 import { Page } from "../layouts/page.tsx";
@@ -18,6 +19,8 @@ export interface TaskLog {
   total: number;
   /** Whether the task may still write: the run's live stream appends its new lines. */
   live: boolean;
+  /** What the log lost to its cap, when it did. */
+  truncation?: LogTruncation | undefined;
 }
 
 export interface RunPageProps extends RunLiveProps {
@@ -53,6 +56,7 @@ function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef;
         </a>
       </div>
       <ReusedLogNote execution={execution} run={run} />
+      <LogTruncatedNote truncation={log.truncation} rawHref={rawHref} />
       {total > lines.length && (
         <p class="log-note">
           {`Showing the last ${lines.length} of ${total} lines. `}

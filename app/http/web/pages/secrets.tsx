@@ -1,5 +1,6 @@
 // The secrets page: names, scopes and dates of the secrets the caller may read (never a
-// value), a form to set one, and delete buttons where the caller may write.
+// value) with a warning where masking may miss one, a form to set one, and delete buttons
+// where the caller may write.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { SecretInfo } from "../../../stores/secrets.ts";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
@@ -22,6 +23,8 @@ export interface SecretsPageProps {
   writable: string[];
   form?: SecretForm;
   notice?: string;
+  /** The masking warning of the secret just saved, repeated at the top. */
+  savedWarning?: string;
 }
 
 function ScopeCell({ scope }: { scope: string }) {
@@ -29,7 +32,7 @@ function ScopeCell({ scope }: { scope: string }) {
   return href ? <a href={href}>{scope}</a> : <span>{scope}</span>;
 }
 
-export function SecretsPage({ session, now, secrets, writable, form, notice }: SecretsPageProps) {
+export function SecretsPage({ session, now, secrets, writable, form, notice, savedWarning }: SecretsPageProps) {
   const canWrite = new Set(writable);
   const anyDeletable = secrets.some((secret) => canWrite.has(secret.scope));
   return (
@@ -37,6 +40,7 @@ export function SecretsPage({ session, now, secrets, writable, form, notice }: S
       <h1>Secrets</h1>
       <p class="muted">Values are encrypted at rest and never shown again: not here, not in the API. Tasks read them by name.</p>
       {notice && <Notice kind="ok">{notice}</Notice>}
+      {savedWarning && <Notice kind="problem">{savedWarning}</Notice>}
       <section class="card admin-card" aria-labelledby="secrets-list">
         <h2 id="secrets-list">Stored secrets</h2>
         {secrets.length === 0 ? (
@@ -49,6 +53,11 @@ export function SecretsPage({ session, now, secrets, writable, form, notice }: S
                 <tr>
                   <th scope="row" class="mono admin-name">
                     {secret.name}
+                    {secret.warning && (
+                      <p class="hint secret-warning">
+                        <strong>Warning:</strong> {secret.warning}
+                      </p>
+                    )}
                   </th>
                   <td data-label="Scope">
                     <ScopeCell scope={secret.scope} />
