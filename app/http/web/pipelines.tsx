@@ -13,7 +13,7 @@ import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { envNameSchema, runNumberSchema } from "../../domain/ids.ts";
 import { pipelineParams } from "../params.ts";
-import { statusesOf, subscriptionError } from "../../extension-host/subscription-status.ts";
+import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
@@ -83,9 +83,9 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
   ]);
   // Every version is read anyway, the current one among them.
   const version = versions.find((row) => row.version === pipeline.currentVersion);
-  const statuses = statusesOf(deps.extensions);
+  const errorOf = await subscriptionErrors(deps, subscriptionRows);
   const subscriptions = subscriptionRows.map((row) => {
-    const error = subscriptionError(row, statuses);
+    const error = errorOf(row);
     return error ? { row, error } : { row };
   });
   const shown = runs?.slice(0, HISTORY_PAGE);
