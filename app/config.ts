@@ -43,6 +43,26 @@ const byteSize = v.pipe(
   v.transform((value) => parseMemory(value)!),
 );
 const cpus = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.number("must be a number"), v.minValue(0.01), v.maxValue(1024));
+export interface SandboxPath {
+  path: string;
+  writable: boolean;
+}
+/** "/opt/tools" (read-only) or "/srv/cache:rw": absolute host paths for the run() sandbox. */
+const sandboxPaths = v.pipe(
+  list,
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const paths: SandboxPath[] = [];
+    for (const entry of dataset.value) {
+      const match = /^(\/[^:]*?)(?::(ro|rw))?$/.exec(entry);
+      if (!match) {
+        addIssue({ message: `"${entry}" must be an absolute path, optionally followed by :ro or :rw` });
+        return NEVER;
+      }
+      paths.push({ path: match[1]!.replace(/\/+$/, "") || "/", writable: match[2] === "rw" });
+    }
+    return paths;
+  }),
+);
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
@@ -85,6 +105,8 @@ const SETTINGS = {
   containerMaxPids: { env: "GANTRY_CONTAINER_MAX_PIDS", toml: "container_max_pids", schema: positiveInt, fallback: 4096 },
   /** run() tasks and pipeline imports run in a bubblewrap sandbox; "off" (an admin's choice) runs them as plain processes. */
   runSandbox: { env: "GANTRY_RUN_SANDBOX", toml: "run_sandbox", schema: v.picklist(["on", "off"], 'must be "on" or "off"'), fallback: "on" as "on" | "off" },
+  /** Host paths bound into every sandbox, read-only unless suffixed ":rw" (toolchains, shared caches). */
+  runSandboxPaths: { env: "GANTRY_RUN_SANDBOX_PATHS", toml: "run_sandbox_paths", schema: sandboxPaths, fallback: [] as SandboxPath[] },
   /** How long a timed-out task has to stop after SIGTERM before SIGKILL (cancel uses kill_grace). */
   timeoutGraceMs: { env: "GANTRY_TIMEOUT_GRACE", toml: "timeout_grace", schema: duration, fallback: 3_000 },
   /** Largest JSON body the API accepts, in bytes; bigger ones get 413. */

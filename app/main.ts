@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // Entry: `gantry <command>`. Commands load lazily so the task runner and the CLI start fast.
 import { TASK_RUNNER_COMMAND } from "./engine/task-runner/command.ts";
+import { IMPORT_PIPELINE_COMMAND } from "./engine/pipelines/import-command.ts";
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -10,6 +11,8 @@ async function main(): Promise<number> {
       const { runTask, parseRunnerArgv } = await import("./engine/task-runner/main.ts");
       return runTask(parseRunnerArgv(args));
     }
+    case IMPORT_PIPELINE_COMMAND:
+      return (await import("./engine/pipelines/pipeline-import-main.ts")).importPipeline(args[0] ?? "");
     case "serve":
       return (await import("./cli/serve.ts")).serveCommand(args);
     case "dev":
@@ -38,6 +41,10 @@ async function main(): Promise<number> {
       return (await import("./cli/status.ts")).statusCommand(args);
     case "system":
       return (await import("./cli/system.ts")).systemCommand(args);
+    case "backup":
+      return (await import("./cli/backup.ts")).backupCommand(args);
+    case "restore":
+      return (await import("./cli/backup.ts")).restoreCommand(args);
     case "version":
     case "--version":
     case "-v":

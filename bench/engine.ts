@@ -1,7 +1,8 @@
-// Engine benchmark: what a run() task costs over a bare Bun process, a 100-task fan-out,
-// and run throughput. Prints figures; goals are in bench/README.md.
+// Engine benchmark: what a run() task costs over a bare Bun process (with the bubblewrap
+// sandbox on, as served, and off, beside a bare process in a bare sandbox), a 100-task
+// fan-out, and run throughput. Prints figures; goals are in bench/README.md.
 // Usage: bun bench/engine.ts [--quick]
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { createDeps } from "../app/deps.ts";
@@ -25,12 +26,21 @@ writeFileSync(
   join(pipelinesDir, "fanout.ts"),
   `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "fanout", parallelism: 100, tasks: {\n  ${fanTasks}\n} });\n`,
 );
+// The same server with the sandbox off (an admin's choice), on a data dir of its own.
+const unsandboxed = benchRoot("engine-unsandboxed");
+writeFileSync(
+  join(unsandboxed.pipelinesDir, "one.ts"),
+  `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "one", tasks: { a: run(() => { ${FUNCTION_BODY} }) } });\n`,
+);
 const bareFile = join(root, "bare.ts");
 writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`);
+// The sandbox user must reach it to run it in a bare sandbox.
+chmodSync(root, 0o755);
+chmodSync(bareFile, 0o644);
 
-async function bareProcess(): Promise<number> {
+async function bareProcess(argv: string[] = [process.execPath, bareFile]): Promise<number> {
   const started = performance.now();
-  const child = Bun.spawn([process.execPath, bareFile], { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return performance.now() - started;
 }
@@ -40,28 +50,42 @@ const deps = await createDeps(config).catch((error: unknown) => {
   rmSync(root, { recursive: true, force: true });
   throw error;
 });
+const depsOff = await createDeps(benchConfig(unsandboxed.root, unsandboxed.pipelinesDir, { GANTRY_RUN_SANDBOX: "off" }));
 try {
   await deps.loader.scan();
+  await depsOff.loader.scan();
+  if (deps.sandbox.status.state !== "on") throw new Error(`the sandbox is ${deps.sandbox.status.state} here: install bubblewrap to measure it`);
+  const bareSandboxed = deps.sandbox.wrap([process.execPath, bareFile], { cwd: root, readOnly: [bareFile], writable: [] });
   console.log(`gantry engine benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
 
   // Warm up both paths (file system caches, first spawn).
   for (let i = 0; i < 3; i++) {
     await bareProcess();
+    await bareProcess(bareSandboxed);
     await timedRun(deps, { namespace: "default", id: "one" });
+    await timedRun(depsOff, { namespace: "default", id: "one" });
   }
 
   const bare: number[] = [];
+  const bareInSandbox: number[] = [];
   const gantry: number[] = [];
+  const gantryOff: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    // Alternate so drift in machine load hits both sides alike.
+    // Alternate so drift in machine load hits every side alike.
     bare.push(await bareProcess());
+    bareInSandbox.push(await bareProcess(bareSandboxed));
     gantry.push(await timedRun(deps, { namespace: "default", id: "one" }));
+    gantryOff.push(await timedRun(depsOff, { namespace: "default", id: "one" }));
   }
   const overhead = median(gantry) - median(bare);
+  const sandboxCost = median(gantry) - median(gantryOff);
   console.log(`\nrun() task overhead (${SAMPLES} alternating samples, one-task run start→finished incl. database writes)`);
-  console.log(`  bare bun process   median ${ms(median(bare))}`);
-  console.log(`  gantry one-task run median ${ms(median(gantry))}`);
-  console.log(`  overhead           median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
+  console.log(`  bare bun process                       median ${ms(median(bare))}`);
+  console.log(`  bare bun process in a bare bwrap       median ${ms(median(bareInSandbox))}   (the sandbox's own floor: +${ms(median(bareInSandbox) - median(bare))})`);
+  console.log(`  gantry one-task run, sandbox off       median ${ms(median(gantryOff))}`);
+  console.log(`  gantry one-task run, sandbox on        median ${ms(median(gantry))}`);
+  console.log(`  sandbox cost per task (on − off)       median ${ms(sandboxCost)}`);
+  console.log(`  overhead over a bare process (on)      median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
 
   const fan: number[] = [];
   for (let i = 0; i < FANOUT_REPEATS; i++) fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
@@ -84,6 +108,9 @@ try {
 } finally {
   // Also after a failed run: let the runs in flight end, then remove everything.
   await deps.orchestrator.idle();
+  await depsOff.orchestrator.idle();
   deps.database.close();
+  depsOff.database.close();
   rmSync(root, { recursive: true, force: true });
+  rmSync(unsandboxed.root, { recursive: true, force: true });
 }

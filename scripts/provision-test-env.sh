@@ -23,6 +23,13 @@ if ! [ -x /usr/bin/chromium ]; then
 fi
 [ -x /usr/bin/chromium ] && say "$(/usr/bin/chromium --version 2>/dev/null | head -1)"
 
+# run() tasks and pipeline imports run in Debian's bubblewrap sandbox.
+if ! command -v bwrap >/dev/null; then
+  say "installing bubblewrap"
+  apt_install bubblewrap || say "no bubblewrap: run() tasks will be refused"
+fi
+command -v bwrap >/dev/null && say "$(bwrap --version)"
+
 engine_up() { docker version >/dev/null 2>&1; }
 
 if ! engine_up; then

@@ -67,6 +67,8 @@ describe("compiled binary", () => {
     binaryPath = join(binDir, "gantry");
     copyFileSync(join(REPO_ROOT, "dist", "gantry"), binaryPath);
     chmodSync(binaryPath, 0o755);
+    // Installed as a binary would be: the sandbox user runs it too (a temp dir is 0700).
+    chmodSync(binDir, 0o755);
 
     const pipelinesDir = tempDir("gantry-binary-pipelines-");
     writeFileSync(join(pipelinesDir, "relay.ts"), PIPELINE);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startWithPipelines, waitFor, waitForPipeline, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -89,7 +89,7 @@ export default definePipeline({
 });
 `;
 
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 /** Pages of the durable engine's features, checked by the keyboard and axe tests too. */
 const enginePages: string[] = [];
 

@@ -447,9 +447,10 @@ describe("gantry status", () => {
     expect(result.stdout).toContain(gantry.url);
     expect(result.stdout).toMatch(/database\s+ok/);
     expect(result.stdout).toMatch(/docker\s+(ok|unavailable)/);
+    expect(result.stdout).toMatch(/sandbox\s+ok/);
     const json = JSON.parse((await cli(["status", "--json"])).stdout) as { status: string; subsystems: Record<string, { status: string }> };
     expect(json.status).toBe("ok");
-    expect(Object.keys(json.subsystems).sort()).toEqual(["database", "docker"]);
+    expect(Object.keys(json.subsystems).sort()).toEqual(["database", "docker", "sandbox"]);
   });
 });
 

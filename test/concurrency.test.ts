@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { startRun, startWithPipelines, waitFor, waitForLog, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(30_000);
 
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 const flag = (name: string) => join(flags, name);
 /** A run() task that logs, then waits until the flag named by its RELEASE variable exists. */
 const held = `run(async (ctx) => { ctx.log("holding " + ctx.env.RELEASE); while (!(await Bun.file(${JSON.stringify(flags)} + "/" + ctx.env.RELEASE).exists())) await Bun.sleep(20); })`;

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForLog, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(30_000);
 
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 const flag = (name: string) => join(flags, name);
 const HEADER = `import { definePipeline, run } from "gantry";\nimport { appendFileSync } from "node:fs";\n`;
 /** Each execution of a task appends its name to this file. */

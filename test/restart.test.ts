@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { outputLines, processAlive, readLog, startGantryProcess, waitFor, waitForLog, waitForRun, type GantryProcess, type RunJson } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { processesWith } from "./helpers/processes.ts";
+import { outputLines, readLog, startGantryProcess, waitFor, waitForLog, waitForRun, type GantryProcess, type RunJson } from "./helpers/gantry.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 // Servers, containers and restarts need more than bun test's 5 s default.
 setDefaultTimeout(90_000);
@@ -18,18 +19,19 @@ const IMAGE = "local/busybox:latest";
 const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const HEADER = `import { definePipeline, container, run } from "gantry";\n`;
 
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 const flag = (name: string) => join(flags, name);
 /** A task body that waits until a flag file exists. */
 const waitForFlag = (name: string) => `while (!(await Bun.file(${JSON.stringify(flag(name))}).exists())) await Bun.sleep(50);`;
 
 const servers: GantryProcess[] = [];
-const pids: number[] = [];
+/** Marks the processes tasks start, to find them on the host from outside their sandbox. */
+const CHILD_MARKER = `gantry-restart-test-${process.pid}`;
 
 afterAll(async () => {
   for (const server of servers) if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
   // Only if a test failed midway: our task processes and containers go.
-  for (const pid of pids) {
+  for (const pid of processesWith(CHILD_MARKER)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -91,7 +93,7 @@ export default definePipeline({
     flaky: run(async (ctx) => {
       appendFileSync(${JSON.stringify(marks)}, ctx.attempt + "\\n");
       if (ctx.attempt > 1) { ctx.log("attempt " + ctx.attempt + " made it"); return; }
-      const child = Bun.spawn(["sleep", "300"]);
+      const child = Bun.spawn(["sh", "-c", "sleep 300; : ${CHILD_MARKER}"]);
       ctx.log(\`runner pid \${process.pid} child pid \${child.pid}\`);
       await Bun.sleep(300_000);
     }, { retries: 1 }),
@@ -115,10 +117,10 @@ export default definePipeline({
     const { secret: survivorSecret } = (await tokenResponse.json()) as { secret: string };
 
     const cut = await startRun(api1, "default/rs-cut");
-    const match = await waitForLog(api1, "default/rs-cut", cut.id, "flaky", /runner pid (\d+) child pid (\d+)/);
-    const runnerPid = Number(match[1]);
-    const childPid = Number(match[2]);
-    pids.push(runnerPid, childPid);
+    await waitForLog(api1, "default/rs-cut", cut.id, "flaky", /runner pid (\d+) child pid (\d+)/);
+    // Those pids are the sandbox's own: on the host, the runner is found by its bundle path and the child by its marker.
+    const leftovers = () => [...processesWith(join(dataDir, "bundles")), ...processesWith(CHILD_MARKER)];
+    expect(leftovers().length).toBeGreaterThan(0);
     await waitForLog(api1, "default/rs-cut", cut.id, "fragile", /fragile started/);
     const held1 = await startRun(api1, "default/rs-held");
     await waitForLog(api1, "default/rs-held", held1.id, "hold", /holding/);
@@ -126,8 +128,8 @@ export default definePipeline({
     expect(held2.state).toBe("queued");
 
     await first.kill9();
-    // The runner notices its parent is gone (it checks every second) and takes its children with it.
-    await waitFor(() => (!processAlive(runnerPid) && !processAlive(childPid)) || undefined, 10_000, "the task processes to exit");
+    // The sandbox dies with the server that started it, and everything in it.
+    await waitFor(() => leftovers().length === 0 || undefined, 10_000, "the task processes to exit");
 
     const second = await start(pipelinesDir, dataDir);
     expect(second.token).toBe(first.token);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitForRun, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(60_000);
@@ -143,7 +143,7 @@ describe("hostile values in the web UI", () => {
   });
 
   it("are escaped in a queued run's reason and in the paused banner", async () => {
-    const flag = join(tempDir("gantry-flags-"), "go");
+    const flag = join(sharedDir("gantry-flags-"), "go");
     const first = await startRun(gantry.api, "default/grouped", { NAME: HOSTILE, FLAG: flag });
     const queued = await startRun(gantry.api, "default/grouped", { NAME: HOSTILE, FLAG: flag });
     expect(queued.state).toBe("queued");

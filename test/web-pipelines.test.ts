@@ -9,7 +9,7 @@ import { layoutDag, NODE_HEIGHT, NODE_WIDTH, taskDepths, type LayoutTask } from 
 import { DagGraph, type DagNode } from "../app/http/web/components/dag-graph.tsx";
 import { parseStartForm } from "../app/http/web/pipelines.tsx";
 import { startRun, startTestGantry, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
@@ -51,7 +51,7 @@ const files = {
 }`),
   ),
 };
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 
 let gantry: TestGantry;
 let admin: WebClient;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitFor, waitForRun, type RunJson, type SseMessage, type TestGantry } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
@@ -109,7 +109,7 @@ export default definePipeline({
 });`,
 };
 
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 let gantry: TestGantry;
 let web: WebClient;
 

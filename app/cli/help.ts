@@ -11,11 +11,16 @@ server
   gantry system status [--json]                  paused or not, and the nodes (server processes)
   gantry system pause [--json]                   new runs wait queued; running ones finish
   gantry system resume [--json]                  queued runs start, in order
+  gantry backup <file> [--force]                 download a backup from the running server (database
+                                                 snapshot, logs, objects, bundles; NOT the secret key)
+  gantry restore <file> [--data-dir DIR] [--check]
+                                                 fill an empty data dir from a backup (server stopped);
+                                                 --check only verifies the file
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
   gantry pipeline get <ns/id> [--json]           tasks, current version, load error
-  gantry pipeline validate <file>                check a pipeline file locally
+  gantry pipeline validate <file> [--namespace NS]  check a pipeline file locally (and its webhook secrets on the server)
   gantry pipeline subscriptions <ns/id> [--json] its subscriptions to extensions, with errors
   gantry pipeline subscribe <ns/id> <extension> [--param KEY=VALUE]... [--params-json '{...}']
                                                  subscribe it to an extension (a schedule, hook...)

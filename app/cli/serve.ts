@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../config.ts";
 import { startGantry } from "../start.ts";
 import { SecretKeyError } from "../stores/secret-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
+import { sandboxRefusal } from "../engine/executors/run-sandbox.ts";
 
 export async function serveCommand(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -21,6 +22,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   let gantry;
   try {
+    // Whatever the server writes is its own unless it says otherwise (workspaces, bundles).
+    process.umask(0o077);
     gantry = await startGantry(config);
   } catch (error) {
     // A wrong secret key must stop the server with a clear word, never decrypt into garbage.
@@ -40,6 +43,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  pipelines: ${config.pipelinesDir}`);
   console.log(`  node:      ${gantry.deps.orchestrator.nodeId}`);
+  const sandbox = gantry.deps.sandbox.status;
+  if (sandbox.state === "on") console.log(`  sandbox:   bubblewrap, as ${sandbox.user ? `user ${sandbox.user.name} (${sandbox.user.uid})` : "this user, in user namespaces"}`);
+  else if (sandbox.state === "off") console.warn(`  sandbox:   OFF (GANTRY_RUN_SANDBOX=off): run() tasks and pipeline imports run with this server's rights`);
+  else console.warn(`  sandbox:   UNAVAILABLE: ${sandboxRefusal(sandbox.reason)}`);
   if (gantry.runsResumed > 0) console.log(`  resumed ${gantry.runsResumed} run(s) the last process left in flight`);
   if (gantry.loginUrl) {
     // The token itself is never printed (logs are kept and shared); the link's code works once, briefly.

@@ -5,13 +5,18 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { loadConfig, type LoadConfigOptions } from "../../app/config.ts";
 import { startGantry, type RunningGantry } from "../../app/start.ts";
-import { REPO_ROOT, tempDir, writeFile } from "./temp.ts";
+import { REPO_ROOT, SHARED_ROOT, tempDir, writeFile } from "./temp.ts";
 import { readSse as readSseBody, type SseMessage } from "../../app/cli/sse-reader.ts";
 
 export type { SseMessage };
 
 /** What every test server gets: random ports and a short kill grace. */
-export const TEST_ENV: Readonly<Record<string, string>> = { GANTRY_PORT: "0", GANTRY_HOOKS_PORT: "0", GANTRY_KILL_GRACE: "2s" };
+export const TEST_ENV: Readonly<Record<string, string>> = {
+  GANTRY_PORT: "0",
+  GANTRY_HOOKS_PORT: "0",
+  GANTRY_KILL_GRACE: "2s",
+  GANTRY_RUN_SANDBOX_PATHS: `${SHARED_ROOT}:rw`,
+};
 
 export interface TestGantry extends RunningGantry {
   token: string;

@@ -1,5 +1,5 @@
 // Temporary folders for tests, removed at process exit.
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -11,6 +11,21 @@ process.on("exit", () => {
 export function tempDir(prefix = "gantry-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);
+  return dir;
+}
+
+/**
+ * Where tests and run() tasks meet: test servers bind it into every sandbox read-write
+ * (GANTRY_RUN_SANDBOX_PATHS), since a task sees nothing else of the host's /tmp.
+ */
+export const SHARED_ROOT = tempDir("gantry-shared-");
+chmodSync(SHARED_ROOT, 0o755);
+
+/** A folder tasks in the sandbox can read and write, e.g. for flags a test sets. */
+export function sharedDir(prefix = "gantry-flags-"): string {
+  const dir = mkdtempSync(join(SHARED_ROOT, prefix));
+  // The sandbox user writes marks here too.
+  chmodSync(dir, 0o777);
   return dir;
 }
 

@@ -1,8 +1,8 @@
-// Executes run() tasks, each in its own Bun process and process group, capturing stdout
-// and stderr line by line into the task's log. An attempt's reference is a marker in the
-// runner's command line, so a restarted server can find a runner that outlived it and
-// stop it: its output pipes died with the old server, so it cannot be followed.
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+// Executes run() tasks, each in its own Bun process inside a bubblewrap sandbox (or, when
+// an admin turned it off, a plain process group), capturing stdout and stderr line by line.
+// An attempt's reference is a marker in the runner's command line, so a restarted server
+// can find a runner that outlived it and stop it: its output pipes died with the old server.
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
@@ -10,29 +10,46 @@ import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
 import { GO, taskRunnerCommand } from "../task-runner/command.ts";
 import { createLineSplitter } from "./line-splitter.ts";
+import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
 
 /** Variables of the server's own environment that tasks may see; nothing else leaks. */
-const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"];
+const INHERITED_ENV = ["PATH", "LANG", "LC_ALL", "TZ"];
 
 /** Why a run() attempt cut off by a restart failed. */
 export const SERVER_RESTARTED_REASON = "the server restarted during this attempt";
 
-/** Where the runner reports a thrown error; outside the workspace so tasks cannot fake it. Its name carries the reference. */
-const resultFileOf = (ref: string) => join(tmpdir(), `gantry-result-${ref}.json`);
+/**
+ * Where the runner reports a thrown error: a folder of the attempt's own outside the
+ * workspace (bound into the sandbox), whose file name carries the reference.
+ */
+const resultDirOf = (ref: string) => join(tmpdir(), `gantry-attempt-${ref}`);
+const resultFileOf = (ref: string) => join(resultDirOf(ref), `gantry-result-${ref}.json`);
 
-export function createBunProcessExecutor(): Executor {
+export interface BunProcessExecutorOptions {
+  sandbox: RunSandbox;
+}
+
+export function createBunProcessExecutor(options: BunProcessExecutorOptions): Executor {
+  const { sandbox } = options;
   return {
     kind: "run",
     reference: () => `run-${crypto.randomUUID()}`,
     start(launch: TaskLaunch): TaskHandle {
+      const failed = (reason: string): TaskHandle => ({ exited: Promise.resolve({ exitCode: null, reason }), stop() {}, detach() {} });
+      if (sandbox.status.state === "unavailable") return failed(sandboxRefusal(sandbox.status.reason));
+      const sandboxed = sandbox.status.state === "on";
+      const resultDir = resultDirOf(launch.ref);
       const resultFile = resultFileOf(launch.ref);
       const env: Record<string, string> = {};
       for (const name of INHERITED_ENV) {
         const value = process.env[name];
         if (value !== undefined) env[name] = value;
       }
+      // A home and temp folder of the task's own: the sandbox's private /tmp.
+      env.HOME = sandboxed ? "/tmp" : tmpdir();
+      env.TMPDIR = sandboxed ? "/tmp" : tmpdir();
       Object.assign(env, launch.env);
-      const argv = [
+      const runner = [
         ...taskRunnerCommand(),
         ...(launch.gate ? ["--gated"] : []),
         launch.bundlePath,
@@ -43,6 +60,18 @@ export function createBunProcessExecutor(): Executor {
       ];
       let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
       try {
+        mkdirSync(resultDir, { recursive: true, mode: 0o700 });
+        if (sandboxed && sandbox.status.state === "on" && sandbox.status.user) {
+          chownSync(resultDir, sandbox.status.user.uid, sandbox.status.user.gid);
+        }
+        const argv = sandboxed
+          ? sandbox.wrap(runner, {
+              cwd: launch.workspace,
+              readOnly: [launch.bundlePath],
+              writable: [launch.workspace, resultDir],
+              ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
+            })
+          : runner;
         child = Bun.spawn(argv, {
           cwd: launch.workspace,
           env,
@@ -50,15 +79,12 @@ export function createBunProcessExecutor(): Executor {
           stdin: "pipe",
           stdout: "pipe",
           stderr: "pipe",
-          // Own process group: cancel signals reach everything the task started.
+          // Own process group: signals reach the sandbox (or, unsandboxed, all the task started).
           detached: true,
         });
       } catch (error) {
-        return {
-          exited: Promise.resolve({ exitCode: null, reason: `could not start the task process: ${(error as Error).message}` }),
-          stop() {},
-          detach() {},
-        };
+        rmSync(resultDir, { recursive: true, force: true });
+        return failed(`could not start the task process: ${(error as Error).message}`);
       }
       const pid = child.pid;
       const gate = launch.gate ?? Promise.resolve(true);
@@ -78,26 +104,26 @@ export function createBunProcessExecutor(): Executor {
       const exited = (async (): Promise<TaskExit> => {
         const code = await child.exited;
         clearTimeout(killTimer);
-        // Whatever the task left running in its group goes too, before draining the pipes:
-        // a leftover process holding stdout/stderr would otherwise keep the task "running".
+        // Whatever the task left running goes too, before draining the pipes: a leftover
+        // process holding stdout/stderr would otherwise keep the task "running". (In the
+        // sandbox its pid namespace ended with the runner already.)
         signalGroup(pid, "SIGKILL");
         await pumps;
-        let thrown: string | undefined;
-        try {
-          thrown = (JSON.parse(readFileSync(resultFile, "utf8")) as TaskRunnerResult).error;
-        } catch {
-          thrown = undefined;
-        }
-        rmSync(resultFile, { force: true });
+        const thrown = readResult(resultFile);
+        rmSync(resultDir, { recursive: true, force: true });
         if (code === 0) return { exitCode: 0 };
         if (thrown !== undefined) return { exitCode: code, reason: `threw: ${thrown}` };
         if (child.signalCode) return { exitCode: null, reason: `killed by ${child.signalCode}` };
+        // bwrap reports a runner killed by a signal as 128 + its number (the runner itself
+        // only ever exits 0, 1 or 75).
+        const signal = sandboxed ? signalOfExit(code) : undefined;
+        if (signal) return { exitCode: null, reason: `killed by ${signal}` };
         return { exitCode: code, reason: `exited with code ${code}` };
       })();
 
       const stop = (graceMs: number) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        signalGroup(pid, "SIGTERM");
+        terminate(pid, launch.ref, sandboxed);
         clearTimeout(killTimer);
         killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
       };
@@ -105,25 +131,77 @@ export function createBunProcessExecutor(): Executor {
       return { exited, stop, detach: stop };
     },
     async attach({ launch }): Promise<AttachResult> {
-      // A runner left by the old server stops itself within a second (it watches its
-      // parent); one still there is stopped now. Either way its output is lost.
-      for (const pid of runnersOf(launch.ref)) signalGroup(pid, "SIGKILL");
-      rmSync(resultFileOf(launch.ref), { force: true });
+      // A runner left by the old server died with it (the sandbox's --die-with-parent, or the
+      // runner watching its parent); one still there is stopped now. Its output is lost.
+      for (const pid of processesOf(launch.ref)) signalGroup(pid, "SIGKILL");
+      rmSync(resultDirOf(launch.ref), { recursive: true, force: true });
       return { status: "lost", reason: SERVER_RESTARTED_REASON };
     },
     async stop(ref, graceMs) {
-      const pids = runnersOf(ref);
-      for (const pid of pids) signalGroup(pid, "SIGTERM");
+      const pids = processesOf(ref);
+      for (const pid of pids) if (!isSandboxProcess(pid)) signalGroup(pid, "SIGTERM");
       if (pids.length > 0) setTimeout(() => pids.forEach((pid) => signalGroup(pid, "SIGKILL")), graceMs).unref();
     },
     async cleanup(ref) {
-      rmSync(resultFileOf(ref), { force: true });
+      rmSync(resultDirOf(ref), { recursive: true, force: true });
     },
   };
 }
 
-/** Task runner processes (group leaders) whose command line carries the reference. */
-function runnersOf(ref: string): number[] {
+/**
+ * SIGTERM to the runner and what it started, so ctx.signal aborts. In the sandbox that is
+ * the session bwrap made inside (bwrap outside would die at once and take the task along
+ * without its grace period; bwrap's init inside ignores it).
+ */
+function terminate(pid: number, ref: string, sandboxed: boolean): void {
+  if (!sandboxed) return signalGroup(pid, "SIGTERM");
+  for (const inner of processesOf(ref)) {
+    if (isSandboxProcess(inner)) continue;
+    const group = processGroupOf(inner);
+    if (group !== undefined) signalGroup(group, "SIGTERM");
+  }
+}
+
+/** The process group of a process, from /proc/<pid>/stat (its fifth field). */
+function processGroupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (second field) may hold spaces: count from its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const group = Number(fields[2]);
+    return Number.isInteger(group) && group > 0 ? group : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM" };
+
+function signalOfExit(code: number): string | undefined {
+  return code > 128 ? SIGNALS[code - 128] : undefined;
+}
+
+/** The runner's report, read without following a link the task may have planted there. */
+function readResult(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const size = readSync(fd, buffer, 0, buffer.length, 0);
+    return (JSON.parse(buffer.subarray(0, size).toString("utf8")) as TaskRunnerResult).error;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Processes whose command line carries the reference: the runner, and bwrap around it. */
+function processesOf(ref: string): number[] {
   const marker = `gantry-result-${ref}.json`;
   const found: number[] = [];
   let entries: string[];
@@ -143,6 +221,16 @@ function runnersOf(ref: string): number[] {
   return found;
 }
 
+/** bwrap and setpriv, as opposed to the runner they start. */
+function isSandboxProcess(pid: number): boolean {
+  try {
+    const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    return name === "bwrap" || name === "setpriv";
+  } catch {
+    return true;
+  }
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -151,9 +239,12 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Writes each line of a byte stream, timestamped, to the log. */
+/** Writes each line of a byte stream, timestamped, to the log; an over-long line is cut where no secret is split. */
 async function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter): Promise<void> {
-  const lines = createLineSplitter((line) => log.line(name, line));
+  const lines = createLineSplitter(
+    (line) => log.line(name, line),
+    (text) => log.cutPoint?.(text) ?? text.length,
+  );
   for await (const chunk of stream) lines.push(chunk);
   lines.end();
 }

@@ -9,6 +9,7 @@ import type { LogWriter } from "../../stores/logs.ts";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
 import { formatBytes } from "../../domain/bytes.ts";
+import { effectiveLimits, type ContainerLimits } from "../../domain/container-policy.ts";
 import { describeDockerFailure, GANTRY_LABELS, isUnreachable, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 
@@ -21,6 +22,13 @@ export interface DockerExecutorOptions {
   instance: string;
   /** Network for tasks that do not name one. */
   defaultNetwork: string;
+  /** Memory, CPU and pids limits for tasks that set none (defaults), and the most any task gets (maxima). */
+  limits: { defaults: ContainerLimits; maxima: ContainerLimits };
+  /**
+   * The group that owns run workspaces (the run() sandbox's): containers join it, so with
+   * every capability dropped they still read and write the workspace (mode 2770).
+   */
+  workspaceGroup?: number;
 }
 
 export type DockerHealth = { status: "ok"; version: string } | { status: "unavailable"; message: string };
@@ -66,6 +74,15 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     return undefined;
   };
 
+  // The engine refuses a CPU limit above its own CPU count, and such a limit would limit
+  // nothing anyway: the CPU limit is capped at the count, asked once (again after a failure).
+  let cpuCount: Promise<number | undefined> | undefined;
+  const engineCpus = () =>
+    (cpuCount ??= docker.info().then(
+      (info: { NCPU?: number }) => info.NCPU,
+      () => (cpuCount = undefined),
+    ));
+
   let known: { answer: DockerHealth; at: number } | undefined;
   let asking: Promise<DockerHealth> | undefined;
   const askEngine = async (): Promise<DockerHealth> => {
@@ -101,7 +118,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
         if (control.requested()) return { exitCode: null, reason: "stopped before it started" };
         let container: Docker.Container;
         try {
-          container = await docker.createContainer(containerOptions(launch, options.defaultNetwork, options.instance));
+          container = await docker.createContainer(containerOptions(launch, options, await engineCpus()));
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "could not create the container") };
         }
@@ -191,8 +208,10 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     if (code === 0) return { exitCode: 0 };
     const state = (await container.inspect()).State;
     if (state.OOMKilled) {
-      const memory = launch.task.container?.memoryBytes;
-      return { exitCode: code, reason: `killed: out of memory (the memory limit${memory ? ` of ${formatBytes(memory)}` : ""} was reached)` };
+      const own = launch.task.container?.memoryBytes;
+      const memory = effectiveLimits(launch.task.container ?? {}, options.limits).memoryBytes;
+      const whose = own === undefined ? "; that is the server's default, the task's memory option sets its own" : "";
+      return { exitCode: code, reason: `killed: out of memory (the memory limit of ${formatBytes(memory)} was reached${whose})` };
     }
     return { exitCode: code, reason: `exited with code ${code}` };
   }
@@ -246,8 +265,15 @@ function stopControl(): StopControl {
   };
 }
 
-function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: string): Docker.ContainerCreateOptions {
+function containerOptions(
+  launch: TaskLaunch,
+  { defaultNetwork, instance, limits, workspaceGroup }: DockerExecutorOptions,
+  engineCpus: number | undefined,
+): Docker.ContainerCreateOptions {
   const spec = launch.task.container!;
+  // Every container is limited: an unlimited one could take the host down with it.
+  const limit = effectiveLimits(spec, limits);
+  const cpus = engineCpus ? Math.min(limit.cpus, engineCpus) : limit.cpus;
   const env = { ...launch.env, GANTRY_WORKSPACE: CONTAINER_WORKSPACE };
   const workdir = launch.task.workdir
     ? launch.task.workdir.startsWith("/")
@@ -285,9 +311,12 @@ function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: 
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
       ...(spec.capabilities.length > 0 && { CapAdd: spec.capabilities }),
-      ...(spec.memoryBytes && { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes }),
-      ...(spec.cpus && { NanoCpus: Math.round(spec.cpus * 1e9) }),
-      ...(spec.pidsLimit && { PidsLimit: spec.pidsLimit }),
+      ...(workspaceGroup !== undefined && { GroupAdd: [String(workspaceGroup)] }),
+      // Swap equal to memory: the limit is a limit, not a hint to start swapping.
+      Memory: limit.memoryBytes,
+      MemorySwap: limit.memoryBytes,
+      NanoCpus: Math.round(cpus * 1e9),
+      PidsLimit: limit.pids,
     },
   };
 }
@@ -297,8 +326,10 @@ function containerOptions(launch: TaskLaunch, defaultNetwork: string, instance: 
  * lines to the log in the order the engine sent them, stdout and stderr interleaved.
  */
 async function pumpMultiplexed(stream: Readable, log: LogWriter): Promise<void> {
-  const out = createLineSplitter((line) => log.line("out", line));
-  const err = createLineSplitter((line) => log.line("err", line));
+  // An over-long line is cut where no secret is split (the masking writer says where).
+  const cutPoint = (text: string) => log.cutPoint?.(text) ?? text.length;
+  const out = createLineSplitter((line) => log.line("out", line), cutPoint);
+  const err = createLineSplitter((line) => log.line("err", line), cutPoint);
   let buffer: Buffer = Buffer.alloc(0);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;

@@ -1,8 +1,9 @@
 // Turns one pipeline file into a version candidate: bundles it (its own imports included,
 // "gantry" left to the host) into a content-addressed file, then validates it in a Worker.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { PipelineSpec, SpecIssue, SpecResult } from "../../domain/pipeline-spec.ts";
+import type { BundleImporter } from "./sandboxed-import.ts";
 import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../../domain/container-policy.ts";
 
 export type CompileResult =
@@ -24,6 +25,8 @@ export async function compilePipelineFile(
   file: string,
   bundlesDir: string,
   policy: ContainerPolicy = DEFAULT_CONTAINER_POLICY,
+  /** How the bundle is imported: the server uses its sandbox; the CLI on a person's own files a Worker. */
+  importBundle: BundleImporter = importInWorker,
 ): Promise<CompileResult> {
   let code: string;
   let inputs: string[];
@@ -53,9 +56,11 @@ export async function compilePipelineFile(
     // Write then rename: a reader never sees half a bundle.
     const partial = `${bundlePath}.${process.pid}.tmp`;
     writeFileSync(partial, code);
+    // Readable by the sandbox user that imports and runs it (the folder lets it pass, not list).
+    chmodSync(partial, 0o644);
     renameSync(partial, bundlePath);
   }
-  const result = await importInWorker(bundlePath);
+  const result = await importBundle(bundlePath);
   if (!result.ok) return result;
   const policyIssues = checkContainerPolicy(result.spec, policy);
   if (policyIssues.length > 0) return { ok: false, issues: policyIssues, id: result.spec.id };
@@ -67,7 +72,7 @@ function formatBuildLog(log: BuildMessage | ResolveMessage): string {
   return `${position}${log.message}`;
 }
 
-function importInWorker(bundlePath: string): Promise<SpecResult> {
+export function importInWorker(bundlePath: string): Promise<SpecResult> {
   return new Promise((resolve) => {
     const worker = new Worker(IMPORT_WORKER);
     const finish = (result: SpecResult) => {

@@ -11,6 +11,7 @@ import { triggerSubscription } from "../../domain/trigger-subscriptions.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile } from "./pipeline-compiler.ts";
+import type { BundleImporter } from "./sandboxed-import.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -24,6 +25,8 @@ export interface PipelineLoaderOptions {
   bundlesDir: string;
   /** What container tasks may ask for; nothing beyond Docker's defaults when absent. */
   containerPolicy?: ContainerPolicy;
+  /** Imports a bundle to read its spec (the server's sandbox); a Worker when absent. */
+  importBundle?: BundleImporter;
   now?: () => Date;
 }
 
@@ -126,7 +129,7 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     if (!ID_PATTERN.test(namespace)) {
       return fail(file, blameKey, [{ path: "", message: `folder "${namespace}" is not a valid namespace: use 1-64 characters of a-z, 0-9 and -` }]);
     }
-    const compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy);
+    const compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy, options.importBundle);
     if (compiled.ok) inputsOf.set(file, compiled.inputs);
     else inputsOf.delete(file);
     if (!compiled.ok) return fail(file, compiled.id ? { namespace, id: compiled.id } : blameKey, compiled.issues);

@@ -14,5 +14,13 @@ export const healthApi = new Hono<AppEnv>().get("/", async (c) => {
   ]);
   // Docker being down degrades container tasks only; the server itself is fine.
   const ok = database.status === "ok";
-  return c.json({ status: ok ? "ok" : "unavailable", version: GANTRY_VERSION, subsystems: { database, docker } }, ok ? 200 : 503);
+  // Without its sandbox, pipeline code is refused (or, turned off by an admin, unconfined): said here, the server still serves.
+  const status = deps.sandbox.status;
+  const sandbox =
+    status.state === "on"
+      ? { status: "ok" as const, ...(status.user && { user: status.user.name }) }
+      : status.state === "off"
+        ? { status: "off" as const, message: "GANTRY_RUN_SANDBOX=off: pipeline code runs with the server's rights" }
+        : { status: "unavailable" as const, message: status.reason };
+  return c.json({ status: ok ? "ok" : "unavailable", version: GANTRY_VERSION, subsystems: { database, docker, sandbox } }, ok ? 200 : 503);
 });

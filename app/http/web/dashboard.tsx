@@ -6,6 +6,9 @@ import { Hono, type Context } from "hono";
 import { may } from "../../auth/roles.ts";
 import { listQueued, queuePlaces } from "../../db/repos/run-queue.ts";
 import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
+import { listSubscriptions } from "../../db/repos/subscriptions.ts";
+import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
+import type { TriggerTroublePipeline } from "./components/dashboard-attention.tsx";
 import type { DockerExecutor, DockerHealth } from "../../engine/executors/docker.ts";
 import { withinTime } from "../../engine/executors/docker-client.ts";
 import type { AppEnv } from "../env.ts";
@@ -50,9 +53,24 @@ async function loadSystem(c: Context<AppEnv>, session: PageSession): Promise<Sys
     paused: status.paused,
     pausedBy: status.pausedBy,
     pausedAt: status.pausedAt,
+    sandbox: c.get("deps").sandbox.status,
     ...(may(c, "system", "read") && { nodes: status.nodes }),
     ...(may(c, "system", "write") && { session }),
   };
+}
+
+/** Readable pipelines with a trigger that cannot fire, each with its subscriptions' errors. */
+async function triggerTrouble(c: Context<AppEnv>, readable: PipelineOverview[]): Promise<TriggerTroublePipeline[]> {
+  const byKey = new Map(readable.map((pipeline) => [keyOf(pipeline), pipeline]));
+  const rows = (await listSubscriptions(c.get("deps").db)).filter((row) => byKey.has(`${row.namespace}/${row.pipelineId}`));
+  const errorOf = await subscriptionErrors(c.get("deps"), rows);
+  const errors = new Map<string, TriggerTroublePipeline["errors"]>();
+  for (const row of rows) {
+    const message = errorOf(row);
+    const key = `${row.namespace}/${row.pipelineId}`;
+    if (message) errors.set(key, [...(errors.get(key) ?? []), { extension: row.extension, message }]);
+  }
+  return [...errors].map(([key, found]) => ({ ...byKey.get(key)!, errors: found }));
 }
 
 /** What the dashboard shows to this session: only pipelines (and their runs) it may read. */
@@ -73,7 +91,7 @@ async function loadDashboard(c: Context<AppEnv>, session: PageSession): Promise<
     await recentRuns(deps.db, RECENT_RUNS, withRuns.length === overviews.length ? {} : { pipelines: withRuns })
   ).filter((run) => may(c, "runs", "read", `${run.namespace}/${run.pipelineId}`));
   const byKey = new Map<string, PipelineOverview>(overviews.map((pipeline) => [keyOf(pipeline), pipeline]));
-  const places = await queuePlaces(deps.db, runs);
+  const [places, triggers] = await Promise.all([queuePlaces(deps.db, runs), triggerTrouble(c, readable)]);
   const now = deps.now();
   return {
     now,
@@ -94,6 +112,7 @@ async function loadDashboard(c: Context<AppEnv>, session: PageSession): Promise<
     broken: readable.flatMap((pipeline) =>
       pipeline.loadError ? [{ ...pipeline, loadError: pipeline.loadError, file: displayFile(deps.config.pipelinesDir, pipeline.loadError.file) }] : [],
     ),
+    triggers,
     docker,
     extensions: may(c, "extensions", "read")
       ? deps.extensions

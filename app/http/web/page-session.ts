@@ -22,5 +22,6 @@ export async function pageSession(c: Context<AppEnv>, path?: string): Promise<Pa
     now: deps.now(),
     canPause: may(c, "system", "write"),
     ...(state.paused && { paused: { by: state.pausedBy, at: state.pausedAt } }),
+    ...(deps.sandbox.status.state !== "on" && { sandbox: deps.sandbox.status }),
   };
 }

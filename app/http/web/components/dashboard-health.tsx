@@ -8,6 +8,8 @@ import type { ExtensionState } from "../../../extension-host/host.ts";
 import type { PageSession } from "../layouts/page.tsx";
 import { ExtensionStateBadge } from "./admin-extension-state.tsx";
 import { PauseSwitch } from "./pause-switch.tsx";
+import { SandboxState } from "./sandbox-banner.tsx";
+import type { SandboxStatus } from "../../../engine/executors/run-sandbox.ts";
 import { relativeTime, When } from "./time.tsx";
 
 export type { DockerHealth };
@@ -20,6 +22,8 @@ export interface SystemView {
   nodes?: SystemStatus["nodes"];
   /** For the switch's form; absent when the session may not pause runs (system:write). */
   session?: PageSession;
+  /** Whether pipeline code runs in the bubblewrap sandbox. */
+  sandbox: SandboxStatus;
 }
 
 export interface ExtensionHealth {
@@ -149,6 +153,21 @@ export function HealthCard({ docker, extensions, system, now }: HealthCardProps)
             </dd>
           </>
         )}
+        {system.session && (
+          <>
+            <dt>Backup</dt>
+            <dd>
+              <a href="/system/backup" download>
+                Download a backup
+              </a>
+              <span class="dash-health-detail">database, logs, objects and bundles; not the secret key: keep that apart</span>
+            </dd>
+          </>
+        )}
+        <dt>Sandbox</dt>
+        <dd>
+          <SandboxState sandbox={system.sandbox} />
+        </dd>
         <dt>Docker</dt>
         <dd>
           <DockerStatus docker={docker} />

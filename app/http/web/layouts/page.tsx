@@ -5,6 +5,8 @@
 import type { Child } from "hono/jsx";
 import { ASSET_VERSION } from "../assets.ts";
 import { PausedBanner } from "../components/paused-banner.tsx";
+import { SandboxBanner } from "../components/sandbox-banner.tsx";
+import type { SandboxStatus } from "../../../engine/executors/run-sandbox.ts";
 
 export type NavSection = "dashboard" | "pipelines" | "events" | "extensions" | "secrets" | "tokens";
 
@@ -28,6 +30,8 @@ export interface PageSession {
   canPause: boolean;
   /** Set while runs are paused: every page says so in a banner. */
   paused?: { by: string | null; at: Date | null };
+  /** Set while pipeline code is not sandboxed (off, or unavailable): every page warns. */
+  sandbox?: SandboxStatus;
 }
 
 export interface PageProps {
@@ -85,6 +89,7 @@ export function Page({ title, children, session, section }: PageProps) {
           )}
         </header>
         <main id="main" tabindex={-1}>
+          {session && <SandboxBanner sandbox={session.sandbox} />}
           {session && <PausedBanner session={session} />}
           {children}
         </main>

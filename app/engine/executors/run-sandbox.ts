@@ -1,0 +1,203 @@
+// The bubblewrap sandbox that pipeline code (run() tasks, the import of a pipeline file)
+// runs in: a private mount namespace with the system read-only, only the paths a piece of
+// work needs bound in, a private /tmp and pid namespace, as an unprivileged user.
+import { chown, chmod } from "node:fs/promises";
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { resolveSandboxUser, type SandboxUser } from "./sandbox-user.ts";
+import type { SandboxPath } from "../../config.ts";
+
+export type SandboxStatus =
+  /** Pipeline code runs sandboxed, as `user` (the server's own user when it is not root). */
+  | { state: "on"; user?: SandboxUser }
+  /** An admin turned the sandbox off (GANTRY_RUN_SANDBOX=off): pipeline code runs with the server's rights. */
+  | { state: "off" }
+  /** The sandbox should be on but cannot run here: run() tasks and imports are refused. */
+  | { state: "unavailable"; reason: string };
+
+export interface SandboxOptions {
+  /** Working directory inside the sandbox (bound read-write or read-only below). */
+  cwd: string;
+  /** Host paths visible read-only at the same path inside. */
+  readOnly: string[];
+  /** Host paths visible read-write at the same path inside (the run's workspace). */
+  writable: string[];
+  /** "none": no network namespace shared, only a private loopback. */
+  network?: "none";
+}
+
+export interface RunSandbox {
+  readonly status: SandboxStatus;
+  /** The command line that runs `argv` in a fresh sandbox; only when the status is "on". */
+  wrap(argv: string[], options: SandboxOptions): string[];
+  /**
+   * Hands a directory the sandbox writes (a workspace) to the sandbox user, closed to others;
+   * the folders from `root` down to it only let it pass (0711), so bwrap can bind it.
+   */
+  own(path: string, root: string): Promise<void>;
+  /** Paths the program running pipeline code (bun and the runner) needs, to bind read-only. */
+  readonly programPaths: string[];
+  /** The group owning workspaces, which containers join to share them; absent when they are open to all. */
+  readonly workspaceGroup?: number;
+}
+
+/** What a person reads when pipeline code is refused because the sandbox cannot run. */
+export function sandboxRefusal(reason: string): string {
+  return `run() tasks and pipeline imports are refused: ${reason}. Install bubblewrap (apt-get install bubblewrap), or an admin may set GANTRY_RUN_SANDBOX=off to run pipeline code unsandboxed`;
+}
+
+/** The system parts every sandbox sees read-only; merged-/usr symlinks are recreated as links. */
+const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
+
+const compiled = Bun.isStandaloneExecutable;
+/** From source the runner is the app/ folder run by bun with the project's node_modules. */
+const PROJECT_ROOT = join(import.meta.dir, "..", "..", "..");
+
+function programPaths(): string[] {
+  if (compiled) return [process.execPath];
+  const paths = [process.execPath, join(PROJECT_ROOT, "app"), join(PROJECT_ROOT, "node_modules")];
+  for (const file of ["package.json", "tsconfig.json"]) {
+    if (existsSync(join(PROJECT_ROOT, file))) paths.push(join(PROJECT_ROOT, file));
+  }
+  return paths;
+}
+
+function systemMounts(): string[] {
+  const args: string[] = [];
+  for (const path of SYSTEM_PATHS) {
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(path), path);
+    else if (stat.isDirectory()) args.push("--ro-bind", path, path);
+  }
+  return args;
+}
+
+/** Lets others pass through (not list) each folder from root down to path's parent. */
+async function passThrough(path: string, root: string): Promise<void> {
+  const rel = relative(root, dirname(path));
+  if (rel.startsWith("..")) return;
+  let dir = root;
+  await chmod(dir, 0o711);
+  for (const part of rel.split(sep).filter(Boolean)) {
+    dir = join(dir, part);
+    await chmod(dir, 0o711);
+  }
+}
+
+const cache = new Map<string, RunSandbox>();
+
+/**
+ * The sandbox for this server, checked once by running the real runner program inside one:
+ * a missing bwrap, disabled user namespaces or an unreadable program all show up here.
+ */
+export interface PrepareSandboxOptions {
+  /** Host paths bound into every sandbox (GANTRY_RUN_SANDBOX_PATHS). */
+  shared?: SandboxPath[];
+  /** Folders the sandbox is given parts of (workspaces, bundles): the probe binds them, so a folder above them the sandbox user cannot pass shows here. */
+  reach?: string[];
+}
+
+export function prepareRunSandbox(setting: "on" | "off", options: PrepareSandboxOptions = {}): RunSandbox {
+  const shared = options.shared ?? [];
+  const reach = options.reach ?? [];
+  const cacheKey = JSON.stringify([setting, shared, reach]);
+  const known = cache.get(cacheKey);
+  if (known) return known;
+  const sandbox = setting === "off" ? offSandbox() : probe(shared, reach);
+  cache.set(cacheKey, sandbox);
+  return sandbox;
+}
+
+function offSandbox(): RunSandbox {
+  return {
+    status: { state: "off" },
+    programPaths: programPaths(),
+    wrap: () => {
+      throw new Error("the run sandbox is off");
+    },
+    // Unsandboxed tasks run as the server; containers may run as any user: keep it open as before.
+    own: (path) => chmod(path, 0o777),
+  };
+}
+
+function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
+  const unavailable = (reason: string): RunSandbox => ({
+    status: { state: "unavailable", reason },
+    programPaths: programPaths(),
+    wrap: () => {
+      throw new Error(sandboxRefusal(reason));
+    },
+    own: (path) => chmod(path, 0o700),
+  });
+  const bwrap = Bun.which("bwrap");
+  if (!bwrap) return unavailable("bubblewrap (bwrap) is not installed");
+  const user = resolveSandboxUser();
+  const setpriv = user ? Bun.which("setpriv") : undefined;
+  if (user && !setpriv) return unavailable("setpriv (util-linux) is not installed, so the sandbox cannot drop to an unprivileged user");
+  const paths = programPaths();
+  const system = systemMounts();
+  const missing = shared.find((entry) => !existsSync(entry.path));
+  if (missing) return unavailable(`GANTRY_RUN_SANDBOX_PATHS names ${missing.path}, which does not exist`);
+  const group = user?.gid ?? process.getgid?.();
+  const sandbox: RunSandbox = {
+    status: { state: "on", ...(user && { user }) },
+    programPaths: paths,
+    ...(group !== undefined && { workspaceGroup: group }),
+    wrap(argv, options) {
+      const args: string[] = [];
+      // setpriv drops to the sandbox user before bwrap runs, so bwrap itself is unprivileged
+      // and builds the sandbox with user namespaces; no capability survives into it.
+      if (user) args.push(setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all", "--");
+      args.push(
+        bwrap,
+        "--unshare-all",
+        ...(options.network === "none" ? [] : ["--share-net"]),
+        // Nothing outlives the sandbox: its pid namespace dies with the task (setsid and
+        // nohup children included), and the task dies with the server that started it.
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "gantry-task",
+        ...system,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+      );
+      // Binds come after the private /tmp: test and default data dirs may live under /tmp.
+      for (const path of [...paths, ...options.readOnly]) args.push("--ro-bind", path, path);
+      for (const entry of shared) args.push(entry.writable ? "--bind" : "--ro-bind", entry.path, entry.path);
+      for (const path of options.writable) args.push("--bind", path, path);
+      args.push("--chdir", options.cwd, "--", ...argv);
+      return args;
+    },
+    async own(path, root) {
+      await passThrough(path, root);
+      if (user) await chown(path, user.uid, user.gid);
+      // The sandbox user and containers (which join its group) write here; no one else
+      // reads it. Set-group-id: what either makes belongs to the group too.
+      await chmod(path, 0o2770);
+    },
+  };
+  const check = Bun.spawnSync(sandbox.wrap([process.execPath, "--version"], { cwd: "/", readOnly: reach, writable: [], network: "none" }), {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
+  if (check.exitCode !== 0) {
+    const said = check.stderr.toString().trim().split("\n").slice(-1)[0] || `exit code ${check.exitCode}`;
+    const unreachable = reach.find((path) => said.includes(path));
+    if (unreachable && user) {
+      return unavailable(`the sandbox user ${user.name} cannot reach ${unreachable}; let it pass through the folders above it (chmod o+x), or move the data dir (${said})`);
+    }
+    return unavailable(`bubblewrap cannot start a sandbox here (${said})`);
+  }
+  return sandbox;
+}

@@ -1,0 +1,21 @@
+// What the sandboxed import sends back: the file's default export as plain data, or why it
+// could not be imported. Only data crosses; the server validates it as it would the export.
+
+/** Stands for a function (a run() task's body) in the plain-data form. */
+export const FUNCTION_MARKER = "__gantry_function";
+
+export type ImportReport = { ok: true; definition: unknown } | { ok: false; message: string };
+
+/** The plain-data form back into something the spec schema checks: functions become stand-ins. */
+export function reviveDefinition(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reviveDefinition);
+  if (value === null || typeof value !== "object") return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1 && entries[0]![0] === FUNCTION_MARKER && entries[0]![1] === true) return standIn;
+  return Object.fromEntries(entries.map(([key, item]) => [key, reviveDefinition(item)]));
+}
+
+/** The server never calls a run() task's function: the sandboxed runner imports the bundle itself. */
+function standIn(): never {
+  throw new Error("a pipeline function is only called in its task's sandbox");
+}

@@ -1,0 +1,278 @@
+// Finding 1 of the hardening pass: pipeline code (run() tasks and the top-level code of a
+// pipeline file) used to run with the server's rights. Each escape the report found is tried
+// here against a real server with the bubblewrap sandbox on, and must fail.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "../helpers/gantry.ts";
+import { webLogin } from "../helpers/web.ts";
+import { startGantryProcess } from "../helpers/gantry.ts";
+import { tempDir, writeFile } from "../helpers/temp.ts";
+
+setDefaultTimeout(60_000);
+
+/** A run() task that tries to read each path and logs what it got, one line per path. */
+const probeReads = (paths: string) => `
+import { definePipeline, run } from "gantry";
+import { readFileSync } from "node:fs";
+const tryRead = (path: string) => {
+  try {
+    return "READ " + readFileSync(path, "utf8").slice(0, 40).replace(/\\n/g, " ");
+  } catch (error) {
+    return "BLOCKED " + (error as NodeJS.ErrnoException).code;
+  }
+};
+export default definePipeline({
+  id: "probe",
+  tasks: {
+    look: run(async (ctx) => {
+      for (const path of ${paths}) ctx.log(path, "=>", tryRead(path));
+      ctx.log("uid", process.getuid!());
+      ctx.log("env", Object.keys(process.env).sort().join(","));
+    }),
+  },
+});
+`;
+
+describe("run() tasks in the sandbox", () => {
+  let gantry: TestGantry;
+  beforeAll(async () => {
+    process.env.GANTRY_SERVER_ONLY_MARKER = "server-secret-env";
+    gantry = await startWithPipelines({});
+  });
+  afterAll(async () => {
+    delete process.env.GANTRY_SERVER_ONLY_MARKER;
+    await gantry?.stop();
+  });
+
+  it("cannot read the secret key, the bootstrap token, the database or another run's workspace", async () => {
+    const other = join(gantry.dataDir, "workspaces", "default", "other", "1");
+    await Bun.write(join(other, "private.txt"), "another pipeline's file");
+    const targets = [
+      join(gantry.dataDir, "secret-key"),
+      join(gantry.dataDir, "bootstrap-token"),
+      join(gantry.dataDir, "gantry.db"),
+      join(other, "private.txt"),
+    ];
+    for (const target of targets.slice(0, 3)) expect(existsSync(target)).toBe(true);
+    await Bun.write(join(gantry.pipelinesDir, "probe.ts"), probeReads(JSON.stringify(targets)));
+    await waitForPipeline(gantry.api, "default/probe");
+    const run = await startRun(gantry.api, "default/probe");
+    const done = await waitForRun(gantry.api, "default/probe", run.id);
+    const log = await readLog(gantry.api, "default/probe", run.id, "look");
+    expect(done.state).toBe("successful");
+    for (const target of targets) expect(log).toContain(`${target} => BLOCKED ENOENT`);
+    expect(log).not.toContain("READ ");
+    // An unprivileged user, and nothing of the server's environment.
+    if (process.getuid?.() === 0) expect(log).not.toMatch(/uid 0\b/);
+    expect(log).not.toContain("GANTRY_SERVER_ONLY_MARKER");
+    expect(log).toContain("GANTRY_RUN_ID");
+  });
+
+  it("writes its workspace, but not the system, the bundle or the host's /tmp", async () => {
+    await Bun.write(
+      join(gantry.pipelinesDir, "writer.ts"),
+      `import { definePipeline, run } from "gantry";
+import { writeFileSync } from "node:fs";
+const tryWrite = (path: string) => { try { writeFileSync(path, "x"); return "WROTE"; } catch (error) { return "BLOCKED " + (error as NodeJS.ErrnoException).code; } };
+export default definePipeline({ id: "writer", tasks: { go: run(async (ctx) => {
+  ctx.log("workspace", tryWrite(ctx.workspace + "/made-here.txt"));
+  ctx.log("usr", tryWrite("/usr/gantry-escape"));
+  ctx.log("bundle", tryWrite(process.argv.find((arg) => arg.endsWith(".js"))!));
+  ctx.log("tmp", tryWrite("/tmp/gantry-sandbox-private-${process.pid}"));
+}) } });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/writer");
+    const run = await startRun(gantry.api, "default/writer");
+    await waitForRun(gantry.api, "default/writer", run.id);
+    const log = await readLog(gantry.api, "default/writer", run.id, "go");
+    expect(log).toContain("workspace WROTE");
+    expect(log).toMatch(/usr BLOCKED E(ROFS|ACCES)/);
+    expect(log).toMatch(/bundle BLOCKED E(ROFS|ACCES)/);
+    expect(log).toContain("tmp WROTE");
+    expect(existsSync(`/tmp/gantry-sandbox-private-${process.pid}`)).toBe(false);
+    expect(existsSync(join(gantry.dataDir, "workspaces", "default", "writer", String(run.id), "made-here.txt"))).toBe(true);
+  });
+
+  it("keeps no process alive after the task, setsid and nohup children included, on cancel and on exit", async () => {
+    const marker = `gantry-orphan-${process.pid}`;
+    await Bun.write(
+      join(gantry.pipelinesDir, "orphans.ts"),
+      `import { definePipeline, run } from "gantry";
+export default definePipeline({ id: "orphans", tasks: {
+  quick: run(async (ctx) => {
+    Bun.spawn(["setsid", "sh", "-c", "sleep 300; : ${marker}-quick-setsid"], { stdio: ["ignore", "ignore", "ignore"] }).unref();
+    Bun.spawn(["nohup", "sh", "-c", "sleep 300; : ${marker}-quick-nohup"], { stdio: ["ignore", "ignore", "ignore"] }).unref();
+    await Bun.sleep(200);
+    ctx.log("started");
+  }),
+  slow: run(async (ctx) => {
+    Bun.spawn(["setsid", "sh", "-c", "sleep 300; : ${marker}-slow-setsid"], { stdio: ["ignore", "ignore", "ignore"] }).unref();
+    Bun.spawn(["nohup", "sh", "-c", "sleep 300; : ${marker}-slow-nohup"], { stdio: ["ignore", "ignore", "ignore"] }).unref();
+    await Bun.sleep(200);
+    ctx.log("waiting");
+    await Bun.sleep(300_000);
+  }, { needs: { quick: "success" } }),
+} });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/orphans");
+    const run = await startRun(gantry.api, "default/orphans");
+    const alive = (suffix: string) => processesNamed(`${marker}-${suffix}`).length;
+    // The quick task ended: what it left behind ended with its sandbox.
+    let seenSlow = false;
+    for (let i = 0; i < 200 && !seenSlow; i++) {
+      await Bun.sleep(100);
+      seenSlow = alive("slow-setsid") > 0 && alive("slow-nohup") > 0;
+    }
+    expect(seenSlow).toBe(true);
+    expect(alive("quick-setsid")).toBe(0);
+    expect(alive("quick-nohup")).toBe(0);
+    const cancelled = await gantry.api(`/pipelines/default/orphans/runs/${run.id}/cancel`, { method: "POST" });
+    expect(cancelled.status).toBeLessThan(300);
+    const done = await waitForRun(gantry.api, "default/orphans", run.id);
+    expect(done.state).toBe("cancelled");
+    await Bun.sleep(200);
+    expect(alive("slow-setsid")).toBe(0);
+    expect(alive("slow-nohup")).toBe(0);
+  });
+
+  it('has no network with network: "none", and the host network by default', async () => {
+    await Bun.write(
+      join(gantry.pipelinesDir, "net.ts"),
+      `import { definePipeline, run } from "gantry";
+const reach = async (url: string) => { try { const r = await fetch(url, { signal: AbortSignal.timeout(3000) }); return "REACHED " + r.status; } catch { return "UNREACHABLE"; } };
+export default definePipeline({ id: "net", tasks: {
+  online: run(async (ctx) => ctx.log("api", await reach(ctx.env.GANTRY_API_URL + "/api/v1/health"))),
+  offline: run(async (ctx) => ctx.log("api", await reach(ctx.env.GANTRY_API_URL + "/api/v1/health")), { network: "none" }),
+} });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/net");
+    const run = await startRun(gantry.api, "default/net");
+    await waitForRun(gantry.api, "default/net", run.id);
+    expect(await readLog(gantry.api, "default/net", run.id, "online")).toContain("api REACHED 200");
+    expect(await readLog(gantry.api, "default/net", run.id, "offline")).toContain("api UNREACHABLE");
+  });
+
+  it("runs a pipeline file's top-level code in the sandbox too", async () => {
+    const key = join(gantry.dataDir, "secret-key");
+    await Bun.write(
+      join(gantry.pipelinesDir, "toplevel.ts"),
+      `import { definePipeline, run } from "gantry";
+import { readFileSync } from "node:fs";
+let seen: string;
+try { seen = "LEAKED " + readFileSync(${JSON.stringify(key)}, "utf8").slice(0, 12); } catch (error) { seen = "BLOCKED " + (error as NodeJS.ErrnoException).code; }
+export default definePipeline({ id: "toplevel", description: seen, tasks: { t: run(async () => {}) } });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/toplevel");
+    const { pipeline } = (await (await gantry.api("/pipelines/default/toplevel")).json()) as { pipeline: { description: string } };
+    expect(pipeline.description).toBe("BLOCKED ENOENT");
+  });
+
+  it("does not follow a symlink a container left in the workspace out to host files", async () => {
+    const key = join(gantry.dataDir, "secret-key");
+    await Bun.write(
+      join(gantry.pipelinesDir, "links.ts"),
+      `import { definePipeline, run, container } from "gantry";
+import { readFileSync } from "node:fs";
+export default definePipeline({ id: "links", tasks: {
+  plant: container({ image: "local/busybox:latest", command: ["sh", "-c", "busybox ln -s ${key} $GANTRY_WORKSPACE/key && busybox ln -s / $GANTRY_WORKSPACE/root && echo from-container > $GANTRY_WORKSPACE/shared.txt"] }),
+  // The workspace is shared both ways: the container's file is readable, the task's file too.
+  after: container({ image: "local/busybox:latest", command: ["sh", "-c", "cat $GANTRY_WORKSPACE/from-task.txt"], needs: { follow: "success" } }),
+  follow: run(async (ctx) => {
+    for (const path of ["key", "root${key}"]) {
+      try { ctx.log(path, "READ", readFileSync(ctx.workspace + "/" + path, "utf8").length); }
+      catch (error) { ctx.log(path, "BLOCKED", (error as NodeJS.ErrnoException).code); }
+    }
+    ctx.log("shared:", readFileSync(ctx.workspace + "/shared.txt", "utf8").trim());
+    await Bun.write(ctx.workspace + "/from-task.txt", "from-task");
+  }, { needs: { plant: "success" } }),
+} });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/links");
+    const run = await startRun(gantry.api, "default/links");
+    const done = await waitForRun(gantry.api, "default/links", run.id);
+    expect(done.tasks.map((task) => `${task.id} ${task.state}`).sort()).toEqual(["after successful", "follow successful", "plant successful"]);
+    const log = await readLog(gantry.api, "default/links", run.id, "follow");
+    expect(log).toContain("key BLOCKED ENOENT");
+    expect(log).toContain(`root${key} BLOCKED ENOENT`);
+    expect(log).not.toContain("READ");
+    expect(log).toContain("shared: from-container");
+    expect(await readLog(gantry.api, "default/links", run.id, "after")).toContain("from-task");
+  });
+});
+
+describe("the sandbox's state", () => {
+  it("is reported in health and on the dashboard when an admin turns it off", async () => {
+    const gantry = await startWithPipelines({}, { env: { GANTRY_RUN_SANDBOX: "off" } });
+    try {
+      const health = (await (await fetch(`${gantry.url}/api/v1/health`)).json()) as { status: string; subsystems: { sandbox: { status: string } } };
+      expect(health.status).toBe("ok");
+      expect(health.subsystems.sandbox.status).toBe("off");
+      const web = await webLogin(gantry.url, gantry.token);
+      const dashboard = await (await web.get("/")).text();
+      expect(dashboard).toContain("The run() sandbox is off");
+      expect(dashboard).toContain("sandbox is off");
+      // Every page warns, not only the dashboard.
+      expect(await (await web.get("/pipelines")).text()).toContain("The run() sandbox is off");
+    } finally {
+      await gantry.stop();
+    }
+  });
+
+  it("says so when the sandbox user cannot reach the data dir", async () => {
+    if (process.getuid?.() !== 0) return;
+    // A data dir below a folder only root may enter (as /root is).
+    const closed = tempDir("gantry-closed-");
+    const gantry = await startWithPipelines({}, { dataDir: join(closed, "data") });
+    try {
+      const health = (await (await fetch(`${gantry.url}/api/v1/health`)).json()) as { subsystems: { sandbox: { status: string; message: string } } };
+      expect(health.subsystems.sandbox.status).toBe("unavailable");
+      expect(health.subsystems.sandbox.message).toContain(`cannot reach ${join(closed, "data", "workspaces")}`);
+    } finally {
+      await gantry.stop();
+    }
+  });
+
+  it("refuses pipeline code, saying why, when bubblewrap is missing", async () => {
+    const pipelines = tempDir("gantry-pipelines-");
+    writeFile(join(pipelines, "hello.ts"), `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "hello", tasks: { t: run(async () => {}) } });\n`);
+    // A PATH with bun alone: no bwrap to be found.
+    const onlyBun = tempDir("gantry-path-");
+    await Bun.$`ln -s ${process.execPath} ${join(onlyBun, "bun")}`;
+    const server = await startGantryProcess({ pipelinesDir: pipelines, env: { PATH: onlyBun } });
+    try {
+      const health = (await (await fetch(`${server.url}/api/v1/health`)).json()) as { subsystems: { sandbox: { status: string; message: string } } };
+      expect(health.subsystems.sandbox.status).toBe("unavailable");
+      expect(health.subsystems.sandbox.message).toContain("bubblewrap");
+      const api = (path: string) => fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${server.token}` } });
+      const errors = await waitFor(async () => {
+        const listed = (await (await api("/pipelines")).json()) as { pipelines: { id: string; version?: number; error?: unknown }[] };
+        const hello = listed.pipelines.find((entry) => entry.id === "hello" || JSON.stringify(entry.error ?? "").includes("hello"));
+        return hello?.error ? JSON.stringify(hello.error) : undefined;
+      });
+      expect(errors).toContain("GANTRY_RUN_SANDBOX=off");
+      expect(server.output()).toContain("bubblewrap");
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/** Live processes whose command line carries the name (a shell waiting on its sleep). */
+function processesNamed(name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(name)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
