@@ -1,6 +1,5 @@
 // The composition root's type: everything the server, CLI commands and tests share,
 // built once by createDeps and handed down. No module keeps hidden singletons.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { publicUrl, type Config } from "./config.ts";
 import { openDatabase, type Database, type Db } from "./db/client.ts";
@@ -14,11 +13,14 @@ import { pruneEvents } from "./db/repos/events.ts";
 import { pruneBundles } from "./engine/pipelines/bundle-pruning.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
+import { prepareRunSandbox, type RunSandbox } from "./engine/executors/run-sandbox.ts";
+import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { exactTarget } from "./domain/permissions.ts";
+import { runKeyString } from "./domain/run-key.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/runs/orchestrator.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipelines/pipeline-loader.ts";
 import { engineNode } from "./engine/node-identity.ts";
@@ -27,6 +29,7 @@ import { createLogStore, type LogStore } from "./stores/logs.ts";
 import { createExtensionHost, type ExtensionHost } from "./extension-host/host.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
+import { secureDataDir } from "./stores/data-dir.ts";
 import { createObjectStore, type ObjectStore } from "./stores/objects.ts";
 
 export interface Deps {
@@ -41,6 +44,8 @@ export interface Deps {
   logs: LogStore;
   loader: PipelineLoader;
   orchestrator: Orchestrator;
+  /** The bubblewrap sandbox run() tasks and pipeline imports run in, and whether it works here. */
+  sandbox: RunSandbox;
   /** Runs container() tasks; reports whether the engine answers. */
   docker: DockerExecutor;
   /** Prunes old containers and workspaces. */
@@ -65,7 +70,16 @@ export interface CreateDepsOptions {
 
 export async function createDeps(config: Config, options: CreateDepsOptions = {}): Promise<Deps> {
   const now = options.now ?? (() => new Date());
-  mkdirSync(config.dataDir, { recursive: true });
+  // The data dir first (the folders the sandbox passes through), then the sandbox, whose
+  // probe checks it can reach them.
+  secureDataDir(config.dataDir, {
+    sandboxed: config.runSandbox === "on",
+    ...(config.dbUrl.startsWith("file:") && { databaseFile: config.dbUrl.slice("file:".length) }),
+  });
+  const sandbox = prepareRunSandbox(config.runSandbox, {
+    shared: config.runSandboxPaths,
+    reach: [join(config.dataDir, "workspaces"), join(config.dataDir, "bundles")],
+  });
   const database = await openDatabase(config.dbUrl, config.dbAuthToken);
   await migrate(database.client);
   const db = database.db;
@@ -81,9 +95,16 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     runExpiry: config.objectRunExpiry,
     now,
   });
+  const containerLimits = {
+    defaults: { memoryBytes: config.containerDefaultMemory, cpus: config.containerDefaultCpus, pids: config.containerDefaultPids },
+    maxima: { memoryBytes: config.containerMaxMemory, cpus: config.containerMaxCpus, pids: config.containerMaxPids },
+  };
   const containerPolicy: ContainerPolicy = {
     allowedMounts: config.containerAllowedMounts,
     allowedCapabilities: config.containerAllowedCapabilities,
+    allowedNetworks: config.containerAllowedNetworks,
+    defaultNetwork: config.containerNetwork,
+    maxLimits: containerLimits.maxima,
   };
   const dockerConnection = createDockerClient(config.dockerHost);
   // Names this server's containers for its janitor; derived from the database, whose runs
@@ -93,6 +114,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     connection: dockerConnection,
     instance,
     defaultNetwork: config.containerNetwork,
+    limits: containerLimits,
+    ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
   });
   const bundlesDir = join(config.dataDir, "bundles");
   const loader = createPipelineLoader({
@@ -101,16 +124,19 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     dir: config.pipelinesDir,
     bundlesDir,
     containerPolicy,
+    importBundle: sandbox.status.state === "off" ? undefined : createSandboxedImporter(sandbox),
     now,
   });
   const orchestrator = createOrchestrator({
     db,
     bus,
     logs,
-    executors: { run: createBunProcessExecutor(), container: docker },
+    executors: { run: createBunProcessExecutor({ sandbox }), container: docker },
     workspacesDir: join(config.dataDir, "workspaces"),
+    ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
+    timeoutGraceMs: config.timeoutGraceMs,
     node: engineNode(config.dataDir, GANTRY_VERSION),
     leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
@@ -118,11 +144,13 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     tokens: {
       issue(run, task, resource = "*") {
         // Limited to its own pipeline (and to one resource when asked); revoked when the run ends.
+        // The run columns mark it as the engine's: clean-up finds it by them, never by its name.
         const { row, secret } = prepareToken(
           {
             name: runTokenName(run, task),
             roles: [],
             permissions: [{ resource, target: exactTarget(run.namespace, run.id), actions: ["read", "write"] }],
+            issuedTo: { run: runKeyString(run), task, scope: resource === "objects" ? "objects" : "api" },
           },
           now(),
         );
@@ -170,5 +198,5 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     now,
     containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
   });
-  return { config, db, database, now, bus, logs, loader, orchestrator, docker, janitor, secrets, objects, sessions, authLimiter, extensions, urls };
+  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, urls };
 }

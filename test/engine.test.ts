@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
-  processAlive,
   readLog,
   readSse,
   startRun,
@@ -16,17 +15,20 @@ import {
   type RunJson,
   type TestGantry,
 } from "./helpers/gantry.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { processesWith } from "./helpers/processes.ts";
 import { requestCancel } from "../app/db/repos/runs.ts";
 
 // Servers and task processes need more than bun test's 5 s default; each test file sets its own.
 setDefaultTimeout(30_000);
 
 /** Where tests and tasks meet: flag files that release waiting tasks. */
-const flags = tempDir("gantry-flags-");
+const flags = sharedDir("gantry-flags-");
 const flag = (name: string) => join(flags, name);
 
 const HEADER = `import { definePipeline, run } from "gantry";\n`;
+/** Marks the processes tasks start, to find them on the host from outside their sandbox. */
+const CHILD_MARKER = `gantry-engine-test-${process.pid}`;
 
 /** A task body that waits until a flag file exists (the test controls when a task ends). */
 const waitForFlag = (name: string) =>
@@ -84,7 +86,7 @@ export default definePipeline({
   tasks: {
     polite: run(async (ctx) => {
       // The child ignores SIGTERM: only the group SIGKILL after the task ends can remove it.
-      const child = Bun.spawn(["sh", "-c", "trap '' TERM; exec sleep 30"]);
+      const child = Bun.spawn(["sh", "-c", "trap '' TERM; sleep 30; : ${CHILD_MARKER}-cancel"]);
       ctx.signal.addEventListener("abort", () => { console.log("got SIGTERM, exiting 0"); process.exit(0); });
       ctx.log(\`child pid \${child.pid}\`);
       await Bun.sleep(30_000);
@@ -103,7 +105,7 @@ export default definePipeline({
   tasks: {
     spawner: run((ctx) => {
       // Left running, holding the task's stderr (inherited).
-      const child = Bun.spawn(["sleep", "30"], { stdout: "ignore" });
+      const child = Bun.spawn(["sh", "-c", "sleep 30; : ${CHILD_MARKER}-leftover"], { stdout: "ignore" });
       ctx.log(\`left child \${child.pid} behind\`);
     }),
   },
@@ -295,9 +297,10 @@ describe("failures", () => {
 describe("cancel", () => {
   it("cancels a running run, its tasks and the processes they started", async () => {
     const started = await startRun(api, "default/cancel");
-    const [, pid] = await waitForLog(api, "default/cancel", started.id, "polite", /child pid (\d+)/);
-    const childPid = Number(pid);
-    expect(processAlive(childPid)).toBe(true);
+    await waitForLog(api, "default/cancel", started.id, "polite", /child pid (\d+)/);
+    // The task's pids are those of its sandbox: the child is found by its command line.
+    const children = () => processesWith(`${CHILD_MARKER}-cancel`);
+    await waitFor(() => children().length > 0 || undefined, 5_000, "the child to start");
     await waitForLog(api, "default/cancel", started.id, "stubborn", /ignoring signals/);
 
     const cancelledAt = Date.now();
@@ -315,8 +318,7 @@ describe("cancel", () => {
     expect(await readLog(api, "default/cancel", started.id, "polite")).toContain("got SIGTERM, exiting 0");
 
     // The `sleep 30` the task started (deaf to SIGTERM) is gone with it.
-    await waitFor(() => !processAlive(childPid) || undefined, 5_000, `child ${childPid} to die`);
-    expect(processAlive(childPid)).toBe(false);
+    await waitFor(() => children().length === 0 || undefined, 5_000, "the child to die");
   });
 });
 
@@ -368,8 +370,8 @@ describe("processes a task leaves behind", () => {
     expect(spawner).toMatchObject({ state: "successful", exitCode: 0 });
     // Not held open by the 30 s child that still had the task's stderr.
     expect(ms(spawner.endedAt) - ms(spawner.startedAt)).toBeLessThan(5_000);
-    const [, pid] = /left child (\d+) behind/.exec(await readLog(api, "default/leftover", run.id, "spawner"))!;
-    await waitFor(() => !processAlive(Number(pid)) || undefined, 5_000, `child ${pid} to die`);
+    expect(await readLog(api, "default/leftover", run.id, "spawner")).toMatch(/left child (\d+) behind/);
+    await waitFor(() => processesWith(`${CHILD_MARKER}-leftover`).length === 0 || undefined, 5_000, "the child to die");
   });
 });
 
@@ -529,7 +531,7 @@ describe("logs", () => {
     expect(messages.slice(0, -1).map((m) => m.data).join("\n")).toContain("built");
   });
 
-  it("caps a log at GANTRY_LOG_MAX_BYTES with a truncation marker", async () => {
+  it("caps a log at GANTRY_LOG_MAX_BYTES, keeping its head and tail around a truncation marker", async () => {
     const cap = 4000;
     const noisy = `${HEADER}
 export default definePipeline({
@@ -547,15 +549,15 @@ export default definePipeline({
       expect(run.state).toBe("successful");
       for (const id of ["ascii", "utf8"]) {
         const log = await readLog(smallApi, "default/noisy", run.id, id);
-        const lines = log.trimEnd().split("\n");
-        const marker = lines.at(-1)!;
-        expect(marker).toContain(`[gantry] log truncated: it reached the limit of ${cap} bytes`);
-        expect(log.match(/log truncated/g)).toHaveLength(1);
-        // The task wrote far more than the cap; the log holds the start of it.
-        expect(Buffer.byteLength(log)).toBeLessThanOrEqual(cap + Buffer.byteLength(marker) + 1);
-        expect(Buffer.byteLength(log)).toBeGreaterThan(cap / 2);
+        expect(log.match(/\[gantry\] [\d,]+ lines \(.+\) dropped here: the log is capped at/g)).toHaveLength(1);
+        // The task wrote far more than the cap; the log holds its start and its end.
+        expect(Buffer.byteLength(log)).toBeLessThanOrEqual(cap);
+        expect(Buffer.byteLength(log)).toBeGreaterThan(cap / 3);
       }
-      expect(await readLog(smallApi, "default/noisy", run.id, "ascii")).toContain("line 0 ");
+      const ascii = await readLog(smallApi, "default/noisy", run.id, "ascii");
+      expect(ascii).toContain("line 0 ");
+      expect(ascii.trimEnd()).toEndWith(`line 1999 ${"x".repeat(40)}`);
+      expect((await readLog(smallApi, "default/noisy", run.id, "utf8")).trimEnd()).toEndWith("€".repeat(500));
     } finally {
       await small.stop();
     }

@@ -38,6 +38,9 @@ const pipelineSchema = v.object({
 export type PipelineJson = v.InferOutput<typeof pipelineSchema>;
 export type TriggerJson = v.InferOutput<typeof triggerSchema>;
 
+/** What a task's log (or one attempt's part of it) lost to the cap. */
+const logTruncationSchema = v.object({ truncated: v.boolean(), droppedLines: v.number(), droppedBytes: v.number(), maxBytes: v.number() });
+
 /** One attempt of a task (a retry keeps the earlier ones). */
 const attemptSchema = v.object({
   attempt: v.number(),
@@ -47,6 +50,8 @@ const attemptSchema = v.object({
   startedAt: timestamp,
   endedAt: timestamp,
   node: v.optional(v.string()),
+  /** Only when this attempt's part of the log lost lines to the cap. */
+  log: v.optional(logTruncationSchema),
 });
 export type AttemptJson = v.InferOutput<typeof attemptSchema>;
 
@@ -57,12 +62,16 @@ const executionSchema = v.object({
   exitCode: v.nullable(v.number()),
   attempt: v.number(),
   reason: v.optional(v.string()),
+  /** While a failed attempt waits out its retry delay: when the next one starts (absent from older servers). */
+  retryAt: v.optional(timestamp, null),
   /** A `reused` task: the run whose successful execution a re-run kept. */
   reusedFrom: v.optional(v.number()),
   startedAt: timestamp,
   endedAt: timestamp,
   // Optional with a default, so a server from before attempts were kept still answers.
   attempts: v.optional(v.array(attemptSchema), []),
+  /** Only when the log lost lines to its cap (GANTRY_LOG_MAX_BYTES). */
+  log: v.optional(logTruncationSchema),
 });
 export type ExecutionJson = v.InferOutput<typeof executionSchema>;
 
@@ -104,7 +113,14 @@ const tokenSchema = v.object({
 });
 export type TokenJson = v.InferOutput<typeof tokenSchema>;
 
-const secretSchema = v.object({ name: v.string(), scope: v.string(), createdAt: v.string(), updatedAt: v.string() });
+const secretSchema = v.object({
+  name: v.string(),
+  scope: v.string(),
+  createdAt: v.string(),
+  updatedAt: v.string(),
+  /** Why masking may miss parts of the value; absent when it looks like one token. */
+  warning: v.optional(v.string()),
+});
 
 const objectSchema = v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() });
 

@@ -1,6 +1,8 @@
 // Follows a run until it ends, by polling its JSON (simple, and it cannot miss the end),
 // and shows its progress — why it waits while queued, then its tasks: a redrawn status
-// block on a terminal, one line per change otherwise.
+// block on a terminal, one line per change otherwise — a task waiting to retry says when.
+import { retryNote } from "../domain/retry-delay.ts";
+import { taskPhase } from "../domain/states.ts";
 import { ApiError, type ApiClient } from "./api-client.ts";
 import { runAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import { elapsed, paint, paintState, stateSymbol, textWidth, truncate } from "./output.ts";
@@ -56,7 +58,7 @@ interface ProgressView {
   close(): void;
 }
 
-/** Not a terminal (a CI log, a pipe): print a line each time the queue place or a task's state or attempt changes. */
+/** Not a terminal (a CI log, a pipe): print a line each time the queue place or a task's state, attempt or phase changes. */
 function createLineView(): ProgressView {
   const seen = new Map<string, string>();
   let queue: string | undefined;
@@ -75,7 +77,7 @@ function createLineView(): ProgressView {
       }
       const width = Math.max(...run.tasks.map((task) => task.id.length));
       const changed = run.tasks.filter((task) => {
-        const mark = `${task.state}:${task.attempt}`;
+        const mark = `${task.state}:${task.attempt}:${taskPhase(task) ?? ""}`;
         const before = seen.get(task.id);
         seen.set(task.id, mark);
         // The first sight of a pending task is not news.
@@ -119,9 +121,10 @@ function createLiveView(): ProgressView {
       lines.push(...run.tasks.map((task) => {
         const symbol = task.state === "running" ? paint("cyan", SPINNER[frame % SPINNER.length]!) : stateSymbol(task.state);
         const head = `  ${symbol} ${task.id.padEnd(width)}  `;
-        const state = paintState(task.state) + " ".repeat(Math.max(0, 10 - task.state.length));
+        const shown = taskPhase(task) ?? task.state;
+        const state = (shown === task.state ? paintState(task.state) : paint("cyan", shown)) + " ".repeat(Math.max(0, 10 - shown.length));
         const took = elapsed(task.startedAt, task.endedAt, now).padStart(7);
-        const detail = taskDetail(task);
+        const detail = taskDetail(task, now);
         const room = columns - textWidth(head) - textWidth(state) - took.length - 2;
         // Cut plain text before colouring so a long reason never wraps and breaks the redraw.
         return `${head}${state}${took}${detail && room > 3 ? `  ${paint("dim", truncate(detail, room))}` : ""}`;
@@ -149,22 +152,35 @@ function queueWait(run: RunJson): string {
   return elapsed(run.queuedAt ?? run.createdAt ?? null, run.startedAt) || "0ms";
 }
 
-/** "running (attempt 2)", "failed in 1.2s (exit 1): reason", "reused from run 3". */
+/** "running (attempt 2)", "failed in 1.2s (exit 1): reason", "reused from run 3", "retrying at 14:03:05 (in 4s) (attempt 1)". */
 function describeTask(task: ExecutionJson, now: number): string {
   if (task.state === "reused") return `${paintState(task.state)} ${reusedNote(task)}`.trimEnd();
   const took = elapsed(task.startedAt, task.endedAt, now);
-  let text = paintState(task.state);
+  const retry = retryText(task, now);
+  let text = retry ? paint("cyan", retry) : paintState(task.state);
   if (task.state !== "running" && took) text += ` in ${took}`;
   const note = taskNote(task);
   if (note) text += ` (${note})`;
-  if (task.reason) text += `: ${task.reason}`;
+  const reason = reasonOf(task);
+  if (reason) text += `: ${reason}`;
   return text;
 }
 
-/** The short form for the live block: "attempt 2, exit 1: reason". */
-function taskDetail(task: ExecutionJson): string {
+/** The short form for the live block: "attempt 2, exit 1: reason", "retrying at 14:03:05 (in 4s)". */
+function taskDetail(task: ExecutionJson, now: number): string {
   if (task.state === "reused") return reusedNote(task);
-  return [taskNote(task), task.reason].filter(Boolean).join(": ");
+  return [retryText(task, now), taskNote(task), reasonOf(task)].filter(Boolean).join(": ");
+}
+
+/** The task's reason; while it waits to retry, why its last attempt failed. */
+function reasonOf(task: ExecutionJson): string | undefined {
+  if (task.reason || taskPhase(task) !== "retrying") return task.reason;
+  return task.attempts[task.attempts.length - 1]?.reason;
+}
+
+/** "retrying at 14:03:05 (in 4s)" while the task waits out its retry delay. */
+function retryText(task: ExecutionJson, now: number): string | undefined {
+  return taskPhase(task) === "retrying" && task.retryAt ? retryNote(new Date(task.retryAt), new Date(now)) : undefined;
 }
 
 function taskNote(task: ExecutionJson): string {

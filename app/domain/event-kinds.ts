@@ -10,6 +10,7 @@ export const EVENT_KINDS = [
   "task.started",
   "task.retried",
   "task.attempt_failed",
+  "task.timing_out",
   "task.reattached",
   "task.finished",
   "system.paused",
@@ -28,6 +29,8 @@ export const EVENT_KINDS = [
   "delivery.duplicate",
   "delivery.rejected",
   "auth.failed",
+  /** A secret was stored whose value masking may miss in part (data: scope, name, warning; never the value). */
+  "secret.flagged",
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -5,12 +5,30 @@ import { parseDuration } from "./duration.ts";
 import { envNameSchema, idSchema } from "./ids.ts";
 import { findDagProblems } from "./dag.ts";
 import { groupTemplateProblems, type ConcurrencySpec } from "./concurrency.ts";
+import { RUN_VARIABLE_LIMITS } from "./run-variables.ts";
+import { fixedRetryDelay, growingRetryDelay, MAX_RETRY_DELAY_MS, type RetryDelay } from "./retry-delay.ts";
+import { triggerProblems } from "./trigger-checks.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
   v.check((value) => parseDuration(value) !== undefined, 'must be milliseconds or a string like "500ms", "30s", "5m", "1h"'),
   v.transform((value) => parseDuration(value)!),
 );
+
+/** A fixed wait before each retry (0: at once), or one that grows: `{ initial, factor?, max? }`. */
+const retryDelayPartSchema = v.pipe(durationSchema, v.maxValue(MAX_RETRY_DELAY_MS, "must be at most 1d"));
+const growingRetryDelaySchema = v.pipe(
+  v.strictObject({
+    initial: retryDelayPartSchema,
+    factor: v.optional(v.pipe(v.number(), v.minValue(1, "must be at least 1"), v.maxValue(10, "must be at most 10"))),
+    max: v.optional(retryDelayPartSchema),
+  }),
+  v.check((delay) => delay.max === undefined || delay.max >= delay.initial, "max must not be less than initial"),
+  v.transform((delay) => growingRetryDelay(delay.initial, delay.factor, delay.max)),
+);
+const fixedRetryDelaySchema = v.pipe(retryDelayPartSchema, v.transform(fixedRetryDelay));
+// Chosen by the value's shape, so an author reads the problem of the form they wrote, not a union's "invalid".
+const retryDelaySchema = v.lazy((input) => (typeof input === "object" && input !== null ? growingRetryDelaySchema : fixedRetryDelaySchema));
 
 const secretRefSchema = v.strictObject({
   __gantry: v.literal("secret"),
@@ -37,6 +55,7 @@ const commonTaskEntries = {
   env: v.optional(v.record(envNameSchema, envValueSchema)),
   timeout: v.optional(durationSchema),
   retries: v.optional(v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(0), v.maxValue(20))),
+  retryDelay: v.optional(retryDelaySchema),
   workdir: v.optional(v.pipe(v.string(), v.minLength(1))),
   injectApiToken: v.optional(v.boolean()),
 };
@@ -44,6 +63,7 @@ const commonTaskEntries = {
 const runTaskSchema = v.strictObject({
   kind: v.literal("run"),
   fn: v.function("must be a function"),
+  network: v.optional(v.literal("none", 'must be "none" (a run() task has the network unless it says "none")')),
   ...commonTaskEntries,
 });
 
@@ -95,7 +115,13 @@ const triggerSchema = v.variant(
     v.strictObject({
       kind: v.literal("webhook"),
       secret: secretRefSchema,
-      variables: v.optional(v.record(envNameSchema, v.string())),
+      // What a delivery maps becomes run variables: their count and name limits hold at load already.
+      variables: v.optional(
+        v.pipe(
+          v.record(v.pipe(envNameSchema, v.maxLength(RUN_VARIABLE_LIMITS.nameLength, `must be at most ${RUN_VARIABLE_LIMITS.nameLength} characters`)), v.string()),
+          v.maxEntries(RUN_VARIABLE_LIMITS.count, `may map at most ${RUN_VARIABLE_LIMITS.count} variables (the limit of run variables)`),
+        ),
+      ),
     }),
     v.strictObject({
       kind: v.literal("github"),
@@ -142,8 +168,12 @@ export interface TaskSpec {
   env: Record<string, string | SecretReference>;
   timeoutMs?: number;
   retries: number;
+  /** The wait before each retry; absent: DEFAULT_RETRY_DELAY (versions stored before it existed too). */
+  retryDelay?: RetryDelay;
   workdir?: string;
   injectApiToken: boolean;
+  /** A run() task's sandbox network: absent means the host's network. */
+  runNetwork?: "none";
   container?: {
     image: string;
     command?: string[];
@@ -201,6 +231,9 @@ export function toPipelineSpec(definition: unknown): SpecResult {
     };
   }
   const def = parsed.output;
+  // A schedule that cannot fire is a load error, or the pipeline would show "ok" and never run.
+  const scheduleIssues = triggerProblems(def.triggers ?? [], (definition as { triggers?: unknown }).triggers);
+  if (scheduleIssues.length > 0) return { ok: false, issues: scheduleIssues };
   const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
@@ -277,7 +310,9 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
     injectApiToken: task.injectApiToken ?? false,
   };
   if (task.timeout !== undefined) spec.timeoutMs = task.timeout;
+  if (task.retryDelay !== undefined) spec.retryDelay = task.retryDelay;
   if (task.workdir !== undefined) spec.workdir = task.workdir;
+  if (task.kind === "run" && task.network !== undefined) spec.runNetwork = task.network;
   if (task.kind === "container") {
     spec.container = {
       image: task.image,

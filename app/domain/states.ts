@@ -1,4 +1,6 @@
-// Run and task execution states and which of them are final.
+// Run and task execution states, which of them are final, and the phases a running task
+// shows in their place (waiting to retry, being stopped at its timeout).
+import { formatDuration } from "./duration.ts";
 
 /** `queued` waits for admission (a concurrency limit, the pause switch); `pending` is left by older versions. */
 export const RUN_STATES = ["queued", "pending", "running", "successful", "failed", "cancelled"] as const;
@@ -23,4 +25,30 @@ export function isFinalTaskState(state: TaskState): boolean {
 /** Successful, here or (reused) in the run a re-run came from. */
 export function isSuccessfulTaskState(state: TaskState): boolean {
   return state === "successful" || state === "reused";
+}
+
+/** A task's final reason when it ran past its timeout. */
+export function timedOutReason(timeoutMs: number): string {
+  return `timed out after ${formatDuration(timeoutMs)}`;
+}
+
+const STOPPING = ", stopping";
+
+/** Stored at once when a task runs past its timeout, while it is given its grace to stop. */
+export function timingOutReason(timeoutMs: number): string {
+  return `${timedOutReason(timeoutMs)}${STOPPING}`;
+}
+
+/** What a running task is doing besides running: waiting for its next attempt, or being stopped at its timeout. */
+export type TaskPhase = "retrying" | "timing out";
+
+/**
+ * A running task's phase, from what is stored: a retry time (set while it waits out its
+ * retry delay) or a timing-out reason (a running task has no other reason).
+ */
+export function taskPhase(task: { state: string; reason?: string | null; retryAt?: Date | string | null }): TaskPhase | undefined {
+  if (task.state !== "running") return undefined;
+  if (task.retryAt) return "retrying";
+  if (task.reason?.endsWith(STOPPING)) return "timing out";
+  return undefined;
 }

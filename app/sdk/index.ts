@@ -22,14 +22,43 @@ export interface TaskOptions {
   needs?: Record<string, NeedCondition>;
   /** Extra environment for this task: overrides pipeline variables; run variables override it. */
   env?: Record<string, EnvValue>;
-  /** Fail the task (reason "timed out") when it runs longer than this. */
+  /**
+   * Fail the task (reason "timed out after ...") when it runs longer than this. It is shown
+   * as timing out at once and gets SIGTERM (a `run()` task's `ctx.signal` aborts with a
+   * `TimeoutError`), then SIGKILL after the server's timeout grace (`GANTRY_TIMEOUT_GRACE`, 3 s).
+   */
   timeout?: Duration;
   /** Extra attempts after a failure (0 by default). */
   retries?: number;
+  /**
+   * How long to wait before each retry. By default the wait doubles from 1 s and stops
+   * growing at 1 min (1 s, 2 s, 4 s, ... 1m). A duration waits the same before every
+   * retry (`0`: retry at once); `{ initial, factor?, max? }` grows by `factor` (2) up to
+   * `max` (1 min, or `initial` when that is longer). The wait survives a server restart,
+   * and a cancel ends it at once.
+   *
+   * @example
+   * ```ts
+   * fetch: run(download, { retries: 5, retryDelay: "10s" }),
+   * push: container({ image: "local/busybox:latest", retries: 3, retryDelay: { initial: "5s", max: "2m" } }),
+   * check: run(quickCheck, { retries: 2, retryDelay: 0 }),
+   * ```
+   */
+  retryDelay?: Duration | RetryDelayOptions;
   /** Working directory; relative paths are inside the run's workspace. */
   workdir?: string;
   /** Give the task a short-lived API token in `GANTRY_API_TOKEN`. */
   injectApiToken?: boolean;
+}
+
+/** A wait before each retry that grows: `initial`, then times `factor`, never more than `max`. */
+export interface RetryDelayOptions {
+  /** The wait before the first retry. */
+  initial: Duration;
+  /** Each wait is the previous one times this (2 by default; 1 keeps it the same). */
+  factor?: number;
+  /** The longest wait (1 min by default, or `initial` when that is longer). */
+  max?: Duration;
 }
 
 /** The log, shell, signal and data a `run()` task receives. */
@@ -40,7 +69,10 @@ export interface TaskContext {
   log: (...parts: unknown[]) => void;
   /** Bun shell, running in the workspace with the task's environment. */
   readonly $: typeof import("bun").$;
-  /** Aborted when the task is cancelled or times out. */
+  /**
+   * Aborted when the task is cancelled or times out. `signal.reason` says which: an `Error`
+   * "task cancelled", or a `DOMException` named `"TimeoutError"` ("timed out after 5m").
+   */
   readonly signal: AbortSignal;
   /** 1 for the first attempt, 2 for the first retry, ... */
   readonly attempt: number;
@@ -74,7 +106,16 @@ export interface ObjectStoreClient {
 export type TaskFunction = (ctx: TaskContext) => unknown | Promise<unknown>;
 
 /** A task executed as a TypeScript function. Create it with {@link run}. */
-export interface RunTask extends TaskOptions {
+/** Options of a `run()` task. */
+export interface RunOptions extends TaskOptions {
+  /**
+   * `"none"`: the task's sandbox has no network at all (only its own loopback), so it can
+   * neither reach the Gantry API (ctx.objects included) nor the internet. On by default.
+   */
+  network?: "none";
+}
+
+export interface RunTask extends RunOptions {
   readonly kind: "run";
   readonly fn: TaskFunction;
 }
@@ -216,10 +257,12 @@ export function definePipeline<const T extends PipelineDefinition>(definition: T
  * test: run(async (ctx) => {
  *   ctx.log("attempt", ctx.attempt);
  *   await ctx.$`bun --version`;
- * }, { needs: { build: "success" }, timeout: "5m", retries: 1 }),
+ * }, { needs: { build: "success" }, timeout: "5m", retries: 2, retryDelay: "10s" }),
+ * // Offline: the sandbox gets no network at all.
+ * lint: run(async (ctx) => { await ctx.$`bun x tsc --noEmit`; }, { network: "none" }),
  * ```
  */
-export function run(fn: TaskFunction, options: TaskOptions = {}): RunTask {
+export function run(fn: TaskFunction, options: RunOptions = {}): RunTask {
   return { ...options, kind: "run", fn };
 }
 
@@ -253,7 +296,9 @@ export function secret(name: string): SecretRef {
 }
 
 /**
- * Runs the pipeline on a cron schedule (five or six fields; seconds allowed).
+ * Runs the pipeline on a cron schedule (five or six fields; seconds allowed), in UTC or the
+ * given IANA time zone. An expression croner cannot read, one that never fires ("0 0 30 2 *")
+ * or an unknown time zone is a load error: the file does not load until it is fixed.
  *
  * @example
  * ```ts
@@ -265,7 +310,8 @@ export function cron(expression: string, options: { timezone?: string } = {}): C
 }
 
 /**
- * Runs the pipeline every fixed duration.
+ * Runs the pipeline every fixed duration. Under 1ms (`interval("0s")`) or over 366 days is a
+ * load error; the server may also set a minimum (1s by default), shown as a trigger error.
  *
  * @example
  * ```ts
@@ -279,7 +325,8 @@ export function interval(every: Duration): IntervalTrigger {
 /**
  * Runs the pipeline when a request signed with the secret arrives at
  * `POST /hooks/webhook/<namespace>/<id>`; `variables` maps run variables to dotted
- * paths in the JSON body.
+ * paths in the JSON body. Until the secret exists (pipeline or global), the trigger shows an
+ * error and deliveries are refused; creating the secret clears it.
  *
  * @example
  * ```ts

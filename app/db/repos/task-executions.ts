@@ -1,6 +1,6 @@
 // Queries for task executions and their attempts: claiming an attempt before its work
-// starts, recording how it ended, and ending a task outside an attempt. Every change writes
-// its event in the same transaction.
+// starts, marking it timing out, recording how it ended (and when a retry is due), and
+// ending a task outside an attempt. Every change writes its event in the same transaction.
 import { and, eq, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
@@ -10,7 +10,7 @@ import type { NewEvent } from "./events.ts";
 import { attemptsWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
-  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">
+  Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt" | "retryAt">
 >;
 
 /** Updates task executions and records their events in one transaction. */
@@ -61,6 +61,8 @@ export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Pr
         startedAt: sql`coalesce(${taskExecutions.startedAt}, ${claim.now.getTime()})`,
         endedAt: null,
         reason: null,
+        // The wait for this attempt is over.
+        retryAt: null,
       })
       .where(
         and(
@@ -110,8 +112,9 @@ export interface AttemptEnd {
 }
 
 /**
- * Records how an attempt ended; with `final`, the task's execution ends too (its event
- * written), otherwise the task waits for its next attempt.
+ * Records how an attempt ended; with `change`, the task's execution ends too (its event
+ * written), otherwise the task waits for its next attempt, due at `retryAt` (null: at
+ * once). Stored with the attempt's end, so a restarted server waits out what is left.
  */
 export async function endAttempt(
   db: Db,
@@ -119,7 +122,7 @@ export async function endAttempt(
   taskId: string,
   attempt: number,
   end: AttemptEnd,
-  final: { change: ExecutionChange; event: NewEvent } | { event: NewEvent },
+  final: { change: ExecutionChange; event: NewEvent } | { retryAt: Date | null; event: NewEvent },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     await tx
@@ -129,7 +132,12 @@ export async function endAttempt(
     if ("change" in final) {
       await tx
         .update(taskExecutions)
-        .set({ ...final.change, leaseExpiresAt: null })
+        .set({ ...final.change, leaseExpiresAt: null, retryAt: null })
+        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+    } else {
+      await tx
+        .update(taskExecutions)
+        .set({ retryAt: final.retryAt })
         .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
     }
     await tx.insert(events).values(final.event);
@@ -155,9 +163,31 @@ export async function endExecution(
       .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
     await tx
       .update(taskExecutions)
-      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
+      .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null, retryAt: null })
       .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
     await tx.insert(events).values(event);
+  });
+}
+
+/**
+ * A running attempt passed its timeout and is being stopped: the reason is stored on it and
+ * its execution at once (they show "timing out" through the grace period), only while that
+ * attempt still runs. Its end replaces the reason.
+ */
+export async function markTimingOut(db: Db, key: RunKey, taskId: string, attempt: number, reason: string, event: NewEvent): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const marked = await tx
+      .update(taskExecutions)
+      .set({ reason })
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId), eq(taskExecutions.attempt, attempt), eq(taskExecutions.state, "running")))
+      .returning({ taskId: taskExecutions.taskId });
+    if (marked.length === 0) return false;
+    await tx
+      .update(taskAttempts)
+      .set({ reason })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt), eq(taskAttempts.state, "running")));
+    await tx.insert(events).values(event);
+    return true;
   });
 }
 

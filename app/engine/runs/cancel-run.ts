@@ -1,12 +1,13 @@
 // Cancel: a write any process may make. A queued run ends at once; a running one gets a
 // cancel request that the node driving it acts on: running tasks are stopped (SIGTERM,
-// then SIGKILL after the grace period) and pending ones end cancelled.
+// then SIGKILL after the grace period), those waiting to retry and pending ones end cancelled.
 import { cancelQueued } from "../../db/repos/run-queue.ts";
 import { getRunRow, requestCancel } from "../../db/repos/runs.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { isFinalRunState } from "../../domain/states.ts";
 import { schedule } from "./drive-run.ts";
+import { stopTasks } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 
 export async function cancelRun(ctx: EngineContext, key: RunKey, by?: string): Promise<void> {
@@ -38,6 +39,6 @@ export function actOnCancel(ctx: EngineContext, key: RunKey, reason: string): vo
   const run = ctx.active.get(runKeyString(key));
   if (!run || run.cancelled !== undefined) return;
   run.cancelled = reason;
-  for (const handle of run.handles.values()) handle.stop(ctx.killGraceMs);
+  stopTasks(run, ctx.killGraceMs);
   void schedule(ctx, run);
 }

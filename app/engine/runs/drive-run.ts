@@ -1,6 +1,6 @@
 // Drives a run this node holds: prepares its workspace, follows tasks a restart left in
-// flight, walks its DAG with the pure planner (skips, cancels, starts within its
-// parallelism), ends it, and lets the next queued run of its concurrency key in.
+// flight (or waiting to retry), walks its DAG with the pure planner (skips, cancels,
+// starts within its parallelism), ends it, and lets the next queued run of its key in.
 import { existsSync } from "node:fs";
 import { chmod, cp, mkdir, rename, rm } from "node:fs/promises";
 import { endRunWithTasks, finishRun, finishUncancelledRun, getRunRow, type RunWithTasks } from "../../db/repos/runs.ts";
@@ -16,7 +16,8 @@ export class WorkLostError extends Error {}
 
 /**
  * Starts driving a run this node was admitted or took over. Tasks a restart left running
- * are found again through their latest attempt; everything else follows the plan.
+ * are found again through their latest attempt (or, between attempts, wait out their
+ * stored retry time); everything else follows the plan.
  */
 export async function startDriving(ctx: EngineContext, row: RunWithTasks, recovered: boolean): Promise<void> {
   const key = runKeyOf(row);
@@ -39,7 +40,8 @@ export async function startDriving(ctx: EngineContext, row: RunWithTasks, recove
         if (!task) continue;
         run.inFlight.add(task.id);
         const latest = execution.attempts[execution.attempts.length - 1];
-        void executeTask(ctx, run, task, latest).finally(() => schedule(ctx, run));
+        // A task waiting to retry when the server stopped waits out what is left of it.
+        void executeTask(ctx, run, task, latest, execution.retryAt).finally(() => schedule(ctx, run));
       }
       await schedule(ctx, run);
       await run.finished;
@@ -79,7 +81,8 @@ async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<voi
   // Off the event loop: behind the database's fsyncs a mkdir can wait on the file system's
   // journal for a millisecond, and a burst of new runs would stall everything.
   await mkdir(run.workspace, { recursive: true });
-  await chmod(run.workspace, 0o777);
+  if (ctx.ownWorkspace) await ctx.ownWorkspace(run.workspace);
+  else await chmod(run.workspace, 0o777);
 }
 
 /** Applies the planner's next step: skips and cancels in one transaction, then starts what may start. */

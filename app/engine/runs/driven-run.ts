@@ -25,6 +25,8 @@ export interface DrivenRun {
   /** Tasks waiting for a global slot or running. */
   inFlight: Set<string>;
   handles: Map<string, TaskHandle>;
+  /** Tasks waiting out their retry delay: each is woken to act on a cancel or on the engine stopping. */
+  retryWaits: Set<() => void>;
   /** Set once a cancel is acted on; the run then ends with this reason. */
   cancelled?: string;
   tokenIds: string[];
@@ -57,6 +59,7 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     attempts: new Map(row.tasks.map((task) => [task.taskId, task.attempt])),
     inFlight: new Set(),
     handles: new Map(),
+    retryWaits: new Set(),
     ...(row.cancelRequestedAt && { cancelled: row.cancelReason ?? "cancelled" }),
     tokenIds: [],
     recovered,
@@ -65,6 +68,12 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     finished,
     finish,
   };
+}
+
+/** A cancel acted on: running tasks get SIGTERM (SIGKILL after `graceMs`), tasks waiting to retry end now. */
+export function stopTasks(run: DrivenRun, graceMs: number): void {
+  for (const handle of run.handles.values()) handle.stop(graceMs);
+  for (const wake of run.retryWaits) wake();
 }
 
 export const workspacePath = (workspacesDir: string, key: RunKey) => join(workspacesDir, key.namespace, key.id, String(key.run));

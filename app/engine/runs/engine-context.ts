@@ -47,8 +47,13 @@ export interface EngineOptions {
   logs: LogStore;
   executors: Partial<Record<"run" | "container", Executor>>;
   workspacesDir: string;
+  /** Hands a new run workspace to whoever runs its tasks (the sandbox user); open to all (0777) when absent. */
+  ownWorkspace?: (path: string) => Promise<void>;
   maxParallelTasks: number;
+  /** How long a cancelled task has between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** The same for a task stopped at its timeout; killGraceMs when absent. */
+  timeoutGraceMs?: number;
   apiUrl: () => string;
   node: EngineNode;
   /** How long a node's claims hold without a heartbeat (renewed at a third of it). */

@@ -105,6 +105,8 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
       ctx.stopped = true;
       for (const run of ctx.active.values()) {
         for (const handle of run.handles.values()) handle.detach(ctx.killGraceMs);
+        // A wait for a retry ends here; its stored retry time is waited out by the next process.
+        for (const wake of run.retryWaits) wake();
       }
       ctx.active.clear();
       await releaseNode(ctx.db, ctx.node.id, ctx.now()).catch(() => undefined);

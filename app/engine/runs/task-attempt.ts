@@ -1,18 +1,22 @@
 // A task's attempts: each is claimed in the database with its executor reference before
 // any work starts, then started, followed with its timeout and cancel, and recorded with
-// how it ended; a failed one is retried while retries are left. After a restart, the
-// attempt in flight is found again by its reference and followed to its end.
+// how it ended; a failed one is retried, after its stored retry delay, while retries are
+// left. After a restart, the attempt in flight is found again by its reference and
+// followed to its end, or the retry delay in progress is waited out.
 import { insertEvent } from "../../db/repos/events.ts";
 import type { AttemptRow } from "../../db/repos/runs.ts";
-import { claimAttempt, endAttempt, endExecution } from "../../db/repos/task-executions.ts";
+import { claimAttempt, endAttempt, endExecution, markTimingOut } from "../../db/repos/task-executions.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
+import { retryAt } from "../../domain/retry-delay.ts";
 import { runKeyString } from "../../domain/run-key.ts";
+import { timedOutReason, timingOutReason } from "../../domain/states.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import type { Executor, TaskHandle, TaskLaunch } from "../executors/executor.ts";
+import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
-import type { DrivenRun } from "./driven-run.ts";
+import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { taskEnvironment } from "./task-environment.ts";
 
@@ -36,16 +40,22 @@ const ATTACH_RETRY_MS = 3_000;
 
 type MaskingLog = ReturnType<typeof maskingLogWriter>;
 
+/** The task's global slot: given up while it waits out a retry delay, taken again before the next attempt. */
+interface Slot {
+  release: () => void;
+}
+
 const logKeyOf = (run: DrivenRun, task: TaskSpec): LogKey => ({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id });
 
 /**
  * Runs a task to its final state within a global task slot: from its next attempt, or
- * from the attempt `resume` a restarted server found in flight.
+ * from the attempt `resume` a restarted server found in flight (or ended, with the next
+ * one due at `retryDue`).
  */
-export async function executeTask(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow): Promise<void> {
-  const release = await ctx.limiter.acquire();
+export async function executeTask(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow, retryDue?: Date | null): Promise<void> {
+  const slot: Slot = { release: await ctx.limiter.acquire() };
   try {
-    await runAttempts(ctx, run, task, resume);
+    await runAttempts(ctx, run, task, slot, resume, retryDue ?? null);
   } catch (error) {
     if (error instanceof LostRunError) run.lost = true;
     if (error instanceof LostRunError || error instanceof EngineStoppedError || ctx.stopped) return;
@@ -56,22 +66,26 @@ export async function executeTask(ctx: EngineContext, run: DrivenRun, task: Task
     run.states.set(task.id, "failed");
     ctx.publish("task.finished", run.key, task.id);
   } finally {
-    release();
+    slot.release();
     run.inFlight.delete(task.id);
     run.handles.delete(task.id);
   }
 }
 
-async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow): Promise<void> {
+async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, slot: Slot, resume: AttemptRow | undefined, retryDue: Date | null): Promise<void> {
   // Masked before anything is stored or streamed: secrets never reach a log.
   const log = maskingLogWriter(ctx.logs.open(logKeyOf(run, task)));
   try {
     const total = task.retries + 1;
     // After a restart: the attempt found in flight goes on (or, never started, starts
-    // again under its number); after one that had ended, the next one starts.
+    // again under its number); after one that had ended, the next one starts when due.
     let attempt = resume ? (resume.state === "running" ? resume.attempt : resume.attempt + 1) : (run.attempts.get(task.id) ?? 0) + 1;
     let found = resume?.state === "running" ? await resumeAttempt(ctx, run, task, resume, log) : undefined;
+    let due = resume && resume.state !== "running" ? retryDue : null;
+    if (due && due > ctx.now()) log.line("gantry", `the server restarted while this task waited to retry; attempt ${attempt} starts in ${formatDuration(due.getTime() - ctx.now().getTime())}`);
     for (;;) {
+      if (due) await waitForRetry(ctx, run, slot, due);
+      due = null;
       const result =
         found !== undefined && found !== "never-started"
           ? found
@@ -86,8 +100,14 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
       }
       const { outcome, ref, executor } = result;
       const retry = outcome.state === "failed" && attempt < total && run.cancelled === undefined;
-      if (outcome.state === "failed") log.line("gantry", retry ? `attempt ${attempt} failed: ${outcome.reason}; retrying` : `failed: ${outcome.reason}`);
       const now = ctx.now();
+      const next = retry ? retryAt(task.retryDelay, attempt, now) : null;
+      if (outcome.state === "failed") {
+        const wait = next ? ` in ${formatDuration(next.getTime() - now.getTime())}` : "";
+        log.line("gantry", retry ? `attempt ${attempt} failed: ${outcome.reason}; retrying${wait}` : `failed: ${outcome.reason}`);
+      }
+      // The attempt's part of the log ends after what was held back past the cap (its last lines).
+      log.flush();
       await endAttempt(
         ctx.db,
         run.key,
@@ -95,7 +115,10 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
         attempt,
         { ...outcome, logTo: log.size, now },
         retry
-          ? { event: ctx.event("task.attempt_failed", run.key, { attempt, reason: outcome.reason }, task.id) }
+          ? {
+              retryAt: next,
+              event: ctx.event("task.attempt_failed", run.key, { attempt, reason: outcome.reason, ...(next && { retryAt: next.toISOString() }) }, task.id),
+            }
           : {
               change: { state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, endedAt: now },
               event: ctx.event("task.finished", run.key, { state: outcome.state, exitCode: outcome.exitCode, ...(outcome.reason && { reason: outcome.reason }) }, task.id),
@@ -104,15 +127,45 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, r
       if (!retry) {
         run.states.set(task.id, outcome.state);
         ctx.publish("task.finished", run.key, task.id);
+      } else {
+        // Pages and the CLI show when the next attempt starts.
+        ctx.publish("task.attempt_failed", run.key, task.id);
       }
       // Removed only now: had the server died before the end was recorded, the next one finds the container and its exit code.
       if (ref && executor && !task.container?.keepContainer) await executor.cleanup(ref);
       if (!retry) return;
       attempt++;
+      due = next;
     }
   } finally {
     log.close();
   }
+}
+
+/**
+ * Waits until a retry is due, holding no task slot. A cancel ends the wait at once (the
+ * task then ends cancelled); so does the engine stopping, and the next process waits out
+ * what is left of the stored retry time.
+ */
+async function waitForRetry(ctx: EngineContext, run: DrivenRun, slot: Slot, due: Date): Promise<void> {
+  const ms = due.getTime() - ctx.now().getTime();
+  if (ms <= 0 || run.cancelled !== undefined || ctx.stopped) return;
+  slot.release();
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  run.retryWaits.add(wake);
+  const timer = setTimeout(wake, ms);
+  try {
+    await woken;
+  } finally {
+    clearTimeout(timer);
+    run.retryWaits.delete(wake);
+  }
+  if (ctx.stopped) throw new EngineStoppedError();
+  // Cancelled: the task ends without taking a slot again.
+  if (run.cancelled !== undefined) return;
+  slot.release = await ctx.limiter.acquire();
+  if (ctx.stopped) throw new EngineStoppedError();
 }
 
 /** Claims attempt `attempt` (stored with its reference before its work begins), starts it and follows it to its end. */
@@ -133,6 +186,9 @@ async function freshAttempt(
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
   const startedAt = ctx.now();
+  // A run() task's SIGTERM at this moment or later is its timeout's: its ctx.signal says so.
+  const deadline: Record<string, string> =
+    task.kind === "run" && task.timeoutMs !== undefined ? { [DEADLINE_ENV]: deadlineEnv(Date.now() + task.timeoutMs, task.timeoutMs) } : {};
   const claiming = claimAttempt(ctx.db, run.key, {
     taskId: task.id,
     attempt,
@@ -154,7 +210,7 @@ async function freshAttempt(
     handle = executor.start({
       ...base,
       ref,
-      env: prepared!.env,
+      env: { ...prepared!.env, ...deadline },
       ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
       log,
       gate: claiming.then((claim) => claim.status === "claimed"),
@@ -172,7 +228,7 @@ async function freshAttempt(
     // Asked through another node: acted on here at once, as if asked here.
     if (run.cancelled === undefined) {
       run.cancelled = claimed.reason;
-      for (const other of run.handles.values()) other.stop(ctx.killGraceMs);
+      stopTasks(run, ctx.killGraceMs);
     }
     return "cancelled";
   }
@@ -188,7 +244,7 @@ async function freshAttempt(
     log.line("gantry", reason);
     return { outcome: { state: "failed", exitCode: null, reason } };
   }
-  return { outcome: await follow(ctx, run, task, handle!, log, startedAt), ref, executor };
+  return { outcome: await follow(ctx, run, task, handle!, log, startedAt, attempt), ref, executor };
 }
 
 /** Finds an attempt in flight again after a restart, by its stored reference, and follows it to its end. */
@@ -239,34 +295,49 @@ async function resumeAttempt(
     log.line("gantry", "re-attached after a server restart");
     await insertEvent(ctx.db, ctx.event("task.reattached", run.key, { attempt: row.attempt, node: ctx.node.id }, task.id));
     ctx.publish("task.reattached", run.key, task.id);
-    return { outcome: await follow(ctx, run, task, result.handle, log, row.startedAt), ref: row.ref, executor };
+    return { outcome: await follow(ctx, run, task, result.handle, log, row.startedAt, row.attempt), ref: row.ref, executor };
   }
 }
 
-/** Waits for an attempt's end, stopping it on cancel and at its timeout (counted from the attempt's start). */
-async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle: TaskHandle, log: MaskingLog, startedAt: Date): Promise<Outcome> {
+/**
+ * Waits for an attempt's end, stopping it on cancel and at its timeout (counted from the
+ * attempt's start). Past its timeout it shows as timing out at once, and gets the shorter
+ * timeout grace: nobody waits on it, and a task that ran out of time rarely needs long to
+ * clean up.
+ */
+async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle: TaskHandle, log: MaskingLog, startedAt: Date, attempt: number): Promise<Outcome> {
   run.handles.set(task.id, handle);
   // A cancel that came while the task was starting must still reach it.
   if (run.cancelled !== undefined) handle.stop(ctx.killGraceMs);
-  let timedOut = false;
+  let timingOut: Promise<void> | undefined;
   const timeoutMs = task.timeoutMs;
+  const onTimeout = (timeoutMs: number) => {
+    // Being stopped for a cancel already: it ends cancelled, on the cancel's grace.
+    if (run.cancelled !== undefined) return;
+    const graceMs = ctx.timeoutGraceMs ?? ctx.killGraceMs;
+    log.line("gantry", `timed out after ${formatDuration(timeoutMs)}; stopping (killed if still running in ${formatDuration(graceMs)})`);
+    handle.stop(graceMs);
+    // A cancel now must not restart its grace at the longer cancel grace.
+    run.handles.set(task.id, { exited: handle.exited, stop: () => {}, detach: (ms) => handle.detach(ms) });
+    const reason = timingOutReason(timeoutMs);
+    timingOut = markTimingOut(ctx.db, run.key, task.id, attempt, reason, ctx.event("task.timing_out", run.key, { attempt, reason }, task.id))
+      .then((marked) => {
+        if (marked) ctx.publish("task.timing_out", run.key, task.id);
+      })
+      .catch((error: unknown) => {
+        if (!ctx.stopped) console.error(`task ${task.id} of ${runKeyString(run.key)}: marking it timing out failed:`, error);
+      });
+  };
   const timer =
-    timeoutMs !== undefined
-      ? setTimeout(
-          () => {
-            timedOut = true;
-            log.line("gantry", `timed out after ${formatDuration(timeoutMs)}; stopping`);
-            handle.stop(ctx.killGraceMs);
-          },
-          Math.max(0, timeoutMs - (ctx.now().getTime() - startedAt.getTime())),
-        )
-      : undefined;
+    timeoutMs !== undefined ? setTimeout(() => onTimeout(timeoutMs), Math.max(0, timeoutMs - (ctx.now().getTime() - startedAt.getTime()))) : undefined;
   const exit = await handle.exited;
   clearTimeout(timer);
+  // The end replaces the timing-out mark, so it is written after it.
+  await timingOut;
   run.handles.delete(task.id);
   if (ctx.stopped) throw new EngineStoppedError();
   if (run.cancelled !== undefined) return { state: "cancelled", exitCode: exit.exitCode, reason: "run cancelled" };
-  if (timedOut) return { state: "failed", exitCode: exit.exitCode, reason: `timed out after ${formatDuration(timeoutMs!)}` };
+  if (timingOut) return { state: "failed", exitCode: exit.exitCode, reason: timedOutReason(timeoutMs!) };
   if (exit.exitCode === 0) return { state: "successful", exitCode: 0, reason: null };
   // A thrown error's message may quote a secret too.
   return { state: "failed", exitCode: exit.exitCode, reason: log.mask(exit.reason ?? `exited with code ${exit.exitCode}`) };

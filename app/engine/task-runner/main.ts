@@ -7,6 +7,7 @@ import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
 import { GO, TASK_RUNNER_NOT_STARTED } from "./command.ts";
+import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 
 export interface TaskRunnerArgs {
   bundle: string;
@@ -25,13 +26,19 @@ export interface TaskRunnerResult {
 }
 
 export async function runTask(args: TaskRunnerArgs): Promise<never> {
+  // What the task writes in the workspace is shared with its group (containers join it),
+  // whatever the server's own (private) umask.
+  process.umask(0o002);
   // The run's objects token is for ctx.objects alone: gone from the environment before any
   // pipeline code runs, so it is neither in ctx.env nor inherited by what the task spawns.
   const objectsToken = process.env[OBJECTS_TOKEN_ENV];
   delete process.env[OBJECTS_TOKEN_ENV];
+  // The attempt's deadline (when it has a timeout) tells a timeout's SIGTERM from a cancel's.
+  const deadline = process.env[DEADLINE_ENV];
+  delete process.env[DEADLINE_ENV];
   const controller = new AbortController();
-  // SIGTERM (cancel, timeout) aborts ctx.signal; the server sends SIGKILL after the grace period.
-  process.on("SIGTERM", () => controller.abort(new Error("task cancelled")));
+  // SIGTERM (cancel, timeout) aborts ctx.signal, saying which; the server sends SIGKILL after the grace period.
+  process.on("SIGTERM", () => controller.abort(abortReason(deadline, Date.now())));
   // If the server dies, do not linger as an orphan, and take along what the task started:
   // the runner leads its own process group (spawned detached), so signal the group.
   const parent = process.ppid;
@@ -78,7 +85,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
       }),
     };
     await task.fn(ctx);
-    process.exit(0);
+    return await exitAfterOutput(0);
   } catch (error) {
     const message = error instanceof Error ? error.message : format([error]);
     // The runner's own frames say nothing to the pipeline author.
@@ -92,8 +99,25 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
     process.stderr.write(`${stack}\n`);
     const result: TaskRunnerResult = { error: message };
     await Bun.write(args.resultFile, JSON.stringify(result));
-    process.exit(1);
+    return await exitAfterOutput(1);
   }
+}
+
+/**
+ * Exits once stdout and stderr are written out. process.exit() drops what
+ * process.stdout.write() (ctx.log) still queues for a full pipe: a task's last thousands
+ * of lines were lost whenever the server read slower than the task wrote.
+ */
+async function exitAfterOutput(code: number): Promise<never> {
+  const finished = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.writableFinished || stream.destroyed) return resolve();
+      stream.once("finish", resolve);
+      stream.once("error", () => resolve());
+      stream.end();
+    });
+  await Promise.all([finished(process.stdout), finished(process.stderr)]);
+  process.exit(code);
 }
 
 const TASK_RUNNER_ENTRY = import.meta.path;

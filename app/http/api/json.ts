@@ -62,6 +62,8 @@ function executionJson(task: ExecutionWithAttempts) {
     exitCode: task.exitCode,
     attempt: task.attempt,
     ...(task.reason && { reason: task.reason }),
+    // When the next attempt starts while a failed one waits out its retry delay; null otherwise.
+    retryAt: task.state === "running" ? iso(task.retryAt) : null,
     ...(task.reusedFrom !== null && { reusedFrom: task.reusedFrom }),
     startedAt: iso(task.startedAt),
     endedAt: iso(task.endedAt),

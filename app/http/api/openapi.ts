@@ -36,7 +36,13 @@ const objectRoutes = (base: string, what: string): RouteDoc[] => [
 ];
 const secretBody = { type: "object", required: ["value"], properties: { value: { type: "string", minLength: MIN_SECRET_LENGTH } } };
 const secretRoutes = (base: string, what: string): RouteDoc[] => [
-  { method: "get", path: `${base}/secrets`, summary: `${what} secrets (names and dates, never values)`, auth: true, success: 200 },
+  {
+    method: "get",
+    path: `${base}/secrets`,
+    summary: `${what} secrets (names and dates, never values; warning when masking may miss parts of a value: JSON, a PEM key, several lines, short)`,
+    auth: true,
+    success: 200,
+  },
   { method: "get", path: `${base}/secrets/{key}`, summary: `One of ${what.toLowerCase()} secrets: its metadata`, auth: true, success: 200 },
   { method: "put", path: `${base}/secrets/{key}`, summary: `Set one of ${what.toLowerCase()} secrets`, auth: true, body: secretBody, success: 201 },
   { method: "delete", path: `${base}/secrets/{key}`, summary: `Delete one of ${what.toLowerCase()} secrets`, auth: true, success: 200 },
@@ -84,13 +90,13 @@ const tokenBody = {
 };
 
 export const API_ROUTES: RouteDoc[] = [
-  { method: "get", path: "/health", summary: "Server status and version", auth: false, success: 200 },
+  { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker and sandbox (the run() sandbox: ok, off or unavailable, with why)", auth: false, success: 200 },
   { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version and load error", auth: true, success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs", summary: "Start a run", auth: true, body: runBody, success: 201 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs", summary: "Runs, newest first", auth: true, query: ["limit", "before"], success: 200 },
-  { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions and their attempts; a task waiting to retry has retryAt (ISO), one being stopped at its timeout the reason \"timed out after ..., stopping\"; one (and an attempt) whose log passed GANTRY_LOG_MAX_BYTES has log: { truncated: true, droppedLines, droppedBytes, maxBytes }", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
   {
     method: "post",
@@ -103,7 +109,8 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "get",
     path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/logs",
-    summary: "A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends",
+    summary:
+      "A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends. Past the cap a log keeps its start and each attempt's last lines, a [gantry] line marking what was dropped",
     auth: true,
     query: ["follow", "attempt"],
     success: 200,
@@ -141,7 +148,7 @@ export const API_ROUTES: RouteDoc[] = [
     auth: true,
     success: 200,
   },
-  { method: "get", path: "/tokens", summary: "List tokens", auth: true, success: 200 },
+  { method: "get", path: "/tokens", summary: "List tokens; those the engine issued to a task carry issuedTo: { run, task, scope }", auth: true, success: 200 },
   { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
   { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },
   { method: "delete", path: "/tokens/{id}", summary: "Revoke a token", auth: true, success: 200 },
@@ -152,6 +159,14 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/system", summary: "Whether runs are paused, and the nodes working on this database with their heartbeats", auth: true, success: 200 },
   { method: "post", path: "/system/pause", summary: "Pause: new runs are accepted and wait queued; running ones finish", auth: true, success: 200 },
   { method: "post", path: "/system/resume", summary: "Resume: queued runs start, in order", auth: true, success: 200 },
+  {
+    method: "get",
+    path: "/system/backup",
+    summary:
+      "A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (system:write)",
+    auth: true,
+    success: 200,
+  },
   { method: "get", path: "/openapi.json", summary: "This document", auth: true, success: 200 },
 ];
 

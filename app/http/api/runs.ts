@@ -10,18 +10,21 @@ import { NotFoundError } from "../../domain/errors.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import type { Deps } from "../../deps.ts";
+import type { LogTruncation } from "../../stores/logs.ts";
 import type { AppEnv } from "../env.ts";
 import { sse } from "../sse.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { runJson } from "./json.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
+import { runVariablesSchema } from "../../domain/run-variables.ts";
 import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
 import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 
 const startBody = v.optional(
   v.strictObject({
-    variables: v.optional(v.record(v.string(), v.string("variable values must be strings"))),
+    // Names, sizes and count are refused here with a 400 naming the limit, before anything is stored.
+    variables: v.optional(runVariablesSchema),
   }),
   {},
 );
@@ -42,7 +45,40 @@ async function requireRun(deps: Deps, key: RunKey) {
 /** Runs as JSON, queued ones with their place in the queue. */
 async function runsJson(deps: Deps, runs: RunWithTasks[]) {
   const places = await queuePlaces(deps.db, runs);
-  return runs.map((run) => runJson(run, places.get(runRowKeyString(run))));
+  return Promise.all(runs.map((run) => withLogTruncation(deps, run, runJson(run, places.get(runRowKeyString(run))))));
+}
+
+const truncationJson = (truncation: LogTruncation) => ({
+  truncated: true,
+  droppedLines: truncation.droppedLines,
+  droppedBytes: truncation.droppedBytes,
+  maxBytes: truncation.maxBytes,
+});
+
+/**
+ * Adds `log: { truncated: true, droppedLines, droppedBytes, maxBytes }` to each execution
+ * whose log lost lines to GANTRY_LOG_MAX_BYTES, and to each of its attempts whose part did;
+ * a whole log carries no `log` field. The log store keeps this in a file beside the log.
+ */
+async function withLogTruncation(deps: Deps, run: RunWithTasks, json: ReturnType<typeof runJson>) {
+  const key = { namespace: run.namespace, id: run.pipelineId, run: run.id };
+  const tasks = await Promise.all(
+    json.tasks.map(async (task, index) => {
+      const execution = run.tasks[index]!;
+      const logKey = logKeyOf(key, execution);
+      const whole = await deps.logs.truncation(logKey);
+      if (!whole) return task;
+      const attempts = await Promise.all(
+        task.attempts.map(async (attempt, at) => {
+          const row = execution.attempts[at];
+          const part = row && (await deps.logs.truncation(logKey, row.logFrom, row.logTo ?? undefined));
+          return part ? { ...attempt, log: truncationJson(part) } : attempt;
+        }),
+      );
+      return { ...task, log: truncationJson(whole), attempts };
+    }),
+  );
+  return { ...json, tasks };
 }
 
 export const runsApi = new Hono<AppEnv>()

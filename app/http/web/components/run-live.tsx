@@ -4,6 +4,7 @@
 import type { ExecutionRow, RunWithTasks } from "../../../db/repos/runs.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { TaskSpec } from "../../../domain/pipeline-spec.ts";
+import { taskPhase } from "../../../domain/states.ts";
 import { DagGraph, type DagNode } from "./dag-graph.tsx";
 import { emptyLogText, LogEmpty } from "./log-view.tsx";
 import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
@@ -34,7 +35,7 @@ export function dagNodes(specTasks: SpecTask[], executions: ExecutionRow[], now:
 
 /** What screen readers hear when states change: the run's and each task's. */
 export function announcement(run: RunWithTasks): string {
-  return `Run ${run.id} ${run.state}. ${run.tasks.map((task) => `${task.taskId} ${task.state}`).join(", ")}.`;
+  return `Run ${run.id} ${run.state}. ${run.tasks.map((task) => `${task.taskId} ${taskPhase(task) ?? task.state}`).join(", ")}.`;
 }
 
 export interface RunLiveProps extends RunSummaryProps {

@@ -1,10 +1,11 @@
 // A run's task executions: the table of all of them (with each retried task's attempts under
-// it), and one task's status line (state, attempt, exit code, reason, duration, the run a
-// reused task comes from) as it shows beside its log.
+// it), and one task's status line (state or phase, attempt, exit code, reason, duration, when
+// it retries, the run a reused task comes from) as it shows beside its log.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow, ExecutionWithAttempts } from "../../../db/repos/runs.ts";
 import { runPath, type RunRef } from "../paths.ts";
-import { AttemptList, showsAttempts } from "./run-attempts.tsx";
+import { taskPhase } from "../../../domain/states.ts";
+import { AttemptList, RetryNote, retryDue, showsAttempts } from "./run-attempts.tsx";
 import { StateBadge } from "./state-badge.tsx";
 import { Took } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
@@ -31,9 +32,15 @@ export function ReusedFrom({ execution, run }: { execution: ExecutionRow; run: R
 
 /** State, attempt, exit code, reason and duration on one wrapping line. */
 export function TaskStatus({ execution, run, now }: { execution: ExecutionRow; run: RunRef; now: Date }) {
+  const due = retryDue(execution);
   return (
     <>
-      <StateBadge state={execution.state} />
+      <StateBadge state={execution.state} phase={taskPhase(execution)} />
+      {due && (
+        <span class="task-fact">
+          <RetryNote at={due} now={now} />
+        </span>
+      )}
       <ReusedFrom execution={execution} run={run} />
       {execution.attempt > 1 && <span class="task-fact">attempt {execution.attempt}</span>}
       {execution.exitCode !== null && (
@@ -97,14 +104,20 @@ export function TaskTable({ run, tasks, logs, now }: TaskTableProps) {
                 </th>
                 <td class="wide-only">{task.kind === "run" ? "run()" : "container"}</td>
                 <td>
-                  <StateBadge state={task.state} />
+                  <StateBadge state={task.state} phase={taskPhase(task)} />
                 </td>
                 <td class="num wide-only">{task.attempt}</td>
                 <td class="num">
                   <ExitCode code={task.exitCode} />
                 </td>
                 <td class="task-reason-cell">
-                  {task.reusedFrom !== null ? <ReusedFrom execution={task} run={run} /> : (task.reason ?? <span class="muted">—</span>)}
+                  {task.reusedFrom !== null ? (
+                    <ReusedFrom execution={task} run={run} />
+                  ) : retryDue(task) ? (
+                    <RetryNote at={retryDue(task)!} now={now} />
+                  ) : (
+                    (task.reason ?? <span class="muted">—</span>)
+                  )}
                 </td>
                 <td class="num">
                   <Took start={task.startedAt} end={task.endedAt} now={now} />

@@ -1,7 +1,8 @@
 // A run or task state as a labelled badge: colour for the eye, text and a symbol for
-// everyone else (colour alone is never the only signal).
+// everyone else (colour alone is never the only signal). A running task's phase (retrying,
+// timing out) takes the place of its state's words.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import type { RunState, TaskState } from "../../../domain/states.ts";
+import type { RunState, TaskPhase, TaskState } from "../../../domain/states.ts";
 
 /** A symbol per state, so state never rests on colour alone. */
 export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
@@ -15,7 +16,20 @@ export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
   reused: "↺",
 };
 
-export function StateBadge({ state }: { state: RunState | TaskState }) {
+export const PHASE_SYMBOL: Record<TaskPhase, string> = {
+  retrying: "↻",
+  "timing out": "⧗",
+};
+
+/** `phase`: what a running task is doing instead (see taskPhase); it keeps its state's colour. */
+export function StateBadge({ state, phase }: { state: RunState | TaskState; phase?: TaskPhase | undefined }) {
+  if (phase) {
+    return (
+      <span class={`badge state-${state} phase-${phase.replace(" ", "-")}`}>
+        <span aria-hidden="true">{PHASE_SYMBOL[phase]}</span> {phase}
+      </span>
+    );
+  }
   return (
     <span class={`badge state-${state}`}>
       <span aria-hidden="true">{STATE_SYMBOL[state]}</span> {state}
