@@ -2,10 +2,11 @@
 // pipeline file) used to run with the server's rights. Each escape the report found is tried
 // here against a real server with the bubblewrap sandbox on, and must fail.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "../helpers/gantry.ts";
 import { webLogin } from "../helpers/web.ts";
+import { processesWith } from "../helpers/processes.ts";
 import { startGantryProcess } from "../helpers/gantry.ts";
 import { tempDir, writeFile } from "../helpers/temp.ts";
 
@@ -119,7 +120,7 @@ export default definePipeline({ id: "orphans", tasks: {
     );
     await waitForPipeline(gantry.api, "default/orphans");
     const run = await startRun(gantry.api, "default/orphans");
-    const alive = (suffix: string) => processesNamed(`${marker}-${suffix}`).length;
+    const alive = (suffix: string) => processesWith(`${marker}-${suffix}`).length;
     // The quick task ended: what it left behind ended with its sandbox.
     let seenSlow = false;
     for (let i = 0; i < 200 && !seenSlow; i++) {
@@ -263,16 +264,3 @@ describe("the sandbox's state", () => {
   });
 });
 
-/** Live processes whose command line carries the name (a shell waiting on its sleep). */
-function processesNamed(name: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(name)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
