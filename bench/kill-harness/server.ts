@@ -1,7 +1,7 @@
 // The `gantry serve` child process the harness kills: started from source on the harness's
 // data dir with random ports, its output kept in servers.log and scanned for engine errors.
 import { appendFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Paths } from "./workdir.ts";
 
 export interface ServerProcess {
@@ -29,6 +29,7 @@ function spawnServer(paths: Paths, start: number, serverErrors: string[]): Serve
       GANTRY_PORT: "0",
       GANTRY_HOOKS_PORT: "0",
       GANTRY_KILL_GRACE: "1s",
+      GANTRY_RUN_SANDBOX_PATHS: `${dirname(paths.marksFile)}:rw`,
       // Workspaces hold the container tasks' markers: none may be pruned.
       GANTRY_PRUNE_KEEP_LAST: "1000000",
     },

@@ -1,6 +1,6 @@
 // The harness's temp folder: the server's data dir and pipelines, the run() tasks' marker file
 // (outside the data dir, so the server cannot lose it) and every start's output.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -24,5 +24,10 @@ export function createWorkdir(): Paths {
   mkdirSync(paths.pipelinesDir, { recursive: true });
   mkdirSync(join(root, "marks"));
   writeFileSync(paths.marksFile, "");
+  // run() tasks append their marks from the sandbox, as its unprivileged user (the folder is
+  // bound into every sandbox: GANTRY_RUN_SANDBOX_PATHS), and reach their workspace through root.
+  chmodSync(root, 0o711);
+  chmodSync(join(root, "marks"), 0o777);
+  chmodSync(paths.marksFile, 0o666);
   return paths;
 }
