@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "../helpers/gantry.ts";
 import { webLogin } from "../helpers/web.ts";
 import { processesWith } from "../helpers/processes.ts";
-import { startGantryProcess } from "../helpers/gantry.ts";
+import { startGantryProcess, type GantryProcess } from "../helpers/gantry.ts";
 import { tempDir, writeFile } from "../helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -260,6 +260,32 @@ describe("the sandbox's state", () => {
       expect(server.output()).toContain("bubblewrap");
     } finally {
       await server.stop();
+    }
+  });
+
+  it("refuses the run() tasks of a version loaded before bubblewrap went missing", async () => {
+    const pipelines = tempDir("gantry-pipelines-");
+    const dataDir = tempDir("gantry-data-");
+    writeFile(join(pipelines, "hello.ts"), `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "hello", tasks: { t: run(async (ctx) => ctx.log("ran")) } });\n`);
+    const before = await startGantryProcess({ pipelinesDir: pipelines, dataDir });
+    const api = (server: GantryProcess) => (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" } });
+    await waitForPipeline(api(before), "default/hello");
+    await before.stop();
+    const onlyBun = tempDir("gantry-path-");
+    await Bun.$`ln -s ${process.execPath} ${join(onlyBun, "bun")}`;
+    const after = await startGantryProcess({ pipelinesDir: pipelines, dataDir, env: { PATH: onlyBun } });
+    try {
+      // The last good version stays; its run() task is refused, saying why and how to fix it.
+      const run = await startRun(api(after), "default/hello");
+      const done = await waitForRun(api(after), "default/hello", run.id);
+      expect(done.state).toBe("failed");
+      const task = done.tasks.find((entry) => entry.id === "t")!;
+      expect(task.reason).toContain("bubblewrap (bwrap) is not installed");
+      expect(task.reason).toContain("GANTRY_RUN_SANDBOX=off");
+      expect(await readLog(api(after), "default/hello", run.id, "t")).not.toContain("ran");
+    } finally {
+      await after.stop();
     }
   });
 });
