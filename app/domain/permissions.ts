@@ -3,7 +3,8 @@
 // secrets and objects, and "*" for server-wide resources (tokens, roles, events).
 import * as v from "valibot";
 
-export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system"] as const;
+/** "backups": making one (write) hands out every log, object and encrypted secret, so it is its own grant, beside "system". */
+export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups"] as const;
 export type Resource = (typeof RESOURCES)[number];
 export const ACTIONS = ["read", "write"] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -116,10 +116,24 @@ describe("gantry backup", () => {
     expect(everything).not.toContain(SECRET_VALUE);
   });
 
-  it("answers 403 to a token that may not write the system", async () => {
+  it("makes one backup at a time", async () => {
+    const [first, second] = await Promise.all([original.api("/system/backup"), original.api("/system/backup")]);
+    const statuses = [first.status, second.status].sort();
+    expect(statuses).toEqual([200, 409]);
+    const refused = first.status === 409 ? first : second;
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("a backup is being made already");
+    await (first.status === 200 ? first : second).arrayBuffer();
+    // Once it is done, the next one may start.
+    const after = await original.api("/system/backup");
+    expect(after.status).toBe(200);
+    await after.arrayBuffer();
+  });
+
+  it("answers 403 to a token that may run the system but not make backups", async () => {
+    // Pausing and resuming runs is not enough: a backup hands out every log, object and encrypted secret.
     const role = await original.api("/roles/reader", {
       method: "PUT",
-      body: JSON.stringify({ permissions: [{ resource: "system", target: ".*", actions: ["read"] }] }),
+      body: JSON.stringify({ permissions: [{ resource: "system", target: ".*", actions: ["read", "write"] }] }),
     });
     expect(role.status).toBeOneOf([200, 201]);
     const created = await original.api("/tokens", { method: "POST", body: JSON.stringify({ name: "reader", roles: ["reader"] }) });
@@ -127,7 +141,7 @@ describe("gantry backup", () => {
     const target = join(tempDir("gantry-backups-"), "denied.tar.gz");
     const denied = await cli(["backup", target], { GANTRY_URL: original.url, GANTRY_TOKEN: secret });
     expect(denied.exitCode).toBe(2);
-    expect(denied.stderr).toContain("system:write");
+    expect(denied.stderr).toContain("backups:write");
     expect(existsSync(target)).toBe(false);
     expect(existsSync(`${target}.partial`)).toBe(false);
   });

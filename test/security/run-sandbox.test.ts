@@ -157,6 +157,51 @@ export default definePipeline({ id: "net", tasks: {
     expect(await readLog(gantry.api, "default/net", run.id, "offline")).toContain("api UNREACHABLE");
   });
 
+  it("does not hang on a fifo a task left for its result, nor read a bunfig.toml or .env a container wrote", async () => {
+    await Bun.write(
+      join(gantry.pipelinesDir, "traps.ts"),
+      `import { definePipeline, run, container } from "gantry";
+export default definePipeline({ id: "traps", tasks: {
+  plant: container({ image: "local/busybox:latest", command: ["sh", "-c",
+    "echo 'preload = [\\"./evil.ts\\"]' > $GANTRY_WORKSPACE/bunfig.toml && echo 'console.log(\\"PRELOADED\\")' > $GANTRY_WORKSPACE/evil.ts && echo INJECTED=yes > $GANTRY_WORKSPACE/.env"] }),
+  look: run(async (ctx) => { ctx.log("injected:", String(process.env.INJECTED)); }, { needs: { plant: "success" } }),
+  fifo: run(async () => {
+    const result = process.argv.find((arg) => /gantry-result-.*\\.json$/.test(arg))!;
+    Bun.spawnSync(["mkfifo", result]);
+    process.exit(3);
+  }),
+} });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/traps");
+    const run = await startRun(gantry.api, "default/traps");
+    const done = await waitForRun(gantry.api, "default/traps", run.id, 20_000);
+    const fifo = done.tasks.find((task) => task.id === "fifo")!;
+    expect(fifo).toMatchObject({ state: "failed", reason: "exited with code 3" });
+    expect(done.tasks.find((task) => task.id === "plant")!.state).toBe("successful");
+    const log = await readLog(gantry.api, "default/traps", run.id, "look");
+    expect(log).toContain("injected: undefined");
+    expect(log).not.toContain("PRELOADED");
+    // The server kept answering all along.
+    expect((await fetch(`${gantry.url}/api/v1/health`)).status).toBe(200);
+  });
+
+  it("survives a pipeline file that answers the import with a report made to hurt it", async () => {
+    await Bun.write(
+      join(gantry.pipelinesDir, "hostile.ts"),
+      `const deep = "[".repeat(20000) + "]".repeat(20000);
+process.stdout.write("\\n" + '{"ok":true,"definition":{"id":"hostile","tasks":' + deep + '}}' + "\\n");
+process.exit(0);
+`,
+    );
+    await Bun.write(join(gantry.pipelinesDir, "zz-after.ts"), `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "zz-after", tasks: { t: run(async () => {}) } });\n`);
+    // A file sorted after it still loads, and the hostile one is a load error.
+    await waitForPipeline(gantry.api, "default/zz-after");
+    const listed = (await (await gantry.api("/pipelines")).json()) as { pipelines: { id: string; error?: { issues: { message: string }[] } }[] };
+    const hostile = listed.pipelines.find((entry) => entry.id === "hostile");
+    expect(hostile?.error?.issues[0]?.message ?? "").toContain("nested deeper than 64 levels");
+  });
+
   it("runs a pipeline file's top-level code in the sandbox too", async () => {
     const key = join(gantry.dataDir, "secret-key");
     await Bun.write(

@@ -2,7 +2,7 @@
 // an admin turned it off, a plain process group), capturing stdout and stderr line by line.
 // An attempt's reference is a marker in the runner's command line, so a restarted server
 // can find a runner that outlived it and stop it: its output pipes died with the old server.
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, chownSync } from "node:fs";
+import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
@@ -66,14 +66,17 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
         }
         const argv = sandboxed
           ? sandbox.wrap(runner, {
-              cwd: launch.workspace,
+              // Not the workspace: Bun reads bunfig.toml (preloads) and .env from where it
+              // starts, and a container may have written those there. The runner changes
+              // into the workspace itself once it has started.
+              cwd: "/",
               readOnly: [launch.bundlePath],
               writable: [launch.workspace, resultDir],
               ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
             })
           : runner;
         child = Bun.spawn(argv, {
-          cwd: launch.workspace,
+          cwd: "/",
           env,
           // A gated runner boots and imports the bundle while the claim commits, then waits for "go".
           stdin: "pipe",
@@ -181,15 +184,20 @@ function signalOfExit(code: number): string | undefined {
   return code > 128 ? SIGNALS[code - 128] : undefined;
 }
 
-/** The runner's report, read without following a link the task may have planted there. */
+/**
+ * The runner's report. The task can write its folder, so the file is read without following
+ * a link it planted, without waiting on a fifo it made (that would block the server), and
+ * only if it is a plain file.
+ */
 function readResult(file: string): string | undefined {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
   try {
+    if (!fstatSync(fd).isFile()) return undefined;
     const buffer = Buffer.alloc(64 * 1024);
     const size = readSync(fd, buffer, 0, buffer.length, 0);
     return (JSON.parse(buffer.subarray(0, size).toString("utf8")) as TaskRunnerResult).error;

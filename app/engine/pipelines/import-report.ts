@@ -6,13 +6,21 @@ export const FUNCTION_MARKER = "__gantry_function";
 
 export type ImportReport = { ok: true; definition: unknown } | { ok: false; message: string };
 
+/** Deeper than any pipeline definition: a report nested past it was made to hurt the server. */
+export const MAX_DEFINITION_DEPTH = 64;
+
+export class DefinitionTooDeepError extends Error {
+  override name = "DefinitionTooDeepError";
+}
+
 /** The plain-data form back into something the spec schema checks: functions become stand-ins. */
-export function reviveDefinition(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(reviveDefinition);
+export function reviveDefinition(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEFINITION_DEPTH) throw new DefinitionTooDeepError(`the default export is nested deeper than ${MAX_DEFINITION_DEPTH} levels`);
+  if (Array.isArray(value)) return value.map((item) => reviveDefinition(item, depth + 1));
   if (value === null || typeof value !== "object") return value;
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length === 1 && entries[0]![0] === FUNCTION_MARKER && entries[0]![1] === true) return standIn;
-  return Object.fromEntries(entries.map(([key, item]) => [key, reviveDefinition(item)]));
+  return Object.fromEntries(entries.map(([key, item]) => [key, reviveDefinition(item, depth + 1)]));
 }
 
 /** The server never calls a run() task's function: the sandboxed runner imports the bundle itself. */

@@ -10,7 +10,7 @@ import { replaceFileSubscriptions } from "../../db/repos/subscriptions.ts";
 import { triggerSubscription } from "../../domain/trigger-subscriptions.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
-import { compilePipelineFile } from "./pipeline-compiler.ts";
+import { compilePipelineFile, type CompileResult } from "./pipeline-compiler.ts";
 import type { BundleImporter } from "./sandboxed-import.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import type { EventBus } from "../event-bus.ts";
@@ -129,7 +129,13 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     if (!ID_PATTERN.test(namespace)) {
       return fail(file, blameKey, [{ path: "", message: `folder "${namespace}" is not a valid namespace: use 1-64 characters of a-z, 0-9 and -` }]);
     }
-    const compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy, options.importBundle);
+    let compiled: CompileResult;
+    try {
+      compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy, options.importBundle);
+    } catch (error) {
+      // One file that breaks the compiler (whatever it fed it) must not stop the others loading.
+      compiled = { ok: false, issues: [{ path: "", message: `the file could not be loaded: ${(error as Error).message}` }] };
+    }
     if (compiled.ok) inputsOf.set(file, compiled.inputs);
     else inputsOf.delete(file);
     if (!compiled.ok) return fail(file, compiled.id ? { namespace, id: compiled.id } : blameKey, compiled.issues);

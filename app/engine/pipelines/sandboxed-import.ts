@@ -44,8 +44,13 @@ export function createSandboxedImporter(sandbox: RunSandbox): BundleImporter {
       return { ok: false, issues: [{ path: "", message: `the file crashed while loading (exit code ${code})${said ? `: ${said}` : ""}` }] };
     }
     if (!report.ok) return { ok: false, issues: [{ path: "", message: report.message.slice(0, 2_000) }] };
-    // The sandbox's word is data, not a verdict: the server validates the export itself.
-    return toPipelineSpec(reviveDefinition(report.definition));
+    // The sandbox's word is data, not a verdict: the server validates the export itself,
+    // and whatever it was fed (nested to hurt, shaped to throw) ends as this file's error.
+    try {
+      return toPipelineSpec(reviveDefinition(report.definition));
+    } catch (error) {
+      return { ok: false, issues: [{ path: "", message: `the file's default export cannot be read: ${(error as Error).message}` }] };
+    }
   };
 }
 

@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { getBunServer } from "hono/bun";
 import type { SystemStatus } from "../../engine/runs/orchestrator.ts";
 import { createBackup } from "../../stores/backup.ts";
+import { ConflictError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 
@@ -32,18 +33,51 @@ export function systemJson(status: SystemStatus) {
  * A backup as a download (gzip'd tar): the database snapshot, logs, objects and bundles, never
  * the secret key. Shared with the web UI's download link.
  */
+/** Servers (by their deps) making a backup right now. */
+const backingUp = new WeakSet<object>();
+
 export async function backupResponse(c: Context<AppEnv>): Promise<Response> {
-  const { config, database, secrets, now } = c.get("deps");
-  const backup = await createBackup({
-    dataDir: config.dataDir,
-    dbUrl: config.dbUrl,
-    client: database.client,
-    secretKey: { id: secrets.keyId, source: config.secretKey ? "env" : "file", secrets: (await secrets.list()).length },
-    now: now(),
+  const deps = c.get("deps");
+  const { config, database, secrets, now } = deps;
+  // One at a time: each takes a full snapshot of the database on disk.
+  if (backingUp.has(deps)) throw new ConflictError("a backup is being made already; try again once it is done");
+  backingUp.add(deps);
+  const release = () => backingUp.delete(deps);
+  let backup: Awaited<ReturnType<typeof createBackup>>;
+  try {
+    backup = await createBackup({
+      dataDir: config.dataDir,
+      dbUrl: config.dbUrl,
+      client: database.client,
+      secretKey: { id: secrets.keyId, source: config.secretKey ? "env" : "file", secrets: (await secrets.list()).length },
+      now: now(),
+    });
+  } catch (error) {
+    release();
+    throw error;
+  }
+  const reader = backup.stream.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
   });
   // A large backup takes a while, and gzip may hold bytes back: Bun's 10 s idle limit must not cut it.
   getBunServer<{ timeout?: (req: Request, seconds: number) => void }>(c)?.timeout?.(c.req.raw, 0);
-  return new Response(backup.stream, {
+  return new Response(stream, {
     headers: {
       "content-type": "application/gzip",
       "content-disposition": `attachment; filename="${backup.filename}"`,
@@ -56,5 +90,5 @@ export const systemApi = new Hono<AppEnv>()
   .get("/", permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus())))
   .post("/pause", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name))))
   .post("/resume", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))))
-  // Write, not read: a backup holds every log and object, and the encrypted secrets — an admin's matter.
-  .get("/backup", permit("system", "write"), backupResponse);
+  // Its own grant (backups:write, admins have it): a backup holds every log and object and the encrypted secrets.
+  .get("/backup", permit("backups", "write"), backupResponse);

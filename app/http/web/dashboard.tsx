@@ -56,6 +56,7 @@ async function loadSystem(c: Context<AppEnv>, session: PageSession): Promise<Sys
     sandbox: c.get("deps").sandbox.status,
     ...(may(c, "system", "read") && { nodes: status.nodes }),
     ...(may(c, "system", "write") && { session }),
+    canBackup: may(c, "backups", "write"),
   };
 }
 

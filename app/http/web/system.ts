@@ -1,6 +1,6 @@
 // Web forms: POST /system/pause and /system/resume (system:write), the switch on the
 // dashboard and the banner's Resume button; both come back to the page they were on.
-// GET /system/backup: the dashboard's "Download a backup" link (system:write), as the API's.
+// GET /system/backup: the dashboard's "Download a backup" link (backups:write), as the API's.
 import { Hono, type Context } from "hono";
 import { backupResponse } from "../api/system.ts";
 import type { AppEnv } from "../env.ts";
@@ -17,7 +17,7 @@ async function back(c: Context<AppEnv>): Promise<Response> {
 
 export const systemPages = new Hono<AppEnv>()
   // A GET that changes nothing: SameSite=Strict keeps other sites from starting one with the cookie.
-  .get("/backup", requireSession, permit("system", "write"), backupResponse)
+  .get("/backup", requireSession, permit("backups", "write"), backupResponse)
   .post("/pause", requireSession, requireCsrf, permit("system", "write"), async (c) => {
     await c.get("deps").orchestrator.pause(c.get("token").name);
     return back(c);

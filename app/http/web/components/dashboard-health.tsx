@@ -24,6 +24,8 @@ export interface SystemView {
   session?: PageSession;
   /** Whether pipeline code runs in the bubblewrap sandbox. */
   sandbox: SandboxStatus;
+  /** Whether the session may download a backup (backups:write). */
+  canBackup: boolean;
 }
 
 export interface ExtensionHealth {
@@ -153,7 +155,7 @@ export function HealthCard({ docker, extensions, system, now }: HealthCardProps)
             </dd>
           </>
         )}
-        {system.session && (
+        {system.canBackup && (
           <>
             <dt>Backup</dt>
             <dd>
