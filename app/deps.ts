@@ -1,5 +1,6 @@
 // The composition root's type: everything the server, CLI commands and tests share,
 // built once by createDeps and handed down. No module keeps hidden singletons.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { publicUrl, type Config } from "./config.ts";
 import { openDatabase, type Database, type Db } from "./db/client.ts";
@@ -15,6 +16,7 @@ import { createEventBus, type EventBus } from "./engine/event-bus.ts";
 import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
 import { prepareRunSandbox, type RunSandbox } from "./engine/executors/run-sandbox.ts";
 import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts";
+import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
@@ -78,7 +80,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   });
   const sandbox = prepareRunSandbox(config.runSandbox, {
     shared: config.runSandboxPaths,
-    reach: [join(config.dataDir, "workspaces"), join(config.dataDir, "bundles")],
+    reach: [join(config.dataDir, "workspaces"), join(config.dataDir, "bundles"), ...(existsSync(config.pipelinesDir) ? [config.pipelinesDir] : [])],
   });
   const database = await openDatabase(config.dbUrl, config.dbAuthToken);
   await migrate(database.client);
@@ -124,7 +126,11 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     dir: config.pipelinesDir,
     bundlesDir,
     containerPolicy,
-    importBundle: sandbox.status.state === "off" ? undefined : createSandboxedImporter(sandbox),
+    // Pipeline code (macros and imported files at build time, top-level code at import) runs in the sandbox.
+    ...(sandbox.status.state !== "off" && {
+      buildBundle: createSandboxedBuilder(sandbox, config.pipelinesDir),
+      importBundle: createSandboxedImporter(sandbox),
+    }),
     now,
   });
   const orchestrator = createOrchestrator({

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // Entry: `gantry <command>`. Commands load lazily so the task runner and the CLI start fast.
 import { TASK_RUNNER_COMMAND } from "./engine/task-runner/command.ts";
-import { IMPORT_PIPELINE_COMMAND } from "./engine/pipelines/import-command.ts";
+import { BUILD_PIPELINE_COMMAND, IMPORT_PIPELINE_COMMAND } from "./engine/pipelines/sandboxed-commands.ts";
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -11,6 +11,8 @@ async function main(): Promise<number> {
       const { runTask, parseRunnerArgv } = await import("./engine/task-runner/main.ts");
       return runTask(parseRunnerArgv(args));
     }
+    case BUILD_PIPELINE_COMMAND:
+      return (await import("./engine/pipelines/pipeline-build-main.ts")).buildPipeline(args[0] ?? "");
     case IMPORT_PIPELINE_COMMAND:
       return (await import("./engine/pipelines/pipeline-import-main.ts")).importPipeline(args[0] ?? "");
     case "serve":

@@ -32,7 +32,7 @@ async function runLocally(file: string, variables: Record<string, string>): Prom
   const path = resolve(file);
   const scratch = mkdtempSync(join(tmpdir(), "gantry-dev-"));
   try {
-    const compiled = await compilePipelineFile(path, join(scratch, "bundles"));
+    const compiled = await compilePipelineFile(path, { bundlesDir: join(scratch, "bundles") });
     if (!compiled.ok) {
       for (const issue of compiled.issues) console.error(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
       return 1;

@@ -94,7 +94,7 @@ const validate: Subcommand = {
     // The compiler writes a bundle; a throwaway folder keeps validation free of side effects.
     const bundlesDir = mkdtempSync(join(tmpdir(), "gantry-validate-"));
     try {
-      const result = await compilePipelineFile(path, bundlesDir);
+      const result = await compilePipelineFile(path, { bundlesDir });
       if (result.ok) {
         const count = result.spec.tasks.length;
         console.log(`ok: ${result.spec.id} (${count} task${count === 1 ? "" : "s"})`);

@@ -10,6 +10,8 @@ process.on("exit", () => {
 
 export function tempDir(prefix = "gantry-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  // Readable as a pipelines folder is: the sandbox user bundles the files in it.
+  chmodSync(dir, 0o755);
   made.push(dir);
   return dir;
 }

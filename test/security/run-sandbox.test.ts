@@ -2,7 +2,7 @@
 // pipeline file) used to run with the server's rights. Each escape the report found is tried
 // here against a real server with the bubblewrap sandbox on, and must fail.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "../helpers/gantry.ts";
 import { webLogin } from "../helpers/web.ts";
@@ -202,6 +202,41 @@ process.exit(0);
     expect(hostile?.error?.issues[0]?.message ?? "").toContain("nested deeper than 64 levels");
   });
 
+  it("bundles a pipeline file in the sandbox: a macro or a text import cannot reach host files", async () => {
+    const key = join(gantry.dataDir, "secret-key");
+    const proof = join(gantry.dataDir, `macro-ran-${process.pid}`);
+    await Bun.write(join(gantry.pipelinesDir, "macro-helper.ts"), `import { writeFileSync } from "node:fs";
+export function stamp(): string {
+  try { writeFileSync(${JSON.stringify(proof)}, "x"); return "WROTE"; } catch (error) { return "BLOCKED " + (error as NodeJS.ErrnoException).code; }
+}
+`);
+    await Bun.write(
+      join(gantry.pipelinesDir, "macro.ts"),
+      `import { definePipeline, run } from "gantry";
+import { stamp } from "./macro-helper.ts" with { type: "macro" };
+export default definePipeline({ id: "macro", description: stamp(), tasks: { t: run(async () => {}) } });
+`,
+    );
+    await Bun.write(
+      join(gantry.pipelinesDir, "textimport.ts"),
+      `import { definePipeline, run } from "gantry";
+import key from ${JSON.stringify(key)} with { type: "text" };
+export default definePipeline({ id: "textimport", description: "key " + key.length, tasks: { t: run(async () => {}) } });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/macro");
+    const { pipeline } = (await (await gantry.api("/pipelines/default/macro")).json()) as { pipeline: { description: string } };
+    // The macro ran at build time, in the sandbox: the data dir was not there to write to.
+    expect(pipeline.description).toBe("BLOCKED ENOENT");
+    expect(existsSync(proof)).toBe(false);
+    const text = await waitFor(async () => {
+      const listed = (await (await gantry.api("/pipelines")).json()) as { pipelines: { id: string; version: number | null; error?: { issues: { message: string }[] } }[] };
+      return listed.pipelines.find((entry) => entry.id === "textimport" && entry.error);
+    });
+    expect(text.version).toBeNull();
+    expect(JSON.stringify(text.error)).toContain("secret-key");
+  });
+
   it("runs a pipeline file's top-level code in the sandbox too", async () => {
     const key = join(gantry.dataDir, "secret-key");
     await Bun.write(
@@ -274,6 +309,7 @@ describe("the sandbox's state", () => {
     if (process.getuid?.() !== 0) return;
     // A data dir below a folder only root may enter (as /root is).
     const closed = tempDir("gantry-closed-");
+    chmodSync(closed, 0o700);
     const gantry = await startWithPipelines({}, { dataDir: join(closed, "data") });
     try {
       const health = (await (await fetch(`${gantry.url}/api/v1/health`)).json()) as { subsystems: { sandbox: { status: string; message: string } } };

@@ -1,9 +1,11 @@
 // Turns one pipeline file into a version candidate: bundles it (its own imports included,
-// "gantry" left to the host) into a content-addressed file, then validates it in a Worker.
+// "gantry" left to the host) into a content-addressed file, then imports and validates it
+// (in the server, both in its sandbox; in the CLI, in-process and in a Worker).
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { PipelineSpec, SpecIssue, SpecResult } from "../../domain/pipeline-spec.ts";
 import type { BundleImporter } from "./sandboxed-import.ts";
+import { buildBundle, type PipelineBuilder } from "./bundle-build.ts";
 import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY, type ContainerPolicy } from "../../domain/container-policy.ts";
 
 export type CompileResult =
@@ -21,34 +23,22 @@ const IMPORT_WORKER = Bun.isStandaloneExecutable
   ? new URL("./engine/pipelines/pipeline-import-worker.ts", import.meta.url).href
   : new URL("./pipeline-import-worker.ts", import.meta.url).href;
 
-export async function compilePipelineFile(
-  file: string,
-  bundlesDir: string,
-  policy: ContainerPolicy = DEFAULT_CONTAINER_POLICY,
+export interface CompileOptions {
+  /** Where content-addressed bundles are written. */
+  bundlesDir: string;
+  policy?: ContainerPolicy;
+  /** How the file is bundled: the server uses its sandbox; the CLI on a person's own files, in-process. */
+  buildBundle?: PipelineBuilder;
   /** How the bundle is imported: the server uses its sandbox; the CLI on a person's own files a Worker. */
-  importBundle: BundleImporter = importInWorker,
-): Promise<CompileResult> {
-  let code: string;
-  let inputs: string[];
-  try {
-    const built = await Bun.build({
-      entrypoints: [file],
-      target: "bun",
-      format: "esm",
-      external: ["gantry"],
-      // Stack traces of a failing task then point at the pipeline file, not the bundle.
-      sourcemap: "inline",
-      throw: false,
-    });
-    if (!built.success || !built.outputs[0]) {
-      const messages = built.logs.filter((log) => log.level === "error").map((log) => formatBuildLog(log));
-      return { ok: false, issues: (messages.length ? messages : ["the file could not be bundled"]).map((message) => ({ path: "", message })) };
-    }
-    ({ code, sources: inputs } = absoluteSourceMap(await built.outputs[0].text()));
-    inputs = inputs.filter((source) => source !== resolve(file) && !source.includes("/node_modules/"));
-  } catch (error) {
-    return { ok: false, issues: [{ path: "", message: `the file could not be bundled: ${(error as Error).message}` }] };
-  }
+  importBundle?: BundleImporter;
+}
+
+export async function compilePipelineFile(file: string, options: CompileOptions): Promise<CompileResult> {
+  const { bundlesDir, policy = DEFAULT_CONTAINER_POLICY, buildBundle: build = buildBundle, importBundle = importInWorker } = options;
+  const built = await build(file);
+  if (!built.ok) return built;
+  const code = built.code;
+  const inputs = built.sources.filter((source) => source !== resolve(file) && !source.includes("/node_modules/"));
   const hash = new Bun.CryptoHasher("sha256").update(code).digest("hex");
   mkdirSync(bundlesDir, { recursive: true });
   const bundlePath = join(bundlesDir, `${hash}.js`);
@@ -67,11 +57,6 @@ export async function compilePipelineFile(
   return { ok: true, spec: result.spec, hash, bundlePath, inputs };
 }
 
-function formatBuildLog(log: BuildMessage | ResolveMessage): string {
-  const position = log.position ? `line ${log.position.line}:${log.position.column}: ` : "";
-  return `${position}${log.message}`;
-}
-
 export function importInWorker(bundlePath: string): Promise<SpecResult> {
   return new Promise((resolve) => {
     const worker = new Worker(IMPORT_WORKER);
@@ -88,22 +73,4 @@ export function importInWorker(bundlePath: string): Promise<SpecResult> {
     worker.onerror = (event) => finish({ ok: false, issues: [{ path: "", message: `the file crashed while loading: ${event.message}` }] });
     worker.postMessage({ bundlePath });
   });
-}
-
-/**
- * Bun writes source paths relative to the working directory, but resolves them against
- * the bundle's folder when printing a stack trace; absolute paths point at the real file.
- */
-function absoluteSourceMap(code: string): { code: string; sources: string[] } {
-  const marker = "//# sourceMappingURL=data:application/json;base64,";
-  const at = code.lastIndexOf(marker);
-  if (at === -1) return { code, sources: [] };
-  try {
-    const map = JSON.parse(Buffer.from(code.slice(at + marker.length).trim(), "base64").toString("utf8")) as { sources?: string[] };
-    const sources = (map.sources ?? []).map((source) => resolve(process.cwd(), source));
-    map.sources = sources;
-    return { code: `${code.slice(0, at)}${marker}${Buffer.from(JSON.stringify(map)).toString("base64")}\n`, sources };
-  } catch {
-    return { code, sources: [] };
-  }
 }

@@ -12,6 +12,7 @@ import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile, type CompileResult } from "./pipeline-compiler.ts";
 import type { BundleImporter } from "./sandboxed-import.ts";
+import type { PipelineBuilder } from "./bundle-build.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -27,6 +28,8 @@ export interface PipelineLoaderOptions {
   containerPolicy?: ContainerPolicy;
   /** Imports a bundle to read its spec (the server's sandbox); a Worker when absent. */
   importBundle?: BundleImporter;
+  /** Bundles a file (the server's sandbox); in-process when absent. */
+  buildBundle?: PipelineBuilder;
   now?: () => Date;
 }
 
@@ -131,7 +134,12 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     }
     let compiled: CompileResult;
     try {
-      compiled = await compilePipelineFile(file, bundlesDir, options.containerPolicy, options.importBundle);
+      compiled = await compilePipelineFile(file, {
+        bundlesDir,
+        ...(options.containerPolicy && { policy: options.containerPolicy }),
+        ...(options.buildBundle && { buildBundle: options.buildBundle }),
+        ...(options.importBundle && { importBundle: options.importBundle }),
+      });
     } catch (error) {
       // One file that breaks the compiler (whatever it fed it) must not stop the others loading.
       compiled = { ok: false, issues: [{ path: "", message: `the file could not be loaded: ${(error as Error).message}` }] };
