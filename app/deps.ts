@@ -140,6 +140,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     executors: { run: createBunProcessExecutor({ sandbox }), container: docker },
     workspacesDir: join(config.dataDir, "workspaces"),
     ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
+    reclaimWorkspace: (path) => sandbox.reclaim(path),
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
     timeoutGraceMs: config.timeoutGraceMs,

@@ -8,7 +8,7 @@ import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitFo
 import { webLogin } from "../helpers/web.ts";
 import { processesWith } from "../helpers/processes.ts";
 import { startGantryProcess, type GantryProcess } from "../helpers/gantry.ts";
-import { tempDir, writeFile } from "../helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "../helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -235,6 +235,38 @@ export default definePipeline({ id: "textimport", description: "key " + key.leng
     });
     expect(text.version).toBeNull();
     expect(JSON.stringify(text.error)).toContain("secret-key");
+  });
+
+  it("lets run() tasks change what a container wrote, in a run and in its re-run's copy", async () => {
+    const flags = sharedDir("gantry-mixed-");
+    await Bun.write(
+      join(gantry.pipelinesDir, "mixed.ts"),
+      `import { definePipeline, run, container } from "gantry";
+import { appendFileSync, existsSync } from "node:fs";
+export default definePipeline({ id: "mixed", tasks: {
+  make: container({ image: "local/busybox:latest", command: ["sh", "-c", "mkdir -p $GANTRY_WORKSPACE/build/deep && echo from-container > $GANTRY_WORKSPACE/build/deep/c.txt"] }),
+  edit: run(async (ctx) => {
+    appendFileSync(ctx.workspace + "/build/deep/c.txt", "edited by run " + ctx.env.GANTRY_RUN_ID + "\\n");
+    await Bun.write(ctx.workspace + "/build/deep/r" + ctx.env.GANTRY_RUN_ID + ".txt", "new");
+    if (!existsSync(${JSON.stringify(join(flags, "pass"))})) throw new Error("failing on purpose the first time");
+  }, { needs: { make: "success" } }),
+} });
+`,
+    );
+    await waitForPipeline(gantry.api, "default/mixed");
+    const first = await waitForRun(gantry.api, "default/mixed", (await startRun(gantry.api, "default/mixed")).id);
+    // It wrote into the container's folder and file, then failed on purpose.
+    expect(first.tasks.find((task) => task.id === "edit")!.reason).toContain("failing on purpose");
+    await Bun.write(join(flags, "pass"), "go");
+    const rerun = await gantry.api(`/pipelines/default/mixed/runs/${first.id}/rerun`, { method: "POST", body: JSON.stringify({ only: "failed" }) });
+    expect(rerun.status).toBe(201);
+    const { run: started } = (await rerun.json()) as { run: { id: number } };
+    const second = await waitForRun(gantry.api, "default/mixed", started.id);
+    expect(second.state).toBe("successful");
+    const workspace = join(gantry.dataDir, "workspaces", "default", "mixed", String(second.id));
+    const text = await Bun.file(join(workspace, "build", "deep", "c.txt")).text();
+    expect(text).toBe(`from-container\nedited by run ${first.id}\nedited by run ${second.id}\n`);
+    expect(existsSync(join(workspace, "build", "deep", `r${second.id}.txt`))).toBe(true);
   });
 
   it("runs a pipeline file's top-level code in the sandbox too", async () => {

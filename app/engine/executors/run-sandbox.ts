@@ -1,7 +1,8 @@
 // The bubblewrap sandbox that pipeline code (run() tasks, the import of a pipeline file)
 // runs in: a private mount namespace with the system read-only, only the paths a piece of
 // work needs bound in, a private /tmp and pid namespace, as an unprivileged user.
-import { chown, chmod } from "node:fs/promises";
+import { chmod, chown, lchown, lstat, readdir } from "node:fs/promises";
+import type { Dirent } from "node:fs";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { resolveSandboxUser, type SandboxUser } from "./sandbox-user.ts";
@@ -35,6 +36,12 @@ export interface RunSandbox {
    * the folders from `root` down to it only let it pass (0711), so bwrap can bind it.
    */
   own(path: string, root: string): Promise<void>;
+  /**
+   * Hands everything in a workspace back to the sandbox user and its group (what a container
+   * wrote as root, what a re-run copied), so later tasks of either kind can change it.
+   * Links are never followed. Only a root server can; for others this does nothing.
+   */
+  reclaim(path: string): Promise<void>;
   /** Paths the program running pipeline code (bun and the runner) needs, to bind read-only. */
   readonly programPaths: string[];
   /** The group owning workspaces, which containers join to share them; absent when they are open to all. */
@@ -89,6 +96,32 @@ async function passThrough(path: string, root: string): Promise<void> {
   }
 }
 
+/** lchown to the user and group, and group read-write (folders set-group-id), all the way down. */
+async function reclaimTree(path: string, user: SandboxUser): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const child = join(path, entry.name);
+    try {
+      const stat = await lstat(child);
+      if (stat.uid !== user.uid || stat.gid !== user.gid) await lchown(child, user.uid, user.gid);
+      if (stat.isSymbolicLink()) continue;
+      if (stat.isDirectory()) {
+        if ((stat.mode & 0o2070) !== 0o2070) await chmod(child, (stat.mode & 0o7777) | 0o2070);
+        await reclaimTree(child, user);
+      } else if ((stat.mode & 0o060) !== 0o060) {
+        await chmod(child, (stat.mode & 0o7777) | 0o060);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 const cache = new Map<string, RunSandbox>();
 
 /**
@@ -122,6 +155,7 @@ function offSandbox(): RunSandbox {
     },
     // Unsandboxed tasks run as the server; containers may run as any user: keep it open as before.
     own: (path) => chmod(path, 0o777),
+    reclaim: async () => {},
   };
 }
 
@@ -133,6 +167,7 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
       throw new Error(sandboxRefusal(reason));
     },
     own: (path) => chmod(path, 0o700),
+    reclaim: async () => {},
   });
   const bwrap = Bun.which("bwrap");
   if (!bwrap) return unavailable("bubblewrap (bwrap) is not installed");
@@ -185,6 +220,7 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
       // reads it. Set-group-id: what either makes belongs to the group too.
       await chmod(path, 0o2770);
     },
+    reclaim: (path) => (user ? reclaimTree(path, user) : Promise.resolve()),
   };
   const check = Bun.spawnSync(sandbox.wrap([process.execPath, "--version"], { cwd: "/", readOnly: reach, writable: [], network: "none" }), {
     stdout: "pipe",

@@ -83,6 +83,8 @@ async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<voi
   await mkdir(run.workspace, { recursive: true });
   if (ctx.ownWorkspace) await ctx.ownWorkspace(run.workspace);
   else await chmod(run.workspace, 0o777);
+  // A re-run's copy was made by the server: its files go to whoever runs the tasks.
+  if (run.seedFrom && ctx.reclaimWorkspace) await ctx.reclaimWorkspace(run.workspace);
 }
 
 /** Applies the planner's next step: skips and cancels in one transaction, then starts what may start. */

@@ -49,6 +49,8 @@ export interface EngineOptions {
   workspacesDir: string;
   /** Hands a new run workspace to whoever runs its tasks (the sandbox user); open to all (0777) when absent. */
   ownWorkspace?: (path: string) => Promise<void>;
+  /** Hands what a container wrote (or a re-run copied) in a workspace back to whoever runs the next tasks. */
+  reclaimWorkspace?: (path: string) => Promise<void>;
   maxParallelTasks: number;
   /** How long a cancelled task has between SIGTERM and SIGKILL. */
   killGraceMs: number;

@@ -332,6 +332,11 @@ async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle
     timeoutMs !== undefined ? setTimeout(() => onTimeout(timeoutMs), Math.max(0, timeoutMs - (ctx.now().getTime() - startedAt.getTime()))) : undefined;
   const exit = await handle.exited;
   clearTimeout(timer);
+  // What a container wrote (as root) is handed back before any later task runs, so run()
+  // tasks in the sandbox may change it too.
+  if (task.kind === "container" && ctx.reclaimWorkspace) {
+    await ctx.reclaimWorkspace(run.workspace).catch((error: unknown) => console.error(`task ${task.id} of ${runKeyString(run.key)}: reclaiming its workspace failed:`, error));
+  }
   // The end replaces the timing-out mark, so it is written after it.
   await timingOut;
   run.handles.delete(task.id);
