@@ -2,13 +2,13 @@
 // pipeline file) used to run with the server's rights. Each escape the report found is tried
 // here against a real server with the bubblewrap sandbox on, and must fail.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "../helpers/gantry.ts";
 import { webLogin } from "../helpers/web.ts";
 import { processesWith } from "../helpers/processes.ts";
 import { startGantryProcess, type GantryProcess } from "../helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "../helpers/temp.ts";
+import { REPO_ROOT, sharedDir, tempDir, writeFile } from "../helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -349,6 +349,36 @@ describe("the sandbox's state", () => {
       expect(health.subsystems.sandbox.message).toContain(`cannot reach ${join(closed, "data", "workspaces")}`);
     } finally {
       await gantry.stop();
+    }
+  });
+
+  it("sandboxes with user namespaces alone when the server is not root", async () => {
+    if (process.getuid?.() !== 0) return;
+    const NOBODY = 65534;
+    const dataDir = tempDir("gantry-data-");
+    const pipelines = tempDir("gantry-pipelines-");
+    chownSync(dataDir, NOBODY, NOBODY);
+    writeFile(join(pipelines, "probe.ts"), probeReads(JSON.stringify([join(dataDir, "secret-key"), join(dataDir, "gantry.db")])));
+    const server = await startGantryProcess({
+      dataDir,
+      pipelinesDir: pipelines,
+      command: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", process.execPath, join(REPO_ROOT, "app", "main.ts"), "serve"],
+    });
+    try {
+      const health = (await (await fetch(`${server.url}/api/v1/health`)).json()) as { subsystems: { sandbox: { status: string; user?: string } } };
+      expect(health.subsystems.sandbox).toEqual({ status: "ok" });
+      const api = (path: string, init: RequestInit = {}) =>
+        fetch(`${server.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" } });
+      await waitForPipeline(api, "default/probe");
+      const run = await waitForRun(api, "default/probe", (await startRun(api, "default/probe")).id);
+      expect(run.state).toBe("successful");
+      const log = await readLog(api, "default/probe", run.id, "look");
+      // The server's own files are out of sight although the task runs as the server's user.
+      expect(log).toContain(`${join(dataDir, "secret-key")} => BLOCKED ENOENT`);
+      expect(log).toContain(`${join(dataDir, "gantry.db")} => BLOCKED ENOENT`);
+      expect(log).toContain(`uid ${NOBODY}`);
+    } finally {
+      await server.stop();
     }
   });
 
