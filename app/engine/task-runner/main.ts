@@ -25,7 +25,8 @@ export interface TaskRunnerResult {
   error: string;
 }
 
-export async function runTask(args: TaskRunnerArgs): Promise<never> {
+/** Runs the task; resolves with the exit code once the runner should end (see exitAfterOutput). */
+export async function runTask(args: TaskRunnerArgs): Promise<number> {
   // What the task writes in the workspace is shared with its group (containers join it),
   // whatever the server's own (private) umask.
   process.umask(0o002);
@@ -71,7 +72,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
     const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
     const ctx: TaskContext = {
       env,
-      log: (...parts) => process.stdout.write(`${format(parts)}\n`),
+      log: (...parts) => writeLine(format(parts)),
       $,
       signal: controller.signal,
       attempt: args.attempt,
@@ -85,7 +86,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
       }),
     };
     await task.fn(ctx);
-    return await exitAfterOutput(0);
+    return exitAfterOutput(0);
   } catch (error) {
     const message = error instanceof Error ? error.message : format([error]);
     // The runner's own frames say nothing to the pipeline author.
@@ -96,28 +97,35 @@ export async function runTask(args: TaskRunnerArgs): Promise<never> {
             .filter((line) => !/^\s+at /.test(line) || !(line.includes("task-runner/main") || line.includes(TASK_RUNNER_ENTRY)))
             .join("\n")
         : message;
-    process.stderr.write(`${stack}\n`);
+    writeError(stack);
     const result: TaskRunnerResult = { error: message };
     await Bun.write(args.resultFile, JSON.stringify(result));
-    return await exitAfterOutput(1);
+    return exitAfterOutput(1);
   }
 }
 
+// console.log and console.error write synchronously: nothing is left queued at exit. Kept
+// from before the task's code runs, which may replace them; "%s" so no text is a format.
+const consoleLog = console.log.bind(console);
+const consoleError = console.error.bind(console);
+const writeLine = (text: string) => consoleLog("%s", text);
+const writeError = (text: string) => consoleError("%s", text);
+
+/** How long a runner whose task left something running (a child, a timer) lingers at most. */
+const EXIT_GRACE_MS = 500;
+
 /**
- * Exits once stdout and stderr are written out. process.exit() drops what
- * process.stdout.write() (ctx.log) still queues for a full pipe: a task's last thousands
- * of lines were lost whenever the server read slower than the task wrote.
+ * Ends the runner once stdout and stderr are written out. process.exit() drops what
+ * process.stdout.write() still queues for a full pipe (a task's last thousands of lines were
+ * lost whenever the server read slower than the task wrote), and ending those streams by
+ * hand costs ~9 ms even when nothing was written. So the runner ends as a script does, once
+ * nothing is left to do, which flushes them; whatever the task left running gets a short
+ * grace, then the runner exits anyway (the server then stops what is left in its sandbox).
  */
-async function exitAfterOutput(code: number): Promise<never> {
-  const finished = (stream: NodeJS.WriteStream) =>
-    new Promise<void>((resolve) => {
-      if (stream.writableFinished || stream.destroyed) return resolve();
-      stream.once("finish", resolve);
-      stream.once("error", () => resolve());
-      stream.end();
-    });
-  await Promise.all([finished(process.stdout), finished(process.stderr)]);
-  process.exit(code);
+function exitAfterOutput(code: number): number {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  return code;
 }
 
 const TASK_RUNNER_ENTRY = import.meta.path;
@@ -138,4 +146,4 @@ export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
   return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }), ...(gated && { gated }) };
 }
 
-if (import.meta.main) await runTask(parseRunnerArgv(process.argv.slice(2)));
+if (import.meta.main) process.exitCode = await runTask(parseRunnerArgv(process.argv.slice(2)));
