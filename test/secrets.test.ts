@@ -657,6 +657,9 @@ describe("gantry secret", () => {
     const multiLine = `line-one-${unique}\nline-two-${unique}\n`;
     const updated = await cli(["secrets", "set", "cli_value"], { stdin: `${multiLine}\n` });
     expect(updated).toMatchObject({ exitCode: 0, stdout: "updated secret cli_value (global)\n" });
+    // A value masking may miss parts of is stored, with a warning saying so.
+    expect(updated.stderr).toContain("warning:");
+    expect(updated.stderr).toContain("spans 2 lines");
     expect(await probedSha(gantry.api, "clicheck")).toBe(sha256(multiLine));
 
     const pipeline = await cli(["secret", "set", "cli_value", "--pipeline", "default/clicheck"], { stdin: `pipeline-level-${unique}\r\n` });
@@ -669,8 +672,8 @@ describe("gantry secret", () => {
     const table = await cli(["secret", "ls"]);
     expect(table.exitCode).toBe(0);
     const lines = table.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+SCOPE\s+CREATED\s+UPDATED$/);
-    expect(lines.some((line) => /^cli_value\s+global\s+\d{4}-/.test(line))).toBe(true);
+    expect(lines[0]).toMatch(/^NAME\s+SCOPE\s+CREATED\s+UPDATED\s+WARNING$/);
+    expect(lines.some((line) => /^cli_value\s+global\s+\d{4}-.*spans 2 lines/.test(line))).toBe(true);
 
     const json = await cli(["secret", "ls", "--json"]);
     expect(json.exitCode).toBe(0);

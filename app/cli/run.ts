@@ -1,6 +1,7 @@
 // `gantry run start|rerun|ls|get|cancel`: start or re-run a run (and with --wait follow it
 // to its end), list and inspect runs — queued ones with why they wait, tasks with their
 // attempts — and cancel one.
+import { formatBytes } from "../domain/bytes.ts";
 import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
 import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import {
@@ -229,11 +230,19 @@ function printRun(ref: PipelineRef, run: RunJson): void {
       task.exitCode === null ? "-" : String(task.exitCode),
       String(task.attempt),
       elapsed(task.startedAt, task.endedAt, now) || "-",
-      task.state === "reused" ? [`reused ${reusedNote(task)}`.trim(), task.reason].filter(Boolean).join(": ") : (task.reason ?? ""),
+      [task.state === "reused" ? [`reused ${reusedNote(task)}`.trim(), task.reason].filter(Boolean).join(": ") : (task.reason ?? ""), truncationNote(task)]
+        .filter(Boolean)
+        .join("; "),
     ],
     ...attemptRows(task, now),
   ]);
   console.log(table(["TASK", "KIND", "STATE", "EXIT", "ATTEMPT", "DURATION", "REASON"], rows));
+}
+
+/** "log truncated: 1,234 lines (2.1 MiB) dropped" when the task's log lost lines to its cap. */
+function truncationNote(task: ExecutionJson): string {
+  if (!task.log?.truncated) return "";
+  return `log truncated: ${task.log.droppedLines.toLocaleString("en-US")} lines (${formatBytes(task.log.droppedBytes)}) dropped`;
 }
 
 /**

@@ -46,6 +46,8 @@ const set: Subcommand = {
     const value = process.stdin.isTTY ? await promptTwice(name) : await readStdinValue();
     const { data, status } = await client.json("PUT", `${secretsPath(pipeline)}/${encodeURIComponent(name)}`, secretAnswer, { value });
     console.log(`${status === 201 ? "created" : "updated"} secret ${data.secret.name} (${scopeText(pipeline)})`);
+    // Said on stderr: masking may miss parts of such a value in task logs.
+    if (data.secret.warning) console.error(`warning: ${data.secret.warning}`);
     return 0;
   },
 };
@@ -65,8 +67,8 @@ const ls: Subcommand = {
       console.log(`no ${pipeline ? `secrets of pipeline ${formatPipelineRef(pipeline)}` : "global secrets"}`);
       return 0;
     }
-    const rows = data.secrets.map((secret) => [secret.name, secret.scope, formatTime(secret.createdAt), formatTime(secret.updatedAt)]);
-    console.log(table(["NAME", "SCOPE", "CREATED", "UPDATED"], rows));
+    const rows = data.secrets.map((secret) => [secret.name, secret.scope, formatTime(secret.createdAt), formatTime(secret.updatedAt), secret.warning ?? ""]);
+    console.log(table(["NAME", "SCOPE", "CREATED", "UPDATED", "WARNING"], rows));
     return 0;
   },
 };
