@@ -18,7 +18,7 @@ export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
 
 export const PHASE_SYMBOL: Record<TaskPhase, string> = {
   retrying: "↻",
-  "timing out": "⧗",
+  "timing out": "◷",
 };
 
 /** `phase`: what a running task is doing instead (see taskPhase); it keeps its state's colour. */
