@@ -63,6 +63,33 @@ const sandboxPaths = v.pipe(
     return paths;
   }),
 );
+export interface RoleMapping {
+  /** A provider group (OIDC), or a GitHub org or org/team. */
+  group: string;
+  role: string;
+}
+/** "group=role,..." in the environment; a list of "group=role" or a table { group = "role" } in gantry.toml. */
+const roleMap = v.pipe(
+  v.union([v.string(), v.array(v.string()), v.record(v.string(), v.string())], "must be group=role pairs"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const pairs =
+      typeof dataset.value === "string" || Array.isArray(dataset.value)
+        ? (typeof dataset.value === "string" ? dataset.value.split(",") : dataset.value).map((item) => item.trim()).filter(Boolean).map((item) => {
+            const at = item.lastIndexOf("=");
+            return at > 0 ? [item.slice(0, at).trim(), item.slice(at + 1).trim()] : [item, ""];
+          })
+        : Object.entries(dataset.value);
+    const mappings: RoleMapping[] = [];
+    for (const [group, role] of pairs) {
+      if (!group || !role) {
+        addIssue({ message: `"${group}" must be group=role, e.g. platform=admin` });
+        return NEVER;
+      }
+      mappings.push({ group, role });
+    }
+    return mappings;
+  }),
+);
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
@@ -109,6 +136,25 @@ const SETTINGS = {
   runSandboxPaths: { env: "GANTRY_RUN_SANDBOX_PATHS", toml: "run_sandbox_paths", schema: sandboxPaths, fallback: [] as SandboxPath[] },
   /** How long a timed-out task has to stop after SIGTERM before SIGKILL (cancel uses kill_grace). */
   timeoutGraceMs: { env: "GANTRY_TIMEOUT_GRACE", toml: "timeout_grace", schema: duration, fallback: 3_000 },
+  /** Sign-in with an OpenID Connect provider ([auth.oidc] in gantry.toml); off unless an issuer is set. */
+  oidcIssuer: { env: "GANTRY_OIDC_ISSUER", toml: "auth.oidc.issuer", schema: v.optional(v.pipe(v.string(), v.url("must be a URL"))), fallback: undefined },
+  oidcClientId: { env: "GANTRY_OIDC_CLIENT_ID", toml: "auth.oidc.client_id", schema: v.optional(text), fallback: undefined },
+  oidcClientSecret: { env: "GANTRY_OIDC_CLIENT_SECRET", toml: "auth.oidc.client_secret", schema: v.optional(text), fallback: undefined },
+  /** The sign-in button's label: "Sign in with <name>". */
+  oidcName: { env: "GANTRY_OIDC_NAME", toml: "auth.oidc.name", schema: text, fallback: "single sign-on" },
+  oidcGroupsClaim: { env: "GANTRY_OIDC_GROUPS_CLAIM", toml: "auth.oidc.groups_claim", schema: text, fallback: "groups" },
+  /** group=role pairs: "platform=admin,dev=viewer" (a table or list in gantry.toml). */
+  oidcRoleMap: { env: "GANTRY_OIDC_ROLE_MAP", toml: "auth.oidc.role_map", schema: roleMap, fallback: [] as RoleMapping[] },
+  /** Email domains allowed to sign in; any when empty. */
+  oidcAllowedDomains: { env: "GANTRY_OIDC_ALLOWED_DOMAINS", toml: "auth.oidc.allowed_domains", schema: list, fallback: [] as string[] },
+  /** Sign-in with GitHub (OAuth) ([auth.github]); off unless a client id is set. */
+  githubOAuthClientId: { env: "GANTRY_GITHUB_OAUTH_CLIENT_ID", toml: "auth.github.client_id", schema: v.optional(text), fallback: undefined },
+  githubOAuthClientSecret: { env: "GANTRY_GITHUB_OAUTH_CLIENT_SECRET", toml: "auth.github.client_secret", schema: v.optional(text), fallback: undefined },
+  /** org=role or org/team=role pairs: "acme=viewer,acme/platform=admin". */
+  githubOAuthRoleMap: { env: "GANTRY_GITHUB_OAUTH_ROLE_MAP", toml: "auth.github.role_map", schema: roleMap, fallback: [] as RoleMapping[] },
+  /** Where GitHub answers (GitHub Enterprise, or a test's stand-in): its web and API base URLs. */
+  githubOAuthUrl: { env: "GANTRY_GITHUB_OAUTH_URL", toml: "auth.github.url", schema: v.pipe(v.string(), v.url("must be a URL")), fallback: "https://github.com" },
+  githubOAuthApiUrl: { env: "GANTRY_GITHUB_OAUTH_API_URL", toml: "auth.github.api_url", schema: v.pipe(v.string(), v.url("must be a URL")), fallback: "https://api.github.com" },
   /** Largest JSON body the API accepts, in bytes; bigger ones get 413. */
   apiMaxBody: { env: "GANTRY_API_MAX_BODY", toml: "api_max_body", schema: positiveInt, fallback: 1024 * 1024 },
   /** Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed for the client address. */
@@ -160,15 +206,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const filePath = resolve(cwd, options.file ?? env.GANTRY_CONFIG ?? "gantry.toml");
   const fromFile = readToml(filePath, options.file !== undefined || env.GANTRY_CONFIG !== undefined);
 
-  const known = new Set(Object.values(SETTINGS).map((setting) => setting.toml));
-  for (const key of Object.keys(fromFile)) {
-    if (!known.has(key as never)) throw new ConfigError(`${filePath}: unknown setting "${key}"`);
+  const known = new Set<string>(Object.values(SETTINGS).map((setting) => setting.toml));
+  for (const key of flattenTables(fromFile)) {
+    if (!known.has(key)) throw new ConfigError(`${filePath}: unknown setting "${key}"`);
   }
 
   const values: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const envValue = env[setting.env];
-    const raw = envValue !== undefined && envValue !== "" ? envValue : fromFile[setting.toml];
+    const raw = envValue !== undefined && envValue !== "" ? envValue : tomlValue(fromFile, setting.toml);
     if (raw === undefined) {
       values[name] = setting.fallback;
       continue;
@@ -186,6 +232,25 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   config.extensionsDir = resolve(cwd, config.extensionsDir);
   config.dbUrl ??= `file:${resolve(config.dataDir, "gantry.db")}`;
   return config;
+}
+
+/** Tables whose keys are settings of their own ([auth.oidc] issuer = ...), named "auth.oidc.issuer". */
+const NESTED_TABLES = ["auth", "auth.oidc", "auth.github"];
+
+/** Every setting key of the file, nested tables' keys dotted. */
+function flattenTables(table: Record<string, unknown>, prefix = ""): string[] {
+  return Object.entries(table).flatMap(([key, value]) => {
+    const name = prefix ? `${prefix}.${key}` : key;
+    return NESTED_TABLES.includes(name) && value && typeof value === "object" && !Array.isArray(value)
+      ? flattenTables(value as Record<string, unknown>, name)
+      : [name];
+  });
+}
+
+function tomlValue(table: Record<string, unknown>, key: string): unknown {
+  let value: unknown = table;
+  for (const part of key.split(".")) value = value && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+  return value;
 }
 
 function readToml(path: string, required: boolean): Record<string, unknown> {

@@ -30,6 +30,10 @@ export interface NewToken {
    * task and what the token is for. Run clean-up finds run tokens by these, never by name.
    */
   issuedTo?: { run: string; task: string; scope: "api" | "objects" };
+  /** The person the token belongs to (a personal token, or the token of a sign-in). */
+  userId?: string;
+  /** Made by a sign-in to carry that person's session (hidden from token lists). */
+  signIn?: boolean;
 }
 
 /** A new token's row and its secret, not stored yet (for callers that queue the insert). */
@@ -44,6 +48,8 @@ export function prepareToken(token: NewToken, now: Date): { row: NewTokenRow; se
     run: token.issuedTo?.run ?? null,
     task: token.issuedTo?.task ?? null,
     scope: token.issuedTo?.scope ?? null,
+    userId: token.userId ?? null,
+    signIn: token.signIn ?? false,
     createdAt: now,
     expiresAt: token.expiresAt ?? null,
   };
@@ -74,7 +80,17 @@ export async function issueToken(
   const beyond = firstUncovered(caller.permissions, rolePermissions(wanted.roles, custom));
   if (beyond) throw new ForbiddenError(`cannot grant ${beyond}: the calling token does not have it`);
   if (wanted.expiresAt && wanted.expiresAt.getTime() <= now.getTime()) throw new ValidationError("expiresAt: must be in the future");
-  return createToken(db, { name: wanted.name, roles: wanted.roles, ...(wanted.expiresAt && { expiresAt: wanted.expiresAt }) }, now);
+  // A token a signed-in person makes is theirs: it dies when they are disabled.
+  return createToken(
+    db,
+    {
+      name: wanted.name,
+      roles: wanted.roles,
+      ...(wanted.expiresAt && { expiresAt: wanted.expiresAt }),
+      ...(caller.token.userId && { userId: caller.token.userId }),
+    },
+    now,
+  );
 }
 
 /** Why a token no longer opens anything, or undefined while it does. */

@@ -16,3 +16,4 @@ export * from "./task-attempts.ts";
 export * from "./nodes.ts";
 export * from "./system-state.ts";
 export * from "./login-codes.ts";
+export * from "./users.ts";

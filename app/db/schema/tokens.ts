@@ -16,10 +16,14 @@ export const tokens = sqliteTable(
     run: text(),
     task: text(),
     scope: text().$type<"api" | "objects">(),
+    /** The person the token belongs to: the token a sign-in made (`signIn`), or a personal token they created. */
+    userId: text(),
+    /** A token made by a sign-in to carry that person's session; never shown or used outside it. */
+    signIn: integer({ mode: "boolean" }).notNull().default(false),
     createdAt: integer({ mode: "timestamp_ms" }).notNull(),
     expiresAt: integer({ mode: "timestamp_ms" }),
     revokedAt: integer({ mode: "timestamp_ms" }),
     lastUsedAt: integer({ mode: "timestamp_ms" }),
   },
-  (table) => [uniqueIndex("tokens_hash").on(table.hash), index("tokens_run").on(table.run)],
+  (table) => [uniqueIndex("tokens_hash").on(table.hash), index("tokens_run").on(table.run), index("tokens_user").on(table.userId)],
 );
