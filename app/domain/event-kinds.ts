@@ -29,8 +29,16 @@ export const EVENT_KINDS = [
   "delivery.duplicate",
   "delivery.rejected",
   "auth.failed",
+  /** A secret was set or deleted (data: scope, name, by, userId; never the value). */
+  "secret.set",
+  "secret.deleted",
   /** A secret was stored whose value masking may miss in part (data: scope, name, warning; never the value). */
   "secret.flagged",
+  /** A person was disabled (their tokens revoked) or enabled again; data: user, name, by (who did it). */
+  "user.disabled",
+  "user.enabled",
+  /** Roles were granted to or revoked from a person; data: user, name, granted or revoked, grantedRoles, by. */
+  "user.roles_changed",
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];

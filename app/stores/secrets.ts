@@ -36,12 +36,20 @@ export interface SecretInfo {
   warning: string | null;
 }
 
+/** Who acted: a person's or a token's name, and the person's id when one signed in. */
+export interface Actor {
+  name: string;
+  userId?: string | null;
+}
+
 export interface SecretStore {
   /** Creates or replaces the secret; returns what is stored, and whether it is new. */
-  set(scope: SecretScope, name: string, value: string, now: Date): Promise<{ secret: SecretInfo; created: boolean }>;
+  /** `by`: who set it (a person's or a token's name), recorded in the secret.set event. */
+  set(scope: SecretScope, name: string, value: string, now: Date, by?: Actor): Promise<{ secret: SecretInfo; created: boolean }>;
   list(scope?: SecretScope): Promise<SecretInfo[]>;
   get(scope: SecretScope, name: string): Promise<SecretInfo | undefined>;
-  delete(scope: SecretScope, name: string): Promise<boolean>;
+  /** `by`: who deleted it, recorded in the secret.deleted event. */
+  delete(scope: SecretScope, name: string, by?: Actor & { at: Date }): Promise<boolean>;
   /** The pipeline's secret, else the global one, else undefined. */
   resolve(pipeline: PipelineKey, name: string): Promise<string | undefined>;
   /** Re-encrypts everything under a new key; returns it (the caller tells the admin if it came from env). */
@@ -84,13 +92,22 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
     get keyId() {
       return key.id;
     },
-    async set(scope, name, value, now) {
+    async set(scope, name, value, now, by) {
       validateSecretInput(name, value);
       const scopeText = scopeKey(scope);
       const existing = await getSecret(db, scopeText, name);
       const ciphertext = await encryptSecret(key, scopeText, name, value);
       const warning = secretWarning(value);
       const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, warning, createdAt: existing?.createdAt ?? now, updatedAt: now });
+      // Who changed which secret (never its value), whichever way it came in: API, page or CLI.
+      if (by) {
+        await insertEvent(db, {
+          kind: "secret.set",
+          ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
+          data: { scope: scopeText, name, by: by.name, ...(by.userId && { userId: by.userId }), created: !existing },
+          at: now,
+        });
+      }
       // Recorded where admins look (the event log), whichever way the secret came in: API, page or CLI.
       if (warning) {
         await insertEvent(db, {
@@ -109,7 +126,18 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const row = await getSecret(db, scopeKey(scope), name);
       return row ? info(row) : undefined;
     },
-    delete: (scope, name) => deleteSecret(db, scopeKey(scope), name),
+    async delete(scope, name, by) {
+      const deleted = await deleteSecret(db, scopeKey(scope), name);
+      if (deleted && by) {
+        await insertEvent(db, {
+          kind: "secret.deleted",
+          ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
+          data: { scope: scopeKey(scope), name, by: by.name, ...(by.userId && { userId: by.userId }) },
+          at: by.at,
+        });
+      }
+      return deleted;
+    },
     async resolve(pipeline, name) {
       for (const scope of [`${pipeline.namespace}/${pipeline.id}`, "global"]) {
         const row = await getSecret(db, scope, name);

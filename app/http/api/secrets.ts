@@ -53,14 +53,20 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
     })
     .put("/:key", write, validate("param", withName), validate("json", putBody), async (c) => {
       const deps = c.get("deps");
-      const { secret, created } = await deps.secrets.set(await existing(c), c.req.param("key"), c.req.valid("json").value, deps.now());
+      const token = c.get("token");
+      const { secret, created } = await deps.secrets.set(await existing(c), c.req.param("key"), c.req.valid("json").value, deps.now(), {
+        name: token.name,
+        userId: token.userId,
+      });
       // The store recorded a secret.flagged event: event streams look now.
       if (secret.warning) deps.bus.publish({ kind: "secret.flagged" });
       return c.json({ secret: secretJson(secret) }, created ? 201 : 200);
     })
     .delete("/:key", write, validate("param", withName), async (c) => {
       const name = c.req.param("key");
-      if (!(await c.get("deps").secrets.delete(await existing(c), name))) throw new NotFoundError(`secret ${name} not found`);
+      const token = c.get("token");
+      const deleted = await c.get("deps").secrets.delete(await existing(c), name, { name: token.name, userId: token.userId, at: c.get("deps").now() });
+      if (!deleted) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ deleted: name });
     });
 }

@@ -99,7 +99,8 @@ export const secretPages = new Hono<AppEnv>()
       return render(c, { form: { ...typed, error: `Scope: pipeline ${scope} not found` } }, 400);
     }
     try {
-      const { secret } = await deps.secrets.set(target, name, value, deps.now());
+      const { token } = c.get("session");
+      const { secret } = await deps.secrets.set(target, name, value, deps.now(), { name: token.name, userId: token.userId });
       // The store recorded a secret.flagged event: event streams look now.
       if (secret.warning) deps.bus.publish({ kind: "secret.flagged" });
     } catch (error) {
@@ -111,6 +112,8 @@ export const secretPages = new Hono<AppEnv>()
   .post("/delete", requireSession, requireCsrf, validate("form", deleteForm), async (c) => {
     const { scope, name } = c.req.valid("form");
     requirePermission(c, "secrets", "write", scope);
-    if (!(await c.get("deps").secrets.delete(scopeOf(scope), name))) throw new NotFoundError(`secret ${name} (${scope}) not found`);
+    const { token } = c.get("session");
+    const deleted = await c.get("deps").secrets.delete(scopeOf(scope), name, { name: token.name, userId: token.userId, at: c.get("deps").now() });
+    if (!deleted) throw new NotFoundError(`secret ${name} (${scope}) not found`);
     return c.redirect(`/secrets?${new URLSearchParams({ deleted: name, scope })}`, 303);
   });
