@@ -38,6 +38,8 @@ export interface SignInOptions {
 export async function signIn(db: Db, profile: SignedInProfile, options: SignInOptions): Promise<{ user: UserRow; token: TokenRow }> {
   const user = await recordSignIn(db, profile, options.newId, options.now);
   if (user.disabledAt) throw new ForbiddenError(`${actorName(user)} is disabled; ask an admin to enable them`);
+  // The person's other live sessions get the roles their groups give now, too.
+  await setSignInTokenRoles(db, user.id, effectiveRoles(user));
   const { token } = await createToken(
     db,
     {
