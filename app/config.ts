@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import { parseDuration } from "./domain/duration.ts";
 import { parseMemory } from "./domain/pipeline-spec.ts";
+import { signInSettingsProblem } from "./auth/sign-in-checks.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -231,6 +232,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   config.pipelinesDir = resolve(cwd, config.pipelinesDir);
   config.extensionsDir = resolve(cwd, config.extensionsDir);
   config.dbUrl ??= `file:${resolve(config.dataDir, "gantry.db")}`;
+  const signInProblem = signInSettingsProblem(config);
+  if (signInProblem) throw new ConfigError(signInProblem);
   return config;
 }
 

@@ -8,6 +8,9 @@ import { migrate } from "./db/migrate.ts";
 import { prepareToken } from "./auth/tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
+import { createSignInFlows, type SignInFlows } from "./auth/sign-in-flow.ts";
+import { createOidcSignIn, type OidcSignIn } from "./auth/oidc-sign-in.ts";
+import { createGithubSignIn, type GithubSignIn } from "./auth/github-sign-in.ts";
 import { deleteRevokedRunTokens, insertToken, revokeRunTokensOf, revokeToken, runTokenName } from "./db/repos/tokens.ts";
 import { unfinishedRunKeys } from "./db/repos/runs.ts";
 import { pruneEvents } from "./db/repos/events.ts";
@@ -62,6 +65,8 @@ export interface Deps {
   authLimiter: FailedAuthLimiter;
   /** Extension modules (triggers), each in its own Worker. */
   extensions: ExtensionHost;
+  /** Sign-in through an identity provider: each configured provider, and the flows in between. */
+  signIns: { flows: SignInFlows; oidc?: OidcSignIn; github?: GithubSignIn };
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
 }
@@ -205,5 +210,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     now,
     containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
   });
-  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, urls };
+  const oidc = createOidcSignIn(config);
+  const github = createGithubSignIn(config);
+  const signIns = { flows: createSignInFlows({ dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
+  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, signIns, urls };
 }

@@ -8,7 +8,8 @@ import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
 
-const PUBLIC = new Set(["GET /public/:name", "GET /login", "POST /login"]);
+// The sign-in routes are for visitors without a session by nature (test/sign-in-*.test.ts).
+const PUBLIC = new Set(["GET /public/:name", "GET /login", "POST /login", "GET /auth/:provider/start", "GET /auth/:provider/callback"]);
 
 let gantry: TestGantry;
 let nobody: WebClient;

@@ -15,7 +15,7 @@ import { requireCsrf, sameOrigin } from "../middleware/csrf.ts";
 import { clearSessionCookie, requireSession, setSessionCookie } from "../middleware/session.ts";
 import { formText } from "./form.ts";
 import { localPath } from "./local-path.ts";
-import { LoginPage } from "./pages/login.tsx";
+import { LoginPage, type LoginPageProps, type SignInButton } from "./pages/login.tsx";
 
 /** Only local paths, so a login link cannot bounce to another site. */
 const safeNext = localPath;
@@ -28,6 +28,18 @@ const loginQuery = v.object({
   code: v.optional(v.string()),
   token: v.optional(v.string()),
 });
+
+/** A button per configured identity provider. */
+function signInButtons(c: Context<AppEnv>): SignInButton[] {
+  const { config, signIns } = c.get("deps");
+  return [
+    ...(signIns.oidc ? [{ start: "/auth/oidc/start", label: config.oidcName }] : []),
+    ...(signIns.github ? [{ start: "/auth/github/start", label: "GitHub" }] : []),
+  ];
+}
+
+/** The login page, with this server's sign-in buttons. */
+const loginPage = (c: Context<AppEnv>, props: Omit<LoginPageProps, "providers">) => <LoginPage {...props} providers={signInButtons(c)} />;
 
 async function startSession(c: Context<AppEnv>, token: TokenRow, next: string): Promise<Response> {
   const deps = c.get("deps");
@@ -50,7 +62,7 @@ async function logIn(c: Context<AppEnv>, next: string, presented: { token: strin
         : await guardAuthentication(deps, from, "web", () => authenticate(deps.db, presented.token, deps.now()));
     return await startSession(c, token, next);
   } catch (error) {
-    if (error instanceof UnauthorizedError) return c.html(<LoginPage next={next} error={`Login failed: ${error.message}.`} />, 401);
+    if (error instanceof UnauthorizedError) return c.html(loginPage(c, { next, error: `Login failed: ${error.message}.` }), 401);
     throw error;
   }
 }
@@ -65,14 +77,14 @@ export const authPages = new Hono<AppEnv>()
       c.header("cache-control", "no-store");
       const deps = c.get("deps");
       const problem = v.is(loginCodeSchema, query.code) ? await loginCodeProblem(deps.db, query.code, deps.now()) : "this login link is not valid";
-      if (problem) return c.html(<LoginPage next={next} error={`Login link: ${problem}.`} />, 410);
-      return c.html(<LoginPage next={next} code={query.code} />);
+      if (problem) return c.html(loginPage(c, { next, error: `Login link: ${problem}.` }), 410);
+      return c.html(loginPage(c, { next, code: query.code }));
     }
     if (query.token !== undefined) {
       // Old first-start links carried the token itself; it is not used from a URL any more.
-      return c.html(<LoginPage next={next} error="Tokens are not accepted in links (links end up in logs and histories): paste it below." />, 400);
+      return c.html(loginPage(c, { next, error: "Tokens are not accepted in links (links end up in logs and histories): paste it below." }), 400);
     }
-    return c.html(<LoginPage next={next} />);
+    return c.html(loginPage(c, { next }));
   })
   .post("/login", async (c) => {
     // No session yet, so no CSRF token: a cross-site form post is refused by its Origin.
@@ -82,7 +94,7 @@ export const authPages = new Hono<AppEnv>()
     const code = formText(form.code).trim();
     if (code) return logIn(c, next, { code });
     const secret = formText(form.token).trim();
-    if (!secret) return c.html(<LoginPage next={next} error="Paste a token to log in." />, 400);
+    if (!secret) return c.html(loginPage(c, { next, error: "Paste a token to log in." }), 400);
     return logIn(c, next, { token: secret });
   })
   .post("/logout", requireSession, requireCsrf, async (c) => {

@@ -1,5 +1,6 @@
 // The login page: paste an API token to get a session, or, from the first-start link, confirm
-// its one-time code (a POST: opening the link alone never logs anyone in).
+// its one-time code (a POST: opening the link alone never logs anyone in); above them, a
+// "Sign in with …" button per configured identity provider.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Page } from "../layouts/page.tsx";
 
@@ -8,9 +9,17 @@ export interface LoginPageProps {
   error?: string;
   /** A one-time code from the first-start link that still works: the page offers to use it. */
   code?: string;
+  /** The configured identity providers' buttons (links: a form's redirect to another site would break form-action 'self'). */
+  providers?: SignInButton[];
 }
 
-export function LoginPage({ next, error, code }: LoginPageProps) {
+export interface SignInButton {
+  /** The start path, e.g. /auth/oidc/start. */
+  start: string;
+  label: string;
+}
+
+export function LoginPage({ next, error, code, providers = [] }: LoginPageProps) {
   return (
     <Page title="Log in">
       <section class="card narrow">
@@ -19,6 +28,20 @@ export function LoginPage({ next, error, code }: LoginPageProps) {
           <p class="error" role="alert">
             {error}
           </p>
+        )}
+        {!code && providers.length > 0 && (
+          <>
+            <ul class="sign-in-providers">
+              {providers.map((provider) => (
+                <li>
+                  <a class="button" href={`${provider.start}?next=${encodeURIComponent(next)}`}>
+                    {`Sign in with ${provider.label}`}
+                  </a>
+                </li>
+              ))}
+            </ul>
+            <p class="hint">Or, for bootstrap and emergencies:</p>
+          </>
         )}
         {code ? (
           <>
