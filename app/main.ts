@@ -39,6 +39,9 @@ async function main(): Promise<number> {
     case "token":
     case "tokens":
       return (await import("./cli/token.ts")).tokenCommand(args);
+    case "user":
+    case "users":
+      return (await import("./cli/user.ts")).userCommand(args);
     case "status":
       return (await import("./cli/status.ts")).statusCommand(args);
     case "system":

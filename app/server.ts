@@ -15,6 +15,7 @@ import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { tokensApi } from "./http/api/tokens.ts";
 import { rolesApi } from "./http/api/roles.ts";
+import { usersApi } from "./http/api/users.ts";
 import { globalSecretsApi, pipelineSecretsApi } from "./http/api/secrets.ts";
 import { pipelineObjectsApi, runObjectsApi } from "./http/api/objects.ts";
 import { extensionsApi } from "./http/api/extensions.ts";
@@ -74,6 +75,7 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/extensions", extensionsApi);
   app.route("/api/v1/tokens", tokensApi);
   app.route("/api/v1/roles", rolesApi);
+  app.route("/api/v1/users", usersApi);
   app.route("/api/v1/system", systemApi);
   return app;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { join } from "node:path";
 import { API_ROUTES } from "../app/http/api/openapi.ts";
 import { createServer } from "../app/server.ts";
+import { signIn } from "../app/auth/users.ts";
 import { startRun, startTestGantry, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
@@ -337,7 +338,12 @@ describe("openapi", () => {
       "/pipelines/{ns}/{id}/secrets/{key}": { value: "walk-secret-value" },
       "/roles/{id}": { permissions: [] },
       "/pipelines/{ns}/{id}/subscriptions": { extension: "walker", params: {} },
+      "/users/{id}/grant": { roles: ["viewer"] },
+      "/users/{id}/revoke": { roles: ["viewer"] },
     };
+    // A person, as a sign-in through an identity provider records one.
+    const profile = { provider: "oidc" as const, subject: "walk-sub", name: "Walk Er", groups: [], mappedRoles: [] };
+    await signIn(gantry.deps.db, profile, { newId: "walk-user", sessionMaxAgeMs: 3_600_000, now: new Date() });
     const subscribed = await api("/pipelines/default/quick/subscriptions", post({ extension: "walker" }));
     expect(subscribed.status).toBe(201);
     const sub = String(((await subscribed.json()) as { subscription: { id: number } }).subscription.id);
@@ -350,7 +356,9 @@ describe("openapi", () => {
             ? "/roles/walker"
             : route.path === "/extensions/{id}"
               ? "/extensions/walker"
-              : concretePath(route.path, values);
+              : route.path.startsWith("/users/{id}")
+                ? route.path.replace("{id}", "walk-user")
+                : concretePath(route.path, values);
       const controller = new AbortController();
       const response = await api(path, {
         method: route.method.toUpperCase(),

@@ -2,9 +2,9 @@
 // the changer's own rights), and the check every API route makes. A denial names the missing permission.
 import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
-import { deleteRole, getRole, getRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
+import { deleteRole, getRole, getRoles, listRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
-import { ConflictError, ForbiddenError, NotFoundError } from "../domain/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
@@ -65,6 +65,22 @@ export async function saveRole(
 export async function removeRole(db: Db, editor: RoleEditor, id: string): Promise<void> {
   if (!(await checkRoleChange(db, editor, id, "delete"))) throw new NotFoundError(`role ${id} not found`);
   if (!(await deleteRole(db, id))) throw new NotFoundError(`role ${id} not found`);
+}
+
+/**
+ * The check of handing roles to a token or a person: every role must exist (ValidationError
+ * naming the known ones) and grant nothing `held` does not cover (ForbiddenError naming it).
+ */
+export async function checkGrantable(db: Db, held: readonly Permission[], roleIds: readonly string[], who = "the calling token"): Promise<void> {
+  const custom = await getRoles(db, roleIds.filter((role) => !isBuiltInRole(role)));
+  const unknown = roleIds.filter((role) => !isBuiltInRole(role) && !custom.some((row) => row.id === role));
+  if (unknown.length) {
+    const all = [...Object.keys(BUILT_IN_ROLES), ...(await listRoles(db)).map((row) => row.id)];
+    throw new ValidationError(`unknown role ${unknown.join(", ")}: roles are ${all.join(", ")} or one made with PUT /roles/:id`);
+  }
+  // No escalation: nobody hands out what they may not do themselves.
+  const beyond = firstUncovered(held, rolePermissions(roleIds, custom));
+  if (beyond) throw new ForbiddenError(`cannot grant ${beyond}: ${who} does not have it`);
 }
 
 /** What these roles grant: the built-in ones' permissions and those of `customRows`, the custom ones' rows. */

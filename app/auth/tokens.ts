@@ -3,11 +3,10 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { getRoles } from "../db/repos/roles.ts";
 import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
-import { ForbiddenError, UnauthorizedError, ValidationError } from "../domain/errors.ts";
+import { UnauthorizedError, ValidationError } from "../domain/errors.ts";
 import type { Permission } from "../domain/permissions.ts";
-import { BUILT_IN_ROLES, firstUncovered, isBuiltInRole, rolePermissions } from "./roles.ts";
+import { checkGrantable } from "./roles.ts";
 
 export const TOKEN_PREFIX = "gty_";
 
@@ -71,14 +70,7 @@ export async function issueToken(
   wanted: { name: string; roles: string[]; expiresAt?: Date },
   now: Date,
 ): Promise<{ token: TokenRow; secret: string }> {
-  const custom = await getRoles(db, wanted.roles.filter((role) => !isBuiltInRole(role)));
-  const unknown = wanted.roles.filter((role) => !isBuiltInRole(role) && !custom.some((row) => row.id === role));
-  if (unknown.length) {
-    throw new ValidationError(`unknown role ${unknown.join(", ")}: roles are ${[...Object.keys(BUILT_IN_ROLES), ...custom.map((row) => row.id)].join(", ")} or one made with PUT /roles/:id`);
-  }
-  // No escalation: a token can only hand out what it may do itself.
-  const beyond = firstUncovered(caller.permissions, rolePermissions(wanted.roles, custom));
-  if (beyond) throw new ForbiddenError(`cannot grant ${beyond}: the calling token does not have it`);
+  await checkGrantable(db, caller.permissions, wanted.roles);
   if (wanted.expiresAt && wanted.expiresAt.getTime() <= now.getTime()) throw new ValidationError("expiresAt: must be in the future");
   // A token a signed-in person makes is theirs: it dies when they are disabled.
   return createToken(

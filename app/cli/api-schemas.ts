@@ -110,8 +110,30 @@ const tokenSchema = v.object({
   createdAt: v.optional(timestamp),
   expiresAt: timestamp,
   revokedAt: v.optional(timestamp),
+  /** The person a personal token belongs to; null for other tokens (absent from older servers). */
+  userId: v.optional(v.nullable(v.string())),
 });
 export type TokenJson = v.InferOutput<typeof tokenSchema>;
+
+const userSchema = v.object({
+  id: v.string(),
+  provider: v.string(),
+  subject: v.string(),
+  name: v.string(),
+  login: v.nullable(v.string()),
+  email: v.nullable(v.string()),
+  avatarUrl: v.nullable(v.string()),
+  groups: v.array(v.string()),
+  mappedRoles: v.array(v.string()),
+  grantedRoles: v.array(v.string()),
+  /** What they hold now: mapped and granted. */
+  roles: v.array(v.string()),
+  createdAt: v.string(),
+  lastSignInAt: timestamp,
+  disabledAt: timestamp,
+  disabledBy: v.nullable(v.string()),
+});
+export type UserJson = v.InferOutput<typeof userSchema>;
 
 const secretSchema = v.object({
   name: v.string(),
@@ -131,6 +153,8 @@ export const runAnswer = v.object({ run: runSchema });
 export const tokenListAnswer = v.object({ tokens: v.array(tokenSchema) });
 export const tokenAnswer = v.object({ token: tokenSchema });
 export const createdTokenAnswer = v.object({ token: tokenSchema, secret: v.string() });
+export const userListAnswer = v.object({ users: v.array(userSchema) });
+export const userAnswer = v.object({ user: userSchema });
 export const objectAnswer = v.object({ object: objectSchema });
 export const objectListAnswer = v.object({ objects: v.array(objectSchema) });
 /** The answer to a DELETE of an object or a secret: the key or name deleted. */

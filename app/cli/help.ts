@@ -65,6 +65,14 @@ tokens
   gantry token ls [--json]                       all tokens
   gantry token revoke <id>                       revoke a token
 
+users (people who sign in through OIDC or GitHub)
+  gantry user ls [--json]                        people, their roles, last sign-in, state
+  gantry user get <id> [--json]                  one person: groups, mapped and granted roles
+  gantry user disable <id>                       their sessions and personal tokens stop at once
+  gantry user enable <id>                        they may sign in again
+  gantry user grant <id> <role>...               grant roles (kept across sign-ins)
+  gantry user revoke <id> <role>...              revoke granted roles
+
   gantry version                                 the version of this gantry
 
 <ns/id> is a namespace and pipeline id, or just the id for namespace "default".

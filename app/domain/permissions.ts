@@ -3,8 +3,11 @@
 // secrets and objects, and "*" for server-wide resources (tokens, roles, events).
 import * as v from "valibot";
 
-/** "backups": making one (write) hands out every log, object and encrypted secret, so it is its own grant, beside "system". */
-export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups"] as const;
+/**
+ * "backups": making one (write) hands out every log, object and encrypted secret, so it is its own grant, beside "system".
+ * "users": people who sign in (read: see them; write: disable, enable, grant and revoke their roles).
+ */
+export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups", "users"] as const;
 export type Resource = (typeof RESOURCES)[number];
 export const ACTIONS = ["read", "write"] as const;
 export type Action = (typeof ACTIONS)[number];

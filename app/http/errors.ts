@@ -16,6 +16,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unavailable: 503,
 };
 
+/** The status a domain error answers with (for pages that show the error themselves). */
+export const statusOf = (error: GantryError): ContentfulStatusCode => STATUS[error.code];
+
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }

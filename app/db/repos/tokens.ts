@@ -21,23 +21,40 @@ export async function getToken(db: Db, id: string): Promise<TokenRow | undefined
   return db.query.tokens.findFirst({ where: eq(tokens.id, id) });
 }
 
+/**
+ * Token lists leave out the tokens sign-ins make: each carries one person's web session (its
+ * secret is never shown), so listing them would only add a row per sign-in. Ending a session
+ * is logging out, or disabling the person.
+ */
+const listed = eq(tokens.signIn, false);
+
+/** Every token but sign-in ones, oldest first. */
 export async function listTokens(db: Db): Promise<TokenRow[]> {
-  return db.select().from(tokens).orderBy(asc(tokens.createdAt));
+  return db.select().from(tokens).where(listed).orderBy(asc(tokens.createdAt));
 }
 
 const activeAt = (now: Date) => and(isNull(tokens.revokedAt), or(isNull(tokens.expiresAt), gt(tokens.expiresAt, now)));
 const inactiveAt = (now: Date) => not(activeAt(now)!);
 
-/** Tokens neither revoked nor expired, newest first. */
+/** Tokens neither revoked nor expired (sign-in ones left out), newest first. */
 export async function listActiveTokens(db: Db, now: Date): Promise<TokenRow[]> {
-  return db.select().from(tokens).where(activeAt(now)).orderBy(desc(tokens.createdAt));
+  return db.select().from(tokens).where(and(listed, activeAt(now))).orderBy(desc(tokens.createdAt));
 }
 
-/** The newest revoked or expired tokens (every run leaves one), and how many there are. */
+/** The newest revoked or expired tokens (every run leaves one; sign-in ones left out), and how many there are. */
 export async function listInactiveTokens(db: Db, now: Date, limit: number): Promise<{ rows: TokenRow[]; total: number }> {
-  const rows = await db.select().from(tokens).where(inactiveAt(now)).orderBy(desc(tokens.createdAt)).limit(limit);
-  const [total] = await db.select({ n: count() }).from(tokens).where(inactiveAt(now));
+  const rows = await db.select().from(tokens).where(and(listed, inactiveAt(now))).orderBy(desc(tokens.createdAt)).limit(limit);
+  const [total] = await db.select({ n: count() }).from(tokens).where(and(listed, inactiveAt(now)));
   return { rows, total: total?.n ?? 0 };
+}
+
+/** A person's live personal tokens (not their sessions' sign-in tokens), newest first. */
+export async function listPersonalTokens(db: Db, userId: string, now: Date): Promise<TokenRow[]> {
+  return db
+    .select()
+    .from(tokens)
+    .where(and(listed, eq(tokens.userId, userId), activeAt(now)))
+    .orderBy(desc(tokens.createdAt));
 }
 
 export async function countTokens(db: Db): Promise<number> {

@@ -5,6 +5,8 @@ import type { QueuePlace } from "../../domain/admission.ts";
 import { groupName } from "../../domain/concurrency.ts";
 import type { TokenRow } from "../../db/repos/tokens.ts";
 import type { EventRow } from "../../db/repos/events.ts";
+import type { UserRow } from "../../db/repos/users.ts";
+import { effectiveRoles } from "../../auth/users.ts";
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 
@@ -102,9 +104,32 @@ export function tokenJson(token: TokenRow) {
     name: token.name,
     roles: token.roles,
     ...(token.permissions && { permissions: token.permissions }),
+    /** The person the token belongs to (a personal token), or null. */
+    userId: token.userId,
     createdAt: iso(token.createdAt),
     expiresAt: iso(token.expiresAt),
     revokedAt: iso(token.revokedAt),
+  };
+}
+
+/** A person as the API shows them: `roles` are those they hold now (mapped and granted). */
+export function userJson(user: UserRow) {
+  return {
+    id: user.id,
+    provider: user.provider,
+    subject: user.subject,
+    name: user.name,
+    login: user.login,
+    email: user.email,
+    avatarUrl: user.avatarUrl,
+    groups: user.groups,
+    mappedRoles: user.mappedRoles,
+    grantedRoles: user.grantedRoles,
+    roles: effectiveRoles(user),
+    createdAt: iso(user.createdAt),
+    lastSignInAt: iso(user.lastSignInAt),
+    disabledAt: iso(user.disabledAt),
+    disabledBy: user.disabledBy,
   };
 }
 

@@ -89,6 +89,12 @@ const tokenBody = {
   },
 };
 
+const userRolesBody = {
+  type: "object",
+  required: ["roles"],
+  properties: { roles: { type: "array", items: { type: "string", description: "admin, viewer or a custom role id" }, minItems: 1 } },
+};
+
 export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker and sandbox (the run() sandbox: ok, off or unavailable, with why)", auth: false, success: 200 },
   { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
@@ -148,7 +154,14 @@ export const API_ROUTES: RouteDoc[] = [
     auth: true,
     success: 200,
   },
-  { method: "get", path: "/tokens", summary: "List tokens; those the engine issued to a task carry issuedTo: { run, task, scope }", auth: true, success: 200 },
+  {
+    method: "get",
+    path: "/tokens",
+    summary:
+      "List tokens; those the engine issued to a task carry issuedTo: { run, task, scope }, a person's own (personal) ones their userId. Tokens a sign-in made to carry a web session are left out",
+    auth: true,
+    success: 200,
+  },
   { method: "post", path: "/tokens", summary: "Create a token; its secret is returned once", auth: true, body: tokenBody, success: 201 },
   { method: "get", path: "/tokens/whoami", summary: "The calling token and what it may do", auth: true, success: 200 },
   { method: "delete", path: "/tokens/{id}", summary: "Revoke a token", auth: true, success: 200 },
@@ -156,6 +169,38 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/roles/{id}", summary: "One role and its permissions", auth: true, success: 200 },
   { method: "put", path: "/roles/{id}", summary: "Create or replace a custom role", auth: true, body: roleBody, success: 201 },
   { method: "delete", path: "/roles/{id}", summary: "Delete a custom role", auth: true, success: 200 },
+  {
+    method: "get",
+    path: "/users",
+    summary: "People who signed in through an identity provider: groups, mapped, granted and effective roles, last sign-in, disabled (users:read)",
+    auth: true,
+    success: 200,
+  },
+  { method: "get", path: "/users/{id}", summary: "One person", auth: true, success: 200 },
+  {
+    method: "post",
+    path: "/users/{id}/disable",
+    summary: "Disable a person: their sessions and personal tokens stop at once (users:write; not yourself, not someone who may do more than you)",
+    auth: true,
+    success: 200,
+  },
+  { method: "post", path: "/users/{id}/enable", summary: "Enable a disabled person again; they sign in anew (users:write)", auth: true, success: 200 },
+  {
+    method: "post",
+    path: "/users/{id}/grant",
+    summary: "Grant roles to a person, kept across sign-ins; live sessions get them at once. Only what the caller holds may be granted",
+    auth: true,
+    body: userRolesBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/users/{id}/revoke",
+    summary: "Revoke granted roles from a person (roles from their groups change at the identity provider)",
+    auth: true,
+    body: userRolesBody,
+    success: 200,
+  },
   { method: "get", path: "/system", summary: "Whether runs are paused, and the nodes working on this database with their heartbeats", auth: true, success: 200 },
   { method: "post", path: "/system/pause", summary: "Pause: new runs are accepted and wait queued; running ones finish", auth: true, success: 200 },
   { method: "post", path: "/system/resume", summary: "Resume: queued runs start, in order", auth: true, success: 200 },

@@ -12,18 +12,22 @@ import { objectPages } from "./objects.tsx";
 import { pipelinePages } from "./pipelines.tsx";
 import { runPages } from "./runs.tsx";
 import { secretPages } from "./secrets.tsx";
+import { signInPages } from "./sign-in.tsx";
 import { systemPages } from "./system.ts";
 import { tokenPages } from "./tokens.tsx";
+import { userPages } from "./users.tsx";
 
 export const webPages = new Hono<AppEnv>()
   .route("/public", assets)
   .route("/", authPages)
+  .route("/auth", signInPages)
   .route("/", dashboardPages)
   .route("/pipelines", pipelinePages)
   .route("/pipelines", runPages)
   .route("/pipelines", objectPages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
+  .route("/users", userPages)
   .route("/extensions", extensionPages)
   .route("/events", eventPages)
   .route("/system", systemPages);

@@ -21,6 +21,7 @@ export async function pageSession(c: Context<AppEnv>, path?: string): Promise<Pa
     path: path ?? (c.req.method === "GET" ? url.pathname + url.search : "/"),
     now: deps.now(),
     canPause: may(c, "system", "write"),
+    canReadUsers: may(c, "users", "read"),
     ...(state.paused && { paused: { by: state.pausedBy, at: state.pausedAt } }),
     ...(deps.sandbox.status.state !== "on" && { sandbox: deps.sandbox.status }),
   };

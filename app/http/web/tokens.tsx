@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { BUILT_IN_ROLES, firstUncovered, may, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
 import { issueToken } from "../../auth/tokens.ts";
 import { getRole, listRoles } from "../../db/repos/roles.ts";
-import { getToken, listActiveTokens, listInactiveTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
+import { getToken, listActiveTokens, listInactiveTokens, listPersonalTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import { permissionSchema, type Permission } from "../../domain/permissions.ts";
@@ -92,6 +92,9 @@ async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 
   const active = listsTokens ? await listActiveTokens(deps.db, now) : undefined;
   const inactive = listsTokens ? await listInactiveTokens(deps.db, now, showInactive ? INACTIVE_SHOWN : 0) : { rows: [], total: 0 };
   const custom = await listRoles(deps.db);
+  // A signed-in person sees their own tokens whatever else they may read.
+  const userId = c.get("token").userId;
+  const personal = userId ? await listPersonalTokens(deps.db, userId, now) : undefined;
   const roles: RoleView[] = [
     ...Object.entries(BUILT_IN_ROLES).map(([id, role]) => ({ id, description: role.description, permissions: role.permissions, builtIn: true })),
     ...custom.map((row) => ({
@@ -116,6 +119,7 @@ async function render(c: Context<AppEnv>, extra: Extra, status: 200 | 201 | 400 
       inactiveShown={inactive.rows.length}
       showInactive={showInactive}
       me={c.get("token").id}
+      {...(personal && { personal })}
       canWriteTokens={may(c, "tokens", "write")}
       roleIds={roles.map((role) => role.id)}
       {...(may(c, "roles", "read") && { roles })}

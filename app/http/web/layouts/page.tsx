@@ -8,15 +8,17 @@ import { PausedBanner } from "../components/paused-banner.tsx";
 import { SandboxBanner } from "../components/sandbox-banner.tsx";
 import type { SandboxStatus } from "../../../engine/executors/run-sandbox.ts";
 
-export type NavSection = "dashboard" | "pipelines" | "events" | "extensions" | "secrets" | "tokens";
+export type NavSection = "dashboard" | "pipelines" | "events" | "extensions" | "secrets" | "tokens" | "users";
 
-const NAV: { section: NavSection; href: string; label: string }[] = [
+/** `when`: an entry shown only to sessions that may read what it lists. */
+const NAV: { section: NavSection; href: string; label: string; when?: (session: PageSession) => boolean }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
   { section: "pipelines", href: "/pipelines", label: "Pipelines" },
   { section: "events", href: "/events", label: "Events" },
   { section: "extensions", href: "/extensions", label: "Extensions" },
   { section: "secrets", href: "/secrets", label: "Secrets" },
   { section: "tokens", href: "/tokens", label: "Tokens" },
+  { section: "users", href: "/users", label: "Users", when: (session) => session.canReadUsers === true },
 ];
 
 export interface PageSession {
@@ -28,6 +30,8 @@ export interface PageSession {
   now: Date;
   /** Whether the session may pause and resume runs (system:write). */
   canPause: boolean;
+  /** Whether the session may see people (users:read): the Users entry of the navigation. */
+  canReadUsers?: boolean;
   /** Set while runs are paused: every page says so in a banner. */
   paused?: { by: string | null; at: Date | null };
   /** Set while pipeline code is not sandboxed (off, or unavailable): every page warns. */
@@ -68,7 +72,7 @@ export function Page({ title, children, session, section }: PageProps) {
           {session && (
             <nav aria-label="Main">
               <ul class="nav">
-                {NAV.map((item) => (
+                {NAV.filter((item) => !item.when || item.when(session)).map((item) => (
                   <li>
                     <a href={item.href} aria-current={item.section === section ? "page" : undefined}>
                       {item.label}

@@ -39,6 +39,8 @@ export interface TokensPageProps {
   showInactive: boolean;
   /** The signed-in token, marked "you". */
   me: string;
+  /** Set when a person is signed in (not a pasted token): their own live personal tokens. */
+  personal?: TokenRow[];
   canWriteTokens: boolean;
   /** Role ids the create form offers. */
   roleIds: string[];
@@ -94,7 +96,7 @@ function CreatedSecret({ created }: { created: { token: TokenRow; secret: string
   );
 }
 
-function CreateForm({ session, roleIds, form }: { session: PageSession; roleIds: string[]; form?: TokenForm }) {
+function CreateForm({ session, roleIds, form, person }: { session: PageSession; roleIds: string[]; form?: TokenForm; person: boolean }) {
   const checked = new Set(form?.roles ?? []);
   return (
     <section class="card admin-card" aria-labelledby="token-create">
@@ -107,6 +109,11 @@ function CreateForm({ session, roleIds, form }: { session: PageSession; roleIds:
         <fieldset class="admin-checks">
           <legend>Roles</legend>
           <p class="hint">A token can only be given what your own token may do.</p>
+          {person && (
+            <p class="hint personal-token-hint">
+              The token belongs to you: it holds at most your roles, and it dies if you are disabled.
+            </p>
+          )}
           {roleIds.map((id) => (
             <label class="admin-check">
               <input type="checkbox" name="roles" value={id} checked={checked.has(id)} /> <span class="mono">{id}</span>
@@ -169,6 +176,7 @@ function TokenList(props: TokensPageProps & { tokens: TokenRow[] }) {
                 <th scope="row">
                   <span class="admin-name">{token.name}</span> {token.id === me && <Tag kind="you">you</Tag>}{" "}
                   {isRunToken(token) && <Tag kind="run">run token</Tag>}
+                  {token.userId !== null && <Tag kind="personal">personal</Tag>}
                 </th>
                 <td data-label="Roles">
                   <Roles token={token} />
@@ -209,6 +217,48 @@ function TokenList(props: TokensPageProps & { tokens: TokenRow[] }) {
   );
 }
 
+/** A signed-in person's own tokens: they belong to them and die when they are disabled. */
+function PersonalTokens({ tokens, session, now, canRevoke }: { tokens: TokenRow[]; session: PageSession; now: Date; canRevoke: boolean }) {
+  return (
+    <section class="card admin-card" aria-labelledby="personal-tokens">
+      <h2 id="personal-tokens">Your personal tokens</h2>
+      <p class="hint">Tokens you made while signed in belong to you: they stop when you are disabled.</p>
+      {tokens.length === 0 ? (
+        <p class="muted">You have no personal tokens.</p>
+      ) : (
+        <table class="list admin-stack">
+          <TableHead columns={["Name", "Roles", "Expires", canRevoke && { label: "Actions", hidden: true }]} />
+          <tbody>
+            {tokens.map((token) => (
+              <tr>
+                <th scope="row">
+                  <span class="admin-name">{token.name}</span>
+                </th>
+                <td data-label="Roles">
+                  <Roles token={token} />
+                </td>
+                <td data-label="Expires">{token.expiresAt ? <Until date={token.expiresAt} now={now} /> : <span class="muted">never</span>}</td>
+                {canRevoke && (
+                  <td class="admin-row-actions">
+                    <ConfirmButton
+                      session={session}
+                      action="/tokens/revoke"
+                      fields={{ id: token.id }}
+                      label="Revoke"
+                      accessibleLabel={`Revoke your token ${token.name}`}
+                      confirm={`Revoke your token ${token.name}?`}
+                    />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 export function TokensPage(props: TokensPageProps) {
   const { session, tokens, canWriteTokens, created, notice } = props;
   return (
@@ -224,7 +274,8 @@ export function TokensPage(props: TokensPageProps) {
           <TokenList {...props} tokens={tokens} />
         )}
       </section>
-      {canWriteTokens && <CreateForm session={session} roleIds={props.roleIds} form={props.tokenForm} />}
+      {props.personal && <PersonalTokens tokens={props.personal} session={session} now={props.now} canRevoke={canWriteTokens} />}
+      {canWriteTokens && <CreateForm session={session} roleIds={props.roleIds} form={props.tokenForm} person={props.personal !== undefined} />}
       {props.roles && <RolesSection session={session} roles={props.roles} canWrite={props.canWriteRoles} form={props.roleForm} notice={props.roleNotice} />}
     </Page>
   );
