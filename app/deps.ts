@@ -210,7 +210,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     now,
     containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
   });
-  const oidc = createOidcSignIn(config);
+  const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
   return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, signIns, urls };

@@ -237,6 +237,38 @@ describe("sign-in with OpenID Connect", () => {
   });
 });
 
+describe("an expired ID token", () => {
+  it("is refused: the server's clock is past the token's expiry", async () => {
+    const port = freePort();
+    const late = await startOidcProvider({
+      clients: [{ client_id: "gantry", client_secret: "gantry-client-secret", redirect_uris: [`http://127.0.0.1:${port}/auth/oidc/callback`] }],
+      accounts: ACCOUNTS,
+    });
+    // Two hours ahead of the provider: every ID token it issues (valid one hour) has expired.
+    const server = await startTestGantry({
+      now: () => new Date(Date.now() + 2 * 3_600_000),
+      env: { GANTRY_PORT: String(port), GANTRY_OIDC_ISSUER: late.issuer, GANTRY_OIDC_CLIENT_ID: "gantry", GANTRY_OIDC_CLIENT_SECRET: "gantry-client-secret" },
+    });
+    try {
+      const browser = new Browserish();
+      const start = await browser.request(`${server.url}/auth/oidc/start`);
+      expect(start.status).toBe(302);
+      const loginPage = await browser.followUntil(start.headers.get("location")!, `${late.issuer}/interaction/`);
+      const submitted = await browser.request(`${loginPage}/login`, { method: "POST", body: new URLSearchParams({ login: "alice" }) });
+      const callback = await browser.followUntil(new URL(submitted.headers.get("location")!, late.issuer).href, `${server.url}/auth/oidc/callback`);
+      const refused = await browser.request(callback);
+      expect(refused.status).toBe(400);
+      expect((await refused.text()).toLowerCase()).toContain("exp");
+      expect(browser.cookie(server.url, "gantry_session")).toBeUndefined();
+      const events = await listEvents(server.deps.db, { kindPrefix: "auth.failed", before: Infinity, limit: 10 });
+      expect(events.map((event) => event.data)).toContainEqual(expect.objectContaining({ via: "sign-in-oidc", reason: "token_rejected" }));
+    } finally {
+      await server.stop();
+      await late.stop();
+    }
+  });
+});
+
 describe("an OpenID provider that cannot be reached", () => {
   it("gives a clear error page, not a crash nor a session; the login page still works", async () => {
     const gone = freePort();

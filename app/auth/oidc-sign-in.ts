@@ -33,6 +33,8 @@ const optionalText = (value: unknown) => (v.is(text, value) ? value.trim() : und
 export interface OidcSignInOptions {
   /** Seconds each request to the provider may take. */
   timeoutSeconds?: number;
+  /** The server's clock: ID tokens are checked against it (a test's fake clock included). */
+  now?: () => Date;
 }
 
 export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}): OidcSignIn | undefined {
@@ -46,10 +48,20 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
   // A failed discovery is not kept, so the next sign-in tries again.
   const configuration = () => {
     discovered ??= client
-      .discovery(new URL(issuer), clientId, config.oidcClientSecret, undefined, {
-        timeout: options.timeoutSeconds ?? 10,
-        ...(insecure && { execute: [client.allowInsecureRequests] }),
-      })
+      .discovery(
+        new URL(issuer),
+        clientId,
+        {
+          ...(config.oidcClientSecret !== undefined && { client_secret: config.oidcClientSecret }),
+          // One clock for the whole server: token expiry is judged by the same time as sessions.
+          ...(options.now && { [client.clockSkew]: Math.round((options.now().getTime() - Date.now()) / 1000) }),
+        },
+        undefined,
+        {
+          timeout: options.timeoutSeconds ?? 10,
+          ...(insecure && { execute: [client.allowInsecureRequests] }),
+        },
+      )
       .catch((error: unknown) => {
         discovered = undefined;
         throw new SignInError("unreachable", `could not reach ${issuer}: ${describeFailure(error)}`, 503);
