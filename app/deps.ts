@@ -212,6 +212,6 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   });
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
-  const signIns = { flows: createSignInFlows({ dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
+  const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
   return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, signIns, urls };
 }

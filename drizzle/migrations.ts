@@ -8,6 +8,7 @@ import m5 from "./0005_extensions.sql" with { type: "text" };
 import m6 from "./0006_durable_engine.sql" with { type: "text" };
 import m7 from "./0007_hardening.sql" with { type: "text" };
 import m8 from "./0008_users.sql" with { type: "text" };
+import m9 from "./0009_used_sign_in_states.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -19,4 +20,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0006_durable_engine", when: 1796563914548, breakpoints: true, sql: m6 },
   { tag: "0007_hardening", when: 1796568946989, breakpoints: true, sql: m7 },
   { tag: "0008_users", when: 1796572881466, breakpoints: true, sql: m8 },
+  { tag: "0009_used_sign_in_states", when: 1796573668717, breakpoints: true, sql: m9 },
 ];

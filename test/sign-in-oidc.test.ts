@@ -198,6 +198,29 @@ describe("sign-in with OpenID Connect", () => {
     expect(await lastFailure()).toMatchObject({ reason: "state_replayed" });
   });
 
+  it("refuses a replay that reaches another server on the same database", async () => {
+    const browser = new Browserish();
+    const callback = await reachCallback(browser, "alice");
+    const flowCookie = browser.cookie(gantry.url, "gantry_sign_in")!;
+    expect((await browser.request(callback)).status).toBe(200);
+    // A second node: same data (so the same flow key), same database, its own memory.
+    const other = await startTestGantry({
+      dataDir: gantry.dataDir,
+      pipelinesDir: gantry.pipelinesDir,
+      env: { GANTRY_OIDC_ISSUER: provider.issuer, GANTRY_OIDC_CLIENT_ID: "gantry", GANTRY_OIDC_CLIENT_SECRET: "gantry-client-secret" },
+    });
+    try {
+      const attacker = new Browserish();
+      attacker.setCookie(other.url, "gantry_sign_in", flowCookie);
+      const replayed = await attacker.request(callback.replace(gantry.url, other.url));
+      expect(replayed.status).toBe(400);
+      expect(await replayed.text()).toContain("already used");
+      expect(attacker.cookie(other.url, "gantry_session")).toBeUndefined();
+    } finally {
+      await other.stop({ cancelRuns: false });
+    }
+  });
+
   it("refuses a code issued to another client (wrong audience) and an ID token with another nonce", async () => {
     for (const forge of ["client", "nonce"] as const) {
       const browser = new Browserish();

@@ -3,6 +3,8 @@
 import { jwtVerify, SignJWT } from "jose";
 import * as v from "valibot";
 import { loadKeyFile } from "../stores/secret-key.ts";
+import type { Db } from "../db/client.ts";
+import { takeSignInState } from "../db/repos/used-sign-in-states.ts";
 
 export type SignInProvider = "oidc" | "github";
 
@@ -62,15 +64,9 @@ export interface SignInFlows {
   open(cookie: string | undefined, provider: SignInProvider, returnedState: string | undefined): Promise<SignInFlow>;
 }
 
-export function createSignInFlows(options: { dataDir: string; now: () => Date }): SignInFlows {
+export function createSignInFlows(options: { db: Db; dataDir: string; now: () => Date }): SignInFlows {
   // Its own key: a flow cookie can never pass for a session cookie, nor the other way round.
   const key = loadKeyFile(options.dataDir, "sign-in-key");
-  // States already used, until their cookie would have expired anyway. The provider also takes
-  // each authorization code once, which covers a callback replayed to another node.
-  const used = new Map<string, number>();
-  const forget = (nowMs: number) => {
-    for (const [state, until] of used) if (until <= nowMs) used.delete(state);
-  };
 
   return {
     async seal(flow) {
@@ -94,10 +90,13 @@ export function createSignInFlows(options: { dataDir: string; now: () => Date })
       if (!parsed.success || parsed.output.provider !== provider) throw new SignInError("state_mismatch", "this sign-in was started for another provider; start again");
       const flow = parsed.output;
       if (!returnedState || returnedState !== flow.state) throw new SignInError("state_mismatch", "the provider's answer does not belong to this sign-in (state mismatch)");
-      const nowMs = options.now().getTime();
-      forget(nowMs);
-      if (used.has(flow.state)) throw new SignInError("state_replayed", "this sign-in answer was already used");
-      used.set(flow.state, nowMs + FLOW_MAX_AGE_SECONDS * 1000);
+      // Used once, whichever server on this database the replay reaches (kept until the flow
+      // would have expired anyway; the provider also takes each code once).
+      const now = options.now();
+      const hash = new Bun.CryptoHasher("sha256").update(flow.state).digest("hex");
+      if (!(await takeSignInState(options.db, hash, new Date(now.getTime() + FLOW_MAX_AGE_SECONDS * 1000), now))) {
+        throw new SignInError("state_replayed", "this sign-in answer was already used");
+      }
       return flow;
     },
   };

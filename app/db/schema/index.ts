@@ -17,3 +17,4 @@ export * from "./nodes.ts";
 export * from "./system-state.ts";
 export * from "./login-codes.ts";
 export * from "./users.ts";
+export * from "./used-sign-in-states.ts";
