@@ -3,7 +3,7 @@
 import { signIn } from "../../app/auth/users.ts";
 import type { SignedInProfile } from "../../app/db/repos/users.ts";
 import type { TestGantry } from "./gantry.ts";
-import type { WebClient } from "./web.ts";
+import { webSession, type WebClient } from "./web.ts";
 
 export interface SignedInPerson {
   id: string;
@@ -24,22 +24,3 @@ export async function signInPerson(gantry: TestGantry, id: string, profile: Part
   return { id: user.id, tokenId: token.id, web: await webSession(gantry.url, cookie) };
 }
 
-/** A web client on an existing session cookie, with the CSRF token its pages carry. */
-export async function webSession(baseUrl: string, cookie: string): Promise<WebClient> {
-  const headers = { cookie: `gantry_session=${cookie}` };
-  const home = await (await fetch(`${baseUrl}/`, { headers })).text();
-  const csrf = /name="csrf-token" content="([^"]+)"/.exec(home)?.[1];
-  if (!csrf) throw new Error(`no CSRF token on the dashboard: ${home.slice(0, 300)}`);
-  return {
-    cookie,
-    csrf,
-    get: (path, extra = {}) => fetch(`${baseUrl}${path}`, { redirect: "manual", headers: { ...headers, accept: "text/html", ...extra } }),
-    post: (path, form = {}) =>
-      fetch(`${baseUrl}${path}`, {
-        method: "POST",
-        redirect: "manual",
-        headers: { ...headers, accept: "text/html", "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ _csrf: csrf, ...form }).toString(),
-      }),
-  };
-}

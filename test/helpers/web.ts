@@ -21,10 +21,15 @@ export async function webLogin(baseUrl: string, token: string): Promise<WebClien
   expect(login.status).toBe(303);
   const cookie = /gantry_session=([^;]*)/.exec(login.headers.get("set-cookie") ?? "")?.[1];
   if (!cookie) throw new Error("login gave no session cookie");
+  return webSession(baseUrl, cookie);
+}
+
+/** A web client on an existing session cookie, with the CSRF token its pages carry. */
+export async function webSession(baseUrl: string, cookie: string): Promise<WebClient> {
   const headers = { cookie: `gantry_session=${cookie}` };
   const home = await (await fetch(`${baseUrl}/`, { headers })).text();
   const csrf = /name="csrf-token" content="([^"]+)"/.exec(home)?.[1];
-  if (!csrf) throw new Error("no CSRF token on the dashboard");
+  if (!csrf) throw new Error(`no CSRF token on the dashboard: ${home.slice(0, 300)}`);
   return {
     cookie,
     csrf,
