@@ -22,6 +22,7 @@ const ACCOUNTS: Record<string, TestAccount> = {
   carol: { name: "Carol", email: "carol@example.com", groups: ["platform"] },
   dave: { name: "Dave", email: "dave@example.com", groups: ["platform"] },
   mallory: { name: "Mallory", email: "mallory@elsewhere.test", groups: ["platform"] },
+  trudy: { name: "Trudy", email: "trudy@example.com", emailVerified: false, groups: ["platform"] },
 };
 
 let provider: TestProvider;
@@ -160,9 +161,30 @@ describe("sign-in with OpenID Connect", () => {
     const browser = new Browserish();
     const refused = await browser.request(await reachCallback(browser, "mallory"));
     expect(refused.status).toBe(403);
-    expect(await refused.text()).toContain("mallory@elsewhere.test may not sign in here");
+    expect(await refused.text()).toContain("email domain may not sign in here");
     expect(await lastFailure()).toMatchObject({ reason: "domain_not_allowed" });
+    // The event names no address (viewers read events).
+    expect(JSON.stringify(await lastFailure())).not.toContain("mallory@");
     expect((await listUsers(gantry.deps.db)).some((user) => user.login === "mallory")).toBe(false);
+  });
+
+  it("refuses an allowed domain the provider has not verified", async () => {
+    const browser = new Browserish();
+    const refused = await browser.request(await reachCallback(browser, "trudy"));
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("not verified");
+    expect(browser.cookie(gantry.url, "gantry_session")).toBeUndefined();
+    expect((await listUsers(gantry.deps.db)).some((user) => user.login === "trudy")).toBe(false);
+  });
+
+  it("sends the person home after signing in, whatever a crafted next said", async () => {
+    for (const next of ["/\t/evil.com", "//evil.com", "/\\evil.com"]) {
+      const browser = new Browserish();
+      const done = await browser.request(await reachCallback(browser, "alice", next));
+      expect(done.status).toBe(200);
+      const page = await done.text();
+      expect(page).not.toContain("evil.com");
+    }
   });
 
   it("refuses a callback with a wrong state, and one without the browser's flow cookie", async () => {

@@ -206,3 +206,30 @@ describe("gantry user", () => {
     expect(missing.exitCode).toBe(2);
   });
 });
+
+describe("personal tokens follow their person", () => {
+  it("lose a role the person loses, and stop when the person is disabled, however the token was made", async () => {
+    const { issueToken, createToken } = await import("../app/auth/tokens.ts");
+    const { permissionsOf } = await import("../app/auth/roles.ts");
+    const { getToken } = await import("../app/db/repos/tokens.ts");
+    const erin = await signInPerson(gantry, "erin", { name: "Erin", login: "erin", mappedRoles: [] });
+    expect((await gantry.api("/users/erin/grant", post({ roles: ["admin"] }))).status).toBe(200);
+    const signInToken = (await getToken(gantry.deps.db, erin.tokenId))!;
+    const caller = { token: signInToken, permissions: await permissionsOf(gantry.deps.db, signInToken) };
+    const personal = await issueToken(gantry.deps.db, caller, { name: "erin-ci", roles: ["admin"] }, gantry.deps.now());
+    expect(personal.token.userId).toBe("erin");
+    expect((await as(personal.secret, "/secrets")).status).toBe(200);
+
+    // The admin role is taken from Erin: her personal token holds it no more.
+    expect((await gantry.api("/users/erin/revoke", post({ roles: ["admin"] }))).status).toBe(200);
+    const refused = await as(personal.secret, "/secrets");
+    expect(refused.status).toBe(403);
+
+    // A token made for her just as she is disabled (a sign-in racing the disable) opens nothing.
+    expect((await gantry.api("/users/erin/disable", post({}))).status).toBe(200);
+    const raced = await createToken(gantry.deps.db, { name: "Erin", roles: ["viewer"], userId: "erin", signIn: false }, gantry.deps.now());
+    const late = await as(raced.secret, "/pipelines");
+    expect(late.status).toBe(401);
+    expect((await errorOf(late)).message).toContain("owner is disabled");
+  });
+});

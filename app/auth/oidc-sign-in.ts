@@ -126,8 +126,11 @@ export function oidcProfile(config: Pick<Config, "oidcGroupsClaim" | "oidcRoleMa
   const email = optionalText(claims.email);
   if (config.oidcAllowedDomains.length > 0) {
     // An unverified address proves nothing about the domain the person belongs to.
-    if (!email || claims.email_verified === false || !emailDomainAllowed(email, config.oidcAllowedDomains)) {
-      throw new SignInError("domain_not_allowed", `${email ?? "an account without an email address"} may not sign in here (allowed: ${config.oidcAllowedDomains.join(", ")})`, 403);
+    // Verified means said so: a missing claim (or "false" as text) proves nothing.
+    const verified = claims.email_verified === true || claims.email_verified === "true";
+    if (!email || !verified || !emailDomainAllowed(email, config.oidcAllowedDomains)) {
+      // Said to the person on the page; the event keeps it too, so it names no address.
+      throw new SignInError("domain_not_allowed", email && !verified ? "this account's email address is not verified by the provider, so its domain cannot be trusted" : "this account's email domain may not sign in here", 403);
     }
   }
   const groupsParsed = v.safeParse(groupsClaim, raw[config.oidcGroupsClaim]);

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
 import { deleteRole, getRole, getRoles, listRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
+import { getUser } from "../db/repos/users.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
@@ -89,10 +90,20 @@ export function rolePermissions(roleIds: readonly string[], customRows: readonly
   return [...builtIn, ...customRows.flatMap((role) => role.permissions)];
 }
 
-/** Everything a token may do: its roles' permissions and its own. */
+/**
+ * Everything a token may do: its roles' permissions and its own. A personal token holds only
+ * those of its roles its person still holds: a role lost at the provider or revoked by an
+ * admin leaves their tokens too.
+ */
 export async function permissionsOf(db: Db, token: TokenRow): Promise<Permission[]> {
-  const custom = await getRoles(db, token.roles.filter((id) => !isBuiltInRole(id)));
-  return [...rolePermissions(token.roles, custom), ...(token.permissions ?? [])];
+  let roles = token.roles;
+  if (token.userId && !token.signIn) {
+    const owner = await getUser(db, token.userId);
+    const held = new Set(owner && !owner.disabledAt ? [...owner.mappedRoles, ...owner.grantedRoles] : []);
+    roles = roles.filter((role) => held.has(role));
+  }
+  const custom = await getRoles(db, roles.filter((id) => !isBuiltInRole(id)));
+  return [...rolePermissions(roles, custom), ...(token.permissions ?? [])];
 }
 
 interface PermissionContext {

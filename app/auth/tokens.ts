@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
+import { getUser } from "../db/repos/users.ts";
 import { UnauthorizedError, ValidationError } from "../domain/errors.ts";
 import type { Permission } from "../domain/permissions.ts";
 import { checkGrantable } from "./roles.ts";
@@ -95,15 +96,25 @@ export function tokenProblem(token: TokenRow, now: Date): "revoked" | "expired" 
 /** The token with this id while it still opens anything (sessions and open streams re-check it). */
 export async function activeToken(db: Db, id: string, now: Date): Promise<TokenRow | undefined> {
   const token = await getToken(db, id);
-  return token && !tokenProblem(token, now) ? token : undefined;
+  return token && !tokenProblem(token, now) && !(await ownerProblem(db, token)) ? token : undefined;
+}
+
+/**
+ * A person's token opens nothing once they are disabled, whatever raced with that (a sign-in
+ * that made its token just as an admin disabled them): the person is asked, not only the token.
+ */
+async function ownerProblem(db: Db, token: TokenRow): Promise<"user disabled" | undefined> {
+  if (!token.userId) return undefined;
+  const owner = await getUser(db, token.userId);
+  return !owner || owner.disabledAt ? "user disabled" : undefined;
 }
 
 /** The token behind a bearer secret, or UnauthorizedError saying why not. */
 export async function authenticate(db: Db, secret: string, now: Date): Promise<TokenRow> {
   const row = await findTokenByHash(db, hashTokenSecret(secret));
   if (!row) throw new UnauthorizedError("invalid token");
-  const problem = tokenProblem(row, now);
-  if (problem) throw new UnauthorizedError(`token ${problem}`);
+  const problem = tokenProblem(row, now) ?? (await ownerProblem(db, row));
+  if (problem) throw new UnauthorizedError(problem === "user disabled" ? "the token's owner is disabled" : `token ${problem}`);
   return row;
 }
 

@@ -1,5 +1,6 @@
 // What an admin does to people (API and web alike): disable, enable, grant and revoke roles,
 // each within the admin's own rights, never to themselves, and each written as an event.
+import { revokeUserTokens } from "../db/repos/users.ts";
 import type { Db } from "../db/client.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import { getRoles } from "../db/repos/roles.ts";
@@ -46,11 +47,17 @@ const eventOf = (user: UserRow, editor: UserEditor) => ({
   ...(editor.token.userId && { byUser: editor.token.userId }),
 });
 
-/** Disables a person: every token of theirs (sessions, personal tokens) is revoked at once. Disabling twice changes nothing. */
+/**
+ * Disables a person: every token of theirs (sessions, personal tokens) is revoked at once.
+ * Disabling twice records nothing new but revokes again (a token a racing sign-in made).
+ */
 export async function disableUserAs(db: Db, editor: UserEditor, id: string, now: Date): Promise<UserRow> {
   const user = await requireUser(db, id);
   await checkChange(db, editor, user, "disable");
-  if (user.disabledAt) return user;
+  if (user.disabledAt) {
+    await revokeUserTokens(db, id, now);
+    return user;
+  }
   const disabled = await disableUser(db, id, editor.token.name, now);
   await insertEvent(db, { kind: "user.disabled", data: eventOf(disabled, editor), at: now });
   return disabled;

@@ -8,6 +8,8 @@ export interface TestAccount {
   name: string;
   email: string;
   groups?: string[];
+  /** The provider's email_verified claim (true when absent). */
+  emailVerified?: boolean;
 }
 
 export interface TestProvider {
