@@ -106,7 +106,7 @@ describe("personal tokens on the tokens page", () => {
     const form = await page(dana.web, "/tokens");
     expect(form).toContain("belongs to you");
     expect(form).toContain("dies if you are disabled");
-    const created = await dana.web.post("/tokens", { name: "dana-laptop", roles: "viewer", expires: "" });
+    const created = await dana.web.post("/tokens", { name: "dana-laptop", roles: "viewer", expires: "30" });
     expect(created.status).toBe(201);
     const mine = await page(dana.web, "/tokens");
     const section = mine.slice(mine.indexOf('id="personal-tokens"'));
@@ -118,5 +118,37 @@ describe("personal tokens on the tokens page", () => {
     expect(list).not.toContain(`value="${dana.tokenId}"`);
     // A token login is no person: no personal section.
     expect(list).not.toContain('id="personal-tokens"');
+  });
+});
+
+describe("personal tokens, self-service", () => {
+  it("lets a signed-in viewer make and revoke their own expiring token, and nobody else's", async () => {
+    const { signInPerson } = await import("./helpers/people.ts");
+    const { getToken, listPersonalTokens, listTokens } = await import("../app/db/repos/tokens.ts");
+    const vic = await signInPerson(gantry, "vic", { name: "Vic Viewer", login: "vic", mappedRoles: ["viewer"] });
+    const page = await (await vic.web.get("/tokens")).text();
+    expect(page).toContain("Create token");
+    expect(page).not.toContain(">Never<");
+    // No expiry: refused, saying why.
+    const forever = await vic.web.post("/tokens", { name: "vic-forever", roles: "viewer", expires: "" });
+    expect(forever.status).toBe(400);
+    expect(await forever.text()).toContain("a personal token needs an expiry");
+    // More than she holds: refused.
+    expect((await vic.web.post("/tokens", { name: "vic-admin", roles: "admin", expires: "7" })).status).toBe(403);
+    const made = await vic.web.post("/tokens", { name: "vic-ci", roles: "viewer", expires: "7" });
+    expect(made.status).toBe(201);
+    const secret = /gty_[A-Za-z0-9_-]+/.exec(await made.text())?.[0];
+    expect(secret).toBeDefined();
+    const mine = await listPersonalTokens(gantry.deps.db, "vic", gantry.deps.now());
+    expect(mine.map((token) => token.name)).toEqual(["vic-ci"]);
+    expect(mine[0]!.expiresAt).not.toBeNull();
+    const whoami = await fetch(`${gantry.url}/api/v1/tokens/whoami`, { headers: { authorization: `Bearer ${secret}` } });
+    expect(whoami.status).toBe(200);
+    // Someone else's token stays out of her reach; her own she may revoke.
+    const bootstrap = (await listTokens(gantry.deps.db)).find((token) => token.name === "bootstrap")!;
+    expect((await vic.web.post("/tokens/revoke", { id: bootstrap.id })).status).toBe(403);
+    expect((await getToken(gantry.deps.db, bootstrap.id))!.revokedAt).toBeNull();
+    expect((await vic.web.post("/tokens/revoke", { id: mine[0]!.id })).status).toBe(303);
+    expect((await fetch(`${gantry.url}/api/v1/tokens/whoami`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
   });
 });

@@ -1,14 +1,13 @@
 // /api/v1/tokens: create (the secret is shown once), list, revoke, whoami. Tokens the engine
 // issued to a task say so (`issuedTo`); a person can never make one.
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { issueToken } from "../../auth/tokens.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import { getToken, listTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
-import { NotFoundError } from "../../domain/errors.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
-import { permit } from "../middleware/permit.ts";
 import { tokenJson } from "./json.ts";
 
 /** A token as the API shows it: run tokens name their run, task and scope. */
@@ -23,15 +22,25 @@ const createBody = v.strictObject({
   expiresAt: v.optional(v.pipe(v.string(), v.isoTimestamp("must be an ISO 8601 timestamp with a time zone"))),
 });
 
+/**
+ * tokens:write, or a signed-in person making a personal token: it belongs to them, holds at
+ * most their roles (issueToken checks) and must expire.
+ */
+const mayCreateTokens: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("token").userId) requirePermission(c, "tokens", "write");
+  await next();
+};
+
 export const tokensApi = new Hono<AppEnv>()
   .get("/", async (c) => {
     requirePermission(c, "tokens", "read");
     return c.json({ tokens: (await listTokens(c.get("deps").db)).map(tokenView) });
   })
   .get("/whoami", (c) => c.json({ token: tokenView(c.get("token")), permissions: c.get("permissions") }))
-  .post("/", permit("tokens", "write"), validate("json", createBody), async (c) => {
+  .post("/", mayCreateTokens, validate("json", createBody), async (c) => {
     const deps = c.get("deps");
     const body = c.req.valid("json");
+    if (c.get("token").userId && !body.expiresAt) throw new ValidationError("expiresAt: a personal token needs an expiry");
     const { token, secret } = await issueToken(
       deps.db,
       { token: c.get("token"), permissions: c.get("permissions") },
@@ -41,9 +50,12 @@ export const tokensApi = new Hono<AppEnv>()
     return c.json({ token: tokenJson(token), secret }, 201);
   })
   .delete("/:id", async (c) => {
-    requirePermission(c, "tokens", "write");
     const deps = c.get("deps");
     const id = c.req.param("id");
+    // A person may revoke their own personal tokens; anything else needs tokens:write.
+    const target = await getToken(deps.db, id);
+    const own = target && !target.signIn && target.userId !== null && target.userId === c.get("token").userId;
+    if (!own) requirePermission(c, "tokens", "write");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
     return c.json({ token: tokenView((await getToken(deps.db, id))!) });
   });

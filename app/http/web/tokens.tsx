@@ -148,13 +148,16 @@ export const tokenPages = new Hono<AppEnv>()
     return render(c, extra);
   })
   .post("/", requireSession, requireCsrf, async (c) => {
-    requirePermission(c, "tokens", "write");
+    // A signed-in person may always make personal tokens (at most their roles, with an expiry).
+    const person = c.get("token").userId !== null;
+    if (!person) requirePermission(c, "tokens", "write");
     const deps = c.get("deps");
     const body = await c.req.parseBody({ all: true });
     const typed: TokenForm = { name: formText(body.name), roles: formTexts(body.roles), expires: formText(body.expires) };
     const parsed = v.safeParse(tokenFormSchema, typed);
     if (!parsed.success) return render(c, { tokenForm: { ...typed, error: parsed.issues[0]!.message } }, 400);
     const { name, roles, expires } = parsed.output;
+    if (person && !expires) return render(c, { tokenForm: { ...typed, error: "Expires: a personal token needs an expiry" } }, 400);
     const now = deps.now();
     const expiresAt = expires ? new Date(now.getTime() + Number(expires) * 86_400_000) : undefined;
     let created: { token: TokenRow; secret: string };
@@ -169,9 +172,12 @@ export const tokenPages = new Hono<AppEnv>()
     c.header("cache-control", "no-store");
     return render(c, { created }, 201);
   })
-  .post("/revoke", requireSession, requireCsrf, permit("tokens", "write"), validate("form", v.object({ id: tokenIdSchema })), async (c) => {
+  .post("/revoke", requireSession, requireCsrf, validate("form", v.object({ id: tokenIdSchema })), async (c) => {
     const deps = c.get("deps");
     const { id } = c.req.valid("form");
+    // A person may revoke their own personal tokens; anything else needs tokens:write.
+    const target = await getToken(deps.db, id);
+    if (!(target && !target.signIn && target.userId !== null && target.userId === c.get("token").userId)) requirePermission(c, "tokens", "write");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
     return c.redirect(`/tokens?revokedToken=${id}`, 303);
   })

@@ -122,8 +122,9 @@ function CreateForm({ session, roleIds, form, person }: { session: PageSession; 
         </fieldset>
         <label for="token-expires">Expires</label>
         <select id="token-expires" name="expires">
-          {EXPIRY_CHOICES.map((choice) => (
-            <option value={choice.value} selected={(form?.expires ?? "") === choice.value}>
+          {/* A personal token must expire: no "Never" for a person, 30 days unless chosen. */}
+          {EXPIRY_CHOICES.filter((choice) => !person || choice.value !== "").map((choice) => (
+            <option value={choice.value} selected={(form?.expires ?? (person ? "30" : "")) === choice.value}>
               {choice.label}
             </option>
           ))}
@@ -274,8 +275,9 @@ export function TokensPage(props: TokensPageProps) {
           <TokenList {...props} tokens={tokens} />
         )}
       </section>
-      {props.personal && <PersonalTokens tokens={props.personal} session={session} now={props.now} canRevoke={canWriteTokens} />}
-      {canWriteTokens && <CreateForm session={session} roleIds={props.roleIds} form={props.tokenForm} person={props.personal !== undefined} />}
+      {/* A signed-in person always manages their own personal tokens; other tokens need tokens:write. */}
+      {props.personal && <PersonalTokens tokens={props.personal} session={session} now={props.now} canRevoke />}
+      {(canWriteTokens || props.personal !== undefined) && <CreateForm session={session} roleIds={props.roleIds} form={props.tokenForm} person={props.personal !== undefined} />}
       {props.roles && <RolesSection session={session} roles={props.roles} canWrite={props.canWriteRoles} form={props.roleForm} notice={props.roleNotice} />}
     </Page>
   );
