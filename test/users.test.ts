@@ -234,3 +234,16 @@ describe("personal tokens follow their person", () => {
     expect((await errorOf(late)).message).toContain("owner is disabled");
   });
 });
+
+describe("who a person is", () => {
+  it("is a subject within its provider: the same sub from another issuer is someone else", async () => {
+    const at = (issuer: string, name: string, id: string) =>
+      signIn(gantry.deps.db, { provider: "oidc", issuer, subject: "same-sub", name, groups: [], mappedRoles: [] }, { newId: id, sessionMaxAgeMs: 60_000, now: new Date() });
+    const first = await at("https://id.example.com", "First Person", "first-person");
+    const second = await at("https://other-idp.example.org", "Second Person", "second-person");
+    expect(first.user.id).toBe("first-person");
+    expect(second.user.id).toBe("second-person");
+    // The first provider's person signing in again is still the first person.
+    expect((await at("https://id.example.com", "First Person", "unused-id")).user.id).toBe("first-person");
+  });
+});

@@ -111,6 +111,8 @@ export function createGithubSignIn(config: Config, options: { timeoutMs?: number
       }
       return {
         provider: "github",
+        // GitHub Enterprise numbers its users apart from github.com.
+        issuer: new URL(config.githubOAuthUrl).host,
         subject: String(user.id),
         name: user.name?.trim() || user.login,
         login: user.login,

@@ -119,7 +119,7 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
 }
 
 /** The person an ID token (and userinfo) names, checked against the allowed domains. */
-export function oidcProfile(config: Pick<Config, "oidcGroupsClaim" | "oidcRoleMap" | "oidcAllowedDomains">, raw: Record<string, unknown>): SignedInProfile {
+export function oidcProfile(config: Pick<Config, "oidcIssuer" | "oidcGroupsClaim" | "oidcRoleMap" | "oidcAllowedDomains">, raw: Record<string, unknown>): SignedInProfile {
   const parsed = v.safeParse(claimsSchema, raw);
   if (!parsed.success) throw new SignInError("profile_invalid", "the provider's ID token names no subject", 502);
   const claims = parsed.output;
@@ -138,6 +138,8 @@ export function oidcProfile(config: Pick<Config, "oidcGroupsClaim" | "oidcRoleMa
   const login = optionalText(claims.preferred_username);
   return {
     provider: "oidc",
+    // A subject is unique within its issuer only: another provider's "alice" is someone else.
+    ...(config.oidcIssuer && { issuer: config.oidcIssuer }),
     subject: claims.sub,
     name: optionalText(claims.name) ?? login ?? email ?? claims.sub,
     ...(login && { login }),

@@ -8,6 +8,8 @@ export type UserRow = typeof users.$inferSelect;
 
 export interface SignedInProfile {
   provider: "oidc" | "github";
+  /** Which provider of the kind (the OIDC issuer, GitHub's host): the same subject elsewhere is another person. */
+  issuer?: string;
   subject: string;
   name: string;
   login?: string;
@@ -35,8 +37,8 @@ export async function recordSignIn(db: Db, profile: SignedInProfile, id: string,
   };
   const [row] = await db
     .insert(users)
-    .values({ id, provider: profile.provider, subject: profile.subject, grantedRoles: [], createdAt: now, ...fields })
-    .onConflictDoUpdate({ target: [users.provider, users.subject], set: fields })
+    .values({ id, provider: profile.provider, issuer: profile.issuer ?? "", subject: profile.subject, grantedRoles: [], createdAt: now, ...fields })
+    .onConflictDoUpdate({ target: [users.provider, users.issuer, users.subject], set: fields })
     .returning();
   return row!;
 }

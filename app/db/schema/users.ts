@@ -8,7 +8,9 @@ export const users = sqliteTable(
     id: text().primaryKey(),
     /** "oidc" or "github". */
     provider: text().$type<"oidc" | "github">().notNull(),
-    /** The provider's stable id for the person (OIDC `sub`, GitHub user id). */
+    /** Which provider of that kind: the OIDC issuer URL, or GitHub's host (github.com, an Enterprise host). */
+    issuer: text().notNull().default(""),
+    /** The provider's stable id for the person (OIDC `sub`, GitHub user id), unique within its issuer only. */
     subject: text().notNull(),
     /** A display name: the provider's name, else its login or email. */
     name: text().notNull(),
@@ -27,5 +29,5 @@ export const users = sqliteTable(
     disabledAt: integer({ mode: "timestamp_ms" }),
     disabledBy: text(),
   },
-  (table) => [uniqueIndex("users_provider_subject").on(table.provider, table.subject)],
+  (table) => [uniqueIndex("users_identity").on(table.provider, table.issuer, table.subject)],
 );
