@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import { parseDuration } from "./domain/duration.ts";
 import { parseMemory } from "./domain/pipeline-spec.ts";
+import type { RoleMapping } from "./domain/user-roles.ts";
 import { signInSettingsProblem } from "./auth/sign-in-checks.ts";
 
 export class ConfigError extends Error {
@@ -64,11 +65,6 @@ const sandboxPaths = v.pipe(
     return paths;
   }),
 );
-export interface RoleMapping {
-  /** A provider group (OIDC), or a GitHub org or org/team. */
-  group: string;
-  role: string;
-}
 /** "group=role,..." in the environment; a list of "group=role" or a table { group = "role" } in gantry.toml. */
 const roleMap = v.pipe(
   v.union([v.string(), v.array(v.string()), v.record(v.string(), v.string())], "must be group=role pairs"),

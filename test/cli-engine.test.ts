@@ -7,6 +7,7 @@ import * as v from "valibot";
 import { runAnswer, systemAnswer } from "../app/cli/api-schemas.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
+import { cliEnv, runCli, startedRun, type CliResult } from "./helpers/cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -75,30 +76,12 @@ const PIPELINES: Record<string, string> = {
 
 let gantry: TestGantry;
 
-interface CliResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cliEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...process.env, GANTRY_URL: gantry.url, GANTRY_TOKEN: gantry.token })) {
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
-
 /** Runs `gantry <args>` from source against the test server. */
-async function cli(args: string[]): Promise<CliResult> {
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { exitCode, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { server: gantry });
 
 /** Starts `gantry <args>` in the background; its stdout can be read while it runs. */
 function cliInBackground(args: string[]): { stdout: () => string; done: Promise<CliResult> } {
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(gantry), stdout: "pipe", stderr: "pipe" });
   let stdout = "";
   const decoder = new TextDecoder();
   const read = (async () => {
@@ -109,13 +92,6 @@ function cliInBackground(args: string[]): { stdout: () => string; done: Promise<
     return { exitCode, stdout, stderr };
   })();
   return { stdout: () => stdout, done };
-}
-
-/** The run number in "started run default/greet #3". */
-function startedRun(output: string): number {
-  const match = /started run \S+ #(\d+)/.exec(output);
-  if (!match) throw new Error(`no run number in: ${output}`);
-  return Number(match[1]);
 }
 
 async function runState(pipeline: string, run: number): Promise<RunJson> {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { join } from "node:path";
 import { startTestGantry, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
+import { runCli, startedRun } from "./helpers/cli.ts";
 import { readSse, type SseMessage } from "../app/cli/sse-reader.ts";
 
 // Servers and CLI processes need more than bun test's 5 s default.
@@ -67,29 +68,9 @@ const PIPELINES: Record<string, string> = {
 
 let gantry: TestGantry;
 
-interface CliResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `gantry <args>` from source against the test server. */
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const merged: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...process.env, GANTRY_URL: gantry.url, GANTRY_TOKEN: gantry.token, ...env })) {
-    if (value !== undefined) merged[name] = value;
-  }
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: merged, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { exitCode, stdout, stderr };
-}
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(args, { server: gantry, env });
 
-/** The run number in "started run default/greet #3". */
-function startedRun(output: string): number {
-  const match = /started run \S+ #(\d+)/.exec(output);
-  if (!match) throw new Error(`no run number in: ${output}`);
-  return Number(match[1]);
-}
 
 async function runState(pipeline: string, run: number): Promise<RunJson> {
   const response = await gantry.api(`/pipelines/${pipeline}/runs/${run}`);

@@ -8,7 +8,8 @@ import type { Db } from "../app/db/client.ts";
 import { insertEvent } from "../app/db/repos/events.ts";
 import { EVENT_KINDS } from "../app/domain/event-kinds.ts";
 import { startRun, startTestGantry, waitFor, waitForRun, type TestGantry } from "./helpers/gantry.ts";
-import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
+import { runCli } from "./helpers/cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -144,15 +145,7 @@ async function allEvents(target: TestGantry): Promise<EventJson[]> {
 }
 
 /** Runs `gantry <args>` from source against the test server. */
-async function cli(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...process.env, GANTRY_URL: gantry.url, GANTRY_TOKEN: gantry.token, NO_COLOR: "1" })) {
-    if (value !== undefined) env[name] = value;
-  }
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { exitCode, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { server: gantry, env: { NO_COLOR: "1" } });
 
 beforeAll(async () => {
   const extensionsDir = tempDir("gantry-extensions-");

@@ -16,6 +16,7 @@ import {
   type TestGantry,
 } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
+import { runCli } from "./helpers/cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -613,29 +614,9 @@ describe("key rotation", () => {
 });
 
 describe("gantry secret", () => {
-  interface CliResult {
-    exitCode: number;
-    stdout: string;
-    stderr: string;
-  }
-
   /** Runs `gantry <args>` from source, with `stdin` piped in (or nothing). */
-  async function cli(args: string[], options: { stdin?: string; server?: { url: string; token: string } } = {}): Promise<CliResult> {
-    const server = options.server ?? gantry;
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries({ ...process.env, GANTRY_URL: server.url, GANTRY_TOKEN: server.token, NO_COLOR: "1" })) {
-      if (value !== undefined) env[name] = value;
-    }
-    const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { exitCode, stdout, stderr };
-  }
+  const cli = (args: string[], options: { stdin?: string; server?: { url: string; token: string } } = {}) =>
+    runCli(args, { server: options.server ?? gantry, env: { NO_COLOR: "1" }, ...(options.stdin !== undefined && { stdin: options.stdin }) });
 
   it("is in the help, with its own usage", async () => {
     const help = await cli(["--help"]);

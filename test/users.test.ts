@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { signIn } from "../app/auth/users.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
 import { signInPerson, type SignedInPerson } from "./helpers/people.ts";
-import { REPO_ROOT } from "./helpers/temp.ts";
+import { runCli } from "./helpers/cli.ts";
 
 setDefaultTimeout(30_000);
 
@@ -178,12 +178,7 @@ describe("disabling", () => {
 });
 
 describe("gantry user", () => {
-  async function cli(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const env = { ...process.env, GANTRY_URL: gantry.url, GANTRY_TOKEN: gantry.token } as Record<string, string>;
-    const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { exitCode, stdout, stderr };
-  }
+  const cli = (args: string[]) => runCli(args, { server: gantry });
 
   it("lists, grants, revokes, disables and enables", async () => {
     const ls = await cli(["user", "ls"]);

@@ -1,10 +1,11 @@
 // Sign-in with GitHub (OAuth apps; GitHub is not an OpenID provider): authorization code with
 // state and PKCE, then the person from /user and their orgs and teams for the role map.
+import * as client from "openid-client";
 import * as v from "valibot";
 import type { Config } from "../config.ts";
 import type { SignedInProfile } from "../db/repos/users.ts";
 import { SignInError, type SignInFlow } from "./sign-in-flow.ts";
-import { mapGroups } from "./users.ts";
+import { mapGroups } from "../domain/user-roles.ts";
 import { describeFailure } from "./sign-in-checks.ts";
 
 export interface GithubSignIn {
@@ -26,9 +27,6 @@ const userAnswer = v.object({
 const emailsAnswer = v.array(v.object({ email: v.string(), primary: v.boolean(), verified: v.boolean() }));
 const orgsAnswer = v.array(v.object({ login: v.string() }));
 const teamsAnswer = v.array(v.object({ slug: v.string(), organization: v.object({ login: v.string() }) }));
-
-/** Random bytes, base64url: state and PKCE verifier (43 characters, as RFC 7636 asks at least). */
-const randomText = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 export function createGithubSignIn(config: Config, options: { timeoutMs?: number } = {}): GithubSignIn | undefined {
   if (!config.githubOAuthClientId) return undefined;
@@ -59,8 +57,9 @@ export function createGithubSignIn(config: Config, options: { timeoutMs?: number
 
   return {
     async start(redirectUri, next) {
-      const flow: SignInFlow = { provider: "github", state: randomText(), verifier: randomText(), next };
-      const challenge = new Bun.CryptoHasher("sha256").update(flow.verifier).digest("base64url");
+      // The same state and PKCE helpers as the OIDC flow (openid-client), for GitHub's OAuth.
+      const flow: SignInFlow = { provider: "github", state: client.randomState(), verifier: client.randomPKCECodeVerifier(), next };
+      const challenge = await client.calculatePKCECodeChallenge(flow.verifier);
       const url = new URL(`${webUrl}/login/oauth/authorize`);
       url.search = new URLSearchParams({
         client_id: clientId,

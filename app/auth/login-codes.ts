@@ -5,7 +5,7 @@ import type { Db } from "../db/client.ts";
 import { deleteStaleLoginCodes, getLoginCode, insertLoginCode, takeLoginCode } from "../db/repos/login-codes.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { UnauthorizedError } from "../domain/errors.ts";
-import { activeToken, hashTokenSecret } from "./tokens.ts";
+import { activeToken, hashTokenSecret, randomBase64Url } from "./tokens.ts";
 
 export const LOGIN_CODE_TTL_MS = 15 * 60_000;
 /** Tells a login code from a token at a glance (and in the failed-login limiter's prefix). */
@@ -18,7 +18,7 @@ const FALLBACK = "log in with the token in the data dir's bootstrap-token file i
 export async function createLoginCode(db: Db, tokenId: string, now: Date): Promise<{ code: string; expiresAt: Date }> {
   // Old codes are of no use to anyone: they go when a new one is made.
   await deleteStaleLoginCodes(db, now);
-  const code = `${LOGIN_CODE_PREFIX}${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
+  const code = `${LOGIN_CODE_PREFIX}${randomBase64Url(32)}`;
   const expiresAt = new Date(now.getTime() + LOGIN_CODE_TTL_MS);
   await insertLoginCode(db, { hash: hashTokenSecret(code), tokenId, createdAt: now, expiresAt, usedAt: null });
   return { code, expiresAt };

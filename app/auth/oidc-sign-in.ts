@@ -6,7 +6,7 @@ import * as v from "valibot";
 import type { Config } from "../config.ts";
 import type { SignedInProfile } from "../db/repos/users.ts";
 import { SignInError, type SignInFlow } from "./sign-in-flow.ts";
-import { mapGroups } from "./users.ts";
+import { mapGroups } from "../domain/user-roles.ts";
 import { emailDomainAllowed, describeFailure } from "./sign-in-checks.ts";
 
 export interface OidcSignIn {

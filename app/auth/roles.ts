@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { deleteRole, getRole, getRoles, listRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { getUser } from "../db/repos/users.ts";
+import { effectiveRoles } from "../domain/user-roles.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
@@ -99,7 +100,7 @@ export async function permissionsOf(db: Db, token: TokenRow): Promise<Permission
   let roles = token.roles;
   if (token.userId && !token.signIn) {
     const owner = await getUser(db, token.userId);
-    const held = new Set(owner && !owner.disabledAt ? [...owner.mappedRoles, ...owner.grantedRoles] : []);
+    const held = new Set(owner && !owner.disabledAt ? effectiveRoles(owner) : []);
     roles = roles.filter((role) => held.has(role));
   }
   const custom = await getRoles(db, roles.filter((id) => !isBuiltInRole(id)));

@@ -15,7 +15,8 @@ export function hashTokenSecret(secret: string): string {
   return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
 }
 
-function randomBase64Url(bytes: number): string {
+/** Random bytes as base64url text: token secrets, login codes, session ids. */
+export function randomBase64Url(bytes: number): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
 }
 
@@ -84,6 +85,11 @@ export async function issueToken(
     },
     now,
   );
+}
+
+/** Whether `target` is one of the caller's own personal tokens, which a person may revoke without tokens:write. */
+export function isOwnPersonalToken(caller: TokenRow, target: TokenRow | undefined): boolean {
+  return target !== undefined && !target.signIn && target.userId !== null && target.userId === caller.userId;
 }
 
 /** Why a token no longer opens anything, or undefined while it does. */

@@ -9,7 +9,8 @@ import { getUser, type UserRow } from "../db/repos/users.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import type { Permission } from "../domain/permissions.ts";
 import { checkGrantable, firstUncovered, isBuiltInRole, rolePermissions } from "./roles.ts";
-import { actorName, disableUser, effectiveRoles, enableUser, grantRoles } from "./users.ts";
+import { actorName, disableUser, enableUser, grantRoles } from "./users.ts";
+import { effectiveRoles } from "../domain/user-roles.ts";
 
 /** Who changes a person: the calling token (a signed-in person's, or a plain API token) and what it may do. */
 export interface UserEditor {

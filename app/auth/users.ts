@@ -1,22 +1,11 @@
 // People behind sign-ins: what roles they hold (the provider's groups mapped, plus those an
 // admin granted), the token a sign-in makes to carry their session, and disabling them.
 import type { Db } from "../db/client.ts";
-import type { RoleMapping } from "../config.ts";
+import { effectiveRoles } from "../domain/user-roles.ts";
 import { recordSignIn, revokeUserTokens, setGrantedRoles, setSignInTokenRoles, setUserDisabled, type SignedInProfile, type UserRow } from "../db/repos/users.ts";
 import { createToken } from "./tokens.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { ForbiddenError, NotFoundError } from "../domain/errors.ts";
-
-/** The roles a person holds now: mapped from their groups at the last sign-in, and granted. */
-export function effectiveRoles(user: Pick<UserRow, "mappedRoles" | "grantedRoles">): string[] {
-  return [...new Set([...user.mappedRoles, ...user.grantedRoles])];
-}
-
-/** The roles a provider's groups map to, in the order of the mapping. */
-export function mapGroups(groups: readonly string[], mapping: readonly RoleMapping[]): string[] {
-  const held = new Set(groups);
-  return [...new Set(mapping.filter((entry) => held.has(entry.group)).map((entry) => entry.role))];
-}
 
 /** How a person is named on tokens, events and runs: their login or name, and where they signed in. */
 export function actorName(user: Pick<UserRow, "name" | "login" | "provider">): string {

@@ -28,8 +28,11 @@ export function secureDataDir(dataDir: string, options: { sandboxed: boolean; da
   if (options.databaseFile && !existsSync(options.databaseFile)) closeSync(openSync(options.databaseFile, "a", 0o600));
   for (const name of PRIVATE_DIRS) {
     const path = join(dataDir, name);
-    if (existsSync(path)) chmodTree(path);
-    else mkdirSync(path, { mode: 0o700 });
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) mkdirSync(path, { mode: 0o700 });
+    // Only a folder an older version left open is walked: once it is 0700, what is inside is
+    // out of reach whatever its mode, and a start need not read every log file again.
+    else if ((stat.mode & 0o077) !== 0) chmodTree(path);
   }
   for (const name of PASSABLE_DIRS) {
     const path = join(dataDir, name);

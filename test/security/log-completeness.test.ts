@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { formatBytes } from "../../app/domain/bytes.ts";
 import { readLog, startRun, startWithPipelines, waitForRun, type RunJson, type TestGantry } from "../helpers/gantry.ts";
 import { webLogin } from "../helpers/web.ts";
-import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/temp.ts";
+import { runCli } from "../helpers/cli.ts";
 
 setDefaultTimeout(120_000);
 
@@ -151,13 +150,7 @@ describe("a log past its cap", () => {
     expect(page).toContain(`Log truncated: ${dropped.droppedLines.toLocaleString("en-US")} lines (${formatBytes(dropped.droppedBytes)}) were dropped`);
 
     // And the CLI's run view.
-    // (Spawned, not spawnSync: the server answering it runs in this process.)
-    const cli = Bun.spawn([process.execPath, join(REPO_ROOT, "app", "main.ts"), "run", "get", "default/capped", String(run.id)], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GANTRY_URL: gantry.url, GANTRY_TOKEN: gantry.token, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text(), cli.exited]);
+    const { exitCode: code, stdout, stderr } = await runCli(["run", "get", "default/capped", String(run.id)], { server: gantry, env: { NO_COLOR: "1" } });
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     expect(stdout).toContain(`log truncated: ${dropped.droppedLines.toLocaleString("en-US")} lines (${formatBytes(dropped.droppedBytes)}) dropped`);
   });

@@ -6,7 +6,7 @@ import { groupName } from "../../domain/concurrency.ts";
 import type { TokenRow } from "../../db/repos/tokens.ts";
 import type { EventRow } from "../../db/repos/events.ts";
 import type { UserRow } from "../../db/repos/users.ts";
-import { effectiveRoles } from "../../auth/users.ts";
+import { effectiveRoles } from "../../domain/user-roles.ts";
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 

@@ -2,7 +2,7 @@
 // issued to a task say so (`issuedTo`); a person can never make one.
 import { Hono, type MiddlewareHandler } from "hono";
 import * as v from "valibot";
-import { issueToken } from "../../auth/tokens.ts";
+import { isOwnPersonalToken, issueToken } from "../../auth/tokens.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import { getToken, listTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
@@ -53,9 +53,7 @@ export const tokensApi = new Hono<AppEnv>()
     const deps = c.get("deps");
     const id = c.req.param("id");
     // A person may revoke their own personal tokens; anything else needs tokens:write.
-    const target = await getToken(deps.db, id);
-    const own = target && !target.signIn && target.userId !== null && target.userId === c.get("token").userId;
-    if (!own) requirePermission(c, "tokens", "write");
+    if (!isOwnPersonalToken(c.get("token"), await getToken(deps.db, id))) requirePermission(c, "tokens", "write");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
     return c.json({ token: tokenView((await getToken(deps.db, id))!) });
   });

@@ -5,7 +5,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { BUILT_IN_ROLES, firstUncovered, may, removeRole, requirePermission, saveRole } from "../../auth/roles.ts";
-import { issueToken } from "../../auth/tokens.ts";
+import { isOwnPersonalToken, issueToken } from "../../auth/tokens.ts";
 import { getRole, listRoles } from "../../db/repos/roles.ts";
 import { getToken, listActiveTokens, listInactiveTokens, listPersonalTokens, revokeToken, type TokenRow } from "../../db/repos/tokens.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../domain/errors.ts";
@@ -176,8 +176,7 @@ export const tokenPages = new Hono<AppEnv>()
     const deps = c.get("deps");
     const { id } = c.req.valid("form");
     // A person may revoke their own personal tokens; anything else needs tokens:write.
-    const target = await getToken(deps.db, id);
-    if (!(target && !target.signIn && target.userId !== null && target.userId === c.get("token").userId)) requirePermission(c, "tokens", "write");
+    if (!isOwnPersonalToken(c.get("token"), await getToken(deps.db, id))) requirePermission(c, "tokens", "write");
     if (!(await revokeToken(deps.db, id, deps.now()))) throw new NotFoundError(`token ${id} not found`);
     return c.redirect(`/tokens?revokedToken=${id}`, 303);
   })
