@@ -42,8 +42,6 @@ export interface RunSandbox {
    * Links are never followed. Only a root server can; for others this does nothing.
    */
   reclaim(path: string): Promise<void>;
-  /** Paths the program running pipeline code (bun and the runner) needs, to bind read-only. */
-  readonly programPaths: string[];
   /** The group owning workspaces, which containers join to share them; absent when they are open to all. */
   readonly workspaceGroup?: number;
 }
@@ -149,7 +147,6 @@ export function prepareRunSandbox(setting: "on" | "off", options: PrepareSandbox
 function offSandbox(): RunSandbox {
   return {
     status: { state: "off" },
-    programPaths: programPaths(),
     wrap: () => {
       throw new Error("the run sandbox is off");
     },
@@ -162,7 +159,6 @@ function offSandbox(): RunSandbox {
 function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
   const unavailable = (reason: string): RunSandbox => ({
     status: { state: "unavailable", reason },
-    programPaths: programPaths(),
     wrap: () => {
       throw new Error(sandboxRefusal(reason));
     },
@@ -181,7 +177,6 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
   const group = user?.gid ?? process.getgid?.();
   const sandbox: RunSandbox = {
     status: { state: "on", ...(user && { user }) },
-    programPaths: paths,
     ...(group !== undefined && { workspaceGroup: group }),
     wrap(argv, options) {
       const args: string[] = [];

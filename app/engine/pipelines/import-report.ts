@@ -7,9 +7,9 @@ export const FUNCTION_MARKER = "__gantry_function";
 export type ImportReport = { ok: true; definition: unknown } | { ok: false; message: string };
 
 /** Deeper than any pipeline definition: a report nested past it was made to hurt the server. */
-export const MAX_DEFINITION_DEPTH = 64;
+const MAX_DEFINITION_DEPTH = 64;
 
-export class DefinitionTooDeepError extends Error {
+class DefinitionTooDeepError extends Error {
   override name = "DefinitionTooDeepError";
 }
 
