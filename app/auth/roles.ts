@@ -10,7 +10,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from ".
 import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
-  admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write"] }] },
+  admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write", "approve"] }] },
   viewer: { description: "Read everything but secrets' values (which nobody can read)", permissions: [{ resource: "*", target: ".*", actions: ["read"] }] },
 };
 

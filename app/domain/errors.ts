@@ -75,3 +75,10 @@ export class TooLargeError extends GantryError {
     super("too_large", message);
   }
 }
+
+/** A run's inputs do not fit its pipeline's schemas: every problem, by input name. */
+export class InvalidInputsError extends ValidationError {
+  constructor(readonly problems: readonly { input: string; message: string }[]) {
+    super(`invalid inputs: ${problems.map((problem) => `${problem.input}: ${problem.message}`).join("; ")}`);
+  }
+}

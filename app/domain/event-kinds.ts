@@ -13,6 +13,11 @@ export const EVENT_KINDS = [
   "task.timing_out",
   "task.reattached",
   "task.finished",
+  /** An approval gate began waiting for a decision (data: message, approvers, decideBy). */
+  "task.waiting",
+  /** A gate's decision (data: by, comment, auto, reason); the gate's end follows as task.finished. */
+  "approval.approved",
+  "approval.rejected",
   "system.paused",
   "system.resumed",
   "node.started",

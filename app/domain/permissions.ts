@@ -9,7 +9,8 @@ import * as v from "valibot";
  */
 export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups", "users"] as const;
 export type Resource = (typeof RESOURCES)[number];
-export const ACTIONS = ["read", "write"] as const;
+/** "approve": decide approval gates of a pipeline's runs (resource "runs"). */
+export const ACTIONS = ["read", "write", "approve"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** The target of server-wide resources. */
@@ -29,7 +30,7 @@ export const permissionSchema = v.strictObject({
       }
     }, "must be a valid regular expression"),
   ),
-  actions: v.pipe(v.array(v.picklist(ACTIONS, 'must be "read" or "write"')), v.minLength(1, "must name at least one action")),
+  actions: v.pipe(v.array(v.picklist(ACTIONS, 'must be "read", "write" or "approve"')), v.minLength(1, "must name at least one action")),
 });
 
 export type Permission = v.InferOutput<typeof permissionSchema>;

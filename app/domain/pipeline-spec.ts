@@ -8,6 +8,9 @@ import { groupTemplateProblems, type ConcurrencySpec } from "./concurrency.ts";
 import { RUN_VARIABLE_LIMITS } from "./run-variables.ts";
 import { fixedRetryDelay, growingRetryDelay, MAX_RETRY_DELAY_MS, type RetryDelay } from "./retry-delay.ts";
 import { triggerProblems } from "./trigger-checks.ts";
+import { inputSpecs } from "./describe-inputs.ts";
+import type { InputSpec } from "./run-inputs.ts";
+import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -101,11 +104,39 @@ const containerTaskSchema = v.strictObject({
   ...commonTaskEntries,
 });
 
+/** How long a gate waits by default, and at most. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+const MAX_APPROVAL_TIMEOUT_MS = 90 * 24 * 60 * 60 * 1000;
+
+const approvalTaskSchema = v.strictObject({
+  kind: v.literal("approval"),
+  needs: v.optional(needsSchema),
+  approvers: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string("must be a role name"), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a role name (1-64 of A-Z a-z 0-9 _ . -)"))),
+      v.minLength(1, "must name at least one role (leave it out for anyone with runs:approve)"),
+    ),
+  ),
+  timeout: v.optional(v.pipe(durationSchema, v.minValue(1, "must be more than 0"), v.maxValue(MAX_APPROVAL_TIMEOUT_MS, "must be at most 90d"))),
+  onTimeout: v.optional(v.picklist(["reject", "approve"], 'must be "reject" or "approve"')),
+  autoApprove: v.optional(v.function("must be a function returning true or false")),
+  message: v.optional(v.pipe(v.string("must be a string"), v.maxLength(2000, "must be at most 2000 characters"))),
+  allowSelfApproval: v.optional(v.boolean("must be true or false")),
+  env: v.optional(v.record(envNameSchema, envValueSchema)),
+});
+
 const taskSchema = v.variant(
   "kind",
-  [runTaskSchema, containerTaskSchema],
-  "must be made with run(...) or container(...)",
+  [runTaskSchema, containerTaskSchema, approvalTaskSchema],
+  "must be made with run(...), container(...) or approval(...)",
 );
+
+const notificationSchema = v.strictObject({
+  kind: v.literal("notify", "must be made with notify(...)"),
+  url: secretRefSchema,
+  secret: v.optional(secretRefSchema),
+  on: v.pipe(v.array(v.picklist(NOTIFY_EVENTS, `must be one of ${NOTIFY_EVENTS.join(", ")}`)), v.minLength(1, "must name at least one event")),
+});
 
 const triggerSchema = v.variant(
   "kind",
@@ -148,6 +179,11 @@ export const pipelineDefinitionSchema = v.strictObject({
   variables: v.optional(v.record(envNameSchema, v.string("must be a string"))),
   concurrency: v.optional(concurrencySchema),
   triggers: v.optional(v.array(triggerSchema)),
+  // Live schemas (or their described form from the sandbox): inputSpecs checks each.
+  inputs: v.optional(
+    v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be an object of schemas, e.g. { env: v.picklist([...]) }"),
+  ),
+  notifications: v.optional(v.array(notificationSchema)),
   tasks: v.pipe(
     v.record(idSchema, taskSchema),
     v.check((tasks) => Object.keys(tasks).length > 0, "must define at least one task"),
@@ -163,7 +199,7 @@ export type TriggerSpec = NonNullable<ParsedDefinition["triggers"]>[number];
 /** A task as stored with a version: data only, the function stays in the bundle. */
 export interface TaskSpec {
   id: string;
-  kind: "run" | "container";
+  kind: "run" | "container" | "approval";
   needs: Record<string, "success" | "failure" | "any">;
   env: Record<string, string | SecretReference>;
   timeoutMs?: number;
@@ -174,6 +210,8 @@ export interface TaskSpec {
   injectApiToken: boolean;
   /** A run() task's sandbox network: absent means the host's network. */
   runNetwork?: "none";
+  /** An approval gate's rules. */
+  approval?: ApprovalSpec;
   container?: {
     image: string;
     command?: string[];
@@ -192,6 +230,18 @@ export interface TaskSpec {
   };
 }
 
+/** An approval gate as stored: who may decide, how long it waits, what a timeout decides. */
+export interface ApprovalSpec {
+  /** Roles that may decide (one is enough); empty: anyone with runs:approve on the pipeline. */
+  approvers: string[];
+  timeoutMs: number;
+  onTimeout: "reject" | "approve";
+  /** The file has an autoApprove function (run in the sandbox like a run() task). */
+  autoApprove: boolean;
+  message?: string;
+  allowSelfApproval: boolean;
+}
+
 /** The serialisable form of a pipeline version. */
 export interface PipelineSpec {
   id: string;
@@ -202,6 +252,10 @@ export interface PipelineSpec {
   /** Absent when the pipeline sets no concurrency (its runs start at once). */
   concurrency?: ConcurrencySpec;
   triggers: TriggerSpec[];
+  /** Typed run inputs, in the file's order; absent when it declares none. */
+  inputs?: InputSpec[];
+  /** Notifications (the notify extension's subscriptions); absent when none. */
+  notifications?: NotificationSpec[];
   tasks: TaskSpec[];
 }
 
@@ -234,6 +288,8 @@ export function toPipelineSpec(definition: unknown): SpecResult {
   // A schedule that cannot fire is a load error, or the pipeline would show "ok" and never run.
   const scheduleIssues = triggerProblems(def.triggers ?? [], (definition as { triggers?: unknown }).triggers);
   if (scheduleIssues.length > 0) return { ok: false, issues: scheduleIssues };
+  const inputs = def.inputs ? inputSpecs(def.inputs) : undefined;
+  if (inputs && !inputs.ok) return { ok: false, issues: inputs.issues };
   const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
@@ -252,6 +308,15 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       variables: def.variables ?? {},
       ...(concurrency && { concurrency }),
       triggers: def.triggers ?? [],
+      ...(inputs && inputs.inputs.length > 0 && { inputs: inputs.inputs }),
+      ...(def.notifications &&
+        def.notifications.length > 0 && {
+          notifications: def.notifications.map((notification) => ({
+            url: notification.url.name,
+            ...(notification.secret && { secret: notification.secret.name }),
+            on: [...new Set(notification.on)],
+          })),
+        }),
       tasks,
     },
   };
@@ -271,6 +336,7 @@ const KNOWN_KEYS = [
   ...Object.keys(concurrencySchema.entries),
   ...Object.keys(runTaskSchema.entries),
   ...Object.keys(containerTaskSchema.entries),
+  ...Object.keys(approvalTaskSchema.entries),
 ];
 
 /** valibot's strict-object wording ("Invalid key: Expected never...") says little to authors. */
@@ -300,6 +366,24 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
   const env: TaskSpec["env"] = {};
   for (const [name, value] of Object.entries(task.env ?? {})) {
     env[name] = typeof value === "string" ? value : { secret: value.name };
+  }
+  if (task.kind === "approval") {
+    return {
+      id,
+      kind: "approval",
+      needs: task.needs ?? {},
+      env,
+      retries: 0,
+      injectApiToken: false,
+      approval: {
+        approvers: task.approvers ?? [],
+        timeoutMs: task.timeout ?? DEFAULT_APPROVAL_TIMEOUT_MS,
+        onTimeout: task.onTimeout ?? "reject",
+        autoApprove: task.autoApprove !== undefined,
+        ...(task.message !== undefined && { message: task.message }),
+        allowSelfApproval: task.allowSelfApproval ?? false,
+      },
+    };
   }
   const spec: TaskSpec = {
     id,

@@ -6,8 +6,11 @@ import { formatDuration } from "./duration.ts";
 export const RUN_STATES = ["queued", "pending", "running", "successful", "failed", "cancelled"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
-/** `reused`: a re-run of failed tasks kept the successful execution of the original run. */
-export const TASK_STATES = ["pending", "running", "successful", "failed", "skipped", "cancelled", "reused"] as const;
+/**
+ * `reused`: a re-run of failed tasks kept the successful execution of the original run.
+ * `waiting`: an approval gate waits for a decision.
+ */
+export const TASK_STATES = ["pending", "running", "waiting", "successful", "failed", "skipped", "cancelled", "reused"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** What one attempt of a task came to. */
@@ -19,7 +22,7 @@ export function isFinalRunState(state: RunState): boolean {
 }
 
 export function isFinalTaskState(state: TaskState): boolean {
-  return state !== "pending" && state !== "running";
+  return state !== "pending" && state !== "running" && state !== "waiting";
 }
 
 /** Successful, here or (reused) in the run a re-run came from. */

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { GantryError, RateLimitedError, type ErrorCode } from "../domain/errors.ts";
+import { GantryError, InvalidInputsError, RateLimitedError, type ErrorCode } from "../domain/errors.ts";
 import { ErrorPage } from "./web/pages/error.tsx";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -37,6 +37,8 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 
 export function handleError(error: Error, c: Context): Response | Promise<Response> {
   if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
+  // Inputs: every problem by input name, so a client can show each beside its field.
+  if (error instanceof InvalidInputsError && !wantsPage(c)) return c.json({ error: { code: error.code, message: error.message, problems: error.problems } }, 400);
   if (error instanceof GantryError) return errorResponse(c, STATUS[error.code], error.code, error.message);
   if (error instanceof SyntaxError && /JSON/i.test(error.message)) {
     return errorResponse(c, 400, "invalid", `request body is not valid JSON: ${error.message}`);

@@ -61,10 +61,41 @@ export interface RetryDelayOptions {
   max?: Duration;
 }
 
+/** A run input's value: text, a number or a boolean, as its schema says. */
+export type InputValue = string | number | boolean;
+
+/** Inputs as a task sees them when the pipeline's schemas are not known to the type checker. */
+export type UntypedInputs = Readonly<Record<string, InputValue | undefined>>;
+
+/**
+ * Any Standard Schema (valibot, zod, ...). A pipeline's inputs are such schemas; each must
+ * have a JSON Schema form (valibot's always have one through `@valibot/to-json-schema`).
+ */
+export interface InputSchema {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly types?: { readonly input: unknown; readonly output: unknown } | undefined;
+  };
+}
+
+/** The declared inputs of a pipeline: name → schema. */
+export type InputSchemas = Record<string, InputSchema>;
+
+/** The values a task sees for declared inputs (each schema's output type); untyped when no inputs are known. */
+export type InputsOf<S> = string extends keyof S
+  ? UntypedInputs
+  : { readonly [K in keyof S]: S[K] extends { readonly "~standard": { readonly types?: { readonly output: infer O } | undefined } } ? O : unknown };
+
 /** The log, shell, signal and data a `run()` task receives. */
-export interface TaskContext {
-  /** The task's environment: variables, run variables, system `GANTRY_*` values. */
+export interface TaskContext<Inputs = UntypedInputs> {
+  /** The task's environment: variables, run variables, `INPUT_<NAME>` of each input, system `GANTRY_*` values. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The run's inputs, checked against the pipeline's `inputs` schemas, defaults applied.
+   * Typed when the tasks are written as `tasks: ({ run }) => ({ ... })`.
+   */
+  readonly inputs: Inputs;
   /** Writes a line to the task log. */
   log: (...parts: unknown[]) => void;
   /** Bun shell, running in the workspace with the task's environment. */
@@ -103,7 +134,7 @@ export interface ObjectStoreClient {
 }
 
 /** The function a `run()` task executes in its own Bun process. */
-export type TaskFunction = (ctx: TaskContext) => unknown | Promise<unknown>;
+export type TaskFunction<Inputs = UntypedInputs> = (ctx: TaskContext<Inputs>) => unknown | Promise<unknown>;
 
 /** A task executed as a TypeScript function. Create it with {@link run}. */
 /** Options of a `run()` task. */
@@ -115,9 +146,9 @@ export interface RunOptions extends TaskOptions {
   network?: "none";
 }
 
-export interface RunTask extends RunOptions {
+export interface RunTask<Inputs = any> extends RunOptions {
   readonly kind: "run";
-  readonly fn: TaskFunction;
+  readonly fn: TaskFunction<Inputs>;
 }
 
 /** Options of a container task. */
@@ -161,7 +192,73 @@ export interface ContainerTask extends ContainerOptions {
   readonly kind: "container";
 }
 
-export type Task = RunTask | ContainerTask;
+/** What an `autoApprove` function sees: the run's inputs and environment, and how earlier tasks ended. */
+export interface ApprovalContext<Inputs = UntypedInputs> {
+  /** The run's environment (variables, run variables, `INPUT_*`, system `GANTRY_*` values). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly inputs: Inputs;
+  /** Every task of the run that has ended so far: its state and exit code. */
+  readonly tasks: Readonly<Record<string, { readonly state: string; readonly exitCode: number | null }>>;
+  /** Writes a line to the approval's log. */
+  log: (...parts: unknown[]) => void;
+  /** Aborted when the run is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+/** Options of an approval gate. */
+export interface ApprovalOptions<Inputs = any> {
+  /** Upstream tasks and the outcome each must have before the gate asks anyone. */
+  needs?: Record<string, NeedCondition>;
+  /**
+   * Roles whose holders may decide (one of them is enough). By default anyone with the
+   * `approve` action on the pipeline's runs (`runs:approve`) may.
+   */
+  approvers?: string[];
+  /** How long the gate waits for a decision (24h by default); it keeps counting across restarts. */
+  timeout?: Duration;
+  /** What a gate that nobody decided in time becomes: `"reject"` (default) or `"approve"`. */
+  onTimeout?: "reject" | "approve";
+  /**
+   * Decides without a person when it returns true: runs as a `run()` function (sandboxed,
+   * with the run's inputs, environment and earlier tasks' results). False (or a throw)
+   * leaves the decision to a person. The decision and its reason are recorded.
+   */
+  autoApprove?: (ctx: ApprovalContext<Inputs>) => boolean | Promise<boolean>;
+  /** Shown to the approver; `${VAR}` takes the run's variables and `${INPUT_NAME}` its inputs. */
+  message?: string;
+  /** The person who started the run may decide too (never by default). */
+  allowSelfApproval?: boolean;
+  /** Extra environment for `autoApprove`. */
+  env?: Record<string, EnvValue>;
+}
+
+/** A gate that waits for a person (or `autoApprove`). Create it with {@link approval}. */
+export interface ApprovalTask<Inputs = any> extends ApprovalOptions<Inputs> {
+  readonly kind: "approval";
+}
+
+export type Task<Inputs = any> = RunTask<Inputs> | ContainerTask | ApprovalTask<Inputs>;
+
+/** The events a notification can be sent for. */
+export type NotifyEvent =
+  | "run.started"
+  | "run.successful"
+  | "run.failed"
+  | "run.cancelled"
+  | "run.finished"
+  | "approval.waiting"
+  | "approval.approved"
+  | "approval.rejected";
+
+/** A notification: a signed JSON POST to a URL on the events chosen. Create it with {@link notify}. */
+export interface Notification {
+  readonly kind: "notify";
+  /** The URL to POST to, from the secret store (URLs of chat hooks are credentials). */
+  readonly url: SecretRef;
+  /** The key of the `X-Gantry-Signature-256` HMAC; without it, the URL's own value signs. */
+  readonly secret?: SecretRef;
+  readonly on: NotifyEvent[];
+}
 
 /** Starts the pipeline on a cron schedule. */
 export interface CronTrigger {
@@ -214,8 +311,15 @@ export interface ConcurrencyOptions {
   cancelInProgress?: boolean;
 }
 
+/** The task helpers, typed with a pipeline's inputs: what `tasks: ({ run }) => ({ ... })` receives. */
+export interface TaskBuilders<Inputs> {
+  run: (fn: TaskFunction<Inputs>, options?: RunOptions) => RunTask<Inputs>;
+  container: (options: ContainerOptions) => ContainerTask;
+  approval: (options?: ApprovalOptions<Inputs>) => ApprovalTask<Inputs>;
+}
+
 /** What a pipeline file exports by default. */
-export interface PipelineDefinition {
+export interface PipelineDefinition<S extends InputSchemas = InputSchemas> {
   /** `[a-z0-9-]+`, unique in its namespace (the subfolder of `pipelines/`). */
   id: string;
   name?: string;
@@ -227,14 +331,29 @@ export interface PipelineDefinition {
   /** Runs at once of this pipeline or of a group; see {@link ConcurrencyOptions}. */
   concurrency?: ConcurrencyOptions;
   triggers?: Trigger[];
-  tasks: Record<string, Task>;
+  /**
+   * Typed run inputs: valibot schemas (any Standard Schema with a JSON Schema form) by name.
+   * Forms, the CLI and the API ask for them; tasks get `ctx.inputs` and `INPUT_<NAME>`.
+   */
+  inputs?: S;
+  /** Signed JSON POSTs on events of this pipeline's runs; see {@link notify}. */
+  notifications?: Notification[];
+  /**
+   * The tasks by id; or a function of the task helpers, so `ctx.inputs` is typed from
+   * `inputs`: `tasks: ({ run, approval }) => ({ ... })`.
+   */
+  tasks: Record<string, Task<InputsOf<S>>> | ((helpers: TaskBuilders<InputsOf<S>>) => Record<string, Task<InputsOf<S>>>);
 }
+
+/** A pipeline definition as the server reads it: tasks as an object. */
+export type DefinedPipeline<S extends InputSchemas = InputSchemas> = Omit<PipelineDefinition<S>, "tasks"> & { tasks: Record<string, Task<InputsOf<S>>> };
 
 /**
  * Declares a pipeline. Export the result as the file's default export.
  *
  * @example
  * ```ts
+ * import * as v from "valibot";
  * import { definePipeline, run } from "gantry";
  *
  * export default definePipeline({
@@ -243,10 +362,23 @@ export interface PipelineDefinition {
  *     greet: run((ctx) => ctx.log("hello")),
  *   },
  * });
+ *
+ * // Typed inputs: write the tasks as a function of the helpers and ctx.inputs is typed.
+ * export const deploy = definePipeline({
+ *   id: "deploy",
+ *   inputs: { env: v.picklist(["staging", "production"]), replicas: v.optional(v.number(), 2) },
+ *   tasks: ({ run, approval }) => ({
+ *     ok: approval({ message: "Deploy to ${INPUT_ENV}?" }),
+ *     roll: run((ctx) => ctx.log(ctx.inputs.env, ctx.inputs.replicas), { needs: { ok: "success" } }),
+ *   }),
+ * });
  * ```
  */
-export function definePipeline<const T extends PipelineDefinition>(definition: T): T {
-  return definition;
+export function definePipeline<const S extends InputSchemas = {}>(definition: PipelineDefinition<S>): DefinedPipeline<S> {
+  const { tasks } = definition;
+  // The function form only types ctx.inputs: it is called once, here, with the plain helpers.
+  if (typeof tasks !== "function") return definition as DefinedPipeline<S>;
+  return { ...definition, tasks: tasks({ run, container, approval } as TaskBuilders<InputsOf<S>>) };
 }
 
 /**
@@ -262,8 +394,44 @@ export function definePipeline<const T extends PipelineDefinition>(definition: T
  * lint: run(async (ctx) => { await ctx.$`bun x tsc --noEmit`; }, { network: "none" }),
  * ```
  */
-export function run(fn: TaskFunction, options: RunOptions = {}): RunTask {
+export function run<Inputs = UntypedInputs>(fn: TaskFunction<Inputs>, options: RunOptions = {}): RunTask<Inputs> {
   return { ...options, kind: "run", fn };
+}
+
+/**
+ * A gate: once its needs are met the run shows "waiting for approval" until someone with
+ * the right (see `approvers`) approves or rejects it in the web UI, the CLI
+ * (`gantry run approve`) or the API. It holds no task slot while it waits. Approved, it
+ * ends successful; rejected (or timed out with `onTimeout: "reject"`), it ends failed
+ * with the reason, so `needs: { gate: "failure" }` tasks can react.
+ *
+ * @example
+ * ```ts
+ * release: approval({
+ *   needs: { build: "success" },
+ *   approvers: ["release-managers"],
+ *   timeout: "4h",
+ *   message: "Ship ${GANTRY_RUN_ID} to ${INPUT_ENV}?",
+ *   autoApprove: (ctx) => ctx.inputs.env === "staging",
+ * }),
+ * ```
+ */
+export function approval<Inputs = UntypedInputs>(options: ApprovalOptions<Inputs> = {}): ApprovalTask<Inputs> {
+  return { ...options, kind: "approval" };
+}
+
+/**
+ * Sends a JSON message to a URL on events of the pipeline's runs, signed like Gantry's
+ * webhooks (`X-Gantry-Signature-256: sha256=<hex HMAC-SHA256 of the body>`). A waiting
+ * approval's message carries its approve and reject links.
+ *
+ * @example
+ * ```ts
+ * notifications: [notify({ url: secret("chat_hook"), secret: secret("chat_hook_key"), on: ["approval.waiting", "run.failed"] })],
+ * ```
+ */
+export function notify(options: { url: SecretRef; secret?: SecretRef; on: NotifyEvent[] }): Notification {
+  return { kind: "notify", ...options };
 }
 
 /**

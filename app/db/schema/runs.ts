@@ -4,6 +4,8 @@ import { foreignKey, index, integer, primaryKey, sqliteTable, text } from "drizz
 import type { RunConcurrency } from "../../domain/concurrency.ts";
 import type { RerunScope } from "../../domain/rerun-plan.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
+import type { RunActor } from "../../domain/approvals.ts";
+import type { InputValues } from "../../domain/run-inputs.ts";
 import type { RunState } from "../../domain/states.ts";
 import { pipelines } from "./pipelines.ts";
 
@@ -18,6 +20,10 @@ export const runs = sqliteTable(
     trigger: text({ mode: "json" }).$type<RunTrigger>().notNull(),
     version: integer().notNull(),
     variables: text({ mode: "json" }).$type<Record<string, string>>().notNull(),
+    /** The run's inputs as checked against its version's schemas, defaults applied. */
+    inputs: text({ mode: "json" }).$type<InputValues>().notNull().default({}),
+    /** Who started it (a person or a token), so an approval can refuse their own decision. */
+    actor: text({ mode: "json" }).$type<RunActor>(),
     /** The run may not read secrets (a pull request from a fork). */
     noSecrets: integer({ mode: "boolean" }).notNull().default(false),
     /** Runs sharing a limit: "<ns>:<group>" or "<ns>/<pipeline>"; null when the run needs no queue. */

@@ -2,6 +2,7 @@
 // node running it holds a lease on it; each attempt is kept in task_attempts.
 import { foreignKey, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { TaskState } from "../../domain/states.ts";
+import type { GateDecision, WaitingGate } from "../../domain/approvals.ts";
 import { runs } from "./runs.ts";
 
 export const taskExecutions = sqliteTable(
@@ -11,7 +12,7 @@ export const taskExecutions = sqliteTable(
     pipelineId: text().notNull(),
     runId: integer().notNull(),
     taskId: text().notNull(),
-    kind: text().$type<"run" | "container">().notNull(),
+    kind: text().$type<"run" | "container" | "approval">().notNull(),
     state: text().$type<TaskState>().notNull(),
     exitCode: integer(),
     /** The latest attempt's number; 0 before the first. */
@@ -21,6 +22,10 @@ export const taskExecutions = sqliteTable(
     reusedFrom: integer(),
     /** When a failed attempt's retry is due (its retryDelay); null when none waits. */
     retryAt: integer({ mode: "timestamp_ms" }),
+    /** An approval gate waiting (or that waited): its message, rules and deadline. */
+    gate: text({ mode: "json" }).$type<WaitingGate>(),
+    /** The gate's decision, written by whoever decided; the driving node applies it. */
+    decision: text({ mode: "json" }).$type<GateDecision>(),
     nodeId: text(),
     leaseExpiresAt: integer({ mode: "timestamp_ms" }),
     startedAt: integer({ mode: "timestamp_ms" }),
