@@ -22,6 +22,7 @@ import { extensionsApi } from "./http/api/extensions.ts";
 import { extensionCallsApi } from "./http/api/extension-calls.ts";
 import { subscriptionsApi } from "./http/api/subscriptions.ts";
 import { systemApi } from "./http/api/system.ts";
+import { approvalsApi } from "./http/api/approvals.ts";
 
 /** Raw object uploads stream into the store, which stops them at GANTRY_OBJECT_MAX_BYTES itself. */
 const API_OBJECT_UPLOAD = /^\/api\/v1\/pipelines\/[^/]+\/[^/]+\/(?:runs\/[^/]+\/)?objects\//;
@@ -77,5 +78,6 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/roles", rolesApi);
   app.route("/api/v1/users", usersApi);
   app.route("/api/v1/system", systemApi);
+  app.route("/api/v1/approvals", approvalsApi);
   return app;
 }

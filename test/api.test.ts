@@ -372,9 +372,10 @@ describe("openapi", () => {
         const text = await response.text();
         expect(text, label).not.toContain("no route");
       }
-      // A cancel of a finished run is a 409, a live answer, and so is an extension call without
-      // the extension's secret (a user token is never one); everything else succeeds.
-      const expected = route.path.endsWith("/cancel") ? 409 : route.path === "/extensions/{id}/calls" ? 401 : route.success;
+      // A cancel of a finished run is a 409, a live answer, and so is a decision on a task that
+      // is no gate, or an extension call without the extension's secret (a user token is never
+      // one); everything else succeeds.
+      const expected = /\/(cancel|approve|reject)$/.test(route.path) ? 409 : route.path === "/extensions/{id}/calls" ? 401 : route.success;
       // A PUT of something that exists replaces it: 200 instead of 201.
       if (route.method === "put") expect([200, 201], label).toContain(response.status);
       else expect(response.status, label).toBe(expected);

@@ -52,7 +52,7 @@ describe("every route checks its permission", () => {
     const secret = await tokenWithRole("nobody", [{ resource: "pipelines", target: "^no-such/thing$", actions: ["read"] }]);
     const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1" };
     // Routes every valid token may use, and lists that show only what the token may read.
-    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines"]);
+    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals"]);
     let checked = 0;
     for (const route of API_ROUTES) {
       const key = `${route.method} ${route.path}`;
@@ -72,7 +72,7 @@ describe("every route checks its permission", () => {
       expect(response.status, key).toBe(403);
       const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error.code, key).toBe("forbidden");
-      expect(body.error.message, key).toMatch(/lacks permission \w+:(read|write) on \S+/);
+      expect(body.error.message, key).toMatch(/lacks permission \w+:(read|write|approve) on \S+/);
       checked++;
     }
     expect(checked).toBeGreaterThan(20);

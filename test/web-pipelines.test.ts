@@ -85,7 +85,7 @@ beforeAll(async () => {
   const key = { namespace: "default", id: "many" };
   for (let i = 1; i <= 55; i++) {
     const at = new Date(Date.now() - (60 - i) * 60_000);
-    const run = await insertRun(db, key, { trigger: { kind: "api", by: "seed" }, version: 1, variables: {}, tasks: [{ id: "a", kind: "run" }], concurrencyKey: null, concurrency: null }, at, { nodeId: "seed", leaseExpiresAt: at });
+    const run = await insertRun(db, key, { trigger: { kind: "api", by: "seed" }, version: 1, variables: {}, inputs: {}, tasks: [{ id: "a", kind: "run" }], concurrencyKey: null, concurrency: null }, at, { nodeId: "seed", leaseExpiresAt: at });
     const state = i % 5 === 0 ? "failed" : "successful";
     await updateRun(
       db,

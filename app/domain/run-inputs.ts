@@ -116,8 +116,8 @@ export function formFieldSchema(json: unknown): { ok: true; schema: InputSchema 
   }
   if (source.default !== undefined) {
     const checked = checkValue(schema, source.default);
-    if (typeof checked === "string") return { ok: false, message: `its default ${JSON.stringify(source.default)} ${checked}` };
-    schema.default = checked;
+    if (!checked.ok) return { ok: false, message: `its default ${JSON.stringify(source.default)} ${checked.message}` };
+    schema.default = checked.value;
   }
   return { ok: true, schema };
 }
@@ -191,8 +191,8 @@ export function checkInputs(inputs: readonly InputSpec[], given: Readonly<Record
     }
     const converted = options.text === true && typeof raw === "string" ? fromText(input.schema, raw) : raw;
     const checked = checkValue(input.schema, converted);
-    if (typeof checked === "string") problems.push({ input: input.name, message: checked });
-    else values[input.name] = checked;
+    if (!checked.ok) problems.push({ input: input.name, message: checked.message });
+    else values[input.name] = checked.value;
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, values };
 }
@@ -217,14 +217,21 @@ export function fromText(schema: InputSchema, text: string): unknown {
   return text;
 }
 
+export type ValueCheck = { ok: true; value: InputValue } | { ok: false; message: string };
+
 /** The value if it fits the schema, or what is wrong with it (a phrase after the input's name). */
-export function checkValue(schema: InputSchema, value: unknown): InputValue | string {
+export function checkValue(schema: InputSchema, value: unknown): ValueCheck {
+  const problem = valueProblem(schema, value);
+  return problem === undefined ? { ok: true, value: value as InputValue } : { ok: false, message: problem };
+}
+
+function valueProblem(schema: InputSchema, value: unknown): string | undefined {
   if (schema.enum) {
-    return schema.enum.some((choice) => choice === value) ? (value as InputValue) : `must be one of ${schema.enum.map((choice) => JSON.stringify(choice)).join(", ")}`;
+    return schema.enum.some((choice) => choice === value) ? undefined : `must be one of ${schema.enum.map((choice) => JSON.stringify(choice)).join(", ")}`;
   }
   switch (schema.type) {
     case "boolean":
-      return typeof value === "boolean" ? value : "must be true or false";
+      return typeof value === "boolean" ? undefined : "must be true or false";
     case "number":
     case "integer": {
       if (typeof value !== "number" || !Number.isFinite(value)) return schema.type === "integer" ? "must be a whole number" : "must be a number";
@@ -234,7 +241,7 @@ export function checkValue(schema: InputSchema, value: unknown): InputValue | st
       if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) return `must be more than ${schema.exclusiveMinimum}`;
       if (schema.exclusiveMaximum !== undefined && value >= schema.exclusiveMaximum) return `must be less than ${schema.exclusiveMaximum}`;
       if (schema.multipleOf !== undefined && Math.abs(value / schema.multipleOf - Math.round(value / schema.multipleOf)) > 1e-9) return `must be a multiple of ${schema.multipleOf}`;
-      return value;
+      return undefined;
     }
     case "string": {
       if (typeof value !== "string") return "must be text";
@@ -245,7 +252,7 @@ export function checkValue(schema: InputSchema, value: unknown): InputValue | st
       if (schema.maxLength !== undefined && length > schema.maxLength) return `must be at most ${schema.maxLength} characters`;
       if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(value)) return `must match /${schema.pattern}/`;
       if (schema.format !== undefined && !FORMAT_PATTERNS[schema.format].test(value)) return `must be ${article(schema.format)} ${schema.format}`;
-      return value;
+      return undefined;
     }
   }
 }

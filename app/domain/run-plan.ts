@@ -10,6 +10,8 @@ export interface PlanInput {
   /** Tasks this run is executing or about to (their slot is taken). */
   inFlight: ReadonlySet<string>;
   parallelism: number;
+  /** Approval gates: they start without a slot of the run's parallelism and hold none while they wait. */
+  gates?: ReadonlySet<string>;
   /** Set when a cancel was acted on, with the reason the run ends with ("cancelled by alice"): nothing new starts and pending tasks end cancelled. */
   cancelled?: string;
 }
@@ -69,10 +71,15 @@ export function planRun(input: PlanInput): RunPlan {
         states.set(id, "skipped");
       }
     }
-    let slots = input.parallelism - input.inFlight.size;
+    const gates = input.gates ?? new Set<string>();
+    let slots = input.parallelism - [...input.inFlight].filter((id) => !gates.has(id)).length;
     for (const id of nextStep(input.tasks as DagTask[], states).ready) {
-      if (slots <= 0) break;
       if (input.inFlight.has(id)) continue;
+      if (gates.has(id)) {
+        plan.start.push(id);
+        continue;
+      }
+      if (slots <= 0) continue;
       plan.start.push(id);
       slots--;
     }

@@ -1,6 +1,18 @@
-// Makes `import ... from "gantry"` resolve to the SDK inside this process, so pipeline
-// bundles (which keep "gantry" external) work from source and from the compiled binary.
+// Makes `import ... from "gantry"` and `"valibot"` resolve to the host's copies inside this
+// process, so pipeline bundles (which keep both external) work from source and from the
+// compiled binary, and a pipeline folder needs no node_modules to declare typed inputs.
 import * as sdk from "../sdk/index.ts";
+
+const compiled = import.meta.url.includes("$bunfs") || import.meta.path.startsWith("/$bunfs");
+
+/**
+ * valibot is loaded only when a bundle imports it (~3 ms a task runner would pay for
+ * nothing otherwise), from its resolved file: a dynamic import("valibot") would come back
+ * to this plugin. The compiled binary has it loaded already; taken before the plugin exists.
+ */
+const loadValibot: () => Promise<Record<string, unknown>> = compiled
+  ? await import("valibot").then((module) => () => Promise.resolve(module as Record<string, unknown>))
+  : () => import(Bun.resolveSync("valibot", import.meta.dir));
 
 let registered = false;
 
@@ -11,6 +23,7 @@ export function registerSdkModule(): void {
     name: "gantry-sdk",
     setup(build) {
       build.module("gantry", () => ({ exports: { ...sdk }, loader: "object" }));
+      build.module("valibot", async () => ({ exports: { ...(await loadValibot()) }, loader: "object" }));
     },
   });
 }

@@ -123,6 +123,7 @@ describe("a webhook delivery whose server dies before it could answer", () => {
           trigger: { kind: "webhook", by: "webhook" },
           version: 1,
           variables: { REF: "main" },
+          inputs: {},
           noSecrets: false,
           tasks: [
             { id: "slow", kind: "container" },

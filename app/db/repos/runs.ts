@@ -2,6 +2,8 @@
 // writes its event in the same transaction, so the event log never disagrees with the rows.
 // Task executions' and attempts' own writes are in task-executions.ts.
 import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import type { RunActor } from "../../domain/approvals.ts";
+import type { InputValues } from "../../domain/run-inputs.ts";
 import type { Db, DbOrTx } from "../client.ts";
 import { deliveries, events, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunConcurrency } from "../../domain/concurrency.ts";
@@ -23,8 +25,11 @@ export interface NewRun {
   trigger: RunTrigger;
   version: number;
   variables: Record<string, string>;
+  /** Checked against the version's input schemas, defaults applied. */
+  inputs: InputValues;
+  actor?: RunActor;
   noSecrets?: boolean;
-  tasks: { id: string; kind: "run" | "container"; reusedFrom?: { run: number; execution: ExecutionRow } }[];
+  tasks: { id: string; kind: "run" | "container" | "approval"; reusedFrom?: { run: number; execution: ExecutionRow } }[];
   concurrencyKey: string | null;
   concurrency: RunConcurrency | null;
   rerun?: { of: number; only: RerunScope };
@@ -68,6 +73,8 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
       trigger: run.trigger,
       version: run.version,
       variables: run.variables,
+      inputs: run.inputs,
+      ...(run.actor && { actor: run.actor }),
       noSecrets: run.noSecrets === true,
       concurrencyKey: run.concurrencyKey,
       concurrency: run.concurrency,
@@ -230,7 +237,7 @@ export async function finishRun(db: Db, key: RunKey, end: { state: RunState; rea
  */
 export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string; taskReason: string }, now: Date): Promise<void> {
   const ended: { taskId: string; state: TaskState }[] = [];
-  for (const [from, to] of [["running", "failed"], ["pending", "cancelled"]] as const) {
+  for (const [from, to] of [["running", "failed"], ["waiting", "cancelled"], ["pending", "cancelled"]] as const) {
     const rows = await tx
       .update(taskExecutions)
       .set({ state: to, reason: end.taskReason, endedAt: now, leaseExpiresAt: null })

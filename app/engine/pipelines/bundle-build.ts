@@ -1,4 +1,4 @@
-// Bundles one pipeline file with Bun.build (its own imports included, "gantry" left to the
+// Bundles one pipeline file with Bun.build (its own imports included, "gantry" and "valibot" left to the
 // host) into one ESM text with an inline source map naming the files it was made from.
 // The server runs this in the sandbox (macros and imported files are the author's code);
 // the CLI on a person's own files runs it in-process.
@@ -18,7 +18,9 @@ export async function buildBundle(file: string): Promise<BuildResult> {
       entrypoints: [file],
       target: "bun",
       format: "esm",
-      external: ["gantry"],
+      // "valibot" is the host's too: input schemas are read by the host's JSON Schema
+      // converter, and a pipeline folder needs no node_modules to declare inputs.
+      external: ["gantry", "valibot"],
       // Stack traces of a failing task then point at the pipeline file, not the bundle.
       sourcemap: "inline",
       throw: false,

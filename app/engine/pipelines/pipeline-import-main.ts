@@ -3,6 +3,7 @@
 // top-level code runs here, never in the server, and the server validates what it gets.
 import { registerSdkModule } from "../sdk-module.ts";
 import { FUNCTION_MARKER, type ImportReport } from "./import-report.ts";
+import { withDescribedInputs } from "../../domain/describe-inputs.ts";
 
 export async function importPipeline(bundlePath: string): Promise<number> {
   // What the file itself prints goes to stderr, so the report is the only line on stdout.
@@ -12,7 +13,8 @@ export async function importPipeline(bundlePath: string): Promise<number> {
   try {
     registerSdkModule();
     const module = await import(bundlePath);
-    const definition = module.default === undefined ? undefined : JSON.parse(JSON.stringify(module.default, markFunctions) ?? "null");
+    // Input schemas hold functions: described here, where they live, as JSON Schema.
+    const definition = module.default === undefined ? undefined : JSON.parse(JSON.stringify(withDescribedInputs(module.default), markFunctions) ?? "null");
     report = { ok: true, definition };
   } catch (error) {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

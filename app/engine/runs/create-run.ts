@@ -5,7 +5,9 @@ import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { insertRun, type ExecutionRow, type RunWithTasks } from "../../db/repos/runs.ts";
 import { getSystemState } from "../../db/repos/system-state.ts";
 import { concurrencyKey, runConcurrency } from "../../domain/concurrency.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { ConflictError, InvalidInputsError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { RunActor } from "../../domain/approvals.ts";
+import { checkInputs, fromText, type InputSpec, type InputValues } from "../../domain/run-inputs.ts";
 import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
 import { runVariablesProblem } from "../../domain/run-variables.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -17,6 +19,15 @@ import type { EngineContext } from "./engine-context.ts";
 
 export interface StartRunOptions {
   variables?: Record<string, string>;
+  /**
+   * Values of the pipeline's inputs, checked against its schemas (defaults applied). With
+   * `inputsFrom: "text"` they may be strings, converted by each schema (a form, `-i`).
+   * Run variables named like an input set that input (text), so triggers map into inputs.
+   */
+  inputs?: Record<string, unknown>;
+  inputsFrom?: "json" | "text";
+  /** Who starts it (a person or a token): an approval refuses their own decision. */
+  actor?: RunActor;
   trigger: RunTrigger;
   /** A hook delivery: recorded with the run; a repeat throws DuplicateDeliveryError and starts nothing. */
   delivery?: { extension: string; deliveryId: string };
@@ -53,6 +64,24 @@ function checkVariables(variables: Record<string, string>, systemVariables: Reco
   }
 }
 
+/**
+ * The run's checked inputs, and its variables without those that named an input (read as
+ * text by the input's schema). Every problem is reported at once, by input name.
+ */
+function runInputs(declared: readonly InputSpec[], start: StartRunOptions): { variables: Record<string, string>; inputs: InputValues } {
+  const variables = { ...(start.variables ?? {}) };
+  const given: Record<string, unknown> = {};
+  for (const input of declared) {
+    if (!Object.hasOwn(variables, input.name)) continue;
+    given[input.name] = start.inputsFrom === "text" ? variables[input.name] : fromText(input.schema, variables[input.name]!);
+    delete variables[input.name];
+  }
+  Object.assign(given, start.inputs ?? {});
+  const checked = checkInputs(declared, given, { text: start.inputsFrom === "text" });
+  if (!checked.ok) throw new InvalidInputsError(checked.problems);
+  return { variables, inputs: checked.values };
+}
+
 export async function createRun(
   ctx: EngineContext,
   key: PipelineKey,
@@ -71,7 +100,7 @@ export async function createRun(
   }
   const version = await ctx.version(key, number);
   if (!version) throw new NotFoundError(`version ${number} of ${key.namespace}/${key.id} not found`);
-  const variables = start.variables ?? {};
+  const { variables, inputs } = runInputs(version.spec.inputs ?? [], start);
   const systemVariables = start.systemVariables ?? {};
   checkVariables(variables, systemVariables);
   // Run variables cannot be GANTRY_* names, so the two never overlap.
@@ -87,6 +116,8 @@ export async function createRun(
     trigger: start.trigger,
     version: version.version,
     variables: allVariables,
+    inputs,
+    ...(start.actor && { actor: start.actor }),
     noSecrets: start.noSecrets === true,
     tasks: spec.tasks.map((task) => {
       const reused = rerun?.reused.get(task.id);

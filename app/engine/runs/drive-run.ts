@@ -10,6 +10,7 @@ import { runKeyOf, runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { executeTask } from "./task-attempt.ts";
+import { awaitApproval } from "./await-approval.ts";
 
 /** The run's work can no longer be found (its version's bundle, the workspace it was to start from). */
 export class WorkLostError extends Error {}
@@ -35,10 +36,15 @@ export async function startDriving(ctx: EngineContext, row: RunWithTasks, recove
     try {
       await prepareWorkspace(ctx, run);
       for (const execution of row.tasks) {
-        if (execution.state !== "running") continue;
+        if (execution.state !== "running" && execution.state !== "waiting") continue;
         const task = run.spec.tasks.find((candidate) => candidate.id === execution.taskId);
         if (!task) continue;
         run.inFlight.add(task.id);
+        if (task.kind === "approval") {
+          // A gate goes on waiting (its timeout counting from when it began), or asks autoApprove again.
+          void awaitApproval(ctx, run, task, execution).finally(() => schedule(ctx, run));
+          continue;
+        }
         const latest = execution.attempts[execution.attempts.length - 1];
         // A task waiting to retry when the server stopped waits out what is left of it.
         void executeTask(ctx, run, task, latest, execution.retryAt).finally(() => schedule(ctx, run));
@@ -100,6 +106,7 @@ async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
     states: run.states,
     inFlight: run.inFlight,
     parallelism: run.spec.parallelism,
+    gates: run.gates,
     ...(run.cancelled !== undefined && { cancelled: run.cancelled }),
   });
   const now = ctx.now();
@@ -123,7 +130,7 @@ async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
   for (const id of plan.start) {
     run.inFlight.add(id);
     const task = run.spec.tasks.find((candidate) => candidate.id === id)!;
-    void executeTask(ctx, run, task).finally(() => schedule(ctx, run));
+    void (task.kind === "approval" ? awaitApproval(ctx, run, task) : executeTask(ctx, run, task)).finally(() => schedule(ctx, run));
   }
   if (plan.end) run.finish();
 }

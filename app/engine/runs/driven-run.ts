@@ -6,6 +6,7 @@ import type { RunWithTasks } from "../../db/repos/runs.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { TaskState } from "../../domain/states.ts";
+import type { InputValues } from "../../domain/run-inputs.ts";
 import type { TaskHandle } from "../executors/executor.ts";
 import type { IssuedToken } from "./engine-context.ts";
 
@@ -14,12 +15,15 @@ export interface DrivenRun {
   spec: PipelineSpec;
   bundlePath: string;
   variables: Record<string, string>;
+  inputs: InputValues;
   noSecrets: boolean;
   workspace: string;
   concurrencyKey: string | null;
   /** A re-run of failed tasks starts from a copy of this run's workspace. */
   seedFrom?: RunKey;
   states: Map<string, TaskState>;
+  /** Exit codes of tasks that have ended (for autoApprove's view of earlier tasks). */
+  exitCodes: Map<string, number | null>;
   /** The latest attempt number of each task (0 before its first). */
   attempts: Map<string, number>;
   /** Tasks waiting for a global slot or running. */
@@ -27,6 +31,12 @@ export interface DrivenRun {
   handles: Map<string, TaskHandle>;
   /** Tasks waiting out their retry delay: each is woken to act on a cancel or on the engine stopping. */
   retryWaits: Set<() => void>;
+  /** Approval gates waiting, by task: woken by a decision, a cancel or the engine stopping. */
+  gateWaits: Map<string, () => void>;
+  /** Each gate's flow, by task, settling once it has ended (a decision made here waits for it). */
+  gateEnds: Map<string, Promise<void>>;
+  /** The run's approval gates (they take no slot). */
+  gates: Set<string>;
   /** Set once a cancel is acted on; the run then ends with this reason. */
   cancelled?: string;
   tokenIds: string[];
@@ -51,15 +61,20 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     spec,
     bundlePath,
     variables: row.variables,
+    inputs: row.inputs,
     noSecrets: row.noSecrets,
     workspace: workspacePath(workspacesDir, key),
     concurrencyKey: row.concurrencyKey,
     ...(row.rerunOf !== null && row.tasks.some((task) => task.state === "reused") && { seedFrom: { ...key, run: row.rerunOf } }),
     states: new Map(row.tasks.map((task) => [task.taskId, task.state])),
     attempts: new Map(row.tasks.map((task) => [task.taskId, task.attempt])),
+    exitCodes: new Map(row.tasks.map((task) => [task.taskId, task.exitCode])),
     inFlight: new Set(),
     handles: new Map(),
     retryWaits: new Set(),
+    gateWaits: new Map(),
+    gateEnds: new Map(),
+    gates: new Set(spec.tasks.filter((task) => task.kind === "approval").map((task) => task.id)),
     ...(row.cancelRequestedAt && { cancelled: row.cancelReason ?? "cancelled" }),
     tokenIds: [],
     recovered,
@@ -74,6 +89,7 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
 export function stopTasks(run: DrivenRun, graceMs: number): void {
   for (const handle of run.handles.values()) handle.stop(graceMs);
   for (const wake of run.retryWaits) wake();
+  for (const wake of run.gateWaits.values()) wake();
 }
 
 export const workspacePath = (workspacesDir: string, key: RunKey) => join(workspacesDir, key.namespace, key.id, String(key.run));

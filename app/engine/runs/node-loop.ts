@@ -7,6 +7,8 @@ import { listCancelRequests } from "../../db/repos/runs.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { recoverRuns } from "./recover-runs.ts";
+import { listDecidedGates } from "../../db/repos/approvals.ts";
+import { actOnDecision } from "./decide-approval.ts";
 
 export const DEFAULT_POLL_MS = 1_000;
 /** The queue and lapsed leases are looked at every this many polls (admission is also kicked directly). */
@@ -28,6 +30,7 @@ export function startNodeLoop(ctx: EngineContext, actOnCancel: (key: RunKey, rea
       ticks++;
       if (ticks % heartbeatEvery === 0) await renewLeases(ctx.db, ctx.node.id, ctx.now(), ctx.leaseUntil());
       for (const { key, reason } of await listCancelRequests(ctx.db, ctx.node.id)) actOnCancel(key, reason);
+      for (const { key, taskId } of await listDecidedGates(ctx.db, ctx.node.id)) actOnDecision(ctx, key, taskId);
       if (ticks % SLOW_EVERY === 0) {
         if (await hasQueuedRuns(ctx.db)) await ctx.admit();
         if (await hasClaimableRuns(ctx.db, ctx.node.id, ctx.now())) await recoverRuns(ctx, false);

@@ -15,10 +15,12 @@ import { startNodeLoop, type NodeLoop } from "./node-loop.ts";
 import { pauseRuns, resumeRuns, systemStatus, type SystemStatus } from "./pause-runs.ts";
 import { recoverRuns } from "./recover-runs.ts";
 import { rerunRun, type RerunOptions } from "./rerun-run.ts";
+import { decideApproval, type ApprovalDecision } from "./decide-approval.ts";
 
 export type { StartRunOptions } from "./create-run.ts";
 export type { RerunOptions } from "./rerun-run.ts";
 export type { SystemStatus } from "./pause-runs.ts";
+export type { ApprovalDecision } from "./decide-approval.ts";
 export type { EngineOptions, IssuedToken, RunTokenIssuer } from "./engine-context.ts";
 export { SECRETS_WITHHELD_REASON } from "./task-environment.ts";
 
@@ -27,6 +29,8 @@ export interface Orchestrator {
   startRun(key: PipelineKey, options: StartRunOptions): Promise<RunWithTasks>;
   rerunRun(key: RunKey, options: RerunOptions): Promise<RunWithTasks>;
   cancelRun(key: RunKey, by?: string): Promise<void>;
+  /** Approves or rejects a waiting approval gate, by the gate's rules of who may. */
+  decideApproval(key: RunKey, task: string, decision: ApprovalDecision): Promise<void>;
   pause(by?: string): Promise<SystemStatus>;
   resume(by?: string): Promise<SystemStatus>;
   systemStatus(): Promise<SystemStatus>;
@@ -83,6 +87,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
     startRun: (key, start) => createRun(ctx, key, start, cancelHere),
     rerunRun: (key, rerun) => rerunRun(ctx, key, rerun, cancelHere),
     cancelRun: (key, by) => cancelRun(ctx, key, by),
+    decideApproval: (key, task, decision) => decideApproval(ctx, key, task, decision),
     pause: (by) => pauseRuns(ctx, by),
     resume: (by) => resumeRuns(ctx, by),
     systemStatus: () => systemStatus(ctx),
@@ -107,6 +112,8 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
         for (const handle of run.handles.values()) handle.detach(ctx.killGraceMs);
         // A wait for a retry ends here; its stored retry time is waited out by the next process.
         for (const wake of run.retryWaits) wake();
+        // So does a gate's wait: the next process waits out what is left of its timeout.
+        for (const wake of run.gateWaits.values()) wake();
       }
       ctx.active.clear();
       await releaseNode(ctx.db, ctx.node.id, ctx.now()).catch(() => undefined);

@@ -9,6 +9,7 @@ import { RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
 import { planRerun, type RerunScope } from "../../domain/rerun-plan.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
+import type { RunActor } from "../../domain/approvals.ts";
 import { isFinalRunState } from "../../domain/states.ts";
 import { createRun } from "./create-run.ts";
 import { workspacePath } from "./driven-run.ts";
@@ -17,6 +18,8 @@ import type { EngineContext } from "./engine-context.ts";
 export interface RerunOptions {
   only: RerunScope;
   trigger: RunTrigger;
+  /** Who re-runs it: an approval in the new run refuses their own decision. */
+  actor?: RunActor;
 }
 
 export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOptions, actOnCancel: (key: RunKey, reason: string) => void): Promise<RunWithTasks> {
@@ -48,7 +51,8 @@ export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOp
   return createRun(
     ctx,
     key,
-    { variables, systemVariables, trigger: options.trigger, noSecrets: original.noSecrets },
+    // The same inputs: they were checked against this same version when the original started.
+    { variables, systemVariables, inputs: original.inputs, trigger: options.trigger, noSecrets: original.noSecrets, ...(options.actor && { actor: options.actor }) },
     actOnCancel,
     { version: original.version, of: original.id, only: options.only, reused },
   );

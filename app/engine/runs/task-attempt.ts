@@ -126,6 +126,7 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, s
       );
       if (!retry) {
         run.states.set(task.id, outcome.state);
+        run.exitCodes.set(task.id, outcome.exitCode);
         ctx.publish("task.finished", run.key, task.id);
       } else {
         // Pages and the CLI show when the next attempt starts.
@@ -181,7 +182,7 @@ async function freshAttempt(
   const logFrom = log.size;
   if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
-  const executor = ctx.executors[task.kind];
+  const executor = ctx.executors[task.kind === "container" ? "container" : "run"];
   const prepared = executor ? await taskEnvironment(ctx, run, task) : undefined;
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
@@ -192,7 +193,7 @@ async function freshAttempt(
   const claiming = claimAttempt(ctx.db, run.key, {
     taskId: task.id,
     attempt,
-    executor: task.kind,
+    executor: task.kind === "container" ? "container" : "run",
     ref,
     nodeId: ctx.node.id,
     leaseExpiresAt: ctx.leaseUntil(),

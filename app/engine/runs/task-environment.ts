@@ -7,6 +7,16 @@ import { runKeyString } from "../../domain/run-key.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
+import { inputsEnv } from "../../domain/run-inputs.ts";
+import { isFinalTaskState } from "../../domain/states.ts";
+import { INPUTS_ENV, TASK_RESULTS_ENV } from "../task-runner/run-data.ts";
+
+/** How the run's tasks that have ended so far ended, for autoApprove's ctx.tasks. */
+function taskResults(run: DrivenRun): Record<string, { state: string; exitCode: number | null }> {
+  const results: Record<string, { state: string; exitCode: number | null }> = {};
+  for (const [id, state] of run.states) if (isFinalTaskState(state)) results[id] = { state, exitCode: run.exitCodes.get(id) ?? null };
+  return results;
+}
 
 /** Why a task of a `noSecrets` run that references a secret fails. */
 export const SECRETS_WITHHELD_REASON = "secrets are withheld from runs triggered by pull requests from forks";
@@ -58,6 +68,11 @@ export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: 
     secrets.push(resolved.value);
   }
   Object.assign(env, run.variables);
+  // Inputs as INPUT_<NAME>, over variables of the same name: they were checked, variables were not.
+  Object.assign(env, inputsEnv(run.inputs));
+  // run() code (and autoApprove) gets them typed as ctx.inputs; the runner takes this out of the env.
+  if (task.kind !== "container") env[INPUTS_ENV] = JSON.stringify(run.inputs);
+  if (task.kind === "approval") env[TASK_RESULTS_ENV] = JSON.stringify(taskResults(run));
   // System variables last: a pipeline cannot override them.
   env.GANTRY_NAMESPACE = run.key.namespace;
   env.GANTRY_PIPELINE_ID = run.key.id;

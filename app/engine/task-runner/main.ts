@@ -8,6 +8,7 @@ import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
 import { GO, TASK_RUNNER_NOT_STARTED } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
+import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
 
 export interface TaskRunnerArgs {
   bundle: string;
@@ -37,6 +38,8 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
   // The attempt's deadline (when it has a timeout) tells a timeout's SIGTERM from a cancel's.
   const deadline = process.env[DEADLINE_ENV];
   delete process.env[DEADLINE_ENV];
+  const inputs = Object.freeze(takeJsonEnv<Record<string, string | number | boolean>>(INPUTS_ENV, {}));
+  const taskResults = Object.freeze(takeJsonEnv<Record<string, { state: string; exitCode: number | null }>>(TASK_RESULTS_ENV, {}));
   const controller = new AbortController();
   // SIGTERM (cancel, timeout) aborts ctx.signal, saying which; the server sends SIGKILL after the grace period.
   process.on("SIGTERM", () => controller.abort(abortReason(deadline, Date.now())));
@@ -57,8 +60,10 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     registerSdkModule();
     const module = await import(args.bundle);
     const task = module.default?.tasks?.[args.task];
-    if (!task || task.kind !== "run" || typeof task.fn !== "function") {
-      throw new Error(`task "${args.task}" is not a run() task of this pipeline version`);
+    // An approval gate's autoApprove runs as a run() task does.
+    const fn = task?.kind === "run" ? task.fn : task?.kind === "approval" ? task.autoApprove : undefined;
+    if (typeof fn !== "function") {
+      throw new Error(`task "${args.task}" is not a run() task (or an approval with autoApprove) of this pipeline version`);
     }
     // The server starts the runner while it stores the attempt's claim, and says "go" on
     // stdin once that is durable: the task's function never runs for an attempt the
@@ -70,8 +75,10 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     $.cwd(cwd);
     $.env({ ...process.env });
     const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
-    const ctx: TaskContext = {
+    const ctx: TaskContext & { tasks: typeof taskResults } = {
       env,
+      inputs,
+      tasks: taskResults,
       log: (...parts) => writeLine(format(parts)),
       $,
       signal: controller.signal,
@@ -85,7 +92,12 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
         run: env.GANTRY_RUN_ID,
       }),
     };
-    await task.fn(ctx);
+    const result = await fn(ctx);
+    if (task.kind === "approval") {
+      const approved = result === true;
+      writeLine(approved ? "autoApprove returned true: approved" : `autoApprove returned ${format([result])}: a person decides`);
+      return exitAfterOutput(approved ? 0 : AUTO_APPROVE_DECLINED);
+    }
     return exitAfterOutput(0);
   } catch (error) {
     const message = error instanceof Error ? error.message : format([error]);

@@ -7,6 +7,7 @@ import type { TokenRow } from "../../db/repos/tokens.ts";
 import type { EventRow } from "../../db/repos/events.ts";
 import type { UserRow } from "../../db/repos/users.ts";
 import { effectiveRoles } from "../../domain/user-roles.ts";
+import { inputsJsonSchema } from "../../domain/run-inputs.ts";
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 
@@ -29,6 +30,8 @@ export function pipelineJson(pipeline: PipelineRow, version: VersionRow | undefi
       ...(task.container && { image: task.container.image }),
     })),
     triggers: spec?.triggers ?? [],
+    // What a run asks for, as one JSON Schema object (form builders, clients in any language).
+    inputs: inputsJsonSchema(spec?.inputs ?? []),
     file: pipeline.file,
     updatedAt: iso(pipeline.updatedAt),
     ...(pipeline.loadError && { error: pipeline.loadError }),
@@ -56,6 +59,31 @@ function attemptJson(attempt: AttemptRow) {
   };
 }
 
+/** An approval gate: its message and rules while it waits, and its decision once made. */
+function approvalJson(task: ExecutionWithAttempts) {
+  const { gate, decision } = task;
+  return {
+    ...(gate && {
+      ...(gate.message !== undefined && { message: gate.message }),
+      approvers: gate.approvers,
+      allowSelfApproval: gate.allowSelfApproval,
+      onTimeout: gate.onTimeout,
+      waitingSince: gate.waitingSince,
+      decideBy: gate.decideBy,
+      ...(gate.autoApproveNote !== undefined && { autoApproveNote: gate.autoApproveNote }),
+    }),
+    ...(decision && {
+      decision: {
+        outcome: decision.outcome,
+        by: decision.by,
+        ...(decision.comment !== undefined && { comment: decision.comment }),
+        at: decision.at,
+        ...(decision.auto && { auto: decision.auto }),
+      },
+    }),
+  };
+}
+
 function executionJson(task: ExecutionWithAttempts) {
   return {
     id: task.taskId,
@@ -67,6 +95,7 @@ function executionJson(task: ExecutionWithAttempts) {
     // When the next attempt starts while a failed one waits out its retry delay; null otherwise.
     retryAt: task.state === "running" ? iso(task.retryAt) : null,
     ...(task.reusedFrom !== null && { reusedFrom: task.reusedFrom }),
+    ...(task.kind === "approval" && { approval: approvalJson(task) }),
     startedAt: iso(task.startedAt),
     endedAt: iso(task.endedAt),
     attempts: task.attempts.map(attemptJson),
@@ -86,6 +115,8 @@ export function runJson(run: RunWithTasks, place?: QueuePlace) {
     trigger: run.trigger,
     version: run.version,
     variables: run.variables,
+    inputs: run.inputs,
+    ...(run.actor && { startedBy: run.actor.name }),
     ...(group !== undefined && { group }),
     ...(run.rerunOf !== null && { rerunOf: run.rerunOf, rerunOnly: run.rerunOnly }),
     ...(run.cancelRequestedAt && run.state === "running" && { cancelRequestedAt: iso(run.cancelRequestedAt) }),

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { ACTIONS, RESOURCES } from "../../domain/permissions.ts";
 import { MIN_SECRET_LENGTH } from "../../domain/secrets.ts";
+import { MAX_DECISION_COMMENT } from "../../domain/approvals.ts";
 import { GANTRY_VERSION } from "../../version.ts";
 import type { AppEnv } from "../env.ts";
 
@@ -15,9 +16,45 @@ export interface RouteDoc {
   bodyType?: string;
   query?: string[];
   success: number;
+  /** The success body's schema, where described. */
+  response?: Record<string, unknown>;
 }
 
-const runBody = { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } } };
+const runBody = {
+  type: "object",
+  properties: {
+    variables: { type: "object", additionalProperties: { type: "string" } },
+    inputs: {
+      type: "object",
+      description:
+        "values of the pipeline's inputs (its `inputs` JSON Schema in GET /pipelines/{ns}/{id}); defaults apply; a 400 lists every problem as error.problems [{ input, message }]",
+      additionalProperties: { type: ["string", "number", "boolean"] },
+    },
+  },
+};
+const decisionBody = { type: "object", properties: { comment: { type: "string", maxLength: MAX_DECISION_COMMENT } } };
+/** The pipeline as GET /pipelines/{ns}/{id} answers; `inputs` is what a run asks for. */
+const pipelineResponse = {
+  type: "object",
+  properties: {
+    pipeline: {
+      type: "object",
+      properties: {
+        namespace: { type: "string" },
+        id: { type: "string" },
+        name: { type: "string" },
+        version: { type: ["integer", "null"] },
+        inputs: {
+          type: "object",
+          description:
+            "the run inputs as a JSON Schema object: { type: object, properties: { <name>: { type: string|number|integer|boolean, enum?, default?, description?, minimum?, maximum?, minLength?, maxLength?, pattern?, format? } }, required: [names], additionalProperties: false }",
+          properties: { type: { const: "object" }, properties: { type: "object" }, required: { type: "array", items: { type: "string" } }, additionalProperties: { const: false } },
+        },
+        error: { type: "object", description: "the load error of the file, if any" },
+      },
+    },
+  },
+};
 const rerunBody = { type: "object", properties: { only: { type: "string", enum: ["all", "failed"], default: "all" } } };
 const objectBody = { type: "string", format: "binary", description: "the object's bytes (size limited by GANTRY_OBJECT_MAX_BYTES)" };
 const objectRoutes = (base: string, what: string): RouteDoc[] => [
@@ -98,11 +135,28 @@ const userRolesBody = {
 export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker and sandbox (the run() sandbox: ok, off or unavailable, with why)", auth: false, success: 200 },
   { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
-  { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version and load error", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version, its inputs (JSON Schema) and load error", auth: true, success: 200, response: pipelineResponse },
   { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs", summary: "Start a run", auth: true, body: runBody, success: 201 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs", summary: "Runs, newest first", auth: true, query: ["limit", "before"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions and their attempts; a task waiting to retry has retryAt (ISO), one being stopped at its timeout the reason \"timed out after ..., stopping\"; one (and an attempt) whose log passed GANTRY_LOG_MAX_BYTES has log: { truncated: true, droppedLines, droppedBytes, maxBytes }", auth: true, success: 200 },
+  {
+    method: "post",
+    path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/approve",
+    summary: "Approve a waiting approval gate (runs:approve; one of its approvers roles when it names some; never the run's starter unless it allows self-approval); 409 when it is not waiting",
+    auth: true,
+    body: decisionBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/reject",
+    summary: "Reject a waiting approval gate: it ends failed with reason \"rejected by <who>: <comment>\" (same rules as approve)",
+    auth: true,
+    body: decisionBody,
+    success: 200,
+  },
+  { method: "get", path: "/approvals", summary: "Approval gates waiting now, of pipelines whose runs the caller may read, each with mayDecide (and refusal: why not)", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
   {
     method: "post",
@@ -217,7 +271,16 @@ export const API_ROUTES: RouteDoc[] = [
 
 const errorSchema = {
   type: "object",
-  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } } },
+  properties: {
+    error: {
+      type: "object",
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        problems: { type: "array", description: "invalid run inputs: every problem", items: { type: "object", properties: { input: { type: "string" }, message: { type: "string" } } } },
+      },
+    },
+  },
 };
 
 function openApiDocument() {
@@ -233,7 +296,7 @@ function openApiDocument() {
       ...(parameters.length && { parameters }),
       ...(route.body && { requestBody: { content: { [route.bodyType ?? "application/json"]: { schema: route.body } } } }),
       responses: {
-        [route.success]: { description: "success" },
+        [route.success]: { description: "success", ...(route.response && { content: { "application/json": { schema: route.response } } }) },
         default: { description: "error", content: { "application/json": { schema: errorSchema } } },
       },
     };

@@ -1,5 +1,7 @@
 // /api/v1/pipelines/:ns/:id/runs: start, list, get, cancel, re-run, and task logs.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import { actorOf, deciderOf } from "../../auth/decider.ts";
+import { MAX_DECISION_COMMENT } from "../../domain/approvals.ts";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
@@ -25,6 +27,15 @@ const startBody = v.optional(
   v.strictObject({
     // Names, sizes and count are refused here with a 400 naming the limit, before anything is stored.
     variables: v.optional(runVariablesSchema),
+    // Checked against the pipeline's input schemas by the engine, which names every problem.
+    inputs: v.optional(v.record(v.string(), v.unknown(), "must be an object of input values, e.g. { env: \"staging\" }")),
+  }),
+  {},
+);
+
+const decisionBody = v.optional(
+  v.strictObject({
+    comment: v.optional(v.pipe(v.string("must be a string"), v.maxLength(MAX_DECISION_COMMENT, `must be at most ${MAX_DECISION_COMMENT} characters`))),
   }),
   {},
 );
@@ -81,12 +92,29 @@ async function withLogTruncation(deps: Deps, run: RunWithTasks, json: ReturnType
   return { ...json, tasks };
 }
 
+type DecisionContext = Context<AppEnv, string, { out: { param: v.InferOutput<typeof taskParams>; json: v.InferOutput<typeof decisionBody> } }>;
+
+/** Approve or reject a waiting gate; the engine applies the gate's rules of who may. */
+async function decide(c: DecisionContext, outcome: "approved" | "rejected") {
+  const deps = c.get("deps");
+  const { ns, id, run, task } = c.req.valid("param");
+  const key = { namespace: ns, id, run };
+  const { comment } = c.req.valid("json");
+  await deps.orchestrator.decideApproval(key, task, { outcome, ...(comment !== undefined && { comment }), decider: deciderOf(c.get("token"), c.get("permissions"), ns, id) });
+  const [json] = await runsJson(deps, [await requireRun(deps, key)]);
+  return c.json({ run: json });
+}
+
 export const runsApi = new Hono<AppEnv>()
   .post("/:ns/:id/runs", permit("runs", "write", pipelineTarget), validate("param", pipelineParams), validate("json", startBody), async (c) => {
     const token = c.get("token");
     const { ns, id } = c.req.valid("param");
     const deps = c.get("deps");
-    const run = await deps.orchestrator.startRun({ namespace: ns, id }, { variables: c.req.valid("json").variables ?? {}, trigger: { kind: "api", by: token.name } });
+    const body = c.req.valid("json");
+    const run = await deps.orchestrator.startRun(
+      { namespace: ns, id },
+      { variables: body.variables ?? {}, ...(body.inputs && { inputs: body.inputs }), actor: actorOf(token), trigger: { kind: "api", by: token.name } },
+    );
     const [json] = await runsJson(deps, [run]);
     return c.json({ run: json }, 201);
   })
@@ -127,10 +155,17 @@ export const runsApi = new Hono<AppEnv>()
   .post("/:ns/:id/runs/:run/rerun", permit("runs", "write", pipelineTarget), validate("param", runParams), validate("json", rerunBody), async (c) => {
     const deps = c.get("deps");
     const { ns, id, run } = c.req.valid("param");
-    const rerun = await deps.orchestrator.rerunRun({ namespace: ns, id, run }, { only: c.req.valid("json").only, trigger: { kind: "api", by: c.get("token").name } });
+    const token = c.get("token");
+    const rerun = await deps.orchestrator.rerunRun({ namespace: ns, id, run }, { only: c.req.valid("json").only, actor: actorOf(token), trigger: { kind: "api", by: token.name } });
     const [json] = await runsJson(deps, [rerun]);
     return c.json({ run: json }, 201);
   })
+  .post("/:ns/:id/runs/:run/tasks/:task/approve", permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
+    decide(c, "approved"),
+  )
+  .post("/:ns/:id/runs/:run/tasks/:task/reject", permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
+    decide(c, "rejected"),
+  )
   .get(
     "/:ns/:id/runs/:run/tasks/:task/logs",
     validate("param", taskParams),

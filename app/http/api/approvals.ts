@@ -1,0 +1,26 @@
+// /api/v1/approvals: approval gates waiting now, of pipelines whose runs the caller may
+// read, each saying whether the caller may decide it. Deciding is under the run's task.
+import { Hono } from "hono";
+import { visibleGates } from "../../auth/visible-gates.ts";
+import type { AppEnv } from "../env.ts";
+
+export const approvalsApi = new Hono<AppEnv>().get("/", async (c) => {
+  // Filtered by runs:read per pipeline, like GET /pipelines: every token may ask.
+  const gates = await visibleGates(c.get("deps").db, c.get("token"), c.get("permissions"));
+  return c.json({
+    approvals: gates.map((gate) => ({
+      namespace: gate.namespace,
+      pipeline: gate.pipelineId,
+      run: gate.runId,
+      task: gate.taskId,
+      ...(gate.gate.message !== undefined && { message: gate.gate.message }),
+      approvers: gate.gate.approvers,
+      waitingSince: gate.gate.waitingSince,
+      decideBy: gate.gate.decideBy,
+      onTimeout: gate.gate.onTimeout,
+      ...(gate.actor && { startedBy: gate.actor.name }),
+      mayDecide: gate.mayDecide,
+      ...(gate.refusal !== undefined && { refusal: gate.refusal }),
+    })),
+  });
+});
