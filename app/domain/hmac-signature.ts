@@ -1,6 +1,6 @@
-// Checks `sha256=<hex>` HMAC-SHA256 signatures of raw request bodies (generic webhooks,
-// GitHub's X-Hub-Signature-256). Pure; Bun's globals only, no node: imports, because the
-// SDK re-exports it and every run() task loads the SDK.
+// Checks and makes `sha256=<hex>` HMAC-SHA256 signatures of raw request bodies (generic
+// webhooks, GitHub's X-Hub-Signature-256, the notify extension's POSTs). Pure; Bun's globals
+// only, no node: imports, because the SDK re-exports it and every run() task loads the SDK.
 
 // Lowercase only: that is what GitHub (and signBody) send, and accepting one exact spelling
 // leaves no second form of the same signature for a replay or a log filter to miss.
@@ -28,7 +28,18 @@ export function verifySignature(secret: string, body: Uint8Array, header: string
   return given.byteLength === expected.byteLength && crypto.timingSafeEqual(given, expected);
 }
 
-/** The header value for `body` signed with `secret`: `sha256=<hex>`. */
+/**
+ * The header value for `body` signed with `secret`: `sha256=<hex>`, what verifySignature
+ * accepts. Sign the exact bytes (or string) you send.
+ *
+ * @example
+ * ```ts
+ * import { signBody } from "gantry";
+ *
+ * const body = JSON.stringify({ event: "run.failed" });
+ * await fetch(url, { method: "POST", body, headers: { "x-gantry-signature-256": signBody(key, body) } });
+ * ```
+ */
 export function signBody(secret: string, body: Uint8Array | string): string {
   return `sha256=${new Bun.CryptoHasher("sha256", secret).update(body).digest("hex")}`;
 }

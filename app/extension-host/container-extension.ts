@@ -1,6 +1,7 @@
 // An extension that is a container image speaking HTTP (docs/extension-protocol.md): starts
 // it on the host network with a fresh shared secret, health-checks it, and turns the host's
-// messages (init, subscribe, unsubscribe, hook) into requests to it, answering as a Worker would.
+// messages (init, subscribe, unsubscribe, hook, event) into requests to it, answering as a
+// Worker would.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
@@ -216,6 +217,16 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
           );
           return;
         }
+        case "event":
+          // Told, not asked: an extension that takes no events answers 404, and a failure is
+          // only a log line (events are never replayed, as for a Worker extension).
+          void request("POST", "/event", { event: message.event }).then(
+            (answer) => {
+              if (answer.status >= 300 && answer.status !== 404) log(`[gantry] POST /event (${message.event.kind}) answered ${answer.status}`);
+            },
+            (error: Error) => log(`[gantry] POST /event (${message.event.kind}) failed: ${error.message}`),
+          );
+          return;
         default:
           // Calls from a container are answered over HTTP, not by "reply" messages.
           return;

@@ -145,6 +145,15 @@ async function handle(message: HostMessage): Promise<void> {
       }
       return;
     }
+    case "event": {
+      await initialized;
+      try {
+        await extension?.onEvent?.(message.event, api!);
+      } catch (error) {
+        send({ type: "log", line: `onEvent threw: ${(error as Error).stack ?? error}` });
+      }
+      return;
+    }
     case "reply": {
       const waiter = pending.get(message.callId);
       pending.delete(message.callId);

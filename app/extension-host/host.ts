@@ -1,6 +1,7 @@
 // Runs each extension in a Bun Worker (or, with an `image`, a container: container-extension.ts),
-// restarts crashed ones with backoff, keeps their logs, feeds them subscriptions and hooks, and
-// carries out what they ask only once each message and call is checked (protocol.ts, api-calls.ts).
+// restarts crashed ones with backoff, keeps their logs, feeds them subscriptions, hooks and the
+// events of their pipelines' runs, and carries out what they ask only once each message and
+// call is checked (protocol.ts, api-calls.ts).
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -20,6 +21,7 @@ import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";
 import { createContainerExtension } from "./container-extension.ts";
 import { API_METHODS, parseApiCall, type ApiCall } from "./api-calls.ts";
+import { EVENT_BUS_KINDS, pipelineEventsFor } from "./pipeline-events.ts";
 import { MAX_MESSAGE_LENGTH, workerMessageSchema, type HostMessage, type WireSubscription, type WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
@@ -31,6 +33,8 @@ const EXTENSION_WORKER = Bun.isStandaloneExecutable
 const LOG_LINES = 200;
 const MAX_BACKOFF_MS = 30_000;
 const HOOK_TIMEOUT_MS = 10_000;
+/** Pipeline events remembered as told, so one published twice is told once. */
+const TOLD_EVENTS = 2_000;
 
 /** "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure. */
 export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
@@ -56,6 +60,11 @@ export interface ExtensionHostOptions {
   now: () => Date;
   /** For container extensions ([extensions.<id>] with `image`); without it they fail to start. */
   containers?: { connection: DockerConnection; instance: string; apiUrl: () => string };
+  /**
+   * The server's public URL, for the links in pipeline events (known once the server listens);
+   * without it, the containers' apiUrl (the same URL, see deps.ts).
+   */
+  publicUrl?: () => string;
 }
 
 /** A call a container extension makes over HTTP (POST /api/v1/extensions/<id>/calls). */
@@ -131,6 +140,9 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   let stopped = false;
   let nextHook = 1;
   let unsubscribeBus: (() => void) | undefined;
+  /** Pipeline events in the order the bus published them: a run's start is told before its end. */
+  let eventQueue: Promise<void> = Promise.resolve();
+  const toldEvents = new Set<string>();
 
   const record = async (kind: EventKind, data: Record<string, unknown>) => {
     await insertEvent(db, { kind, data, at: now() }).catch(() => undefined);
@@ -386,6 +398,28 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     post(ext, { type: "run-finished", run: finished });
   };
 
+  /**
+   * Tells every running extension with a subscription on the run's pipeline what a bus
+   * message means for it (pipeline-events.ts). The run is read only when someone listens.
+   */
+  const tellEvents = async (busKind: string, key: { namespace: string; id: string; run: number }, task: string | undefined) => {
+    const listening = [...extensions.values()].filter(
+      (ext) => ext.state === "running" && [...ext.sent.values()].some((sub) => sub.namespace === key.namespace && sub.pipeline === key.id),
+    );
+    if (listening.length === 0) return;
+    const run = await getRun(db, key);
+    if (!run) return;
+    const baseUrl = options.publicUrl?.() ?? options.containers?.apiUrl() ?? "";
+    for (const event of pipelineEventsFor(busKind, task, run, baseUrl, now())) {
+      // The engine may publish an end twice (a cancel racing the run's own end): tell it once.
+      const id = `${event.namespace}/${event.pipeline}#${event.run} ${event.kind} ${event.task ?? ""}`;
+      if (toldEvents.has(id)) continue;
+      toldEvents.add(id);
+      if (toldEvents.size > TOLD_EVENTS) toldEvents.delete(toldEvents.values().next().value!);
+      for (const ext of listening) post(ext, { type: "event", event });
+    }
+  };
+
   const status = (ext: Running): ExtensionStatus => ({
     id: ext.id,
     file: ext.file,
@@ -413,6 +447,12 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         if (message.kind === "subscriptions.changed") void sync().catch((error) => console.error("subscription sync failed:", error));
         if (message.kind === "run.finished" && message.namespace && message.pipeline && message.run !== undefined) {
           void tellRunFinished({ namespace: message.namespace, id: message.pipeline, run: message.run }).catch((error) => console.error("run-finished notice failed:", error));
+        }
+        if ((EVENT_BUS_KINDS as readonly string[]).includes(message.kind) && message.namespace && message.pipeline && message.run !== undefined) {
+          const key = { namespace: message.namespace, id: message.pipeline, run: message.run };
+          eventQueue = eventQueue
+            .then(() => tellEvents(message.kind, key, message.task))
+            .catch((error) => console.error(`${message.kind} notice failed:`, error));
         }
       });
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.

@@ -2,7 +2,7 @@
 // What a Worker posts is checked (workerMessageSchema) before the host acts on it: the
 // extension's own code runs in that Worker and may post anything.
 import * as v from "valibot";
-import type { FinishedRun, HookRequest } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, PipelineEvent } from "../sdk/extension.ts";
 
 export interface WireSubscription {
   id: number;
@@ -17,6 +17,8 @@ export type HostMessage =
   | { type: "unsubscribe"; subscription: WireSubscription }
   | { type: "hook"; requestId: number; request: HookRequest }
   | { type: "run-finished"; run: FinishedRun }
+  // An event of a run of a pipeline the extension has a subscription on (its onEvent).
+  | { type: "event"; event: PipelineEvent }
   | { type: "reply"; callId: number; ok: true; value: unknown }
   | { type: "reply"; callId: number; ok: false; error: string };
 

@@ -1,7 +1,9 @@
 // What extension modules (extensions/<id>/index.ts) import from "gantry": the shape of an
 // extension and the narrow API the host gives it. Types, one identity function, the
-// signature check hook receivers share, and durations read and written as pipelines do.
-export { verifySignature } from "../domain/hmac-signature.ts";
+// signature check hook receivers share (and the signing senders use), and durations read
+// and written as pipelines do.
+import { NOTIFY_EVENTS } from "../domain/notifications.ts";
+export { signBody, verifySignature } from "../domain/hmac-signature.ts";
 // An extension may import only "gantry", "valibot" and "croner": these spare it a copy.
 export { formatDuration, parseDuration } from "../domain/duration.ts";
 
@@ -64,6 +66,54 @@ export interface FinishedRun {
   state: "successful" | "failed" | "cancelled";
 }
 
+/** The events of a pipeline's runs an extension is told of (`onEvent`), as notify() names them. */
+export const PIPELINE_EVENT_KINDS = NOTIFY_EVENTS;
+export type PipelineEventKind = (typeof PIPELINE_EVENT_KINDS)[number];
+
+/** A gate's decision as an event carries it: who, when, and why. */
+export interface PipelineEventDecision {
+  outcome: "approved" | "rejected";
+  /** A name, or "autoApprove" / "timeout". */
+  by: string;
+  comment?: string;
+  /** ISO time. */
+  at: string;
+  /** Made by autoApprove or the timeout, not a person. */
+  auto?: "autoApprove" | "timeout";
+}
+
+/**
+ * Something that happened to a run of a pipeline the extension has a subscription on.
+ * URLs use the server's public URL (GANTRY_PUBLIC_URL).
+ */
+export interface PipelineEvent {
+  kind: PipelineEventKind;
+  namespace: string;
+  pipeline: string;
+  run: number;
+  /** The run's web page. */
+  url: string;
+  /** The run's state when the event was read (for run.finished: its final state). */
+  state?: string;
+  /** Why the run ended as it did, when it says. */
+  reason?: string;
+  /** The approval gate's task id, for approval.* events. */
+  task?: string;
+  approval?: {
+    message?: string;
+    /** Roles that may decide; empty: anyone with runs:approve on the pipeline. */
+    approvers: string[];
+    /** When the gate's timeout decides (ISO). */
+    decideBy: string;
+    /** `approve` and `reject` are API URLs: POST with a bearer token of someone who may decide, body `{ "comment"? }`. */
+    links: { page: string; approve: string; reject: string };
+    /** For approval.approved / approval.rejected. */
+    decision?: PipelineEventDecision;
+  };
+  /** When Gantry told of it (ISO). */
+  at: string;
+}
+
 /** What an extension may do: start runs of its subscribed pipelines, read secrets of them, log, record events. */
 export interface ExtensionApi<Config = unknown, Params = unknown> {
   readonly config: Config;
@@ -103,6 +153,13 @@ export interface ExtensionDefinition<Config = unknown, Params = unknown> {
   onHook?(request: HookRequest, api: ExtensionApi<Config, Params>): HookResponse | Promise<HookResponse>;
   /** A run this extension started has ended (told while the extension runs; missed ones are not replayed). */
   onRunFinished?(run: FinishedRun, api: ExtensionApi<Config, Params>): void | Promise<void>;
+  /**
+   * An event of a run of a pipeline this extension has a subscription on (run started or
+   * ended, an approval waiting or decided); told while the extension runs, once per event
+   * whatever the number of subscriptions on that pipeline, and never replayed. Match it to
+   * subscriptions with `api.subscriptions()` (namespace and pipeline).
+   */
+  onEvent?(event: PipelineEvent, api: ExtensionApi<Config, Params>): void | Promise<void>;
 }
 
 /**

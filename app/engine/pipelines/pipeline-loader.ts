@@ -8,6 +8,7 @@ import { insertEvent } from "../../db/repos/events.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import { replaceFileSubscriptions } from "../../db/repos/subscriptions.ts";
 import { triggerSubscription } from "../../domain/trigger-subscriptions.ts";
+import { notificationSubscription } from "../../domain/notifications.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile, type CompileResult } from "./pipeline-compiler.ts";
@@ -159,7 +160,7 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
     }
     const { version, created } = await addVersion(db, key, { ...compiled, file }, now());
     // Triggers in the file are subscriptions; editing the file updates them.
-    if (await replaceFileSubscriptions(db, key, compiled.spec.triggers.map(triggerSubscription), now())) {
+    if (await replaceFileSubscriptions(db, key, [...compiled.spec.triggers.map(triggerSubscription), ...(compiled.spec.notifications ?? []).map(notificationSubscription)], now())) {
       bus.publish({ kind: "subscriptions.changed", namespace: key.namespace, pipeline: key.id });
     }
     await record(created ? "pipeline.version_added" : "pipeline.loaded", key, { file, version });
