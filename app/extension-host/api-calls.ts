@@ -36,6 +36,13 @@ const stringMap = v.pipe(
 const startRunOptions = v.strictObject(
   {
     variables: v.optional(stringMap),
+    // Checked against the pipeline's input schemas by the engine, which names every problem.
+    inputs: v.optional(
+      v.pipe(
+        v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be an object of input values"),
+        v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], "must be text, a number or a boolean")),
+      ),
+    ),
     systemVariables: v.optional(stringMap),
     noSecrets: v.optional(v.boolean("must be true or false")),
     deliveryId: v.optional(
@@ -47,7 +54,7 @@ const startRunOptions = v.strictObject(
     ),
     by: v.optional(v.pipe(v.string("must be a string"), v.maxLength(MAX_BY_LENGTH, `must be at most ${MAX_BY_LENGTH} characters`))),
   },
-  "must be an object like {variables, systemVariables, noSecrets, deliveryId, by}",
+  "must be an object like {variables, inputs, systemVariables, noSecrets, deliveryId, by}",
 );
 
 const secretName = v.pipe(v.string("must be a string"), v.regex(SECRET_NAME_PATTERN, `must be a secret name: ${SECRET_NAME_RULE}`));

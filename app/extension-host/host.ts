@@ -183,6 +183,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
           // no window where a delivery is recorded without its run, or the other way round).
           const run = await options.orchestrator.startRun(key, {
             variables: opts.variables ?? {},
+            ...(opts.inputs && { inputs: opts.inputs }),
             trigger: { kind: ext.id, ...(opts.by && { by: opts.by }) },
             ...(opts.systemVariables && { systemVariables: opts.systemVariables }),
             ...(opts.noSecrets === true && { noSecrets: true }),

@@ -45,8 +45,10 @@ export interface HookResponse {
 }
 
 export interface ExtensionStartRunOptions {
-  /** Run variables (not GANTRY_* names). */
+  /** Run variables (not GANTRY_* names); one named like an input of the pipeline sets that input (read as text). */
   variables?: Record<string, string>;
+  /** Values of the pipeline's inputs, checked against its schemas; an invalid one fails the call with "invalid inputs: ...". */
+  inputs?: Record<string, string | number | boolean>;
   /**
    * Event fields as system variables, named `GANTRY_<EXTENSION ID>_*` (e.g. GANTRY_GITHUB_SHA
    * for the "github" extension); the host refuses other names.

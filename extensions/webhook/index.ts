@@ -131,6 +131,10 @@ export default defineExtension<unknown, Params>({
       const started = await api.startRun(subscription.id, { variables, by: "webhook", ...(delivery !== undefined && { deliveryId: delivery }) });
       return { status: 202, body: { run: { namespace: started.namespace, pipeline: started.pipeline, id: started.run, duplicate: started.duplicate } } };
     } catch (error) {
+      const message = (error as Error).message;
+      // The body's values do not fit the pipeline's inputs: the sender must change it, not retry it.
+      const invalid = /^(?:startRun: )?(invalid inputs: .*)$/s.exec(message);
+      if (invalid) return reject(400, "invalid", invalid[1]!, "invalid inputs", subscription);
       api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run: ${(error as Error).message}`);
       // Nothing was recorded for the delivery, so the sender may retry it.
       return answer(503, "unavailable", `could not start a run: ${(error as Error).message}`);
