@@ -58,6 +58,12 @@ function normalizeUrl(text: string, source: string): string {
   return url.href.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
 }
 
+/** One problem the API listed with an error, by input name (a run's invalid inputs). */
+export interface ApiProblem {
+  input: string;
+  message: string;
+}
+
 /** The API answered with an error, or could not be reached at all (status 0). */
 export class ApiError extends CliError {
   constructor(
@@ -66,12 +72,31 @@ export class ApiError extends CliError {
     /** The API's `error.code` ("not_found", "unauthorized"...), or "unreachable" / "bad_response". */
     readonly code: string,
     message: string,
+    /** Every problem the API listed (invalid inputs); the message shows them one per line. */
+    readonly problems: readonly ApiProblem[] = [],
   ) {
-    super(message);
+    super(withProblems(message, problems));
   }
 }
 
-const errorBodySchema = v.object({ error: v.object({ code: v.string(), message: v.string() }) });
+/**
+ * The message, then one line per problem. The server's message may already list them on
+ * one line ("invalid inputs: env: is required; ..."): that list is replaced by the lines.
+ */
+function withProblems(message: string, problems: readonly ApiProblem[]): string {
+  if (problems.length === 0) return message;
+  const inline = problems.map((problem) => `${problem.input}: ${problem.message}`).join("; ");
+  const head = (message.endsWith(inline) ? message.slice(0, -inline.length) : message).replace(/[\s:.;]+$/, "");
+  return `${head}:\n${problems.map((problem) => `  ${problem.input}: ${problem.message}`).join("\n")}`;
+}
+
+const errorBodySchema = v.object({
+  error: v.object({
+    code: v.string(),
+    message: v.string(),
+    problems: v.optional(v.array(v.object({ input: v.string(), message: v.string() })), []),
+  }),
+});
 
 export interface ApiResult<T> {
   /** The answer, validated and typed. */
@@ -182,9 +207,9 @@ async function errorFrom(response: Response, method: Method, path: string, setti
   if (!body) {
     return new ApiError(response.status, "http_error", `${method} ${path}: ${response.status} ${response.statusText || "error"} from ${settings.url}`);
   }
-  const { code, message } = body.error;
+  const { code, message, problems } = body.error;
   if (response.status === 401) {
     return new ApiError(401, code, `the server rejected the token: ${message} (check ${settings.tokenSource ?? "GANTRY_TOKEN"})`);
   }
-  return new ApiError(response.status, code, message);
+  return new ApiError(response.status, code, message, problems);
 }

@@ -3,6 +3,7 @@
 // dropped (v.object, never strictObject) on purpose: a newer server with a new state or
 // field should still print, not fail validation.
 import * as v from "valibot";
+import { INPUT_FORMATS } from "../domain/run-inputs.ts";
 
 const timestamp = v.nullable(v.string());
 
@@ -21,6 +22,32 @@ const pipelineTaskSchema = v.object({
   image: v.optional(v.string()),
 });
 
+/** One input's JSON Schema: a form field (app/domain/run-inputs.ts's InputSchema). */
+const inputSchemaSchema = v.object({
+  type: v.picklist(["string", "number", "integer", "boolean"]),
+  enum: v.optional(v.array(v.union([v.string(), v.number()]))),
+  title: v.optional(v.string()),
+  description: v.optional(v.string()),
+  default: v.optional(v.union([v.string(), v.number(), v.boolean()])),
+  minimum: v.optional(v.number()),
+  maximum: v.optional(v.number()),
+  exclusiveMinimum: v.optional(v.number()),
+  exclusiveMaximum: v.optional(v.number()),
+  multipleOf: v.optional(v.number()),
+  minLength: v.optional(v.number()),
+  maxLength: v.optional(v.number()),
+  pattern: v.optional(v.string()),
+  // A format this CLI does not know (a newer server's) is dropped: the server checks it alone.
+  format: v.fallback(v.optional(v.picklist(INPUT_FORMATS)), undefined),
+});
+
+/** A pipeline's inputs as one JSON Schema object, properties in the file's order. */
+const inputsSchema = v.object({
+  properties: v.record(v.string(), inputSchemaSchema),
+  required: v.optional(v.array(v.string()), []),
+});
+export type InputsJson = v.InferOutput<typeof inputsSchema>;
+
 const pipelineSchema = v.object({
   namespace: v.string(),
   id: v.string(),
@@ -31,6 +58,8 @@ const pipelineSchema = v.object({
   variables: v.optional(v.record(v.string(), v.string()), {}),
   tasks: v.array(pipelineTaskSchema),
   triggers: v.array(triggerSchema),
+  /** Absent from servers before typed inputs. */
+  inputs: v.optional(inputsSchema),
   file: v.optional(v.string()),
   updatedAt: v.optional(timestamp),
   error: v.optional(loadErrorSchema),
@@ -55,6 +84,28 @@ const attemptSchema = v.object({
 });
 export type AttemptJson = v.InferOutput<typeof attemptSchema>;
 
+/** Who decided a gate, when, and how (a person, or autoApprove / the timeout). */
+const decisionSchema = v.object({
+  outcome: v.string(),
+  by: v.string(),
+  comment: v.optional(v.string()),
+  at: v.string(),
+  auto: v.optional(v.string()),
+});
+
+/** An approval gate on its execution: what it waits for, and its decision once made. */
+const approvalSchema = v.object({
+  message: v.optional(v.string()),
+  approvers: v.optional(v.array(v.string()), []),
+  allowSelfApproval: v.optional(v.boolean(), false),
+  onTimeout: v.optional(v.string()),
+  waitingSince: v.optional(timestamp),
+  decideBy: v.optional(timestamp),
+  autoApproveNote: v.optional(v.string()),
+  decision: v.nullish(decisionSchema),
+});
+export type ApprovalJson = v.InferOutput<typeof approvalSchema>;
+
 const executionSchema = v.object({
   id: v.string(),
   kind: v.string(),
@@ -72,6 +123,8 @@ const executionSchema = v.object({
   attempts: v.optional(v.array(attemptSchema), []),
   /** Only when the log lost lines to its cap (GANTRY_LOG_MAX_BYTES). */
   log: v.optional(logTruncationSchema),
+  /** An approval gate's (kind "approval") wait and decision; null or absent for other tasks. */
+  approval: v.nullish(approvalSchema),
 });
 export type ExecutionJson = v.InferOutput<typeof executionSchema>;
 
@@ -87,6 +140,8 @@ const runSchema = v.object({
   trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
   version: v.number(),
   variables: v.record(v.string(), v.string()),
+  /** Its typed inputs, checked and with defaults applied (absent from older servers). */
+  inputs: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()])), {}),
   /** The concurrency group the run counts against, when its pipeline declares one. */
   group: v.optional(v.string()),
   rerunOf: v.optional(v.number()),
@@ -223,3 +278,22 @@ export const extensionListAnswer = v.object({ extensions: v.array(extensionSchem
 export const extensionAnswer = v.object({ extension: extensionSchema });
 export const subscriptionListAnswer = v.object({ subscriptions: v.array(subscriptionSchema) });
 export const subscriptionAnswer = v.object({ subscription: subscriptionSchema });
+
+/** A gate waiting for a decision, as GET /approvals lists them for the caller. */
+const waitingApprovalSchema = v.object({
+  namespace: v.string(),
+  pipeline: v.string(),
+  run: v.number(),
+  task: v.string(),
+  message: v.optional(v.string()),
+  approvers: v.optional(v.array(v.string()), []),
+  decideBy: timestamp,
+  waitingSince: timestamp,
+  startedBy: v.optional(v.nullable(v.string())),
+  /** Whether the caller may decide it; when not, why (refusal). */
+  mayDecide: v.boolean(),
+  refusal: v.optional(v.string()),
+});
+export type WaitingApprovalJson = v.InferOutput<typeof waitingApprovalSchema>;
+
+export const approvalListAnswer = v.object({ approvals: v.array(waitingApprovalSchema) });

@@ -19,7 +19,7 @@ server
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
-  gantry pipeline get <ns/id> [--json]           tasks, current version, load error
+  gantry pipeline get <ns/id> [--json]           tasks, inputs, current version, load error
   gantry pipeline validate <file> [--namespace NS]  check a pipeline file locally (and its webhook secrets on the server)
   gantry pipeline subscriptions <ns/id> [--json] its subscriptions to extensions, with errors
   gantry pipeline subscribe <ns/id> <extension> [--param KEY=VALUE]... [--params-json '{...}']
@@ -28,14 +28,23 @@ pipelines
                                                  remove one (those from triggers: edit the file)
 
 runs
-  gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]
-                                                 start a run; --wait follows it to its end
+  gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--wait] [--json]
+                                                 start a run; -i gives a typed input (converted by
+                                                 the pipeline's schema; missing required ones are
+                                                 asked for at a terminal); --wait follows it to its
+                                                 end, waiting gates included
   gantry run rerun <ns/id> <run> [--failed] [--wait] [--json]
                                                  run an ended run again (same version, variables);
                                                  --failed keeps its successful tasks (reused)
   gantry run ls <ns/id> [--limit N] [--json]     newest runs first; queued ones with their place
-  gantry run get <ns/id> <run> [--json]          a run (why it waits, if queued), tasks, attempts
+  gantry run get <ns/id> <run> [--json]          a run (why it waits, if queued; a gate waiting
+                                                 for approval), inputs, tasks, attempts
   gantry run cancel <ns/id> <run>                stop a run's tasks (SIGTERM, then SIGKILL)
+  gantry run approve <ns/id> <run> <task> [-m comment]
+                                                 approve a gate waiting for approval
+  gantry run reject <ns/id> <run> <task> [-m comment]
+                                                 reject it: the gate fails ("rejected by you: comment")
+  gantry run approvals [--json]                  gates waiting for a decision; which you may decide
   gantry logs <ns/id> <run> <task> [-f] [--attempt N]
                                                  a task's log; -f follows it live, --attempt N
                                                  prints one attempt's part

@@ -18,6 +18,7 @@ const STATE_STYLE: Record<string, Style> = {
   queued: "blue",
   pending: "dim",
   running: "cyan",
+  waiting: "yellow",
   successful: "green",
   failed: "red",
   cancelled: "yellow",
@@ -29,6 +30,8 @@ const STATE_SYMBOL: Record<string, string> = {
   queued: "⋯",
   pending: "·",
   running: "●",
+  // An approval gate waiting for a person.
+  waiting: "⧗",
   successful: "✓",
   failed: "✗",
   cancelled: "⊘",

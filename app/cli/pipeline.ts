@@ -1,6 +1,6 @@
 // `gantry pipeline ls|get|validate|subscribe|unsubscribe|subscriptions`: what the server has loaded,
-// one pipeline in detail (trigger errors too), a local check of a pipeline file (asking the server
-// whether its webhook secrets exist), and a pipeline's subscriptions to extensions.
+// one pipeline in detail (its inputs and trigger errors too), a local check of a pipeline file
+// (asking the server whether its webhook secrets exist), and a pipeline's subscriptions to extensions.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +20,7 @@ import {
 } from "./api-schemas.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseVariables, pipelinePath, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
+import { inputRows, inputSpecsOf } from "./run-inputs.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { formatTime, paint, printJson, table } from "./output.ts";
 
@@ -273,6 +274,12 @@ function printPipeline(pipeline: PipelineJson): void {
         .join(", "),
     ]);
     console.log(table(["TASK", "KIND", "NEEDS", "SETTINGS"], rows));
+  }
+
+  const inputs = inputSpecsOf(pipeline.inputs);
+  if (inputs.length) {
+    console.log();
+    console.log(table(["INPUT", "TAKES", "GIVEN", "DESCRIPTION"], inputRows(inputs)));
   }
 
   if (pipeline.error) {

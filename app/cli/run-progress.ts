@@ -1,13 +1,17 @@
 // Follows a run until it ends, by polling its JSON (simple, and it cannot miss the end),
 // and shows its progress — why it waits while queued, then its tasks: a redrawn status
-// block on a terminal, one line per change otherwise — a task waiting to retry says when.
+// block on a terminal, one line per change otherwise — a task waiting to retry says when,
+// a gate waiting for approval what it asks and how to decide it (following goes on).
 import { retryNote } from "../domain/retry-delay.ts";
 import { taskPhase } from "../domain/states.ts";
 import { ApiError, type ApiClient } from "./api-client.ts";
 import { runAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import { elapsed, paint, paintState, stateSymbol, textWidth, truncate } from "./output.ts";
+import { decideHint, waitingNote } from "./run-approvals.ts";
 
 const POLL_MS = 200;
+/** While the run only waits for a person (a gate, nothing running), a slower poll is soon enough. */
+const PERSON_POLL_MS = 1000;
 /** How long the server may be unreachable or failing before following gives up. */
 const OUTAGE_LIMIT_MS = 15_000;
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -44,13 +48,19 @@ export async function followRun(client: ApiClient, runPath: string, style: Progr
         await Bun.sleep(POLL_MS * 5);
         continue;
       }
-      view?.update(answer.data.run);
-      if (isFinalRunState(answer.data.run.state)) return { run: answer.data.run, raw: answer.raw };
-      await Bun.sleep(POLL_MS);
+      const run = answer.data.run;
+      view?.update(run);
+      if (isFinalRunState(run.state)) return { run, raw: answer.raw };
+      await Bun.sleep(waitsForPerson(run) ? PERSON_POLL_MS : POLL_MS);
     }
   } finally {
     view?.close();
   }
+}
+
+/** A gate waits and no task runs: the run moves only when someone decides (or the gate times out). */
+function waitsForPerson(run: RunJson): boolean {
+  return run.tasks.some((task) => task.state === "waiting") && !run.tasks.some((task) => task.state === "running");
 }
 
 interface ProgressView {
@@ -86,7 +96,10 @@ function createLineView(): ProgressView {
       // Several changes can land between two polls: print them in the order they happened.
       const when = (task: ExecutionJson) => Date.parse(task.endedAt ?? task.startedAt ?? "") || 0;
       changed.sort((a, b) => when(a) - when(b));
-      for (const task of changed) console.log(`${stateSymbol(task.state)} ${task.id.padEnd(width)}  ${describeTask(task, Date.now())}`);
+      for (const task of changed) {
+        console.log(`${stateSymbol(task.state)} ${task.id.padEnd(width)}  ${describeTask(task, Date.now())}`);
+        if (task.state === "waiting") console.log(`  ${" ".repeat(width)}  decide: ${decideHint({ namespace: run.namespace, id: run.pipeline }, run.id, task.id)}`);
+      }
     },
     close() {},
   };
@@ -155,6 +168,7 @@ function queueWait(run: RunJson): string {
 /** "running (attempt 2)", "failed in 1.2s (exit 1): reason", "reused from run 3", "retrying at 14:03:05 (in 4s) (attempt 1)". */
 function describeTask(task: ExecutionJson, now: number): string {
   if (task.state === "reused") return `${paintState(task.state)} ${reusedNote(task)}`.trimEnd();
+  if (task.state === "waiting") return paint("yellow", waitingNote(task));
   const took = elapsed(task.startedAt, task.endedAt, now);
   const retry = retryText(task, now);
   let text = retry ? paint("cyan", retry) : paintState(task.state);
@@ -169,6 +183,7 @@ function describeTask(task: ExecutionJson, now: number): string {
 /** The short form for the live block: "attempt 2, exit 1: reason", "retrying at 14:03:05 (in 4s)". */
 function taskDetail(task: ExecutionJson, now: number): string {
   if (task.state === "reused") return reusedNote(task);
+  if (task.state === "waiting") return task.approval?.message ? `for approval: ${task.approval.message}` : "for approval";
   return [retryText(task, now), taskNote(task), reasonOf(task)].filter(Boolean).join(": ");
 }
 

@@ -1,6 +1,7 @@
-// `gantry run start|rerun|ls|get|cancel`: start or re-run a run (and with --wait follow it
-// to its end), list and inspect runs — queued ones with why they wait, tasks with their
-// attempts — and cancel one.
+// `gantry run start|rerun|ls|get|cancel`: start a run with its typed inputs or re-run one
+// (and with --wait follow it to its end), list and inspect runs — queued ones with why they
+// wait, gates waiting for approval, tasks with their attempts — and cancel one. Deciding
+// gates (`approve|reject|approvals`) is in run-approvals.ts.
 import { formatBytes } from "../domain/bytes.ts";
 import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
 import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
@@ -17,12 +18,15 @@ import {
 } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table } from "./output.ts";
+import { approvals, approve, decideHint, reject, waitingNote } from "./run-approvals.ts";
+import { formatInputs, resolveInputs } from "./run-inputs.ts";
 import { followRun, reusedNote } from "./run-progress.ts";
 
 const start: Subcommand = {
-  usage: "gantry run start <ns/id> [-v KEY=VALUE]... [--wait] [--json]",
+  usage: "gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--wait] [--json]",
   async run(args) {
     const { values, positionals } = parseArguments(args, {
+      input: { type: "string", short: "i", multiple: true },
       var: { type: "string", short: "v", multiple: true },
       wait: { type: "boolean", short: "w" },
       json: { type: "boolean" },
@@ -30,8 +34,11 @@ const start: Subcommand = {
     const [refText] = takePositionals(positionals, ["ns/id"]);
     const ref = parsePipelineRef(refText!);
     const variables = parseVariables(values.var ?? []);
+    const given = parseVariables(values.input ?? [], "-i");
     const client = createApiClient();
-    const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables });
+    // Typed by the pipeline's schemas (and asked for at a terminal) before the run is asked for.
+    const inputs = await resolveInputs(client, ref, given);
+    const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables, ...(inputs && { inputs }) });
     return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
   },
 };
@@ -122,8 +129,7 @@ const ls: Subcommand = {
       `v${run.version}`,
       formatTime(run.startedAt ?? run.queuedAt ?? run.createdAt),
       elapsed(run.startedAt, run.endedAt, now),
-      // A queued run has no reason to end yet, but one it waits for.
-      run.reason ?? (run.state === "queued" ? (run.waitingFor ?? "") : ""),
+      run.reason ?? waitNote(run),
     ]);
     console.log(table(["RUN", "STATE", "TRIGGER", "VERSION", "STARTED", "DURATION", "REASON"], rows));
     return 0;
@@ -165,7 +171,19 @@ const cancel: Subcommand = {
 };
 
 export function runCommand(args: string[]): Promise<number> {
-  return dispatch("run", args, { start, rerun, ls, get, cancel }, { list: "ls", show: "get", "re-run": "rerun" });
+  return dispatch("run", args, { start, rerun, ls, get, cancel, approve, reject, approvals }, { list: "ls", show: "get", "re-run": "rerun" });
+}
+
+/** A run that has not ended has no reason yet, but what it waits for: its queue, or a person. */
+function waitNote(run: RunJson): string {
+  if (run.state === "queued") return run.waitingFor ?? "";
+  const gates = waitingGates(run);
+  return gates.length ? `waiting for approval: ${gates.map((task) => task.id).join(", ")}` : "";
+}
+
+/** The run's approval gates waiting for a decision. */
+function waitingGates(run: RunJson): ExecutionJson[] {
+  return run.tasks.filter((task) => task.state === "waiting");
 }
 
 function runLabel(ref: PipelineRef, id: number): string {
@@ -205,6 +223,7 @@ function printRun(ref: PipelineRef, run: RunJson): void {
   if (run.rerunOf !== undefined) facts.push(["re-run of", describeRerun(run, "")]);
   const variables = Object.entries(run.variables);
   if (variables.length) facts.push(["variables", variables.map(([name, value]) => `${name}=${value}`).join(" ")]);
+  if (Object.keys(run.inputs).length) facts.push(["inputs", formatInputs(run.inputs)]);
   if (run.group !== undefined) facts.push(["group", run.group]);
   if (run.state === "queued") {
     if (run.queuedAt) facts.push(["queued", formatTime(run.queuedAt)]);
@@ -218,6 +237,7 @@ function printRun(ref: PipelineRef, run: RunJson): void {
   if (run.node && !run.endedAt) facts.push(["node", run.node]);
   if (run.cancelRequestedAt) facts.push(["cancel", `requested ${formatTime(run.cancelRequestedAt)}, tasks stopping`]);
   if (run.reason) facts.push(["reason", run.reason]);
+  for (const gate of waitingGates(run)) facts.push(["approval", `${gate.id}: ${waitingNote(gate)}`], ["decide", decideHint(ref, run.id, gate.id)]);
   const width = Math.max(...facts.map(([label]) => label.length));
   for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
   console.log();
