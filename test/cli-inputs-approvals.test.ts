@@ -294,3 +294,29 @@ describe("gantry run approve|reject", () => {
     expect((await waitForRun(gantry.api, "default/release", id)).state).toBe("cancelled");
   });
 });
+
+describe("gantry dev with inputs and gates", () => {
+  it("takes -i, decides gates by --approve or --reject, rejects them off a terminal without a flag, and refuses bad inputs with exit 2", async () => {
+    const file = `${REPO_ROOT}/pipelines/examples/deploy.ts`;
+    const approved = await runCli(["dev", file, "-i", "env=production", "-i", "replicas=2", "--approve"]);
+    expect(approved.exitCode).toBe(0);
+    expect(approved.stdout).toContain("waiting for approval: Deploy 2 replicas to production (run 1)?");
+    expect(approved.stdout).toContain("approved by you: gantry dev --approve");
+    expect(approved.stdout).toContain("rolling replica 2/2 in production");
+
+    const unanswered = await runCli(["dev", file, "-i", "env=production"]);
+    expect(unanswered.exitCode).toBe(1);
+    expect(unanswered.stdout).toContain("not on a terminal: rejected (run with --approve or --reject to choose)");
+    expect(unanswered.stdout).toContain("the deploy was rejected; nothing changed");
+
+    // autoApprove says yes to staging: no decision needed.
+    const staging = await runCli(["dev", file, "-i", "env=staging", "--reject"]);
+    expect(staging.exitCode).toBe(0);
+    expect(staging.stdout).toContain("approved by autoApprove");
+
+    const invalid = await runCli(["dev", file, "-i", "replicas=0"]);
+    expect(invalid.exitCode).toBe(2);
+    expect(invalid.stderr).toContain("env: is required");
+    expect(invalid.stderr).toContain("replicas: must be at least 1");
+  });
+});

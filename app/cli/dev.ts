@@ -13,22 +13,59 @@ import { compilePipelineFile } from "../engine/pipelines/pipeline-compiler.ts";
 import { parseArguments, parseVariables, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { paint, stateSymbol } from "./output.ts";
+import { checkInputs } from "../domain/run-inputs.ts";
+import { CliError } from "./errors.ts";
+import { canPrompt, promptForInputs } from "./input-prompt.ts";
+import { createInterface } from "node:readline/promises";
 
-const USAGE = "usage: gantry dev <file> [-v KEY=VALUE]...";
+/**
+ * A gate's decision in `gantry dev`: the flag's, or a y/n at the terminal. Off a terminal
+ * without a flag nobody can answer: rejected, saying how to choose.
+ */
+async function decideLocally(mode: GateMode, label: string): Promise<"approved" | "rejected"> {
+  if (mode !== "ask") return mode === "approve" ? "approved" : "rejected";
+  if (!canPrompt()) {
+    console.log(`${paint("dim", `${label} │`)} not on a terminal: rejected (run with --approve or --reject to choose)`);
+    return "rejected";
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    for (;;) {
+      const answer = (await rl.question(`approve ${label.trim()}? [y/n] `)).trim().toLowerCase();
+      if (/^(y|yes)$/.test(answer)) return "approved";
+      if (/^(n|no)$/.test(answer)) return "rejected";
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+const USAGE = "usage: gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject]";
+
+/** How approval gates are decided locally: asked at the terminal, or all approved or rejected. */
+type GateMode = "ask" | "approve" | "reject";
 
 export function devCommand(args: string[]): Promise<number> {
   return guard(USAGE, async () => {
-    const { values, positionals } = parseArguments(args, { var: { type: "string", short: "v", multiple: true }, help: { type: "boolean", short: "h" } });
+    const { values, positionals } = parseArguments(args, {
+      var: { type: "string", short: "v", multiple: true },
+      input: { type: "string", short: "i", multiple: true },
+      approve: { type: "boolean" },
+      reject: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
     if (values.help) {
       console.log(USAGE);
       return 0;
     }
     const [file] = takePositionals(positionals, ["file"]);
-    return runLocally(file!, parseVariables(values.var ?? []));
+    if (values.approve && values.reject) throw new CliError("--approve and --reject: choose one");
+    const gates: GateMode = values.approve ? "approve" : values.reject ? "reject" : "ask";
+    return runLocally(file!, parseVariables(values.var ?? []), parseVariables(values.input ?? []), gates);
   });
 }
 
-async function runLocally(file: string, variables: Record<string, string>): Promise<number> {
+async function runLocally(file: string, variables: Record<string, string>, given: Record<string, string>, gates: GateMode): Promise<number> {
   const path = resolve(file);
   const scratch = mkdtempSync(join(tmpdir(), "gantry-dev-"));
   try {
@@ -45,7 +82,21 @@ async function runLocally(file: string, variables: Record<string, string>): Prom
     const key = { namespace: "dev", id: compiled.spec.id };
     await addVersion(deps.db, key, { ...compiled, file: path }, new Date());
     const started = Date.now();
-    const run = await deps.orchestrator.startRun(key, { variables, trigger: { kind: "dev" } });
+    let inputs: Record<string, unknown> = given;
+    const declared = compiled.spec.inputs ?? [];
+    const checked = checkInputs(declared, given, { text: true });
+    if (!checked.ok) {
+      const onlyMissing = checked.problems.every((problem) => problem.message === "is required");
+      if (!onlyMissing || !canPrompt()) {
+        console.error(`${file} cannot run with these inputs:`);
+        for (const problem of checked.problems) console.error(`  ${problem.input}: ${problem.message}`);
+        deps.database.close();
+        return 2;
+      }
+      const missing = declared.filter((spec) => checked.problems.some((problem) => problem.input === spec.name));
+      inputs = { ...given, ...(await promptForInputs(missing, "inputs:")) };
+    }
+    const run = await deps.orchestrator.startRun(key, { variables, inputs, inputsFrom: "text", trigger: { kind: "dev" } });
     const runKey = { ...key, run: run.id };
     const width = Math.max(...compiled.spec.tasks.map((task) => task.id.length));
     const followers: Promise<void>[] = [];
@@ -61,7 +112,22 @@ async function runLocally(file: string, variables: Record<string, string>): Prom
       if (!task || seen.get(task.taskId) === `${task.state}:${task.attempt}`) return;
       seen.set(task.taskId, `${task.state}:${task.attempt}`);
       const label = task.taskId.padEnd(width);
-      if (task.state === "running" && task.attempt === 1) {
+      if (task.state === "waiting" && task.gate) {
+        console.log(`${paint("yellow", "⧗")} ${label} waiting for approval${task.gate.message ? `: ${task.gate.message}` : ""}`);
+        const spec = compiled.spec.tasks.find((candidate) => candidate.id === task.taskId)?.approval;
+        void decideLocally(gates, label).then((outcome) =>
+          deps.orchestrator
+            .decideApproval(runKey, task.taskId, {
+              outcome,
+              comment: gates === "ask" ? "decided at the terminal (gantry dev)" : `gantry dev --${gates === "approve" ? "approve" : "reject"}`,
+              // Locally you are every approver the gate names, and not the run's starter.
+              decider: { name: "you", tokenId: "dev", roles: spec?.approvers ?? [], mayApprove: true },
+            })
+            .catch((error: Error) => console.error(`${label} could not be decided: ${error.message}`)),
+        );
+        return;
+      }
+      if (task.state === "running" && task.attempt === 1 && task.kind !== "approval") {
         console.log(`${paint("cyan", "▶")} ${label} started`);
         const controller = new AbortController();
         followers.push(

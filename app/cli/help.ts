@@ -6,7 +6,10 @@ usage: gantry <command> [arguments]
 
 server
   gantry serve                                   start the server (web UI, API, schedules)
-  gantry dev <file> [-v KEY=VALUE]...            run a pipeline file locally, no server
+  gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject]
+                                                 run a pipeline file locally, no server; approval
+                                                 gates are asked at the terminal (or decided by
+                                                 the flag; rejected off a terminal without one)
   gantry status [--json]                         server health: database, Docker engine
   gantry system status [--json]                  paused or not, and the nodes (server processes)
   gantry system pause [--json]                   new runs wait queued; running ones finish
