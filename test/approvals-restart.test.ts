@@ -2,6 +2,7 @@
 // restart, a decision made then lets it go on, and a gate's timeout keeps counting from when
 // it began waiting, not from the restart.
 import { afterEach, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startGantryProcess, waitFor, type GantryProcess } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
@@ -95,5 +96,41 @@ describe("an approval gate and kill -9", () => {
     expect(task(done, "deploy").state).toBe("successful");
     // The short gate was rejected, so the run failed; it ended, nothing was left waiting.
     expect(done.state).toBe("failed");
+  });
+});
+
+describe("two servers on one database", () => {
+  it("a gate decided through the server that does not drive its run ends on the one that does", async () => {
+    const pipelinesDir = tempDir("gantry-pipelines-");
+    const dataA = tempDir("gantry-data-");
+    const dataB = tempDir("gantry-data-");
+    writeFile(join(pipelinesDir, "ship.ts"), PIPELINE);
+    const shared = { GANTRY_DB_URL: `file:${join(dataA, "shared.db")}`, GANTRY_SECRET_KEY: Buffer.alloc(32, 7).toString("base64") };
+    const a = await startGantryProcess({ pipelinesDir, dataDir: dataA, env: shared });
+    server = a;
+    copyFileSync(join(dataA, "bootstrap-token"), join(dataB, "bootstrap-token"));
+    const b = await startGantryProcess({ pipelinesDir, dataDir: dataB, env: shared });
+    try {
+      await waitFor(async () => ((await (await a.api("/pipelines/default/ship")).json()) as { pipeline?: { version: number | null } }).pipeline?.version != null, 20_000);
+      const alice = ((await (await a.api("/tokens", { method: "POST", body: JSON.stringify({ name: "alice", roles: ["admin"] }) })).json()) as { secret: string }).secret;
+      const started = await a.api("/pipelines/default/ship/runs", { method: "POST", body: "{}" });
+      const { id, node } = ((await started.json()) as { run: Run & { node: string } }).run;
+      expect(node).toBe(readFileSync(join(dataA, "node-id"), "utf8").trim());
+      await waitFor(async () => task(await readRun(a, id), "gate").state === "waiting", 20_000);
+      const decided = await fetch(`${b.url}/api/v1/pipelines/default/ship/runs/${id}/tasks/gate/reject`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+        body: JSON.stringify({ comment: "through B" }),
+      });
+      expect(decided.status).toBe(200);
+      const ended = await waitFor(async () => {
+        const run = await readRun(b, id);
+        return task(run, "gate").state === "failed" ? run : undefined;
+      }, 10_000);
+      expect(task(ended, "gate").reason).toBe("rejected by alice: through B");
+      expect(task(ended, "deploy").state).toBe("skipped");
+    } finally {
+      await b.stop();
+    }
   });
 });
