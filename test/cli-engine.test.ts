@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { runAnswer, systemAnswer } from "../app/cli/api-schemas.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
-import { cliEnv, runCli, startedRun, type CliResult } from "./helpers/cli.ts";
+import { cliEnv, runCli, startedRun, type CliResult, cliInBackground as background } from "./helpers/cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -79,20 +79,8 @@ let gantry: TestGantry;
 /** Runs `gantry <args>` from source against the test server. */
 const cli = (args: string[]) => runCli(args, { server: gantry });
 
-/** Starts `gantry <args>` in the background; its stdout can be read while it runs. */
-function cliInBackground(args: string[]): { stdout: () => string; done: Promise<CliResult> } {
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(gantry), stdout: "pipe", stderr: "pipe" });
-  let stdout = "";
-  const decoder = new TextDecoder();
-  const read = (async () => {
-    for await (const chunk of proc.stdout) stdout += decoder.decode(chunk);
-  })();
-  const done = (async () => {
-    const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, read]);
-    return { exitCode, stdout, stderr };
-  })();
-  return { stdout: () => stdout, done };
-}
+/** Starts `gantry <args>` against the test server in the background. */
+const cliInBackground = (args: string[]) => background(args, { server: gantry });
 
 async function runState(pipeline: string, run: number): Promise<RunJson> {
   const response = await gantry.api(`/pipelines/${pipeline}/runs/${run}`);

@@ -4,7 +4,7 @@
 // `gantry run approve|reject`, and refusals (a viewer, the starter's own run) as exit 2.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { ApiError } from "../app/cli/api-client.ts";
-import { cliEnv, runCli, startedRun, type CliResult } from "./helpers/cli.ts";
+import { cliEnv, runCli, startedRun, type CliResult, cliInBackground as background } from "./helpers/cli.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
 
@@ -60,20 +60,8 @@ async function runCount(pipeline: string): Promise<number> {
   return ((await response.json()) as { runs: unknown[] }).runs.length;
 }
 
-/** Starts `gantry <args>` in the background; its stdout can be read while it runs. */
-function cliInBackground(args: string[], env: Record<string, string>): { stdout: () => string; done: Promise<CliResult> } {
-  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(gantry, env), stdout: "pipe", stderr: "pipe" });
-  let stdout = "";
-  const decoder = new TextDecoder();
-  const read = (async () => {
-    for await (const chunk of proc.stdout) stdout += decoder.decode(chunk);
-  })();
-  const done = (async () => {
-    const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, read]);
-    return { exitCode, stdout, stderr };
-  })();
-  return { stdout: () => stdout, done };
-}
+/** Starts `gantry <args>` against the test server in the background. */
+const cliInBackground = (args: string[], env: Record<string, string>) => background(args, { server: gantry, env });
 
 /** `gantry <args>` on a pseudo-terminal (Bun's built-in PTY): stdin and stdout are a terminal, as at a person's shell. */
 function cliAtTerminal(args: string[]) {

@@ -44,3 +44,18 @@ export function startedRun(output: string): number {
   if (!match) throw new Error(`no run number in: ${output}`);
   return Number(match[1]);
 }
+
+/** Starts `gantry <args>` in the background; its stdout can be read while it runs. */
+export function cliInBackground(args: string[], options: CliOptions = {}): { stdout: () => string; done: Promise<CliResult> } {
+  const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(options.server, options.env), stdout: "pipe", stderr: "pipe" });
+  let stdout = "";
+  const decoder = new TextDecoder();
+  const read = (async () => {
+    for await (const chunk of proc.stdout) stdout += decoder.decode(chunk);
+  })();
+  const done = (async () => {
+    const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, read]);
+    return { exitCode, stdout, stderr };
+  })();
+  return { stdout: () => stdout, done };
+}

@@ -4,11 +4,13 @@
 import { isAbsolute, relative } from "node:path";
 import { Hono, type Context } from "hono";
 import { may } from "../../auth/roles.ts";
+import { visibleGates, type VisibleGate } from "../../auth/visible-gates.ts";
 import { listQueued, queuePlaces } from "../../db/repos/run-queue.ts";
 import { activeRunsByPipeline, pipelineOverviews, recentRuns, type PipelineOverview } from "../../db/repos/run-summaries.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import type { TriggerTroublePipeline } from "./components/dashboard-attention.tsx";
+import type { WaitingForYou } from "./components/dashboard-waiting.tsx";
 import type { DockerExecutor, DockerHealth } from "../../engine/executors/docker.ts";
 import { withinTime } from "../../engine/executors/docker-client.ts";
 import type { AppEnv } from "../env.ts";
@@ -25,7 +27,7 @@ const RENDER_EVERY_MS = 250;
 const TICK_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
 const DOCKER_WAIT_MS = 50;
-const RELEVANT = /^(run|task|pipeline|extension|system)\./;
+const RELEVANT = /^(run|task|pipeline|extension|system|approval)\./;
 
 /**
  * Docker's health without slowing the page: an engine that hangs takes 2 s to say so, so
@@ -74,15 +76,31 @@ async function triggerTrouble(c: Context<AppEnv>, readable: PipelineOverview[]):
   return [...errors].map(([key, found]) => ({ ...byKey.get(key)!, errors: found }));
 }
 
+/** The waiting gates this session may decide (it reads their runs, and their rules let it decide). */
+function waitingForViewer(gates: VisibleGate[], pipelines: Map<string, PipelineOverview>): WaitingForYou[] {
+  return gates
+    .filter((row) => row.mayDecide)
+    .map(({ namespace, pipelineId, runId, taskId, gate, actor }) => ({
+      namespace,
+      pipelineId,
+      runId,
+      taskId,
+      gate,
+      actor,
+      pipelineName: pipelines.get(`${namespace}/${pipelineId}`)?.name || pipelineId,
+    }));
+}
+
 /** What the dashboard shows to this session: only pipelines (and their runs) it may read. */
 async function loadDashboard(c: Context<AppEnv>, session: PageSession): Promise<DashboardData> {
   const deps = c.get("deps");
-  const [overviews, active, queued, docker, system] = await Promise.all([
+  const [overviews, active, queued, docker, system, gates] = await Promise.all([
     pipelineOverviews(deps.db),
     activeRunsByPipeline(deps.db),
     listQueued(deps.db),
     dockerHealth(deps.docker),
     loadSystem(c, session),
+    visibleGates(deps.db, c.get("token"), c.get("permissions")),
   ]);
   const readable = overviews.filter((pipeline) => may(c, "pipelines", "read", keyOf(pipeline)));
   const withRuns = overviews.filter((pipeline) => may(c, "runs", "read", keyOf(pipeline)));
@@ -103,6 +121,7 @@ async function loadDashboard(c: Context<AppEnv>, session: PageSession): Promise<
     queuedRunCount: queued.filter((run) => may(c, "runs", "read", `${run.key.namespace}/${run.key.id}`)).length,
     queuePlaces: places,
     system,
+    waiting: waitingForViewer(gates, byKey),
     runs: runs.map((run) => {
       const pipeline = byKey.get(`${run.namespace}/${run.pipelineId}`);
       return { ...run, pipelineName: pipeline?.name ?? run.pipelineId, pipelineDescription: pipeline?.description ?? "" };

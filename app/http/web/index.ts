@@ -3,6 +3,7 @@
 // catch /api/v1, which authenticates with bearer tokens instead.
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
+import { approvalPages } from "./approvals.ts";
 import { assets } from "./assets.ts";
 import { authPages } from "./auth.tsx";
 import { dashboardPages } from "./dashboard.tsx";
@@ -24,6 +25,7 @@ export const webPages = new Hono<AppEnv>()
   .route("/", dashboardPages)
   .route("/pipelines", pipelinePages)
   .route("/pipelines", runPages)
+  .route("/pipelines", approvalPages)
   .route("/pipelines", objectPages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)

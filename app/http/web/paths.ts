@@ -23,6 +23,9 @@ export const runPath = (run: RunRef) => `${pipelinePath({ namespace: run.namespa
 /** A task's whole log as plain text. */
 export const rawLogPath = (run: RunRef, taskId: string) => `${runPath(run)}/tasks/${segment(taskId)}/log.txt`;
 
+/** Where an approval task's decision is posted: `…/tasks/<task>/approve` or `/reject`. */
+export const decidePath = (run: RunRef, taskId: string, outcome: "approve" | "reject") => `${runPath(run)}/tasks/${segment(taskId)}/${outcome}`;
+
 /** One attempt's part of a task's log as plain text. */
 export const attemptLogPath = (run: RunRef, taskId: string, attempt: number) => `${rawLogPath(run, taskId)}?attempt=${attempt}`;
 

@@ -1,16 +1,19 @@
 // Web pages: /pipelines (all pipelines by namespace), /pipelines/:ns/:id (one pipeline), and
-// starting a run from its form (POST /pipelines/:ns/:id/runs, then on to the run page).
+// starting a run from its form (POST /pipelines/:ns/:id/runs, then on to the run page; typed
+// inputs the engine refuses come back beside their fields).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
+import { actorOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { getVersion, listVersions, requirePipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
 import { listRuns } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { InvalidInputsError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { InputSpec } from "../../domain/run-inputs.ts";
 import { envNameSchema, runNumberSchema } from "../../domain/ids.ts";
 import { pipelineParams } from "../params.ts";
 import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
@@ -18,7 +21,8 @@ import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { requireSession } from "../middleware/session.ts";
 import { validate } from "../validate.ts";
-import { formText } from "./form.ts";
+import { formText, formTexts } from "./form.ts";
+import { inputField } from "./components/input-fields.tsx";
 import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { PipelineListPage } from "./pages/pipeline-list.tsx";
@@ -61,6 +65,20 @@ export function parseStartForm(declared: Record<string, string>, values: Record<
     variables[name] = raw.slice(raw.indexOf("=") + 1);
   }
   return { variables };
+}
+
+/**
+ * The typed inputs as the form sent them, by name: the last value of each declared input's
+ * field (a checked box's "true" after its hidden "false"). Fields of undeclared inputs are
+ * ignored: the form only has declared ones, and a version changed since leaves old ones behind.
+ */
+export function inputsOfForm(inputs: readonly InputSpec[], body: Record<string, unknown>): Record<string, string> {
+  const typed: Record<string, string> = {};
+  for (const input of inputs) {
+    const value = formTexts(body[inputField(input.name)]).at(-1);
+    if (value !== undefined) typed[input.name] = value;
+  }
+  return typed;
 }
 
 interface RenderOptions {
@@ -126,24 +144,36 @@ export const pipelinePages = new Hono<AppEnv>()
     const deps = c.get("deps");
     const { key, pipeline } = await pipelineOfPath(c);
     requirePermission(c, "runs", "write", `${key.namespace}/${key.id}`);
-    const body = await c.req.parseBody();
+    // Every value of a repeated field: a checkbox comes after its hidden "false".
+    const body = await c.req.parseBody({ all: true });
     const version = pipeline.currentVersion === null ? undefined : await getVersion(deps.db, key, pipeline.currentVersion);
     const declared = version?.spec.variables ?? {};
     const values: Record<string, string> = {};
     for (const name of Object.keys(declared)) {
-      const value = body[variableField(name)];
-      if (typeof value === "string") values[name] = value;
+      const value = formTexts(body[variableField(name)]).at(-1);
+      if (value !== undefined) values[name] = value;
     }
-    const extra = formText(body.extra);
+    const inputs = inputsOfForm(version?.spec.inputs ?? [], body);
+    const extra = formText(formTexts(body.extra).at(-1));
+    const typed = { values, extra, inputs };
     const parsed = parseStartForm(declared, values, extra);
-    if ("error" in parsed) return renderPipeline(c, key, pipeline, { form: { values, extra, error: parsed.error }, status: 400 });
+    if ("error" in parsed) return renderPipeline(c, key, pipeline, { form: { ...typed, error: parsed.error }, status: 400 });
     let run;
     try {
-      run = await deps.orchestrator.startRun(key, { variables: parsed.variables, trigger: { kind: "web", by: c.get("token").name } });
+      run = await deps.orchestrator.startRun(key, {
+        variables: parsed.variables,
+        // As typed: the engine converts them by their schemas and checks them, as for the CLI's -i.
+        inputs,
+        inputsFrom: "text",
+        actor: actorOf(c.get("token")),
+        trigger: { kind: "web", by: c.get("token").name },
+      });
     } catch (error) {
+      // Each problem beside its field, the values kept.
+      if (error instanceof InvalidInputsError) return renderPipeline(c, key, pipeline, { form: { ...typed, problems: [...error.problems] }, status: 400 });
       // The orchestrator has the last word on variables (e.g. a NUL character): show it on the form.
       if (!(error instanceof ValidationError)) throw error;
-      return renderPipeline(c, key, pipeline, { form: { values, extra, error: error.message }, status: 400 });
+      return renderPipeline(c, key, pipeline, { form: { ...typed, error: error.message }, status: 400 });
     }
     return c.redirect(runPath(run), 303);
   });

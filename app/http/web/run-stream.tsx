@@ -3,6 +3,7 @@
 // and every task's new log lines as partials for their panes, until the run ends.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Context } from "hono";
+import { deciderOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
@@ -115,6 +116,8 @@ export async function streamRun(c: Context<AppEnv>, key: RunKey, shown: LogPosit
                 session={session}
                 canWrite={canWrite}
                 readsLogs={follower !== undefined}
+                // From this render's permissions: the gates' forms follow a change of role.
+                decider={deciderOf(c.get("token"), c.get("permissions"), ns, id)}
                 {...(queuePlace && { queuePlace })}
               />
               <RunLiveUpdates run={run} now={at} logs={follower !== undefined} {...(announce && { announce })} />

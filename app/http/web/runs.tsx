@@ -5,6 +5,7 @@
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
+import { deciderOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
 import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
@@ -30,13 +31,16 @@ const rerunForm = v.object({
   only: v.optional(v.picklist(RERUN_SCOPES, 'must be "all" or "failed"'), "all"),
 });
 
-interface RenderOptions {
+export interface RunPageOptions {
   /** Why a re-run asked for from this page was refused. */
   rerunError?: string;
+  /** Why a decision on one of its approval gates was refused. */
+  decisionError?: { taskId: string; message: string };
   status?: ContentfulStatusCode;
 }
 
-async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunError, status = 200 }: RenderOptions = {}) {
+/** The run page, or a 403/404; a POST that failed renders it too, with why. */
+export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunError, decisionError, status = 200 }: RunPageOptions = {}) {
   const deps = c.get("deps");
   const target = `${key.namespace}/${key.id}`;
   requirePermission(c, "runs", "read", target);
@@ -69,6 +73,8 @@ async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunError, stat
       readsLogs={readsLogs}
       {...(queuePlace && { queuePlace })}
       {...(rerunError && { rerunError })}
+      {...(decisionError && { decisionError })}
+      decider={deciderOf(c.get("token"), c.get("permissions"), key.namespace, key.id)}
       liveUrl={liveUrl}
       logs={logs}
     />,

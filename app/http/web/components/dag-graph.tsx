@@ -9,7 +9,7 @@ import type { TaskState } from "../../../domain/states.ts";
 
 export interface DagNode {
   id: string;
-  kind: "run" | "container";
+  kind: "run" | "container" | "approval";
   needs: Record<string, NeedCondition>;
   state?: TaskState;
   /** Short text under the name, e.g. "12s" or "exit 1". */
@@ -24,8 +24,8 @@ export interface DagGraphProps {
   href?: (taskId: string) => string;
 }
 
-const KIND_MARK: Record<DagNode["kind"], string> = { run: "▷", container: "▣" };
-const KIND_WORD: Record<DagNode["kind"], string> = { run: "run", container: "container" };
+const KIND_MARK: Record<DagNode["kind"], string> = { run: "▷", container: "▣", approval: "☑" };
+const KIND_WORD: Record<DagNode["kind"], string> = { run: "run", container: "container", approval: "approval" };
 
 const CONDITION_TEXT: Record<NeedCondition, string> = {
   success: "on success",
@@ -50,7 +50,7 @@ function describeNeeds(needs: DagNode["needs"]): string {
 
 /** "deploy: failed, exit 1; container task; needs build (success)": the name a node is read by. */
 function describeNode(task: DagNode): string {
-  const status = [task.state, task.detail].filter(Boolean).join(", ");
+  const status = [task.state === "waiting" ? "waiting for approval" : task.state, task.detail].filter(Boolean).join(", ");
   return `${task.id}${status ? `: ${status}` : ""}; ${task.kind} task; ${describeNeeds(task.needs)}`;
 }
 

@@ -24,6 +24,9 @@ export const emptyId = (taskId: string) => `empty-${taskId}`;
 /** What a task's log pane says while it has no line. */
 export function emptyLogText(execution: ExecutionRow): string {
   if (execution.state === "pending") return "Waiting for the task to start.";
+  // A gate runs nothing but its autoApprove function (when it has one); its panel says the rest.
+  if (execution.state === "waiting") return "Waiting for a decision: see the approval above.";
+  if (execution.kind === "approval" && execution.gate !== null) return "No output: see the approval above.";
   if (execution.state === "running") return "No output yet.";
   return execution.startedAt ? "No output." : "Did not run.";
 }

@@ -1,10 +1,12 @@
-// The live part of a run page: summary, DAG and task table (re-rendered whole on every
-// change), and the out-of-band pieces a live update also carries for the log sections.
+// The live part of a run page: summary, approval gates, DAG and task table (re-rendered whole
+// on every change), and the out-of-band pieces a live update also carries for the log sections.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow, RunWithTasks } from "../../../db/repos/runs.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { TaskSpec } from "../../../domain/pipeline-spec.ts";
 import { taskPhase } from "../../../domain/states.ts";
+import type { Decider } from "../../../domain/approvals.ts";
+import { ApprovalGates } from "./approval-gate.tsx";
 import { DagGraph, type DagNode } from "./dag-graph.tsx";
 import { emptyLogText, LogEmpty } from "./log-view.tsx";
 import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
@@ -42,6 +44,8 @@ export interface RunLiveProps extends RunSummaryProps {
   specTasks: SpecTask[];
   /** Whether the viewer may read logs (attempts then link their part of the log). */
   readsLogs: boolean;
+  /** The viewer as a decider of this run's approval gates (the form, or why not). */
+  decider?: Decider | undefined;
 }
 
 export function RunLive(props: RunLiveProps) {
@@ -49,6 +53,7 @@ export function RunLive(props: RunLiveProps) {
   return (
     <>
       <RunSummary {...props} />
+      <ApprovalGates run={run} now={now} session={props.session} decider={props.decider} />
       <section class="card run-dag" aria-labelledby="run-dag-title">
         <h2 id="run-dag-title">Graph</h2>
         <DagGraph

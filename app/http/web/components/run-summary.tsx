@@ -1,6 +1,6 @@
-// The top of a run page: state, reason, where a queued run stands, a pending cancel, the run
-// it re-runs, trigger, version, times, variables, and the cancel and re-run buttons (for
-// those who may).
+// The top of a run page: state (and "waiting for approval" while a gate holds it), reason,
+// where a queued run stands, a pending cancel, the run it re-runs, trigger, version, times,
+// inputs, variables, and the cancel and re-run buttons (for those who may).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { RunWithTasks } from "../../../db/repos/runs.ts";
 import type { QueuePlace } from "../../../domain/admission.ts";
@@ -9,7 +9,9 @@ import { formatDuration } from "../../../domain/duration.ts";
 import { isFinalRunState, type TaskState } from "../../../domain/states.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { runPath } from "../paths.ts";
-import { StateBadge } from "./state-badge.tsx";
+import { RunInputs } from "./run-inputs.tsx";
+import { gateSectionId } from "./run-tasks.tsx";
+import { StateBadge, STATE_SYMBOL } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { TableHead } from "./table-head.tsx";
 import { Trigger } from "./trigger.tsx";
@@ -98,6 +100,19 @@ function CancelRequested({ run, now }: { run: RunWithTasks; now: Date }) {
   );
 }
 
+/** A run held by an approval gate says so beside its state, linking to the gate's panel. */
+function WaitingForApproval({ run }: { run: RunWithTasks }) {
+  const waiting = run.tasks.filter((task) => task.state === "waiting");
+  if (waiting.length === 0) return null;
+  return (
+    <a class="run-waiting" href={`#${gateSectionId(waiting[0]!.taskId)}`}>
+      <span aria-hidden="true">{`${STATE_SYMBOL.waiting} `}</span>
+      {"waiting for approval"}
+      {waiting.length > 1 && ` (${waiting.length} gates)`}
+    </a>
+  );
+}
+
 function QueueLine({ place }: { place: QueuePlace | undefined }) {
   if (!place) return null;
   return (
@@ -129,6 +144,7 @@ export function RunSummary({ run, now, session, canWrite, queuePlace, rerunError
     <div class="card run-summary">
       <div class="run-state-line">
         <StateBadge state={run.state} />
+        <WaitingForApproval run={run} />
         {run.reason && <span class="run-reason">{run.reason}</span>}
         <CancelRequested run={run} now={now} />
         {canWrite && <Actions run={run} session={session} />}
@@ -182,6 +198,7 @@ export function RunSummary({ run, now, session, canWrite, queuePlace, rerunError
           <Took start={run.startedAt} end={run.endedAt} now={now} />
         </dd>
       </dl>
+      <RunInputs inputs={run.inputs} />
       <Variables variables={run.variables} />
     </div>
   );

@@ -13,6 +13,9 @@ import { TableHead } from "./table-head.tsx";
 /** The id of a task's log section, which the DAG and the table link to. */
 export const taskSectionId = (taskId: string) => `task-${taskId}`;
 
+/** The id of an approval task's panel (its message, deadline and the decide form). */
+export const gateSectionId = (taskId: string) => `gate-${taskId}`;
+
 function ExitCode({ code }: { code: number | null }) {
   if (code === null) return <span class="muted">—</span>;
   return <span class={code === 0 ? "exit-code" : "exit-code nonzero"}>{code}</span>;
@@ -69,6 +72,8 @@ export function TaskStatusLine({ execution, run, now, oob }: { execution: Execut
 
 const COLUMNS = 7;
 
+const KIND_TEXT: Record<ExecutionRow["kind"], string> = { run: "run()", container: "container", approval: "approval" };
+
 export interface TaskTableProps {
   run: RunRef;
   tasks: ExecutionWithAttempts[];
@@ -102,7 +107,7 @@ export function TaskTable({ run, tasks, logs, now }: TaskTableProps) {
                     {task.taskId}
                   </a>
                 </th>
-                <td class="wide-only">{task.kind === "run" ? "run()" : "container"}</td>
+                <td class="wide-only">{KIND_TEXT[task.kind]}</td>
                 <td>
                   <StateBadge state={task.state} phase={taskPhase(task)} />
                 </td>
@@ -115,6 +120,10 @@ export function TaskTable({ run, tasks, logs, now }: TaskTableProps) {
                     <ReusedFrom execution={task} run={run} />
                   ) : retryDue(task) ? (
                     <RetryNote at={retryDue(task)!} now={now} />
+                  ) : task.state === "waiting" ? (
+                    <a class="task-waiting" href={`#${gateSectionId(task.taskId)}`}>
+                      waiting for approval
+                    </a>
                   ) : (
                     (task.reason ?? <span class="muted">—</span>)
                   )}

@@ -9,6 +9,8 @@ export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
   queued: "⋯",
   pending: "○",
   running: "◔",
+  // A pause sign that every font has (the emoji one may draw in colour, or not at all).
+  waiting: "‖",
   successful: "✓",
   failed: "✗",
   skipped: "↷",

@@ -36,3 +36,24 @@ export function Took({ start, end, now }: { start: Date | null | undefined; end:
   if (ms === undefined) return <span class="muted">—</span>;
   return <span class={end ? "duration" : "duration running"}>{formatDuration(ms)}</span>;
 }
+
+/** "in 23h", "in 5m", "any moment now" for a time still ahead; the date past a week. */
+export function timeUntil(date: Date, now: Date): string {
+  const seconds = Math.floor((date.getTime() - now.getTime()) / 1000);
+  // A deadline just passed is decided by the engine within moments.
+  if (seconds < 5) return "any moment now";
+  if (seconds < 60) return `in ${seconds}s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}m`;
+  if (seconds < 172_800) return `in ${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  if (seconds < 604_800) return `in ${Math.floor(seconds / 86_400)}d`;
+  return `on ${date.toISOString().slice(0, 10)}`;
+}
+
+/** A deadline: how far ahead it is, with the exact time in a <time> element. */
+export function Until({ date, now }: { date: Date; now: Date }) {
+  return (
+    <time datetime={date.toISOString()} title={date.toISOString()}>
+      {timeUntil(date, now)}
+    </time>
+  );
+}

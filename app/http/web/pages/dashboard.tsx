@@ -1,4 +1,4 @@
-// The dashboard: counts, what needs attention (or a welcome on a new install), health (the
+// The dashboard: counts, approvals waiting for the viewer, what needs attention (or a welcome on a new install), health (the
 // pause switch and the nodes among it) and the newest runs across pipelines. The /live/dashboard stream re-renders its live region
 // with the same DashboardLive component, so the page and its updates never disagree.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
@@ -7,6 +7,7 @@ import { NeedsAttention, type BrokenPipeline, type FailingPipeline, type Trigger
 import { HealthCard, type DockerHealth, type ExtensionHealth, type SystemView } from "../components/dashboard-health.tsx";
 import type { QueuePlace } from "../../../domain/admission.ts";
 import { DashboardRuns, type DashboardRun } from "../components/dashboard-runs.tsx";
+import { DashboardWaiting, type WaitingForYou } from "../components/dashboard-waiting.tsx";
 
 export type { SystemView };
 
@@ -23,6 +24,8 @@ export interface DashboardData {
   /** Runs waiting in the queue, of those pipelines. */
   queuedRunCount: number;
   runs: DashboardRun[];
+  /** Approval gates waiting now that this session may decide. */
+  waiting: WaitingForYou[];
   /** Where the queued ones among `runs` stand, by runRowKeyString(). */
   queuePlaces: Map<string, QueuePlace>;
   /** The pause switch and the nodes. */
@@ -72,6 +75,7 @@ export function DashboardLive({ data }: { data: DashboardData }) {
   return (
     <>
       <Counts data={data} />
+      <DashboardWaiting gates={data.waiting} now={data.now} />
       <div class="dash-top">
         {data.newInstall ? (
           <Welcome pipelinesDir={data.pipelinesDir} />

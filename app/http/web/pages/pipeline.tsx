@@ -1,5 +1,5 @@
 // One pipeline's page: what it is (its concurrency too), its load error, its task graph, a
-// form to start a run, the run history with a duration chart (queued runs with their place
+// form to start a run (its typed inputs, variables), the run history with a duration chart (queued runs with their place
 // in the queue), its triggers and subscriptions, and its versions.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
@@ -19,12 +19,18 @@ import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
 import { objectsPath, pipelinePath, runPath } from "../paths.ts";
 import { LoadErrorDetails } from "./pipeline-list.tsx";
 import { TableHead } from "../components/table-head.tsx";
+import { InputFields, InputProblems } from "../components/input-fields.tsx";
+import type { InputProblem } from "../../../domain/run-inputs.ts";
 import { runRowKeyString } from "../../../domain/run-key.ts";
 
-/** What the start form holds: the declared variables' values and the extra lines, as typed. */
+/** What the start form holds: the inputs, the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
   values: Record<string, string>;
   extra: string;
+  /** Typed inputs as the form sent them, by input name (absent: their defaults show). */
+  inputs?: Record<string, string>;
+  /** What the server found wrong with the inputs, by input name. */
+  problems?: InputProblem[];
   error?: string;
 }
 
@@ -96,18 +102,22 @@ function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: Version
 
 function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow; spec: PipelineSpec; form: StartForm; session: PageSession }) {
   const declared = Object.entries(spec.variables);
+  const inputs = spec.inputs ?? [];
+  const problems = form.problems ?? [];
   return (
     <section class="card start-run" aria-labelledby="start-run">
       <h2 id="start-run">Start a run</h2>
       <form method="post" action={`${pipelinePath(pipeline)}/runs`}>
         <CsrfField session={session} />
+        <InputProblems inputs={inputs} problems={problems} />
         {form.error && (
           <p class="notice problem" role="alert" id="start-error">
             {form.error}
           </p>
         )}
+        <InputFields inputs={inputs} values={form.inputs ?? {}} problems={problems} />
         {declared.length === 0 ? (
-          <p class="hint">This pipeline declares no variables.</p>
+          inputs.length === 0 && <p class="hint">This pipeline declares no variables.</p>
         ) : (
           <fieldset class="variables">
             <legend>Variables</legend>

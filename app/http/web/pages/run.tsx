@@ -1,13 +1,14 @@
-// The run page: the live summary, DAG and task table in one region that a stream re-renders,
-// and below it one log section per task; the same stream appends each task's new lines. A
-// reused task's section shows the log of the run it ran in.
+// The run page: the live summary, approval gates, DAG and task table in one region that a
+// stream re-renders, and below it one log section per task; the same stream appends each
+// task's new lines. A reused task's section shows the log of the run it ran in; a refused
+// decision on a gate is said above the live region, where re-renders leave it.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
 import type { LogTruncation } from "../../../stores/logs.ts";
 import { emptyLogText, LogPane, LogTruncatedNote, paneId } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
-import { TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
+import { gateSectionId, TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
 import { Page } from "../layouts/page.tsx";
 import { pipelinePath, rawLogPath, runPath, type RunRef } from "../paths.ts";
 
@@ -28,6 +29,8 @@ export interface RunPageProps extends RunLiveProps {
   liveUrl?: string;
   /** One per task; absent when the viewer may not read logs. */
   logs?: TaskLog[];
+  /** Why a decision asked for from this page was refused (outside the live region, so it stays). */
+  decisionError?: { taskId: string; message: string };
 }
 
 /** Says whose log a reused task's pane shows, with a link to that run's section of the task. */
@@ -81,7 +84,7 @@ function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef;
 }
 
 export function RunPage(props: RunPageProps) {
-  const { run, now, session, liveUrl, logs } = props;
+  const { run, now, session, liveUrl, logs, decisionError } = props;
   const pipelineHref = pipelinePath({ namespace: run.namespace, id: run.pipelineId });
   const live = liveUrl ? { "hx-sse:connect": liveUrl, "hx-swap": "innerHTML", "hx-sse:close": "end" } : {};
   return (
@@ -102,6 +105,13 @@ export function RunPage(props: RunPageProps) {
       <p id="run-announce" class="sr-only" aria-live="polite">
         {announcement(run)}
       </p>
+      {decisionError && (
+        <p class="notice problem" role="alert" id="decision-error">
+          {`Could not decide `}
+          <a href={`#${gateSectionId(decisionError.taskId)}`}>{decisionError.taskId}</a>
+          {`: ${decisionError.message}`}
+        </p>
+      )}
       <div id="run-live" class="run-live" {...live}>
         <RunLive {...props} />
       </div>
