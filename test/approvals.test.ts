@@ -4,6 +4,7 @@
 // autoApprove decides without anyone. Decisions are events.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { readLog, startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
+import { signInPerson } from "./helpers/people.ts";
 
 setDefaultTimeout(30_000);
 
@@ -237,5 +238,37 @@ describe("an approval gate", () => {
     await waitForRun(api, "default/busy", run.id);
     expect((await decide(other, "busy", run.id, "nope", "approve")).status).toBe(404);
     expect((await decide(other, "busy", run.id, "work", "approve")).status).toBe(409);
+  });
+});
+
+describe("people and approvals", () => {
+  it("names people by who they are, refuses a person's own run whichever token they use, and a re-run asks again", async () => {
+    const pam = await signInPerson(gantry, "pam", { name: "Pam", groups: [], mappedRoles: ["admin"] });
+    // A personal token Pam named after someone else.
+    const made = await pam.web.post("/tokens", { name: "alice", roles: "admin", expires: "30" });
+    const html = await made.text();
+    expect(made.status, html.slice(0, 300)).toBe(201);
+    const disguised = /value="(gty_[^"]+)"/.exec(html)![1]!;
+    const run = await start("release", {}, disguised);
+    expect((run as RunJson & { startedBy?: string }).startedBy).toBe("Pam");
+    await waitForState("release", run.id, "ship", "waiting");
+    // Her web session is another token of the same person: still her own run.
+    const page = await pam.web.get(`/pipelines/default/release/runs/${run.id}`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1];
+    const own = await pam.web.post(`/pipelines/default/release/runs/${run.id}/tasks/ship/approve`, { ...(csrf && { _csrf: csrf }), comment: "mine" });
+    expect(own.status).toBe(403);
+    expect(await own.text()).toContain("you started this run");
+    // Someone else decides; the record names Pam's run as hers and alice's decision as alice's.
+    expect((await decide(other, "release", run.id, "ship", "reject", "no")).status).toBe(200);
+    await waitForRun(api, "default/release", run.id);
+    // Re-running what failed asks again at the gate (never reused), and the re-runner may not approve it.
+    const rerun = await as(other, `/pipelines/default/release/runs/${run.id}/rerun`, { method: "POST", body: JSON.stringify({ only: "failed" }) });
+    expect(rerun.status).toBe(201);
+    const again = ((await rerun.json()) as { run: RunJson }).run;
+    expect(taskOf(again, "build").state).toBe("reused");
+    await waitForState("release", again.id, "ship", "waiting");
+    expect((await decide(other, "release", again.id, "ship", "approve")).status).toBe(403);
+    expect((await decide(disguised, "release", again.id, "ship", "approve", "fine")).status).toBe(200);
+    expect(taskOf(await waitForRun(api, "default/release", again.id), "ship").reason).toBe("approved by Pam: fine");
   });
 });

@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { deleteRole, getRole, getRoles, listRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { getUser } from "../db/repos/users.ts";
+import { actorName } from "./users.ts";
 import { effectiveRoles } from "../domain/user-roles.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
@@ -97,14 +98,25 @@ export function rolePermissions(roleIds: readonly string[], customRows: readonly
  * admin leaves their tokens too.
  */
 export async function permissionsOf(db: Db, token: TokenRow): Promise<Permission[]> {
-  let roles = token.roles;
-  if (token.userId && !token.signIn) {
-    const owner = await getUser(db, token.userId);
-    const held = new Set(owner && !owner.disabledAt ? effectiveRoles(owner) : []);
-    roles = roles.filter((role) => held.has(role));
-  }
+  const { roles } = await tokenHolder(db, token);
   const custom = await getRoles(db, roles.filter((id) => !isBuiltInRole(id)));
   return [...rolePermissions(roles, custom), ...(token.permissions ?? [])];
+}
+
+/** Who acts with a token: a name to show and the roles it holds now. */
+export interface TokenHolder {
+  /** A personal token's person (by their name, not the token's, which they chose); otherwise the token's name. */
+  name: string;
+  /** The token's roles; for a personal token only those its person still holds. */
+  roles: string[];
+}
+
+export async function tokenHolder(db: Db, token: TokenRow): Promise<TokenHolder> {
+  // A sign-in token is named after its person by the server already.
+  if (!token.userId || token.signIn) return { name: token.name, roles: token.roles };
+  const owner = await getUser(db, token.userId);
+  const held = new Set(owner && !owner.disabledAt ? effectiveRoles(owner) : []);
+  return { name: owner ? actorName(owner) : token.name, roles: token.roles.filter((role) => held.has(role)) };
 }
 
 interface PermissionContext {

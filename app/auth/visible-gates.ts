@@ -6,7 +6,7 @@ import { listWaitingGates, type WaitingGateRow } from "../db/repos/approvals.ts"
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { decisionRefusal } from "../domain/approvals.ts";
 import { allows, type Permission } from "../domain/permissions.ts";
-import { deciderOf } from "./decider.ts";
+import { callerAsDecider } from "./decider.ts";
 
 export interface VisibleGate extends WaitingGateRow {
   mayDecide: boolean;
@@ -15,10 +15,11 @@ export interface VisibleGate extends WaitingGateRow {
 
 export async function visibleGates(db: Db, token: TokenRow, permissions: readonly Permission[]): Promise<VisibleGate[]> {
   const rows = await listWaitingGates(db);
+  const deciderOf = await callerAsDecider(db, token, permissions);
   return rows
     .filter((row) => allows(permissions, "runs", "read", `${row.namespace}/${row.pipelineId}`))
     .map((row) => {
-      const refusal = decisionRefusal(row.gate, row.actor, deciderOf(token, permissions, row.namespace, row.pipelineId));
+      const refusal = decisionRefusal(row.gate, row.actor, deciderOf(row.namespace, row.pipelineId));
       return { ...row, mayDecide: refusal === undefined, ...(refusal !== undefined && { refusal }) };
     });
 }

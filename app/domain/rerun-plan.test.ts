@@ -43,3 +43,15 @@ describe("planRerun", () => {
     expect(plan([task("a"), task("b", { a: "success" })], { a: "reused", b: "cancelled" }, "failed")).toEqual({ a: "reused", b: "pending" });
   });
 });
+
+describe("a re-run of failed tasks and approval gates", () => {
+  it("asks again at a gate that was approved, and runs what follows it", () => {
+    const tasks: (DagTask & { kind?: string })[] = [
+      { id: "build", needs: {} },
+      { id: "gate", kind: "approval", needs: { build: "success" } },
+      { id: "deploy", needs: { gate: "success" } },
+    ];
+    const plan = planRerun(tasks, new Map([["build", "successful"], ["gate", "successful"], ["deploy", "failed"]] as const), "failed");
+    expect(Object.fromEntries(plan)).toEqual({ build: "reused", gate: "pending", deploy: "pending" });
+  });
+});

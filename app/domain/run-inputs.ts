@@ -47,7 +47,18 @@ export const INPUT_LIMITS = {
   nameLength: 64,
   /** Characters of one text value: it becomes an environment variable of every task. */
   valueLength: 16 * 1024,
+  /** UTF-8 bytes of all values as JSON: run() tasks get them in one environment string (Linux: 128 KiB at most). */
+  totalBytes: 64 * 1024,
+  /** Characters of a value checked against a pattern: the server runs the author's regular expression. */
+  patternValueLength: 1024,
 } as const;
+
+/**
+ * A repeated group that starts with a repetition, `(a+)+` or `(\w+\s?)*`: such patterns can
+ * take exponential time on a crafted value, and the server checks values itself. A group
+ * that starts with a literal, `(-[a-z]+)*`, splits one way only and is fine.
+ */
+const NESTED_REPETITION = /\((?:\?:)?(?:\\.|\[(?:[^\]\\]|\\.)*\]|[^()\\|])[*+{](?:[^()\\]|\\.)*\)[*+{]/;
 
 /** The environment variable prefix of inputs: `env` is `INPUT_ENV` in a task. */
 export const INPUT_ENV_PREFIX = "INPUT_";
@@ -101,6 +112,9 @@ export function formFieldSchema(json: unknown): { ok: true; schema: InputSchema 
       new RegExp(schema.pattern, "u");
     } catch {
       return { ok: false, message: `its pattern /${schema.pattern}/ is not a regular expression the server can check` };
+    }
+    if (NESTED_REPETITION.test(schema.pattern)) {
+      return { ok: false, message: `its pattern /${schema.pattern}/ repeats a group that repeats (like (a+)+), which can take the server exponential time; write it without the nested repetition` };
     }
   }
   for (const key of ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength"] as const) {
@@ -194,6 +208,13 @@ export function checkInputs(inputs: readonly InputSpec[], given: Readonly<Record
     if (!checked.ok) problems.push({ input: input.name, message: checked.message });
     else values[input.name] = checked.value;
   }
+  if (problems.length === 0) {
+    const size = new TextEncoder().encode(JSON.stringify(values)).byteLength;
+    if (size > INPUT_LIMITS.totalBytes) {
+      const largest = Object.entries(values).sort(([, a], [, b]) => String(b).length - String(a).length)[0]![0];
+      problems.push({ input: largest, message: `the inputs are ${size} bytes together, over the limit of ${INPUT_LIMITS.totalBytes}; ${largest} is the largest` });
+    }
+  }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, values };
 }
 
@@ -250,7 +271,10 @@ function valueProblem(schema: InputSchema, value: unknown): string | undefined {
       if (value.includes("\0")) return "contains a NUL character";
       if (schema.minLength !== undefined && length < schema.minLength) return schema.minLength === 1 ? "must not be empty" : `must be at least ${schema.minLength} characters`;
       if (schema.maxLength !== undefined && length > schema.maxLength) return `must be at most ${schema.maxLength} characters`;
-      if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(value)) return `must match /${schema.pattern}/`;
+      if (schema.pattern !== undefined) {
+        if (length > INPUT_LIMITS.patternValueLength) return `is too long to check against its pattern (at most ${INPUT_LIMITS.patternValueLength} characters)`;
+        if (!new RegExp(schema.pattern, "u").test(value)) return `must match /${schema.pattern}/`;
+      }
       if (schema.format !== undefined && !FORMAT_PATTERNS[schema.format].test(value)) return `must be ${article(schema.format)} ${schema.format}`;
       return undefined;
     }

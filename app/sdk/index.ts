@@ -239,16 +239,9 @@ export interface ApprovalTask<Inputs = any> extends ApprovalOptions<Inputs> {
 
 export type Task<Inputs = any> = RunTask<Inputs> | ContainerTask | ApprovalTask<Inputs>;
 
-/** The events a notification can be sent for. */
-export type NotifyEvent =
-  | "run.started"
-  | "run.successful"
-  | "run.failed"
-  | "run.cancelled"
-  | "run.finished"
-  | "approval.waiting"
-  | "approval.approved"
-  | "approval.rejected";
+/** The events a notification can be sent for: run.started, run.successful, run.failed, run.cancelled, run.finished, approval.waiting, approval.approved, approval.rejected. */
+export type { NotifyEvent } from "../domain/notifications.ts";
+import type { NotifyEvent } from "../domain/notifications.ts";
 
 /** A notification: a signed JSON POST to a URL on the events chosen. Create it with {@link notify}. */
 export interface Notification {

@@ -6,14 +6,13 @@ import { events, runs, taskExecutions } from "../schema/index.ts";
 import type { GateDecision, RunActor, WaitingGate } from "../../domain/approvals.ts";
 import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { NewEvent } from "./events.ts";
+import type { ClaimResult } from "./task-executions.ts";
+import type { RunState, TaskState } from "../../domain/states.ts";
 import { executionsWhere, runWhere } from "./runs.ts";
 
 const gateWhere = (key: RunKey, taskId: string) => and(executionsWhere(key), eq(taskExecutions.taskId, taskId));
 
-/**
- * The gate starts waiting (or, after a restart, is found waiting): stored with its message
- * and deadline, only while the run is this node's. False when it is not any more.
- */
+/** The gate starts waiting: stored with its message and deadline, only while the run is this node's. False when it is not any more. */
 export async function enterWaiting(db: Db, key: RunKey, taskId: string, gate: WaitingGate, nodeId: string, now: Date, event: NewEvent): Promise<boolean> {
   return db.transaction(async (tx) => {
     const updated = await tx
@@ -32,8 +31,11 @@ export async function enterWaiting(db: Db, key: RunKey, taskId: string, gate: Wa
   });
 }
 
-/** Marks a gate as being decided by autoApprove (state running), only while the run is this node's. */
-export async function startAutoApprove(db: Db, key: RunKey, taskId: string, nodeId: string, now: Date, event: NewEvent): Promise<boolean> {
+/**
+ * Marks a gate as being decided by autoApprove (state running), only while the run is this
+ * node's and not asked to cancel; otherwise says which (as claiming a task's attempt does).
+ */
+export async function startAutoApprove(db: Db, key: RunKey, taskId: string, nodeId: string, now: Date, event: NewEvent): Promise<ClaimResult> {
   return db.transaction(async (tx) => {
     const updated = await tx
       .update(taskExecutions)
@@ -45,9 +47,13 @@ export async function startAutoApprove(db: Db, key: RunKey, taskId: string, node
         ),
       )
       .returning({ taskId: taskExecutions.taskId });
-    if (updated.length === 0) return false;
+    if (updated.length === 0) {
+      const [run] = await tx.select({ state: runs.state, nodeId: runs.nodeId, cancelReason: runs.cancelReason, cancelRequestedAt: runs.cancelRequestedAt }).from(runs).where(runWhere(key)).limit(1);
+      if (run?.state === "running" && run.nodeId === nodeId && run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
+      return { status: "lost" };
+    }
     await tx.insert(events).values(event);
-    return true;
+    return { status: "claimed" };
   });
 }
 
@@ -73,8 +79,18 @@ export async function recordDecision(tx: DbOrTx, key: RunKey, taskId: string, de
   return true;
 }
 
+export interface GateRead {
+  state: TaskState;
+  kind: "run" | "container" | "approval";
+  gate: WaitingGate | null;
+  decision: GateDecision | null;
+  runState: RunState;
+  actor: RunActor | null;
+  cancelRequestedAt: Date | null;
+}
+
 /** The gate's execution: its state, gate and decision, and the run's actor (who started it). */
-export async function readGate(db: DbOrTx, key: RunKey, taskId: string) {
+export async function readGate(db: DbOrTx, key: RunKey, taskId: string): Promise<GateRead | undefined> {
   const [row] = await db
     .select({
       state: taskExecutions.state,
@@ -124,17 +140,24 @@ export async function listWaitingGates(db: Db, options: { limit?: number; keys?:
     })
     .from(taskExecutions)
     .innerJoin(runs, and(eq(runs.namespace, taskExecutions.namespace), eq(runs.pipelineId, taskExecutions.pipelineId), eq(runs.id, taskExecutions.runId)))
-    .where(and(eq(taskExecutions.state, "waiting"), isNull(taskExecutions.decision), inArray(runs.state, ["running"])))
+    .where(and(eq(taskExecutions.state, "waiting"), isNull(taskExecutions.decision), eq(runs.state, "running")))
     .orderBy(desc(taskExecutions.startedAt))
-    .limit(options.limit ?? 200);
+    // Filtered by the caller's permissions afterwards: generous, so a viewer's own are not cut off by others'.
+    .limit(options.limit ?? 1000);
   return rows.filter((row): row is WaitingGateRow => row.gate !== null);
 }
 
 /** autoApprove's decision on a gate that never waited (it is running): stored with its event. */
-export async function recordAutoDecision(db: Db, key: RunKey, taskId: string, decision: GateDecision, event: NewEvent): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.update(taskExecutions).set({ decision }).where(and(gateWhere(key, taskId), eq(taskExecutions.state, "running")));
+export async function recordAutoDecision(db: Db, key: RunKey, taskId: string, decision: GateDecision, event: NewEvent): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const updated = await tx
+      .update(taskExecutions)
+      .set({ decision })
+      .where(and(gateWhere(key, taskId), eq(taskExecutions.state, "running"), isNull(taskExecutions.decision)))
+      .returning({ taskId: taskExecutions.taskId });
+    if (updated.length === 0) return false;
     await tx.insert(events).values(event);
+    return true;
   });
 }
 

@@ -1,7 +1,7 @@
 // Queries for task executions and their attempts: claiming an attempt before its work
 // starts, marking it timing out, recording how it ended (and when a retry is due), and
 // ending a task outside an attempt. Every change writes its event in the same transaction.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
@@ -161,11 +161,13 @@ export async function endExecution(
       .update(taskAttempts)
       .set({ state: end.state, reason: end.reason, endedAt: now })
       .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.state, "running")));
-    await tx
+    // Only a task not yet ended: one another node ended (a gate's decision applied) keeps its end.
+    const ended = await tx
       .update(taskExecutions)
       .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null, retryAt: null })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
-    await tx.insert(events).values(event);
+      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId), inArray(taskExecutions.state, ["pending", "running", "waiting"])))
+      .returning({ taskId: taskExecutions.taskId });
+    if (ended.length > 0) await tx.insert(events).values(event);
   });
 }
 

@@ -12,7 +12,7 @@ import { inputsEnv } from "../../domain/run-inputs.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";
 import { AUTO_APPROVE_DECLINED } from "../task-runner/run-data.ts";
-import type { DrivenRun } from "./driven-run.ts";
+import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { EngineStoppedError, LostRunError } from "./task-attempt.ts";
 import { taskEnvironment } from "./task-environment.ts";
@@ -48,6 +48,8 @@ export function awaitApproval(ctx: EngineContext, run: DrivenRun, task: TaskSpec
 async function gateFlow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume: ExecutionRow | undefined): Promise<void> {
   const log = maskingLogWriter(ctx.logs.open({ namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task: task.id }));
   try {
+    // A decision stored before the server stopped (autoApprove's, or one made while it was down) is applied as it is.
+    if (resume?.decision) return await finish(ctx, run, task, resume.decision, resume.gate ?? undefined, log);
     let gate = resume?.state === "waiting" ? resume.gate : null;
     if (gate) log.line("gantry", "the server restarted; still waiting for approval");
     else {
@@ -59,7 +61,9 @@ async function gateFlow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resu
         if (auto === "cancelled") return await endCancelled(ctx, run, task);
         if (auto === "approved") {
           const decision: GateDecision = { outcome: "approved", by: "autoApprove", at: ctx.now().toISOString(), auto: "autoApprove", comment: "autoApprove returned true" };
-          await recordAutoDecision(ctx.db, run.key, task.id, decision, decisionEvent(ctx, run, task, decision));
+          if (!(await recordAutoDecision(ctx.db, run.key, task.id, decision, decisionEvent(ctx, run, task, decision)))) {
+            throw new LostRunError(`run ${runKeyString(run.key)} is driven by another node now`);
+          }
           ctx.publish("approval.approved", run.key, task.id);
           return await finish(ctx, run, task, decision, undefined, log);
         }
@@ -94,7 +98,8 @@ async function waitForDecision(ctx: EngineContext, run: DrivenRun, task: TaskSpe
   for (;;) {
     if (ctx.stopped) throw new EngineStoppedError();
     const row = await readGate(ctx.db, run.key, task.id);
-    if (!row || row.runState !== "running") return;
+    // Ended by someone else (its work lost, taken over): this process lets it go.
+    if (!row || row.runState !== "running") throw new LostRunError(`run ${runKeyString(run.key)} is no longer running here`);
     if (row.state !== "waiting") {
       run.states.set(task.id, row.state);
       return;
@@ -174,9 +179,14 @@ async function askAutoApprove(ctx: EngineContext, run: DrivenRun, task: TaskSpec
   const executor = ctx.executors.run;
   if (!executor) return { note: "autoApprove could not run: this server has no run() executor" };
   const claimed = await startAutoApprove(ctx.db, run.key, task.id, ctx.node.id, ctx.now(), ctx.event("task.started", run.key, { state: "running", attempt: 1, autoApprove: true }, task.id));
-  if (!claimed) {
-    if (run.cancelled !== undefined) return "cancelled";
-    throw new LostRunError(`run ${runKeyString(run.key)} is driven by another node now`);
+  if (claimed.status === "lost") throw new LostRunError(`run ${runKeyString(run.key)} is driven by another node now`);
+  if (claimed.status === "cancelled") {
+    // Asked through another node: acted on here at once, as if asked here.
+    if (run.cancelled === undefined) {
+      run.cancelled = claimed.reason;
+      stopTasks(run, ctx.killGraceMs);
+    }
+    return "cancelled";
   }
   run.states.set(task.id, "running");
   ctx.publish("task.started", run.key, task.id);

@@ -42,6 +42,10 @@ export async function decideApproval(ctx: EngineContext, key: RunKey, taskId: st
       throw new ConflictError(`task ${taskId} of ${name} is not waiting for approval (it is ${gate.state}${gate.runState !== "running" ? `; the run is ${gate.runState}` : ""})`);
     }
     if (gate.cancelRequestedAt) throw new ConflictError(`${name} is being cancelled`);
+    // Past its deadline the timeout has decided, even if the server was down to record it.
+    if (ctx.now().getTime() >= new Date(gate.gate.decideBy).getTime()) {
+      throw new ConflictError(`the approval ${taskId} of ${name} timed out at ${gate.gate.decideBy} (${gate.gate.onTimeout === "approve" ? "approved" : "rejected"} by its timeout)`);
+    }
     const refusal = decisionRefusal(gate.gate, gate.actor, request.decider);
     if (refusal) throw new ForbiddenError(refusal);
     if (!(await recordDecision(tx, key, taskId, decision, decisionEvent(ctx, { key }, { id: taskId }, decision)))) {

@@ -18,8 +18,8 @@ import type { EngineContext } from "./engine-context.ts";
 export interface RerunOptions {
   only: RerunScope;
   trigger: RunTrigger;
-  /** Who re-runs it: an approval in the new run refuses their own decision. */
-  actor?: RunActor;
+  /** Who re-runs it (required: an approval in the new run refuses their own decision). */
+  actor: RunActor;
 }
 
 export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOptions, actOnCancel: (key: RunKey, reason: string) => void): Promise<RunWithTasks> {
@@ -52,7 +52,7 @@ export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOp
     ctx,
     key,
     // The same inputs: they were checked against this same version when the original started.
-    { variables, systemVariables, inputs: original.inputs, trigger: options.trigger, noSecrets: original.noSecrets, ...(options.actor && { actor: options.actor }) },
+    { variables, systemVariables, inputs: original.inputs, trigger: options.trigger, noSecrets: original.noSecrets, actor: options.actor },
     actOnCancel,
     { version: original.version, of: original.id, only: options.only, reused },
   );

@@ -143,7 +143,8 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/approve",
-    summary: "Approve a waiting approval gate (runs:approve; one of its approvers roles when it names some; never the run's starter unless it allows self-approval); 409 when it is not waiting",
+    summary:
+      "Approve a waiting approval gate (runs:approve; one of its approvers roles when it names some; never the run's starter unless it allows self-approval); 409 when it is not waiting or its deadline passed. Answers { run }, or { task } to a caller without runs:read",
     auth: true,
     body: decisionBody,
     success: 200,

@@ -10,7 +10,7 @@ import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
-import { requirePermission } from "../../auth/roles.ts";
+import { may, requirePermission } from "../../auth/roles.ts";
 import type { Deps } from "../../deps.ts";
 import type { LogTruncation } from "../../stores/logs.ts";
 import type { AppEnv } from "../env.ts";
@@ -100,8 +100,10 @@ async function decide(c: DecisionContext, outcome: "approved" | "rejected") {
   const { ns, id, run, task } = c.req.valid("param");
   const key = { namespace: ns, id, run };
   const { comment } = c.req.valid("json");
-  await deps.orchestrator.decideApproval(key, task, { outcome, ...(comment !== undefined && { comment }), decider: deciderOf(c.get("token"), c.get("permissions"), ns, id) });
+  await deps.orchestrator.decideApproval(key, task, { outcome, ...(comment !== undefined && { comment }), decider: await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id) });
   const [json] = await runsJson(deps, [await requireRun(deps, key)]);
+  // An approver who may not read the run learns how the gate stands, not the run's variables and inputs.
+  if (!may(c, "runs", "read", `${ns}/${id}`)) return c.json({ task: json!.tasks.find((candidate) => candidate.id === task) });
   return c.json({ run: json });
 }
 
@@ -113,7 +115,7 @@ export const runsApi = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const run = await deps.orchestrator.startRun(
       { namespace: ns, id },
-      { variables: body.variables ?? {}, ...(body.inputs && { inputs: body.inputs }), actor: actorOf(token), trigger: { kind: "api", by: token.name } },
+      { variables: body.variables ?? {}, ...(body.inputs && { inputs: body.inputs }), actor: await actorOf(deps.db, token), trigger: { kind: "api", by: token.name } },
     );
     const [json] = await runsJson(deps, [run]);
     return c.json({ run: json }, 201);
@@ -156,7 +158,7 @@ export const runsApi = new Hono<AppEnv>()
     const deps = c.get("deps");
     const { ns, id, run } = c.req.valid("param");
     const token = c.get("token");
-    const rerun = await deps.orchestrator.rerunRun({ namespace: ns, id, run }, { only: c.req.valid("json").only, actor: actorOf(token), trigger: { kind: "api", by: token.name } });
+    const rerun = await deps.orchestrator.rerunRun({ namespace: ns, id, run }, { only: c.req.valid("json").only, actor: await actorOf(deps.db, token), trigger: { kind: "api", by: token.name } });
     const [json] = await runsJson(deps, [rerun]);
     return c.json({ run: json }, 201);
   })

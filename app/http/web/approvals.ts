@@ -36,7 +36,7 @@ async function decide(c: DecideContext, outcome: DecisionOutcome) {
     await deps.orchestrator.decideApproval(key, task, {
       outcome,
       ...(comment !== "" && { comment }),
-      decider: deciderOf(c.get("token"), c.get("permissions"), ns, id),
+      decider: await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id),
     });
   } catch (error) {
     // Not allowed to (self-approval, not an approver, no runs:approve) or decided already:

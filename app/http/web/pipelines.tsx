@@ -165,7 +165,7 @@ export const pipelinePages = new Hono<AppEnv>()
         // As typed: the engine converts them by their schemas and checks them, as for the CLI's -i.
         inputs,
         inputsFrom: "text",
-        actor: actorOf(c.get("token")),
+        actor: await actorOf(deps.db, c.get("token")),
         trigger: { kind: "web", by: c.get("token").name },
       });
     } catch (error) {

@@ -117,7 +117,7 @@ export async function streamRun(c: Context<AppEnv>, key: RunKey, shown: LogPosit
                 canWrite={canWrite}
                 readsLogs={follower !== undefined}
                 // From this render's permissions: the gates' forms follow a change of role.
-                decider={deciderOf(c.get("token"), c.get("permissions"), ns, id)}
+                decider={await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id)}
                 {...(queuePlace && { queuePlace })}
               />
               <RunLiveUpdates run={run} now={at} logs={follower !== undefined} {...(announce && { announce })} />

@@ -5,7 +5,7 @@
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
-import { deciderOf } from "../../auth/decider.ts";
+import { actorOf, deciderOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
 import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
@@ -74,7 +74,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
       {...(queuePlace && { queuePlace })}
       {...(rerunError && { rerunError })}
       {...(decisionError && { decisionError })}
-      decider={deciderOf(c.get("token"), c.get("permissions"), key.namespace, key.id)}
+      decider={await deciderOf(deps.db, c.get("token"), c.get("permissions"), key.namespace, key.id)}
       liveUrl={liveUrl}
       logs={logs}
     />,
@@ -154,7 +154,7 @@ export const runPages = new Hono<AppEnv>()
       let rerun: RunWithTasks;
       try {
         // The same version and variables; an unknown run is a NotFoundError (404).
-        rerun = await deps.orchestrator.rerunRun(key, { only: c.req.valid("form").only, trigger: { kind: "web", by: c.get("token").name } });
+        rerun = await deps.orchestrator.rerunRun(key, { only: c.req.valid("form").only, actor: await actorOf(deps.db, c.get("token")), trigger: { kind: "web", by: c.get("token").name } });
       } catch (error) {
         // Not ended yet, its code or workspace pruned, nothing failed: said on the run's page.
         if (!(error instanceof ConflictError)) throw error;
