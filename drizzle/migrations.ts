@@ -11,6 +11,7 @@ import m8 from "./0008_users.sql" with { type: "text" };
 import m9 from "./0009_used_sign_in_states.sql" with { type: "text" };
 import m10 from "./0010_user_issuer.sql" with { type: "text" };
 import m11 from "./0011_approvals_inputs.sql" with { type: "text" };
+import m12 from "./0012_artifacts_caches_findings.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -25,4 +26,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0009_used_sign_in_states", when: 1796573668717, breakpoints: true, sql: m9 },
   { tag: "0010_user_issuer", when: 1796574886626, breakpoints: true, sql: m10 },
   { tag: "0011_approvals_inputs", when: 1796577092844, breakpoints: true, sql: m11 },
+  { tag: "0012_artifacts_caches_findings", when: 1796579164178, breakpoints: true, sql: m12 },
 ];

@@ -11,6 +11,7 @@ import { triggerProblems } from "./trigger-checks.ts";
 import { inputSpecs } from "./describe-inputs.ts";
 import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
+import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -53,6 +54,16 @@ export function parseMemory(value: number | string): number | undefined {
   return Math.round(Number(match[1]) * MEMORY_UNITS[match[2]!.toLowerCase()]!);
 }
 
+const artifactNameSchema = v.pipe(v.string(), v.regex(ARTIFACT_NAME_PATTERN, "must be an artifact name: 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)"));
+const workspacePathSchema = v.pipe(
+  v.string("must be a path in the workspace"),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = workspacePathProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
 const commonTaskEntries = {
   needs: v.optional(needsSchema),
   env: v.optional(v.record(envNameSchema, envValueSchema)),
@@ -61,6 +72,40 @@ const commonTaskEntries = {
   retryDelay: v.optional(retryDelaySchema),
   workdir: v.optional(v.pipe(v.string(), v.minLength(1))),
   injectApiToken: v.optional(v.boolean()),
+  artifacts: v.optional(
+    v.strictObject({
+      out: v.optional(v.record(artifactNameSchema, workspacePathSchema)),
+      in: v.optional(
+        v.record(
+          artifactNameSchema,
+          v.union(
+            [
+              idSchema,
+              v.strictObject({
+                run: v.union([v.literal("latest-successful"), v.pipe(v.number(), v.integer(), v.minValue(1))], 'must be "latest-successful" or a run number'),
+                name: v.optional(artifactNameSchema),
+              }),
+            ],
+            'must be the id of the task that stores it, or { run: "latest-successful" | <number>, name? }',
+          ),
+        ),
+      ),
+    }),
+  ),
+  cache: v.optional(
+    v.strictObject({
+      key: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(512, "must be at most 512 characters")),
+      paths: v.pipe(v.array(workspacePathSchema), v.minLength(1, "must name at least one path")),
+      restoreKeys: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(512)))),
+    }),
+  ),
+  sarif: v.optional(
+    v.strictObject({
+      path: workspacePathSchema,
+      failOn: v.optional(v.picklist(["error", "warning", "note", "none"], 'must be "error", "warning", "note" or "none"')),
+      tool: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+    }),
+  ),
 };
 
 const runTaskSchema = v.strictObject({
@@ -212,6 +257,11 @@ export interface TaskSpec {
   runNetwork?: "none";
   /** An approval gate's rules. */
   approval?: ApprovalSpec;
+  /** Artifacts it stores (after success) and takes in (before it starts); absent when none. */
+  artifacts?: ArtifactsSpec;
+  cache?: CacheSpec;
+  /** The SARIF report it writes, read into findings. */
+  sarif?: SarifSpec;
   container?: {
     image: string;
     command?: string[];
@@ -293,6 +343,8 @@ export function toPipelineSpec(definition: unknown): SpecResult {
   const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
+  const artifactIssues = artifactProblems(tasks);
+  if (artifactIssues.length > 0) return { ok: false, issues: artifactIssues };
   const concurrency = def.concurrency && toConcurrencySpec(def.concurrency);
   if (def.concurrency?.group !== undefined) {
     const problems = groupTemplateProblems(def.concurrency.group, Object.keys(def.variables ?? {}));
@@ -320,6 +372,42 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       tasks,
     },
   };
+}
+
+/**
+ * Artifact names are the run's: each stored by one task. A task takes one in from a task of
+ * the run only if that task stores it and is upstream (it has ended before this one starts).
+ */
+function artifactProblems(tasks: TaskSpec[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const storedBy = new Map<string, string>();
+  for (const task of tasks) {
+    for (const { name } of task.artifacts?.out ?? []) {
+      const other = storedBy.get(name);
+      if (other !== undefined) issues.push({ path: `tasks.${task.id}.artifacts.out.${name}`, message: `artifact "${name}" is stored by task ${other} already; names are the run's` });
+      else storedBy.set(name, task.id);
+    }
+  }
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  const upstreamOf = (id: string, seen = new Set<string>()): Set<string> => {
+    for (const need of Object.keys(byId.get(id)?.needs ?? {})) {
+      if (seen.has(need)) continue;
+      seen.add(need);
+      upstreamOf(need, seen);
+    }
+    return seen;
+  };
+  for (const task of tasks) {
+    for (const { name, from } of task.artifacts?.in ?? []) {
+      if (!("task" in from)) continue;
+      const path = `tasks.${task.id}.artifacts.in.${name}`;
+      const producer = byId.get(from.task);
+      if (!producer) issues.push({ path, message: `no task "${from.task}" in this pipeline` });
+      else if (!producer.artifacts?.out.some((artifact) => artifact.name === name)) issues.push({ path, message: `task ${from.task} stores no artifact "${name}"` });
+      else if (!upstreamOf(task.id).has(from.task)) issues.push({ path, message: `task ${from.task} must be upstream (in needs, directly or not) to hand "${name}" on` });
+    }
+  }
+  return issues;
 }
 
 function toConcurrencySpec(concurrency: NonNullable<ParsedDefinition["concurrency"]>): ConcurrencySpec | undefined {
@@ -394,6 +482,14 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
     injectApiToken: task.injectApiToken ?? false,
   };
   if (task.timeout !== undefined) spec.timeoutMs = task.timeout;
+  if (task.artifacts && (Object.keys(task.artifacts.out ?? {}).length > 0 || Object.keys(task.artifacts.in ?? {}).length > 0)) {
+    spec.artifacts = {
+      out: Object.entries(task.artifacts.out ?? {}).map(([name, path]) => ({ name, path: path.replace(/\/+$/, "") })),
+      in: Object.entries(task.artifacts.in ?? {}).map(([name, from]) => ({ name, from: typeof from === "string" ? { task: from } : { run: from.run, name: from.name ?? name } })),
+    };
+  }
+  if (task.cache) spec.cache = { key: task.cache.key, paths: task.cache.paths, restoreKeys: task.cache.restoreKeys ?? [] };
+  if (task.sarif) spec.sarif = { path: task.sarif.path, failOn: task.sarif.failOn ?? "error", ...(task.sarif.tool !== undefined && { tool: task.sarif.tool }) };
   if (task.retryDelay !== undefined) spec.retryDelay = task.retryDelay;
   if (task.workdir !== undefined) spec.workdir = task.workdir;
   if (task.kind === "run" && task.network !== undefined) spec.runNetwork = task.network;

@@ -49,6 +49,43 @@ export interface TaskOptions {
   workdir?: string;
   /** Give the task a short-lived API token in `GANTRY_API_TOKEN`. */
   injectApiToken?: boolean;
+  /**
+   * Files the task hands on or takes in, stored with the run (listed, downloadable, checked
+   * by sha256). `out`: name → path in the workspace (a file or a folder), stored after the
+   * task succeeds. `in`: name → the task of this run that stored it (it must be upstream), or
+   * `{ run: "latest-successful" | 12, name? }` for one of an earlier run; put back in the
+   * workspace where it was taken from before the task starts.
+   *
+   * @example
+   * ```ts
+   * build: run(compile, { artifacts: { out: { dist: "build/dist" } } }),
+   * ship: container({ image: "local/busybox:latest", command: ["ls", "build/dist"], needs: { build: "success" }, artifacts: { in: { dist: "build" } } }),
+   * compare: run(diff, { artifacts: { in: { previous: { run: "latest-successful", name: "dist" } } } }),
+   * ```
+   */
+  artifacts?: {
+    out?: Record<string, string>;
+    in?: Record<string, string | { run: "latest-successful" | number; name?: string }>;
+  };
+  /**
+   * A cache of paths in the workspace, per pipeline: restored before the task starts (the
+   * exact key, else the newest entry whose key starts with one of `restoreKeys`), saved after
+   * it succeeds when the key missed. The key takes `${VAR}` and `${hashFiles('glob')}`.
+   *
+   * @example
+   * ```ts
+   * install: run(async (ctx) => { await ctx.$`bun install`; }, {
+   *   cache: { key: "deps-${hashFiles('bun.lock')}", paths: ["node_modules"], restoreKeys: ["deps-"] },
+   * }),
+   * ```
+   */
+  cache?: { key: string; paths: string[]; restoreKeys?: string[] };
+  /**
+   * Read the SARIF 2.1.0 report the task writes (usually set by {@link scan}): its findings
+   * are stored with the run, and the task fails when one is at or above `failOn` ("error"
+   * by default; "none" never fails).
+   */
+  sarif?: { path: string; failOn?: "error" | "warning" | "note" | "none"; tool?: string };
 }
 
 /** A wait before each retry that grows: `initial`, then times `factor`, never more than `max`. */

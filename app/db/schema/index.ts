@@ -18,3 +18,6 @@ export * from "./system-state.ts";
 export * from "./login-codes.ts";
 export * from "./users.ts";
 export * from "./used-sign-in-states.ts";
+export * from "./artifacts.ts";
+export * from "./cache-entries.ts";
+export * from "./findings.ts";

@@ -3,6 +3,7 @@
 import { foreignKey, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { TaskState } from "../../domain/states.ts";
 import type { GateDecision, WaitingGate } from "../../domain/approvals.ts";
+import type { CacheResult } from "../../domain/task-files.ts";
 import { runs } from "./runs.ts";
 
 export const taskExecutions = sqliteTable(
@@ -26,6 +27,8 @@ export const taskExecutions = sqliteTable(
     gate: text({ mode: "json" }).$type<WaitingGate>(),
     /** The gate's decision, written by whoever decided; the driving node applies it. */
     decision: text({ mode: "json" }).$type<GateDecision>(),
+    /** What became of the task's cache: the key, hit or miss, and whether it was saved. */
+    cacheResult: text({ mode: "json" }).$type<CacheResult>(),
     nodeId: text(),
     leaseExpiresAt: integer({ mode: "timestamp_ms" }),
     startedAt: integer({ mode: "timestamp_ms" }),
