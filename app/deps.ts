@@ -27,6 +27,7 @@ import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { exactTarget } from "./domain/permissions.ts";
 import { runKeyString } from "./domain/run-key.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/runs/orchestrator.ts";
+import { createTaskFiles } from "./engine/task-files/index.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipelines/pipeline-loader.ts";
 import { engineNode } from "./engine/node-identity.ts";
 import { GANTRY_VERSION } from "./version.ts";
@@ -153,6 +154,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
+    // Artifacts, caches and findings around a task's attempts (their parts join as they land).
+    taskFiles: createTaskFiles({ db }),
     tokens: {
       issue(run, task, resource = "*") {
         // Limited to its own pipeline (and to one resource when asked); revoked when the run ends.

@@ -14,6 +14,7 @@ import type { Executor } from "../executors/executor.ts";
 import type { Limiter } from "../limiter.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
+import type { TaskFiles } from "../task-files/index.ts";
 
 export interface IssuedToken {
   id: string;
@@ -65,6 +66,8 @@ export interface EngineOptions {
   /** Resolves `secret("name")` for a pipeline; undefined when it does not exist. */
   resolveSecret?: (pipeline: PipelineKey, name: string) => Promise<string | undefined>;
   tokens?: RunTokenIssuer;
+  /** What the server does around a task's attempts: artifacts, caches, findings. */
+  taskFiles?: TaskFiles;
   /** Called once a run has ended and its end is published (expires old run objects; after a takeover, sweeps its containers). */
   afterRun?: (key: RunKey, info: { recovered: boolean }) => Promise<unknown>;
   now?: () => Date;

@@ -18,7 +18,8 @@ import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
-import { taskEnvironment } from "./task-environment.ts";
+import { taskEnvironment, type TaskEnvironment } from "./task-environment.ts";
+import { hasTaskFiles, type TaskFilesContext } from "../task-files/index.ts";
 
 /** The run is driven by another node now: this process stops writing for it. */
 export class LostRunError extends Error {}
@@ -98,7 +99,18 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, s
         await endWithoutAttempt(ctx, run, task, "run cancelled");
         return;
       }
-      const { outcome, ref, executor } = result;
+      const { ref, executor } = result;
+      let { outcome } = result;
+      // After a success: artifacts out, the cache saved, a scan's findings read (they may fail it).
+      if (outcome.state === "successful" && ctx.taskFiles && hasTaskFiles(task)) {
+        // The environment again (no new tokens), for ${VAR} in a cache key.
+        const environment = await taskEnvironment(ctx, run, task, false);
+        const after = await ctx.taskFiles.after(taskFilesContext(run, task, typeof environment === "string" ? {} : environment.env, log));
+        if (!after.ok) {
+          log.line("gantry", after.reason);
+          outcome = { state: "failed", exitCode: outcome.exitCode, reason: after.reason };
+        }
+      }
       const retry = outcome.state === "failed" && attempt < total && run.cancelled === undefined;
       const now = ctx.now();
       const next = retry ? retryAt(task.retryDelay, attempt, now) : null;
@@ -169,6 +181,11 @@ async function waitForRetry(ctx: EngineContext, run: DrivenRun, slot: Slot, due:
   if (ctx.stopped) throw new EngineStoppedError();
 }
 
+/** The task as its files' steps see it; their lines go to its log (masked). */
+function taskFilesContext(run: DrivenRun, task: TaskSpec, env: Record<string, string>, log: MaskingLog): TaskFilesContext {
+  return { key: run.key, task, workspace: run.workspace, env, log: (line) => log.line("gantry", line) };
+}
+
 /** Claims attempt `attempt` (stored with its reference before its work begins), starts it and follows it to its end. */
 async function freshAttempt(
   ctx: EngineContext,
@@ -183,7 +200,15 @@ async function freshAttempt(
   if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
   const executor = ctx.executors[task.kind === "container" ? "container" : "run"];
-  const prepared = executor ? await taskEnvironment(ctx, run, task) : undefined;
+  let prepared = executor ? await taskEnvironment(ctx, run, task) : undefined;
+  // Artifacts in and the cache, before the work starts; a missing artifact is the attempt's failure.
+  if (prepared !== undefined && typeof prepared !== "string" && ctx.taskFiles && hasTaskFiles(task)) {
+    log.addSecrets(prepared.secrets);
+    const before = await ctx.taskFiles.before(taskFilesContext(run, task, prepared.env, log));
+    if (!before.ok) prepared = before.reason;
+    // What the server put in the workspace goes to whoever runs the task.
+    else if (ctx.reclaimWorkspace) await ctx.reclaimWorkspace(run.workspace);
+  }
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
   const startedAt = ctx.now();
@@ -207,12 +232,13 @@ async function freshAttempt(
   const runnable = executor !== undefined && typeof prepared !== "string";
   let handle: TaskHandle | undefined;
   if (runnable) {
-    log.addSecrets(prepared!.secrets);
+    const ready = prepared as TaskEnvironment;
+    log.addSecrets(ready.secrets);
     handle = executor.start({
       ...base,
       ref,
-      env: { ...prepared!.env, ...deadline },
-      ...(prepared!.registryAuth !== undefined && { registryAuth: prepared!.registryAuth }),
+      env: { ...ready.env, ...deadline },
+      ...(ready.registryAuth !== undefined && { registryAuth: ready.registryAuth }),
       log,
       gate: claiming.then((claim) => claim.status === "claimed"),
     });
