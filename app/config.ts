@@ -87,6 +87,12 @@ const roleMap = v.pipe(
     return mappings;
   }),
 );
+/** "s3://bucket" or "s3://bucket/some/prefix": the bucket artifacts and caches go to. */
+const artifactsUrl = v.pipe(
+  v.string(),
+  v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._\/-]*)?$/, 'must be "s3://bucket" or "s3://bucket/prefix" (bucket: a-z 0-9 . -; prefix: A-Z a-z 0-9 . _ - /)'),
+  v.check((value) => !value.split("/").slice(3).includes(".."), "must not contain .. in its prefix"),
+);
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
 const SETTINGS = {
@@ -173,11 +179,27 @@ const SETTINGS = {
   objectPipelineLimit: { env: "GANTRY_OBJECT_PIPELINE_LIMIT", toml: "object_pipeline_limit", schema: positiveInt, fallback: 100 },
   /** A run's objects expire once this many later runs of its pipeline exist. */
   objectRunExpiry: { env: "GANTRY_OBJECT_RUN_EXPIRY", toml: "object_run_expiry", schema: positiveInt, fallback: 5 },
+  /**
+   * Where artifacts and caches are kept: the data dir (<data>/artifacts) when unset, or an
+   * S3-compatible bucket as "s3://bucket/prefix" (with the endpoint and credentials below).
+   */
+  artifactsUrl: { env: "GANTRY_ARTIFACTS_URL", toml: "artifacts_url", schema: v.optional(artifactsUrl), fallback: undefined },
+  /** The S3 endpoint (MinIO, R2, a local test server...); AWS's when unset. */
+  artifactsS3Endpoint: { env: "GANTRY_ARTIFACTS_S3_ENDPOINT", toml: "artifacts_s3_endpoint", schema: v.optional(v.pipe(v.string(), v.url("must be a URL"))), fallback: undefined },
+  artifactsS3Region: { env: "GANTRY_ARTIFACTS_S3_REGION", toml: "artifacts_s3_region", schema: v.optional(text), fallback: undefined },
+  artifactsS3AccessKeyId: { env: "GANTRY_ARTIFACTS_S3_ACCESS_KEY_ID", toml: "artifacts_s3_access_key_id", schema: v.optional(text), fallback: undefined },
+  /** Never logged nor shown; a bad value is reported without it. */
+  artifactsS3SecretAccessKey: { env: "GANTRY_ARTIFACTS_S3_SECRET_ACCESS_KEY", toml: "artifacts_s3_secret_access_key", schema: v.optional(text), fallback: undefined },
+  /** A pipeline's caches together keep at most this many bytes; the least recently used go first. */
+  cacheMaxBytes: { env: "GANTRY_CACHE_MAX_BYTES", toml: "cache_max_bytes", schema: byteSize, fallback: 2 * 1024 ** 3 },
   /** Events older than this are pruned by the janitor. */
   eventsMaxAgeMs: { env: "GANTRY_EVENTS_MAX_AGE", toml: "events_max_age", schema: duration, fallback: 30 * 86_400_000 },
   /** At most this many of the newest events are kept. */
   eventsMaxCount: { env: "GANTRY_EVENTS_MAX_COUNT", toml: "events_max_count", schema: positiveInt, fallback: 100_000 },
 } as const;
+
+/** Settings whose values are secrets: never repeated in an error. */
+const SECRET_SETTINGS = new Set<string>(["secretKey", "dbAuthToken", "oidcClientSecret", "githubOAuthClientSecret", "artifactsS3SecretAccessKey"]);
 
 type Settings = typeof SETTINGS;
 type SettingValue<K extends keyof Settings> = v.InferOutput<Settings[K]["schema"]> | Settings[K]["fallback"];
@@ -219,7 +241,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const parsed = v.safeParse(setting.schema as v.GenericSchema, raw);
     if (!parsed.success) {
       const source = envValue !== undefined && envValue !== "" ? setting.env : `${setting.toml} in ${filePath}`;
-      throw new ConfigError(`${source}: ${parsed.issues[0]?.message ?? "invalid value"} (got ${JSON.stringify(raw)})`);
+      // A secret's value is never echoed, not even a wrong one.
+      const got = SECRET_SETTINGS.has(name) ? "" : ` (got ${JSON.stringify(raw)})`;
+      throw new ConfigError(`${source}: ${parsed.issues[0]?.message ?? "invalid value"}${got}`);
     }
     values[name] = parsed.output;
   }

@@ -17,7 +17,7 @@ export const CHECKSUMS_ENTRY = "gantry-backup.sha256";
  * bundles that runs (and re-runs) of each stored version execute. Not kept: workspaces (scratch
  * space of runs, pruned anyway) and the key and token files (secrets, kept apart on purpose).
  */
-export const BACKUP_FOLDERS = ["logs", "objects", "bundles"] as const;
+export const BACKUP_FOLDERS = ["logs", "objects", "bundles", "artifacts"] as const;
 
 /** Partial files a store writes before renaming them into place: never part of a backup. */
 export const isPartialFile = (name: string) => name === ".tmp" || name.endsWith(".tmp");

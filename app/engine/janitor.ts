@@ -1,8 +1,8 @@
 // Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
 // the last N runs of their pipeline, and any orphan still running after a crash) and the
 // workspaces of all but the last N finished runs per pipeline, run objects that have
-// expired, old events, the revoked tokens of old runs and old bundles (through hooks). Runs at
-// start and on a timer.
+// expired, old events, the revoked tokens of old runs, old bundles and artifact blobs whose
+// rows are gone (through hooks). Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GANTRY_LABELS, isUnreachable, listServerContainers, type DockerConnection } from "./executors/docker-client.ts";
@@ -24,6 +24,8 @@ export interface JanitorOptions {
   pruneRunTokens?: () => Promise<number>;
   /** Removes pipeline bundles nothing uses any more; returns how many. */
   pruneBundles?: () => Promise<number>;
+  /** Removes artifact and cache blobs no row refers to any more (their runs were deleted); returns how many. */
+  pruneArtifacts?: () => Promise<number>;
 }
 
 export interface PruneResult {
@@ -37,6 +39,8 @@ export interface PruneResult {
   runTokens: number;
   /** Old pipeline bundles that were deleted. */
   bundles: number;
+  /** Artifact and cache blobs no row referred to, deleted. */
+  artifactBlobs: number;
   /** Set when the Docker engine could not be asked. */
   dockerError?: string;
 }
@@ -136,7 +140,21 @@ export function createJanitor(options: JanitorOptions): Janitor {
       const events = (await options.pruneEvents?.()) ?? 0;
       const runTokens = (await options.pruneRunTokens?.()) ?? 0;
       const bundles = (await options.pruneBundles?.()) ?? 0;
-      return { containers: containers.removed, workspaces, objectRuns, events, runTokens, bundles, ...(containers.error && { dockerError: containers.error }) };
+      const artifactBlobs = (await options.pruneArtifacts?.().catch((error) => {
+        // A bucket that does not answer now is swept next time; the rest of the prune stands.
+        console.error(`cannot prune artifact blobs: ${(error as Error).message}`);
+        return 0;
+      })) ?? 0;
+      return {
+        containers: containers.removed,
+        workspaces,
+        objectRuns,
+        events,
+        runTokens,
+        bundles,
+        artifactBlobs,
+        ...(containers.error && { dockerError: containers.error }),
+      };
     })();
     try {
       return await running;

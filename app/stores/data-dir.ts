@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 /** Files and folders that hold secrets or everything: private whatever made them. */
 const PRIVATE_FILES = ["gantry.db", "gantry.db-wal", "gantry.db-shm", "gantry.db-journal", "secret-key", "bootstrap-token", "node-id"];
-const PRIVATE_DIRS = ["logs", "objects"];
+const PRIVATE_DIRS = ["logs", "objects", "artifacts"];
 /** Folders the sandbox passes through to its workspace and bundle. */
 const PASSABLE_DIRS = ["workspaces", "bundles"];
 

@@ -1,6 +1,7 @@
 // The tar format (POSIX ustar, with pax headers for long paths and large sizes), written and
-// read as streams for backups: only regular files and folders, every header checksummed, and
-// an archive that ends early is an error, never a short read taken for the whole.
+// read as streams for backups and artifacts: regular files and folders (and symlinks, only for
+// a reader that asks for them), every header checksummed, and an archive that ends early is an
+// error, never a short read taken for the whole.
 
 const BLOCK = 512;
 /** The largest size the ustar header's 11 octal digits hold (8 GiB - 1); larger ones go in a pax header. */
@@ -13,7 +14,7 @@ export class TarError extends Error {
   override name = "TarError";
 }
 
-export type TarEntryType = "file" | "directory";
+export type TarEntryType = "file" | "directory" | "symlink";
 
 export interface TarHeader {
   /** Relative path with "/" separators. */
@@ -22,6 +23,8 @@ export interface TarHeader {
   size: number;
   mode: number;
   mtime: Date;
+  /** A symlink's target, as stored (never resolved here). */
+  linkTarget?: string;
 }
 
 function writeString(block: Uint8Array, offset: number, length: number, text: string): void {
@@ -44,9 +47,10 @@ function paxRecord(key: string, value: string): string {
   return `${length}${rest}`;
 }
 
-function ustarBlock(name: string, typeflag: string, size: number, mode: number, mtime: Date): Uint8Array {
+function ustarBlock(name: string, typeflag: string, size: number, mode: number, mtime: Date, linkName = ""): Uint8Array {
   const block = new Uint8Array(BLOCK);
   writeString(block, 0, 100, name);
+  writeString(block, 157, 100, linkName);
   writeOctal(block, 100, 8, mode & 0o7777);
   writeOctal(block, 108, 8, 0);
   writeOctal(block, 116, 8, 0);
@@ -70,16 +74,20 @@ export function tarPadding(size: number): Uint8Array {
 /** Two zero blocks: the end of an archive. */
 export const TAR_END = new Uint8Array(BLOCK * 2);
 
-/** The header of one entry (a pax header first when the path or size does not fit ustar); the content and tarPadding follow. */
+/** The header of one entry (a pax header first when the path, link target or size does not fit ustar); the content and tarPadding follow. */
 export function tarHeader(header: TarHeader): Uint8Array {
-  const typeflag = header.type === "directory" ? "5" : "0";
+  const typeflag = header.type === "directory" ? "5" : header.type === "symlink" ? "2" : "0";
   const path = header.type === "directory" && !header.path.endsWith("/") ? `${header.path}/` : header.path;
-  const size = header.type === "directory" ? 0 : header.size;
+  const size = header.type === "file" ? header.size : 0;
+  const linkTarget = header.type === "symlink" ? (header.linkTarget ?? "") : "";
   const longPath = encoder.encode(path).length > 100;
+  const longLink = encoder.encode(linkTarget).length > 100;
   const bigSize = size > MAX_USTAR_SIZE;
-  const main = ustarBlock(path, typeflag, bigSize ? 0 : size, header.mode, header.mtime);
-  if (!longPath && !bigSize) return main;
-  const records = encoder.encode((longPath ? paxRecord("path", path) : "") + (bigSize ? paxRecord("size", String(size)) : ""));
+  const main = ustarBlock(path, typeflag, bigSize ? 0 : size, header.mode, header.mtime, longLink ? "" : linkTarget);
+  if (!longPath && !bigSize && !longLink) return main;
+  const records = encoder.encode(
+    (longPath ? paxRecord("path", path) : "") + (longLink ? paxRecord("linkpath", linkTarget) : "") + (bigSize ? paxRecord("size", String(size)) : ""),
+  );
   const pax = ustarBlock(`PaxHeader/${path.slice(-80)}`, "x", records.length, 0o644, header.mtime);
   const out = new Uint8Array(BLOCK + records.length + tarPadding(records.length).length + BLOCK);
   out.set(pax, 0);
@@ -191,11 +199,16 @@ export interface TarEntry extends TarHeader {
   read(): AsyncGenerator<Uint8Array>;
 }
 
+export interface ReadTarOptions {
+  /** Symlinks are entries too (artifacts keep node_modules/.bin); otherwise one is a TarError, as in a backup. */
+  symlinks?: boolean;
+}
+
 /**
  * The entries of a tar stream, in order. Throws TarError on a damaged header (checksum), an
- * entry that is neither a file nor a folder (links, devices), or an archive that ends early.
+ * entry that is neither a file nor a folder (links unless asked for, devices), or an archive that ends early.
  */
-export async function* readTar(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<TarEntry> {
+export async function* readTar(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   const chunks = async function* () {
     yield* input;
   };
@@ -230,13 +243,15 @@ export async function* readTar(input: AsyncIterable<Uint8Array> | Iterable<Uint8
       size = Number(pending.size);
       if (!Number.isSafeInteger(size) || size < 0) throw new TarError(`the pax size of ${path} is not a size`);
     }
+    const linkTarget = typeflag === "2" ? (pending.linkpath ?? readString(block, 157, 100)) : undefined;
     pending = {};
     let type: TarEntryType;
     if (typeflag === "0" || typeflag === "\0") type = "file";
     else if (typeflag === "5") type = "directory";
+    else if (typeflag === "2" && options.symlinks) type = "symlink";
     else {
       const kind = typeflag === "1" ? "a hard link" : typeflag === "2" ? "a symlink" : `an entry of type "${typeflag}"`;
-      throw new TarError(`${path} is ${kind}; a backup holds only files and folders`);
+      throw new TarError(`${path} is ${kind}; ${options.symlinks ? "an archive here holds only files, folders and symlinks" : "a backup holds only files and folders"}`);
     }
     if (type === "directory") {
       path = path.replace(/\/+$/, "");
@@ -249,6 +264,7 @@ export async function* readTar(input: AsyncIterable<Uint8Array> | Iterable<Uint8
       size,
       mode: readOctal(block, 100, 8, path),
       mtime: new Date(readOctal(block, 136, 12, path) * 1000),
+      ...(linkTarget !== undefined && { linkTarget }),
       async *read() {
         while (remaining > 0) {
           const chunk = await reader.some(Math.min(remaining, 1 << 20));

@@ -1,0 +1,18 @@
+// Web route: /pipelines/:ns/:id/runs/:run/artifacts/:name, an artifact's tar downloaded from
+// the run page under the page session, with the API's permission (runs:read) and sha256 check.
+import { Hono } from "hono";
+import * as v from "valibot";
+import { ARTIFACT_NAME_PATTERN } from "../../domain/task-files.ts";
+import { artifactDownload } from "../artifact-download.ts";
+import type { AppEnv } from "../env.ts";
+import { permit, pipelineTarget } from "../middleware/permit.ts";
+import { requireSession } from "../middleware/session.ts";
+import { runParams } from "../params.ts";
+import { validate } from "../validate.ts";
+
+const params = v.object({ ...runParams.entries, name: v.pipe(v.string(), v.regex(ARTIFACT_NAME_PATTERN, "must be an artifact name")) });
+
+export const artifactPages = new Hono<AppEnv>().get("/:ns/:id/runs/:run/artifacts/:name", requireSession, permit("runs", "read", pipelineTarget), validate("param", params), async (c) => {
+  const { ns, id, run, name } = c.req.valid("param");
+  return artifactDownload(c.get("deps"), { namespace: ns, id, run }, name);
+});
