@@ -28,6 +28,9 @@ import { exactTarget } from "./domain/permissions.ts";
 import { runKeyString } from "./domain/run-key.ts";
 import { createOrchestrator, type Orchestrator } from "./engine/runs/orchestrator.ts";
 import { createTaskFiles } from "./engine/task-files/index.ts";
+import { createFindingsCollector } from "./engine/task-files/findings.ts";
+import { createArtifactParts } from "./engine/task-files/artifact-parts.ts";
+import type { ArtifactStore } from "./stores/artifact-store.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipelines/pipeline-loader.ts";
 import { engineNode } from "./engine/node-identity.ts";
 import { GANTRY_VERSION } from "./version.ts";
@@ -60,6 +63,8 @@ export interface Deps {
   secrets: SecretStore;
   /** Pipeline and run objects (raw bytes under <data>/objects). */
   objects: ObjectStore;
+  /** Artifact and cache blobs (the data dir or an S3 bucket). */
+  artifactStore: ArtifactStore;
   /** Web UI sessions (cookie ↔ token). */
   sessions: SessionManager;
   /** Failed authentications per client address. */
@@ -139,6 +144,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     }),
     now,
   });
+  const artifactParts = createArtifactParts({ config, db, now });
   const orchestrator = createOrchestrator({
     db,
     bus,
@@ -155,7 +161,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
     // Artifacts, caches and findings around a task's attempts (their parts join as they land).
-    taskFiles: createTaskFiles({ db }),
+    taskFiles: createTaskFiles({ db, artifacts: artifactParts.artifacts, caches: artifactParts.caches, findings: createFindingsCollector({ db }) }),
     tokens: {
       issue(run, task, resource = "*") {
         // Limited to its own pipeline (and to one resource when asked); revoked when the run ends.
@@ -194,6 +200,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     // A day as revoked tells a late caller why its token stopped working; then the row goes.
     pruneRunTokens: () => deleteRevokedRunTokens(db, new Date(now().getTime() - 86_400_000)),
     pruneBundles: () => pruneBundles(db, bundlesDir, now()),
+    pruneArtifacts: artifactParts.pruneBlobs,
   });
   const sessions = createSessionManager({
     db,
@@ -216,5 +223,5 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, sessions, authLimiter, extensions, signIns, urls };
+  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
 }

@@ -33,6 +33,9 @@ async function main(): Promise<number> {
     case "object":
     case "objects":
       return (await import("./cli/object.ts")).objectCommand(args);
+    case "artifact":
+    case "artifacts":
+      return (await import("./cli/artifact.ts")).artifactCommand(args);
     case "extension":
     case "extensions":
       return (await import("./cli/extension.ts")).extensionCommand(args);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready for the test suite, idempotently: Debian's Chromium for the
-# browser tests, a running Docker engine and the local/busybox:latest test image (built
-# from Debian's busybox-static, never pulled).
+# browser tests, Debian's docker-registry and htpasswd for the image push tests, a running
+# Docker engine and the local/busybox:latest test image (built from Debian's busybox-static,
+# never pulled).
 # Installs with apt-get when it can (root on Debian); otherwise says what is missing and
 # leaves the container tests to report the engine as unavailable.
 set -uo pipefail
@@ -29,6 +30,21 @@ if ! command -v bwrap >/dev/null; then
   apt_install bubblewrap || say "no bubblewrap: run() tasks will be refused"
 fi
 command -v bwrap >/dev/null && say "$(bwrap --version)"
+
+# The flawfinder() scan preset runs Debian's flawfinder (C/C++, native SARIF) in the sandbox.
+if ! command -v flawfinder >/dev/null; then
+  say "installing flawfinder"
+  apt_install flawfinder || say "no flawfinder: its scan tests will fail"
+fi
+command -v flawfinder >/dev/null && say "flawfinder $(flawfinder --version 2>/dev/null)"
+
+# Image push tests start Debian's registry on a free loopback port themselves (never as a
+# service), with htpasswd from apache2-utils for the auth case.
+if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
+  say "installing docker-registry apache2-utils"
+  apt_install docker-registry apache2-utils || say "no docker-registry or htpasswd: image push tests will fail"
+fi
+command -v docker-registry >/dev/null && say "$(docker-registry --version 2>/dev/null | head -1)"
 
 engine_up() { docker version >/dev/null 2>&1; }
 

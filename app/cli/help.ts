@@ -67,6 +67,12 @@ objects (a pipeline's; a run's with --run N)
   gantry object ls <ns/id> [--run N] [--json]    keys, sizes, sha256 and dates
   gantry object rm <ns/id> <key> [--run N]       delete an object
 
+artifacts (what a run's tasks stored: files or folders as tars, checked by sha256)
+  gantry artifact ls <ns/id> <run> [--json]      names, tasks, paths, sizes and sha256
+  gantry artifact get <ns/id> <run> <name> [-o file | --extract dir]
+                                                 the tar, to stdout unless -o; --extract
+                                                 unpacks it at its path under dir
+
 extensions
   gantry extension ls [--json]                   state, restarts, subscriptions and error of each
   gantry extension logs <id>                     an extension's recent log

@@ -12,6 +12,7 @@ import { inputSpecs } from "./describe-inputs.ts";
 import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
+import { imageReferenceProblem, pushProblem, registryProblem, type ImageBuildSpec, type ImagePushSpec } from "./image-tasks.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -115,6 +116,49 @@ const runTaskSchema = v.strictObject({
   ...commonTaskEntries,
 });
 
+const imageReferenceSchema = v.pipe(
+  v.string("must be an image reference"),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = imageReferenceProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
+/** What dockerBuild() adds to a container task: the executor builds instead of running a container. */
+const imageBuildSchema = v.strictObject({
+  context: workspacePathSchema,
+  dockerfile: v.optional(workspacePathSchema),
+  tags: v.pipe(v.array(imageReferenceSchema), v.minLength(1, "must name at least one tag"), v.maxLength(20, "may name at most 20 tags")),
+  buildArgs: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a build argument name")), v.string("must be a string"))),
+  target: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "must be a stage name"))),
+  cacheFrom: v.optional(v.array(imageReferenceSchema)),
+  labels: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(256)), v.string("must be a string"))),
+  noCache: v.optional(v.boolean("must be true or false")),
+});
+
+/** What dockerPush() adds to a container task: the executor pushes instead of running a container. */
+const imagePushSchema = v.pipe(
+  v.strictObject({
+    image: imageReferenceSchema,
+    registry: v.optional(
+      v.pipe(
+        v.string("must be a registry address"),
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const problem = registryProblem(dataset.value);
+          if (problem) addIssue({ message: problem });
+        }),
+      ),
+    ),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = pushProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
 const containerTaskSchema = v.strictObject({
   kind: v.literal("container"),
   image: v.pipe(v.string(), v.minLength(1, "must name an image")),
@@ -144,6 +188,8 @@ const containerTaskSchema = v.strictObject({
   ),
   keepContainer: v.optional(v.boolean()),
   pullSecret: v.optional(secretRefSchema),
+  build: v.optional(imageBuildSchema),
+  push: v.optional(imagePushSchema),
   // Named only to say no clearly instead of "unknown key".
   privileged: v.optional(v.literal(false, "privileged containers are never allowed")),
   ...commonTaskEntries,
@@ -276,7 +322,12 @@ export interface TaskSpec {
     capabilities: string[];
     mounts: { source: string; target: string; readonly: boolean }[];
     keepContainer: boolean;
+    /** Registry credentials: for pulling the image, or for a push the registry's. */
     pullSecret?: string;
+    /** An image build (dockerBuild) instead of a container. */
+    build?: ImageBuildSpec;
+    /** An image push (dockerPush) instead of a container. */
+    push?: ImagePushSpec;
   };
 }
 
@@ -508,7 +559,22 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
       mounts: (task.mounts ?? []).map((mount) => ({ ...mount, readonly: mount.readonly ?? false })),
       keepContainer: task.keepContainer ?? false,
       ...(task.pullSecret && { pullSecret: task.pullSecret.name }),
+      ...(task.build && { build: toImageBuildSpec(task.build) }),
+      ...(task.push && { push: { image: task.push.image, ...(task.push.registry !== undefined && { registry: task.push.registry }) } }),
     };
   }
   return spec;
+}
+
+function toImageBuildSpec(build: NonNullable<Extract<ParsedTask, { kind: "container" }>["build"]>): ImageBuildSpec {
+  return {
+    context: build.context.replace(/\/+$/, "") || ".",
+    ...(build.dockerfile !== undefined && { dockerfile: build.dockerfile }),
+    tags: build.tags,
+    ...(build.buildArgs && { buildArgs: build.buildArgs }),
+    ...(build.target !== undefined && { target: build.target }),
+    ...(build.cacheFrom && build.cacheFrom.length > 0 && { cacheFrom: build.cacheFrom }),
+    ...(build.labels && { labels: build.labels }),
+    ...(build.noCache && { noCache: true }),
+  };
 }

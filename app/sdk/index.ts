@@ -548,3 +548,391 @@ export function github(options: { repo: string; events: string[]; branches?: str
 }
 
 export * from "./extension.ts";
+
+// ---------------------------------------------------------------------------------------
+// checkout(): a run() task that fetches a git repository into the run's workspace.
+
+import { workspacePathProblem } from "../domain/task-files.ts";
+
+/** Options of {@link checkout}: what to fetch and where, and any option of a `run()` task (needs, timeout, retries, env...). */
+export interface CheckoutOptions extends RunOptions {
+  /**
+   * The repository: `"owner/name"` (GitHub over https), a URL (`https://`, `http://`, `ssh://`,
+   * `git://`, `file://`), `user@host:path` or an absolute path. `${VAR}` is replaced by the task's
+   * environment (variables, run variables, `GANTRY_*`). By default the repository of the GitHub
+   * delivery that started the run (`GANTRY_GITHUB_REPO`). Never put a password in it: use `token`.
+   */
+  repo?: string;
+  /**
+   * A branch, a tag, a full ref (`refs/pull/7/head`) or a full commit sha; `${VAR}` as in `repo`
+   * (an empty value means the default). By default the delivery's commit (`GANTRY_GITHUB_SHA`)
+   * when the repository is the delivery's (no `repo`, `"owner/name"` of it, or a URL ending in
+   * `/owner/name[.git]`), else the remote's default branch (HEAD).
+   */
+  ref?: string;
+  /** Fetch only this many commits of history (`1`: the commit alone, fastest). The whole history by default. */
+  depth?: number;
+  /**
+   * The folder in the workspace to check out into, made if missing; `${VAR}` as in `repo`. The
+   * workspace itself (`"."`) by default, so later tasks find the project at `GANTRY_WORKSPACE`;
+   * files already there stay (a tracked file of the same name is overwritten).
+   */
+  into?: string;
+  /**
+   * An access token for an http(s) repository, e.g. `secret("gh_token")` (a GitHub token works as
+   * is). It reaches the task as the secret env variable `CHECKOUT_TOKEN`, so the log masks it, and
+   * git gets it as an HTTP header for the repository's host through its environment: it is never
+   * on a command line, in the remote URL or in `.git/config`.
+   */
+  token?: SecretRef;
+}
+
+/** The environment variable the `token` reaches the checkout task in. */
+const CHECKOUT_TOKEN_ENV = "CHECKOUT_TOKEN";
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
+const GITHUB_NAME = /^[\w.-]+\/[\w.-]+$/;
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+const SCP_LIKE = /^[\w.-]+@[\w.-]+:/;
+const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * A task that fetches a git repository into the run's workspace, at a branch, tag or commit,
+ * and logs the repository, the ref and the commit it checked out. Later tasks (containers or
+ * `run()`) find the files in the workspace. A ref that does not exist fails the task with
+ * git's error and the ref named. git runs in the task's sandbox (the network is on unless
+ * `network: "none"`); a `file://` repository must be in the workspace or in a path the admin
+ * binds into sandboxes (`GANTRY_RUN_SANDBOX_PATHS`).
+ *
+ * @example
+ * ```ts
+ * // The commit a GitHub push or pull request started the run for (github trigger), into the workspace.
+ * source: checkout(),
+ * // A private repository, shallow: the token is masked in the log and never written to .git/config.
+ * api: checkout({ repo: "acme/api", ref: "main", depth: 1, token: secret("gh_token") }),
+ * // A tag, into a folder, after another task.
+ * lib: checkout({ repo: "https://git.example.com/acme/lib.git", ref: "v2.1.0", into: "vendor/lib", needs: { source: "success" } }),
+ * // From a generic webhook: webhook({ secret: secret("hook"), variables: { REPO: "repository.clone_url", SHA: "after" } })
+ * hooked: checkout({ repo: "${REPO}", ref: "${SHA}", timeout: "5m", retries: 2 }),
+ * ```
+ */
+export function checkout(options: CheckoutOptions = {}): RunTask {
+  const { repo, ref, depth, into, token, ...taskOptions } = options;
+  // What can be checked without the run's environment is checked here: a mistake is a load
+  // error of the pipeline file, not a failed run.
+  if (depth !== undefined && (!Number.isInteger(depth) || depth < 1)) {
+    throw checkoutError(`checkout: depth must be a whole number of commits, 1 or more (got ${String(depth)})`);
+  }
+  if (into !== undefined && !into.includes("${")) checkoutFolderProblem(into);
+  if (repo !== undefined && !repo.includes("${")) repositoryUrl(repo);
+  if (token !== undefined) {
+    if (typeof token !== "object" || token === null || token.__gantry !== "secret") {
+      throw checkoutError('checkout: token must be secret("name"): the value stays in the secret store and is masked in the log');
+    }
+    if (taskOptions.env?.[CHECKOUT_TOKEN_ENV] !== undefined) throw checkoutError(`checkout: env.${CHECKOUT_TOKEN_ENV} is where the token goes; set one or the other`);
+    if (repo !== undefined && !repo.includes("${")) tokenProblem(repositoryUrl(repo));
+  }
+  const spec: CheckoutSpec = { repo, ref, depth, into, withToken: token !== undefined };
+  const env = token !== undefined ? { ...taskOptions.env, [CHECKOUT_TOKEN_ENV]: token } : taskOptions.env;
+  return run((ctx) => runCheckout(ctx, spec), { ...taskOptions, ...(env !== undefined && { env }) });
+}
+
+interface CheckoutSpec {
+  repo?: string;
+  ref?: string;
+  depth?: number;
+  into?: string;
+  withToken: boolean;
+}
+
+/** What the checkout asks the remote for, and how the log names it. */
+interface WantedRef {
+  fetch: string;
+  shown: string;
+  /** The local branch to leave checked out (the delivery's branch); otherwise found from what was fetched. */
+  branch?: string;
+}
+
+async function runCheckout(ctx: TaskContext, spec: CheckoutSpec): Promise<void> {
+  const env = ctx.env;
+  const source = (spec.repo !== undefined ? expandVariables(spec.repo, env, "repo") : "") || env.GANTRY_GITHUB_REPO;
+  if (!source) {
+    throw checkoutError('checkout: no repository to fetch: name one (repo: "owner/name" or a URL), or start the run from a GitHub delivery (GANTRY_GITHUB_REPO)');
+  }
+  const url = repositoryUrl(source);
+  const askedRef = spec.ref !== undefined ? expandVariables(spec.ref, env, "ref") : "";
+  const wanted = wantedRef(askedRef, source, env);
+  const into = spec.into !== undefined ? expandVariables(spec.into, env, "into") || "." : ".";
+  checkoutFolderProblem(into);
+  const target = into === "." || into === "./" ? ctx.workspace : `${ctx.workspace}/${into.replace(/\/+$/, "")}`;
+
+  // git's settings for these commands alone: a config file of their own stands in for
+  // ~/.gitconfig (HOME may be missing or read-only), and the token travels in GIT_CONFIG_*
+  // variables, which git reads as `-c` options without a command line anyone can see.
+  const configFile = `${env.TMPDIR || "/tmp"}/gantry-checkout-${crypto.randomUUID()}.gitconfig`;
+  // safe.directory: a file:// repository or a workspace made by another user (the test's, a
+  // container's root) is one the pipeline named itself; git would refuse it as "dubious".
+  await Bun.write(configFile, "[safe]\n\tdirectory = *\n[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n");
+  const gitEnv: Record<string, string> = {
+    ...env,
+    GIT_CONFIG_GLOBAL: configFile,
+    // Nobody can answer a password prompt here: fail at once instead.
+    GIT_TERMINAL_PROMPT: "0",
+    // English messages, so a missing ref is recognised below.
+    LC_ALL: "C",
+  };
+  if (spec.withToken) {
+    tokenProblem(url);
+    const token = env[CHECKOUT_TOKEN_ENV];
+    if (!token) throw checkoutError(`checkout: the token's secret is empty`);
+    const count = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+    // Scoped to the repository's host: nothing else git might be sent to gets it.
+    gitEnv[`GIT_CONFIG_KEY_${count}`] = `http.${new URL(url).origin}/.extraHeader`;
+    gitEnv[`GIT_CONFIG_VALUE_${count}`] = `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
+    gitEnv.GIT_CONFIG_COUNT = String(count + 1);
+  }
+  const git = async (args: string[], cwd = target) => {
+    const out = await ctx.$`git ${args}`.cwd(cwd).env(gitEnv).quiet().nothrow();
+    return { ok: out.exitCode === 0, stdout: out.stdout.toString().trim(), stderr: out.stderr.toString().trim() || `git exited with code ${out.exitCode}` };
+  };
+  const must = async (args: string[], what: string) => {
+    const result = await git(args);
+    if (!result.ok) throw checkoutError(`checkout: ${what}: ${result.stderr}`);
+    return result.stdout;
+  };
+
+  try {
+    ctx.log(`checkout: ${url} at ${wanted.shown} into ${into}${spec.depth ? ` (depth ${spec.depth})` : ""}`);
+    // init + fetch rather than clone: it works in a folder that is not empty (the workspace
+    // holds other tasks' files) and again on a retry, and fetches just the one ref.
+    const init = await git(["init", "-q", target], ctx.workspace);
+    if (!init.ok) throw checkoutError(`checkout: could not make a repository in ${into}: ${init.stderr}`);
+    await must(["config", "remote.origin.url", url], "could not set the remote");
+    await must(["config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"], "could not set the remote");
+    const fetch = ["fetch", "--no-tags", ...(spec.depth ? [`--depth=${spec.depth}`] : []), "origin", wanted.fetch];
+    ctx.log(`$ git ${fetch.join(" ")}`);
+    const fetched = await git(fetch);
+    if (!fetched.ok) throw checkoutError(fetchError(wanted, url, fetched.stderr));
+    // FETCH_HEAD says what the name was: "<sha>\t\tbranch 'main' of <url>" (or tag '...').
+    const fetchHead = (await Bun.file(await must(["rev-parse", "--path-format=absolute", "--git-path", "FETCH_HEAD"], "could not read FETCH_HEAD")).text()).split("\n")[0] ?? "";
+    const fetchedAs = /\t(branch|tag) '(.+)' of /.exec(fetchHead);
+    const branch = wanted.branch ?? (fetchedAs?.[1] === "branch" ? fetchedAs[2] : undefined);
+    if (fetchedAs?.[1] === "tag") await must(["update-ref", `refs/tags/${fetchedAs[2]}`, "FETCH_HEAD"], "could not keep the tag");
+    await must(["checkout", "-q", "--force", ...(branch ? ["-B", branch] : ["--detach"]), "FETCH_HEAD"], `could not check out ${wanted.shown}`);
+    const [sha, ...subject] = (await must(["log", "-1", "--format=%H %s"], "could not read the commit")).split(" ");
+    ctx.log(`checked out ${sha}${branch ? ` on branch ${branch}` : fetchedAs?.[1] === "tag" ? ` (tag ${fetchedAs[2]})` : ""}: ${subject.join(" ")}`);
+  } finally {
+    await Bun.file(configFile)
+      .delete()
+      .catch(() => {});
+  }
+}
+
+/**
+ * An error that reads as its message alone: the task log shows a thrown error's stack, and
+ * the SDK's own frames would tell a pipeline's author nothing.
+ */
+function checkoutError(message: string): Error {
+  const error = new Error(message);
+  error.stack = `Error: ${message}`;
+  return error;
+}
+
+/** `${NAME}` replaced by the task's environment; an unset one is an error naming it. */
+function expandVariables(text: string, env: Readonly<Record<string, string>>, what: string): string {
+  return text.replace(VARIABLE, (_, name: string) => {
+    const value = env[name];
+    if (value === undefined) throw checkoutError(`checkout: ${what} "${text}" uses \${${name}}, which is not set in the task's environment`);
+    return value;
+  });
+}
+
+/** Throws unless `into` is a folder inside the workspace. */
+function checkoutFolderProblem(into: string): void {
+  const problem = workspacePathProblem(into);
+  if (problem) throw checkoutError(`checkout: into "${into}" ${problem}`);
+}
+
+/** The URL git fetches from; refuses credentials written into it (they would end up in .git/config). */
+function repositoryUrl(repo: string): string {
+  if (GITHUB_NAME.test(repo) && !repo.startsWith(".")) return `https://github.com/${repo.replace(/\.git$/, "")}.git`;
+  if (URL_SCHEME.test(repo)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(repo);
+    } catch {
+      throw checkoutError(`checkout: repo "${repo}" is not a valid URL`);
+    }
+    const http = parsed.protocol === "http:" || parsed.protocol === "https:";
+    if (parsed.password || (http && parsed.username)) {
+      throw checkoutError(`checkout: repo ${parsed.protocol}//${parsed.host}${parsed.pathname} carries credentials; give them as token: secret("...") so they are masked and stay out of .git/config`);
+    }
+    return repo;
+  }
+  if (repo.startsWith("/") || SCP_LIKE.test(repo)) return repo;
+  throw checkoutError(`checkout: repo "${repo}" is neither "owner/name", a URL (https://, ssh://, git://, file://), user@host:path nor an absolute path`);
+}
+
+/** Throws when a token cannot be used with this repository: only http(s) sends the header. */
+function tokenProblem(url: string): void {
+  if (!/^https?:\/\//i.test(url)) throw checkoutError(`checkout: a token is sent to http(s) repositories only; ${url} is not one`);
+}
+
+/** Whether a repository (as written in `repo`) is the delivery's `owner/name`. */
+function isDeliveryRepository(repo: string, delivery: string): boolean {
+  const name = delivery.toLowerCase();
+  const written = repo.toLowerCase().replace(/\/+$/, "").replace(/\.git$/, "");
+  return written === name || written.endsWith(`/${name}`) || written.endsWith(`:${name}`);
+}
+
+/** The ref asked for; else the delivery's commit when this is its repository; else the remote's default branch. */
+function wantedRef(asked: string, repo: string, env: Readonly<Record<string, string>>): WantedRef {
+  if (asked) return { fetch: FULL_SHA.test(asked) ? asked.toLowerCase() : asked, shown: asked };
+  const delivery = env.GANTRY_GITHUB_REPO;
+  if (delivery && isDeliveryRepository(repo, delivery)) {
+    const sha = env.GANTRY_GITHUB_SHA;
+    const ref = env.GANTRY_GITHUB_REF;
+    const branch = ref?.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : undefined;
+    if (sha) return { fetch: sha, shown: `${sha}${ref ? ` (${ref})` : ""}`, ...(branch && { branch }) };
+    // A release delivery names its tag, not a commit.
+    if (ref) return { fetch: ref, shown: ref };
+  }
+  return { fetch: "HEAD", shown: "the default branch (HEAD)" };
+}
+
+/** The task's error when a fetch fails: a missing ref is named as such, anything else as git says it. */
+function fetchError(wanted: WantedRef, url: string, stderr: string): string {
+  const missing = /couldn't find remote ref|not our ref|unadvertised object|no such ref|invalid refspec|is not a valid ref/i.test(stderr);
+  if (!missing) return `checkout: could not fetch ${wanted.shown} from ${url}: ${stderr}`;
+  const hint = /^[0-9a-f]{4,39}$/i.test(wanted.fetch) ? " (a commit is fetched by its full sha)" : "";
+  return `ref ${wanted.shown} not found in ${url}${hint}: ${stderr}`;
+}
+
+// scan() and the scanner presets (eslintSecurity, secretlint, flawfinder, semgrep, trivy, grype).
+export * from "./scans.ts";
+
+// ---------------------------------------------------------------------------------------
+// dockerBuild() and dockerPush(): container tasks the Docker executor does through the
+// Engine API (a build with BuildKit, a push with the registry's credentials), no container.
+
+/** Task options an image build or push takes (it runs no container of its own). */
+export type ImageTaskOptions = Pick<TaskOptions, "needs" | "timeout" | "retries" | "retryDelay" | "artifacts" | "cache">;
+
+/** Options of {@link dockerBuild}. */
+export interface DockerBuildOptions extends ImageTaskOptions {
+  /** The build context: a folder of the run's workspace (relative, e.g. `"."` or `"app"`), sent as it is when the task starts. */
+  context: string;
+  /** The Dockerfile's path inside the context; `"Dockerfile"` by default. */
+  dockerfile?: string;
+  /**
+   * Names the image gets, e.g. `["app:1", "127.0.0.1:5000/app:1"]`; at least one. `${NAME}`
+   * takes a variable of the run (`"app:${GANTRY_RUN_ID}"`, `"app:${VERSION}"`), as do build args and labels.
+   */
+  tags: string[];
+  /** `ARG` values, e.g. `{ VERSION: "1.2.3" }`. */
+  buildArgs?: Record<string, string>;
+  /** The stage of a multi-stage Dockerfile to build. */
+  target?: string;
+  /** Images whose layers may serve as cache (for BuildKit, built with `BUILDKIT_INLINE_CACHE=1`). */
+  cacheFrom?: string[];
+  /** Labels of the image. */
+  labels?: Record<string, string>;
+  /** Look for newer base images in their registries (`docker build --pull`); by default base images on the engine are used. */
+  pull?: boolean;
+  /** Build every step again, using no cached layers (`docker build --no-cache`). */
+  noCache?: boolean;
+}
+
+/** A container task that builds an image instead of running one. Create it with {@link dockerBuild}. */
+export interface ImageBuildTask extends ContainerTask {
+  readonly build: {
+    context: string;
+    dockerfile?: string;
+    tags: string[];
+    buildArgs?: Record<string, string>;
+    target?: string;
+    cacheFrom?: string[];
+    labels?: Record<string, string>;
+    noCache?: boolean;
+  };
+}
+
+/** Options of {@link dockerPush}. */
+export interface DockerPushOptions extends ImageTaskOptions {
+  /** The image to push, as the engine knows it, e.g. `"app:1"` (tag `latest` when it names none); `${NAME}` takes a variable of the run. */
+  image: string;
+  /**
+   * A registry (`host[:port]`) to push to: the image is tagged `<registry>/<image>` first.
+   * Leave it out when the image's name starts with its registry already.
+   */
+  registry?: string;
+  /** The registry's credentials: a secret holding `user:password` or Docker's JSON `{ "username", "password" }`; masked in the log. */
+  auth?: SecretRef;
+}
+
+/** A container task that pushes an image instead of running one. Create it with {@link dockerPush}. */
+export interface ImagePushTask extends ContainerTask {
+  readonly push: { image: string; registry?: string };
+}
+
+/**
+ * Builds an image from a folder of the run's workspace with the Docker engine's BuildKit
+ * (the classic builder where the engine has none). The log shows each step as it runs
+ * (`#5 [2/3] RUN make`) with its output; a failed step fails the task with the step and its
+ * error as the reason. The image stays on the engine: later tasks of the run can run it
+ * (`pull: "never"` or `"if-missing"`) or {@link dockerPush} it. `.dockerignore` is honoured.
+ *
+ * @example
+ * ```ts
+ * tasks: {
+ *   prepare: run(async (ctx) => {
+ *     await Bun.write(`${ctx.workspace}/app/Dockerfile`, "FROM local/busybox:latest\nCOPY . /app\nRUN ls /app\n");
+ *   }),
+ *   image: dockerBuild({ context: "app", tags: ["app:${GANTRY_RUN_ID}", "app:latest"], buildArgs: { MODE: "release" }, needs: { prepare: "success" } }),
+ *   smoke: container({ image: "app:latest", pull: "never", command: ["ls", "/app"], needs: { image: "success" } }),
+ * }
+ * ```
+ */
+export function dockerBuild(options: DockerBuildOptions): ImageBuildTask {
+  const { context, dockerfile, tags, buildArgs, target, cacheFrom, labels, pull, noCache, ...task } = options;
+  return {
+    ...task,
+    kind: "container",
+    image: tags?.[0] ?? "",
+    pull: pull ? "always" : "if-missing",
+    build: {
+      context,
+      tags,
+      ...(dockerfile !== undefined && { dockerfile }),
+      ...(buildArgs !== undefined && { buildArgs }),
+      ...(target !== undefined && { target }),
+      ...(cacheFrom !== undefined && { cacheFrom }),
+      ...(labels !== undefined && { labels }),
+      ...(noCache !== undefined && { noCache }),
+    },
+  };
+}
+
+/**
+ * Pushes an image of the Docker engine (built by an earlier {@link dockerBuild} task) to a
+ * registry, with credentials from the secret store. The log shows each layer once as it is
+ * pushed and the digest; a registry that refuses the credentials fails the task with
+ * "push to <image> was refused: ...". The secret's value never appears in the log.
+ *
+ * @example
+ * ```ts
+ * image: dockerBuild({ context: ".", tags: ["app:1"] }),
+ * publish: dockerPush({ image: "app:1", registry: "127.0.0.1:5000", auth: secret("registry_login"), needs: { image: "success" } }),
+ * ```
+ */
+export function dockerPush(options: DockerPushOptions): ImagePushTask {
+  const { image, registry, auth, ...task } = options;
+  return {
+    ...task,
+    kind: "container",
+    image,
+    pull: "never",
+    // The engine resolves and masks a container task's registry credentials, pull secret or push's.
+    ...(auth !== undefined && { pullSecret: auth }),
+    push: { image, ...(registry !== undefined && { registry }) },
+  };
+}

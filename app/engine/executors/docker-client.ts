@@ -97,3 +97,18 @@ export function describeDockerFailure(error: unknown, host: string, doing: strin
   if (missing) return `command "${missing[1]}" not found in the image`;
   return `${doing}: ${message}`;
 }
+
+/** `user:password` or Docker's JSON auth object → dockerode's authconfig. */
+export function parseRegistryAuth(value: string, image: string): Record<string, string> {
+  // The first part names a registry only when more follows it ("app:1" is Docker Hub's app, tag 1).
+  const firstPart = image.includes("/") ? image.split("/")[0]! : "";
+  const serveraddress = firstPart.includes(".") || firstPart.includes(":") || firstPart === "localhost" ? firstPart : "https://index.docker.io/v1/";
+  try {
+    const parsed = JSON.parse(value) as Record<string, string>;
+    if (parsed && typeof parsed === "object") return { serveraddress, ...parsed };
+  } catch {
+    // not JSON: user:password
+  }
+  const colon = value.indexOf(":");
+  return { username: value.slice(0, colon), password: value.slice(colon + 1), serveraddress };
+}

@@ -2,7 +2,8 @@
 // (named by the attempt's stored reference) with safe defaults and Gantry's labels,
 // streams its output into the task log, waits, explains failures (OOM, missing image, bad
 // command, engine down); after a restart finds it by name and follows it again; removes
-// it once the engine has recorded its end.
+// it once the engine has recorded its end. Image builds and pushes (dockerBuild, dockerPush)
+// are container tasks too, done through the Engine API instead of a container.
 import type Docker from "dockerode";
 import type { Readable } from "node:stream";
 import type { LogWriter } from "../../stores/logs.ts";
@@ -10,8 +11,9 @@ import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from ".
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
 import { formatBytes } from "../../domain/bytes.ts";
 import { effectiveLimits, type ContainerLimits } from "../../domain/container-policy.ts";
-import { describeDockerFailure, GANTRY_LABELS, isUnreachable, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
+import { describeDockerFailure, GANTRY_LABELS, isUnreachable, parseRegistryAuth, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
 import { createLineSplitter } from "./line-splitter.ts";
+import { lostImageTask, startImageTask } from "./image-task.ts";
 
 /** Where the run's workspace appears inside every container. */
 export const CONTAINER_WORKSPACE = "/workspace";
@@ -29,6 +31,8 @@ export interface DockerExecutorOptions {
    * every capability dropped they still read and write the workspace (mode 2770).
    */
   workspaceGroup?: number;
+  /** Image builds use BuildKit ("buildkit", the default; the classic builder when the engine has none) or only the classic builder. */
+  builder?: "buildkit" | "classic";
 }
 
 export type DockerHealth = { status: "ok"; version: string } | { status: "unavailable"; message: string };
@@ -110,6 +114,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       `gantry-${launch.namespace}-${launch.pipeline}-${launch.run}-${launch.task.id}-${launch.attempt}-${crypto.randomUUID().slice(0, 8)}`,
     start(launch: TaskLaunch): TaskHandle {
       const spec = launch.task.container;
+      if (spec?.build || spec?.push) return startImageTask(launch, { docker, host, builder: options.builder ?? "buildkit" });
       const control = stopControl();
       const exited = (async (): Promise<TaskExit> => {
         if (!spec) return { exitCode: null, reason: "not a container task" };
@@ -132,6 +137,8 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       return { exited, stop: control.stop, detach: control.detach };
     },
     async attach({ launch, stored }): Promise<AttachResult> {
+      const lost = lostImageTask(launch);
+      if (lost) return { status: "lost", reason: lost };
       const container = docker.getContainer(launch.ref);
       let info: Docker.ContainerInspectInfo;
       try {
@@ -344,20 +351,3 @@ async function pumpMultiplexed(stream: Readable, log: LogWriter): Promise<void> 
   out.end();
   err.end();
 }
-
-/** `user:password` or Docker's JSON auth object → dockerode's authconfig. */
-function parseRegistryAuth(value: string, image: string): Record<string, string> {
-  const firstPart = image.split("/")[0]!;
-  const serveraddress = firstPart.includes(".") || firstPart.includes(":") ? firstPart : "https://index.docker.io/v1/";
-  try {
-    const parsed = JSON.parse(value) as Record<string, string>;
-    if (parsed && typeof parsed === "object") return { serveraddress, ...parsed };
-  } catch {
-    // not JSON: user:password
-  }
-  const colon = value.indexOf(":");
-  return { username: value.slice(0, colon), password: value.slice(colon + 1), serveraddress };
-}
-
-
-

@@ -8,6 +8,7 @@ import type { EventRow } from "../../db/repos/events.ts";
 import type { UserRow } from "../../db/repos/users.ts";
 import { effectiveRoles } from "../../domain/user-roles.ts";
 import { inputsJsonSchema } from "../../domain/run-inputs.ts";
+import type { LevelCounts } from "../../domain/sarif.ts";
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 
@@ -96,14 +97,16 @@ function executionJson(task: ExecutionWithAttempts) {
     retryAt: task.state === "running" ? iso(task.retryAt) : null,
     ...(task.reusedFrom !== null && { reusedFrom: task.reusedFrom }),
     ...(task.kind === "approval" && { approval: approvalJson(task) }),
+    // What became of its cache: { key, hit: exact|prefix|miss, restoredKey?, saved?, error? }.
+    ...(task.cacheResult && { cache: task.cacheResult }),
     startedAt: iso(task.startedAt),
     endedAt: iso(task.endedAt),
     attempts: task.attempts.map(attemptJson),
   };
 }
 
-/** A run as the API shows it; `place` is where a queued run stands in its queue. */
-export function runJson(run: RunWithTasks, place?: QueuePlace) {
+/** A run as the API shows it; `place` is where a queued run stands in its queue, `findings` what its scans found. */
+export function runJson(run: RunWithTasks, place?: QueuePlace, findings?: LevelCounts) {
   const group = groupName(run.concurrencyKey);
   return {
     namespace: run.namespace,
@@ -125,6 +128,8 @@ export function runJson(run: RunWithTasks, place?: QueuePlace) {
     queuedAt: iso(run.queuedAt ?? run.createdAt),
     startedAt: iso(run.startedAt),
     endedAt: iso(run.endedAt),
+    // Finding counts by level ({ error, warning, note }) of a run whose scans found something.
+    ...(findings && { findings }),
     tasks: run.tasks.map(executionJson),
   };
 }

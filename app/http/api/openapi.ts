@@ -55,6 +55,52 @@ const pipelineResponse = {
     },
   },
 };
+const findingLevel = { type: "string", enum: ["error", "warning", "note"] };
+/** GET .../runs/{run}/findings */
+const findingsResponse = {
+  type: "object",
+  properties: {
+    findings: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          task: { type: "string" },
+          tool: { type: "string" },
+          ruleId: { type: ["string", "null"] },
+          level: findingLevel,
+          message: { type: "string" },
+          file: { type: ["string", "null"], description: "relative to the workspace" },
+          line: { type: ["integer", "null"] },
+          new: { type: "boolean" },
+        },
+      },
+    },
+    counts: { type: "object", properties: { error: { type: "integer" }, warning: { type: "integer" }, note: { type: "integer" } } },
+    since: { type: ["integer", "null"] },
+  },
+};
+/** GET .../runs/{run}/artifacts */
+const artifactsResponse = {
+  type: "object",
+  properties: {
+    artifacts: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          task: { type: "string", description: "the task that stored it" },
+          path: { type: "string", description: "where it was in the workspace, and where it is put back" },
+          kind: { type: "string", enum: ["file", "folder"] },
+          size: { type: "integer", description: "bytes of the stored tar" },
+          sha256: { type: "string", description: "of the stored tar, hex" },
+          createdAt: { type: "string", format: "date-time" },
+        },
+      },
+    },
+  },
+};
 const rerunBody = { type: "object", properties: { only: { type: "string", enum: ["all", "failed"], default: "all" } } };
 const objectBody = { type: "string", format: "binary", description: "the object's bytes (size limited by GANTRY_OBJECT_MAX_BYTES)" };
 const objectRoutes = (base: string, what: string): RouteDoc[] => [
@@ -176,9 +222,41 @@ export const API_ROUTES: RouteDoc[] = [
     query: ["follow", "attempt"],
     success: 200,
   },
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/runs/{run}/findings",
+    summary:
+      "What the run's scans found (their SARIF reports): findings [{ task, tool, ruleId, level, message, file, line, new }] and counts { error, warning, note }; new: not among the findings of the pipeline's last successful run before it (since: that run's number, null when none)",
+    auth: true,
+    success: 200,
+    response: findingsResponse,
+  },
   ...secretRoutes("", "The global"),
   { method: "post", path: "/secrets/rotate-key", summary: "Re-encrypt every secret under a new key", auth: true, success: 200 },
   ...secretRoutes("/pipelines/{ns}/{id}", "A pipeline's own"),
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/runs/{run}/artifacts",
+    summary: "The artifacts the run's tasks stored: { artifacts: [{ name, task, path, kind (file|folder), size, sha256, createdAt }] } (runs:read)",
+    auth: true,
+    success: 200,
+    response: artifactsResponse,
+  },
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/runs/{run}/artifacts/{name}",
+    summary:
+      "One artifact as a tar (application/x-tar, attachment), checked against its sha256 before a byte is sent (x-checksum-sha256 and digest headers); a corrupted one is a 409 saying so, never its bytes (runs:read)",
+    auth: true,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/caches",
+    summary: "The pipeline's cache entries, most recently used first: { caches: [{ key, size, sha256, run, createdAt, lastUsedAt }], totalBytes, maxBytes (GANTRY_CACHE_MAX_BYTES) } (pipelines:read)",
+    auth: true,
+    success: 200,
+  },
   ...objectRoutes("/pipelines/{ns}/{id}", "A pipeline's"),
   ...objectRoutes("/pipelines/{ns}/{id}/runs/{run}", "A run's"),
   { method: "get", path: "/events", summary: "The event log", auth: true, query: ["after", "limit"], success: 200 },

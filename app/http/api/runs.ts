@@ -7,6 +7,8 @@ import { requirePipeline } from "../../db/repos/pipelines.ts";
 import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
 import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
+import { findingCountsOfRuns } from "../../db/repos/findings.ts";
+import type { LevelCounts } from "../../domain/sarif.ts";
 import { RERUN_SCOPES } from "../../domain/rerun-plan.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
@@ -53,10 +55,26 @@ async function requireRun(deps: Deps, key: RunKey) {
   return run;
 }
 
-/** Runs as JSON, queued ones with their place in the queue. */
+/** Runs as JSON, queued ones with their place in the queue, those whose scans found something with their counts. */
 async function runsJson(deps: Deps, runs: RunWithTasks[]) {
   const places = await queuePlaces(deps.db, runs);
-  return Promise.all(runs.map((run) => withLogTruncation(deps, run, runJson(run, places.get(runRowKeyString(run))))));
+  const findings = await findingCountsOf(deps, runs);
+  return Promise.all(runs.map((run) => withLogTruncation(deps, run, runJson(run, places.get(runRowKeyString(run)), findings.get(runRowKeyString(run))))));
+}
+
+/** Finding counts of the runs whose scans found something, by runRowKeyString(); one query per pipeline. */
+async function findingCountsOf(deps: Deps, runs: RunWithTasks[]) {
+  const counts = new Map<string, LevelCounts>();
+  const byPipeline = Map.groupBy(runs, (run) => `${run.namespace}/${run.pipelineId}`);
+  for (const group of byPipeline.values()) {
+    const first = group[0]!;
+    const found = await findingCountsOfRuns(deps.db, { namespace: first.namespace, id: first.pipelineId }, group.map((run) => run.id));
+    for (const run of group) {
+      const entry = found.get(run.id);
+      if (entry) counts.set(runRowKeyString(run), entry);
+    }
+  }
+  return counts;
 }
 
 const truncationJson = (truncation: LogTruncation) => ({

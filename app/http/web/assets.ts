@@ -7,6 +7,7 @@ import pipelinesCss from "../../../public/pipelines.css" with { type: "text" };
 import runsCss from "../../../public/runs.css" with { type: "text" };
 import adminCss from "../../../public/admin.css" with { type: "text" };
 import inputsApprovalsCss from "../../../public/inputs-approvals.css" with { type: "text" };
+import findingsCss from "../../../public/findings.css" with { type: "text" };
 import faviconSvg from "../../../public/favicon.svg" with { type: "text" };
 import gantryJs from "../../../public/gantry.js" with { type: "text" };
 import logViewJs from "../../../public/log-view.js" with { type: "text" };
@@ -18,7 +19,7 @@ const CSS = "text/css; charset=utf-8";
 const JS = "text/javascript; charset=utf-8";
 
 const ASSETS: Record<string, { body: string; type: string }> = {
-  "app.css": { body: [baseCss, dashboardCss, pipelinesCss, runsCss, adminCss, inputsApprovalsCss].join("\n"), type: CSS },
+  "app.css": { body: [baseCss, dashboardCss, pipelinesCss, runsCss, adminCss, inputsApprovalsCss, findingsCss].join("\n"), type: CSS },
   // One file: htmx may process the page as soon as it runs, so the SSE extension must
   // register in the same script, not in a later one.
   "htmx.js": { body: `${htmxJs}\n${htmxSseJs}`, type: JS },

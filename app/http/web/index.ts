@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { approvalPages } from "./approvals.ts";
+import { artifactPages } from "./artifacts.ts";
 import { assets } from "./assets.ts";
 import { authPages } from "./auth.tsx";
 import { dashboardPages } from "./dashboard.tsx";
@@ -27,6 +28,7 @@ export const webPages = new Hono<AppEnv>()
   .route("/pipelines", runPages)
   .route("/pipelines", approvalPages)
   .route("/pipelines", objectPages)
+  .route("/pipelines", artifactPages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
   .route("/users", userPages)

@@ -28,6 +28,8 @@ import { runPath } from "./paths.ts";
 import { PipelineListPage } from "./pages/pipeline-list.tsx";
 import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import { findingCountsOfRuns } from "../../db/repos/findings.ts";
+import { listCacheEntries } from "../../db/repos/cache-entries.ts";
 
 const HISTORY_PAGE = 50;
 
@@ -111,6 +113,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
     runs: shown,
     hasOlder: runs!.length > HISTORY_PAGE,
     places: await queuePlaces(db, shown),
+    findings: await findingCountsOfRuns(db, key, shown.map((run) => run.id)),
     ...(before !== undefined && { before }),
   };
   const startForm = may(c, "runs", "write", target) ? (form ?? { values: {}, extra: "" }) : undefined;
@@ -124,6 +127,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
       subscriptions={subscriptions}
       {...(history && { history })}
       {...(startForm && { form: startForm })}
+      caches={{ entries: await listCacheEntries(db, key), maxBytes: deps.config.cacheMaxBytes }}
     />,
     status,
   );

@@ -25,7 +25,9 @@ import { runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
 import { queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
+import { runPageFindings } from "./run-findings.ts";
 import { streamRun } from "./run-stream.tsx";
+import { listRunArtifacts } from "../../db/repos/artifacts.ts";
 
 const rerunForm = v.object({
   only: v.optional(v.picklist(RERUN_SCOPES, 'must be "all" or "failed"'), "all"),
@@ -46,6 +48,8 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
   requirePermission(c, "runs", "read", target);
   const run = await requireRun(deps, key);
   const [specTasks, queuePlace] = await Promise.all([specTasksOf(deps, run), queuePlaceOf(deps, run)]);
+  const findings = await runPageFindings(deps, key, specTasks);
+  const artifacts = await listRunArtifacts(deps.db, key);
   const readsLogs = may(c, "logs", "read", target);
   // Where each pane's lines end: the live stream goes on from there.
   const positions: LogPositions = new Map();
@@ -77,6 +81,8 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
       decider={await deciderOf(deps.db, c.get("token"), c.get("permissions"), key.namespace, key.id)}
       liveUrl={liveUrl}
       logs={logs}
+      artifacts={artifacts}
+      findings={findings}
     />,
     status,
   );

@@ -22,6 +22,10 @@ import { TableHead } from "../components/table-head.tsx";
 import { InputFields, InputProblems } from "../components/input-fields.tsx";
 import type { InputProblem } from "../../../domain/run-inputs.ts";
 import { runRowKeyString } from "../../../domain/run-key.ts";
+import type { LevelCounts } from "../../../domain/sarif.ts";
+import { HistoryFindings } from "../components/run-findings.tsx";
+import { PipelineCaches } from "../components/pipeline-caches.tsx";
+import type { CacheEntryRow } from "../../../db/repos/cache-entries.ts";
 
 /** What the start form holds: the inputs, the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
@@ -43,6 +47,8 @@ export interface RunHistory {
   hasOlder: boolean;
   /** Where the queued runs among them stand, by runRowKeyString(). */
   places: Map<string, QueuePlace>;
+  /** Finding counts of the runs whose scans found something, by run number. */
+  findings?: Map<number, LevelCounts>;
 }
 
 export interface PipelinePageProps {
@@ -57,6 +63,8 @@ export interface PipelinePageProps {
   history?: RunHistory;
   /** Present when the caller may start runs. */
   form?: StartForm;
+  /** The pipeline's cache entries and their limit. */
+  caches?: { entries: CacheEntryRow[]; maxBytes: number };
 }
 
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
@@ -156,6 +164,8 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
   const base = pipelinePath(pipeline);
   const { runs, before, hasOlder, places } = history;
   const oldest = runs.at(-1);
+  // A findings column only for pipelines whose runs found something.
+  const findings = history.findings?.size ? history.findings : undefined;
   return (
     <section class="card history" aria-labelledby="history">
       <h2 id="history">Run history</h2>
@@ -168,7 +178,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
             <figcaption class="hint">{`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}</figcaption>
           </figure>
           <table class="list runs">
-            <TableHead columns={["Run", "State", "Trigger", { label: "Started", class: "wide-only" }, { label: "Took", class: "num" }]} />
+            <TableHead columns={["Run", "State", findings && "Findings", "Trigger", { label: "Started", class: "wide-only" }, { label: "Took", class: "num" }]} />
             <tbody>
               {runs.map((run) => (
                 <tr>
@@ -181,6 +191,11 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
                     <StateBadge state={run.state} />
                     {run.state === "queued" && <QueuePlaceNote place={places.get(runRowKeyString(run))} />}
                   </td>
+                  {findings && (
+                    <td class="history-findings">
+                      <HistoryFindings run={run} counts={findings.get(run.id)} />
+                    </td>
+                  )}
                   <td>
                     <Trigger trigger={run.trigger} />
                   </td>
@@ -206,7 +221,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
   );
 }
 
-export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form }: PipelinePageProps) {
+export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches }: PipelinePageProps) {
   const spec = version?.spec;
   const name = spec?.name || pipeline.id;
   return (
@@ -245,6 +260,7 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
         )}
         {spec && form && <StartRunForm pipeline={pipeline} spec={spec} form={form} session={session} />}
         {history && <History pipeline={pipeline} history={history} now={now} />}
+        {caches && <PipelineCaches entries={caches.entries} maxBytes={caches.maxBytes} now={now} />}
         <Triggers spec={spec} subscriptions={subscriptions} />
         <Versions versions={versions} current={pipeline.currentVersion} now={now} />
       </div>

@@ -9,7 +9,12 @@ import type { LogTruncation } from "../../../stores/logs.ts";
 import { emptyLogText, LogPane, LogTruncatedNote, paneId } from "../components/log-view.tsx";
 import { announcement, RunLive, type RunLiveProps } from "../components/run-live.tsx";
 import { gateSectionId, TaskStatusLine, taskSectionId } from "../components/run-tasks.tsx";
+import { RunFindings } from "../components/run-findings.tsx";
+import type { RunFindings as RunFindingsData } from "../../../db/repos/findings.ts";
+import { isFinalRunState } from "../../../domain/states.ts";
 import { Page } from "../layouts/page.tsx";
+import { RunArtifacts } from "../components/run-artifacts.tsx";
+import type { ArtifactRow } from "../../../db/repos/artifacts.ts";
 import { pipelinePath, rawLogPath, runPath, type RunRef } from "../paths.ts";
 
 export interface TaskLog {
@@ -31,6 +36,10 @@ export interface RunPageProps extends RunLiveProps {
   logs?: TaskLog[];
   /** Why a decision asked for from this page was refused (outside the live region, so it stays). */
   decisionError?: { taskId: string; message: string };
+  /** The artifacts the run stored (each task's cache result comes with its execution). */
+  artifacts?: ArtifactRow[];
+  /** What the run's scans found; absent for a run without scans. */
+  findings?: RunFindingsData | undefined;
 }
 
 /** Says whose log a reused task's pane shows, with a link to that run's section of the task. */
@@ -84,7 +93,7 @@ function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef;
 }
 
 export function RunPage(props: RunPageProps) {
-  const { run, now, session, liveUrl, logs, decisionError } = props;
+  const { run, now, session, liveUrl, logs, decisionError, findings, artifacts } = props;
   const pipelineHref = pipelinePath({ namespace: run.namespace, id: run.pipelineId });
   const live = liveUrl ? { "hx-sse:connect": liveUrl, "hx-swap": "innerHTML", "hx-sse:close": "end" } : {};
   return (
@@ -115,6 +124,8 @@ export function RunPage(props: RunPageProps) {
       <div id="run-live" class="run-live" {...live}>
         <RunLive {...props} />
       </div>
+      {findings && <RunFindings data={findings} run={run} linkToLog={logs !== undefined} final={isFinalRunState(run.state)} />}
+      {artifacts && <RunArtifacts artifacts={artifacts} tasks={run.tasks} run={run} />}
       <section class="run-logs" aria-labelledby="run-logs-title">
         <h2 id="run-logs-title">Logs</h2>
         {logs && <p class="hint log-times-note">Times are UTC. Each line number links to its line.</p>}
