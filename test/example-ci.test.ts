@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { readLog, startRun, startTestGantry, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { startRegistry, type Registry } from "./helpers/registry.ts";
 import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
+import { webLogin } from "./helpers/web.ts";
 
 setDefaultTimeout(180_000);
 
@@ -60,5 +61,12 @@ describe("the example CI pipeline", () => {
     const tags = (await (await registry.get("/v2/local/sample-app/tags/list")).json()) as { tags: string[] };
     expect(tags.tags).toContain("ci");
     expect(await readLog(server.api, "examples/ci", first.id, "smoke")).toContain("Hello");
+
+    // The pipeline page: each run's cache result and findings in the history, the cache entry listed.
+    const web = await webLogin(server.url, server.token);
+    const page = await (await web.get("/pipelines/examples/ci")).text();
+    expect(page).toContain("1 miss");
+    expect(page).toContain("1 hit");
+    expect(page).toContain("toolchain-");
   });
 });

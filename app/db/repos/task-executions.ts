@@ -1,7 +1,7 @@
 // Queries for task executions and their attempts: claiming an attempt before its work
 // starts, marking it timing out, recording how it ended (and when a retry is due), and
 // ending a task outside an attempt. Every change writes its event in the same transaction.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
@@ -209,4 +209,22 @@ export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWi
     .from(taskAttempts)
     .where(and(attemptsWhere({ ...key, run: execution.reusedFrom }), eq(taskAttempts.taskId, execution.taskId)))
     .orderBy(taskAttempts.attempt);
+}
+
+/** How the caches of these runs' tasks fared (hits and misses), by run number: for a pipeline's run history. */
+export async function cacheResultsOfRuns(db: DbOrTx, pipeline: { namespace: string; id: string }, runIds: readonly number[]): Promise<Map<number, { hits: number; misses: number }>> {
+  const results = new Map<number, { hits: number; misses: number }>();
+  if (runIds.length === 0) return results;
+  const rows = await db
+    .select({ runId: taskExecutions.runId, cacheResult: taskExecutions.cacheResult })
+    .from(taskExecutions)
+    .where(and(eq(taskExecutions.namespace, pipeline.namespace), eq(taskExecutions.pipelineId, pipeline.id), inArray(taskExecutions.runId, [...runIds]), isNotNull(taskExecutions.cacheResult)));
+  for (const row of rows) {
+    if (!row.cacheResult) continue;
+    const entry = results.get(row.runId) ?? { hits: 0, misses: 0 };
+    if (row.cacheResult.hit === "miss") entry.misses++;
+    else entry.hits++;
+    results.set(row.runId, entry);
+  }
+  return results;
 }

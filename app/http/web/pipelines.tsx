@@ -29,6 +29,7 @@ import { PipelineListPage } from "./pages/pipeline-list.tsx";
 import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import { findingCountsOfRuns } from "../../db/repos/findings.ts";
+import { cacheResultsOfRuns } from "../../db/repos/task-executions.ts";
 import { listCacheEntries } from "../../db/repos/cache-entries.ts";
 
 const HISTORY_PAGE = 50;
@@ -114,6 +115,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
     hasOlder: runs!.length > HISTORY_PAGE,
     places: await queuePlaces(db, shown),
     findings: await findingCountsOfRuns(db, key, shown.map((run) => run.id)),
+    caches: await cacheResultsOfRuns(db, key, shown.map((run) => run.id)),
     ...(before !== undefined && { before }),
   };
   const startForm = may(c, "runs", "write", target) ? (form ?? { values: {}, extra: "" }) : undefined;

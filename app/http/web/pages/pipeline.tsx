@@ -49,6 +49,8 @@ export interface RunHistory {
   places: Map<string, QueuePlace>;
   /** Finding counts of the runs whose scans found something, by run number. */
   findings?: Map<number, LevelCounts>;
+  /** Cache hits and misses of the runs whose tasks have a cache, by run number. */
+  caches?: Map<number, { hits: number; misses: number }>;
 }
 
 export interface PipelinePageProps {
@@ -160,12 +162,21 @@ function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow
   );
 }
 
+/** "1 hit", "1 miss", "2 hits, 1 miss": how a run's caches fared. */
+function cacheSummary(result: { hits: number; misses: number } | undefined): string {
+  if (!result) return "—";
+  const part = (count: number, word: string) => (count === 0 ? undefined : `${count} ${word}${count === 1 ? "" : word.endsWith("s") ? "es" : "s"}`);
+  return [part(result.hits, "hit"), part(result.misses, "miss")].filter(Boolean).join(", ");
+}
+
 function History({ pipeline, history, now }: { pipeline: PipelineRow; history: RunHistory; now: Date }) {
   const base = pipelinePath(pipeline);
   const { runs, before, hasOlder, places } = history;
   const oldest = runs.at(-1);
   // A findings column only for pipelines whose runs found something.
   const findings = history.findings?.size ? history.findings : undefined;
+  // A cache column only for pipelines whose tasks use one.
+  const caches = history.caches?.size ? history.caches : undefined;
   return (
     <section class="card history" aria-labelledby="history">
       <h2 id="history">Run history</h2>
@@ -178,7 +189,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
             <figcaption class="hint">{`Runs ${oldest!.id} to ${runs[0]!.id}, oldest on the left; bar height is how long each took.`}</figcaption>
           </figure>
           <table class="list runs">
-            <TableHead columns={["Run", "State", findings && "Findings", "Trigger", { label: "Started", class: "wide-only" }, { label: "Took", class: "num" }]} />
+            <TableHead columns={["Run", "State", findings && "Findings", caches && "Cache", "Trigger", { label: "Started", class: "wide-only" }, { label: "Took", class: "num" }]} />
             <tbody>
               {runs.map((run) => (
                 <tr>
@@ -196,6 +207,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
                       <HistoryFindings run={run} counts={findings.get(run.id)} />
                     </td>
                   )}
+                  {caches && <td class="history-cache">{cacheSummary(caches.get(run.id))}</td>}
                   <td>
                     <Trigger trigger={run.trigger} />
                   </td>
