@@ -1,8 +1,8 @@
 // The bubblewrap sandbox that pipeline code (run() tasks, the import of a pipeline file)
 // runs in: a private mount namespace with the system read-only, only the paths a piece of
 // work needs bound in, a private /tmp and pid namespace, as an unprivileged user.
-import { chmod, chown, lchown, lstat, readdir } from "node:fs/promises";
-import type { Dirent } from "node:fs";
+import { chmod, chown, open, readdir, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { resolveSandboxUser, type SandboxUser } from "./sandbox-user.ts";
@@ -94,28 +94,59 @@ async function passThrough(path: string, root: string): Promise<void> {
   }
 }
 
-/** lchown to the user and group, and group read-write (folders set-group-id), all the way down. */
+/**
+ * chown to the user and group, and group read-write (folders set-group-id), all the way
+ * down. Walked through open folders, never by path: tasks of the run may still be writing
+ * the workspace, and a folder swapped for a link mid-walk must not lead root's chown out of
+ * it. Links are left as they are (their owner does not matter); so is anything that is
+ * neither a file nor a folder.
+ */
 async function reclaimTree(path: string, user: SandboxUser): Promise<void> {
-  let entries: Dirent[];
+  let root: FileHandle;
   try {
-    entries = await readdir(path, { withFileTypes: true });
+    root = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch {
     return;
   }
-  for (const entry of entries) {
-    const child = join(path, entry.name);
+  try {
+    await reclaimChildren(root, user);
+  } finally {
+    await root.close();
+  }
+}
+
+const CHILD_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+async function reclaimChildren(dir: FileHandle, user: SandboxUser): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(`/proc/self/fd/${dir.fd}`);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    let child: FileHandle;
     try {
-      const stat = await lstat(child);
-      if (stat.uid !== user.uid || stat.gid !== user.gid) await lchown(child, user.uid, user.gid);
-      if (stat.isSymbolicLink()) continue;
+      // Through the open folder: whatever its path now leads to, this is the folder listed.
+      child = await open(`/proc/self/fd/${dir.fd}/${name}`, CHILD_FLAGS);
+    } catch {
+      // A link (ELOOP), a socket, or gone meanwhile.
+      continue;
+    }
+    try {
+      const stat = await child.stat();
+      if (!stat.isDirectory() && !stat.isFile()) continue;
+      if (stat.uid !== user.uid || stat.gid !== user.gid) await child.chown(user.uid, user.gid);
       if (stat.isDirectory()) {
-        if ((stat.mode & 0o2070) !== 0o2070) await chmod(child, (stat.mode & 0o7777) | 0o2070);
-        await reclaimTree(child, user);
+        if ((stat.mode & 0o2070) !== 0o2070) await child.chmod((stat.mode & 0o7777) | 0o2070);
+        await reclaimChildren(child, user);
       } else if ((stat.mode & 0o060) !== 0o060) {
-        await chmod(child, (stat.mode & 0o7777) | 0o060);
+        await child.chmod((stat.mode & 0o7777) | 0o060);
       }
     } catch {
       // gone meanwhile
+    } finally {
+      await child.close();
     }
   }
 }

@@ -205,9 +205,8 @@ async function freshAttempt(
   if (prepared !== undefined && typeof prepared !== "string" && ctx.taskFiles && hasTaskFiles(task)) {
     log.addSecrets(prepared.secrets);
     const before = await ctx.taskFiles.before(taskFilesContext(run, task, prepared.env, log));
+    // (What it extracts is given the workspace's owner as it is written, so no walk is needed.)
     if (!before.ok) prepared = before.reason;
-    // What the server put in the workspace goes to whoever runs the task.
-    else if (ctx.reclaimWorkspace) await ctx.reclaimWorkspace(run.workspace);
   }
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;

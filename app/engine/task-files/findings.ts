@@ -2,7 +2,9 @@
 // a symlink: pipeline code wrote it and the server may be root), its findings replace those
 // an earlier attempt stored, a summary goes to the log, and findings at or above the task's
 // failOn fail it.
+import { unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { WorkspaceDirs } from "../../stores/workspace-dirs.ts";
 import type { Db } from "../../db/client.ts";
 import { replaceTaskFindings } from "../../db/repos/findings.ts";
 import { formatBytes } from "../../domain/bytes.ts";
@@ -23,11 +25,29 @@ export interface FindingsCollectorOptions {
 }
 
 export interface FindingsCollector {
+  /** Before an attempt: removes a report left in the workspace (an earlier attempt's, or a re-run's copy), so only this attempt's is read. */
+  clear(context: TaskFilesContext): Promise<void>;
   collect(context: TaskFilesContext): Promise<StepResult>;
+}
+
+/** Removes the report at `path` (never through a link out of the workspace; a link itself is removed, not followed). */
+function clearReport(workspace: string, path: string): void {
+  const dirs = new WorkspaceDirs(workspace);
+  try {
+    const found = dirs.locate(path, { followLast: false });
+    if (found.stats && !found.stats.isDirectory()) unlinkSync(dirs.at(found.parent, found.name));
+  } catch {
+    // Outside, or not there: the read after the attempt says so.
+  } finally {
+    dirs.close();
+  }
 }
 
 export function createFindingsCollector({ db, maxBytes = MAX_SARIF_BYTES, maxStored = MAX_STORED_FINDINGS }: FindingsCollectorOptions): FindingsCollector {
   return {
+    async clear(context) {
+      if (context.task.sarif) clearReport(context.workspace, context.task.sarif.path);
+    },
     async collect(context) {
       const spec = context.task.sarif;
       if (!spec) return { ok: true };

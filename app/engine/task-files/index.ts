@@ -40,7 +40,7 @@ export interface TaskFilesParts {
   /** Cache restore and save (helper: caches.ts); failures are logged, never fail the task. */
   caches?: { restore(context: TaskFilesContext): Promise<void>; save(context: TaskFilesContext): Promise<void> };
   /** SARIF into findings (helper: findings.ts). */
-  findings?: { collect(context: TaskFilesContext): Promise<StepResult> };
+  findings?: { clear(context: TaskFilesContext): Promise<void>; collect(context: TaskFilesContext): Promise<StepResult> };
 }
 
 export function createTaskFiles(parts: TaskFilesParts): TaskFiles {
@@ -51,6 +51,8 @@ export function createTaskFiles(parts: TaskFilesParts): TaskFiles {
         if (!taken.ok) return taken;
       }
       if (context.task.cache && parts.caches) await parts.caches.restore(context);
+      // A report left from before (an earlier attempt, a re-run's copied workspace) is never read as this attempt's.
+      if (context.task.sarif && parts.findings) await parts.findings.clear(context);
       return { ok: true };
     },
     async after(context) {
