@@ -160,6 +160,9 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
+    // Reserved secrets (github-app-token) come fresh from the extension that provides them.
+    // `extensions` is built below (it starts runs through the orchestrator); asked only once tasks run.
+    provideToken: (extension, request) => extensions.provideToken(extension, request),
     // Artifacts, caches and findings around a task's attempts (their parts join as they land).
     taskFiles: createTaskFiles({ db, artifacts: artifactParts.artifacts, caches: artifactParts.caches, findings: createFindingsCollector({ db }) }),
     tokens: {

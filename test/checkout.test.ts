@@ -2,13 +2,15 @@
 // smart-HTTP server (git http-backend behind Bun.serve) that wants a token, and a file://
 // repository made by another user. Branches, tags, a sha at depth 1, folders, the default
 // from a GitHub delivery, a missing ref, and a token that shows up nowhere but in the header.
+// And what an attacker could try through a run variable or the workspace: a ref or repo that
+// git would read as an option, a .git planted where the checkout goes, git's environment.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { cpSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../app/domain/hmac-signature.ts";
 import { checkout, secret } from "../app/sdk/index.ts";
 import { readLog, startRun, startTestGantry, startWithPipelines, waitFor, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { REPO_ROOT, sharedDir, tempDir } from "./helpers/temp.ts";
+import { REPO_ROOT, sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -139,6 +141,25 @@ export default definePipeline({
 });
 `;
 
+// A task before the checkout runs a shell script (PLANT) in the workspace: it leaves a .git in
+// the checkout's folder, as an earlier task, an artifact or a cache could.
+const plantedPipeline = `
+import { checkout, definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "planted",
+  variables: { REPO: "", REF: "", INTO: ".", OUT: "", PLANT: "" },
+  tasks: {
+    plant: run(async (ctx) => {
+      await ctx.$\`sh \${ctx.env.PLANT}\`.cwd(ctx.workspace);
+    }),
+    checkout: checkout({ repo: "\${REPO}", ref: "\${REF}", into: "\${INTO}", needs: { plant: "success" } }),
+    copy: run(async (ctx) => {
+      await ctx.$\`cp -R \${ctx.workspace}/. \${ctx.env.OUT}\`;
+    }, { needs: { checkout: "success" } }),
+  },
+});
+`;
+
 let gantry: TestGantry;
 let daemon: Bun.Subprocess;
 let httpServer: ReturnType<typeof Bun.serve>;
@@ -173,6 +194,7 @@ beforeAll(async () => {
       "co.ts": pipeline("co", ""),
       "shallow.ts": pipeline("shallow", ", depth: 1"),
       "private.ts": pipeline("private", ', token: secret("gh_token")'),
+      "planted.ts": plantedPipeline,
       "unset.ts": pipeline("unset", "").replace('repo: "\${REPO}"', 'repo: "\${NOT_SET}"'),
       "delivered.ts": pipeline("delivered", "", 'triggers: [github({ repo: "acme/app", events: ["push"] })],').replace(
         // Started by a delivery, the run has no run variables: the repository and folder are fixed here.
@@ -238,7 +260,7 @@ describe("checkout", () => {
     expect(git(["rev-parse", "--is-shallow-repository"], out)).toBe("true");
     expect(git(["rev-list", "--count", "HEAD"], out)).toBe("1");
     expect(log).toContain("(depth 1)");
-    expect(log).toContain(`$ git fetch --no-tags --depth=1 origin ${commits.first}`);
+    expect(log).toContain(`$ git fetch --no-tags --depth=1 --end-of-options origin ${commits.first}`);
   });
 
   it("takes the remote's default branch, with its history, when no ref is given", async () => {
@@ -322,6 +344,110 @@ describe("checkout", () => {
   });
 });
 
+describe("checkout against an attacker", () => {
+  it("refuses a ref from a variable that git would read as an option, and runs nothing", async () => {
+    const marks = sharedDir("gantry-marks-");
+    const pwned = join(marks, `pwned-${crypto.randomUUID()}`);
+    const ref = `--upload-pack=touch ${pwned}`;
+    // file:// and git:// alike: on a file:// or ssh remote git would run the "upload-pack".
+    for (const repo of [fileUrl, daemonUrl]) {
+      const { run } = await checkoutRun("co", { REPO: repo, REF: ref });
+      const task = taskOf(run, "checkout");
+      expect(task.state).toBe("failed");
+      expect(task.reason).toContain(`checkout: ref "${ref}" (from "\${REF}") starts with "-", so git would read it as an option`);
+      expect(task.reason).toContain("name a branch, a tag, a full ref (refs/...) or a full commit sha");
+      expect(taskOf(run, "copy").state).toBe("skipped");
+    }
+    // Nor the same thing as a refspec or any other name git's check-ref-format refuses.
+    for (const bad of ["main:refs/heads/evil", "a..b", "feature with space", "@{-1}"]) {
+      const { run } = await checkoutRun("co", { REPO: fileUrl, REF: bad });
+      expect(taskOf(run, "checkout").reason).toContain(`checkout: ref "${bad}" (from "\${REF}") is not a valid ref name (git check-ref-format)`);
+    }
+    expect(existsSync(pwned)).toBe(false);
+    expect(readdirSync(marks)).toEqual([]);
+  });
+
+  it("refuses a repository from a variable that starts with -", async () => {
+    const marks = sharedDir("gantry-marks-");
+    // The second passed as user@host:path before, and reached `git config` as its option -f.
+    for (const repo of [`--upload-pack=touch ${join(marks, "pwned")}@127.0.0.1:acme/app.git`, "-f@127.0.0.1:acme/app.git"]) {
+      const { run } = await checkoutRun("co", { REPO: repo, REF: "main" });
+      expect(taskOf(run, "checkout").reason).toContain(`checkout: repo "${repo}" starts with "-", so git would read it as an option`);
+    }
+    expect(readdirSync(marks)).toEqual([]);
+  });
+
+  it("replaces a .git planted in the folder: its hooks, fsmonitor and upload-pack never run", async () => {
+    const marks = sharedDir("gantry-marks-");
+    const scripts = sharedDir("gantry-plant-");
+    // Each of these would leave a file in marks if git ran it.
+    const script = (name: string, exit = 0) => {
+      const path = writeFile(join(scripts, name), `#!/bin/sh\ntouch ${join(marks, name)}\nexit ${exit}\n`);
+      chmodSync(path, 0o755);
+      return path;
+    };
+    const hooks = ["post-checkout", "reference-transaction", "pre-auto-gc", "post-index-change"];
+    for (const hook of hooks) script(hook);
+    const fsmonitor = script("fsmonitor", 1);
+    // core.fsmonitor and an upload-pack command in .git/config, as a cache could bring them.
+    const config = writeFile(join(scripts, "config"), `[core]\n\tfsmonitor = ${fsmonitor}\n[remote "origin"]\n\tuploadpack = \"touch ${join(marks, "upload-pack")}; git upload-pack\"\n`);
+    const plant = writeFile(
+      join(scripts, "plant.sh"),
+      ["set -e", 'git init -q "$INTO"', ...hooks.map((hook) => `cp -p ${join(scripts, hook)} "$INTO/.git/hooks/${hook}"`), `cat ${config} >> "$INTO/.git/config"`, ""].join("\n"),
+    );
+    const out = sharedDir("gantry-checkout-");
+    const started = await startRun(gantry.api, "default/planted", { REPO: fileUrl, REF: "main", INTO: "src", OUT: out, PLANT: plant });
+    const run = await waitForRun(gantry.api, "default/planted", started.id, 30_000);
+    expect(run.tasks.map((task) => `${task.id} ${task.state}${task.reason ? ` (${task.reason})` : ""}`).sort()).toEqual([
+      "checkout successful",
+      "copy successful",
+      "plant successful",
+    ]);
+    // Nothing git might have run from the planted .git left its mark.
+    expect(readdirSync(marks)).toEqual([]);
+    const log = await readLog(gantry.api, "default/planted", run.id, "checkout");
+    expect(log).toContain("checkout: replacing the .git already in src");
+    const src = join(out, "src");
+    expect(git(["rev-parse", "HEAD"], src)).toBe(commits.second);
+    const localConfig = git(["config", "--list", "--local"], src);
+    expect(localConfig).not.toContain("fsmonitor");
+    expect(localConfig).not.toContain("uploadpack");
+    expect(readdirSync(join(src, ".git"))).not.toContain("hooks");
+  });
+
+  it("gives the token to git's fetch alone: no git command has CHECKOUT_TOKEN in its environment", async () => {
+    // A git first on the PATH (a run variable can set PATH) that notes what each command got.
+    const bin = sharedDir("gantry-bin-");
+    const notes = join(sharedDir("gantry-notes-"), "git.log");
+    const realGit = Bun.which("git")!;
+    const wrapper = writeFile(
+      join(bin, "git"),
+      [
+        "#!/bin/sh",
+        'sub=""; for arg in "$@"; do case "$arg" in -*) ;; *) sub="$arg"; break ;; esac; done',
+        'token=no; [ -n "${CHECKOUT_TOKEN+set}" ] && token=yes',
+        "header=no; env | grep -q '^GIT_CONFIG_VALUE_[0-9]*=Authorization:' && header=yes",
+        "hooks=no; env | grep -q '^GIT_CONFIG_KEY_[0-9]*=core.hooksPath$' && hooks=yes",
+        `echo "$sub token=$token header=$header hooks=$hooks" >> ${notes}`,
+        `exec ${realGit} "$@"`,
+        "",
+      ].join("\n"),
+    );
+    chmodSync(wrapper, 0o755);
+    authorizations.length = 0;
+    const { run } = await checkoutRun("private", { REPO: httpUrl, REF: "main", PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+    expect(run.state).toBe("successful");
+    const lines = readFileSync(notes, "utf8").trim().split("\n");
+    expect(lines).toContain("fetch token=no header=yes hooks=yes");
+    for (const line of lines) {
+      expect(line).toMatch(/token=no/);
+      expect(line).toMatch(/hooks=yes/);
+      if (!line.startsWith("fetch ")) expect(line).toMatch(/header=no/);
+    }
+    expect(lines.map((line) => line.split(" ")[0])).toEqual(["check-ref-format", "init", "config", "config", "fetch", "rev-parse", "checkout", "log"]);
+  });
+});
+
 describe("checkout options", () => {
   it("refuses at load what can never work, so the file shows the error", () => {
     expect(() => checkout({ depth: 0 })).toThrow("depth must be a whole number of commits, 1 or more");
@@ -332,6 +458,16 @@ describe("checkout options", () => {
     expect(() => checkout({ repo: "not a repo" })).toThrow('repo "not a repo" is neither');
     expect(() => checkout({ repo: "git://127.0.0.1/a.git", token: secret("t") })).toThrow("a token is sent to http(s) repositories only");
     expect(() => checkout({ token: secret("t"), env: { CHECKOUT_TOKEN: "x" } })).toThrow("env.CHECKOUT_TOKEN is where the token goes");
+    const pwned = `/tmp/pwned-${crypto.randomUUID()}`;
+    expect(() => checkout({ ref: `--upload-pack=touch ${pwned}` })).toThrow(`checkout: ref "--upload-pack=touch ${pwned}" starts with "-", so git would read it as an option`);
+    expect(() => checkout({ ref: "main:refs/heads/evil" })).toThrow('checkout: ref "main:refs/heads/evil" is not a valid ref name (git check-ref-format)');
+    expect(() => checkout({ repo: "-oProxyCommand=touch@host:path" })).toThrow('checkout: repo "-oProxyCommand=touch@host:path" starts with "-"');
+    expect(() => checkout({ repo: "--upload-pack@host:path" })).toThrow('checkout: repo "--upload-pack@host:path" starts with "-"');
+    expect(existsSync(pwned)).toBe(false);
+    // Every form of a ref: branch, branch with a slash, tag, full ref, sha (40 and 64), and a variable filled in later.
+    for (const ref of ["main", "feature/x", "v1.0", "refs/pull/7/head", "refs/tags/v1.0", "a".repeat(40), "b".repeat(64), "${SHA}", "release/${VERSION}", ""]) {
+      expect(() => checkout({ ref })).not.toThrow();
+    }
   });
 
   it("is a run() task with the task options and the token as a secret in its env", () => {

@@ -63,6 +63,9 @@ describe("container extensions", () => {
     const hook = await fetch(`${gantry!.hooksUrl}/hooks/box/anything`, { method: "POST", body: "payload" });
     expect(hook.status).toBe(202);
     expect(await hook.json()).toEqual({ ok: true });
+    // It has no POST /token (404): it provides no tokens, which is "none", not a failure.
+    const tokenRequest = { namespace: "default", pipeline: "target", run: run.id, secret: "github-app-token", variables: {} };
+    expect(await gantry!.deps.extensions.provideToken("box", tokenRequest)).toBeUndefined();
 
     const call = (authorization?: string) =>
       fetch(`${gantry!.url}/api/v1/extensions/box/calls`, {

@@ -1,7 +1,10 @@
 // Image builds and pushes (dockerBuild, dockerPush): container tasks whose work the Docker
 // executor does through the Engine API instead of running a container. Their stored form,
-// the rules for image references and registry addresses, and the `${NAME}` references to
-// the task's variables they may hold (filled in when the task starts).
+// the rules for image references and registry addresses, the `${NAME}` references to
+// the task's variables they may hold (filled in when the task starts), and who owns an
+// image: every build labels its image with its pipeline, a build may only take a name from
+// an image of its own pipeline (or a name no image has yet), and a push sends only an image
+// of its own pipeline, so one pipeline cannot swap the images another one runs or publish them.
 
 /** A `docker build` of a folder of the workspace. Tags, build args and labels may hold `${NAME}`. */
 export interface ImageBuildSpec {
@@ -114,6 +117,8 @@ export function expandImageBuild(build: ImageBuildSpec, env: Readonly<Record<str
   const buildArgs = expandRecord(build.buildArgs, env, missing);
   const labels = expandRecord(build.labels, env, missing);
   if (missing.size > 0) return `the build uses ${[...missing].map((name) => `\${${name}}`).join(", ")}, which the task's variables do not have`;
+  const labelIssue = reservedLabelProblem(labels);
+  if (labelIssue) return labelIssue;
   for (const [index, tag] of tags.entries()) {
     const problem = imageReferenceProblem(tag, false);
     if (problem) return `tag "${tag}" (from "${build.tags[index]}") is not a valid image reference: it ${problem}`;
@@ -133,4 +138,75 @@ export function expandImagePush(push: ImagePushSpec, env: Readonly<Record<string
   if (registryIssue) return `registry "${registry}" (from "${push.registry}") ${registryIssue}`;
   const expanded = { image, ...(registry !== undefined && { registry }) };
   return pushProblem(expanded) ?? expanded;
+}
+
+/**
+ * The labels an image built by Gantry carries: the namespace, pipeline and run that built it.
+ * The same keys as a task container's labels. An image without `gantry.pipeline` was not built
+ * by Gantry (pulled, loaded, built by hand).
+ */
+export const IMAGE_OWNER_LABELS = {
+  namespace: "gantry.namespace",
+  pipeline: "gantry.pipeline",
+  run: "gantry.run",
+} as const;
+
+/** Labels a pipeline may not set on its images: Gantry's own (`gantry.*`). */
+export const RESERVED_LABEL_PREFIX = "gantry.";
+
+/** The pipeline (and run) a build or push works for. */
+export interface ImageOwner {
+  namespace: string;
+  pipeline: string;
+  run: number;
+}
+
+/** The labels a build gives its image, set over the task's own (and the Dockerfile's LABEL lines). */
+export function ownerLabels(owner: ImageOwner): Record<string, string> {
+  return {
+    [IMAGE_OWNER_LABELS.namespace]: owner.namespace,
+    [IMAGE_OWNER_LABELS.pipeline]: owner.pipeline,
+    [IMAGE_OWNER_LABELS.run]: String(owner.run),
+  };
+}
+
+/** What is wrong with the labels a build sets, or undefined: `gantry.*` ones are Gantry's. */
+export function reservedLabelProblem(labels: Record<string, string> | undefined): string | undefined {
+  const reserved = Object.keys(labels ?? {}).filter((key) => key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX));
+  if (reserved.length === 0) return undefined;
+  return `label${reserved.length > 1 ? "s" : ""} ${reserved.map((key) => `"${key}"`).join(", ")} may not be set: labels starting with "${RESERVED_LABEL_PREFIX}" are Gantry's own (they name the pipeline that built the image)`;
+}
+
+/** "namespace/pipeline" of the image's builder, or undefined when Gantry did not build it. */
+export function imageBuilder(labels: Record<string, string> | null | undefined): string | undefined {
+  const pipeline = labels?.[IMAGE_OWNER_LABELS.pipeline];
+  if (pipeline === undefined || pipeline === "") return undefined;
+  return `${labels?.[IMAGE_OWNER_LABELS.namespace] ?? "?"}/${pipeline}`;
+}
+
+const isOwnedBy = (labels: Record<string, string> | null | undefined, owner: ImageOwner) =>
+  labels?.[IMAGE_OWNER_LABELS.pipeline] === owner.pipeline && labels?.[IMAGE_OWNER_LABELS.namespace] === owner.namespace;
+
+/**
+ * Why a build (or a push tagging for its registry) may not point `name` at its image, or
+ * undefined. `current` is the image the name points at now (its labels), undefined when no
+ * image has the name: a name may be taken when it is free or names an image of this pipeline,
+ * never from another pipeline's image nor from an image Gantry did not build.
+ */
+export function tagProblem(name: string, current: { labels: Record<string, string> | null | undefined } | undefined, owner: ImageOwner): string | undefined {
+  if (!current) return undefined;
+  if (isOwnedBy(current.labels, owner)) return undefined;
+  const builder = imageBuilder(current.labels);
+  if (builder === undefined) {
+    return `tag ${name} would replace an image Gantry did not build (a pipeline may only give its images a name that is free or that names an image it built itself)`;
+  }
+  return `tag ${name} names an image built by pipeline ${builder}; pipeline ${owner.namespace}/${owner.pipeline} may not take it (choose another name)`;
+}
+
+/** Why a push may not send `image` (its labels), or undefined: only an image this pipeline built. */
+export function pushOwnerProblem(image: string, labels: Record<string, string> | null | undefined, owner: ImageOwner): string | undefined {
+  if (isOwnedBy(labels, owner)) return undefined;
+  const builder = imageBuilder(labels);
+  const whose = builder === undefined ? "Gantry did not build it" : `it was built by pipeline ${builder}`;
+  return `image ${image} was not built by this pipeline (${owner.namespace}/${owner.pipeline}): ${whose}; dockerPush pushes only images a dockerBuild task of the same pipeline made`;
 }

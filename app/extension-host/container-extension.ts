@@ -1,6 +1,6 @@
 // An extension that is a container image speaking HTTP (docs/extension-protocol.md): starts
 // it on the host network with a fresh shared secret, health-checks it, and turns the host's
-// messages (init, subscribe, unsubscribe, hook, event) into requests to it, answering as a
+// messages (init, subscribe, unsubscribe, hook, event, provide-token) into requests to it, answering as a
 // Worker would.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
@@ -16,7 +16,7 @@ import {
 } from "../engine/executors/docker-client.ts";
 import { createLineSplitter } from "../engine/executors/line-splitter.ts";
 import * as v from "valibot";
-import { hookResponseSchema, MAX_MESSAGE_LENGTH, type HostMessage, type WorkerMessage } from "./protocol.ts";
+import { hookResponseSchema, MAX_MESSAGE_LENGTH, providedTokenSchema, type HostMessage, type WorkerMessage } from "./protocol.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -32,7 +32,7 @@ export interface ContainerExtensionOptions {
   instance: string;
   /** Where the container calls back (GANTRY_API_URL). */
   apiUrl: string;
-  /** What a Worker would have posted: ready, failed, log, subscription-error, hook-result. */
+  /** What a Worker would have posted: ready, failed, log, subscription-error, hook-result, token-result. */
   onMessage(message: WorkerMessage): void;
   /** The container exited or stopped answering its health check. */
   onExit(reason: string): void;
@@ -57,6 +57,7 @@ async function freePort(): Promise<number> {
 }
 
 const errorAnswerSchema = v.object({ error: v.object({ message: v.string() }) });
+const tokenAnswerSchema = v.object({ token: v.optional(v.nullable(providedTokenSchema)) });
 
 export function createContainerExtension(options: ContainerExtensionOptions): ContainerExtension {
   const { docker } = options.connection;
@@ -214,6 +215,25 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
             },
             (error: Error) =>
               options.onMessage({ type: "hook-result", requestId, response: { status: 502, body: { error: { code: "bad_gateway", message: error.message } } } }),
+          );
+          return;
+        }
+        case "provide-token": {
+          // 404: the extension provides no tokens, which is "none" rather than a failure.
+          const { request: tokenRequest, requestId } = message;
+          void request("POST", "/token", { request: tokenRequest }).then(
+            (answer) => {
+              if (answer.status === 404) return options.onMessage({ type: "token-result", requestId });
+              if (answer.status !== 200) return options.onMessage({ type: "token-result", requestId, error: `extension ${options.id} answered POST /token with ${answer.status}: ${errorOf(answer.json, answer.status)}` });
+              const result = v.safeParse(tokenAnswerSchema, answer.json);
+              if (!result.success) {
+                const problem = `${v.getDotPath(result.issues[0]) ?? "body"}: ${result.issues[0].message}`;
+                return options.onMessage({ type: "token-result", requestId, error: `extension ${options.id} answered POST /token with an invalid answer (${problem})` });
+              }
+              const token = result.output.token;
+              options.onMessage({ type: "token-result", requestId, ...(token && { token }) });
+            },
+            (error: Error) => options.onMessage({ type: "token-result", requestId, error: `POST /token failed: ${error.message}` }),
           );
           return;
         }

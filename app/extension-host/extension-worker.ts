@@ -136,6 +136,17 @@ async function handle(message: HostMessage): Promise<void> {
       }
       return;
     }
+    case "provide-token": {
+      await initialized;
+      try {
+        const token = extension?.provideToken ? await extension.provideToken(message.request, api!) : undefined;
+        if (token !== undefined && typeof token !== "string") throw new Error(`provideToken must answer a string or undefined, not ${typeof token}`);
+        send({ type: "token-result", requestId: message.requestId, ...(token && { token }) });
+      } catch (error) {
+        send({ type: "token-result", requestId: message.requestId, error: (error as Error).message ?? String(error) });
+      }
+      return;
+    }
     case "run-finished": {
       await initialized;
       try {

@@ -16,7 +16,7 @@ import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/runs/orchestrator.ts";
-import type { FinishedRun, HookRequest, HookResponse } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, HookResponse, TokenRequest } from "../sdk/extension.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";
 import { createContainerExtension } from "./container-extension.ts";
@@ -79,6 +79,12 @@ export interface ExtensionHost {
   /** Hands a hook request to an extension; resolves with its answer. */
   hook(id: string, request: HookRequest): Promise<HookResponse>;
   /**
+   * Asks an extension for a short-lived credential for a task (its provideToken): resolves
+   * with the token, or undefined when it has none (no such extension, not configured, it
+   * takes no such requests, or none for that run); rejects when it fails, is down or is slow.
+   */
+  provideToken(id: string, request: TokenRequest): Promise<string | undefined>;
+  /**
    * Carries out a container extension's call if `secret` is its current one; `body` is the
    * POST body as sent ({ method, args }), checked only once the secret is.
    */
@@ -103,11 +109,16 @@ interface Running {
   subscriptionErrors: Map<number, string>;
   log: string[];
   hooks: Map<number, (response: HookResponse) => void>;
+  /** provideToken requests waiting for the extension's answer. */
+  tokenRequests: Map<number, (result: TokenResult) => void>;
   ready?: Promise<void>;
   readyResolve?: () => void;
   restartTimer?: ReturnType<typeof setTimeout>;
   startedAt: number;
 }
+
+/** An extension's answer to provideToken: a token, none, or why it could not give one. */
+type TokenResult = { token?: string } | { error: string };
 
 /**
  * Bun words a worker's uncaught error as a source excerpt, the message and a stack; the
@@ -254,6 +265,8 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     ext.sent.clear();
     for (const answer of ext.hooks.values()) answer({ status: 503, body: { error: { code: "unavailable", message: `extension ${ext.id} crashed` } } });
     ext.hooks.clear();
+    for (const answer of ext.tokenRequests.values()) answer({ error: `extension ${ext.id} crashed` });
+    ext.tokenRequests.clear();
     ext.readyResolve?.();
     void record("extension.crashed", { extension: ext.id, reason });
     scheduleRestart(ext);
@@ -301,6 +314,13 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         answer?.(message.response);
         return;
       }
+      case "token-result": {
+        const answer = ext.tokenRequests.get(message.requestId);
+        ext.tokenRequests.delete(message.requestId);
+        if (message.error !== undefined) appendLog(ext, `[gantry] provideToken failed: ${message.error}`);
+        answer?.(message.error !== undefined ? { error: message.error } : { ...(message.token && { token: message.token }) });
+        return;
+      }
     }
   };
 
@@ -310,12 +330,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (checked.success) return receive(ext, worker, checked.output);
     const problem = `${v.getDotPath(checked.issues[0]) ?? "message"}: ${checked.issues[0].message}`;
     appendLog(ext, `[gantry] ignored a malformed message from the extension (${problem})`.slice(0, MAX_MESSAGE_LENGTH));
-    // A hook waiting for this answer gets a 502 now rather than a timeout later.
+    // A hook (or token request) waiting for this answer gets a 502 (an error) now rather than a timeout later.
     const loose = data as { type?: unknown; requestId?: unknown } | null;
     const answer = loose?.type === "hook-result" && typeof loose.requestId === "number" ? ext.hooks.get(loose.requestId) : undefined;
     if (answer) {
       ext.hooks.delete(loose!.requestId as number);
       answer({ status: 502, body: { error: { code: "bad_gateway", message: `extension ${ext.id} answered the hook with an invalid response (${problem})` } } });
+    }
+    const tokenAnswer = loose?.type === "token-result" && typeof loose.requestId === "number" ? ext.tokenRequests.get(loose.requestId) : undefined;
+    if (tokenAnswer) {
+      ext.tokenRequests.delete(loose!.requestId as number);
+      tokenAnswer({ error: `extension ${ext.id} answered provideToken with an invalid response (${problem})` });
     }
   };
 
@@ -440,7 +465,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         .filter(([id, config]) => ID_PATTERN.test(id) && typeof (config as { image?: unknown } | null)?.image === "string")
         .map(([id, config]) => ({ id, file: `image ${(config as { image: string }).image}`, image: (config as { image: string }).image }));
       for (const found of [...discoverExtensions(options.dir), ...containers]) {
-        const ext: Running = { ...found, state: "starting", restarts: 0, sent: new Map(), subscriptionErrors: new Map(), log: [], hooks: new Map(), startedAt: Date.now() };
+        const ext: Running = {
+          ...found,
+          state: "starting",
+          restarts: 0,
+          sent: new Map(),
+          subscriptionErrors: new Map(),
+          log: [],
+          hooks: new Map(),
+          tokenRequests: new Map(),
+          startedAt: Date.now(),
+        };
         extensions.set(found.id, ext);
         await launch(ext);
       }
@@ -469,6 +504,8 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         // A container extension's container is removed; wait for that, not for Workers.
         ending.push(ext.worker?.terminate());
         ext.worker = undefined;
+        for (const answer of ext.tokenRequests.values()) answer({ error: `extension ${ext.id} stopped` });
+        ext.tokenRequests.clear();
       }
       await Promise.all(ending);
     },
@@ -496,6 +533,28 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         });
         post(ext, { type: "hook", requestId, request });
       });
+    },
+    async provideToken(id, request) {
+      const ext = extensions.get(id);
+      if (!ext) return undefined;
+      if (ext.state === "starting") await Promise.race([ext.ready, Bun.sleep(HOOK_TIMEOUT_MS)]);
+      // Not configured (or stopping): there is no App to mint with, so no token, not an error.
+      if (ext.state === "unconfigured" || ext.state === "stopped") return undefined;
+      if (ext.state !== "running" || !ext.worker) throw new Error(`extension ${id} is ${ext.state}${ext.error ? `: ${ext.error}` : ""}`);
+      const requestId = nextHook++;
+      const result = await new Promise<TokenResult>((resolve) => {
+        const timer = setTimeout(() => {
+          ext.tokenRequests.delete(requestId);
+          resolve({ error: `extension ${id} did not answer in ${HOOK_TIMEOUT_MS / 1000}s` });
+        }, HOOK_TIMEOUT_MS);
+        ext.tokenRequests.set(requestId, (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        });
+        post(ext, { type: "provide-token", requestId, request });
+      });
+      if ("error" in result) throw new Error(result.error);
+      return result.token;
     },
     async call(id, secret, body) {
       const ext = extensions.get(id);

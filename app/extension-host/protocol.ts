@@ -2,7 +2,7 @@
 // What a Worker posts is checked (workerMessageSchema) before the host acts on it: the
 // extension's own code runs in that Worker and may post anything.
 import * as v from "valibot";
-import type { FinishedRun, HookRequest, PipelineEvent } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, PipelineEvent, TokenRequest } from "../sdk/extension.ts";
 
 export interface WireSubscription {
   id: number;
@@ -19,6 +19,8 @@ export type HostMessage =
   | { type: "run-finished"; run: FinishedRun }
   // An event of a run of a pipeline the extension has a subscription on (its onEvent).
   | { type: "event"; event: PipelineEvent }
+  // A task asks for a credential the extension provides (its provideToken); answered by "token-result".
+  | { type: "provide-token"; requestId: number; request: TokenRequest }
   | { type: "reply"; callId: number; ok: true; value: unknown }
   | { type: "reply"; callId: number; ok: false; error: string };
 
@@ -37,6 +39,19 @@ export const hookResponseSchema = v.object({
   body: v.optional(v.unknown()),
 });
 
+/** The longest credential an extension may hand a task. */
+export const MAX_TOKEN_LENGTH = 8 * 1024;
+
+/**
+ * A credential for a task's environment: one line of visible characters (an environment value
+ * cannot hold NUL, and a value spread over lines is masked line by line only).
+ */
+export const providedTokenSchema = v.pipe(
+  v.string("must be a string"),
+  v.maxLength(MAX_TOKEN_LENGTH, `must be at most ${MAX_TOKEN_LENGTH} characters`),
+  v.regex(/^[^\s\p{Cc}]*$/u, "must hold no whitespace or control characters"),
+);
+
 /** What a Worker (or a container extension, through container-extension.ts) tells the host. */
 export const workerMessageSchema = v.variant("type", [
   v.object({ type: v.literal("ready") }),
@@ -47,6 +62,8 @@ export const workerMessageSchema = v.variant("type", [
   // The method and its arguments are checked by parseApiCall, which names what is wrong in its answer.
   v.object({ type: v.literal("call"), callId: counter, method: v.unknown(), args: v.unknown() }),
   v.object({ type: v.literal("hook-result"), requestId: counter, response: hookResponseSchema }),
+  // No token and no error: the extension has none for that run (the task gets the empty string).
+  v.object({ type: v.literal("token-result"), requestId: counter, token: v.optional(providedTokenSchema), error: v.optional(text) }),
 ]);
 
 export type WorkerMessage = v.InferOutput<typeof workerMessageSchema>;

@@ -68,6 +68,21 @@ export interface FinishedRun {
   state: "successful" | "failed" | "cancelled";
 }
 
+/**
+ * A task of a run asks for a short-lived credential the extension provides (the github
+ * extension: `secret("github-app-token")`, an installation token). Never stored by Gantry:
+ * asked again for every task that needs it, masked in its log.
+ */
+export interface TokenRequest {
+  namespace: string;
+  pipeline: string;
+  run: number;
+  /** The reserved secret name the task asked for. */
+  secret: string;
+  /** The run's variables, with the GANTRY_<EXTENSION ID>_* system variables the extension set when it started the run. */
+  variables: Record<string, string>;
+}
+
 /** The events of a pipeline's runs an extension is told of (`onEvent`), as notify() names them. */
 export const PIPELINE_EVENT_KINDS = NOTIFY_EVENTS;
 export type PipelineEventKind = (typeof PIPELINE_EVENT_KINDS)[number];
@@ -162,6 +177,12 @@ export interface ExtensionDefinition<Config = unknown, Params = unknown> {
    * subscriptions with `api.subscriptions()` (namespace and pipeline).
    */
   onEvent?(event: PipelineEvent, api: ExtensionApi<Config, Params>): void | Promise<void>;
+  /**
+   * A short-lived credential for a task of a run (see TokenRequest), or undefined when there
+   * is none for it (the task then gets the empty string). Throwing fails the task with the
+   * error's message. Answer within 10 s; cache what you mint, the task waits for it.
+   */
+  provideToken?(request: TokenRequest, api: ExtensionApi<Config, Params>): string | undefined | Promise<string | undefined>;
 }
 
 /**

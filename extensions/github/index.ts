@@ -1,9 +1,10 @@
 // Built-in "github" extension: a GitHub App's webhook at POST /hooks/github. Checks
 // X-Hub-Signature-256, starts runs of pipelines whose github({ repo, events, branches })
 // matches a push, pull_request or release, hands the event's fields to tasks as
-// GANTRY_GITHUB_* variables, and reports each run's result back as a check run.
+// GANTRY_GITHUB_* variables, reports each run's result back as a check run, and gives its
+// runs' tasks a fresh installation token for the delivery's repository (secret("github-app-token")).
 import * as v from "valibot";
-import { defineExtension, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription } from "gantry";
+import { defineExtension, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription, type TokenRequest } from "gantry";
 
 const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
@@ -12,6 +13,15 @@ const EVENT_HEADER = "x-github-event";
 const DELIVERY_HEADER = "x-github-delivery";
 const EVENTS = ["push", "pull_request", "release"] as const;
 const CONCLUSIONS: Record<FinishedRun["state"], string> = { successful: "success", failed: "failure", cancelled: "cancelled" };
+/** The secret name tasks ask for (GITHUB_TOKEN_SECRET in app/domain/github-token.ts). */
+const TOKEN_SECRET = "github-app-token";
+/**
+ * A task's token is reused only while this much of its hour is left: a task may run a while
+ * after it gets one (a clone, a fetch of submodules), unlike a check run posted at once.
+ */
+const TASK_TOKEN_MARGIN_MS = 15 * 60_000;
+/** What a task's token may do: read the repository's contents (clone, fetch), nothing else. */
+const TASK_TOKEN_PERMISSIONS = { contents: "read" };
 
 const configSchema = v.pipe(
   v.object({
@@ -119,6 +129,8 @@ function readEvent(event: string, delivery: string | undefined, payload: unknown
     fields.RELEASE_TAG = tag;
     fields.REF = tag ? `refs/tags/${tag}` : undefined;
   }
+  // The installation the run's tasks get a token of (secret("github-app-token")): an id, not a secret.
+  if (found.installation !== undefined) fields.INSTALLATION = String(found.installation);
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) found.variables[`GANTRY_GITHUB_${name}`] = envValue(value);
   return found;
 }
@@ -157,7 +169,13 @@ function pkcs8Der(pem: string): Uint8Array<ArrayBuffer> {
 }
 
 let signingKey: Promise<CryptoKey> | undefined;
-const tokens = new Map<number, { token: string; expiresAt: number }>();
+/**
+ * Installation tokens in this worker's memory only, never stored: by installation (for check
+ * runs), or by installation and repository (read-only, for tasks).
+ */
+const tokens = new Map<string, { token: string; expiresAt: number }>();
+/** Tokens being minted, by the same key: tasks starting together share one request. */
+const minting = new Map<string, Promise<string>>();
 /** Runs started here with where their check run goes (also in state, for a restarted worker). */
 const checks = new Map<string, CheckTarget>();
 const runKey = (run: { namespace: string; pipeline: string; run: number }) => `check:${run.namespace}/${run.pipeline}#${run.run}`;
@@ -194,13 +212,46 @@ async function github(config: Config, path: string, init: { method: string; toke
   return response.json();
 }
 
-/** An installation token, reused until a minute before it expires. */
-async function installationToken(config: Config, installation: number): Promise<string> {
-  const cached = tokens.get(installation);
-  if (cached && cached.expiresAt - 60_000 > Date.now()) return cached.token;
-  const body = (await github(config, `/app/installations/${installation}/access_tokens`, { method: "POST", token: await appJwt(config) })) as { token: string; expires_at?: string };
-  tokens.set(installation, { token: body.token, expiresAt: body.expires_at ? Date.parse(body.expires_at) : Date.now() + 3_600_000 });
-  return body.token;
+/**
+ * An installation token, reused until `marginMs` before it expires. With `repo` ("owner/name")
+ * it is limited to that repository with contents: read, and cached apart from the full one.
+ */
+async function installationToken(config: Config, installation: number, scope?: { repo: string; marginMs: number }): Promise<string> {
+  const key = scope ? `${installation} ${scope.repo.toLowerCase()}` : String(installation);
+  const cached = tokens.get(key);
+  if (cached && cached.expiresAt - (scope?.marginMs ?? 60_000) > Date.now()) return cached.token;
+  const inFlight = minting.get(key);
+  if (inFlight) return inFlight;
+  const mint = (async () => {
+    const body = (await github(config, `/app/installations/${installation}/access_tokens`, {
+      method: "POST",
+      token: await appJwt(config),
+      // GitHub takes repository names without the owner: the installation's account owns them.
+      ...(scope && { body: { repositories: [scope.repo.slice(scope.repo.indexOf("/") + 1)], permissions: TASK_TOKEN_PERMISSIONS } }),
+    })) as { token?: unknown; expires_at?: unknown };
+    if (typeof body.token !== "string" || body.token === "") throw new Error(`POST /app/installations/${installation}/access_tokens answered no token`);
+    const expiresAt = typeof body.expires_at === "string" ? Date.parse(body.expires_at) : NaN;
+    tokens.set(key, { token: body.token, expiresAt: Number.isNaN(expiresAt) ? Date.now() + 3_600_000 : expiresAt });
+    return body.token;
+  })();
+  minting.set(key, mint);
+  try {
+    return await mint;
+  } finally {
+    minting.delete(key);
+  }
+}
+
+/**
+ * A task's token: for the run's installation, limited to the delivery's repository (read-only);
+ * none for a run without an installation (or not started by a delivery).
+ */
+async function taskToken(config: Config, request: TokenRequest): Promise<string | undefined> {
+  if (request.secret !== TOKEN_SECRET) return undefined;
+  const installation = Number(request.variables.GANTRY_GITHUB_INSTALLATION);
+  const repo = request.variables.GANTRY_GITHUB_REPO;
+  if (!Number.isSafeInteger(installation) || installation <= 0 || !repo || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return undefined;
+  return installationToken(config, installation, { repo, marginMs: TASK_TOKEN_MARGIN_MS });
 }
 
 async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
@@ -285,6 +336,8 @@ export default defineExtension<Config, Params>({
     if (failures.length > 0) return { status: 503, body: { runs, error: { code: "unavailable", message: `could not start a run: ${failures.join("; ")}` } } };
     return { status: 202, body: { runs } };
   },
+  // No App configured means the extension does not start, and the host answers "no token" itself.
+  provideToken: (request, api) => taskToken(api.config, request),
   async onRunFinished(run, api) {
     await reportCheck(api, run).catch((error: Error) => api.log(`${run.namespace}/${run.pipeline}#${run.run}: could not report the check run: ${error.message}`));
   },

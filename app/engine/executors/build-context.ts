@@ -1,14 +1,19 @@
 // The build context of an image build: a folder of the run's workspace, sent to the engine
 // as a tar. The workspace is written by pipeline code and the server runs as root, so
-// nothing is followed out of it: the folder may not be reached through a symlink, symlinks
-// inside are sent as symlinks (the engine resolves them within the context), and each file
-// is opened without following links. `.dockerignore` is applied as the docker CLI does.
-import { lstatSync, type Stats } from "node:fs";
+// nothing is followed out of it: the context is walked with open folders (WorkspaceDirs, as
+// artifacts and caches are packed), each folder opened without following a link and each
+// name looked up inside the folder already open, so a folder swapped for a symlink halfway
+// is refused instead of listed through. Symlinks inside are sent as symlinks (the engine
+// resolves them within the context), files are opened inside their open folder with
+// WorkspaceDirs.openFile (O_NOFOLLOW|O_NONBLOCK) and sent only when they are regular files
+// (and not hard links to someone else's file). `.dockerignore` is applied as the docker CLI does.
+import { closeSync, read as readCallback, type Stats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { Readable } from "node:stream";
-import { assertContained, openContained, OutsideRootError } from "../../stores/contained-path.ts";
+import { promisify } from "node:util";
 import { TAR_END, tarHeader, tarPadding } from "../../stores/tar.ts";
+import { pathParts, WorkspaceDirs, WorkspacePathError, type OpenDir } from "../../stores/workspace-dirs.ts";
 import { workspacePathProblem } from "../../domain/task-files.ts";
 
 interface ContextEntry {
@@ -19,6 +24,8 @@ interface ContextEntry {
   mode: number;
   mtime: Date;
   linkTarget?: string;
+  /** A file's inode when listed: the one sent must be the same file. */
+  ino?: number;
 }
 
 export interface BuildContext {
@@ -38,6 +45,80 @@ export class BuildContextError extends Error {
 }
 
 const CHUNK = 1 << 20;
+const read = promisify(readCallback);
+
+/** A failure while the context is read or sent, as a sentence. */
+function describe(error: unknown): string {
+  if (error instanceof WorkspacePathError && error.code === "outside") return `the build context leads out of the workspace: ${error.message}`;
+  return (error as Error).message;
+}
+
+/**
+ * The context folder, opened one part at a time from the workspace and never through a
+ * link. Throws BuildContextError with a reason for people.
+ */
+function openContext(dirs: WorkspaceDirs, context: string): OpenDir {
+  let current = dirs.root;
+  for (const part of pathParts(context)) {
+    let next: OpenDir | undefined;
+    try {
+      next = dirs.openChild(current, part);
+    } catch (error) {
+      if (!(error instanceof WorkspacePathError)) throw error;
+      if (error.code === "outside") throw new BuildContextError(`build context "${context}" leads out of the workspace: ${error.message}`);
+      throw new BuildContextError(`build context "${context}" is not a folder (${error.message})`);
+    } finally {
+      dirs.release(current);
+    }
+    if (!next) throw new BuildContextError(`build context "${context}" does not exist in the workspace (an earlier task writes it there?)`);
+    current = next;
+  }
+  return current;
+}
+
+/** Opens the folders of `parts` below `from` one at a time (never through a link); undefined when one is missing. The caller releases the folder returned. */
+function openFolders(dirs: WorkspaceDirs, from: OpenDir, parts: string[]): OpenDir | undefined {
+  let current = from;
+  for (const part of parts) {
+    let next: OpenDir | undefined;
+    try {
+      next = dirs.openChild(current, part);
+    } finally {
+      if (current !== from) dirs.release(current);
+    }
+    if (!next) return undefined;
+    current = next;
+  }
+  return current;
+}
+
+/** The text of the regular file at `path` in the context (its first `limit` bytes), or undefined when there is none. */
+async function readText(dirs: WorkspaceDirs, root: OpenDir, path: string, shown: string, limit = Number.POSITIVE_INFINITY): Promise<string | undefined> {
+  const parts = pathParts(path);
+  const name = parts.pop();
+  if (name === undefined) return undefined;
+  const folder = openFolders(dirs, root, parts);
+  if (!folder) return undefined;
+  try {
+    // A regular file, opened inside its folder: never through a link, never waiting on a pipe.
+    const file = dirs.openFile(folder, name, shown);
+    if (!file) return undefined;
+    try {
+      const bytes = new Uint8Array(Math.min(file.stats.size, limit));
+      let at = 0;
+      while (at < bytes.length) {
+        const { bytesRead } = await read(file.fd, bytes, at, bytes.length - at, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return new TextDecoder().decode(bytes.subarray(0, at));
+    } finally {
+      closeSync(file.fd);
+    }
+  } finally {
+    if (folder !== root) dirs.release(folder);
+  }
+}
 
 /**
  * Lists the context folder `context` (relative to the workspace) and checks its Dockerfile.
@@ -49,35 +130,24 @@ export async function prepareBuildContext(workspace: string, context: string, do
   const fileProblem = workspacePathProblem(dockerfile);
   if (fileProblem) throw new BuildContextError(`dockerfile "${dockerfile}" ${fileProblem}`);
   const dockerfilePath = posix.normalize(dockerfile);
-  const root = posix.join(workspace, context);
-  const shown = (path: string) => (context === "." ? path : posix.join(context, path));
+  const shown = (path: string) => (pathParts(context).length === 0 ? path : posix.join(context, path));
+  let dirs: WorkspaceDirs;
   try {
-    if (root !== workspace && root !== `${workspace}/`) assertContained(workspace, root);
+    dirs = new WorkspaceDirs(workspace);
   } catch (error) {
-    throw new BuildContextError(`build context "${context}" leads out of the workspace: ${(error as Error).message}`);
+    throw new BuildContextError(`the build context could not be read: ${(error as Error).message}`);
   }
-  const stats = lstatSync(root, { throwIfNoEntry: false });
-  if (!stats) throw new BuildContextError(`build context "${context}" does not exist in the workspace (an earlier task writes it there?)`);
-  if (!stats.isDirectory()) throw new BuildContextError(`build context "${context}" is not a folder`);
-
-  const readText = async (path: string): Promise<string | undefined> => {
-    const file = await openContained(workspace, posix.join(root, path));
-    if (!file) return undefined;
-    try {
-      return await file.handle.readFile("utf8");
-    } finally {
-      await file.handle.close();
-    }
-  };
   try {
-    if ((await readText(dockerfilePath)) === undefined) {
+    const root = openContext(dirs, context);
+    // Only that it is there, a regular file: the engine reads it.
+    if ((await readText(dirs, root, dockerfilePath, shown(dockerfilePath), 0)) === undefined) {
       throw new BuildContextError(`there is no ${shown(dockerfilePath)} in the workspace (dockerfile is a path inside the context)`);
     }
-    const ignore = dockerignoreMatcher((await readText(".dockerignore")) ?? "");
+    const ignore = dockerignoreMatcher((await readText(dirs, root, ".dockerignore", shown(".dockerignore"))) ?? "");
     // The CLI always sends these two, ignored or not: the engine needs them.
     const always = new Set([dockerfilePath, ".dockerignore"]);
     const entries = await listContext(
-      workspace,
+      dirs,
       root,
       (path) => !always.has(path) && ignore.excludes(path),
       // An excluded folder is still walked when a "!" pattern or the Dockerfile may be in it.
@@ -91,7 +161,7 @@ export async function prepareBuildContext(workspace: string, context: string, do
       stream() {
         problem = undefined;
         return Readable.from(
-          tarStream(workspace, root, entries, (message) => {
+          tarStream(workspace, context, entries, (message) => {
             problem = message;
           }),
           { objectMode: false },
@@ -101,18 +171,21 @@ export async function prepareBuildContext(workspace: string, context: string, do
     };
   } catch (error) {
     if (error instanceof BuildContextError) throw error;
-    if (error instanceof OutsideRootError) throw new BuildContextError(`the build context leads out of the workspace: ${error.message}`);
+    if (error instanceof WorkspacePathError && error.code === "outside") throw new BuildContextError(describe(error));
     throw new BuildContextError(`the build context could not be read: ${(error as Error).message}`);
+  } finally {
+    dirs.close();
   }
 }
 
 /**
  * The context's entries, parents before children, sorted; what `.dockerignore` excludes left
- * out. Asynchronous: a context may hold a node_modules, and the server goes on serving meanwhile.
+ * out. Each folder is listed through its open descriptor and each name looked at inside it.
+ * Asynchronous: a context may hold a node_modules, and the server goes on serving meanwhile.
  */
 async function listContext(
-  workspace: string,
-  root: string,
+  dirs: WorkspaceDirs,
+  root: OpenDir,
   excluded: (path: string) => boolean,
   walkExcluded: (folder: string) => boolean,
 ): Promise<ContextEntry[]> {
@@ -123,56 +196,89 @@ async function listContext(
     size: type === "file" ? stats.size : 0,
     mode: stats.mode & 0o7777,
     mtime: stats.mtime,
+    ...(type === "file" && { ino: stats.ino }),
     ...(linkTarget !== undefined && { linkTarget }),
   });
-  const walk = async (relative: string) => {
-    const folder = relative ? posix.join(root, relative) : root;
-    // Checked again just before listing: a folder swapped for a symlink is not listed through.
-    if (relative) assertContained(workspace, folder);
-    const names = (await readdir(folder)).sort();
+  const walk = async (folder: OpenDir, relative: string) => {
+    const names = (await readdir(`/proc/self/fd/${folder.fd}`)).sort();
     for (const name of names) {
       const path = relative ? `${relative}/${name}` : name;
-      const full = posix.join(root, path);
-      const stats = await lstat(full).catch(() => undefined);
+      const stats = await lstat(dirs.at(folder, name)).catch(() => undefined);
       if (!stats) continue;
       if (stats.isDirectory()) {
         const skip = excluded(path);
-        if (!skip) entries.push(entryOf(path, "directory", stats));
         // An excluded folder is left out whole, unless something in it may be taken back.
-        if (!skip || walkExcluded(path)) await walk(path);
+        if (skip && !walkExcluded(path)) continue;
+        // Opened without following a link: one swapped in since the lstat is refused.
+        const child = dirs.openChild(folder, name);
+        if (!child) continue;
+        try {
+          if (!skip) entries.push(entryOf(path, "directory", stats));
+          await walk(child, path);
+        } finally {
+          dirs.release(child);
+        }
       } else if (excluded(path)) {
         continue;
       } else if (stats.isFile()) {
         entries.push(entryOf(path, "file", stats));
       } else if (stats.isSymbolicLink()) {
-        // Sent as a link: it is never followed here.
-        entries.push(entryOf(path, "symlink", stats, await readlink(full, "utf8")));
+        // Sent as a link: it is never followed here, and read inside the open folder.
+        entries.push(entryOf(path, "symlink", stats, await readlink(dirs.at(folder, name), "utf8")));
       }
       // Sockets, pipes and devices are not part of a build context.
     }
   };
-  await walk("");
+  await walk(root, "");
   return entries;
 }
 
-/** The tar of the entries; each file opened without following links and read to the size listed. */
-async function* tarStream(workspace: string, root: string, entries: ContextEntry[], broke: (message: string) => void): AsyncGenerator<Uint8Array> {
+/**
+ * The tar of the entries. The context's folders are opened again, one at a time and never
+ * through a link, and each file is opened inside its open folder and read to the size listed:
+ * it must still be the regular file listed.
+ */
+async function* tarStream(workspace: string, context: string, entries: ContextEntry[], broke: (message: string) => void): AsyncGenerator<Uint8Array> {
+  let dirs: WorkspaceDirs | undefined;
   try {
+    dirs = new WorkspaceDirs(workspace);
+    const root = openContext(dirs, context);
+    // The folders of the last file's path, held open: entries come folder by folder.
+    const chain: OpenDir[] = [];
+    const chainNames: string[] = [];
+    const folderAt = (parts: string[], path: string): OpenDir => {
+      let common = 0;
+      while (common < chain.length && common < parts.length && chainNames[common] === parts[common]) common++;
+      for (const dir of chain.splice(common)) dirs!.release(dir);
+      chainNames.length = common;
+      let current = common === 0 ? root : chain[common - 1]!;
+      for (const name of parts.slice(common)) {
+        const next = dirs!.openChild(current, name);
+        if (!next) throw new BuildContextError(`${path} disappeared while the build context was sent`);
+        chain.push(next);
+        chainNames.push(name);
+        current = next;
+      }
+      return current;
+    };
     for (const entry of entries) {
       if (entry.type !== "file") {
         yield tarHeader({ path: entry.path, type: entry.type, size: 0, mode: entry.mode, mtime: entry.mtime, ...(entry.linkTarget !== undefined && { linkTarget: entry.linkTarget }) });
         continue;
       }
-      const file = await openContained(workspace, posix.join(root, entry.path));
+      const parts = pathParts(entry.path);
+      const name = parts.pop()!;
+      // Never through a link, never waiting on a pipe swapped in since it was listed: the regular file listed.
+      const file = dirs.openFile(folderAt(parts, entry.path), name, entry.path);
       if (!file) throw new BuildContextError(`${entry.path} disappeared while the build context was sent`);
       try {
-        if (file.size !== entry.size) throw new BuildContextError(`${entry.path} changed while the build context was sent`);
+        if (file.stats.size !== entry.size || file.stats.ino !== entry.ino) throw new BuildContextError(`${entry.path} changed while the build context was sent`);
         yield tarHeader({ path: entry.path, type: "file", size: entry.size, mode: entry.mode, mtime: entry.mtime });
         let left = entry.size;
         let position = 0;
         while (left > 0) {
           const buffer = new Uint8Array(Math.min(CHUNK, left));
-          const { bytesRead } = await file.handle.read(buffer, 0, buffer.length, position);
+          const { bytesRead } = await read(file.fd, buffer, 0, buffer.length, position);
           if (bytesRead === 0) throw new BuildContextError(`${entry.path} changed while the build context was sent`);
           left -= bytesRead;
           position += bytesRead;
@@ -180,14 +286,15 @@ async function* tarStream(workspace: string, root: string, entries: ContextEntry
         }
         yield tarPadding(entry.size);
       } finally {
-        await file.handle.close();
+        closeSync(file.fd);
       }
     }
     yield TAR_END;
   } catch (error) {
-    const message = error instanceof OutsideRootError ? `the build context leads out of the workspace: ${error.message}` : (error as Error).message;
-    broke(message);
+    broke(describe(error));
     throw error;
+  } finally {
+    dirs?.close();
   }
 }
 

@@ -2,9 +2,15 @@
 // with version=2), writes its progress into the task log step by step, and ends with the image
 // tagged, or with the step that failed and why. Falls back to the classic builder when the
 // engine has no BuildKit.
+//
+// Images belong to the pipeline that built them: the image is labelled with its namespace,
+// pipeline and run (over any label of the task or the Dockerfile), built without a name, and
+// only then given its tags, each checked first: a name may be free or name an image of the
+// same pipeline, never another pipeline's image nor one Gantry did not build (a base image
+// such as local/busybox:latest), so no pipeline can swap what another one runs.
 import type Docker from "dockerode";
 import type { Readable } from "node:stream";
-import type { ImageBuildSpec } from "../../domain/image-tasks.ts";
+import { ownerLabels, splitImageReference, tagProblem, type ImageBuildSpec, type ImageOwner } from "../../domain/image-tasks.ts";
 import { formatBytes } from "../../domain/bytes.ts";
 import type { LogWriter } from "../../stores/logs.ts";
 import type { TaskExit } from "./executor.ts";
@@ -16,6 +22,8 @@ export interface ImageBuildOptions {
   docker: Docker;
   host: string;
   build: ImageBuildSpec;
+  /** The pipeline (and run) the build is for: its image is labelled with them, and may only take names that are free or its pipeline's. */
+  owner: ImageOwner;
   workspace: string;
   log: LogWriter;
   /** Pull newer base images (the task's pull policy "always"). */
@@ -29,8 +37,69 @@ export interface ImageBuildOptions {
 /** The engine answered version=2 with "no BuildKit here" (Windows engines, BuildKit turned off). */
 const NO_BUILDKIT = /buildkit|builder version|unsupported.*version/i;
 
+/** The image the engine has under `name`, with its labels; undefined when no image has the name. */
+async function imageNamed(docker: Docker, name: string): Promise<{ id: string; labels: Record<string, string> | null; tags: string[] } | undefined> {
+  try {
+    const info = await docker.getImage(name).inspect();
+    return { id: info.Id, labels: info.Config?.Labels ?? null, tags: info.RepoTags ?? [] };
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Why `name` may not be pointed at an image of `owner`, or undefined: it is free or names an
+ * image of the same pipeline. Asks the engine what the name is now (a failure to ask is a problem too).
+ */
+export async function nameProblem(docker: Docker, host: string, name: string, owner: ImageOwner): Promise<string | undefined> {
+  let current;
+  try {
+    current = await imageNamed(docker, name);
+  } catch (error) {
+    return describeDockerFailure(error, host, `looking up image ${name}`);
+  }
+  return tagProblem(name, current, owner);
+}
+
+let tagQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `work` (check what names point at, then tag) after every earlier one of this server
+ * is done, so two builds or pushes cannot both find a name free and both take it.
+ */
+export function inTagQueue<T>(work: () => Promise<T>): Promise<T> {
+  const result = tagQueue.then(work, work);
+  tagQueue = result.catch(() => undefined);
+  return result;
+}
+
+/** Gives image `id` the names `names`, each checked for its owner first (all before any is given); the problem when one may not be taken. */
+export function giveNames(docker: Docker, host: string, id: string, names: string[], owner: ImageOwner): Promise<string | undefined> {
+  return inTagQueue(async () => {
+    for (const name of names) {
+      const problem = await nameProblem(docker, host, name, owner);
+      if (problem) return problem;
+    }
+    for (const name of names) {
+      const { repository, tag } = splitImageReference(name);
+      try {
+        await docker.getImage(id).tag({ repo: repository, tag });
+      } catch (error) {
+        return describeDockerFailure(error, host, `tagging the image as ${name}`);
+      }
+    }
+    return undefined;
+  });
+}
+
 export async function runImageBuild(options: ImageBuildOptions): Promise<TaskExit> {
   const { build, log } = options;
+  // Checked before the build too (a refused name fails at once), and again when it is given.
+  for (const tag of build.tags) {
+    const problem = await nameProblem(options.docker, options.host, tag, options.owner);
+    if (problem) return { exitCode: null, reason: problem };
+  }
   let context;
   try {
     context = await prepareBuildContext(options.workspace, build.context, build.dockerfile);
@@ -55,15 +124,32 @@ export async function runImageBuild(options: ImageBuildOptions): Promise<TaskExi
       }
       return { exitCode: null, reason: describeDockerFailure(error, options.host, "the image build was refused") };
     }
-    return follow(options, stream, () => context.problem());
+    const built = await follow(options, stream, () => context.problem());
+    if (!("imageId" in built)) return built;
+    return name(options, built.imageId, built.buildKit);
   }
+}
+
+/** Gives the built image its tags; an image left without a name when one is refused is removed. */
+async function name(options: ImageBuildOptions, id: string, buildKit: boolean): Promise<TaskExit> {
+  const { docker, build, log } = options;
+  const short = id.replace(/^sha256:/, "").slice(0, 12);
+  if (options.signal.aborted) return { exitCode: null, reason: "stopped" };
+  const problem = await giveNames(docker, options.host, id, build.tags, options.owner);
+  if (problem) {
+    log.line("gantry", `built ${short}, but did not tag it: ${problem}`);
+    const image = await imageNamed(docker, id).catch(() => undefined);
+    if (image && image.tags.length === 0) await docker.getImage(id).remove().catch(() => undefined);
+    return { exitCode: null, reason: problem };
+  }
+  log.line("gantry", `built ${short} (${buildKit ? "BuildKit" : "classic builder"}), tagged ${build.tags.join(", ")}`);
+  return { exitCode: 0 };
 }
 
 function requestBuild(options: ImageBuildOptions, body: Readable, dockerfile: string, version: "1" | "2"): Promise<Readable> {
   const { build } = options;
   const query: Record<string, unknown> = {
-    // Repeated as t=a&t=b: each tag given.
-    t: build.tags,
+    // No t=: the image is built without a name and tagged once its names are checked again.
     dockerfile,
     version,
     rm: true,
@@ -73,7 +159,8 @@ function requestBuild(options: ImageBuildOptions, body: Readable, dockerfile: st
     ...(build.buildArgs && { buildargs: build.buildArgs }),
     ...(build.target !== undefined && { target: build.target }),
     ...(build.cacheFrom && { cachefrom: JSON.stringify(build.cacheFrom) }),
-    ...(build.labels && { labels: build.labels }),
+    // Gantry's labels last: they win over the task's and the Dockerfile's LABEL lines.
+    labels: { ...build.labels, ...ownerLabels(options.owner) },
   };
   // Dialled directly, not through docker.buildImage: for version=2 that opens a gRPC session
   // (an auth provider for base image pulls) that is left open when a build is aborted; the
@@ -94,9 +181,9 @@ function requestBuild(options: ImageBuildOptions, body: Readable, dockerfile: st
   );
 }
 
-/** Reads the build's JSON messages into the log until the engine ends the stream. */
-async function follow(options: ImageBuildOptions, stream: Readable, contextProblem: () => string | undefined): Promise<TaskExit> {
-  const { log, build } = options;
+/** Reads the build's JSON messages into the log until the engine ends the stream: the image built, or how the build failed. */
+async function follow(options: ImageBuildOptions, stream: Readable, contextProblem: () => string | undefined): Promise<TaskExit | { imageId: string; buildKit: boolean }> {
+  const { log } = options;
   const progress = createBuildProgress((stream, text) => log.line(stream, text));
   const decoder = new TextDecoder();
   let pending = "";
@@ -138,6 +225,5 @@ async function follow(options: ImageBuildOptions, stream: Readable, contextProbl
   if (problem) return { exitCode: null, reason: problem };
   const id = progress.imageId();
   if (!id) return { exitCode: null, reason: "the image build ended without an image (the engine sent no image id)" };
-  log.line("gantry", `built ${id.replace(/^sha256:/, "").slice(0, 12)} (${progress.usedBuildKit() ? "BuildKit" : "classic builder"}), tagged ${build.tags.join(", ")}`);
-  return { exitCode: 0 };
+  return { imageId: id, buildKit: progress.usedBuildKit() };
 }

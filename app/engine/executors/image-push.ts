@@ -1,19 +1,24 @@
 // A dockerPush() task: pushes an image of the engine to its registry (tagging it for the
 // registry first when the task names one), with the registry credentials the engine resolved
 // from the task's secret. The log gets one line per layer as it is pushed, not every byte;
-// a refused push says so ("authentication required").
+// a refused push says so ("authentication required"). Only an image the same pipeline built
+// (labelled with its namespace and pipeline) is pushed, and the registry's name for it is
+// taken only when it is free or names an image of the pipeline already, as a build's tags are.
 import type Docker from "dockerode";
 import type { Readable } from "node:stream";
-import { pushTarget, type ImagePushSpec } from "../../domain/image-tasks.ts";
+import { pushOwnerProblem, pushTarget, type ImageOwner, type ImagePushSpec } from "../../domain/image-tasks.ts";
 import { formatBytes } from "../../domain/bytes.ts";
 import type { LogWriter } from "../../stores/logs.ts";
 import type { TaskExit } from "./executor.ts";
 import { describeDockerFailure, dockerMessage, parseRegistryAuth } from "./docker-client.ts";
+import { giveNames } from "./image-build.ts";
 
 export interface ImagePushOptions {
   docker: Docker;
   host: string;
   push: ImagePushSpec;
+  /** The pipeline (and run) the push is for: only an image that pipeline built is pushed. */
+  owner: ImageOwner;
   /** The registry's credentials (`user:password` or Docker's JSON auth), already masked in the log. */
   registryAuth?: string;
   log: LogWriter;
@@ -35,20 +40,21 @@ const REFUSED = /unauthori[sz]ed|authentication required|no basic auth credentia
 export async function runImagePush(options: ImagePushOptions): Promise<TaskExit> {
   const { docker, push, log } = options;
   const target = pushTarget(push);
+  let image: Docker.ImageInspectInfo;
   try {
-    await docker.getImage(push.image).inspect();
+    image = await docker.getImage(push.image).inspect();
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) {
       return { exitCode: null, reason: `image ${push.image} is not on the Docker engine (build it in an earlier task with dockerBuild, and list that task in needs)` };
     }
     return { exitCode: null, reason: describeDockerFailure(error, options.host, `inspecting image ${push.image}`) };
   }
+  const notOurs = pushOwnerProblem(push.image, image.Config?.Labels, options.owner);
+  if (notOurs) return { exitCode: null, reason: notOurs };
   if (push.registry) {
-    try {
-      await docker.getImage(push.image).tag({ repo: target.repository, tag: target.tag });
-    } catch (error) {
-      return { exitCode: null, reason: describeDockerFailure(error, options.host, `tagging ${push.image} as ${target.reference}`) };
-    }
+    // The image checked above, by its id: the name may have moved since.
+    const problem = await giveNames(docker, options.host, image.Id, [target.reference], options.owner);
+    if (problem) return { exitCode: null, reason: problem };
     log.line("gantry", `tagged ${push.image} as ${target.reference}`);
   }
   // The engine wants an X-Registry-Auth header even when the registry needs no credentials.

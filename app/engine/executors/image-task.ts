@@ -2,6 +2,7 @@
 // is a request to the engine that begins once the attempt's claim is stored, with the task's
 // variables filled in. Stopping it drops the request (the engine cancels the build); it cannot
 // outlive this server, so a detach stops it too, and a restarted server reports it lost.
+// The launch's namespace and pipeline own the images: see image-build.ts and image-push.ts.
 import type Docker from "dockerode";
 import { expandImageBuild, expandImagePush, type ImageBuildSpec, type ImagePushSpec } from "../../domain/image-tasks.ts";
 import type { TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
@@ -26,12 +27,15 @@ export function startImageTask(launch: TaskLaunch, { docker, host, builder }: Im
     // ${NAME} in tags, args, labels and the pushed image: the task's variables, filled in now.
     const work = spec.build ? expandImageBuild(spec.build, launch.env) : expandImagePush(spec.push!, launch.env);
     if (typeof work === "string") return { exitCode: null, reason: work };
+    // Whose images these are: a build labels its image with them, a push sends only theirs.
+    const owner = { namespace: launch.namespace, pipeline: launch.pipeline, run: launch.run };
     try {
       const exit = spec.build
         ? await runImageBuild({
             docker,
             host,
             build: work as ImageBuildSpec,
+            owner,
             workspace: launch.workspace,
             log: launch.log,
             pull: spec.pull === "always",
@@ -42,6 +46,7 @@ export function startImageTask(launch: TaskLaunch, { docker, host, builder }: Im
             docker,
             host,
             push: work as ImagePushSpec,
+            owner,
             ...(launch.registryAuth !== undefined && { registryAuth: launch.registryAuth }),
             log: launch.log,
             signal: abort.signal,

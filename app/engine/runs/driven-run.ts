@@ -42,6 +42,11 @@ export interface DrivenRun {
   tokenIds: string[];
   /** The run's token for ctx.objects, issued for its first run() task. */
   objectsToken?: IssuedToken;
+  /**
+   * Values of extension-provided secrets (github-app-token) last handed to the run's tasks, by
+   * name: in memory only, so a task's environment read again without new tokens can mask them.
+   */
+  providedSecrets: Map<string, string>;
   /** Taken over from an earlier process: tokens it issued are revoked by name. */
   recovered: boolean;
   /** Another node drives it now: this process stops writing for it. */
@@ -77,6 +82,7 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     gates: new Set(spec.tasks.filter((task) => task.kind === "approval").map((task) => task.id)),
     ...(row.cancelRequestedAt && { cancelled: row.cancelReason ?? "cancelled" }),
     tokenIds: [],
+    providedSecrets: new Map(),
     recovered,
     lost: false,
     scheduling: Promise.resolve(),

@@ -34,6 +34,15 @@ export interface RunTokenIssuer {
   revokeRun(run: RunKey): Promise<void>;
 }
 
+/** What a task's run tells the extension asked for a token (the SDK's TokenRequest). */
+export interface ProvidedTokenRequest {
+  namespace: string;
+  pipeline: string;
+  run: number;
+  secret: string;
+  variables: Record<string, string>;
+}
+
 /** This server as a node of the engine. */
 export interface EngineNode {
   id: string;
@@ -65,6 +74,12 @@ export interface EngineOptions {
   pollMs?: number;
   /** Resolves `secret("name")` for a pipeline; undefined when it does not exist. */
   resolveSecret?: (pipeline: PipelineKey, name: string) => Promise<string | undefined>;
+  /**
+   * Asks an extension for a short-lived credential behind a reserved secret name (the github
+   * extension: an installation token for `secret("github-app-token")`); undefined when it has
+   * none for the run. Rejects when the extension fails to answer.
+   */
+  provideToken?: (extension: string, request: ProvidedTokenRequest) => Promise<string | undefined>;
   tokens?: RunTokenIssuer;
   /** What the server does around a task's attempts: artifacts, caches, findings. */
   taskFiles?: TaskFiles;

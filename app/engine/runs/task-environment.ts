@@ -1,7 +1,8 @@
 // A task's environment: pipeline variables, the task's env with its secrets resolved, run
 // variables, then the system's GANTRY_* ones; its registry credentials; and the run's
 // tokens. A missing secret, or any secret in a run that may not have one, is a reason the
-// task cannot start.
+// task cannot start; the reserved github-app-token is asked of the github extension instead.
+import { isProvidedSecret, tokenProviderFor } from "../../domain/github-token.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
@@ -42,6 +43,39 @@ async function readSecret(ctx: EngineContext, run: DrivenRun, name: string, what
 }
 
 /**
+ * A reserved secret (github-app-token): a fresh token from the extension that started the run,
+ * else the secret store's value of that name (e.g. a read-only access token for runs started
+ * by hand), else the empty string: the task runs without one. Withheld (empty) from a
+ * `noSecrets` run, like every secret, but without failing it: the value is optional.
+ */
+async function providedSecret(ctx: EngineContext, run: DrivenRun, name: string, what: string, issueTokens: boolean): Promise<{ value: string } | string> {
+  if (run.noSecrets) return { value: "" };
+  // Read again without new tokens (a re-attached task, a cache key): what this process handed
+  // out, for masking; never a second token.
+  if (!issueTokens) return { value: run.providedSecrets.get(name) ?? "" };
+  const extension = tokenProviderFor(name, run.variables);
+  if (extension && ctx.provideToken) {
+    let token: string | undefined;
+    try {
+      token = await ctx.provideToken(extension, { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, secret: name, variables: run.variables });
+    } catch (error) {
+      return `${what} cannot be read: extension ${extension}: ${(error as Error).message}`;
+    }
+    if (token) {
+      run.providedSecrets.set(name, token);
+      return { value: token };
+    }
+  }
+  let stored: string | undefined;
+  try {
+    stored = await ctx.resolveSecret?.(run.key, name);
+  } catch (error) {
+    return `${what} cannot be read: ${(error as Error).message}`;
+  }
+  return { value: stored ?? "" };
+}
+
+/**
  * The task's environment, or the reason it cannot start. With `issueTokens: false` (a task
  * re-attached after a restart) no new token is made: only the secrets, to mask its output.
  */
@@ -53,10 +87,11 @@ export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: 
       env[name] = value;
       continue;
     }
-    const resolved = await readSecret(ctx, run, value.secret, `secret "${value.secret}" (for ${name})`);
+    const what = `secret "${value.secret}" (for ${name})`;
+    const resolved = isProvidedSecret(value.secret) ? await providedSecret(ctx, run, value.secret, what, issueTokens) : await readSecret(ctx, run, value.secret, what);
     if (typeof resolved === "string") return resolved;
     env[name] = resolved.value;
-    secrets.push(resolved.value);
+    if (resolved.value !== "") secrets.push(resolved.value);
   }
   // Resolved here, not by the executor, so a fork's run is refused it and its value is masked.
   let registryAuth: string | undefined;
