@@ -190,6 +190,8 @@ const SETTINGS = {
   artifactsS3AccessKeyId: { env: "GANTRY_ARTIFACTS_S3_ACCESS_KEY_ID", toml: "artifacts_s3_access_key_id", schema: v.optional(text), fallback: undefined },
   /** Never logged nor shown; a bad value is reported without it. */
   artifactsS3SecretAccessKey: { env: "GANTRY_ARTIFACTS_S3_SECRET_ACCESS_KEY", toml: "artifacts_s3_secret_access_key", schema: v.optional(text), fallback: undefined },
+  /** The largest one artifact's tar may be: packing stops there and the task fails, before the disk fills. */
+  artifactMaxBytes: { env: "GANTRY_ARTIFACT_MAX_BYTES", toml: "artifact_max_bytes", schema: byteSize, fallback: 10 * 1024 ** 3 },
   /** A pipeline's caches together keep at most this many bytes; the least recently used go first. */
   cacheMaxBytes: { env: "GANTRY_CACHE_MAX_BYTES", toml: "cache_max_bytes", schema: byteSize, fallback: 2 * 1024 ** 3 },
   /** Events older than this are pruned by the janitor. */

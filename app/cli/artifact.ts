@@ -74,7 +74,16 @@ const get: Subcommand = {
     const toStdout = values.extract === undefined && (values.output === undefined || values.output === "-");
     if (toStdout && process.stdout.isTTY) throw new UsageError("the artifact is a tar: give -o file, --extract dir, or pipe it (gantry artifact get NS/ID RUN NAME > name.tar)");
     const response = await createApiClient().bytes("GET", `${pipelinePath(pipeline)}/runs/${run}/artifacts/${encodeURIComponent(name)}`);
-    const expected = response.headers.get("x-checksum-sha256") ?? "";
+    // The server always sends the sha256; without it nothing could be checked, so nothing is taken.
+    const expected = response.headers.get("x-checksum-sha256")?.trim().toLowerCase() ?? "";
+    if (!/^[0-9a-f]{64}$/.test(expected)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new CliError(
+        expected
+          ? `artifact "${name}": the server's x-checksum-sha256 header is not a sha256 (${JSON.stringify(expected.slice(0, 80))}); nothing was written`
+          : `artifact "${name}": the server sent no x-checksum-sha256 header, so the download cannot be checked; nothing was written`,
+      );
+    }
     // Into a file first: its sha256 is checked before the bytes go anywhere else.
     const temp = join(tmpdir(), `gantry-artifact-${crypto.randomUUID()}.tar`);
     try {
@@ -88,7 +97,7 @@ const get: Subcommand = {
       }
       await writer.end();
       const actual = hasher.digest("hex");
-      if (expected && actual !== expected) throw new CliError(`artifact "${name}" arrived damaged: its sha256 is ${actual}, the server said ${expected}; nothing was written`);
+      if (actual !== expected) throw new CliError(`artifact "${name}" arrived damaged: its sha256 is ${actual}, the server said ${expected}; nothing was written`);
       if (values.extract !== undefined) {
         mkdirSync(values.extract, { recursive: true });
         const counts = await unpackArchive(temp, actual, values.extract);

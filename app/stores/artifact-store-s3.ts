@@ -3,7 +3,7 @@
 // backend's code and words, never the credentials.
 import { join } from "node:path";
 import { rm } from "node:fs/promises";
-import { ArtifactStoreError, checkBlobKey, copyToFile, type ArtifactStore, type BlobInfo } from "./artifact-store.ts";
+import { ArtifactStoreError, checkBlobKey, copyToFile, notePut, type ArtifactStore, type BlobInfo } from "./artifact-store.ts";
 
 export interface S3ArtifactStoreOptions {
   bucket: string;
@@ -44,11 +44,14 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): Artifact
     location,
     tempFile: (suffix = ".tar") => join(options.tempDir, `${crypto.randomUUID()}${suffix}`),
     async put(key, file) {
+      // Noted for the sweep: the object is dated from the upload's start, which may be long ago.
+      const stored = notePut(key);
       try {
         await client.write(objectKey(key), Bun.file(file), { type: "application/x-tar" });
       } catch (error) {
         throw failed("storing", key, error);
       } finally {
+        stored();
         await rm(file, { force: true });
       }
     },

@@ -43,6 +43,37 @@ export function checkBlobKey(key: string): void {
   if (!KEY_PATTERN.test(key) || key.split("/").some((part) => part === "." || part === "..")) throw new ArtifactStoreError(`${JSON.stringify(key)} is not a blob key`);
 }
 
+/**
+ * Keys this process is storing right now ("storing") or stored lately (when it finished). A
+ * blob is stored before its row is written, and a bucket dates a multipart upload from its
+ * start, so a blob just stored may look old and no one's to the sweep: it leaves these alone.
+ */
+const puts = new Map<string, number | "storing">();
+/** How long a finished put is remembered: longer than any sweep's grace period. */
+const PUT_MEMORY_MS = 24 * 3_600_000;
+
+/** Marks `key` as being stored until the returned function is called (then as stored now). */
+export function notePut(key: string): () => void {
+  puts.set(key, "storing");
+  return () => {
+    const now = Date.now();
+    puts.delete(key);
+    puts.set(key, now);
+    // Finished puts are in the order they finished: the old ones are at the front.
+    for (const [other, at] of puts) {
+      if (at === "storing") continue;
+      if (at > now - PUT_MEMORY_MS) break;
+      puts.delete(other);
+    }
+  };
+}
+
+/** Whether this process is storing `key`, or finished storing it after `since` (ms). */
+export function putSince(key: string, since: number): boolean {
+  const at = puts.get(key);
+  return at === "storing" || (at !== undefined && at > since);
+}
+
 /** Streams `source` into a new local file, hashing it. */
 export async function copyToFile(source: AsyncIterable<Uint8Array>, toFile: string): Promise<{ size: number; sha256: string }> {
   const hasher = new Bun.CryptoHasher("sha256");
@@ -127,9 +158,14 @@ export function createDataDirArtifactStore(dataDir: string): ArtifactStore {
     tempFile: (suffix = ".tar") => join(tempDir, `${crypto.randomUUID()}${suffix}`),
     async put(key, file) {
       const path = pathOf(key);
-      makeContainedFolder(dir, dirname(path));
-      // rename replaces a link at `path` itself; it never writes through one.
-      renameSync(file, path);
+      const stored = notePut(key);
+      try {
+        makeContainedFolder(dir, dirname(path));
+        // rename replaces a link at `path` itself; it never writes through one.
+        renameSync(file, path);
+      } finally {
+        stored();
+      }
     },
     async download(key, toFile) {
       const found = await openContained(dir, pathOf(key));

@@ -6,6 +6,8 @@
 const BLOCK = 512;
 /** The largest size the ustar header's 11 octal digits hold (8 GiB - 1); larger ones go in a pax header. */
 const MAX_USTAR_SIZE = 0o77777777777;
+/** A pax header holds a path or two and a size: anything near this is not one of ours. */
+const MAX_PAX_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -178,17 +180,30 @@ function readOctal(block: Uint8Array, offset: number, length: number, what: stri
   return parseInt(text, 8);
 }
 
-function parsePax(records: string): Record<string, string> {
+/**
+ * The records of a pax header: "<length> <key>=<value>\n", where the length counts bytes (the
+ * value is UTF-8, so a path with "é" is longer in bytes than in characters). Parsed as bytes,
+ * each key and value decoded on its own.
+ */
+function parsePax(records: Uint8Array): Record<string, string> {
   const values: Record<string, string> = {};
+  const SPACE = 0x20;
+  const EQUALS = 0x3d;
+  const NEWLINE = 0x0a;
   let at = 0;
   while (at < records.length) {
-    const space = records.indexOf(" ", at);
-    const length = Number(records.slice(at, space));
-    if (space === -1 || !Number.isSafeInteger(length) || length <= 0) throw new TarError("a damaged pax header");
-    const record = records.slice(space + 1, at + length - 1);
-    const equals = record.indexOf("=");
-    if (equals === -1) throw new TarError("a damaged pax header");
-    values[record.slice(0, equals)] = record.slice(equals + 1);
+    // Padding NULs after the last record end the header.
+    if (records[at] === 0) break;
+    const space = records.indexOf(SPACE, at);
+    const digits = space === -1 ? "" : decoder.decode(records.subarray(at, space));
+    const length = /^[0-9]+$/.test(digits) ? Number(digits) : NaN;
+    if (space === -1 || !Number.isSafeInteger(length) || length <= space - at + 1 || at + length > records.length || records[at + length - 1] !== NEWLINE) {
+      throw new TarError("a damaged pax header");
+    }
+    const record = records.subarray(space + 1, at + length - 1);
+    const equals = record.indexOf(EQUALS);
+    if (equals <= 0) throw new TarError("a damaged pax header");
+    values[decoder.decode(record.subarray(0, equals))] = decoder.decode(record.subarray(equals + 1));
     at += length;
   }
   return values;
@@ -231,7 +246,9 @@ export async function* readTar(input: AsyncIterable<Uint8Array> | Iterable<Uint8
     const typeflag = String.fromCharCode(block[156]!);
     let size = readOctal(block, 124, 12, `header at byte ${at}`);
     if (typeflag === "x" || typeflag === "g") {
-      const records = decoder.decode(await reader.exactly(size));
+      // Held in memory whole: a damaged or hostile size must not make that unbounded.
+      if (size > MAX_PAX_BYTES) throw new TarError(`the pax header at byte ${at} is ${size} bytes, more than the ${MAX_PAX_BYTES} allowed`);
+      const records = await reader.exactly(size);
       await reader.exactly(tarPadding(size).length);
       // Global headers ("g") set defaults nothing here relies on.
       if (typeflag === "x") pending = parsePax(records);

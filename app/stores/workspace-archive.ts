@@ -10,7 +10,6 @@ import {
   fchownSync,
   fstatSync,
   futimesSync,
-  lchownSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -27,7 +26,7 @@ import { posix } from "node:path";
 import { promisify } from "node:util";
 import { workspacePathProblem } from "../domain/task-files.ts";
 import { readTar, TAR_END, tarHeader, tarPadding, TarError } from "./tar.ts";
-import { pathParts, staysInside, WorkspaceDirs, WorkspacePathError, type OpenDir } from "./workspace-dirs.ts";
+import { describeFileType, pathParts, staysInside, WorkspaceDirs, WorkspacePathError, type OpenDir } from "./workspace-dirs.ts";
 
 export { WorkspacePathError } from "./workspace-dirs.ts";
 
@@ -57,6 +56,23 @@ export interface PackResult {
 export interface PackOptions {
   /** "error" (an artifact): a missing path is a WorkspacePathError("missing"); "skip" (a cache): it is left out. */
   missing: "error" | "skip";
+  /**
+   * The largest the tar may be, in bytes: packing stops (PackTooLargeError, the temp file
+   * removed) as soon as it would pass it, so a huge file or folder never fills the disk first.
+   */
+  maxBytes?: number;
+}
+
+/** A pack would be larger than its `maxBytes`; nothing is left at its file. */
+export class PackTooLargeError extends Error {
+  override name = "PackTooLargeError";
+  constructor(
+    readonly limit: number,
+    /** The path being packed when the limit was reached. */
+    readonly path = "",
+  ) {
+    super(`the archive would be over its limit of ${limit} bytes${path ? ` (at ${path})` : ""}`);
+  }
 }
 
 const CHUNK = 1 << 20;
@@ -70,19 +86,28 @@ export function normaliseWorkspacePath(path: string): string {
   return pathParts(path).join("/");
 }
 
-/** Appends bytes to a temp file, counting and hashing them. */
+/** Appends bytes to a temp file, counting and hashing them, never past its limit. */
 class ArchiveWriter {
   size = 0;
   private readonly hasher = new Bun.CryptoHasher("sha256");
-  private constructor(private readonly handle: FileHandle) {}
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly limit: number,
+  ) {}
 
   /** A new file (never an existing one, nor through a link), readable by the server alone. */
-  static async create(path: string): Promise<ArchiveWriter> {
-    return new ArchiveWriter(await openFile(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  static async create(path: string, limit = Number.POSITIVE_INFINITY): Promise<ArchiveWriter> {
+    return new ArchiveWriter(await openFile(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600), limit);
+  }
+
+  /** Throws PackTooLargeError when `count` more bytes (and the end of the archive) would pass the limit. */
+  reserve(count: number): void {
+    if (this.size + count + TAR_END.length > this.limit) throw new PackTooLargeError(this.limit);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
+    if (this.size + bytes.length > this.limit) throw new PackTooLargeError(this.limit);
     this.hasher.update(bytes);
     let written = 0;
     while (written < bytes.length) written += (await write(this.handle.fd, bytes, written, bytes.length - written)).bytesWritten;
@@ -100,9 +125,6 @@ class ArchiveWriter {
   }
 }
 
-const describeType = (stats: Stats) =>
-  stats.isSocket() ? "a socket" : stats.isFIFO() ? "a named pipe" : stats.isBlockDevice() || stats.isCharacterDevice() ? "a device" : "not a regular file";
-
 /**
  * Packs `paths` of the workspace into a new tar at `toFile`: each path a file or a folder,
  * stored under its own path (so it is put back where it was). Throws WorkspacePathError
@@ -110,7 +132,15 @@ const describeType = (stats: Stats) =>
  */
 export async function packWorkspacePaths(workspace: string, paths: string[], toFile: string, options: PackOptions): Promise<PackResult> {
   const dirs = new WorkspaceDirs(workspace);
-  const writer = await ArchiveWriter.create(toFile);
+  let writer: ArchiveWriter;
+  try {
+    writer = await ArchiveWriter.create(toFile, options.maxBytes);
+  } catch (error) {
+    dirs.close();
+    throw error;
+  }
+  /** What is being packed, for a PackTooLargeError. */
+  let current = "";
   const packed: PackedPath[] = [];
   const skipped: string[] = [];
   const written = new Set<string>();
@@ -127,19 +157,18 @@ export async function packWorkspacePaths(workspace: string, paths: string[], toF
   };
 
   const packFile = async (parent: OpenDir, name: string, entryPath: string, expected: Stats) => {
-    let fd: number;
+    current = entryPath;
+    // Never through a link, never waiting on a named pipe swapped in since the lstat, never a
+    // hard link to someone else's file: a regular file, checked on the open descriptor.
+    const opened = dirs.openFile(parent, name, entryPath);
+    if (!opened) throw new WorkspacePathError("missing", `${entryPath} disappeared while it was read`);
+    const { fd, stats } = opened;
     try {
-      fd = openSync(dirs.at(parent, name), constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ELOOP") throw new WorkspacePathError("outside", `${entryPath} became a symlink while it was read; refusing to follow it`);
-      if (code === "ENOENT") throw new WorkspacePathError("missing", `${entryPath} disappeared while it was read`);
-      throw error;
-    }
-    try {
-      const stats = fstatSync(fd);
-      if (!stats.isFile() || stats.ino !== expected.ino) throw new WorkspacePathError("unsupported", `${entryPath} changed while it was read`);
-      await writer.write(tarHeader({ path: entryPath, type: "file", size: stats.size, mode: stats.mode & MODE_BITS, mtime: stats.mtime }));
+      if (stats.ino !== expected.ino || stats.dev !== expected.dev) throw new WorkspacePathError("unsupported", `${entryPath} changed while it was read`);
+      const header = tarHeader({ path: entryPath, type: "file", size: stats.size, mode: stats.mode & MODE_BITS, mtime: stats.mtime });
+      // Over the limit before a byte of it is read: refused at once.
+      writer.reserve(header.length + stats.size + tarPadding(stats.size).length);
+      await writer.write(header);
       // Exactly the size in the header: a file that shrinks meanwhile is an error, one that grows is cut there.
       let remaining = stats.size;
       const buffer = new Uint8Array(Math.min(CHUNK, Math.max(remaining, 1)));
@@ -170,6 +199,7 @@ export async function packWorkspacePaths(workspace: string, paths: string[], toF
   };
 
   const packFolder = async (folder: OpenDir, entryPath: string, stats: Stats) => {
+    current = entryPath;
     if (!written.has(entryPath)) {
       written.add(entryPath);
       await writer.write(tarHeader({ path: entryPath, type: "directory", size: 0, mode: stats.mode & MODE_BITS, mtime: stats.mtime }));
@@ -188,7 +218,7 @@ export async function packWorkspacePaths(workspace: string, paths: string[], toF
           dirs.release(opened);
         }
       } else if (child.isFile()) await packFile(folder, name, childPath, child);
-      else throw new WorkspacePathError("unsupported", `${childPath} is ${describeType(child)}; only files, folders and symlinks are stored`);
+      else throw new WorkspacePathError("unsupported", `${childPath} is ${describeFileType(child)}; only files, folders and symlinks are stored`);
     }
   };
 
@@ -218,7 +248,7 @@ export async function packWorkspacePaths(workspace: string, paths: string[], toF
           await packFile(found.parent, found.name, path, found.stats);
           packed.push({ path, kind: "file" });
         } else {
-          throw new WorkspacePathError("unsupported", `${path} is ${describeType(found.stats)}; only files and folders are stored`);
+          throw new WorkspacePathError("unsupported", `${path} is ${describeFileType(found.stats)}; only files and folders are stored`);
         }
       } finally {
         dirs.release(found.parent);
@@ -229,6 +259,8 @@ export async function packWorkspacePaths(workspace: string, paths: string[], toF
   } catch (error) {
     await writer.abandon();
     await rm(toFile, { force: true });
+    // Named with the path it was packing when it reached the limit.
+    if (error instanceof PackTooLargeError && !error.path) throw new PackTooLargeError(error.limit, current);
     throw error;
   } finally {
     dirs.close();
@@ -364,8 +396,9 @@ export async function unpackArchive(file: string, sha256: string, workspace: str
         const resolved = posix.isAbsolute(target) ? undefined : posix.normalize(posix.join(posix.dirname(path), target));
         if (resolved === undefined || !staysInside(resolved)) throw new CorruptArchiveError(`the archive holds a symlink ${path} leading outside the workspace (to ${target})`);
         clear(parent, name, path);
+        // Its owner is left as it is: a link's owner grants nothing, and a chown by path here
+        // could meet something else swapped in since.
         symlinkSync(target, dirs.at(parent, name));
-        if (chown) lchownSync(dirs.at(parent, name), owner.uid, owner.gid);
         counts.symlinks++;
         continue;
       }

@@ -2,7 +2,7 @@
 // code, so every folder is opened without following a link and every later step happens
 // inside that open folder (through /proc/self/fd/<fd>/<name>, Linux's openat), so a symlink
 // swapped in halfway can never send a read or a write out of the workspace.
-import { closeSync, constants, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import { isAbsolute, posix, relative, sep } from "node:path";
 
 export type WorkspacePathErrorCode = "missing" | "outside" | "unsupported";
@@ -35,6 +35,12 @@ export interface Located {
 }
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+/**
+ * How a file of the workspace is opened for reading: never through a link, and never waiting —
+ * a named pipe put where a file was expected opens at once (and is refused once fstat shows
+ * what it is) instead of blocking until someone writes to it; a terminal never becomes ours.
+ */
+export const FILE_READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 /** As the kernel allows: more hops than this is a loop. */
 const MAX_LINK_HOPS = 40;
 
@@ -43,6 +49,21 @@ const errno = (error: unknown) => (error as NodeJS.ErrnoException).code;
 /** Splits a relative path into its parts, dropping "." and empty ones ("a//b/./c" → a, b, c). */
 export function pathParts(path: string): string[] {
   return path.split("/").filter((part) => part !== "" && part !== ".");
+}
+
+/** What a non-regular file is, for messages. */
+export const describeFileType = (stats: Stats) =>
+  stats.isSocket() ? "a socket" : stats.isFIFO() ? "a named pipe" : stats.isBlockDevice() || stats.isCharacterDevice() ? "a device" : stats.isDirectory() ? "a folder" : "not a regular file";
+
+/**
+ * Why a regular file opened under a root owned by `ownerUid` must not be read, or undefined.
+ * A file with more than one name may be a hard link to a file elsewhere on the disk (a
+ * root-only one, on a host without fs.protected_hardlinks): one owned by anyone but the
+ * root's owner is refused. Hard links among the owner's own files (a package store) are fine.
+ */
+export function hardLinkProblem(stats: Stats, ownerUid: number, whose = "the workspace's owner"): string | undefined {
+  if (stats.nlink <= 1 || stats.uid === ownerUid) return undefined;
+  return `is a hard link (${stats.nlink} names) to a file owned by uid ${stats.uid}, not by ${whose} (uid ${ownerUid}); refusing to read it`;
 }
 
 /** Whether a path, made lexically relative to the workspace, stays inside it. */
@@ -56,6 +77,8 @@ export const staysInside = (rel: string) => rel !== ".." && !rel.startsWith("../
  */
 export class WorkspaceDirs {
   readonly root: OpenDir;
+  /** Who owns the workspace folder: a file with several names (hard links) must be theirs to be read. */
+  readonly ownerUid: number;
   /** The workspace as given, and its real path: absolute links pointing at either are inside. */
   private readonly bases: string[];
   private readonly opened = new Set<number>();
@@ -69,6 +92,7 @@ export class WorkspaceDirs {
     }
     this.opened.add(fd);
     this.root = { fd, rel: "" };
+    this.ownerUid = fstatSync(fd).uid;
     this.bases = [...new Set([workspace.replace(/\/+$/, ""), realpathSync(workspace)])];
   }
 
@@ -95,6 +119,38 @@ export class WorkspaceDirs {
     }
     this.opened.add(fd);
     return { fd, rel };
+  }
+
+  /**
+   * Opens the regular file `name` in `dir` for reading: never through a link (WorkspacePathError
+   * "outside"), never blocking on a named pipe, and only a regular file ("unsupported" for a
+   * pipe, socket or device, checked on the open descriptor) that is not a hard link to someone
+   * else's file ("outside"). Undefined when nothing is there. The caller closes the fd.
+   * Messages name the file as `shown` (where it is in the workspace by default).
+   */
+  openFile(dir: OpenDir, name: string, shown?: string): { fd: number; stats: Stats } | undefined {
+    const rel = shown ?? (dir.rel ? `${dir.rel}/${name}` : name);
+    let fd: number;
+    try {
+      fd = openSync(this.at(dir, name), FILE_READ_FLAGS);
+    } catch (error) {
+      const code = errno(error);
+      if (code === "ENOENT") return undefined;
+      if (code === "ELOOP") throw new WorkspacePathError("outside", `${rel} is a symlink; refusing to follow it`);
+      // A socket (or a device with no driver) cannot be opened at all.
+      if (code === "ENXIO" || code === "ENODEV") throw new WorkspacePathError("unsupported", `${rel} is not a regular file`);
+      throw error;
+    }
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw new WorkspacePathError("unsupported", `${rel} is not a regular file (it is ${describeFileType(stats)})`);
+      const linked = hardLinkProblem(stats, this.ownerUid);
+      if (linked) throw new WorkspacePathError("outside", `${rel} ${linked}`);
+      return { fd, stats };
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
   }
 
   /** Closes a folder opened here (never the workspace's own). */
@@ -127,10 +183,12 @@ export class WorkspaceDirs {
    * `followLast`) are followed only while they lead to another place inside the workspace;
    * one leading out is a WorkspacePathError("outside") naming it. A missing part is not an
    * error: `stats` is undefined (for a missing folder on the way too, with `parent` the last
-   * folder found). The folder returned is open: release it when done.
+   * folder found). The folder returned is open: release it when done. A path with a ".."
+   * part is a WorkspacePathError("outside"): paths here are workspace paths, never climbing.
    */
   locate(path: string, options: { followLast: boolean } = { followLast: true }): Located {
     let parts = pathParts(path);
+    if (parts.includes("..")) throw new WorkspacePathError("outside", `${path} has a .. part; workspace paths never climb out of a folder`);
     let hops = 0;
     let current = this.root;
     let index = 0;

@@ -1,8 +1,9 @@
 // Handing a workspace back to the sandbox user after a container wrote it: root walks it
 // through open folders, so a link (to a folder or a file outside) is never followed and
-// nothing outside the workspace changes owner or mode, while everything inside is handed over.
+// nothing outside the workspace changes owner or mode (nor a hard link's file of someone
+// else), while everything the run made is handed over.
 import { describe, expect, it } from "bun:test";
-import { chownSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, linkSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { prepareRunSandbox } from "../../app/engine/executors/run-sandbox.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -23,6 +24,8 @@ describe("reclaiming a workspace", () => {
     writeFileSync(join(workspace, "build/deep/out.txt"), "built\n", { mode: 0o644 });
     symlinkSync(outside, join(workspace, "build/escape"));
     symlinkSync(join(outside, "precious"), join(workspace, "build/deep/precious-link"));
+    // A second name of root's file, as a task could make where the host allows it.
+    linkSync(join(outside, "precious"), join(workspace, "build/hard-link"));
 
     await sandbox.reclaim(join(workspace, "build"));
 

@@ -136,6 +136,9 @@ async function reclaimChildren(dir: FileHandle, user: SandboxUser): Promise<void
     try {
       const stat = await child.stat();
       if (!stat.isDirectory() && !stat.isFile()) continue;
+      // A second name of someone else's file (a hard link to /etc/shadow, where the host lets
+      // anyone make one) stays theirs: only what the run made is handed over.
+      if (stat.isFile() && stat.nlink > 1 && stat.uid !== user.uid) continue;
       if (stat.uid !== user.uid || stat.gid !== user.gid) await child.chown(user.uid, user.gid);
       if (stat.isDirectory()) {
         if ((stat.mode & 0o2070) !== 0o2070) await child.chmod((stat.mode & 0o7777) | 0o2070);

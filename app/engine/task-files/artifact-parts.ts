@@ -35,7 +35,7 @@ export function createArtifactParts(options: ArtifactPartsOptions): ArtifactPart
   const store = options.store ?? createArtifactStore(config);
   return {
     store,
-    artifacts: createArtifacts({ db, store, now }),
+    artifacts: createArtifacts({ db, store, maxBytes: config.artifactMaxBytes, now }),
     caches: createCaches({ db, store, maxBytes: config.cacheMaxBytes, now }),
     pruneBlobs: () => pruneArtifactBlobs({ db, store, now }),
   };

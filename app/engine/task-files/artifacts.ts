@@ -9,14 +9,19 @@ import { formatBytes } from "../../domain/bytes.ts";
 import type { ArtifactSource } from "../../domain/task-files.ts";
 import type { ArtifactStore } from "../../stores/artifact-store.ts";
 import { fetchVerified } from "../../stores/verified-blob.ts";
-import { normaliseWorkspacePath, packWorkspacePaths, unpackArchive, WorkspacePathError, type PackResult } from "../../stores/workspace-archive.ts";
+import { normaliseWorkspacePath, packWorkspacePaths, PackTooLargeError, unpackArchive, WorkspacePathError, type PackResult } from "../../stores/workspace-archive.ts";
 import type { StepResult, TaskFilesContext } from "./index.ts";
 
 export interface ArtifactsOptions {
   db: Db;
   store: ArtifactStore;
+  /** GANTRY_ARTIFACT_MAX_BYTES: the largest one artifact's tar may be (its default when absent). */
+  maxBytes?: number;
   now?: () => Date;
 }
+
+/** GANTRY_ARTIFACT_MAX_BYTES when nothing says otherwise: 10 GiB, as app/config.ts. */
+export const DEFAULT_ARTIFACT_MAX_BYTES = 10 * 1024 ** 3;
 
 export interface Artifacts {
   takeIn(context: TaskFilesContext): Promise<StepResult>;
@@ -33,6 +38,7 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 export function createArtifacts(options: ArtifactsOptions): Artifacts {
   const { db, store } = options;
+  const maxBytes = options.maxBytes ?? DEFAULT_ARTIFACT_MAX_BYTES;
   const now = options.now ?? (() => new Date());
 
   /** The stored row an `in` names, or why there is none. */
@@ -86,8 +92,12 @@ export function createArtifacts(options: ArtifactsOptions): Artifacts {
           let result: PackResult;
           try {
             path = normaliseWorkspacePath(asked);
-            result = await packWorkspacePaths(context.workspace, [path], file, { missing: "error" });
+            // Stopped (and its temp file removed) as soon as it passes the limit.
+            result = await packWorkspacePaths(context.workspace, [path], file, { missing: "error", maxBytes });
           } catch (error) {
+            if (error instanceof PackTooLargeError) {
+              return { ok: false, reason: `artifact "${name}" is over GANTRY_ARTIFACT_MAX_BYTES (${formatBytes(maxBytes)}); packing ${asked} stopped at ${error.path} and nothing was stored` };
+            }
             if (error instanceof WorkspacePathError && error.code === "missing" && error.message.endsWith("does not exist in the workspace")) {
               return { ok: false, reason: `artifact "${name}": ${asked} does not exist in the workspace` };
             }

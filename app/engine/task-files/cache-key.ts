@@ -1,7 +1,7 @@
 // Fills a cache key when its task starts: `${VAR}` from the task's environment and
 // `${hashFiles('glob', ...)}` from the workspace's files (their paths and contents, sorted),
 // so a key changes exactly when what it stands for (a lockfile, a version) does.
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { WorkspaceDirs } from "../../stores/workspace-dirs.ts";
 
 const HASH_FILES = /\$\{\s*hashFiles\(([^)]*)\)\s*\}/g;
@@ -33,20 +33,25 @@ function globsOf(args: string): string[] {
   return globs;
 }
 
-/** sha256 of a regular file reached without any link (a link, or a folder that is one, is skipped). */
+/**
+ * sha256 of a regular file reached without any link (a link, or a folder that is one, is
+ * skipped), opened without blocking (a named pipe swapped in is skipped, never waited on) and
+ * never a hard link to someone else's file (skipped too).
+ */
 function hashWorkspaceFile(dirs: WorkspaceDirs, path: string): string | undefined {
   const found = dirs.locate(path, { followLast: false });
-  let fd: number;
+  let opened: { fd: number } | undefined;
   try {
     if (!found.stats?.isFile()) return undefined;
-    fd = openSync(dirs.at(found.parent, found.name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    opened = dirs.openFile(found.parent, found.name, path);
   } catch {
     return undefined;
   } finally {
     dirs.release(found.parent);
   }
+  if (!opened) return undefined;
+  const { fd } = opened;
   try {
-    if (!fstatSync(fd).isFile()) return undefined;
     const hasher = new Bun.CryptoHasher("sha256");
     const buffer = new Uint8Array(1 << 20);
     for (;;) {

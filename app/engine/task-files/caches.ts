@@ -19,7 +19,7 @@ import { formatBytes } from "../../domain/bytes.ts";
 import type { CacheResult } from "../../domain/task-files.ts";
 import type { ArtifactStore } from "../../stores/artifact-store.ts";
 import { fetchVerified } from "../../stores/verified-blob.ts";
-import { packWorkspacePaths, unpackArchive } from "../../stores/workspace-archive.ts";
+import { packWorkspacePaths, PackTooLargeError, unpackArchive, type PackResult } from "../../stores/workspace-archive.ts";
 import { fillCacheKey } from "./cache-key.ts";
 import type { TaskFilesContext } from "./index.ts";
 
@@ -144,7 +144,18 @@ export function createCaches(options: CachesOptions): Caches {
         // The key the restore filled in (before the task could change the files it hashes).
         if (!before) key = await fill(context, spec.key);
         if (key === "") return;
-        const packed = await packWorkspacePaths(context.workspace, spec.paths, file, { missing: "skip" });
+        let packed: PackResult;
+        try {
+          // No entry may be bigger than all of a pipeline's caches together: packing stops there
+          // (its temp file removed) instead of writing a huge folder out in full first.
+          packed = await packWorkspacePaths(context.workspace, spec.paths, file, { missing: "skip", maxBytes });
+        } catch (error) {
+          if (!(error instanceof PackTooLargeError)) throw error;
+          const why = `${key} is over GANTRY_CACHE_MAX_BYTES (${formatBytes(maxBytes)}), more than a pipeline's caches may hold (packing stopped at ${error.path}); not saved`;
+          context.log(`cache: ${why}`);
+          await record(context, { ...(before ?? { hit: "miss" }), key, saved: false, error: why });
+          return;
+        }
         for (const path of packed.skipped) context.log(`cache: ${path} does not exist in the workspace; not saved`);
         if (packed.packed.length === 0) {
           context.log(`cache: nothing to save for ${key}`);
