@@ -30,6 +30,11 @@ const PIPELINES: Record<string, string> = {
   "cached.ts": depsPipeline("cached", `{ key: "deps-\${hashFiles('lock.txt')}", paths: ["deps", "missing-dir"], restoreKeys: ["deps-"] }`),
   "sized.ts": depsPipeline("sized", `{ key: "big-\${LOCK}", paths: ["deps"] }`),
   "racing.ts": depsPipeline("racing", `{ key: "same-key", paths: ["deps"] }`),
+  "secretive.ts": `${HEADER}import { secret } from "gantry";
+export default definePipeline({ id: "secretive", tasks: {
+  deps: run((ctx) => { mkdirSync(ctx.workspace + "/deps", { recursive: true }); writeFileSync(ctx.workspace + "/deps/x", "x"); },
+    { env: { TOKEN: secret("npm_token") }, cache: { key: "deps-\${TOKEN}", paths: ["deps"] } }),
+} });\n`,
 };
 
 let gantry: TestGantry;
@@ -167,6 +172,16 @@ describe("a cache", () => {
     expect(run).toMatch(/<td>deps<\/td><td><code>deps-[0-9a-f]{64}<\/code><\/td><td class="cache-exact"[^>]*>hit<\/td>/);
     const first = await (await web.get("/pipelines/default/cached/runs/1")).text();
     expect(first).toContain(">miss, saved</td>");
+  });
+
+  it("never stores a secret's value in a key: it is stored as its hash", async () => {
+    expect((await api("/pipelines/default/secretive/secrets/npm_token", { method: "PUT", body: JSON.stringify({ value: "npm-token-value-1234" }) })).status).toBe(201);
+    const run = await finished("default/secretive");
+    expect(run.state).toBe("successful");
+    const listed = await caches("default/secretive");
+    expect(listed.caches).toHaveLength(1);
+    expect(listed.caches[0]!.key).toMatch(/^deps-sha256:[0-9a-f]{12}$/);
+    expect(JSON.stringify(await (await api("/pipelines/default/secretive/runs/" + run.id)).json())).not.toContain("npm-token-value-1234");
   });
 
   it("needs pipelines:read to list a pipeline's caches", async () => {

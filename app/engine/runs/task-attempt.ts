@@ -105,7 +105,7 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, s
       if (outcome.state === "successful" && ctx.taskFiles && hasTaskFiles(task)) {
         // The environment again (no new tokens), for ${VAR} in a cache key.
         const environment = await taskEnvironment(ctx, run, task, false);
-        const after = await ctx.taskFiles.after(taskFilesContext(run, task, typeof environment === "string" ? {} : environment.env, log));
+        const after = await ctx.taskFiles.after(taskFilesContext(run, task, typeof environment === "string" ? { env: {}, secrets: [] } : environment, log));
         if (!after.ok) {
           log.line("gantry", after.reason);
           outcome = { state: "failed", exitCode: outcome.exitCode, reason: after.reason };
@@ -182,8 +182,8 @@ async function waitForRetry(ctx: EngineContext, run: DrivenRun, slot: Slot, due:
 }
 
 /** The task as its files' steps see it; their lines go to its log (masked). */
-function taskFilesContext(run: DrivenRun, task: TaskSpec, env: Record<string, string>, log: MaskingLog): TaskFilesContext {
-  return { key: run.key, task, workspace: run.workspace, env, log: (line) => log.line("gantry", line) };
+function taskFilesContext(run: DrivenRun, task: TaskSpec, environment: Pick<TaskEnvironment, "env" | "secrets">, log: MaskingLog): TaskFilesContext {
+  return { key: run.key, task, workspace: run.workspace, env: environment.env, secrets: environment.secrets, log: (line) => log.line("gantry", line) };
 }
 
 /** Claims attempt `attempt` (stored with its reference before its work begins), starts it and follows it to its end. */
@@ -204,7 +204,7 @@ async function freshAttempt(
   // Artifacts in and the cache, before the work starts; a missing artifact is the attempt's failure.
   if (prepared !== undefined && typeof prepared !== "string" && ctx.taskFiles && hasTaskFiles(task)) {
     log.addSecrets(prepared.secrets);
-    const before = await ctx.taskFiles.before(taskFilesContext(run, task, prepared.env, log));
+    const before = await ctx.taskFiles.before(taskFilesContext(run, task, prepared, log));
     // (What it extracts is given the workspace's owner as it is written, so no walk is needed.)
     if (!before.ok) prepared = before.reason;
   }

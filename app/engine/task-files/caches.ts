@@ -56,7 +56,7 @@ export function createCaches(options: CachesOptions): Caches {
   const fill = async (context: TaskFilesContext, template: string) => {
     const filled = await fillCacheKey(template, context);
     for (const note of filled.notes) context.log(`cache: ${note}`);
-    return filled.key;
+    return withoutSecrets(filled.key, context);
   };
 
   /** Deletes a blob no row refers to any more; a failure only leaves it for the janitor's sweep. */
@@ -200,4 +200,18 @@ export function createCaches(options: CachesOptions): Caches {
       }
     },
   };
+}
+
+/**
+ * A key is stored and shown (pipeline page, API): a secret's value a `${VAR}` put in it is
+ * replaced by a hash of it, so the key still tells one value from another.
+ */
+function withoutSecrets(key: string, context: TaskFilesContext): string {
+  let safe = key;
+  for (const value of context.secrets ?? []) {
+    if (value.length < 4 || !safe.includes(value)) continue;
+    safe = safe.split(value).join(`sha256:${new Bun.CryptoHasher("sha256").update(value).digest("hex").slice(0, 12)}`);
+    context.log("cache: the key held a secret's value; it is stored as its hash instead");
+  }
+  return safe;
 }

@@ -17,6 +17,8 @@ export interface TaskFilesContext {
   workspace: string;
   /** The task's environment (for `${VAR}` in a cache key). */
   env: Readonly<Record<string, string>>;
+  /** Secret values in `env`: never stored in a cache key. */
+  secrets?: readonly string[];
   log: TaskLogLine;
 }
 
