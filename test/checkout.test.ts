@@ -483,7 +483,7 @@ describe("the example pipeline (pipelines/examples/ci-checkout.ts)", () => {
     // The example's files alone, in the namespace they ship in.
     const pipelinesDir = tempDir("gantry-pipelines-");
     const examples = join(REPO_ROOT, "pipelines", "examples");
-    for (const name of ["ci-checkout.ts", "_read-folder.ts", "sample-app"]) cpSync(join(examples, name), join(pipelinesDir, "examples", name), { recursive: true });
+    for (const name of ["ci-checkout.ts", "_read-folder.ts", "_sample-repo.ts", "sample-app"]) cpSync(join(examples, name), join(pipelinesDir, "examples", name), { recursive: true });
     const server = await startTestGantry({ pipelinesDir });
     try {
       await waitForPipeline(server.api, "examples/ci-checkout");

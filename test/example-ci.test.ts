@@ -20,7 +20,7 @@ const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 beforeAll(async () => {
   const pipelinesDir = tempDir("gantry-pipelines-");
   const examples = join(REPO_ROOT, "pipelines", "examples");
-  for (const name of ["ci.ts", "_read-folder.ts", "sample-app"]) cpSync(join(examples, name), join(pipelinesDir, "examples", name), { recursive: true });
+  for (const name of ["ci.ts", "_read-folder.ts", "_sample-repo.ts", "sample-app"]) cpSync(join(examples, name), join(pipelinesDir, "examples", name), { recursive: true });
   registry = await startRegistry();
   server = await startTestGantry({ pipelinesDir });
   await waitForPipeline(server.api, "examples/ci");

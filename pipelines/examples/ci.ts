@@ -5,35 +5,7 @@
 // start` starts Debian's docker-registry there when it can). A cached "toolchain" shows a
 // miss on the first run and a hit after.
 import { checkout, definePipeline, dockerBuild, dockerPush, eslintSecurity, run, secretlint, container, type TaskContext } from "gantry";
-import { readFolder } from "./_read-folder.ts" with { type: "macro" };
-
-/** The sample project's files, inlined when this file is bundled. */
-const SAMPLE_APP = readFolder("sample-app");
-
-/** Fixed, so the sample's commit has the same sha on every run. */
-const SAMPLE_AUTHOR = {
-  GIT_AUTHOR_NAME: "Gantry Example",
-  GIT_AUTHOR_EMAIL: "example@gantry.invalid",
-  GIT_AUTHOR_DATE: "2026-01-01T00:00:00Z",
-  GIT_COMMITTER_NAME: "Gantry Example",
-  GIT_COMMITTER_EMAIL: "example@gantry.invalid",
-  GIT_COMMITTER_DATE: "2026-01-01T00:00:00Z",
-};
-
-/** Makes `sample-app.git` in the workspace: the sample in one commit on main. */
-async function publishSample(ctx: TaskContext): Promise<void> {
-  const work = `${ctx.env.TMPDIR || "/tmp"}/sample-app-${crypto.randomUUID()}`;
-  const bare = `${ctx.workspace}/sample-app.git`;
-  for (const [path, text] of Object.entries(SAMPLE_APP)) await Bun.write(`${work}/${path}`, text);
-  const env = { ...ctx.env, ...SAMPLE_AUTHOR, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
-  const git = (args: string[]) => ctx.$`git ${args}`.env(env).quiet();
-  await git(["init", "-q", "-b", "main", work]);
-  await git(["-C", work, "add", "--all"]);
-  await git(["-C", work, "commit", "-q", "-m", "Sample app"]);
-  await ctx.$`rm -rf ${bare}`;
-  await git(["clone", "-q", "--bare", work, bare]);
-  ctx.log(`published the sample as ${bare}`);
-}
+import { publishSample } from "./_sample-repo.ts";
 
 /** Bun (the one running this task) in the checked-out project. */
 const bun = (ctx: TaskContext, args: string[]) => ctx.$`${process.execPath} ${args}`.cwd(`${ctx.workspace}/app`);
