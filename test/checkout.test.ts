@@ -168,6 +168,8 @@ let daemonUrl: string;
 let httpUrl: string;
 let fileUrl: string;
 let deliveryOut: string;
+/** Where the token test's git wrapper goes; the wrapped pipeline puts it first on its PATH. */
+let wrapperBin: string;
 const authorizations: (string | null)[] = [];
 
 beforeAll(async () => {
@@ -189,11 +191,16 @@ beforeAll(async () => {
   httpUrl = `http://127.0.0.1:${httpServer.port}/acme/app.git`;
 
   deliveryOut = sharedDir("gantry-delivery-");
+  wrapperBin = sharedDir("gantry-bin-");
   gantry = await startWithPipelines(
     {
       "co.ts": pipeline("co", ""),
       "shallow.ts": pipeline("shallow", ", depth: 1"),
       "private.ts": pipeline("private", ', token: secret("gh_token")'),
+      "wrapped.ts": pipeline("wrapped", ', token: secret("gh_token")').replace(
+        'variables: { REPO: "", REF: "", INTO: ".", OUT: "" }',
+        `variables: { REPO: "", REF: "", INTO: ".", OUT: "", PATH: "${wrapperBin}:${process.env.PATH ?? "/usr/bin:/bin"}" }`,
+      ),
       "planted.ts": plantedPipeline,
       "unset.ts": pipeline("unset", "").replace('repo: "\${REPO}"', 'repo: "\${NOT_SET}"'),
       "delivered.ts": pipeline("delivered", "", 'triggers: [github({ repo: "acme/app", events: ["push"] })],').replace(
@@ -209,8 +216,10 @@ beforeAll(async () => {
       },
     },
   );
-  const stored = await gantry.api("/pipelines/default/private/secrets/gh_token", { method: "PUT", body: JSON.stringify({ value: TOKEN }) });
-  expect(stored.status).toBe(201);
+  for (const id of ["private", "wrapped"]) {
+    const stored = await gantry.api(`/pipelines/default/${id}/secrets/gh_token`, { method: "PUT", body: JSON.stringify({ value: TOKEN }) });
+    expect(stored.status).toBe(201);
+  }
 });
 
 afterAll(async () => {
@@ -417,7 +426,7 @@ describe("checkout against an attacker", () => {
 
   it("gives the token to git's fetch alone: no git command has CHECKOUT_TOKEN in its environment", async () => {
     // A git first on the PATH (a run variable can set PATH) that notes what each command got.
-    const bin = sharedDir("gantry-bin-");
+    const bin = wrapperBin;
     const notes = join(sharedDir("gantry-notes-"), "git.log");
     const realGit = Bun.which("git")!;
     const wrapper = writeFile(
@@ -435,7 +444,8 @@ describe("checkout against an attacker", () => {
     );
     chmodSync(wrapper, 0o755);
     authorizations.length = 0;
-    const { run } = await checkoutRun("private", { REPO: httpUrl, REF: "main", PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+    // PATH is the pipeline's own variable: a run may not set it.
+    const { run } = await checkoutRun("wrapped", { REPO: httpUrl, REF: "main" });
     expect(run.state).toBe("successful");
     const lines = readFileSync(notes, "utf8").trim().split("\n");
     expect(lines).toContain("fetch token=no header=yes hooks=yes");

@@ -5,7 +5,7 @@ import { parseDuration } from "./duration.ts";
 import { envNameSchema, idSchema } from "./ids.ts";
 import { findDagProblems } from "./dag.ts";
 import { groupTemplateProblems, type ConcurrencySpec } from "./concurrency.ts";
-import { RUN_VARIABLE_LIMITS } from "./run-variables.ts";
+import { RUN_VARIABLE_LIMITS, runVariableNameProblem } from "./run-variables.ts";
 import { fixedRetryDelay, growingRetryDelay, MAX_RETRY_DELAY_MS, type RetryDelay } from "./retry-delay.ts";
 import { triggerProblems } from "./trigger-checks.ts";
 import { inputSpecs } from "./describe-inputs.ts";
@@ -240,7 +240,14 @@ const triggerSchema = v.variant(
       // What a delivery maps becomes run variables: their count and name limits hold at load already.
       variables: v.optional(
         v.pipe(
-          v.record(v.pipe(envNameSchema, v.maxLength(RUN_VARIABLE_LIMITS.nameLength, `must be at most ${RUN_VARIABLE_LIMITS.nameLength} characters`)), v.string()),
+          v.record(
+            v.pipe(
+              envNameSchema,
+              v.maxLength(RUN_VARIABLE_LIMITS.nameLength, `must be at most ${RUN_VARIABLE_LIMITS.nameLength} characters`),
+              v.check((name) => runVariableNameProblem(name) === undefined, "would change how the tasks' programs run: a delivery may not set it"),
+            ),
+            v.string(),
+          ),
           v.maxEntries(RUN_VARIABLE_LIMITS.count, `may map at most ${RUN_VARIABLE_LIMITS.count} variables (the limit of run variables)`),
         ),
       ),

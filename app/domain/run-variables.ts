@@ -47,6 +47,29 @@ export function runVariablesProblem(variables: Record<string, string>): string |
   return undefined;
 }
 
+/**
+ * Names a run may not set: they change how the tasks' programs run rather than what they
+ * work on (the dynamic loader, shells and interpreters reading code from the environment,
+ * git's settings, where programs and config files are looked up, a checkout's token). The
+ * one who starts a run may not own the pipeline's code; its author may still set them in
+ * the file's own `variables` or a task's `env`.
+ */
+const RUN_VARIABLE_DENIED = new Set([
+  "PATH", "HOME", "ENV", "BASH_ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
+  "NODE_OPTIONS", "NODE_PATH", "BUN_OPTIONS", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME",
+  "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+  "JDK_JAVA_OPTIONS", "GCONV_PATH", "LOCPATH", "HOSTALIASES", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS",
+  "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "CHECKOUT_TOKEN",
+]);
+const RUN_VARIABLE_DENIED_PREFIXES = ["LD_", "DYLD_", "GIT_", "BASH_FUNC_", "NPM_CONFIG_", "BUN_CONFIG_"];
+
+/** Why a run may not set a variable of this name, or undefined when it may. */
+export function runVariableNameProblem(name: string): string | undefined {
+  const upper = name.toUpperCase();
+  if (!RUN_VARIABLE_DENIED.has(upper) && !RUN_VARIABLE_DENIED_PREFIXES.some((prefix) => upper.startsWith(prefix))) return undefined;
+  return `variable "${name}" would change how the tasks' programs run, so a run may not set it (a pipeline may, in its own variables)`;
+}
+
 /** Run variables at the edge: NAME shapes (no GANTRY_*), string values, and the limits above. */
 export const runVariablesSchema = v.pipe(
   v.record(
@@ -54,6 +77,11 @@ export const runVariablesSchema = v.pipe(
       v.string(),
       v.regex(ENV_NAME_PATTERN, "must be a valid environment variable name"),
       v.check((name) => !name.toUpperCase().startsWith(RESERVED_ENV_PREFIX), "GANTRY_* names are reserved"),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const problem = runVariableNameProblem(dataset.value);
+        if (problem) addIssue({ message: problem });
+      }),
     ),
     v.string("variable values must be strings"),
   ),

@@ -33,6 +33,12 @@ beforeAll(async () => {
   writeFile(join(pipelinesDir, "hook-ok.ts"), hooked("hook-ok", 100, 128));
   writeFile(join(pipelinesDir, "hook-many.ts"), hooked("hook-many", 101, 8));
   writeFile(join(pipelinesDir, "hook-long.ts"), hooked("hook-long", 1, 129));
+  writeFile(
+    join(pipelinesDir, "hook-path.ts"),
+    `import { definePipeline, run, secret, webhook } from "gantry";
+export default definePipeline({ id: "hook-path", triggers: [webhook({ secret: secret("s"), variables: { PATH: "ref" } })], tasks: { a: run(() => {}) } });
+`,
+  );
   gantry = await startTestGantry({ pipelinesDir, env: { GANTRY_EXTENSIONS_DIR: join(REPO_ROOT, "extensions") } });
 });
 
@@ -81,6 +87,26 @@ describe("run variables through the API", () => {
     await expectRefused(many(5, "x".repeat(60 * KiB)), "together", "limit of 256 KiB");
     // Four values one byte short of 64 KiB, with one-letter names: exactly 256 KiB in all.
     expect((await start({ A: "x".repeat(64 * KiB - 1), B: "x".repeat(64 * KiB - 1), C: "x".repeat(64 * KiB - 1), D: "x".repeat(64 * KiB - 1) })).status).toBe(201);
+  });
+});
+
+describe("run variables that would change how programs run", () => {
+  it("are refused: the loader, shells and interpreters, git, lookup paths, the checkout token", async () => {
+    for (const name of ["LD_PRELOAD", "PATH", "BASH_ENV", "NODE_OPTIONS", "git_ssh_command", "GIT_CONFIG_COUNT", "HOME", "PYTHONPATH", "CHECKOUT_TOKEN", "BASH_FUNC_ls%%"]) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+      await expectRefused({ [name]: "/tmp/evil" }, `"${name}" would change how the tasks' programs run`);
+    }
+    // Ordinary names are fine, and so is a pipeline setting PATH in its own variables.
+    expect((await start({ DEPLOY_TARGET: "eu", PATHNAME: "/x" })).status).toBe(201);
+  });
+
+  it("cannot be mapped by a webhook trigger: the file does not load", async () => {
+    const error = await waitFor(async () => {
+      const response = await gantry.api("/pipelines/default/hook-path");
+      if (response.status !== 200) return undefined;
+      return ((await response.json()) as { pipeline: { error?: { issues: { path: string; message: string }[] } } }).pipeline.error;
+    }, 20_000);
+    expect(error.issues[0]!.message).toContain("would change how the tasks' programs run");
   });
 });
 

@@ -9,7 +9,7 @@ import { ConflictError, InvalidInputsError, NotFoundError, ValidationError } fro
 import type { RunActor } from "../../domain/approvals.ts";
 import { checkInputs, fromText, type InputSpec, type InputValues } from "../../domain/run-inputs.ts";
 import { ENV_NAME_PATTERN, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
-import { runVariablesProblem } from "../../domain/run-variables.ts";
+import { runVariableNameProblem, runVariablesProblem } from "../../domain/run-variables.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RerunScope } from "../../domain/rerun-plan.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
@@ -55,6 +55,8 @@ function checkVariables(variables: Record<string, string>, systemVariables: Reco
   for (const name of Object.keys(variables)) {
     if (!ENV_NAME_PATTERN.test(name)) throw new ValidationError(`variable "${name}" is not a valid environment variable name`);
     if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) throw new ValidationError(`variable "${name}": GANTRY_* names are reserved`);
+    const denied = runVariableNameProblem(name);
+    if (denied) throw new ValidationError(denied);
     // An environment variable cannot hold NUL; refuse it here rather than fail the task later.
     if (variables[name]!.includes("\0")) throw new ValidationError(`variable "${name}" contains a NUL character`);
   }
