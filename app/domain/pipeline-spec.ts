@@ -240,14 +240,7 @@ const triggerSchema = v.variant(
       // What a delivery maps becomes run variables: their count and name limits hold at load already.
       variables: v.optional(
         v.pipe(
-          v.record(
-            v.pipe(
-              envNameSchema,
-              v.maxLength(RUN_VARIABLE_LIMITS.nameLength, `must be at most ${RUN_VARIABLE_LIMITS.nameLength} characters`),
-              v.check((name) => runVariableNameProblem(name) === undefined, "would change how the tasks' programs run: a delivery may not set it"),
-            ),
-            v.string(),
-          ),
+          v.record(v.pipe(envNameSchema, v.maxLength(RUN_VARIABLE_LIMITS.nameLength, `must be at most ${RUN_VARIABLE_LIMITS.nameLength} characters`)), v.string()),
           v.maxEntries(RUN_VARIABLE_LIMITS.count, `may map at most ${RUN_VARIABLE_LIMITS.count} variables (the limit of run variables)`),
         ),
       ),
@@ -398,6 +391,16 @@ export function toPipelineSpec(definition: unknown): SpecResult {
   if (scheduleIssues.length > 0) return { ok: false, issues: scheduleIssues };
   const inputs = def.inputs ? inputSpecs(def.inputs) : undefined;
   if (inputs && !inputs.ok) return { ok: false, issues: inputs.issues };
+  // What a delivery maps becomes run variables (or, named like an input, that input): a run may not set all names.
+  const inputNames = new Set(inputs?.ok ? inputs.inputs.map((input) => input.name) : []);
+  const deniedMappings = (def.triggers ?? []).flatMap((trigger, index) =>
+    trigger.kind !== "webhook"
+      ? []
+      : Object.keys(trigger.variables ?? {})
+          .filter((name) => !inputNames.has(name) && runVariableNameProblem(name) !== undefined)
+          .map((name) => ({ path: `triggers.${index}.variables.${name}`, message: "would change how the tasks' programs run: a delivery may not set it (a pipeline may, in its own variables)" })),
+  );
+  if (deniedMappings.length > 0) return { ok: false, issues: deniedMappings };
   const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
