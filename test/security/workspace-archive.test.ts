@@ -122,7 +122,8 @@ describe("open folders", () => {
     const counts = await unpackArchive(packed.file, packed.sha256, other);
     expect(counts).toEqual({ files: 400, folders: 801, symlinks: 50 });
     expect(readFileSync(join(other, "node_modules/pkg-7/bin"), "utf8")).toBe("module.exports = 7;");
-    expect(readdirSync("/proc/self/fd").length).toBe(before);
+    // Other tests in this process may close theirs meanwhile: none more than before is the check.
+    expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before);
   });
 });
 
