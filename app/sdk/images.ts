@@ -3,7 +3,7 @@
 // Re-exported by the "gantry" module (index.ts). Only types come from index.ts (it imports
 // this file back), and only pure domain code otherwise: every run() task loads the SDK.
 import type { ContainerTask, SecretRef, TaskOptions } from "./index.ts";
-import { reservedLabelProblem } from "../domain/image-tasks.ts";
+import { reservedLabelProblem, type ImageBuildSpec, type ImagePushSpec } from "../domain/image-tasks.ts";
 
 /** Task options an image build or push takes (it runs no container of its own). */
 export type ImageTaskOptions = Pick<TaskOptions, "needs" | "timeout" | "retries" | "retryDelay" | "artifacts" | "cache">;
@@ -38,16 +38,7 @@ export interface DockerBuildOptions extends ImageTaskOptions {
 
 /** A container task that builds an image instead of running one. Create it with {@link dockerBuild}. */
 export interface ImageBuildTask extends ContainerTask {
-  readonly build: {
-    context: string;
-    dockerfile?: string;
-    tags: string[];
-    buildArgs?: Record<string, string>;
-    target?: string;
-    cacheFrom?: string[];
-    labels?: Record<string, string>;
-    noCache?: boolean;
-  };
+  readonly build: ImageBuildSpec;
 }
 
 /** Options of {@link dockerPush}. */
@@ -68,7 +59,7 @@ export interface DockerPushOptions extends ImageTaskOptions {
 
 /** A container task that pushes an image instead of running one. Create it with {@link dockerPush}. */
 export interface ImagePushTask extends ContainerTask {
-  readonly push: { image: string; registry?: string };
+  readonly push: ImagePushSpec;
 }
 
 /**
