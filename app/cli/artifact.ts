@@ -6,6 +6,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { formatBytes } from "../domain/bytes.ts";
 import { ARTIFACT_NAME_PATTERN } from "../domain/task-files.ts";
+import { copyToFile } from "../stores/artifact-store.ts";
 import { unpackArchive } from "../stores/workspace-archive.ts";
 import { createApiClient } from "./api-client.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
@@ -87,20 +88,12 @@ const get: Subcommand = {
     // Into a file first: its sha256 is checked before the bytes go anywhere else.
     const temp = join(tmpdir(), `gantry-artifact-${crypto.randomUUID()}.tar`);
     try {
-      const hasher = new Bun.CryptoHasher("sha256");
-      const writer = Bun.file(temp).writer();
-      let size = 0;
-      for await (const chunk of response.body ?? new ReadableStream<Uint8Array>()) {
-        hasher.update(chunk);
-        writer.write(chunk);
-        size += chunk.length;
-      }
-      await writer.end();
-      const actual = hasher.digest("hex");
+      const { size, sha256: actual } = await copyToFile(response.body ?? new ReadableStream<Uint8Array>(), temp);
       if (actual !== expected) throw new CliError(`artifact "${name}" arrived damaged: its sha256 is ${actual}, the server said ${expected}; nothing was written`);
       if (values.extract !== undefined) {
         mkdirSync(values.extract, { recursive: true });
-        const counts = await unpackArchive(temp, actual, values.extract);
+        // Checked against the server's sha256 while it was copied.
+        const counts = await unpackArchive(temp, values.extract);
         console.error(`unpacked artifact "${name}" into ${values.extract}: ${counts.files} files, ${counts.folders} folders, ${counts.symlinks} symlinks (sha256 ${actual})`);
       } else if (toStdout) {
         await Bun.write(Bun.stdout, Bun.file(temp));

@@ -13,9 +13,9 @@ import { compilePipelineFile } from "../engine/pipelines/pipeline-compiler.ts";
 import { parseArguments, parseVariables, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { paint, stateSymbol } from "./output.ts";
-import { checkInputs } from "../domain/run-inputs.ts";
 import { CliError } from "./errors.ts";
-import { canPrompt, promptForInputs } from "./input-prompt.ts";
+import { canPrompt } from "./input-prompt.ts";
+import { completeInputs } from "./run-inputs.ts";
 import { createInterface } from "node:readline/promises";
 
 /**
@@ -74,6 +74,8 @@ async function runLocally(file: string, variables: Record<string, string>, given
       for (const issue of compiled.issues) console.error(`${file}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
       return 1;
     }
+    // Checked (and asked for at a terminal) before anything starts; a CliError lists every problem.
+    const inputs = await completeInputs(compiled.spec.inputs ?? [], given, file);
     // The scratch folder holds everything, whatever the environment or gantry.toml say.
     const config = loadConfig({
       env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: `file:${join(scratch, "dev.db")}` },
@@ -82,21 +84,7 @@ async function runLocally(file: string, variables: Record<string, string>, given
     const key = { namespace: "dev", id: compiled.spec.id };
     await addVersion(deps.db, key, { ...compiled, file: path }, new Date());
     const started = Date.now();
-    let inputs: Record<string, unknown> = given;
-    const declared = compiled.spec.inputs ?? [];
-    const checked = checkInputs(declared, given, { text: true });
-    if (!checked.ok) {
-      const onlyMissing = checked.problems.every((problem) => problem.message === "is required");
-      if (!onlyMissing || !canPrompt()) {
-        console.error(`${file} cannot run with these inputs:`);
-        for (const problem of checked.problems) console.error(`  ${problem.input}: ${problem.message}`);
-        deps.database.close();
-        return 2;
-      }
-      const missing = declared.filter((spec) => checked.problems.some((problem) => problem.input === spec.name));
-      inputs = { ...given, ...(await promptForInputs(missing, "inputs:")) };
-    }
-    const run = await deps.orchestrator.startRun(key, { variables, inputs, inputsFrom: "text", trigger: { kind: "dev" } });
+    const run = await deps.orchestrator.startRun(key, { variables, ...(inputs && { inputs }), trigger: { kind: "dev" } });
     const runKey = { ...key, run: run.id };
     const width = Math.max(...compiled.spec.tasks.map((task) => task.id.length));
     const followers: Promise<void>[] = [];

@@ -24,17 +24,25 @@ export function inputSpecsOf(inputs: InputsJson | undefined): InputSpec[] {
  */
 export async function resolveInputs(client: ApiClient, ref: PipelineRef, given: Readonly<Record<string, string>>): Promise<InputValues | undefined> {
   const { data } = await client.json("GET", pipelinePath(ref), pipelineAnswer);
-  const specs = inputSpecsOf(data.pipeline.inputs);
+  return completeInputs(inputSpecsOf(data.pipeline.inputs), given, formatPipelineRef(ref));
+}
+
+/**
+ * The `-i` texts of a run of `name` (a pipeline, or `gantry dev`'s file) checked by the
+ * declared inputs, missing required ones asked for at a terminal; a CliError listing every
+ * problem otherwise. Undefined when nothing is declared or given.
+ */
+export async function completeInputs(specs: readonly InputSpec[], given: Readonly<Record<string, string>>, name: string): Promise<InputValues | undefined> {
   if (specs.length === 0 && Object.keys(given).length === 0) return undefined;
   const checked = checkInputs(specs, given, { text: true });
   if (checked.ok) return checked.values;
   const missing = missingInputs(specs, given, checked.problems);
   const onlyMissing = missing.length === checked.problems.length;
   // A wrong value or name on the command line is fixed there; only gaps are asked for.
-  if (!onlyMissing || !canPrompt()) throw new CliError(problemsMessage(ref, specs, checked.problems, missing.length > 0));
-  const answers = await promptForInputs(missing, `${formatPipelineRef(ref)} needs ${missing.length === 1 ? "an input" : `${missing.length} inputs`}:`);
+  if (!onlyMissing || !canPrompt()) throw new CliError(problemsMessage(name, specs, checked.problems, missing.length > 0));
+  const answers = await promptForInputs(missing, `${name} needs ${missing.length === 1 ? "an input" : `${missing.length} inputs`}:`);
   const again = checkInputs(specs, { ...given, ...answers }, { text: true });
-  if (!again.ok) throw new CliError(problemsMessage(ref, specs, again.problems, false));
+  if (!again.ok) throw new CliError(problemsMessage(name, specs, again.problems, false));
   return again.values;
 }
 
@@ -48,7 +56,7 @@ function missingInputs(specs: readonly InputSpec[], given: Readonly<Record<strin
  * "default/deploy cannot start with these inputs:" then one line per problem ("env: is
  * required (one of staging, production)"), and how to give them.
  */
-function problemsMessage(ref: PipelineRef, specs: readonly InputSpec[], problems: readonly InputProblem[], anyMissing: boolean): string {
+function problemsMessage(name: string, specs: readonly InputSpec[], problems: readonly InputProblem[], anyMissing: boolean): string {
   const schemas = new Map(specs.map((spec) => [spec.name, spec.schema]));
   const lines = problems.map((problem) => {
     const schema = schemas.get(problem.input);
@@ -57,7 +65,7 @@ function problemsMessage(ref: PipelineRef, specs: readonly InputSpec[], problems
     return `  ${problem.input}: ${problem.message}${rule}`;
   });
   const hint = anyMissing ? "\ngive inputs with -i NAME=VALUE, or run at a terminal to be asked for the missing ones" : "";
-  return `${formatPipelineRef(ref)} cannot start with these inputs:\n${lines.join("\n")}${hint}`;
+  return `${name} cannot start with these inputs:\n${lines.join("\n")}${hint}`;
 }
 
 /** One row per input for `gantry pipeline get`: name, rule, required or its default, description. */

@@ -82,3 +82,6 @@ export class InvalidInputsError extends ValidationError {
     super(`invalid inputs: ${problems.map((problem) => `${problem.input}: ${problem.message}`).join("; ")}`);
   }
 }
+
+/** The message of whatever was thrown (an Error's, or its text). */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

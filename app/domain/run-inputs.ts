@@ -280,8 +280,3 @@ function valueProblem(schema: InputSchema, value: unknown): string | undefined {
     }
   }
 }
-
-/** Problems as one line each, for a CLI or an error message: "env: must be one of ...". */
-export function problemsText(problems: readonly InputProblem[]): string {
-  return problems.map((problem) => `${problem.input}: ${problem.message}`).join("; ");
-}

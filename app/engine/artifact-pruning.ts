@@ -10,6 +10,7 @@ import { cacheStorageKeys } from "../db/repos/cache-entries.ts";
 import { artifacts } from "../db/schema/artifacts.ts";
 import { cacheEntries } from "../db/schema/cache-entries.ts";
 import { checkBlobKey, putSince, type ArtifactStore } from "../stores/artifact-store.ts";
+import { messageOf } from "../domain/errors.ts";
 
 export interface ArtifactPruningOptions {
   db: Db;
@@ -29,7 +30,6 @@ const referencedNow = {
     (await db.select({ storageKey: cacheEntries.storageKey }).from(cacheEntries).where(eq(cacheEntries.storageKey, key)).limit(1)).length > 0,
 };
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Removes unreferenced blobs under runs/ and caches/; returns how many. */
 export async function pruneArtifactBlobs(options: ArtifactPruningOptions): Promise<number> {

@@ -3,7 +3,7 @@
 // compiled binary, and a pipeline folder needs no node_modules to declare typed inputs.
 import * as sdk from "../sdk/index.ts";
 
-const compiled = import.meta.url.includes("$bunfs") || import.meta.path.startsWith("/$bunfs");
+const compiled = Bun.isStandaloneExecutable;
 
 /**
  * valibot is loaded only when a bundle imports it (~3 ms a task runner would pay for

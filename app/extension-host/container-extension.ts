@@ -16,7 +16,7 @@ import {
 } from "../engine/executors/docker-client.ts";
 import { createLineSplitter } from "../engine/executors/line-splitter.ts";
 import * as v from "valibot";
-import { hookResponseSchema, MAX_MESSAGE_LENGTH, providedTokenSchema, type HostMessage, type WorkerMessage } from "./protocol.ts";
+import { cutMessage, hookResponseSchema, providedTokenSchema, type HostMessage, type WorkerMessage } from "./protocol.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -96,7 +96,7 @@ export function createContainerExtension(options: ContainerExtensionOptions): Co
   const errorOf = (json: unknown, status: number) => {
     const answer = v.safeParse(errorAnswerSchema, json);
     const message = answer.success ? answer.output.error.message : typeof json === "string" && json ? json : `HTTP ${status}`;
-    return message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : message;
+    return cutMessage(message);
   };
 
   const waitHealthy = async () => {

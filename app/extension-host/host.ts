@@ -22,7 +22,7 @@ import type { DockerConnection } from "../engine/executors/docker-client.ts";
 import { createContainerExtension } from "./container-extension.ts";
 import { API_METHODS, parseApiCall, type ApiCall } from "./api-calls.ts";
 import { EVENT_BUS_KINDS, pipelineEventsFor } from "./pipeline-events.ts";
-import { MAX_MESSAGE_LENGTH, workerMessageSchema, type HostMessage, type WireSubscription, type WorkerMessage } from "./protocol.ts";
+import { cutMessage, MAX_MESSAGE_LENGTH, workerMessageSchema, type HostMessage, type WireSubscription, type WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
 // placed at extension-host/ under the binary's root (scripts/build-binary.ts).
@@ -570,7 +570,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       if (method === "log") {
         if (!Array.isArray(args)) return { ok: false, status: 400, message: "log: args must be an array of parts" };
         const line = args.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" ");
-        appendLog(ext, line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : line);
+        appendLog(ext, cutMessage(line));
         return { ok: true, value: undefined };
       }
       try {

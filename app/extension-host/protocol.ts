@@ -27,9 +27,14 @@ export type HostMessage =
 /** The longest log line or error message kept from an extension; the rest is cut. */
 export const MAX_MESSAGE_LENGTH = 16 * 1024;
 
+/** A line or message of an extension, cut to MAX_MESSAGE_LENGTH saying so. */
+export function cutMessage(text: string): string {
+  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : text;
+}
+
 const text = v.pipe(
   v.string(),
-  v.transform((value) => (value.length > MAX_MESSAGE_LENGTH ? `${value.slice(0, MAX_MESSAGE_LENGTH)}… (cut)` : value)),
+  v.transform(cutMessage),
 );
 const counter = v.pipe(v.number(), v.integer(), v.minValue(0));
 

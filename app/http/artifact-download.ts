@@ -1,14 +1,14 @@
 // An artifact's tar as a download (API and web): its bytes are checked against the sha256 of
 // its row first, and a mismatch is a 409 saying the artifact is corrupted, never the bytes.
 import { getArtifact } from "../db/repos/artifacts.ts";
-import { runExists } from "../db/repos/runs.ts";
+import { requireRunExists } from "../db/repos/runs.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import type { RunKey } from "../domain/run-key.ts";
 import { fetchVerified, streamOnce } from "../stores/verified-blob.ts";
 
 export async function artifactDownload(deps: Deps, key: RunKey, name: string): Promise<Response> {
-  if (!(await runExists(deps.db, key))) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
+  await requireRunExists(deps.db, key);
   const row = await getArtifact(deps.db, key, name);
   if (!row) throw new NotFoundError(`artifact "${name}" of run ${key.run} does not exist`);
   let file: string;

@@ -6,6 +6,8 @@ import { NOTIFY_EVENTS } from "../domain/notifications.ts";
 export { signBody, verifySignature } from "../domain/hmac-signature.ts";
 // An extension may import only "gantry", "valibot" and "croner": these spare it a copy.
 export { formatDuration, parseDuration } from "../domain/duration.ts";
+/** The secret name a task asks for a token an extension provides (provideToken): "github-app-token". */
+export { GITHUB_TOKEN_SECRET } from "../domain/github-token.ts";
 
 /** Any Standard Schema (valibot, zod, ...): the host validates config and params with it. */
 export interface StandardSchema<Output = unknown> {

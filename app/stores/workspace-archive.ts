@@ -279,6 +279,12 @@ export async function hashFile(path: string): Promise<{ size: number; sha256: st
 }
 
 export interface UnpackOptions {
+  /**
+   * The sha256 the whole file must have, checked before anything is written (CorruptArchiveError
+   * otherwise). Leave it out only for a file already checked while it was copied to a private
+   * place (fetchVerified, copyToFile): reading it again would only hash it twice.
+   */
+  sha256?: string;
   /** Entries must lie at or under one of these workspace paths (the artifact's own); anywhere in the workspace when absent. */
   within?: string[];
   /** Who owns what is written; the workspace folder's owner when absent (so the next task, sandboxed or not, can change it). */
@@ -304,14 +310,16 @@ function entryPathOf(raw: string, within: string[] | undefined): string {
 }
 
 /**
- * Puts an archive made by packWorkspacePaths back into the workspace. The whole file's sha256
- * must be `sha256` first (CorruptArchiveError otherwise, nothing written). Folders on the way
+ * Puts an archive made by packWorkspacePaths back into the workspace, its sha256 checked
+ * first when `options.sha256` is given (see UnpackOptions). Folders on the way
  * are made (or replace a file or link in their place), files and links replace what is at
  * their path (a link is replaced, never written through), and links must stay inside.
  */
-export async function unpackArchive(file: string, sha256: string, workspace: string, options: UnpackOptions = {}): Promise<UnpackResult> {
-  const actual = await hashFile(file);
-  if (actual.sha256 !== sha256) throw new CorruptArchiveError(`its sha256 is ${actual.sha256}, not the ${sha256} recorded when it was stored`);
+export async function unpackArchive(file: string, workspace: string, options: UnpackOptions = {}): Promise<UnpackResult> {
+  if (options.sha256 !== undefined) {
+    const actual = await hashFile(file);
+    if (actual.sha256 !== options.sha256) throw new CorruptArchiveError(`its sha256 is ${actual.sha256}, not the ${options.sha256} recorded when it was stored`);
+  }
   const within = options.within?.map((path) => pathParts(path).join("/"));
   const dirs = new WorkspaceDirs(workspace);
   const rootStats = fstatSync(dirs.root.fd);

@@ -4,7 +4,7 @@
 // GANTRY_GITHUB_* variables, reports each run's result back as a check run, and gives its
 // runs' tasks a fresh installation token for the delivery's repository (secret("github-app-token")).
 import * as v from "valibot";
-import { defineExtension, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription, type TokenRequest } from "gantry";
+import { defineExtension, GITHUB_TOKEN_SECRET, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription, type TokenRequest } from "gantry";
 
 const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
@@ -13,8 +13,6 @@ const EVENT_HEADER = "x-github-event";
 const DELIVERY_HEADER = "x-github-delivery";
 const EVENTS = ["push", "pull_request", "release"] as const;
 const CONCLUSIONS: Record<FinishedRun["state"], string> = { successful: "success", failed: "failure", cancelled: "cancelled" };
-/** The secret name tasks ask for (GITHUB_TOKEN_SECRET in app/domain/github-token.ts). */
-const TOKEN_SECRET = "github-app-token";
 /**
  * A task's token is reused only while this much of its hour is left: a task may run a while
  * after it gets one (a clone, a fetch of submodules), unlike a check run posted at once.
@@ -247,7 +245,7 @@ async function installationToken(config: Config, installation: number, scope?: {
  * none for a run without an installation (or not started by a delivery).
  */
 async function taskToken(config: Config, request: TokenRequest): Promise<string | undefined> {
-  if (request.secret !== TOKEN_SECRET) return undefined;
+  if (request.secret !== GITHUB_TOKEN_SECRET) return undefined;
   const installation = Number(request.variables.GANTRY_GITHUB_INSTALLATION);
   const repo = request.variables.GANTRY_GITHUB_REPO;
   if (!Number.isSafeInteger(installation) || installation <= 0 || !repo || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return undefined;

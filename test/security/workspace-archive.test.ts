@@ -51,8 +51,8 @@ describe("packWorkspacePaths", () => {
     const other = tempDir("gantry-ws-");
     chmodSync(other, 0o2770);
     chownSync(other, 65534, 65534);
-    await unpackArchive(folder.file, folder.sha256, other, { within: ["build/dist"] });
-    await unpackArchive(file.file, file.sha256, other, { within: ["report.txt"] });
+    await unpackArchive(folder.file, other, { sha256: folder.sha256, within: ["build/dist"] });
+    await unpackArchive(file.file, other, { sha256: file.sha256, within: ["report.txt"] });
     expect(readFileSync(join(other, "build/dist/app.js"), "utf8")).toBe("console.log('app')\n");
     expect(readFileSync(join(other, "build/dist/nested/data.bin"), "utf8")).toBe("\u0000\u0001binary");
     expect(readFileSync(join(other, "report.txt"), "utf8")).toBe("a report");
@@ -67,7 +67,7 @@ describe("packWorkspacePaths", () => {
     const ws = sampleWorkspace();
     const packed = await packTo(ws, ["node_modules"]);
     const other = tempDir("gantry-ws-");
-    await unpackArchive(packed.file, packed.sha256, other);
+    await unpackArchive(packed.file, other, { sha256: packed.sha256 });
     expect(readlinkSync(join(other, "node_modules/.bin/tool"))).toBe("../tool/bin/tool.js");
     expect(readFileSync(join(other, "node_modules/.bin/tool"), "utf8")).toBe("#!/usr/bin/env node\n");
   });
@@ -119,7 +119,7 @@ describe("open folders", () => {
     const before = readdirSync("/proc/self/fd").length;
     const packed = await packTo(ws, ["node_modules"]);
     const other = tempDir("gantry-ws-");
-    const counts = await unpackArchive(packed.file, packed.sha256, other);
+    const counts = await unpackArchive(packed.file, other, { sha256: packed.sha256 });
     expect(counts).toEqual({ files: 400, folders: 801, symlinks: 50 });
     expect(readFileSync(join(other, "node_modules/pkg-7/bin"), "utf8")).toBe("module.exports = 7;");
     // Other tests in this process may close theirs meanwhile: none more than before is the check.
@@ -135,7 +135,7 @@ describe("unpackArchive", () => {
     bytes[600] = bytes[600]! ^ 0xff;
     writeFileSync(packed.file, bytes);
     const other = tempDir("gantry-ws-");
-    const error = await failure(unpackArchive(packed.file, packed.sha256, other));
+    const error = await failure(unpackArchive(packed.file, other, { sha256: packed.sha256 }));
     expect(error).toBeInstanceOf(CorruptArchiveError);
     expect(error.message).toContain(`not the ${packed.sha256} recorded`);
     expect(existsSync(join(other, "build"))).toBe(false);
@@ -150,7 +150,7 @@ describe("unpackArchive", () => {
     // A folder of the archive is a link out here, and a file of it is a link to a file out there.
     symlinkSync(outside, join(other, "build"));
     symlinkSync(join(outside, "victim.txt"), join(other, "report.txt"));
-    await unpackArchive(packed.file, packed.sha256, other);
+    await unpackArchive(packed.file, other, { sha256: packed.sha256 });
     expect(readFileSync(join(outside, "victim.txt"), "utf8")).toBe("untouched");
     expect(existsSync(join(outside, "dist"))).toBe(false);
     expect(lstatSync(join(other, "build")).isDirectory()).toBe(true);
@@ -175,7 +175,7 @@ describe("unpackArchive", () => {
       [make([tarHeader({ path: "build/link", type: "symlink", size: 0, mode: 0o777, mtime: new Date(), linkTarget: "../../etc" })]), "leading outside the workspace"],
       [make([tarHeader({ path: "build/abs", type: "symlink", size: 0, mode: 0o777, mtime: new Date(), linkTarget: "/etc" })]), "leading outside the workspace"],
     ] as const) {
-      const error = await failure(unpackArchive(file, (await hashFile(file)).sha256, other, { within: ["build"] }));
+      const error = await failure(unpackArchive(file, other, { sha256: (await hashFile(file)).sha256, within: ["build"] }));
       expect(error.message).toContain(message);
     }
     expect(existsSync(join(other, "..", "escape.txt"))).toBe(false);

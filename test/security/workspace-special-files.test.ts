@@ -360,7 +360,7 @@ describe("non-ASCII paths in a tar", () => {
     const file = join(tempDir("gantry-tar-"), "out.tar");
     const packed = await packWorkspacePaths(ws, ["out"], file, { missing: "error" });
     const other = tempDir("gantry-ws-");
-    await unpackArchive(file, packed.sha256, other, { within: ["out"] });
+    await unpackArchive(file, other, { sha256: packed.sha256, within: ["out"] });
     expect(readFileSync(join(other, "out", longPath), "utf8")).toBe("café");
     expect((await hashFile(file)).sha256).toBe(packed.sha256);
   });

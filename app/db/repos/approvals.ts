@@ -8,9 +8,8 @@ import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { NewEvent } from "./events.ts";
 import type { ClaimResult } from "./task-executions.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
-import { executionsWhere, runWhere } from "./runs.ts";
+import { executionWhere, runWhere } from "./runs.ts";
 
-const gateWhere = (key: RunKey, taskId: string) => and(executionsWhere(key), eq(taskExecutions.taskId, taskId));
 
 /** The gate starts waiting: stored with its message and deadline, only while the run is this node's. False when it is not any more. */
 export async function enterWaiting(db: Db, key: RunKey, taskId: string, gate: WaitingGate, nodeId: string, now: Date, event: NewEvent): Promise<boolean> {
@@ -20,7 +19,7 @@ export async function enterWaiting(db: Db, key: RunKey, taskId: string, gate: Wa
       .set({ state: "waiting", gate, startedAt: sql`coalesce(${taskExecutions.startedAt}, ${now.getTime()})`, endedAt: null, reason: null, nodeId })
       .where(
         and(
-          gateWhere(key, taskId),
+          executionWhere(key, taskId),
           sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.state} = 'running' and ${runs.nodeId} = ${nodeId})`,
         ),
       )
@@ -42,7 +41,7 @@ export async function startAutoApprove(db: Db, key: RunKey, taskId: string, node
       .set({ state: "running", startedAt: sql`coalesce(${taskExecutions.startedAt}, ${now.getTime()})`, nodeId })
       .where(
         and(
-          gateWhere(key, taskId),
+          executionWhere(key, taskId),
           sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.state} = 'running' and ${runs.nodeId} = ${nodeId} and ${runs.cancelRequestedAt} is null)`,
         ),
       )
@@ -67,7 +66,7 @@ export async function recordDecision(tx: DbOrTx, key: RunKey, taskId: string, de
     .set({ decision })
     .where(
       and(
-        gateWhere(key, taskId),
+        executionWhere(key, taskId),
         eq(taskExecutions.state, "waiting"),
         isNull(taskExecutions.decision),
         sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.state} = 'running')`,
@@ -103,7 +102,7 @@ export async function readGate(db: DbOrTx, key: RunKey, taskId: string): Promise
     })
     .from(taskExecutions)
     .innerJoin(runs, and(eq(runs.namespace, taskExecutions.namespace), eq(runs.pipelineId, taskExecutions.pipelineId), eq(runs.id, taskExecutions.runId)))
-    .where(gateWhere(key, taskId))
+    .where(executionWhere(key, taskId))
     .limit(1);
   return row;
 }
@@ -153,7 +152,7 @@ export async function recordAutoDecision(db: Db, key: RunKey, taskId: string, de
     const updated = await tx
       .update(taskExecutions)
       .set({ decision })
-      .where(and(gateWhere(key, taskId), eq(taskExecutions.state, "running"), isNull(taskExecutions.decision)))
+      .where(and(executionWhere(key, taskId), eq(taskExecutions.state, "running"), isNull(taskExecutions.decision)))
       .returning({ taskId: taskExecutions.taskId });
     if (updated.length === 0) return false;
     await tx.insert(events).values(event);
@@ -175,7 +174,7 @@ export async function applyDecision(
     const updated = await tx
       .update(taskExecutions)
       .set({ state: end.state, reason: end.reason, decision, endedAt: now, leaseExpiresAt: null, exitCode: null })
-      .where(and(gateWhere(key, taskId), inArray(taskExecutions.state, ["waiting", "running"])))
+      .where(and(executionWhere(key, taskId), inArray(taskExecutions.state, ["waiting", "running"])))
       .returning({ taskId: taskExecutions.taskId });
     if (updated.length === 0) return false;
     await tx.insert(events).values(event);

@@ -5,6 +5,7 @@ import type { Db } from "../client.ts";
 import { artifacts, runs, taskExecutions } from "../schema/index.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
+import { executionWhere } from "./runs.ts";
 
 export type ArtifactRow = typeof artifacts.$inferSelect;
 
@@ -58,7 +59,7 @@ export async function producingRun(db: Db, key: RunKey, task: string): Promise<n
   for (let hop = 0; hop < 16; hop++) {
     const execution = await db.query.taskExecutions.findFirst({
       columns: { reusedFrom: true },
-      where: and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, run), eq(taskExecutions.taskId, task)),
+      where: executionWhere({ ...key, run }, task),
     });
     if (!execution) return hop === 0 ? undefined : run;
     if (execution.reusedFrom === null || execution.reusedFrom === run) return run;

@@ -6,6 +6,7 @@ import { cacheEntries, taskExecutions } from "../schema/index.ts";
 import type { CacheResult } from "../../domain/task-files.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
+import { executionWhere } from "./runs.ts";
 
 export type CacheEntryRow = typeof cacheEntries.$inferSelect;
 
@@ -91,9 +92,6 @@ export async function cacheStorageKeys(db: Db): Promise<Set<string>> {
   const rows = await db.select({ storageKey: cacheEntries.storageKey }).from(cacheEntries);
   return new Set(rows.map((row) => row.storageKey));
 }
-
-const executionWhere = (key: RunKey, task: string) =>
-  and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, key.run), eq(taskExecutions.taskId, task));
 
 /** Records what became of a task's cache on its execution (shown in the run's JSON and page). */
 export async function recordCacheResult(db: Db, key: RunKey, task: string, result: CacheResult): Promise<void> {

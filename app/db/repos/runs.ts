@@ -140,6 +140,8 @@ const taskOrder = sql`${taskExecutions}.rowid`;
 export const runWhere = (key: RunKey) => and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), eq(runs.id, key.run));
 export const executionsWhere = (key: RunKey) =>
   and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, key.run));
+/** One task's execution in a run. */
+export const executionWhere = (key: RunKey, taskId: string) => and(executionsWhere(key), eq(taskExecutions.taskId, taskId));
 export const attemptsWhere = (key: RunKey) =>
   and(eq(taskAttempts.namespace, key.namespace), eq(taskAttempts.pipelineId, key.id), eq(taskAttempts.runId, key.run));
 
@@ -259,6 +261,11 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
 export async function runExists(db: Db, key: RunKey): Promise<boolean> {
   const row = await db.select({ id: runs.id }).from(runs).where(runWhere(key)).limit(1);
   return row.length > 0;
+}
+
+/** Throws NotFoundError (404) naming the run when it does not exist. */
+export async function requireRunExists(db: Db, key: RunKey): Promise<void> {
+  if (!(await runExists(db, key))) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
 }
 
 /**

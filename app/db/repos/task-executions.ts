@@ -1,13 +1,13 @@
 // Queries for task executions and their attempts: claiming an attempt before its work
 // starts, marking it timing out, recording how it ended (and when a retry is due), and
 // ending a task outside an attempt. Every change writes its event in the same transaction.
-import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import type { NewEvent } from "./events.ts";
-import { attemptsWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
+import { attemptsWhere, executionWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
   Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt" | "retryAt">
@@ -21,7 +21,7 @@ export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: s
       await tx
         .update(taskExecutions)
         .set(change)
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+        .where(executionWhere(key, taskId));
       if (event) await tx.insert(events).values(event);
     }
   });
@@ -133,12 +133,12 @@ export async function endAttempt(
       await tx
         .update(taskExecutions)
         .set({ ...final.change, leaseExpiresAt: null, retryAt: null })
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+        .where(executionWhere(key, taskId));
     } else {
       await tx
         .update(taskExecutions)
         .set({ retryAt: final.retryAt })
-        .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId)));
+        .where(executionWhere(key, taskId));
     }
     await tx.insert(events).values(final.event);
   });
@@ -165,7 +165,7 @@ export async function endExecution(
     const ended = await tx
       .update(taskExecutions)
       .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null, retryAt: null })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId), inArray(taskExecutions.state, ["pending", "running", "waiting"])))
+      .where(and(executionWhere(key, taskId), inArray(taskExecutions.state, ["pending", "running", "waiting"])))
       .returning({ taskId: taskExecutions.taskId });
     if (ended.length > 0) await tx.insert(events).values(event);
   });
@@ -181,7 +181,7 @@ export async function markTimingOut(db: Db, key: RunKey, taskId: string, attempt
     const marked = await tx
       .update(taskExecutions)
       .set({ reason })
-      .where(and(executionsWhere(key), eq(taskExecutions.taskId, taskId), eq(taskExecutions.attempt, attempt), eq(taskExecutions.state, "running")))
+      .where(and(executionWhere(key, taskId), eq(taskExecutions.attempt, attempt), eq(taskExecutions.state, "running")))
       .returning({ taskId: taskExecutions.taskId });
     if (marked.length === 0) return false;
     await tx
@@ -209,22 +209,4 @@ export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWi
     .from(taskAttempts)
     .where(and(attemptsWhere({ ...key, run: execution.reusedFrom }), eq(taskAttempts.taskId, execution.taskId)))
     .orderBy(taskAttempts.attempt);
-}
-
-/** How the caches of these runs' tasks fared (hits and misses), by run number: for a pipeline's run history. */
-export async function cacheResultsOfRuns(db: DbOrTx, pipeline: { namespace: string; id: string }, runIds: readonly number[]): Promise<Map<number, { hits: number; misses: number }>> {
-  const results = new Map<number, { hits: number; misses: number }>();
-  if (runIds.length === 0) return results;
-  const rows = await db
-    .select({ runId: taskExecutions.runId, cacheResult: taskExecutions.cacheResult })
-    .from(taskExecutions)
-    .where(and(eq(taskExecutions.namespace, pipeline.namespace), eq(taskExecutions.pipelineId, pipeline.id), inArray(taskExecutions.runId, [...runIds]), isNotNull(taskExecutions.cacheResult)));
-  for (const row of rows) {
-    if (!row.cacheResult) continue;
-    const entry = results.get(row.runId) ?? { hits: 0, misses: 0 };
-    if (row.cacheResult.hit === "miss") entry.misses++;
-    else entry.hits++;
-    results.set(row.runId, entry);
-  }
-  return results;
 }

@@ -6,6 +6,7 @@ import { constants } from "node:fs";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { resolveSandboxUser, type SandboxUser } from "./sandbox-user.ts";
+import { hardLinkProblem } from "../../stores/workspace-dirs.ts";
 import type { SandboxPath } from "../../config.ts";
 
 export type SandboxStatus =
@@ -138,7 +139,7 @@ async function reclaimChildren(dir: FileHandle, user: SandboxUser): Promise<void
       if (!stat.isDirectory() && !stat.isFile()) continue;
       // A second name of someone else's file (a hard link to /etc/shadow, where the host lets
       // anyone make one) stays theirs: only what the run made is handed over.
-      if (stat.isFile() && stat.nlink > 1 && stat.uid !== user.uid) continue;
+      if (stat.isFile() && hardLinkProblem(stat, user.uid)) continue;
       if (stat.uid !== user.uid || stat.gid !== user.gid) await child.chown(user.uid, user.gid);
       if (stat.isDirectory()) {
         if ((stat.mode & 0o2070) !== 0o2070) await child.chmod((stat.mode & 0o7777) | 0o2070);

@@ -30,7 +30,10 @@ export function startNodeLoop(ctx: EngineContext, actOnCancel: (key: RunKey, rea
       ticks++;
       if (ticks % heartbeatEvery === 0) await renewLeases(ctx.db, ctx.node.id, ctx.now(), ctx.leaseUntil());
       for (const { key, reason } of await listCancelRequests(ctx.db, ctx.node.id)) actOnCancel(key, reason);
-      for (const { key, taskId } of await listDecidedGates(ctx.db, ctx.node.id)) actOnDecision(ctx, key, taskId);
+      // Decisions made through another node, only while a gate here waits for one.
+      if ([...ctx.active.values()].some((run) => run.gateWaits.size > 0)) {
+        for (const { key, taskId } of await listDecidedGates(ctx.db, ctx.node.id)) actOnDecision(ctx, key, taskId);
+      }
       if (ticks % SLOW_EVERY === 0) {
         if (await hasQueuedRuns(ctx.db)) await ctx.admit();
         if (await hasClaimableRuns(ctx.db, ctx.node.id, ctx.now())) await recoverRuns(ctx, false);

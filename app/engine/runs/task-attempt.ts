@@ -41,6 +41,14 @@ const ATTACH_RETRY_MS = 3_000;
 
 type MaskingLog = ReturnType<typeof maskingLogWriter>;
 
+/** How an attempt ended, what ran it, and the environment it had (for the steps after it: a cache key's ${VAR}). */
+interface AttemptResult {
+  outcome: Outcome;
+  ref?: string;
+  executor?: Executor;
+  environment?: Pick<TaskEnvironment, "env" | "secrets">;
+}
+
 /** The task's global slot: given up while it waits out a retry delay, taken again before the next attempt. */
 interface Slot {
   release: () => void;
@@ -103,9 +111,7 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, s
       let { outcome } = result;
       // After a success: artifacts out, the cache saved, a scan's findings read (they may fail it).
       if (outcome.state === "successful" && ctx.taskFiles && hasTaskFiles(task)) {
-        // The environment again (no new tokens), for ${VAR} in a cache key.
-        const environment = await taskEnvironment(ctx, run, task, false);
-        const after = await ctx.taskFiles.after(taskFilesContext(run, task, typeof environment === "string" ? { env: {}, secrets: [] } : environment, log));
+        const after = await ctx.taskFiles.after(taskFilesContext(run, task, result.environment ?? { env: {}, secrets: [] }, log));
         if (!after.ok) {
           log.line("gantry", after.reason);
           outcome = { state: "failed", exitCode: outcome.exitCode, reason: after.reason };
@@ -195,18 +201,22 @@ async function freshAttempt(
   total: number,
   log: MaskingLog,
   again: boolean,
-): Promise<{ outcome: Outcome; ref?: string; executor?: Executor } | "cancelled"> {
+): Promise<AttemptResult | "cancelled"> {
   const logFrom = log.size;
   if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
-  const executor = ctx.executors[task.kind === "container" ? "container" : "run"];
-  let prepared = executor ? await taskEnvironment(ctx, run, task) : undefined;
-  // Artifacts in and the cache, before the work starts; a missing artifact is the attempt's failure.
-  if (prepared !== undefined && typeof prepared !== "string" && ctx.taskFiles && hasTaskFiles(task)) {
-    log.addSecrets(prepared.secrets);
-    const before = await ctx.taskFiles.before(taskFilesContext(run, task, prepared, log));
-    // (What it extracts is given the workspace's owner as it is written, so no walk is needed.)
-    if (!before.ok) prepared = before.reason;
+  const executorKind = task.kind === "container" ? "container" : "run";
+  const executor = ctx.executors[executorKind];
+  const environment = executor ? await taskEnvironment(ctx, run, task) : undefined;
+  let prepared = environment;
+  if (environment !== undefined && typeof environment !== "string") {
+    log.addSecrets(environment.secrets);
+    // Artifacts in and the cache, before the work starts; a missing artifact is the attempt's failure.
+    // (What they extract is given the workspace's owner as it is written, so no walk is needed.)
+    if (ctx.taskFiles && hasTaskFiles(task)) {
+      const before = await ctx.taskFiles.before(taskFilesContext(run, task, environment, log));
+      if (!before.ok) prepared = before.reason;
+    }
   }
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
   const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
@@ -217,7 +227,7 @@ async function freshAttempt(
   const claiming = claimAttempt(ctx.db, run.key, {
     taskId: task.id,
     attempt,
-    executor: task.kind === "container" ? "container" : "run",
+    executor: executorKind,
     ref,
     nodeId: ctx.node.id,
     leaseExpiresAt: ctx.leaseUntil(),
@@ -232,7 +242,6 @@ async function freshAttempt(
   let handle: TaskHandle | undefined;
   if (runnable) {
     const ready = prepared as TaskEnvironment;
-    log.addSecrets(ready.secrets);
     handle = executor.start({
       ...base,
       ref,
@@ -270,7 +279,7 @@ async function freshAttempt(
     log.line("gantry", reason);
     return { outcome: { state: "failed", exitCode: null, reason } };
   }
-  return { outcome: await follow(ctx, run, task, handle!, log, startedAt, attempt), ref, executor };
+  return { outcome: await follow(ctx, run, task, handle!, log, startedAt, attempt), ref, executor, environment: prepared as TaskEnvironment };
 }
 
 /** Finds an attempt in flight again after a restart, by its stored reference, and follows it to its end. */
@@ -280,7 +289,7 @@ async function resumeAttempt(
   task: TaskSpec,
   row: AttemptRow,
   log: MaskingLog,
-): Promise<{ outcome: Outcome; ref?: string; executor?: Executor } | "never-started"> {
+): Promise<AttemptResult | "never-started"> {
   const executor = ctx.executors[row.executor];
   const failed = (reason: string): { outcome: Outcome; ref?: string; executor?: Executor } => {
     log.line("gantry", reason);
@@ -321,7 +330,12 @@ async function resumeAttempt(
     log.line("gantry", "re-attached after a server restart");
     await insertEvent(ctx.db, ctx.event("task.reattached", run.key, { attempt: row.attempt, node: ctx.node.id }, task.id));
     ctx.publish("task.reattached", run.key, task.id);
-    return { outcome: await follow(ctx, run, task, result.handle, log, row.startedAt, row.attempt), ref: row.ref, executor };
+    return {
+      outcome: await follow(ctx, run, task, result.handle, log, row.startedAt, row.attempt),
+      ref: row.ref,
+      executor,
+      ...(typeof prepared !== "string" && { environment: prepared }),
+    };
   }
 }
 

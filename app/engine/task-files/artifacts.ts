@@ -11,6 +11,7 @@ import type { ArtifactStore } from "../../stores/artifact-store.ts";
 import { fetchVerified } from "../../stores/verified-blob.ts";
 import { normaliseWorkspacePath, packWorkspacePaths, PackTooLargeError, unpackArchive, WorkspacePathError, type PackResult } from "../../stores/workspace-archive.ts";
 import type { StepResult, TaskFilesContext } from "./index.ts";
+import { messageOf } from "../../domain/errors.ts";
 
 export interface ArtifactsOptions {
   db: Db;
@@ -34,7 +35,6 @@ export const artifactStorageKey = (row: { namespace: string; pipelineId: string;
 
 const short = (sha256: string) => sha256.slice(0, 12);
 const describe = (row: ArtifactRow) => `${row.path} (${row.kind}, ${formatBytes(row.size)}, sha256 ${short(row.sha256)})`;
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export function createArtifacts(options: ArtifactsOptions): Artifacts {
   const { db, store } = options;
@@ -68,7 +68,8 @@ export function createArtifacts(options: ArtifactsOptions): Artifacts {
         let file: string | undefined;
         try {
           file = (await fetchVerified(store, row.storageKey, row.sha256)).file;
-          await unpackArchive(file, row.sha256, context.workspace, { within: [row.path] });
+          // fetchVerified checked its sha256 while copying it.
+          await unpackArchive(file, context.workspace, { within: [row.path] });
         } catch (error) {
           const why = messageOf(error);
           const corrupted = (error as Error).name === "CorruptBlobError" || (error as Error).name === "CorruptArchiveError";

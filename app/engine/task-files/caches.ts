@@ -22,6 +22,7 @@ import { fetchVerified } from "../../stores/verified-blob.ts";
 import { packWorkspacePaths, PackTooLargeError, unpackArchive, type PackResult } from "../../stores/workspace-archive.ts";
 import { fillCacheKey } from "./cache-key.ts";
 import type { TaskFilesContext } from "./index.ts";
+import { messageOf } from "../../domain/errors.ts";
 
 export interface CachesOptions {
   db: Db;
@@ -39,7 +40,6 @@ export interface Caches {
 /** Where a cache entry's blob is kept: a fresh key per save, so concurrent saves never write one blob. */
 export const cacheStorageKey = (pipeline: { namespace: string; id: string }) => `caches/${pipeline.namespace}/${pipeline.id}/${crypto.randomUUID()}.tar`;
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export function createCaches(options: CachesOptions): Caches {
   const { db, store, maxBytes } = options;
@@ -67,7 +67,8 @@ export function createCaches(options: CachesOptions): Caches {
     let file: string | undefined;
     try {
       file = (await fetchVerified(store, entry.storageKey, entry.sha256)).file;
-      await unpackArchive(file, entry.sha256, context.workspace);
+      // fetchVerified checked its sha256 while copying it.
+      await unpackArchive(file, context.workspace);
       await touchCacheEntry(db, entry, now());
       return undefined;
     } catch (error) {
@@ -160,12 +161,6 @@ export function createCaches(options: CachesOptions): Caches {
         if (packed.packed.length === 0) {
           context.log(`cache: nothing to save for ${key}`);
           await record(context, { ...(before ?? { hit: "miss" }), key, saved: false });
-          return;
-        }
-        if (packed.size > maxBytes) {
-          const why = `${key} is ${formatBytes(packed.size)}, more than a pipeline's caches may hold (${formatBytes(maxBytes)}, GANTRY_CACHE_MAX_BYTES); not saved`;
-          context.log(`cache: ${why}`);
-          await record(context, { ...(before ?? { hit: "miss" }), key, saved: false, error: why });
           return;
         }
         const at = now();

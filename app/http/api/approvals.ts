@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { visibleGates } from "../../auth/visible-gates.ts";
 import type { AppEnv } from "../env.ts";
+import { gateJson } from "./json.ts";
 
 export const approvalsApi = new Hono<AppEnv>().get("/", async (c) => {
   // Filtered by runs:read per pipeline, like GET /pipelines: every token may ask.
@@ -13,11 +14,7 @@ export const approvalsApi = new Hono<AppEnv>().get("/", async (c) => {
       pipeline: gate.pipelineId,
       run: gate.runId,
       task: gate.taskId,
-      ...(gate.gate.message !== undefined && { message: gate.gate.message }),
-      approvers: gate.gate.approvers,
-      waitingSince: gate.gate.waitingSince,
-      decideBy: gate.gate.decideBy,
-      onTimeout: gate.gate.onTimeout,
+      ...gateJson(gate.gate),
       ...(gate.actor && { startedBy: gate.actor.name }),
       mayDecide: gate.mayDecide,
       ...(gate.refusal !== undefined && { refusal: gate.refusal }),

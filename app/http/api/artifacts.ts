@@ -5,8 +5,7 @@ import * as v from "valibot";
 import { listRunArtifacts, type ArtifactRow } from "../../db/repos/artifacts.ts";
 import { listCacheEntries, type CacheEntryRow } from "../../db/repos/cache-entries.ts";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
-import { runExists } from "../../db/repos/runs.ts";
-import { NotFoundError } from "../../domain/errors.ts";
+import { requireRunExists } from "../../db/repos/runs.ts";
 import { ARTIFACT_NAME_PATTERN } from "../../domain/task-files.ts";
 import { artifactDownload } from "../artifact-download.ts";
 import type { AppEnv } from "../env.ts";
@@ -33,7 +32,7 @@ export const artifactsApi = new Hono<AppEnv>()
     const { ns, id, run } = c.req.valid("param");
     const { db } = c.get("deps");
     const key = { namespace: ns, id, run };
-    if (!(await runExists(db, key))) throw new NotFoundError(`run ${run} of ${ns}/${id} not found`);
+    await requireRunExists(db, key);
     return c.json({ artifacts: (await listRunArtifacts(db, key)).map(artifactJson) });
   })
   .get("/:ns/:id/runs/:run/artifacts/:name", permit("runs", "read", pipelineTarget), validate("param", artifactParams), async (c) => {

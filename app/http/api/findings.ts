@@ -3,8 +3,7 @@
 import { Hono } from "hono";
 import { requirePermission } from "../../auth/roles.ts";
 import { readRunFindings } from "../../db/repos/findings.ts";
-import { runExists } from "../../db/repos/runs.ts";
-import { NotFoundError } from "../../domain/errors.ts";
+import { requireRunExists } from "../../db/repos/runs.ts";
 import type { AppEnv } from "../env.ts";
 import { runParams } from "../params.ts";
 import { validate } from "../validate.ts";
@@ -15,7 +14,7 @@ export const findingsApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/findings",
   requirePermission(c, "runs", "read", `${ns}/${id}`);
   const { db } = c.get("deps");
   const key = { namespace: ns, id, run };
-  if (!(await runExists(db, key))) throw new NotFoundError(`run ${run} of ${ns}/${id} not found`);
+  await requireRunExists(db, key);
   const { findings, counts, baseline } = await readRunFindings(db, key);
   return c.json({
     findings: findings.map((finding) => ({

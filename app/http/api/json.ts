@@ -8,6 +8,7 @@ import type { EventRow } from "../../db/repos/events.ts";
 import type { UserRow } from "../../db/repos/users.ts";
 import { effectiveRoles } from "../../domain/user-roles.ts";
 import { inputsJsonSchema } from "../../domain/run-inputs.ts";
+import type { WaitingGate } from "../../domain/approvals.ts";
 import type { LevelCounts } from "../../domain/sarif.ts";
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
@@ -60,19 +61,24 @@ function attemptJson(attempt: AttemptRow) {
   };
 }
 
+/** A waiting gate's message, rules and deadline (in a run's execution, and in GET /approvals). */
+export function gateJson(gate: WaitingGate) {
+  return {
+    ...(gate.message !== undefined && { message: gate.message }),
+    approvers: gate.approvers,
+    allowSelfApproval: gate.allowSelfApproval,
+    onTimeout: gate.onTimeout,
+    waitingSince: gate.waitingSince,
+    decideBy: gate.decideBy,
+    ...(gate.autoApproveNote !== undefined && { autoApproveNote: gate.autoApproveNote }),
+  };
+}
+
 /** An approval gate: its message and rules while it waits, and its decision once made. */
 function approvalJson(task: ExecutionWithAttempts) {
   const { gate, decision } = task;
   return {
-    ...(gate && {
-      ...(gate.message !== undefined && { message: gate.message }),
-      approvers: gate.approvers,
-      allowSelfApproval: gate.allowSelfApproval,
-      onTimeout: gate.onTimeout,
-      waitingSince: gate.waitingSince,
-      decideBy: gate.decideBy,
-      ...(gate.autoApproveNote !== undefined && { autoApproveNote: gate.autoApproveNote }),
-    }),
+    ...(gate && gateJson(gate)),
     ...(decision && {
       decision: {
         outcome: decision.outcome,

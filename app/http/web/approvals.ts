@@ -6,6 +6,7 @@ import * as v from "valibot";
 import { deciderOf } from "../../auth/decider.ts";
 import { MAX_DECISION_COMMENT, type DecisionOutcome } from "../../domain/approvals.ts";
 import { ConflictError, ForbiddenError } from "../../domain/errors.ts";
+import { statusOf } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
@@ -41,8 +42,9 @@ async function decide(c: DecideContext, outcome: DecisionOutcome) {
   } catch (error) {
     // Not allowed to (self-approval, not an approver, no runs:approve) or decided already:
     // the page shows the gate as it now stands, with the reason above it.
-    if (error instanceof ForbiddenError) return renderRunPage(c, key, { decisionError: { taskId: task, message: error.message }, status: 403 });
-    if (error instanceof ConflictError) return renderRunPage(c, key, { decisionError: { taskId: task, message: error.message }, status: 409 });
+    if (error instanceof ForbiddenError || error instanceof ConflictError) {
+      return renderRunPage(c, key, { decisionError: { taskId: task, message: error.message }, status: statusOf(error) });
+    }
     throw error;
   }
   return c.redirect(`${runPath({ namespace: ns, pipelineId: id, id: run })}#${gateSectionId(task)}`, 303);

@@ -10,7 +10,7 @@ import { may, requirePermission } from "../../auth/roles.ts";
 import { getVersion, listVersions, requirePipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
-import { listRuns } from "../../db/repos/runs.ts";
+import { listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
 import { InvalidInputsError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { InputSpec } from "../../domain/run-inputs.ts";
@@ -29,7 +29,6 @@ import { PipelineListPage } from "./pages/pipeline-list.tsx";
 import { PipelinePage, variableField, type StartForm } from "./pages/pipeline.tsx";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import { findingCountsOfRuns } from "../../db/repos/findings.ts";
-import { cacheResultsOfRuns } from "../../db/repos/task-executions.ts";
 import { listCacheEntries } from "../../db/repos/cache-entries.ts";
 
 const HISTORY_PAGE = 50;
@@ -115,7 +114,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
     hasOlder: runs!.length > HISTORY_PAGE,
     places: await queuePlaces(db, shown),
     findings: await findingCountsOfRuns(db, key, shown.map((run) => run.id)),
-    caches: await cacheResultsOfRuns(db, key, shown.map((run) => run.id)),
+    caches: cacheResultsOf(shown),
     ...(before !== undefined && { before }),
   };
   const startForm = may(c, "runs", "write", target) ? (form ?? { values: {}, extra: "" }) : undefined;
@@ -133,6 +132,21 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
     />,
     status,
   );
+}
+
+/** How the caches of these runs' tasks fared, by run number; from the executions listed with them. */
+function cacheResultsOf(runs: readonly RunWithTasks[]): Map<number, { hits: number; misses: number }> {
+  const results = new Map<number, { hits: number; misses: number }>();
+  for (const run of runs) {
+    for (const task of run.tasks) {
+      if (!task.cacheResult) continue;
+      const entry = results.get(run.id) ?? { hits: 0, misses: 0 };
+      if (task.cacheResult.hit === "miss") entry.misses++;
+      else entry.hits++;
+      results.set(run.id, entry);
+    }
+  }
+  return results;
 }
 
 export const pipelinePages = new Hono<AppEnv>()

@@ -117,7 +117,8 @@ export async function streamRun(c: Context<AppEnv>, key: RunKey, shown: LogPosit
                 canWrite={canWrite}
                 readsLogs={follower !== undefined}
                 // From this render's permissions: the gates' forms follow a change of role.
-                decider={await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id)}
+                // Only a run with gates needs to know who decides (a lookup for a person's roles).
+                decider={run.tasks.some((task) => task.kind === "approval") ? await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id) : undefined}
                 {...(queuePlace && { queuePlace })}
               />
               <RunLiveUpdates run={run} now={at} logs={follower !== undefined} {...(announce && { announce })} />

@@ -78,7 +78,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
       {...(queuePlace && { queuePlace })}
       {...(rerunError && { rerunError })}
       {...(decisionError && { decisionError })}
-      decider={await deciderOf(deps.db, c.get("token"), c.get("permissions"), key.namespace, key.id)}
+      decider={run.tasks.some((task) => task.kind === "approval") ? await deciderOf(deps.db, c.get("token"), c.get("permissions"), key.namespace, key.id) : undefined}
       liveUrl={liveUrl}
       logs={logs}
       artifacts={artifacts}
