@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import type { Db } from "../db/client.ts";
 import { deleteRole, getRole, getRoles, listRoles, upsertRole, type RoleRow } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
-import { getUser } from "../db/repos/users.ts";
+import { ownerOf } from "./tokens.ts";
 import { actorName } from "./users.ts";
 import { effectiveRoles } from "../domain/user-roles.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
@@ -114,7 +114,7 @@ export interface TokenHolder {
 export async function tokenHolder(db: Db, token: TokenRow): Promise<TokenHolder> {
   // A sign-in token is named after its person by the server already.
   if (!token.userId || token.signIn) return { name: token.name, roles: token.roles };
-  const owner = await getUser(db, token.userId);
+  const owner = await ownerOf(db, token);
   const held = new Set(owner && !owner.disabledAt ? effectiveRoles(owner) : []);
   return { name: owner ? actorName(owner) : token.name, roles: token.roles.filter((role) => held.has(role)) };
 }

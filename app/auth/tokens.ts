@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { countTokens, findTokenByHash, getToken, insertToken, type NewTokenRow, type TokenRow } from "../db/repos/tokens.ts";
-import { getUser } from "../db/repos/users.ts";
+import { getUser, type UserRow } from "../db/repos/users.ts";
 import { UnauthorizedError, ValidationError } from "../domain/errors.ts";
 import type { Permission } from "../domain/permissions.ts";
 import { checkGrantable } from "./roles.ts";
@@ -111,8 +111,23 @@ export async function activeToken(db: Db, id: string, now: Date): Promise<TokenR
  */
 async function ownerProblem(db: Db, token: TokenRow): Promise<"user disabled" | undefined> {
   if (!token.userId) return undefined;
-  const owner = await getUser(db, token.userId);
+  const owner = await ownerOf(db, token);
   return !owner || owner.disabledAt ? "user disabled" : undefined;
+}
+
+/** Owners read for token rows of this request: the row a request authenticated with is read once, with its person. */
+const owners = new WeakMap<TokenRow, UserRow | undefined>();
+
+/**
+ * The person a token belongs to (undefined for tokens of nobody, or a person gone), read
+ * once per token row: authenticating and then working out its roles ask for the same one.
+ */
+export async function ownerOf(db: Db, token: TokenRow): Promise<UserRow | undefined> {
+  if (!token.userId) return undefined;
+  if (owners.has(token)) return owners.get(token);
+  const owner = await getUser(db, token.userId);
+  owners.set(token, owner);
+  return owner;
 }
 
 /** The token behind a bearer secret, or UnauthorizedError saying why not. */

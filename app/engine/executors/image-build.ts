@@ -17,6 +17,7 @@ import type { TaskExit } from "./executor.ts";
 import { BuildContextError, prepareBuildContext } from "./build-context.ts";
 import { buildFailureReason, buildFailureSummary, createBuildProgress, type BuildMessage } from "./build-progress.ts";
 import { describeDockerFailure, dockerMessage } from "./docker-client.ts";
+import { readJsonLines } from "./json-lines.ts";
 
 export interface ImageBuildOptions {
   docker: Docker;
@@ -185,30 +186,8 @@ function requestBuild(options: ImageBuildOptions, body: Readable, dockerfile: st
 async function follow(options: ImageBuildOptions, stream: Readable, contextProblem: () => string | undefined): Promise<TaskExit | { imageId: string; buildKit: boolean }> {
   const { log } = options;
   const progress = createBuildProgress((stream, text) => log.line(stream, text));
-  const decoder = new TextDecoder();
-  let pending = "";
-  const handle = (line: string) => {
-    if (line.trim() === "") return;
-    let message: BuildMessage;
-    try {
-      message = JSON.parse(line) as BuildMessage;
-    } catch {
-      log.line("out", line);
-      return;
-    }
-    progress.message(message);
-  };
   try {
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-      pending += decoder.decode(chunk, { stream: true });
-      let newline = pending.indexOf("\n");
-      while (newline !== -1) {
-        handle(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-        newline = pending.indexOf("\n");
-      }
-    }
-    handle(pending + decoder.decode());
+    await readJsonLines<BuildMessage>(stream as AsyncIterable<Uint8Array>, (message) => progress.message(message), (line) => log.line("out", line));
   } catch (error) {
     progress.end();
     if (options.signal.aborted) return { exitCode: null, reason: "stopped" };

@@ -12,6 +12,7 @@ import type { LogWriter } from "../../stores/logs.ts";
 import type { TaskExit } from "./executor.ts";
 import { describeDockerFailure, dockerMessage, parseRegistryAuth } from "./docker-client.ts";
 import { giveNames } from "./image-build.ts";
+import { readJsonLines } from "./json-lines.ts";
 
 export interface ImagePushOptions {
   docker: Docker;
@@ -91,27 +92,8 @@ export async function runImagePush(options: ImagePushOptions): Promise<TaskExit>
     shown.set(message.id, state);
     log.line("out", `${message.id}: ${state}`);
   };
-  const decoder = new TextDecoder();
-  let pending = "";
-  const line = (text: string) => {
-    if (text.trim() === "") return;
-    try {
-      handle(JSON.parse(text) as PushMessage);
-    } catch {
-      log.line("out", text);
-    }
-  };
   try {
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-      pending += decoder.decode(chunk, { stream: true });
-      let newline = pending.indexOf("\n");
-      while (newline !== -1) {
-        line(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-        newline = pending.indexOf("\n");
-      }
-    }
-    line(pending + decoder.decode());
+    await readJsonLines<PushMessage>(stream as AsyncIterable<Uint8Array>, handle, (text) => log.line("out", text));
   } catch (error) {
     if (options.signal.aborted) return { exitCode: null, reason: "stopped" };
     return { exitCode: null, reason: describeDockerFailure(error, options.host, `the push of ${target.reference} broke off`) };

@@ -9,11 +9,10 @@ import { formatDuration } from "../../../domain/duration.ts";
 import { isFinalRunState, type TaskState } from "../../../domain/states.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { runPath } from "../paths.ts";
-import { RunInputs } from "./run-inputs.tsx";
+import { RunInputs, RunVariables } from "./run-inputs.tsx";
 import { gateSectionId } from "./run-tasks.tsx";
 import { StateBadge, STATE_SYMBOL } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
-import { TableHead } from "./table-head.tsx";
 import { Trigger } from "./trigger.tsx";
 
 /** Task states a "Re-run failed tasks" runs again (with everything downstream of them). */
@@ -21,27 +20,6 @@ const RERUNNABLE: readonly TaskState[] = ["failed", "skipped", "cancelled"];
 
 /** A wait in the queue shorter than this is not worth a line. */
 const NOTABLE_WAIT_MS = 1_000;
-
-function Variables({ variables }: { variables: Record<string, string> }) {
-  const entries = Object.entries(variables).sort(([a], [b]) => a.localeCompare(b));
-  if (entries.length === 0) return <p class="muted run-no-variables">No run variables.</p>;
-  return (
-    <table class="list run-variables">
-      <caption>Variables</caption>
-      <TableHead columns={["Name", "Value"]} />
-      <tbody>
-        {entries.map(([name, value]) => (
-          <tr>
-            <th scope="row" class="mono">
-              {name}
-            </th>
-            <td class="mono variable-value">{value}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
 
 function RerunButton({ run, session, only, label, title }: { run: RunWithTasks; session: PageSession; only: "all" | "failed"; label: string; title: string }) {
   return (
@@ -199,7 +177,7 @@ export function RunSummary({ run, now, session, canWrite, queuePlace, rerunError
         </dd>
       </dl>
       <RunInputs inputs={run.inputs} />
-      <Variables variables={run.variables} />
+      <RunVariables variables={run.variables} />
     </div>
   );
 }
