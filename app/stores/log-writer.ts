@@ -75,6 +75,21 @@ interface CutsFile {
   cuts: LogCut[];
 }
 
+/**
+ * What the part of a log between two byte offsets lost (an attempt's), from its cuts; undefined
+ * when nothing. A cut that has dropped nothing yet (its tail still fits) truncated nothing.
+ */
+export function truncationWithin(content: { maxBytes: number; cuts: readonly LogCut[] }, from = 0, to = Number.POSITIVE_INFINITY): LogTruncation | undefined {
+  const cuts = content.cuts.filter((cut) => cut.lines > 0 && cut.at >= from && cut.at < to);
+  if (cuts.length === 0) return undefined;
+  return {
+    droppedLines: cuts.reduce((sum, cut) => sum + cut.lines, 0),
+    droppedBytes: cuts.reduce((sum, cut) => sum + cut.bytes, 0),
+    maxBytes: content.maxBytes,
+    cuts,
+  };
+}
+
 /** Room kept under the cap for the two lines Gantry writes around a cut (the notice and the marker). */
 const CUT_LINES_RESERVE = 512;
 /** The share of the cap each attempt's tail may take: half of it, at most this much (it is held in memory). */

@@ -3,9 +3,9 @@
 // the cap's head and tail) is in log-writer.ts.
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { openLogWriter, parseStoredLine, readCuts, type LogTruncation, type LogWriter } from "./log-writer.ts";
+import { openLogWriter, parseStoredLine, readCuts, truncationWithin, type LogTruncation, type LogWriter } from "./log-writer.ts";
 
-export { parseStoredLine, type LogCut, type LogStream, type LogTruncation, type LogWriter, type StoredLine } from "./log-writer.ts";
+export { parseStoredLine, truncationWithin, type LogCut, type LogStream, type LogTruncation, type LogWriter, type StoredLine } from "./log-writer.ts";
 
 export interface LogKey {
   namespace: string;
@@ -132,17 +132,9 @@ export function createLogStore(options: LogStoreOptions): LogStore {
   return {
     path,
     open: (key) => openLogWriter({ file: path(key), sidecar: cutsPath(key), maxBytes: options.maxBytes, onWrite: wake }),
-    async truncation(key, from = 0, to = Number.POSITIVE_INFINITY) {
+    async truncation(key, from, to) {
       const content = readCuts(cutsPath(key));
-      // A cut that has dropped nothing yet (its tail still fits) has not truncated anything.
-      const cuts = (content?.cuts ?? []).filter((cut) => cut.lines > 0 && cut.at >= from && cut.at < to);
-      if (!content || cuts.length === 0) return undefined;
-      return {
-        droppedLines: cuts.reduce((sum, cut) => sum + cut.lines, 0),
-        droppedBytes: cuts.reduce((sum, cut) => sum + cut.bytes, 0),
-        maxBytes: content.maxBytes,
-        cuts,
-      };
+      return content && truncationWithin(content, from, to);
     },
     async read(key) {
       const file = Bun.file(path(key));

@@ -14,7 +14,7 @@ import { NotFoundError } from "../../domain/errors.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { Deps } from "../../deps.ts";
-import type { LogTruncation } from "../../stores/logs.ts";
+import { truncationWithin, type LogTruncation } from "../../stores/logs.ts";
 import type { AppEnv } from "../env.ts";
 import { sse } from "../sse.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
@@ -97,13 +97,12 @@ async function withLogTruncation(deps: Deps, run: RunWithTasks, json: ReturnType
       const logKey = logKeyOf(key, execution);
       const whole = await deps.logs.truncation(logKey);
       if (!whole) return task;
-      const attempts = await Promise.all(
-        task.attempts.map(async (attempt, at) => {
-          const row = execution.attempts[at];
-          const part = row && (await deps.logs.truncation(logKey, row.logFrom, row.logTo ?? undefined));
-          return part ? { ...attempt, log: truncationJson(part) } : attempt;
-        }),
-      );
+      // Each attempt's part from the same cuts: the sidecar is read once per task.
+      const attempts = task.attempts.map((attempt, at) => {
+        const row = execution.attempts[at];
+        const part = row && truncationWithin(whole, row.logFrom, row.logTo ?? undefined);
+        return part ? { ...attempt, log: truncationJson(part) } : attempt;
+      });
       return { ...task, log: truncationJson(whole), attempts };
     }),
   );
