@@ -12,6 +12,7 @@ import m9 from "./0009_used_sign_in_states.sql" with { type: "text" };
 import m10 from "./0010_user_issuer.sql" with { type: "text" };
 import m11 from "./0011_approvals_inputs.sql" with { type: "text" };
 import m12 from "./0012_artifacts_caches_findings.sql" with { type: "text" };
+import m13 from "./0013_git_sources.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -27,4 +28,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0010_user_issuer", when: 1796574886626, breakpoints: true, sql: m10 },
   { tag: "0011_approvals_inputs", when: 1796577092844, breakpoints: true, sql: m11 },
   { tag: "0012_artifacts_caches_findings", when: 1796579164178, breakpoints: true, sql: m12 },
+  { tag: "0013_git_sources", when: 1796585939405, breakpoints: true, sql: m13 },
 ];

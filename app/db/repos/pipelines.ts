@@ -5,6 +5,7 @@ import { pipelines, pipelineVersions, subscriptions, type LoadErrorRecord } from
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import type { VersionOrigin } from "../../domain/sources.ts";
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type VersionRow = typeof pipelineVersions.$inferSelect;
@@ -35,14 +36,23 @@ export async function listPipelines(db: Db, namespace?: string): Promise<Pipelin
     .orderBy(asc(pipelines.namespace), asc(pipelines.id));
 }
 
-/** Records that a file now defines this pipeline (creating or reviving it). */
-export async function upsertPipeline(db: Db, key: PipelineKey, file: string, now: Date): Promise<void> {
+/** Pipelines a git source defines (null: the local folder's). */
+export async function listPipelinesOf(db: Db, source: string | null): Promise<PipelineRow[]> {
+  return db
+    .select()
+    .from(pipelines)
+    .where(and(isNull(pipelines.deletedAt), source === null ? isNull(pipelines.source) : eq(pipelines.source, source)))
+    .orderBy(asc(pipelines.namespace), asc(pipelines.id));
+}
+
+/** Records that a file (of a source, or of the local folder when null) now defines this pipeline, creating or reviving it. */
+export async function upsertPipeline(db: Db, key: PipelineKey, file: string, now: Date, source: string | null = null): Promise<void> {
   await db
     .insert(pipelines)
-    .values({ ...key, file, updatedAt: now })
+    .values({ ...key, file, source, updatedAt: now })
     .onConflictDoUpdate({
       target: [pipelines.namespace, pipelines.id],
-      set: { file, deletedAt: null, updatedAt: now },
+      set: { file, source, deletedAt: null, updatedAt: now },
     });
 }
 
@@ -53,14 +63,24 @@ export async function upsertPipeline(db: Db, key: PipelineKey, file: string, now
 export async function addVersion(
   db: Db,
   key: PipelineKey,
-  version: { hash: string; bundlePath: string; spec: PipelineSpec; file: string },
+  version: {
+    hash: string;
+    bundlePath: string;
+    spec: PipelineSpec;
+    file: string;
+    /** The git source it comes from; null or absent for the local folder. */
+    source?: string | null;
+    origin?: VersionOrigin;
+    files?: Record<string, string>;
+  },
   now: Date,
 ): Promise<{ version: number; created: boolean }> {
+  const source = version.source ?? null;
   return db.transaction(async (tx) => {
     await tx
       .insert(pipelines)
-      .values({ ...key, file: version.file, updatedAt: now })
-      .onConflictDoUpdate({ target: [pipelines.namespace, pipelines.id], set: { file: version.file, deletedAt: null, updatedAt: now } });
+      .values({ ...key, file: version.file, source, updatedAt: now })
+      .onConflictDoUpdate({ target: [pipelines.namespace, pipelines.id], set: { file: version.file, source, deletedAt: null, updatedAt: now } });
     const existing = await tx.query.pipelineVersions.findFirst({
       where: and(
         eq(pipelineVersions.namespace, key.namespace),
@@ -83,6 +103,8 @@ export async function addVersion(
         hash: version.hash,
         bundlePath: version.bundlePath,
         spec: version.spec,
+        origin: version.origin ?? null,
+        files: version.files ?? null,
         createdAt: now,
       });
     }
@@ -101,9 +123,12 @@ export async function setLoadError(db: Db, key: PipelineKey, error: LoadErrorRec
     .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)));
 }
 
-/** Pipelines whose file is this path (normally one). */
-export async function findPipelinesByFile(db: Db, file: string): Promise<PipelineRow[]> {
-  return db.select().from(pipelines).where(and(eq(pipelines.file, file), isNull(pipelines.deletedAt)));
+/** Pipelines whose file is this path (normally one), of a source or of the local folder when null. */
+export async function findPipelinesByFile(db: Db, file: string, source: string | null = null): Promise<PipelineRow[]> {
+  return db
+    .select()
+    .from(pipelines)
+    .where(and(eq(pipelines.file, file), source === null ? isNull(pipelines.source) : eq(pipelines.source, source), isNull(pipelines.deletedAt)));
 }
 
 /**

@@ -24,6 +24,8 @@ export type RunWithTasks = RunRow & { tasks: ExecutionWithAttempts[] };
 export interface NewRun {
   trigger: RunTrigger;
   version: number;
+  /** The source commit it runs as of (pinned, or its version's); none for the local folder. */
+  commit?: string;
   variables: Record<string, string>;
   /** Checked against the version's input schemas, defaults applied. */
   inputs: InputValues;
@@ -72,6 +74,7 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
       state: admitted ? "running" : "queued",
       trigger: run.trigger,
       version: run.version,
+      ...(run.commit && { commit: run.commit }),
       variables: run.variables,
       inputs: run.inputs,
       ...(run.actor && { actor: run.actor }),

@@ -21,3 +21,5 @@ export * from "./used-sign-in-states.ts";
 export * from "./artifacts.ts";
 export * from "./cache-entries.ts";
 export * from "./findings.ts";
+export * from "./sources.ts";
+export * from "./source-commits.ts";

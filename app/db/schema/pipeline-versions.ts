@@ -2,6 +2,7 @@
 // that runs of this version execute.
 import { foreignKey, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
+import type { VersionOrigin } from "../../domain/sources.ts";
 import { pipelines } from "./pipelines.ts";
 
 export const pipelineVersions = sqliteTable(
@@ -14,6 +15,10 @@ export const pipelineVersions = sqliteTable(
     hash: text().notNull(),
     bundlePath: text().notNull(),
     spec: text({ mode: "json" }).$type<PipelineSpec>().notNull(),
+    /** The commit of a source that produced it; null for the local folder's. */
+    origin: text({ mode: "json" }).$type<VersionOrigin>(),
+    /** The text of the file and the local files it imports, by path, for the diff between versions. */
+    files: text({ mode: "json" }).$type<Record<string, string>>(),
     createdAt: integer({ mode: "timestamp_ms" }).notNull(),
   },
   (table) => [

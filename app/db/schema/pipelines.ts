@@ -12,7 +12,10 @@ export const pipelines = sqliteTable(
   {
     namespace: text().notNull(),
     id: text().notNull(),
+    /** Its file: an absolute path in the local folder, or the path in the repository for a source's. */
     file: text().notNull(),
+    /** The git source it comes from; null for the local pipelines folder. */
+    source: text(),
     /** The version new runs use; null while the file has never loaded cleanly. */
     currentVersion: integer(),
     loadError: text({ mode: "json" }).$type<LoadErrorRecord>(),

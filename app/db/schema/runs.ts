@@ -19,6 +19,8 @@ export const runs = sqliteTable(
     reason: text(),
     trigger: text({ mode: "json" }).$type<RunTrigger>().notNull(),
     version: integer().notNull(),
+    /** The commit of a source it runs as of: the one asked for (--commit), or its version's. */
+    commit: text(),
     variables: text({ mode: "json" }).$type<Record<string, string>>().notNull(),
     /** The run's inputs as checked against its version's schemas, defaults applied. */
     inputs: text({ mode: "json" }).$type<InputValues>().notNull().default({}),

@@ -1,0 +1,164 @@
+// Queries for git sources, the commits their syncs saw, and which version of each pipeline
+// a commit left current.
+import { and, desc, eq, like, lte, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { sourceCommits, sourcePipelineVersions, sources, type SourceState } from "../schema/index.ts";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import type { CommitInfo, SourceSettings } from "../../domain/sources.ts";
+
+export type SourceRow = typeof sources.$inferSelect;
+export type SourceCommitRow = typeof sourceCommits.$inferSelect;
+
+export async function listSources(db: Db): Promise<SourceRow[]> {
+  return db.select().from(sources).orderBy(sources.name);
+}
+
+export async function getSource(db: Db, name: string): Promise<SourceRow | undefined> {
+  const [row] = await db.select().from(sources).where(eq(sources.name, name)).limit(1);
+  return row;
+}
+
+/** The source, or NotFoundError "source <name> not found". */
+export async function requireSource(db: Db, name: string): Promise<SourceRow> {
+  const row = await getSource(db, name);
+  if (!row) throw new NotFoundError(`source ${name} not found`);
+  return row;
+}
+
+/** The settings of a source as its row holds them. */
+export function settingsOf(row: SourceRow): SourceSettings {
+  return {
+    repo: row.repo,
+    branch: row.branch,
+    path: row.path,
+    namespace: row.namespace,
+    ...(row.auth !== null && { auth: row.auth }),
+    ...(row.hookSecret !== null && { hookSecret: row.hookSecret }),
+    pollIntervalMs: row.pollIntervalMs,
+  };
+}
+
+/**
+ * Creates or changes a source. A change of repository, branch or folder starts it afresh (the
+ * next sync loads the new branch's head); the versions already made stay.
+ */
+export async function upsertSource(db: Db, name: string, settings: SourceSettings, definedIn: "api" | "config", now: Date): Promise<{ created: boolean; changed: boolean }> {
+  const existing = await getSource(db, name);
+  const values = {
+    repo: settings.repo,
+    branch: settings.branch,
+    path: settings.path,
+    namespace: settings.namespace,
+    auth: settings.auth ?? null,
+    hookSecret: settings.hookSecret ?? null,
+    pollIntervalMs: settings.pollIntervalMs,
+    definedIn,
+    updatedAt: now,
+  };
+  if (!existing) {
+    await db.insert(sources).values({ name, ...values, state: "new", createdAt: now });
+    return { created: true, changed: true };
+  }
+  const moved = existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace;
+  const changed = moved || JSON.stringify(settingsOf(existing)) !== JSON.stringify(settings) || existing.definedIn !== definedIn;
+  if (!changed) return { created: false, changed: false };
+  await db
+    .update(sources)
+    .set({ ...values, ...(moved && { head: null, state: "new" as SourceState, lastError: null }) })
+    .where(eq(sources.name, name));
+  return { created: false, changed: true };
+}
+
+export async function updateSourceStatus(
+  db: Db,
+  name: string,
+  status: { state?: SourceState; head?: CommitInfo | null; lastError?: string | null; lastSyncAt?: Date; lastCheckedAt?: Date },
+): Promise<void> {
+  await db.update(sources).set(status).where(eq(sources.name, name));
+}
+
+/** Deletes a source and what its syncs recorded; its pipelines are retired by the caller. */
+export async function deleteSource(db: Db, name: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(sourcePipelineVersions).where(eq(sourcePipelineVersions.source, name));
+    await tx.delete(sourceCommits).where(eq(sourceCommits.source, name));
+    await tx.delete(sources).where(eq(sources.name, name));
+  });
+}
+
+/**
+ * Records a commit a sync saw (once: a commit seen again after a force-push keeps its place)
+ * and returns its sequence number.
+ */
+export async function recordCommit(db: Db, source: string, commit: CommitInfo & { loaded: boolean }, now: Date): Promise<number> {
+  const [known] = await db
+    .select({ seq: sourceCommits.seq, loaded: sourceCommits.loaded })
+    .from(sourceCommits)
+    .where(and(eq(sourceCommits.source, source), eq(sourceCommits.sha, commit.sha)));
+  if (known) {
+    if (commit.loaded && !known.loaded) {
+      await db.update(sourceCommits).set({ loaded: true }).where(and(eq(sourceCommits.source, source), eq(sourceCommits.sha, commit.sha)));
+    }
+    return known.seq;
+  }
+  const [last] = await db.select({ max: sql<number>`coalesce(max(${sourceCommits.seq}), 0)` }).from(sourceCommits).where(eq(sourceCommits.source, source));
+  const seq = (last?.max ?? 0) + 1;
+  await db.insert(sourceCommits).values({
+    source,
+    sha: commit.sha,
+    seq,
+    author: commit.author,
+    message: commit.message,
+    committedAt: commit.committedAt,
+    loaded: commit.loaded,
+    syncedAt: now,
+  });
+  return seq;
+}
+
+/** Notes which version of a pipeline a commit left current (null: the commit removed it). */
+export async function recordVersionAtCommit(db: Db, source: string, seq: number, key: PipelineKey, version: number | null): Promise<void> {
+  await db
+    .insert(sourcePipelineVersions)
+    .values({ source, seq, namespace: key.namespace, pipelineId: key.id, version })
+    .onConflictDoUpdate({
+      target: [sourcePipelineVersions.source, sourcePipelineVersions.namespace, sourcePipelineVersions.pipelineId, sourcePipelineVersions.seq],
+      set: { version },
+    });
+}
+
+/** Commits of a source, newest first. */
+export async function listSourceCommits(db: Db, source: string, limit = 50): Promise<SourceCommitRow[]> {
+  return db.select().from(sourceCommits).where(eq(sourceCommits.source, source)).orderBy(desc(sourceCommits.seq)).limit(limit);
+}
+
+/** Synced commits of a source whose sha starts with `prefix` (a person's short sha). */
+export async function findSourceCommits(db: Db, source: string, prefix: string): Promise<SourceCommitRow[]> {
+  return db
+    .select()
+    .from(sourceCommits)
+    .where(and(eq(sourceCommits.source, source), like(sourceCommits.sha, `${prefix.replace(/[%_]/g, "")}%`)))
+    .limit(2);
+}
+
+/**
+ * The version of a pipeline as of a synced commit: the one the latest loaded commit up to it
+ * left; null when the pipeline did not exist then, undefined when no commit up to it knew it.
+ */
+export async function versionAtCommit(db: Db, source: string, key: PipelineKey, seq: number): Promise<number | null | undefined> {
+  const [row] = await db
+    .select({ version: sourcePipelineVersions.version })
+    .from(sourcePipelineVersions)
+    .where(
+      and(
+        eq(sourcePipelineVersions.source, source),
+        eq(sourcePipelineVersions.namespace, key.namespace),
+        eq(sourcePipelineVersions.pipelineId, key.id),
+        lte(sourcePipelineVersions.seq, seq),
+      ),
+    )
+    .orderBy(desc(sourcePipelineVersions.seq))
+    .limit(1);
+  return row === undefined ? undefined : row.version;
+}
