@@ -8,7 +8,9 @@ export type ErrorCode =
   | "forbidden"
   | "unavailable"
   | "too_large"
-  | "rate_limited";
+  | "rate_limited"
+  /** Something Gantry depends on answered wrongly or not at all (a source's git remote). */
+  | "upstream_failed";
 
 export class GantryError extends Error {
   constructor(
@@ -85,3 +87,10 @@ export class InvalidInputsError extends ValidationError {
 
 /** The message of whatever was thrown (an Error's, or its text). */
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** A remote Gantry works with (a source's git repository) failed; the message says how. */
+export class UpstreamError extends GantryError {
+  constructor(message: string) {
+    super("upstream_failed", message);
+  }
+}

@@ -44,6 +44,13 @@ export const EVENT_KINDS = [
   "user.enabled",
   /** Roles were granted to or revoked from a person; data: user, name, granted or revoked, grantedRoles, by. */
   "user.roles_changed",
+  /** A git source was added, changed or removed (data: source, by). */
+  "source.added",
+  "source.changed",
+  "source.removed",
+  /** A source's sync ended (data: source, head, commits, loaded, versions, failures, warnings) or failed (data: source, error). */
+  "source.synced",
+  "source.sync_failed",
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -7,6 +7,8 @@ export interface BusMessage {
   pipeline?: string;
   run?: number;
   task?: string;
+  /** A git source whose sync state changed. */
+  source?: string;
 }
 
 export interface EventBus {

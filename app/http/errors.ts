@@ -14,6 +14,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   too_large: 413,
   rate_limited: 429,
   unavailable: 503,
+  upstream_failed: 502,
 };
 
 /** The status a domain error answers with (for pages that show the error themselves). */

@@ -52,6 +52,8 @@ export interface SecretStore {
   delete(scope: SecretScope, name: string, by?: Actor & { at: Date }): Promise<boolean>;
   /** The pipeline's secret, else the global one, else undefined. */
   resolve(pipeline: PipelineKey, name: string): Promise<string | undefined>;
+  /** A global secret's value (a source's credentials), or undefined. */
+  resolveGlobal(name: string): Promise<string | undefined>;
   /** Re-encrypts everything under a new key; returns it (the caller tells the admin if it came from env). */
   rotateKey(newRaw?: Uint8Array<ArrayBuffer>): Promise<{ key: SecretKey; count: number }>;
   readonly keyId: string;
@@ -144,6 +146,10 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
         if (row) return decryptSecret(key, row.scope, row.name, row.ciphertext);
       }
       return undefined;
+    },
+    async resolveGlobal(name) {
+      const row = await getSecret(db, "global", name);
+      return row ? decryptSecret(key, row.scope, row.name, row.ciphertext) : undefined;
     },
     async rotateKey(newRaw) {
       const next = await importKey(newRaw ?? crypto.getRandomValues(new Uint8Array(32)), key.source);

@@ -3,17 +3,13 @@
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import type { Db } from "../../db/client.ts";
-import { addVersion, findPipelinesByFile, getPipeline, listPipelines, markPipelineDeleted, setLoadError, upsertPipeline } from "../../db/repos/pipelines.ts";
-import { insertEvent } from "../../db/repos/events.ts";
-import type { EventKind } from "../../domain/event-kinds.ts";
-import { replaceFileSubscriptions } from "../../db/repos/subscriptions.ts";
-import { triggerSubscription } from "../../domain/trigger-subscriptions.ts";
-import { notificationSubscription } from "../../domain/notifications.ts";
+import { findPipelinesByFile, getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile, type CompileResult } from "./pipeline-compiler.ts";
 import type { BundleImporter } from "./sandboxed-import.ts";
 import type { PipelineBuilder } from "./bundle-build.ts";
+import { ownershipProblem, recordPipelineEvent, registerLoadFailure, registerVersion, versionFiles } from "./register-version.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -50,12 +46,15 @@ export interface PipelineLoader {
   close(): Promise<void>;
 }
 
+/** A pipeline file's name: a script, not a helper (`_`), hidden, declaration or test file. */
+export function isPipelineFile(name: string): boolean {
+  return /\.(ts|js|mts|mjs)$/.test(name) && !name.startsWith("_") && !name.startsWith(".") && !/\.(d|test|spec)\.[mc]?[tj]s$/.test(name);
+}
+
 /** Pipeline files sit in the folder or one subfolder deep (the namespace); deeper files and `_`-prefixed ones are helpers. */
 export function listPipelineFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const files: string[] = [];
-  const isPipelineFile = (name: string) =>
-    /\.(ts|js|mts|mjs)$/.test(name) && !name.startsWith("_") && !name.startsWith(".") && !/\.(d|test|spec)\.[mc]?[tj]s$/.test(name);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isFile() && isPipelineFile(entry.name)) files.push(join(dir, entry.name));
     if (entry.isDirectory() && !entry.name.startsWith("_") && !entry.name.startsWith(".") && entry.name !== "node_modules") {
@@ -110,16 +109,10 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
   let scanning: Promise<LoadOutcome[]> | undefined;
   let again = false;
 
-  const record = async (kind: EventKind, key: PipelineKey, data: Record<string, unknown>) => {
-    await insertEvent(db, { kind, namespace: key.namespace, pipelineId: key.id, data, at: now() });
-    bus.publish({ kind, namespace: key.namespace, pipeline: key.id });
-  };
+  const context = { db, bus, now };
 
   const fail = async (file: string, key: PipelineKey, issues: SpecIssue[]): Promise<LoadOutcome> => {
-    const existing = await getPipeline(db, key);
-    if (!existing) await upsertPipeline(db, key, file, now());
-    await setLoadError(db, key, { file, issues }, now());
-    await record("pipeline.load_failed", key, { file, issues });
+    await registerLoadFailure(context, { key, file, source: null, issues });
     return { file, key, issues };
   };
 
@@ -151,19 +144,14 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
 
     const key = { namespace, id: compiled.spec.id };
     const owner = await getPipeline(db, key);
-    if (owner && owner.file !== file && existsSync(owner.file)) {
-      return fail(file, blameKey, [{ path: "id", message: `pipeline "${key.id}" is already defined by ${relative(dir, owner.file)}` }]);
-    }
+    // A local file the owner moved away from no longer defines it; a source's pipeline stays its own while the source has it.
+    const taken = ownershipProblem(owner && owner.source === null ? { ...owner, file: relative(dir, owner.file) } : owner, relative(dir, file), null, owner?.source != null || (owner !== undefined && existsSync(owner.file)));
+    if (taken) return fail(file, blameKey, [{ path: "id", message: taken }]);
     // The file now defines another id: the old pipeline is gone, and its triggers with it.
     if (previous && previous.id !== key.id && (await markPipelineDeleted(db, { namespace: previous.namespace, id: previous.id }, now()))) {
       bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
     }
-    const { version, created } = await addVersion(db, key, { ...compiled, file }, now());
-    // Triggers in the file are subscriptions; editing the file updates them.
-    if (await replaceFileSubscriptions(db, key, [...compiled.spec.triggers.map(triggerSubscription), ...(compiled.spec.notifications ?? []).map(notificationSubscription)], now())) {
-      bus.publish({ kind: "subscriptions.changed", namespace: key.namespace, pipeline: key.id });
-    }
-    await record(created ? "pipeline.version_added" : "pipeline.loaded", key, { file, version });
+    const { version } = await registerVersion(context, { key, file, source: null, compiled, files: versionFiles(dir, file, compiled.inputs) });
     return { file, key, version };
   };
 
@@ -224,12 +212,12 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
       }
     }
     for (const file of [...hashes.keys()]) if (!hashedNow.has(file)) hashes.delete(file);
-    for (const pipeline of await listPipelines(db)) {
+    for (const pipeline of await listPipelinesOf(db, null)) {
       if (!present.has(pipeline.file)) {
         if (await markPipelineDeleted(db, pipeline, now())) {
           bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
         }
-        await record("pipeline.removed", pipeline, { file: pipeline.file });
+        await recordPipelineEvent(context, "pipeline.removed", pipeline, { file: pipeline.file });
       }
     }
     return outcomes;

@@ -15,13 +15,13 @@ export interface SandboxedOutcome {
 export async function runSandboxed(
   sandbox: RunSandbox,
   argv: string[],
-  options: SandboxOptions & { timeoutMs: number; maxOutputBytes: number },
+  options: SandboxOptions & { timeoutMs: number; maxOutputBytes: number; env?: Record<string, string> },
 ): Promise<SandboxedOutcome> {
   const child = Bun.spawn(sandbox.wrap(argv, options), {
     cwd: "/",
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp", ...options.env },
     detached: true,
   });
   let timedOut = false;

@@ -1,0 +1,182 @@
+// The sources' facade: sources from gantry.toml and the API, their syncs (one at a time per
+// source; asking during a sync asks for one more after it), polling, pushes announced by
+// webhooks, and runs pinned to an older commit.
+import { existsSync } from "node:fs";
+import type { Db } from "../../db/client.ts";
+import { getVersion, listPipelinesOf, markPipelineDeleted, type PipelineRow } from "../../db/repos/pipelines.ts";
+import { insertEvent } from "../../db/repos/events.ts";
+import { deleteSource, findSourceCommits, getSource, listSources, upsertSource, versionAtCommit, type SourceRow } from "../../db/repos/sources.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { EventKind } from "../../domain/event-kinds.ts";
+import { COMMIT_PATTERN, normalizeRepoUrl, type SourceSettings } from "../../domain/sources.ts";
+import type { EventBus } from "../event-bus.ts";
+import { createSourceSyncer, type SyncContext, type SyncOutcome } from "./sync-source.ts";
+
+/** How often the poller looks for sources due a check. */
+const POLL_TICK_MS = 1_000;
+
+export interface SourceManager {
+  /** Applies gantry.toml's sources, then syncs every source in the background and starts polling. */
+  start(configured: Record<string, SourceSettings>): Promise<void>;
+  /** Stops polling; resolves once syncs under way have ended. */
+  close(): Promise<void>;
+  /** Creates or changes a source (not one gantry.toml defines) and syncs it in the background. */
+  save(name: string, settings: SourceSettings, by: string): Promise<{ source: SourceRow; created: boolean }>;
+  /** Deletes a source; its pipelines are retired, their runs and versions stay readable. */
+  remove(name: string, by: string): Promise<void>;
+  /** Syncs now (or joins the sync under way and the one after it) and resolves with the outcome. */
+  sync(name: string): Promise<SyncOutcome>;
+  /** Asks for a sync without waiting for it. */
+  requestSync(name: string): void;
+  /** A push to `branch` of a repository known by these URLs: syncs the sources following it; returns their names. */
+  pushed(repoUrls: string[], branch: string): Promise<string[]>;
+  /** The version of a source's pipeline as of a synced commit, for a pinned run. */
+  pin(pipeline: PipelineRow, commit: string): Promise<{ version: number; commit: string }>;
+  /** Whether a sync of the source is under way here. */
+  syncing(name: string): boolean;
+}
+
+export interface SourceManagerOptions extends SyncContext {
+  db: Db;
+  bus: EventBus;
+}
+
+export function createSourceManager(options: SourceManagerOptions): SourceManager {
+  const { db, bus, now } = options;
+  const syncer = createSourceSyncer(options);
+  /** Per source: the sync under way, and the one asked for while it ran. */
+  const running = new Map<string, Promise<SyncOutcome>>();
+  const next = new Map<string, Promise<SyncOutcome>>();
+  let poller: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
+
+  const record = async (kind: EventKind, data: Record<string, unknown>) => {
+    await insertEvent(db, { kind, data, at: now() });
+    bus.publish({ kind, ...(typeof data.source === "string" && { source: data.source }) });
+  };
+
+  const sync = (name: string): Promise<SyncOutcome> => {
+    const queued = next.get(name);
+    if (queued) return queued;
+    const current = running.get(name);
+    const start = () => {
+      next.delete(name);
+      const run = syncer.sync(name).finally(() => {
+        if (running.get(name) === run) running.delete(name);
+      });
+      running.set(name, run);
+      return run;
+    };
+    if (!current) return start();
+    const after = current.catch(() => undefined).then(start);
+    next.set(name, after);
+    return after;
+  };
+
+  const requestSync = (name: string) => {
+    if (closed) return;
+    // The outcome is on the source (state, error) and in the event log.
+    sync(name).catch(() => undefined);
+  };
+
+  const retire = async (name: string) => {
+    for (const pipeline of await listPipelinesOf(db, name)) {
+      if (await markPipelineDeleted(db, pipeline, now())) bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
+      await insertEvent(db, { kind: "pipeline.removed", namespace: pipeline.namespace, pipelineId: pipeline.id, data: { file: pipeline.file, source: name }, at: now() });
+      bus.publish({ kind: "pipeline.removed", namespace: pipeline.namespace, pipeline: pipeline.id });
+    }
+  };
+
+  const removeNow = async (name: string) => {
+    // A sync under way ends first: it must not write versions of a source that is gone.
+    await running.get(name)?.catch(() => undefined);
+    await next.get(name)?.catch(() => undefined);
+    await retire(name);
+    await deleteSource(db, name);
+    syncer.forget(name);
+  };
+
+  const poll = async () => {
+    const at = now().getTime();
+    for (const source of await listSources(db)) {
+      if (source.pollIntervalMs === 0 || running.has(source.name)) continue;
+      const last = source.lastCheckedAt?.getTime() ?? 0;
+      if (at - last >= source.pollIntervalMs) requestSync(source.name);
+    }
+  };
+
+  return {
+    async start(configured) {
+      for (const [name, settings] of Object.entries(configured)) {
+        const { created, changed } = await upsertSource(db, name, settings, "config", now());
+        if (changed) await record(created ? "source.added" : "source.changed", { source: name, by: "gantry.toml" });
+      }
+      for (const source of await listSources(db)) {
+        if (source.definedIn === "config" && !Object.hasOwn(configured, source.name)) {
+          await removeNow(source.name);
+          await record("source.removed", { source: source.name, by: "gantry.toml" });
+        }
+      }
+      for (const source of await listSources(db)) requestSync(source.name);
+      poller = setInterval(() => void poll().catch((error) => console.error("source polling failed:", error)), POLL_TICK_MS);
+      poller.unref();
+    },
+    async close() {
+      closed = true;
+      clearInterval(poller);
+      await Promise.all([...running.values(), ...next.values()].map((sync) => sync.catch(() => undefined)));
+    },
+    async save(name, settings, by) {
+      const existing = await getSource(db, name);
+      if (existing?.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; change it there`);
+      const taken = (await listSources(db)).find((source) => source.name !== name && source.namespace === settings.namespace);
+      if (taken) throw new ConflictError(`namespace "${settings.namespace}" is already the namespace of source ${taken.name}`);
+      const { created, changed } = await upsertSource(db, name, settings, "api", now());
+      if (changed) {
+        if (!created && existing && (existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace)) {
+          // Another repository, branch or folder: the mirror and what was loaded from it start over.
+          await running.get(name)?.catch(() => undefined);
+          syncer.forget(name);
+        }
+        await record(created ? "source.added" : "source.changed", { source: name, by });
+        requestSync(name);
+      }
+      return { source: (await getSource(db, name))!, created };
+    },
+    async remove(name, by) {
+      const existing = await getSource(db, name);
+      if (!existing) throw new NotFoundError(`source ${name} not found`);
+      if (existing.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; remove it there`);
+      await removeNow(name);
+      await record("source.removed", { source: name, by });
+    },
+    sync: async (name) => {
+      if (!(await getSource(db, name))) throw new NotFoundError(`source ${name} not found`);
+      return sync(name);
+    },
+    requestSync,
+    async pushed(repoUrls, branch) {
+      const wanted = new Set(repoUrls.map(normalizeRepoUrl));
+      const names = (await listSources(db)).filter((source) => source.branch === branch && wanted.has(normalizeRepoUrl(source.repo))).map((source) => source.name);
+      for (const name of names) requestSync(name);
+      return names;
+    },
+    async pin(pipeline, commit) {
+      const key = { namespace: pipeline.namespace, id: pipeline.id };
+      const name = `${key.namespace}/${key.id}`;
+      if (!COMMIT_PATTERN.test(commit)) throw new ValidationError(`commit "${commit}" must be a commit sha (7 to 40 hex digits)`);
+      if (pipeline.source === null) throw new ValidationError(`pipeline ${name} comes from the local pipelines folder: only a pipeline from a git source can run as of a commit`);
+      const found = await findSourceCommits(db, pipeline.source, commit);
+      if (found.length === 0) throw new NotFoundError(`commit ${commit} is not a synced commit of source ${pipeline.source} (gantry source get ${pipeline.source} lists them)`);
+      if (found.length > 1) throw new ValidationError(`commit ${commit} is ambiguous in source ${pipeline.source}: give more of the sha`);
+      const synced = found[0]!;
+      const version = await versionAtCommit(db, pipeline.source, key, synced.seq);
+      if (version === undefined) throw new ConflictError(`pipeline ${name} has no version as of commit ${synced.sha.slice(0, 12)} (its source had not loaded it yet)`);
+      if (version === null) throw new ConflictError(`pipeline ${name} did not exist at commit ${synced.sha.slice(0, 12)}`);
+      const row = await getVersion(db, key, version);
+      if (!row || !existsSync(row.bundlePath)) throw new ConflictError(`the code of ${name} version ${version} (commit ${synced.sha.slice(0, 12)}) was pruned; it cannot run again`);
+      return { version, commit: synced.sha };
+    },
+    syncing: (name) => running.has(name),
+  };
+}

@@ -1,0 +1,75 @@
+// Writes a source folder as of one commit into a fresh directory, from the mirror's objects
+// (never a checkout with its hooks and filters). Only the source folder is written, so a
+// pipeline cannot import what lies beside it in the repository; a symlink is kept only when
+// it names a file of the folder (its content is written in its place), never one leading out.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, posix } from "node:path";
+import { listTree, readBlobs, type TreeEntry } from "./git.ts";
+
+/** A source folder bigger than this is refused: pipelines and their helpers are small. */
+export const TREE_LIMITS = { files: 5_000, bytes: 64 * 1024 * 1024 };
+
+export interface WrittenTree {
+  /** Paths relative to the source folder, with each one's blob id (its content's fingerprint). */
+  files: Map<string, string>;
+  /** What was left out and why (a symlink out of the folder, a submodule). */
+  warnings: string[];
+}
+
+/**
+ * Writes `path` of commit `sha` into `dest` (made here; files 0644, folders 0755 so the
+ * sandbox user reads them). Throws when the folder is over TREE_LIMITS.
+ */
+export async function writeSourceTree(gitDir: string, sha: string, path: string, dest: string): Promise<WrittenTree> {
+  const entries = await listTree(gitDir, sha, path);
+  const prefix = path === "." ? "" : `${path}/`;
+  const inFolder = (entry: TreeEntry) => entry.path.slice(prefix.length);
+  if (entries.length > TREE_LIMITS.files) throw new Error(`the source folder holds ${entries.length} files, more than ${TREE_LIMITS.files}`);
+  const bytes = entries.reduce((sum, entry) => sum + entry.size, 0);
+  if (bytes > TREE_LIMITS.bytes) throw new Error(`the source folder holds ${bytes} bytes, more than ${TREE_LIMITS.bytes}`);
+
+  const warnings: string[] = [];
+  const regular = new Map<string, TreeEntry>();
+  const links: TreeEntry[] = [];
+  for (const entry of entries) {
+    const relative = inFolder(entry);
+    // Git refuses such names when it checks what it fetches; a second check costs nothing.
+    if (relative.split("/").some((part) => part === "" || part === "." || part === "..")) warnings.push(`${entry.path}: a path git should never hold, left out`);
+    else if (entry.type === "commit") warnings.push(`${entry.path} is a submodule: left out`);
+    else if (entry.mode === "120000") links.push(entry);
+    else if (entry.type === "blob" && !relative.split("/").includes(".git")) regular.set(relative, entry);
+  }
+  // A link is followed only to a regular file of the folder (a link to a link, or to a folder,
+  // could lead out through a path the lexical check cannot see).
+  const targets = await readBlobs(gitDir, links.map((link) => link.oid));
+  const files = new Map<string, string>();
+  const contentOf = new Map<string, string>();
+  for (const [relative, entry] of regular) {
+    files.set(relative, entry.oid);
+    contentOf.set(relative, entry.oid);
+  }
+  for (const link of links) {
+    const relative = inFolder(link);
+    const target = targets.get(link.oid)?.toString("utf8") ?? "";
+    const resolved = target.startsWith("/") ? undefined : posix.normalize(posix.join(posix.dirname(relative), target));
+    const file = resolved !== undefined && !resolved.startsWith("..") ? regular.get(resolved) : undefined;
+    if (!file) {
+      warnings.push(`${link.path} is a symlink to "${target}", which is not a file inside the source folder: left out`);
+      continue;
+    }
+    files.set(relative, file.oid);
+    contentOf.set(relative, file.oid);
+  }
+
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true, mode: 0o755 });
+  chmodSync(dest, 0o755);
+  const blobs = await readBlobs(gitDir, [...new Set(contentOf.values())]);
+  for (const [relative, oid] of contentOf) {
+    const target = join(dest, relative);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    const executable = regular.get(relative)?.mode === "100755";
+    writeFileSync(target, blobs.get(oid) ?? Buffer.alloc(0), { mode: executable ? 0o755 : 0o644 });
+  }
+  return { files, warnings };
+}

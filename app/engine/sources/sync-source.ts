@@ -1,0 +1,281 @@
+// One sync of a git source: ask the remote where the branch is (one request when nothing
+// changed), fetch it, and load each new commit that changed the source folder, oldest first,
+// into versions labelled with the commit. A failure at any step leaves the versions already
+// made current and is shown on the source; nothing stored is lost, a force-push included.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "../../db/client.ts";
+import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
+import { insertEvent } from "../../db/repos/events.ts";
+import { getSource, recordCommit, recordVersionAtCommit, updateSourceStatus, type SourceRow } from "../../db/repos/sources.ts";
+import { UpstreamError } from "../../domain/errors.ts";
+import type { ContainerPolicy } from "../../domain/container-policy.ts";
+import { ID_PATTERN } from "../../domain/ids.ts";
+import type { PipelineKey } from "../../domain/pipeline-key.ts";
+import type { SpecIssue } from "../../domain/pipeline-spec.ts";
+import type { CommitInfo, VersionOrigin } from "../../domain/sources.ts";
+import type { EventBus } from "../event-bus.ts";
+import type { RunSandbox } from "../executors/run-sandbox.ts";
+import { buildBundle, type PipelineBuilder } from "../pipelines/bundle-build.ts";
+import { compilePipelineFile, type CompileResult } from "../pipelines/pipeline-compiler.ts";
+import { isPipelineFile } from "../pipelines/pipeline-loader.ts";
+import { ownershipProblem, recordPipelineEvent, registerLoadFailure, registerVersion, versionFiles } from "../pipelines/register-version.ts";
+import { createSandboxedBuilder } from "../pipelines/sandboxed-build.ts";
+import type { BundleImporter } from "../pipelines/sandboxed-import.ts";
+import { commitsBetween, ensureMirror, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
+import { installDependencies } from "./source-dependencies.ts";
+import { writeSourceTree } from "./source-tree.ts";
+
+/** Commits one sync loads at most (the newest); older ones are recorded but make no versions. */
+export const MAX_COMMITS_PER_SYNC = 20;
+/** Commits one sync records at most. */
+const MAX_COMMITS_SEEN = 1_000;
+
+export interface SyncContext {
+  db: Db;
+  bus: EventBus;
+  now: () => Date;
+  /** <data>/sources: mirrors, trees and installed dependencies. */
+  sourcesDir: string;
+  bundlesDir: string;
+  sandbox: RunSandbox;
+  containerPolicy?: ContainerPolicy;
+  /** A global secret's value (the source's credentials). */
+  secret(name: string): Promise<string | undefined>;
+  /** Imports a bundle to read its spec (the server's sandbox); a Worker when absent. */
+  importBundle?: BundleImporter;
+}
+
+export interface SyncOutcome {
+  /** The branch's commit the source is synced to now. */
+  head?: CommitInfo;
+  /** Nothing new on the remote: nothing was fetched. */
+  unchanged: boolean;
+  /** New commits seen, and how many of them changed the source folder and were loaded. */
+  commits: number;
+  loaded: number;
+  /** Pipelines that got a new version, and files that failed to load, by commit. */
+  versions: { pipeline: string; version: number; commit: string }[];
+  failures: { file: string; commit: string; issues: SpecIssue[] }[];
+  /** What was left out (a symlink out of the folder, commits past the per-sync limit). */
+  warnings: string[];
+}
+
+/** What a source last loaded, per file: so an unchanged file is not bundled again. */
+interface LoadedFile {
+  fingerprint: string;
+  key?: PipelineKey;
+}
+
+export interface SourceSyncer {
+  sync(name: string): Promise<SyncOutcome>;
+  /** Forgets what the syncer knew of a source (it was deleted or moved). */
+  forget(name: string): void;
+  /** Where a source's mirror is. */
+  mirrorOf(name: string): string;
+}
+
+/** A sync that could not finish: the remote, the credentials, the branch. */
+export class SyncError extends UpstreamError {}
+
+export function createSourceSyncer(context: SyncContext): SourceSyncer {
+  const { db, now } = context;
+  const registration = { db, bus: context.bus, now };
+  const loadedFiles = new Map<string, Map<string, LoadedFile>>();
+  const mirrorOf = (name: string) => join(context.sourcesDir, name, "repo.git");
+
+  const builderFor = (folder: string): PipelineBuilder =>
+    context.sandbox.status.state === "off" ? buildBundle : createSandboxedBuilder(context.sandbox, folder);
+
+  const credentialsOf = async (source: SourceRow): Promise<GitCredentials | undefined> => {
+    if (!source.auth) return undefined;
+    const value = await context.secret(source.auth);
+    if (value === undefined) throw new SyncError(`the secret "${source.auth}" named by auth is not set: set it with gantry secret set ${source.auth}`);
+    return parseCredentials(value);
+  };
+
+  /** Loads the source folder as of one commit; returns the pipelines it defines now. */
+  const loadCommit = async (source: SourceRow, commit: CommitInfo, seq: number, outcome: SyncOutcome): Promise<void> => {
+    const treesDir = join(context.sourcesDir, source.name, "trees");
+    mkdirSync(treesDir, { recursive: true, mode: 0o711 });
+    const folder = join(treesDir, commit.sha);
+    const tree = await writeSourceTree(mirrorOf(source.name), commit.sha, source.path, folder);
+    outcome.warnings.push(...tree.warnings.map((warning) => `${commit.sha.slice(0, 7)}: ${warning}`));
+    const origin: VersionOrigin = { ...commit, source: source.name };
+    const repoPath = (file: string) => (source.path === "." ? file : `${source.path}/${file}`);
+    const known = loadedFiles.get(source.name) ?? new Map<string, LoadedFile>();
+    loadedFiles.set(source.name, known);
+
+    const dependencies = await installDependencies(folder, join(context.sourcesDir, "dependencies"), context.sandbox);
+    const files = [...tree.files.keys()].filter((file) => !file.includes("/") && isPipelineFile(file)).sort();
+    const present = new Set<string>();
+    const defined = new Map<string, PipelineKey>();
+    for (const file of files) {
+      const fingerprint = fingerprintOf(tree.files, file, dependencies.ok ? (dependencies.hash ?? "") : "failed");
+      const last = known.get(file);
+      present.add(file);
+      if (last?.fingerprint === fingerprint && last.key) {
+        defined.set(file, last.key);
+        continue;
+      }
+      const fallbackId = file.replace(/\.[^.]+$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 64) || "invalid";
+      const previous = last?.key;
+      const blameKey: PipelineKey = previous ?? { namespace: source.namespace, id: fallbackId };
+      const fail = async (issues: SpecIssue[], key = blameKey) => {
+        await registerLoadFailure(registration, { key, file: repoPath(file), source: source.name, issues, origin });
+        outcome.failures.push({ file: repoPath(file), commit: commit.sha, issues });
+        known.set(file, { fingerprint, ...(previous && { key: previous }) });
+        if (previous) defined.set(file, previous);
+      };
+      if (!dependencies.ok) {
+        await fail([{ path: "", message: dependencies.message }]);
+        continue;
+      }
+      let compiled: CompileResult;
+      try {
+        compiled = await compilePipelineFile(join(folder, file), {
+          bundlesDir: context.bundlesDir,
+          buildBundle: builderFor(folder),
+          ...(context.containerPolicy && { policy: context.containerPolicy }),
+          ...(context.importBundle && { importBundle: context.importBundle }),
+        });
+      } catch (error) {
+        compiled = { ok: false, issues: [{ path: "", message: `the file could not be loaded: ${(error as Error).message}` }] };
+      }
+      if (!compiled.ok) {
+        await fail(compiled.issues, compiled.id && ID_PATTERN.test(compiled.id) ? { namespace: source.namespace, id: compiled.id } : blameKey);
+        continue;
+      }
+      const key = { namespace: source.namespace, id: compiled.spec.id };
+      const owner = await getPipeline(db, key);
+      const taken = ownershipProblem(owner, repoPath(file), source.name, owner !== undefined && (owner.source !== source.name || present.has(owner.file.slice(source.path === "." ? 0 : source.path.length + 1))));
+      if (taken) {
+        await fail([{ path: "id", message: taken }]);
+        continue;
+      }
+      // The file now defines another id: the old pipeline is gone, and its triggers with it.
+      if (previous && previous.id !== key.id && (await markPipelineDeleted(db, previous, now()))) {
+        context.bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
+      }
+      const { version, created } = await registerVersion(registration, {
+        key,
+        file: repoPath(file),
+        source: source.name,
+        compiled,
+        origin,
+        files: versionFiles(folder, join(folder, file), compiled.inputs),
+      });
+      if (created) outcome.versions.push({ pipeline: `${key.namespace}/${key.id}`, version, commit: commit.sha });
+      known.set(file, { fingerprint, key });
+      defined.set(file, key);
+    }
+    for (const file of [...known.keys()]) if (!present.has(file)) known.delete(file);
+
+    // Pipelines of this source no file defines any more are retired; their runs and versions stay.
+    const keys = new Set([...defined.values()].map((key) => `${key.namespace}/${key.id}`));
+    for (const pipeline of await listPipelinesOf(db, source.name)) {
+      if (keys.has(`${pipeline.namespace}/${pipeline.id}`)) continue;
+      if (await markPipelineDeleted(db, pipeline, now())) {
+        context.bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });
+      }
+      await recordPipelineEvent(registration, "pipeline.removed", pipeline, { file: pipeline.file, commit: commit.sha });
+      await recordVersionAtCommit(db, source.name, seq, pipeline, null);
+    }
+    for (const key of defined.values()) {
+      const row = await getPipeline(db, key);
+      if (row?.currentVersion != null) await recordVersionAtCommit(db, source.name, seq, key, row.currentVersion);
+    }
+    await keepCommit(mirrorOf(source.name), commit.sha);
+    // Only the newest tree is kept (stack traces of its runs point into it).
+    for (const name of readdirSync(treesDir)) if (name !== commit.sha) rmSync(join(treesDir, name), { recursive: true, force: true });
+  };
+
+  const sync = async (name: string): Promise<SyncOutcome> => {
+    const source = await getSource(db, name);
+    if (!source) throw new SyncError(`source ${name} not found`);
+    const outcome: SyncOutcome = { unchanged: false, commits: 0, loaded: 0, versions: [], failures: [], warnings: [] };
+    const gitDir = mirrorOf(name);
+    try {
+      const credentials = await credentialsOf(source);
+      const remote = await remoteHead(source.repo, source.branch, credentials);
+      if (!remote) throw new SyncError(`the repository has no branch "${source.branch}"`);
+      const mirrored = existsSync(join(gitDir, "HEAD"));
+      if (source.head?.sha === remote && mirrored && loadedFiles.has(name)) {
+        outcome.unchanged = true;
+        outcome.head = source.head;
+        await updateSourceStatus(db, name, { state: "ok", lastError: null, lastCheckedAt: now() });
+        return outcome;
+      }
+      await updateSourceStatus(db, name, { state: "syncing", lastCheckedAt: now() });
+      context.bus.publish({ kind: "source.syncing", source: name });
+      mkdirSync(join(context.sourcesDir, name), { recursive: true, mode: 0o711 });
+      await ensureMirror(gitDir);
+      const head = await fetchBranch(gitDir, source.repo, source.branch, credentials);
+      const from = source.head && (await hasCommit(gitDir, source.head.sha)) ? source.head.sha : undefined;
+      const range = await commitsBetween(gitDir, { ...(from && { from }), to: head, path: source.path, limit: from ? MAX_COMMITS_SEEN : 1 });
+      const commits = range.commits;
+      // The head is always loaded (after a force-push it may equal an older state); of the
+      // others, those that changed the folder, the newest up to the limit.
+      const toLoad = new Set(commits.filter((commit, index) => commit.touching || index === commits.length - 1).map((commit) => commit.sha));
+      const loadable = commits.filter((commit) => toLoad.has(commit.sha));
+      if (loadable.length > MAX_COMMITS_PER_SYNC) {
+        for (const skipped of loadable.slice(0, loadable.length - MAX_COMMITS_PER_SYNC)) toLoad.delete(skipped.sha);
+        outcome.warnings.push(`${loadable.length - MAX_COMMITS_PER_SYNC} older commits that changed the folder made no versions (a sync loads at most ${MAX_COMMITS_PER_SYNC})`);
+      }
+      if (range.more) outcome.warnings.push(`more than ${MAX_COMMITS_SEEN} new commits: only the newest were recorded`);
+      let last: CommitInfo | undefined;
+      for (const commit of commits) {
+        const info: CommitInfo = { sha: commit.sha, author: commit.author, message: commit.message, committedAt: commit.committedAt };
+        const loaded = toLoad.has(commit.sha);
+        const seq = await recordCommit(db, name, { ...info, loaded }, now());
+        outcome.commits++;
+        if (loaded) {
+          await loadCommit(source, info, seq, outcome);
+          outcome.loaded++;
+        }
+        last = info;
+        // Progress shows on the source page as each commit lands.
+        await updateSourceStatus(db, name, { head: info });
+      }
+      outcome.head = last ?? source.head ?? undefined;
+      await updateSourceStatus(db, name, { state: "ok", lastError: null, lastSyncAt: now() });
+      await recordSourceEvent(context, name, "source.synced", {
+        head: outcome.head?.sha,
+        commits: outcome.commits,
+        loaded: outcome.loaded,
+        versions: outcome.versions.length,
+        failures: outcome.failures.length,
+        ...(outcome.warnings.length > 0 && { warnings: outcome.warnings.slice(0, 20) }),
+      });
+      return outcome;
+    } catch (error) {
+      const message = (error as Error).message;
+      await updateSourceStatus(db, name, { state: "error", lastError: message, lastCheckedAt: now() });
+      await recordSourceEvent(context, name, "source.sync_failed", { error: message });
+      throw error instanceof SyncError ? error : new SyncError(message);
+    }
+  };
+
+  return {
+    sync,
+    forget(name) {
+      loadedFiles.delete(name);
+      rmSync(join(context.sourcesDir, name), { recursive: true, force: true });
+    },
+    mirrorOf,
+  };
+}
+
+/** A file's fingerprint: its content and that of every file of the folder it could import, and the installed packages. */
+function fingerprintOf(files: Map<string, string>, file: string, dependencies: string): string {
+  const hasher = new Bun.CryptoHasher("sha256").update(`${file}\0${files.get(file)}\0${dependencies}`);
+  // Any other file may be a helper it imports; a change to one reloads every pipeline of the
+  // folder, which a sync does only for commits that changed the folder at all.
+  for (const [path, oid] of [...files].sort(([a], [b]) => a.localeCompare(b))) if (path !== file) hasher.update(`\0${path}\0${oid}`);
+  return hasher.digest("hex");
+}
+
+async function recordSourceEvent(context: SyncContext, source: string, kind: "source.synced" | "source.sync_failed", data: Record<string, unknown>): Promise<void> {
+  await insertEvent(context.db, { kind, data: { source, ...data }, at: context.now() });
+  context.bus.publish({ kind, source });
+}
