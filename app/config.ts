@@ -7,6 +7,7 @@ import { parseDuration } from "./domain/duration.ts";
 import { parseMemory } from "./domain/pipeline-spec.ts";
 import type { RoleMapping } from "./domain/user-roles.ts";
 import { signInSettingsProblem } from "./auth/sign-in-checks.ts";
+import { parseSourceSettings, sourceNameSchema, type SourceSettings } from "./domain/sources.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -92,6 +93,37 @@ const artifactsUrl = v.pipe(
   v.string(),
   v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._\/-]*)?$/, 'must be "s3://bucket" or "s3://bucket/prefix" (bucket: a-z 0-9 . -; prefix: A-Z a-z 0-9 . _ - /)'),
   v.check((value) => !value.split("/").slice(3).includes(".."), "must not contain .. in its prefix"),
+);
+/** gantry.toml's snake_case keys of a source, as the API spells them. */
+const SOURCE_KEYS: Record<string, string> = { hook_secret: "hookSecret", poll_interval: "pollInterval" };
+/** [sources.<name>] tables in gantry.toml (or JSON in the environment): git repositories to load pipelines from. */
+const sourceConfigs = v.pipe(
+  v.union([v.string(), v.record(v.string(), v.record(v.string(), v.unknown()))], "must be a table of tables"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    let tables: Record<string, Record<string, unknown>>;
+    try {
+      tables = typeof dataset.value === "string" ? (JSON.parse(dataset.value) as Record<string, Record<string, unknown>>) : dataset.value;
+    } catch {
+      addIssue({ message: 'must be JSON like {"ops":{"repo":"https://git.example.com/ops.git"}}' });
+      return NEVER;
+    }
+    const sources: Record<string, SourceSettings> = {};
+    for (const [name, table] of Object.entries(tables)) {
+      const named = v.safeParse(sourceNameSchema, name);
+      if (!named.success) {
+        addIssue({ message: `[sources.${name}]: ${named.issues[0].message}` });
+        return NEVER;
+      }
+      const input = Object.fromEntries(Object.entries(table ?? {}).map(([key, value]) => [SOURCE_KEYS[key] ?? key, value]));
+      const parsed = parseSourceSettings(name, input);
+      if (!parsed.ok) {
+        addIssue({ message: `[sources.${name}]: ${parsed.message}` });
+        return NEVER;
+      }
+      sources[name] = parsed.settings;
+    }
+    return sources;
+  }),
 );
 const nonNegativeInt = v.pipe(v.union([v.number(), v.string()]), v.transform(Number), v.integer("must be a whole number"), v.minValue(0));
 
@@ -194,6 +226,8 @@ const SETTINGS = {
   artifactMaxBytes: { env: "GANTRY_ARTIFACT_MAX_BYTES", toml: "artifact_max_bytes", schema: byteSize, fallback: 10 * 1024 ** 3 },
   /** A pipeline's caches together keep at most this many bytes; the least recently used go first. */
   cacheMaxBytes: { env: "GANTRY_CACHE_MAX_BYTES", toml: "cache_max_bytes", schema: byteSize, fallback: 2 * 1024 ** 3 },
+  /** Git repositories pipelines are loaded from, beside the local folder: [sources.<name>] tables in gantry.toml. */
+  sources: { env: "GANTRY_SOURCES", toml: "sources", schema: sourceConfigs, fallback: {} as Record<string, SourceSettings> },
   /** Events older than this are pruned by the janitor. */
   eventsMaxAgeMs: { env: "GANTRY_EVENTS_MAX_AGE", toml: "events_max_age", schema: duration, fallback: 30 * 86_400_000 },
   /** At most this many of the newest events are kept. */

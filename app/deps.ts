@@ -32,6 +32,7 @@ import { createFindingsCollector } from "./engine/task-files/findings.ts";
 import { createArtifactParts } from "./engine/task-files/artifact-parts.ts";
 import type { ArtifactStore } from "./stores/artifact-store.ts";
 import { createPipelineLoader, type PipelineLoader } from "./engine/pipelines/pipeline-loader.ts";
+import { createSourceManager, type SourceManager } from "./engine/sources/source-manager.ts";
 import { engineNode } from "./engine/node-identity.ts";
 import { GANTRY_VERSION } from "./version.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
@@ -52,6 +53,8 @@ export interface Deps {
   bus: EventBus;
   logs: LogStore;
   loader: PipelineLoader;
+  /** Git sources of pipelines: their syncs, polling, pushes and pinned commits. */
+  sources: SourceManager;
   orchestrator: Orchestrator;
   /** The bubblewrap sandbox run() tasks and pipeline imports run in, and whether it works here. */
   sandbox: RunSandbox;
@@ -91,7 +94,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   });
   const sandbox = prepareRunSandbox(config.runSandbox, {
     shared: config.runSandboxPaths,
-    reach: [join(config.dataDir, "workspaces"), join(config.dataDir, "bundles"), ...(existsSync(config.pipelinesDir) ? [config.pipelinesDir] : [])],
+    reach: [join(config.dataDir, "workspaces"), join(config.dataDir, "bundles"), join(config.dataDir, "sources"), ...(existsSync(config.pipelinesDir) ? [config.pipelinesDir] : [])],
   });
   const database = await openDatabase(config.dbUrl, config.dbAuthToken);
   await migrate(database.client);
@@ -143,6 +146,17 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
       importBundle: createSandboxedImporter(sandbox),
     }),
     now,
+  });
+  const sources = createSourceManager({
+    db,
+    bus,
+    now,
+    sourcesDir: join(config.dataDir, "sources"),
+    bundlesDir,
+    sandbox,
+    containerPolicy,
+    secret: (name) => secrets.resolveGlobal(name),
+    ...(sandbox.status.state !== "off" && { importBundle: createSandboxedImporter(sandbox) }),
   });
   const artifactParts = createArtifactParts({ config, db, now });
   const orchestrator = createOrchestrator({
@@ -222,9 +236,10 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     secrets,
     now,
     containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
+    sources,
   });
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  return { config, db, database, now, bus, logs, loader, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
+  return { config, db, database, now, bus, logs, loader, sources, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
 }

@@ -25,6 +25,7 @@ import { extensionCallsApi } from "./http/api/extension-calls.ts";
 import { subscriptionsApi } from "./http/api/subscriptions.ts";
 import { systemApi } from "./http/api/system.ts";
 import { approvalsApi } from "./http/api/approvals.ts";
+import { sourcesApi } from "./http/api/sources.ts";
 
 /** Raw object uploads stream into the store, which stops them at GANTRY_OBJECT_MAX_BYTES itself. */
 const API_OBJECT_UPLOAD = /^\/api\/v1\/pipelines\/[^/]+\/[^/]+\/(?:runs\/[^/]+\/)?objects\//;
@@ -83,5 +84,6 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/users", usersApi);
   app.route("/api/v1/system", systemApi);
   app.route("/api/v1/approvals", approvalsApi);
+  app.route("/api/v1/sources", sourcesApi);
   return app;
 }

@@ -50,6 +50,8 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const loginCode = bootstrap && (await createLoginCode(deps.db, bootstrap.id, deps.now()));
   await deps.loader.scan();
   deps.loader.watch();
+  // Git sources sync in the background: a slow or unreachable remote never holds up the start.
+  await deps.sources.start(config.sources);
   const app = createServer(deps);
   const server = Bun.serve({
     port: config.port,
@@ -66,7 +68,12 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // Extensions start once pipelines (and so their subscriptions) are loaded, and once the
   // API's URL is known (container extensions are told where to call back).
   await deps.extensions.start();
-  const hooksApp = createHooksReceiver(deps.extensions);
+  const hooksApp = createHooksReceiver(deps.extensions, MAX_HOOK_BODY_BYTES, {
+    db: deps.db,
+    secret: (name) => deps.secrets.resolveGlobal(name),
+    requestSync: (name) => deps.sources.requestSync(name),
+    now: deps.now,
+  });
   const hooksServer = Bun.serve({
     port: config.hooksPort,
     hostname: config.host,
@@ -84,6 +91,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     pruned,
     async stop(stopOptions = {}) {
       await deps.loader.close();
+      await deps.sources.close();
       deps.janitor.stop();
       await deps.extensions.stop();
       await hooksServer.stop(true);

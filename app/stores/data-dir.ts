@@ -8,7 +8,7 @@ import { join } from "node:path";
 const PRIVATE_FILES = ["gantry.db", "gantry.db-wal", "gantry.db-shm", "gantry.db-journal", "secret-key", "bootstrap-token", "node-id"];
 const PRIVATE_DIRS = ["logs", "objects", "artifacts"];
 /** Folders the sandbox passes through to its workspace and bundle. */
-const PASSABLE_DIRS = ["workspaces", "bundles"];
+const PASSABLE_DIRS = ["workspaces", "bundles", "sources"];
 
 /**
  * Makes the data dir private and tightens what an older version left open, before the

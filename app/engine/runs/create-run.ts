@@ -38,6 +38,11 @@ export interface StartRunOptions {
   systemVariables?: Record<string, string>;
   /** The run may not read secrets (a pull request from a fork): tasks that reference one fail. */
   noSecrets?: boolean;
+  /**
+   * Runs the pipeline as of an older commit of its source: the version that commit left
+   * current (resolved by the sources, which check the commit) and the commit, recorded.
+   */
+  pinned?: { version: number; commit: string };
 }
 
 /** What a re-run adds: the version it keeps, the run it repeats, and the tasks it reuses. */
@@ -93,7 +98,7 @@ export async function createRun(
 ): Promise<RunWithTasks> {
   if (ctx.stopped || ctx.draining) throw new ConflictError("the server is stopping; start the run again once it is back");
   const pipeline = await requirePipeline(ctx.db, key);
-  const number = rerun?.version ?? pipeline.currentVersion;
+  const number = rerun?.version ?? start.pinned?.version ?? pipeline.currentVersion;
   if (number === null) {
     const problem = pipeline.loadError?.issues[0];
     throw new ConflictError(
@@ -114,9 +119,11 @@ export async function createRun(
     GANTRY_NAMESPACE: key.namespace,
     GANTRY_PIPELINE_ID: key.id,
   });
+  const commit = start.pinned?.commit ?? version.origin?.sha;
   const newRun = {
     trigger: start.trigger,
     version: version.version,
+    ...(commit && { commit }),
     variables: allVariables,
     inputs,
     ...(start.actor && { actor: start.actor }),

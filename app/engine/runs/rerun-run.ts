@@ -52,7 +52,16 @@ export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOp
     ctx,
     key,
     // The same inputs: they were checked against this same version when the original started.
-    { variables, systemVariables, inputs: original.inputs, trigger: options.trigger, noSecrets: original.noSecrets, actor: options.actor },
+    {
+      variables,
+      systemVariables,
+      inputs: original.inputs,
+      trigger: options.trigger,
+      noSecrets: original.noSecrets,
+      actor: options.actor,
+      // A run pinned to a commit is re-run as of the same commit.
+      ...(original.commit && { pinned: { version: original.version, commit: original.commit } }),
+    },
     actOnCancel,
     { version: original.version, of: original.id, only: options.only, reused },
   );

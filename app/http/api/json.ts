@@ -1,4 +1,5 @@
 // The JSON shapes of the API, built from database rows.
+import { commitWebUrl } from "../../domain/sources.ts";
 import type { PipelineRow, VersionRow } from "../../db/repos/pipelines.ts";
 import type { AttemptRow, ExecutionWithAttempts, RunWithTasks } from "../../db/repos/runs.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
@@ -35,16 +36,21 @@ export function pipelineJson(pipeline: PipelineRow, version: VersionRow | undefi
     // What a run asks for, as one JSON Schema object (form builders, clients in any language).
     inputs: inputsJsonSchema(spec?.inputs ?? []),
     file: pipeline.file,
+    // The git source it comes from; absent for the local pipelines folder.
+    ...(pipeline.source !== null && { source: pipeline.source }),
     updatedAt: iso(pipeline.updatedAt),
     ...(pipeline.loadError && { error: pipeline.loadError }),
   };
 }
 
-export function versionJson(version: VersionRow) {
+/** `repo`: the URL of the version's source, which links its commit. */
+export function versionJson(version: VersionRow, repo?: string) {
+  const url = version.origin && repo ? commitWebUrl(repo, version.origin.sha) : undefined;
   return {
     version: version.version,
     hash: version.hash,
     createdAt: iso(version.createdAt),
+    ...(version.origin && { commit: { ...version.origin, ...(url && { url }) } }),
     tasks: version.spec.tasks.map((task) => ({ id: task.id, kind: task.kind, needs: task.needs })),
   };
 }
@@ -123,6 +129,7 @@ export function runJson(run: RunWithTasks, place?: QueuePlace, findings?: LevelC
     ...(run.state === "queued" && place && { position: place.position, waitingFor: place.waitingFor }),
     trigger: run.trigger,
     version: run.version,
+    ...(run.commit && { commit: run.commit }),
     variables: run.variables,
     inputs: run.inputs,
     ...(run.actor && { startedBy: run.actor.name }),

@@ -30,6 +30,20 @@ const runBody = {
         "values of the pipeline's inputs (its `inputs` JSON Schema in GET /pipelines/{ns}/{id}); defaults apply; a 400 lists every problem as error.problems [{ input, message }]",
       additionalProperties: { type: ["string", "number", "boolean"] },
     },
+    commit: { type: "string", pattern: "^[0-9a-f]{7,40}$", description: "a pipeline of a git source runs as of this synced commit (the version that commit left current); recorded as the run's commit" },
+  },
+};
+const sourceBody = {
+  type: "object",
+  required: ["repo"],
+  properties: {
+    repo: { type: "string", description: "http(s)://, git:// or ssh:// URL (or git@host:path); no credentials in it" },
+    branch: { type: "string", default: "main", description: "the only branch loaded: pull requests and other branches never change pipeline code" },
+    path: { type: "string", default: ".gantry", description: "the repository's folder holding pipeline files (relative; \".\" for the top)" },
+    namespace: { type: "string", description: "namespace of its pipelines; the source's name by default" },
+    auth: { type: "string", description: "secret:<name>: a global secret holding a token or user:password, sent as HTTP Basic auth" },
+    hookSecret: { type: "string", description: "secret:<name>: signs POST /hooks/sources/<name> (X-Gantry-Signature-256)" },
+    pollInterval: { type: ["string", "number"], default: "1m", description: "how often the branch is checked (git ls-remote); 0 or \"off\": never" },
   },
 };
 const decisionBody = { type: "object", properties: { comment: { type: "string", maxLength: MAX_DECISION_COMMENT } } };
@@ -160,7 +174,7 @@ const subscriptionBody = {
 const callBody = {
   type: "object",
   required: ["method", "args"],
-  properties: { method: { type: "string", enum: ["startRun", "secret", "log", "getState", "setState", "event"] }, args: { type: "array" } },
+  properties: { method: { type: "string", enum: ["startRun", "secret", "log", "getState", "setState", "event", "pushed"] }, args: { type: "array" } },
 };
 const tokenBody = {
   type: "object",
@@ -182,7 +196,15 @@ export const API_ROUTES: RouteDoc[] = [
   { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker and sandbox (the run() sandbox: ok, off or unavailable, with why)", auth: false, success: 200 },
   { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version, its inputs (JSON Schema) and load error", auth: true, success: 200, response: pipelineResponse },
-  { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first", auth: true, success: 200 },
+  { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first; one from a git source has commit { sha, author, message, committedAt, source, url? }", auth: true, success: 200 },
+  {
+    method: "get",
+    path: "/pipelines/{ns}/{id}/versions/{version}/diff",
+    summary: "What changed in a version: { from, to, complete, files: [{ path, status (added|removed|changed), patch (unified diff), added, removed }] } against the version before it, or against=N",
+    auth: true,
+    query: ["against"],
+    success: 200,
+  },
   { method: "post", path: "/pipelines/{ns}/{id}/runs", summary: "Start a run", auth: true, body: runBody, success: 201 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs", summary: "Runs, newest first", auth: true, query: ["limit", "before"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}/runs/{run}", summary: "One run with its task executions and their attempts; a task waiting to retry has retryAt (ISO), one being stopped at its timeout the reason \"timed out after ..., stopping\"; one (and an attempt) whose log passed GANTRY_LOG_MAX_BYTES has log: { truncated: true, droppedLines, droppedBytes, maxBytes }", auth: true, success: 200 },
@@ -203,6 +225,17 @@ export const API_ROUTES: RouteDoc[] = [
     body: decisionBody,
     success: 200,
   },
+  { method: "get", path: "/sources", summary: "Git sources of pipelines (sources:read), the local folder first as \"local\": state (new|syncing|ok|error), head commit, lastSyncAt, error, pipelines", auth: true, success: 200 },
+  { method: "get", path: "/sources/{name}", summary: "One source with its last 50 synced commits (sha, author, message, loaded: whether it changed the folder)", auth: true, success: 200 },
+  { method: "put", path: "/sources/{name}", summary: "Create (201) or change (200) a source (sources:write); it syncs in the background. Sources in gantry.toml answer 409", auth: true, body: sourceBody, success: 201 },
+  {
+    method: "post",
+    path: "/sources/{name}/sync",
+    summary: "Sync now and answer when done: { source, sync: { unchanged, head, commits, loaded, versions, failures, warnings } }; 502 upstream_failed when the repository cannot be reached (its last good versions stay)",
+    auth: true,
+    success: 200,
+  },
+  { method: "delete", path: "/sources/{name}", summary: "Delete a source: its pipelines are retired (runs and versions stay readable)", auth: true, success: 204 },
   { method: "get", path: "/approvals", summary: "Approval gates waiting now, of pipelines whose runs the caller may read, each with mayDecide (and refusal: why not)", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
   {

@@ -2,7 +2,9 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { getVersion, listPipelines, listVersions, requirePipeline } from "../../db/repos/pipelines.ts";
-import { idSchema } from "../../domain/ids.ts";
+import { idSchema, runNumberSchema } from "../../domain/ids.ts";
+import { getSource } from "../../db/repos/sources.ts";
+import { versionDiff } from "../../engine/pipelines/version-diff.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
@@ -32,6 +34,20 @@ export const pipelinesApi = new Hono<AppEnv>()
     const { ns, id } = c.req.valid("param");
     requirePermission(c, "pipelines", "read", `${ns}/${id}`);
     const key = { namespace: ns, id };
-    await requirePipeline(db, key);
-    return c.json({ versions: (await listVersions(db, key)).map(versionJson) });
-  });
+    const pipeline = await requirePipeline(db, key);
+    const repo = pipeline.source === null ? undefined : (await getSource(db, pipeline.source))?.repo;
+    return c.json({ versions: (await listVersions(db, key)).map((version) => versionJson(version, repo)) });
+  })
+  .get(
+    "/:ns/:id/versions/:version/diff",
+    validate("param", v.object({ ...pipelineParams.entries, version: runNumberSchema })),
+    validate("query", v.object({ against: v.optional(runNumberSchema) })),
+    async (c) => {
+      const { db } = c.get("deps");
+      const { ns, id, version } = c.req.valid("param");
+      requirePermission(c, "pipelines", "read", `${ns}/${id}`);
+      const key = { namespace: ns, id };
+      await requirePipeline(db, key);
+      return c.json(await versionDiff(db, key, version, c.req.valid("query").against));
+    },
+  );

@@ -1,4 +1,5 @@
 // /api/v1/pipelines/:ns/:id/runs: start, list, get, cancel, re-run, and task logs.
+import { COMMIT_PATTERN } from "../../domain/sources.ts";
 import { Hono, type Context } from "hono";
 import { actorOf, deciderOf } from "../../auth/decider.ts";
 import { MAX_DECISION_COMMENT } from "../../domain/approvals.ts";
@@ -31,6 +32,8 @@ const startBody = v.optional(
     variables: v.optional(runVariablesSchema),
     // Checked against the pipeline's input schemas by the engine, which names every problem.
     inputs: v.optional(v.record(v.string(), v.unknown(), "must be an object of input values, e.g. { env: \"staging\" }")),
+    // A pipeline of a git source runs as of this synced commit (a sha, 7 to 40 hex digits).
+    commit: v.optional(v.pipe(v.string("must be a commit sha"), v.regex(COMMIT_PATTERN, "must be a commit sha (7 to 40 hex digits)"))),
   }),
   {},
 );
@@ -130,9 +133,16 @@ export const runsApi = new Hono<AppEnv>()
     const { ns, id } = c.req.valid("param");
     const deps = c.get("deps");
     const body = c.req.valid("json");
+    const pinned = body.commit === undefined ? undefined : await deps.sources.pin(await requirePipeline(deps.db, { namespace: ns, id }), body.commit);
     const run = await deps.orchestrator.startRun(
       { namespace: ns, id },
-      { variables: body.variables ?? {}, ...(body.inputs && { inputs: body.inputs }), actor: await actorOf(deps.db, token), trigger: { kind: "api", by: token.name } },
+      {
+        variables: body.variables ?? {},
+        ...(body.inputs && { inputs: body.inputs }),
+        ...(pinned && { pinned }),
+        actor: await actorOf(deps.db, token),
+        trigger: { kind: "api", by: token.name },
+      },
     );
     const [json] = await runsJson(deps, [run]);
     return c.json({ run: json }, 201);
