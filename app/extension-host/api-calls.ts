@@ -89,6 +89,19 @@ const eventData = v.pipe(
   }),
 );
 
+/** A push to a repository: the URLs it is known by (clone, web, ssh) and the branch that moved. */
+const pushSchema = v.strictObject(
+  {
+    repoUrls: v.pipe(
+      v.array(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(2048, "must be at most 2048 characters")), "must be a list of repository URLs"),
+      v.minLength(1, "must name at least one URL"),
+      v.maxLength(10, "must name at most 10 URLs"),
+    ),
+    branch: v.pipe(v.string("must be a branch name"), v.minLength(1, "must not be empty"), v.maxLength(255, "must be at most 255 characters")),
+  },
+  "must be an object like {repoUrls, branch}",
+);
+
 const eventKind = v.picklist(EXTENSION_EVENT_KINDS, `must be one of ${EXTENSION_EVENT_KINDS.join(", ")} (the other events are Gantry's to record)`);
 
 /** Each method: its parameters by name (for error messages) and the schema of its arguments. */
@@ -98,6 +111,7 @@ const CALLS = {
   getState: { params: ["key"], args: v.tuple([stateKey]) },
   setState: { params: ["key", "value"], args: v.tuple([stateKey, stateValue]) },
   event: { params: ["kind", "data", "subscriptionId"], args: v.tuple([eventKind, eventData, v.nullish(subscriptionId)]) },
+  pushed: { params: ["push"], args: v.tuple([pushSchema]) },
 } as const;
 
 export type ApiMethod = keyof typeof CALLS;

@@ -101,6 +101,7 @@ async function handle(message: HostMessage): Promise<void> {
           secret: (id, name) => call("secret", [id, name]) as Promise<string | undefined>,
           getState: (key) => call("getState", [key]) as Promise<string | undefined>,
           setState: (key, value) => call("setState", [key, value]) as Promise<void>,
+          pushed: (push) => call("pushed", [push]) as Promise<{ sources: string[] }>,
           event: (kind, data, subscriptionId) => call("event", [kind, data, subscriptionId]) as Promise<void>,
         };
         for (const subscription of message.subscriptions) await subscribe(subscription);

@@ -65,6 +65,8 @@ export interface ExtensionHostOptions {
    * without it, the containers' apiUrl (the same URL, see deps.ts).
    */
   publicUrl?: () => string;
+  /** Git sources following a repository sync when an extension tells of a push to it; none without. */
+  sources?: { pushed(repoUrls: string[], branch: string): Promise<string[]> };
 }
 
 /** A call a container extension makes over HTTP (POST /api/v1/extensions/<id>/calls). */
@@ -225,6 +227,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         await insertEvent(db, { kind, ...pipeline, data: { ...JSON.parse(text), extension: ext.id }, at: now() });
         bus.publish({ kind, ...(pipeline && { namespace: pipeline.namespace, pipeline: pipeline.pipelineId }) });
         return undefined;
+      }
+      case "pushed": {
+        const [push] = call.args;
+        return { sources: (await options.sources?.pushed(push.repoUrls, push.branch)) ?? [] };
       }
       case "getState":
         return getExtensionState(db, ext.id, call.args[0]);

@@ -155,6 +155,13 @@ export interface ExtensionApi<Config = unknown, Params = unknown> {
   /** Extension state that survives restarts (e.g. when a schedule last fired). */
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
+  /**
+   * Tells Gantry a branch of a repository moved (a push webhook): the git sources that load
+   * pipelines from that branch sync. `repoUrls`: every URL the repository is known by (clone,
+   * web, ssh), compared without scheme, credentials or ".git". Answers the sources that sync.
+   * @example await api.pushed({ repoUrls: [payload.repository.clone_url], branch: "main" });
+   */
+  pushed(push: { repoUrls: string[]; branch: string }): Promise<{ sources: string[] }>;
 }
 
 export interface ExtensionDefinition<Config = unknown, Params = unknown> {

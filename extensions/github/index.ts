@@ -252,6 +252,19 @@ async function taskToken(config: Config, request: TokenRequest): Promise<string 
   return installationToken(config, installation, { repo, marginMs: TASK_TOKEN_MARGIN_MS });
 }
 
+/** Tells Gantry of a push, by every URL the repository goes by; answers the sources that sync. */
+async function syncSources(api: Api, payload: unknown, branch: string): Promise<string[]> {
+  const repository = field(payload, "repository");
+  const urls = ["clone_url", "html_url", "ssh_url", "git_url", "url"].map((name) => text(field(repository, name))).filter((url): url is string => url !== undefined);
+  if (urls.length === 0) return [];
+  try {
+    return (await api.pushed({ repoUrls: [...new Set(urls)].slice(0, 10), branch })).sources;
+  } catch (error) {
+    api.log(`could not tell the sources of a push: ${(error as Error).message}`);
+    return [];
+  }
+}
+
 async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
   const key = runKey(run);
   let target = checks.get(key);
@@ -306,8 +319,10 @@ export default defineExtension<Config, Params>({
       return reject(400, "invalid", `the body is not valid JSON: ${(error as Error).message}`, "invalid JSON");
     }
     const found = readEvent(request.headers[EVENT_HEADER] ?? "", delivery, payload);
+    // A push to a branch that git sources load pipelines from syncs them (pull requests never do).
+    const pushed = found?.event === "push" && found.branch !== undefined ? await syncSources(api, payload, found.branch) : [];
     const subscriptions = found ? api.subscriptions().filter((subscription) => matches(subscription, found)) : [];
-    if (!found || subscriptions.length === 0) return { status: 200, body: { runs: [] } };
+    if (!found || subscriptions.length === 0) return { status: 200, body: { runs: [], ...(pushed.length > 0 && { sources: pushed }) } };
 
     const runs: { namespace: string; pipeline: string; id: number; duplicate: boolean }[] = [];
     const failures: string[] = [];
@@ -331,8 +346,8 @@ export default defineExtension<Config, Params>({
       }
     }
     // The delivery id makes a retry start only what is missing.
-    if (failures.length > 0) return { status: 503, body: { runs, error: { code: "unavailable", message: `could not start a run: ${failures.join("; ")}` } } };
-    return { status: 202, body: { runs } };
+    if (failures.length > 0) return { status: 503, body: { runs, ...(pushed.length > 0 && { sources: pushed }), error: { code: "unavailable", message: `could not start a run: ${failures.join("; ")}` } } };
+    return { status: 202, body: { runs, ...(pushed.length > 0 && { sources: pushed }) } };
   },
   // No App configured means the extension does not start, and the host answers "no token" itself.
   provideToken: (request, api) => taskToken(api.config, request),

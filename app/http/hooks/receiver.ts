@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import { TooLargeError } from "../../domain/errors.ts";
 import type { ExtensionHost } from "../../extension-host/host.ts";
 import { errorBody, handleError } from "../errors.ts";
+import { handleSourceHook, type SourceHookDeps } from "./source-hook.ts";
 
 /**
  * Fixed rather than GANTRY_API_MAX_BODY: GitHub sends payloads of up to 25 MB (and drops
@@ -27,7 +28,8 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
   return Buffer.concat(chunks);
 }
 
-export function createHooksReceiver(host: ExtensionHost, limit = MAX_HOOK_BODY_BYTES) {
+/** `sources`: git sources' signed push notices at POST /hooks/sources/<name>; none without. */
+export function createHooksReceiver(host: ExtensionHost, limit = MAX_HOOK_BODY_BYTES, sources?: SourceHookDeps) {
   const handle = async (c: Context) => {
     const extension = c.req.param("extension")!;
     const body = await readLimited(c.req.raw, limit);
@@ -38,6 +40,13 @@ export function createHooksReceiver(host: ExtensionHost, limit = MAX_HOOK_BODY_B
     return c.json((response.body ?? {}) as object, response.status as 200);
   };
   return new Hono()
+    // Before the extensions' routes: "sources" is no extension's id.
+    .post("/hooks/sources/:name", async (c) => {
+      if (!sources) return c.json(errorBody("not_found", "no git sources here"), 404);
+      const body = await readLimited(c.req.raw, limit);
+      const answer = await handleSourceHook(sources, c.req.param("name"), c.req.raw.headers, body);
+      return c.json(answer.body, answer.status as 202);
+    })
     .post("/hooks/:extension", handle)
     .post("/hooks/:extension/*", handle)
     .notFound((c) => c.json(errorBody("not_found", `no hook at ${c.req.method} ${c.req.path}; hooks are POST /hooks/<extension>/...`), 404))
