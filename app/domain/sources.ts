@@ -119,11 +119,12 @@ export function sourcePath(path: string): { path: string } | { problem: string }
   return { path: parts.length === 0 ? "." : parts.join("/") };
 }
 
-/** "secret:<name>" (or the bare name) → the secret's name. */
+/** "secret:<name>" → the secret's name: the prefix says it names a secret, not holds one. */
 const secretReference = (what: string) =>
   v.pipe(
     v.string(`${what} must be secret:<name>`),
-    v.transform((value) => value.replace(/^secret:/, "")),
+    v.startsWith("secret:", `${what} must be secret:<name>, naming a global secret (never the credentials themselves)`),
+    v.transform((value) => value.slice("secret:".length)),
     v.regex(SECRET_NAME_PATTERN, `${what} must be secret:<name>, the name ${SECRET_NAME_RULE}`),
   );
 

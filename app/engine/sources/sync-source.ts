@@ -2,7 +2,7 @@
 // changed), fetch it, and load each new commit that changed the source folder, oldest first,
 // into versions labelled with the commit. A failure at any step leaves the versions already
 // made current and is shown on the source; nothing stored is lost, a force-push included.
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
@@ -22,7 +22,7 @@ import { isPipelineFile } from "../pipelines/pipeline-loader.ts";
 import { ownershipProblem, recordPipelineEvent, registerLoadFailure, registerVersion, versionFiles } from "../pipelines/register-version.ts";
 import { createSandboxedBuilder } from "../pipelines/sandboxed-build.ts";
 import type { BundleImporter } from "../pipelines/sandboxed-import.ts";
-import { commitsBetween, ensureMirror, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
+import { commitInfo, commitsBetween, ensureMirror, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
 import { installDependencies } from "./source-dependencies.ts";
 import { writeSourceTree } from "./source-tree.ts";
 
@@ -96,9 +96,9 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
 
   /** Loads the source folder as of one commit; returns the pipelines it defines now. */
   const loadCommit = async (source: SourceRow, commit: CommitInfo, seq: number, outcome: SyncOutcome): Promise<void> => {
-    const treesDir = join(context.sourcesDir, source.name, "trees");
-    mkdirSync(treesDir, { recursive: true, mode: 0o711 });
-    const folder = join(treesDir, commit.sha);
+    // One folder per source whatever the commit: bundles name the files they were made from
+    // (source maps), so the same content at another commit bundles the same, and is no new version.
+    const folder = join(context.sourcesDir, source.name, "tree");
     const tree = await writeSourceTree(mirrorOf(source.name), commit.sha, source.path, folder);
     outcome.warnings.push(...tree.warnings.map((warning) => `${commit.sha.slice(0, 7)}: ${warning}`));
     const origin: VersionOrigin = { ...commit, source: source.name };
@@ -186,8 +186,6 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       if (row?.currentVersion != null) await recordVersionAtCommit(db, source.name, seq, key, row.currentVersion);
     }
     await keepCommit(mirrorOf(source.name), commit.sha);
-    // Only the newest tree is kept (stack traces of its runs point into it).
-    for (const name of readdirSync(treesDir)) if (name !== commit.sha) rmSync(join(treesDir, name), { recursive: true, force: true });
   };
 
   const sync = async (name: string): Promise<SyncOutcome> => {
@@ -214,6 +212,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       const from = source.head && (await hasCommit(gitDir, source.head.sha)) ? source.head.sha : undefined;
       const range = await commitsBetween(gitDir, { ...(from && { from }), to: head, path: source.path, limit: from ? MAX_COMMITS_SEEN : 1 });
       const commits = range.commits;
+      // A force-push back to an older commit: nothing is new, but the folder is as it was then.
+      if (commits.length === 0 && head !== source.head?.sha) commits.push({ ...(await commitInfo(gitDir, head)), touching: true });
       // The head is always loaded (after a force-push it may equal an older state); of the
       // others, those that changed the folder, the newest up to the limit.
       const toLoad = new Set(commits.filter((commit, index) => commit.touching || index === commits.length - 1).map((commit) => commit.sha));
