@@ -82,7 +82,7 @@ describe("authentication", () => {
   it("requires a token on every route but health and container extensions' calls", async () => {
     const open = API_ROUTES.filter((route) => !route.auth).map((route) => `${route.method} ${route.path}`);
     expect(open).toEqual(["get /health", "post /extensions/{id}/calls"]);
-    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1", name: "dist" };
+    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1", name: "dist", version: "1" };
     // Calls take an extension's own secret instead of a user token; without it they are refused too.
     const calls = await as(undefined, "/extensions/walker/calls", { method: "POST", body: JSON.stringify({ method: "log", args: ["x"] }) });
     expect(await expectError(calls, 401, "unauthorized")).toContain("Bearer");
@@ -327,6 +327,8 @@ describe("openapi", () => {
     expect((await api("/secrets/walk", { method: "PUT", body: secretBody })).status).toBe(201);
     expect((await api("/pipelines/default/quick/secrets/walk", { method: "PUT", body: secretBody })).status).toBe(201);
     expect((await api("/roles/walker", { method: "PUT", body: JSON.stringify({ permissions: [] }) })).status).toBe(201);
+    // A source whose repository answers nothing: its sync is a live 502 naming why.
+    expect((await api("/sources/walk", { method: "PUT", body: JSON.stringify({ repo: "http://127.0.0.1:9/nothing.git", pollInterval: 0 }) })).status).toBe(201);
     // Objects are raw bytes, any body will do; GET comes before PUT in the table.
     for (const base of ["/pipelines/default/quick", `/pipelines/default/quick/runs/${run.id}`]) {
       const stored = await api(`${base}/objects/walk`, { method: "PUT", body: "walk-object", headers: { "content-type": "application/octet-stream" } });
@@ -340,6 +342,7 @@ describe("openapi", () => {
       "/pipelines/{ns}/{id}/subscriptions": { extension: "walker", params: {} },
       "/users/{id}/grant": { roles: ["viewer"] },
       "/users/{id}/revoke": { roles: ["viewer"] },
+      "/sources/{name}": { repo: "http://127.0.0.1:9/nothing.git", pollInterval: 0 },
     };
     // A person, as a sign-in through an identity provider records one.
     const profile = { provider: "oidc" as const, subject: "walk-sub", name: "Walk Er", groups: [], mappedRoles: [] };
@@ -347,7 +350,7 @@ describe("openapi", () => {
     const subscribed = await api("/pipelines/default/quick/subscriptions", post({ extension: "walker" }));
     expect(subscribed.status).toBe(201);
     const sub = String(((await subscribed.json()) as { subscription: { id: number } }).subscription.id);
-    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub, name: "walk" };
+    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub, name: "walk", version: "1" };
     for (const route of API_ROUTES) {
       const path =
         route.path === "/tokens/{id}"
@@ -382,7 +385,9 @@ describe("openapi", () => {
           ? 401
           : route.path.endsWith("/artifacts/{name}")
             ? 404
-            : route.success;
+            : route.path === "/sources/{name}/sync"
+              ? 502
+              : route.success;
       // A PUT of something that exists replaces it: 200 instead of 201.
       if (route.method === "put") expect([200, 201], label).toContain(response.status);
       else expect(response.status, label).toBe(expected);

@@ -50,9 +50,9 @@ describe("every route checks its permission", () => {
     expect((await api("/secrets/walk", { method: "PUT", body: JSON.stringify({ value: "walk-value" }) })).status).toBeOneOf([200, 201]);
     // A permission that matches nothing: the token is valid but may do nothing.
     const secret = await tokenWithRole("nobody", [{ resource: "pipelines", target: "^no-such/thing$", actions: ["read"] }]);
-    const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1", name: "walk" };
+    const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1", name: "walk", version: "1" };
     // Routes every valid token may use, and lists that show only what the token may read.
-    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals"]);
+    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals", "get /sources"]);
     let checked = 0;
     for (const route of API_ROUTES) {
       const key = `${route.method} ${route.path}`;
@@ -78,6 +78,8 @@ describe("every route checks its permission", () => {
     expect(checked).toBeGreaterThan(20);
     const list = (await (await as(secret, "/pipelines")).json()) as { pipelines: unknown[] };
     expect(list.pipelines).toEqual([]);
+    // Sources, the local folder's included, are listed only to who may read them.
+    expect(await (await as(secret, "/sources")).json()).toEqual({ sources: [] });
   });
 });
 

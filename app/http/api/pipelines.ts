@@ -8,6 +8,7 @@ import { versionDiff } from "../../engine/pipelines/version-diff.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
+import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { pipelineJson, versionJson } from "./json.ts";
 import { pipelineParams } from "../params.ts";
 
@@ -40,12 +41,12 @@ export const pipelinesApi = new Hono<AppEnv>()
   })
   .get(
     "/:ns/:id/versions/:version/diff",
+    permit("pipelines", "read", pipelineTarget),
     validate("param", v.object({ ...pipelineParams.entries, version: runNumberSchema })),
     validate("query", v.object({ against: v.optional(runNumberSchema) })),
     async (c) => {
       const { db } = c.get("deps");
       const { ns, id, version } = c.req.valid("param");
-      requirePermission(c, "pipelines", "read", `${ns}/${id}`);
       const key = { namespace: ns, id };
       await requirePipeline(db, key);
       return c.json(await versionDiff(db, key, version, c.req.valid("query").against));
