@@ -6,6 +6,8 @@ import { createGitRepo, startGitDaemon, startGitHttpServer, type GitRepo, type G
 import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { signBody } from "../app/domain/hmac-signature.ts";
+import { pruneBundles } from "../app/engine/pipelines/bundle-pruning.ts";
+import { join } from "node:path";
 
 const pipeline = (id: string, message: string) => `import { definePipeline, run } from "gantry";
 export default definePipeline({ id: "${id}", tasks: { say: run(async (ctx) => ctx.log("${message}")) } });
@@ -184,7 +186,8 @@ describe("a git source", () => {
     expect((await versionsOf(`${name}/hello`)).map((version) => version.commit?.sha)).toEqual([b, a]);
     // The content of a is version 1 again.
     expect((await json<{ pipeline: { version: number } }>(await gantry.api(`/pipelines/${name}/hello`))).pipeline.version).toBe(1);
-    // The removed commit can still be run.
+    // The removed commit can still be run, also after the janitor pruned bundles a day later.
+    await pruneBundles(gantry.deps.db, join(gantry.dataDir, "bundles"), new Date(Date.now() + 86_400_000));
     expect((await runAndLog(`${name}/hello`, { commit: b })).log).toContain("b");
   });
 

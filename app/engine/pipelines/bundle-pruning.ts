@@ -1,17 +1,19 @@
 // Old pipeline bundles go, so a busy pipelines folder (every edit is a bundle, with its npm
 // imports inside) does not fill the disk. A bundle stays while a pipeline's current version,
-// one of its newest versions or an unfinished run uses it, and for an hour after it was
+// one of its newest versions, an unfinished run or one of its source's newest commits uses it, and for an hour after it was
 // written (the loader writes a bundle before it records its version). A pruned version
 // keeps its row; its bundle is written again if its file ever returns to that content.
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { desc, inArray } from "drizzle-orm";
+import { desc, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { pipelines, pipelineVersions, runs } from "../../db/schema/index.ts";
+import { pipelines, pipelineVersions, runs, sourceCommits, sourcePipelineVersions } from "../../db/schema/index.ts";
 import type { RunState } from "../../domain/states.ts";
 
 /** Versions per pipeline whose bundles stay, newest first (besides the current one). */
 export const BUNDLE_KEEP_VERSIONS = 5;
+/** A source's newest synced commits whose versions stay runnable (`gantry run start --commit`). */
+export const BUNDLE_KEEP_COMMITS = 50;
 const FRESH_MS = 3_600_000;
 
 async function bundlesInUse(db: Db): Promise<Set<string>> {
@@ -22,7 +24,14 @@ async function bundlesInUse(db: Db): Promise<Set<string>> {
     .select({ namespace: runs.namespace, id: runs.pipelineId, version: runs.version })
     .from(runs)
     .where(inArray(runs.state, unfinished));
-  const needed = new Set([...current, ...running].map((row) => versionKey(row.namespace, row.id, row.version)));
+  // Versions the newest synced commits of each source left current: a run pinned to one of them needs its bundle.
+  const pinnable = await db
+    .select({ namespace: sourcePipelineVersions.namespace, id: sourcePipelineVersions.pipelineId, version: sourcePipelineVersions.version })
+    .from(sourcePipelineVersions)
+    .where(
+      sql`${sourcePipelineVersions.seq} > (select coalesce(max(${sourceCommits.seq}), 0) - ${BUNDLE_KEEP_COMMITS} from ${sourceCommits} where ${sourceCommits.source} = ${sourcePipelineVersions.source})`,
+    );
+  const needed = new Set([...current, ...running, ...pinnable].map((row) => versionKey(row.namespace, row.id, row.version)));
   const versions = await db
     .select({ namespace: pipelineVersions.namespace, id: pipelineVersions.pipelineId, version: pipelineVersions.version, bundlePath: pipelineVersions.bundlePath })
     .from(pipelineVersions)
