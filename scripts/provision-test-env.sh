@@ -31,6 +31,13 @@ if ! command -v bwrap >/dev/null; then
 fi
 command -v bwrap >/dev/null && say "$(bwrap --version)"
 
+# Git sources (and their tests' http-backend and daemon) need git itself.
+if ! command -v git >/dev/null || ! [ -x /usr/lib/git-core/git-http-backend ]; then
+  say "installing git"
+  apt_install git || say "no git: git source and checkout tests will fail"
+fi
+command -v git >/dev/null && say "$(git --version)"
+
 # The flawfinder() scan preset runs Debian's flawfinder (C/C++, native SARIF) in the sandbox.
 if ! command -v flawfinder >/dev/null; then
   say "installing flawfinder"
