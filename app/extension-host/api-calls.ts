@@ -99,7 +99,7 @@ const pushSchema = v.strictObject(
     ),
     branch: v.pipe(v.string("must be a branch name"), v.minLength(1, "must not be empty"), v.maxLength(255, "must be at most 255 characters")),
   },
-  "must be an object like {repoUrls, branch}",
+  'must be { repoUrls: [URL, ...], branch: "name" }',
 );
 
 const eventKind = v.picklist(EXTENSION_EVENT_KINDS, `must be one of ${EXTENSION_EVENT_KINDS.join(", ")} (the other events are Gantry's to record)`);

@@ -116,6 +116,8 @@ describe("calls from a Worker extension", () => {
       ["secret", [id, "../../etc/passwd"], "secret: name: must be a secret name: 1-128 characters of A-Z a-z 0-9 _ . -"],
       ["getState", [{ key: "k" }], "getState: key: must be a string"],
       ["setState", ["k", { a: 1 }], "setState: value: must be a string"],
+      ["pushed", [{ repoUrls: [], branch: "main" }], "pushed: push.repoUrls: must name at least one URL"],
+      ["pushed", [{ repoUrls: ["https://h/x.git"] }], 'pushed: push.branch: must be { repoUrls: [URL, ...], branch: "name" }'],
       ["setState", ["n", 5], "setState: value: must be a string"],
       ["setState", ["", "v"], "setState: key: must not be empty"],
       ["setState", ["big", "x".repeat(1024 * 1024 + 1)], "setState: value: must be at most 1048576 bytes"],
@@ -157,7 +159,7 @@ describe("calls from a Worker extension", () => {
     const raw = await fetch(`${gantry.hooksUrl}/hooks/prober/raw`, { method: "POST", body: "{}" });
     expect(raw.status).toBe(200);
     expect(await raw.json()).toEqual({
-      reply: { type: "reply", callId: 777777, ok: false, error: 'unknown method "dropTables": one of startRun, secret, getState, setState, event' },
+      reply: { type: "reply", callId: 777777, ok: false, error: 'unknown method "dropTables": one of startRun, secret, getState, setState, event, pushed' },
     });
     const { extension } = (await (await gantry.api("/extensions/prober")).json()) as {
       extension: { state: string; restarts: number; log: string[]; subscriptions: { id: number; error?: string }[] };
@@ -205,9 +207,9 @@ describe("calls from a container extension (POST /api/v1/extensions/:id/calls)",
     expect(await call({ method: 5 }, "wrong-secret")).toMatchObject({ status: 401 });
     const runsBefore = (await runsOfTarget()).length;
     const cases: [unknown, string][] = [
-      ["{not json", 'the body must be JSON {"method": "<log|startRun|secret|getState|setState|event>", "args": [...]}'],
+      ["{not json", 'the body must be JSON {"method": "<log|startRun|secret|getState|setState|event|pushed>", "args": [...]}'],
       [{ method: 5, args: [] }, "method: must be a string"],
-      [{ method: "dropTables", args: [] }, 'unknown method "dropTables": one of startRun, secret, getState, setState, event'],
+      [{ method: "dropTables", args: [] }, 'unknown method "dropTables": one of startRun, secret, getState, setState, event, pushed'],
       [{ method: "setState", args: "k" }, "setState: args must be an array [key, value]"],
       [{ method: "setState", args: ["k", { a: 1 }] }, "setState: value: must be a string"],
       [{ method: "getState", args: ["k", "extra"] }, "getState: takes at most 1 argument (key), got 2"],
