@@ -73,10 +73,15 @@ describe("sources of a server", () => {
   });
 
   it("never take over a pipeline the local folder defines, and say so", async () => {
-    const hello = await json<{ pipeline: { file: string; source?: string; error?: { issues: { message: string }[] } } }>(await gantry.api("/pipelines/ops/hello"));
+    const hello = await json<{ pipeline: { file: string; source?: string; error?: unknown } }>(await gantry.api("/pipelines/ops/hello"));
+    // The folder's pipeline is untouched: no source, no error of the other file.
     expect(hello.pipeline.source).toBeUndefined();
-    expect(hello.pipeline.error?.issues[0]?.message).toContain("is already defined by the local pipelines folder");
-    expect((await sourceOf("ops")).pipelines.map((p) => p.id)).toEqual(["deploy"]);
+    expect(hello.pipeline.error).toBeUndefined();
+    const source = await json<{ source: { pipelines: { id: string }[]; lastSync: { failures: { file: string; issues: { message: string }[] }[] } } }>(await gantry.api("/sources/ops"));
+    expect(source.source.pipelines.map((p) => p.id)).toEqual(["deploy"]);
+    // The source's last sync says why its file was not loaded.
+    expect(source.source.lastSync.failures[0]).toMatchObject({ file: "ci/hello.ts" });
+    expect(source.source.lastSync.failures[0]!.issues[0]!.message).toContain("pipeline ops/hello is already defined by the local pipelines folder");
   });
 
   it("sync on a GitHub push to their branch, not on a pull request or another branch", async () => {

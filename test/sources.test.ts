@@ -154,8 +154,16 @@ describe("a git source", () => {
     expect(unknown.status).toBe(404);
     expect((await json<{ error: { message: string } }>(unknown)).error.message).toContain(`commit abcdef1234 is not a synced commit of source ${name}`);
 
+    // A file that never loaded is listed with its error, as in the local folder.
+    await repo.commit({ ".gantry/never.ts": "export default 42;" }, { message: "Add a broken file" });
+    // (hello.ts, still broken, is loaded again with it: any file of the folder may be its helper.)
+    expect((await sync(name)).sync.failures.map((failure) => failure.file)).toEqual([".gantry/hello.ts", ".gantry/never.ts"]);
+    const never = await json<{ pipeline: { version: number | null; error: { issues: { message: string }[] } } }>(await gantry.api(`/pipelines/${name}/never`));
+    expect(never.pipeline.version).toBeNull();
+    expect(never.pipeline.error.issues.length).toBeGreaterThan(0);
+    expect((await sourceOf(name)).source.pipelines.map((p) => p.id)).toEqual(["build", "hello", "never"]);
     // Deleting a file retires its pipeline; its runs stay readable.
-    await repo.commit({ ".gantry/build.ts": null, ".gantry/hello.ts": pipeline("hello", "three") }, { message: "Drop build" });
+    await repo.commit({ ".gantry/build.ts": null, ".gantry/never.ts": null, ".gantry/hello.ts": pipeline("hello", "three") }, { message: "Drop build" });
     expect((await sync(name)).sync.versions).toEqual([{ pipeline: `${name}/hello`, version: 3, commit: expect.any(String) }]);
     expect((await gantry.api(`/pipelines/${name}/build`)).status).toBe(404);
     expect((await sourceOf(name)).source.pipelines.map((p) => p.id)).toEqual(["hello"]);

@@ -2,7 +2,7 @@
 // a commit left current.
 import { and, desc, eq, like, lte, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { sourceCommits, sourcePipelineVersions, sources, type SourceState } from "../schema/index.ts";
+import { sourceCommits, sourcePipelineVersions, sources, type LastSync, type SourceState } from "../schema/index.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { CommitInfo, SourceSettings } from "../../domain/sources.ts";
@@ -73,7 +73,7 @@ export async function upsertSource(db: Db, name: string, settings: SourceSetting
 export async function updateSourceStatus(
   db: Db,
   name: string,
-  status: { state?: SourceState; head?: CommitInfo | null; lastError?: string | null; lastSyncAt?: Date; lastCheckedAt?: Date },
+  status: { state?: SourceState; head?: CommitInfo | null; lastError?: string | null; lastSyncAt?: Date; lastCheckedAt?: Date; lastSync?: LastSync },
 ): Promise<void> {
   await db.update(sources).set(status).where(eq(sources.name, name));
 }

@@ -4,6 +4,16 @@ import type { CommitInfo } from "../../domain/sources.ts";
 
 export type SourceState = "new" | "syncing" | "ok" | "error";
 
+/** What the last sync that got through did: shown on the source until the next one. */
+export interface LastSync {
+  at: string;
+  commits: number;
+  loaded: number;
+  versions: { pipeline: string; version: number; commit: string }[];
+  failures: { file: string; commit: string; issues: { path: string; message: string }[] }[];
+  warnings: string[];
+}
+
 export const sources = sqliteTable("sources", {
   name: text().primaryKey(),
   repo: text().notNull(),
@@ -21,6 +31,7 @@ export const sources = sqliteTable("sources", {
   head: text({ mode: "json" }).$type<CommitInfo>(),
   /** Why the last sync failed; the last good versions keep running meanwhile. */
   lastError: text(),
+  lastSync: text({ mode: "json" }).$type<LastSync>(),
   lastSyncAt: integer({ mode: "timestamp_ms" }),
   /** When the remote was last asked (a poll that found nothing new counts). */
   lastCheckedAt: integer({ mode: "timestamp_ms" }),

@@ -122,10 +122,18 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       const previous = last?.key;
       const blameKey: PipelineKey = previous ?? { namespace: source.namespace, id: fallbackId };
       const fail = async (issues: SpecIssue[], key = blameKey) => {
-        await registerLoadFailure(registration, { key, file: repoPath(file), source: source.name, issues, origin });
         outcome.failures.push({ file: repoPath(file), commit: commit.sha, issues });
-        known.set(file, { fingerprint, ...(previous && { key: previous }) });
-        if (previous) defined.set(file, previous);
+        // Another folder's or source's pipeline is never marked with this file's error.
+        const owner = await getPipeline(db, key);
+        if (owner && owner.source !== source.name) {
+          known.set(file, { fingerprint, ...(previous && { key: previous }) });
+          if (previous) defined.set(file, previous);
+          return;
+        }
+        // The pipeline is listed with its error (and keeps its last good version, if any).
+        await registerLoadFailure(registration, { key, file: repoPath(file), source: source.name, issues, origin });
+        known.set(file, { fingerprint, key });
+        defined.set(file, key);
       };
       if (!dependencies.ok) {
         await fail([{ path: "", message: dependencies.message }]);
@@ -195,8 +203,10 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     const gitDir = mirrorOf(name);
     try {
       const credentials = await credentialsOf(source);
-      const remote = await remoteHead(source.repo, source.branch, credentials);
-      if (!remote) throw new SyncError(`the repository has no branch "${source.branch}"`);
+      const remote = await remoteHead(source.repo, source.branch, credentials).catch((error: Error) => {
+        throw new SyncError(`cannot reach ${source.repo}: ${error.message}`);
+      });
+      if (!remote) throw new SyncError(`${source.repo} has no branch "${source.branch}"`);
       const mirrored = existsSync(join(gitDir, "HEAD"));
       if (source.head?.sha === remote && mirrored && loadedFiles.has(name)) {
         outcome.unchanged = true;
@@ -208,7 +218,9 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       context.bus.publish({ kind: "source.syncing", source: name });
       mkdirSync(join(context.sourcesDir, name), { recursive: true, mode: 0o711 });
       await ensureMirror(gitDir);
-      const head = await fetchBranch(gitDir, source.repo, source.branch, credentials);
+      const head = await fetchBranch(gitDir, source.repo, source.branch, credentials).catch((error: Error) => {
+        throw new SyncError(`cannot fetch ${source.branch} from ${source.repo}: ${error.message}`);
+      });
       const from = source.head && (await hasCommit(gitDir, source.head.sha)) ? source.head.sha : undefined;
       const range = await commitsBetween(gitDir, { ...(from && { from }), to: head, path: source.path, limit: from ? MAX_COMMITS_SEEN : 1 });
       const commits = range.commits;
@@ -238,7 +250,14 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         await updateSourceStatus(db, name, { head: info });
       }
       outcome.head = last ?? source.head ?? undefined;
-      await updateSourceStatus(db, name, { state: "ok", lastError: null, lastSyncAt: now() });
+      const at = now();
+      await updateSourceStatus(db, name, {
+        state: "ok",
+        lastError: null,
+        lastSyncAt: at,
+        // Kept for whoever looks later (the sync adding a source starts is nobody's request).
+        lastSync: { at: at.toISOString(), commits: outcome.commits, loaded: outcome.loaded, versions: outcome.versions.slice(0, 100), failures: outcome.failures.slice(0, 100), warnings: outcome.warnings.slice(0, 100) },
+      });
       await recordSourceEvent(context, name, "source.synced", {
         head: outcome.head?.sha,
         commits: outcome.commits,

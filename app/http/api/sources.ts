@@ -36,6 +36,8 @@ export async function sourceJson(deps: Deps, row: SourceRow) {
     ...(row.head && { head: { ...row.head, ...(url && { url }) } }),
     ...(row.lastError !== null && { error: row.lastError }),
     lastSyncAt: iso(row.lastSyncAt),
+    // What the last sync that got through did (versions made, files that failed, what was left out).
+    ...(row.lastSync && { lastSync: row.lastSync }),
     lastCheckedAt: iso(row.lastCheckedAt),
     pipelines: pipelines.map((pipeline) => ({ namespace: pipeline.namespace, id: pipeline.id, file: pipeline.file, ...(pipeline.loadError && { error: pipeline.loadError }) })),
     createdAt: iso(row.createdAt),
