@@ -27,6 +27,9 @@ async function main(): Promise<number> {
       return (await import("./cli/run.ts")).runCommand(args);
     case "logs":
       return (await import("./cli/logs.ts")).logsCommand(args);
+    case "source":
+    case "sources":
+      return (await import("./cli/source.ts")).sourceCommand(args);
     case "secret":
     case "secrets":
       return (await import("./cli/secret.ts")).secretCommand(args);

@@ -61,6 +61,8 @@ const pipelineSchema = v.object({
   /** Absent from servers before typed inputs. */
   inputs: v.optional(inputsSchema),
   file: v.optional(v.string()),
+  /** The git source it comes from; absent for the local pipelines folder (and from older servers). */
+  source: v.optional(v.string()),
   updatedAt: v.optional(timestamp),
   error: v.optional(loadErrorSchema),
 });
@@ -139,6 +141,8 @@ const runSchema = v.object({
   waitingFor: v.optional(v.string()),
   trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
   version: v.number(),
+  /** The commit of a git source it runs as of (asked for with --commit, or its version's). */
+  commit: v.optional(v.string()),
   variables: v.record(v.string(), v.string()),
   /** Its typed inputs, checked and with defaults applied (absent from older servers). */
   inputs: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()])), {}),
@@ -297,3 +301,81 @@ const waitingApprovalSchema = v.object({
 export type WaitingApprovalJson = v.InferOutput<typeof waitingApprovalSchema>;
 
 export const approvalListAnswer = v.object({ approvals: v.array(waitingApprovalSchema) });
+
+/** A commit of a git source: a source's head, a version's origin. */
+const commitSchema = v.object({
+  sha: v.string(),
+  author: v.string(),
+  message: v.string(),
+  committedAt: v.string(),
+  /** Where a browser shows it (http(s) repositories only). */
+  url: v.optional(v.string()),
+});
+export type CommitJson = v.InferOutput<typeof commitSchema>;
+
+const versionSchema = v.object({
+  version: v.number(),
+  hash: v.string(),
+  createdAt: timestamp,
+  /** The commit that made it, for a pipeline of a git source. */
+  commit: v.optional(v.object({ ...commitSchema.entries, source: v.string() })),
+  tasks: v.array(v.object({ id: v.string(), kind: v.string() })),
+});
+export type VersionJson = v.InferOutput<typeof versionSchema>;
+
+export const versionListAnswer = v.object({ versions: v.array(versionSchema) });
+
+/** What changed from one version to another, a unified diff per file. */
+export const versionDiffAnswer = v.object({
+  from: v.nullable(v.number()),
+  to: v.number(),
+  /** False when a version was stored before its text was kept: no diff can be shown. */
+  complete: v.boolean(),
+  files: v.array(v.object({ path: v.string(), status: v.string(), patch: v.string(), added: v.number(), removed: v.number() })),
+});
+export type VersionDiffJson = v.InferOutput<typeof versionDiffAnswer>;
+
+/** A source: a git repository (or, as "local", the pipelines folder) pipelines are loaded from. */
+const sourceSchema = v.object({
+  name: v.string(),
+  kind: v.string(),
+  repo: v.optional(v.string()),
+  branch: v.optional(v.string()),
+  path: v.string(),
+  namespace: v.optional(v.string()),
+  /** "secret:<name>". */
+  auth: v.optional(v.string()),
+  hookSecret: v.optional(v.string()),
+  /** Milliseconds between polls; 0: never polled. */
+  pollInterval: v.optional(v.number()),
+  /** "api" or "config" (gantry.toml: changed there, not here). */
+  definedIn: v.optional(v.string()),
+  state: v.string(),
+  head: v.optional(commitSchema),
+  error: v.optional(v.string()),
+  lastSyncAt: v.optional(timestamp),
+  lastCheckedAt: v.optional(timestamp),
+  pipelines: v.array(v.object({ namespace: v.string(), id: v.string(), file: v.string(), error: v.optional(loadErrorSchema) })),
+});
+export type SourceJson = v.InferOutput<typeof sourceSchema>;
+
+/** What one sync did: the commits it saw and loaded, the versions they made, the files that failed. */
+const syncSchema = v.object({
+  unchanged: v.boolean(),
+  head: v.optional(commitSchema),
+  commits: v.number(),
+  loaded: v.number(),
+  versions: v.array(v.object({ pipeline: v.string(), version: v.number(), commit: v.string() })),
+  failures: v.array(v.object({ file: v.string(), commit: v.string(), issues: v.array(issueSchema) })),
+  warnings: v.array(v.string()),
+});
+export type SyncJson = v.InferOutput<typeof syncSchema>;
+
+export const sourceListAnswer = v.object({ sources: v.array(sourceSchema) });
+export const sourceAnswer = v.object({ source: sourceSchema });
+export const sourceDetailAnswer = v.object({
+  source: sourceSchema,
+  commits: v.array(v.object({ ...commitSchema.entries, loaded: v.boolean(), syncedAt: timestamp })),
+});
+/** The local folder's sync is a rescan and has no outcome of its own. */
+export const sourceSyncAnswer = v.object({ source: sourceSchema, sync: v.optional(syncSchema) });

@@ -22,7 +22,12 @@ server
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded
-  gantry pipeline get <ns/id> [--json]           tasks, inputs, current version, load error
+  gantry pipeline get <ns/id> [--json]           tasks, inputs, current version (and its commit), load error
+  gantry pipeline versions <ns/id> [--json]      its versions, newest first, with the commit of each
+  gantry pipeline diff <ns/id> [<version> [<against>]] [--json]
+                                                 what changed in a version's files, as a unified
+                                                 diff (default: the current version against the
+                                                 one before)
   gantry pipeline validate <file> [--namespace NS]  check a pipeline file locally (and its webhook secrets on the server)
   gantry pipeline subscriptions <ns/id> [--json] its subscriptions to extensions, with errors
   gantry pipeline subscribe <ns/id> <extension> [--param KEY=VALUE]... [--params-json '{...}']
@@ -31,11 +36,13 @@ pipelines
                                                  remove one (those from triggers: edit the file)
 
 runs
-  gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--wait] [--json]
+  gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--commit <sha>] [--wait] [--json]
                                                  start a run; -i gives a typed input (converted by
                                                  the pipeline's schema; missing required ones are
-                                                 asked for at a terminal); --wait follows it to its
-                                                 end, waiting gates included
+                                                 asked for at a terminal); --commit runs a git
+                                                 source's pipeline as of a synced commit (the
+                                                 version it left current); --wait follows it to
+                                                 its end, waiting gates included
   gantry run rerun <ns/id> <run> [--failed] [--wait] [--json]
                                                  run an ended run again (same version, variables);
                                                  --failed keeps its successful tasks (reused)
@@ -51,6 +58,23 @@ runs
   gantry logs <ns/id> <run> <task> [-f] [--attempt N]
                                                  a task's log; -f follows it live, --attempt N
                                                  prints one attempt's part
+
+sources (git repositories pipelines are loaded from; "local" is the pipelines folder)
+  gantry source ls [--json]                      each source's namespace, branch, state, head commit
+  gantry source get <name> [--json]              settings, state, error, pipelines, recent commits
+                                                 (✓: it changed the folder and was loaded)
+  gantry source add <name> --repo <url> [--branch main] [--path .gantry] [--namespace NS]
+         [--auth secret:<name>] [--hook-secret secret:<name>] [--poll 1m|off] [--sync] [--json]
+                                                 add a source (namespace: its name by default); it
+                                                 syncs in the background, or now with --sync
+  gantry source set <name> [--repo <url>] [--branch B] ... [--sync] [--json]
+                                                 change the flags given, keep the rest (--auth none,
+                                                 --hook-secret none: drop them)
+  gantry source rm <name>                        delete a source; its pipelines are retired (runs
+                                                 and versions stay readable)
+  gantry source sync <name> [--json]             sync now: new commits, versions made, files that
+                                                 failed to load (exit 0; 2 if the repository
+                                                 cannot be reached)
 
 secrets
   gantry secret set <name> [--pipeline <ns/id>]  set a secret; the value comes from stdin or a

@@ -1,6 +1,7 @@
-// `gantry pipeline ls|get|validate|subscribe|unsubscribe|subscriptions`: what the server has loaded,
-// one pipeline in detail (its inputs and trigger errors too), a local check of a pipeline file
-// (asking the server whether its webhook secrets exist), and a pipeline's subscriptions to extensions.
+// `gantry pipeline ls|get|versions|diff|validate|subscribe|unsubscribe|subscriptions`: what the
+// server has loaded, one pipeline in detail (its inputs and trigger errors too), its versions
+// (with their commits) and what changed between two, a local check of a pipeline file (asking
+// the server whether its webhook secrets exist), and a pipeline's subscriptions to extensions.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,14 +16,19 @@ import {
   pipelineListAnswer,
   subscriptionAnswer,
   subscriptionListAnswer,
+  versionDiffAnswer,
+  versionListAnswer,
   type PipelineJson,
   type TriggerJson,
+  type VersionDiffJson,
+  type VersionJson,
 } from "./api-schemas.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseVariables, pipelinePath, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { inputRows, inputSpecsOf } from "./run-inputs.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { formatTime, paint, printJson, table } from "./output.ts";
+import { formatTime, paint, printJson, table, truncate, type Style } from "./output.ts";
+import { describeCommit, shortSha } from "./source.ts";
 
 const ls: Subcommand = {
   usage: "gantry pipeline ls [--namespace NS] [--json]",
@@ -70,7 +76,9 @@ const get: Subcommand = {
       printJson(raw);
       return 0;
     }
-    printPipeline(data.pipeline);
+    // A pipeline of a git source: the commit its current version was made from.
+    const current = data.pipeline.source === undefined || data.pipeline.version === null ? undefined : await versionOf(client, ref, data.pipeline.version);
+    printPipeline(data.pipeline, current);
     // A trigger that cannot fire (a webhook whose secret is missing) is no load error, but it is news.
     const { data: subscribed } = await client.json("GET", `${pipelinePath(ref)}/subscriptions`, subscriptionListAnswer);
     const broken = subscribed.subscriptions.filter((subscription) => subscription.error);
@@ -79,6 +87,62 @@ const get: Subcommand = {
       console.log(paint("red", "trigger errors:"));
       for (const subscription of broken) console.log(`  ${subscription.extension} (subscription ${subscription.id}): ${subscription.error}`);
     }
+    return 0;
+  },
+};
+
+const versions: Subcommand = {
+  usage: "gantry pipeline versions <ns/id> [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    const [refText] = takePositionals(positionals, ["ns/id"]);
+    const ref = parsePipelineRef(refText!);
+    const client = createApiClient();
+    const { data, raw } = await client.json("GET", `${pipelinePath(ref)}/versions`, versionListAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    if (data.versions.length === 0) {
+      console.log(`${formatPipelineRef(ref)} has no versions: its file has never loaded cleanly`);
+      return 0;
+    }
+    const { data: current } = await client.json("GET", pipelinePath(ref), pipelineAnswer);
+    const rows = data.versions.map((version) => [
+      `v${version.version}${version.version === current.pipeline.version ? ` ${paint("green", "(current)")}` : ""}`,
+      formatTime(version.createdAt),
+      String(version.tasks.length),
+      version.commit ? `${shortSha(version.commit.sha)} ${truncate(version.commit.message, 60)}` : "-",
+      version.commit?.author ?? "",
+    ]);
+    console.log(table(["VERSION", "CREATED", "TASKS", "COMMIT", "AUTHOR"], rows));
+    return 0;
+  },
+};
+
+const diff: Subcommand = {
+  usage: "gantry pipeline diff <ns/id> [<version> [<against>]] [--json]   (default: the current version against the one before)",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    // <version> and <against> are optional: take as many names as were given, at least the pipeline.
+    const names = ["ns/id", "version", "against"].slice(0, Math.min(3, Math.max(1, positionals.length)));
+    const [refText, versionText, againstText] = takePositionals(positionals, names);
+    const ref = parsePipelineRef(refText!);
+    const client = createApiClient();
+    let version = versionText === undefined ? undefined : parseVersion(versionText);
+    const against = againstText === undefined ? undefined : parseVersion(againstText);
+    if (version === undefined) {
+      const { data } = await client.json("GET", pipelinePath(ref), pipelineAnswer);
+      if (data.pipeline.version === null) throw new CliError(`${formatPipelineRef(ref)} has no version: its file has never loaded cleanly`);
+      version = data.pipeline.version;
+    }
+    const query = against === undefined ? "" : `?against=${against}`;
+    const { data, raw } = await client.json("GET", `${pipelinePath(ref)}/versions/${version}/diff${query}`, versionDiffAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    printDiff(ref, data);
     return 0;
   },
 };
@@ -176,7 +240,12 @@ const subscriptions: Subcommand = {
 };
 
 export function pipelineCommand(args: string[]): Promise<number> {
-  return dispatch("pipeline", args, { ls, get, validate, subscribe, unsubscribe, subscriptions }, { list: "ls", show: "get", subs: "subscriptions" });
+  return dispatch(
+    "pipeline",
+    args,
+    { ls, get, versions, diff, validate, subscribe, unsubscribe, subscriptions },
+    { list: "ls", show: "get", subs: "subscriptions" },
+  );
 }
 
 const secretAnswer = v.object({ secret: v.object({ name: v.string() }) });
@@ -241,13 +310,63 @@ function parseParamsJson(text: string | undefined): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function printPipeline(pipeline: PipelineJson): void {
+/** A version: "3" or "v3". */
+function parseVersion(text: string): number {
+  const match = /^v?([1-9]\d{0,8})$/.exec(text);
+  if (!match) throw new UsageError(`"${text}" is not a version (1, 2, 3... or v1, v2...)`);
+  return Number(match[1]);
+}
+
+/** One version of a pipeline, when the server still lists it. */
+async function versionOf(client: ReturnType<typeof createApiClient>, ref: { namespace: string; id: string }, version: number): Promise<VersionJson | undefined> {
+  const { data } = await client.json("GET", `${pipelinePath(ref)}/versions`, versionListAnswer);
+  return data.versions.find((candidate) => candidate.version === version);
+}
+
+/** A header per file (what happened to it, lines added and removed), then its patch coloured like git's. */
+function printDiff(ref: { namespace: string; id: string }, diff: VersionDiffJson): void {
+  const what = `v${diff.to} of ${formatPipelineRef(ref)} ${diff.from === null ? "(its first version)" : `against v${diff.from}`}`;
+  if (!diff.complete) {
+    console.log(`no diff for ${what}: a version stored before Gantry kept its files' text cannot be compared`);
+    return;
+  }
+  if (diff.files.length === 0) {
+    console.log(`no changes in the files of ${what}`);
+    return;
+  }
+  console.log(`${what}: ${diff.files.length} file${diff.files.length === 1 ? "" : "s"} changed`);
+  for (const file of diff.files) {
+    console.log();
+    console.log(`${paint("bold", `${file.status} ${file.path}`)}  ${paint("green", `+${file.added}`)} ${paint("red", `-${file.removed}`)}`);
+    for (const line of file.patch.replace(/\n$/, "").split("\n")) console.log(paintPatchLine(line));
+  }
+}
+
+function paintPatchLine(line: string): string {
+  const style: Style | undefined =
+    line.startsWith("+++") || line.startsWith("---")
+      ? "bold"
+      : line.startsWith("@@")
+        ? "cyan"
+        : line.startsWith("+")
+          ? "green"
+          : line.startsWith("-")
+            ? "red"
+            : line.startsWith("\\")
+              ? "dim"
+              : undefined;
+  return style ? paint(style, line) : line;
+}
+
+function printPipeline(pipeline: PipelineJson, current?: VersionJson): void {
   console.log(`${paint("bold", formatPipelineRef(pipeline))}  ${pipeline.name}`);
   if (pipeline.description) console.log(pipeline.description);
   console.log();
+  const commit = current?.commit ? ` (${describeCommit(current.commit)})` : "";
   const facts: [string, string][] = [
-    ["version", pipeline.version === null ? "none (the file has never loaded cleanly)" : `v${pipeline.version}`],
+    ["version", pipeline.version === null ? "none (the file has never loaded cleanly)" : `v${pipeline.version}${commit}`],
   ];
+  if (pipeline.source) facts.push(["source", `${pipeline.source} (gantry source get ${pipeline.source})`]);
   if (pipeline.file) facts.push(["file", pipeline.file]);
   if (pipeline.parallelism) facts.push(["parallelism", String(pipeline.parallelism)]);
   const variables = Object.entries(pipeline.variables);

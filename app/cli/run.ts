@@ -1,8 +1,10 @@
-// `gantry run start|rerun|ls|get|cancel`: start a run with its typed inputs or re-run one
-// (and with --wait follow it to its end), list and inspect runs — queued ones with why they
-// wait, gates waiting for approval, tasks with their attempts — and cancel one. Deciding
-// gates (`approve|reject|approvals`) is in run-approvals.ts.
+// `gantry run start|rerun|ls|get|cancel`: start a run with its typed inputs (a git source's
+// pipeline as of an older commit, too) or re-run one (and with --wait follow it to its end),
+// list and inspect runs — queued ones with why they wait, gates waiting for approval, tasks
+// with their attempts — and cancel one. Deciding gates (`approve|reject|approvals`) is in
+// run-approvals.ts.
 import { formatBytes } from "../domain/bytes.ts";
+import { COMMIT_PATTERN } from "../domain/sources.ts";
 import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
 import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
 import {
@@ -17,17 +19,19 @@ import {
   type PipelineRef,
 } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
+import { UsageError } from "./errors.ts";
 import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table } from "./output.ts";
 import { approvals, approve, decideHint, reject, waitingNote } from "./run-approvals.ts";
 import { formatInputs, resolveInputs } from "./run-inputs.ts";
 import { followRun, reusedNote } from "./run-progress.ts";
 
 const start: Subcommand = {
-  usage: "gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--wait] [--json]",
+  usage: "gantry run start <ns/id> [-i NAME=VALUE]... [-v KEY=VALUE]... [--commit <sha>] [--wait] [--json]",
   async run(args) {
     const { values, positionals } = parseArguments(args, {
       input: { type: "string", short: "i", multiple: true },
       var: { type: "string", short: "v", multiple: true },
+      commit: { type: "string", short: "c" },
       wait: { type: "boolean", short: "w" },
       json: { type: "boolean" },
     });
@@ -35,10 +39,11 @@ const start: Subcommand = {
     const ref = parsePipelineRef(refText!);
     const variables = parseVariables(values.var ?? []);
     const given = parseVariables(values.input ?? [], "-i");
+    const commit = values.commit === undefined ? undefined : parseCommit(values.commit);
     const client = createApiClient();
     // Typed by the pipeline's schemas (and asked for at a terminal) before the run is asked for.
     const inputs = await resolveInputs(client, ref, given);
-    const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables, ...(inputs && { inputs }) });
+    const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables, ...(inputs && { inputs }), ...(commit && { commit }) });
     return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
   },
 };
@@ -62,6 +67,13 @@ const rerun: Subcommand = {
   },
 };
 
+/** A commit sha as typed (7 to 40 hex digits, any case), as the API takes it. */
+function parseCommit(text: string): string {
+  const sha = text.trim().toLowerCase();
+  if (!COMMIT_PATTERN.test(sha)) throw new UsageError(`--commit "${text}" is not a commit sha (7 to 40 hex digits; gantry source get <name> lists the synced ones)`);
+  return sha;
+}
+
 /**
  * Says a run was started (its page; for a re-run the run it repeats; for a queued run why
  * it waits) and with `wait` follows it to its end: exit 0 when it succeeded, 1 otherwise.
@@ -71,6 +83,8 @@ async function announceAndFollow(client: ApiClient, ref: PipelineRef, started: A
   // The run's page in the web UI (same paths as the API, without /api/v1).
   const page = `${client.url}${pipelinePath(ref)}/runs/${run.id}`;
   const rerun = describeRerun(run, ", a re-run of ");
+  // A run of a git source's pipeline says the commit (and so the version) it runs.
+  const commit = run.commit ? ` at commit ${run.commit.slice(0, 12)} (v${run.version})` : "";
   if (!options.wait) {
     if (options.json) {
       printJson(started.raw);
@@ -78,11 +92,11 @@ async function announceAndFollow(client: ApiClient, ref: PipelineRef, started: A
     }
     // "started" says running for a plain run; a re-run, or a run that waits, says its state.
     const state = run.state === "running" && !rerun ? "" : ` (${run.state})`;
-    console.log(`started run ${runLabel(ref, run.id)}${state}${rerun}: ${page}`);
+    console.log(`started run ${runLabel(ref, run.id)}${state}${rerun}${commit}: ${page}`);
     if (run.state === "queued") console.log(`  ${queueNote(run)}`);
     return 0;
   }
-  if (!options.json) console.log(`started run ${runLabel(ref, run.id)}${rerun}, waiting for it to end (also at ${page})`);
+  if (!options.json) console.log(`started run ${runLabel(ref, run.id)}${rerun}${commit}, waiting for it to end (also at ${page})`);
   // Ctrl-C stops watching, not the run: say so, and how to stop the run too.
   const onInterrupt = () => {
     if (process.stdout.isTTY) process.stdout.write("\x1b[?25h");
@@ -218,8 +232,9 @@ function printRun(ref: PipelineRef, run: RunJson): void {
   console.log(`${paint("bold", `run ${runLabel(ref, run.id)}`)}  ${stateSymbol(run.state)} ${paintState(run.state)}`);
   const facts: [string, string][] = [
     ["version", `v${run.version}`],
-    ["trigger", describeTrigger(run)],
   ];
+  if (run.commit) facts.push(["commit", run.commit]);
+  facts.push(["trigger", describeTrigger(run)]);
   if (run.rerunOf !== undefined) facts.push(["re-run of", describeRerun(run, "")]);
   const variables = Object.entries(run.variables);
   if (variables.length) facts.push(["variables", variables.map(([name, value]) => `${name}=${value}`).join(" ")]);
