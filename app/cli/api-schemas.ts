@@ -335,6 +335,18 @@ export const versionDiffAnswer = v.object({
 });
 export type VersionDiffJson = v.InferOutput<typeof versionDiffAnswer>;
 
+/** What one sync did: the commits it saw and loaded, the versions they made, the files that failed. */
+const syncSchema = v.object({
+  unchanged: v.boolean(),
+  head: v.optional(commitSchema),
+  commits: v.number(),
+  loaded: v.number(),
+  versions: v.array(v.object({ pipeline: v.string(), version: v.number(), commit: v.string() })),
+  failures: v.array(v.object({ file: v.string(), commit: v.string(), issues: v.array(issueSchema) })),
+  warnings: v.array(v.string()),
+});
+export type SyncJson = v.InferOutput<typeof syncSchema>;
+
 /** A source: a git repository (or, as "local", the pipelines folder) pipelines are loaded from. */
 const sourceSchema = v.object({
   name: v.string(),
@@ -355,21 +367,12 @@ const sourceSchema = v.object({
   error: v.optional(v.string()),
   lastSyncAt: v.optional(timestamp),
   lastCheckedAt: v.optional(timestamp),
+  /** What the last sync that got through did (the one adding a source starts included). */
+  lastSync: v.optional(v.object({ at: v.string(), ...v.omit(syncSchema, ["unchanged", "head"]).entries })),
   pipelines: v.array(v.object({ namespace: v.string(), id: v.string(), file: v.string(), error: v.optional(loadErrorSchema) })),
 });
 export type SourceJson = v.InferOutput<typeof sourceSchema>;
 
-/** What one sync did: the commits it saw and loaded, the versions they made, the files that failed. */
-const syncSchema = v.object({
-  unchanged: v.boolean(),
-  head: v.optional(commitSchema),
-  commits: v.number(),
-  loaded: v.number(),
-  versions: v.array(v.object({ pipeline: v.string(), version: v.number(), commit: v.string() })),
-  failures: v.array(v.object({ file: v.string(), commit: v.string(), issues: v.array(issueSchema) })),
-  warnings: v.array(v.string()),
-});
-export type SyncJson = v.InferOutput<typeof syncSchema>;
 
 export const sourceListAnswer = v.object({ sources: v.array(sourceSchema) });
 export const sourceAnswer = v.object({ source: sourceSchema });

@@ -112,8 +112,9 @@ async function save(name: string, body: Record<string, unknown>, options: { sync
   console.log();
   const outcome = synced.data.sync;
   // Saving starts a sync in the background and the one asked for here joins after it, so
-  // "nothing new" only means the first sync already loaded the head: say where it stands.
-  if (outcome?.unchanged && outcome.head) console.log(`synced ${name} to ${describeCommit(outcome.head)}`);
+  // "nothing new" only means the first sync already loaded the head: tell what that one did.
+  const last = synced.data.source.lastSync;
+  if (outcome?.unchanged && last) printSync(synced.data.source, { ...last, unchanged: false, ...(outcome.head && { head: outcome.head }) });
   else printSync(synced.data.source, outcome);
   printPipelines(synced.data.source);
   return 0;
@@ -167,6 +168,12 @@ const get: Subcommand = {
     if (source.lastCheckedAt) facts.push(["last check", `${formatTime(source.lastCheckedAt)} (${ago(source.lastCheckedAt)})`]);
     if (source.error) facts.push(["error", paint("red", source.error)]);
     printFacts(facts);
+    // The last sync's failures and warnings stay visible until the next sync.
+    if (source.lastSync && (source.lastSync.failures.length > 0 || source.lastSync.warnings.length > 0)) {
+      console.log();
+      console.log(paint("dim", `the last sync (${formatTime(source.lastSync.at)}):`));
+      printSync(source, { ...source.lastSync, unchanged: false, ...(source.head && { head: source.head }) });
+    }
     printPipelines(source);
     if (commits.length) {
       console.log();
