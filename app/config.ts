@@ -120,6 +120,11 @@ const sourceConfigs = v.pipe(
         addIssue({ message: `[sources.${name}]: ${parsed.message}` });
         return NEVER;
       }
+      const taken = Object.entries(sources).find(([, other]) => other.namespace === parsed.settings.namespace);
+      if (taken) {
+        addIssue({ message: `[sources.${name}]: namespace "${parsed.settings.namespace}" is already the namespace of [sources.${taken[0]}]` });
+        return NEVER;
+      }
       sources[name] = parsed.settings;
     }
     return sources;

@@ -112,6 +112,37 @@ describe("loadConfig", () => {
   });
 });
 
+describe("git sources in gantry.toml", () => {
+  it("reads [sources.<name>] tables with snake_case keys and fills in the defaults", () => {
+    const cwd = workdir(`[sources.ops]
+repo = "https://git.example.com/acme/ops.git"
+auth = "secret:git-robot"
+hook_secret = "secret:ops-hook"
+poll_interval = "30s"
+
+[sources.web]
+repo = "git@git.example.com:acme/web.git"
+path = "ci/pipelines/"
+namespace = "frontend"
+poll_interval = "off"
+`);
+    expect(loadConfig({ env: {}, cwd }).sources).toEqual({
+      ops: { repo: "https://git.example.com/acme/ops.git", branch: "main", path: ".gantry", namespace: "ops", auth: "git-robot", hookSecret: "ops-hook", pollIntervalMs: 30_000 },
+      web: { repo: "git@git.example.com:acme/web.git", branch: "main", path: "ci/pipelines", namespace: "frontend", pollIntervalMs: 0 },
+    });
+  });
+
+  it("names the source and every problem of a bad one", () => {
+    const bad = configError(() => loadConfig({ env: {}, cwd: workdir('[sources.ops]\nrepo = "file:///srv/ops"\npath = "../up"\n') }));
+    expect(bad.message).toContain("[sources.ops]: repo uses file://");
+    expect(bad.message).toContain('path must stay inside the repository (no "..")');
+    expect(configError(() => loadConfig({ env: {}, cwd: workdir('[sources.local]\nrepo = "https://h/x.git"\n') })).message).toContain('"local" is the local pipelines folder');
+    const twice = configError(() => loadConfig({ env: {}, cwd: workdir('[sources.a]\nrepo = "https://h/a.git"\nnamespace = "ops"\n[sources.b]\nrepo = "https://h/b.git"\nnamespace = "ops"\n') }));
+    expect(twice.message).toContain('[sources.b]: namespace "ops" is already the namespace of [sources.a]');
+    expect(configError(() => loadConfig({ env: { GANTRY_SOURCES: "{nope" }, cwd: workdir() })).message).toContain("GANTRY_SOURCES: must be JSON");
+  });
+});
+
 describe("test servers' config", () => {
   it("reads no gantry.toml of the repository and keeps the built-in extensions", () => {
     const dataDir = tempDir("gantry-data-");

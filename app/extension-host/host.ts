@@ -135,11 +135,19 @@ export const crashReason = (message: string) =>
 
 const wire = (row: SubscriptionRow): WireSubscription => ({ id: row.id, namespace: row.namespace, pipeline: row.pipelineId, params: row.params });
 
+/** Ids the hooks receiver keeps for itself (/hooks/sources/<name> is a git source's). */
+export const RESERVED_EXTENSION_IDS = new Set(["sources"]);
+
 /** Extension modules: extensions/<id>/index.ts (or .js) with a valid id. */
 export function discoverExtensions(dir: string): { id: string; file: string }[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && ID_PATTERN.test(entry.name))
+    .filter((entry) => {
+      if (!RESERVED_EXTENSION_IDS.has(entry.name)) return true;
+      console.error(`extension folder ${join(dir, entry.name)} is not loaded: "${entry.name}" is a reserved id (POST /hooks/${entry.name}/... is Gantry's own)`);
+      return false;
+    })
     .map((entry) => {
       const file = ["index.ts", "index.js"].map((name) => join(dir, entry.name, name)).find((path) => existsSync(path));
       return file ? { id: entry.name, file } : undefined;

@@ -101,6 +101,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     const folder = join(context.sourcesDir, source.name, "tree");
     const tree = await writeSourceTree(mirrorOf(source.name), commit.sha, source.path, folder);
     outcome.warnings.push(...tree.warnings.map((warning) => `${commit.sha.slice(0, 7)}: ${warning}`));
+    if (tree.files.size === 0) outcome.warnings.push(`${commit.sha.slice(0, 7)}: the folder ${source.path} is empty or missing in this commit: the source defines no pipelines`);
     const origin: VersionOrigin = { ...commit, source: source.name };
     const repoPath = (file: string) => (source.path === "." ? file : `${source.path}/${file}`);
     const known = loadedFiles.get(source.name) ?? new Map<string, LoadedFile>();
