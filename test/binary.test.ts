@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileS
 import { dirname, join } from "node:path";
 import { startGantryProcess, waitFor, waitForRun, type GantryProcess } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
+import { createGitRepo, startGitHttpServer } from "./helpers/git-server.ts";
 
 // The binary and the servers it starts need more than bun test's 5 s default.
 setDefaultTimeout(60_000);
@@ -113,6 +114,35 @@ describe("compiled binary", () => {
       expect((await response.text()).length).toBeGreaterThan(100);
     }
     expect(html).toContain("/public/htmx.js");
+  });
+
+  it("syncs a git source, installing its packages with the binary acting as bun, and runs it", async () => {
+    const root = tempDir("gantry-binary-git-");
+    const repo = await createGitRepo(root, "ops");
+    await repo.commit({
+      ".gantry/package.json": JSON.stringify({ name: "pipes", private: true, dependencies: { shout: "file:./vendor/shout" } }),
+      ".gantry/bun.lock": '{\n  "lockfileVersion": 2,\n  "configVersion": 1,\n  "workspaces": {\n    "": {\n      "name": "pipes",\n      "dependencies": {\n        "shout": "file:./vendor/shout",\n      },\n    },\n  },\n  "packages": {\n    "shout": ["shout@file:vendor/shout", {}],\n  }\n}\n',
+      ".gantry/vendor/shout/package.json": JSON.stringify({ name: "shout", version: "1.0.0", main: "index.js" }),
+      ".gantry/vendor/shout/index.js": 'module.exports = (s) => s.toUpperCase() + "!";',
+      ".gantry/hello.ts": 'import { definePipeline, run } from "gantry";\nimport shout from "shout";\nexport default definePipeline({ id: "hello", tasks: { a: run(async (ctx) => ctx.log(shout("from git"))) } });\n',
+    });
+    const server = await startGitHttpServer(root);
+    try {
+      expect((await api("/sources/ops", { method: "PUT", body: JSON.stringify({ repo: `${server.url}/ops.git`, pollInterval: 0 }) })).status).toBe(201);
+      await waitFor(async () => {
+        const { source } = (await (await api("/sources/ops")).json()) as { source: { state: string; error?: string } };
+        if (source.state === "error") throw new Error(source.error);
+        return source.state === "ok" ? true : undefined;
+      }, 60_000);
+      const { source } = (await (await api("/sources/ops")).json()) as { source: { lastSync?: { failures: unknown[] } } };
+      expect(source.lastSync?.failures).toEqual([]);
+      const started = (await (await api("/pipelines/ops/hello/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
+      const run = await waitForRun(api, "ops/hello", started.run.id);
+      expect(run.state).toBe("successful");
+      expect(await (await api(`/pipelines/ops/hello/runs/${run.id}/tasks/a/logs`)).text()).toContain("FROM GIT!");
+    } finally {
+      await server.stop();
+    }
   });
 
   it("lists the pipeline loaded from the folder outside it", async () => {

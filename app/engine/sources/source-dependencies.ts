@@ -2,9 +2,10 @@
 // so pipelines can import helper packages. `bun install --frozen-lockfile --ignore-scripts` runs
 // in the sandbox (the network, a copy of the folder, nothing else; no package's scripts), once
 // per package.json and lockfile: the result is kept by their hash and shared by later commits.
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sandboxRefusal, type RunSandbox } from "../executors/run-sandbox.ts";
+import { makeReadable } from "./source-tree.ts";
 import { runSandboxed } from "../pipelines/sandboxed-process.ts";
 
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
@@ -37,16 +38,18 @@ export async function installDependencies(folder: string, cacheDir: string, sand
   const target = join(cacheDir, hash);
   if (!existsSync(join(target, DONE_MARKER))) {
     if (sandbox.status.state === "unavailable") return { ok: false, message: sandboxRefusal(sandbox.status.reason) };
-    mkdirSync(cacheDir, { recursive: true, mode: 0o711 });
+    mkdirSync(cacheDir, { recursive: true });
+    chmodSync(cacheDir, 0o711);
     const staging = `${target}.${process.pid}.${Date.now()}.tmp`;
     // A copy of the folder: `file:` dependencies inside it resolve, and the tree stays as committed.
     cpSync(folder, staging, { recursive: true, dereference: false });
     rmSync(join(staging, "node_modules"), { recursive: true, force: true });
     try {
+      // The install runs as the sandbox user, which must own the copy (bun opens package.json read-write).
       await sandbox.own(staging, cacheDir);
+      await sandbox.reclaim(staging);
       const failure = await runInstall(staging, sandbox);
       if (failure) return { ok: false, message: `bun install --frozen-lockfile failed: ${failure}` };
-      await sandbox.reclaim(staging);
       writeFileSync(join(staging, DONE_MARKER), new Date().toISOString());
       rmSync(target, { recursive: true, force: true });
       renameSync(staging, target);
@@ -56,7 +59,10 @@ export async function installDependencies(folder: string, cacheDir: string, sand
   }
   const nodeModules = join(target, "node_modules");
   rmSync(join(folder, "node_modules"), { recursive: true, force: true });
-  if (existsSync(nodeModules)) cpSync(nodeModules, join(folder, "node_modules"), { recursive: true, verbatimSymlinks: true });
+  if (existsSync(nodeModules)) {
+    cpSync(nodeModules, join(folder, "node_modules"), { recursive: true, verbatimSymlinks: true });
+    makeReadable(join(folder, "node_modules"));
+  }
   return { ok: true, nodeModules, hash };
 }
 

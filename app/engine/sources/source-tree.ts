@@ -2,7 +2,7 @@
 // (never a checkout with its hooks and filters). Only the source folder is written, so a
 // pipeline cannot import what lies beside it in the repository; a symlink is kept only when
 // it names a file of the folder (its content is written in its place), never one leading out.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { listTree, readBlobs, type TreeEntry } from "./git.ts";
 
@@ -62,14 +62,29 @@ export async function writeSourceTree(gitDir: string, sha: string, path: string,
   }
 
   rmSync(dest, { recursive: true, force: true });
-  mkdirSync(dest, { recursive: true, mode: 0o755 });
-  chmodSync(dest, 0o755);
+  mkdirSync(dest, { recursive: true });
   const blobs = await readBlobs(gitDir, [...new Set(contentOf.values())]);
   for (const [relative, oid] of contentOf) {
     const target = join(dest, relative);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    mkdirSync(dirname(target), { recursive: true });
     const executable = regular.get(relative)?.mode === "100755";
     writeFileSync(target, blobs.get(oid) ?? Buffer.alloc(0), { mode: executable ? 0o755 : 0o644 });
   }
+  makeReadable(dest);
   return { files, warnings };
+}
+
+/**
+ * Folders 0755 and files 0644 (0755 when executable) all the way down, whatever the server's
+ * umask (gantry serve runs with 077): the sandbox user bundles from here. Links are not followed.
+ */
+export function makeReadable(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const entry of readdirSync(path)) makeReadable(join(path, entry));
+  } else if (stat.isFile()) {
+    chmodSync(path, stat.mode & 0o100 ? 0o755 : 0o644);
+  }
 }

@@ -2,7 +2,7 @@
 // changed), fetch it, and load each new commit that changed the source folder, oldest first,
 // into versions labelled with the commit. A failure at any step leaves the versions already
 // made current and is shown on the source; nothing stored is lost, a force-push included.
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
@@ -217,7 +217,9 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       }
       await updateSourceStatus(db, name, { state: "syncing", lastCheckedAt: now() });
       context.bus.publish({ kind: "source.syncing", source: name });
-      mkdirSync(join(context.sourcesDir, name), { recursive: true, mode: 0o711 });
+      mkdirSync(join(context.sourcesDir, name), { recursive: true });
+      // The sandbox user passes through to the tree (the mirror beside it stays the server's, 0700).
+      chmodSync(join(context.sourcesDir, name), 0o711);
       await ensureMirror(gitDir);
       const head = await fetchBranch(gitDir, source.repo, source.branch, credentials).catch((error: Error) => {
         throw new SyncError(`cannot fetch ${source.branch} from ${source.repo}: ${error.message}`);
