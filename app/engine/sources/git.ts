@@ -193,6 +193,16 @@ export async function commitsBetween(
   return { commits: kept.reverse().map((commit) => ({ ...commit, touching: touched.has(commit.sha) })), more };
 }
 
+/** Whether `ancestor` is in the history of `commit` (a fast-forward from one to the other). */
+export async function isAncestor(gitDir: string, ancestor: string, commit: string): Promise<boolean> {
+  try {
+    await git({ gitDir, args: ["merge-base", "--is-ancestor", ancestor, commit] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One commit's details. */
 export async function commitInfo(gitDir: string, sha: string): Promise<CommitInfo> {
   const out = (await git({ gitDir, args: ["log", "-1", "--format=%H%x1f%an%x1f%cI%x1f%s", sha, "--"] })).toString("utf8").trim();

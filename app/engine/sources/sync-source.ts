@@ -22,7 +22,7 @@ import { isPipelineFile } from "../pipelines/pipeline-loader.ts";
 import { ownershipProblem, recordPipelineEvent, registerLoadFailure, registerVersion, versionFiles } from "../pipelines/register-version.ts";
 import { createSandboxedBuilder } from "../pipelines/sandboxed-build.ts";
 import type { BundleImporter } from "../pipelines/sandboxed-import.ts";
-import { commitInfo, commitsBetween, ensureMirror, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
+import { commitInfo, commitsBetween, ensureMirror, isAncestor, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
 import { installDependencies } from "./source-dependencies.ts";
 import { writeSourceTree } from "./source-tree.ts";
 
@@ -229,9 +229,11 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       const commits = range.commits;
       // A force-push back to an older commit: nothing is new, but the folder is as it was then.
       if (commits.length === 0 && head !== source.head?.sha) commits.push({ ...(await commitInfo(gitDir, head)), touching: true });
-      // The head is always loaded (after a force-push it may equal an older state); of the
-      // others, those that changed the folder, the newest up to the limit.
-      const toLoad = new Set(commits.filter((commit, index) => commit.touching || index === commits.length - 1).map((commit) => commit.sha));
+      // Those that changed the folder, the newest up to the limit; and the head when the folder
+      // may differ from what was last loaded without any of them saying so: a first sync, a
+      // force-push onto another history, a restart (nothing known of what was loaded).
+      const fastForward = from !== undefined && loadedFiles.has(name) && (await isAncestor(gitDir, from, head));
+      const toLoad = new Set(commits.filter((commit, index) => commit.touching || (!fastForward && index === commits.length - 1)).map((commit) => commit.sha));
       const loadable = commits.filter((commit) => toLoad.has(commit.sha));
       if (loadable.length > MAX_COMMITS_PER_SYNC) {
         for (const skipped of loadable.slice(0, loadable.length - MAX_COMMITS_PER_SYNC)) toLoad.delete(skipped.sha);
