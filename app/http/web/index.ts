@@ -15,9 +15,11 @@ import { pipelinePages } from "./pipelines.tsx";
 import { runPages } from "./runs.tsx";
 import { secretPages } from "./secrets.tsx";
 import { signInPages } from "./sign-in.tsx";
+import { sourcePages } from "./sources.tsx";
 import { systemPages } from "./system.ts";
 import { tokenPages } from "./tokens.tsx";
 import { userPages } from "./users.tsx";
+import { versionDiffPages } from "./version-diff.tsx";
 
 export const webPages = new Hono<AppEnv>()
   .route("/public", assets)
@@ -29,6 +31,9 @@ export const webPages = new Hono<AppEnv>()
   .route("/pipelines", approvalPages)
   .route("/pipelines", objectPages)
   .route("/pipelines", artifactPages)
+  .route("/pipelines", versionDiffPages)
+  // /sources, /sources/:name and the list's stream at /live/sources (a source may be named "live").
+  .route("/", sourcePages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
   .route("/users", userPages)

@@ -44,3 +44,10 @@ export function scopePath(scope: string): string | undefined {
   const [namespace, id] = scope.split("/") as [string, string];
   return pipelinePath({ namespace, id });
 }
+
+/** /pipelines/<ns>/<id>/versions/<n>/diff, optionally against another version. */
+export const versionDiffPath = (pipeline: PipelineRef, version: number, against?: number) =>
+  `${pipelinePath(pipeline)}/versions/${version}/diff${against === undefined ? "" : `?against=${against}`}`;
+
+/** /sources/<name> */
+export const sourcePath = (name: string) => `/sources/${segment(name)}`;

@@ -1,6 +1,7 @@
 // Web pages: /pipelines (all pipelines by namespace), /pipelines/:ns/:id (one pipeline), and
 // starting a run from its form (POST /pipelines/:ns/:id/runs, then on to the run page; typed
-// inputs the engine refuses come back beside their fields).
+// inputs the engine refuses come back beside their fields; a pipeline of a git source may run
+// as of one of its synced commits).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -12,7 +13,9 @@ import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { pipelineOverviews } from "../../db/repos/run-summaries.ts";
 import { listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
 import { listSubscriptions } from "../../db/repos/subscriptions.ts";
-import { InvalidInputsError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { GantryError, InvalidInputsError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { getSource } from "../../db/repos/sources.ts";
+import { statusOf } from "../errors.ts";
 import type { InputSpec } from "../../domain/run-inputs.ts";
 import { envNameSchema, runNumberSchema } from "../../domain/ids.ts";
 import { pipelineParams } from "../params.ts";
@@ -96,10 +99,11 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
   const { db } = deps;
   const target = `${key.namespace}/${key.id}`;
   const readsRuns = may(c, "runs", "read", target);
-  const [versions, subscriptionRows, runs] = await Promise.all([
+  const [versions, subscriptionRows, runs, source] = await Promise.all([
     listVersions(db, key),
     listSubscriptions(db, { pipeline: key }),
     readsRuns ? listRuns(db, key, { limit: HISTORY_PAGE + 1, ...(before !== undefined && { before }) }) : undefined,
+    pipeline.source === null ? undefined : getSource(db, pipeline.source),
   ]);
   // Every version is read anyway, the current one among them.
   const version = versions.find((row) => row.version === pipeline.currentVersion);
@@ -129,6 +133,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
       {...(history && { history })}
       {...(startForm && { form: startForm })}
       caches={{ entries: await listCacheEntries(db, key), maxBytes: deps.config.cacheMaxBytes }}
+      {...(source && { repo: source.repo })}
     />,
     status,
   );
@@ -175,12 +180,22 @@ export const pipelinePages = new Hono<AppEnv>()
     }
     const inputs = inputsOfForm(version?.spec.inputs ?? [], body);
     const extra = formText(formTexts(body.extra).at(-1));
-    const typed = { values, extra, inputs };
+    const commit = formText(formTexts(body.commit).at(-1)).trim();
+    const typed = { values, extra, inputs, ...(commit && { commit }) };
     const parsed = parseStartForm(declared, values, extra);
     if ("error" in parsed) return renderPipeline(c, key, pipeline, { form: { ...typed, error: parsed.error }, status: 400 });
+    let pinned: { version: number; commit: string } | undefined;
+    try {
+      // As of a synced commit of its source: the version that commit left current (the API's --commit).
+      if (commit) pinned = await deps.sources.pin(pipeline, commit.toLowerCase());
+    } catch (error) {
+      if (!(error instanceof GantryError)) throw error;
+      return renderPipeline(c, key, pipeline, { form: { ...typed, commitError: `Commit: ${error.message}` }, status: statusOf(error) });
+    }
     let run;
     try {
       run = await deps.orchestrator.startRun(key, {
+        ...(pinned && { pinned }),
         variables: parsed.variables,
         // As typed: the engine converts them by their schemas and checks them, as for the CLI's -i.
         inputs,

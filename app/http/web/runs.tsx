@@ -26,6 +26,7 @@ import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
 import { queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
 import { runPageFindings } from "./run-findings.ts";
+import { runCommitOf } from "./run-commit.ts";
 import { streamRun } from "./run-stream.tsx";
 import { listRunArtifacts } from "../../db/repos/artifacts.ts";
 
@@ -50,6 +51,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
   const [specTasks, queuePlace] = await Promise.all([specTasksOf(deps, run), queuePlaceOf(deps, run)]);
   const findings = await runPageFindings(deps, key, specTasks);
   const artifacts = await listRunArtifacts(deps.db, key);
+  const commit = await runCommitOf(deps, run);
   const readsLogs = may(c, "logs", "read", target);
   // Where each pane's lines end: the live stream goes on from there.
   const positions: LogPositions = new Map();
@@ -83,6 +85,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
       logs={logs}
       artifacts={artifacts}
       findings={findings}
+      commit={commit}
     />,
     status,
   );

@@ -1,6 +1,7 @@
-// One pipeline's page: what it is (its concurrency too), its load error, its task graph, a
-// form to start a run (its typed inputs, variables), the run history with a duration chart (queued runs with their place
-// in the queue), its triggers and subscriptions, and its versions.
+// One pipeline's page: what it is (its concurrency too, the git source and commit it comes
+// from), its load error, its task graph, a form to start a run (its typed inputs, variables,
+// the commit to run as of), the run history with a duration chart (queued runs with their place
+// in the queue), its triggers and subscriptions, and its versions (with their commits and diffs).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
 import type { RunRow } from "../../../db/repos/runs.ts";
@@ -16,7 +17,7 @@ import { StateBadge } from "../components/state-badge.tsx";
 import { Took, When } from "../components/time.tsx";
 import { Trigger } from "../components/trigger.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
-import { objectsPath, pipelinePath, runPath } from "../paths.ts";
+import { objectsPath, pipelinePath, runPath, sourcePath } from "../paths.ts";
 import { LoadErrorDetails } from "./pipeline-list.tsx";
 import { TableHead } from "../components/table-head.tsx";
 import { InputFields, InputProblems } from "../components/input-fields.tsx";
@@ -26,6 +27,8 @@ import type { LevelCounts } from "../../../domain/sarif.ts";
 import { HistoryFindings } from "../components/run-findings.tsx";
 import { PipelineCaches } from "../components/pipeline-caches.tsx";
 import type { CacheEntryRow } from "../../../db/repos/cache-entries.ts";
+import { commitWebUrl } from "../../../domain/sources.ts";
+import { CommitLine } from "../components/source-parts.tsx";
 
 /** What the start form holds: the inputs, the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
@@ -35,6 +38,10 @@ export interface StartForm {
   inputs?: Record<string, string>;
   /** What the server found wrong with the inputs, by input name. */
   problems?: InputProblem[];
+  /** The commit of its source to run as of, as typed (empty: the current version). */
+  commit?: string;
+  /** Why that commit cannot be run as of (not synced, ambiguous, before the pipeline existed). */
+  commitError?: string;
   error?: string;
 }
 
@@ -67,6 +74,8 @@ export interface PipelinePageProps {
   form?: StartForm;
   /** The pipeline's cache entries and their limit. */
   caches?: { entries: CacheEntryRow[]; maxBytes: number };
+  /** The URL of the git source it comes from (pipeline.source), which links commits. */
+  repo?: string;
 }
 
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
@@ -81,19 +90,38 @@ export function concurrencyText(concurrency: ConcurrencySpec): string {
   return parts.join("; ");
 }
 
-function Facts({ pipeline, version }: { pipeline: PipelineRow; version?: VersionRow }) {
+function Facts({ pipeline, version, repo, now }: { pipeline: PipelineRow; version?: VersionRow | undefined; repo?: string | undefined; now: Date }) {
   return (
     <dl class="facts">
       <dt>Namespace</dt>
       <dd>{pipeline.namespace}</dd>
       <dt>ID</dt>
       <dd class="mono">{pipeline.id}</dd>
+      {pipeline.source !== null && (
+        <>
+          <dt>Source</dt>
+          <dd>
+            <a href={sourcePath(pipeline.source)} class="mono">
+              {pipeline.source}
+            </a>
+            {repo && <span class="muted">{` (${repo})`}</span>}
+          </dd>
+        </>
+      )}
       <dt>File</dt>
       <dd>
         <code>{pipeline.file}</code>
       </dd>
       <dt>Version</dt>
       <dd>{version ? `${version.version} (${version.hash.slice(0, 12)})` : <span class="error">none: the file has never loaded</span>}</dd>
+      {version?.origin && (
+        <>
+          <dt>Commit</dt>
+          <dd class="pipeline-commit">
+            <CommitLine commit={version.origin} url={repo ? commitWebUrl(repo, version.origin.sha) : undefined} now={now} />
+          </dd>
+        </>
+      )}
       {version && (
         <>
           <dt>Parallelism</dt>
@@ -156,6 +184,33 @@ function StartRunForm({ pipeline, spec, form, session }: { pipeline: PipelineRow
         <p class="hint" id="extra-hint">
           One <code>NAME=value</code> per line; they override the pipeline's variables for this run.
         </p>
+        {pipeline.source !== null && (
+          <>
+            <label for="run-commit">Commit (optional)</label>
+            {form.commitError && (
+              <p class="notice problem" role="alert" id="run-commit-error">
+                {form.commitError}
+              </p>
+            )}
+            <input
+              type="text"
+              id="run-commit"
+              name="commit"
+              value={form.commit ?? ""}
+              class="run-commit-field"
+              maxlength={40}
+              pattern="[0-9a-fA-F]{7,40}"
+              autocomplete="off"
+              spellcheck={false}
+              aria-describedby={form.commitError ? "run-commit-hint run-commit-error" : "run-commit-hint"}
+              aria-invalid={form.commitError ? "true" : undefined}
+            />
+            <p class="hint" id="run-commit-hint">
+              A synced commit of source <a href={sourcePath(pipeline.source)}>{pipeline.source}</a> (7 to 40 hex digits) to run the pipeline as of;
+              empty runs the current version.
+            </p>
+          </>
+        )}
         <button type="submit">Start run</button>
       </form>
     </section>
@@ -233,7 +288,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
   );
 }
 
-export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches }: PipelinePageProps) {
+export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches, repo }: PipelinePageProps) {
   const spec = version?.spec;
   const name = spec?.name || pipeline.id;
   return (
@@ -252,7 +307,7 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
           <h2 id="about" class="sr-only">
             About
           </h2>
-          <Facts pipeline={pipeline} version={version} />
+          <Facts pipeline={pipeline} version={version} repo={repo} now={now} />
           <p class="actions links">
             <a href={objectsPath(pipeline)}>Objects</a>
             <a href="/secrets">Secrets</a>
@@ -274,7 +329,7 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
         {history && <History pipeline={pipeline} history={history} now={now} />}
         {caches && <PipelineCaches entries={caches.entries} maxBytes={caches.maxBytes} now={now} />}
         <Triggers spec={spec} subscriptions={subscriptions} />
-        <Versions versions={versions} current={pipeline.currentVersion} now={now} />
+        <Versions pipeline={pipeline} versions={versions} current={pipeline.currentVersion} now={now} repo={repo} />
       </div>
     </Page>
   );

@@ -1,7 +1,8 @@
 // The run page: the live summary, approval gates, DAG and task table in one region that a
 // stream re-renders, and below it one log section per task; the same stream appends each
 // task's new lines. A reused task's section shows the log of the run it ran in; a refused
-// decision on a gate is said above the live region, where re-renders leave it.
+// decision on a gate is said above the live region, where re-renders leave it; so is the
+// commit a run of a git source's pipeline runs as of, which never changes.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ASSET_VERSION } from "../assets.ts";
@@ -15,7 +16,19 @@ import { isFinalRunState } from "../../../domain/states.ts";
 import { Page } from "../layouts/page.tsx";
 import { RunArtifacts } from "../components/run-artifacts.tsx";
 import type { ArtifactRow } from "../../../db/repos/artifacts.ts";
-import { pipelinePath, rawLogPath, runPath, type RunRef } from "../paths.ts";
+import { pipelinePath, rawLogPath, runPath, sourcePath, type RunRef } from "../paths.ts";
+import type { CommitInfo } from "../../../domain/sources.ts";
+import { CommitLine, CommitSha } from "../components/source-parts.tsx";
+
+/** The commit of its source a run runs as of. */
+export interface RunCommit {
+  sha: string;
+  source?: string;
+  /** The repository's web page of the commit, when it has one. */
+  url?: string;
+  /** Subject and author, when a sync recorded the commit. */
+  info?: CommitInfo;
+}
 
 export interface TaskLog {
   execution: ExecutionRow;
@@ -40,6 +53,24 @@ export interface RunPageProps extends RunLiveProps {
   artifacts?: ArtifactRow[];
   /** What the run's scans found; absent for a run without scans. */
   findings?: RunFindingsData | undefined;
+  /** The commit it runs as of; absent for a pipeline of the local folder. */
+  commit?: RunCommit | undefined;
+}
+
+/** "Version 3 as of commit abc1234 Fix the build — Ada, from source app". */
+function RunCommitLine({ version, commit, now }: { version: number; commit: RunCommit; now: Date }) {
+  return (
+    <p class="run-commit">
+      {`Version ${version} as of commit `}
+      {commit.info ? <CommitLine commit={commit.info} url={commit.url} now={now} /> : <CommitSha sha={commit.sha} url={commit.url} />}
+      {commit.source && (
+        <span class="muted">
+          {", from source "}
+          <a href={sourcePath(commit.source)}>{commit.source}</a>
+        </span>
+      )}
+    </p>
+  );
 }
 
 /** Says whose log a reused task's pane shows, with a link to that run's section of the task. */
@@ -93,7 +124,7 @@ function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef;
 }
 
 export function RunPage(props: RunPageProps) {
-  const { run, now, session, liveUrl, logs, decisionError, findings, artifacts } = props;
+  const { run, now, session, liveUrl, logs, decisionError, findings, artifacts, commit } = props;
   const pipelineHref = pipelinePath({ namespace: run.namespace, id: run.pipelineId });
   const live = liveUrl ? { "hx-sse:connect": liveUrl, "hx-swap": "innerHTML", "hx-sse:close": "end" } : {};
   return (
@@ -110,6 +141,7 @@ export function RunPage(props: RunPageProps) {
           <a href={pipelineHref}>{`${run.namespace}/${run.pipelineId}`}</a>
         </span>
       </h1>
+      {commit && <RunCommitLine version={run.version} commit={commit} now={now} />}
       {/* Outside the re-rendered region so it persists; updates replace only its text. */}
       <p id="run-announce" class="sr-only" aria-live="polite">
         {announcement(run)}
