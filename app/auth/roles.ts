@@ -119,7 +119,7 @@ export async function tokenHolder(db: Db, token: TokenRow): Promise<TokenHolder>
   return { name: owner ? actorName(owner) : token.name, roles: token.roles.filter((role) => held.has(role)) };
 }
 
-interface PermissionContext {
+export interface PermissionContext {
   Variables: { token: TokenRow; permissions: Permission[] };
 }
 

@@ -191,7 +191,25 @@ export function sourceSettingsSchema(name: string) {
         pollIntervalMs: input.pollInterval,
       }),
     ),
+    v.check((settings) => credentialsProblem(settings) === undefined, (issue) => credentialsProblem(issue.input as SourceSettings) ?? ""),
   );
+}
+
+/** Loopback hosts, where plain http never leaves the machine. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why the credentials cannot go to this repository: over plain http they would cross the network
+ * readable (only this machine's loopback is spared), and git:// carries none.
+ */
+export function credentialsProblem(settings: Pick<SourceSettings, "repo" | "auth">): string | undefined {
+  if (settings.auth === undefined) return undefined;
+  if (settings.repo.startsWith("git://")) return "auth: git:// carries no credentials; use https:// or ssh://";
+  if (settings.repo.startsWith("http://")) {
+    const host = /^http:\/\/([^/:]+|\[[^\]]+\])/.exec(settings.repo)?.[1] ?? "";
+    if (!LOOPBACK.test(host)) return "auth: credentials are sent only over https:// (or to this machine's loopback), never in the clear";
+  }
+  return undefined;
 }
 
 /** The settings of a source, or every problem with them in one sentence. */
@@ -213,6 +231,14 @@ export interface CommitInfo {
 /** Where a version came from: the source and the commit that produced it. */
 export interface VersionOrigin extends CommitInfo {
   source: string;
+}
+
+/**
+ * Text from a repository (an author, a subject, a file name, a link's target) made safe to show
+ * anywhere: control characters (a terminal's escape sequences, newlines) become "?".
+ */
+export function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, "?");
 }
 
 /** A commit sha as a person may type it: 7 to 40 hex digits. */

@@ -4,6 +4,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
+import { requireSourceRights } from "../../auth/source-rights.ts";
 import { listPipelinesOf } from "../../db/repos/pipelines.ts";
 import { listSourceCommits, listSources, requireSource, type SourceRow } from "../../db/repos/sources.ts";
 import { ValidationError } from "../../domain/errors.ts";
@@ -109,6 +110,7 @@ export const sourcesApi = new Hono<AppEnv>()
     if (!named.success) throw new ValidationError(named.issues[0].message);
     const parsed = parseSourceSettings(name, c.req.valid("json"));
     if (!parsed.ok) throw new ValidationError(parsed.message);
+    requireSourceRights(c, parsed.settings);
     const { source, created } = await deps.sources.save(name, parsed.settings, c.get("token").name);
     return c.json({ source: await sourceJson(deps, source) }, created ? 201 : 200);
   })

@@ -7,6 +7,7 @@ import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
+import { requireSourceRights } from "../../auth/source-rights.ts";
 import { listPipelinesOf } from "../../db/repos/pipelines.ts";
 import { getSource, listSourceCommits, listSources, requireSource, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
@@ -199,9 +200,10 @@ export const sourcePages = new Hono<AppEnv>()
     const parsed = parseSourceSettings(name, settingsInput(typed));
     if (!parsed.ok) return renderList(c, { form: { ...typed, error: parsed.message } }, 400);
     try {
+      requireSourceRights(c, parsed.settings);
       await deps.sources.save(name, parsed.settings, c.get("token").name);
     } catch (error) {
-      if (!(error instanceof ConflictError || error instanceof ValidationError)) throw error;
+      if (!(error instanceof ConflictError || error instanceof ValidationError || error instanceof ForbiddenError)) throw error;
       return renderList(c, { form: { ...typed, error: error.message } }, statusOf(error));
     }
     return c.redirect(`/sources?${new URLSearchParams({ added: name })}`, 303);
