@@ -1,6 +1,6 @@
 // Queries for git sources, the commits their syncs saw, and which version of each pipeline
 // a commit left current.
-import { and, desc, eq, like, lte, sql } from "drizzle-orm";
+import { and, desc, eq, like, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { sourceCommits, sourcePipelineVersions, sources, type LastSync, type SourceState } from "../schema/index.ts";
 import { NotFoundError } from "../../domain/errors.ts";
@@ -143,8 +143,8 @@ export async function findSourceCommits(db: Db, source: string, prefix: string):
 }
 
 /**
- * The version of a pipeline as of a synced commit: the one the latest loaded commit up to it
- * left; null when the pipeline did not exist then, undefined when no commit up to it knew it.
+ * The version of a pipeline a loaded commit (by its seq) left current; null when the commit
+ * removed it, undefined when the pipeline was not defined then.
  */
 export async function versionAtCommit(db: Db, source: string, key: PipelineKey, seq: number): Promise<number | null | undefined> {
   const [row] = await db
@@ -155,10 +155,14 @@ export async function versionAtCommit(db: Db, source: string, key: PipelineKey, 
         eq(sourcePipelineVersions.source, source),
         eq(sourcePipelineVersions.namespace, key.namespace),
         eq(sourcePipelineVersions.pipelineId, key.id),
-        lte(sourcePipelineVersions.seq, seq),
+        eq(sourcePipelineVersions.seq, seq),
       ),
     )
-    .orderBy(desc(sourcePipelineVersions.seq))
     .limit(1);
   return row === undefined ? undefined : row.version;
+}
+
+/** The commits of a source whose folder was loaded. */
+export async function listLoadedCommits(db: Db, source: string): Promise<SourceCommitRow[]> {
+  return db.select().from(sourceCommits).where(and(eq(sourceCommits.source, source), eq(sourceCommits.loaded, true)));
 }

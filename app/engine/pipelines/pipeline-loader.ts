@@ -112,6 +112,11 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
   const context = { db, bus, now };
 
   const fail = async (file: string, key: PipelineKey, issues: SpecIssue[]): Promise<LoadOutcome> => {
+    // A git source's pipeline is never marked with a local file's error: the event log says it.
+    if ((await getPipeline(db, key))?.source != null) {
+      await recordPipelineEvent(context, "pipeline.load_failed", key, { file, issues, local: true });
+      return { file, key, issues };
+    }
     await registerLoadFailure(context, { key, file, source: null, issues });
     return { file, key, issues };
   };

@@ -3,7 +3,7 @@
 // which would read the server's disk or run a command), and credentials handed over in the
 // environment as an HTTP header: never on a command line, never in a stored URL.
 import { existsSync, mkdirSync } from "node:fs";
-import { GIT_PROTOCOLS, type CommitInfo } from "../../domain/sources.ts";
+import { GIT_PROTOCOLS, printable, type CommitInfo } from "../../domain/sources.ts";
 
 export interface GitCredentials {
   user: string;
@@ -44,6 +44,9 @@ function gitEnv(credentials?: GitCredentials): Record<string, string> {
     ["protocol.version", "2"],
     // What a remote sends is checked as it arrives: no "..", ".git" or malformed objects.
     ["transfer.fsckObjects", "true"],
+    // A remote that stalls (under 1 KB/s for a minute) ends the command rather than holding the source's syncs.
+    ["http.lowSpeedLimit", "1000"],
+    ["http.lowSpeedTime", "60"],
   ];
   if (credentials) {
     const basic = Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64");
@@ -65,8 +68,15 @@ function gitEnv(credentials?: GitCredentials): Record<string, string> {
     SSH_ASKPASS: "/bin/false",
     GIT_SSH_COMMAND: "ssh -o BatchMode=yes",
     GIT_ALLOW_PROTOCOL: GIT_PROTOCOLS.join(":"),
+    // A source's folder is a path, never a pattern (":(top)", "*").
+    GIT_LITERAL_PATHSPECS: "1",
     GIT_CONFIG_COUNT: String(config.length),
   };
+  // How this machine reaches the network: proxies, a private CA, the ssh agent.
+  for (const name of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "SSH_AUTH_SOCK"]) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
   config.forEach(([key, value], index) => {
     env[`GIT_CONFIG_KEY_${index}`] = key;
     env[`GIT_CONFIG_VALUE_${index}`] = value;
@@ -78,6 +88,8 @@ function gitEnv(credentials?: GitCredentials): Record<string, string> {
 async function git(run: GitRun): Promise<Buffer> {
   const child = Bun.spawn(["git", ...(run.gitDir ? ["-C", run.gitDir] : []), ...run.args], {
     env: gitEnv(run.credentials),
+    // Its own process group: a timeout ends git-remote-https and ssh too, which hold its pipes.
+    detached: true,
     stdin: run.stdin === undefined ? "ignore" : new TextEncoder().encode(run.stdin),
     stdout: "pipe",
     stderr: "pipe",
@@ -85,7 +97,11 @@ async function git(run: GitRun): Promise<Buffer> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill("SIGKILL");
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
   }, run.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).arrayBuffer(), new Response(child.stderr).text(), child.exited]);
   clearTimeout(timer);
@@ -145,6 +161,8 @@ export async function fetchBranch(gitDir: string, url: string, branch: string, c
     gitDir,
     args: ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--force", "--", url, `+refs/heads/${branch}:${FETCHED_REF}`],
     ...(credentials && { credentials }),
+    // A first fetch of a big repository takes a while; a stalled one ends at lowSpeedTime.
+    timeoutMs: 15 * 60_000,
   });
   return (await git({ gitDir, args: ["rev-parse", "--verify", `${FETCHED_REF}^{commit}`] })).toString("utf8").trim();
 }
@@ -179,7 +197,7 @@ export async function commitsBetween(
     .filter(Boolean)
     .map((entry) => {
       const [sha = "", author = "", committedAt = "", subject = ""] = entry.split("\x1f");
-      return { sha, author: author.slice(0, 200), committedAt, message: subject.slice(0, 200) };
+      return { sha, author: printable(author.slice(0, 200)), committedAt, message: printable(subject.slice(0, 200)) };
     });
   const more = all.length > range.limit;
   const kept = all.slice(0, range.limit);
@@ -191,6 +209,11 @@ export async function commitsBetween(
       .filter(Boolean),
   );
   return { commits: kept.reverse().map((commit) => ({ ...commit, touching: touched.has(commit.sha) })), more };
+}
+
+/** `commit` and its ancestors, newest first, at most `limit`. */
+export async function ancestorsOf(gitDir: string, commit: string, limit: number): Promise<string[]> {
+  return (await git({ gitDir, args: ["rev-list", "--topo-order", `--max-count=${limit}`, commit, "--"] })).toString("utf8").split("\n").filter(Boolean);
 }
 
 /** Whether `ancestor` is in the history of `commit` (a fast-forward from one to the other). */
@@ -207,7 +230,7 @@ export async function isAncestor(gitDir: string, ancestor: string, commit: strin
 export async function commitInfo(gitDir: string, sha: string): Promise<CommitInfo> {
   const out = (await git({ gitDir, args: ["log", "-1", "--format=%H%x1f%an%x1f%cI%x1f%s", sha, "--"] })).toString("utf8").trim();
   const [full = sha, author = "", committedAt = "", subject = ""] = out.split("\x1f");
-  return { sha: full, author: author.slice(0, 200), committedAt, message: subject.slice(0, 200) };
+  return { sha: full, author: printable(author.slice(0, 200)), committedAt, message: printable(subject.slice(0, 200)) };
 }
 
 /** A full commit sha for what a person typed (a prefix of 7+ hex digits), if the mirror has it. */

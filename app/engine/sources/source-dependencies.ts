@@ -1,15 +1,15 @@
 // A source folder with a package.json gets its packages installed before its files are bundled,
 // so pipelines can import helper packages. `bun install --frozen-lockfile --ignore-scripts` runs
 // in the sandbox (the network, a copy of the folder, nothing else; no package's scripts), once
-// per package.json and lockfile: the result is kept by their hash and shared by later commits.
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// per content of what an install reads (package.json, lockfiles, .npmrc, bunfig.toml, `file:`
+// folders: every file but the top-level scripts): kept by that hash for the source's later commits.
+import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sandboxRefusal, type RunSandbox } from "../executors/run-sandbox.ts";
 import { makeReadable } from "./source-tree.ts";
 import { runSandboxed } from "../pipelines/sandboxed-process.ts";
 
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
-const LOCKFILES = ["bun.lock", "bun.lockb", "package-lock.json", "yarn.lock", "pnpm-lock.yaml"];
 const DONE_MARKER = ".gantry-installed";
 
 export type DependenciesResult =
@@ -17,13 +17,16 @@ export type DependenciesResult =
   | { ok: true; nodeModules?: string; hash?: string }
   | { ok: false; message: string };
 
-/** The hash an install is kept under: package.json, the lockfiles and Bun's version. */
-export function dependenciesHash(folder: string): string | undefined {
-  if (!existsSync(join(folder, "package.json"))) return undefined;
+/**
+ * The hash an install is kept under: Bun's version and every file of the folder (path and git
+ * blob id) but its top-level scripts, which an install never reads (pipelines and helpers).
+ */
+export function dependenciesHash(files: ReadonlyMap<string, string>): string | undefined {
+  if (!files.has("package.json")) return undefined;
   const hasher = new Bun.CryptoHasher("sha256").update(Bun.version);
-  for (const name of ["package.json", ...LOCKFILES]) {
-    const path = join(folder, name);
-    if (existsSync(path)) hasher.update(`\0${name}\0`).update(readFileSync(path));
+  for (const [path, oid] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!path.includes("/") && /\.[mc]?[tj]sx?$/.test(path)) continue;
+    hasher.update(`\0${path}\0${oid}`);
   }
   return hasher.digest("hex");
 }
@@ -32,8 +35,8 @@ export function dependenciesHash(folder: string): string | undefined {
  * Installs the folder's packages into `<cacheDir>/<hash>` unless already there, and links
  * `<folder>/node_modules` to them. An install failure carries the installer's own words.
  */
-export async function installDependencies(folder: string, cacheDir: string, sandbox: RunSandbox): Promise<DependenciesResult> {
-  const hash = dependenciesHash(folder);
+export async function installDependencies(folder: string, files: ReadonlyMap<string, string>, cacheDir: string, sandbox: RunSandbox): Promise<DependenciesResult> {
+  const hash = dependenciesHash(files);
   if (!hash) return { ok: true };
   const target = join(cacheDir, hash);
   if (!existsSync(join(target, DONE_MARKER))) {
@@ -46,8 +49,10 @@ export async function installDependencies(folder: string, cacheDir: string, sand
     rmSync(join(staging, "node_modules"), { recursive: true, force: true });
     try {
       // The install runs as the sandbox user, which must own the copy (bun opens package.json read-write).
-      await sandbox.own(staging, cacheDir);
-      await sandbox.reclaim(staging);
+      if (sandbox.status.state === "on") {
+        await sandbox.own(staging, cacheDir);
+        await sandbox.reclaim(staging);
+      }
       const failure = await runInstall(staging, sandbox);
       if (failure) return { ok: false, message: `bun install --frozen-lockfile failed: ${failure}` };
       writeFileSync(join(staging, DONE_MARKER), new Date().toISOString());

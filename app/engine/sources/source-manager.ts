@@ -2,15 +2,17 @@
 // source; asking during a sync asks for one more after it), polling, pushes announced by
 // webhooks, and runs pinned to an older commit.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getVersion, listPipelinesOf, markPipelineDeleted, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
-import { deleteSource, findSourceCommits, getSource, listSources, upsertSource, versionAtCommit, type SourceRow } from "../../db/repos/sources.ts";
+import { deleteSource, findSourceCommits, getSource, listLoadedCommits, listSources, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import { COMMIT_PATTERN, normalizeRepoUrl, type SourceSettings } from "../../domain/sources.ts";
 import type { EventBus } from "../event-bus.ts";
-import { createSourceSyncer, type SyncContext, type SyncOutcome } from "./sync-source.ts";
+import { createSourceSyncer, MAX_COMMITS_PER_SYNC, type SyncContext, type SyncOutcome } from "./sync-source.ts";
+import { ancestorsOf, commitsBetween } from "./git.ts";
 
 /** How often the poller looks for sources due a check. */
 const POLL_TICK_MS = 1_000;
@@ -47,6 +49,11 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
   /** Per source: the sync under way, and the one asked for while it ran. */
   const running = new Map<string, Promise<SyncOutcome>>();
   const next = new Map<string, Promise<SyncOutcome>>();
+  /**
+   * Sources being changed or removed: no sync starts for them until that is done (a sync
+   * must not load a moved source's old repository, nor write for one that is gone).
+   */
+  const held = new Map<string, Promise<void>>();
   let poller: ReturnType<typeof setInterval> | undefined;
   let closed = false;
 
@@ -59,6 +66,7 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
     const queued = next.get(name);
     if (queued) return queued;
     const current = running.get(name);
+    const hold = held.get(name);
     const start = () => {
       next.delete(name);
       const run = syncer.sync(name).finally(() => {
@@ -67,10 +75,27 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       running.set(name, run);
       return run;
     };
-    if (!current) return start();
-    const after = current.catch(() => undefined).then(start);
+    if (!current && !hold) return start();
+    const after = Promise.all([current?.catch(() => undefined), hold]).then(start);
     next.set(name, after);
     return after;
+  };
+
+  /** Runs `change` with no sync of the source under way or starting; syncs asked for meanwhile wait for it. */
+  const holding = async <T>(name: string, change: () => Promise<T>): Promise<T> => {
+    while (held.has(name)) await held.get(name);
+    let release!: () => void;
+    held.set(name, new Promise<void>((resolve) => (release = resolve)));
+    try {
+      // A sync queued before the hold was taken is one that started or will start: wait for both.
+      while (running.has(name) || next.has(name)) {
+        await Promise.all([running.get(name)?.catch(() => undefined), next.get(name)?.catch(() => undefined)]);
+      }
+      return await change();
+    } finally {
+      held.delete(name);
+      release();
+    }
   };
 
   const requestSync = (name: string) => {
@@ -87,13 +112,27 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
     }
   };
 
-  const removeNow = async (name: string) => {
-    // A sync under way ends first: it must not write versions of a source that is gone.
-    await running.get(name)?.catch(() => undefined);
-    await next.get(name)?.catch(() => undefined);
-    await retire(name);
-    await deleteSource(db, name);
-    syncer.forget(name);
+  const removeNow = (name: string) =>
+    holding(name, async () => {
+      // The row first: a sync asked for later finds no source, and writes nothing.
+      await deleteSource(db, name);
+      await retire(name);
+      syncer.forget(name);
+    });
+
+  /** The newest loaded commit in the history of `sha`, when nothing between them changed the source's folder. */
+  const loadedAncestor = async (name: string, sha: string): Promise<SourceCommitRow> => {
+    const source = await getSource(db, name);
+    const gitDir = syncer.mirrorOf(name);
+    if (!source || !existsSync(join(gitDir, "HEAD"))) throw new ConflictError(`source ${name} has no mirror here yet: sync it first`);
+    const loaded = new Map((await listLoadedCommits(db, name)).map((row) => [row.sha, row]));
+    const found = (await ancestorsOf(gitDir, sha, 10_000)).find((ancestor) => loaded.has(ancestor));
+    if (!found) throw new ConflictError(`no loaded commit of source ${name} is in the history of ${sha.slice(0, 12)}`);
+    const between = await commitsBetween(gitDir, { from: found, to: sha, path: source.path, limit: 10_000 });
+    if (between.commits.some((commit) => commit.touching)) {
+      throw new ConflictError(`commit ${sha.slice(0, 12)} changed ${source.path} after the last loaded commit (${found.slice(0, 12)}) but was not loaded itself (a sync loads at most ${MAX_COMMITS_PER_SYNC} commits): run as of a loaded commit`);
+    }
+    return loaded.get(found)!;
   };
 
   const poll = async () => {
@@ -108,6 +147,11 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
   return {
     async start(configured) {
       for (const [name, settings] of Object.entries(configured)) {
+        const taken = (await listSources(db)).find((source) => source.name !== name && source.namespace === settings.namespace && source.definedIn === "api");
+        if (taken) {
+          console.error(`gantry.toml [sources.${name}] is not loaded: namespace "${settings.namespace}" is already the namespace of source ${taken.name} (added over the API)`);
+          continue;
+        }
         const { created, changed } = await upsertSource(db, name, settings, "config", now());
         if (changed) await record(created ? "source.added" : "source.changed", { source: name, by: "gantry.toml" });
       }
@@ -131,13 +175,17 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       if (existing?.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; change it there`);
       const taken = (await listSources(db)).find((source) => source.name !== name && source.namespace === settings.namespace);
       if (taken) throw new ConflictError(`namespace "${settings.namespace}" is already the namespace of source ${taken.name}`);
-      const { created, changed } = await upsertSource(db, name, settings, "api", now());
+      const moved = existing !== undefined && (existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace);
+      // Another repository, branch, folder or namespace: the mirror and what was loaded from it
+      // start over, with no sync of the old settings under way or starting meanwhile.
+      const { created, changed } = moved
+        ? await holding(name, async () => {
+            const saved = await upsertSource(db, name, settings, "api", now());
+            syncer.forget(name);
+            return saved;
+          })
+        : await upsertSource(db, name, settings, "api", now());
       if (changed) {
-        if (!created && existing && (existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace)) {
-          // Another repository, branch or folder: the mirror and what was loaded from it start over.
-          await running.get(name)?.catch(() => undefined);
-          syncer.forget(name);
-        }
         await record(created ? "source.added" : "source.changed", { source: name, by });
         requestSync(name);
       }
@@ -170,9 +218,11 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       if (found.length === 0) throw new NotFoundError(`commit ${commit} is not a synced commit of source ${pipeline.source} (gantry source get ${pipeline.source} lists them)`);
       if (found.length > 1) throw new ValidationError(`commit ${commit} is ambiguous in source ${pipeline.source}: give more of the sha`);
       const synced = found[0]!;
-      const version = await versionAtCommit(db, pipeline.source, key, synced.seq);
-      if (version === undefined) throw new ConflictError(`pipeline ${name} has no version as of commit ${synced.sha.slice(0, 12)} (its source had not loaded it yet)`);
-      if (version === null) throw new ConflictError(`pipeline ${name} did not exist at commit ${synced.sha.slice(0, 12)}`);
+      // A commit that was not loaded is as its nearest loaded ancestor left the folder, if no
+      // commit in between changed it (one a sync skipped past its limit did).
+      const asOf = synced.loaded ? synced : await loadedAncestor(pipeline.source, synced.sha);
+      const version = await versionAtCommit(db, pipeline.source, key, asOf.seq);
+      if (version === undefined || version === null) throw new ConflictError(`pipeline ${name} did not exist at commit ${synced.sha.slice(0, 12)}`);
       const row = await getVersion(db, key, version);
       if (!row || !existsSync(row.bundlePath)) throw new ConflictError(`the code of ${name} version ${version} (commit ${synced.sha.slice(0, 12)}) was pruned; it cannot run again`);
       return { version, commit: synced.sha };

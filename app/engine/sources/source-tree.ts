@@ -5,6 +5,12 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { listTree, readBlobs, type TreeEntry } from "./git.ts";
+import { printable } from "../../domain/sources.ts";
+
+/** A folder over TREE_LIMITS: the commit is skipped, not the sync. */
+export class TreeTooLargeError extends Error {
+  override name = "TreeTooLargeError";
+}
 
 /** A source folder bigger than this is refused: pipelines and their helpers are small. */
 export const TREE_LIMITS = { files: 5_000, bytes: 64 * 1024 * 1024 };
@@ -24,9 +30,13 @@ export async function writeSourceTree(gitDir: string, sha: string, path: string,
   const entries = await listTree(gitDir, sha, path);
   const prefix = path === "." ? "" : `${path}/`;
   const inFolder = (entry: TreeEntry) => entry.path.slice(prefix.length);
-  if (entries.length > TREE_LIMITS.files) throw new Error(`the source folder holds ${entries.length} files, more than ${TREE_LIMITS.files}`);
+  if (entries.length > TREE_LIMITS.files) {
+    throw new TreeTooLargeError(`the folder ${path} holds ${entries.length} files at this commit, more than ${TREE_LIMITS.files}: point the source at the folder of its pipelines`);
+  }
   const bytes = entries.reduce((sum, entry) => sum + entry.size, 0);
-  if (bytes > TREE_LIMITS.bytes) throw new Error(`the source folder holds ${bytes} bytes, more than ${TREE_LIMITS.bytes}`);
+  if (bytes > TREE_LIMITS.bytes) {
+    throw new TreeTooLargeError(`the folder ${path} holds ${bytes} bytes at this commit, more than ${TREE_LIMITS.bytes}: point the source at the folder of its pipelines`);
+  }
 
   const warnings: string[] = [];
   const regular = new Map<string, TreeEntry>();
@@ -34,8 +44,8 @@ export async function writeSourceTree(gitDir: string, sha: string, path: string,
   for (const entry of entries) {
     const relative = inFolder(entry);
     // Git refuses such names when it checks what it fetches; a second check costs nothing.
-    if (relative.split("/").some((part) => part === "" || part === "." || part === "..")) warnings.push(`${entry.path}: a path git should never hold, left out`);
-    else if (entry.type === "commit") warnings.push(`${entry.path} is a submodule: left out`);
+    if (relative.split("/").some((part) => part === "" || part === "." || part === "..")) warnings.push(`${printable(entry.path)}: a path git should never hold, left out`);
+    else if (entry.type === "commit") warnings.push(`${printable(entry.path)} is a submodule: left out`);
     else if (entry.mode === "120000") links.push(entry);
     else if (entry.type === "blob" && !relative.split("/").includes(".git")) regular.set(relative, entry);
   }
@@ -54,7 +64,7 @@ export async function writeSourceTree(gitDir: string, sha: string, path: string,
     const resolved = target.startsWith("/") ? undefined : posix.normalize(posix.join(posix.dirname(relative), target));
     const file = resolved !== undefined && !resolved.startsWith("..") ? regular.get(resolved) : undefined;
     if (!file) {
-      warnings.push(`${link.path} is a symlink to "${target}", which is not a file inside the source folder: left out`);
+      warnings.push(`${printable(link.path)} is a symlink to "${printable(target.slice(0, 500))}", which is not a file inside the source folder: left out`);
       continue;
     }
     files.set(relative, file.oid);

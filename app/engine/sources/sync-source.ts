@@ -8,12 +8,12 @@ import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
 import { getSource, recordCommit, recordVersionAtCommit, updateSourceStatus, type SourceRow } from "../../db/repos/sources.ts";
-import { UpstreamError } from "../../domain/errors.ts";
+import { NotFoundError, UpstreamError } from "../../domain/errors.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
-import type { CommitInfo, VersionOrigin } from "../../domain/sources.ts";
+import { printable, type CommitInfo, type VersionOrigin } from "../../domain/sources.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { RunSandbox } from "../executors/run-sandbox.ts";
 import { buildBundle, type PipelineBuilder } from "../pipelines/bundle-build.ts";
@@ -24,7 +24,7 @@ import { createSandboxedBuilder } from "../pipelines/sandboxed-build.ts";
 import type { BundleImporter } from "../pipelines/sandboxed-import.ts";
 import { commitInfo, commitsBetween, ensureMirror, isAncestor, fetchBranch, hasCommit, keepCommit, parseCredentials, remoteHead, type GitCredentials } from "./git.ts";
 import { installDependencies } from "./source-dependencies.ts";
-import { writeSourceTree } from "./source-tree.ts";
+import { TreeTooLargeError, writeSourceTree, type WrittenTree } from "./source-tree.ts";
 
 /** Commits one sync loads at most (the newest); older ones are recorded but make no versions. */
 export const MAX_COMMITS_PER_SYNC = 20;
@@ -94,12 +94,20 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     return parseCredentials(value);
   };
 
-  /** Loads the source folder as of one commit; returns the pipelines it defines now. */
-  const loadCommit = async (source: SourceRow, commit: CommitInfo, seq: number, outcome: SyncOutcome): Promise<void> => {
+  /** Loads the source folder as of one commit; false when the folder could not be written (too large). */
+  const loadCommit = async (source: SourceRow, commit: CommitInfo, seq: number, outcome: SyncOutcome): Promise<boolean> => {
     // One folder per source whatever the commit: bundles name the files they were made from
     // (source maps), so the same content at another commit bundles the same, and is no new version.
     const folder = join(context.sourcesDir, source.name, "tree");
-    const tree = await writeSourceTree(mirrorOf(source.name), commit.sha, source.path, folder);
+    let tree: WrittenTree;
+    try {
+      tree = await writeSourceTree(mirrorOf(source.name), commit.sha, source.path, folder);
+    } catch (error) {
+      if (!(error instanceof TreeTooLargeError)) throw error;
+      // The commit is skipped (its versions stay as they were), not retried by every later sync.
+      outcome.failures.push({ file: source.path, commit: commit.sha, issues: [{ path: "", message: error.message }] });
+      return false;
+    }
     outcome.warnings.push(...tree.warnings.map((warning) => `${commit.sha.slice(0, 7)}: ${warning}`));
     if (tree.files.size === 0) outcome.warnings.push(`${commit.sha.slice(0, 7)}: the folder ${source.path} is empty or missing in this commit: the source defines no pipelines`);
     const origin: VersionOrigin = { ...commit, source: source.name };
@@ -107,8 +115,9 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     const known = loadedFiles.get(source.name) ?? new Map<string, LoadedFile>();
     loadedFiles.set(source.name, known);
 
-    const dependencies = await installDependencies(folder, join(context.sourcesDir, "dependencies"), context.sandbox);
-    const files = [...tree.files.keys()].filter((file) => !file.includes("/") && isPipelineFile(file)).sort();
+    const dependencies = await installDependencies(folder, tree.files, join(context.sourcesDir, source.name, "dependencies"), context.sandbox);
+    // A name with control characters is no pipeline file (it would be shown, stored, logged).
+    const files = [...tree.files.keys()].filter((file) => !file.includes("/") && isPipelineFile(file) && !/\p{Cc}/u.test(file)).sort();
     const present = new Set<string>();
     const defined = new Map<string, PipelineKey>();
     for (const file of files) {
@@ -123,7 +132,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       const previous = last?.key;
       const blameKey: PipelineKey = previous ?? { namespace: source.namespace, id: fallbackId };
       const fail = async (issues: SpecIssue[], key = blameKey) => {
-        outcome.failures.push({ file: repoPath(file), commit: commit.sha, issues });
+        outcome.failures.push({ file: printable(repoPath(file)), commit: commit.sha, issues });
         // Another folder's or source's pipeline is never marked with this file's error.
         const owner = await getPipeline(db, key);
         if (owner && owner.source !== source.name) {
@@ -195,11 +204,12 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       if (row?.currentVersion != null) await recordVersionAtCommit(db, source.name, seq, key, row.currentVersion);
     }
     await keepCommit(mirrorOf(source.name), commit.sha);
+    return true;
   };
 
   const sync = async (name: string): Promise<SyncOutcome> => {
     const source = await getSource(db, name);
-    if (!source) throw new SyncError(`source ${name} not found`);
+    if (!source) throw new NotFoundError(`source ${name} not found`);
     const outcome: SyncOutcome = { unchanged: false, commits: 0, loaded: 0, versions: [], failures: [], warnings: [] };
     const gitDir = mirrorOf(name);
     try {
@@ -209,7 +219,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       });
       if (!remote) throw new SyncError(`${source.repo} has no branch "${source.branch}"`);
       const mirrored = existsSync(join(gitDir, "HEAD"));
-      if (source.head?.sha === remote && mirrored && loadedFiles.has(name)) {
+      // The database holds what the last sync made of this head (a restart changes nothing).
+      if (source.head?.sha === remote && mirrored) {
         outcome.unchanged = true;
         outcome.head = source.head;
         await updateSourceStatus(db, name, { state: "ok", lastError: null, lastCheckedAt: now() });
@@ -230,9 +241,9 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       // A force-push back to an older commit: nothing is new, but the folder is as it was then.
       if (commits.length === 0 && head !== source.head?.sha) commits.push({ ...(await commitInfo(gitDir, head)), touching: true });
       // Those that changed the folder, the newest up to the limit; and the head when the folder
-      // may differ from what was last loaded without any of them saying so: a first sync, a
-      // force-push onto another history, a restart (nothing known of what was loaded).
-      const fastForward = from !== undefined && loadedFiles.has(name) && (await isAncestor(gitDir, from, head));
+      // may differ from what was last loaded without any of them saying so: a first sync or a
+      // force-push onto another history.
+      const fastForward = from !== undefined && (await isAncestor(gitDir, from, head));
       const toLoad = new Set(commits.filter((commit, index) => commit.touching || (!fastForward && index === commits.length - 1)).map((commit) => commit.sha));
       const loadable = commits.filter((commit) => toLoad.has(commit.sha));
       if (loadable.length > MAX_COMMITS_PER_SYNC) {
@@ -243,11 +254,10 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       let last: CommitInfo | undefined;
       for (const commit of commits) {
         const info: CommitInfo = { sha: commit.sha, author: commit.author, message: commit.message, committedAt: commit.committedAt };
-        const loaded = toLoad.has(commit.sha);
-        const seq = await recordCommit(db, name, { ...info, loaded }, now());
+        const seq = await recordCommit(db, name, { ...info, loaded: false }, now());
         outcome.commits++;
-        if (loaded) {
-          await loadCommit(source, info, seq, outcome);
+        if (toLoad.has(commit.sha) && (await loadCommit(source, info, seq, outcome))) {
+          await recordCommit(db, name, { ...info, loaded: true }, now());
           outcome.loaded++;
         }
         last = info;
