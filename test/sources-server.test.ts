@@ -109,6 +109,13 @@ describe("sources of a server", () => {
     expect(before.head?.sha).not.toBe(head);
     const { versions } = await json<{ versions: { version: number }[] }>(await gantry.api("/pipelines/ops/deploy/versions"));
     expect(versions.map((version) => version.version)).toEqual([3, 2, 1]);
+    // Restarted with nothing pushed: a sync only asks the remote, and what the last one did stays shown.
+    await gantry.stop();
+    gantry = await startTestGantry({ dataDir, pipelinesDir, env });
+    await waitFor(async () => ((await sourceOf("ops")).state === "ok" ? true : undefined), 30_000);
+    const again = await json<{ sync: { unchanged: boolean }; source: { lastSync: { versions: unknown[]; failures: unknown[] } } }>(await gantry.api("/sources/ops/sync", { method: "POST" }));
+    expect(again.sync.unchanged).toBe(true);
+    expect(again.source.lastSync.versions).toEqual([{ pipeline: "ops/deploy", version: 3, commit: head }]);
     // Gone from gantry.toml: the source goes, its pipelines are retired.
     await gantry.stop();
     gantry = await startTestGantry({ dataDir, pipelinesDir, env: { ...env, GANTRY_SOURCES: "{}" } });

@@ -27,7 +27,7 @@ interface SyncJson {
   commits: number;
   loaded: number;
   versions: { pipeline: string; version: number; commit: string }[];
-  failures: { file: string; commit: string; issues: { message: string }[] }[];
+  failures: { file: string; commit: string; issues: { path: string; message: string }[] }[];
   warnings: string[];
 }
 interface VersionJson {
@@ -149,7 +149,7 @@ describe("a git source", () => {
     // build did not exist at the first commit; an unknown commit is named.
     const before = await gantry.api(`/pipelines/${name}/build/runs`, { method: "POST", body: JSON.stringify({ commit: first }) });
     expect(before.status).toBe(409);
-    expect((await json<{ error: { message: string } }>(before)).error.message).toContain("has no version as of commit");
+    expect((await json<{ error: { message: string } }>(before)).error.message).toContain(`pipeline ${name}/build did not exist at commit ${first.slice(0, 12)}`);
     const unknown = await gantry.api(`/pipelines/${name}/hello/runs`, { method: "POST", body: JSON.stringify({ commit: "abcdef1234" }) });
     expect(unknown.status).toBe(404);
     expect((await json<{ error: { message: string } }>(unknown)).error.message).toContain(`commit abcdef1234 is not a synced commit of source ${name}`);
@@ -321,6 +321,8 @@ export default definePipeline({ id: "hello", tasks: { say: run(async (ctx) => ct
       [{ repo: "https://example.com/x.git", pollInterval: "1s" }, "pollInterval must be 0 (never) or at least 5s"],
       [{ repo: "https://example.com/x.git", auth: "token" }, "auth must be secret:<name>"],
       [{ repo: "https://example.com/x.git", colour: "blue" }, 'unknown field "colour"'],
+      [{ repo: "http://git.example.com/x.git", auth: "secret:git-robot" }, "credentials are sent only over https://"],
+      [{ repo: "git://git.example.com/x.git", auth: "secret:git-robot" }, "git:// carries no credentials"],
     ];
     for (const [body, message] of cases) {
       const response = await gantry.api("/sources/bad", { method: "PUT", body: JSON.stringify(body) });
@@ -359,6 +361,47 @@ export default definePipeline({ id: "hello", tasks: { say: run(async (ctx) => ct
     await waitFor(async () => (await sourceOf(name)).source.head?.sha === later || undefined, 20_000);
     expect((await versionsOf(`${name}/hello`)).length).toBe(2);
   }, 30_000);
+
+  it("takes the right to write every pipeline of its namespace, not only sources:write", async () => {
+    const role = async (id: string, permissions: unknown[]) => expect((await gantry.api(`/roles/${id}`, { method: "PUT", body: JSON.stringify({ permissions }) })).status).toBeOneOf([200, 201]);
+    await role("source-only", [{ resource: "sources", target: ".*", actions: ["read", "write"] }]);
+    await role("team-a", [
+      { resource: "sources", target: ".*", actions: ["read", "write"] },
+      { resource: "pipelines", target: "team-a/.*", actions: ["read", "write"] },
+    ]);
+    const tokenOf = async (roles: string[]) => json<{ secret: string }>(await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: `t-${roles[0]}`, roles }) }));
+    const put = async (token: string, namespace: string) =>
+      fetch(`${gantry.url}/api/v1/sources/rights-${namespace}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ repo: "https://git.example.com/x.git", namespace, pollInterval: 0, auth: "secret:git-robot" }),
+      });
+    const only = await put((await tokenOf(["source-only"])).secret, "team-a");
+    expect(only.status).toBe(403);
+    expect((await json<{ error: { message: string } }>(only)).error.message).toContain("lacks permission pipelines:write on team-a/*");
+    const team = (await tokenOf(["team-a"])).secret;
+    expect((await put(team, "prod")).status).toBe(403);
+    expect((await put(team, "team-a")).status).toBe(201);
+    expect((await gantry.api("/sources/rights-team-a", { method: "DELETE" })).status).toBe(204);
+  });
+
+  it("skips a commit whose folder is too large without blocking the ones after it, and refuses to pin past a skipped change", async () => {
+    const { name, repo, first } = await newSource({ ".gantry/hello.ts": pipeline("hello", "small") });
+    const many: Record<string, string> = {};
+    for (let index = 0; index <= 5_000; index++) many[`.gantry/data/${index}.txt`] = "";
+    const huge = await repo.commit(many, { message: "Too many files" });
+    const fixed = await repo.commit({ ...Object.fromEntries(Object.keys(many).map((path) => [path, null])), ".gantry/hello.ts": pipeline("hello", "fixed") }, { message: "Fix" });
+    const synced = await sync(name);
+    expect(synced.status).toBe(200);
+    expect(synced.sync.failures).toEqual([{ file: ".gantry", commit: huge, issues: [{ path: "", message: expect.stringContaining("more than 5000") }] }]);
+    expect(synced.sync.head?.sha).toBe(fixed);
+    expect((await runAndLog(`${name}/hello`)).log).toContain("fixed");
+    // The skipped commit changed the folder: it cannot be run as of, unlike the first.
+    const pinned = await gantry.api(`/pipelines/${name}/hello/runs`, { method: "POST", body: JSON.stringify({ commit: huge }) });
+    expect(pinned.status).toBe(409);
+    expect((await json<{ error: { message: string } }>(pinned)).error.message).toContain("was not loaded itself");
+    expect((await runAndLog(`${name}/hello`, { commit: first })).log).toContain("small");
+  }, 60_000);
 
   it("is deleted with its pipelines retired, their runs kept", async () => {
     const { name } = await newSource({ ".gantry/hello.ts": pipeline("hello", "bye") });
