@@ -3,7 +3,7 @@
 // into versions labelled with the commit. A failure at any step leaves the versions already
 // made current and is shown on the source; nothing stored is lost, a force-push included.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
@@ -64,6 +64,8 @@ export interface SyncOutcome {
 /** What a source last loaded, per file: so an unchanged file is not bundled again. */
 interface LoadedFile {
   fingerprint: string;
+  /** The folder's files its last good bundle was made from: only a change to one of them reloads it. */
+  inputs?: string[];
   key?: PipelineKey;
 }
 
@@ -121,8 +123,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     const present = new Set<string>();
     const defined = new Map<string, PipelineKey>();
     for (const file of files) {
-      const fingerprint = fingerprintOf(tree.files, file, dependencies.ok ? (dependencies.hash ?? "") : "failed");
       const last = known.get(file);
+      const fingerprint = fingerprintOf(tree.files, file, dependencies.ok ? (dependencies.hash ?? "") : "failed", last?.inputs);
       present.add(file);
       if (last?.fingerprint === fingerprint && last.key) {
         defined.set(file, last.key);
@@ -175,6 +177,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       if (previous && previous.id !== key.id && (await markPipelineDeleted(db, previous, now()))) {
         context.bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
       }
+      const inputs = compiled.inputs.map((input) => relative(folder, input)).filter((input) => !input.startsWith(".."));
       const { version, created } = await registerVersion(registration, {
         key,
         file: repoPath(file),
@@ -184,7 +187,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         files: versionFiles(folder, join(folder, file), compiled.inputs),
       });
       if (created) outcome.versions.push({ pipeline: `${key.namespace}/${key.id}`, version, commit: commit.sha });
-      known.set(file, { fingerprint, key });
+      // Fingerprinted again with what it bundled, as the next commit will be compared.
+      known.set(file, { fingerprint: fingerprintOf(tree.files, file, dependencies.hash ?? "", inputs), key, inputs });
       defined.set(file, key);
     }
     for (const file of [...known.keys()]) if (!present.has(file)) known.delete(file);
@@ -300,12 +304,15 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
   };
 }
 
-/** A file's fingerprint: its content and that of every file of the folder it could import, and the installed packages. */
-function fingerprintOf(files: Map<string, string>, file: string, dependencies: string): string {
+/**
+ * A file's fingerprint: its content, the installed packages, and the files it bundled last
+ * time it loaded (`inputs`), or, not knowing those, every other file of the folder (any may be
+ * a helper it imports: fixing a broken helper must reload it).
+ */
+function fingerprintOf(files: Map<string, string>, file: string, dependencies: string, inputs?: string[]): string {
   const hasher = new Bun.CryptoHasher("sha256").update(`${file}\0${files.get(file)}\0${dependencies}`);
-  // Any other file may be a helper it imports; a change to one reloads every pipeline of the
-  // folder, which a sync does only for commits that changed the folder at all.
-  for (const [path, oid] of [...files].sort(([a], [b]) => a.localeCompare(b))) if (path !== file) hasher.update(`\0${path}\0${oid}`);
+  const others = inputs ? inputs.map((path) => [path, files.get(path) ?? "missing"] as const) : [...files].filter(([path]) => path !== file);
+  for (const [path, oid] of [...others].sort(([a], [b]) => a.localeCompare(b))) hasher.update(`\0${path}\0${oid}`);
   return hasher.digest("hex");
 }
 
