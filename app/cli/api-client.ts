@@ -112,7 +112,8 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 export interface ApiClient {
   readonly url: string;
   /** A JSON request to `/api/v1<path>`; the answer is checked against `schema`. */
-  json<S extends v.GenericSchema>(method: Method, path: string, schema: S, body?: unknown): Promise<ApiResult<v.InferOutput<S>>>;
+  /** `timeoutMs`: how long to wait for the answer (30 s unless told; a source's sync may take minutes). */
+  json<S extends v.GenericSchema>(method: Method, path: string, schema: S, body?: unknown, options?: { timeoutMs?: number }): Promise<ApiResult<v.InferOutput<S>>>;
   /** A GET of a text resource (a log). */
   text(path: string): Promise<string>;
   /** A GET left open for reading (an SSE stream); aborted by `signal`. */
@@ -151,8 +152,8 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
 
   return {
     url: settings.url,
-    async json(method, path, schema, body) {
-      const response = await send(method, path, { body, accept: "application/json" });
+    async json(method, path, schema, body, options) {
+      const response = await send(method, path, { body, accept: "application/json", ...(options?.timeoutMs && { signal: AbortSignal.timeout(options.timeoutMs) }) });
       let raw: unknown;
       try {
         raw = await response.json();

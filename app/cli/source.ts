@@ -26,6 +26,8 @@ const settingsOptions = {
   json: { type: "boolean" },
 } as const;
 
+/** A sync answers when done: a first clone of a big repository (git's own limit is 15 minutes). */
+const SYNC_TIMEOUT_MS = 16 * 60_000;
 const SETTINGS_USAGE = "[--branch main] [--path .gantry] [--namespace NS] [--auth secret:<name>] [--hook-secret secret:<name>] [--poll 1m|off] [--sync] [--json]";
 
 /** Any source by name, "local" (the pipelines folder) included. */
@@ -104,7 +106,7 @@ async function save(name: string, body: Record<string, unknown>, options: { sync
     else console.log(`it syncs in the background: gantry source sync ${name} waits for it, gantry source get ${name} shows how it went`);
     return 0;
   }
-  const synced = await client.json("POST", `${sourcePath(name)}/sync`, sourceSyncAnswer);
+  const synced = await client.json("POST", `${sourcePath(name)}/sync`, sourceSyncAnswer, undefined, { timeoutMs: SYNC_TIMEOUT_MS });
   if (options.json) {
     printJson(synced.raw);
     return 0;
@@ -210,7 +212,7 @@ const sync: Subcommand = {
     const [nameText] = takePositionals(positionals, ["name"]);
     const name = parseName(nameText!);
     // An unreachable repository is the server's 502 with its reason: exit 2, like every failed request.
-    const { data, raw } = await createApiClient().json("POST", `${sourcePath(name)}/sync`, sourceSyncAnswer);
+    const { data, raw } = await createApiClient().json("POST", `${sourcePath(name)}/sync`, sourceSyncAnswer, undefined, { timeoutMs: SYNC_TIMEOUT_MS });
     if (values.json) {
       printJson(raw);
       return 0;

@@ -3,7 +3,7 @@
 // in the sandbox (the network, a copy of the folder, nothing else; no package's scripts), once
 // per content of what an install reads (package.json, lockfiles, .npmrc, bunfig.toml, `file:`
 // folders: every file but the top-level scripts): kept by that hash for the source's later commits.
-import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sandboxRefusal, type RunSandbox } from "../executors/run-sandbox.ts";
 import { makeReadable } from "./source-tree.ts";
@@ -61,6 +61,10 @@ export async function installDependencies(folder: string, files: ReadonlyMap<str
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
+  }
+  // Only the packages of the folder as it is now stay: an older install is not needed again.
+  for (const entry of readdirSync(cacheDir)) {
+    if (entry !== hash && !entry.endsWith(".tmp")) rmSync(join(cacheDir, entry), { recursive: true, force: true });
   }
   const nodeModules = join(target, "node_modules");
   rmSync(join(folder, "node_modules"), { recursive: true, force: true });
