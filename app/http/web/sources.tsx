@@ -9,7 +9,7 @@ import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { requireSourceRights } from "../../auth/source-rights.ts";
 import { listPipelinesOf } from "../../db/repos/pipelines.ts";
-import { getSource, listSourceCommits, listSources, requireSource, type SourceRow } from "../../db/repos/sources.ts";
+import { getSource, listSourceCommits, listSources, requireSource, settingsOf, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import { commitWebUrl, LOCAL_SOURCE, parseSourceSettings, sourceNameSchema } from "../../domain/sources.ts";
@@ -60,13 +60,7 @@ async function sourceView(c: Context<AppEnv>, row: SourceRow): Promise<SourceVie
   const headUrl = row.head ? commitWebUrl(row.repo, row.head.sha) : undefined;
   return {
     name: row.name,
-    repo: row.repo,
-    branch: row.branch,
-    path: row.path,
-    namespace: row.namespace,
-    ...(row.auth !== null && { auth: row.auth }),
-    ...(row.hookSecret !== null && { hookSecret: row.hookSecret }),
-    pollIntervalMs: row.pollIntervalMs,
+    ...settingsOf(row),
     definedIn: row.definedIn,
     // A sync under way here is known before its first write to the row.
     state: deps.sources.syncing(row.name) ? "syncing" : row.state,

@@ -3,7 +3,7 @@
 // subject and author, and a source's sync state as a badge.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { LastSync } from "../../../db/schema/sources.ts";
-import type { CommitInfo } from "../../../domain/sources.ts";
+import type { CommitInfo, SourceSettings } from "../../../domain/sources.ts";
 import type { SyncOutcome } from "../../../engine/sources/sync-source.ts";
 import { Notice } from "../components/admin-forms.tsx";
 import { When } from "../components/time.tsx";
@@ -74,15 +74,8 @@ export interface SourcePipelineView {
 }
 
 /** A git source as its pages show it: settings, where its sync stands, its pipelines. */
-export interface SourceView {
+export interface SourceView extends SourceSettings {
   name: string;
-  repo: string;
-  branch: string;
-  path: string;
-  namespace: string;
-  auth?: string;
-  hookSecret?: string;
-  pollIntervalMs: number;
   /** "config": gantry.toml defines it, so it is changed and removed there, not here. */
   definedIn: "api" | "config";
   state: SourceState;
