@@ -175,6 +175,19 @@ describe("a git source", () => {
     expect(http.requests() - requests).toBe(2);
   });
 
+  it("starts from the branch's head: its history before is not loaded, and no warning says otherwise", async () => {
+    const name = `src${++names}`;
+    const repo = await createGitRepo(root, name);
+    await repo.commit({ ".gantry/hello.ts": pipeline("hello", "old") });
+    const head = await repo.commit({ ".gantry/hello.ts": pipeline("hello", "new") });
+    expect((await gantry.api(`/sources/${name}`, { method: "PUT", body: JSON.stringify({ repo: `${http.url}/${name}.git`, pollInterval: 0 }) })).status).toBe(201);
+    await waitFor(async () => ((await sourceOf(name)).source.state === "ok" ? true : undefined), 30_000);
+    const { source, commits } = await json<{ source: { lastSync: { warnings: string[]; commits: number } }; commits: { sha: string }[] }>(await gantry.api(`/sources/${name}`));
+    expect(source.lastSync).toMatchObject({ warnings: [], commits: 1 });
+    expect(commits.map((commit) => commit.sha)).toEqual([head]);
+    expect((await runAndLog(`${name}/hello`)).log).toContain("new");
+  });
+
   it("loads only its branch: a push to another branch changes nothing", async () => {
     const { name, repo } = await newSource({ ".gantry/hello.ts": pipeline("hello", "main") });
     await repo.commit({ ".gantry/hello.ts": pipeline("hello", "feature") }, { branch: "feature" });

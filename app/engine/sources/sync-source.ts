@@ -254,7 +254,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         for (const skipped of loadable.slice(0, loadable.length - MAX_COMMITS_PER_SYNC)) toLoad.delete(skipped.sha);
         outcome.warnings.push(`${loadable.length - MAX_COMMITS_PER_SYNC} older commits that changed the folder made no versions (a sync loads at most ${MAX_COMMITS_PER_SYNC})`);
       }
-      if (range.more) outcome.warnings.push(`more than ${MAX_COMMITS_SEEN} new commits: only the newest were recorded`);
+      // A first sync records only the head, by design: no warning for the history before it.
+      if (range.more && from) outcome.warnings.push(`more than ${MAX_COMMITS_SEEN} new commits: only the newest were recorded`);
       let last: CommitInfo | undefined;
       for (const commit of commits) {
         const info: CommitInfo = { sha: commit.sha, author: commit.author, message: commit.message, committedAt: commit.committedAt };
