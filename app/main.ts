@@ -30,6 +30,11 @@ async function main(): Promise<number> {
     case "source":
     case "sources":
       return (await import("./cli/source.ts")).sourceCommand(args);
+    case "env":
+    case "envs":
+    case "environment":
+    case "environments":
+      return (await import("./cli/environment.ts")).environmentCommand(args);
     case "secret":
     case "secrets":
       return (await import("./cli/secret.ts")).secretCommand(args);

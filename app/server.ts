@@ -26,6 +26,7 @@ import { subscriptionsApi } from "./http/api/subscriptions.ts";
 import { systemApi } from "./http/api/system.ts";
 import { approvalsApi } from "./http/api/approvals.ts";
 import { sourcesApi } from "./http/api/sources.ts";
+import { environmentsApi } from "./http/api/environments.ts";
 
 /** Raw object uploads stream into the store, which stops them at GANTRY_OBJECT_MAX_BYTES itself. */
 const API_OBJECT_UPLOAD = /^\/api\/v1\/pipelines\/[^/]+\/[^/]+\/(?:runs\/[^/]+\/)?objects\//;
@@ -85,5 +86,6 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/system", systemApi);
   app.route("/api/v1/approvals", approvalsApi);
   app.route("/api/v1/sources", sourcesApi);
+  app.route("/api/v1/environments", environmentsApi);
   return app;
 }

@@ -14,6 +14,7 @@ import m11 from "./0011_approvals_inputs.sql" with { type: "text" };
 import m12 from "./0012_artifacts_caches_findings.sql" with { type: "text" };
 import m13 from "./0013_git_sources.sql" with { type: "text" };
 import m14 from "./0014_source_last_sync.sql" with { type: "text" };
+import m15 from "./0015_environments.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -31,4 +32,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0012_artifacts_caches_findings", when: 1796579164178, breakpoints: true, sql: m12 },
   { tag: "0013_git_sources", when: 1796585939405, breakpoints: true, sql: m13 },
   { tag: "0014_source_last_sync", when: 1796586666371, breakpoints: true, sql: m14 },
+  { tag: "0015_environments", when: 1796589587342, breakpoints: true, sql: m15 },
 ];

@@ -329,6 +329,9 @@ describe("openapi", () => {
     expect((await api("/roles/walker", { method: "PUT", body: JSON.stringify({ permissions: [] }) })).status).toBe(201);
     // A source whose repository answers nothing: its sync is a live 502 naming why.
     expect((await api("/sources/walk", { method: "PUT", body: JSON.stringify({ repo: "http://127.0.0.1:9/nothing.git", pollInterval: 0 }) })).status).toBe(201);
+    // An environment whose engine answers nothing: its test is a live 200 { ok: false, problem }.
+    const walkEnvironment = { provider: "swarm", config: { dockerHost: "tcp://127.0.0.1:9" } };
+    expect((await api("/environments", post({ name: "walk", ...walkEnvironment }))).status).toBe(201);
     // Objects are raw bytes, any body will do; GET comes before PUT in the table.
     for (const base of ["/pipelines/default/quick", `/pipelines/default/quick/runs/${run.id}`]) {
       const stored = await api(`${base}/objects/walk`, { method: "PUT", body: "walk-object", headers: { "content-type": "application/octet-stream" } });
@@ -343,6 +346,8 @@ describe("openapi", () => {
       "/users/{id}/grant": { roles: ["viewer"] },
       "/users/{id}/revoke": { roles: ["viewer"] },
       "/sources/{name}": { repo: "http://127.0.0.1:9/nothing.git", pollInterval: 0 },
+      "/environments": { name: "walked", ...walkEnvironment },
+      "/environments/{name}": walkEnvironment,
     };
     // A person, as a sign-in through an identity provider records one.
     const profile = { provider: "oidc" as const, subject: "walk-sub", name: "Walk Er", groups: [], mappedRoles: [] };

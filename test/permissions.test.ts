@@ -48,11 +48,13 @@ describe("every route checks its permission", () => {
   it("answers 403 naming the missing permission on every route for a token that may do nothing", async () => {
     const run = await waitForRun(api, "default/quick", (await startRun(api, "default/quick")).id);
     expect((await api("/secrets/walk", { method: "PUT", body: JSON.stringify({ value: "walk-value" }) })).status).toBeOneOf([200, 201]);
+    // One environment, so its list has something to leave out.
+    expect((await api("/environments", { method: "POST", body: JSON.stringify({ name: "walk", provider: "swarm" }) })).status).toBe(201);
     // A permission that matches nothing: the token is valid but may do nothing.
     const secret = await tokenWithRole("nobody", [{ resource: "pipelines", target: "^no-such/thing$", actions: ["read"] }]);
     const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1", name: "walk", version: "1" };
     // Routes every valid token may use, and lists that show only what the token may read.
-    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals", "get /sources"]);
+    const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals", "get /sources", "get /environments"]);
     let checked = 0;
     for (const route of API_ROUTES) {
       const key = `${route.method} ${route.path}`;
@@ -80,6 +82,7 @@ describe("every route checks its permission", () => {
     expect(list.pipelines).toEqual([]);
     // Sources, the local folder's included, are listed only to who may read them.
     expect(await (await as(secret, "/sources")).json()).toEqual({ sources: [] });
+    expect(await (await as(secret, "/environments")).json()).toEqual({ environments: [] });
   });
 });
 

@@ -382,3 +382,48 @@ export const sourceDetailAnswer = v.object({
 });
 /** The local folder's sync is a rescan and has no outcome of its own. */
 export const sourceSyncAnswer = v.object({ source: sourceSchema, sync: v.optional(syncSchema) });
+
+/** An environment: a deployment target and the global secrets (by name) its deploys receive. */
+const environmentSchema = v.object({
+  name: v.string(),
+  provider: v.string(),
+  /** The provider's settings: a swarm's dockerHost (absent: the server's own engine). */
+  config: v.object({ dockerHost: v.optional(v.string()) }),
+  secrets: v.array(v.string()),
+  description: v.optional(v.string()),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type EnvironmentJson = v.InferOutput<typeof environmentSchema>;
+
+const deploymentRunSchema = v.object({ namespace: v.string(), pipeline: v.string(), id: v.number() });
+
+/** One deployment of a service to an environment, and how it ended. */
+const deploymentSchema = v.object({
+  id: v.number(),
+  service: v.string(),
+  image: v.string(),
+  previousImage: v.nullable(v.string()),
+  /** running, succeeded, failed or rolled_back. */
+  state: v.string(),
+  reason: v.optional(v.string()),
+  strategy: v.string(),
+  run: deploymentRunSchema,
+  task: v.string(),
+  startedAt: timestamp,
+  endedAt: timestamp,
+});
+export type DeploymentJson = v.InferOutput<typeof deploymentSchema>;
+
+export const environmentListAnswer = v.object({ environments: v.array(environmentSchema) });
+export const environmentAnswer = v.object({ environment: environmentSchema });
+export const environmentDetailAnswer = v.object({
+  environment: environmentSchema,
+  /** What runs there now: each service's newest succeeded deployment. */
+  current: v.array(v.object({ service: v.string(), image: v.string(), deployedAt: timestamp, run: deploymentRunSchema, task: v.string() })),
+  deployments: v.array(deploymentSchema),
+});
+export const environmentTestAnswer = v.variant("ok", [
+  v.object({ ok: v.literal(true), detail: v.string() }),
+  v.object({ ok: v.literal(false), problem: v.string() }),
+]);

@@ -76,6 +76,20 @@ sources (git repositories pipelines are loaded from; "local" is the pipelines fo
                                                  failed to load (exit 0; 2 if the repository
                                                  cannot be reached)
 
+environments (deployment targets: a Docker Swarm manager and the secrets its deploys get)
+  gantry env ls [--json]                         each environment's provider, target and secrets
+  gantry env get <name> [--json]                 settings, what runs there now (image, run that
+                                                 deployed it) and its last 50 deployments
+  gantry env set <name> [--provider swarm] [--docker-host unix:///path|tcp://host:port|none]
+         [--secret NAME]... [--no-secrets] [--description TEXT] [--json]
+                                                 create (--provider required) or change one; flags
+                                                 not given keep their value; each --secret names a
+                                                 global secret given to deploys as a variable
+  gantry env rm <name>                           delete it and its deployment history (its services
+                                                 keep running on the target)
+  gantry env test <name> [--json]                test the connection: the engine answers and is a
+                                                 swarm manager (exit 0), or why not (exit 1)
+
 secrets
   gantry secret set <name> [--pipeline <ns/id>]  set a secret; the value comes from stdin or a
                                                  hidden prompt, never from the command line
@@ -121,5 +135,6 @@ users (people who sign in through OIDC or GitHub)
 The CLI talks to the server's JSON API: GANTRY_URL (default http://127.0.0.1:8080) and
 GANTRY_TOKEN, or url = "..." and token = "..." in ~/.gantry.toml.
 
-exit codes: 0 success · 1 a failed run (with --wait) or an invalid file (validate)
+exit codes: 0 success · 1 a failed run (with --wait), an invalid file (validate) or a
+            failed connection test (env test)
             2 a usage error or a failed request`;

@@ -51,6 +51,10 @@ export const EVENT_KINDS = [
   /** A source's sync ended (data: source, head, commits, loaded, versions, failures, warnings) or failed (data: source, error). */
   "source.synced",
   "source.sync_failed",
+  /** An environment was created, changed or removed (data: environment, by; its secrets by name only). */
+  "environment.created",
+  "environment.changed",
+  "environment.removed",
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -7,8 +7,10 @@ import * as v from "valibot";
  * "backups": making one (write) hands out every log, object and encrypted secret, so it is its own grant, beside "system".
  * "users": people who sign in (read: see them; write: disable, enable, grant and revoke their roles).
  * "sources": git repositories pipelines come from, targeted by source name (read: see them; write: add, change, remove, sync).
+ * "environments": deployment targets, targeted by environment name (read: see them, what runs there and their
+ * deployments, test the connection; write: create, change, remove).
  */
-export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups", "users", "sources"] as const;
+export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups", "users", "sources", "environments"] as const;
 export type Resource = (typeof RESOURCES)[number];
 /** "approve": decide approval gates of a pipeline's runs (resource "runs"). */
 export const ACTIONS = ["read", "write", "approve"] as const;

@@ -23,3 +23,5 @@ export * from "./cache-entries.ts";
 export * from "./findings.ts";
 export * from "./sources.ts";
 export * from "./source-commits.ts";
+export * from "./environments.ts";
+export * from "./deployments.ts";

@@ -46,6 +46,29 @@ const sourceBody = {
     pollInterval: { type: ["string", "number"], default: "1m", description: "how often the branch is checked (git ls-remote); 0 or \"off\": never" },
   },
 };
+const environmentSettings = {
+  provider: { type: "string", enum: ["swarm"], description: "the deployment target's kind: a Docker Swarm" },
+  config: {
+    type: "object",
+    properties: {
+      dockerHost: { type: "string", description: "a swarm manager's Docker engine: unix:///path/to/docker.sock or tcp://host:port; the server's own engine (GANTRY_DOCKER_HOST) when absent" },
+    },
+    additionalProperties: false,
+  },
+  secrets: {
+    type: "array",
+    items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    description: "global secrets given to its deploys, each as an environment variable of the same name; each must exist (a missing one is a 400 naming it)",
+  },
+  description: { type: "string", maxLength: 500 },
+};
+const environmentBody = { type: "object", required: ["provider"], properties: environmentSettings, additionalProperties: false };
+const newEnvironmentBody = {
+  type: "object",
+  required: ["name", "provider"],
+  properties: { name: { type: "string", pattern: "^[a-z0-9-]{1,64}$" }, ...environmentSettings },
+  additionalProperties: false,
+};
 const decisionBody = { type: "object", properties: { comment: { type: "string", maxLength: MAX_DECISION_COMMENT } } };
 /** The pipeline as GET /pipelines/{ns}/{id} answers; `inputs` is what a run asks for. */
 const pipelineResponse = {
@@ -236,6 +259,25 @@ export const API_ROUTES: RouteDoc[] = [
     success: 200,
   },
   { method: "delete", path: "/sources/{name}", summary: "Delete a source: its pipelines are retired (runs and versions stay readable)", auth: true, success: 204 },
+  { method: "get", path: "/environments", summary: "Environments the caller may read (environments:read): name, provider, config, secrets (names only), description", auth: true, success: 200 },
+  { method: "post", path: "/environments", summary: "Create an environment (environments:write on its name): 201 { environment }; 409 when the name is taken", auth: true, body: newEnvironmentBody, success: 201 },
+  {
+    method: "get",
+    path: "/environments/{name}",
+    summary:
+      "One environment, what runs there now (current: [{ service, image, deployedAt, run: { namespace, pipeline, id }, task }], each service's newest succeeded deployment) and its last 50 deployments, newest first ({ id, service, image, previousImage, state: running|succeeded|failed|rolled_back, reason, strategy, run, task, startedAt, endedAt })",
+    auth: true,
+    success: 200,
+  },
+  { method: "put", path: "/environments/{name}", summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", auth: true, body: environmentBody, success: 201 },
+  {
+    method: "post",
+    path: "/environments/{name}/test",
+    summary: "Test the connection (environments:read): the provider's own check (a swarm: the engine answers and is a swarm manager). 200 { ok: true, detail } or { ok: false, problem }",
+    auth: true,
+    success: 200,
+  },
+  { method: "delete", path: "/environments/{name}", summary: "Delete an environment and its deployment history; the services deployed keep running on the target", auth: true, success: 204 },
   { method: "get", path: "/approvals", summary: "Approval gates waiting now, of pipelines whose runs the caller may read, each with mayDecide (and refusal: why not)", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
   {

@@ -1,0 +1,62 @@
+// Queries for deployments: recording one as a deploy task starts and ends, an environment's
+// history, and what runs in it now (the newest succeeded deployment of each service).
+import { and, desc, eq, inArray, max } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { deployments } from "../schema/index.ts";
+import type { DeploymentState } from "../../domain/environments.ts";
+
+export type DeploymentRow = typeof deployments.$inferSelect;
+
+export interface NewDeployment {
+  environment: string;
+  service: string;
+  image: string;
+  previousImage?: string | null;
+  namespace: string;
+  pipelineId: string;
+  runId: number;
+  taskId: string;
+  strategy: string;
+  startedAt: Date;
+}
+
+/** Records a deployment as it starts ("running"); returns its id. */
+export async function insertDeployment(db: Db, deployment: NewDeployment): Promise<number> {
+  const [row] = await db
+    .insert(deployments)
+    .values({ ...deployment, previousImage: deployment.previousImage ?? null, state: "running" })
+    .returning({ id: deployments.id });
+  return row!.id;
+}
+
+/** Records how a deployment ended. */
+export async function finishDeployment(
+  db: Db,
+  id: number,
+  outcome: { state: Exclude<DeploymentState, "running">; reason?: string | null; previousImage?: string | null; endedAt: Date },
+): Promise<void> {
+  await db
+    .update(deployments)
+    .set({
+      state: outcome.state,
+      reason: outcome.reason ?? null,
+      ...(outcome.previousImage !== undefined && { previousImage: outcome.previousImage }),
+      endedAt: outcome.endedAt,
+    })
+    .where(eq(deployments.id, id));
+}
+
+/** An environment's deployments, newest first. */
+export async function listDeployments(db: Db, environment: string, limit = 50): Promise<DeploymentRow[]> {
+  return db.select().from(deployments).where(eq(deployments.environment, environment)).orderBy(desc(deployments.id)).limit(limit);
+}
+
+/** What runs in an environment now: the newest succeeded deployment of each service, by service name. */
+export async function currentDeployments(db: Db, environment: string): Promise<DeploymentRow[]> {
+  const newest = db
+    .select({ id: max(deployments.id) })
+    .from(deployments)
+    .where(and(eq(deployments.environment, environment), eq(deployments.state, "succeeded")))
+    .groupBy(deployments.service);
+  return db.select().from(deployments).where(inArray(deployments.id, newest)).orderBy(deployments.service);
+}

@@ -1,0 +1,148 @@
+// An environment: a named deployment target (a Docker Swarm today) with the global secrets its
+// deploys receive. Pure rules here: what an environment's name and settings may say.
+import * as v from "valibot";
+import { ENV_NAME_PATTERN, ID_PATTERN, RESERVED_ENV_PREFIX } from "./ids.ts";
+import { SECRET_NAME_PATTERN } from "./secrets.ts";
+
+/** The deployment targets Gantry can drive; each has a provider in engine/deploy/. */
+export const PROVIDERS = ["swarm"] as const;
+export type ProviderId = (typeof PROVIDERS)[number];
+
+/** A Docker Swarm manager's engine. */
+export interface SwarmConfig {
+  /** unix:///path or tcp://host:port; absent: the engine the server itself uses (GANTRY_DOCKER_HOST). */
+  dockerHost?: string;
+}
+
+/** What a person says about an environment. */
+export interface EnvironmentSettings {
+  provider: ProviderId;
+  config: SwarmConfig;
+  /**
+   * Global secrets given to its deploys, each as an environment variable of the same name; so a
+   * name must also be a variable name (no "." or "-", not GANTRY_*).
+   */
+  secrets: string[];
+  description?: string;
+}
+
+export const MAX_ENVIRONMENT_SECRETS = 100;
+export const MAX_DESCRIPTION_LENGTH = 500;
+
+export const ENVIRONMENT_NAME_RULE = "1-64 characters of a-z, 0-9 and -";
+
+/** An environment's name: it names its API path and labels the services deployed there. */
+export const environmentNameSchema = v.pipe(v.string("an environment name must be a string"), v.regex(ID_PATTERN, `an environment name must be ${ENVIRONMENT_NAME_RULE}`));
+
+/**
+ * Why a Docker engine URL cannot be a swarm environment's, or undefined when it can: a unix
+ * socket by absolute path, or tcp://host:port (plain TCP; TLS-protected engines are not taken yet).
+ */
+export function dockerHostProblem(host: string): string | undefined {
+  if (host.length > 1000) return "must be at most 1000 characters";
+  if (/[\s\u0000-\u001f\u007f]/.test(host)) return "must not contain spaces or control characters";
+  if (host.startsWith("unix://")) {
+    const path = host.slice("unix://".length);
+    if (!path.startsWith("/")) return 'must name the socket by its absolute path, like "unix:///var/run/docker.sock"';
+    if (path.split("/").includes("..")) return 'must not contain ".."';
+    return undefined;
+  }
+  if (!host.startsWith("tcp://")) return 'must be "unix:///path/to/docker.sock" or "tcp://host:port"';
+  let url: URL;
+  try {
+    url = new URL(host.replace(/^tcp:\/\//, "http://"));
+  } catch {
+    return 'must be "tcp://host:port"';
+  }
+  if (!url.hostname) return "must name a host";
+  if (url.username || url.password) return "must not carry credentials";
+  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return 'must be just "tcp://host:port", with no path, query or fragment';
+  if (!url.port) return 'must name the port, like "tcp://manager.internal:2375"';
+  return undefined;
+}
+
+/** Why a secret's name cannot be given to deploys, or undefined when it can. */
+export function environmentSecretProblem(name: string): string | undefined {
+  if (!SECRET_NAME_PATTERN.test(name) || !ENV_NAME_PATTERN.test(name)) {
+    return `"${name}" cannot be given as an environment variable: a name of A-Z, a-z, 0-9 and _, not starting with a digit`;
+  }
+  if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) return `"${name}": ${RESERVED_ENV_PREFIX}* names are reserved for the system`;
+  return undefined;
+}
+
+const swarmConfigSchema = v.strictObject(
+  {
+    dockerHost: v.optional(
+      v.pipe(
+        v.string("config.dockerHost must be a Docker engine URL"),
+        v.check((host) => dockerHostProblem(host) === undefined, (issue) => `config.dockerHost ${dockerHostProblem(String(issue.input))}`),
+      ),
+    ),
+  },
+  (issue) =>
+    issue.expected === "never"
+      ? `unknown field config.${String(issue.received).replace(/^"|"$/g, "")}: a swarm environment's config takes dockerHost`
+      : "config must be an object like { dockerHost }",
+);
+
+const secretsSchema = v.pipe(
+  v.array(v.string("secrets must be names of global secrets"), "secrets must be a list of global secrets' names"),
+  v.maxLength(MAX_ENVIRONMENT_SECRETS, `secrets must name at most ${MAX_ENVIRONMENT_SECRETS} secrets`),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const name of dataset.value) {
+      const problem = environmentSecretProblem(name);
+      if (problem) addIssue({ message: `secrets: ${problem}` });
+    }
+    const repeated = dataset.value.filter((name, index) => dataset.value.indexOf(name) !== index);
+    if (repeated.length) addIssue({ message: `secrets: "${repeated[0]}" is named twice` });
+  }),
+);
+
+const descriptionSchema = v.pipe(
+  v.string("description must be text"),
+  v.maxLength(MAX_DESCRIPTION_LENGTH, `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+  v.check((text) => !/\p{Cc}/u.test(text), "description must be one line, without control characters"),
+);
+
+/** The fields an environment's settings take, for messages. */
+const FIELDS = "provider, config, secrets and description";
+
+/** Settings as given over the API: every field checked with a message naming it, defaults filled in. */
+export const environmentSettingsSchema = v.pipe(
+  v.custom<Record<string, unknown>>((input) => typeof input === "object" && input !== null && !Array.isArray(input), `the settings must be an object of ${FIELDS}`),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const input = dataset.value;
+    // Each field on its own, so one message names every problem (valibot stops a strict
+    // object's pipe at the first failing key otherwise).
+    const unknown = Object.keys(input).filter((key) => !["provider", "config", "secrets", "description"].includes(key));
+    for (const key of unknown) addIssue({ message: `unknown field "${key}": an environment takes ${FIELDS}` });
+    const provider = v.safeParse(v.picklist(PROVIDERS, `provider must be one of: ${PROVIDERS.join(", ")}`), input.provider);
+    if (!provider.success) addIssue({ message: input.provider === undefined ? `provider is required (one of: ${PROVIDERS.join(", ")})` : provider.issues[0].message });
+    const config = v.safeParse(v.optional(swarmConfigSchema, {}), input.config);
+    if (!config.success) for (const issue of config.issues) addIssue({ message: issue.message });
+    const secrets = v.safeParse(v.optional(secretsSchema, []), input.secrets);
+    if (!secrets.success) for (const issue of secrets.issues) addIssue({ message: issue.message });
+    const description = v.safeParse(v.optional(descriptionSchema), input.description);
+    if (!description.success) for (const issue of description.issues) addIssue({ message: issue.message });
+    if (unknown.length || !provider.success || !config.success || !secrets.success || !description.success) return NEVER;
+    const settings: EnvironmentSettings = {
+      provider: provider.output,
+      config: { ...(config.output.dockerHost !== undefined && { dockerHost: config.output.dockerHost }) },
+      secrets: secrets.output,
+      ...(description.output !== undefined && description.output !== "" && { description: description.output }),
+    };
+    return settings;
+  }),
+);
+
+/** The settings of an environment, or every problem with them in one sentence. */
+export function parseEnvironmentSettings(input: unknown): { ok: true; settings: EnvironmentSettings } | { ok: false; message: string } {
+  const parsed = v.safeParse(environmentSettingsSchema, input);
+  if (parsed.success) return { ok: true, settings: parsed.output };
+  return { ok: false, message: parsed.issues.map((issue) => issue.message).join("; ") };
+}
+
+/** The states of a deployment: one in flight, then how it ended. */
+export const DEPLOYMENT_STATES = ["running", "succeeded", "failed", "rolled_back"] as const;
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];

@@ -1,0 +1,55 @@
+// What a deployment target must do, whatever it is (Docker Swarm here; a cloud's container
+// service behind the same calls): check it can be reached, roll a service to a new image by a
+// strategy (rolling back by itself when the new one is unhealthy), tell what runs now, and go
+// back to the previous deployment.
+
+import type { DeployStrategy, HealthCheck } from "../../domain/deploy-tasks.ts";
+
+export type { DeployStrategy, HealthCheck };
+
+export interface DeployRequest {
+  /** The service's name on the target (unique there); Gantry labels it as its own. */
+  service: string;
+  image: string;
+  replicas: number;
+  strategy: DeployStrategy;
+  healthCheck?: HealthCheck;
+  env: Record<string, string>;
+  /** Labels put on the service (gantry.namespace, gantry.pipeline, gantry.run, gantry.environment...). */
+  labels: Record<string, string>;
+  /** Lines for the task's log: each step as it happens (tasks started, healthy, updated, rolled back). */
+  log(line: string): void;
+  /** Aborted when the deploy task is cancelled or times out: the update is rolled back. */
+  signal: AbortSignal;
+}
+
+export type DeployResult =
+  /** The service runs `image` on all its replicas. */
+  | { ok: true; previousImage?: string; image: string }
+  /** The new image did not become healthy (or the update failed): the target rolled back to `previousImage`. */
+  | { ok: false; reason: string; previousImage?: string; rolledBack: boolean };
+
+export interface ServiceStatus {
+  service: string;
+  image: string;
+  /** Tasks running / wanted. */
+  running: number;
+  desired: number;
+  /** The target's own word on the last update ("completed", "rollback_completed"...), if any. */
+  updateState?: string;
+  updateMessage?: string;
+}
+
+export interface DeployProvider {
+  /** The provider's id, as environments name it ("swarm"). */
+  readonly id: string;
+  /** Whether the target answers and can take deployments; `problem` says why not in a person's words. */
+  testConnection(): Promise<{ ok: true; detail: string } | { ok: false; problem: string }>;
+  deploy(request: DeployRequest): Promise<DeployResult>;
+  /** What runs as the service now; undefined when there is no such service. */
+  status(service: string): Promise<ServiceStatus | undefined>;
+  /** Redeploys `image` (the previous successful deployment's) with the service's other settings kept. */
+  rollback(service: string, image: string, log: (line: string) => void): Promise<DeployResult>;
+  /** Removes the service (an environment's clean-up, tests). */
+  remove(service: string): Promise<void>;
+}

@@ -1,0 +1,134 @@
+// /api/v1/environments: deployment targets. List, create (POST, 409 when taken), inspect (with
+// what runs there now and its deployments), create or change (PUT), delete, and test the
+// connection. Secrets are named, never shown.
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import { may } from "../../auth/roles.ts";
+import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
+import { listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
+import { ValidationError } from "../../domain/errors.ts";
+import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings } from "../../domain/environments.ts";
+import { ID_PATTERN } from "../../domain/ids.ts";
+import type { Deps } from "../../deps.ts";
+import { createEnvironmentAdmin } from "../../engine/deploy/environments.ts";
+import type { AppEnv } from "../env.ts";
+import { permit } from "../middleware/permit.ts";
+import { validate } from "../validate.ts";
+
+/** How many deployments GET /environments/:name shows. */
+const HISTORY_LIMIT = 50;
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+const nameParams = v.object({ name: v.pipe(v.string(), v.regex(ID_PATTERN, `must be ${ENVIRONMENT_NAME_RULE}`)) });
+const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
+
+/**
+ * The target of POST /environments: the name in the body, read before anything is validated
+ * (the permission comes first); a body without one is checked against "(unnamed)".
+ */
+async function bodyNameTarget(c: Context<AppEnv>): Promise<string> {
+  try {
+    const body: unknown = JSON.parse(await c.req.text());
+    if (typeof body === "object" && body !== null && typeof (body as { name?: unknown }).name === "string") return (body as { name: string }).name;
+  } catch {
+    // Not JSON: the validator answers that, once the permission is granted.
+  }
+  return "(unnamed)";
+}
+
+const adminOf = (deps: Deps) =>
+  createEnvironmentAdmin({
+    db: deps.db,
+    bus: deps.bus,
+    secrets: deps.secrets,
+    now: deps.now,
+    ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }),
+  });
+
+export function environmentJson(row: EnvironmentRow) {
+  return {
+    name: row.name,
+    provider: row.provider,
+    config: row.config,
+    /** Names of global secrets; never their values. */
+    secrets: row.secrets,
+    ...(row.description !== null && { description: row.description }),
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}
+
+const runOf = (row: DeploymentRow) => ({ namespace: row.namespace, pipeline: row.pipelineId, id: row.runId });
+
+export function deploymentJson(row: DeploymentRow) {
+  return {
+    id: row.id,
+    service: row.service,
+    image: row.image,
+    previousImage: row.previousImage,
+    state: row.state,
+    ...(row.reason !== null && { reason: row.reason }),
+    strategy: row.strategy,
+    run: runOf(row),
+    task: row.taskId,
+    startedAt: iso(row.startedAt),
+    endedAt: iso(row.endedAt),
+  };
+}
+
+/** What runs in the environment: a service's newest succeeded deployment. */
+function currentJson(row: DeploymentRow) {
+  return { service: row.service, image: row.image, deployedAt: iso(row.endedAt ?? row.startedAt), run: runOf(row), task: row.taskId };
+}
+
+const objectBody = (fields: string) =>
+  v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), `must be an object like { ${fields} }`);
+
+/** The settings of a body, or a ValidationError naming every problem. */
+function settingsOf(body: Record<string, unknown>, problems: string[] = []) {
+  const parsed = parseEnvironmentSettings(body);
+  if (!parsed.ok) problems.push(parsed.message);
+  if (problems.length || !parsed.ok) throw new ValidationError(problems.join("; "));
+  return parsed.settings;
+}
+
+export const environmentsApi = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    // A list shows what the caller may read; nothing to deny.
+    const rows = (await listEnvironments(c.get("deps").db)).filter((row) => may(c, "environments", "read", row.name));
+    return c.json({ environments: rows.map(environmentJson) });
+  })
+  .post("/", permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, provider, config, secrets, description")), async (c) => {
+    const deps = c.get("deps");
+    const { name, ...rest } = c.req.valid("json");
+    const problems: string[] = [];
+    const named = v.safeParse(environmentNameSchema, name);
+    if (name === undefined) problems.push(`name is required (${ENVIRONMENT_NAME_RULE})`);
+    else if (!named.success) problems.push(`name: ${named.issues[0].message}`);
+    const settings = settingsOf(rest, problems);
+    const environment = await adminOf(deps).create(name as string, settings, c.get("token").name);
+    return c.json({ environment: environmentJson(environment) }, 201);
+  })
+  .get("/:name", permit("environments", "read", target), validate("param", nameParams), async (c) => {
+    const { db } = c.get("deps");
+    const { name } = c.req.valid("param");
+    const row = await requireEnvironment(db, name);
+    const [current, history] = await Promise.all([currentDeployments(db, name), listDeployments(db, name, HISTORY_LIMIT)]);
+    return c.json({ environment: environmentJson(row), current: current.map(currentJson), deployments: history.map(deploymentJson) });
+  })
+  .put("/:name", permit("environments", "write", target), validate("param", nameParams), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
+    const { name } = c.req.valid("param");
+    const settings = settingsOf(c.req.valid("json"));
+    const { environment, created } = await adminOf(c.get("deps")).save(name, settings, c.get("token").name);
+    return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
+  })
+  .delete("/:name", permit("environments", "write", target), validate("param", nameParams), async (c) => {
+    const { name } = c.req.valid("param");
+    await adminOf(c.get("deps")).remove(name, c.get("token").name);
+    return c.body(null, 204);
+  })
+  .post("/:name/test", permit("environments", "read", target), validate("param", nameParams), async (c) => {
+    const { name } = c.req.valid("param");
+    // The target's answer either way is a 200: a failed test is a finding, not a failed request.
+    return c.json(await adminOf(c.get("deps")).test(name));
+  });
