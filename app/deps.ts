@@ -22,6 +22,8 @@ import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts"
 import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
+import { startDeployTask } from "./engine/executors/deploy-task.ts";
+import { providerFor } from "./engine/deploy/providers.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { exactTarget } from "./domain/permissions.ts";
@@ -131,6 +133,14 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     instance,
     defaultNetwork: config.containerNetwork,
     limits: containerLimits,
+    // deploy() tasks: the environment's provider rolls the service out; the history is kept here.
+    startDeploy: (launch) =>
+      startDeployTask(launch, {
+        db,
+        now,
+        secret: (name) => secrets.resolveGlobal(name),
+        providerFor: (environment) => providerFor(environment, { ...(config.dockerHost && { defaultDockerHost: config.dockerHost }) }),
+      }),
     ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
   });
   const bundlesDir = join(config.dataDir, "bundles");

@@ -99,7 +99,7 @@ export function pushProblem(push: ImagePushSpec): string | undefined {
 }
 
 /** `${NAME}` filled in from the task's environment; an unknown name is a problem (a tag must not silently become "app:"). */
-function expand(text: string, env: Readonly<Record<string, string>>, missing: Set<string>): string {
+export function expandVariables(text: string, env: Readonly<Record<string, string>>, missing: Set<string>): string {
   return text.replace(VARIABLE_REFERENCE, (_, name: string) => {
     const value = env[name];
     if (value === undefined) missing.add(name);
@@ -108,12 +108,12 @@ function expand(text: string, env: Readonly<Record<string, string>>, missing: Se
 }
 
 const expandRecord = (record: Record<string, string> | undefined, env: Readonly<Record<string, string>>, missing: Set<string>) =>
-  record && Object.fromEntries(Object.entries(record).map(([key, value]) => [key, expand(value, env, missing)]));
+  record && Object.fromEntries(Object.entries(record).map(([key, value]) => [key, expandVariables(value, env, missing)]));
 
 /** The build with its variables filled in, or why it cannot start (an unknown variable, a tag that came out invalid). */
 export function expandImageBuild(build: ImageBuildSpec, env: Readonly<Record<string, string>>): ImageBuildSpec | string {
   const missing = new Set<string>();
-  const tags = build.tags.map((tag) => expand(tag, env, missing));
+  const tags = build.tags.map((tag) => expandVariables(tag, env, missing));
   const buildArgs = expandRecord(build.buildArgs, env, missing);
   const labels = expandRecord(build.labels, env, missing);
   if (missing.size > 0) return `the build uses ${[...missing].map((name) => `\${${name}}`).join(", ")}, which the task's variables do not have`;
@@ -129,8 +129,8 @@ export function expandImageBuild(build: ImageBuildSpec, env: Readonly<Record<str
 /** The push with its variables filled in, or why it cannot start. */
 export function expandImagePush(push: ImagePushSpec, env: Readonly<Record<string, string>>): ImagePushSpec | string {
   const missing = new Set<string>();
-  const image = expand(push.image, env, missing);
-  const registry = push.registry !== undefined ? expand(push.registry, env, missing) : undefined;
+  const image = expandVariables(push.image, env, missing);
+  const registry = push.registry !== undefined ? expandVariables(push.registry, env, missing) : undefined;
   if (missing.size > 0) return `the push uses ${[...missing].map((name) => `\${${name}}`).join(", ")}, which the task's variables do not have`;
   const imageProblem = imageReferenceProblem(image, false);
   if (imageProblem) return `image "${image}" (from "${push.image}") is not a valid image reference: it ${imageProblem}`;

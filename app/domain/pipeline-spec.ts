@@ -13,6 +13,7 @@ import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
 import { imageReferenceProblem, pushProblem, registryProblem, type ImageBuildSpec, type ImagePushSpec } from "./image-tasks.ts";
+import { SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -159,6 +160,31 @@ const imagePushSchema = v.pipe(
   }),
 );
 
+/** What deploy() adds to a container task: the executor rolls a service of an environment to the image instead. */
+const deploySchema = v.strictObject({
+  environment: idSchema,
+  service: v.pipe(v.string("must be a service name"), v.regex(SERVICE_PATTERN, "must be a service name: a-z, 0-9 and - (1-63, not starting or ending with -)")),
+  image: imageReferenceSchema,
+  replicas: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0), v.maxValue(1000)),
+  strategy: v.strictObject({
+    kind: v.literal("rolling", "must be made with rolling(...)"),
+    parallelism: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1), v.maxValue(1000)),
+    delayMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    order: v.picklist(["start-first", "stop-first"], 'must be "start-first" or "stop-first"'),
+    monitorMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  }),
+  healthCheck: v.optional(
+    v.strictObject({
+      command: v.pipe(v.array(v.string()), v.minLength(1, "must name a command")),
+      intervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+      timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+      retries: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)),
+      startPeriodMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    }),
+  ),
+  env: v.record(envNameSchema, v.string("must be a string")),
+});
+
 const containerTaskSchema = v.strictObject({
   kind: v.literal("container"),
   image: v.pipe(v.string(), v.minLength(1, "must name an image")),
@@ -190,6 +216,7 @@ const containerTaskSchema = v.strictObject({
   pullSecret: v.optional(secretRefSchema),
   build: v.optional(imageBuildSchema),
   push: v.optional(imagePushSchema),
+  deploy: v.optional(deploySchema),
   // Named only to say no clearly instead of "unknown key".
   privileged: v.optional(v.literal(false, "privileged containers are never allowed")),
   ...commonTaskEntries,
@@ -326,6 +353,8 @@ export interface TaskSpec {
     pullSecret?: string;
     /** An image build (dockerBuild) instead of a container. */
     build?: ImageBuildSpec;
+    /** A deploy (deploy()) of a service of an environment instead of a container. */
+    deploy?: DeploySpec;
     /** An image push (dockerPush) instead of a container. */
     push?: ImagePushSpec;
   };
@@ -571,6 +600,7 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
       ...(task.pullSecret && { pullSecret: task.pullSecret.name }),
       ...(task.build && { build: toImageBuildSpec(task.build) }),
       ...(task.push && { push: { image: task.push.image, ...(task.push.registry !== undefined && { registry: task.push.registry }) } }),
+      ...(task.deploy && { deploy: task.deploy as DeploySpec }),
     };
   }
   return spec;

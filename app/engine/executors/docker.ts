@@ -33,6 +33,8 @@ export interface DockerExecutorOptions {
   workspaceGroup?: number;
   /** Image builds use BuildKit ("buildkit", the default; the classic builder when the engine has none) or only the classic builder. */
   builder?: "buildkit" | "classic";
+  /** Starts deploy() tasks (an environment's provider does the work); without it they fail saying so. */
+  startDeploy?: (launch: TaskLaunch) => TaskHandle;
 }
 
 export type DockerHealth = { status: "ok"; version: string } | { status: "unavailable"; message: string };
@@ -115,6 +117,10 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     start(launch: TaskLaunch): TaskHandle {
       const spec = launch.task.container;
       if (spec?.build || spec?.push) return startImageTask(launch, { docker, host, builder: options.builder ?? "buildkit" });
+      if (spec?.deploy) {
+        if (options.startDeploy) return options.startDeploy(launch);
+        return { exited: Promise.resolve({ exitCode: null, reason: "deploys are not available here" }), stop: () => {}, detach: () => {} };
+      }
       const control = stopControl();
       const exited = (async (): Promise<TaskExit> => {
         if (!spec) return { exitCode: null, reason: "not a container task" };
@@ -137,6 +143,8 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       return { exited, stop: control.stop, detach: control.detach };
     },
     async attach({ launch, stored }): Promise<AttachResult> {
+      // A deploy is a desired state: the same attempt deploys again, and finds it reached if it was.
+      if (launch.task.container?.deploy) return { status: "never-started" };
       const lost = lostImageTask(launch);
       if (lost) return { status: "lost", reason: lost };
       const container = docker.getContainer(launch.ref);

@@ -1,0 +1,56 @@
+// A deploy task as stored with a version: which environment, which service, which image, and
+// how it rolls out. Pure: the SDK's deploy() builds it, the spec validates it, the deploy
+// executor fills in its variables and hands it to the environment's provider.
+import { expandVariables as expand, imageReferenceProblem } from "./image-tasks.ts";
+
+/** How a service is rolled to its new image. */
+export interface RollingStrategy {
+  kind: "rolling";
+  /** Tasks updated at once. */
+  parallelism: number;
+  /** Wait between batches, ms. */
+  delayMs: number;
+  /** "start-first": the new task starts before the old one stops; "stop-first": the other way. */
+  order: "start-first" | "stop-first";
+  /** How long a new task is watched for failure after it starts, ms. */
+  monitorMs: number;
+}
+
+export type DeployStrategy = RollingStrategy;
+
+export const DEFAULT_ROLLING: RollingStrategy = { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 5_000 };
+
+/** A command run in each task to tell it is healthy (exit 0), as Docker's HEALTHCHECK. */
+export interface HealthCheck {
+  command: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+export interface DeploySpec {
+  environment: string;
+  service: string;
+  /** `${NAME}` takes a variable of the run ("app:${GANTRY_RUN_ID}"). */
+  image: string;
+  replicas: number;
+  strategy: DeployStrategy;
+  healthCheck?: HealthCheck;
+  /** The service's environment; `${NAME}` takes a variable of the run. */
+  env: Record<string, string>;
+}
+
+/** A service name the targets take: what Swarm allows, and a DNS label. */
+export const SERVICE_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The deploy with its variables filled in, or why it cannot start. */
+export function expandDeploy(deploy: DeploySpec, env: Readonly<Record<string, string>>): DeploySpec | string {
+  const missing = new Set<string>();
+  const image = expand(deploy.image, env, missing);
+  const values = Object.fromEntries(Object.entries(deploy.env).map(([name, value]) => [name, expand(value, env, missing)]));
+  if (missing.size > 0) return `the deploy uses ${[...missing].map((name) => `\${${name}}`).join(", ")}, which the task's variables do not have`;
+  const problem = imageReferenceProblem(image, false);
+  if (problem) return `image "${image}" (from "${deploy.image}") is not a valid image reference: it ${problem}`;
+  return { ...deploy, image, env: values };
+}

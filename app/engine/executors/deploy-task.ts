@@ -1,0 +1,97 @@
+// Starts a deploy() task for the Docker executor: no container of its own, the work is a
+// rollout by the environment's provider (a Docker Swarm service update), recorded in the
+// environment's deployment history. Stopping it (cancel, timeout) rolls the service back. A
+// server that stops leaves the rollout to the provider; after a restart the same attempt
+// deploys again, which finds the service already at its image and ends at once.
+import type { Db } from "../../db/client.ts";
+import { getEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
+import { finishDeployment, insertDeployment } from "../../db/repos/deployments.ts";
+import { expandDeploy } from "../../domain/deploy-tasks.ts";
+import type { DeployProvider } from "../deploy/provider.ts";
+import type { TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
+
+export interface DeployTaskDeps {
+  db: Db;
+  now: () => Date;
+  /** A global secret's value (an environment's secrets are global secrets). */
+  secret(name: string): Promise<string | undefined>;
+  providerFor(environment: EnvironmentRow): DeployProvider;
+}
+
+export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskHandle {
+  const spec = launch.task.container!.deploy!;
+  const abort = new AbortController();
+  let detached = false;
+  const say = (text: string) => launch.log.line("gantry", text);
+  const exited = (async (): Promise<TaskExit> => {
+    if (launch.gate && !(await launch.gate.catch(() => false))) return { exitCode: null, reason: "not started: its claim was refused" };
+    if (abort.signal.aborted) return { exitCode: null, reason: "stopped before it started" };
+    const work = expandDeploy(spec, launch.env);
+    if (typeof work === "string") return { exitCode: null, reason: work };
+    const environment = await getEnvironment(deps.db, work.environment);
+    if (!environment) return { exitCode: null, reason: `environment ${work.environment} not found (gantry env set ${work.environment} --provider swarm)` };
+    // The environment's secrets go to the service's environment; a missing one stops the deploy before anything changes.
+    const secrets: Record<string, string> = {};
+    for (const name of environment.secrets) {
+      const value = await deps.secret(name);
+      if (value === undefined) return { exitCode: null, reason: `secret ${name} of environment ${environment.name} is not set` };
+      secrets[name] = value;
+    }
+    const provider = deps.providerFor(environment);
+    say(`deploying ${work.image} to service ${work.service} of environment ${environment.name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${work.strategy.kind} (${work.strategy.order}, ${work.strategy.parallelism} at a time)`);
+    const id = await insertDeployment(deps.db, {
+      environment: environment.name,
+      service: work.service,
+      image: work.image,
+      namespace: launch.namespace,
+      pipelineId: launch.pipeline,
+      runId: launch.run,
+      taskId: launch.task.id,
+      strategy: work.strategy.kind,
+      startedAt: deps.now(),
+    });
+    try {
+      const result = await provider.deploy({
+        service: work.service,
+        image: work.image,
+        replicas: work.replicas,
+        strategy: work.strategy,
+        ...(work.healthCheck && { healthCheck: work.healthCheck }),
+        env: { ...work.env, ...secrets },
+        labels: {
+          "gantry.namespace": launch.namespace,
+          "gantry.pipeline": launch.pipeline,
+          "gantry.run": String(launch.run),
+          "gantry.task": launch.task.id,
+          "gantry.environment": environment.name,
+        },
+        log: say,
+        signal: abort.signal,
+      });
+      await finishDeployment(deps.db, id, {
+        state: result.ok ? "succeeded" : result.rolledBack ? "rolled_back" : "failed",
+        reason: result.ok ? null : result.reason,
+        previousImage: result.previousImage ?? null,
+        endedAt: deps.now(),
+      });
+      if (result.ok) {
+        say(`${work.service} runs ${result.image}${result.previousImage ? ` (was ${result.previousImage})` : ""}`);
+        return { exitCode: 0 };
+      }
+      return { exitCode: 1, reason: result.rolledBack ? `${result.reason}; rolled back to ${result.previousImage ?? "the previous image"}` : result.reason };
+    } catch (error) {
+      const reason = detached ? "the server stopped during the deploy" : `the deploy failed: ${(error as Error).message}`;
+      await finishDeployment(deps.db, id, { state: "failed", reason, previousImage: null, endedAt: deps.now() }).catch(() => undefined);
+      return { exitCode: null, reason };
+    }
+  })();
+  return {
+    exited,
+    // Cancel and timeout: the provider rolls the service back.
+    stop: () => abort.abort(),
+    // The rollout goes on in the orchestrator; the next server deploys again and finds it done.
+    detach: () => {
+      detached = true;
+    },
+  };
+}
