@@ -1,0 +1,109 @@
+// deploy() end to end on a real one-node Docker Swarm: a pipeline rolls a service of an
+// environment to an image, with the environment's secret in its environment; an unhealthy
+// image rolls back by itself and fails the task; the environment tells what runs now and its
+// history. A swarm is engine-wide state: this file makes it and puts the engine back.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import Docker from "dockerode";
+import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
+import { startWithPipelines, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+
+setDefaultTimeout(120_000);
+
+const SERVICE = "gantry-e2e-web";
+const LABEL = "gantry.test.deploy-e2e";
+const PIPELINE = `import { definePipeline, deploy, rolling } from "gantry";
+export default definePipeline({
+  id: "ship",
+  tasks: {
+    web: deploy({
+      environment: "staging",
+      service: "${SERVICE}",
+      image: "\${IMAGE}",
+      replicas: 2,
+      strategy: rolling({ parallelism: 1, order: "start-first", monitor: "1s" }),
+      healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], interval: "500ms", timeout: "1s", retries: 2 },
+      env: { GREETING: "hello \${GANTRY_RUN_ID}" },
+      timeout: "100s",
+    }),
+  },
+});
+`;
+
+const docker = new Docker();
+let swarm: TestSwarm;
+let gantry: TestGantry;
+
+interface RunJson {
+  id: number;
+  state: string;
+  tasks: { id: string; state: string; reason?: string }[];
+}
+
+async function ship(image: string): Promise<{ run: RunJson; log: string }> {
+  const started = await gantry.api("/pipelines/default/ship/runs", { method: "POST", body: JSON.stringify({ variables: { IMAGE: image } }) });
+  expect(started.status).toBe(201);
+  const { run } = (await started.json()) as { run: { id: number } };
+  const ended = (await waitForRun(gantry.api, "default/ship", run.id, 110_000)) as unknown as RunJson;
+  const log = await (await gantry.api(`/pipelines/default/ship/runs/${run.id}/tasks/web/logs`)).text();
+  return { run: ended, log };
+}
+
+async function serviceImage(): Promise<{ image: string; env: string[] }> {
+  const spec = (await docker.getService(SERVICE).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string; Env?: string[] } } } };
+  return { image: spec.Spec.TaskTemplate.ContainerSpec.Image, env: spec.Spec.TaskTemplate.ContainerSpec.Env ?? [] };
+}
+
+beforeAll(async () => {
+  swarm = await ensureSwarm(docker);
+  buildServiceImage("local/e2e-web:1", { healthy: true, label: LABEL });
+  buildServiceImage("local/e2e-web:bad", { healthy: false, label: LABEL });
+  gantry = await startWithPipelines({ "ship.ts": PIPELINE });
+  expect((await gantry.api("/secrets/DEPLOY_TOKEN", { method: "PUT", body: JSON.stringify({ value: "deploy-token-value-123" }) })).status).toBe(201);
+  const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", provider: "swarm", secrets: ["DEPLOY_TOKEN"] }) });
+  expect(created.status).toBe(201);
+});
+
+afterAll(async () => {
+  await gantry?.stop();
+  await docker.getService(SERVICE).remove().catch(() => undefined);
+  // Tasks of a removed service stop a moment later; their containers hold the images.
+  await Bun.sleep(2_000);
+  for (const tag of ["local/e2e-web:1", "local/e2e-web:bad"]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  await swarm?.restore();
+});
+
+describe("deploy()", () => {
+  it("tests the environment's connection: the engine is a swarm manager", async () => {
+    const tested = (await (await gantry.api("/environments/staging/test", { method: "POST" })).json()) as { ok: boolean; detail?: string };
+    expect(tested.ok).toBe(true);
+  });
+
+  it("rolls the service out with the environment's secret, and the environment tells what runs now", async () => {
+    const { run, log } = await ship("local/e2e-web:1");
+    expect(run.state).toBe("successful");
+    expect(log).toContain(`deploying local/e2e-web:1 to service ${SERVICE} of environment staging (swarm)`);
+    const service = await serviceImage();
+    expect(service.image).toBe("local/e2e-web:1");
+    expect(service.env).toContain(`GREETING=hello ${run.id}`);
+    expect(service.env).toContain("DEPLOY_TOKEN=deploy-token-value-123");
+    // The secret's value never reaches the task's log.
+    expect(log).not.toContain("deploy-token-value-123");
+    const staging = (await (await gantry.api("/environments/staging")).json()) as { current: { service: string; image: string; run: { id: number } }[] };
+    expect(staging.current).toEqual([expect.objectContaining({ service: SERVICE, image: "local/e2e-web:1", run: expect.objectContaining({ id: run.id }) })]);
+  });
+
+  it("rolls an unhealthy image back by itself and fails the task with the reason", async () => {
+    const { run, log } = await ship("local/e2e-web:bad");
+    expect(run.state).toBe("failed");
+    const task = run.tasks.find((entry) => entry.id === "web")!;
+    expect(task.reason).toContain("rolled back to local/e2e-web:1");
+    expect(log.length).toBeGreaterThan(0);
+    expect((await serviceImage()).image).toBe("local/e2e-web:1");
+    const staging = (await (await gantry.api("/environments/staging")).json()) as {
+      current: { image: string }[];
+      deployments: { image: string; state: string; previousImage?: string | null }[];
+    };
+    expect(staging.current.map((entry) => entry.image)).toEqual(["local/e2e-web:1"]);
+    expect(staging.deployments[0]).toMatchObject({ image: "local/e2e-web:bad", state: "rolled_back", previousImage: "local/e2e-web:1" });
+  });
+});

@@ -1,0 +1,224 @@
+// The Swarm deploy provider on a real one-node swarm (the local engine, made a manager for the
+// test when it is not one): a first deploy creates the service, a rolling update completes,
+// an unhealthy image is rolled back by Swarm itself, a deploy of the same settings finishes
+// although Swarm reports no update, a rollback redeploys an older image, a cancelled update
+// is rolled back, and a first deploy that never gets healthy or is cancelled leaves no service
+// behind.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import Docker from "dockerode";
+import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
+import type { DeployRequest } from "../app/engine/deploy/provider.ts";
+import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
+
+setDefaultTimeout(60_000);
+
+const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+const provider = createSwarmProvider({ docker });
+const REPO = "local/gantry-swarm-web";
+const IMAGE_LABEL = "gantry.test.swarm-provider";
+const WEB = "gantry-test-web";
+const BROKEN = "gantry-test-broken";
+
+const startedInSwarm = ((await docker.info()) as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState === "active";
+
+/** A deploy of `image` as 2 replicas, rolled one at a time and watched 1 s each, healthy when /ok exists. */
+function request(image: string, overrides: Partial<DeployRequest> = {}): DeployRequest & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    service: WEB,
+    image,
+    replicas: 2,
+    strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 1_000 },
+    healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], intervalMs: 500, timeoutMs: 1_000, retries: 2, startPeriodMs: 0 },
+    env: { GREETING: "hello" },
+    labels: { "gantry.namespace": "default", "gantry.pipeline": "web", "gantry.environment": "test" },
+    log: (line) => lines.push(line),
+    signal: new AbortController().signal,
+    lines,
+    ...overrides,
+  };
+}
+
+/** The images of the service's tasks that Swarm wants running, and their states. */
+async function runningTasks(service: string): Promise<{ image: string; state: string }[]> {
+  const tasks = (await docker.listTasks({ filters: { service: [service], "desired-state": ["running"] } })) as {
+    Spec: { ContainerSpec: { Image: string } };
+    Status: { State: string };
+  }[];
+  return tasks.map((task) => ({ image: task.Spec.ContainerSpec.Image, state: task.Status.State }));
+}
+
+describe("swarm provider without a swarm", () => {
+  it.skipIf(startedInSwarm)("says how to make the engine a swarm manager", async () => {
+    const outcome = await provider.testConnection();
+    expect(outcome).toEqual({ ok: false, problem: "this Docker engine is not a swarm manager (docker swarm init --advertise-addr 127.0.0.1)" });
+  });
+
+  it("says when the engine cannot be reached", async () => {
+    const outcome = await createSwarmProvider({ docker: new Docker({ socketPath: "/nonexistent/docker.sock" }) }).testConnection();
+    expect(outcome.ok).toBe(false);
+    expect(!outcome.ok && outcome.problem).toStartWith("cannot reach the Docker engine:");
+  });
+});
+
+describe("swarm provider", () => {
+  let swarm: TestSwarm | undefined;
+  const started = Date.now();
+
+  beforeAll(async () => {
+    swarm = await ensureSwarm(docker);
+    buildServiceImage(`${REPO}:1`, { healthy: true, label: IMAGE_LABEL });
+    buildServiceImage(`${REPO}:2`, { healthy: true, label: IMAGE_LABEL });
+    buildServiceImage(`${REPO}:bad`, { healthy: false, label: IMAGE_LABEL });
+    console.log(`swarm ready and images built in ${Date.now() - started} ms`);
+  });
+
+  afterAll(async () => {
+    for (const service of [WEB, BROKEN]) await provider.remove(service).catch(() => undefined);
+    // Tasks' containers go away after the service; the images can only go once they have.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { ancestor: [`${REPO}:1`, `${REPO}:2`, `${REPO}:bad`] } })).length > 0) await Bun.sleep(250);
+    await swarm?.restore();
+    for (const tag of ["1", "2", "bad"]) await docker.getImage(`${REPO}:${tag}`).remove({ force: true }).catch(() => undefined);
+  });
+
+  it("finds a swarm manager", async () => {
+    const outcome = await provider.testConnection();
+    expect(outcome.ok).toBe(true);
+    expect(outcome.ok && outcome.detail).toContain("swarm manager at 127.0.0.1");
+  });
+
+  it("creates the service on a first deploy and waits for every replica", async () => {
+    const t = Date.now();
+    const deploy = request(`${REPO}:1`);
+    const result = await provider.deploy(deploy);
+    console.log(`first deploy: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: true, image: `${REPO}:1` });
+    expect(deploy.lines[0]).toBe(`creating service ${WEB} with image ${REPO}:1 (2 replicas)`);
+    expect(deploy.lines).toContain(`2/2 tasks running ${REPO}:1`);
+    expect(await runningTasks(WEB)).toEqual([
+      { image: `${REPO}:1`, state: "running" },
+      { image: `${REPO}:1`, state: "running" },
+    ]);
+    const service = (await docker.getService(WEB).inspect()) as {
+      Spec: { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Env: string[]; Labels: Record<string, string> } }; UpdateConfig: object; RollbackConfig: object };
+    };
+    expect(service.Spec.UpdateConfig).toEqual({ Parallelism: 1, Order: "start-first", FailureAction: "rollback", Monitor: 1_000_000_000, MaxFailureRatio: 0 });
+    expect(service.Spec.RollbackConfig).toMatchObject({ Parallelism: 1, Order: "start-first", FailureAction: "pause" });
+    expect(service.Spec.Labels["gantry.pipeline"]).toBe("web");
+    expect(service.Spec.TaskTemplate.ContainerSpec.Labels["gantry.environment"]).toBe("test");
+    expect(service.Spec.TaskTemplate.ContainerSpec.Env).toEqual(["GREETING=hello"]);
+  });
+
+  it("rolls the service to a new image, start-first", async () => {
+    const t = Date.now();
+    const deploy = request(`${REPO}:2`);
+    const result = await provider.deploy(deploy);
+    console.log(`rolling update: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: true, image: `${REPO}:2`, previousImage: `${REPO}:1` });
+    expect(deploy.lines).toContain("swarm: updating (update in progress)");
+    expect(deploy.lines).toContain("swarm: completed (update completed)");
+    expect(deploy.lines).toContain(`2/2 tasks running ${REPO}:2`);
+    expect((await runningTasks(WEB)).map((task) => task.image)).toEqual([`${REPO}:2`, `${REPO}:2`]);
+  });
+
+  it("finishes a deploy that changes nothing, though Swarm reports no update", async () => {
+    const t = Date.now();
+    const result = await provider.deploy(request(`${REPO}:2`));
+    console.log(`unchanged deploy: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: true, image: `${REPO}:2`, previousImage: `${REPO}:2` });
+    expect((await provider.status(WEB))?.updateState).toBeUndefined();
+  });
+
+  it("lets Swarm roll back an image whose tasks never get healthy", async () => {
+    const t = Date.now();
+    const deploy = request(`${REPO}:bad`);
+    const result = await provider.deploy(deploy);
+    console.log(`failed update rolled back: ${Date.now() - t} ms`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rolledBack).toBe(true);
+    expect(result.previousImage).toBe(`${REPO}:2`);
+    expect(result.reason).toStartWith(`the update to ${REPO}:bad failed and Swarm rolled back to ${REPO}:2: update rolled back due to failure or early termination of task`);
+    expect(result.reason).toMatch(/: task \w{12}: exited with code 0, unhealthy: its health check failed 3 times in a row \(exit 1\)/);
+    expect(deploy.lines).toContain("swarm: rollback completed (rollback completed)");
+    expect((await runningTasks(WEB)).map((task) => task.image)).toEqual([`${REPO}:2`, `${REPO}:2`]);
+  });
+
+  it("tells what runs now", async () => {
+    expect(await provider.status(WEB)).toEqual({
+      service: WEB,
+      image: `${REPO}:2`,
+      running: 2,
+      desired: 2,
+      updateState: "rollback_completed",
+      updateMessage: "rollback completed",
+    });
+    expect(await provider.status("gantry-test-nothing-here")).toBeUndefined();
+  });
+
+  it("rolls back to an earlier image, keeping the service's settings", async () => {
+    const t = Date.now();
+    const lines: string[] = [];
+    const result = await provider.rollback(WEB, `${REPO}:1`, (line) => lines.push(line));
+    console.log(`rollback: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: true, image: `${REPO}:1`, previousImage: `${REPO}:2` });
+    expect(lines[0]).toBe(`updating service ${WEB} from ${REPO}:2 to ${REPO}:1 (2 replicas, start-first, 1 at a time)`);
+    expect(await provider.status(WEB)).toMatchObject({ image: `${REPO}:1`, running: 2, desired: 2, updateState: "completed" });
+    const service = (await docker.getService(WEB).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[]; Healthcheck?: { Test: string[] } } } } };
+    expect(service.Spec.TaskTemplate.ContainerSpec.Env).toEqual(["GREETING=hello"]);
+    expect(service.Spec.TaskTemplate.ContainerSpec.Healthcheck?.Test).toEqual(["CMD", "sh", "-c", "test -f /ok"]);
+  });
+
+  it("rolls a cancelled update back", async () => {
+    const t = Date.now();
+    const controller = new AbortController();
+    const deploy = request(`${REPO}:2`, { signal: controller.signal });
+    // Cancelled once the first new task runs: mid-update, one replica on each image.
+    const original = deploy.log;
+    deploy.log = (line) => {
+      original(line);
+      if (line === `1/2 tasks running ${REPO}:2`) controller.abort();
+    };
+    const result = await provider.deploy(deploy);
+    console.log(`cancelled update rolled back: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: false, reason: `cancelled, rolled back to ${REPO}:1`, previousImage: `${REPO}:1`, rolledBack: true });
+    expect(deploy.lines).toContain(`cancelled: rolling back to ${REPO}:1`);
+    expect(await provider.status(WEB)).toMatchObject({ image: `${REPO}:1`, running: 2, desired: 2, updateState: "rollback_completed" });
+    expect((await runningTasks(WEB)).map((task) => task.image)).toEqual([`${REPO}:1`, `${REPO}:1`]);
+  });
+
+  it("removes a service whose first deploy never gets healthy", async () => {
+    const t = Date.now();
+    const deploy = request(`${REPO}:bad`, { service: BROKEN, replicas: 1 });
+    const result = await provider.deploy(deploy);
+    console.log(`failed first deploy: ${Date.now() - t} ms`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rolledBack).toBe(false);
+    expect(result.previousImage).toBeUndefined();
+    expect(result.reason).toStartWith(`${REPO}:bad did not start: task `);
+    expect(result.reason).toContain("unhealthy: its health check failed");
+    expect(result.reason).toEndWith("the new service was removed (nothing to roll back to)");
+    expect(await provider.status(BROKEN)).toBeUndefined();
+  });
+
+  it("removes the new service when its first deploy is cancelled", async () => {
+    const controller = new AbortController();
+    const deploy = request(`${REPO}:1`, { service: BROKEN, replicas: 1, signal: controller.signal });
+    const original = deploy.log;
+    deploy.log = (line) => {
+      original(line);
+      if (line.startsWith("creating service")) controller.abort();
+    };
+    const result = await provider.deploy(deploy);
+    expect(result).toEqual({ ok: false, reason: "cancelled; the new service was removed (nothing to roll back to)", rolledBack: false });
+    expect(await provider.status(BROKEN)).toBeUndefined();
+  });
+
+  it("removes a service", async () => {
+    await provider.remove(WEB);
+    expect(await provider.status(WEB)).toBeUndefined();
+    await provider.remove(WEB);
+  });
+});
