@@ -30,6 +30,8 @@ async function main(): Promise<number> {
     case "source":
     case "sources":
       return (await import("./cli/source.ts")).sourceCommand(args);
+    case "deploy":
+      return (await import("./cli/deploy.ts")).deployCommand(args);
     case "env":
     case "envs":
     case "environment":

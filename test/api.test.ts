@@ -82,7 +82,7 @@ describe("authentication", () => {
   it("requires a token on every route but health and container extensions' calls", async () => {
     const open = API_ROUTES.filter((route) => !route.auth).map((route) => `${route.method} ${route.path}`);
     expect(open).toEqual(["get /health", "post /extensions/{id}/calls"]);
-    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1", name: "dist", version: "1" };
+    const values = { ns: "default", id: "quick", run: "1", task: "a", key: "some-secret", sub: "1", name: "dist", version: "1", service: "walk" };
     // Calls take an extension's own secret instead of a user token; without it they are refused too.
     const calls = await as(undefined, "/extensions/walker/calls", { method: "POST", body: JSON.stringify({ method: "log", args: ["x"] }) });
     expect(await expectError(calls, 401, "unauthorized")).toContain("Bearer");
@@ -355,7 +355,7 @@ describe("openapi", () => {
     const subscribed = await api("/pipelines/default/quick/subscriptions", post({ extension: "walker" }));
     expect(subscribed.status).toBe(201);
     const sub = String(((await subscribed.json()) as { subscription: { id: number } }).subscription.id);
-    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub, name: "walk", version: "1" };
+    const values = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub, name: "walk", version: "1", service: "walk" };
     for (const route of API_ROUTES) {
       const path =
         route.path === "/tokens/{id}"
@@ -392,7 +392,9 @@ describe("openapi", () => {
             ? 404
             : route.path === "/sources/{name}/sync"
               ? 502
-              : route.success;
+              : route.path.endsWith("/services/{service}/rollback")
+                ? 404
+                : route.success;
       // A PUT of something that exists replaces it: 200 instead of 201.
       if (route.method === "put") expect([200, 201], label).toContain(response.status);
       else expect(response.status, label).toBe(expected);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import Docker from "dockerode";
 import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
 import { startWithPipelines, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { runCli } from "./helpers/cli.ts";
 
 setDefaultTimeout(120_000);
 
@@ -57,6 +58,7 @@ beforeAll(async () => {
   swarm = await ensureSwarm(docker);
   buildServiceImage("local/e2e-web:1", { healthy: true, label: LABEL });
   buildServiceImage("local/e2e-web:bad", { healthy: false, label: LABEL });
+  buildServiceImage("local/e2e-web:2", { healthy: true, label: LABEL });
   gantry = await startWithPipelines({ "ship.ts": PIPELINE });
   expect((await gantry.api("/secrets/DEPLOY_TOKEN", { method: "PUT", body: JSON.stringify({ value: "deploy-token-value-123" }) })).status).toBe(201);
   const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", provider: "swarm", secrets: ["DEPLOY_TOKEN"] }) });
@@ -68,7 +70,7 @@ afterAll(async () => {
   await docker.getService(SERVICE).remove().catch(() => undefined);
   // Tasks of a removed service stop a moment later; their containers hold the images.
   await Bun.sleep(2_000);
-  for (const tag of ["local/e2e-web:1", "local/e2e-web:bad"]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  for (const tag of ["local/e2e-web:1", "local/e2e-web:2", "local/e2e-web:bad"]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
   await swarm?.restore();
 });
 
@@ -105,5 +107,25 @@ describe("deploy()", () => {
     };
     expect(staging.current.map((entry) => entry.image)).toEqual(["local/e2e-web:1"]);
     expect(staging.deployments[0]).toMatchObject({ image: "local/e2e-web:bad", state: "rolled_back", previousImage: "local/e2e-web:1" });
+  });
+
+  it("goes back to the previous successful image with gantry deploy rollback, recorded by who asked", async () => {
+    expect((await ship("local/e2e-web:2")).run.state).toBe("successful");
+    expect((await serviceImage()).image).toBe("local/e2e-web:2");
+    const rolled = await runCli(["deploy", "rollback", "staging", SERVICE], { server: { url: gantry.url, token: gantry.token } });
+    expect(rolled.stderr).toBe("");
+    expect(rolled.exitCode).toBe(0);
+    expect(rolled.stdout).toContain(`${SERVICE} of staging runs local/e2e-web:1 again (was local/e2e-web:2)`);
+    expect((await serviceImage()).image).toBe("local/e2e-web:1");
+    const staging = (await (await gantry.api("/environments/staging")).json()) as {
+      current: { image: string; by?: string }[];
+      deployments: { image: string; state: string; strategy: string; by?: string }[];
+    };
+    expect(staging.current).toEqual([expect.objectContaining({ image: "local/e2e-web:1", by: "bootstrap" })]);
+    expect(staging.deployments[0]).toMatchObject({ image: "local/e2e-web:1", state: "succeeded", strategy: "rollback", by: "bootstrap" });
+    // A service never deployed has nothing to go back to.
+    const none = await runCli(["deploy", "rollback", "staging", "nothing-here"], { server: { url: gantry.url, token: gantry.token } });
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain("service nothing-here of environment staging has no earlier successful deployment to go back to");
   });
 });

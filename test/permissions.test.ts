@@ -52,7 +52,7 @@ describe("every route checks its permission", () => {
     expect((await api("/environments", { method: "POST", body: JSON.stringify({ name: "walk", provider: "swarm" }) })).status).toBe(201);
     // A permission that matches nothing: the token is valid but may do nothing.
     const secret = await tokenWithRole("nobody", [{ resource: "pipelines", target: "^no-such/thing$", actions: ["read"] }]);
-    const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1", name: "walk", version: "1" };
+    const values: Record<string, string> = { ns: "default", id: "quick", run: String(run.id), task: "a", key: "walk", sub: "1", name: "walk", version: "1", service: "walk" };
     // Routes every valid token may use, and lists that show only what the token may read.
     const allowed = new Set(["get /health", "get /openapi.json", "get /tokens/whoami", "get /pipelines", "get /approvals", "get /sources", "get /environments"]);
     let checked = 0;

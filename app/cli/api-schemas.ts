@@ -408,8 +408,10 @@ const deploymentSchema = v.object({
   state: v.string(),
   reason: v.optional(v.string()),
   strategy: v.string(),
-  run: deploymentRunSchema,
-  task: v.string(),
+  /** The run that deployed it; absent for a rollback a person asked for (`by`). */
+  run: v.optional(deploymentRunSchema),
+  task: v.optional(v.string()),
+  by: v.optional(v.string()),
   startedAt: timestamp,
   endedAt: timestamp,
 });
@@ -420,10 +422,13 @@ export const environmentAnswer = v.object({ environment: environmentSchema });
 export const environmentDetailAnswer = v.object({
   environment: environmentSchema,
   /** What runs there now: each service's newest succeeded deployment. */
-  current: v.array(v.object({ service: v.string(), image: v.string(), deployedAt: timestamp, run: deploymentRunSchema, task: v.string() })),
+  current: v.array(v.object({ service: v.string(), image: v.string(), deployedAt: timestamp, run: v.optional(deploymentRunSchema), task: v.optional(v.string()), by: v.optional(v.string()) })),
   deployments: v.array(deploymentSchema),
 });
 export const environmentTestAnswer = v.variant("ok", [
   v.object({ ok: v.literal(true), detail: v.string() }),
   v.object({ ok: v.literal(false), problem: v.string() }),
 ]);
+
+/** POST /environments/:name/services/:service/rollback: the rollback, recorded as a deployment. */
+export const deploymentAnswer = v.object({ deployment: deploymentSchema });

@@ -121,7 +121,7 @@ const get: Subcommand = {
       console.log("nothing deployed here yet");
     } else {
       console.log(paint("dim", "running now:"));
-      const rows = current.map((service) => [service.service, service.image, `${formatTime(service.deployedAt)} (${ago(service.deployedAt)})`, runText(service.run), service.task]);
+      const rows = current.map((service) => [service.service, service.image, `${formatTime(service.deployedAt)} (${ago(service.deployedAt)})`, runText(service), service.task ?? "-"]);
       console.log(table(["SERVICE", "IMAGE", "DEPLOYED", "RUN", "TASK"], rows));
     }
     if (deployments.length) {
@@ -133,7 +133,7 @@ const get: Subcommand = {
         deployment.image,
         paintDeploymentState(deployment.state),
         deployment.strategy,
-        runText(deployment.run),
+        runText(deployment),
         formatTime(deployment.startedAt),
         deploymentNote(deployment),
       ]);
@@ -188,7 +188,9 @@ function printFacts(facts: readonly [string, string][]): void {
   for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
 }
 
-const runText = (run: DeploymentJson["run"]) => `${run.namespace}/${run.pipeline} #${run.id}`;
+/** The run that deployed it, or who rolled it back by hand. */
+const runText = (origin: { run?: DeploymentJson["run"]; by?: string | undefined }) =>
+  origin.run ? `${origin.run.namespace}/${origin.run.pipeline} #${origin.run.id}` : origin.by ? `rollback by ${origin.by}` : "-";
 
 /** Why it failed or was rolled back, or what it replaced. */
 function deploymentNote(deployment: DeploymentJson): string {

@@ -89,6 +89,9 @@ environments (deployment targets: a Docker Swarm manager and the secrets its dep
                                                  keep running on the target)
   gantry env test <name> [--json]                test the connection: the engine answers and is a
                                                  swarm manager (exit 0), or why not (exit 1)
+  gantry deploy rollback <env> <service> [--json]
+                                                 redeploy the service's previous successful image;
+                                                 exit 0 once it runs it, 1 when the rollback failed
 
 secrets
   gantry secret set <name> [--pipeline <ns/id>]  set a secret; the value comes from stdin or a

@@ -12,10 +12,12 @@ export interface NewDeployment {
   service: string;
   image: string;
   previousImage?: string | null;
-  namespace: string;
-  pipelineId: string;
-  runId: number;
-  taskId: string;
+  /** The run and task that deploy it; absent for a rollback a person asked for (`by`). */
+  namespace?: string;
+  pipelineId?: string;
+  runId?: number;
+  taskId?: string;
+  by?: string;
   strategy: string;
   startedAt: Date;
 }
@@ -59,4 +61,25 @@ export async function currentDeployments(db: Db, environment: string): Promise<D
     .where(and(eq(deployments.environment, environment), eq(deployments.state, "succeeded")))
     .groupBy(deployments.service);
   return db.select().from(deployments).where(inArray(deployments.id, newest)).orderBy(deployments.service);
+}
+
+export async function getDeployment(db: Db, id: number): Promise<DeploymentRow | undefined> {
+  const [row] = await db.select().from(deployments).where(eq(deployments.id, id)).limit(1);
+  return row;
+}
+
+/**
+ * Where a rollback of a service goes: the image of its newest succeeded deployment before the
+ * current one (a different image), and the current image; undefined when there is none.
+ */
+export async function previousSuccessfulImage(db: Db, environment: string, service: string): Promise<{ image: string; current: string } | undefined> {
+  const succeeded = await db
+    .select({ image: deployments.image })
+    .from(deployments)
+    .where(and(eq(deployments.environment, environment), eq(deployments.service, service), eq(deployments.state, "succeeded")))
+    .orderBy(desc(deployments.id))
+    .limit(200);
+  const current = succeeded[0]?.image;
+  const earlier = succeeded.find((row) => row.image !== current);
+  return current !== undefined && earlier ? { image: earlier.image, current } : undefined;
 }

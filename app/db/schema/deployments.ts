@@ -16,11 +16,13 @@ export const deployments = sqliteTable(
     state: text().$type<DeploymentState>().notNull(),
     /** Why it failed or was rolled back. */
     reason: text(),
-    /** The run and task that deployed it. */
-    namespace: text().notNull(),
-    pipelineId: text().notNull(),
-    runId: integer().notNull(),
-    taskId: text().notNull(),
+    /** The run and task that deployed it; none for a rollback a person asked for. */
+    namespace: text(),
+    pipelineId: text(),
+    runId: integer(),
+    taskId: text(),
+    /** Who asked for a rollback (a person's or a token's name); null for a run's deploy. */
+    by: text(),
     /** The strategy's kind ("rolling", ...). */
     strategy: text().notNull(),
     startedAt: integer({ mode: "timestamp_ms" }).notNull(),

@@ -11,6 +11,9 @@ import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings 
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { Deps } from "../../deps.ts";
 import { createEnvironmentAdmin } from "../../engine/deploy/environments.ts";
+import { providerFor } from "../../engine/deploy/providers.ts";
+import { rollbackService } from "../../engine/deploy/rollback-service.ts";
+import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
@@ -58,7 +61,11 @@ export function environmentJson(row: EnvironmentRow) {
   };
 }
 
-const runOf = (row: DeploymentRow) => ({ namespace: row.namespace, pipeline: row.pipelineId, id: row.runId });
+/** The run that deployed it, or who asked for a rollback. */
+const originOf = (row: DeploymentRow) =>
+  row.namespace !== null && row.pipelineId !== null && row.runId !== null
+    ? { run: { namespace: row.namespace, pipeline: row.pipelineId, id: row.runId }, ...(row.taskId !== null && { task: row.taskId }) }
+    : { ...(row.by !== null && { by: row.by }) };
 
 export function deploymentJson(row: DeploymentRow) {
   return {
@@ -69,8 +76,7 @@ export function deploymentJson(row: DeploymentRow) {
     state: row.state,
     ...(row.reason !== null && { reason: row.reason }),
     strategy: row.strategy,
-    run: runOf(row),
-    task: row.taskId,
+    ...originOf(row),
     startedAt: iso(row.startedAt),
     endedAt: iso(row.endedAt),
   };
@@ -78,7 +84,7 @@ export function deploymentJson(row: DeploymentRow) {
 
 /** What runs in the environment: a service's newest succeeded deployment. */
 function currentJson(row: DeploymentRow) {
-  return { service: row.service, image: row.image, deployedAt: iso(row.endedAt ?? row.startedAt), run: runOf(row), task: row.taskId };
+  return { service: row.service, image: row.image, deployedAt: iso(row.endedAt ?? row.startedAt), ...originOf(row) };
 }
 
 const objectBody = (fields: string) =>
@@ -131,4 +137,22 @@ export const environmentsApi = new Hono<AppEnv>()
     const { name } = c.req.valid("param");
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
     return c.json(await adminOf(c.get("deps")).test(name));
-  });
+  })
+  .post(
+    "/:name/services/:service/rollback",
+    permit("environments", "write", target),
+    validate("param", v.object({ ...nameParams.entries, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name")) })),
+    async (c) => {
+      const deps = c.get("deps");
+      const { name, service } = c.req.valid("param");
+      const environment = await requireEnvironment(deps.db, name);
+      // Answers once the service runs the image again, or with the deployment failed and why.
+      const { deployment } = await rollbackService(
+        { db: deps.db, now: deps.now, providerFor: (row) => providerFor(row, { ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }) }) },
+        environment,
+        service,
+        c.get("token").name,
+      );
+      return c.json({ deployment: deploymentJson(deployment) });
+    },
+  );

@@ -277,6 +277,13 @@ export const API_ROUTES: RouteDoc[] = [
     auth: true,
     success: 200,
   },
+  {
+    method: "post",
+    path: "/environments/{name}/services/{service}/rollback",
+    summary: "Redeploy a service's previous successful image (environments:write): answers when the service runs it again, with the deployment (state succeeded, or failed and why); 404 when there is no earlier successful deployment",
+    auth: true,
+    success: 200,
+  },
   { method: "delete", path: "/environments/{name}", summary: "Delete an environment and its deployment history; the services deployed keep running on the target", auth: true, success: 204 },
   { method: "get", path: "/approvals", summary: "Approval gates waiting now, of pipelines whose runs the caller may read, each with mayDecide (and refusal: why not)", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
