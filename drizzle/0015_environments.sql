@@ -4,6 +4,7 @@ CREATE TABLE `environments` (
 	`config` text NOT NULL,
 	`secrets` text NOT NULL,
 	`description` text,
+	`protection` text DEFAULT '{}' NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL
 );

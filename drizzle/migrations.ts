@@ -32,5 +32,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0012_artifacts_caches_findings", when: 1796579164178, breakpoints: true, sql: m12 },
   { tag: "0013_git_sources", when: 1796585939405, breakpoints: true, sql: m13 },
   { tag: "0014_source_last_sync", when: 1796586666371, breakpoints: true, sql: m14 },
-  { tag: "0015_environments", when: 1796590108948, breakpoints: true, sql: m15 },
+  { tag: "0015_environments", when: 1796590244873, breakpoints: true, sql: m15 },
 ];

@@ -31,6 +31,21 @@ export default definePipeline({
 `;
 
 const docker = new Docker();
+/** Deploys to production behind an approval gate (which its starter may approve: a test has one token). */
+const RELEASE = `import { definePipeline, deploy, approval } from "gantry";
+export default definePipeline({
+  id: "release",
+  tasks: {
+    gate: approval({ message: "ship it?", allowSelfApproval: true }),
+    prod: deploy({ environment: "production", service: "${SERVICE}-prod", image: "local/e2e-web:1", strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 1000 }, healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], interval: "500ms", retries: 2 }, needs: { gate: "success" } }),
+  },
+});
+`;
+/** Deploys to production with no gate: the environment refuses it. */
+const HOTFIX = `import { definePipeline, deploy } from "gantry";
+export default definePipeline({ id: "hotfix", tasks: { prod: deploy({ environment: "production", service: "${SERVICE}-prod", image: "local/e2e-web:1" }) } });
+`;
+
 let swarm: TestSwarm;
 let gantry: TestGantry;
 
@@ -59,7 +74,7 @@ beforeAll(async () => {
   buildServiceImage("local/e2e-web:1", { healthy: true, label: LABEL });
   buildServiceImage("local/e2e-web:bad", { healthy: false, label: LABEL });
   buildServiceImage("local/e2e-web:2", { healthy: true, label: LABEL });
-  gantry = await startWithPipelines({ "ship.ts": PIPELINE });
+  gantry = await startWithPipelines({ "ship.ts": PIPELINE, "release.ts": RELEASE, "hotfix.ts": HOTFIX });
   expect((await gantry.api("/secrets/DEPLOY_TOKEN", { method: "PUT", body: JSON.stringify({ value: "deploy-token-value-123" }) })).status).toBe(201);
   const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", provider: "swarm", secrets: ["DEPLOY_TOKEN"] }) });
   expect(created.status).toBe(201);
@@ -68,6 +83,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gantry?.stop();
   await docker.getService(SERVICE).remove().catch(() => undefined);
+  await docker.getService(`${SERVICE}-prod`).remove().catch(() => undefined);
   // Tasks of a removed service stop a moment later; their containers hold the images.
   await Bun.sleep(2_000);
   for (const tag of ["local/e2e-web:1", "local/e2e-web:2", "local/e2e-web:bad"]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
@@ -127,5 +143,35 @@ describe("deploy()", () => {
     const none = await runCli(["deploy", "rollback", "staging", "nothing-here"], { server: { url: gantry.url, token: gantry.token } });
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain("service nothing-here of environment staging has no earlier successful deployment to go back to");
+  });
+
+  it("holds a deploy to a protected environment to its rules: pipelines, branch, an approved gate, a wait", async () => {
+    const protection = { pipelines: ["default/release", "default/hotfix"], branches: ["main", "release/*"], approval: true, wait: "1s" };
+    expect((await gantry.api("/environments/production", { method: "PUT", body: JSON.stringify({ provider: "swarm", protection }) })).status).toBe(201);
+    const start = async (pipeline: string, variables: Record<string, string>) => {
+      const started = await gantry.api(`/pipelines/default/${pipeline}/runs`, { method: "POST", body: JSON.stringify({ variables }) });
+      return ((await started.json()) as { run: { id: number } }).run.id;
+    };
+    const reasonOf = async (pipeline: string, id: number) => {
+      const run = (await waitForRun(gantry.api, `default/${pipeline}`, id, 60_000)) as unknown as RunJson;
+      return run.tasks.find((task) => task.id === "prod")?.reason ?? "";
+    };
+    // No gate at all, a branch it does not take, a pipeline it does not list.
+    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "main" }))).toContain("environment production needs an approval: the deploy task must need an approval gate");
+    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "feature/x" }))).toContain("takes deploys only from branches main, release/*, not feature/x");
+    const onlyRelease = { ...protection, pipelines: ["default/release"] };
+    expect((await gantry.api("/environments/production", { method: "PUT", body: JSON.stringify({ provider: "swarm", protection: onlyRelease }) })).status).toBe(200);
+    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "main" }))).toContain("pipeline default/hotfix may not deploy to environment production (its protection allows default/release)");
+    await expect(docker.getService(`${SERVICE}-prod`).inspect()).rejects.toThrow();
+    // All rules met: approved, then the wait, then the deploy.
+    const id = await start("release", { BRANCH: "release/1.2" });
+    await Bun.sleep(500);
+    const approved = await gantry.api(`/pipelines/default/release/runs/${id}/tasks/gate/approve`, { method: "POST", body: JSON.stringify({ comment: "go" }) });
+    expect(approved.status).toBe(200);
+    const run = (await waitForRun(gantry.api, "default/release", id, 60_000)) as unknown as RunJson;
+    expect(run.state).toBe("successful");
+    const log = await (await gantry.api(`/pipelines/default/release/runs/${id}/tasks/prod/logs`)).text();
+    expect(log).toContain("waiting 1s before deploying (environment production's wait timer)");
+    expect(((await docker.getService(`${SERVICE}-prod`).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }).Spec.TaskTemplate.ContainerSpec.Image).toBe("local/e2e-web:1");
   });
 });

@@ -124,14 +124,15 @@ describe("environments", () => {
         config: { dockerHost: "http://manager:2375", region: "eu" },
         secrets: ["db.password", "GANTRY_TOKEN", "A", "A"],
         description: "two\nlines",
-        protection: {},
+        protection: { branches: ["ok/*", "bad branch"], wait: "soon", colour: "red" },
       }),
       400,
       "invalid",
     );
     for (const part of [
       "name: an environment name must be 1-64 characters of a-z, 0-9 and -",
-      'unknown field "protection"',
+      "protection.branches: a pattern may hold only letters, digits, . _ - / and *",
+      'protection takes pipelines, branches, approval and wait, not "colour"',
       "provider must be one of: swarm",
       'config.dockerHost must be "unix:///path/to/docker.sock" or "tcp://host:port"',
       "unknown field config.region",

@@ -391,6 +391,11 @@ const environmentSchema = v.object({
   config: v.object({ dockerHost: v.optional(v.string()) }),
   secrets: v.array(v.string()),
   description: v.optional(v.string()),
+  /** What a deploy must pass first; `wait` in milliseconds. */
+  protection: v.optional(
+    v.object({ pipelines: v.optional(v.array(v.string())), branches: v.optional(v.array(v.string())), approval: v.optional(v.boolean()), wait: v.optional(v.number()) }),
+    {},
+  ),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -2,6 +2,7 @@
 // and its deployments — and a test of the connection to one.
 import * as v from "valibot";
 import { environmentNameSchema } from "../domain/environments.ts";
+import { formatDuration } from "../domain/duration.ts";
 import { ApiError, createApiClient } from "./api-client.ts";
 import { environmentAnswer, environmentDetailAnswer, environmentListAnswer, environmentTestAnswer, type DeploymentJson, type EnvironmentJson } from "./api-schemas.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
@@ -23,7 +24,8 @@ function parseName(text: string): string {
 const environmentPath = (name: string) => `/environments/${encodeURIComponent(name)}`;
 
 const set: Subcommand = {
-  usage: "gantry env set <name> [--provider swarm] [--docker-host unix:///path|tcp://host:port|none] [--secret NAME]... [--no-secrets] [--description TEXT] [--json]",
+  usage:
+    "gantry env set <name> [--provider swarm] [--docker-host unix:///path|tcp://host:port|none] [--secret NAME]... [--no-secrets] [--description TEXT] [--allow-pipeline NS/ID]... [--allow-branch PATTERN]... [--require-approval|--no-approval] [--wait DURATION|0] [--no-protection] [--json]",
   async run(args) {
     const { values, positionals } = parseArguments(args, {
       provider: { type: "string" },
@@ -31,6 +33,12 @@ const set: Subcommand = {
       secret: { type: "string", multiple: true },
       "no-secrets": { type: "boolean" },
       description: { type: "string" },
+      "allow-pipeline": { type: "string", multiple: true },
+      "allow-branch": { type: "string", multiple: true },
+      "require-approval": { type: "boolean" },
+      "no-approval": { type: "boolean" },
+      wait: { type: "string" },
+      "no-protection": { type: "boolean" },
       json: { type: "boolean" },
     });
     const [nameText] = takePositionals(positionals, ["name"]);
@@ -39,8 +47,10 @@ const set: Subcommand = {
     const client = createApiClient();
     const current = await currentSettings(name);
     if (!current && values.provider === undefined) throw new UsageError(`environment ${name} does not exist yet: --provider is required to create it (swarm)`);
-    if (current && ![values.provider, values["docker-host"], values.secret, values["no-secrets"], values.description].some((flag) => flag !== undefined)) {
-      throw new UsageError("nothing to change: give at least one of --provider, --docker-host, --secret, --no-secrets, --description");
+    if (values["require-approval"] && values["no-approval"]) throw new UsageError("--require-approval and --no-approval contradict each other");
+    const protectionFlags = [values["allow-pipeline"], values["allow-branch"], values["require-approval"], values["no-approval"], values.wait, values["no-protection"]];
+    if (current && ![values.provider, values["docker-host"], values.secret, values["no-secrets"], values.description, ...protectionFlags].some((flag) => flag !== undefined)) {
+      throw new UsageError("nothing to change: give at least one of --provider, --docker-host, --secret, --no-secrets, --description, or a protection flag");
     }
     // The flags given laid over what the environment says now; the server checks every field and names each problem.
     const dockerHost = values["docker-host"] === NONE ? undefined : (values["docker-host"] ?? current?.config.dockerHost);
@@ -50,6 +60,7 @@ const set: Subcommand = {
       config: { ...(dockerHost !== undefined && { dockerHost }) },
       secrets: values["no-secrets"] ? [] : (values.secret ?? current?.secrets ?? []),
       ...(description !== undefined && description !== "" && { description }),
+      protection: protectionBody(values, values["no-protection"] ? {} : (current?.protection ?? {})),
     };
     const saved = await client.json("PUT", environmentPath(name), environmentAnswer, body);
     if (values.json) {
@@ -62,6 +73,23 @@ const set: Subcommand = {
     return 0;
   },
 };
+
+/** The protection rules: the flags given laid over the current ones (each list flag replaces its list). */
+function protectionBody(
+  values: { "allow-pipeline"?: string[]; "allow-branch"?: string[]; "require-approval"?: boolean; "no-approval"?: boolean; wait?: string },
+  current: NonNullable<EnvironmentJson["protection"]>,
+): Record<string, unknown> {
+  const pipelines = values["allow-pipeline"] ?? current.pipelines;
+  const branches = values["allow-branch"] ?? current.branches;
+  const approval = values["require-approval"] ? true : values["no-approval"] ? false : current.approval;
+  const wait = values.wait ?? current.wait;
+  return {
+    ...(pipelines && { pipelines }),
+    ...(branches && { branches }),
+    ...(approval && { approval: true }),
+    ...(wait !== undefined && wait !== "0" && wait !== 0 && { wait }),
+  };
+}
 
 /** An environment's settings now, or undefined when there is none of that name. */
 async function currentSettings(name: string): Promise<EnvironmentJson | undefined> {
@@ -180,6 +208,14 @@ function settingsFacts(environment: EnvironmentJson): [string, string][] {
   if (environment.provider === "swarm") facts.push(["docker host", environment.config.dockerHost ?? SERVER_ENGINE]);
   facts.push(["secrets", environment.secrets.length ? environment.secrets.join(", ") : "none"]);
   if (environment.description) facts.push(["description", environment.description]);
+  const rules = environment.protection ?? {};
+  const protection = [
+    rules.pipelines && `pipelines ${rules.pipelines.join(", ")}`,
+    rules.branches && `branches ${rules.branches.join(", ")}`,
+    rules.approval && "an approved gate",
+    rules.wait && `a ${formatDuration(rules.wait)} wait`,
+  ].filter(Boolean);
+  facts.push(["protection", protection.length ? protection.join("; ") : "none"]);
   return facts;
 }
 

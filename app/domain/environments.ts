@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { ENV_NAME_PATTERN, ID_PATTERN, RESERVED_ENV_PREFIX } from "./ids.ts";
 import { SECRET_NAME_PATTERN } from "./secrets.ts";
+import { parseDuration } from "./duration.ts";
 
 /** The deployment targets Gantry can drive; each has a provider in engine/deploy/. */
 export const PROVIDERS = ["swarm"] as const;
@@ -24,7 +25,28 @@ export interface EnvironmentSettings {
    */
   secrets: string[];
   description?: string;
+  /** What a deploy must pass before it changes anything here (and before it gets the secrets). */
+  protection: Protection;
 }
+
+/**
+ * An environment's protection rules; each absent rule lets everything through.
+ * - `pipelines`: "ns/id" patterns (`*` any characters) of the pipelines that may deploy here;
+ * - `branches`: patterns of the branches whose runs may deploy (the run's GANTRY_GITHUB_REF, or
+ *   its BRANCH variable); a run with no branch is refused;
+ * - `approval`: the deploy task must need an approval gate (directly or through other tasks)
+ *   that was approved in its run;
+ * - `waitMs`: a wait before the deploy starts, shown in its log (cancel stops it).
+ */
+export interface Protection {
+  pipelines?: string[];
+  branches?: string[];
+  approval?: boolean;
+  waitMs?: number;
+}
+
+/** The longest wait timer: a day. */
+export const MAX_WAIT_MS = 86_400_000;
 
 export const MAX_ENVIRONMENT_SECRETS = 100;
 export const MAX_DESCRIPTION_LENGTH = 500;
@@ -105,8 +127,34 @@ const descriptionSchema = v.pipe(
   v.check((text) => !/\p{Cc}/u.test(text), "description must be one line, without control characters"),
 );
 
+/** "ns/id" patterns, branch patterns: a-z A-Z 0-9 and . _ - / *, at most 50 of 200 characters. */
+const patternsSchema = (what: string, allowed: RegExp) =>
+  v.pipe(
+    v.array(v.pipe(v.string(`${what} must be patterns`), v.minLength(1, `${what}: a pattern must not be empty`), v.maxLength(200, `${what}: a pattern must be at most 200 characters`), v.regex(allowed, `${what}: a pattern may hold only ${allowed === PIPELINE_PATTERN_CHARS ? "a-z, 0-9, -, / and *" : "letters, digits, . _ - / and *"}`)), `${what} must be a list of patterns`),
+    v.maxLength(50, `${what} must name at most 50 patterns`),
+  );
+const PIPELINE_PATTERN_CHARS = /^[a-z0-9*-]+\/[a-z0-9*-]+$/;
+const BRANCH_PATTERN_CHARS = /^[A-Za-z0-9._\/*-]+$/;
+
+const protectionSchema = v.strictObject(
+  {
+    pipelines: v.optional(patternsSchema("protection.pipelines", PIPELINE_PATTERN_CHARS)),
+    branches: v.optional(patternsSchema("protection.branches", BRANCH_PATTERN_CHARS)),
+    approval: v.optional(v.boolean("protection.approval must be true or false")),
+    wait: v.optional(
+      v.pipe(
+        v.union([v.number(), v.string()], 'protection.wait must be a duration like "5m"'),
+        v.transform((value) => parseDuration(value)),
+        v.check((value) => value !== undefined && value <= MAX_WAIT_MS, 'protection.wait must be a duration like "5m", at most a day'),
+        v.transform((value) => value!),
+      ),
+    ),
+  },
+  (issue) => `protection takes pipelines, branches, approval and wait${issue.expected === "never" ? `, not "${String(issue.received).replace(/^"|"$/g, "")}"` : ""}`,
+);
+
 /** The fields an environment's settings take, for messages. */
-const FIELDS = "provider, config, secrets and description";
+const FIELDS = "provider, config, secrets, description and protection";
 
 /** Settings as given over the API: every field checked with a message naming it, defaults filled in. */
 export const environmentSettingsSchema = v.pipe(
@@ -115,7 +163,7 @@ export const environmentSettingsSchema = v.pipe(
     const input = dataset.value;
     // Each field on its own, so one message names every problem (valibot stops a strict
     // object's pipe at the first failing key otherwise).
-    const unknown = Object.keys(input).filter((key) => !["provider", "config", "secrets", "description"].includes(key));
+    const unknown = Object.keys(input).filter((key) => !["provider", "config", "secrets", "description", "protection"].includes(key));
     for (const key of unknown) addIssue({ message: `unknown field "${key}": an environment takes ${FIELDS}` });
     const provider = v.safeParse(v.picklist(PROVIDERS, `provider must be one of: ${PROVIDERS.join(", ")}`), input.provider);
     if (!provider.success) addIssue({ message: input.provider === undefined ? `provider is required (one of: ${PROVIDERS.join(", ")})` : provider.issues[0].message });
@@ -125,12 +173,21 @@ export const environmentSettingsSchema = v.pipe(
     if (!secrets.success) for (const issue of secrets.issues) addIssue({ message: issue.message });
     const description = v.safeParse(v.optional(descriptionSchema), input.description);
     if (!description.success) for (const issue of description.issues) addIssue({ message: issue.message });
-    if (unknown.length || !provider.success || !config.success || !secrets.success || !description.success) return NEVER;
+    const protection = v.safeParse(v.optional(protectionSchema, {}), input.protection);
+    if (!protection.success) for (const issue of protection.issues) addIssue({ message: issue.message });
+    if (unknown.length || !provider.success || !config.success || !secrets.success || !description.success || !protection.success) return NEVER;
+    const rules = protection.output;
     const settings: EnvironmentSettings = {
       provider: provider.output,
       config: { ...(config.output.dockerHost !== undefined && { dockerHost: config.output.dockerHost }) },
       secrets: secrets.output,
       ...(description.output !== undefined && description.output !== "" && { description: description.output }),
+      protection: {
+        ...(rules.pipelines && rules.pipelines.length > 0 && { pipelines: rules.pipelines }),
+        ...(rules.branches && rules.branches.length > 0 && { branches: rules.branches }),
+        ...(rules.approval && { approval: true }),
+        ...(rules.wait !== undefined && rules.wait > 0 && { waitMs: rules.wait }),
+      },
     };
     return settings;
   }),

@@ -30,6 +30,7 @@ export function environmentSettingsOf(row: EnvironmentRow): EnvironmentSettings 
     config: row.config,
     secrets: row.secrets,
     ...(row.description !== null && { description: row.description }),
+    protection: row.protection,
   };
 }
 
@@ -38,6 +39,7 @@ const rowValues = (settings: EnvironmentSettings, now: Date) => ({
   config: settings.config,
   secrets: settings.secrets,
   description: settings.description ?? null,
+  protection: settings.protection,
   updatedAt: now,
 });
 

@@ -7,6 +7,10 @@ import type { Db } from "../../db/client.ts";
 import { getEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { finishDeployment, insertDeployment } from "../../db/repos/deployments.ts";
 import { expandDeploy } from "../../domain/deploy-tasks.ts";
+import { formatDuration } from "../../domain/duration.ts";
+import { gatesBefore, protectionRefusal, runBranch, type DeployFacts } from "../../domain/protection.ts";
+import { getRun } from "../../db/repos/runs.ts";
+import { getVersion } from "../../db/repos/pipelines.ts";
 import type { DeployProvider } from "../deploy/provider.ts";
 import type { TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 
@@ -16,6 +20,32 @@ export interface DeployTaskDeps {
   /** A global secret's value (an environment's secrets are global secrets). */
   secret(name: string): Promise<string | undefined>;
   providerFor(environment: EnvironmentRow): DeployProvider;
+}
+
+/** What the protection rules look at: the run's pipeline and branch, and the approval gates the task needs. */
+async function deployFacts(db: Db, launch: TaskLaunch, environment: string): Promise<DeployFacts> {
+  const run = await getRun(db, { namespace: launch.namespace, id: launch.pipeline, run: launch.run });
+  const version = run && (await getVersion(db, { namespace: launch.namespace, id: launch.pipeline }, run.version));
+  const gates = version ? gatesBefore(launch.task.id, version.spec.tasks) : [];
+  const states = new Map((run?.tasks ?? []).map((task) => [task.taskId, task.state]));
+  return {
+    environment,
+    pipeline: `${launch.namespace}/${launch.pipeline}`,
+    branch: runBranch(launch.env),
+    gates: gates.map((id) => ({ id, approved: states.get(id) === "successful" })),
+  };
+}
+
+/** Resolves true after `ms`, or false as soon as the task is stopped. */
+function waitOrStop(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve(false);
+    }, { once: true });
+  });
 }
 
 export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskHandle {
@@ -30,6 +60,13 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
     if (typeof work === "string") return { exitCode: null, reason: work };
     const environment = await getEnvironment(deps.db, work.environment);
     if (!environment) return { exitCode: null, reason: `environment ${work.environment} not found (gantry env set ${work.environment} --provider swarm)` };
+    // Protection first: nothing changes, and no secret is read, for a deploy the environment refuses.
+    const refusal = protectionRefusal(environment.protection, await deployFacts(deps.db, launch, environment.name));
+    if (refusal) return { exitCode: null, reason: refusal };
+    if (environment.protection.waitMs) {
+      say(`waiting ${formatDuration(environment.protection.waitMs)} before deploying (environment ${environment.name}'s wait timer)`);
+      if (!(await waitOrStop(environment.protection.waitMs, abort.signal))) return { exitCode: null, reason: "stopped during the environment's wait timer; nothing was deployed" };
+    }
     // The environment's secrets go to the service's environment; a missing one stops the deploy before anything changes.
     const secrets: Record<string, string> = {};
     for (const name of environment.secrets) {

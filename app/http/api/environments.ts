@@ -7,7 +7,7 @@ import { may } from "../../auth/roles.ts";
 import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
 import { listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ValidationError } from "../../domain/errors.ts";
-import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings } from "../../domain/environments.ts";
+import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { Deps } from "../../deps.ts";
 import { createEnvironmentAdmin } from "../../engine/deploy/environments.ts";
@@ -48,6 +48,12 @@ const adminOf = (deps: Deps) =>
     ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }),
   });
 
+/** Protection as a body gives it back: `wait` in milliseconds. */
+export function protectionJson(protection: Protection) {
+  const { waitMs, ...rules } = protection;
+  return { ...rules, ...(waitMs !== undefined && { wait: waitMs }) };
+}
+
 export function environmentJson(row: EnvironmentRow) {
   return {
     name: row.name,
@@ -56,6 +62,7 @@ export function environmentJson(row: EnvironmentRow) {
     /** Names of global secrets; never their values. */
     secrets: row.secrets,
     ...(row.description !== null && { description: row.description }),
+    protection: protectionJson(row.protection),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
