@@ -61,6 +61,10 @@ describe("web routes", () => {
     expect(routes).toContain("POST /pipelines/:ns/:id/runs/:run/rerun");
     expect(routes).toContain("POST /system/pause");
     expect(routes).toContain("POST /system/resume");
+    // The environments pages: each one walked below like every other.
+    expect(routes).toContain("GET /environments");
+    expect(routes).toContain("POST /environments/:name/test");
+    expect(routes).toContain("POST /environments/:name/services/:service/rollback");
     expect(routes.length).toBeGreaterThan(20);
   });
 

@@ -8,6 +8,7 @@ import { artifactPages } from "./artifacts.ts";
 import { assets } from "./assets.ts";
 import { authPages } from "./auth.tsx";
 import { dashboardPages } from "./dashboard.tsx";
+import { environmentPages } from "./environments.tsx";
 import { eventPages } from "./events.tsx";
 import { extensionPages } from "./extensions.tsx";
 import { objectPages } from "./objects.tsx";
@@ -34,6 +35,7 @@ export const webPages = new Hono<AppEnv>()
   .route("/pipelines", versionDiffPages)
   // /sources, /sources/:name and the list's stream at /live/sources (a source may be named "live").
   .route("/", sourcePages)
+  .route("/environments", environmentPages)
   .route("/secrets", secretPages)
   .route("/tokens", tokenPages)
   .route("/users", userPages)

@@ -51,3 +51,6 @@ export const versionDiffPath = (pipeline: PipelineRef, version: number, against?
 
 /** /sources/<name> */
 export const sourcePath = (name: string) => `/sources/${segment(name)}`;
+
+/** /environments/<name> */
+export const environmentPath = (name: string) => `/environments/${segment(name)}`;

@@ -8,13 +8,14 @@ import { PausedBanner } from "../components/paused-banner.tsx";
 import { SandboxBanner } from "../components/sandbox-banner.tsx";
 import type { SandboxStatus } from "../../../engine/executors/run-sandbox.ts";
 
-export type NavSection = "dashboard" | "pipelines" | "sources" | "events" | "extensions" | "secrets" | "tokens" | "users";
+export type NavSection = "dashboard" | "pipelines" | "sources" | "environments" | "events" | "extensions" | "secrets" | "tokens" | "users";
 
 /** `when`: an entry shown only to sessions that may read what it lists. */
 const NAV: { section: NavSection; href: string; label: string; when?: (session: PageSession) => boolean }[] = [
   { section: "dashboard", href: "/", label: "Dashboard" },
   { section: "pipelines", href: "/pipelines", label: "Pipelines" },
   { section: "sources", href: "/sources", label: "Sources" },
+  { section: "environments", href: "/environments", label: "Environments" },
   { section: "events", href: "/events", label: "Events" },
   { section: "extensions", href: "/extensions", label: "Extensions" },
   { section: "secrets", href: "/secrets", label: "Secrets" },
