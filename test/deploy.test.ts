@@ -46,6 +46,11 @@ const HOTFIX = `import { definePipeline, deploy } from "gantry";
 export default definePipeline({ id: "hotfix", tasks: { prod: deploy({ environment: "production", service: "${SERVICE}-prod", image: "local/e2e-web:1" }) } });
 `;
 
+/** Blue-green: the new color starts beside the old, the alias moves once it is healthy. */
+const SWITCH = `import { definePipeline, deploy, blueGreen } from "gantry";
+export default definePipeline({ id: "switch", tasks: { web: deploy({ environment: "staging", service: "gantry-e2e-bg", image: "\${IMAGE}", replicas: 1, strategy: blueGreen({ monitor: "1s" }), healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], interval: "500ms", retries: 2 }, timeout: "100s" }) } });
+`;
+
 let swarm: TestSwarm;
 let gantry: TestGantry;
 
@@ -74,7 +79,7 @@ beforeAll(async () => {
   buildServiceImage("local/e2e-web:1", { healthy: true, label: LABEL });
   buildServiceImage("local/e2e-web:bad", { healthy: false, label: LABEL });
   buildServiceImage("local/e2e-web:2", { healthy: true, label: LABEL });
-  gantry = await startWithPipelines({ "ship.ts": PIPELINE, "release.ts": RELEASE, "hotfix.ts": HOTFIX });
+  gantry = await startWithPipelines({ "ship.ts": PIPELINE, "release.ts": RELEASE, "hotfix.ts": HOTFIX, "switch.ts": SWITCH });
   expect((await gantry.api("/secrets/DEPLOY_TOKEN", { method: "PUT", body: JSON.stringify({ value: "deploy-token-value-123" }) })).status).toBe(201);
   const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", provider: "swarm", secrets: ["DEPLOY_TOKEN"] }) });
   expect(created.status).toBe(201);
@@ -84,6 +89,9 @@ afterAll(async () => {
   await gantry?.stop();
   await docker.getService(SERVICE).remove().catch(() => undefined);
   await docker.getService(`${SERVICE}-prod`).remove().catch(() => undefined);
+  for (const color of ["blue", "green"]) await docker.getService(`gantry-e2e-bg-${color}`).remove().catch(() => undefined);
+  await Bun.sleep(1_000);
+  await docker.getNetwork("gantry-gantry-e2e-bg").remove().catch(() => undefined);
   // Tasks of a removed service stop a moment later; their containers hold the images.
   await Bun.sleep(2_000);
   for (const tag of ["local/e2e-web:1", "local/e2e-web:2", "local/e2e-web:bad"]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
@@ -173,5 +181,24 @@ describe("deploy()", () => {
     const log = await (await gantry.api(`/pipelines/default/release/runs/${id}/tasks/prod/logs`)).text();
     expect(log).toContain("waiting 1s before deploying (environment production's wait timer)");
     expect(((await docker.getService(`${SERVICE}-prod`).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }).Spec.TaskTemplate.ContainerSpec.Image).toBe("local/e2e-web:1");
+  });
+
+  it("switches a blue-green service to the new color once it is healthy, through a pipeline", async () => {
+    const run = async (image: string) => {
+      const started = await gantry.api("/pipelines/default/switch/runs", { method: "POST", body: JSON.stringify({ variables: { IMAGE: image } }) });
+      const { run } = (await started.json()) as { run: { id: number } };
+      const ended = (await waitForRun(gantry.api, "default/switch", run.id, 110_000)) as unknown as RunJson;
+      return { ended, log: await (await gantry.api(`/pipelines/default/switch/runs/${run.id}/tasks/web/logs`)).text() };
+    };
+    expect((await run("local/e2e-web:1")).ended.state).toBe("successful");
+    const second = await run("local/e2e-web:2");
+    expect(second.ended.state).toBe("successful");
+    expect(second.log).toContain("switched alias gantry-e2e-bg to green");
+    const services = (await docker.listServices()).map((service) => service.Spec?.Name).filter((name) => name?.startsWith("gantry-e2e-bg"));
+    expect(services).toEqual(["gantry-e2e-bg-green"]);
+    // An unhealthy new color is removed; blue-green leaves the live one as it was.
+    const bad = await run("local/e2e-web:bad");
+    expect(bad.ended.state).toBe("failed");
+    expect(((await docker.getService("gantry-e2e-bg-green").inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }).Spec.TaskTemplate.ContainerSpec.Image).toBe("local/e2e-web:2");
   });
 });

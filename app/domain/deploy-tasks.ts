@@ -16,9 +16,31 @@ export interface RollingStrategy {
   monitorMs: number;
 }
 
-export type DeployStrategy = RollingStrategy;
+/**
+ * A second copy of the service (the idle color) started with the new image; once all its tasks
+ * run (healthy), the traffic alias moves to it and the old color goes after `keepPreviousMs`.
+ */
+export interface BlueGreenStrategy {
+  kind: "blue-green";
+  /** How long the old color is kept (idle, without the alias) after the switch, ms; 0 removes it at once. */
+  keepPreviousMs: number;
+  /** How long the new color's tasks must keep running before the switch, ms. */
+  monitorMs: number;
+}
+
+export type DeployStrategy = RollingStrategy | BlueGreenStrategy;
 
 export const DEFAULT_ROLLING: RollingStrategy = { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 5_000 };
+
+/** The strategy in a few words for the deploy's log ("rolling (start-first, 1 at a time)"). */
+export function describeStrategy(strategy: DeployStrategy): string {
+  switch (strategy.kind) {
+    case "rolling":
+      return `rolling (${strategy.order}, ${strategy.parallelism} at a time)`;
+    case "blue-green":
+      return `blue-green (previous color kept ${strategy.keepPreviousMs / 1000} s)`;
+  }
+}
 
 /** A command run in each task to tell it is healthy (exit 0), as Docker's HEALTHCHECK. */
 export interface HealthCheck {

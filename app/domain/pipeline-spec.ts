@@ -166,13 +166,24 @@ const deploySchema = v.strictObject({
   service: v.pipe(v.string("must be a service name"), v.regex(SERVICE_PATTERN, "must be a service name: a-z, 0-9 and - (1-63, not starting or ending with -)")),
   image: imageReferenceSchema,
   replicas: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0), v.maxValue(1000)),
-  strategy: v.strictObject({
-    kind: v.literal("rolling", "must be made with rolling(...)"),
-    parallelism: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1), v.maxValue(1000)),
-    delayMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
-    order: v.picklist(["start-first", "stop-first"], 'must be "start-first" or "stop-first"'),
-    monitorMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  }),
+  strategy: v.variant(
+    "kind",
+    [
+      v.strictObject({
+        kind: v.literal("rolling"),
+        parallelism: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1), v.maxValue(1000)),
+        delayMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+        order: v.picklist(["start-first", "stop-first"], 'must be "start-first" or "stop-first"'),
+        monitorMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      }),
+      v.strictObject({
+        kind: v.literal("blue-green"),
+        keepPreviousMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+        monitorMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+      }),
+    ],
+    "must be made with rolling(...) or blueGreen(...)",
+  ),
   healthCheck: v.optional(
     v.strictObject({
       command: v.pipe(v.array(v.string()), v.minLength(1, "must name a command")),

@@ -1,10 +1,10 @@
-// deploy() and rolling(): a container task the Docker executor does through an environment's
+// deploy(), rolling() and blueGreen(): a container task the Docker executor does through an environment's
 // provider (Docker Swarm): it rolls a service to an image, rolling back by itself when the
 // new one is unhealthy. Re-exported by the "gantry" module (index.ts). Only types come from
 // index.ts (it imports this file back), and only pure domain code otherwise.
 import type { ContainerTask, Duration, TaskOptions } from "./index.ts";
 import { parseDuration } from "../domain/duration.ts";
-import { DEFAULT_ROLLING, type DeploySpec, type HealthCheck, type RollingStrategy } from "../domain/deploy-tasks.ts";
+import { DEFAULT_ROLLING, type BlueGreenStrategy, type DeploySpec, type DeployStrategy, type HealthCheck, type RollingStrategy } from "../domain/deploy-tasks.ts";
 
 export type DeployTaskOptions = Pick<TaskOptions, "needs" | "timeout" | "retries" | "retryDelay">;
 
@@ -16,6 +16,13 @@ export interface RollingOptions {
   /** `"start-first"` (default): a new task starts before an old one stops; `"stop-first"`: the other way. */
   order?: "start-first" | "stop-first";
   /** How long each new task is watched for failure after it starts; `"5s"` by default. */
+  monitor?: Duration;
+}
+
+export interface BlueGreenOptions {
+  /** How long the old color is kept (idle, off the alias) after the switch, e.g. `"10m"`; `"0s"` (default) removes it at once. */
+  keepPrevious?: Duration;
+  /** How long the new color's tasks must keep running before traffic moves to them; `"5s"` by default. */
   monitor?: Duration;
 }
 
@@ -41,8 +48,8 @@ export interface DeployOptions extends DeployTaskOptions {
   image: string;
   /** 1 by default. */
   replicas?: number;
-  /** How the service is rolled to the new image; `rolling()` by default. */
-  strategy?: RollingStrategy;
+  /** How the service is rolled to the new image: `rolling()` (default) or `blueGreen()`. */
+  strategy?: DeployStrategy;
   /** How a task tells it is healthy; without it, a task that keeps running through the monitor window is. */
   healthCheck?: HealthCheckOptions;
   /** The service's environment variables; `${NAME}` takes a variable of the run. The environment's secrets are added to them. */
@@ -78,6 +85,32 @@ export function rolling(options: RollingOptions = {}): RollingStrategy {
     delayMs: ms(options.delay, DEFAULT_ROLLING.delayMs, "rolling: delay"),
     order: options.order ?? DEFAULT_ROLLING.order,
     monitorMs: ms(options.monitor, DEFAULT_ROLLING.monitorMs, "rolling: monitor"),
+  };
+}
+
+/**
+ * Blue-green: the new image starts as a second copy of the service (the idle color, all
+ * replicas); once all its tasks run (healthy, when the deploy has a health check), traffic
+ * moves to it and the old color is removed after `keepPrevious`. A new color that does not get
+ * healthy, or a cancel before the switch, removes it and leaves the old one live.
+ *
+ * On Swarm the colors are the services `<service>-blue` and `<service>-green` on the overlay
+ * network `gantry-<service>`; only the live one answers to `<service>` there, so other services
+ * reach it by name after attaching to that network (a service first deployed with rolling()
+ * must be removed before it can go blue-green).
+ *
+ * @example
+ * ```ts
+ * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 3,
+ *                      strategy: blueGreen({ keepPrevious: "10m" }),
+ *                      healthCheck: { command: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/health"] } }),
+ * ```
+ */
+export function blueGreen(options: BlueGreenOptions = {}): BlueGreenStrategy {
+  return {
+    kind: "blue-green",
+    keepPreviousMs: ms(options.keepPrevious, 0, "blueGreen: keepPrevious"),
+    monitorMs: ms(options.monitor, DEFAULT_ROLLING.monitorMs, "blueGreen: monitor"),
   };
 }
 

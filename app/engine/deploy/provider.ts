@@ -30,7 +30,10 @@ export type DeployResult =
   | { ok: false; reason: string; previousImage?: string; rolledBack: boolean };
 
 export interface ServiceStatus {
+  /** What runs on the target: the service itself, or its live color ("web-green") when it runs blue-green. */
   service: string;
+  /** The live color of a blue-green service. */
+  color?: "blue" | "green";
   image: string;
   /** Tasks running / wanted. */
   running: number;

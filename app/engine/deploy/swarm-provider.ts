@@ -3,7 +3,9 @@
 // unhealthy) and watched until Swarm says the rollout is over.
 import type Docker from "dockerode";
 import { dockerMessage, isUnreachable, withinTime } from "../executors/docker-client.ts";
+import { DEFAULT_ROLLING } from "../../domain/deploy-tasks.ts";
 import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, ServiceStatus } from "./provider.ts";
+import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } from "./swarm-blue-green.ts";
 
 /** How often a rollout is looked at: Swarm has no event stream for update progress. */
 const POLL_MS = 250;
@@ -17,7 +19,7 @@ const ENDED = new Set(["failed", "rejected", "complete"]);
 // The parts of the Engine API's objects this provider reads or writes. The other fields of a
 // spec are carried through untouched (index signatures), so an update keeps what others set.
 // @types/dockerode spells the health check "HealthCheck" and types inspections as `any`.
-interface HealthConfig {
+export interface HealthConfig {
   Test: string[];
   /** Durations in nanoseconds. */
   Interval?: number;
@@ -25,7 +27,7 @@ interface HealthConfig {
   Retries?: number;
   StartPeriod?: number;
 }
-interface ContainerSpec {
+export interface ContainerSpec {
   Image: string;
   Env?: string[];
   Labels?: Record<string, string>;
@@ -40,7 +42,7 @@ interface UpdateConfig {
   Monitor: number;
   MaxFailureRatio: number;
 }
-interface ServiceSpec {
+export interface ServiceSpec {
   Name: string;
   Labels?: Record<string, string>;
   TaskTemplate: { ContainerSpec: ContainerSpec; [field: string]: unknown };
@@ -49,13 +51,13 @@ interface ServiceSpec {
   RollbackConfig?: Partial<UpdateConfig>;
   [field: string]: unknown;
 }
-interface SwarmService {
+export interface SwarmService {
   ID: string;
   Version: { Index: number };
   Spec: ServiceSpec;
   UpdateStatus?: { State?: string; Message?: string };
 }
-interface SwarmTask {
+export interface SwarmTask {
   ID: string;
   DesiredState: string;
   Spec: { ContainerSpec: ContainerSpec };
@@ -107,13 +109,19 @@ async function testConnection(docker: Docker): Promise<{ ok: true; detail: strin
 
 async function deploy(docker: Docker, request: DeployRequest): Promise<DeployResult> {
   if (request.signal.aborted) return { ok: false, reason: "cancelled before the deploy started", rolledBack: false };
+  if (request.strategy.kind === "blue-green") return deployBlueGreen(docker, request);
   const current = await inspectService(docker, request.service);
-  if (!current) return createService(docker, request);
+  if (!current) {
+    // A blue-green service is its colors: a plain one beside them would answer to the same name.
+    const colors = await blueGreenStatus(docker, request.service);
+    if (colors) return { ok: false, reason: `service ${request.service} runs blue-green (${colors.service} is live): deploy it with blueGreen(), or remove it first`, rolledBack: false };
+    return createService(docker, request);
+  }
   return updateService(docker, current, { ...request, spec: specFor(current.Spec, request) });
 }
 
 /** A first deployment: nothing to roll back to, so a failure removes the service again. */
-async function createService(docker: Docker, request: DeployRequest): Promise<DeployResult> {
+export async function createService(docker: Docker, request: DeployRequest): Promise<DeployResult> {
   const { service, image, replicas, log } = request;
   const spec = specFor({ Name: service, TaskTemplate: { ContainerSpec: { Image: image } } }, request);
   log(`creating service ${service} with image ${image} (${replicas} replicas)`);
@@ -121,7 +129,7 @@ async function createService(docker: Docker, request: DeployRequest): Promise<De
   await docker.createService(spec as unknown as Docker.CreateServiceOptions);
   // Swarm reports a task "running" only once its container is healthy, so running tasks that
   // stay so through the monitor window are what "deployed" means here.
-  const { monitorMs } = request.strategy;
+  const { monitorMs } = rollingOf(request);
   const deadline = Date.now() + budgetMs(spec) + monitorMs;
   const settled = await watchRollout(docker, { service, image, replicas, log, signal: request.signal, deadline, before: new Set(), holdMs: monitorMs, failFast: true });
   if (settled.how === "converged") return deployed(request, undefined);
@@ -143,7 +151,7 @@ interface Rollout {
 }
 
 /** An update of a running service; Swarm rolls it back by itself when a new task fails. */
-async function updateService(docker: Docker, current: SwarmService, rollout: Rollout): Promise<DeployResult> {
+export async function updateService(docker: Docker, current: SwarmService, rollout: Rollout): Promise<DeployResult> {
   const { service, image, replicas, spec, log } = rollout;
   const previousImage = current.Spec.TaskTemplate.ContainerSpec.Image;
   const before = new Set((await listTasks(docker, current.ID)).map((task) => task.ID));
@@ -188,7 +196,7 @@ async function cancelUpdate(docker: Docker, name: string, previous: ServiceSpec,
 /** The service's current settings with `image` instead, rolled out as a deploy is. */
 async function rollback(docker: Docker, name: string, image: string, log: (line: string) => void): Promise<DeployResult> {
   const current = await inspectService(docker, name);
-  if (!current) return { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
+  if (!current) return (await blueGreenRollback(docker, name, image, log)) ?? { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
   const { Spec } = current;
   const spec: ServiceSpec = { ...Spec, TaskTemplate: { ...Spec.TaskTemplate, ContainerSpec: { ...Spec.TaskTemplate.ContainerSpec, Image: image } } };
   // No signal: a rollback is itself the way back, and runs to its end (bounded by budgetMs).
@@ -197,7 +205,7 @@ async function rollback(docker: Docker, name: string, image: string, log: (line:
 
 async function status(docker: Docker, name: string): Promise<ServiceStatus | undefined> {
   const service = await inspectService(docker, name);
-  if (!service) return undefined;
+  if (!service) return blueGreenStatus(docker, name);
   const tasks = await listTasks(docker, service.ID);
   const { State, Message } = service.UpdateStatus ?? {};
   return {
@@ -210,7 +218,14 @@ async function status(docker: Docker, name: string): Promise<ServiceStatus | und
   };
 }
 
+/** Removes the service, or its colors and their network when it runs blue-green. */
 async function remove(docker: Docker, name: string): Promise<void> {
+  await removeService(docker, name);
+  await removeColors(docker, name);
+}
+
+/** Removes one Swarm service; one that is not there is fine. */
+export async function removeService(docker: Docker, name: string): Promise<void> {
   await docker.getService(name).remove().catch((error: { statusCode?: number }) => {
     if (error.statusCode !== 404) throw error;
   });
@@ -219,7 +234,7 @@ async function remove(docker: Docker, name: string): Promise<void> {
 // ---- the spec ------------------------------------------------------------------------------
 
 /** `base` with the request's image, replicas, env, labels, health check and rollout settings. */
-function specFor(base: ServiceSpec, request: DeployRequest): ServiceSpec {
+export function specFor(base: ServiceSpec, request: DeployRequest): ServiceSpec {
   const { Healthcheck: _dropped, ...containerBase } = base.TaskTemplate.ContainerSpec;
   const containerSpec: ContainerSpec = {
     ...containerBase,
@@ -241,7 +256,8 @@ function specFor(base: ServiceSpec, request: DeployRequest): ServiceSpec {
   };
 }
 
-function updateConfig({ strategy }: DeployRequest, failureAction: "rollback" | "pause"): UpdateConfig {
+function updateConfig(request: DeployRequest, failureAction: "rollback" | "pause"): UpdateConfig {
+  const strategy = rollingOf(request);
   return {
     Parallelism: strategy.parallelism,
     Delay: nanoseconds(strategy.delayMs),
@@ -251,6 +267,11 @@ function updateConfig({ strategy }: DeployRequest, failureAction: "rollback" | "
     // One failed task is enough: a deploy should not half-succeed.
     MaxFailureRatio: 0,
   };
+}
+
+/** The rolling settings a service's own updates use: other strategies' services update as rolling() does by default. */
+function rollingOf({ strategy }: DeployRequest) {
+  return strategy.kind === "rolling" ? strategy : { ...DEFAULT_ROLLING, monitorMs: strategy.monitorMs };
 }
 
 /** Docker's health check test: the command as given when it names its form ("CMD", "CMD-SHELL", "NONE"), else run as "CMD". */
@@ -271,7 +292,7 @@ function healthConfig(check: HealthCheck): HealthConfig {
  * the monitor window, the delay and some slack. The deploy task's own timeout (its signal)
  * may end it sooner.
  */
-function budgetMs(spec: ServiceSpec): number {
+export function budgetMs(spec: ServiceSpec): number {
   const replicas = spec.Mode?.Replicated?.Replicas ?? 1;
   const update = spec.UpdateConfig ?? {};
   // Parallelism 0 means all tasks at once.
@@ -284,7 +305,7 @@ function budgetMs(spec: ServiceSpec): number {
 
 // ---- watching a rollout ----------------------------------------------------------------------
 
-interface Watch {
+export interface Watch {
   service: string;
   /** The image the rollout should end on. */
   image: string;
@@ -301,7 +322,7 @@ interface Watch {
   failFast: boolean;
 }
 
-type Settled = {
+export type Settled = {
   how: "converged" | "rolled_back" | "paused" | "failed" | "cancelled" | "timeout";
   service?: SwarmService;
   tasks: SwarmTask[];
@@ -314,7 +335,7 @@ type Settled = {
  * sets it only when tasks need replacing, so an unset status (nothing changed, a scale-only
  * change, a create) counts as finished once the wanted tasks run the current spec.
  */
-async function watchRollout(docker: Docker, watch: Watch): Promise<Settled> {
+export async function watchRollout(docker: Docker, watch: Watch): Promise<Settled> {
   const progress = createProgress(watch);
   let finishedSince: number | undefined;
   let tasks: SwarmTask[] = [];
@@ -364,7 +385,7 @@ function createProgress(watch: Watch): (service: SwarmService, tasks: SwarmTask[
 }
 
 /** Why this rollout's tasks of `image` ended: Swarm's error, else what their health check said. */
-async function describeFailures(docker: Docker, tasks: SwarmTask[], before: Set<string>, image: string): Promise<string[]> {
+export async function describeFailures(docker: Docker, tasks: SwarmTask[], before: Set<string>, image: string): Promise<string[]> {
   const ended = tasks.filter((task) => !before.has(task.ID) && task.Spec.ContainerSpec.Image === image && ENDED.has(task.Status.State));
   const lines = await Promise.all(
     ended.slice(0, 3).map(async (task) => {
@@ -393,7 +414,7 @@ async function healthProblem(docker: Docker, containerId: string | undefined): P
 
 // ---- the engine ------------------------------------------------------------------------------
 
-async function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
+export async function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
   try {
     return (await docker.getService(name).inspect()) as SwarmService;
   } catch (error) {
@@ -402,12 +423,12 @@ async function inspectService(docker: Docker, name: string): Promise<SwarmServic
   }
 }
 
-async function listTasks(docker: Docker, serviceId: string): Promise<SwarmTask[]> {
+export async function listTasks(docker: Docker, serviceId: string): Promise<SwarmTask[]> {
   return (await docker.listTasks({ filters: { service: [serviceId] } })) as SwarmTask[];
 }
 
 /** An update at the version read (Swarm refuses it if someone changed the service since); `rollback` asks for Swarm's own. */
-async function submitUpdate(docker: Docker, service: SwarmService, spec: ServiceSpec, rollback?: "previous"): Promise<void> {
+export async function submitUpdate(docker: Docker, service: SwarmService, spec: ServiceSpec, rollback?: "previous"): Promise<void> {
   // dockerode sends the options as both query and body unless told which is which.
   await docker.getService(service.ID).update({ _query: { version: service.Version.Index, ...(rollback && { rollback }) }, _body: spec });
 }
@@ -451,12 +472,12 @@ function stableJson(value: unknown): string {
   );
 }
 
-const details = (failures: string[]) => (failures.length > 0 ? `: ${failures.join("; ")}` : "");
+export const details = (failures: string[]) => (failures.length > 0 ? `: ${failures.join("; ")}` : "");
 const nanoseconds = (ms: number) => Math.round(ms * 1e6);
-const seconds = (ms: number) => Math.round(ms / 1000);
+export const seconds = (ms: number) => Math.round(ms / 1000);
 
 /** Sleeps `ms`, waking at once when `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

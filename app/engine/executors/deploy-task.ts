@@ -6,7 +6,7 @@
 import type { Db } from "../../db/client.ts";
 import { getEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { finishDeployment, insertDeployment } from "../../db/repos/deployments.ts";
-import { expandDeploy } from "../../domain/deploy-tasks.ts";
+import { describeStrategy, expandDeploy } from "../../domain/deploy-tasks.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import { gatesBefore, protectionRefusal, runBranch, type DeployFacts } from "../../domain/protection.ts";
 import { getRun } from "../../db/repos/runs.ts";
@@ -75,7 +75,7 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
       secrets[name] = value;
     }
     const provider = deps.providerFor(environment);
-    say(`deploying ${work.image} to service ${work.service} of environment ${environment.name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${work.strategy.kind} (${work.strategy.order}, ${work.strategy.parallelism} at a time)`);
+    say(`deploying ${work.image} to service ${work.service} of environment ${environment.name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${describeStrategy(work.strategy)}`);
     const id = await insertDeployment(deps.db, {
       environment: environment.name,
       service: work.service,
