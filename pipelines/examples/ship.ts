@@ -1,0 +1,51 @@
+// Build an image from a local base, roll it out to `staging`, then, once someone approves, to
+// `production` with blue-green. Environments first, on a Docker engine that is a swarm manager
+// (`docker swarm init --advertise-addr 127.0.0.1` on a test machine):
+//   gantry env set staging --provider swarm
+//   gantry env set production --provider swarm --allow-pipeline examples/ship --require-approval
+// Without them, the deploy tasks fail saying which environment is missing.
+import { approval, definePipeline, deploy, dockerBuild, blueGreen, rolling, run } from "gantry";
+
+const healthCheck = { command: ["CMD", "sh", "-c", "test -f /srv/ok"], interval: "1s", retries: 3 };
+
+export default definePipeline({
+  id: "ship",
+  name: "Ship",
+  description: "Build an image, roll it out to staging, then blue-green to production after an approval",
+  tasks: {
+    // The "application": a page and a health marker on the busybox base the test machine has.
+    prepare: run(async (ctx) => {
+      await Bun.write(`${ctx.workspace}/site/index.html`, `<h1>release ${ctx.env.GANTRY_RUN_ID}</h1>\n`);
+      await Bun.write(
+        `${ctx.workspace}/site/Dockerfile`,
+        [
+          "FROM local/busybox:latest",
+          "COPY index.html /srv/index.html",
+          "RUN touch /srv/ok",
+          `CMD ["sh", "-c", "trap 'exit 0' TERM; busybox httpd -f -p 8080 -h /srv & wait"]`,
+          "",
+        ].join("\n"),
+      );
+    }),
+    image: dockerBuild({ context: "site", tags: ["local/ship-site:${GANTRY_RUN_ID}"], needs: { prepare: "success" } }),
+    staging: deploy({
+      environment: "staging",
+      service: "ship-site",
+      image: "local/ship-site:${GANTRY_RUN_ID}",
+      replicas: 2,
+      strategy: rolling({ parallelism: 1, order: "start-first", monitor: "2s" }),
+      healthCheck,
+      needs: { image: "success" },
+    }),
+    approve: approval({ message: "Staging runs this release: ship it to production?", timeout: "1h", needs: { staging: "success" } }),
+    production: deploy({
+      environment: "production",
+      service: "ship-site-prod",
+      image: "local/ship-site:${GANTRY_RUN_ID}",
+      replicas: 2,
+      strategy: blueGreen({ keepPrevious: "30s", monitor: "2s" }),
+      healthCheck,
+      needs: { approve: "success" },
+    }),
+  },
+});
