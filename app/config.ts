@@ -207,6 +207,8 @@ const SETTINGS = {
   authFailureLimit: { env: "GANTRY_AUTH_FAILURE_LIMIT", toml: "auth_failure_limit", schema: positiveInt, fallback: 10 },
   /** Each extension's system config: [extensions.<id>] tables in gantry.toml, or JSON in the env. */
   extensionConfigs: { env: "GANTRY_EXTENSIONS_CONFIG", toml: "extensions", schema: extensionConfigs, fallback: {} as Record<string, Record<string, unknown>> },
+  /** The npm registry `gantry extension install` fetches extensions from (a mirror, or a stub in tests). */
+  npmRegistry: { env: "GANTRY_NPM_REGISTRY", toml: "npm_registry", schema: v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be an http(s) URL")), fallback: "https://registry.npmjs.org" },
   pruneIntervalMs: { env: "GANTRY_PRUNE_INTERVAL", toml: "prune_interval", schema: duration, fallback: 10 * 60_000 },
   /** Workspaces and kept containers of this many latest finished runs per pipeline survive a prune. */
   pruneKeepLast: { env: "GANTRY_PRUNE_KEEP_LAST", toml: "prune_keep_last", schema: nonNegativeInt, fallback: 5 },

@@ -39,6 +39,7 @@ import { engineNode } from "./engine/node-identity.ts";
 import { GANTRY_VERSION } from "./version.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
 import { createExtensionHost, type ExtensionHost } from "./extension-host/host.ts";
+import { installedEntries } from "./extension-host/extension-installer.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
 import { secureDataDir } from "./stores/data-dir.ts";
@@ -239,6 +240,8 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const authLimiter = createFailedAuthLimiter({ limit: config.authFailureLimit, windowMs: 60_000 });
   const extensions = createExtensionHost({
     dir: config.extensionsDir,
+    // Extensions installed from an npm registry (gantry extension install), pinned in the data dir.
+    installed: () => installedEntries(join(config.dataDir, "extensions")),
     configs: config.extensionConfigs,
     db,
     bus,

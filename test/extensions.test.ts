@@ -194,9 +194,9 @@ describe("listing extensions", () => {
   it("lists them in the CLI, as a table and as JSON", async () => {
     const table = await cli(["extension", "ls"]);
     expect(table.exitCode).toBe(0);
-    expect(table.stdout).toMatch(/^EXTENSION\s+STATE\s+RESTARTS\s+SUBSCRIPTIONS\s+ERROR/);
-    expect(table.stdout).toMatch(/\ninterval\s+running\s+0\s+1\s+-/);
-    expect(table.stdout).toMatch(/\nbadconfig\s+failed\s+0\s+0\s+config of extension badconfig: port: /);
+    expect(table.stdout).toMatch(/^EXTENSION\s+FROM\s+STATE\s+RESTARTS\s+SUBSCRIPTIONS\s+ERROR/);
+    expect(table.stdout).toMatch(/\ninterval\s+built-in\s+running\s+0\s+1\s+-/);
+    expect(table.stdout).toMatch(/\nbadconfig\s+built-in\s+failed\s+0\s+0\s+config of extension badconfig: port: /);
     const json = await cli(["extensions", "ls", "--json"]);
     expect(json.exitCode).toBe(0);
     const parsed = JSON.parse(json.stdout) as { extensions: ExtensionJson[] };

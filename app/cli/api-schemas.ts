@@ -268,8 +268,12 @@ const subscriptionSchema = v.object({
 });
 export type SubscriptionJson = v.InferOutput<typeof subscriptionSchema>;
 
+const installedSchema = v.object({ package: v.string(), version: v.string(), integrity: v.string(), installedAt: v.string() });
+
 const extensionSchema = v.object({
   id: v.string(),
+  source: v.optional(v.string()),
+  installed: v.optional(installedSchema),
   state: v.string(),
   restarts: v.number(),
   error: v.optional(v.string()),
@@ -280,6 +284,26 @@ export type ExtensionJson = v.InferOutput<typeof extensionSchema>;
 
 export const extensionListAnswer = v.object({ extensions: v.array(extensionSchema) });
 export const extensionAnswer = v.object({ extension: extensionSchema });
+export const extensionInstallAnswer = v.object({
+  id: v.string(),
+  installed: installedSchema,
+  previous: v.optional(v.string()),
+  unchanged: v.optional(v.boolean()),
+  state: v.string(),
+  error: v.optional(v.string()),
+});
+export const extensionUninstallAnswer = v.object({ id: v.string(), uninstalled: installedSchema });
+export const extensionAvailableAnswer = v.object({
+  registry: v.string(),
+  packages: v.array(
+    v.object({
+      name: v.string(),
+      version: v.string(),
+      description: v.optional(v.string()),
+      installed: v.optional(v.object({ id: v.string(), version: v.string() })),
+    }),
+  ),
+});
 export const subscriptionListAnswer = v.object({ subscriptions: v.array(subscriptionSchema) });
 export const subscriptionAnswer = v.object({ subscription: subscriptionSchema });
 

@@ -1,9 +1,12 @@
-// `gantry extension ls|logs`: the extension modules the server runs (state, subscriptions,
-// error) and an extension's recent log.
+// `gantry extension ls|logs|available|install|upgrade|uninstall`: the extension modules the
+// server runs (state, subscriptions, error), an extension's recent log, and extensions from
+// the npm registry, installed by the server (integrity-checked, pinned) and started at once.
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
-import { extensionAnswer, extensionListAnswer } from "./api-schemas.ts";
+import { extensionAnswer, extensionAvailableAnswer, extensionInstallAnswer, extensionListAnswer, extensionUninstallAnswer } from "./api-schemas.ts";
+import { parsePackageSpec } from "../extension-host/npm-registry.ts";
+import { ValidationError } from "../domain/errors.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
@@ -36,13 +39,14 @@ const ls: Subcommand = {
       const failing = extension.subscriptions.filter((subscription) => subscription.error).length;
       return [
         extension.id,
+        extension.installed ? `${extension.installed.package}@${extension.installed.version}` : "built-in",
         paintExtensionState(extension.state),
         String(extension.restarts),
         `${extension.subscriptions.length}${failing ? paint("red", ` (${failing} with errors)`) : ""}`,
         extension.error ? paint("red", extension.error.split("\n")[0]!) : "-",
       ];
     });
-    console.log(table(["EXTENSION", "STATE", "RESTARTS", "SUBSCRIPTIONS", "ERROR"], rows));
+    console.log(table(["EXTENSION", "FROM", "STATE", "RESTARTS", "SUBSCRIPTIONS", "ERROR"], rows));
     return 0;
   },
 };
@@ -63,6 +67,95 @@ const logs: Subcommand = {
   },
 };
 
+/** Installs and upgrades download, check and start an extension: give them longer than a plain request. */
+const INSTALL_TIMEOUT_MS = 120_000;
+
+/** "started (running)" or why it did not start, for install and upgrade. */
+function startedLine(answer: { id: string; state: string; error?: string | undefined }): string {
+  if (answer.state === "running") return `extension ${answer.id} is ${paintExtensionState("running")}`;
+  return `extension ${answer.id} is ${paintExtensionState(answer.state)}${answer.error ? `: ${paint("red", answer.error)}` : ""} (gantry extension logs ${answer.id})`;
+}
+
+const available: Subcommand = {
+  usage: "gantry extension available [<search>] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+    const query = positionals[0] ? `?${new URLSearchParams({ q: positionals[0] })}` : "";
+    const { data, raw } = await createApiClient().json("GET", `/extensions/available${query}`, extensionAvailableAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    if (data.packages.length === 0) {
+      console.log(`no packages with the gantry-extension keyword on ${data.registry}${positionals[0] ? ` matching "${positionals[0]}"` : ""}`);
+      return 0;
+    }
+    const rows = data.packages.map((pkg) => [pkg.name, pkg.version, pkg.installed ? `${pkg.installed.id} (${pkg.installed.version})` : "-", pkg.description ?? ""]);
+    console.log(table(["PACKAGE", "LATEST", "INSTALLED", "DESCRIPTION"], rows));
+    return 0;
+  },
+};
+
+const install: Subcommand = {
+  usage: "gantry extension install <npm-package>[@<version>] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    const [spec] = takePositionals(positionals, ["npm-package"]);
+    let parsed: { name: string; version?: string };
+    try {
+      parsed = parsePackageSpec(spec!);
+    } catch (error) {
+      if (error instanceof ValidationError) throw new UsageError(error.message);
+      throw error;
+    }
+    const body = { package: parsed.name, ...(parsed.version && { version: parsed.version }) };
+    const { data, raw } = await createApiClient().json("POST", "/extensions/install", extensionInstallAnswer, body, { timeoutMs: INSTALL_TIMEOUT_MS });
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    console.log(`installed ${data.installed.package}@${data.installed.version} as extension ${data.id} (${data.installed.integrity.slice(0, 20)}...)`);
+    console.log(startedLine(data));
+    return data.state === "running" ? 0 : 1;
+  },
+};
+
+const upgrade: Subcommand = {
+  usage: "gantry extension upgrade <id> [<version>] [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
+    const [idText, version] = positionals.length === 2 ? positionals : takePositionals(positionals, ["id"]);
+    const id = parseExtensionId(idText!);
+    const { data, raw } = await createApiClient().json("POST", `/extensions/${id}/upgrade`, extensionInstallAnswer, version ? { version } : {}, { timeoutMs: INSTALL_TIMEOUT_MS });
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    if (data.unchanged) console.log(`extension ${id} is already at ${data.installed.package}@${data.installed.version}`);
+    else console.log(`upgraded extension ${id}: ${data.installed.package} ${data.previous ?? "?"} -> ${data.installed.version}`);
+    console.log(startedLine(data));
+    return data.state === "running" ? 0 : 1;
+  },
+};
+
+const uninstall: Subcommand = {
+  usage: "gantry extension uninstall <id> [--json]",
+  async run(args) {
+    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
+    const [idText] = takePositionals(positionals, ["id"]);
+    const id = parseExtensionId(idText!);
+    const { data, raw } = await createApiClient().json("DELETE", `/extensions/${id}`, extensionUninstallAnswer);
+    if (values.json) {
+      printJson(raw);
+      return 0;
+    }
+    console.log(`uninstalled extension ${id} (${data.uninstalled.package}@${data.uninstalled.version}); its subscriptions stay until their pipelines drop them`);
+    return 0;
+  },
+};
+
 export function extensionCommand(args: string[]): Promise<number> {
-  return dispatch("extension", args, { ls, logs }, { list: "ls", log: "logs" });
+  return dispatch("extension", args, { ls, logs, available, install, upgrade, uninstall }, { list: "ls", log: "logs", search: "available", remove: "uninstall", rm: "uninstall" });
 }

@@ -51,6 +51,11 @@ export interface ExtensionStatus {
 
 export interface ExtensionHostOptions {
   dir: string;
+  /**
+   * Extensions installed from an npm registry (extension-installer.ts): their ids and entry
+   * files, read at start. A built-in folder of the same id wins.
+   */
+  installed?: () => { id: string; file: string }[];
   /** Each extension's system config, by id (gantry.toml [extensions.<id>]). */
   configs: Record<string, unknown>;
   db: Db;
@@ -93,6 +98,10 @@ export interface ExtensionHost {
   call(id: string, secret: string | undefined, body: unknown): Promise<ContainerCall>;
   /** Re-reads subscriptions and tells each extension what changed. */
   sync(): Promise<void>;
+  /** Starts one more extension (one just installed) without a restart; waits briefly for it to be up. */
+  load(id: string, file: string): Promise<ExtensionStatus>;
+  /** Stops one extension and forgets it (one being uninstalled or upgraded). */
+  unload(id: string): Promise<void>;
 }
 
 interface Running {
@@ -460,6 +469,32 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     }
   };
 
+  const fresh = (found: { id: string; file: string; image?: string }): Running => ({
+    ...found,
+    state: "starting",
+    restarts: 0,
+    sent: new Map(),
+    subscriptionErrors: new Map(),
+    log: [],
+    hooks: new Map(),
+    tokenRequests: new Map(),
+    startedAt: Date.now(),
+  });
+
+  /** Ends one extension's worker (or container) and answers whatever still waits on it. */
+  const end = (ext: Running): unknown => {
+    ext.state = "stopped";
+    clearTimeout(ext.restartTimer);
+    const ending = ext.worker?.terminate();
+    ext.worker = undefined;
+    for (const answer of ext.hooks.values()) answer({ status: 503, body: { error: { code: "unavailable", message: `extension ${ext.id} stopped` } } });
+    ext.hooks.clear();
+    for (const answer of ext.tokenRequests.values()) answer({ error: `extension ${ext.id} stopped` });
+    ext.tokenRequests.clear();
+    ext.readyResolve?.();
+    return ending;
+  };
+
   const status = (ext: Running): ExtensionStatus => ({
     id: ext.id,
     file: ext.file,
@@ -478,18 +513,15 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       const containers = Object.entries(options.configs)
         .filter(([id, config]) => ID_PATTERN.test(id) && typeof (config as { image?: unknown } | null)?.image === "string")
         .map(([id, config]) => ({ id, file: `image ${(config as { image: string }).image}`, image: (config as { image: string }).image }));
-      for (const found of [...discoverExtensions(options.dir), ...containers]) {
-        const ext: Running = {
-          ...found,
-          state: "starting",
-          restarts: 0,
-          sent: new Map(),
-          subscriptionErrors: new Map(),
-          log: [],
-          hooks: new Map(),
-          tokenRequests: new Map(),
-          startedAt: Date.now(),
-        };
+      const builtIn = [...discoverExtensions(options.dir), ...containers];
+      const taken = new Set(builtIn.map((found) => found.id));
+      const installed = (options.installed?.() ?? []).filter((found) => {
+        if (!taken.has(found.id) && !RESERVED_EXTENSION_IDS.has(found.id)) return true;
+        console.error(`installed extension ${found.id} is not loaded: a built-in extension has that id`);
+        return false;
+      });
+      for (const found of [...builtIn, ...installed]) {
+        const ext = fresh(found);
         extensions.set(found.id, ext);
         await launch(ext);
       }
@@ -511,17 +543,22 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     async stop() {
       stopped = true;
       unsubscribeBus?.();
-      const ending: unknown[] = [];
-      for (const ext of extensions.values()) {
-        ext.state = "stopped";
-        clearTimeout(ext.restartTimer);
-        // A container extension's container is removed; wait for that, not for Workers.
-        ending.push(ext.worker?.terminate());
-        ext.worker = undefined;
-        for (const answer of ext.tokenRequests.values()) answer({ error: `extension ${ext.id} stopped` });
-        ext.tokenRequests.clear();
-      }
-      await Promise.all(ending);
+      // A container extension's container is removed; wait for that, not for Workers.
+      await Promise.all([...extensions.values()].map(end));
+    },
+    async load(id, file) {
+      if (extensions.has(id)) throw new Error(`extension ${id} is already loaded`);
+      const ext = fresh({ id, file });
+      extensions.set(id, ext);
+      await launch(ext);
+      await Promise.race([ext.ready, Bun.sleep(5_000)]);
+      return status(ext);
+    },
+    async unload(id) {
+      const ext = extensions.get(id);
+      if (!ext) return;
+      extensions.delete(id);
+      await end(ext);
     },
     list: () => [...extensions.values()].map(status),
     get(id) {

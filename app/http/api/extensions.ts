@@ -1,12 +1,16 @@
 // /api/v1/extensions: the extension modules the server runs — state, restarts, error,
-// subscriptions and recent log lines; one extension with its whole recent log.
+// subscriptions and recent log lines; one extension with its whole recent log; and extensions
+// from an npm registry: search, install, upgrade, uninstall (extension-installer.ts).
 import { Hono, type Context } from "hono";
+import { join } from "node:path";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
 import { listSubscriptions, type SubscriptionRow } from "../../db/repos/subscriptions.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import type { ExtensionStatus } from "../../extension-host/host.ts";
+import { installerOf, type InstalledExtension, type InstallResult } from "../../extension-host/extension-installer.ts";
+import { packageNameSchema, versionSchema } from "../../extension-host/npm-registry.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
@@ -29,9 +33,14 @@ async function subscriptionsByExtension(c: Context<AppEnv>, extension?: string):
 
 type ErrorOf = (row: SubscriptionRow) => string | undefined;
 
-function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], errorOf: ErrorOf, logLines?: number) {
+/** An installed extension's pin, as the API shows it. */
+const installedJson = (pin: InstalledExtension) => ({ package: pin.package, version: pin.version, integrity: pin.integrity, installedAt: pin.installedAt });
+
+function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], errorOf: ErrorOf, logLines?: number, pin?: InstalledExtension) {
   return {
     id: status.id,
+    source: pin ? ("registry" as const) : ("built-in" as const),
+    ...(pin && { installed: installedJson(pin) }),
     state: status.state,
     restarts: status.restarts,
     ...(status.error && { error: status.error }),
@@ -40,18 +49,57 @@ function extensionJson(status: ExtensionStatus, subscriptions: readonly Subscrip
   };
 }
 
+/** The pin of `id` when it was installed from a registry (and not shadowed by a built-in of the same id). */
+const pinOf = (c: Context<AppEnv>, status: ExtensionStatus): InstalledExtension | undefined =>
+  installerOf(c.get("deps"))
+    .list()
+    .find((pin) => pin.id === status.id && status.file.startsWith(join(c.get("deps").config.dataDir, "extensions")));
+
+/** What install and upgrade answer: the pin and the extension's state once started. */
+const installAnswer = (result: InstallResult) => ({
+  id: result.installed.id,
+  installed: installedJson(result.installed),
+  ...(result.previous && { previous: result.previous }),
+  ...(result.unchanged && { unchanged: true }),
+  state: result.extension?.state ?? "stopped",
+  ...(result.extension?.error && { error: result.extension.error }),
+});
+
+const idParam = v.object({ id: idSchema });
+
 export const extensionsApi = new Hono<AppEnv>()
   .get("/", permit("extensions", "read"), async (c) => {
     const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
     const subscriptions = await subscriptionsByExtension(c);
     const errorOf = await subscriptionErrors(c.get("deps"), [...subscriptions.values()].flat());
-    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES)) });
+    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES, pinOf(c, status))) });
   })
-  .get("/:id", permit("extensions", "read"), validate("param", v.object({ id: idSchema })), async (c) => {
+  // The registry's extensions (keyword gantry-extension); 502 with the reason when it cannot be reached.
+  .get("/available", permit("extensions", "read"), validate("query", v.object({ q: v.optional(v.pipe(v.string(), v.maxLength(200))) })), async (c) => {
+    const installer = installerOf(c.get("deps"));
+    const packages = await installer.available(c.req.valid("query").q);
+    return c.json({ registry: installer.registry.url, packages });
+  })
+  .post("/install", permit("extensions", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
+    const body = c.req.valid("json");
+    const result = await installerOf(c.get("deps")).install(body.package, body.version);
+    return c.json(installAnswer(result), 201);
+  })
+  .post("/:id/upgrade", permit("extensions", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
+    const { id } = c.req.valid("param");
+    const result = await installerOf(c.get("deps")).upgrade(id, c.req.valid("json").version);
+    return c.json(installAnswer(result));
+  })
+  .delete("/:id", permit("extensions", "write"), validate("param", idParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const pin = await installerOf(c.get("deps")).uninstall(id);
+    return c.json({ id, uninstalled: installedJson(pin) });
+  })
+  .get("/:id", permit("extensions", "read"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     const status = c.get("deps").extensions.get(id);
     if (!status) throw new NotFoundError(`no extension ${id}`);
     const subscriptions = await subscriptionsByExtension(c, id);
     const rows = subscriptions.get(id) ?? [];
-    return c.json({ extension: extensionJson(status, rows, await subscriptionErrors(c.get("deps"), rows)) });
+    return c.json({ extension: extensionJson(status, rows, await subscriptionErrors(c.get("deps"), rows), undefined, pinOf(c, status)) });
   });

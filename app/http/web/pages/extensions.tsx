@@ -1,24 +1,146 @@
 // The extensions page: every extension the server runs, its state, its error and how many
-// subscriptions (of pipelines the caller may read) it serves.
+// subscriptions (of pipelines the caller may read) it serves; those installed from the npm
+// registry with their pinned versions (Upgrade, Uninstall), and the registry's extensions
+// (Install), or why the registry cannot be listed.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExtensionStatus } from "../../../extension-host/host.ts";
 import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
 import { extensionPath } from "../paths.ts";
 import { TableHead } from "../components/table-head.tsx";
+import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
+import { CsrfField } from "../layouts/page.tsx";
+import type { InstalledExtension } from "../../../extension-host/extension-installer.ts";
+import type { AvailablePackage } from "../../../extension-host/npm-registry.ts";
 
 export interface ExtensionsPageProps {
   session: PageSession;
   extensions: ExtensionStatus[];
   /** Subscriptions per extension id. */
   subscriptionCounts: Map<string, number>;
+  /** Extensions installed from the registry, with their pins. */
+  installed: InstalledExtension[];
+  /** The registry's extensions, or why they could not be listed. */
+  available: { registry: string; packages: (AvailablePackage & { installed?: { id: string; version: string } })[] } | { registry: string; error: string };
+  /** Whether the session may install, upgrade and uninstall (extensions:write). */
+  canWrite: boolean;
+  notice?: { kind: "ok" | "problem"; text: string };
 }
 
-export function ExtensionsPage({ session, extensions, subscriptionCounts }: ExtensionsPageProps) {
+function InstalledSection({ session, installed, extensions, canWrite }: Pick<ExtensionsPageProps, "session" | "installed" | "extensions" | "canWrite">) {
+  return (
+    <section class="card admin-card" aria-labelledby="extensions-installed">
+      <h2 id="extensions-installed">Installed</h2>
+      {installed.length === 0 ? (
+        <p class="muted">No extensions installed from the registry.</p>
+      ) : (
+        <table class="list admin-stack">
+          <TableHead columns={["Extension", "Package", "Version", "State", ...(canWrite ? ["Actions"] : [])]} />
+          <tbody>
+            {installed.map((pin) => {
+              const status = extensions.find((extension) => extension.id === pin.id);
+              return (
+                <tr id={`installed-${pin.id}`}>
+                  <th scope="row">{status ? <a href={extensionPath(pin.id)}>{pin.id}</a> : pin.id}</th>
+                  <td data-label="Package">{pin.package}</td>
+                  <td data-label="Version">
+                    <code>{pin.version}</code>
+                  </td>
+                  <td data-label="State">{status ? <ExtensionStateBadge state={status.state} /> : <span class="muted">not loaded</span>}</td>
+                  {canWrite && (
+                    <td data-label="Actions">
+                      <form method="post" action={`${extensionPath(pin.id)}/upgrade`} class="inline">
+                        <CsrfField session={session} />
+                        <button type="submit" class="small" aria-label={`Upgrade ${pin.id}`}>
+                          Upgrade
+                        </button>
+                      </form>{" "}
+                      <ConfirmButton
+                        session={session}
+                        action={`${extensionPath(pin.id)}/uninstall`}
+                        fields={{}}
+                        label="Uninstall"
+                        accessibleLabel={`Uninstall ${pin.id}`}
+                        confirm={`Uninstall extension ${pin.id}? It stops now; its subscriptions stay until their pipelines drop them.`}
+                      />
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function AvailableSection({ session, available, canWrite }: Pick<ExtensionsPageProps, "session" | "available" | "canWrite">) {
+  return (
+    <section class="card admin-card" aria-labelledby="extensions-available">
+      <h2 id="extensions-available">Available</h2>
+      <p class="muted">
+        Packages with the <code>gantry-extension</code> keyword on <code>{available.registry}</code>. Installing checks the package's sha512 integrity, runs no install scripts and pins the version.
+      </p>
+      {"error" in available ? (
+        <p class="notice problem" role="alert">
+          The registry cannot be listed: {available.error}. Installed extensions keep running.
+        </p>
+      ) : available.packages.length === 0 ? (
+        <p class="muted">No extensions on the registry.</p>
+      ) : (
+        <table class="list admin-stack">
+          <TableHead columns={["Package", "Latest", "Description", ""]} />
+          <tbody>
+            {available.packages.map((pkg) => (
+              <tr>
+                <th scope="row">{pkg.name}</th>
+                <td data-label="Latest">
+                  <code>{pkg.version}</code>
+                </td>
+                <td data-label="Description">{pkg.description ?? ""}</td>
+                <td>
+                  {pkg.installed ? (
+                    <span class="muted">
+                      installed as {pkg.installed.id} ({pkg.installed.version})
+                    </span>
+                  ) : (
+                    canWrite && (
+                      <form method="post" action="/extensions/install" class="inline">
+                        <CsrfField session={session} />
+                        <input type="hidden" name="package" value={pkg.name} />
+                        <button type="submit" class="small" aria-label={`Install ${pkg.name}`}>
+                          Install
+                        </button>
+                      </form>
+                    )
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {canWrite && (
+        <form method="post" action="/extensions/install" class="admin-form">
+          <CsrfField session={session} />
+          <label for="install-package">Package</label>
+          <input id="install-package" name="package" required placeholder="gantry-extension-name" />
+          <label for="install-version">Version (latest when empty)</label>
+          <input id="install-version" name="version" placeholder="1.2.3" />
+          <button type="submit">Install</button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function ExtensionsPage({ session, extensions, subscriptionCounts, installed, available, canWrite, notice }: ExtensionsPageProps) {
   return (
     <Page title="Extensions" session={session} section="extensions">
       <h1>Extensions</h1>
       <p class="muted">Extensions start runs from outside events (a schedule, a webhook, GitHub). Each runs on its own and is restarted when it crashes.</p>
+      {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
       <section class="card admin-card" aria-labelledby="extensions-list">
         <h2 id="extensions-list" class="sr-only">
           All extensions
@@ -50,6 +172,8 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts }: Exte
           </table>
         )}
       </section>
+      <InstalledSection session={session} installed={installed} extensions={extensions} canWrite={canWrite} />
+      <AvailableSection session={session} available={available} canWrite={canWrite} />
     </Page>
   );
 }

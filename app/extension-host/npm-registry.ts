@@ -1,0 +1,174 @@
+// Talks to an npm registry (registry.npmjs.org, or a mirror or stub set by npm_registry): a
+// package's packument, a search for Gantry extensions, and a tarball downloaded with a size
+// cap and checked against the registry's sha512 integrity before anything is unpacked.
+import * as v from "valibot";
+import { NotFoundError, UpstreamError, ValidationError, messageOf } from "../domain/errors.ts";
+
+/** The keyword every Gantry extension package carries; packages without it are refused. */
+export const EXTENSION_KEYWORD = "gantry-extension";
+/** A packed extension larger than this is refused (a bundled extension is a few hundred KB). */
+export const MAX_TARBALL_BYTES = 20 * 1024 * 1024;
+const TIMEOUT_MS = 15_000;
+
+/** npm's package-name rules: lower case, an optional @scope/, at most 214 characters. */
+const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+/** An exact version (semver) or a dist-tag such as "latest" or "next". */
+const VERSION_OR_TAG = /^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$/;
+
+export const packageNameSchema = v.pipe(v.string(), v.maxLength(214, "must be at most 214 characters"), v.regex(PACKAGE_NAME, "must be an npm package name (lower case, optionally @scope/name)"));
+export const versionSchema = v.pipe(v.string(), v.regex(VERSION_OR_TAG, 'must be a version like "1.2.3" or a dist-tag like "latest"'));
+
+/** "name", "name@1.2.0", "@scope/name@next" → name and version (or tag). */
+export function parsePackageSpec(spec: string): { name: string; version?: string } {
+  const at = spec.lastIndexOf("@");
+  const [name, version] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
+  const named = v.safeParse(packageNameSchema, name);
+  if (!named.success) throw new ValidationError(`package "${name}": ${named.issues[0].message}`);
+  if (version === undefined) return { name };
+  const versioned = v.safeParse(versionSchema, version);
+  if (!versioned.success) throw new ValidationError(`version "${version}": ${versioned.issues[0].message}`);
+  return { name, version };
+}
+
+const manifestSchema = v.object({
+  name: v.string(),
+  version: v.string(),
+  description: v.optional(v.string()),
+  keywords: v.optional(v.array(v.unknown())),
+  main: v.optional(v.string()),
+  dependencies: v.optional(v.record(v.string(), v.unknown())),
+  gantry: v.optional(v.object({ id: v.optional(v.string()) })),
+  dist: v.object({ tarball: v.string(), integrity: v.optional(v.string()) }),
+});
+export type PackageManifest = v.InferOutput<typeof manifestSchema>;
+
+const packumentSchema = v.object({
+  name: v.string(),
+  "dist-tags": v.optional(v.record(v.string(), v.string())),
+  versions: v.record(v.string(), v.unknown()),
+});
+
+const searchSchema = v.object({
+  objects: v.array(
+    v.object({
+      package: v.object({
+        name: v.string(),
+        version: v.optional(v.string()),
+        "dist-tags": v.optional(v.record(v.string(), v.string())),
+        description: v.optional(v.string()),
+        keywords: v.optional(v.array(v.unknown())),
+      }),
+    }),
+  ),
+});
+
+export interface AvailablePackage {
+  name: string;
+  version: string;
+  description?: string;
+}
+
+export interface NpmRegistry {
+  readonly url: string;
+  /** The manifest of one version (exact, or a dist-tag; "latest" when none is given). */
+  manifest(name: string, version?: string): Promise<PackageManifest>;
+  /** Packages with the gantry-extension keyword, optionally matching `query`. */
+  search(query?: string, timeoutMs?: number): Promise<AvailablePackage[]>;
+  /** The tarball's bytes, once their sha512 matches the manifest's dist.integrity. */
+  tarball(manifest: PackageManifest): Promise<Uint8Array>;
+}
+
+/** The base64 sha512 of `bytes` as an SRI string: "sha512-...". */
+export function sha512Integrity(bytes: Uint8Array): string {
+  return `sha512-${new Bun.CryptoHasher("sha512").update(bytes).digest("base64")}`;
+}
+
+export function createNpmRegistry(url: string): NpmRegistry {
+  const base = url.replace(/\/+$/, "");
+  const unreachable = (error: unknown) => new UpstreamError(`the npm registry at ${base} cannot be reached: ${messageOf(error)}`);
+
+  const get = async (address: string, timeoutMs = TIMEOUT_MS): Promise<Response> => {
+    try {
+      return await fetch(address, { headers: { accept: "application/json" }, redirect: "follow", signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw unreachable(error);
+    }
+  };
+
+  const json = async (response: Response, what: string): Promise<unknown> => {
+    try {
+      return await response.json();
+    } catch {
+      throw new UpstreamError(`the npm registry at ${base} answered ${what} with something that is not JSON`);
+    }
+  };
+
+  return {
+    url: base,
+    async manifest(name, version = "latest") {
+      // A scoped name keeps its @ and has its slash escaped, as npm's own client asks.
+      const response = await get(`${base}/${name.replace("/", "%2f")}`);
+      if (response.status === 404) throw new NotFoundError(`the npm registry at ${base} has no package ${name}`);
+      if (!response.ok) throw new UpstreamError(`the npm registry at ${base} answered ${response.status} for ${name}`);
+      const packument = v.safeParse(packumentSchema, await json(response, name));
+      if (!packument.success) throw new UpstreamError(`the npm registry at ${base} answered ${name} with a malformed document`);
+      const exact = packument.output["dist-tags"]?.[version] ?? version;
+      const raw = packument.output.versions[exact];
+      if (raw === undefined) {
+        const tags = Object.keys(packument.output["dist-tags"] ?? {});
+        throw new NotFoundError(`${name} has no version or dist-tag "${version}" (tags: ${tags.join(", ") || "none"}; versions: ${Object.keys(packument.output.versions).slice(-10).join(", ")})`);
+      }
+      const manifest = v.safeParse(manifestSchema, raw);
+      if (!manifest.success) throw new UpstreamError(`${name}@${exact} on ${base} has a malformed manifest (${v.getDotPath(manifest.issues[0]) ?? "manifest"}: ${manifest.issues[0].message})`);
+      return manifest.output;
+    },
+    async search(query, timeoutMs) {
+      const find = async (text: string) => {
+        const response = await get(`${base}/-/v1/search?${new URLSearchParams({ text, size: "100" })}`, timeoutMs);
+        if (!response.ok) throw new UpstreamError(`the npm registry at ${base} answered ${response.status} to a search`);
+        const found = v.safeParse(searchSchema, await json(response, "a search"));
+        if (!found.success) throw new UpstreamError(`the npm registry at ${base} answered a search with a malformed document`);
+        return found.output.objects.map((object) => object.package);
+      };
+      const words = query?.trim() ?? "";
+      let packages = await find([`keywords:${EXTENSION_KEYWORD}`, words].filter(Boolean).join(" "));
+      // Not every registry reads "keywords:" (verdaccio searches names and descriptions): then
+      // search the words alone and keep the packages that carry the keyword.
+      if (packages.length === 0) packages = await find(words);
+      return packages
+        .filter((pkg) => pkg.keywords?.includes(EXTENSION_KEYWORD))
+        .map((pkg) => ({ name: pkg.name, version: pkg.version ?? pkg["dist-tags"]?.latest ?? "?", ...(pkg.description && { description: pkg.description }) }));
+    },
+    async tarball(manifest) {
+      const label = `${manifest.name}@${manifest.version}`;
+      const expected = manifest.dist.integrity?.split(/\s+/).find((entry) => entry.startsWith("sha512-"));
+      if (!expected) throw new ValidationError(`${label} has no sha512 dist.integrity on the registry, so its tarball cannot be checked; refusing it`);
+      if (!/^https?:\/\//.test(manifest.dist.tarball)) throw new UpstreamError(`${label}: the tarball address ${manifest.dist.tarball} is not http(s)`);
+      const response = await get(manifest.dist.tarball);
+      if (!response.ok || !response.body) throw new UpstreamError(`${label}: downloading ${manifest.dist.tarball} answered ${response.status}`);
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of response.body) {
+          size += chunk.length;
+          if (size > MAX_TARBALL_BYTES) throw new ValidationError(`${label}: the tarball is larger than ${MAX_TARBALL_BYTES} bytes; refusing it`);
+          chunks.push(chunk);
+        }
+      } catch (error) {
+        if (error instanceof ValidationError) throw error;
+        throw unreachable(error);
+      }
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, at);
+        at += chunk.length;
+      }
+      const actual = sha512Integrity(bytes);
+      if (actual !== expected) {
+        throw new UpstreamError(`integrity check failed for ${label}: the registry says ${expected}, the tarball downloaded from ${manifest.dist.tarball} is ${actual}; nothing was installed`);
+      }
+      return bytes;
+    },
+  };
+}
