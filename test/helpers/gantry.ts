@@ -16,6 +16,8 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   GANTRY_HOOKS_PORT: "0",
   GANTRY_KILL_GRACE: "2s",
   GANTRY_RUN_SANDBOX_PATHS: `${SHARED_ROOT}:rw`,
+  // Tests never reach the internet: an extension registry is a stub a test starts, or nothing.
+  GANTRY_NPM_REGISTRY: "http://127.0.0.1:9",
 };
 
 export interface TestGantry extends RunningGantry {
