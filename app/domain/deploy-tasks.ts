@@ -28,7 +28,28 @@ export interface BlueGreenStrategy {
   monitorMs: number;
 }
 
-export type DeployStrategy = RollingStrategy | BlueGreenStrategy;
+/** One step of a canary: its share of the main service's replicas, and how long it is watched. */
+export interface CanaryStep {
+  /** Canary tasks at this step (exactly one of replicas and percent). */
+  replicas?: number;
+  /** Canary tasks as a percentage of the main service's replicas, rounded up, at least 1. */
+  percent?: number;
+  /** How long the step's canary tasks must keep running (healthy) before the next step, ms. */
+  pauseMs: number;
+}
+
+/**
+ * A separate `<service>-canary` service runs the new image beside the main one, grown step by
+ * step; once it stays healthy through the last step the main service is rolled to the image
+ * (start-first, one at a time) and the canary goes. Only task health counts: no traffic analysis.
+ */
+export interface CanaryStrategy {
+  kind: "canary";
+  /** 1 to 10 steps, in order. */
+  steps: CanaryStep[];
+}
+
+export type DeployStrategy = RollingStrategy | BlueGreenStrategy | CanaryStrategy;
 
 export const DEFAULT_ROLLING: RollingStrategy = { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 5_000 };
 
@@ -39,7 +60,15 @@ export function describeStrategy(strategy: DeployStrategy): string {
       return `rolling (${strategy.order}, ${strategy.parallelism} at a time)`;
     case "blue-green":
       return `blue-green (previous color kept ${strategy.keepPreviousMs / 1000} s)`;
+    case "canary":
+      return `canary (${strategy.steps.map((step) => (step.percent !== undefined ? `${step.percent}%` : `${step.replicas}`)).join(" → ")}, then promoted)`;
   }
+}
+
+/** A step's canary tasks: its replicas, or its percent of the main service's `mainReplicas` rounded up, at least 1. */
+export function canaryReplicas(step: CanaryStep, mainReplicas: number): number {
+  if (step.replicas !== undefined) return step.replicas;
+  return Math.max(1, Math.ceil(((step.percent ?? 100) * mainReplicas) / 100));
 }
 
 /** A command run in each task to tell it is healthy (exit 0), as Docker's HEALTHCHECK. */

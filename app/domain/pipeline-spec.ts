@@ -181,8 +181,26 @@ const deploySchema = v.strictObject({
         keepPreviousMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
         monitorMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
       }),
+      v.strictObject({
+        kind: v.literal("canary"),
+        steps: v.pipe(
+          v.array(
+            v.pipe(
+              v.strictObject({
+                replicas: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(1000, "must be at most 1000"))),
+                percent: v.optional(v.pipe(v.number("must be a number"), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100"))),
+                pauseMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+              }),
+              v.check((step) => (step.replicas === undefined) !== (step.percent === undefined), "a canary step takes exactly one of replicas and percent"),
+            ),
+            "must be a list of steps",
+          ),
+          v.minLength(1, "a canary needs at least one step"),
+          v.maxLength(10, "a canary takes at most 10 steps"),
+        ),
+      }),
     ],
-    "must be made with rolling(...) or blueGreen(...)",
+    "must be made with rolling(...), blueGreen(...) or canary(...)",
   ),
   healthCheck: v.optional(
     v.strictObject({

@@ -1,10 +1,10 @@
-// deploy(), rolling() and blueGreen(): a container task the Docker executor does through an environment's
+// deploy(), rolling(), blueGreen() and canary(): a container task the Docker executor does through an environment's
 // provider (Docker Swarm): it rolls a service to an image, rolling back by itself when the
 // new one is unhealthy. Re-exported by the "gantry" module (index.ts). Only types come from
 // index.ts (it imports this file back), and only pure domain code otherwise.
 import type { ContainerTask, Duration, TaskOptions } from "./index.ts";
 import { parseDuration } from "../domain/duration.ts";
-import { DEFAULT_ROLLING, type BlueGreenStrategy, type DeploySpec, type DeployStrategy, type HealthCheck, type RollingStrategy } from "../domain/deploy-tasks.ts";
+import { DEFAULT_ROLLING, type BlueGreenStrategy, type CanaryStrategy, type DeploySpec, type DeployStrategy, type HealthCheck, type RollingStrategy } from "../domain/deploy-tasks.ts";
 
 export type DeployTaskOptions = Pick<TaskOptions, "needs" | "timeout" | "retries" | "retryDelay">;
 
@@ -24,6 +24,20 @@ export interface BlueGreenOptions {
   keepPrevious?: Duration;
   /** How long the new color's tasks must keep running before traffic moves to them; `"5s"` by default. */
   monitor?: Duration;
+}
+
+export interface CanaryStepOptions {
+  /** Canary tasks at this step; give this or `percent`. */
+  replicas?: number;
+  /** Canary tasks as a percentage (1-100) of the main service's replicas, rounded up, at least 1; give this or `replicas`. */
+  percent?: number;
+  /** How long the step's canary tasks must keep running (healthy) before the next step, e.g. `"1m"`. */
+  pause: Duration;
+}
+
+export interface CanaryOptions {
+  /** 1 to 10 steps, in order; the main service is promoted after the last. */
+  steps: CanaryStepOptions[];
 }
 
 export interface HealthCheckOptions {
@@ -48,7 +62,7 @@ export interface DeployOptions extends DeployTaskOptions {
   image: string;
   /** 1 by default. */
   replicas?: number;
-  /** How the service is rolled to the new image: `rolling()` (default) or `blueGreen()`. */
+  /** How the service is rolled to the new image: `rolling()` (default), `blueGreen()` or `canary()`. */
   strategy?: DeployStrategy;
   /** How a task tells it is healthy; without it, a task that keeps running through the monitor window is. */
   healthCheck?: HealthCheckOptions;
@@ -111,6 +125,45 @@ export function blueGreen(options: BlueGreenOptions = {}): BlueGreenStrategy {
     kind: "blue-green",
     keepPreviousMs: ms(options.keepPrevious, 0, "blueGreen: keepPrevious"),
     monitorMs: ms(options.monitor, DEFAULT_ROLLING.monitorMs, "blueGreen: monitor"),
+  };
+}
+
+/**
+ * A canary: the new image runs as a separate service `<service>-canary` beside the main one
+ * (which keeps the old image), grown step by step to each step's `replicas` or `percent` of the
+ * main service's replicas, each step watched for `pause`. A canary task that fails or turns
+ * unhealthy removes the canary and leaves the main service as it was (the task fails with the
+ * step and why); after the last step the main service is rolled to the new image (start-first,
+ * one at a time, rolled back by itself if a new task fails) and the canary is removed.
+ *
+ * Only task health counts (give the deploy a `healthCheck`): on Swarm there is no routing mesh
+ * to measure a canary's request success rate or latency through. The first deploy of a service
+ * has nothing to compare against and just creates it.
+ *
+ * @example
+ * ```ts
+ * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 4,
+ *                      strategy: canary({ steps: [{ replicas: 1, pause: "2m" }, { percent: 50, pause: "5m" }] }),
+ *                      healthCheck: { command: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/health"] } }),
+ * ```
+ */
+export function canary(options: CanaryOptions): CanaryStrategy {
+  const steps = options?.steps;
+  if (!Array.isArray(steps) || steps.length === 0) throw new Error("canary: steps must list at least one step, e.g. [{ replicas: 1, pause: \"1m\" }]");
+  if (steps.length > 10) throw new Error(`canary: at most 10 steps, not ${steps.length}`);
+  return {
+    kind: "canary",
+    steps: steps.map((step, index) => {
+      const what = `canary: step ${index + 1}`;
+      if ((step.replicas === undefined) === (step.percent === undefined)) throw new Error(`${what} takes exactly one of replicas and percent`);
+      if (step.replicas !== undefined && !(Number.isInteger(step.replicas) && step.replicas >= 1)) throw new Error(`${what}: replicas must be a whole number of at least 1, not ${step.replicas}`);
+      if (step.percent !== undefined && !(step.percent >= 1 && step.percent <= 100)) throw new Error(`${what}: percent must be 1 to 100, not ${step.percent}`);
+      if (step.pause === undefined) throw new Error(`${what} needs a pause, e.g. "1m"`);
+      return {
+        ...(step.replicas !== undefined ? { replicas: step.replicas } : { percent: step.percent! }),
+        pauseMs: ms(step.pause, 0, `${what}: pause`),
+      };
+    }),
   };
 }
 

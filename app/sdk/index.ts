@@ -555,7 +555,7 @@ export * from "./scans.ts";
 // ---------------------------------------------------------------------------------------
 // dockerBuild() and dockerPush(): image builds and pushes (images.ts).
 export * from "./images.ts";
-// deploy(), rolling() and blueGreen(): deployments to an environment (deploy.ts).
+// deploy(), rolling(), blueGreen() and canary(): deployments to an environment (deploy.ts).
 export * from "./deploy.ts";
 
 // checkout(): a run() task that fetches a git repository into the run's workspace.

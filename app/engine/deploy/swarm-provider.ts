@@ -6,6 +6,7 @@ import { dockerMessage, isUnreachable, withinTime } from "../executors/docker-cl
 import { DEFAULT_ROLLING } from "../../domain/deploy-tasks.ts";
 import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, ServiceStatus } from "./provider.ts";
 import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } from "./swarm-blue-green.ts";
+import { canaryName, deployCanary } from "./swarm-canary.ts";
 
 /** How often a rollout is looked at: Swarm has no event stream for update progress. */
 const POLL_MS = 250;
@@ -110,6 +111,7 @@ async function testConnection(docker: Docker): Promise<{ ok: true; detail: strin
 async function deploy(docker: Docker, request: DeployRequest): Promise<DeployResult> {
   if (request.signal.aborted) return { ok: false, reason: "cancelled before the deploy started", rolledBack: false };
   if (request.strategy.kind === "blue-green") return deployBlueGreen(docker, request);
+  if (request.strategy.kind === "canary") return deployCanary(docker, request);
   const current = await inspectService(docker, request.service);
   if (!current) {
     // A blue-green service is its colors: a plain one beside them would answer to the same name.
@@ -218,9 +220,10 @@ async function status(docker: Docker, name: string): Promise<ServiceStatus | und
   };
 }
 
-/** Removes the service, or its colors and their network when it runs blue-green. */
+/** Removes the service (and a canary left beside it), or its colors and their network when it runs blue-green. */
 async function remove(docker: Docker, name: string): Promise<void> {
   await removeService(docker, name);
+  await removeService(docker, canaryName(name));
   await removeColors(docker, name);
 }
 
@@ -271,7 +274,9 @@ function updateConfig(request: DeployRequest, failureAction: "rollback" | "pause
 
 /** The rolling settings a service's own updates use: other strategies' services update as rolling() does by default. */
 function rollingOf({ strategy }: DeployRequest) {
-  return strategy.kind === "rolling" ? strategy : { ...DEFAULT_ROLLING, monitorMs: strategy.monitorMs };
+  if (strategy.kind === "rolling") return strategy;
+  // A canary's main service is promoted as rolling() does by default.
+  return strategy.kind === "blue-green" ? { ...DEFAULT_ROLLING, monitorMs: strategy.monitorMs } : DEFAULT_ROLLING;
 }
 
 /** Docker's health check test: the command as given when it names its form ("CMD", "CMD-SHELL", "NONE"), else run as "CMD". */
