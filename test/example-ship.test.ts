@@ -1,6 +1,6 @@
 // The example deploy pipeline (pipelines/examples/ship.ts) on a real server and a real one-node
 // Docker Swarm: an image built from the local base, rolled out to staging, then, once approved,
-// blue-green to production behind the environment's protection rules. A swarm is engine-wide
+// to production as a canary behind the environment's protection rules. A swarm is engine-wide
 // state: this file makes it and puts the engine back.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
@@ -32,40 +32,53 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  for (const name of ["ship-site", "ship-site-prod-blue", "ship-site-prod-green"]) await docker.getService(name).remove().catch(() => undefined);
+  for (const name of ["ship-site", "ship-site-prod", "ship-site-prod-canary"]) await docker.getService(name).remove().catch(() => undefined);
   await Bun.sleep(2_000);
-  await docker.getNetwork("gantry-ship-site-prod").remove().catch(() => undefined);
   const images = await docker.listImages({ filters: { reference: ["local/ship-site"] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
   await swarm?.restore();
 });
 
 describe("the example deploy pipeline", () => {
-  it("builds, rolls out to staging, waits for an approval, then switches production blue-green", async () => {
+  /** Starts a run, approves its gate as a second person once staging runs, and waits for its end. */
+  async function shipOnce() {
     const started = await startRun(server.api, "examples/ship");
-    // The gate waits once staging runs the release; a second person approves (the starter may not).
     await waitFor(async () => {
       const { run } = (await (await server.api(`/pipelines/examples/ship/runs/${started.id}`)).json()) as { run: { state: string; tasks: { id: string; state: string; reason?: string }[] } };
       const gate = run.tasks.find((task) => task.id === "approve");
       if (run.state !== "running") throw new Error(`the run ended ${run.state}: ${JSON.stringify(run.tasks)}`);
       return gate?.state === "waiting" ? true : undefined;
     }, 120_000);
-    const reviewer = (await (await server.api("/tokens", { method: "POST", body: JSON.stringify({ name: "reviewer", roles: ["admin"] }) })).json()) as { secret: string };
     const approved = await fetch(`${server.url}/api/v1/pipelines/examples/ship/runs/${started.id}/tasks/approve/approve`, {
       method: "POST",
-      headers: { authorization: `Bearer ${reviewer.secret}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${reviewer}`, "content-type": "application/json" },
       body: JSON.stringify({ comment: "staging looks right" }),
     });
     expect(approved.status).toBe(200);
     const run = await waitForRun(server.api, "examples/ship", started.id, 150_000);
     expect(run.tasks.filter((task) => task.state !== "successful").map((task) => `${task.id}: ${task.state} ${task.reason ?? ""}`)).toEqual([]);
-    expect(await readLog(server.api, "examples/ship", run.id, "production")).toContain("alias ship-site-prod is on blue");
-    const image = `local/ship-site:${run.id}`;
-    for (const [environment, service] of [["staging", "ship-site"], ["production", "ship-site-prod-blue"]] as const) {
+    return run;
+  }
+
+  let reviewer = "";
+
+  it("builds, rolls out to staging, waits for an approval, then deploys production; the next release goes through a canary", async () => {
+    // A second person approves: the run's starter may not.
+    reviewer = ((await (await server.api("/tokens", { method: "POST", body: JSON.stringify({ name: "reviewer", roles: ["admin"] }) })).json()) as { secret: string }).secret;
+    const first = await shipOnce();
+    expect(await readLog(server.api, "examples/ship", first.id, "production")).toContain("nothing to compare a canary against");
+    const second = await shipOnce();
+    const log = await readLog(server.api, "examples/ship", second.id, "production");
+    expect(log).toContain("canary step 1/2: 1 of 2 replicas");
+    expect(log).toContain("canary step 2/2: 1 of 2 replicas (50%)");
+    expect(log).toContain("removed ship-site-prod-canary");
+    const image = `local/ship-site:${second.id}`;
+    for (const [environment, service] of [["staging", "ship-site"], ["production", "ship-site-prod"]] as const) {
       const { current } = (await (await server.api(`/environments/${environment}`)).json()) as { current: { image: string }[] };
       expect(current.map((entry) => entry.image)).toEqual([image]);
       const spec = (await docker.getService(service).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } };
       expect(spec.Spec.TaskTemplate.ContainerSpec.Image).toBe(image);
     }
+    await expect(docker.getService("ship-site-prod-canary").inspect()).rejects.toThrow();
   });
 });

@@ -1,17 +1,17 @@
 // Build an image from a local base, roll it out to `staging`, then, once someone approves, to
-// `production` with blue-green. Environments first, on a Docker engine that is a swarm manager
+// `production` as a canary: one replica of the new image first, then half, then all. Environments first, on a Docker engine that is a swarm manager
 // (`docker swarm init --advertise-addr 127.0.0.1` on a test machine):
 //   gantry env set staging --provider swarm
 //   gantry env set production --provider swarm --allow-pipeline examples/ship --require-approval
 // Without them, the deploy tasks fail saying which environment is missing.
-import { approval, definePipeline, deploy, dockerBuild, blueGreen, rolling, run } from "gantry";
+import { approval, canary, definePipeline, deploy, dockerBuild, rolling, run } from "gantry";
 
 const healthCheck = { command: ["CMD", "sh", "-c", "test -f /srv/ok"], interval: "1s", retries: 3 };
 
 export default definePipeline({
   id: "ship",
   name: "Ship",
-  description: "Build an image, roll it out to staging, then blue-green to production after an approval",
+  description: "Build an image, roll it out to staging, then a canary to production after an approval",
   tasks: {
     // The "application": a page and a health marker on the busybox base the test machine has.
     prepare: run(async (ctx) => {
@@ -43,7 +43,7 @@ export default definePipeline({
       service: "ship-site-prod",
       image: "local/ship-site:${GANTRY_RUN_ID}",
       replicas: 2,
-      strategy: blueGreen({ keepPrevious: "30s", monitor: "2s" }),
+      strategy: canary({ steps: [{ replicas: 1, pause: "3s" }, { percent: 50, pause: "3s" }] }),
       healthCheck,
       needs: { approve: "success" },
     }),
