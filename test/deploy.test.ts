@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
-import { startWithPipelines, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { startWithPipelines, waitFor, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { runCli } from "./helpers/cli.ts";
 
 setDefaultTimeout(120_000);
@@ -153,34 +153,65 @@ describe("deploy()", () => {
     expect(none.stderr).toContain("service nothing-here of environment staging has no earlier successful deployment to go back to");
   });
 
-  it("holds a deploy to a protected environment to its rules: pipelines, branch, an approved gate, a wait", async () => {
+  it("holds a deploy to a protected environment to its rules: pipelines, a pushed branch, another person's approval, a wait", async () => {
     const protection = { pipelines: ["default/release", "default/hotfix"], branches: ["main", "release/*"], approval: true, wait: "1s" };
     expect((await gantry.api("/environments/production", { method: "PUT", body: JSON.stringify({ provider: "swarm", protection }) })).status).toBe(201);
-    const start = async (pipeline: string, variables: Record<string, string>) => {
-      const started = await gantry.api(`/pipelines/default/${pipeline}/runs`, { method: "POST", body: JSON.stringify({ variables }) });
-      return ((await started.json()) as { run: { id: number } }).run.id;
-    };
+    const whoami = (await (await gantry.api("/tokens/whoami")).json()) as { token: { id: string; name: string } };
+    /** A run as a GitHub push to `branch` would start it (the ref is the system's, not a variable anyone sets). */
+    const pushed = async (pipeline: string, branch: string, actor = { name: "alice", userId: "user-alice" } as { name: string; userId?: string; tokenId?: string }) =>
+      (await gantry.deps.orchestrator.startRun({ namespace: "default", id: pipeline }, { trigger: { kind: "github" }, systemVariables: { GANTRY_GITHUB_REF: `refs/heads/${branch}` }, actor })).id;
     const reasonOf = async (pipeline: string, id: number) => {
       const run = (await waitForRun(gantry.api, `default/${pipeline}`, id, 60_000)) as unknown as RunJson;
       return run.tasks.find((task) => task.id === "prod")?.reason ?? "";
     };
-    // No gate at all, a branch it does not take, a pipeline it does not list.
-    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "main" }))).toContain("environment production needs an approval: the deploy task must need an approval gate");
-    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "feature/x" }))).toContain("takes deploys only from branches main, release/*, not feature/x");
+    // No gate at all; a branch it does not take; a run no push started (its variables prove nothing).
+    expect(await reasonOf("hotfix", await pushed("hotfix", "main"))).toContain("environment production needs an approval: the deploy task must need an approval gate");
+    expect(await reasonOf("hotfix", await pushed("hotfix", "feature/x"))).toContain("takes deploys only from branches main, release/*, not feature/x");
+    const byApi = await gantry.api("/pipelines/default/hotfix/runs", { method: "POST", body: JSON.stringify({ variables: { BRANCH: "main" } }) });
+    expect(await reasonOf("hotfix", ((await byApi.json()) as { run: { id: number } }).run.id)).toContain("this run was not started by a push to a branch");
+    // A pipeline the environment does not list.
     const onlyRelease = { ...protection, pipelines: ["default/release"] };
     expect((await gantry.api("/environments/production", { method: "PUT", body: JSON.stringify({ provider: "swarm", protection: onlyRelease }) })).status).toBe(200);
-    expect(await reasonOf("hotfix", await start("hotfix", { BRANCH: "main" }))).toContain("pipeline default/hotfix may not deploy to environment production (its protection allows default/release)");
+    expect(await reasonOf("hotfix", await pushed("hotfix", "main"))).toContain("pipeline default/hotfix may not deploy to environment production (its protection allows default/release)");
     await expect(docker.getService(`${SERVICE}-prod`).inspect()).rejects.toThrow();
-    // All rules met: approved, then the wait, then the deploy.
-    const id = await start("release", { BRANCH: "release/1.2" });
-    await Bun.sleep(500);
-    const approved = await gantry.api(`/pipelines/default/release/runs/${id}/tasks/gate/approve`, { method: "POST", body: JSON.stringify({ comment: "go" }) });
-    expect(approved.status).toBe(200);
+    const approve = async (id: number) => {
+      await waitFor(async () => {
+        const { run } = (await (await gantry.api(`/pipelines/default/release/runs/${id}`)).json()) as { run: { tasks: { id: string; state: string }[] } };
+        return run.tasks.find((task) => task.id === "gate")?.state === "waiting" ? true : undefined;
+      }, 30_000);
+      const approved = await gantry.api(`/pipelines/default/release/runs/${id}/tasks/gate/approve`, { method: "POST", body: JSON.stringify({ comment: "go" }) });
+      expect(approved.status).toBe(200);
+    };
+    // The starter approving their own run (the gate allows it) does not count for the environment.
+    const self = await pushed("release", "release/1.2", { name: whoami.token.name, tokenId: whoami.token.id });
+    await approve(self);
+    expect(await reasonOf("release", self)).toContain("an automatic or self-approval does not count");
+    // Approved by another person: the wait, then the deploy.
+    const id = await pushed("release", "release/1.2");
+    await approve(id);
     const run = (await waitForRun(gantry.api, "default/release", id, 60_000)) as unknown as RunJson;
     expect(run.state).toBe("successful");
     const log = await (await gantry.api(`/pipelines/default/release/runs/${id}/tasks/prod/logs`)).text();
     expect(log).toContain("waiting 1s before deploying (environment production's wait timer)");
     expect(((await docker.getService(`${SERVICE}-prod`).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }).Spec.TaskTemplate.ContainerSpec.Image).toBe("local/e2e-web:1");
+  });
+
+  it("refuses a deploy from a run that may not read secrets (a fork's pull request)", async () => {
+    const id = (await gantry.deps.orchestrator.startRun({ namespace: "default", id: "ship" }, { trigger: { kind: "github" }, variables: { IMAGE: "local/e2e-web:1" }, noSecrets: true })).id;
+    const run = (await waitForRun(gantry.api, "default/ship", id, 60_000)) as unknown as RunJson;
+    expect(run.tasks.find((task) => task.id === "web")?.reason).toContain("a run that may not read secrets (a pull request from a fork) may not deploy to environment staging");
+  });
+
+  it("never changes a service another environment deployed on the same engine", async () => {
+    expect((await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "other", provider: "swarm" }) })).status).toBe(201);
+    const PIRATE = `import { definePipeline, deploy } from "gantry";
+export default definePipeline({ id: "pirate", tasks: { web: deploy({ environment: "other", service: "${SERVICE}", image: "local/e2e-web:bad" }) } });
+`;
+    await Bun.write(`${gantry.pipelinesDir}/pirate.ts`, PIRATE);
+    await waitFor(async () => ((await gantry.api("/pipelines/default/pirate")).status === 200 ? true : undefined), 20_000);
+    const started = (await (await gantry.api("/pipelines/default/pirate/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
+    const run = (await waitForRun(gantry.api, "default/pirate", started.run.id, 60_000)) as unknown as RunJson;
+    expect(run.tasks.find((task) => task.id === "web")?.reason).toContain(`service ${SERVICE} belongs to environment staging, not other`);
   });
 
   it("switches a blue-green service to the new color once it is healthy, through a pipeline", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { gatesBefore, matchesPattern, protectionRefusal, runBranch } from "./protection.ts";
+import { approvedByAnother, gatesBefore, matchesPattern, protectionRefusal, runBranch } from "./protection.ts";
 import type { TaskSpec } from "./pipeline-spec.ts";
 
 const task = (id: string, kind: TaskSpec["kind"], needs: string[] = []): TaskSpec =>
@@ -13,10 +13,21 @@ describe("protection rules", () => {
     expect(matchesPattern("a.b", "axb")).toBe(false);
   });
 
-  it("read the branch from the GitHub ref, else the BRANCH variable", () => {
+  it("read the branch only from the system's GitHub ref, never from a variable anyone sets", () => {
     expect(runBranch({ GANTRY_GITHUB_REF: "refs/heads/main", BRANCH: "other" })).toBe("main");
-    expect(runBranch({ GANTRY_GITHUB_REF: "refs/tags/v1", BRANCH: "release/1" })).toBe("release/1");
-    expect(runBranch({})).toBeUndefined();
+    expect(runBranch({ GANTRY_GITHUB_REF: "refs/tags/v1", BRANCH: "release/1" })).toBeUndefined();
+    expect(runBranch({ GANTRY_GITHUB_REF: "refs/pull/3/head" })).toBeUndefined();
+    expect(runBranch({ BRANCH: "main" })).toBeUndefined();
+  });
+
+  it("count only a gate a person other than the starter approved", () => {
+    const approved = (decision: Record<string, string>) => ({ state: "successful", decision: { outcome: "approved", ...decision } });
+    expect(approvedByAnother(approved({ userId: "bob" }), { userId: "alice" })).toBe(true);
+    expect(approvedByAnother(approved({ userId: "alice" }), { userId: "alice" })).toBe(false);
+    expect(approvedByAnother(approved({ tokenId: "t1" }), { tokenId: "t1" })).toBe(false);
+    expect(approvedByAnother(approved({ auto: "timeout" }), null)).toBe(false);
+    expect(approvedByAnother({ state: "reused", decision: { outcome: "approved" } }, null)).toBe(false);
+    expect(approvedByAnother(undefined, null)).toBe(false);
   });
 
   it("find the approval gates a task needs through other tasks", () => {
@@ -29,7 +40,7 @@ describe("protection rules", () => {
     expect(protectionRefusal({}, facts)).toBeUndefined();
     expect(protectionRefusal({ pipelines: ["web/*"] }, facts)).toContain("pipeline ops/ship may not deploy to environment prod");
     expect(protectionRefusal({ branches: ["release/*"] }, facts)).toContain("not main");
-    expect(protectionRefusal({ branches: ["main"] }, { ...facts, branch: undefined })).toContain("names no branch");
+    expect(protectionRefusal({ branches: ["main"] }, { ...facts, branch: undefined })).toContain("this run was not started by a push to a branch");
     expect(protectionRefusal({ approval: true }, facts)).toContain("none of gate was approved");
     expect(protectionRefusal({ approval: true }, { ...facts, gates: [{ id: "gate", approved: true }] })).toBeUndefined();
   });

@@ -10,11 +10,14 @@ export function matchesPattern(pattern: string, text: string): boolean {
   return regex.test(text);
 }
 
-/** The branch a run is for: its GitHub ref's branch, else its BRANCH variable. */
+/**
+ * The branch a run is for, as the system knows it: the branch a GitHub push delivered
+ * (GANTRY_GITHUB_REF refs/heads/<branch>). Never a variable whoever starts the run could set, and
+ * never a pull request's or a tag's ref: a branch rule is a control, not a label.
+ */
 export function runBranch(env: Readonly<Record<string, string>>): string | undefined {
   const ref = env.GANTRY_GITHUB_REF;
-  if (ref?.startsWith("refs/heads/")) return ref.slice("refs/heads/".length);
-  return env.BRANCH || undefined;
+  return ref?.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : undefined;
 }
 
 /** Approval tasks a task needs, directly or through the tasks it needs. */
@@ -32,11 +35,23 @@ export function gatesBefore(task: string, tasks: readonly TaskSpec[]): string[] 
   return [...seen].filter((id) => byId.get(id)?.kind === "approval");
 }
 
+/** A gate's end that counts for an environment: approved by a person, not automatically, not by the run's starter. */
+export function approvedByAnother(
+  gate: { state: string; decision: { outcome: string; auto?: string; userId?: string; tokenId?: string } | null } | undefined,
+  starter: { userId?: string; tokenId?: string } | null,
+): boolean {
+  if (!gate || gate.state !== "successful" || gate.decision?.outcome !== "approved" || gate.decision.auto !== undefined) return false;
+  const { userId, tokenId } = gate.decision;
+  if (starter?.userId !== undefined && userId === starter.userId) return false;
+  if (starter?.tokenId !== undefined && tokenId === starter.tokenId) return false;
+  return true;
+}
+
 export interface DeployFacts {
   environment: string;
   pipeline: string;
   branch: string | undefined;
-  /** The approval gates the deploy needs, with whether each was approved (ended successful). */
+  /** The approval gates the deploy needs, with whether each was approved by a person other than the run's starter. */
   gates: { id: string; approved: boolean }[];
 }
 
@@ -47,7 +62,7 @@ export function protectionRefusal(protection: Protection, facts: DeployFacts): s
   }
   if (protection.branches) {
     if (facts.branch === undefined) {
-      return `environment ${facts.environment} takes deploys only from branches ${protection.branches.join(", ")}, and this run names no branch (GANTRY_GITHUB_REF, or a BRANCH variable)`;
+      return `environment ${facts.environment} takes deploys only from branches ${protection.branches.join(", ")}, and this run was not started by a push to a branch (GANTRY_GITHUB_REF)`;
     }
     if (!protection.branches.some((pattern) => matchesPattern(pattern, facts.branch!))) {
       return `environment ${facts.environment} takes deploys only from branches ${protection.branches.join(", ")}, not ${facts.branch}`;
@@ -56,7 +71,7 @@ export function protectionRefusal(protection: Protection, facts: DeployFacts): s
   if (protection.approval && !facts.gates.some((gate) => gate.approved)) {
     return facts.gates.length === 0
       ? `environment ${facts.environment} needs an approval: the deploy task must need an approval gate (approval(...) in its needs)`
-      : `environment ${facts.environment} needs an approval, and none of ${facts.gates.map((gate) => gate.id).join(", ")} was approved`;
+      : `environment ${facts.environment} needs an approval by a person other than the run's starter, and none of ${facts.gates.map((gate) => gate.id).join(", ")} was (an automatic or self-approval does not count)`;
   }
   return undefined;
 }

@@ -83,3 +83,19 @@ export async function previousSuccessfulImage(db: Db, environment: string, servi
   const earlier = succeeded.find((row) => row.image !== current);
   return current !== undefined && earlier ? { image: earlier.image, current } : undefined;
 }
+
+/** Deployments of a run's task still "running" from before a restart: ended, as the same attempt deploys again. */
+export async function finishInterruptedDeployments(db: Db, task: { namespace: string; pipelineId: string; runId: number; taskId: string }, now: Date): Promise<void> {
+  await db
+    .update(deployments)
+    .set({ state: "failed", reason: "interrupted: the server stopped during the deploy, and deployed again when it came back", endedAt: now })
+    .where(
+      and(
+        eq(deployments.namespace, task.namespace),
+        eq(deployments.pipelineId, task.pipelineId),
+        eq(deployments.runId, task.runId),
+        eq(deployments.taskId, task.taskId),
+        eq(deployments.state, "running"),
+      ),
+    );
+}

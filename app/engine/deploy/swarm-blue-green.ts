@@ -24,6 +24,7 @@ import {
   specFor,
   submitUpdate,
   watchRollout,
+  foreignServiceProblem,
   type ServiceSpec,
   type SwarmService,
 } from "./swarm-provider.ts";
@@ -74,6 +75,9 @@ export async function deployBlueGreen(docker: Docker, request: DeployRequest): P
   if (await inspectService(docker, service)) {
     return { ok: false, reason: `service ${service} exists as a plain (rolling) service; blue-green runs ${service}-blue and ${service}-green instead: remove ${service} first (or keep deploying it with rolling())`, rolledBack: false };
   }
+  const { live } = await findColors(docker, service);
+  const foreign = live && foreignServiceProblem(live.service, request);
+  if (foreign) return { ok: false, reason: foreign, rolledBack: false };
   return switchTo(docker, {
     service,
     image: request.image,
@@ -160,7 +164,14 @@ async function switchTo(docker: Docker, change: Switch): Promise<DeployResult> {
   // Swarm reports a task running only once it is healthy (with a health check), and only then
   // gives it a DNS record: the alias answers with the new color from that moment.
   const limit = budgetMs(spec) + change.monitorMs;
-  const settled = await watchRollout(docker, { service: name, image, replicas, log: (line) => log(`${color}: ${line}`), signal, deadline: Date.now() + limit, before: new Set(), holdMs: change.monitorMs, failFast: true });
+  let settled: Awaited<ReturnType<typeof watchRollout>>;
+  try {
+    settled = await watchRollout(docker, { service: name, image, replicas, log: (line) => log(`${color}: ${line}`), signal, deadline: Date.now() + limit, before: new Set(), holdMs: change.monitorMs, failFast: true });
+  } catch (error) {
+    // An unverified color must not stay beside the live one (a later deploy would take it for live).
+    await removeService(docker, name).catch(() => undefined);
+    throw error;
+  }
   if (settled.how !== "converged") {
     const failures = await describeFailures(docker, settled.tasks, new Set(), image);
     log(`removing ${name}: it did not become healthy${live ? `; ${live.service.Spec.Name} stays live` : ""}`);

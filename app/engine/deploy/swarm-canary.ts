@@ -24,6 +24,7 @@ import {
   submitUpdate,
   updateService,
   watchRollout,
+  foreignServiceProblem,
   type ServiceSpec,
   type SwarmService,
 } from "./swarm-provider.ts";
@@ -49,6 +50,8 @@ export async function deployCanary(docker: Docker, request: DeployRequest): Prom
     log(`no service ${service} yet: nothing to compare a canary against, so it is created as rolling() does`);
     return createService(docker, rolling);
   }
+  const foreign = foreignServiceProblem(main, request);
+  if (foreign) return { ok: false, reason: foreign, rolledBack: false };
   const previousImage = main.Spec.TaskTemplate.ContainerSpec.Image;
   const mainReplicas = main.Spec.Mode?.Replicated?.Replicas ?? 1;
   if (await inspectService(docker, canary)) {
@@ -58,7 +61,11 @@ export async function deployCanary(docker: Docker, request: DeployRequest): Prom
   }
   const stepped = { ...rolling, spec: canarySpec(main, request) };
   for (const [index, step] of steps.entries()) {
-    const failed = await runStep(docker, { ...stepped, index, step, steps: steps.length, mainReplicas, previousImage });
+    const failed = await runStep(docker, { ...stepped, index, step, steps: steps.length, mainReplicas, previousImage }).catch(async (error: Error) => {
+      // The engine failed mid-step: the canary goes, the main service stays as it was.
+      await removeService(docker, canary).catch(() => undefined);
+      throw error;
+    });
     if (failed) {
       log(`removing ${canary}; ${service} stays on ${previousImage}`);
       await removeService(docker, canary);

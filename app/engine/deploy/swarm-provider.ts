@@ -108,6 +108,19 @@ async function testConnection(docker: Docker): Promise<{ ok: true; detail: strin
   return { ok: false, problem: "this Docker engine is not a swarm manager (docker swarm init --advertise-addr 127.0.0.1)" };
 }
 
+/**
+ * Why a deploy may not change an existing service: it is not this environment's (another
+ * environment's on the same engine, or a service Gantry did not create). Undefined when it is.
+ */
+export function foreignServiceProblem(existing: { Spec: { Name?: string; Labels?: Record<string, string> } }, request: DeployRequest): string | undefined {
+  const wanted = request.labels["gantry.environment"];
+  const has = existing.Spec.Labels?.["gantry.environment"];
+  if (wanted === undefined || has === wanted) return undefined;
+  return has === undefined
+    ? `service ${existing.Spec.Name} exists on this engine but was not deployed by Gantry: choose another service name, or remove it first`
+    : `service ${existing.Spec.Name} belongs to environment ${has}, not ${wanted}: choose another service name`;
+}
+
 async function deploy(docker: Docker, request: DeployRequest): Promise<DeployResult> {
   if (request.signal.aborted) return { ok: false, reason: "cancelled before the deploy started", rolledBack: false };
   if (request.strategy.kind === "blue-green") return deployBlueGreen(docker, request);
@@ -119,6 +132,8 @@ async function deploy(docker: Docker, request: DeployRequest): Promise<DeployRes
     if (colors) return { ok: false, reason: `service ${request.service} runs blue-green (${colors.service} is live): deploy it with blueGreen(), or remove it first`, rolledBack: false };
     return createService(docker, request);
   }
+  const foreign = foreignServiceProblem(current, request);
+  if (foreign) return { ok: false, reason: foreign, rolledBack: false };
   return updateService(docker, current, { ...request, spec: specFor(current.Spec, request) });
 }
 

@@ -5,10 +5,11 @@
 // deploys again, which finds the service already at its image and ends at once.
 import type { Db } from "../../db/client.ts";
 import { getEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
-import { finishDeployment, insertDeployment } from "../../db/repos/deployments.ts";
+import { finishDeployment, finishInterruptedDeployments, insertDeployment } from "../../db/repos/deployments.ts";
 import { describeStrategy, expandDeploy } from "../../domain/deploy-tasks.ts";
 import { formatDuration } from "../../domain/duration.ts";
-import { gatesBefore, protectionRefusal, runBranch, type DeployFacts } from "../../domain/protection.ts";
+import { approvedByAnother, gatesBefore, protectionRefusal, runBranch, type DeployFacts } from "../../domain/protection.ts";
+import { readGate } from "../../db/repos/approvals.ts";
 import { getRun } from "../../db/repos/runs.ts";
 import { getVersion } from "../../db/repos/pipelines.ts";
 import type { DeployProvider } from "../deploy/provider.ts";
@@ -23,16 +24,18 @@ export interface DeployTaskDeps {
 }
 
 /** What the protection rules look at: the run's pipeline and branch, and the approval gates the task needs. */
-async function deployFacts(db: Db, launch: TaskLaunch, environment: string): Promise<DeployFacts> {
+async function deployFacts(db: Db, launch: TaskLaunch, environment: string): Promise<DeployFacts & { noSecrets: boolean }> {
   const run = await getRun(db, { namespace: launch.namespace, id: launch.pipeline, run: launch.run });
   const version = run && (await getVersion(db, { namespace: launch.namespace, id: launch.pipeline }, run.version));
   const gates = version ? gatesBefore(launch.task.id, version.spec.tasks) : [];
-  const states = new Map((run?.tasks ?? []).map((task) => [task.taskId, task.state]));
+  const key = { namespace: launch.namespace, id: launch.pipeline, run: launch.run };
+  const decided = await Promise.all(gates.map(async (id) => ({ id, approved: approvedByAnother(await readGate(db, key, id), run?.actor ?? null) })));
   return {
     environment,
     pipeline: `${launch.namespace}/${launch.pipeline}`,
     branch: runBranch(launch.env),
-    gates: gates.map((id) => ({ id, approved: states.get(id) === "successful" })),
+    gates: decided,
+    noSecrets: run?.noSecrets === true,
   };
 }
 
@@ -61,7 +64,10 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
     const environment = await getEnvironment(deps.db, work.environment);
     if (!environment) return { exitCode: null, reason: `environment ${work.environment} not found (gantry env set ${work.environment} --provider swarm)` };
     // Protection first: nothing changes, and no secret is read, for a deploy the environment refuses.
-    const refusal = protectionRefusal(environment.protection, await deployFacts(deps.db, launch, environment.name));
+    const facts = await deployFacts(deps.db, launch, environment.name);
+    // A run that may not read secrets (a fork's pull request) may not put its code where they are.
+    if (facts.noSecrets) return { exitCode: null, reason: `a run that may not read secrets (a pull request from a fork) may not deploy to environment ${environment.name}` };
+    const refusal = protectionRefusal(environment.protection, facts);
     if (refusal) return { exitCode: null, reason: refusal };
     if (environment.protection.waitMs) {
       say(`waiting ${formatDuration(environment.protection.waitMs)} before deploying (environment ${environment.name}'s wait timer)`);
@@ -76,6 +82,7 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
     }
     const provider = deps.providerFor(environment);
     say(`deploying ${work.image} to service ${work.service} of environment ${environment.name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${describeStrategy(work.strategy)}`);
+    await finishInterruptedDeployments(deps.db, { namespace: launch.namespace, pipelineId: launch.pipeline, runId: launch.run, taskId: launch.task.id }, deps.now());
     const id = await insertDeployment(deps.db, {
       environment: environment.name,
       service: work.service,

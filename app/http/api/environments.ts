@@ -4,6 +4,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
+import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
 import { listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ValidationError } from "../../domain/errors.ts";
@@ -16,6 +17,7 @@ import { rollbackService } from "../../engine/deploy/rollback-service.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
+import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
 
 /** How many deployments GET /environments/:name shows. */
@@ -119,6 +121,7 @@ export const environmentsApi = new Hono<AppEnv>()
     if (name === undefined) problems.push(`name is required (${ENVIRONMENT_NAME_RULE})`);
     else if (!named.success) problems.push(`name: ${named.issues[0].message}`);
     const settings = settingsOf(rest, problems);
+    requireEnvironmentRights(c, settings);
     const environment = await adminOf(deps).create(name as string, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, 201);
   })
@@ -132,6 +135,7 @@ export const environmentsApi = new Hono<AppEnv>()
   .put("/:name", permit("environments", "write", target), validate("param", nameParams), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
     const { name } = c.req.valid("param");
     const settings = settingsOf(c.req.valid("json"));
+    requireEnvironmentRights(c, settings);
     const { environment, created } = await adminOf(c.get("deps")).save(name, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
   })
@@ -148,6 +152,7 @@ export const environmentsApi = new Hono<AppEnv>()
   .post(
     "/:name/services/:service/rollback",
     permit("environments", "write", target),
+    longRequest,
     validate("param", v.object({ ...nameParams.entries, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name")) })),
     async (c) => {
       const deps = c.get("deps");

@@ -80,17 +80,17 @@ export const extensionsApi = new Hono<AppEnv>()
     const packages = await installer.available(c.req.valid("query").q);
     return c.json({ registry: installer.registry.url, packages });
   })
-  .post("/install", permit("extensions", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
+  .post("/install", permit("extensions", "write"), permit("system", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
     const body = c.req.valid("json");
     const result = await installerOf(c.get("deps")).install(body.package, body.version);
     return c.json(installAnswer(result), 201);
   })
-  .post("/:id/upgrade", permit("extensions", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
+  .post("/:id/upgrade", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
     const { id } = c.req.valid("param");
     const result = await installerOf(c.get("deps")).upgrade(id, c.req.valid("json").version);
     return c.json(installAnswer(result));
   })
-  .delete("/:id", permit("extensions", "write"), validate("param", idParam), async (c) => {
+  .delete("/:id", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     const pin = await installerOf(c.get("deps")).uninstall(id);
     return c.json({ id, uninstalled: installedJson(pin) });

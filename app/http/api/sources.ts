@@ -13,6 +13,7 @@ import type { SyncOutcome } from "../../engine/sources/sync-source.ts";
 import type { Deps } from "../../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
+import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -120,7 +121,7 @@ export const sourcesApi = new Hono<AppEnv>()
     await c.get("deps").sources.remove(name, c.get("token").name);
     return c.body(null, 204);
   })
-  .post("/:name/sync", permit("sources", "write", target), validate("param", nameParams), async (c) => {
+  .post("/:name/sync", permit("sources", "write", target), longRequest, validate("param", nameParams), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     if (name === LOCAL_SOURCE) {

@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
+import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, previousSuccessfulImage } from "../../db/repos/deployments.ts";
 import { getEnvironment, listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
@@ -22,6 +23,7 @@ import { statusOf } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { permit } from "../middleware/permit.ts";
+import { longRequest } from "../middleware/long-request.ts";
 import { requireSession } from "../middleware/session.ts";
 import { validate } from "../validate.ts";
 import { EMPTY_ENVIRONMENT_FORM, formOf, type EnvironmentForm, type EnvironmentView } from "./components/environment-parts.tsx";
@@ -148,7 +150,7 @@ function settingsInput(form: EnvironmentForm): Record<string, unknown> {
   };
 }
 
-const isFormProblem = (error: unknown): error is GantryError => error instanceof ConflictError || error instanceof ValidationError;
+const isFormProblem = (error: unknown): error is GantryError => error instanceof ConflictError || error instanceof ValidationError || error instanceof ForbiddenError;
 
 export const environmentPages = new Hono<AppEnv>()
   .get("/", requireSession, async (c) => {
@@ -174,6 +176,7 @@ export const environmentPages = new Hono<AppEnv>()
     if (!parsed.ok) problems.push(parsed.message);
     if (!named.success || !parsed.ok) return renderList(c, { form: { ...typed, error: problems.join("; ") } }, 400);
     try {
+      requireEnvironmentRights(c, parsed.settings);
       await adminOf(deps).create(named.output, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
@@ -197,6 +200,7 @@ export const environmentPages = new Hono<AppEnv>()
     const parsed = parseEnvironmentSettings(settingsInput(typed));
     if (!parsed.ok) return renderEnvironment(c, name, { form: { ...typed, error: parsed.message } }, 400);
     try {
+      requireEnvironmentRights(c, parsed.settings);
       await adminOf(deps).save(name, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
@@ -215,7 +219,7 @@ export const environmentPages = new Hono<AppEnv>()
     await adminOf(c.get("deps")).remove(name, c.get("token").name);
     return c.redirect(`/environments?${new URLSearchParams({ deleted: name })}`, 303);
   })
-  .post("/:name/services/:service/rollback", requireSession, requireCsrf, permit("environments", "write", target), validate("param", serviceParams), async (c) => {
+  .post("/:name/services/:service/rollback", requireSession, requireCsrf, permit("environments", "write", target), longRequest, validate("param", serviceParams), async (c) => {
     const deps = c.get("deps");
     const { name, service } = c.req.valid("param");
     const environment = await requireEnvironment(deps.db, name);

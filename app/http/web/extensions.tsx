@@ -1,5 +1,5 @@
 // Web pages: /extensions: the extensions the server runs, those installed from the npm
-// registry and the registry's own (install, upgrade, uninstall: extensions:write), and one
+// registry and the registry's own (install, upgrade, uninstall: extensions:write and system:write, as installed code runs with the server's rights), and one
 // extension with its subscriptions and recent log (permission extensions:read; subscriptions
 // of pipelines the caller may read, as in the API).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
@@ -48,7 +48,7 @@ async function renderList(c: Context<AppEnv>, notice?: Notice, status: Contentfu
       subscriptionCounts={counts}
       installed={installer.list()}
       available={available}
-      canWrite={may(c, "extensions", "write")}
+      canWrite={may(c, "extensions", "write") && may(c, "system", "write")}
       {...(notice && { notice })}
     />,
     status,
@@ -72,7 +72,7 @@ const idParam = v.object({ id: idSchema });
 
 export const extensionPages = new Hono<AppEnv>()
   .get("/", requireSession, permit("extensions", "read"), (c) => renderList(c))
-  .post("/install", requireSession, requireCsrf, permit("extensions", "write"), async (c) => {
+  .post("/install", requireSession, requireCsrf, permit("extensions", "write"), permit("system", "write"), async (c) => {
     const form = await c.req.parseBody();
     return act(c, async () => {
       const version = formText(form.version).trim();
@@ -81,7 +81,7 @@ export const extensionPages = new Hono<AppEnv>()
       return `Installed ${result.installed.package}@${result.installed.version} as extension ${result.installed.id}; ${started(result)}.`;
     });
   })
-  .post("/:id/upgrade", requireSession, requireCsrf, permit("extensions", "write"), validate("param", idParam), async (c) => {
+  .post("/:id/upgrade", requireSession, requireCsrf, permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     return act(c, async () => {
       const result = await installerOf(c.get("deps")).upgrade(id);
@@ -89,7 +89,7 @@ export const extensionPages = new Hono<AppEnv>()
       return `Upgraded extension ${id} from ${result.previous} to ${result.installed.version}; ${started(result)}.`;
     });
   })
-  .post("/:id/uninstall", requireSession, requireCsrf, permit("extensions", "write"), validate("param", idParam), async (c) => {
+  .post("/:id/uninstall", requireSession, requireCsrf, permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     return act(c, async () => {
       const pin = await installerOf(c.get("deps")).uninstall(id);

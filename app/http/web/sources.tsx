@@ -17,6 +17,7 @@ import { statusOf } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
 import { permit } from "../middleware/permit.ts";
+import { longRequest } from "../middleware/long-request.ts";
 import { requireSession } from "../middleware/session.ts";
 import { createWakeup, sse } from "../sse.ts";
 import { validate } from "../validate.ts";
@@ -205,7 +206,7 @@ export const sourcePages = new Hono<AppEnv>()
   .get("/sources/:name", requireSession, permit("sources", "read", target), validate("param", nameParams), async (c) => {
     return renderSource(c, c.req.valid("param").name);
   })
-  .post("/sources/:name/sync", requireSession, requireCsrf, permit("sources", "write", target), validate("param", nameParams), async (c) => {
+  .post("/sources/:name/sync", requireSession, requireCsrf, permit("sources", "write", target), longRequest, validate("param", nameParams), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     const back = formText((await c.req.parseBody()).back) === "source" ? "source" : "list";

@@ -1,0 +1,11 @@
+// What saving an environment takes beyond environments:write. Its deploys get the global
+// secrets it names, on whatever engine it names: naming secrets is handing them out, so it takes
+// the right to manage global secrets.
+import type { Context } from "hono";
+import { requirePermission, type PermissionContext } from "./roles.ts";
+import type { EnvironmentSettings } from "../domain/environments.ts";
+
+/** Throws ForbiddenError when the settings name secrets and the caller may not write global secrets. */
+export function requireEnvironmentRights<E extends PermissionContext>(c: Context<E>, settings: EnvironmentSettings): void {
+  if (settings.secrets.length > 0) requirePermission(c, "secrets", "write", "global");
+}
