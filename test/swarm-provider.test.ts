@@ -157,6 +157,20 @@ describe("swarm provider", () => {
     expect(await provider.status("gantry-test-nothing-here")).toBeUndefined();
   });
 
+  it("tells a redeploy of the same image that Swarm rolled back (a new health check failed) from a success", async () => {
+    const failing = request(`${REPO}:2`, {
+      env: { GREETING: "changed" },
+      healthCheck: { command: ["CMD", "sh", "-c", "exit 1"], intervalMs: 500, timeoutMs: 1_000, retries: 2, startPeriodMs: 0 },
+    });
+    const result = await provider.deploy(failing);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rolledBack).toBe(true);
+    expect(result.reason).toStartWith(`the update to ${REPO}:2 failed and Swarm rolled back to ${REPO}:2`);
+    const service = (await docker.getService(WEB).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } } };
+    expect(service.Spec.TaskTemplate.ContainerSpec.Env).toEqual(["GREETING=hello"]);
+  });
+
   it("rolls back to an earlier image, keeping the service's settings", async () => {
     const t = Date.now();
     const lines: string[] = [];

@@ -176,7 +176,7 @@ export async function updateService(docker: Docker, current: SwarmService, rollo
   await submitUpdate(docker, current, spec);
   // Twice the rollout's budget: an update that fails late still has its rollback to run.
   const limit = 2 * budgetMs(spec);
-  const settled = await watchRollout(docker, { service, image, replicas, log, signal: rollout.signal, deadline: Date.now() + limit, before, holdMs: 0, failFast: false });
+  const settled = await watchRollout(docker, { service, image, replicas, log, signal: rollout.signal, deadline: Date.now() + limit, before, holdMs: 0, failFast: false, afterUpdate: true });
   if (settled.how === "converged") return deployed(rollout, previousImage);
   if (settled.how === "cancelled" || settled.how === "timeout") {
     const why = settled.how === "cancelled" ? "cancelled" : `the update to ${image} did not finish in ${seconds(limit)} s`;
@@ -340,6 +340,12 @@ export interface Watch {
   holdMs: number;
   /** A new task that ends is a failure (a create: Swarm has nothing to roll back to and would just restart it). */
   failFast: boolean;
+  /**
+   * The watch follows an update Gantry just submitted, which cleared the service's update status:
+   * a rollback Swarm completes now undid this update, even when the image stayed the same (a new
+   * env or health check that failed).
+   */
+  afterUpdate?: boolean;
 }
 
 export type Settled = {
@@ -371,7 +377,7 @@ export async function watchRollout(docker: Docker, watch: Watch): Promise<Settle
     progress(service, tasks);
     if (state === "rollback_started" || state === "paused" || state === "rollback_paused") swarmSays ??= service.UpdateStatus?.Message;
     const image = service.Spec.TaskTemplate.ContainerSpec.Image;
-    if (state === "rollback_completed" && image !== watch.image) return { how: "rolled_back", service, tasks, ...(swarmSays && { swarmSays }) };
+    if (state === "rollback_completed" && (image !== watch.image || watch.afterUpdate)) return { how: "rolled_back", service, tasks, ...(swarmSays && { swarmSays }) };
     if (state === "paused" || state === "rollback_paused") return { how: "paused", service, tasks, ...(swarmSays && { swarmSays }) };
     if (watch.failFast && tasks.some((task) => !watch.before.has(task.ID) && ENDED.has(task.Status.State))) return { how: "failed", service, tasks };
     finishedSince = image === watch.image && isFinished(service, tasks, watch.replicas) ? (finishedSince ?? Date.now()) : undefined;
