@@ -24,6 +24,7 @@ import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { startDeployTask } from "./engine/executors/deploy-task.ts";
 import { providerFor } from "./engine/deploy/providers.ts";
+import { createEnvironmentAdmin, type EnvironmentAdmin } from "./engine/deploy/environments.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
 import { exactTarget } from "./domain/permissions.ts";
@@ -58,6 +59,8 @@ export interface Deps {
   loader: PipelineLoader;
   /** Git sources of pipelines: their syncs, polling, pushes and pinned commits. */
   sources: SourceManager;
+  /** Deployment targets: create, change, remove and test them (the API and the web pages alike). */
+  environments: EnvironmentAdmin;
   orchestrator: Orchestrator;
   /** The bubblewrap sandbox run() tasks and pipeline imports run in, and whether it works here. */
   sandbox: RunSandbox;
@@ -254,5 +257,6 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  return { config, db, database, now, bus, logs, loader, sources, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
+  const environments = createEnvironmentAdmin({ db, bus, secrets, now, ...(config.dockerHost !== undefined && { defaultDockerHost: config.dockerHost }) });
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
 }

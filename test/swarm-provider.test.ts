@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import Docker from "dockerode";
 import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
-import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
+import { deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
 
 setDefaultTimeout(60_000);
 
@@ -21,23 +21,8 @@ const BROKEN = "gantry-test-broken";
 
 const startedInSwarm = ((await docker.info()) as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState === "active";
 
-/** A deploy of `image` as 2 replicas, rolled one at a time and watched 1 s each, healthy when /ok exists. */
-function request(image: string, overrides: Partial<DeployRequest> = {}): DeployRequest & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    service: WEB,
-    image,
-    replicas: 2,
-    strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 1_000 },
-    healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], intervalMs: 500, timeoutMs: 1_000, retries: 2, startPeriodMs: 0 },
-    env: { GREETING: "hello" },
-    labels: { "gantry.namespace": "default", "gantry.pipeline": "web", "gantry.environment": "test" },
-    log: (line) => lines.push(line),
-    signal: new AbortController().signal,
-    lines,
-    ...overrides,
-  };
-}
+/** A deploy of `image` as 2 replicas by this file's strategy, healthy when /ok exists. */
+const request = (image: string, overrides: Partial<DeployRequest> = {}) => deployRequest(WEB, image, { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 1_000 }, overrides);
 
 /** The images of the service's tasks that Swarm wants running, and their states. */
 async function runningTasks(service: string): Promise<{ image: string; state: string }[]> {
@@ -62,24 +47,16 @@ describe("swarm provider without a swarm", () => {
 });
 
 describe("swarm provider", () => {
-  let swarm: TestSwarm | undefined;
-  const started = Date.now();
+  let fixture: Awaited<ReturnType<typeof swarmWithServiceImages>> | undefined;
 
   beforeAll(async () => {
-    swarm = await ensureSwarm(docker);
-    buildServiceImage(`${REPO}:1`, { healthy: true, label: IMAGE_LABEL });
-    buildServiceImage(`${REPO}:2`, { healthy: true, label: IMAGE_LABEL });
-    buildServiceImage(`${REPO}:bad`, { healthy: false, label: IMAGE_LABEL });
-    console.log(`swarm ready and images built in ${Date.now() - started} ms`);
+    fixture = await swarmWithServiceImages(docker, REPO, IMAGE_LABEL);
   });
 
   afterAll(async () => {
-    for (const service of [WEB, BROKEN]) await provider.remove(service).catch(() => undefined);
-    // Tasks' containers go away after the service; the images can only go once they have.
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { ancestor: [`${REPO}:1`, `${REPO}:2`, `${REPO}:bad`] } })).length > 0) await Bun.sleep(250);
-    await swarm?.restore();
-    for (const tag of ["1", "2", "bad"]) await docker.getImage(`${REPO}:${tag}`).remove({ force: true }).catch(() => undefined);
+    await fixture?.cleanUp(async () => {
+      for (const service of [WEB, BROKEN]) await provider.remove(service).catch(() => undefined);
+    });
   });
 
   it("finds a swarm manager", async () => {

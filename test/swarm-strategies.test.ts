@@ -11,36 +11,20 @@ import Docker from "dockerode";
 import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
 import { blueGreen } from "../app/sdk/deploy.ts";
-import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
+import { deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
 
 setDefaultTimeout(60_000);
 
 const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const provider = createSwarmProvider({ docker });
 const REPO = "local/gantry-strategies-web";
-const TAGS = ["1", "2", "bad"];
 const IMAGE_LABEL = "gantry.test.swarm-strategies";
 const WEB = "gantry-bg-web";
 const PLAIN = "gantry-bg-plain";
 const NETWORK = `gantry-${WEB}`;
 
-/** A blue-green deploy of `image` as 2 replicas, watched 1 s, healthy when /ok exists. */
-function request(image: string, overrides: Partial<DeployRequest> = {}): DeployRequest & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    service: WEB,
-    image,
-    replicas: 2,
-    strategy: blueGreen({ monitor: "1s" }),
-    healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], intervalMs: 500, timeoutMs: 1_000, retries: 2, startPeriodMs: 0 },
-    env: { GREETING: "hello" },
-    labels: { "gantry.namespace": "default", "gantry.pipeline": "web", "gantry.environment": "test" },
-    log: (line) => lines.push(line),
-    signal: new AbortController().signal,
-    lines,
-    ...overrides,
-  };
-}
+/** A deploy of `image` as 2 replicas by this file's strategy, healthy when /ok exists. */
+const request = (image: string, overrides: Partial<DeployRequest> = {}) => deployRequest(WEB, image, blueGreen({ monitor: "1s" }), overrides);
 
 interface Inspected {
   Spec: { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Image: string }; Networks?: { Target: string; Aliases?: string[] }[] } };
@@ -87,24 +71,16 @@ async function resolvesTo(name: string, expected: string[]): Promise<string[]> {
 }
 
 describe("swarm provider: blue-green", () => {
-  let swarm: TestSwarm | undefined;
-  const started = Date.now();
+  let fixture: Awaited<ReturnType<typeof swarmWithServiceImages>> | undefined;
 
   beforeAll(async () => {
-    swarm = await ensureSwarm(docker);
-    buildServiceImage(`${REPO}:1`, { healthy: true, label: IMAGE_LABEL });
-    buildServiceImage(`${REPO}:2`, { healthy: true, label: IMAGE_LABEL });
-    buildServiceImage(`${REPO}:bad`, { healthy: false, label: IMAGE_LABEL });
-    console.log(`swarm ready and images built in ${Date.now() - started} ms`);
+    fixture = await swarmWithServiceImages(docker, REPO, IMAGE_LABEL);
   });
 
   afterAll(async () => {
-    for (const service of [WEB, PLAIN]) await provider.remove(service).catch(() => undefined);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { ancestor: TAGS.map((tag) => `${REPO}:${tag}`) } })).length > 0) await Bun.sleep(250);
-    await docker.getNetwork(NETWORK).remove().catch(() => undefined);
-    await swarm?.restore();
-    for (const tag of TAGS) await docker.getImage(`${REPO}:${tag}`).remove({ force: true }).catch(() => undefined);
+    await fixture?.cleanUp(async () => {
+      for (const service of [WEB, PLAIN]) await provider.remove(service).catch(() => undefined);
+    }, [NETWORK]);
   });
 
   it("starts a first deploy as blue, carrying the alias on an attachable network", async () => {

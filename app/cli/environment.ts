@@ -8,7 +8,7 @@ import { environmentAnswer, environmentDetailAnswer, environmentListAnswer, envi
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
-import { ago, formatTime, paint, printJson, table, truncate, type Style } from "./output.ts";
+import { ago, formatTime, paint, printJson, table, truncate, type Style, printFacts } from "./output.ts";
 
 /** Drops --docker-host on `env set`: the server's own engine is used. */
 const NONE = "none";
@@ -217,11 +217,6 @@ function settingsFacts(environment: EnvironmentJson): [string, string][] {
   ].filter(Boolean);
   facts.push(["protection", protection.length ? protection.join("; ") : "none"]);
   return facts;
-}
-
-function printFacts(facts: readonly [string, string][]): void {
-  const width = Math.max(...facts.map(([label]) => label.length));
-  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
 }
 
 /** The run that deployed it, or who rolled it back by hand. */

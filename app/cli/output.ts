@@ -112,3 +112,9 @@ export function formatTime(iso: string | null | undefined): string {
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
+
+/** Label/value pairs, one a line, the labels dimmed and padded to one width. */
+export function printFacts(facts: readonly [string, string][]): void {
+  const width = Math.max(...facts.map(([label]) => label.length));
+  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
+}

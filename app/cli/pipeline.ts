@@ -27,7 +27,7 @@ import { formatPipelineRef, parseArguments, parsePipelineRef, parseVariables, pi
 import { dispatch, type Subcommand } from "./command.ts";
 import { inputRows, inputSpecsOf } from "./run-inputs.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { formatTime, paint, printJson, table, truncate, type Style } from "./output.ts";
+import { formatTime, paint, printJson, table, truncate, type Style, printFacts } from "./output.ts";
 import { describeCommit, shortSha } from "./source.ts";
 
 const ls: Subcommand = {
@@ -373,8 +373,7 @@ function printPipeline(pipeline: PipelineJson, current?: VersionJson): void {
   if (variables.length) facts.push(["variables", variables.map(([name, value]) => `${name}=${value}`).join(" ")]);
   facts.push(["triggers", pipeline.triggers.map(describeTrigger).join(", ") || "none (started by API, CLI or UI)"]);
   if (pipeline.updatedAt) facts.push(["updated", formatTime(pipeline.updatedAt)]);
-  const width = Math.max(...facts.map(([label]) => label.length));
-  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
+  printFacts(facts);
 
   if (pipeline.tasks.length) {
     console.log();

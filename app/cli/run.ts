@@ -20,7 +20,7 @@ import {
 } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
-import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table } from "./output.ts";
+import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table, printFacts } from "./output.ts";
 import { approvals, approve, decideHint, reject, waitingNote } from "./run-approvals.ts";
 import { formatInputs, resolveInputs } from "./run-inputs.ts";
 import { followRun, reusedNote } from "./run-progress.ts";
@@ -253,8 +253,7 @@ function printRun(ref: PipelineRef, run: RunJson): void {
   if (run.cancelRequestedAt) facts.push(["cancel", `requested ${formatTime(run.cancelRequestedAt)}, tasks stopping`]);
   if (run.reason) facts.push(["reason", run.reason]);
   for (const gate of waitingGates(run)) facts.push(["approval", `${gate.id}: ${waitingNote(gate)}`], ["decide", decideHint(ref, run.id, gate.id)]);
-  const width = Math.max(...facts.map(([label]) => label.length));
-  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
+  printFacts(facts);
   console.log();
   const now = Date.now();
   const rows = run.tasks.flatMap((task) => [

@@ -9,7 +9,7 @@ import { sourceAnswer, sourceDetailAnswer, sourceListAnswer, sourceSyncAnswer, t
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
-import { ago, formatTime, paint, printJson, table, truncate, type Style } from "./output.ts";
+import { ago, formatTime, paint, printJson, table, truncate, type Style, printFacts } from "./output.ts";
 
 /** Clears --auth or --hook-secret on `source set`. */
 const NONE = "none";
@@ -296,11 +296,6 @@ function settingsFacts(source: SourceJson): [string, string][] {
   }
   if (source.definedIn === "config") facts.push(["defined in", "gantry.toml (change or remove it there)"]);
   return facts;
-}
-
-function printFacts(facts: readonly [string, string][]): void {
-  const width = Math.max(...facts.map(([label]) => label.length));
-  for (const [label, value] of facts) console.log(`${paint("dim", label.padEnd(width))}  ${value}`);
 }
 
 /** `1a2b3c4 "message" (author)`; pipeline versions and runs name their commits the same way. */

@@ -2,6 +2,7 @@
 // (and put back as it was afterwards), and small service images built FROM local/busybox.
 import { spawnSync } from "node:child_process";
 import type Docker from "dockerode";
+import type { DeployRequest, DeployStrategy } from "../../app/engine/deploy/provider.ts";
 
 export interface TestSwarm {
   /** True when this test made the engine a manager (and so must leave the swarm again). */
@@ -41,4 +42,52 @@ export function buildServiceImage(tag: string, options: { healthy: boolean; labe
   ].join("\n");
   const built = spawnSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, encoding: "utf8" });
   if (built.status !== 0) throw new Error(`docker build ${tag} failed: ${built.stderr}`);
+}
+
+/** The tags every swarm test builds: two healthy versions and one whose health check fails. */
+export const SERVICE_TAGS = ["1", "2", "bad"] as const;
+
+/**
+ * A swarm with `<repo>:1`, `:2` (healthy) and `:bad` built, and the clean-up after: the
+ * services removed (by the provider, which knows their colors and canaries), their tasks' containers
+ * gone, the networks and images removed, the engine put back as it was.
+ */
+export async function swarmWithServiceImages(docker: Docker, repo: string, label: string): Promise<{ cleanUp(remove: () => Promise<void>, networks?: string[]): Promise<void> }> {
+  const started = Date.now();
+  const swarm = await ensureSwarm(docker);
+  for (const tag of SERVICE_TAGS) buildServiceImage(`${repo}:${tag}`, { healthy: tag !== "bad", label });
+  console.log(`swarm ready and images built in ${Date.now() - started} ms`);
+  return {
+    async cleanUp(remove, networks = []) {
+      await remove().catch(() => undefined);
+      // Tasks' containers go away after their service; the images can only go once they have.
+      const deadline = Date.now() + 20_000;
+      const ancestor = SERVICE_TAGS.map((tag) => `${repo}:${tag}`);
+      while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { ancestor } })).length > 0) await Bun.sleep(250);
+      for (const network of networks) await docker.getNetwork(network).remove().catch(() => undefined);
+      await swarm.restore();
+      for (const tag of ancestor) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A deploy of `image` to `service` as 2 replicas, healthy when /ok exists (checked every 500 ms),
+ * by `strategy`; `lines` collects what it logs.
+ */
+export function deployRequest(service: string, image: string, strategy: DeployStrategy, overrides: Partial<DeployRequest> = {}): DeployRequest & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    service,
+    image,
+    replicas: 2,
+    strategy,
+    healthCheck: { command: ["CMD", "sh", "-c", "test -f /ok"], intervalMs: 500, timeoutMs: 1_000, retries: 2, startPeriodMs: 0 },
+    env: { GREETING: "hello" },
+    labels: { "gantry.namespace": "default", "gantry.pipeline": "web", "gantry.environment": "test" },
+    log: (line) => lines.push(line),
+    signal: new AbortController().signal,
+    lines,
+    ...overrides,
+  };
 }

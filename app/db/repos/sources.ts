@@ -88,20 +88,15 @@ export async function deleteSource(db: Db, name: string): Promise<void> {
 }
 
 /**
- * Records a commit a sync saw (once: a commit seen again after a force-push keeps its place)
- * and returns its sequence number.
+ * Records a commit a sync saw, not loaded until markCommitLoaded says so (once: a commit seen
+ * again after a force-push keeps its place and its loaded mark), and returns its sequence number.
  */
-export async function recordCommit(db: Db, source: string, commit: CommitInfo & { loaded: boolean }, now: Date): Promise<number> {
+export async function recordCommit(db: Db, source: string, commit: CommitInfo, now: Date): Promise<number> {
   const [known] = await db
-    .select({ seq: sourceCommits.seq, loaded: sourceCommits.loaded })
+    .select({ seq: sourceCommits.seq })
     .from(sourceCommits)
     .where(and(eq(sourceCommits.source, source), eq(sourceCommits.sha, commit.sha)));
-  if (known) {
-    if (commit.loaded && !known.loaded) {
-      await db.update(sourceCommits).set({ loaded: true }).where(and(eq(sourceCommits.source, source), eq(sourceCommits.sha, commit.sha)));
-    }
-    return known.seq;
-  }
+  if (known) return known.seq;
   const [last] = await db.select({ max: sql<number>`coalesce(max(${sourceCommits.seq}), 0)` }).from(sourceCommits).where(eq(sourceCommits.source, source));
   const seq = (last?.max ?? 0) + 1;
   await db.insert(sourceCommits).values({
@@ -111,10 +106,15 @@ export async function recordCommit(db: Db, source: string, commit: CommitInfo & 
     author: commit.author,
     message: commit.message,
     committedAt: commit.committedAt,
-    loaded: commit.loaded,
+    loaded: false,
     syncedAt: now,
   });
   return seq;
+}
+
+/** Marks a recorded commit as loaded: its folder made (or kept) the versions recorded at its seq. */
+export async function markCommitLoaded(db: Db, source: string, seq: number): Promise<void> {
+  await db.update(sourceCommits).set({ loaded: true }).where(and(eq(sourceCommits.source, source), eq(sourceCommits.seq, seq)));
 }
 
 /** Notes which version of a pipeline a commit left current (null: the commit removed it). */

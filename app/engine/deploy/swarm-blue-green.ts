@@ -24,6 +24,7 @@ import {
   specFor,
   submitUpdate,
   watchRollout,
+  waitGone,
   foreignServiceProblem,
   type ServiceSpec,
   type SwarmService,
@@ -260,7 +261,3 @@ async function removeNetwork(docker: Docker, name: string): Promise<void> {
   }
 }
 
-/** Waits until a removed service's name is free again (Swarm frees it at once; its tasks stop later). */
-async function waitGone(docker: Docker, name: string): Promise<void> {
-  for (let attempt = 0; attempt < 40 && (await inspectService(docker, name)); attempt++) await Bun.sleep(250);
-}

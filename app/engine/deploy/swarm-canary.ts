@@ -24,6 +24,7 @@ import {
   submitUpdate,
   updateService,
   watchRollout,
+  waitGone,
   foreignServiceProblem,
   type ServiceSpec,
   type SwarmService,
@@ -133,7 +134,3 @@ async function runStep(docker: Docker, run: Step): Promise<string | undefined> {
 
 const duration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`);
 
-/** Waits until a removed service's name is free again. */
-async function waitGone(docker: Docker, name: string): Promise<void> {
-  for (let attempt = 0; attempt < 40 && (await inspectService(docker, name)); attempt++) await Bun.sleep(250);
-}

@@ -108,6 +108,11 @@ async function testConnection(docker: Docker): Promise<{ ok: true; detail: strin
   return { ok: false, problem: "this Docker engine is not a swarm manager (docker swarm init --advertise-addr 127.0.0.1)" };
 }
 
+/** Waits (up to 10 s) until a removed service is gone, so a new one may take its name. */
+export async function waitGone(docker: Docker, name: string): Promise<void> {
+  for (let attempt = 0; attempt < 40 && (await inspectService(docker, name)); attempt++) await Bun.sleep(250);
+}
+
 /**
  * Why a deploy may not change an existing service: it is not this environment's (another
  * environment's on the same engine, or a service Gantry did not create). Undefined when it is.

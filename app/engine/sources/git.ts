@@ -233,15 +233,6 @@ export async function commitInfo(gitDir: string, sha: string): Promise<CommitInf
   return { sha: full, author: printable(author.slice(0, 200)), committedAt, message: printable(subject.slice(0, 200)) };
 }
 
-/** A full commit sha for what a person typed (a prefix of 7+ hex digits), if the mirror has it. */
-export async function resolveCommit(gitDir: string, prefix: string): Promise<string | undefined> {
-  try {
-    return (await git({ gitDir, args: ["rev-parse", "--verify", "--quiet", `${prefix}^{commit}`] })).toString("utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface TreeEntry {
   /** "100644", "100755", "120000" (a symlink), "160000" (a submodule). */
   mode: string;

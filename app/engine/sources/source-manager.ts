@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getVersion, listPipelinesOf, markPipelineDeleted, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
-import { deleteSource, findSourceCommits, getSource, listLoadedCommits, listSources, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
+import { deleteSource, findSourceCommits, getSource, requireSource, listLoadedCommits, listSources, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import { COMMIT_PATTERN, normalizeRepoUrl, type SourceSettings } from "../../domain/sources.ts";
@@ -192,14 +192,13 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       return { source: (await getSource(db, name))!, created };
     },
     async remove(name, by) {
-      const existing = await getSource(db, name);
-      if (!existing) throw new NotFoundError(`source ${name} not found`);
+      const existing = await requireSource(db, name);
       if (existing.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; remove it there`);
       await removeNow(name);
       await record("source.removed", { source: name, by });
     },
     sync: async (name) => {
-      if (!(await getSource(db, name))) throw new NotFoundError(`source ${name} not found`);
+      await requireSource(db, name);
       return sync(name);
     },
     requestSync,

@@ -7,8 +7,8 @@ import { join, relative } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
-import { getSource, recordCommit, recordVersionAtCommit, updateSourceStatus, type SourceRow } from "../../db/repos/sources.ts";
-import { NotFoundError, UpstreamError } from "../../domain/errors.ts";
+import { markCommitLoaded, requireSource, recordCommit, recordVersionAtCommit, updateSourceStatus, type SourceRow } from "../../db/repos/sources.ts";
+import { UpstreamError } from "../../domain/errors.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -212,8 +212,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
   };
 
   const sync = async (name: string): Promise<SyncOutcome> => {
-    const source = await getSource(db, name);
-    if (!source) throw new NotFoundError(`source ${name} not found`);
+    const source = await requireSource(db, name);
     const outcome: SyncOutcome = { unchanged: false, commits: 0, loaded: 0, versions: [], failures: [], warnings: [] };
     const gitDir = mirrorOf(name);
     try {
@@ -259,10 +258,10 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       let last: CommitInfo | undefined;
       for (const commit of commits) {
         const info: CommitInfo = { sha: commit.sha, author: commit.author, message: commit.message, committedAt: commit.committedAt };
-        const seq = await recordCommit(db, name, { ...info, loaded: false }, now());
+        const seq = await recordCommit(db, name, info, now());
         outcome.commits++;
         if (toLoad.has(commit.sha) && (await loadCommit(source, info, seq, outcome))) {
-          await recordCommit(db, name, { ...info, loaded: true }, now());
+          await markCommitLoaded(db, name, seq);
           outcome.loaded++;
         }
         last = info;

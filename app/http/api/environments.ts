@@ -2,6 +2,7 @@
 // what runs there now and its deployments), create or change (PUT), delete, and test the
 // connection. Secrets are named, never shown.
 import { Hono, type Context } from "hono";
+import { iso } from "./json.ts";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
 import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
@@ -10,8 +11,6 @@ import { listEnvironments, requireEnvironment, type EnvironmentRow } from "../..
 import { ValidationError } from "../../domain/errors.ts";
 import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
-import type { Deps } from "../../deps.ts";
-import { createEnvironmentAdmin } from "../../engine/deploy/environments.ts";
 import { providerFor } from "../../engine/deploy/providers.ts";
 import { rollbackService } from "../../engine/deploy/rollback-service.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
@@ -23,7 +22,6 @@ import { validate } from "../validate.ts";
 /** How many deployments GET /environments/:name shows. */
 const HISTORY_LIMIT = 50;
 
-const iso = (date: Date | null) => (date ? date.toISOString() : null);
 const nameParams = v.object({ name: v.pipe(v.string(), v.regex(ID_PATTERN, `must be ${ENVIRONMENT_NAME_RULE}`)) });
 const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
 
@@ -41,14 +39,6 @@ async function bodyNameTarget(c: Context<AppEnv>): Promise<string> {
   return "(unnamed)";
 }
 
-const adminOf = (deps: Deps) =>
-  createEnvironmentAdmin({
-    db: deps.db,
-    bus: deps.bus,
-    secrets: deps.secrets,
-    now: deps.now,
-    ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }),
-  });
 
 /** Protection as a body gives it back: `wait` in milliseconds. */
 export function protectionJson(protection: Protection) {
@@ -122,7 +112,7 @@ export const environmentsApi = new Hono<AppEnv>()
     else if (!named.success) problems.push(`name: ${named.issues[0].message}`);
     const settings = settingsOf(rest, problems);
     requireEnvironmentRights(c, settings);
-    const environment = await adminOf(deps).create(name as string, settings, c.get("token").name);
+    const environment = await deps.environments.create(name as string, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, 201);
   })
   .get("/:name", permit("environments", "read", target), validate("param", nameParams), async (c) => {
@@ -136,18 +126,18 @@ export const environmentsApi = new Hono<AppEnv>()
     const { name } = c.req.valid("param");
     const settings = settingsOf(c.req.valid("json"));
     requireEnvironmentRights(c, settings);
-    const { environment, created } = await adminOf(c.get("deps")).save(name, settings, c.get("token").name);
+    const { environment, created } = await c.get("deps").environments.save(name, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
   })
   .delete("/:name", permit("environments", "write", target), validate("param", nameParams), async (c) => {
     const { name } = c.req.valid("param");
-    await adminOf(c.get("deps")).remove(name, c.get("token").name);
+    await c.get("deps").environments.remove(name, c.get("token").name);
     return c.body(null, 204);
   })
   .post("/:name/test", permit("environments", "read", target), validate("param", nameParams), async (c) => {
     const { name } = c.req.valid("param");
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
-    return c.json(await adminOf(c.get("deps")).test(name));
+    return c.json(await c.get("deps").environments.test(name));
   })
   .post(
     "/:name/services/:service/rollback",

@@ -12,7 +12,8 @@ import { inputsJsonSchema } from "../../domain/run-inputs.ts";
 import type { WaitingGate } from "../../domain/approvals.ts";
 import type { LevelCounts } from "../../domain/sarif.ts";
 
-const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
+/** A time as the API gives it: ISO 8601, or null. */
+export const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
 
 export function pipelineJson(pipeline: PipelineRow, version: VersionRow | undefined) {
   const spec = version?.spec;

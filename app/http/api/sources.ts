@@ -2,6 +2,7 @@
 // synced), create or change (PUT), delete, and sync now. The local pipelines folder is listed
 // as the source "local" and cannot be changed here.
 import { Hono, type Context } from "hono";
+import { iso } from "./json.ts";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
 import { requireSourceRights } from "../../auth/source-rights.ts";
@@ -16,7 +17,6 @@ import { permit } from "../middleware/permit.ts";
 import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
 
-const iso = (date: Date | null) => (date ? date.toISOString() : null);
 const nameParams = v.object({ name: v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and -")) });
 const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
 

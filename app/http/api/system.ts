@@ -1,5 +1,6 @@
 // /api/v1/system: the pause switch, the nodes working on this database, and backups.
 import { Hono, type Context } from "hono";
+import { iso } from "./json.ts";
 import { getBunServer } from "hono/bun";
 import type { SystemStatus } from "../../engine/runs/orchestrator.ts";
 import { createBackup } from "../../stores/backup.ts";
@@ -7,7 +8,6 @@ import { ConflictError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 
-const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 export function systemJson(status: SystemStatus) {
   return {

@@ -15,8 +15,7 @@ import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationEr
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import { environmentNameSchema, parseEnvironmentSettings } from "../../domain/environments.ts";
 import { idSchema } from "../../domain/ids.ts";
-import type { Deps } from "../../deps.ts";
-import { createEnvironmentAdmin, type TestOutcome } from "../../engine/deploy/environments.ts";
+import type { TestOutcome } from "../../engine/deploy/environments.ts";
 import { providerFor } from "../../engine/deploy/providers.ts";
 import { rollbackService } from "../../engine/deploy/rollback-service.ts";
 import { statusOf } from "../errors.ts";
@@ -44,14 +43,6 @@ const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
 const grantsSome = (c: Context<AppEnv>, action: "read" | "write") =>
   c.get("permissions").some((permission) => (permission.resource === "*" || permission.resource === "environments") && permission.actions.includes(action));
 
-const adminOf = (deps: Deps) =>
-  createEnvironmentAdmin({
-    db: deps.db,
-    bus: deps.bus,
-    secrets: deps.secrets,
-    now: deps.now,
-    ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }),
-  });
 
 async function viewOf(c: Context<AppEnv>, row: EnvironmentRow): Promise<EnvironmentView> {
   return {
@@ -177,7 +168,7 @@ export const environmentPages = new Hono<AppEnv>()
     if (!named.success || !parsed.ok) return renderList(c, { form: { ...typed, error: problems.join("; ") } }, 400);
     try {
       requireEnvironmentRights(c, parsed.settings);
-      await adminOf(deps).create(named.output, parsed.settings, c.get("token").name);
+      await deps.environments.create(named.output, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
       return renderList(c, { form: { ...typed, error: error.message } }, statusOf(error));
@@ -201,7 +192,7 @@ export const environmentPages = new Hono<AppEnv>()
     if (!parsed.ok) return renderEnvironment(c, name, { form: { ...typed, error: parsed.message } }, 400);
     try {
       requireEnvironmentRights(c, parsed.settings);
-      await adminOf(deps).save(name, parsed.settings, c.get("token").name);
+      await deps.environments.save(name, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
       return renderEnvironment(c, name, { form: { ...typed, error: error.message } }, statusOf(error));
@@ -211,12 +202,12 @@ export const environmentPages = new Hono<AppEnv>()
   .post("/:name/test", requireSession, requireCsrf, permit("environments", "read", target), validate("param", nameParams), async (c) => {
     const { name } = c.req.valid("param");
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
-    const test = await adminOf(c.get("deps")).test(name);
+    const test = await c.get("deps").environments.test(name);
     return renderEnvironment(c, name, { test });
   })
   .post("/:name/delete", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), async (c) => {
     const { name } = c.req.valid("param");
-    await adminOf(c.get("deps")).remove(name, c.get("token").name);
+    await c.get("deps").environments.remove(name, c.get("token").name);
     return c.redirect(`/environments?${new URLSearchParams({ deleted: name })}`, 303);
   })
   .post("/:name/services/:service/rollback", requireSession, requireCsrf, permit("environments", "write", target), longRequest, validate("param", serviceParams), async (c) => {
