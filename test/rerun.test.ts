@@ -24,7 +24,7 @@ export default definePipeline({
     prepare: run(async (ctx) => { ${mark("prepare")} await Bun.write(ctx.workspace + "/prepared.txt", "prepared by run " + ctx.env.GANTRY_RUN_ID); ctx.log("prepared"); }),
     test: run(async (ctx) => {
       ${mark("test")}
-      ctx.log("workspace says: " + (await Bun.file(ctx.workspace + "/prepared.txt").text()) + ", mode " + ctx.env.MODE);
+      ctx.log("workspace says: " + (await Bun.file(ctx.workspace + "/prepared.txt").text()) + ", mode " + ctx.env.MODE + ", origin run " + ctx.env.GANTRY_ORIGIN_RUN_ID);
       if (!(await Bun.file(${JSON.stringify(flag("fixed"))}).exists())) throw new Error("tests fail on attempt " + ctx.attempt);
     }, { needs: { prepare: "success" }, retries: 1 }),
     report: run((ctx) => { ${mark("report")} ctx.log("report"); }, { needs: { test: "any" } }),
@@ -95,7 +95,8 @@ describe("a failed run", () => {
     // prepare did not run again; the tasks after the failure did, once each.
     expect(marks().slice(before)).toEqual([`test ${done.id}`, `report ${done.id}`]);
     // The re-run started from the original's files, under its own number.
-    expect(await readLog(api, "default/flow", done.id, "test")).toContain(`workspace says: prepared by run ${original.id}, mode careful`);
+    // ...and tells its tasks the run whose results it reuses (what a reused build tagged).
+    expect(await readLog(api, "default/flow", done.id, "test")).toContain(`workspace says: prepared by run ${original.id}, mode careful, origin run ${original.id}`);
     // A reused task's log is the one of the run that executed it.
     expect(await readLog(api, "default/flow", done.id, "prepare")).toBe(await readLog(api, "default/flow", original.id, "prepare"));
     const reusedAttempt = await api(`/pipelines/default/flow/runs/${done.id}/tasks/prepare/logs?attempt=1`);
@@ -109,9 +110,12 @@ describe("a failed run", () => {
     const again = (await waitForRun(api, "default/flow", (((await (await rerun(done.id, { only: "all" })).json()) as { run: RerunJson }).run).id)) as RerunJson;
     expect(again).toMatchObject({ rerunOf: done.id, rerunOnly: "all", version: 1 });
     expect(states(again)).toEqual({ prepare: "successful", test: "failed", report: "successful", notify: "successful" });
+    // Every task ran again: the re-run is its own origin.
+    expect(await readLog(api, "default/flow", again.id, "test")).toContain(`origin run ${again.id}`);
     writeFile(flag("fixed"), "yes");
     const third = (await waitForRun(api, "default/flow", (((await (await rerun(again.id, { only: "failed" })).json()) as { run: RerunJson }).run).id)) as RerunJson;
     expect(task(third, "prepare")).toMatchObject({ state: "reused", reusedFrom: again.id });
+    expect(await readLog(api, "default/flow", third.id, "test")).toContain(`origin run ${again.id}`);
   });
 
   it("re-runs every task by default", async () => {

@@ -12,6 +12,13 @@ export const idSchema = v.pipe(
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const RESERVED_ENV_PREFIX = "GANTRY_";
 
+/**
+ * The system variable naming the run whose tasks' results a run builds on: its own id, or, for
+ * a re-run of failed tasks, the run that executed the tasks it reuses (so an image a reused
+ * build tagged "app:${GANTRY_ORIGIN_RUN_ID}" is found by the deploy that runs again).
+ */
+export const ORIGIN_RUN_VARIABLE = "GANTRY_ORIGIN_RUN_ID";
+
 export const envNameSchema = v.pipe(
   v.string(),
   v.regex(ENV_NAME_PATTERN, "must be a valid environment variable name"),

@@ -16,6 +16,7 @@ import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { EngineStoppedError, LostRunError } from "./task-attempt.ts";
 import { taskEnvironment } from "./task-environment.ts";
+import { ORIGIN_RUN_VARIABLE } from "../../domain/ids.ts";
 
 /** autoApprove decides quickly or not at all: past this it is stopped and a person decides. */
 const AUTO_APPROVE_LIMIT_MS = 2 * 60_000;
@@ -167,6 +168,7 @@ function templateValues(run: DrivenRun, task: TaskSpec): Record<string, string> 
     GANTRY_NAMESPACE: run.key.namespace,
     GANTRY_PIPELINE_ID: run.key.id,
     GANTRY_RUN_ID: String(run.key.run),
+    [ORIGIN_RUN_VARIABLE]: run.variables[ORIGIN_RUN_VARIABLE] ?? String(run.key.run),
     GANTRY_TASK_ID: task.id,
   };
 }

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { getRun, type ExecutionRow, type RunWithTasks } from "../../db/repos/runs.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
-import { RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
+import { ORIGIN_RUN_VARIABLE, RESERVED_ENV_PREFIX } from "../../domain/ids.ts";
 import { planRerun, type RerunScope } from "../../domain/rerun-plan.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { RunTrigger } from "../../domain/run-trigger.ts";
@@ -48,6 +48,10 @@ export async function rerunRun(ctx: EngineContext, key: RunKey, options: RerunOp
   for (const [variable, value] of Object.entries(original.variables)) {
     (variable.toUpperCase().startsWith(RESERVED_ENV_PREFIX) ? systemVariables : variables)[variable] = value;
   }
+  // What reused tasks made (an image tagged by run id, say) carries the id of the run that first
+  // executed them: that id carries over, so later tasks find it. A re-run of all tasks is its own origin.
+  if (reused.size > 0) systemVariables[ORIGIN_RUN_VARIABLE] = original.variables[ORIGIN_RUN_VARIABLE] ?? String(original.id);
+  else delete systemVariables[ORIGIN_RUN_VARIABLE];
   return createRun(
     ctx,
     key,

@@ -11,6 +11,7 @@ import type { EngineContext } from "./engine-context.ts";
 import { inputsEnv } from "../../domain/run-inputs.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { INPUTS_ENV, TASK_RESULTS_ENV } from "../task-runner/run-data.ts";
+import { ORIGIN_RUN_VARIABLE } from "../../domain/ids.ts";
 
 /** How the run's tasks that have ended so far ended, for autoApprove's ctx.tasks. */
 function taskResults(run: DrivenRun): Record<string, { state: string; exitCode: number | null }> {
@@ -112,6 +113,7 @@ export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: 
   env.GANTRY_NAMESPACE = run.key.namespace;
   env.GANTRY_PIPELINE_ID = run.key.id;
   env.GANTRY_RUN_ID = String(run.key.run);
+  env[ORIGIN_RUN_VARIABLE] = run.variables[ORIGIN_RUN_VARIABLE] ?? String(run.key.run);
   env.GANTRY_TASK_ID = task.id;
   env.GANTRY_API_URL = ctx.apiUrl();
   env.GANTRY_WORKSPACE = run.workspace;
