@@ -40,35 +40,49 @@ afterAll(async () => {
 });
 
 describe("the example deploy pipeline", () => {
-  /** Starts a run, approves its gate as a second person once staging runs, and waits for its end. */
-  async function shipOnce() {
-    const started = await startRun(server.api, "examples/ship");
+  let reviewer = "";
+
+  /** Waits until run `id`'s gate waits, then a second person decides it. */
+  async function decideGate(id: number, decision: "approve" | "reject") {
     await waitFor(async () => {
-      const { run } = (await (await server.api(`/pipelines/examples/ship/runs/${started.id}`)).json()) as { run: { state: string; tasks: { id: string; state: string; reason?: string }[] } };
+      const { run } = (await (await server.api(`/pipelines/examples/ship/runs/${id}`)).json()) as { run: { state: string; tasks: { id: string; state: string; reason?: string }[] } };
       const gate = run.tasks.find((task) => task.id === "approve");
       if (run.state !== "running") throw new Error(`the run ended ${run.state}: ${JSON.stringify(run.tasks)}`);
       return gate?.state === "waiting" ? true : undefined;
     }, 120_000);
-    const approved = await fetch(`${server.url}/api/v1/pipelines/examples/ship/runs/${started.id}/tasks/approve/approve`, {
+    const decided = await fetch(`${server.url}/api/v1/pipelines/examples/ship/runs/${id}/tasks/approve/${decision}`, {
       method: "POST",
       headers: { authorization: `Bearer ${reviewer}`, "content-type": "application/json" },
-      body: JSON.stringify({ comment: "staging looks right" }),
+      body: JSON.stringify({ comment: decision === "approve" ? "staging looks right" : "not today" }),
     });
-    expect(approved.status).toBe(200);
-    const run = await waitForRun(server.api, "examples/ship", started.id, 150_000);
-    expect(run.tasks.filter((task) => task.state !== "successful").map((task) => `${task.id}: ${task.state} ${task.reason ?? ""}`)).toEqual([]);
-    return run;
+    expect(decided.status).toBe(200);
   }
 
-  let reviewer = "";
+  const states = (run: { tasks: { id: string; state: string }[] }) => Object.fromEntries(run.tasks.map((task) => [task.id, task.state]));
 
-  it("builds, rolls out to staging, waits for an approval, then deploys production; the next release goes through a canary", async () => {
+  it("builds, rolls out to staging, waits for an approval, then deploys production; a re-run of the next release, once approved, goes through a canary", async () => {
     // A second person approves: the run's starter may not.
     reviewer = ((await (await server.api("/tokens", { method: "POST", body: JSON.stringify({ name: "reviewer", roles: ["admin"] }) })).json()) as { secret: string }).secret;
-    const first = await shipOnce();
+    const first = await startRun(server.api, "examples/ship");
+    await decideGate(first.id, "approve");
+    const shipped = await waitForRun(server.api, "examples/ship", first.id, 150_000);
+    expect(shipped.tasks.filter((task) => task.state !== "successful").map((task) => `${task.id}: ${task.state} ${task.reason ?? ""}`)).toEqual([]);
     expect(await readLog(server.api, "examples/ship", first.id, "production")).toContain("nothing to compare a canary against");
-    const second = await shipOnce();
-    const log = await readLog(server.api, "examples/ship", second.id, "production");
+
+    // The next release reaches staging, and production is refused for now.
+    const second = await startRun(server.api, "examples/ship");
+    await decideGate(second.id, "reject");
+    const held = await waitForRun(server.api, "examples/ship", second.id, 150_000);
+    expect(states(held)).toMatchObject({ image: "successful", staging: "successful", approve: "failed", production: "skipped" });
+
+    // Re-running what failed reuses the build and staging; the deploy finds the image the reused build tagged.
+    const rerun = await server.api(`/pipelines/examples/ship/runs/${second.id}/rerun`, { method: "POST", body: JSON.stringify({ only: "failed" }) });
+    expect(rerun.status).toBe(201);
+    const third = ((await rerun.json()) as { run: { id: number } }).run;
+    await decideGate(third.id, "approve");
+    const promoted = await waitForRun(server.api, "examples/ship", third.id, 150_000);
+    expect(states(promoted)).toEqual({ prepare: "reused", image: "reused", staging: "reused", approve: "successful", production: "successful" });
+    const log = await readLog(server.api, "examples/ship", third.id, "production");
     expect(log).toContain("canary step 1/2: 1 of 2 replicas");
     expect(log).toContain("canary step 2/2: 1 of 2 replicas (50%)");
     expect(log).toContain("removed ship-site-prod-canary");

@@ -27,11 +27,12 @@ export default definePipeline({
         ].join("\n"),
       );
     }),
-    image: dockerBuild({ context: "site", tags: ["local/ship-site:${GANTRY_RUN_ID}"], needs: { prepare: "success" } }),
+    // Tagged by the origin run: a re-run of the failed deploys reuses this build, and finds its tag.
+    image: dockerBuild({ context: "site", tags: ["local/ship-site:${GANTRY_ORIGIN_RUN_ID}"], needs: { prepare: "success" } }),
     staging: deploy({
       environment: "staging",
       service: "ship-site",
-      image: "local/ship-site:${GANTRY_RUN_ID}",
+      image: "local/ship-site:${GANTRY_ORIGIN_RUN_ID}",
       replicas: 2,
       strategy: rolling({ parallelism: 1, order: "start-first", monitor: "2s" }),
       healthCheck,
@@ -41,7 +42,7 @@ export default definePipeline({
     production: deploy({
       environment: "production",
       service: "ship-site-prod",
-      image: "local/ship-site:${GANTRY_RUN_ID}",
+      image: "local/ship-site:${GANTRY_ORIGIN_RUN_ID}",
       replicas: 2,
       strategy: canary({ steps: [{ replicas: 1, pause: "3s" }, { percent: 50, pause: "3s" }] }),
       healthCheck,
