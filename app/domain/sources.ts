@@ -243,3 +243,11 @@ export function printable(text: string): string {
 
 /** A commit sha as a person may type it: 7 to 40 hex digits. */
 export const COMMIT_PATTERN = /^[0-9a-f]{7,40}$/;
+
+/**
+ * Whether new settings point a source elsewhere (another repository, branch, folder or
+ * namespace): its mirror and what was loaded from it start over.
+ */
+export function sourceMoved(before: SourceSettings, after: SourceSettings): boolean {
+  return before.repo !== after.repo || before.branch !== after.branch || before.path !== after.path || before.namespace !== after.namespace;
+}

@@ -5,7 +5,7 @@ import type { Db } from "../client.ts";
 import { sourceCommits, sourcePipelineVersions, sources, type LastSync, type SourceState } from "../schema/index.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
-import type { CommitInfo, SourceSettings } from "../../domain/sources.ts";
+import { sourceMoved, type CommitInfo, type SourceSettings } from "../../domain/sources.ts";
 
 export type SourceRow = typeof sources.$inferSelect;
 export type SourceCommitRow = typeof sourceCommits.$inferSelect;
@@ -60,7 +60,7 @@ export async function upsertSource(db: Db, name: string, settings: SourceSetting
     await db.insert(sources).values({ name, ...values, state: "new", createdAt: now });
     return { created: true, changed: true };
   }
-  const moved = existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace;
+  const moved = sourceMoved(settingsOf(existing), settings);
   const changed = moved || JSON.stringify(settingsOf(existing)) !== JSON.stringify(settings) || existing.definedIn !== definedIn;
   if (!changed) return { created: false, changed: false };
   await db

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getVersion, listPipelinesOf, markPipelineDeleted, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
-import { deleteSource, findSourceCommits, getSource, requireSource, listLoadedCommits, listSources, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
+import { deleteSource, findSourceCommits, getSource, requireSource, listLoadedCommits, listSources, settingsOf, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
-import type { EventKind } from "../../domain/event-kinds.ts";
-import { COMMIT_PATTERN, normalizeRepoUrl, type SourceSettings } from "../../domain/sources.ts";
+import { COMMIT_PATTERN, normalizeRepoUrl, sourceMoved, type SourceSettings } from "../../domain/sources.ts";
+import { recordSourceEvent } from "./source-events.ts";
 import type { EventBus } from "../event-bus.ts";
 import { createSourceSyncer, MAX_COMMITS_PER_SYNC, type SyncContext, type SyncOutcome } from "./sync-source.ts";
 import { ancestorsOf, commitsBetween } from "./git.ts";
@@ -57,10 +57,6 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
   let poller: ReturnType<typeof setInterval> | undefined;
   let closed = false;
 
-  const record = async (kind: EventKind, data: Record<string, unknown>) => {
-    await insertEvent(db, { kind, data, at: now() });
-    bus.publish({ kind, ...(typeof data.source === "string" && { source: data.source }) });
-  };
 
   const sync = (name: string): Promise<SyncOutcome> => {
     const queued = next.get(name);
@@ -153,12 +149,12 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
           continue;
         }
         const { created, changed } = await upsertSource(db, name, settings, "config", now());
-        if (changed) await record(created ? "source.added" : "source.changed", { source: name, by: "gantry.toml" });
+        if (changed) await recordSourceEvent({ db, bus, now }, created ? "source.added" : "source.changed", name, { by: "gantry.toml" });
       }
       for (const source of await listSources(db)) {
         if (source.definedIn === "config" && !Object.hasOwn(configured, source.name)) {
           await removeNow(source.name);
-          await record("source.removed", { source: source.name, by: "gantry.toml" });
+          await recordSourceEvent({ db, bus, now }, "source.removed", source.name, { by: "gantry.toml" });
         }
       }
       for (const source of await listSources(db)) requestSync(source.name);
@@ -175,7 +171,7 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       if (existing?.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; change it there`);
       const taken = (await listSources(db)).find((source) => source.name !== name && source.namespace === settings.namespace);
       if (taken) throw new ConflictError(`namespace "${settings.namespace}" is already the namespace of source ${taken.name}`);
-      const moved = existing !== undefined && (existing.repo !== settings.repo || existing.branch !== settings.branch || existing.path !== settings.path || existing.namespace !== settings.namespace);
+      const moved = existing !== undefined && sourceMoved(settingsOf(existing), settings);
       // Another repository, branch, folder or namespace: the mirror and what was loaded from it
       // start over, with no sync of the old settings under way or starting meanwhile.
       const { created, changed } = moved
@@ -186,7 +182,7 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
           })
         : await upsertSource(db, name, settings, "api", now());
       if (changed) {
-        await record(created ? "source.added" : "source.changed", { source: name, by });
+        await recordSourceEvent({ db, bus, now }, created ? "source.added" : "source.changed", name, { by });
         requestSync(name);
       }
       return { source: (await getSource(db, name))!, created };
@@ -195,7 +191,7 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
       const existing = await requireSource(db, name);
       if (existing.definedIn === "config") throw new ConflictError(`source ${name} is defined in gantry.toml; remove it there`);
       await removeNow(name);
-      await record("source.removed", { source: name, by });
+      await recordSourceEvent({ db, bus, now }, "source.removed", name, { by });
     },
     sync: async (name) => {
       await requireSource(db, name);

@@ -6,7 +6,6 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
-import { insertEvent } from "../../db/repos/events.ts";
 import { markCommitLoaded, requireSource, recordCommit, recordVersionAtCommit, updateSourceStatus, type SourceRow } from "../../db/repos/sources.ts";
 import { UpstreamError } from "../../domain/errors.ts";
 import type { ContainerPolicy } from "../../domain/container-policy.ts";
@@ -14,6 +13,7 @@ import { ID_PATTERN } from "../../domain/ids.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { printable, type CommitInfo, type VersionOrigin } from "../../domain/sources.ts";
+import { recordSourceEvent } from "./source-events.ts";
 import type { EventBus } from "../event-bus.ts";
 import type { RunSandbox } from "../executors/run-sandbox.ts";
 import { buildBundle, type PipelineBuilder } from "../pipelines/bundle-build.ts";
@@ -277,7 +277,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         // Kept for whoever looks later (the sync adding a source starts is nobody's request).
         lastSync: { at: at.toISOString(), commits: outcome.commits, loaded: outcome.loaded, versions: outcome.versions.slice(0, 100), failures: outcome.failures.slice(0, 100), warnings: outcome.warnings.slice(0, 100) },
       });
-      await recordSourceEvent(context, name, "source.synced", {
+      await recordSourceEvent(context, "source.synced", name, {
         head: outcome.head?.sha,
         commits: outcome.commits,
         loaded: outcome.loaded,
@@ -289,7 +289,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     } catch (error) {
       const message = (error as Error).message;
       await updateSourceStatus(db, name, { state: "error", lastError: message, lastCheckedAt: now() });
-      await recordSourceEvent(context, name, "source.sync_failed", { error: message });
+      await recordSourceEvent(context, "source.sync_failed", name, { error: message });
       throw error instanceof SyncError ? error : new SyncError(message);
     }
   };
@@ -316,7 +316,3 @@ function fingerprintOf(files: Map<string, string>, file: string, dependencies: s
   return hasher.digest("hex");
 }
 
-async function recordSourceEvent(context: SyncContext, source: string, kind: "source.synced" | "source.sync_failed", data: Record<string, unknown>): Promise<void> {
-  await insertEvent(context.db, { kind, data: { source, ...data }, at: context.now() });
-  context.bus.publish({ kind, source });
-}
