@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startWithPipelines, waitFor, waitForPipeline, type TestGantry } from "./helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import * as v from "valibot";
 import { runAnswer, systemAnswer } from "../app/cli/api-schemas.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { REPO_ROOT } from "./helpers/temp.ts";
-import { cliEnv, runCli, startedRun, type CliResult, cliInBackground as background } from "./helpers/cli.ts";
+import { runCli, startedRun, cliInBackground as background } from "./helpers/cli.ts";
 
 setDefaultTimeout(60_000);
 

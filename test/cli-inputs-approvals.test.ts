@@ -4,7 +4,7 @@
 // `gantry run approve|reject`, and refusals (a viewer, the starter's own run) as exit 2.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { ApiError } from "../app/cli/api-client.ts";
-import { cliEnv, runCli, startedRun, type CliResult, cliInBackground as background } from "./helpers/cli.ts";
+import { cliEnv, runCli, startedRun, cliInBackground as background } from "./helpers/cli.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { startRun, startWithPipelines, waitFor, waitForLog, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(30_000);
 

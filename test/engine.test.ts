@@ -15,7 +15,7 @@ import {
   type RunJson,
   type TestGantry,
 } from "./helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, writeFile } from "./helpers/temp.ts";
 import { processesWith } from "./helpers/processes.ts";
 import { requestCancel } from "../app/db/repos/runs.ts";
 

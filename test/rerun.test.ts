@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startRun, startWithPipelines, waitFor, waitForLog, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(30_000);
 

@@ -2,7 +2,7 @@
 // the API, synced by hand, by webhooks and by polling; a version per commit that changed the
 // folder; diffs; pinned runs; credentials; unreachable remotes; force-pushes; unsafe trees.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createGitRepo, startGitDaemon, startGitHttpServer, type GitRepo, type GitServer } from "./helpers/git-server.ts";
+import { createGitRepo, startGitDaemon, startGitHttpServer, type GitServer } from "./helpers/git-server.ts";
 import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { signBody } from "../app/domain/hmac-signature.ts";

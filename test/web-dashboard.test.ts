@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { readSse, startRun, startTestGantry, waitFor, waitForRun, type SseMessage, type TestGantry } from "./helpers/gantry.ts";
-import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, writeFile } from "./helpers/temp.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);

@@ -2,7 +2,7 @@
 // with a name, insert-or-replace, the producer's run of a reused task, and storage keys for sweeps.
 import { and, asc, desc, eq } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { artifacts, runs, taskExecutions } from "../schema/index.ts";
+import { artifacts, runs } from "../schema/index.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import { executionWhere } from "./runs.ts";
