@@ -8,6 +8,7 @@ import { parseMemory } from "./domain/pipeline-spec.ts";
 import type { RoleMapping } from "./domain/user-roles.ts";
 import { signInSettingsProblem } from "./auth/sign-in-checks.ts";
 import { parseSourceSettings, sourceNameSchema, type SourceSettings } from "./domain/sources.ts";
+import { EXTENSION_VERSIONS_TABLE, extensionVersionsSchema } from "./extension-host/config-file-pins.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -253,6 +254,14 @@ export type Config = { [K in keyof Settings]: SettingValue<K> } & {
   pipelinesDir: string;
   extensionsDir: string;
   dbUrl: string;
+  /** The gantry.toml this config was read from (absolute), when there is one: installs keep their pins in it. */
+  configFile: string | undefined;
+  /**
+   * gantry.toml's [extension_versions]: npm package → the exact version installed at start;
+   * undefined when the file has no such table. No environment variable: the server writes these
+   * pins into the file on install, upgrade and uninstall, and could not write a variable.
+   */
+  extensionVersions: Record<string, string> | undefined;
 };
 
 export interface LoadConfigOptions {
@@ -268,7 +277,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const filePath = resolve(cwd, options.file ?? env.GANTRY_CONFIG ?? "gantry.toml");
   const fromFile = readToml(filePath, options.file !== undefined || env.GANTRY_CONFIG !== undefined);
 
-  const known = new Set<string>(Object.values(SETTINGS).map((setting) => setting.toml));
+  const known = new Set<string>([...Object.values(SETTINGS).map((setting) => setting.toml), EXTENSION_VERSIONS_TABLE]);
   for (const key of flattenTables(fromFile)) {
     if (!known.has(key)) throw new ConfigError(`${filePath}: unknown setting "${key}"`);
   }
@@ -295,6 +304,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   config.pipelinesDir = resolve(cwd, config.pipelinesDir);
   config.extensionsDir = resolve(cwd, config.extensionsDir);
   config.dbUrl ??= `file:${resolve(config.dataDir, "gantry.db")}`;
+  config.configFile = existsSync(filePath) ? filePath : undefined;
+  config.extensionVersions = undefined;
+  if (fromFile[EXTENSION_VERSIONS_TABLE] !== undefined) {
+    const pins = v.safeParse(extensionVersionsSchema, fromFile[EXTENSION_VERSIONS_TABLE]);
+    if (!pins.success) {
+      const key = v.getDotPath(pins.issues[0]);
+      throw new ConfigError(`[${EXTENSION_VERSIONS_TABLE}]${key ? ` ${JSON.stringify(key)}` : ""} in ${filePath}: ${pins.issues[0].message}`);
+    }
+    config.extensionVersions = pins.output;
+  }
   const signInProblem = signInSettingsProblem(config);
   if (signInProblem) throw new ConfigError(signInProblem);
   return config;

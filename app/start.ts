@@ -68,6 +68,9 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // Extensions start once pipelines (and so their subscriptions) are loaded, and once the
   // API's URL is known (container extensions are told where to call back).
   await deps.extensions.start();
+  // Then what gantry.toml pins and is not installed at that version: in the background, as a
+  // slow or unreachable registry must not hold up the start (a failure is logged).
+  void deps.extensionInstaller.applyConfigPins(config.extensionVersions).catch((error) => console.error("gantry.toml [extension_versions] not applied:", error));
   const hooksApp = createHooksReceiver(deps.extensions, MAX_HOOK_BODY_BYTES, {
     db: deps.db,
     secret: (name) => deps.secrets.resolveGlobal(name),

@@ -143,6 +143,31 @@ poll_interval = "off"
   });
 });
 
+describe("extension pins in gantry.toml", () => {
+  it("reads [extension_versions] apart from the [extensions.<id>] config tables, and knows the file it came from", () => {
+    const cwd = workdir('[extensions.hello]\ngreeting = "hi"\n\n[extension_versions]\n"gantry-ext-hello" = "1.2.3"\n"@acme/gantry-ext-deploy" = "0.3.0-beta.1"\n');
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.extensionVersions).toEqual({ "gantry-ext-hello": "1.2.3", "@acme/gantry-ext-deploy": "0.3.0-beta.1" });
+    expect(config.extensionConfigs).toEqual({ hello: { greeting: "hi" } });
+    expect(config.configFile).toBe(join(cwd, "gantry.toml"));
+  });
+
+  it("has no pins and no config file without them", () => {
+    const none = loadConfig({ env: {}, cwd: workdir() });
+    expect(none.configFile).toBeUndefined();
+    expect(none.extensionVersions).toBeUndefined();
+    expect(loadConfig({ env: {}, cwd: workdir("port = 9000\n") }).extensionVersions).toBeUndefined();
+  });
+
+  it("names the package of a pin that is not an exact version, or not a package name", () => {
+    const range = configError(() => loadConfig({ env: {}, cwd: workdir('[extension_versions]\n"gantry-ext-hello" = "^1.2"\n') }));
+    expect(range.message).toContain('[extension_versions] "gantry-ext-hello" in ');
+    expect(range.message).toContain('must be an exact version like "1.2.3"');
+    const name = configError(() => loadConfig({ env: {}, cwd: workdir('[extension_versions]\n"Not A Package" = "1.0.0"\n') }));
+    expect(name.message).toContain("must be an npm package name");
+  });
+});
+
 describe("test servers' config", () => {
   it("reads no gantry.toml of the repository and keeps the built-in extensions", () => {
     const dataDir = tempDir("gantry-data-");

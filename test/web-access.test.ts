@@ -61,6 +61,8 @@ describe("web routes", () => {
     expect(routes).toContain("POST /pipelines/:ns/:id/runs/:run/rerun");
     expect(routes).toContain("POST /system/pause");
     expect(routes).toContain("POST /system/resume");
+    // The registry's list the extensions page loads after itself.
+    expect(routes).toContain("GET /extensions/available");
     // The environments pages: each one walked below like every other.
     expect(routes).toContain("GET /environments");
     expect(routes).toContain("POST /environments/:name/test");

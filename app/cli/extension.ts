@@ -1,6 +1,7 @@
 // `gantry extension ls|logs|available|install|upgrade|uninstall`: the extension modules the
 // server runs (state, subscriptions, error), an extension's recent log, and extensions from
-// the npm registry, installed by the server (integrity-checked, pinned) and started at once.
+// the npm registry, installed by the server (integrity-checked, pinned in its gantry.toml) and
+// started at once.
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
@@ -76,6 +77,13 @@ function startedLine(answer: { id: string; state: string; error?: string | undef
   return `extension ${answer.id} is ${paintExtensionState(answer.state)}${answer.error ? `: ${paint("red", answer.error)}` : ""} (gantry extension logs ${answer.id})`;
 }
 
+/** Where the pin went: gantry.toml, or installed.json only and why. */
+function pinLine(pin: { file: string; problem?: string | undefined } | undefined, removed = false): string | undefined {
+  if (!pin) return undefined;
+  const verb = removed ? "unpinned" : "pinned";
+  return pin.problem ? `${verb} in ${pin.file} only: ${paint("yellow", pin.problem)}` : `${verb} in ${pin.file}`;
+}
+
 const available: Subcommand = {
   usage: "gantry extension available [<search>] [--json]",
   async run(args) {
@@ -116,6 +124,8 @@ const install: Subcommand = {
       return 0;
     }
     console.log(`installed ${data.installed.package}@${data.installed.version} as extension ${data.id} (${data.installed.integrity.slice(0, 20)}...)`);
+    const pinned = pinLine(data.pin);
+    if (pinned) console.log(pinned);
     console.log(startedLine(data));
     return data.state === "running" ? 0 : 1;
   },
@@ -135,6 +145,8 @@ const upgrade: Subcommand = {
     }
     if (data.unchanged) console.log(`extension ${id} is already at ${data.installed.package}@${data.installed.version}`);
     else console.log(`upgraded extension ${id}: ${data.installed.package} ${data.previous ?? "?"} -> ${data.installed.version}`);
+    const pinned = pinLine(data.pin);
+    if (pinned) console.log(pinned);
     console.log(startedLine(data));
     return data.state === "running" ? 0 : 1;
   },
@@ -152,6 +164,8 @@ const uninstall: Subcommand = {
       return 0;
     }
     console.log(`uninstalled extension ${id} (${data.uninstalled.package}@${data.uninstalled.version}); its subscriptions stay until their pipelines drop them`);
+    const unpinned = pinLine(data.pin, true);
+    if (unpinned) console.log(unpinned);
     return 0;
   },
 };

@@ -1,41 +1,27 @@
 // Installs, upgrades and uninstalls extensions published on an npm registry: the package must
 // carry the gantry-extension keyword, its tarball must match the registry's sha512 integrity,
-// it is unpacked (files and folders only, under caps) into <data>/extensions/<id>/ and pinned
-// in <data>/extensions/installed.json, then started in its Worker without a server restart.
+// it is unpacked (package-unpack.ts) into <data>/extensions/<id>/, recorded in installed.json,
+// pinned in gantry.toml's [extension_versions] when the server has that file, and started in
+// its Worker without a server restart. An upgrade starts the new version before the old one's
+// folder goes, and puts the old one back when the new one does not start. At start, what
+// gantry.toml pins and is not installed at that version is installed.
 // No install scripts run and no dependencies are fetched: a package depends on nothing but
 // what the host provides ("gantry", "valibot", "croner"), or bundles the rest.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, posix } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join, posix } from "node:path";
 import * as v from "valibot";
-import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.ts";
+import { ConflictError, NotFoundError, ValidationError, messageOf } from "../domain/errors.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
-import { readTar, TarError } from "../stores/tar.ts";
+import { configFilePin, EXTENSION_VERSIONS_TABLE, writeVersionPin } from "./config-file-pins.ts";
 import { discoverExtensions, RESERVED_EXTENSION_IDS, type ExtensionHost, type ExtensionStatus } from "./host.ts";
+import { INSTALLED_FILE, readInstalled, writeInstalled, type InstalledExtension } from "./installed-extensions.ts";
 import { createNpmRegistry, EXTENSION_KEYWORD, type AvailablePackage, type NpmRegistry, type PackageManifest } from "./npm-registry.ts";
+import { unpackPackage } from "./package-unpack.ts";
+
+export type { InstalledExtension } from "./installed-extensions.ts";
 
 /** Modules the extension host gives every extension (extension-worker.ts): the only dependencies allowed. */
 const HOST_MODULES = new Set(["gantry", "valibot", "croner"]);
-const MAX_UNPACKED_BYTES = 50 * 1024 * 1024;
-const MAX_FILES = 2_000;
-const PINS_FILE = "installed.json";
-
-/** What installed.json records of each installed extension: the pin. */
-export interface InstalledExtension {
-  id: string;
-  package: string;
-  version: string;
-  integrity: string;
-  /** The entry module, relative to the extension's folder. */
-  entry: string;
-  installedAt: string;
-}
-
-const pinsSchema = v.object({
-  extensions: v.record(
-    v.string(),
-    v.object({ package: v.string(), version: v.string(), integrity: v.string(), entry: v.string(), installedAt: v.string() }),
-  ),
-});
 
 export interface ExtensionInstallerOptions {
   /** <data>/extensions: installed extensions' folders and installed.json. */
@@ -45,8 +31,18 @@ export interface ExtensionInstallerOptions {
   /** Ids of container extensions ([extensions.<id>] with an image): taken too. */
   containerIds: string[];
   registryUrl: string;
+  /** The server's gantry.toml, when it has one: its [extension_versions] table gets the pins. */
+  configFile: string | undefined;
   host: ExtensionHost;
   now: () => Date;
+}
+
+/** Where a change's pin was recorded, for a person to find it. */
+export interface PinRecord {
+  /** gantry.toml; installed.json when gantry.toml does not hold the change. */
+  file: string;
+  /** Why gantry.toml does not hold the change: the server has none, or it could not be edited. */
+  problem?: string;
 }
 
 export interface InstallResult {
@@ -55,50 +51,39 @@ export interface InstallResult {
   extension?: ExtensionStatus;
   /** The version replaced by an upgrade. */
   previous?: string;
-  /** An upgrade to the version already installed changes nothing. */
+  /** An upgrade to the version already installed changes nothing (and no pin). */
   unchanged?: boolean;
+  pin?: PinRecord;
 }
+
+export interface UninstallResult {
+  uninstalled: InstalledExtension;
+  pin: PinRecord;
+}
+
+export type AvailableExtension = AvailablePackage & { installed?: { id: string; version: string } };
 
 export interface ExtensionInstaller {
   readonly registry: NpmRegistry;
   list(): InstalledExtension[];
   install(name: string, version?: string): Promise<InstallResult>;
   upgrade(id: string, version?: string): Promise<InstallResult>;
-  uninstall(id: string): Promise<InstalledExtension>;
+  uninstall(id: string): Promise<UninstallResult>;
   /** `timeoutMs`: how long the registry may take (a page waits less than the API). */
-  available(query?: string, timeoutMs?: number): Promise<(AvailablePackage & { installed?: { id: string; version: string } })[]>;
+  available(query?: string, timeoutMs?: number): Promise<AvailableExtension[]>;
+  /**
+   * At start: installs each extension gantry.toml pins that is not installed at that version
+   * (an upgrade, with its way back, when another version is). A failure is logged and the rest
+   * go on. Installed extensions the table does not pin are kept, and logged.
+   */
+  applyConfigPins(versions: Record<string, string> | undefined): Promise<void>;
 }
 
-/** The pins in installed.json; none when it does not exist. */
-export function readInstalled(dir: string): InstalledExtension[] {
-  const path = join(dir, PINS_FILE);
-  if (!existsSync(path)) return [];
-  const parsed = v.safeParse(pinsSchema, JSON.parse(readFileSync(path, "utf8")));
-  if (!parsed.success) throw new Error(`${path} is damaged: ${parsed.issues[0].message}`);
-  return Object.entries(parsed.output.extensions)
-    .filter(([id]) => ID_PATTERN.test(id))
-    .map(([id, pin]) => ({ id, ...pin }))
-    .sort((a, b) => a.id.localeCompare(b.id));
-}
-
-/** Installed extensions the host should start: those whose folder and entry are there. */
-export function installedEntries(dir: string): { id: string; file: string }[] {
-  try {
-    return readInstalled(dir)
-      .map((pin) => ({ id: pin.id, file: join(dir, pin.id, pin.entry) }))
-      .filter((found) => existsSync(found.file));
-  } catch (error) {
-    console.error(`installed extensions are not loaded: ${(error as Error).message}`);
-    return [];
-  }
-}
-
-function writeInstalled(dir: string, pins: InstalledExtension[]): void {
-  const extensions = Object.fromEntries(pins.map(({ id, ...pin }) => [id, pin]));
-  const path = join(dir, PINS_FILE);
-  // Written whole and renamed over: a crash leaves the old file or the new one, never half.
-  writeFileSync(`${path}.tmp`, `${JSON.stringify({ extensions }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+/** The ids of container extensions ([extensions.<id>] with an `image`), which installs may not take. */
+export function containerExtensionIds(configs: Record<string, unknown>): string[] {
+  return Object.entries(configs)
+    .filter(([, table]) => typeof (table as { image?: unknown } | null)?.image === "string")
+    .map(([id]) => id);
 }
 
 /** The extension id a package asks for: package.json's gantry.id, else its unscoped name. */
@@ -133,61 +118,19 @@ function checkManifest(manifest: PackageManifest): void {
   }
 }
 
-/** A path inside the package: the tarball's top folder ("package/") stripped; refused if it leads outside. */
-function packagePath(path: string): string | undefined {
-  const parts = path.split("/").filter((part) => part !== "" && part !== ".");
-  if (path.startsWith("/") || path.includes("\\") || parts.includes("..") || parts.some((part) => part.includes("\0"))) {
-    throw new ValidationError(`the tarball holds an unsafe path: ${JSON.stringify(path)}`);
-  }
-  const inner = parts.slice(1);
-  return inner.length === 0 ? undefined : inner.join("/");
-}
+/**
+ * Whether a version just loaded counts as started: running, or "unconfigured" (its code loaded
+ * and asks for an [extensions.<id>] table: a setting to add, not a broken version).
+ */
+const started = (extension: ExtensionStatus) => extension.state === "running" || extension.state === "unconfigured";
 
-/** Unpacks a .tgz into `target` (which must not exist): files and folders only, within the caps. */
-async function unpack(tarball: Uint8Array, target: string, label: string): Promise<void> {
-  let unpacked = 0;
-  const counting = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      unpacked += chunk.length;
-      // The cap counts the whole tar stream, so a gzip bomb stops here, not once the disk is full.
-      if (unpacked > MAX_UNPACKED_BYTES + 1024 * 1024) controller.error(new ValidationError(`${label}: the unpacked package is larger than ${MAX_UNPACKED_BYTES} bytes`));
-      else controller.enqueue(chunk);
-    },
-  });
-  const stream = new Blob([tarball]).stream().pipeThrough(new DecompressionStream("gzip")).pipeThrough(counting);
-  mkdirSync(target, { recursive: true, mode: 0o700 });
-  let files = 0;
-  let bytes = 0;
-  try {
-    // readTar refuses symlinks, hard links and devices: only files and folders come out.
-    for await (const entry of readTar(stream)) {
-      const path = packagePath(entry.path);
-      if (path === undefined) continue;
-      const destination = join(target, path);
-      if (entry.type === "directory") {
-        mkdirSync(destination, { recursive: true, mode: 0o755 });
-        continue;
-      }
-      if (++files > MAX_FILES) throw new ValidationError(`${label}: the package holds more than ${MAX_FILES} files`);
-      bytes += entry.size;
-      if (bytes > MAX_UNPACKED_BYTES) throw new ValidationError(`${label}: the unpacked package is larger than ${MAX_UNPACKED_BYTES} bytes`);
-      mkdirSync(dirname(destination), { recursive: true, mode: 0o755 });
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of entry.read()) chunks.push(chunk);
-      // A repeated path would replace the earlier file: refuse it (flag "wx"), as npm's packer never writes one.
-      writeFileSync(destination, Buffer.concat(chunks), { mode: 0o644, flag: "wx" });
-    }
-  } catch (error) {
-    if (error instanceof TarError) throw new ValidationError(`${label}: the tarball is not a valid package (${error.message})`);
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new ValidationError(`${label}: the tarball holds a path twice`);
-    if (error instanceof TypeError || (error as Error).name === "ZlibError") throw new ValidationError(`${label}: the tarball is not gzip (${(error as Error).message})`);
-    throw error;
-  }
-}
+const whyNotStarted = (extension: ExtensionStatus) =>
+  extension.state === "starting" ? "still starting after 5 s" : `${extension.state}${extension.error ? `: ${extension.error}` : ""}`;
 
 export function createExtensionInstaller(options: ExtensionInstallerOptions): ExtensionInstaller {
   const { dir, host } = options;
   const registry = createNpmRegistry(options.registryUrl);
+  const installedFile = join(dir, INSTALLED_FILE);
   // One change at a time: two installs of one id must not interleave their folder moves.
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(work: () => Promise<T>): Promise<T> => {
@@ -198,53 +141,133 @@ export function createExtensionInstaller(options: ExtensionInstallerOptions): Ex
 
   const builtInIds = () => new Set([...discoverExtensions(options.builtInDir).map((found) => found.id), ...options.containerIds]);
 
-  /** Downloads, checks and unpacks `manifest`, swaps it in for `id`'s folder, pins it and (re)starts it. */
-  const put = async (id: string, manifest: PackageManifest, previous?: InstalledExtension): Promise<InstallResult> => {
+  /**
+   * Records `name`'s pin at `version` (its removal when undefined) in gantry.toml. When the
+   * server has no gantry.toml, or it cannot be edited, installed.json alone holds the change:
+   * the answer and the log say so, and what the next start will do about it.
+   */
+  const pinInConfig = (name: string, version: string | undefined): PinRecord => {
+    const inJsonOnly = (problem: string): PinRecord => {
+      const change = version === undefined ? `${name} is unpinned in ${installedFile} only` : `${name}@${version} is pinned in ${installedFile} only`;
+      console.warn(`${change}: ${problem}`);
+      return { file: installedFile, problem };
+    };
+    if (!options.configFile) return inJsonOnly("the server runs without a gantry.toml");
+    try {
+      writeVersionPin(options.configFile, name, version);
+      return { file: options.configFile };
+    } catch (error) {
+      const left = configFilePin(options.configFile, name);
+      const consequence =
+        left !== undefined && left !== version
+          ? `; it still pins ${name} = "${left}": ${version === undefined ? "remove" : "change"} that line, or the next start installs ${left} again`
+          : "";
+      return inJsonOnly(`${messageOf(error)}${consequence}`);
+    }
+  };
+
+  /** Downloads and checks `manifest`'s tarball and unpacks it into a staging folder beside the extensions'; its path. */
+  const stage = async (id: string, manifest: PackageManifest, entry: string): Promise<string> => {
     const label = `${manifest.name}@${manifest.version}`;
-    const entry = entryOf(manifest);
     const tarball = await registry.tarball(manifest);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const staging = join(dir, `.staging-${id}-${crypto.randomUUID()}`);
     try {
-      await unpack(tarball, staging, label);
+      await unpackPackage(tarball, staging, label);
       const packed = v.safeParse(v.object({ name: v.string(), version: v.string() }), JSON.parse(readFileSync(join(staging, "package.json"), "utf8")));
       if (!packed.success || packed.output.name !== manifest.name || packed.output.version !== manifest.version) {
         throw new ValidationError(`${label}: the tarball's package.json does not name ${label}`);
       }
       if (!existsSync(join(staging, entry))) throw new ValidationError(`${label}: its entry module ${entry} is not in the package`);
-      const folder = join(dir, id);
-      await host.unload(id);
-      const old = join(dir, `.old-${id}-${crypto.randomUUID()}`);
-      if (existsSync(folder)) renameSync(folder, old);
-      renameSync(staging, folder);
-      rmSync(old, { recursive: true, force: true });
+      return staging;
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });
       if (error instanceof SyntaxError) throw new ValidationError(`${label}: its package.json is not JSON`);
       if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ValidationError(`${label}: the tarball has no package.json`);
       throw error;
     }
-    const installed: InstalledExtension = {
-      id,
-      package: manifest.name,
-      version: manifest.version,
-      integrity: manifest.dist.integrity!.split(/\s+/).find((item) => item.startsWith("sha512-"))!,
-      entry,
-      installedAt: options.now().toISOString(),
-    };
-    writeInstalled(dir, [...readInstalled(dir).filter((pin) => pin.id !== id), installed]);
-    const extension = await host.load(id, join(dir, id, entry));
-    return { installed, extension, ...(previous && { previous: previous.version }) };
   };
 
-  const pinned = (id: string): InstalledExtension => {
+  const recordOf = (id: string, manifest: PackageManifest, entry: string): InstalledExtension => ({
+    id,
+    package: manifest.name,
+    version: manifest.version,
+    integrity: manifest.dist.integrity!.split(/\s+/).find((item) => item.startsWith("sha512-"))!,
+    entry,
+    installedAt: options.now().toISOString(),
+  });
+
+  /** A new id: unpacked into <dir>/<id>, recorded, started and pinned. */
+  const putNew = async (id: string, manifest: PackageManifest): Promise<InstallResult> => {
+    const entry = entryOf(manifest);
+    const staging = await stage(id, manifest, entry);
+    const folder = join(dir, id);
+    // A folder no record names (left by a crash mid-install) gives way.
+    rmSync(folder, { recursive: true, force: true });
+    renameSync(staging, folder);
+    const installed = recordOf(id, manifest, entry);
+    writeInstalled(dir, [...readInstalled(dir).filter((pin) => pin.id !== id), installed]);
+    const extension = await host.load(id, join(folder, entry));
+    return { installed, extension, pin: pinInConfig(manifest.name, manifest.version) };
+  };
+
+  /**
+   * `previous` replaced by `manifest`: the new version is unpacked beside the old one and
+   * started, and only then does the old folder go. One that does not start is taken out, the
+   * old one put back and started again, its record and pin untouched.
+   */
+  const replace = async (previous: InstalledExtension, manifest: PackageManifest): Promise<InstallResult> => {
+    const { id } = previous;
+    const label = `${manifest.name}@${manifest.version}`;
+    const entry = entryOf(manifest);
+    const staging = await stage(id, manifest, entry);
+    const folder = join(dir, id);
+    const old = join(dir, `.old-${id}-${crypto.randomUUID()}`);
+    await host.unload(id);
+    let movedOld = false;
+    let placedNew = false;
+    /** The new version out, the old one back in its folder and started again. */
+    const putBack = async () => {
+      await host.unload(id);
+      rmSync(placedNew ? folder : staging, { recursive: true, force: true });
+      if (movedOld) renameSync(old, folder);
+      if (existsSync(join(folder, previous.entry))) await host.load(id, join(folder, previous.entry));
+    };
+    let extension: ExtensionStatus;
+    try {
+      if (existsSync(folder)) {
+        renameSync(folder, old);
+        movedOld = true;
+      }
+      renameSync(staging, folder);
+      placedNew = true;
+      extension = await host.load(id, join(folder, entry));
+    } catch (error) {
+      await putBack();
+      throw error;
+    }
+    if (!started(extension)) {
+      await putBack();
+      const back = host.get(id);
+      throw new ValidationError(
+        `${label} did not start (${whyNotStarted(extension)}), so extension ${id} stays at ${previous.version}, pinned as before` +
+          (back ? ` (${back.state}${back.error ? `: ${back.error}` : ""})` : " (its folder was missing: nothing runs)"),
+      );
+    }
+    rmSync(old, { recursive: true, force: true });
+    const installed = recordOf(id, manifest, entry);
+    writeInstalled(dir, [...readInstalled(dir).filter((pin) => pin.id !== id), installed]);
+    return { installed, extension, previous: previous.version, pin: pinInConfig(manifest.name, manifest.version) };
+  };
+
+  const recorded = (id: string): InstalledExtension => {
     const pin = readInstalled(dir).find((found) => found.id === id);
     if (pin) return pin;
     if (builtInIds().has(id)) throw new ConflictError(`extension ${id} is built in (GANTRY_EXTENSIONS_DIR or [extensions.${id}]), not installed from a registry`);
     throw new NotFoundError(`no installed extension ${id} (see gantry extension ls)`);
   };
 
-  return {
+  const installer: ExtensionInstaller = {
     registry,
     list: () => readInstalled(dir),
     install: (name, version) =>
@@ -261,26 +284,26 @@ export function createExtensionInstaller(options: ExtensionInstallerOptions): Ex
               : `${manifest.name}: the extension id "${id}" is taken by ${taken.package}`,
           );
         }
-        // An id the host runs without a pin or built-in folder: left by hand in the data dir, say.
+        // An id the host runs without a record or built-in folder: left by hand in the data dir, say.
         if (host.get(id)) throw new ConflictError(`${manifest.name}: the extension id "${id}" is taken by a running extension`);
-        return put(id, manifest);
+        return putNew(id, manifest);
       }),
     upgrade: (id, version) =>
       serial(async () => {
-        const pin = pinned(id);
+        const pin = recorded(id);
         const manifest = await registry.manifest(pin.package, version);
         checkManifest(manifest);
         if (extensionIdOf(manifest) !== id) throw new ConflictError(`${manifest.name}@${manifest.version} names itself extension "${extensionIdOf(manifest)}", not ${id}; uninstall ${id} and install it instead`);
         if (manifest.version === pin.version && host.get(id)) return { installed: pin, extension: host.get(id)!, unchanged: true };
-        return put(id, manifest, pin);
+        return replace(pin, manifest);
       }),
     uninstall: (id) =>
       serial(async () => {
-        const pin = pinned(id);
+        const pin = recorded(id);
         await host.unload(id);
         writeInstalled(dir, readInstalled(dir).filter((found) => found.id !== id));
         rmSync(join(dir, id), { recursive: true, force: true });
-        return pin;
+        return { uninstalled: pin, pin: pinInConfig(pin.package, undefined) };
       }),
     async available(query, timeoutMs) {
       const pins = readInstalled(dir);
@@ -289,31 +312,27 @@ export function createExtensionInstaller(options: ExtensionInstallerOptions): Ex
         return { ...pkg, ...(pin && { installed: { id: pin.id, version: pin.version } }) };
       });
     },
+    async applyConfigPins(versions) {
+      if (versions === undefined) return;
+      const table = `${options.configFile ?? "gantry.toml"} [${EXTENSION_VERSIONS_TABLE}]`;
+      for (const [name, version] of Object.entries(versions)) {
+        const pin = readInstalled(dir).find((found) => found.package === name);
+        if (pin?.version === version && host.get(pin.id)) continue;
+        try {
+          const result = pin ? await installer.upgrade(pin.id, version) : await installer.install(name, version);
+          console.log(`${table}: installed ${name}@${version} as extension ${result.installed.id} (${result.extension?.state ?? "stopped"})`);
+        } catch (error) {
+          const kept = pin ? `; extension ${pin.id} stays at ${pin.version}` : "";
+          console.error(`${table} pins ${name} = "${version}", which could not be installed: ${messageOf(error)}${kept}. The server runs on without it.`);
+        }
+      }
+      // Taken out of the table by hand: kept, never removed behind a person's back.
+      for (const pin of readInstalled(dir)) {
+        if (!Object.hasOwn(versions, pin.package)) {
+          console.warn(`extension ${pin.id} (${pin.package}@${pin.version}) is installed but not pinned in ${table}; it is kept and runs: pin it there, or remove it with gantry extension uninstall ${pin.id}`);
+        }
+      }
+    },
   };
-}
-
-const installers = new WeakMap<object, ExtensionInstaller>();
-
-/** The installer of a server's deps (one per server, so its changes queue one after another). */
-export function installerOf(deps: {
-  config: { dataDir: string; extensionsDir: string; npmRegistry: string; extensionConfigs: Record<string, unknown> };
-  extensions: ExtensionHost;
-  now: () => Date;
-}): ExtensionInstaller {
-  let installer = installers.get(deps);
-  if (!installer) {
-    const { config } = deps;
-    installer = createExtensionInstaller({
-      dir: join(config.dataDir, "extensions"),
-      builtInDir: config.extensionsDir,
-      containerIds: Object.entries(config.extensionConfigs)
-        .filter(([, table]) => typeof (table as { image?: unknown } | null)?.image === "string")
-        .map(([id]) => id),
-      registryUrl: config.npmRegistry,
-      host: deps.extensions,
-      now: deps.now,
-    });
-    installers.set(deps, installer);
-  }
   return installer;
 }

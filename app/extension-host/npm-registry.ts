@@ -9,6 +9,12 @@ export const EXTENSION_KEYWORD = "gantry-extension";
 /** A packed extension larger than this is refused (a bundled extension is a few hundred KB). */
 export const MAX_TARBALL_BYTES = 20 * 1024 * 1024;
 const TIMEOUT_MS = 15_000;
+/** A search's answer is reused this long: the extensions page asks on every visit. */
+const SEARCH_CACHE_MS = 60_000;
+/** A failed search is remembered this long only: the registry may be back in a moment. */
+const FAILED_SEARCH_CACHE_MS = 10_000;
+/** Searches remembered at most (queries come from users). */
+const SEARCH_CACHE_ENTRIES = 50;
 
 /** npm's package-name rules: lower case, an optional @scope/, at most 214 characters. */
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
@@ -72,7 +78,11 @@ export interface NpmRegistry {
   readonly url: string;
   /** The manifest of one version (exact, or a dist-tag; "latest" when none is given). */
   manifest(name: string, version?: string): Promise<PackageManifest>;
-  /** Packages with the gantry-extension keyword, optionally matching `query`. */
+  /**
+   * Packages with the gantry-extension keyword, optionally matching `query`. One answer per
+   * query is reused for a minute (a failure for a few seconds), and callers asking while a
+   * search is under way share it.
+   */
   search(query?: string, timeoutMs?: number): Promise<AvailablePackage[]>;
   /** The tarball's bytes, once their sha512 matches the manifest's dist.integrity. */
   tarball(manifest: PackageManifest): Promise<Uint8Array>;
@@ -103,6 +113,24 @@ export function createNpmRegistry(url: string): NpmRegistry {
     }
   };
 
+  const searchNow = async (words: string, timeoutMs: number | undefined): Promise<AvailablePackage[]> => {
+    const find = async (text: string) => {
+      const response = await get(`${base}/-/v1/search?${new URLSearchParams({ text, size: "100" })}`, timeoutMs);
+      if (!response.ok) throw new UpstreamError(`the npm registry at ${base} answered ${response.status} to a search`);
+      const found = v.safeParse(searchSchema, await json(response, "a search"));
+      if (!found.success) throw new UpstreamError(`the npm registry at ${base} answered a search with a malformed document`);
+      return found.output.objects.map((object) => object.package);
+    };
+    let packages = await find([`keywords:${EXTENSION_KEYWORD}`, words].filter(Boolean).join(" "));
+    // Not every registry reads "keywords:" (verdaccio searches names and descriptions): then
+    // search the words alone and keep the packages that carry the keyword.
+    if (packages.length === 0) packages = await find(words);
+    return packages
+      .filter((pkg) => pkg.keywords?.includes(EXTENSION_KEYWORD))
+      .map((pkg) => ({ name: pkg.name, version: pkg.version ?? pkg["dist-tags"]?.latest ?? "?", ...(pkg.description && { description: pkg.description }) }));
+  };
+  const searches = new Map<string, { until: number; answer: Promise<AvailablePackage[]> }>();
+
   return {
     url: base,
     async manifest(name, version = "latest") {
@@ -122,22 +150,19 @@ export function createNpmRegistry(url: string): NpmRegistry {
       if (!manifest.success) throw new UpstreamError(`${name}@${exact} on ${base} has a malformed manifest (${v.getDotPath(manifest.issues[0]) ?? "manifest"}: ${manifest.issues[0].message})`);
       return manifest.output;
     },
-    async search(query, timeoutMs) {
-      const find = async (text: string) => {
-        const response = await get(`${base}/-/v1/search?${new URLSearchParams({ text, size: "100" })}`, timeoutMs);
-        if (!response.ok) throw new UpstreamError(`the npm registry at ${base} answered ${response.status} to a search`);
-        const found = v.safeParse(searchSchema, await json(response, "a search"));
-        if (!found.success) throw new UpstreamError(`the npm registry at ${base} answered a search with a malformed document`);
-        return found.output.objects.map((object) => object.package);
-      };
+    search(query, timeoutMs) {
       const words = query?.trim() ?? "";
-      let packages = await find([`keywords:${EXTENSION_KEYWORD}`, words].filter(Boolean).join(" "));
-      // Not every registry reads "keywords:" (verdaccio searches names and descriptions): then
-      // search the words alone and keep the packages that carry the keyword.
-      if (packages.length === 0) packages = await find(words);
-      return packages
-        .filter((pkg) => pkg.keywords?.includes(EXTENSION_KEYWORD))
-        .map((pkg) => ({ name: pkg.name, version: pkg.version ?? pkg["dist-tags"]?.latest ?? "?", ...(pkg.description && { description: pkg.description }) }));
+      const cached = searches.get(words);
+      if (cached && performance.now() < cached.until) return cached.answer;
+      const entry = { until: performance.now() + SEARCH_CACHE_MS, answer: searchNow(words, timeoutMs) };
+      entry.answer.catch(() => {
+        entry.until = Math.min(entry.until, performance.now() + FAILED_SEARCH_CACHE_MS);
+      });
+      searches.delete(words);
+      searches.set(words, entry);
+      // A Map iterates in insertion order: the first key is the oldest search.
+      if (searches.size > SEARCH_CACHE_ENTRIES) searches.delete(searches.keys().next().value!);
+      return entry.answer;
     },
     async tarball(manifest) {
       const label = `${manifest.name}@${manifest.version}`;

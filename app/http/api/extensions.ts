@@ -9,7 +9,7 @@ import { listSubscriptions, type SubscriptionRow } from "../../db/repos/subscrip
 import { NotFoundError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
 import type { ExtensionStatus } from "../../extension-host/host.ts";
-import { installerOf, type InstalledExtension, type InstallResult } from "../../extension-host/extension-installer.ts";
+import type { InstalledExtension, InstallResult, PinRecord } from "../../extension-host/extension-installer.ts";
 import { packageNameSchema, versionSchema } from "../../extension-host/npm-registry.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
@@ -49,11 +49,19 @@ function extensionJson(status: ExtensionStatus, subscriptions: readonly Subscrip
   };
 }
 
-/** The pin of `id` when it was installed from a registry (and not shadowed by a built-in of the same id). */
-const pinOf = (c: Context<AppEnv>, status: ExtensionStatus): InstalledExtension | undefined =>
-  installerOf(c.get("deps"))
-    .list()
-    .find((pin) => pin.id === status.id && status.file.startsWith(join(c.get("deps").config.dataDir, "extensions")));
+/**
+ * installed.json read once per answer; the function returned gives an extension's record when
+ * it runs the installed code (not a built-in of the same id, which wins).
+ */
+function installedRecords(c: Context<AppEnv>) {
+  const { extensionInstaller, config } = c.get("deps");
+  const records = new Map(extensionInstaller.list().map((pin) => [pin.id, pin]));
+  const installedDir = `${join(config.dataDir, "extensions")}/`;
+  return (status: ExtensionStatus): InstalledExtension | undefined => (status.file.startsWith(installedDir) ? records.get(status.id) : undefined);
+}
+
+/** Where a change's pin went: gantry.toml, or installed.json and why not gantry.toml. */
+const pinJson = (pin: PinRecord) => ({ file: pin.file, ...(pin.problem && { problem: pin.problem }) });
 
 /** What install and upgrade answer: the pin and the extension's state once started. */
 const installAnswer = (result: InstallResult) => ({
@@ -63,6 +71,7 @@ const installAnswer = (result: InstallResult) => ({
   ...(result.unchanged && { unchanged: true }),
   state: result.extension?.state ?? "stopped",
   ...(result.extension?.error && { error: result.extension.error }),
+  ...(result.pin && { pin: pinJson(result.pin) }),
 });
 
 const idParam = v.object({ id: idSchema });
@@ -72,28 +81,29 @@ export const extensionsApi = new Hono<AppEnv>()
     const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
     const subscriptions = await subscriptionsByExtension(c);
     const errorOf = await subscriptionErrors(c.get("deps"), [...subscriptions.values()].flat());
-    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES, pinOf(c, status))) });
+    const recordOf = installedRecords(c);
+    return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES, recordOf(status))) });
   })
   // The registry's extensions (keyword gantry-extension); 502 with the reason when it cannot be reached.
   .get("/available", permit("extensions", "read"), validate("query", v.object({ q: v.optional(v.pipe(v.string(), v.maxLength(200))) })), async (c) => {
-    const installer = installerOf(c.get("deps"));
+    const installer = c.get("deps").extensionInstaller;
     const packages = await installer.available(c.req.valid("query").q);
     return c.json({ registry: installer.registry.url, packages });
   })
   .post("/install", permit("extensions", "write"), permit("system", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
     const body = c.req.valid("json");
-    const result = await installerOf(c.get("deps")).install(body.package, body.version);
+    const result = await c.get("deps").extensionInstaller.install(body.package, body.version);
     return c.json(installAnswer(result), 201);
   })
   .post("/:id/upgrade", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
     const { id } = c.req.valid("param");
-    const result = await installerOf(c.get("deps")).upgrade(id, c.req.valid("json").version);
+    const result = await c.get("deps").extensionInstaller.upgrade(id, c.req.valid("json").version);
     return c.json(installAnswer(result));
   })
   .delete("/:id", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
-    const pin = await installerOf(c.get("deps")).uninstall(id);
-    return c.json({ id, uninstalled: installedJson(pin) });
+    const result = await c.get("deps").extensionInstaller.uninstall(id);
+    return c.json({ id, uninstalled: installedJson(result.uninstalled), pin: pinJson(result.pin) });
   })
   .get("/:id", permit("extensions", "read"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
@@ -101,5 +111,5 @@ export const extensionsApi = new Hono<AppEnv>()
     if (!status) throw new NotFoundError(`no extension ${id}`);
     const subscriptions = await subscriptionsByExtension(c, id);
     const rows = subscriptions.get(id) ?? [];
-    return c.json({ extension: extensionJson(status, rows, await subscriptionErrors(c.get("deps"), rows), undefined, pinOf(c, status)) });
+    return c.json({ extension: extensionJson(status, rows, await subscriptionErrors(c.get("deps"), rows), undefined, installedRecords(c)(status)) });
   });

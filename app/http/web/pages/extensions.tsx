@@ -1,7 +1,7 @@
 // The extensions page: every extension the server runs, its state, its error and how many
 // subscriptions (of pipelines the caller may read) it serves; those installed from the npm
 // registry with their pinned versions (Upgrade, Uninstall), and the registry's extensions
-// (Install), or why the registry cannot be listed.
+// (Install), loaded after the page (components/extensions-available.tsx).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { ExtensionStatus } from "../../../extension-host/host.ts";
 import { ExtensionStateBadge } from "../components/admin-extension-state.tsx";
@@ -11,7 +11,7 @@ import { TableHead } from "../components/table-head.tsx";
 import { ConfirmButton, Notice } from "../components/admin-forms.tsx";
 import { CsrfField } from "../layouts/page.tsx";
 import type { InstalledExtension } from "../../../extension-host/extension-installer.ts";
-import type { AvailablePackage } from "../../../extension-host/npm-registry.ts";
+import { AvailableLoading, AvailableSection } from "../components/extensions-available.tsx";
 
 export interface ExtensionsPageProps {
   session: PageSession;
@@ -20,8 +20,8 @@ export interface ExtensionsPageProps {
   subscriptionCounts: Map<string, number>;
   /** Extensions installed from the registry, with their pins. */
   installed: InstalledExtension[];
-  /** The registry's extensions, or why they could not be listed. */
-  available: { registry: string; packages: (AvailablePackage & { installed?: { id: string; version: string } })[] } | { registry: string; error: string };
+  /** The npm registry installs come from; its list loads after the page. */
+  registry: string;
   /** Whether the session may install, upgrade and uninstall (extensions:write). */
   canWrite: boolean;
   notice?: { kind: "ok" | "problem"; text: string };
@@ -75,67 +75,7 @@ function InstalledSection({ session, installed, extensions, canWrite }: Pick<Ext
   );
 }
 
-function AvailableSection({ session, available, canWrite }: Pick<ExtensionsPageProps, "session" | "available" | "canWrite">) {
-  return (
-    <section class="card admin-card" aria-labelledby="extensions-available">
-      <h2 id="extensions-available">Available</h2>
-      <p class="muted">
-        Packages with the <code>gantry-extension</code> keyword on <code>{available.registry}</code>. Installing checks the package's sha512 integrity, runs no install scripts and pins the version.
-      </p>
-      {"error" in available ? (
-        <p class="notice problem" role="alert">
-          The registry cannot be listed: {available.error}. Installed extensions keep running.
-        </p>
-      ) : available.packages.length === 0 ? (
-        <p class="muted">No extensions on the registry.</p>
-      ) : (
-        <table class="list admin-stack">
-          <TableHead columns={["Package", "Latest", "Description", ""]} />
-          <tbody>
-            {available.packages.map((pkg) => (
-              <tr>
-                <th scope="row">{pkg.name}</th>
-                <td data-label="Latest">
-                  <code>{pkg.version}</code>
-                </td>
-                <td data-label="Description">{pkg.description ?? ""}</td>
-                <td>
-                  {pkg.installed ? (
-                    <span class="muted">
-                      installed as {pkg.installed.id} ({pkg.installed.version})
-                    </span>
-                  ) : (
-                    canWrite && (
-                      <form method="post" action="/extensions/install" class="inline">
-                        <CsrfField session={session} />
-                        <input type="hidden" name="package" value={pkg.name} />
-                        <button type="submit" class="small" aria-label={`Install ${pkg.name}`}>
-                          Install
-                        </button>
-                      </form>
-                    )
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {canWrite && (
-        <form method="post" action="/extensions/install" class="admin-form">
-          <CsrfField session={session} />
-          <label for="install-package">Package</label>
-          <input id="install-package" name="package" required placeholder="gantry-extension-name" />
-          <label for="install-version">Version (latest when empty)</label>
-          <input id="install-version" name="version" placeholder="1.2.3" />
-          <button type="submit">Install</button>
-        </form>
-      )}
-    </section>
-  );
-}
-
-export function ExtensionsPage({ session, extensions, subscriptionCounts, installed, available, canWrite, notice }: ExtensionsPageProps) {
+export function ExtensionsPage({ session, extensions, subscriptionCounts, installed, registry, canWrite, notice }: ExtensionsPageProps) {
   return (
     <Page title="Extensions" session={session} section="extensions">
       <h1>Extensions</h1>
@@ -173,7 +113,9 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts, instal
         )}
       </section>
       <InstalledSection session={session} installed={installed} extensions={extensions} canWrite={canWrite} />
-      <AvailableSection session={session} available={available} canWrite={canWrite} />
+      <AvailableSection session={session} registry={registry} canWrite={canWrite}>
+        <AvailableLoading />
+      </AvailableSection>
     </Page>
   );
 }
