@@ -23,7 +23,6 @@ import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { startDeployTask } from "./engine/executors/deploy-task.ts";
-import { providerFor } from "./engine/deploy/providers.ts";
 import { createEnvironmentAdmin, type EnvironmentAdmin } from "./engine/deploy/environments.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
 import type { ContainerPolicy } from "./domain/container-policy.ts";
@@ -40,7 +39,8 @@ import { engineNode } from "./engine/node-identity.ts";
 import { GANTRY_VERSION } from "./version.ts";
 import { createLogStore, type LogStore } from "./stores/logs.ts";
 import { createExtensionHost, type ExtensionHost } from "./extension-host/host.ts";
-import { installedEntries } from "./extension-host/extension-installer.ts";
+import { containerExtensionIds, createExtensionInstaller, type ExtensionInstaller } from "./extension-host/extension-installer.ts";
+import { installedEntries } from "./extension-host/installed-extensions.ts";
 import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
 import { secureDataDir } from "./stores/data-dir.ts";
@@ -80,6 +80,8 @@ export interface Deps {
   authLimiter: FailedAuthLimiter;
   /** Extension modules (triggers), each in its own Worker. */
   extensions: ExtensionHost;
+  /** Installs, upgrades and uninstalls extensions from the npm registry; one per server, so its changes queue one after another. */
+  extensionInstaller: ExtensionInstaller;
   /** Sign-in through an identity provider: each configured provider, and the flows in between. */
   signIns: { flows: SignInFlows; oidc?: OidcSignIn; github?: GithubSignIn };
   /** Where this server's API answers; set once the server listens. */
@@ -129,6 +131,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     maxLimits: containerLimits.maxima,
   };
   const dockerConnection = createDockerClient(config.dockerHost);
+  const environments = createEnvironmentAdmin({ db, bus, secrets, now, ...(config.dockerHost !== undefined && { defaultDockerHost: config.dockerHost }) });
   // Names this server's containers for its janitor; derived from the database, whose runs
   // they belong to, so a restart on the same data still finds its orphans.
   const instance = new Bun.CryptoHasher("sha256").update(config.dbUrl).digest("hex").slice(0, 16);
@@ -143,7 +146,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
         db,
         now,
         secret: (name) => secrets.resolveGlobal(name),
-        providerFor: (environment) => providerFor(environment, { ...(config.dockerHost && { defaultDockerHost: config.dockerHost }) }),
+        environments,
       }),
     ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
   });
@@ -254,9 +257,17 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     containers: { connection: dockerConnection, instance, apiUrl: () => urls.api },
     sources,
   });
+  const extensionInstaller = createExtensionInstaller({
+    dir: join(config.dataDir, "extensions"),
+    builtInDir: config.extensionsDir,
+    containerIds: containerExtensionIds(config.extensionConfigs),
+    registryUrl: config.npmRegistry,
+    configFile: config.configFile,
+    host: extensions,
+    now,
+  });
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  const environments = createEnvironmentAdmin({ db, bus, secrets, now, ...(config.dockerHost !== undefined && { defaultDockerHost: config.dockerHost }) });
-  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, signIns, urls };
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls };
 }

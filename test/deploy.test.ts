@@ -7,6 +7,8 @@ import Docker from "dockerode";
 import { buildServiceImage, ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
 import { startWithPipelines, waitFor, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { runCli } from "./helpers/cli.ts";
+import { startRegistry } from "./helpers/registry.ts";
+import { mkdirSync } from "node:fs";
 
 setDefaultTimeout(120_000);
 
@@ -102,6 +104,9 @@ describe("deploy()", () => {
   it("tests the environment's connection: the engine is a swarm manager", async () => {
     const tested = (await (await gantry.api("/environments/staging/test", { method: "POST" })).json()) as { ok: boolean; detail?: string };
     expect(tested.ok).toBe(true);
+    // The test's answer is the environment's status until the next one (or a deploy).
+    const { environment } = (await (await gantry.api("/environments/staging")).json()) as { environment: { status: { state: string; detail: string; checkedAt: string } } };
+    expect(environment.status).toEqual({ state: "ok", detail: expect.stringContaining("swarm manager at 127.0.0.1"), checkedAt: expect.any(String) });
   });
 
   it("rolls the service out with the environment's secret, and the environment tells what runs now", async () => {
@@ -147,6 +152,11 @@ describe("deploy()", () => {
     };
     expect(staging.current).toEqual([expect.objectContaining({ image: "local/e2e-web:1", by: "bootstrap" })]);
     expect(staging.deployments[0]).toMatchObject({ image: "local/e2e-web:1", state: "succeeded", strategy: "rollback", by: "bootstrap" });
+    // Rolling back again goes further back, not to the image just left: here there is nothing older.
+    const again = await runCli(["deploy", "rollback", "staging", SERVICE], { server: { url: gantry.url, token: gantry.token } });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain(`service ${SERVICE} of environment staging has no earlier successful deployment to go back to`);
+    expect((await serviceImage()).image).toBe("local/e2e-web:1");
     // A service never deployed has nothing to go back to.
     const none = await runCli(["deploy", "rollback", "staging", "nothing-here"], { server: { url: gantry.url, token: gantry.token } });
     expect(none.exitCode).toBe(2);
@@ -212,6 +222,44 @@ export default definePipeline({ id: "pirate", tasks: { web: deploy({ environment
     const started = (await (await gantry.api("/pipelines/default/pirate/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
     const run = (await waitForRun(gantry.api, "default/pirate", started.run.id, 60_000)) as unknown as RunJson;
     expect(run.tasks.find((task) => task.id === "web")?.reason).toContain(`service ${SERVICE} belongs to environment staging, not other`);
+  });
+
+  it("deploys a namespace's pipeline to its namespace's own environment before the shared one of that name, through its registry", async () => {
+    const registry = await startRegistry();
+    const TEAM_SERVICE = "gantry-e2e-team";
+    const reference = `${registry.address}/local/e2e-web:2`;
+    try {
+      const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", namespace: "team", provider: "swarm", config: { registry: registry.address } }) });
+      expect(created.status).toBe(201);
+      const TEAM = `import { definePipeline, deploy } from "gantry";
+export default definePipeline({ id: "web", tasks: { web: deploy({ environment: "staging", service: "${TEAM_SERVICE}", image: "local/e2e-web:2", strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 500 } }) } });
+`;
+      mkdirSync(`${gantry.pipelinesDir}/team`, { recursive: true });
+      await Bun.write(`${gantry.pipelinesDir}/team/web.ts`, TEAM);
+      await waitFor(async () => ((await gantry.api("/pipelines/team/web")).status === 200 ? true : undefined), 20_000);
+      const started = (await (await gantry.api("/pipelines/team/web/runs", { method: "POST", body: "{}" })).json()) as { run: { id: number } };
+      const run = (await waitForRun(gantry.api, "team/web", started.run.id, 60_000)) as unknown as RunJson;
+      const log = await (await gantry.api(`/pipelines/team/web/runs/${run.id}/tasks/web/logs`)).text();
+      expect(run.state).toBe("successful");
+      expect(log).toContain(`pushing local/e2e-web:2 to ${registry.address} as ${reference}`);
+      expect(log).toContain(`deploying ${reference} to service ${TEAM_SERVICE} of environment team/staging (swarm)`);
+      const service = (await docker.getService(TEAM_SERVICE).inspect()) as { Spec: { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Image: string } } } };
+      expect(service.Spec.TaskTemplate.ContainerSpec.Image).toBe(reference);
+      expect(service.Spec.Labels["gantry.environment"]).toBe("team/staging");
+      // The team's environment tells what runs there, the shared one of the same name does not.
+      const team = (await (await gantry.api("/environments/staging?namespace=team")).json()) as { environment: { namespace: string; status: { state: string } }; current: { service: string; image: string }[] };
+      expect(team.environment.namespace).toBe("team");
+      expect(team.environment.status.state).toBe("ok");
+      expect(team.current).toEqual([expect.objectContaining({ service: TEAM_SERVICE, image: reference })]);
+      const shared = (await (await gantry.api("/environments/staging")).json()) as { current: { service: string }[] };
+      expect(shared.current.map((entry) => entry.service)).not.toContain(TEAM_SERVICE);
+    } finally {
+      await docker.getService(TEAM_SERVICE).remove().catch(() => undefined);
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${TEAM_SERVICE}`] } })).length > 0) await Bun.sleep(250);
+      await docker.getImage(reference).remove({ force: true }).catch(() => undefined);
+      await registry.stop();
+    }
   });
 
   it("switches a blue-green service to the new color once it is healthy, through a pipeline", async () => {

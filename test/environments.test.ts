@@ -1,7 +1,9 @@
 // /api/v1/environments on a real server: create, read, change and delete environments, every
 // problem of a body named, secrets checked by name and never shown, permissions by environment
-// name, what runs in an environment now and its history, and a connection test against an
-// engine that answers nothing (no swarm needed: this file never touches the machine's swarm).
+// key, what runs in an environment now and its history, a connection test against an engine
+// that answers nothing (no swarm needed: this file never touches the machine's swarm) and the
+// status it leaves, a namespace's own environments beside the shared ones (`?namespace=`), and
+// the registry an environment's deploys push to with the secret holding its credentials.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { finishDeployment, insertDeployment } from "../app/db/repos/deployments.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
@@ -25,8 +27,10 @@ const send = (method: string, path: string, body: unknown) => api(path, { method
 
 interface EnvironmentJson {
   name: string;
+  namespace: string | null;
   provider: string;
-  config: { dockerHost?: string };
+  config: { dockerHost?: string; registry?: string; registryAuth?: string };
+  status: { state: "ok" | "failing" | "unknown"; detail?: string; checkedAt?: string };
   secrets: string[];
   description?: string;
   createdAt: string;
@@ -67,10 +71,13 @@ describe("environments", () => {
     const { environment } = (await created.json()) as { environment: EnvironmentJson };
     expect(environment).toMatchObject({
       name: "staging",
+      namespace: null,
       provider: "swarm",
       config: { dockerHost: NOWHERE },
       secrets: ["DB_PASSWORD"],
       description: "Where changes land first",
+      // Nothing has tested it yet, nor deployed to it.
+      status: { state: "unknown" },
     });
     expect(environment.createdAt).toBe(environment.updatedAt);
 
@@ -134,8 +141,6 @@ describe("environments", () => {
       "protection.branches: a pattern may hold only letters, digits, . _ - / and *",
       'protection takes pipelines, branches, approval and wait, not "colour"',
       "provider must be one of: swarm",
-      'config.dockerHost must be "unix:///path/to/docker.sock" or "tcp://host:port"',
-      "unknown field config.region",
       'secrets: "db.password" cannot be given as an environment variable',
       'secrets: "GANTRY_TOKEN": GANTRY_* names are reserved',
       'secrets: "A" is named twice',
@@ -143,6 +148,11 @@ describe("environments", () => {
     ]) {
       expect(message).toContain(part);
     }
+    // The config is checked by the provider's own schema, so with a provider Gantry knows.
+    const config = await errorOf(await send("POST", "/environments", { name: "config-check", provider: "swarm", config: { dockerHost: "http://manager:2375", region: "eu" } }), 400, "invalid");
+    expect(config).toContain("unknown field config.region");
+    const host = await errorOf(await send("POST", "/environments", { name: "config-check", provider: "swarm", config: { dockerHost: "http://manager:2375" } }), 400, "invalid");
+    expect(host).toContain('config.dockerHost must be "unix:///path/to/docker.sock" or "tcp://host:port"');
   });
 
   it("asks for what is missing and checks engine URLs", async () => {
@@ -282,5 +292,138 @@ describe("environment permissions", () => {
     expect((await as(secret, "POST", "/environments/staging/test")).status).toBe(200);
     expect(await errorOf(await as(secret, "PUT", "/environments/staging", { provider: "swarm" }), 403, "forbidden")).toContain("environments:write on staging");
     expect(await errorOf(await as(secret, "DELETE", "/environments/staging"), 403, "forbidden")).toContain("environments:write on staging");
+  });
+});
+
+describe("environments of a namespace", () => {
+  const body = async (response: Response) => ((await response.json()) as { environment: EnvironmentJson }).environment;
+
+  it("keeps a namespace's own beside a shared one of the same name, each by its address", async () => {
+    expect((await send("PUT", "/environments/qa", { provider: "swarm", config: { dockerHost: NOWHERE }, description: "shared" })).status).toBe(201);
+    const own = await send("POST", "/environments", { name: "qa", namespace: "team-a", provider: "swarm", config: { dockerHost: "tcp://127.0.0.1:10" }, description: "team-a's" });
+    expect(own.status).toBe(201);
+    expect(await body(own)).toMatchObject({ name: "qa", namespace: "team-a", config: { dockerHost: "tcp://127.0.0.1:10" }, description: "team-a's" });
+    // A second of either is taken; a third namespace's is not.
+    expect(await errorOf(await send("POST", "/environments", { name: "qa", namespace: "team-a", provider: "swarm" }), 409, "conflict")).toContain("environment team-a/qa already exists");
+    expect((await send("PUT", "/environments/qa?namespace=team-b", { provider: "swarm", description: "team-b's" })).status).toBe(201);
+
+    expect(await body(await api("/environments/qa"))).toMatchObject({ namespace: null, description: "shared" });
+    expect(await body(await api("/environments/qa?namespace=team-a"))).toMatchObject({ namespace: "team-a", description: "team-a's" });
+    expect(await errorOf(await api("/environments/qa?namespace=team-c"), 404, "not_found")).toBe("environment team-c/qa not found");
+    expect(await errorOf(await api("/environments/qa?namespace=Team_A"), 400, "invalid")).toContain("namespace");
+
+    // Changing one leaves the other as it was.
+    expect((await send("PUT", "/environments/qa?namespace=team-a", { provider: "swarm", description: "team-a's, changed" })).status).toBe(200);
+    expect((await body(await api("/environments/qa"))).description).toBe("shared");
+  });
+
+  it("lists every environment, or with ?namespace= what that namespace's deploys reach", async () => {
+    const all = (await (await api("/environments")).json()) as { environments: EnvironmentJson[] };
+    const keys = all.environments.map((one) => (one.namespace === null ? one.name : `${one.namespace}/${one.name}`));
+    expect(keys).toEqual(expect.arrayContaining(["qa", "team-a/qa", "team-b/qa", "production"]));
+
+    const reach = (await (await api("/environments?namespace=team-a")).json()) as { environments: EnvironmentJson[] };
+    const reached = reach.environments.map((one) => `${one.namespace ?? "*"}/${one.name}`);
+    expect(reached).toContain("team-a/qa");
+    expect(reached).toContain("*/qa");
+    expect(reached).toContain("*/production");
+    expect(reached).not.toContain("team-b/qa");
+    expect(await errorOf(await api("/environments?namespace=../x"), 400, "invalid")).toContain("namespace");
+  });
+
+  it("lets a permission on team-a/.* manage team-a's own environments and nothing else", async () => {
+    const secret = await tokenWithRole("team-a-envs", [{ resource: "environments", target: "team-a/.*", actions: ["read", "write"] }]);
+    const list = (await (await as(secret, "GET", "/environments")).json()) as { environments: EnvironmentJson[] };
+    expect(list.environments.map((one) => `${one.namespace}/${one.name}`)).toEqual(["team-a/qa"]);
+
+    expect((await as(secret, "GET", "/environments/qa?namespace=team-a")).status).toBe(200);
+    expect((await as(secret, "POST", "/environments", { name: "preview", namespace: "team-a", provider: "swarm" })).status).toBe(201);
+    expect((await as(secret, "PUT", "/environments/preview?namespace=team-a", { provider: "swarm", description: "mine" })).status).toBe(200);
+    expect((await as(secret, "POST", "/environments/preview/test?namespace=team-a")).status).toBe(200);
+
+    // The shared one of the same name and another namespace's are refused first, by key.
+    expect(await errorOf(await as(secret, "GET", "/environments/qa"), 403, "forbidden")).toContain("environments:read on qa");
+    expect(await errorOf(await as(secret, "PUT", "/environments/qa", { provider: "swarm" }), 403, "forbidden")).toContain("environments:write on qa");
+    expect(await errorOf(await as(secret, "DELETE", "/environments/qa?namespace=team-b"), 403, "forbidden")).toContain("environments:write on team-b/qa");
+    expect(await errorOf(await as(secret, "POST", "/environments", { name: "preview", provider: "swarm" }), 403, "forbidden")).toContain("environments:write on preview");
+    expect(await errorOf(await as(secret, "POST", "/environments", { name: "preview", namespace: "team-b", provider: "swarm" }), 403, "forbidden")).toContain(
+      "environments:write on team-b/preview",
+    );
+    expect(await errorOf(await as(secret, "POST", "/environments/qa/services/web/rollback?namespace=team-b"), 403, "forbidden")).toContain("environments:write on team-b/qa");
+
+    expect((await as(secret, "DELETE", "/environments/preview?namespace=team-a")).status).toBe(204);
+    expect((await api("/environments/qa")).status).toBe(200);
+    expect((await api("/environments/qa?namespace=team-b")).status).toBe(200);
+  });
+
+  it("keeps each one's deployments apart", async () => {
+    const at = new Date(Date.UTC(2025, 0, 2));
+    const id = await insertDeployment(gantry.deps.db, { environment: "team-a/qa", service: "web", image: "team-a-app:1", namespace: "team-a", pipelineId: "ship", runId: 1, taskId: "deploy", strategy: "rolling", startedAt: at });
+    await finishDeployment(gantry.deps.db, id, { state: "succeeded", previousImage: null, endedAt: at });
+    const own = (await (await api("/environments/qa?namespace=team-a")).json()) as { current: { image: string }[] };
+    expect(own.current.map((one) => one.image)).toEqual(["team-a-app:1"]);
+    const shared = (await (await api("/environments/qa")).json()) as { current: unknown[] };
+    expect(shared.current).toEqual([]);
+  });
+});
+
+describe("environment status", () => {
+  it("is unknown until tested, then failing with what the test found, and when", async () => {
+    expect((await send("PUT", "/environments/status-check?namespace=team-a", { provider: "swarm", config: { dockerHost: NOWHERE } })).status).toBe(201);
+    const before = ((await (await api("/environments/status-check?namespace=team-a")).json()) as { environment: EnvironmentJson }).environment;
+    expect(before.status).toEqual({ state: "unknown" });
+
+    const started = Date.now();
+    const tested = (await (await send("POST", "/environments/status-check/test?namespace=team-a", {})).json()) as { ok: boolean; problem: string };
+    expect(tested.ok).toBe(false);
+
+    const after = ((await (await api("/environments/status-check?namespace=team-a")).json()) as { environment: EnvironmentJson }).environment;
+    expect(after.status.state).toBe("failing");
+    expect(after.status.detail).toBe(tested.problem);
+    expect(after.status.detail).toContain("127.0.0.1:9");
+    expect(Date.parse(after.status.checkedAt!)).toBeGreaterThanOrEqual(started - 1000);
+    // The list says the same; another environment of that name is untouched.
+    const listed = (await (await api("/environments?namespace=team-a")).json()) as { environments: EnvironmentJson[] };
+    expect(listed.environments.find((one) => one.name === "status-check")?.status.state).toBe("failing");
+    expect((await send("PUT", "/environments/status-check", { provider: "swarm" })).status).toBe(201);
+    expect(((await (await api("/environments/status-check")).json()) as { environment: EnvironmentJson }).environment.status).toEqual({ state: "unknown" });
+    // Changing the settings keeps the last word until the next test.
+    expect((await send("PUT", "/environments/status-check?namespace=team-a", { provider: "swarm", config: { dockerHost: NOWHERE }, description: "x" })).status).toBe(200);
+    expect(((await (await api("/environments/status-check?namespace=team-a")).json()) as { environment: EnvironmentJson }).environment.status.state).toBe("failing");
+  });
+});
+
+describe("an environment's registry", () => {
+  it("takes a registry and the global secret holding its credentials, never showing the value", async () => {
+    expect((await send("PUT", "/secrets/REGISTRY_LOGIN", { value: "pusher:registry-password-never-shown" })).status).toBe(201);
+    const saved = await send("PUT", "/environments/pushing", { provider: "swarm", config: { dockerHost: NOWHERE, registry: "127.0.0.1:5000", registryAuth: "REGISTRY_LOGIN" } });
+    expect(saved.status).toBe(201);
+    const text = await saved.text();
+    expect(text).not.toContain("registry-password-never-shown");
+    expect((JSON.parse(text) as { environment: EnvironmentJson }).environment.config).toEqual({ dockerHost: NOWHERE, registry: "127.0.0.1:5000", registryAuth: "REGISTRY_LOGIN" });
+  });
+
+  it("refuses credentials without a registry, naming the field", async () => {
+    const message = await errorOf(await send("PUT", "/environments/pushing", { provider: "swarm", config: { registryAuth: "REGISTRY_LOGIN" } }), 400, "invalid");
+    expect(message).toContain("config.registryAuth");
+    expect(message).toContain("config.registry");
+    const created = await errorOf(await send("POST", "/environments", { name: "no-registry", provider: "swarm", config: { registryAuth: "REGISTRY_LOGIN" } }), 400, "invalid");
+    expect(created).toContain("config.registryAuth");
+    await errorOf(await api("/environments/no-registry"), 404, "not_found");
+  });
+
+  it("refuses credentials from a secret that does not exist, naming it", async () => {
+    const message = await errorOf(await send("PUT", "/environments/pushing", { provider: "swarm", config: { registry: "127.0.0.1:5000", registryAuth: "NO_SUCH_LOGIN" } }), 400, "invalid");
+    expect(message).toContain('config.registryAuth names "NO_SUCH_LOGIN", which is not a global secret');
+    // Nothing changed.
+    expect(((await (await api("/environments/pushing")).json()) as { environment: EnvironmentJson }).environment.config.registryAuth).toBe("REGISTRY_LOGIN");
+  });
+
+  it("takes the right to write global secrets to name the credentials, as to name any secret", async () => {
+    const secret = await tokenWithRole("env-writer", [{ resource: "environments", target: ".*", actions: ["read", "write"] }]);
+    const refused = await as(secret, "PUT", "/environments/pushing", { provider: "swarm", config: { registry: "127.0.0.1:5000", registryAuth: "REGISTRY_LOGIN" } });
+    expect(await errorOf(refused, 403, "forbidden")).toContain("secrets:write on global");
+    // Without credentials, the registry alone is fine.
+    expect((await as(secret, "PUT", "/environments/pushing", { provider: "swarm", config: { registry: "127.0.0.1:5000" } })).status).toBe(200);
   });
 });

@@ -85,6 +85,7 @@ describe("the example deploy pipeline", () => {
     const log = await readLog(server.api, "examples/ship", third.id, "production");
     expect(log).toContain("canary step 1/2: 1 of 2 replicas");
     expect(log).toContain("canary step 2/2: 1 of 2 replicas (50%)");
+    expect(log).toContain("canary step 2/2: HTTP analysis passed: 5 requests, 100% succeeded");
     expect(log).toContain("removed ship-site-prod-canary");
     const image = `local/ship-site:${second.id}`;
     for (const [environment, service] of [["staging", "ship-site"], ["production", "ship-site-prod"]] as const) {

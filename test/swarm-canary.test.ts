@@ -2,7 +2,9 @@
 // for the test when it is not one): a first deploy just creates the main service, a healthy
 // canary goes through its steps and the main service is promoted, an unhealthy canary is removed
 // with the main service left on its image, a cancel mid-pause removes the canary, and a
-// blue-green service refuses a canary. Health is task state only (no routing mesh here).
+// blue-green service refuses a canary. Health is task state; the HTTP analysis probes each canary
+// task from inside it (busybox httpd serving a CGI page), since no routing mesh answers here: a
+// failing one is removed with the breach named, a cancel stops its probing, a passing one is promoted.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
@@ -19,6 +21,16 @@ const IMAGE_LABEL = "gantry.test.swarm-canary";
 const WEB = "gantry-canary-web";
 const CANARY = `${WEB}-canary`;
 const BG = "gantry-canary-bg";
+/** The page the HTTP analysis requests: a CGI script, so the bad image can answer slowly and with an error. */
+const HEALTH_PAGE = "/cgi-bin/health";
+const cgi = (body: string) => `#!/bin/sh\n${body}\necho 'Content-Type: text/plain'\necho\necho ok\n`;
+/** HTTP images beside the file's idle ones: `:http` answers 200 at once, `:http-bad` 500 after 0.3 s. */
+const HTTP_IMAGES = {
+  http: { healthy: true, http: { port: 8080, pages: { [HEALTH_PAGE]: cgi("") } } },
+  "http-bad": { healthy: true, http: { port: 8080, pages: { [HEALTH_PAGE]: cgi("sleep 0.3\necho 'Status: 500 Broken'") } } },
+};
+/** One step of one canary task, judged by `requests` requests to HEALTH_PAGE with a p95 of at most 200 ms. */
+const analysed = (requests: number) => canary({ steps: [{ replicas: 1, pause: "0s" }], analysis: { http: { port: 8080, path: HEALTH_PAGE, requests, maxLatency: "200ms" } } });
 
 /** A deploy of `image` as 2 replicas by this file's strategy, healthy when /ok exists. */
 const request = (image: string, overrides: Partial<DeployRequest> = {}) => deployRequest(WEB, image, canary({ steps: [{ replicas: 1, pause: "1s" }, { percent: 100, pause: "1s" }] }), overrides);
@@ -32,7 +44,7 @@ describe("swarm provider: canary", () => {
   let fixture: Awaited<ReturnType<typeof swarmWithServiceImages>> | undefined;
 
   beforeAll(async () => {
-    fixture = await swarmWithServiceImages(docker, REPO, IMAGE_LABEL);
+    fixture = await swarmWithServiceImages(docker, REPO, IMAGE_LABEL, HTTP_IMAGES);
   });
 
   afterAll(async () => {
@@ -128,5 +140,60 @@ describe("swarm provider: canary", () => {
     console.log(`blue-green refuses canary: ${Date.now() - t} ms`);
     expect(refused).toEqual({ ok: false, reason: `service ${BG} runs blue-green (${BG}-blue is live): deploy it with blueGreen(), or remove it first`, rolledBack: false });
     expect(await imageOf(`${BG}-canary`)).toBeUndefined();
+  });
+
+  it("removes a canary whose HTTP analysis fails and names the breach", async () => {
+    const t = Date.now();
+    const deploy = request(`${REPO}:http-bad`, { strategy: analysed(3) });
+    const result = await provider.deploy(deploy);
+    console.log(`canary failing its HTTP analysis rolled back: ${Date.now() - t} ms`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rolledBack).toBe(true);
+    // Each request takes the CGI's 0.3 s, timed in the task by /proc/uptime (busybox's date has no %N).
+    expect(result.reason).toMatch(
+      new RegExp(`^canary step 1/1: 0% of 3 requests succeeded, below the 95% required \\(3 answered 500\\); the p95 latency of 3 requests was [\\d.]+m?s, above the 200ms allowed; ${CANARY} was removed and ${WEB} stays on ${REPO}:2$`),
+    );
+    expect(deploy.lines).toContain(`canary step 1/1: HTTP analysis: 3 requests to http://127.0.0.1:8080${HEALTH_PAGE} inside each of 1 canary task`);
+    expect(deploy.lines.find((line) => line.startsWith("canary step 1/1: HTTP analysis failed:"))).toMatch(
+      /^canary step 1\/1: HTTP analysis failed: 3 requests, 0% succeeded \(≥ 95% required\), p95 latency [\d.]+m?s \(≤ 200ms allowed\); failed requests: 3 answered 500; timed in the task by \/proc\/uptime, in 10ms steps$/,
+    );
+    expect(deploy.lines.some((line) => line.startsWith("promoting"))).toBe(false);
+    expect(await imageOf(CANARY)).toBeUndefined();
+    expect(await provider.status(WEB)).toMatchObject({ service: WEB, image: `${REPO}:2`, running: 2 });
+  });
+
+  it("stops the HTTP analysis at once when the deploy is cancelled", async () => {
+    const controller = new AbortController();
+    // 20 requests of 0.3 s each: 6 s of probing, cancelled 0.5 s in.
+    const deploy = request(`${REPO}:http-bad`, { signal: controller.signal, strategy: analysed(20) });
+    let abortedAt = 0;
+    const original = deploy.log;
+    deploy.log = (line) => {
+      original(line);
+      if (line.startsWith("canary step 1/1: HTTP analysis: 20 requests to")) setTimeout(() => ((abortedAt = Date.now()), controller.abort()), 500);
+    };
+    const result = await provider.deploy(deploy);
+    console.log(`canary cancelled mid-analysis: answered ${Date.now() - abortedAt} ms after the cancel`);
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(result).toEqual({ ok: false, reason: `cancelled at canary step 1/1; ${CANARY} was removed and ${WEB} stays on ${REPO}:2`, previousImage: `${REPO}:2`, rolledBack: true });
+    // The probe stops waiting at once; what is left is removing the canary service.
+    expect(Date.now() - abortedAt).toBeLessThan(3_000);
+    expect(await imageOf(CANARY)).toBeUndefined();
+  });
+
+  it("promotes a canary whose HTTP analysis passes", async () => {
+    const t = Date.now();
+    // One replica: the promotion rolls a single task, which keeps this case short.
+    const deploy = request(`${REPO}:http`, { replicas: 1, strategy: analysed(5) });
+    const result = await provider.deploy(deploy);
+    console.log(`canary passing its HTTP analysis promoted: ${Date.now() - t} ms`);
+    expect(result).toEqual({ ok: true, image: `${REPO}:http`, previousImage: `${REPO}:2` });
+    expect(deploy.lines.find((line) => line.startsWith("canary step 1/1: HTTP analysis passed:"))).toMatch(
+      /^canary step 1\/1: HTTP analysis passed: 5 requests, 100% succeeded \(≥ 95% required\), p95 latency \d+ms \(≤ 200ms allowed\); timed in the task by \/proc\/uptime, in 10ms steps$/,
+    );
+    expect(deploy.lines).toContain(`promoting: rolling ${WEB} to ${REPO}:http (start-first, 1 at a time)`);
+    expect(await imageOf(CANARY)).toBeUndefined();
+    expect(await provider.status(WEB)).toMatchObject({ service: WEB, image: `${REPO}:http`, running: 1, desired: 1 });
   });
 });

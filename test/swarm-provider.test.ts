@@ -6,9 +6,10 @@
 // behind.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
-import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
+import { createSwarmProvider, waitGone } from "../app/engine/deploy/swarm-provider.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
 import { deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
+import { startRegistry } from "./helpers/registry.ts";
 
 setDefaultTimeout(60_000);
 
@@ -149,9 +150,12 @@ describe("swarm provider", () => {
   });
 
   it("rolls back to an earlier image, keeping the service's settings", async () => {
+    // Only a service of the environment asking is rolled back.
+    const refused = await provider.rollback(WEB, `${REPO}:1`, () => {}, "other");
+    expect(refused).toEqual({ ok: false, reason: `service ${WEB} belongs to environment test, not other: it is not rolled back`, rolledBack: false });
     const t = Date.now();
     const lines: string[] = [];
-    const result = await provider.rollback(WEB, `${REPO}:1`, (line) => lines.push(line));
+    const result = await provider.rollback(WEB, `${REPO}:1`, (line) => lines.push(line), "test");
     console.log(`rollback: ${Date.now() - t} ms`);
     expect(result).toEqual({ ok: true, image: `${REPO}:1`, previousImage: `${REPO}:2` });
     expect(lines[0]).toBe(`updating service ${WEB} from ${REPO}:2 to ${REPO}:1 (2 replicas, start-first, 1 at a time)`);
@@ -205,6 +209,37 @@ describe("swarm provider", () => {
     const result = await provider.deploy(deploy);
     expect(result).toEqual({ ok: false, reason: "cancelled; the new service was removed (nothing to roll back to)", rolledBack: false });
     expect(await provider.status(BROKEN)).toBeUndefined();
+  });
+
+  it("pushes the image to the environment's registry and deploys the registry's name for it, which the node pulls", async () => {
+    const registry = await startRegistry();
+    const PUSHED = "gantry-test-pushed";
+    const withRegistry = createSwarmProvider({ docker, registry: registry.address });
+    const reference = `${registry.address}/${REPO}:2`;
+    try {
+      const lines: string[] = [];
+      const pushed = await withRegistry.pushImage({ image: `${REPO}:2`, log: (line) => lines.push(line), signal: new AbortController().signal });
+      expect(pushed).toEqual({ ok: true, image: reference });
+      expect(lines[0]).toBe(`pushing ${REPO}:2 to ${registry.address} as ${reference}`);
+      expect(lines.at(-1)).toStartWith(`pushed ${reference} (sha256:`);
+      expect((await registry.get(`/v2/${REPO}/tags/list`)).status).toBe(200);
+      // Gone from the engine: the node must pull it from the registry to run it.
+      await docker.getImage(reference).remove();
+      const result = await withRegistry.deploy(deployRequest(PUSHED, reference, { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 500 }, { replicas: 1 }));
+      expect(result).toEqual({ ok: true, image: reference });
+      expect(await runningTasks(PUSHED)).toEqual([{ image: reference, state: "running" }]);
+      // An image the server's engine does not have is named, and nothing is deployed.
+      const missing = await withRegistry.pushImage({ image: `${REPO}:nope`, log: () => {}, signal: new AbortController().signal });
+      expect(missing).toEqual({ ok: false, reason: `image ${REPO}:nope is not on the server's Docker engine, so it cannot be pushed to ${registry.address} (build it in an earlier task with dockerBuild)` });
+    } finally {
+      await withRegistry.remove(PUSHED).catch(() => undefined);
+      await waitGone(docker, PUSHED);
+      const deadline = Date.now() + 20_000;
+      // By the service's label: the ancestor filter would match every container of the same image id.
+      while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${PUSHED}`] } })).length > 0) await Bun.sleep(250);
+      await docker.getImage(reference).remove({ force: true }).catch(() => undefined);
+      await registry.stop();
+    }
   });
 
   it("removes a service", async () => {

@@ -2,8 +2,10 @@
 // the server's message), change it, test the connection to an engine that answers nothing (no
 // swarm needed: this file never touches the machine's swarm), what runs there now and the
 // history from deployments recorded directly, Roll back (which that engine refuses), delete;
-// a viewer who sees no changing forms and is refused; hostile text escaped; and the pages in
-// Chromium (screenshots, axe in light and dark).
+// a viewer who sees no changing forms and is refused; hostile text escaped; a namespace's own
+// environment beside a shared one of that name (every link and form carrying ?namespace=), the
+// registry fields, and the status a test leaves; and the pages in Chromium (screenshots, axe in
+// light and dark).
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -320,6 +322,146 @@ describe("environments page", () => {
   });
 });
 
+describe("a namespace's own environments", () => {
+  const OWN = { ...FORM, name: "preview", namespace: "team-a", secrets: "", registry: "127.0.0.1:5000", registryAuth: "API_KEY" };
+
+  it("creates one through the form beside a shared one of the same name, and shows whose it is", async () => {
+    await post(admin, "/environments", { ...FORM, name: "preview", secrets: "" }, 303);
+    const created = await post(admin, "/environments", OWN, 303);
+    expect(created.headers.get("location")).toBe("/environments/preview?namespace=team-a&created=1");
+    const html = await page(admin, "/environments/preview?namespace=team-a&created=1");
+    expect(html).toContain("Environment team-a/preview created.");
+    expect(html).toContain('Environment <span class="mono">team-a/preview</span>');
+    const facts = sectionOf(html, "environment-facts");
+    expect(facts).toContain('<dt>Namespace</dt><dd><span class="mono">team-a</span>');
+    expect(facts).toContain("Only pipelines of team-a deploy here");
+    expect(facts).toContain("<code>127.0.0.1:5000</code>, credentials from secret <code>API_KEY</code>");
+    // Every form of the page addresses this one, not the shared one.
+    expect(facts).toContain('action="/environments/preview/test?namespace=team-a"');
+    expect(facts).toContain('action="/environments/preview/delete?namespace=team-a"');
+    expect(sectionOf(html, "environment-edit")).toContain('action="/environments/preview?namespace=team-a"');
+    const edit = sectionOf(html, "environment-edit");
+    expect(edit).toContain('id="environment-edit-registry" name="registry" type="text" value="127.0.0.1:5000"');
+    expect(edit).toContain('id="environment-edit-registry-auth" name="registryAuth" type="text" value="API_KEY"');
+    // The edit form keeps the namespace, as it keeps the name.
+    expect(edit).not.toContain('name="namespace"');
+
+    const shared = sectionOf(await page(admin, "/environments/preview"), "environment-facts");
+    expect(shared).toContain("<dd><span class=\"muted\">all namespaces</span>");
+    expect(shared).toContain('action="/environments/preview/test"');
+    expect(shared).toContain("none: images must be on the nodes");
+
+    const list = await page(admin, "/environments");
+    const own = rowOf(list, "team-a/preview");
+    expect(own).toContain('<a href="/environments/preview?namespace=team-a" class="admin-name mono">preview</a>');
+    expect(own).toContain('<td data-label="Namespace"><span class="mono">team-a</span></td>');
+    expect(own).toContain("pushes to <code>127.0.0.1:5000</code>");
+    const sharedRow = rowOf(list, "preview");
+    expect(sharedRow).toContain('<a href="/environments/preview" class="admin-name mono">preview</a>');
+    expect(sharedRow).toContain('<td data-label="Namespace"><span class="muted">all namespaces</span></td>');
+    // Both say they were never tested.
+    for (const row of [own, sharedRow]) {
+      expect(row).toContain('<span class="badge state-pending environment-state"><span aria-hidden="true">?</span> unknown</span>');
+      expect(row).toContain("not tested yet");
+    }
+    const api = (await (await gantry.api("/environments/preview?namespace=team-a")).json()) as { environment: { namespace: string; config: unknown } };
+    expect(api.environment).toMatchObject({ namespace: "team-a", config: { dockerHost: NOWHERE, registry: "127.0.0.1:5000", registryAuth: "API_KEY" } });
+  });
+
+  it("names what is wrong with the namespace and the registry fields, and what is taken", async () => {
+    const bad = await (await post(admin, "/environments", { ...OWN, namespace: "Team A" }, 400)).text();
+    expect(bad).toContain("Namespace: must be 1-64 characters of a-z, 0-9 and -");
+    expect(bad).toMatch(/id="environment-namespace" name="namespace" type="text" value="Team A" [^>]*aria-describedby="environment-namespace-hint environment-form-error" aria-invalid="true"/);
+
+    const taken = await (await post(admin, "/environments", OWN, 409)).text();
+    expect(taken).toContain("Name: an environment named preview already exists in namespace team-a");
+
+    const noRegistry = await (await post(admin, "/environments", { ...OWN, name: "other", registry: "" }, 400)).text();
+    expect(noRegistry).toContain("config.registryAuth names the credentials of config.registry, which is not set");
+    expect(noRegistry).toMatch(/id="environment-registry-auth" name="registryAuth" [^>]*aria-describedby="environment-registry-auth-hint environment-form-error" aria-invalid="true"/);
+
+    const missing = await (await post(admin, "/environments", { ...OWN, name: "other", registryAuth: "NO_SUCH_LOGIN" }, 400)).text();
+    expect(missing).toContain("config.registryAuth names &quot;NO_SUCH_LOGIN&quot;, which is not a global secret");
+    expect(missing).toMatch(/id="environment-registry-auth" name="registryAuth" type="text" value="NO_SUCH_LOGIN" [^>]*aria-invalid="true"/);
+    expect((await gantry.api("/environments/other?namespace=team-a")).status).toBe(404);
+  });
+
+  it("shows the status a test left beside the Test connection button, and in the list", async () => {
+    const html = await (await post(admin, "/environments/preview/test?namespace=team-a", {}, 200)).text();
+    expect(html).toContain("<strong>Connection to team-a/preview failed:</strong>");
+    const status = html.slice(html.indexOf('id="environment-status"'), html.indexOf("</p>", html.indexOf('id="environment-status"')));
+    expect(status).toContain('<span class="badge state-failed environment-state"><span aria-hidden="true">✗</span> failing</span>');
+    expect(status).toContain("127.0.0.1:9");
+    expect(status).toMatch(/checked <time datetime="[^"]+"/);
+    expect(html).toMatch(/aria-label="Test the connection to team-a\/preview" aria-describedby="environment-status"/);
+
+    const list = await page(admin, "/environments");
+    expect(rowOf(list, "team-a/preview")).toContain("</span> failing</span>");
+    // The shared one of that name was not tested.
+    expect(rowOf(list, "preview")).toContain("</span> unknown</span>");
+  });
+
+  it("changes, rolls back and deletes the namespace's own, leaving the shared one alone", async () => {
+    const saved = await post(admin, "/environments/preview?namespace=team-a", { provider: "swarm", dockerHost: NOWHERE, registry: "127.0.0.1:5001", description: "team-a's" }, 303);
+    expect(saved.headers.get("location")).toBe("/environments/preview?namespace=team-a&saved=1");
+    expect(await page(admin, "/environments/preview?namespace=team-a&saved=1")).toContain("Settings of team-a/preview saved.");
+    const own = (await (await gantry.api("/environments/preview?namespace=team-a")).json()) as { environment: { config: unknown; description: string } };
+    expect(own.environment).toMatchObject({ config: { dockerHost: NOWHERE, registry: "127.0.0.1:5001" }, description: "team-a's" });
+    const shared = (await (await gantry.api("/environments/preview")).json()) as { environment: { description?: string } };
+    expect(shared.environment.description).toBeUndefined();
+
+    await recordDeployment("team-a/preview", "web", "registry.local/team-a:1", "succeeded", 11);
+    await recordDeployment("team-a/preview", "web", "registry.local/team-a:2", "succeeded", 12, { previousImage: "registry.local/team-a:1" });
+    const html = await page(admin, "/environments/preview?namespace=team-a");
+    expect(sectionOf(html, "environment-now")).toContain('action="/environments/preview/services/web/rollback?namespace=team-a"');
+    expect(sectionOf(await page(admin, "/environments/preview"), "environment-now")).toContain("Nothing deployed here yet.");
+    const rolled = await (await post(admin, "/environments/preview/services/web/rollback?namespace=team-a", {}, 502)).text();
+    expect(rolled).toContain("Could not roll web back:");
+    // The shared one has nothing to roll back.
+    await post(admin, "/environments/preview/services/web/rollback", {}, 409);
+
+    const deleted = await post(admin, "/environments/preview/delete?namespace=team-a", {}, 303);
+    expect(deleted.headers.get("location")).toBe("/environments?deleted=team-a%2Fpreview");
+    expect(await page(admin, "/environments?deleted=team-a%2Fpreview")).toContain("Environment team-a/preview deleted");
+    await page(admin, "/environments/preview?namespace=team-a", 404);
+    await page(admin, "/environments/preview");
+    await page(admin, "/environments/preview?namespace=Bad_One", 400);
+  });
+
+  it("lists with ?namespace= what that namespace's deploys reach", async () => {
+    await post(admin, "/environments", { ...OWN, namespace: "team-b", registryAuth: "" }, 303);
+    const list = await page(admin, "/environments?namespace=team-a");
+    expect(list).toContain('<tr id="environment-preview"');
+    expect(list).not.toContain('<tr id="environment-team-b/preview"');
+    expect(list).toContain("Those the deploys of namespace <span class=\"mono\">team-a</span> reach");
+    expect(await page(admin, "/environments?namespace=team-b")).toContain('<tr id="environment-team-b/preview"');
+    // Signed out, a namespace's page sends the browser to sign in and back to that same one.
+    const visitor = await fetch(`${gantry.url}/environments/preview?namespace=team-b`, { redirect: "manual", headers: { accept: "text/html" } });
+    expect(visitor.status).toBe(303);
+    expect(visitor.headers.get("location")).toBe(`/login?next=${encodeURIComponent("/environments/preview?namespace=team-b")}`);
+  });
+
+  it("lets a permission on team-b/.* see and change team-b's own only", async () => {
+    expect((await gantry.api("/roles/team-b-envs", { method: "PUT", body: JSON.stringify({ permissions: [{ resource: "environments", target: "team-b/.*", actions: ["read", "write"] }] }) })).status).toBeOneOf([200, 201]);
+    const created = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "team-b-envs", roles: ["team-b-envs"] }) });
+    const teamB = await webLogin(gantry.url, ((await created.json()) as { secret: string }).secret);
+    const list = await page(teamB, "/environments");
+    expect(list).toContain('<tr id="environment-team-b/preview"');
+    expect(list).not.toContain('<tr id="environment-preview"');
+    await page(teamB, "/environments/preview?namespace=team-b");
+    await page(teamB, "/environments/preview", 403);
+    await post(teamB, "/environments/preview/test", {}, 403);
+    await post(teamB, "/environments/preview/delete", {}, 403);
+    await post(teamB, "/environments", { ...FORM, name: "mine", secrets: "" }, 403);
+    await post(teamB, "/environments", { ...FORM, name: "mine", namespace: "team-c", secrets: "" }, 403);
+    await post(teamB, "/environments", { ...FORM, name: "mine", namespace: "team-b", secrets: "" }, 303);
+    // Naming registry credentials hands a secret out: that takes secrets:write on global.
+    const refused = await (await post(teamB, "/environments/mine?namespace=team-b", { provider: "swarm", registry: "127.0.0.1:5000", registryAuth: "API_KEY" }, 403)).text();
+    expect(refused).toContain("secrets:write on global");
+    expect((await gantry.api("/environments/mine?namespace=team-b")).status).toBe(200);
+  });
+});
+
 describe("environments in Chromium", () => {
   it("renders the list and an environment's page cleanly, light and dark", async () => {
     await post(admin, "/environments", { ...FORM, name: "production", secrets: "DB_PASSWORD, API_KEY", description: "Customer-facing: canary behind an approval", branches: "main", approval: "on", wait: "5m" }, 303);
@@ -351,7 +493,7 @@ describe("environments in Chromium", () => {
         const checking = await browser.newContext({ bypassCSP: true, colorScheme });
         await checking.addCookies([cookie]);
         const checked = await checking.newPage();
-        for (const path of ["/environments", "/environments/production"]) {
+        for (const path of ["/environments", "/environments/production", "/environments/preview?namespace=team-b"]) {
           await checked.goto(`${gantry.url}${path}`);
           await checked.evaluate(axe);
           const violations = await checked.evaluate(

@@ -284,6 +284,8 @@ export type ExtensionJson = v.InferOutput<typeof extensionSchema>;
 
 export const extensionListAnswer = v.object({ extensions: v.array(extensionSchema) });
 export const extensionAnswer = v.object({ extension: extensionSchema });
+/** Where an install's pin went: gantry.toml, or installed.json and why not gantry.toml. */
+const pinSchema = v.object({ file: v.string(), problem: v.optional(v.string()) });
 export const extensionInstallAnswer = v.object({
   id: v.string(),
   installed: installedSchema,
@@ -291,8 +293,9 @@ export const extensionInstallAnswer = v.object({
   unchanged: v.optional(v.boolean()),
   state: v.string(),
   error: v.optional(v.string()),
+  pin: v.optional(pinSchema),
 });
-export const extensionUninstallAnswer = v.object({ id: v.string(), uninstalled: installedSchema });
+export const extensionUninstallAnswer = v.object({ id: v.string(), uninstalled: installedSchema, pin: v.optional(pinSchema) });
 export const extensionAvailableAnswer = v.object({
   registry: v.string(),
   packages: v.array(
@@ -407,12 +410,26 @@ export const sourceDetailAnswer = v.object({
 /** The local folder's sync is a rescan and has no outcome of its own. */
 export const sourceSyncAnswer = v.object({ source: sourceSchema, sync: v.optional(syncSchema) });
 
+/** Whether an environment's target answered at its last connection test or deploy. */
+const environmentStatusSchema = v.object({
+  /** ok, failing, or unknown (never tested nor deployed to). */
+  state: v.string(),
+  detail: v.optional(v.string()),
+  checkedAt: v.optional(timestamp),
+});
+
 /** An environment: a deployment target and the global secrets (by name) its deploys receive. */
 const environmentSchema = v.object({
   name: v.string(),
+  /** The namespace whose pipelines alone deploy here; null (or absent, from an older server) when shared. */
+  namespace: v.optional(v.nullable(v.string()), null),
   provider: v.string(),
-  /** The provider's settings: a swarm's dockerHost (absent: the server's own engine). */
-  config: v.object({ dockerHost: v.optional(v.string()) }),
+  /**
+   * The provider's settings: a swarm's dockerHost (absent: the server's own engine), the registry
+   * each deploy pushes its image to first, and the global secret holding that registry's credentials.
+   */
+  config: v.object({ dockerHost: v.optional(v.string()), registry: v.optional(v.string()), registryAuth: v.optional(v.string()) }),
+  status: v.optional(environmentStatusSchema, { state: "unknown" }),
   secrets: v.array(v.string()),
   description: v.optional(v.string()),
   /** What a deploy must pass first; `wait` in milliseconds. */

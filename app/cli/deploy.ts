@@ -1,10 +1,12 @@
-// `gantry deploy rollback <env> <service>`: a service of an environment goes back to its
-// previous successful image, through the API; exit 0 once it runs it, 1 when the rollback failed.
+// `gantry deploy rollback <env> <service> [-n NS]`: a service of an environment (a namespace's
+// own with -n) goes back to its previous successful image, through the API; exit 0 once it runs
+// it, 1 when the rollback failed.
 import * as v from "valibot";
 import { SERVICE_PATTERN } from "../domain/deploy-tasks.ts";
-import { environmentNameSchema } from "../domain/environments.ts";
+import { environmentKey, environmentNameSchema } from "../domain/environments.ts";
 import { createApiClient } from "./api-client.ts";
 import { deploymentAnswer } from "./api-schemas.ts";
+import { environmentPath, parseEnvironmentNamespace } from "./environment.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
@@ -14,13 +16,15 @@ import { paint, printJson } from "./output.ts";
 const ROLLBACK_TIMEOUT_MS = 10 * 60_000;
 
 const rollback: Subcommand = {
-  usage: "gantry deploy rollback <environment> <service> [--json]",
+  usage: "gantry deploy rollback <environment> <service> [-n|--namespace NS] [--json]   (-n: that namespace's own environment)",
   async run(args) {
-    const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
-    const [environment, service] = takePositionals(positionals, ["environment", "service"]);
-    if (!v.safeParse(environmentNameSchema, environment).success) throw new UsageError(`"${environment}" is not an environment name`);
+    const { values, positionals } = parseArguments(args, { namespace: { type: "string", short: "n" }, json: { type: "boolean" } });
+    const [name, service] = takePositionals(positionals, ["environment", "service"]);
+    if (!v.safeParse(environmentNameSchema, name).success) throw new UsageError(`"${name}" is not an environment name`);
     if (!SERVICE_PATTERN.test(service!)) throw new UsageError(`"${service}" is not a service name (a-z, 0-9 and -)`);
-    const path = `/environments/${encodeURIComponent(environment!)}/services/${encodeURIComponent(service!)}/rollback`;
+    const ref = { namespace: parseEnvironmentNamespace(values.namespace), name: name! };
+    const environment = environmentKey(ref);
+    const path = environmentPath(ref, `/services/${encodeURIComponent(service!)}/rollback`);
     const { data, raw } = await createApiClient().json("POST", path, deploymentAnswer, undefined, { timeoutMs: ROLLBACK_TIMEOUT_MS });
     if (values.json) printJson(raw);
     const deployment = data.deployment;

@@ -76,20 +76,26 @@ sources (git repositories pipelines are loaded from; "local" is the pipelines fo
                                                  failed to load (exit 0; 2 if the repository
                                                  cannot be reached)
 
-environments (deployment targets: a Docker Swarm manager and the secrets its deploys get)
-  gantry env ls [--json]                         each environment's provider, target and secrets
-  gantry env get <name> [--json]                 settings, what runs there now (image, run that
-                                                 deployed it) and its last 50 deployments
-  gantry env set <name> [--provider swarm] [--docker-host unix:///path|tcp://host:port|none]
+environments (deployment targets: a Docker Swarm manager and the secrets its deploys get; shared
+by every namespace, or a namespace's own with -n, which its pipelines deploy to first)
+  gantry env ls [-n NS] [--json]                 each environment's namespace, status, provider,
+                                                 target and secrets (-n: those NS's deploys reach)
+  gantry env get <name> [-n NS] [--json]         settings, status, what runs there now (image, run
+                                                 that deployed it) and its last 50 deployments
+  gantry env set <name> [-n NS] [--provider swarm] [--docker-host unix:///path|tcp://host:port|none]
+         [--registry HOST:PORT|none] [--registry-auth SECRET|none]
          [--secret NAME]... [--no-secrets] [--description TEXT] [--json]
                                                  create (--provider required) or change one; flags
                                                  not given keep their value; each --secret names a
-                                                 global secret given to deploys as a variable
-  gantry env rm <name>                           delete it and its deployment history (its services
+                                                 global secret given to deploys as a variable;
+                                                 --registry: where deploys push their image first,
+                                                 --registry-auth: the global secret of its login
+  gantry env rm <name> [-n NS]                   delete it and its deployment history (its services
                                                  keep running on the target)
-  gantry env test <name> [--json]                test the connection: the engine answers and is a
-                                                 swarm manager (exit 0), or why not (exit 1)
-  gantry deploy rollback <env> <service> [--json]
+  gantry env test <name> [-n NS] [--json]        test the connection: the engine answers and is a
+                                                 swarm manager (exit 0), or why not (exit 1); the
+                                                 answer becomes its status
+  gantry deploy rollback <env> <service> [-n NS] [--json]
                                                  redeploy the service's previous successful image;
                                                  exit 0 once it runs it, 1 when the rollback failed
 

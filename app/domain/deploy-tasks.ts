@@ -1,6 +1,7 @@
 // A deploy task as stored with a version: which environment, which service, which image, and
 // how it rolls out. Pure: the SDK's deploy() builds it, the spec validates it, the deploy
 // executor fills in its variables and hands it to the environment's provider.
+import { formatDuration } from "./duration.ts";
 import { expandVariables as expand, imageReferenceProblem } from "./image-tasks.ts";
 
 /** How a service is rolled to its new image. */
@@ -39,15 +40,59 @@ export interface CanaryStep {
 }
 
 /**
+ * An HTTP probe of every running canary task at each step, made from inside the task (its
+ * loopback), since no routing mesh or published port answers on this kind of machine.
+ */
+export interface HttpAnalysis {
+  /** The port the task's server listens on inside its container. */
+  port: number;
+  /** The path requested, with its query if any ("/health"). */
+  path: string;
+  /** Requests made to each canary task at each step. */
+  requests: number;
+  /** Wait between two requests to the same task, ms. */
+  intervalMs: number;
+  /** A request not answered within this is cut and counts as failed, ms. */
+  timeoutMs: number;
+  /** The share of the step's requests (all its tasks together) that must answer 2xx or 3xx, percent. */
+  minSuccessPercent: number;
+  /** Which latency percentile is held to `maxLatencyMs` (95: the p95, nearest rank). */
+  latencyPercentile: number;
+  /** The highest latency allowed at that percentile, ms. */
+  maxLatencyMs: number;
+}
+
+/** What judges a canary beyond its tasks' health (which always counts). */
+export interface CanaryAnalysis {
+  http: HttpAnalysis;
+}
+
+/**
  * A separate `<service>-canary` service runs the new image beside the main one, grown step by
- * step; once it stays healthy through the last step the main service is rolled to the image
- * (start-first, one at a time) and the canary goes. Only task health counts: no traffic analysis.
+ * step; once it stays healthy through the last step (and passes its analysis at each, when it
+ * has one) the main service is rolled to the image (start-first, one at a time) and the canary goes.
  */
 export interface CanaryStrategy {
   kind: "canary";
   /** 1 to 10 steps, in order. */
   steps: CanaryStep[];
+  /** Without it, task health alone judges each step. */
+  analysis?: CanaryAnalysis;
 }
+
+/** A path (and query) the HTTP analysis may request: from the root, nothing a URL cannot hold as is. */
+export const HTTP_PATH_PATTERN = /^\/[^\s"'`\\]*$/;
+
+/** The HTTP analysis's settings that canary() fills in when left out. */
+export const HTTP_ANALYSIS_DEFAULTS = {
+  path: "/",
+  requests: 20,
+  intervalMs: 0,
+  timeoutMs: 2_000,
+  minSuccessPercent: 95,
+  latencyPercentile: 95,
+  maxLatencyMs: 500,
+} as const satisfies Omit<HttpAnalysis, "port">;
 
 export type DeployStrategy = RollingStrategy | BlueGreenStrategy | CanaryStrategy;
 
@@ -60,9 +105,18 @@ export function describeStrategy(strategy: DeployStrategy): string {
       return `rolling (${strategy.order}, ${strategy.parallelism} at a time)`;
     case "blue-green":
       return `blue-green (previous color kept ${strategy.keepPreviousMs / 1000} s)`;
-    case "canary":
-      return `canary (${strategy.steps.map((step) => (step.percent !== undefined ? `${step.percent}%` : `${step.replicas}`)).join(" → ")}, then promoted)`;
+    case "canary": {
+      const steps = strategy.steps.map((step) => (step.percent !== undefined ? `${step.percent}%` : `${step.replicas}`)).join(" → ");
+      const http = strategy.analysis?.http;
+      return `canary (${steps}, then promoted${http ? `; each step judged by ${describeHttpAnalysis(http)}` : ""})`;
+    }
   }
+}
+
+/** The HTTP analysis in a few words ("20 requests to :8080/health in each canary task, ≥ 95% answering 2xx/3xx within 2s, p95 ≤ 500ms"). */
+export function describeHttpAnalysis(http: HttpAnalysis): string {
+  const every = http.intervalMs > 0 ? ` every ${formatDuration(http.intervalMs)}` : "";
+  return `${http.requests} requests${every} to :${http.port}${http.path} in each canary task, ≥ ${http.minSuccessPercent}% answering 2xx/3xx within ${formatDuration(http.timeoutMs)}, p${http.latencyPercentile} ≤ ${formatDuration(http.maxLatencyMs)}`;
 }
 
 /** A step's canary tasks: its replicas, or its percent of the main service's `mainReplicas` rounded up, at least 1. */

@@ -4,21 +4,17 @@ import * as v from "valibot";
 import { ENV_NAME_PATTERN, ID_PATTERN, RESERVED_ENV_PREFIX } from "./ids.ts";
 import { SECRET_NAME_PATTERN } from "./secrets.ts";
 import { parseDuration } from "./duration.ts";
+import { configSchemaOf, PROVIDERS, type ProviderConfig, type ProviderId } from "./provider-configs.ts";
 
-/** The deployment targets Gantry can drive; each has a provider in engine/deploy/. */
-export const PROVIDERS = ["swarm"] as const;
-export type ProviderId = (typeof PROVIDERS)[number];
+// Forms and messages name the providers with the environment.
+export { PROVIDERS, type ProviderId };
 
-/** A Docker Swarm manager's engine. */
-export interface SwarmConfig {
-  /** unix:///path or tcp://host:port; absent: the engine the server itself uses (GANTRY_DOCKER_HOST). */
-  dockerHost?: string;
-}
+
 
 /** What a person says about an environment. */
 export interface EnvironmentSettings {
   provider: ProviderId;
-  config: SwarmConfig;
+  config: ProviderConfig;
   /**
    * Global secrets given to its deploys, each as an environment variable of the same name; so a
    * name must also be a variable name (no "." or "-", not GANTRY_*).
@@ -56,32 +52,39 @@ export const ENVIRONMENT_NAME_RULE = "1-64 characters of a-z, 0-9 and -";
 /** An environment's name: it names its API path and labels the services deployed there. */
 export const environmentNameSchema = v.pipe(v.string("an environment name must be a string"), v.regex(ID_PATTERN, `an environment name must be ${ENVIRONMENT_NAME_RULE}`));
 
+/** The namespace an environment belongs to: a namespace's name (as pipelines' folders are named). */
+export const environmentNamespaceSchema = v.pipe(v.string("namespace must be a namespace's name"), v.regex(ID_PATTERN, `namespace must be ${ENVIRONMENT_NAME_RULE}`));
+
 /**
- * Why a Docker engine URL cannot be a swarm environment's, or undefined when it can: a unix
- * socket by absolute path, or tcp://host:port (plain TCP; TLS-protected engines are not taken yet).
+ * Which environment: a `name` every namespace shares (namespace null), or a namespace's own.
+ * A namespace's own is found first by its pipelines' deploys, so a team can have its own
+ * "staging" beside the shared one.
  */
-export function dockerHostProblem(host: string): string | undefined {
-  if (host.length > 1000) return "must be at most 1000 characters";
-  if (/[\s\u0000-\u001f\u007f]/.test(host)) return "must not contain spaces or control characters";
-  if (host.startsWith("unix://")) {
-    const path = host.slice("unix://".length);
-    if (!path.startsWith("/")) return 'must name the socket by its absolute path, like "unix:///var/run/docker.sock"';
-    if (path.split("/").includes("..")) return 'must not contain ".."';
-    return undefined;
-  }
-  if (!host.startsWith("tcp://")) return 'must be "unix:///path/to/docker.sock" or "tcp://host:port"';
-  let url: URL;
-  try {
-    url = new URL(host.replace(/^tcp:\/\//, "http://"));
-  } catch {
-    return 'must be "tcp://host:port"';
-  }
-  if (!url.hostname) return "must name a host";
-  if (url.username || url.password) return "must not carry credentials";
-  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return 'must be just "tcp://host:port", with no path, query or fragment';
-  if (!url.port) return 'must name the port, like "tcp://manager.internal:2375"';
-  return undefined;
+export interface EnvironmentRef {
+  namespace: string | null;
+  name: string;
 }
+
+/** The key of an environment: its name when shared, "<namespace>/<name>" when a namespace's own. */
+export function environmentKey(ref: EnvironmentRef): string {
+  return ref.namespace === null ? ref.name : `${ref.namespace}/${ref.name}`;
+}
+
+/** The environment a key names. */
+export function environmentRefOf(key: string): EnvironmentRef {
+  const slash = key.indexOf("/");
+  return slash < 0 ? { namespace: null, name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** Where a deploy of a pipeline of `namespace` to `name` looks, in order: the namespace's own, then the shared one. */
+export function deployCandidates(namespace: string, name: string): string[] {
+  return [environmentKey({ namespace, name }), name];
+}
+
+/** The last word on whether an environment's target answers: a connection test's, or a deploy's. */
+export const ENVIRONMENT_STATUSES = ["ok", "failing"] as const;
+export type EnvironmentStatus = (typeof ENVIRONMENT_STATUSES)[number];
+
 
 /** Why a secret's name cannot be given to deploys, or undefined when it can. */
 export function environmentSecretProblem(name: string): string | undefined {
@@ -92,20 +95,7 @@ export function environmentSecretProblem(name: string): string | undefined {
   return undefined;
 }
 
-const swarmConfigSchema = v.strictObject(
-  {
-    dockerHost: v.optional(
-      v.pipe(
-        v.string("config.dockerHost must be a Docker engine URL"),
-        v.check((host) => dockerHostProblem(host) === undefined, (issue) => `config.dockerHost ${dockerHostProblem(String(issue.input))}`),
-      ),
-    ),
-  },
-  (issue) =>
-    issue.expected === "never"
-      ? `unknown field config.${String(issue.received).replace(/^"|"$/g, "")}: a swarm environment's config takes dockerHost`
-      : "config must be an object like { dockerHost }",
-);
+
 
 const secretsSchema = v.pipe(
   v.array(v.string("secrets must be names of global secrets"), "secrets must be a list of global secrets' names"),
@@ -167,7 +157,8 @@ export const environmentSettingsSchema = v.pipe(
     for (const key of unknown) addIssue({ message: `unknown field "${key}": an environment takes ${FIELDS}` });
     const provider = v.safeParse(v.picklist(PROVIDERS, `provider must be one of: ${PROVIDERS.join(", ")}`), input.provider);
     if (!provider.success) addIssue({ message: input.provider === undefined ? `provider is required (one of: ${PROVIDERS.join(", ")})` : provider.issues[0].message });
-    const config = v.safeParse(v.optional(swarmConfigSchema, {}), input.config);
+    // The provider's own schema; an unknown provider's config is left to that message.
+    const config = v.safeParse(v.optional(provider.success ? configSchemaOf(provider.output) : v.unknown(), {}), input.config);
     if (!config.success) for (const issue of config.issues) addIssue({ message: issue.message });
     const secrets = v.safeParse(v.optional(secretsSchema, []), input.secrets);
     if (!secrets.success) for (const issue of secrets.issues) addIssue({ message: issue.message });
@@ -179,7 +170,7 @@ export const environmentSettingsSchema = v.pipe(
     const rules = protection.output;
     const settings: EnvironmentSettings = {
       provider: provider.output,
-      config: { ...(config.output.dockerHost !== undefined && { dockerHost: config.output.dockerHost }) },
+      config: config.output as ProviderConfig,
       secrets: secrets.output,
       ...(description.output !== undefined && description.output !== "" && { description: description.output }),
       protection: {

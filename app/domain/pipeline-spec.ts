@@ -13,7 +13,7 @@ import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
 import { imageReferenceProblem, pushProblem, registryProblem, type ImageBuildSpec, type ImagePushSpec } from "./image-tasks.ts";
-import { SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
+import { HTTP_PATH_PATTERN, SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -160,6 +160,34 @@ const imagePushSchema = v.pipe(
   }),
 );
 
+const wholeMs = (least: number) =>
+  v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(least, least === 0 ? "must not be negative" : `must be at least ${least}ms`));
+
+/** canary()'s analysis: an HTTP probe of each canary task (see HttpAnalysis). */
+/** The longest wait between a probe's requests, and the longest a request may take. */
+export const MAX_PROBE_WAIT_MS = 60_000;
+
+const canaryAnalysisSchema = v.strictObject(
+  {
+    http: v.strictObject(
+      {
+        port: v.pipe(v.number("must be a port number"), v.integer("must be a whole number"), v.minValue(1, "must be a port number (1-65535)"), v.maxValue(65_535, "must be a port number (1-65535)")),
+        path: v.pipe(v.string("must be a path"), v.regex(HTTP_PATH_PATTERN, "must start with / and have no spaces or quotes")),
+        requests: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be 1 to 1000"), v.maxValue(1000, "must be 1 to 1000")),
+        // Bounded: the probe's exec stream stays quiet for a request's time plus the gap, and the
+        // swarm client counts a longer silence as an engine that hangs.
+        intervalMs: v.pipe(wholeMs(0), v.maxValue(MAX_PROBE_WAIT_MS, "must be at most 1 minute")),
+        timeoutMs: v.pipe(wholeMs(1), v.maxValue(MAX_PROBE_WAIT_MS, "must be at most 1 minute")),
+        minSuccessPercent: v.pipe(v.number("must be a percentage"), v.minValue(0, "must be 0 to 100"), v.maxValue(100, "must be 0 to 100")),
+        latencyPercentile: v.pipe(v.number("must be a percentile"), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100")),
+        maxLatencyMs: wholeMs(1),
+      },
+      "must say what to request, as canary({ analysis: { http: { port, path } } }) does",
+    ),
+  },
+  "must be an object, as canary({ analysis: { http: {...} } }) makes",
+);
+
 /** What deploy() adds to a container task: the executor rolls a service of an environment to the image instead. */
 const deploySchema = v.strictObject({
   environment: idSchema,
@@ -198,6 +226,7 @@ const deploySchema = v.strictObject({
           v.minLength(1, "a canary needs at least one step"),
           v.maxLength(10, "a canary takes at most 10 steps"),
         ),
+        analysis: v.optional(canaryAnalysisSchema),
       }),
     ],
     "must be made with rolling(...), blueGreen(...) or canary(...)",
@@ -550,6 +579,8 @@ const KNOWN_KEYS = [
 function issueMessage(issue: v.BaseIssue<unknown>): string {
   if (issue.type !== "strict_object") return issue.message;
   if (issue.input === undefined) return "is required";
+  // Not an object at all (a number where one belongs): the schema's own message says what is.
+  if (issue.expected !== "never") return issue.message;
   const key = String(issue.input);
   // Short keys get less slack, or "x" would suggest "id".
   const slack = Math.min(2, Math.max(1, Math.floor(key.length / 3)));

@@ -4,7 +4,18 @@
 // index.ts (it imports this file back), and only pure domain code otherwise.
 import type { ContainerTask, Duration, TaskOptions } from "./index.ts";
 import { parseDuration } from "../domain/duration.ts";
-import { DEFAULT_ROLLING, type BlueGreenStrategy, type CanaryStrategy, type DeploySpec, type DeployStrategy, type HealthCheck, type RollingStrategy } from "../domain/deploy-tasks.ts";
+import {
+  DEFAULT_ROLLING,
+  HTTP_ANALYSIS_DEFAULTS,
+  HTTP_PATH_PATTERN,
+  type BlueGreenStrategy,
+  type CanaryStrategy,
+  type DeploySpec,
+  type DeployStrategy,
+  type HealthCheck,
+  type HttpAnalysis,
+  type RollingStrategy,
+} from "../domain/deploy-tasks.ts";
 
 export type DeployTaskOptions = Pick<TaskOptions, "needs" | "timeout" | "retries" | "retryDelay">;
 
@@ -35,9 +46,38 @@ export interface CanaryStepOptions {
   pause: Duration;
 }
 
+export interface HttpAnalysisOptions {
+  /** The port the service listens on inside its container, e.g. `8080`. */
+  port: number;
+  /** The path requested; `"/"` by default. */
+  path?: string;
+  /** Requests made to each canary task at each step; 20 by default. */
+  requests?: number;
+  /** Wait between two requests to the same task; none by default (one after the other). */
+  interval?: Duration;
+  /** A request not answered within this is cut and counts as failed; `"2s"` by default. */
+  timeout?: Duration;
+  /** The percentage (0-100) of the step's requests that must answer 2xx or 3xx in time; 95 by default. */
+  minSuccessPercent?: number;
+  /** The highest latency allowed at `latencyPercentile`, e.g. `"300ms"`; `"500ms"` by default. */
+  maxLatency?: Duration;
+  /** Which percentile of the step's request latencies is held to `maxLatency` (1-100, nearest rank); 95 (the p95) by default. */
+  latencyPercentile?: number;
+}
+
+export interface CanaryAnalysisOptions {
+  /**
+   * Requests to every running canary task at each step, once it has held healthy through its
+   * pause, made inside the task (`http://127.0.0.1:<port><path>` by the image's curl or wget).
+   */
+  http: HttpAnalysisOptions;
+}
+
 export interface CanaryOptions {
   /** 1 to 10 steps, in order; the main service is promoted after the last. */
   steps: CanaryStepOptions[];
+  /** What judges each step besides its tasks' health; task health alone without it. */
+  analysis?: CanaryAnalysisOptions;
 }
 
 export interface HealthCheckOptions {
@@ -136,14 +176,23 @@ export function blueGreen(options: BlueGreenOptions = {}): BlueGreenStrategy {
  * step and why); after the last step the main service is rolled to the new image (start-first,
  * one at a time, rolled back by itself if a new task fails) and the canary is removed.
  *
- * Only task health counts (give the deploy a `healthCheck`): on Swarm there is no routing mesh
- * to measure a canary's request success rate or latency through. The first deploy of a service
- * has nothing to compare against and just creates it.
+ * With `analysis.http`, each step, once its tasks have held healthy through `pause`, also sends
+ * `requests` to every canary task and fails (removing the canary) when fewer than
+ * `minSuccessPercent` answer 2xx/3xx within `timeout`, or when the `latencyPercentile` latency
+ * is above `maxLatency`. The requests are made inside each task (`exec`, to
+ * `http://127.0.0.1:<port><path>`, by the image's curl, else its wget, timed there), because
+ * Swarm's routing mesh does not answer on every machine: the image needs `sh` and curl or wget.
+ * It measures the canary's own answers, not a share of real traffic.
+ *
+ * The first deploy of a service has nothing to compare against and just creates it.
  *
  * @example
  * ```ts
  * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 4,
- *                      strategy: canary({ steps: [{ replicas: 1, pause: "2m" }, { percent: 50, pause: "5m" }] }),
+ *                      strategy: canary({
+ *                        steps: [{ replicas: 1, pause: "2m" }, { percent: 50, pause: "5m" }],
+ *                        analysis: { http: { port: 8080, path: "/health", requests: 50, minSuccessPercent: 99, maxLatency: "300ms" } },
+ *                      }),
  *                      healthCheck: { command: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/health"] } }),
  * ```
  */
@@ -164,7 +213,41 @@ export function canary(options: CanaryOptions): CanaryStrategy {
         pauseMs: ms(step.pause, 0, `${what}: pause`),
       };
     }),
+    ...(options.analysis !== undefined && { analysis: { http: httpAnalysis(options.analysis?.http) } }),
   };
+}
+
+/** The HTTP analysis with its defaults, or a throw naming the field that is wrong. */
+function httpAnalysis(options: HttpAnalysisOptions | undefined): HttpAnalysis {
+  const what = "canary: analysis.http";
+  if (options === undefined || options === null || typeof options !== "object") throw new Error(`${what} must say what to request, e.g. { port: 8080, path: "/health" }`);
+  const { port, path = HTTP_ANALYSIS_DEFAULTS.path, requests = HTTP_ANALYSIS_DEFAULTS.requests } = options;
+  const { minSuccessPercent = HTTP_ANALYSIS_DEFAULTS.minSuccessPercent, latencyPercentile = HTTP_ANALYSIS_DEFAULTS.latencyPercentile } = options;
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65_535)) throw new Error(`${what}.port must be a port number (1-65535), not ${JSON.stringify(port)}`);
+  if (!HTTP_PATH_PATTERN.test(path)) throw new Error(`${what}.path must start with / and have no spaces, not ${JSON.stringify(path)}`);
+  if (!(Number.isInteger(requests) && requests >= 1 && requests <= 1000)) throw new Error(`${what}.requests must be a whole number from 1 to 1000, not ${JSON.stringify(requests)}`);
+  if (!(minSuccessPercent >= 0 && minSuccessPercent <= 100)) throw new Error(`${what}.minSuccessPercent must be 0 to 100, not ${JSON.stringify(minSuccessPercent)}`);
+  if (!(latencyPercentile >= 1 && latencyPercentile <= 100)) throw new Error(`${what}.latencyPercentile must be 1 to 100, not ${JSON.stringify(latencyPercentile)}`);
+  const timeoutMs = ms(options.timeout, HTTP_ANALYSIS_DEFAULTS.timeoutMs, `${what}.timeout`);
+  const maxLatencyMs = ms(options.maxLatency, HTTP_ANALYSIS_DEFAULTS.maxLatencyMs, `${what}.maxLatency`);
+  if (timeoutMs < 1 || timeoutMs > 60_000) throw new Error(`${what}.timeout must be from 1ms to 1 minute`);
+  if (maxLatencyMs < 1) throw new Error(`${what}.maxLatency must be at least 1ms`);
+  return {
+    port,
+    path,
+    requests,
+    intervalMs: probeInterval(ms(options.interval, HTTP_ANALYSIS_DEFAULTS.intervalMs, `${what}.interval`), what),
+    timeoutMs,
+    minSuccessPercent,
+    latencyPercentile,
+    maxLatencyMs,
+  };
+}
+
+/** A probe's interval, at most a minute (the engine's stream stays quiet meanwhile). */
+function probeInterval(intervalMs: number, what: string): number {
+  if (intervalMs > 60_000) throw new Error(`${what}.interval must be at most 1 minute`);
+  return intervalMs;
 }
 
 /**

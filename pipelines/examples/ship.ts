@@ -1,6 +1,7 @@
 // Build an image from a local base, roll it out to `staging`, then, once someone approves, to
-// `production` as a canary: one replica of the new image first, then half, then all. Environments first, on a Docker engine that is a swarm manager
-// (`docker swarm init --advertise-addr 127.0.0.1` on a test machine):
+// `production` as a canary: one replica of the new image first, then half, then all, each step
+// judged by its health check and an HTTP probe of its pages. Environments first, on a Docker
+// engine that is a swarm manager (`docker swarm init --advertise-addr 127.0.0.1` on a test machine):
 //   gantry env set staging --provider swarm
 //   gantry env set production --provider swarm --allow-pipeline examples/ship --require-approval
 // Without them, the deploy tasks fail saying which environment is missing.
@@ -44,7 +45,11 @@ export default definePipeline({
       service: "ship-site-prod",
       image: "local/ship-site:${GANTRY_ORIGIN_RUN_ID}",
       replicas: 2,
-      strategy: canary({ steps: [{ replicas: 1, pause: "3s" }, { percent: 50, pause: "3s" }] }),
+      // Each step also asks the canary's own pages from inside its tasks: 95% must answer, p95 under 500ms.
+      strategy: canary({
+        steps: [{ replicas: 1, pause: "3s" }, { percent: 50, pause: "3s" }],
+        analysis: { http: { port: 8080, path: "/index.html", requests: 5, maxLatency: "500ms" } },
+      }),
       healthCheck,
       needs: { approve: "success" },
     }),

@@ -27,17 +27,37 @@ export async function ensureSwarm(docker: Docker): Promise<TestSwarm> {
   };
 }
 
+export interface ServiceImageOptions {
+  /** When true, /ok is present: the health check `test -f /ok` passes. */
+  healthy: boolean;
+  /** A label put on the image, so a test's images can be found. */
+  label: string;
+  /**
+   * Serve HTTP with busybox's httpd on `port` from /www, with these pages (path → content); a
+   * page under /cgi-bin/ is made executable, and httpd runs it as a CGI script.
+   */
+  http?: { port: number; pages: Record<string, string> };
+}
+
 /**
  * An image that idles until stopped (it exits at once on SIGTERM, so replaced tasks stop
- * quickly), with /ok present when `healthy` — for a health check `test -f /ok`.
- * Built by the CLI's legacy builder from a Dockerfile on stdin: nothing is pulled.
+ * quickly), with /ok present when `healthy` — for a health check `test -f /ok` — and an HTTP
+ * server in the background when `http` is given. Built by the CLI's legacy builder from a
+ * Dockerfile on stdin: nothing is pulled.
  */
-export function buildServiceImage(tag: string, options: { healthy: boolean; label: string }): void {
+export function buildServiceImage(tag: string, options: ServiceImageOptions): void {
+  // Each page's content goes through base64, so no quoting of the Dockerfile's RUN can break it.
+  const pages = Object.entries(options.http?.pages ?? {}).map(
+    ([path, content]) => `RUN mkdir -p $(dirname /www${path}) && echo ${Buffer.from(content).toString("base64")} | base64 -d > /www${path}${path.startsWith("/cgi-bin/") ? ` && chmod 755 /www${path}` : ""}`,
+  );
+  // Without -f httpd goes to the background, and sh (pid 1) keeps its quick exit on TERM.
+  const serve = options.http ? `httpd -p ${options.http.port} -h /www; ` : "";
   const dockerfile = [
     "FROM local/busybox:latest",
     `LABEL ${options.label}=true`,
     `RUN echo ${JSON.stringify(tag)} > /version${options.healthy ? " && touch /ok" : ""}`,
-    `CMD ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`,
+    ...pages,
+    `CMD ["sh", "-c", "trap 'exit 0' TERM; ${serve}while true; do sleep 1; done"]`,
     "",
   ].join("\n");
   const built = spawnSync("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile, encoding: "utf8" });
@@ -48,21 +68,28 @@ export function buildServiceImage(tag: string, options: { healthy: boolean; labe
 export const SERVICE_TAGS = ["1", "2", "bad"] as const;
 
 /**
- * A swarm with `<repo>:1`, `:2` (healthy) and `:bad` built, and the clean-up after: the
- * services removed (by the provider, which knows their colors and canaries), their tasks' containers
- * gone, the networks and images removed, the engine put back as it was.
+ * A swarm with `<repo>:1`, `:2` (healthy) and `:bad` built, and `more` (tag → options, the label
+ * added) when a test needs others; and the clean-up after: the services removed (by the provider,
+ * which knows their colors and canaries), their tasks' containers gone, the networks and images
+ * removed, the engine put back as it was.
  */
-export async function swarmWithServiceImages(docker: Docker, repo: string, label: string): Promise<{ cleanUp(remove: () => Promise<void>, networks?: string[]): Promise<void> }> {
+export async function swarmWithServiceImages(
+  docker: Docker,
+  repo: string,
+  label: string,
+  more: Record<string, Omit<ServiceImageOptions, "label">> = {},
+): Promise<{ cleanUp(remove: () => Promise<void>, networks?: string[]): Promise<void> }> {
   const started = Date.now();
   const swarm = await ensureSwarm(docker);
   for (const tag of SERVICE_TAGS) buildServiceImage(`${repo}:${tag}`, { healthy: tag !== "bad", label });
+  for (const [tag, options] of Object.entries(more)) buildServiceImage(`${repo}:${tag}`, { ...options, label });
   console.log(`swarm ready and images built in ${Date.now() - started} ms`);
   return {
     async cleanUp(remove, networks = []) {
       await remove().catch(() => undefined);
       // Tasks' containers go away after their service; the images can only go once they have.
       const deadline = Date.now() + 20_000;
-      const ancestor = SERVICE_TAGS.map((tag) => `${repo}:${tag}`);
+      const ancestor = [...SERVICE_TAGS, ...Object.keys(more)].map((tag) => `${repo}:${tag}`);
       while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { ancestor } })).length > 0) await Bun.sleep(250);
       for (const network of networks) await docker.getNetwork(network).remove().catch(() => undefined);
       await swarm.restore();

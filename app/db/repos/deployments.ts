@@ -7,6 +7,9 @@ import type { DeploymentState } from "../../domain/environments.ts";
 
 export type DeploymentRow = typeof deployments.$inferSelect;
 
+/** The strategy a rollback a person asked for is recorded with. */
+export const ROLLBACK_STRATEGY = "rollback";
+
 export interface NewDeployment {
   environment: string;
   service: string;
@@ -70,18 +73,25 @@ export async function getDeployment(db: Db, id: number): Promise<DeploymentRow |
 
 /**
  * Where a rollback of a service goes: the image of its newest succeeded deployment before the
- * current one (a different image), and the current image; undefined when there is none.
+ * current one that is neither the current image nor one a rollback already left (so rolling back
+ * again goes further back instead of flipping between the two newest), and the current image;
+ * undefined when there is none.
  */
 export async function previousSuccessfulImage(db: Db, environment: string, service: string): Promise<{ image: string; current: string } | undefined> {
   const succeeded = await db
-    .select({ image: deployments.image })
+    .select({ image: deployments.image, strategy: deployments.strategy, previousImage: deployments.previousImage })
     .from(deployments)
     .where(and(eq(deployments.environment, environment), eq(deployments.service, service), eq(deployments.state, "succeeded")))
     .orderBy(desc(deployments.id))
     .limit(200);
   const current = succeeded[0]?.image;
-  const earlier = succeeded.find((row) => row.image !== current);
-  return current !== undefined && earlier ? { image: earlier.image, current } : undefined;
+  if (current === undefined) return undefined;
+  const undone = new Set([current]);
+  for (const row of succeeded) {
+    if (!undone.has(row.image)) return { image: row.image, current };
+    if (row.strategy === ROLLBACK_STRATEGY && row.previousImage !== null) undone.add(row.previousImage);
+  }
+  return undefined;
 }
 
 /** Deployments of a run's task still "running" from before a restart: ended, as the same attempt deploys again. */

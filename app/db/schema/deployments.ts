@@ -8,6 +8,7 @@ export const deployments = sqliteTable(
   "deployments",
   {
     id: integer().primaryKey({ autoIncrement: true }),
+    /** The environment's key (environmentKey). */
     environment: text().notNull(),
     service: text().notNull(),
     image: text().notNull(),
@@ -31,6 +32,6 @@ export const deployments = sqliteTable(
   (table) => [
     index("deployments_environment").on(table.environment, table.id),
     // An environment's history goes with it (its services keep running on the target).
-    foreignKey({ columns: [table.environment], foreignColumns: [environments.name] }).onDelete("cascade"),
+    foreignKey({ columns: [table.environment], foreignColumns: [environments.key] }).onDelete("cascade"),
   ],
 );

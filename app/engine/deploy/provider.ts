@@ -15,6 +15,8 @@ export interface DeployRequest {
   strategy: DeployStrategy;
   healthCheck?: HealthCheck;
   env: Record<string, string>;
+  /** The registry's credentials (`user:password` or Docker's JSON auth) the target's nodes pull the image with, when it needs some. */
+  registryAuth?: string;
   /** Labels put on the service (gantry.namespace, gantry.pipeline, gantry.run, gantry.environment...). */
   labels: Record<string, string>;
   /** Lines for the task's log: each step as it happens (tasks started, healthy, updated, rolled back). */
@@ -43,16 +45,40 @@ export interface ServiceStatus {
   updateMessage?: string;
 }
 
+/** An image to put where the target's nodes can pull it. */
+export interface PushRequest {
+  /** The image as the server's engine knows it (built by a dockerBuild task). */
+  image: string;
+  /** The registry's credentials (`user:password` or Docker's JSON auth), from the environment's registryAuth secret. */
+  registryAuth?: string;
+  log(line: string): void;
+  signal: AbortSignal;
+}
+
+export type PushResult =
+  /** The reference the target's nodes pull (the registry's name for the image). */
+  | { ok: true; image: string }
+  | { ok: false; reason: string };
+
 export interface DeployProvider {
   /** The provider's id, as environments name it ("swarm"). */
   readonly id: string;
   /** Whether the target answers and can take deployments; `problem` says why not in a person's words. */
   testConnection(): Promise<{ ok: true; detail: string } | { ok: false; problem: string }>;
+  /**
+   * Puts the image where every node of the target can pull it (a swarm's registry, a cloud's
+   * container registry) and answers the reference to deploy; a target without one (a one-node
+   * swarm using the server's own engine) answers the image as it is.
+   */
+  pushImage(request: PushRequest): Promise<PushResult>;
   deploy(request: DeployRequest): Promise<DeployResult>;
   /** What runs as the service now; undefined when there is no such service. */
   status(service: string): Promise<ServiceStatus | undefined>;
-  /** Redeploys `image` (the previous successful deployment's) with the service's other settings kept. */
-  rollback(service: string, image: string, log: (line: string) => void): Promise<DeployResult>;
+  /**
+   * Redeploys `image` (the previous successful deployment's) with the service's other settings
+   * kept; refused for a service that is not `environment`'s (its gantry.environment label).
+   */
+  rollback(service: string, image: string, log: (line: string) => void, environment: string): Promise<DeployResult>;
   /** Removes the service (an environment's clean-up, tests). */
   remove(service: string): Promise<void>;
 }

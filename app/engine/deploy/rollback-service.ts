@@ -2,7 +2,7 @@
 // one running now (the previous successful one), by the environment's provider, and the
 // rollback is recorded in the history like any deployment (by whom, not by a run).
 import type { Db } from "../../db/client.ts";
-import { finishDeployment, getDeployment, insertDeployment, previousSuccessfulImage, type DeploymentRow } from "../../db/repos/deployments.ts";
+import { finishDeployment, getDeployment, insertDeployment, previousSuccessfulImage, ROLLBACK_STRATEGY, type DeploymentRow } from "../../db/repos/deployments.ts";
 import type { EnvironmentRow } from "../../db/repos/environments.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { DeployProvider, DeployResult } from "./provider.ts";
@@ -20,20 +20,20 @@ export async function rollbackService(
   by: string,
   log: (line: string) => void = () => {},
 ): Promise<{ deployment: DeploymentRow; result: DeployResult }> {
-  const target = await previousSuccessfulImage(context.db, environment.name, service);
-  if (!target) throw new NotFoundError(`service ${service} of environment ${environment.name} has no earlier successful deployment to go back to`);
+  const target = await previousSuccessfulImage(context.db, environment.key, service);
+  if (!target) throw new NotFoundError(`service ${service} of environment ${environment.key} has no earlier successful deployment to go back to`);
   const id = await insertDeployment(context.db, {
-    environment: environment.name,
+    environment: environment.key,
     service,
     image: target.image,
     previousImage: target.current,
     by,
-    strategy: "rollback",
+    strategy: ROLLBACK_STRATEGY,
     startedAt: context.now(),
   });
   let result: DeployResult;
   try {
-    result = await context.providerFor(environment).rollback(service, target.image, log);
+    result = await context.providerFor(environment).rollback(service, target.image, log, environment.key);
   } catch (error) {
     result = { ok: false, reason: (error as Error).message, rolledBack: false };
   }

@@ -18,7 +18,6 @@ import {
   details,
   inspectService,
   listTasks,
-  pause,
   removeService,
   seconds,
   specFor,
@@ -26,9 +25,12 @@ import {
   watchRollout,
   waitGone,
   foreignServiceProblem,
+  nodeAuth,
+  createSwarmService,
   type ServiceSpec,
   type SwarmService,
 } from "./swarm-provider.ts";
+import { pause } from "../pause.ts";
 
 type Color = "blue" | "green";
 const COLORS: Color[] = ["blue", "green"];
@@ -60,6 +62,8 @@ interface Switch {
   monitorMs: number;
   log(line: string): void;
   signal: AbortSignal;
+  /** The registry's credentials for the nodes that pull the image. */
+  auth?: Record<string, string>;
 }
 
 export const colorName = (service: string, color: Color) => `${service}-${color}`;
@@ -93,6 +97,7 @@ export async function deployBlueGreen(docker: Docker, request: DeployRequest): P
     monitorMs: strategy.monitorMs,
     log: request.log,
     signal: request.signal,
+    ...(request.registryAuth !== undefined && { auth: nodeAuth(request) }),
   });
 }
 
@@ -160,8 +165,7 @@ async function switchTo(docker: Docker, change: Switch): Promise<DeployResult> {
   }
   const spec = change.spec(color, networkId);
   log(`starting ${color} with image ${image} (${replicas} replicas${live ? `; ${live.service.Spec.Name} stays live` : ""})`);
-  // The cast: @types/dockerode's ContainerSpec names the health check "HealthCheck"; the engine answers "Healthcheck".
-  await docker.createService(spec as unknown as Docker.CreateServiceOptions);
+  await createSwarmService(docker, spec, change.auth);
   // Swarm reports a task running only once it is healthy (with a health check), and only then
   // gives it a DNS record: the alias answers with the new color from that moment.
   const limit = budgetMs(spec) + change.monitorMs;

@@ -5,14 +5,19 @@
 // was. After the last step the main service is rolled to the image by the rolling path (Swarm's
 // own FailureAction rollback) and the canary goes.
 //
-// Analysis is task health only. An HTTP probe's success rate and latency against the canary are
-// not possible here: this machine kind has no IPVS, so no routing mesh or published port answers
-// (DESIGN.md), and Swarm reports a task running only once its health check passes — that state
-// is what counts.
+// Task health always counts: Swarm reports a task running only once its health check passes.
+// With an HTTP analysis, each step then probes every canary task from inside it (swarm-probe.ts),
+// because on this machine kind (no IPVS) no routing mesh, VIP or published port answers; its
+// success rate and latency percentile must meet the thresholds or the step fails as an
+// unhealthy task does. The canary takes no share of real traffic: that needs a load balancer
+// or mesh in front that splits requests by weight.
 import type Docker from "dockerode";
-import { canaryReplicas, DEFAULT_ROLLING, type CanaryStep, type CanaryStrategy } from "../../domain/deploy-tasks.ts";
+import { formatDuration } from "../../domain/duration.ts";
+import { describeHttpAnalysisReport, judgeHttpAnalysis } from "../../domain/canary-analysis.ts";
+import { canaryReplicas, DEFAULT_ROLLING, type CanaryStep, type CanaryStrategy, type HttpAnalysis } from "../../domain/deploy-tasks.ts";
 import type { DeployRequest, DeployResult } from "./provider.ts";
 import { blueGreenStatus } from "./swarm-blue-green.ts";
+import { describeClock, probeTask } from "./swarm-probe.ts";
 import {
   budgetMs,
   createService,
@@ -22,12 +27,15 @@ import {
   removeService,
   specFor,
   submitUpdate,
+  createSwarmService,
+  nodeAuth,
   updateService,
   watchRollout,
   waitGone,
   foreignServiceProblem,
   type ServiceSpec,
   type SwarmService,
+  type SwarmTask,
 } from "./swarm-provider.ts";
 
 /** Swarm's limit on a service name: the canary adds "-canary". */
@@ -37,7 +45,7 @@ export const canaryName = (service: string) => `${service}-canary`;
 
 /** A deploy by canary(): steps of a canary service, then the main service promoted to the image. */
 export async function deployCanary(docker: Docker, request: DeployRequest): Promise<DeployResult> {
-  const { steps } = request.strategy as CanaryStrategy;
+  const { steps, analysis } = request.strategy as CanaryStrategy;
   const { service, image, log, signal } = request;
   const canary = canaryName(service);
   if (signal.aborted) return { ok: false, reason: "cancelled before the deploy started", rolledBack: false };
@@ -62,7 +70,7 @@ export async function deployCanary(docker: Docker, request: DeployRequest): Prom
   }
   const stepped = { ...rolling, spec: canarySpec(main, request) };
   for (const [index, step] of steps.entries()) {
-    const failed = await runStep(docker, { ...stepped, index, step, steps: steps.length, mainReplicas, previousImage }).catch(async (error: Error) => {
+    const failed = await runStep(docker, { ...stepped, index, step, steps: steps.length, mainReplicas, previousImage, ...(analysis && { http: analysis.http }), ...(request.registryAuth !== undefined && { auth: nodeAuth(request) }) }).catch(async (error: Error) => {
       // The engine failed mid-step: the canary goes, the main service stays as it was.
       await removeService(docker, canary).catch(() => undefined);
       throw error;
@@ -77,7 +85,7 @@ export async function deployCanary(docker: Docker, request: DeployRequest): Prom
   // The promotion: the main service read again (its version may have moved), rolled start-first one at a time.
   const current = (await inspectService(docker, service)) ?? main;
   log(`promoting: rolling ${service} to ${image} (${DEFAULT_ROLLING.order}, ${DEFAULT_ROLLING.parallelism} at a time)`);
-  const promoted = await updateService(docker, current, { service, image, replicas: request.replicas, spec: specFor(current.Spec, rolling), log, signal });
+  const promoted = await updateService(docker, current, { service, image, replicas: request.replicas, spec: specFor(current.Spec, rolling), log, signal, ...(request.registryAuth !== undefined && { registryAuth: request.registryAuth }) });
   await removeService(docker, canary);
   log(`removed ${canary}`);
   if (promoted.ok) return promoted;
@@ -99,8 +107,12 @@ interface Step {
   steps: number;
   mainReplicas: number;
   previousImage: string;
+  /** The step's HTTP analysis, once its tasks have held healthy through the pause. */
+  http?: HttpAnalysis;
   log(line: string): void;
   signal: AbortSignal;
+  /** The registry's credentials for the nodes that pull the image. */
+  auth?: Record<string, string>;
 }
 
 /** Scales the canary to the step's share and watches it through the pause; why it failed, or undefined. */
@@ -114,23 +126,53 @@ async function runStep(docker: Docker, run: Step): Promise<string | undefined> {
   if (signal.aborted) return `cancelled at ${label}`;
   const spec: ServiceSpec = { ...run.spec, Mode: { Replicated: { Replicas: replicas } } };
   const existing = await inspectService(docker, canary);
-  // The cast: @types/dockerode's ContainerSpec names the health check "HealthCheck"; the engine answers "Healthcheck".
-  if (!existing) await docker.createService(spec as unknown as Docker.CreateServiceOptions);
+  if (!existing) await createSwarmService(docker, spec, run.auth);
   // A scale-only update: Swarm keeps the running canary tasks and adds (or stops) the difference.
-  else await submitUpdate(docker, existing, { ...existing.Spec, Mode: { Replicated: { Replicas: replicas } } });
+  else await submitUpdate(docker, existing, { ...existing.Spec, Mode: { Replicated: { Replicas: replicas } } }, undefined, run.auth);
   // Swarm reports a task running only once it is healthy; a canary task that ends at any point
   // (failed, or killed for its health check) is a failure (failFast, no task counted as earlier).
   const limit = budgetMs(spec) + step.pauseMs;
   const settled = await watchRollout(docker, { service: canary, image, replicas, log: (line) => log(`canary: ${line}`), signal, deadline: Date.now() + limit, before: new Set(), holdMs: step.pauseMs, failFast: true });
   if (settled.how === "converged") {
-    log(`canary healthy through ${duration(step.pauseMs)}`);
-    return undefined;
+    log(`canary healthy through ${formatDuration(step.pauseMs)}`);
+    return run.http ? analyseStep(docker, { http: run.http, tasks: settled.tasks, image, label, log, signal }) : undefined;
   }
   if (settled.how === "cancelled") return `cancelled at ${label}`;
   const failures = await describeFailures(docker, settled.tasks, new Set(), image);
-  if (settled.how === "timeout") return `${label}: ${canary} did not keep ${replicas} tasks running for ${duration(step.pauseMs)} within ${duration(limit)}${details(failures)}`;
+  if (settled.how === "timeout") return `${label}: ${canary} did not keep ${replicas} tasks running for ${formatDuration(step.pauseMs)} within ${formatDuration(limit)}${details(failures)}`;
   return `${label}: a task of ${canary} (${image}) failed${details(failures)}`;
 }
 
-const duration = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`);
+interface StepAnalysis {
+  http: HttpAnalysis;
+  /** The canary's tasks as the watch last saw them. */
+  tasks: SwarmTask[];
+  image: string;
+  /** "canary step 1/3", for the log and the reason. */
+  label: string;
+  log(line: string): void;
+  signal: AbortSignal;
+}
 
+/** Probes every running canary task over HTTP (from inside it) and holds the step's requests to the thresholds; why it failed, or undefined. */
+async function analyseStep(docker: Docker, analysis: StepAnalysis): Promise<string | undefined> {
+  const { http, label, log, signal } = analysis;
+  const running = analysis.tasks.filter((task) => task.DesiredState === "running" && task.Status.State === "running" && task.Spec.ContainerSpec.Image === analysis.image);
+  log(`${label}: HTTP analysis: ${http.requests} requests to http://127.0.0.1:${http.port}${http.path} inside each of ${running.length} canary ${running.length === 1 ? "task" : "tasks"}`);
+  const outcomes = await Promise.all(
+    running.map((task) => {
+      const containerId = task.Status.ContainerStatus?.ContainerID;
+      if (!containerId) return { ok: false as const, cancelled: false, problem: `task ${task.ID.slice(0, 12)} has no container yet` };
+      return probeTask(docker, { containerId, task: task.ID.slice(0, 12), http, signal });
+    }),
+  );
+  if (signal.aborted) return `cancelled at ${label}`;
+  for (const outcome of outcomes) if (!outcome.ok) return outcome.cancelled ? `cancelled at ${label}` : `${label}: ${outcome.problem}`;
+  const report = judgeHttpAnalysis(
+    outcomes.flatMap((outcome) => (outcome.ok ? outcome.requests : [])),
+    http,
+  );
+  const clocks = [...new Set(outcomes.flatMap((outcome) => (outcome.ok ? [describeClock(outcome.clock)] : [])))].join("; ");
+  log(`${label}: HTTP analysis ${report.breach ? "failed" : "passed"}: ${describeHttpAnalysisReport(report, http)}${clocks ? `; ${clocks}` : ""}`);
+  return report.breach ? `${label}: ${report.breach}` : undefined;
+}

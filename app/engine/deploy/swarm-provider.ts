@@ -2,11 +2,13 @@
 // out by Swarm's own updater (start-first, automatic rollback when a new task fails or turns
 // unhealthy) and watched until Swarm says the rollout is over.
 import type Docker from "dockerode";
-import { dockerMessage, isUnreachable, withinTime } from "../executors/docker-client.ts";
+import { dockerMessage, isUnreachable, parseRegistryAuth, withinTime } from "../executors/docker-client.ts";
 import { DEFAULT_ROLLING } from "../../domain/deploy-tasks.ts";
-import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, ServiceStatus } from "./provider.ts";
+import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, PushResult, ServiceStatus } from "./provider.ts";
 import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } from "./swarm-blue-green.ts";
 import { canaryName, deployCanary } from "./swarm-canary.ts";
+import { pushToRegistry } from "./swarm-push.ts";
+import { pause } from "../pause.ts";
 
 /** How often a rollout is looked at: Swarm has no event stream for update progress. */
 const POLL_MS = 250;
@@ -79,18 +81,35 @@ export class SwarmProviderError extends Error {
 export interface SwarmProviderOptions {
   /** A client of a swarm manager's engine. */
   docker: Docker;
+  /** The engine images are built on (the server's own), which pushImage pushes from; the manager's by default. */
+  source?: Docker;
+  /** The registry the swarm's nodes pull deployed images from; without one, images are deployed as the engine has them. */
+  registry?: string;
 }
 
 export function createSwarmProvider(options: SwarmProviderOptions): DeployProvider {
-  const { docker } = options;
+  const { docker, registry } = options;
   return {
     id: "swarm",
     testConnection: () => testConnection(docker),
+    pushImage: async (request): Promise<PushResult> => {
+      if (registry === undefined) return { ok: true, image: request.image };
+      try {
+        return await pushToRegistry(options.source ?? docker, registry, request);
+      } catch (error) {
+        return { ok: false, reason: `pushing ${request.image} to ${registry}: ${engineProblem(error)}` };
+      }
+    },
     deploy: (request) => guarded(() => deploy(docker, request)),
     status: (service) => asked(() => status(docker, service)),
-    rollback: (service, image, log) => guarded(() => rollback(docker, service, image, log)),
+    rollback: (service, image, log, environment) => guarded(() => rollback(docker, service, image, log, environment)),
     remove: (service) => asked(() => remove(docker, service)),
   };
+}
+
+/** The credentials the swarm's nodes pull the image with (Swarm's --with-registry-auth), when the environment has some. */
+export function nodeAuth(request: Pick<DeployRequest, "image" | "registryAuth">): Record<string, string> | undefined {
+  return request.registryAuth !== undefined ? parseRegistryAuth(request.registryAuth, request.image) : undefined;
 }
 
 async function testConnection(docker: Docker): Promise<{ ok: true; detail: string } | { ok: false; problem: string }> {
@@ -147,8 +166,7 @@ export async function createService(docker: Docker, request: DeployRequest): Pro
   const { service, image, replicas, log } = request;
   const spec = specFor({ Name: service, TaskTemplate: { ContainerSpec: { Image: image } } }, request);
   log(`creating service ${service} with image ${image} (${replicas} replicas)`);
-  // The cast: @types/dockerode's ContainerSpec names the health check "HealthCheck"; the engine answers "Healthcheck".
-  await docker.createService(spec as unknown as Docker.CreateServiceOptions);
+  await createSwarmService(docker, spec, nodeAuth(request));
   // Swarm reports a task "running" only once its container is healthy, so running tasks that
   // stay so through the monitor window are what "deployed" means here.
   const { monitorMs } = rollingOf(request);
@@ -170,6 +188,8 @@ interface Rollout {
   spec: ServiceSpec;
   log(line: string): void;
   signal: AbortSignal;
+  /** The registry's credentials, handed to the nodes that pull the image. */
+  registryAuth?: string;
 }
 
 /** An update of a running service; Swarm rolls it back by itself when a new task fails. */
@@ -178,7 +198,7 @@ export async function updateService(docker: Docker, current: SwarmService, rollo
   const previousImage = current.Spec.TaskTemplate.ContainerSpec.Image;
   const before = new Set((await listTasks(docker, current.ID)).map((task) => task.ID));
   log(`updating service ${service} from ${previousImage} to ${image} (${replicas} replicas, ${spec.UpdateConfig?.Order ?? "stop-first"}, ${spec.UpdateConfig?.Parallelism || "all"} at a time)`);
-  await submitUpdate(docker, current, spec);
+  await submitUpdate(docker, current, spec, undefined, nodeAuth(rollout));
   // Twice the rollout's budget: an update that fails late still has its rollback to run.
   const limit = 2 * budgetMs(spec);
   const settled = await watchRollout(docker, { service, image, replicas, log, signal: rollout.signal, deadline: Date.now() + limit, before, holdMs: 0, failFast: false, afterUpdate: true });
@@ -215,14 +235,26 @@ async function cancelUpdate(docker: Docker, name: string, previous: ServiceSpec,
   return { ok: false, reason: `${why}; the rollback to ${previousImage} did not finish (${settled.service?.UpdateStatus?.State ?? settled.how})`, previousImage, rolledBack: false };
 }
 
-/** The service's current settings with `image` instead, rolled out as a deploy is. */
-async function rollback(docker: Docker, name: string, image: string, log: (line: string) => void): Promise<DeployResult> {
+/** The service's current settings with `image` instead, rolled out as a deploy is; only a service of `environment`. */
+async function rollback(docker: Docker, name: string, image: string, log: (line: string) => void, environment: string): Promise<DeployResult> {
   const current = await inspectService(docker, name);
+  const live = current ?? (await inspectLiveColor(docker, name));
+  if (!live) return { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
+  const has = live.Spec.Labels?.["gantry.environment"];
+  if (has !== environment) {
+    return { ok: false, reason: has === undefined ? `service ${name} was not deployed by Gantry: it is not rolled back` : `service ${name} belongs to environment ${has}, not ${environment}: it is not rolled back`, rolledBack: false };
+  }
   if (!current) return (await blueGreenRollback(docker, name, image, log)) ?? { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
   const { Spec } = current;
   const spec: ServiceSpec = { ...Spec, TaskTemplate: { ...Spec.TaskTemplate, ContainerSpec: { ...Spec.TaskTemplate.ContainerSpec, Image: image } } };
   // No signal: a rollback is itself the way back, and runs to its end (bounded by budgetMs).
   return updateService(docker, current, { service: name, image, replicas: Spec.Mode?.Replicated?.Replicas ?? 1, spec, log, signal: new AbortController().signal });
+}
+
+/** The live color's service of a blue-green service (whose own name is only an alias). */
+async function inspectLiveColor(docker: Docker, name: string): Promise<SwarmService | undefined> {
+  const colors = await blueGreenStatus(docker, name);
+  return colors ? inspectService(docker, colors.service) : undefined;
 }
 
 async function status(docker: Docker, name: string): Promise<ServiceStatus | undefined> {
@@ -445,6 +477,14 @@ async function healthProblem(docker: Docker, containerId: string | undefined): P
 
 // ---- the engine ------------------------------------------------------------------------------
 
+/** Creates a service; `auth` goes to the nodes that pull its image (X-Registry-Auth). */
+export async function createSwarmService(docker: Docker, spec: ServiceSpec, auth?: Record<string, string>): Promise<void> {
+  // The casts: @types/dockerode's ContainerSpec names the health check "HealthCheck" (the engine
+  // answers "Healthcheck"), and its AuthConfig wants fields Docker's JSON auth may leave out.
+  if (auth) await docker.createService(auth as unknown as Docker.AuthConfig, spec as unknown as Docker.ServiceSpec);
+  else await docker.createService(spec as unknown as Docker.CreateServiceOptions);
+}
+
 export async function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
   try {
     return (await docker.getService(name).inspect()) as SwarmService;
@@ -459,9 +499,9 @@ export async function listTasks(docker: Docker, serviceId: string): Promise<Swar
 }
 
 /** An update at the version read (Swarm refuses it if someone changed the service since); `rollback` asks for Swarm's own. */
-export async function submitUpdate(docker: Docker, service: SwarmService, spec: ServiceSpec, rollback?: "previous"): Promise<void> {
+export async function submitUpdate(docker: Docker, service: SwarmService, spec: ServiceSpec, rollback?: "previous", authconfig?: Record<string, string>): Promise<void> {
   // dockerode sends the options as both query and body unless told which is which.
-  await docker.getService(service.ID).update({ _query: { version: service.Version.Index, ...(rollback && { rollback }) }, _body: spec });
+  await docker.getService(service.ID).update({ _query: { version: service.Version.Index, ...(rollback && { rollback }) }, _body: spec, ...(authconfig && { authconfig }) });
 }
 
 // ---- small helpers ---------------------------------------------------------------------------
@@ -506,16 +546,3 @@ function stableJson(value: unknown): string {
 export const details = (failures: string[]) => (failures.length > 0 ? `: ${failures.join("; ")}` : "");
 const nanoseconds = (ms: number) => Math.round(ms * 1e6);
 export const seconds = (ms: number) => Math.round(ms / 1000);
-
-/** Sleeps `ms`, waking at once when `signal` aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

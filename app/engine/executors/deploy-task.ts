@@ -4,7 +4,7 @@
 // server that stops leaves the rollout to the provider; after a restart the same attempt
 // deploys again, which finds the service already at its image and ends at once.
 import type { Db } from "../../db/client.ts";
-import { getEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
+import { environmentForDeploy } from "../../db/repos/environments.ts";
 import { finishDeployment, finishInterruptedDeployments, insertDeployment } from "../../db/repos/deployments.ts";
 import { describeStrategy, expandDeploy } from "../../domain/deploy-tasks.ts";
 import { formatDuration } from "../../domain/duration.ts";
@@ -12,7 +12,8 @@ import { approvedByAnother, gatesBefore, protectionRefusal, runBranch, type Depl
 import { readGate } from "../../db/repos/approvals.ts";
 import { getRun } from "../../db/repos/runs.ts";
 import { getVersion } from "../../db/repos/pipelines.ts";
-import type { DeployProvider } from "../deploy/provider.ts";
+import type { EnvironmentAdmin } from "../deploy/environments.ts";
+import { pause } from "../pause.ts";
 import type { TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 
 export interface DeployTaskDeps {
@@ -20,7 +21,8 @@ export interface DeployTaskDeps {
   now: () => Date;
   /** A global secret's value (an environment's secrets are global secrets). */
   secret(name: string): Promise<string | undefined>;
-  providerFor(environment: EnvironmentRow): DeployProvider;
+  /** Each environment's provider, and its status as deploys find its target. */
+  environments: Pick<EnvironmentAdmin, "providerOf" | "recordStatus">;
 }
 
 /** What the protection rules look at: the run's pipeline and branch, and the approval gates the task needs. */
@@ -39,17 +41,8 @@ async function deployFacts(db: Db, launch: TaskLaunch, environment: string): Pro
   };
 }
 
-/** Resolves true after `ms`, or false as soon as the task is stopped. */
-function waitOrStop(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(true), ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve(false);
-    }, { once: true });
-  });
-}
+/** How a provider's result begins when the target could not be reached at all. */
+const UNREACHABLE = "cannot reach";
 
 export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskHandle {
   const spec = launch.task.container!.deploy!;
@@ -61,32 +54,45 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
     if (abort.signal.aborted) return { exitCode: null, reason: "stopped before it started" };
     const work = expandDeploy(spec, launch.env);
     if (typeof work === "string") return { exitCode: null, reason: work };
-    const environment = await getEnvironment(deps.db, work.environment);
-    if (!environment) return { exitCode: null, reason: `environment ${work.environment} not found (gantry env set ${work.environment} --provider swarm)` };
+    // The namespace's own environment of that name, else the shared one.
+    const environment = await environmentForDeploy(deps.db, launch.namespace, work.environment);
+    if (!environment) {
+      return { exitCode: null, reason: `environment ${work.environment} not found, neither namespace ${launch.namespace}'s own nor a shared one (gantry env set ${work.environment} --provider swarm [--namespace ${launch.namespace}])` };
+    }
+    const name = environment.key;
     // Protection first: nothing changes, and no secret is read, for a deploy the environment refuses.
-    const facts = await deployFacts(deps.db, launch, environment.name);
+    const facts = await deployFacts(deps.db, launch, name);
     // A run that may not read secrets (a fork's pull request) may not put its code where they are.
-    if (facts.noSecrets) return { exitCode: null, reason: `a run that may not read secrets (a pull request from a fork) may not deploy to environment ${environment.name}` };
+    if (facts.noSecrets) return { exitCode: null, reason: `a run that may not read secrets (a pull request from a fork) may not deploy to environment ${name}` };
     const refusal = protectionRefusal(environment.protection, facts);
     if (refusal) return { exitCode: null, reason: refusal };
     if (environment.protection.waitMs) {
-      say(`waiting ${formatDuration(environment.protection.waitMs)} before deploying (environment ${environment.name}'s wait timer)`);
-      if (!(await waitOrStop(environment.protection.waitMs, abort.signal))) return { exitCode: null, reason: "stopped during the environment's wait timer; nothing was deployed" };
+      say(`waiting ${formatDuration(environment.protection.waitMs)} before deploying (environment ${name}'s wait timer)`);
+      if (!(await pause(environment.protection.waitMs, abort.signal))) return { exitCode: null, reason: "stopped during the environment's wait timer; nothing was deployed" };
     }
     // The environment's secrets go to the service's environment; a missing one stops the deploy before anything changes.
     const secrets: Record<string, string> = {};
-    for (const name of environment.secrets) {
-      const value = await deps.secret(name);
-      if (value === undefined) return { exitCode: null, reason: `secret ${name} of environment ${environment.name} is not set` };
-      secrets[name] = value;
+    for (const secret of environment.secrets) {
+      const value = await deps.secret(secret);
+      if (value === undefined) return { exitCode: null, reason: `secret ${secret} of environment ${name} is not set` };
+      secrets[secret] = value;
     }
-    const provider = deps.providerFor(environment);
-    say(`deploying ${work.image} to service ${work.service} of environment ${environment.name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${describeStrategy(work.strategy)}`);
+    let registryAuth: string | undefined;
+    if (environment.config.registryAuth !== undefined) {
+      registryAuth = await deps.secret(environment.config.registryAuth);
+      if (registryAuth === undefined) return { exitCode: null, reason: `secret ${environment.config.registryAuth} (the registry credentials of environment ${name}) is not set` };
+    }
+    const provider = deps.environments.providerOf(environment);
+    // Where every node can pull it (the environment's registry), before anything changes.
+    const pushed = await provider.pushImage({ image: work.image, ...(registryAuth !== undefined && { registryAuth }), log: say, signal: abort.signal });
+    if (!pushed.ok) return { exitCode: null, reason: pushed.reason };
+    const image = pushed.image;
+    say(`deploying ${image} to service ${work.service} of environment ${name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${describeStrategy(work.strategy)}`);
     await finishInterruptedDeployments(deps.db, { namespace: launch.namespace, pipelineId: launch.pipeline, runId: launch.run, taskId: launch.task.id }, deps.now());
     const id = await insertDeployment(deps.db, {
-      environment: environment.name,
+      environment: name,
       service: work.service,
-      image: work.image,
+      image,
       namespace: launch.namespace,
       pipelineId: launch.pipeline,
       runId: launch.run,
@@ -97,8 +103,9 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
     try {
       const result = await provider.deploy({
         service: work.service,
-        image: work.image,
+        image,
         replicas: work.replicas,
+        ...(registryAuth !== undefined && { registryAuth }),
         strategy: work.strategy,
         ...(work.healthCheck && { healthCheck: work.healthCheck }),
         env: { ...work.env, ...secrets },
@@ -107,7 +114,7 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
           "gantry.pipeline": launch.pipeline,
           "gantry.run": String(launch.run),
           "gantry.task": launch.task.id,
-          "gantry.environment": environment.name,
+          "gantry.environment": name,
         },
         log: say,
         signal: abort.signal,
@@ -118,6 +125,11 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
         previousImage: result.previousImage ?? null,
         endedAt: deps.now(),
       });
+      // What the deploy found of the target: it answered (whatever became of the image), or not.
+      const unreachable = !result.ok && result.reason.startsWith(UNREACHABLE);
+      await deps.environments
+        .recordStatus(name, unreachable ? { ok: false, problem: result.reason } : { ok: true, detail: `deployed ${work.service} (${result.ok ? "succeeded" : result.rolledBack ? "rolled back" : "failed"})` })
+        .catch(() => undefined);
       if (result.ok) {
         say(`${work.service} runs ${result.image}${result.previousImage ? ` (was ${result.previousImage})` : ""}`);
         return { exitCode: 0 };

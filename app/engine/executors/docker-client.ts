@@ -44,12 +44,15 @@ export interface DockerConnection {
   host: string;
 }
 
-export function createDockerClient(host = DEFAULT_DOCKER_HOST): DockerConnection {
-  if (host.startsWith("unix://")) return { docker: new Docker({ socketPath: host.slice("unix://".length) }), host };
-  if (host.startsWith("/")) return { docker: new Docker({ socketPath: host }), host: `unix://${host}` };
+export function createDockerClient(host = DEFAULT_DOCKER_HOST, options: { timeoutMs?: number } = {}): DockerConnection {
+  // A per-request idle limit, for clients that make no long streaming calls: an engine that
+  // accepts a request and never answers fails it instead of hanging its caller.
+  const timeout = options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {};
+  if (host.startsWith("unix://")) return { docker: new Docker({ socketPath: host.slice("unix://".length), ...timeout }), host };
+  if (host.startsWith("/")) return { docker: new Docker({ socketPath: host, ...timeout }), host: `unix://${host}` };
   const url = new URL(host.replace(/^tcp:\/\//, "http://"));
   return {
-    docker: new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) }),
+    docker: new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375), ...timeout }),
     host,
   };
 }

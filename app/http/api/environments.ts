@@ -1,18 +1,17 @@
 // /api/v1/environments: deployment targets. List, create (POST, 409 when taken), inspect (with
 // what runs there now and its deployments), create or change (PUT), delete, and test the
-// connection. Secrets are named, never shown.
+// connection. Secrets are named, never shown. An environment is shared by every namespace, or
+// a namespace's own: `?namespace=` names which on every route under /:name (and filters the list).
 import { Hono, type Context } from "hono";
 import { iso } from "./json.ts";
 import * as v from "valibot";
 import { may } from "../../auth/roles.ts";
 import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
-import { listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
+import { listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ValidationError } from "../../domain/errors.ts";
-import { environmentNameSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
+import { environmentKey, environmentNameSchema, environmentNamespaceSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type EnvironmentRef, type Protection } from "../../domain/environments.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
-import { providerFor } from "../../engine/deploy/providers.ts";
-import { rollbackService } from "../../engine/deploy/rollback-service.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
@@ -23,16 +22,25 @@ import { validate } from "../validate.ts";
 const HISTORY_LIMIT = 50;
 
 const nameParams = v.object({ name: v.pipe(v.string(), v.regex(ID_PATTERN, `must be ${ENVIRONMENT_NAME_RULE}`)) });
-const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
+const namespaceQuery = v.object({ namespace: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN, `must be a namespace (${ENVIRONMENT_NAME_RULE})`))) });
+
+/** The environment a route under /:name addresses: its name, in `?namespace=`'s or among the shared ones. */
+const refOf = (c: Context<AppEnv>): EnvironmentRef => ({ namespace: c.req.query("namespace") ?? null, name: c.req.param("name") ?? "" });
+
+/** The permission target: the environment's key ("staging", or "team-a/staging" for a namespace's own). */
+const target = (c: Context<AppEnv>) => environmentKey(refOf(c));
 
 /**
- * The target of POST /environments: the name in the body, read before anything is validated
- * (the permission comes first); a body without one is checked against "(unnamed)".
+ * The target of POST /environments: the key the body names, read before anything is validated
+ * (the permission comes first); a body without a name is checked against "(unnamed)".
  */
 async function bodyNameTarget(c: Context<AppEnv>): Promise<string> {
   try {
     const body: unknown = JSON.parse(await c.req.text());
-    if (typeof body === "object" && body !== null && typeof (body as { name?: unknown }).name === "string") return (body as { name: string }).name;
+    if (typeof body === "object" && body !== null && typeof (body as { name?: unknown }).name === "string") {
+      const { name, namespace } = body as { name: string; namespace?: unknown };
+      return environmentKey({ namespace: typeof namespace === "string" ? namespace : null, name });
+    }
   } catch {
     // Not JSON: the validator answers that, once the permission is granted.
   }
@@ -48,13 +56,17 @@ export function protectionJson(protection: Protection) {
 
 export function environmentJson(row: EnvironmentRow) {
   return {
-    name: row.name,
+    name: nameOf(row),
+    /** The namespace whose pipelines alone deploy here; null when shared by every namespace. */
+    namespace: row.namespace,
     provider: row.provider,
     config: row.config,
     /** Names of global secrets; never their values. */
     secrets: row.secrets,
     ...(row.description !== null && { description: row.description }),
     protection: protectionJson(row.protection),
+    /** The last word on whether its target answers: a connection test's or a deploy's; "unknown" before any. */
+    status: row.status === null ? { state: "unknown" as const } : { state: row.status, ...(row.statusDetail !== null && { detail: row.statusDetail }), checkedAt: iso(row.statusAt) },
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
@@ -98,63 +110,57 @@ function settingsOf(body: Record<string, unknown>, problems: string[] = []) {
 }
 
 export const environmentsApi = new Hono<AppEnv>()
-  .get("/", async (c) => {
-    // A list shows what the caller may read; nothing to deny.
-    const rows = (await listEnvironments(c.get("deps").db)).filter((row) => may(c, "environments", "read", row.name));
+  .get("/", validate("query", namespaceQuery), async (c) => {
+    // A list shows what the caller may read; nothing to deny. With ?namespace=: what its deploys reach.
+    const { namespace } = c.req.valid("query");
+    const rows = (await listEnvironments(c.get("deps").db, { ...(namespace !== undefined && { namespace }) })).filter((row) => may(c, "environments", "read", row.key));
     return c.json({ environments: rows.map(environmentJson) });
   })
-  .post("/", permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, provider, config, secrets, description")), async (c) => {
+  .post("/", permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, namespace, provider, config, secrets, description")), async (c) => {
     const deps = c.get("deps");
-    const { name, ...rest } = c.req.valid("json");
+    const { name, namespace, ...rest } = c.req.valid("json");
     const problems: string[] = [];
     const named = v.safeParse(environmentNameSchema, name);
     if (name === undefined) problems.push(`name is required (${ENVIRONMENT_NAME_RULE})`);
     else if (!named.success) problems.push(`name: ${named.issues[0].message}`);
+    const spaced = v.safeParse(v.nullish(environmentNamespaceSchema), namespace);
+    if (!spaced.success) problems.push(spaced.issues[0].message);
     const settings = settingsOf(rest, problems);
     requireEnvironmentRights(c, settings);
-    const environment = await deps.environments.create(name as string, settings, c.get("token").name);
+    const environment = await deps.environments.create({ namespace: spaced.success ? (spaced.output ?? null) : null, name: name as string }, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, 201);
   })
-  .get("/:name", permit("environments", "read", target), validate("param", nameParams), async (c) => {
+  .get("/:name", permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
     const { db } = c.get("deps");
-    const { name } = c.req.valid("param");
-    const row = await requireEnvironment(db, name);
-    const [current, history] = await Promise.all([currentDeployments(db, name), listDeployments(db, name, HISTORY_LIMIT)]);
+    const key = target(c);
+    const row = await requireEnvironment(db, key);
+    const [current, history] = await Promise.all([currentDeployments(db, key), listDeployments(db, key, HISTORY_LIMIT)]);
     return c.json({ environment: environmentJson(row), current: current.map(currentJson), deployments: history.map(deploymentJson) });
   })
-  .put("/:name", permit("environments", "write", target), validate("param", nameParams), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
-    const { name } = c.req.valid("param");
+  .put("/:name", permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
     const settings = settingsOf(c.req.valid("json"));
     requireEnvironmentRights(c, settings);
-    const { environment, created } = await c.get("deps").environments.save(name, settings, c.get("token").name);
+    const { environment, created } = await c.get("deps").environments.save(refOf(c), settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
   })
-  .delete("/:name", permit("environments", "write", target), validate("param", nameParams), async (c) => {
-    const { name } = c.req.valid("param");
-    await c.get("deps").environments.remove(name, c.get("token").name);
+  .delete("/:name", permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+    await c.get("deps").environments.remove(target(c), c.get("token").name);
     return c.body(null, 204);
   })
-  .post("/:name/test", permit("environments", "read", target), validate("param", nameParams), async (c) => {
-    const { name } = c.req.valid("param");
+  .post("/:name/test", permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
-    return c.json(await c.get("deps").environments.test(name));
+    return c.json(await c.get("deps").environments.test(target(c)));
   })
   .post(
     "/:name/services/:service/rollback",
     permit("environments", "write", target),
     longRequest,
     validate("param", v.object({ ...nameParams.entries, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name")) })),
+    validate("query", namespaceQuery),
     async (c) => {
-      const deps = c.get("deps");
-      const { name, service } = c.req.valid("param");
-      const environment = await requireEnvironment(deps.db, name);
+      const { service } = c.req.valid("param");
       // Answers once the service runs the image again, or with the deployment failed and why.
-      const { deployment } = await rollbackService(
-        { db: deps.db, now: deps.now, providerFor: (row) => providerFor(row, { ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }) }) },
-        environment,
-        service,
-        c.get("token").name,
-      );
+      const { deployment } = await c.get("deps").environments.rollback(target(c), service, c.get("token").name);
       return c.json({ deployment: deploymentJson(deployment) });
     },
   );

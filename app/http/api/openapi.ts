@@ -52,6 +52,8 @@ const environmentSettings = {
     type: "object",
     properties: {
       dockerHost: { type: "string", description: "a swarm manager's Docker engine: unix:///path/to/docker.sock or tcp://host:port; the server's own engine (GANTRY_DOCKER_HOST) when absent" },
+      registry: { type: "string", description: "a registry (host[:port]) each deploy pushes its image to first, from the server's engine, so every node pulls it by the registry's name" },
+      registryAuth: { type: "string", description: "a global secret holding the registry's credentials (user:password or Docker's JSON auth), given to the push and to the nodes that pull" },
     },
     additionalProperties: false,
   },
@@ -61,12 +63,26 @@ const environmentSettings = {
     description: "global secrets given to its deploys, each as an environment variable of the same name; each must exist (a missing one is a 400 naming it)",
   },
   description: { type: "string", maxLength: 500 },
+  protection: {
+    type: "object",
+    properties: {
+      pipelines: { type: "array", items: { type: "string" }, description: "ns/id patterns (* any characters) of the pipelines that may deploy" },
+      branches: { type: "array", items: { type: "string" }, description: "patterns of the branch a GitHub push delivered (GANTRY_GITHUB_REF)" },
+      approval: { type: "boolean", description: "the deploy must need an approval gate another person approved" },
+      wait: { type: ["string", "number"], description: "a wait before the deploy (a duration, or milliseconds; answered in milliseconds)" },
+    },
+    additionalProperties: false,
+  },
 };
 const environmentBody = { type: "object", required: ["provider"], properties: environmentSettings, additionalProperties: false };
 const newEnvironmentBody = {
   type: "object",
   required: ["name", "provider"],
-  properties: { name: { type: "string", pattern: "^[a-z0-9-]{1,64}$" }, ...environmentSettings },
+  properties: {
+    name: { type: "string", pattern: "^[a-z0-9-]{1,64}$" },
+    namespace: { type: ["string", "null"], pattern: "^[a-z0-9-]{1,64}$", description: "the namespace whose pipelines alone deploy here (its own, found before a shared one of the same name); absent or null: shared by every namespace" },
+    ...environmentSettings,
+  },
   additionalProperties: false,
 };
 const decisionBody = { type: "object", properties: { comment: { type: "string", maxLength: MAX_DECISION_COMMENT } } };
@@ -259,20 +275,30 @@ export const API_ROUTES: RouteDoc[] = [
     success: 200,
   },
   { method: "delete", path: "/sources/{name}", summary: "Delete a source: its pipelines are retired (runs and versions stay readable)", auth: true, success: 204 },
-  { method: "get", path: "/environments", summary: "Environments the caller may read (environments:read): name, provider, config, secrets (names only), description", auth: true, success: 200 },
-  { method: "post", path: "/environments", summary: "Create an environment (environments:write on its name): 201 { environment }; 409 when the name is taken", auth: true, body: newEnvironmentBody, success: 201 },
+  {
+    method: "get",
+    path: "/environments",
+    summary:
+      "Environments the caller may read (environments:read on the key: its name, or <namespace>/<name> for a namespace's own): name, namespace (null when shared), provider, config, secrets (names only), description, protection, status { state: ok|failing|unknown, detail, checkedAt }; ?namespace= lists what that namespace's deploys reach (its own and the shared ones)",
+    auth: true,
+    query: ["namespace"],
+    success: 200,
+  },
+  { method: "post", path: "/environments", summary: "Create an environment (environments:write on its key): 201 { environment }; 409 when the name is taken (in its namespace, or among the shared ones)", auth: true, body: newEnvironmentBody, success: 201 },
   {
     method: "get",
     path: "/environments/{name}",
+    query: ["namespace"],
     summary:
       "One environment, what runs there now (current: [{ service, image, deployedAt, run: { namespace, pipeline, id }, task }], each service's newest succeeded deployment) and its last 50 deployments, newest first ({ id, service, image, previousImage, state: running|succeeded|failed|rolled_back, reason, strategy, run, task, startedAt, endedAt })",
     auth: true,
     success: 200,
   },
-  { method: "put", path: "/environments/{name}", summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", auth: true, body: environmentBody, success: 201 },
+  { method: "put", path: "/environments/{name}", query: ["namespace"], summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", auth: true, body: environmentBody, success: 201 },
   {
     method: "post",
     path: "/environments/{name}/test",
+    query: ["namespace"],
     summary: "Test the connection (environments:read): the provider's own check (a swarm: the engine answers and is a swarm manager). 200 { ok: true, detail } or { ok: false, problem }",
     auth: true,
     success: 200,
@@ -280,11 +306,12 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/environments/{name}/services/{service}/rollback",
+    query: ["namespace"],
     summary: "Redeploy a service's previous successful image (environments:write): answers when the service runs it again, with the deployment (state succeeded, or failed and why); 404 when there is no earlier successful deployment",
     auth: true,
     success: 200,
   },
-  { method: "delete", path: "/environments/{name}", summary: "Delete an environment and its deployment history; the services deployed keep running on the target", auth: true, success: 204 },
+  { method: "delete", path: "/environments/{name}", query: ["namespace"], summary: "Delete an environment and its deployment history; the services deployed keep running on the target", auth: true, success: 204 },
   { method: "get", path: "/approvals", summary: "Approval gates waiting now, of pipelines whose runs the caller may read, each with mayDecide (and refusal: why not)", auth: true, success: 200 },
   { method: "post", path: "/pipelines/{ns}/{id}/runs/{run}/cancel", summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", auth: true, success: 202 },
   {
@@ -348,7 +375,7 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/extensions/install",
-    summary: "Install an extension from the npm registry (extensions:write): body { package, version? }; its sha512 integrity checked, unpacked into the data dir, pinned, started. 201 { id, installed, extension }",
+    summary: "Install an extension from the npm registry (extensions:write): body { package, version? }; its sha512 integrity checked, unpacked into the data dir, pinned (gantry.toml [extension_versions] when the server has one), started. 201 { id, installed, state, error?, pin: { file, problem? } } (pin: where the pin went; problem: why not gantry.toml)",
     auth: true,
     body: { type: "object", required: ["package"], properties: { package: { type: "string" }, version: { type: "string" } } },
     success: 201,
@@ -356,12 +383,12 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/extensions/{id}/upgrade",
-    summary: "Upgrade an installed extension to the latest (or body { version }) version; 409 for a built-in one",
+    summary: "Upgrade an installed extension to the latest (or body { version }) version: the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one",
     auth: true,
     body: { type: "object", properties: { version: { type: "string" } } },
     success: 200,
   },
-  { method: "delete", path: "/extensions/{id}", summary: "Uninstall an extension installed from the registry (never a built-in folder: 409); it stops first", auth: true, success: 204 },
+  { method: "delete", path: "/extensions/{id}", summary: "Uninstall an extension installed from the registry (never a built-in folder: 409); it stops first. { id, uninstalled, pin: { file, problem? } }", auth: true, success: 200 },
   { method: "get", path: "/extensions/{id}", summary: "One extension with its whole recent log", auth: true, success: 200 },
   {
     method: "post",

@@ -1,23 +1,24 @@
 // Web pages: /environments (the deployment targets the caller may see, what runs in each, and
 // a create form) and /environments/:name (settings with an edit form, Test connection, Delete,
-// what runs there with Roll back, the deployment history), with the API's permission checks
-// (environments read/write on the environment's name) and CSRF on every form. Changes go
-// through the same EnvironmentAdmin as the API, so both check and record them alike.
+// what runs there with Roll back, the deployment history). As in the API, `?namespace=` names a
+// namespace's own environment on every route under /:name (absent: the shared one) and filters
+// the list; permissions are checked first, on the environment's key ("staging" or
+// "team-a/staging"), and every form carries CSRF. Changes go through the same EnvironmentAdmin
+// as the API, so both check and record them alike.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono, type Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, requirePermission } from "../../auth/roles.ts";
 import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, previousSuccessfulImage } from "../../db/repos/deployments.ts";
-import { getEnvironment, listEnvironments, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
+import { getEnvironment, listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
-import { environmentNameSchema, parseEnvironmentSettings } from "../../domain/environments.ts";
-import { idSchema } from "../../domain/ids.ts";
+import { environmentKey, environmentNameSchema, environmentNamespaceSchema, environmentRefOf, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type EnvironmentRef } from "../../domain/environments.ts";
+import { idSchema, ID_PATTERN } from "../../domain/ids.ts";
 import type { TestOutcome } from "../../engine/deploy/environments.ts";
-import { providerFor } from "../../engine/deploy/providers.ts";
-import { rollbackService } from "../../engine/deploy/rollback-service.ts";
 import { statusOf } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { requireCsrf } from "../middleware/csrf.ts";
@@ -25,7 +26,7 @@ import { permit } from "../middleware/permit.ts";
 import { longRequest } from "../middleware/long-request.ts";
 import { requireSession } from "../middleware/session.ts";
 import { validate } from "../validate.ts";
-import { EMPTY_ENVIRONMENT_FORM, formOf, type EnvironmentForm, type EnvironmentView } from "./components/environment-parts.tsx";
+import { configFieldsOf, EMPTY_ENVIRONMENT_FORM, formOf, type EnvironmentForm, type EnvironmentView } from "./components/environment-parts.tsx";
 import { formText } from "./form.ts";
 import { pageSession } from "./page-session.ts";
 import { EnvironmentPage, type RollbackReport } from "./pages/environment.tsx";
@@ -37,7 +38,21 @@ const HISTORY_LIMIT = 50;
 
 const nameParams = v.object({ name: idSchema });
 const serviceParams = v.object({ name: idSchema, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name (a-z, 0-9 and -)")) });
-const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
+const namespaceQuery = v.object({ namespace: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN, `must be a namespace (${ENVIRONMENT_NAME_RULE})`))) });
+
+/** The environment a route under /:name addresses: its name, in `?namespace=`'s or among the shared ones. */
+const refOf = (c: Context<AppEnv>): EnvironmentRef => ({ namespace: c.req.query("namespace") ?? null, name: c.req.param("name") ?? "" });
+
+/** The permission target, read before anything is validated: the environment's key. */
+const target = (c: Context<AppEnv>) => environmentKey(refOf(c));
+
+/** An environment's key as a `?deleted=` notice gives it back, when it is one. */
+function keyOf(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const ref = environmentRefOf(text);
+  if (!v.is(environmentNameSchema, ref.name) || (ref.namespace !== null && !v.is(environmentNamespaceSchema, ref.namespace))) return undefined;
+  return environmentKey(ref);
+}
 
 /** Whether any of the caller's grants allows `action` on some environment (which one is checked where it is named). */
 const grantsSome = (c: Context<AppEnv>, action: "read" | "write") =>
@@ -46,28 +61,54 @@ const grantsSome = (c: Context<AppEnv>, action: "read" | "write") =>
 
 async function viewOf(c: Context<AppEnv>, row: EnvironmentRow): Promise<EnvironmentView> {
   return {
-    name: row.name,
+    key: row.key,
+    name: nameOf(row),
+    namespace: row.namespace,
     provider: row.provider,
     ...(row.config.dockerHost !== undefined && { dockerHost: row.config.dockerHost }),
+    ...(row.config.registry !== undefined && { registry: row.config.registry }),
+    ...(row.config.registryAuth !== undefined && { registryAuth: row.config.registryAuth }),
+    config: { ...row.config },
+    status:
+      row.status === null
+        ? { state: "unknown" }
+        : { state: row.status, ...(row.statusDetail !== null && row.statusDetail !== "" && { detail: row.statusDetail }), ...(row.statusAt !== null && { checkedAt: row.statusAt }) },
     secrets: row.secrets,
     ...(row.description !== null && { description: row.description }),
     protection: row.protection,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
-    current: await currentDeployments(c.get("deps").db, row.name),
-    canWrite: may(c, "environments", "write", row.name),
+    current: await currentDeployments(c.get("deps").db, row.key),
+    canWrite: may(c, "environments", "write", row.key),
   };
 }
 
-/** The list, or a 403 for a caller who may neither read an environment nor create one. */
-async function renderList(c: Context<AppEnv>, extra: { form?: EnvironmentForm; notice?: string }, status: ContentfulStatusCode = 200) {
+/** The list's permission check, first: a caller who may neither read an environment nor create one gets a 403. */
+const mayList = createMiddleware<AppEnv>(async (c, next) => {
   if (!grantsSome(c, "read") && !grantsSome(c, "write")) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission environments:read`);
-  const rows = (await listEnvironments(c.get("deps").db)).filter((row) => may(c, "environments", "read", row.name));
+  await next();
+});
+
+/** The list (with `namespace`: what its deploys reach), or a 403 for a caller who may neither read an environment nor create one. */
+async function renderList(c: Context<AppEnv>, extra: { form?: EnvironmentForm; notice?: string; namespace?: string }, status: ContentfulStatusCode = 200) {
+  if (!grantsSome(c, "read") && !grantsSome(c, "write")) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission environments:read`);
+  const { db, now } = c.get("deps");
+  const rows = (await listEnvironments(db, { ...(extra.namespace !== undefined && { namespace: extra.namespace }) })).filter((row) => may(c, "environments", "read", row.key));
   const environments = await Promise.all(rows.map((row) => viewOf(c, row)));
   // A page rendered by a POST names its GET page, so the layout's forms come back there.
-  const session = await pageSession(c, "/environments");
+  const session = await pageSession(c, c.req.method === "GET" ? undefined : "/environments");
   const form = grantsSome(c, "write") ? (extra.form ?? EMPTY_ENVIRONMENT_FORM) : undefined;
-  return c.html(<EnvironmentsPage session={session} environments={environments} {...(form && { form })} {...(extra.notice && { notice: extra.notice })} />, status);
+  return c.html(
+    <EnvironmentsPage
+      session={session}
+      now={now()}
+      environments={environments}
+      {...(extra.namespace !== undefined && { namespace: extra.namespace })}
+      {...(form && { form })}
+      {...(extra.notice && { notice: extra.notice })}
+    />,
+    status,
+  );
 }
 
 interface EnvironmentExtra {
@@ -77,19 +118,20 @@ interface EnvironmentExtra {
   rollback?: RollbackReport;
 }
 
-async function renderEnvironment(c: Context<AppEnv>, name: string, extra: EnvironmentExtra = {}, status: ContentfulStatusCode = 200) {
+/** An environment's page, by its key. */
+async function renderEnvironment(c: Context<AppEnv>, key: string, extra: EnvironmentExtra = {}, status: ContentfulStatusCode = 200) {
   const { db, now } = c.get("deps");
-  const environment = await viewOf(c, await requireEnvironment(db, name));
-  const history = await listDeployments(db, name, HISTORY_LIMIT);
+  const environment = await viewOf(c, await requireEnvironment(db, key));
+  const history = await listDeployments(db, key, HISTORY_LIMIT);
   // Roll back is offered where there is an earlier image to go back to.
   const rollbackable: string[] = [];
   if (environment.canWrite) {
-    for (const deployment of environment.current) if (await previousSuccessfulImage(db, name, deployment.service)) rollbackable.push(deployment.service);
+    for (const deployment of environment.current) if (await previousSuccessfulImage(db, key, deployment.service)) rollbackable.push(deployment.service);
   }
   const { form, ...rest } = extra;
   return c.html(
     <EnvironmentPage
-      session={await pageSession(c, environmentPath(name))}
+      session={await pageSession(c, environmentPath(key))}
       now={now()}
       environment={environment}
       history={history}
@@ -101,12 +143,13 @@ async function renderEnvironment(c: Context<AppEnv>, name: string, extra: Enviro
   );
 }
 
-/** The form's fields as typed. */
-function typedForm(body: Record<string, unknown>, name?: string): EnvironmentForm {
+/** The form's fields as typed; the edit form's name and namespace are the environment's own. */
+function typedForm(body: Record<string, unknown>, ref?: EnvironmentRef): EnvironmentForm {
   return {
-    name: name ?? formText(body.name).trim(),
+    name: ref?.name ?? formText(body.name).trim(),
+    namespace: ref ? (ref.namespace ?? "") : formText(body.namespace).trim(),
     provider: formText(body.provider).trim(),
-    dockerHost: formText(body.dockerHost).trim(),
+    config: configFieldsOf(formText(body.provider).trim(), body, formText),
     secrets: formText(body.secrets),
     description: formText(body.description).trim(),
     pipelines: formText(body.pipelines),
@@ -129,7 +172,8 @@ function settingsInput(form: EnvironmentForm): Record<string, unknown> {
   const branches = listOf(form.branches);
   return {
     provider: form.provider,
-    config: form.dockerHost === "" ? {} : { dockerHost: form.dockerHost },
+    // Only the fields typed in: an empty one means the provider's default.
+    config: form.config,
     secrets: listOf(form.secrets),
     ...(form.description !== "" && { description: form.description }),
     protection: {
@@ -144,93 +188,112 @@ function settingsInput(form: EnvironmentForm): Record<string, unknown> {
 const isFormProblem = (error: unknown): error is GantryError => error instanceof ConflictError || error instanceof ValidationError || error instanceof ForbiddenError;
 
 export const environmentPages = new Hono<AppEnv>()
-  .get("/", requireSession, async (c) => {
-    const deleted = v.safeParse(idSchema, c.req.query("deleted"));
-    return renderList(c, deleted.success ? { notice: `Environment ${deleted.output} deleted, with its deployment history; the services deployed there keep running.` } : {});
+  .get("/", requireSession, mayList, validate("query", namespaceQuery), async (c) => {
+    const { namespace } = c.req.valid("query");
+    const deleted = keyOf(c.req.query("deleted"));
+    return renderList(c, {
+      ...(namespace !== undefined && { namespace }),
+      ...(deleted && { notice: `Environment ${deleted} deleted, with its deployment history; the services deployed there keep running.` }),
+    });
   })
   .post("/", requireSession, requireCsrf, async (c) => {
     const deps = c.get("deps");
     const typed = typedForm(await c.req.parseBody());
+    const typedKey = typed.name === "" ? "(unnamed)" : environmentKey({ namespace: typed.namespace === "" ? null : typed.namespace, name: typed.name });
     // A caller who may create no environment at all learns nothing but the 403.
-    if (!grantsSome(c, "write")) requirePermission(c, "environments", "write", typed.name || "(unnamed)");
+    if (!grantsSome(c, "write")) requirePermission(c, "environments", "write", typedKey);
     const named = v.safeParse(environmentNameSchema, typed.name);
-    if (named.success) {
-      requirePermission(c, "environments", "write", named.output);
-      if (await getEnvironment(deps.db, named.output)) {
-        return renderList(c, { form: { ...typed, error: `Name: an environment named ${named.output} already exists (change it on its page)` } }, 409);
+    const spaced = v.safeParse(environmentNamespaceSchema, typed.namespace);
+    const namespace = typed.namespace === "" ? null : spaced.success ? spaced.output : undefined;
+    if (named.success && namespace !== undefined) {
+      const ref = { namespace, name: named.output };
+      requirePermission(c, "environments", "write", environmentKey(ref));
+      if (await getEnvironment(deps.db, environmentKey(ref))) {
+        const where = namespace === null ? "among the shared ones" : `in namespace ${namespace}`;
+        return renderList(c, { form: { ...typed, error: `Name: an environment named ${ref.name} already exists ${where} (change it on its page)` } }, 409);
       }
     }
     // Every problem in one message, as the API words them.
     const problems: string[] = [];
     if (!named.success) problems.push(`Name: ${named.issues[0].message}`);
+    if (namespace === undefined && !spaced.success) problems.push(`Namespace: ${spaced.issues[0].message.replace(/^namespace /, "")}`);
     const parsed = parseEnvironmentSettings(settingsInput(typed));
     if (!parsed.ok) problems.push(parsed.message);
-    if (!named.success || !parsed.ok) return renderList(c, { form: { ...typed, error: problems.join("; ") } }, 400);
+    if (!named.success || namespace === undefined || !parsed.ok) return renderList(c, { form: { ...typed, error: problems.join("; ") } }, 400);
+    const ref = { namespace, name: named.output };
     try {
       requireEnvironmentRights(c, parsed.settings);
-      await deps.environments.create(named.output, parsed.settings, c.get("token").name);
+      await deps.environments.create(ref, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
       return renderList(c, { form: { ...typed, error: error.message } }, statusOf(error));
     }
-    return c.redirect(`${environmentPath(named.output)}?created=1`, 303);
+    return c.redirect(environmentPath(environmentKey(ref), "", { created: "1" }), 303);
   })
-  .get("/:name", requireSession, permit("environments", "read", target), validate("param", nameParams), async (c) => {
-    const { name } = c.req.valid("param");
+  .get("/:name", requireSession, permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+    const key = target(c);
     let notice: string | undefined;
-    if (c.req.query("created") !== undefined) notice = `Environment ${name} created. Test its connection to see that its engine answers.`;
-    if (c.req.query("saved") !== undefined) notice = `Settings of ${name} saved.`;
-    return renderEnvironment(c, name, { ...(notice && { notice }) });
+    if (c.req.query("created") !== undefined) notice = `Environment ${key} created. Test its connection to see that its engine answers.`;
+    if (c.req.query("saved") !== undefined) notice = `Settings of ${key} saved.`;
+    return renderEnvironment(c, key, { ...(notice && { notice }) });
   })
-  .post("/:name", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), async (c) => {
+  .post("/:name", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
     const deps = c.get("deps");
-    const { name } = c.req.valid("param");
+    const ref = refOf(c);
+    const key = environmentKey(ref);
     // Changed, not created again after someone deleted it meanwhile.
-    await requireEnvironment(deps.db, name);
-    const typed = typedForm(await c.req.parseBody(), name);
+    await requireEnvironment(deps.db, key);
+    const typed = typedForm(await c.req.parseBody(), ref);
     const parsed = parseEnvironmentSettings(settingsInput(typed));
-    if (!parsed.ok) return renderEnvironment(c, name, { form: { ...typed, error: parsed.message } }, 400);
+    if (!parsed.ok) return renderEnvironment(c, key, { form: { ...typed, error: parsed.message } }, 400);
     try {
       requireEnvironmentRights(c, parsed.settings);
-      await deps.environments.save(name, parsed.settings, c.get("token").name);
+      await deps.environments.save(ref, parsed.settings, c.get("token").name);
     } catch (error) {
       if (!isFormProblem(error)) throw error;
-      return renderEnvironment(c, name, { form: { ...typed, error: error.message } }, statusOf(error));
+      return renderEnvironment(c, key, { form: { ...typed, error: error.message } }, statusOf(error));
     }
-    return c.redirect(`${environmentPath(name)}?saved=1`, 303);
+    return c.redirect(environmentPath(key, "", { saved: "1" }), 303);
   })
-  .post("/:name/test", requireSession, requireCsrf, permit("environments", "read", target), validate("param", nameParams), async (c) => {
-    const { name } = c.req.valid("param");
+  .post("/:name/test", requireSession, requireCsrf, permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+    const key = target(c);
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
-    const test = await c.get("deps").environments.test(name);
-    return renderEnvironment(c, name, { test });
+    // The test records the environment's status, so the page rendered after it shows the new one.
+    const test = await c.get("deps").environments.test(key);
+    return renderEnvironment(c, key, { test });
   })
-  .post("/:name/delete", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), async (c) => {
-    const { name } = c.req.valid("param");
-    await c.get("deps").environments.remove(name, c.get("token").name);
-    return c.redirect(`/environments?${new URLSearchParams({ deleted: name })}`, 303);
+  .post("/:name/delete", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+    const key = target(c);
+    await c.get("deps").environments.remove(key, c.get("token").name);
+    return c.redirect(`/environments?${new URLSearchParams({ deleted: key })}`, 303);
   })
-  .post("/:name/services/:service/rollback", requireSession, requireCsrf, permit("environments", "write", target), longRequest, validate("param", serviceParams), async (c) => {
-    const deps = c.get("deps");
-    const { name, service } = c.req.valid("param");
-    const environment = await requireEnvironment(deps.db, name);
-    const context = {
-      db: deps.db,
-      now: deps.now,
-      providerFor: (row: EnvironmentRow) => providerFor(row, { ...(deps.config.dockerHost !== undefined && { defaultDockerHost: deps.config.dockerHost }) }),
-    };
-    let report: RollbackReport;
-    let status: ContentfulStatusCode = 200;
-    try {
-      const { result } = await rollbackService(context, environment, service, c.get("token").name);
-      report = result.ok ? { service, ok: true, image: result.image } : { service, ok: false, problem: result.reason };
-      // The target did not take it (the failed attempt is in the history).
-      if (!result.ok) status = 502;
-    } catch (error) {
-      // Nothing earlier to go back to: said on the page, which is still there.
-      if (!(error instanceof GantryError)) throw error;
-      report = { service, ok: false, problem: error.message };
-      status = error instanceof NotFoundError ? 409 : statusOf(error);
-    }
-    return renderEnvironment(c, name, { rollback: report }, status);
-  });
+  .post(
+    "/:name/services/:service/rollback",
+    requireSession,
+    requireCsrf,
+    permit("environments", "write", target),
+    longRequest,
+    validate("param", serviceParams),
+    validate("query", namespaceQuery),
+    async (c) => {
+      const deps = c.get("deps");
+      const { service } = c.req.valid("param");
+      const key = target(c);
+      // An environment that is not there is a 404, not a rollback that found nothing.
+      await requireEnvironment(deps.db, key);
+      let report: RollbackReport;
+      let status: ContentfulStatusCode = 200;
+      try {
+        const { result } = await deps.environments.rollback(key, service, c.get("token").name);
+        report = result.ok ? { service, ok: true, image: result.image } : { service, ok: false, problem: result.reason };
+        // The target did not take it (the failed attempt is in the history).
+        if (!result.ok) status = 502;
+      } catch (error) {
+        // Nothing earlier to go back to: said on the page, which is still there.
+        if (!(error instanceof GantryError)) throw error;
+        report = { service, ok: false, problem: error.message };
+        status = error instanceof NotFoundError ? 409 : statusOf(error);
+      }
+      return renderEnvironment(c, key, { rollback: report }, status);
+    },
+  );

@@ -52,5 +52,14 @@ export const versionDiffPath = (pipeline: PipelineRef, version: number, against?
 /** /sources/<name> */
 export const sourcePath = (name: string) => `/sources/${segment(name)}`;
 
-/** /environments/<name> */
-export const environmentPath = (name: string) => `/environments/${segment(name)}`;
+/**
+ * An environment's page by its key ("staging", or "team-a/staging" for a namespace's own):
+ * /environments/<name><suffix>, with `?namespace=<ns>` for a namespace's own, then `query`.
+ */
+export function environmentPath(key: string, suffix = "", query: Record<string, string> = {}): string {
+  const slash = key.indexOf("/");
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  const params = new URLSearchParams(slash < 0 ? query : { namespace: key.slice(0, slash), ...query });
+  const search = params.toString();
+  return `/environments/${segment(name)}${suffix}${search ? `?${search}` : ""}`;
+}

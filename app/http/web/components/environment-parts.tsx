@@ -1,19 +1,40 @@
-// Pieces the environments pages share: an environment as they show it, a deployment's state
-// as a badge, who deployed (the run, or the person who rolled back), its protection rules, and
-// the settings fields of the create and edit forms with the server's message about them.
+// Pieces the environments pages share: an environment as they show it (whose it is, whether its
+// target answered last), a deployment's state as a badge, who deployed (the run, or the person
+// who rolled back), its protection rules, and the settings fields of the create and edit forms
+// with the server's message about them.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { Child } from "hono/jsx";
 import type { DeploymentRow } from "../../../db/repos/deployments.ts";
 import { formatDuration } from "../../../domain/duration.ts";
-import { ENVIRONMENT_NAME_RULE, MAX_DESCRIPTION_LENGTH, PROVIDERS, type DeploymentState, type Protection } from "../../../domain/environments.ts";
+import { ENVIRONMENT_NAME_RULE, MAX_DESCRIPTION_LENGTH, PROVIDERS, type DeploymentState, type EnvironmentStatus, type Protection } from "../../../domain/environments.ts";
+import { PROVIDER_CONFIGS, type ProviderConfigField, type ProviderId } from "../../../domain/provider-configs.ts";
 import { runPath } from "../paths.ts";
+import { When } from "./time.tsx";
+
+/** The last word on whether an environment's target answers; "unknown" before any test or deploy. */
+export interface EnvironmentStatusView {
+  state: EnvironmentStatus | "unknown";
+  detail?: string;
+  checkedAt?: Date;
+}
 
 /** An environment as its pages show it. */
 export interface EnvironmentView {
+  /** "staging", or "team-a/staging" for a namespace's own: what permissions and links name. */
+  key: string;
   name: string;
+  /** The namespace whose pipelines alone deploy here; null when shared by every namespace. */
+  namespace: string | null;
   provider: string;
   /** Absent: the engine the server itself uses. */
   dockerHost?: string;
+  /** Where each deploy pushes its image first; absent: the image must be on the nodes. */
+  registry?: string;
+  /** The global secret holding the registry's credentials (its name, never its value). */
+  registryAuth?: string;
+  /** The provider's config as stored, for the edit form. */
+  config: Record<string, unknown>;
+  status: EnvironmentStatusView;
   /** Names of global secrets its deploys get; never their values. */
   secrets: string[];
   description?: string;
@@ -31,8 +52,11 @@ export interface EnvironmentView {
 export interface EnvironmentForm {
   /** Only the create form has it; an environment keeps its name. */
   name: string;
+  /** Only the create form has it; empty: shared by every namespace. */
+  namespace: string;
   provider: string;
-  dockerHost: string;
+  /** The provider's config fields as typed, by key (PROVIDER_CONFIGS); an empty one is left out. */
+  config: Record<string, string>;
   /** Names separated by commas or lines. */
   secrets: string;
   description: string;
@@ -45,7 +69,7 @@ export interface EnvironmentForm {
   error?: string;
 }
 
-export const EMPTY_ENVIRONMENT_FORM: EnvironmentForm = { name: "", provider: "swarm", dockerHost: "", secrets: "", description: "", pipelines: "", branches: "", approval: false, wait: "" };
+export const EMPTY_ENVIRONMENT_FORM: EnvironmentForm = { name: "", namespace: "", provider: "swarm", config: {}, secrets: "", description: "", pipelines: "", branches: "", approval: false, wait: "" };
 
 /** A wait as the form takes it back: in the largest unit that says it exactly ("90s", "5m"). */
 export function waitText(ms: number): string {
@@ -57,8 +81,9 @@ export function waitText(ms: number): string {
 export function formOf(environment: EnvironmentView): EnvironmentForm {
   return {
     name: environment.name,
+    namespace: environment.namespace ?? "",
     provider: environment.provider,
-    dockerHost: environment.dockerHost ?? "",
+    config: Object.fromEntries(Object.entries(environment.config).filter((entry): entry is [string, string] => typeof entry[1] === "string")),
     secrets: environment.secrets.join("\n"),
     description: environment.description ?? "",
     pipelines: (environment.protection.pipelines ?? []).join(", "),
@@ -97,6 +122,57 @@ export function DeployedBy({ deployment }: { deployment: DeploymentRow }) {
   }
   if (by !== null) return <span>{`rollback by ${by}`}</span>;
   return <span class="muted">—</span>;
+}
+
+/** Whose it is: a namespace's own, or every namespace's. */
+export function NamespaceText({ namespace }: { namespace: string | null }) {
+  return namespace === null ? <span class="muted">all namespaces</span> : <span class="mono">{namespace}</span>;
+}
+
+const STATUS_LOOK: Record<EnvironmentStatusView["state"], { symbol: string; look: string; label: string }> = {
+  ok: { symbol: "✓", look: "state-successful", label: "ok" },
+  failing: { symbol: "✗", look: "state-failed", label: "failing" },
+  unknown: { symbol: "?", look: "state-pending", label: "unknown" },
+};
+
+/** Whether its target answered at the last test or deploy: a badge, what it said, and when. */
+export function EnvironmentStatusText({ status, now }: { status: EnvironmentStatusView; now: Date }) {
+  const { symbol, look, label } = STATUS_LOOK[status.state] ?? STATUS_LOOK.unknown;
+  return (
+    <span class="environment-status">
+      <span class={`badge ${look} environment-state`}>
+        <span aria-hidden="true">{symbol}</span> {label}
+      </span>
+      {status.detail && <span class="environment-status-detail">{` ${status.detail}`}</span>}
+      <span class="hint environment-by">
+        {status.checkedAt ? (
+          <>
+            checked <When date={status.checkedAt} now={now} />
+          </>
+        ) : (
+          "not tested yet"
+        )}
+      </span>
+    </span>
+  );
+}
+
+/** "registry.internal:5000" (with the secret holding its credentials), or none. */
+export function RegistryText({ registry, registryAuth }: { registry?: string | undefined; registryAuth?: string | undefined }) {
+  if (!registry) return <span class="muted">none: images must be on the nodes</span>;
+  return (
+    <span>
+      <code>{registry}</code>
+      {registryAuth ? (
+        <>
+          {", credentials from secret "}
+          <code>{registryAuth}</code>
+        </>
+      ) : (
+        <span class="muted">, no credentials</span>
+      )}
+    </span>
+  );
 }
 
 /** "tcp://manager:2375", or the server's own engine. */
@@ -140,13 +216,24 @@ export function ProtectionText({ protection }: { protection: Protection }) {
   );
 }
 
-type FieldName = Exclude<keyof EnvironmentForm, "error">;
+type FieldName = Exclude<keyof EnvironmentForm, "error" | "config">;
+
+/** The provider a form shows the config fields of: the one chosen, or the first. */
+const providerOf = (provider: string): ProviderId => ((PROVIDERS as readonly string[]).includes(provider) ? (provider as ProviderId) : PROVIDERS[0]);
+
+/** A config field's input id after the form's prefix: its key in kebab-case ("dockerHost" → "docker-host"). */
+const configId = (key: string) => key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+
+/** Whether the server's message is about a config field: a part of it starts "config.<key> ". */
+function namesConfig(error: string | undefined, field: ProviderConfigField): boolean {
+  return (error?.split("; ") ?? []).some((part) => part.startsWith(`config.${field.key} `));
+}
 
 /** Where each field's problems start in the server's message (its parts are joined by "; "). */
 const MESSAGE_PREFIX: Record<FieldName, string> = {
   name: "Name:",
+  namespace: "Namespace:",
   provider: "provider ",
-  dockerHost: "config.dockerHost ",
   secrets: "secrets",
   description: "description ",
   pipelines: "protection.pipelines",
@@ -180,16 +267,25 @@ export function EnvironmentFields({ form, prefix, withName, errorId }: { form: E
     const invalid = names(form.error, field);
     return { "aria-describedby": invalid ? `${id}-hint ${errorId}` : `${id}-hint`, "aria-invalid": invalid ? "true" : undefined };
   };
-  const text = (field: "name" | "dockerHost" | "pipelines" | "branches" | "wait", extra: Record<string, unknown> = {}) => {
-    const id = `${prefix}-${field === "dockerHost" ? "docker-host" : field}`;
+  const text = (field: "name" | "namespace" | "pipelines" | "branches" | "wait", extra: Record<string, unknown> = {}) => {
+    const id = `${prefix}-${field}`;
     return <input id={id} name={field} type="text" value={form[field]} autocomplete="off" spellcheck={false} {...described(id, field)} {...extra} />;
   };
   return (
     <>
       {withName && (
-        <Field id={`${prefix}-name`} label="Name" hint={`${ENVIRONMENT_NAME_RULE}; deploy() names it, and it labels the services deployed there.`}>
-          {text("name", { required: true, maxlength: 64, pattern: "[a-z0-9-]{1,64}", placeholder: "staging" })}
-        </Field>
+        <>
+          <Field id={`${prefix}-name`} label="Name" hint={`${ENVIRONMENT_NAME_RULE}; deploy() names it, and it labels the services deployed there.`}>
+            {text("name", { required: true, maxlength: 64, pattern: "[a-z0-9-]{1,64}", placeholder: "staging" })}
+          </Field>
+          <Field
+            id={`${prefix}-namespace`}
+            label="Namespace"
+            hint="Empty: shared by every namespace. A namespace's name: that namespace's own, which its pipelines deploy to instead of a shared one of the same name (and no other namespace's pipelines can)."
+          >
+            {text("namespace", { maxlength: 64, pattern: "[a-z0-9-]{1,64}", placeholder: "all namespaces" })}
+          </Field>
+        </>
       )}
       <Field id={`${prefix}-provider`} label="Provider" hint="What runs the services: Docker Swarm.">
         <select id={`${prefix}-provider`} name="provider" {...described(`${prefix}-provider`, "provider")}>
@@ -200,9 +296,7 @@ export function EnvironmentFields({ form, prefix, withName, errorId }: { form: E
           ))}
         </select>
       </Field>
-      <Field id={`${prefix}-docker-host`} label="Docker host" hint={`A swarm manager's engine: "tcp://host:port" or "unix:///path/to/docker.sock". Empty: the engine this server uses.`}>
-        {text("dockerHost", { maxlength: 1000, placeholder: "tcp://manager.internal:2375" })}
-      </Field>
+      <ProviderFields form={form} prefix={prefix} errorId={errorId} />
       <Field id={`${prefix}-secrets`} label="Secrets" hint="Names of global secrets its deploys get as environment variables, separated by commas or lines. Their values are never shown.">
         <textarea id={`${prefix}-secrets`} name="secrets" rows={3} spellcheck={false} {...described(`${prefix}-secrets`, "secrets")}>
           {form.secrets}
@@ -238,6 +332,48 @@ export function EnvironmentFields({ form, prefix, withName, errorId }: { form: E
       </fieldset>
     </>
   );
+}
+
+/** The chosen provider's own config fields, as its description in PROVIDER_CONFIGS gives them. */
+function ProviderFields({ form, prefix, errorId }: { form: EnvironmentForm; prefix: string; errorId: string }) {
+  const provider = providerOf(form.provider);
+  return (
+    <fieldset class="admin-checks environment-provider">
+      <legend>{PROVIDER_LEGENDS[provider] ?? provider}</legend>
+      {PROVIDER_CONFIGS[provider].fields.map((field) => {
+        const id = `${prefix}-${configId(field.key)}`;
+        const value = form.config[field.key] ?? "";
+        const invalid = namesConfig(form.error, field);
+        // Naming a secret hands it to the target, which takes more than changing the environment.
+        const hint = field.namesSecret ? `${field.hint} Naming one takes the right to write global secrets.` : field.hint;
+        return (
+          <Field id={id} label={field.label} hint={hint}>
+            <input
+              id={id}
+              name={field.key}
+              type="text"
+              value={value}
+              maxlength={1000}
+              autocomplete="off"
+              spellcheck={false}
+              {...(field.placeholder !== undefined && { placeholder: field.placeholder })}
+              aria-describedby={invalid ? `${id}-hint ${errorId}` : `${id}-hint`}
+              aria-invalid={invalid ? "true" : undefined}
+            />
+          </Field>
+        );
+      })}
+    </fieldset>
+  );
+}
+
+/** A provider's settings, as the fieldset names them. */
+const PROVIDER_LEGENDS: Partial<Record<ProviderId, string>> = { swarm: "Docker Swarm" };
+
+/** The config fields a form's provider takes, by key, from a parsed form body (empty ones left out). */
+export function configFieldsOf(provider: string, body: Record<string, unknown>, text: (value: unknown) => string): Record<string, string> {
+  const fields = PROVIDER_CONFIGS[providerOf(provider)].fields;
+  return Object.fromEntries(fields.map((field) => [field.key, text(body[field.key]).trim()]).filter(([, value]) => value !== ""));
 }
 
 /** The server's message about a form, which its fields point at. */

@@ -1,5 +1,6 @@
-// One environment's page: its settings (with an edit form), Test connection and Delete, what
-// runs there now per service (with Roll back), and its last deployments.
+// One environment's page: its settings (with an edit form), whose it is, its status beside Test
+// connection, Delete, what runs there now per service (with Roll back), and its last deployments.
+// It is named by its key throughout ("staging", or "team-a/staging" for a namespace's own).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { DeploymentRow } from "../../../db/repos/deployments.ts";
 import type { TestOutcome } from "../../../engine/deploy/environments.ts";
@@ -9,8 +10,11 @@ import {
   DeploymentStateBadge,
   EngineText,
   EnvironmentFields,
+  EnvironmentStatusText,
   FormError,
+  NamespaceText,
   ProtectionText,
+  RegistryText,
   SecretNames,
   type EnvironmentForm,
   type EnvironmentView,
@@ -38,8 +42,8 @@ export interface EnvironmentPageProps {
   rollback?: RollbackReport;
 }
 
-/** The rollback form's address. */
-export const rollbackPath = (environment: string, service: string) => `${environmentPath(environment)}/services/${encodeURIComponent(service)}/rollback`;
+/** The rollback form's address, by the environment's key. */
+export const rollbackPath = (environment: string, service: string) => environmentPath(environment, `/services/${encodeURIComponent(service)}/rollback`);
 
 function TestResult({ name, test }: { name: string; test: TestOutcome }) {
   return test.ok ? (
@@ -68,11 +72,24 @@ function Details({ session, now, environment }: { session: PageSession; now: Dat
     <section class="card admin-card" aria-labelledby="environment-facts">
       <h2 id="environment-facts">Details</h2>
       <dl class="facts">
+        <dt>Namespace</dt>
+        <dd>
+          <NamespaceText namespace={environment.namespace} />
+          <span class="hint environment-by">
+            {environment.namespace === null
+              ? "Shared: any namespace's pipelines deploy here, unless their namespace has its own of this name."
+              : `Only pipelines of ${environment.namespace} deploy here; they use it before a shared ${environment.name}.`}
+          </span>
+        </dd>
         <dt>Provider</dt>
         <dd>{environment.provider}</dd>
         <dt>Engine</dt>
         <dd>
           <EngineText dockerHost={environment.dockerHost} />
+        </dd>
+        <dt>Registry</dt>
+        <dd>
+          <RegistryText registry={environment.registry} registryAuth={environment.registryAuth} />
         </dd>
         <dt>Secrets</dt>
         <dd>
@@ -93,22 +110,27 @@ function Details({ session, now, environment }: { session: PageSession; now: Dat
           <When date={environment.updatedAt} now={now} />
         </dd>
       </dl>
+      {/* The last test's or deploy's word, beside the button that asks again. */}
+      <p class="environment-status-line" id="environment-status">
+        <span class="muted">Status: </span>
+        <EnvironmentStatusText status={environment.status} now={now} />
+      </p>
       {/* A div, not a p: a form inside a p would end it. */}
       <div class="actions links">
-        <form method="post" action={`${environmentPath(environment.name)}/test`} class="inline">
+        <form method="post" action={environmentPath(environment.key, "/test")} class="inline">
           <CsrfField session={session} />
-          <button type="submit" class="small secondary" aria-label={`Test the connection to ${environment.name}`}>
+          <button type="submit" class="small secondary" aria-label={`Test the connection to ${environment.key}`} aria-describedby="environment-status">
             Test connection
           </button>
         </form>
         {environment.canWrite && (
           <ConfirmButton
             session={session}
-            action={`${environmentPath(environment.name)}/delete`}
+            action={environmentPath(environment.key, "/delete")}
             fields={{}}
             label="Delete"
-            accessibleLabel={`Delete environment ${environment.name}`}
-            confirm={`Delete environment ${environment.name} and its deployment history? The services deployed there keep running.`}
+            accessibleLabel={`Delete environment ${environment.key}`}
+            confirm={`Delete environment ${environment.key} and its deployment history? The services deployed there keep running.`}
           />
         )}
       </div>
@@ -147,11 +169,11 @@ function RunsHereNow({ session, now, environment, rollbackable }: { session: Pag
                     {rollbackable.includes(deployment.service) && (
                       <ConfirmButton
                         session={session}
-                        action={rollbackPath(environment.name, deployment.service)}
+                        action={rollbackPath(environment.key, deployment.service)}
                         fields={{}}
                         label="Roll back"
                         accessibleLabel={`Roll back ${deployment.service}`}
-                        confirm={`Roll ${deployment.service} in ${environment.name} back to the image of its previous successful deployment?`}
+                        confirm={`Roll ${deployment.service} in ${environment.key} back to the image of its previous successful deployment?`}
                       />
                     )}
                   </td>
@@ -210,12 +232,12 @@ function History({ now, history }: { now: Date; history: DeploymentRow[] }) {
   );
 }
 
-function EditForm({ session, name, form }: { session: PageSession; name: string; form: EnvironmentForm }) {
+function EditForm({ session, environmentKey, form }: { session: PageSession; environmentKey: string; form: EnvironmentForm }) {
   return (
     <section class="card admin-card" aria-labelledby="environment-edit">
       <h2 id="environment-edit">Settings</h2>
       <FormError id="environment-edit-error" error={form.error} />
-      <form method="post" action={environmentPath(name)} class="admin-form environment-form">
+      <form method="post" action={environmentPath(environmentKey)} class="admin-form environment-form">
         <CsrfField session={session} />
         <EnvironmentFields form={form} prefix="environment-edit" withName={false} errorId="environment-edit-error" />
         <button type="submit">Save settings</button>
@@ -226,20 +248,20 @@ function EditForm({ session, name, form }: { session: PageSession; name: string;
 
 export function EnvironmentPage({ session, now, environment, history, form, rollbackable, notice, test, rollback }: EnvironmentPageProps) {
   return (
-    <Page title={`Environment ${environment.name}`} session={session} section="environments">
+    <Page title={`Environment ${environment.key}`} session={session} section="environments">
       <nav aria-label="Breadcrumb" class="admin-crumbs">
-        <a href="/environments">Environments</a> <span aria-hidden="true">/</span> <span>{environment.name}</span>
+        <a href="/environments">Environments</a> <span aria-hidden="true">/</span> <span>{environment.key}</span>
       </nav>
       <h1>
-        Environment <span class="mono">{environment.name}</span>
+        Environment <span class="mono">{environment.key}</span>
       </h1>
       {notice && <Notice kind="ok">{notice}</Notice>}
-      {test && <TestResult name={environment.name} test={test} />}
+      {test && <TestResult name={environment.key} test={test} />}
       {rollback && <RollbackResult report={rollback} />}
       <Details session={session} now={now} environment={environment} />
       <RunsHereNow session={session} now={now} environment={environment} rollbackable={rollbackable} />
       <History now={now} history={history} />
-      {form && <EditForm session={session} name={environment.name} form={form} />}
+      {form && <EditForm session={session} environmentKey={environment.key} form={form} />}
     </Page>
   );
 }

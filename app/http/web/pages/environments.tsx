@@ -1,16 +1,30 @@
-// The environments page: each deployment target the viewer may see (provider, engine, the
-// secrets its deploys get, what runs there now and which run put it there), and a form to
-// create one for viewers who may.
+// The environments page: each deployment target the viewer may see (whose it is, whether its
+// target answered last, provider, engine, the secrets its deploys get, what runs there now and
+// which run put it there), and a form to create one for viewers who may.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Notice, Tag } from "../components/admin-forms.tsx";
-import { DeployedBy, EngineText, EnvironmentFields, FormError, protectionRules, SecretNames, type EnvironmentForm, type EnvironmentView } from "../components/environment-parts.tsx";
+import {
+  DeployedBy,
+  EngineText,
+  EnvironmentFields,
+  EnvironmentStatusText,
+  FormError,
+  NamespaceText,
+  protectionRules,
+  SecretNames,
+  type EnvironmentForm,
+  type EnvironmentView,
+} from "../components/environment-parts.tsx";
 import { TableHead } from "../components/table-head.tsx";
 import { CsrfField, Page, type PageSession } from "../layouts/page.tsx";
 import { environmentPath } from "../paths.ts";
 
 export interface EnvironmentsPageProps {
   session: PageSession;
+  now: Date;
   environments: EnvironmentView[];
+  /** Present when the list shows only what this namespace's deploys reach (?namespace=). */
+  namespace?: string;
   /** Present when the viewer may create environments. */
   form?: EnvironmentForm;
   notice?: string;
@@ -35,12 +49,12 @@ function RunsNow({ environment }: { environment: EnvironmentView }) {
   );
 }
 
-function EnvironmentRow({ environment }: { environment: EnvironmentView }) {
+function EnvironmentRow({ environment, now }: { environment: EnvironmentView; now: Date }) {
   const rules = protectionRules(environment.protection);
   return (
-    <tr id={`environment-${environment.name}`}>
+    <tr id={`environment-${environment.key}`}>
       <th scope="row">
-        <a href={environmentPath(environment.name)} class="admin-name mono">
+        <a href={environmentPath(environment.key)} class="admin-name mono">
           {environment.name}
         </a>
         {rules.length > 0 && (
@@ -51,9 +65,21 @@ function EnvironmentRow({ environment }: { environment: EnvironmentView }) {
           </>
         )}
       </th>
+      <td data-label="Namespace">
+        <NamespaceText namespace={environment.namespace} />
+      </td>
+      <td data-label="Status" class="environment-status-cell">
+        <EnvironmentStatusText status={environment.status} now={now} />
+      </td>
       <td data-label="Provider">{environment.provider}</td>
       <td data-label="Engine" class="environment-engine">
         <EngineText dockerHost={environment.dockerHost} />
+        {environment.registry && (
+          <span class="hint environment-by">
+            {"pushes to "}
+            <code>{environment.registry}</code>
+          </span>
+        )}
       </td>
       <td data-label="Secrets">
         <SecretNames names={environment.secrets} />
@@ -83,7 +109,7 @@ function CreateForm({ session, form }: { session: PageSession; form: Environment
   );
 }
 
-export function EnvironmentsPage({ session, environments, form, notice }: EnvironmentsPageProps) {
+export function EnvironmentsPage({ session, now, environments, namespace, form, notice }: EnvironmentsPageProps) {
   return (
     <Page title="Environments" session={session} section="environments">
       <h1>Environments</h1>
@@ -91,14 +117,26 @@ export function EnvironmentsPage({ session, environments, form, notice }: Enviro
       {notice && <Notice kind="ok">{notice}</Notice>}
       <section class="card admin-card" aria-labelledby="environments-list">
         <h2 id="environments-list">Environments</h2>
+        <p class="hint">
+          {namespace !== undefined ? (
+            <>
+              {"Those the deploys of namespace "}
+              <span class="mono">{namespace}</span>
+              {" reach: its own, and the shared ones (its own first when both have a name). "}
+              <a href="/environments">Show all</a>
+            </>
+          ) : (
+            "A namespace's own environment is used by its pipelines before a shared one of the same name."
+          )}
+        </p>
         {environments.length === 0 ? (
           <p class="muted">No environments you may see.</p>
         ) : (
           <table class="list admin-stack environments">
-            <TableHead columns={["Name", "Provider", "Engine", "Secrets", "Description", "Runs now"]} />
+            <TableHead columns={["Name", "Namespace", "Status", "Provider", "Engine", "Secrets", "Description", "Runs now"]} />
             <tbody>
               {environments.map((environment) => (
-                <EnvironmentRow environment={environment} />
+                <EnvironmentRow environment={environment} now={now} />
               ))}
             </tbody>
           </table>
