@@ -227,12 +227,14 @@ export default definePipeline({ id: "pirate", tasks: { web: deploy({ environment
   it("deploys a namespace's pipeline to its namespace's own environment before the shared one of that name, through its registry", async () => {
     const registry = await startRegistry();
     const TEAM_SERVICE = "gantry-e2e-team";
-    const reference = `${registry.address}/local/e2e-web:2`;
+    const reference = `${registry.address}/local/e2e-web:team`;
+    // As a dockerBuild task of team/web would have labelled it: a deploy pushes only its pipeline's images.
+    buildServiceImage("local/e2e-web:team", { healthy: true, label: LABEL, builtBy: { namespace: "team", pipeline: "web" } });
     try {
       const created = await gantry.api("/environments", { method: "POST", body: JSON.stringify({ name: "staging", namespace: "team", provider: "swarm", config: { registry: registry.address } }) });
       expect(created.status).toBe(201);
       const TEAM = `import { definePipeline, deploy } from "gantry";
-export default definePipeline({ id: "web", tasks: { web: deploy({ environment: "staging", service: "${TEAM_SERVICE}", image: "local/e2e-web:2", strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 500 } }) } });
+export default definePipeline({ id: "web", tasks: { web: deploy({ environment: "staging", service: "${TEAM_SERVICE}", image: "local/e2e-web:team", strategy: { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 500 } }) } });
 `;
       mkdirSync(`${gantry.pipelinesDir}/team`, { recursive: true });
       await Bun.write(`${gantry.pipelinesDir}/team/web.ts`, TEAM);
@@ -241,7 +243,7 @@ export default definePipeline({ id: "web", tasks: { web: deploy({ environment: "
       const run = (await waitForRun(gantry.api, "team/web", started.run.id, 60_000)) as unknown as RunJson;
       const log = await (await gantry.api(`/pipelines/team/web/runs/${run.id}/tasks/web/logs`)).text();
       expect(run.state).toBe("successful");
-      expect(log).toContain(`pushing local/e2e-web:2 to ${registry.address} as ${reference}`);
+      expect(log).toContain(`tagged local/e2e-web:team as ${reference}`);
       expect(log).toContain(`deploying ${reference} to service ${TEAM_SERVICE} of environment team/staging (swarm)`);
       const service = (await docker.getService(TEAM_SERVICE).inspect()) as { Spec: { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Image: string } } } };
       expect(service.Spec.TaskTemplate.ContainerSpec.Image).toBe(reference);
@@ -257,7 +259,7 @@ export default definePipeline({ id: "web", tasks: { web: deploy({ environment: "
       await docker.getService(TEAM_SERVICE).remove().catch(() => undefined);
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${TEAM_SERVICE}`] } })).length > 0) await Bun.sleep(250);
-      await docker.getImage(reference).remove({ force: true }).catch(() => undefined);
+      for (const image of [reference, "local/e2e-web:team"]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
       await registry.stop();
     }
   });

@@ -20,6 +20,7 @@ import type { LogStream, LogWriter } from "../app/stores/logs.ts";
 import { readLog, startRun, startWithPipelines, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 import { startRegistry, type Registry } from "./helpers/registry.ts";
+import { maskingLogWriter } from "../app/stores/log-masking.ts";
 
 setDefaultTimeout(120_000);
 
@@ -394,7 +395,7 @@ describe("the Docker executor's image tasks", () => {
       injectApiToken: false,
       container: { image: tag, pull: "if-missing", capabilities: [], mounts: [], keepContainer: false, build: { context: "ctx", tags: [tag] } },
     };
-    const launch: TaskLaunch = { namespace: "default", pipeline: "p", run: 1, task, attempt: 1, ref: "r", bundlePath: "", env: {}, workspace, log };
+    const launch: TaskLaunch = { namespace: "default", pipeline: "p", run: 1, task, attempt: 1, ref: "r", bundlePath: "", env: {}, workspace, log: maskingLogWriter(log) };
     return { launch, text: () => lines.map(([stream, text]) => `${stream} ${text}`).join("\n") };
   };
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import Docker from "dockerode";
 import { createSwarmProvider, waitGone } from "../app/engine/deploy/swarm-provider.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
-import { deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
+import { buildServiceImage, deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
 import { startRegistry } from "./helpers/registry.ts";
 
 setDefaultTimeout(60_000);
@@ -151,11 +151,11 @@ describe("swarm provider", () => {
 
   it("rolls back to an earlier image, keeping the service's settings", async () => {
     // Only a service of the environment asking is rolled back.
-    const refused = await provider.rollback(WEB, `${REPO}:1`, () => {}, "other");
+    const refused = await provider.rollback({ service: WEB, image: `${REPO}:1`, log: () => {}, environment: "other" });
     expect(refused).toEqual({ ok: false, reason: `service ${WEB} belongs to environment test, not other: it is not rolled back`, rolledBack: false });
     const t = Date.now();
     const lines: string[] = [];
-    const result = await provider.rollback(WEB, `${REPO}:1`, (line) => lines.push(line), "test");
+    const result = await provider.rollback({ service: WEB, image: `${REPO}:1`, log: (line) => lines.push(line), environment: "test" });
     console.log(`rollback: ${Date.now() - t} ms`);
     expect(result).toEqual({ ok: true, image: `${REPO}:1`, previousImage: `${REPO}:2` });
     expect(lines[0]).toBe(`updating service ${WEB} from ${REPO}:2 to ${REPO}:1 (2 replicas, start-first, 1 at a time)`);
@@ -215,12 +215,14 @@ describe("swarm provider", () => {
     const registry = await startRegistry();
     const PUSHED = "gantry-test-pushed";
     const withRegistry = createSwarmProvider({ docker, registry: registry.address });
-    const reference = `${registry.address}/${REPO}:2`;
+    const reference = `${registry.address}/${REPO}:built`;
+    const owner = { namespace: "default", pipeline: "web", run: 1 };
+    const push = (image: string, log: (line: string) => void = () => {}) => withRegistry.pushImage({ image, owner, log, signal: new AbortController().signal });
+    buildServiceImage(`${REPO}:built`, { healthy: true, label: IMAGE_LABEL, builtBy: owner });
     try {
       const lines: string[] = [];
-      const pushed = await withRegistry.pushImage({ image: `${REPO}:2`, log: (line) => lines.push(line), signal: new AbortController().signal });
-      expect(pushed).toEqual({ ok: true, image: reference });
-      expect(lines[0]).toBe(`pushing ${REPO}:2 to ${registry.address} as ${reference}`);
+      expect(await push(`${REPO}:built`, (line) => lines.push(line))).toEqual({ ok: true, image: reference });
+      expect(lines).toContain(`tagged ${REPO}:built as ${reference}`);
       expect(lines.at(-1)).toStartWith(`pushed ${reference} (sha256:`);
       expect((await registry.get(`/v2/${REPO}/tags/list`)).status).toBe(200);
       // Gone from the engine: the node must pull it from the registry to run it.
@@ -228,16 +230,20 @@ describe("swarm provider", () => {
       const result = await withRegistry.deploy(deployRequest(PUSHED, reference, { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 500 }, { replicas: 1 }));
       expect(result).toEqual({ ok: true, image: reference });
       expect(await runningTasks(PUSHED)).toEqual([{ image: reference, state: "running" }]);
-      // An image the server's engine does not have is named, and nothing is deployed.
-      const missing = await withRegistry.pushImage({ image: `${REPO}:nope`, log: () => {}, signal: new AbortController().signal });
-      expect(missing).toEqual({ ok: false, reason: `image ${REPO}:nope is not on the server's Docker engine, so it cannot be pushed to ${registry.address} (build it in an earlier task with dockerBuild)` });
+      // As dockerPush: only an image this pipeline built is pushed; one the engine lacks is named.
+      const foreign = await push(`${REPO}:1`);
+      expect(foreign.ok === false && foreign.reason).toStartWith(`image ${REPO}:1 was not built by this pipeline (default/web): Gantry did not build it`);
+      const missing = await push(`${REPO}:nope`);
+      expect(missing.ok === false && missing.reason).toStartWith(`image ${REPO}:nope is not on the Docker engine`);
+      // An image named for the registry already is there: nothing to push.
+      expect(await push(reference)).toEqual({ ok: true, image: reference });
     } finally {
       await withRegistry.remove(PUSHED).catch(() => undefined);
       await waitGone(docker, PUSHED);
       const deadline = Date.now() + 20_000;
       // By the service's label: the ancestor filter would match every container of the same image id.
       while (Date.now() < deadline && (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${PUSHED}`] } })).length > 0) await Bun.sleep(250);
-      await docker.getImage(reference).remove({ force: true }).catch(() => undefined);
+      for (const image of [reference, `${REPO}:built`]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
       await registry.stop();
     }
   });

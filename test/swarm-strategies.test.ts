@@ -172,7 +172,7 @@ describe("swarm provider: blue-green", () => {
   it("rolls back by switching to the other color with the live one's settings", async () => {
     const t = Date.now();
     const lines: string[] = [];
-    const result = await provider.rollback(WEB, `${REPO}:2`, (line) => lines.push(line), "test");
+    const result = await provider.rollback({ service: WEB, image: `${REPO}:2`, log: (line) => lines.push(line), environment: "test" });
     console.log(`blue-green rollback: ${Date.now() - t} ms`);
     expect(result).toEqual({ ok: true, image: `${REPO}:2`, previousImage: `${REPO}:1` });
     expect(lines).toContain("removed blue");

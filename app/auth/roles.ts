@@ -8,7 +8,7 @@ import { ownerOf } from "./tokens.ts";
 import { actorName } from "./users.ts";
 import { effectiveRoles } from "../domain/user-roles.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../domain/errors.ts";
-import { allows, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
+import { allows, allowsSome, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
   admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write", "approve"] }] },
@@ -126,6 +126,11 @@ export interface PermissionContext {
 /** Whether the caller may act; for filtering lists. */
 export function may<E extends PermissionContext>(c: Context<E>, resource: Resource, action: Action, target = SERVER_TARGET): boolean {
   return allows(c.get("permissions"), resource, action, target);
+}
+
+/** Whether the caller may act on some target of `resource`: whether a page offers a form whose target is typed in. */
+export function maySome<E extends PermissionContext>(c: Context<E>, resource: Resource, action: Action): boolean {
+  return allowsSome(c.get("permissions"), resource, action);
 }
 
 /** Throws ForbiddenError (403) naming the missing permission. */

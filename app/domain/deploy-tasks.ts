@@ -84,6 +84,12 @@ export interface CanaryStrategy {
 export const HTTP_PATH_PATTERN = /^\/[^\s"'`\\]*$/;
 
 /** The HTTP analysis's settings that canary() fills in when left out. */
+/**
+ * The longest wait between a probe's requests, and the longest a request may take: the probe's
+ * output stays quiet meanwhile, and the swarm client counts a long silence as a hung engine.
+ */
+export const MAX_PROBE_WAIT_MS = 60_000;
+
 export const HTTP_ANALYSIS_DEFAULTS = {
   path: "/",
   requests: 20,

@@ -9,8 +9,6 @@ import { configSchemaOf, PROVIDERS, type ProviderConfig, type ProviderId } from 
 // Forms and messages name the providers with the environment.
 export { PROVIDERS, type ProviderId };
 
-
-
 /** What a person says about an environment. */
 export interface EnvironmentSettings {
   provider: ProviderId;
@@ -85,7 +83,6 @@ export function deployCandidates(namespace: string, name: string): string[] {
 export const ENVIRONMENT_STATUSES = ["ok", "failing"] as const;
 export type EnvironmentStatus = (typeof ENVIRONMENT_STATUSES)[number];
 
-
 /** Why a secret's name cannot be given to deploys, or undefined when it can. */
 export function environmentSecretProblem(name: string): string | undefined {
   if (!SECRET_NAME_PATTERN.test(name) || !ENV_NAME_PATTERN.test(name)) {
@@ -94,8 +91,6 @@ export function environmentSecretProblem(name: string): string | undefined {
   if (name.toUpperCase().startsWith(RESERVED_ENV_PREFIX)) return `"${name}": ${RESERVED_ENV_PREFIX}* names are reserved for the system`;
   return undefined;
 }
-
-
 
 const secretsSchema = v.pipe(
   v.array(v.string("secrets must be names of global secrets"), "secrets must be a list of global secrets' names"),

@@ -63,6 +63,11 @@ export function allows(permissions: readonly Permission[], resource: Resource, a
   );
 }
 
+/** Whether any grant allows `action` on some target of `resource` (which one is checked where it is named). */
+export function allowsSome(permissions: readonly Permission[], resource: Resource, action: Action): boolean {
+  return permissions.some((permission) => (permission.resource === "*" || permission.resource === resource) && permission.actions.includes(action));
+}
+
 /** Regex-escapes a pipeline key for a permission limited to exactly that pipeline. */
 export function exactTarget(namespace: string, pipeline: string): string {
   return `${namespace}/${pipeline}`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

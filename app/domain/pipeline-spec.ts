@@ -13,7 +13,7 @@ import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
 import { imageReferenceProblem, pushProblem, registryProblem, type ImageBuildSpec, type ImagePushSpec } from "./image-tasks.ts";
-import { HTTP_PATH_PATTERN, SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
+import { HTTP_PATH_PATTERN, MAX_PROBE_WAIT_MS, SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -164,9 +164,6 @@ const wholeMs = (least: number) =>
   v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(least, least === 0 ? "must not be negative" : `must be at least ${least}ms`));
 
 /** canary()'s analysis: an HTTP probe of each canary task (see HttpAnalysis). */
-/** The longest wait between a probe's requests, and the longest a request may take. */
-export const MAX_PROBE_WAIT_MS = 60_000;
-
 const canaryAnalysisSchema = v.strictObject(
   {
     http: v.strictObject(

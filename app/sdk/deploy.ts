@@ -8,6 +8,7 @@ import {
   DEFAULT_ROLLING,
   HTTP_ANALYSIS_DEFAULTS,
   HTTP_PATH_PATTERN,
+  MAX_PROBE_WAIT_MS,
   type BlueGreenStrategy,
   type CanaryStrategy,
   type DeploySpec,
@@ -98,7 +99,7 @@ export interface DeployOptions extends DeployTaskOptions {
   environment: string;
   /** The service's name in the environment: created on the first deploy, updated after. */
   service: string;
-  /** The image, as the environment's engine knows it; `${NAME}` takes a variable of the run (`"app:${GANTRY_RUN_ID}"`). */
+  /** The image, as the environment's engine knows it; `${NAME}` takes a variable of the run (`"app:${GANTRY_ORIGIN_RUN_ID}"`). */
   image: string;
   /** 1 by default. */
   replicas?: number;
@@ -128,7 +129,7 @@ const ms = (value: Duration | undefined, fallback: number, what: string): number
  *
  * @example
  * ```ts
- * web: deploy({ environment: "staging", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 3,
+ * web: deploy({ environment: "staging", service: "web", image: "app:${GANTRY_ORIGIN_RUN_ID}", replicas: 3,
  *               strategy: rolling({ parallelism: 1, delay: "5s", order: "start-first" }) }),
  * ```
  */
@@ -155,7 +156,7 @@ export function rolling(options: RollingOptions = {}): RollingStrategy {
  *
  * @example
  * ```ts
- * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 3,
+ * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_ORIGIN_RUN_ID}", replicas: 3,
  *                      strategy: blueGreen({ keepPrevious: "10m" }),
  *                      healthCheck: { command: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/health"] } }),
  * ```
@@ -188,7 +189,7 @@ export function blueGreen(options: BlueGreenOptions = {}): BlueGreenStrategy {
  *
  * @example
  * ```ts
- * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 4,
+ * production: deploy({ environment: "production", service: "web", image: "app:${GANTRY_ORIGIN_RUN_ID}", replicas: 4,
  *                      strategy: canary({
  *                        steps: [{ replicas: 1, pause: "2m" }, { percent: 50, pause: "5m" }],
  *                        analysis: { http: { port: 8080, path: "/health", requests: 50, minSuccessPercent: 99, maxLatency: "300ms" } },
@@ -230,7 +231,7 @@ function httpAnalysis(options: HttpAnalysisOptions | undefined): HttpAnalysis {
   if (!(latencyPercentile >= 1 && latencyPercentile <= 100)) throw new Error(`${what}.latencyPercentile must be 1 to 100, not ${JSON.stringify(latencyPercentile)}`);
   const timeoutMs = ms(options.timeout, HTTP_ANALYSIS_DEFAULTS.timeoutMs, `${what}.timeout`);
   const maxLatencyMs = ms(options.maxLatency, HTTP_ANALYSIS_DEFAULTS.maxLatencyMs, `${what}.maxLatency`);
-  if (timeoutMs < 1 || timeoutMs > 60_000) throw new Error(`${what}.timeout must be from 1ms to 1 minute`);
+  if (timeoutMs < 1 || timeoutMs > MAX_PROBE_WAIT_MS) throw new Error(`${what}.timeout must be from 1ms to 1 minute`);
   if (maxLatencyMs < 1) throw new Error(`${what}.maxLatency must be at least 1ms`);
   return {
     port,
@@ -246,7 +247,7 @@ function httpAnalysis(options: HttpAnalysisOptions | undefined): HttpAnalysis {
 
 /** A probe's interval, at most a minute (the engine's stream stays quiet meanwhile). */
 function probeInterval(intervalMs: number, what: string): number {
-  if (intervalMs > 60_000) throw new Error(`${what}.interval must be at most 1 minute`);
+  if (intervalMs > MAX_PROBE_WAIT_MS) throw new Error(`${what}.interval must be at most 1 minute`);
   return intervalMs;
 }
 
@@ -260,9 +261,9 @@ function probeInterval(intervalMs: number, what: string): number {
  * @example
  * ```ts
  * tasks: {
- *   image: dockerBuild({ context: ".", tags: ["app:${GANTRY_RUN_ID}"] }),
+ *   image: dockerBuild({ context: ".", tags: ["app:${GANTRY_ORIGIN_RUN_ID}"] }),
  *   staging: deploy({
- *     environment: "staging", service: "web", image: "app:${GANTRY_RUN_ID}", replicas: 2,
+ *     environment: "staging", service: "web", image: "app:${GANTRY_ORIGIN_RUN_ID}", replicas: 2,
  *     strategy: rolling({ order: "start-first" }),
  *     healthCheck: { command: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"], interval: "2s" },
  *     needs: { image: "success" },

@@ -152,8 +152,11 @@ export function createMasker(values: Iterable<string>): Masker {
   };
 }
 
+/** A log writer that masks every line, and takes more secrets to mask as they are read. */
+export type MaskingLogWriter = LogWriter & { addSecrets(values: string[]): void; mask: (text: string) => string };
+
 /** A log writer that masks every line; the secrets can grow as a task's attempts resolve them. */
-export function maskingLogWriter(log: LogWriter): LogWriter & { addSecrets(values: string[]): void; mask: (text: string) => string } {
+export function maskingLogWriter(log: LogWriter): MaskingLogWriter {
   const known = new Set<string>();
   let masker = NO_SECRETS;
   return {

@@ -37,6 +37,8 @@ export interface ServiceImageOptions {
    * page under /cgi-bin/ is made executable, and httpd runs it as a CGI script.
    */
   http?: { port: number; pages: Record<string, string> };
+  /** Labelled as a dockerBuild task of this pipeline would (the pipeline may push it). */
+  builtBy?: { namespace: string; pipeline: string };
 }
 
 /**
@@ -55,6 +57,7 @@ export function buildServiceImage(tag: string, options: ServiceImageOptions): vo
   const dockerfile = [
     "FROM local/busybox:latest",
     `LABEL ${options.label}=true`,
+    ...(options.builtBy ? [`LABEL gantry.namespace=${options.builtBy.namespace} gantry.pipeline=${options.builtBy.pipeline} gantry.run=1`] : []),
     `RUN echo ${JSON.stringify(tag)} > /version${options.healthy ? " && touch /ok" : ""}`,
     ...pages,
     `CMD ["sh", "-c", "trap 'exit 0' TERM; ${serve}while true; do sleep 1; done"]`,

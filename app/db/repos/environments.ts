@@ -3,12 +3,12 @@ import { eq, inArray, isNull, or } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { environments } from "../schema/index.ts";
 import { NotFoundError } from "../../domain/errors.ts";
-import { deployCandidates, environmentKey, type EnvironmentRef, type EnvironmentSettings, type EnvironmentStatus } from "../../domain/environments.ts";
+import { deployCandidates, environmentKey, environmentRefOf, type EnvironmentRef, type EnvironmentSettings, type EnvironmentStatus } from "../../domain/environments.ts";
 
 export type EnvironmentRow = typeof environments.$inferSelect;
 
 /** Its name without the namespace. */
-export const nameOf = (row: Pick<EnvironmentRow, "key" | "namespace">) => (row.namespace === null ? row.key : row.key.slice(row.namespace.length + 1));
+export const nameOf = (row: Pick<EnvironmentRow, "key">) => environmentRefOf(row.key).name;
 
 /** Every environment, or those a namespace's deploys can reach (its own and the shared ones). */
 export async function listEnvironments(db: Db, options: { namespace?: string } = {}): Promise<EnvironmentRow[]> {

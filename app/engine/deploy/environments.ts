@@ -129,7 +129,10 @@ export function createEnvironmentAdmin(options: EnvironmentAdminOptions): Enviro
     },
     async rollback(key, service, by, log) {
       const environment = await requireEnvironment(db, key);
-      return rollbackService({ db, now, providerFor: providerOf }, environment, service, by, log);
+      const authName = environment.config.registryAuth;
+      const registryAuth = authName !== undefined ? await secrets.resolveGlobal(authName) : undefined;
+      if (authName !== undefined && registryAuth === undefined) throw new ValidationError(`secret ${authName} (the registry credentials of environment ${key}) is not set`);
+      return rollbackService({ db, now, providerFor: providerOf, ...(registryAuth !== undefined && { registryAuth }) }, environment, service, by, log);
     },
   };
 }

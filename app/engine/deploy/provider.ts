@@ -4,6 +4,7 @@
 // back to the previous deployment.
 
 import type { DeployStrategy, HealthCheck } from "../../domain/deploy-tasks.ts";
+import type { ImageOwner } from "../../domain/image-tasks.ts";
 
 export type { DeployStrategy, HealthCheck };
 
@@ -28,8 +29,11 @@ export interface DeployRequest {
 export type DeployResult =
   /** The service runs `image` on all its replicas. */
   | { ok: true; previousImage?: string; image: string }
-  /** The new image did not become healthy (or the update failed): the target rolled back to `previousImage`. */
-  | { ok: false; reason: string; previousImage?: string; rolledBack: boolean };
+  /**
+   * The new image did not become healthy (or the update failed): the target rolled back to
+   * `previousImage`; `unreachable` when the target could not be reached at all.
+   */
+  | { ok: false; reason: string; previousImage?: string; rolledBack: boolean; unreachable?: boolean };
 
 export interface ServiceStatus {
   /** What runs on the target: the service itself, or its live color ("web-green") when it runs blue-green. */
@@ -49,6 +53,8 @@ export interface ServiceStatus {
 export interface PushRequest {
   /** The image as the server's engine knows it (built by a dockerBuild task). */
   image: string;
+  /** The pipeline (and run) deploying: only an image that pipeline built is pushed, as dockerPush does. */
+  owner: ImageOwner;
   /** The registry's credentials (`user:password` or Docker's JSON auth), from the environment's registryAuth secret. */
   registryAuth?: string;
   log(line: string): void;
@@ -59,6 +65,17 @@ export type PushResult =
   /** The reference the target's nodes pull (the registry's name for the image). */
   | { ok: true; image: string }
   | { ok: false; reason: string };
+
+/** A rollback a person asked for: which service of which environment goes back to which image. */
+export interface RollbackRequest {
+  service: string;
+  image: string;
+  /** The environment's key: only a service it deployed is rolled back. */
+  environment: string;
+  /** The registry's credentials for the nodes that pull the image again. */
+  registryAuth?: string;
+  log(line: string): void;
+}
 
 export interface DeployProvider {
   /** The provider's id, as environments name it ("swarm"). */
@@ -78,7 +95,7 @@ export interface DeployProvider {
    * Redeploys `image` (the previous successful deployment's) with the service's other settings
    * kept; refused for a service that is not `environment`'s (its gantry.environment label).
    */
-  rollback(service: string, image: string, log: (line: string) => void, environment: string): Promise<DeployResult>;
+  rollback(request: RollbackRequest): Promise<DeployResult>;
   /** Removes the service (an environment's clean-up, tests). */
   remove(service: string): Promise<void>;
 }

@@ -14,8 +14,8 @@ export interface ProviderForOptions {
 
 /**
  * How long one call to a swarm manager may stay silent. Rollouts are watched by polling, and
- * the canary's probe streams a line per request (each at most a minute apart, see
- * MAX_PROBE_WAIT_MS), so a longer silence is an engine that hangs.
+ * the canary's probe streams a line per request (a request's timeout plus the interval apart,
+ * at most two minutes by MAX_PROBE_WAIT_MS), so a longer silence is an engine that hangs.
  */
 const MANAGER_CALL_TIMEOUT_MS = 150_000;
 
@@ -24,7 +24,7 @@ export function providerFor(environment: Pick<EnvironmentRow, "key" | "provider"
     case "swarm": {
       const { docker } = createDockerClient(environment.config.dockerHost ?? options.defaultDockerHost, { timeoutMs: MANAGER_CALL_TIMEOUT_MS });
       // The push streams for as long as the layers take: no idle limit on the server's engine.
-      const { docker: source } = createDockerClient(options.defaultDockerHost);
+      const source = createDockerClient(options.defaultDockerHost);
       return createSwarmProvider({ docker, source, ...(environment.config.registry !== undefined && { registry: environment.config.registry }) });
     }
     default:

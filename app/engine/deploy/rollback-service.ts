@@ -11,6 +11,8 @@ export interface RollbackContext {
   db: Db;
   now: () => Date;
   providerFor(environment: EnvironmentRow): DeployProvider;
+  /** The environment's registry credentials (its registryAuth secret's value), for the nodes that pull again. */
+  registryAuth?: string;
 }
 
 export async function rollbackService(
@@ -33,7 +35,7 @@ export async function rollbackService(
   });
   let result: DeployResult;
   try {
-    result = await context.providerFor(environment).rollback(service, target.image, log, environment.key);
+    result = await context.providerFor(environment).rollback({ service, image: target.image, log, environment: environment.key, ...(context.registryAuth !== undefined && { registryAuth: context.registryAuth }) });
   } catch (error) {
     result = { ok: false, reason: (error as Error).message, rolledBack: false };
   }

@@ -11,7 +11,7 @@
 // update that replaces its tasks with alias-less ones (start-first) before it is kept idle.
 import type Docker from "dockerode";
 import type { BlueGreenStrategy } from "../../domain/deploy-tasks.ts";
-import type { DeployRequest, DeployResult, ServiceStatus } from "./provider.ts";
+import type { DeployRequest, DeployResult, RollbackRequest, ServiceStatus } from "./provider.ts";
 import {
   budgetMs,
   describeFailures,
@@ -102,7 +102,8 @@ export async function deployBlueGreen(docker: Docker, request: DeployRequest): P
 }
 
 /** A rollback of a blue-green service: the live color's settings with `image`, switched to like a deploy; undefined when `service` has no color. */
-export async function blueGreenRollback(docker: Docker, service: string, image: string, log: (line: string) => void): Promise<DeployResult | undefined> {
+export async function blueGreenRollback(docker: Docker, request: RollbackRequest): Promise<DeployResult | undefined> {
+  const { service, image, log } = request;
   const { live } = await findColors(docker, service);
   if (!live) return undefined;
   const { Spec } = live.service;
@@ -125,6 +126,7 @@ export async function blueGreenRollback(docker: Docker, service: string, image: 
     log,
     // A rollback is itself the way back and runs to its end (bounded by the budget).
     signal: new AbortController().signal,
+    ...(request.registryAuth !== undefined && { auth: nodeAuth(request) }),
   });
 }
 

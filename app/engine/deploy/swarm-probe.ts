@@ -112,8 +112,10 @@ export async function probeTask(docker: Docker, probe: TaskProbe): Promise<Probe
   }
   const clock = using.split(" ")[3] as ProbeClock;
   const requests = lines.map((line) => parseRequest(line, http)).filter((request) => request !== undefined);
-  // Past its time (a request hanging where the image has no way to cut it): the rest timed out.
-  const missing = ran.how === "deadline" ? http.requests - requests.length : 0;
+  // The script did not get to its end (past its time with a request hanging where the image has no
+  // way to cut it, or the stream broke off): the requests not told count as timed out, never as none.
+  const finished = lines.includes(`${MARK} done`);
+  const missing = finished ? 0 : Math.max(0, http.requests - requests.length);
   for (let index = 0; index < missing; index++) requests.push({ latencyMs: http.timeoutMs, timedOut: true });
   return { ok: true, requests, clock };
 }

@@ -4,7 +4,7 @@
 import type Docker from "dockerode";
 import { dockerMessage, isUnreachable, parseRegistryAuth, withinTime } from "../executors/docker-client.ts";
 import { DEFAULT_ROLLING } from "../../domain/deploy-tasks.ts";
-import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, PushResult, ServiceStatus } from "./provider.ts";
+import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, PushResult, RollbackRequest, ServiceStatus } from "./provider.ts";
 import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } from "./swarm-blue-green.ts";
 import { canaryName, deployCanary } from "./swarm-canary.ts";
 import { pushToRegistry } from "./swarm-push.ts";
@@ -82,7 +82,7 @@ export interface SwarmProviderOptions {
   /** A client of a swarm manager's engine. */
   docker: Docker;
   /** The engine images are built on (the server's own), which pushImage pushes from; the manager's by default. */
-  source?: Docker;
+  source?: { docker: Docker; host: string };
   /** The registry the swarm's nodes pull deployed images from; without one, images are deployed as the engine has them. */
   registry?: string;
 }
@@ -95,14 +95,14 @@ export function createSwarmProvider(options: SwarmProviderOptions): DeployProvid
     pushImage: async (request): Promise<PushResult> => {
       if (registry === undefined) return { ok: true, image: request.image };
       try {
-        return await pushToRegistry(options.source ?? docker, registry, request);
+        return await pushToRegistry(options.source ?? { docker, host: "the swarm manager's engine" }, registry, request);
       } catch (error) {
         return { ok: false, reason: `pushing ${request.image} to ${registry}: ${engineProblem(error)}` };
       }
     },
     deploy: (request) => guarded(() => deploy(docker, request)),
     status: (service) => asked(() => status(docker, service)),
-    rollback: (service, image, log, environment) => guarded(() => rollback(docker, service, image, log, environment)),
+    rollback: (request) => guarded(() => rollback(docker, request)),
     remove: (service) => asked(() => remove(docker, service)),
   };
 }
@@ -236,7 +236,8 @@ async function cancelUpdate(docker: Docker, name: string, previous: ServiceSpec,
 }
 
 /** The service's current settings with `image` instead, rolled out as a deploy is; only a service of `environment`. */
-async function rollback(docker: Docker, name: string, image: string, log: (line: string) => void, environment: string): Promise<DeployResult> {
+async function rollback(docker: Docker, request: RollbackRequest): Promise<DeployResult> {
+  const { service: name, image, log, environment } = request;
   const current = await inspectService(docker, name);
   const live = current ?? (await inspectLiveColor(docker, name));
   if (!live) return { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
@@ -244,11 +245,11 @@ async function rollback(docker: Docker, name: string, image: string, log: (line:
   if (has !== environment) {
     return { ok: false, reason: has === undefined ? `service ${name} was not deployed by Gantry: it is not rolled back` : `service ${name} belongs to environment ${has}, not ${environment}: it is not rolled back`, rolledBack: false };
   }
-  if (!current) return (await blueGreenRollback(docker, name, image, log)) ?? { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
+  if (!current) return (await blueGreenRollback(docker, request)) ?? { ok: false, reason: `there is no service ${name} to roll back`, rolledBack: false };
   const { Spec } = current;
   const spec: ServiceSpec = { ...Spec, TaskTemplate: { ...Spec.TaskTemplate, ContainerSpec: { ...Spec.TaskTemplate.ContainerSpec, Image: image } } };
   // No signal: a rollback is itself the way back, and runs to its end (bounded by budgetMs).
-  return updateService(docker, current, { service: name, image, replicas: Spec.Mode?.Replicated?.Replicas ?? 1, spec, log, signal: new AbortController().signal });
+  return updateService(docker, current, { service: name, image, replicas: Spec.Mode?.Replicated?.Replicas ?? 1, spec, log, signal: new AbortController().signal, ...(request.registryAuth !== undefined && { registryAuth: request.registryAuth }) });
 }
 
 /** The live color's service of a blue-green service (whose own name is only an alias). */
@@ -516,7 +517,7 @@ async function guarded(run: () => Promise<DeployResult>): Promise<DeployResult> 
   try {
     return await run();
   } catch (error) {
-    return { ok: false, reason: engineProblem(error), rolledBack: false };
+    return { ok: false, reason: engineProblem(error), rolledBack: false, ...(isUnreachable(error) && { unreachable: true }) };
   }
 }
 

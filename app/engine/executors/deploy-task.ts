@@ -41,9 +41,6 @@ async function deployFacts(db: Db, launch: TaskLaunch, environment: string): Pro
   };
 }
 
-/** How a provider's result begins when the target could not be reached at all. */
-const UNREACHABLE = "cannot reach";
-
 export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskHandle {
   const spec = launch.task.container!.deploy!;
   const abort = new AbortController();
@@ -77,14 +74,18 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
       if (value === undefined) return { exitCode: null, reason: `secret ${secret} of environment ${name} is not set` };
       secrets[secret] = value;
     }
+    // Whatever the engine says back (an error echoing the spec) is masked like any task's output.
+    launch.log.addSecrets(Object.values(secrets).filter((value) => value !== ""));
     let registryAuth: string | undefined;
     if (environment.config.registryAuth !== undefined) {
       registryAuth = await deps.secret(environment.config.registryAuth);
       if (registryAuth === undefined) return { exitCode: null, reason: `secret ${environment.config.registryAuth} (the registry credentials of environment ${name}) is not set` };
+      if (registryAuth !== "") launch.log.addSecrets([registryAuth]);
     }
     const provider = deps.environments.providerOf(environment);
     // Where every node can pull it (the environment's registry), before anything changes.
-    const pushed = await provider.pushImage({ image: work.image, ...(registryAuth !== undefined && { registryAuth }), log: say, signal: abort.signal });
+    const owner = { namespace: launch.namespace, pipeline: launch.pipeline, run: launch.run };
+    const pushed = await provider.pushImage({ image: work.image, owner, ...(registryAuth !== undefined && { registryAuth }), log: say, signal: abort.signal });
     if (!pushed.ok) return { exitCode: null, reason: pushed.reason };
     const image = pushed.image;
     say(`deploying ${image} to service ${work.service} of environment ${name} (${environment.provider}), ${work.replicas} replica${work.replicas === 1 ? "" : "s"}, ${describeStrategy(work.strategy)}`);
@@ -126,7 +127,7 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
         endedAt: deps.now(),
       });
       // What the deploy found of the target: it answered (whatever became of the image), or not.
-      const unreachable = !result.ok && result.reason.startsWith(UNREACHABLE);
+      const unreachable = !result.ok && result.unreachable === true;
       await deps.environments
         .recordStatus(name, unreachable ? { ok: false, problem: result.reason } : { ok: true, detail: `deployed ${work.service} (${result.ok ? "succeeded" : result.rolledBack ? "rolled back" : "failed"})` })
         .catch(() => undefined);

@@ -80,7 +80,8 @@ interface DockerLikeError {
 /** True when the engine itself could not be reached (not an API error). */
 export function isUnreachable(error: unknown): boolean {
   const code = (error as DockerLikeError)?.code;
-  return code === "ENOENT" || code === "ECONNREFUSED" || code === "EACCES" || code === "ETIMEDOUT" || code === "EHOSTUNREACH" || code === "ConnectionRefused" || code === "FailedToOpenSocket";
+  // ECONNRESET: an engine that stopped answering mid-request (a client's idle limit cuts it so).
+  return code === "ENOENT" || code === "ECONNREFUSED" || code === "EACCES" || code === "ETIMEDOUT" || code === "EHOSTUNREACH" || code === "ECONNRESET" || code === "ConnectionRefused" || code === "FailedToOpenSocket";
 }
 
 /** The engine's own message, without dockerode's "(HTTP code 400) unexpected - " wrapping. */

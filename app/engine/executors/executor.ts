@@ -2,7 +2,8 @@
 // the engine stores before it starts (a container name, a process marker), so a restarted
 // server can find it again: start, attach(ref), stop(ref), cleanup(ref).
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
-import type { LineCounts, LogWriter } from "../../stores/logs.ts";
+import type { LineCounts } from "../../stores/logs.ts";
+import type { MaskingLogWriter } from "../../stores/log-masking.ts";
 
 export interface TaskLaunch {
   namespace: string;
@@ -19,7 +20,8 @@ export interface TaskLaunch {
   /** A container task's registry credentials (its pull secret's value), for pulling its image. */
   registryAuth?: string;
   workspace: string;
-  log: LogWriter;
+  /** The attempt's log, masking the task's secrets (and any the executor reads later, as a deploy does). */
+  log: MaskingLogWriter;
   /**
    * The work may be prepared at once (a process started, a container created) but begins
    * only once this resolves true: the attempt's claim is stored. False: it never begins.

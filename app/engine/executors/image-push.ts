@@ -22,7 +22,8 @@ export interface ImagePushOptions {
   owner: ImageOwner;
   /** The registry's credentials (`user:password` or Docker's JSON auth), already masked in the log. */
   registryAuth?: string;
-  log: LogWriter;
+  /** Where its lines go: the task's log, or a deploy's. */
+  log: Pick<LogWriter, "line">;
   signal: AbortSignal;
 }
 

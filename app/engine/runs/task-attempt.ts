@@ -11,7 +11,7 @@ import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { retryAt } from "../../domain/retry-delay.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { timedOutReason, timingOutReason } from "../../domain/states.ts";
-import { maskingLogWriter } from "../../stores/log-masking.ts";
+import { maskingLogWriter, type MaskingLogWriter } from "../../stores/log-masking.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import type { Executor, TaskHandle, TaskLaunch } from "../executors/executor.ts";
 import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
@@ -39,7 +39,7 @@ interface Outcome {
 const ATTACH_TRIES = 10;
 const ATTACH_RETRY_MS = 3_000;
 
-type MaskingLog = ReturnType<typeof maskingLogWriter>;
+type MaskingLog = MaskingLogWriter;
 
 /** How an attempt ended, what ran it, and the environment it had (for the steps after it: a cache key's ${VAR}). */
 interface AttemptResult {

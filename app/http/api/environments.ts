@@ -10,25 +10,19 @@ import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
 import { listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ValidationError } from "../../domain/errors.ts";
-import { environmentKey, environmentNameSchema, environmentNamespaceSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type EnvironmentRef, type Protection } from "../../domain/environments.ts";
+import { environmentKey, environmentNameSchema, environmentNamespaceSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
+import { addressedEnvironment, addressedKey, environmentNamespaceQuery } from "../environment-address.ts";
 
 /** How many deployments GET /environments/:name shows. */
 const HISTORY_LIMIT = 50;
 
 const nameParams = v.object({ name: v.pipe(v.string(), v.regex(ID_PATTERN, `must be ${ENVIRONMENT_NAME_RULE}`)) });
-const namespaceQuery = v.object({ namespace: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN, `must be a namespace (${ENVIRONMENT_NAME_RULE})`))) });
-
-/** The environment a route under /:name addresses: its name, in `?namespace=`'s or among the shared ones. */
-const refOf = (c: Context<AppEnv>): EnvironmentRef => ({ namespace: c.req.query("namespace") ?? null, name: c.req.param("name") ?? "" });
-
-/** The permission target: the environment's key ("staging", or "team-a/staging" for a namespace's own). */
-const target = (c: Context<AppEnv>) => environmentKey(refOf(c));
 
 /**
  * The target of POST /environments: the key the body names, read before anything is validated
@@ -46,7 +40,6 @@ async function bodyNameTarget(c: Context<AppEnv>): Promise<string> {
   }
   return "(unnamed)";
 }
-
 
 /** Protection as a body gives it back: `wait` in milliseconds. */
 export function protectionJson(protection: Protection) {
@@ -110,7 +103,7 @@ function settingsOf(body: Record<string, unknown>, problems: string[] = []) {
 }
 
 export const environmentsApi = new Hono<AppEnv>()
-  .get("/", validate("query", namespaceQuery), async (c) => {
+  .get("/", validate("query", environmentNamespaceQuery), async (c) => {
     // A list shows what the caller may read; nothing to deny. With ?namespace=: what its deploys reach.
     const { namespace } = c.req.valid("query");
     const rows = (await listEnvironments(c.get("deps").db, { ...(namespace !== undefined && { namespace }) })).filter((row) => may(c, "environments", "read", row.key));
@@ -130,37 +123,37 @@ export const environmentsApi = new Hono<AppEnv>()
     const environment = await deps.environments.create({ namespace: spaced.success ? (spaced.output ?? null) : null, name: name as string }, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, 201);
   })
-  .get("/:name", permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+  .get("/:name", permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     const { db } = c.get("deps");
-    const key = target(c);
+    const key = addressedKey(c);
     const row = await requireEnvironment(db, key);
     const [current, history] = await Promise.all([currentDeployments(db, key), listDeployments(db, key, HISTORY_LIMIT)]);
     return c.json({ environment: environmentJson(row), current: current.map(currentJson), deployments: history.map(deploymentJson) });
   })
-  .put("/:name", permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
+  .put("/:name", permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
     const settings = settingsOf(c.req.valid("json"));
     requireEnvironmentRights(c, settings);
-    const { environment, created } = await c.get("deps").environments.save(refOf(c), settings, c.get("token").name);
+    const { environment, created } = await c.get("deps").environments.save(addressedEnvironment(c), settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
   })
-  .delete("/:name", permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
-    await c.get("deps").environments.remove(target(c), c.get("token").name);
+  .delete("/:name", permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+    await c.get("deps").environments.remove(addressedKey(c), c.get("token").name);
     return c.body(null, 204);
   })
-  .post("/:name/test", permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+  .post("/:name/test", permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
-    return c.json(await c.get("deps").environments.test(target(c)));
+    return c.json(await c.get("deps").environments.test(addressedKey(c)));
   })
   .post(
     "/:name/services/:service/rollback",
-    permit("environments", "write", target),
+    permit("environments", "write", addressedKey),
     longRequest,
     validate("param", v.object({ ...nameParams.entries, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name")) })),
-    validate("query", namespaceQuery),
+    validate("query", environmentNamespaceQuery),
     async (c) => {
       const { service } = c.req.valid("param");
       // Answers once the service runs the image again, or with the deployment failed and why.
-      const { deployment } = await c.get("deps").environments.rollback(target(c), service, c.get("token").name);
+      const { deployment } = await c.get("deps").environments.rollback(addressedKey(c), service, c.get("token").name);
       return c.json({ deployment: deploymentJson(deployment) });
     },
   );

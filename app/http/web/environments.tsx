@@ -10,14 +10,14 @@ import { Hono, type Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
-import { may, requirePermission } from "../../auth/roles.ts";
+import { may, maySome, requirePermission } from "../../auth/roles.ts";
 import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, previousSuccessfulImage } from "../../db/repos/deployments.ts";
 import { getEnvironment, listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
-import { environmentKey, environmentNameSchema, environmentNamespaceSchema, environmentRefOf, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type EnvironmentRef } from "../../domain/environments.ts";
-import { idSchema, ID_PATTERN } from "../../domain/ids.ts";
+import { environmentKey, environmentNameSchema, environmentNamespaceSchema, environmentRefOf, parseEnvironmentSettings, type EnvironmentRef } from "../../domain/environments.ts";
+import { idSchema } from "../../domain/ids.ts";
 import type { TestOutcome } from "../../engine/deploy/environments.ts";
 import { statusOf } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
@@ -32,19 +32,13 @@ import { pageSession } from "./page-session.ts";
 import { EnvironmentPage, type RollbackReport } from "./pages/environment.tsx";
 import { EnvironmentsPage } from "./pages/environments.tsx";
 import { environmentPath } from "./paths.ts";
+import { addressedEnvironment, addressedKey, environmentNamespaceQuery } from "../environment-address.ts";
 
 /** How many deployments an environment's page shows, as GET /api/v1/environments/:name. */
 const HISTORY_LIMIT = 50;
 
 const nameParams = v.object({ name: idSchema });
 const serviceParams = v.object({ name: idSchema, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name (a-z, 0-9 and -)")) });
-const namespaceQuery = v.object({ namespace: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN, `must be a namespace (${ENVIRONMENT_NAME_RULE})`))) });
-
-/** The environment a route under /:name addresses: its name, in `?namespace=`'s or among the shared ones. */
-const refOf = (c: Context<AppEnv>): EnvironmentRef => ({ namespace: c.req.query("namespace") ?? null, name: c.req.param("name") ?? "" });
-
-/** The permission target, read before anything is validated: the environment's key. */
-const target = (c: Context<AppEnv>) => environmentKey(refOf(c));
 
 /** An environment's key as a `?deleted=` notice gives it back, when it is one. */
 function keyOf(text: string | undefined): string | undefined {
@@ -55,9 +49,7 @@ function keyOf(text: string | undefined): string | undefined {
 }
 
 /** Whether any of the caller's grants allows `action` on some environment (which one is checked where it is named). */
-const grantsSome = (c: Context<AppEnv>, action: "read" | "write") =>
-  c.get("permissions").some((permission) => (permission.resource === "*" || permission.resource === "environments") && permission.actions.includes(action));
-
+const grantsSome = (c: Context<AppEnv>, action: "read" | "write") => maySome(c, "environments", action);
 
 async function viewOf(c: Context<AppEnv>, row: EnvironmentRow): Promise<EnvironmentView> {
   return {
@@ -188,7 +180,7 @@ function settingsInput(form: EnvironmentForm): Record<string, unknown> {
 const isFormProblem = (error: unknown): error is GantryError => error instanceof ConflictError || error instanceof ValidationError || error instanceof ForbiddenError;
 
 export const environmentPages = new Hono<AppEnv>()
-  .get("/", requireSession, mayList, validate("query", namespaceQuery), async (c) => {
+  .get("/", requireSession, mayList, validate("query", environmentNamespaceQuery), async (c) => {
     const { namespace } = c.req.valid("query");
     const deleted = keyOf(c.req.query("deleted"));
     return renderList(c, {
@@ -230,16 +222,16 @@ export const environmentPages = new Hono<AppEnv>()
     }
     return c.redirect(environmentPath(environmentKey(ref), "", { created: "1" }), 303);
   })
-  .get("/:name", requireSession, permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
-    const key = target(c);
+  .get("/:name", requireSession, permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+    const key = addressedKey(c);
     let notice: string | undefined;
     if (c.req.query("created") !== undefined) notice = `Environment ${key} created. Test its connection to see that its engine answers.`;
     if (c.req.query("saved") !== undefined) notice = `Settings of ${key} saved.`;
     return renderEnvironment(c, key, { ...(notice && { notice }) });
   })
-  .post("/:name", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
+  .post("/:name", requireSession, requireCsrf, permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     const deps = c.get("deps");
-    const ref = refOf(c);
+    const ref = addressedEnvironment(c);
     const key = environmentKey(ref);
     // Changed, not created again after someone deleted it meanwhile.
     await requireEnvironment(deps.db, key);
@@ -255,15 +247,15 @@ export const environmentPages = new Hono<AppEnv>()
     }
     return c.redirect(environmentPath(key, "", { saved: "1" }), 303);
   })
-  .post("/:name/test", requireSession, requireCsrf, permit("environments", "read", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
-    const key = target(c);
+  .post("/:name/test", requireSession, requireCsrf, permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+    const key = addressedKey(c);
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
     // The test records the environment's status, so the page rendered after it shows the new one.
     const test = await c.get("deps").environments.test(key);
     return renderEnvironment(c, key, { test });
   })
-  .post("/:name/delete", requireSession, requireCsrf, permit("environments", "write", target), validate("param", nameParams), validate("query", namespaceQuery), async (c) => {
-    const key = target(c);
+  .post("/:name/delete", requireSession, requireCsrf, permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+    const key = addressedKey(c);
     await c.get("deps").environments.remove(key, c.get("token").name);
     return c.redirect(`/environments?${new URLSearchParams({ deleted: key })}`, 303);
   })
@@ -271,14 +263,14 @@ export const environmentPages = new Hono<AppEnv>()
     "/:name/services/:service/rollback",
     requireSession,
     requireCsrf,
-    permit("environments", "write", target),
+    permit("environments", "write", addressedKey),
     longRequest,
     validate("param", serviceParams),
-    validate("query", namespaceQuery),
+    validate("query", environmentNamespaceQuery),
     async (c) => {
       const deps = c.get("deps");
       const { service } = c.req.valid("param");
-      const key = target(c);
+      const key = addressedKey(c);
       // An environment that is not there is a 404, not a rollback that found nothing.
       await requireEnvironment(deps.db, key);
       let report: RollbackReport;

@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
-import { may, requirePermission } from "../../auth/roles.ts";
+import { may, maySome, requirePermission } from "../../auth/roles.ts";
 import { requireSourceRights } from "../../auth/source-rights.ts";
 import { listPipelinesOf } from "../../db/repos/pipelines.ts";
 import { getSource, listSourceCommits, listSources, requireSource, settingsOf, type SourceRow } from "../../db/repos/sources.ts";
@@ -43,8 +43,7 @@ const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
  * Whether the caller may add some source: a sources:write grant on any target (the one typed
  * is checked when the form comes back), as the secrets page offers only writable scopes.
  */
-const writesSomeSource = (c: Context<AppEnv>) =>
-  c.get("permissions").some((permission) => (permission.resource === "*" || permission.resource === "sources") && permission.actions.includes("write"));
+const writesSomeSource = (c: Context<AppEnv>) => maySome(c, "sources", "write");
 
 async function pipelinesOf(c: Context<AppEnv>, source: string | null): Promise<SourcePipelineView[]> {
   const rows = await listPipelinesOf(c.get("deps").db, source);
