@@ -69,8 +69,12 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // API's URL is known (container extensions are told where to call back).
   await deps.extensions.start();
   // Then what gantry.toml pins and is not installed at that version: in the background, as a
-  // slow or unreachable registry must not hold up the start (a failure is logged).
-  void deps.extensionInstaller.applyConfigPins(config.extensionVersions).catch((error) => console.error("gantry.toml [extension_versions] not applied:", error));
+  // slow or unreachable registry must not hold up the start (a failure is logged). stop()
+  // aborts it and waits for it, so nothing is installed or started once the server is stopped.
+  const stopPins = new AbortController();
+  const pinsApplied = deps.extensionInstaller
+    .applyConfigPins(config.extensionVersions, stopPins.signal)
+    .catch((error) => console.error("gantry.toml [extension_versions] not applied:", error));
   const hooksApp = createHooksReceiver(deps.extensions, MAX_HOOK_BODY_BYTES, {
     db: deps.db,
     secret: (name) => deps.secrets.resolveGlobal(name),
@@ -96,6 +100,9 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
       await deps.loader.close();
       await deps.sources.close();
       deps.janitor.stop();
+      // Downloads stop at once; a change already moving folders finishes, with the host still up.
+      stopPins.abort();
+      await pinsApplied;
       await deps.extensions.stop();
       await hooksServer.stop(true);
       await server.stop(true);

@@ -3,10 +3,12 @@
 // other line kept); a file they cannot edit leaves the pin in installed.json, and the answer
 // says so; an upgrade whose new version does not start leaves the old one running and pinned;
 // at start, what the table pins is installed, a pin that cannot be is logged, and an installed
-// extension the table no longer pins is kept.
+// extension the table no longer pins is kept; a server stopped while it installs a pin stops
+// that install too.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sha512Integrity } from "../app/extension-host/npm-registry.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startGantryProcess, startTestGantry, waitFor, type GantryProcess, type TestGantry } from "./helpers/gantry.ts";
 import { packPackage, startVerdaccio, type NpmRegistryStub } from "./helpers/npm-registry.ts";
@@ -197,5 +199,63 @@ describe("pins in gantry.toml at start", () => {
     await waitFor(() => started.output().includes("extension pinned (gantry-ext-pinned@1.0.0) is installed but not pinned in"), 15_000, "the unpinned extension in the log");
     expect(started.output()).toContain("it is kept and runs: pin it there, or remove it with gantry extension uninstall pinned");
     expect(installedJson(dataDir).pinned?.version).toBe("1.0.0");
+  });
+});
+
+describe("a server stopped while it installs what gantry.toml pins", () => {
+  /** A registry whose tarball takes its time: the server is stopped while it downloads. */
+  const TARBALL_DELAY_MS = 1_500;
+  let slow: ReturnType<typeof Bun.serve>;
+  let tarballAsked = false;
+
+  beforeAll(() => {
+    const tarball = readFileSync(pinnedPackage("1.0.0"));
+    slow = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const { pathname } = new URL(request.url);
+        const base = `http://127.0.0.1:${slow.port}`;
+        if (pathname === "/gantry-ext-pinned") {
+          return Response.json({
+            name: "gantry-ext-pinned",
+            "dist-tags": { latest: "1.0.0" },
+            versions: {
+              "1.0.0": {
+                name: "gantry-ext-pinned",
+                version: "1.0.0",
+                keywords: ["gantry-extension"],
+                gantry: { id: "pinned" },
+                dist: { tarball: `${base}/gantry-ext-pinned/-/gantry-ext-pinned-1.0.0.tgz`, integrity: sha512Integrity(tarball) },
+              },
+            },
+          });
+        }
+        if (pathname === "/gantry-ext-pinned/-/gantry-ext-pinned-1.0.0.tgz") {
+          tarballAsked = true;
+          await Bun.sleep(TARBALL_DELAY_MS);
+          return new Response(tarball);
+        }
+        return new Response("not found", { status: 404 });
+      },
+    });
+  });
+  afterAll(() => slow?.stop(true));
+
+  it("aborts the download, and nothing is installed or started after stop()", async () => {
+    const dataDir = tempDir("gantry-data-");
+    const configFile = writeFile(join(tempDir("gantry-config-"), "gantry.toml"), `[extension_versions]\n"gantry-ext-pinned" = "1.0.0"\n`);
+    const server = await startTestGantry({ dataDir, env: { GANTRY_NPM_REGISTRY: `http://127.0.0.1:${slow.port}`, GANTRY_CONFIG: configFile } });
+    await waitFor(() => tarballAsked || undefined, 10_000, "the pinned package's download");
+    const stopping = performance.now();
+    await server.stop();
+    // The download is aborted, not waited for.
+    expect(performance.now() - stopping).toBeLessThan(TARBALL_DELAY_MS);
+    // An install finishing late could start nothing either: the stopped host refuses.
+    await expect(server.deps.extensions.load("pinned", join(dataDir, "extensions", "pinned", "index.js"))).rejects.toThrow("extension pinned is not started: the server is stopping");
+    // Past the moment the tarball arrives: the install did not go on without a server.
+    await Bun.sleep(TARBALL_DELAY_MS + 500);
+    const extensionsDir = join(dataDir, "extensions");
+    expect(existsSync(extensionsDir) ? readdirSync(extensionsDir) : []).toEqual([]);
   });
 });

@@ -3,15 +3,17 @@
 // checks the keyword and the sha512 integrity, unpacks it into the data dir, pins it and starts
 // it (its hook answers); upgrade, uninstall and the registry's search. A tampered tarball (a
 // fake registry that serves other bytes than it vouches for) is refused, nothing installed;
-// an unreachable registry is said to be so.
+// an unreachable registry is said to be so. The registry client's deadlines and checks, and
+// the data dir an upgrade cut short by a crash leaves, put right at the next start.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { sha512Integrity } from "../app/extension-host/npm-registry.ts";
+import { createNpmRegistry, sha512Integrity } from "../app/extension-host/npm-registry.ts";
 import { TAR_END, tarHeader, tarPadding, type TarHeader } from "../app/stores/tar.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { packPackage, startVerdaccio, type NpmRegistryStub } from "./helpers/npm-registry.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(90_000);
 
@@ -29,6 +31,18 @@ const helloPackage = (version: string, extra: Record<string, unknown> = {}) =>
   packPackage(
     { name: "gantry-ext-hello", version, description: "Says hello", keywords: ["gantry-extension"], main: "index.js", type: "module", gantry: { id: "hello" }, ...extra },
     { "index.js": extensionSource("hello", version), "README.md": "# hello\n" },
+  );
+
+/** An extension whose config schema wants a token: without [extensions.needy] it loads "unconfigured". */
+const needyPackage = (version: string) =>
+  packPackage(
+    { name: "gantry-ext-needy", version, keywords: ["gantry-extension"], type: "module", gantry: { id: "needy" } },
+    {
+      "index.js": `import { defineExtension } from "gantry";
+import * as v from "valibot";
+export default defineExtension({ id: "needy", config: v.object({ token: v.string() }), onHook() { return { status: 200, body: {} }; } });
+`,
+    },
   );
 
 let registry: NpmRegistryStub;
@@ -52,6 +66,7 @@ async function extension(id: string): Promise<ExtensionJson | undefined> {
 beforeAll(async () => {
   registry = await startVerdaccio();
   registry.publish(helloPackage("1.0.0"));
+  for (const version of ["1.0.0", "1.1.0"]) registry.publish(needyPackage(version));
   registry.publish(
     packPackage({ name: "not-an-extension", version: "1.0.0", description: "just a library", keywords: ["gantry"] }, { "index.js": "export const x = 1;\n" }),
   );
@@ -168,6 +183,29 @@ describe("gantry extension install|upgrade|uninstall against an npm registry (ve
     expect((await cli(["extension", "uninstall", "hello"])).stderr).toContain("no installed extension hello");
   });
 
+  it("counts an extension that waits for its [extensions.<id>] table as installed: exit 0, and says what it needs", async () => {
+    const installed = await cli(["extension", "install", "gantry-ext-needy@1.0.0"]);
+    expect(installed.stderr).toBe("");
+    expect(installed.stdout).toContain("extension needy is installed and unconfigured: it needs its [extensions.needy] table in the server's gantry.toml to run");
+    expect(installed.exitCode).toBe(0);
+    const upgraded = await cli(["extension", "upgrade", "needy", "1.1.0"]);
+    expect(upgraded.stderr).toBe("");
+    expect(upgraded.stdout).toContain("upgraded extension needy: gantry-ext-needy 1.0.0 -> 1.1.0");
+    expect(upgraded.stdout).toContain("needs its [extensions.needy] table");
+    expect(upgraded.exitCode).toBe(0);
+    const needy = await extension("needy");
+    expect(needy?.state).toBe("unconfigured");
+    expect(needy?.log.join("\n")).toContain("token");
+    expect((await cli(["extension", "uninstall", "needy"])).exitCode).toBe(0);
+  });
+
+  it("names the permissions install, upgrade and uninstall need in the OpenAPI document", async () => {
+    const { paths } = (await (await gantry.api("/openapi.json")).json()) as { paths: Record<string, Record<string, { summary: string }>> };
+    for (const summary of [paths["/extensions/install"]!.post!.summary, paths["/extensions/{id}/upgrade"]!.post!.summary, paths["/extensions/{id}"]!.delete!.summary]) {
+      expect(summary).toContain("extensions:write and system:write");
+    }
+  });
+
   it("starts installed extensions again after a server restart", async () => {
     expect((await cli(["extension", "install", "gantry-ext-hello"])).exitCode).toBe(0);
     await gantry.stop();
@@ -213,7 +251,34 @@ describe("a registry that lies or is gone", () => {
         { path: "package/package.json", type: "file", content: PACKAGE_JSON("gantry-ext-link") },
         { path: "package/index.js", type: "symlink", linkTarget: "/etc/passwd" },
       ]),
+      // Entries the file system refuses: a file beneath a file, a path longer than Linux's 4096 bytes.
+      "gantry-ext-clash": hostileTarball([
+        { path: "package/package.json", type: "file", content: PACKAGE_JSON("gantry-ext-clash") },
+        { path: "package/lib", type: "file", content: "a file" },
+        { path: "package/lib/index.js", type: "file", content: "export default {};" },
+      ]),
+      "gantry-ext-deep": hostileTarball([
+        { path: "package/package.json", type: "file", content: PACKAGE_JSON("gantry-ext-deep") },
+        { path: `package/${"deep/".repeat(900)}index.js`, type: "file", content: "export default {};" },
+      ]),
+      // Folders count toward the cap on entries as files do.
+      "gantry-ext-folders": hostileTarball([
+        { path: "package/package.json", type: "file", content: PACKAGE_JSON("gantry-ext-folders") },
+        ...Array.from({ length: 2_000 }, (_, index) => ({ path: `package/d${index}/`, type: "directory" as const })),
+      ]),
     };
+    // Manifests the config loader could not pin, or of another package than the one asked for.
+    const lying: Record<string, { name: string; version: string; tarball: Uint8Array }> = {};
+    for (const [asked, name, version] of [
+      ["gantry-ext-spaced", "gantry-ext-spaced", "1.0.0 beta"],
+      ["gantry-ext-alias", "gantry-ext-other", "1.0.0"],
+    ] as const) {
+      const tarball = hostileTarball([
+        { path: "package/package.json", type: "file", content: JSON.stringify({ name, version, keywords: ["gantry-extension"] }) },
+        { path: "package/index.js", type: "file", content: "export default {};" },
+      ]);
+      lying[asked] = { name, version, tarball };
+    }
     // Vouches for the real tarball's sha512, serves the tampered one.
     fake = Bun.serve({
       port: 0,
@@ -231,6 +296,15 @@ describe("a registry that lies or is gone", () => {
           });
         }
         if (hostile[name]) return new Response(hostile[name]);
+        if (lying[name] && pathname === `/${name}`) {
+          const { name: named, version, tarball } = lying[name];
+          return Response.json({
+            name,
+            "dist-tags": { latest: version },
+            versions: { [version]: { name: named, version, keywords: ["gantry-extension"], dist: { tarball: `${base}/${name}/-/x.tgz`, integrity: sha512Integrity(tarball) } } },
+          });
+        }
+        if (lying[name]) return new Response(lying[name].tarball);
         if (pathname === "/gantry-ext-hello") {
           return Response.json({
             name: "gantry-ext-hello",
@@ -278,6 +352,30 @@ describe("a registry that lies or is gone", () => {
     expect(readdirSync(join(other.dataDir, "extensions"))).toEqual([]);
   });
 
+  it("refuses, as the package's fault (400) naming the entry, entries the file system will not take, and more than 2000 folders", async () => {
+    const refusal = async (name: string) => {
+      const response = await other.api("/extensions/install", { method: "POST", body: JSON.stringify({ package: name }) });
+      expect(response.status).toBe(400);
+      return ((await response.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await refusal("gantry-ext-clash")).toBe('gantry-ext-clash@1.0.0: the tarball\'s entry "package/lib/index.js" lies beneath a file an earlier entry put there');
+    const deep = await refusal("gantry-ext-deep");
+    expect(deep).toStartWith('gantry-ext-deep@1.0.0: the tarball\'s entry "package/deep/deep/');
+    expect(deep).toEndWith(`(${`package/${"deep/".repeat(900)}index.js`.length} characters) has a path too long to unpack`);
+    expect(await refusal("gantry-ext-folders")).toBe("gantry-ext-folders@1.0.0: the package holds more than 2000 files and folders");
+    expect(readdirSync(join(other.dataDir, "extensions"))).toEqual([]);
+  });
+
+  it("refuses a manifest of another package, or one whose version could not be pinned, and installs nothing", async () => {
+    const spaced = await other.api("/extensions/install", { method: "POST", body: JSON.stringify({ package: "gantry-ext-spaced" }) });
+    expect(spaced.status).toBe(502);
+    expect(((await spaced.json()) as { error: { message: string } }).error.message).toMatch(/^gantry-ext-spaced@1\.0\.0 beta on http:\/\/127\.0\.0\.1:\d+ has a malformed manifest \(version: must be an exact version like "1\.2\.3"/);
+    const alias = await other.api("/extensions/install", { method: "POST", body: JSON.stringify({ package: "gantry-ext-alias" }) });
+    expect(alias.status).toBe(502);
+    expect(((await alias.json()) as { error: { message: string } }).error.message).toContain('has a malformed manifest (name: it names "gantry-ext-other", not gantry-ext-alias)');
+    expect(readdirSync(join(other.dataDir, "extensions"))).toEqual([]);
+  });
+
   it("says so when the registry cannot be reached", async () => {
     const port = fake.port;
     fake.stop(true);
@@ -286,5 +384,101 @@ describe("a registry that lies or is gone", () => {
     expect(result.stderr).toContain(`the npm registry at http://127.0.0.1:${port} cannot be reached`);
     const response = await other.api("/extensions/available");
     expect(response.status).toBe(502);
+  });
+});
+
+describe("the npm registry client's searches", () => {
+  /** How long the fake takes over each search request, and the texts it was asked. */
+  let delayMs = 0;
+  const asked: string[] = [];
+  let fake: ReturnType<typeof Bun.serve>;
+  const url = () => `http://127.0.0.1:${fake.port}`;
+
+  beforeAll(() => {
+    fake = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const { pathname, searchParams } = new URL(request.url);
+        if (pathname !== "/-/v1/search") return new Response("not found", { status: 404 });
+        const text = searchParams.get("text") ?? "";
+        asked.push(text);
+        await Bun.sleep(delayMs);
+        // As verdaccio does: "keywords:" finds nothing, so the client asks again with the words alone.
+        if (text.startsWith("keywords:")) return Response.json({ objects: [] });
+        return Response.json({ objects: [{ package: { name: "gantry-ext-found", version: "1.0.0", keywords: ["gantry-extension"] } }] });
+      },
+    });
+  });
+  afterAll(() => fake?.stop(true));
+
+  it("lets a caller who waits briefly give up alone: the search goes on for one who waits longer", async () => {
+    delayMs = 150;
+    const registry = createNpmRegistry(url());
+    await expect(registry.search("found", 50)).rejects.toThrow(`the npm registry at ${url()} cannot be reached: no answer to a search within 0.05 s`);
+    // Another brief caller gives up at once rather than wait in vain again...
+    const before = performance.now();
+    await expect(registry.search("found", 50)).rejects.toThrow("no answer to a search within 0.05 s");
+    expect(performance.now() - before).toBeLessThan(40);
+    // ...while the API, which waits for the registry, gets the answer of the same search.
+    expect((await registry.search("found")).map((pkg) => pkg.name)).toEqual(["gantry-ext-found"]);
+    expect(asked).toEqual(["keywords:gantry-extension found", "found"]);
+    // Answered, it is every caller's.
+    expect((await registry.search("found", 50)).map((pkg) => pkg.name)).toEqual(["gantry-ext-found"]);
+  });
+
+  it("gives a search and its fallback one deadline together", async () => {
+    delayMs = 300;
+    asked.length = 0;
+    const registry = createNpmRegistry(url(), { timeoutMs: 450 });
+    const before = performance.now();
+    await expect(registry.search("found")).rejects.toThrow(`the npm registry at ${url()} cannot be reached`);
+    expect(performance.now() - before).toBeLessThan(600);
+    expect(asked).toEqual(["keywords:gantry-extension found", "found"]);
+  });
+});
+
+describe("a data dir an upgrade was cut short in", () => {
+  /** A package folder as an install leaves it: package.json and its entry module. */
+  const packageFolder = (path: string, id: string, version: string) => {
+    writeFile(join(path, "package.json"), JSON.stringify({ name: `gantry-ext-${id}`, version, keywords: ["gantry-extension"], type: "module" }));
+    writeFile(join(path, "index.js"), extensionSource(id, version));
+  };
+  const record = (id: string, version: string) => ({ package: `gantry-ext-${id}`, version, integrity: "sha512-x", entry: "index.js", installedAt: "2025-01-01T00:00:00.000Z" });
+
+  it("puts the old version back where the new one never took over, keeps a recorded new one, and clears the rest", async () => {
+    const dataDir = tempDir("gantry-data-");
+    const dir = join(dataDir, "extensions");
+    // Cut short between moving the old folder aside and moving the new one in: no restored/ at all.
+    packageFolder(join(dir, `.old-restored-${crypto.randomUUID()}`), "restored", "1.0.0");
+    // Cut short once the new version was in place, before installed.json recorded it.
+    packageFolder(join(dir, "unrecorded"), "unrecorded", "2.0.0");
+    packageFolder(join(dir, `.old-unrecorded-${crypto.randomUUID()}`), "unrecorded", "1.0.0");
+    // Cut short once installed.json recorded the new version, before the old folder went.
+    packageFolder(join(dir, "recorded"), "recorded", "2.0.0");
+    packageFolder(join(dir, `.old-recorded-${crypto.randomUUID()}`), "recorded", "1.0.0");
+    // A download unpacked and never moved in, and a half-written installed.json.
+    packageFolder(join(dir, `.staging-restored-${crypto.randomUUID()}`), "restored", "3.0.0");
+    writeFile(join(dir, "installed.json.tmp"), '{"extensions": {');
+    writeFile(
+      join(dir, "installed.json"),
+      JSON.stringify({ extensions: { restored: record("restored", "1.0.0"), unrecorded: record("unrecorded", "1.0.0"), recorded: record("recorded", "2.0.0") } }),
+    );
+
+    const restarted = await startTestGantry({ dataDir });
+    try {
+      expect(readdirSync(dir).sort()).toEqual(["installed.json", "recorded", "restored", "unrecorded"]);
+      for (const [id, version] of [
+        ["restored", "1.0.0"],
+        ["unrecorded", "1.0.0"],
+        ["recorded", "2.0.0"],
+      ] as const) {
+        const hook = await fetch(`${restarted.hooksUrl}/hooks/${id}`, { method: "POST", body: "{}" });
+        expect(hook.status).toBe(200);
+        expect(await hook.json()).toMatchObject({ id, version });
+      }
+    } finally {
+      await restarted.stop();
+    }
   });
 });

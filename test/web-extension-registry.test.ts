@@ -78,9 +78,12 @@ describe("the extensions page's registry sections", () => {
     expect(available).toContain('aria-label="Install gantry-ext-greeter"');
     expect(available).not.toContain("<html");
 
-    // Without htmx, the same list on a page of its own.
+    // Without htmx, the same list on a page of its own; one address, two answers, so caches are told.
+    const fragment = await admin.get("/extensions/available", { "hx-request": "true" });
+    expect(fragment.headers.get("vary")).toContain("HX-Request");
     const own = await admin.get("/extensions/available");
     expect(own.status).toBe(200);
+    expect(own.headers.get("vary")).toContain("HX-Request");
     const ownHtml = await own.text();
     expect(ownHtml).toContain("<h1>Available extensions</h1>");
     expect(sectionOf(ownHtml, "extensions-available")).toContain('aria-label="Install gantry-ext-greeter"');

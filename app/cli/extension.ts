@@ -71,9 +71,18 @@ const logs: Subcommand = {
 /** Installs and upgrades download, check and start an extension: give them longer than a plain request. */
 const INSTALL_TIMEOUT_MS = 120_000;
 
-/** "started (running)" or why it did not start, for install and upgrade. */
+/**
+ * Whether install or upgrade succeeded: the extension runs, or is "unconfigured" (its code
+ * loaded and waits for its [extensions.<id>] table: a setting to add, as the server counts it).
+ */
+const startedState = (state: string) => state === "running" || state === "unconfigured";
+
+/** "started (running)", what it still needs, or why it did not start, for install and upgrade. */
 function startedLine(answer: { id: string; state: string; error?: string | undefined }): string {
   if (answer.state === "running") return `extension ${answer.id} is ${paintExtensionState("running")}`;
+  if (answer.state === "unconfigured") {
+    return `extension ${answer.id} is installed and ${paintExtensionState("unconfigured")}: it needs its [extensions.${answer.id}] table in the server's gantry.toml to run (gantry extension logs ${answer.id} says what it asks for)`;
+  }
   return `extension ${answer.id} is ${paintExtensionState(answer.state)}${answer.error ? `: ${paint("red", answer.error)}` : ""} (gantry extension logs ${answer.id})`;
 }
 
@@ -127,7 +136,7 @@ const install: Subcommand = {
     const pinned = pinLine(data.pin);
     if (pinned) console.log(pinned);
     console.log(startedLine(data));
-    return data.state === "running" ? 0 : 1;
+    return startedState(data.state) ? 0 : 1;
   },
 };
 
@@ -148,7 +157,7 @@ const upgrade: Subcommand = {
     const pinned = pinLine(data.pin);
     if (pinned) console.log(pinned);
     console.log(startedLine(data));
-    return data.state === "running" ? 0 : 1;
+    return startedState(data.state) ? 0 : 1;
   },
 };
 

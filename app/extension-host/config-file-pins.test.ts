@@ -4,6 +4,7 @@
 import { describe, expect, it } from "bun:test";
 import { chmodSync, chownSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadConfig } from "../config.ts";
 import { tempDir } from "../../test/helpers/temp.ts";
 import { ConfigFilePinError, configFilePin, withVersionPin, writeVersionPin } from "./config-file-pins.ts";
 
@@ -107,13 +108,44 @@ describe("writeVersionPin", () => {
     const broken = configFile("port = = 1\n");
     expect(() => writeVersionPin(broken.file, "a", "1.0.0")).toThrow("is not valid TOML");
 
-    const locked = configFile(CONFIG);
-    chmodSync(locked.dir, 0o500);
+    // A name so long the temp file beside it (".<name>.<uuid>.tmp") passes the file system's
+    // 255-byte limit: the write fails for root too, which a read-only folder would not make it.
+    const dir = tempDir("gantry-pins-");
+    const long = join(dir, `${"g".repeat(220)}.toml`);
+    writeFileSync(long, CONFIG);
+    let refusal: unknown;
     try {
-      // root writes anyway; elsewhere the folder refuses the temp file.
-      if (process.getuid?.() !== 0) expect(() => writeVersionPin(locked.file, "a", "1.0.0")).toThrow("cannot be written");
-    } finally {
-      chmodSync(locked.dir, 0o755);
+      writeVersionPin(long, "a", "1.0.0");
+    } catch (error) {
+      refusal = error;
     }
+    expect(refusal).toBeInstanceOf(ConfigFilePinError);
+    expect((refusal as ConfigFilePinError).code).toBe("unwritable");
+    expect((refusal as ConfigFilePinError).message).toContain(`${long} cannot be written (ENAMETOOLONG`);
+    expect(readFileSync(long, "utf8")).toBe(CONFIG);
+    expect(readdirSync(dir)).toEqual([`${"g".repeat(220)}.toml`]);
+  });
+
+  it("refuses a pin the config loader would refuse, so the next start still reads the file", () => {
+    const { file } = configFile("[extension_versions]\n");
+    for (const [name, version, problem] of [
+      ["gantry-ext-x", "1.0.0 beta", "must be an exact version"],
+      ["gantry-ext-x", "latest", "must be an exact version"],
+      ["gantry-ext-x", "^1.0.0", "must be an exact version"],
+      ["Not A Package", "1.0.0", "must be an npm package name"],
+    ] as const) {
+      let refusal: unknown;
+      try {
+        writeVersionPin(file, name, version);
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toBeInstanceOf(ConfigFilePinError);
+      expect((refusal as ConfigFilePinError).code).toBe("invalid");
+      expect((refusal as ConfigFilePinError).message).toContain(`${JSON.stringify(name)} = ${JSON.stringify(version)} is not a pin ${file} may hold: ${problem}`);
+    }
+    expect(readFileSync(file, "utf8")).toBe("[extension_versions]\n");
+    expect(writeVersionPin(file, "gantry-ext-x", "1.0.0-beta.1")).toBe(true);
+    expect(loadConfig({ env: {}, file, cwd: tempDir("gantry-pins-cwd-") }).extensionVersions).toEqual({ "gantry-ext-x": "1.0.0-beta.1" });
   });
 });

@@ -1,25 +1,20 @@
 // The pins of installed extensions in gantry.toml's [extension_versions] table (npm package =
 // exact version): the schema config.ts reads it with, and the surgical edit install, upgrade
 // and uninstall make to the file, changing that table's lines only and checked before it lands.
-import { chmodSync, chownSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import * as v from "valibot";
 import { messageOf } from "../domain/errors.ts";
-import { packageNameSchema } from "./npm-registry.ts";
+import { exactVersionSchema, packageNameSchema } from "./npm-registry.ts";
 
 /** The table's name in gantry.toml; apart from [extensions.<id>], which is each extension's config. */
 export const EXTENSION_VERSIONS_TABLE = "extension_versions";
 
 /** A pin is one exact (semver) version: a range or a dist-tag would move on its own. */
-const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+export const extensionVersionsSchema = v.record(packageNameSchema, exactVersionSchema, "must be a table of npm package = version");
 
-export const extensionVersionsSchema = v.record(
-  packageNameSchema,
-  v.pipe(v.string("must be a version string"), v.regex(EXACT_VERSION, 'must be an exact version like "1.2.3" (a pin: no range, no dist-tag)')),
-  "must be a table of npm package = version",
-);
-
-export type ConfigFilePinErrorCode = "unreadable" | "unsupported" | "unwritable";
+/** "invalid": the pin itself is one the config loader would refuse (and so the server's next start). */
+export type ConfigFilePinErrorCode = "invalid" | "unreadable" | "unsupported" | "unwritable";
 
 /** Why the pin could not go into gantry.toml; the file is left as it was. */
 export class ConfigFilePinError extends Error {
@@ -132,11 +127,17 @@ export function configFilePin(file: string, name: string): string | undefined {
 
 /**
  * Pins `name` at `version` in `file` (removes its pin when `version` is undefined), written
- * whole to a temp file beside it and renamed over it, with the same mode, once Bun's TOML
- * parser reads the result as the old settings plus this one change. Returns whether the file
- * changed; throws a ConfigFilePinError (the file untouched) when it cannot be done.
+ * whole to a temp file beside it, flushed to disk and renamed over it, with the same mode,
+ * once Bun's TOML parser reads the result as the old settings plus this one change, and the
+ * pin passes the schema config.ts reads the table with. Returns whether the file changed;
+ * throws a ConfigFilePinError (the file untouched) when it cannot be done.
  */
 export function writeVersionPin(file: string, name: string, version: string | undefined): boolean {
+  if (version !== undefined) {
+    // A pin the config loader refuses would stop the server's next start: it never goes in.
+    const pin = v.safeParse(extensionVersionsSchema, { [name]: version });
+    if (!pin.success) throw new ConfigFilePinError("invalid", `${JSON.stringify(name)} = ${JSON.stringify(version)} is not a pin ${file} may hold: ${pin.issues[0].message}`);
+  }
   let target: string;
   let text: string;
   try {
@@ -170,17 +171,41 @@ export function writeVersionPin(file: string, name: string, version: string | un
   }
   if (!after || !Bun.deepEquals(after, expected)) throw notByLines(file);
   const temp = join(dirname(target), `.${basename(target)}.${crypto.randomUUID()}.tmp`);
+  let created = false;
   try {
     const { mode, uid, gid } = statSync(target);
-    writeFileSync(temp, next, { mode: mode & 0o7777, flag: "wx" });
-    // The umask may have taken bits off the mode asked for.
-    chmodSync(temp, mode & 0o7777);
-    // The file keeps its owner where this process may say so (root editing a person's file).
-    if (process.getuid?.() === 0) chownSync(temp, uid, gid);
+    const fd = openSync(temp, "wx", mode & 0o7777);
+    created = true;
+    try {
+      writeFileSync(fd, next);
+      // The umask may have taken bits off the mode asked for.
+      fchmodSync(fd, mode & 0o7777);
+      // The file keeps its owner where this process may say so (root editing a person's file).
+      if (process.getuid?.() === 0) fchownSync(fd, uid, gid);
+      // On disk before the rename: a crash must leave the old file or the whole new one, never an empty one.
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temp, target);
   } catch (error) {
-    rmSync(temp, { force: true });
+    // Only a temp file this call made: removing one that could not be made may fail in turn (a name too long).
+    if (created) rmSync(temp, { force: true });
     throw new ConfigFilePinError("unwritable", `${file} cannot be written (${messageOf(error)})`);
   }
+  syncFolder(dirname(target));
   return true;
+}
+
+/** Flushes a folder's entries (a rename into it) to disk; where the system cannot, the rename stands as it is. */
+function syncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse to sync a folder; the file itself is already on disk.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

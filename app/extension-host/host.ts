@@ -11,7 +11,7 @@ import { getExtensionState, setExtensionState } from "../db/repos/extension-stat
 import { sameSecret } from "../domain/same-secret.ts";
 import { listSubscriptions, type SubscriptionRow } from "../db/repos/subscriptions.ts";
 import { getRun } from "../db/repos/runs.ts";
-import { DuplicateDeliveryError, ValidationError } from "../domain/errors.ts";
+import { DuplicateDeliveryError, GantryError, ValidationError } from "../domain/errors.ts";
 import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
@@ -30,6 +30,8 @@ const EXTENSION_WORKER = Bun.isStandaloneExecutable
   ? new URL("./extension-host/extension-worker.ts", import.meta.url).href
   : new URL("./extension-worker.ts", import.meta.url).href;
 
+/** How long start() and load() wait for extensions to be up before answering with their state. */
+export const START_WAIT_MS = 5_000;
 const LOG_LINES = 200;
 const MAX_BACKOFF_MS = 30_000;
 const HOOK_TIMEOUT_MS = 10_000;
@@ -98,7 +100,10 @@ export interface ExtensionHost {
   call(id: string, secret: string | undefined, body: unknown): Promise<ContainerCall>;
   /** Re-reads subscriptions and tells each extension what changed. */
   sync(): Promise<void>;
-  /** Starts one more extension (one just installed) without a restart; waits briefly for it to be up. */
+  /**
+   * Starts one more extension (one just installed) without a restart; waits briefly
+   * (START_WAIT_MS) for it to be up. Refused once the host is stopped.
+   */
   load(id: string, file: string): Promise<ExtensionStatus>;
   /** Stops one extension and forgets it (one being uninstalled or upgraded). */
   unload(id: string): Promise<void>;
@@ -538,7 +543,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         }
       });
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.
-      await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(5_000)]);
+      await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(START_WAIT_MS)]);
     },
     async stop() {
       stopped = true;
@@ -547,11 +552,13 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       await Promise.all([...extensions.values()].map(end));
     },
     async load(id, file) {
+      // An install that finishes as the server shuts down must not start anything after stop().
+      if (stopped) throw new GantryError("unavailable", `extension ${id} is not started: the server is stopping`);
       if (extensions.has(id)) throw new Error(`extension ${id} is already loaded`);
       const ext = fresh({ id, file });
       extensions.set(id, ext);
       await launch(ext);
-      await Promise.race([ext.ready, Bun.sleep(5_000)]);
+      await Promise.race([ext.ready, Bun.sleep(START_WAIT_MS)]);
       return status(ext);
     },
     async unload(id) {

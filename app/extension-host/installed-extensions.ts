@@ -35,7 +35,7 @@ export function readInstalled(dir: string): InstalledExtension[] {
   if (!parsed.success) throw new Error(`${path} is damaged: ${parsed.issues[0].message}`);
   return Object.entries(parsed.output.extensions)
     .filter(([id]) => ID_PATTERN.test(id))
-    .map(([id, pin]) => ({ id, ...pin }))
+    .map(([id, record]) => ({ id, ...record }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
@@ -43,7 +43,7 @@ export function readInstalled(dir: string): InstalledExtension[] {
 export function installedEntries(dir: string): { id: string; file: string }[] {
   try {
     return readInstalled(dir)
-      .map((pin) => ({ id: pin.id, file: join(dir, pin.id, pin.entry) }))
+      .map((record) => ({ id: record.id, file: join(dir, record.id, record.entry) }))
       .filter((found) => existsSync(found.file));
   } catch (error) {
     console.error(`installed extensions are not loaded: ${(error as Error).message}`);
@@ -51,8 +51,8 @@ export function installedEntries(dir: string): { id: string; file: string }[] {
   }
 }
 
-export function writeInstalled(dir: string, pins: InstalledExtension[]): void {
-  const extensions = Object.fromEntries(pins.map(({ id, ...pin }) => [id, pin]));
+export function writeInstalled(dir: string, records: InstalledExtension[]): void {
+  const extensions = Object.fromEntries(records.map(({ id, ...record }) => [id, record]));
   const path = join(dir, INSTALLED_FILE);
   // Written whole and renamed over: a crash leaves the old file or the new one, never half.
   writeFileSync(`${path}.tmp`, `${JSON.stringify({ extensions }, null, 2)}\n`, { mode: 0o600 });

@@ -33,14 +33,14 @@ async function subscriptionsByExtension(c: Context<AppEnv>, extension?: string):
 
 type ErrorOf = (row: SubscriptionRow) => string | undefined;
 
-/** An installed extension's pin, as the API shows it. */
-const installedJson = (pin: InstalledExtension) => ({ package: pin.package, version: pin.version, integrity: pin.integrity, installedAt: pin.installedAt });
+/** An installed extension's record in installed.json, as the API shows it. */
+const installedJson = (record: InstalledExtension) => ({ package: record.package, version: record.version, integrity: record.integrity, installedAt: record.installedAt });
 
-function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], errorOf: ErrorOf, logLines?: number, pin?: InstalledExtension) {
+function extensionJson(status: ExtensionStatus, subscriptions: readonly SubscriptionRow[], errorOf: ErrorOf, logLines?: number, record?: InstalledExtension) {
   return {
     id: status.id,
-    source: pin ? ("registry" as const) : ("built-in" as const),
-    ...(pin && { installed: installedJson(pin) }),
+    source: record ? ("registry" as const) : ("built-in" as const),
+    ...(record && { installed: installedJson(record) }),
     state: status.state,
     restarts: status.restarts,
     ...(status.error && { error: status.error }),
@@ -55,7 +55,7 @@ function extensionJson(status: ExtensionStatus, subscriptions: readonly Subscrip
  */
 function installedRecords(c: Context<AppEnv>) {
   const { extensionInstaller, config } = c.get("deps");
-  const records = new Map(extensionInstaller.list().map((pin) => [pin.id, pin]));
+  const records = new Map(extensionInstaller.list().map((record) => [record.id, record]));
   const installedDir = `${join(config.dataDir, "extensions")}/`;
   return (status: ExtensionStatus): InstalledExtension | undefined => (status.file.startsWith(installedDir) ? records.get(status.id) : undefined);
 }
@@ -63,7 +63,7 @@ function installedRecords(c: Context<AppEnv>) {
 /** Where a change's pin went: gantry.toml, or installed.json and why not gantry.toml. */
 const pinJson = (pin: PinRecord) => ({ file: pin.file, ...(pin.problem && { problem: pin.problem }) });
 
-/** What install and upgrade answer: the pin and the extension's state once started. */
+/** What install and upgrade answer: the record, where the pin went and the extension's state once started. */
 const installAnswer = (result: InstallResult) => ({
   id: result.installed.id,
   installed: installedJson(result.installed),

@@ -375,7 +375,7 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/extensions/install",
-    summary: "Install an extension from the npm registry (extensions:write): body { package, version? }; its sha512 integrity checked, unpacked into the data dir, pinned (gantry.toml [extension_versions] when the server has one), started. 201 { id, installed, state, error?, pin: { file, problem? } } (pin: where the pin went; problem: why not gantry.toml)",
+    summary: "Install an extension from the npm registry (extensions:write and system:write: installed code runs with the server's rights): body { package, version? }; its sha512 integrity checked, unpacked into the data dir, pinned (gantry.toml [extension_versions] when the server has one), started. 201 { id, installed, state, error?, pin: { file, problem? } } (pin: where the pin went; problem: why not gantry.toml)",
     auth: true,
     body: { type: "object", required: ["package"], properties: { package: { type: "string" }, version: { type: "string" } } },
     success: 201,
@@ -383,12 +383,12 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/extensions/{id}/upgrade",
-    summary: "Upgrade an installed extension to the latest (or body { version }) version: the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one",
+    summary: "Upgrade an installed extension to the latest (or body { version }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one",
     auth: true,
     body: { type: "object", properties: { version: { type: "string" } } },
     success: 200,
   },
-  { method: "delete", path: "/extensions/{id}", summary: "Uninstall an extension installed from the registry (never a built-in folder: 409); it stops first. { id, uninstalled, pin: { file, problem? } }", auth: true, success: 200 },
+  { method: "delete", path: "/extensions/{id}", summary: "Uninstall an extension installed from the registry (extensions:write and system:write; never a built-in folder: 409); it stops first. { id, uninstalled, pin: { file, problem? } }", auth: true, success: 200 },
   { method: "get", path: "/extensions/{id}", summary: "One extension with its whole recent log", auth: true, success: 200 },
   {
     method: "post",

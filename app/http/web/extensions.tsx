@@ -93,6 +93,8 @@ export const extensionPages = new Hono<AppEnv>()
     const available = await availableAnswer(c);
     const session = await pageSession(c);
     // htmx swaps the list into the extensions page; a browser without JavaScript gets a page.
+    // One address, two answers: a cache must keep them apart (else Back shows a bare fragment).
+    c.header("Vary", "HX-Request", { append: true });
     if (c.req.header("hx-request") === "true") return c.html(<AvailableList session={session} available={available} canWrite={canChange(c)} />);
     return c.html(<AvailableExtensionsPage session={session} available={available} canWrite={canChange(c)} />);
   })
