@@ -285,7 +285,7 @@ describe("gantry run approve|reject", () => {
 
 describe("gantry dev with inputs and gates", () => {
   it("takes -i, decides gates by --approve or --reject, rejects them off a terminal without a flag, and refuses bad inputs with exit 2", async () => {
-    const file = `${REPO_ROOT}/pipelines/examples/deploy.ts`;
+    const file = `${REPO_ROOT}/pipelines/examples/promote.ts`;
     const approved = await runCli(["dev", file, "-i", "env=production", "-i", "replicas=2", "--approve"]);
     expect(approved.exitCode).toBe(0);
     expect(approved.stdout).toContain("waiting for approval: Deploy 2 replicas to production (run 1)?");

@@ -140,6 +140,47 @@ export interface HealthCheck {
   startPeriodMs: number;
 }
 
+/** A port the service publishes: `published` on the swarm's nodes to `target` in its tasks. */
+export interface PublishedPort {
+  published: number;
+  target: number;
+  protocol: "tcp" | "udp";
+  /** "ingress": every node answers through the routing mesh; "host": only nodes running a task. */
+  mode: "ingress" | "host";
+}
+
+/** At most this many published ports per service. */
+export const MAX_PUBLISHED_PORTS = 20;
+
+/**
+ * A port as deploy() takes it, "8080:80" or "8080:80/udp", as a PublishedPort (ingress), or why
+ * it is not one.
+ */
+export function parsePortText(text: string): PublishedPort | string {
+  const match = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(text);
+  if (!match) return `"${text}" is not a port like "8080:80" or "8080:80/udp" (published:target)`;
+  const published = Number(match[1]);
+  const target = Number(match[2]);
+  if (!isPort(published) || !isPort(target)) return `"${text}": ports are 1 to 65535`;
+  return { published, target, protocol: (match[3] as "tcp" | "udp" | undefined) ?? "tcp", mode: "ingress" };
+}
+
+export const isPort = (value: number) => Number.isInteger(value) && value >= 1 && value <= 65_535;
+
+/** Why a deploy's ports cannot go together, or undefined: two that publish the same port and protocol. */
+export function portsProblem(ports: readonly PublishedPort[], strategy: DeployStrategy): string | undefined {
+  if (ports.length > MAX_PUBLISHED_PORTS) return `at most ${MAX_PUBLISHED_PORTS} ports`;
+  const seen = new Set<string>();
+  for (const port of ports) {
+    const key = `${port.published}/${port.protocol}`;
+    if (seen.has(key)) return `port ${key} is published twice`;
+    seen.add(key);
+  }
+  // Both colors would claim the same published ports; the alias on their network is the way in.
+  if (ports.length > 0 && strategy.kind === "blue-green") return "blueGreen() cannot publish ports (both colors would claim them): reach the live color by its alias on the network gantry-<service>, or put a proxy in front";
+  return undefined;
+}
+
 export interface DeploySpec {
   environment: string;
   service: string;
@@ -150,6 +191,8 @@ export interface DeploySpec {
   healthCheck?: HealthCheck;
   /** The service's environment; `${NAME}` takes a variable of the run. */
   env: Record<string, string>;
+  /** Ports the service publishes; absent (a version stored before ports existed): the service's own are kept. */
+  ports?: PublishedPort[];
 }
 
 /** A service name the targets take: what Swarm allows, and a DNS label. */

@@ -9,6 +9,10 @@ import {
   HTTP_ANALYSIS_DEFAULTS,
   HTTP_PATH_PATTERN,
   MAX_PROBE_WAIT_MS,
+  isPort,
+  parsePortText,
+  portsProblem,
+  type PublishedPort,
   type BlueGreenStrategy,
   type CanaryStrategy,
   type DeploySpec,
@@ -94,6 +98,15 @@ export interface HealthCheckOptions {
   startPeriod?: Duration;
 }
 
+export interface PortOptions {
+  published: number;
+  target: number;
+  /** `"tcp"` by default. */
+  protocol?: "tcp" | "udp";
+  /** `"ingress"` (default): every node answers; `"host"`: only nodes running a task. */
+  mode?: "ingress" | "host";
+}
+
 export interface DeployOptions extends DeployTaskOptions {
   /** The environment to deploy to (`gantry env set <name> --provider swarm`). */
   environment: string;
@@ -109,6 +122,13 @@ export interface DeployOptions extends DeployTaskOptions {
   healthCheck?: HealthCheckOptions;
   /** The service's environment variables; `${NAME}` takes a variable of the run. The environment's secrets are added to them. */
   env?: Record<string, string>;
+  /**
+   * Ports the service publishes on the swarm's nodes: `"8080:80"` (published:target, tcp) or
+   * `"5353:53/udp"`, or `{ published, target, protocol?, mode? }` where mode `"host"` publishes
+   * only on nodes running a task (default `"ingress"`, the routing mesh). Not with blueGreen(),
+   * whose colors would both claim them. None by default.
+   */
+  ports?: (string | PortOptions)[];
 }
 
 /** A container task that deploys a service instead of running a container. Create it with {@link deploy}. */
@@ -272,7 +292,10 @@ function probeInterval(intervalMs: number, what: string): number {
  * ```
  */
 export function deploy(options: DeployOptions): DeployTask {
-  const { environment, service, image, replicas, strategy, healthCheck, env, ...task } = options;
+  const { environment, service, image, replicas, strategy, healthCheck, env, ports, ...task } = options;
+  const published = (ports ?? []).map(portOf);
+  const problem = portsProblem(published, strategy ?? DEFAULT_ROLLING);
+  if (problem) throw new Error(`deploy: ports: ${problem}`);
   const health: HealthCheck | undefined = healthCheck && {
     command: healthCheck.command,
     intervalMs: ms(healthCheck.interval, 5_000, "deploy: healthCheck.interval"),
@@ -293,6 +316,21 @@ export function deploy(options: DeployOptions): DeployTask {
       strategy: strategy ?? { ...DEFAULT_ROLLING },
       ...(health && { healthCheck: health }),
       env: env ?? {},
+      ports: published,
     },
   };
+}
+
+/** A port of deploy()'s options as the spec stores it. */
+function portOf(port: string | PortOptions): PublishedPort {
+  if (typeof port === "string") {
+    const parsed = parsePortText(port);
+    if (typeof parsed === "string") throw new Error(`deploy: ports: ${parsed}`);
+    return parsed;
+  }
+  const { published, target, protocol = "tcp", mode = "ingress" } = port;
+  if (!isPort(published) || !isPort(target)) throw new Error(`deploy: ports: ${JSON.stringify(port)}: published and target must be port numbers (1-65535)`);
+  if (protocol !== "tcp" && protocol !== "udp") throw new Error(`deploy: ports: protocol must be "tcp" or "udp", not ${JSON.stringify(protocol)}`);
+  if (mode !== "ingress" && mode !== "host") throw new Error(`deploy: ports: mode must be "ingress" or "host", not ${JSON.stringify(mode)}`);
+  return { published, target, protocol, mode };
 }

@@ -3,7 +3,7 @@
 // strategy (rolling back by itself when the new one is unhealthy), tell what runs now, and go
 // back to the previous deployment.
 
-import type { DeployStrategy, HealthCheck } from "../../domain/deploy-tasks.ts";
+import type { DeployStrategy, HealthCheck, PublishedPort } from "../../domain/deploy-tasks.ts";
 import type { ImageOwner } from "../../domain/image-tasks.ts";
 
 export type { DeployStrategy, HealthCheck };
@@ -16,6 +16,8 @@ export interface DeployRequest {
   strategy: DeployStrategy;
   healthCheck?: HealthCheck;
   env: Record<string, string>;
+  /** Ports the service publishes; absent: the service's own are kept (a version stored before ports existed). */
+  ports?: PublishedPort[];
   /** The registry's credentials (`user:password` or Docker's JSON auth) the target's nodes pull the image with, when it needs some. */
   registryAuth?: string;
   /** Labels put on the service (gantry.namespace, gantry.pipeline, gantry.run, gantry.environment...). */

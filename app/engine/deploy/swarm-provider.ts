@@ -3,7 +3,7 @@
 // unhealthy) and watched until Swarm says the rollout is over.
 import type Docker from "dockerode";
 import { dockerMessage, isUnreachable, parseRegistryAuth, withinTime } from "../executors/docker-client.ts";
-import { DEFAULT_ROLLING } from "../../domain/deploy-tasks.ts";
+import { DEFAULT_ROLLING, type PublishedPort } from "../../domain/deploy-tasks.ts";
 import type { DeployProvider, DeployRequest, DeployResult, HealthCheck, PushResult, RollbackRequest, ServiceStatus } from "./provider.ts";
 import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } from "./swarm-blue-green.ts";
 import { canaryName, deployCanary } from "./swarm-canary.ts";
@@ -303,6 +303,7 @@ export function specFor(base: ServiceSpec, request: DeployRequest): ServiceSpec 
   const update = updateConfig(request, "rollback");
   return {
     ...base,
+    ...(request.ports !== undefined && { EndpointSpec: endpointSpec(request.ports) }),
     Labels: request.labels,
     TaskTemplate: { ...base.TaskTemplate, ContainerSpec: containerSpec },
     Mode: { Replicated: { Replicas: request.replicas } },
@@ -310,6 +311,11 @@ export function specFor(base: ServiceSpec, request: DeployRequest): ServiceSpec 
     // A rollback that fails too stops where it is, for a person to look at.
     RollbackConfig: { ...update, FailureAction: "pause" },
   };
+}
+
+/** The published ports as Swarm's EndpointSpec (the default VIP mode). */
+function endpointSpec(ports: readonly PublishedPort[]): { Ports: { Protocol: string; TargetPort: number; PublishedPort: number; PublishMode: string }[] } {
+  return { Ports: ports.map((port) => ({ Protocol: port.protocol, TargetPort: port.target, PublishedPort: port.published, PublishMode: port.mode })) };
 }
 
 function updateConfig(request: DeployRequest, failureAction: "rollback" | "pause"): UpdateConfig {

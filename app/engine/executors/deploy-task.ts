@@ -110,6 +110,7 @@ export function startDeployTask(launch: TaskLaunch, deps: DeployTaskDeps): TaskH
         strategy: work.strategy,
         ...(work.healthCheck && { healthCheck: work.healthCheck }),
         env: { ...work.env, ...secrets },
+        ...(work.ports !== undefined && { ports: work.ports }),
         labels: {
           "gantry.namespace": launch.namespace,
           "gantry.pipeline": launch.pipeline,

@@ -1,4 +1,4 @@
-// The example deploy pipeline (pipelines/examples/ship.ts) on a real server and a real one-node
+// The example deploy pipeline (pipelines/examples/deploy.ts) on a real server and a real one-node
 // Docker Swarm: an image built from the local base, rolled out to staging, then, once approved,
 // to production as a canary behind the environment's protection rules. A swarm is engine-wide
 // state: this file makes it and puts the engine back.
@@ -19,12 +19,12 @@ let server: TestGantry;
 beforeAll(async () => {
   swarm = await ensureSwarm(docker);
   const pipelinesDir = tempDir("gantry-pipelines-");
-  cpSync(join(REPO_ROOT, "pipelines", "examples", "ship.ts"), join(pipelinesDir, "examples", "ship.ts"), { recursive: true });
+  cpSync(join(REPO_ROOT, "pipelines", "examples", "deploy.ts"), join(pipelinesDir, "examples", "deploy.ts"), { recursive: true });
   server = await startTestGantry({ pipelinesDir });
-  await waitForPipeline(server.api, "examples/ship");
+  await waitForPipeline(server.api, "examples/deploy");
   for (const body of [
     { name: "staging", provider: "swarm" },
-    { name: "production", provider: "swarm", protection: { pipelines: ["examples/ship"], approval: true } },
+    { name: "production", provider: "swarm", protection: { pipelines: ["examples/deploy"], approval: true } },
   ]) {
     expect((await server.api("/environments", { method: "POST", body: JSON.stringify(body) })).status).toBe(201);
   }
@@ -45,12 +45,12 @@ describe("the example deploy pipeline", () => {
   /** Waits until run `id`'s gate waits, then a second person decides it. */
   async function decideGate(id: number, decision: "approve" | "reject") {
     await waitFor(async () => {
-      const { run } = (await (await server.api(`/pipelines/examples/ship/runs/${id}`)).json()) as { run: { state: string; tasks: { id: string; state: string; reason?: string }[] } };
+      const { run } = (await (await server.api(`/pipelines/examples/deploy/runs/${id}`)).json()) as { run: { state: string; tasks: { id: string; state: string; reason?: string }[] } };
       const gate = run.tasks.find((task) => task.id === "approve");
       if (run.state !== "running") throw new Error(`the run ended ${run.state}: ${JSON.stringify(run.tasks)}`);
       return gate?.state === "waiting" ? true : undefined;
     }, 120_000);
-    const decided = await fetch(`${server.url}/api/v1/pipelines/examples/ship/runs/${id}/tasks/approve/${decision}`, {
+    const decided = await fetch(`${server.url}/api/v1/pipelines/examples/deploy/runs/${id}/tasks/approve/${decision}`, {
       method: "POST",
       headers: { authorization: `Bearer ${reviewer}`, "content-type": "application/json" },
       body: JSON.stringify({ comment: decision === "approve" ? "staging looks right" : "not today" }),
@@ -63,26 +63,26 @@ describe("the example deploy pipeline", () => {
   it("builds, rolls out to staging, waits for an approval, then deploys production; a re-run of the next release, once approved, goes through a canary", async () => {
     // A second person approves: the run's starter may not.
     reviewer = ((await (await server.api("/tokens", { method: "POST", body: JSON.stringify({ name: "reviewer", roles: ["admin"] }) })).json()) as { secret: string }).secret;
-    const first = await startRun(server.api, "examples/ship");
+    const first = await startRun(server.api, "examples/deploy");
     await decideGate(first.id, "approve");
-    const shipped = await waitForRun(server.api, "examples/ship", first.id, 150_000);
+    const shipped = await waitForRun(server.api, "examples/deploy", first.id, 150_000);
     expect(shipped.tasks.filter((task) => task.state !== "successful").map((task) => `${task.id}: ${task.state} ${task.reason ?? ""}`)).toEqual([]);
-    expect(await readLog(server.api, "examples/ship", first.id, "production")).toContain("nothing to compare a canary against");
+    expect(await readLog(server.api, "examples/deploy", first.id, "production")).toContain("nothing to compare a canary against");
 
     // The next release reaches staging, and production is refused for now.
-    const second = await startRun(server.api, "examples/ship");
+    const second = await startRun(server.api, "examples/deploy");
     await decideGate(second.id, "reject");
-    const held = await waitForRun(server.api, "examples/ship", second.id, 150_000);
+    const held = await waitForRun(server.api, "examples/deploy", second.id, 150_000);
     expect(states(held)).toMatchObject({ image: "successful", staging: "successful", approve: "failed", production: "skipped" });
 
     // Re-running what failed reuses the build and staging; the deploy finds the image the reused build tagged.
-    const rerun = await server.api(`/pipelines/examples/ship/runs/${second.id}/rerun`, { method: "POST", body: JSON.stringify({ only: "failed" }) });
+    const rerun = await server.api(`/pipelines/examples/deploy/runs/${second.id}/rerun`, { method: "POST", body: JSON.stringify({ only: "failed" }) });
     expect(rerun.status).toBe(201);
     const third = ((await rerun.json()) as { run: { id: number } }).run;
     await decideGate(third.id, "approve");
-    const promoted = await waitForRun(server.api, "examples/ship", third.id, 150_000);
+    const promoted = await waitForRun(server.api, "examples/deploy", third.id, 150_000);
     expect(states(promoted)).toEqual({ prepare: "reused", image: "reused", staging: "reused", approve: "successful", production: "successful" });
-    const log = await readLog(server.api, "examples/ship", third.id, "production");
+    const log = await readLog(server.api, "examples/deploy", third.id, "production");
     expect(log).toContain("canary step 1/2: 1 of 2 replicas");
     expect(log).toContain("canary step 2/2: 1 of 2 replicas (50%)");
     expect(log).toContain("canary step 2/2: HTTP analysis passed: 5 requests, 100% succeeded");
