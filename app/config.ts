@@ -150,6 +150,18 @@ const SETTINGS = {
   killGraceMs: { env: "GANTRY_KILL_GRACE", toml: "kill_grace", schema: duration, fallback: 10_000 },
   /** How long a node's claims on runs and tasks hold without a heartbeat; another node may take them over after. */
   leaseMs: { env: "GANTRY_LEASE_TIMEOUT", toml: "lease_timeout", schema: duration, fallback: 30_000 },
+  /**
+   * This server's node id; unset, one is kept in <data>/node-id. Servers sharing a data dir
+   * (and so their logs) need one each, the same across a server's restarts.
+   */
+  nodeId: {
+    env: "GANTRY_NODE_ID",
+    toml: "node_id",
+    schema: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1 to 63 of a-z 0-9 and -, starting with a letter or digit"))),
+    fallback: undefined,
+  },
+  /** What runs container() tasks: "docker" (the server's engine) or "swarm" (replicated-job services, placed by runsOn). */
+  executor: { env: "GANTRY_EXECUTOR", toml: "executor", schema: v.picklist(["docker", "swarm"], 'must be "docker" or "swarm" (swarm runs container tasks as Swarm services; the engine must be a swarm manager)'), fallback: "docker" as "docker" | "swarm" },
   containerNetwork: { env: "GANTRY_CONTAINER_NETWORK", toml: "container_network", schema: text, fallback: "bridge" },
   containerAllowedMounts: { env: "GANTRY_CONTAINER_ALLOWED_MOUNTS", toml: "container_allowed_mounts", schema: list, fallback: [] as string[] },
   containerAllowedCapabilities: {

@@ -6,6 +6,7 @@ import { publicUrl, type Config } from "./config.ts";
 import { openDatabase, type Database, type Db } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { prepareToken } from "./auth/tokens.ts";
+import { prepareBundleToken } from "./auth/bundle-tokens.ts";
 import { createSessionManager, type SessionManager } from "./auth/sessions.ts";
 import { createFailedAuthLimiter, type FailedAuthLimiter } from "./auth/failed-auth-limiter.ts";
 import { createSignInFlows, type SignInFlows } from "./auth/sign-in-flow.ts";
@@ -22,6 +23,7 @@ import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts"
 import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
+import { createSwarmExecutor, type SwarmExecutor } from "./engine/executors/swarm.ts";
 import { startDeployTask } from "./engine/executors/deploy-task.ts";
 import { createEnvironmentAdmin, type EnvironmentAdmin } from "./engine/deploy/environments.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
@@ -66,6 +68,8 @@ export interface Deps {
   sandbox: RunSandbox;
   /** Runs container() tasks; reports whether the engine answers. */
   docker: DockerExecutor;
+  /** Runs container() tasks as Swarm services (GANTRY_EXECUTOR=swarm); there in any case, to find attempts made as services again. */
+  swarm: SwarmExecutor;
   /** Prunes old containers and workspaces. */
   janitor: Janitor;
   /** Encrypted secrets, resolved for tasks. */
@@ -129,6 +133,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     allowedNetworks: config.containerAllowedNetworks,
     defaultNetwork: config.containerNetwork,
     maxLimits: containerLimits.maxima,
+    executor: config.executor,
   };
   const dockerConnection = createDockerClient(config.dockerHost);
   const environments = createEnvironmentAdmin({ db, bus, secrets, now, ...(config.dockerHost !== undefined && { defaultDockerHost: config.dockerHost }) });
@@ -148,6 +153,16 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
         secret: (name) => secrets.resolveGlobal(name),
         environments,
       }),
+    ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
+  });
+  // Always there, so attempts made as services are found again after a switch back to docker;
+  // new container tasks go to it only with GANTRY_EXECUTOR=swarm.
+  const swarm = createSwarmExecutor({
+    connection: dockerConnection,
+    instance,
+    defaultNetwork: config.containerNetwork,
+    limits: containerLimits,
+    stopGraceMs: config.killGraceMs,
     ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
   });
   const bundlesDir = join(config.dataDir, "bundles");
@@ -180,14 +195,15 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     db,
     bus,
     logs,
-    executors: { run: createBunProcessExecutor({ sandbox }), container: docker },
+    executors: { run: createBunProcessExecutor({ sandbox }), container: docker, swarm },
+    ...(config.executor === "swarm" && { containerExecutor: "swarm" as const, serverNode: () => swarm.localNode() }),
     workspacesDir: join(config.dataDir, "workspaces"),
     ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
     reclaimWorkspace: (path) => sandbox.reclaim(path),
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
     timeoutGraceMs: config.timeoutGraceMs,
-    node: engineNode(config.dataDir, GANTRY_VERSION),
+    node: engineNode(config.dataDir, GANTRY_VERSION, config.nodeId),
     leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),
@@ -209,6 +225,10 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
           },
           now(),
         );
+        return { id: row.id, secret, stored: insertToken(db, row).then(() => undefined) };
+      },
+      issueBundle(run) {
+        const { row, secret } = prepareBundleToken(run, now());
         return { id: row.id, secret, stored: insertToken(db, row).then(() => undefined) };
       },
       async revoke(ids) {
@@ -269,5 +289,5 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls };
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls };
 }

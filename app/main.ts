@@ -63,6 +63,8 @@ async function main(): Promise<number> {
       return (await import("./cli/backup.ts")).backupCommand(args);
     case "restore":
       return (await import("./cli/backup.ts")).restoreCommand(args);
+    case "runner-image":
+      return (await import("./cli/runner-image.ts")).runnerImageCommand(args);
     case "version":
     case "--version":
     case "-v":

@@ -15,6 +15,7 @@ import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { findingsApi } from "./http/api/findings.ts";
 import { artifactsApi } from "./http/api/artifacts.ts";
+import { bundlesApi } from "./http/api/bundles.ts";
 import { tokensApi } from "./http/api/tokens.ts";
 import { rolesApi } from "./http/api/roles.ts";
 import { usersApi } from "./http/api/users.ts";
@@ -73,6 +74,7 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/pipelines", runsApi);
   app.route("/api/v1/pipelines", findingsApi);
   app.route("/api/v1/pipelines", artifactsApi);
+  app.route("/api/v1/pipelines", bundlesApi);
   app.route("/api/v1/pipelines/:ns/:id/secrets", pipelineSecretsApi);
   app.route("/api/v1/pipelines/:ns/:id/objects", pipelineObjectsApi);
   app.route("/api/v1/pipelines/:ns/:id/runs/:run/objects", runObjectsApi);

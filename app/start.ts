@@ -1,6 +1,6 @@
 // Boots a Gantry server from a Config: database, pipelines, HTTP, then the run engine,
 // which takes back the runs the previous process left in flight.
-import type { Config } from "./config.ts";
+import { ConfigError, type Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
@@ -10,6 +10,8 @@ import { createHooksReceiver, MAX_HOOK_BODY_BYTES } from "./http/hooks/receiver.
 import { revokeRunTokens } from "./db/repos/tokens.ts";
 import { unfinishedRunKeys } from "./db/repos/runs.ts";
 import type { PruneResult } from "./engine/janitor.ts";
+import { nodeIdProblem } from "./engine/node-identity.ts";
+import { startEventRelay } from "./engine/event-relay.ts";
 
 export interface RunningGantry {
   deps: Deps;
@@ -39,6 +41,14 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // A bad proxy entry would otherwise surface on the first login; say so before serving.
   parseTrustedProxies(config.trustedProxies);
   const deps = await createDeps(config, options);
+  // Before anything is done as this node: another live server may be it (a shared data dir's node-id).
+  const taken = await nodeIdProblem(deps.db, deps.orchestrator.nodeId, { leaseMs: config.leaseMs, now: deps.now });
+  if (taken) {
+    deps.database.close();
+    throw new ConfigError(taken);
+  }
+  // What other servers on the database do reaches this one's live pages (from now on).
+  const relay = await startEventRelay({ db: deps.db, bus: deps.bus, nodeId: deps.orchestrator.nodeId });
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live
   // on; those of unfinished runs stay for the engine to take back.
   await revokeRunTokens(deps.db, deps.now(), await unfinishedRunKeys(deps.db));
@@ -97,6 +107,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     runsResumed,
     pruned,
     async stop(stopOptions = {}) {
+      relay.stop();
       await deps.loader.close();
       await deps.sources.close();
       deps.janitor.stop();

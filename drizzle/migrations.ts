@@ -16,6 +16,8 @@ import m13 from "./0013_git_sources.sql" with { type: "text" };
 import m14 from "./0014_source_last_sync.sql" with { type: "text" };
 import m15 from "./0015_environments.sql" with { type: "text" };
 import m16 from "./0016_environment_namespaces.sql" with { type: "text" };
+import m17 from "./0017_run_placement_node.sql" with { type: "text" };
+import m18 from "./0018_events_node.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -35,4 +37,6 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0014_source_last_sync", when: 1796586666371, breakpoints: true, sql: m14 },
   { tag: "0015_environments", when: 1796590244873, breakpoints: true, sql: m15 },
   { tag: "0016_environment_namespaces", when: 1796595550302, breakpoints: true, sql: m16 },
+  { tag: "0017_run_placement_node", when: 1796597908610, breakpoints: true, sql: m17 },
+  { tag: "0018_events_node", when: 1796597916311, breakpoints: true, sql: m18 },
 ];

@@ -2,10 +2,12 @@
 // import Worker, migrations and the libSQL native addon inside), with `bun build --compile`.
 import type { BunPlugin } from "bun";
 import { mkdirSync, rmSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
-const OUTFILE = join(ROOT, "dist", "gantry");
+/** dist/gantry, or `--outfile <path>` (a test builds its own copy, so two builds never write one file). */
+const outfileAt = process.argv.indexOf("--outfile");
+const OUTFILE = outfileAt !== -1 && process.argv[outfileAt + 1] ? resolve(process.argv[outfileAt + 1]!) : join(ROOT, "dist", "gantry");
 
 /**
  * Extra entrypoints beside app/main.ts. The binary keeps them at their path relative to
@@ -48,7 +50,7 @@ function libsqlNativePlugin(nativePackage: string): BunPlugin {
 }
 
 const started = performance.now();
-mkdirSync(join(ROOT, "dist"), { recursive: true });
+mkdirSync(dirname(OUTFILE), { recursive: true });
 const result = await Bun.build({
   entrypoints: [join(ROOT, "app", "main.ts"), ...WORKER_ENTRYPOINTS.map((entry) => join(ROOT, entry))],
   root: join(ROOT, "app"),

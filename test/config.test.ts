@@ -77,6 +77,13 @@ describe("loadConfig", () => {
     expect(error.message).toContain("eighty");
   });
 
+  it("runs container tasks on Docker unless told swarm, and says what else it takes", () => {
+    expect(loadConfig({ env: {}, cwd: workdir() }).executor).toBe("docker");
+    expect(loadConfig({ env: {}, cwd: workdir('executor = "swarm"\n') }).executor).toBe("swarm");
+    const error = configError(() => loadConfig({ env: { GANTRY_EXECUTOR: "kubernetes" }, cwd: workdir() }));
+    expect(error.message).toBe('GANTRY_EXECUTOR: must be "docker" or "swarm" (swarm runs container tasks as Swarm services; the engine must be a swarm manager) (got "kubernetes")');
+  });
+
   it("names the environment variable of an out-of-range port", () => {
     expect(configError(() => loadConfig({ env: { GANTRY_HOOKS_PORT: "70000" }, cwd: workdir() })).message).toContain("GANTRY_HOOKS_PORT");
   });

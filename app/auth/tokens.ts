@@ -30,7 +30,7 @@ export interface NewToken {
    * Set by the engine alone, for a token it hands to a task: the run (its run key string), the
    * task and what the token is for. Run clean-up finds run tokens by these, never by name.
    */
-  issuedTo?: { run: string; task: string; scope: "api" | "objects" };
+  issuedTo?: { run: string; task: string; scope: "api" | "objects" | "bundle" };
   /** The person the token belongs to (a personal token, or the token of a sign-in). */
   userId?: string;
   /** Made by a sign-in to carry that person's session (hidden from token lists). */
@@ -145,8 +145,14 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<T
  * and secret, or undefined when tokens exist.
  */
 export async function ensureBootstrapToken(db: Db, dataDir: string, now: Date): Promise<{ id: string; secret: string } | undefined> {
-  if ((await countTokens(db)) > 0) return undefined;
-  const { token, secret } = await createToken(db, { name: "bootstrap", roles: ["admin"] }, now);
+  // Counted and created in one transaction: servers starting at once on a fresh database make one.
+  const created = await db.transaction(async (tx) => {
+    if ((await countTokens(tx)) > 0) return undefined;
+    const { row, secret } = prepareToken({ name: "bootstrap", roles: ["admin"] }, now);
+    return { token: await insertToken(tx, row), secret };
+  });
+  if (!created) return undefined;
+  const { token, secret } = created;
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, "bootstrap-token");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });

@@ -19,6 +19,11 @@ server
   gantry restore <file> [--data-dir DIR] [--check]
                                                  fill an empty data dir from a backup (server stopped);
                                                  --check only verifies the file
+  gantry runner-image [--tag local/gantry-runner:<version>] [--binary <path>] [--base IMAGE]
+                                                 build the image swarm services run run() tasks
+                                                 in, on GANTRY_DOCKER_HOST: the compiled binary
+                                                 and its shared libraries FROM a local base
+                                                 (default local/busybox:latest; never pulled)
 
 pipelines
   gantry pipeline ls [--namespace NS] [--json]   pipelines the server has loaded

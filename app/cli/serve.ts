@@ -68,6 +68,11 @@ export async function serveCommand(args: string[]): Promise<number> {
       ? `  docker:    ok (engine ${docker.version})`
       : `  docker:    unavailable — ${docker.message}\n             container tasks fail until it is reachable; run() tasks are not affected`,
   );
+  if (config.executor === "swarm") {
+    const node = await gantry.deps.swarm.localNode();
+    if (node) console.log(`  executor:  swarm (container tasks as services; this engine is node ${node})`);
+    else console.warn("  executor:  swarm, but this engine is in no swarm: container tasks fail until it is a manager of one (docker swarm init)");
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: stopping (container tasks keep running and are taken back on the next start)`);

@@ -22,6 +22,8 @@ export interface ContainerPolicy {
   defaultNetwork: string;
   /** The most a task may ask for (container_max_memory, _cpus, _pids). */
   maxLimits: ContainerLimits;
+  /** What runs the server's container tasks (GANTRY_EXECUTOR): only "swarm" places them by `runsOn`. Unknown (validate, dev): not judged. */
+  executor?: "docker" | "swarm";
 }
 
 /** The fallbacks of config.ts, for callers without a server config (`gantry pipeline validate`, `gantry dev`). */
@@ -77,6 +79,12 @@ export function checkContainerPolicy(spec: PipelineSpec, policy: ContainerPolicy
         });
       }
     });
+    if (container.runsOn && policy.executor === "docker") {
+      issues.push({
+        path: `tasks.${task.id}.runsOn`,
+        message: 'runsOn needs the swarm executor, and this server runs container tasks on its Docker engine; an admin can set GANTRY_EXECUTOR=swarm (executor = "swarm" in gantry.toml)',
+      });
+    }
     const networkIssue = networkProblem(container.network, policy);
     if (networkIssue) issues.push({ path: `tasks.${task.id}.network`, message: networkIssue });
     issues.push(...limitIssues(task, policy.maxLimits));

@@ -151,6 +151,9 @@ export const IMAGE_OWNER_LABELS = {
   run: "gantry.run",
 } as const;
 
+/** The repository of the runner image (`gantry runner-image`): no pipeline's image may take a name in it. */
+export const RUNNER_IMAGE_REPOSITORY = "local/gantry-runner";
+
 /** Labels a pipeline may not set on its images: Gantry's own (`gantry.*`). */
 export const RESERVED_LABEL_PREFIX = "gantry.";
 
@@ -194,6 +197,9 @@ const isOwnedBy = (labels: Record<string, string> | null | undefined, owner: Ima
  * never from another pipeline's image nor from an image Gantry did not build.
  */
 export function tagProblem(name: string, current: { labels: Record<string, string> | null | undefined } | undefined, owner: ImageOwner): string | undefined {
+  if (splitImageReference(name).repository.replace(/^docker\.io\//, "") === RUNNER_IMAGE_REPOSITORY) {
+    return `tag ${name} is reserved: ${RUNNER_IMAGE_REPOSITORY} is the image run() tasks run in on a swarm (gantry runner-image makes it), which no pipeline may replace`;
+  }
   if (!current) return undefined;
   if (isOwnedBy(current.labels, owner)) return undefined;
   const builder = imageBuilder(current.labels);

@@ -13,7 +13,8 @@ import type { InputSpec } from "./run-inputs.ts";
 import { NOTIFY_EVENTS, type NotificationSpec } from "./notifications.ts";
 import { ARTIFACT_NAME_PATTERN, workspacePathProblem, type ArtifactsSpec, type CacheSpec, type SarifSpec } from "./task-files.ts";
 import { imageReferenceProblem, pushProblem, registryProblem, type ImageBuildSpec, type ImagePushSpec } from "./image-tasks.ts";
-import { HTTP_PATH_PATTERN, MAX_PROBE_WAIT_MS, SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
+import { HTTP_PATH_PATTERN, isPort, MAX_PROBE_WAIT_MS, portsProblem, SERVICE_PATTERN, type DeploySpec } from "./deploy-tasks.ts";
+import { mergeRunsOn, NODE_LABEL_KEY_MESSAGE, NODE_LABEL_KEY_PATTERN, NODE_LABEL_VALUE_MESSAGE, NODE_LABEL_VALUE_PATTERN, type RunsOn } from "./placement.ts";
 
 const durationSchema = v.pipe(
   v.union([v.number(), v.string()], "must be milliseconds or a string like \"30s\""),
@@ -66,6 +67,14 @@ const workspacePathSchema = v.pipe(
   }),
 );
 
+/** Node labels a container task's node must carry: they become scheduling constraints, so only a safe charset passes. */
+const runsOnSchema = v.strictObject({
+  labels: v.pipe(
+    v.record(v.pipe(v.string(), v.regex(NODE_LABEL_KEY_PATTERN, NODE_LABEL_KEY_MESSAGE)), v.pipe(v.string("must be a string"), v.regex(NODE_LABEL_VALUE_PATTERN, NODE_LABEL_VALUE_MESSAGE))),
+    v.check((labels) => Object.keys(labels).length > 0, "must name at least one node label, e.g. { gpu: \"true\" }"),
+  ),
+});
+
 const commonTaskEntries = {
   needs: v.optional(needsSchema),
   env: v.optional(v.record(envNameSchema, envValueSchema)),
@@ -114,6 +123,8 @@ const runTaskSchema = v.strictObject({
   kind: v.literal("run"),
   fn: v.function("must be a function"),
   network: v.optional(v.literal("none", 'must be "none" (a run() task has the network unless it says "none")')),
+  // Named only to say why not instead of "unknown key".
+  runsOn: v.optional(v.custom<never>(() => false, "run() tasks run on the Gantry server itself; runsOn places container() tasks (with the swarm executor)")),
   ...commonTaskEntries,
 });
 
@@ -186,59 +197,76 @@ const canaryAnalysisSchema = v.strictObject(
 );
 
 /** What deploy() adds to a container task: the executor rolls a service of an environment to the image instead. */
-const deploySchema = v.strictObject({
-  environment: idSchema,
-  service: v.pipe(v.string("must be a service name"), v.regex(SERVICE_PATTERN, "must be a service name: a-z, 0-9 and - (1-63, not starting or ending with -)")),
-  image: imageReferenceSchema,
-  replicas: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0), v.maxValue(1000)),
-  strategy: v.variant(
-    "kind",
-    [
-      v.strictObject({
-        kind: v.literal("rolling"),
-        parallelism: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1), v.maxValue(1000)),
-        delayMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
-        order: v.picklist(["start-first", "stop-first"], 'must be "start-first" or "stop-first"'),
-        monitorMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
-      }),
-      v.strictObject({
-        kind: v.literal("blue-green"),
-        keepPreviousMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
-        monitorMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
-      }),
-      v.strictObject({
-        kind: v.literal("canary"),
-        steps: v.pipe(
-          v.array(
-            v.pipe(
-              v.strictObject({
-                replicas: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(1000, "must be at most 1000"))),
-                percent: v.optional(v.pipe(v.number("must be a number"), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100"))),
-                pauseMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
-              }),
-              v.check((step) => (step.replicas === undefined) !== (step.percent === undefined), "a canary step takes exactly one of replicas and percent"),
+const publishedPortSchema = v.strictObject(
+  {
+    published: v.pipe(v.number("must be a port number"), v.check(isPort, "must be a port number (1-65535)")),
+    target: v.pipe(v.number("must be a port number"), v.check(isPort, "must be a port number (1-65535)")),
+    protocol: v.picklist(["tcp", "udp"], 'must be "tcp" or "udp"'),
+    mode: v.picklist(["ingress", "host"], 'must be "ingress" or "host"'),
+  },
+  "must be a port as deploy({ ports }) makes it",
+);
+
+const deploySchema = v.pipe(
+  v.strictObject({
+    environment: idSchema,
+    service: v.pipe(v.string("must be a service name"), v.regex(SERVICE_PATTERN, "must be a service name: a-z, 0-9 and - (1-63, not starting or ending with -)")),
+    image: imageReferenceSchema,
+    replicas: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(0), v.maxValue(1000)),
+    strategy: v.variant(
+      "kind",
+      [
+        v.strictObject({
+          kind: v.literal("rolling"),
+          parallelism: v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1), v.maxValue(1000)),
+          delayMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+          order: v.picklist(["start-first", "stop-first"], 'must be "start-first" or "stop-first"'),
+          monitorMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+        }),
+        v.strictObject({
+          kind: v.literal("blue-green"),
+          keepPreviousMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+          monitorMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+        }),
+        v.strictObject({
+          kind: v.literal("canary"),
+          steps: v.pipe(
+            v.array(
+              v.pipe(
+                v.strictObject({
+                  replicas: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(1000, "must be at most 1000"))),
+                  percent: v.optional(v.pipe(v.number("must be a number"), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100"))),
+                  pauseMs: v.pipe(v.number("must be milliseconds"), v.integer("must be whole milliseconds"), v.minValue(0, "must not be negative")),
+                }),
+                v.check((step) => (step.replicas === undefined) !== (step.percent === undefined), "a canary step takes exactly one of replicas and percent"),
+              ),
+              "must be a list of steps",
             ),
-            "must be a list of steps",
+            v.minLength(1, "a canary needs at least one step"),
+            v.maxLength(10, "a canary takes at most 10 steps"),
           ),
-          v.minLength(1, "a canary needs at least one step"),
-          v.maxLength(10, "a canary takes at most 10 steps"),
-        ),
-        analysis: v.optional(canaryAnalysisSchema),
+          analysis: v.optional(canaryAnalysisSchema),
+        }),
+      ],
+      "must be made with rolling(...), blueGreen(...) or canary(...)",
+    ),
+    healthCheck: v.optional(
+      v.strictObject({
+        command: v.pipe(v.array(v.string()), v.minLength(1, "must name a command")),
+        intervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+        timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+        retries: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)),
+        startPeriodMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
       }),
-    ],
-    "must be made with rolling(...), blueGreen(...) or canary(...)",
-  ),
-  healthCheck: v.optional(
-    v.strictObject({
-      command: v.pipe(v.array(v.string()), v.minLength(1, "must name a command")),
-      intervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
-      timeoutMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
-      retries: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)),
-      startPeriodMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
-    }),
-  ),
-  env: v.record(envNameSchema, v.string("must be a string")),
-});
+    ),
+    env: v.record(envNameSchema, v.string("must be a string")),
+    ports: v.optional(v.array(publishedPortSchema, "must be a list of ports")),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? portsProblem(dataset.value.ports ?? [], dataset.value.strategy) : undefined;
+    if (problem) addIssue({ message: `ports: ${problem}` });
+  }),
+);
 
 const containerTaskSchema = v.strictObject({
   kind: v.literal("container"),
@@ -272,6 +300,7 @@ const containerTaskSchema = v.strictObject({
   build: v.optional(imageBuildSchema),
   push: v.optional(imagePushSchema),
   deploy: v.optional(deploySchema),
+  runsOn: v.optional(runsOnSchema),
   // Named only to say no clearly instead of "unknown key".
   privileged: v.optional(v.literal(false, "privileged containers are never allowed")),
   ...commonTaskEntries,
@@ -357,6 +386,8 @@ export const pipelineDefinitionSchema = v.strictObject({
     v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be an object of schemas, e.g. { env: v.picklist([...]) }"),
   ),
   notifications: v.optional(v.array(notificationSchema)),
+  /** Node labels for every container task of the pipeline (a task's own win per key). */
+  runsOn: v.optional(runsOnSchema),
   tasks: v.pipe(
     v.record(idSchema, taskSchema),
     v.check((tasks) => Object.keys(tasks).length > 0, "must define at least one task"),
@@ -412,6 +443,8 @@ export interface TaskSpec {
     deploy?: DeploySpec;
     /** An image push (dockerPush) instead of a container. */
     push?: ImagePushSpec;
+    /** Node labels its node must carry (its own over its pipeline's); only the swarm executor places tasks. */
+    runsOn?: RunsOn;
   };
 }
 
@@ -485,7 +518,13 @@ export function toPipelineSpec(definition: unknown): SpecResult {
           .map((name) => ({ path: `triggers.${index}.variables.${name}`, message: "would change how the tasks' programs run: a delivery may not set it (a pipeline may, in its own variables)" })),
   );
   if (deniedMappings.length > 0) return { ok: false, issues: deniedMappings };
-  const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task));
+  const runsOnIssues = Object.entries(def.tasks).flatMap(([id, task]) =>
+    task.kind === "container" && task.runsOn && (task.build || task.push || task.deploy)
+      ? [{ path: `tasks.${id}.runsOn`, message: "dockerBuild, dockerPush and deploy tasks run on the server's Docker engine; runsOn places container() tasks only" }]
+      : [],
+  );
+  if (runsOnIssues.length > 0) return { ok: false, issues: runsOnIssues };
+  const tasks = Object.entries(def.tasks).map(([id, task]) => toTaskSpec(id, task, def.runsOn));
   const dagIssues = findDagProblems(tasks);
   if (dagIssues.length > 0) return { ok: false, issues: dagIssues };
   const artifactIssues = artifactProblems(tasks);
@@ -597,7 +636,7 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
+function toTaskSpec(id: string, task: ParsedTask, pipelineRunsOn: RunsOn | undefined): TaskSpec {
   const env: TaskSpec["env"] = {};
   for (const [name, value] of Object.entries(task.env ?? {})) {
     env[name] = typeof value === "string" ? value : { secret: value.name };
@@ -659,6 +698,9 @@ function toTaskSpec(id: string, task: ParsedTask): TaskSpec {
       ...(task.push && { push: { image: task.push.image, ...(task.push.registry !== undefined && { registry: task.push.registry }) } }),
       ...(task.deploy && { deploy: task.deploy as DeploySpec }),
     };
+    // The pipeline's labels reach the tasks a cluster places: not builds, pushes and deploys (the server's engine does those).
+    const runsOn = task.build || task.push || task.deploy ? undefined : mergeRunsOn(pipelineRunsOn, task.runsOn);
+    if (runsOn) spec.container.runsOn = runsOn;
   }
   return spec;
 }

@@ -1,6 +1,7 @@
 // Run and task execution states, which of them are final, and the phases a running task
-// shows in their place (waiting to retry, being stopped at its timeout).
+// shows in their place (waiting to retry, waiting for a node, being stopped at its timeout).
 import { formatDuration } from "./duration.ts";
+import { WAITING_FOR_NODE } from "./placement.ts";
 
 /** `queued` waits for admission (a concurrency limit, the pause switch); `pending` is left by older versions. */
 export const RUN_STATES = ["queued", "pending", "running", "successful", "failed", "cancelled"] as const;
@@ -35,15 +36,16 @@ export function timedOutReason(timeoutMs: number): string {
   return `timed out after ${formatDuration(timeoutMs)}`;
 }
 
-const STOPPING = ", stopping";
+/** How a timing-out reason ends. */
+export const STOPPING = ", stopping";
 
 /** Stored at once when a task runs past its timeout, while it is given its grace to stop. */
 export function timingOutReason(timeoutMs: number): string {
   return `${timedOutReason(timeoutMs)}${STOPPING}`;
 }
 
-/** What a running task is doing besides running: waiting for its next attempt, or being stopped at its timeout. */
-export type TaskPhase = "retrying" | "timing out";
+/** What a running task is doing besides running: waiting for its next attempt or for a cluster node to take it, or being stopped at its timeout. */
+export type TaskPhase = "retrying" | "waiting for a node" | "timing out";
 
 /**
  * A running task's phase, from what is stored: a retry time (set while it waits out its
@@ -53,5 +55,6 @@ export function taskPhase(task: { state: string; reason?: string | null; retryAt
   if (task.state !== "running") return undefined;
   if (task.retryAt) return "retrying";
   if (task.reason?.endsWith(STOPPING)) return "timing out";
+  if (task.reason?.startsWith(WAITING_FOR_NODE)) return "waiting for a node";
   return undefined;
 }

@@ -1,5 +1,6 @@
 // In-process notifications: "something changed". Listeners (SSE streams, `run --wait`,
-// followers of a run) then read the durable state from the database.
+// followers of a run) then read the durable state from the database. What other servers on
+// the database did arrives too, marked remote (engine/event-relay.ts).
 
 export interface BusMessage {
   kind: string;
@@ -9,6 +10,11 @@ export interface BusMessage {
   task?: string;
   /** A git source whose sync state changed. */
   source?: string;
+  /**
+   * Another server did it (the event relay read it from the events table). Pages re-render on
+   * it; whatever acts on a message (tells extensions, starts work) leaves it to that server.
+   */
+  remote?: boolean;
 }
 
 export interface EventBus {

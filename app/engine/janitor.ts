@@ -1,11 +1,11 @@
-// Prunes what runs leave behind: this server's containers whose runs have ended (kept ones beyond
-// the last N runs of their pipeline, and any orphan still running after a crash) and the
+// Prunes what runs leave behind: this server's containers and Swarm services whose runs have
+// ended (kept ones beyond the last N runs of their pipeline, and any orphan still running after a crash) and the
 // workspaces of all but the last N finished runs per pipeline, run objects that have
 // expired, old events, the revoked tokens of old runs, old bundles and artifact blobs whose
 // rows are gone (through hooks). Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { GANTRY_LABELS, isUnreachable, listServerContainers, type DockerConnection } from "./executors/docker-client.ts";
+import { GANTRY_LABELS, isUnreachable, listServerContainers, listServerServices, type DockerConnection } from "./executors/docker-client.ts";
 import { runKeyString, type RunKey } from "../domain/run-key.ts";
 
 export interface JanitorOptions {
@@ -30,6 +30,8 @@ export interface JanitorOptions {
 
 export interface PruneResult {
   containers: number;
+  /** Swarm services (the swarm executor's jobs) removed. */
+  services: number;
   workspaces: number;
   /** Runs whose expired objects were removed. */
   objectRuns: number;
@@ -47,7 +49,7 @@ export interface PruneResult {
 
 export interface Janitor {
   prune(): Promise<PruneResult>;
-  /** Removes an ended run's containers at once (all but kept ones); returns how many. */
+  /** Removes an ended run's containers and services at once (all but kept ones); returns how many. */
   pruneRun(run: RunKey): Promise<number>;
   start(intervalMs: number): void;
   stop(): void;
@@ -99,6 +101,34 @@ export function createJanitor(options: JanitorOptions): Janitor {
     return { removed };
   };
 
+  /** The same rule for Swarm services: only this server's, of runs that have ended, kept ones for the last N runs. */
+  const pruneServices = async (active: Set<string>): Promise<number> => {
+    if (!options.docker) return 0;
+    const { docker } = options.docker;
+    const services = await listServerServices(docker, options.instance).catch(() => []);
+    const labelsOf = (service: (typeof services)[number]) => service.Spec?.Labels ?? {};
+    const keptRuns = new Map<string, number[]>();
+    for (const service of services) {
+      const labels = labelsOf(service);
+      if (labels[GANTRY_LABELS.keep] !== "true") continue;
+      const pipeline = `${labels[GANTRY_LABELS.namespace]}/${labels[GANTRY_LABELS.pipeline]}`;
+      keptRuns.set(pipeline, [...(keptRuns.get(pipeline) ?? []), Number(labels[GANTRY_LABELS.run])]);
+    }
+    const keep = new Map([...keptRuns].map(([pipeline, runs]) => [pipeline, newest([...new Set(runs)], options.keepLast)]));
+    let removed = 0;
+    for (const service of services) {
+      const labels = labelsOf(service);
+      const key = { namespace: labels[GANTRY_LABELS.namespace] ?? "", id: labels[GANTRY_LABELS.pipeline] ?? "", run: Number(labels[GANTRY_LABELS.run]) };
+      if (active.has(runKeyString(key))) continue;
+      if (labels[GANTRY_LABELS.keep] === "true" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run)) continue;
+      await docker.getService(service.ID).remove().then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    return removed;
+  };
+
   const pruneWorkspaces = (active: Set<string>): number => {
     let removed = 0;
     const dirs = (path: string) => {
@@ -135,6 +165,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
       // Asked once: a run that ends meanwhile is pruned next time.
       const active = await options.unfinishedRuns();
       const containers = await pruneContainers(active);
+      const services = containers.error ? 0 : await pruneServices(active);
       const workspaces = pruneWorkspaces(active);
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
@@ -147,6 +178,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
       })) ?? 0;
       return {
         containers: containers.removed,
+        services,
         workspaces,
         objectRuns,
         events,
@@ -180,6 +212,14 @@ export function createJanitor(options: JanitorOptions): Janitor {
     for (const info of containers) {
       if (info.Labels[GANTRY_LABELS.keep] === "true") continue;
       await docker.getContainer(info.Id).remove({ force: true, v: true }).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    const runLabels = { [GANTRY_LABELS.namespace]: run.namespace, [GANTRY_LABELS.pipeline]: run.id, [GANTRY_LABELS.run]: String(run.run) };
+    for (const service of await listServerServices(docker, options.instance, runLabels).catch(() => [])) {
+      if (service.Spec?.Labels?.[GANTRY_LABELS.keep] === "true") continue;
+      await docker.getService(service.ID).remove().then(
         () => removed++,
         () => undefined,
       );

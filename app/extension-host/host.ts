@@ -531,7 +531,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         await launch(ext);
       }
       unsubscribeBus = bus.subscribe((message) => {
+        // Subscriptions are read again whoever changed them (another server too: a sync is idempotent).
         if (message.kind === "subscriptions.changed") void sync().catch((error) => console.error("subscription sync failed:", error));
+        // Another server's run events are told by that server's extensions: once, not once per server.
+        if (message.remote) return;
         if (message.kind === "run.finished" && message.namespace && message.pipeline && message.run !== undefined) {
           void tellRunFinished({ namespace: message.namespace, id: message.pipeline, run: message.run }).catch((error) => console.error("run-finished notice failed:", error));
         }

@@ -223,14 +223,33 @@ export function defineExtension<Config, Params>(definition: ExtensionDefinition<
  * missed one), then the run starts. A failure becomes a line in the extension's log, never
  * a crash.
  *
+ * Give `tick`, the time the tick was due (not when the timer woke), when several servers
+ * share a database: each runs the extension and fires every tick, and only one run starts for
+ * it. The first server stores the tick and the others, finding it stored, start nothing; two at
+ * the same moment meet at the run's delivery id (made of the subscription and the tick).
+ * Without `tick`, the time now is stored and every call starts a run.
+ *
  * @example
- * // in subscribe(), on each tick of a timer:
- * void fireSchedule(api, subscription, `last:${subscription.id}`, "every 5m");
+ * // in subscribe(), on each tick of a timer due at `due`:
+ * void fireSchedule(api, subscription, `last:${subscription.id}`, "every 5m", new Date(due));
  */
-export async function fireSchedule<Config, Params>(api: ExtensionApi<Config, Params>, subscription: Subscription<Params>, stateKey: string, by: string): Promise<void> {
+export async function fireSchedule<Config, Params>(
+  api: ExtensionApi<Config, Params>,
+  subscription: Subscription<Params>,
+  stateKey: string,
+  by: string,
+  tick?: Date,
+): Promise<void> {
   try {
-    await api.setState(stateKey, String(Date.now()));
-    await api.startRun(subscription.id, { by });
+    if (tick === undefined) {
+      await api.setState(stateKey, String(Date.now()));
+      await api.startRun(subscription.id, { by });
+      return;
+    }
+    const last = Number(await api.getState(stateKey));
+    if (Number.isFinite(last) && last >= tick.getTime()) return;
+    await api.setState(stateKey, String(tick.getTime()));
+    await api.startRun(subscription.id, { by, deliveryId: `schedule:${subscription.id}:${tick.toISOString()}` });
   } catch (error) {
     api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run (${by}): ${(error as Error).message}`);
   }

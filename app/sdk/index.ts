@@ -222,6 +222,26 @@ export interface ContainerOptions extends TaskOptions {
    * JSON `{ "username", "password", "serveraddress" }`.
    */
   pullSecret?: SecretRef;
+  /**
+   * Run only on a node with these labels (with the swarm executor, `GANTRY_EXECUTOR=swarm`);
+   * merged over the pipeline's `runsOn`, this task's value winning for a key it names too.
+   * Until a node that matches is free the task stays running with the reason "waiting for a
+   * node: ...", and at its `timeout` it fails naming what it waited for. With the Docker
+   * executor a pipeline that sets it does not load.
+   *
+   * @example
+   * ```ts
+   * // Label a node first: docker node update --label-add gpu=true <node>
+   * train: container({ image: "registry.local/trainer:1", runsOn: { labels: { gpu: "true" } }, timeout: "2h" }),
+   * ```
+   */
+  runsOn?: RunsOn;
+}
+
+/** Node labels a container task's node must carry (`docker node update --label-add key=value`). */
+export interface RunsOn {
+  /** Label → value, each 1-128 characters: keys of A-Z a-z 0-9 . _ - /, values of A-Z a-z 0-9 . _ - */
+  labels: Record<string, string>;
 }
 
 /** A task executed in a Docker container. Create it with {@link container}. */
@@ -368,6 +388,22 @@ export interface PipelineDefinition<S extends InputSchemas = InputSchemas> {
   inputs?: S;
   /** Signed JSON POSTs on events of this pipeline's runs; see {@link notify}. */
   notifications?: Notification[];
+  /**
+   * Node labels for every `container()` task of the pipeline (swarm executor); a task's own
+   * `runsOn` adds labels or overrides one. Image builds, pushes and deploys are not placed.
+   * Whatever the labels, all tasks of one run go to the node that took its first task, as
+   * they share its workspace.
+   *
+   * @example
+   * ```ts
+   * runsOn: { labels: { zone: "eu" } },
+   * tasks: {
+   *   fetch: container({ image: "local/busybox:latest", command: ["true"] }),                 // zone=eu
+   *   train: container({ image: "local/trainer:1", runsOn: { labels: { gpu: "true" } } }),   // zone=eu, gpu=true
+   * },
+   * ```
+   */
+  runsOn?: RunsOn;
   /**
    * The tasks by id; or a function of the task helpers, so `ctx.inputs` is typed from
    * `inputs`: `tasks: ({ run, approval }) => ({ ... })`.

@@ -1,6 +1,7 @@
 // Built-in "cron" extension: runs each subscribed pipeline on its cron schedule (croner, five
 // or six fields so seconds are allowed, optional IANA time zone). Ticks missed while the
-// server was down start one catch-up run when it is back, never one per missed tick.
+// server was down start one catch-up run when it is back, never one per missed tick. Each
+// run is for a tick of the schedule, so servers sharing a database start one run per tick.
 import { Cron } from "croner";
 import * as v from "valibot";
 import { defineExtension, fireSchedule, type Subscription } from "gantry";
@@ -51,6 +52,9 @@ const stateKey = (subscription: Subscription<Params>) => `last:${subscription.id
 
 const describe = ({ expression, timezone }: Params) => `cron ${expression}${timezone ? ` (${timezone})` : ""}`;
 
+/** The schedule's latest tick at or before `at`: what a timer that woke at `at` fires for. */
+const tickOf = (job: Cron, at: number): Date => job.previousRuns(1, new Date(at + 1))[0] ?? new Date(at);
+
 export default defineExtension<Record<string, never>, Params>({
   id: "cron",
   description: "Starts runs on cron schedules: cron(\"0 3 * * *\", { timezone: \"Europe/Berlin\" }).",
@@ -62,8 +66,8 @@ export default defineExtension<Record<string, never>, Params>({
     // Unsubscribed while the state was read: schedule nothing.
     if (!api.subscriptions().some((current) => current.id === subscription.id)) return;
     const now = new Date();
-    const job = new Cron(params.expression, { mode: MODE, ...(params.timezone && { timezone: params.timezone }) }, () => {
-      void fireSchedule(api, subscription, stateKey(subscription), describe(params));
+    const job: Cron = new Cron(params.expression, { mode: MODE, ...(params.timezone && { timezone: params.timezone }) }, () => {
+      void fireSchedule(api, subscription, stateKey(subscription), describe(params), tickOf(job, Date.now()));
     });
     jobs.set(subscription.id, job);
     if (!Number.isFinite(last)) {
@@ -75,7 +79,7 @@ export default defineExtension<Record<string, never>, Params>({
     const due = job.nextRun(new Date(last));
     if (due && due.getTime() <= now.getTime()) {
       api.log(`${subscription.namespace}/${subscription.pipeline}: tick of ${due.toISOString()} was missed while the server was down; running once now`);
-      void fireSchedule(api, subscription, stateKey(subscription), `${describe(params)} (missed tick)`);
+      void fireSchedule(api, subscription, stateKey(subscription), `${describe(params)} (missed tick)`, tickOf(job, now.getTime()));
     }
   },
   unsubscribe(subscription) {

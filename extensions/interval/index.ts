@@ -1,6 +1,8 @@
 // Built-in "interval" extension: runs each subscribed pipeline every fixed duration, never
 // more often than the configured minimum ([extensions.interval] minimum, 1s by default).
 // Intervals that passed while the server was down start one catch-up run when it is back.
+// Servers sharing a database keep one cadence, the one of the stored last tick, and start one
+// run per tick.
 import * as v from "valibot";
 import { defineExtension, fireSchedule, formatDuration, parseDuration, type ExtensionApi, type Subscription } from "gantry";
 
@@ -44,11 +46,17 @@ const subscribed = (subscription: Subscription<Params>, api: Api) => api.subscri
 /** Fires at `due` (epoch ms), then keeps the cadence from there without drifting. */
 function schedule(subscription: Subscription<Params>, api: Api, due: number): void {
   const every = subscription.params.everyMs;
-  const timer = setTimeout(() => {
+  const timer = setTimeout(async () => {
     if (!subscribed(subscription, api)) return;
     const now = Date.now();
     if (now < due) return schedule(subscription, api, due);
-    void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)}`);
+    // Another server fired this tick (or one of its own cadence, half an interval or less
+    // away): nothing to start, and its cadence becomes this one's, so they tick together.
+    const last = Number(await api.getState(stateKey(subscription)).catch(() => undefined));
+    // Unsubscribed (or subscribed again, with a timer of its own) meanwhile.
+    if (!subscribed(subscription, api) || timers.get(subscription.id) !== timer) return;
+    if (Number.isFinite(last) && last > due - every / 2) return schedule(subscription, api, last + every);
+    void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)}`, new Date(due));
     // Ticks the process slept through (a stalled event loop) are skipped, not queued.
     schedule(subscription, api, due + every * (Math.floor((now - due) / every) + 1));
   }, Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS));
@@ -79,7 +87,7 @@ export default defineExtension<Config, Params>({
       // One run stands in for every interval that passed while the server was down.
       api.log(`${subscription.namespace}/${subscription.pipeline}: ${formatDuration(now - last)} since the last run; running once now`);
       schedule(subscription, api, now + every);
-      void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)} (missed tick)`);
+      void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)} (missed tick)`, new Date(now));
     } else {
       // Back within the interval: keep the old cadence.
       schedule(subscription, api, last + every);

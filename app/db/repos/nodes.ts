@@ -17,6 +17,11 @@ export interface NodeInfo {
   version: string;
 }
 
+export async function getNode(db: Db, id: string): Promise<NodeRow | undefined> {
+  const [row] = await db.select().from(nodes).where(eq(nodes.id, id)).limit(1);
+  return row;
+}
+
 /** Records that a node (re)started, with its event. */
 export async function registerNode(db: Db, node: NodeInfo, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
@@ -24,7 +29,7 @@ export async function registerNode(db: Db, node: NodeInfo, now: Date): Promise<v
       .insert(nodes)
       .values({ ...node, startedAt: now, heartbeatAt: now })
       .onConflictDoUpdate({ target: nodes.id, set: { hostname: node.hostname, pid: node.pid, version: node.version, startedAt: now, heartbeatAt: now, stoppedAt: null } });
-    await tx.insert(events).values({ kind: "node.started", data: { node: node.id, hostname: node.hostname, pid: node.pid, version: node.version }, at: now });
+    await tx.insert(events).values({ kind: "node.started", data: { node: node.id, hostname: node.hostname, pid: node.pid, version: node.version }, at: now, nodeId: node.id });
   });
 }
 
@@ -60,7 +65,7 @@ export async function claimRuns(db: Db, nodeId: string, now: Date, until: Date, 
     for (const row of rows) {
       const key = runKeyOf(row);
       await tx.update(runs).set({ nodeId, leaseExpiresAt: until }).where(runWhere(key));
-      await tx.insert(events).values(runEvent("run.recovered", key, { node: nodeId, ...(row.nodeId && row.nodeId !== nodeId && { from: row.nodeId }) }, now));
+      await tx.insert(events).values({ ...runEvent("run.recovered", key, { node: nodeId, ...(row.nodeId && row.nodeId !== nodeId && { from: row.nodeId }) }, now), nodeId });
       claimed.push(key);
     }
     return claimed;

@@ -74,10 +74,10 @@ export async function admitQueued(tx: DbOrTx, keys: readonly RunKey[], admission
 }
 
 /** Ends a queued run as cancelled (by a person, or superseded by a newer run); false when it is no longer queued. */
-export async function cancelQueued(tx: DbOrTx, key: RunKey, reason: string, now: Date): Promise<boolean> {
+export async function cancelQueued(tx: DbOrTx, key: RunKey, reason: string, now: Date, writer?: string): Promise<boolean> {
   const [row] = await tx.select({ state: runs.state }).from(runs).where(runWhere(key)).limit(1);
   if (row?.state !== "queued") return false;
-  await endRunWithTasks(tx, key, { state: "cancelled", reason, taskReason: "run cancelled before it started" }, now);
+  await endRunWithTasks(tx, key, { state: "cancelled", reason, taskReason: "run cancelled before it started" }, now, writer);
   return true;
 }
 

@@ -40,7 +40,7 @@ export interface NewRun {
 }
 
 /** The event of a run admitted to run on a node. */
-export const startedEvent = (key: RunKey, nodeId: string, at: Date): NewEvent => runEvent("run.started", key, { state: "running", node: nodeId }, at);
+export const startedEvent = (key: RunKey, nodeId: string, at: Date): NewEvent => ({ ...runEvent("run.started", key, { state: "running", node: nodeId }, at), nodeId });
 
 /** A run admitted at its creation, and the node that drives it. */
 export interface Admission {
@@ -55,9 +55,10 @@ const pipelinesLastRunIdPlusOne = sql`${pipelines.lastRunId} + 1`;
  * reused from the run it re-runs) and its created event: queued, or already running when
  * `admitted` (its started event too, one commit for both). With a delivery, stores that in
  * the same transaction (a recorded delivery always names its run), or throws
- * DuplicateDeliveryError when it started a run before.
+ * DuplicateDeliveryError when it started a run before. `writer`, here and below: the node
+ * writing, stamped on the events (the event relay skips its own).
  */
-export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: Date, admitted?: Admission): Promise<RunWithTasks> {
+export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: Date, admitted?: Admission, writer?: string): Promise<RunWithTasks> {
   const [pipeline] = await tx
     .update(pipelines)
     .set({ lastRunId: pipelinesLastRunIdPlusOne })
@@ -111,11 +112,13 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
     )
     .returning();
   const runKey = { ...key, run: id };
-  await tx.insert(events).values([
-    runEvent("run.created", runKey, { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) }, now),
-    ...(admitted ? [startedEvent(runKey, admitted.nodeId, now)] : []),
-    ...(run.delivery ? [runEvent("delivery.accepted", runKey, { extension: run.delivery.extension, delivery: run.delivery.deliveryId }, now)] : []),
-  ]);
+  await tx.insert(events).values(
+    [
+      runEvent("run.created", runKey, { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) }, now),
+      ...(admitted ? [startedEvent(runKey, admitted.nodeId, now)] : []),
+      ...(run.delivery ? [runEvent("delivery.accepted", runKey, { extension: run.delivery.extension, delivery: run.delivery.deliveryId }, now)] : []),
+    ].map((event) => ({ ...event, nodeId: writer ?? event.nodeId ?? null })),
+  );
   if (run.delivery) {
     // Last, so the common case costs one statement: the unique index finds a repeat, and
     // throwing rolls back everything above.
@@ -204,6 +207,16 @@ export async function updateRun(db: Db, key: RunKey, change: RunChange, event: N
 }
 
 /**
+ * Records the cluster node that took a run's first task, unless one is recorded already;
+ * returns the run's node either way (a task placed earlier by another process wins).
+ */
+export async function recordPlacementNode(db: Db, key: RunKey, node: string): Promise<string> {
+  await db.update(runs).set({ placementNode: node }).where(and(runWhere(key), sql`${runs.placementNode} is null`));
+  const [row] = await db.select({ placementNode: runs.placementNode }).from(runs).where(runWhere(key)).limit(1);
+  return row?.placementNode ?? node;
+}
+
+/**
  * Ends a run in the caller's transaction: state, reason and end time with the run.finished
  * event; its lease is let go. With `unlessCancelled`, only while no cancel is stored (false,
  * writing nothing, when one is: the caller ends it cancelled instead).
@@ -213,7 +226,7 @@ export async function finishRunIn(
   key: RunKey,
   end: { state: RunState; reason: string | null },
   now: Date,
-  options: { unlessCancelled?: boolean } = {},
+  options: { unlessCancelled?: boolean; writer?: string } = {},
 ): Promise<boolean> {
   const ended = await tx
     .update(runs)
@@ -221,18 +234,18 @@ export async function finishRunIn(
     .where(and(runWhere(key), options.unlessCancelled ? sql`${runs.cancelRequestedAt} is null` : undefined))
     .returning({ id: runs.id });
   if (ended.length === 0) return false;
-  await tx.insert(events).values(runEvent("run.finished", key, { state: end.state, ...(end.reason && { reason: end.reason }) }, now));
+  await tx.insert(events).values({ ...runEvent("run.finished", key, { state: end.state, ...(end.reason && { reason: end.reason }) }, now), nodeId: options.writer ?? null });
   return true;
 }
 
 /** Ends a run nobody asked to cancel; false when somebody did meanwhile (see finishRunIn). */
-export async function finishUncancelledRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<boolean> {
-  return db.transaction((tx) => finishRunIn(tx, key, end, now, { unlessCancelled: true }));
+export async function finishUncancelledRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date, writer?: string): Promise<boolean> {
+  return db.transaction((tx) => finishRunIn(tx, key, end, now, { unlessCancelled: true, ...(writer !== undefined && { writer }) }));
 }
 
 /** Ends a run (see finishRunIn) in a transaction of its own. */
-export async function finishRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date): Promise<void> {
-  await db.transaction((tx) => finishRunIn(tx, key, end, now).then(() => undefined));
+export async function finishRun(db: Db, key: RunKey, end: { state: RunState; reason: string | null }, now: Date, writer?: string): Promise<void> {
+  await db.transaction((tx) => finishRunIn(tx, key, end, now, writer !== undefined ? { writer } : {}).then(() => undefined));
 }
 
 /**
@@ -240,7 +253,7 @@ export async function finishRun(db: Db, key: RunKey, end: { state: RunState; rea
  * caller's transaction: running tasks (and their attempts) fail and pending ones are
  * cancelled, with `taskReason`; then the run ends with its own reason.
  */
-export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string; taskReason: string }, now: Date): Promise<void> {
+export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: RunState; reason: string; taskReason: string }, now: Date, writer?: string): Promise<void> {
   const ended: { taskId: string; state: TaskState }[] = [];
   for (const [from, to] of [["running", "failed"], ["waiting", "cancelled"], ["pending", "cancelled"]] as const) {
     const rows = await tx
@@ -255,9 +268,9 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
     .set({ state: "failed", reason: end.taskReason, endedAt: now })
     .where(and(attemptsWhere(key), eq(taskAttempts.state, "running")));
   if (ended.length > 0) {
-    await tx.insert(events).values(ended.map(({ taskId, state }) => runEvent("task.finished", key, { state, reason: end.taskReason }, now, taskId)));
+    await tx.insert(events).values(ended.map(({ taskId, state }) => ({ ...runEvent("task.finished", key, { state, reason: end.taskReason }, now, taskId), nodeId: writer ?? null })));
   }
-  await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now);
+  await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now, writer !== undefined ? { writer } : {});
 }
 
 /** Whether the run exists (without loading its tasks). */
@@ -300,14 +313,14 @@ export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key:
  * Stores a cancel request for a running run (the first one counts) with its event; `reason`
  * is how the run will end ("cancelled by alice", "superseded by run 12").
  */
-export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now: Date): Promise<boolean> {
+export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now: Date, writer?: string): Promise<boolean> {
   const updated = await tx
     .update(runs)
     .set({ cancelRequestedAt: now, cancelReason: reason })
     .where(and(runWhere(key), eq(runs.state, "running"), sql`${runs.cancelRequestedAt} is null`))
     .returning({ id: runs.id });
   if (updated.length === 0) return false;
-  await tx.insert(events).values(runEvent("run.cancel_requested", key, { reason }, now));
+  await tx.insert(events).values({ ...runEvent("run.cancel_requested", key, { reason }, now), nodeId: writer ?? null });
   return true;
 }
 

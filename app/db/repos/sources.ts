@@ -78,6 +78,19 @@ export async function updateSourceStatus(
   await db.update(sources).set(status).where(eq(sources.name, name));
 }
 
+/**
+ * Takes a source's due poll: its last check moves to `now` only while it is at or before
+ * `dueBefore`. False when another server (sharing the database) took this poll first.
+ */
+export async function claimSourceCheck(db: Db, name: string, now: Date, dueBefore: Date): Promise<boolean> {
+  const rows = await db
+    .update(sources)
+    .set({ lastCheckedAt: now })
+    .where(and(eq(sources.name, name), sql`(${sources.lastCheckedAt} is null or ${sources.lastCheckedAt} <= ${dueBefore.getTime()})`))
+    .returning({ name: sources.name });
+  return rows.length > 0;
+}
+
 /** Deletes a source and what its syncs recorded; its pipelines are retired by the caller. */
 export async function deleteSource(db: Db, name: string): Promise<void> {
   await db.transaction(async (tx) => {

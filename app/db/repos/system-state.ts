@@ -12,12 +12,12 @@ export async function getSystemState(db: DbOrTx): Promise<SystemStateRow> {
   return row ?? NOT_PAUSED;
 }
 
-/** Sets the switch with its event; false when it already was in that position. */
-export async function setPaused(db: DbOrTx, paused: boolean, by: string | undefined, now: Date): Promise<boolean> {
+/** Sets the switch with its event (stamped with the `writer` node); false when it already was in that position. */
+export async function setPaused(db: DbOrTx, paused: boolean, by: string | undefined, now: Date, writer?: string): Promise<boolean> {
   const current = await getSystemState(db);
   if (current.paused === paused) return false;
   const row = { paused, pausedBy: paused ? (by ?? null) : null, pausedAt: paused ? now : null, updatedAt: now };
   await db.insert(systemState).values({ id: 1, ...row }).onConflictDoUpdate({ target: systemState.id, set: row });
-  await db.insert(events).values({ kind: paused ? "system.paused" : "system.resumed", data: { ...(by && { by }) }, at: now });
+  await db.insert(events).values({ kind: paused ? "system.paused" : "system.resumed", data: { ...(by && { by }) }, at: now, nodeId: writer ?? null });
   return true;
 }

@@ -5,6 +5,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
+import { STOPPING } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import type { NewEvent } from "./events.ts";
 import { attemptsWhere, executionWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
@@ -30,7 +31,7 @@ export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: s
 export interface AttemptClaim {
   taskId: string;
   attempt: number;
-  executor: "run" | "container";
+  executor: "run" | "container" | "swarm";
   ref: string;
   nodeId: string;
   leaseExpiresAt: Date;
@@ -189,6 +190,27 @@ export async function markTimingOut(db: Db, key: RunKey, taskId: string, attempt
       .set({ reason })
       .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt), eq(taskAttempts.state, "running")));
     await tx.insert(events).values(event);
+    return true;
+  });
+}
+
+/**
+ * Why a running attempt's work has not begun ("waiting for a node: ..."), stored on it and its
+ * execution while it waits; null once it has begun. Only while that attempt runs and is not
+ * timing out (the timeout's reason stays). True when it was stored.
+ */
+export async function noteWaiting(db: Db, key: RunKey, taskId: string, attempt: number, reason: string | null): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const noted = await tx
+      .update(taskExecutions)
+      .set({ reason })
+      .where(and(executionWhere(key, taskId), eq(taskExecutions.attempt, attempt), eq(taskExecutions.state, "running"), sql`coalesce(${taskExecutions.reason}, '') not like ${`%${STOPPING}`}`))
+      .returning({ taskId: taskExecutions.taskId });
+    if (noted.length === 0) return false;
+    await tx
+      .update(taskAttempts)
+      .set({ reason })
+      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt), eq(taskAttempts.state, "running")));
     return true;
   });
 }

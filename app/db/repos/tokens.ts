@@ -1,14 +1,14 @@
 // Queries for API tokens. Tokens the engine issues to tasks carry their run in their own
 // columns (run, task, scope), and run clean-up selects by those alone.
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, not, or } from "drizzle-orm";
-import type { Db } from "../client.ts";
+import type { Db, DbOrTx } from "../client.ts";
 import { tokens } from "../schema/index.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
 
 export type TokenRow = typeof tokens.$inferSelect;
 export type NewTokenRow = typeof tokens.$inferInsert;
 
-export async function insertToken(db: Db, token: typeof tokens.$inferInsert): Promise<TokenRow> {
+export async function insertToken(db: DbOrTx, token: typeof tokens.$inferInsert): Promise<TokenRow> {
   const [row] = await db.insert(tokens).values(token).returning();
   return row!;
 }
@@ -57,7 +57,7 @@ export async function listPersonalTokens(db: Db, userId: string, now: Date): Pro
     .orderBy(desc(tokens.createdAt));
 }
 
-export async function countTokens(db: Db): Promise<number> {
+export async function countTokens(db: DbOrTx): Promise<number> {
   const [row] = await db.select({ n: count() }).from(tokens);
   return row?.n ?? 0;
 }

@@ -13,6 +13,11 @@ export const events = sqliteTable(
     taskId: text(),
     data: text({ mode: "json" }).$type<Record<string, unknown>>().notNull(),
     at: integer({ mode: "timestamp_ms" }).notNull(),
+    /**
+     * The node (server) that wrote it, where the writer knows it (the run engine's events):
+     * the event relay tells a server's live pages what the other servers did, not its own again.
+     */
+    nodeId: text(),
   },
   (table) => [index("events_at").on(table.at)],
 );

@@ -38,6 +38,8 @@ export const runs = sqliteTable(
     /** The node driving the run and until when its claim holds without a heartbeat. */
     nodeId: text(),
     leaseExpiresAt: integer({ mode: "timestamp_ms" }),
+    /** The cluster node (a Swarm node id) that took the run's first task: its later tasks go there too, as they share its workspace. */
+    placementNode: text(),
     /** A cancel asked for (by anyone, on any node) and the run's reason then ("cancelled by alice", "superseded by run 12"); the owning node acts on it. */
     cancelRequestedAt: integer({ mode: "timestamp_ms" }),
     cancelReason: text(),

@@ -16,8 +16,8 @@ export const taskAttempts = sqliteTable(
     state: text().$type<AttemptState>().notNull(),
     exitCode: integer(),
     reason: text(),
-    /** Which executor ran it and its stored reference there. */
-    executor: text().$type<"run" | "container">().notNull(),
+    /** Which executor ran it (a swarm service is "swarm", whatever the server runs now) and its stored reference there. */
+    executor: text().$type<"run" | "container" | "swarm">().notNull(),
     ref: text(),
     nodeId: text(),
     /** Byte offsets of this attempt's part of the task log. */

@@ -15,7 +15,8 @@ export const tokens = sqliteTable(
     /** Set only on tokens the engine issues to a task: the run (its run key string), the task and what it is for. No person can create one. */
     run: text(),
     task: text(),
-    scope: text().$type<"api" | "objects">(),
+    /** "bundle": reads its run's pipeline bundle and nothing else (a runner in a container fetches it). */
+    scope: text().$type<"api" | "objects" | "bundle">(),
     /** The person the token belongs to: the token a sign-in made (`signIn`), or a personal token they created. */
     userId: text(),
     /** A token made by a sign-in to carry that person's session; never shown or used outside it. */

@@ -38,6 +38,18 @@ export function listServerContainers(docker: Docker, instance: string, extra: Re
   return withinTime(docker.listContainers({ all: true, filters: { label } }), LIST_TIMEOUT_MS);
 }
 
+/** This server's Swarm services (the swarm executor's jobs) that also carry the `extra` labels; none when the engine is no swarm manager. */
+export async function listServerServices(docker: Docker, instance: string, extra: Record<string, string> = {}): Promise<{ ID: string; Spec?: { Labels?: Record<string, string> } }[]> {
+  const label = Object.entries({ ...serverLabels(instance), ...extra }).map(([key, value]) => `${key}=${value}`);
+  try {
+    return (await withinTime(docker.listServices({ filters: { label } }), LIST_TIMEOUT_MS)) as { ID: string; Spec?: { Labels?: Record<string, string> } }[];
+  } catch (error) {
+    // 503: not a manager (or in no swarm): it has no services of ours to list.
+    if ((error as { statusCode?: number }).statusCode === 503) return [];
+    throw error;
+  }
+}
+
 export interface DockerConnection {
   docker: Docker;
   /** Where the engine is expected, for messages. */

@@ -6,31 +6,15 @@
 // are container tasks too, done through the Engine API instead of a container.
 import type Docker from "dockerode";
 import type { Readable } from "node:stream";
-import type { LogWriter } from "../../stores/logs.ts";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
-import { formatBytes } from "../../domain/bytes.ts";
-import { effectiveLimits, type ContainerLimits } from "../../domain/container-policy.ts";
-import { describeDockerFailure, GANTRY_LABELS, isUnreachable, parseRegistryAuth, serverLabels, withinTime, type DockerConnection } from "./docker-client.ts";
-import { createLineSplitter } from "./line-splitter.ts";
+import { describeDockerFailure, isUnreachable, parseRegistryAuth, withinTime, type DockerConnection } from "./docker-client.ts";
+import { containerPlan, envLines, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
+import { pumpMultiplexed } from "./multiplexed-stream.ts";
 import { lostImageTask, startImageTask } from "./image-task.ts";
 
-/** Where the run's workspace appears inside every container. */
-export const CONTAINER_WORKSPACE = "/workspace";
-
-export interface DockerExecutorOptions {
+export interface DockerExecutorOptions extends ContainerPlanOptions {
   connection: DockerConnection;
-  /** This server's id, the same across restarts on the same database (see `GANTRY_LABELS.instance`). */
-  instance: string;
-  /** Network for tasks that do not name one. */
-  defaultNetwork: string;
-  /** Memory, CPU and pids limits for tasks that set none (defaults), and the most any task gets (maxima). */
-  limits: { defaults: ContainerLimits; maxima: ContainerLimits };
-  /**
-   * The group that owns run workspaces (the run() sandbox's): containers join it, so with
-   * every capability dropped they still read and write the workspace (mode 2770).
-   */
-  workspaceGroup?: number;
   /** Image builds use BuildKit ("buildkit", the default; the classic builder when the engine has none) or only the classic builder. */
   builder?: "buildkit" | "classic";
   /** Starts deploy() tasks (an environment's provider does the work); without it they fail saying so. */
@@ -124,6 +108,8 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       const control = stopControl();
       const exited = (async (): Promise<TaskExit> => {
         if (!spec) return { exitCode: null, reason: "not a container task" };
+        // A version loaded while the server ran the swarm executor: this engine cannot honour its placement.
+        if (spec.runsOn) return { exitCode: null, reason: 'runsOn needs the swarm executor (GANTRY_EXECUTOR=swarm, or executor = "swarm" in gantry.toml); this server runs container tasks on its Docker engine' };
         const imageProblem = await ensureImage(launch, spec.image, spec.pull);
         if (imageProblem) return { exitCode: null, reason: imageProblem };
         if (control.requested()) return { exitCode: null, reason: "stopped before it started" };
@@ -222,12 +208,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
   async function exitOf(container: Docker.Container, launch: TaskLaunch, code: number): Promise<TaskExit> {
     if (code === 0) return { exitCode: 0 };
     const state = (await container.inspect()).State;
-    if (state.OOMKilled) {
-      const own = launch.task.container?.memoryBytes;
-      const memory = effectiveLimits(launch.task.container ?? {}, options.limits).memoryBytes;
-      const whose = own === undefined ? "; that is the server's default, the task's memory option sets its own" : "";
-      return { exitCode: code, reason: `killed: out of memory (the memory limit of ${formatBytes(memory)} was reached${whose})` };
-    }
+    if (state.OOMKilled) return { exitCode: code, reason: outOfMemoryReason(launch, options.limits) };
     return { exitCode: code, reason: `exited with code ${code}` };
   }
 }
@@ -280,82 +261,34 @@ function stopControl(): StopControl {
   };
 }
 
-function containerOptions(
-  launch: TaskLaunch,
-  { defaultNetwork, instance, limits, workspaceGroup }: DockerExecutorOptions,
-  engineCpus: number | undefined,
-): Docker.ContainerCreateOptions {
-  const spec = launch.task.container!;
-  // Every container is limited: an unlimited one could take the host down with it.
-  const limit = effectiveLimits(spec, limits);
-  const cpus = engineCpus ? Math.min(limit.cpus, engineCpus) : limit.cpus;
-  const env = { ...launch.env, GANTRY_WORKSPACE: CONTAINER_WORKSPACE };
-  const workdir = launch.task.workdir
-    ? launch.task.workdir.startsWith("/")
-      ? launch.task.workdir
-      : `${CONTAINER_WORKSPACE}/${launch.task.workdir}`
-    : CONTAINER_WORKSPACE;
+function containerOptions(launch: TaskLaunch, options: DockerExecutorOptions, engineCpus: number | undefined): Docker.ContainerCreateOptions {
+  const plan = containerPlan(launch, options, engineCpus);
   return {
     // The attempt's stored reference: a restarted server finds the container by it.
-    name: launch.ref,
-    Image: spec.image,
-    ...(spec.command && { Cmd: spec.command }),
-    ...(spec.entrypoint && { Entrypoint: spec.entrypoint }),
-    ...(spec.user && { User: spec.user }),
-    Env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
-    WorkingDir: workdir,
-    Labels: {
-      ...serverLabels(instance),
-      [GANTRY_LABELS.namespace]: launch.namespace,
-      [GANTRY_LABELS.pipeline]: launch.pipeline,
-      [GANTRY_LABELS.run]: String(launch.run),
-      [GANTRY_LABELS.task]: launch.task.id,
-      [GANTRY_LABELS.attempt]: String(launch.attempt),
-      [GANTRY_LABELS.keep]: String(spec.keepContainer),
-    },
+    name: plan.name,
+    Image: plan.image,
+    ...(plan.command && { Cmd: plan.command }),
+    ...(plan.entrypoint && { Entrypoint: plan.entrypoint }),
+    ...(plan.user && { User: plan.user }),
+    Env: envLines(plan.env),
+    WorkingDir: plan.workdir,
+    Labels: plan.labels,
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
     HostConfig: {
-      Binds: [
-        `${launch.workspace}:${CONTAINER_WORKSPACE}`,
-        ...spec.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readonly ? ":ro" : ""}`),
-      ],
-      NetworkMode: spec.network ?? defaultNetwork,
+      Binds: plan.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readonly ? ":ro" : ""}`),
+      NetworkMode: plan.network,
       Privileged: false,
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
-      ...(spec.capabilities.length > 0 && { CapAdd: spec.capabilities }),
-      ...(workspaceGroup !== undefined && { GroupAdd: [String(workspaceGroup)] }),
+      ...(plan.capabilities.length > 0 && { CapAdd: plan.capabilities }),
+      ...(plan.groups.length > 0 && { GroupAdd: plan.groups }),
       // Swap equal to memory: the limit is a limit, not a hint to start swapping.
-      Memory: limit.memoryBytes,
-      MemorySwap: limit.memoryBytes,
-      NanoCpus: Math.round(cpus * 1e9),
-      PidsLimit: limit.pids,
+      Memory: plan.limits.memoryBytes,
+      MemorySwap: plan.limits.memoryBytes,
+      NanoCpus: Math.round(plan.limits.cpus * 1e9),
+      PidsLimit: plan.limits.pids,
     },
   };
-}
-
-/**
- * Reads Docker's multiplexed stream (8-byte frame headers: stream type, size) and writes
- * lines to the log in the order the engine sent them, stdout and stderr interleaved.
- */
-async function pumpMultiplexed(stream: Readable, log: LogWriter): Promise<void> {
-  // An over-long line is cut where no secret is split (the masking writer says where).
-  const cutPoint = (text: string) => log.cutPoint?.(text) ?? text.length;
-  const out = createLineSplitter((line) => log.line("out", line), cutPoint);
-  const err = createLineSplitter((line) => log.line("err", line), cutPoint);
-  let buffer: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
-    while (buffer.length >= 8) {
-      const size = buffer.readUInt32BE(4);
-      if (buffer.length < 8 + size) break;
-      const payload = buffer.subarray(8, 8 + size);
-      (buffer[0] === 2 ? err : out).push(payload);
-      buffer = buffer.subarray(8 + size);
-    }
-  }
-  out.end();
-  err.end();
 }

@@ -27,12 +27,37 @@ export interface TaskLaunch {
    * only once this resolves true: the attempt's claim is stored. False: it never begins.
    */
   gate?: Promise<boolean>;
+  /** The run's node, for executors that place work on one of several (all of a run's tasks share its workspace). */
+  placement?: RunPlacement;
+  /**
+   * Why the work has not begun yet ("waiting for a node: ..."), shown as the task's reason
+   * while it waits; undefined once it has begun.
+   */
+  waiting?(reason: string | undefined): void;
+}
+
+/**
+ * Where a run's work goes on an executor with several nodes: every task on the node that took
+ * the run's first one, since they share its workspace.
+ */
+export interface RunPlacement {
+  /**
+   * The node the run is pinned to; undefined when this task is the first to be placed, which
+   * must then call `placed` or `unplaced`. Waits while another task of the run is being placed.
+   */
+  claim(signal?: AbortSignal): Promise<string | undefined>;
+  /** A task of the run was given this node: it is recorded, and tasks waiting to be placed go there. */
+  placed(node: string): Promise<void>;
+  /** The first task ended without a node: the next task to start places the run. */
+  unplaced(): void;
 }
 
 export interface TaskExit {
   exitCode: number | null;
   /** A sentence for people when the task did not succeed ("threw: ...", "exited with code 2"). */
   reason?: string;
+  /** It never began: still waiting for this when it was stopped ("waiting for a node: ..."), said with a timeout. */
+  waitingFor?: string;
 }
 
 export interface TaskHandle {
@@ -62,8 +87,11 @@ export interface AttachOptions {
   stored: LineCounts;
 }
 
+/** The executors an attempt can be stored under (task_attempts.executor). */
+export type ExecutorKind = "run" | "container" | "swarm";
+
 export interface Executor {
-  readonly kind: "run" | "container";
+  readonly kind: ExecutorKind;
   /** A new, unique reference for an attempt, known before it starts. */
   reference(launch: Omit<TaskLaunch, "ref" | "env" | "log">): string;
   start(launch: TaskLaunch): TaskHandle;

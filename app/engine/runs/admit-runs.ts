@@ -39,12 +39,12 @@ export async function admitInTransaction(ctx: EngineContext, tx: DbOrTx, keys: r
   const now = ctx.now();
   const superseded: RunKey[] = [];
   for (const { run, by } of decision!.supersede) {
-    if (await cancelQueued(tx, run, `superseded by ${runName(by, run)}`, now)) superseded.push(run);
+    if (await cancelQueued(tx, run, `superseded by ${runName(by, run)}`, now, ctx.node.id)) superseded.push(run);
   }
   const cancelled: Admitted["cancelled"] = [];
   for (const { run, by } of decision!.cancel) {
     const reason = `superseded by ${runName(by, run)}`;
-    if (await requestCancel(tx, run, reason, now)) cancelled.push({ run, reason });
+    if (await requestCancel(tx, run, reason, now, ctx.node.id)) cancelled.push({ run, reason });
   }
   const started = await admitQueued(tx, decision!.admit, { nodeId: ctx.node.id, leaseExpiresAt: ctx.leaseUntil() }, now);
   return { started, superseded, cancelled };

@@ -17,10 +17,10 @@ export async function cancelRun(ctx: EngineContext, key: RunKey, by?: string): P
     if (!row) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
     if (isFinalRunState(row.state)) throw new ConflictError(`run ${key.run} of ${key.namespace}/${key.id} has already ended (${row.state})`);
     if (row.state === "queued" || row.state === "pending") {
-      await cancelQueued(tx, key, reason, ctx.now());
+      await cancelQueued(tx, key, reason, ctx.now(), ctx.node.id);
       return { ended: true, concurrencyKey: row.concurrencyKey };
     }
-    await requestCancel(tx, key, reason, ctx.now());
+    await requestCancel(tx, key, reason, ctx.now(), ctx.node.id);
     return { ended: false, concurrencyKey: row.concurrencyKey };
   });
   if (outcome.ended) {

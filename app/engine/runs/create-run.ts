@@ -141,10 +141,10 @@ export async function createRun(
     const { paused } = await getSystemState(tx);
     // The common case: nothing to wait for, so the run is stored running (one commit).
     if (!paused && groupKey === null) {
-      const run = await insertRun(tx, key, newRun, ctx.now(), { nodeId: ctx.node.id, leaseExpiresAt: ctx.leaseUntil() });
+      const run = await insertRun(tx, key, newRun, ctx.now(), { nodeId: ctx.node.id, leaseExpiresAt: ctx.leaseUntil() }, ctx.node.id);
       return { run, admitted: undefined };
     }
-    const run = await insertRun(tx, key, newRun, ctx.now());
+    const run = await insertRun(tx, key, newRun, ctx.now(), undefined, ctx.node.id);
     const admitted: Admitted = await admitInTransaction(ctx, tx, [groupKey], paused);
     return { run, admitted };
   });

@@ -66,7 +66,7 @@ export async function startDriving(ctx: EngineContext, row: RunWithTasks, recove
 
 /** A run that cannot go on (its work is gone, an internal error) ends failed with its unfinished tasks, saying why. */
 async function failRun(ctx: EngineContext, key: RunKey, reason: string): Promise<void> {
-  await ctx.db.transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now()));
+  await ctx.db.transaction((tx) => endRunWithTasks(tx, key, { state: "failed", reason, taskReason: reason }, ctx.now(), ctx.node.id));
   ctx.publish("run.finished", key);
 }
 
@@ -146,10 +146,10 @@ async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
       state: "failed" as const,
       reason: "its tasks did not all end",
     };
-  const ended = run.cancelled === undefined && (await finishUncancelledRun(ctx.db, run.key, planEnd(undefined), ctx.now()));
+  const ended = run.cancelled === undefined && (await finishUncancelledRun(ctx.db, run.key, planEnd(undefined), ctx.now(), ctx.node.id));
   if (!ended) {
     const cancelled = run.cancelled ?? (await getRunRow(ctx.db, run.key))?.cancelReason ?? "cancelled";
-    await finishRun(ctx.db, run.key, planEnd(cancelled), ctx.now());
+    await finishRun(ctx.db, run.key, planEnd(cancelled), ctx.now(), ctx.node.id);
   }
   ctx.publish("run.finished", run.key);
 }

@@ -9,6 +9,7 @@ import type { TaskState } from "../../domain/states.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
 import type { TaskHandle } from "../executors/executor.ts";
 import type { IssuedToken } from "./engine-context.ts";
+import { createRunPlacement, type RunPlacementState } from "./run-placement.ts";
 
 export interface DrivenRun {
   key: RunKey;
@@ -42,11 +43,15 @@ export interface DrivenRun {
   tokenIds: string[];
   /** The run's token for ctx.objects, issued for its first run() task. */
   objectsToken?: IssuedToken;
+  /** The run's bundle token, issued for its first task whose runner fetches the bundle. */
+  bundleToken?: IssuedToken;
   /**
    * Values of extension-provided secrets (github-app-token) last handed to the run's tasks, by
    * name: in memory only, so a task's environment read again without new tokens can mask them.
    */
   providedSecrets: Map<string, string>;
+  /** The cluster node its tasks go to (they share its workspace), once its first task has one. */
+  placement: RunPlacementState;
   /** Taken over from an earlier process: tokens it issued are revoked by name. */
   recovered: boolean;
   /** Another node drives it now: this process stops writing for it. */
@@ -83,6 +88,7 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     ...(row.cancelRequestedAt && { cancelled: row.cancelReason ?? "cancelled" }),
     tokenIds: [],
     providedSecrets: new Map(),
+    placement: createRunPlacement(row.placementNode),
     recovered,
     lost: false,
     scheduling: Promise.resolve(),

@@ -10,7 +10,7 @@ import type { Resource } from "../../domain/permissions.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { LogStore } from "../../stores/logs.ts";
 import type { EventBus } from "../event-bus.ts";
-import type { Executor } from "../executors/executor.ts";
+import type { Executor, ExecutorKind } from "../executors/executor.ts";
 import type { Limiter } from "../limiter.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
@@ -29,6 +29,11 @@ export interface RunTokenIssuer {
    * pipeline alone); revoked by `revoke` when the run ends.
    */
   issue(run: RunKey, task: string, resource?: Resource | "*"): IssuedToken;
+  /**
+   * The run's bundle token (scope "bundle"): reads the run's bundle over the API and nothing
+   * else, for a runner that fetches it (a swarm service); revoked with the run's other tokens.
+   */
+  issueBundle?(run: RunKey): IssuedToken;
   revoke(ids: string[]): Promise<void>;
   /** Revokes every token issued to the run (also by an earlier process, whose ids are not known). */
   revokeRun(run: RunKey): Promise<void>;
@@ -55,7 +60,12 @@ export interface EngineOptions {
   db: Db;
   bus: EventBus;
   logs: LogStore;
-  executors: Partial<Record<"run" | "container", Executor>>;
+  /** By the kind stored with an attempt; "swarm" is there whenever Docker is, so attempts made under either setting are found again. */
+  executors: Partial<Record<ExecutorKind, Executor>>;
+  /** What runs new container() tasks (not builds, pushes or deploys): "container" (the Docker engine, the default) or "swarm". */
+  containerExecutor?: "container" | "swarm";
+  /** This server's node in the cluster the swarm executor places tasks on (undefined when its engine is none). */
+  serverNode?: () => Promise<string | undefined>;
   workspacesDir: string;
   /** Hands a new run workspace to whoever runs its tasks (the sandbox user); open to all (0777) when absent. */
   ownWorkspace?: (path: string) => Promise<void>;
@@ -131,7 +141,8 @@ export function createEngineContext(options: EngineOptions, limiter: Limiter, ho
     publish(kind, key, task) {
       options.bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
     },
-    event: (kind, key, data, task) => runEvent(kind, key, data, now(), task),
+    // Stamped with this node, so the event relay of this server passes it over (its bus has it already).
+    event: (kind, key, data, task) => ({ ...runEvent(kind, key, data, now(), task), nodeId: options.node.id }),
     leaseUntil: () => new Date(now().getTime() + options.leaseMs),
     async version(key, number) {
       const cacheKey = `${key.namespace}/${key.id}@${number}`;

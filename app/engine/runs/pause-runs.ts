@@ -25,12 +25,12 @@ export async function systemStatus(ctx: EngineContext): Promise<SystemStatus> {
 }
 
 export async function pauseRuns(ctx: EngineContext, by: string | undefined): Promise<SystemStatus> {
-  if (await ctx.db.transaction((tx) => setPaused(tx, true, by, ctx.now()))) ctx.bus.publish({ kind: "system.paused" });
+  if (await ctx.db.transaction((tx) => setPaused(tx, true, by, ctx.now(), ctx.node.id))) ctx.bus.publish({ kind: "system.paused" });
   return systemStatus(ctx);
 }
 
 export async function resumeRuns(ctx: EngineContext, by: string | undefined): Promise<SystemStatus> {
-  if (await ctx.db.transaction((tx) => setPaused(tx, false, by, ctx.now()))) {
+  if (await ctx.db.transaction((tx) => setPaused(tx, false, by, ctx.now(), ctx.node.id))) {
     ctx.bus.publish({ kind: "system.resumed" });
     await ctx.admit();
   }

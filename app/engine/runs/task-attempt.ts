@@ -5,7 +5,8 @@
 // followed to its end, or the retry delay in progress is waited out.
 import { insertEvent } from "../../db/repos/events.ts";
 import type { AttemptRow } from "../../db/repos/runs.ts";
-import { claimAttempt, endAttempt, endExecution, markTimingOut } from "../../db/repos/task-executions.ts";
+import { claimAttempt, endAttempt, endExecution, markTimingOut, noteWaiting } from "../../db/repos/task-executions.ts";
+import { recordPlacementNode } from "../../db/repos/runs.ts";
 import { formatDuration } from "../../domain/duration.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { retryAt } from "../../domain/retry-delay.ts";
@@ -13,12 +14,13 @@ import { runKeyString } from "../../domain/run-key.ts";
 import { timedOutReason, timingOutReason } from "../../domain/states.ts";
 import { maskingLogWriter, type MaskingLogWriter } from "../../stores/log-masking.ts";
 import type { LogKey } from "../../stores/logs.ts";
-import type { Executor, TaskHandle, TaskLaunch } from "../executors/executor.ts";
+import type { Executor, ExecutorKind, TaskHandle, TaskLaunch } from "../executors/executor.ts";
 import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { taskEnvironment, type TaskEnvironment } from "./task-environment.ts";
+import { recordingPlacement } from "./run-placement.ts";
 import { hasTaskFiles, type TaskFilesContext } from "../task-files/index.ts";
 
 /** The run is driven by another node now: this process stops writing for it. */
@@ -205,7 +207,7 @@ async function freshAttempt(
   const logFrom = log.size;
   if (again) log.line("gantry", `attempt ${attempt} had not started when the server stopped; starting it now`);
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
-  const executorKind = task.kind === "container" ? "container" : "run";
+  const executorKind = executorKindOf(ctx, task);
   const executor = ctx.executors[executorKind];
   const environment = executor ? await taskEnvironment(ctx, run, task) : undefined;
   let prepared = environment;
@@ -242,6 +244,9 @@ async function freshAttempt(
   let handle: TaskHandle | undefined;
   if (runnable) {
     const ready = prepared as TaskEnvironment;
+    // Work on the server itself that uses the workspace there (run() tasks, image builds): the run's cluster tasks follow it to this node.
+    const usesServerWorkspace = executorKind === "run" || (executorKind === "container" && task.container?.build !== undefined);
+    if (usesServerWorkspace && ctx.serverNode && run.placement.node === undefined) await placeOnServer(ctx, run);
     handle = executor.start({
       ...base,
       ref,
@@ -249,6 +254,7 @@ async function freshAttempt(
       ...(ready.registryAuth !== undefined && { registryAuth: ready.registryAuth }),
       log,
       gate: claiming.then((claim) => claim.status === "claimed"),
+      ...placementHooks(ctx, run, task, attempt),
     });
   }
   const claimed = await claiming.catch(async (error: unknown) => {
@@ -295,7 +301,7 @@ async function resumeAttempt(
     log.line("gantry", reason);
     return { outcome: { state: "failed", exitCode: null, reason }, ...(row.ref && executor && { ref: row.ref, executor }) };
   };
-  if (!executor) return failed(`the server restarted during this attempt and has no ${row.executor === "container" ? "Docker engine" : "run() executor"} to find it again`);
+  if (!executor) return failed(`the server restarted during this attempt and has no ${row.executor === "run" ? "run() executor" : "Docker engine"} to find it again`);
   if (!row.ref) return failed("the server restarted during this attempt");
   const prepared = await taskEnvironment(ctx, run, task, false);
   if (typeof prepared !== "string") log.addSecrets(prepared.secrets);
@@ -310,6 +316,7 @@ async function resumeAttempt(
     env: typeof prepared === "string" ? {} : prepared.env,
     workspace: run.workspace,
     log,
+    ...placementHooks(ctx, run, task, row.attempt),
   };
   const stored = await ctx.logs.lineCounts(logKeyOf(run, task), row.logFrom);
   for (let tries = 1; ; tries++) {
@@ -382,7 +389,8 @@ async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle
   run.handles.delete(task.id);
   if (ctx.stopped) throw new EngineStoppedError();
   if (run.cancelled !== undefined) return { state: "cancelled", exitCode: exit.exitCode, reason: "run cancelled" };
-  if (timingOut) return { state: "failed", exitCode: exit.exitCode, reason: timedOutReason(timeoutMs!) };
+  // Work that never began says what it waited for ("timed out after 5m, still waiting for a node: ...").
+  if (timingOut) return { state: "failed", exitCode: exit.exitCode, reason: `${timedOutReason(timeoutMs!)}${exit.waitingFor ? `, still ${log.mask(exit.waitingFor)}` : ""}` };
   if (exit.exitCode === 0) return { state: "successful", exitCode: 0, reason: null };
   // A thrown error's message may quote a secret too.
   return { state: "failed", exitCode: exit.exitCode, reason: log.mask(exit.reason ?? `exited with code ${exit.exitCode}`) };
@@ -393,4 +401,37 @@ async function endWithoutAttempt(ctx: EngineContext, run: DrivenRun, task: TaskS
   await endExecution(ctx.db, run.key, task.id, { state: "cancelled", reason }, ctx.now(), ctx.event("task.finished", run.key, { state: "cancelled", reason }, task.id));
   run.states.set(task.id, "cancelled");
   ctx.publish("task.finished", run.key, task.id);
+}
+
+/** Plain container() tasks go to the configured container executor; image builds, pushes and deploys stay on the server's Docker engine. */
+function executorKindOf(ctx: EngineContext, task: TaskSpec): ExecutorKind {
+  if (task.kind !== "container") return "run";
+  const plain = !task.container?.build && !task.container?.push && !task.container?.deploy;
+  return plain && ctx.containerExecutor === "swarm" && ctx.executors.swarm ? "swarm" : "container";
+}
+
+/** What an executor that places work on nodes needs: the run's node, and where to say why the work waits. */
+function placementHooks(ctx: EngineContext, run: DrivenRun, task: TaskSpec, attempt: number): Pick<TaskLaunch, "placement" | "waiting"> {
+  // One note at a time, in order: a note that work began must not be overtaken by the wait before it.
+  let notes = Promise.resolve();
+  return {
+    placement: recordingPlacement(run.placement, (node) => recordPlacementNode(ctx.db, run.key, node)),
+    waiting(reason) {
+      notes = notes
+        .then(() => noteWaiting(ctx.db, run.key, task.id, attempt, reason ?? null))
+        .then((noted) => {
+          if (noted) ctx.publish("task.waiting_for_node", run.key, task.id);
+        })
+        .catch((error: unknown) => {
+          if (!ctx.stopped) console.error(`task ${task.id} of ${runKeyString(run.key)}: noting why it waits failed:`, error);
+        });
+    },
+  };
+}
+
+/** Places the run on the server's own cluster node (when the server's engine is one). */
+async function placeOnServer(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  const node = await ctx.serverNode!().catch(() => undefined);
+  if (node === undefined || run.placement.node !== undefined) return;
+  await recordingPlacement(run.placement, (at) => recordPlacementNode(ctx.db, run.key, at)).placed(node);
 }

@@ -6,6 +6,7 @@ import { isProvidedSecret, tokenProviderFor } from "../../domain/github-token.ts
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
+import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { inputsEnv } from "../../domain/run-inputs.ts";
@@ -76,11 +77,25 @@ async function providedSecret(ctx: EngineContext, run: DrivenRun, name: string, 
   return { value: stored ?? "" };
 }
 
+export interface TaskEnvironmentOptions {
+  /**
+   * The task's runner fetches the bundle over the API (a runner in a swarm service, see
+   * executors/runner-service.ts): a run() task (or autoApprove) gets the run's bundle token.
+   */
+  bundleToken?: boolean;
+}
+
 /**
  * The task's environment, or the reason it cannot start. With `issueTokens: false` (a task
  * re-attached after a restart) no new token is made: only the secrets, to mask its output.
  */
-export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: TaskSpec, issueTokens = true): Promise<TaskEnvironment | string> {
+export async function taskEnvironment(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  issueTokens = true,
+  options: TaskEnvironmentOptions = {},
+): Promise<TaskEnvironment | string> {
   const env: Record<string, string> = { ...run.spec.variables };
   const secrets: string[] = [];
   for (const [name, value] of Object.entries(task.env)) {
@@ -129,6 +144,25 @@ export async function taskEnvironment(ctx: EngineContext, run: DrivenRun, task: 
     }
     env[OBJECTS_TOKEN_ENV] = run.objectsToken.secret;
     secrets.push(run.objectsToken.secret);
+  }
+  if (options.bundleToken && task.kind !== "container") {
+    if (!ctx.tokens?.issueBundle) return "this server cannot issue bundle tokens, which a runner that fetches its bundle needs";
+    // One per run, for its bundle alone (a fork's run too: it is the run's own code); the runner
+    // takes it out of the env. Awaited: the runner may start on another node at once.
+    if (!run.bundleToken) {
+      run.bundleToken = ctx.tokens.issueBundle(run.key);
+      run.tokenIds.push(run.bundleToken.id);
+    }
+    const token = run.bundleToken;
+    try {
+      await token.stored;
+    } catch (error) {
+      // The next task asks for a new one.
+      if (run.bundleToken === token) run.bundleToken = undefined;
+      return `the run's bundle token could not be stored: ${(error as Error).message}`;
+    }
+    env[BUNDLE_TOKEN_ENV] = token.secret;
+    secrets.push(token.secret);
   }
   // The API token acts with the pipeline's rights, which code from a fork must not get.
   if (task.injectApiToken && ctx.tokens && !run.noSecrets) {

@@ -10,7 +10,7 @@ import { replaceTaskFindings } from "../../db/repos/findings.ts";
 import { formatBytes } from "../../domain/bytes.ts";
 import { failureReason, parseSarif, SarifError, scanSummary } from "../../domain/sarif.ts";
 import { openContained, OutsideRootError } from "../../stores/contained-path.ts";
-import { CONTAINER_WORKSPACE } from "../executors/docker.ts";
+import { CONTAINER_WORKSPACE } from "../executors/container-plan.ts";
 import type { StepResult, TaskFilesContext } from "./index.ts";
 
 /** The largest report read: a scanner's output, but written by pipeline code. */

@@ -1,5 +1,7 @@
 // How to start the task runner (from source it is its own file; inside the compiled
-// binary the binary re-executes itself with a hidden command) and how it is told to go.
+// binary the binary re-executes itself with a hidden command), how it is told to go, and,
+// in fetch mode (no bundle file at hand: a runner in a swarm service), where its bundle is
+// and how it reports a thrown error without a parent to read a result file.
 
 const compiled = import.meta.url.includes("$bunfs") || import.meta.path.startsWith("/$bunfs");
 
@@ -9,6 +11,25 @@ export const TASK_RUNNER_COMMAND = "__task-runner";
 export const GO = "go";
 /** A gated runner's exit code when it was told not to run the task. */
 export const TASK_RUNNER_NOT_STARTED = 75;
+
+/**
+ * Fetch mode (`--fetch` instead of a bundle path and a result file): the bundle's URL, the
+ * run's bundle token and the bundle's sha256 come in these variables, never on the command
+ * line; the runner takes them out of its environment before any pipeline code runs.
+ */
+export const BUNDLE_URL_ENV = "GANTRY_BUNDLE_URL";
+export const BUNDLE_TOKEN_ENV = "GANTRY_BUNDLE_TOKEN";
+export const BUNDLE_SHA256_ENV = "GANTRY_BUNDLE_SHA256";
+
+/** A fetch-mode runner's exit code when it could not fetch (or verify) its bundle: the task never ran. */
+export const BUNDLE_UNAVAILABLE = 76;
+
+/**
+ * How a fetch-mode runner reports why it failed, having no result file a parent reads: its
+ * last stderr line is this marker and the TaskRunnerResult as JSON. The exit code stays the
+ * outcome; the line only adds the reason (see executors/runner-service.ts, runnerExit).
+ */
+export const RESULT_MARKER = "::gantry-result::";
 
 export function taskRunnerCommand(): string[] {
   if (compiled) return [process.execPath, TASK_RUNNER_COMMAND];

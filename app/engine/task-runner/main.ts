@@ -1,29 +1,44 @@
-// Entry of the Bun process that executes one run() task: imports the version's bundle,
-// calls the task's function with its context, reports a thrown error, exits.
+// Entry of the Bun process that executes one run() task: imports the version's bundle (or,
+// in fetch mode, downloads it from the API first), calls the task's function with its
+// context, reports a thrown error, exits.
 // Kept tiny: its start-up time is the overhead every run() task pays, which is why it
 // uses Bun's own APIs and no node: built-ins (loading node:fs and node:util costs ~7 ms).
 import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { GO, TASK_RUNNER_NOT_STARTED } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, RESULT_MARKER, TASK_RUNNER_NOT_STARTED } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
+import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
 
-export interface TaskRunnerArgs {
-  bundle: string;
+export type TaskRunnerArgs = {
   task: string;
   attempt: number;
-  resultFile: string;
   workdir?: string;
   /** Wait for "go" on stdin before calling the task's function. */
   gated?: boolean;
-}
+} & (
+  | { bundle: string; resultFile: string }
+  /**
+   * Fetch mode: the bundle comes from the API (BUNDLE_URL_ENV, BUNDLE_TOKEN_ENV and
+   * BUNDLE_SHA256_ENV in the environment), and a thrown error is reported as the last line
+   * on stderr (RESULT_MARKER), there being no parent process to read a result file.
+   */
+  | { fetch: true }
+);
 
-
-/** The outcome the runner leaves in its result file when the function throws. */
+/** The outcome the runner leaves in its result file (fetch mode: its RESULT_MARKER line) when it fails. */
 export interface TaskRunnerResult {
   error: string;
+  /** Fetch mode: the bundle could not be fetched, so no task code ran (exit code BUNDLE_UNAVAILABLE). */
+  bundle?: true;
+}
+
+/** Where the runner says why it failed: its result file, or (fetch mode) its last stderr line. */
+async function report(args: TaskRunnerArgs, result: TaskRunnerResult): Promise<void> {
+  if ("resultFile" in args) await Bun.write(args.resultFile, JSON.stringify(result));
+  else writeError(`${RESULT_MARKER}${JSON.stringify(result)}`);
 }
 
 /** Runs the task; resolves with the exit code once the runner should end (see exitAfterOutput). */
@@ -35,6 +50,15 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
   // pipeline code runs, so it is neither in ctx.env nor inherited by what the task spawns.
   const objectsToken = process.env[OBJECTS_TOKEN_ENV];
   delete process.env[OBJECTS_TOKEN_ENV];
+  // So are the bundle's URL, token and sha256 in fetch mode (taken now, fetched below).
+  const fetcher = "fetch" in args ? await import("./bundle-fetch.ts") : undefined;
+  let source: BundleSource | Error = new Error("no bundle source");
+  try {
+    if (fetcher) source = fetcher.takeBundleSource();
+  } catch (error) {
+    source = error as Error;
+  }
+  delete process.env[BUNDLE_TOKEN_ENV];
   // The attempt's deadline (when it has a timeout) tells a timeout's SIGTERM from a cancel's.
   const deadline = process.env[DEADLINE_ENV];
   delete process.env[DEADLINE_ENV];
@@ -56,9 +80,24 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     process.exit(137);
   }, 1000).unref();
 
+  let bundle: string;
+  if ("bundle" in args) bundle = args.bundle;
+  else {
+    try {
+      if (!fetcher || source instanceof Error) throw source;
+      bundle = (await fetcher.fetchBundle(source)).path;
+    } catch (error) {
+      // No task code ran: the exit code says so, the reason goes where a parent-less runner reports.
+      const message = (error as Error).message;
+      writeError(`gantry: ${message}`);
+      await report(args, { error: message, bundle: true });
+      return exitAfterOutput(BUNDLE_UNAVAILABLE);
+    }
+  }
+
   try {
     registerSdkModule();
-    const module = await import(args.bundle);
+    const module = await import(bundle);
     const task = module.default?.tasks?.[args.task];
     // An approval gate's autoApprove runs as a run() task does.
     const fn = task?.kind === "run" ? task.fn : task?.kind === "approval" ? task.autoApprove : undefined;
@@ -110,8 +149,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
             .join("\n")
         : message;
     writeError(stack);
-    const result: TaskRunnerResult = { error: message };
-    await Bun.write(args.resultFile, JSON.stringify(result));
+    await report(args, { error: message });
     return exitAfterOutput(1);
   }
 }
@@ -147,15 +185,34 @@ function format(parts: unknown[]): string {
   return parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
 }
 
-/** Reads runner arguments from argv: [--gated] <bundle> <task> <attempt> <result-file> [workdir]. */
+const TASK_RUNNER_USAGE = "usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n       task-runner [--gated] --fetch <task> <attempt> [workdir]";
+
+/**
+ * Reads runner arguments from argv: [--gated] <bundle> <task> <attempt> <result-file> [workdir],
+ * or in fetch mode [--gated] --fetch <task> <attempt> [workdir] (the bundle's URL and token in the environment).
+ */
 export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
-  const gated = argv[0] === "--gated";
-  const [bundle, task, attempt, resultFile, workdir] = gated ? argv.slice(1) : argv;
-  if (!bundle || !task || !attempt || !resultFile) {
-    process.stderr.write("usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n");
+  let rest = argv;
+  const flag = (name: string) => {
+    if (rest[0] !== name) return false;
+    rest = rest.slice(1);
+    return true;
+  };
+  const gated = flag("--gated");
+  const fetching = flag("--fetch");
+  const usage = (): never => {
+    process.stderr.write(`${TASK_RUNNER_USAGE}\n`);
     process.exit(2);
+  };
+  const options = { ...(gated && { gated }) };
+  if (fetching) {
+    const [task, attempt, workdir, extra] = rest;
+    if (!task || !attempt || extra !== undefined) return usage();
+    return { fetch: true, task, attempt: Number(attempt), ...(workdir && { workdir }), ...options };
   }
-  return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }), ...(gated && { gated }) };
+  const [bundle, task, attempt, resultFile, workdir] = rest;
+  if (!bundle || !task || !attempt || !resultFile) return usage();
+  return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }), ...options };
 }
 
 if (import.meta.main) process.exitCode = await runTask(parseRunnerArgv(process.argv.slice(2)));

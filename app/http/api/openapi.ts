@@ -361,6 +361,14 @@ export const API_ROUTES: RouteDoc[] = [
   },
   {
     method: "get",
+    path: "/pipelines/{ns}/{id}/runs/{run}/bundle",
+    summary:
+      "The bundle of the run's version (text/javascript), the code its run() tasks import, checked against the version's sha256 first (x-checksum-sha256; a corrupted one is a 409). For the run's own bundle token (a runner in a swarm service fetches it) or pipelines:read; 404 once pruned",
+    auth: true,
+    success: 200,
+  },
+  {
+    method: "get",
     path: "/pipelines/{ns}/{id}/caches",
     summary: "The pipeline's cache entries, most recently used first: { caches: [{ key, size, sha256, run, createdAt, lastUsedAt }], totalBytes, maxBytes (GANTRY_CACHE_MAX_BYTES) } (pipelines:read)",
     auth: true,

@@ -27,7 +27,7 @@ const RENDER_EVERY_MS = 250;
 const TICK_MS = 5_000;
 /** The most a page waits for Docker when there is no earlier answer at all. */
 const DOCKER_WAIT_MS = 50;
-const RELEVANT = /^(run|task|pipeline|extension|system|approval)\./;
+const RELEVANT = /^(run|task|pipeline|extension|system|approval|node)\./;
 
 /**
  * Docker's health without slowing the page: an engine that hangs takes 2 s to say so, so

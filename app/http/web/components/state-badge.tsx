@@ -1,6 +1,6 @@
 // A run or task state as a labelled badge: colour for the eye, text and a symbol for
 // everyone else (colour alone is never the only signal). A running task's phase (retrying,
-// timing out) takes the place of its state's words.
+// waiting for a node, timing out) takes the place of its state's words.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { RunState, TaskPhase, TaskState } from "../../../domain/states.ts";
 
@@ -20,6 +20,7 @@ export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
 
 export const PHASE_SYMBOL: Record<TaskPhase, string> = {
   retrying: "↻",
+  "waiting for a node": "○",
   "timing out": "◷",
 };
 
@@ -27,7 +28,7 @@ export const PHASE_SYMBOL: Record<TaskPhase, string> = {
 export function StateBadge({ state, phase }: { state: RunState | TaskState; phase?: TaskPhase | undefined }) {
   if (phase) {
     return (
-      <span class={`badge state-${state} phase-${phase.replace(" ", "-")}`}>
+      <span class={`badge state-${state} phase-${phase.replaceAll(" ", "-")}`}>
         <span aria-hidden="true">{PHASE_SYMBOL[phase]}</span> {phase}
       </span>
     );

@@ -1,0 +1,97 @@
+// What the other servers on the database do, told to this server's bus: the relay follows the
+// events table (ids only grow, so "after the last id seen" misses nothing) and publishes each
+// event another node wrote, marked remote. Live pages re-render on those; anything that acts on
+// a message leaves remote ones to the server that wrote them.
+import type { Db } from "../db/client.ts";
+import { latestEventId, listEvents, type EventRow } from "../db/repos/events.ts";
+import type { BusMessage, EventBus } from "./event-bus.ts";
+
+/** How often the events table is looked at: a page shows another server's change within about this. */
+export const RELAY_POLL_MS = 300;
+/** Events read per query; a longer backlog is read in several at once. */
+const BATCH = 500;
+
+/**
+ * Stored kinds after which another server changed subscriptions (a pipeline file's triggers,
+ * the API's). Its bus said "subscriptions.changed"; here it is said again, so this server's
+ * extensions get the subscriptions too (a schedule keeps firing when that server stops).
+ */
+const SUBSCRIPTION_KINDS: ReadonlySet<string> = new Set(["pipeline.version_added", "pipeline.removed", "subscription.created", "subscription.deleted"]);
+
+export interface EventRelay {
+  stop(): void;
+}
+
+export interface EventRelayOptions {
+  db: Db;
+  bus: EventBus;
+  /** This server's node: events it stamped are its own (its bus told them already). */
+  nodeId: string;
+  pollMs?: number;
+}
+
+/**
+ * The bus message of a stored event. Events without a node (settings and other admin changes)
+ * may be this server's own: they are relayed anyway, which costs a page one more render.
+ */
+export function relayedMessage(row: EventRow): BusMessage {
+  const source = row.kind.startsWith("source.") && typeof row.data.source === "string" ? row.data.source : undefined;
+  return {
+    kind: row.kind,
+    ...(row.namespace !== null && { namespace: row.namespace }),
+    ...(row.pipelineId !== null && { pipeline: row.pipelineId }),
+    ...(row.runId !== null && { run: row.runId }),
+    ...(row.taskId !== null && { task: row.taskId }),
+    ...(source !== undefined && { source }),
+    remote: true,
+  };
+}
+
+/** Starts following from the newest event now (what happened before is in the pages' first render). */
+export async function startEventRelay(options: EventRelayOptions): Promise<EventRelay> {
+  const { db, bus, nodeId } = options;
+  const pollMs = options.pollMs ?? RELAY_POLL_MS;
+  let after = await latestEventId(db);
+  let stopped = false;
+  let failing = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const poll = async () => {
+    for (;;) {
+      const rows = await listEvents(db, { after, limit: BATCH });
+      let subscriptionsChanged = false;
+      for (const row of rows) {
+        after = row.id;
+        if (row.nodeId === nodeId) continue;
+        bus.publish(relayedMessage(row));
+        if (SUBSCRIPTION_KINDS.has(row.kind)) subscriptionsChanged = true;
+      }
+      // Once per batch: the extension host reads all subscriptions again on it.
+      if (subscriptionsChanged) bus.publish({ kind: "subscriptions.changed", remote: true });
+      if (rows.length < BATCH || stopped) return;
+    }
+  };
+
+  const tick = async () => {
+    try {
+      await poll();
+      failing = false;
+    } catch (error) {
+      // Said once per outage, not three times a second.
+      if (!failing && !stopped) console.error("event relay: reading the events table failed:", error);
+      failing = true;
+    }
+    if (!stopped) {
+      timer = setTimeout(() => void tick(), pollMs);
+      timer.unref();
+    }
+  };
+  timer = setTimeout(() => void tick(), pollMs);
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
