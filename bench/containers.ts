@@ -2,7 +2,7 @@
 // same container, and a 20-container fan-out. Prints figures; goals are in bench/README.md.
 // Needs a Docker engine with local/busybox:latest (scripts/provision-test-env.sh); never pulls.
 // Usage: bun bench/containers.ts [--quick]
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -27,6 +27,8 @@ const ONE: PipelineKey = { namespace: "default", id: "bench-containers-one" };
 const FAN: PipelineKey = { namespace: "default", id: "bench-containers-fanout" };
 
 const { root, pipelinesDir } = benchRoot("containers");
+// The sandbox user imports pipeline code from here (as in bench/engine.ts).
+chmodSync(root, 0o755);
 
 const task = `container({ image: ${JSON.stringify(IMAGE)}, command: ${JSON.stringify(COMMAND)}, network: "none", pull: "never" })`;
 writeFileSync(
