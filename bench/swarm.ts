@@ -41,14 +41,8 @@ const { docker } = createDockerClient(process.env.GANTRY_DOCKER_HOST);
 const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string }; ServerVersion?: string };
 const joined = info.Swarm?.LocalNodeState !== "active";
 if (joined) await docker.swarmInit({ ListenAddr: "127.0.0.1:2377", AdvertiseAddr: "127.0.0.1" });
-
 // Two servers' worth of dependencies on separate data: the Docker executor and the swarm one.
-const onDocker = await createDeps(benchConfig(dockerRoot.root, dockerRoot.pipelinesDir, { GANTRY_MAX_PARALLEL_TASKS: String(FANOUT) }));
-const onSwarm = await createDeps(benchConfig(swarmRoot.root, swarmRoot.pipelinesDir, { GANTRY_EXECUTOR: "swarm", GANTRY_MAX_PARALLEL_TASKS: String(FANOUT) }));
-for (const deps of [onDocker, onSwarm]) {
-  const failed = (await deps.loader.scan()).filter((outcome) => "issues" in outcome);
-  if (failed.length > 0) throw new Error(`the bench's pipelines did not load: ${JSON.stringify(failed)}`);
-}
+const servers: Deps[] = [];
 
 /** The same container through the Engine API directly: create, start, wait, remove. */
 async function bareContainer(): Promise<number> {
@@ -67,7 +61,7 @@ async function bareJob(): Promise<number> {
   const service = await docker.createService({
     Name: name,
     Labels: { [BENCH_LABEL]: "true" },
-    TaskTemplate: { ContainerSpec: { Image: IMAGE, Command: ["true"] }, RestartPolicy: { Condition: "none" } },
+    TaskTemplate: { ContainerSpec: { Image: IMAGE, Command: ["true"], Labels: { [BENCH_LABEL]: "true" } }, RestartPolicy: { Condition: "none" } },
     Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
   } as unknown as Docker.CreateServiceOptions);
   for (;;) {
@@ -88,6 +82,14 @@ async function series(label: string, sample: () => Promise<number>): Promise<num
 }
 
 try {
+  const onDocker = await createDeps(benchConfig(dockerRoot.root, dockerRoot.pipelinesDir, { GANTRY_MAX_PARALLEL_TASKS: String(FANOUT) }));
+  servers.push(onDocker);
+  const onSwarm = await createDeps(benchConfig(swarmRoot.root, swarmRoot.pipelinesDir, { GANTRY_EXECUTOR: "swarm", GANTRY_MAX_PARALLEL_TASKS: String(FANOUT) }));
+  servers.push(onSwarm);
+  for (const deps of servers) {
+    const failed = (await deps.loader.scan()).filter((outcome) => "issues" in outcome);
+    if (failed.length > 0) throw new Error(`the bench's pipelines did not load: ${JSON.stringify(failed)}`);
+  }
   console.log(`gantry swarm executor benchmark — ${cpus().length} cores, bun ${Bun.version}, Docker engine ${info.ServerVersion}${quick ? " (quick)" : ""}`);
   for (let i = 0; i < WARMUP; i++) {
     await bareContainer();
@@ -112,14 +114,17 @@ try {
   console.log(`  bare, ${FANOUT} replicated jobs at once        ${ms(bareFanMs)}`);
   console.log(`  gantry ${FANOUT}-task run, swarm executor      ${ms(fan)}   (ratio ${(fan / bareFanMs).toFixed(2)})`);
 } finally {
-  for (const deps of [onDocker, onSwarm] as Deps[]) {
+  for (const deps of servers) {
     await deps.orchestrator.idle();
     deps.database.close();
   }
   const services = await docker.listServices({ filters: { label: [`${BENCH_LABEL}=true`] } });
   const ours = (await Promise.all([ONE, FAN].map((key) => docker.listServices({ filters: { label: [`${GANTRY_LABELS.pipeline}=${key.id}`] } })))).flat();
   for (const service of [...services, ...ours]) await docker.getService(service.ID).remove().catch(() => undefined);
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=true`] } });
+  // A removed service's task containers linger (stopped) for a while: this bench's go now.
+  const containers = (
+    await Promise.all([`${BENCH_LABEL}=true`, ...[ONE, FAN].map((key) => `${GANTRY_LABELS.pipeline}=${key.id}`)].map((label) => docker.listContainers({ all: true, filters: { label: [label] } })))
+  ).flat();
   for (const container of containers) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
   if (joined) {
     await Bun.sleep(1000);
