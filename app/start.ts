@@ -10,7 +10,6 @@ import { createHooksReceiver, MAX_HOOK_BODY_BYTES } from "./http/hooks/receiver.
 import { revokeRunTokens } from "./db/repos/tokens.ts";
 import { unfinishedRunKeys } from "./db/repos/runs.ts";
 import type { PruneResult } from "./engine/janitor.ts";
-import { nodeIdProblem } from "./engine/node-identity.ts";
 import { startEventRelay } from "./engine/event-relay.ts";
 
 export interface RunningGantry {
@@ -31,6 +30,11 @@ export interface RunningGantry {
   /** What the start-up prune removed, and whether Docker answered. */
   pruned: PruneResult;
   /**
+   * Settles with the reason if another process claims this server's node id (this one went
+   * without a heartbeat for the lease): its engine has stopped; stop the server.
+   */
+  lost: Promise<string>;
+  /**
    * Stops serving. Runs in flight are left to the next start (containers keep running and
    * are taken back), or with `cancelRuns` cancelled and waited for.
    */
@@ -41,27 +45,44 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   // A bad proxy entry would otherwise surface on the first login; say so before serving.
   parseTrustedProxies(config.trustedProxies);
   const deps = await createDeps(config, options);
-  // Before anything is done as this node: another live server may be it (a shared data dir's node-id).
-  const taken = await nodeIdProblem(deps.db, deps.orchestrator.nodeId, { leaseMs: config.leaseMs, now: deps.now });
+  // Before anything is done as this node: the id is claimed, so no other server is this node
+  // while this one runs (servers sharing a data dir, and so its node-id, would drive runs twice).
+  const taken = await deps.orchestrator.claimNode();
   if (taken) {
     deps.database.close();
     throw new ConfigError(taken);
   }
+  // Should a later step fail, what had started stops again, the last first, down to the node's
+  // heartbeat and claim (so a restart need not wait for the id) and the database.
+  const started: (() => unknown)[] = [() => deps.database.close(), () => deps.orchestrator.shutdown("detach")];
+  try {
+    return await serve(config, deps, started);
+  } catch (error) {
+    for (const stop of started.reverse()) await Promise.resolve().then(stop).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Promise<RunningGantry> {
   // What other servers on the database do reaches this one's live pages (from now on).
   const relay = await startEventRelay({ db: deps.db, bus: deps.bus, nodeId: deps.orchestrator.nodeId });
+  started.push(() => relay.stop());
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live
   // on; those of unfinished runs stay for the engine to take back.
   await revokeRunTokens(deps.db, deps.now(), await unfinishedRunKeys(deps.db));
   // Containers of ended runs (and any other left-over) go; those of unfinished runs stay. Docker may be down, that's fine.
   const pruned = await deps.janitor.prune();
   deps.janitor.start(config.pruneIntervalMs);
+  started.push(() => deps.janitor.stop());
   const bootstrap = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
   // The first-start link carries a one-time code tied to the bootstrap token, never the token.
   const loginCode = bootstrap && (await createLoginCode(deps.db, bootstrap.id, deps.now()));
   await deps.loader.scan();
   deps.loader.watch();
+  started.push(() => deps.loader.close());
   // Git sources sync in the background: a slow or unreachable remote never holds up the start.
   await deps.sources.start(config.sources);
+  started.push(() => deps.sources.close());
   const app = createServer(deps);
   const server = Bun.serve({
     port: config.port,
@@ -70,6 +91,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
     fetch: (request, srv) => app.fetch(request, { server: srv }),
   });
+  started.push(() => server.stop(true));
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
   const url = config.publicUrl?.replace(/\/$/, "") ?? `http://${host?.includes(":") ? `[${host}]` : host}:${server.port}`;
   deps.urls.api = url;
@@ -77,6 +99,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const { resumed: runsResumed } = await deps.orchestrator.start();
   // Extensions start once pipelines (and so their subscriptions) are loaded, and once the
   // API's URL is known (container extensions are told where to call back).
+  started.push(() => deps.extensions.stop());
   await deps.extensions.start();
   // Then what gantry.toml pins and is not installed at that version: in the background, as a
   // slow or unreachable registry must not hold up the start (a failure is logged). stop()
@@ -85,6 +108,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
   const pinsApplied = deps.extensionInstaller
     .applyConfigPins(config.extensionVersions, stopPins.signal)
     .catch((error) => console.error("gantry.toml [extension_versions] not applied:", error));
+  started.push(() => (stopPins.abort(), pinsApplied));
   const hooksApp = createHooksReceiver(deps.extensions, MAX_HOOK_BODY_BYTES, {
     db: deps.db,
     secret: (name) => deps.secrets.resolveGlobal(name),
@@ -106,6 +130,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
     ...(loginCode && { loginUrl: `${url}/login?code=${loginCode.code}` }),
     runsResumed,
     pruned,
+    lost: deps.orchestrator.lost,
     async stop(stopOptions = {}) {
       relay.stop();
       await deps.loader.close();

@@ -18,6 +18,7 @@ import m15 from "./0015_environments.sql" with { type: "text" };
 import m16 from "./0016_environment_namespaces.sql" with { type: "text" };
 import m17 from "./0017_run_placement_node.sql" with { type: "text" };
 import m18 from "./0018_events_node.sql" with { type: "text" };
+import m19 from "./0019_node_instance.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -39,4 +40,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0016_environment_namespaces", when: 1796595550302, breakpoints: true, sql: m16 },
   { tag: "0017_run_placement_node", when: 1796597908610, breakpoints: true, sql: m17 },
   { tag: "0018_events_node", when: 1796597916311, breakpoints: true, sql: m18 },
+  { tag: "0019_node_instance", when: 1796599569231, breakpoints: true, sql: m19 },
 ];

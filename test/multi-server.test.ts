@@ -1,14 +1,17 @@
 // Several `gantry serve` processes on one database and one data dir (each its own
 // GANTRY_NODE_ID): a run driven by one shows live on the other's pages with its logs; killed
 // with kill -9, the other takes the run over once the lease lapses and ends it, no task run
-// beyond its retries; a schedule starts one run per tick whatever the number of servers, and
-// goes on when one of them dies; a second server under a live server's node id is refused.
+// beyond its retries; a schedule starts one run per tick whatever the number of servers, goes
+// on when one of them dies, and goes when its file goes back to an old version; a second
+// server under a live server's node id is refused, also when both start at the same moment,
+// and a server whose id another process took over stops.
 import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, readSse, startGantryProcess, startRun, waitFor, waitForLog, waitForRun, type GantryProcess, type RunJson, type SseMessage } from "./helpers/gantry.ts";
 import { REPO_ROOT, sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 import { webLogin } from "./helpers/web.ts";
+import { openDatabase } from "../app/db/client.ts";
 
 setDefaultTimeout(60_000);
 
@@ -43,6 +46,21 @@ const STEPS = `${HEADER}export default definePipeline({ id: "ms-steps", tasks: {
 const schedule = (id: string, trigger: string) => `${HEADER}export default definePipeline({ id: "${id}", triggers: [${trigger}], tasks: { tick: run(async (ctx) => ctx.log("tick")) } });\n`;
 
 type Api = GantryProcess["api"];
+interface EventJson {
+  id: number;
+  kind: string;
+  pipeline: string | null;
+  data: Record<string, unknown>;
+}
+/** The event log from `after` on, every page of it. */
+async function eventsOf(api: Api, after = 0): Promise<EventJson[]> {
+  const all: EventJson[] = [];
+  for (;;) {
+    const { events } = (await (await api(`/events?after=${all.at(-1)?.id ?? after}&limit=1000`)).json()) as { events: EventJson[] };
+    all.push(...events);
+    if (events.length < 1000) return all;
+  }
+}
 const runsOf = async (api: Api, pipeline: string): Promise<RunJson[]> =>
   ((await (await api(`/pipelines/default/${pipeline}/runs?limit=100`)).json()) as { runs: RunJson[] }).runs.sort((a, b) => a.id - b.id);
 
@@ -63,13 +81,14 @@ async function readUntil(stream: AsyncGenerator<SseMessage>, match: (message: Ss
 const stateOf = (html: string, task: string) => new RegExp(`id="status-${task}"[^>]*><span class="badge state-(\\w+)"`).exec(html)?.[1];
 
 describe("servers sharing a database and a data dir", () => {
+  const dataDir = tempDir("gantry-data-");
+  const pipelinesDir = tempDir("gantry-pipelines-");
+  const env = (node: string) => ({ GANTRY_NODE_ID: node, GANTRY_LEASE_TIMEOUT: "3s", GANTRY_KILL_GRACE: "1s", GANTRY_EXTENSIONS_DIR: join(REPO_ROOT, "extensions") });
+
   it("show each other's runs live, take over a killed server's run, and start one run per scheduled tick", async () => {
-    const dataDir = tempDir("gantry-data-");
-    const pipelinesDir = tempDir("gantry-pipelines-");
     writeFile(join(pipelinesDir, "ms-steps.ts"), STEPS);
     writeFile(join(pipelinesDir, "ms-cron.ts"), schedule("ms-cron", `cron("*/2 * * * * *")`));
     writeFile(join(pipelinesDir, "ms-interval.ts"), schedule("ms-interval", `interval("2s")`));
-    const env = (node: string) => ({ GANTRY_NODE_ID: node, GANTRY_LEASE_TIMEOUT: "3s", GANTRY_KILL_GRACE: "1s", GANTRY_EXTENSIONS_DIR: join(REPO_ROOT, "extensions") });
     const start = async (node: string) => {
       const server = await startGantryProcess({ dataDir, pipelinesDir, env: env(node) });
       servers.push(server);
@@ -109,10 +128,32 @@ describe("servers sharing a database and a data dir", () => {
     expect(Date.now() - released).toBeLessThan(3_000);
     await waitForLog(b.api, "default/ms-steps", started.id, "two", new RegExp(`two attempt 1 on ${a.url}`));
 
+    // A file's trigger changed and changed back: both servers load each edit, and the one that
+    // loads the old content second replaces no subscription and adds no version. It still drops
+    // the changed trigger (the other server's load told it), so no server fires it any more.
+    const revert = join(pipelinesDir, "ms-revert.ts");
+    const loadedBy = async (content: string, version: number) => {
+      const after = (await eventsOf(b.api)).at(-1)?.id ?? 0;
+      writeFile(revert, content);
+      const loads = async () => (await eventsOf(b.api, after)).filter((event) => event.pipeline === "ms-revert" && /^pipeline\.(version_added|loaded)$/.test(event.kind));
+      await waitFor(async () => (await loads()).length >= 2, 10_000, `ms-revert v${version} loaded by both servers`);
+      expect((await loads()).map((event) => event.data.version)).toEqual([version, version]);
+    };
+    await loadedBy(schedule("ms-revert", `interval("1h")`), 1);
+    await loadedBy(schedule("ms-revert", `interval("2s")`), 2);
+    await loadedBy(schedule("ms-revert", `interval("1h")`), 1);
+    // Past the relay's look at the events; then two seconds' ticks would show within 4.5 s.
+    await Bun.sleep(1_000);
+    const reverted = Date.now();
+
     // Both servers up for three ticks of each schedule at least.
     await Bun.sleep(Math.max(0, bothUpFrom + 6_200 - Date.now()));
     const within = (runs: RunJson[]) => runs.filter((run) => Date.parse(run.createdAt) > bothUpFrom + 500);
     const bothUp = { cron: within(await runsOf(b.api, "ms-cron")), interval: within(await runsOf(b.api, "ms-interval")) };
+    await Bun.sleep(Math.max(0, reverted + 4_500 - Date.now()));
+    expect((await runsOf(b.api, "ms-revert")).filter((run) => Date.parse(run.createdAt) > reverted)).toEqual([]);
+    // Servers firing one tick meet at its delivery id as a matter of course: not logged as duplicates.
+    expect((await eventsOf(b.api)).filter((event) => event.kind === "delivery.duplicate")).toEqual([]);
 
     // kill -9 A mid-task: B takes the run over once A's lease lapses, and ends it.
     const killedAt = Date.now();
@@ -155,6 +196,46 @@ describe("servers sharing a database and a data dir", () => {
     }
     rmSync(join(pipelinesDir, "ms-cron.ts"));
     rmSync(join(pipelinesDir, "ms-interval.ts"));
+    rmSync(revert);
     await b.stop();
+  });
+
+  it("started at the same moment under one node id: exactly one runs, the other is refused; one whose id is taken later stops", async () => {
+    // A fresh id, and the id of the server killed above (its process is gone): each claimed by two at once.
+    const attempts = ["server-c", "server-c", "server-a", "server-a"].map((node) =>
+      startGantryProcess({ dataDir, pipelinesDir, env: env(node) }).then(
+        (server) => (servers.push(server), { node, server }),
+        (error: Error) => ({ node, refused: error.message }),
+      ),
+    );
+    const outcomes = await Promise.all(attempts);
+    for (const node of ["server-c", "server-a"]) {
+      const mine = outcomes.filter((outcome) => outcome.node === node);
+      const running = mine.flatMap((outcome) => ("server" in outcome ? [outcome.server] : []));
+      const refused = mine.flatMap((outcome) => ("refused" in outcome ? [outcome.refused] : []));
+      expect(running).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toContain("exited early (2)");
+      expect(refused[0]).toContain(`node id ${node} is in use by a running server (pid ${running[0]!.proc.pid}`);
+      // The one that runs serves, and still holds its id a few heartbeats on.
+      expect((await running[0]!.api("/system")).status).toBe(200);
+    }
+    await Bun.sleep(2_000);
+    const running = outcomes.flatMap((outcome) => ("server" in outcome ? [outcome.server] : []));
+    for (const server of running) expect(server.proc.exitCode).toBeNull();
+
+    // Should another process take the id over all the same (this one went without a heartbeat
+    // for the lease), the server finds out at its next heartbeat and stops, exit 1.
+    const database = await openDatabase(`file:${join(dataDir, "gantry.db")}`);
+    try {
+      await database.client.execute({ sql: "update nodes set instance = 'another-process' where id = 'server-c'", args: [] });
+    } finally {
+      database.close();
+    }
+    const robbed = running.find((server) => server.output().includes("node:      server-c"))!;
+    expect(await Promise.race([robbed.proc.exited, Bun.sleep(5_000).then(() => "still running")])).toBe(1);
+    expect(robbed.output()).toContain("node id server-c was claimed by another server");
+    expect(robbed.output()).toContain("gantry: FATAL: another server holds this node id now; stopping");
+    for (const server of running) if (server !== robbed) await server.stop();
   });
 });

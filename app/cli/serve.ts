@@ -73,16 +73,19 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (node) console.log(`  executor:  swarm (container tasks as services; this engine is node ${node})`);
     else console.warn("  executor:  swarm, but this engine is in no swarm: container tasks fail until it is a manager of one (docker swarm init)");
   }
-  await new Promise<void>((resolve) => {
+  const lost = await new Promise<string | undefined>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: stopping (container tasks keep running and are taken back on the next start)`);
-      resolve();
+      resolve(undefined);
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
+    void gantry.lost.then(resolve);
   });
+  // Another server runs as this node now: this one drives nothing any more (the engine said why), and stops.
+  if (lost) console.error("\ngantry: FATAL: another server holds this node id now; stopping (servers sharing a data dir need a GANTRY_NODE_ID each)");
   await gantry.stop();
   // Everything is stopped and the database closed; an idle keep-alive socket (the Docker
   // engine's) would otherwise hold the process for another five seconds.
-  process.exit(0);
+  process.exit(lost ? 1 : 0);
 }

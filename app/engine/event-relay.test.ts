@@ -63,4 +63,13 @@ describe("event relay", () => {
     expect(heard.map((message) => message.kind)).toEqual(["pipeline.version_added", "subscription.created", "subscriptions.changed"]);
     expect(heard.every((message) => message.remote)).toBe(true);
   });
+
+  it("says subscriptions changed after a file went back to content already stored (its triggers are the old ones again)", async () => {
+    heard.length = 0;
+    // What the other server's loader writes then: the stored version is current again, no version is added.
+    await insertEvent(database.db, { kind: "pipeline.loaded", namespace: "default", pipelineId: "nightly", data: { version: 1 }, at: new Date() });
+    await waitForHeard(2);
+    await Bun.sleep(60);
+    expect(heard.map((message) => message.kind)).toEqual(["pipeline.loaded", "subscriptions.changed"]);
+  });
 });

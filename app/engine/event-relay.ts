@@ -1,7 +1,6 @@
-// What the other servers on the database do, told to this server's bus: the relay follows the
-// events table (ids only grow, so "after the last id seen" misses nothing) and publishes each
-// event another node wrote, marked remote. Live pages re-render on those; anything that acts on
-// a message leaves remote ones to the server that wrote them.
+// What the other servers on the database do, told to this server's bus: every event another
+// node wrote (the table's ids only grow, so "after the last id seen" misses nothing), marked
+// remote. Live pages re-render on those; what acts on a message leaves remote ones alone.
 import type { Db } from "../db/client.ts";
 import { latestEventId, listEvents, type EventRow } from "../db/repos/events.ts";
 import type { BusMessage, EventBus } from "./event-bus.ts";
@@ -12,11 +11,12 @@ export const RELAY_POLL_MS = 300;
 const BATCH = 500;
 
 /**
- * Stored kinds after which another server changed subscriptions (a pipeline file's triggers,
- * the API's). Its bus said "subscriptions.changed"; here it is said again, so this server's
- * extensions get the subscriptions too (a schedule keeps firing when that server stops).
+ * Whether another server may have changed subscriptions with this event: any of a pipeline
+ * (a file's triggers are replaced on each load, also one back at content already stored, and a
+ * pipeline deleted or renamed takes its triggers along) or of a subscription. Its bus said
+ * "subscriptions.changed"; here it is said again, so this server's extensions read them too.
  */
-const SUBSCRIPTION_KINDS: ReadonlySet<string> = new Set(["pipeline.version_added", "pipeline.removed", "subscription.created", "subscription.deleted"]);
+const changesSubscriptions = (kind: string) => kind.startsWith("pipeline.") || kind.startsWith("subscription.");
 
 export interface EventRelay {
   stop(): void;
@@ -64,9 +64,9 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
         after = row.id;
         if (row.nodeId === nodeId) continue;
         bus.publish(relayedMessage(row));
-        if (SUBSCRIPTION_KINDS.has(row.kind)) subscriptionsChanged = true;
+        if (changesSubscriptions(row.kind)) subscriptionsChanged = true;
       }
-      // Once per batch: the extension host reads all subscriptions again on it.
+      // Once per batch: the extension host reads all subscriptions again on it (one query).
       if (subscriptionsChanged) bus.publish({ kind: "subscriptions.changed", remote: true });
       if (rows.length < BATCH || stopped) return;
     }

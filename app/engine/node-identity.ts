@@ -1,39 +1,51 @@
-// This server's node id: GANTRY_NODE_ID, or one kept in its data dir. A restarted server is the
-// same node and takes back the runs it left in flight at once, without waiting for their leases
-// to lapse. Servers sharing a data dir each need their own GANTRY_NODE_ID.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// This server's node id (GANTRY_NODE_ID, or one kept in its data dir) and the claim on it made
+// first thing at start: one process at a time holds an id, so two servers can never drive the
+// same runs under one id. A restarted server takes its id, and the runs left in flight, back.
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
-import { getNode } from "../db/repos/nodes.ts";
+import { claimNode, getNode, type NodeRow } from "../db/repos/nodes.ts";
+import { createFileOnce } from "../stores/create-once.ts";
 import type { EngineNode } from "./runs/engine-context.ts";
 
 const NODE_ID_PATTERN = /^node-[a-z0-9]{8,32}$/;
 
 export function loadNodeId(dataDir: string): string {
   const file = join(dataDir, "node-id");
-  if (existsSync(file)) {
-    const id = readFileSync(file, "utf8").trim();
-    if (NODE_ID_PATTERN.test(id)) return id;
-    throw new Error(`${file} does not hold a node id (expected node- and 8 to 32 of a-z 0-9); remove it to make a new one`);
-  }
-  const id = `node-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  // "wx": two servers starting at once on one data dir must not each keep an id of their own.
-  try {
-    writeFileSync(file, `${id}\n`, { mode: 0o644, flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return loadNodeId(dataDir);
-  }
-  return id;
+  // Created whole or not at all: two servers starting at once on one data dir share one id (and one of them is refused).
+  const text = existsSync(file) ? readFileSync(file, "utf8") : createFileOnce(file, `node-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}\n`, 0o644);
+  const id = text.trim();
+  if (NODE_ID_PATTERN.test(id)) return id;
+  throw new Error(`${file} does not hold a node id (expected node- and 8 to 32 of a-z 0-9); remove it to make a new one`);
 }
 
-/** This server as a node: the configured id (GANTRY_NODE_ID), else the data dir's. */
+/** This server as a node: the configured id (GANTRY_NODE_ID), else the data dir's, with an instance of its own. */
 export function engineNode(dataDir: string, version: string, configuredId?: string): EngineNode {
-  return { id: configuredId ?? loadNodeId(dataDir), hostname: hostname(), pid: process.pid, version };
+  return {
+    id: configuredId ?? loadNodeId(dataDir),
+    hostname: hostname(),
+    pid: process.pid,
+    version,
+    instance: crypto.randomUUID(),
+    pidScope: pidScope(),
+  };
 }
 
-/** Whether a process of this machine is alive: one we may not signal is, a zombie (killed, not yet reaped by its parent) is not. */
+/**
+ * Where this process's pid means something: the boot of the machine and the pid namespace
+ * (containers have their own, where the server is often pid 1). "" when it cannot be told
+ * (not Linux): a holder's pid is then never taken as a sign of anything.
+ */
+export function pidScope(): string {
+  try {
+    return `${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}/${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return "";
+  }
+}
+
+/** Whether a process of this pid namespace is alive: one we may not signal is, a zombie (killed, not yet reaped by its parent) is not. */
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -44,31 +56,50 @@ function processAlive(pid: number): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
   } catch {
-    // No /proc here (or the process went meanwhile): the signal's answer stands.
-    return existsSync(`/proc/${pid}`) || process.platform !== "linux";
+    // Gone meanwhile.
+    return existsSync(`/proc/${pid}`);
   }
 }
 
+export interface NodeClaimOptions {
+  leaseMs: number;
+  now: () => Date;
+  /** How often a holder is looked at while it is watched for a heartbeat. */
+  watchPollMs?: number;
+}
+
 /**
- * Why this server may not start as `node`, or undefined when it may: another server that is
- * alive holds the id (two servers sharing a data dir, and so its node-id file, would drive the
- * same runs twice). A server killed on this machine is not alive, so its restart goes on at once;
- * one on another machine is watched for a heartbeat (a third of the lease) before it is believed gone.
+ * Claims `node.id` for this process (see claimNode), or says why it may not: another live
+ * server holds it. Free at once when nobody holds it, its holder stopped cleanly or its
+ * heartbeat is older than the lease, or its holder was a process of this pid namespace that
+ * is gone (a kill -9 and restart). Otherwise the holder is watched for a heartbeat (every
+ * third of the lease): one that beats is alive and keeps the id; one that does not is taken
+ * over, and should it wake up, its next heartbeat finds the id gone and it stops.
  */
-export async function nodeIdProblem(db: Db, nodeId: string, options: { leaseMs: number; now: () => Date; watchPollMs?: number }): Promise<string | undefined> {
-  const node = { id: nodeId, hostname: hostname(), pid: process.pid };
-  const row = await getNode(db, node.id);
-  if (!row || row.stoppedAt !== null) return undefined;
-  // The same process (servers started and stopped in one process, as tests do).
-  if (row.hostname === node.hostname && row.pid === node.pid) return undefined;
-  if (options.now().getTime() - row.heartbeatAt.getTime() >= options.leaseMs) return undefined;
-  const problem = `node id ${node.id} is in use by a running server (pid ${row.pid} on ${row.hostname}, its heartbeat ${row.heartbeatAt.toISOString()}): servers that share a data dir need a GANTRY_NODE_ID each`;
-  if (row.hostname === node.hostname) return processAlive(row.pid) ? problem : undefined;
+export async function claimNodeId(db: Db, node: EngineNode, options: NodeClaimOptions): Promise<string | undefined> {
+  const lapsedBefore = () => new Date(options.now().getTime() - options.leaseMs);
+  const claim = (from?: NodeRow) => claimNode(db, node, options.now(), { lapsedBefore: lapsedBefore(), ...(from && { from }) });
+  if (await claim()) return undefined;
+  let held = await getNode(db, node.id);
+  if (!held) return (await claim()) ? undefined : problem(node.id, held);
+  if (node.pidScope !== "" && held.pidScope === node.pidScope && !processAlive(held.pid)) {
+    if (await claim(held)) return undefined;
+    // Another server restarting at the same moment got it first: watched like any holder.
+    held = (await getNode(db, node.id)) ?? held;
+  }
   const until = Date.now() + Math.min(options.leaseMs, options.leaseMs / 3 + 2_000);
   while (Date.now() < until) {
     await Bun.sleep(options.watchPollMs ?? 500);
     const now = await getNode(db, node.id);
-    if (now && now.stoppedAt === null && now.heartbeatAt.getTime() !== row.heartbeatAt.getTime()) return problem;
+    if (now && (now.instance !== held.instance || now.heartbeatAt.getTime() !== held.heartbeatAt.getTime() || now.stoppedAt !== null)) {
+      // It beat (alive), or it stopped meanwhile (free).
+      return (await claim()) ? undefined : problem(node.id, now);
+    }
   }
-  return undefined;
+  return (await claim(held)) ? undefined : problem(node.id, (await getNode(db, node.id)) ?? held);
+}
+
+function problem(id: string, holder: NodeRow | undefined): string {
+  const who = holder ? ` (pid ${holder.pid} on ${holder.hostname}, its heartbeat ${holder.heartbeatAt.toISOString()})` : "";
+  return `node id ${id} is in use by a running server${who}: servers that share a data dir need a GANTRY_NODE_ID each`;
 }

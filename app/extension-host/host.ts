@@ -227,7 +227,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
           return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false };
         } catch (error) {
           if (!(error instanceof DuplicateDeliveryError)) throw error;
-          await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: error.runId });
+          // A schedule's tick fired by every server meets here as a matter of course: not news for the event log.
+          if (!opts.deliveryId?.startsWith("schedule:")) {
+            await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: error.runId });
+          }
           return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true };
         }
       }

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import { assertContained, makeContainedFolder, openContained } from "./contained-path.ts";
 import { createS3ArtifactStore } from "./artifact-store-s3.ts";
+import { sweepStaleTemp } from "./stale-temp.ts";
 
 /** A key is not a key of this store, or the backend failed (with the backend's words, never a credential). */
 export class ArtifactStoreError extends Error {
@@ -105,9 +106,6 @@ async function* chunksOf(handle: FileHandle): AsyncGenerator<Uint8Array> {
   }
 }
 
-/** A temp file untouched this long was left by a crash: nothing writes or reads it any more. */
-const STALE_TEMP_MS = 24 * 3_600_000;
-
 /**
  * The private temp folder of the store (0700, like the rest of <data>/artifacts). Files a
  * crash left are removed; fresh ones stay, since another store on the same data dir (a CLI
@@ -120,11 +118,7 @@ export function prepareTempDir(dataDir: string): string {
   const temp = join(root, ".tmp");
   assertContained(root, temp);
   mkdirSync(temp, { recursive: true, mode: 0o700 });
-  const cutoff = Date.now() - STALE_TEMP_MS;
-  for (const name of readdirSync(temp)) {
-    const stats = lstatSync(join(temp, name), { throwIfNoEntry: false });
-    if (stats && stats.mtimeMs < cutoff) rmSync(join(temp, name), { recursive: true, force: true });
-  }
+  sweepStaleTemp(temp);
   return temp;
 }
 

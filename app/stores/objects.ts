@@ -2,7 +2,7 @@
 // written evicted) and per run (expired once `runExpiry` later runs of the pipeline exist).
 // Rows hold the metadata; the bytes are files under `dir`, named by a hash of the key, so
 // no key can name a path outside that folder, and no symlink planted there is followed out of it.
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Db } from "../db/client.ts";
 import { deleteObject, expireRunObjects, getObject, listObjects, putObject, type ObjectPlace, type ObjectRow } from "../db/repos/objects.ts";
@@ -14,6 +14,7 @@ import { objectKeyProblem } from "../domain/object-keys.ts";
 import type { PipelineKey } from "../domain/pipeline-key.ts";
 import type { RunKey } from "../domain/run-key.ts";
 import { assertContained, makeContainedFolder, openContained } from "./contained-path.ts";
+import { sweepStaleTemp } from "./stale-temp.ts";
 
 export type ObjectScope = { kind: "pipeline"; pipeline: PipelineKey } | { kind: "run"; run: RunKey };
 
@@ -63,9 +64,6 @@ const info = (row: ObjectRow): ObjectInfo => ({
   updatedAt: row.updatedAt,
 });
 
-/** An upload's temp file untouched this long was left by a crash. */
-const STALE_TEMP_MS = 3_600_000;
-
 const sha256Hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
 
 export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
@@ -73,13 +71,8 @@ export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
   const now = options.now ?? (() => new Date());
   const tempDir = join(dir, ".tmp");
   mkdirSync(tempDir, { recursive: true });
-  // Left over by a crash mid-upload: never renamed into place, so nothing refers to them. Only
-  // old ones go: another server sharing the data dir may be writing the fresh ones.
-  const cutoff = Date.now() - STALE_TEMP_MS;
-  for (const name of readdirSync(tempDir)) {
-    const stats = lstatSync(join(tempDir, name), { throwIfNoEntry: false });
-    if (stats && stats.mtimeMs < cutoff) rmSync(join(tempDir, name), { recursive: true, force: true });
-  }
+  // Uploads a crash cut off.
+  sweepStaleTemp(tempDir);
 
   const placeOf = (scope: ObjectScope): ObjectPlace =>
     scope.kind === "pipeline"

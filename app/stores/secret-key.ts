@@ -1,8 +1,9 @@
 // The secret store's key: GANTRY_SECRET_KEY (32 bytes as base64 or hex), or a key generated
 // into <data>/secret-key (0600) on first start. AES-256-GCM via Web Crypto, with the secret's
 // scope and name as additional data so a ciphertext cannot be moved to another secret.
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createFileOnce } from "./create-once.ts";
 
 export class SecretKeyError extends Error {
   override name = "SecretKeyError";
@@ -45,19 +46,10 @@ export function loadKeyFile(dataDir: string, name: string): Uint8Array<ArrayBuff
   if (existsSync(file)) return decodeKey(readFileSync(file, "utf8"), file);
   const raw = crypto.getRandomValues(new Uint8Array(32));
   mkdirSync(dataDir, { recursive: true });
-  // Written whole under a name of its own, then linked in place (which fails if the name is
-  // taken): servers starting at once on one data dir all end up with the one key that won.
-  const partial = `${file}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  writeFileSync(partial, `${Buffer.from(raw).toString("base64")}\n`, { mode: 0o600, flag: "wx" });
-  try {
-    linkSync(partial, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return decodeKey(readFileSync(file, "utf8"), file);
-  } finally {
-    rmSync(partial, { force: true });
-  }
-  return raw;
+  // Servers starting at once on one data dir all end up with the one key that won.
+  const text = `${Buffer.from(raw).toString("base64")}\n`;
+  const stored = createFileOnce(file, text, 0o600);
+  return stored === text ? raw : decodeKey(stored, file);
 }
 
 /** The configured key, or the data dir's key file, created (0600) when neither exists. */

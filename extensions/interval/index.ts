@@ -43,6 +43,11 @@ const stateKey = (subscription: Subscription<Params>) => `last:${subscription.id
 
 const subscribed = (subscription: Subscription<Params>, api: Api) => api.subscriptions().some((current) => current.id === subscription.id);
 
+/** The last tick of the cadence from `last` that is due by `now` (at least one interval after `last`). */
+export function missedTick(last: number, every: number, now: number): number {
+  return last + every * Math.floor((now - last) / every);
+}
+
 /** Fires at `due` (epoch ms), then keeps the cadence from there without drifting. */
 function schedule(subscription: Subscription<Params>, api: Api, due: number): void {
   const every = subscription.params.everyMs;
@@ -84,10 +89,13 @@ export default defineExtension<Config, Params>({
       schedule(subscription, api, now + every);
       await api.setState(stateKey(subscription), String(now));
     } else if (now - last >= every) {
-      // One run stands in for every interval that passed while the server was down.
+      // One run stands in for every interval that passed while the server was down. Its tick
+      // is the last one due, not now: servers starting together meet at one tick (and one run)
+      // and keep one cadence from it.
+      const tick = missedTick(last, every, now);
       api.log(`${subscription.namespace}/${subscription.pipeline}: ${formatDuration(now - last)} since the last run; running once now`);
-      schedule(subscription, api, now + every);
-      void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)} (missed tick)`, new Date(now));
+      schedule(subscription, api, tick + every);
+      void fireSchedule(api, subscription, stateKey(subscription), `interval ${formatDuration(every)} (missed tick)`, new Date(tick));
     } else {
       // Back within the interval: keep the old cadence.
       schedule(subscription, api, last + every);

@@ -1,10 +1,10 @@
-// Nodes and their leases: a node registers itself, renews the leases on the runs and
-// tasks it drives with each heartbeat, claims runs whose lease lapsed (or that its own
-// previous process left), and lets its leases go when it stops.
-import { and, count, eq, inArray } from "drizzle-orm";
+// Nodes and their leases: a node claims its id, renews the leases on the runs and tasks it
+// drives with each heartbeat (while it still holds the id), claims runs whose lease lapsed
+// (or that its own previous process left), and lets its leases go when it stops.
+import { and, count, eq, inArray, isNotNull, lt, or } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { events, nodes, runs, taskExecutions } from "../schema/index.ts";
-import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
+import { runKeyOf, runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { runEvent } from "./events.ts";
 import { claimableRuns, runWhere } from "./runs.ts";
 
@@ -15,6 +15,10 @@ export interface NodeInfo {
   hostname: string;
   pid: number;
   version: string;
+  /** This process's random instance: the id is held under it. */
+  instance: string;
+  /** Where its pid means something (see nodes.pidScope). */
+  pidScope: string;
 }
 
 export async function getNode(db: Db, id: string): Promise<NodeRow | undefined> {
@@ -22,32 +26,84 @@ export async function getNode(db: Db, id: string): Promise<NodeRow | undefined> 
   return row;
 }
 
-/** Records that a node (re)started, with its event. */
-export async function registerNode(db: Db, node: NodeInfo, now: Date): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx
+/**
+ * Takes the node id for this process, with a node.started event, only while it is free: no
+ * row yet, its holder stopped cleanly, its heartbeat older than `lapsedBefore`, or held by
+ * this very instance; with `from`, also while it still holds exactly what was seen then (a
+ * holder found dead, or watched without a heartbeat). One statement decides, so of servers
+ * claiming at once exactly one gets it. True when it did.
+ */
+export async function claimNode(db: Db, node: NodeInfo, now: Date, free: { lapsedBefore: Date; from?: Pick<NodeRow, "instance" | "heartbeatAt"> }): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { from } = free;
+    const claimed = await tx
       .insert(nodes)
       .values({ ...node, startedAt: now, heartbeatAt: now })
-      .onConflictDoUpdate({ target: nodes.id, set: { hostname: node.hostname, pid: node.pid, version: node.version, startedAt: now, heartbeatAt: now, stoppedAt: null } });
+      .onConflictDoUpdate({
+        target: nodes.id,
+        set: { hostname: node.hostname, pid: node.pid, version: node.version, instance: node.instance, pidScope: node.pidScope, startedAt: now, heartbeatAt: now, stoppedAt: null },
+        setWhere: or(
+          isNotNull(nodes.stoppedAt),
+          lt(nodes.heartbeatAt, free.lapsedBefore),
+          eq(nodes.instance, node.instance),
+          from && and(eq(nodes.instance, from.instance), eq(nodes.heartbeatAt, from.heartbeatAt)),
+        ),
+      })
+      .returning({ id: nodes.id });
+    if (claimed.length === 0) return false;
     await tx.insert(events).values({ kind: "node.started", data: { node: node.id, hostname: node.hostname, pid: node.pid, version: node.version }, at: now, nodeId: node.id });
+    return true;
   });
 }
 
-/** The node is alive: its heartbeat and every lease it holds move on to `until`. */
-export async function renewLeases(db: Db, nodeId: string, now: Date, until: Date): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.update(nodes).set({ heartbeatAt: now }).where(eq(nodes.id, nodeId));
-    await tx.update(runs).set({ leaseExpiresAt: until }).where(and(eq(runs.nodeId, nodeId), eq(runs.state, "running")));
-    await tx.update(taskExecutions).set({ leaseExpiresAt: until }).where(and(eq(taskExecutions.nodeId, nodeId), eq(taskExecutions.state, "running")));
+/**
+ * The node is alive: its heartbeat and every lease it holds move on to `until`, only while
+ * this instance holds the id. False when another process took the id over: nothing renewed.
+ */
+export async function renewLeases(db: Db, node: Pick<NodeInfo, "id" | "instance">, now: Date, until: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const held = await tx
+      .update(nodes)
+      .set({ heartbeatAt: now })
+      .where(and(eq(nodes.id, node.id), eq(nodes.instance, node.instance)))
+      .returning({ id: nodes.id });
+    if (held.length === 0) return false;
+    await tx.update(runs).set({ leaseExpiresAt: until }).where(and(eq(runs.nodeId, node.id), eq(runs.state, "running")));
+    await tx.update(taskExecutions).set({ leaseExpiresAt: until }).where(and(eq(taskExecutions.nodeId, node.id), eq(taskExecutions.state, "running")));
+    return true;
   });
 }
 
-/** A node stopping cleanly: its leases lapse now, so another node may take its runs at once. */
-export async function releaseNode(db: Db, nodeId: string, now: Date): Promise<void> {
+/** Keys looked up per query (each is three terms of an OR). */
+const OWNER_CHUNK = 200;
+
+/** The node each of these runs is driven by now, by runKeyString (a run that no longer exists is left out). */
+export async function runOwners(db: Db, keys: readonly RunKey[]): Promise<Map<string, string | null>> {
+  const owners = new Map<string, string | null>();
+  for (let start = 0; start < keys.length; start += OWNER_CHUNK) {
+    const rows = await db
+      .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, nodeId: runs.nodeId })
+      .from(runs)
+      .where(or(...keys.slice(start, start + OWNER_CHUNK).map((key) => runWhere(key))));
+    for (const row of rows) owners.set(runKeyString(runKeyOf(row)), row.nodeId);
+  }
+  return owners;
+}
+
+/**
+ * A node stopping cleanly: its leases lapse now, so another node may take its runs at once.
+ * Only while this instance holds the id (one that lost it leaves the new holder's alone).
+ */
+export async function releaseNode(db: Db, node: Pick<NodeInfo, "id" | "instance">, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(nodes).set({ heartbeatAt: now, stoppedAt: now }).where(eq(nodes.id, nodeId));
-    await tx.update(runs).set({ leaseExpiresAt: now }).where(and(eq(runs.nodeId, nodeId), eq(runs.state, "running")));
-    await tx.update(taskExecutions).set({ leaseExpiresAt: now }).where(and(eq(taskExecutions.nodeId, nodeId), eq(taskExecutions.state, "running")));
+    const held = await tx
+      .update(nodes)
+      .set({ heartbeatAt: now, stoppedAt: now })
+      .where(and(eq(nodes.id, node.id), eq(nodes.instance, node.instance)))
+      .returning({ id: nodes.id });
+    if (held.length === 0) return;
+    await tx.update(runs).set({ leaseExpiresAt: now }).where(and(eq(runs.nodeId, node.id), eq(runs.state, "running")));
+    await tx.update(taskExecutions).set({ leaseExpiresAt: now }).where(and(eq(taskExecutions.nodeId, node.id), eq(taskExecutions.state, "running")));
   });
 }
 

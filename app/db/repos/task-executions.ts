@@ -126,6 +126,13 @@ export async function endAttempt(
   final: { change: ExecutionChange; event: NewEvent } | { retryAt: Date | null; event: NewEvent },
 ): Promise<void> {
   await db.transaction(async (tx) => {
+    // Only while the node recording it (the event's) still drives the run: one whose lease
+    // lapsed leaves alone what the node that took the run over records of this attempt.
+    const writer = final.event.nodeId;
+    if (writer) {
+      const [run] = await tx.select({ nodeId: runs.nodeId }).from(runs).where(runWhere(key)).limit(1);
+      if (run && run.nodeId !== writer) return;
+    }
     await tx
       .update(taskAttempts)
       .set({ state: end.state, exitCode: end.exitCode, reason: end.reason, logTo: end.logTo, endedAt: end.now })
@@ -231,4 +238,10 @@ export async function attemptsOf(db: DbOrTx, key: RunKey, execution: ExecutionWi
     .from(taskAttempts)
     .where(and(attemptsWhere({ ...key, run: execution.reusedFrom }), eq(taskAttempts.taskId, execution.taskId)))
     .orderBy(taskAttempts.attempt);
+}
+
+/** The executor each attempt of a run's tasks was stored under, by "<task>#<attempt>". */
+export async function attemptExecutors(db: Db, key: RunKey): Promise<Map<string, AttemptRow["executor"]>> {
+  const rows = await db.select({ taskId: taskAttempts.taskId, attempt: taskAttempts.attempt, executor: taskAttempts.executor }).from(taskAttempts).where(attemptsWhere(key));
+  return new Map(rows.map((row) => [`${row.taskId}#${row.attempt}`, row.executor]));
 }

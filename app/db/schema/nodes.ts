@@ -7,6 +7,16 @@ export const nodes = sqliteTable("nodes", {
   hostname: text().notNull(),
   pid: integer().notNull(),
   version: text().notNull(),
+  /**
+   * The process holding the id: a random value each start picks. The id is claimed with it,
+   * and a heartbeat under another instance changes nothing (that server lost the id).
+   */
+  instance: text().notNull().default(""),
+  /**
+   * Where `pid` means something: the machine's boot and the pid namespace ("" when unknown).
+   * A holder in this process's scope whose pid is gone is dead, and its id free at once.
+   */
+  pidScope: text().notNull().default(""),
   startedAt: integer({ mode: "timestamp_ms" }).notNull(),
   heartbeatAt: integer({ mode: "timestamp_ms" }).notNull(),
   /** Set when the node stopped cleanly. */

@@ -164,7 +164,8 @@ async function afterRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
   // The run has ended and said so; its clean-up only holds up idle().
   ctx.finishing++;
   try {
-    await run.objectsToken?.stored.catch(() => undefined);
+    // Stored before they are revoked, or the revocation would miss them.
+    await Promise.all([run.objectsToken?.stored.catch(() => undefined), run.bundleToken?.stored.catch(() => undefined)]);
     if (run.tokenIds.length > 0) await ctx.tokens?.revoke(run.tokenIds).catch(() => undefined);
     // Tokens an earlier process issued to the run are known only by their names.
     if (run.recovered) await ctx.tokens?.revokeRun(run.key).catch(() => undefined);

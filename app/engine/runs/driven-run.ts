@@ -7,7 +7,7 @@ import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { TaskState } from "../../domain/states.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
-import type { TaskHandle } from "../executors/executor.ts";
+import type { ExecutorKind, TaskHandle } from "../executors/executor.ts";
 import type { IssuedToken } from "./engine-context.ts";
 import { createRunPlacement, type RunPlacementState } from "./run-placement.ts";
 
@@ -102,6 +102,27 @@ export function stopTasks(run: DrivenRun, graceMs: number): void {
   for (const handle of run.handles.values()) handle.stop(graceMs);
   for (const wake of run.retryWaits) wake();
   for (const wake of run.gateWaits.values()) wake();
+}
+
+/**
+ * Another node drives the run now (this one's lease lapsed while it stalled): nothing more is
+ * written for it here, and the work only this process could follow (run() tasks in its
+ * sandbox, image builds, pushes, deploys) is stopped, as a cancel would stop it; the new owner
+ * fails and retries those attempts. Containers and swarm services go on: the new owner found
+ * them again by their names. `executors`: each attempt's stored executor, by "<task>#<attempt>".
+ */
+export function letGoOfRun(run: DrivenRun, graceMs: number, executors: ReadonlyMap<string, ExecutorKind>): void {
+  run.lost = true;
+  for (const [taskId, handle] of run.handles) {
+    const task = run.spec.tasks.find((candidate) => candidate.id === taskId);
+    const executor = executors.get(`${taskId}#${run.attempts.get(taskId) ?? 0}`);
+    const followedElsewhere = executor === "swarm" || (executor === "container" && !task?.container?.build && !task?.container?.push && !task?.container?.deploy);
+    if (!followedElsewhere) handle.stop(graceMs);
+  }
+  for (const wake of run.retryWaits) wake();
+  for (const wake of run.gateWaits.values()) wake();
+  // Its driving ends here (nothing is recorded of its end: that is the new owner's).
+  run.finish();
 }
 
 export const workspacePath = (workspacesDir: string, key: RunKey) => join(workspacesDir, key.namespace, key.id, String(key.run));

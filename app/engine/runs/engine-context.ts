@@ -54,6 +54,10 @@ export interface EngineNode {
   hostname: string;
   pid: number;
   version: string;
+  /** Random, one per process: the id is claimed and heartbeats are made under it. */
+  instance: string;
+  /** Where `pid` means something (the boot and pid namespace), "" when unknown. */
+  pidScope: string;
 }
 
 export interface EngineOptions {
@@ -64,6 +68,8 @@ export interface EngineOptions {
   executors: Partial<Record<ExecutorKind, Executor>>;
   /** What runs new container() tasks (not builds, pushes or deploys): "container" (the Docker engine, the default) or "swarm". */
   containerExecutor?: "container" | "swarm";
+  /** What runs new run() tasks: "run" (the server's sandbox, the default) or "swarm" (services of the runner image). */
+  runExecutor?: "run" | "swarm";
   /** This server's node in the cluster the swarm executor places tasks on (undefined when its engine is none). */
   serverNode?: () => Promise<string | undefined>;
   workspacesDir: string;

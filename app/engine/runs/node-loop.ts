@@ -1,10 +1,12 @@
-// The node's heartbeat and its look at the database for work others asked of it: renews
-// its leases, acts on cancel requests for the runs it drives (made by any process), admits
-// queued runs nobody admitted, and takes over runs whose node stopped renewing.
-import { hasClaimableRuns, renewLeases } from "../../db/repos/nodes.ts";
+// The node's heartbeat and its look at the database for work others asked of it: renews its
+// leases (and lets go of runs another node took over), acts on cancel requests for the runs
+// it drives (made by any process), admits queued runs nobody admitted, takes over lapsed ones.
+import { hasClaimableRuns, renewLeases, runOwners } from "../../db/repos/nodes.ts";
 import { hasQueuedRuns } from "../../db/repos/run-queue.ts";
 import { listCancelRequests } from "../../db/repos/runs.ts";
-import type { RunKey } from "../../domain/run-key.ts";
+import { attemptExecutors } from "../../db/repos/task-executions.ts";
+import { runKeyString, type RunKey } from "../../domain/run-key.ts";
+import { letGoOfRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { recoverRuns } from "./recover-runs.ts";
 import { listDecidedGates } from "../../db/repos/approvals.ts";
@@ -18,9 +20,61 @@ export interface NodeLoop {
   stop(): void;
 }
 
+export interface Heartbeat {
+  stop(): void;
+}
+
+/**
+ * Beats every third of the lease, from the claim of the node id on (a server still starting
+ * holds its id too). A beat renews the node's leases only while this process holds the id:
+ * when another took it (this one stalled past the lease), `onLost` is told and beats end.
+ * Runs this process drives that another node took over meanwhile are let go of.
+ */
+export function startHeartbeat(ctx: EngineContext, onLost: (reason: string) => void): Heartbeat {
+  let busy = false;
+  let stopped = false;
+  const beat = async () => {
+    if (busy || stopped || ctx.stopped) return;
+    busy = true;
+    try {
+      if (!(await renewLeases(ctx.db, ctx.node, ctx.now(), ctx.leaseUntil()))) {
+        stopped = true;
+        clearInterval(timer);
+        onLost(`node id ${ctx.node.id} was claimed by another server while this one went without a heartbeat for the lease (${ctx.leaseMs} ms)`);
+        return;
+      }
+      await letGoOfTakenRuns(ctx);
+    } catch (error) {
+      if (!ctx.stopped) console.error("engine: heartbeat:", error);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void beat(), Math.max(1, Math.floor(ctx.leaseMs / 3)));
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/** Lets go of the runs driven here whose stored node is another now: that node took them over. */
+async function letGoOfTakenRuns(ctx: EngineContext): Promise<void> {
+  const driven = [...ctx.active.values()];
+  if (driven.length === 0) return;
+  const owners = await runOwners(ctx.db, driven.map((run) => run.key));
+  for (const run of driven) {
+    const owner = owners.get(runKeyString(run.key));
+    if (owner === undefined || owner === ctx.node.id || run.lost || ctx.stopped) continue;
+    console.error(`engine: run ${runKeyString(run.key)} is driven by ${owner ?? "no node"} now (this node's lease on it lapsed): letting it go`);
+    letGoOfRun(run, ctx.killGraceMs, await attemptExecutors(ctx.db, run.key));
+  }
+}
+
 export function startNodeLoop(ctx: EngineContext, actOnCancel: (key: RunKey, reason: string) => void): NodeLoop {
   const pollMs = ctx.pollMs ?? DEFAULT_POLL_MS;
-  const heartbeatEvery = Math.max(1, Math.floor(ctx.leaseMs / 3 / pollMs));
   let ticks = 0;
   let busy = false;
   const tick = async () => {
@@ -28,7 +82,6 @@ export function startNodeLoop(ctx: EngineContext, actOnCancel: (key: RunKey, rea
     busy = true;
     try {
       ticks++;
-      if (ticks % heartbeatEvery === 0) await renewLeases(ctx.db, ctx.node.id, ctx.now(), ctx.leaseUntil());
       for (const { key, reason } of await listCancelRequests(ctx.db, ctx.node.id)) actOnCancel(key, reason);
       // Decisions made through another node, only while a gate here waits for one.
       if ([...ctx.active.values()].some((run) => run.gateWaits.size > 0)) {

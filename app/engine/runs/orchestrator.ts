@@ -1,7 +1,7 @@
 // The run engine's facade: the verbs routes, triggers and the CLI call (start, re-run,
 // cancel, pause, resume), the node's start and stop, and idle() for tests and `gantry dev`.
 // The database decides; this process drives the runs it holds leases on.
-import { registerNode, releaseNode } from "../../db/repos/nodes.ts";
+import { releaseNode } from "../../db/repos/nodes.ts";
 import type { RunWithTasks } from "../../db/repos/runs.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
@@ -11,7 +11,8 @@ import { actOnCancel, cancelRun } from "./cancel-run.ts";
 import { createRun, type StartRunOptions } from "./create-run.ts";
 import { startDriving } from "./drive-run.ts";
 import { createEngineContext, type EngineContext, type EngineOptions } from "./engine-context.ts";
-import { startNodeLoop, type NodeLoop } from "./node-loop.ts";
+import { startHeartbeat, startNodeLoop, type Heartbeat, type NodeLoop } from "./node-loop.ts";
+import { claimNodeId, type NodeClaimOptions } from "../node-identity.ts";
 import { pauseRuns, resumeRuns, systemStatus, type SystemStatus } from "./pause-runs.ts";
 import { recoverRuns } from "./recover-runs.ts";
 import { rerunRun, type RerunOptions } from "./rerun-run.ts";
@@ -26,6 +27,16 @@ export { SECRETS_WITHHELD_REASON } from "./task-environment.ts";
 
 export interface Orchestrator {
   readonly nodeId: string;
+  /**
+   * Claims the node id for this process, first thing at start, and begins the heartbeat;
+   * says why not when another live server holds it (see claimNodeId).
+   */
+  claimNode(options?: Pick<NodeClaimOptions, "watchPollMs">): Promise<string | undefined>;
+  /**
+   * Settles with the reason once this process lost its node id to another (it stalled past
+   * its lease): the engine has stopped driving runs by then, and the server should stop.
+   */
+  readonly lost: Promise<string>;
   startRun(key: PipelineKey, options: StartRunOptions): Promise<RunWithTasks>;
   rerunRun(key: RunKey, options: RerunOptions): Promise<RunWithTasks>;
   cancelRun(key: RunKey, by?: string): Promise<void>;
@@ -35,9 +46,9 @@ export interface Orchestrator {
   resume(by?: string): Promise<SystemStatus>;
   systemStatus(): Promise<SystemStatus>;
   /**
-   * Registers this node, takes back the runs its previous process left in flight (and any
-   * whose lease lapsed), lets the queue start and begins the heartbeat. Returns how many
-   * runs it resumed.
+   * Takes back the runs the node's previous process left in flight (and any whose lease
+   * lapsed), lets the queue start and begins looking for work. Returns how many runs it
+   * resumed. After claimNode.
    */
   start(): Promise<{ resumed: number }>;
   /** Whether this process drives the run. */
@@ -57,6 +68,9 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
   let admitting = 0;
   let admission: Promise<void> = Promise.resolve();
   let loop: NodeLoop | undefined;
+  let heartbeat: Heartbeat | undefined;
+  let loseNode!: (reason: string) => void;
+  const lost = new Promise<string>((resolve) => (loseNode = resolve));
   const isIdle = () => ctx.active.size === 0 && ctx.finishing === 0 && admitting === 0;
   const checkIdle = () => {
     if (!isIdle()) return;
@@ -82,8 +96,35 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
     },
   });
 
+  /** Stops driving: containers are left running for whoever drives their runs next, run() tasks stop. */
+  const letGoOfAll = () => {
+    ctx.stopped = true;
+    for (const run of ctx.active.values()) {
+      for (const handle of run.handles.values()) handle.detach(ctx.killGraceMs);
+      // A wait for a retry ends here; its stored retry time is waited out by the next process.
+      for (const wake of run.retryWaits) wake();
+      // So does a gate's wait: the next process waits out what is left of its timeout.
+      for (const wake of run.gateWaits.values()) wake();
+    }
+    ctx.active.clear();
+  };
+
   return {
     nodeId: options.node.id,
+    lost,
+    async claimNode(claimOptions = {}) {
+      const problem = await claimNodeId(ctx.db, ctx.node, { leaseMs: ctx.leaseMs, now: ctx.now, ...claimOptions });
+      if (problem) return problem;
+      heartbeat = startHeartbeat(ctx, (reason) => {
+        // Another process drives this node's runs now: nothing more is done or written here.
+        console.error(`engine: STOPPED: ${reason}; this process drives no runs any more`);
+        loop?.stop();
+        letGoOfAll();
+        checkIdle();
+        loseNode(reason);
+      });
+      return undefined;
+    },
     startRun: (key, start) => createRun(ctx, key, start, cancelHere),
     rerunRun: (key, rerun) => rerunRun(ctx, key, rerun, cancelHere),
     cancelRun: (key, by) => cancelRun(ctx, key, by),
@@ -92,7 +133,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
     resume: (by) => resumeRuns(ctx, by),
     systemStatus: () => systemStatus(ctx),
     async start() {
-      await registerNode(ctx.db, options.node, ctx.now());
+      if (!heartbeat) throw new Error("engine: start() before claimNode()");
       const resumed = await recoverRuns(ctx, true);
       await ctx.admit();
       loop = startNodeLoop(ctx, cancelHere);
@@ -107,16 +148,9 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
         await Promise.all([...ctx.active.values()].map((run) => cancelRun(ctx, run.key, "server shutdown").catch(() => undefined)));
         if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
       }
-      ctx.stopped = true;
-      for (const run of ctx.active.values()) {
-        for (const handle of run.handles.values()) handle.detach(ctx.killGraceMs);
-        // A wait for a retry ends here; its stored retry time is waited out by the next process.
-        for (const wake of run.retryWaits) wake();
-        // So does a gate's wait: the next process waits out what is left of its timeout.
-        for (const wake of run.gateWaits.values()) wake();
-      }
-      ctx.active.clear();
-      await releaseNode(ctx.db, ctx.node.id, ctx.now()).catch(() => undefined);
+      heartbeat?.stop();
+      letGoOfAll();
+      await releaseNode(ctx.db, ctx.node, ctx.now()).catch(() => undefined);
       checkIdle();
     },
   };
