@@ -160,8 +160,35 @@ const SETTINGS = {
     schema: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1 to 63 of a-z 0-9 and -, starting with a letter or digit"))),
     fallback: undefined,
   },
-  /** What runs container() tasks: "docker" (the server's engine) or "swarm" (replicated-job services, placed by runsOn). */
-  executor: { env: "GANTRY_EXECUTOR", toml: "executor", schema: v.picklist(["docker", "swarm"], 'must be "docker" or "swarm" (swarm runs container tasks as Swarm services; the engine must be a swarm manager)'), fallback: "docker" as "docker" | "swarm" },
+  /**
+   * What runs container() and run() tasks: "docker" (containers on the server's engine, run() in
+   * its sandbox) or "swarm" (replicated-job services, placed by runsOn; run() in the runner image).
+   */
+  executor: {
+    env: "GANTRY_EXECUTOR",
+    toml: "executor",
+    schema: v.picklist(["docker", "swarm"], 'must be "docker" or "swarm" (swarm runs container and run() tasks as Swarm services; the engine must be a swarm manager)'),
+    fallback: "docker" as "docker" | "swarm",
+  },
+  /** The image run() tasks run in under the swarm executor (`gantry runner-image`); unset, this version's local/gantry-runner:<version>. */
+  runnerImage: { env: "GANTRY_RUNNER_IMAGE", toml: "runner_image", schema: v.optional(text), fallback: undefined },
+  /**
+   * The API as a runner service reaches it (its task's GANTRY_API_URL, and where it fetches its
+   * bundle); unset, the public URL. A loopback one is reached on the server's own node only.
+   */
+  runnerApiUrl: {
+    env: "GANTRY_RUNNER_API_URL",
+    toml: "runner_api_url",
+    schema: v.optional(v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be an http(s) URL"))),
+    fallback: undefined,
+  },
+  /** The network runner services join: "host" (the node's own, the default), "bridge" (the node's default bridge) or a swarm network. */
+  runnerNetwork: {
+    env: "GANTRY_RUNNER_NETWORK",
+    toml: "runner_network",
+    schema: v.pipe(text, v.check((name) => name !== "none", 'cannot be "none": a runner fetches its bundle from the API')),
+    fallback: "host",
+  },
   containerNetwork: { env: "GANTRY_CONTAINER_NETWORK", toml: "container_network", schema: text, fallback: "bridge" },
   containerAllowedMounts: { env: "GANTRY_CONTAINER_ALLOWED_MOUNTS", toml: "container_allowed_mounts", schema: list, fallback: [] as string[] },
   containerAllowedCapabilities: {

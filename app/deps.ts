@@ -14,6 +14,7 @@ import { createOidcSignIn, type OidcSignIn } from "./auth/oidc-sign-in.ts";
 import { createGithubSignIn, type GithubSignIn } from "./auth/github-sign-in.ts";
 import { deleteRevokedRunTokens, insertToken, revokeRunTokensOf, revokeToken, runTokenName } from "./db/repos/tokens.ts";
 import { unfinishedRunKeys } from "./db/repos/runs.ts";
+import { ensureInstanceId } from "./db/repos/system-state.ts";
 import { pruneEvents } from "./db/repos/events.ts";
 import { pruneBundles } from "./engine/pipelines/bundle-pruning.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
@@ -24,6 +25,7 @@ import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
 import { createSwarmExecutor, type SwarmExecutor } from "./engine/executors/swarm.ts";
+import { runnerImageTag } from "./engine/executors/runner-image.ts";
 import { startDeployTask } from "./engine/executors/deploy-task.ts";
 import { createEnvironmentAdmin, type EnvironmentAdmin } from "./engine/deploy/environments.ts";
 import { createJanitor, type Janitor } from "./engine/janitor.ts";
@@ -68,7 +70,7 @@ export interface Deps {
   sandbox: RunSandbox;
   /** Runs container() tasks; reports whether the engine answers. */
   docker: DockerExecutor;
-  /** Runs container() tasks as Swarm services (GANTRY_EXECUTOR=swarm); there in any case, to find attempts made as services again. */
+  /** Runs container() and run() tasks as Swarm services (GANTRY_EXECUTOR=swarm); there in any case, to find attempts made as services again. */
   swarm: SwarmExecutor;
   /** Prunes old containers and workspaces. */
   janitor: Janitor;
@@ -137,9 +139,10 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   };
   const dockerConnection = createDockerClient(config.dockerHost);
   const environments = createEnvironmentAdmin({ db, bus, secrets, now, ...(config.dockerHost !== undefined && { defaultDockerHost: config.dockerHost }) });
-  // Names this server's containers for its janitor; derived from the database, whose runs
-  // they belong to, so a restart on the same data still finds its orphans.
-  const instance = new Bun.CryptoHasher("sha256").update(config.dbUrl).digest("hex").slice(0, 16);
+  // Names this installation's containers and services for its janitor: random, kept in the
+  // database whose runs they belong to, so a restart (or another server on it) finds its
+  // orphans, and another installation on the same engine or swarm never takes them for its own.
+  const instance = await ensureInstanceId(db, now());
   const docker = createDockerExecutor({
     connection: dockerConnection,
     instance,
@@ -163,6 +166,9 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     defaultNetwork: config.containerNetwork,
     limits: containerLimits,
     stopGraceMs: config.killGraceMs,
+    // run() tasks as services of the runner image, which fetch their bundle from the API.
+    // Their API URL is the public one unless set (read when a task starts: a port 0 is known only once the server listens).
+    runner: { image: config.runnerImage ?? runnerImageTag(), apiUrl: () => config.runnerApiUrl?.replace(/\/+$/, "") ?? urls.api, network: config.runnerNetwork },
     ...(sandbox.workspaceGroup !== undefined && { workspaceGroup: sandbox.workspaceGroup }),
   });
   const bundlesDir = join(config.dataDir, "bundles");
@@ -196,7 +202,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     bus,
     logs,
     executors: { run: createBunProcessExecutor({ sandbox }), container: docker, swarm },
-    ...(config.executor === "swarm" && { containerExecutor: "swarm" as const, serverNode: () => swarm.localNode() }),
+    ...(config.executor === "swarm" && { containerExecutor: "swarm" as const, runExecutor: "swarm" as const, serverNode: () => swarm.localNode() }),
     workspacesDir: join(config.dataDir, "workspaces"),
     ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
     reclaimWorkspace: (path) => sandbox.reclaim(path),

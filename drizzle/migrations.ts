@@ -19,6 +19,7 @@ import m16 from "./0016_environment_namespaces.sql" with { type: "text" };
 import m17 from "./0017_run_placement_node.sql" with { type: "text" };
 import m18 from "./0018_events_node.sql" with { type: "text" };
 import m19 from "./0019_node_instance.sql" with { type: "text" };
+import m20 from "./0020_system_instance.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795463545922, breakpoints: true, sql: m0 },
@@ -41,4 +42,5 @@ export const migrations: { tag: string; when: number; breakpoints: boolean; sql:
   { tag: "0017_run_placement_node", when: 1796597908610, breakpoints: true, sql: m17 },
   { tag: "0018_events_node", when: 1796597916311, breakpoints: true, sql: m18 },
   { tag: "0019_node_instance", when: 1796599569231, breakpoints: true, sql: m19 },
+  { tag: "0020_system_instance", when: 1796600672401, breakpoints: true, sql: m20 },
 ];

@@ -81,7 +81,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: {}, cwd: workdir() }).executor).toBe("docker");
     expect(loadConfig({ env: {}, cwd: workdir('executor = "swarm"\n') }).executor).toBe("swarm");
     const error = configError(() => loadConfig({ env: { GANTRY_EXECUTOR: "kubernetes" }, cwd: workdir() }));
-    expect(error.message).toBe('GANTRY_EXECUTOR: must be "docker" or "swarm" (swarm runs container tasks as Swarm services; the engine must be a swarm manager) (got "kubernetes")');
+    expect(error.message).toBe('GANTRY_EXECUTOR: must be "docker" or "swarm" (swarm runs container and run() tasks as Swarm services; the engine must be a swarm manager) (got "kubernetes")');
+  });
+
+  it("runs run() services of this version's runner image on the host network, reaching the public URL, unless told otherwise", () => {
+    expect(loadConfig({ env: {}, cwd: workdir() })).toMatchObject({ runnerImage: undefined, runnerApiUrl: undefined, runnerNetwork: "host" });
+    const set = loadConfig({ env: { GANTRY_RUNNER_API_URL: "http://10.0.0.5:8080/" }, cwd: workdir('runner_image = "registry.local/gantry-runner:1"\nrunner_network = "gantry"\n') });
+    expect(set).toMatchObject({ runnerImage: "registry.local/gantry-runner:1", runnerApiUrl: "http://10.0.0.5:8080/", runnerNetwork: "gantry" });
+    expect(configError(() => loadConfig({ env: { GANTRY_RUNNER_NETWORK: "none" }, cwd: workdir() })).message).toBe('GANTRY_RUNNER_NETWORK: cannot be "none": a runner fetches its bundle from the API (got "none")');
+    expect(configError(() => loadConfig({ env: { GANTRY_RUNNER_API_URL: "ftp://x" }, cwd: workdir() })).message).toContain("GANTRY_RUNNER_API_URL: must be an http(s) URL");
   });
 
   it("names the environment variable of an out-of-range port", () => {

@@ -10,7 +10,11 @@ import { prepareBundleToken } from "../app/auth/bundle-tokens.ts";
 import { createToken } from "../app/auth/tokens.ts";
 import { getVersion } from "../app/db/repos/pipelines.ts";
 import { insertToken, revokeRunTokensOf } from "../app/db/repos/tokens.ts";
-import { runnerExit, runnerResultOf, runnerServiceSpec, RUNNER_WORKSPACE, type RunnerLaunch } from "../app/engine/executors/runner-service.ts";
+import { runnerExit, runnerLog, runnerPlan, runnerResultOf, runnerServiceSpec, type RunnerLaunch } from "../app/engine/executors/runner-service.ts";
+import { CONTAINER_WORKSPACE } from "../app/engine/executors/container-plan.ts";
+import { containerServiceSpec } from "../app/engine/executors/swarm-service-spec.ts";
+import type { TaskLaunch } from "../app/engine/executors/executor.ts";
+import type { LogWriter } from "../app/stores/logs.ts";
 import { BUNDLE_SHA256_ENV, BUNDLE_TOKEN_ENV, BUNDLE_URL_ENV, taskRunnerCommand } from "../app/engine/task-runner/command.ts";
 import { fetchBundle, takeBundleSource } from "../app/engine/task-runner/bundle-fetch.ts";
 import type { RunKey } from "../app/domain/run-key.ts";
@@ -189,7 +193,7 @@ describe("the runner in fetch mode", () => {
     expect(spec.command).toEqual(["/usr/local/bin/gantry", "__task-runner", "--fetch", "work", "1", "sub"]);
     expect(spec.env).toMatchObject({
       GREETING: "hello",
-      GANTRY_WORKSPACE: RUNNER_WORKSPACE,
+      GANTRY_WORKSPACE: CONTAINER_WORKSPACE,
       GANTRY_API_URL: "http://10.0.0.5:8080",
       [BUNDLE_URL_ENV]: "http://10.0.0.5:8080/api/v1/pipelines/default/fetched/runs/1/bundle",
       [BUNDLE_SHA256_ENV]: (await versionOf("fetched")).hash,
@@ -197,10 +201,42 @@ describe("the runner in fetch mode", () => {
     });
     // No secret on the command line (docker service inspect shows it to anyone with the engine).
     expect(spec.command.join(" ")).not.toContain(bundleToken);
-    expect(spec.mounts).toEqual([{ source: workspace, target: RUNNER_WORKSPACE, readonly: false }]);
+    expect(spec.mounts).toEqual([{ source: workspace, target: CONTAINER_WORKSPACE, readonly: false }]);
     expect(spec.init).toBe(true);
     const { [BUNDLE_TOKEN_ENV]: _, ...withoutToken } = launch.env;
     expect(() => runnerServiceSpec({ ...launch, env: withoutToken }, { image: "x" })).toThrow(/GANTRY_BUNDLE_TOKEN/);
+  });
+
+  it("becomes a service as a container task does: labels, default limits, no capability, the workspace group, an init", async () => {
+    const workspace = tempDir("gantry-ws-");
+    const launch = { ...(await launchOf("work", workspace)), ref: "gantry-default-fetched-1-work-1-abcd1234", task: { id: "work", kind: "run", workdir: "sub" } } as unknown as TaskLaunch;
+    const limits = { memoryBytes: 512 * 1024 ** 2, cpus: 2, pids: 256 };
+    const plan = runnerPlan(launch, { image: "local/gantry-runner:0.1.0", apiUrl: "http://10.0.0.5:8080", network: "host", instance: "i1", defaultNetwork: "bridge", limits: { defaults: limits, maxima: limits }, workspaceGroup: 999 }, 1);
+    const service = containerServiceSpec(plan, { constraints: ["node.id==n1"], stopGraceMs: 2_000 });
+    expect(service.Labels).toMatchObject({ "gantry.instance": "i1", "gantry.pipeline": "fetched", "gantry.run": "1", "gantry.task": "work", "gantry.attempt": "1" });
+    expect(service.TaskTemplate.ContainerSpec).toMatchObject({
+      Image: "local/gantry-runner:0.1.0",
+      Command: ["/usr/local/bin/gantry"],
+      Args: ["__task-runner", "--fetch", "work", "1", "sub"],
+      Dir: "/",
+      Groups: ["999"],
+      Mounts: [{ Type: "bind", Source: workspace, Target: "/workspace", ReadOnly: false }],
+      CapabilityDrop: ["ALL"],
+      Init: true,
+    });
+    expect(service.TaskTemplate.ContainerSpec.Env).toContain(`${BUNDLE_URL_ENV}=http://10.0.0.5:8080/api/v1/pipelines/default/fetched/runs/1/bundle`);
+    // Capped at the engine's one CPU.
+    expect(service.TaskTemplate).toMatchObject({ Resources: { Limits: { MemoryBytes: limits.memoryBytes, NanoCPUs: 1e9, Pids: 256 } }, Networks: [{ Target: "host" }], Placement: { Constraints: ["node.id==n1"] } });
+  });
+
+  it("keeps the runner's result line out of the task log, its last one giving the reason", () => {
+    const lines: string[] = [];
+    const log = runnerLog({ size: 0, line: (stream, text) => lines.push(`${stream} ${text}`), flush() {}, close() {} } as LogWriter);
+    log.line("out", "::gantry-result::{\"error\":\"on stdout it is output\"}");
+    log.line("err", "Error: boom");
+    log.line("err", '::gantry-result::{"error":"boom"}');
+    expect(lines).toEqual(['out ::gantry-result::{"error":"on stdout it is output"}', "err Error: boom"]);
+    expect(runnerExit(1, log.result())).toEqual({ exitCode: 1, reason: "threw: boom" });
   });
 
   it("downloads the run's bundle, runs the task with its environment and exits 0, leaving nothing of the bundle behind", async () => {

@@ -2,7 +2,12 @@
 // into a temp file, ~2 s) and its shared libraries FROM local/busybox:latest, never pulled; the image answers
 // `version`, carries its labels, and its runner, started as runnerServiceSpec describes the
 // swarm service (command, env, workspace mount, an init), fetches its run's bundle from a real
-// server over host networking, runs the task and exits with its outcome.
+// server over host networking, runs the task and exits with its outcome. Then run() tasks on a
+// one-node swarm through a real `gantry serve` with GANTRY_EXECUTOR=swarm: refused with a clear
+// reason while the runner image is not there, and once it is, run as services of it (a shared
+// workspace, a masked secret, a thrown error's reason, a cancel, a re-attach after kill -9),
+// leaving no service behind. The engine is
+// made a swarm manager for the file when it is not one, and put back as it was.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -14,8 +19,21 @@ import { runnerImageProblem } from "../app/engine/executors/runner-image.ts";
 import { runnerExit, runnerResultOf, runnerServiceSpec, type RunnerLaunch } from "../app/engine/executors/runner-service.ts";
 import { BUNDLE_TOKEN_ENV } from "../app/engine/task-runner/command.ts";
 import { GANTRY_VERSION } from "../app/version.ts";
-import { startRun, startWithPipelines, type TestGantry } from "./helpers/gantry.ts";
-import { REPO_ROOT, sharedDir, tempDir } from "./helpers/temp.ts";
+import {
+  outputLines,
+  readLog,
+  startGantryProcess,
+  startRun,
+  startWithPipelines,
+  waitFor,
+  waitForLog,
+  waitForRun,
+  type GantryProcess,
+  type RunJson,
+  type TestGantry,
+} from "./helpers/gantry.ts";
+import { ensureSwarm, type TestSwarm } from "./helpers/swarm.ts";
+import { REPO_ROOT, sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(120_000);
 
@@ -37,8 +55,61 @@ export default definePipeline({
 });
 `;
 
+/** run() tasks on the swarm: every pipeline id starts with it, so clean-up touches only ours. */
+const SWARM_PREFIX = "swr-";
+const SWARM_SECRET = `swarm-runner-secret-${crypto.randomUUID().slice(0, 8)}`;
+const SWARM_PIPELINES: Record<string, string> = {
+  "swr-tasks.ts": `import { definePipeline, run, secret } from "gantry";
+export default definePipeline({
+  id: "swr-tasks",
+  tasks: {
+    write: run(async (ctx) => {
+      ctx.log("token=" + ctx.env.TOKEN);
+      await Bun.write(ctx.workspace + "/note.txt", "written by the first runner");
+    }, { env: { TOKEN: secret("swr_token") } }),
+    read: run(async (ctx) => {
+      ctx.log("read: " + (await Bun.file(ctx.workspace + "/note.txt").text()));
+      ctx.log("runner: " + process.execPath + " in " + ctx.workspace);
+    }, { needs: { write: "success" } }),
+    boom: run(() => { throw new Error("boom in a runner service"); }),
+  },
+});
+`,
+  "swr-slow.ts": `import { definePipeline, run } from "gantry";
+export default definePipeline({ id: "swr-slow", tasks: { slow: run(async (ctx) => { ctx.log("before"); await Bun.sleep(3000); ctx.log("after"); }) } });
+`,
+  "swr-cancel.ts": `import { definePipeline, run } from "gantry";
+export default definePipeline({
+  id: "swr-cancel",
+  tasks: {
+    wait: run(async (ctx) => {
+      ctx.log("waiting");
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      ctx.log("aborted: " + ctx.signal.reason);
+    }),
+  },
+});
+`,
+  "swr-missing.ts": `import { definePipeline, run } from "gantry";
+export default definePipeline({ id: "swr-missing", tasks: { t: run((ctx) => ctx.log("never")) } });
+`,
+};
+
+const SWARM_ENV = { GANTRY_EXECUTOR: "swarm", GANTRY_RUNNER_IMAGE: TAG };
+
 let binary: string;
 let gantry: TestGantry | undefined;
+let swarm: TestSwarm | undefined;
+let server: GantryProcess | undefined;
+const api = (path: string, init?: RequestInit) => server!.api(path, init);
+
+/** Our services (running or not) of one pipeline. */
+async function servicesOf(pipelineId: string): Promise<{ ID: string; Spec: { Labels: Record<string, string> } }[]> {
+  const services = (await docker.listServices({ filters: { label: ["gantry.managed=true"] } })) as { ID: string; Spec: { Labels: Record<string, string> } }[];
+  return services.filter((service) => service.Spec.Labels["gantry.pipeline"]?.startsWith(pipelineId));
+}
+
+const taskOf = (run: RunJson, id: string) => run.tasks.find((candidate) => candidate.id === id)!;
 
 async function run(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const child = Bun.spawn(argv, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
@@ -46,17 +117,51 @@ async function run(argv: string[], env: Record<string, string> = {}): Promise<{ 
   return { code, out, err };
 }
 
+/** A `gantry serve` from source running run() tasks as services of the runner image TAG (not built yet). */
+async function startSwarmServer(): Promise<void> {
+  swarm = await ensureSwarm(docker);
+  const pipelinesDir = tempDir("gantry-pipelines-");
+  for (const [name, source] of Object.entries(SWARM_PIPELINES)) writeFile(join(pipelinesDir, name), source);
+  server = await startGantryProcess({ pipelinesDir, env: SWARM_ENV });
+  expect((await api("/secrets/swr_token", { method: "PUT", body: JSON.stringify({ value: SWARM_SECRET }) })).status).toBeLessThan(300);
+  const { pipelines } = (await (await api("/pipelines")).json()) as { pipelines: { id: string; error?: unknown }[] };
+  expect(pipelines.filter((pipeline) => pipeline.error)).toEqual([]);
+}
+
 beforeAll(async () => {
+  const started = Date.now();
   // Built where no other build writes (the suite runs files side by side; binary.test.ts builds dist/gantry).
   binary = join(tempDir("gantry-runner-bin-"), "gantry");
-  const build = await run([process.execPath, join(REPO_ROOT, "scripts", "build-binary.ts"), "--outfile", binary]);
+  const [build] = await Promise.all([run([process.execPath, join(REPO_ROOT, "scripts", "build-binary.ts"), "--outfile", binary]), startSwarmServer()]);
   if (build.code !== 0) throw new Error(`building the binary failed (${build.code}):\n${build.out}${build.err}`);
+  console.log(`binary built, swarm and server started in ${Date.now() - started} ms`);
 });
 
 afterAll(async () => {
   await Bun.write(RELEASE, "");
   await gantry?.stop();
+  await server?.stop();
+  // Only after a failure midway: our services go, nobody else's.
+  for (const service of await servicesOf(SWARM_PREFIX).catch(() => [])) await docker.getService(service.ID).remove().catch(() => undefined);
+  // Swarm removes a removed service's containers in its own time (minutes, on this engine): ours go now.
+  const ours = await docker.listContainers({ all: true, filters: { label: ["gantry.managed=true"] } }).catch(() => []);
+  for (const info of ours.filter((container) => container.Labels["gantry.pipeline"]?.startsWith(SWARM_PREFIX))) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+  await swarm?.restore();
   await docker.getImage(TAG).remove({ force: true }).catch(() => undefined);
+});
+
+describe("run() tasks on a swarm without the runner image", () => {
+  it("fail at start, saying the image is not on the engine and how to make it", async () => {
+    const { id } = await startRun(api, "default/swr-missing");
+    const ended = await waitForRun(api, "default/swr-missing", id, 20_000);
+    expect(ended.state).toBe("failed");
+    expect(taskOf(ended, "t")).toMatchObject({
+      state: "failed",
+      exitCode: null,
+      reason: `the runner image ${TAG} is not on this engine: run \`gantry runner-image --tag ${TAG}\` (with GANTRY_EXECUTOR=swarm, run() tasks run in it)`,
+    });
+    expect(await servicesOf("swr-missing")).toEqual([]);
+  });
 });
 
 describe("gantry runner-image", () => {
@@ -135,5 +240,58 @@ describe("the runner image as a service runs it", () => {
     expect(refused.exit.exitCode).toBeNull();
     expect(refused.exit.reason).toContain("the runner could not fetch the pipeline bundle: the server refused the bundle");
     expect(refused.exit.reason).toContain("401: invalid token");
+  });
+});
+
+describe("run() tasks on a swarm, in the runner image", () => {
+  it("run as services: a file one writes the next reads, a secret masked, a thrown error's reason, no service left", async () => {
+    const started = Date.now();
+    const { id } = await startRun(api, "default/swr-tasks");
+    const ended = await waitForRun(api, "default/swr-tasks", id, 40_000);
+    console.log(`run of three run() services in ${Date.now() - started} ms`);
+    expect(ended.state).toBe("failed");
+    expect(taskOf(ended, "write")).toMatchObject({ kind: "run", state: "successful", exitCode: 0 });
+    expect(taskOf(ended, "read")).toMatchObject({ kind: "run", state: "successful", exitCode: 0 });
+    expect(taskOf(ended, "boom")).toMatchObject({ kind: "run", state: "failed", exitCode: 1, reason: "threw: boom in a runner service" });
+
+    const write = await readLog(api, "default/swr-tasks", id, "write");
+    expect(write).toMatch(/\[gantry\] running on node /);
+    expect(outputLines(write)).toEqual(["token=***"]);
+    expect(write).not.toContain(SWARM_SECRET);
+    // The second runner read what the first wrote: the run's workspace, mounted at /workspace in each.
+    expect(outputLines(await readLog(api, "default/swr-tasks", id, "read"))).toEqual(["read: written by the first runner", "runner: /usr/local/bin/gantry in /workspace"]);
+    const boom = await readLog(api, "default/swr-tasks", id, "boom");
+    expect(boom).toContain("boom in a runner service");
+    // The runner's result line gives the reason; it is no line of the log.
+    expect(boom).not.toContain("::gantry-result::");
+
+    // Each service is removed once its attempt's end is recorded.
+    await waitFor(async () => (await servicesOf("swr-tasks")).length === 0 || undefined, 10_000, "swr-tasks' services to go");
+  });
+
+  it("stops on cancel: the init in the service hands the runner its SIGTERM, so ctx.signal aborts", async () => {
+    const { id } = await startRun(api, "default/swr-cancel");
+    await waitForLog(api, "default/swr-cancel", id, "wait", /waiting/, 20_000);
+    expect((await api(`/pipelines/default/swr-cancel/runs/${id}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const ended = await waitForRun(api, "default/swr-cancel", id, 20_000);
+    expect(ended.state).toBe("cancelled");
+    expect(taskOf(ended, "wait").state).toBe("cancelled");
+    expect(outputLines(await readLog(api, "default/swr-cancel", id, "wait"))).toEqual(["waiting", expect.stringMatching(/^aborted: /)]);
+    await waitFor(async () => (await servicesOf("swr-cancel")).length === 0 || undefined, 10_000, "swr-cancel's service to go");
+  });
+
+  it("is found again after kill -9 and a restart, and followed to its end with its log intact", async () => {
+    const { id } = await startRun(api, "default/swr-slow");
+    await waitForLog(api, "default/swr-slow", id, "slow", /before/, 20_000);
+    const { dataDir, pipelinesDir } = server!;
+    await server!.kill9();
+    server = await startGantryProcess({ dataDir, pipelinesDir, env: SWARM_ENV });
+    const ended = await waitForRun(api, "default/swr-slow", id, 30_000);
+    expect(ended.state).toBe("successful");
+    expect(taskOf(ended, "slow")).toMatchObject({ state: "successful", exitCode: 0, attempt: 1 });
+    const log = await readLog(api, "default/swr-slow", id, "slow");
+    expect(outputLines(log)).toEqual(["before", "after"]);
+    expect(log).toContain("[gantry] re-attached after a server restart");
+    await waitFor(async () => (await servicesOf("swr-slow")).length === 0 || undefined, 10_000, "swr-slow's service to go");
   });
 });

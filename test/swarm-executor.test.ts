@@ -1,9 +1,12 @@
 // Container tasks as Swarm services (GANTRY_EXECUTOR=swarm) on a real one-node swarm, through
 // the API of a real `gantry serve`: output and exit codes arrive, a run's tasks share its
-// workspace, secrets are masked, a task no node can take waits visibly and fails at its
-// timeout, node labels place a task, a missing image and an OOM kill are explained, a cancel
-// removes the service, and a server killed with kill -9 re-attaches to its service. The engine
-// is made a swarm manager for the test when it is not one, and put back as it was.
+// workspace, secrets are masked (and only in the service's environment), a task no node can
+// take waits visibly and fails at its timeout, node labels place a task, a missing image and
+// an OOM kill are explained, a cancel removes the service, a server killed with kill -9
+// re-attaches to its service, the janitor removes this installation's leftovers only, and an
+// engine older than Docker 25 is warned about. The engine is made a swarm manager for the
+// test when it is not one, and put back as it was. (What a one-node swarm cannot show, a task
+// on another node, a manager that stops answering, is swarm-job.test.ts's, against a scripted engine.)
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { Database } from "bun:sqlite";
@@ -48,7 +51,8 @@ const PIPELINES: Record<string, string> = {
   "sw-env.ts": pipeline(
     "sw-env",
     `show: ${sh(
-      "echo plain=$PLAIN; echo token=$TOKEN; echo run=$GANTRY_RUN_ID; grep CapEff /proc/self/status; echo pids=$(cat /sys/fs/cgroup/pids/pids.max) memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)",
+      // cgroup v2 paths first, then v1's.
+      "echo plain=$PLAIN; echo token=$TOKEN; echo run=$GANTRY_RUN_ID; grep CapEff /proc/self/status; echo pids=$(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max) memory=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)",
       `env: { PLAIN: "plain-value", TOKEN: secret("sw_token") }, capabilities: ["CHOWN"], memory: "64m", pids: 64`,
     )}`,
   ),
@@ -65,6 +69,8 @@ const ENV = { GANTRY_EXECUTOR: "swarm", GANTRY_KILL_GRACE: "2s", GANTRY_TIMEOUT_
 
 let swarm: TestSwarm | undefined;
 let nodeId = "";
+/** This installation's instance id (its database's): the gantry.instance label of its containers and services. */
+let instance = "";
 let server: GantryProcess | undefined;
 const api = (path: string, init?: RequestInit) => server!.api(path, init);
 
@@ -72,6 +78,25 @@ const nodeLabel = (args: string[]) => {
   const done = spawnSync("docker", ["node", "update", ...args, nodeId], { encoding: "utf8" });
   if (done.status !== 0) throw new Error(`docker node update failed: ${done.stderr}`);
 };
+
+const ourLabels = (owner: string, labels: Record<string, string>) => ({ "gantry.managed": "true", "gantry.instance": owner, "gantry.namespace": "default", "gantry.task": "three", ...labels });
+
+/** The instance id the server made in its database at first start. */
+function instanceOf(dataDir: string): string {
+  const db = new Database(join(dataDir, "gantry.db"), { readonly: true });
+  try {
+    return (db.query("select instance_id from system_state where id = 1").get() as { instance_id: string }).instance_id;
+  } finally {
+    db.close();
+  }
+}
+
+/** Our task containers (running or not) of one pipeline, or of one service. */
+const containersOf = async (pipelineId: string, service?: string) =>
+  (await docker.listContainers({
+    all: true,
+    filters: { label: ["gantry.managed=true", `gantry.pipeline=${pipelineId}`, ...(service ? [`com.docker.swarm.service.name=${service}`] : [])] },
+  })) as { Id: string; State: string }[];
 
 /** Our services (running or not), optionally of one pipeline. */
 async function servicesOf(pipelineId?: string): Promise<{ ID: string; Spec: { Name: string; Labels: Record<string, string> } }[]> {
@@ -96,6 +121,7 @@ beforeAll(async () => {
   const pipelinesDir = tempDir("gantry-pipelines-");
   for (const [name, source] of Object.entries(PIPELINES)) writeFile(join(pipelinesDir, name), source);
   server = await startGantryProcess({ pipelinesDir, env: ENV });
+  instance = instanceOf(server.dataDir);
   const put = await api("/secrets/sw_token", { method: "PUT", body: JSON.stringify({ value: SECRET_VALUE }) });
   expect([200, 201]).toContain(put.status);
   const { pipelines } = (await (await api("/pipelines")).json()) as { pipelines: { id: string; error?: unknown }[] };
@@ -108,6 +134,7 @@ afterAll(async () => {
   await server?.stop();
   // Only after a failure midway: our services go (their containers with them), nobody else's.
   for (const service of await servicesOf().catch(() => [])) await docker.getService(service.ID).remove().catch(() => undefined);
+  await docker.getService("sw-leftover-done").remove().catch(() => undefined);
   await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: ["gantry.managed=true"] } })).every((info) => !info.Labels["gantry.pipeline"]?.startsWith(PREFIX)) || undefined, 20_000, "our task containers to go").catch(() => undefined);
   if (nodeId) spawnSync("docker", ["node", "update", "--label-rm", ZONE_LABEL, nodeId]);
   await swarm?.restore();
@@ -130,8 +157,21 @@ describe("the swarm executor", () => {
     } finally {
       db.close();
     }
-    // Cleaned up once its end is recorded.
+    // Cleaned up once its end is recorded, the task containers Swarm would leave for minutes with them.
     await waitFor(async () => (await servicesOf("sw-echo")).length === 0 || undefined, 10_000, "sw-echo's services to go");
+    await waitFor(async () => (await containersOf("sw-echo")).length === 0 || undefined, 3_000, "sw-echo's task containers to go");
+  });
+
+  it("warns that services run without no-new-privileges on an engine older than Docker 25, at start and in /health", async () => {
+    const api = ((await docker.version()) as { ApiVersion: string }).ApiVersion;
+    const old = Number(api.split(".")[1]) < 44;
+    const health = (await (await fetch(`${server!.url}/api/v1/health`)).json()) as { subsystems: { swarm?: { status: string; message?: string; node?: string } } };
+    if (old) {
+      expect(health.subsystems.swarm).toMatchObject({ status: "degraded", node: nodeId, message: expect.stringContaining(`no-new-privileges is NOT enforced on swarm services: it needs Engine API 1.44 (Docker 25) on the manager and every node, and the manager speaks Engine API ${api}`) });
+      await waitFor(() => server!.output().includes("WARNING: no-new-privileges is NOT enforced on swarm services") || undefined, 5_000, "the start-up warning");
+    } else {
+      expect(health.subsystems.swarm).toMatchObject({ status: "ok", node: nodeId });
+    }
   });
 
   it("fails with the task's exit code", async () => {
@@ -187,13 +227,21 @@ describe("the swarm executor", () => {
     expect(task(run, "hog").reason).toMatch(/^(killed: |killed by SIGKILL \(exit code 137\), most likely )out of memory \(the memory limit of 16 MiB was reached/);
   });
 
-  it("removes the service on cancel, and keeps secrets out of its labels", async () => {
+  it("removes the service on cancel; a secret is in the service's environment, in no label of it or its container", async () => {
     const { id } = await startRun(api, "default/sw-cancel");
     await waitForLog(api, "default/sw-cancel", id, "slow", /started/, 20_000);
     const [service] = await servicesOf("sw-cancel");
-    const spec = ((await docker.getService(service!.ID).inspect()) as { Spec: { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Labels: Record<string, string> } } } }).Spec;
+    type Spec = { Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Labels: Record<string, string>; Env: string[] } } };
+    const spec = ((await docker.getService(service!.ID).inspect()) as { Spec: Spec }).Spec;
     expect(spec.Labels).toMatchObject({ "gantry.namespace": "default", "gantry.pipeline": "sw-cancel", "gantry.run": String(id), "gantry.task": "slow", "gantry.attempt": "1" });
-    expect(JSON.stringify([spec.Labels, spec.TaskTemplate.ContainerSpec.Labels])).not.toContain(SECRET_VALUE);
+    // What `docker service inspect` shows a manager's users (docs/scale-out.md, "Where secrets go").
+    expect(spec.TaskTemplate.ContainerSpec.Env).toContain(`TOKEN=${SECRET_VALUE}`);
+    const [container] = await containersOf("sw-cancel");
+    const containerLabels = (await docker.getContainer(container!.Id).inspect()).Config.Labels;
+    expect(containerLabels).toMatchObject({ "gantry.pipeline": "sw-cancel", "gantry.task": "slow" });
+    for (const labels of [spec.Labels, spec.TaskTemplate.ContainerSpec.Labels, containerLabels]) {
+      expect(JSON.stringify(labels)).not.toContain(SECRET_VALUE);
+    }
     expect((await api(`/pipelines/default/sw-cancel/runs/${id}/cancel`, { method: "POST" })).status).toBeLessThan(300);
     const run = await waitForRun(api, "default/sw-cancel", id, 20_000);
     expect(run.state).toBe("cancelled");
@@ -201,25 +249,41 @@ describe("the swarm executor", () => {
     await waitFor(async () => (await servicesOf("sw-cancel")).length === 0 || undefined, 10_000, "sw-cancel's service to go");
   });
 
-  it("re-attaches to its service after kill -9 and a restart, the log intact; the janitor removes what ended runs left", async () => {
+  it("re-attaches to its service after kill -9 and a restart, the log intact; the janitor removes what ended runs and gone services left", async () => {
     const { id } = await startRun(api, "default/sw-restart");
     await waitForLog(api, "default/sw-restart", id, "slow", /before/, 20_000);
+    // A finished job of ours in this (unfinished) run whose service is gone: its exited
+    // container stays behind (on this engine for good: the removed job's task is never deleted).
+    const doneLabels = ourLabels(instance, { "gantry.pipeline": "sw-restart", "gantry.run": String(id), "gantry.task": "done" });
+    await docker.createService({
+      Name: "sw-leftover-done",
+      Labels: doneLabels,
+      TaskTemplate: { ContainerSpec: { Image: IMAGE, Command: ["true"], Labels: doneLabels }, RestartPolicy: { Condition: "none" } },
+      Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    } as unknown as Docker.CreateServiceOptions);
+    await waitFor(async () => (await containersOf("sw-restart", "sw-leftover-done")).some((info) => info.State === "exited") || undefined, 10_000, "the job to finish");
+    await docker.getService("sw-leftover-done").remove();
     const { dataDir, pipelinesDir } = server!;
     await server!.kill9();
-    // A service of this server (its instance label) whose run has ended, as a crash may leave one; and another server's.
-    const instance = new Bun.CryptoHasher("sha256").update(`file:${join(dataDir, "gantry.db")}`).digest("hex").slice(0, 16);
-    const leftover = (name: string, owner: string) =>
+    // Services of this installation (its instance label) whose run has ended, as a crash may
+    // leave them: one stopped, one kept for debugging but still running (an orphan); and
+    // another installation's. Run 1 of sw-exit ended in an earlier test.
+    const leftover = (name: string, owner: string, replicas: number, keep = false) =>
       docker.createService({
         Name: name,
-        Labels: { "gantry.managed": "true", "gantry.instance": owner, "gantry.namespace": "default", "gantry.pipeline": "sw-exit", "gantry.run": "1", "gantry.task": "three" },
+        Labels: ourLabels(owner, { "gantry.pipeline": "sw-exit", "gantry.run": "1", "gantry.keep": String(keep) }),
         TaskTemplate: { ContainerSpec: { Image: IMAGE, Args: ["sleep", "30"] } },
-        Mode: { Replicated: { Replicas: 0 } },
+        Mode: { Replicated: { Replicas: replicas } },
       } as unknown as Docker.CreateServiceOptions);
-    await leftover("sw-leftover-ours", instance);
-    await leftover("sw-leftover-theirs", "another-server");
+    await leftover("sw-leftover-ours", instance, 0);
+    await leftover("sw-leftover-kept-running", instance, 1, true);
+    await leftover("sw-leftover-theirs", "another-installation", 0);
+    expect((await containersOf("sw-restart", "sw-leftover-done")).map((info) => info.State)).toEqual(["exited"]);
     server = await startGantryProcess({ dataDir, pipelinesDir, env: ENV });
-    const names = (await servicesOf("sw-exit")).map((service) => service.Spec.Name);
-    expect(names).toEqual(["sw-leftover-theirs"]);
+    // The start-up prune removes ours; the other installation's stays.
+    await waitFor(async () => (await servicesOf("sw-exit")).every((service) => service.Spec.Name === "sw-leftover-theirs") || undefined, 10_000, "our leftover services to go");
+    expect((await servicesOf("sw-exit")).map((service) => service.Spec.Name)).toEqual(["sw-leftover-theirs"]);
+    await waitFor(async () => (await containersOf("sw-restart", "sw-leftover-done")).length === 0 || undefined, 10_000, "the gone job's exited container to go");
     const run = await waitForRun(api, "default/sw-restart", id, 30_000);
     expect(run.state).toBe("successful");
     expect(task(run, "slow")).toMatchObject({ state: "successful", exitCode: 0, attempt: 1 });

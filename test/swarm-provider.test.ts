@@ -6,7 +6,8 @@
 // behind.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
-import { createSwarmProvider, waitGone } from "../app/engine/deploy/swarm-provider.ts";
+import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
+import { waitGone } from "../app/engine/executors/swarm-client.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
 import { buildServiceImage, deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
 import { startRegistry } from "./helpers/registry.ts";

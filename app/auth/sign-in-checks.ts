@@ -1,12 +1,6 @@
 // Small pure checks the sign-in flows share: their settings, loopback hosts (where plain http
 // is allowed), allowed email domains, and a provider failure told without its secrets.
-
-/** 127.0.0.0/8, ::1 and localhost: a provider there never crosses a network. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost") || host === "::1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+import { isLoopbackHost } from "../domain/loopback.ts";
 
 /** Whether an address's domain is one of `domains` (exactly: a subdomain is another organisation). */
 export function emailDomainAllowed(email: string, domains: readonly string[]): boolean {

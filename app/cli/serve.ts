@@ -69,9 +69,11 @@ export async function serveCommand(args: string[]): Promise<number> {
       : `  docker:    unavailable — ${docker.message}\n             container tasks fail until it is reachable; run() tasks are not affected`,
   );
   if (config.executor === "swarm") {
-    const node = await gantry.deps.swarm.localNode();
-    if (node) console.log(`  executor:  swarm (container tasks as services; this engine is node ${node})`);
-    else console.warn("  executor:  swarm, but this engine is in no swarm: container tasks fail until it is a manager of one (docker swarm init)");
+    const swarm = await gantry.deps.swarm.health();
+    if (swarm.status === "unavailable") console.warn(`  executor:  swarm, but ${swarm.message}`);
+    else console.log(`  executor:  swarm (container and run() tasks as services; this engine is node ${swarm.node})`);
+    // Loud: services asked to run with no-new-privileges do not get it on engines before Docker 25.
+    if (swarm.status === "degraded") console.warn(`\n  WARNING: ${swarm.message}\n`);
   }
   const lost = await new Promise<string | undefined>((resolve) => {
     const stop = (signal: string) => {

@@ -13,6 +13,21 @@ function specWith(task: Record<string, unknown>): PipelineSpec {
 
 const policy = (changes: Partial<ContainerPolicy> = {}): ContainerPolicy => ({ ...DEFAULT_CONTAINER_POLICY, ...changes });
 
+describe("container network policy on the swarm executor", () => {
+  it('refuses network "none" for container tasks, which become services, at load time', () => {
+    const swarm = policy({ executor: "swarm" });
+    const issues = checkContainerPolicy(specWith({ network: "none" }), swarm);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ path: "tasks.t.network", message: expect.stringContaining('network "none" cannot be given to a Swarm service') });
+    // The server's default network counts for tasks that name none.
+    expect(checkContainerPolicy(specWith({}), policy({ executor: "swarm", defaultNetwork: "none" }))[0]!.message).toContain("GANTRY_CONTAINER_NETWORK");
+    // The Docker executor, and image builds (which stay on the server's engine), keep it.
+    expect(checkContainerPolicy(specWith({ network: "none" }), policy({ executor: "docker" }))).toEqual([]);
+    expect(checkContainerPolicy(specWith({ network: "none", build: { context: ".", tags: ["local/app:1"] } }), swarm)).toEqual([]);
+    expect(checkContainerPolicy(specWith({ network: "bridge" }), swarm)).toEqual([]);
+  });
+});
+
 describe("container network policy", () => {
   it("lets every task use the default network, bridge and none", () => {
     for (const network of [undefined, "bridge", "none"]) {

@@ -85,7 +85,7 @@ export function checkContainerPolicy(spec: PipelineSpec, policy: ContainerPolicy
         message: 'runsOn needs the swarm executor, and this server runs container tasks on its Docker engine; an admin can set GANTRY_EXECUTOR=swarm (executor = "swarm" in gantry.toml)',
       });
     }
-    const networkIssue = networkProblem(container.network, policy);
+    const networkIssue = networkProblem(container.network, policy) ?? swarmNetworkProblem(task, policy);
     if (networkIssue) issues.push({ path: `tasks.${task.id}.network`, message: networkIssue });
     issues.push(...limitIssues(task, policy.maxLimits));
   }
@@ -98,6 +98,19 @@ function networkProblem(network: string | undefined, policy: ContainerPolicy): s
   // The host's network reaches everything listening on its loopback, this server's API included.
   const why = network === "host" ? "host networking reaches every service on the server's loopback, the Gantry API included" : "only bridge and none are open to every pipeline";
   return `network "${network}" is not allowed (${why}); an admin can allow it with container_allowed_networks in gantry.toml (GANTRY_CONTAINER_ALLOWED_NETWORKS)`;
+}
+
+/**
+ * On the swarm executor a plain container task is a service, and Swarm has no "none" network
+ * for services (handing it the node's bridge instead would give network to a task that asked
+ * for none). Image builds, pushes and deploys stay on the server's engine, where "none" works.
+ */
+function swarmNetworkProblem(task: TaskSpec, policy: ContainerPolicy): string | undefined {
+  const container = task.container!;
+  if (policy.executor !== "swarm" || container.build || container.push || container.deploy) return undefined;
+  if ((container.network ?? policy.defaultNetwork) !== "none") return undefined;
+  const whose = container.network === undefined ? " (the server's default network, GANTRY_CONTAINER_NETWORK)" : "";
+  return `network "none"${whose} cannot be given to a Swarm service, and this server runs container tasks as services (GANTRY_EXECUTOR=swarm); leave network out for the node's default bridge, or run such tasks on a server with GANTRY_EXECUTOR=docker`;
 }
 
 /** A task may ask for more than the defaults, up to the admin's maxima; above them is a load error rather than a silent clamp. */

@@ -124,7 +124,7 @@ const runTaskSchema = v.strictObject({
   fn: v.function("must be a function"),
   network: v.optional(v.literal("none", 'must be "none" (a run() task has the network unless it says "none")')),
   // Named only to say why not instead of "unknown key".
-  runsOn: v.optional(v.custom<never>(() => false, "run() tasks run on the Gantry server itself; runsOn places container() tasks (with the swarm executor)")),
+  runsOn: v.optional(v.custom<never>(() => false, "run() tasks are not placed by node labels (they run in the server's sandbox, or with the swarm executor on their run's node); runsOn places container() tasks")),
   ...commonTaskEntries,
 });
 

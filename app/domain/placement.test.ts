@@ -3,7 +3,7 @@
 // server that runs containers on Docker gives.
 import { describe, expect, it } from "bun:test";
 import { toPipelineSpec, type PipelineSpec } from "./pipeline-spec.ts";
-import { placementConstraints, waitingForNodeReason } from "./placement.ts";
+import { placementConstraints, runnerReach, waitingForNodeReason } from "./placement.ts";
 import { checkContainerPolicy, DEFAULT_CONTAINER_POLICY } from "./container-policy.ts";
 
 const box = (extra: Record<string, unknown> = {}) => ({ kind: "container", image: "local/busybox:latest", ...extra });
@@ -41,7 +41,7 @@ describe("runsOn", () => {
   });
 
   it("is refused on run() tasks and on builds, with the reason", () => {
-    expect(issues({ tasks: { t: { kind: "run", fn: () => {}, runsOn: { labels: { gpu: "true" } } } } })[0]!.message).toContain("run() tasks run on the Gantry server itself");
+    expect(issues({ tasks: { t: { kind: "run", fn: () => {}, runsOn: { labels: { gpu: "true" } } } } })[0]!.message).toContain("run() tasks are not placed by node labels");
     expect(issues({ tasks: { t: box({ build: { context: ".", tags: ["local/app:1"] }, runsOn: { labels: { gpu: "true" } } }) } })[0]).toMatchObject({ path: "tasks.t.runsOn" });
   });
 
@@ -58,5 +58,15 @@ describe("runsOn", () => {
     expect(waitingForNodeReason({ labels: { gpu: "true" } }, undefined, "no suitable node (scheduling constraints not satisfied on 1 node)")).toBe(
       "waiting for a node: no node matches gpu=true (swarm: no suitable node (scheduling constraints not satisfied on 1 node))",
     );
+  });
+});
+
+describe("runnerReach", () => {
+  it("keeps a runner that reaches the API on loopback on the server's node, and refuses loopback off the host network", () => {
+    expect(runnerReach("http://127.0.0.1:8080", "host")).toEqual({ serverNodeOnly: true });
+    expect(runnerReach("http://localhost:8080", "host")).toEqual({ serverNodeOnly: true });
+    expect(runnerReach("http://10.0.0.5:8080", "host")).toEqual({ serverNodeOnly: false });
+    expect(runnerReach("https://gantry.internal", "gantry-net")).toEqual({ serverNodeOnly: false });
+    expect(runnerReach("http://[::1]:8080", "bridge")).toEqual({ problem: expect.stringContaining('a runner service on network "bridge" cannot reach the API at http://[::1]:8080') });
   });
 });

@@ -1,6 +1,8 @@
 // Where a container task may run on a cluster: the node labels it asks for (`runsOn`), merged
 // from its pipeline's, and the scheduling constraints they become. A run's tasks share one
 // workspace, so once its first task has a node every later one is pinned to that node too.
+// A run() task's runner service goes where it can reach the API (runnerReach).
+import { isLoopbackHost } from "./loopback.ts";
 
 /** A node label key: a letter or digit, then letters, digits and . _ - / (Docker's label keys, without spaces or operators). */
 export const NODE_LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
@@ -48,4 +50,23 @@ export function waitingForNodeReason(runsOn: RunsOn | undefined, node: string | 
   ];
   const why = wants.length > 0 ? wants.join("; ") : "no node can take it";
   return `${WAITING_FOR_NODE}: ${why}${schedulerSays ? ` (swarm: ${schedulerSays})` : ""}`;
+}
+
+/**
+ * Where a run() task's runner service can reach the API, which it fetches its bundle from: a
+ * loopback URL is the server itself only on the host network of the server's own node (on any
+ * other network it is the container itself); any other URL, wherever the network reaches it.
+ */
+export function runnerReach(apiUrl: string, network: string): { serverNodeOnly: boolean } | { problem: string } {
+  let host: string;
+  try {
+    host = new URL(apiUrl).hostname;
+  } catch {
+    return { problem: `the runner's API URL ${apiUrl} is not a URL: set GANTRY_RUNNER_API_URL` };
+  }
+  if (!isLoopbackHost(host)) return { serverNodeOnly: false };
+  if (network === "host") return { serverNodeOnly: true };
+  return {
+    problem: `a runner service on network "${network}" cannot reach the API at ${apiUrl} (a loopback address is the container itself there): set GANTRY_RUNNER_API_URL to an address the nodes reach, or GANTRY_RUNNER_NETWORK=host`,
+  };
 }

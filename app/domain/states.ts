@@ -49,7 +49,7 @@ export type TaskPhase = "retrying" | "waiting for a node" | "timing out";
 
 /**
  * A running task's phase, from what is stored: a retry time (set while it waits out its
- * retry delay) or a timing-out reason (a running task has no other reason).
+ * retry delay), or its reason: a timing-out one, or why no cluster node has taken it yet.
  */
 export function taskPhase(task: { state: string; reason?: string | null; retryAt?: Date | string | null }): TaskPhase | undefined {
   if (task.state !== "running") return undefined;

@@ -1,11 +1,15 @@
 // Prunes what runs leave behind: this server's containers and Swarm services whose runs have
-// ended (kept ones beyond the last N runs of their pipeline, and any orphan still running after a crash) and the
-// workspaces of all but the last N finished runs per pipeline, run objects that have
-// expired, old events, the revoked tokens of old runs, old bundles and artifact blobs whose
-// rows are gone (through hooks). Runs at start and on a timer.
+// ended (kept ones beyond the last N runs of their pipeline, and any orphan still running
+// after a crash), the stopped task containers of services that are gone (Swarm takes minutes
+// to remove them), the workspaces of all but the last N finished runs per pipeline, run
+// objects that have expired, old events, the revoked tokens of old runs, old bundles and
+// artifact blobs whose rows are gone (through hooks). Runs at start and on a timer.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { GANTRY_LABELS, isUnreachable, listServerContainers, listServerServices, type DockerConnection } from "./executors/docker-client.ts";
+import type Docker from "dockerode";
+import { GANTRY_LABELS, isUnreachable, listServerContainers, listServerServices, LIST_TIMEOUT_MS, serverLabels, withinTime, type DockerConnection } from "./executors/docker-client.ts";
+import { listTasks, stopJobService } from "./executors/swarm-client.ts";
+import { taskOver } from "./executors/swarm-job.ts";
 import { runKeyString, type RunKey } from "../domain/run-key.ts";
 
 export interface JanitorOptions {
@@ -60,11 +64,70 @@ function newest(runs: number[], keepLast: number): Set<number> {
   return new Set([...runs].sort((a, b) => b - a).slice(0, keepLast));
 }
 
+/** The run a container's or service's labels name. */
+const runOf = (labels: Record<string, string>): RunKey => ({
+  namespace: labels[GANTRY_LABELS.namespace] ?? "",
+  id: labels[GANTRY_LABELS.pipeline] ?? "",
+  run: Number(labels[GANTRY_LABELS.run]),
+});
+
+/**
+ * Which of these (a container's or service's labels) were kept for debugging (keepContainer)
+ * in one of the newest `keepLast` runs of their pipeline that kept any: those may stay.
+ */
+function keptRuns(all: Record<string, string>[], keepLast: number): (labels: Record<string, string>) => boolean {
+  const kept = all.filter((labels) => labels[GANTRY_LABELS.keep] === "true");
+  const runs = new Map<string, number[]>();
+  for (const labels of kept) {
+    const { namespace, id, run } = runOf(labels);
+    runs.set(`${namespace}/${id}`, [...(runs.get(`${namespace}/${id}`) ?? []), run]);
+  }
+  const keep = new Map([...runs].map(([pipeline, numbers]) => [pipeline, newest([...new Set(numbers)], keepLast)]));
+  return (labels) => {
+    const { namespace, id, run } = runOf(labels);
+    return labels[GANTRY_LABELS.keep] === "true" && keep.get(`${namespace}/${id}`)?.has(run) === true;
+  };
+}
+
+/** Swarm's label on a task's container: the service it belongs to. */
+const SWARM_SERVICE_LABEL = "com.docker.swarm.service.id";
+
+/** Whether none of a service's tasks runs (or may start) any more: a kept service must have stopped. */
+async function serviceStopped(docker: Docker, id: string): Promise<boolean> {
+  const tasks = await listTasks(docker, id).catch(() => undefined);
+  return tasks !== undefined && tasks.every(taskOver);
+}
+
+type ServiceInfo = { ID: string; Spec?: { Labels?: Record<string, string>; Mode?: Record<string, unknown> } };
+
+/**
+ * Removes a service; true once it is gone. A job (the swarm executor's) whose task still runs
+ * is stopped instead, and removed by a later prune once it has: engines before Docker 24 let
+ * a removed job's task run on (stopJobService).
+ */
+async function removeOrStop(docker: Docker, service: ServiceInfo): Promise<boolean> {
+  if (service.Spec?.Mode?.["ReplicatedJob"] !== undefined && !(await serviceStopped(docker, service.ID))) {
+    await stopJobService(docker, service.ID).catch(() => undefined);
+    return false;
+  }
+  return docker.getService(service.ID).remove().then(
+    () => true,
+    () => false,
+  );
+}
+
+/** This server's services; undefined when they cannot be listed (engine away, or no manager): then no task container is judged by its service. */
+async function listOwnServices(docker: Docker, instance: string): Promise<ServiceInfo[] | undefined> {
+  const label = Object.entries(serverLabels(instance)).map(([key, value]) => `${key}=${value}`);
+  return (withinTime(docker.listServices({ filters: { label } }), LIST_TIMEOUT_MS) as Promise<ServiceInfo[]>).catch(() => undefined);
+}
+
 export function createJanitor(options: JanitorOptions): Janitor {
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<PruneResult> | undefined;
 
-  const pruneContainers = async (active: Set<string>): Promise<{ removed: number; error?: string }> => {
+  /** `services`: the IDs of this server's services that exist (undefined: unknown), which their task containers follow. */
+  const pruneContainers = async (active: Set<string>, services: Set<string> | undefined): Promise<{ removed: number; error?: string }> => {
     if (!options.docker) return { removed: 0 };
     const { docker } = options.docker;
     let containers: Awaited<ReturnType<typeof listServerContainers>>;
@@ -74,25 +137,19 @@ export function createJanitor(options: JanitorOptions): Janitor {
     } catch (error) {
       return { removed: 0, error: isUnreachable(error) ? "Docker engine unreachable" : (error as Error).message };
     }
-    const keptRuns = new Map<string, number[]>();
-    for (const info of containers) {
-      if (info.Labels[GANTRY_LABELS.keep] !== "true") continue;
-      const pipeline = `${info.Labels[GANTRY_LABELS.namespace]}/${info.Labels[GANTRY_LABELS.pipeline]}`;
-      keptRuns.set(pipeline, [...(keptRuns.get(pipeline) ?? []), Number(info.Labels[GANTRY_LABELS.run])]);
-    }
-    const keep = new Map([...keptRuns].map(([pipeline, runs]) => [pipeline, newest([...new Set(runs)], options.keepLast)]));
+    const kept = keptRuns(containers.map((info) => info.Labels), options.keepLast);
     let removed = 0;
     for (const info of containers) {
       if (info.Labels[GANTRY_LABELS.extension]) continue;
-      const key = {
-        namespace: info.Labels[GANTRY_LABELS.namespace] ?? "",
-        id: info.Labels[GANTRY_LABELS.pipeline] ?? "",
-        run: Number(info.Labels[GANTRY_LABELS.run]),
-      };
-      if (active.has(runKeyString(key))) continue;
-      const kept = info.Labels[GANTRY_LABELS.keep] === "true" && info.State !== "running" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run);
-      if (kept) continue;
-      // Its run is over: a running one is an orphan of a crash, a stopped one is left-over.
+      const service = info.Labels[SWARM_SERVICE_LABEL];
+      if (service !== undefined) {
+        // A swarm task's container follows its service: once that is gone and it has stopped, it goes.
+        if (services === undefined || services.has(service) || info.State === "running") continue;
+      } else {
+        if (active.has(runKeyString(runOf(info.Labels)))) continue;
+        if (info.State !== "running" && kept(info.Labels)) continue;
+        // Its run is over: a running one is an orphan of a crash, a stopped one is left-over.
+      }
       await docker.getContainer(info.Id).remove({ force: true, v: true }).then(
         () => removed++,
         () => undefined,
@@ -101,32 +158,27 @@ export function createJanitor(options: JanitorOptions): Janitor {
     return { removed };
   };
 
-  /** The same rule for Swarm services: only this server's, of runs that have ended, kept ones for the last N runs. */
-  const pruneServices = async (active: Set<string>): Promise<number> => {
-    if (!options.docker) return 0;
-    const { docker } = options.docker;
-    const services = await listServerServices(docker, options.instance).catch(() => []);
-    const labelsOf = (service: (typeof services)[number]) => service.Spec?.Labels ?? {};
-    const keptRuns = new Map<string, number[]>();
-    for (const service of services) {
-      const labels = labelsOf(service);
-      if (labels[GANTRY_LABELS.keep] !== "true") continue;
-      const pipeline = `${labels[GANTRY_LABELS.namespace]}/${labels[GANTRY_LABELS.pipeline]}`;
-      keptRuns.set(pipeline, [...(keptRuns.get(pipeline) ?? []), Number(labels[GANTRY_LABELS.run])]);
-    }
-    const keep = new Map([...keptRuns].map(([pipeline, runs]) => [pipeline, newest([...new Set(runs)], options.keepLast)]));
+  /**
+   * The same rule for Swarm services: only this server's, of runs that have ended, kept ones
+   * for the last N runs once their task has stopped (one still running is an orphan of a crash).
+   * Answers how many went and the IDs of those that stay.
+   */
+  const pruneServices = async (active: Set<string>, services: ServiceInfo[]): Promise<{ removed: number; remaining: Set<string> }> => {
+    const { docker } = options.docker!;
+    const labelsOf = (service: ServiceInfo) => service.Spec?.Labels ?? {};
+    const kept = keptRuns(services.map(labelsOf), options.keepLast);
+    const remaining = new Set(services.map((service) => service.ID));
     let removed = 0;
     for (const service of services) {
       const labels = labelsOf(service);
-      const key = { namespace: labels[GANTRY_LABELS.namespace] ?? "", id: labels[GANTRY_LABELS.pipeline] ?? "", run: Number(labels[GANTRY_LABELS.run]) };
-      if (active.has(runKeyString(key))) continue;
-      if (labels[GANTRY_LABELS.keep] === "true" && keep.get(`${key.namespace}/${key.id}`)?.has(key.run)) continue;
-      await docker.getService(service.ID).remove().then(
-        () => removed++,
-        () => undefined,
-      );
+      if (active.has(runKeyString(runOf(labels)))) continue;
+      if (kept(labels) && (await serviceStopped(docker, service.ID))) continue;
+      if (await removeOrStop(docker, service)) {
+        removed++;
+        remaining.delete(service.ID);
+      }
     }
-    return removed;
+    return { removed, remaining };
   };
 
   const pruneWorkspaces = (active: Set<string>): number => {
@@ -164,8 +216,10 @@ export function createJanitor(options: JanitorOptions): Janitor {
     running = (async () => {
       // Asked once: a run that ends meanwhile is pruned next time.
       const active = await options.unfinishedRuns();
-      const containers = await pruneContainers(active);
-      const services = containers.error ? 0 : await pruneServices(active);
+      const listed = options.docker ? await listOwnServices(options.docker.docker, options.instance) : undefined;
+      const pruned = listed ? await pruneServices(active, listed) : undefined;
+      const containers = await pruneContainers(active, pruned?.remaining);
+      const services = pruned?.removed ?? 0;
       const workspaces = pruneWorkspaces(active);
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
@@ -218,11 +272,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
     }
     const runLabels = { [GANTRY_LABELS.namespace]: run.namespace, [GANTRY_LABELS.pipeline]: run.id, [GANTRY_LABELS.run]: String(run.run) };
     for (const service of await listServerServices(docker, options.instance, runLabels).catch(() => [])) {
-      if (service.Spec?.Labels?.[GANTRY_LABELS.keep] === "true") continue;
-      await docker.getService(service.ID).remove().then(
-        () => removed++,
-        () => undefined,
-      );
+      if (service.Spec?.Labels?.[GANTRY_LABELS.keep] === "true" && (await serviceStopped(docker, service.ID))) continue;
+      if (await removeOrStop(docker, service)) removed++;
     }
     return removed;
   };

@@ -179,6 +179,8 @@ export interface RunOptions extends TaskOptions {
   /**
    * `"none"`: the task's sandbox has no network at all (only its own loopback), so it can
    * neither reach the Gantry API (ctx.objects included) nor the internet. On by default.
+   * With the swarm executor such a task runs in the server's sandbox, not in a runner service
+   * (a runner fetches its bundle over the network).
    */
   network?: "none";
 }

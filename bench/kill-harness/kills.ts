@@ -54,8 +54,8 @@ export async function killAndRestart({ settings, began, paths, state, report, se
     report.containersAtKills += left.length;
     for (const info of left) {
       // Found by the pipeline prefix but not by the instance label: the harness's idea of the instance is wrong.
-      if (info.Labels["gantry.instance"] !== containers.instance) {
-        state.violations.push(`harness: container ${info.Id} carries instance ${info.Labels["gantry.instance"]}, expected ${containers.instance}`);
+      if (info.Labels["gantry.instance"] !== containers.instance()) {
+        state.violations.push(`harness: container ${info.Id} carries instance ${info.Labels["gantry.instance"]}, expected ${containers.instance()}`);
       }
     }
     report.processesAtKills += taskProcesses(paths.dataDir).length;

@@ -1,13 +1,14 @@
 // What a killed server may leave behind: its task containers (found through Docker) and its
 // run() task processes (found through /proc). Counted at each kill, checked at the end,
 // removed when the harness ends.
+import { Database } from "bun:sqlite";
 import Docker from "dockerode";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export interface Containers {
-  /** The janitor's own name for this server's containers. */
-  instance: string;
+  /** The janitor's own name for this server's containers (its database's instance id), once the server made it. */
+  instance(): string | undefined;
   /** Containers of this server, or of this harness's pipelines. */
   list(): Promise<Docker.ContainerInfo[]>;
   /** Force-removes every one of them, ignoring errors (the harness's own clean-up). */
@@ -15,12 +16,27 @@ export interface Containers {
 }
 
 export function serverContainers(dataDir: string, prefix: string): Containers {
-  // A hash of the server's database URL, as app/deps.ts makes it.
-  const instance = new Bun.CryptoHasher("sha256").update(`file:${resolve(dataDir, "gantry.db")}`).digest("hex").slice(0, 16);
+  // The random id the server stored in its database at first start (system_state.instance_id).
+  let known: string | undefined;
+  const instance = () => {
+    if (known) return known;
+    try {
+      const db = new Database(resolve(dataDir, "gantry.db"), { readonly: true });
+      try {
+        known = (db.query("select instance_id as id from system_state where id = 1").get() as { id: string | null } | null)?.id ?? undefined;
+      } finally {
+        db.close();
+      }
+    } catch {
+      // Not made yet.
+    }
+    return known;
+  };
   const docker = new Docker({ socketPath: "/var/run/docker.sock" });
   const list = async () => {
     const all = await docker.listContainers({ all: true, filters: { label: ["gantry.managed=true"] } });
-    return all.filter((info) => info.Labels["gantry.instance"] === instance || info.Labels["gantry.pipeline"]?.startsWith(prefix));
+    const id = instance();
+    return all.filter((info) => (id !== undefined && info.Labels["gantry.instance"] === id) || info.Labels["gantry.pipeline"]?.startsWith(prefix));
   };
   return {
     instance,

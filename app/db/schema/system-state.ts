@@ -1,4 +1,5 @@
-// Server-wide switches, one row: whether new runs are held in the queue (paused).
+// Server-wide state, one row: whether new runs are held in the queue (paused), and the
+// installation's instance id (made once, at first start).
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const systemState = sqliteTable("system_state", {
@@ -8,4 +9,10 @@ export const systemState = sqliteTable("system_state", {
   pausedBy: text(),
   pausedAt: integer({ mode: "timestamp_ms" }),
   updatedAt: integer({ mode: "timestamp_ms" }).notNull(),
+  /**
+   * A random id of this installation (its database), made at first start: the `gantry.instance`
+   * label of its containers and swarm services, by which its janitor knows its own from
+   * another installation's on the same engine or swarm.
+   */
+  instanceId: text(),
 });

@@ -16,20 +16,13 @@ import {
   budgetMs,
   describeFailures,
   details,
-  inspectService,
-  listTasks,
-  removeService,
   seconds,
   specFor,
-  submitUpdate,
   watchRollout,
-  waitGone,
   foreignServiceProblem,
   nodeAuth,
-  createSwarmService,
-  type ServiceSpec,
-  type SwarmService,
 } from "./swarm-provider.ts";
+import { inspectService, listTasks, removeService, submitUpdate, waitGone, createSwarmService, type ServiceSpec, type SwarmService } from "../executors/swarm-client.ts";
 import { pause } from "../pause.ts";
 
 type Color = "blue" | "green";

@@ -23,20 +23,13 @@ import {
   createService,
   describeFailures,
   details,
-  inspectService,
-  removeService,
   specFor,
-  submitUpdate,
-  createSwarmService,
   nodeAuth,
   updateService,
   watchRollout,
-  waitGone,
   foreignServiceProblem,
-  type ServiceSpec,
-  type SwarmService,
-  type SwarmTask,
 } from "./swarm-provider.ts";
+import { inspectService, removeService, submitUpdate, createSwarmService, waitGone, type ServiceSpec, type SwarmService, type SwarmTask } from "../executors/swarm-client.ts";
 
 /** Swarm's limit on a service name: the canary adds "-canary". */
 const MAX_NAME = 63;

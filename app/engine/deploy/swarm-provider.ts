@@ -9,6 +9,19 @@ import { blueGreenRollback, blueGreenStatus, deployBlueGreen, removeColors } fro
 import { canaryName, deployCanary } from "./swarm-canary.ts";
 import { pushToRegistry } from "./swarm-push.ts";
 import { pause } from "../pause.ts";
+import {
+  createSwarmService,
+  inspectService,
+  listTasks,
+  removeService,
+  submitUpdate,
+  type ContainerSpec,
+  type HealthConfig,
+  type ServiceSpec,
+  type SwarmService,
+  type SwarmTask,
+  type UpdateConfig,
+} from "../executors/swarm-client.ts";
 
 /** How often a rollout is looked at: Swarm has no event stream for update progress. */
 const POLL_MS = 250;
@@ -18,54 +31,6 @@ const BATCH_SLACK_MS = 15_000;
 const INFO_TIMEOUT_MS = 5_000;
 /** Task states a task reaches on its own when it ends (not stopped by the orchestrator). */
 const ENDED = new Set(["failed", "rejected", "complete"]);
-
-// The parts of the Engine API's objects this provider reads or writes. The other fields of a
-// spec are carried through untouched (index signatures), so an update keeps what others set.
-// @types/dockerode spells the health check "HealthCheck" and types inspections as `any`.
-export interface HealthConfig {
-  Test: string[];
-  /** Durations in nanoseconds. */
-  Interval?: number;
-  Timeout?: number;
-  Retries?: number;
-  StartPeriod?: number;
-}
-export interface ContainerSpec {
-  Image: string;
-  Env?: string[];
-  Labels?: Record<string, string>;
-  Healthcheck?: HealthConfig;
-  [field: string]: unknown;
-}
-interface UpdateConfig {
-  Parallelism: number;
-  Delay: number;
-  Order: string;
-  FailureAction: string;
-  Monitor: number;
-  MaxFailureRatio: number;
-}
-export interface ServiceSpec {
-  Name: string;
-  Labels?: Record<string, string>;
-  TaskTemplate: { ContainerSpec: ContainerSpec; [field: string]: unknown };
-  Mode?: { Replicated?: { Replicas?: number }; [mode: string]: unknown };
-  UpdateConfig?: Partial<UpdateConfig>;
-  RollbackConfig?: Partial<UpdateConfig>;
-  [field: string]: unknown;
-}
-export interface SwarmService {
-  ID: string;
-  Version: { Index: number };
-  Spec: ServiceSpec;
-  UpdateStatus?: { State?: string; Message?: string };
-}
-export interface SwarmTask {
-  ID: string;
-  DesiredState: string;
-  Spec: { ContainerSpec: ContainerSpec };
-  Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
-}
 
 /** Why the engine could not be asked (status, remove): a sentence for people. */
 export class SwarmProviderError extends Error {
@@ -125,11 +90,6 @@ async function testConnection(docker: Docker): Promise<{ ok: true; detail: strin
   }
   if (swarm.LocalNodeState === "active") return { ok: false, problem: "this Docker engine is a swarm worker: name a manager's engine instead" };
   return { ok: false, problem: "this Docker engine is not a swarm manager (docker swarm init --advertise-addr 127.0.0.1)" };
-}
-
-/** Waits (up to 10 s) until a removed service is gone, so a new one may take its name. */
-export async function waitGone(docker: Docker, name: string): Promise<void> {
-  for (let attempt = 0; attempt < 40 && (await inspectService(docker, name)); attempt++) await Bun.sleep(250);
 }
 
 /**
@@ -278,13 +238,6 @@ async function remove(docker: Docker, name: string): Promise<void> {
   await removeService(docker, name);
   await removeService(docker, canaryName(name));
   await removeColors(docker, name);
-}
-
-/** Removes one Swarm service; one that is not there is fine. */
-export async function removeService(docker: Docker, name: string): Promise<void> {
-  await docker.getService(name).remove().catch((error: { statusCode?: number }) => {
-    if (error.statusCode !== 404) throw error;
-  });
 }
 
 // ---- the spec ------------------------------------------------------------------------------
@@ -480,35 +433,6 @@ async function healthProblem(docker: Docker, containerId: string | undefined): P
   const last = health.Log?.at(-1);
   const output = last?.Output?.trim();
   return `unhealthy: its health check failed ${health.FailingStreak} ${health.FailingStreak === 1 ? "time" : "times"} in a row (exit ${last?.ExitCode ?? "?"}${output ? `: ${output.slice(0, 200)}` : ""})`;
-}
-
-// ---- the engine ------------------------------------------------------------------------------
-
-/** Creates a service; `auth` goes to the nodes that pull its image (X-Registry-Auth). */
-export async function createSwarmService(docker: Docker, spec: ServiceSpec, auth?: Record<string, string>): Promise<void> {
-  // The casts: @types/dockerode's ContainerSpec names the health check "HealthCheck" (the engine
-  // answers "Healthcheck"), and its AuthConfig wants fields Docker's JSON auth may leave out.
-  if (auth) await docker.createService(auth as unknown as Docker.AuthConfig, spec as unknown as Docker.ServiceSpec);
-  else await docker.createService(spec as unknown as Docker.CreateServiceOptions);
-}
-
-export async function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
-  try {
-    return (await docker.getService(name).inspect()) as SwarmService;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  }
-}
-
-export async function listTasks(docker: Docker, serviceId: string): Promise<SwarmTask[]> {
-  return (await docker.listTasks({ filters: { service: [serviceId] } })) as SwarmTask[];
-}
-
-/** An update at the version read (Swarm refuses it if someone changed the service since); `rollback` asks for Swarm's own. */
-export async function submitUpdate(docker: Docker, service: SwarmService, spec: ServiceSpec, rollback?: "previous", authconfig?: Record<string, string>): Promise<void> {
-  // dockerode sends the options as both query and body unless told which is which.
-  await docker.getService(service.ID).update({ _query: { version: service.Version.Index, ...(rollback && { rollback }) }, _body: spec, ...(authconfig && { authconfig }) });
 }
 
 // ---- small helpers ---------------------------------------------------------------------------

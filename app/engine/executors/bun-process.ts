@@ -180,7 +180,8 @@ function processGroupOf(pid: number): number | undefined {
 
 const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM" };
 
-function signalOfExit(code: number): string | undefined {
+/** The signal an exit code 128 + n stands for (a shell's, an init's), or undefined. */
+export function signalOfExit(code: number): string | undefined {
   return code > 128 ? SIGNALS[code - 128] : undefined;
 }
 

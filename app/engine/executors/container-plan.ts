@@ -48,6 +48,21 @@ export interface ContainerPlan {
   /** Extra groups the process joins (the workspace's). */
   groups: string[];
   limits: { memoryBytes: number; cpus: number; pids: number };
+  /** An init as PID 1 that forwards signals and reaps what the process leaves (a run() task's runner). */
+  init?: boolean;
+}
+
+/** The labels of an attempt's container or service: the janitor finds it by them (its server's instance), people by its run and task. */
+export function attemptLabels(launch: Pick<TaskLaunch, "namespace" | "pipeline" | "run" | "attempt"> & { task: { id: string } }, instance: string, keep: boolean): Record<string, string> {
+  return {
+    ...serverLabels(instance),
+    [GANTRY_LABELS.namespace]: launch.namespace,
+    [GANTRY_LABELS.pipeline]: launch.pipeline,
+    [GANTRY_LABELS.run]: String(launch.run),
+    [GANTRY_LABELS.task]: launch.task.id,
+    [GANTRY_LABELS.attempt]: String(launch.attempt),
+    [GANTRY_LABELS.keep]: String(keep),
+  };
 }
 
 /** The plan of a container task's attempt; the CPU limit is capped at `engineCpus` when known (more would limit nothing). */
@@ -68,15 +83,7 @@ export function containerPlan(launch: TaskLaunch, options: ContainerPlanOptions,
     ...(spec.user && { user: spec.user }),
     env: { ...launch.env, GANTRY_WORKSPACE: CONTAINER_WORKSPACE },
     workdir,
-    labels: {
-      ...serverLabels(options.instance),
-      [GANTRY_LABELS.namespace]: launch.namespace,
-      [GANTRY_LABELS.pipeline]: launch.pipeline,
-      [GANTRY_LABELS.run]: String(launch.run),
-      [GANTRY_LABELS.task]: launch.task.id,
-      [GANTRY_LABELS.attempt]: String(launch.attempt),
-      [GANTRY_LABELS.keep]: String(spec.keepContainer),
-    },
+    labels: attemptLabels(launch, options.instance, spec.keepContainer),
     mounts: [{ source: launch.workspace, target: CONTAINER_WORKSPACE, readonly: false }, ...spec.mounts],
     network: spec.network ?? options.defaultNetwork,
     capabilities: spec.capabilities,
@@ -88,10 +95,20 @@ export function containerPlan(launch: TaskLaunch, options: ContainerPlanOptions,
 /** `NAME=value` lines, as both the container and the service APIs take an environment. */
 export const envLines = (env: Record<string, string>): string[] => Object.entries(env).map(([name, value]) => `${name}=${value}`);
 
+/** An environment back from its `NAME=value` lines (a container's Config.Env, a service's ContainerSpec.Env). */
+export const envFromLines = (lines: readonly string[]): Record<string, string> =>
+  Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+
 /** Why a container the kernel killed for memory ended, naming the limit it reached and whose it was. */
 export function outOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): string {
   const own = launch.task.container?.memoryBytes;
   const memory = effectiveLimits(launch.task.container ?? {}, limits).memoryBytes;
-  const whose = own === undefined ? "; that is the server's default, the task's memory option sets its own" : "";
+  // A run() task's runner service gets the default: run() has no memory option.
+  const whose =
+    launch.task.kind === "run"
+      ? "; run() tasks on a swarm get the server's default container limits (GANTRY_CONTAINER_DEFAULT_MEMORY)"
+      : own === undefined
+        ? "; that is the server's default, the task's memory option sets its own"
+        : "";
   return `killed: out of memory (the memory limit of ${formatBytes(memory)} was reached${whose})`;
 }

@@ -70,6 +70,19 @@ export function createDockerClient(host = DEFAULT_DOCKER_HOST, options: { timeou
 }
 
 /**
+ * The engine's CPU count, asked once (again after a failure): the engine refuses a CPU limit
+ * above it, and such a limit would limit nothing anyway, so executors cap limits at it.
+ */
+export function engineCpuCount(docker: Docker): () => Promise<number | undefined> {
+  let count: Promise<number | undefined> | undefined;
+  return () =>
+    (count ??= docker.info().then(
+      (info: { NCPU?: number }) => info.NCPU,
+      () => (count = undefined),
+    ));
+}
+
+/**
  * The engine's answer, or an ETIMEDOUT error after `ms`: an engine that accepts connections
  * but never answers must not hang health checks or the start-up prune.
  */

@@ -8,8 +8,8 @@ import type Docker from "dockerode";
 import type { Readable } from "node:stream";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
-import { describeDockerFailure, isUnreachable, parseRegistryAuth, withinTime, type DockerConnection } from "./docker-client.ts";
-import { containerPlan, envLines, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
+import { describeDockerFailure, engineCpuCount, isUnreachable, parseRegistryAuth, withinTime, type DockerConnection } from "./docker-client.ts";
+import { containerPlan, envFromLines, envLines, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
 import { pumpMultiplexed } from "./multiplexed-stream.ts";
 import { lostImageTask, startImageTask } from "./image-task.ts";
 
@@ -64,14 +64,8 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     return undefined;
   };
 
-  // The engine refuses a CPU limit above its own CPU count, and such a limit would limit
-  // nothing anyway: the CPU limit is capped at the count, asked once (again after a failure).
-  let cpuCount: Promise<number | undefined> | undefined;
-  const engineCpus = () =>
-    (cpuCount ??= docker.info().then(
-      (info: { NCPU?: number }) => info.NCPU,
-      () => (cpuCount = undefined),
-    ));
+  // CPU limits are capped at the engine's CPU count.
+  const engineCpus = engineCpuCount(docker);
 
   let known: { answer: DockerHealth; at: number } | undefined;
   let asking: Promise<DockerHealth> | undefined;
@@ -143,7 +137,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
         throw new Error(describeDockerFailure(error, host, `inspecting container ${launch.ref}`));
       }
       const { State: state } = info;
-      const env = Object.fromEntries((info.Config.Env ?? []).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+      const env = envFromLines(info.Config.Env ?? []);
       const control = stopControl();
       // Created but never started: it has not run, so it starts now as it would have.
       if (state.Status === "created") {
@@ -261,7 +255,8 @@ function stopControl(): StopControl {
   };
 }
 
-function containerOptions(launch: TaskLaunch, options: DockerExecutorOptions, engineCpus: number | undefined): Docker.ContainerCreateOptions {
+/** The container a container task's attempt is created as: its plan (container-plan.ts) in the Engine API's words. */
+export function containerOptions(launch: TaskLaunch, options: ContainerPlanOptions, engineCpus: number | undefined): Docker.ContainerCreateOptions {
   const plan = containerPlan(launch, options, engineCpus);
   return {
     // The attempt's stored reference: a restarted server finds the container by it.

@@ -163,17 +163,24 @@ function requestBuild(options: ImageBuildOptions, body: Readable, dockerfile: st
     // Gantry's labels last: they win over the task's and the Dockerfile's LABEL lines.
     labels: { ...build.labels, ...ownerLabels(options.owner) },
   };
-  // Dialled directly, not through docker.buildImage: for version=2 that opens a gRPC session
-  // (an auth provider for base image pulls) that is left open when a build is aborted; the
-  // tar body is all the engine needs.
+  return dialBuild(options.docker, body, query, options.signal);
+}
+
+/**
+ * POST /build with a tar as the body, answering the engine's stream of JSON messages. Dialled
+ * directly, not through docker.buildImage: for version=2 that opens a gRPC session (an auth
+ * provider for base image pulls) that is left open when a build is aborted; the tar body is
+ * all the engine needs. `gantry runner-image` builds through it too.
+ */
+export function dialBuild(docker: Docker, body: Readable, query: Record<string, unknown>, signal?: AbortSignal): Promise<Readable> {
   return new Promise((resolve, reject) =>
-    options.docker.modem.dial(
+    docker.modem.dial(
       {
         path: "/build?",
         method: "POST",
         file: body,
         options: query,
-        abortSignal: options.signal,
+        ...(signal && { abortSignal: signal }),
         isStream: true,
         statusCodes: { 200: true, 400: "bad parameter", 500: "server error" },
       },

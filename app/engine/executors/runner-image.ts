@@ -21,6 +21,7 @@ import { GANTRY_VERSION } from "../../version.ts";
 import { TASK_RUNNER_COMMAND } from "../task-runner/command.ts";
 import { createBuildProgress, buildFailureReason, type BuildMessage, type LogLine } from "./build-progress.ts";
 import { describeDockerFailure, GANTRY_LABELS } from "./docker-client.ts";
+import { dialBuild } from "./image-build.ts";
 import { readJsonLines } from "./json-lines.ts";
 
 export { RUNNER_IMAGE_REPOSITORY };
@@ -228,7 +229,7 @@ export async function buildRunnerImage(options: BuildRunnerImageOptions): Promis
   let stream: Readable;
   try {
     // version=1: the classic builder (see the top of this file); pull never asked for.
-    stream = await requestBuild(docker, context.stream(), { t: tag, dockerfile: "Dockerfile", version: "1", rm: true, forcerm: true, labels });
+    stream = await dialBuild(docker, context.stream(), { t: tag, dockerfile: "Dockerfile", version: "1", rm: true, forcerm: true, labels });
   } catch (error) {
     throw new RunnerImageError(describeDockerFailure(error, host, "the image build was refused"));
   }
@@ -247,16 +248,6 @@ export async function buildRunnerImage(options: BuildRunnerImageOptions): Promis
   return { id, tag, version };
 }
 
-function requestBuild(docker: Docker, body: Readable, query: Record<string, unknown>): Promise<Readable> {
-  // Dialled directly with the tar as the body, as image-build.ts does.
-  return new Promise((resolve, reject) =>
-    docker.modem.dial(
-      { path: "/build?", method: "POST", file: body, options: query, isStream: true, statusCodes: { 200: true, 400: "bad parameter", 500: "server error" } },
-      (error: unknown, stream: unknown) => (error ? reject(error) : resolve(stream as Readable)),
-    ),
-  );
-}
-
 /**
  * Why an image may not serve as the runner image of `version`, or undefined: it must carry
  * the runner label of that version and no pipeline's labels (a pipeline's dockerBuild cannot
@@ -268,4 +259,23 @@ export function runnerImageProblem(image: string, labels: Record<string, string>
   if (labels?.[GANTRY_LABELS.pipeline] !== undefined) return `image ${image} was built by a pipeline, not by gantry runner-image`;
   if (built !== version) return `image ${image} holds gantry ${built}, not ${version}: make this version's with gantry runner-image`;
   return undefined;
+}
+
+/**
+ * Why run() tasks cannot run in `image` on the server's engine, or undefined when they can: the
+ * image is there (nothing pulls it: `gantry runner-image` makes it on the engine) and is this
+ * version's runner.
+ */
+export async function runnerImageOnEngine(docker: Docker, host: string, image: string): Promise<string | undefined> {
+  let labels: Record<string, string> | null | undefined;
+  try {
+    labels = ((await docker.getImage(image).inspect()) as { Config?: { Labels?: Record<string, string> | null } }).Config?.Labels;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      const tag = image === runnerImageTag() ? "" : ` --tag ${image}`;
+      return `the runner image ${image} is not on this engine: run \`gantry runner-image${tag}\` (with GANTRY_EXECUTOR=swarm, run() tasks run in it)`;
+    }
+    return describeDockerFailure(error, host, `inspecting the runner image ${image}`);
+  }
+  return runnerImageProblem(image, labels);
 }

@@ -10,14 +10,15 @@
 // The executor reads the exit code from the service's task (Status.ContainerStatus.ExitCode),
 // passes every log line but that one to the task's log, and calls runnerExit with both.
 import { basename } from "node:path";
+import { effectiveLimits } from "../../domain/container-policy.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
+import type { LogWriter } from "../../stores/logs.ts";
 import { BUNDLE_SHA256_ENV, BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, BUNDLE_URL_ENV, RESULT_MARKER, TASK_RUNNER_COMMAND } from "../task-runner/command.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
+import { signalOfExit } from "./bun-process.ts";
+import { attemptLabels, CONTAINER_WORKSPACE, type ContainerMount, type ContainerPlan, type ContainerPlanOptions } from "./container-plan.ts";
 import type { TaskExit, TaskLaunch } from "./executor.ts";
 import { RUNNER_BINARY } from "./runner-image.ts";
-
-/** Where the run's workspace appears in the runner's container (where container tasks see it too). */
-export const RUNNER_WORKSPACE = "/workspace";
 
 /** What of an attempt's launch the runner's service needs. */
 export type RunnerLaunch = Pick<TaskLaunch, "namespace" | "pipeline" | "run" | "attempt" | "bundlePath" | "env" | "workspace"> & {
@@ -31,12 +32,6 @@ export interface RunnerServiceOptions {
   apiUrl?: string;
 }
 
-export interface RunnerMount {
-  source: string;
-  target: string;
-  readonly: boolean;
-}
-
 export interface RunnerServiceSpec {
   image: string;
   /** The whole argv (ContainerSpec.Command: the binary's path first, so the image's ENTRYPOINT does not matter). Holds no secret. */
@@ -45,8 +40,8 @@ export interface RunnerServiceSpec {
   env: Record<string, string>;
   /** The runner changes into the task's folder itself. */
   workdir: string;
-  /** The run's workspace, read-write, at RUNNER_WORKSPACE. */
-  mounts: RunnerMount[];
+  /** The run's workspace, read-write, at CONTAINER_WORKSPACE (where container tasks see it too). */
+  mounts: ContainerMount[];
   /** ContainerSpec.Init: an init as PID 1 forwards SIGTERM to the runner (ctx.signal aborts) and reaps what the task leaves. */
   init: true;
 }
@@ -78,14 +73,67 @@ export function runnerServiceSpec(launch: RunnerLaunch, options: RunnerServiceOp
       HOME: "/tmp",
       TMPDIR: "/tmp",
       ...launch.env,
-      GANTRY_WORKSPACE: RUNNER_WORKSPACE,
+      GANTRY_WORKSPACE: CONTAINER_WORKSPACE,
       GANTRY_API_URL: apiUrl,
       [BUNDLE_URL_ENV]: `${apiUrl}${path}`,
       ...(sha256 && { [BUNDLE_SHA256_ENV]: sha256 }),
     },
     workdir: "/",
-    mounts: [{ source: launch.workspace, target: RUNNER_WORKSPACE, readonly: false }],
+    mounts: [{ source: launch.workspace, target: CONTAINER_WORKSPACE, readonly: false }],
     init: true,
+  };
+}
+
+export interface RunnerPlanOptions extends ContainerPlanOptions, RunnerServiceOptions {
+  /** The network the runner joins: "host" (the node's own), "bridge" (the node's default bridge) or a swarm network. */
+  network: string;
+}
+
+/**
+ * The runner's service as a container plan, which the swarm executor makes a service of as it
+ * does a container task's: the attempt's labels (the janitor finds it by them), the container
+ * defaults' limits (run() has no limit options), every capability dropped, the workspace's group.
+ */
+export function runnerPlan(launch: TaskLaunch, options: RunnerPlanOptions, engineCpus?: number): ContainerPlan {
+  const spec = runnerServiceSpec(launch, options);
+  const [binary, ...args] = spec.command;
+  const limit = effectiveLimits({}, options.limits);
+  return {
+    name: launch.ref,
+    image: spec.image,
+    entrypoint: [binary!],
+    command: args,
+    env: spec.env,
+    workdir: spec.workdir,
+    labels: attemptLabels(launch, options.instance, false),
+    mounts: spec.mounts,
+    network: options.network,
+    capabilities: [],
+    groups: options.workspaceGroup !== undefined ? [String(options.workspaceGroup)] : [],
+    limits: { memoryBytes: limit.memoryBytes, cpus: engineCpus ? Math.min(limit.cpus, engineCpus) : limit.cpus, pids: limit.pids },
+    init: spec.init,
+  };
+}
+
+/**
+ * The runner's output on its way to the task log: a RESULT_MARKER line on stderr stays out of
+ * it and is kept as the result (the last one counts), every other line passes.
+ */
+export function runnerLog(log: LogWriter): LogWriter & { result(): TaskRunnerResult | undefined } {
+  let result: TaskRunnerResult | undefined;
+  return {
+    get size() {
+      return log.size;
+    },
+    line(stream, text) {
+      const reported = stream === "err" ? runnerResultOf(text) : undefined;
+      if (reported) result = reported;
+      else log.line(stream, text);
+    },
+    ...(log.cutPoint && { cutPoint: (text: string) => log.cutPoint!(text) }),
+    flush: () => log.flush(),
+    close: () => log.close(),
+    result: () => result,
   };
 }
 
@@ -100,8 +148,6 @@ export function runnerResultOf(line: string): TaskRunnerResult | undefined {
   }
 }
 
-const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM" };
-
 /** The attempt's exit from the runner's exit code (null: none known) and its last RESULT_MARKER line's result. */
 export function runnerExit(exitCode: number | null, result?: TaskRunnerResult): TaskExit {
   if (exitCode === 0) return { exitCode: 0 };
@@ -109,7 +155,7 @@ export function runnerExit(exitCode: number | null, result?: TaskRunnerResult): 
   if (exitCode === BUNDLE_UNAVAILABLE && result?.bundle) return { exitCode: null, reason: `the runner could not fetch the pipeline bundle: ${result.error}` };
   if (result && !result.bundle) return { exitCode, reason: `threw: ${result.error}` };
   // A runner killed by a signal exits (through the init) with 128 + its number.
-  const signal = exitCode > 128 ? SIGNALS[exitCode - 128] : undefined;
+  const signal = signalOfExit(exitCode);
   if (signal) return { exitCode: null, reason: `killed by ${signal}` };
   return { exitCode, reason: `exited with code ${exitCode}` };
 }

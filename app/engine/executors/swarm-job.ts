@@ -1,29 +1,42 @@
 // A Swarm replicated job (one task, never restarted: Gantry's retries decide) followed to its
 // end: its task waiting for a node (and why), given one, running, ended; its output streamed to
 // the task log; stopped with SIGTERM then SIGKILL. Swarm has no event stream a server can
-// resume, so the task's state is polled. What the job runs is the caller's (a container task's
-// service spec, or a runner's).
+// resume, so the task's state is polled: often while it starts, less once it runs, by its id
+// once known (a stopped task lives on while its container stops, whatever becomes of its
+// service). What the job runs is the caller's: a service spec made from a container plan
+// (swarm-task-jobs.ts).
 import type Docker from "dockerode";
 import type { LogWriter } from "../../stores/logs.ts";
+import { formatDuration } from "../../domain/duration.ts";
 import { pause } from "../pause.ts";
+import { dockerMessage } from "./docker-client.ts";
+import { getTask, inspectService, listTasks, retrying, stopJobService, type RetryOptions, type SwarmTask } from "./swarm-client.ts";
 import { followTaskLogs, type TaskLogFollower } from "./swarm-task-logs.ts";
-
-/** How often a job's task is looked at. */
-const POLL_MS = 250;
 
 /** Task states a job's task does not leave (Swarm's, and "remove" while its service goes). */
 const ENDED = new Set(["complete", "failed", "rejected", "shutdown", "orphaned", "remove"]);
+
+/** A task stopped before any node took it: it will never run (Swarm may keep it as it is). */
+const abandoned = (task: SwarmTask) => !task.NodeID && (task.DesiredState === "remove" || task.DesiredState === "shutdown");
+
+/** Whether a job's task is over: it ended, or was stopped before it had a node. */
+export const taskOver = (task: SwarmTask): boolean => ENDED.has(task.Status.State) || abandoned(task);
 /** States in which the task's container has run (or runs): its output can be read. */
 const RAN = new Set(["running", "complete", "failed", "shutdown"]);
 
-/** The parts of a Swarm task a job is followed by. */
-export interface JobTask {
-  ID: string;
-  NodeID?: string;
-  CreatedAt?: string;
-  DesiredState?: string;
-  Status: { State: string; Err?: string; Message?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
+/** How a job is polled, and how long the manager may not answer. */
+export interface JobTiming {
+  /** Between looks while the task waits for a node or starts, and once a stop was asked for (ms). */
+  startingPollMs: number;
+  /** Between looks once its container runs (ms): a long task should not cost the manager 4 requests a second. */
+  runningPollMs: number;
+  /** How long the manager may fail to answer before following gives up (ms); the tries back off meanwhile. */
+  unansweredMs: number;
+  /** How long reading the task's last output may take once it has ended (ms). */
+  finishLogsMs: number;
 }
+
+export const JOB_TIMING: JobTiming = { startingPollMs: 250, runningPollMs: 1_000, unansweredMs: 60_000, finishLogsMs: 15_000 };
 
 /** How a job ended. */
 export interface JobEnd {
@@ -41,10 +54,8 @@ export interface JobEnd {
 }
 
 export interface JobWatch {
-  /** Where its output goes (a log that holds some lines already skips them: skippingLogWriter). */
+  /** Where its output goes, followed live from the start (a log that holds some lines already skips them: skippingLogWriter). */
   log: LogWriter;
-  /** Whether its output is followed live from the start (false: it is read once the task has ended, as after a restart it may have). */
-  live: boolean;
   /** Why a task no node has taken waits, given what Swarm's scheduler says. */
   waitingReason(schedulerSays: string | undefined): string;
   /** Why the work has not begun, as it changes; undefined once it has. */
@@ -71,21 +82,30 @@ export interface JobControl {
 
 /**
  * A job's stop: its container on this engine is stopped with exactly the grace asked for (its
- * output and exit code stay readable); anywhere else its service is removed, and Swarm stops
- * the container with the service's StopGracePeriod.
+ * output and exit code stay readable); anywhere else Swarm stops it (stopJobService). That is
+ * tried again until it is done or the service is gone (or the server stops following it).
  */
-export function jobControl(docker: Docker, name: string): JobControl {
+export function jobControl(docker: Docker, name: string, retry: Pick<RetryOptions, "firstDelayMs"> = {}): JobControl {
   const abort = new AbortController();
   const stopping = new AbortController();
   let graceMs: number | undefined;
   let exists = false;
   let container: Docker.Container | undefined;
   let sent = false;
+  const stopJob = () =>
+    void retrying(() => stopJobService(docker, name), {
+      ...retry,
+      signal: abort.signal,
+      failed(error, tries) {
+        // The first failure, then about once a minute while the engine keeps refusing.
+        if (tries === 1 || tries % 12 === 0) console.error(`stopping the task of service ${name} failed (try ${tries}), trying again: ${dockerMessage(error)}`);
+      },
+    });
   const send = () => {
     if (graceMs === undefined || sent || abort.signal.aborted || !exists) return;
     sent = true;
-    if (container) container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(() => removeService(docker, name));
-    else void removeService(docker, name);
+    if (container) container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(stopJob);
+    else stopJob();
   };
   return {
     stop(ms) {
@@ -107,94 +127,101 @@ export function jobControl(docker: Docker, name: string): JobControl {
   };
 }
 
-/** Removes a job's service (its task is stopped by Swarm); a service already gone is fine. */
-export async function removeService(docker: Docker, name: string): Promise<void> {
-  await docker
-    .getService(name)
-    .remove()
-    .catch(() => undefined);
-}
-
 /**
  * Follows a job's service to its end: notes why its task waits for a node, says which node
- * took it, streams its output, and answers how it ended. Rejects only when the engine cannot be asked.
+ * took it, streams its output, and answers how it ended. A manager that does not answer is
+ * asked again, backing off, for `timing.unansweredMs`; only then does this reject.
  */
-export async function followJob(docker: Docker, name: string, watch: JobWatch, control: JobControl): Promise<JobEnd> {
+export async function followJob(docker: Docker, name: string, watch: JobWatch, control: JobControl, timing: JobTiming = JOB_TIMING): Promise<JobEnd> {
   let logs: TaskLogFollower | undefined;
   let noted: string | undefined;
   let began: string | undefined;
   let container: Docker.Container | undefined;
+  // Known once its task was seen: from then on the task is asked for by id, which outlives the service.
+  let taskId: string | undefined;
+  let unanswered: { since: number; delayMs: number } | undefined;
   const note = (reason: string | undefined) => {
     if (reason === noted) return;
     noted = reason;
     if (reason) watch.log.line("gantry", reason);
     watch.waiting?.(reason);
   };
+  /** The job's task now; undefined while it has none yet; "gone" once neither task nor service is there. */
+  const look = async (): Promise<SwarmTask | undefined | "gone"> => {
+    if (taskId) return (await getTask(docker, taskId)) ?? "gone";
+    const task = jobTask(await listTasks(docker, name));
+    if (task) return task;
+    // No task yet (the service was just created), or no service any more.
+    return (await inspectService(docker, name)) ? undefined : "gone";
+  };
+  const finishLogs = async () => {
+    await logs?.finish(timing.finishLogsMs);
+    logs = undefined;
+  };
   try {
     for (;;) {
       if (control.signal.aborted) return { state: "detached", exitCode: null };
-      const tasks = await listJobTasks(docker, name);
-      const task = jobTask(tasks);
-      if (!task) {
-        // No task yet (the service was just created), or no service any more.
-        if (!(await serviceExists(docker, name))) return { state: "gone", exitCode: null, ...(began === undefined && { waitingFor: noted ?? watch.waitingReason(undefined) }) };
-        await pause(POLL_MS, control.signal);
+      let task: SwarmTask | undefined | "gone";
+      try {
+        task = await look();
+        unanswered = undefined;
+      } catch (error) {
+        if (control.signal.aborted) return { state: "detached", exitCode: null };
+        // A manager restarting, or a leader election: asked again before the attempt fails (and its healthy service is removed).
+        if (!unanswered) {
+          unanswered = { since: Date.now(), delayMs: timing.startingPollMs };
+          watch.log.line("gantry", `the swarm manager did not answer (${dockerMessage(error)}); asking again for up to ${formatDuration(timing.unansweredMs)}`);
+        } else if (Date.now() - unanswered.since >= timing.unansweredMs) {
+          throw error;
+        }
+        await pause(unanswered.delayMs, control.signal);
+        unanswered.delayMs = Math.min(unanswered.delayMs * 2, 5_000);
         continue;
       }
-      const { State: state, Err: err, ContainerStatus: status } = task.Status;
-      if (!task.NodeID && (state === "pending" || state === "new") && err) note(watch.waitingReason(err));
-      if (task.NodeID && status?.ContainerID && RAN.has(state) && began === undefined) {
-        began = task.NodeID;
-        note(undefined);
-        container = await localContainer(docker, status.ContainerID);
-        if (container) control.local(container);
-        watch.log.line("gantry", `running on node ${await nodeName(docker, task.NodeID)}`);
-        watch.began?.(task.NodeID);
-        logs = followTaskLogs(docker, task.ID, watch.log, { live: watch.live && !ENDED.has(state) });
+      if (task === "gone") {
+        await finishLogs();
+        return { state: "gone", exitCode: null, ...(began === undefined && { waitingFor: noted ?? watch.waitingReason(undefined) }) };
       }
-      if (ENDED.has(state)) {
-        await logs?.finish().catch(() => undefined);
-        logs = undefined;
-        return {
-          state,
-          exitCode: status?.ExitCode ?? (state === "complete" ? 0 : null),
-          ...(err && { err }),
-          ...(task.NodeID && { nodeId: task.NodeID }),
-          ...(container && { container }),
-          ...(began === undefined && state !== "rejected" && { waitingFor: noted ?? watch.waitingReason(err) }),
-        };
+      if (task) {
+        taskId = task.ID;
+        const { State: state, Err: err, ContainerStatus: status } = task.Status;
+        if (began === undefined && abandoned(task)) {
+          return { state: "gone", exitCode: null, waitingFor: noted ?? watch.waitingReason(undefined) };
+        }
+        if (!task.NodeID && (state === "pending" || state === "new") && err) note(watch.waitingReason(err));
+        if (task.NodeID && status?.ContainerID && RAN.has(state) && began === undefined) {
+          began = task.NodeID;
+          note(undefined);
+          container = await localContainer(docker, status.ContainerID);
+          if (container) control.local(container);
+          watch.log.line("gantry", `running on node ${await nodeName(docker, task.NodeID)}`);
+          watch.began?.(task.NodeID);
+          logs = followTaskLogs(docker, task.ID, watch.log, { live: !ENDED.has(state) });
+        }
+        if (ENDED.has(state)) {
+          await finishLogs();
+          return {
+            state,
+            exitCode: status?.ExitCode ?? (state === "complete" ? 0 : null),
+            ...(err && { err }),
+            ...(task.NodeID && { nodeId: task.NodeID }),
+            ...(container && { container }),
+            ...(began === undefined && state !== "rejected" && { waitingFor: noted ?? watch.waitingReason(err) }),
+          };
+        }
       }
-      await pause(POLL_MS, control.signal);
+      // Often while it starts (and while a stop takes effect), less once it runs.
+      await pause(began === undefined || control.stopRequested() ? timing.startingPollMs : timing.runningPollMs, control.signal);
     }
   } finally {
     logs?.stop();
   }
 }
 
-/** The tasks of a job's service; none once the service is gone (the engine answers 404 for a name it no longer knows). */
-export async function listJobTasks(docker: Docker, name: string): Promise<JobTask[]> {
-  try {
-    return (await docker.listTasks({ filters: { service: [name] } })) as JobTask[];
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return [];
-    throw error;
-  }
-}
-
 /** The job's task: the first that ended (a job's task is never replaced), else the newest. */
-function jobTask(tasks: JobTask[]): JobTask | undefined {
+function jobTask(tasks: SwarmTask[]): SwarmTask | undefined {
   const sorted = [...tasks].sort((a, b) => (a.CreatedAt ?? "").localeCompare(b.CreatedAt ?? ""));
   return sorted.find((task) => ENDED.has(task.Status.State)) ?? sorted.at(-1);
-}
-
-async function serviceExists(docker: Docker, name: string): Promise<boolean> {
-  try {
-    await docker.getService(name).inspect();
-    return true;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
-    throw error;
-  }
 }
 
 /** The task's container when this engine has it (the task ran on this node). */

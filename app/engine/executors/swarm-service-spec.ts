@@ -1,7 +1,8 @@
-// A container task's plan as a Swarm service: a replicated job of one task that Swarm never
+// A task's container plan as a Swarm service: a replicated job of one task that Swarm never
 // restarts (Gantry's retries decide), with the plan's labels, environment, workspace bind,
-// capabilities and limits, placed by the task's constraints.
-import type { ServiceSpec } from "../deploy/swarm-provider.ts";
+// capabilities, limits and init, placed by the task's constraints. The plan is a container
+// task's (container-plan.ts) or a run() task's runner (runner-service.ts).
+import type { ServiceSpec } from "./swarm-client.ts";
 import { envLines, type ContainerPlan } from "./container-plan.ts";
 
 export interface ServiceSpecOptions {
@@ -51,6 +52,7 @@ export function containerServiceSpec(plan: ContainerPlan, options: ServiceSpecOp
         ...(plan.capabilities.length > 0 && { CapabilityAdd: plan.capabilities.map((name) => `CAP_${name}`) }),
         // Engines from API 1.44 keep no-new-privileges on services; older ones ignore the field.
         Privileges: { NoNewPrivileges: true },
+        ...(plan.init && { Init: true }),
         StopGracePeriod: Math.round(options.stopGraceMs * 1e6),
       },
       // A service has no MemorySwap: the node's swap setting decides whether the task may swap.

@@ -1,21 +1,31 @@
 // A Swarm task's output into the task log, complete and in order: followed live through the
 // manager (the task may run on any node), and once the task has ended read once more from the
 // start, the lines already written skipped — a followed stream does not end with its task,
-// and its last lines may still be on their way when it is cut off.
+// and its last lines may still be on their way when it is cut off. That last read has a
+// deadline: task logs can hang (moby#38640), and a task's end must not wait on them.
 import type Docker from "dockerode";
 import { Readable } from "node:stream";
 import type { LineCounts, LogWriter } from "../../stores/logs.ts";
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
+import { formatDuration } from "../../domain/duration.ts";
+import { dockerMessage } from "./docker-client.ts";
 import { pumpMultiplexed } from "./multiplexed-stream.ts";
 
+/** How long the read after a task's end may take by default (ms). */
+export const FINISH_DEADLINE_MS = 15_000;
+
 export interface TaskLogFollower {
-  /** The task has ended: the live stream is cut and the lines it had not brought yet are written. */
-  finish(): Promise<void>;
+  /**
+   * The task has ended: the live stream is cut and the lines it had not brought yet are
+   * written. Never throws; when the engine fails or misses the deadline, the log says the
+   * output may be incomplete, and why.
+   */
+  finish(deadlineMs?: number): Promise<void>;
   /** Stops following (the server is stopping); nothing more is written. */
   stop(): void;
 }
 
-/** Follows a task's output into `log` from its start (a log that holds some lines already skips them: skippingLogWriter). */
+/** Follows a task's output into `log` from its start (a log that holds some lines already skips them: skippingLogWriter); `live: false` reads it only at finish. */
 export function followTaskLogs(docker: Docker, taskId: string, log: LogWriter, options: { live: boolean }): TaskLogFollower {
   const written: LineCounts = { out: 0, err: 0 };
   const counting: LogWriter = {
@@ -45,12 +55,33 @@ export function followTaskLogs(docker: Docker, taskId: string, log: LogWriter, o
       })()
     : Promise.resolve();
   return {
-    async finish() {
+    async finish(deadlineMs = FINISH_DEADLINE_MS) {
       abort.abort();
-      await following;
-      const all = await taskLogs(docker, taskId, { follow: false, stdout: true, stderr: true });
-      const stream = all instanceof Readable ? all : Readable.from(Buffer.isBuffer(all) ? [all] : []);
-      await pumpMultiplexed(stream, skippingLogWriter(log, written));
+      const reading = new AbortController();
+      let stream: Readable | undefined;
+      const rest = (async () => {
+        await following;
+        const all = await taskLogs(docker, taskId, { follow: false, stdout: true, stderr: true, abortSignal: reading.signal });
+        stream = all instanceof Readable ? all : Readable.from(Buffer.isBuffer(all) ? [all] : []);
+        if (reading.signal.aborted) return stream.destroy();
+        await pumpMultiplexed(stream, skippingLogWriter(log, written));
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), deadlineMs)));
+      try {
+        const how = await Promise.race([rest.then(() => "done" as const), late]);
+        if (how === "late") {
+          reading.abort();
+          stream?.destroy();
+          log.line("gantry", `output may be incomplete: the engine did not hand over the task's last output within ${formatDuration(deadlineMs)}`);
+        }
+      } catch (error) {
+        log.line("gantry", `output may be incomplete: reading the task's output failed (${dockerMessage(error)})`);
+      } finally {
+        clearTimeout(timer);
+        // Whatever the late read does now goes nowhere.
+        rest.catch(() => undefined);
+      }
     },
     stop() {
       abort.abort();

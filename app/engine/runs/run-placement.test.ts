@@ -1,7 +1,7 @@
 // A run's placement: the first task to start places the run, the others wait for its node;
 // a first task that never got one lets the next place it; a stored node pins every task.
 import { describe, expect, it } from "bun:test";
-import { createRunPlacement, recordingPlacement } from "./run-placement.ts";
+import { createRunPlacement, heldPlacement, recordingPlacement } from "./run-placement.ts";
 
 describe("run placement", () => {
   it("lets the first task place the run and sends the tasks waiting meanwhile to its node", async () => {
@@ -45,5 +45,31 @@ describe("run placement", () => {
     await recorded.placed("node-d");
     expect(stored).toEqual(["node-c"]);
     expect(placement.node).toBe("node-earlier");
+  });
+
+  it("after a restart, lets a re-attached first task hold the placement: new tasks wait for its node", async () => {
+    const placement = createRunPlacement(null);
+    // Claimed as the run is taken back, before any new task starts.
+    const held = heldPlacement(placement, placement.claim());
+    let later: string | undefined | "waiting" = "waiting";
+    const newTask = placement.claim().then((node) => (later = node));
+    // The executor finds the service unplaced: its claim is the held one, so it is the first.
+    expect(await held.claim()).toBeUndefined();
+    await Bun.sleep(5);
+    expect(later).toBe("waiting");
+    await held.placed("node-a");
+    await newTask;
+    expect(later).toBe("node-a");
+    // Nothing is left to give up.
+    await held.release();
+    expect(placement.node).toBe("node-a");
+  });
+
+  it("gives the held placement up when the re-attached attempt did not use it, so the next task places the run", async () => {
+    const placement = createRunPlacement(null);
+    const held = heldPlacement(placement, placement.claim());
+    const newTask = placement.claim();
+    await held.release();
+    expect(await newTask).toBeUndefined();
   });
 });

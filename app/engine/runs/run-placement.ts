@@ -64,3 +64,28 @@ export function recordingPlacement(placement: RunPlacementState, record: (node: 
     unplaced: () => placement.unplaced(),
   };
 }
+
+/**
+ * A placement whose first claim was made earlier: a re-attached task of a run with no stored
+ * node claims as the run is taken back, before any new task can, since its service may be
+ * the run's unplaced first task. Its executor's first claim answers that one; `release` gives
+ * it up when the executor made none (nothing was found, or it places nothing), so the next
+ * task places the run.
+ */
+export function heldPlacement(placement: RunPlacement, held: Promise<string | undefined>): RunPlacement & { release(): Promise<void> } {
+  let pending: Promise<string | undefined> | undefined = held;
+  return {
+    claim(signal) {
+      const first = pending;
+      pending = undefined;
+      return first ?? placement.claim(signal);
+    },
+    placed: (node) => placement.placed(node),
+    unplaced: () => placement.unplaced(),
+    async release() {
+      const first = pending;
+      pending = undefined;
+      if (first !== undefined && (await first.catch(() => "stopped")) === undefined) placement.unplaced();
+    },
+  };
+}

@@ -16,11 +16,12 @@ import { maskingLogWriter, type MaskingLogWriter } from "../../stores/log-maskin
 import type { LogKey } from "../../stores/logs.ts";
 import type { Executor, ExecutorKind, TaskHandle, TaskLaunch } from "../executors/executor.ts";
 import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
+import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { stopTasks, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { taskEnvironment, type TaskEnvironment } from "./task-environment.ts";
-import { recordingPlacement } from "./run-placement.ts";
+import { heldPlacement, recordingPlacement } from "./run-placement.ts";
 import { hasTaskFiles, type TaskFilesContext } from "../task-files/index.ts";
 
 /** The run is driven by another node now: this process stops writing for it. */
@@ -64,9 +65,13 @@ const logKeyOf = (run: DrivenRun, task: TaskSpec): LogKey => ({ namespace: run.k
  * one due at `retryDue`).
  */
 export async function executeTask(ctx: EngineContext, run: DrivenRun, task: TaskSpec, resume?: AttemptRow, retryDue?: Date | null): Promise<void> {
+  // A swarm attempt in flight of a run with no stored node may be its unplaced first task:
+  // it claims the placement now, as the run is taken back and before any new task can
+  // (claim's first step is synchronous), and the new ones wait until it is placed.
+  const held = resume?.state === "running" && resume.executor === "swarm" && run.placement.node === undefined ? run.placement.claim() : undefined;
   const slot: Slot = { release: await ctx.limiter.acquire() };
   try {
-    await runAttempts(ctx, run, task, slot, resume, retryDue ?? null);
+    await runAttempts(ctx, run, task, slot, resume, retryDue ?? null, held);
   } catch (error) {
     if (error instanceof LostRunError) run.lost = true;
     if (error instanceof LostRunError || error instanceof EngineStoppedError || ctx.stopped) return;
@@ -83,7 +88,15 @@ export async function executeTask(ctx: EngineContext, run: DrivenRun, task: Task
   }
 }
 
-async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, slot: Slot, resume: AttemptRow | undefined, retryDue: Date | null): Promise<void> {
+async function runAttempts(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  slot: Slot,
+  resume: AttemptRow | undefined,
+  retryDue: Date | null,
+  held: Promise<string | undefined> | undefined,
+): Promise<void> {
   // Masked before anything is stored or streamed: secrets never reach a log.
   const log = maskingLogWriter(ctx.logs.open(logKeyOf(run, task)));
   try {
@@ -91,7 +104,7 @@ async function runAttempts(ctx: EngineContext, run: DrivenRun, task: TaskSpec, s
     // After a restart: the attempt found in flight goes on (or, never started, starts
     // again under its number); after one that had ended, the next one starts when due.
     let attempt = resume ? (resume.state === "running" ? resume.attempt : resume.attempt + 1) : (run.attempts.get(task.id) ?? 0) + 1;
-    let found = resume?.state === "running" ? await resumeAttempt(ctx, run, task, resume, log) : undefined;
+    let found = resume?.state === "running" ? await resumeAttempt(ctx, run, task, resume, log, held) : undefined;
     let due = resume && resume.state !== "running" ? retryDue : null;
     if (due && due > ctx.now()) log.line("gantry", `the server restarted while this task waited to retry; attempt ${attempt} starts in ${formatDuration(due.getTime() - ctx.now().getTime())}`);
     for (;;) {
@@ -209,7 +222,8 @@ async function freshAttempt(
   else if (attempt > 1) log.line("gantry", `attempt ${attempt} of ${total}`);
   const executorKind = executorKindOf(ctx, task);
   const executor = ctx.executors[executorKind];
-  const environment = executor ? await taskEnvironment(ctx, run, task) : undefined;
+  // A run() task's runner in a service fetches the run's bundle over the API with the run's bundle token.
+  const environment = executor ? await taskEnvironment(ctx, run, task, true, { bundleToken: task.kind === "run" && executorKind === "swarm" }) : undefined;
   let prepared = environment;
   if (environment !== undefined && typeof environment !== "string") {
     log.addSecrets(environment.secrets);
@@ -246,7 +260,7 @@ async function freshAttempt(
     const ready = prepared as TaskEnvironment;
     // Work on the server itself that uses the workspace there (run() tasks, image builds): the run's cluster tasks follow it to this node.
     const usesServerWorkspace = executorKind === "run" || (executorKind === "container" && task.container?.build !== undefined);
-    if (usesServerWorkspace && ctx.serverNode && run.placement.node === undefined) await placeOnServer(ctx, run);
+    if (usesServerWorkspace && ctx.serverNode && run.placement.node === undefined) await placeOnServer(ctx, run, log);
     handle = executor.start({
       ...base,
       ref,
@@ -285,7 +299,7 @@ async function freshAttempt(
     log.line("gantry", reason);
     return { outcome: { state: "failed", exitCode: null, reason } };
   }
-  return { outcome: await follow(ctx, run, task, handle!, log, startedAt, attempt), ref, executor, environment: prepared as TaskEnvironment };
+  return { outcome: await follow(ctx, run, task, handle!, log, startedAt, attempt, executorKind), ref, executor, environment: prepared as TaskEnvironment };
 }
 
 /** Finds an attempt in flight again after a restart, by its stored reference, and follows it to its end. */
@@ -295,6 +309,26 @@ async function resumeAttempt(
   task: TaskSpec,
   row: AttemptRow,
   log: MaskingLog,
+  held: Promise<string | undefined> | undefined,
+): Promise<AttemptResult | "never-started"> {
+  const hooks = placementHooks(ctx, run, task, row.attempt);
+  const placement = held && hooks.placement ? heldPlacement(hooks.placement, held) : undefined;
+  try {
+    return await attachAttempt(ctx, run, task, row, log, { ...hooks, ...(placement && { placement }) }, () => placement?.release());
+  } finally {
+    await placement?.release();
+  }
+}
+
+/** resumeAttempt's work; `attached` is called once the executor has answered (its claim on the run's placement made, or never). */
+async function attachAttempt(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  row: AttemptRow,
+  log: MaskingLog,
+  hooks: Pick<TaskLaunch, "placement" | "waiting">,
+  attached: () => Promise<void> | undefined,
 ): Promise<AttemptResult | "never-started"> {
   const executor = ctx.executors[row.executor];
   const failed = (reason: string): { outcome: Outcome; ref?: string; executor?: Executor } => {
@@ -316,7 +350,7 @@ async function resumeAttempt(
     env: typeof prepared === "string" ? {} : prepared.env,
     workspace: run.workspace,
     log,
-    ...placementHooks(ctx, run, task, row.attempt),
+    ...hooks,
   };
   const stored = await ctx.logs.lineCounts(logKeyOf(run, task), row.logFrom);
   for (let tries = 1; ; tries++) {
@@ -330,15 +364,17 @@ async function resumeAttempt(
       if (ctx.stopped) throw new EngineStoppedError();
       continue;
     }
+    // A claim on the run's placement the executor did not use is given up before the task is followed.
+    await attached();
     if (result.status === "never-started") return "never-started";
     if (result.status === "lost") return failed(result.reason);
     // The container's own environment holds the tokens the old server gave it: masked too.
-    if (result.env) log.addSecrets([result.env.GANTRY_API_TOKEN, result.env[OBJECTS_TOKEN_ENV]].filter((value): value is string => !!value));
+    if (result.env) log.addSecrets([result.env.GANTRY_API_TOKEN, result.env[OBJECTS_TOKEN_ENV], result.env[BUNDLE_TOKEN_ENV]].filter((value): value is string => !!value));
     log.line("gantry", "re-attached after a server restart");
     await insertEvent(ctx.db, ctx.event("task.reattached", run.key, { attempt: row.attempt, node: ctx.node.id }, task.id));
     ctx.publish("task.reattached", run.key, task.id);
     return {
-      outcome: await follow(ctx, run, task, result.handle, log, row.startedAt, row.attempt),
+      outcome: await follow(ctx, run, task, result.handle, log, row.startedAt, row.attempt, row.executor),
       ref: row.ref,
       executor,
       ...(typeof prepared !== "string" && { environment: prepared }),
@@ -352,7 +388,16 @@ async function resumeAttempt(
  * timeout grace: nobody waits on it, and a task that ran out of time rarely needs long to
  * clean up.
  */
-async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle: TaskHandle, log: MaskingLog, startedAt: Date, attempt: number): Promise<Outcome> {
+async function follow(
+  ctx: EngineContext,
+  run: DrivenRun,
+  task: TaskSpec,
+  handle: TaskHandle,
+  log: MaskingLog,
+  startedAt: Date,
+  attempt: number,
+  executorKind: ExecutorKind,
+): Promise<Outcome> {
   run.handles.set(task.id, handle);
   // A cancel that came while the task was starting must still reach it.
   if (run.cancelled !== undefined) handle.stop(ctx.killGraceMs);
@@ -379,15 +424,17 @@ async function follow(ctx: EngineContext, run: DrivenRun, task: TaskSpec, handle
     timeoutMs !== undefined ? setTimeout(() => onTimeout(timeoutMs), Math.max(0, timeoutMs - (ctx.now().getTime() - startedAt.getTime()))) : undefined;
   const exit = await handle.exited;
   clearTimeout(timer);
-  // What a container wrote (as root) is handed back before any later task runs, so run()
-  // tasks in the sandbox may change it too.
-  if (task.kind === "container" && ctx.reclaimWorkspace) {
+  // What a container (a container task's, or a run() task's runner service) wrote as root is
+  // handed back before any later task runs, so run() tasks in the sandbox may change it too.
+  if (executorKind !== "run" && ctx.reclaimWorkspace) {
     await ctx.reclaimWorkspace(run.workspace).catch((error: unknown) => console.error(`task ${task.id} of ${runKeyString(run.key)}: reclaiming its workspace failed:`, error));
   }
   // The end replaces the timing-out mark, so it is written after it.
   await timingOut;
   run.handles.delete(task.id);
   if (ctx.stopped) throw new EngineStoppedError();
+  // Another node took the run while this attempt ran here (a stalled lease): its end is not ours to tell.
+  if (run.lost) throw new LostRunError(`run ${runKeyString(run.key)} is driven by another node now`);
   if (run.cancelled !== undefined) return { state: "cancelled", exitCode: exit.exitCode, reason: "run cancelled" };
   // Work that never began says what it waited for ("timed out after 5m, still waiting for a node: ...").
   if (timingOut) return { state: "failed", exitCode: exit.exitCode, reason: `${timedOutReason(timeoutMs!)}${exit.waitingFor ? `, still ${log.mask(exit.waitingFor)}` : ""}` };
@@ -403,8 +450,14 @@ async function endWithoutAttempt(ctx: EngineContext, run: DrivenRun, task: TaskS
   ctx.publish("task.finished", run.key, task.id);
 }
 
-/** Plain container() tasks go to the configured container executor; image builds, pushes and deploys stay on the server's Docker engine. */
+/**
+ * Plain container() tasks go to the configured container executor; image builds, pushes and
+ * deploys stay on the server's Docker engine. run() tasks run in the server's sandbox, or with
+ * the swarm executor as services of the runner image, but for those with `network: "none"`:
+ * a runner fetches its bundle over the network, and a service cannot be given none.
+ */
 function executorKindOf(ctx: EngineContext, task: TaskSpec): ExecutorKind {
+  if (task.kind === "run") return ctx.runExecutor === "swarm" && ctx.executors.swarm && task.runNetwork === undefined ? "swarm" : "run";
   if (task.kind !== "container") return "run";
   const plain = !task.container?.build && !task.container?.push && !task.container?.deploy;
   return plain && ctx.containerExecutor === "swarm" && ctx.executors.swarm ? "swarm" : "container";
@@ -429,9 +482,19 @@ function placementHooks(ctx: EngineContext, run: DrivenRun, task: TaskSpec, atte
   };
 }
 
-/** Places the run on the server's own cluster node (when the server's engine is one). */
-async function placeOnServer(ctx: EngineContext, run: DrivenRun): Promise<void> {
+/**
+ * Places the run on the server's own cluster node (when the server's engine is one), as its
+ * first task: a swarm task of the run being placed right now is waited for, as tasks of the
+ * run wait for each other, so the run is not moved from under it.
+ */
+async function placeOnServer(ctx: EngineContext, run: DrivenRun, log: MaskingLog): Promise<void> {
   const node = await ctx.serverNode!().catch(() => undefined);
-  if (node === undefined || run.placement.node !== undefined) return;
-  await recordingPlacement(run.placement, (at) => recordPlacementNode(ctx.db, run.key, at)).placed(node);
+  if (node === undefined) return;
+  const placement = recordingPlacement(run.placement, (at) => recordPlacementNode(ctx.db, run.key, at));
+  const claim = placement.claim();
+  if (await Promise.race([claim.then(() => false), Bun.sleep(500).then(() => true)])) {
+    log.line("gantry", "waiting for the run's first task to get a node: the run's tasks share one workspace");
+  }
+  if ((await claim) !== undefined) return;
+  await placement.placed(node);
 }

@@ -1,16 +1,19 @@
-// /api/v1/health: no auth; says the server is up and which version it runs.
+// /api/v1/health: no auth; says the server is up, which version it runs, and how its
+// subsystems are (database, Docker, the sandbox, and the swarm with GANTRY_EXECUTOR=swarm).
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { GANTRY_VERSION } from "../../version.ts";
 
 export const healthApi = new Hono<AppEnv>().get("/", async (c) => {
   const deps = c.get("deps");
-  const [database, docker] = await Promise.all([
+  const [database, docker, swarm] = await Promise.all([
     deps.database.client.execute("SELECT 1").then(
       () => ({ status: "ok" as const }),
       (error: Error) => ({ status: "unavailable" as const, message: error.message }),
     ),
     deps.docker.health(),
+    // With the swarm executor: whether the engine is a manager, and whether services get no-new-privileges there.
+    deps.config.executor === "swarm" ? deps.swarm.health() : undefined,
   ]);
   // Docker being down degrades container tasks only; the server itself is fine.
   const ok = database.status === "ok";
@@ -22,5 +25,5 @@ export const healthApi = new Hono<AppEnv>().get("/", async (c) => {
       : status.state === "off"
         ? { status: "off" as const, message: "GANTRY_RUN_SANDBOX=off: pipeline code runs with the server's rights" }
         : { status: "unavailable" as const, message: status.reason };
-  return c.json({ status: ok ? "ok" : "unavailable", version: GANTRY_VERSION, subsystems: { database, docker, sandbox } }, ok ? 200 : 503);
+  return c.json({ status: ok ? "ok" : "unavailable", version: GANTRY_VERSION, subsystems: { database, docker, sandbox, ...(swarm && { swarm }) } }, ok ? 200 : 503);
 });

@@ -232,7 +232,7 @@ const userRolesBody = {
 };
 
 export const API_ROUTES: RouteDoc[] = [
-  { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker and sandbox (the run() sandbox: ok, off or unavailable, with why)", auth: false, success: 200 },
+  { method: "get", path: "/health", summary: "Server status and version, with its subsystems: database, docker, sandbox (the run() sandbox: ok, off or unavailable, with why) and, with GANTRY_EXECUTOR=swarm, swarm (ok, degraded when services run without no-new-privileges, or unavailable when the engine is no swarm manager)", auth: false, success: 200 },
   { method: "get", path: "/pipelines", summary: "List pipelines", auth: true, query: ["namespace"], success: 200 },
   { method: "get", path: "/pipelines/{ns}/{id}", summary: "One pipeline with its current version, its inputs (JSON Schema) and load error", auth: true, success: 200, response: pipelineResponse },
   { method: "get", path: "/pipelines/{ns}/{id}/versions", summary: "Versions of a pipeline, newest first; one from a git source has commit { sha, author, message, committedAt, source, url? }", auth: true, success: 200 },

@@ -1,0 +1,1 @@
+ALTER TABLE `system_state` ADD `instance_id` text;
