@@ -229,7 +229,8 @@ describe("sign-in with OpenID Connect", () => {
     const other = await startTestGantry({
       dataDir: gantry.dataDir,
       pipelinesDir: gantry.pipelinesDir,
-      env: { GANTRY_OIDC_ISSUER: provider.issuer, GANTRY_OIDC_CLIENT_ID: "gantry", GANTRY_OIDC_CLIENT_SECRET: "gantry-client-secret" },
+      // Servers sharing a data dir each need their own node id.
+      env: { GANTRY_OIDC_ISSUER: provider.issuer, GANTRY_OIDC_CLIENT_ID: "gantry", GANTRY_OIDC_CLIENT_SECRET: "gantry-client-secret", GANTRY_NODE_ID: "second-server" },
     });
     try {
       const attacker = new Browserish();
