@@ -7,7 +7,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { createDeps } from "../app/deps.ts";
-import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
+import { benchConfig, benchRoot, median, ms, printFigures, timedRun } from "./shared.ts";
 import { createDockerClient } from "../app/engine/executors/docker-client.ts";
 import { GANTRY_LABELS } from "../app/engine/executors/docker-client.ts";
 import type { PipelineKey } from "../app/domain/pipeline-key.ts";
@@ -132,6 +132,8 @@ try {
   console.log(`\n${FANOUT} containers running \`sleep 1\` at once (one run, parallelism ${FANOUT}, global limit ${config.maxParallelTasks})`);
   console.log(`  bare, ${FANOUT} concurrent create/start/wait/remove  ${bareFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...bareFan))}`);
   console.log(`  gantry ${FANOUT}-task run                          ${fan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...fan))}`);
+
+  printFigures({ bareMs: median(bare), containerTaskMs: median(gantry), ratio, bareFanoutMs: Math.min(...bareFan), fanoutMs: Math.min(...fan) });
 } finally {
   await deps.orchestrator.idle();
   deps.database.close();

@@ -6,7 +6,7 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { createDeps } from "../app/deps.ts";
-import { benchConfig, benchRoot, median, ms, timedRun } from "./shared.ts";
+import { barePool, benchConfig, benchRoot, median, ms, printFigures, timedRun } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 40;
@@ -87,11 +87,18 @@ try {
   console.log(`  sandbox cost per task (on − off)       median ${ms(sandboxCost)}`);
   console.log(`  overhead over a bare process (on)      median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
 
+  // The floor of a fan-out and of throughput: the same number of bare processes, as many at once as the server's limit.
   const fan: number[] = [];
-  for (let i = 0; i < FANOUT_REPEATS; i++) fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
+  const bareFan: number[] = [];
+  for (let i = 0; i < FANOUT_REPEATS; i++) {
+    bareFan.push(await barePool([process.execPath, bareFile], 100, config.maxParallelTasks));
+    fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
+  }
   console.log(`\n100 no-op tasks in a fan-out (parallelism 100, global limit ${config.maxParallelTasks})`);
+  console.log(`  bare, 100 processes ${config.maxParallelTasks} at once   ${bareFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...bareFan))}`);
   console.log(`  wall time ${fan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...fan))}   (goal < 2000 ms) ${Math.min(...fan) < 2000 ? "OK" : "MISSED"}`);
 
+  const bareThroughput = THROUGHPUT_RUNS / ((await barePool([process.execPath, bareFile], THROUGHPUT_RUNS, config.maxParallelTasks)) / 1000);
   const started = performance.now();
   let finished = 0;
   let resolveAll!: () => void;
@@ -104,7 +111,19 @@ try {
   unsubscribe();
   const seconds = (performance.now() - started) / 1000;
   console.log(`\n${THROUGHPUT_RUNS} one-task runs started back to back`);
-  console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s`);
+  console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s   (bare: ${bareThroughput.toFixed(1)} processes/s, ${config.maxParallelTasks} at once)`);
+
+  printFigures({
+    bareMs: median(bare),
+    bareInSandboxMs: median(bareInSandbox),
+    oneTaskMs: median(gantry),
+    oneTaskSandboxOffMs: median(gantryOff),
+    overheadMs: overhead,
+    fanoutMs: Math.min(...fan),
+    bareFanoutMs: Math.min(...bareFan),
+    runsPerSecond: THROUGHPUT_RUNS / seconds,
+    bareProcessesPerSecond: bareThroughput,
+  });
 } finally {
   // Also after a failed run: let the runs in flight end, then remove everything.
   await deps.orchestrator.idle();

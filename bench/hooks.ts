@@ -9,7 +9,7 @@ import { eq, and } from "drizzle-orm";
 import { runs } from "../app/db/schema/index.ts";
 import { signBody } from "../app/domain/hmac-signature.ts";
 import { startGantry } from "../app/start.ts";
-import { benchConfig, benchRoot, median, ms, percentile } from "./shared.ts";
+import { benchConfig, benchRoot, median, ms, percentile, printFigures } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const LATENCY_SAMPLES = quick ? 50 : 300;
@@ -30,6 +30,15 @@ export default definePipeline({
 `;
 writeFileSync(join(pipelinesDir, "latency.ts"), pipeline("latency"));
 writeFileSync(join(pipelinesDir, "load.ts"), pipeline("load"));
+// The floor of a delivery's run: a bare Bun process running the task's (empty) function.
+const bareFile = join(root, "bare.ts");
+writeFileSync(bareFile, `const fn = () => {};\nawait fn();\n`);
+async function bareProcess(): Promise<number> {
+  const started = performance.now();
+  const child = Bun.spawn([process.execPath, bareFile], { stdout: "pipe", stderr: "pipe" });
+  await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return performance.now() - started;
+}
 // Holds the one task slot while the load phase runs, so no task process competes with it.
 writeFileSync(
   join(pipelinesDir, "blocker.ts"),
@@ -64,9 +73,9 @@ interface Answer {
   run?: { id: number; duplicate: boolean };
 }
 
-async function deliver(id: string, payload: unknown, delivery?: string): Promise<Answer> {
+async function deliver(id: string, payload: unknown, delivery?: string, base = gantry.hooksUrl): Promise<Answer> {
   const body = JSON.stringify(payload);
-  const response = await fetch(`${gantry.hooksUrl}/hooks/webhook/default/${id}`, {
+  const response = await fetch(`${base}/hooks/webhook/default/${id}`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -88,6 +97,8 @@ console.log(`gantry webhook benchmark — ${cpus().length} cores, bun ${Bun.vers
 //    waits for the previous run to finish, so no task process competes with it.
 const acked: number[] = [];
 const running: number[] = [];
+const done: number[] = [];
+const bare: number[] = [];
 for (let i = -20; i < LATENCY_SAMPLES; i++) {
   const sent = performance.now();
   const answer = await deliver("latency", payload(i), `latency-${i}`);
@@ -100,12 +111,44 @@ for (let i = -20; i < LATENCY_SAMPLES; i++) {
     running.push(runningAt.get(key)! - sent);
   }
   await waitBus("run.finished", key, finishedAt);
+  if (i >= 0) {
+    done.push(finishedAt.get(key)! - sent);
+    // Alternated with the samples, so drift in machine load hits both alike.
+    bare.push(await bareProcess());
+  }
 }
 console.log(`\nwebhook → run (${LATENCY_SAMPLES} sequential signed deliveries, idle server)`);
 console.log(`  POST → 202          median ${ms(median(acked), 2)}   p99 ${ms(percentile(acked, 99), 2)}`);
 console.log(
   `  POST → run running  median ${ms(median(running), 2)}   p99 ${ms(percentile(running, 99), 2)}   (goal: median < 10 ms) ${median(running) < 10 ? "OK" : "MISSED"}`,
 );
+console.log(`  POST → run finished median ${ms(median(done), 2)}   p99 ${ms(percentile(done, 99), 2)}`);
+console.log(`  bare bun process    median ${ms(median(bare), 2)}   p99 ${ms(percentile(bare, 99), 2)}`);
+
+/** The same load against a bare Bun server that reads the body and answers 202: the floor of loopback HTTP here. */
+async function loadRate(base: string, count: number): Promise<number> {
+  let sent = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: LOAD_CONCURRENCY }, async () => {
+      while (sent < count) {
+        const i = sent++;
+        await deliver("load", payload(i), `bare-${i}`, base);
+      }
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+const bareServer = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch: async (request) => {
+    await request.json();
+    return Response.json({ run: { id: 1, duplicate: false } }, { status: 202 });
+  },
+});
+const bareRate = await loadRate(`http://127.0.0.1:${bareServer.port}`, LOAD_DELIVERIES);
+await bareServer.stop(true);
 
 // 2. Acceptance under load: unique delivery ids, LOAD_CONCURRENCY at once, bounded in time.
 //    Accepted means answered 202: the delivery and its run are stored and the run is
@@ -154,9 +197,24 @@ const afterReplay = (await loadRunIds()).size;
 
 console.log(`\nacceptance under load (${LOAD_DELIVERIES} signed deliveries, unique ids, concurrency ${LOAD_CONCURRENCY}, loopback, task slot held)`);
 console.log(`  accepted ${accepted.size} in ${loadSeconds.toFixed(2)} s: ${rate.toFixed(0)} deliveries/s   (goal ≥ 500/s) ${rate >= 500 ? "OK" : "MISSED"}`);
+console.log(`  bare Bun server answering 202, same client and concurrency: ${bareRate.toFixed(0)} requests/s`);
 console.log(`  failed ${failures.length}${failures.length ? ` (first: ${failures[0]})` : ""}`);
 console.log(`  lost ${lost} (202s ${accepted.size}, distinct runs ${ids.size}, runs stored ${stored})`);
 console.log(`  duplicated ${afterReplay - stored} after replaying ${replayed.length} delivery ids (${replayMismatches} answers not duplicate:true with the same run)`);
+
+printFigures({
+  ackMs: median(acked),
+  runningMs: median(running),
+  finishedMs: median(done),
+  finishedP99Ms: percentile(done, 99),
+  bareMs: median(bare),
+  bareP99Ms: percentile(bare, 99),
+  deliveriesPerSecond: rate,
+  bareRequestsPerSecond: bareRate,
+  failed: failures.length,
+  lost: lost + (accepted.size - ids.size),
+  duplicated: afterReplay - stored + replayMismatches,
+});
 
 await deps.orchestrator.cancelRun({ namespace: "default", id: "blocker", run: blocker.id });
 await gantry.stop();

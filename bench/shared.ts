@@ -1,7 +1,7 @@
 // Shared by the benchmarks: a temp root and a config that reads nothing from where the
 // bench is started, one timed run through the orchestrator, and the statistics and
 // formatting the figures use.
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../app/config.ts";
@@ -12,6 +12,8 @@ import type { PipelineKey } from "../app/domain/pipeline-key.ts";
 /** A new temp folder for one bench, with an empty pipelines folder in it. */
 export function benchRoot(name: string): { root: string; pipelinesDir: string } {
   const root = mkdtempSync(join(tmpdir(), `gantry-bench-${name}-`));
+  // The sandbox user loads pipeline files and runs task code from here.
+  chmodSync(root, 0o755);
   const pipelinesDir = join(root, "pipelines");
   mkdirSync(pipelinesDir);
   return { root, pipelinesDir };
@@ -75,4 +77,24 @@ export function percentile(values: number[], p: number): number {
 /** Milliseconds as the figures print them. */
 export function ms(value: number, digits = 1): string {
   return `${value.toFixed(digits)} ms`;
+}
+
+/** The figures a bench hands to bench/all.ts: one last stdout line, `BENCH_JSON {...}`. */
+export function printFigures(figures: Record<string, number>): void {
+  console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
+}
+
+/** Wall time of `count` runs of `argv` as bare processes, at most `limit` at once. */
+export async function barePool(argv: string[], count: number, limit: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next++ < count) {
+        const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+        await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      }
+    }),
+  );
+  return performance.now() - started;
 }

@@ -1,0 +1,205 @@
+// Server benchmark: a real `gantry serve` process (sandbox on, as served), driven over its
+// API like a user: a 3-step sequential run() pipeline POST → run finished (events stream)
+// against three bare Bun processes, one-task runs the same way, the idle server's RSS
+// against an idle bare Bun process, and the server's CPU per one-task run.
+// Usage: bun bench/server.ts [--quick]
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { benchRoot, median, ms, percentile, printFigures } from "./shared.ts";
+
+const quick = process.argv.includes("--quick");
+const SAMPLES = quick ? 10 : 30;
+const CPU_RUNS = quick ? 30 : 100;
+const SETTLE_MS = 3000;
+const REPO = join(import.meta.dir, "..");
+/** Linux's clock ticks per second for /proc/<pid>/stat (`getconf CLK_TCK`). */
+const CLK_TCK = 100;
+
+const { root, pipelinesDir } = benchRoot("server");
+const FUNCTION_BODY = `console.log("ok")`;
+writeFileSync(
+  join(pipelinesDir, "one.ts"),
+  `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "one", tasks: { a: run(() => { ${FUNCTION_BODY} }) } });\n`,
+);
+writeFileSync(
+  join(pipelinesDir, "three.ts"),
+  `import { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "three", tasks: {\n` +
+    `  a: run(() => { ${FUNCTION_BODY} }),\n  b: run(() => { ${FUNCTION_BODY} }, { needs: { a: "success" } }),\n  c: run(() => { ${FUNCTION_BODY} }, { needs: { b: "success" } }),\n} });\n`,
+);
+const bareFile = join(root, "bare.ts");
+writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`);
+const idleFile = join(root, "idle.ts");
+writeFileSync(idleFile, `setInterval(() => {}, 60_000);\n`);
+// The sandbox user imports pipeline code from here (as in bench/engine.ts).
+chmodSync(root, 0o755);
+
+/** A bare Bun process running the function: wall time and CPU time (user + system), in ms. */
+async function bareProcess(): Promise<{ wall: number; cpu: number }> {
+  const started = performance.now();
+  const child = Bun.spawn([process.execPath, bareFile], { stdout: "pipe", stderr: "pipe" });
+  await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const wall = performance.now() - started;
+  return { wall, cpu: Number(child.resourceUsage()?.cpuTime.total ?? 0) / 1000 };
+}
+
+function rssMiB(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb) / 1024;
+}
+
+/** CPU the process used so far in ms: its own (user + system) and with its waited-for children. */
+function cpuOf(pid: number): { own: number; withChildren: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the ")" that ends the command name: utime is field 14, stime 15, cutime 16, cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  const [utime, stime, cutime, cstime] = [fields[11]!, fields[12]!, fields[13]!, fields[14]!];
+  return { own: ((utime + stime) * 1000) / CLK_TCK, withChildren: ((utime + stime + cutime + cstime) * 1000) / CLK_TCK };
+}
+
+const server = Bun.spawn([process.execPath, join(REPO, "app", "main.ts"), "serve"], {
+  cwd: root,
+  env: {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/tmp",
+    GANTRY_DATA_DIR: join(root, "data"),
+    GANTRY_PIPELINES_DIR: pipelinesDir,
+    GANTRY_EXTENSIONS_DIR: join(REPO, "extensions"),
+    GANTRY_HOST: "127.0.0.1",
+    GANTRY_PORT: "0",
+    GANTRY_HOOKS_PORT: "0",
+  },
+  stdout: "pipe",
+  stderr: "pipe",
+});
+const idle = Bun.spawn([process.execPath, idleFile], { stdout: "ignore", stderr: "ignore" });
+let output = "";
+void (async () => {
+  for await (const chunk of server.stdout as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk);
+})();
+void (async () => {
+  for await (const chunk of server.stderr as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk);
+})();
+
+try {
+  const deadline = Date.now() + 60_000;
+  let url: string | undefined;
+  while (!(url = /listening on (http:\/\/\S+)/.exec(output)?.[1])) {
+    if (server.exitCode !== null || Date.now() > deadline) throw new Error(`gantry serve did not start:\n${output}`);
+    await Bun.sleep(20);
+  }
+  const token = readFileSync(join(root, "data", "bootstrap-token"), "utf8").trim();
+  const auth = { authorization: `Bearer ${token}` };
+  console.log(`gantry server benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
+
+  // 1. Idle: the server after start-up (pipelines loaded, extension workers up), nothing running.
+  await Bun.sleep(SETTLE_MS);
+  const idleRss = rssMiB(server.pid);
+  const bareIdleRss = rssMiB(idle.pid);
+  console.log(`\nidle, ${SETTLE_MS / 1000} s after start-up`);
+  console.log(`  bare bun process (a timer)   RSS ${bareIdleRss.toFixed(1)} MiB`);
+  console.log(`  gantry serve                 RSS ${idleRss.toFixed(1)} MiB   (over bare: ${(idleRss - bareIdleRss).toFixed(1)} MiB)`);
+
+  // The events stream: run.finished events, as a client waiting for its run would see them.
+  const finished = new Map<string, string>();
+  const waiters = new Map<string, () => void>();
+  const stream = await fetch(`${url}/api/v1/events/stream`, { headers: { ...auth, accept: "text/event-stream" } });
+  if (stream.status !== 200 || !stream.body) throw new Error(`events stream answered ${stream.status}`);
+  void (async () => {
+    let buffer = "";
+    for await (const chunk of stream.body as ReadableStream<Uint8Array>) {
+      buffer += new TextDecoder().decode(chunk);
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const data = buffer
+          .slice(0, end)
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5).trim())
+          .join("\n");
+        buffer = buffer.slice(end + 2);
+        if (!data) continue;
+        const event = JSON.parse(data) as { kind: string; pipeline: string; run: number; data?: { state?: string } };
+        if (event.kind !== "run.finished") continue;
+        const key = `${event.pipeline}#${event.run}`;
+        finished.set(key, event.data?.state ?? "?");
+        waiters.get(key)?.();
+      }
+    }
+  })().catch(() => undefined);
+
+  /** POST .../runs → the run's run.finished event on the stream; throws unless it succeeded. */
+  async function apiRun(id: string): Promise<number> {
+    const started = performance.now();
+    const response = await fetch(`${url}/api/v1/pipelines/default/${id}/runs`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: "{}",
+    });
+    const body = (await response.json()) as { run?: { id: number } };
+    if (response.status !== 201 || !body.run) throw new Error(`POST runs of ${id} answered ${response.status}: ${JSON.stringify(body)}`);
+    const key = `${id}#${body.run.id}`;
+    if (!finished.has(key)) await new Promise<void>((resolve) => waiters.set(key, resolve));
+    const elapsed = performance.now() - started;
+    waiters.delete(key);
+    if (finished.get(key) !== "successful") throw new Error(`run ${key} ended ${finished.get(key)}`);
+    return elapsed;
+  }
+
+  for (let i = 0; i < 3; i++) {
+    await bareProcess();
+    await apiRun("one");
+    await apiRun("three");
+  }
+
+  // 2. Latency through the API, alternating with the bare processes.
+  const bare: number[] = [];
+  const bareCpu: number[] = [];
+  const bareThree: number[] = [];
+  const one: number[] = [];
+  const three: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const sample = await bareProcess();
+    bare.push(sample.wall);
+    bareCpu.push(sample.cpu);
+    bareThree.push((await bareProcess()).wall + (await bareProcess()).wall + (await bareProcess()).wall);
+    one.push(await apiRun("one"));
+    three.push(await apiRun("three"));
+  }
+  console.log(`\nthrough the API (${SAMPLES} alternating samples, POST .../runs → run.finished on /api/v1/events/stream, sandbox on)`);
+  console.log(`  bare bun process                median ${ms(median(bare))}`);
+  console.log(`  one-task run                    median ${ms(median(one))}   p99 ${ms(percentile(one, 99))}   (over bare: ${ms(median(one) - median(bare))})`);
+  console.log(`  three bare bun processes        median ${ms(median(bareThree))}`);
+  console.log(`  3-step sequential run           median ${ms(median(three))}   p99 ${ms(percentile(three, 99))}   (over bare: ${ms(median(three) - median(bareThree))})`);
+
+  // 3. CPU per one-task run: the server's own CPU, and with its task processes (reaped
+  //    children count once they ended), over runs started one after another.
+  const before = cpuOf(server.pid);
+  for (let i = 0; i < CPU_RUNS; i++) await apiRun("one");
+  const after = cpuOf(server.pid);
+  const cpuOwn = (after.own - before.own) / CPU_RUNS;
+  const cpuTotal = (after.withChildren - before.withChildren) / CPU_RUNS;
+  console.log(`\nCPU per one-task run (${CPU_RUNS} runs through the API, one after another; /proc at ${1000 / CLK_TCK} ms ticks)`);
+  console.log(`  bare bun process running the function   median ${ms(median(bareCpu))}`);
+  console.log(`  gantry serve, its own                    ${ms(cpuOwn)}`);
+  console.log(`  gantry serve with its task processes     ${ms(cpuTotal)}`);
+
+  printFigures({
+    idleRssMiB: idleRss,
+    bareIdleRssMiB: bareIdleRss,
+    bareMs: median(bare),
+    oneTaskApiMs: median(one),
+    bareThreeMs: median(bareThree),
+    threeStepApiMs: median(three),
+    threeStepApiP99Ms: percentile(three, 99),
+    cpuPerRunOwnMs: cpuOwn,
+    cpuPerRunTotalMs: cpuTotal,
+    bareCpuMs: median(bareCpu),
+  });
+} finally {
+  idle.kill();
+  server.kill("SIGTERM");
+  await Promise.race([server.exited, Bun.sleep(15_000)]);
+  if (server.exitCode === null) server.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
+}
