@@ -66,6 +66,20 @@ export async function currentDeployments(db: Db, environment: string): Promise<D
   return db.select().from(deployments).where(inArray(deployments.id, newest)).orderBy(deployments.service);
 }
 
+/** currentDeployments of each of these environments, in one query; every one named has an entry (maybe empty). */
+export async function currentDeploymentsOf(db: Db, environments: readonly string[]): Promise<Map<string, DeploymentRow[]>> {
+  const byEnvironment = new Map<string, DeploymentRow[]>(environments.map((environment) => [environment, []]));
+  if (environments.length === 0) return byEnvironment;
+  const newest = db
+    .select({ id: max(deployments.id) })
+    .from(deployments)
+    .where(and(inArray(deployments.environment, [...environments]), eq(deployments.state, "succeeded")))
+    .groupBy(deployments.environment, deployments.service);
+  const rows = await db.select().from(deployments).where(inArray(deployments.id, newest)).orderBy(deployments.environment, deployments.service);
+  for (const row of rows) byEnvironment.get(row.environment)?.push(row);
+  return byEnvironment;
+}
+
 export async function getDeployment(db: Db, id: number): Promise<DeploymentRow | undefined> {
   const [row] = await db.select().from(deployments).where(eq(deployments.id, id)).limit(1);
   return row;

@@ -1,5 +1,5 @@
 // Queries for pipelines and their versions.
-import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { pipelines, pipelineVersions, subscriptions, type LoadErrorRecord } from "../schema/index.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
@@ -43,6 +43,19 @@ export async function listPipelinesOf(db: Db, source: string | null): Promise<Pi
     .from(pipelines)
     .where(and(isNull(pipelines.deletedAt), source === null ? isNull(pipelines.source) : eq(pipelines.source, source)))
     .orderBy(asc(pipelines.namespace), asc(pipelines.id));
+}
+
+/** listPipelinesOf each of these git sources, in one query; every one named has an entry (maybe empty). */
+export async function listPipelinesOfSources(db: Db, sources: readonly string[]): Promise<Map<string, PipelineRow[]>> {
+  const bySource = new Map<string, PipelineRow[]>(sources.map((source) => [source, []]));
+  if (sources.length === 0) return bySource;
+  const rows = await db
+    .select()
+    .from(pipelines)
+    .where(and(isNull(pipelines.deletedAt), inArray(pipelines.source, [...sources])))
+    .orderBy(asc(pipelines.namespace), asc(pipelines.id));
+  for (const row of rows) if (row.source !== null) bySource.get(row.source)?.push(row);
+  return bySource;
 }
 
 /** Records that a file (of a source, or of the local folder when null) now defines this pipeline, creating or reviving it. */

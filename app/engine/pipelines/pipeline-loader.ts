@@ -113,11 +113,12 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
 
   const fail = async (file: string, key: PipelineKey, issues: SpecIssue[]): Promise<LoadOutcome> => {
     // A git source's pipeline is never marked with a local file's error: the event log says it.
-    if ((await getPipeline(db, key))?.source != null) {
+    const existing = await getPipeline(db, key);
+    if (existing?.source != null) {
       await recordPipelineEvent(context, "pipeline.load_failed", key, { file, issues, local: true });
       return { file, key, issues };
     }
-    await registerLoadFailure(context, { key, file, source: null, issues });
+    await registerLoadFailure(context, { key, file, source: null, issues, existing });
     return { file, key, issues };
   };
 

@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import type { Db } from "../../db/client.ts";
-import { addVersion, getPipeline, setLoadError, upsertPipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
+import { addVersion, setLoadError, upsertPipeline, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
 import { replaceFileSubscriptions } from "../../db/repos/subscriptions.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
@@ -29,13 +29,15 @@ export async function recordPipelineEvent(context: RegistrationContext, kind: Ev
   context.bus.publish({ kind, namespace: key.namespace, pipeline: key.id });
 }
 
-/** Records a file's load error; the pipeline keeps its last good version (or is created without one). */
+/**
+ * Records a file's load error; the pipeline keeps its last good version (or is created without one).
+ * `existing`: the pipeline as the caller just read it (getPipeline), undefined when there is none.
+ */
 export async function registerLoadFailure(
   context: RegistrationContext,
-  failure: { key: PipelineKey; file: string; source: string | null; issues: SpecIssue[]; origin?: VersionOrigin },
+  failure: { key: PipelineKey; file: string; source: string | null; issues: SpecIssue[]; origin?: VersionOrigin; existing: PipelineRow | undefined },
 ): Promise<void> {
-  const { key, file, source, issues } = failure;
-  const existing = await getPipeline(context.db, key);
+  const { key, file, source, issues, existing } = failure;
   if (!existing) await upsertPipeline(context.db, key, file, context.now(), source);
   await setLoadError(context.db, key, { file, issues }, context.now());
   await recordPipelineEvent(context, "pipeline.load_failed", key, { file, issues, ...(failure.origin && { commit: failure.origin.sha }) });

@@ -122,6 +122,10 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
     const files = [...tree.files.keys()].filter((file) => !file.includes("/") && isPipelineFile(file) && !/\p{Cc}/u.test(file)).sort();
     const present = new Set<string>();
     const defined = new Map<string, PipelineKey>();
+    // The current version registerVersion gave each pipeline it stored this commit (by
+    // "namespace/id"), so the versions at this commit are recorded without reading them again;
+    // a pipeline retired since is read again.
+    const registered = new Map<string, number>();
     for (const file of files) {
       const last = known.get(file);
       const fingerprint = fingerprintOf(tree.files, file, dependencies.ok ? (dependencies.hash ?? "") : "failed", last?.inputs);
@@ -143,7 +147,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
           return;
         }
         // The pipeline is listed with its error (and keeps its last good version, if any).
-        await registerLoadFailure(registration, { key, file: repoPath(file), source: source.name, issues, origin });
+        await registerLoadFailure(registration, { key, file: repoPath(file), source: source.name, issues, origin, existing: owner });
         known.set(file, { fingerprint, key });
         defined.set(file, key);
       };
@@ -174,8 +178,11 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         continue;
       }
       // The file now defines another id: the old pipeline is gone, and its triggers with it.
-      if (previous && previous.id !== key.id && (await markPipelineDeleted(db, previous, now()))) {
-        context.bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
+      if (previous && previous.id !== key.id) {
+        registered.delete(`${previous.namespace}/${previous.id}`);
+        if (await markPipelineDeleted(db, previous, now())) {
+          context.bus.publish({ kind: "subscriptions.changed", namespace: previous.namespace, pipeline: previous.id });
+        }
       }
       const inputs = compiled.inputs.map((input) => relative(folder, input)).filter((input) => !input.startsWith(".."));
       const { version, created } = await registerVersion(registration, {
@@ -186,6 +193,7 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
         origin,
         files: versionFiles(folder, join(folder, file), compiled.inputs),
       });
+      registered.set(`${key.namespace}/${key.id}`, version);
       if (created) outcome.versions.push({ pipeline: `${key.namespace}/${key.id}`, version, commit: commit.sha });
       // Fingerprinted again with what it bundled, as the next commit will be compared.
       known.set(file, { fingerprint: fingerprintOf(tree.files, file, dependencies.hash ?? "", inputs), key, inputs });
@@ -204,8 +212,8 @@ export function createSourceSyncer(context: SyncContext): SourceSyncer {
       await recordVersionAtCommit(db, source.name, seq, pipeline, null);
     }
     for (const key of defined.values()) {
-      const row = await getPipeline(db, key);
-      if (row?.currentVersion != null) await recordVersionAtCommit(db, source.name, seq, key, row.currentVersion);
+      const current = registered.get(`${key.namespace}/${key.id}`) ?? (await getPipeline(db, key))?.currentVersion;
+      if (current != null) await recordVersionAtCommit(db, source.name, seq, key, current);
     }
     await keepCommit(mirrorOf(source.name), commit.sha);
     return true;

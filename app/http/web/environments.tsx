@@ -12,7 +12,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, maySome, requirePermission } from "../../auth/roles.ts";
 import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
-import { currentDeployments, listDeployments, previousSuccessfulImage } from "../../db/repos/deployments.ts";
+import { currentDeployments, currentDeploymentsOf, listDeployments, previousSuccessfulImage, type DeploymentRow } from "../../db/repos/deployments.ts";
 import { getEnvironment, listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
@@ -51,7 +51,8 @@ function keyOf(text: string | undefined): string | undefined {
 /** Whether any of the caller's grants allows `action` on some environment (which one is checked where it is named). */
 const grantsSome = (c: Context<AppEnv>, action: "read" | "write") => maySome(c, "environments", action);
 
-async function viewOf(c: Context<AppEnv>, row: EnvironmentRow): Promise<EnvironmentView> {
+/** `current`: what runs there, as currentDeployments (or currentDeploymentsOf) reads it. */
+function viewOf(c: Context<AppEnv>, row: EnvironmentRow, current: DeploymentRow[]): EnvironmentView {
   return {
     key: row.key,
     name: nameOf(row),
@@ -70,7 +71,7 @@ async function viewOf(c: Context<AppEnv>, row: EnvironmentRow): Promise<Environm
     protection: row.protection,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
-    current: await currentDeployments(c.get("deps").db, row.key),
+    current,
     canWrite: may(c, "environments", "write", row.key),
   };
 }
@@ -86,7 +87,9 @@ async function renderList(c: Context<AppEnv>, extra: { form?: EnvironmentForm; n
   if (!grantsSome(c, "read") && !grantsSome(c, "write")) throw new ForbiddenError(`token "${c.get("token").name}" lacks permission environments:read`);
   const { db, now } = c.get("deps");
   const rows = (await listEnvironments(db, { ...(extra.namespace !== undefined && { namespace: extra.namespace }) })).filter((row) => may(c, "environments", "read", row.key));
-  const environments = await Promise.all(rows.map((row) => viewOf(c, row)));
+  // One query for what runs in every listed environment, not one per environment.
+  const current = await currentDeploymentsOf(db, rows.map((row) => row.key));
+  const environments = rows.map((row) => viewOf(c, row, current.get(row.key) ?? []));
   // A page rendered by a POST names its GET page, so the layout's forms come back there.
   const session = await pageSession(c, c.req.method === "GET" ? undefined : "/environments");
   const form = grantsSome(c, "write") ? (extra.form ?? EMPTY_ENVIRONMENT_FORM) : undefined;
@@ -113,7 +116,8 @@ interface EnvironmentExtra {
 /** An environment's page, by its key. */
 async function renderEnvironment(c: Context<AppEnv>, key: string, extra: EnvironmentExtra = {}, status: ContentfulStatusCode = 200) {
   const { db, now } = c.get("deps");
-  const environment = await viewOf(c, await requireEnvironment(db, key));
+  const row = await requireEnvironment(db, key);
+  const environment = viewOf(c, row, await currentDeployments(db, row.key));
   const history = await listDeployments(db, key, HISTORY_LIMIT);
   // Roll back is offered where there is an earlier image to go back to.
   const rollbackable: string[] = [];

@@ -1,8 +1,8 @@
 // What the run page, its live stream and its raw log read about a run: the run itself (or a
 // 404), its version's tasks, and where it stands while queued.
-import { getVersion } from "../../db/repos/pipelines.ts";
+import { getVersion, type VersionRow } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
-import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, type RunRow, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
 import { NotFoundError } from "../../domain/errors.ts";
@@ -15,10 +15,19 @@ export async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks>
   return run;
 }
 
+/** The run's version (undefined if it is gone). */
+export function runVersionOf(deps: Deps, run: RunRow): Promise<VersionRow | undefined> {
+  return getVersion(deps.db, { namespace: run.namespace, id: run.pipelineId }, run.version);
+}
+
+/** The tasks of a run's version (as runVersionOf read it), with their needs (the DAG's edges). */
+export function tasksOfVersion(version: VersionRow | undefined): SpecTask[] {
+  return version?.spec.tasks ?? [];
+}
+
 /** The tasks of the run's version, with their needs (the DAG's edges). */
 export async function specTasksOf(deps: Deps, run: RunWithTasks): Promise<SpecTask[]> {
-  const version = await getVersion(deps.db, { namespace: run.namespace, id: run.pipelineId }, run.version);
-  return version?.spec.tasks ?? [];
+  return tasksOfVersion(await runVersionOf(deps, run));
 }
 
 /** Where the run stands in its queue, while it is queued. */

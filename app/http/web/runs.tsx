@@ -24,7 +24,7 @@ import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
-import { queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
+import { queuePlaceOf, requireRun, runVersionOf, tasksOfVersion } from "./run-reads.ts";
 import { runPageFindings } from "./run-findings.ts";
 import { runCommitOf } from "./run-commit.ts";
 import { streamRun } from "./run-stream.tsx";
@@ -48,10 +48,12 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
   const target = `${key.namespace}/${key.id}`;
   requirePermission(c, "runs", "read", target);
   const run = await requireRun(deps, key);
-  const [specTasks, queuePlace] = await Promise.all([specTasksOf(deps, run), queuePlaceOf(deps, run)]);
+  // One read of the run's version serves its tasks and its commit's source.
+  const [version, queuePlace] = await Promise.all([runVersionOf(deps, run), queuePlaceOf(deps, run)]);
+  const specTasks = tasksOfVersion(version);
   const findings = await runPageFindings(deps, key, specTasks);
   const artifacts = await listRunArtifacts(deps.db, key);
-  const commit = await runCommitOf(deps, run);
+  const commit = await runCommitOf(deps, run, version);
   const readsLogs = may(c, "logs", "read", target);
   // Where each pane's lines end: the live stream goes on from there.
   const positions: LogPositions = new Map();

@@ -8,7 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { may, maySome, requirePermission } from "../../auth/roles.ts";
 import { requireSourceRights } from "../../auth/source-rights.ts";
-import { listPipelinesOf } from "../../db/repos/pipelines.ts";
+import { listPipelinesOf, listPipelinesOfSources, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { getSource, listSourceCommits, listSources, requireSource, settingsOf, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, ForbiddenError, GantryError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { idSchema } from "../../domain/ids.ts";
@@ -45,8 +45,7 @@ const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
  */
 const writesSomeSource = (c: Context<AppEnv>) => maySome(c, "sources", "write");
 
-async function pipelinesOf(c: Context<AppEnv>, source: string | null): Promise<SourcePipelineView[]> {
-  const rows = await listPipelinesOf(c.get("deps").db, source);
+function pipelineViews(rows: PipelineRow[]): SourcePipelineView[] {
   return rows.map((row) => ({
     namespace: row.namespace,
     id: row.id,
@@ -55,7 +54,12 @@ async function pipelinesOf(c: Context<AppEnv>, source: string | null): Promise<S
   }));
 }
 
-async function sourceView(c: Context<AppEnv>, row: SourceRow): Promise<SourceView> {
+async function pipelinesOf(c: Context<AppEnv>, source: string | null): Promise<SourcePipelineView[]> {
+  return pipelineViews(await listPipelinesOf(c.get("deps").db, source));
+}
+
+/** `pipelines`: the source's, as listPipelinesOf (or listPipelinesOfSources) reads them. */
+function sourceView(c: Context<AppEnv>, row: SourceRow, pipelines: PipelineRow[]): SourceView {
   const deps = c.get("deps");
   const headUrl = row.head ? commitWebUrl(row.repo, row.head.sha) : undefined;
   return {
@@ -70,7 +74,7 @@ async function sourceView(c: Context<AppEnv>, row: SourceRow): Promise<SourceVie
     lastSyncAt: row.lastSyncAt,
     ...(row.lastSync && { lastSync: row.lastSync }),
     lastCheckedAt: row.lastCheckedAt,
-    pipelines: await pipelinesOf(c, row.name),
+    pipelines: pipelineViews(pipelines),
     canWrite: may(c, "sources", "write", row.name),
   };
 }
@@ -83,10 +87,14 @@ async function localView(c: Context<AppEnv>): Promise<LocalSourceView> {
 async function loadSources(c: Context<AppEnv>): Promise<SourcesData> {
   const deps = c.get("deps");
   const rows = (await listSources(deps.db)).filter((row) => may(c, "sources", "read", row.name));
+  const now = deps.now();
+  const local = may(c, "sources", "read", LOCAL_SOURCE) ? await localView(c) : undefined;
+  // One query for every listed source's pipelines, not one per source.
+  const pipelines = await listPipelinesOfSources(deps.db, rows.map((row) => row.name));
   return {
-    now: deps.now(),
-    ...(may(c, "sources", "read", LOCAL_SOURCE) && { local: await localView(c) }),
-    sources: await Promise.all(rows.map((row) => sourceView(c, row))),
+    now,
+    ...(local && { local }),
+    sources: rows.map((row) => sourceView(c, row, pipelines.get(row.name) ?? [])),
   };
 }
 
@@ -119,7 +127,7 @@ async function renderSource(c: Context<AppEnv>, name: string, sync?: SyncReport,
     const url = commitWebUrl(row.repo, commit.sha);
     return { commit, ...(url && { url }) };
   });
-  return c.html(<SourcePage session={session} now={deps.now()} source={await sourceView(c, row)} commits={commits} {...(sync && { sync })} />, status);
+  return c.html(<SourcePage session={session} now={deps.now()} source={sourceView(c, row, await listPipelinesOf(deps.db, name))} commits={commits} {...(sync && { sync })} />, status);
 }
 
 /** The form's fields as typed; optional ones left empty take their defaults. */
