@@ -11,6 +11,7 @@ import { signBody } from "../app/domain/hmac-signature.ts";
 import { checkout, secret } from "../app/sdk/index.ts";
 import { readLog, startRun, startTestGantry, startWithPipelines, waitFor, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
+import { freePort } from "./helpers/ports.ts";
 
 setDefaultTimeout(60_000);
 
@@ -61,14 +62,6 @@ function makeRepository(root: string): string {
   const bare = join(root, "acme", "app.git");
   git(["clone", "-q", "--bare", work, bare]);
   return bare;
-}
-
-/** A free TCP port on 127.0.0.1 (for git daemon, which cannot report one it picked). */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /** Serves the repositories under `root` over smart HTTP, only to requests carrying `Basic x-access-token:<TOKEN>`. */

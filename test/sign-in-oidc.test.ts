@@ -12,7 +12,8 @@ import { getSystemState } from "../app/db/repos/system-state.ts";
 import { listUsers } from "../app/db/repos/users.ts";
 import { launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
-import { Browserish, freePort, startOidcProvider, type TestAccount, type TestProvider } from "./helpers/sign-in.ts";
+import { Browserish, startOidcProvider, type TestAccount, type TestProvider } from "./helpers/sign-in.ts";
+import { freePort } from "./helpers/ports.ts";
 
 setDefaultTimeout(60_000);
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { insertEvent } from "../app/db/repos/events.ts";
 import { readSse, startTestGantry, waitFor, type TestGantry } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir, writeFile } from "./helpers/temp.ts";
-import { webLogin, type WebClient } from "./helpers/web.ts";
+import { pageHtml as page, webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
 
@@ -32,13 +32,6 @@ async function loginWith(name: string, roles: string[]): Promise<{ client: WebCl
   expect(response.status).toBe(201);
   const { secret } = (await response.json()) as { secret: string };
   return { client: await webLogin(gantry.url, secret), secret };
-}
-
-async function page(client: WebClient, path: string, status = 200): Promise<string> {
-  const response = await client.get(path);
-  const html = await response.text();
-  if (response.status !== status) throw new Error(`GET ${path}: ${response.status}, wanted ${status}: ${html.slice(0, 400)}`);
-  return html;
 }
 
 /** Hostile text must only ever appear escaped. */

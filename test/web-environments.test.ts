@@ -13,7 +13,7 @@ import { finishDeployment, insertDeployment } from "../app/db/repos/deployments.
 import type { DeploymentState } from "../app/domain/environments.ts";
 import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
-import { webLogin, type WebClient } from "./helpers/web.ts";
+import { pageHtml as page, postForm as post, webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(60_000);
 
@@ -33,19 +33,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => gantry?.stop());
-
-async function page(client: WebClient, path: string, status = 200): Promise<string> {
-  const response = await client.get(path);
-  const html = await response.text();
-  if (response.status !== status) throw new Error(`GET ${path}: ${response.status}, wanted ${status}: ${html.slice(0, 600)}`);
-  return html;
-}
-
-async function post(client: WebClient, path: string, form: Record<string, string>, status: number): Promise<Response> {
-  const response = await client.post(path, form);
-  if (response.status !== status) throw new Error(`POST ${path}: ${response.status}, wanted ${status}: ${(await response.text()).slice(0, 1500)}`);
-  return response;
-}
 
 const FORM = { name: "staging", provider: "swarm", dockerHost: NOWHERE, secrets: "DB_PASSWORD", description: "" };
 

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { consoleErrors, launchBrowser } from "./helpers/browser.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
-import { freePort, packPackage, startVerdaccio, type NpmRegistryStub } from "./helpers/npm-registry.ts";
+import { packPackage, startVerdaccio, type NpmRegistryStub } from "./helpers/npm-registry.ts";
+import { freePort } from "./helpers/ports.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(90_000);

@@ -11,7 +11,7 @@ import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { createGitRepo, startGitHttpServer, type GitRepo, type GitServer } from "./helpers/git-server.ts";
 import { readSse, startTestGantry, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { webLogin, type WebClient } from "./helpers/web.ts";
+import { pageHtml as page, postForm as post, webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(60_000);
 
@@ -45,19 +45,6 @@ afterAll(async () => {
   await gantry?.stop();
   await server?.stop();
 });
-
-async function page(client: WebClient, path: string, status = 200): Promise<string> {
-  const response = await client.get(path);
-  const html = await response.text();
-  if (response.status !== status) throw new Error(`GET ${path}: ${response.status}, wanted ${status}: ${html.slice(0, 600)}`);
-  return html;
-}
-
-async function post(client: WebClient, path: string, form: Record<string, string>, status: number): Promise<Response> {
-  const response = await client.post(path, form);
-  if (response.status !== status) throw new Error(`POST ${path}: ${response.status}, wanted ${status}: ${(await response.text()).slice(0, 1500)}`);
-  return response;
-}
 
 const ADD_FORM = { name: "app", repo: "", branch: "main", path: ".gantry", namespace: "", auth: "", hookSecret: "", pollInterval: "off" };
 

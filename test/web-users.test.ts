@@ -4,20 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
 import { signInPerson, type SignedInPerson } from "./helpers/people.ts";
-import { webLogin, type WebClient } from "./helpers/web.ts";
+import { pageHtml as page, webLogin, type WebClient } from "./helpers/web.ts";
 
 setDefaultTimeout(30_000);
 
 let gantry: TestGantry;
 let admin: WebClient;
 let dana: SignedInPerson;
-
-async function page(client: WebClient, path: string, status = 200): Promise<string> {
-  const response = await client.get(path);
-  const html = await response.text();
-  if (response.status !== status) throw new Error(`GET ${path}: ${response.status}, wanted ${status}: ${html.slice(0, 400)}`);
-  return html;
-}
 
 async function loginWith(name: string, roles: string[]): Promise<WebClient> {
   const response = await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name, roles }) });

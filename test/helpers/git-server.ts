@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, normalize, relative } from "node:path";
 import { tempDir } from "./temp.ts";
+import { freePort } from "./ports.ts";
 
 export interface GitRepo {
   /** Absolute path of the bare repository (…/<name>.git). */
@@ -300,14 +301,6 @@ export async function startGitHttpServer(root: string, options: { auth?: { user:
       await Promise.all(left.map((cgi) => cgi.exited));
     },
   };
-}
-
-/** A free TCP port on 127.0.0.1 (git daemon cannot report one it picked itself). */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */

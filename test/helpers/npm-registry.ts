@@ -2,26 +2,15 @@
 // in a temp folder and anonymous publish allowed; and extension packages packed with `npm pack`
 // from a temp folder and published to it with `npm publish` (never to the real registry).
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir, writeFile } from "./temp.ts";
+import { freePort } from "./ports.ts";
 
 export interface NpmRegistryStub {
   url: string;
   /** Publishes a packed tarball (.tgz) to the stub. */
   publish(tarball: string): void;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** verdaccio on a free port, with nothing but what the test publishes (no uplink to npmjs.org). */

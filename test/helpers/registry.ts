@@ -1,26 +1,15 @@
 // A real registry for tests: Debian's docker-registry on 127.0.0.1:<free port>, its storage
 // in a temp folder, optionally behind htpasswd auth; stopped by its own process.
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { tempDir, writeFile } from "./temp.ts";
+import { freePort } from "./ports.ts";
 
 export interface Registry {
   address: string;
   /** GET on the registry's HTTP API. */
   get(path: string, login?: string): Promise<Response>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Debian's docker-registry on 127.0.0.1:<free port>, its storage in a temp folder; with htpasswd auth when a login is given. */

@@ -54,14 +54,6 @@ export async function startOidcProvider(settings: {
   };
 }
 
-/** A port nothing listens on right now (bound and released). */
-export function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
-
 /** A browser stand-in: cookies kept per origin (paths ignored: sending extra ones is harmless here). */
 export class Browserish {
   readonly jars = new Map<string, Map<string, string>>();

@@ -49,3 +49,18 @@ export async function loginCookie(gantry: { url: string; token: string }): Promi
   const client = await webLogin(gantry.url, gantry.token);
   return `gantry_session=${client.cookie}`;
 }
+
+/** GET `path`'s HTML, failing with the start of the page when the status is not `status`. */
+export async function pageHtml(client: WebClient, path: string, status = 200): Promise<string> {
+  const response = await client.get(path);
+  const html = await response.text();
+  if (response.status !== status) throw new Error(`GET ${path}: ${response.status}, wanted ${status}: ${html.slice(0, 600)}`);
+  return html;
+}
+
+/** POSTs a form, failing with the start of the answer when the status is not `status`. */
+export async function postForm(client: WebClient, path: string, form: Record<string, string>, status: number): Promise<Response> {
+  const response = await client.post(path, form);
+  if (response.status !== status) throw new Error(`POST ${path}: ${response.status}, wanted ${status}: ${(await response.text()).slice(0, 1500)}`);
+  return response;
+}
