@@ -170,12 +170,24 @@ const EXIT_GRACE_MS = 500;
  * lost whenever the server read slower than the task wrote), and ending those streams by
  * hand costs ~9 ms even when nothing was written. So the runner ends as a script does, once
  * nothing is left to do, which flushes them; whatever the task left running gets a short
- * grace, then the runner exits anyway (the server then stops what is left in its sandbox).
+ * grace, then the runner ends both streams, waits until what they queue is written (Bun
+ * does not report the queue's length, so the grace alone was not enough on a loaded
+ * machine) and exits (the server then stops what is left in its sandbox).
  */
 function exitAfterOutput(code: number): number {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  setTimeout(() => void flushed().then(() => process.exit(code)), EXIT_GRACE_MS).unref();
   return code;
+}
+
+/** Resolves once stdout and stderr have written what they queue (or their reader is gone). */
+function flushed(): Promise<unknown> {
+  const ended = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      stream.once("error", () => resolve());
+      stream.end(() => resolve());
+    });
+  return Promise.all([ended(process.stdout), ended(process.stderr)]);
 }
 
 const TASK_RUNNER_ENTRY = import.meta.path;
