@@ -100,6 +100,8 @@ export async function startGantryProcess(
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
+      // The suite's own temp folder (scripts/test-suite.ts), so a killed server leaves nothing in /tmp.
+      ...(process.env.TMPDIR && { TMPDIR: process.env.TMPDIR }),
       ...TEST_ENV,
       GANTRY_DATA_DIR: dataDir,
       GANTRY_PIPELINES_DIR: pipelinesDir,
