@@ -212,6 +212,8 @@ const SETTINGS = {
   containerMaxPids: { env: "GANTRY_CONTAINER_MAX_PIDS", toml: "container_max_pids", schema: positiveInt, fallback: 4096 },
   /** run() tasks and pipeline imports run in a bubblewrap sandbox; "off" (an admin's choice) runs them as plain processes. */
   runSandbox: { env: "GANTRY_RUN_SANDBOX", toml: "run_sandbox", schema: v.picklist(["on", "off"], 'must be "on" or "off"'), fallback: "on" as "on" | "off" },
+  /** Warm sandboxed run() runners waiting for new runs (0: every task starts its own). */
+  runPool: { env: "GANTRY_RUN_POOL", toml: "run_pool", schema: nonNegativeInt, fallback: 2 },
   /** Host paths bound into every sandbox, read-only unless suffixed ":rw" (toolchains, shared caches). */
   runSandboxPaths: { env: "GANTRY_RUN_SANDBOX_PATHS", toml: "run_sandbox_paths", schema: sandboxPaths, fallback: [] as SandboxPath[] },
   /** How long a timed-out task has to stop after SIGTERM before SIGKILL (cancel uses kill_grace). */

@@ -197,11 +197,12 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     ...(sandbox.status.state !== "off" && { importBundle: createSandboxedImporter(sandbox) }),
   });
   const artifactParts = createArtifactParts({ config, db, now });
+  const node = engineNode(config.dataDir, GANTRY_VERSION, config.nodeId);
   const orchestrator = createOrchestrator({
     db,
     bus,
     logs,
-    executors: { run: createBunProcessExecutor({ sandbox }), container: docker, swarm },
+    executors: { run: createBunProcessExecutor({ sandbox, pool: { dir: join(config.dataDir, "runner-pool", node.id), size: config.runPool } }), container: docker, swarm },
     ...(config.executor === "swarm" && { containerExecutor: "swarm" as const, runExecutor: "swarm" as const, serverNode: () => swarm.localNode() }),
     workspacesDir: join(config.dataDir, "workspaces"),
     ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
@@ -209,7 +210,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
     maxParallelTasks: config.maxParallelTasks,
     killGraceMs: config.killGraceMs,
     timeoutGraceMs: config.timeoutGraceMs,
-    node: engineNode(config.dataDir, GANTRY_VERSION, config.nodeId),
+    node,
     leaseMs: config.leaseMs,
     apiUrl: () => urls.api,
     resolveSecret: (pipeline, name) => secrets.resolve(pipeline, name),

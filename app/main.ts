@@ -8,8 +8,7 @@ const [command, ...args] = process.argv.slice(2);
 async function main(): Promise<number> {
   switch (command) {
     case TASK_RUNNER_COMMAND: {
-      const { runTask, parseRunnerArgv } = await import("./engine/task-runner/main.ts");
-      return runTask(parseRunnerArgv(args));
+      return (await import("./engine/task-runner/main.ts")).runRunner(args);
     }
     case BUILD_PIPELINE_COMMAND:
       return (await import("./engine/pipelines/pipeline-build-main.ts")).buildPipeline(args[0] ?? "");

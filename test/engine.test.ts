@@ -462,7 +462,8 @@ describe("environment", () => {
     expect(env.GANTRY_RUN_ID).toBe(String(run.id));
     expect(env.GANTRY_TASK_ID).toBe("show");
     expect(env.GANTRY_API_URL).toBe(gantry.url);
-    expect(env.GANTRY_WORKSPACE).toStartWith(gantry.dataDir);
+    // In the sandbox the workspace is at /workspace, as in containers.
+    expect(env.GANTRY_WORKSPACE).toBe("/workspace");
     expect(log).toContain("WORKSPACE_EXISTS true CWD_IS_WORKSPACE true");
     expect(env.GANTRY_API_TOKEN).toBeUndefined();
     // ctx.env is the process environment; the server's own variables do not leak into it.
@@ -470,7 +471,7 @@ describe("environment", () => {
     expect(JSON.stringify(env)).not.toContain(SERVER_ONLY);
     expect(log).toContain("shell sees run and show");
     // The workspace outlives the run (for inspection) until the janitor prunes it.
-    expect(existsSync(env.GANTRY_WORKSPACE!)).toBe(true);
+    expect(existsSync(join(gantry.dataDir, "workspaces", "default", "environment", String(run.id)))).toBe(true);
   });
 
   it("refuses a run variable in the reserved GANTRY_ namespace", async () => {

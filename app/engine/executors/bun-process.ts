@@ -1,93 +1,118 @@
 // Executes run() tasks, each in its own Bun process inside a bubblewrap sandbox (or, when
 // an admin turned it off, a plain process group), capturing stdout and stderr line by line.
+// With the sandbox on, a task usually gets a runner that booted before it (runner-pool.ts).
 // An attempt's reference is a marker in the runner's command line, so a restarted server
 // can find a runner that outlived it and stop it: its output pipes died with the old server.
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
-import { GO, taskRunnerCommand } from "../task-runner/command.ts";
+import { GO, taskRunnerCommand, type RunnerAssignment } from "../task-runner/command.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
-
-/** Variables of the server's own environment that tasks may see; nothing else leaks. */
-const INHERITED_ENV = ["PATH", "LANG", "LC_ALL", "TZ"];
+import { createRunnerPool, type WarmRunner } from "./runner-pool.ts";
+import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 
 /** Why a run() attempt cut off by a restart failed. */
 export const SERVER_RESTARTED_REASON = "the server restarted during this attempt";
 
-/**
- * Where the runner reports a thrown error: a folder of the attempt's own outside the
- * workspace (bound into the sandbox), whose file name carries the reference.
- */
-const resultDirOf = (ref: string) => join(tmpdir(), `gantry-attempt-${ref}`);
-const resultFileOf = (ref: string) => join(resultDirOf(ref), `gantry-result-${ref}.json`);
-
 export interface BunProcessExecutorOptions {
   sandbox: RunSandbox;
+  /** Warm runners (with the sandbox on): where their folders go (beside the workspaces) and how many spares wait. */
+  pool?: { dir: string; size: number };
 }
 
 export function createBunProcessExecutor(options: BunProcessExecutorOptions): Executor {
   const { sandbox } = options;
+  const pool = options.pool && options.pool.size > 0 && sandbox.status.state === "on" ? createRunnerPool({ sandbox, ...options.pool }) : undefined;
+  /** Warm runners given to attempts by reference(), until their start(). */
+  const reserved = new Map<string, WarmRunner>();
   return {
     kind: "run",
-    reference: () => `run-${crypto.randomUUID()}`,
+    reference(launch) {
+      // A task without the network starts its own runner: the warm ones share the host's.
+      const warm = pool && launch.task.runNetwork === undefined ? pool.take(launch.workspace) : undefined;
+      if (warm) {
+        reserved.set(warm.ref, warm);
+        return warm.ref;
+      }
+      pool?.startedCold(launch.workspace);
+      return `run-${crypto.randomUUID()}`;
+    },
+    prepareWorkspace: (workspace, runTasks) => pool?.adoptWorkspace(workspace, runTasks) ?? false,
+    releaseWorkspace: (workspace) => pool?.releaseWorkspace(workspace),
+    warm: () => pool?.warm(),
+    close: () => pool?.close(),
     start(launch: TaskLaunch): TaskHandle {
       const failed = (reason: string): TaskHandle => ({ exited: Promise.resolve({ exitCode: null, reason }), stop() {}, detach() {} });
-      if (sandbox.status.state === "unavailable") return failed(sandboxRefusal(sandbox.status.reason));
+      const warm = reserved.get(launch.ref);
+      reserved.delete(launch.ref);
       const sandboxed = sandbox.status.state === "on";
       const resultDir = resultDirOf(launch.ref);
       const resultFile = resultFileOf(launch.ref);
-      const env: Record<string, string> = {};
-      for (const name of INHERITED_ENV) {
-        const value = process.env[name];
-        if (value !== undefined) env[name] = value;
-      }
-      // A home and temp folder of the task's own: the sandbox's private /tmp.
-      env.HOME = sandboxed ? "/tmp" : tmpdir();
-      env.TMPDIR = sandboxed ? "/tmp" : tmpdir();
-      Object.assign(env, launch.env);
-      const runner = [
-        ...taskRunnerCommand(),
-        ...(launch.gate ? ["--gated"] : []),
-        launch.bundlePath,
-        launch.task.id,
-        String(launch.attempt),
-        resultFile,
-        ...(launch.task.workdir ? [launch.task.workdir] : []),
-      ];
+      // In the sandbox the workspace is at one path for every task (a warm runner bound it before it knew the run).
+      const env: Record<string, string> = { ...runnerBaseEnv(sandboxed), ...launch.env, ...(sandboxed && { GANTRY_WORKSPACE: SANDBOX_WORKSPACE }) };
       let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
-      try {
-        mkdirSync(resultDir, { recursive: true, mode: 0o700 });
-        if (sandboxed && sandbox.status.state === "on" && sandbox.status.user) {
-          chownSync(resultDir, sandbox.status.user.uid, sandbox.status.user.gid);
+      if (warm) {
+        child = warm.child;
+        try {
+          const assignment: RunnerAssignment = {
+            bundle: { name: basename(launch.bundlePath), code: bundleCode(launch.bundlePath) },
+            task: launch.task.id,
+            attempt: launch.attempt,
+            ...(launch.task.workdir && { workdir: launch.task.workdir }),
+            env,
+          };
+          child.stdin.write(`${JSON.stringify(assignment)}\n`);
+          child.stdin.flush();
+        } catch (error) {
+          signalGroup(child.pid, "SIGKILL");
+          rmSync(resultDir, { recursive: true, force: true });
+          return failed(`could not start the task process: ${(error as Error).message}`);
         }
-        const argv = sandboxed
-          ? sandbox.wrap(runner, {
-              // Not the workspace: Bun reads bunfig.toml (preloads) and .env from where it
-              // starts, and a container may have written those there. The runner changes
-              // into the workspace itself once it has started.
-              cwd: "/",
-              readOnly: [launch.bundlePath],
-              writable: [launch.workspace, resultDir],
-              ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
-            })
-          : runner;
-        child = Bun.spawn(argv, {
-          cwd: "/",
-          env,
-          // A gated runner boots and imports the bundle while the claim commits, then waits for "go".
-          stdin: "pipe",
-          stdout: "pipe",
-          stderr: "pipe",
-          // Own process group: signals reach the sandbox (or, unsandboxed, all the task started).
-          detached: true,
-        });
-      } catch (error) {
-        rmSync(resultDir, { recursive: true, force: true });
-        return failed(`could not start the task process: ${(error as Error).message}`);
+      } else {
+        if (sandbox.status.state === "unavailable") return failed(sandboxRefusal(sandbox.status.reason));
+        const runner = [
+          ...taskRunnerCommand(),
+          ...(launch.gate ? ["--gated"] : []),
+          launch.bundlePath,
+          launch.task.id,
+          String(launch.attempt),
+          resultFile,
+          ...(launch.task.workdir ? [launch.task.workdir] : []),
+        ];
+        try {
+          mkdirSync(resultDir, { recursive: true, mode: 0o700 });
+          if (sandboxed && sandbox.status.state === "on" && sandbox.status.user) {
+            chownSync(resultDir, sandbox.status.user.uid, sandbox.status.user.gid);
+          }
+          const argv = sandboxed
+            ? sandbox.wrap(runner, {
+                // Not the workspace: Bun reads bunfig.toml (preloads) and .env from where it
+                // starts, and a container may have written those there. The runner changes
+                // into the workspace itself once it has started.
+                cwd: "/",
+                readOnly: [launch.bundlePath],
+                writable: [resultDir],
+                binds: [{ source: launch.workspace, target: SANDBOX_WORKSPACE, writable: true }],
+                ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
+              })
+            : runner;
+          child = Bun.spawn(argv, {
+            cwd: "/",
+            env,
+            // The runner boots and imports the bundle while the claim commits, then waits for "go".
+            stdin: "pipe",
+            stdout: "pipe",
+            stderr: "pipe",
+            // Own process group: signals reach the sandbox (or, unsandboxed, all the task started).
+            detached: true,
+          });
+        } catch (error) {
+          rmSync(resultDir, { recursive: true, force: true });
+          return failed(`could not start the task process: ${(error as Error).message}`);
+        }
       }
       const pid = child.pid;
       const gate = launch.gate ?? Promise.resolve(true);
@@ -246,6 +271,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+/** Bundles recently handed to warm runners (a bundle's file never changes: its name is its hash). */
+const bundleCodes = new Map<string, string>();
+const BUNDLES_KEPT = 32;
+
+function bundleCode(path: string): string {
+  let code = bundleCodes.get(path);
+  if (code === undefined) {
+    code = readFileSync(path, "utf8");
+    if (bundleCodes.size >= BUNDLES_KEPT) bundleCodes.delete(bundleCodes.keys().next().value!);
+  } else bundleCodes.delete(path);
+  bundleCodes.set(path, code);
+  return code;
 }
 
 /** Writes each line of a byte stream, timestamped, to the log; an over-long line is cut where no secret is split. */

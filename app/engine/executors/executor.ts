@@ -101,4 +101,15 @@ export interface Executor {
   stop(ref: string, graceMs: number): Promise<void>;
   /** Removes what the attempt left (a stopped container), once its end is recorded. */
   cleanup(ref: string): Promise<void>;
+  /**
+   * A new run's workspace is about to be made, for `runTasks` tasks of this executor: it may
+   * make the folder itself from work it keeps ready (true: the folder exists now).
+   */
+  prepareWorkspace?(workspace: string, runTasks: number): boolean;
+  /** The workspace's run has ended here: what the executor kept ready for it goes. */
+  releaseWorkspace?(workspace: string): void;
+  /** The engine has started: work may be prepared ahead. */
+  warm?(): void;
+  /** The engine has stopped: what was prepared ahead goes. */
+  close?(): void;
 }

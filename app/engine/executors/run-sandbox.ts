@@ -24,6 +24,8 @@ export interface SandboxOptions {
   readOnly: string[];
   /** Host paths visible read-write at the same path inside (the run's workspace). */
   writable: string[];
+  /** Host folders visible at another path inside (the run's workspace at /workspace). */
+  binds?: { source: string; target: string; writable: boolean }[];
   /** "none": no network namespace shared, only a private loopback. */
   network?: "none";
 }
@@ -240,6 +242,7 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
       for (const path of [...paths, ...options.readOnly]) args.push("--ro-bind", path, path);
       for (const entry of shared) args.push(entry.writable ? "--bind" : "--ro-bind", entry.path, entry.path);
       for (const path of options.writable) args.push("--bind", path, path);
+      for (const bind of options.binds ?? []) args.push(bind.writable ? "--bind" : "--ro-bind", bind.source, bind.target);
       args.push("--chdir", options.cwd, "--", ...argv);
       return args;
     },

@@ -9,7 +9,7 @@ import { planRun } from "../../domain/run-plan.ts";
 import { runKeyOf, runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { drivenRun, workspacePath, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
-import { executeTask } from "./task-attempt.ts";
+import { executeTask, executorKindOf } from "./task-attempt.ts";
 import { awaitApproval } from "./await-approval.ts";
 
 /** The run's work can no longer be found (its version's bundle, the workspace it was to start from). */
@@ -84,9 +84,12 @@ async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<voi
     await cp(source, copying, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     await rename(copying, run.workspace);
   }
+  // A warm run() runner's folder becomes a new run's workspace, and that runner its first run() task's.
+  const runTasks = run.spec.tasks.filter((task) => task.kind === "run" && task.runNetwork === undefined && executorKindOf(ctx, task) === "run").length;
+  const adopted = !run.seedFrom && (ctx.executors.run?.prepareWorkspace?.(run.workspace, runTasks) ?? false);
   // Off the event loop: behind the database's fsyncs a mkdir can wait on the file system's
   // journal for a millisecond, and a burst of new runs would stall everything.
-  await mkdir(run.workspace, { recursive: true });
+  if (!adopted) await mkdir(run.workspace, { recursive: true });
   if (ctx.ownWorkspace) await ctx.ownWorkspace(run.workspace);
   else await chmod(run.workspace, 0o777);
   // A re-run's copy was made by the server: its files go to whoever runs the tasks.
@@ -157,6 +160,7 @@ async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
 /** After a run ends (or this process lets it go): its tokens die, its objects expire, the next queued run of its key starts. */
 async function afterRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
   ctx.active.delete(runKeyString(run.key));
+  ctx.executors.run?.releaseWorkspace?.(run.workspace);
   if (ctx.stopped || run.lost) {
     ctx.checkIdle();
     return;

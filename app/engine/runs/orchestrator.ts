@@ -137,6 +137,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
       const resumed = await recoverRuns(ctx, true);
       await ctx.admit();
       loop = startNodeLoop(ctx, cancelHere);
+      for (const executor of Object.values(ctx.executors)) executor?.warm?.();
       return { resumed };
     },
     isActive: (key) => ctx.active.has(runKeyString(key)),
@@ -150,6 +151,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
       }
       heartbeat?.stop();
       letGoOfAll();
+      for (const executor of Object.values(ctx.executors)) executor?.close?.();
       await releaseNode(ctx.db, ctx.node, ctx.now()).catch(() => undefined);
       checkIdle();
     },

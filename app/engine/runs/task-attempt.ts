@@ -456,7 +456,7 @@ async function endWithoutAttempt(ctx: EngineContext, run: DrivenRun, task: TaskS
  * the swarm executor as services of the runner image, but for those with `network: "none"`:
  * a runner fetches its bundle over the network, and a service cannot be given none.
  */
-function executorKindOf(ctx: EngineContext, task: TaskSpec): ExecutorKind {
+export function executorKindOf(ctx: EngineContext, task: TaskSpec): ExecutorKind {
   if (task.kind === "run") return ctx.runExecutor === "swarm" && ctx.executors.swarm && task.runNetwork === undefined ? "swarm" : "run";
   if (task.kind !== "container") return "run";
   const plain = !task.container?.build && !task.container?.push && !task.container?.deploy;

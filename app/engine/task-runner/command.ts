@@ -9,6 +9,20 @@ export const TASK_RUNNER_COMMAND = "__task-runner";
 
 /** What the server writes on a gated runner's stdin to let the task's function run. */
 export const GO = "go";
+/** A warm runner's flag: it boots, then reads its task from stdin (a RunnerAssignment line). */
+export const POOLED = "--pooled";
+
+/** What a warm runner is given when its task starts. */
+export interface RunnerAssignment {
+  /** The version's bundle: its file name and its code, which the runner writes into its private /tmp and imports. */
+  bundle: { name: string; code: string };
+  task: string;
+  attempt: number;
+  workdir?: string;
+  /** The task's complete environment, replacing the runner's own. */
+  env: Record<string, string>;
+}
+
 /** A gated runner's exit code when it was told not to run the task. */
 export const TASK_RUNNER_NOT_STARTED = 75;
 

@@ -7,7 +7,7 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, RESULT_MARKER, TASK_RUNNER_NOT_STARTED } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
@@ -107,7 +107,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     // The server starts the runner while it stores the attempt's claim, and says "go" on
     // stdin once that is durable: the task's function never runs for an attempt the
     // database does not hold. Anything else (a refused claim, a server gone) ends it here.
-    if (args.gated && !(await Bun.stdin.text()).startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
+    if (args.gated && !(await stdin.rest()).startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
     const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
     process.chdir(cwd);
@@ -197,7 +197,8 @@ function format(parts: unknown[]): string {
   return parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
 }
 
-const TASK_RUNNER_USAGE = "usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n       task-runner [--gated] --fetch <task> <attempt> [workdir]";
+const TASK_RUNNER_USAGE =
+  "usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n       task-runner [--gated] --fetch <task> <attempt> [workdir]\n       task-runner --pooled <result-file>";
 
 /**
  * Reads runner arguments from argv: [--gated] <bundle> <task> <attempt> <result-file> [workdir],
@@ -227,4 +228,94 @@ export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
   return { bundle, task, attempt: Number(attempt), resultFile, ...(workdir && { workdir }), ...options };
 }
 
-if (import.meta.main) process.exitCode = await runTask(parseRunnerArgv(process.argv.slice(2)));
+/**
+ * The runner's entry: a task given on the command line, or (`--pooled <result-file>`) a warm
+ * runner that boots, then waits on stdin for the task it is given (see runner-pool.ts).
+ */
+export async function runRunner(argv: string[]): Promise<number> {
+  if (argv[0] !== POOLED) return runTask(parseRunnerArgv(argv));
+  const resultFile = argv[1];
+  if (!resultFile || argv.length > 2) {
+    process.stderr.write(`${TASK_RUNNER_USAGE}\n`);
+    return 2;
+  }
+  // Ready before the task comes: all that is left then is its bundle's own code.
+  registerSdkModule();
+  const line = await stdin.line();
+  // The server closed stdin without a task: it let this warm runner go.
+  if (line === undefined) return TASK_RUNNER_NOT_STARTED;
+  const assignment = parseAssignment(line);
+  // Its sandbox saw no bundle when it started: the code comes with the task, into the private /tmp.
+  const bundle = `${process.env.TMPDIR ?? "/tmp"}/${assignment.bundle.name}`;
+  await Bun.write(bundle, assignment.bundle.code);
+  // The task's environment, as a runner started for it would have had it from the start.
+  for (const name of Object.keys(process.env)) delete process.env[name];
+  Object.assign(process.env, assignment.env);
+  const args: TaskRunnerArgs = {
+    bundle,
+    task: assignment.task,
+    attempt: assignment.attempt,
+    resultFile,
+    ...(assignment.workdir !== undefined && { workdir: assignment.workdir }),
+    gated: true,
+  };
+  // The command line a runner started for the task has (some code reads its bundle's path there).
+  process.argv.splice(2, process.argv.length - 2, args.bundle, args.task, String(args.attempt), resultFile, ...(args.workdir ? [args.workdir] : []));
+  return runTask(args);
+}
+
+/** A task as the server hands it to a warm runner: one JSON line on stdin ("go" or EOF follows, as gated). */
+function parseAssignment(line: string): RunnerAssignment {
+  const value = JSON.parse(line) as Partial<RunnerAssignment>;
+  const strings = (record: unknown) => typeof record === "object" && record !== null && Object.values(record).every((each) => typeof each === "string");
+  if (
+    typeof value.bundle?.name !== "string" ||
+    !/^[\w.-]+\.js$/.test(value.bundle.name) ||
+    typeof value.bundle.code !== "string" ||
+    typeof value.task !== "string" ||
+    typeof value.attempt !== "number" ||
+    (value.workdir !== undefined && typeof value.workdir !== "string") ||
+    !strings(value.env)
+  ) {
+    throw new Error("the server sent this warm runner a task it cannot read");
+  }
+  return value as RunnerAssignment;
+}
+
+/** Stdin read line by line (a warm runner's task, then "go"), from one reader. */
+const stdin = (() => {
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  const decoder = new TextDecoder();
+  let buffered = "";
+  let ended = false;
+  const more = async () => {
+    chunks ??= Bun.stdin.stream()[Symbol.asyncIterator]();
+    const { value, done } = await chunks.next();
+    if (done) ended = true;
+    else buffered += decoder.decode(value, { stream: true });
+  };
+  return {
+    /** The next line, or undefined at EOF without one. */
+    async line(): Promise<string | undefined> {
+      while (!buffered.includes("\n") && !ended) await more();
+      const at = buffered.indexOf("\n");
+      if (at === -1) {
+        const last = buffered;
+        buffered = "";
+        return last === "" ? undefined : last;
+      }
+      const line = buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+      return line;
+    },
+    /** Everything until EOF. */
+    async rest(): Promise<string> {
+      while (!ended) await more();
+      const rest = buffered;
+      buffered = "";
+      return rest;
+    },
+  };
+})();
+
+if (import.meta.main) process.exitCode = await runRunner(process.argv.slice(2));

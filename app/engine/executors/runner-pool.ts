@@ -1,0 +1,265 @@
+// Warm run() task runners: sandboxed Bun processes that have booted and loaded the SDK and
+// wait on stdin for their task, so a task does not wait for a process, a sandbox and the
+// runner's imports (~12 ms of a ~16 ms start on a 2-core machine). A sandbox's binds are
+// fixed when it starts, so the pool keeps two kinds:
+//  - spare runners, each with an empty folder of its own bound at /workspace: a run that
+//    starts takes one and renames the folder into place as its workspace (a bind follows the
+//    folder, not its path), and the run's first run() task gets that runner;
+//  - runners booted ahead for a run's later run() tasks, bound to its workspace (a few per
+//    run, booting while earlier tasks run; killed when the run ends).
+// The task comes as one line on stdin with its bundle's code (task-runner/main.ts, runRunner).
+// Folders are few: every create, chmod and remove here joins the file system's journal,
+// which the database's next fsync waits for.
+import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { POOLED, taskRunnerCommand } from "../task-runner/command.ts";
+import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
+import type { RunSandbox } from "./run-sandbox.ts";
+
+export interface WarmRunner {
+  /** Its reference: the marker in its command line that a restarted server finds it by. */
+  readonly ref: string;
+  readonly child: Bun.Subprocess<"pipe", "pipe", "pipe">;
+}
+
+export interface RunnerPool {
+  /**
+   * Makes `workspace` (which must not exist yet) from a spare runner's folder, and keeps
+   * that runner for the run's first run() task; then boots runners ahead for up to
+   * `runTasks - 1` more. False when no spare was ready: the caller makes the folder.
+   */
+  adoptWorkspace(workspace: string, runTasks: number): boolean;
+  /** A warm runner bound to this workspace, if one is kept for it (booting or ready). */
+  take(workspace: string): WarmRunner | undefined;
+  /** A task of the workspace's run started without a warm runner: one fewer to boot ahead. */
+  startedCold(workspace: string): void;
+  /** The run ended: its runners booted ahead (and never used) are killed. */
+  releaseWorkspace(workspace: string): void;
+  /** Starts filling the pool, after removing what an earlier process left in its folder. */
+  warm(): void;
+  /** Kills every waiting runner; nothing is booted again. */
+  close(): void;
+}
+
+export interface RunnerPoolOptions {
+  sandbox: RunSandbox;
+  /** Where the runners' own folders go (this node's alone): on the workspaces' file system, so a rename can move a spare's folder into place. */
+  dir: string;
+  /** How many spare runners wait for new runs (0: none). */
+  size: number;
+}
+
+/** Runners booted ahead per run (one: on 2 cores a second one booting slows the task before it more than it saves), and in all; each waiting runner holds ~30 MB. */
+const AHEAD_PER_RUN = 1;
+const AHEAD_IN_ALL = 16;
+/** Spares that end on their own this many times in a row: the pool stops, saying why. */
+const FAILURES_TO_STOP = 3;
+
+interface Kept {
+  runners: WarmRunner[];
+  /** Runners being started for it. */
+  booting: number;
+  /** run() tasks of the run that have not started yet. */
+  remaining: number;
+}
+
+export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
+  const { sandbox, dir, size } = options;
+  const spares: WarmRunner[] = [];
+  const byWorkspace = new Map<string, Kept>();
+  let booting = 0;
+  let ahead = 0;
+  let failures = 0;
+  let closed = size <= 0 || sandbox.status.state !== "on";
+  let refillQueued = false;
+  const live = new Set<WarmRunner>();
+  const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
+
+  /** A spare's unused workspace folder (gone once a run took it), and its result folder. */
+  const removeFolders = (runner: WarmRunner) => {
+    rmSync(join(dir, runner.ref), { recursive: true, force: true });
+    rmSync(resultDirOf(runner.ref), { recursive: true, force: true });
+  };
+  /** The folders above the spares' workspaces, passable by the sandbox's user: set once. */
+  let passable = false;
+  const kill = (runner: WarmRunner) => {
+    try {
+      process.kill(-runner.child.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  };
+
+  /** Starts a runner: a spare with its own empty workspace folder, or one bound to a run's workspace. */
+  async function boot(workspace?: string): Promise<WarmRunner | undefined> {
+    const ref = `run-${crypto.randomUUID()}`;
+    const resultDir = resultDirOf(ref);
+    const slot = workspace ?? join(dir, ref);
+    try {
+      if (!workspace) {
+        if (!passable) {
+          mkdirSync(dir, { recursive: true });
+          // bwrap, as the sandbox's user, passes through them to bind a spare's folder.
+          for (const folder of [dirname(dir), dir]) chmodSync(folder, 0o711);
+          passable = true;
+        }
+        mkdirSync(slot);
+        await sandbox.own(slot, slot);
+      }
+      mkdirSync(resultDir, { mode: 0o700 });
+      if (user) chownSync(resultDir, user.uid, user.gid);
+      const argv = sandbox.wrap([...taskRunnerCommand(), POOLED, resultFileOf(ref)], {
+        cwd: "/",
+        readOnly: [],
+        writable: [resultDir],
+        binds: [{ source: slot, target: SANDBOX_WORKSPACE, writable: true }],
+      });
+      const child = Bun.spawn(argv, { cwd: "/", env: runnerBaseEnv(true), stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+      const runner: WarmRunner = { ref, child };
+      live.add(runner);
+      void child.exited.then(() => live.delete(runner));
+      return runner;
+    } catch (error) {
+      if (!workspace) rmSync(slot, { recursive: true, force: true });
+      rmSync(resultDir, { recursive: true, force: true });
+      console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A spare that ends while it waits (it should not) is dropped; several in a row stop the pool. */
+  function watchSpare(runner: WarmRunner): void {
+    void runner.child.exited.then(async (code) => {
+      const index = spares.indexOf(runner);
+      if (index === -1) return;
+      spares.splice(index, 1);
+      const stderr = (await new Response(runner.child.stderr).text().catch(() => "")).trim();
+      removeFolders(runner);
+      if (closed) return;
+      if (++failures >= FAILURES_TO_STOP) {
+        closed = true;
+        console.error(`run() runner pool: stopped after ${failures} warm runners ended on their own (the last with exit code ${code}${stderr ? `: ${stderr.slice(0, 500)}` : ""}); tasks start their own runners`);
+        return;
+      }
+      refill();
+    });
+  }
+
+  function refill(): void {
+    if (closed || refillQueued) return;
+    refillQueued = true;
+    // After what started this: a task's own start goes first.
+    setTimeout(async () => {
+      refillQueued = false;
+      while (!closed && spares.length + booting < size) {
+        booting++;
+        const runner = await boot().finally(() => booting--);
+        if (!runner) return;
+        if (closed) {
+          kill(runner);
+          removeFolders(runner);
+          return;
+        }
+        spares.push(runner);
+        watchSpare(runner);
+      }
+    }, 0);
+  }
+
+  /** Boots runners for the run's tasks to come, up to the limits. */
+  function bootAhead(workspace: string, kept: Kept): void {
+    let wanted = Math.min(kept.remaining, AHEAD_PER_RUN) - kept.runners.length - kept.booting;
+    while (!closed && wanted-- > 0 && ahead < AHEAD_IN_ALL) {
+      ahead++;
+      kept.booting++;
+      // After what asked for it: the task starting now goes first.
+      void Bun.sleep(0).then(() => boot(workspace)).then((runner) => {
+        kept.booting--;
+        if (!runner) {
+          ahead--;
+          return;
+        }
+        void runner.child.exited.then(() => {
+          ahead--;
+          const index = kept.runners.indexOf(runner);
+          if (index !== -1) kept.runners.splice(index, 1);
+        });
+        if (closed || byWorkspace.get(workspace) !== kept) {
+          kill(runner);
+          void runner.child.exited.then(() => removeFolders(runner));
+          return;
+        }
+        kept.runners.push(runner);
+      });
+    }
+  }
+
+  return {
+    adoptWorkspace(workspace, runTasks) {
+      if (closed || runTasks <= 0 || existsSync(workspace)) return false;
+      const spare = spares.find((each) => each.child.exitCode === null && each.child.signalCode === null);
+      if (!spare) {
+        refill();
+        return false;
+      }
+      spares.splice(spares.indexOf(spare), 1);
+      try {
+        mkdirSync(dirname(workspace), { recursive: true });
+        renameSync(join(dir, spare.ref), workspace);
+      } catch (error) {
+        // Another file system (EXDEV) or a race: this spare cannot be the run's; the pool stops trying.
+        kill(spare);
+        removeFolders(spare);
+        closed = true;
+        console.error(`run() runner pool: stopped: cannot move a warm runner's folder to ${workspace}: ${(error as Error).message}`);
+        return false;
+      }
+      failures = 0;
+      const kept: Kept = { runners: [spare], booting: 0, remaining: runTasks };
+      byWorkspace.set(workspace, kept);
+      refill();
+      bootAhead(workspace, kept);
+      return true;
+    },
+    take(workspace) {
+      const kept = byWorkspace.get(workspace);
+      if (!kept) return undefined;
+      kept.remaining = Math.max(0, kept.remaining - 1);
+      const runner = kept.runners.find((each) => each.child.exitCode === null && each.child.signalCode === null);
+      if (runner) kept.runners.splice(kept.runners.indexOf(runner), 1);
+      bootAhead(workspace, kept);
+      return runner;
+    },
+    startedCold(workspace) {
+      const kept = byWorkspace.get(workspace);
+      if (kept) kept.remaining = Math.max(0, kept.remaining - 1);
+    },
+    releaseWorkspace(workspace) {
+      const kept = byWorkspace.get(workspace);
+      if (!kept) return;
+      byWorkspace.delete(workspace);
+      for (const runner of kept.runners) {
+        kill(runner);
+        void runner.child.exited.then(() => removeFolders(runner));
+      }
+    },
+    warm() {
+      // What a killed server of this node left (the folder is this node's alone; its engine holds the node now).
+      rmSync(dir, { recursive: true, force: true });
+      passable = false;
+      refill();
+    },
+    close() {
+      closed = true;
+      for (const runner of live) {
+        // Taken runners belong to their tasks, which the engine stops itself.
+        if (spares.includes(runner) || [...byWorkspace.values()].some((kept) => kept.runners.includes(runner))) {
+          kill(runner);
+          void runner.child.exited.then(() => removeFolders(runner));
+        }
+      }
+      spares.length = 0;
+      byWorkspace.clear();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// Warm run() runners (GANTRY_RUN_POOL): a new run's first run() task runs on a sandboxed
+// runner that booted before the run, later ones on a runner booted while the task before
+// ran; the task sees what a runner started for it sees; nothing is left behind.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { processesWith } from "./helpers/processes.ts";
+import { tempDir, writeFile } from "./helpers/temp.ts";
+
+setDefaultTimeout(60_000);
+
+const HEADER = `import { definePipeline, run, secret } from "gantry";\n`;
+/** A task that says when its process started (its runner's boot) and what it sees. */
+const REPORT = `(ctx) => ctx.log("ORIGIN " + Math.round(performance.timeOrigin) + " WS " + ctx.workspace + " CWD " + process.cwd() + " ARGV " + process.argv.slice(2).join(" "))`;
+const PIPELINES = {
+  "one.ts": `${HEADER}export default definePipeline({ id: "one", variables: { GREETING: "hello" }, tasks: {
+  only: run(async (ctx) => {
+    (${REPORT})(ctx);
+    await Bun.write(ctx.workspace + "/made.txt", ctx.env.GREETING + " " + ctx.env.TOKEN);
+    ctx.log("TOKEN " + ctx.env.TOKEN);
+  }, { env: { TOKEN: secret("token") } }),
+} });\n`,
+  "chain.ts": `${HEADER}export default definePipeline({ id: "chain", tasks: {
+  first: run(async (ctx) => { (${REPORT})(ctx); await ctx.$\`mkdir sub\`; await Bun.sleep(400); }),
+  second: run(async (ctx) => { (${REPORT})(ctx); }, { needs: { first: "success" }, workdir: "sub" }),
+  offline: run(${REPORT}, { needs: { second: "success" }, network: "none" }),
+} });\n`,
+};
+
+const originOf = (log: string) => Number(/ORIGIN (\d+)/.exec(log)![1]);
+const poolDir = (gantry: { dataDir: string }) => join(gantry.dataDir, "runner-pool");
+/** The spares waiting: their folders (a run takes one's folder as its workspace). */
+const spares = (gantry: { dataDir: string }) => {
+  const root = poolDir(gantry);
+  if (!existsSync(root)) return 0;
+  return readdirSync(root).reduce((count, node) => count + readdirSync(join(root, node)).length, 0);
+};
+
+describe("warm run() runners", () => {
+  let gantry: TestGantry;
+  beforeAll(async () => {
+    gantry = await startWithPipelines(PIPELINES, { env: { GANTRY_RUN_POOL: "2" } });
+    expect((await gantry.api("/secrets/token", { method: "PUT", body: JSON.stringify({ value: "s3cr3t-pool-value" }) })).status).toBe(201);
+  });
+  afterAll(() => gantry?.stop());
+
+  it("runs a new run's first run() task on a runner that booted before the run, which sees what it would have seen", async () => {
+    await waitFor(() => spares(gantry) === 2, 10_000);
+    const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
+    expect(run.state).toBe("successful");
+    const log = await readLog(gantry.api, "default/one", run.id, "only");
+    // Its process started before the run was created.
+    expect(originOf(log)).toBeLessThan(Date.parse(run.createdAt));
+    expect(log).toContain("WS /workspace CWD /workspace");
+    // Its command line is a runner's for this task (the bundle a copy in its private /tmp).
+    expect(log).toMatch(/ARGV \/tmp\/[0-9a-f]+\.js only 1 /);
+    // The secret came with the task, and is masked.
+    expect(log).toContain("TOKEN ***");
+    expect(log).not.toContain("s3cr3t-pool-value");
+    // The runner's folder became the run's workspace.
+    const workspace = join(gantry.dataDir, "workspaces", "default", "one", String(run.id));
+    expect(readFileSync(join(workspace, "made.txt"), "utf8")).toBe("hello s3cr3t-pool-value");
+    // The pool fills again.
+    await waitFor(() => spares(gantry) === 2, 10_000);
+  });
+
+  it("runs later run() tasks on a runner booted while the task before ran; a task without the network starts its own", async () => {
+    const run = await waitForRun(gantry.api, "default/chain", (await startRun(gantry.api, "default/chain")).id);
+    const task = (id: string) => run.tasks.find((each) => each.id === id)!;
+    expect({ state: run.state, tasks: run.tasks.map((each) => [each.id, each.state, each.reason ?? null]) }).toEqual({ state: "successful", tasks: [["first", "successful", null], ["second", "successful", null], ["offline", "successful", null]] });
+    const second = await readLog(gantry.api, "default/chain", run.id, "second");
+    expect(originOf(second)).toBeLessThan(Date.parse(task("second").startedAt!));
+    // Its workdir and its view: the workspace at /workspace, nothing above it of the host's.
+    expect(second).toContain("CWD /workspace/sub");
+    const offline = await readLog(gantry.api, "default/chain", run.id, "offline");
+    expect(originOf(offline)).toBeGreaterThanOrEqual(Date.parse(task("offline").startedAt!) - 5);
+    // What was booted for the run and not used is gone with it; the spares stay.
+    await waitFor(() => processesWith(join(gantry.dataDir, "workspaces", "default", "chain")).length === 0, 10_000);
+    await waitFor(() => spares(gantry) === 2, 10_000);
+  });
+
+  it("replaces a spare that dies while it waits", async () => {
+    await waitFor(() => spares(gantry) === 2, 10_000);
+    const [victim] = processesWith(poolDir(gantry));
+    expect(victim).toBeDefined();
+    process.kill(victim!, "SIGKILL");
+    await waitFor(() => processesWith(poolDir(gantry)).length >= 2 && spares(gantry) === 2, 10_000);
+    const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
+    expect(run.state).toBe("successful");
+  });
+});
+
+describe("without warm runners", () => {
+  it("starts a runner for each task when GANTRY_RUN_POOL is 0", async () => {
+    const gantry = await startWithPipelines(PIPELINES, { env: { GANTRY_RUN_POOL: "0" } });
+    try {
+      expect((await gantry.api("/secrets/token", { method: "PUT", body: JSON.stringify({ value: "a-token-for-the-cold-runs" }) })).status).toBe(201);
+      const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
+      expect(run.state).toBe("successful");
+      const log = await readLog(gantry.api, "default/one", run.id, "only");
+      expect(originOf(log)).toBeGreaterThanOrEqual(Date.parse(run.createdAt));
+      expect(log).toContain("WS /workspace CWD /workspace");
+      expect(existsSync(poolDir(gantry))).toBe(false);
+    } finally {
+      await gantry.stop();
+    }
+  });
+});
+
+describe("a server that stops", () => {
+  it("takes its warm runners along, on a clean stop and on kill -9", async () => {
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const pipelinesDir = tempDir("gantry-pipelines-");
+      writeFile(join(pipelinesDir, "one.ts"), PIPELINES["one.ts"]);
+      const server = await startGantryProcess({ pipelinesDir, env: { GANTRY_RUN_POOL: "2" } });
+      await waitForPipeline(server.api, "default/one");
+      // Two spares (each a bwrap outside its sandbox and the one inside).
+      await waitFor(() => processesWith(join(server.dataDir, "runner-pool")).length >= 2, 15_000);
+      server.proc.kill(signal);
+      await server.proc.exited;
+      await waitFor(() => processesWith(join(server.dataDir, "runner-pool")).length === 0, 10_000);
+    }
+  });
+});
