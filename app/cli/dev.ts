@@ -76,9 +76,10 @@ async function runLocally(file: string, variables: Record<string, string>, given
     }
     // Checked (and asked for at a terminal) before anything starts; a CliError lists every problem.
     const inputs = await completeInputs(compiled.spec.inputs ?? [], given, file);
-    // The scratch folder holds everything, whatever the environment or gantry.toml say.
+    // The scratch folder holds everything, whatever the environment or gantry.toml say. One
+    // run: no warm runners booted for runs that never come.
     const config = loadConfig({
-      env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: `file:${join(scratch, "dev.db")}` },
+      env: { ...process.env, GANTRY_DATA_DIR: scratch, GANTRY_PIPELINES_DIR: join(scratch, "pipelines"), GANTRY_DB_URL: `file:${join(scratch, "dev.db")}`, GANTRY_RUN_POOL: "0" },
     });
     const deps = await createDeps(config);
     const key = { namespace: "dev", id: compiled.spec.id };

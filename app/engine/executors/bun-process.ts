@@ -4,6 +4,7 @@
 // An attempt's reference is a marker in the runner's command line, so a restarted server
 // can find a runner that outlived it and stop it: its output pipes died with the old server.
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { basename } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
@@ -56,6 +57,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
       if (warm) {
         child = warm.child;
+        child.ref();
         try {
           const assignment: RunnerAssignment = {
             bundle: { name: basename(launch.bundlePath), code: bundleCode(launch.bundlePath) },
@@ -138,7 +140,8 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
         signalGroup(pid, "SIGKILL");
         await pumps;
         const thrown = readResult(resultFile);
-        rmSync(resultDir, { recursive: true, force: true });
+        // Off the event loop: behind the database's fsyncs a removal can wait on the journal.
+        await rm(resultDir, { recursive: true, force: true });
         if (code === 0) return { exitCode: 0 };
         if (thrown !== undefined) return { exitCode: code, reason: `threw: ${thrown}` };
         if (child.signalCode) return { exitCode: null, reason: `killed by ${child.signalCode}` };

@@ -10,7 +10,8 @@
 // The task comes as one line on stdin with its bundle's code (task-runner/main.ts, runRunner).
 // Folders are few: every create, chmod and remove here joins the file system's journal,
 // which the database's next fsync waits for.
-import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { POOLED, taskRunnerCommand } from "../task-runner/command.ts";
 import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
@@ -76,10 +77,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
 
   /** A spare's unused workspace folder (gone once a run took it), and its result folder. */
-  const removeFolders = (runner: WarmRunner) => {
-    rmSync(join(dir, runner.ref), { recursive: true, force: true });
-    rmSync(resultDirOf(runner.ref), { recursive: true, force: true });
-  };
+  const removeFolders = (runner: WarmRunner) =>
+    Promise.all([rm(join(dir, runner.ref), { recursive: true, force: true }), rm(resultDirOf(runner.ref), { recursive: true, force: true })]).catch(() => undefined);
   /** The folders above the spares' workspaces, passable by the sandbox's user: set once. */
   let passable = false;
   const kill = (runner: WarmRunner) => {
@@ -96,18 +95,19 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     const resultDir = resultDirOf(ref);
     const slot = workspace ?? join(dir, ref);
     try {
+      // Off the event loop (fs/promises): behind the database's fsyncs these can wait on the journal.
       if (!workspace) {
         if (!passable) {
-          mkdirSync(dir, { recursive: true });
+          await mkdir(dir, { recursive: true });
           // bwrap, as the sandbox's user, passes through them to bind a spare's folder.
-          for (const folder of [dirname(dir), dir]) chmodSync(folder, 0o711);
+          for (const folder of [dirname(dir), dir]) await chmod(folder, 0o711);
           passable = true;
         }
-        mkdirSync(slot);
+        await mkdir(slot);
         await sandbox.own(slot, slot);
       }
-      mkdirSync(resultDir, { mode: 0o700 });
-      if (user) chownSync(resultDir, user.uid, user.gid);
+      await mkdir(resultDir, { mode: 0o700 });
+      if (user) await chown(resultDir, user.uid, user.gid);
       const argv = sandbox.wrap([...taskRunnerCommand(), POOLED, resultFileOf(ref)], {
         cwd: "/",
         readOnly: [],
@@ -115,13 +115,15 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         binds: [{ source: slot, target: SANDBOX_WORKSPACE, writable: true }],
       });
       const child = Bun.spawn(argv, { cwd: "/", env: runnerBaseEnv(true), stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+      // A waiting runner does not keep the server's process alive (a task that takes it does: bun-process.ts).
+      child.unref();
       const runner: WarmRunner = { ref, child };
       live.add(runner);
       void child.exited.then(() => live.delete(runner));
       return runner;
     } catch (error) {
-      if (!workspace) rmSync(slot, { recursive: true, force: true });
-      rmSync(resultDir, { recursive: true, force: true });
+      if (!workspace) await rm(slot, { recursive: true, force: true });
+      await rm(resultDir, { recursive: true, force: true });
       console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
       return undefined;
     }
