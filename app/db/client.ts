@@ -1,6 +1,6 @@
 // The one place that opens the database. An embedded file gets WAL, synchronous=FULL,
 // foreign keys and a busy timeout; every write transaction is BEGIN IMMEDIATE.
-import { createClient, type Client, type Transaction, type TransactionMode } from "@libsql/client";
+import { createClient, type Client, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema/index.ts";
 
@@ -37,68 +37,183 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   return { db, client, close: () => raw.close() };
 }
 
-/** Runs every call on the single connection one at a time; a transaction holds the turn until it ends. */
+/** Write transactions committed together at most (a group holds the file's write lock meanwhile). */
+const GROUP_MAX = 64;
+
+/** What a call in its turn gave, and (a write) when it is durable. */
+interface Step<R> {
+  result: R;
+  committed?: Promise<void>;
+}
+
+/** A write transaction left open while transactions queue up behind each other: committed once for all of them. */
+interface Group {
+  tx: Transaction;
+  /** Writes in it: their callers hear of them once the group is committed. */
+  size: number;
+  durable: { resolve: () => void; reject: (error: unknown) => void }[];
+}
+
+/**
+ * Runs every call on the single connection one at a time; a transaction holds the turn until
+ * it ends. Group commit: a write transaction is a savepoint in a transaction left open while
+ * more calls queue behind it, and one COMMIT (one fsync) ends them all, once nothing waits or
+ * GROUP_MAX is reached. A caller's commit (or write) resolves only once that COMMIT is
+ * durable, so what was acknowledged survives a crash as before; on a machine that commits
+ * 100 tasks' claims at once this is one fsync instead of 100. Reads join the open group (they
+ * see what it wrote); anything else (PRAGMA, VACUUM, migrations) runs after it is committed.
+ */
 function serialize(client: Client): Client {
   let tail: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
   const turn = (): Promise<() => void> => {
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
     const previous = tail;
     tail = previous.then(() => done);
-    return previous.then(() => release);
+    waiting++;
+    return previous.then(() => {
+      waiting--;
+      return release;
+    });
   };
-  const queued =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const release = await turn();
+  let group: Group | undefined;
+  let savepoints = 0;
+
+  const commitGroup = async () => {
+    const current = group;
+    if (!current) return;
+    group = undefined;
+    try {
+      await current.tx.commit();
+      for (const each of current.durable) each.resolve();
+    } catch (error) {
+      current.tx.close();
+      for (const each of current.durable) each.reject(error);
+    }
+  };
+  /** The turn's holder is done: the group is committed unless others wait to join it. */
+  const settle = () => (group && (waiting === 0 || group.size >= GROUP_MAX) ? commitGroup() : Promise.resolve());
+  const joinGroup = async (): Promise<Group> => (group ??= { tx: await client.transaction("write"), size: 0, durable: [] });
+  /** Resolves once the group's writes so far are committed. */
+  const durable = (current: Group) => new Promise<void>((resolve, reject) => current.durable.push({ resolve, reject }));
+  /** A write failed in the group: its savepoint is undone, or (SQLite ended the whole transaction) the group fails. */
+  const undo = async (current: Group, savepoint: string, cause: unknown) => {
+    try {
+      await current.tx.execute(`ROLLBACK TO ${savepoint}`);
+      await current.tx.execute(`RELEASE ${savepoint}`);
+    } catch {
+      if (group === current) group = undefined;
+      current.tx.close();
+      for (const each of current.durable) each.reject(cause);
+    }
+  };
+  /** One statement or batch that changes rows, in the group under a savepoint of its own. */
+  const groupedWrite =
+    <R>(call: (tx: Transaction) => Promise<R>) =>
+    async (): Promise<Step<R>> => {
+      const current = await joinGroup();
+      const savepoint = `gantry_write_${++savepoints}`;
+      await current.tx.execute(`SAVEPOINT ${savepoint}`);
       try {
-        return await call(...args);
-      } finally {
-        release();
+        const result = await call(current.tx);
+        await current.tx.execute(`RELEASE ${savepoint}`);
+        current.size++;
+        return { result, committed: durable(current) };
+      } catch (error) {
+        await undo(current, savepoint, error);
+        throw error;
       }
     };
+  /** A read in the open group. */
+  const groupedRead =
+    <R>(call: (tx: Transaction) => Promise<R>) =>
+    async (): Promise<Step<R>> => ({ result: await call((await joinGroup()).tx) });
+  /**
+   * One call in its turn: in the group when `route` gives a way (a write, or a read while a
+   * group is open), else on its own once the group is committed. Resolves once what it wrote is durable.
+   */
+  const queued =
+    <A extends unknown[], R>(plain: (...args: A) => Promise<R>, route?: (...args: A) => (() => Promise<Step<R>>) | undefined) =>
+    async (...args: A): Promise<R> => {
+      const release = await turn();
+      let step: Step<R>;
+      try {
+        const grouped = route?.(...args);
+        if (grouped) step = await grouped();
+        else {
+          await commitGroup();
+          step = { result: await plain(...args) };
+        }
+      } finally {
+        // Failed or not, the last in line commits what the group holds.
+        await settle();
+        release();
+      }
+      if (step.committed) await step.committed;
+      return step.result;
+    };
   const wrapper: Partial<Client> = {
-    execute: queued(client.execute.bind(client)) as Client["execute"],
-    batch: queued(client.batch.bind(client)) as Client["batch"],
+    execute: queued(client.execute.bind(client) as (stmt: InStatement) => Promise<ResultSet>, (stmt) =>
+      isWrite(stmt) ? groupedWrite((tx) => tx.execute(stmt)) : group && isRead(stmt) ? groupedRead((tx) => tx.execute(stmt)) : undefined,
+    ) as Client["execute"],
+    batch: queued(client.batch.bind(client) as (stmts: InStatement[]) => Promise<ResultSet[]>, (stmts) =>
+      stmts.every((stmt) => isRead(stmt) || isWrite(stmt)) ? groupedWrite((tx) => tx.batch(stmts)) : undefined,
+    ) as Client["batch"],
     migrate: queued(client.migrate.bind(client)) as Client["migrate"],
     executeMultiple: queued(client.executeMultiple.bind(client)),
-    transaction: async (mode?: TransactionMode): Promise<Transaction> => {
+    transaction: async (): Promise<Transaction> => {
       const release = await turn();
-      let tx: Transaction;
+      let current: Group;
+      const savepoint = `gantry_tx_${++savepoints}`;
       try {
-        tx = await client.transaction(mode ?? "write");
+        current = await joinGroup();
+        await current.tx.execute(`SAVEPOINT ${savepoint}`);
       } catch (error) {
+        await settle();
         release();
         throw error;
       }
-      let released = false;
-      const end = () => {
-        if (!released) {
-          released = true;
+      let ended = false;
+      const end = async (keep: boolean, cause?: unknown) => {
+        if (ended) return undefined;
+        ended = true;
+        let committed: Promise<void> | undefined;
+        try {
+          if (keep) {
+            try {
+              await current.tx.execute(`RELEASE ${savepoint}`);
+            } catch (error) {
+              await undo(current, savepoint, error);
+              throw error;
+            }
+            current.size++;
+            committed = durable(current);
+          } else await undo(current, savepoint, cause ?? new Error("rolled back"));
+        } finally {
+          await settle();
           release();
         }
+        return committed;
       };
-      return new Proxy(tx, {
-        get(target, key, receiver) {
-          const value = Reflect.get(target, key, receiver);
-          if (key === "commit" || key === "rollback") {
-            return async () => {
-              try {
-                return await (value as () => Promise<void>).call(target);
-              } finally {
-                end();
-              }
-            };
-          }
-          if (key === "close") {
-            return () => {
-              (value as () => void).call(target);
-              end();
-            };
-          }
-          return typeof value === "function" ? value.bind(target) : value;
+      const tx: Transaction = {
+        execute: (stmt: InStatement) => current.tx.execute(stmt),
+        batch: (stmts: InStatement[]) => current.tx.batch(stmts),
+        executeMultiple: (sql: string) => current.tx.executeMultiple(sql),
+        async commit() {
+          await (await end(true));
         },
-      });
+        async rollback() {
+          await end(false);
+        },
+        close() {
+          void end(false);
+        },
+        get closed() {
+          return ended;
+        },
+      } as Transaction;
+      return tx;
     },
   };
   return new Proxy(client, {
@@ -109,3 +224,10 @@ function serialize(client: Client): Client {
     },
   });
 }
+
+/** The statement's text, whatever form it was given in. */
+const sqlOf = (stmt: unknown): string => (typeof stmt === "string" ? stmt : ((stmt as { sql?: string } | undefined)?.sql ?? ""));
+/** A plain read: joins an open group (it sees what the group wrote). */
+const isRead = (stmt: unknown) => /^\s*select\b/i.test(sqlOf(stmt));
+/** A row change: may be grouped; anything else (PRAGMA, VACUUM, DDL) runs outside a transaction. */
+const isWrite = (stmt: unknown) => /^\s*(insert|update|delete|replace)\b/i.test(sqlOf(stmt));
