@@ -21,6 +21,12 @@ const PIPELINES = {
     ctx.log("TOKEN " + ctx.env.TOKEN);
   }, { env: { TOKEN: secret("token") } }),
 } });\n`,
+  "startup.ts": `${HEADER}export default definePipeline({ id: "startup", variables: { BUN_CONFIG_VERBOSE_FETCH: "false" }, tasks: {
+  only: run(${REPORT}),
+} });\n`,
+  "missing.ts": `${HEADER}export default definePipeline({ id: "missing", tasks: {
+  only: run(() => {}, { env: { X: secret("no-such-secret") } }),
+} });\n`,
   "chain.ts": `${HEADER}export default definePipeline({ id: "chain", tasks: {
   first: run(async (ctx) => { (${REPORT})(ctx); await ctx.$\`mkdir sub\`; await Bun.sleep(400); }),
   second: run(async (ctx) => { (${REPORT})(ctx); }, { needs: { first: "success" }, workdir: "sub" }),
@@ -78,6 +84,23 @@ describe("warm run() runners", () => {
     // What was booted for the run and not used is gone with it; the spares stay.
     await waitFor(() => processesWith(join(gantry.dataDir, "workspaces", "default", "chain")).length === 0, 10_000);
     await waitFor(() => spares(gantry) === 2, 10_000);
+  });
+
+  it("starts a runner of its own for a task that sets a variable only a starting process reads", async () => {
+    await waitFor(() => spares(gantry) === 2, 10_000);
+    const run = await waitForRun(gantry.api, "default/startup", (await startRun(gantry.api, "default/startup")).id);
+    expect(run.state).toBe("successful");
+    const log = await readLog(gantry.api, "default/startup", run.id, "only");
+    expect(originOf(log)).toBeGreaterThanOrEqual(Date.parse(run.tasks[0]!.startedAt!) - 5);
+  });
+
+  it("leaves no runner behind for a task that never starts (its secret is missing)", async () => {
+    await waitFor(() => spares(gantry) === 2, 10_000);
+    const run = await waitForRun(gantry.api, "default/missing", (await startRun(gantry.api, "default/missing")).id);
+    expect(run.state).toBe("failed");
+    expect(run.tasks[0]!.reason).toContain("no-such-secret");
+    // The runner given to it (a spare, whose command line names the pool's folder) ends with the run: left are the spares, a bwrap outside and one inside each.
+    await waitFor(() => spares(gantry) === 2 && processesWith(poolDir(gantry)).length === 4, 10_000);
   });
 
   it("replaces a spare that dies while it waits", async () => {

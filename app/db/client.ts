@@ -1,6 +1,6 @@
 // The one place that opens the database. An embedded file gets WAL, synchronous=FULL,
 // foreign keys and a busy timeout; every write transaction is BEGIN IMMEDIATE.
-import { createClient, type Client, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
+import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema/index.ts";
 
@@ -37,8 +37,13 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   return { db, client, close: () => raw.close() };
 }
 
-/** Write transactions committed together at most (a group holds the file's write lock meanwhile). */
+/**
+ * Calls in one group at most, and how long it stays open at most: it holds the file's write
+ * lock, and a write's caller waits for its commit. (Reads count too: callers reading in a
+ * loop would otherwise keep it open.)
+ */
 const GROUP_MAX = 64;
+const GROUP_MAX_MS = 10;
 
 /** What a call in its turn gave, and (a write) when it is durable. */
 interface Step<R> {
@@ -49,8 +54,9 @@ interface Step<R> {
 /** A write transaction left open while transactions queue up behind each other: committed once for all of them. */
 interface Group {
   tx: Transaction;
-  /** Writes in it: their callers hear of them once the group is committed. */
+  /** Calls in it (writes' callers hear of them once the group is committed). */
   size: number;
+  opened: number;
   durable: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
@@ -60,8 +66,10 @@ interface Group {
  * more calls queue behind it, and one COMMIT (one fsync) ends them all, once nothing waits or
  * GROUP_MAX is reached. A caller's commit (or write) resolves only once that COMMIT is
  * durable, so what was acknowledged survives a crash as before; on a machine that commits
- * 100 tasks' claims at once this is one fsync instead of 100. Reads join the open group (they
- * see what it wrote); anything else (PRAGMA, VACUUM, migrations) runs after it is committed.
+ * 100 tasks' claims at once this is one fsync instead of 100. Reads join the open group: they
+ * see what it wrote up to ~10 ms before it is durable (a crash then loses what they saw, as
+ * it does the writes, whose callers never heard of them). Anything else (PRAGMA, VACUUM, DDL)
+ * runs after the group is committed; migrations are a transaction like any other.
  */
 function serialize(client: Client): Client {
   let tail: Promise<unknown> = Promise.resolve();
@@ -93,8 +101,9 @@ function serialize(client: Client): Client {
     }
   };
   /** The turn's holder is done: the group is committed unless others wait to join it. */
-  const settle = () => (group && (waiting === 0 || group.size >= GROUP_MAX) ? commitGroup() : Promise.resolve());
-  const joinGroup = async (): Promise<Group> => (group ??= { tx: await client.transaction("write"), size: 0, durable: [] });
+  const settle = () =>
+    group && (waiting === 0 || group.size >= GROUP_MAX || performance.now() - group.opened >= GROUP_MAX_MS) ? commitGroup() : Promise.resolve();
+  const joinGroup = async (): Promise<Group> => (group ??= { tx: await client.transaction("write"), size: 0, opened: performance.now(), durable: [] });
   /** Resolves once the group's writes so far are committed. */
   const durable = (current: Group) => new Promise<void>((resolve, reject) => current.durable.push({ resolve, reject }));
   /** A write failed in the group: its savepoint is undone, or (SQLite ended the whole transaction) the group fails. */
@@ -105,7 +114,8 @@ function serialize(client: Client): Client {
     } catch {
       if (group === current) group = undefined;
       current.tx.close();
-      for (const each of current.durable) each.reject(cause);
+      const aborted = new Error(`not committed: SQLite rolled back the transaction it was grouped with (${(cause as Error)?.message ?? cause})`, { cause });
+      for (const each of current.durable) each.reject(aborted);
     }
   };
   /** One statement or batch that changes rows, in the group under a savepoint of its own. */
@@ -128,7 +138,11 @@ function serialize(client: Client): Client {
   /** A read in the open group. */
   const groupedRead =
     <R>(call: (tx: Transaction) => Promise<R>) =>
-    async (): Promise<Step<R>> => ({ result: await call((await joinGroup()).tx) });
+    async (): Promise<Step<R>> => {
+      const current = await joinGroup();
+      current.size++;
+      return { result: await call(current.tx) };
+    };
   /**
    * One call in its turn: in the group when `route` gives a way (a write, or a read while a
    * group is open), else on its own once the group is committed. Resolves once what it wrote is durable.
@@ -153,10 +167,11 @@ function serialize(client: Client): Client {
       if (step.committed) await step.committed;
       return step.result;
     };
+  const execute = queued(client.execute.bind(client) as (stmt: InStatement) => Promise<ResultSet>, (stmt) =>
+    isWrite(stmt) ? groupedWrite((tx) => tx.execute(stmt)) : group && isRead(stmt) ? groupedRead((tx) => tx.execute(stmt)) : undefined,
+  );
   const wrapper: Partial<Client> = {
-    execute: queued(client.execute.bind(client) as (stmt: InStatement) => Promise<ResultSet>, (stmt) =>
-      isWrite(stmt) ? groupedWrite((tx) => tx.execute(stmt)) : group && isRead(stmt) ? groupedRead((tx) => tx.execute(stmt)) : undefined,
-    ) as Client["execute"],
+    execute: ((stmt: InStatement | string, args?: InArgs) => execute(args === undefined ? stmt : { sql: stmt as string, args })) as Client["execute"],
     batch: queued(client.batch.bind(client) as (stmts: InStatement[]) => Promise<ResultSet[]>, (stmts) =>
       stmts.every((stmt) => isRead(stmt) || isWrite(stmt)) ? groupedWrite((tx) => tx.batch(stmts)) : undefined,
     ) as Client["batch"],
@@ -196,10 +211,15 @@ function serialize(client: Client): Client {
         }
         return committed;
       };
+      // After its end a statement must not land in whatever group is open then.
+      const open = () => {
+        if (ended) throw new Error("the transaction has ended");
+        return current.tx;
+      };
       const tx: Transaction = {
-        execute: (stmt: InStatement) => current.tx.execute(stmt),
-        batch: (stmts: InStatement[]) => current.tx.batch(stmts),
-        executeMultiple: (sql: string) => current.tx.executeMultiple(sql),
+        execute: async (stmt: InStatement) => open().execute(stmt),
+        batch: async (stmts: InStatement[]) => open().batch(stmts),
+        executeMultiple: async (sql: string) => open().executeMultiple(sql),
         async commit() {
           await (await end(true));
         },

@@ -13,7 +13,7 @@ import { GO, taskRunnerCommand, type RunnerAssignment } from "../task-runner/com
 import { createLineSplitter } from "./line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
 import { createRunnerPool, type WarmRunner } from "./runner-pool.ts";
-import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
+import { readAtStart, resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 
 /** Why a run() attempt cut off by a restart failed. */
 export const SERVER_RESTARTED_REASON = "the server restarted during this attempt";
@@ -27,33 +27,53 @@ export interface BunProcessExecutorOptions {
 export function createBunProcessExecutor(options: BunProcessExecutorOptions): Executor {
   const { sandbox } = options;
   const pool = options.pool && options.pool.size > 0 && sandbox.status.state === "on" ? createRunnerPool({ sandbox, ...options.pool }) : undefined;
-  /** Warm runners given to attempts by reference(), until their start(). */
-  const reserved = new Map<string, WarmRunner>();
+  /**
+   * Warm runners given to attempts by reference(), until their start(); an attempt that never
+   * starts (its secrets or artifacts missing) leaves its runner here until its run ends.
+   */
+  const reserved = new Map<string, { runner: WarmRunner; workspace: string }>();
+  const dropReserved = (ref: string) => {
+    const entry = reserved.get(ref);
+    if (!entry) return;
+    reserved.delete(ref);
+    signalGroup(entry.runner.child.pid, "SIGKILL");
+    void entry.runner.child.exited.then(() => rm(resultDirOf(ref), { recursive: true, force: true }));
+  };
   return {
     kind: "run",
     reference(launch) {
       // A task without the network starts its own runner: the warm ones share the host's.
       const warm = pool && launch.task.runNetwork === undefined ? pool.take(launch.workspace) : undefined;
       if (warm) {
-        reserved.set(warm.ref, warm);
+        reserved.set(warm.ref, { runner: warm, workspace: launch.workspace });
         return warm.ref;
       }
-      pool?.startedCold(launch.workspace);
       return `run-${crypto.randomUUID()}`;
     },
     prepareWorkspace: (workspace, runTasks) => pool?.adoptWorkspace(workspace, runTasks) ?? false,
-    releaseWorkspace: (workspace) => pool?.releaseWorkspace(workspace),
+    releaseWorkspace(workspace) {
+      for (const [ref, entry] of reserved) if (entry.workspace === workspace) dropReserved(ref);
+      pool?.releaseWorkspace(workspace);
+    },
     warm: () => pool?.warm(),
-    close: () => pool?.close(),
+    close() {
+      for (const ref of reserved.keys()) dropReserved(ref);
+      pool?.close();
+    },
     start(launch: TaskLaunch): TaskHandle {
       const failed = (reason: string): TaskHandle => ({ exited: Promise.resolve({ exitCode: null, reason }), stop() {}, detach() {} });
-      const warm = reserved.get(launch.ref);
-      reserved.delete(launch.ref);
       const sandboxed = sandbox.status.state === "on";
-      const resultDir = resultDirOf(launch.ref);
-      const resultFile = resultFileOf(launch.ref);
       // In the sandbox the workspace is at one path for every task (a warm runner bound it before it knew the run).
       const env: Record<string, string> = { ...runnerBaseEnv(sandboxed), ...launch.env, ...(sandboxed && { GANTRY_WORKSPACE: SANDBOX_WORKSPACE }) };
+      let warm = reserved.get(launch.ref)?.runner;
+      reserved.delete(launch.ref);
+      // One that died while it waited, or a task whose variables only a starting process reads: a runner of its own, under the same reference.
+      if (warm && (warm.child.exitCode !== null || warm.child.signalCode !== null || Object.keys(launch.env).some(readAtStart))) {
+        signalGroup(warm.child.pid, "SIGKILL");
+        warm = undefined;
+      }
+      const resultDir = resultDirOf(launch.ref);
+      const resultFile = resultFileOf(launch.ref);
       let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
       if (warm) {
         child = warm.child;

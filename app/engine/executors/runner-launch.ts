@@ -32,3 +32,10 @@ export function runnerBaseEnv(sandboxed: boolean): Record<string, string> {
  */
 export const resultDirOf = (ref: string) => join(tmpdir(), `gantry-attempt-${ref}`);
 export const resultFileOf = (ref: string) => join(resultDirOf(ref), `gantry-result-${ref}.json`);
+
+/**
+ * Variables a process reads as it starts (Bun, its JavaScript engine, its allocator, the
+ * dynamic linker, TLS): a warm runner has started already, so a task that sets one starts a
+ * runner of its own.
+ */
+export const readAtStart = (name: string) => /^(BUN_|NODE_|JSC_|MIMALLOC_|LD_|SSL_CERT_|UV_)/i.test(name);

@@ -30,10 +30,8 @@ export interface RunnerPool {
    * `runTasks - 1` more. False when no spare was ready: the caller makes the folder.
    */
   adoptWorkspace(workspace: string, runTasks: number): boolean;
-  /** A warm runner bound to this workspace, if one is kept for it (booting or ready). */
+  /** A warm runner bound to this workspace, if one is ready for it; a task of its run starts either way (one fewer to boot ahead). */
   take(workspace: string): WarmRunner | undefined;
-  /** A task of the workspace's run started without a warm runner: one fewer to boot ahead. */
-  startedCold(workspace: string): void;
   /** The run ended: its runners booted ahead (and never used) are killed. */
   releaseWorkspace(workspace: string): void;
   /** Starts filling the pool, after removing what an earlier process left in its folder. */
@@ -231,10 +229,6 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       if (runner) kept.runners.splice(kept.runners.indexOf(runner), 1);
       bootAhead(workspace, kept);
       return runner;
-    },
-    startedCold(workspace) {
-      const kept = byWorkspace.get(workspace);
-      if (kept) kept.remaining = Math.max(0, kept.remaining - 1);
     },
     releaseWorkspace(workspace) {
       const kept = byWorkspace.get(workspace);
