@@ -3,6 +3,7 @@
 import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import * as schema from "./schema/index.ts";
+import { keepPreparedStatements } from "./statement-cache.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
 /** A transaction of Db: repos that a verb composes into one commit take either. */
@@ -26,6 +27,7 @@ const EMBEDDED_PRAGMAS = [
 /** Opens the database at a `file:` path or a libSQL server URL. */
 export async function openDatabase(url: string, authToken?: string): Promise<Database> {
   const embedded = url.startsWith("file:") || url === ":memory:";
+  if (embedded) keepPreparedStatements();
   // Pragmas are per connection, so an embedded database keeps exactly one connection
   // and this wrapper queues callers instead of letting the pool open fresh ones.
   const raw = createClient({ url, ...(authToken && { authToken }), ...(embedded && { concurrency: 1 }) });
@@ -100,9 +102,27 @@ function serialize(client: Client): Client {
       for (const each of current.durable) each.reject(error);
     }
   };
-  /** The turn's holder is done: the group is committed unless others wait to join it. */
-  const settle = () =>
-    group && (waiting === 0 || group.size >= GROUP_MAX || performance.now() - group.opened >= GROUP_MAX_MS) ? commitGroup() : Promise.resolve();
+  let commitQueued = false;
+  /**
+   * The turn's holder is done. A full or old group is committed now; otherwise, with nobody
+   * waiting, the commit takes its own turn once the event loop has run what became ready
+   * meanwhile (the last commit's fsync blocked it): work that queues by then joins the group.
+   */
+  const settle = async () => {
+    if (!group) return;
+    if (group.size >= GROUP_MAX || performance.now() - group.opened >= GROUP_MAX_MS) return commitGroup();
+    if (waiting > 0 || commitQueued) return;
+    commitQueued = true;
+    setImmediate(async () => {
+      const release = await turn();
+      commitQueued = false;
+      try {
+        await commitGroup();
+      } finally {
+        release();
+      }
+    });
+  };
   const joinGroup = async (): Promise<Group> => (group ??= { tx: await client.transaction("write"), size: 0, opened: performance.now(), durable: [] });
   /** Resolves once the group's writes so far are committed. */
   const durable = (current: Group) => new Promise<void>((resolve, reject) => current.durable.push({ resolve, reject }));
