@@ -33,6 +33,8 @@ export function benchConfig(root: string, pipelinesDir: string, extraEnv: Record
       GANTRY_PORT: "0",
       GANTRY_HOOKS_PORT: "0",
       GANTRY_HOST: "127.0.0.1",
+      // Warm runners on or off for a side-by-side pass (GANTRY_RUN_POOL=0 npm run bench).
+      ...(process.env.GANTRY_RUN_POOL !== undefined && { GANTRY_RUN_POOL: process.env.GANTRY_RUN_POOL }),
       ...extraEnv,
     },
     cwd: root,

@@ -8,10 +8,13 @@ const compiled = Bun.isStandaloneExecutable;
 /**
  * valibot is loaded only when a bundle imports it (~3 ms a task runner would pay for
  * nothing otherwise), from its resolved file: a dynamic import("valibot") would come back
- * to this plugin. The compiled binary has it loaded already; taken before the plugin exists.
+ * to this plugin. The compiled binary has it loaded already: its import starts as this module
+ * loads, before the plugin exists (no top-level await: the runner is also built as CommonJS
+ * bytecode, runner-command.ts).
  */
-const loadValibot: () => Promise<Record<string, unknown>> = compiled
-  ? await import("valibot").then((module) => () => Promise.resolve(module as Record<string, unknown>))
+const compiledValibot = compiled ? (import("valibot") as Promise<Record<string, unknown>>) : undefined;
+const loadValibot: () => Promise<Record<string, unknown>> = compiledValibot
+  ? () => compiledValibot
   : () => import(Bun.resolveSync("valibot", import.meta.dir));
 
 let registered = false;

@@ -9,7 +9,8 @@ import { basename } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
-import { GO, taskRunnerCommand, type RunnerAssignment } from "../task-runner/command.ts";
+import { GO, type RunnerAssignment } from "../task-runner/command.ts";
+import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
 import { createRunnerPool, type WarmRunner } from "./runner-pool.ts";
@@ -27,6 +28,8 @@ export interface BunProcessExecutorOptions {
 export function createBunProcessExecutor(options: BunProcessExecutorOptions): Executor {
   const { sandbox } = options;
   const pool = options.pool && options.pool.size > 0 && sandbox.status.state === "on" ? createRunnerPool({ sandbox, ...options.pool }) : undefined;
+  // Tasks start from source until the runner's build is ready (a few tens of ms).
+  void buildRunner();
   /**
    * Warm runners given to attempts by reference(), until their start(); an attempt that never
    * starts (its secrets or artifacts missing) leaves its runner here until its run ends.
@@ -55,7 +58,10 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       for (const [ref, entry] of reserved) if (entry.workspace === workspace) dropReserved(ref);
       pool?.releaseWorkspace(workspace);
     },
-    warm: () => pool?.warm(),
+    warm() {
+      // Warm runners wait for the runner's build.
+      void buildRunner().then(() => pool?.warm());
+    },
     close() {
       for (const ref of reserved.keys()) dropReserved(ref);
       pool?.close();

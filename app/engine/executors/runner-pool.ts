@@ -13,7 +13,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { POOLED, taskRunnerCommand } from "../task-runner/command.ts";
+import { POOLED } from "../task-runner/command.ts";
+import { taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 import type { RunSandbox } from "./run-sandbox.ts";
 

@@ -1,9 +1,6 @@
-// How to start the task runner (from source it is its own file; inside the compiled
-// binary the binary re-executes itself with a hidden command), how it is told to go, and,
-// in fetch mode (no bundle file at hand: a runner in a swarm service), where its bundle is
+// The task runner's protocol (how the server starts it is runner-command.ts): the compiled
+// binary's hidden command, how it is told to go, what a warm runner is given, and, in fetch mode (no bundle file at hand: a runner in a swarm service), where its bundle is
 // and how it reports a thrown error without a parent to read a result file.
-
-const compiled = import.meta.url.includes("$bunfs") || import.meta.path.startsWith("/$bunfs");
 
 export const TASK_RUNNER_COMMAND = "__task-runner";
 
@@ -44,8 +41,3 @@ export const BUNDLE_UNAVAILABLE = 76;
  * outcome; the line only adds the reason (see executors/runner-service.ts, runnerExit).
  */
 export const RESULT_MARKER = "::gantry-result::";
-
-export function taskRunnerCommand(): string[] {
-  if (compiled) return [process.execPath, TASK_RUNNER_COMMAND];
-  return [process.execPath, new URL("./main.ts", import.meta.url).pathname];
-}

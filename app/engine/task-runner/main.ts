@@ -318,4 +318,5 @@ const stdin = (() => {
   };
 })();
 
-if (import.meta.main) process.exitCode = await runRunner(process.argv.slice(2));
+// No top-level await: the runner is also built as CommonJS bytecode (runner-command.ts).
+if (import.meta.main) void runRunner(process.argv.slice(2)).then((code) => (process.exitCode = code));

@@ -1,0 +1,88 @@
+// How the server starts the task runner: inside the compiled binary, the binary itself with a
+// hidden command; from source, the runner's build, else its TypeScript.
+//
+// From source, the task runner is built once per server start into one CommonJS file with
+// its bytecode, so each task's process skips resolving, transpiling and compiling its ~20
+// TypeScript files: 7 ms instead of 11 ms to run a no-op task on a 2-core machine (a bare
+// `bun` process takes 4 ms). The build lands in node_modules/.cache, which the sandbox sees
+// read-only already, in a folder named by its content (servers of one checkout share it).
+// The compiled binary needs none of this: it is its own runner, already bytecode.
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
+import { join } from "node:path";
+import { TASK_RUNNER_COMMAND } from "./command.ts";
+
+const compiled = Bun.isStandaloneExecutable;
+let builtRunner: string | undefined;
+
+/** The command line that starts a task runner (its arguments follow). */
+export function taskRunnerCommand(): string[] {
+  if (compiled) return [process.execPath, TASK_RUNNER_COMMAND];
+  // A build another server of this checkout removed (a week unused) leaves the source.
+  if (builtRunner && existsSync(builtRunner)) return [process.execPath, builtRunner];
+  return [process.execPath, join(import.meta.dir, "main.ts")];
+}
+
+const PROJECT_ROOT = join(import.meta.dir, "..", "..", "..");
+const CACHE = join(PROJECT_ROOT, "node_modules", ".cache", "gantry-runner");
+/** Builds not used for this long (other versions of the source) are removed; a server whose build went runs from source. */
+const STALE_MS = 7 * 24 * 60 * 60 * 1000;
+
+let building: Promise<void> | undefined;
+
+/** Builds the runner in the background (once per process); tasks use the TypeScript source until it is ready, and if it fails. */
+export function buildRunner(): Promise<void> {
+  if (compiled) return Promise.resolve();
+  building ??= build().catch((error: unknown) => {
+    console.error(`task runner: running it from source, its build failed: ${(error as Error).message}`);
+  });
+  return building;
+}
+
+async function build(): Promise<void> {
+  mkdirSync(CACHE, { recursive: true });
+  const scratch = join(CACHE, `.building-${process.pid}-${crypto.randomUUID()}`);
+  try {
+    const result = await Bun.build({
+      entrypoints: [join(import.meta.dir, "main.ts")],
+      target: "bun",
+      format: "cjs",
+      bytecode: true,
+      // Loaded from node_modules only when a bundle imports it (sdk-module.ts).
+      external: ["valibot"],
+      outdir: scratch,
+    });
+    if (!result.success) throw new Error(result.logs.map((log) => log.message).join("; "));
+    // Readable by the sandbox's user, whatever the server's (private) umask.
+    for (const dir of [join(PROJECT_ROOT, "node_modules", ".cache"), CACHE, scratch]) chmodSync(dir, 0o755);
+    for (const file of readdirSync(scratch)) chmodSync(join(scratch, file), 0o644);
+    const code = await Bun.file(join(scratch, "main.js")).bytes();
+    const folder = join(CACHE, new Bun.CryptoHasher("sha256").update(code).digest("hex").slice(0, 16));
+    if (!existsSync(folder)) {
+      try {
+        renameSync(scratch, folder);
+      } catch (error) {
+        // Another server of this checkout made the same one meanwhile.
+        if (!existsSync(join(folder, "main.js"))) throw error;
+      }
+    }
+    // Used now: not stale for another week.
+    const now = new Date();
+    utimesSync(folder, now, now);
+    builtRunner = join(folder, "main.js");
+    removeStale(folder);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function removeStale(current: string): void {
+  for (const name of readdirSync(CACHE)) {
+    const path = join(CACHE, name);
+    if (path === current || name.startsWith(".building-")) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
