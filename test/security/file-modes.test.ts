@@ -51,7 +51,14 @@ export default definePipeline({ id: "modes", tasks: {
       fetch(`${server.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" } });
     await waitForPipeline(api, "default/modes");
     const run = await waitForRun(api, "default/modes", (await startRun(api, "default/modes")).id);
-    expect(run.state).toBe("successful");
+    // With each task's reason, should it fail.
+    expect({ state: run.state, tasks: run.tasks.map((task) => [task.id, task.state, task.reason ?? null]) }).toEqual({
+      state: "successful",
+      tasks: [
+        ["made", "successful", null],
+        ["box", "successful", null],
+      ],
+    });
     const workspace = join(dataDir, "workspaces", "default", "modes", String(run.id));
     const stat = statSync(workspace);
     expect(stat.mode & 0o7777).toBe(0o2770);

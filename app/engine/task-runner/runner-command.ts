@@ -78,9 +78,11 @@ async function build(): Promise<void> {
 function removeStale(current: string): void {
   for (const name of readdirSync(CACHE)) {
     const path = join(CACHE, name);
-    if (path === current || name.startsWith(".building-")) continue;
+    if (path === current) continue;
     try {
-      if (Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
+      // A build a killed process left half done goes after an hour.
+      const age = Date.now() - statSync(path).mtimeMs;
+      if (age > (name.startsWith(".building-") ? 60 * 60 * 1000 : STALE_MS)) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone meanwhile
     }
