@@ -142,7 +142,16 @@ try {
     if (!finished.has(key)) await new Promise<void>((resolve) => waiters.set(key, resolve));
     const elapsed = performance.now() - started;
     waiters.delete(key);
-    if (finished.get(key) !== "successful") throw new Error(`run ${key} ended ${finished.get(key)}`);
+    if (finished.get(key) !== "successful") {
+      const run = (await (await fetch(`${url}/api/v1/pipelines/default/${id}/runs/${body.run.id}`, { headers: auth })).json()) as {
+        run?: { reason?: string; tasks?: { id: string; state: string; reason?: string }[] };
+      };
+      const why = run.run?.tasks?.map((task) => `${task.id}: ${task.state}${task.reason ? ` (${task.reason})` : ""}`).join("; ");
+      const logs = await Promise.all(
+        (run.run?.tasks ?? []).map(async (task) => `--- ${task.id}\n${await (await fetch(`${url}/api/v1/pipelines/default/${id}/runs/${body.run!.id}/tasks/${task.id}/logs`, { headers: auth })).text()}`),
+      );
+      throw new Error(`run ${key} ended ${finished.get(key)}${run.run?.reason ? `: ${run.run.reason}` : ""}; ${why}\n${logs.join("\n").slice(-3000)}\n${output.slice(-3000)}`);
+    }
     return elapsed;
   }
 

@@ -103,6 +103,14 @@ describe("warm run() runners", () => {
     await waitFor(() => spares(gantry) === 2 && processesWith(poolDir(gantry)).length === 4, 10_000);
   });
 
+  it("gives a run only a spare whose sandbox is set up: runs started back to back all succeed", async () => {
+    // Each takes a spare and the pool boots another at once: moving a booting spare's folder failed its sandbox.
+    const started = [];
+    for (let i = 0; i < 40; i++) started.push((await startRun(gantry.api, "default/one")).id);
+    const runs = await Promise.all(started.map((id) => waitForRun(gantry.api, "default/one", id)));
+    expect(runs.map((run) => [run.id, run.state, run.tasks[0]!.reason ?? null])).toEqual(started.map((id) => [id, "successful", null]));
+  });
+
   it("replaces a spare that dies while it waits", async () => {
     await waitFor(() => spares(gantry) === 2, 10_000);
     const [victim] = processesWith(poolDir(gantry));

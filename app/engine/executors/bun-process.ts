@@ -154,7 +154,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
         }
       };
       void gate.then(open, () => open(false));
-      const pumps = Promise.all([pump(child.stdout, "out", launch.log), pump(child.stderr, "err", launch.log)]);
+      const pumps = Promise.all([pump(warm?.stdout ?? child.stdout, "out", launch.log), pump(child.stderr, "err", launch.log)]);
       let killTimer: ReturnType<typeof setTimeout> | undefined;
 
       const exited = (async (): Promise<TaskExit> => {

@@ -22,6 +22,10 @@ export interface WarmRunner {
   /** Its reference: the marker in its command line that a restarted server finds it by. */
   readonly ref: string;
   readonly child: Bun.Subprocess<"pipe", "pipe", "pipe">;
+  /** Its stdout after its ready line: the task's own output. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** It said it is ready: its sandbox is set up (a spare's folder may be moved), its imports done. */
+  ready: boolean;
 }
 
 export interface RunnerPool {
@@ -116,7 +120,9 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       const child = Bun.spawn(argv, { cwd: "/", env: runnerBaseEnv(true), stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
       // A waiting runner does not keep the server's process alive (a task that takes it does: bun-process.ts).
       child.unref();
-      const runner: WarmRunner = { ref, child };
+      const output = afterReadyLine(child.stdout);
+      const runner: WarmRunner = { ref, child, stdout: output.rest, ready: false };
+      void output.ready.then((ready) => (runner.ready = ready));
       live.add(runner);
       void child.exited.then(() => live.delete(runner));
       return runner;
@@ -198,7 +204,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   return {
     adoptWorkspace(workspace, runTasks) {
       if (closed || runTasks <= 0 || existsSync(workspace)) return false;
-      const spare = spares.find((each) => each.child.exitCode === null && each.child.signalCode === null);
+      // Only a ready one: until its sandbox is set up, moving its folder would fail its bind.
+      const spare = spares.find((each) => each.ready && each.child.exitCode === null && each.child.signalCode === null);
       if (!spare) {
         refill();
         return false;
@@ -259,4 +266,47 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       byWorkspace.clear();
     },
   };
+}
+
+/**
+ * A runner's stdout split at its first line (POOL_READY): `ready` says whether the line came
+ * before the end; `rest` is everything after it (or, if it never came, all it wrote).
+ */
+function afterReadyLine(stream: ReadableStream<Uint8Array>): { ready: Promise<boolean>; rest: ReadableStream<Uint8Array> } {
+  const reader = stream.getReader();
+  let pending: Uint8Array | undefined;
+  const ready = (async () => {
+    let seen = new Uint8Array(0);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        pending = seen;
+        return false;
+      }
+      const joined = new Uint8Array(seen.length + value.length);
+      joined.set(seen);
+      joined.set(value, seen.length);
+      seen = joined;
+      const end = seen.indexOf(10);
+      if (end !== -1) {
+        pending = seen.subarray(end + 1);
+        return true;
+      }
+    }
+  })().catch(() => false);
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await ready;
+      if (pending && pending.length > 0) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { ready, rest };
 }

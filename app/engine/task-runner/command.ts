@@ -9,6 +9,9 @@ export const GO = "go";
 /** A warm runner's flag: it boots, then reads its task from stdin (a RunnerAssignment line). */
 export const POOLED = "--pooled";
 
+/** A warm runner's first stdout line, once it has booted and waits for its task (never in the task's log). */
+export const POOL_READY = "::gantry-ready::";
+
 /** What a warm runner is given when its task starts. */
 export interface RunnerAssignment {
   /** The version's bundle: its file name and its code, which the runner writes into its private /tmp and imports. */

@@ -7,7 +7,7 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
@@ -239,8 +239,10 @@ export async function runRunner(argv: string[]): Promise<number> {
     process.stderr.write(`${TASK_RUNNER_USAGE}\n`);
     return 2;
   }
-  // Ready before the task comes: all that is left then is its bundle's own code.
+  // Ready before the task comes: all that is left then is its bundle's own code. Saying so
+  // tells the server its sandbox is set up (its workspace folder bound: it may be moved now).
   registerSdkModule();
+  writeLine(POOL_READY);
   const line = await stdin.line();
   // The server closed stdin without a task: it let this warm runner go.
   if (line === undefined) return TASK_RUNNER_NOT_STARTED;
