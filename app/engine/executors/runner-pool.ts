@@ -179,8 +179,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     while (!closed && wanted-- > 0 && ahead < AHEAD_IN_ALL) {
       ahead++;
       kept.booting++;
-      // After what asked for it: the task starting now goes first.
-      void Bun.sleep(0).then(() => boot(workspace)).then((runner) => {
+      // At once: it boots while the task before it starts and runs (deferring it cost a 3-step chain ~2 ms).
+      void boot(workspace).then((runner) => {
         kept.booting--;
         if (!runner) {
           ahead--;
