@@ -145,11 +145,14 @@ describe("a server that stops", () => {
       const pipelinesDir = tempDir("gantry-pipelines-");
       writeFile(join(pipelinesDir, "one.ts"), PIPELINES["one.ts"]);
       const server = await startGantryProcess({ pipelinesDir, env: { GANTRY_RUN_POOL: "2" } });
-      await waitForPipeline(server.api, "default/one");
-      // Two spares (each a bwrap outside its sandbox and the one inside).
-      await waitFor(() => processesWith(join(server.dataDir, "runner-pool")).length >= 2, 15_000);
-      server.proc.kill(signal);
-      await server.proc.exited;
+      try {
+        await waitForPipeline(server.api, "default/one");
+        // Two spares (each a bwrap outside its sandbox and the one inside).
+        await waitFor(() => processesWith(join(server.dataDir, "runner-pool")).length >= 2, 15_000);
+      } finally {
+        server.proc.kill(signal);
+        await server.proc.exited;
+      }
       await waitFor(() => processesWith(join(server.dataDir, "runner-pool")).length === 0, 10_000);
     }
   });
