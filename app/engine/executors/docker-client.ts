@@ -1,7 +1,8 @@
 // The Docker Engine API client, built from GANTRY_DOCKER_HOST, the labels that mark this
 // server's containers, and how its failures read to people ("engine unreachable",
 // "image not present", "command not found").
-import Docker from "dockerode";
+import type Docker from "dockerode";
+import { dockerOnDemand } from "./docker-on-demand.ts";
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 
@@ -60,11 +61,17 @@ export function createDockerClient(host = DEFAULT_DOCKER_HOST, options: { timeou
   // A per-request idle limit, for clients that make no long streaming calls: an engine that
   // accepts a request and never answers fails it instead of hanging its caller.
   const timeout = options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {};
-  if (host.startsWith("unix://")) return { docker: new Docker({ socketPath: host.slice("unix://".length), ...timeout }), host };
-  if (host.startsWith("/")) return { docker: new Docker({ socketPath: host, ...timeout }), host: `unix://${host}` };
+  const idle = options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {};
+  if (host.startsWith("unix://")) {
+    const socketPath = host.slice("unix://".length);
+    return { docker: dockerOnDemand({ socketPath, ...idle }, { socketPath, ...timeout }), host };
+  }
+  if (host.startsWith("/")) return { docker: dockerOnDemand({ socketPath: host, ...idle }, { socketPath: host, ...timeout }), host: `unix://${host}` };
   const url = new URL(host.replace(/^tcp:\/\//, "http://"));
+  const protocol = url.protocol === "https:" ? "https" : "http";
+  const port = Number(url.port || 2375);
   return {
-    docker: new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375), ...timeout }),
+    docker: dockerOnDemand({ baseUrl: `${protocol}://${url.hostname}:${port}`, ...idle }, { protocol, host: url.hostname, port, ...timeout }),
     host,
   };
 }
