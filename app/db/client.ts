@@ -34,9 +34,11 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   if (embedded) {
     for (const pragma of EMBEDDED_PRAGMAS) await raw.execute(pragma);
   }
-  const client = embedded ? serialize(raw) : raw;
+  const serialized = embedded ? serialize(raw) : undefined;
+  const client = serialized?.client ?? raw;
   const db = drizzle(client, { schema, casing: "snake_case" });
-  return { db, client, close: () => raw.close() };
+  // A group whose commit waits for its turn is committed first: closing must not drop it, or leave it holding the write lock.
+  return { db, client, close: () => (serialized?.commitNow(), raw.close()) };
 }
 
 /**
@@ -73,9 +75,11 @@ interface Group {
  * it does the writes, whose callers never heard of them). Anything else (PRAGMA, VACUUM, DDL)
  * runs after the group is committed; migrations are a transaction like any other.
  */
-function serialize(client: Client): Client {
+function serialize(client: Client): { client: Client; commitNow(): void } {
   let tail: Promise<unknown> = Promise.resolve();
   let waiting = 0;
+  /** A caller has the turn (it may hold a savepoint of the group open). */
+  let holding = false;
   const turn = (): Promise<() => void> => {
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
@@ -84,7 +88,11 @@ function serialize(client: Client): Client {
     waiting++;
     return previous.then(() => {
       waiting--;
-      return release;
+      holding = true;
+      return () => {
+        holding = false;
+        release();
+      };
     });
   };
   let group: Group | undefined;
@@ -256,13 +264,18 @@ function serialize(client: Client): Client {
       return tx;
     },
   };
-  return new Proxy(client, {
+  /** Commits the open group at once unless a caller is inside it (libsql's COMMIT runs before its promise is returned): for close(). */
+  const commitNow = () => {
+    if (!holding) void commitGroup();
+  };
+  const proxy = new Proxy(client, {
     get(target, key, receiver) {
       if (key in wrapper) return wrapper[key as keyof Client];
       const value = Reflect.get(target, key, receiver);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+  return { client: proxy, commitNow };
 }
 
 /** The statement's text, whatever form it was given in. */

@@ -2,9 +2,11 @@
 // gRPC and protobufjs: ~41 MiB of the server's memory, more than the rest of an idle server.
 // What an idle server asks the engine (the health check, the start-up prune and the
 // janitor's passes: the engine's version, lists of containers and services, removals) goes
-// over a plain fetch with dockerode's answers and errors (statusCode, json, the socket's
+// over node:http with dockerode's answers and errors (statusCode, json, the socket's
 // error codes), so a server that runs no container task never loads it; anything else loads
 // dockerode and is handed to it.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type Docker from "dockerode";
 
 export interface EngineAddress {
@@ -26,7 +28,7 @@ class EngineError extends Error {
   }
 }
 
-/** A dockerode client whose few idle-time calls go over fetch; the rest loads dockerode on first use. */
+/** A dockerode client whose few idle-time calls go over node:http; the rest loads dockerode on first use. */
 export function dockerOnDemand(address: EngineAddress, options: Docker.DockerOptions): Docker {
   let loaded: Docker | undefined;
   const real = (): Docker => {
@@ -36,27 +38,40 @@ export function dockerOnDemand(address: EngineAddress, options: Docker.DockerOpt
     return (loaded ??= new DockerClass(options));
   };
 
-  const call = async <T>(method: "GET" | "DELETE", path: string, query: Record<string, string> = {}): Promise<T> => {
-    const search = new URLSearchParams(query).toString();
-    const url = `${address.baseUrl ?? "http://localhost"}${path}${search ? `?${search}` : ""}`;
-    const response = await fetch(url, {
-      method,
-      ...(address.socketPath && { unix: address.socketPath }),
-      ...(address.timeoutMs !== undefined && { signal: AbortSignal.timeout(address.timeoutMs) }),
+  // node:http as dockerode's modem does: no HTTP(S)_PROXY detour (Bun's fetch takes one), an idle limit, the socket's error codes.
+  const call = <T>(method: "GET" | "DELETE", path: string, query: Record<string, string> = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const search = new URLSearchParams(query).toString();
+      const target = address.socketPath ? { socketPath: address.socketPath } : urlTarget(address.baseUrl ?? "http://localhost:2375");
+      const request = ("protocol" in target && target.protocol === "https:" ? httpsRequest : httpRequest)(
+        { ...target, method, path: `${path}${search ? `?${search}` : ""}`, ...(address.timeoutMs !== undefined && { timeout: address.timeoutMs }) },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              // Not JSON (a proxy in front of the engine): its text is the message.
+              json = text ? { message: text } : undefined;
+            }
+            const status = response.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(json as T);
+            else reject(new EngineError(status, json as { message?: string } | undefined, response.statusMessage || "engine error"));
+          });
+        },
+      );
+      // The idle limit, as dockerode's: the engine said nothing for that long.
+      request.on("timeout", () => request.destroy(Object.assign(new Error(`no answer from the Docker engine in ${address.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      request.on("error", reject);
+      request.end();
     });
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (!response.ok) throw new EngineError(response.status, json as { message?: string } | undefined, response.statusText || "engine error");
-    return json as T;
-  };
   const filters = (value: unknown): Record<string, string> => (value === undefined ? {} : { filters: JSON.stringify(value) });
 
-  /** What an idle server asks, over fetch; everything else on the same objects goes to dockerode. */
+  /** What an idle server asks, answered here; everything else on the same objects goes to dockerode. */
   const light: Record<string, unknown> = {
     version: () => call("GET", "/version"),
     listContainers: (opts: { all?: boolean; filters?: unknown } = {}) => call("GET", "/containers/json", { ...(opts.all && { all: "1" }), ...filters(opts.filters) }),
@@ -69,6 +84,12 @@ export function dockerOnDemand(address: EngineAddress, options: Docker.DockerOpt
     getService: (id: string) => handOff(() => real().getService(id), { remove: () => call("DELETE", `/services/${encodeURIComponent(id)}`) }),
   };
   return handOff(real, light) as Docker;
+}
+
+/** Where a TCP engine's requests go. */
+function urlTarget(base: string): { protocol: string; hostname: string; port: number } {
+  const url = new URL(base);
+  return { protocol: url.protocol, hostname: url.hostname, port: Number(url.port || (url.protocol === "https:" ? 443 : 80)) };
 }
 
 /** An object whose `own` members answer here and whose others are the target's (made on first need). */

@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { POOLED } from "../task-runner/command.ts";
+import { POOL_READY, POOLED } from "../task-runner/command.ts";
 import { taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 import type { RunSandbox } from "./run-sandbox.ts";
@@ -289,6 +289,12 @@ function afterReadyLine(stream: ReadableStream<Uint8Array>): { ready: Promise<bo
       seen = joined;
       const end = seen.indexOf(10);
       if (end !== -1) {
+        // Anything else first (it should not happen) is kept as output, and the runner is not ready.
+        const said = new TextDecoder().decode(seen.subarray(0, end));
+        if (said !== POOL_READY) {
+          pending = seen;
+          return false;
+        }
         pending = seen.subarray(end + 1);
         return true;
       }

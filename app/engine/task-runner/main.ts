@@ -145,7 +145,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
       error instanceof Error && error.stack
         ? error.stack
             .split("\n")
-            .filter((line) => !/^\s+at /.test(line) || !(line.includes("task-runner/main") || line.includes(TASK_RUNNER_ENTRY)))
+            .filter((line) => !/^\s+at /.test(line) || !RUNNER_FILES.some((file) => line.includes(file)))
             .join("\n")
         : message;
     writeError(stack);
@@ -190,7 +190,8 @@ function flushed(): Promise<unknown> {
   return Promise.all([ended(process.stdout), ended(process.stderr)]);
 }
 
-const TASK_RUNNER_ENTRY = import.meta.path;
+/** Where the runner's own frames come from: its source, its build (runner-command.ts; a build inlines the source's path), the file it was started as. */
+const RUNNER_FILES = ["task-runner/main", "/gantry-runner/", import.meta.path, ...(process.argv[1] ? [process.argv[1]] : [])];
 
 /** console.log-style text: strings as they are, anything else inspected. */
 function format(parts: unknown[]): string {

@@ -56,7 +56,8 @@ async function build(): Promise<void> {
     for (const dir of [join(PROJECT_ROOT, "node_modules", ".cache"), CACHE, scratch]) chmodSync(dir, 0o755);
     for (const file of readdirSync(scratch)) chmodSync(join(scratch, file), 0o644);
     const code = await Bun.file(join(scratch, "main.js")).bytes();
-    const folder = join(CACHE, new Bun.CryptoHasher("sha256").update(code).digest("hex").slice(0, 16));
+    // Bytecode is Bun's own: another Bun version gets another folder (it would ignore this one's).
+    const folder = join(CACHE, new Bun.CryptoHasher("sha256").update(code).update(`${Bun.version} ${Bun.revision}`).digest("hex").slice(0, 16));
     if (!existsSync(folder)) {
       try {
         renameSync(scratch, folder);
@@ -65,9 +66,19 @@ async function build(): Promise<void> {
         if (!existsSync(join(folder, "main.js"))) throw error;
       }
     }
-    // Used now: not stale for another week.
-    const now = new Date();
-    utimesSync(folder, now, now);
+    // In use: not stale for another week, and touched daily while this server runs.
+    const touch = () => {
+      const now = new Date();
+      utimesSync(folder, now, now);
+    };
+    touch();
+    setInterval(() => {
+      try {
+        touch();
+      } catch {
+        // removed meanwhile: tasks start from source (taskRunnerCommand)
+      }
+    }, 24 * 60 * 60 * 1000).unref();
     builtRunner = join(folder, "main.js");
     removeStale(folder);
   } finally {
