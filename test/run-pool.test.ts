@@ -2,10 +2,11 @@
 // runner that booted before the run, later ones on a runner booted while the task before
 // ran; the task sees what a runner started for it sees; nothing is left behind.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { processesWith } from "./helpers/processes.ts";
+import { sweepResultFolders } from "../app/engine/executors/bun-process.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -135,6 +136,31 @@ describe("without warm runners", () => {
       expect(existsSync(poolDir(gantry))).toBe(false);
     } finally {
       await gantry.stop();
+    }
+  });
+});
+
+describe("result folders left behind", () => {
+  it("are removed when no process runs their attempt and they are over an hour old; others stay", async () => {
+    const root = tempDir("gantry-sweep-");
+    const folder = (ref: string, hoursAgo: number) => {
+      const path = join(root, `gantry-attempt-${ref}`);
+      writeFile(join(path, `gantry-result-${ref}.json`), "{}");
+      const when = new Date(Date.now() - hoursAgo * 3600_000);
+      utimesSync(path, when, when);
+      return path;
+    };
+    const left = folder("run-left-behind", 2);
+    const fresh = folder("run-just-made", 0);
+    const live = folder("run-still-running", 2);
+    // A process whose command line names its result file, as a runner's does (sh's $0 here).
+    const runner = Bun.spawn(["sh", "-c", "sleep 30; true", join(live, "gantry-result-run-still-running.json")], { stdout: "ignore", stderr: "ignore" });
+    try {
+      await waitFor(() => processesWith("gantry-result-run-still-running.json").length > 0, 5_000);
+      expect(await sweepResultFolders(root)).toBe(1);
+      expect([existsSync(left), existsSync(fresh), existsSync(live)]).toEqual([false, true, true]);
+    } finally {
+      runner.kill();
     }
   });
 });

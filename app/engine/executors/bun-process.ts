@@ -4,8 +4,9 @@
 // An attempt's reference is a marker in the runner's command line, so a restarted server
 // can find a runner that outlived it and stop it: its output pipes died with the old server.
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { basename } from "node:path";
+import { readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
@@ -61,6 +62,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
     warm() {
       // Warm runners wait for the runner's build.
       void buildRunner().then(() => pool?.warm());
+      void sweepResultFolders().catch((error: unknown) => console.error(`run() tasks: sweeping left-over result folders failed: ${(error as Error).message}`));
     },
     close() {
       for (const ref of reserved.keys()) dropReserved(ref);
@@ -261,6 +263,42 @@ function readResult(file: string): string | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A result folder no process names is removed only once older than this (its runner may be about to start). */
+const LEFT_OVER_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the result folders of attempts no process runs any more: what a server killed with
+ * -9 (or a process that exited without stopping its engine) left in the temp folder. Several
+ * servers may share it, so a folder stays while any process's command line names its runner.
+ */
+export async function sweepResultFolders(root = tmpdir()): Promise<number> {
+  const prefix = "gantry-attempt-";
+  const folders = (await readdir(root)).filter((name) => name.startsWith(prefix));
+  if (folders.length === 0) return 0;
+  const running = new Set<string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      for (const match of readFileSync(`/proc/${entry}/cmdline`, "utf8").matchAll(/gantry-result-(run-[\w-]+)\.json/g)) running.add(match[1]!);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let removed = 0;
+  for (const name of folders) {
+    if (running.has(name.slice(prefix.length))) continue;
+    const path = join(root, name);
+    try {
+      if (Date.now() - (await stat(path)).mtimeMs < LEFT_OVER_AFTER_MS) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return removed;
 }
 
 /** Processes whose command line carries the reference: the runner, and bwrap around it. */
