@@ -17,11 +17,13 @@ export interface Database {
 }
 
 const EMBEDDED_PRAGMAS = [
+  // First: a server starting beside another one on the same file waits out that one's WAL
+  // recovery (SQLITE_BUSY_RECOVERY) instead of failing its own start.
+  "PRAGMA busy_timeout = 5000",
   "PRAGMA journal_mode = WAL",
   // FULL: an acknowledged commit survives power loss and kill -9, not only a crash.
   "PRAGMA synchronous = FULL",
   "PRAGMA foreign_keys = ON",
-  "PRAGMA busy_timeout = 5000",
 ];
 
 /** Opens the database at a `file:` path or a libSQL server URL. */
