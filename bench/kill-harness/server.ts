@@ -22,6 +22,8 @@ function spawnServer(paths: Paths, start: number, serverErrors: string[]): Serve
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
+      // Under the test suite, its temp folder: what a killed server leaves goes with it.
+      ...(process.env.TMPDIR && { TMPDIR: process.env.TMPDIR }),
       GANTRY_DATA_DIR: paths.dataDir,
       GANTRY_PIPELINES_DIR: paths.pipelinesDir,
       GANTRY_EXTENSIONS_DIR: join(REPO, "extensions"),
