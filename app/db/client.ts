@@ -148,22 +148,40 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
       for (const each of current.durable) each.reject(aborted);
     }
   };
+  /** A savepoint of its own in the group, for a write or a transaction: kept (committed with the group) or undone. */
+  const savepointIn = async (kind: "write" | "tx") => {
+    const current = await joinGroup();
+    const name = `gantry_${kind}_${++savepoints}`;
+    await current.tx.execute(`SAVEPOINT ${name}`);
+    return {
+      tx: current.tx,
+      /** Its writes stay in the group; `committed` resolves once the group is. */
+      async keep(): Promise<{ committed: Promise<void> }> {
+        try {
+          await current.tx.execute(`RELEASE ${name}`);
+        } catch (error) {
+          await undo(current, name, error);
+          throw error;
+        }
+        current.size++;
+        return { committed: durable(current) };
+      },
+      drop: (cause: unknown) => undo(current, name, cause),
+    };
+  };
   /** One statement or batch that changes rows, in the group under a savepoint of its own. */
   const groupedWrite =
     <R>(call: (tx: Transaction) => Promise<R>) =>
     async (): Promise<Step<R>> => {
-      const current = await joinGroup();
-      const savepoint = `gantry_write_${++savepoints}`;
-      await current.tx.execute(`SAVEPOINT ${savepoint}`);
+      const point = await savepointIn("write");
+      let result: R;
       try {
-        const result = await call(current.tx);
-        await current.tx.execute(`RELEASE ${savepoint}`);
-        current.size++;
-        return { result, committed: durable(current) };
+        result = await call(point.tx);
       } catch (error) {
-        await undo(current, savepoint, error);
+        await point.drop(error);
         throw error;
       }
+      return { result, ...(await point.keep()) };
     };
   /** A read in the open group. */
   const groupedRead =
@@ -209,11 +227,9 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
     executeMultiple: queued(client.executeMultiple.bind(client)),
     transaction: async (): Promise<Transaction> => {
       const release = await turn();
-      let current: Group;
-      const savepoint = `gantry_tx_${++savepoints}`;
+      let point: Awaited<ReturnType<typeof savepointIn>>;
       try {
-        current = await joinGroup();
-        await current.tx.execute(`SAVEPOINT ${savepoint}`);
+        point = await savepointIn("tx");
       } catch (error) {
         await settle();
         release();
@@ -225,16 +241,8 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
         ended = true;
         let committed: Promise<void> | undefined;
         try {
-          if (keep) {
-            try {
-              await current.tx.execute(`RELEASE ${savepoint}`);
-            } catch (error) {
-              await undo(current, savepoint, error);
-              throw error;
-            }
-            current.size++;
-            committed = durable(current);
-          } else await undo(current, savepoint, cause ?? new Error("rolled back"));
+          if (keep) committed = (await point.keep()).committed;
+          else await point.drop(cause ?? new Error("rolled back"));
         } finally {
           await settle();
           release();
@@ -244,7 +252,7 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
       // After its end a statement must not land in whatever group is open then.
       const open = () => {
         if (ended) throw new Error("the transaction has ended");
-        return current.tx;
+        return point.tx;
       };
       const tx: Transaction = {
         execute: async (stmt: InStatement) => open().execute(stmt),

@@ -14,7 +14,7 @@ import { GO, type RunnerAssignment } from "../task-runner/command.ts";
 import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
-import { createRunnerPool, type WarmRunner } from "./runner-pool.ts";
+import { createRunnerPool, isAlive, type WarmRunner } from "./runner-pool.ts";
 import { readAtStart, resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 
 /** Why a run() attempt cut off by a restart failed. */
@@ -40,8 +40,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
     const entry = reserved.get(ref);
     if (!entry) return;
     reserved.delete(ref);
-    signalGroup(entry.runner.child.pid, "SIGKILL");
-    void entry.runner.child.exited.then(() => rm(resultDirOf(ref), { recursive: true, force: true }));
+    pool?.discard(entry.runner);
   };
   return {
     kind: "run",
@@ -76,7 +75,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       let warm = reserved.get(launch.ref)?.runner;
       reserved.delete(launch.ref);
       // One that died while it waited, or a task whose variables only a starting process reads: a runner of its own, under the same reference.
-      if (warm && (warm.child.exitCode !== null || warm.child.signalCode !== null || Object.keys(launch.env).some(readAtStart))) {
+      if (warm && (!isAlive(warm) || Object.keys(launch.env).some(readAtStart))) {
         signalGroup(warm.child.pid, "SIGKILL");
         warm = undefined;
       }
@@ -278,13 +277,8 @@ export async function sweepResultFolders(root = tmpdir()): Promise<number> {
   const folders = (await readdir(root)).filter((name) => name.startsWith(prefix));
   if (folders.length === 0) return 0;
   const running = new Set<string>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      for (const match of readFileSync(`/proc/${entry}/cmdline`, "utf8").matchAll(/gantry-result-(run-[\w-]+)\.json/g)) running.add(match[1]!);
-    } catch {
-      // gone meanwhile
-    }
+  for (const { commandLine } of commandLines()) {
+    for (const match of commandLine.matchAll(/gantry-result-(run-[\w-]+)\.json/g)) running.add(match[1]!);
   }
   let removed = 0;
   for (const name of folders) {
@@ -301,25 +295,28 @@ export async function sweepResultFolders(root = tmpdir()): Promise<number> {
   return removed;
 }
 
-/** Processes whose command line carries the reference: the runner, and bwrap around it. */
-function processesOf(ref: string): number[] {
-  const marker = `gantry-result-${ref}.json`;
-  const found: number[] = [];
+/** Every process's command line (what /proc lets this user read; none off Linux). */
+function* commandLines(): Generator<{ pid: number; commandLine: string }> {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return found;
+    return;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) found.push(Number(entry));
+      yield { pid: Number(entry), commandLine: readFileSync(`/proc/${entry}/cmdline`, "utf8") };
     } catch {
       // gone meanwhile
     }
   }
-  return found;
+}
+
+/** Processes whose command line carries the reference: the runner, and bwrap around it. */
+function processesOf(ref: string): number[] {
+  const marker = `gantry-result-${ref}.json`;
+  return [...commandLines()].filter(({ commandLine }) => commandLine.includes(marker)).map(({ pid }) => pid);
 }
 
 /** bwrap and setpriv, as opposed to the runner they start. */

@@ -43,7 +43,12 @@ export interface RunnerPool {
   warm(): void;
   /** Kills every waiting runner; nothing is booted again. */
   close(): void;
+  /** Kills a runner taken from the pool and not used, and removes its folders once it has ended. */
+  discard(runner: WarmRunner): void;
 }
+
+/** The runner's process has not ended (nor been killed). */
+export const isAlive = (runner: WarmRunner) => runner.child.exitCode === null && runner.child.signalCode === null;
 
 export interface RunnerPoolOptions {
   sandbox: RunSandbox;
@@ -76,7 +81,6 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   let failures = 0;
   let closed = size <= 0 || sandbox.status.state !== "on";
   let refillQueued = false;
-  const live = new Set<WarmRunner>();
   const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
 
   /** A spare's unused workspace folder (gone once a run took it), and its result folder. */
@@ -84,12 +88,13 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     Promise.all([rm(join(dir, runner.ref), { recursive: true, force: true }), rm(resultDirOf(runner.ref), { recursive: true, force: true })]).catch(() => undefined);
   /** The folders above the spares' workspaces, passable by the sandbox's user: set once. */
   let passable = false;
-  const kill = (runner: WarmRunner) => {
+  const discard = (runner: WarmRunner) => {
     try {
       process.kill(-runner.child.pid, "SIGKILL");
     } catch {
       // gone already
     }
+    void runner.child.exited.then(() => removeFolders(runner));
   };
 
   /** Starts a runner: a spare with its own empty workspace folder, or one bound to a run's workspace. */
@@ -123,8 +128,6 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       const output = afterReadyLine(child.stdout);
       const runner: WarmRunner = { ref, child, stdout: output.rest, ready: false };
       void output.ready.then((ready) => (runner.ready = ready));
-      live.add(runner);
-      void child.exited.then(() => live.delete(runner));
       return runner;
     } catch (error) {
       if (!workspace) await rm(slot, { recursive: true, force: true });
@@ -163,8 +166,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         const runner = await boot().finally(() => booting--);
         if (!runner) return;
         if (closed) {
-          kill(runner);
-          removeFolders(runner);
+          discard(runner);
           return;
         }
         spares.push(runner);
@@ -192,8 +194,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
           if (index !== -1) kept.runners.splice(index, 1);
         });
         if (closed || byWorkspace.get(workspace) !== kept) {
-          kill(runner);
-          void runner.child.exited.then(() => removeFolders(runner));
+          discard(runner);
           return;
         }
         kept.runners.push(runner);
@@ -205,7 +206,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     adoptWorkspace(workspace, runTasks) {
       if (closed || runTasks <= 0 || existsSync(workspace)) return false;
       // Only a ready one: until its sandbox is set up, moving its folder would fail its bind.
-      const spare = spares.find((each) => each.ready && each.child.exitCode === null && each.child.signalCode === null);
+      const spare = spares.find((each) => each.ready && isAlive(each));
       if (!spare) {
         refill();
         return false;
@@ -216,8 +217,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         renameSync(join(dir, spare.ref), workspace);
       } catch (error) {
         // Another file system (EXDEV) or a race: this spare cannot be the run's; the pool stops trying.
-        kill(spare);
-        removeFolders(spare);
+        discard(spare);
         closed = true;
         console.error(`run() runner pool: stopped: cannot move a warm runner's folder to ${workspace}: ${(error as Error).message}`);
         return false;
@@ -233,7 +233,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       const kept = byWorkspace.get(workspace);
       if (!kept) return undefined;
       kept.remaining = Math.max(0, kept.remaining - 1);
-      const runner = kept.runners.find((each) => each.child.exitCode === null && each.child.signalCode === null);
+      const runner = kept.runners.find(isAlive);
       if (runner) kept.runners.splice(kept.runners.indexOf(runner), 1);
       bootAhead(workspace, kept);
       return runner;
@@ -242,10 +242,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       const kept = byWorkspace.get(workspace);
       if (!kept) return;
       byWorkspace.delete(workspace);
-      for (const runner of kept.runners) {
-        kill(runner);
-        void runner.child.exited.then(() => removeFolders(runner));
-      }
+      kept.runners.forEach(discard);
     },
     warm() {
       // What a killed server of this node left (the folder is this node's alone; its engine holds the node now).
@@ -255,16 +252,12 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     },
     close() {
       closed = true;
-      for (const runner of live) {
-        // Taken runners belong to their tasks, which the engine stops itself.
-        if (spares.includes(runner) || [...byWorkspace.values()].some((kept) => kept.runners.includes(runner))) {
-          kill(runner);
-          void runner.child.exited.then(() => removeFolders(runner));
-        }
-      }
+      // Taken runners belong to their tasks, which the engine stops itself; those booting see `closed`.
+      for (const runner of [...spares, ...[...byWorkspace.values()].flatMap((kept) => kept.runners)]) discard(runner);
       spares.length = 0;
       byWorkspace.clear();
     },
+    discard,
   };
 }
 

@@ -57,6 +57,16 @@ export interface SwarmTask {
 
 const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
+/** The call's answer, or `missing` when the engine answers 404 (what it names is not there). */
+async function unlessMissing<T, M>(call: Promise<T>, missing: M): Promise<T | M> {
+  try {
+    return await call;
+  } catch (error) {
+    if (statusOf(error) === 404) return missing;
+    throw error;
+  }
+}
+
 /** Creates a service; `auth` goes to the nodes that pull its image (X-Registry-Auth). */
 export async function createSwarmService(docker: Docker, spec: ServiceSpec, auth?: Record<string, string>): Promise<void> {
   // The casts: @types/dockerode's ContainerSpec names the health check "HealthCheck" (the engine
@@ -66,36 +76,21 @@ export async function createSwarmService(docker: Docker, spec: ServiceSpec, auth
 }
 
 /** The service by name or id; undefined when there is none. */
-export async function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
-  try {
-    return (await docker.getService(name).inspect()) as SwarmService;
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
+export function inspectService(docker: Docker, name: string): Promise<SwarmService | undefined> {
+  return unlessMissing(docker.getService(name).inspect() as Promise<SwarmService>, undefined);
 }
 
 /** The tasks of a service (by name or id); none once the service is gone (the engine answers 404 for a name it no longer knows). */
-export async function listTasks(docker: Docker, service: string): Promise<SwarmTask[]> {
-  try {
-    return (await docker.listTasks({ filters: { service: [service] } })) as SwarmTask[];
-  } catch (error) {
-    if (statusOf(error) === 404) return [];
-    throw error;
-  }
+export function listTasks(docker: Docker, service: string): Promise<SwarmTask[]> {
+  return unlessMissing(docker.listTasks({ filters: { service: [service] } }) as Promise<SwarmTask[]>, []);
 }
 
 /**
  * One task by id; undefined once Swarm has deleted it. A removed service's tasks outlive it
  * while their containers stop (desired state "remove"), so a task is followed by its id.
  */
-export async function getTask(docker: Docker, id: string): Promise<SwarmTask | undefined> {
-  try {
-    return (await docker.getTask(id).inspect()) as SwarmTask;
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
+export function getTask(docker: Docker, id: string): Promise<SwarmTask | undefined> {
+  return unlessMissing(docker.getTask(id).inspect() as Promise<SwarmTask>, undefined);
 }
 
 /** An update at the version read (Swarm refuses it if someone changed the service since); `rollback` asks for Swarm's own. */
@@ -108,14 +103,8 @@ export async function submitUpdate(docker: Docker, service: SwarmService, spec: 
  * Removes one service, once: true when it was removed, false when there was none. Any other
  * failure throws, for the caller to report (a deploy) or to try again (removeServiceUntilGone).
  */
-export async function removeService(docker: Docker, name: string): Promise<boolean> {
-  try {
-    await docker.getService(name).remove();
-    return true;
-  } catch (error) {
-    if (statusOf(error) === 404) return false;
-    throw error;
-  }
+export function removeService(docker: Docker, name: string): Promise<boolean> {
+  return unlessMissing(docker.getService(name).remove().then(() => true), false);
 }
 
 export interface RetryOptions {
