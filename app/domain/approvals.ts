@@ -93,9 +93,13 @@ export function decisionRefusal(gate: Pick<WaitingGate, "approvers" | "allowSelf
   return undefined;
 }
 
-/** The decision a gate's timeout makes. */
-export function timeoutDecision(gate: WaitingGate, now: Date): GateDecision {
-  return { outcome: gate.onTimeout === "approve" ? "approved" : "rejected", by: "timeout", at: now.toISOString(), auto: "timeout" };
+/**
+ * The decision a gate's timeout makes. It is dated at the deadline, when it took effect (people
+ * are refused from then on), not when a server got round to it: one that was down at the
+ * deadline records it on its return.
+ */
+export function timeoutDecision(gate: WaitingGate): GateDecision {
+  return { outcome: gate.onTimeout === "approve" ? "approved" : "rejected", by: "timeout", at: gate.decideBy, auto: "timeout" };
 }
 
 /** The state and reason a decided gate ends with: failed with "rejected by X: comment", or successful. */

@@ -109,7 +109,7 @@ async function waitForDecision(ctx: EngineContext, run: DrivenRun, task: TaskSpe
     if (run.cancelled !== undefined) return endCancelled(ctx, run, task);
     const left = decideBy - ctx.now().getTime();
     if (left <= 0) {
-      const decision = timeoutDecision(gate, ctx.now());
+      const decision = timeoutDecision(gate);
       // A person may have decided a moment before: then theirs counts, read on the next pass.
       const recorded = await ctx.db.transaction((tx) => recordDecision(tx, run.key, task.id, decision, decisionEvent(ctx, run, task, decision)));
       if (recorded) {
