@@ -13,6 +13,10 @@ import { containerPlan, envFromLines, envLines, outOfMemoryReason, type Containe
 import { pumpMultiplexed } from "./multiplexed-stream.ts";
 import { lostImageTask, startImageTask } from "./image-task.ts";
 
+/** How often, and how far apart, a killed container is looked at again for the OOM killer's mark. */
+const OOM_LOOKS = 5;
+const OOM_LOOK_MS = 100;
+
 export interface DockerExecutorOptions extends ContainerPlanOptions {
   connection: DockerConnection;
   /** Image builds use BuildKit ("buildkit", the default; the classic builder when the engine has none) or only the classic builder. */
@@ -201,7 +205,13 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
   /** The task's end from the container's exit code, saying when memory ran out. */
   async function exitOf(container: Docker.Container, launch: TaskLaunch, code: number): Promise<TaskExit> {
     if (code === 0) return { exitCode: 0 };
-    const state = (await container.inspect()).State;
+    let state = (await container.inspect()).State;
+    // A kill (137) may be the OOM killer's before the engine has recorded it: the OOM event can
+    // come after the exit (seen in CI, under load). Look again briefly before calling it a plain kill.
+    for (let look = 0; code === 137 && !state.OOMKilled && look < OOM_LOOKS; look++) {
+      await Bun.sleep(OOM_LOOK_MS);
+      state = (await container.inspect()).State;
+    }
     if (state.OOMKilled) return { exitCode: code, reason: outOfMemoryReason(launch, options.limits) };
     return { exitCode: code, reason: `exited with code ${code}` };
   }
