@@ -8,9 +8,10 @@ import { errorResponse, handleError } from "./http/errors.ts";
 import { requireToken } from "./http/middleware/auth.ts";
 import { securityHeaders } from "./http/middleware/security-headers.ts";
 import { webPages } from "./http/web/index.ts";
+import { apiDocsPages } from "./http/web/api-docs.tsx";
 import { eventsApi } from "./http/api/events.ts";
 import { healthApi } from "./http/api/health.ts";
-import { openApi } from "./http/api/openapi.ts";
+import { openApiRoutes } from "./http/api/openapi.ts";
 import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { findingsApi } from "./http/api/findings.ts";
@@ -65,11 +66,12 @@ export function createServer(deps: Deps) {
   app.use(bodyLimits(deps));
 
   app.route("/", webPages);
+  app.route("/api/docs", apiDocsPages(app));
   app.route("/api/v1/health", healthApi);
   // Container extensions present their own secret here, not a user token.
   app.route("/api/v1/extensions", extensionCallsApi);
   app.use("/api/v1/*", requireToken);
-  app.route("/api/v1/openapi.json", openApi);
+  app.route("/api/v1/openapi.json", openApiRoutes(app));
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
   app.route("/api/v1/pipelines", findingsApi);

@@ -2,7 +2,11 @@
 // OpenAPI route table walked against the live router.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { API_ROUTES } from "../app/http/api/openapi.ts";
+import { documentedRoutes, type DocumentedRoute } from "./helpers/api-routes.ts";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Hono } from "hono";
+import * as v from "valibot";
+import { API_ERROR_CODES } from "../app/api-contract/errors.ts";
 import { createServer } from "../app/server.ts";
 import { signIn } from "../app/auth/users.ts";
 import { startRun, startTestGantry, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
@@ -15,6 +19,8 @@ const HEADER = `import { definePipeline, run } from "gantry";\n`;
 const quick = (id: string) => `${HEADER}export default definePipeline({ id: "${id}", tasks: { a: run((ctx) => ctx.log("ran ${id}")) } });\n`;
 
 let gantry: TestGantry;
+/** The routes as the OpenAPI document describes them. */
+let API_ROUTES: DocumentedRoute[];
 /** Shifts the server's clock (token expiry) without touching the machine's. */
 let clockOffsetMs = 0;
 
@@ -30,6 +36,9 @@ beforeAll(async () => {
     env: { GANTRY_EXTENSIONS_DIR: extensionsDir },
     now: () => new Date(Date.now() + clockOffsetMs),
   });
+});
+beforeAll(async () => {
+  API_ROUTES = await documentedRoutes(gantry.deps);
 });
 afterAll(() => gantry?.stop());
 
@@ -294,18 +303,51 @@ describe("tokens", () => {
 });
 
 describe("openapi", () => {
-  it("describes every route of the route table", async () => {
+  it("is a valid OpenAPI 3.1 document, each route with its answer, its error shape and who may call it", async () => {
     const response = await api("/openapi.json");
     expect(response.status).toBe(200);
-    const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-    expect(document.openapi).toStartWith("3.");
-    for (const route of API_ROUTES) {
-      const operation = document.paths[route.path]?.[route.method];
-      expect(operation, `${route.method} ${route.path}`).toBeDefined();
-      expect(Object.keys(operation!.responses)).toContain(String(route.success));
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { summary?: string; description?: string; responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, { properties?: Record<string, { enum?: string[] }> }> }> };
+    };
+    expect(document.openapi).toBe("3.1.0");
+    const checked = await new Validator().validate(document as unknown as Parameters<Validator["validate"]>[0]);
+    expect(checked.errors ?? []).toEqual([]);
+    expect(checked.valid).toBe(true);
+    // The error shape with every code the API answers with.
+    expect(document.components.schemas.Error!.properties!.error!.properties!.code!.enum!.sort()).toEqual([...API_ERROR_CODES].sort());
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const label = `${method} ${path}`;
+        expect(operation.summary, label).toBeTruthy();
+        // Who may call it: no token, an extension's secret, any token, or a permission named.
+        expect(operation.description, label).toMatch(/^(No token needed|A container extension's secret|Any valid token|Needs \w+:\w+)/);
+        const successes = Object.entries(operation.responses).filter(([status]) => /^2\d\d$/.test(status));
+        expect(successes.length, label).toBeGreaterThan(0);
+        // A body other than JSON says its media type; a JSON one has its schema.
+        for (const [, answer] of successes) for (const media of Object.values(answer.content ?? {})) expect(media.schema, label).toBeDefined();
+        expect(JSON.stringify(operation.responses.default), label).toContain("#/components/schemas/Error");
+      }
     }
-    const documented = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
-    expect(documented.sort()).toEqual(API_ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+    expect(API_ROUTES.length).toBeGreaterThan(70);
+  });
+
+  it("refuses, in the test suite, an answer its route's schema rejects", async () => {
+    // The suite runs servers with GANTRY_CHECK_RESPONSES=1: every JSON answer they give is checked against its route's schema.
+    expect(process.env.GANTRY_CHECK_RESPONSES).toBe("1");
+    const { doc } = await import("../app/http/api/route-doc.ts");
+    const app = new Hono()
+      .get("/wrong", doc({ summary: "wrong", response: v.object({ run: v.object({ id: v.number() }) }) }), (c) => c.json({ run: { id: "1" } }))
+      .get("/right", doc({ summary: "right", response: v.object({ run: v.object({ id: v.number() }) }) }), (c) => c.json({ run: { id: 1 } }))
+      .get("/teapot", doc({ summary: "an undocumented status" }), (c) => c.json({ brewing: true }, 202));
+    const wrong = await app.request("/wrong");
+    expect(wrong.status).toBe(500);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe(
+      "the answer of GET /wrong (200) does not match its documented schema: run.id: Invalid type: Expected number but received \"1\"",
+    );
+    expect((await app.request("/right")).status).toBe(200);
+    expect(((await (await app.request("/teapot")).json()) as { error: { message: string } }).error.message).toContain("status 202 is not documented (200)");
   });
 
   it("documents every route the server serves", () => {

@@ -4,7 +4,7 @@
 // as a subprocess and is judged by its exit code, stdout and stderr.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import * as v from "valibot";
-import { runAnswer, systemAnswer } from "../app/cli/api-schemas.ts";
+import { runAnswer, systemAnswer } from "../app/api-contract/answers.ts";
 import { startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { runCli, startedRun, cliInBackground as background } from "./helpers/cli.ts";
 

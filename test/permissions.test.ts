@@ -3,7 +3,7 @@
 // built-in roles that cannot change, no escalation, and run tokens limited to their pipeline.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { API_ROUTES } from "../app/http/api/openapi.ts";
+import { documentedRoutes, type DocumentedRoute } from "./helpers/api-routes.ts";
 import { startRun, startTestGantry, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
@@ -13,6 +13,8 @@ const HEADER = `import { definePipeline, run } from "gantry";\n`;
 const quick = (id: string) => `${HEADER}export default definePipeline({ id: "${id}", tasks: { a: run((ctx) => ctx.log("ran ${id}")) } });\n`;
 
 let gantry: TestGantry;
+/** The routes as the OpenAPI document describes them. */
+let API_ROUTES: DocumentedRoute[];
 
 beforeAll(async () => {
   const dir = tempDir("gantry-pipelines-");
@@ -30,6 +32,9 @@ beforeAll(async () => {
     }, { injectApiToken: true }) } });\n`,
   );
   gantry = await startTestGantry({ pipelinesDir: dir });
+});
+beforeAll(async () => {
+  API_ROUTES = await documentedRoutes(gantry.deps);
 });
 afterAll(() => gantry?.stop());
 

@@ -1,7 +1,8 @@
-// The shapes of the API answers the CLI reads (see app/http/api/json.ts), checked at the
-// edge so commands work with typed data. States stay plain strings and unknown fields are
-// dropped (v.object, never strictObject) on purpose: a newer server with a new state or
-// field should still print, not fail validation.
+// The shapes of the API's answers, described once: each route's doc() (http/api/route-doc.ts)
+// names its answer here, the OpenAPI document is made from them, the test suite checks every
+// answer the server gives against them, and the CLI reads answers through them. States stay
+// plain strings and unknown fields are dropped (v.object, never strictObject) on purpose: a
+// newer server with a new state or field should still print, not fail validation.
 import * as v from "valibot";
 import { INPUT_FORMATS } from "../domain/run-inputs.ts";
 
@@ -478,3 +479,80 @@ export const environmentTestAnswer = v.variant("ok", [
 
 /** POST /environments/:name/services/:service/rollback: the rollback, recorded as a deployment. */
 export const deploymentAnswer = v.object({ deployment: deploymentSchema });
+
+/** GET /health: the server and its subsystems (503 with the same body when the database is down). */
+const subsystemSchema = v.object({ status: v.string(), message: v.optional(v.string()) });
+export const healthAnswer = v.object({
+  status: v.picklist(["ok", "unavailable"]),
+  version: v.string(),
+  subsystems: v.object({
+    database: subsystemSchema,
+    docker: subsystemSchema,
+    sandbox: v.object({ status: v.string(), user: v.optional(v.string()), message: v.optional(v.string()) }),
+    swarm: v.optional(subsystemSchema),
+  }),
+});
+
+const permissionSchema = v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) });
+const roleSchema = v.object({
+  id: v.string(),
+  description: v.string(),
+  permissions: v.array(permissionSchema),
+  builtIn: v.boolean(),
+  createdAt: v.optional(v.string()),
+  updatedAt: v.optional(v.string()),
+});
+export const roleListAnswer = v.object({ roles: v.array(roleSchema) });
+export const roleAnswer = v.object({ role: roleSchema });
+
+/** GET /tokens/whoami: the calling token and the permissions its roles give. */
+export const whoamiAnswer = v.object({ token: tokenSchema, permissions: v.array(permissionSchema) });
+
+const eventSchema = v.object({
+  id: v.number(),
+  kind: v.string(),
+  namespace: v.nullable(v.string()),
+  pipeline: v.nullable(v.string()),
+  run: v.nullable(v.number()),
+  task: v.nullable(v.string()),
+  data: v.unknown(),
+  at: v.string(),
+});
+export type EventJson = v.InferOutput<typeof eventSchema>;
+export const eventListAnswer = v.object({ events: v.array(eventSchema) });
+
+/** What a run's scans found, each finding marked new against the last successful run before it (`since`). */
+export const findingsAnswer = v.object({
+  findings: v.array(
+    v.object({
+      task: v.string(),
+      tool: v.string(),
+      ruleId: v.string(),
+      level: v.picklist(["error", "warning", "note"]),
+      message: v.string(),
+      file: v.nullable(v.string()),
+      line: v.nullable(v.number()),
+      new: v.boolean(),
+    }),
+  ),
+  counts: v.object({ error: v.number(), warning: v.number(), note: v.number() }),
+  since: v.nullable(v.number()),
+});
+
+export const artifactListAnswer = v.object({
+  artifacts: v.array(
+    v.object({ name: v.string(), task: v.string(), path: v.string(), kind: v.picklist(["file", "folder"]), size: v.number(), sha256: v.string(), createdAt: v.string() }),
+  ),
+});
+
+export const cacheListAnswer = v.object({
+  caches: v.array(v.object({ key: v.string(), size: v.number(), sha256: v.string(), run: v.number(), createdAt: v.string(), lastUsedAt: v.string() })),
+  totalBytes: v.number(),
+  maxBytes: v.number(),
+});
+
+/** An approve or reject: the run, or only the gate's execution for a caller who may decide but not read the run. */
+export const decisionAnswer = v.union([runAnswer, v.object({ task: executionSchema })]);
+
+/** A container extension's call: what the method gave (null for nothing). */
+export const extensionCallAnswer = v.object({ value: v.unknown() });

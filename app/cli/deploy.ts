@@ -5,7 +5,7 @@ import * as v from "valibot";
 import { SERVICE_PATTERN } from "../domain/deploy-tasks.ts";
 import { environmentKey, environmentNameSchema } from "../domain/environments.ts";
 import { createApiClient } from "./api-client.ts";
-import { deploymentAnswer } from "./api-schemas.ts";
+import { deploymentAnswer } from "../api-contract/answers.ts";
 import { environmentPath, parseEnvironmentNamespace } from "./environment.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";

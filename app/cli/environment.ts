@@ -5,7 +5,7 @@ import * as v from "valibot";
 import { environmentKey, environmentNameSchema, environmentNamespaceSchema, type EnvironmentRef } from "../domain/environments.ts";
 import { formatDuration } from "../domain/duration.ts";
 import { ApiError, createApiClient } from "./api-client.ts";
-import { environmentAnswer, environmentDetailAnswer, environmentListAnswer, environmentTestAnswer, type DeploymentJson, type EnvironmentJson } from "./api-schemas.ts";
+import { environmentAnswer, environmentDetailAnswer, environmentListAnswer, environmentTestAnswer, type DeploymentJson, type EnvironmentJson } from "../api-contract/answers.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";

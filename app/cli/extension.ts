@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
-import { extensionAnswer, extensionAvailableAnswer, extensionInstallAnswer, extensionListAnswer, extensionUninstallAnswer } from "./api-schemas.ts";
+import { extensionAnswer, extensionAvailableAnswer, extensionInstallAnswer, extensionListAnswer, extensionUninstallAnswer } from "../api-contract/answers.ts";
 import { parsePackageSpec } from "../extension-host/npm-registry.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";

@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
-import { logEndSchema } from "./api-schemas.ts";
+import { logEndSchema } from "../api-contract/answers.ts";
 import { parseArguments, parsePipelineRef, parsePositiveInteger, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";

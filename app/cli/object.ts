@@ -5,7 +5,7 @@ import * as v from "valibot";
 import { formatBytes } from "../domain/bytes.ts";
 import { objectKeyProblem } from "../domain/object-keys.ts";
 import { ApiError, createApiClient } from "./api-client.ts";
-import { deletedAnswer, objectAnswer, objectListAnswer } from "./api-schemas.ts";
+import { deletedAnswer, objectAnswer, objectListAnswer } from "../api-contract/answers.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals, type PipelineRef } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";

@@ -22,7 +22,7 @@ import {
   type TriggerJson,
   type VersionDiffJson,
   type VersionJson,
-} from "./api-schemas.ts";
+} from "../api-contract/answers.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseVariables, pipelinePath, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { inputRows, inputSpecsOf } from "./run-inputs.ts";

@@ -4,7 +4,7 @@
 // printed as it gives it, exit 2.
 import { MAX_DECISION_COMMENT } from "../domain/approvals.ts";
 import { createApiClient } from "./api-client.ts";
-import { approvalListAnswer, runAnswer, type ExecutionJson, type RunJson, type WaitingApprovalJson } from "./api-schemas.ts";
+import { approvalListAnswer, runAnswer, type ExecutionJson, type RunJson, type WaitingApprovalJson } from "../api-contract/answers.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals, type PipelineRef } from "./arguments.ts";
 import type { Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";

@@ -4,7 +4,7 @@
 // any request to start is made.
 import { checkInputs, describeInput, type InputProblem, type InputSpec, type InputValues } from "../domain/run-inputs.ts";
 import type { ApiClient } from "./api-client.ts";
-import { pipelineAnswer, type InputsJson } from "./api-schemas.ts";
+import { pipelineAnswer, type InputsJson } from "../api-contract/answers.ts";
 import { formatPipelineRef, pipelinePath, type PipelineRef } from "./arguments.ts";
 import { CliError } from "./errors.ts";
 import { canPrompt, promptForInputs } from "./input-prompt.ts";

@@ -5,7 +5,7 @@
 import { retryNote } from "../domain/retry-delay.ts";
 import { taskPhase } from "../domain/states.ts";
 import { ApiError, type ApiClient } from "./api-client.ts";
-import { runAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
+import { runAnswer, type ExecutionJson, type RunJson } from "../api-contract/answers.ts";
 import { elapsed, paint, paintState, stateSymbol, textWidth, truncate } from "./output.ts";
 import { decideHint, waitingNote } from "./run-approvals.ts";
 

@@ -6,7 +6,7 @@
 import { formatBytes } from "../domain/bytes.ts";
 import { COMMIT_PATTERN } from "../domain/sources.ts";
 import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
-import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "./api-schemas.ts";
+import { runAnswer, runListAnswer, type ExecutionJson, type RunJson } from "../api-contract/answers.ts";
 import {
   formatPipelineRef,
   parseArguments,

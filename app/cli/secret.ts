@@ -2,7 +2,7 @@
 // stdin or a hidden prompt, never from the command line, and the server never sends it back.
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { createApiClient } from "./api-client.ts";
-import { deletedAnswer, rotatedKeyAnswer, secretAnswer, secretListAnswer } from "./api-schemas.ts";
+import { deletedAnswer, rotatedKeyAnswer, secretAnswer, secretListAnswer } from "../api-contract/answers.ts";
 import { formatPipelineRef, parseArguments, parsePipelineRef, pipelinePath, takePositionals, type PipelineRef } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";

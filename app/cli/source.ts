@@ -5,7 +5,7 @@ import { formatDuration } from "../domain/duration.ts";
 import { idSchema } from "../domain/ids.ts";
 import { sourceNameSchema } from "../domain/sources.ts";
 import { createApiClient } from "./api-client.ts";
-import { sourceAnswer, sourceDetailAnswer, sourceListAnswer, sourceSyncAnswer, type CommitJson, type SourceJson, type SyncJson } from "./api-schemas.ts";
+import { sourceAnswer, sourceDetailAnswer, sourceListAnswer, sourceSyncAnswer, type CommitJson, type SourceJson, type SyncJson } from "../api-contract/answers.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";

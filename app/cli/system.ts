@@ -1,7 +1,7 @@
 // `gantry system status|pause|resume`: the pause switch (while paused, new runs wait queued
 // and running ones finish) and the nodes — server processes — working on the database.
 import { createApiClient } from "./api-client.ts";
-import { systemAnswer, type SystemJson } from "./api-schemas.ts";
+import { systemAnswer, type SystemJson } from "../api-contract/answers.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { ago, formatTime, paint, printJson, table } from "./output.ts";

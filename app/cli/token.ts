@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { parseDuration } from "../domain/duration.ts";
 import { createApiClient } from "./api-client.ts";
-import { createdTokenAnswer, tokenAnswer, tokenListAnswer, type TokenJson } from "./api-schemas.ts";
+import { createdTokenAnswer, tokenAnswer, tokenListAnswer, type TokenJson } from "../api-contract/answers.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";

@@ -1,7 +1,7 @@
 // `gantry user ls|get|disable|enable|grant|revoke`: people who sign in through an identity
 // provider. Disabling stops their sessions and personal tokens at once.
 import { createApiClient } from "./api-client.ts";
-import { userAnswer, userListAnswer, type UserJson } from "./api-schemas.ts";
+import { userAnswer, userListAnswer, type UserJson } from "../api-contract/answers.ts";
 import { parseArguments, takePositionals } from "./arguments.ts";
 import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";

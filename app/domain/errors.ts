@@ -1,16 +1,19 @@
 // Typed domain errors. The HTTP layer maps each `code` to a status in one place.
 
-export type ErrorCode =
-  | "not_found"
-  | "conflict"
-  | "invalid"
-  | "unauthorized"
-  | "forbidden"
-  | "unavailable"
-  | "too_large"
-  | "rate_limited"
+/** The codes of domain errors (each maps to one HTTP status in http/errors.ts). */
+export const ERROR_CODES = [
+  "not_found",
+  "conflict",
+  "invalid",
+  "unauthorized",
+  "forbidden",
+  "unavailable",
+  "too_large",
+  "rate_limited",
   /** Something Gantry depends on answered wrongly or not at all (a source's git remote). */
-  | "upstream_failed";
+  "upstream_failed",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class GantryError extends Error {
   constructor(

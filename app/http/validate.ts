@@ -1,6 +1,8 @@
-// Request validation with valibot; a failure becomes a 400 that names the field.
+// Request validation with valibot; a failure becomes a 400 that names the field. Each
+// validator also carries its schema into the OpenAPI document (api/openapi.ts).
 import { vValidator } from "@hono/valibot-validator";
 import type { MiddlewareHandler, ValidationTargets } from "hono";
+import { resolver, uniqueSymbol } from "hono-openapi";
 import * as v from "valibot";
 import { ValidationError } from "../domain/errors.ts";
 
@@ -22,7 +24,8 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
   const validator = vValidator(target, schema, (result) => {
     if (!result.success) throw new ValidationError(`invalid ${target === "json" ? "body" : target}: ${describeIssues(result.issues)}`);
   });
-  if (target !== "json") return validator;
+  const documented = <M extends object>(middleware: M): M => Object.assign(middleware, { [uniqueSymbol]: { target, ...resolver(schema) } });
+  if (target !== "json") return documented(validator);
   // Hono skips a body whose Content-Type is not JSON (curl -d sends a form type), so
   // `{"variables": ...}` would be dropped without a word; refuse it instead.
   const jsonOnly: MiddlewareHandler = async (c, next) => {
@@ -42,5 +45,5 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
     return validator(c, next);
   };
   // Same inputs and outputs as the validator it wraps, so c.req.valid("json") stays typed.
-  return jsonOnly as typeof validator;
+  return documented(jsonOnly) as typeof validator;
 }

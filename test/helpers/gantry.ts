@@ -102,6 +102,8 @@ export async function startGantryProcess(
       HOME: process.env.HOME ?? "/tmp",
       // The suite's own temp folder (scripts/test-suite.ts), so a killed server leaves nothing in /tmp.
       ...(process.env.TMPDIR && { TMPDIR: process.env.TMPDIR }),
+      // Its answers are checked against their documented schemas too (route-doc.ts).
+      ...(process.env.GANTRY_CHECK_RESPONSES && { GANTRY_CHECK_RESPONSES: process.env.GANTRY_CHECK_RESPONSES }),
       ...TEST_ENV,
       GANTRY_DATA_DIR: dataDir,
       GANTRY_PIPELINES_DIR: pipelinesDir,

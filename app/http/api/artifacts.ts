@@ -12,6 +12,8 @@ import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { pipelineParams, runParams } from "../params.ts";
 import { validate } from "../validate.ts";
+import { artifactListAnswer, cacheListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const artifactParams = v.object({
   ...runParams.entries,
@@ -28,18 +30,18 @@ export function cacheEntryJson(row: CacheEntryRow) {
 
 // Permission first: a caller without it learns nothing, not even whether the run exists.
 export const artifactsApi = new Hono<AppEnv>()
-  .get("/:ns/:id/runs/:run/artifacts", permit("runs", "read", pipelineTarget), validate("param", runParams), async (c) => {
+  .get("/:ns/:id/runs/:run/artifacts", doc({ summary: "The artifacts the run's tasks stored: { artifacts: [{ name, task, path, kind (file|folder), size, sha256, createdAt }] } (runs:read)", permission: "runs:read", response: artifactListAnswer }), permit("runs", "read", pipelineTarget), validate("param", runParams), async (c) => {
     const { ns, id, run } = c.req.valid("param");
     const { db } = c.get("deps");
     const key = { namespace: ns, id, run };
     await requireRunExists(db, key);
     return c.json({ artifacts: (await listRunArtifacts(db, key)).map(artifactJson) });
   })
-  .get("/:ns/:id/runs/:run/artifacts/:name", permit("runs", "read", pipelineTarget), validate("param", artifactParams), async (c) => {
+  .get("/:ns/:id/runs/:run/artifacts/:name", doc({ summary: "One artifact as a tar (application/x-tar, attachment), checked against its sha256 before a byte is sent (x-checksum-sha256 and digest headers); a corrupted one is a 409 saying so, never its bytes (runs:read)", permission: "runs:read", response: { mediaType: "application/x-tar", description: "the artifact as a tar, checked against its sha256" } }), permit("runs", "read", pipelineTarget), validate("param", artifactParams), async (c) => {
     const { ns, id, run, name } = c.req.valid("param");
     return artifactDownload(c.get("deps"), { namespace: ns, id, run }, name);
   })
-  .get("/:ns/:id/caches", permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
+  .get("/:ns/:id/caches", doc({ summary: "The pipeline's cache entries, most recently used first: { caches: [{ key, size, sha256, run, createdAt, lastUsedAt }], totalBytes, maxBytes (GANTRY_CACHE_MAX_BYTES) } (pipelines:read)", permission: "pipelines:read", response: cacheListAnswer }), permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
     const { ns, id } = c.req.valid("param");
     const { db, config } = c.get("deps");
     const pipeline = { namespace: ns, id };

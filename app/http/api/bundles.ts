@@ -17,6 +17,7 @@ import type { AppEnv } from "../env.ts";
 import { pipelineTarget } from "../middleware/permit.ts";
 import { runParams } from "../params.ts";
 import { validate } from "../validate.ts";
+import { doc } from "./route-doc.ts";
 
 /**
  * Permission first, before the path is even validated: the run's own bundle token, or
@@ -68,7 +69,7 @@ async function bundleOf(deps: Deps, key: RunKey): Promise<Response> {
   });
 }
 
-export const bundlesApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/bundle", mayReadBundle, validate("param", runParams), async (c) => {
+export const bundlesApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/bundle", doc({ summary: "The bundle of the run's version (text/javascript), the code its run() tasks import, checked against the version's sha256 first (x-checksum-sha256; a corrupted one is a 409). For the run's own bundle token (a runner in a swarm service fetches it) or pipelines:read; 404 once pruned", response: { mediaType: "text/javascript", description: "the bundle of the run's version" } }), mayReadBundle, validate("param", runParams), async (c) => {
   const { ns, id, run } = c.req.valid("param");
   return bundleOf(c.get("deps"), { namespace: ns, id, run });
 });

@@ -18,6 +18,8 @@ import { permit } from "../middleware/permit.ts";
 import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
 import { addressedEnvironment, addressedKey, environmentNamespaceQuery } from "../environment-address.ts";
+import { deploymentAnswer, environmentAnswer, environmentDetailAnswer, environmentListAnswer, environmentTestAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 /** How many deployments GET /environments/:name shows. */
 const HISTORY_LIMIT = 50;
@@ -103,13 +105,13 @@ function settingsOf(body: Record<string, unknown>, problems: string[] = []) {
 }
 
 export const environmentsApi = new Hono<AppEnv>()
-  .get("/", validate("query", environmentNamespaceQuery), async (c) => {
+  .get("/", doc({ summary: "Environments the caller may read (environments:read on the key: its name, or <namespace>/<name> for a namespace's own): name, namespace (null when shared), provider, config, secrets (names only), description, protection, status { state: ok|failing|unknown, detail, checkedAt }; ?namespace= lists what that namespace's deploys reach (its own and the shared ones)", response: environmentListAnswer }), validate("query", environmentNamespaceQuery), async (c) => {
     // A list shows what the caller may read; nothing to deny. With ?namespace=: what its deploys reach.
     const { namespace } = c.req.valid("query");
     const rows = (await listEnvironments(c.get("deps").db, { ...(namespace !== undefined && { namespace }) })).filter((row) => may(c, "environments", "read", row.key));
     return c.json({ environments: rows.map(environmentJson) });
   })
-  .post("/", permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, namespace, provider, config, secrets, description")), async (c) => {
+  .post("/", doc({ summary: "Create an environment (environments:write on its key): 201 { environment }; 409 when the name is taken (in its namespace, or among the shared ones)", permission: "environments:write", success: 201, response: environmentAnswer }), permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, namespace, provider, config, secrets, description")), async (c) => {
     const deps = c.get("deps");
     const { name, namespace, ...rest } = c.req.valid("json");
     const problems: string[] = [];
@@ -123,29 +125,29 @@ export const environmentsApi = new Hono<AppEnv>()
     const environment = await deps.environments.create({ namespace: spaced.success ? (spaced.output ?? null) : null, name: name as string }, settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, 201);
   })
-  .get("/:name", permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+  .get("/:name", doc({ summary: "One environment, what runs there now (current: [{ service, image, deployedAt, run: { namespace, pipeline, id }, task }], each service's newest succeeded deployment) and its last 50 deployments, newest first ({ id, service, image, previousImage, state: running|succeeded|failed|rolled_back, reason, strategy, run, task, startedAt, endedAt })", permission: "environments:read", response: environmentDetailAnswer }), permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     const { db } = c.get("deps");
     const key = addressedKey(c);
     const row = await requireEnvironment(db, key);
     const [current, history] = await Promise.all([currentDeployments(db, key), listDeployments(db, key, HISTORY_LIMIT)]);
     return c.json({ environment: environmentJson(row), current: current.map(currentJson), deployments: history.map(deploymentJson) });
   })
-  .put("/:name", permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
+  .put("/:name", doc({ summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", permission: "environments:write", success: [201, 200], response: environmentAnswer }), permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
     const settings = settingsOf(c.req.valid("json"));
     requireEnvironmentRights(c, settings);
     const { environment, created } = await c.get("deps").environments.save(addressedEnvironment(c), settings, c.get("token").name);
     return c.json({ environment: environmentJson(environment) }, created ? 201 : 200);
   })
-  .delete("/:name", permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+  .delete("/:name", doc({ summary: "Delete an environment and its deployment history; the services deployed keep running on the target", permission: "environments:write", success: 204 }), permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     await c.get("deps").environments.remove(addressedKey(c), c.get("token").name);
     return c.body(null, 204);
   })
-  .post("/:name/test", permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
+  .post("/:name/test", doc({ summary: "Test the connection (environments:read): the provider's own check (a swarm: the engine answers and is a swarm manager). 200 { ok: true, detail } or { ok: false, problem }", permission: "environments:read", response: environmentTestAnswer }), permit("environments", "read", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), async (c) => {
     // The target's answer either way is a 200: a failed test is a finding, not a failed request.
     return c.json(await c.get("deps").environments.test(addressedKey(c)));
   })
   .post(
-    "/:name/services/:service/rollback",
+    "/:name/services/:service/rollback", doc({ summary: "Redeploy a service's previous successful image (environments:write): answers when the service runs it again, with the deployment (state succeeded, or failed and why); 404 when there is no earlier successful deployment", permission: "environments:write", response: deploymentAnswer }),
     permit("environments", "write", addressedKey),
     longRequest,
     validate("param", v.object({ ...nameParams.entries, service: v.pipe(v.string(), v.regex(SERVICE_PATTERN, "must be a service name")) })),

@@ -8,17 +8,19 @@ import { createWakeup, sse } from "../sse.ts";
 import { validate } from "../validate.ts";
 import { eventJson } from "./json.ts";
 import { limitQuery } from "../params.ts";
+import { eventListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const afterQuery = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be an event id"), v.transform(Number)));
 
 export const eventsApi = new Hono<AppEnv>()
-  .get("/", validate("query", v.object({ after: afterQuery, limit: limitQuery(100, 1000) })), async (c) => {
+  .get("/", doc({ summary: "The event log", permission: "events:read", response: eventListAnswer }), validate("query", v.object({ after: afterQuery, limit: limitQuery(100, 1000) })), async (c) => {
     requirePermission(c, "events", "read");
     const { after, limit } = c.req.valid("query");
     const rows = await listEvents(c.get("deps").db, { ...(after !== undefined && { after }), limit });
     return c.json({ events: rows.map(eventJson) });
   })
-  .get("/stream", validate("query", v.object({ after: afterQuery })), async (c) => {
+  .get("/stream", doc({ summary: "Live events (SSE)", permission: "events:read", response: { mediaType: "text/event-stream", description: "each event as an SSE message (id: its id; data: the event as GET /events lists it)" } }), validate("query", v.object({ after: afterQuery })), async (c) => {
     requirePermission(c, "events", "read");
     const deps = c.get("deps");
     const lastEventId = c.req.header("last-event-id");

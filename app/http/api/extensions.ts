@@ -16,6 +16,8 @@ import { permit } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { subscriptionErrors } from "../../extension-host/subscription-status.ts";
 import { subscriptionJson } from "./subscriptions.ts";
+import { extensionAnswer, extensionAvailableAnswer, extensionInstallAnswer, extensionListAnswer, extensionUninstallAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 /** Log lines in the list; GET /extensions/:id has all the host keeps. */
 const LIST_LOG_LINES = 20;
@@ -77,7 +79,7 @@ const installAnswer = (result: InstallResult) => ({
 const idParam = v.object({ id: idSchema });
 
 export const extensionsApi = new Hono<AppEnv>()
-  .get("/", permit("extensions", "read"), async (c) => {
+  .get("/", doc({ summary: "Extensions: state, restarts, error, subscriptions, last 20 log lines", permission: "extensions:read", response: extensionListAnswer }), permit("extensions", "read"), async (c) => {
     const statuses = c.get("deps").extensions.list().sort((a, b) => a.id.localeCompare(b.id));
     const subscriptions = await subscriptionsByExtension(c);
     const errorOf = await subscriptionErrors(c.get("deps"), [...subscriptions.values()].flat());
@@ -85,27 +87,27 @@ export const extensionsApi = new Hono<AppEnv>()
     return c.json({ extensions: statuses.map((status) => extensionJson(status, subscriptions.get(status.id) ?? [], errorOf, LIST_LOG_LINES, recordOf(status))) });
   })
   // The registry's extensions (keyword gantry-extension); 502 with the reason when it cannot be reached.
-  .get("/available", permit("extensions", "read"), validate("query", v.object({ q: v.optional(v.pipe(v.string(), v.maxLength(200))) })), async (c) => {
+  .get("/available", doc({ summary: "Extensions on the npm registry (GANTRY_NPM_REGISTRY) with the keyword gantry-extension: { registry, packages: [{ name, version, description }] }; q= searches; 502 when the registry cannot be reached", permission: "extensions:read", response: extensionAvailableAnswer }), permit("extensions", "read"), validate("query", v.object({ q: v.optional(v.pipe(v.string(), v.maxLength(200))) })), async (c) => {
     const installer = c.get("deps").extensionInstaller;
     const packages = await installer.available(c.req.valid("query").q);
     return c.json({ registry: installer.registry.url, packages });
   })
-  .post("/install", permit("extensions", "write"), permit("system", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
+  .post("/install", doc({ summary: "Install an extension from the npm registry (extensions:write and system:write: installed code runs with the server's rights): body { package, version? }; its sha512 integrity checked, unpacked into the data dir, pinned (gantry.toml [extension_versions] when the server has one), started. 201 { id, installed, state, error?, pin: { file, problem? } } (pin: where the pin went; problem: why not gantry.toml)", permission: "extensions:write and system:write", success: 201, response: extensionInstallAnswer }), permit("extensions", "write"), permit("system", "write"), validate("json", v.object({ package: packageNameSchema, version: v.optional(versionSchema) })), async (c) => {
     const body = c.req.valid("json");
     const result = await c.get("deps").extensionInstaller.install(body.package, body.version);
     return c.json(installAnswer(result), 201);
   })
-  .post("/:id/upgrade", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
+  .post("/:id/upgrade", doc({ summary: "Upgrade an installed extension to the latest (or body { version, response: extensionInstallAnswer }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one", permission: "extensions:write and system:write" }), permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
     const { id } = c.req.valid("param");
     const result = await c.get("deps").extensionInstaller.upgrade(id, c.req.valid("json").version);
     return c.json(installAnswer(result));
   })
-  .delete("/:id", permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
+  .delete("/:id", doc({ summary: "Uninstall an extension installed from the registry (extensions:write and system:write; never a built-in folder: 409); it stops first. { id, uninstalled, pin: { file, problem? } }", permission: "extensions:write and system:write", response: extensionUninstallAnswer }), permit("extensions", "write"), permit("system", "write"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     const result = await c.get("deps").extensionInstaller.uninstall(id);
     return c.json({ id, uninstalled: installedJson(result.uninstalled), pin: pinJson(result.pin) });
   })
-  .get("/:id", permit("extensions", "read"), validate("param", idParam), async (c) => {
+  .get("/:id", doc({ summary: "One extension with its whole recent log", permission: "extensions:read", response: extensionAnswer }), permit("extensions", "read"), validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
     const status = c.get("deps").extensions.get(id);
     if (!status) throw new NotFoundError(`no extension ${id}`);

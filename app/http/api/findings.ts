@@ -7,8 +7,10 @@ import { requireRunExists } from "../../db/repos/runs.ts";
 import type { AppEnv } from "../env.ts";
 import { runParams } from "../params.ts";
 import { validate } from "../validate.ts";
+import { findingsAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
-export const findingsApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/findings", validate("param", runParams), async (c) => {
+export const findingsApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/findings", doc({ summary: "What the run's scans found (their SARIF reports): findings [{ task, tool, ruleId, level, message, file, line, new }] and counts { error, warning, note }; new: not among the findings of the pipeline's last successful run before it (since: that run's number, null when none)", permission: "runs:read", response: findingsAnswer }), validate("param", runParams), async (c) => {
   const { ns, id, run } = c.req.valid("param");
   // Before anything is read: a caller without runs:read learns nothing, not even whether the run exists.
   requirePermission(c, "runs", "read", `${ns}/${id}`);

@@ -3,8 +3,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { GANTRY_VERSION } from "../../version.ts";
+import { healthAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
-export const healthApi = new Hono<AppEnv>().get("/", async (c) => {
+export const healthApi = new Hono<AppEnv>().get("/", doc({ summary: "Server status and version, with its subsystems: database, docker, sandbox (the run() sandbox: ok, off or unavailable, with why) and, with GANTRY_EXECUTOR=swarm, swarm (ok, degraded when services run without no-new-privileges, or unavailable when the engine is no swarm manager)", auth: "public", success: [200, 503], response: healthAnswer }), async (c) => {
   const deps = c.get("deps");
   const [database, docker, swarm] = await Promise.all([
     deps.database.client.execute("SELECT 1").then(

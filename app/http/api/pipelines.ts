@@ -11,9 +11,11 @@ import { validate } from "../validate.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { pipelineJson, versionJson } from "./json.ts";
 import { pipelineParams } from "../params.ts";
+import { pipelineAnswer, pipelineListAnswer, versionDiffAnswer, versionListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 export const pipelinesApi = new Hono<AppEnv>()
-  .get("/", validate("query", v.object({ namespace: v.optional(idSchema) })), async (c) => {
+  .get("/", doc({ summary: "List pipelines", response: pipelineListAnswer }), validate("query", v.object({ namespace: v.optional(idSchema) })), async (c) => {
     const { db } = c.get("deps");
     // A list shows what the caller may read; nothing to deny.
     const rows = (await listPipelines(db, c.req.valid("query").namespace)).filter((row) => may(c, "pipelines", "read", `${row.namespace}/${row.id}`));
@@ -22,7 +24,7 @@ export const pipelinesApi = new Hono<AppEnv>()
     );
     return c.json({ pipelines });
   })
-  .get("/:ns/:id", validate("param", pipelineParams), async (c) => {
+  .get("/:ns/:id", doc({ summary: "One pipeline with its current version, its inputs (JSON Schema) and load error", permission: "pipelines:read", response: pipelineAnswer }), validate("param", pipelineParams), async (c) => {
     const { db } = c.get("deps");
     const { ns, id } = c.req.valid("param");
     requirePermission(c, "pipelines", "read", `${ns}/${id}`);
@@ -30,7 +32,7 @@ export const pipelinesApi = new Hono<AppEnv>()
     const version = row.currentVersion ? await getVersion(db, row, row.currentVersion) : undefined;
     return c.json({ pipeline: pipelineJson(row, version) });
   })
-  .get("/:ns/:id/versions", validate("param", pipelineParams), async (c) => {
+  .get("/:ns/:id/versions", doc({ summary: "Versions of a pipeline, newest first; one from a git source has commit { sha, author, message, committedAt, source, url? }", permission: "pipelines:read", response: versionListAnswer }), validate("param", pipelineParams), async (c) => {
     const { db } = c.get("deps");
     const { ns, id } = c.req.valid("param");
     requirePermission(c, "pipelines", "read", `${ns}/${id}`);
@@ -40,7 +42,7 @@ export const pipelinesApi = new Hono<AppEnv>()
     return c.json({ versions: (await listVersions(db, key)).map((version) => versionJson(version, repo)) });
   })
   .get(
-    "/:ns/:id/versions/:version/diff",
+    "/:ns/:id/versions/:version/diff", doc({ summary: "What changed in a version: { from, to, complete, files: [{ path, status (added|removed|changed), patch (unified diff), added, removed }] } against the version before it, or against=N", permission: "pipelines:read", response: versionDiffAnswer }),
     permit("pipelines", "read", pipelineTarget),
     validate("param", v.object({ ...pipelineParams.entries, version: runNumberSchema })),
     validate("query", v.object({ against: v.optional(runNumberSchema) })),

@@ -10,6 +10,8 @@ import { permissionSchema, type Permission } from "../../domain/permissions.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { permit } from "../middleware/permit.ts";
+import { deletedAnswer, roleAnswer, roleListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const putBody = v.strictObject({
   description: v.optional(v.pipe(v.string(), v.maxLength(500)), ""),
@@ -30,14 +32,14 @@ function roleJson(id: string, description: string, permissions: Permission[], bu
 const builtInJson = (id: string) => roleJson(id, BUILT_IN_ROLES[id]!.description, BUILT_IN_ROLES[id]!.permissions, true);
 
 export const rolesApi = new Hono<AppEnv>()
-  .get("/", async (c) => {
+  .get("/", doc({ summary: "Built-in and custom roles", permission: "roles:read", response: roleListAnswer }), async (c) => {
     requirePermission(c, "roles", "read");
     const custom = await listRoles(c.get("deps").db);
     return c.json({
       roles: [...Object.keys(BUILT_IN_ROLES).map(builtInJson), ...custom.map((row) => roleJson(row.id, row.description, row.permissions, false, row))],
     });
   })
-  .get("/:id", validate("param", roleParams), async (c) => {
+  .get("/:id", doc({ summary: "One role and its permissions", permission: "roles:read", response: roleAnswer }), validate("param", roleParams), async (c) => {
     requirePermission(c, "roles", "read");
     const { id } = c.req.valid("param");
     if (isBuiltInRole(id)) return c.json({ role: builtInJson(id) });
@@ -45,7 +47,7 @@ export const rolesApi = new Hono<AppEnv>()
     if (!row) throw new NotFoundError(`role ${id} not found`);
     return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) });
   })
-  .put("/:id", permit("roles", "write"), validate("param", roleParams), validate("json", putBody), async (c) => {
+  .put("/:id", doc({ summary: "Create or replace a custom role", permission: "roles:write", success: [201, 200], response: roleAnswer }), permit("roles", "write"), validate("param", roleParams), validate("json", putBody), async (c) => {
     const deps = c.get("deps");
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
@@ -53,7 +55,7 @@ export const rolesApi = new Hono<AppEnv>()
     const { role: row, created } = await saveRole(deps.db, editor, id, { description: body.description, permissions: body.permissions }, deps.now());
     return c.json({ role: roleJson(row.id, row.description, row.permissions, false, row) }, created ? 201 : 200);
   })
-  .delete("/:id", validate("param", roleParams), async (c) => {
+  .delete("/:id", doc({ summary: "Delete a custom role", permission: "roles:write", response: deletedAnswer }), validate("param", roleParams), async (c) => {
     requirePermission(c, "roles", "write");
     const { id } = c.req.valid("param");
     await removeRole(c.get("deps").db, { token: c.get("token"), permissions: c.get("permissions") }, id);

@@ -25,6 +25,8 @@ import { runNumberSchema } from "../../domain/ids.ts";
 import { runVariablesSchema } from "../../domain/run-variables.ts";
 import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
 import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
+import { decisionAnswer, runAnswer, runListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const startBody = v.optional(
   v.strictObject({
@@ -128,7 +130,7 @@ async function decide(c: DecisionContext, outcome: "approved" | "rejected") {
 }
 
 export const runsApi = new Hono<AppEnv>()
-  .post("/:ns/:id/runs", permit("runs", "write", pipelineTarget), validate("param", pipelineParams), validate("json", startBody), async (c) => {
+  .post("/:ns/:id/runs", doc({ summary: "Start a run", permission: "runs:write", success: 201, response: runAnswer }), permit("runs", "write", pipelineTarget), validate("param", pipelineParams), validate("json", startBody), async (c) => {
     const token = c.get("token");
     const { ns, id } = c.req.valid("param");
     const deps = c.get("deps");
@@ -148,7 +150,7 @@ export const runsApi = new Hono<AppEnv>()
     return c.json({ run: json }, 201);
   })
   .get(
-    "/:ns/:id/runs",
+    "/:ns/:id/runs", doc({ summary: "Runs, newest first", permission: "runs:read", response: runListAnswer }),
     validate("param", pipelineParams),
     validate("query", v.object({ limit: limitQuery(20, 500), before: v.optional(runNumberSchema) })),
     async (c) => {
@@ -163,14 +165,14 @@ export const runsApi = new Hono<AppEnv>()
       return c.json({ runs: await runsJson(deps, runs) });
     },
   )
-  .get("/:ns/:id/runs/:run", validate("param", runParams), async (c) => {
+  .get("/:ns/:id/runs/:run", doc({ summary: "One run with its task executions and their attempts; a task waiting to retry has retryAt (ISO), one being stopped at its timeout the reason \"timed out after ..., stopping\"; one (and an attempt) whose log passed GANTRY_LOG_MAX_BYTES has log: { truncated: true, droppedLines, droppedBytes, maxBytes }", permission: "runs:read", response: runAnswer }), validate("param", runParams), async (c) => {
     const { ns, id, run } = c.req.valid("param");
     requirePermission(c, "runs", "read", `${ns}/${id}`);
     const deps = c.get("deps");
     const [json] = await runsJson(deps, [await requireRun(deps, { namespace: ns, id, run })]);
     return c.json({ run: json });
   })
-  .post("/:ns/:id/runs/:run/cancel", validate("param", runParams), async (c) => {
+  .post("/:ns/:id/runs/:run/cancel", doc({ summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", permission: "runs:write", success: 202, response: runAnswer }), validate("param", runParams), async (c) => {
     const token = c.get("token");
     const deps = c.get("deps");
     const { ns, id, run } = c.req.valid("param");
@@ -181,7 +183,7 @@ export const runsApi = new Hono<AppEnv>()
     const [json] = await runsJson(deps, [await requireRun(deps, key)]);
     return c.json({ run: json }, 202);
   })
-  .post("/:ns/:id/runs/:run/rerun", permit("runs", "write", pipelineTarget), validate("param", runParams), validate("json", rerunBody), async (c) => {
+  .post("/:ns/:id/runs/:run/rerun", doc({ summary: "Re-run an ended run on its version with its variables; only \"failed\" reuses its successful tasks and a copy of its workspace (409 if pruned)", permission: "runs:write", success: 201, response: runAnswer }), permit("runs", "write", pipelineTarget), validate("param", runParams), validate("json", rerunBody), async (c) => {
     const deps = c.get("deps");
     const { ns, id, run } = c.req.valid("param");
     const token = c.get("token");
@@ -189,14 +191,14 @@ export const runsApi = new Hono<AppEnv>()
     const [json] = await runsJson(deps, [rerun]);
     return c.json({ run: json }, 201);
   })
-  .post("/:ns/:id/runs/:run/tasks/:task/approve", permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
+  .post("/:ns/:id/runs/:run/tasks/:task/approve", doc({ summary: "Approve a waiting approval gate (runs:approve; one of its approvers roles when it names some; never the run's starter unless it allows self-approval); 409 when it is not waiting or its deadline passed. Answers { run }, or { task } to a caller without runs:read", permission: "runs:approve", response: decisionAnswer }), permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
     decide(c, "approved"),
   )
-  .post("/:ns/:id/runs/:run/tasks/:task/reject", permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
+  .post("/:ns/:id/runs/:run/tasks/:task/reject", doc({ summary: "Reject a waiting approval gate: it ends failed with reason \"rejected by <who>: <comment>\" (same rules as approve)", permission: "runs:approve", response: decisionAnswer }), permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
     decide(c, "rejected"),
   )
   .get(
-    "/:ns/:id/runs/:run/tasks/:task/logs",
+    "/:ns/:id/runs/:run/tasks/:task/logs", doc({ summary: "A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends. Past the cap a log keeps its start and each attempt's last lines, a [gantry] line marking what was dropped", permission: "logs:read", response: { mediaType: "text/plain", description: "the log's lines (with follow=1: text/event-stream, each line an event, then an end event { state, exitCode })" } }),
     validate("param", taskParams),
     validate(
       "query",

@@ -11,6 +11,8 @@ import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { permit } from "../middleware/permit.ts";
 import { pipelineParams } from "../params.ts";
+import { deletedAnswer, rotatedKeyAnswer, secretAnswer, secretListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const nameSchema = v.pipe(v.string(), v.regex(SECRET_NAME_PATTERN, `must be ${SECRET_NAME_RULE}`));
 const putBody = v.strictObject({ value: v.string("must be a string") });
@@ -26,8 +28,10 @@ function secretJson(secret: SecretInfo) {
   };
 }
 
-/** The four secret routes for one scope, so global and pipeline secrets behave alike. */
-function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.ObjectSchema<v.ObjectEntries, undefined>) {
+/** The four secret routes for one scope, so global and pipeline secrets behave alike; `what` names the scope in their docs ("The global", "A pipeline's own"). */
+function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.ObjectSchema<v.ObjectEntries, undefined>, what: string) {
+  const their = what.toLowerCase();
+  const on = what === "The global" ? "global" : "the pipeline";
   const withName = v.object({ ...params.entries, key: nameSchema });
   // Permission first, on the scope as named in the path: a caller without it learns nothing
   // else, not even whether the pipeline exists.
@@ -41,17 +45,27 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
     return scope;
   };
   return new Hono<AppEnv>()
-    .get("/", read, validate("param", params), async (c) => {
+    .get(
+      "/",
+      doc({
+        summary: `${what} secrets (names and dates, never values; warning when masking may miss parts of a value: JSON, a PEM key, several lines, short)`,
+        permission: `secrets:read on ${on}`,
+        response: secretListAnswer,
+      }),
+      read,
+      validate("param", params),
+      async (c) => {
       const secrets = await c.get("deps").secrets.list(await existing(c));
       return c.json({ secrets: secrets.map(secretJson) });
-    })
-    .get("/:key", read, validate("param", withName), async (c) => {
+      },
+    )
+    .get("/:key", doc({ summary: `One of ${their} secrets: its metadata`, permission: `secrets:read on ${on}`, response: secretAnswer }), read, validate("param", withName), async (c) => {
       const name = c.req.param("key");
       const secret = await c.get("deps").secrets.get(await existing(c), name);
       if (!secret) throw new NotFoundError(`secret ${name} not found`);
       return c.json({ secret: secretJson(secret) });
     })
-    .put("/:key", write, validate("param", withName), validate("json", putBody), async (c) => {
+    .put("/:key", doc({ summary: `Set one of ${their} secrets (201 new, 200 replaced)`, permission: `secrets:write on ${on}`, success: [201, 200], response: secretAnswer }), write, validate("param", withName), validate("json", putBody), async (c) => {
       const deps = c.get("deps");
       const token = c.get("token");
       const { secret, created } = await deps.secrets.set(await existing(c), c.req.param("key"), c.req.valid("json").value, deps.now(), {
@@ -62,7 +76,7 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
       if (secret.warning) deps.bus.publish({ kind: "secret.flagged" });
       return c.json({ secret: secretJson(secret) }, created ? 201 : 200);
     })
-    .delete("/:key", write, validate("param", withName), async (c) => {
+    .delete("/:key", doc({ summary: `Delete one of ${their} secrets`, permission: `secrets:write on ${on}`, response: deletedAnswer }), write, validate("param", withName), async (c) => {
       const name = c.req.param("key");
       const token = c.get("token");
       const deleted = await c.get("deps").secrets.delete(await existing(c), name, { name: token.name, userId: token.userId, at: c.get("deps").now() });
@@ -72,7 +86,7 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
 }
 
 export const globalSecretsApi = new Hono<AppEnv>()
-  .post("/rotate-key", async (c) => {
+  .post("/rotate-key", doc({ summary: "Re-encrypt every secret under a new key", permission: "secrets:write on every scope (target *)", response: rotatedKeyAnswer }), async (c) => {
     // Rotation touches every secret: it needs write on all of them.
     requirePermission(c, "secrets", "write", "*");
     const deps = c.get("deps");
@@ -87,9 +101,10 @@ export const globalSecretsApi = new Hono<AppEnv>()
       }),
     });
   })
-  .route("/", secretRoutes(() => ({ kind: "global" }), v.object({})));
+  .route("/", secretRoutes(() => ({ kind: "global" }), v.object({}), "The global"));
 
 export const pipelineSecretsApi = secretRoutes(
   (c) => ({ kind: "pipeline", pipeline: { namespace: c.req.param("ns")!, id: c.req.param("id")! } }),
   pipelineParams,
+  "A pipeline's own",
 );

@@ -16,6 +16,8 @@ import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
 import { longRequest } from "../middleware/long-request.ts";
 import { validate } from "../validate.ts";
+import { sourceAnswer, sourceDetailAnswer, sourceListAnswer, sourceSyncAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const nameParams = v.object({ name: v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and -")) });
 const target = (c: Context<AppEnv>) => c.req.param("name") ?? "";
@@ -75,14 +77,14 @@ export function syncJson(outcome: SyncOutcome) {
 const putBody = v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), "must be an object like { repo, branch, path, namespace, auth, hookSecret, pollInterval }");
 
 export const sourcesApi = new Hono<AppEnv>()
-  .get("/", async (c) => {
+  .get("/", doc({ summary: "Git sources of pipelines (sources:read), the local folder first as \"local\": state (new|syncing|ok|error), head commit, lastSyncAt, error, pipelines", response: sourceListAnswer }), async (c) => {
     const deps = c.get("deps");
     // A list shows what the caller may read; nothing to deny.
     const rows = (await listSources(deps.db)).filter((row) => may(c, "sources", "read", row.name));
     const listed = await Promise.all(rows.map((row) => sourceJson(deps, row)));
     return c.json({ sources: [...(may(c, "sources", "read", LOCAL_SOURCE) ? [await localJson(deps)] : []), ...listed] });
   })
-  .get("/:name", permit("sources", "read", target), validate("param", nameParams), async (c) => {
+  .get("/:name", doc({ summary: "One source with its last 50 synced commits (sha, author, message, loaded: whether it changed the folder)", permission: "sources:read", response: sourceDetailAnswer }), permit("sources", "read", target), validate("param", nameParams), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     if (name === LOCAL_SOURCE) return c.json({ source: await localJson(deps), commits: [] });
@@ -104,7 +106,7 @@ export const sourcesApi = new Hono<AppEnv>()
       }),
     });
   })
-  .put("/:name", permit("sources", "write", target), validate("param", nameParams), validate("json", putBody), async (c) => {
+  .put("/:name", doc({ summary: "Create (201) or change (200) a source (sources:write); it syncs in the background. Sources in gantry.toml answer 409", permission: "sources:write", success: [201, 200], response: sourceAnswer }), permit("sources", "write", target), validate("param", nameParams), validate("json", putBody), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     const named = v.safeParse(sourceNameSchema, name);
@@ -115,13 +117,13 @@ export const sourcesApi = new Hono<AppEnv>()
     const { source, created } = await deps.sources.save(name, parsed.settings, c.get("token").name);
     return c.json({ source: await sourceJson(deps, source) }, created ? 201 : 200);
   })
-  .delete("/:name", permit("sources", "write", target), validate("param", nameParams), async (c) => {
+  .delete("/:name", doc({ summary: "Delete a source: its pipelines are retired (runs and versions stay readable)", permission: "sources:write", success: 204 }), permit("sources", "write", target), validate("param", nameParams), async (c) => {
     const { name } = c.req.valid("param");
     if (name === LOCAL_SOURCE) throw new ValidationError(`"${LOCAL_SOURCE}" is the local pipelines folder; it cannot be removed`);
     await c.get("deps").sources.remove(name, c.get("token").name);
     return c.body(null, 204);
   })
-  .post("/:name/sync", permit("sources", "write", target), longRequest, validate("param", nameParams), async (c) => {
+  .post("/:name/sync", doc({ summary: "Sync now and answer when done: { source, sync: { unchanged, head, commits, loaded, versions, failures, warnings } }; 502 upstream_failed when the repository cannot be reached (its last good versions stay)", permission: "sources:write", response: sourceSyncAnswer }), permit("sources", "write", target), longRequest, validate("param", nameParams), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     if (name === LOCAL_SOURCE) {

@@ -12,6 +12,8 @@ import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
 import { validate } from "../validate.ts";
 import { pipelineParams } from "../params.ts";
+import { subscriptionAnswer, subscriptionListAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 const subscriptionParams = v.object({
   ...pipelineParams.entries,
@@ -41,7 +43,7 @@ export function subscriptionJson(row: SubscriptionRow, error?: string) {
 }
 
 export const subscriptionsApi = new Hono<AppEnv>()
-  .get("/", permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
+  .get("/", doc({ summary: "A pipeline's subscriptions to extensions, with their errors", permission: "pipelines:read", response: subscriptionListAnswer }), permit("pipelines", "read", pipelineTarget), validate("param", pipelineParams), async (c) => {
     const deps = c.get("deps");
     const { ns, id } = c.req.valid("param");
     await requirePipeline(deps.db, { namespace: ns, id });
@@ -49,7 +51,7 @@ export const subscriptionsApi = new Hono<AppEnv>()
     const errorOf = await subscriptionErrors(deps, rows);
     return c.json({ subscriptions: rows.map((row) => subscriptionJson(row, errorOf(row))) });
   })
-  .post("/", permit("pipelines", "write", pipelineTarget), validate("param", pipelineParams), validate("json", postBody), async (c) => {
+  .post("/", doc({ summary: "Subscribe a pipeline to an extension", permission: "pipelines:write", success: 201, response: subscriptionAnswer }), permit("pipelines", "write", pipelineTarget), validate("param", pipelineParams), validate("json", postBody), async (c) => {
     const deps = c.get("deps");
     const { ns, id } = c.req.valid("param");
     const body = c.req.valid("json");
@@ -77,7 +79,7 @@ export const subscriptionsApi = new Hono<AppEnv>()
     deps.bus.publish({ kind: "subscriptions.changed", namespace: ns, pipeline: id });
     return c.json({ subscription: subscriptionJson(row) }, 201);
   })
-  .delete("/:sub", permit("pipelines", "write", pipelineTarget), validate("param", subscriptionParams), async (c) => {
+  .delete("/:sub", doc({ summary: "Remove a subscription made through the API (409 for one from the pipeline file)", permission: "pipelines:write", response: subscriptionAnswer }), permit("pipelines", "write", pipelineTarget), validate("param", subscriptionParams), async (c) => {
     const deps = c.get("deps");
     const { ns, id, sub } = c.req.valid("param");
     const pipeline = await requirePipeline(deps.db, { namespace: ns, id });

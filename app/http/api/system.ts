@@ -7,6 +7,8 @@ import { createBackup } from "../../stores/backup.ts";
 import { ConflictError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
+import { systemAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 
 export function systemJson(status: SystemStatus) {
@@ -87,8 +89,8 @@ export async function backupResponse(c: Context<AppEnv>): Promise<Response> {
 }
 
 export const systemApi = new Hono<AppEnv>()
-  .get("/", permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus())))
-  .post("/pause", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name))))
-  .post("/resume", permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))))
+  .get("/", doc({ summary: "Whether runs are paused, and the nodes working on this database with their heartbeats", permission: "system:read", response: systemAnswer }), permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus())))
+  .post("/pause", doc({ summary: "Pause: new runs are accepted and wait queued; running ones finish", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name))))
+  .post("/resume", doc({ summary: "Resume: queued runs start, in order", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))))
   // Its own grant (backups:write, admins have it): a backup holds every log and object and the encrypted secrets.
-  .get("/backup", permit("backups", "write"), backupResponse);
+  .get("/backup", doc({ summary: "A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (system:write)", permission: "backups:write", response: { mediaType: "application/gzip", description: "a tar.gz: the database snapshot, logs, objects and bundles, a manifest and sha256 list" } }), permit("backups", "write"), backupResponse);

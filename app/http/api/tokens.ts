@@ -9,6 +9,8 @@ import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../validate.ts";
 import { tokenJson } from "./json.ts";
+import { createdTokenAnswer, tokenAnswer, tokenListAnswer, whoamiAnswer } from "../../api-contract/answers.ts";
+import { doc } from "./route-doc.ts";
 
 /** A token as the API shows it: run tokens name their run, task and scope. */
 const tokenView = (token: TokenRow) => ({
@@ -32,12 +34,12 @@ const mayCreateTokens: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 export const tokensApi = new Hono<AppEnv>()
-  .get("/", async (c) => {
+  .get("/", doc({ summary: "List tokens; those the engine issued to a task carry issuedTo: { run, task, scope }, a person's own (personal) ones their userId. Tokens a sign-in made to carry a web session are left out", permission: "tokens:read", response: tokenListAnswer }), async (c) => {
     requirePermission(c, "tokens", "read");
     return c.json({ tokens: (await listTokens(c.get("deps").db)).map(tokenView) });
   })
-  .get("/whoami", (c) => c.json({ token: tokenView(c.get("token")), permissions: c.get("permissions") }))
-  .post("/", mayCreateTokens, validate("json", createBody), async (c) => {
+  .get("/whoami", doc({ summary: "The calling token and what it may do", response: whoamiAnswer }), (c) => c.json({ token: tokenView(c.get("token")), permissions: c.get("permissions") }))
+  .post("/", doc({ summary: "Create a token; its secret is returned once (tokens:write, or a signed-in person's own personal token, which must expire)", success: 201, response: createdTokenAnswer }), mayCreateTokens, validate("json", createBody), async (c) => {
     const deps = c.get("deps");
     const body = c.req.valid("json");
     if (c.get("token").userId && !body.expiresAt) throw new ValidationError("expiresAt: a personal token needs an expiry");
@@ -49,7 +51,7 @@ export const tokensApi = new Hono<AppEnv>()
     );
     return c.json({ token: tokenJson(token), secret }, 201);
   })
-  .delete("/:id", async (c) => {
+  .delete("/:id", doc({ summary: "Revoke a token (tokens:write, or a person's own personal token)", permission: "tokens:write", response: tokenAnswer }), async (c) => {
     const deps = c.get("deps");
     const id = c.req.param("id");
     // A person may revoke their own personal tokens; anything else needs tokens:write.

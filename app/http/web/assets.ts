@@ -13,6 +13,9 @@ import gantryJs from "../../../public/gantry.js" with { type: "text" };
 import logViewJs from "../../../public/log-view.js" with { type: "text" };
 import htmxJs from "../../../node_modules/htmx.org/dist/htmx.min.js" with { type: "text" };
 import htmxSseJs from "../../../node_modules/htmx.org/dist/ext/hx-sse.min.js" with { type: "text" };
+import apiDocsJs from "../../../public/api-docs.js" with { type: "text" };
+import swaggerUiJs from "../../../node_modules/swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
+import swaggerUiCss from "../../../node_modules/swagger-ui-dist/swagger-ui.css" with { type: "text" };
 import type { AppEnv } from "../env.ts";
 
 const CSS = "text/css; charset=utf-8";
@@ -26,6 +29,10 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   "gantry.js": { body: gantryJs, type: JS },
   "favicon.svg": { body: faviconSvg, type: "image/svg+xml" },
   "log-view.js": { body: logViewJs, type: JS },
+  // The API reference at /api/docs (swagger-ui-dist).
+  "api-docs.js": { body: apiDocsJs, type: JS },
+  "swagger-ui.js": { body: swaggerUiJs, type: JS },
+  "swagger-ui.css": { body: swaggerUiCss, type: CSS },
 };
 
 /** A short content hash per asset, so pages can link `?v=` and browsers cache safely. */

@@ -8,7 +8,7 @@ import { PausedBanner } from "../components/paused-banner.tsx";
 import { SandboxBanner } from "../components/sandbox-banner.tsx";
 import type { SandboxStatus } from "../../../engine/executors/run-sandbox.ts";
 
-export type NavSection = "dashboard" | "pipelines" | "sources" | "environments" | "events" | "extensions" | "secrets" | "tokens" | "users";
+export type NavSection = "dashboard" | "pipelines" | "sources" | "environments" | "events" | "extensions" | "secrets" | "tokens" | "users" | "api";
 
 /** `when`: an entry shown only to sessions that may read what it lists. */
 const NAV: { section: NavSection; href: string; label: string; when?: (session: PageSession) => boolean }[] = [
@@ -21,6 +21,7 @@ const NAV: { section: NavSection; href: string; label: string; when?: (session: 
   { section: "secrets", href: "/secrets", label: "Secrets" },
   { section: "tokens", href: "/tokens", label: "Tokens" },
   { section: "users", href: "/users", label: "Users", when: (session) => session.canReadUsers === true },
+  { section: "api", href: "/api/docs", label: "API" },
 ];
 
 export interface PageSession {
