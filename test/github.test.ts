@@ -76,7 +76,8 @@ beforeAll(async () => {
       if (request.method === "POST" && /^\/app\/installations\/\d+\/access_tokens$/.test(url.pathname)) {
         return Response.json({ token: "ghs_installation_token", expires_at: new Date(Date.now() + 3_600_000).toISOString() }, { status: 201 });
       }
-      if (request.method === "POST" && /^\/repos\/[^/]+\/[^/]+\/check-runs$/.test(url.pathname)) return Response.json({ id: requests.length }, { status: 201 });
+      if (request.method === "POST" && /^\/repos\/[^/]+\/[^/]+\/check-runs$/.test(url.pathname)) return Response.json({ id: 1000 + requests.length }, { status: 201 });
+      if (request.method === "PATCH" && /^\/repos\/[^/]+\/[^/]+\/check-runs\/\d+$/.test(url.pathname)) return Response.json({ id: Number(url.pathname.split("/").pop()) });
       return Response.json({ message: "Not Found" }, { status: 404 });
     },
   });
@@ -143,8 +144,13 @@ async function shown(run: number): Promise<Record<string, string>> {
   return JSON.parse(/github (\{.*\})/.exec(log)![1]!);
 }
 
-const checkRunFor = (sha: string) =>
-  waitFor(() => requests.find((request) => request.path === "/repos/acme/api/check-runs" && request.body?.head_sha === sha), 15_000, `a check run for ${sha}`);
+/** The check run made in progress for a commit, and the PATCH that completed it. */
+async function checkRunFor(sha: string): Promise<{ started: Recorded; completed: Recorded }> {
+  const started = await waitFor(() => requests.find((request) => request.method === "POST" && request.path === "/repos/acme/api/check-runs" && request.body?.head_sha === sha), 15_000, `a check run for ${sha}`);
+  const id = 1000 + requests.indexOf(started) + 1;
+  const completed = await waitFor(() => requests.find((request) => request.method === "PATCH" && request.path === `/repos/acme/api/check-runs/${id}`), 15_000, `check run ${id} completed`);
+  return { started, completed };
+}
 
 async function verifyJwt(jwt: string): Promise<Record<string, unknown>> {
   const [header, claims, signature] = jwt.split(".");
@@ -190,8 +196,13 @@ describe("github extension", () => {
     expect(await readLog(gantry.api, "default/gh", run.id, "deploy")).toContain(`token length ${DEPLOY_TOKEN.length}`);
 
     const check = await checkRunFor(payload.after);
-    expect(check.authorization).toBe("Bearer ghs_installation_token");
-    expect(check.body).toMatchObject({ name: "gantry/default/gh", head_sha: payload.after, status: "completed", conclusion: "success" });
+    const runPage = `${gantry.url}/pipelines/default/gh/runs/${run.id}`;
+    // In progress as the run starts, linking to its page; completed with its conclusion at its end.
+    expect(check.started.authorization).toBe("Bearer ghs_installation_token");
+    expect(check.started.body).toMatchObject({ name: "gantry/default/gh", head_sha: payload.after, status: "in_progress", details_url: runPage, external_id: `default/gh#${run.id}` });
+    expect(check.completed.authorization).toBe("Bearer ghs_installation_token");
+    expect(check.completed.body).toMatchObject({ status: "completed", conclusion: "success", details_url: runPage, output: { title: `Run ${run.id}: successful` } });
+    expect((check.completed.body!.output as { summary: string }).summary).toBe(`Gantry run default/gh#${run.id} ended **successful**.\n\n[The run in Gantry](${runPage})`);
     const tokenRequest = requests.find((request) => request.path === `/app/installations/${payload.installation.id}/access_tokens`);
     expect(tokenRequest?.method).toBe("POST");
     const claims = await verifyJwt(tokenRequest!.authorization!.replace(/^Bearer /, ""));
@@ -235,7 +246,7 @@ describe("github extension", () => {
       GANTRY_GITHUB_REPO: "acme/api",
       GANTRY_GITHUB_SHA: payload.pull_request.head.sha,
     });
-    expect(await checkRunFor(payload.pull_request.head.sha)).toMatchObject({ body: { conclusion: "success" } });
+    expect((await checkRunFor(payload.pull_request.head.sha)).completed).toMatchObject({ body: { conclusion: "success" } });
 
     // An action filter matches its action, and repository names match whatever their case.
     const closed = await deliver("pull_request", { ...payload, action: "closed" });
@@ -254,7 +265,11 @@ describe("github extension", () => {
     expect(tasks.deploy).toMatchObject({ state: "failed", reason: "secrets are withheld from runs triggered by pull requests from forks" });
     expect(await readLog(gantry.api, "default/gh", run.id, "deploy")).not.toContain("token length");
     expect((await shown(run.id)).GANTRY_GITHUB_ACTOR).toBe("mallory");
-    expect(await checkRunFor(payload.pull_request.head.sha)).toMatchObject({ body: { name: "gantry/default/gh", conclusion: "failure" } });
+    const check = await checkRunFor(payload.pull_request.head.sha);
+    expect(check.started.body).toMatchObject({ name: "gantry/default/gh", status: "in_progress" });
+    expect(check.completed.body).toMatchObject({ conclusion: "failure", output: { title: `Run ${run.id}: failed (1 of ${run.tasks.length} tasks failed)` } });
+    // The summary says which task failed and why.
+    expect((check.completed.body!.output as { summary: string }).summary).toContain("Failed tasks:\n- `deploy`: secrets are withheld from runs triggered by pull requests from forks");
   });
 
   it("starts a run from a release whatever its branch, with the tag", async () => {

@@ -18,7 +18,7 @@ function fakeServer(state: Record<string, string>) {
     config: { minimum: 1_000 },
     log: () => {},
     subscriptions: () => [subscription],
-    startRun: async (_id, options = {}) => (starts.push(options), { namespace: "default", pipeline: "nightly", run: starts.length, duplicate: false }),
+    startRun: async (_id, options = {}) => (starts.push(options), { namespace: "default", pipeline: "nightly", run: starts.length, duplicate: false, url: `http://127.0.0.1:8080/pipelines/default/nightly/runs/${starts.length}` }),
     secret: async () => undefined,
     event: async () => {},
     getState: async (key) => state[key],

@@ -16,12 +16,13 @@ import type { EventKind } from "../domain/event-kinds.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import type { EventBus } from "../engine/event-bus.ts";
 import type { Orchestrator } from "../engine/runs/orchestrator.ts";
-import type { FinishedRun, HookRequest, HookResponse, TokenRequest } from "../sdk/extension.ts";
+import type { FinishedRun, HookRequest, HookResponse, StartedRun, TokenRequest } from "../sdk/extension.ts";
+import { readRunFindings } from "../db/repos/findings.ts";
 import type { SecretStore } from "../stores/secrets.ts";
 import type { DockerConnection } from "../engine/executors/docker-client.ts";
 import { createContainerExtension } from "./container-extension.ts";
 import { API_METHODS, parseApiCall, type ApiCall } from "./api-calls.ts";
-import { EVENT_BUS_KINDS, pipelineEventsFor } from "./pipeline-events.ts";
+import { EVENT_BUS_KINDS, pipelineEventsFor, runLinks } from "./pipeline-events.ts";
 import { cutMessage, MAX_MESSAGE_LENGTH, workerMessageSchema, type HostMessage, type WireSubscription, type WorkerMessage } from "./protocol.ts";
 
 // In the binary every module has the binary's URL; the worker is an extra entrypoint
@@ -171,6 +172,8 @@ export function discoverExtensions(dir: string): { id: string; file: string }[] 
 
 export function createExtensionHost(options: ExtensionHostOptions): ExtensionHost {
   const { db, bus, now } = options;
+  /** The server's public URL, for the links extensions are given (known once the server listens). */
+  const baseUrl = () => options.publicUrl?.() ?? options.containers?.apiUrl() ?? "";
   const extensions = new Map<string, Running>();
   let stopped = false;
   let nextHook = 1;
@@ -224,14 +227,14 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
             ...(opts.noSecrets === true && { noSecrets: true }),
             ...(opts.deliveryId && { delivery: { extension: ext.id, deliveryId: opts.deliveryId } }),
           });
-          return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false };
+          return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false, url: runLinks(baseUrl(), { ...key, pipelineId: key.id, id: run.id }).page } satisfies StartedRun;
         } catch (error) {
           if (!(error instanceof DuplicateDeliveryError)) throw error;
           // A schedule's tick fired by every server meets here as a matter of course: not news for the event log.
           if (!opts.deliveryId?.startsWith("schedule:")) {
             await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: error.runId });
           }
-          return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true };
+          return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true, url: runLinks(baseUrl(), { ...key, pipelineId: key.id, id: error.runId }).page } satisfies StartedRun;
         }
       }
       case "secret": {
@@ -451,7 +454,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     const ext = run ? extensions.get(run.trigger.kind) : undefined;
     if (!run || !ext || ext.state !== "running") return;
     if (run.state !== "successful" && run.state !== "failed" && run.state !== "cancelled") return;
-    const finished: FinishedRun = { namespace: key.namespace, pipeline: key.id, run: key.run, state: run.state };
+    const { counts, findings } = await readRunFindings(db, key);
+    const finished: FinishedRun = {
+      namespace: key.namespace,
+      pipeline: key.id,
+      run: key.run,
+      state: run.state,
+      url: runLinks(baseUrl(), run).page,
+      ...(run.reason && { reason: run.reason }),
+      tasks: run.tasks.map((task) => ({ id: task.taskId, state: task.state, ...(task.reason && { reason: task.reason }) })),
+      findings: { ...counts, new: findings.filter((finding) => finding.isNew).length },
+    };
     post(ext, { type: "run-finished", run: finished });
   };
 
@@ -466,8 +479,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (listening.length === 0) return;
     const run = await getRun(db, key);
     if (!run) return;
-    const baseUrl = options.publicUrl?.() ?? options.containers?.apiUrl() ?? "";
-    for (const event of pipelineEventsFor(busKind, task, run, baseUrl, now())) {
+    for (const event of pipelineEventsFor(busKind, task, run, baseUrl(), now())) {
       // The engine may publish an end twice (a cancel racing the run's own end): tell it once.
       const id = `${event.namespace}/${event.pipeline}#${event.run} ${event.kind} ${event.task ?? ""}`;
       if (toldEvents.has(id)) continue;

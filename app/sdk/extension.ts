@@ -68,6 +68,24 @@ export interface FinishedRun {
   pipeline: string;
   run: number;
   state: "successful" | "failed" | "cancelled";
+  /** The run's web page, under the server's public URL (GANTRY_PUBLIC_URL). */
+  url: string;
+  /** Why it ended as it did, when it says. */
+  reason?: string;
+  /** Each task's final state, and why when it says (a failed task's error, a skip's cause). */
+  tasks: { id: string; state: string; reason?: string }[];
+  /** What its scans found (SARIF), by level; `new`: not found by the last successful run before it. */
+  findings: { error: number; warning: number; note: number; new: number };
+}
+
+/** A run an extension started (or, for a repeated delivery id, the one it started before). */
+export interface StartedRun {
+  namespace: string;
+  pipeline: string;
+  run: number;
+  duplicate: boolean;
+  /** The run's web page, under the server's public URL (GANTRY_PUBLIC_URL). */
+  url: string;
 }
 
 /**
@@ -144,7 +162,7 @@ export interface ExtensionApi<Config = unknown, Params = unknown> {
    * Starts a run of a subscribed pipeline. With `deliveryId`, a second call with the same id
    * starts nothing and answers the first run (`duplicate: true`), also across restarts.
    */
-  startRun(subscriptionId: number, options?: ExtensionStartRunOptions): Promise<{ namespace: string; pipeline: string; run: number; duplicate: boolean }>;
+  startRun(subscriptionId: number, options?: ExtensionStartRunOptions): Promise<StartedRun>;
   /** A secret of the subscribed pipeline (pipeline scope first, then global). */
   secret(subscriptionId: number, name: string): Promise<string | undefined>;
   /**

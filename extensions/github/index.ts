@@ -4,7 +4,7 @@
 // GANTRY_GITHUB_* variables, reports each run's result back as a check run, and gives its
 // runs' tasks a fresh installation token for the delivery's repository (secret("github-app-token")).
 import * as v from "valibot";
-import { defineExtension, GITHUB_TOKEN_SECRET, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type Subscription, type TokenRequest } from "gantry";
+import { defineExtension, GITHUB_TOKEN_SECRET, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type Subscription, type TokenRequest } from "gantry";
 
 const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
@@ -46,11 +46,13 @@ type Config = v.InferOutput<typeof configSchema>;
 type Params = v.InferOutput<typeof paramsSchema>;
 type Api = ExtensionApi<Config, Params>;
 
-/** Where a check run goes once the run ends; kept in extension state under the run's key. */
+/** Where a run's check run is; kept in extension state under the run's key. */
 interface CheckTarget {
   repo: string;
   sha: string;
   installation: number;
+  /** The check run made (in progress) when the run started; absent when making it failed. */
+  checkRun?: number;
 }
 
 /** What of a delivery decides which pipelines run, and what their tasks are told. */
@@ -176,6 +178,8 @@ const tokens = new Map<string, { token: string; expiresAt: number }>();
 const minting = new Map<string, Promise<string>>();
 /** Runs started here with where their check run goes (also in state, for a restarted worker). */
 const checks = new Map<string, CheckTarget>();
+/** Check runs being made for runs that just started: the end's report waits for its start's. */
+const checkStarts = new Map<string, Promise<void>>();
 const runKey = (run: { namespace: string; pipeline: string; run: number }) => `check:${run.namespace}/${run.pipeline}#${run.run}`;
 
 /** A ten-minute App JWT (RS256, iss = App id), back-dated a minute for clock drift. */
@@ -265,8 +269,71 @@ async function syncSources(api: Api, payload: unknown, branch: string): Promise<
   }
 }
 
+/** GitHub shows a check run's details link only for an absolute http(s) URL (without GANTRY_PUBLIC_URL a run's link may be a path). */
+const detailsUrl = (url: string) => (/^https?:\/\//.test(url) ? { details_url: url } : {});
+const checkName = (run: { namespace: string; pipeline: string }) => `gantry/${run.namespace}/${run.pipeline}`;
+
+/** Makes the run's check run, in progress, linking to the run; the end's report completes it. */
+async function startCheck(api: Api, started: StartedRun, target: CheckTarget): Promise<void> {
+  const key = runKey(started);
+  checks.set(key, target);
+  // Kept before GitHub is asked: a worker restarted meanwhile still reports the run's end.
+  const keep = () => api.setState(key, JSON.stringify(target)).catch((error: Error) => api.log(`could not keep the check run target: ${error.message}`));
+  await keep();
+  try {
+    const token = await installationToken(api.config, target.installation);
+    const body = (await github(api.config, `/repos/${target.repo}/check-runs`, {
+      method: "POST",
+      token,
+      body: {
+        name: checkName(started),
+        head_sha: target.sha,
+        status: "in_progress",
+        started_at: new Date().toISOString(),
+        external_id: `${started.namespace}/${started.pipeline}#${started.run}`,
+        ...detailsUrl(started.url),
+        output: { title: `Run ${started.run}: running`, summary: `Gantry run ${started.namespace}/${started.pipeline}#${started.run} is running.` },
+      },
+    })) as { id?: unknown };
+    if (typeof body.id === "number") target.checkRun = body.id;
+  } catch (error) {
+    // The end's report makes a completed one instead.
+    api.log(`${started.namespace}/${started.pipeline}#${started.run}: could not start the check run: ${(error as Error).message}`);
+    return;
+  }
+  if (target.checkRun !== undefined) await keep();
+}
+
+/** At most this many tasks are listed in a check run's summary (GitHub caps it at 65,535 characters). */
+const SUMMARY_TASKS = 20;
+const SUMMARY_REASON = 300;
+
+/** A run's end as a check run's title and Markdown summary: failed tasks with why, findings, the link. */
+export function checkOutput(run: FinishedRun): { title: string; summary: string } {
+  const failed = run.tasks.filter((task) => task.state === "failed");
+  const title = `Run ${run.run}: ${run.state}${failed.length > 0 ? ` (${failed.length} of ${run.tasks.length} tasks failed)` : ""}`;
+  const lines = [`Gantry run ${run.namespace}/${run.pipeline}#${run.run} ended **${run.state}**${run.reason ? `: ${run.reason}` : ""}.`];
+  if (failed.length > 0) {
+    lines.push("", "Failed tasks:");
+    for (const task of failed.slice(0, SUMMARY_TASKS)) {
+      const reason = task.reason ? `: ${task.reason.length > SUMMARY_REASON ? `${task.reason.slice(0, SUMMARY_REASON)}…` : task.reason}` : "";
+      lines.push(`- \`${task.id}\`${reason.replaceAll("\n", " ")}`);
+    }
+    if (failed.length > SUMMARY_TASKS) lines.push(`- … and ${failed.length - SUMMARY_TASKS} more`);
+  }
+  const { error, warning, note } = run.findings;
+  if (error + warning + note > 0) {
+    const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    lines.push("", `Findings: ${plural(error, "error")}, ${plural(warning, "warning")}, ${plural(note, "note")}${run.findings.new > 0 ? ` (${run.findings.new} new)` : ""}.`);
+  }
+  if (/^https?:\/\//.test(run.url)) lines.push("", `[The run in Gantry](${run.url})`);
+  return { title, summary: lines.join("\n") };
+}
+
+/** Completes the run's check run with its conclusion (or makes a completed one when starting it failed). */
 async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
   const key = runKey(run);
+  await checkStarts.get(key);
   let target = checks.get(key);
   if (!target) {
     const stored = await api.getState(key);
@@ -274,20 +341,24 @@ async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
   }
   if (!target) return;
   const token = await installationToken(api.config, target.installation);
-  await github(api.config, `/repos/${target.repo}/check-runs`, {
-    method: "POST",
-    token,
-    body: {
-      name: `gantry/${run.namespace}/${run.pipeline}`,
-      head_sha: target.sha,
-      status: "completed",
-      conclusion: CONCLUSIONS[run.state],
-      completed_at: new Date().toISOString(),
-      external_id: `${run.namespace}/${run.pipeline}#${run.run}`,
-      output: { title: `Run ${run.run}: ${run.state}`, summary: `Gantry run ${run.namespace}/${run.pipeline}#${run.run} ended ${run.state}.` },
-    },
-  });
+  const completed = {
+    status: "completed",
+    conclusion: CONCLUSIONS[run.state],
+    completed_at: new Date().toISOString(),
+    ...detailsUrl(run.url),
+    output: checkOutput(run),
+  };
+  if (target.checkRun !== undefined) {
+    await github(api.config, `/repos/${target.repo}/check-runs/${target.checkRun}`, { method: "PATCH", token, body: completed });
+  } else {
+    await github(api.config, `/repos/${target.repo}/check-runs`, {
+      method: "POST",
+      token,
+      body: { name: checkName(run), head_sha: target.sha, external_id: `${run.namespace}/${run.pipeline}#${run.run}`, ...completed },
+    });
+  }
   checks.delete(key);
+  checkStarts.delete(key);
   await api.setState(key, "");
 }
 
@@ -336,9 +407,9 @@ export default defineExtension<Config, Params>({
         });
         runs.push({ namespace: started.namespace, pipeline: started.pipeline, id: started.run, duplicate: started.duplicate });
         if (!started.duplicate && found.sha && found.installation !== undefined) {
+          // Not awaited: the delivery is answered without waiting for GitHub; the end's report waits for it.
           const target: CheckTarget = { repo: found.repo, sha: found.sha, installation: found.installation };
-          checks.set(runKey(started), target);
-          await api.setState(runKey(started), JSON.stringify(target)).catch((error: Error) => api.log(`could not keep the check run target: ${error.message}`));
+          checkStarts.set(runKey(started), startCheck(api, started, target));
         }
       } catch (error) {
         api.log(`${subscription.namespace}/${subscription.pipeline}: could not start a run: ${(error as Error).message}`);
