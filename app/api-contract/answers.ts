@@ -49,24 +49,27 @@ const inputsSchema = v.object({
 });
 export type InputsJson = v.InferOutput<typeof inputsSchema>;
 
-const pipelineSchema = v.object({
-  namespace: v.string(),
-  id: v.string(),
-  name: v.string(),
-  description: v.string(),
-  version: v.nullable(v.number()),
-  parallelism: v.optional(v.nullable(v.number())),
-  variables: v.optional(v.record(v.string(), v.string()), {}),
-  tasks: v.array(pipelineTaskSchema),
-  triggers: v.array(triggerSchema),
-  /** Absent from servers before typed inputs. */
-  inputs: v.optional(inputsSchema),
-  file: v.optional(v.string()),
-  /** The git source it comes from; absent for the local pipelines folder (and from older servers). */
-  source: v.optional(v.string()),
-  updatedAt: v.optional(timestamp),
-  error: v.optional(loadErrorSchema),
-});
+const pipelineSchema = v.pipe(
+  v.object({
+    namespace: v.string(),
+    id: v.string(),
+    name: v.string(),
+    description: v.string(),
+    version: v.nullable(v.number()),
+    parallelism: v.optional(v.nullable(v.number())),
+    variables: v.optional(v.record(v.string(), v.string()), {}),
+    tasks: v.array(pipelineTaskSchema),
+    triggers: v.array(triggerSchema),
+    /** Absent from servers before typed inputs. */
+    inputs: v.optional(inputsSchema),
+    file: v.optional(v.string()),
+    /** The git source it comes from; absent for the local pipelines folder (and from older servers). */
+    source: v.optional(v.string()),
+    updatedAt: v.optional(timestamp),
+    error: v.optional(loadErrorSchema),
+  }),
+  v.metadata({ ref: "Pipeline" }),
+);
 export type PipelineJson = v.InferOutput<typeof pipelineSchema>;
 export type TriggerJson = v.InferOutput<typeof triggerSchema>;
 
@@ -74,17 +77,20 @@ export type TriggerJson = v.InferOutput<typeof triggerSchema>;
 const logTruncationSchema = v.object({ truncated: v.boolean(), droppedLines: v.number(), droppedBytes: v.number(), maxBytes: v.number() });
 
 /** One attempt of a task (a retry keeps the earlier ones). */
-const attemptSchema = v.object({
-  attempt: v.number(),
-  state: v.string(),
-  exitCode: v.nullable(v.number()),
-  reason: v.optional(v.string()),
-  startedAt: timestamp,
-  endedAt: timestamp,
-  node: v.optional(v.string()),
-  /** Only when this attempt's part of the log lost lines to the cap. */
-  log: v.optional(logTruncationSchema),
-});
+const attemptSchema = v.pipe(
+  v.object({
+    attempt: v.number(),
+    state: v.string(),
+    exitCode: v.nullable(v.number()),
+    reason: v.optional(v.string()),
+    startedAt: timestamp,
+    endedAt: timestamp,
+    node: v.optional(v.string()),
+    /** Only when this attempt's part of the log lost lines to the cap. */
+    log: v.optional(logTruncationSchema),
+  }),
+  v.metadata({ ref: "Attempt" }),
+);
 export type AttemptJson = v.InferOutput<typeof attemptSchema>;
 
 /** Who decided a gate, when, and how (a person, or autoApprove / the timeout). */
@@ -97,114 +103,135 @@ const decisionSchema = v.object({
 });
 
 /** An approval gate on its execution: what it waits for, and its decision once made. */
-const approvalSchema = v.object({
-  message: v.optional(v.string()),
-  approvers: v.optional(v.array(v.string()), []),
-  allowSelfApproval: v.optional(v.boolean(), false),
-  onTimeout: v.optional(v.string()),
-  waitingSince: v.optional(timestamp),
-  decideBy: v.optional(timestamp),
-  autoApproveNote: v.optional(v.string()),
-  decision: v.nullish(decisionSchema),
-});
+const approvalSchema = v.pipe(
+  v.object({
+    message: v.optional(v.string()),
+    approvers: v.optional(v.array(v.string()), []),
+    allowSelfApproval: v.optional(v.boolean(), false),
+    onTimeout: v.optional(v.string()),
+    waitingSince: v.optional(timestamp),
+    decideBy: v.optional(timestamp),
+    autoApproveNote: v.optional(v.string()),
+    decision: v.nullish(decisionSchema),
+  }),
+  v.metadata({ ref: "Approval" }),
+);
 export type ApprovalJson = v.InferOutput<typeof approvalSchema>;
 
-const executionSchema = v.object({
-  id: v.string(),
-  kind: v.string(),
-  state: v.string(),
-  exitCode: v.nullable(v.number()),
-  attempt: v.number(),
-  reason: v.optional(v.string()),
-  /** While a failed attempt waits out its retry delay: when the next one starts (absent from older servers). */
-  retryAt: v.optional(timestamp, null),
-  /** A `reused` task: the run whose successful execution a re-run kept. */
-  reusedFrom: v.optional(v.number()),
-  startedAt: timestamp,
-  endedAt: timestamp,
-  // Optional with a default, so a server from before attempts were kept still answers.
-  attempts: v.optional(v.array(attemptSchema), []),
-  /** Only when the log lost lines to its cap (GANTRY_LOG_MAX_BYTES). */
-  log: v.optional(logTruncationSchema),
-  /** An approval gate's (kind "approval") wait and decision; null or absent for other tasks. */
-  approval: v.nullish(approvalSchema),
-});
+const executionSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    kind: v.string(),
+    state: v.string(),
+    exitCode: v.nullable(v.number()),
+    attempt: v.number(),
+    reason: v.optional(v.string()),
+    /** While a failed attempt waits out its retry delay: when the next one starts (absent from older servers). */
+    retryAt: v.optional(timestamp, null),
+    /** A `reused` task: the run whose successful execution a re-run kept. */
+    reusedFrom: v.optional(v.number()),
+    startedAt: timestamp,
+    endedAt: timestamp,
+    // Optional with a default, so a server from before attempts were kept still answers.
+    attempts: v.optional(v.array(attemptSchema), []),
+    /** Only when the log lost lines to its cap (GANTRY_LOG_MAX_BYTES). */
+    log: v.optional(logTruncationSchema),
+    /** An approval gate's (kind "approval") wait and decision; null or absent for other tasks. */
+    approval: v.nullish(approvalSchema),
+  }),
+  v.metadata({ ref: "Execution" }),
+);
 export type ExecutionJson = v.InferOutput<typeof executionSchema>;
 
-const runSchema = v.object({
-  namespace: v.string(),
-  pipeline: v.string(),
-  id: v.number(),
-  state: v.string(),
-  reason: v.optional(v.string()),
-  /** While queued: 1 = next to start, and why it has not started yet. */
-  position: v.optional(v.number()),
-  waitingFor: v.optional(v.string()),
-  trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
-  version: v.number(),
-  /** The commit of a git source it runs as of (asked for with --commit, or its version's). */
-  commit: v.optional(v.string()),
-  variables: v.record(v.string(), v.string()),
-  /** Its typed inputs, checked and with defaults applied (absent from older servers). */
-  inputs: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()])), {}),
-  /** The concurrency group the run counts against, when its pipeline declares one. */
-  group: v.optional(v.string()),
-  rerunOf: v.optional(v.number()),
-  /** "all" or "failed" (a newer server may know more scopes). */
-  rerunOnly: v.optional(v.string()),
-  cancelRequestedAt: v.optional(timestamp),
-  /** The node (server process) driving it. */
-  node: v.optional(v.string()),
-  createdAt: v.optional(timestamp),
-  queuedAt: v.optional(timestamp),
-  startedAt: timestamp,
-  endedAt: timestamp,
-  tasks: v.array(executionSchema),
-});
+const runSchema = v.pipe(
+  v.object({
+    namespace: v.string(),
+    pipeline: v.string(),
+    id: v.number(),
+    state: v.string(),
+    reason: v.optional(v.string()),
+    /** While queued: 1 = next to start, and why it has not started yet. */
+    position: v.optional(v.number()),
+    waitingFor: v.optional(v.string()),
+    trigger: v.looseObject({ kind: v.string(), by: v.optional(v.string()) }),
+    version: v.number(),
+    /** The commit of a git source it runs as of (asked for with --commit, or its version's). */
+    commit: v.optional(v.string()),
+    variables: v.record(v.string(), v.string()),
+    /** Its typed inputs, checked and with defaults applied (absent from older servers). */
+    inputs: v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()])), {}),
+    /** The concurrency group the run counts against, when its pipeline declares one. */
+    group: v.optional(v.string()),
+    rerunOf: v.optional(v.number()),
+    /** "all" or "failed" (a newer server may know more scopes). */
+    rerunOnly: v.optional(v.string()),
+    cancelRequestedAt: v.optional(timestamp),
+    /** The node (server process) driving it. */
+    node: v.optional(v.string()),
+    createdAt: v.optional(timestamp),
+    queuedAt: v.optional(timestamp),
+    startedAt: timestamp,
+    endedAt: timestamp,
+    tasks: v.array(executionSchema),
+  }),
+  v.metadata({ ref: "Run" }),
+);
 export type RunJson = v.InferOutput<typeof runSchema>;
 
-const tokenSchema = v.object({
-  id: v.string(),
-  name: v.string(),
-  roles: v.array(v.string()),
-  createdAt: v.optional(timestamp),
-  expiresAt: timestamp,
-  revokedAt: v.optional(timestamp),
-  /** The person a personal token belongs to; null for other tokens (absent from older servers). */
-  userId: v.optional(v.nullable(v.string())),
-});
+const tokenSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    name: v.string(),
+    roles: v.array(v.string()),
+    createdAt: v.optional(timestamp),
+    expiresAt: timestamp,
+    revokedAt: v.optional(timestamp),
+    /** The person a personal token belongs to; null for other tokens (absent from older servers). */
+    userId: v.optional(v.nullable(v.string())),
+  }),
+  v.metadata({ ref: "Token" }),
+);
 export type TokenJson = v.InferOutput<typeof tokenSchema>;
 
-const userSchema = v.object({
-  id: v.string(),
-  provider: v.string(),
-  subject: v.string(),
-  name: v.string(),
-  login: v.nullable(v.string()),
-  email: v.nullable(v.string()),
-  avatarUrl: v.nullable(v.string()),
-  groups: v.array(v.string()),
-  mappedRoles: v.array(v.string()),
-  grantedRoles: v.array(v.string()),
-  /** What they hold now: mapped and granted. */
-  roles: v.array(v.string()),
-  createdAt: v.string(),
-  lastSignInAt: timestamp,
-  disabledAt: timestamp,
-  disabledBy: v.nullable(v.string()),
-});
+const userSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    provider: v.string(),
+    subject: v.string(),
+    name: v.string(),
+    login: v.nullable(v.string()),
+    email: v.nullable(v.string()),
+    avatarUrl: v.nullable(v.string()),
+    groups: v.array(v.string()),
+    mappedRoles: v.array(v.string()),
+    grantedRoles: v.array(v.string()),
+    /** What they hold now: mapped and granted. */
+    roles: v.array(v.string()),
+    createdAt: v.string(),
+    lastSignInAt: timestamp,
+    disabledAt: timestamp,
+    disabledBy: v.nullable(v.string()),
+  }),
+  v.metadata({ ref: "User" }),
+);
 export type UserJson = v.InferOutput<typeof userSchema>;
 
-const secretSchema = v.object({
-  name: v.string(),
-  scope: v.string(),
-  createdAt: v.string(),
-  updatedAt: v.string(),
-  /** Why masking may miss parts of the value; absent when it looks like one token. */
-  warning: v.optional(v.string()),
-});
+const secretSchema = v.pipe(
+  v.object({
+    name: v.string(),
+    scope: v.string(),
+    createdAt: v.string(),
+    updatedAt: v.string(),
+    /** Why masking may miss parts of the value; absent when it looks like one token. */
+    warning: v.optional(v.string()),
+  }),
+  v.metadata({ ref: "Secret" }),
+);
 
-const objectSchema = v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() });
+const objectSchema = v.pipe(
+  v.object({ key: v.string(), size: v.number(), sha256: v.string(), createdAt: v.string(), updatedAt: v.string() }),
+  v.metadata({ ref: "StoredObject" }),
+);
 
 export const pipelineListAnswer = v.object({ pipelines: v.array(pipelineSchema) });
 export const pipelineAnswer = v.object({ pipeline: pipelineSchema });
@@ -229,20 +256,23 @@ export const rotatedKeyAnswer = v.object({
   notice: v.optional(v.string()),
 });
 
-const nodeSchema = v.object({
-  id: v.string(),
-  hostname: v.string(),
-  pid: v.number(),
-  version: v.string(),
-  startedAt: timestamp,
-  heartbeatAt: timestamp,
-  stoppedAt: timestamp,
-  alive: v.boolean(),
-  /** The node that answered this request. */
-  self: v.boolean(),
-  /** Running runs it drives. */
-  runs: v.number(),
-});
+const nodeSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    hostname: v.string(),
+    pid: v.number(),
+    version: v.string(),
+    startedAt: timestamp,
+    heartbeatAt: timestamp,
+    stoppedAt: timestamp,
+    alive: v.boolean(),
+    /** The node that answered this request. */
+    self: v.boolean(),
+    /** Running runs it drives. */
+    runs: v.number(),
+  }),
+  v.metadata({ ref: "Node" }),
+);
 export type NodeJson = v.InferOutput<typeof nodeSchema>;
 
 /** GET /system and the answer to pause and resume: the pause switch and the nodes. */
@@ -257,30 +287,36 @@ export type SystemJson = v.InferOutput<typeof systemAnswer>;
 /** The final message of a followed log: how the task ended. */
 export const logEndSchema = v.object({ state: v.string(), exitCode: v.nullable(v.number()) });
 
-const subscriptionSchema = v.object({
-  id: v.number(),
-  extension: v.string(),
-  namespace: v.string(),
-  pipeline: v.string(),
-  params: v.unknown(),
-  source: v.string(),
-  createdAt: v.string(),
-  error: v.optional(v.string()),
-});
+const subscriptionSchema = v.pipe(
+  v.object({
+    id: v.number(),
+    extension: v.string(),
+    namespace: v.string(),
+    pipeline: v.string(),
+    params: v.unknown(),
+    source: v.string(),
+    createdAt: v.string(),
+    error: v.optional(v.string()),
+  }),
+  v.metadata({ ref: "Subscription" }),
+);
 export type SubscriptionJson = v.InferOutput<typeof subscriptionSchema>;
 
 const installedSchema = v.object({ package: v.string(), version: v.string(), integrity: v.string(), installedAt: v.string() });
 
-const extensionSchema = v.object({
-  id: v.string(),
-  source: v.optional(v.string()),
-  installed: v.optional(installedSchema),
-  state: v.string(),
-  restarts: v.number(),
-  error: v.optional(v.string()),
-  subscriptions: v.array(subscriptionSchema),
-  log: v.array(v.string()),
-});
+const extensionSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    source: v.optional(v.string()),
+    installed: v.optional(installedSchema),
+    state: v.string(),
+    restarts: v.number(),
+    error: v.optional(v.string()),
+    subscriptions: v.array(subscriptionSchema),
+    log: v.array(v.string()),
+  }),
+  v.metadata({ ref: "Extension" }),
+);
 export type ExtensionJson = v.InferOutput<typeof extensionSchema>;
 
 export const extensionListAnswer = v.object({ extensions: v.array(extensionSchema) });
@@ -341,14 +377,17 @@ const commitSchema = v.object({
 });
 export type CommitJson = v.InferOutput<typeof commitSchema>;
 
-const versionSchema = v.object({
-  version: v.number(),
-  hash: v.string(),
-  createdAt: timestamp,
-  /** The commit that made it, for a pipeline of a git source. */
-  commit: v.optional(v.object({ ...commitSchema.entries, source: v.string() })),
-  tasks: v.array(v.object({ id: v.string(), kind: v.string() })),
-});
+const versionSchema = v.pipe(
+  v.object({
+    version: v.number(),
+    hash: v.string(),
+    createdAt: timestamp,
+    /** The commit that made it, for a pipeline of a git source. */
+    commit: v.optional(v.object({ ...commitSchema.entries, source: v.string() })),
+    tasks: v.array(v.object({ id: v.string(), kind: v.string() })),
+  }),
+  v.metadata({ ref: "Version" }),
+);
 export type VersionJson = v.InferOutput<typeof versionSchema>;
 
 export const versionListAnswer = v.object({ versions: v.array(versionSchema) });
@@ -376,29 +415,32 @@ const syncSchema = v.object({
 export type SyncJson = v.InferOutput<typeof syncSchema>;
 
 /** A source: a git repository (or, as "local", the pipelines folder) pipelines are loaded from. */
-const sourceSchema = v.object({
-  name: v.string(),
-  kind: v.string(),
-  repo: v.optional(v.string()),
-  branch: v.optional(v.string()),
-  path: v.string(),
-  namespace: v.optional(v.string()),
-  /** "secret:<name>". */
-  auth: v.optional(v.string()),
-  hookSecret: v.optional(v.string()),
-  /** Milliseconds between polls; 0: never polled. */
-  pollInterval: v.optional(v.number()),
-  /** "api" or "config" (gantry.toml: changed there, not here). */
-  definedIn: v.optional(v.string()),
-  state: v.string(),
-  head: v.optional(commitSchema),
-  error: v.optional(v.string()),
-  lastSyncAt: v.optional(timestamp),
-  lastCheckedAt: v.optional(timestamp),
-  /** What the last sync that got through did (the one adding a source starts included). */
-  lastSync: v.optional(v.object({ at: v.string(), ...v.omit(syncSchema, ["unchanged", "head"]).entries })),
-  pipelines: v.array(v.object({ namespace: v.string(), id: v.string(), file: v.string(), error: v.optional(loadErrorSchema) })),
-});
+const sourceSchema = v.pipe(
+  v.object({
+    name: v.string(),
+    kind: v.string(),
+    repo: v.optional(v.string()),
+    branch: v.optional(v.string()),
+    path: v.string(),
+    namespace: v.optional(v.string()),
+    /** "secret:<name>". */
+    auth: v.optional(v.string()),
+    hookSecret: v.optional(v.string()),
+    /** Milliseconds between polls; 0: never polled. */
+    pollInterval: v.optional(v.number()),
+    /** "api" or "config" (gantry.toml: changed there, not here). */
+    definedIn: v.optional(v.string()),
+    state: v.string(),
+    head: v.optional(commitSchema),
+    error: v.optional(v.string()),
+    lastSyncAt: v.optional(timestamp),
+    lastCheckedAt: v.optional(timestamp),
+    /** What the last sync that got through did (the one adding a source starts included). */
+    lastSync: v.optional(v.object({ at: v.string(), ...v.omit(syncSchema, ["unchanged", "head"]).entries })),
+    pipelines: v.array(v.object({ namespace: v.string(), id: v.string(), file: v.string(), error: v.optional(loadErrorSchema) })),
+  }),
+  v.metadata({ ref: "Source" }),
+);
 export type SourceJson = v.InferOutput<typeof sourceSchema>;
 
 
@@ -420,48 +462,54 @@ const environmentStatusSchema = v.object({
 });
 
 /** An environment: a deployment target and the global secrets (by name) its deploys receive. */
-const environmentSchema = v.object({
-  name: v.string(),
-  /** The namespace whose pipelines alone deploy here; null (or absent, from an older server) when shared. */
-  namespace: v.optional(v.nullable(v.string()), null),
-  provider: v.string(),
-  /**
-   * The provider's settings: a swarm's dockerHost (absent: the server's own engine), the registry
-   * each deploy pushes its image to first, and the global secret holding that registry's credentials.
-   */
-  config: v.object({ dockerHost: v.optional(v.string()), registry: v.optional(v.string()), registryAuth: v.optional(v.string()) }),
-  status: v.optional(environmentStatusSchema, { state: "unknown" }),
-  secrets: v.array(v.string()),
-  description: v.optional(v.string()),
-  /** What a deploy must pass first; `wait` in milliseconds. */
-  protection: v.optional(
-    v.object({ pipelines: v.optional(v.array(v.string())), branches: v.optional(v.array(v.string())), approval: v.optional(v.boolean()), wait: v.optional(v.number()) }),
-    {},
-  ),
-  createdAt: timestamp,
-  updatedAt: timestamp,
-});
+const environmentSchema = v.pipe(
+  v.object({
+    name: v.string(),
+    /** The namespace whose pipelines alone deploy here; null (or absent, from an older server) when shared. */
+    namespace: v.optional(v.nullable(v.string()), null),
+    provider: v.string(),
+    /**
+     * The provider's settings: a swarm's dockerHost (absent: the server's own engine), the registry
+     * each deploy pushes its image to first, and the global secret holding that registry's credentials.
+     */
+    config: v.object({ dockerHost: v.optional(v.string()), registry: v.optional(v.string()), registryAuth: v.optional(v.string()) }),
+    status: v.optional(environmentStatusSchema, { state: "unknown" }),
+    secrets: v.array(v.string()),
+    description: v.optional(v.string()),
+    /** What a deploy must pass first; `wait` in milliseconds. */
+    protection: v.optional(
+      v.object({ pipelines: v.optional(v.array(v.string())), branches: v.optional(v.array(v.string())), approval: v.optional(v.boolean()), wait: v.optional(v.number()) }),
+      {},
+    ),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  }),
+  v.metadata({ ref: "Environment" }),
+);
 export type EnvironmentJson = v.InferOutput<typeof environmentSchema>;
 
 const deploymentRunSchema = v.object({ namespace: v.string(), pipeline: v.string(), id: v.number() });
 
 /** One deployment of a service to an environment, and how it ended. */
-const deploymentSchema = v.object({
-  id: v.number(),
-  service: v.string(),
-  image: v.string(),
-  previousImage: v.nullable(v.string()),
-  /** running, succeeded, failed or rolled_back. */
-  state: v.string(),
-  reason: v.optional(v.string()),
-  strategy: v.string(),
-  /** The run that deployed it; absent for a rollback a person asked for (`by`). */
-  run: v.optional(deploymentRunSchema),
-  task: v.optional(v.string()),
-  by: v.optional(v.string()),
-  startedAt: timestamp,
-  endedAt: timestamp,
-});
+const deploymentSchema = v.pipe(
+  v.object({
+    id: v.number(),
+    service: v.string(),
+    image: v.string(),
+    previousImage: v.nullable(v.string()),
+    /** running, succeeded, failed or rolled_back. */
+    state: v.string(),
+    reason: v.optional(v.string()),
+    strategy: v.string(),
+    /** The run that deployed it; absent for a rollback a person asked for (`by`). */
+    run: v.optional(deploymentRunSchema),
+    task: v.optional(v.string()),
+    by: v.optional(v.string()),
+    startedAt: timestamp,
+    endedAt: timestamp,
+  }),
+  v.metadata({ ref: "Deployment" }),
+);
 export type DeploymentJson = v.InferOutput<typeof deploymentSchema>;
 
 export const environmentListAnswer = v.object({ environments: v.array(environmentSchema) });
@@ -494,30 +542,36 @@ export const healthAnswer = v.object({
 });
 
 const permissionSchema = v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) });
-const roleSchema = v.object({
-  id: v.string(),
-  description: v.string(),
-  permissions: v.array(permissionSchema),
-  builtIn: v.boolean(),
-  createdAt: v.optional(v.string()),
-  updatedAt: v.optional(v.string()),
-});
+const roleSchema = v.pipe(
+  v.object({
+    id: v.string(),
+    description: v.string(),
+    permissions: v.array(permissionSchema),
+    builtIn: v.boolean(),
+    createdAt: v.optional(v.string()),
+    updatedAt: v.optional(v.string()),
+  }),
+  v.metadata({ ref: "Role" }),
+);
 export const roleListAnswer = v.object({ roles: v.array(roleSchema) });
 export const roleAnswer = v.object({ role: roleSchema });
 
 /** GET /tokens/whoami: the calling token and the permissions its roles give. */
 export const whoamiAnswer = v.object({ token: tokenSchema, permissions: v.array(permissionSchema) });
 
-const eventSchema = v.object({
-  id: v.number(),
-  kind: v.string(),
-  namespace: v.nullable(v.string()),
-  pipeline: v.nullable(v.string()),
-  run: v.nullable(v.number()),
-  task: v.nullable(v.string()),
-  data: v.unknown(),
-  at: v.string(),
-});
+const eventSchema = v.pipe(
+  v.object({
+    id: v.number(),
+    kind: v.string(),
+    namespace: v.nullable(v.string()),
+    pipeline: v.nullable(v.string()),
+    run: v.nullable(v.number()),
+    task: v.nullable(v.string()),
+    data: v.unknown(),
+    at: v.string(),
+  }),
+  v.metadata({ ref: "Event" }),
+);
 export type EventJson = v.InferOutput<typeof eventSchema>;
 export const eventListAnswer = v.object({ events: v.array(eventSchema) });
 

@@ -1,13 +1,17 @@
 // The CLI's one way to the JSON API: where the server is and which token to send (env,
-// then ~/.gantry.toml), typed requests whose answers are validated, and readable errors.
+// then ~/.gantry.toml), requests through the typed client ("gantry/client") whose answers are
+// validated with the API's own answer schemas (api-contract/), and readable errors.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
+import { createClient, type GantryClient } from "../client/index.ts";
 import { CliError } from "./errors.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:8080";
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How a call tells the typed client's fetch to wait longer than REQUEST_TIMEOUT_MS (never sent to the server). */
+const TIMEOUT_HEADER = "x-gantry-cli-timeout-ms";
 
 export interface ClientSettings {
   /** Base URL of the server, without a trailing slash. */
@@ -111,6 +115,13 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface ApiClient {
   readonly url: string;
+  /** The typed client (gantry/client) with this CLI's settings: calls by documented path. */
+  readonly typed: GantryClient;
+  /**
+   * A typed call's answer checked against `schema` (or its error answer as an ApiError), as
+   * json() gives them; `what` names the call in errors ("POST /pipelines/x/y/runs").
+   */
+  answer<S extends v.GenericSchema>(call: Promise<TypedResult>, schema: S, what: string): Promise<ApiResult<v.InferOutput<S>>>;
   /** A JSON request to `/api/v1<path>`; the answer is checked against `schema`. */
   /** `timeoutMs`: how long to wait for the answer (30 s unless told; a source's sync may take minutes). */
   json<S extends v.GenericSchema>(method: Method, path: string, schema: S, body?: unknown, options?: { timeoutMs?: number }): Promise<ApiResult<v.InferOutput<S>>>;
@@ -122,7 +133,58 @@ export interface ApiClient {
   bytes(method: Method, path: string, body?: Blob | Uint8Array): Promise<Response>;
 }
 
+/** What a typed client's call settles with. */
+interface TypedResult {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
+
 export function createApiClient(settings: ClientSettings = resolveClientSettings()): ApiClient {
+  const requireToken = () => {
+    if (!settings.token) {
+      throw new CliError(`no API token: set GANTRY_TOKEN or add token = "..." to ~/.gantry.toml (a new server writes one to <data>/bootstrap-token)`);
+    }
+  };
+  const typed = createClient({
+    url: settings.url,
+    ...(settings.token && { token: settings.token }),
+    // Each request waits for its answer the CLI's timeout, or as long as its call said
+    // (TIMEOUT_HEADER, taken off before it is sent); no answer at all is "unreachable".
+    fetch: async (request) => {
+      const waitMs = Number(request.headers.get(TIMEOUT_HEADER) ?? REQUEST_TIMEOUT_MS);
+      request.headers.delete(TIMEOUT_HEADER);
+      try {
+        return await fetch(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(waitMs)]) });
+      } catch (error) {
+        throw unreachable(settings.url, error, waitMs);
+      }
+    },
+  });
+  /** A typed call's settled result as the CLI's ApiResult, or its error answer as an ApiError. */
+  const answer = async <S extends v.GenericSchema>(call: Promise<TypedResult>, schema: S, what: string): Promise<ApiResult<v.InferOutput<S>>> => {
+    if (!settings.token) {
+      // The call went out without a token: its answer (a 401) says less than this.
+      call.catch(() => undefined);
+      requireToken();
+    }
+    let result: TypedResult;
+    try {
+      result = await call;
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      if (error instanceof SyntaxError) throw new ApiError(0, "bad_response", `${what}: the server did not answer with JSON; is ${settings.url} a Gantry server?`);
+      throw unreachable(settings.url, error);
+    }
+    const { response } = result;
+    if (!response.ok) throw errorOf(response, result.error, what, settings);
+    const checked = v.safeParse(schema, result.data);
+    if (!checked.success) {
+      const issue = checked.issues[0];
+      throw new ApiError(response.status, "bad_response", `${what}: unexpected answer (${v.getDotPath(issue) ?? "body"}: ${issue.message}); are the CLI and server the same version?`);
+    }
+    return { data: checked.output, raw: result.data, status: response.status };
+  };
   const send = async (
     method: Method,
     path: string,
@@ -152,24 +214,17 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
 
   return {
     url: settings.url,
+    typed,
+    answer,
     async json(method, path, schema, body, options) {
-      const response = await send(method, path, { body, accept: "application/json", ...(options?.timeoutMs && { signal: AbortSignal.timeout(options.timeoutMs) }) });
-      let raw: unknown;
-      try {
-        raw = await response.json();
-      } catch {
-        throw new ApiError(response.status, "bad_response", `${method} ${path}: the server did not answer with JSON; is ${settings.url} a Gantry server?`);
-      }
-      const checked = v.safeParse(schema, raw);
-      if (!checked.success) {
-        const issue = checked.issues[0];
-        throw new ApiError(
-          response.status,
-          "bad_response",
-          `${method} ${path}: unexpected answer (${v.getDotPath(issue) ?? "body"}: ${issue.message}); are the CLI and server the same version?`,
-        );
-      }
-      return { data: checked.output, raw, status: response.status };
+      // A concrete path (no {parameters} left to fill): the typed client sends it as it is.
+      const request = typed.request as unknown as (method: string, path: string, init: object) => Promise<TypedResult>;
+      requireToken();
+      const call = request(method.toLowerCase(), path, {
+        ...(body !== undefined && { body }),
+        ...(options?.timeoutMs && { headers: { [TIMEOUT_HEADER]: String(options.timeoutMs) } }),
+      });
+      return answer(call, schema, `${method} ${path}`);
     },
     async text(path) {
       return (await send("GET", path, { accept: "text/plain" })).text();
@@ -183,11 +238,11 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
   };
 }
 
-function unreachable(url: string, error: unknown): ApiError {
+function unreachable(url: string, error: unknown, waitMs = REQUEST_TIMEOUT_MS): ApiError {
   const cause = error as { name?: string; code?: string; message?: string };
   const reason =
     cause.name === "TimeoutError"
-      ? `no answer within ${REQUEST_TIMEOUT_MS / 1000}s`
+      ? `no answer within ${waitMs / 1000}s`
       : cause.code === "ECONNREFUSED" || cause.code === "ConnectionRefused"
         ? "connection refused"
         : cause.code === "ENOTFOUND"
@@ -198,17 +253,22 @@ function unreachable(url: string, error: unknown): ApiError {
 
 async function errorFrom(response: Response, method: Method, path: string, settings: ClientSettings): Promise<ApiError> {
   const text = await response.text().catch(() => "");
-  let body: v.InferOutput<typeof errorBodySchema> | undefined;
+  let body: unknown = text;
   try {
-    const checked = v.safeParse(errorBodySchema, JSON.parse(text));
-    if (checked.success) body = checked.output;
+    body = JSON.parse(text);
   } catch {
-    // Not the API's error body (a proxy page, say): described below from the status.
+    // Not the API's error body (a proxy page, say): described from the status.
   }
-  if (!body) {
-    return new ApiError(response.status, "http_error", `${method} ${path}: ${response.status} ${response.statusText || "error"} from ${settings.url}`);
+  return errorOf(response, body, `${method} ${path}`, settings);
+}
+
+/** The API's error answer (`body`, parsed when it was JSON) as an ApiError; anything else described from the status. */
+function errorOf(response: Response, body: unknown, what: string, settings: ClientSettings): ApiError {
+  const checked = v.safeParse(errorBodySchema, body);
+  if (!checked.success) {
+    return new ApiError(response.status, "http_error", `${what}: ${response.status} ${response.statusText || "error"} from ${settings.url}`);
   }
-  const { code, message, problems } = body.error;
+  const { code, message, problems } = checked.output.error;
   if (response.status === 401) {
     return new ApiError(401, code, `the server rejected the token: ${message} (check ${settings.tokenSource ?? "GANTRY_TOKEN"})`);
   }

@@ -43,7 +43,11 @@ const start: Subcommand = {
     const client = createApiClient();
     // Typed by the pipeline's schemas (and asked for at a terminal) before the run is asked for.
     const inputs = await resolveInputs(client, ref, given);
-    const started = await client.json("POST", `${pipelinePath(ref)}/runs`, runAnswer, { variables, ...(inputs && { inputs }), ...(commit && { commit }) });
+    const started = await client.answer(
+      client.typed.POST("/pipelines/{ns}/{id}/runs", { params: { path: { ns: ref.namespace, id: ref.id } }, body: { variables, ...(inputs && { inputs }), ...(commit && { commit }) } }),
+      runAnswer,
+      `POST ${pipelinePath(ref)}/runs`,
+    );
     return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
   },
 };
@@ -62,7 +66,11 @@ const rerun: Subcommand = {
     const client = createApiClient();
     // A refusal (409: the run has not ended, its code or workspace was pruned, nothing
     // failed) is the server's message on stderr and exit 2, like every request error.
-    const started = await client.json("POST", `${pipelinePath(ref)}/runs/${id}/rerun`, runAnswer, { only: values.failed ? "failed" : "all" });
+    const started = await client.answer(
+      client.typed.POST("/pipelines/{ns}/{id}/runs/{run}/rerun", { params: { path: { ns: ref.namespace, id: ref.id, run: String(id) } }, body: { only: values.failed ? "failed" : "all" } }),
+      runAnswer,
+      `POST ${pipelinePath(ref)}/runs/${id}/rerun`,
+    );
     return announceAndFollow(client, ref, started, { wait: values.wait === true, json: values.json === true });
   },
 };
@@ -125,8 +133,12 @@ const ls: Subcommand = {
     const [refText] = takePositionals(positionals, ["ns/id"]);
     const ref = parsePipelineRef(refText!);
     const limit = values.limit === undefined ? undefined : parsePositiveInteger("--limit", values.limit);
-    const query = limit === undefined ? "" : `?limit=${limit}`;
-    const { data, raw } = await createApiClient().json("GET", `${pipelinePath(ref)}/runs${query}`, runListAnswer);
+    const client = createApiClient();
+    const { data, raw } = await client.answer(
+      client.typed.GET("/pipelines/{ns}/{id}/runs", { params: { path: { ns: ref.namespace, id: ref.id }, ...(limit !== undefined && { query: { limit: String(limit) } }) } }),
+      runListAnswer,
+      `GET ${pipelinePath(ref)}/runs`,
+    );
     if (values.json) {
       printJson(raw);
       return 0;
@@ -157,7 +169,12 @@ const get: Subcommand = {
     const [refText, runText] = takePositionals(positionals, ["ns/id", "run"]);
     const ref = parsePipelineRef(refText!);
     const id = parseRunNumber(runText!);
-    const { data, raw } = await createApiClient().json("GET", `${pipelinePath(ref)}/runs/${id}`, runAnswer);
+    const client = createApiClient();
+    const { data, raw } = await client.answer(
+      client.typed.GET("/pipelines/{ns}/{id}/runs/{run}", { params: { path: { ns: ref.namespace, id: ref.id, run: String(id) } } }),
+      runAnswer,
+      `GET ${pipelinePath(ref)}/runs/${id}`,
+    );
     if (values.json) {
       printJson(raw);
       return 0;
@@ -174,7 +191,12 @@ const cancel: Subcommand = {
     const [refText, runText] = takePositionals(positionals, ["ns/id", "run"]);
     const ref = parsePipelineRef(refText!);
     const id = parseRunNumber(runText!);
-    const { data } = await createApiClient().json("POST", `${pipelinePath(ref)}/runs/${id}/cancel`, runAnswer);
+    const client = createApiClient();
+    const { data } = await client.answer(
+      client.typed.POST("/pipelines/{ns}/{id}/runs/{run}/cancel", { params: { path: { ns: ref.namespace, id: ref.id, run: String(id) } } }),
+      runAnswer,
+      `POST ${pipelinePath(ref)}/runs/${id}/cancel`,
+    );
     const stopping = data.run.tasks.filter((task) => task.state === "running").length;
     console.log(
       `cancelling run ${runLabel(ref, id)}` +
