@@ -7,6 +7,10 @@ import { dirname, join } from "node:path";
 import { startGantryProcess, waitFor, waitForRun, type GantryProcess } from "./helpers/gantry.ts";
 import { REPO_ROOT, tempDir } from "./helpers/temp.ts";
 import { createGitRepo, startGitHttpServer } from "./helpers/git-server.ts";
+import { cpSync, readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { signBody } from "../app/domain/hmac-signature.ts";
+import { freePort } from "./helpers/ports.ts";
 
 // The binary and the servers it starts need more than bun test's 5 s default.
 setDefaultTimeout(60_000);
@@ -208,5 +212,70 @@ describe("compiled binary", () => {
     const health = await fetch(`${server.url}/api/v1/health`);
     expect(health.status).toBe(200);
     expect(existsSync(join(dir, "preloaded"))).toBe(false);
+  });
+
+  it("runs the github extension from a folder beside it, with GitHub's libraries from the binary", async () => {
+    // A GitHub of its own: installation tokens and check runs, each request recorded.
+    const requests: { method: string; path: string; authorization: string | null }[] = [];
+    const fakeGithub = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        const path = new URL(request.url).pathname;
+        requests.push({ method: request.method, path, authorization: request.headers.get("authorization") });
+        await request.text();
+        if (path.endsWith("/access_tokens")) return Response.json({ token: "ghs_from_binary", expires_at: new Date(Date.now() + 3_600_000).toISOString() }, { status: 201 });
+        if (path.endsWith("/check-runs")) return Response.json({ id: 7 }, { status: 201 });
+        return Response.json({ id: 7 });
+      },
+    });
+    try {
+      // The built-in extensions copied where no node_modules is near, as beside an installed binary.
+      const extensionsDir = join(tempDir("gantry-binary-extensions-"), "extensions");
+      cpSync(join(REPO_ROOT, "extensions"), extensionsDir, { recursive: true });
+      for (const dir of ancestors(extensionsDir)) expect(existsSync(join(dir, "node_modules"))).toBe(false);
+      const pipelinesDir = tempDir("gantry-binary-github-");
+      writeFileSync(
+        join(pipelinesDir, "gh.ts"),
+        `import { definePipeline, github, run } from "gantry";\nexport default definePipeline({ id: "gh", triggers: [github({ repo: "acme/api", events: ["push"], branches: ["main"] })], tasks: { a: run(() => {}) } });\n`,
+      );
+      const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+      const hooksPort = freePort();
+      const server = await startGantryProcess({
+        command: [binaryPath, "serve"],
+        cwd: dirname(binaryPath),
+        pipelinesDir,
+        env: {
+          GANTRY_EXTENSIONS_DIR: extensionsDir,
+          GANTRY_HOOKS_PORT: String(hooksPort),
+          GANTRY_EXTENSIONS_CONFIG: JSON.stringify({ github: { appId: 99, privateKey, webhookSecret: "binary-secret", apiUrl: `http://127.0.0.1:${fakeGithub.port}` } }),
+        },
+      });
+      started.push(server);
+      const status = (await (await server.api("/extensions/github")).json()) as { extension: { state: string; error?: string } };
+      expect(status.extension).toMatchObject({ state: "running" });
+      await waitFor(async () => (await server.api("/pipelines/default/gh")).status === 200, 20_000);
+
+      const push = JSON.parse(readFileSync(join(REPO_ROOT, "test", "fixtures", "github", "push.json"), "utf8")) as Record<string, unknown>;
+      const body = new TextEncoder().encode(JSON.stringify(push));
+      const deliver = (signature: string) =>
+        fetch(`http://127.0.0.1:${hooksPort}/hooks/github`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": signature },
+          body,
+        });
+      expect((await deliver(signBody("not-the-secret", body))).status).toBe(401);
+      const accepted = await deliver(signBody("binary-secret", body));
+      expect(accepted.status).toBe(202);
+      const { runs } = (await accepted.json()) as { runs: { id: number }[] };
+      const run = await waitForRun(server.api, "default/gh", runs[0]!.id);
+      expect(run.state).toBe("successful");
+      // The App's JWT bought an installation token, which made and completed the check run.
+      await waitFor(() => requests.some((request) => request.method === "PATCH" && request.path === "/repos/acme/api/check-runs/7"), 15_000);
+      expect(requests.find((request) => request.path.endsWith("/access_tokens"))?.authorization).toMatch(/^bearer [\w-]+\.[\w-]+\.[\w-]+$/i);
+      expect(requests.find((request) => request.method === "POST" && request.path === "/repos/acme/api/check-runs")?.authorization).toBe("Bearer ghs_from_binary");
+    } finally {
+      fakeGithub.stop(true);
+    }
   });
 });

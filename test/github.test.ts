@@ -205,7 +205,7 @@ describe("github extension", () => {
     expect((check.completed.body!.output as { summary: string }).summary).toBe(`Gantry run default/gh#${run.id} ended **successful**.\n\n[The run in Gantry](${runPage})`);
     const tokenRequest = requests.find((request) => request.path === `/app/installations/${payload.installation.id}/access_tokens`);
     expect(tokenRequest?.method).toBe("POST");
-    const claims = await verifyJwt(tokenRequest!.authorization!.replace(/^Bearer /, ""));
+    const claims = await verifyJwt(tokenRequest!.authorization!.replace(/^bearer /i, ""));
     expect(claims.iss).toBe(String(APP_ID));
     const now = Date.now() / 1000;
     expect(claims.iat as number).toBeLessThanOrEqual(now);

@@ -73,13 +73,21 @@ async function handle(message: HostMessage): Promise<void> {
       try {
         registerSdkModule();
         // Extensions write their schemas with valibot (and the cron extension schedules with
-        // croner); give them the host's, so an extension folder needs no node_modules (and
-        // works beside the single binary).
+        // croner, the github one talks to GitHub with octokit); give them the host's, so an
+        // extension folder needs no node_modules (and works beside the single binary).
         Bun.plugin({
           name: "gantry-extension-modules",
           setup(build) {
             build.module("valibot", () => ({ exports: { ...valibot }, loader: "object" }));
             build.module("croner", () => ({ exports: { ...croner }, loader: "object" }));
+            // In the binary, GitHub's libraries (the github extension's) come from it too, loaded
+            // only by an extension that imports them (~4 MiB a Worker).
+            if (Bun.isStandaloneExecutable) {
+              const octokit = () => import("./octokit-modules.ts");
+              build.module("@octokit/auth-app", async () => ({ exports: { ...(await octokit()).authApp }, loader: "object" }));
+              build.module("@octokit/request", async () => ({ exports: { ...(await octokit()).request }, loader: "object" }));
+              build.module("@octokit/webhooks-methods", async () => ({ exports: { ...(await octokit()).webhooksMethods }, loader: "object" }));
+            }
           },
         });
         const module = await import(message.file);

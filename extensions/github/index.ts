@@ -3,8 +3,13 @@
 // matches a push, pull_request or release, hands the event's fields to tasks as
 // GANTRY_GITHUB_* variables, reports each run's result back as a check run, and gives its
 // runs' tasks a fresh installation token for the delivery's repository (secret("github-app-token")).
+// GitHub's own libraries do the App's part: @octokit/auth-app (the App's JWT, installation
+// tokens and their cache), @octokit/request (its API) and @octokit/webhooks-methods (signatures).
+import { createAppAuth } from "@octokit/auth-app";
+import { request as octokitRequest } from "@octokit/request";
+import { verify } from "@octokit/webhooks-methods";
 import * as v from "valibot";
-import { defineExtension, GITHUB_TOKEN_SECRET, verifySignature, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type Subscription, type TokenRequest } from "gantry";
+import { defineExtension, GITHUB_TOKEN_SECRET, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type Subscription, type TokenRequest } from "gantry";
 
 const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
@@ -143,38 +148,7 @@ function matches(subscription: Subscription<Params>, found: GithubEvent): boolea
   return true;
 }
 
-const base64url = (bytes: Uint8Array | string) => Buffer.from(bytes).toString("base64url");
-
-/** DER length octets. */
-function derLength(length: number): number[] {
-  if (length < 0x80) return [length];
-  const octets: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) octets.unshift(rest & 0xff);
-  return [0x80 | octets.length, ...octets];
-}
-
-/**
- * The key as PKCS#8 DER. GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY"), which Web Crypto
- * cannot import, so that one is wrapped: SEQUENCE { 0, rsaEncryption, OCTET STRING pkcs1 }.
- */
-function pkcs8Der(pem: string): Uint8Array<ArrayBuffer> {
-  const kind = /-----BEGIN ([A-Z ]+)-----/.exec(pem)?.[1];
-  const der = Buffer.from(pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64");
-  if (kind === "PRIVATE KEY") return Uint8Array.from(der);
-  if (kind !== "RSA PRIVATE KEY") throw new Error("the private key must be a PEM RSA key");
-  const algorithm = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-  const octetString = [0x04, ...derLength(der.length)];
-  const body = [0x02, 0x01, 0x00, ...algorithm, ...octetString];
-  return Uint8Array.from([0x30, ...derLength(body.length + der.length), ...body, ...der]);
-}
-
-let signingKey: Promise<CryptoKey> | undefined;
-/**
- * Installation tokens in this worker's memory only, never stored: by installation (for check
- * runs), or by installation and repository (read-only, for tasks).
- */
-const tokens = new Map<string, { token: string; expiresAt: number }>();
-/** Tokens being minted, by the same key: tasks starting together share one request. */
+/** Tokens being minted, by installation (and repository): tasks starting together share one request. */
 const minting = new Map<string, Promise<string>>();
 /** Runs started here with where their check run goes (also in state, for a restarted worker). */
 const checks = new Map<string, CheckTarget>();
@@ -182,59 +156,63 @@ const checks = new Map<string, CheckTarget>();
 const checkStarts = new Map<string, Promise<void>>();
 const runKey = (run: { namespace: string; pipeline: string; run: number }) => `check:${run.namespace}/${run.pipeline}#${run.run}`;
 
-/** A ten-minute App JWT (RS256, iss = App id), back-dated a minute for clock drift. */
-async function appJwt(config: Config): Promise<string> {
-  signingKey ??= (async () => {
-    const pem = config.privateKey ?? (await Bun.file(config.privateKeyFile!).text());
-    return crypto.subtle.importKey("pkcs8", pkcs8Der(pem), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
-  })();
-  const key = await signingKey.catch((error: Error) => {
-    signingKey = undefined;
+/** The App: its auth (the JWT, installation tokens, their cache) and requests to GitHub's API, made once for the worker's config. */
+let app: Promise<{ auth: ReturnType<typeof createAppAuth>; request: typeof octokitRequest }> | undefined;
+
+function appOf(config: Config) {
+  app ??= (async () => {
+    const privateKey = config.privateKey ?? (await Bun.file(config.privateKeyFile!).text());
+    const request = octokitRequest.defaults({ baseUrl: config.apiUrl, headers: { "user-agent": "gantry", "x-github-api-version": "2022-11-28" } });
+    return { auth: createAppAuth({ appId: config.appId, privateKey, request }), request };
+  })().catch((error: unknown) => {
+    app = undefined;
     throw error;
   });
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${base64url(JSON.stringify({ alg: "RS256", typ: "JWT" }))}.${base64url(JSON.stringify({ iat: now - 60, exp: now + 540, iss: config.appId }))}`;
-  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, new TextEncoder().encode(input));
-  return `${input}.${base64url(new Uint8Array(signature))}`;
+  return app;
 }
 
-async function github(config: Config, path: string, init: { method: string; token: string; body?: unknown }): Promise<unknown> {
-  const response = await fetch(`${config.apiUrl}${path}`, {
-    method: init.method,
-    headers: {
-      authorization: `Bearer ${init.token}`,
-      accept: "application/vnd.github+json",
-      "x-github-api-version": "2022-11-28",
-      "user-agent": "gantry",
-      ...(init.body !== undefined && { "content-type": "application/json" }),
-    },
-    ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
-  });
-  if (!response.ok) throw new Error(`${init.method} ${path}: ${response.status} ${(await response.text()).slice(0, 200)}`);
-  return response.json();
+/** GitHub's refusal as "<METHOD> <path>: <status> <message>", what the task or the log shows. */
+function describeGithubError(error: unknown): Error {
+  const failed = error as { status?: number; message?: string; request?: { method?: string; url?: string } };
+  if (typeof failed.status !== "number" || !failed.request?.url) return error instanceof Error ? error : new Error(String(error));
+  const path = new URL(failed.request.url).pathname;
+  return new Error(`${failed.request.method ?? "GET"} ${path}: ${failed.status} ${failed.message ?? ""}`.trim(), { cause: error });
+}
+
+/** A call to GitHub's API with an installation token. */
+async function github(config: Config, route: string, token: string, parameters: Record<string, unknown>): Promise<unknown> {
+  const { request } = await appOf(config);
+  try {
+    return (await request(route, { ...parameters, headers: { authorization: `Bearer ${token}` } })).data;
+  } catch (error) {
+    throw describeGithubError(error);
+  }
 }
 
 /**
- * An installation token, reused until `marginMs` before it expires. With `repo` ("owner/name")
- * it is limited to that repository with contents: read, and cached apart from the full one.
+ * An installation token. With `repo` ("owner/name") it is limited to that repository with
+ * contents: read (auth-app caches it apart from the full one), and a cached one is used only
+ * while `marginMs` of it is left.
  */
 async function installationToken(config: Config, installation: number, scope?: { repo: string; marginMs: number }): Promise<string> {
   const key = scope ? `${installation} ${scope.repo.toLowerCase()}` : String(installation);
-  const cached = tokens.get(key);
-  if (cached && cached.expiresAt - (scope?.marginMs ?? 60_000) > Date.now()) return cached.token;
   const inFlight = minting.get(key);
   if (inFlight) return inFlight;
   const mint = (async () => {
-    const body = (await github(config, `/app/installations/${installation}/access_tokens`, {
-      method: "POST",
-      token: await appJwt(config),
+    const { auth } = await appOf(config);
+    const options = {
+      type: "installation" as const,
+      installationId: installation,
       // GitHub takes repository names without the owner: the installation's account owns them.
-      ...(scope && { body: { repositories: [scope.repo.slice(scope.repo.indexOf("/") + 1)], permissions: TASK_TOKEN_PERMISSIONS } }),
-    })) as { token?: unknown; expires_at?: unknown };
-    if (typeof body.token !== "string" || body.token === "") throw new Error(`POST /app/installations/${installation}/access_tokens answered no token`);
-    const expiresAt = typeof body.expires_at === "string" ? Date.parse(body.expires_at) : NaN;
-    tokens.set(key, { token: body.token, expiresAt: Number.isNaN(expiresAt) ? Date.now() + 3_600_000 : expiresAt });
-    return body.token;
+      ...(scope && { repositoryNames: [scope.repo.slice(scope.repo.indexOf("/") + 1)], permissions: TASK_TOKEN_PERMISSIONS }),
+    };
+    try {
+      let minted = await auth(options);
+      if (scope && Date.parse(minted.expiresAt) - scope.marginMs <= Date.now()) minted = await auth({ ...options, refresh: true });
+      return minted.token;
+    } catch (error) {
+      throw describeGithubError(error);
+    }
   })();
   minting.set(key, mint);
   try {
@@ -269,6 +247,9 @@ async function syncSources(api: Api, payload: unknown, branch: string): Promise<
   }
 }
 
+/** "owner/name" as the owner and repo parameters of GitHub's routes. */
+const ownerAndName = (repo: string) => ({ owner: repo.slice(0, repo.indexOf("/")), repo: repo.slice(repo.indexOf("/") + 1) });
+
 /** GitHub shows a check run's details link only for an absolute http(s) URL (without GANTRY_PUBLIC_URL a run's link may be a path). */
 const detailsUrl = (url: string) => (/^https?:\/\//.test(url) ? { details_url: url } : {});
 const checkName = (run: { namespace: string; pipeline: string }) => `gantry/${run.namespace}/${run.pipeline}`;
@@ -282,18 +263,15 @@ async function startCheck(api: Api, started: StartedRun, target: CheckTarget): P
   await keep();
   try {
     const token = await installationToken(api.config, target.installation);
-    const body = (await github(api.config, `/repos/${target.repo}/check-runs`, {
-      method: "POST",
-      token,
-      body: {
-        name: checkName(started),
-        head_sha: target.sha,
-        status: "in_progress",
-        started_at: new Date().toISOString(),
-        external_id: `${started.namespace}/${started.pipeline}#${started.run}`,
-        ...detailsUrl(started.url),
-        output: { title: `Run ${started.run}: running`, summary: `Gantry run ${started.namespace}/${started.pipeline}#${started.run} is running.` },
-      },
+    const body = (await github(api.config, "POST /repos/{owner}/{repo}/check-runs", token, {
+      ...ownerAndName(target.repo),
+      name: checkName(started),
+      head_sha: target.sha,
+      status: "in_progress",
+      started_at: new Date().toISOString(),
+      external_id: `${started.namespace}/${started.pipeline}#${started.run}`,
+      ...detailsUrl(started.url),
+      output: { title: `Run ${started.run}: running`, summary: `Gantry run ${started.namespace}/${started.pipeline}#${started.run} is running.` },
     })) as { id?: unknown };
     if (typeof body.id === "number") target.checkRun = body.id;
   } catch (error) {
@@ -349,17 +327,34 @@ async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
     output: checkOutput(run),
   };
   if (target.checkRun !== undefined) {
-    await github(api.config, `/repos/${target.repo}/check-runs/${target.checkRun}`, { method: "PATCH", token, body: completed });
+    await github(api.config, "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", token, { ...ownerAndName(target.repo), check_run_id: target.checkRun, ...completed });
   } else {
-    await github(api.config, `/repos/${target.repo}/check-runs`, {
-      method: "POST",
-      token,
-      body: { name: checkName(run), head_sha: target.sha, external_id: `${run.namespace}/${run.pipeline}#${run.run}`, ...completed },
+    await github(api.config, "POST /repos/{owner}/{repo}/check-runs", token, {
+      ...ownerAndName(target.repo),
+      name: checkName(run),
+      head_sha: target.sha,
+      external_id: `${run.namespace}/${run.pipeline}#${run.run}`,
+      ...completed,
     });
   }
   checks.delete(key);
   checkStarts.delete(key);
   await api.setState(key, "");
+}
+
+/**
+ * Whether GitHub signed these bytes with the App's webhook secret. GitHub signs UTF-8 JSON:
+ * bytes that are not UTF-8 (or no body, or no signature) were not signed by it.
+ */
+async function signedByGithub(secret: string, body: Uint8Array, signature: string | undefined): Promise<boolean> {
+  if (!signature || body.length === 0) return false;
+  let payload: string;
+  try {
+    payload = new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    return false;
+  }
+  return verify(secret, payload, signature);
 }
 
 export default defineExtension<Config, Params>({
@@ -375,9 +370,9 @@ export default defineExtension<Config, Params>({
       await api.event("delivery.rejected", data).catch((error: Error) => api.log(`could not record a rejected delivery: ${error.message}`));
       return answer(status, code, message);
     };
-    // The signature is checked over the raw bytes before anything of the body is looked at.
+    // The signature is checked before anything of the body is looked at.
     const signature = request.headers[SIGNATURE_HEADER];
-    if (!verifySignature(api.config.webhookSecret, request.body, signature)) {
+    if (!(await signedByGithub(api.config.webhookSecret, request.body, signature))) {
       return reject(401, "unauthorized", `missing or invalid ${SIGNATURE_HEADER}`, signature === undefined ? "missing signature" : "bad signature");
     }
     if (delivery !== undefined && delivery.length > MAX_DELIVERY_ID_LENGTH) {
