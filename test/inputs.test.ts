@@ -60,8 +60,13 @@ describe("typed inputs", () => {
       required: ["env", "dryRun"],
       additionalProperties: false,
     });
-    const document = (await (await api("/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>> };
-    expect(JSON.stringify(document.paths["/pipelines/{ns}/{id}"]!.get!.responses["200"]!.content)).toContain("inputs");
+    const document = (await (await api("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    // The pipeline answer is the Pipeline schema, which describes the inputs.
+    expect(JSON.stringify(document.paths["/pipelines/{ns}/{id}"]!.get!.responses["200"]!.content)).toContain("#/components/schemas/Pipeline");
+    expect(JSON.stringify(document.components.schemas.Pipeline!.properties!.inputs)).toContain("properties");
   });
 
   it("reach a run's tasks checked, with defaults applied, as ctx.inputs and INPUT_<NAME> (containers too)", async () => {

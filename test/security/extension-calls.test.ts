@@ -147,7 +147,7 @@ describe("calls from a Worker extension", () => {
       { method: "getState", args: ["k"] },
       { method: "event", args: ["delivery.rejected", { reason: "probe" }, id] },
     ]);
-    expect(started).toEqual({ ok: true, value: { namespace: "default", pipeline: "target", run: 1, duplicate: false } });
+    expect(started).toEqual({ ok: true, value: { namespace: "default", pipeline: "target", run: 1, duplicate: false, url: `${gantry.url}/pipelines/default/target/runs/1` } });
     expect([stored, read, recorded]).toEqual([{ ok: true, value: null }, { ok: true, value: "v" }, { ok: true, value: null }]);
     const run = await waitForRun(gantry.api, "default/target", 1);
     expect(run).toMatchObject({ state: "successful", trigger: { kind: "prober", by: "probe" }, variables: { REF: "main" } });
