@@ -90,7 +90,14 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          "application/json": {
+            method: "startRun" | "secret" | "getState" | "setState" | "event" | "pushed";
+            args: (unknown)[];
+          };
+        };
+      };
       responses: {
         200: {
           headers: { [name: string]: unknown };

@@ -28,8 +28,8 @@ export interface RouteDoc {
   success?: number | readonly number[];
   /** The JSON answer's schema (valibot), or another media type. Absent: the route answers no body worth describing. */
   response?: v.GenericSchema | OtherAnswer;
-  /** A request body no validator describes (raw bytes). */
-  body?: OtherAnswer;
+  /** A request body no validator describes: raw bytes, or JSON the handler checks itself (its schema). */
+  body?: OtherAnswer | v.GenericSchema;
 }
 
 /** What route-doc keeps on its middleware, for the document's extras and the tests. */
@@ -61,7 +61,14 @@ export function doc(route: RouteDoc): MiddlewareHandler<AppEnv> {
     ...(auth === "public" && { security: [] }),
     ...(auth === "extension" && { security: [{ extensionSecret: [] }] }),
     ...(route.permission && { "x-permission": route.permission }),
-    ...(route.body && { requestBody: { required: true, content: { [route.body.mediaType]: { schema: { type: "string", format: "binary", description: route.body.description } } } } }),
+    ...(route.body && {
+      requestBody: {
+        required: true,
+        content: isSchema(route.body)
+          ? { "application/json": { schema: resolver(route.body) } }
+          : { [route.body.mediaType]: { schema: { type: "string", format: "binary", description: route.body.description } } },
+      },
+    }),
     responses: {
       ...success,
       default: { description: "an error: `error.code` says which, `error.message` why", content: { "application/json": { schema: resolver(errorAnswer) } } },
