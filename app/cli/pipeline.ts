@@ -41,8 +41,12 @@ const ls: Subcommand = {
     if (values.namespace !== undefined && !v.is(idSchema, values.namespace)) {
       throw new UsageError(`--namespace "${values.namespace}" is not a namespace (a-z, 0-9 and -)`);
     }
-    const query = values.namespace ? `?namespace=${encodeURIComponent(values.namespace)}` : "";
-    const { data, raw } = await createApiClient().json("GET", `/pipelines${query}`, pipelineListAnswer);
+    const client = createApiClient();
+    const { data, raw } = await client.answer(
+      client.typed.GET("/pipelines", { params: { ...(values.namespace && { query: { namespace: values.namespace } }) } }),
+      pipelineListAnswer,
+      "GET /pipelines",
+    );
     if (values.json) {
       printJson(raw);
       return 0;
@@ -71,7 +75,11 @@ const get: Subcommand = {
     const [refText] = takePositionals(positionals, ["ns/id"]);
     const ref = parsePipelineRef(refText!);
     const client = createApiClient();
-    const { data, raw } = await client.json("GET", pipelinePath(ref), pipelineAnswer);
+    const { data, raw } = await client.answer(
+      client.typed.GET("/pipelines/{ns}/{id}", { params: { path: { ns: ref.namespace, id: ref.id } } }),
+      pipelineAnswer,
+      `GET ${pipelinePath(ref)}`,
+    );
     if (values.json) {
       printJson(raw);
       return 0;

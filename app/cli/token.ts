@@ -24,11 +24,12 @@ const create: Subcommand = {
     if (!name!.trim()) throw new UsageError("the token name must not be empty");
     const roles = values.role?.length ? values.role : [DEFAULT_ROLE];
     const expiresAt = values.expires === undefined ? undefined : parseExpiry(values.expires);
-    const { data, raw } = await createApiClient().json("POST", "/tokens", createdTokenAnswer, {
-      name,
-      roles,
-      ...(expiresAt && { expiresAt }),
-    });
+    const client = createApiClient();
+    const { data, raw } = await client.answer(
+      client.typed.POST("/tokens", { body: { name: name!, roles, ...(expiresAt && { expiresAt }) } }),
+      createdTokenAnswer,
+      "POST /tokens",
+    );
     if (values.json) {
       printJson(raw);
       return 0;
@@ -47,7 +48,8 @@ const ls: Subcommand = {
   async run(args) {
     const { values, positionals } = parseArguments(args, { json: { type: "boolean" } });
     takePositionals(positionals, []);
-    const { data, raw } = await createApiClient().json("GET", "/tokens", tokenListAnswer);
+    const client = createApiClient();
+    const { data, raw } = await client.answer(client.typed.GET("/tokens"), tokenListAnswer, "GET /tokens");
     if (values.json) {
       printJson(raw);
       return 0;
@@ -72,7 +74,8 @@ const revoke: Subcommand = {
     const { positionals } = parseArguments(args, {});
     const [id] = takePositionals(positionals, ["id"]);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id!)) throw new UsageError(`"${id}" is not a token id (see gantry token ls)`);
-    const { data } = await createApiClient().json("DELETE", `/tokens/${encodeURIComponent(id!)}`, tokenAnswer);
+    const client = createApiClient();
+    const { data } = await client.answer(client.typed.DELETE("/tokens/{id}", { params: { path: { id: id! } } }), tokenAnswer, `DELETE /tokens/${id}`);
     console.log(`revoked token ${data.token.id} "${data.token.name}"`);
     return 0;
   },
