@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { join } from "node:path";
 import { documentedRoutes, type DocumentedRoute } from "./helpers/api-routes.ts";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { Hono } from "hono";
 import * as v from "valibot";
 import { API_ERROR_CODES } from "../app/api-contract/errors.ts";
@@ -361,7 +362,19 @@ describe("openapi", () => {
     expect([...served].filter((route) => !documented.has(route))).toEqual([]);
   });
 
-  it("has a live handler behind every documented route", async () => {
+  it("has a live handler behind every documented route, answering as its document says", async () => {
+    // Each answer is checked with the document's JSON Schema for its route and status (the error schema for errors).
+    const document = (await (await api("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>>;
+      components: object;
+    };
+    const ajv = new Ajv2020({ strict: false, allErrors: false });
+    const answerCheck = (method: string, path: string, status: number) => {
+      const responses = document.paths[path]?.[method]?.responses;
+      const schema = (responses?.[String(status)] ?? responses?.default)?.content?.["application/json"]?.schema;
+      return schema ? ajv.compile({ ...schema, components: document.components }) : undefined;
+    };
+    let checkedAnswers = 0;
     const run = await waitForRun(api, "default/quick", (await startRun(api, "default/quick")).id);
     const { token } = await createToken({ name: "walk-me", roles: ["viewer"] });
     // What the walk reads and deletes must exist first.
@@ -422,6 +435,13 @@ describe("openapi", () => {
       } else {
         const text = await response.text();
         expect(text, label).not.toContain("no route");
+        // The document's own JSON Schema (not only the valibot schema it is made from) takes the answer.
+        if (response.headers.get("content-type")?.startsWith("application/json")) {
+          const check = answerCheck(route.method, route.path, response.status);
+          expect(check, `${label}: a documented JSON answer`).toBeDefined();
+          expect(check!(JSON.parse(text)) ? [] : check!.errors, label).toEqual([]);
+          checkedAnswers++;
+        }
       }
       // A cancel of a finished run is a 409, a live answer, and so is a decision on a task that
       // is no gate, or an extension call without the extension's secret (a user token is never
@@ -445,5 +465,6 @@ describe("openapi", () => {
       if (route.method === "put") expect([200, 201], label).toContain(response.status);
       else expect(response.status, label).toBe(expected);
     }
+    expect(checkedAnswers).toBeGreaterThan(60);
   });
 });

@@ -130,7 +130,18 @@ export interface paths {
         200: {
           headers: { [name: string]: unknown };
           content: {
-            "application/json": string;
+            "application/json": {
+              openapi: string;
+              info: {
+                title: string;
+                version: string;
+              };
+              paths: {
+                [key: string]: {
+                  [key: string]: unknown;
+                };
+              };
+            };
           };
         };
         "default": {
