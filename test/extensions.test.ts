@@ -64,6 +64,26 @@ const EXTENSIONS: Record<string, string> = {
         setTimeout(() => process.exit(7), 100);
       },
     });`,
+  // Starts one run when subscribed, then exits (a crash: restarted after 500 ms); told of the
+  // run's end, which comes while it is down, once it is up again.
+  teller: `
+    import * as v from "valibot";
+    import { existsSync, writeFileSync } from "node:fs";
+    import { defineExtension } from "gantry";
+    export default defineExtension({
+      id: "teller",
+      config: v.object({ marker: v.string() }),
+      async subscribe(sub, api) {
+        if (existsSync(api.config.marker)) return api.log("teller up again");
+        writeFileSync(api.config.marker, "started");
+        const started = await api.startRun(sub.id, {});
+        api.log(\`started \${started.run} \${started.url}\`);
+        process.exit(3);
+      },
+      onRunFinished(run, api) {
+        api.log(\`finished \${run.run} \${run.state} \${run.tasks.map((task) => task.id + ":" + task.state).join(",")} \${run.url}\`);
+      },
+    });`,
   badconfig: `
     import * as v from "valibot";
     import { defineExtension } from "gantry";
@@ -161,6 +181,7 @@ beforeAll(async () => {
         badconfig: { port: "nope" },
         crashy: { marker: join(markers, "crashy") },
         exiter: { marker: join(markers, "exiter") },
+        teller: { marker: join(markers, "teller") },
       }),
     },
   });
@@ -172,7 +193,7 @@ describe("listing extensions", () => {
     const response = await api("/extensions");
     expect(response.status).toBe(200);
     const { extensions } = (await response.json()) as { extensions: ExtensionJson[] };
-    expect(extensions.map((ext) => ext.id)).toEqual(["badconfig", "crashy", "exiter", "interval", "needsconfig", "recorder"]);
+    expect(extensions.map((ext) => ext.id)).toEqual(["badconfig", "crashy", "exiter", "interval", "needsconfig", "recorder", "teller"]);
     const recorder = extensions.find((ext) => ext.id === "recorder")!;
     expect(recorder).toMatchObject({ state: "running", restarts: 0 });
     expect(recorder.error).toBeUndefined();
@@ -201,6 +222,19 @@ describe("listing extensions", () => {
     expect(json.exitCode).toBe(0);
     const parsed = JSON.parse(json.stdout) as { extensions: ExtensionJson[] };
     expect(parsed.extensions.find((ext) => ext.id === "recorder")?.state).toBe("running");
+  });
+});
+
+describe("runs an extension started", () => {
+  it("are told of their end with the tasks' states and the run's page, also when the extension was down as they ended", async () => {
+    await subscribe("default/target", { extension: "teller" });
+    const started = await waitForLogLine("teller", /^.*started (\d+) /);
+    const id = Number(/started (\d+) /.exec(started)![1]);
+    expect(started).toContain(`${gantry.url}/pipelines/default/target/runs/${id}`);
+    await waitForLogLine("teller", /teller up again/);
+    const finished = await waitForLogLine("teller", /finished \d+ /);
+    expect(finished).toContain(`finished ${id} successful a:successful ${gantry.url}/pipelines/default/target/runs/${id}`);
+    expect((await extension("teller")).restarts).toBe(1);
   });
 });
 

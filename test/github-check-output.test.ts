@@ -54,6 +54,13 @@ describe("checkOutput", () => {
     expect(output.summary).not.toContain("The run in Gantry");
   });
 
+  it("shows reasons as plain text: a fork's code cannot put links, images or markup in the summary", () => {
+    const output = checkOutput(run({ reason: "internal error: *boom*", tasks: [{ id: "test", state: "failed", reason: "threw: see [here](https://evil.example) ![x](https://evil.example/x.png) <b>now</b>" }] }));
+    expect(output.summary).toContain("ended **failed**: internal error: \\*boom\\*.");
+    expect(output.summary).toContain("- `test`: threw: see \\[here\\]\\(https://evil.example\\) \\!\\[x\\]\\(https://evil.example/x.png\\) \\<b\\>now\\</b\\>");
+    expect(output.summary).not.toContain("](https://evil");
+  });
+
   it("says a successful run ended so, with nothing else to list", () => {
     const output = checkOutput(run({ state: "successful", tasks: [{ id: "build", state: "successful" }] }));
     expect(output).toEqual({ title: "Run 7: successful", summary: "Gantry run default/api#7 ended **successful**.\n\n[The run in Gantry](https://ci.example.com/pipelines/default/api/runs/7)" });

@@ -138,6 +138,10 @@ const executionSchema = v.pipe(
     log: v.optional(logTruncationSchema),
     /** An approval gate's (kind "approval") wait and decision; null or absent for other tasks. */
     approval: v.nullish(approvalSchema),
+    /** What became of its cache (a task with `cache`): hit exact, prefix or miss, and whether it saved. */
+    cache: v.optional(
+      v.object({ key: v.string(), hit: v.picklist(["exact", "prefix", "miss"]), restoredKey: v.optional(v.string()), saved: v.optional(v.boolean()), error: v.optional(v.string()) }),
+    ),
   }),
   v.metadata({ ref: "Execution" }),
 );
@@ -168,6 +172,10 @@ const runSchema = v.pipe(
     cancelRequestedAt: v.optional(timestamp),
     /** The node (server process) driving it. */
     node: v.optional(v.string()),
+    /** Who started it (a person or a token's name), when someone did. */
+    startedBy: v.optional(v.string()),
+    /** What its scans found, by level (absent when it has none). */
+    findings: v.optional(v.object({ error: v.number(), warning: v.number(), note: v.number() })),
     createdAt: v.optional(timestamp),
     queuedAt: v.optional(timestamp),
     startedAt: timestamp,
@@ -188,6 +196,10 @@ const tokenSchema = v.pipe(
     revokedAt: v.optional(timestamp),
     /** The person a personal token belongs to; null for other tokens (absent from older servers). */
     userId: v.optional(v.nullable(v.string())),
+    /** A token's own permissions, beside its roles (a task's token). */
+    permissions: v.optional(v.array(v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) }))),
+    /** A token the engine issued to a task: its run, task and scope. */
+    issuedTo: v.optional(v.object({ run: v.nullable(v.string()), task: v.nullable(v.string()), scope: v.nullable(v.string()) })),
   }),
   v.metadata({ ref: "Token" }),
 );
@@ -442,7 +454,6 @@ const sourceSchema = v.pipe(
   v.metadata({ ref: "Source" }),
 );
 export type SourceJson = v.InferOutput<typeof sourceSchema>;
-
 
 export const sourceListAnswer = v.object({ sources: v.array(sourceSchema) });
 export const sourceAnswer = v.object({ source: sourceSchema });

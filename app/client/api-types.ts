@@ -300,7 +300,7 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           "application/json": {
             variables?: {
@@ -440,7 +440,7 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           "application/json": {
             only?: "all" | "failed";
@@ -479,7 +479,7 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           "application/json": {
             comment?: string;
@@ -520,7 +520,7 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           "application/json": {
             comment?: string;
@@ -1610,7 +1610,7 @@ export interface paths {
     };
   };
   "/extensions/{id}/upgrade": {
-    /** Upgrade an installed extension to the latest (or body { version, response: extensionInstallAnswer }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one */
+    /** Upgrade an installed extension to the latest (or body { version }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one */
     post: {
       parameters: {
         query?: never;
@@ -1620,7 +1620,7 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody: {
+      requestBody?: {
         content: {
           "application/json": {
             version?: string;
@@ -1630,7 +1630,25 @@ export interface paths {
       responses: {
         200: {
           headers: { [name: string]: unknown };
-          content: never;
+          content: {
+            "application/json": {
+              id: string;
+              installed: {
+                package: string;
+                version: string;
+                integrity: string;
+                installedAt: string;
+              };
+              previous?: string;
+              unchanged?: boolean;
+              state: string;
+              error?: string;
+              pin?: {
+                file: string;
+                problem?: string;
+              };
+            };
+          };
         };
         "default": {
           headers: { [name: string]: unknown };
@@ -2252,7 +2270,7 @@ export interface paths {
     };
   };
   "/system/backup": {
-    /** A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (system:write) */
+    /** A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (backups:write) */
     get: {
       parameters: {
         query?: never;
@@ -2395,7 +2413,15 @@ export interface paths {
       };
       requestBody: {
         content: {
-          "application/json": unknown;
+          "application/json": {
+            repo: string;
+            branch?: string;
+            path?: string;
+            namespace?: string;
+            auth?: string;
+            hookSecret?: string;
+            pollInterval?: (number) | (string);
+          };
         };
       };
       responses: {
@@ -2543,7 +2569,24 @@ export interface paths {
       };
       requestBody: {
         content: {
-          "application/json": unknown;
+          "application/json": {
+            name: string;
+            namespace?: (string) | (null);
+            provider: "swarm";
+            config?: ({
+              dockerHost?: string;
+              registry?: string;
+              registryAuth?: string;
+            });
+            secrets?: (string)[];
+            description?: string;
+            protection?: {
+              pipelines?: (string)[];
+              branches?: (string)[];
+              approval?: boolean;
+              wait?: (number) | (string);
+            };
+          };
         };
       };
       responses: {
@@ -2622,7 +2665,22 @@ export interface paths {
       };
       requestBody: {
         content: {
-          "application/json": unknown;
+          "application/json": {
+            provider: "swarm";
+            config?: ({
+              dockerHost?: string;
+              registry?: string;
+              registryAuth?: string;
+            });
+            secrets?: (string)[];
+            description?: string;
+            protection?: {
+              pipelines?: (string)[];
+              branches?: (string)[];
+              approval?: boolean;
+              wait?: (number) | (string);
+            };
+          };
         };
       };
       responses: {
@@ -2882,6 +2940,13 @@ export interface components {
         maxBytes: number;
       };
       approval?: (components["schemas"]["Approval"]) | (null);
+      cache?: {
+        key: string;
+        hit: "exact" | "prefix" | "miss";
+        restoredKey?: string;
+        saved?: boolean;
+        error?: string;
+      };
     };
     Run: {
       namespace: string;
@@ -2908,6 +2973,12 @@ export interface components {
       rerunOnly?: string;
       cancelRequestedAt?: (string) | (null);
       node?: string;
+      startedBy?: string;
+      findings?: {
+        error: number;
+        warning: number;
+        note: number;
+      };
       createdAt?: (string) | (null);
       queuedAt?: (string) | (null);
       startedAt: (string) | (null);
@@ -2971,6 +3042,16 @@ export interface components {
       expiresAt: (string) | (null);
       revokedAt?: (string) | (null);
       userId?: (string) | (null);
+      permissions?: ({
+        resource: string;
+        target: string;
+        actions: (string)[];
+      })[];
+      issuedTo?: {
+        run: (string) | (null);
+        task: (string) | (null);
+        scope: (string) | (null);
+      };
     };
     Role: {
       id: string;

@@ -138,6 +138,18 @@ const protectionSchema = v.strictObject(
   (issue) => `protection takes pipelines, branches, approval and wait${issue.expected === "never" ? `, not "${String(issue.received).replace(/^"|"$/g, "")}"` : ""}`,
 );
 
+/**
+ * The settings' shape, for the API's document: the same pieces environmentSettingsSchema
+ * checks one by one (with a message naming each problem), put together as one object.
+ */
+export const environmentSettingsShape = v.object({
+  provider: v.picklist(PROVIDERS),
+  config: v.optional(v.union(PROVIDERS.map((provider) => configSchemaOf(provider)))),
+  secrets: v.optional(secretsSchema),
+  description: v.optional(descriptionSchema),
+  protection: v.optional(protectionSchema),
+});
+
 /** The fields an environment's settings take, for messages. */
 const FIELDS = "provider, config, secrets, description and protection";
 

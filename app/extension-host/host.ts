@@ -132,7 +132,12 @@ interface Running {
   readyResolve?: () => void;
   restartTimer?: ReturnType<typeof setTimeout>;
   startedAt: number;
+  /** Runs it started that ended while it was not running (restarting after a crash): told once it is up. */
+  finishedMeanwhile?: FinishedRun[];
 }
+
+/** Ended runs kept for an extension that is not running, at most (the oldest go first). */
+const FINISHED_KEPT = 1_000;
 
 /** An extension's answer to provideToken: a token, none, or why it could not give one. */
 type TokenResult = { token?: string } | { error: string };
@@ -309,13 +314,17 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   /** What a Worker (or a container extension, in its stead) tells the host. */
   const receive = (ext: Running, worker: NonNullable<Running["worker"]>, message: WorkerMessage) => {
     switch (message.type) {
-      case "ready":
+      case "ready": {
         ext.state = "running";
         ext.error = undefined;
         appendLog(ext, "[gantry] started");
         ext.readyResolve?.();
         void record("extension.started", { extension: ext.id });
+        const meanwhile = ext.finishedMeanwhile ?? [];
+        ext.finishedMeanwhile = undefined;
+        for (const run of meanwhile) post(ext, { type: "run-finished", run });
         return;
+      }
       case "failed": {
         // A bad config or module is not fixed by restarting: say so and wait for a fix.
         // No config at all is a choice (this server does not use the extension), not a failure.
@@ -452,7 +461,8 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (extensions.size === 0) return;
     const run = await getRun(db, key);
     const ext = run ? extensions.get(run.trigger.kind) : undefined;
-    if (!run || !ext || ext.state !== "running") return;
+    // Stopped, failed or unconfigured: not told. One starting or restarting is told once it is up.
+    if (!run || !ext || (ext.state !== "running" && ext.state !== "starting" && ext.state !== "crashed")) return;
     if (run.state !== "successful" && run.state !== "failed" && run.state !== "cancelled") return;
     const { counts, findings } = await readRunFindings(db, key);
     const finished: FinishedRun = {
@@ -465,7 +475,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       tasks: run.tasks.map((task) => ({ id: task.taskId, state: task.state, ...(task.reason && { reason: task.reason }) })),
       findings: { ...counts, new: findings.filter((finding) => finding.isNew).length },
     };
-    post(ext, { type: "run-finished", run: finished });
+    if (ext.state === "running") return post(ext, { type: "run-finished", run: finished });
+    const kept = (ext.finishedMeanwhile ??= []);
+    kept.push(finished);
+    if (kept.length > FINISHED_KEPT) kept.shift();
   };
 
   /**

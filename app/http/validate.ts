@@ -6,6 +6,9 @@ import { resolver, uniqueSymbol } from "hono-openapi";
 import * as v from "valibot";
 import { ValidationError } from "../domain/errors.ts";
 
+/** Marks a JSON validator whose body may be left out. */
+export const OPTIONAL_BODY = Symbol("optional body");
+
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
     .map((issue) => {
@@ -17,14 +20,22 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string 
     .join("; ");
 }
 
+/**
+ * `document: false`: the schema says nothing a document could show (a custom check that
+ * names every problem itself); the route's doc({ body }) describes the body instead.
+ */
 export function validate<Target extends keyof ValidationTargets, Schema extends v.GenericSchema>(
   target: Target,
   schema: Schema,
+  options: { document?: false } = {},
 ) {
   const validator = vValidator(target, schema, (result) => {
     if (!result.success) throw new ValidationError(`invalid ${target === "json" ? "body" : target}: ${describeIssues(result.issues)}`);
   });
-  const documented = <M extends object>(middleware: M): M => Object.assign(middleware, { [uniqueSymbol]: { target, ...resolver(schema) } });
+  // A body that may be left out (the schema takes {}, which an empty body stands for) is documented as optional (openapi.ts).
+  const optionalBody = target === "json" && v.safeParse(schema, {}).success;
+  const documented = <M extends object>(middleware: M): M =>
+    options.document === false ? middleware : Object.assign(middleware, { [uniqueSymbol]: { target, ...resolver(schema) }, ...(optionalBody && { [OPTIONAL_BODY]: true }) });
   if (target !== "json") return documented(validator);
   // Hono skips a body whose Content-Type is not JSON (curl -d sends a form type), so
   // `{"variables": ...}` would be dropped without a word; refuse it instead.

@@ -286,17 +286,24 @@ async function startCheck(api: Api, started: StartedRun, target: CheckTarget): P
 const SUMMARY_TASKS = 20;
 const SUMMARY_REASON = 300;
 
+/**
+ * A reason as plain text in Markdown: one line, at most SUMMARY_REASON characters, with
+ * Markdown's characters escaped (a task's error may come from a fork's code: no links or images).
+ */
+function plainText(reason: string): string {
+  const line = reason.replaceAll(/\s+/g, " ");
+  const cut = line.length > SUMMARY_REASON ? `${line.slice(0, SUMMARY_REASON)}…` : line;
+  return cut.replaceAll(/[\\`*_{}[\]()<>#+!|~-]/g, (character) => `\\${character}`);
+}
+
 /** A run's end as a check run's title and Markdown summary: failed tasks with why, findings, the link. */
 export function checkOutput(run: FinishedRun): { title: string; summary: string } {
   const failed = run.tasks.filter((task) => task.state === "failed");
   const title = `Run ${run.run}: ${run.state}${failed.length > 0 ? ` (${failed.length} of ${run.tasks.length} tasks failed)` : ""}`;
-  const lines = [`Gantry run ${run.namespace}/${run.pipeline}#${run.run} ended **${run.state}**${run.reason ? `: ${run.reason}` : ""}.`];
+  const lines = [`Gantry run ${run.namespace}/${run.pipeline}#${run.run} ended **${run.state}**${run.reason ? `: ${plainText(run.reason)}` : ""}.`];
   if (failed.length > 0) {
     lines.push("", "Failed tasks:");
-    for (const task of failed.slice(0, SUMMARY_TASKS)) {
-      const reason = task.reason ? `: ${task.reason.length > SUMMARY_REASON ? `${task.reason.slice(0, SUMMARY_REASON)}…` : task.reason}` : "";
-      lines.push(`- \`${task.id}\`${reason.replaceAll("\n", " ")}`);
-    }
+    for (const task of failed.slice(0, SUMMARY_TASKS)) lines.push(`- \`${task.id}\`${task.reason ? `: ${plainText(task.reason)}` : ""}`);
     if (failed.length > SUMMARY_TASKS) lines.push(`- … and ${failed.length - SUMMARY_TASKS} more`);
   }
   const { error, warning, note } = run.findings;
@@ -308,16 +315,46 @@ export function checkOutput(run: FinishedRun): { title: string; summary: string 
   return { title, summary: lines.join("\n") };
 }
 
+/** How often completing a check run is tried, and the waits between (GitHub answering 5xx, a token that could not be minted). */
+const REPORT_WAITS_MS = [1_000, 5_000];
+/** How long a run's end waits for its check run's id when another server is still making it (several servers, one database). */
+const START_WAIT_MS = 5_000;
+
 /** Completes the run's check run with its conclusion (or makes a completed one when starting it failed). */
 async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
   const key = runKey(run);
-  await checkStarts.get(key);
-  let target = checks.get(key);
-  if (!target) {
-    const stored = await api.getState(key);
-    if (stored) target = JSON.parse(stored) as CheckTarget;
+  try {
+    await checkStarts.get(key);
+    let target = checks.get(key);
+    if (!target) {
+      // Started through another server: its check run's id may not be stored yet.
+      const deadline = Date.now() + START_WAIT_MS;
+      for (;;) {
+        const stored = await api.getState(key);
+        target = stored ? (JSON.parse(stored) as CheckTarget) : undefined;
+        if (!target || target.checkRun !== undefined || Date.now() >= deadline) break;
+        await Bun.sleep(250);
+      }
+    }
+    if (!target) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await completeCheck(api, run, target);
+        break;
+      } catch (error) {
+        if (attempt >= REPORT_WAITS_MS.length) throw error;
+        api.log(`${run.namespace}/${run.pipeline}#${run.run}: completing the check run failed (${(error as Error).message}); trying again`);
+        await Bun.sleep(REPORT_WAITS_MS[attempt]!);
+      }
+    }
+    await api.setState(key, "");
+  } finally {
+    checks.delete(key);
+    checkStarts.delete(key);
   }
-  if (!target) return;
+}
+
+async function completeCheck(api: Api, run: FinishedRun, target: CheckTarget): Promise<void> {
   const token = await installationToken(api.config, target.installation);
   const completed = {
     status: "completed",
@@ -337,9 +374,6 @@ async function reportCheck(api: Api, run: FinishedRun): Promise<void> {
       ...completed,
     });
   }
-  checks.delete(key);
-  checkStarts.delete(key);
-  await api.setState(key, "");
 }
 
 /**

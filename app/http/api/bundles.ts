@@ -69,7 +69,7 @@ async function bundleOf(deps: Deps, key: RunKey): Promise<Response> {
   });
 }
 
-export const bundlesApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/bundle", doc({ summary: "The bundle of the run's version (text/javascript), the code its run() tasks import, checked against the version's sha256 first (x-checksum-sha256; a corrupted one is a 409). For the run's own bundle token (a runner in a swarm service fetches it) or pipelines:read; 404 once pruned", response: { mediaType: "text/javascript", description: "the bundle of the run's version" } }), mayReadBundle, validate("param", runParams), async (c) => {
+export const bundlesApi = new Hono<AppEnv>().get("/:ns/:id/runs/:run/bundle", doc({ summary: "The bundle of the run's version (text/javascript), the code its run() tasks import, checked against the version's sha256 first (x-checksum-sha256; a corrupted one is a 409). For the run's own bundle token (a runner in a swarm service fetches it) or pipelines:read; 404 once pruned", permission: "pipelines:read on the pipeline, or the run's own bundle token", response: { mediaType: "text/javascript", description: "the bundle of the run's version" } }), mayReadBundle, validate("param", runParams), async (c) => {
   const { ns, id, run } = c.req.valid("param");
   return bundleOf(c.get("deps"), { namespace: ns, id, run });
 });

@@ -10,7 +10,7 @@ import { requireEnvironmentRights } from "../../auth/environment-rights.ts";
 import { currentDeployments, listDeployments, type DeploymentRow } from "../../db/repos/deployments.ts";
 import { listEnvironments, nameOf, requireEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
 import { ValidationError } from "../../domain/errors.ts";
-import { environmentKey, environmentNameSchema, environmentNamespaceSchema, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
+import { environmentKey, environmentNameSchema, environmentNamespaceSchema, environmentSettingsShape, ENVIRONMENT_NAME_RULE, parseEnvironmentSettings, type Protection } from "../../domain/environments.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import { SERVICE_PATTERN } from "../../domain/deploy-tasks.ts";
 import type { AppEnv } from "../env.ts";
@@ -93,6 +93,9 @@ function currentJson(row: DeploymentRow) {
   return { service: row.service, image: row.image, deployedAt: iso(row.endedAt ?? row.startedAt), ...originOf(row) };
 }
 
+/** A new environment's body as the document shows it: its name and namespace, and its settings. */
+const newEnvironmentShape = v.object({ name: v.string(), namespace: v.optional(v.nullable(v.string())), ...environmentSettingsShape.entries });
+
 const objectBody = (fields: string) =>
   v.custom<Record<string, unknown>>((value) => typeof value === "object" && value !== null && !Array.isArray(value), `must be an object like { ${fields} }`);
 
@@ -111,7 +114,7 @@ export const environmentsApi = new Hono<AppEnv>()
     const rows = (await listEnvironments(c.get("deps").db, { ...(namespace !== undefined && { namespace }) })).filter((row) => may(c, "environments", "read", row.key));
     return c.json({ environments: rows.map(environmentJson) });
   })
-  .post("/", doc({ summary: "Create an environment (environments:write on its key): 201 { environment }; 409 when the name is taken (in its namespace, or among the shared ones)", permission: "environments:write", success: 201, response: environmentAnswer }), permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, namespace, provider, config, secrets, description")), async (c) => {
+  .post("/", doc({ summary: "Create an environment (environments:write on its key): 201 { environment }; 409 when the name is taken (in its namespace, or among the shared ones)", permission: "environments:write", success: 201, body: newEnvironmentShape, response: environmentAnswer }), permit("environments", "write", bodyNameTarget), validate("json", objectBody("name, namespace, provider, config, secrets, description"), { document: false }), async (c) => {
     const deps = c.get("deps");
     const { name, namespace, ...rest } = c.req.valid("json");
     const problems: string[] = [];
@@ -132,7 +135,7 @@ export const environmentsApi = new Hono<AppEnv>()
     const [current, history] = await Promise.all([currentDeployments(db, key), listDeployments(db, key, HISTORY_LIMIT)]);
     return c.json({ environment: environmentJson(row), current: current.map(currentJson), deployments: history.map(deploymentJson) });
   })
-  .put("/:name", doc({ summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", permission: "environments:write", success: [201, 200], response: environmentAnswer }), permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), validate("json", objectBody("provider, config, secrets, description")), async (c) => {
+  .put("/:name", doc({ summary: "Create (201) or change (200) an environment (environments:write); its deployments stay", permission: "environments:write", success: [201, 200], body: environmentSettingsShape, response: environmentAnswer }), permit("environments", "write", addressedKey), validate("param", nameParams), validate("query", environmentNamespaceQuery), validate("json", objectBody("provider, config, secrets, description"), { document: false }), async (c) => {
     const settings = settingsOf(c.req.valid("json"));
     requireEnvironmentRights(c, settings);
     const { environment, created } = await c.get("deps").environments.save(addressedEnvironment(c), settings, c.get("token").name);

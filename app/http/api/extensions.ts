@@ -97,7 +97,7 @@ export const extensionsApi = new Hono<AppEnv>()
     const result = await c.get("deps").extensionInstaller.install(body.package, body.version);
     return c.json(installAnswer(result), 201);
   })
-  .post("/:id/upgrade", doc({ summary: "Upgrade an installed extension to the latest (or body { version, response: extensionInstallAnswer }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one", permission: "extensions:write and system:write" }), permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
+  .post("/:id/upgrade", doc({ summary: "Upgrade an installed extension to the latest (or body { version }) version (extensions:write and system:write): the new version starts before the old one goes; one that does not start is taken out and the old one runs again (400 naming the problem). Answers as install, with previous; 409 for a built-in one", permission: "extensions:write and system:write", response: extensionInstallAnswer }), permit("extensions", "write"), permit("system", "write"), validate("param", idParam), validate("json", v.object({ version: v.optional(versionSchema) })), async (c) => {
     const { id } = c.req.valid("param");
     const result = await c.get("deps").extensionInstaller.upgrade(id, c.req.valid("json").version);
     return c.json(installAnswer(result));

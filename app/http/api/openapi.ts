@@ -5,6 +5,7 @@ import { generateSpecs } from "hono-openapi";
 import * as v from "valibot";
 import { GANTRY_VERSION } from "../../version.ts";
 import type { AppEnv } from "../env.ts";
+import { OPTIONAL_BODY } from "../validate.ts";
 import { doc } from "./route-doc.ts";
 
 const PREFIX = "/api/v1";
@@ -48,6 +49,13 @@ export async function openApiDocument(app: Hono<AppEnv>) {
         return [path, tagged];
       }),
   );
+  // hono-openapi calls every validated body required; one its schema lets go ({}) is not.
+  for (const route of app.routes) {
+    if (!(OPTIONAL_BODY in route.handler) || !route.path.startsWith(`${PREFIX}/`)) continue;
+    const path = route.path.slice(PREFIX.length).replace(/:(\w+)(\{[^}]*\})?/g, "{$1}");
+    const body = (paths[path] as Record<string, { requestBody?: { required?: boolean } }> | undefined)?.[route.method.toLowerCase()]?.requestBody;
+    if (body) body.required = false;
+  }
   return { ...specs, paths };
 }
 
@@ -63,7 +71,12 @@ const documents = new WeakMap<Hono<AppEnv>, ReturnType<typeof openApiDocument>>(
 /** The document of `app`, made once (its routes do not change once it serves). */
 export function documentOf(app: Hono<AppEnv>): ReturnType<typeof openApiDocument> {
   let made = documents.get(app);
-  if (!made) documents.set(app, (made = openApiDocument(app)));
+  if (!made) {
+    made = openApiDocument(app);
+    documents.set(app, made);
+    // A failure is not kept: the next request tries again.
+    made.catch(() => documents.delete(app));
+  }
   return made;
 }
 

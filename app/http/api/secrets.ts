@@ -55,8 +55,8 @@ function secretRoutes(scopeOf: (c: Context<AppEnv>) => SecretScope, params: v.Ob
       read,
       validate("param", params),
       async (c) => {
-      const secrets = await c.get("deps").secrets.list(await existing(c));
-      return c.json({ secrets: secrets.map(secretJson) });
+        const secrets = await c.get("deps").secrets.list(await existing(c));
+        return c.json({ secrets: secrets.map(secretJson) });
       },
     )
     .get("/:key", doc({ summary: `One of ${their} secrets: its metadata`, permission: `secrets:read on ${on}`, response: secretAnswer }), read, validate("param", withName), async (c) => {

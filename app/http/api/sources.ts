@@ -9,7 +9,7 @@ import { requireSourceRights } from "../../auth/source-rights.ts";
 import { listPipelinesOf } from "../../db/repos/pipelines.ts";
 import { listSourceCommits, listSources, requireSource, type SourceRow } from "../../db/repos/sources.ts";
 import { ValidationError } from "../../domain/errors.ts";
-import { commitWebUrl, LOCAL_SOURCE, parseSourceSettings, sourceNameSchema } from "../../domain/sources.ts";
+import { commitWebUrl, LOCAL_SOURCE, parseSourceSettings, sourceNameSchema, sourceSettingsSchema } from "../../domain/sources.ts";
 import type { SyncOutcome } from "../../engine/sources/sync-source.ts";
 import type { Deps } from "../../deps.ts";
 import type { AppEnv } from "../env.ts";
@@ -106,7 +106,7 @@ export const sourcesApi = new Hono<AppEnv>()
       }),
     });
   })
-  .put("/:name", doc({ summary: "Create (201) or change (200) a source (sources:write); it syncs in the background. Sources in gantry.toml answer 409", permission: "sources:write", success: [201, 200], response: sourceAnswer }), permit("sources", "write", target), validate("param", nameParams), validate("json", putBody), async (c) => {
+  .put("/:name", doc({ summary: "Create (201) or change (200) a source (sources:write); it syncs in the background. Sources in gantry.toml answer 409", permission: "sources:write", success: [201, 200], body: sourceSettingsSchema("{name}"), response: sourceAnswer }), permit("sources", "write", target), validate("param", nameParams), validate("json", putBody, { document: false }), async (c) => {
     const deps = c.get("deps");
     const { name } = c.req.valid("param");
     const named = v.safeParse(sourceNameSchema, name);

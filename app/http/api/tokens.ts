@@ -39,7 +39,7 @@ export const tokensApi = new Hono<AppEnv>()
     return c.json({ tokens: (await listTokens(c.get("deps").db)).map(tokenView) });
   })
   .get("/whoami", doc({ summary: "The calling token and what it may do", response: whoamiAnswer }), (c) => c.json({ token: tokenView(c.get("token")), permissions: c.get("permissions") }))
-  .post("/", doc({ summary: "Create a token; its secret is returned once (tokens:write, or a signed-in person's own personal token, which must expire)", success: 201, response: createdTokenAnswer }), mayCreateTokens, validate("json", createBody), async (c) => {
+  .post("/", doc({ summary: "Create a token; its secret is returned once (tokens:write, or a signed-in person's own personal token, which must expire)", permission: "tokens:write, or a signed-in person making a personal token of their own", success: 201, response: createdTokenAnswer }), mayCreateTokens, validate("json", createBody), async (c) => {
     const deps = c.get("deps");
     const body = c.req.valid("json");
     if (c.get("token").userId && !body.expiresAt) throw new ValidationError("expiresAt: a personal token needs an expiry");

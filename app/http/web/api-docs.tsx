@@ -21,11 +21,11 @@ export function apiDocsPages(app: Hono<AppEnv>) {
           <p class="lead">
             Everything the web UI and the CLI do goes through this JSON API under <code>/api/v1</code>. Calls take a token: <code>Authorization: Bearer gty_…</code> (make
             one under <a href="/tokens">Tokens</a>, then paste it into <strong>Authorize</strong> below to try calls from here). The document is{" "}
-            <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1); generate a client for your language from it, as the README shows.
+            <a href="/api/docs/openapi.json">here</a> (OpenAPI 3.1; for scripts, with a token, at <code>/api/v1/openapi.json</code>); generate a client for your language from it, as the README shows.
           </p>
           <link rel="stylesheet" href={asset("swagger-ui.css")} />
           <div id="api-reference" data-document="/api/docs/openapi.json">
-            <noscript>The interactive reference needs JavaScript; the document itself is at /api/v1/openapi.json.</noscript>
+            <noscript>The interactive reference needs JavaScript; the document itself is linked above.</noscript>
           </div>
           <script src={asset("swagger-ui.js")} defer></script>
           <script src={asset("api-docs.js")} defer></script>
