@@ -9,6 +9,7 @@ import { requireToken } from "./http/middleware/auth.ts";
 import { securityHeaders } from "./http/middleware/security-headers.ts";
 import { webPages } from "./http/web/index.ts";
 import { apiDocsPages } from "./http/web/api-docs.tsx";
+import { badges } from "./http/badges.ts";
 import { eventsApi } from "./http/api/events.ts";
 import { healthApi } from "./http/api/health.ts";
 import { openApiRoutes } from "./http/api/openapi.ts";
@@ -65,6 +66,8 @@ export function createServer(deps: Deps) {
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.use(bodyLimits(deps));
 
+  // Badges of public pipelines: no session, no token (badges.ts).
+  app.route("/badges", badges);
   app.route("/", webPages);
   app.route("/api/docs", apiDocsPages(app));
   app.route("/api/v1/health", healthApi);

@@ -57,6 +57,8 @@ const pipelineSchema = v.pipe(
     description: v.string(),
     version: v.nullable(v.number()),
     parallelism: v.optional(v.nullable(v.number())),
+    /** Its badge is shown to anyone (absent from older servers). */
+    public: v.optional(v.boolean()),
     variables: v.optional(v.record(v.string(), v.string()), {}),
     tasks: v.array(pipelineTaskSchema),
     triggers: v.array(triggerSchema),

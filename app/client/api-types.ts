@@ -2825,6 +2825,7 @@ export interface components {
       description: string;
       version: (number) | (null);
       parallelism?: (number) | (null);
+      public?: boolean;
       variables?: {
         [key: string]: string;
       };

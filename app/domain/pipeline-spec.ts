@@ -378,6 +378,7 @@ export const pipelineDefinitionSchema = v.strictObject({
   name: v.optional(v.pipe(v.string(), v.maxLength(200))),
   description: v.optional(v.pipe(v.string(), v.maxLength(2000))),
   parallelism: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+  public: v.optional(v.boolean("must be true or false")),
   variables: v.optional(v.record(envNameSchema, v.string("must be a string"))),
   concurrency: v.optional(concurrencySchema),
   triggers: v.optional(v.array(triggerSchema)),
@@ -466,6 +467,8 @@ export interface PipelineSpec {
   name: string;
   description: string;
   parallelism: number;
+  /** Its state may be shown to anyone: a badge at /badges/<ns>/<id>.svg. Absent when not. */
+  public?: true;
   variables: Record<string, string>;
   /** Absent when the pipeline sets no concurrency (its runs start at once). */
   concurrency?: ConcurrencySpec;
@@ -541,6 +544,7 @@ export function toPipelineSpec(definition: unknown): SpecResult {
       name: def.name ?? def.id,
       description: def.description ?? "",
       parallelism: def.parallelism ?? DEFAULT_PARALLELISM,
+      ...(def.public === true && { public: true as const }),
       variables: def.variables ?? {},
       ...(concurrency && { concurrency }),
       triggers: def.triggers ?? [],

@@ -378,6 +378,11 @@ export interface PipelineDefinition<S extends InputSchemas = InputSchemas> {
   description?: string;
   /** Most tasks of one run that may execute at once. */
   parallelism?: number;
+  /**
+   * Shows the state of its last finished run to anyone, as a badge: `GET /badges/<ns>/<id>.svg`
+   * (`?branch=main` for runs of that branch). Without it the badge answers 404.
+   */
+  public?: boolean;
   /** Environment for every task; run variables override these. */
   variables?: Record<string, string>;
   /** Runs at once of this pipeline or of a group; see {@link ConcurrencyOptions}. */

@@ -197,6 +197,27 @@ export async function listRuns(db: Db, key: PipelineKey, options: { limit: numbe
   return rows.map((row) => ({ ...row, tasks: all.filter((task) => task.runId === row.id) }));
 }
 
+/**
+ * The pipeline's last finished run (successful, failed or cancelled), by when it ended; with
+ * `ref`, only runs whose GANTRY_GITHUB_REF or REF variable is that ref (e.g. refs/heads/main).
+ */
+export async function lastFinishedRun(db: Db, key: PipelineKey, ref?: string): Promise<RunRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.namespace, key.namespace),
+        eq(runs.pipelineId, key.id),
+        inArray(runs.state, ["successful", "failed", "cancelled"]),
+        ref === undefined ? undefined : or(sql`json_extract(${runs.variables}, '$.GANTRY_GITHUB_REF') = ${ref}`, sql`json_extract(${runs.variables}, '$.REF') = ${ref}`),
+      ),
+    )
+    .orderBy(desc(runs.endedAt), desc(runs.id))
+    .limit(1);
+  return row;
+}
+
 export type RunChange = Partial<Pick<RunRow, "state" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt">>;
 /** Updates a run and records the event in one transaction. */
 export async function updateRun(db: Db, key: RunKey, change: RunChange, event: NewEvent): Promise<void> {

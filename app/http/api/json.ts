@@ -24,6 +24,8 @@ export function pipelineJson(pipeline: PipelineRow, version: VersionRow | undefi
     description: spec?.description ?? "",
     version: pipeline.currentVersion,
     parallelism: spec?.parallelism ?? null,
+    // Its badge is shown to anyone (/badges/<ns>/<id>.svg).
+    public: spec?.public === true,
     variables: spec?.variables ?? {},
     tasks: (spec?.tasks ?? []).map((task) => ({
       id: task.id,

@@ -134,6 +134,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
       {...(startForm && { form: startForm })}
       caches={{ entries: await listCacheEntries(db, key), maxBytes: deps.config.cacheMaxBytes }}
       {...(source && { repo: source.repo })}
+      {...(version?.spec.public && { badgeBase: deps.urls.api })}
     />,
     status,
   );

@@ -76,6 +76,8 @@ export interface PipelinePageProps {
   caches?: { entries: CacheEntryRow[]; maxBytes: number };
   /** The URL of the git source it comes from (pipeline.source), which links commits. */
   repo?: string;
+  /** The server's public URL, for a pipeline marked public: its badge and the Markdown that shows it. */
+  badgeBase?: string;
 }
 
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
@@ -288,7 +290,28 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
   );
 }
 
-export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches, repo }: PipelinePageProps) {
+/** A public pipeline's badge, and the Markdown that puts it in a README (linking here). */
+function Badge({ pipeline, base }: { pipeline: PipelineRow; base: string }) {
+  const path = `/badges/${pipeline.namespace}/${pipeline.id}.svg`;
+  const markdown = `[![${pipeline.id}](${base}${path})](${base}/pipelines/${pipeline.namespace}/${pipeline.id})`;
+  return (
+    <section class="card badge-card" aria-labelledby="badge">
+      <h2 id="badge">Badge</h2>
+      <p>
+        <img src={path} alt={`${pipeline.id}: the state of its last finished run`} height="20" />
+      </p>
+      <p class="muted">
+        This pipeline is public: its file says <code>public: true</code>, so anyone may see the state of its last finished run. For a README (add{" "}
+        <code>?branch=main</code> for one branch's runs):
+      </p>
+      <pre class="snippet">
+        <code>{markdown}</code>
+      </pre>
+    </section>
+  );
+}
+
+export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches, repo, badgeBase }: PipelinePageProps) {
   const spec = version?.spec;
   const name = spec?.name || pipeline.id;
   return (
@@ -328,6 +351,7 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
         {spec && form && <StartRunForm pipeline={pipeline} spec={spec} form={form} session={session} />}
         {history && <History pipeline={pipeline} history={history} now={now} />}
         {caches && <PipelineCaches entries={caches.entries} maxBytes={caches.maxBytes} now={now} />}
+        {badgeBase !== undefined && <Badge pipeline={pipeline} base={badgeBase} />}
         <Triggers spec={spec} subscriptions={subscriptions} />
         <Versions pipeline={pipeline} versions={versions} current={pipeline.currentVersion} now={now} repo={repo} />
       </div>
