@@ -5,7 +5,7 @@ export const HELP = `gantry — self-hosted automation and CI/CD runtime; pipeli
 usage: gantry <command> [arguments]
 
 server
-  gantry serve                                   start the server (web UI, API, schedules)
+  gantry serve [--log-format json]               start the server (web UI, API, schedules)
   gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject]
                                                  run a pipeline file locally, no server; approval
                                                  gates are asked at the terminal (or decided by
