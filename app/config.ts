@@ -212,6 +212,13 @@ const SETTINGS = {
   containerMaxPids: { env: "GANTRY_CONTAINER_MAX_PIDS", toml: "container_max_pids", schema: positiveInt, fallback: 4096 },
   /** run() tasks and pipeline imports run in a bubblewrap sandbox; "off" (an admin's choice) runs them as plain processes. */
   runSandbox: { env: "GANTRY_RUN_SANDBOX", toml: "run_sandbox", schema: v.picklist(["on", "off"], 'must be "on" or "off"'), fallback: "on" as "on" | "off" },
+  /** GET /metrics without a token (for a scraper inside a trusted network); otherwise it takes one with system:read. */
+  metricsPublic: {
+    env: "GANTRY_METRICS_PUBLIC",
+    toml: "metrics_public",
+    schema: v.pipe(v.union([v.boolean(), v.picklist(["true", "false"], 'must be "true" or "false"')]), v.transform((value) => value === true || value === "true")),
+    fallback: false,
+  },
   /** Warm sandboxed run() runners waiting for new runs (0: every task starts its own). */
   runPool: { env: "GANTRY_RUN_POOL", toml: "run_pool", schema: nonNegativeInt, fallback: 2 },
   /** Host paths bound into every sandbox, read-only unless suffixed ":rw" (toolchains, shared caches). */

@@ -49,6 +49,7 @@ import { loadSecretKey } from "./stores/secret-key.ts";
 import { createSecretStore, type SecretStore } from "./stores/secrets.ts";
 import { secureDataDir } from "./stores/data-dir.ts";
 import { createObjectStore, type ObjectStore } from "./stores/objects.ts";
+import { createMetrics, type Metrics } from "./engine/metrics.ts";
 
 export interface Deps {
   config: Config;
@@ -92,6 +93,8 @@ export interface Deps {
   signIns: { flows: SignInFlows; oidc?: OidcSignIn; github?: GithubSignIn };
   /** Where this server's API answers; set once the server listens. */
   urls: { api: string };
+  /** What GET /metrics answers (engine/metrics.ts). */
+  metrics: Metrics;
 }
 
 export interface CreateDepsOptions {
@@ -296,5 +299,6 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls };
+  const metrics = createMetrics({ db, bus, sandbox, docker, now });
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics };
 }

@@ -10,6 +10,7 @@ import { securityHeaders } from "./http/middleware/security-headers.ts";
 import { webPages } from "./http/web/index.ts";
 import { apiDocsPages } from "./http/web/api-docs.tsx";
 import { badges } from "./http/badges.ts";
+import { metricsRoutes } from "./http/metrics.ts";
 import { eventsApi } from "./http/api/events.ts";
 import { healthApi } from "./http/api/health.ts";
 import { openApiRoutes } from "./http/api/openapi.ts";
@@ -68,6 +69,8 @@ export function createServer(deps: Deps) {
 
   // Badges of public pipelines: no session, no token (badges.ts).
   app.route("/badges", badges);
+  // Prometheus' scrape: a token with system:read unless GANTRY_METRICS_PUBLIC=true (metrics.ts).
+  app.route("/metrics", metricsRoutes);
   app.route("/", webPages);
   app.route("/api/docs", apiDocsPages(app));
   app.route("/api/v1/health", healthApi);

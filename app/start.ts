@@ -67,6 +67,7 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
   // What other servers on the database do reaches this one's live pages (from now on).
   const relay = await startEventRelay({ db: deps.db, bus: deps.bus, nodeId: deps.orchestrator.nodeId });
   started.push(() => relay.stop());
+  started.push(() => deps.metrics.stop());
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live
   // on; those of unfinished runs stay for the engine to take back.
   await revokeRunTokens(deps.db, deps.now(), await unfinishedRunKeys(deps.db));
@@ -133,6 +134,7 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
     lost: deps.orchestrator.lost,
     async stop(stopOptions = {}) {
       relay.stop();
+      deps.metrics.stop();
       await deps.loader.close();
       await deps.sources.close();
       deps.janitor.stop();

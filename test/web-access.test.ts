@@ -10,7 +10,8 @@ setDefaultTimeout(30_000);
 
 // The sign-in routes are for visitors without a session by nature (test/sign-in-*.test.ts);
 // a public pipeline's badge is for anyone, and only such a pipeline has one (test/badges.test.ts).
-const PUBLIC = new Set(["GET /public/:name", "GET /login", "POST /login", "GET /auth/:provider/start", "GET /auth/:provider/callback", "GET /badges/:ns/:file"]);
+// /metrics takes an API token (system:read), not a session (test/metrics.test.ts).
+const PUBLIC = new Set(["GET /public/:name", "GET /login", "POST /login", "GET /auth/:provider/start", "GET /auth/:provider/callback", "GET /badges/:ns/:file", "GET /metrics"]);
 
 let gantry: TestGantry;
 let nobody: WebClient;

@@ -1,0 +1,117 @@
+// What GET /metrics tells a Prometheus scraper (prom-client, a registry per server): runs by
+// pipeline and state, the queue's depth and its longest wait, task durations and executor
+// errors (observed as tasks of this server end), webhook deliveries in the event log, and
+// whether the run() sandbox and the Docker engine are up. Counts come from the database when
+// scraped, so every server sharing it tells the same; durations are this server's own.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Db } from "../db/client.ts";
+import { deliveryCounts, executionEnd, queueStats, runCountsByState } from "../db/repos/metrics.ts";
+import { GANTRY_VERSION } from "../version.ts";
+import type { EventBus } from "./event-bus.ts";
+import type { RunSandbox } from "./executors/run-sandbox.ts";
+
+export interface Metrics {
+  /** The exposition text and its content type. */
+  scrape(): Promise<{ body: string; contentType: string }>;
+  /** Stops following task ends. */
+  stop(): void;
+}
+
+export interface MetricsOptions {
+  db: Db;
+  bus: EventBus;
+  sandbox: RunSandbox;
+  docker: { health(): Promise<{ status: string }> };
+  now: () => Date;
+}
+
+/** Task duration buckets, in seconds: from a no-op run() task to an hour-long build. */
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { db, bus, sandbox, docker, now } = options;
+  const registry = new Registry();
+  new Gauge({ name: "gantry_info", help: "This server's version (always 1).", labelNames: ["version"], registers: [registry] }).set({ version: GANTRY_VERSION }, 1);
+  new Gauge({
+    name: "gantry_runs",
+    help: "Runs in the database, by pipeline and state.",
+    labelNames: ["namespace", "pipeline", "state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await runCountsByState(db)) this.set({ namespace: row.namespace, pipeline: row.pipeline, state: row.state }, row.runs);
+    },
+  });
+  const queued = new Gauge({ name: "gantry_queue_depth", help: "Runs waiting queued (paused, or over a concurrency limit).", registers: [registry] });
+  new Gauge({
+    name: "gantry_queue_oldest_wait_seconds",
+    help: "How long the run queued longest has waited; 0 with nothing queued.",
+    registers: [registry],
+    async collect() {
+      const stats = await queueStats(db);
+      queued.set(stats.queued);
+      this.set(stats.oldestQueuedAt ? Math.max(0, (now().getTime() - stats.oldestQueuedAt.getTime()) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: "gantry_webhook_deliveries",
+    help: "Webhook deliveries the event log holds, by extension (or git source) and outcome (accepted, rejected, duplicate).",
+    labelNames: ["via", "outcome"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await deliveryCounts(db)) this.set({ via: row.via, outcome: row.kind.slice("delivery.".length) }, row.deliveries);
+    },
+  });
+  new Gauge({
+    name: "gantry_sandbox_up",
+    help: "Whether run() tasks run in their sandbox (1), or it is off or unavailable (0).",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ state: sandbox.status.state }, sandbox.status.state === "on" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "gantry_docker_up",
+    help: "Whether the Docker engine answers (container tasks need it).",
+    registers: [registry],
+    async collect() {
+      this.set((await docker.health().catch(() => ({ status: "unavailable" }))).status === "ok" ? 1 : 0);
+    },
+  });
+  const durations = new Histogram({
+    name: "gantry_task_duration_seconds",
+    help: "How long tasks this server ran took, by kind and final state.",
+    labelNames: ["kind", "state"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const executorErrors = new Counter({
+    name: "gantry_executor_errors_total",
+    help: "Tasks this server ran that failed without an exit code of their own (a process or container that could not start or was lost), by kind.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+
+  const unsubscribe = bus.subscribe((message) => {
+    // This server's own tasks: another server sharing the database observes its.
+    if (message.kind !== "task.finished" || message.remote || !message.namespace || !message.pipeline || message.run === undefined || !message.task) return;
+    void executionEnd(db, { namespace: message.namespace, id: message.pipeline, run: message.run }, message.task)
+      .then((row) => {
+        if (!row?.startedAt || !row.endedAt) return;
+        durations.observe({ kind: row.kind, state: row.state }, Math.max(0, (row.endedAt.getTime() - row.startedAt.getTime()) / 1000));
+        const ownFailure = row.state === "failed" && row.exitCode === null && !/^(timed out|rejected|run cancelled)/.test(row.reason ?? "");
+        if (ownFailure && row.kind !== "approval") executorErrors.inc({ kind: row.kind });
+      })
+      .catch(() => undefined);
+  });
+
+  return {
+    async scrape() {
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    },
+    stop: unsubscribe,
+  };
+}
