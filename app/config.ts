@@ -145,6 +145,8 @@ const SETTINGS = {
   secretKey: { env: "GANTRY_SECRET_KEY", toml: "secret_key", schema: v.optional(text), fallback: undefined },
   dockerHost: { env: "GANTRY_DOCKER_HOST", toml: "docker_host", schema: v.optional(text), fallback: undefined },
   publicUrl: { env: "GANTRY_PUBLIC_URL", toml: "public_url", schema: v.optional(v.pipe(v.string(), v.url("must be a URL"))), fallback: undefined },
+  /** Where senders reach the webhook receiver (GANTRY_HOOKS_PORT), when not at the address it listens on: shown in the pipeline page's trigger examples. */
+  hooksPublicUrl: { env: "GANTRY_HOOKS_PUBLIC_URL", toml: "hooks_public_url", schema: v.optional(v.pipe(v.string(), v.url("must be a URL"))), fallback: undefined },
   maxParallelTasks: { env: "GANTRY_MAX_PARALLEL_TASKS", toml: "max_parallel_tasks", schema: positiveInt, fallback: 32 },
   logMaxBytes: { env: "GANTRY_LOG_MAX_BYTES", toml: "log_max_bytes", schema: positiveInt, fallback: 10 * 1024 * 1024 },
   killGraceMs: { env: "GANTRY_KILL_GRACE", toml: "kill_grace", schema: duration, fallback: 10_000 },

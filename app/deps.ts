@@ -91,8 +91,8 @@ export interface Deps {
   extensionInstaller: ExtensionInstaller;
   /** Sign-in through an identity provider: each configured provider, and the flows in between. */
   signIns: { flows: SignInFlows; oidc?: OidcSignIn; github?: GithubSignIn };
-  /** Where this server's API answers; set once the server listens. */
-  urls: { api: string };
+  /** Where this server's API and its webhook receiver answer (their public URLs when set); set once they listen. */
+  urls: { api: string; hooks: string };
   /** What GET /metrics answers (engine/metrics.ts). */
   metrics: Metrics;
 }
@@ -119,7 +119,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const bus = createEventBus();
   const secrets = await createSecretStore({ db, key: await loadSecretKey(config.secretKey, config.dataDir), dataDir: config.dataDir });
   const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
-  const urls = { api: publicUrl(config) };
+  const urls = { api: publicUrl(config), hooks: config.hooksPublicUrl?.replace(/\/$/, "") ?? "" };
   const objects = createObjectStore({
     db,
     dir: join(config.dataDir, "objects"),

@@ -123,6 +123,7 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
     fetch: (request) => hooksApp.fetch(request),
   });
   const hooksUrl = `http://${host?.includes(":") ? `[${host}]` : host}:${hooksServer.port}`;
+  deps.urls.hooks = config.hooksPublicUrl?.replace(/\/$/, "") ?? hooksUrl;
   return {
     deps,
     url,

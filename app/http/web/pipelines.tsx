@@ -135,6 +135,7 @@ async function renderPipeline(c: Context<AppEnv>, key: PipelineKey, pipeline: Pi
       caches={{ entries: await listCacheEntries(db, key), maxBytes: deps.config.cacheMaxBytes }}
       {...(source && { repo: source.repo })}
       {...(version?.spec.public && { badgeBase: deps.urls.api })}
+      {...(deps.urls.hooks && { hooksBase: deps.urls.hooks })}
     />,
     status,
   );

@@ -1,6 +1,10 @@
 // A pipeline's triggers (from its file) and its subscriptions to extensions, as people read them;
 // a trigger whose subscription has an error (say, a webhook's secret is missing) shows it in place.
+// Each trigger says how to use it: a webhook's URL and a signed curl command that starts a run,
+// the GitHub App's URL with the events and branches, a schedule's next ticks in its time zone;
+// and the CLI command that starts a run by hand.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import { Cron } from "croner";
 import type { SubscriptionRow } from "../../../db/repos/subscriptions.ts";
 import { formatDuration } from "../../../domain/duration.ts";
 import type { PipelineSpec, TriggerSpec } from "../../../domain/pipeline-spec.ts";
@@ -39,7 +43,99 @@ function triggerError(trigger: TriggerSpec, subscriptions: SubscriptionView[]): 
   return subscriptions.find(({ row }) => row.source === "file" && JSON.stringify([row.extension, row.params]) === signature)?.error;
 }
 
-export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscriptions: SubscriptionView[] }) {
+/** What the panel needs to show how to trigger the pipeline. */
+export interface TriggerContext {
+  pipeline: { namespace: string; id: string };
+  /** Where senders reach the webhook receiver (GANTRY_HOOKS_PUBLIC_URL, or where it listens). */
+  hooksBase: string;
+  now: Date;
+  /** The session may start runs: the CLI command that does is shown. */
+  mayStart: boolean;
+}
+
+/** The example body of a webhook: each mapped path filled in, so its run gets every variable. */
+export function exampleBody(variables: Record<string, string>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(variables)) {
+    const parts = path.split(".");
+    let at = body;
+    for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+    at[parts[parts.length - 1]!] = `example-${name.toLowerCase()}`;
+  }
+  return body;
+}
+
+/** A shell command that signs the body with the secret and posts it, as a sender must. */
+export function signedCurl(url: string, secretName: string, body: Record<string, unknown>): string {
+  const json = JSON.stringify(body).replaceAll("'", "'\\''");
+  return [
+    `SECRET='<the value of secret ${secretName}>'`,
+    `BODY='${json}'`,
+    `curl -fsS -X POST '${url}' \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "x-gantry-delivery: $(date +%s%N)" \\`,
+    `  -H "x-gantry-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')" \\`,
+    `  --data "$BODY"`,
+  ].join("\n");
+}
+
+/** A schedule's next ticks, as its time zone reads them (none when croner cannot parse it). */
+function nextTicks(expression: string, timezone: string | undefined, now: Date): string[] {
+  try {
+    const cron = new Cron(expression, { paused: true, mode: "5-or-6-parts", ...(timezone && { timezone }) });
+    const format = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "long", ...(timezone && { timeZone: timezone }) });
+    return cron.nextRuns(3, now).map((tick) => format.format(tick));
+  } catch {
+    return [];
+  }
+}
+
+function HowTo({ trigger, context }: { trigger: TriggerSpec; context: TriggerContext }) {
+  const { namespace, id } = context.pipeline;
+  switch (trigger.kind) {
+    case "webhook": {
+      const url = `${context.hooksBase}/hooks/webhook/${namespace}/${id}`;
+      return (
+        <div class="how-to">
+          <p>
+            POST a JSON body to <code class="trigger-url">{url}</code>, signed with the secret <code>{trigger.secret.name}</code> (header{" "}
+            <code>X-Gantry-Signature-256: sha256=&lt;hex HMAC-SHA256 of the body&gt;</code>; <code>X-Gantry-Delivery</code> makes a retry start nothing twice):
+          </p>
+          <pre class="snippet">
+            <code class="trigger-curl">{signedCurl(url, trigger.secret.name, exampleBody(trigger.variables ?? {}))}</code>
+          </pre>
+        </div>
+      );
+    }
+    case "github":
+      return (
+        <div class="how-to">
+          <p>
+            Deliveries of the GitHub App go to <code class="trigger-url">{`${context.hooksBase}/hooks/github`}</code>: {trigger.events.join(", ")} of{" "}
+            {trigger.repo}
+            {trigger.branches?.length ? `, on ${trigger.branches.join(", ")}` : ", any branch"}.
+          </p>
+        </div>
+      );
+    case "cron": {
+      const ticks = nextTicks(trigger.expression, trigger.timezone, context.now);
+      return ticks.length > 0 ? (
+        <div class="how-to">
+          <p>{`Next, ${trigger.timezone ?? "in the server's time zone"}:`}</p>
+          <ul class="ticks">
+            {ticks.map((tick) => (
+              <li>{tick}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null;
+    }
+    case "interval":
+      return null;
+  }
+}
+
+export function Triggers({ spec, subscriptions, context }: { spec?: PipelineSpec; subscriptions: SubscriptionView[]; context?: TriggerContext }) {
   const triggers = spec?.triggers ?? [];
   return (
     <section class="card" aria-labelledby="triggers">
@@ -63,10 +159,17 @@ export function Triggers({ spec, subscriptions }: { spec?: PipelineSpec; subscri
                     </span>
                   </>
                 )}
+                {context && <HowTo trigger={trigger} context={context} />}
               </li>
             );
           })}
         </ul>
+      )}
+      {context?.mayStart && (
+        <p>
+          By hand: <code class="trigger-cli">{`gantry run start ${context.pipeline.namespace}/${context.pipeline.id}`}</code> (add <code>--wait</code> to follow it), or the
+          form above.
+        </p>
       )}
       <h3>Subscriptions to extensions</h3>
       {subscriptions.length === 0 ? (

@@ -78,6 +78,8 @@ export interface PipelinePageProps {
   repo?: string;
   /** The server's public URL, for a pipeline marked public: its badge and the Markdown that shows it. */
   badgeBase?: string;
+  /** Where senders reach the webhook receiver: the trigger panel's URLs and examples. */
+  hooksBase?: string;
 }
 
 /** Form field names for declared variables; the prefix keeps them apart from _csrf and extra. */
@@ -311,7 +313,7 @@ function Badge({ pipeline, base }: { pipeline: PipelineRow; base: string }) {
   );
 }
 
-export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches, repo, badgeBase }: PipelinePageProps) {
+export function PipelinePage({ session, now, pipeline, version, versions, subscriptions, history, form, caches, repo, badgeBase, hooksBase }: PipelinePageProps) {
   const spec = version?.spec;
   const name = spec?.name || pipeline.id;
   return (
@@ -352,7 +354,7 @@ export function PipelinePage({ session, now, pipeline, version, versions, subscr
         {history && <History pipeline={pipeline} history={history} now={now} />}
         {caches && <PipelineCaches entries={caches.entries} maxBytes={caches.maxBytes} now={now} />}
         {badgeBase !== undefined && <Badge pipeline={pipeline} base={badgeBase} />}
-        <Triggers spec={spec} subscriptions={subscriptions} />
+        <Triggers spec={spec} subscriptions={subscriptions} {...(hooksBase !== undefined && { context: { pipeline, hooksBase, now, mayStart: form !== undefined } })} />
         <Versions pipeline={pipeline} versions={versions} current={pipeline.currentVersion} now={now} repo={repo} />
       </div>
     </Page>
