@@ -121,8 +121,9 @@ describe("swarm provider", () => {
     expect(result.rolledBack).toBe(true);
     expect(result.previousImage).toBe(`${REPO}:2`);
     expect(result.reason).toStartWith(`the update to ${REPO}:bad failed and Swarm rolled back to ${REPO}:2: update rolled back due to failure or early termination of task`);
-    // The streak is what the engine counted when the task was looked at: 3 or more under load.
-    expect(result.reason).toMatch(/: task \w{12}: exited with code 0, unhealthy: its health check failed \d+ times in a row \(exit 1\)/);
+    // The streak is what the engine counted when the task was looked at: 3 or more under load,
+    // and its last check may have been killed at its own timeout then (exit 137, seen in CI).
+    expect(result.reason).toMatch(/: task \w{12}: exited with code 0, unhealthy: its health check failed \d+ times in a row \(exit (1|137)\)/);
     expect(deploy.lines).toContain("swarm: rollback completed (rollback completed)");
     expect((await runningTasks(WEB)).map((task) => task.image)).toEqual([`${REPO}:2`, `${REPO}:2`]);
   });
