@@ -4,7 +4,7 @@
 // in the queue), its triggers and subscriptions, and its versions (with their commits and diffs).
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import type { PipelineRow, VersionRow } from "../../../db/repos/pipelines.ts";
-import type { RunRow } from "../../../db/repos/runs.ts";
+import type { RunWithTasks } from "../../../db/repos/runs.ts";
 import type { QueuePlace } from "../../../domain/admission.ts";
 import type { ConcurrencySpec } from "../../../domain/concurrency.ts";
 import type { PipelineSpec } from "../../../domain/pipeline-spec.ts";
@@ -29,6 +29,7 @@ import { PipelineCaches } from "../components/pipeline-caches.tsx";
 import type { CacheEntryRow } from "../../../db/repos/cache-entries.ts";
 import { commitWebUrl } from "../../../domain/sources.ts";
 import { CommitLine } from "../components/source-parts.tsx";
+import { TaskDurations } from "../components/task-durations.tsx";
 
 /** What the start form holds: the inputs, the declared variables' values and the extra lines, as typed. */
 export interface StartForm {
@@ -46,8 +47,8 @@ export interface StartForm {
 }
 
 export interface RunHistory {
-  /** Newest first. */
-  runs: RunRow[];
+  /** Newest first, with their tasks (the task durations table reads them). */
+  runs: RunWithTasks[];
   /** The run number the page starts below (?before=), if paging. */
   before?: number;
   /** Whether older runs exist past this page. */
@@ -280,6 +281,7 @@ function History({ pipeline, history, now }: { pipeline: PipelineRow; history: R
               ))}
             </tbody>
           </table>
+          <TaskDurations runs={runs} />
         </>
       )}
       {(before !== undefined || hasOlder) && (
