@@ -547,6 +547,36 @@ export interface paths {
       };
     };
   };
+  "/pipelines/{ns}/{id}/runs/{run}/logs": {
+    /** Every task log of the run as one gzip'd tar (<task>.log each, masked as stored), as an attachment */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          ns: string;
+          id: string;
+          run: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/gzip": string;
+          };
+        };
+        "default": {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
   "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/logs": {
     /** A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends. Past the cap a log keeps its start and each attempt's last lines, a [gantry] line marking what was dropped */
     get: {

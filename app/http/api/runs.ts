@@ -27,6 +27,7 @@ import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts"
 import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 import { decisionAnswer, runAnswer, runListAnswer } from "../../api-contract/answers.ts";
 import { doc } from "./route-doc.ts";
+import { runLogsDownload } from "../run-logs-download.ts";
 
 const startBody = v.optional(
   v.strictObject({
@@ -196,6 +197,21 @@ export const runsApi = new Hono<AppEnv>()
   )
   .post("/:ns/:id/runs/:run/tasks/:task/reject", doc({ summary: "Reject a waiting approval gate: it ends failed with reason \"rejected by <who>: <comment>\" (same rules as approve)", permission: "runs:approve", response: decisionAnswer }), permit("runs", "approve", pipelineTarget), validate("param", taskParams), validate("json", decisionBody), (c) =>
     decide(c, "rejected"),
+  )
+  .get(
+    "/:ns/:id/runs/:run/logs",
+    doc({
+      summary: "Every task log of the run as one gzip'd tar (<task>.log each, masked as stored), as an attachment",
+      permission: "logs:read on the pipeline",
+      response: { mediaType: "application/gzip", description: "a tar.gz of the run's task logs" },
+    }),
+    validate("param", runParams),
+    async (c) => {
+      const { ns, id, run } = c.req.valid("param");
+      // Before anything is read: a caller without logs:read learns nothing, not even whether the run exists.
+      requirePermission(c, "logs", "read", `${ns}/${id}`);
+      return runLogsDownload(c.get("deps"), { namespace: ns, id, run });
+    },
   )
   .get(
     "/:ns/:id/runs/:run/tasks/:task/logs", doc({ summary: "A task's log as text/plain (attempt=N: that attempt's part); follow=1 streams it as SSE until the task ends. Past the cap a log keeps its start and each attempt's last lines, a [gantry] line marking what was dropped", permission: "logs:read", response: { mediaType: "text/plain", description: "the log's lines (with follow=1: text/event-stream, each line an event, then an end event { state, exitCode })" } }),

@@ -160,7 +160,15 @@ export function RunPage(props: RunPageProps) {
       {artifacts && <RunArtifacts artifacts={artifacts} tasks={run.tasks} run={run} />}
       <section class="run-logs" aria-labelledby="run-logs-title">
         <h2 id="run-logs-title">Logs</h2>
-        {logs && <p class="hint log-times-note">Times are UTC. Each line number links to its line.</p>}
+        {logs && (
+          <p class="hint log-times-note">
+            Times are UTC. Each line number links to its line.{" "}
+            <a href={`${pipelineHref}/runs/${run.id}/logs`} download>
+              Download all logs
+            </a>{" "}
+            (a .tar.gz, one file per task).
+          </p>
+        )}
         {logs ? (
           logs.map((log) => <TaskLogSection log={log} run={run} now={now} rawHref={rawLogPath(run, log.execution.taskId)} />)
         ) : (
