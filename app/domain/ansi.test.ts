@@ -1,7 +1,7 @@
 // ansiToHtml: colours become spans with fixed classes, text is always escaped, and every
 // other escape or control sequence disappears, however hostile or broken the input.
 import { describe, expect, it } from "bun:test";
-import { ansiToHtml, escapeHtml } from "./ansi.ts";
+import { ansiToHtml, escapeHtml, plainStyle } from "./ansi.ts";
 
 const ESC = "\x1b";
 
@@ -126,3 +126,16 @@ describe("escapeHtml", () => {
     expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe("&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
   });
 });
+
+describe("a style carried from line to line", () => {
+  it("keeps a colour left open on the next lines until it is reset, as a terminal does", () => {
+    const style = plainStyle();
+    expect(ansiToHtml(`${ESC}[31mERROR: first`, style)).toBe('<span class="ansi-fg-red">ERROR: first</span>');
+    expect(ansiToHtml("  still <red>", style)).toBe('<span class="ansi-fg-red">  still &lt;red&gt;</span>');
+    expect(ansiToHtml(`and ${ESC}[1mbold${ESC}[0m plain`, style)).toBe('<span class="ansi-fg-red">and </span><span class="ansi-fg-red ansi-bold">bold</span> plain');
+    expect(ansiToHtml("plain again", style)).toBe("plain again");
+    // Without a carried style a line starts plain.
+    expect(ansiToHtml("alone")).toBe("alone");
+  });
+});
+

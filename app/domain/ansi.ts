@@ -137,15 +137,25 @@ function classesOf(style: Style): string {
   return classes.join(" ");
 }
 
+/** The colours and weights in force, carried from one line to the next as a terminal does. */
+export type AnsiStyle = Style;
+
+/** The style a stream starts with. */
+export const plainStyle = (): AnsiStyle => plain();
+
 /**
  * Renders one line of terminal output as HTML that is safe to insert as is: escaped text,
  * and `<span class="ansi-...">` for SGR colours and weights. A carriage return overwrites
- * the line (progress bars), so only the text after the last one shows.
+ * the line (progress bars), so only the text after the last one shows. With `style`, the
+ * line starts in it (what earlier lines of the same stream left set: a colour a tool opens on
+ * one line and closes lines later) and leaves it as this line ends; without it, plain.
  */
-export function ansiToHtml(line: string): string {
+export function ansiToHtml(line: string, style: AnsiStyle = plain()): string {
   // Most lines have no escape code or control character at all.
-  if (!ANY_CONTROL.test(line)) return escapeHtml(line);
-  const style = plain();
+  if (!ANY_CONTROL.test(line)) {
+    const classes = classesOf(style);
+    return classes && line !== "" ? `<span class="${classes}">${escapeHtml(line)}</span>` : escapeHtml(line);
+  }
   let html = "";
   let overwrite = false;
   const addText = (text: string) => {

@@ -4,7 +4,7 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { raw } from "hono/html";
 import type { ExecutionRow } from "../../../db/repos/runs.ts";
-import { ansiToHtml, escapeHtml } from "../../../domain/ansi.ts";
+import { ansiToHtml, escapeHtml, plainStyle, type AnsiStyle } from "../../../domain/ansi.ts";
 import { formatBytes } from "../../../domain/bytes.ts";
 import { parseStoredLine, type LogStream, type LogTruncation } from "../../../stores/logs.ts";
 
@@ -36,17 +36,19 @@ export function emptyLogText(execution: ExecutionRow): string {
  * this is several times faster. Every value from outside goes through escapeHtml, and the
  * text through ansiToHtml, which escapes it before adding spans with its own classes.
  */
-export function logLineHtml(taskId: string, n: number, line: string): string {
+export function logLineHtml(taskId: string, n: number, line: string, styles?: Record<LogStream, AnsiStyle>): string {
   const { at, stream, text } = parseStoredLine(line);
   const anchor = escapeHtml(lineAnchor(taskId, n));
   const time = at ? `<time class="log-at" datetime="${escapeHtml(at)}">${escapeHtml(at.slice(11, 23))}</time>` : `<span class="log-at"></span>`;
   const mark = stream === "out" ? "" : `<span class="log-mark">${MARKERS[stream]}</span>`;
-  return `<li id="${anchor}" class="log-line log-${stream}"><a class="log-n" href="#${anchor}">${n}</a>${time}${mark}<span class="log-text">${ansiToHtml(text)}</span></li>`;
+  return `<li id="${anchor}" class="log-line log-${stream}"><a class="log-n" href="#${anchor}">${n}</a>${time}${mark}<span class="log-text">${ansiToHtml(text, styles?.[stream])}</span></li>`;
 }
 
-/** Consecutive lines numbered from `first`, as markup. */
-export const logLinesHtml = (taskId: string, lines: string[], first: number) =>
-  lines.map((line, index) => logLineHtml(taskId, first + index, line)).join("");
+/** Consecutive lines numbered from `first`, as markup; a colour left open carries on to the next line of its stream. */
+export function logLinesHtml(taskId: string, lines: string[], first: number): string {
+  const styles: Record<LogStream, AnsiStyle> = { out: plainStyle(), err: plainStyle(), gantry: plainStyle() };
+  return lines.map((line, index) => logLineHtml(taskId, first + index, line, styles)).join("");
+}
 
 /** Consecutive lines numbered from `first`; what a pane starts with. */
 export function LogLines({ taskId, lines, first }: { taskId: string; lines: string[]; first: number }) {
