@@ -62,6 +62,9 @@ describe("badges", () => {
     expect(await message(await badge("default/shown.svg?branch=feature/x"))).toBe("failing");
     expect(await message(await badge("default/shown.svg?branch=refs/heads/main"))).toBe("passing");
     expect(await message(await badge("default/shown.svg?branch=release"))).toBe("no runs");
+    // A REF that names the branch alone counts too.
+    await finish("shown", { REF: "release", FAIL: "1" });
+    expect(await message(await badge("default/shown.svg?branch=release"))).toBe("failing");
     expect((await badge("default/shown.svg?branch=bad%20name")).status).toBe(400);
   });
 

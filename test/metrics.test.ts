@@ -70,6 +70,19 @@ describe("/metrics", () => {
     expect(text).toMatch(/^gantry_info\{version="\d+\.\d+\.\d+"\} 1$/m);
   });
 
+  it("tells the queue as it is at the scrape", async () => {
+    expect((await gantry.api("/system/pause", { method: "POST" })).status).toBe(200);
+    try {
+      const queued = await startRun(gantry.api, "default/ok");
+      expect(queued.state).toBe("queued");
+      const text = await (await fetch(`${gantry.url}/metrics`, { headers: { authorization: `Bearer ${gantry.token}` } })).text();
+      expect(sample(text, "gantry_queue_depth")).toBe(1);
+      expect(sample(text, "gantry_queue_oldest_wait_seconds")).toBeGreaterThanOrEqual(0);
+    } finally {
+      expect((await gantry.api("/system/resume", { method: "POST" })).status).toBe(200);
+    }
+  });
+
   it("answers without a token with GANTRY_METRICS_PUBLIC=true", async () => {
     open = await startWithPipelines({}, { env: { GANTRY_METRICS_PUBLIC: "true" } });
     const response = await fetch(`${open.url}/metrics`);

@@ -61,6 +61,6 @@ async function describe(deps: Pick<Deps, "db">, message: BusMessage, format: Log
     .map((task) => `${task.id}${task.reason ? ` (${task.reason.replaceAll(/\s+/g, " ")})` : ""}`)
     .join(", ");
   const more = failedTasks.length > TASKS_SHOWN ? ` and ${failedTasks.length - TASKS_SHOWN} more` : "";
-  const why = tasks ? `: failed ${tasks}${more}` : run.reason ? `: ${run.reason}` : "";
+  const why = tasks ? `: failed ${tasks}${more}` : run.reason ? `: ${run.reason.replaceAll(/\s+/g, " ")}` : "";
   return { text: `${time.toISOString()} run ${name} ${run.state}${took} (${trigger})${why}`, failed };
 }

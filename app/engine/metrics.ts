@@ -42,15 +42,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
       for (const row of await runCountsByState(db)) this.set({ namespace: row.namespace, pipeline: row.pipeline, state: row.state }, row.runs);
     },
   });
-  const queued = new Gauge({ name: "gantry_queue_depth", help: "Runs waiting queued (paused, or over a concurrency limit).", registers: [registry] });
+  new Gauge({
+    name: "gantry_queue_depth",
+    help: "Runs waiting queued (paused, or over a concurrency limit).",
+    registers: [registry],
+    async collect() {
+      this.set((await queueStats(db)).queued);
+    },
+  });
   new Gauge({
     name: "gantry_queue_oldest_wait_seconds",
     help: "How long the run queued longest has waited; 0 with nothing queued.",
     registers: [registry],
     async collect() {
-      const stats = await queueStats(db);
-      queued.set(stats.queued);
-      this.set(stats.oldestQueuedAt ? Math.max(0, (now().getTime() - stats.oldestQueuedAt.getTime()) / 1000) : 0);
+      const { oldestQueuedAt } = await queueStats(db);
+      this.set(oldestQueuedAt ? Math.max(0, (now().getTime() - oldestQueuedAt.getTime()) / 1000) : 0);
     },
   });
   new Gauge({

@@ -390,7 +390,8 @@ export function createExtensionInstaller(options: ExtensionInstallerOptions): Ex
         if (record?.version === version && host.get(record.id)) continue;
         try {
           const result = record ? await installer.upgrade(record.id, version, signal) : await installer.install(name, version, signal);
-          console.log(`${table}: installed ${name}@${version} as extension ${result.installed.id} (${result.extension?.state ?? "stopped"})`);
+          // stderr, as the server's other background notes: stdout is serve's own lines (JSON with --log-format json).
+          console.error(`${table}: installed ${name}@${version} as extension ${result.installed.id} (${result.extension?.state ?? "stopped"})`);
         } catch (error) {
           if (signal?.aborted) {
             console.warn(`${table}: the server stopped before ${name}@${version} was installed; the next start installs it`);

@@ -21,6 +21,23 @@ export async function getPipeline(db: Db, key: PipelineKey): Promise<PipelineRow
   return row;
 }
 
+/**
+ * The spec of the pipeline's current version, in one query whether the pipeline is missing,
+ * has no version yet or has one (the public badge answers all alike, in the same time).
+ */
+export async function currentSpec(db: Db, key: PipelineKey): Promise<PipelineSpec | undefined> {
+  const [row] = await db
+    .select({ spec: pipelineVersions.spec })
+    .from(pipelines)
+    .innerJoin(
+      pipelineVersions,
+      and(eq(pipelineVersions.namespace, pipelines.namespace), eq(pipelineVersions.pipelineId, pipelines.id), eq(pipelineVersions.version, pipelines.currentVersion)),
+    )
+    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id), isNull(pipelines.deletedAt)))
+    .limit(1);
+  return row?.spec;
+}
+
 /** The pipeline, or NotFoundError "pipeline <ns>/<id> not found". */
 export async function requirePipeline(db: Db, key: PipelineKey): Promise<PipelineRow> {
   const row = await getPipeline(db, key);

@@ -199,9 +199,9 @@ export async function listRuns(db: Db, key: PipelineKey, options: { limit: numbe
 
 /**
  * The pipeline's last finished run (successful, failed or cancelled), by when it ended; with
- * `ref`, only runs whose GANTRY_GITHUB_REF or REF variable is that ref (e.g. refs/heads/main).
+ * `refs`, only runs whose GANTRY_GITHUB_REF or REF variable is one of them (refs/heads/main, main).
  */
-export async function lastFinishedRun(db: Db, key: PipelineKey, ref?: string): Promise<RunRow | undefined> {
+export async function lastFinishedRun(db: Db, key: PipelineKey, refs?: string[]): Promise<RunRow | undefined> {
   const [row] = await db
     .select()
     .from(runs)
@@ -210,7 +210,12 @@ export async function lastFinishedRun(db: Db, key: PipelineKey, ref?: string): P
         eq(runs.namespace, key.namespace),
         eq(runs.pipelineId, key.id),
         inArray(runs.state, ["successful", "failed", "cancelled"]),
-        ref === undefined ? undefined : or(sql`json_extract(${runs.variables}, '$.GANTRY_GITHUB_REF') = ${ref}`, sql`json_extract(${runs.variables}, '$.REF') = ${ref}`),
+        refs === undefined
+          ? undefined
+          : or(
+              inArray(sql`json_extract(${runs.variables}, '$.GANTRY_GITHUB_REF')`, refs),
+              inArray(sql`json_extract(${runs.variables}, '$.REF')`, refs),
+            ),
       ),
     )
     .orderBy(desc(runs.endedAt), desc(runs.id))

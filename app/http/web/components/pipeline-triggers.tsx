@@ -53,14 +53,28 @@ export interface TriggerContext {
   mayStart: boolean;
 }
 
-/** The example body of a webhook: each mapped path filled in, so its run gets every variable. */
+/** Keys an example body never writes: they would reach an object's prototype. */
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * The example body of a webhook: each mapped path filled in, so its run gets every variable.
+ * The paths come from a pipeline file: the body is built of prototype-less objects, a path
+ * through a key such as __proto__ is left out, and one that overlaps another (a and a.b)
+ * keeps the first.
+ */
 export function exampleBody(variables: Record<string, string>): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
+  const body: Record<string, unknown> = Object.create(null);
   for (const [name, path] of Object.entries(variables)) {
     const parts = path.split(".");
-    let at = body;
-    for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
-    at[parts[parts.length - 1]!] = `example-${name.toLowerCase()}`;
+    if (parts.some((part) => UNSAFE_KEYS.has(part) || part === "")) continue;
+    let at: Record<string, unknown> | undefined = body;
+    for (const part of parts.slice(0, -1)) {
+      const next: unknown = Object.hasOwn(at, part) ? at[part] : (at[part] = Object.create(null));
+      at = typeof next === "object" && next !== null ? (next as Record<string, unknown>) : undefined;
+      if (!at) break;
+    }
+    const last = parts[parts.length - 1]!;
+    if (at && !Object.hasOwn(at, last)) at[last] = `example-${name.toLowerCase()}`;
   }
   return body;
 }
@@ -71,7 +85,7 @@ export function signedCurl(url: string, secretName: string, body: Record<string,
   return [
     `SECRET='<the value of secret ${secretName}>'`,
     `BODY='${json}'`,
-    `curl -fsS -X POST '${url}' \\`,
+    `curl -fsS -X POST '${url.replaceAll("'", "'\\''")}' \\`,
     `  -H 'content-type: application/json' \\`,
     `  -H "x-gantry-delivery: $(date +%s%N)" \\`,
     `  -H "x-gantry-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')" \\`,
