@@ -14,8 +14,8 @@ import { pumpMultiplexed } from "./multiplexed-stream.ts";
 import { lostImageTask, startImageTask } from "./image-task.ts";
 
 /** How often, and how far apart, a killed container is looked at again for the OOM killer's mark. */
-const OOM_LOOKS = 5;
-const OOM_LOOK_MS = 100;
+const OOM_LOOKS = 15;
+const OOM_LOOK_MS = 200;
 
 export interface DockerExecutorOptions extends ContainerPlanOptions {
   connection: DockerConnection;
@@ -157,7 +157,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
           const output = pumpMultiplexed(stream, log);
           const result = (await container.wait({ abortSignal: control.signal })) as { StatusCode: number };
           await output;
-          return exitOf(container, launch, result.StatusCode);
+          return exitOf(container, launch, result.StatusCode, control.requested());
         } catch (error) {
           return { exitCode: null, reason: describeDockerFailure(error, host, "container error") };
         }
@@ -194,7 +194,7 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
       control.attach(container, stream);
       const result = (await container.wait({ abortSignal: control.signal })) as { StatusCode: number };
       await output;
-      return await exitOf(container, launch, result.StatusCode);
+      return await exitOf(container, launch, result.StatusCode, control.requested());
     } catch (error) {
       return { exitCode: null, reason: describeDockerFailure(error, host, "container error") };
     } finally {
@@ -203,12 +203,13 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
   }
 
   /** The task's end from the container's exit code, saying when memory ran out. */
-  async function exitOf(container: Docker.Container, launch: TaskLaunch, code: number): Promise<TaskExit> {
+  async function exitOf(container: Docker.Container, launch: TaskLaunch, code: number, stoppedHere: boolean): Promise<TaskExit> {
     if (code === 0) return { exitCode: 0 };
     let state = (await container.inspect()).State;
-    // A kill (137) may be the OOM killer's before the engine has recorded it: the OOM event can
-    // come after the exit (seen in CI, under load). Look again briefly before calling it a plain kill.
-    for (let look = 0; code === 137 && !state.OOMKilled && look < OOM_LOOKS; look++) {
+    // A kill (137) nobody here asked for may be the OOM killer's before the engine has recorded
+    // it: the OOM event can come after the exit (seen in CI under load, past half a second).
+    // Look again for a while before calling it a plain kill; a stop (cancel, timeout) ends at once.
+    for (let look = 0; code === 137 && !stoppedHere && !state.OOMKilled && look < OOM_LOOKS; look++) {
       await Bun.sleep(OOM_LOOK_MS);
       state = (await container.inspect()).State;
     }
