@@ -188,6 +188,9 @@ const runSchema = v.pipe(
 );
 export type RunJson = v.InferOutput<typeof runSchema>;
 
+/** A permission as the API shows it (a role's, or a task token's own). */
+const permissionSchema = v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) });
+
 const tokenSchema = v.pipe(
   v.object({
     id: v.string(),
@@ -199,7 +202,7 @@ const tokenSchema = v.pipe(
     /** The person a personal token belongs to; null for other tokens (absent from older servers). */
     userId: v.optional(v.nullable(v.string())),
     /** A token's own permissions, beside its roles (a task's token). */
-    permissions: v.optional(v.array(v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) }))),
+    permissions: v.optional(v.array(permissionSchema)),
     /** A token the engine issued to a task: its run, task and scope. */
     issuedTo: v.optional(v.object({ run: v.nullable(v.string()), task: v.nullable(v.string()), scope: v.nullable(v.string()) })),
   }),
@@ -554,7 +557,6 @@ export const healthAnswer = v.object({
   }),
 });
 
-const permissionSchema = v.object({ resource: v.string(), target: v.string(), actions: v.array(v.string()) });
 const roleSchema = v.pipe(
   v.object({
     id: v.string(),

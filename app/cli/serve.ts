@@ -4,7 +4,7 @@ import { startGantry } from "../start.ts";
 import { SecretKeyError } from "../stores/secret-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
 import { sandboxRefusal } from "../engine/executors/run-sandbox.ts";
-import { followRunsOnConsole, LOG_FORMATS, type LogFormat } from "./run-console.ts";
+import { consoleOutput, followRunsOnConsole, LOG_FORMATS, type LogFormat } from "./run-console.ts";
 
 const USAGE = `usage: gantry serve [--log-format text|json]
 
@@ -17,21 +17,6 @@ function logFormatOf(args: string[]): LogFormat | string {
   if (at === -1) return "text";
   const value = args[at]!.includes("=") ? args[at]!.slice("--log-format=".length) : (args[at + 1] ?? "");
   return value;
-}
-
-/** Where the console's lines go: as they are, or as JSON objects with their fields. */
-function consoleOutput(format: LogFormat) {
-  const line = (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}) => {
-    // JSON lines all go to stdout, one stream for a collector (each says its level); text warnings and errors to stderr.
-    if (format === "json") return console.log(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
-    if (level === "info") console.log(msg);
-    else console.error(msg);
-  };
-  return {
-    info: (msg: string, fields?: Record<string, unknown>) => line("info", msg, fields),
-    warn: (msg: string, fields?: Record<string, unknown>) => line("warn", msg, fields),
-    error: (msg: string, fields?: Record<string, unknown>) => line("error", msg, fields),
-  };
 }
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -131,7 +116,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (swarm.status === "degraded") out.warn(`\n  WARNING: ${swarm.message}\n`);
   }
   // From here on, one line per run this server drives as it starts and ends.
-  const unfollow = followRunsOnConsole(gantry.deps, format as LogFormat, (line, failed) => (failed && format === "text" ? console.error(line) : console.log(line)));
+  const unfollow = followRunsOnConsole(gantry.deps, format as LogFormat, out);
   const lost = await new Promise<string | undefined>((resolve) => {
     const stop = (signal: string) => {
       out.info(`${format === "json" ? "" : "\n"}${signal}: stopping (container tasks keep running and are taken back on the next start)`, { event: "server.stopping" });

@@ -42,21 +42,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
       for (const row of await runCountsByState(db)) this.set({ namespace: row.namespace, pipeline: row.pipeline, state: row.state }, row.runs);
     },
   });
+  // Both queue gauges read the one query each scrape makes first (scrape() below).
+  let queue: Awaited<ReturnType<typeof queueStats>> = { queued: 0, oldestQueuedAt: null };
   new Gauge({
     name: "gantry_queue_depth",
     help: "Runs waiting queued (paused, or over a concurrency limit).",
     registers: [registry],
-    async collect() {
-      this.set((await queueStats(db)).queued);
+    collect() {
+      this.set(queue.queued);
     },
   });
   new Gauge({
     name: "gantry_queue_oldest_wait_seconds",
     help: "How long the run queued longest has waited; 0 with nothing queued.",
     registers: [registry],
-    async collect() {
-      const { oldestQueuedAt } = await queueStats(db);
-      this.set(oldestQueuedAt ? Math.max(0, (now().getTime() - oldestQueuedAt.getTime()) / 1000) : 0);
+    collect() {
+      this.set(queue.oldestQueuedAt ? Math.max(0, (now().getTime() - queue.oldestQueuedAt.getTime()) / 1000) : 0);
     },
   });
   new Gauge({
@@ -116,6 +117,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     async scrape() {
+      queue = await queueStats(db);
       return { body: await registry.metrics(), contentType: registry.contentType };
     },
     stop: unsubscribe,
