@@ -188,20 +188,16 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
   const send = async (
     method: Method,
     path: string,
-    init: { body?: unknown; rawBody?: Blob | Uint8Array; accept: string; signal?: AbortSignal },
+    init: { rawBody?: Blob | Uint8Array; accept: string; signal?: AbortSignal },
   ): Promise<Response> => {
-    if (!settings.token) {
-      throw new CliError(`no API token: set GANTRY_TOKEN or add token = "..." to ~/.gantry.toml (a new server writes one to <data>/bootstrap-token)`);
-    }
+    requireToken();
     const headers: Record<string, string> = { authorization: `Bearer ${settings.token}`, accept: init.accept };
-    if (init.body !== undefined) headers["content-type"] = "application/json";
     if (init.rawBody !== undefined) headers["content-type"] = "application/octet-stream";
     let response: Response;
     try {
       response = await fetch(`${settings.url}/api/v1${path}`, {
         method,
         headers,
-        ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
         ...(init.rawBody !== undefined && { body: init.rawBody }),
         signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });

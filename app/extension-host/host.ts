@@ -216,6 +216,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         const [subscriptionId, opts] = call.args;
         const subscription = own(ext, subscriptionId);
         const key = { namespace: subscription.namespace, id: subscription.pipeline };
+        const pageOf = (run: number) => runLinks(baseUrl(), { ...key, pipelineId: key.id, id: run }).page;
         // An extension sets system variables under its own prefix only (github: GANTRY_GITHUB_*).
         const prefix = `GANTRY_${ext.id.toUpperCase().replaceAll("-", "_")}_`;
         for (const name of Object.keys(opts.systemVariables ?? {})) {
@@ -232,14 +233,14 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
             ...(opts.noSecrets === true && { noSecrets: true }),
             ...(opts.deliveryId && { delivery: { extension: ext.id, deliveryId: opts.deliveryId } }),
           });
-          return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false, url: runLinks(baseUrl(), { ...key, pipelineId: key.id, id: run.id }).page } satisfies StartedRun;
+          return { namespace: key.namespace, pipeline: key.id, run: run.id, duplicate: false, url: pageOf(run.id) } satisfies StartedRun;
         } catch (error) {
           if (!(error instanceof DuplicateDeliveryError)) throw error;
           // A schedule's tick fired by every server meets here as a matter of course: not news for the event log.
           if (!opts.deliveryId?.startsWith("schedule:")) {
             await record("delivery.duplicate", { extension: ext.id, delivery: opts.deliveryId, namespace: key.namespace, pipeline: key.id, run: error.runId });
           }
-          return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true, url: runLinks(baseUrl(), { ...key, pipelineId: key.id, id: error.runId }).page } satisfies StartedRun;
+          return { namespace: key.namespace, pipeline: key.id, run: error.runId, duplicate: true, url: pageOf(error.runId) } satisfies StartedRun;
         }
       }
       case "secret": {
