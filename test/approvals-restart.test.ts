@@ -64,6 +64,9 @@ describe("an approval gate and kill -9", () => {
     }, 20_000);
     const since = new Date(task(waiting, "short").approval!.waitingSince!).getTime();
 
+    // A read may see a write up to ~10 ms before its group is committed (app/db/client.ts): let
+    // the gates' waiting be durable before the kill, or the restart rightly starts them anew.
+    await Bun.sleep(200);
     await server.kill9();
     // Down for a while: the short gate's timeout must not start again from the restart.
     await Bun.sleep(2_000);
