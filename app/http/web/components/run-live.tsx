@@ -12,6 +12,7 @@ import { emptyLogText, LogEmpty } from "./log-view.tsx";
 import { RunSummary, type RunSummaryProps } from "./run-summary.tsx";
 import { TaskStatusLine, TaskTable, taskSectionId } from "./run-tasks.tsx";
 import { elapsed } from "./time.tsx";
+import { RunTimelineChart, timelineOf } from "./run-timeline.tsx";
 
 export type SpecTask = Pick<TaskSpec, "id" | "kind" | "needs">;
 
@@ -59,6 +60,14 @@ export function RunLive(props: RunLiveProps) {
         <DagGraph
           tasks={dagNodes(specTasks, run.tasks, now)}
           label={`Tasks of run ${run.id} of ${run.namespace}/${run.pipelineId} and their states`}
+          href={(taskId) => `#${taskSectionId(taskId)}`}
+        />
+      </section>
+      <section class="card run-timeline" aria-labelledby="run-timeline-title">
+        <h2 id="run-timeline-title">Timeline</h2>
+        <RunTimelineChart
+          timeline={timelineOf(run, specTasks, now)}
+          label={`Timeline of run ${run.id} of ${run.namespace}/${run.pipelineId}: each task's waits and attempts over time`}
           href={(taskId) => `#${taskSectionId(taskId)}`}
         />
       </section>
