@@ -16,6 +16,7 @@ import { healthApi } from "./http/api/health.ts";
 import { openApiRoutes } from "./http/api/openapi.ts";
 import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
+import { logSearchApi } from "./http/api/log-search.ts";
 import { findingsApi } from "./http/api/findings.ts";
 import { artifactsApi } from "./http/api/artifacts.ts";
 import { bundlesApi } from "./http/api/bundles.ts";
@@ -81,6 +82,7 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
   app.route("/api/v1/pipelines", findingsApi);
+  app.route("/api/v1/pipelines", logSearchApi);
   app.route("/api/v1/pipelines", artifactsApi);
   app.route("/api/v1/pipelines", bundlesApi);
   app.route("/api/v1/pipelines/:ns/:id/secrets", pipelineSecretsApi);

@@ -608,6 +608,23 @@ export const findingsAnswer = v.object({
   since: v.nullable(v.number()),
 });
 
+/** A search of a run's task logs: every match counted, one page of them listed. */
+export const logSearchAnswer = v.object({
+  total: v.number(),
+  perTask: v.record(v.string(), v.number()),
+  matches: v.array(
+    v.object({
+      task: v.string(),
+      /** The line's number in its task's log, from 1. */
+      line: v.number(),
+      stream: v.picklist(["out", "err", "gantry"]),
+      at: v.nullable(v.string()),
+      /** The line's text without its ANSI colour codes. */
+      text: v.string(),
+    }),
+  ),
+});
+
 export const artifactListAnswer = v.object({
   artifacts: v.array(
     v.object({ name: v.string(), task: v.string(), path: v.string(), kind: v.picklist(["file", "folder"]), size: v.number(), sha256: v.string(), createdAt: v.string() }),

@@ -63,6 +63,9 @@ runs
   gantry logs <ns/id> <run> <task> [-f] [--attempt N]
                                                  a task's log; -f follows it live, --attempt N
                                                  prints one attempt's part
+  gantry logs <ns/id> <run> [task] --grep TEXT [--only stderr|errors] [--json]
+                                                 search a run's logs (every line, on the server):
+                                                 prints <task>:<line>: <text> per match
 
 sources (git repositories pipelines are loaded from; "local" is the pipelines folder)
   gantry source ls [--json]                      each source's namespace, branch, state, head commit

@@ -1,15 +1,21 @@
 // `gantry logs <ns/id> <run> <task> [-f] [--attempt N]`: print a task's log (or one
 // attempt's part of it), or follow it live over SSE until the task ends.
+// `gantry logs <ns/id> <run> [task] --grep TEXT [--only stderr|errors]`: search the run's logs
+// on the server, printing each match as `<task>:<line>: <text>`.
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
-import { logEndSchema } from "../api-contract/answers.ts";
+import { logEndSchema, logSearchAnswer } from "../api-contract/answers.ts";
 import { parseArguments, parsePipelineRef, parsePositiveInteger, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
 import { guard } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { readSse } from "./sse-reader.ts";
 
-const USAGE = "usage: gantry logs <ns/id> <run> <task> [-f|--follow] [--attempt N]";
+const USAGE = "usage: gantry logs <ns/id> <run> <task> [-f|--follow] [--attempt N]\n       gantry logs <ns/id> <run> [task] --grep TEXT [--only stderr|errors] [--json]";
+
+const ONLY = ["all", "stderr", "errors"] as const;
+/** Matches asked for at once; a search prints them all, a page at a time. */
+const SEARCH_PAGE = 1000;
 
 export function logsCommand(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -20,7 +26,11 @@ export function logsCommand(args: string[]): Promise<number> {
     const { values, positionals } = parseArguments(args, {
       follow: { type: "boolean", short: "f" },
       attempt: { type: "string", short: "a" },
+      grep: { type: "string", short: "g" },
+      only: { type: "string" },
+      json: { type: "boolean" },
     });
+    if (values.grep !== undefined || values.only !== undefined) return searchLogs(positionals, { grep: values.grep ?? "", only: values.only ?? "all", json: values.json === true, follow: values.follow === true });
     const [refText, runText, task] = takePositionals(positionals, ["ns/id", "run", "task"]);
     const ref = parsePipelineRef(refText!);
     const run = parseRunNumber(runText!);
@@ -69,6 +79,35 @@ export function logsCommand(args: string[]): Promise<number> {
     if (!ended) throw new CliError(`the log stream from ${client.url} ended before the task did`);
     return 0;
   });
+}
+
+/** `--grep`/`--only`: the run's logs (or one task's) searched on the server, every page of matches. */
+async function searchLogs(positionals: string[], options: { grep: string; only: string; json: boolean; follow: boolean }): Promise<number> {
+  if (options.follow) throw new UsageError("--grep and --only search the logs as they are; they cannot be combined with --follow");
+  if (!v.is(v.picklist(ONLY), options.only)) throw new UsageError(`--only must be stderr or errors, not "${options.only}"`);
+  if (options.grep === "" && options.only === "all") throw new UsageError("--grep needs a text to find (or give --only stderr or --only errors)");
+  if (positionals.length < 2 || positionals.length > 3) throw new UsageError("give the pipeline, the run and optionally a task");
+  const [refText, runText, task] = positionals;
+  const ref = parsePipelineRef(refText!);
+  const run = parseRunNumber(runText!);
+  if (task !== undefined && !v.is(idSchema, task)) throw new UsageError(`"${task}" is not a task id (a-z, 0-9 and -)`);
+  const client = createApiClient();
+  const matches: v.InferOutput<typeof logSearchAnswer>["matches"] = [];
+  let total = 0;
+  let perTask: Record<string, number> = {};
+  for (let offset = 0; ; offset += SEARCH_PAGE) {
+    const query = new URLSearchParams({ q: options.grep, only: options.only, offset: String(offset), limit: String(SEARCH_PAGE), ...(task && { task }) });
+    const { data } = await client.json("GET", `${pipelinePath(ref)}/runs/${run}/logs/search?${query}`, logSearchAnswer);
+    total = data.total;
+    perTask = data.perTask;
+    if (options.json) matches.push(...data.matches);
+    else for (const match of data.matches) process.stdout.write(`${match.task}:${match.line}: ${match.text}\n`);
+    if (data.matches.length < SEARCH_PAGE || offset + SEARCH_PAGE >= total) break;
+  }
+  if (options.json) console.log(JSON.stringify({ total, perTask, matches }, null, 2));
+  // On stderr, so stdout stays exactly the matches.
+  else console.error(`-- ${total} ${total === 1 ? "match" : "matches"}${task ? ` in ${task}` : ` in ${Object.keys(perTask).length} ${Object.keys(perTask).length === 1 ? "task" : "tasks"}`}`);
+  return 0;
 }
 
 function safeJson(text: string): unknown {

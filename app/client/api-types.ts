@@ -658,6 +658,54 @@ export interface paths {
       };
     };
   };
+  "/pipelines/{ns}/{id}/runs/{run}/logs/search": {
+    /** Searches the run's task logs (all of each, not only the last lines): q is matched without case and without ANSI codes; only=stderr keeps stderr lines, only=errors stderr and lines saying error, fail, fatal, panic…; task= one task. Answers the total, the count per task, and the matches from offset (at most limit), each with its task, line number, stream, time and text */
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+          only?: "all" | "stderr" | "errors";
+          task?: ("") | (string);
+          offset?: string;
+          limit?: string;
+        };
+        header?: never;
+        path: {
+          ns: string;
+          id: string;
+          run: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": {
+              total: number;
+              perTask: {
+                [key: string]: number;
+              };
+              matches: ({
+                task: string;
+                line: number;
+                stream: "out" | "err" | "gantry";
+                at: (string) | (null);
+                text: string;
+              })[];
+            };
+          };
+        };
+        "default": {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
   "/pipelines/{ns}/{id}/runs/{run}/artifacts": {
     /** The artifacts the run's tasks stored: { artifacts: [{ name, task, path, kind (file|folder), size, sha256, createdAt }] } (runs:read) */
     get: {

@@ -14,6 +14,7 @@ import { extensionPages } from "./extensions.tsx";
 import { objectPages } from "./objects.tsx";
 import { pipelinePages } from "./pipelines.tsx";
 import { runPages } from "./runs.tsx";
+import { runLogSearchPages } from "./run-log-search.tsx";
 import { secretPages } from "./secrets.tsx";
 import { signInPages } from "./sign-in.tsx";
 import { sourcePages } from "./sources.tsx";
@@ -29,6 +30,7 @@ export const webPages = new Hono<AppEnv>()
   .route("/", dashboardPages)
   .route("/pipelines", pipelinePages)
   .route("/pipelines", runPages)
+  .route("/pipelines", runLogSearchPages)
   .route("/pipelines", approvalPages)
   .route("/pipelines", objectPages)
   .route("/pipelines", artifactPages)

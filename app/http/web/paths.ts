@@ -20,6 +20,36 @@ export const pipelinePath = (pipeline: PipelineRef) => `/pipelines/${segment(pip
 /** /pipelines/<ns>/<id>/runs/<n> */
 export const runPath = (run: RunRef) => `${pipelinePath({ namespace: run.namespace, id: run.pipelineId })}/runs/${run.id}`;
 
+/** What a log search asks: the text, the filter, one task or all, and the page of results. */
+export interface LogSearchParams {
+  q?: string | undefined;
+  only?: string | undefined;
+  task?: string | undefined;
+  page?: number | undefined;
+}
+
+function searchQuery(params: LogSearchParams): string {
+  const query = new URLSearchParams();
+  if (params.q) query.set("q", params.q);
+  if (params.only && params.only !== "all") query.set("only", params.only);
+  if (params.task) query.set("task", params.task);
+  if (params.page && params.page > 1) query.set("page", String(params.page));
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+/** The search of a run's logs: `…/runs/<n>/logs/search?q=…&only=…&task=…&page=…`. */
+export const logSearchPath = (run: RunRef, params: LogSearchParams = {}) => `${runPath(run)}/logs/search${searchQuery(params)}`;
+
+/**
+ * Lines of a task's log around one (with the search that led there, whose matches it marks):
+ * `…/tasks/<task>/lines?around=<n>&q=…#<task>-L<n>`.
+ */
+export const logLinesPath = (run: RunRef, taskId: string, around: number, search: LogSearchParams = {}) => {
+  const query = searchQuery({ q: search.q, only: search.only });
+  return `${runPath(run)}/tasks/${segment(taskId)}/lines?around=${around}${query.replace("?", "&")}#${segment(taskId)}-L${around}`;
+};
+
 /** A task's whole log as plain text. */
 export const rawLogPath = (run: RunRef, taskId: string) => `${runPath(run)}/tasks/${segment(taskId)}/log.txt`;
 

@@ -7,6 +7,7 @@ import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ansiToHtml, escapeHtml, plainStyle, type AnsiStyle } from "../../../domain/ansi.ts";
 import { formatBytes } from "../../../domain/bytes.ts";
 import { parseStoredLine, type LogStream, type LogTruncation } from "../../../stores/logs.ts";
+import { needlePattern } from "../../../stores/log-search.ts";
 
 const MARKERS: Record<LogStream, string> = { out: "", err: "err", gantry: "gantry" };
 
@@ -36,18 +37,42 @@ export function emptyLogText(execution: ExecutionRow): string {
  * this is several times faster. Every value from outside goes through escapeHtml, and the
  * text through ansiToHtml, which escapes it before adding spans with its own classes.
  */
-export function logLineHtml(taskId: string, n: number, line: string, styles?: Record<LogStream, AnsiStyle>): string {
+export function logLineHtml(taskId: string, n: number, line: string, styles?: Record<LogStream, AnsiStyle>, hit = false): string {
   const { at, stream, text } = parseStoredLine(line);
   const anchor = escapeHtml(lineAnchor(taskId, n));
   const time = at ? `<time class="log-at" datetime="${escapeHtml(at)}">${escapeHtml(at.slice(11, 23))}</time>` : `<span class="log-at"></span>`;
   const mark = stream === "out" ? "" : `<span class="log-mark">${MARKERS[stream]}</span>`;
-  return `<li id="${anchor}" class="log-line log-${stream}"><a class="log-n" href="#${anchor}">${n}</a>${time}${mark}<span class="log-text">${ansiToHtml(text, styles?.[stream])}</span></li>`;
+  return `<li id="${anchor}" class="log-line log-${stream}${hit ? " log-hit" : ""}"><a class="log-n" href="#${anchor}">${n}</a>${time}${mark}<span class="log-text">${ansiToHtml(text, styles?.[stream])}</span></li>`;
 }
 
-/** Consecutive lines numbered from `first`, as markup; a colour left open carries on to the next line of its stream. */
-export function logLinesHtml(taskId: string, lines: string[], first: number): string {
+/**
+ * One line of a search's results: its text without colours, each match of `needle` marked,
+ * and its number linking to `href` (the line among its neighbours).
+ */
+export function matchedLineHtml(taskId: string, n: number, line: string, needle: string, href: string): string {
+  const { at, stream, text } = parseStoredLine(line);
+  const plain = Bun.stripANSI(text);
+  let marked = "";
+  let from = 0;
+  if (needle !== "") {
+    for (const hit of plain.matchAll(needlePattern(needle, "gi"))) {
+      marked += `${escapeHtml(plain.slice(from, hit.index))}<mark class="log-match">${escapeHtml(hit[0])}</mark>`;
+      from = hit.index + hit[0].length;
+    }
+  }
+  marked += escapeHtml(plain.slice(from));
+  const time = at ? `<time class="log-at" datetime="${escapeHtml(at)}">${escapeHtml(at.slice(11, 23))}</time>` : `<span class="log-at"></span>`;
+  const mark = stream === "out" ? "" : `<span class="log-mark">${MARKERS[stream]}</span>`;
+  return `<li class="log-line log-${stream}"><a class="log-n" href="${escapeHtml(href)}" aria-label="${escapeHtml(`${taskId} line ${n}`)}">${n}</a>${time}${mark}<span class="log-text">${marked}</span></li>`;
+}
+
+/**
+ * Consecutive lines numbered from `first`, as markup; a colour left open carries on to the next
+ * line of its stream. The lines numbered in `hits` (a search's matches) are marked.
+ */
+export function logLinesHtml(taskId: string, lines: string[], first: number, hits?: ReadonlySet<number>): string {
   const styles: Record<LogStream, AnsiStyle> = { out: plainStyle(), err: plainStyle(), gantry: plainStyle() };
-  return lines.map((line, index) => logLineHtml(taskId, first + index, line, styles)).join("");
+  return lines.map((line, index) => logLineHtml(taskId, first + index, line, styles, hits?.has(first + index))).join("");
 }
 
 /** Consecutive lines numbered from `first`; what a pane starts with. */

@@ -16,7 +16,8 @@ import { isFinalRunState } from "../../../domain/states.ts";
 import { Page } from "../layouts/page.tsx";
 import { RunArtifacts } from "../components/run-artifacts.tsx";
 import type { ArtifactRow } from "../../../db/repos/artifacts.ts";
-import { pipelinePath, rawLogPath, runPath, sourcePath, type RunRef } from "../paths.ts";
+import { logSearchPath, pipelinePath, rawLogPath, runPath, sourcePath, type RunRef } from "../paths.ts";
+import { LogSearchForm } from "./run-log-search.tsx";
 import type { CommitInfo } from "../../../domain/sources.ts";
 import { CommitLine, CommitSha } from "../components/source-parts.tsx";
 
@@ -94,9 +95,14 @@ function TaskLogSection({ log, run, now, rawHref }: { log: TaskLog; run: RunRef;
       <div class="task-log-head">
         <h3 id={`${id}-title`}>{execution.taskId}</h3>
         <TaskStatusLine execution={execution} run={run} now={now} />
-        <a class="raw-log" href={rawHref}>
-          Raw log<span class="sr-only">{` of ${execution.taskId}`}</span>
-        </a>
+        <span class="task-log-links">
+          <a href={logSearchPath(run, { task: execution.taskId, only: "errors" })}>
+            Errors only<span class="sr-only">{` (log of ${execution.taskId})`}</span>
+          </a>
+          <a class="raw-log" href={rawHref}>
+            Raw log<span class="sr-only">{` of ${execution.taskId}`}</span>
+          </a>
+        </span>
       </div>
       <ReusedLogNote execution={execution} run={run} />
       <LogTruncatedNote truncation={log.truncation} rawHref={rawHref} />
@@ -169,6 +175,7 @@ export function RunPage(props: RunPageProps) {
             (a .tar.gz, one file per task).
           </p>
         )}
+        {logs && logs.length > 0 && <LogSearchForm run={run} tasks={logs.map((log) => log.execution.taskId)} />}
         {logs ? (
           logs.map((log) => <TaskLogSection log={log} run={run} now={now} rawHref={rawLogPath(run, log.execution.taskId)} />)
         ) : (
