@@ -104,7 +104,7 @@ export function LogSearchPage({ run, session, tasks, query, result, pageSize }: 
         <>
           <p class="log-search-summary" role="status">
             {summary(query, result)}
-            {result.total > pageSize && ` Showing ${first.toLocaleString("en-US")}–${Math.min(result.total, first + pageSize - 1).toLocaleString("en-US")}.`}
+            {result.total > pageSize && result.matches.length > 0 && ` Showing ${first.toLocaleString("en-US")}–${Math.min(result.total, first + pageSize - 1).toLocaleString("en-US")}.`}
           </p>
           {!query.task && Object.keys(result.perTask).length > 1 && (
             <ul class="log-search-tasks">
@@ -115,6 +115,12 @@ export function LogSearchPage({ run, session, tasks, query, result, pageSize }: 
                 </li>
               ))}
             </ul>
+          )}
+          {result.total > 0 && result.matches.length === 0 && (
+            <p class="notice">
+              {`There is no page ${query.page}: the matches fill ${pages}. `}
+              <a href={pageLink(1)}>See the first page</a>
+            </p>
           )}
           {[...byTask].map(([task, matches]) => (
             <section class="log-search-task" aria-labelledby={`results-${task}`}>
