@@ -17,8 +17,6 @@ export interface ContainerExecOptions {
 }
 
 export interface ContainerExecSession {
-  /** Output as it comes; called until `exited` settles. */
-  onOutput(listener: (stream: OutputStream, bytes: Uint8Array) => void): void;
   write(bytes: Uint8Array): void;
   /** No more input (closes the command's stdin; without a TTY, `cat` then ends). */
   endInput(): void;
@@ -37,7 +35,8 @@ export interface RunningContainer {
 export interface ContainerExec {
   /** The container if it runs; a sentence saying why not otherwise. */
   inspect(ref: string): Promise<RunningContainer | string>;
-  start(ref: string, options: ContainerExecOptions): Promise<ContainerExecSession>;
+  /** `output` gets the output as it comes (from the first byte: a shell's prompt comes at once), until `exited` settles. */
+  start(ref: string, options: ContainerExecOptions, output: (stream: OutputStream, bytes: Uint8Array) => void): Promise<ContainerExecSession>;
 }
 
 /** How long after its output ends a command's exit code is asked for (the engine records it a moment later). */
@@ -58,7 +57,7 @@ export function createContainerExec(connection: DockerConnection): ContainerExec
       if (!info.State.Running) return `its container ${ref} is not running (${info.State.Status})`;
       return { env: envFromLines(info.Config.Env ?? []) };
     },
-    async start(ref, options) {
+    async start(ref, options, output) {
       const exec = await docker.getContainer(ref).exec({
         Cmd: options.command,
         AttachStdin: true,
@@ -67,12 +66,8 @@ export function createContainerExec(connection: DockerConnection): ContainerExec
         Tty: options.tty,
       });
       const stream = (await exec.start({ hijack: true, stdin: true, Tty: options.tty })) as Duplex;
-      const listeners: ((stream: OutputStream, bytes: Uint8Array) => void)[] = [];
-      const emit = (id: OutputStream, bytes: Uint8Array) => {
-        for (const listener of listeners) listener(id, bytes);
-      };
-      const demux = options.tty ? undefined : createDemuxer(emit);
-      stream.on("data", (chunk: Buffer) => (demux ? demux(chunk) : emit(1, chunk)));
+      const demux = options.tty ? undefined : createDemuxer(output);
+      stream.on("data", (chunk: Buffer) => (demux ? demux(chunk) : output(1, chunk)));
       const ended = new Promise<void>((resolve) => {
         stream.once("end", resolve);
         stream.once("close", resolve);
@@ -93,7 +88,6 @@ export function createContainerExec(connection: DockerConnection): ContainerExec
         return null;
       });
       return {
-        onOutput: (listener) => void listeners.push(listener),
         write: (bytes) => void stream.write(bytes),
         endInput: () => void stream.end(),
         resize,

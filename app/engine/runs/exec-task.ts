@@ -70,9 +70,6 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
   const secrets = await taskSecrets(deps, key, spec!, container.env);
   return {
     async start(output) {
-      const session = await deps.containerExec.start(target.ref, request);
-      const started = Date.now();
-      await recordExecEvent(deps, "task.exec_started", request, { by: request.by, command: request.command, tty: request.tty, attempt: attempt!.attempt, container: target.ref });
       const maskers = new Map<OutputStream, ByteStreamMasker>([
         [1, createByteStreamMasker(secrets)],
         [2, createByteStreamMasker(secrets)],
@@ -81,12 +78,15 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
       const flushHeld = () => {
         for (const [stream, masker] of maskers) if (masker.pending) output(stream, masker.flush());
       };
-      session.onOutput((stream, bytes) => {
-        const masked = maskers.get(stream)!.push(bytes);
+      const session = await deps.containerExec.start(target.ref, request, (stream, bytes) => {
+        const masker = maskers.get(stream)!;
+        const masked = masker.push(bytes);
         if (masked.length > 0) output(stream, masked);
         clearTimeout(quiet);
-        if (maskers.get(stream)!.pending) quiet = setTimeout(flushHeld, HELD_OUTPUT_MS);
+        if (masker.pending) quiet = setTimeout(flushHeld, HELD_OUTPUT_MS);
       });
+      const started = Date.now();
+      await recordExecEvent(deps, "task.exec_started", request, { by: request.by, command: request.command, tty: request.tty, attempt: attempt!.attempt, container: target.ref });
       let letGo = false;
       const exited = session.exited.then(async (exitCode) => {
         clearTimeout(quiet);
