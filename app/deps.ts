@@ -24,6 +24,7 @@ import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts"
 import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
 import { createDockerClient } from "./engine/executors/docker-client.ts";
 import { createDockerExecutor, type DockerExecutor } from "./engine/executors/docker.ts";
+import { createContainerExec, type ContainerExec } from "./engine/executors/container-exec.ts";
 import { createSwarmExecutor, type SwarmExecutor } from "./engine/executors/swarm.ts";
 import { runnerImageTag } from "./engine/executors/runner-image.ts";
 import { startDeployTask } from "./engine/executors/deploy-task.ts";
@@ -71,6 +72,8 @@ export interface Deps {
   sandbox: RunSandbox;
   /** Runs container() tasks; reports whether the engine answers. */
   docker: DockerExecutor;
+  /** Commands and shells in running container tasks (gantry run exec), on the same engine. */
+  containerExec: ContainerExec;
   /** Runs container() and run() tasks as Swarm services (GANTRY_EXECUTOR=swarm); there in any case, to find attempts made as services again. */
   swarm: SwarmExecutor;
   /** Prunes old containers and workspaces. */
@@ -300,5 +303,5 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
   const metrics = createMetrics({ db, bus, sandbox, docker, now });
-  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics };
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, containerExec: createContainerExec(dockerConnection), swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics };
 }

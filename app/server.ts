@@ -17,6 +17,7 @@ import { openApiRoutes } from "./http/api/openapi.ts";
 import { pipelinesApi } from "./http/api/pipelines.ts";
 import { runsApi } from "./http/api/runs.ts";
 import { logSearchApi } from "./http/api/log-search.ts";
+import { taskExecApi } from "./http/api/task-exec.ts";
 import { findingsApi } from "./http/api/findings.ts";
 import { artifactsApi } from "./http/api/artifacts.ts";
 import { bundlesApi } from "./http/api/bundles.ts";
@@ -81,6 +82,8 @@ export function createServer(deps: Deps) {
   app.route("/api/v1/openapi.json", openApiRoutes(app));
   app.route("/api/v1/pipelines", pipelinesApi);
   app.route("/api/v1/pipelines", runsApi);
+  // A WebSocket: the Bun server that serves this app must be given hono/bun's websocket handler (start.ts).
+  app.route("/api/v1/pipelines", taskExecApi);
   app.route("/api/v1/pipelines", findingsApi);
   app.route("/api/v1/pipelines", logSearchApi);
   app.route("/api/v1/pipelines", artifactsApi);

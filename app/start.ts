@@ -3,6 +3,7 @@
 import { ConfigError, type Config } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import { createServer } from "./server.ts";
+import { websocket } from "hono/bun";
 import { ensureBootstrapToken } from "./auth/tokens.ts";
 import { createLoginCode } from "./auth/login-codes.ts";
 import { parseTrustedProxies } from "./http/client-address.ts";
@@ -91,6 +92,8 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
     // Bun's own cap (128 MiB by default) must not undercut a larger object size limit.
     maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
     fetch: (request, srv) => app.fetch(request, { server: srv }),
+    // The sockets routes upgrade to (gantry run exec) are served by what they gave hono/bun.
+    websocket,
   });
   started.push(() => server.stop(true));
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;

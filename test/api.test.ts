@@ -131,6 +131,8 @@ describe("roles", () => {
     const before = ((await (await api("/pipelines/default/quick/runs")).json()) as { runs: RunJson[] }).runs.length;
     expect(await expectError(await as(secret, "/pipelines/default/quick/runs", post({})), 403, "forbidden")).toContain("ci-viewer");
     await expectError(await as(secret, `/pipelines/default/quick/runs/${quickRun.id}/cancel`, { method: "POST" }), 403, "forbidden");
+    // A shell in a task is runs:exec, which a viewer (and runs read/write) does not have.
+    expect(await expectError(await as(secret, `/pipelines/default/quick/runs/${quickRun.id}/tasks/a/exec`), 403, "forbidden")).toContain("runs:exec");
     await expectError(await as(secret, "/tokens", post({ name: "escalate", roles: ["admin"] })), 403, "forbidden");
     await expectError(await as(secret, `/tokens/${token.id}`, { method: "DELETE" }), 403, "forbidden");
     // Nothing was started by the refused request.
@@ -324,7 +326,8 @@ describe("openapi", () => {
         expect(operation.summary, label).toBeTruthy();
         // Who may call it: no token, an extension's secret, any token, or a permission named.
         expect(operation.description, label).toMatch(/^(No token needed|A container extension's secret|Any valid token|Needs \w+:\w+)/);
-        const successes = Object.entries(operation.responses).filter(([status]) => /^2\d\d$/.test(status));
+        // A WebSocket's success is its upgrade (101).
+        const successes = Object.entries(operation.responses).filter(([status]) => /^(2\d\d|101)$/.test(status));
         expect(successes.length, label).toBeGreaterThan(0);
         // A body other than JSON says its media type; a JSON one has its schema.
         for (const [, answer] of successes) for (const media of Object.values(answer.content ?? {})) expect(media.schema, label).toBeDefined();
@@ -446,11 +449,11 @@ describe("openapi", () => {
         }
       }
       // A cancel of a finished run is a 409, a live answer, and so is a decision on a task that
-      // is no gate, or an extension call without the extension's secret (a user token is never
-      // one); everything else succeeds.
+      // is no gate, an exec into a run() task, or an extension call without the extension's
+      // secret (a user token is never one); everything else succeeds.
       // The quick pipeline stores no artifact: its download answers a live 404 naming it. The
       // registry is unreachable in tests (502); "walker" is a built-in extension (409 to uninstall).
-      const expected = /\/(cancel|approve|reject)$/.test(route.path)
+      const expected = /\/(cancel|approve|reject|exec)$/.test(route.path)
         ? 409
         : route.path === "/extensions/{id}/calls"
           ? 401

@@ -79,7 +79,7 @@ describe("every route checks its permission", () => {
       expect(response.status, key).toBe(403);
       const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error.code, key).toBe("forbidden");
-      expect(body.error.message, key).toMatch(/lacks permission \w+:(read|write|approve) on \S+/);
+      expect(body.error.message, key).toMatch(/lacks permission \w+:(read|write|approve|exec) on \S+/);
       checked++;
     }
     expect(checked).toBeGreaterThan(20);
@@ -103,6 +103,10 @@ describe("custom roles", () => {
     const denied = await as(secret, "/pipelines/default/other/runs", { method: "POST", body: "{}" });
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as { error: { message: string } }).error.message).toContain("runs:write on default/other");
+    // Runs read and write do not give a shell in the pipeline's tasks: that is runs:exec.
+    const exec = await as(secret, "/pipelines/default/quick/runs/1/tasks/a/exec");
+    expect(exec.status).toBe(403);
+    expect(((await exec.json()) as { error: { message: string } }).error.message).toContain("runs:exec on default/quick");
     expect((await as(secret, "/pipelines/default/quick/secrets")).status).toBe(403);
     const whoami = (await (await as(secret, "/tokens/whoami")).json()) as { permissions: { resource: string; target: string }[] };
     expect(whoami.permissions.map((permission) => `${permission.resource} ${permission.target}`)).toEqual([

@@ -11,7 +11,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from ".
 import { allows, allowsSome, covers, SERVER_TARGET, type Action, type Permission, type Resource } from "../domain/permissions.ts";
 
 export const BUILT_IN_ROLES: Record<string, { description: string; permissions: Permission[] }> = {
-  admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write", "approve"] }] },
+  admin: { description: "Everything", permissions: [{ resource: "*", target: ".*", actions: ["read", "write", "approve", "exec"] }] },
   viewer: { description: "Read everything but secrets' values (which nobody can read)", permissions: [{ resource: "*", target: ".*", actions: ["read"] }] },
 };
 

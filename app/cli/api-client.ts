@@ -131,6 +131,8 @@ export interface ApiClient {
   stream(path: string, signal: AbortSignal): Promise<Response>;
   /** Raw bytes in or out (objects): the ok Response, its body unread. */
   bytes(method: Method, path: string, body?: Blob | Uint8Array): Promise<Response>;
+  /** A WebSocket to `/api/v1<path>` (ws:// or wss:// as the server's URL says), with the token. */
+  socket(path: string): WebSocket;
 }
 
 /** What a typed client's call settles with. */
@@ -230,6 +232,11 @@ export function createApiClient(settings: ClientSettings = resolveClientSettings
     },
     bytes(method, path, body) {
       return send(method, path, { ...(body !== undefined && { rawBody: body }), accept: "application/octet-stream, application/json" });
+    },
+    socket(path) {
+      requireToken();
+      // Bun's WebSocket takes headers, so the token goes as on every other request, never in the URL.
+      return new WebSocket(`${settings.url.replace(/^http/, "ws")}/api/v1${path}`, { headers: { authorization: `Bearer ${settings.token}` } });
     },
   };
 }

@@ -60,6 +60,10 @@ runs
   gantry run reject <ns/id> <run> <task> [-m comment]
                                                  reject it: the gate fails ("rejected by you: comment")
   gantry run approvals [--json]                  gates waiting for a decision; which you may decide
+  gantry run exec <ns/id> <run> <task> [-- command [args...]]
+                                                 a shell (sh unless a command follows --) in a
+                                                 running container task; exits with the command's
+                                                 code; needs runs:exec (admin)
   gantry logs <ns/id> <run> <task> [-f] [--attempt N]
                                                  a task's log; -f follows it live, --attempt N
                                                  prints one attempt's part
@@ -154,4 +158,5 @@ GANTRY_TOKEN, or url = "..." and token = "..." in ~/.gantry.toml.
 
 exit codes: 0 success · 1 a failed run (with --wait), an invalid file (validate) or a
             failed connection test (env test)
-            2 a usage error or a failed request`;
+            2 a usage error or a failed request
+            run exec: the command's own exit code (2 too when the server refused)`;

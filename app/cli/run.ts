@@ -2,7 +2,7 @@
 // pipeline as of an older commit, too) or re-run one (and with --wait follow it to its end),
 // list and inspect runs — queued ones with why they wait, gates waiting for approval, tasks
 // with their attempts — and cancel one. Deciding gates (`approve|reject|approvals`) is in
-// run-approvals.ts.
+// run-approvals.ts, a shell in a running container task (`exec`) in run-exec.ts.
 import { formatBytes } from "../domain/bytes.ts";
 import { COMMIT_PATTERN } from "../domain/sources.ts";
 import { createApiClient, type ApiClient, type ApiResult } from "./api-client.ts";
@@ -22,6 +22,7 @@ import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { elapsed, formatTime, paint, paintState, printJson, stateSymbol, table, printFacts } from "./output.ts";
 import { approvals, approve, decideHint, reject, waitingNote } from "./run-approvals.ts";
+import { exec } from "./run-exec.ts";
 import { formatInputs, resolveInputs } from "./run-inputs.ts";
 import { followRun, reusedNote } from "./run-progress.ts";
 
@@ -207,7 +208,7 @@ const cancel: Subcommand = {
 };
 
 export function runCommand(args: string[]): Promise<number> {
-  return dispatch("run", args, { start, rerun, ls, get, cancel, approve, reject, approvals }, { list: "ls", show: "get", "re-run": "rerun" });
+  return dispatch("run", args, { start, rerun, ls, get, cancel, approve, reject, approvals, exec }, { list: "ls", show: "get", "re-run": "rerun" });
 }
 
 /** A run that has not ended has no reason yet, but what it waits for: its queue, or a person. */

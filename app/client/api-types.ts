@@ -611,6 +611,42 @@ export interface paths {
       };
     };
   };
+  "/pipelines/{ns}/{id}/runs/{run}/tasks/{task}/exec": {
+    /** A command in a running container task (an interactive sh unless cmd= names one, once per argument) over a WebSocket: binary frames are input, and output after a stream byte (1 stdout, 2 stderr); text frames are JSON: { type: "resize", cols, rows } and { type: "eof" } from the client, { type: "exit", code } (then the socket closes) or { type: "error", message } from the server. Output is masked like the task's log; each session is an event (task.exec_started, task.exec_ended). Refused as JSON before the upgrade: 404 no such run or task, 409 the task is not running, not a container task or runs on a swarm, 403 a run from a fork's pull request, 426 without a WebSocket upgrade */
+    get: {
+      parameters: {
+        query?: {
+          cmd?: (string) | ((string)[]);
+          tty?: "0" | "1";
+          cols?: string;
+          rows?: string;
+        };
+        header?: never;
+        path: {
+          ns: string;
+          id: string;
+          run: string;
+          task: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        101: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/octet-stream": string;
+          };
+        };
+        "default": {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
   "/pipelines/{ns}/{id}/runs/{run}/findings": {
     /** What the run's scans found (their SARIF reports): findings [{ task, tool, ruleId, level, message, file, line, new }] and counts { error, warning, note }; new: not among the findings of the pipeline's last successful run before it (since: that run's number, null when none) */
     get: {
@@ -2005,7 +2041,7 @@ export interface paths {
             permissions: ({
               resource: "pipelines" | "runs" | "logs" | "secrets" | "objects" | "events" | "tokens" | "roles" | "extensions" | "system" | "backups" | "users" | "sources" | "environments" | "*";
               target: string;
-              actions: ("read" | "write" | "approve")[];
+              actions: ("read" | "write" | "approve" | "exec")[];
             })[];
           };
         };

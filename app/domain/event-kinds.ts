@@ -13,6 +13,10 @@ export const EVENT_KINDS = [
   "task.timing_out",
   "task.reattached",
   "task.finished",
+  /** Someone opened a command or shell in a running container task (data: by, command, tty, attempt, container)... */
+  "task.exec_started",
+  /** ...and it ended (data: by, command, exitCode, durationMs; reason when the client went away first). */
+  "task.exec_ended",
   /** An approval gate began waiting for a decision (data: message, approvers, decideBy). */
   "task.waiting",
   /** A gate's decision (data: by, comment, auto, reason); the gate's end follows as task.finished. */

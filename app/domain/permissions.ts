@@ -12,8 +12,12 @@ import * as v from "valibot";
  */
 export const RESOURCES = ["pipelines", "runs", "logs", "secrets", "objects", "events", "tokens", "roles", "extensions", "system", "backups", "users", "sources", "environments"] as const;
 export type Resource = (typeof RESOURCES)[number];
-/** "approve": decide approval gates of a pipeline's runs (resource "runs"). */
-export const ACTIONS = ["read", "write", "approve"] as const;
+/**
+ * "approve": decide approval gates of a pipeline's runs (resource "runs").
+ * "exec": open a shell or run a command in a running container task (resource "runs"); its
+ * own action, as it reaches everything the task can (its secrets, its network), which runs:write does not.
+ */
+export const ACTIONS = ["read", "write", "approve", "exec"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** The target of server-wide resources. */
@@ -33,7 +37,7 @@ export const permissionSchema = v.strictObject({
       }
     }, "must be a valid regular expression"),
   ),
-  actions: v.pipe(v.array(v.picklist(ACTIONS, 'must be "read", "write" or "approve"')), v.minLength(1, "must name at least one action")),
+  actions: v.pipe(v.array(v.picklist(ACTIONS, 'must be "read", "write", "approve" or "exec"')), v.minLength(1, "must name at least one action")),
 });
 
 export type Permission = v.InferOutput<typeof permissionSchema>;

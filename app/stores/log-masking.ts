@@ -122,9 +122,15 @@ export interface Masker {
    * late as possible, holding back no more than the longest form needs.
    */
   cutPoint(text: string): number;
+  /**
+   * Where the end of a stream's text that may begin a form of a secret starts (text.length
+   * when none does): what a live stream holds back until more comes, so no secret is cut in
+   * two, while anything else goes out at once (a shell's prompt waits for nothing).
+   */
+  heldFrom(text: string): number;
 }
 
-const NO_SECRETS: Masker = { mask: (text) => text, cutPoint: (text) => text.length };
+const NO_SECRETS: Masker = { mask: (text) => text, cutPoint: (text) => text.length, heldFrom: (text) => text.length };
 
 export function createMasker(values: Iterable<string>): Masker {
   const list = [...values];
@@ -148,6 +154,22 @@ export function createMasker(values: Iterable<string>): Masker {
         cut = Math.max(cut, match.index + match[0].length);
       }
       return cut;
+    },
+    heldFrom(text) {
+      let from = text.length;
+      for (let i = Math.max(0, text.length - holdback); i < text.length; i++) {
+        const tail = text.slice(i);
+        if (patterns.some((pattern) => pattern.length > tail.length && pattern.startsWith(tail))) {
+          from = i;
+          break;
+        }
+      }
+      // A whole form that starts before the cut and runs past it goes out whole, masked.
+      regex.lastIndex = 0;
+      for (let match = regex.exec(text); match && match.index < from; match = regex.exec(text)) {
+        from = Math.max(from, match.index + match[0].length);
+      }
+      return from;
     },
   };
 }

@@ -13,7 +13,7 @@ export interface DocumentedRoute {
   auth: boolean;
   /** Takes a request body. */
   body: boolean;
-  /** Its (first) success status. */
+  /** Its (first) success status; 101 for a WebSocket (the exec route). */
   success: number;
   permission?: string;
 }
@@ -36,7 +36,7 @@ export async function documentedRoutes(deps: Deps): Promise<DocumentedRoute[]> {
       summary: operation.summary,
       auth: !operation.security || operation.security.some((requirement) => "bearer" in requirement),
       body: operation.requestBody !== undefined,
-      success: Number(Object.keys(operation.responses).find((status) => /^2\d\d$/.test(status))),
+      success: Number(Object.keys(operation.responses).find((status) => /^(2\d\d|101)$/.test(status))),
       ...(operation["x-permission"] && { permission: operation["x-permission"] }),
     })),
   );

@@ -2,7 +2,7 @@
 // marked and read-only, and custom ones the signed-in token may not change without buttons)
 // and the form that creates or replaces a custom role.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import type { Permission } from "../../../domain/permissions.ts";
+import { ACTIONS, RESOURCES, type Permission } from "../../../domain/permissions.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { ConfirmButton, Notice, Tag } from "./admin-forms.tsx";
 import { TableHead } from "./table-head.tsx";
@@ -137,8 +137,8 @@ export function RolesSection({ session, roles, canWrite, form, notice }: RolesSe
             {form?.permissions ?? ""}
           </textarea>
           <p class="hint" id="role-permissions-hint">
-            One a line: <code>resource target actions</code>, e.g. <code>runs default/.* read,write</code>. Resources: pipelines, runs, logs, secrets, objects,
-            events, tokens, roles, extensions or *; actions: read, write.
+            One a line: <code>resource target actions</code>, e.g. <code>runs default/.* read,write</code>. Resources: {RESOURCES.join(", ")} or *; actions:{" "}
+            {ACTIONS.join(", ")} (approve: decide approval gates; exec: a shell in a running container task).
           </p>
           <button type="submit">Save role</button>
         </form>
