@@ -18,7 +18,7 @@ import { ConflictError, ValidationError } from "../domain/errors.ts";
 import { MAX_SECRET_BYTES, MIN_SECRET_LENGTH, SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../domain/secrets.ts";
 import { decryptSecret, encryptSecret, importKey, SecretKeyError, writeKeyFile, type SecretKey } from "./secret-key.ts";
 import type { PipelineKey } from "../domain/pipeline-key.ts";
-import { secretWarning } from "./log-masking.ts";
+import { secretWarning } from "../domain/secret-masking.ts";
 
 // Still imported from here by app/http/web/secrets.tsx; the rule lives in domain/secrets.ts.
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { MASK } from "./log-masking.ts";
+import { MASK } from "../domain/secret-masking.ts";
 import { createByteStreamMasker } from "./stream-masking.ts";
 
 const SECRET = "tok-0123456789abcdef";

@@ -1,8 +1,8 @@
 // Masks secrets in a live byte stream (an exec session's terminal output) as task logs are
-// masked (log-masking.ts): whole lines as the log masks them, and the end of a line only
+// masked (domain/secret-masking.ts): whole lines as the log masks them, and the end of a line only
 // where it may begin a secret held back until more comes, so a value split across chunks is
 // still caught and everything else reaches the terminal at once.
-import { createMasker } from "./log-masking.ts";
+import { createMasker } from "../domain/secret-masking.ts";
 
 export interface ByteStreamMasker {
   /** The bytes that may go out now, masked. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { createLineSplitter } from "../engine/executors/line-splitter.ts";
-import { createMasker, MASK, secretWarning } from "./log-masking.ts";
+import { createMasker, MASK, secretWarning } from "./secret-masking.ts";
 
 // Quotes, ampersand and angle brackets: every escaping scheme changes this value.
 const SECRET = `p4ss&<w0rd>"q'-${"k".repeat(8)}`;
