@@ -592,6 +592,9 @@ export function github(options: { repo: string; events: string[]; branches?: str
 
 export * from "./extension.ts";
 
+// What webhook bodies and GitHub deliveries tell a run (the built-in extensions and gantry/testing read them alike).
+export * from "./trigger-events.ts";
+
 // scan() and the scanner presets (eslintSecurity, secretlint, flawfinder, semgrep, trivy, grype).
 export * from "./scans.ts";
 

@@ -9,14 +9,12 @@ import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import { verify } from "@octokit/webhooks-methods";
 import * as v from "valibot";
-import { defineExtension, GITHUB_TOKEN_SECRET, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type Subscription, type TokenRequest } from "gantry";
+import { defineExtension, GITHUB_TOKEN_SECRET, githubTriggerMatches, readGithubEvent, valueAtPath, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type TokenRequest } from "gantry";
 
-const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
 const SIGNATURE_HEADER = "x-hub-signature-256";
 const EVENT_HEADER = "x-github-event";
 const DELIVERY_HEADER = "x-github-delivery";
-const EVENTS = ["push", "pull_request", "release"] as const;
 const CONCLUSIONS: Record<FinishedRun["state"], string> = { successful: "success", failed: "failure", cancelled: "cancelled" };
 /**
  * A task's token is reused only while this much of its hour is left: a task may run a while
@@ -60,93 +58,7 @@ interface CheckTarget {
   checkRun?: number;
 }
 
-/** What of a delivery decides which pipelines run, and what their tasks are told. */
-interface GithubEvent {
-  event: (typeof EVENTS)[number];
-  action?: string;
-  repo: string;
-  /** The branch the branch filter looks at: pushed to, or a pull request's base; none for releases. */
-  branch?: string;
-  sha?: string;
-  installation?: number;
-  fromFork: boolean;
-  variables: Record<string, string>;
-}
-
 const answer = (status: number, code: string, message: string): HookResponse => ({ status, body: { error: { code, message } } });
-
-/** An environment value: no NUL (no honest title has one), cut to the cap without splitting a surrogate pair. */
-function envValue(value: string): string {
-  const clean = value.replaceAll("\u0000", "");
-  if (clean.length <= MAX_VARIABLE_LENGTH) return clean;
-  const cut = clean.slice(0, MAX_VARIABLE_LENGTH);
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-}
-
-const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined);
-const field = (value: unknown, ...path: string[]): unknown =>
-  path.reduce<unknown>((current, key) => (current !== null && typeof current === "object" ? (current as Record<string, unknown>)[key] : undefined), value);
-
-/** The parts of a push, pull_request or release payload Gantry uses; undefined for anything else. */
-function readEvent(event: string, delivery: string | undefined, payload: unknown): GithubEvent | undefined {
-  if (!(EVENTS as readonly string[]).includes(event)) return undefined;
-  const repo = text(field(payload, "repository", "full_name"));
-  if (!repo) return undefined;
-  const action = text(field(payload, "action"));
-  const installation = field(payload, "installation", "id");
-  const found: GithubEvent = {
-    event: event as GithubEvent["event"],
-    ...(action && { action }),
-    repo,
-    ...(typeof installation === "number" && { installation }),
-    fromFork: false,
-    variables: {},
-  };
-  const fields: Record<string, string | undefined> = {
-    EVENT: event,
-    DELIVERY: delivery,
-    REPO: repo,
-    ACTOR: text(field(payload, "sender", "login")),
-    ACTION: action,
-  };
-  if (event === "push") {
-    // A deleted branch has nothing to build.
-    if (field(payload, "deleted") === true) return undefined;
-    const ref = text(field(payload, "ref"));
-    fields.REF = ref;
-    fields.SHA = found.sha = text(field(payload, "after"));
-    if (ref?.startsWith("refs/heads/")) found.branch = ref.slice("refs/heads/".length);
-  } else if (event === "pull_request") {
-    const pr = field(payload, "pull_request");
-    const number = text(field(pr, "number")) ?? text(field(payload, "number"));
-    fields.PR_NUMBER = number;
-    fields.PR_TITLE = text(field(pr, "title"));
-    fields.REF = number ? `refs/pull/${number}/head` : undefined;
-    fields.SHA = found.sha = text(field(pr, "head", "sha"));
-    fields.BASE_REF = found.branch = text(field(pr, "base", "ref"));
-    fields.HEAD_REF = text(field(pr, "head", "ref"));
-    // A deleted fork has no head repository: that is a fork too.
-    const head = text(field(pr, "head", "repo", "full_name"));
-    const base = text(field(pr, "base", "repo", "full_name")) ?? repo;
-    found.fromFork = head === undefined || head.toLowerCase() !== base.toLowerCase();
-  } else {
-    const tag = text(field(payload, "release", "tag_name"));
-    fields.RELEASE_TAG = tag;
-    fields.REF = tag ? `refs/tags/${tag}` : undefined;
-  }
-  // The installation the run's tasks get a token of (secret("github-app-token")): an id, not a secret.
-  if (found.installation !== undefined) fields.INSTALLATION = String(found.installation);
-  for (const [name, value] of Object.entries(fields)) if (value !== undefined) found.variables[`GANTRY_GITHUB_${name}`] = envValue(value);
-  return found;
-}
-
-function matches(subscription: Subscription<Params>, found: GithubEvent): boolean {
-  const { repo, events, branches } = subscription.params;
-  if (repo.toLowerCase() !== found.repo.toLowerCase()) return false;
-  if (!events.some((wanted) => wanted === found.event || (found.action !== undefined && wanted === `${found.event}.${found.action}`))) return false;
-  if (branches && found.event !== "release") return found.branch !== undefined && branches.includes(found.branch);
-  return true;
-}
 
 /** Tokens being minted, by installation (and repository): tasks starting together share one request. */
 const minting = new Map<string, Promise<string>>();
@@ -236,8 +148,7 @@ async function taskToken(config: Config, request: TokenRequest): Promise<string 
 
 /** Tells Gantry of a push, by every URL the repository goes by; answers the sources that sync. */
 async function syncSources(api: Api, payload: unknown, branch: string): Promise<string[]> {
-  const repository = field(payload, "repository");
-  const urls = ["clone_url", "html_url", "ssh_url", "git_url", "url"].map((name) => text(field(repository, name))).filter((url): url is string => url !== undefined);
+  const urls = ["clone_url", "html_url", "ssh_url", "git_url", "url"].map((name) => valueAtPath(payload, `repository.${name}`)).filter((url): url is string => url !== undefined && url !== "");
   if (urls.length === 0) return [];
   try {
     return (await api.pushed({ repoUrls: [...new Set(urls)].slice(0, 10), branch })).sources;
@@ -418,10 +329,10 @@ export default defineExtension<Config, Params>({
     } catch (error) {
       return reject(400, "invalid", `the body is not valid JSON: ${(error as Error).message}`, "invalid JSON");
     }
-    const found = readEvent(request.headers[EVENT_HEADER] ?? "", delivery, payload);
+    const found = readGithubEvent(request.headers[EVENT_HEADER] ?? "", payload, delivery);
     // A push to a branch that git sources load pipelines from syncs them (pull requests never do).
     const pushed = found?.event === "push" && found.branch !== undefined ? await syncSources(api, payload, found.branch) : [];
-    const subscriptions = found ? api.subscriptions().filter((subscription) => matches(subscription, found)) : [];
+    const subscriptions = found ? api.subscriptions().filter((subscription) => githubTriggerMatches(subscription.params, found)) : [];
     if (!found || subscriptions.length === 0) return { status: 200, body: { runs: [], ...(pushed.length > 0 && { sources: pushed }) } };
 
     const runs: { namespace: string; pipeline: string; id: number; duplicate: boolean }[] = [];

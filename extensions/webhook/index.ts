@@ -2,10 +2,9 @@
 // secret (X-Gantry-Signature-256: sha256=<HMAC of the raw body>), starts a run whose
 // variables come from dotted paths of the JSON body; X-Gantry-Delivery makes retries safe.
 import * as v from "valibot";
-import { defineExtension, verifySignature, type ExtensionApi, type HookResponse, type Subscription } from "gantry";
+import { defineExtension, verifySignature, webhookVariables, type ExtensionApi, type HookResponse, type Subscription } from "gantry";
 
 /** Longer values are cut here: run variables end up in a task's environment. */
-const MAX_VARIABLE_LENGTH = 4096;
 const MAX_DELIVERY_ID_LENGTH = 256;
 const SIGNATURE_HEADER = "x-gantry-signature-256";
 const DELIVERY_HEADER = "x-gantry-delivery";
@@ -29,26 +28,6 @@ type Api = ExtensionApi<unknown, Params>;
 
 const answer = (status: number, code: string, message: string): HookResponse => ({ status, body: { error: { code, message } } });
 
-/**
- * The value at a dotted path ("pusher.name", "commits.0.id"), own properties only; missing
- * and null are undefined, strings stay as they are, anything else becomes its JSON text.
- */
-function valueAt(data: unknown, path: string): string | undefined {
-  let current: unknown = data;
-  for (const part of path.split(".")) {
-    if (current === null || typeof current !== "object" || !Object.hasOwn(current, part)) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  if (current === undefined || current === null) return undefined;
-  return typeof current === "string" ? current : JSON.stringify(current);
-}
-
-/** Cuts a value to the cap without splitting a surrogate pair. */
-function capped(value: string): string {
-  if (value.length <= MAX_VARIABLE_LENGTH) return value;
-  const cut = value.slice(0, MAX_VARIABLE_LENGTH);
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-}
 
 /** The first subscription whose secret signed these bytes, or why none did. */
 async function signedBy(
@@ -118,14 +97,9 @@ export default defineExtension<unknown, Params>({
         return reject(400, "invalid", `the body is not valid JSON: ${(error as Error).message}`, "invalid JSON", subscription);
       }
     }
-    const variables: Record<string, string> = {};
-    for (const [name, path] of Object.entries(subscription.params.variables ?? {})) {
-      const value = valueAt(data, path);
-      if (value === undefined) continue;
-      // An environment value cannot hold a NUL byte; no honest branch name or title has one.
-      if (value.includes("\u0000")) return reject(400, "invalid", `the value at "${path}" (variable ${name}) contains a NUL character`, "NUL in a value", subscription);
-      variables[name] = capped(value);
-    }
+    const mapped = webhookVariables(data, subscription.params.variables ?? {});
+    if (!mapped.ok) return reject(400, "invalid", mapped.problem, "NUL in a value", subscription);
+    const { variables } = mapped;
 
     try {
       const started = await api.startRun(subscription.id, { variables, by: "webhook", ...(delivery !== undefined && { deliveryId: delivery }) });

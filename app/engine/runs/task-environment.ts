@@ -9,10 +9,9 @@ import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
-import { inputsEnv } from "../../domain/run-inputs.ts";
+import { composeTaskEnv } from "../../domain/task-env.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { INPUTS_ENV, TASK_RESULTS_ENV } from "../task-runner/run-data.ts";
-import { ORIGIN_RUN_VARIABLE } from "../../domain/ids.ts";
 
 /** How the run's tasks that have ended so far ended, for autoApprove's ctx.tasks. */
 function taskResults(run: DrivenRun): Record<string, { state: string; exitCode: number | null }> {
@@ -96,17 +95,17 @@ export async function taskEnvironment(
   issueTokens = true,
   options: TaskEnvironmentOptions = {},
 ): Promise<TaskEnvironment | string> {
-  const env: Record<string, string> = { ...run.spec.variables };
+  const taskEnv: Record<string, string> = {};
   const secrets: string[] = [];
   for (const [name, value] of Object.entries(task.env)) {
     if (typeof value === "string") {
-      env[name] = value;
+      taskEnv[name] = value;
       continue;
     }
     const what = `secret "${value.secret}" (for ${name})`;
     const resolved = isProvidedSecret(value.secret) ? await providedSecret(ctx, run, value.secret, what, issueTokens) : await readSecret(ctx, run, value.secret, what);
     if (typeof resolved === "string") return resolved;
-    env[name] = resolved.value;
+    taskEnv[name] = resolved.value;
     if (resolved.value !== "") secrets.push(resolved.value);
   }
   // Resolved here, not by the executor, so a fork's run is refused it and its value is masked.
@@ -118,20 +117,16 @@ export async function taskEnvironment(
     registryAuth = resolved.value;
     secrets.push(resolved.value);
   }
-  Object.assign(env, run.variables);
-  // Inputs as INPUT_<NAME>, over variables of the same name: they were checked, variables were not.
-  Object.assign(env, inputsEnv(run.inputs));
+  const env = composeTaskEnv({
+    pipelineVariables: run.spec.variables,
+    taskEnv,
+    runVariables: run.variables,
+    inputs: run.inputs,
+    system: { namespace: run.key.namespace, pipelineId: run.key.id, run: run.key.run, taskId: task.id, apiUrl: ctx.apiUrl(), workspace: run.workspace },
+  });
   // run() code (and autoApprove) gets them typed as ctx.inputs; the runner takes this out of the env.
   if (task.kind !== "container") env[INPUTS_ENV] = JSON.stringify(run.inputs);
   if (task.kind === "approval") env[TASK_RESULTS_ENV] = JSON.stringify(taskResults(run));
-  // System variables last: a pipeline cannot override them.
-  env.GANTRY_NAMESPACE = run.key.namespace;
-  env.GANTRY_PIPELINE_ID = run.key.id;
-  env.GANTRY_RUN_ID = String(run.key.run);
-  env[ORIGIN_RUN_VARIABLE] = run.variables[ORIGIN_RUN_VARIABLE] ?? String(run.key.run);
-  env.GANTRY_TASK_ID = task.id;
-  env.GANTRY_API_URL = ctx.apiUrl();
-  env.GANTRY_WORKSPACE = run.workspace;
   if (!issueTokens) return { env, ...(registryAuth !== undefined && { registryAuth }), secrets };
   if (task.kind === "run" && ctx.tokens) {
     // One per run, limited to objects of its own pipeline; the runner takes it out of the env.
