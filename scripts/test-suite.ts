@@ -38,7 +38,7 @@ if (args.length > 0) exit(await run([BUN, "test", ...args]));
 const PARALLEL = Number(process.env.GANTRY_TEST_PARALLEL ?? 2);
 const IGNORED = /^pipelines\/examples\/sample-app\//;
 
-const files = [...new Glob("{app,test}/**/*.test.{ts,tsx}").scanSync({ dot: false })].filter((file) => !IGNORED.test(file)).sort();
+const files = [...new Glob("{app,test,pipelines}/**/*.test.{ts,tsx}").scanSync({ dot: false })].filter((file) => !IGNORED.test(file)).sort();
 const swarm: string[] = [];
 const rest: string[] = [];
 for (const file of files) (/helpers\/swarm\.ts/.test(await Bun.file(file).text()) ? swarm : rest).push(file);

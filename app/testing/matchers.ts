@@ -16,30 +16,27 @@ function notATestRun(name: string, received: unknown): MatcherResult {
   return { pass: false, message: () => `${name} expects a run from testRun() or one of its tasks (run.task("id")), got ${typeof received === "object" ? JSON.stringify(received)?.slice(0, 80) : String(received)}` };
 }
 
-/** A run's or a task's state matcher. */
-function stateMatcher(name: string, state: "successful" | "failed" | "cancelled" | "skipped", words: string) {
-  const matcher = function (this: { isNot: boolean }, received: unknown): MatcherResult {
-    if (isRun(received)) {
-      if (state === "skipped") return notATestRun(name, received);
-      const pass = received.state === state;
-      return {
-        pass,
-        message: () => `expected the run ${this.isNot ? "not " : ""}to have ${words}, but it ${received.state === "successful" ? "succeeded" : received.state}:\n${received.describe()}`,
-      };
-    }
-    if (isTask(received)) {
-      const pass = received.state === state;
-      return {
-        pass,
-        message: () =>
-          `expected task ${received.id} ${this.isNot ? "not " : ""}to ${state === "skipped" ? "be skipped" : `have ${words}`}, but it is ${received.state}${received.reason ? ` (${received.reason})` : ""}${taskLog(received)}`,
-      };
-    }
-    return notATestRun(name, received);
-  };
-  // bun:test names the matcher by its function in a failure's first line.
-  Object.defineProperty(matcher, "name", { value: name });
-  return matcher;
+type MatcherThis = { isNot: boolean };
+
+/** Whether a run or a task ended in `state` (bun:test names matchers by their functions, so each matcher below is a method of its own calling this). */
+function checkState(self: MatcherThis, received: unknown, name: string, state: "successful" | "failed" | "cancelled" | "skipped", words: string): MatcherResult {
+  if (isRun(received)) {
+    if (state === "skipped") return notATestRun(name, received);
+    const pass = received.state === state;
+    return {
+      pass,
+      message: () => `expected the run ${self.isNot ? "not " : ""}to have ${words}, but it ${received.state === "successful" ? "succeeded" : received.state}:\n${received.describe()}`,
+    };
+  }
+  if (isTask(received)) {
+    const pass = received.state === state;
+    return {
+      pass,
+      message: () =>
+        `expected task ${received.id} ${self.isNot ? "not " : ""}to ${state === "skipped" ? "be skipped" : `have ${words}`}, but it is ${received.state}${received.reason ? ` (${received.reason})` : ""}${taskLog(received)}`,
+    };
+  }
+  return notATestRun(name, received);
 }
 
 /** The end of a task's log, for a message about it. */
@@ -52,16 +49,24 @@ function taskLog(task: TestTask): string {
 
 export const gantryMatchers = {
   /** The run (or a task) ended successful. */
-  toHaveSucceeded: stateMatcher("toHaveSucceeded", "successful", "succeeded"),
+  toHaveSucceeded(this: MatcherThis, received: unknown): MatcherResult {
+    return checkState(this, received, "toHaveSucceeded", "successful", "succeeded");
+  },
   /** The run (or a task) ended failed. */
-  toHaveFailed: stateMatcher("toHaveFailed", "failed", "failed"),
+  toHaveFailed(this: MatcherThis, received: unknown): MatcherResult {
+    return checkState(this, received, "toHaveFailed", "failed", "failed");
+  },
   /** The run (or a task) ended cancelled. */
-  toHaveBeenCancelled: stateMatcher("toHaveBeenCancelled", "cancelled", "been cancelled"),
+  toHaveBeenCancelled(this: MatcherThis, received: unknown): MatcherResult {
+    return checkState(this, received, "toHaveBeenCancelled", "cancelled", "been cancelled");
+  },
   /** The task was skipped: its needs could no longer be met. */
-  toBeSkipped: stateMatcher("toBeSkipped", "skipped", "been skipped"),
+  toBeSkipped(this: MatcherThis, received: unknown): MatcherResult {
+    return checkState(this, received, "toBeSkipped", "skipped", "been skipped");
+  },
 
   /** The tasks started in this order (each one's first attempt; others may start between them). */
-  toHaveRunInOrder(this: { isNot: boolean }, received: unknown, expected: string[]): MatcherResult {
+  toHaveRunInOrder(this: MatcherThis, received: unknown, expected: string[]): MatcherResult {
     if (!isRun(received)) return notATestRun("toHaveRunInOrder", received);
     const missing = expected.filter((id) => !received.order.includes(id));
     const positions = expected.map((id) => received.order.indexOf(id));
@@ -76,7 +81,7 @@ export const gantryMatchers = {
   },
 
   /** The task ran this many attempts. */
-  toHaveAttempts(this: { isNot: boolean }, received: unknown, count: number): MatcherResult {
+  toHaveAttempts(this: MatcherThis, received: unknown, count: number): MatcherResult {
     if (!isTask(received)) return notATestRun("toHaveAttempts", received);
     return {
       pass: received.attempts.length === count,
@@ -86,7 +91,7 @@ export const gantryMatchers = {
   },
 
   /** The run's tasks ended in these states (tasks not named may end as they will). */
-  toHaveTaskStates(this: { isNot: boolean }, received: unknown, expected: Record<string, TaskState>): MatcherResult {
+  toHaveTaskStates(this: MatcherThis, received: unknown, expected: Record<string, TaskState>): MatcherResult {
     if (!isRun(received)) return notATestRun("toHaveTaskStates", received);
     const wrong = Object.entries(expected).filter(([id, state]) => received.tasks.find((task) => task.id === id)?.state !== state);
     return {
