@@ -18,6 +18,8 @@ async function main(): Promise<number> {
       return (await import("./cli/serve.ts")).serveCommand(args);
     case "dev":
       return (await import("./cli/dev.ts")).devCommand(args);
+    case "test":
+      return (await import("./cli/test.ts")).testCommand(args);
     case "pipeline":
     case "pipelines":
       return (await import("./cli/pipeline.ts")).pipelineCommand(args);

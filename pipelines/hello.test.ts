@@ -10,6 +10,8 @@ it("greets, then finds the greeting in the shared workspace", async () => {
   expect(run).toHaveRunInOrder(["greet", "check"]);
   expect(run.task("greet").log).toBe("bonjour from run 1");
   expect(run.task("check").log).toContain("the workspace says: bonjour");
+  // What ctx.$ printed is in the task's log, as on the server.
+  expect(run.task("check").log).toContain("greeting.txt");
 });
 
 it("does not check when the greeting fails", async () => {

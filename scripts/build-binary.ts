@@ -51,6 +51,17 @@ function libsqlNativePlugin(nativePackage: string): BunPlugin {
 
 const started = performance.now();
 mkdirSync(dirname(OUTFILE), { recursive: true });
+
+// The modules pipelines' tests import ("gantry", "gantry/testing", "valibot") as one file, which
+// `gantry test` writes out for `bun test` to load (cli/test.ts): the binary carries no sources.
+const kit = await Bun.build({ entrypoints: [join(ROOT, "app", "testing", "kit-modules.ts")], target: "bun", format: "esm", minify: true, external: ["bun:test"], throw: false });
+if (!kit.success || kit.outputs.length !== 1) {
+  for (const log of kit.logs) console.error(log);
+  console.error("the testing kit's build failed");
+  process.exit(1);
+}
+const testKit = await kit.outputs[0]!.text();
+
 const result = await Bun.build({
   entrypoints: [join(ROOT, "app", "main.ts"), ...WORKER_ENTRYPOINTS.map((entry) => join(ROOT, entry))],
   root: join(ROOT, "app"),
@@ -66,6 +77,7 @@ const result = await Bun.build({
   // dockerode → ssh2 loads this optional native addon inside a try; its install script is
   // not approved (package.json allowScripts), so it has no build to embed and is left out.
   external: ["cpu-features"],
+  define: { GANTRY_TEST_KIT: JSON.stringify(testKit) },
   compile: {
     outfile: OUTFILE,
     // The binary is configured by GANTRY_* and gantry.toml only: a .env or bunfig.toml that

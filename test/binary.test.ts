@@ -202,6 +202,23 @@ describe("compiled binary", () => {
     for (const hash of hashes) expect(bundles).toContain(`${hash}.js`);
   });
 
+  it("runs a pipeline's tests with gantry test, the kit and valibot from the binary, no node_modules near", async () => {
+    const dir = tempDir("gantry-binary-tests-");
+    writeFileSync(
+      join(dir, "greet.ts"),
+      `import * as v from "valibot";\nimport { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "greet", inputs: { who: v.string() }, tasks: { hello: run((ctx) => ctx.log("hello " + ctx.inputs.who)) } });\n`,
+    );
+    writeFileSync(
+      join(dir, "greet.test.ts"),
+      `import { expect, it } from "bun:test";\nimport { testRun } from "gantry/testing";\nimport greet from "./greet.ts";\nit("greets", async () => {\n  const run = await testRun(greet, { inputs: { who: "binary" } });\n  expect(run).toHaveSucceeded();\n  expect(run.task("hello").log).toBe("hello binary");\n});\n`,
+    );
+    const tested = Bun.spawn([binaryPath, "test", "."], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir } });
+    const [code, out, err] = await Promise.all([tested.exited, new Response(tested.stdout).text(), new Response(tested.stderr).text()]);
+    expect({ code, output: out + err }).toMatchObject({ code: 0 });
+    expect(out + err).toContain("(pass) greets");
+    expect(out + err).toMatch(/^ 1 pass$/m);
+  });
+
   it("ignores .env and bunfig.toml in the directory it starts in", async () => {
     const dir = tempDir("gantry-binary-cwd-");
     // Either would stop or change start-up if read: a bad setting, and a preload that leaves a mark.

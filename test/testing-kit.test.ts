@@ -152,7 +152,8 @@ describe("testRun", () => {
     const result = await testRun(pipeline, { inputs: { target: "staging" }, variables: { WHERE: "run" }, secrets: { "deploy-token": "s3cr3t-value-123" } });
     expect(result.task("write").log).toBe("token is ***\nrun pipeline staging 2 env write");
     expect(result.task("read").log).toBe("built for staging");
-    expect(result.task("missing").reason).toBe('secret "not-given" (for OTHER) does not exist (give it in testRun\'s secrets)');
+    expect(result.task("missing").reason).toBe('secret "not-given" (for OTHER) does not exist');
+    expect(result.task("missing").log).toContain("a test gives secrets in testRun's options");
     expect(result.log).not.toContain("s3cr3t");
     await expect(testRun(pipeline, { inputs: { target: "moon" } })).rejects.toThrow(/the inputs are not valid:\n {2}target: /);
   });

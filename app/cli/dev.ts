@@ -1,8 +1,9 @@
 // `gantry dev <file>`: runs one pipeline file locally with the real engine, no server,
-// printing each task's log lines and state changes as they happen.
-import { mkdtempSync, rmSync } from "node:fs";
+// printing each task's log lines and state changes as they happen; with --watch, again on
+// each save of the file.
+import { mkdtempSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
 import { createDeps } from "../deps.ts";
 import { addVersion } from "../db/repos/pipelines.ts";
@@ -40,7 +41,9 @@ async function decideLocally(mode: GateMode, label: string): Promise<"approved" 
   }
 }
 
-const USAGE = "usage: gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject]";
+const USAGE = "usage: gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject] [-w|--watch]";
+/** Saves come in bursts (an editor writes, renames, touches): one run per burst. */
+const WATCH_SETTLE_MS = 150;
 
 /** How approval gates are decided locally: asked at the terminal, or all approved or rejected. */
 type GateMode = "ask" | "approve" | "reject";
@@ -52,6 +55,7 @@ export function devCommand(args: string[]): Promise<number> {
       input: { type: "string", short: "i", multiple: true },
       approve: { type: "boolean" },
       reject: { type: "boolean" },
+      watch: { type: "boolean", short: "w" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -61,8 +65,53 @@ export function devCommand(args: string[]): Promise<number> {
     const [file] = takePositionals(positionals, ["file"]);
     if (values.approve && values.reject) throw new CliError("--approve and --reject: choose one");
     const gates: GateMode = values.approve ? "approve" : values.reject ? "reject" : "ask";
-    return runLocally(file!, parseVariables(values.var ?? []), parseVariables(values.input ?? []), gates);
+    const variables = parseVariables(values.var ?? []);
+    const inputs = parseVariables(values.input ?? []);
+    if (!values.watch) return runLocally(file!, variables, inputs, gates);
+    return watchLocally(file!, () => runLocally(file!, variables, inputs, gates));
   });
+}
+
+/**
+ * `--watch`: runs the file, then again after each save, until Ctrl-C. A run's failure (or a
+ * file that does not load) waits for the next save instead of ending the watch.
+ */
+async function watchLocally(file: string, runOnce: () => Promise<number>): Promise<number> {
+  const path = resolve(file);
+  let stopping = false;
+  let changed = false;
+  let wake: (() => void) | undefined;
+  const watcher = watch(dirname(path), (_event, name) => {
+    if (name !== basename(path)) return;
+    changed = true;
+    wake?.();
+  });
+  const stop = () => {
+    stopping = true;
+    wake?.();
+  };
+  process.on("SIGINT", stop);
+  try {
+    for (;;) {
+      changed = false;
+      try {
+        await runOnce();
+      } catch (error) {
+        // A file that cannot be read or run now may be fixed by the next save.
+        console.error(`${file}: ${(error as Error).message}`);
+      }
+      if (stopping) return 0;
+      console.log(paint("dim", `watching ${file}: runs again on each save (Ctrl-C stops)`));
+      while (!changed && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+      if (stopping) return 0;
+      // The rest of the save's burst.
+      await Bun.sleep(WATCH_SETTLE_MS);
+      console.log(paint("bold", `\n${file} changed: running it again`));
+    }
+  } finally {
+    watcher.close();
+    process.off("SIGINT", stop);
+  }
 }
 
 async function runLocally(file: string, variables: Record<string, string>, given: Record<string, string>, gates: GateMode): Promise<number> {

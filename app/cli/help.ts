@@ -6,10 +6,13 @@ usage: gantry <command> [arguments]
 
 server
   gantry serve [--log-format json]               start the server (web UI, API, schedules)
-  gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject]
+  gantry dev <file> [-i NAME=VALUE]... [-v KEY=VALUE]... [--approve | --reject] [--watch]
                                                  run a pipeline file locally, no server; approval
                                                  gates are asked at the terminal (or decided by
-                                                 the flag; rejected off a terminal without one)
+                                                 the flag; rejected off a terminal without one);
+                                                 --watch runs it again on each save
+  gantry test [path]... [-- bun test options]    run the *.test.ts beside pipeline files (default:
+                                                 the pipelines folder) with gantry/testing
   gantry status [--json]                         server health: database, Docker engine
   gantry system status [--json]                  paused or not, and the nodes (server processes)
   gantry system pause [--json]                   new runs wait queued; running ones finish

@@ -243,7 +243,7 @@ class Simulation {
     if (attempt > 1) this.line(task.id, attempt, "gantry", `attempt ${attempt} of ${task.retries + 1}`);
     const env = this.environment(task);
     if (typeof env === "string") {
-      this.line(task.id, attempt, "gantry", env);
+      this.line(task.id, attempt, "gantry", `${env} (a test gives secrets in testRun's options: { secrets: { name: "value" } })`);
       flight.ended = { state: "failed", exitCode: null, reason: env };
       flight.endsAt = this.now;
       return;
@@ -283,7 +283,7 @@ class Simulation {
       if (typeof value === "string") taskEnv[name] = value;
       else {
         const secret = this.options.secrets?.[value.secret];
-        if (secret === undefined) return `secret "${value.secret}" (for ${name}) does not exist (give it in testRun's secrets)`;
+        if (secret === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
         taskEnv[name] = secret;
       }
     }
@@ -311,7 +311,7 @@ class Simulation {
       inputs: Object.freeze({ ...this.inputs }),
       tasks: Object.freeze(this.taskResults()),
       log: (...parts: unknown[]) => write("out", parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ")),
-      $: shell as unknown as typeof $,
+      $: capturedShell(shell, write),
       signal: controller.signal,
       attempt: flight.attempt,
       workspace: this.workspace,
@@ -476,6 +476,43 @@ class Simulation {
     };
     return run;
   }
+}
+
+/** What ShellPromise methods take the output for the caller (nothing is printed then). */
+const SHELL_READERS = ["text", "json", "blob", "lines", "arrayBuffer", "bytes", "quiet"];
+
+/**
+ * ctx.$ whose commands' output lands in the task's log, as a runner process's stdout would:
+ * each command runs quietly and what it printed is written to the log when it ends, unless
+ * the caller reads it (.text(), .json(), .quiet()…), which prints nothing on the server either.
+ */
+function capturedShell(shell: InstanceType<typeof $.Shell>, write: (stream: "out" | "err", text: string) => void): typeof $ {
+  const logged = (output: { stdout?: Buffer; stderr?: Buffer } | undefined) => {
+    const out = output?.stdout?.toString() ?? "";
+    const err = output?.stderr?.toString() ?? "";
+    if (out) write("out", out);
+    if (err) write("err", err);
+  };
+  const run = (strings: TemplateStringsArray, ...values: unknown[]) => {
+    const promise = (shell as unknown as typeof $)(strings, ...(values as never[])).quiet();
+    let printed = true;
+    for (const name of SHELL_READERS) {
+      const methods = promise as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+      const original = methods[name]?.bind(promise);
+      if (!original) continue;
+      methods[name] = (...args: unknown[]) => {
+        printed = false;
+        return original(...args);
+      };
+    }
+    promise.then(
+      (output) => printed && logged(output),
+      (error: { stdout?: Buffer; stderr?: Buffer }) => printed && logged(error),
+    );
+    return promise;
+  };
+  // $.escape, $.braces, $.cwd()… are the shell's own.
+  return Object.setPrototypeOf(run, shell) as typeof $;
 }
 
 /** Where the kit's files are: frames from them are left out of a task's stack trace. */

@@ -45,8 +45,8 @@ export function startedRun(output: string): number {
   return Number(match[1]);
 }
 
-/** Starts `gantry <args>` in the background; its stdout can be read while it runs. */
-export function cliInBackground(args: string[], options: CliOptions = {}): { stdout: () => string; done: Promise<CliResult> } {
+/** Starts `gantry <args>` in the background; its stdout can be read while it runs, and it can be sent a signal. */
+export function cliInBackground(args: string[], options: CliOptions = {}): { stdout: () => string; done: Promise<CliResult>; kill: (signal: NodeJS.Signals) => void } {
   const proc = Bun.spawn([process.execPath, "app/main.ts", ...args], { cwd: REPO_ROOT, env: cliEnv(options.server, options.env), stdout: "pipe", stderr: "pipe" });
   let stdout = "";
   const decoder = new TextDecoder();
@@ -57,5 +57,5 @@ export function cliInBackground(args: string[], options: CliOptions = {}): { std
     const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, read]);
     return { exitCode, stdout, stderr };
   })();
-  return { stdout: () => stdout, done };
+  return { stdout: () => stdout, done, kill: (signal) => proc.kill(signal) };
 }
