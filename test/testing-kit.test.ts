@@ -217,6 +217,29 @@ describe("testRun", () => {
     expect(() => result.task("other")).toThrow('"other" is not a task of boxes (its tasks: image, after)');
   });
 
+  it("stores artifacts from the workspace and hands them on; one another run stored is not there", async () => {
+    const pipeline = definePipeline({
+      id: "files",
+      tasks: {
+        build: run(async (ctx) => {
+          await Bun.write(`${ctx.workspace}/build/dist/app.js`, "console.log(1)");
+        }, { artifacts: { out: { dist: "build/dist" } } }),
+        ship: run(async (ctx) => ctx.log(await Bun.file(`${ctx.workspace}/build/dist/app.js`).text()), { needs: { build: "success" }, artifacts: { in: { dist: "build" } } }),
+        forgetful: run(() => {}, { artifacts: { out: { report: "report.html" } } }),
+        compare: run(() => {}, { artifacts: { in: { previous: { run: "latest-successful", name: "dist" } } } }),
+      },
+    });
+    const result = await testRun(pipeline);
+    expect(result.task("build").artifacts).toEqual(["dist"]);
+    expect(result.task("ship").log).toBe("console.log(1)");
+    expect(result.task("forgetful").reason).toBe('artifact "report": report.html does not exist in the workspace');
+    expect(result.task("compare").reason).toBe('artifact "dist" of the latest successful run does not exist: a test run has only its own run\'s artifacts (mock task compare)');
+    const mockedBuild = await testRun(pipeline, { mocks: { build: {}, compare: {} } });
+    // A mocked task's artifacts count as stored; the files are the test's to provide.
+    expect(mockedBuild.task("ship")).toHaveFailed();
+    expect(mockedBuild.task("ship").reason).toContain("ENOENT");
+  });
+
   it("fails a matcher with the run drawn as text", async () => {
     const pipeline = definePipeline({ id: "drawn", tasks: { build: run(() => process.exit(1)), ship: run(() => {}, { needs: { build: "success" } }) } });
     const result = await testRun(pipeline);

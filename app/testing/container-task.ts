@@ -53,7 +53,9 @@ export async function runContainerTask(task: TaskSpec, env: Record<string, strin
   ];
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn(args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(process.env.DOCKER_HOST && { DOCKER_HOST: process.env.DOCKER_HOST }), ...inside }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    // The engine Gantry would use (GANTRY_DOCKER_HOST), else the docker CLI's own.
+    const dockerHost = process.env.GANTRY_DOCKER_HOST ?? process.env.DOCKER_HOST;
+    proc = Bun.spawn(args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(dockerHost && { DOCKER_HOST: dockerHost }), ...inside }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   } catch (error) {
     return { state: "failed", exitCode: null, reason: `docker could not be started: ${(error as Error).message}` };
   }

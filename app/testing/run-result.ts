@@ -41,6 +41,8 @@ export interface TestTask {
   lines: TestLogLine[];
   /** What a run() task's function returned (the last attempt's); undefined otherwise. */
   output: unknown;
+  /** The names of the artifacts it stored (its `artifacts.out`, each path found in the workspace). */
+  artifacts: string[];
   startedAt: number | null;
   endedAt: number | null;
 }

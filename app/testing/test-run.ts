@@ -3,7 +3,7 @@
 // retries and their delays, timeouts, approval gates, environments and secret masking, on a
 // clock of its own: mocks' delays, retry waits and gates' timeouts take no real time. run()
 // tasks execute for real unless mocked; container tasks are mocked unless `containers: "docker"`.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
@@ -149,6 +149,8 @@ class Simulation {
   private readonly flights = new Map<string, Flight>();
   private readonly results = new Map<string, TestTask>();
   private readonly starts: TestStart[] = [];
+  /** Artifacts stored so far, as "<task>\0<name>". */
+  private readonly stored = new Set<string>();
   private readonly masker: Masker;
   private readonly variables: Record<string, string>;
 
@@ -176,6 +178,7 @@ class Simulation {
         stderr: "",
         lines: [],
         output: undefined,
+        artifacts: [],
         startedAt: null,
         endedAt: null,
       });
@@ -249,6 +252,13 @@ class Simulation {
       return;
     }
     if (task.kind === "approval") return this.openGate(task, flight, env);
+    const missing = this.missingArtifact(task);
+    if (missing) {
+      this.line(task.id, attempt, "gantry", missing);
+      flight.ended = { state: "failed", exitCode: null, reason: missing };
+      flight.endsAt = this.now;
+      return;
+    }
     const mock = this.options.mocks?.[task.id];
     if (mock !== undefined) {
       flight.mocked = true;
@@ -407,9 +417,38 @@ class Simulation {
     });
   }
 
+  /**
+   * Why an artifact the task takes in is not there: one of this run's tasks stores it when it
+   * succeeds (and the run's one workspace has its files then); a test run has no other run's.
+   */
+  private missingArtifact(task: TaskSpec): string | undefined {
+    for (const { name, from } of task.artifacts?.in ?? []) {
+      if ("task" in from) {
+        if (!this.stored.has(`${from.task}\u0000${name}`)) return `artifact "${name}" of run 1 does not exist (task ${from.task} stores it when it succeeds)`;
+      } else {
+        return `artifact "${from.name}" of ${from.run === "latest-successful" ? "the latest successful run" : `run ${from.run}`} does not exist: a test run has only its own run's artifacts (mock task ${task.id})`;
+      }
+    }
+    return undefined;
+  }
+
+  /** After a success, the artifacts the task stores: each path must be in the workspace, as the server packs it. */
+  private storeArtifacts(task: TaskSpec, outcome: Outcome): Outcome {
+    if (outcome.state !== "successful" || !task.artifacts) return outcome;
+    for (const { name, path } of task.artifacts.out) {
+      if (!existsSync(join(this.workspace, path))) return { state: "failed", exitCode: outcome.exitCode, reason: `artifact "${name}": ${path} does not exist in the workspace` };
+    }
+    for (const { name } of task.artifacts.out) this.stored.add(`${task.id}\u0000${name}`);
+    this.results.get(task.id)!.artifacts = task.artifacts.out.map((artifact) => artifact.name);
+    return outcome;
+  }
+
   /** An attempt ended: the task ends, or waits to retry. */
-  private land(flight: Flight, outcome: Outcome): void {
+  private land(flight: Flight, landed: Outcome): void {
     const { task, attempt } = flight;
+    // A mocked task stores nothing real: its artifacts count as stored.
+    const outcome = flight.mocked ? this.markMockedArtifacts(task, landed) : this.storeArtifacts(task, landed);
+    if (outcome !== landed && outcome.reason) this.line(task.id, attempt, "gantry", outcome.reason);
     const result = this.results.get(task.id)!;
     const row: TestAttempt = { attempt, state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, startedAt: flight.startedAt, endedAt: this.now, mocked: flight.mocked };
     if (task.kind !== "approval") result.attempts.push(row);
@@ -425,6 +464,11 @@ class Simulation {
     if (outcome.state === "failed" && task.kind !== "approval") this.line(task.id, attempt, "gantry", `failed: ${outcome.reason}`);
     this.flights.delete(task.id);
     this.end(task.id, outcome);
+  }
+
+  private markMockedArtifacts(task: TaskSpec, outcome: Outcome): Outcome {
+    if (outcome.state === "successful") for (const { name } of task.artifacts?.out ?? []) this.stored.add(`${task.id}\u0000${name}`);
+    return outcome;
   }
 
   private end(taskId: string, outcome: { state: TaskState; exitCode: number | null; reason: string | null }): void {
