@@ -6,10 +6,9 @@
 // pause runs from the dashboard and resume them from another page's banner. Screenshots of
 // each main page land in test/screenshots/.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
+import { axeViolations, consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startWithPipelines, waitFor, waitForPipeline, type TestGantry } from "./helpers/gantry.ts";
 import { sharedDir, writeFile } from "./helpers/temp.ts";
 
@@ -112,22 +111,7 @@ beforeAll(async () => {
 
 /** axe-core's WCAG 2 A and AA checks (contrast included) of pages, in light and dark. */
 async function checkPages(paths: string[]): Promise<void> {
-  const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
-  for (const colorScheme of ["light", "dark"] as const) {
-    // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
-    const context = await browser.newContext({ bypassCSP: true, colorScheme });
-    await context.addCookies(await page.context().cookies());
-    const checked = await context.newPage();
-    for (const path of paths) {
-      await checked.goto(`${gantry.url}${path}`);
-      await checked.evaluate(axe);
-      const violations = await checked.evaluate(
-        `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-      );
-      expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
-    }
-    await context.close();
-  }
+  for (const row of await axeViolations(browser, gantry.url, await page.context().cookies(), paths)) expect(row).toEqual({ ...row, violations: [] });
 }
 
 afterAll(async () => {

@@ -5,10 +5,9 @@
 // previous and next match, the errors/stderr filter on lines far beyond what the run page
 // shows), also through the API and `gantry logs --grep`.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
+import { axeViolations, consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { sharedDir } from "./helpers/temp.ts";
@@ -184,23 +183,9 @@ describe("searching a run's logs", () => {
   });
 
   it("passes axe-core's WCAG 2 A and AA checks on the results and a log's lines, light and dark", async () => {
-    const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
     const run = `/pipelines/default/glance/runs/${runId}`;
-    for (const colorScheme of ["light", "dark"] as const) {
-      // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
-      const context = await browser.newContext({ bypassCSP: true, colorScheme });
-      await context.addCookies(await page.context().cookies());
-      const checked = await context.newPage();
-      for (const path of [`${run}/logs/search?q=needle`, `${run}/tasks/build/lines?around=700&q=needle`]) {
-        await checked.goto(`${gantry.url}${path}`);
-        await checked.evaluate(axe);
-        const violations = await checked.evaluate(
-          `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-        );
-        expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
-      }
-      await context.close();
-    }
+    const paths = [`${run}/logs/search?q=needle`, `${run}/tasks/build/lines?around=700&q=needle`];
+    for (const row of await axeViolations(browser, gantry.url, await page.context().cookies(), paths)) expect(row).toEqual({ ...row, violations: [] });
   });
 
   it("answers through the API and gantry logs --grep", async () => {

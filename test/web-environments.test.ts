@@ -7,11 +7,9 @@
 // registry fields, and the status a test leaves; and the pages in Chromium (screenshots, axe in
 // light and dark).
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { finishDeployment, insertDeployment } from "../app/db/repos/deployments.ts";
 import type { DeploymentState } from "../app/domain/environments.ts";
-import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
+import { axeViolations, consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { startTestGantry, type TestGantry } from "./helpers/gantry.ts";
 import { pageHtml as page, postForm as post, webLogin, type WebClient } from "./helpers/web.ts";
 
@@ -474,22 +472,7 @@ describe("environments in Chromium", () => {
       await screenshot(tab, "environment");
       expect(errors).toEqual([]);
 
-      const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
-      for (const colorScheme of ["light", "dark"] as const) {
-        // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
-        const checking = await browser.newContext({ bypassCSP: true, colorScheme });
-        await checking.addCookies([cookie]);
-        const checked = await checking.newPage();
-        for (const path of ["/environments", "/environments/production", "/environments/preview?namespace=team-b"]) {
-          await checked.goto(`${gantry.url}${path}`);
-          await checked.evaluate(axe);
-          const violations = await checked.evaluate(
-            `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-          );
-          expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
-        }
-        await checking.close();
-      }
+      for (const row of await axeViolations(browser, gantry.url, [cookie], ["/environments", "/environments/production", "/environments/preview?namespace=team-b"])) expect(row).toEqual({ ...row, violations: [] });
     } finally {
       await browser.close();
     }

@@ -5,9 +5,7 @@
 // message; a failed sync in red; delete; a viewer who sees no forms and is refused; and the
 // pages in Chromium (screenshots, axe in light and dark).
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
+import { axeViolations, consoleErrors, launchBrowser, screenshot } from "./helpers/browser.ts";
 import { createGitRepo, startGitHttpServer, type GitRepo, type GitServer } from "./helpers/git-server.ts";
 import { readSse, startTestGantry, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -315,22 +313,7 @@ describe("sources in Chromium", () => {
       await screenshot(tab, "pipeline-from-source");
       expect(errors).toEqual([]);
 
-      const axe = readFileSync(join(import.meta.dir, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
-      for (const colorScheme of ["light", "dark"] as const) {
-        // axe is injected by the test, so this context lifts the CSP that forbids such scripts.
-        const checking = await browser.newContext({ bypassCSP: true, colorScheme });
-        await checking.addCookies([cookie]);
-        const checked = await checking.newPage();
-        for (const path of ["/sources", "/sources/app", "/pipelines/app/hello", "/pipelines/app/hello/versions/2/diff"]) {
-          await checked.goto(`${gantry.url}${path}`);
-          await checked.evaluate(axe);
-          const violations = await checked.evaluate(
-            `axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }).then((result) => result.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-          );
-          expect({ colorScheme, path, violations }).toEqual({ colorScheme, path, violations: [] });
-        }
-        await checking.close();
-      }
+      for (const row of await axeViolations(browser, gantry.url, [cookie], ["/sources", "/sources/app", "/pipelines/app/hello", "/pipelines/app/hello/versions/2/diff"])) expect(row).toEqual({ ...row, violations: [] });
     } finally {
       await browser.close();
     }

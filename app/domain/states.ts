@@ -18,6 +18,20 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const ATTEMPT_STATES = ["running", "successful", "failed", "cancelled"] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
+/** A symbol per state, so state never rests on colour alone (the web UI and the testing kit draw them). */
+export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
+  queued: "⋯",
+  pending: "○",
+  running: "◔",
+  // A pause sign that every font has (the emoji one may draw in colour, or not at all).
+  waiting: "‖",
+  successful: "✓",
+  failed: "✗",
+  skipped: "↷",
+  cancelled: "■",
+  reused: "↺",
+};
+
 export function isFinalRunState(state: RunState): boolean {
   return state === "successful" || state === "failed" || state === "cancelled";
 }

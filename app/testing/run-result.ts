@@ -2,7 +2,7 @@
 // the order tasks started in, and the run drawn as text (its DAG with states) for failure
 // messages that show what happened.
 import type { RunEnd } from "../domain/run-plan.ts";
-import type { TaskState } from "../domain/states.ts";
+import { STATE_SYMBOL, type TaskState } from "../domain/states.ts";
 import type { TaskSpec } from "../domain/pipeline-spec.ts";
 
 export type LogStream = "out" | "err" | "gantry";
@@ -74,16 +74,6 @@ export interface TestRun {
   describe(): string;
 }
 
-const SYMBOL: Record<TaskState, string> = {
-  pending: "○",
-  running: "◔",
-  waiting: "‖",
-  successful: "✓",
-  failed: "✗",
-  skipped: "↷",
-  cancelled: "■",
-  reused: "↺",
-};
 
 /** "✗ test  failed  exited with code 1  (needs build: success)", one line per task under the run's outcome. */
 export function describeRun(run: Pick<TestRun, "pipeline" | "state" | "reason" | "tasks">): string {
@@ -94,7 +84,7 @@ export function describeRun(run: Pick<TestRun, "pipeline" | "state" | "reason" |
     const tries = task.attempts.length > 1 ? ` after ${task.attempts.length} attempts` : "";
     const why = task.reason ? `  ${task.reason}` : "";
     const upstream = needs.length > 0 ? `  (needs ${needs.map(([id, condition]) => `${id}: ${condition}`).join(", ")})` : "";
-    return `  ${SYMBOL[task.state]} ${task.id.padEnd(width)}  ${task.state.padEnd(stateWidth)}${tries}${why}${upstream}`;
+    return `  ${STATE_SYMBOL[task.state]} ${task.id.padEnd(width)}  ${task.state.padEnd(stateWidth)}${tries}${why}${upstream}`;
   });
   return [`run of ${run.pipeline} ${run.state}${run.reason ? ` (${run.reason})` : ""}`, ...lines].join("\n");
 }

@@ -8,7 +8,7 @@ import { formatDuration } from "../../../domain/duration.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { decidePath, type RunRef } from "../paths.ts";
 import { gateSectionId } from "./run-tasks.tsx";
-import { STATE_SYMBOL } from "./state-badge.tsx";
+import { STATE_SYMBOL } from "../../../domain/states.ts";
 import { Until, When } from "./time.tsx";
 
 /** An approval task with its gate: waiting now, or decided (or ended otherwise) after waiting. */

@@ -1,7 +1,7 @@
 // A pipeline's task graph as a server-rendered SVG: tasks as boxes in depth columns, needs as
 // arrows whose line style names the condition, states as classes plus a symbol and text.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import { STATE_SYMBOL } from "./state-badge.tsx";
+import { STATE_SYMBOL } from "../../../domain/states.ts";
 import { truncate } from "./text.ts";
 import type { NeedCondition } from "../../../domain/dag.ts";
 import { layoutDag, NODE_HEIGHT, NODE_WIDTH, type PlacedEdge, type PlacedNode, type Point } from "../../../domain/dag-layout.ts";

@@ -5,7 +5,7 @@
 import type { RunActor, WaitingGate } from "../../../domain/approvals.ts";
 import { runPath } from "../paths.ts";
 import { gateSectionId } from "./run-tasks.tsx";
-import { STATE_SYMBOL } from "./state-badge.tsx";
+import { STATE_SYMBOL } from "../../../domain/states.ts";
 import { Until, When } from "./time.tsx";
 
 export interface WaitingForYou {

@@ -6,12 +6,12 @@ import type { RunWithTasks } from "../../../db/repos/runs.ts";
 import type { QueuePlace } from "../../../domain/admission.ts";
 import { groupName } from "../../../domain/concurrency.ts";
 import { formatDuration } from "../../../domain/duration.ts";
-import { isFinalRunState, type TaskState } from "../../../domain/states.ts";
+import { isFinalRunState, STATE_SYMBOL, type TaskState } from "../../../domain/states.ts";
 import { CsrfField, type PageSession } from "../layouts/page.tsx";
 import { runPath } from "../paths.ts";
 import { RunInputs, RunVariables } from "./run-inputs.tsx";
 import { gateSectionId } from "./run-tasks.tsx";
-import { StateBadge, STATE_SYMBOL } from "./state-badge.tsx";
+import { StateBadge } from "./state-badge.tsx";
 import { Took, When } from "./time.tsx";
 import { Trigger } from "./trigger.tsx";
 

@@ -8,7 +8,7 @@ import { formatDuration } from "../../../domain/duration.ts";
 import { axisTicks, runTimeline, type RunTimeline, type TimelineRow, type TimelineSegment, type TimelineTask } from "../../../domain/run-timeline.ts";
 import type { RunWithTasks } from "../../../db/repos/runs.ts";
 import type { SpecTask } from "./run-live.tsx";
-import { STATE_SYMBOL } from "./state-badge.tsx";
+import { STATE_SYMBOL } from "../../../domain/states.ts";
 import { truncate } from "./text.ts";
 
 const AXIS_HEIGHT = 22;

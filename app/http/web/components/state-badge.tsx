@@ -2,21 +2,7 @@
 // everyone else (colour alone is never the only signal). A running task's phase (retrying,
 // waiting for a node, timing out) takes the place of its state's words.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
-import type { RunState, TaskPhase, TaskState } from "../../../domain/states.ts";
-
-/** A symbol per state, so state never rests on colour alone. */
-export const STATE_SYMBOL: Record<RunState | TaskState, string> = {
-  queued: "⋯",
-  pending: "○",
-  running: "◔",
-  // A pause sign that every font has (the emoji one may draw in colour, or not at all).
-  waiting: "‖",
-  successful: "✓",
-  failed: "✗",
-  skipped: "↷",
-  cancelled: "■",
-  reused: "↺",
-};
+import { STATE_SYMBOL, type RunState, type TaskPhase, type TaskState } from "../../../domain/states.ts";
 
 export const PHASE_SYMBOL: Record<TaskPhase, string> = {
   retrying: "↻",
