@@ -3,6 +3,7 @@
 // exit codes, resizes, masking of the task's secrets, refusals and the events it records.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
+import { pageHtml, webLogin } from "./helpers/web.ts";
 import { startRun, startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { cliEnv, runCli } from "./helpers/cli.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
@@ -154,6 +155,14 @@ describe("gantry run exec", () => {
     expect((await api("/roles/execer", { method: "PUT", body: JSON.stringify({ permissions: [{ resource: "runs", target: "default/rx-long", actions: ["exec"] }] }) })).status).toBe(201);
     const execer = (await (await api("/tokens", { method: "POST", body: JSON.stringify({ name: "ci-execer", roles: ["execer"] }) })).json()) as { secret: string };
     expect((await cli(["run", "exec", "rx-long", String(runId), "hold", "--", "true"], execer.secret)).exitCode).toBe(0);
+    // The run page gives the command to those who may use it, for the running container task only.
+    const hint = "gantry run exec default/rx-long " + runId + " hold";
+    const admin = await webLogin(gantry.url, gantry.token);
+    const adminPage = await pageHtml(admin, `/pipelines/default/rx-long/runs/${runId}`);
+    expect(adminPage).toContain(`<code>${hint}</code>`);
+    expect(adminPage).not.toContain(`${runId} done</code>`);
+    const runner = await webLogin(gantry.url, secret);
+    expect(await pageHtml(runner, `/pipelines/default/rx-long/runs/${runId}`)).not.toContain("gantry run exec");
   });
 
   it("refuses runs started by a pull request from a fork", async () => {

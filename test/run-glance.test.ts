@@ -158,6 +158,12 @@ describe("searching a run's logs", () => {
     await page.getByRole("link", { name: "↓ Later lines" }).click();
     await page.waitForURL(/around=1001/);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("build: lines 851–1,151 of 3,000");
+    // Past the end, it says so and leads back.
+    await page.goto(`${runUrl()}/tasks/build/lines?around=9000`);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("build: no line 9,000 (the log has 3,000 lines)");
+    await page.getByRole("link", { name: "Go to the last line (3,000)" }).click();
+    await page.waitForURL(/around=3000/);
+    expect(await page.locator("#build-L3000 .log-text").textContent()).toBe("build line 3000");
   });
 
   it("filters to stderr and to errors, one task or all, without script", async () => {
@@ -208,6 +214,11 @@ describe("searching a run's logs", () => {
     expect(grep.stderr).toBe("-- 3 matches in 2 tasks\n");
     const errorsOnly = await runCli(["logs", "default/glance", String(runId), "lint", "--only", "errors"], { server });
     expect(errorsOnly.stdout).toBe("lint:1: warning: unused variable x\n");
+    // As grep: nothing found is exit 1.
+    const nothing = await runCli(["logs", "default/glance", String(runId), "--grep", "no such text"], { server });
+    expect(nothing.exitCode).toBe(1);
+    expect(nothing.stdout).toBe("");
+    expect(nothing.stderr).toBe("-- 0 matches in 0 tasks\n");
     const bad = await runCli(["logs", "default/glance", String(runId), "--only", "warnings"], { server });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("--only must be stderr or errors");

@@ -240,6 +240,95 @@ describe("testRun", () => {
     expect(mockedBuild.task("ship").reason).toContain("ENOENT");
   });
 
+  it("gives run() tasks a ctx.$ that logs what it prints unless the code takes it", async () => {
+    const pipeline = definePipeline({
+      id: "shell",
+      tasks: {
+        sh: run(async (ctx) => {
+          ctx.log(`took ${(await ctx.$`echo taken`.text()).trim()}`);
+          await ctx.$`echo hidden`.quiet();
+          await ctx.$`echo $EXTRA`.env({ ...ctx.env, EXTRA: "from env()" });
+          ctx.log(`exit ${(await ctx.$`exit 3`.nothrow()).exitCode}`);
+          await ctx.$`echo shown; echo warned 1>&2`;
+          const lines: string[] = [];
+          for await (const line of ctx.$`printf 'a\nb\n'`.lines()) if (line) lines.push(line);
+          ctx.log(lines.join(","));
+          process.exitCode = 4;
+        }),
+      },
+    });
+    const result = await testRun(pipeline);
+    expect(result.task("sh").lines.map((line) => `${line.stream}:${line.text}`)).toEqual(["out:took taken", "out:from env()", "out:exit 3", "out:shown", "err:warned", "out:a,b"]);
+    // The task's exitCode is not the test process's.
+    expect(process.exitCode).not.toBe(4);
+  });
+
+  it("moves the clock by a mock function's delayMs, and lets a mocked task take in any artifact", async () => {
+    const pipeline = definePipeline({
+      id: "mocked",
+      tasks: {
+        compare: run(() => {}, { artifacts: { in: { previous: { run: "latest-successful", name: "dist" } } } }),
+        after: run(() => {}, { needs: { compare: "success" } }),
+      },
+    });
+    const result = await testRun(pipeline, { mocks: { compare: (ctx) => ({ delayMs: 90_000, log: `compared in ${ctx.taskId}` }) } });
+    expect(result.task("compare")).toHaveSucceeded();
+    expect(result.task("compare").log).toBe("compared in compare");
+    expect(result.task("compare").endedAt).toBeGreaterThanOrEqual(90_000);
+    expect(result.starts.find((start) => start.task === "after")!.at).toBeGreaterThanOrEqual(90_000);
+  });
+
+  it("asks autoApprove before the test's decision, and waits out the timeout after autoApprove declines", async () => {
+    const pipeline = definePipeline({
+      id: "asked",
+      variables: { ENV: "production" },
+      tasks: {
+        gate: approval({ autoApprove: (ctx) => ctx.env.ENV === "staging", timeout: "2h" }),
+        go: run(() => {}, { needs: { gate: "success" } }),
+      },
+    });
+    const staging = await testRun(pipeline, { variables: { ENV: "staging" }, approvals: { gate: "reject" } });
+    expect(staging.task("gate").reason).toBe("approved by autoApprove: autoApprove returned true");
+    const production = await testRun(pipeline);
+    expect(production.task("gate").log).toContain("autoApprove returned false; a person decides");
+    expect(production.task("gate").reason).toBe("rejected: nobody decided after 2h");
+    expect(production.task("gate").endedAt).toBeGreaterThanOrEqual(7_200_000);
+    const decided = await testRun(pipeline, { approvals: { gate: "approve" } });
+    expect(decided.task("gate").reason).toBe("approved by the test");
+    await expect(testRun(pipeline, { mocks: { gate: {} } })).rejects.toThrow('"gate" is an approval gate: decide it with approvals');
+    await expect(testRun(pipeline, { approvals: { go: "approve" } })).rejects.toThrow('"go" is not an approval gate');
+  });
+
+  it("withholds secrets from a fork's pull request, and gives the server's own token empty", async () => {
+    const pipeline = definePipeline({
+      id: "pr",
+      triggers: [github({ repo: "acme/app", events: ["pull_request"] })],
+      tasks: {
+        secretive: run(() => {}, { env: { TOKEN: secret("deploy-token") } }),
+        cloner: run((ctx) => ctx.log(`token: "${ctx.env.GH}"`), { env: { GH: secret("github-app-token") } }),
+      },
+    });
+    const pullRequest = (head: string) => ({
+      action: "opened",
+      repository: { full_name: "acme/app" },
+      pull_request: { number: 7, title: "Fix", head: { sha: "abc", ref: "fix", repo: { full_name: head } }, base: { ref: "main", repo: { full_name: "acme/app" } } },
+    });
+    const ours = await testRun(pipeline, { secrets: { "deploy-token": "t0ken-value-1234" }, trigger: { github: { event: "pull_request", payload: pullRequest("acme/app") } } });
+    expect(ours).toHaveSucceeded();
+    expect(ours.task("cloner").log).toBe('token: ""');
+    const fork = await testRun(pipeline, { secrets: { "deploy-token": "t0ken-value-1234" }, trigger: { github: { event: "pull_request", payload: pullRequest("stranger/app") } } });
+    expect(fork.task("secretive").reason).toBe("secrets are withheld from runs triggered by pull requests from forks");
+    expect(fork.task("cloner")).toHaveSucceeded();
+  });
+
+  it("refuses a matcher what it cannot read, even negated", async () => {
+    const result = await testRun(definePipeline({ id: "tiny", tasks: { only: run(() => {}) } }));
+    expect(() => expect("not a run").not.toHaveSucceeded()).toThrow("toHaveSucceeded expects a run from testRun()");
+    expect(() => expect(result).toBeSkipped()).toThrow("a run is never skipped");
+    expect(() => expect(result).toHaveTaskStates({ nope: "successful" })).toThrow("toHaveTaskStates names nope, which tiny does not have (its tasks: only)");
+    expect(() => expect(result).toHaveRunInOrder(["only", "ghost"])).toThrow("toHaveRunInOrder names ghost");
+  });
+
   it("fails a matcher with the run drawn as text", async () => {
     const pipeline = definePipeline({ id: "drawn", tasks: { build: run(() => process.exit(1)), ship: run(() => {}, { needs: { build: "success" } }) } });
     const result = await testRun(pipeline);

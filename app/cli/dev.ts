@@ -197,6 +197,8 @@ async function runLocally(file: string, variables: Record<string, string>, given
     const state = final?.state ?? "failed";
     const summary = `${state}${final?.reason ? ` (${final.reason})` : ""} in ${formatDuration(Date.now() - started)}`;
     console.log(paint(state === "successful" ? "green" : "red", summary));
+    // Executors closed too: --watch makes a fresh set for each run.
+    await deps.orchestrator.shutdown().catch(() => undefined);
     deps.database.close();
     return state === "successful" ? 0 : 1;
   } finally {

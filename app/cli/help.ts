@@ -72,7 +72,8 @@ runs
                                                  prints one attempt's part
   gantry logs <ns/id> <run> [task] --grep TEXT [--only stderr|errors] [--json]
                                                  search a run's logs (every line, on the server):
-                                                 prints <task>:<line>: <text> per match
+                                                 prints <task>:<line>: <text> per match;
+                                                 exit 1 when none does (as grep)
 
 sources (git repositories pipelines are loaded from; "local" is the pipelines folder)
   gantry source ls [--json]                      each source's namespace, branch, state, head commit

@@ -1,7 +1,8 @@
 // `gantry logs <ns/id> <run> <task> [-f] [--attempt N]`: print a task's log (or one
 // attempt's part of it), or follow it live over SSE until the task ends.
 // `gantry logs <ns/id> <run> [task] --grep TEXT [--only stderr|errors]`: search the run's logs
-// on the server, printing each match as `<task>:<line>: <text>`.
+// on the server, printing each match as `<task>:<line>: <text>`; exit 1 when none matches (as
+// grep). Matches come a page of 1,000 at a time: a task still writing may add some meanwhile.
 import * as v from "valibot";
 import { idSchema } from "../domain/ids.ts";
 import { createApiClient } from "./api-client.ts";
@@ -107,7 +108,8 @@ async function searchLogs(positionals: string[], options: { grep: string; only: 
   if (options.json) console.log(JSON.stringify({ total, perTask, matches }, null, 2));
   // On stderr, so stdout stays exactly the matches.
   else console.error(`-- ${total} ${total === 1 ? "match" : "matches"}${task ? ` in ${task}` : ` in ${Object.keys(perTask).length} ${Object.keys(perTask).length === 1 ? "task" : "tasks"}`}`);
-  return 0;
+  // As grep: 1 when nothing matched, so scripts can test for a line.
+  return total > 0 ? 0 : 1;
 }
 
 function safeJson(text: string): unknown {

@@ -5,6 +5,9 @@
 import { ORIGIN_RUN_VARIABLE } from "./ids.ts";
 import { inputsEnv, type InputValues } from "./run-inputs.ts";
 
+/** Why a task of a run from a fork's pull request (`noSecrets`) that references a secret fails. */
+export const SECRETS_WITHHELD_REASON = "secrets are withheld from runs triggered by pull requests from forks";
+
 export interface SystemVariables {
   namespace: string;
   pipelineId: string;

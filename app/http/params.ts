@@ -1,7 +1,7 @@
 // Path and query schemas shared by the API routers and the web pages.
 import * as v from "valibot";
 import { idSchema, runNumberSchema } from "../domain/ids.ts";
-import { LOG_FILTERS } from "../stores/log-search.ts";
+import { LOG_FILTERS } from "../domain/log-query.ts";
 
 export const pipelineParams = v.object({ ns: idSchema, id: idSchema });
 

@@ -23,7 +23,10 @@ export function valueAtPath(data: unknown, path: string): string | undefined {
   return typeof current === "string" ? current : JSON.stringify(current);
 }
 
-/** A value cut to MAX_TRIGGER_VARIABLE_LENGTH without splitting a surrogate pair. */
+/**
+ * A value cut to MAX_TRIGGER_VARIABLE_LENGTH without splitting a surrogate pair.
+ * @example capTriggerValue("x".repeat(5000)).length // 4096
+ */
 export function capTriggerValue(value: string): string {
   if (value.length <= MAX_TRIGGER_VARIABLE_LENGTH) return value;
   const cut = value.slice(0, MAX_TRIGGER_VARIABLE_LENGTH);

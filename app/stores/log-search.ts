@@ -6,14 +6,8 @@
 import type { RunWithTasks } from "../db/repos/runs.ts";
 import { logKeyOf } from "../db/repos/task-executions.ts";
 import type { RunKey } from "../domain/run-key.ts";
+import { ERROR_WORDS, needlePattern, type LogFilter } from "../domain/log-query.ts";
 import { parseStoredLine, type LogStore, type LogStream } from "./logs.ts";
-
-/** "all" lines; "stderr" only; "errors": stderr and any line that says error, fatal, panic… */
-export const LOG_FILTERS = ["all", "stderr", "errors"] as const;
-export type LogFilter = (typeof LOG_FILTERS)[number];
-
-/** Words that make a line on stdout count as an error line ("FAIL" from test runners too). */
-const ERROR_WORDS = /\b(error|errors|fatal|panic|exception|fail|failed|failure|traceback)\b/i;
 
 export interface LogQuery {
   /** Text to find, matched without case; empty matches every line the filter lets through. */
@@ -46,11 +40,6 @@ export async function* logFileLines(path: string): AsyncGenerator<string> {
     rest = lines.pop()!;
     yield* lines;
   }
-}
-
-/** The text to find as a pattern matched without case (its characters taken literally). */
-export function needlePattern(text: string, flags = "i"): RegExp {
-  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), flags);
 }
 
 /** A compiled query: whether a stored line matches it. */

@@ -12,8 +12,10 @@ interface MatcherResult {
 const isRun = (value: unknown): value is TestRun => typeof value === "object" && value !== null && "starts" in value && "describe" in value;
 const isTask = (value: unknown): value is TestTask => typeof value === "object" && value !== null && "attempts" in value && "needs" in value && "id" in value;
 
-function notATestRun(name: string, received: unknown): MatcherResult {
-  return { pass: false, message: () => `${name} expects a run from testRun() or one of its tasks (run.task("id")), got ${typeof received === "object" ? JSON.stringify(received)?.slice(0, 80) : String(received)}` };
+/** A matcher given something else than it reads: a mistake in the test, thrown so that `.not` cannot pass it. */
+function notATestRun(name: string, received: unknown, wants = 'a run from testRun() or one of its tasks (run.task("id"))'): never {
+  const got = typeof received === "object" && received !== null ? (JSON.stringify(received)?.slice(0, 80) ?? "an object") : String(received);
+  throw new TypeError(`${name} expects ${wants}, got ${got}`);
 }
 
 type MatcherThis = { isNot: boolean };
@@ -21,7 +23,7 @@ type MatcherThis = { isNot: boolean };
 /** Whether a run or a task ended in `state` (bun:test names matchers by their functions, so each matcher below is a method of its own calling this). */
 function checkState(self: MatcherThis, received: unknown, name: string, state: "successful" | "failed" | "cancelled" | "skipped", words: string): MatcherResult {
   if (isRun(received)) {
-    if (state === "skipped") return notATestRun(name, received);
+    if (state === "skipped") return notATestRun(name, received, 'a task (a run is never skipped): expect(run.task("id")).toBeSkipped()');
     const pass = received.state === state;
     return {
       pass,
@@ -67,7 +69,9 @@ export const gantryMatchers = {
 
   /** The tasks started in this order (each one's first attempt; others may start between them). */
   toHaveRunInOrder(this: MatcherThis, received: unknown, expected: string[]): MatcherResult {
-    if (!isRun(received)) return notATestRun("toHaveRunInOrder", received);
+    if (!isRun(received)) return notATestRun("toHaveRunInOrder", received, "a run from testRun()");
+    const unknown = expected.filter((id) => !received.tasks.some((task) => task.id === id));
+    if (unknown.length > 0) throw new TypeError(`toHaveRunInOrder names ${unknown.join(", ")}, which ${received.pipeline} does not have (its tasks: ${received.tasks.map((task) => task.id).join(", ")})`);
     const missing = expected.filter((id) => !received.order.includes(id));
     const positions = expected.map((id) => received.order.indexOf(id));
     const pass = missing.length === 0 && positions.every((position, index) => index === 0 || position > positions[index - 1]!);
@@ -82,7 +86,7 @@ export const gantryMatchers = {
 
   /** The task ran this many attempts. */
   toHaveAttempts(this: MatcherThis, received: unknown, count: number): MatcherResult {
-    if (!isTask(received)) return notATestRun("toHaveAttempts", received);
+    if (!isTask(received)) return notATestRun("toHaveAttempts", received, 'a task: expect(run.task("id")).toHaveAttempts(n)');
     return {
       pass: received.attempts.length === count,
       message: () =>
@@ -92,7 +96,9 @@ export const gantryMatchers = {
 
   /** The run's tasks ended in these states (tasks not named may end as they will). */
   toHaveTaskStates(this: MatcherThis, received: unknown, expected: Record<string, TaskState>): MatcherResult {
-    if (!isRun(received)) return notATestRun("toHaveTaskStates", received);
+    if (!isRun(received)) return notATestRun("toHaveTaskStates", received, "a run from testRun()");
+    const unknown = Object.keys(expected).filter((id) => !received.tasks.some((task) => task.id === id));
+    if (unknown.length > 0) throw new TypeError(`toHaveTaskStates names ${unknown.join(", ")}, which ${received.pipeline} does not have (its tasks: ${received.tasks.map((task) => task.id).join(", ")})`);
     const wrong = Object.entries(expected).filter(([id, state]) => received.tasks.find((task) => task.id === id)?.state !== state);
     return {
       pass: wrong.length === 0,

@@ -9,6 +9,8 @@ import { format } from "node:util";
 export interface TaskScope {
   /** A line (or lines) the task wrote to stdout or stderr. */
   write(stream: "out" | "err", text: string): void;
+  /** The task called process.exit(code): its attempt ends with it. */
+  exit(code: number): void;
 }
 
 /** Thrown where a task's code called process.exit(code): its attempt ends with that code. */
@@ -61,8 +63,13 @@ function install(): void {
   console.warn = route("err", original.warn);
   console.error = route("err", original.error);
   process.exit = ((code?: number | string | null) => {
-    if (!scopes.getStore()) return original.exit.call(process, code ?? undefined);
-    throw new TaskExit(Number(code ?? process.exitCode ?? 0));
+    const scope = scopes.getStore();
+    if (!scope) return original.exit.call(process, code ?? undefined);
+    const exitCode = Number(code ?? 0);
+    scope.exit(exitCode);
+    // Stops the code where it called exit (uncaught when that was a timer's callback, which
+    // bun test then reports; the attempt has ended with the code all the same).
+    throw new TaskExit(exitCode);
   }) as typeof process.exit;
   restore = () => {
     Object.assign(console, { log: original.log, info: original.info, debug: original.debug, warn: original.warn, error: original.error });

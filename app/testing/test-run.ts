@@ -15,11 +15,13 @@ import { planRun, runEnd } from "../domain/run-plan.ts";
 import { checkInputs, type InputValues } from "../domain/run-inputs.ts";
 import { createMasker, type Masker } from "../domain/secret-masking.ts";
 import { isFinalTaskState, timedOutReason, type TaskState } from "../domain/states.ts";
-import { composeTaskEnv } from "../domain/task-env.ts";
+import { isProvidedSecret } from "../domain/github-token.ts";
+import { composeTaskEnv, SECRETS_WITHHELD_REASON } from "../domain/task-env.ts";
 import { runContainerTask } from "./container-task.ts";
 import { describeRun, type LogStream, type TestAttempt, type TestRun, type TestStart, type TestTask } from "./run-result.ts";
 import { captureTaskOutput, inTask, TaskExit } from "./task-capture.ts";
 import { triggerVariables, type TestTrigger } from "./trigger-variables.ts";
+import { capturedShell } from "./task-shell.ts";
 
 /** What a mocked task does instead of its code. */
 export interface TaskMock {
@@ -78,6 +80,8 @@ interface Outcome {
   exitCode: number | null;
   reason: string | null;
   output?: unknown;
+  /** How long it took on the run's clock when more than its real time (a mock's delayMs, a gate's wait). */
+  durationMs?: number;
 }
 
 /** An attempt under way: a real one (its promise) or one whose end is known on the clock. */
@@ -132,12 +136,23 @@ export async function testRun(definition: PipelineDefinitionLike, options: TestR
   for (const id of [...Object.keys(options.mocks ?? {}), ...Object.keys(options.approvals ?? {})]) {
     if (!spec.tasks.some((task) => task.id === id)) throw new Error(`"${id}" is not a task of ${spec.id} (its tasks: ${spec.tasks.map((task) => task.id).join(", ")})`);
   }
+  for (const id of Object.keys(options.mocks ?? {})) {
+    if (spec.tasks.find((task) => task.id === id)!.kind === "approval") throw new Error(`"${id}" is an approval gate: decide it with approvals: { "${id}": "approve" } instead of a mock`);
+  }
+  for (const [id, decision] of Object.entries(options.approvals ?? {})) {
+    if (spec.tasks.find((task) => task.id === id)!.kind !== "approval") throw new Error(`"${id}" is not an approval gate: approvals decide gates (mock other tasks)`);
+    const outcome = typeof decision === "string" ? decision : decision.outcome;
+    if (outcome !== "approve" && outcome !== "reject") throw new Error(`approvals.${id} must be "approve" or "reject", not ${JSON.stringify(outcome)}`);
+  }
   const definitions = (definition.tasks ?? {}) as Record<string, TaskDefinition>;
   const workspace = mkdtempSync(join(tmpdir(), "gantry-test-run-"));
   const release = captureTaskOutput();
+  // A task that sets process.exitCode must not decide how the test process ends.
+  const exitCode = process.exitCode;
   try {
     return await new Simulation(spec, definitions, options, given.values, workspace).run();
   } finally {
+    process.exitCode = exitCode ?? 0;
     release();
     if (!options.keepWorkspace) rmSync(workspace, { recursive: true, force: true });
   }
@@ -153,6 +168,7 @@ class Simulation {
   private readonly stored = new Set<string>();
   private readonly masker: Masker;
   private readonly variables: Record<string, string>;
+  private readonly noSecrets: boolean;
 
   constructor(
     private readonly spec: PipelineSpec,
@@ -162,7 +178,10 @@ class Simulation {
     private readonly workspace: string,
   ) {
     this.masker = createMasker(Object.values(options.secrets ?? {}).filter((value) => value !== ""));
-    this.variables = { ...triggerVariables(spec, options.trigger), ...options.variables };
+    const trigger = triggerVariables(spec, options.trigger);
+    // A pull request from a fork gets no secrets, as on the server.
+    this.noSecrets = trigger.fromFork;
+    this.variables = { ...trigger.variables, ...options.variables };
     for (const task of spec.tasks) {
       this.states.set(task.id, "pending");
       this.results.set(task.id, {
@@ -230,8 +249,16 @@ class Simulation {
 
   private async landReal(flight: Flight): Promise<void> {
     const outcome = await flight.running!;
-    // Its time on the clock: how long it really took, from when the clock started it.
-    this.now = Math.max(this.now, flight.startedAt + Math.round(performance.now() - flight.realStart!));
+    // Its time on the clock: how long it really took, from when the clock started it; or
+    // longer, when it says so (a mock's delayMs, a gate's timeout): then it ends in its turn.
+    const real = Math.round(performance.now() - flight.realStart!);
+    if (outcome.durationMs !== undefined && outcome.durationMs > real) {
+      flight.running = undefined;
+      flight.ended = outcome;
+      flight.endsAt = flight.startedAt + outcome.durationMs;
+      return;
+    }
+    this.now = Math.max(this.now, flight.startedAt + real);
     this.land(flight, outcome);
   }
 
@@ -245,25 +272,27 @@ class Simulation {
     this.starts.push({ task: task.id, attempt, at: this.now });
     if (attempt > 1) this.line(task.id, attempt, "gantry", `attempt ${attempt} of ${task.retries + 1}`);
     const env = this.environment(task);
+    // A gate without its secrets still waits for a decision; only its autoApprove cannot run.
+    if (task.kind === "approval") return this.openGate(task, flight, typeof env === "string" ? this.environment(task, false) as Record<string, string> : env, typeof env === "string" ? env : undefined);
     if (typeof env === "string") {
-      this.line(task.id, attempt, "gantry", `${env} (a test gives secrets in testRun's options: { secrets: { name: "value" } })`);
+      if (!this.noSecrets) this.line(task.id, attempt, "gantry", `${env} (a test gives secrets in testRun's options: { secrets: { name: "value" } })`);
       flight.ended = { state: "failed", exitCode: null, reason: env };
       flight.endsAt = this.now;
       return;
     }
-    if (task.kind === "approval") return this.openGate(task, flight, env);
+    // A mock stands in for the task's inputs too: what it would take in is the test's to provide.
+    const mock = this.options.mocks?.[task.id];
+    if (mock !== undefined) {
+      flight.mocked = true;
+      if (typeof mock === "function") return this.runReal(task, flight, env, (ctx) => mock(mockContext(ctx, task.id)));
+      return this.settleMock(task, flight, mock);
+    }
     const missing = this.missingArtifact(task);
     if (missing) {
       this.line(task.id, attempt, "gantry", missing);
       flight.ended = { state: "failed", exitCode: null, reason: missing };
       flight.endsAt = this.now;
       return;
-    }
-    const mock = this.options.mocks?.[task.id];
-    if (mock !== undefined) {
-      flight.mocked = true;
-      if (typeof mock === "function") return this.runReal(task, flight, env, (ctx) => mock(mockContext(ctx, task.id)));
-      return this.settleMock(task, flight, mock);
     }
     if (task.kind === "container") {
       if (this.options.containers === "docker") {
@@ -286,16 +315,26 @@ class Simulation {
     this.runReal(task, flight, env, fn);
   }
 
-  /** The task's environment, or why it cannot start (a secret the test did not give). */
-  private environment(task: TaskSpec): Record<string, string> | string {
+  /**
+   * The task's environment, or why it cannot start: a secret the test did not give, or any
+   * secret in a run from a fork's pull request. The server's own secrets (github-app-token)
+   * are empty unless given. With `strict` off, missing secrets are left out instead.
+   */
+  private environment(task: TaskSpec, strict = true): Record<string, string> | string {
     const taskEnv: Record<string, string> = {};
     for (const [name, value] of Object.entries(task.env)) {
-      if (typeof value === "string") taskEnv[name] = value;
-      else {
-        const secret = this.options.secrets?.[value.secret];
-        if (secret === undefined) return `secret "${value.secret}" (for ${name}) does not exist`;
-        taskEnv[name] = secret;
+      if (typeof value === "string") {
+        taskEnv[name] = value;
+        continue;
       }
+      const provided = isProvidedSecret(value.secret);
+      if (this.noSecrets && !provided && strict) return SECRETS_WITHHELD_REASON;
+      const secret = this.noSecrets ? (provided ? "" : undefined) : (this.options.secrets?.[value.secret] ?? (provided ? "" : undefined));
+      if (secret === undefined) {
+        if (strict) return `secret "${value.secret}" (for ${name}) does not exist`;
+        continue;
+      }
+      taskEnv[name] = secret;
     }
     return composeTaskEnv({
       pipelineVariables: this.spec.variables,
@@ -329,13 +368,22 @@ class Simulation {
       taskId: task.id,
     };
     flight.realStart = performance.now();
-    const work = (async (): Promise<Outcome> => {
+    // process.exit() ends the attempt where it is called, even from a timer the code set.
+    let exit!: (code: number) => void;
+    const exited = new Promise<Outcome>((resolve) => {
+      exit = (code) => resolve(code === 0 ? { state: "successful", exitCode: 0, reason: null } : { state: "failed", exitCode: code, reason: `exited with code ${code}` });
+    });
+    // The capture stays while the code may still run, even after the test run has ended (a
+    // timed-out task that goes on): its output and its exit stay its own.
+    const releaseCapture = captureTaskOutput();
+    const code = (async (): Promise<Outcome> => {
       try {
-        const returned = await inTask({ write }, () => fn(ctx));
+        const returned = await inTask({ write, exit }, () => fn(ctx));
         if (flight.mocked && returned !== undefined && returned !== null) return this.mockOutcome(task, flight, typeof returned === "number" ? { exitCode: returned } : (returned as TaskMock));
         return { state: "successful", exitCode: 0, reason: null, output: returned };
       } catch (error) {
-        if (error instanceof TaskExit) return error.code === 0 ? { state: "successful", exitCode: 0, reason: null } : { state: "failed", exitCode: error.code, reason: `exited with code ${error.code}` };
+        // Its exit settled the attempt already (exited wins the race below).
+        if (error instanceof TaskExit) return exited;
         const message = error instanceof Error ? error.message : String(error);
         // The kit's own frames say nothing to the pipeline's author.
         const stack = error instanceof Error && error.stack ? error.stack.split("\n").filter((line) => !/^\s+at /.test(line) || !line.includes(KIT_DIR)).join("\n") : message;
@@ -343,6 +391,8 @@ class Simulation {
         return { state: "failed", exitCode: 1, reason: this.masker.mask(`threw: ${message}`) };
       }
     })();
+    void code.finally(releaseCapture);
+    const work = Promise.race([code, exited]);
     if (task.timeoutMs === undefined) {
       flight.running = work;
       return;
@@ -370,9 +420,10 @@ class Simulation {
     const exitCode = mock.exitCode ?? 0;
     if (task.timeoutMs !== undefined && (mock.delayMs ?? 0) > task.timeoutMs) {
       this.line(task.id, flight.attempt, "gantry", `timed out after ${formatDuration(task.timeoutMs)}; stopping`);
-      return { state: "failed", exitCode: null, reason: timedOutReason(task.timeoutMs) };
+      return { state: "failed", exitCode: null, reason: timedOutReason(task.timeoutMs), durationMs: task.timeoutMs };
     }
-    return exitCode === 0 ? { state: "successful", exitCode: 0, reason: null, output: mock.output } : { state: "failed", exitCode, reason: `exited with code ${exitCode}` };
+    const durationMs = mock.delayMs !== undefined ? { durationMs: mock.delayMs } : {};
+    return exitCode === 0 ? { state: "successful", exitCode: 0, reason: null, output: mock.output, ...durationMs } : { state: "failed", exitCode, reason: `exited with code ${exitCode}`, ...durationMs };
   }
 
   private settleMock(task: TaskSpec, flight: Flight, mock: TaskMock): void {
@@ -381,39 +432,52 @@ class Simulation {
     flight.endsAt = this.now + (task.timeoutMs !== undefined ? Math.min(delay, task.timeoutMs) : delay);
   }
 
-  /** A gate: decided by the test, else by its autoApprove, else by its timeout (at once, on the clock). */
-  private openGate(task: TaskSpec, flight: Flight, env: Record<string, string>): void {
+  /**
+   * A gate, as the server decides it: its autoApprove first (true approves); otherwise it waits
+   * for a decision, the test's (at once) or, with none, its timeout's (on the run's clock).
+   */
+  private openGate(task: TaskSpec, flight: Flight, env: Record<string, string>, envProblem: string | undefined): void {
     const spec = task.approval!;
-    const gate = waitingGate(spec, new Date(this.now), env);
-    this.line(task.id, flight.attempt, "gantry", `waiting for approval${gate.message ? `: ${gate.message}` : ""}`);
-    const given = this.options.approvals?.[task.id];
-    const decide = (decision: GateDecision, at: number): void => {
-      const end = decisionEnd(decision, gate);
-      this.line(task.id, flight.attempt, "gantry", end.reason);
-      flight.ended = { state: end.state, exitCode: null, reason: end.reason };
-      flight.endsAt = at;
+    const say = (text: string) => this.line(task.id, flight.attempt, "gantry", text);
+    /** The decision once the gate waits, `waitedFrom` ms after the attempt started. */
+    const decision = (waitedFrom: number, note?: string): Outcome => {
+      const gate = waitingGate(spec, new Date(this.now + waitedFrom), env, note);
+      say(`waiting for approval${gate.message ? `: ${gate.message}` : ""}`);
+      const given = this.options.approvals?.[task.id];
+      let decided: GateDecision;
+      let after = waitedFrom;
+      if (given !== undefined) {
+        const choice = typeof given === "string" ? { outcome: given, by: undefined, comment: undefined } : given;
+        decided = { outcome: choice.outcome === "approve" ? "approved" : "rejected", by: choice.by || "the test", at: gate.waitingSince, ...(choice.comment && { comment: choice.comment }) };
+      } else {
+        decided = timeoutDecision(gate);
+        after += spec.timeoutMs;
+      }
+      const end = decisionEnd(decided, gate);
+      say(end.reason);
+      return { state: end.state, exitCode: null, reason: end.reason, durationMs: after };
     };
-    if (given !== undefined) {
-      const choice = typeof given === "string" ? { outcome: given } : given;
-      const by = (typeof given === "object" && given.by) || "the test";
-      const comment = typeof given === "object" ? given.comment : undefined;
-      return decide({ outcome: choice.outcome === "approve" ? "approved" : "rejected", by, at: new Date(this.now).toISOString(), ...(comment && { comment }) }, this.now);
-    }
     const autoApprove = this.definitions[task.id]?.autoApprove;
-    const byTimeout = () => decide(timeoutDecision(gate), this.now + spec.timeoutMs);
-    if (typeof autoApprove !== "function") return byTimeout();
-    // autoApprove runs as a run() task does; true approves, anything else leaves it to the timeout here.
+    if (typeof autoApprove !== "function" || envProblem !== undefined) {
+      if (typeof autoApprove === "function") say(`autoApprove could not run: ${envProblem}`);
+      const decided = decision(0, envProblem !== undefined && typeof autoApprove === "function" ? `autoApprove could not run: ${envProblem}` : undefined);
+      flight.ended = decided;
+      flight.endsAt = this.now + decided.durationMs!;
+      return;
+    }
+    say("asking autoApprove");
     this.runReal(task, flight, env, (ctx) => autoApprove(ctx));
     const asked = flight.running!;
     flight.running = asked.then((outcome): Outcome => {
+      const took = Math.round(performance.now() - flight.realStart!);
       if (outcome.state === "successful" && outcome.output === true) {
-        const end = decisionEnd({ outcome: "approved", by: "autoApprove", at: new Date(this.now).toISOString(), auto: "autoApprove", comment: "autoApprove returned true" }, gate);
-        this.line(task.id, flight.attempt, "gantry", end.reason);
+        const end = decisionEnd({ outcome: "approved", by: "autoApprove", at: new Date(this.now + took).toISOString(), auto: "autoApprove", comment: "autoApprove returned true" });
+        say(end.reason);
         return { state: end.state, exitCode: null, reason: end.reason };
       }
-      const timeout = decisionEnd(timeoutDecision(gate), gate);
-      this.line(task.id, flight.attempt, "gantry", timeout.reason);
-      return { state: timeout.state, exitCode: null, reason: timeout.reason };
+      const note = outcome.state === "successful" ? "autoApprove returned false" : `autoApprove failed (${outcome.reason})`;
+      say(`${note}; a person decides`);
+      return decision(took, note);
     });
   }
 
@@ -520,43 +584,6 @@ class Simulation {
     };
     return run;
   }
-}
-
-/** What ShellPromise methods take the output for the caller (nothing is printed then). */
-const SHELL_READERS = ["text", "json", "blob", "lines", "arrayBuffer", "bytes", "quiet"];
-
-/**
- * ctx.$ whose commands' output lands in the task's log, as a runner process's stdout would:
- * each command runs quietly and what it printed is written to the log when it ends, unless
- * the caller reads it (.text(), .json(), .quiet()…), which prints nothing on the server either.
- */
-function capturedShell(shell: InstanceType<typeof $.Shell>, write: (stream: "out" | "err", text: string) => void): typeof $ {
-  const logged = (output: { stdout?: Buffer; stderr?: Buffer } | undefined) => {
-    const out = output?.stdout?.toString() ?? "";
-    const err = output?.stderr?.toString() ?? "";
-    if (out) write("out", out);
-    if (err) write("err", err);
-  };
-  const run = (strings: TemplateStringsArray, ...values: unknown[]) => {
-    const promise = (shell as unknown as typeof $)(strings, ...(values as never[])).quiet();
-    let printed = true;
-    for (const name of SHELL_READERS) {
-      const methods = promise as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
-      const original = methods[name]?.bind(promise);
-      if (!original) continue;
-      methods[name] = (...args: unknown[]) => {
-        printed = false;
-        return original(...args);
-      };
-    }
-    promise.then(
-      (output) => printed && logged(output),
-      (error: { stdout?: Buffer; stderr?: Buffer }) => printed && logged(error),
-    );
-    return promise;
-  };
-  // $.escape, $.braces, $.cwd()… are the shell's own.
-  return Object.setPrototypeOf(run, shell) as typeof $;
 }
 
 /** Where the kit's files are: frames from them are left out of a task's stack trace. */

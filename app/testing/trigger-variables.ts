@@ -11,15 +11,15 @@ export type TestTrigger =
   /** A GitHub delivery: the event ("push", "pull_request", "release") and its payload. */
   | { github: { event: string; payload: unknown; delivery?: string } };
 
-/** The run variables the trigger sets; throws when the pipeline would not start for it. */
-export function triggerVariables(spec: PipelineSpec, trigger: TestTrigger | undefined): Record<string, string> {
-  if (trigger === undefined) return {};
+/** The run variables the trigger sets, and whether its run gets no secrets (a fork's pull request); throws when the pipeline would not start for it. */
+export function triggerVariables(spec: PipelineSpec, trigger: TestTrigger | undefined): { variables: Record<string, string>; fromFork: boolean } {
+  if (trigger === undefined) return { variables: {}, fromFork: false };
   if ("webhook" in trigger) {
     const hook = spec.triggers.find((candidate) => candidate.kind === "webhook");
     if (!hook || hook.kind !== "webhook") throw new Error(`${spec.id} has no webhook() trigger, so no webhook body starts it`);
     const mapped = webhookVariables(trigger.webhook, hook.variables ?? {});
     if (!mapped.ok) throw new Error(`the webhook would refuse this body: ${mapped.problem}`);
-    return mapped.variables;
+    return { variables: mapped.variables, fromFork: false };
   }
   const { event, payload, delivery } = trigger.github;
   const found = readGithubEvent(event, payload, delivery);
@@ -30,5 +30,5 @@ export function triggerVariables(spec: PipelineSpec, trigger: TestTrigger | unde
     const listens = triggers.map((candidate) => (candidate.kind === "github" ? `${candidate.repo} ${candidate.events.join("/")}${candidate.branches ? ` on ${candidate.branches.join(", ")}` : ""}` : "")).join("; ");
     throw new Error(`${spec.id}'s github() trigger would not start a run for this ${found.event}${found.branch ? ` to ${found.branch}` : ""} of ${found.repo} (it listens to ${listens})`);
   }
-  return found.variables;
+  return { variables: found.variables, fromFork: found.fromFork };
 }

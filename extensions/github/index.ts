@@ -9,7 +9,7 @@ import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import { verify } from "@octokit/webhooks-methods";
 import * as v from "valibot";
-import { defineExtension, GITHUB_TOKEN_SECRET, githubTriggerMatches, readGithubEvent, valueAtPath, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type TokenRequest } from "gantry";
+import { defineExtension, GITHUB_TOKEN_SECRET, githubTriggerMatches, readGithubEvent, type ExtensionApi, type FinishedRun, type HookResponse, type StartedRun, type TokenRequest } from "gantry";
 
 const MAX_DELIVERY_ID_LENGTH = 256;
 const SIGNATURE_HEADER = "x-hub-signature-256";
@@ -148,7 +148,8 @@ async function taskToken(config: Config, request: TokenRequest): Promise<string 
 
 /** Tells Gantry of a push, by every URL the repository goes by; answers the sources that sync. */
 async function syncSources(api: Api, payload: unknown, branch: string): Promise<string[]> {
-  const urls = ["clone_url", "html_url", "ssh_url", "git_url", "url"].map((name) => valueAtPath(payload, `repository.${name}`)).filter((url): url is string => url !== undefined && url !== "");
+  const repository = (payload as { repository?: Record<string, unknown> } | null)?.repository;
+  const urls = ["clone_url", "html_url", "ssh_url", "git_url", "url"].map((name) => repository?.[name]).filter((url): url is string => typeof url === "string" && url !== "");
   if (urls.length === 0) return [];
   try {
     return (await api.pushed({ repoUrls: [...new Set(urls)].slice(0, 10), branch })).sources;

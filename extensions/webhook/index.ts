@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { defineExtension, verifySignature, webhookVariables, type ExtensionApi, type HookResponse, type Subscription } from "gantry";
 
-/** Longer values are cut here: run variables end up in a task's environment. */
+/** A delivery id longer than this is refused: it is stored to tell retries apart. */
 const MAX_DELIVERY_ID_LENGTH = 256;
 const SIGNATURE_HEADER = "x-gantry-signature-256";
 const DELIVERY_HEADER = "x-gantry-delivery";
@@ -98,7 +98,7 @@ export default defineExtension<unknown, Params>({
       }
     }
     const mapped = webhookVariables(data, subscription.params.variables ?? {});
-    if (!mapped.ok) return reject(400, "invalid", mapped.problem, "NUL in a value", subscription);
+    if (!mapped.ok) return reject(400, "invalid", mapped.problem, "a value it cannot map", subscription);
     const { variables } = mapped;
 
     try {

@@ -23,7 +23,6 @@ export type { RerunOptions } from "./rerun-run.ts";
 export type { SystemStatus } from "./pause-runs.ts";
 export type { ApprovalDecision } from "./decide-approval.ts";
 export type { EngineOptions, IssuedToken, RunTokenIssuer } from "./engine-context.ts";
-export { SECRETS_WITHHELD_REASON } from "./task-environment.ts";
 
 export interface Orchestrator {
   readonly nodeId: string;

@@ -9,7 +9,7 @@ import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import type { DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
-import { composeTaskEnv } from "../../domain/task-env.ts";
+import { composeTaskEnv, SECRETS_WITHHELD_REASON } from "../../domain/task-env.ts";
 import { isFinalTaskState } from "../../domain/states.ts";
 import { INPUTS_ENV, TASK_RESULTS_ENV } from "../task-runner/run-data.ts";
 
@@ -20,8 +20,6 @@ function taskResults(run: DrivenRun): Record<string, { state: string; exitCode: 
   return results;
 }
 
-/** Why a task of a `noSecrets` run that references a secret fails. */
-export const SECRETS_WITHHELD_REASON = "secrets are withheld from runs triggered by pull requests from forks";
 
 export interface TaskEnvironment {
   env: Record<string, string>;

@@ -13,7 +13,7 @@ import { requireSession } from "../middleware/session.ts";
 import { lineNumberQuery, logSearchEntries, runParams, taskParams } from "../params.ts";
 import { validate } from "../validate.ts";
 import { pageSession } from "./page-session.ts";
-import { logSearchPath, runPath } from "./paths.ts";
+import { logLinesPath, logSearchPath } from "./paths.ts";
 import { LogLinesPage, LogSearchPage } from "./pages/run-log-search.tsx";
 import { requireRun } from "./run-reads.ts";
 
@@ -70,7 +70,7 @@ export const runLogSearchPages = new Hono<AppEnv>()
       return c.html(
         <LogLinesPage
           run={run}
-          session={await pageSession(c, `${runPath(run)}/tasks/${task}/lines?around=${around}`)}
+          session={await pageSession(c, logLinesPath(run, task, around, { q, only }).replace(/#.*$/, ""))}
           taskId={task}
           around={around}
           window={window}

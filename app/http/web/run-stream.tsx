@@ -115,6 +115,7 @@ export async function streamRun(c: Context<AppEnv>, key: RunKey, shown: LogPosit
                 now={at}
                 session={session}
                 canWrite={canWrite}
+                canExec={may(c, "runs", "exec", target)}
                 readsLogs={follower !== undefined}
                 // From this render's permissions: the gates' forms follow a change of role.
                 // Only a run with gates needs to know who decides (a lookup for a person's roles).

@@ -78,6 +78,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
       now={deps.now()}
       session={await pageSession(c, runPath(run))}
       canWrite={may(c, "runs", "write", target)}
+      canExec={may(c, "runs", "exec", target)}
       readsLogs={readsLogs}
       {...(queuePlace && { queuePlace })}
       {...(rerunError && { rerunError })}

@@ -7,7 +7,7 @@ import type { ExecutionRow } from "../../../db/repos/runs.ts";
 import { ansiToHtml, escapeHtml, plainStyle, type AnsiStyle } from "../../../domain/ansi.ts";
 import { formatBytes } from "../../../domain/bytes.ts";
 import { parseStoredLine, type LogStream, type LogTruncation } from "../../../stores/logs.ts";
-import { needlePattern } from "../../../stores/log-search.ts";
+import { needlePattern } from "../../../domain/log-query.ts";
 
 const MARKERS: Record<LogStream, string> = { out: "", err: "err", gantry: "gantry" };
 

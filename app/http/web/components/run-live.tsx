@@ -47,6 +47,26 @@ export interface RunLiveProps extends RunSummaryProps {
   readsLogs: boolean;
   /** The viewer as a decider of this run's approval gates (the form, or why not). */
   decider?: Decider | undefined;
+  /** Whether the viewer may open a shell in the run's running container tasks (runs:exec). */
+  canExec?: boolean;
+}
+
+/** For holders of runs:exec: the command that opens a shell in each running container task. */
+function ShellHint({ run }: { run: RunWithTasks }) {
+  const running = run.tasks.filter((task) => task.kind === "container" && task.state === "running");
+  if (running.length === 0) return null;
+  return (
+    <p class="hint shell-hint">
+      {"A shell in a running container task: "}
+      {running.map((task, index) => (
+        <>
+          {index > 0 && ", "}
+          <code>{`gantry run exec ${run.namespace}/${run.pipelineId} ${run.id} ${task.taskId}`}</code>
+        </>
+      ))}
+      {" (add -- and a command to run one instead)."}
+    </p>
+  );
 }
 
 export function RunLive(props: RunLiveProps) {
@@ -73,6 +93,7 @@ export function RunLive(props: RunLiveProps) {
       </section>
       <h2 class="run-tasks-title">Tasks</h2>
       <TaskTable run={run} tasks={run.tasks} logs={props.readsLogs} now={now} />
+      {props.canExec && <ShellHint run={run} />}
     </>
   );
 }

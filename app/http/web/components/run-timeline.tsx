@@ -67,7 +67,7 @@ function Bar({ segment, span, y }: { segment: TimelineSegment; span: number; y: 
   const state = segment.open ? "running" : segment.state;
   const classes = ["tl-bar", `tl-${segment.kind}`, state && `state-${state}`, segment.open && "tl-open"].filter(Boolean).join(" ");
   return (
-    <rect class={classes} x={percent(segment.from, span)} width={percent(segment.to - segment.from, span)} y={y + BAR_TOP} height={BAR_HEIGHT} rx="2" ry="2">
+    <rect class={classes} x={percent(segment.from, span)} width={percent(Math.max(0, segment.to - segment.from), span)} y={y + BAR_TOP} height={BAR_HEIGHT} rx="2" ry="2">
       <title>{describeSegment(segment)}</title>
     </rect>
   );

@@ -5,7 +5,8 @@
 // script, on logs far longer than the run page shows.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { raw } from "hono/html";
-import type { LogFilter, LogWindow, RunLogSearch } from "../../../stores/log-search.ts";
+import type { LogFilter } from "../../../domain/log-query.ts";
+import type { LogWindow, RunLogSearch } from "../../../stores/log-search.ts";
 import { logLinesHtml, matchedLineHtml } from "../components/log-view.tsx";
 import { taskSectionId } from "../components/run-tasks.tsx";
 import { Page, type PageSession } from "../layouts/page.tsx";
@@ -163,12 +164,16 @@ export function LogLinesPage({ run, session, taskId, around, window, query, reac
   const search = query && { q: query.q, only: query.only };
   const lines = (n: number) => logLinesPath(run, taskId, n, search);
   const html = logLinesHtml(taskId, window.lines, window.first, new Set(window.hits));
+  const none = window.lines.length === 0;
+  // Past the end (or an empty log): the heading says so rather than "lines 3–2".
+  const heading = none ? `${taskId}: no line ${around.toLocaleString("en-US")}` : `${taskId}: lines ${window.first.toLocaleString("en-US")}–${last.toLocaleString("en-US")}`;
+  const count = `${window.total.toLocaleString("en-US")} ${window.total === 1 ? "line" : "lines"}`;
   return (
-    <Page title={`${taskId}, lines ${window.first}–${last} of run ${run.id} of ${run.namespace}/${run.pipelineId}`} session={session} section="pipelines">
+    <Page title={`${heading} of run ${run.id} of ${run.namespace}/${run.pipelineId}`} session={session} section="pipelines">
       <Crumbs run={run} />
       <h1>
-        {`${taskId}: lines ${window.first.toLocaleString("en-US")}–${last.toLocaleString("en-US")} `}
-        <span class="run-of">{`of ${window.total.toLocaleString("en-US")}`}</span>
+        {`${heading} `}
+        <span class="run-of">{none ? `(the log has ${count})` : `of ${window.total.toLocaleString("en-US")}`}</span>
       </h1>
       <nav class="log-window-nav" aria-label="Move in the log">
         {query && (
@@ -183,21 +188,26 @@ export function LogLinesPage({ run, session, taskId, around, window, query, reac
         {query && window.hits.length > 0 && <span class="muted">{`${window.hits.length} ${window.hits.length === 1 ? "match" : "matches"} on this page`}</span>}
         <a href={rawLogPath(run, taskId)}>Raw log</a>
       </nav>
-      {window.first > 1 && (
+      {!none && window.first > 1 && (
         <p class="log-note">
           <a href={lines(Math.max(1, window.first - reach - 1))}>{`↑ Earlier lines`}</a>
         </p>
       )}
-      <div class="log-pane log-window" role="region" aria-label={`Log of ${taskId}, lines ${window.first} to ${last}`} tabindex={0}>
-        {window.lines.length === 0 ? (
-          <p class="log-empty">{`The log has ${window.total} lines: there is no line ${around}.`}</p>
+      {none && window.total > 0 && (
+        <p class="log-note">
+          <a href={lines(window.total)}>{`Go to the last line (${window.total.toLocaleString("en-US")})`}</a>
+        </p>
+      )}
+      <div class="log-pane log-window" role="region" aria-label={none ? `Log of ${taskId}` : `Log of ${taskId}, lines ${window.first} to ${last}`} tabindex={0}>
+        {none ? (
+          <p class="log-empty">{window.total === 0 ? "The log is empty." : `The log has ${count}: there is no line ${around.toLocaleString("en-US")}.`}</p>
         ) : (
           <ol class="log" start={window.first}>
             {raw(html)}
           </ol>
         )}
       </div>
-      {last < window.total && (
+      {!none && last < window.total && (
         <p class="log-note">
           <a href={lines(Math.min(window.total, last + reach + 1))}>{`↓ Later lines`}</a>
         </p>
