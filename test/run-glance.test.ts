@@ -123,6 +123,16 @@ describe("the run's timeline", () => {
     const overflow = Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(overflow).toBeLessThanOrEqual(1);
     await screenshot(phone, "phone-run-timeline");
+    // The search's pages fit too.
+    for (const [name, path] of [
+      ["phone-log-search", `/pipelines/default/glance/runs/${runId}/logs/search?q=needle`],
+      ["phone-log-lines", `/pipelines/default/glance/runs/${runId}/tasks/build/lines?around=700&q=needle`],
+    ] as const) {
+      await phone.goto(`${gantry.url}${path}`);
+      const wider = Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
+      expect({ path, wider }).toEqual({ path, wider: Math.min(wider, 1) });
+      await screenshot(phone, name);
+    }
     await context.close();
   });
 });
