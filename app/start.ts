@@ -92,8 +92,9 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
     // Bun's own cap (128 MiB by default) must not undercut a larger object size limit.
     maxRequestBodySize: Math.max(128 * 1024 * 1024, config.objectMaxBytes + 1024 * 1024),
     fetch: (request, srv) => app.fetch(request, { server: srv }),
-    // The sockets routes upgrade to (gantry run exec) are served by what they gave hono/bun.
-    websocket,
+    // The sockets routes upgrade to (gantry run exec) are served by what they gave hono/bun;
+    // a message is a terminal's keystrokes or a piece of piped input, never megabytes.
+    websocket: { ...websocket, maxPayloadLength: 1024 * 1024 },
   });
   started.push(() => server.stop(true));
   const host = server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;

@@ -3,9 +3,10 @@
 // exit codes, resizes, masking of the task's secrets, refusals and the events it records.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import Docker from "dockerode";
+import { connect } from "node:net";
 import { pageHtml, webLogin } from "./helpers/web.ts";
 import { startRun, startWithPipelines, waitFor, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
-import { cliEnv, runCli } from "./helpers/cli.ts";
+import { cliEnv, cliInBackground, runCli } from "./helpers/cli.ts";
 import { REPO_ROOT } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -184,5 +185,61 @@ describe("gantry run exec", () => {
     expect(last.map((event) => event.kind)).toEqual(["task.exec_started", "task.exec_ended"]);
     expect(last[0]!.data).toMatchObject({ by: "bootstrap", command: ["sh", "-c", "exit 5"], tty: false, attempt: 1 });
     expect(last[1]!.data).toMatchObject({ by: "bootstrap", command: ["sh", "-c", "exit 5"], exitCode: 5 });
+    // A secret typed into the command is masked in the events, which viewers may read.
+    expect((await cli(["run", "exec", "rx-long", String(runId), "hold", "--", "sh", "-c", `test "$SECRET" = "${SECRET}"`])).exitCode).toBe(0);
+    const after = (await (await api("/events?limit=1000")).json()) as { events: { kind: string; data: { command?: string[] } }[] };
+    const typed = after.events.filter((event) => event.kind === "task.exec_started").at(-1)!;
+    expect(typed.data.command).toEqual(["sh", "-c", 'test "$SECRET" = "***"']);
+    expect(JSON.stringify(after.events)).not.toContain(SECRET);
+  });
+
+  it("carries a large output whole, however fast the client reads", async () => {
+    const result = await cli(["run", "exec", "rx-long", String(runId), "hold", "--", "sh", "-c", "head -c 20000000 /dev/zero | busybox tr '\\0' 'x'"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.length).toBe(20_000_000);
+  });
+
+  it("holds the command's output while a client stops reading, and loses none of it", async () => {
+    // A raw socket that does the WebSocket handshake, then reads nothing for two seconds.
+    const url = new URL(gantry.url);
+    const path = `/api/v1/pipelines/default/rx-long/runs/${runId}/tasks/hold/exec?cmd=sh&cmd=-c&cmd=${encodeURIComponent("head -c 64000000 /dev/zero")}&tty=0`;
+    const socket = connect(Number(url.port), url.hostname);
+    let received = 0;
+    let text = "";
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      // The control messages are the only text in the stream: the exit code is among the last bytes.
+      text = (text + chunk.toString("latin1")).slice(-200);
+    });
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${gantry.token}\r\n\r\n`,
+    );
+    await Bun.sleep(200);
+    socket.pause();
+    await Bun.sleep(2_000);
+    socket.resume();
+    await Promise.race([closed, Bun.sleep(20_000)]);
+    socket.destroy();
+    // 64 MB of output, each frame with its stream byte and header: nothing dropped.
+    expect(received).toBeGreaterThan(64_000_000);
+    expect(text).toContain('{"type":"exit","code":0}');
+  });
+
+  it("allows four sessions in a task at once, and ends a session once its token is revoked", async () => {
+    const created = (await (await api("/tokens", { method: "POST", body: JSON.stringify({ name: "shell-user", roles: ["admin"] }) })).json()) as { token: { id: string }; secret: string };
+    const holding = Array.from({ length: 4 }, () => cliInBackground(["run", "exec", "rx-long", String(runId), "hold", "--", "sh", "-c", "echo open; sleep 30"], { server: { url: gantry.url, token: created.secret } }));
+    await waitFor(async () => (holding.every((session) => session.stdout().includes("open")) ? true : undefined), 15_000, "four sessions");
+    const fifth = await cli(["run", "exec", "rx-long", String(runId), "hold", "--", "true"]);
+    expect(fifth.exitCode).toBe(2);
+    expect(fifth.stderr).toContain("task hold has 4 exec sessions open already");
+    expect((await api(`/tokens/${created.token.id}`, { method: "DELETE" })).status).toBe(200);
+    const ended = await Promise.all(holding.map((session) => session.done));
+    for (const session of ended) {
+      expect(session.exitCode).toBe(2);
+      expect(session.stderr).toContain("your token no longer opens this session");
+    }
+    // Their places are free again.
+    expect((await cli(["run", "exec", "rx-long", String(runId), "hold", "--", "true"])).exitCode).toBe(0);
   });
 });

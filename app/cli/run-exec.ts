@@ -3,12 +3,15 @@
 // terminal it is raw and follows the window's size; otherwise stdin and stdout are plain
 // pipes. Exits with the command's exit code; a refusal is the server's message and exit 2.
 import * as v from "valibot";
-import { EXEC_STDERR, execServerMessage, type ExecClientMessage } from "../api-contract/exec-protocol.ts";
+import { EXEC_STDERR, execServerMessage, MAX_TERMINAL_SIZE, type ExecClientMessage } from "../api-contract/exec-protocol.ts";
 import { idSchema } from "../domain/ids.ts";
 import { ApiError, createApiClient, type ApiClient } from "./api-client.ts";
 import { parseArguments, parsePipelineRef, parseRunNumber, pipelinePath, takePositionals } from "./arguments.ts";
 import type { Subcommand } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
+
+/** A window's size as the server takes it: a huge terminal is shown at the largest size it allows. */
+const sized = (value: number) => Math.min(MAX_TERMINAL_SIZE, Math.max(1, value));
 
 /** What an ended session settles with: the exit code to leave with. */
 type Outcome = { code: number } | { error: CliError };
@@ -30,8 +33,8 @@ export const exec: Subcommand = {
     const query = new URLSearchParams(command.map((arg): [string, string] => ["cmd", arg]));
     query.set("tty", tty ? "1" : "0");
     if (tty && process.stdout.columns && process.stdout.rows) {
-      query.set("cols", String(process.stdout.columns));
-      query.set("rows", String(process.stdout.rows));
+      query.set("cols", String(sized(process.stdout.columns)));
+      query.set("rows", String(sized(process.stdout.rows)));
     }
     const path = `${pipelinePath(ref)}/runs/${run}/tasks/${encodeURIComponent(task!)}/exec?${query}`;
     const client = createApiClient();
@@ -51,20 +54,37 @@ function session(client: ApiClient, path: string, tty: boolean): Promise<Outcome
     const onInput = (chunk: Buffer) => socket.send(chunk);
     const onEnd = () => send({ type: "eof" });
     const onResize = () => {
-      if (process.stdout.columns && process.stdout.rows) send({ type: "resize", cols: process.stdout.columns, rows: process.stdout.rows });
+      if (process.stdout.columns && process.stdout.rows) send({ type: "resize", cols: sized(process.stdout.columns), rows: sized(process.stdout.rows) });
+    };
+    // A terminal left raw is unusable: it is restored however the CLI ends (a signal, a throw).
+    const restoreTerminal = () => {
+      if (tty && process.stdin.isTTY) process.stdin.setRawMode(false);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      restoreTerminal();
+      socket.close();
+      process.exit(signal === "SIGHUP" ? 129 : 143);
     };
     const cleanUp = () => {
       process.stdin.off("data", onInput);
       process.stdin.off("end", onEnd);
       process.off("SIGWINCH", onResize);
-      if (tty) process.stdin.setRawMode(false);
+      process.off("SIGTERM", onSignal);
+      process.off("SIGHUP", onSignal);
+      process.off("exit", restoreTerminal);
+      restoreTerminal();
       process.stdin.pause();
     };
 
     socket.addEventListener("open", () => {
       opened = true;
       // Raw: keys (Ctrl-C included) go to the command, whose terminal echoes them.
-      if (tty) process.stdin.setRawMode(true);
+      if (tty) {
+        process.once("SIGTERM", onSignal);
+        process.once("SIGHUP", onSignal);
+        process.once("exit", restoreTerminal);
+        process.stdin.setRawMode(true);
+      }
       process.stdin.on("data", onInput);
       process.stdin.on("end", onEnd);
       if (tty) process.on("SIGWINCH", onResize);

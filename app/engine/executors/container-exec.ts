@@ -17,7 +17,11 @@ export interface ContainerExecOptions {
 }
 
 export interface ContainerExecSession {
-  write(bytes: Uint8Array): void;
+  /** Passes input on; false when the command has left too much unread (the session should end). */
+  write(bytes: Uint8Array): boolean;
+  /** Stops reading output until resume(): the client reads slower than the command writes. */
+  pause(): void;
+  resume(): void;
   /** No more input (closes the command's stdin; without a TTY, `cat` then ends). */
   endInput(): void;
   resize(cols: number, rows: number): Promise<void>;
@@ -38,6 +42,9 @@ export interface ContainerExec {
   /** `output` gets the output as it comes (from the first byte: a shell's prompt comes at once), until `exited` settles. */
   start(ref: string, options: ContainerExecOptions, output: (stream: OutputStream, bytes: Uint8Array) => void): Promise<ContainerExecSession>;
 }
+
+/** Input the command has not read yet, past which a session is ended rather than buffered without end. */
+const MAX_UNREAD_INPUT = 4 * 1024 * 1024;
 
 /** How long after its output ends a command's exit code is asked for (the engine records it a moment later). */
 const EXIT_LOOKS = 20;
@@ -88,11 +95,21 @@ export function createContainerExec(connection: DockerConnection): ContainerExec
         return null;
       });
       return {
-        write: (bytes) => void stream.write(bytes),
+        write(bytes) {
+          stream.write(bytes);
+          return stream.writableLength <= MAX_UNREAD_INPUT;
+        },
+        pause: () => void stream.pause(),
+        resume: () => void stream.resume(),
         endInput: () => void stream.end(),
         resize,
         exited,
-        close: () => void stream.destroy(),
+        close() {
+          // Docker cannot stop an exec'd command; an end-of-input at the terminal at least ends
+          // an idle shell, which would otherwise stay in the container.
+          if (options.tty && stream.writable) stream.end("\u0004");
+          setTimeout(() => stream.destroy(), 100).unref?.();
+        },
       };
     },
   };

@@ -7,7 +7,8 @@ import { getRun } from "../../db/repos/runs.ts";
 import { getVersion } from "../../db/repos/pipelines.ts";
 import { insertEvent, runEvent } from "../../db/repos/events.ts";
 import { execTarget } from "../../domain/exec-target.ts";
-import { ConflictError, NotFoundError } from "../../domain/errors.ts";
+import { ConflictError, NotFoundError, RateLimitedError } from "../../domain/errors.ts";
+import { createMasker } from "../../domain/secret-masking.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -34,10 +35,16 @@ export interface TaskExecRequest {
   rows?: number;
   /** Who asks (a person's or a token's name), for the events. */
   by: string;
+  /** The token asking: its sessions at once are counted. */
+  tokenId: string;
 }
 
 export interface TaskExecSession {
-  write(bytes: Uint8Array): void;
+  /** Passes input on; false when the command leaves too much of it unread (end the session). */
+  write(bytes: Uint8Array): boolean;
+  /** Output waits while the client is behind; resume() goes on. */
+  pause(): void;
+  resume(): void;
   endInput(): void;
   resize(cols: number, rows: number): Promise<void>;
   /** The command's exit code (null when the engine could not say, or the session was let go first), once its end event is stored. */
@@ -54,6 +61,44 @@ export interface PreparedTaskExec {
 /** Output held back (it may begin a secret) goes out after this much quiet: a prompt must not wait for more. */
 const HELD_OUTPUT_MS = 100;
 
+/**
+ * Sessions at once, per task and per token. Docker cannot stop an exec'd command, so a
+ * client that drops and reconnects in a loop would otherwise pile up processes in a container.
+ */
+export const MAX_SESSIONS_PER_TASK = 4;
+export const MAX_SESSIONS_PER_TOKEN = 16;
+/** How much of each argument of a command an event keeps. */
+const EVENT_ARGUMENT_CHARS = 500;
+
+const openByTask = new Map<string, number>();
+const openByToken = new Map<string, number>();
+const taskKeyOf = (request: TaskExecRequest) => `${runKeyString(request.key)}/${request.task}`;
+
+/** Why another session may not begin now (too many at once), or undefined. */
+function sessionLimit(request: TaskExecRequest): string | undefined {
+  if ((openByTask.get(taskKeyOf(request)) ?? 0) >= MAX_SESSIONS_PER_TASK) return `task ${request.task} has ${MAX_SESSIONS_PER_TASK} exec sessions open already: end one first`;
+  if ((openByToken.get(request.tokenId) ?? 0) >= MAX_SESSIONS_PER_TOKEN) return `your token has ${MAX_SESSIONS_PER_TOKEN} exec sessions open already: end one first`;
+  return undefined;
+}
+
+/** Counts a session in; the returned function counts it out (once). */
+function countSession(request: TaskExecRequest): () => void {
+  const bump = (map: Map<string, number>, key: string, by: number) => {
+    const next = (map.get(key) ?? 0) + by;
+    if (next <= 0) map.delete(key);
+    else map.set(key, next);
+  };
+  bump(openByTask, taskKeyOf(request), 1);
+  bump(openByToken, request.tokenId, 1);
+  let counted = true;
+  return () => {
+    if (!counted) return;
+    counted = false;
+    bump(openByTask, taskKeyOf(request), -1);
+    bump(openByToken, request.tokenId, -1);
+  };
+}
+
 /** Throws the refusal (not found, fork, not a running container task, container gone), or returns what start() needs. */
 export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecRequest): Promise<PreparedTaskExec> {
   const { key } = request;
@@ -68,8 +113,16 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
   const container = await deps.containerExec.inspect(target.ref);
   if (typeof container === "string") throw new ConflictError(`task ${request.task} of ${label} cannot be exec'd into: ${container}`);
   const secrets = await taskSecrets(deps, key, spec!, container.env);
+  const limited = sessionLimit(request);
+  if (limited) throw new RateLimitedError(limited, 5);
+  // The command as the events keep it: secrets typed into it masked, each argument cut short.
+  const commandMasker = createMasker(secrets);
+  const recordedCommand = request.command.map((arg) => commandMasker.mask(arg.length > EVENT_ARGUMENT_CHARS ? `${arg.slice(0, EVENT_ARGUMENT_CHARS)}…` : arg));
   return {
     async start(output) {
+      const limit = sessionLimit(request);
+      if (limit) throw new RateLimitedError(limit, 5);
+      const countOut = countSession(request);
       const maskers = new Map<OutputStream, ByteStreamMasker>([
         [1, createByteStreamMasker(secrets)],
         [2, createByteStreamMasker(secrets)],
@@ -78,23 +131,37 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
       const flushHeld = () => {
         for (const [stream, masker] of maskers) if (masker.pending) output(stream, masker.flush());
       };
-      const session = await deps.containerExec.start(target.ref, request, (stream, bytes) => {
-        const masker = maskers.get(stream)!;
-        const masked = masker.push(bytes);
-        if (masked.length > 0) output(stream, masked);
-        clearTimeout(quiet);
-        if (masker.pending) quiet = setTimeout(flushHeld, HELD_OUTPUT_MS);
-      });
+      let session;
+      try {
+        session = await deps.containerExec.start(target.ref, request, (stream, bytes) => {
+          const masked = maskers.get(stream)!.push(bytes);
+          if (masked.length > 0) output(stream, masked);
+          clearTimeout(quiet);
+          // Either stream's held tail goes out after the quiet, whichever wrote last.
+          if ([...maskers.values()].some((masker) => masker.pending)) quiet = setTimeout(flushHeld, HELD_OUTPUT_MS);
+        });
+      } catch (error) {
+        countOut();
+        throw error;
+      }
       const started = Date.now();
-      await recordExecEvent(deps, "task.exec_started", request, { by: request.by, command: request.command, tty: request.tty, attempt: attempt!.attempt, container: target.ref });
+      try {
+        await recordExecEvent(deps, "task.exec_started", request, { by: request.by, command: recordedCommand, tty: request.tty, attempt: attempt!.attempt, container: target.ref });
+      } catch (error) {
+        // No session goes unrecorded.
+        session.close();
+        countOut();
+        throw error;
+      }
       let letGo = false;
       const exited = session.exited.then(async (exitCode) => {
+        countOut();
         clearTimeout(quiet);
         flushHeld();
         const code = letGo ? null : exitCode;
         await recordExecEvent(deps, "task.exec_ended", request, {
           by: request.by,
-          command: request.command,
+          command: recordedCommand,
           exitCode: code,
           durationMs: Date.now() - started,
           // Docker cannot stop an exec'd command: one whose client went away may run on.
@@ -104,11 +171,14 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
       });
       return {
         write: (bytes) => session.write(bytes),
+        pause: () => session.pause(),
+        resume: () => session.resume(),
         endInput: () => session.endInput(),
         resize: (cols, rows) => session.resize(cols, rows),
         exited,
         close() {
           letGo = true;
+          countOut();
           session.close();
         },
       } satisfies TaskExecSession;
