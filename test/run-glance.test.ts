@@ -43,6 +43,14 @@ export default definePipeline({
 });
 `;
 
+// Thirty tasks: the timeline draws them compact, names in a column beside the bars.
+const WIDE = `
+import { definePipeline, run } from "gantry";
+const tasks = {};
+for (let i = 1; i <= 30; i++) tasks["shard-with-a-long-name-" + i] = run((ctx) => ctx.log("shard " + i));
+export default definePipeline({ id: "wide", parallelism: 8, tasks });
+`;
+
 const flags = sharedDir("gantry-glance-");
 let gantry: TestGantry;
 let browser: Browser;
@@ -51,8 +59,9 @@ let errors: string[];
 let runId: number;
 
 beforeAll(async () => {
-  gantry = await startWithPipelines({ "glance.ts": GLANCE });
+  gantry = await startWithPipelines({ "glance.ts": GLANCE, "wide.ts": WIDE });
   await waitForPipeline(gantry.api, "default/glance");
+  await waitForPipeline(gantry.api, "default/wide");
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   errors = consoleErrors(page);
@@ -123,6 +132,20 @@ describe("the run's timeline", () => {
     const overflow = Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(overflow).toBeLessThanOrEqual(1);
     await screenshot(phone, "phone-run-timeline");
+    // Thirty tasks: compact rows, each name cut to its column, the page no wider.
+    const wide = await startRun(gantry.api, "default/wide");
+    expect((await waitForRun(gantry.api, "default/wide", wide.id)).state).toBe("successful");
+    await phone.goto(`${gantry.url}/pipelines/default/wide/runs/${wide.id}`);
+    const compact = phone.locator("svg.timeline.timeline-compact");
+    expect(await compact.locator("a.tl-row").count()).toBe(30);
+    const chart = (await compact.boundingBox())!;
+    expect(chart.height).toBeLessThan(30 * 24);
+    // Each name's box (which clips it) is the label column's width; the bars start after it.
+    for (const width of await compact.locator("svg.tl-label-box").evaluateAll((boxes) => boxes.map((box) => (box as unknown as { width: { baseVal: { value: number } } }).width.baseVal.value))) {
+      expect(width).toBeLessThanOrEqual(chart.width * 0.3 + 1);
+    }
+    expect(Number(await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"))).toBeLessThanOrEqual(1);
+    await phone.locator("section.run-timeline").screenshot({ path: join(import.meta.dir, "screenshots", "phone-run-timeline-wide.png") });
     // The search's pages fit too.
     for (const [name, path] of [
       ["phone-log-search", `/pipelines/default/glance/runs/${runId}/logs/search?q=needle`],

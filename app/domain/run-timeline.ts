@@ -168,8 +168,9 @@ export function runTimeline(run: TimelineRunInput, now: Date): RunTimeline {
     critical: false,
     reusedFrom: task.reusedFrom,
   }));
-  // In the order they started (as a Gantt chart reads); those that never did go last.
-  const firstAt = (row: TimelineRow) => row.segments[0]?.from ?? Infinity;
+  // In the order their work started (as a Gantt chart reads; a wait for a slot is not work);
+  // those that never started go last.
+  const firstAt = (row: TimelineRow) => (row.segments.find((segment) => segment.kind !== "waiting") ?? row.segments[0])?.from ?? Infinity;
   const rows = laid.toSorted((a, b) => firstAt(a) - firstAt(b));
   const ends = new Map<string, number>();
   for (const row of rows) {

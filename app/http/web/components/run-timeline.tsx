@@ -12,9 +12,25 @@ import { STATE_SYMBOL } from "../../../domain/states.ts";
 import { truncate } from "./text.ts";
 
 const AXIS_HEIGHT = 22;
-const ROW_HEIGHT = 36;
-const BAR_TOP = 17;
-const BAR_HEIGHT = 13;
+
+/**
+ * How rows are drawn: roomy, a task's name over its bar across the whole width; compact (a
+ * run of many tasks), the name in a column of its own beside the bar, so 100 tasks stay
+ * readable in 2,000 px instead of 3,600.
+ */
+interface Geometry {
+  rowHeight: number;
+  barTop: number;
+  barHeight: number;
+  labelY: number;
+  /** Where the bars' area begins and how wide it is (of the chart's width). */
+  chartX: string;
+  chartWidth: string;
+}
+const ROOMY: Geometry = { rowHeight: 36, barTop: 17, barHeight: 13, labelY: 12, chartX: "0", chartWidth: "100%" };
+const COMPACT: Geometry = { rowHeight: 20, barTop: 4, barHeight: 12, labelY: 14, chartX: "31%", chartWidth: "69%" };
+const COMPACT_FROM_ROWS = 24;
+const LABEL_COLUMN = "30%";
 // A task's name and facts over its bar; long ids are cut (the bar's title has the whole).
 const LABEL_CHARS = 48;
 const CRITICAL_MARK = "◆";
@@ -63,35 +79,58 @@ function describeRow(row: TimelineRow): string {
   return `${row.taskId}: ${row.reusedFrom !== null ? `reused from run ${row.reusedFrom}` : row.state}${stretches ? `; ${stretches}` : ""}${row.critical ? "; on the critical path" : ""}`;
 }
 
-function Bar({ segment, span, y }: { segment: TimelineSegment; span: number; y: number }) {
+function Bar({ segment, span, geometry }: { segment: TimelineSegment; span: number; geometry: Geometry }) {
   const state = segment.open ? "running" : segment.state;
   const classes = ["tl-bar", `tl-${segment.kind}`, state && `state-${state}`, segment.open && "tl-open"].filter(Boolean).join(" ");
   return (
-    <rect class={classes} x={percent(segment.from, span)} width={percent(Math.max(0, segment.to - segment.from), span)} y={y + BAR_TOP} height={BAR_HEIGHT} rx="2" ry="2">
+    <rect class={classes} x={percent(segment.from, span)} width={percent(Math.max(0, segment.to - segment.from), span)} y={geometry.barTop} height={geometry.barHeight} rx="2" ry="2">
       <title>{describeSegment(segment)}</title>
     </rect>
   );
 }
 
-function Row({ row, span, y, href }: { row: TimelineRow; span: number; y: number; href: string }) {
+/**
+ * A row: its label, and its bars in the bars' area (a nested svg, so percentages are of that
+ * area and a compact row's label is clipped to its column).
+ */
+function RowParts({ label, segments, span, y, geometry }: { label: string; segments: TimelineSegment[]; span: number; y: number; geometry: Geometry }) {
+  const compact = geometry !== ROOMY;
+  return (
+    <>
+      <svg x="0" y={y} width={compact ? LABEL_COLUMN : "100%"} height={geometry.rowHeight} class="tl-label-box">
+        {/* A compact label ends at its column's edge: a long name loses its start, not the end that tells shards apart. */}
+        <text class="tl-label" x={compact ? "100%" : "2"} dx={compact ? "-4" : undefined} text-anchor={compact ? "end" : undefined} y={geometry.labelY}>
+          {label}
+        </text>
+      </svg>
+      <svg x={geometry.chartX} y={y} width={geometry.chartWidth} height={geometry.rowHeight} overflow="visible">
+        {segments.map((segment) => (
+          <Bar segment={segment} span={span} geometry={geometry} />
+        ))}
+      </svg>
+    </>
+  );
+}
+
+/** A compact row's label: the name, its state's symbol, the critical path's mark (the facts are in its title). */
+function compactLabel(row: TimelineRow): string {
+  return `${truncate(row.taskId, LABEL_CHARS)} ${STATE_SYMBOL[row.state]}${row.critical ? ` ${CRITICAL_MARK}` : ""}`;
+}
+
+function Row({ row, span, y, href, geometry }: { row: TimelineRow; span: number; y: number; href: string; geometry: Geometry }) {
   return (
     <a href={href} class={`tl-row${row.critical ? " tl-critical" : ""}`} aria-label={describeRow(row)}>
       {/* The whole row is the link's target, not only its thin bars. */}
-      <rect class="tl-hit" x="0" width="100%" y={y} height={ROW_HEIGHT} />
-      <text class={`tl-label state-text-${row.state}`} x="2" y={y + 12}>
-        {rowLabel(row)}
-      </text>
-      {row.segments.map((segment) => (
-        <Bar segment={segment} span={span} y={y} />
-      ))}
+      <rect class="tl-hit" x="0" width="100%" y={y} height={geometry.rowHeight} />
+      <RowParts label={geometry === ROOMY ? rowLabel(row) : compactLabel(row)} segments={row.segments} span={span} y={y} geometry={geometry} />
     </a>
   );
 }
 
-function Axis({ timeline, height }: { timeline: RunTimeline; height: number }) {
+function Axis({ timeline, height, geometry }: { timeline: RunTimeline; height: number; geometry: Geometry }) {
   const ticks = axisTicks(timeline.span, 6);
   return (
-    <g class="tl-axis" aria-hidden="true">
+    <svg class="tl-axis" aria-hidden="true" x={geometry.chartX} width={geometry.chartWidth} height={height} overflow="visible">
       {ticks.map((tick) => {
         const x = percent(tick, timeline.span);
         // The first label starts at its line, the others end there, so none leaves the chart.
@@ -104,7 +143,7 @@ function Axis({ timeline, height }: { timeline: RunTimeline; height: number }) {
           </g>
         );
       })}
-    </g>
+    </svg>
   );
 }
 
@@ -171,22 +210,20 @@ export interface RunTimelineChartProps {
 export function RunTimelineChart({ timeline, label, href }: RunTimelineChartProps) {
   if (timeline.rows.length === 0) return <p class="muted">This run has no tasks.</p>;
   const queuedRows = timeline.queued ? 1 : 0;
-  const height = AXIS_HEIGHT + (timeline.rows.length + queuedRows) * ROW_HEIGHT;
+  const geometry = timeline.rows.length + queuedRows >= COMPACT_FROM_ROWS ? COMPACT : ROOMY;
+  const height = AXIS_HEIGHT + (timeline.rows.length + queuedRows) * geometry.rowHeight;
   return (
     <>
-      <svg class="timeline" width="100%" height={height} role="group" aria-label={label} xmlns="http://www.w3.org/2000/svg">
+      <svg class={`timeline${geometry === COMPACT ? " timeline-compact" : ""}`} width="100%" height={height} role="group" aria-label={label} xmlns="http://www.w3.org/2000/svg">
         <title>{label}</title>
-        <Axis timeline={timeline} height={height} />
+        <Axis timeline={timeline} height={height} geometry={geometry} />
         {timeline.queued && (
           <g class="tl-row tl-run-queued" aria-label={`The run: ${describeSegment(timeline.queued)}`} role="img">
-            <text class="tl-label" x="2" y={AXIS_HEIGHT + 12}>
-              {`run queued · ${formatDuration(timeline.queued.to - timeline.queued.from)}`}
-            </text>
-            <Bar segment={timeline.queued} span={timeline.span} y={AXIS_HEIGHT} />
+            <RowParts label={`run queued · ${formatDuration(timeline.queued.to - timeline.queued.from)}`} segments={[timeline.queued]} span={timeline.span} y={AXIS_HEIGHT} geometry={geometry} />
           </g>
         )}
         {timeline.rows.map((row, index) => (
-          <Row row={row} span={timeline.span} y={AXIS_HEIGHT + (index + queuedRows) * ROW_HEIGHT} href={href(row.taskId)} />
+          <Row row={row} span={timeline.span} y={AXIS_HEIGHT + (index + queuedRows) * geometry.rowHeight} href={href(row.taskId)} geometry={geometry} />
         ))}
       </svg>
       <Legend timeline={timeline} />
