@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
+  outputLines,
   readLog,
   readSse,
   startRun,
@@ -108,6 +109,16 @@ export default definePipeline({
       const child = Bun.spawn(["sh", "-c", "sleep 30; : ${CHILD_MARKER}-leftover"], { stdout: "ignore" });
       ctx.log(\`left child \${child.pid} behind\`);
     }),
+  },
+});`,
+
+  "tails.ts": `${HEADER}
+export default definePipeline({
+  id: "tails",
+  tasks: {
+    // Its last output has no newline; the other writes 200 KB through process.stdout, more than a pipe holds, then returns.
+    open: run(() => { console.log("first"); process.stdout.write("no newline at the end"); }),
+    bulk: run(() => { for (let i = 1; i <= 2000; i++) process.stdout.write("bulk line " + i + " " + "x".repeat(90) + "\\n"); console.error("done on stderr"); }),
   },
 });`,
 
@@ -373,6 +384,21 @@ describe("processes a task leaves behind", () => {
     expect(ms(spawner.endedAt) - ms(spawner.startedAt)).toBeLessThan(5_000);
     expect(await readLog(api, "default/leftover", run.id, "spawner")).toMatch(/left child (\d+) behind/);
     await waitFor(() => processesWith(`${CHILD_MARKER}-leftover`).length === 0 || undefined, 5_000, "the child to die");
+  });
+});
+
+describe("the end of a task's output", () => {
+  it("keeps every line up to the task's end, a last one without a newline and a queued 200 KB alike", async () => {
+    const run = await waitForRun(api, "default/tails", (await startRun(api, "default/tails")).id);
+    expect(run.state).toBe("successful");
+    expect(outputLines(await readLog(api, "default/tails", run.id, "open"))).toEqual(["first", "no newline at the end"]);
+    const bulk = outputLines(await readLog(api, "default/tails", run.id, "bulk"));
+    const stdout = bulk.filter((line) => line.startsWith("bulk line "));
+    expect(stdout).toHaveLength(2000);
+    expect(stdout.at(-1)).toStartWith("bulk line 2000 ");
+    expect(bulk).toContain("[err] done on stderr");
+    // The runner's end-of-task marker is never in a log.
+    expect(await readLog(api, "default/tails", run.id, "bulk")).not.toContain("gantry-done");
   });
 });
 
