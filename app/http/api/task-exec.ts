@@ -108,6 +108,8 @@ function sessionEvents(prepared: PreparedTaskExec, stillAllowed: () => Promise<s
   const apply = (action: (session: TaskExecSession) => unknown) => (session ? action(session) : early.push(action));
   const control = (ws: WSContext, message: ExecServerMessage) => ws.send(JSON.stringify(message));
   const end = (ws: WSContext, code: number, message: string) => {
+    // Ended here: the command's end (which comes next) says nothing more to the client.
+    closed = true;
     control(ws, { type: "error", message });
     ws.close(code, message.slice(0, 120));
     session?.close();
