@@ -329,6 +329,31 @@ describe("testRun", () => {
     expect(() => expect(result).toHaveRunInOrder(["only", "ghost"])).toThrow("toHaveRunInOrder names ghost");
   });
 
+  it("restores and saves caches by the engine's key rules, within the run's workspace", async () => {
+    const cache = { key: "deps-${hashFiles('lock.txt')}", paths: ["deps"], restoreKeys: ["deps-"] };
+    const pipeline = definePipeline({
+      id: "cached",
+      tasks: {
+        lock: run(async (ctx) => Bun.write(`${ctx.workspace}/lock.txt`, "left-pad@1")),
+        install: run(async (ctx) => {
+          ctx.log(`had deps: ${await Bun.file(`${ctx.workspace}/deps/pkg.txt`).exists()}`);
+          await Bun.write(`${ctx.workspace}/deps/pkg.txt`, "installed");
+        }, { needs: { lock: "success" }, cache }),
+        wipe: run(async (ctx) => ctx.$`rm -rf deps`.quiet(), { needs: { install: "success" } }),
+        reinstall: run(async (ctx) => ctx.log(`had deps: ${await Bun.file(`${ctx.workspace}/deps/pkg.txt`).exists()}`), { needs: { wipe: "success" }, cache }),
+        other: run(() => {}, { needs: { reinstall: "success" }, cache: { key: "deps-other", paths: ["deps"], restoreKeys: ["deps-"] } }),
+      },
+    });
+    const result = await testRun(pipeline);
+    expect(result).toHaveSucceeded();
+    const hash = new Bun.CryptoHasher("sha256").update(`lock.txt\0${new Bun.CryptoHasher("sha256").update("left-pad@1").digest("hex")}\n`).digest("hex");
+    expect(result.task("install").cache).toEqual({ key: `deps-${hash}`, hit: "miss", saved: true });
+    expect(result.task("install").log).toContain("had deps: false");
+    expect(result.task("reinstall").cache).toEqual({ key: `deps-${hash}`, hit: "exact" });
+    expect(result.task("reinstall").log).toContain("had deps: true");
+    expect(result.task("other").cache).toEqual({ key: "deps-other", hit: "prefix", restoredKey: `deps-${hash}`, saved: true });
+  });
+
   it("fails a matcher with the run drawn as text", async () => {
     const pipeline = definePipeline({ id: "drawn", tasks: { build: run(() => process.exit(1)), ship: run(() => {}, { needs: { build: "success" } }) } });
     const result = await testRun(pipeline);

@@ -4,6 +4,7 @@
 import type { RunEnd } from "../domain/run-plan.ts";
 import { STATE_SYMBOL, type TaskState } from "../domain/states.ts";
 import type { TaskSpec } from "../domain/pipeline-spec.ts";
+import type { CacheResult } from "../domain/task-files.ts";
 
 export type LogStream = "out" | "err" | "gantry";
 
@@ -43,6 +44,8 @@ export interface TestTask {
   output: unknown;
   /** The names of the artifacts it stored (its `artifacts.out`, each path found in the workspace). */
   artifacts: string[];
+  /** What became of its cache (its key filled in, hit or miss, saved), when it has one and ran. */
+  cache: CacheResult | undefined;
   startedAt: number | null;
   endedAt: number | null;
 }

@@ -22,6 +22,7 @@ import { describeRun, type LogStream, type TestAttempt, type TestRun, type TestS
 import { captureTaskOutput, inTask, TaskExit } from "./task-capture.ts";
 import { triggerVariables, type TestTrigger } from "./trigger-variables.ts";
 import { capturedShell } from "./task-shell.ts";
+import { createTestCaches, type TestCaches } from "./test-caches.ts";
 
 /** What a mocked task does instead of its code. */
 export interface TaskMock {
@@ -147,13 +148,15 @@ export async function testRun(definition: PipelineDefinitionLike, options: TestR
   const definitions = (definition.tasks ?? {}) as Record<string, TaskDefinition>;
   const workspace = mkdtempSync(join(tmpdir(), "gantry-test-run-"));
   const release = captureTaskOutput();
+  const caches = createTestCaches(workspace);
   // A task that sets process.exitCode must not decide how the test process ends.
   const exitCode = process.exitCode;
   try {
-    return await new Simulation(spec, definitions, options, given.values, workspace).run();
+    return await new Simulation(spec, definitions, options, given.values, workspace, caches).run();
   } finally {
     process.exitCode = exitCode ?? 0;
     release();
+    caches.close();
     if (!options.keepWorkspace) rmSync(workspace, { recursive: true, force: true });
   }
 }
@@ -176,6 +179,7 @@ class Simulation {
     private readonly options: TestRunOptions,
     private readonly inputs: InputValues,
     private readonly workspace: string,
+    private readonly caches: TestCaches,
   ) {
     this.masker = createMasker(Object.values(options.secrets ?? {}).filter((value) => value !== ""));
     const trigger = triggerVariables(spec, options.trigger);
@@ -198,6 +202,7 @@ class Simulation {
         lines: [],
         output: undefined,
         artifacts: [],
+        cache: undefined,
         startedAt: null,
         endedAt: null,
       });
@@ -297,7 +302,7 @@ class Simulation {
     if (task.kind === "container") {
       if (this.options.containers === "docker") {
         flight.realStart = performance.now();
-        flight.running = runContainerTask(task, env, this.workspace, (stream, text) => this.line(task.id, attempt, stream, text));
+        flight.running = this.restoreCache(task, attempt, env).then(() => runContainerTask(task, env, this.workspace, (stream, text) => this.line(task.id, attempt, stream, text)));
         return;
       }
       flight.mocked = true;
@@ -312,7 +317,19 @@ class Simulation {
       flight.endsAt = this.now;
       return;
     }
-    this.runReal(task, flight, env, fn);
+    this.runReal(task, flight, env, fn, () => this.restoreCache(task, attempt, env));
+  }
+
+  /** Before a task's own code: its cache restored (or missed), as the server does. */
+  private async restoreCache(task: TaskSpec, attempt: number, env: Record<string, string>): Promise<void> {
+    if (!task.cache) return;
+    const say = (text: string) => this.line(task.id, attempt, "gantry", text);
+    try {
+      this.results.get(task.id)!.cache = await this.caches.restore(task.cache, env, say);
+    } catch (error) {
+      say(`cache: restoring failed: ${(error as Error).message}`);
+      this.results.get(task.id)!.cache = { key: task.cache.key, hit: "miss", error: (error as Error).message };
+    }
   }
 
   /**
@@ -346,7 +363,7 @@ class Simulation {
   }
 
   /** Runs a function as the task's code, its output and exit captured; a timeout aborts it on real time. */
-  private runReal(task: TaskSpec, flight: Flight, env: Record<string, string>, fn: (ctx: TaskContextLike) => unknown): void {
+  private runReal(task: TaskSpec, flight: Flight, env: Record<string, string>, fn: (ctx: TaskContextLike) => unknown, before?: () => Promise<void>): void {
     const controller = new AbortController();
     const write = (stream: "out" | "err", text: string) => {
       for (const line of text.replace(/\n$/, "").split("\n")) this.line(task.id, flight.attempt, stream, line);
@@ -378,6 +395,7 @@ class Simulation {
     const releaseCapture = captureTaskOutput();
     const code = (async (): Promise<Outcome> => {
       try {
+        await before?.();
         const returned = await inTask({ write, exit }, () => fn(ctx));
         if (flight.mocked && returned !== undefined && returned !== null) return this.mockOutcome(task, flight, typeof returned === "number" ? { exitCode: returned } : (returned as TaskMock));
         return { state: "successful", exitCode: 0, reason: null, output: returned };
@@ -513,6 +531,10 @@ class Simulation {
     // A mocked task stores nothing real: its artifacts count as stored.
     const outcome = flight.mocked ? this.markMockedArtifacts(task, landed) : this.storeArtifacts(task, landed);
     if (outcome !== landed && outcome.reason) this.line(task.id, attempt, "gantry", outcome.reason);
+    const cache = this.results.get(task.id)!.cache;
+    if (outcome.state === "successful" && !flight.mocked && task.cache && cache) {
+      this.caches.save(task.cache, cache, (text) => this.line(task.id, attempt, "gantry", text));
+    }
     const result = this.results.get(task.id)!;
     const row: TestAttempt = { attempt, state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, startedAt: flight.startedAt, endedAt: this.now, mocked: flight.mocked };
     if (task.kind !== "approval") result.attempts.push(row);
