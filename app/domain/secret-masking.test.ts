@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { createLineSplitter } from "../engine/executors/line-splitter.ts";
+import { createLineSplitter } from "./line-splitter.ts";
 import { createMasker, MASK, secretWarning } from "./secret-masking.ts";
 
 // Quotes, ampersand and angle brackets: every escaping scheme changes this value.

@@ -1,11 +1,13 @@
 // What GET /metrics tells a Prometheus scraper (prom-client, a registry per server): runs by
 // pipeline and state, the queue's depth and its longest wait, task durations and executor
-// errors (observed as tasks of this server end), webhook deliveries in the event log, and
-// whether the run() sandbox and the Docker engine are up. Counts come from the database when
-// scraped, so every server sharing it tells the same; durations are this server's own.
+// errors (of the tasks this server ran, read when scraped), webhook deliveries in the event
+// log, and whether the run() sandbox and the Docker engine are up. Counts come from the
+// database when scraped, so every server sharing it tells the same; durations are this
+// server's own.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Db } from "../db/client.ts";
 import { deliveryCounts, executionEnd, queueStats, runCountsByState } from "../db/repos/metrics.ts";
+import type { RunKey } from "../domain/run-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { RunSandbox } from "./executors/run-sandbox.ts";
@@ -24,6 +26,9 @@ export interface MetricsOptions {
   docker: { health(): Promise<{ status: string }> };
   now: () => Date;
 }
+
+/** Task ends noted between two scrapes, at most (a server nobody scrapes keeps no more). */
+const MAX_UNSCRAPED_ENDS = 10_000;
 
 /** Task duration buckets, in seconds: from a no-op run() task to an hour-long build. */
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -102,21 +107,28 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: [registry],
   });
 
+  // A task's end is noted as it happens and read when scraped: no query on the path of every
+  // task's end for a server nobody scrapes. Past the cap the oldest notes are dropped.
+  const ended: { key: RunKey; task: string }[] = [];
   const unsubscribe = bus.subscribe((message) => {
     // This server's own tasks: another server sharing the database observes its.
     if (message.kind !== "task.finished" || message.remote || !message.namespace || !message.pipeline || message.run === undefined || !message.task) return;
-    void executionEnd(db, { namespace: message.namespace, id: message.pipeline, run: message.run }, message.task)
-      .then((row) => {
-        if (!row?.startedAt || !row.endedAt) return;
-        durations.observe({ kind: row.kind, state: row.state }, Math.max(0, (row.endedAt.getTime() - row.startedAt.getTime()) / 1000));
-        const ownFailure = row.state === "failed" && row.exitCode === null && !/^(timed out|rejected|run cancelled)/.test(row.reason ?? "");
-        if (ownFailure && row.kind !== "approval") executorErrors.inc({ kind: row.kind });
-      })
-      .catch(() => undefined);
+    ended.push({ key: { namespace: message.namespace, id: message.pipeline, run: message.run }, task: message.task });
+    if (ended.length > MAX_UNSCRAPED_ENDS) ended.shift();
   });
+  const observeEnded = async () => {
+    for (const { key, task } of ended.splice(0)) {
+      const row = await executionEnd(db, key, task).catch(() => undefined);
+      if (!row?.startedAt || !row.endedAt) continue;
+      durations.observe({ kind: row.kind, state: row.state }, Math.max(0, (row.endedAt.getTime() - row.startedAt.getTime()) / 1000));
+      const ownFailure = row.state === "failed" && row.exitCode === null && !/^(timed out|rejected|run cancelled)/.test(row.reason ?? "");
+      if (ownFailure && row.kind !== "approval") executorErrors.inc({ kind: row.kind });
+    }
+  };
 
   return {
     async scrape() {
+      await observeEnded();
       queue = await queueStats(db);
       return { body: await registry.metrics(), contentType: registry.contentType };
     },

@@ -14,7 +14,7 @@ import {
   serverLabels,
   type DockerConnection,
 } from "../engine/executors/docker-client.ts";
-import { createLineSplitter } from "../engine/executors/line-splitter.ts";
+import { createLineSplitter } from "../domain/line-splitter.ts";
 import * as v from "valibot";
 import { cutMessage, hookResponseSchema, providedTokenSchema, type HostMessage, type WorkerMessage } from "./protocol.ts";
 

@@ -1,13 +1,11 @@
 // All task logs of a run as one gzip'd tar download (API and web), named after the run.
-import { getRun } from "../db/repos/runs.ts";
+import { requireRun } from "../db/repos/runs.ts";
 import type { Deps } from "../deps.ts";
-import { NotFoundError } from "../domain/errors.ts";
 import type { RunKey } from "../domain/run-key.ts";
 import { runLogsArchive, runLogsFileName } from "../stores/run-logs-archive.ts";
 
 export async function runLogsDownload(deps: Deps, key: RunKey): Promise<Response> {
-  const run = await getRun(deps.db, key);
-  if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
+  const run = await requireRun(deps.db, key);
   return new Response(runLogsArchive(deps.logs, key, run), {
     headers: {
       "content-type": "application/gzip",

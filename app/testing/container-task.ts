@@ -3,6 +3,7 @@
 // the CLI's own environment, never its arguments), the run's workspace at /workspace, every
 // capability dropped but those the task keeps, and its timeout.
 import { formatDuration } from "../domain/duration.ts";
+import { createLineSplitter } from "../domain/line-splitter.ts";
 import type { TaskSpec } from "../domain/pipeline-spec.ts";
 import { timedOutReason } from "../domain/states.ts";
 
@@ -60,20 +61,12 @@ export async function runContainerTask(task: TaskSpec, env: Record<string, strin
     return { state: "failed", exitCode: null, reason: `docker could not be started: ${(error as Error).message}` };
   }
   const lines = async (stream: ReadableStream<Uint8Array>, to: "out" | "err", seen?: string[]) => {
-    let rest = "";
-    const decoder = new TextDecoder();
-    for await (const bytes of stream) {
-      const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) {
-        write(to, line);
-        seen?.push(line);
-      }
-    }
-    if (rest) {
-      write(to, rest);
-      seen?.push(rest);
-    }
+    const splitter = createLineSplitter((line) => {
+      write(to, line);
+      seen?.push(line);
+    });
+    for await (const bytes of stream) splitter.push(bytes);
+    splitter.end();
   };
   const stderr: string[] = [];
   let timedOut = false;

@@ -163,7 +163,6 @@ export async function testRun(definition: PipelineDefinitionLike, options: TestR
 
 class Simulation {
   private now = 0;
-  private readonly states = new Map<string, TaskState>();
   private readonly flights = new Map<string, Flight>();
   private readonly results = new Map<string, TestTask>();
   private readonly starts: TestStart[] = [];
@@ -187,7 +186,6 @@ class Simulation {
     this.noSecrets = trigger.fromFork;
     this.variables = { ...trigger.variables, ...options.variables };
     for (const task of spec.tasks) {
-      this.states.set(task.id, "pending");
       this.results.set(task.id, {
         id: task.id,
         kind: task.kind,
@@ -212,14 +210,14 @@ class Simulation {
   async run(): Promise<TestRun> {
     const gates = new Set(this.spec.tasks.filter((task) => task.kind === "approval").map((task) => task.id));
     for (;;) {
-      const plan = planRun({ tasks: this.spec.tasks, states: this.states, inFlight: new Set(this.flights.keys()), parallelism: this.spec.parallelism, gates });
+      const plan = planRun({ tasks: this.spec.tasks, states: this.states(), inFlight: new Set(this.flights.keys()), parallelism: this.spec.parallelism, gates });
       for (const { task, reason } of plan.skip) this.end(task, { state: "skipped", exitCode: null, reason });
       for (const id of plan.start) this.startAttempt(this.spec.tasks.find((task) => task.id === id)!, 1);
       if (plan.end) return this.result(plan.end.state, plan.end.reason);
       if (plan.start.length > 0 || plan.skip.length > 0) continue;
       if (this.flights.size === 0) {
         // Nothing in flight and nothing to start: the planner ends such a run; never expected here.
-        const end = runEnd(this.states);
+        const end = runEnd(this.states());
         return this.result(end.state, end.reason);
       }
       await this.nextEvent();
@@ -271,8 +269,7 @@ class Simulation {
     const result = this.results.get(task.id)!;
     const flight: Flight = { task, attempt, startedAt: this.now, mocked: false };
     this.flights.set(task.id, flight);
-    this.states.set(task.id, task.kind === "approval" ? "waiting" : "running");
-    result.state = this.states.get(task.id)!;
+    result.state = task.kind === "approval" ? "waiting" : "running";
     result.startedAt ??= this.now;
     this.starts.push({ task: task.id, attempt, at: this.now });
     if (attempt > 1) this.line(task.id, attempt, "gantry", `attempt ${attempt} of ${task.retries + 1}`);
@@ -281,23 +278,19 @@ class Simulation {
     if (task.kind === "approval") return this.openGate(task, flight, typeof env === "string" ? this.environment(task, false) as Record<string, string> : env, typeof env === "string" ? env : undefined);
     if (typeof env === "string") {
       if (!this.noSecrets) this.line(task.id, attempt, "gantry", `${env} (a test gives secrets in testRun's options: { secrets: { name: "value" } })`);
-      flight.ended = { state: "failed", exitCode: null, reason: env };
-      flight.endsAt = this.now;
-      return;
+      return this.settle(flight, { state: "failed", exitCode: null, reason: env });
     }
     // A mock stands in for the task's inputs too: what it would take in is the test's to provide.
     const mock = this.options.mocks?.[task.id];
     if (mock !== undefined) {
       flight.mocked = true;
       if (typeof mock === "function") return this.runReal(task, flight, env, (ctx) => mock(mockContext(ctx, task.id)));
-      return this.settleMock(task, flight, mock);
+      return this.settle(flight, this.mockOutcome(task, flight, mock));
     }
     const missing = this.missingArtifact(task);
     if (missing) {
       this.line(task.id, attempt, "gantry", missing);
-      flight.ended = { state: "failed", exitCode: null, reason: missing };
-      flight.endsAt = this.now;
-      return;
+      return this.settle(flight, { state: "failed", exitCode: null, reason: missing });
     }
     if (task.kind === "container") {
       if (this.options.containers === "docker") {
@@ -309,14 +302,10 @@ class Simulation {
       const container = task.container;
       const what = container?.build ? "image build" : container?.push ? "image push" : container?.deploy ? "deploy" : `container ${container?.image ?? ""}`;
       this.line(task.id, attempt, "gantry", `${what} not run: mocked (testRun containers: "docker" runs containers)`);
-      return this.settleMock(task, flight, {});
+      return this.settle(flight, this.mockOutcome(task, flight, {}));
     }
     const fn = this.definitions[task.id]?.fn;
-    if (typeof fn !== "function") {
-      flight.ended = { state: "failed", exitCode: null, reason: `task "${task.id}" has no function to run` };
-      flight.endsAt = this.now;
-      return;
-    }
+    if (typeof fn !== "function") return this.settle(flight, { state: "failed", exitCode: null, reason: `task "${task.id}" has no function to run` });
     this.runReal(task, flight, env, fn, () => this.restoreCache(task, attempt, env));
   }
 
@@ -444,10 +433,10 @@ class Simulation {
     return exitCode === 0 ? { state: "successful", exitCode: 0, reason: null, output: mock.output, ...durationMs } : { state: "failed", exitCode, reason: `exited with code ${exitCode}`, ...durationMs };
   }
 
-  private settleMock(task: TaskSpec, flight: Flight, mock: TaskMock): void {
-    flight.ended = this.mockOutcome(task, flight, mock);
-    const delay = mock.delayMs ?? 0;
-    flight.endsAt = this.now + (task.timeoutMs !== undefined ? Math.min(delay, task.timeoutMs) : delay);
+  /** An attempt whose outcome is known now: it ends when its duration on the clock is up. */
+  private settle(flight: Flight, outcome: Outcome): void {
+    flight.ended = outcome;
+    flight.endsAt = this.now + (outcome.durationMs ?? 0);
   }
 
   /**
@@ -478,10 +467,7 @@ class Simulation {
     const autoApprove = this.definitions[task.id]?.autoApprove;
     if (typeof autoApprove !== "function" || envProblem !== undefined) {
       if (typeof autoApprove === "function") say(`autoApprove could not run: ${envProblem}`);
-      const decided = decision(0, envProblem !== undefined && typeof autoApprove === "function" ? `autoApprove could not run: ${envProblem}` : undefined);
-      flight.ended = decided;
-      flight.endsAt = this.now + decided.durationMs!;
-      return;
+      return this.settle(flight, decision(0, envProblem !== undefined && typeof autoApprove === "function" ? `autoApprove could not run: ${envProblem}` : undefined));
     }
     say("asking autoApprove");
     this.runReal(task, flight, env, (ctx) => autoApprove(ctx));
@@ -514,10 +500,13 @@ class Simulation {
     return undefined;
   }
 
-  /** After a success, the artifacts the task stores: each path must be in the workspace, as the server packs it. */
-  private storeArtifacts(task: TaskSpec, outcome: Outcome): Outcome {
+  /**
+   * After a success, the artifacts the task stores: each path must be in the workspace, as the
+   * server packs it; a mocked task stores nothing real, so its artifacts count as stored.
+   */
+  private storeArtifacts(task: TaskSpec, outcome: Outcome, mocked: boolean): Outcome {
     if (outcome.state !== "successful" || !task.artifacts) return outcome;
-    for (const { name, path } of task.artifacts.out) {
+    for (const { name, path } of mocked ? [] : task.artifacts.out) {
       if (!existsSync(join(this.workspace, path))) return { state: "failed", exitCode: outcome.exitCode, reason: `artifact "${name}": ${path} does not exist in the workspace` };
     }
     for (const { name } of task.artifacts.out) this.stored.add(`${task.id}\u0000${name}`);
@@ -528,14 +517,12 @@ class Simulation {
   /** An attempt ended: the task ends, or waits to retry. */
   private land(flight: Flight, landed: Outcome): void {
     const { task, attempt } = flight;
-    // A mocked task stores nothing real: its artifacts count as stored.
-    const outcome = flight.mocked ? this.markMockedArtifacts(task, landed) : this.storeArtifacts(task, landed);
-    if (outcome !== landed && outcome.reason) this.line(task.id, attempt, "gantry", outcome.reason);
-    const cache = this.results.get(task.id)!.cache;
-    if (outcome.state === "successful" && !flight.mocked && task.cache && cache) {
-      this.caches.save(task.cache, cache, (text) => this.line(task.id, attempt, "gantry", text));
-    }
     const result = this.results.get(task.id)!;
+    const outcome = this.storeArtifacts(task, landed, flight.mocked);
+    if (outcome !== landed && outcome.reason) this.line(task.id, attempt, "gantry", outcome.reason);
+    if (outcome.state === "successful" && !flight.mocked && task.cache && result.cache) {
+      this.caches.save(task.cache, result.cache, (text) => this.line(task.id, attempt, "gantry", text));
+    }
     const row: TestAttempt = { attempt, state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, startedAt: flight.startedAt, endedAt: this.now, mocked: flight.mocked };
     if (task.kind !== "approval") result.attempts.push(row);
     result.exitCode = outcome.exitCode;
@@ -552,13 +539,12 @@ class Simulation {
     this.end(task.id, outcome);
   }
 
-  private markMockedArtifacts(task: TaskSpec, outcome: Outcome): Outcome {
-    if (outcome.state === "successful") for (const { name } of task.artifacts?.out ?? []) this.stored.add(`${task.id}\u0000${name}`);
-    return outcome;
+  /** Each task's state, as the planner reads them. */
+  private states(): Map<string, TaskState> {
+    return new Map([...this.results].map(([id, result]) => [id, result.state]));
   }
 
   private end(taskId: string, outcome: { state: TaskState; exitCode: number | null; reason: string | null }): void {
-    this.states.set(taskId, outcome.state);
     const result = this.results.get(taskId)!;
     result.state = outcome.state;
     result.reason = outcome.reason;
@@ -569,7 +555,7 @@ class Simulation {
   /** How the run's ended tasks ended, as autoApprove's ctx.tasks gets them on the server. */
   private taskResults(): Record<string, { state: string; exitCode: number | null }> {
     const done: Record<string, { state: string; exitCode: number | null }> = {};
-    for (const [id, state] of this.states) if (isFinalTaskState(state)) done[id] = { state, exitCode: this.results.get(id)!.exitCode };
+    for (const [id, { state, exitCode }] of this.results) if (isFinalTaskState(state)) done[id] = { state, exitCode };
     return done;
   }
 

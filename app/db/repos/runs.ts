@@ -305,6 +305,20 @@ export async function runExists(db: Db, key: RunKey): Promise<boolean> {
   return row.length > 0;
 }
 
+/** The run with its tasks; NotFoundError (404) naming it when it does not exist. */
+export async function requireRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks> {
+  const run = await getRun(db, key);
+  if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
+  return run;
+}
+
+/** The run's execution of a task; NotFoundError (404) naming both when the run has no such task. */
+export function requireExecution(run: RunWithTasks, taskId: string): ExecutionWithAttempts {
+  const execution = run.tasks.find((candidate) => candidate.taskId === taskId);
+  if (!execution) throw new NotFoundError(`task ${taskId} is not part of run ${run.id} of ${run.namespace}/${run.pipelineId}`);
+  return execution;
+}
+
 /** Throws NotFoundError (404) naming the run when it does not exist. */
 export async function requireRunExists(db: Db, key: RunKey): Promise<void> {
   if (!(await runExists(db, key))) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);

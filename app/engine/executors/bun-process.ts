@@ -12,7 +12,7 @@ import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
 import { GO, type RunnerAssignment } from "../task-runner/command.ts";
 import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
-import { createLineSplitter } from "./line-splitter.ts";
+import { createLineSplitter } from "../../domain/line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
 import { createRunnerPool, isAlive, type WarmRunner } from "./runner-pool.ts";
 import { readAtStart, resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";

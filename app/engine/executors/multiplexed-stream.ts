@@ -2,7 +2,7 @@
 // 8-byte frame headers (stream type, size), stdout and stderr interleaved as the engine sent them.
 import type { Readable } from "node:stream";
 import type { LogWriter } from "../../stores/logs.ts";
-import { createLineSplitter } from "./line-splitter.ts";
+import { createLineSplitter } from "../../domain/line-splitter.ts";
 
 export interface PumpOptions {
   /**

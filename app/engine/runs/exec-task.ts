@@ -3,11 +3,11 @@
 // (prepareTaskExec), so the API answers a refusal as JSON; the session's output is masked
 // with the task's own secrets, and its start and end are events.
 import type { Db } from "../../db/client.ts";
-import { getRun } from "../../db/repos/runs.ts";
+import { requireExecution, requireRun } from "../../db/repos/runs.ts";
 import { getVersion } from "../../db/repos/pipelines.ts";
 import { insertEvent, runEvent } from "../../db/repos/events.ts";
 import { execTarget } from "../../domain/exec-target.ts";
-import { ConflictError, NotFoundError, RateLimitedError } from "../../domain/errors.ts";
+import { ConflictError, RateLimitedError } from "../../domain/errors.ts";
 import { createMasker } from "../../domain/secret-masking.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
@@ -15,7 +15,7 @@ import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { createByteStreamMasker, type ByteStreamMasker } from "../../stores/stream-masking.ts";
 import type { EventBus } from "../event-bus.ts";
-import type { ContainerExec, OutputStream } from "../executors/container-exec.ts";
+import type { ContainerExec, ContainerExecSession, OutputStream } from "../executors/container-exec.ts";
 
 export interface TaskExecDeps {
   db: Db;
@@ -39,19 +39,11 @@ export interface TaskExecRequest {
   tokenId: string;
 }
 
-export interface TaskExecSession {
-  /** Passes input on; false when the command leaves too much of it unread (end the session). */
-  write(bytes: Uint8Array): boolean;
-  /** Output waits while the client is behind; resume() goes on. */
-  pause(): void;
-  resume(): void;
-  endInput(): void;
-  resize(cols: number, rows: number): Promise<void>;
-  /** The command's exit code (null when the engine could not say, or the session was let go first), once its end event is stored. */
-  exited: Promise<number | null>;
-  /** Lets go (the client went away). */
-  close(): void;
-}
+/**
+ * A session as the engine's container exec gives it, but masked and recorded: `exited` settles
+ * once its end event is stored (null too when the client let go first).
+ */
+export type TaskExecSession = ContainerExecSession;
 
 export interface PreparedTaskExec {
   /** Starts the command; `output` gets its masked bytes until `exited` settles. */
@@ -103,10 +95,8 @@ function countSession(request: TaskExecRequest): () => void {
 export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecRequest): Promise<PreparedTaskExec> {
   const { key } = request;
   const label = `${key.namespace}/${key.id} run ${key.run}`;
-  const run = await getRun(deps.db, key);
-  if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
-  const execution = run.tasks.find((candidate) => candidate.taskId === request.task);
-  if (!execution) throw new NotFoundError(`task ${request.task} is not part of run ${key.run} of ${key.namespace}/${key.id}`);
+  const run = await requireRun(deps.db, key);
+  const execution = requireExecution(run, request.task);
   const spec = (await getVersion(deps.db, key, run.version))?.spec.tasks.find((task) => task.id === request.task);
   const attempt = execution.attempts.at(-1);
   const target = execTarget({ label, noSecrets: run.noSecrets, execution, attempt, task: spec });
@@ -170,11 +160,7 @@ export async function prepareTaskExec(deps: TaskExecDeps, request: TaskExecReque
         return code;
       });
       return {
-        write: (bytes) => session.write(bytes),
-        pause: () => session.pause(),
-        resume: () => session.resume(),
-        endInput: () => session.endInput(),
-        resize: (cols, rows) => session.resize(cols, rows),
+        ...session,
         exited,
         close() {
           letGo = true;

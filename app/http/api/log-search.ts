@@ -4,8 +4,8 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { logSearchAnswer } from "../../api-contract/answers.ts";
 import { requirePermission } from "../../auth/roles.ts";
-import { getRun } from "../../db/repos/runs.ts";
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { requireExecution, requireRun } from "../../db/repos/runs.ts";
+import { ValidationError } from "../../domain/errors.ts";
 import { parseStoredLine } from "../../stores/logs.ts";
 import { searchRunLogs } from "../../stores/log-search.ts";
 import type { AppEnv } from "../env.ts";
@@ -33,9 +33,8 @@ export const logSearchApi = new Hono<AppEnv>().get(
     if (query.q === "" && query.only === "all") throw new ValidationError('give q (the text to find), or only=stderr or only=errors');
     const deps = c.get("deps");
     const key = { namespace: ns, id, run: number };
-    const run = await getRun(deps.db, key);
-    if (!run) throw new NotFoundError(`run ${number} of ${ns}/${id} not found`);
-    if (query.task !== undefined && !run.tasks.some((task) => task.taskId === query.task)) throw new NotFoundError(`task ${query.task} is not part of run ${number} of ${ns}/${id}`);
+    const run = await requireRun(deps.db, key);
+    if (query.task !== undefined) requireExecution(run, query.task);
     const result = await searchRunLogs(deps.logs, key, run, { query: { text: query.q, filter: query.only }, task: query.task, offset: query.offset, limit: query.limit });
     return c.json({
       total: result.total,

@@ -5,7 +5,7 @@ import { actorOf, deciderOf } from "../../auth/decider.ts";
 import { MAX_DECISION_COMMENT } from "../../domain/approvals.ts";
 import * as v from "valibot";
 import { requirePipeline } from "../../db/repos/pipelines.ts";
-import { getRun, listRuns, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, listRuns, requireExecution, requireRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
 import { findingCountsOfRuns } from "../../db/repos/findings.ts";
@@ -24,7 +24,7 @@ import { runJson } from "./json.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
 import { runVariablesSchema } from "../../domain/run-variables.ts";
 import { limitQuery, pipelineParams, runParams, taskParams } from "../params.ts";
-import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
+import { runRowKeyString } from "../../domain/run-key.ts";
 import { decisionAnswer, runAnswer, runListAnswer } from "../../api-contract/answers.ts";
 import { doc } from "./route-doc.ts";
 import { runLogsDownload } from "../run-logs-download.ts";
@@ -54,12 +54,6 @@ const rerunBody = v.optional(
   }),
   {},
 );
-
-async function requireRun(deps: Deps, key: RunKey) {
-  const run = await getRun(deps.db, key);
-  if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
-  return run;
-}
 
 /** Runs as JSON, queued ones with their place in the queue, those whose scans found something with their counts. */
 async function runsJson(deps: Deps, runs: RunWithTasks[]) {
@@ -124,7 +118,7 @@ async function decide(c: DecisionContext, outcome: "approved" | "rejected") {
   const key = { namespace: ns, id, run };
   const { comment } = c.req.valid("json");
   await deps.orchestrator.decideApproval(key, task, { outcome, ...(comment !== undefined && { comment }), decider: await deciderOf(deps.db, c.get("token"), c.get("permissions"), ns, id) });
-  const [json] = await runsJson(deps, [await requireRun(deps, key)]);
+  const [json] = await runsJson(deps, [await requireRun(deps.db, key)]);
   // An approver who may not read the run learns how the gate stands, not the run's variables and inputs.
   if (!may(c, "runs", "read", `${ns}/${id}`)) return c.json({ task: json!.tasks.find((candidate) => candidate.id === task) });
   return c.json({ run: json });
@@ -170,7 +164,7 @@ export const runsApi = new Hono<AppEnv>()
     const { ns, id, run } = c.req.valid("param");
     requirePermission(c, "runs", "read", `${ns}/${id}`);
     const deps = c.get("deps");
-    const [json] = await runsJson(deps, [await requireRun(deps, { namespace: ns, id, run })]);
+    const [json] = await runsJson(deps, [await requireRun(deps.db, { namespace: ns, id, run })]);
     return c.json({ run: json });
   })
   .post("/:ns/:id/runs/:run/cancel", doc({ summary: "Cancel a run: a queued one ends at once, a running one is stopped by the node driving it", permission: "runs:write", success: 202, response: runAnswer }), validate("param", runParams), async (c) => {
@@ -179,9 +173,9 @@ export const runsApi = new Hono<AppEnv>()
     const { ns, id, run } = c.req.valid("param");
     requirePermission(c, "runs", "write", `${ns}/${id}`);
     const key = { namespace: ns, id, run };
-    await requireRun(deps, key);
+    await requireRun(deps.db, key);
     await deps.orchestrator.cancelRun(key, token.name);
-    const [json] = await runsJson(deps, [await requireRun(deps, key)]);
+    const [json] = await runsJson(deps, [await requireRun(deps.db, key)]);
     return c.json({ run: json }, 202);
   })
   .post("/:ns/:id/runs/:run/rerun", doc({ summary: "Re-run an ended run on its version with its variables; only \"failed\" reuses its successful tasks and a copy of its workspace (409 if pruned)", permission: "runs:write", success: 201, response: runAnswer }), permit("runs", "write", pipelineTarget), validate("param", runParams), validate("json", rerunBody), async (c) => {
@@ -228,9 +222,7 @@ export const runsApi = new Hono<AppEnv>()
       const { ns, id, run, task } = c.req.valid("param");
       requirePermission(c, "logs", "read", `${ns}/${id}`);
       const key = { namespace: ns, id, run };
-      const stored = await requireRun(deps, key);
-      const execution = stored.tasks.find((candidate) => candidate.taskId === task);
-      if (!execution) throw new NotFoundError(`task ${task} is not part of run ${run} of ${ns}/${id}`);
+      const execution = requireExecution(await requireRun(deps.db, key), task);
       // A reused task's log is the one of the run that executed it.
       const logKey = logKeyOf(key, execution);
       const { follow, attempt } = c.req.valid("query");

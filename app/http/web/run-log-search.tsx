@@ -4,8 +4,8 @@
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
 import { Hono } from "hono";
 import * as v from "valibot";
+import { requireExecution, requireRun } from "../../db/repos/runs.ts";
 import { logKeyOf } from "../../db/repos/task-executions.ts";
-import { NotFoundError } from "../../domain/errors.ts";
 import { logWindow, searchRunLogs } from "../../stores/log-search.ts";
 import type { AppEnv } from "../env.ts";
 import { permit, pipelineTarget } from "../middleware/permit.ts";
@@ -15,7 +15,6 @@ import { validate } from "../validate.ts";
 import { pageSession } from "./page-session.ts";
 import { logLinesPath, logSearchPath } from "./paths.ts";
 import { LogLinesPage, LogSearchPage } from "./pages/run-log-search.tsx";
-import { requireRun } from "./run-reads.ts";
 
 /** Matches a results page lists. */
 const PAGE_SIZE = 100;
@@ -37,9 +36,9 @@ export const runLogSearchPages = new Hono<AppEnv>()
       const { ns, id, run: number } = c.req.valid("param");
       const query = c.req.valid("query");
       const key = { namespace: ns, id, run: number };
-      const run = await requireRun(deps, key);
+      const run = await requireRun(deps.db, key);
+      if (query.task !== undefined) requireExecution(run, query.task);
       const tasks = run.tasks.map((task) => task.taskId);
-      if (query.task !== undefined && !tasks.includes(query.task)) throw new NotFoundError(`task ${query.task} is not part of run ${number} of ${ns}/${id}`);
       // Nothing to look for and no filter: the form alone, rather than every line of every log.
       const result =
         query.q === "" && query.only === "all"
@@ -62,9 +61,8 @@ export const runLogSearchPages = new Hono<AppEnv>()
       const { ns, id, run: number, task } = c.req.valid("param");
       const { around, q, only } = c.req.valid("query");
       const key = { namespace: ns, id, run: number };
-      const run = await requireRun(deps, key);
-      const execution = run.tasks.find((candidate) => candidate.taskId === task);
-      if (!execution) throw new NotFoundError(`task ${task} is not part of run ${number} of ${ns}/${id}`);
+      const run = await requireRun(deps.db, key);
+      const execution = requireExecution(run, task);
       const searched = q !== "" || only !== "all";
       const window = await logWindow(deps.logs.path(logKeyOf(key, execution)), Math.max(1, around - REACH), around + REACH, searched ? { text: q, filter: only } : undefined);
       return c.html(

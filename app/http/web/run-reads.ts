@@ -1,19 +1,12 @@
-// What the run page, its live stream and its raw log read about a run: the run itself (or a
-// 404), its version's tasks, and where it stands while queued.
+// What the run page, its live stream and its raw log read about a run beside the run itself
+// (db/repos/runs.ts requireRun): its version's tasks, and where it stands while queued.
 import { getVersion, type VersionRow } from "../../db/repos/pipelines.ts";
 import { queuePlaces } from "../../db/repos/run-queue.ts";
-import { getRun, type RunRow, type RunWithTasks } from "../../db/repos/runs.ts";
+import type { RunRow, RunWithTasks } from "../../db/repos/runs.ts";
 import type { Deps } from "../../deps.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
-import { NotFoundError } from "../../domain/errors.ts";
-import { runRowKeyString, type RunKey } from "../../domain/run-key.ts";
+import { runRowKeyString } from "../../domain/run-key.ts";
 import type { SpecTask } from "./components/run-live.tsx";
-
-export async function requireRun(deps: Deps, key: RunKey): Promise<RunWithTasks> {
-  const run = await getRun(deps.db, key);
-  if (!run) throw new NotFoundError(`run ${key.run} of ${key.namespace}/${key.id} not found`);
-  return run;
-}
 
 /** The run's version (undefined if it is gone). */
 export function runVersionOf(deps: Deps, run: RunRow): Promise<VersionRow | undefined> {

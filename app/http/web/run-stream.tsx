@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import { deciderOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
-import { getRun, type RunWithTasks } from "../../db/repos/runs.ts";
+import { getRun, requireRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import type { QueuePlace } from "../../domain/admission.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import { isFinalRunState } from "../../domain/states.ts";
@@ -16,7 +16,7 @@ import type { PageSession } from "./layouts/page.tsx";
 import { pageSession } from "./page-session.ts";
 import { rawLogPath, runPath } from "./paths.ts";
 import { createRunLogFollower, decodePositions, type LogPositions, type RunLogFollower } from "./run-log-follower.ts";
-import { queuePlaceOf, requireRun, specTasksOf } from "./run-reads.ts";
+import { queuePlaceOf, specTasksOf } from "./run-reads.ts";
 
 /** At most one live render per this many ms, however busy the run. */
 const LIVE_THROTTLE_MS = 200;
@@ -48,7 +48,7 @@ export async function streamRun(c: Context<AppEnv>, key: RunKey, shown: LogPosit
   let queuePlace: QueuePlace | undefined;
   let session: PageSession;
   try {
-    run = await requireRun(deps, key);
+    run = await requireRun(deps.db, key);
     [specTasks, queuePlace, session] = await Promise.all([specTasksOf(deps, run), queuePlaceOf(deps, run), pageSession(c, runPath(run))]);
   } catch (error) {
     unsubscribe();

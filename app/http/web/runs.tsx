@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import * as v from "valibot";
 import { actorOf, deciderOf } from "../../auth/decider.ts";
 import { may, requirePermission } from "../../auth/roles.ts";
-import type { RunWithTasks } from "../../db/repos/runs.ts";
+import { requireExecution, requireRun, type RunWithTasks } from "../../db/repos/runs.ts";
 import { attemptsOf, logKeyOf } from "../../db/repos/task-executions.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { runNumberSchema } from "../../domain/ids.ts";
@@ -24,7 +24,7 @@ import { pageSession } from "./page-session.ts";
 import { runPath } from "./paths.ts";
 import { RunPage, type TaskLog } from "./pages/run.tsx";
 import { MAX_LOG_LINES, positionsQuery, positionsQueryValue, type LogPositions } from "./run-log-follower.ts";
-import { queuePlaceOf, requireRun, runVersionOf, tasksOfVersion } from "./run-reads.ts";
+import { queuePlaceOf, runVersionOf, tasksOfVersion } from "./run-reads.ts";
 import { runPageFindings } from "./run-findings.ts";
 import { runCommitOf } from "./run-commit.ts";
 import { streamRun } from "./run-stream.tsx";
@@ -47,7 +47,7 @@ export async function renderRunPage(c: Context<AppEnv>, key: RunKey, { rerunErro
   const deps = c.get("deps");
   const target = `${key.namespace}/${key.id}`;
   requirePermission(c, "runs", "read", target);
-  const run = await requireRun(deps, key);
+  const run = await requireRun(deps.db, key);
   // One read of the run's version serves its tasks and its commit's source.
   const [version, queuePlace] = await Promise.all([runVersionOf(deps, run), queuePlaceOf(deps, run)]);
   const specTasks = tasksOfVersion(version);
@@ -120,9 +120,7 @@ export const runPages = new Hono<AppEnv>()
       const { ns, id, run: number, task } = c.req.valid("param");
       const { attempt } = c.req.valid("query");
       const key = { namespace: ns, id, run: number };
-      const run = await requireRun(deps, key);
-      const execution = run.tasks.find((candidate) => candidate.taskId === task);
-      if (!execution) throw new NotFoundError(`task ${task} is not part of run ${number} of ${ns}/${id}`);
+      const execution = requireExecution(await requireRun(deps.db, key), task);
       const headers = (name: string) => ({ "content-type": "text/plain; charset=utf-8", "content-disposition": `inline; filename="${name}.log"` });
       const name = `${ns}-${id}-${number}-${task}`;
       if (attempt === undefined) return c.body((await deps.logs.read(logKeyOf(key, execution))) ?? "", 200, headers(name));
