@@ -222,7 +222,7 @@ const SETTINGS = {
     fallback: false,
   },
   /** Warm sandboxed run() runners waiting for new runs (0: every task starts its own). */
-  runPool: { env: "GANTRY_RUN_POOL", toml: "run_pool", schema: nonNegativeInt, fallback: 2 },
+  runPool: { env: "GANTRY_RUN_POOL", toml: "run_pool", schema: nonNegativeInt, fallback: 4 },
   /** Host paths bound into every sandbox, read-only unless suffixed ":rw" (toolchains, shared caches). */
   runSandboxPaths: { env: "GANTRY_RUN_SANDBOX_PATHS", toml: "run_sandbox_paths", schema: sandboxPaths, fallback: [] as SandboxPath[] },
   /** How long a timed-out task has to stop after SIGTERM before SIGKILL (cancel uses kill_grace). */

@@ -1,12 +1,15 @@
 // Warm run() runners (GANTRY_RUN_POOL): a new run's first run() task runs on a sandboxed
-// runner that booted before the run, later ones on a runner booted while the task before
-// ran; the task sees what a runner started for it sees; nothing is left behind.
+// runner that booted before the run; a later one on a spare that takes over the workspace
+// when no other task of the run uses it, else on a runner booted while the task before ran;
+// the task sees what a runner started for it sees; nothing is left behind, and a hand-over
+// a killed server cut off midway is finished as the next one starts.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync, readdirSync, readFileSync, utimesSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { processesWith } from "./helpers/processes.ts";
 import { sweepResultFolders } from "../app/engine/executors/bun-process.ts";
+import { handOver, repairHandOvers } from "../app/engine/executors/runner-pool.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -27,6 +30,33 @@ const PIPELINES = {
 } });\n`,
   "missing.ts": `${HEADER}export default definePipeline({ id: "missing", tasks: {
   only: run(() => {}, { env: { X: secret("no-such-secret") } }),
+} });\n`,
+  "handover.ts": `${HEADER}export default definePipeline({ id: "handover", tasks: {
+  first: run(async (ctx) => {
+    (${REPORT})(ctx);
+    await ctx.$\`mkdir -p deep/er && echo nested > deep/er/file.txt && echo hidden > .hidden && ln -s deep/er/file.txt link && printf '#!/bin/sh\\necho ran-tool\\n' > tool.sh && chmod 755 tool.sh && chmod 2750 .\`;
+  }),
+  second: run(async (ctx) => {
+    (${REPORT})(ctx);
+    ctx.log("SEEN " + (await ctx.$\`cat deep/er/file.txt .hidden link; ./tool.sh; stat -c %a .\`.text()).trim().split("\\n").join("|"));
+    await Bun.write("second.txt", "from second");
+  }, { needs: { first: "success" } }),
+  third: run(async (ctx) => {
+    (${REPORT})(ctx);
+    ctx.log("THIRD " + (await Bun.file("second.txt").text()) + " " + (await ctx.$\`ls -A\`.text()).trim().split("\\n").sort().join(","));
+  }, { needs: { second: "success" } }),
+} });\n`,
+  "side.ts": `${HEADER}
+const meet = (mine: string, theirs: string) => async (ctx) => {
+  await Bun.write(mine, "here");
+  for (let i = 0; i < 200 && !(await Bun.file(theirs).exists()); i++) await Bun.sleep(25);
+  ctx.log("SAW " + theirs + " " + (await Bun.file(theirs).exists()));
+  await Bun.sleep(200);
+};
+export default definePipeline({ id: "side", tasks: {
+  left: run(meet("left.txt", "right.txt")),
+  right: run(meet("right.txt", "left.txt")),
+  after: run(async (ctx) => { (${REPORT})(ctx); ctx.log("AFTER " + (await ctx.$\`ls\`.text()).trim().split("\\n").join(",")); }, { needs: { left: "success", right: "success" } }),
 } });\n`,
   "chain.ts": `${HEADER}export default definePipeline({ id: "chain", tasks: {
   first: run(async (ctx) => { (${REPORT})(ctx); await ctx.$\`mkdir sub\`; await Bun.sleep(400); }),
@@ -128,6 +158,133 @@ describe("warm run() runners", () => {
     await waitFor(() => processesWith(poolDir(gantry)).length >= 2 && spares(gantry) === 2, 10_000);
     const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
     expect(run.state).toBe("successful");
+  });
+});
+
+describe("a later task on a spare that takes over the workspace", () => {
+  let gantry: TestGantry;
+  beforeAll(async () => {
+    gantry = await startWithPipelines(PIPELINES, { env: { GANTRY_RUN_POOL: "4" } });
+  });
+  afterAll(() => gantry?.stop());
+
+  it("runs each task of a chain on a runner that booted before the run, in the same workspace with all its entries", async () => {
+    // Spares may still be booting under load: within a few runs all three tasks find one ready.
+    let run!: Awaited<ReturnType<typeof waitForRun>>;
+    const logs: Record<string, string> = {};
+    for (let tries = 0; tries < 4; tries++) {
+      await waitFor(() => spares(gantry) === 4, 10_000);
+      await Bun.sleep(300);
+      run = await waitForRun(gantry.api, "default/handover", (await startRun(gantry.api, "default/handover")).id);
+      expect(run.tasks.map((task) => [task.id, task.state, task.reason ?? null])).toEqual([
+        ["first", "successful", null],
+        ["second", "successful", null],
+        ["third", "successful", null],
+      ]);
+      for (const task of ["first", "second", "third"]) logs[task] = await readLog(gantry.api, "default/handover", run.id, task);
+      if (["second", "third"].every((task) => originOf(logs[task]!) < Date.parse(run.createdAt))) break;
+    }
+    // Spares: their processes started before the run was (a runner booted ahead starts after).
+    for (const task of ["first", "second", "third"]) expect(originOf(logs[task]!)).toBeLessThan(Date.parse(run.createdAt));
+    // What the first task left, as it left it: a nested file, a dotfile, a link, a script's mode, the folder's own mode.
+    expect(logs.second).toContain("SEEN nested|hidden|nested|ran-tool|2750");
+    expect(logs.second).toContain("WS /workspace CWD /workspace");
+    expect(logs.third).toContain("THIRD from second .hidden,deep,link,second.txt,tool.sh");
+    // On the host: one folder at the workspace's path, holding it all; no hand-over left half done.
+    const workspace = join(gantry.dataDir, "workspaces", "default", "handover", String(run.id));
+    expect(readdirSync(workspace).sort()).toEqual([".hidden", "deep", "link", "second.txt", "tool.sh"]);
+    expect(statSync(workspace).mode & 0o7777).toBe(0o2750);
+    const pool = readdirSync(poolDir(gantry)).flatMap((node) => readdirSync(join(poolDir(gantry), node)));
+    expect(pool.filter((name) => name.endsWith(".handover"))).toEqual([]);
+    await waitFor(() => spares(gantry) === 4, 10_000);
+  });
+
+  it("keeps tasks that run side by side in one workspace, and hands it over to the task after them", async () => {
+    await waitFor(() => spares(gantry) === 4, 10_000);
+    const run = await waitForRun(gantry.api, "default/side", (await startRun(gantry.api, "default/side")).id);
+    expect(run.tasks.map((task) => [task.id, task.state])).toEqual([
+      ["left", "successful"],
+      ["right", "successful"],
+      ["after", "successful"],
+    ]);
+    // Each saw the other's file while both ran: no spare took the workspace from under either.
+    expect(await readLog(gantry.api, "default/side", run.id, "left")).toContain("SAW right.txt true");
+    expect(await readLog(gantry.api, "default/side", run.id, "right")).toContain("SAW left.txt true");
+    expect(await readLog(gantry.api, "default/side", run.id, "after")).toContain("AFTER left.txt,right.txt");
+  });
+});
+
+describe("a hand-over cut off midway", () => {
+  /** A workspace with entries, the pool's folder and an empty spare's folder in it. */
+  const layout = () => {
+    const root = tempDir("gantry-handover-");
+    const workspace = join(root, "workspaces", "default", "p", "1");
+    for (const [path, text] of [["a.txt", "a"], ["b.txt", "b"], [".c", "c"], ["d/e.txt", "e"]] as const) writeFile(join(workspace, path), text);
+    const pool = join(root, "runner-pool", "node-1");
+    const slot = join(pool, "run-spare");
+    mkdirSync(slot, { recursive: true });
+    return { workspace, pool, slot };
+  };
+  const contents = (workspace: string) => ["a.txt", "b.txt", ".c", "d/e.txt"].map((path) => readFileSync(join(workspace, path), "utf8")).join("");
+
+  it("moves the entries into the spare's folder, which takes the workspace's path and mode", () => {
+    const { workspace, slot } = layout();
+    chmodSync(workspace, 0o2750);
+    const before = statSync(workspace).ino;
+    const spareFolder = statSync(slot).ino;
+    handOver(slot, workspace);
+    expect(contents(workspace)).toBe("abce");
+    expect(statSync(workspace).ino).toBe(spareFolder);
+    expect(statSync(workspace).ino).not.toBe(before);
+    expect(statSync(workspace).mode & 0o7777).toBe(0o2750);
+    expect(existsSync(slot)).toBe(false);
+    expect(existsSync(`${slot}.handover`)).toBe(false);
+  });
+
+  it("is finished or undone by the next start, wherever it stopped", () => {
+    // Stopped after two entries moved.
+    const half = layout();
+    writeFileSync(`${half.slot}.handover`, half.workspace);
+    renameSync(join(half.workspace, "a.txt"), join(half.slot, "a.txt"));
+    renameSync(join(half.workspace, "d"), join(half.slot, "d"));
+    expect(repairHandOvers(half.pool)).toEqual([half.workspace]);
+    expect(contents(half.workspace)).toBe("abce");
+    expect(readdirSync(half.pool)).toEqual([]);
+    // Stopped after the workspace's old folder was removed, before the spare's took its path.
+    const moved = layout();
+    writeFileSync(`${moved.slot}.handover`, moved.workspace);
+    for (const name of readdirSync(moved.workspace)) renameSync(join(moved.workspace, name), join(moved.slot, name));
+    rmdirSync(moved.workspace);
+    repairHandOvers(moved.pool);
+    expect(contents(moved.workspace)).toBe("abce");
+    expect(readdirSync(moved.pool)).toEqual([]);
+    // Stopped after the last rename, before the journal went: nothing to do but remove it.
+    const done = layout();
+    handOver(done.slot, done.workspace);
+    writeFileSync(`${done.slot}.handover`, done.workspace);
+    repairHandOvers(done.pool);
+    expect(contents(done.workspace)).toBe("abce");
+    expect(readdirSync(done.pool)).toEqual([]);
+  });
+
+  it("is repaired by a server as it starts, before its runs are taken back", async () => {
+    const pipelinesDir = tempDir("gantry-pipelines-");
+    writeFile(join(pipelinesDir, "one.ts"), PIPELINES["one.ts"]);
+    const first = await startGantryProcess({ pipelinesDir, env: { GANTRY_RUN_POOL: "1" } });
+    await first.stop();
+    const nodeId = readFileSync(join(first.dataDir, "node-id"), "utf8").trim();
+    const workspace = join(first.dataDir, "workspaces", "default", "one", "7");
+    writeFile(join(workspace, "stayed.txt"), "stayed");
+    const slot = join(first.dataDir, "runner-pool", nodeId, "run-cut-off");
+    writeFile(join(slot, "moved.txt"), "moved");
+    writeFileSync(`${slot}.handover`, workspace);
+    const second = await startGantryProcess({ pipelinesDir, dataDir: first.dataDir, env: { GANTRY_RUN_POOL: "1" } });
+    try {
+      expect(readdirSync(workspace).sort()).toEqual(["moved.txt", "stayed.txt"]);
+      expect(existsSync(slot) || existsSync(`${slot}.handover`)).toBe(false);
+    } finally {
+      await second.stop();
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { GO, type RunnerAssignment } from "../task-runner/command.ts";
 import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { createLineSplitter } from "../../domain/line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
-import { createRunnerPool, isAlive, type WarmRunner } from "./runner-pool.ts";
+import { createRunnerPool, isAlive, repairHandOvers, type WarmRunner } from "./runner-pool.ts";
 import { readAtStart, resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 
 /** Why a run() attempt cut off by a restart failed. */
@@ -46,7 +46,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
     kind: "run",
     reference(launch) {
       // A task without the network starts its own runner: the warm ones share the host's.
-      const warm = pool && launch.task.runNetwork === undefined ? pool.take(launch.workspace) : undefined;
+      const warm = pool && launch.task.runNetwork === undefined ? pool.take(launch.workspace, launch.workspaceAlone === true) : undefined;
       if (warm) {
         reserved.set(warm.ref, { runner: warm, workspace: launch.workspace });
         return warm.ref;
@@ -57,6 +57,9 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
     releaseWorkspace(workspace) {
       for (const [ref, entry] of reserved) if (entry.workspace === workspace) dropReserved(ref);
       pool?.releaseWorkspace(workspace);
+    },
+    repair() {
+      if (options.pool) repairHandOvers(options.pool.dir);
     },
     warm() {
       // Warm runners wait for the runner's build.

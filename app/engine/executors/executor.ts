@@ -20,6 +20,11 @@ export interface TaskLaunch {
   /** A container task's registry credentials (its pull secret's value), for pulling its image. */
   registryAuth?: string;
   workspace: string;
+  /**
+   * No other task of the run uses the workspace as this one starts (those before it have
+   * ended): the executor may give it a new folder at the same path with the same entries.
+   */
+  workspaceAlone?: boolean;
   /** The attempt's log, masking the task's secrets (and any the executor reads later, as a deploy does). */
   log: MaskingLogWriter;
   /**
@@ -108,6 +113,8 @@ export interface Executor {
   prepareWorkspace?(workspace: string, runTasks: number): boolean;
   /** The workspace's run has ended here: what the executor kept ready for it goes. */
   releaseWorkspace?(workspace: string): void;
+  /** The engine is starting, before it takes its runs back: what a killed server left half done here is finished. */
+  repair?(): void;
   /** The engine has started: work may be prepared ahead. */
   warm?(): void;
   /** The engine has stopped: what was prepared ahead goes. */

@@ -5,12 +5,19 @@
 //  - spare runners, each with an empty folder of its own bound at /workspace: a run that
 //    starts takes one and renames the folder into place as its workspace (a bind follows the
 //    folder, not its path), and the run's first run() task gets that runner;
-//  - runners booted ahead for a run's later run() tasks, bound to its workspace (a few per
-//    run, booting while earlier tasks run; killed when the run ends).
+//  - a later run() task of the run, when no other task of it uses the workspace (the tasks
+//    before it have ended), also takes a spare: the workspace's entries move into the
+//    spare's folder, which then takes the workspace's path (handOver);
+//  - runners booted ahead for a run's later run() tasks, bound to its workspace, only when
+//    the spares cannot cover them (tasks that run side by side share the workspace, so they
+//    cannot take a spare's folder); killed when the run ends.
+// Spares are booted again once runs stop taking them for a moment: a sandbox booting beside
+// a run's tasks takes the CPU they wait for (a 3-step chain took 56 ms with an immediate
+// refill, 32 ms with this; bench/README.md).
 // The task comes as one line on stdin with its bundle's code (task-runner/main.ts, runRunner).
 // Folders are few: every create, chmod and remove here joins the file system's journal,
 // which the database's next fsync waits for.
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { POOL_READY, POOLED } from "../task-runner/command.ts";
@@ -35,8 +42,12 @@ export interface RunnerPool {
    * `runTasks - 1` more. False when no spare was ready: the caller makes the folder.
    */
   adoptWorkspace(workspace: string, runTasks: number): boolean;
-  /** A warm runner bound to this workspace, if one is ready for it; a task of its run starts either way (one fewer to boot ahead). */
-  take(workspace: string): WarmRunner | undefined;
+  /**
+   * A warm runner for a task of the run whose workspace this is, if there is one; a task of
+   * its run starts either way (one fewer to boot ahead). `alone`: no other task of the run
+   * uses the workspace now, so a spare may take it over (handOver).
+   */
+  take(workspace: string, alone: boolean): WarmRunner | undefined;
   /** The run ended: its runners booted ahead (and never used) are killed. */
   releaseWorkspace(workspace: string): void;
   /** Starts filling the pool, after removing what an earlier process left in its folder. */
@@ -63,6 +74,10 @@ const AHEAD_PER_RUN = 1;
 const AHEAD_IN_ALL = 16;
 /** Spares that end on their own this many times in a row: the pool stops, saying why. */
 const FAILURES_TO_STOP = 3;
+/** Spares are booted again once no run has taken one for this long, or at once when none is ready. */
+const REFILL_QUIET_MS = 30;
+/** Beside a spare's folder while it takes over a workspace: the workspace's path, until the hand-over is done. */
+const HANDOVER_JOURNAL = ".handover";
 
 interface Kept {
   runners: WarmRunner[];
@@ -70,6 +85,8 @@ interface Kept {
   booting: number;
   /** run() tasks of the run that have not started yet. */
   remaining: number;
+  /** Hand-overs so far: a runner booted for an earlier folder of the workspace is of no use. */
+  folder: number;
 }
 
 export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
@@ -80,7 +97,10 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   let ahead = 0;
   let failures = 0;
   let closed = size <= 0 || sandbox.status.state !== "on";
-  let refillQueued = false;
+  let refillTimer: ReturnType<typeof setTimeout> | undefined;
+  let filling = false;
+  /** Off after a hand-over failed (it should not): later tasks boot ahead or start their own. */
+  let handOvers = true;
   const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
 
   /** A spare's unused workspace folder (gone once a run took it), and its result folder. */
@@ -89,11 +109,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   /** The folders above the spares' workspaces, passable by the sandbox's user: set once. */
   let passable = false;
   const discard = (runner: WarmRunner) => {
-    try {
-      process.kill(-runner.child.pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
+    signalGroup(runner, "SIGKILL");
     void runner.child.exited.then(() => removeFolders(runner));
   };
 
@@ -155,12 +171,18 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     });
   }
 
+  /** Boots spares again: at once when none is ready, else once runs stop taking them for REFILL_QUIET_MS. */
   function refill(): void {
-    if (closed || refillQueued) return;
-    refillQueued = true;
-    // After what started this: a task's own start goes first.
-    setTimeout(async () => {
-      refillQueued = false;
+    if (closed) return;
+    clearTimeout(refillTimer);
+    refillTimer = setTimeout(fill, spares.some((each) => each.ready) ? REFILL_QUIET_MS : 0);
+  }
+
+  async function fill(): Promise<void> {
+    refillTimer = undefined;
+    if (filling) return;
+    filling = true;
+    try {
       while (!closed && spares.length + booting < size) {
         booting++;
         const runner = await boot().finally(() => booting--);
@@ -172,15 +194,42 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         spares.push(runner);
         watchSpare(runner);
       }
-    }, 0);
+    } finally {
+      filling = false;
+    }
+  }
+
+  /** A ready spare that has taken over the workspace (its entries, then its path), or undefined. */
+  function handOverSpare(workspace: string): WarmRunner | undefined {
+    if (!handOvers) return undefined;
+    const spare = spares.find((each) => each.ready && isAlive(each));
+    if (!spare) return undefined;
+    spares.splice(spares.indexOf(spare), 1);
+    const slot = join(dir, spare.ref);
+    try {
+      handOver(slot, workspace);
+    } catch (error) {
+      // Its folder may hold the run's files still (then the journal is there): only its process goes.
+      if (existsSync(`${slot}${HANDOVER_JOURNAL}`)) signalGroup(spare, "SIGKILL");
+      else discard(spare);
+      handOvers = false;
+      console.error(`run() runner pool: a spare could not take over the workspace ${workspace}, so later tasks start runners of their own: ${(error as Error).message}`);
+      return undefined;
+    }
+    failures = 0;
+    refill();
+    return spare;
   }
 
   /** Boots runners for the run's tasks to come, up to the limits. */
   function bootAhead(workspace: string, kept: Kept): void {
+    // The spares ready now will likely take over the workspace for the tasks to come (a chain's).
+    if (handOvers && spares.filter((each) => each.ready).length >= kept.remaining) return;
     let wanted = Math.min(kept.remaining, AHEAD_PER_RUN) - kept.runners.length - kept.booting;
     while (!closed && wanted-- > 0 && ahead < AHEAD_IN_ALL) {
       ahead++;
       kept.booting++;
+      const folder = kept.folder;
       // At once: it boots while the task before it starts and runs (deferring it cost a 3-step chain ~2 ms).
       void boot(workspace).then((runner) => {
         kept.booting--;
@@ -193,7 +242,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
           const index = kept.runners.indexOf(runner);
           if (index !== -1) kept.runners.splice(index, 1);
         });
-        if (closed || byWorkspace.get(workspace) !== kept) {
+        if (closed || byWorkspace.get(workspace) !== kept || kept.folder !== folder) {
           discard(runner);
           return;
         }
@@ -223,19 +272,29 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         return false;
       }
       failures = 0;
-      const kept: Kept = { runners: [spare], booting: 0, remaining: runTasks };
+      const kept: Kept = { runners: [spare], booting: 0, remaining: runTasks, folder: 0 };
       byWorkspace.set(workspace, kept);
       refill();
       bootAhead(workspace, kept);
       return true;
     },
-    take(workspace) {
+    take(workspace, alone) {
       const kept = byWorkspace.get(workspace);
-      if (!kept) return undefined;
-      kept.remaining = Math.max(0, kept.remaining - 1);
-      const runner = kept.runners.find(isAlive);
-      if (runner) kept.runners.splice(kept.runners.indexOf(runner), 1);
-      bootAhead(workspace, kept);
+      if (kept) kept.remaining = Math.max(0, kept.remaining - 1);
+      // The run's own if ready (its first task's spare, or one booted ahead), else a spare
+      // taking over the workspace, else one of its own still booting.
+      let runner = kept?.runners.find((each) => each.ready && isAlive(each));
+      if (!runner && alone) {
+        runner = handOverSpare(workspace);
+        // Those booting for the run are bound to the folder the workspace had: of no use now.
+        if (runner && kept) {
+          kept.folder++;
+          kept.runners.splice(0).forEach(discard);
+        }
+      }
+      runner ??= kept?.runners.find(isAlive);
+      if (kept && runner && kept.runners.includes(runner)) kept.runners.splice(kept.runners.indexOf(runner), 1);
+      if (kept) bootAhead(workspace, kept);
       return runner;
     },
     releaseWorkspace(workspace) {
@@ -245,13 +304,20 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       kept.runners.forEach(discard);
     },
     warm() {
-      // What a killed server of this node left (the folder is this node's alone; its engine holds the node now).
-      rmSync(dir, { recursive: true, force: true });
+      // What a killed server of this node left (the folder is this node's alone; its engine
+      // holds the node now), but for a hand-over repairHandOvers could not finish: a run's files.
+      const kept = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(HANDOVER_JOURNAL)) : [];
+      if (kept.length === 0) rmSync(dir, { recursive: true, force: true });
+      else {
+        const keep = new Set(kept.flatMap((name) => [name, name.slice(0, -HANDOVER_JOURNAL.length)]));
+        for (const name of readdirSync(dir)) if (!keep.has(name)) rmSync(join(dir, name), { recursive: true, force: true });
+      }
       passable = false;
       refill();
     },
     close() {
       closed = true;
+      clearTimeout(refillTimer);
       // Taken runners belong to their tasks, which the engine stops itself; those booting see `closed`.
       for (const runner of [...spares, ...[...byWorkspace.values()].flatMap((kept) => kept.runners)]) discard(runner);
       spares.length = 0;
@@ -259,6 +325,80 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     },
     discard,
   };
+}
+
+/** Signals the runner's process group (its sandbox and all in it). */
+function signalGroup(runner: WarmRunner, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-runner.child.pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Gives `workspace` to the spare whose folder is `slot`: the workspace's entries move into the
+ * folder, which takes the workspace's mode and owner, then its path (the spare's sandbox
+ * binds the folder, not its path). Renames only, on one file system: no byte is copied. The
+ * caller makes sure nothing else uses the workspace meanwhile. A journal beside the folder
+ * names the workspace until the last rename: a server killed midway finishes or undoes it as
+ * it starts (repairHandOvers), so the run's files are never left split in two.
+ */
+export function handOver(slot: string, workspace: string): void {
+  const journal = `${slot}${HANDOVER_JOURNAL}`;
+  const before = statSync(workspace);
+  writeFileSync(journal, workspace);
+  try {
+    for (const name of readdirSync(workspace)) renameSync(join(workspace, name), join(slot, name));
+    const now = statSync(slot);
+    if ((now.mode & 0o7777) !== (before.mode & 0o7777)) chmodSync(slot, before.mode & 0o7777);
+    if (now.uid !== before.uid || now.gid !== before.gid) chownSync(slot, before.uid, before.gid);
+    rmdirSync(workspace);
+    renameSync(slot, workspace);
+  } catch (error) {
+    // Should putting back fail too, the journal stays for the next start to finish it.
+    putBack(slot, workspace);
+    rmSync(journal, { force: true });
+    throw error;
+  }
+  rmSync(journal, { force: true });
+}
+
+/** Ends a hand-over cut off midway: the entries go back to the workspace (or the folder, holding them all, takes its path). */
+function putBack(slot: string, workspace: string): void {
+  if (!existsSync(slot)) return;
+  if (!existsSync(workspace)) {
+    mkdirSync(dirname(workspace), { recursive: true });
+    renameSync(slot, workspace);
+    return;
+  }
+  for (const name of readdirSync(slot)) renameSync(join(slot, name), join(workspace, name));
+  rmdirSync(slot);
+}
+
+/**
+ * Finishes the hand-overs a killed server left in the pool's folder (their journals), before
+ * its runs are taken back and the folder is cleared: each workspace is whole again. Returns
+ * the workspaces repaired.
+ */
+export function repairHandOvers(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const repaired: string[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith(HANDOVER_JOURNAL)) continue;
+    const journal = join(dir, name);
+    const workspace = readFileSync(journal, "utf8");
+    try {
+      // The journal is written before the first rename: a blank one means none happened.
+      if (workspace) putBack(join(dir, name.slice(0, -HANDOVER_JOURNAL.length)), workspace);
+      repaired.push(workspace);
+    } catch (error) {
+      console.error(`run() runner pool: could not put back the entries of workspace ${workspace} (they are in ${join(dir, name.slice(0, -HANDOVER_JOURNAL.length))}): ${(error as Error).message}`);
+      continue;
+    }
+    rmSync(journal, { force: true });
+  }
+  return repaired;
 }
 
 /**

@@ -12,7 +12,7 @@ import { inputsEnv } from "../../domain/run-inputs.ts";
 import { runKeyString } from "../../domain/run-key.ts";
 import { maskingLogWriter } from "../../stores/log-masking.ts";
 import { AUTO_APPROVE_DECLINED } from "../task-runner/run-data.ts";
-import { stopTasks, type DrivenRun } from "./driven-run.ts";
+import { stopTasks, workspaceAlone, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { EngineStoppedError, LostRunError } from "./task-attempt.ts";
 import { taskEnvironment } from "./task-environment.ts";
@@ -204,7 +204,7 @@ async function askAutoApprove(ctx: EngineContext, run: DrivenRun, task: TaskSpec
     log.addSecrets(prepared.secrets);
     log.line("gantry", "asking autoApprove");
     const launch = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt: 1, bundlePath: run.bundlePath, workspace: run.workspace };
-    const ref = executor.reference(launch);
+    const ref = executor.reference({ ...launch, workspaceAlone: workspaceAlone(run, task) });
     const handle = executor.start({ ...launch, ref, env: prepared.env, log });
     run.handles.set(task.id, handle);
     let tooLong = false;

@@ -133,6 +133,7 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
     systemStatus: () => systemStatus(ctx),
     async start() {
       if (!heartbeat) throw new Error("engine: start() before claimNode()");
+      for (const executor of Object.values(ctx.executors)) executor?.repair?.();
       const resumed = await recoverRuns(ctx, true);
       await ctx.admit();
       loop = startNodeLoop(ctx, cancelHere);

@@ -18,7 +18,7 @@ import type { Executor, ExecutorKind, TaskHandle, TaskLaunch } from "../executor
 import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
 import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
-import { stopTasks, type DrivenRun } from "./driven-run.ts";
+import { stopTasks, workspaceAlone, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { taskEnvironment, type TaskEnvironment } from "./task-environment.ts";
 import { heldPlacement, recordingPlacement } from "./run-placement.ts";
@@ -235,7 +235,7 @@ async function freshAttempt(
     }
   }
   const base = { namespace: run.key.namespace, pipeline: run.key.id, run: run.key.run, task, attempt, bundlePath: run.bundlePath, workspace: run.workspace };
-  const ref = executor ? executor.reference(base) : `none-${crypto.randomUUID()}`;
+  const ref = executor ? executor.reference({ ...base, workspaceAlone: workspaceAlone(run, task) }) : `none-${crypto.randomUUID()}`;
   const startedAt = ctx.now();
   // A run() task's SIGTERM at this moment or later is its timeout's: its ctx.signal says so.
   const deadline: Record<string, string> =
