@@ -98,7 +98,6 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
     });
   };
   let group: Group | undefined;
-  let savepoints = 0;
 
   const commitGroup = async () => {
     const current = group;
@@ -151,7 +150,9 @@ function serialize(client: Client): { client: Client; commitNow(): void } {
   /** A savepoint of its own in the group, for a write or a transaction: kept (committed with the group) or undone. */
   const savepointIn = async (kind: "write" | "tx") => {
     const current = await joinGroup();
-    const name = `gantry_${kind}_${++savepoints}`;
+    // One name per kind: they never nest (the turn is held until one ends), and a name that
+    // repeats keeps its SAVEPOINT and RELEASE prepared (statement-cache.ts) instead of new text each time.
+    const name = `gantry_${kind}`;
     await current.tx.execute(`SAVEPOINT ${name}`);
     return {
       tx: current.tx,
