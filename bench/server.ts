@@ -12,6 +12,12 @@ const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 30;
 const CPU_RUNS = quick ? 30 : 100;
 const SETTLE_MS = 3000;
+/**
+ * Each latency sample, bare or through the API, starts this long after the one before, on an
+ * idle machine: the server boots its warm runners again once runs stop taking them, and a
+ * bare process timed while they boot measures their boots as much as itself.
+ */
+const IDLE_MS = 150;
 const REPO = join(import.meta.dir, "..");
 /** Linux's clock ticks per second for /proc/<pid>/stat (`getconf CLK_TCK`). */
 const CLK_TCK = 100;
@@ -168,14 +174,18 @@ try {
   const one: number[] = [];
   const three: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
+    await Bun.sleep(IDLE_MS);
     const sample = await bareProcess();
     bare.push(sample.wall);
     bareCpu.push(sample.cpu);
+    await Bun.sleep(IDLE_MS);
     bareThree.push((await bareProcess()).wall + (await bareProcess()).wall + (await bareProcess()).wall);
+    await Bun.sleep(IDLE_MS);
     one.push(await apiRun("one"));
+    await Bun.sleep(IDLE_MS);
     three.push(await apiRun("three"));
   }
-  console.log(`\nthrough the API (${SAMPLES} alternating samples, POST .../runs → run.finished on /api/v1/events/stream, sandbox on)`);
+  console.log(`\nthrough the API (${SAMPLES} alternating samples ${IDLE_MS} ms apart, POST .../runs → run.finished on /api/v1/events/stream, sandbox on)`);
   console.log(`  bare bun process                median ${ms(median(bare))}`);
   console.log(`  one-task run                    median ${ms(median(one))}   p99 ${ms(percentile(one, 99))}   (over bare: ${ms(median(one) - median(bare))})`);
   console.log(`  three bare bun processes        median ${ms(median(bareThree))}`);
