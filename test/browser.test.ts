@@ -31,13 +31,16 @@ export default definePipeline({
 });
 `;
 
+const flags = sharedDir("gantry-flags-");
+/** The chatty task talks until the test is done with it: its log stays live however slow the machine. */
+const CHATTY_DONE = join(flags, "chatty-done");
 const CHATTY = `
 import { definePipeline, run } from "gantry";
 export default definePipeline({
   id: "chatty",
   tasks: {
     talk: run(async () => {
-      for (let i = 1; i <= 400; i++) { console.log("chatter " + i); if (i % 10 === 0) await Bun.sleep(60); }
+      for (let i = 1; i <= 400 || (i <= 20000 && !(await Bun.file(${JSON.stringify(CHATTY_DONE)}).exists())); i++) { console.log("chatter " + i); if (i % 10 === 0) await Bun.sleep(60); }
     }),
   },
 });
@@ -88,7 +91,6 @@ export default definePipeline({
 });
 `;
 
-const flags = sharedDir("gantry-flags-");
 /** Pages of the durable engine's features, checked by the keyboard and axe tests too. */
 const enginePages: string[] = [];
 
@@ -179,6 +181,7 @@ describe("the web UI in Chromium", () => {
     await page.getByRole("button", { name: /follow/i }).click();
     await pane.getByText("chatter 400", { exact: true }).waitFor({ timeout: 20_000 });
     await waitFor(async () => ((await distanceFromBottom()) < 40 ? true : undefined), 5_000, "the pane at its end");
+    writeFile(CHATTY_DONE, "done");
   });
 
   it("cancels a long run", async () => {
