@@ -80,6 +80,14 @@ async function bareContainer(): Promise<number> {
   return performance.now() - started;
 }
 
+/** Resolves once the pipeline's runs have no container left. */
+async function containersGone(pipeline: PipelineKey): Promise<void> {
+  for (const until = Date.now() + 10_000; Date.now() < until; await Bun.sleep(5)) {
+    if ((await docker.listContainers({ all: true, filters: { label: [`${GANTRY_LABELS.pipeline}=${pipeline.id}`] } })).length === 0) return;
+  }
+  throw new Error(`the containers of ${pipeline.id} were not removed within 10 s`);
+}
+
 /** The fan-out's containers through the Engine API directly, all at once. */
 async function bareFanout(): Promise<number> {
   const started = performance.now();
@@ -116,6 +124,9 @@ try {
     // Alternate so drift in machine or engine load hits both sides alike.
     bare.push(await bareContainer());
     gantry.push(await timedRun(deps, ONE));
+    // A run ends once its task's end is recorded; its container is removed after that. The
+    // next bare sample starts once it is gone, on an idle engine, as the one before it did.
+    await containersGone(ONE);
   }
   const ratio = median(gantry) / median(bare);
   console.log(`\ncontainer() task against bare Docker API calls (${SAMPLES} alternating samples, ${IMAGE} ${JSON.stringify(COMMAND)}, network none)`);
@@ -128,6 +139,7 @@ try {
   for (let i = 0; i < FANOUT_REPEATS; i++) {
     bareFan.push(await bareFanout());
     fan.push(await timedRun(deps, FAN));
+    await containersGone(FAN);
   }
   console.log(`\n${FANOUT} containers running \`sleep 1\` at once (one run, parallelism ${FANOUT}, global limit ${config.maxParallelTasks})`);
   console.log(`  bare, ${FANOUT} concurrent create/start/wait/remove  ${bareFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...bareFan))}`);

@@ -165,8 +165,13 @@ async function runAttempts(
         // Pages and the CLI show when the next attempt starts.
         ctx.publish("task.attempt_failed", run.key, task.id);
       }
-      // Removed only now: had the server died before the end was recorded, the next one finds the container and its exit code.
-      if (ref && executor && !task.container?.keepContainer) await executor.cleanup(ref);
+      // Removed only now: had the server died before the end was recorded, the next one finds
+      // the container and its exit code. Not waited for: the next task and the run's end do
+      // not need it (a container's removal took ~20 ms, a swarm service's seconds), and what
+      // a server stopped meanwhile leaves, the janitor removes (its run has ended).
+      if (ref && executor && !task.container?.keepContainer) {
+        void executor.cleanup(ref).catch((error: unknown) => console.error(`task ${task.id} of ${runKeyString(run.key)}: removing what attempt ${attempt} left failed:`, error));
+      }
       if (!retry) return;
       attempt++;
       due = next;
