@@ -3,7 +3,7 @@
 // work needs bound in, a private /tmp and pid namespace, as an unprivileged user.
 import { chmod, chown, open, readdir, type FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { resolveSandboxUser, type SandboxUser } from "./sandbox-user.ts";
 import { hardLinkProblem } from "../../stores/workspace-dirs.ts";
@@ -90,11 +90,27 @@ async function passThrough(path: string, root: string): Promise<void> {
   const rel = relative(root, dirname(path));
   if (rel.startsWith("..")) return;
   let dir = root;
-  await chmod(dir, 0o711);
+  await ensureMode(dir, 0o711);
   for (const part of rel.split(sep).filter(Boolean)) {
     dir = join(dir, part);
-    await chmod(dir, 0o711);
+    await ensureMode(dir, 0o711);
   }
+}
+
+// Each run's workspace is owned this way as it starts, its folders above it mostly set
+// already. A chmod or chown dirties the inode even when nothing changes (its ctime), and the
+// database's next fsync waits for the file system's journal to take it: only what differs is
+// changed. (A stat reads the cached inode; it neither writes nor waits.)
+
+/** chmod, unless the mode is that already. */
+async function ensureMode(path: string, mode: number): Promise<void> {
+  if ((statSync(path).mode & 0o7777) !== mode) await chmod(path, mode);
+}
+
+/** chown, unless it is theirs already. */
+async function ensureOwner(path: string, uid: number, gid: number): Promise<void> {
+  const now = statSync(path);
+  if (now.uid !== uid || now.gid !== gid) await chown(path, uid, gid);
 }
 
 /**
@@ -248,10 +264,10 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
     },
     async own(path, root) {
       await passThrough(path, root);
-      if (user) await chown(path, user.uid, user.gid);
+      if (user) await ensureOwner(path, user.uid, user.gid);
       // The sandbox user and containers (which join its group) write here; no one else
       // reads it. Set-group-id: what either makes belongs to the group too.
-      await chmod(path, 0o2770);
+      await ensureMode(path, 0o2770);
     },
     reclaim: (path) => (user ? reclaimTree(path, user) : Promise.resolve()),
   };
