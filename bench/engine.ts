@@ -38,9 +38,9 @@ writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`)
 chmodSync(root, 0o755);
 chmodSync(bareFile, 0o644);
 
-async function bareProcess(argv: string[] = [process.execPath, bareFile]): Promise<number> {
+async function bareProcess(command: { cmd: string[]; uid?: number; gid?: number } = { cmd: [process.execPath, bareFile] }): Promise<number> {
   const started = performance.now();
-  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn({ ...command, stdout: "pipe", stderr: "pipe" });
   await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return performance.now() - started;
 }

@@ -356,6 +356,40 @@ describe("the sandbox's state", () => {
     }
   });
 
+  it("runs a root server's tasks as the sandbox user, without the server's groups or any capability", async () => {
+    if (process.getuid?.() !== 0) return;
+    const pipelines = tempDir("gantry-pipelines-");
+    writeFile(
+      join(pipelines, "who.ts"),
+      `import { definePipeline, run } from "gantry";
+export default definePipeline({ id: "who", tasks: { look: run(async (ctx) => {
+  const status = await Bun.file("/proc/self/status").text();
+  for (const line of status.split("\\n")) if (/^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapAmb):/.test(line)) ctx.log("STATUS " + line.replace(/\\s+/g, " ").trim());
+}) } });\n`,
+    );
+    // A root server that holds supplementary groups (adm, disk): none may reach its tasks.
+    const server = await startGantryProcess({ pipelinesDir: pipelines, command: ["setpriv", "--groups=4,6", process.execPath, join(REPO_ROOT, "app", "main.ts"), "serve"] });
+    try {
+      const api = (path: string, init: RequestInit = {}) =>
+        fetch(`${server.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" } });
+      await waitForPipeline(api, "default/who");
+      const run = await waitForRun(api, "default/who", (await startRun(api, "default/who")).id);
+      expect(run.state).toBe("successful");
+      const lines = (await readLog(api, "default/who", run.id, "look")).split("\n").flatMap((line) => (line.includes("STATUS ") ? [line.slice(line.indexOf("STATUS ") + 7)] : []));
+      // The user the server made for its sandbox (gantry-sandbox), by its ids.
+      const id = (flag: string) => Bun.spawnSync(["id", flag, "gantry-sandbox"]).stdout.toString().trim();
+      const [uid, gid] = [id("-u"), id("-g")];
+      expect(uid).toMatch(/^[1-9]\d*$/);
+      const field = (name: string) => lines.find((line) => line.startsWith(`${name}:`));
+      expect(field("Uid")).toBe(`Uid: ${uid} ${uid} ${uid} ${uid}`);
+      expect(field("Gid")).toBe(`Gid: ${gid} ${gid} ${gid} ${gid}`);
+      expect(field("Groups")).toBe("Groups:");
+      for (const caps of ["CapInh", "CapPrm", "CapEff", "CapAmb"]) expect(field(caps)).toBe(`${caps}: 0000000000000000`);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("sandboxes with user namespaces alone when the server is not root", async () => {
     if (process.getuid?.() !== 0) return;
     const NOBODY = 65534;

@@ -119,7 +119,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
           if (sandboxed && sandbox.status.state === "on" && sandbox.status.user) {
             chownSync(resultDir, sandbox.status.user.uid, sandbox.status.user.gid);
           }
-          const argv = sandboxed
+          const command = sandboxed
             ? sandbox.wrap(runner, {
                 // Not the workspace: Bun reads bunfig.toml (preloads) and .env from where it
                 // starts, and a container may have written those there. The runner changes
@@ -130,8 +130,9 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
                 binds: [{ source: launch.workspace, target: SANDBOX_WORKSPACE, writable: true }],
                 ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
               })
-            : runner;
-          child = Bun.spawn(argv, {
+            : { cmd: runner };
+          child = Bun.spawn({
+            ...command,
             cwd: "/",
             env,
             // The runner boots and imports the bundle while the claim commits, then waits for "go".
@@ -322,7 +323,7 @@ function processesOf(ref: string): number[] {
   return [...commandLines()].filter(({ commandLine }) => commandLine.includes(marker)).map(({ pid }) => pid);
 }
 
-/** bwrap and setpriv, as opposed to the runner they start. */
+/** bwrap (and setpriv, which started it before Bun's spawn set the user), as opposed to the runner it starts. */
 function isSandboxProcess(pid: number): boolean {
   try {
     const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();

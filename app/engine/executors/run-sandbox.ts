@@ -30,10 +30,22 @@ export interface SandboxOptions {
   network?: "none";
 }
 
+/**
+ * What runs a command in a fresh sandbox: spread into Bun.spawn's options. The process starts
+ * as the sandbox's user (uid and gid set as it is spawned, its supplementary groups cleared,
+ * so bwrap itself runs unprivileged and builds the sandbox with user namespaces; no
+ * capability survives the change from root).
+ */
+export interface SandboxedCommand {
+  cmd: string[];
+  uid?: number;
+  gid?: number;
+}
+
 export interface RunSandbox {
   readonly status: SandboxStatus;
-  /** The command line that runs `argv` in a fresh sandbox; only when the status is "on". */
-  wrap(argv: string[], options: SandboxOptions): string[];
+  /** The command that runs `argv` in a fresh sandbox, as the sandbox's user; only when the status is "on". */
+  wrap(argv: string[], options: SandboxOptions): SandboxedCommand;
   /**
    * Hands a directory the sandbox writes (a workspace) to the sandbox user, closed to others;
    * the folders from `root` down to it only let it pass (0711), so bwrap can bind it.
@@ -221,8 +233,6 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
   const bwrap = Bun.which("bwrap");
   if (!bwrap) return unavailable("bubblewrap (bwrap) is not installed");
   const user = resolveSandboxUser();
-  const setpriv = user ? Bun.which("setpriv") : undefined;
-  if (user && !setpriv) return unavailable("setpriv (util-linux) is not installed, so the sandbox cannot drop to an unprivileged user");
   const paths = programPaths();
   const system = systemMounts();
   const missing = shared.find((entry) => !existsSync(entry.path));
@@ -232,11 +242,9 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
     status: { state: "on", ...(user && { user }) },
     ...(group !== undefined && { workspaceGroup: group }),
     wrap(argv, options) {
-      const args: string[] = [];
-      // setpriv drops to the sandbox user before bwrap runs, so bwrap itself is unprivileged
-      // and builds the sandbox with user namespaces; no capability survives into it.
-      if (user) args.push(setpriv!, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all", "--");
-      args.push(
+      // Started as the sandbox's user (see SandboxedCommand): bwrap itself is unprivileged.
+      // (setpriv did this before; Bun's spawn does it without a second exec, ~2 ms a sandbox.)
+      const args: string[] = [
         bwrap,
         "--unshare-all",
         ...(options.network === "none" ? [] : ["--share-net"]),
@@ -253,14 +261,14 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
         "/dev",
         "--tmpfs",
         "/tmp",
-      );
+      ];
       // Binds come after the private /tmp: test and default data dirs may live under /tmp.
       for (const path of [...paths, ...options.readOnly]) args.push("--ro-bind", path, path);
       for (const entry of shared) args.push(entry.writable ? "--bind" : "--ro-bind", entry.path, entry.path);
       for (const path of options.writable) args.push("--bind", path, path);
       for (const bind of options.binds ?? []) args.push(bind.writable ? "--bind" : "--ro-bind", bind.source, bind.target);
       args.push("--chdir", options.cwd, "--", ...argv);
-      return args;
+      return { cmd: args, ...(user && { uid: user.uid, gid: user.gid }) };
     },
     async own(path, root) {
       await passThrough(path, root);
@@ -271,7 +279,8 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
     },
     reclaim: (path) => (user ? reclaimTree(path, user) : Promise.resolve()),
   };
-  const check = Bun.spawnSync(sandbox.wrap([process.execPath, "--version"], { cwd: "/", readOnly: reach, writable: [], network: "none" }), {
+  const check = Bun.spawnSync({
+    ...sandbox.wrap([process.execPath, "--version"], { cwd: "/", readOnly: reach, writable: [], network: "none" }),
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },

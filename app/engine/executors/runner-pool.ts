@@ -132,13 +132,13 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       }
       await mkdir(resultDir, { mode: 0o700 });
       if (user) await chown(resultDir, user.uid, user.gid);
-      const argv = sandbox.wrap([...taskRunnerCommand(), POOLED, resultFileOf(ref)], {
+      const command = sandbox.wrap([...taskRunnerCommand(), POOLED, resultFileOf(ref)], {
         cwd: "/",
         readOnly: [],
         writable: [resultDir],
         binds: [{ source: slot, target: SANDBOX_WORKSPACE, writable: true }],
       });
-      const child = Bun.spawn(argv, { cwd: "/", env: runnerBaseEnv(true), stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+      const child = Bun.spawn({ ...command, cwd: "/", env: runnerBaseEnv(true), stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
       // A waiting runner does not keep the server's process alive (a task that takes it does: bun-process.ts).
       child.unref();
       const output = afterReadyLine(child.stdout);

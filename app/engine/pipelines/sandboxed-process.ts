@@ -17,7 +17,8 @@ export async function runSandboxed(
   argv: string[],
   options: SandboxOptions & { timeoutMs: number; maxOutputBytes: number; env?: Record<string, string> },
 ): Promise<SandboxedOutcome> {
-  const child = Bun.spawn(sandbox.wrap(argv, options), {
+  const child = Bun.spawn({
+    ...sandbox.wrap(argv, options),
     cwd: "/",
     stdout: "pipe",
     stderr: "pipe",
