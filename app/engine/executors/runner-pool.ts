@@ -319,7 +319,12 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       closed = true;
       clearTimeout(refillTimer);
       // Taken runners belong to their tasks, which the engine stops itself; those booting see `closed`.
-      for (const runner of [...spares, ...[...byWorkspace.values()].flatMap((kept) => kept.runners)]) discard(runner);
+      // Their folders go now, not once they have ended: the server may be gone by then, and
+      // each left its result folder in /tmp (a spare's own folder goes with the pool's at start).
+      for (const runner of [...spares, ...[...byWorkspace.values()].flatMap((kept) => kept.runners)]) {
+        signalGroup(runner, "SIGKILL");
+        rmSync(resultDirOf(runner.ref), { recursive: true, force: true });
+      }
       spares.length = 0;
       byWorkspace.clear();
     },
