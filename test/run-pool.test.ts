@@ -278,10 +278,15 @@ describe("a hand-over cut off midway", () => {
     const slot = join(first.dataDir, "runner-pool", nodeId, "run-cut-off");
     writeFile(join(slot, "moved.txt"), "moved");
     writeFileSync(`${slot}.handover`, workspace);
+    // A spare's folder is empty: one holding files (a journal lost with the power) is left alone, not removed.
+    const stray = join(first.dataDir, "runner-pool", nodeId, "run-stray");
+    writeFile(join(stray, "keep.txt"), "a run's file");
     const second = await startGantryProcess({ pipelinesDir, dataDir: first.dataDir, env: { GANTRY_RUN_POOL: "1" } });
     try {
       expect(readdirSync(workspace).sort()).toEqual(["moved.txt", "stayed.txt"]);
       expect(existsSync(slot) || existsSync(`${slot}.handover`)).toBe(false);
+      await waitFor(() => spares(second) === 2, 10_000);
+      expect(readFileSync(join(stray, "keep.txt"), "utf8")).toBe("a run's file");
     } finally {
       await second.stop();
     }

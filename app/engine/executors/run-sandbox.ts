@@ -279,6 +279,15 @@ function probe(shared: SandboxPath[], reach: string[]): RunSandbox {
     },
     reclaim: (path) => (user ? reclaimTree(path, user) : Promise.resolve()),
   };
+  // The sandbox's user is set by Bun's spawn: a process it starts must be that user, in that
+  // group alone, or nothing runs (a spawn that ignored the ids would run bwrap as root).
+  if (user) {
+    const ids = Bun.spawnSync({ cmd: ["/bin/sh", "-c", "id -u; id -G"], uid: user.uid, gid: user.gid, cwd: "/", stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+    const said = ids.stdout.toString().trim().split("\n");
+    if (ids.exitCode !== 0 || said[0] !== String(user.uid) || said[1] !== String(user.gid)) {
+      return unavailable(`a process started as the sandbox user ${user.name} was not that user alone (id said: ${said.join(" / ") || ids.stderr.toString().trim() || `exit code ${ids.exitCode}`})`);
+    }
+  }
   const check = Bun.spawnSync({
     ...sandbox.wrap([process.execPath, "--version"], { cwd: "/", readOnly: reach, writable: [], network: "none" }),
     stdout: "pipe",

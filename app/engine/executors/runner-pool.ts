@@ -78,6 +78,8 @@ const FAILURES_TO_STOP = 3;
 const REFILL_QUIET_MS = 30;
 /** Beside a spare's folder while it takes over a workspace: the workspace's path, until the hand-over is done. */
 const HANDOVER_JOURNAL = ".handover";
+/** A workspace with more entries at its top than this is not handed over: the renames are synchronous. */
+const HANDOVER_MAX_ENTRIES = 10_000;
 
 interface Kept {
   runners: WarmRunner[];
@@ -201,9 +203,14 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
 
   /** A ready spare that has taken over the workspace (its entries, then its path), or undefined. */
   function handOverSpare(workspace: string): WarmRunner | undefined {
-    if (!handOvers) return undefined;
+    if (!handOvers || closed) return undefined;
     const spare = spares.find((each) => each.ready && isAlive(each));
     if (!spare) return undefined;
+    try {
+      if (readdirSync(workspace).length > HANDOVER_MAX_ENTRIES) return undefined;
+    } catch {
+      return undefined;
+    }
     spares.splice(spares.indexOf(spare), 1);
     const slot = join(dir, spare.ref);
     try {
@@ -305,12 +312,17 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     },
     warm() {
       // What a killed server of this node left (the folder is this node's alone; its engine
-      // holds the node now), but for a hand-over repairHandOvers could not finish: a run's files.
-      const kept = existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(HANDOVER_JOURNAL)) : [];
-      if (kept.length === 0) rmSync(dir, { recursive: true, force: true });
-      else {
-        const keep = new Set(kept.flatMap((name) => [name, name.slice(0, -HANDOVER_JOURNAL.length)]));
-        for (const name of readdirSync(dir)) if (!keep.has(name)) rmSync(join(dir, name), { recursive: true, force: true });
+      // holds the node now). A spare's folder is empty: one that is not holds a run's files
+      // from a hand-over repairHandOvers could not finish, and stays, as does its journal.
+      for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+        const path = join(dir, name);
+        if (name.endsWith(HANDOVER_JOURNAL) || existsSync(`${path}${HANDOVER_JOURNAL}`)) continue;
+        try {
+          if (statSync(path).isDirectory()) rmdirSync(path);
+          else rmSync(path, { force: true });
+        } catch (error) {
+          console.error(`run() runner pool: left ${path} as it is: ${(error as Error).message}`);
+        }
       }
       passable = false;
       refill();
@@ -392,8 +404,9 @@ export function repairHandOvers(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     if (!name.endsWith(HANDOVER_JOURNAL)) continue;
     const journal = join(dir, name);
-    const workspace = readFileSync(journal, "utf8");
+    let workspace = "";
     try {
+      workspace = readFileSync(journal, "utf8");
       // The journal is written before the first rename: a blank one means none happened.
       if (workspace) putBack(join(dir, name.slice(0, -HANDOVER_JOURNAL.length)), workspace);
       repaired.push(workspace);

@@ -99,10 +99,11 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
 
 /**
  * No other task of the run is in flight as `task` starts (waiting for a slot, running, waiting
- * to retry, a gate): nothing else uses the workspace, whose folder an executor may then swap
+ * to retry, a gate), and this process still drives it (a run let go of may have containers
+ * running on): nothing else uses the workspace, whose folder an executor may then swap
  * for another at the same path with the same entries (runner-pool.ts, handOver).
  */
-export const workspaceAlone = (run: DrivenRun, task: { id: string }): boolean => run.inFlight.size === 1 && run.inFlight.has(task.id);
+export const workspaceAlone = (run: DrivenRun, task: { id: string }): boolean => !run.lost && run.inFlight.size === 1 && run.inFlight.has(task.id);
 
 /** A cancel acted on: running tasks get SIGTERM (SIGKILL after `graceMs`), tasks waiting to retry end now. */
 export function stopTasks(run: DrivenRun, graceMs: number): void {

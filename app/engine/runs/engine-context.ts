@@ -115,6 +115,8 @@ export interface EngineContext extends EngineOptions {
   draining: boolean;
   /** Runs that have ended but are still revoking their tokens and the like. */
   finishing: number;
+  /** Removals of what ended attempts left (their containers), not waited for by their runs: idle() waits for them. */
+  cleanups: Set<Promise<void>>;
   /** Called whenever the engine may have gone idle. */
   checkIdle(): void;
   publish(kind: string, key: RunKey, task?: string): void;
@@ -144,6 +146,7 @@ export function createEngineContext(options: EngineOptions, limiter: Limiter, ho
     stopped: false,
     draining: false,
     finishing: 0,
+    cleanups: new Set(),
     publish(kind, key, task) {
       options.bus.publish({ kind, namespace: key.namespace, pipeline: key.id, run: key.run, ...(task && { task }) });
     },

@@ -141,7 +141,11 @@ export function createOrchestrator(options: EngineOptions): Orchestrator {
       return { resumed };
     },
     isActive: (key) => ctx.active.has(runKeyString(key)),
-    idle: () => (isIdle() ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+    async idle() {
+      if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+      // And what ended attempts left is removed (a `gantry dev` that exits now leaves no container).
+      await Promise.all([...ctx.cleanups]);
+    },
     async shutdown(mode = "detach") {
       loop?.stop();
       if (mode === "cancel") {

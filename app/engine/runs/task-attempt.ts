@@ -166,11 +166,18 @@ async function runAttempts(
         ctx.publish("task.attempt_failed", run.key, task.id);
       }
       // Removed only now: had the server died before the end was recorded, the next one finds
-      // the container and its exit code. Not waited for: the next task and the run's end do
-      // not need it (a container's removal took ~20 ms, a swarm service's seconds), and what
-      // a server stopped meanwhile leaves, the janitor removes (its run has ended).
+      // the container and its exit code. Not waited for when its end was seen (an exit code):
+      // the next task and the run's end do not need it (a container's removal took ~20 ms, a
+      // swarm service's seconds), and what a server stopped meanwhile leaves, the janitor
+      // removes. An end not seen (a lost engine, a cancel) may leave the work running: its
+      // removal stops it before anything else of the run goes on.
       if (ref && executor && !task.container?.keepContainer) {
-        void executor.cleanup(ref).catch((error: unknown) => console.error(`task ${task.id} of ${runKeyString(run.key)}: removing what attempt ${attempt} left failed:`, error));
+        const removing = executor.cleanup(ref).catch((error: unknown) => console.error(`task ${task.id} of ${runKeyString(run.key)}: removing what attempt ${attempt} left failed:`, error));
+        if (outcome.exitCode === null) await removing;
+        else {
+          ctx.cleanups.add(removing);
+          void removing.finally(() => ctx.cleanups.delete(removing));
+        }
       }
       if (!retry) return;
       attempt++;
