@@ -51,6 +51,23 @@ describe("gantry serve's console", () => {
     );
   });
 
+  it("prints the runs that start while the Docker engine has not answered yet", async () => {
+    // An engine that takes the connection and never answers: the start-up's Docker check waits.
+    const socket = join(tempDir("gantry-docker-"), "silent.sock");
+    const silent = Bun.listen({ unix: socket, socket: { data() {} } });
+    try {
+      const server = await startGantryProcess({ pipelinesDir: pipelinesDir(), env: { GANTRY_DOCKER_HOST: `unix://${socket}` } });
+      servers.push(server);
+      await waitFor(async () => (await server.api("/pipelines/default/ok")).status === 200, 20_000);
+      const ok = await waitForRun(server.api, "default/ok", (await startRun(server.api, "default/ok")).id);
+      expect(server.output()).not.toContain("docker:");
+      await waitFor(() => server.output().includes(`run default/ok#${ok.id} successful`) || undefined, 10_000, "the run's end on the console");
+      expect(server.output()).toContain(`run default/ok#${ok.id} started (api by bootstrap)`);
+    } finally {
+      silent.stop(true);
+    }
+  });
+
   it("writes one JSON object per line with --log-format json", async () => {
     const dataDir = tempDir("gantry-data-");
     const child = Bun.spawn([process.execPath, join(REPO_ROOT, "app", "main.ts"), "serve", "--log-format", "json"], {

@@ -98,6 +98,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       out.info(`CLI: export GANTRY_URL=${gantry.url} GANTRY_TOKEN=$(cat ${config.dataDir}/bootstrap-token)\n`);
     }
   }
+  // From here on, one line per run this server drives as it starts and ends: before Docker is
+  // asked below, which may take seconds to answer while runs already start.
+  const unfollow = followRunsOnConsole(gantry.deps, format as LogFormat, out);
   const pipelines = await (await import("../db/repos/pipelines.ts")).listPipelines(gantry.deps.db);
   for (const pipeline of pipelines) {
     const status = pipeline.loadError ? `error: ${pipeline.loadError.issues[0]?.message ?? "invalid"}` : `v${pipeline.currentVersion}`;
@@ -115,8 +118,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     // Loud: services asked to run with no-new-privileges do not get it on engines before Docker 25.
     if (swarm.status === "degraded") out.warn(`\n  WARNING: ${swarm.message}\n`);
   }
-  // From here on, one line per run this server drives as it starts and ends.
-  const unfollow = followRunsOnConsole(gantry.deps, format as LogFormat, out);
   const lost = await new Promise<string | undefined>((resolve) => {
     const stop = (signal: string) => {
       out.info(`${format === "json" ? "" : "\n"}${signal}: stopping (container tasks keep running and are taken back on the next start)`, { event: "server.stopping" });
