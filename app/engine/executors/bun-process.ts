@@ -323,11 +323,11 @@ function processesOf(ref: string): number[] {
   return [...commandLines()].filter(({ commandLine }) => commandLine.includes(marker)).map(({ pid }) => pid);
 }
 
-/** bwrap (and setpriv, which started it before Bun's spawn set the user), as opposed to the runner it starts. */
+/** bwrap, as opposed to the runner it starts. */
 function isSandboxProcess(pid: number): boolean {
   try {
     const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-    return name === "bwrap" || name === "setpriv";
+    return name === "bwrap";
   } catch {
     return true;
   }

@@ -206,16 +206,11 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     if (!handOvers || closed) return undefined;
     const spare = spares.find((each) => each.ready && isAlive(each));
     if (!spare) return undefined;
-    try {
-      if (readdirSync(workspace).length > HANDOVER_MAX_ENTRIES) return undefined;
-    } catch {
-      return undefined;
-    }
-    spares.splice(spares.indexOf(spare), 1);
     const slot = join(dir, spare.ref);
     try {
-      handOver(slot, workspace);
+      if (!handOver(slot, workspace)) return undefined;
     } catch (error) {
+      spares.splice(spares.indexOf(spare), 1);
       // Its folder may hold the run's files still (then the journal is there): only its process goes.
       if (existsSync(`${slot}${HANDOVER_JOURNAL}`)) signalGroup(spare, "SIGKILL");
       else discard(spare);
@@ -223,6 +218,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       console.error(`run() runner pool: a spare could not take over the workspace ${workspace}, so later tasks start runners of their own: ${(error as Error).message}`);
       return undefined;
     }
+    spares.splice(spares.indexOf(spare), 1);
     failures = 0;
     refill();
     return spare;
@@ -300,8 +296,11 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
         }
       }
       runner ??= kept?.runners.find(isAlive);
-      if (kept && runner && kept.runners.includes(runner)) kept.runners.splice(kept.runners.indexOf(runner), 1);
-      if (kept) bootAhead(workspace, kept);
+      if (kept) {
+        const index = runner ? kept.runners.indexOf(runner) : -1;
+        if (index !== -1) kept.runners.splice(index, 1);
+        bootAhead(workspace, kept);
+      }
       return runner;
     },
     releaseWorkspace(workspace) {
@@ -359,14 +358,22 @@ function signalGroup(runner: WarmRunner, signal: NodeJS.Signals): void {
  * binds the folder, not its path). Renames only, on one file system: no byte is copied. The
  * caller makes sure nothing else uses the workspace meanwhile. A journal beside the folder
  * names the workspace until the last rename: a server killed midway finishes or undoes it as
- * it starts (repairHandOvers), so the run's files are never left split in two.
+ * it starts (repairHandOvers), so the run's files are never left split in two. False, with
+ * nothing done, when the workspace cannot be read or has more than HANDOVER_MAX_ENTRIES entries.
  */
-export function handOver(slot: string, workspace: string): void {
+export function handOver(slot: string, workspace: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(workspace);
+  } catch {
+    return false;
+  }
+  if (names.length > HANDOVER_MAX_ENTRIES) return false;
   const journal = `${slot}${HANDOVER_JOURNAL}`;
   const before = statSync(workspace);
   writeFileSync(journal, workspace);
   try {
-    for (const name of readdirSync(workspace)) renameSync(join(workspace, name), join(slot, name));
+    for (const name of names) renameSync(join(workspace, name), join(slot, name));
     const now = statSync(slot);
     if ((now.mode & 0o7777) !== (before.mode & 0o7777)) chmodSync(slot, before.mode & 0o7777);
     if (now.uid !== before.uid || now.gid !== before.gid) chownSync(slot, before.uid, before.gid);
@@ -379,6 +386,7 @@ export function handOver(slot: string, workspace: string): void {
     throw error;
   }
   rmSync(journal, { force: true });
+  return true;
 }
 
 /** Ends a hand-over cut off midway: the entries go back to the workspace (or the folder, holding them all, takes its path). */
