@@ -2,7 +2,7 @@
 // node wrote (the table's ids only grow, so "after the last id seen" misses nothing), marked
 // remote. Live pages re-render on those; what acts on a message leaves remote ones alone.
 import type { Db } from "../db/client.ts";
-import { latestEventId, listEvents, type EventRow } from "../db/repos/events.ts";
+import { latestEventId, listEventsAfter, type EventRow } from "../db/repos/events.ts";
 import type { BusMessage, EventBus } from "./event-bus.ts";
 
 /** How often the events table is looked at: a page shows another server's change within about this. */
@@ -58,7 +58,7 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
 
   const poll = async () => {
     for (;;) {
-      const rows = await listEvents(db, { after, limit: BATCH });
+      const rows = await listEventsAfter(db, after, BATCH);
       let subscriptionsChanged = false;
       for (const row of rows) {
         after = row.id;

@@ -2,10 +2,10 @@
 // decides (on any node), the driving node applying it, and the lists of waiting gates.
 import { and, desc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
-import { events, runs, taskExecutions } from "../schema/index.ts";
+import { runs, taskExecutions } from "../schema/index.ts";
 import type { GateDecision, RunActor, WaitingGate } from "../../domain/approvals.ts";
 import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
-import type { NewEvent } from "./events.ts";
+import { appendEvents, type NewEvent } from "./events.ts";
 import type { ClaimResult } from "./task-executions.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
 import { executionWhere, runWhere } from "./runs.ts";
@@ -25,7 +25,7 @@ export async function enterWaiting(db: Db, key: RunKey, taskId: string, gate: Wa
       )
       .returning({ taskId: taskExecutions.taskId });
     if (updated.length === 0) return false;
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
     return true;
   });
 }
@@ -51,7 +51,7 @@ export async function startAutoApprove(db: Db, key: RunKey, taskId: string, node
       if (run?.state === "running" && run.nodeId === nodeId && run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
       return { status: "lost" };
     }
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
     return { status: "claimed" };
   });
 }
@@ -74,7 +74,7 @@ export async function recordDecision(tx: DbOrTx, key: RunKey, taskId: string, de
     )
     .returning({ taskId: taskExecutions.taskId });
   if (updated.length === 0) return false;
-  await tx.insert(events).values(event);
+  await appendEvents(tx, event);
   return true;
 }
 
@@ -155,7 +155,7 @@ export async function recordAutoDecision(db: Db, key: RunKey, taskId: string, de
       .where(and(executionWhere(key, taskId), eq(taskExecutions.state, "running"), isNull(taskExecutions.decision)))
       .returning({ taskId: taskExecutions.taskId });
     if (updated.length === 0) return false;
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
     return true;
   });
 }
@@ -177,7 +177,7 @@ export async function applyDecision(
       .where(and(executionWhere(key, taskId), inArray(taskExecutions.state, ["waiting", "running"])))
       .returning({ taskId: taskExecutions.taskId });
     if (updated.length === 0) return false;
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
     return true;
   });
 }

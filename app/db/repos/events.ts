@@ -1,6 +1,7 @@
 // Queries for the event log.
 import { and, asc, desc, eq, gt, lt, lte, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../client.ts";
+import type { Db, DbOrTx } from "../client.ts";
+import { prepared } from "../prepared.ts";
 import { events } from "../schema/index.ts";
 import type { EventKind } from "../../domain/event-kinds.ts";
 import type { RunKey } from "../../domain/run-key.ts";
@@ -11,6 +12,38 @@ export type NewEvent = typeof events.$inferInsert;
 /** An event of a run, or with `task` of one of its tasks. */
 export function runEvent(kind: EventKind, key: RunKey, data: Record<string, unknown>, at: Date, task?: string): NewEvent {
   return { kind, namespace: key.namespace, pipelineId: key.id, runId: key.run, ...(task && { taskId: task }), data, at };
+}
+
+const appendQuery = prepared((db) =>
+  db
+    .insert(events)
+    .values({
+      kind: sql.placeholder("kind"),
+      namespace: sql.placeholder("namespace"),
+      pipelineId: sql.placeholder("pipelineId"),
+      runId: sql.placeholder("runId"),
+      taskId: sql.placeholder("taskId"),
+      data: sql.placeholder("data"),
+      at: sql.placeholder("at"),
+      nodeId: sql.placeholder("nodeId"),
+    })
+    .prepare(),
+);
+
+/** Writes events in the caller's transaction (or on their own), one prepared insert each: the engine's path writes a few per run. */
+export async function appendEvents(db: DbOrTx, list: NewEvent | NewEvent[]): Promise<void> {
+  for (const event of Array.isArray(list) ? list : [list]) {
+    await appendQuery(db).run({
+      kind: event.kind,
+      namespace: event.namespace ?? null,
+      pipelineId: event.pipelineId ?? null,
+      runId: event.runId ?? null,
+      taskId: event.taskId ?? null,
+      data: event.data,
+      at: event.at,
+      nodeId: event.nodeId ?? null,
+    });
+  }
 }
 
 export async function insertEvent(db: Db, event: typeof events.$inferInsert): Promise<EventRow> {
@@ -52,6 +85,13 @@ export async function listEvents(db: Db, options: ListEventsOptions): Promise<Ev
     .where(and(...filters))
     .orderBy(backward ? desc(events.id) : asc(events.id))
     .limit(options.limit);
+}
+
+const afterQuery = prepared((db) => db.select().from(events).where(gt(events.id, sql.placeholder("after"))).orderBy(asc(events.id)).limit(sql.placeholder("limit")).prepare());
+
+/** The first `limit` events after the id, oldest first: listEvents' forward read, built once (the event relay reads it every 300 ms). */
+export async function listEventsAfter(db: Db, after: number, limit: number): Promise<EventRow[]> {
+  return afterQuery(db).all({ after, limit });
 }
 
 export async function latestEventId(db: Db): Promise<number> {

@@ -4,6 +4,7 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { findings, runs, taskExecutions } from "../schema/index.ts";
+import { preparedByShape } from "../prepared.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { Finding, LevelCounts } from "../../domain/sarif.ts";
@@ -66,16 +67,35 @@ export async function lastSuccessfulRunBefore(db: DbOrTx, key: RunKey): Promise<
   return row?.id;
 }
 
+/** Built once per number of runs asked for (the API answers a started run with its counts; a list page asks for a page of runs). */
+const countsQuery = preparedByShape((db, runCount) =>
+  db
+    .select({ runId: taskExecutions.runId, level: findings.level, count: sql<number>`count(*)` })
+    .from(taskExecutions)
+    .innerJoin(findings, storedBy)
+    .where(
+      and(
+        eq(taskExecutions.namespace, sql.placeholder("namespace")),
+        eq(taskExecutions.pipelineId, sql.placeholder("id")),
+        inArray(
+          taskExecutions.runId,
+          Array.from({ length: Number(runCount) }, (_, index) => sql.placeholder(`run${index}`)),
+        ),
+      ),
+    )
+    .groupBy(taskExecutions.runId, findings.level)
+    .prepare(),
+);
+
 /** Finding counts by level of each of these runs of one pipeline; runs without findings are absent. */
 export async function findingCountsOfRuns(db: DbOrTx, pipeline: PipelineKey, runIds: readonly number[]): Promise<Map<number, LevelCounts>> {
   const counts = new Map<number, LevelCounts>();
   if (runIds.length === 0) return counts;
-  const rows = await db
-    .select({ runId: taskExecutions.runId, level: findings.level, count: sql<number>`count(*)` })
-    .from(taskExecutions)
-    .innerJoin(findings, storedBy)
-    .where(and(eq(taskExecutions.namespace, pipeline.namespace), eq(taskExecutions.pipelineId, pipeline.id), inArray(taskExecutions.runId, [...runIds])))
-    .groupBy(taskExecutions.runId, findings.level);
+  const rows = await countsQuery(db, String(runIds.length)).all({
+    namespace: pipeline.namespace,
+    id: pipeline.id,
+    ...Object.fromEntries(runIds.map((run, index) => [`run${index}`, run])),
+  });
   for (const row of rows) {
     const entry = counts.get(row.runId) ?? { error: 0, warning: 0, note: 0 };
     entry[row.level] += Number(row.count);

@@ -3,6 +3,7 @@
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { objects, pipelines, type ObjectScopeKind } from "../schema/index.ts";
+import { prepared } from "../prepared.ts";
 
 export type ObjectRow = typeof objects.$inferSelect;
 
@@ -89,6 +90,15 @@ const expiredRunObjects = (runExpiry: number, pipeline?: { namespace: string; id
     sql`${objects.runId} + ${runExpiry} <= (select ${pipelines.lastRunId} from ${pipelines} where ${pipelines.namespace} = ${objects.namespace} and ${pipelines.id} = ${objects.pipelineId})`,
   );
 
+/** The read every run's start makes for its pipeline, built once. */
+const expiredOfPipelineQuery = prepared((db) =>
+  db
+    .selectDistinct({ namespace: objects.namespace, pipelineId: objects.pipelineId, runId: objects.runId })
+    .from(objects)
+    .where(expiredRunObjects(sql.placeholder("runExpiry") as unknown as number, { namespace: sql.placeholder("namespace") as unknown as string, id: sql.placeholder("id") as unknown as string }))
+    .prepare(),
+);
+
 /**
  * Deletes the rows of expired run objects (of one pipeline, or of all) and returns the runs
  * they belonged to, so the caller can remove their folders. A read first: the usual answer
@@ -100,10 +110,9 @@ export async function expireRunObjects(
   pipeline?: { namespace: string; id: string },
 ): Promise<{ namespace: string; pipelineId: string; runId: number }[]> {
   const where = expiredRunObjects(runExpiry, pipeline);
-  const runs = await db
-    .selectDistinct({ namespace: objects.namespace, pipelineId: objects.pipelineId, runId: objects.runId })
-    .from(objects)
-    .where(where);
+  const runs = pipeline
+    ? await expiredOfPipelineQuery(db).all({ runExpiry, namespace: pipeline.namespace, id: pipeline.id })
+    : await db.selectDistinct({ namespace: objects.namespace, pipelineId: objects.pipelineId, runId: objects.runId }).from(objects).where(where);
   if (runs.length === 0) return [];
   await db.delete(objects).where(where);
   return runs;

@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { pipelines, pipelineVersions, subscriptions, type LoadErrorRecord } from "../schema/index.ts";
+import { prepared } from "../prepared.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -10,14 +11,18 @@ import type { VersionOrigin } from "../../domain/sources.ts";
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type VersionRow = typeof pipelineVersions.$inferSelect;
 
-// Every run starts with this read: a plain select, which drizzle builds in half the time of
-// db.query's relational findFirst (~0.15 against ~0.3 ms here).
-export async function getPipeline(db: Db, key: PipelineKey): Promise<PipelineRow | undefined> {
-  const [row] = await db
+// Every run starts with this read: built once (prepared.ts).
+const pipelineQuery = prepared((db) =>
+  db
     .select()
     .from(pipelines)
-    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id), isNull(pipelines.deletedAt)))
-    .limit(1);
+    .where(and(eq(pipelines.namespace, sql.placeholder("namespace")), eq(pipelines.id, sql.placeholder("id")), isNull(pipelines.deletedAt)))
+    .limit(1)
+    .prepare(),
+);
+
+export async function getPipeline(db: Db, key: PipelineKey): Promise<PipelineRow | undefined> {
+  const [row] = await pipelineQuery(db).all({ namespace: key.namespace, id: key.id });
   return row;
 }
 

@@ -2,7 +2,8 @@
 // as admission reads them, and the writes that apply its decision (admit, supersede).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
-import { events, runs } from "../schema/index.ts";
+import { runs } from "../schema/index.ts";
+import { appendEvents } from "./events.ts";
 import { describeQueuePlace, type QueuePlace, type QueuedRun, type RunningRun } from "../../domain/admission.ts";
 import { runKeyOf, runRowKeyString, type RunKey } from "../../domain/run-key.ts";
 import { endRunWithTasks, runWhere, startedEvent, type Admission, type RunRow } from "./runs.ts";
@@ -67,7 +68,7 @@ export async function admitQueued(tx: DbOrTx, keys: readonly RunKey[], admission
       .where(and(runWhere(key), eq(runs.state, "queued")))
       .returning({ id: runs.id });
     if (moved.length === 0) continue;
-    await tx.insert(events).values(startedEvent(key, admission.nodeId, now));
+    await appendEvents(tx, startedEvent(key, admission.nodeId, now));
     admitted.push(key);
   }
   return admitted;

@@ -5,7 +5,8 @@ import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { RunActor } from "../../domain/approvals.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
 import type { Db, DbOrTx } from "../client.ts";
-import { deliveries, events, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
+import { driverValue, msOf, prepared, preparedByShape } from "../prepared.ts";
+import { deliveries, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunConcurrency } from "../../domain/concurrency.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RerunScope } from "../../domain/rerun-plan.ts";
@@ -13,7 +14,7 @@ import { runKeyOf, runRowKeyString, type RunKey } from "../../domain/run-key.ts"
 import type { RunTrigger } from "../../domain/run-trigger.ts";
 import type { RunState, TaskState } from "../../domain/states.ts";
 import { DuplicateDeliveryError, NotFoundError } from "../../domain/errors.ts";
-import { runEvent, type NewEvent } from "./events.ts";
+import { appendEvents, runEvent, type NewEvent } from "./events.ts";
 
 export type RunRow = typeof runs.$inferSelect;
 export type ExecutionRow = typeof taskExecutions.$inferSelect;
@@ -48,7 +49,75 @@ export interface Admission {
   leaseExpiresAt: Date;
 }
 
-const pipelinesLastRunIdPlusOne = sql`${pipelines.lastRunId} + 1`;
+/** The pipeline's next run id, allocated. */
+const nextRunIdQuery = prepared((db) =>
+  db
+    .update(pipelines)
+    .set({ lastRunId: sql`${pipelines.lastRunId} + 1` })
+    .where(and(eq(pipelines.namespace, sql.placeholder("namespace")), eq(pipelines.id, sql.placeholder("id"))))
+    .returning({ lastRunId: pipelines.lastRunId })
+    .prepare(),
+);
+
+const P = sql.placeholder;
+/** A run's row: every column given (nullable JSON and times as the driver stores them), so one built insert serves every run. */
+const insertRunQuery = prepared((db) =>
+  db
+    .insert(runs)
+    .values({
+      namespace: P("namespace"),
+      pipelineId: P("pipelineId"),
+      id: P("id"),
+      state: P("state"),
+      trigger: P("trigger"),
+      version: P("version"),
+      commit: P("commit"),
+      variables: P("variables"),
+      inputs: P("inputs"),
+      actor: driverValue("actor"),
+      noSecrets: P("noSecrets"),
+      concurrencyKey: P("concurrencyKey"),
+      concurrency: driverValue("concurrency"),
+      rerunOf: P("rerunOf"),
+      rerunOnly: P("rerunOnly"),
+      nodeId: P("nodeId"),
+      leaseExpiresAt: driverValue("leaseExpiresAt"),
+      startedAt: driverValue("startedAt"),
+      createdAt: P("createdAt"),
+      queuedAt: driverValue("queuedAt"),
+    })
+    .returning()
+    .prepare(),
+);
+/** A task's execution in a new run: pending, or reused from the run it re-runs. */
+const insertExecutionQuery = prepared((db) =>
+  db
+    .insert(taskExecutions)
+    .values({
+      namespace: P("namespace"),
+      pipelineId: P("pipelineId"),
+      runId: P("runId"),
+      taskId: P("taskId"),
+      kind: P("kind"),
+      state: P("state"),
+      reusedFrom: P("reusedFrom"),
+      exitCode: P("exitCode"),
+      attempt: P("attempt"),
+      startedAt: driverValue("startedAt"),
+      endedAt: driverValue("endedAt"),
+    })
+    .returning()
+    .prepare(),
+);
+
+/** A hook delivery's row, unless one for the same delivery id is stored. */
+const insertDeliveryQuery = prepared((db) =>
+  db
+    .insert(deliveries)
+    .values({ extension: P("extension"), deliveryId: P("deliveryId"), namespace: P("namespace"), pipelineId: P("pipelineId"), runId: P("runId"), receivedAt: P("receivedAt") })
+    .onConflictDoNothing()
+    .prepare(),
+);
 
 /**
  * Allocates the next run id of the pipeline and stores the run with its tasks (pending, or
@@ -59,60 +128,53 @@ const pipelinesLastRunIdPlusOne = sql`${pipelines.lastRunId} + 1`;
  * writing, stamped on the events (the event relay skips its own).
  */
 export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: Date, admitted?: Admission, writer?: string): Promise<RunWithTasks> {
-  const [pipeline] = await tx
-    .update(pipelines)
-    .set({ lastRunId: pipelinesLastRunIdPlusOne })
-    .where(and(eq(pipelines.namespace, key.namespace), eq(pipelines.id, key.id)))
-    .returning({ lastRunId: pipelines.lastRunId });
+  const [pipeline] = await nextRunIdQuery(tx).all({ namespace: key.namespace, id: key.id });
   if (!pipeline) throw new NotFoundError(`pipeline ${key.namespace}/${key.id} not found`);
   const id = pipeline.lastRunId;
-  const [row] = await tx
-    .insert(runs)
-    .values({
+  const [row] = await insertRunQuery(tx).all({
+    namespace: key.namespace,
+    pipelineId: key.id,
+    id,
+    state: admitted ? "running" : "queued",
+    trigger: run.trigger,
+    version: run.version,
+    commit: run.commit || null,
+    variables: run.variables,
+    inputs: run.inputs,
+    actor: run.actor ? JSON.stringify(run.actor) : null,
+    noSecrets: run.noSecrets === true,
+    concurrencyKey: run.concurrencyKey,
+    concurrency: run.concurrency ? JSON.stringify(run.concurrency) : null,
+    rerunOf: run.rerun?.of ?? null,
+    rerunOnly: run.rerun?.only ?? null,
+    nodeId: admitted?.nodeId ?? null,
+    leaseExpiresAt: msOf(admitted?.leaseExpiresAt),
+    startedAt: admitted ? now.getTime() : null,
+    createdAt: now,
+    queuedAt: now.getTime(),
+  });
+  const tasks: ExecutionRow[] = [];
+  // One kept insert per task, in the pipeline's order (rowid keeps it).
+  for (const task of run.tasks) {
+    const reused = task.reusedFrom?.execution;
+    const [execution] = await insertExecutionQuery(tx).all({
       namespace: key.namespace,
       pipelineId: key.id,
-      id,
-      state: admitted ? "running" : "queued",
-      trigger: run.trigger,
-      version: run.version,
-      ...(run.commit && { commit: run.commit }),
-      variables: run.variables,
-      inputs: run.inputs,
-      ...(run.actor && { actor: run.actor }),
-      noSecrets: run.noSecrets === true,
-      concurrencyKey: run.concurrencyKey,
-      concurrency: run.concurrency,
-      ...(run.rerun && { rerunOf: run.rerun.of, rerunOnly: run.rerun.only }),
-      ...(admitted && { nodeId: admitted.nodeId, leaseExpiresAt: admitted.leaseExpiresAt, startedAt: now }),
-      createdAt: now,
-      queuedAt: now,
-    })
-    .returning();
-  const tasks = await tx
-    .insert(taskExecutions)
-    .values(
-      run.tasks.map((task) => {
-        const reused = task.reusedFrom?.execution;
-        return {
-          namespace: key.namespace,
-          pipelineId: key.id,
-          runId: id,
-          taskId: task.id,
-          kind: task.kind,
-          state: (reused ? "reused" : "pending") as TaskState,
-          ...(reused && {
-            reusedFrom: task.reusedFrom!.run,
-            exitCode: reused.exitCode,
-            attempt: reused.attempt,
-            startedAt: reused.startedAt,
-            endedAt: reused.endedAt,
-          }),
-        };
-      }),
-    )
-    .returning();
+      runId: id,
+      taskId: task.id,
+      kind: task.kind,
+      state: reused ? "reused" : "pending",
+      reusedFrom: reused ? task.reusedFrom!.run : null,
+      exitCode: reused?.exitCode ?? null,
+      attempt: reused?.attempt ?? 0,
+      startedAt: msOf(reused?.startedAt),
+      endedAt: msOf(reused?.endedAt),
+    });
+    tasks.push(execution!);
+  }
   const runKey = { ...key, run: id };
-  await tx.insert(events).values(
+  await appendEvents(
+    tx,
     [
       runEvent("run.created", runKey, { state: "queued", trigger: run.trigger, version: run.version, ...(run.rerun && { rerunOf: run.rerun.of, only: run.rerun.only }) }, now),
       ...(admitted ? [startedEvent(runKey, admitted.nodeId, now)] : []),
@@ -123,7 +185,7 @@ export async function insertRun(tx: DbOrTx, key: PipelineKey, run: NewRun, now: 
     // Last, so the common case costs one statement: the unique index finds a repeat, and
     // throwing rolls back everything above.
     const delivery = { ...run.delivery, namespace: key.namespace, pipelineId: key.id };
-    const stored = await tx.insert(deliveries).values({ ...delivery, runId: id, receivedAt: now }).onConflictDoNothing().run();
+    const stored = await insertDeliveryQuery(tx).run({ ...delivery, runId: id, receivedAt: now });
     if (stored.rowsAffected === 0) {
       const where = and(
         eq(deliveries.extension, delivery.extension),
@@ -165,18 +227,26 @@ function withAttempts(executions: ExecutionRow[], attempts: AttemptRow[]): Execu
   }));
 }
 
+/** A run key of placeholders, for queries built once (prepared.ts); `runKeyValues` fills them. */
+export const RUN_KEY = { namespace: sql.placeholder("namespace"), id: sql.placeholder("id"), run: sql.placeholder("run") } as unknown as RunKey;
+export const runKeyValues = (key: RunKey) => ({ namespace: key.namespace, id: key.id, run: key.run });
+const runRowQuery = prepared((db) => db.select().from(runs).where(runWhere(RUN_KEY)).limit(1).prepare());
+const executionsQuery = prepared((db) => db.select().from(taskExecutions).where(executionsWhere(RUN_KEY)).orderBy(taskOrder).prepare());
+const attemptsQuery = prepared((db) => db.select().from(taskAttempts).where(attemptsWhere(RUN_KEY)).prepare());
+
 export async function getRun(db: DbOrTx, key: RunKey): Promise<RunWithTasks | undefined> {
   const row = await getRunRow(db, key);
   if (!row) return undefined;
-  const tasks = await db.select().from(taskExecutions).where(executionsWhere(key)).orderBy(taskOrder);
+  const values = runKeyValues(key);
+  const tasks = await executionsQuery(db).all(values);
   // A run none of whose tasks started has no attempts to read.
-  const attempts = tasks.some((task) => task.attempt > 0) ? await db.select().from(taskAttempts).where(attemptsWhere(key)) : [];
+  const attempts = tasks.some((task) => task.attempt > 0) ? await attemptsQuery(db).all(values) : [];
   return { ...row, tasks: withAttempts(tasks, attempts) };
 }
 
 /** The run row alone, without its tasks. */
 export async function getRunRow(db: DbOrTx, key: RunKey): Promise<RunRow | undefined> {
-  const [row] = await db.select().from(runs).where(runWhere(key)).limit(1);
+  const [row] = await runRowQuery(db).all(runKeyValues(key));
   return row;
 }
 
@@ -228,7 +298,7 @@ export type RunChange = Partial<Pick<RunRow, "state" | "reason" | "startedAt" | 
 export async function updateRun(db: Db, key: RunKey, change: RunChange, event: NewEvent): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.update(runs).set(change).where(runWhere(key));
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
   });
 }
 
@@ -242,6 +312,15 @@ export async function recordPlacementNode(db: Db, key: RunKey, node: string): Pr
   return row?.placementNode ?? node;
 }
 
+const finishQuery = preparedByShape((db, shape) =>
+  db
+    .update(runs)
+    .set({ state: driverValue("state"), reason: driverValue("reason"), endedAt: driverValue("endedAt"), leaseExpiresAt: null })
+    .where(and(runWhere(RUN_KEY), shape === "unless cancelled" ? sql`${runs.cancelRequestedAt} is null` : undefined))
+    .returning({ id: runs.id })
+    .prepare(),
+);
+
 /**
  * Ends a run in the caller's transaction: state, reason and end time with the run.finished
  * event; its lease is let go. With `unlessCancelled`, only while no cancel is stored (false,
@@ -254,13 +333,14 @@ export async function finishRunIn(
   now: Date,
   options: { unlessCancelled?: boolean; writer?: string } = {},
 ): Promise<boolean> {
-  const ended = await tx
-    .update(runs)
-    .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null })
-    .where(and(runWhere(key), options.unlessCancelled ? sql`${runs.cancelRequestedAt} is null` : undefined))
-    .returning({ id: runs.id });
+  const ended = await finishQuery(tx, options.unlessCancelled ? "unless cancelled" : "always").all({
+    ...runKeyValues(key),
+    state: end.state,
+    reason: end.reason,
+    endedAt: now.getTime(),
+  });
   if (ended.length === 0) return false;
-  await tx.insert(events).values({ ...runEvent("run.finished", key, { state: end.state, ...(end.reason && { reason: end.reason }) }, now), nodeId: options.writer ?? null });
+  await appendEvents(tx, { ...runEvent("run.finished", key, { state: end.state, ...(end.reason && { reason: end.reason }) }, now), nodeId: options.writer ?? null });
   return true;
 }
 
@@ -294,7 +374,7 @@ export async function endRunWithTasks(tx: DbOrTx, key: RunKey, end: { state: Run
     .set({ state: "failed", reason: end.taskReason, endedAt: now })
     .where(and(attemptsWhere(key), eq(taskAttempts.state, "running")));
   if (ended.length > 0) {
-    await tx.insert(events).values(ended.map(({ taskId, state }) => ({ ...runEvent("task.finished", key, { state, reason: end.taskReason }, now, taskId), nodeId: writer ?? null })));
+    await appendEvents(tx, ended.map(({ taskId, state }) => ({ ...runEvent("task.finished", key, { state, reason: end.taskReason }, now, taskId), nodeId: writer ?? null })));
   }
   await finishRunIn(tx, key, { state: end.state, reason: end.reason }, now, writer !== undefined ? { writer } : {});
 }
@@ -360,7 +440,7 @@ export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now
     .where(and(runWhere(key), eq(runs.state, "running"), sql`${runs.cancelRequestedAt} is null`))
     .returning({ id: runs.id });
   if (updated.length === 0) return false;
-  await tx.insert(events).values({ ...runEvent("run.cancel_requested", key, { reason }, now), nodeId: writer ?? null });
+  await appendEvents(tx, { ...runEvent("run.cancel_requested", key, { reason }, now), nodeId: writer ?? null });
   return true;
 }
 

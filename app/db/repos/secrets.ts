@@ -1,7 +1,8 @@
 // Queries for secrets (ciphertexts only).
-import { and, asc, eq, ne } from "drizzle-orm";
+import { and, asc, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { secrets } from "../schema/index.ts";
+import { prepared } from "../prepared.ts";
 
 export type SecretRow = typeof secrets.$inferSelect;
 
@@ -19,8 +20,18 @@ export async function upsertSecret(db: Db, row: Omit<SecretRow, "createdAt"> & {
 }
 
 // On every task's and hook's path: a plain select, cheaper to build than db.query's findFirst.
+// Read for every run that uses a secret and every signed hook delivery: built once.
+const secretQuery = prepared((db) =>
+  db
+    .select()
+    .from(secrets)
+    .where(and(eq(secrets.scope, sql.placeholder("scope")), eq(secrets.name, sql.placeholder("name"))))
+    .limit(1)
+    .prepare(),
+);
+
 export async function getSecret(db: Db, scope: string, name: string): Promise<SecretRow | undefined> {
-  const [row] = await db.select().from(secrets).where(and(eq(secrets.scope, scope), eq(secrets.name, name))).limit(1);
+  const [row] = await secretQuery(db).all({ scope, name });
   return row;
 }
 

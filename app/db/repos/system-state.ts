@@ -4,13 +4,17 @@ import { randomBytes } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import type { DbOrTx } from "../client.ts";
 import { events, systemState } from "../schema/index.ts";
+import { prepared } from "../prepared.ts";
 
 export type SystemStateRow = typeof systemState.$inferSelect;
 
 const NOT_PAUSED: SystemStateRow = { id: 1, paused: false, pausedBy: null, pausedAt: null, updatedAt: new Date(0), instanceId: null };
 
+/** Read by every run's admission. */
+const stateQuery = prepared((db) => db.select().from(systemState).where(eq(systemState.id, 1)).limit(1).prepare());
+
 export async function getSystemState(db: DbOrTx): Promise<SystemStateRow> {
-  const [row] = await db.select().from(systemState).where(eq(systemState.id, 1)).limit(1);
+  const [row] = await stateQuery(db).all();
   return row ?? NOT_PAUSED;
 }
 

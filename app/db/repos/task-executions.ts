@@ -3,12 +3,13 @@
 // ending a task outside an attempt. Every change writes its event in the same transaction.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
-import { events, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
+import { runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import { STOPPING } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
-import type { NewEvent } from "./events.ts";
-import { attemptsWhere, executionWhere, executionsWhere, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
+import { appendEvents, type NewEvent } from "./events.ts";
+import { driverValue, prepared, preparedByShape } from "../prepared.ts";
+import { attemptsWhere, executionWhere, executionsWhere, RUN_KEY, runKeyValues, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
   Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt" | "retryAt">
@@ -23,7 +24,7 @@ export async function updateExecutions(db: Db, key: RunKey, changes: { taskId: s
         .update(taskExecutions)
         .set(change)
         .where(executionWhere(key, taskId));
-      if (event) await tx.insert(events).values(event);
+      if (event) await appendEvents(tx, event);
     }
   });
 }
@@ -43,6 +44,68 @@ export interface AttemptClaim {
 /** What came of a claim: the attempt is this node's, the run is another node's now, or a cancel was asked for. */
 export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status: "cancelled"; reason: string };
 
+const P = sql.placeholder;
+
+/** The claim's update: the execution runs under this node's lease, only while the node drives the run and no cancel is stored. */
+const claimQuery = prepared((db) =>
+  db
+    .update(taskExecutions)
+    .set({
+      state: "running",
+      attempt: driverValue("attempt"),
+      nodeId: driverValue("nodeId"),
+      leaseExpiresAt: driverValue("leaseExpiresAt"),
+      startedAt: sql`coalesce(${taskExecutions.startedAt}, ${P("now")})`,
+      endedAt: null,
+      reason: null,
+      // The wait for this attempt is over.
+      retryAt: null,
+    })
+    .where(
+      and(
+        executionsWhere(RUN_KEY),
+        eq(taskExecutions.taskId, P("taskId")),
+        sql`exists (select 1 from ${runs} where ${runWhere(RUN_KEY)} and ${runs.state} = 'running' and ${runs.nodeId} = ${P("nodeId")} and ${runs.cancelRequestedAt} is null)`,
+      ),
+    )
+    .returning({ taskId: taskExecutions.taskId })
+    .prepare(),
+);
+
+/** The claimed attempt, stored with its reference. */
+const storeAttemptQuery = prepared((db) =>
+  db
+    .insert(taskAttempts)
+    .values({
+      namespace: P("namespace"),
+      pipelineId: P("id"),
+      runId: P("run"),
+      taskId: P("taskId"),
+      attempt: P("attempt"),
+      state: "running",
+      executor: P("executor"),
+      ref: P("ref"),
+      nodeId: P("nodeId"),
+      logFrom: P("logFrom"),
+      startedAt: P("startedAt"),
+    })
+    // The same attempt again: its work was never found after a restart, so it starts anew.
+    .onConflictDoUpdate({
+      target: [taskAttempts.namespace, taskAttempts.pipelineId, taskAttempts.runId, taskAttempts.taskId, taskAttempts.attempt],
+      set: {
+        state: "running",
+        ref: driverValue("ref"),
+        nodeId: driverValue("nodeId"),
+        logFrom: driverValue("logFrom"),
+        startedAt: driverValue("startedAtMs"),
+        endedAt: null,
+        reason: null,
+        exitCode: null,
+      },
+    })
+    .prepare(),
+);
+
 /**
  * Claims a task's next attempt before any work starts: the execution becomes running
  * under this node's lease and the attempt is stored with its reference, only while the
@@ -52,54 +115,33 @@ export type ClaimResult = { status: "claimed" } | { status: "lost" } | { status:
 export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Promise<ClaimResult> {
   return db.transaction(async (tx) => {
     // The common case in one statement: the run is still this node's and not cancelled.
-    const claimed = await tx
-      .update(taskExecutions)
-      .set({
-        state: "running",
-        attempt: claim.attempt,
-        nodeId: claim.nodeId,
-        leaseExpiresAt: claim.leaseExpiresAt,
-        startedAt: sql`coalesce(${taskExecutions.startedAt}, ${claim.now.getTime()})`,
-        endedAt: null,
-        reason: null,
-        // The wait for this attempt is over.
-        retryAt: null,
-      })
-      .where(
-        and(
-          executionsWhere(key),
-          eq(taskExecutions.taskId, claim.taskId),
-          sql`exists (select 1 from ${runs} where ${runWhere(key)} and ${runs.state} = 'running' and ${runs.nodeId} = ${claim.nodeId} and ${runs.cancelRequestedAt} is null)`,
-        ),
-      )
-      .returning({ taskId: taskExecutions.taskId });
+    const keyValues = runKeyValues(key);
+    const claimed = await claimQuery(tx).all({
+      ...keyValues,
+      taskId: claim.taskId,
+      attempt: claim.attempt,
+      nodeId: claim.nodeId,
+      leaseExpiresAt: claim.leaseExpiresAt.getTime(),
+      now: claim.now.getTime(),
+    });
     if (claimed.length === 0) {
       // Why not: another node drives the run now, or a cancel was asked for.
       const [run] = await tx.select({ cancelRequestedAt: runs.cancelRequestedAt, cancelReason: runs.cancelReason, state: runs.state, nodeId: runs.nodeId }).from(runs).where(runWhere(key)).limit(1);
       if (run?.state === "running" && run.nodeId === claim.nodeId && run.cancelRequestedAt) return { status: "cancelled", reason: run.cancelReason ?? "cancelled" };
       return { status: "lost" };
     }
-    await tx
-      .insert(taskAttempts)
-      .values({
-        namespace: key.namespace,
-        pipelineId: key.id,
-        runId: key.run,
-        taskId: claim.taskId,
-        attempt: claim.attempt,
-        state: "running",
-        executor: claim.executor,
-        ref: claim.ref,
-        nodeId: claim.nodeId,
-        logFrom: claim.logFrom,
-        startedAt: claim.now,
-      })
-      // The same attempt again: its work was never found after a restart, so it starts anew.
-      .onConflictDoUpdate({
-        target: [taskAttempts.namespace, taskAttempts.pipelineId, taskAttempts.runId, taskAttempts.taskId, taskAttempts.attempt],
-        set: { state: "running", ref: claim.ref, nodeId: claim.nodeId, logFrom: claim.logFrom, startedAt: claim.now, endedAt: null, reason: null, exitCode: null },
-      });
-    await tx.insert(events).values(claim.event);
+    await storeAttemptQuery(tx).run({
+      ...keyValues,
+      taskId: claim.taskId,
+      attempt: claim.attempt,
+      executor: claim.executor,
+      ref: claim.ref,
+      nodeId: claim.nodeId,
+      logFrom: claim.logFrom,
+      startedAt: claim.now,
+      startedAtMs: claim.now.getTime(),
+    });
+    await appendEvents(tx, claim.event);
     return { status: "claimed" };
   });
 }
@@ -111,6 +153,24 @@ export interface AttemptEnd {
   logTo: number;
   now: Date;
 }
+
+const runNodeQuery = prepared((db) => db.select({ nodeId: runs.nodeId }).from(runs).where(runWhere(RUN_KEY)).limit(1).prepare());
+const endAttemptQuery = prepared((db) =>
+  db
+    .update(taskAttempts)
+    .set({ state: driverValue("state"), exitCode: driverValue("exitCode"), reason: driverValue("reason"), logTo: driverValue("logTo"), endedAt: driverValue("endedAt") })
+    .where(and(attemptsWhere(RUN_KEY), eq(taskAttempts.taskId, P("taskId")), eq(taskAttempts.attempt, P("attempt"))))
+    .prepare(),
+);
+
+/** The task's execution ends with the attempt: the columns its change names (`shape`, comma-separated), its lease and wait let go. */
+const endExecutionQuery = preparedByShape((db, shape) =>
+  db
+    .update(taskExecutions)
+    .set({ ...Object.fromEntries(shape.split(",").filter(Boolean).map((column) => [column, driverValue(`set_${column}`)])), leaseExpiresAt: null, retryAt: null })
+    .where(executionWhere(RUN_KEY, P("taskId") as unknown as string))
+    .prepare(),
+);
 
 /**
  * Records how an attempt ended; with `change`, the task's execution ends too (its event
@@ -129,26 +189,36 @@ export async function endAttempt(
     // Only while the node recording it (the event's) still drives the run: one whose lease
     // lapsed leaves alone what the node that took the run over records of this attempt.
     const writer = final.event.nodeId;
+    const keyValues = runKeyValues(key);
     if (writer) {
-      const [run] = await tx.select({ nodeId: runs.nodeId }).from(runs).where(runWhere(key)).limit(1);
+      const [run] = await runNodeQuery(tx).all(keyValues);
       if (run && run.nodeId !== writer) return;
     }
-    await tx
-      .update(taskAttempts)
-      .set({ state: end.state, exitCode: end.exitCode, reason: end.reason, logTo: end.logTo, endedAt: end.now })
-      .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt)));
+    await endAttemptQuery(tx).run({
+      ...keyValues,
+      taskId,
+      attempt,
+      state: end.state,
+      exitCode: end.exitCode,
+      reason: end.reason,
+      logTo: end.logTo,
+      endedAt: end.now.getTime(),
+    });
     if ("change" in final) {
-      await tx
-        .update(taskExecutions)
-        .set({ ...final.change, leaseExpiresAt: null, retryAt: null })
-        .where(executionWhere(key, taskId));
+      // The lease and any wait end with the task, whatever the change says of them.
+      const changed = Object.entries(final.change).filter(([column, value]) => value !== undefined && column !== "leaseExpiresAt" && column !== "retryAt");
+      await endExecutionQuery(tx, changed.map(([column]) => column).join(",")).run({
+        ...keyValues,
+        taskId,
+        ...Object.fromEntries(changed.map(([column, value]) => [`set_${column}`, value instanceof Date ? value.getTime() : value])),
+      });
     } else {
       await tx
         .update(taskExecutions)
         .set({ retryAt: final.retryAt })
         .where(executionWhere(key, taskId));
     }
-    await tx.insert(events).values(final.event);
+    await appendEvents(tx, final.event);
   });
 }
 
@@ -175,7 +245,7 @@ export async function endExecution(
       .set({ state: end.state, reason: end.reason, endedAt: now, leaseExpiresAt: null, retryAt: null })
       .where(and(executionWhere(key, taskId), inArray(taskExecutions.state, ["pending", "running", "waiting"])))
       .returning({ taskId: taskExecutions.taskId });
-    if (ended.length > 0) await tx.insert(events).values(event);
+    if (ended.length > 0) await appendEvents(tx, event);
   });
 }
 
@@ -196,7 +266,7 @@ export async function markTimingOut(db: Db, key: RunKey, taskId: string, attempt
       .update(taskAttempts)
       .set({ reason })
       .where(and(attemptsWhere(key), eq(taskAttempts.taskId, taskId), eq(taskAttempts.attempt, attempt), eq(taskAttempts.state, "running")));
-    await tx.insert(events).values(event);
+    await appendEvents(tx, event);
     return true;
   });
 }

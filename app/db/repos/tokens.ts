@@ -1,20 +1,73 @@
 // Queries for API tokens. Tokens the engine issues to tasks carry their run in their own
 // columns (run, task, scope), and run clean-up selects by those alone.
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, not, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, not, or, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { tokens } from "../schema/index.ts";
+import { driverValue, msOf, prepared } from "../prepared.ts";
 import { runKeyString, type RunKey } from "../../domain/run-key.ts";
 
 export type TokenRow = typeof tokens.$inferSelect;
 export type NewTokenRow = typeof tokens.$inferInsert;
 
+const P = sql.placeholder;
+/** Every column given (nullable ones as the driver stores them), so one built insert serves every token: a run issues one per task. */
+const insertQuery = prepared((db) =>
+  db
+    .insert(tokens)
+    .values({
+      id: P("id"),
+      name: P("name"),
+      hash: P("hash"),
+      roles: P("roles"),
+      permissions: driverValue("permissions"),
+      run: P("run"),
+      task: P("task"),
+      scope: P("scope"),
+      userId: P("userId"),
+      signIn: P("signIn"),
+      createdAt: P("createdAt"),
+      expiresAt: driverValue("expiresAt"),
+      revokedAt: driverValue("revokedAt"),
+      lastUsedAt: driverValue("lastUsedAt"),
+    })
+    .returning()
+    .prepare(),
+);
+
 export async function insertToken(db: DbOrTx, token: typeof tokens.$inferInsert): Promise<TokenRow> {
-  const [row] = await db.insert(tokens).values(token).returning();
+  const [row] = await insertQuery(db).all({
+    id: token.id,
+    name: token.name,
+    hash: token.hash,
+    roles: token.roles,
+    permissions: token.permissions == null ? null : JSON.stringify(token.permissions),
+    run: token.run ?? null,
+    task: token.task ?? null,
+    scope: token.scope ?? null,
+    userId: token.userId ?? null,
+    signIn: token.signIn ?? false,
+    createdAt: token.createdAt,
+    expiresAt: msOf(token.expiresAt),
+    revokedAt: msOf(token.revokedAt),
+    lastUsedAt: msOf(token.lastUsedAt),
+  });
   return row!;
 }
 
+// Every authenticated request looks its token up; every run revokes its tasks' tokens.
+const byHashQuery = prepared((db) => db.select().from(tokens).where(eq(tokens.hash, sql.placeholder("hash"))).limit(1).prepare());
+const revokeRunQuery = prepared((db) =>
+  db
+    .update(tokens)
+    .set({ revokedAt: driverValue("now") })
+    .where(and(eq(tokens.run, sql.placeholder("run")), isNull(tokens.revokedAt)))
+    .returning({ id: tokens.id })
+    .prepare(),
+);
+
 export async function findTokenByHash(db: Db, hash: string): Promise<TokenRow | undefined> {
-  return db.query.tokens.findFirst({ where: eq(tokens.hash, hash) });
+  const [row] = await byHashQuery(db).all({ hash });
+  return row;
 }
 
 export async function getToken(db: Db, id: string): Promise<TokenRow | undefined> {
@@ -82,11 +135,7 @@ export const runTokenName = (run: RunKey, task: string) => `run ${runKeyString(r
 
 /** Revokes every live token issued to the run's tasks, whichever process issued them. */
 export async function revokeRunTokensOf(db: Db, run: RunKey, now: Date): Promise<number> {
-  const rows = await db
-    .update(tokens)
-    .set({ revokedAt: now })
-    .where(and(eq(tokens.run, runKeyString(run)), isNull(tokens.revokedAt)))
-    .returning({ id: tokens.id });
+  const rows = await revokeRunQuery(db).all({ run: runKeyString(run), now: now.getTime() });
   return rows.length;
 }
 
