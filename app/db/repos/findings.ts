@@ -4,7 +4,8 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { findings, runs, taskExecutions } from "../schema/index.ts";
-import { preparedByShape } from "../prepared.ts";
+import { prepared, preparedByShape } from "../prepared.ts";
+import { RUN_KEY, runKeyValues } from "./runs.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { Finding, LevelCounts } from "../../domain/sarif.ts";
@@ -39,31 +40,44 @@ const storedBy = and(
 
 const executionsOf = (key: RunKey) => and(eq(taskExecutions.namespace, key.namespace), eq(taskExecutions.pipelineId, key.id), eq(taskExecutions.runId, key.run));
 
-/** A run's findings, by task, in each report's order. */
-export async function listRunFindings(db: DbOrTx, key: RunKey): Promise<FindingRow[]> {
-  const rows = await db
+// Read for every finished run an extension started (it is told the run's findings), and by the run page.
+const findingsQuery = prepared((db) =>
+  db
     .select({ finding: findings })
     .from(taskExecutions)
     .innerJoin(findings, storedBy)
-    .where(executionsOf(key))
-    .orderBy(asc(taskExecutions.taskId), asc(findings.seq));
+    .where(executionsOf(RUN_KEY))
+    .orderBy(asc(taskExecutions.taskId), asc(findings.seq))
+    .prepare(),
+);
+const fingerprintsQuery = prepared((db) =>
+  db.selectDistinct({ fingerprint: findings.fingerprint }).from(taskExecutions).innerJoin(findings, storedBy).where(executionsOf(RUN_KEY)).prepare(),
+);
+const lastSuccessfulQuery = prepared((db) =>
+  db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.namespace, sql.placeholder("namespace")), eq(runs.pipelineId, sql.placeholder("id")), lt(runs.id, sql.placeholder("run")), eq(runs.state, "successful")))
+    .orderBy(desc(runs.id))
+    .limit(1)
+    .prepare(),
+);
+
+/** A run's findings, by task, in each report's order. */
+export async function listRunFindings(db: DbOrTx, key: RunKey): Promise<FindingRow[]> {
+  const rows = await findingsQuery(db).all(runKeyValues(key));
   return rows.map((row) => row.finding);
 }
 
 /** The fingerprints among a run's findings. */
 export async function runFingerprints(db: DbOrTx, key: RunKey): Promise<Set<string>> {
-  const rows = await db.selectDistinct({ fingerprint: findings.fingerprint }).from(taskExecutions).innerJoin(findings, storedBy).where(executionsOf(key));
+  const rows = await fingerprintsQuery(db).all(runKeyValues(key));
   return new Set(rows.map((row) => row.fingerprint));
 }
 
 /** The pipeline's newest successful run before `key`'s run: what "new" findings are new against. */
 export async function lastSuccessfulRunBefore(db: DbOrTx, key: RunKey): Promise<number | undefined> {
-  const [row] = await db
-    .select({ id: runs.id })
-    .from(runs)
-    .where(and(eq(runs.namespace, key.namespace), eq(runs.pipelineId, key.id), lt(runs.id, key.run), eq(runs.state, "successful")))
-    .orderBy(desc(runs.id))
-    .limit(1);
+  const [row] = await lastSuccessfulQuery(db).all(runKeyValues(key));
   return row?.id;
 }
 

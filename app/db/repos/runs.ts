@@ -421,11 +421,17 @@ export async function unfinishedRunKeys(db: Db): Promise<Set<string>> {
 }
 
 /** Runs of this node asked to cancel, with the reason they will end with: the node acts on each once. */
-export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key: RunKey; reason: string }[]> {
-  const rows = await db
+/** Read by each node's loop every few hundred ms. */
+const cancelRequestsQuery = prepared((db) =>
+  db
     .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, reason: runs.cancelReason })
     .from(runs)
-    .where(and(eq(runs.nodeId, nodeId), eq(runs.state, "running"), isNotNull(runs.cancelRequestedAt)));
+    .where(and(eq(runs.nodeId, P("nodeId")), eq(runs.state, "running"), isNotNull(runs.cancelRequestedAt)))
+    .prepare(),
+);
+
+export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key: RunKey; reason: string }[]> {
+  const rows = await cancelRequestsQuery(db).all({ nodeId });
   return rows.map((row) => ({ key: runKeyOf(row), reason: row.reason ?? "cancelled" }));
 }
 

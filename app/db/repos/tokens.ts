@@ -115,8 +115,11 @@ export async function countTokens(db: DbOrTx): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** Each task's token is revoked at its end. */
+const revokeQuery = prepared((db) => db.update(tokens).set({ revokedAt: driverValue("now") }).where(eq(tokens.id, P("id"))).returning({ id: tokens.id }).prepare());
+
 export async function revokeToken(db: Db, id: string, now: Date): Promise<boolean> {
-  const rows = await db.update(tokens).set({ revokedAt: now }).where(eq(tokens.id, id)).returning({ id: tokens.id });
+  const rows = await revokeQuery(db).all({ id, now: now.getTime() });
   return rows.length > 0;
 }
 
