@@ -133,6 +133,7 @@ export default definePipeline({
       ctx.log("PROCESS " + JSON.stringify(process.env));
       ctx.log("WORKSPACE_EXISTS " + existsSync(ctx.workspace) + " CWD_IS_WORKSPACE " + (process.cwd() === ctx.workspace));
       await ctx.$\`echo "shell sees $OVERRIDDEN and $GANTRY_TASK_ID"\`;
+      ctx.log("SHELL_PWD " + (await ctx.$\`pwd\`.text()).trim() + " BUN_SHELL " + (await Bun.$\`echo $FROM_TASK in $(pwd)\`.text()).trim());
     }, { env: { FROM_TASK: "task", TASK_WINS: "task" } }),
   },
 });`,
@@ -497,6 +498,8 @@ describe("environment", () => {
     expect(processEnv).toEqual(env);
     expect(JSON.stringify(env)).not.toContain(SERVER_ONLY);
     expect(log).toContain("shell sees run and show");
+    // The shell (ctx.$, and Bun's own used directly) starts in the workspace with the task's environment.
+    expect(log).toContain("SHELL_PWD /workspace BUN_SHELL task in /workspace");
     // The workspace outlives the run (for inspection) until the janitor prunes it.
     expect(existsSync(join(gantry.dataDir, "workspaces", "default", "environment", String(run.id)))).toBe(true);
   });
