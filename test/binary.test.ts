@@ -118,6 +118,17 @@ describe("compiled binary", () => {
       expect((await response.text()).length).toBeGreaterThan(100);
     }
     expect(html).toContain("/public/htmx.js");
+    // The API reference's Swagger UI, embedded as files (read when asked for), not as text.
+    const docs = await (await fetch(`${gantry.url}/api/docs`, { headers: { cookie } })).text();
+    const swagger = docs.match(/\/public\/swagger-ui\.(?:js|css)\?v=\w+/g) ?? [];
+    expect(swagger).toHaveLength(2);
+    for (const asset of swagger) {
+      const response = await fetch(`${gantry.url}${asset}`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain(asset.includes(".js") ? "text/javascript" : "text/css");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect((await response.text()).length).toBeGreaterThan(100_000);
+    }
   });
 
   it("syncs a git source, installing its packages with the binary acting as bun, and runs it", async () => {
