@@ -28,8 +28,8 @@ export interface RunningGantry {
   loginUrl?: string;
   /** Runs the previous process left in flight that this one took back. */
   runsResumed: number;
-  /** What the start-up prune removed, and whether Docker answered. */
-  pruned: PruneResult;
+  /** What the start-up prune (in the background) removed, and whether Docker answered. */
+  pruned: Promise<PruneResult>;
   /**
    * Settles with the reason if another process claims this server's node id (this one went
    * without a heartbeat for the lease): its engine has stopped; stop the server.
@@ -72,8 +72,11 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live
   // on; those of unfinished runs stay for the engine to take back.
   await revokeRunTokens(deps.db, deps.now(), await unfinishedRunKeys(deps.db));
-  // Containers of ended runs (and any other left-over) go; those of unfinished runs stay. Docker may be down, that's fine.
-  const pruned = await deps.janitor.prune();
+  // Containers of ended runs (and any other left-over) go; those of unfinished runs stay.
+  // In the background: an engine that does not answer (each list waits 3 s) must not hold up
+  // the start, and Docker may be down, that's fine.
+  const pruned = deps.janitor.prune();
+  pruned.catch((error: unknown) => console.error(`start-up prune failed: ${(error as Error).message}`));
   deps.janitor.start(config.pruneIntervalMs);
   started.push(() => deps.janitor.stop());
   const bootstrap = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
@@ -143,6 +146,8 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
       await deps.loader.close();
       await deps.sources.close();
       deps.janitor.stop();
+      // The start-up prune writes to the database this stop closes.
+      await pruned.catch(() => undefined);
       // Downloads stop at once; a change already moving folders finishes, with the host still up.
       stopPins.abort();
       await pinsApplied;

@@ -248,7 +248,7 @@ describe("two servers on one engine", () => {
     // timer) must not take the first server's running task away.
     const other = await startTestGantry({ env: { GANTRY_PRUNE_KEEP_LAST: "0" } });
     extraServers.push(other);
-    expect(other.pruned.dockerError).toBeUndefined();
+    expect((await other.pruned).dockerError).toBeUndefined();
     await other.deps.janitor.prune();
     expect((await docker.getContainer(running.Id).inspect()).State.Running).toBe(true);
     const live = ((await (await api(`/pipelines/default/ct-cancel/runs/${id}`)).json()) as { run: RunJson }).run;
@@ -466,7 +466,7 @@ describe("without a Docker engine", () => {
     const server = await startTestGantry({ pipelinesDir: dir, env: { GANTRY_DOCKER_HOST: `unix://${socket}` } });
     extraServers.push(server);
     const serverApi = (path: string, init?: RequestInit) => server.api(path, init);
-    expect(server.pruned.dockerError).toContain("unreachable");
+    expect((await server.pruned).dockerError).toContain("unreachable");
 
     const loaded = (await (await serverApi("/pipelines/default/ct-nodocker")).json()) as { pipeline: { version: number | null; error?: unknown } };
     expect(loaded.pipeline.version).toBe(1);

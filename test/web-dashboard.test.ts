@@ -422,9 +422,10 @@ describe("dashboard with a Docker engine that does not answer", () => {
     silent.stop(true);
   });
 
-  it("does not hold up the server's start: the start-up prune gives up on the engine", () => {
-    expect(startMs).toBeLessThan(8_000);
-    expect(silentGantry.pruned.dockerError).toBe("Docker engine unreachable");
+  it("does not hold up the server's start: the start-up prune runs beside it and gives up on the engine", async () => {
+    // The prune's lists wait 3 s each for an answer; the start does not wait for them.
+    expect(startMs).toBeLessThan(2_500);
+    expect((await silentGantry.pruned).dockerError).toBe("Docker engine unreachable");
   });
 
   it("renders at once, says it is still checking, and shows the time-out once Docker's client gives up", async () => {
