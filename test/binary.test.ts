@@ -99,6 +99,13 @@ describe("compiled binary", () => {
     expect(((await response.json()) as { status: string }).status).toBe("ok");
   });
 
+  it("answers a Prometheus scrape, its client loaded on the first one", async () => {
+    const response = await fetch(`${gantry.url}/metrics`, { headers: { authorization: `Bearer ${gantry.token}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/plain");
+    expect(await response.text()).toMatch(/^gantry_info\{version="[^"]+"\} 1$/m);
+  });
+
   it("serves the web UI and its embedded assets", async () => {
     const login = await fetch(`${gantry.url}/login`, {
       method: "POST",

@@ -3,8 +3,9 @@
 // errors (of the tasks this server ran, read when scraped), webhook deliveries in the event
 // log, and whether the run() sandbox and the Docker engine are up. Counts come from the
 // database when scraped, so every server sharing it tells the same; durations are this
-// server's own.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// server's own. prom-client (~6 MiB) loads on the first scrape: a server nobody scrapes never
+// holds it.
+import type { Counter, Histogram, Registry } from "prom-client";
 import type { Db } from "../db/client.ts";
 import { deliveryCounts, executionEnd, queueStats, runCountsByState } from "../db/repos/metrics.ts";
 import type { RunKey } from "../domain/run-key.ts";
@@ -35,77 +36,83 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const { db, bus, sandbox, docker, now } = options;
-  const registry = new Registry();
-  new Gauge({ name: "gantry_info", help: "This server's version (always 1).", labelNames: ["version"], registers: [registry] }).set({ version: GANTRY_VERSION }, 1);
-  new Gauge({
-    name: "gantry_runs",
-    help: "Runs in the database, by pipeline and state.",
-    labelNames: ["namespace", "pipeline", "state"],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const row of await runCountsByState(db)) this.set({ namespace: row.namespace, pipeline: row.pipeline, state: row.state }, row.runs);
-    },
-  });
   // Both queue gauges read the one query each scrape makes first (scrape() below).
   let queue: Awaited<ReturnType<typeof queueStats>> = { queued: 0, oldestQueuedAt: null };
-  new Gauge({
-    name: "gantry_queue_depth",
-    help: "Runs waiting queued (paused, or over a concurrency limit).",
-    registers: [registry],
-    collect() {
-      this.set(queue.queued);
-    },
-  });
-  new Gauge({
-    name: "gantry_queue_oldest_wait_seconds",
-    help: "How long the run queued longest has waited; 0 with nothing queued.",
-    registers: [registry],
-    collect() {
-      this.set(queue.oldestQueuedAt ? Math.max(0, (now().getTime() - queue.oldestQueuedAt.getTime()) / 1000) : 0);
-    },
-  });
-  new Gauge({
-    name: "gantry_webhook_deliveries",
-    help: "Webhook deliveries the event log holds, by extension (or git source) and outcome (accepted, rejected, duplicate).",
-    labelNames: ["via", "outcome"],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const row of await deliveryCounts(db)) this.set({ via: row.via, outcome: row.kind.slice("delivery.".length) }, row.deliveries);
-    },
-  });
-  new Gauge({
-    name: "gantry_sandbox_up",
-    help: "Whether run() tasks run in their sandbox (1), or it is off or unavailable (0).",
-    labelNames: ["state"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.set({ state: sandbox.status.state }, sandbox.status.state === "on" ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: "gantry_docker_up",
-    help: "Whether the Docker engine answers (container tasks need it).",
-    registers: [registry],
-    async collect() {
-      this.set((await docker.health().catch(() => ({ status: "unavailable" }))).status === "ok" ? 1 : 0);
-    },
-  });
-  const durations = new Histogram({
-    name: "gantry_task_duration_seconds",
-    help: "How long tasks this server ran took, by kind and final state.",
-    labelNames: ["kind", "state"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const executorErrors = new Counter({
-    name: "gantry_executor_errors_total",
-    help: "Tasks this server ran that failed without an exit code of their own (a process or container that could not start or was lost), by kind.",
-    labelNames: ["kind"],
-    registers: [registry],
-  });
+
+  const buildRegistry = async (): Promise<{ registry: Registry; durations: Histogram; executorErrors: Counter }> => {
+    const { Counter, Gauge, Histogram, Registry } = await import("prom-client");
+    const registry = new Registry();
+    new Gauge({ name: "gantry_info", help: "This server's version (always 1).", labelNames: ["version"], registers: [registry] }).set({ version: GANTRY_VERSION }, 1);
+    new Gauge({
+      name: "gantry_runs",
+      help: "Runs in the database, by pipeline and state.",
+      labelNames: ["namespace", "pipeline", "state"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const row of await runCountsByState(db)) this.set({ namespace: row.namespace, pipeline: row.pipeline, state: row.state }, row.runs);
+      },
+    });
+    new Gauge({
+      name: "gantry_queue_depth",
+      help: "Runs waiting queued (paused, or over a concurrency limit).",
+      registers: [registry],
+      collect() {
+        this.set(queue.queued);
+      },
+    });
+    new Gauge({
+      name: "gantry_queue_oldest_wait_seconds",
+      help: "How long the run queued longest has waited; 0 with nothing queued.",
+      registers: [registry],
+      collect() {
+        this.set(queue.oldestQueuedAt ? Math.max(0, (now().getTime() - queue.oldestQueuedAt.getTime()) / 1000) : 0);
+      },
+    });
+    new Gauge({
+      name: "gantry_webhook_deliveries",
+      help: "Webhook deliveries the event log holds, by extension (or git source) and outcome (accepted, rejected, duplicate).",
+      labelNames: ["via", "outcome"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const row of await deliveryCounts(db)) this.set({ via: row.via, outcome: row.kind.slice("delivery.".length) }, row.deliveries);
+      },
+    });
+    new Gauge({
+      name: "gantry_sandbox_up",
+      help: "Whether run() tasks run in their sandbox (1), or it is off or unavailable (0).",
+      labelNames: ["state"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.set({ state: sandbox.status.state }, sandbox.status.state === "on" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "gantry_docker_up",
+      help: "Whether the Docker engine answers (container tasks need it).",
+      registers: [registry],
+      async collect() {
+        this.set((await docker.health().catch(() => ({ status: "unavailable" }))).status === "ok" ? 1 : 0);
+      },
+    });
+    const durations = new Histogram({
+      name: "gantry_task_duration_seconds",
+      help: "How long tasks this server ran took, by kind and final state.",
+      labelNames: ["kind", "state"],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+    const executorErrors = new Counter({
+      name: "gantry_executor_errors_total",
+      help: "Tasks this server ran that failed without an exit code of their own (a process or container that could not start or was lost), by kind.",
+      labelNames: ["kind"],
+      registers: [registry],
+    });
+    return { registry, durations, executorErrors };
+  };
+  let built: ReturnType<typeof buildRegistry> | undefined;
 
   // A task's end is noted as it happens and read when scraped: no query on the path of every
   // task's end for a server nobody scrapes. Past the cap the oldest notes are dropped.
@@ -116,7 +123,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     ended.push({ key: { namespace: message.namespace, id: message.pipeline, run: message.run }, task: message.task });
     if (ended.length > MAX_UNSCRAPED_ENDS) ended.shift();
   });
-  const observeEnded = async () => {
+  const observeEnded = async ({ durations, executorErrors }: Awaited<ReturnType<typeof buildRegistry>>) => {
     for (const { key, task } of ended.splice(0)) {
       const row = await executionEnd(db, key, task).catch(() => undefined);
       if (!row?.startedAt || !row.endedAt) continue;
@@ -128,9 +135,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     async scrape() {
-      await observeEnded();
+      // A failed load is tried again at the next scrape.
+      const metrics = await (built ??= buildRegistry().catch((error: unknown) => {
+        built = undefined;
+        throw error;
+      }));
+      await observeEnded(metrics);
       queue = await queueStats(db);
-      return { body: await registry.metrics(), contentType: registry.contentType };
+      return { body: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
     },
     stop: unsubscribe,
   };
