@@ -6,7 +6,7 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { createDeps } from "../app/deps.ts";
-import { barePool, benchConfig, benchRoot, median, ms, printFigures, timedRun } from "./shared.ts";
+import { barePool, benchConfig, benchRoot, machineBusyMs, median, ms, printFigures, timedRun } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 40;
@@ -88,17 +88,26 @@ try {
   console.log(`  overhead over a bare process (on)      median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
 
   // The floor of a fan-out and of throughput: the same number of bare processes, as many at once as the server's limit.
+  // Also in a bare sandbox: bubblewrap's namespaces and mounts cost each process ~4 ms of CPU here, which 2 cores feel.
   const fan: number[] = [];
   const bareFan: number[] = [];
+  const sandboxedFan: number[] = [];
   for (let i = 0; i < FANOUT_REPEATS; i++) {
     bareFan.push(await barePool([process.execPath, bareFile], 100, config.maxParallelTasks));
+    sandboxedFan.push(await barePool(bareSandboxed, 100, config.maxParallelTasks));
     fan.push(await timedRun(deps, { namespace: "default", id: "fanout" }));
   }
   console.log(`\n100 no-op tasks in a fan-out (parallelism 100, global limit ${config.maxParallelTasks})`);
   console.log(`  bare, 100 processes ${config.maxParallelTasks} at once   ${bareFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...bareFan))}`);
+  console.log(`  the same, each in a bare bwrap          ${sandboxedFan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...sandboxedFan))}`);
   console.log(`  wall time ${fan.map((value) => ms(value)).join(", ")}   best ${ms(Math.min(...fan))}   (goal < 2000 ms) ${Math.min(...fan) < 2000 ? "OK" : "MISSED"}`);
 
   const bareThroughput = THROUGHPUT_RUNS / ((await barePool([process.execPath, bareFile], THROUGHPUT_RUNS, config.maxParallelTasks)) / 1000);
+  const sandboxedBusy = machineBusyMs();
+  const sandboxedThroughput = THROUGHPUT_RUNS / ((await barePool(bareSandboxed, THROUGHPUT_RUNS, config.maxParallelTasks)) / 1000);
+  // The machine's CPU per process in a bare sandbox, and per run below: on 2 cores, runs/s cannot pass 2,000 ms over the second.
+  const sandboxedCpu = (machineBusyMs() - sandboxedBusy) / THROUGHPUT_RUNS;
+  const runsBusy = machineBusyMs();
   const started = performance.now();
   let finished = 0;
   let resolveAll!: () => void;
@@ -110,8 +119,10 @@ try {
   await all;
   unsubscribe();
   const seconds = (performance.now() - started) / 1000;
+  const runCpu = (machineBusyMs() - runsBusy) / THROUGHPUT_RUNS;
   console.log(`\n${THROUGHPUT_RUNS} one-task runs started back to back`);
-  console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s   (bare: ${bareThroughput.toFixed(1)} processes/s, ${config.maxParallelTasks} at once)`);
+  console.log(`  ${seconds.toFixed(2)} s total, ${(THROUGHPUT_RUNS / seconds).toFixed(1)} runs/s   (bare: ${bareThroughput.toFixed(1)} processes/s, each in a bare bwrap: ${sandboxedThroughput.toFixed(1)}/s, ${config.maxParallelTasks} at once)`);
+  console.log(`  the machine's CPU (all cores): ${ms(runCpu)} per run, ${ms(sandboxedCpu)} per process in a bare bwrap`);
 
   printFigures({
     bareMs: median(bare),
@@ -121,8 +132,12 @@ try {
     overheadMs: overhead,
     fanoutMs: Math.min(...fan),
     bareFanoutMs: Math.min(...bareFan),
+    sandboxedFanoutMs: Math.min(...sandboxedFan),
     runsPerSecond: THROUGHPUT_RUNS / seconds,
     bareProcessesPerSecond: bareThroughput,
+    sandboxedProcessesPerSecond: sandboxedThroughput,
+    runCpuMs: runCpu,
+    sandboxedProcessCpuMs: sandboxedCpu,
   });
 } finally {
   // Also after a failed run: let the runs in flight end, then remove everything.

@@ -1,7 +1,7 @@
 // Shared by the benchmarks: a temp root and a config that reads nothing from where the
 // bench is started, one timed run through the orchestrator, and the statistics and
 // formatting the figures use.
-import { chmodSync, mkdirSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../app/config.ts";
@@ -87,16 +87,25 @@ export function printFigures(figures: Record<string, number>): void {
 }
 
 /** Wall time of `count` runs of `argv` as bare processes, at most `limit` at once. */
-export async function barePool(argv: string[], count: number, limit: number): Promise<number> {
+export async function barePool(command: string[] | { cmd: string[]; uid?: number; gid?: number }, count: number, limit: number): Promise<number> {
+  const spawnable = Array.isArray(command) ? { cmd: command } : command;
   const started = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, count) }, async () => {
       while (next++ < count) {
-        const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+        const child = Bun.spawn({ ...spawnable, stdout: "pipe", stderr: "pipe" });
         await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
       }
     }),
   );
   return performance.now() - started;
+}
+
+/** CPU time the whole machine has spent busy so far, all cores, in ms (/proc/stat; 10 ms ticks). */
+export function machineBusyMs(): number {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // idle and iowait are the fourth and fifth fields; the rest is busy.
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  return (total - fields[3]! - fields[4]!) * 10;
 }
