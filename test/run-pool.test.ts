@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { processesWith } from "./helpers/processes.ts";
 import { sweepResultFolders } from "../app/engine/executors/bun-process.ts";
 import { handOver, repairHandOvers } from "../app/engine/executors/runner-pool.ts";
-import { tempDir, writeFile } from "./helpers/temp.ts";
+import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
 
@@ -289,6 +289,40 @@ describe("a hand-over cut off midway", () => {
       expect(readFileSync(join(stray, "keep.txt"), "utf8")).toBe("a run's file");
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe("runs queued behind the task slots", () => {
+  it("keep no warm runner each: a burst waits without a runner process per run, then every run succeeds", async () => {
+    const flags = sharedDir();
+    const release = join(flags, "release");
+    const gantry = await startWithPipelines(
+      {
+        ...PIPELINES,
+        "blocker.ts": `${HEADER}export default definePipeline({ id: "blocker", tasks: {
+  hold: run(async () => { while (!(await Bun.file(${JSON.stringify(release)}).exists())) await Bun.sleep(20); }),
+} });\n`,
+        "quick.ts": `${HEADER}export default definePipeline({ id: "quick", tasks: { only: run(${REPORT}) } });\n`,
+      },
+      { env: { GANTRY_RUN_POOL: "2", GANTRY_MAX_PARALLEL_TASKS: "1" } },
+    );
+    try {
+      await waitFor(() => spares(gantry) === 2, 10_000);
+      const blocker = (await startRun(gantry.api, "default/blocker")).id;
+      const blockerState = async () => ((await (await gantry.api(`/pipelines/default/blocker/runs/${blocker}`)).json()) as { run: RunJson }).run.tasks[0]!.state;
+      await waitFor(async () => (await blockerState()) === "running", 10_000);
+      const queued: number[] = [];
+      for (let i = 0; i < 20; i++) queued.push((await startRun(gantry.api, "default/quick")).id);
+      // Each run is running, its task waiting for the one slot; the pool keeps its 2 spares and the blocker's runner (a bwrap outside and one inside each).
+      await Bun.sleep(500);
+      expect(processesWith(poolDir(gantry)).length).toBeLessThanOrEqual(8);
+      writeFileSync(release, "go");
+      const runs = await Promise.all(queued.map((id) => waitForRun(gantry.api, "default/quick", id)));
+      expect(runs.map((run) => run.state)).toEqual(queued.map(() => "successful"));
+      expect((await waitForRun(gantry.api, "default/blocker", blocker)).state).toBe("successful");
+    } finally {
+      await gantry.stop();
     }
   });
 });

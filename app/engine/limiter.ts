@@ -4,6 +4,8 @@ export interface Limiter {
   acquire(): Promise<() => void>;
   readonly active: number;
   readonly waiting: number;
+  /** Whether an acquire now would not wait. */
+  readonly free: boolean;
 }
 
 export function createLimiter(limit: number): Limiter {
@@ -20,6 +22,9 @@ export function createLimiter(limit: number): Limiter {
     },
     get waiting() {
       return queue.length;
+    },
+    get free() {
+      return active < limit && queue.length === 0;
     },
     acquire() {
       if (active < limit) {
