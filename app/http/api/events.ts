@@ -1,7 +1,7 @@
 // /api/v1/events: the event log and its live stream.
 import { Hono } from "hono";
 import * as v from "valibot";
-import { latestEventId, listEvents } from "../../db/repos/events.ts";
+import { latestEventId, listEvents, listEventsAfter } from "../../db/repos/events.ts";
 import { requirePermission } from "../../auth/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { createWakeup, sse } from "../sse.ts";
@@ -32,7 +32,7 @@ export const eventsApi = new Hono<AppEnv>()
       const unsubscribe = deps.bus.subscribe(() => wakeup.wake());
       try {
         while (!signal.aborted) {
-          const rows = await listEvents(deps.db, { after: after!, limit: 500 });
+          const rows = await listEventsAfter(deps.db, after!, 500);
           for (const row of rows) {
             await stream.writeSSE({ id: String(row.id), data: JSON.stringify(eventJson(row)) });
             after = row.id;

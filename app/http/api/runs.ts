@@ -62,10 +62,16 @@ async function runsJson(deps: Deps, runs: RunWithTasks[]) {
   return Promise.all(runs.map((run) => withLogTruncation(deps, run, runJson(run, places.get(runRowKeyString(run)), findings.get(runRowKeyString(run))))));
 }
 
+/** Whether a task of the run has run, here or in the run it was kept from. */
+const hasRun = (execution: RunWithTasks["tasks"][number]) => execution.attempt > 0 || execution.reusedFrom !== null;
+const hasRunTasks = (run: RunWithTasks) => run.tasks.some(hasRun);
+
 /** Finding counts of the runs whose scans found something, by runRowKeyString(); one query per pipeline. */
 async function findingCountsOf(deps: Deps, runs: RunWithTasks[]) {
   const counts = new Map<string, LevelCounts>();
-  const byPipeline = Map.groupBy(runs, (run) => `${run.namespace}/${run.pipelineId}`);
+  // Only a task that ran (or was kept from a run where it did) can have stored findings: a run
+  // just started, or queued, asks for nothing (its answer is on the path of its first claim).
+  const byPipeline = Map.groupBy(runs.filter(hasRunTasks), (run) => `${run.namespace}/${run.pipelineId}`);
   for (const group of byPipeline.values()) {
     const first = group[0]!;
     const found = await findingCountsOfRuns(deps.db, { namespace: first.namespace, id: first.pipelineId }, group.map((run) => run.id));
@@ -94,6 +100,8 @@ async function withLogTruncation(deps: Deps, run: RunWithTasks, json: ReturnType
   const tasks = await Promise.all(
     json.tasks.map(async (task, index) => {
       const execution = run.tasks[index]!;
+      // A task that never ran has no log to have cut.
+      if (!hasRun(execution)) return task;
       const logKey = logKeyOf(key, execution);
       const whole = await deps.logs.truncation(logKey);
       if (!whole) return task;
