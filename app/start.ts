@@ -79,6 +79,8 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
   pruned.catch((error: unknown) => console.error(`start-up prune failed: ${(error as Error).message}`));
   deps.janitor.start(config.pruneIntervalMs);
   started.push(() => deps.janitor.stop());
+  // A start that fails later closes the database only once the prune is done with it.
+  started.push(() => pruned.catch(() => undefined));
   const bootstrap = await ensureBootstrapToken(deps.db, config.dataDir, deps.now());
   // The first-start link carries a one-time code tied to the bootstrap token, never the token.
   const loginCode = bootstrap && (await createLoginCode(deps.db, bootstrap.id, deps.now()));

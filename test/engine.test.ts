@@ -132,8 +132,10 @@ export default definePipeline({
       ctx.log("ENV " + JSON.stringify(ctx.env));
       ctx.log("PROCESS " + JSON.stringify(process.env));
       ctx.log("WORKSPACE_EXISTS " + existsSync(ctx.workspace) + " CWD_IS_WORKSPACE " + (process.cwd() === ctx.workspace));
+      // Bun's own shell first: before ctx.$ is touched (it is set up on first use).
+      const bunShell = (await Bun.$\`echo $FROM_TASK in $(pwd)\`.text()).trim();
       await ctx.$\`echo "shell sees $OVERRIDDEN and $GANTRY_TASK_ID"\`;
-      ctx.log("SHELL_PWD " + (await ctx.$\`pwd\`.text()).trim() + " BUN_SHELL " + (await Bun.$\`echo $FROM_TASK in $(pwd)\`.text()).trim());
+      ctx.log("SHELL_PWD " + (await ctx.$\`pwd\`.text()).trim() + " BUN_SHELL " + bunShell);
     }, { env: { FROM_TASK: "task", TASK_WINS: "task" } }),
   },
 });`,

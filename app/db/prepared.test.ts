@@ -85,7 +85,7 @@ describe("a query built once", () => {
 
   it("names a missing value", async () => {
     const { database } = await fresh();
-    expect(byName(database.db).all({})).rejects.toThrow('No value for placeholder "name"');
+    await expect(byName(database.db).all({})).rejects.toThrow('No value for placeholder "name"');
   });
 
   it("stores nulls as NULL and times as milliseconds, and reads them back as before", async () => {

@@ -127,7 +127,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
   let running: Promise<PruneResult> | undefined;
 
   /** `services`: the IDs of this server's services that exist (undefined: unknown), which their task containers follow. */
-  const pruneContainers = async (active: Set<string>, services: Set<string> | undefined): Promise<{ removed: number; error?: string }> => {
+  const pruneContainers = async (services: Set<string> | undefined): Promise<{ removed: number; error?: string }> => {
     if (!options.docker) return { removed: 0 };
     const { docker } = options.docker;
     let containers: Awaited<ReturnType<typeof listServerContainers>>;
@@ -137,6 +137,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
     } catch (error) {
       return { removed: 0, error: isUnreachable(error) ? "Docker engine unreachable" : (error as Error).message };
     }
+    // Read after the list: a container listed belongs to a run stored by then (a slow engine's list may take seconds).
+    const active = await options.unfinishedRuns();
     const kept = keptRuns(containers.map((info) => info.Labels), options.keepLast);
     let removed = 0;
     for (const info of containers) {
@@ -181,7 +183,7 @@ export function createJanitor(options: JanitorOptions): Janitor {
     return { removed, remaining };
   };
 
-  const pruneWorkspaces = (active: Set<string>): number => {
+  const pruneWorkspaces = async (): Promise<number> => {
     let removed = 0;
     const dirs = (path: string) => {
       try {
@@ -190,21 +192,27 @@ export function createJanitor(options: JanitorOptions): Janitor {
         return [];
       }
     };
+    // The folders first, then the runs still going: a workspace listed belongs to a run stored by then.
+    const found: { base: string; namespace: string; pipeline: string; runs: number[] }[] = [];
     for (const namespace of dirs(options.workspacesDir)) {
       for (const pipeline of dirs(join(options.workspacesDir, namespace))) {
         const base = join(options.workspacesDir, namespace, pipeline);
-        const runs = dirs(base).filter((name) => /^\d+$/.test(name)).map(Number);
-        const finished = runs.filter((run) => !active.has(runKeyString({ namespace, id: pipeline, run })));
-        const keep = newest(finished, options.keepLast);
-        for (const run of finished) {
-          if (keep.has(run)) continue;
-          try {
-            rmSync(join(base, String(run)), { recursive: true, force: true });
-            removed++;
-          } catch (error) {
-            // e.g. files a container wrote as another user; try again next time, never stop the server.
-            console.error(`cannot prune workspace ${join(base, String(run))}: ${(error as Error).message}`);
-          }
+        found.push({ base, namespace, pipeline, runs: dirs(base).filter((name) => /^\d+$/.test(name)).map(Number) });
+      }
+    }
+    if (found.length === 0) return 0;
+    const active = await options.unfinishedRuns();
+    for (const { base, namespace, pipeline, runs } of found) {
+      const finished = runs.filter((run) => !active.has(runKeyString({ namespace, id: pipeline, run })));
+      const keep = newest(finished, options.keepLast);
+      for (const run of finished) {
+        if (keep.has(run)) continue;
+        try {
+          rmSync(join(base, String(run)), { recursive: true, force: true });
+          removed++;
+        } catch (error) {
+          // e.g. files a container wrote as another user; try again next time, never stop the server.
+          console.error(`cannot prune workspace ${join(base, String(run))}: ${(error as Error).message}`);
         }
       }
     }
@@ -214,13 +222,14 @@ export function createJanitor(options: JanitorOptions): Janitor {
   const prune = async (): Promise<PruneResult> => {
     if (running) return running;
     running = (async () => {
-      // Asked once: a run that ends meanwhile is pruned next time.
-      const active = await options.unfinishedRuns();
+      // The runs still going are read after each listing (services, containers, workspaces), so
+      // what was listed belongs to a run stored by then: one started meanwhile is never judged
+      // finished. A run that ends meanwhile is pruned next time.
       const listed = options.docker ? await listOwnServices(options.docker.docker, options.instance) : undefined;
-      const pruned = listed ? await pruneServices(active, listed) : undefined;
-      const containers = await pruneContainers(active, pruned?.remaining);
+      const pruned = listed ? await pruneServices(await options.unfinishedRuns(), listed) : undefined;
+      const containers = await pruneContainers(pruned?.remaining);
       const services = pruned?.removed ?? 0;
-      const workspaces = pruneWorkspaces(active);
+      const workspaces = await pruneWorkspaces();
       const objectRuns = (await options.expireObjects?.()) ?? 0;
       const events = (await options.pruneEvents?.()) ?? 0;
       const runTokens = (await options.pruneRunTokens?.()) ?? 0;

@@ -4,7 +4,7 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { findings, runs, taskExecutions } from "../schema/index.ts";
-import { prepared, preparedByShape } from "../prepared.ts";
+import { prepared } from "../prepared.ts";
 import { RUN_KEY, runKeyValues } from "./runs.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
 import type { RunKey } from "../../domain/run-key.ts";
@@ -81,8 +81,8 @@ export async function lastSuccessfulRunBefore(db: DbOrTx, key: RunKey): Promise<
   return row?.id;
 }
 
-/** Built once per number of runs asked for (the API answers a started run with its counts; a list page asks for a page of runs). */
-const countsQuery = preparedByShape((db, runCount) =>
+/** Built once: the runs come as one JSON array (a list page asks for up to 500 runs; one query text for any number). */
+const countsQuery = prepared((db) =>
   db
     .select({ runId: taskExecutions.runId, level: findings.level, count: sql<number>`count(*)` })
     .from(taskExecutions)
@@ -91,10 +91,7 @@ const countsQuery = preparedByShape((db, runCount) =>
       and(
         eq(taskExecutions.namespace, sql.placeholder("namespace")),
         eq(taskExecutions.pipelineId, sql.placeholder("id")),
-        inArray(
-          taskExecutions.runId,
-          Array.from({ length: Number(runCount) }, (_, index) => sql.placeholder(`run${index}`)),
-        ),
+        inArray(taskExecutions.runId, sql`(select value from json_each(${sql.placeholder("runs")}))`),
       ),
     )
     .groupBy(taskExecutions.runId, findings.level)
@@ -105,11 +102,7 @@ const countsQuery = preparedByShape((db, runCount) =>
 export async function findingCountsOfRuns(db: DbOrTx, pipeline: PipelineKey, runIds: readonly number[]): Promise<Map<number, LevelCounts>> {
   const counts = new Map<number, LevelCounts>();
   if (runIds.length === 0) return counts;
-  const rows = await countsQuery(db, String(runIds.length)).all({
-    namespace: pipeline.namespace,
-    id: pipeline.id,
-    ...Object.fromEntries(runIds.map((run, index) => [`run${index}`, run])),
-  });
+  const rows = await countsQuery(db).all({ namespace: pipeline.namespace, id: pipeline.id, runs: JSON.stringify(runIds) });
   for (const row of rows) {
     const entry = counts.get(row.runId) ?? { error: 0, warning: 0, note: 0 };
     entry[row.level] += Number(row.count);

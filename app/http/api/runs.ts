@@ -62,8 +62,8 @@ async function runsJson(deps: Deps, runs: RunWithTasks[]) {
   return Promise.all(runs.map((run) => withLogTruncation(deps, run, runJson(run, places.get(runRowKeyString(run)), findings.get(runRowKeyString(run))))));
 }
 
-/** Whether a task of the run has run, here or in the run it was kept from. */
-const hasRun = (execution: RunWithTasks["tasks"][number]) => execution.attempt > 0 || execution.reusedFrom !== null;
+/** Whether a task of the run has started (an attempt, an approval's autoApprove), here or in the run it was kept from. */
+const hasRun = (execution: RunWithTasks["tasks"][number]) => execution.startedAt !== null || execution.reusedFrom !== null;
 const hasRunTasks = (run: RunWithTasks) => run.tasks.some(hasRun);
 
 /** Finding counts of the runs whose scans found something, by runRowKeyString(); one query per pipeline. */
@@ -100,7 +100,7 @@ async function withLogTruncation(deps: Deps, run: RunWithTasks, json: ReturnType
   const tasks = await Promise.all(
     json.tasks.map(async (task, index) => {
       const execution = run.tasks[index]!;
-      // A task that never ran has no log to have cut.
+      // A task that never started has no log to have cut.
       if (!hasRun(execution)) return task;
       const logKey = logKeyOf(key, execution);
       const whole = await deps.logs.truncation(logKey);
