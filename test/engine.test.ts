@@ -1,7 +1,7 @@
 // The engine as a user sees it through the API of a real in-process server: DAG order,
 // parallelism, retries, timeouts, failures, cancel, versions, environment, logs, events.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   outputLines,
@@ -19,6 +19,7 @@ import {
 import { sharedDir, writeFile } from "./helpers/temp.ts";
 import { processesWith } from "./helpers/processes.ts";
 import { requestCancel } from "../app/db/repos/runs.ts";
+import { latestEventId } from "../app/db/repos/events.ts";
 
 // Servers and task processes need more than bun test's 5 s default; each test file sets its own.
 setDefaultTimeout(30_000);
@@ -149,6 +150,17 @@ export default definePipeline({
       ${waitForFlag("follow-release")}
       ctx.log("released");
       ctx.log("bye");
+    }),
+  },
+});`,
+
+  "last.ts": `${HEADER}
+export default definePipeline({
+  id: "last",
+  tasks: {
+    only: run(async () => {
+      await Bun.write(${JSON.stringify(flag("last-ready"))}, "ready");
+      ${waitForFlag("last-go")}
     }),
   },
 });`,
@@ -358,6 +370,26 @@ describe("a cancel that meets the run's end", () => {
       if (answered === 202) expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by racer" });
       else expect(run.state).toBe("successful");
     }
+  });
+
+  it("ends cancelled when another node stored a cancel just before its last task ended (the task's end and the run's are one commit otherwise)", async () => {
+    const cursor = await latestEventId(gantry.deps.db);
+    const started = await startRun(api, "default/last");
+    await waitFor(() => existsSync(flag("last-ready")), 10_000);
+    // What a cancel through another server does: the request is stored, nothing more; the task ends at once.
+    await gantry.deps.db.transaction((tx) => requestCancel(tx, { namespace: "default", id: "last", run: started.id }, "cancelled by elsewhere", new Date()));
+    writeFileSync(flag("last-go"), "go");
+    const run = await waitForRun(api, "default/last", started.id);
+    expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by elsewhere" });
+    const events = (await (await api(`/events?after=${cursor}&limit=1000`)).json()) as { events: { kind: string; run?: number; pipeline?: string }[] };
+    expect(events.events.filter((event) => event.pipeline === "last" && event.run === started.id && event.kind === "run.finished")).toHaveLength(1);
+  });
+
+  it("stores a run's end in its last task's commit: both events, the run successful", async () => {
+    const started = await startRun(api, "default/serial");
+    const run = await waitForRun(api, "default/serial", started.id);
+    expect(run.state).toBe("successful");
+    expect(run.endedAt).toBe(task(run, "c").endedAt);
   });
 
   it("starts no further task once another node has written a cancel, before its next look", async () => {

@@ -5,11 +5,12 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
 import { runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
+import type { RunEnd } from "../../domain/run-plan.ts";
 import { STOPPING } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import { appendEvents, type NewEvent } from "./events.ts";
 import { driverValue, prepared, preparedByShape } from "../prepared.ts";
-import { attemptsWhere, executionWhere, executionsWhere, RUN_KEY, runKeyValues, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
+import { attemptsWhere, executionWhere, executionsWhere, finishRunIn, RUN_KEY, runKeyValues, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
   Pick<ExecutionRow, "state" | "exitCode" | "attempt" | "reason" | "startedAt" | "endedAt" | "nodeId" | "leaseExpiresAt" | "retryAt">
@@ -176,6 +177,8 @@ const endExecutionQuery = preparedByShape((db, shape) =>
  * Records how an attempt ended; with `change`, the task's execution ends too (its event
  * written), otherwise the task waits for its next attempt, due at `retryAt` (null: at
  * once). Stored with the attempt's end, so a restarted server waits out what is left.
+ * With `runEnd` (its last task ended), the run ends in the same transaction unless a cancel
+ * is stored (finishRunIn); true when it did.
  */
 export async function endAttempt(
   db: Db,
@@ -184,15 +187,16 @@ export async function endAttempt(
   attempt: number,
   end: AttemptEnd,
   final: { change: ExecutionChange; event: NewEvent } | { retryAt: Date | null; event: NewEvent },
-): Promise<void> {
-  await db.transaction(async (tx) => {
+  runEnd?: RunEnd,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
     // Only while the node recording it (the event's) still drives the run: one whose lease
     // lapsed leaves alone what the node that took the run over records of this attempt.
     const writer = final.event.nodeId;
     const keyValues = runKeyValues(key);
     if (writer) {
       const [run] = await runNodeQuery(tx).all(keyValues);
-      if (run && run.nodeId !== writer) return;
+      if (run && run.nodeId !== writer) return false;
     }
     await endAttemptQuery(tx).run({
       ...keyValues,
@@ -219,6 +223,7 @@ export async function endAttempt(
         .where(executionWhere(key, taskId));
     }
     await appendEvents(tx, final.event);
+    return runEnd !== undefined && "change" in final && (await finishRunIn(tx, key, runEnd, end.now, { unlessCancelled: true, ...(writer && { writer }) }));
   });
 }
 

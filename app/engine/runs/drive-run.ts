@@ -146,6 +146,11 @@ async function schedulePass(ctx: EngineContext, run: DrivenRun): Promise<void> {
  * is stored, and otherwise the run ends with the cancel's reason.
  */
 async function endRun(ctx: EngineContext, run: DrivenRun): Promise<void> {
+  // Stored with its last task's end (task-attempt.ts): it only remains to say so.
+  if (run.endStored) {
+    ctx.publish("run.finished", run.key);
+    return;
+  }
   const planEnd = (cancelled: string | undefined) =>
     planRun({ tasks: run.spec.tasks, states: run.states, inFlight: new Set(), parallelism: 0, ...(cancelled !== undefined && { cancelled }) }).end ?? {
       state: "failed" as const,

@@ -6,6 +6,7 @@ import type { RunWithTasks } from "../../db/repos/runs.ts";
 import type { PipelineSpec } from "../../domain/pipeline-spec.ts";
 import { runKeyOf, type RunKey } from "../../domain/run-key.ts";
 import type { TaskState } from "../../domain/states.ts";
+import { planRun, type RunEnd } from "../../domain/run-plan.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
 import type { ExecutorKind, TaskHandle } from "../executors/executor.ts";
 import type { IssuedToken } from "./engine-context.ts";
@@ -56,6 +57,8 @@ export interface DrivenRun {
   recovered: boolean;
   /** Another node drives it now: this process stops writing for it. */
   lost: boolean;
+  /** Its end was stored with its last task's (runEndWith): ending it only says so. */
+  endStored: boolean;
   /** Scheduling passes of a run happen one at a time. */
   scheduling: Promise<void>;
   finished: Promise<void>;
@@ -91,6 +94,7 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
     placement: createRunPlacement(row.placementNode),
     recovered,
     lost: false,
+    endStored: false,
     scheduling: Promise.resolve(),
     finished,
     finish,
@@ -104,6 +108,18 @@ export function drivenRun(row: RunWithTasks, spec: PipelineSpec, bundlePath: str
  * for another at the same path with the same entries (runner-pool.ts, handOver).
  */
 export const workspaceAlone = (run: DrivenRun, task: { id: string }): boolean => !run.lost && run.inFlight.size === 1 && run.inFlight.has(task.id);
+
+/**
+ * How the run ends if `task`, the one task of it in flight, ends in `state` and leaves nothing
+ * to start, skip or cancel: then the run's end is stored in the same commit as the task's (one
+ * fsync less per run). Undefined otherwise, and for a run a cancel was acted on (its end has its
+ * own rules, drive-run.ts endRun).
+ */
+export function runEndWith(run: DrivenRun, task: { id: string }, state: TaskState): RunEnd | undefined {
+  if (run.lost || run.cancelled !== undefined || !workspaceAlone(run, task)) return undefined;
+  const plan = planRun({ tasks: run.spec.tasks, states: new Map(run.states).set(task.id, state), inFlight: new Set(), parallelism: run.spec.parallelism, gates: run.gates });
+  return plan.start.length === 0 && plan.skip.length === 0 && plan.cancel.length === 0 ? plan.end : undefined;
+}
 
 /** A cancel acted on: running tasks get SIGTERM (SIGKILL after `graceMs`), tasks waiting to retry end now. */
 export function stopTasks(run: DrivenRun, graceMs: number): void {

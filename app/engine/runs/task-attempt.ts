@@ -18,7 +18,7 @@ import type { Executor, ExecutorKind, TaskHandle, TaskLaunch } from "../executor
 import { DEADLINE_ENV, deadlineEnv } from "../task-runner/deadline.ts";
 import { BUNDLE_TOKEN_ENV } from "../task-runner/command.ts";
 import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
-import { stopTasks, workspaceAlone, type DrivenRun } from "./driven-run.ts";
+import { runEndWith, stopTasks, workspaceAlone, type DrivenRun } from "./driven-run.ts";
 import type { EngineContext } from "./engine-context.ts";
 import { taskEnvironment, type TaskEnvironment } from "./task-environment.ts";
 import { heldPlacement, recordingPlacement } from "./run-placement.ts";
@@ -141,7 +141,9 @@ async function runAttempts(
       }
       // The attempt's part of the log ends after what was held back past the cap (its last lines).
       log.flush();
-      await endAttempt(
+      // The run's last task: the run's end goes in the same commit.
+      const runEnd = retry ? undefined : runEndWith(run, task, outcome.state);
+      const runEnded = await endAttempt(
         ctx.db,
         run.key,
         task.id,
@@ -156,7 +158,9 @@ async function runAttempts(
               change: { state: outcome.state, exitCode: outcome.exitCode, reason: outcome.reason, endedAt: now },
               event: ctx.event("task.finished", run.key, { state: outcome.state, exitCode: outcome.exitCode, ...(outcome.reason && { reason: outcome.reason }) }, task.id),
             },
+        runEnd,
       );
+      if (runEnded) run.endStored = true;
       if (!retry) {
         run.states.set(task.id, outcome.state);
         run.exitCodes.set(task.id, outcome.exitCode);
