@@ -33,7 +33,12 @@ async function runBench(name: Bench): Promise<Figures | string> {
 
 const results = {} as Record<Bench, Figures | string>;
 const started = performance.now();
-for (const name of BENCHES) results[name] = await runBench(name);
+/** Between benches: what one leaves ending (its server's runners, containers, files) must not run into the next one's figures. */
+const SETTLE_MS = 3_000;
+for (const name of BENCHES) {
+  if (name !== BENCHES[0]) await Bun.sleep(SETTLE_MS);
+  results[name] = await runBench(name);
+}
 
 interface Row {
   goal: string;
