@@ -70,8 +70,12 @@ export async function findTokenByHash(db: Db, hash: string): Promise<TokenRow | 
   return row;
 }
 
+const byIdQuery = prepared((db) => db.select().from(tokens).where(eq(tokens.id, P("id"))).limit(1).prepare());
+
+/** Read for every page of a signed-in person (the session's token). */
 export async function getToken(db: Db, id: string): Promise<TokenRow | undefined> {
-  return db.query.tokens.findFirst({ where: eq(tokens.id, id) });
+  const [row] = await byIdQuery(db).all({ id });
+  return row;
 }
 
 /**

@@ -1,8 +1,9 @@
 // Queries for people who sign in through an identity provider, and for the tokens that
 // belong to them (their sign-in sessions' tokens and their personal tokens).
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { tokens, users } from "../schema/index.ts";
+import { prepared } from "../prepared.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -43,8 +44,12 @@ export async function recordSignIn(db: Db, profile: SignedInProfile, id: string,
   return row!;
 }
 
+// Read for every request a person's token or web session makes: built once.
+const userQuery = prepared((db) => db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare());
+
 export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {
-  return db.query.users.findFirst({ where: eq(users.id, id) });
+  const [row] = await userQuery(db).all({ id });
+  return row;
 }
 
 export async function listUsers(db: Db): Promise<UserRow[]> {
