@@ -146,7 +146,7 @@ describe("a query built once", () => {
     expect(await claimAttempt(db, runKey, { taskId: "b", attempt: 1, executor: "run", ref: "ref-2", nodeId: "node-2", leaseExpiresAt: now, logFrom: 0, now, event: { kind: "task.started", data: {}, at: now } })).toEqual({ status: "lost" });
     const ended = new Date(now.getTime() + 1_500);
     await endAttempt(db, runKey, "a", 1, { state: "successful", exitCode: 0, reason: null, logTo: 3, now: ended }, {
-      change: { state: "successful", exitCode: 0, endedAt: ended },
+      change: { state: "successful", exitCode: 0, reason: null, endedAt: ended },
       event: { kind: "task.finished", namespace: "default", pipelineId: "p", runId: 1, taskId: "a", data: { state: "successful" }, at: ended, nodeId: "node-1" },
     });
     const read = await getRun(db, runKey);

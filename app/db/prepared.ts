@@ -35,19 +35,6 @@ export function prepared<Q extends object>(build: (db: DbOrTx) => Q): (db: DbOrT
 }
 
 /**
- * Kept queries by shape: one built per distinct `shape` (an update's set of changed columns,
- * say), for the few shapes a caller has.
- */
-export function preparedByShape<Q extends object>(build: (db: DbOrTx, shape: string) => Q): (db: DbOrTx, shape: string) => Q {
-  const shapes = new Map<string, (db: DbOrTx) => Q>();
-  return (db, shape) => {
-    let query = shapes.get(shape);
-    if (!query) shapes.set(shape, (query = prepared((each) => build(each, shape))));
-    return query(db);
-  };
-}
-
-/**
  * A placeholder whose value reaches the driver as given, not through its column's encoder
  * (which turns a null timestamp into a crash and a null JSON value into "null"): the caller
  * passes a Date as its milliseconds and null as null.

@@ -5,7 +5,7 @@ import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { RunActor } from "../../domain/approvals.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
 import type { Db, DbOrTx } from "../client.ts";
-import { driverValue, msOf, prepared, preparedByShape } from "../prepared.ts";
+import { driverValue, msOf, prepared } from "../prepared.ts";
 import { deliveries, pipelines, runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunConcurrency } from "../../domain/concurrency.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -49,17 +49,18 @@ export interface Admission {
   leaseExpiresAt: Date;
 }
 
+const P = sql.placeholder;
+
 /** The pipeline's next run id, allocated. */
 const nextRunIdQuery = prepared((db) =>
   db
     .update(pipelines)
     .set({ lastRunId: sql`${pipelines.lastRunId} + 1` })
-    .where(and(eq(pipelines.namespace, sql.placeholder("namespace")), eq(pipelines.id, sql.placeholder("id"))))
+    .where(and(eq(pipelines.namespace, P("namespace")), eq(pipelines.id, P("id"))))
     .returning({ lastRunId: pipelines.lastRunId })
     .prepare(),
 );
 
-const P = sql.placeholder;
 /** A run's row: every column given (nullable JSON and times as the driver stores them), so one built insert serves every run. */
 const insertRunQuery = prepared((db) =>
   db
@@ -228,7 +229,7 @@ function withAttempts(executions: ExecutionRow[], attempts: AttemptRow[]): Execu
 }
 
 /** A run key of placeholders, for queries built once (prepared.ts); `runKeyValues` fills them. */
-export const RUN_KEY = { namespace: sql.placeholder("namespace"), id: sql.placeholder("id"), run: sql.placeholder("run") } as unknown as RunKey;
+export const RUN_KEY = { namespace: P("namespace"), id: P("id"), run: P("run") } as unknown as RunKey;
 export const runKeyValues = (key: RunKey) => ({ namespace: key.namespace, id: key.id, run: key.run });
 const runRowQuery = prepared((db) => db.select().from(runs).where(runWhere(RUN_KEY)).limit(1).prepare());
 const executionsQuery = prepared((db) => db.select().from(taskExecutions).where(executionsWhere(RUN_KEY)).orderBy(taskOrder).prepare());
@@ -312,14 +313,18 @@ export async function recordPlacementNode(db: Db, key: RunKey, node: string): Pr
   return row?.placementNode ?? node;
 }
 
-const finishQuery = preparedByShape((db, shape) =>
-  db
-    .update(runs)
-    .set({ state: driverValue("state"), reason: driverValue("reason"), endedAt: driverValue("endedAt"), leaseExpiresAt: null })
-    .where(and(runWhere(RUN_KEY), shape === "unless cancelled" ? sql`${runs.cancelRequestedAt} is null` : undefined))
-    .returning({ id: runs.id })
-    .prepare(),
-);
+/** The run's end; `unlessCancelled`: only while no cancel is stored. */
+const finishQueryOf = (unlessCancelled: boolean) =>
+  prepared((db) =>
+    db
+      .update(runs)
+      .set({ state: driverValue("state"), reason: driverValue("reason"), endedAt: driverValue("endedAt"), leaseExpiresAt: null })
+      .where(and(runWhere(RUN_KEY), unlessCancelled ? sql`${runs.cancelRequestedAt} is null` : undefined))
+      .returning({ id: runs.id })
+      .prepare(),
+  );
+const finishQuery = finishQueryOf(false);
+const finishUnlessCancelledQuery = finishQueryOf(true);
 
 /**
  * Ends a run in the caller's transaction: state, reason and end time with the run.finished
@@ -333,7 +338,7 @@ export async function finishRunIn(
   now: Date,
   options: { unlessCancelled?: boolean; writer?: string } = {},
 ): Promise<boolean> {
-  const ended = await finishQuery(tx, options.unlessCancelled ? "unless cancelled" : "always").all({
+  const ended = await (options.unlessCancelled ? finishUnlessCancelledQuery : finishQuery)(tx).all({
     ...runKeyValues(key),
     state: end.state,
     reason: end.reason,
@@ -420,8 +425,7 @@ export async function unfinishedRunKeys(db: Db): Promise<Set<string>> {
   return keys;
 }
 
-/** Runs of this node asked to cancel, with the reason they will end with: the node acts on each once. */
-/** Read by each node's loop every few hundred ms. */
+// Read by each node's loop every few hundred ms.
 const cancelRequestsQuery = prepared((db) =>
   db
     .select({ namespace: runs.namespace, pipelineId: runs.pipelineId, id: runs.id, reason: runs.cancelReason })
@@ -430,6 +434,7 @@ const cancelRequestsQuery = prepared((db) =>
     .prepare(),
 );
 
+/** Runs of this node asked to cancel, with the reason they will end with: the node acts on each once. */
 export async function listCancelRequests(db: Db, nodeId: string): Promise<{ key: RunKey; reason: string }[]> {
   const rows = await cancelRequestsQuery(db).all({ nodeId });
   return rows.map((row) => ({ key: runKeyOf(row), reason: row.reason ?? "cancelled" }));

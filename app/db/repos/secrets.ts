@@ -19,7 +19,6 @@ export async function upsertSecret(db: Db, row: Omit<SecretRow, "createdAt"> & {
   return stored!;
 }
 
-// On every task's and hook's path: a plain select, cheaper to build than db.query's findFirst.
 // Read for every run that uses a secret and every signed hook delivery: built once.
 const secretQuery = prepared((db) =>
   db

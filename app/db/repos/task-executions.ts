@@ -6,10 +6,10 @@ import type { Db, DbOrTx } from "../client.ts";
 import { runs, taskAttempts, taskExecutions } from "../schema/index.ts";
 import type { RunKey } from "../../domain/run-key.ts";
 import type { RunEnd } from "../../domain/run-plan.ts";
-import { STOPPING } from "../../domain/states.ts";
+import { STOPPING, type TaskState } from "../../domain/states.ts";
 import type { LogKey } from "../../stores/logs.ts";
 import { appendEvents, type NewEvent } from "./events.ts";
-import { driverValue, prepared, preparedByShape } from "../prepared.ts";
+import { driverValue, prepared } from "../prepared.ts";
 import { attemptsWhere, executionWhere, executionsWhere, finishRunIn, RUN_KEY, runKeyValues, runWhere, type AttemptRow, type ExecutionRow, type ExecutionWithAttempts } from "./runs.ts";
 
 export type ExecutionChange = Partial<
@@ -88,7 +88,7 @@ const storeAttemptQuery = prepared((db) =>
       ref: P("ref"),
       nodeId: P("nodeId"),
       logFrom: P("logFrom"),
-      startedAt: P("startedAt"),
+      startedAt: driverValue("startedAt"),
     })
     // The same attempt again: its work was never found after a restart, so it starts anew.
     .onConflictDoUpdate({
@@ -98,7 +98,7 @@ const storeAttemptQuery = prepared((db) =>
         ref: driverValue("ref"),
         nodeId: driverValue("nodeId"),
         logFrom: driverValue("logFrom"),
-        startedAt: driverValue("startedAtMs"),
+        startedAt: driverValue("startedAt"),
         endedAt: null,
         reason: null,
         exitCode: null,
@@ -139,8 +139,7 @@ export async function claimAttempt(db: Db, key: RunKey, claim: AttemptClaim): Pr
       ref: claim.ref,
       nodeId: claim.nodeId,
       logFrom: claim.logFrom,
-      startedAt: claim.now,
-      startedAtMs: claim.now.getTime(),
+      startedAt: claim.now.getTime(),
     });
     await appendEvents(tx, claim.event);
     return { status: "claimed" };
@@ -164,14 +163,22 @@ const endAttemptQuery = prepared((db) =>
     .prepare(),
 );
 
-/** The task's execution ends with the attempt: the columns its change names (`shape`, comma-separated), its lease and wait let go. */
-const endExecutionQuery = preparedByShape((db, shape) =>
+/** The task's execution ends with the attempt: its lease and any wait let go. */
+const endExecutionQuery = prepared((db) =>
   db
     .update(taskExecutions)
-    .set({ ...Object.fromEntries(shape.split(",").filter(Boolean).map((column) => [column, driverValue(`set_${column}`)])), leaseExpiresAt: null, retryAt: null })
+    .set({ state: driverValue("state"), exitCode: driverValue("exitCode"), reason: driverValue("reason"), endedAt: driverValue("endedAt"), leaseExpiresAt: null, retryAt: null })
     .where(executionWhere(RUN_KEY, P("taskId") as unknown as string))
     .prepare(),
 );
+
+/** How a task's execution ends with its last attempt. */
+export interface ExecutionEnd {
+  state: TaskState;
+  exitCode: number | null;
+  reason: string | null;
+  endedAt: Date;
+}
 
 /**
  * Records how an attempt ended; with `change`, the task's execution ends too (its event
@@ -186,7 +193,7 @@ export async function endAttempt(
   taskId: string,
   attempt: number,
   end: AttemptEnd,
-  final: { change: ExecutionChange; event: NewEvent } | { retryAt: Date | null; event: NewEvent },
+  final: { change: ExecutionEnd; event: NewEvent } | { retryAt: Date | null; event: NewEvent },
   runEnd?: RunEnd,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -209,13 +216,8 @@ export async function endAttempt(
       endedAt: end.now.getTime(),
     });
     if ("change" in final) {
-      // The lease and any wait end with the task, whatever the change says of them.
-      const changed = Object.entries(final.change).filter(([column, value]) => value !== undefined && column !== "leaseExpiresAt" && column !== "retryAt");
-      await endExecutionQuery(tx, changed.map(([column]) => column).join(",")).run({
-        ...keyValues,
-        taskId,
-        ...Object.fromEntries(changed.map(([column, value]) => [`set_${column}`, value instanceof Date ? value.getTime() : value])),
-      });
+      const { state, exitCode, reason, endedAt } = final.change;
+      await endExecutionQuery(tx).run({ ...keyValues, taskId, state, exitCode, reason, endedAt: endedAt.getTime() });
     } else {
       await tx
         .update(taskExecutions)

@@ -54,16 +54,8 @@ export async function insertToken(db: DbOrTx, token: typeof tokens.$inferInsert)
   return row!;
 }
 
-// Every authenticated request looks its token up; every run revokes its tasks' tokens.
-const byHashQuery = prepared((db) => db.select().from(tokens).where(eq(tokens.hash, sql.placeholder("hash"))).limit(1).prepare());
-const revokeRunQuery = prepared((db) =>
-  db
-    .update(tokens)
-    .set({ revokedAt: driverValue("now") })
-    .where(and(eq(tokens.run, sql.placeholder("run")), isNull(tokens.revokedAt)))
-    .returning({ id: tokens.id })
-    .prepare(),
-);
+// Every authenticated request looks its token up.
+const byHashQuery = prepared((db) => db.select().from(tokens).where(eq(tokens.hash, P("hash"))).limit(1).prepare());
 
 export async function findTokenByHash(db: Db, hash: string): Promise<TokenRow | undefined> {
   const [row] = await byHashQuery(db).all({ hash });
@@ -139,6 +131,16 @@ export async function deleteRevokedRunTokens(db: Db, revokedBefore: Date): Promi
 
 /** The display name of a token issued to a task of a run: "run <ns>/<id>#<run> <task>" (never used to find one). */
 export const runTokenName = (run: RunKey, task: string) => `run ${runKeyString(run)} ${task}`;
+
+// Every run revokes its tasks' tokens as it ends.
+const revokeRunQuery = prepared((db) =>
+  db
+    .update(tokens)
+    .set({ revokedAt: driverValue("now") })
+    .where(and(eq(tokens.run, P("run")), isNull(tokens.revokedAt)))
+    .returning({ id: tokens.id })
+    .prepare(),
+);
 
 /** Revokes every live token issued to the run's tasks, whichever process issued them. */
 export async function revokeRunTokensOf(db: Db, run: RunKey, now: Date): Promise<number> {

@@ -116,7 +116,7 @@ export const workspaceAlone = (run: DrivenRun, task: { id: string }): boolean =>
  * own rules, drive-run.ts endRun).
  */
 export function runEndWith(run: DrivenRun, task: { id: string }, state: TaskState): RunEnd | undefined {
-  if (run.lost || run.cancelled !== undefined || !workspaceAlone(run, task)) return undefined;
+  if (run.cancelled !== undefined || !workspaceAlone(run, task)) return undefined;
   const plan = planRun({ tasks: run.spec.tasks, states: new Map(run.states).set(task.id, state), inFlight: new Set(), parallelism: run.spec.parallelism, gates: run.gates });
   return plan.start.length === 0 && plan.skip.length === 0 && plan.cancel.length === 0 ? plan.end : undefined;
 }
