@@ -36,6 +36,8 @@
 
   function toBottom(pane) {
     pane.scrollTop = pane.scrollHeight;
+    // Where it was put: a scroll up whose event has not fired yet still shows (keepUp).
+    pane.gantryTop = pane.scrollTop;
   }
 
   /** The pane holding the line the address points at (#task-L12), if any. */
@@ -130,6 +132,9 @@
     var panes = document.querySelectorAll(".log-pane");
     for (var i = 0; i < panes.length; i++) {
       noteEnded(panes[i]);
+      // The reader scrolled up and new lines came before the scroll's event did: the pane is
+      // above where it was last put at its end, and stays where they put it.
+      if (following(panes[i]) && panes[i].gantryTop !== undefined && panes[i].scrollTop < panes[i].gantryTop - NEAR) setFollowing(panes[i], false);
       trim(panes[i]);
       if (following(panes[i])) toBottom(panes[i]);
     }

@@ -172,8 +172,12 @@ describe("the web UI in Chromium", () => {
     const distanceFromBottom = async () => Number(await pane.evaluate((element) => element.scrollHeight - element.scrollTop - element.clientHeight));
     await pane.getByText("chatter 100", { exact: true }).waitFor({ timeout: 20_000 });
     expect(await distanceFromBottom()).toBeLessThan(40);
-    // The reader scrolls up: the pane stays where they put it while lines keep coming.
-    await pane.evaluate((element) => element.scrollTo(0, 0));
+    // The reader scrolls up: the pane stays where they put it while lines keep coming, even
+    // when new lines land before the scroll's own event (as here, in the same task).
+    await pane.evaluate((element) => {
+      element.scrollTo(0, 0);
+      element.ownerDocument.dispatchEvent(new Event("htmx:after:swap"));
+    });
     await page.getByRole("button", { name: /follow/i }).waitFor();
     await pane.getByText("chatter 300", { exact: true }).waitFor({ timeout: 20_000 });
     expect(Number(await pane.evaluate((element) => element.scrollTop))).toBe(0);
