@@ -1,11 +1,16 @@
 // The whole test suite in two phases, so it fits its time budget on a 2-core machine:
-//   1. every file that does not make a Docker Swarm, two files at a time (most of their time
-//      is spent waiting on servers, processes and the engine, not on the CPU);
-//   2. the files that make a swarm, one after another and alone: a swarm is engine-wide state,
-//      so they must not run beside each other or beside other Docker tests.
-// A file makes a swarm when it uses test/helpers/swarm.ts. Extra arguments (a file, -t name)
-// run plain `bun test` with them instead. Prints Bun's "N pass" / "N fail" for both phases
-// together at the end, which .ci/run reads.
+//   1. the files that make a Docker Swarm, one after another (a swarm is engine-wide state, so
+//      they must not run beside each other or beside other Docker tests), and beside them the
+//      files that never reach the Docker engine, two at a time;
+//   2. the other files that use the Docker engine, two at a time.
+// Most of a test's time is spent waiting on servers, processes and the engine, not on the CPU,
+// and the swarm files mostly wait for services to converge: three files at once on 2 cores.
+// A file makes a swarm when it uses test/helpers/swarm.ts. It uses Docker when it says so
+// (docker, a container, an image); the others run with GANTRY_DOCKER_HOST and DOCKER_HOST naming
+// a socket that does not exist, so a file that reaches the engine anyway fails, saying where
+// it looked, instead of touching the swarm. Extra arguments (a file, -t name) run plain
+// `bun test` with them instead. Prints Bun's "N pass" / "N fail" for all of it together at
+// the end, which .ci/run reads.
 //
 // Every test's temporary folders go into one folder of the suite's own (TMPDIR), removed at
 // the end: tests that crash or are killed leave nothing behind in /tmp. A /tmp of tens of
@@ -37,43 +42,68 @@ if (args.length > 0) exit(await run([BUN, "test", ...args]));
 
 const PARALLEL = Number(process.env.GANTRY_TEST_PARALLEL ?? 2);
 const IGNORED = /^pipelines\/examples\/sample-app\//;
+/** What a file that uses the Docker engine says: its images, containers, the engine itself. */
+const USES_DOCKER = /docker|container|image/i;
+/** Where the files beside the swarm find "Docker": nowhere, named so its errors explain themselves. */
+const NO_DOCKER = "unix:///nonexistent/no-docker-beside-the-swarm/docker.sock";
 
 const files = [...new Glob("{app,test,pipelines}/**/*.test.{ts,tsx}").scanSync({ dot: false })].filter((file) => !IGNORED.test(file)).sort();
 const swarm: string[] = [];
-const rest: string[] = [];
-for (const file of files) (/helpers\/swarm\.ts/.test(await Bun.file(file).text()) ? swarm : rest).push(file);
+const docker: string[] = [];
+const noDocker: string[] = [];
+for (const file of files) {
+  const source = await Bun.file(file).text();
+  (/helpers\/swarm\.ts/.test(source) ? swarm : USES_DOCKER.test(source) ? docker : noDocker).push(file);
+}
+const paths = (list: string[]) => list.map((file) => `./${file}`);
 
 const totals = { pass: 0, fail: 0 };
 const started = Date.now();
-console.log(`== ${rest.length} files, ${PARALLEL} at a time; then ${swarm.length} swarm files one by one`);
-// Both phases run whatever the first's outcome: a failure in one says nothing of the other.
-const first = await run([BUN, "test", `--parallel=${PARALLEL}`, ...rest.map((file) => `./${file}`)], totals);
-const second = swarm.length > 0 ? await run([BUN, "test", ...swarm.map((file) => `./${file}`)], totals) : 0;
-const status = first || second;
-console.log(`\n== the whole suite: ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`== ${swarm.length} swarm files one by one, beside ${noDocker.length} files without Docker, ${PARALLEL} at a time; then ${docker.length} Docker files, ${PARALLEL} at a time`);
+// Every part runs whatever another's outcome: a failure in one says nothing of the others.
+// The swarm's lines are prefixed, as they come between the others'.
+const [first, beside] = await Promise.all([
+  swarm.length > 0 ? run([BUN, "test", ...paths(swarm)], { totals, prefix: "swarm │ " }) : 0,
+  run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }),
+]);
+const firstPhase = Math.round((Date.now() - started) / 1000);
+const second = docker.length > 0 ? await run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(docker)], { totals }) : 0;
+const status = first || beside || second;
+console.log(`\n== the whole suite: ${Math.round((Date.now() - started) / 1000)} s (swarm and no-Docker files ${firstPhase} s, Docker files ${Math.round((Date.now() - started) / 1000) - firstPhase} s)`);
 console.log(` ${totals.pass} pass`);
 console.log(` ${totals.fail} fail`);
 exit(status);
 
-/** Runs a command with its output shown, adding its "N pass" / "N fail" summary to `totals`. */
-async function run(command: string[], totals?: { pass: number; fail: number }): Promise<number> {
-  const child = Bun.spawn(command, { stdout: "pipe", stderr: "pipe", env: { ...process.env, TMPDIR: TEMP } });
+/**
+ * Runs a command with its output shown line by line (each line after `prefix`), adding its
+ * "N pass" / "N fail" summary to `totals`.
+ */
+async function run(command: string[], options: { totals?: { pass: number; fail: number }; prefix?: string; env?: Record<string, string> } = {}): Promise<number> {
+  const child = Bun.spawn(command, { stdout: "pipe", stderr: "pipe", env: { ...process.env, TMPDIR: TEMP, ...options.env } });
   const tail: string[] = [];
   const relay = async (stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
-      out.write(text);
-      tail.push(text);
+    let partial = "";
+    const write = (lines: string) => {
+      out.write(options.prefix ? lines.replace(/^/gm, options.prefix) : lines);
+      tail.push(lines);
       if (tail.length > 200) tail.shift();
+    };
+    for await (const chunk of stream) {
+      // Whole lines only, so two commands' output never mixes within a line.
+      const text = partial + decoder.decode(chunk, { stream: true });
+      const end = text.lastIndexOf("\n") + 1;
+      partial = text.slice(end);
+      if (end > 0) write(text.slice(0, end));
     }
+    if (partial) write(`${partial}\n`);
   };
   await Promise.all([relay(child.stdout, process.stdout), relay(child.stderr, process.stderr)]);
   const code = await child.exited;
-  if (totals) {
+  if (options.totals) {
     const text = tail.join("");
-    totals.pass += Number([...text.matchAll(/^ *(\d+) pass$/gm)].at(-1)?.[1] ?? 0);
-    totals.fail += Number([...text.matchAll(/^ *(\d+) fail$/gm)].at(-1)?.[1] ?? 0);
+    options.totals.pass += Number([...text.matchAll(/^ *(\d+) pass$/gm)].at(-1)?.[1] ?? 0);
+    options.totals.fail += Number([...text.matchAll(/^ *(\d+) fail$/gm)].at(-1)?.[1] ?? 0);
   }
   return code;
 }
