@@ -85,7 +85,8 @@ async function run(command: string[], options: { totals?: { pass: number; fail: 
     const decoder = new TextDecoder();
     let partial = "";
     const write = (lines: string) => {
-      out.write(options.prefix ? lines.replace(/^/gm, options.prefix) : lines);
+      // `lines` ends with its newline: the prefix goes before each line, none after the last.
+      out.write(options.prefix ? `${options.prefix}${lines.slice(0, -1).replaceAll("\n", `\n${options.prefix}`)}\n` : lines);
       tail.push(lines);
       if (tail.length > 200) tail.shift();
     };
