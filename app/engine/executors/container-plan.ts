@@ -112,3 +112,12 @@ export function outOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: Cont
         : "";
   return `killed: out of memory (the memory limit of ${formatBytes(memory)} was reached${whose})`;
 }
+
+/**
+ * The reason for a SIGKILL (exit 137) nobody here asked for, with no OOM kill recorded: the
+ * engine misses OOM kills of processes that die at once (it reads the event after their cgroup
+ * is gone) and loses some under load, and Swarm reports none, so it is most likely one.
+ */
+export function likelyOutOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): string {
+  return `killed by SIGKILL (exit code 137), most likely ${outOfMemoryReason(launch, limits).replace(/^killed: /, "")}`;
+}

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
 import { describeDockerFailure, engineCpuCount, isUnreachable, parseRegistryAuth, withinTime, type DockerConnection } from "./docker-client.ts";
-import { containerPlan, envFromLines, envLines, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
+import { containerPlan, envFromLines, envLines, likelyOutOfMemoryReason, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
 import { pumpMultiplexed } from "./multiplexed-stream.ts";
 import { lostImageTask, startImageTask } from "./image-task.ts";
 
@@ -208,12 +208,14 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     let state = (await container.inspect()).State;
     // A kill (137) nobody here asked for may be the OOM killer's before the engine has recorded
     // it: the OOM event can come after the exit (seen in CI under load, past half a second).
-    // Look again for a while before calling it a plain kill; a stop (cancel, timeout) ends at once.
+    // Look again for a while before saying it most likely was (the event can also be lost: seen
+    // once in CI after 3 s); a stop (cancel, timeout) ends at once.
     for (let look = 0; code === 137 && !stoppedHere && !state.OOMKilled && look < OOM_LOOKS; look++) {
       await Bun.sleep(OOM_LOOK_MS);
       state = (await container.inspect()).State;
     }
     if (state.OOMKilled) return { exitCode: code, reason: outOfMemoryReason(launch, options.limits) };
+    if (code === 137 && !stoppedHere) return { exitCode: code, reason: likelyOutOfMemoryReason(launch, options.limits) };
     return { exitCode: code, reason: `exited with code ${code}` };
   }
 }

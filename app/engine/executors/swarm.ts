@@ -11,7 +11,7 @@ import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from ".
 import { skippingLogWriter } from "../../stores/log-skipping.ts";
 import { placementConstraints, WAITING_FOR_NODE, waitingForNodeReason } from "../../domain/placement.ts";
 import { describeDockerFailure, dockerMessage, engineCpuCount, withinTime, type DockerConnection } from "./docker-client.ts";
-import { envFromLines, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
+import { envFromLines, likelyOutOfMemoryReason, outOfMemoryReason, type ContainerPlanOptions } from "./container-plan.ts";
 import { containerServiceSpec } from "./swarm-service-spec.ts";
 import { createSwarmService, listTasks, removeServiceUntilGone, retrying, stopJobService, type SwarmTask } from "./swarm-client.ts";
 import { askSwarmHealth, swarmRole, type SwarmHealth, type SwarmInfo } from "./swarm-health.ts";
@@ -276,9 +276,7 @@ export function createSwarmExecutor(options: SwarmExecutorOptions): SwarmExecuto
         if (code !== null && code !== 0) {
           const state = end.container ? await end.container.inspect().then((info) => info.State, () => undefined) : undefined;
           if (state?.OOMKilled) return { exitCode: code, reason: outOfMemoryReason(launch, options.limits) };
-          // The engine misses OOM kills of processes that die at once (it reads the event after
-          // their cgroup is gone), and Swarm reports none: a SIGKILL nobody asked for is most likely one.
-          if (code === 137 && !control.stopRequested()) return { exitCode: code, reason: `killed by SIGKILL (exit code 137), most likely ${outOfMemoryReason(launch, options.limits).replace(/^killed: /, "")}` };
+          if (code === 137 && !control.stopRequested()) return { exitCode: code, reason: likelyOutOfMemoryReason(launch, options.limits) };
           if (!/non-zero exit/.test(end.err ?? "non-zero exit")) return { exitCode: code, reason: describeDockerFailure({ message: end.err }, host, "the container could not start") };
           return job.exited(code);
         }
