@@ -6,9 +6,10 @@
 // Most of a test's time is spent waiting on servers, processes and the engine, not on the CPU,
 // and the swarm files mostly wait for services to converge: three files at once on 2 cores.
 // A file makes a swarm when it uses test/helpers/swarm.ts. It uses Docker when it says so
-// (docker, a container, an image); the others run with GANTRY_DOCKER_HOST and DOCKER_HOST naming
-// a socket that does not exist, so a file that reaches the engine anyway fails, saying where
-// it looked, instead of touching the swarm. Extra arguments (a file, -t name) run plain
+// (docker, a container, an image); the others run with their test servers' Docker host
+// (GANTRY_TEST_DOCKER_HOST, test/helpers/gantry.ts), GANTRY_DOCKER_HOST and DOCKER_HOST naming a
+// socket that does not exist, so a file that reaches the engine anyway fails, saying where it
+// looked, instead of touching the swarm. Extra arguments (a file, -t name) run plain
 // `bun test` with them instead. Prints Bun's "N pass" / "N fail" for all of it together at
 // the end, which .ci/run reads.
 //
@@ -64,7 +65,7 @@ console.log(`== ${swarm.length} swarm files one by one, beside ${noDocker.length
 // The swarm's lines are prefixed, as they come between the others'.
 const [first, beside] = await Promise.all([
   swarm.length > 0 ? run([BUN, "test", ...paths(swarm)], { totals, prefix: "swarm │ " }) : 0,
-  run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }),
+  run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_TEST_DOCKER_HOST: NO_DOCKER, GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }),
 ]);
 const firstPhase = Math.round((Date.now() - started) / 1000);
 const second = docker.length > 0 ? await run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(docker)], { totals }) : 0;

@@ -20,7 +20,7 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   GANTRY_NPM_REGISTRY: "http://127.0.0.1:9",
   // The suite runs the files that do not use Docker beside the swarm's with no engine
   // (scripts/test-suite.ts): their servers must not find the real one either.
-  ...(process.env.GANTRY_DOCKER_HOST && { GANTRY_DOCKER_HOST: process.env.GANTRY_DOCKER_HOST }),
+  ...(process.env.GANTRY_TEST_DOCKER_HOST && { GANTRY_DOCKER_HOST: process.env.GANTRY_TEST_DOCKER_HOST }),
 };
 
 export interface TestGantry extends RunningGantry {
