@@ -107,7 +107,7 @@ const rows: Row[] = [
     ok: f.fanoutMs! <= 1000,
   })),
   row("server", "idle server RSS ≤ 80 MiB", (f) => ({
-    figure: `${f1(f.idleRssMiB!)} MiB`,
+    figure: `${f1(f.idleRssMiB!)} MiB (own ${f1(f.idleAnonMiB!)})`,
     floor: `idle bare bun: ${f1(f.bareIdleRssMiB!)} MiB`,
     ok: f.idleRssMiB! <= 80,
   })),

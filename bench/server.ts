@@ -49,9 +49,14 @@ async function bareProcess(): Promise<{ wall: number; cpu: number }> {
   return { wall, cpu: Number(child.resourceUsage()?.cpuTime.total ?? 0) / 1000 };
 }
 
-function rssMiB(pid: number): number {
-  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Number(kb) / 1024;
+/**
+ * The process's resident memory in MiB: all of it (the goal's figure), its own (anonymous:
+ * heaps, stacks), and file pages (the bun binary's code, shared with every bun process).
+ */
+function rssMiB(pid: number): { total: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+  return { total: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
 }
 
 /** CPU the process used so far in ms: its own (user + system) and with its waited-for children. */
@@ -103,8 +108,9 @@ try {
   const idleRss = rssMiB(server.pid);
   const bareIdleRss = rssMiB(idle.pid);
   console.log(`\nidle, ${SETTLE_MS / 1000} s after start-up`);
-  console.log(`  bare bun process (a timer)   RSS ${bareIdleRss.toFixed(1)} MiB`);
-  console.log(`  gantry serve                 RSS ${idleRss.toFixed(1)} MiB   (over bare: ${(idleRss - bareIdleRss).toFixed(1)} MiB)`);
+  const split = (rss: { anon: number; file: number }) => `(own ${rss.anon.toFixed(1)}, file pages ${rss.file.toFixed(1)})`;
+  console.log(`  bare bun process (a timer)   RSS ${bareIdleRss.total.toFixed(1)} MiB ${split(bareIdleRss)}`);
+  console.log(`  gantry serve                 RSS ${idleRss.total.toFixed(1)} MiB ${split(idleRss)}   (over bare: ${(idleRss.total - bareIdleRss.total).toFixed(1)} MiB)`);
 
   // The events stream: run.finished events, as a client waiting for its run would see them.
   const finished = new Map<string, string>();
@@ -204,8 +210,9 @@ try {
   console.log(`  gantry serve with its task processes     ${ms(cpuTotal)}`);
 
   printFigures({
-    idleRssMiB: idleRss,
-    bareIdleRssMiB: bareIdleRss,
+    idleRssMiB: idleRss.total,
+    idleAnonMiB: idleRss.anon,
+    bareIdleRssMiB: bareIdleRss.total,
     bareMs: median(bare),
     oneTaskApiMs: median(one),
     bareThreeMs: median(bareThree),
