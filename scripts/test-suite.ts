@@ -8,8 +8,9 @@
 // A file makes a swarm when it uses test/helpers/swarm.ts. It uses Docker when it says so
 // (docker, a container, an image); the others run with their test servers' Docker host
 // (GANTRY_TEST_DOCKER_HOST, test/helpers/gantry.ts), GANTRY_DOCKER_HOST and DOCKER_HOST naming a
-// socket that does not exist, so a file that reaches the engine anyway fails, saying where it
-// looked, instead of touching the swarm. Extra arguments (a file, -t name) run plain
+// socket that does not exist, so a file that runs a container anyway fails, saying where it
+// looked, instead of touching the swarm. (A command a test starts with an environment of its
+// own does not get them; none of those in this group touches Docker.) Extra arguments (a file, -t name) run plain
 // `bun test` with them instead. Prints Bun's "N pass" / "N fail" for all of it together at
 // the end, which .ci/run reads.
 //
@@ -29,10 +30,14 @@ const BUN = process.execPath;
 const TEMP = mkdtempSync("/tmp/gantry-suite-");
 chmodSync(TEMP, 0o1777);
 const removeTemp = () => rmSync(TEMP, { recursive: true, force: true });
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
+/** The `bun test` processes running now: a signal to the suite reaches them too. */
+const children = new Set<Bun.Subprocess>();
+for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+  process.on(signal, async () => {
+    for (const child of children) child.kill(signal);
+    await Promise.race([Promise.all([...children].map((child) => child.exited)), Bun.sleep(10_000)]);
     removeTemp();
-    process.exit(130);
+    process.exit(128 + number);
   });
 }
 const exit = (code: number) => {
@@ -63,17 +68,37 @@ const started = Date.now();
 console.log(`== ${swarm.length} swarm files one by one, beside ${noDocker.length} files without Docker, ${PARALLEL} at a time; then ${docker.length} Docker files, ${PARALLEL} at a time`);
 // Every part runs whatever another's outcome: a failure in one says nothing of the others.
 // The swarm's lines are prefixed, as they come between the others'.
+const swarmBefore = swarmState();
 const [first, beside] = await Promise.all([
   swarm.length > 0 ? run([BUN, "test", ...paths(swarm)], { totals, prefix: "swarm │ " }) : 0,
-  run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_TEST_DOCKER_HOST: NO_DOCKER, GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }),
+  noDocker.length > 0 ? run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_TEST_DOCKER_HOST: NO_DOCKER, GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }) : 0,
 ]);
 const firstPhase = Math.round((Date.now() - started) / 1000);
+const leftSwarm = swarmBefore === "inactive" && swarmState() === "active" ? leaveSwarm() : 0;
 const second = docker.length > 0 ? await run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(docker)], { totals }) : 0;
-const status = first || beside || second;
+const status = first || beside || leftSwarm || second;
 console.log(`\n== the whole suite: ${Math.round((Date.now() - started) / 1000)} s (swarm and no-Docker files ${firstPhase} s, Docker files ${Math.round((Date.now() - started) / 1000) - firstPhase} s)`);
 console.log(` ${totals.pass} pass`);
 console.log(` ${totals.fail} fail`);
 exit(status);
+
+/** The engine's swarm state ("inactive", "active", ...), or undefined without a docker CLI or engine. */
+function swarmState(): string | undefined {
+  const info = Bun.spawnSync(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { stdout: "pipe", stderr: "ignore" });
+  return info.success ? info.stdout.toString().trim() : undefined;
+}
+
+/**
+ * A swarm file that died before its clean-up (test/helpers/swarm.ts restores the engine) left
+ * the engine a swarm manager: the Docker files must not run on it. Leaves it, and fails the suite.
+ */
+function leaveSwarm(): number {
+  console.error("\n== a swarm file left the engine a swarm manager (it did not get to its clean-up): leaving the swarm before the Docker files");
+  Bun.spawnSync(["docker", "swarm", "leave", "--force"], { stdout: "inherit", stderr: "inherit" });
+  // `swarm leave --force` keeps docker_gwbridge; a later `swarm init` would make it again.
+  Bun.spawnSync(["docker", "network", "rm", "docker_gwbridge"], { stdout: "ignore", stderr: "ignore" });
+  return 1;
+}
 
 /**
  * Runs a command with its output shown line by line (each line after `prefix`), adding its
@@ -81,6 +106,7 @@ exit(status);
  */
 async function run(command: string[], options: { totals?: { pass: number; fail: number }; prefix?: string; env?: Record<string, string> } = {}): Promise<number> {
   const child = Bun.spawn(command, { stdout: "pipe", stderr: "pipe", env: { ...process.env, TMPDIR: TEMP, ...options.env } });
+  children.add(child);
   const tail: string[] = [];
   const relay = async (stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) => {
     const decoder = new TextDecoder();
@@ -98,10 +124,12 @@ async function run(command: string[], options: { totals?: { pass: number; fail: 
       partial = text.slice(end);
       if (end > 0) write(text.slice(0, end));
     }
+    partial += decoder.decode();
     if (partial) write(`${partial}\n`);
   };
   await Promise.all([relay(child.stdout, process.stdout), relay(child.stderr, process.stderr)]);
   const code = await child.exited;
+  children.delete(child);
   if (options.totals) {
     const text = tail.join("");
     options.totals.pass += Number([...text.matchAll(/^ *(\d+) pass$/gm)].at(-1)?.[1] ?? 0);

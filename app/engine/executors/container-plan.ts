@@ -99,8 +99,8 @@ export const envLines = (env: Record<string, string>): string[] => Object.entrie
 export const envFromLines = (lines: readonly string[]): Record<string, string> =>
   Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
 
-/** Why a container the kernel killed for memory ended, naming the limit it reached and whose it was. */
-export function outOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): string {
+/** The task's memory limit and whose it is (the task's own, or the server's default). */
+function memoryLimit(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): { limit: string; whose: string } {
   const own = launch.task.container?.memoryBytes;
   const memory = effectiveLimits(launch.task.container ?? {}, limits).memoryBytes;
   // A run() task's runner service gets the default: run() has no memory option.
@@ -110,14 +110,22 @@ export function outOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: Cont
       : own === undefined
         ? "; that is the server's default, the task's memory option sets its own"
         : "";
-  return `killed: out of memory (the memory limit of ${formatBytes(memory)} was reached${whose})`;
+  return { limit: formatBytes(memory), whose };
+}
+
+/** Why a container the kernel killed for memory ended, naming the limit it reached and whose it was. */
+export function outOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): string {
+  const { limit, whose } = memoryLimit(launch, limits);
+  return `killed: out of memory (the memory limit of ${limit} was reached${whose})`;
 }
 
 /**
  * The reason for a SIGKILL (exit 137) nobody here asked for, with no OOM kill recorded: the
  * engine misses OOM kills of processes that die at once (it reads the event after their cgroup
- * is gone) and loses some under load, and Swarm reports none, so it is most likely one.
+ * is gone) and loses some under load, and Swarm reports none, so it is most likely one; but a
+ * `docker kill` from outside ends the same way.
  */
 export function likelyOutOfMemoryReason(launch: Pick<TaskLaunch, "task">, limits: ContainerPlanOptions["limits"]): string {
-  return `killed by SIGKILL (exit code 137), most likely ${outOfMemoryReason(launch, limits).replace(/^killed: /, "")}`;
+  const { limit, whose } = memoryLimit(launch, limits);
+  return `killed by SIGKILL (exit code 137), most likely out of memory (its memory limit is ${limit}${whose}), or killed from outside Gantry`;
 }
