@@ -4,7 +4,9 @@
 // long run, see a load error after breaking a pipeline file; see a task's attempts, re-run
 // only the failed tasks and land on the new run with reused tasks, watch a queued run start,
 // pause runs from the dashboard and resume them from another page's banner. Screenshots of
-// each main page land in test/screenshots/.
+// each main page land in test/screenshots/. Its server has the machine's Docker engine, so the
+// dashboard's health card is drawn and pictured as a user with Docker sees it (the suite runs
+// this file with the Docker files, not beside the swarm with none).
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -449,6 +451,8 @@ describe("the web UI in Chromium", () => {
     ] as const) {
       const response = await page.goto(`${gantry.url}${path}`);
       expect(response?.status()).toBe(200);
+      // Docker's line settles once the engine has answered (the page does not wait for it).
+      if (path === "/") await page.locator(".dash-health dt:text-is('Docker') + dd .tone-ok").waitFor();
       await screenshot(page, name);
     }
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
