@@ -5,14 +5,17 @@
 //   2. the other files that use the Docker engine, two at a time.
 // Most of a test's time is spent waiting on servers, processes and the engine, not on the CPU,
 // and the swarm files mostly wait for services to converge: three files at once on 2 cores.
+//
 // A file makes a swarm when it uses test/helpers/swarm.ts. It uses Docker when it says so
-// (docker, a container, an image); the others run with their test servers' Docker host
-// (GANTRY_TEST_DOCKER_HOST, test/helpers/gantry.ts), GANTRY_DOCKER_HOST and DOCKER_HOST naming a
-// socket that does not exist, so a file that runs a container anyway fails, saying where it
-// looked, instead of touching the swarm. (A command a test starts with an environment of its
-// own does not get them; none of those in this group touches Docker.) Extra arguments (a file, -t name) run plain
-// `bun test` with them instead. Prints Bun's "N pass" / "N fail" for all of it together at
-// the end, which .ci/run reads.
+// (docker, a container, an image; a file that only reads the engine's health says so in a
+// comment). The others run with their test servers' Docker host (GANTRY_TEST_DOCKER_HOST, see
+// test/helpers/gantry.ts), GANTRY_DOCKER_HOST and DOCKER_HOST naming a socket that does not
+// exist, so a file that runs a container anyway fails, saying where it looked, instead of
+// touching the swarm. (A command a test starts with an environment of its own does not get
+// them; none of those in that group touches Docker.)
+//
+// Extra arguments (a file, -t name) run plain `bun test` with them instead. Prints Bun's
+// "N pass" / "N fail" for all of it together at the end, which .ci/run reads.
 //
 // Every test's temporary folders go into one folder of the suite's own (TMPDIR), removed at
 // the end: tests that crash or are killed leave nothing behind in /tmp. A /tmp of tens of
@@ -84,8 +87,13 @@ exit(status);
 
 /** The engine's swarm state ("inactive", "active", ...), or undefined without a docker CLI or engine. */
 function swarmState(): string | undefined {
-  const info = Bun.spawnSync(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { stdout: "pipe", stderr: "ignore" });
-  return info.success ? info.stdout.toString().trim() : undefined;
+  try {
+    const info = Bun.spawnSync(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { stdout: "pipe", stderr: "ignore" });
+    return info.success ? info.stdout.toString().trim() : undefined;
+  } catch {
+    // No docker CLI: no swarm to look after.
+    return undefined;
+  }
 }
 
 /**
