@@ -39,8 +39,9 @@ describe("gantry serve's console", () => {
     const ok = await waitForRun(api, "default/ok", (await startRun(api, "default/ok")).id);
     const bad = await waitForRun(api, "default/bad", (await startRun(api, "default/bad")).id);
     expect([ok.state, bad.state]).toEqual(["successful", "failed"]);
+    // Whole lines only (the pipe may deliver the failed run's line in two pieces).
     const lines = await waitFor(() => {
-      const all = server.output().split("\n");
+      const all = server.output().split("\n").slice(0, -1);
       return all.some((line) => line.includes(`run default/bad#${bad.id} failed`)) ? all : undefined;
     }, 10_000, "the failed run's line");
     const time = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
@@ -81,8 +82,10 @@ describe("gantry serve's console", () => {
     void (async () => {
       for await (const chunk of child.stdout as ReadableStream<Uint8Array>) out += new TextDecoder().decode(chunk);
     })();
+    // Whole lines only: a chunk may end mid-line.
     const entries = () =>
       out
+        .slice(0, out.lastIndexOf("\n") + 1)
         .split("\n")
         .filter((line) => line !== "")
         .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -91,7 +94,9 @@ describe("gantry serve's console", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(started.level).toBe("info");
     expect(String(started.msg)).toContain("listening");
-    expect(String(entries().find((entry) => entry.event === "server.first_start")?.loginUrl)).toContain("/login?code=");
+    // Written after server.started: the pipe may deliver it a moment later.
+    const firstStart = await waitFor(() => entries().find((entry) => entry.event === "server.first_start"), 10_000, "the server.first_start line");
+    expect(String(firstStart.loginUrl)).toContain("/login?code=");
     const token = (await Bun.file(join(dataDir, "bootstrap-token")).text()).trim();
     const api = (path: string, init: RequestInit = {}) => fetch(`${url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } });
     await waitFor(async () => (await api("/pipelines/default/bad")).status === 200, 20_000);
