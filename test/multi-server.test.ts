@@ -233,7 +233,7 @@ describe("servers sharing a database and a data dir", () => {
       database.close();
     }
     const robbed = running.find((server) => server.output().includes("node:      server-c"))!;
-    expect(await Promise.race([robbed.proc.exited, Bun.sleep(5_000).then(() => "still running")])).toBe(1);
+    expect(await Promise.race([robbed.exited, Bun.sleep(5_000).then(() => "still running")])).toBe(1);
     expect(robbed.output()).toContain("node id server-c was claimed by another server");
     expect(robbed.output()).toContain("gantry: FATAL: another server holds this node id now; stopping");
     for (const server of running) if (server !== robbed) await server.stop();

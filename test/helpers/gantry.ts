@@ -83,6 +83,8 @@ export interface GantryProcess {
   /** fetch against the API with the bootstrap token, as TestGantry.api. */
   api: Api;
   output(): string;
+  /** The exit code, once the process has exited and all it wrote is in output(). */
+  exited: Promise<number>;
   /** The first-start login link the server printed (a one-time code), once it is in the output. */
   loginUrl(): string | undefined;
   /** SIGTERM and wait. */
@@ -120,14 +122,19 @@ export async function startGantryProcess(
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) out += decoder.decode(chunk);
   };
-  void collect(proc.stdout as ReadableStream<Uint8Array>);
-  void collect(proc.stderr as ReadableStream<Uint8Array>);
+  // Output still in the pipes when the process exits is read before `exited` resolves; for at
+  // most 2 s, should something the server started still hold the pipes open.
+  const drained = Promise.all([collect(proc.stdout as ReadableStream<Uint8Array>), collect(proc.stderr as ReadableStream<Uint8Array>)]).catch(() => undefined);
+  const exited = proc.exited.then(async (code) => {
+    await Promise.race([drained, Bun.sleep(2_000)]);
+    return code;
+  });
   const deadline = Date.now() + 30_000;
   let url: string | undefined;
   while (!url) {
     const match = /listening on (http:\/\/\S+)/.exec(out);
     if (match) url = match[1];
-    else if (proc.exitCode !== null) throw new Error(`gantry exited early (${proc.exitCode}):\n${out}`);
+    else if (proc.exitCode !== null) throw new Error(`gantry exited early (${await exited}):\n${out}`);
     else if (Date.now() > deadline) throw new Error(`gantry did not start in time:\n${out}`);
     else await Bun.sleep(25);
   }
@@ -145,14 +152,15 @@ export async function startGantryProcess(
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers as Record<string, string>) },
       }),
     output: () => out,
+    exited,
     loginUrl: () => /(http\S+\/login\?code=\S+)/.exec(out)?.[1],
     async stop() {
       proc.kill("SIGTERM");
-      await proc.exited;
+      await exited;
     },
     async kill9() {
       proc.kill("SIGKILL");
-      await proc.exited;
+      await exited;
     },
   };
 }
