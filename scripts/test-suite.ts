@@ -22,7 +22,9 @@
 // thousands of entries made every `bun` started under it ~12 ms slower (Bun lists the
 // folders it resolves from), which skewed the benchmarks' bare floors.
 import { Glob } from "bun";
+import Docker from "dockerode";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { leaveSwarm, swarmState } from "../test/helpers/swarm.ts";
 
 const args = process.argv.slice(2);
 // The bun running this script (npm's PATH has it too, a plain shell may not).
@@ -71,40 +73,29 @@ const started = Date.now();
 console.log(`== ${swarm.length} swarm files one by one, beside ${noDocker.length} files without Docker, ${PARALLEL} at a time; then ${docker.length} Docker files, ${PARALLEL} at a time`);
 // Every part runs whatever another's outcome: a failure in one says nothing of the others.
 // The swarm's lines are prefixed, as they come between the others'.
-const swarmBefore = swarmState();
+const engine = new Docker({ socketPath: "/var/run/docker.sock" });
+const swarmBefore = await swarmState(engine);
 const [first, beside] = await Promise.all([
   swarm.length > 0 ? run([BUN, "test", ...paths(swarm)], { totals, prefix: "swarm │ " }) : 0,
   noDocker.length > 0 ? run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(noDocker)], { totals, env: { GANTRY_TEST_DOCKER_HOST: NO_DOCKER, GANTRY_DOCKER_HOST: NO_DOCKER, DOCKER_HOST: NO_DOCKER } }) : 0,
 ]);
 const firstPhase = Math.round((Date.now() - started) / 1000);
-const leftSwarm = swarmBefore === "inactive" && swarmState() === "active" ? leaveSwarm() : 0;
+const leftSwarm = swarmBefore === "inactive" && (await swarmState(engine)) === "active" ? await leaveLeftSwarm() : 0;
 const second = docker.length > 0 ? await run([BUN, "test", `--parallel=${PARALLEL}`, ...paths(docker)], { totals }) : 0;
 const status = first || beside || leftSwarm || second;
-console.log(`\n== the whole suite: ${Math.round((Date.now() - started) / 1000)} s (swarm and no-Docker files ${firstPhase} s, Docker files ${Math.round((Date.now() - started) / 1000) - firstPhase} s)`);
+const whole = Math.round((Date.now() - started) / 1000);
+console.log(`\n== the whole suite: ${whole} s (swarm and no-Docker files ${firstPhase} s, Docker files ${whole - firstPhase} s)`);
 console.log(` ${totals.pass} pass`);
 console.log(` ${totals.fail} fail`);
 exit(status);
-
-/** The engine's swarm state ("inactive", "active", ...), or undefined without a docker CLI or engine. */
-function swarmState(): string | undefined {
-  try {
-    const info = Bun.spawnSync(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { stdout: "pipe", stderr: "ignore" });
-    return info.success ? info.stdout.toString().trim() : undefined;
-  } catch {
-    // No docker CLI: no swarm to look after.
-    return undefined;
-  }
-}
 
 /**
  * A swarm file that died before its clean-up (test/helpers/swarm.ts restores the engine) left
  * the engine a swarm manager: the Docker files must not run on it. Leaves it, and fails the suite.
  */
-function leaveSwarm(): number {
+async function leaveLeftSwarm(): Promise<number> {
   console.error("\n== a swarm file left the engine a swarm manager (it did not get to its clean-up): leaving the swarm before the Docker files");
-  Bun.spawnSync(["docker", "swarm", "leave", "--force"], { stdout: "inherit", stderr: "inherit" });
-  // `swarm leave --force` keeps docker_gwbridge; a later `swarm init` would make it again.
-  Bun.spawnSync(["docker", "network", "rm", "docker_gwbridge"], { stdout: "ignore", stderr: "ignore" });
+  await leaveSwarm(engine).catch((error: Error) => console.error(`leaving the swarm failed: ${error.message}`));
   return 1;
 }
 

@@ -9,7 +9,7 @@ import Docker from "dockerode";
 import { createSwarmProvider } from "../app/engine/deploy/swarm-provider.ts";
 import { waitGone } from "../app/engine/executors/swarm-client.ts";
 import type { DeployRequest } from "../app/engine/deploy/provider.ts";
-import { buildServiceImage, deployRequest, swarmWithServiceImages } from "./helpers/swarm.ts";
+import { buildServiceImage, deployRequest, swarmState, swarmWithServiceImages } from "./helpers/swarm.ts";
 import { startRegistry } from "./helpers/registry.ts";
 
 setDefaultTimeout(60_000);
@@ -21,7 +21,7 @@ const IMAGE_LABEL = "gantry.test.swarm-provider";
 const WEB = "gantry-test-web";
 const BROKEN = "gantry-test-broken";
 
-const startedInSwarm = ((await docker.info()) as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState === "active";
+const startedInSwarm = (await swarmState(docker)) === "active";
 
 /** A deploy of `image` as 2 replicas by this file's strategy, healthy when /ok exists. */
 const request = (image: string, overrides: Partial<DeployRequest> = {}) => deployRequest(WEB, image, { kind: "rolling", parallelism: 1, delayMs: 0, order: "start-first", monitorMs: 1_000 }, overrides);

@@ -13,18 +13,27 @@ export interface TestSwarm {
 
 /** The engine as a swarm manager, initialised on loopback when it is not in a swarm. */
 export async function ensureSwarm(docker: Docker): Promise<TestSwarm> {
-  const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string } };
-  const initialised = info.Swarm?.LocalNodeState !== "active";
+  const initialised = (await swarmState(docker)) !== "active";
   if (initialised) await docker.swarmInit({ ListenAddr: "127.0.0.1:2377", AdvertiseAddr: "127.0.0.1" });
   return {
     initialised,
     restore: async () => {
-      if (!initialised) return;
-      await docker.swarmLeave({ force: true });
-      // `swarm leave --force` keeps docker_gwbridge; a later `swarm init` would make it again.
-      await docker.getNetwork("docker_gwbridge").remove().catch(() => undefined);
+      if (initialised) await leaveSwarm(docker);
     },
   };
+}
+
+/** The engine's swarm state ("inactive", "active", ...), or undefined when it does not answer. */
+export async function swarmState(docker: Docker): Promise<string | undefined> {
+  const info = (await docker.info().catch(() => undefined)) as { Swarm?: { LocalNodeState?: string } } | undefined;
+  return info?.Swarm?.LocalNodeState;
+}
+
+/** Leaves the swarm, and removes the bridge network Swarm leaves behind. */
+export async function leaveSwarm(docker: Docker): Promise<void> {
+  await docker.swarmLeave({ force: true });
+  // `swarm leave --force` keeps docker_gwbridge; a later `swarm init` would make it again.
+  await docker.getNetwork("docker_gwbridge").remove().catch(() => undefined);
 }
 
 export interface ServiceImageOptions {

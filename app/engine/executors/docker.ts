@@ -210,12 +210,13 @@ export function createDockerExecutor(options: DockerExecutorOptions): DockerExec
     // it: the OOM event can come after the exit (seen in CI under load, past half a second).
     // Look again for a while before saying it most likely was (the event can also be lost: seen
     // once in CI after 3 s); a stop (cancel, timeout) ends at once.
-    for (let look = 0; code === 137 && !stoppedHere && !state.OOMKilled && look < OOM_LOOKS; look++) {
+    const unaskedKill = code === 137 && !stoppedHere;
+    for (let look = 0; unaskedKill && !state.OOMKilled && look < OOM_LOOKS; look++) {
       await Bun.sleep(OOM_LOOK_MS);
       state = (await container.inspect()).State;
     }
     if (state.OOMKilled) return { exitCode: code, reason: outOfMemoryReason(launch, options.limits) };
-    if (code === 137 && !stoppedHere) return { exitCode: code, reason: likelyOutOfMemoryReason(launch, options.limits) };
+    if (unaskedKill) return { exitCode: code, reason: likelyOutOfMemoryReason(launch, options.limits) };
     return { exitCode: code, reason: `exited with code ${code}` };
   }
 }
