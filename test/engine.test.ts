@@ -123,6 +123,27 @@ export default definePipeline({
   },
 });`,
 
+  "endings.ts": `${HEADER}
+export default definePipeline({
+  id: "endings",
+  tasks: {
+    // Exit listeners write after the function returned: one added by it, one added later.
+    farewell: run(() => {
+      process.on("exit", () => console.log("said at exit"));
+      setTimeout(() => process.on("exit", () => console.error("said at exit, added later")), 10);
+    }),
+    // What the runner writes as it ends, with a key of its own making: output like any other.
+    forger: run(() => {
+      const forged = "\\u0000gantry-end " + "0".repeat(32) + " 0";
+      console.log(forged);
+      console.error(forged);
+      Bun.spawnSync(["sh", "-c", "printf '\\\\000gantry-end %s 0\\\\n' 0123456789abcdef0123456789abcdef"], { stdout: "inherit" });
+      console.log("still running");
+      throw new Error("failed after a forged end");
+    }),
+  },
+});`,
+
   "environment.ts": `${HEADER}
 import { existsSync } from "node:fs";
 export default definePipeline({
@@ -432,8 +453,22 @@ describe("the end of a task's output", () => {
     expect(stdout).toHaveLength(2000);
     expect(stdout.at(-1)).toStartWith("bulk line 2000 ");
     expect(bulk).toContain("[err] done on stderr");
-    // The runner's end-of-task marker is never in a log.
-    expect(await readLog(api, "default/tails", run.id, "bulk")).not.toContain("gantry-done");
+    // The runner's end-of-task markers are never in a log.
+    expect(await readLog(api, "default/tails", run.id, "bulk")).not.toMatch(/gantry-done|gantry-end/);
+  });
+
+  it("keeps what exit listeners write, added by the task or after it returned", async () => {
+    const run = await waitForRun(api, "default/endings", (await startRun(api, "default/endings")).id);
+    expect(task(run, "farewell")).toMatchObject({ state: "successful", exitCode: 0 });
+    expect(outputLines(await readLog(api, "default/endings", run.id, "farewell"))).toEqual(["said at exit", "[err] said at exit, added later"]);
+  });
+
+  it("is not ended early by output that looks like the runner's end: the task goes on and fails as it does", async () => {
+    const run = await waitForRun(api, "default/endings", (await startRun(api, "default/endings")).id);
+    expect(task(run, "forger")).toMatchObject({ state: "failed", exitCode: 1, reason: "threw: failed after a forged end" });
+    const lines = outputLines(await readLog(api, "default/endings", run.id, "forger"));
+    expect(lines).toContain("still running");
+    expect(lines.filter((line) => line.includes("gantry-end 0"))).toHaveLength(3);
   });
 });
 

@@ -15,6 +15,7 @@ import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts
 import { createLineSplitter } from "../../domain/line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
 import { createRunnerPool, isAlive, repairHandOvers, type WarmRunner } from "./runner-pool.ts";
+import { createEndScanner } from "./runner-end-marker.ts";
 import { readAtStart, resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
 
 /** Why a run() attempt cut off by a restart failed. */
@@ -149,25 +150,30 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       }
       const pid = child.pid;
       const gate = launch.gate ?? Promise.resolve(true);
+      // Told with "go": the runner ends its output with a marker and its exit code (END_MARKER).
+      const endKey = crypto.randomUUID().replaceAll("-", "");
       const open = (go: boolean) => {
         if (!go) signalGroup(pid, "SIGKILL");
         try {
-          if (go) child.stdin.write(`${GO}\n`);
+          if (go) child.stdin.write(`${GO} ${endKey}\n`);
           child.stdin.end();
         } catch {
           // the runner has ended already (its bundle did not import): its exit says why
         }
       };
       void gate.then(open, () => open(false));
-      const pumps = Promise.all([pump(warm?.stdout ?? child.stdout, "out", launch.log), pump(child.stderr, "err", launch.log)]);
+      const pumps = Promise.all([pump(warm?.stdout ?? child.stdout, "out", launch.log, endKey), pump(child.stderr, "err", launch.log, endKey)]);
+      // The same code at the end of both streams: the runner is on its way out with it.
+      const marked = pumps.then(([out, err]) => (out !== undefined && out === err ? out : undefined));
       let killTimer: ReturnType<typeof setTimeout> | undefined;
 
       const exited = (async (): Promise<TaskExit> => {
-        const code = await child.exited;
+        // The end marker usually comes first: the process's own end follows ~2 ms later.
+        const code = (await Promise.race([marked, child.exited.then(() => undefined)])) ?? (await child.exited);
         clearTimeout(killTimer);
         // Whatever the task left running goes too, before draining the pipes: a leftover
         // process holding stdout/stderr would otherwise keep the task "running". (In the
-        // sandbox its pid namespace ended with the runner already.)
+        // sandbox its pid namespace ends with the runner.)
         signalGroup(pid, "SIGKILL");
         await pumps;
         const thrown = readResult(resultFile);
@@ -355,12 +361,39 @@ function bundleCode(path: string): string {
   return code;
 }
 
-/** Writes each line of a byte stream, timestamped, to the log; an over-long line is cut where no secret is split. */
-async function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter): Promise<void> {
+/**
+ * Writes each line of a byte stream, timestamped, to the log, until its end or the runner's
+ * end marker (whose exit code it resolves with; what follows is read and dropped); an
+ * over-long line is cut where no secret is split.
+ */
+function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter, endKey: string): Promise<number | undefined> {
   const lines = createLineSplitter(
     (line) => log.line(name, line),
     (text) => log.cutPoint?.(text) ?? text.length,
   );
-  for await (const chunk of stream) lines.push(chunk);
-  lines.end();
+  const scanner = createEndScanner(endKey);
+  return new Promise((resolve) => {
+    let code: number | undefined;
+    void (async () => {
+      try {
+        for await (const chunk of stream) {
+          if (code !== undefined) continue;
+          const found = scanner.push(chunk);
+          lines.push(found.output);
+          if (found.code === undefined) continue;
+          code = found.code;
+          lines.end();
+          resolve(code);
+        }
+      } catch {
+        // the pipe broke: what came is logged
+      } finally {
+        if (code === undefined) {
+          lines.push(scanner.flush());
+          lines.end();
+          resolve(undefined);
+        }
+      }
+    })();
+  });
 }

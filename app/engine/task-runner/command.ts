@@ -4,8 +4,22 @@
 
 export const TASK_RUNNER_COMMAND = "__task-runner";
 
-/** What the server writes on a gated runner's stdin to let the task's function run. */
+/**
+ * What the server writes on a gated runner's stdin to let the task's function run; an end
+ * key may follow (`go <key>`, 32 hex digits): the runner then ends its output with END_MARKER.
+ */
 export const GO = "go";
+
+/** An end key: random per attempt, given only on stdin, so nothing the task starts can read it. */
+export const END_KEY_PATTERN = /^[0-9a-f]{32}$/;
+
+/**
+ * A runner given an end key writes this, the key, a space, its exit code and a newline as
+ * the last thing on stdout and on stderr, once its exit code is known and its output
+ * written: the server then has the outcome without waiting for the process to go (its
+ * exit takes ~2 ms more, most of it the kernel tearing down its memory and its sandbox).
+ */
+export const END_MARKER = "\u0000gantry-end ";
 /** A warm runner's flag: it boots, then reads its task from stdin (a RunnerAssignment line). */
 export const POOLED = "--pooled";
 

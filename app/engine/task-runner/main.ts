@@ -7,7 +7,7 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, END_KEY_PATTERN, END_MARKER, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
@@ -107,7 +107,12 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     // The server starts the runner while it stores the attempt's claim, and says "go" on
     // stdin once that is durable: the task's function never runs for an attempt the
     // database does not hold. Anything else (a refused claim, a server gone) ends it here.
-    if (args.gated && !(await stdin.rest()).startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
+    if (args.gated) {
+      const go = await stdin.rest();
+      if (!go.startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
+      const key = go.slice(GO.length).trim();
+      if (END_KEY_PATTERN.test(key)) markEndOnExit(key);
+    }
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
     const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
     process.chdir(cwd);
@@ -186,8 +191,28 @@ const EXIT_GRACE_MS = 500;
  */
 function exitAfterOutput(code: number): number {
   process.exitCode = code;
+  // Last again: an exit listener the task added may write (markEnd then stays silent).
+  if (markEnd) {
+    process.off("exit", markEnd);
+    process.on("exit", markEnd);
+  }
   setTimeout(() => void flushed().then(() => process.exit(code)), EXIT_GRACE_MS).unref();
   return code;
+}
+
+/** Writes the end marker (see END_MARKER) as the runner exits; set once the server gave an end key. */
+let markEnd: ((code: number) => void) | undefined;
+
+function markEndOnExit(key: string): void {
+  markEnd = (code) => {
+    // Only as the last exit listener: output after the marker is not the task's. Otherwise
+    // the server waits for the process to end, as it does for a runner that writes none.
+    const listeners = process.listeners("exit");
+    if (listeners[listeners.length - 1] !== markEnd) return;
+    writeError(`${END_MARKER}${key} ${code}`);
+    writeLine(`${END_MARKER}${key} ${code}`);
+  };
+  process.on("exit", markEnd);
 }
 
 /** Resolves once stdout and stderr have written what they queue (or their reader is gone). */
