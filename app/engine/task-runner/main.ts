@@ -196,19 +196,36 @@ function exitAfterOutput(code: number): number {
     process.off("exit", markEnd);
     process.on("exit", markEnd);
   }
-  setTimeout(() => void flushed().then(() => process.exit(code)), EXIT_GRACE_MS).unref();
+  setTimeout(
+    () =>
+      void flushed().then(() => {
+        outputWritten = true;
+        process.exit(code);
+      }),
+    EXIT_GRACE_MS,
+  ).unref();
   return code;
 }
+
+/**
+ * Everything the task wrote is out: the runner ends as a script does (Bun writes what
+ * process.stdout.write() queued before that), or flushed() waited for it. An exit the task
+ * asked for itself (process.exit()) drops what is still queued, and writes what it does
+ * write after the exit listeners: no end marker then.
+ */
+let outputWritten = false;
 
 /** Writes the end marker (see END_MARKER) as the runner exits; set once the server gave an end key. */
 let markEnd: ((code: number) => void) | undefined;
 
 function markEndOnExit(key: string): void {
+  process.on("beforeExit", () => (outputWritten = true));
   markEnd = (code) => {
-    // Only as the last exit listener: output after the marker is not the task's. Otherwise
-    // the server waits for the process to end, as it does for a runner that writes none.
+    // Only once the output is out, and as the last exit listener: what comes after the
+    // marker is not the task's. Otherwise the server waits for the process to end, as it
+    // does for a runner that writes none.
     const listeners = process.listeners("exit");
-    if (listeners[listeners.length - 1] !== markEnd) return;
+    if (!outputWritten || listeners[listeners.length - 1] !== markEnd) return;
     writeError(`${END_MARKER}${key} ${code}`);
     writeLine(`${END_MARKER}${key} ${code}`);
   };
