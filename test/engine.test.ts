@@ -78,6 +78,8 @@ export default definePipeline({
     }),
     exiter: run(() => { process.exit(3); }),
     crasher: run(() => { process.kill(process.pid, "SIGSEGV"); }),
+    // Awaits a promise nothing is left to settle: the runner's event loop empties.
+    stalled: run(async () => { await new Promise(() => {}); }),
     sleeper: run(async (ctx) => { ctx.log("sleeping"); await Bun.sleep(30_000); }, { timeout: "300ms" }),
   },
 });`,
@@ -307,7 +309,7 @@ describe("failures", () => {
   it("fails the run, naming the failed tasks", () => {
     expect(run.state).toBe("failed");
     expect(run.reason).toStartWith("tasks ");
-    for (const id of ["thrower", "exiter", "crasher", "sleeper"]) expect(run.reason).toContain(id);
+    for (const id of ["thrower", "exiter", "crasher", "stalled", "sleeper"]) expect(run.reason).toContain(id);
   });
 
   it("puts a thrown error's message in the reason and its stack in the log", async () => {
@@ -322,6 +324,14 @@ describe("failures", () => {
 
   it("reports the exit code of process.exit", () => {
     expect(task(run, "exiter")).toMatchObject({ state: "failed", exitCode: 3, reason: "exited with code 3" });
+  });
+
+  it("fails a task whose function awaits a promise nothing is left to settle, saying so", () => {
+    expect(task(run, "stalled")).toMatchObject({
+      state: "failed",
+      exitCode: 1,
+      reason: "its function never finished: it awaits a promise that nothing is left to settle (no timer, request or process of the task is still running)",
+    });
   });
 
   it("reports a crash by signal", () => {

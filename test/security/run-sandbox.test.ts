@@ -9,6 +9,7 @@ import { webLogin } from "../helpers/web.ts";
 import { processesWith } from "../helpers/processes.ts";
 import { startGantryProcess, type GantryProcess } from "../helpers/gantry.ts";
 import { REPO_ROOT, sharedDir, tempDir, writeFile } from "../helpers/temp.ts";
+import { prepareRunSandbox } from "../../app/engine/executors/run-sandbox.ts";
 
 setDefaultTimeout(60_000);
 
@@ -141,6 +142,24 @@ export default definePipeline({ id: "orphans", tasks: {
     await Bun.sleep(200);
     expect(alive("slow-setsid")).toBe(0);
     expect(alive("slow-nohup")).toBe(0);
+  });
+
+  it("lets a runner see the processes its task left in its sandbox, and no others", async () => {
+    // A runner ends with its end marker only when it sees none: one left could still write to
+    // the workspace after the server took the task for ended (task-runner/runner-end.ts).
+    const sandbox = prepareRunSandbox("on");
+    const script = `
+      import { processesBesideRunner } from ${JSON.stringify(join(REPO_ROOT, "app", "engine", "task-runner", "runner-end.ts"))};
+      const alone = processesBesideRunner();
+      const child = Bun.spawn(["sleep", "30"]);
+      const beside = processesBesideRunner();
+      child.kill("SIGKILL");
+      await child.exited;
+      console.log(JSON.stringify({ alone, beside, after: processesBesideRunner() }));`;
+    const checked = Bun.spawnSync({ ...sandbox.wrap([process.execPath, "-e", script], { cwd: "/", readOnly: [], writable: [] }), stdout: "pipe", stderr: "pipe" });
+    expect(checked.stderr.toString()).toBe("");
+    // The host's own processes (this test's, at least) are not the sandbox's.
+    expect(JSON.parse(checked.stdout.toString())).toEqual({ alone: false, beside: true, after: false });
   });
 
   it('has no network with network: "none", and the host network by default', async () => {

@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
-import { GO, type RunnerAssignment } from "../task-runner/command.ts";
+import { GO, reportedReason, type RunnerAssignment } from "../task-runner/command.ts";
 import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { createLineSplitter } from "../../domain/line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
@@ -150,12 +150,14 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       }
       const pid = child.pid;
       const gate = launch.gate ?? Promise.resolve(true);
-      // Told with "go": the runner ends its output with a marker and its exit code (END_MARKER).
-      const endKey = crypto.randomUUID().replaceAll("-", "");
+      // Told with "go", a sandboxed runner ends its output with a marker and its exit code
+      // (END_MARKER) when nothing else is left in its sandbox. Unsandboxed, what the task left
+      // running is in no sandbox it could look into: the server waits for the runner's exit.
+      const endKey = sandboxed ? crypto.randomUUID().replaceAll("-", "") : undefined;
       const open = (go: boolean) => {
         if (!go) signalGroup(pid, "SIGKILL");
         try {
-          if (go) child.stdin.write(`${GO} ${endKey}\n`);
+          if (go) child.stdin.write(endKey ? `${GO} ${endKey}\n` : `${GO}\n`);
           child.stdin.end();
         } catch {
           // the runner has ended already (its bundle did not import): its exit says why
@@ -168,20 +170,24 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       let killTimer: ReturnType<typeof setTimeout> | undefined;
 
       const exited = (async (): Promise<TaskExit> => {
-        // The end marker usually comes first: the process's own end follows ~2 ms later.
-        const code = (await Promise.race([marked, child.exited.then(() => undefined)])) ?? (await child.exited);
+        // The end marker usually comes first: the process's own end follows ~2 ms later, and
+        // nothing else is left in its sandbox (the runner looked before writing it).
+        const markedCode = await Promise.race([marked, child.exited.then(() => undefined)]);
+        const code = markedCode ?? (await child.exited);
         clearTimeout(killTimer);
         // Whatever the task left running goes too, before draining the pipes: a leftover
         // process holding stdout/stderr would otherwise keep the task "running". (In the
-        // sandbox its pid namespace ends with the runner.)
+        // sandbox its pid namespace ends with the runner; after a marker this only hurries
+        // the runner's end.)
         signalGroup(pid, "SIGKILL");
         await pumps;
-        const thrown = readResult(resultFile);
+        const reported = readResult(resultFile);
         // Off the event loop: behind the database's fsyncs a removal can wait on the journal.
         await rm(resultDir, { recursive: true, force: true });
         if (code === 0) return { exitCode: 0 };
-        if (thrown !== undefined) return { exitCode: code, reason: `threw: ${thrown}` };
-        if (child.signalCode) return { exitCode: null, reason: `killed by ${child.signalCode}` };
+        if (reported) return { exitCode: code, reason: reportedReason(reported) };
+        // (After a marker the runner ended as it says: a signal now would be the SIGKILL above.)
+        if (markedCode === undefined && child.signalCode) return { exitCode: null, reason: `killed by ${child.signalCode}` };
         // bwrap reports a runner killed by a signal as 128 + its number (the runner itself
         // only ever exits 0, 1 or 75).
         const signal = sandboxed ? signalOfExit(code) : undefined;
@@ -255,7 +261,7 @@ export function signalOfExit(code: number): string | undefined {
  * a link it planted, without waiting on a fifo it made (that would block the server), and
  * only if it is a plain file.
  */
-function readResult(file: string): string | undefined {
+function readResult(file: string): TaskRunnerResult | undefined {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -266,7 +272,8 @@ function readResult(file: string): string | undefined {
     if (!fstatSync(fd).isFile()) return undefined;
     const buffer = Buffer.alloc(64 * 1024);
     const size = readSync(fd, buffer, 0, buffer.length, 0);
-    return (JSON.parse(buffer.subarray(0, size).toString("utf8")) as TaskRunnerResult).error;
+    const result = JSON.parse(buffer.subarray(0, size).toString("utf8")) as TaskRunnerResult;
+    return typeof result?.error === "string" ? result : undefined;
   } catch {
     return undefined;
   } finally {
@@ -366,19 +373,19 @@ function bundleCode(path: string): string {
  * end marker (whose exit code it resolves with; what follows is read and dropped); an
  * over-long line is cut where no secret is split.
  */
-function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter, endKey: string): Promise<number | undefined> {
+function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWriter, endKey: string | undefined): Promise<number | undefined> {
   const lines = createLineSplitter(
     (line) => log.line(name, line),
     (text) => log.cutPoint?.(text) ?? text.length,
   );
-  const scanner = createEndScanner(endKey);
+  const scanner = endKey ? createEndScanner(endKey) : undefined;
   return new Promise((resolve) => {
     let code: number | undefined;
     void (async () => {
       try {
         for await (const chunk of stream) {
           if (code !== undefined) continue;
-          const found = scanner.push(chunk);
+          const found = scanner ? scanner.push(chunk) : { output: chunk };
           lines.push(found.output);
           if (found.code === undefined) continue;
           code = found.code;
@@ -389,7 +396,7 @@ function pump(stream: ReadableStream<Uint8Array>, name: LogStream, log: LogWrite
         // the pipe broke: what came is logged
       } finally {
         if (code === undefined) {
-          lines.push(scanner.flush());
+          if (scanner) lines.push(scanner.flush());
           lines.end();
           resolve(undefined);
         }

@@ -13,7 +13,7 @@ import { basename } from "node:path";
 import { effectiveLimits } from "../../domain/container-policy.ts";
 import type { TaskSpec } from "../../domain/pipeline-spec.ts";
 import type { LogWriter } from "../../stores/logs.ts";
-import { BUNDLE_SHA256_ENV, BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, BUNDLE_URL_ENV, RESULT_MARKER, TASK_RUNNER_COMMAND } from "../task-runner/command.ts";
+import { BUNDLE_SHA256_ENV, BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, BUNDLE_URL_ENV, reportedReason, RESULT_MARKER, TASK_RUNNER_COMMAND } from "../task-runner/command.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
 import { signalOfExit } from "./bun-process.ts";
 import { attemptLabels, CONTAINER_WORKSPACE, type ContainerMount, type ContainerPlan, type ContainerPlanOptions } from "./container-plan.ts";
@@ -151,9 +151,9 @@ export function runnerResultOf(line: string): TaskRunnerResult | undefined {
 /** The attempt's exit from the runner's exit code (null: none known) and its last RESULT_MARKER line's result. */
 export function runnerExit(exitCode: number | null, result?: TaskRunnerResult): TaskExit {
   if (exitCode === 0) return { exitCode: 0 };
-  if (exitCode === null) return { exitCode: null, reason: result ? `threw: ${result.error}` : "the runner ended without an exit code" };
+  if (exitCode === null) return { exitCode: null, reason: result ? reportedReason(result) : "the runner ended without an exit code" };
   if (exitCode === BUNDLE_UNAVAILABLE && result?.bundle) return { exitCode: null, reason: `the runner could not fetch the pipeline bundle: ${result.error}` };
-  if (result && !result.bundle) return { exitCode, reason: `threw: ${result.error}` };
+  if (result && !result.bundle) return { exitCode, reason: reportedReason(result) };
   // A runner killed by a signal exits (through the init) with 128 + its number.
   const signal = signalOfExit(exitCode);
   if (signal) return { exitCode: null, reason: `killed by ${signal}` };

@@ -10,7 +10,11 @@ export const TASK_RUNNER_COMMAND = "__task-runner";
  */
 export const GO = "go";
 
-/** An end key: random per attempt, given only on stdin, so nothing the task starts can read it. */
+/**
+ * An end key: random per attempt, given only on stdin (read to its end before the task's
+ * function runs), so what the task starts cannot read it there. The function itself is
+ * trusted with its outcome (it may exit as it likes); what it starts is not.
+ */
 export const END_KEY_PATTERN = /^[0-9a-f]{32}$/;
 
 /**
@@ -58,3 +62,6 @@ export const BUNDLE_UNAVAILABLE = 76;
  * outcome; the line only adds the reason (see executors/runner-service.ts, runnerExit).
  */
 export const RESULT_MARKER = "::gantry-result::";
+
+/** Why a task failed, from what its runner reported (task-runner/main.ts, TaskRunnerResult). */
+export const reportedReason = (result: { error: string; unsettled?: true }) => (result.unsettled ? result.error : `threw: ${result.error}`);

@@ -7,10 +7,12 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, END_KEY_PATTERN, END_MARKER, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, END_KEY_PATTERN, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
+import { armEndMarker, endAfterOutput, processesBesideRunner } from "./runner-end.ts";
+import { format, writeError, writeLine } from "./runner-output.ts";
 
 export type TaskRunnerArgs = {
   task: string;
@@ -33,6 +35,8 @@ export interface TaskRunnerResult {
   error: string;
   /** Fetch mode: the bundle could not be fetched, so no task code ran (exit code BUNDLE_UNAVAILABLE). */
   bundle?: true;
+  /** The task's function never settled (`error` says so): nothing was thrown. */
+  unsettled?: true;
 }
 
 /** Where the runner says why it failed: its result file, or (fetch mode) its last stderr line. */
@@ -91,10 +95,12 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
       const message = (error as Error).message;
       writeError(`gantry: ${message}`);
       await report(args, { error: message, bundle: true });
-      return exitAfterOutput(BUNDLE_UNAVAILABLE);
+      return endAfterOutput(BUNDLE_UNAVAILABLE);
     }
   }
 
+  /** The task's function returned or threw. */
+  let settled = false;
   try {
     registerSdkModule();
     const module = await import(bundle);
@@ -111,7 +117,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
       const go = await stdin.rest();
       if (!go.startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
       const key = go.slice(GO.length).trim();
-      if (END_KEY_PATTERN.test(key)) markEndOnExit(key);
+      if (END_KEY_PATTERN.test(key)) armEndMarker(key);
     }
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
     const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
@@ -146,14 +152,23 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
         run: env.GANTRY_RUN_ID,
       }),
     };
+    // A function awaiting what nothing is left to settle would otherwise end the runner as
+    // a script ends, exit code 0: a success. The loop emptying before it settles says so.
+    process.on("beforeExit", () => {
+      if (settled) return;
+      settled = true;
+      void report(args, { error: UNSETTLED_REASON, unsettled: true }).then(() => endAfterOutput(1));
+    });
     const result = await fn(ctx);
+    settled = true;
     if (task.kind === "approval") {
       const approved = result === true;
       writeLine(approved ? "autoApprove returned true: approved" : `autoApprove returned ${format([result])}: a person decides`);
-      return exitAfterOutput(approved ? 0 : AUTO_APPROVE_DECLINED);
+      return endAfterOutput(approved ? 0 : AUTO_APPROVE_DECLINED);
     }
-    return exitAfterOutput(0);
+    return endAfterOutput(0);
   } catch (error) {
+    settled = true;
     const message = error instanceof Error ? error.message : format([error]);
     // The runner's own frames say nothing to the pipeline author.
     const stack =
@@ -165,90 +180,15 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
         : message;
     writeError(stack);
     await report(args, { error: message });
-    return exitAfterOutput(1);
+    return endAfterOutput(1);
   }
 }
 
-// console.log and console.error write synchronously: nothing is left queued at exit. Kept
-// from before the task's code runs, which may replace them; "%s" so no text is a format.
-const consoleLog = console.log.bind(console);
-const consoleError = console.error.bind(console);
-const writeLine = (text: string) => consoleLog("%s", text);
-const writeError = (text: string) => consoleError("%s", text);
-
-/** How long a runner whose task left something running (a child, a timer) lingers at most. */
-const EXIT_GRACE_MS = 500;
-
-/**
- * Ends the runner once stdout and stderr are written out. process.exit() drops what
- * process.stdout.write() still queues for a full pipe (a task's last thousands of lines were
- * lost whenever the server read slower than the task wrote), and ending those streams by
- * hand costs ~9 ms even when nothing was written. So the runner ends as a script does, once
- * nothing is left to do, which flushes them; whatever the task left running gets a short
- * grace, then the runner ends both streams, waits until what they queue is written (Bun
- * does not report the queue's length, so the grace alone was not enough on a loaded
- * machine) and exits (the server then stops what is left in its sandbox).
- */
-function exitAfterOutput(code: number): number {
-  process.exitCode = code;
-  // Last again: an exit listener the task added may write (markEnd then stays silent).
-  if (markEnd) {
-    process.off("exit", markEnd);
-    process.on("exit", markEnd);
-  }
-  setTimeout(
-    () =>
-      void flushed().then(() => {
-        outputWritten = true;
-        process.exit(code);
-      }),
-    EXIT_GRACE_MS,
-  ).unref();
-  return code;
-}
-
-/**
- * Everything the task wrote is out: the runner ends as a script does (Bun writes what
- * process.stdout.write() queued before that), or flushed() waited for it. An exit the task
- * asked for itself (process.exit()) drops what is still queued, and writes what it does
- * write after the exit listeners: no end marker then.
- */
-let outputWritten = false;
-
-/** Writes the end marker (see END_MARKER) as the runner exits; set once the server gave an end key. */
-let markEnd: ((code: number) => void) | undefined;
-
-function markEndOnExit(key: string): void {
-  process.on("beforeExit", () => (outputWritten = true));
-  markEnd = (code) => {
-    // Only once the output is out, and as the last exit listener: what comes after the
-    // marker is not the task's. Otherwise the server waits for the process to end, as it
-    // does for a runner that writes none.
-    const listeners = process.listeners("exit");
-    if (!outputWritten || listeners[listeners.length - 1] !== markEnd) return;
-    writeError(`${END_MARKER}${key} ${code}`);
-    writeLine(`${END_MARKER}${key} ${code}`);
-  };
-  process.on("exit", markEnd);
-}
-
-/** Resolves once stdout and stderr have written what they queue (or their reader is gone). */
-function flushed(): Promise<unknown> {
-  const ended = (stream: NodeJS.WriteStream) =>
-    new Promise<void>((resolve) => {
-      stream.once("error", () => resolve());
-      stream.end(() => resolve());
-    });
-  return Promise.all([ended(process.stdout), ended(process.stderr)]);
-}
+/** Why a task whose function never settled failed. */
+const UNSETTLED_REASON = "its function never finished: it awaits a promise that nothing is left to settle (no timer, request or process of the task is still running)";
 
 /** Where the runner's own frames come from: its source, its build (runner-command.ts; a build inlines the source's path), the file it was started as. */
 const RUNNER_FILES = ["task-runner/main", "/gantry-runner/", import.meta.path, ...(process.argv[1] ? [process.argv[1]] : [])];
-
-/** console.log-style text: strings as they are, anything else inspected. */
-function format(parts: unknown[]): string {
-  return parts.map((part) => (typeof part === "string" ? part : Bun.inspect(part))).join(" ");
-}
 
 const TASK_RUNNER_USAGE =
   "usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n       task-runner [--gated] --fetch <task> <attempt> [workdir]\n       task-runner --pooled <result-file>";
@@ -295,6 +235,8 @@ export async function runRunner(argv: string[]): Promise<number> {
   // Ready before the task comes: all that is left then is its bundle's own code. Saying so
   // tells the server its sandbox is set up (its workspace folder bound: it may be moved now).
   registerSdkModule();
+  // Its end's first look at its sandbox's processes costs ~0.5 ms: taken now, not then.
+  processesBesideRunner();
   writeLine(POOL_READY);
   const line = await stdin.line();
   // The server closed stdin without a task: it let this warm runner go.
