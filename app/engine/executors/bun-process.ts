@@ -182,8 +182,9 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
         signalGroup(pid, "SIGKILL");
         await pumps;
         const reported = readResult(resultFile);
-        // Off the event loop: behind the database's fsyncs a removal can wait on the journal.
-        await rm(resultDir, { recursive: true, force: true });
+        // Off the event loop (behind the database's fsyncs a removal can wait on the journal),
+        // and not waited for: cleanup() removes it again, after the attempt's end is stored.
+        void rm(resultDir, { recursive: true, force: true }).catch(() => undefined);
         if (code === 0) return { exitCode: 0 };
         if (reported) return { exitCode: code, reason: reportedReason(reported) };
         // (After a marker the runner ended as it says: a signal now would be the SIGKILL above.)
@@ -217,7 +218,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       if (pids.length > 0) setTimeout(() => pids.forEach((pid) => signalGroup(pid, "SIGKILL")), graceMs).unref();
     },
     async cleanup(ref) {
-      rmSync(resultDirOf(ref), { recursive: true, force: true });
+      await rm(resultDirOf(ref), { recursive: true, force: true });
     },
   };
 }
