@@ -150,6 +150,20 @@ describe("warm run() runners", () => {
     expect(runs.map((run) => [run.id, run.state, run.tasks[0]!.reason ?? null])).toEqual(started.map((id) => [id, "successful", null]));
   });
 
+  it("has a run that finds every spare still booting wait for one instead of booting a runner of its own", async () => {
+    // Two take the spares waiting; the next two find them booting again, and wait for them.
+    await waitFor(() => spares(gantry) === 2, 10_000);
+    await Bun.sleep(300);
+    const started = [];
+    for (let i = 0; i < 4; i++) started.push((await startRun(gantry.api, "default/one")).id);
+    for (const id of started) {
+      const run = await waitForRun(gantry.api, "default/one", id);
+      expect(run.state).toBe("successful");
+      // A warm runner's command line: the bundle came with the task, into its private /tmp.
+      expect(await readLog(gantry.api, "default/one", id, "only")).toMatch(/ARGV \/tmp\/[0-9a-f]+\.js only 1 /);
+    }
+  });
+
   it("replaces a spare that dies while it waits", async () => {
     await waitFor(() => spares(gantry) === 2, 10_000);
     const [victim] = processesWith(poolDir(gantry));

@@ -110,7 +110,7 @@ export interface Executor {
    * A new run's workspace is about to be made, for `runTasks` tasks of this executor: it may
    * make the folder itself from work it keeps ready (true: the folder exists now).
    */
-  prepareWorkspace?(workspace: string, runTasks: number): boolean;
+  prepareWorkspace?(workspace: string, runTasks: number): Promise<boolean>;
   /** The workspace's run has ended here: what the executor kept ready for it goes. */
   releaseWorkspace?(workspace: string): void;
   /** The engine is starting, before it takes its runs back: what a killed server left half done here is finished. */

@@ -39,9 +39,10 @@ export interface RunnerPool {
   /**
    * Makes `workspace` (which must not exist yet) from a spare runner's folder, and keeps
    * that runner for the run's first run() task; then boots runners ahead for up to
-   * `runTasks - 1` more. False when no spare was ready: the caller makes the folder.
+   * `runTasks - 1` more. With no spare ready but one booting (and not awaited by another
+   * run), waits for it a moment. False when none came: the caller makes the folder.
    */
-  adoptWorkspace(workspace: string, runTasks: number): boolean;
+  adoptWorkspace(workspace: string, runTasks: number): Promise<boolean>;
   /**
    * A warm runner for a task of the run whose workspace this is, if there is one; a task of
    * its run starts either way (one fewer to boot ahead). `alone`: no other task of the run
@@ -78,6 +79,12 @@ const FAILURES_TO_STOP = 3;
 const REFILL_QUIET_MS = 30;
 /** Beside a spare's folder while it takes over a workspace: the workspace's path, until the hand-over is done. */
 const HANDOVER_JOURNAL = ".handover";
+/**
+ * How long a new run waits at most for a spare still booting. It is usually ready in well
+ * under this (a boot takes ~10–20 ms), and sooner than a runner the task would boot for itself,
+ * which would also take the CPU from the spares booting beside it.
+ */
+const SPARE_WAIT_MS = 100;
 /** A workspace with more entries at its top than this is not handed over: the renames are synchronous. */
 const HANDOVER_MAX_ENTRIES = 10_000;
 
@@ -101,6 +108,9 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   let closed = size <= 0 || sandbox.status.state !== "on";
   let refillTimer: ReturnType<typeof setTimeout> | undefined;
   let filling = false;
+  /** Runs waiting for a spare to get ready: one is woken for each spare that does (or fails to). */
+  const waiters: (() => void)[] = [];
+  const wakeOne = () => waiters.shift()?.();
   /** Off after a hand-over failed (it should not): later tasks boot ahead or start their own. */
   let handOvers = true;
   const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
@@ -145,9 +155,13 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       child.unref();
       const output = afterReadyLine(child.stdout);
       const runner: WarmRunner = { ref, child, stdout: output.rest, ready: false };
-      void output.ready.then((ready) => (runner.ready = ready));
+      void output.ready.then((ready) => {
+        runner.ready = ready;
+        if (!workspace) wakeOne();
+      });
       return runner;
     } catch (error) {
+      if (!workspace) wakeOne();
       if (!workspace) await rm(slot, { recursive: true, force: true });
       await rm(resultDir, { recursive: true, force: true });
       console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
@@ -255,13 +269,29 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   }
 
   return {
-    adoptWorkspace(workspace, runTasks) {
+    async adoptWorkspace(workspace, runTasks) {
       if (closed || runTasks <= 0 || existsSync(workspace)) return false;
       // Only a ready one: until its sandbox is set up, moving its folder would fail its bind.
-      const spare = spares.find((each) => each.ready && isAlive(each));
+      const readySpare = () => spares.find((each) => each.ready && isAlive(each));
+      let spare = readySpare();
       if (!spare) {
         refill();
-        return false;
+        const coming = booting + spares.filter((each) => !each.ready && isAlive(each)).length;
+        if (coming <= waiters.length) return false;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            const index = waiters.indexOf(woken);
+            if (index !== -1) waiters.splice(index, 1);
+            resolve();
+          }, SPARE_WAIT_MS);
+          const woken = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          waiters.push(woken);
+        });
+        spare = readySpare();
+        if (closed || !spare || existsSync(workspace)) return false;
       }
       spares.splice(spares.indexOf(spare), 1);
       try {
