@@ -4,7 +4,8 @@
 // fixed when it starts, so the pool keeps two kinds:
 //  - spare runners, each with an empty folder of its own bound at /workspace: a run that
 //    starts takes one and renames the folder into place as its workspace (a bind follows the
-//    folder, not its path), and the run's first run() task gets that runner;
+//    folder, not its path), and the run's first run() task gets that runner (finding them all
+//    still booting, it waits a moment for one rather than boot another beside them);
 //  - a later run() task of the run, when no other task of it uses the workspace (the tasks
 //    before it have ended), also takes a spare: the workspace's entries move into the
 //    spare's folder, which then takes the workspace's path (handOver);
