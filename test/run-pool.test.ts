@@ -1,15 +1,18 @@
 // Warm run() runners (GANTRY_RUN_POOL): a new run's first run() task runs on a sandboxed
 // runner that booted before the run; a later one on a spare that takes over the workspace
 // when no other task of the run uses it, else on a runner booted while the task before ran;
-// the task sees what a runner started for it sees; nothing is left behind, and a hand-over
-// a killed server cut off midway is finished as the next one starts.
+// the task sees what a runner started for it sees; a new run finding every spare still
+// booting waits a moment for one; nothing is left behind, and a hand-over a killed server
+// cut off midway is finished as the next one starts.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLog, startGantryProcess, startRun, startWithPipelines, waitFor, waitForPipeline, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
 import { processesWith } from "./helpers/processes.ts";
 import { sweepResultFolders } from "../app/engine/executors/bun-process.ts";
-import { handOver, repairHandOvers } from "../app/engine/executors/runner-pool.ts";
+import { createRunnerPool, handOver, repairHandOvers, type RunnerPool } from "../app/engine/executors/runner-pool.ts";
+import type { RunSandbox } from "../app/engine/executors/run-sandbox.ts";
+import { POOL_READY } from "../app/engine/task-runner/command.ts";
 import { sharedDir, tempDir, writeFile } from "./helpers/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -150,20 +153,6 @@ describe("warm run() runners", () => {
     expect(runs.map((run) => [run.id, run.state, run.tasks[0]!.reason ?? null])).toEqual(started.map((id) => [id, "successful", null]));
   });
 
-  it("has a run that finds every spare still booting wait for one instead of booting a runner of its own", async () => {
-    // Two take the spares waiting; the next two find them booting again, and wait for them.
-    await waitFor(() => spares(gantry) === 2, 10_000);
-    await Bun.sleep(300);
-    const started = [];
-    for (let i = 0; i < 4; i++) started.push((await startRun(gantry.api, "default/one")).id);
-    for (const id of started) {
-      const run = await waitForRun(gantry.api, "default/one", id);
-      expect(run.state).toBe("successful");
-      // A warm runner's command line: the bundle came with the task, into its private /tmp.
-      expect(await readLog(gantry.api, "default/one", id, "only")).toMatch(/ARGV \/tmp\/[0-9a-f]+\.js only 1 /);
-    }
-  });
-
   it("replaces a spare that dies while it waits", async () => {
     await waitFor(() => spares(gantry) === 2, 10_000);
     const [victim] = processesWith(poolDir(gantry));
@@ -172,6 +161,69 @@ describe("warm run() runners", () => {
     await waitFor(() => processesWith(poolDir(gantry)).length >= 2 && spares(gantry) === 2, 10_000);
     const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
     expect(run.state).toBe("successful");
+  });
+});
+
+describe("a new run finding every spare still booting (the pool alone, its runners stand-ins that say when they are ready)", () => {
+  const MARK = `gantry-pool-stand-in-${process.pid}`;
+  /** A sandbox whose runners run `script` (sh): what they print first tells the pool whether they are ready. */
+  const standIns = (script: string): RunSandbox => ({
+    status: { state: "on" },
+    wrap: () => ({ cmd: ["sh", "-c", `${script} # ${MARK}`] }),
+    own: async () => {},
+    reclaim: async () => {},
+  });
+  const ready = (afterSeconds: number) => `sleep ${afterSeconds}; echo '${POOL_READY}'; exec cat`;
+  /** A pool of one spare, asked for a workspace once that spare is booting. */
+  async function adoptWhileBooting(script: string, during?: (pool: RunnerPool) => void) {
+    const root = tempDir("gantry-pool-");
+    const pool = createRunnerPool({ sandbox: standIns(script), dir: join(root, "pool"), size: 1 });
+    pool.warm();
+    await waitFor(() => processesWith(MARK).length > 0 || undefined, 5_000, "the spare to start booting");
+    const workspace = join(root, "workspaces", "1");
+    const started = performance.now();
+    const adopting = pool.adoptWorkspace(workspace, 1);
+    during?.(pool);
+    const adopted = await adopting;
+    const waited = performance.now() - started;
+    pool.close();
+    return { adopted, waited, made: existsSync(workspace) };
+  }
+
+  afterAll(() => waitFor(() => processesWith(MARK).length === 0 || undefined, 5_000, "the stand-ins to end"));
+
+  it("waits for it, and takes it", async () => {
+    const { adopted, made } = await adoptWhileBooting(ready(0.05));
+    expect({ adopted, made }).toEqual({ adopted: true, made: true });
+  });
+
+  it("waits 100 ms at most for one that takes longer, then boots its own", async () => {
+    const { adopted, waited, made } = await adoptWhileBooting(ready(2));
+    expect({ adopted, made }).toEqual({ adopted: false, made: false });
+    expect(waited).toBeGreaterThanOrEqual(95);
+    expect(waited).toBeLessThan(1_000);
+  });
+
+  it("stops waiting when the pool closes", async () => {
+    const { adopted, waited } = await adoptWhileBooting(ready(2), (pool) => setTimeout(() => pool.close(), 10));
+    expect(adopted).toBe(false);
+    expect(waited).toBeLessThan(90);
+  });
+
+  it("does not keep a spare that says something else than ready: it goes, as do its replacements", async () => {
+    const root = tempDir("gantry-pool-");
+    const starts = join(root, "starts");
+    const pool = createRunnerPool({ sandbox: standIns(`echo started >> ${starts}; echo not-ready; exec sleep 30`), dir: join(root, "pool"), size: 1 });
+    pool.warm();
+    // Each is killed (left, it would hold the pool's place, and a run would wait for it) and
+    // replaced; after three in a row the pool stops.
+    const started = () => (existsSync(starts) ? readFileSync(starts, "utf8").split("\n").filter(Boolean).length : 0);
+    await waitFor(() => started() === 3 || undefined, 5_000, "three spares to start");
+    await waitFor(() => processesWith(MARK).length === 0 || undefined, 5_000, "the spares that said something else to end");
+    await Bun.sleep(200);
+    expect(started()).toBe(3);
+    expect(await pool.adoptWorkspace(join(root, "workspaces", "1"), 1)).toBe(false);
+    pool.close();
   });
 });
 

@@ -54,7 +54,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       }
       return `run-${crypto.randomUUID()}`;
     },
-    prepareWorkspace: async (workspace, runTasks) => (await pool?.adoptWorkspace(workspace, runTasks)) ?? false,
+    prepareWorkspace: async (workspace, runTasks, slotFree) => (await pool?.adoptWorkspace(workspace, runTasks, slotFree)) ?? false,
     releaseWorkspace(workspace) {
       for (const [ref, entry] of reserved) if (entry.workspace === workspace) dropReserved(ref);
       pool?.releaseWorkspace(workspace);

@@ -108,9 +108,10 @@ export interface Executor {
   cleanup(ref: string): Promise<void>;
   /**
    * A new run's workspace is about to be made, for `runTasks` tasks of this executor: it may
-   * make the folder itself from work it keeps ready (true: the folder exists now).
+   * make the folder itself from work it keeps ready (true: the folder exists now), waiting
+   * for that work a moment only while `slotFree` says the run could start its task.
    */
-  prepareWorkspace?(workspace: string, runTasks: number): Promise<boolean>;
+  prepareWorkspace?(workspace: string, runTasks: number, slotFree: () => boolean): Promise<boolean>;
   /** The workspace's run has ended here: what the executor kept ready for it goes. */
   releaseWorkspace?(workspace: string): void;
   /** The engine is starting, before it takes its runs back: what a killed server left half done here is finished. */

@@ -41,9 +41,10 @@ export interface RunnerPool {
    * Makes `workspace` (which must not exist yet) from a spare runner's folder, and keeps
    * that runner for the run's first run() task; then boots runners ahead for up to
    * `runTasks - 1` more. With no spare ready but one booting (and not awaited by another
-   * run), waits for it a moment. False when none came: the caller makes the folder.
+   * run), waits for it a moment, while `slotFree` says the run could start its task. False
+   * when none came: the caller makes the folder.
    */
-  adoptWorkspace(workspace: string, runTasks: number): Promise<boolean>;
+  adoptWorkspace(workspace: string, runTasks: number, slotFree?: () => boolean): Promise<boolean>;
   /**
    * A warm runner for a task of the run whose workspace this is, if there is one; a task of
    * its run starts either way (one fewer to boot ahead). `alone`: no other task of the run
@@ -112,6 +113,22 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   /** Runs waiting for a spare to get ready: one is woken for each spare that does (or fails to). */
   const waiters: (() => void)[] = [];
   const wakeOne = () => waiters.shift()?.();
+  /** Spares spawned that have not said whether they are ready. */
+  const pendingReady = new Set<WarmRunner>();
+  /** Waits until a spare got ready (or failed to), the pool closed, or `ms` passed. */
+  const spareSettled = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const woken = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const index = waiters.indexOf(woken);
+        if (index !== -1) waiters.splice(index, 1);
+        resolve();
+      }, ms);
+      waiters.push(woken);
+    });
   /** Off after a hand-over failed (it should not): later tasks boot ahead or start their own. */
   let handOvers = true;
   const user = sandbox.status.state === "on" ? sandbox.status.user : undefined;
@@ -156,13 +173,17 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       child.unref();
       const output = afterReadyLine(child.stdout);
       const runner: WarmRunner = { ref, child, stdout: output.rest, ready: false };
+      if (!workspace) pendingReady.add(runner);
       void output.ready.then((ready) => {
         runner.ready = ready;
-        if (!workspace) wakeOne();
+        if (workspace) return;
+        pendingReady.delete(runner);
+        // One that ended its output without saying so, or said something else, never will: it goes (watchSpare drops it).
+        if (!ready) signalGroup(runner, "SIGKILL");
+        wakeOne();
       });
       return runner;
     } catch (error) {
-      if (!workspace) wakeOne();
       if (!workspace) await rm(slot, { recursive: true, force: true });
       await rm(resultDir, { recursive: true, force: true });
       console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
@@ -203,7 +224,11 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       while (!closed && spares.length + booting < size) {
         booting++;
         const runner = await boot().finally(() => booting--);
-        if (!runner) return;
+        if (!runner) {
+          // A run waiting for this one would wait in vain.
+          wakeOne();
+          return;
+        }
         if (closed) {
           discard(runner);
           return;
@@ -270,29 +295,20 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   }
 
   return {
-    async adoptWorkspace(workspace, runTasks) {
+    async adoptWorkspace(workspace, runTasks, slotFree = () => true) {
       if (closed || runTasks <= 0 || existsSync(workspace)) return false;
       // Only a ready one: until its sandbox is set up, moving its folder would fail its bind.
       const readySpare = () => spares.find((each) => each.ready && isAlive(each));
       let spare = readySpare();
-      if (!spare) {
-        refill();
-        const coming = booting + spares.filter((each) => !each.ready && isAlive(each)).length;
-        if (coming <= waiters.length) return false;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            const index = waiters.indexOf(woken);
-            if (index !== -1) waiters.splice(index, 1);
-            resolve();
-          }, SPARE_WAIT_MS);
-          const woken = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          waiters.push(woken);
-        });
+      if (!spare) refill();
+      const deadline = performance.now() + SPARE_WAIT_MS;
+      // A spare coming for each run waiting; another run (or a later task's hand-over) may take the one that woke it.
+      while (!spare) {
+        const left = deadline - performance.now();
+        if (left <= 0 || booting + pendingReady.size <= waiters.length) return false;
+        await spareSettled(left);
+        if (closed || !slotFree() || existsSync(workspace)) return false;
         spare = readySpare();
-        if (closed || !spare || existsSync(workspace)) return false;
       }
       spares.splice(spares.indexOf(spare), 1);
       try {
@@ -360,6 +376,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     close() {
       closed = true;
       clearTimeout(refillTimer);
+      waiters.splice(0).forEach((wake) => wake());
       // Taken runners belong to their tasks, which the engine stops itself; those booting see `closed`.
       // Their folders go now, not once they have ended: the server may be gone by then, and
       // each left its result folder in /tmp (a spare's own folder goes with the pool's at start).

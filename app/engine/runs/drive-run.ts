@@ -84,11 +84,13 @@ async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<voi
     await cp(source, copying, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     await rename(copying, run.workspace);
   }
-  // A warm run() runner's folder becomes a new run's workspace, and that runner its first run()
-  // task's (the pool may wait a moment for one still booting): only while a task slot is free. Runs queued behind the slots (a burst of webhook
+  // A warm run() runner's folder becomes a new run's workspace, and that runner its first
+  // run() task's (the pool may wait a moment for one still booting): only while a task slot
+  // is free. Runs queued behind the slots (a burst of webhook
   // deliveries) would each keep an idle runner, hundreds of processes, and boot its replacement.
   const runTasks = run.spec.tasks.filter((task) => task.kind === "run" && task.runNetwork === undefined && executorKindOf(ctx, task) === "run").length;
-  const adopted = !run.seedFrom && ctx.limiter.free && ((await ctx.executors.run?.prepareWorkspace?.(run.workspace, runTasks)) ?? false);
+  const slotFree = () => ctx.limiter.free;
+  const adopted = !run.seedFrom && slotFree() && ((await ctx.executors.run?.prepareWorkspace?.(run.workspace, runTasks, slotFree)) ?? false);
   // Off the event loop: behind the database's fsyncs a mkdir can wait on the file system's
   // journal for a millisecond, and a burst of new runs would stall everything.
   if (!adopted) await mkdir(run.workspace, { recursive: true });
