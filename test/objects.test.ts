@@ -20,6 +20,22 @@ const quick = (id: string) => `${HEADER}export default definePipeline({ id: "${i
 
 const PIPELINES: Record<string, string> = {
   ...Object.fromEntries(["bytes", "listed", "limited", "expiry", "keys", "sizes", "runs", "guarded", "cli"].map((id) => [`${id}.ts`, quick(id)])),
+  // What children started with Bun.spawn and Bun.spawnSync get, and Bun.which sees: on a warm
+  // runner and on one started for the task (network: "none").
+  "children.ts": `${HEADER}
+const probe = async (ctx) => {
+  process.env.PATH = ctx.workspace + "/bin:" + process.env.PATH;
+  await ctx.$\`mkdir -p bin && printf '#!/bin/sh\\necho tool' > bin/probe-tool && chmod 755 bin/probe-tool\`;
+  const spawned = [Bun.spawnSync(["sh", "-c", "env"]).stdout.toString(), await new Response(Bun.spawn({ cmd: ["sh", "-c", "env"], stdout: "pipe" }).stdout).text()];
+  ctx.log("children-have-token", spawned.map((env) => env.includes("gty_")).join(","));
+  ctx.log("children-have-task-variable", spawned.map((env) => env.includes("FROM_TASK=yes")).join(","));
+  ctx.log("which-finds-tool", String(Bun.which("probe-tool") === ctx.workspace + "/bin/probe-tool"));
+};
+export default definePipeline({ id: "children", tasks: {
+  warm: run(probe, { env: { FROM_TASK: "yes" } }),
+  own: run(probe, { env: { FROM_TASK: "yes" }, network: "none", needs: { warm: "any" } }),
+} });
+`,
   // Hands objects from one task to a dependent one, in both scopes, and reports what its
   // environment (and a child process's) holds.
   "relay.ts": `${HEADER}export default definePipeline({ id: "relay", tasks: {
@@ -343,6 +359,17 @@ describe("ctx.objects in run() tasks", () => {
       const listed = (await (await api("/tokens")).json()) as { tokens: { name: string; revokedAt: string | null }[] };
       return listed.tokens.find((token) => token.name === runTokens[0]!.name)?.revokedAt ?? undefined;
     });
+  });
+
+  it("keeps the token from children started with Bun.spawn, which get the task's variables, on any runner", async () => {
+    const run = await waitForRun(api, "default/children", (await startRun(api, "default/children")).id);
+    for (const task of ["warm", "own"]) {
+      const log = await readLog(api, "default/children", run.id, task);
+      expect(run.tasks.find((each) => each.id === task)?.state, log).toBe("successful");
+      expect(log).toContain("children-have-token false,false");
+      expect(log).toContain("children-have-task-variable true,true");
+      expect(log).toContain("which-finds-tool true");
+    }
   });
 
   it("lets a container task put and get objects with its injected API token", async () => {

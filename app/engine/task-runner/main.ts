@@ -13,6 +13,7 @@ import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
 import { armEndMarker, endAfterOutput, processesBesideRunner } from "./runner-end.ts";
 import { format, writeError, writeLine } from "./runner-output.ts";
+import { spawnWithLiveEnvironment } from "./live-environment.ts";
 
 export type TaskRunnerArgs = {
   task: string;
@@ -119,6 +120,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
       const key = go.slice(GO.length).trim();
       if (END_KEY_PATTERN.test(key)) armEndMarker(key);
     }
+    spawnWithLiveEnvironment();
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
     const cwd = args.workdir ? (args.workdir.startsWith("/") ? args.workdir : `${workspace}/${args.workdir}`) : workspace;
     process.chdir(cwd);
