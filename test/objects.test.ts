@@ -30,10 +30,18 @@ const probe = async (ctx) => {
   ctx.log("children-have-token", spawned.map((env) => env.includes("gty_")).join(","));
   ctx.log("children-have-task-variable", spawned.map((env) => env.includes("FROM_TASK=yes")).join(","));
   ctx.log("which-finds-tool", String(Bun.which("probe-tool") === ctx.workspace + "/bin/probe-tool"));
+  // The environment the runner started with, as its children can read it.
+  ctx.log("runner-start-env-has-token", String((await ctx.$\`cat /proc/\${process.pid}/environ\`.text()).includes("gty_")));
 };
 export default definePipeline({ id: "children", tasks: {
   warm: run(probe, { env: { FROM_TASK: "yes" } }),
   own: run(probe, { env: { FROM_TASK: "yes" }, network: "none", needs: { warm: "any" } }),
+  // A variable only a starting Bun reads: a runner of its own, which gets the token with "go".
+  "own-objects": run(async (ctx) => {
+    await ctx.objects.put("own.txt", "put by a runner of its own", "run");
+    ctx.log("own-objects", new TextDecoder().decode(await ctx.objects.get("own.txt", "run")));
+    ctx.log("own-argv", process.argv.slice(2).join(" "));
+  }, { env: { BUN_CONFIG_VERBOSE_FETCH: "false" }, needs: { own: "any" } }),
 } });
 `,
   // Hands objects from one task to a dependent one, in both scopes, and reports what its
@@ -361,7 +369,7 @@ describe("ctx.objects in run() tasks", () => {
     });
   });
 
-  it("keeps the token from children started with Bun.spawn, which get the task's variables, on any runner", async () => {
+  it("keeps the token from children started with Bun.spawn (which get the task's variables) and out of the runner's start-up environment, on any runner", async () => {
     const run = await waitForRun(api, "default/children", (await startRun(api, "default/children")).id);
     for (const task of ["warm", "own"]) {
       const log = await readLog(api, "default/children", run.id, task);
@@ -369,7 +377,12 @@ describe("ctx.objects in run() tasks", () => {
       expect(log).toContain("children-have-token false,false");
       expect(log).toContain("children-have-task-variable true,true");
       expect(log).toContain("which-finds-tool true");
+      expect(log).toContain("runner-start-env-has-token false");
     }
+    const own = await readLog(api, "default/children", run.id, "own-objects");
+    expect(own).toContain("own-objects put by a runner of its own");
+    // Its bundle is the stored one, not a copy in a warm runner's /tmp.
+    expect(own).not.toMatch(/own-argv \/tmp\//);
   });
 
   it("lets a container task put and get objects with its injected API token", async () => {

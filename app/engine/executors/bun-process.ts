@@ -10,7 +10,8 @@ import { basename, join } from "node:path";
 import type { AttachResult, Executor, TaskExit, TaskHandle, TaskLaunch } from "./executor.ts";
 import type { LogStream, LogWriter } from "../../stores/logs.ts";
 import type { TaskRunnerResult } from "../task-runner/main.ts";
-import { GO, reportedReason, type RunnerAssignment } from "../task-runner/command.ts";
+import { goLine, reportedReason, type RunnerAssignment } from "../task-runner/command.ts";
+import { OBJECTS_TOKEN_ENV } from "../task-runner/objects-client.ts";
 import { buildRunner, taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { createLineSplitter } from "../../domain/line-splitter.ts";
 import { sandboxRefusal, type RunSandbox } from "./run-sandbox.ts";
@@ -86,6 +87,9 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       const resultDir = resultDirOf(launch.ref);
       const resultFile = resultFileOf(launch.ref);
       let child: Bun.Subprocess<"pipe", "pipe", "pipe">;
+      // A runner started for a gated task gets the objects token with "go" (goLine), not in
+      // the environment it starts with: what the task starts could read that in /proc.
+      let objectsOnStdin: string | undefined;
       if (warm) {
         child = warm.child;
         child.ref();
@@ -132,10 +136,13 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
                 ...(launch.task.runNetwork && { network: launch.task.runNetwork }),
               })
             : { cmd: runner };
+          objectsOnStdin = launch.gate ? env[OBJECTS_TOKEN_ENV] : undefined;
+          const startEnv = { ...env };
+          if (objectsOnStdin) delete startEnv[OBJECTS_TOKEN_ENV];
           child = Bun.spawn({
             ...command,
             cwd: "/",
-            env,
+            env: startEnv,
             // The runner boots and imports the bundle while the claim commits, then waits for "go".
             stdin: "pipe",
             stdout: "pipe",
@@ -157,7 +164,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       const open = (go: boolean) => {
         if (!go) signalGroup(pid, "SIGKILL");
         try {
-          if (go) child.stdin.write(endKey ? `${GO} ${endKey}\n` : `${GO}\n`);
+          if (go) child.stdin.write(`${goLine({ end: endKey, objects: objectsOnStdin })}\n`);
           child.stdin.end();
         } catch {
           // the runner has ended already (its bundle did not import): its exit says why

@@ -5,10 +5,33 @@
 export const TASK_RUNNER_COMMAND = "__task-runner";
 
 /**
- * What the server writes on a gated runner's stdin to let the task's function run; an end
- * key may follow (`go <key>`, 32 hex digits): the runner then ends its output with END_MARKER.
+ * What the server writes on a gated runner's stdin to let the task's function run (goLine),
+ * with fields after it: `end=<key>` (END_KEY_PATTERN: the runner then ends its output with
+ * END_MARKER) and, for a runner started for its task, `objects=<token>`: the run's objects
+ * token, which in the environment it started with anything the task starts could read
+ * (/proc/<pid>/environ keeps it after the runner takes it out of process.env).
  */
 export const GO = "go";
+
+export interface GoFields {
+  end?: string;
+  objects?: string;
+}
+
+export const goLine = (fields: GoFields) =>
+  [GO, ...(fields.end ? [`end=${fields.end}`] : []), ...(fields.objects ? [`objects=${fields.objects}`] : [])].join(" ");
+
+/** The fields of a go line, or undefined when it is not one (the runner then does not run the task). */
+export function parseGoLine(line: string): GoFields | undefined {
+  const [word, ...rest] = line.trim().split(" ");
+  if (word !== GO) return undefined;
+  const fields: GoFields = {};
+  for (const field of rest) {
+    if (field.startsWith("end=") && END_KEY_PATTERN.test(field.slice(4))) fields.end = field.slice(4);
+    else if (field.startsWith("objects=")) fields.objects = field.slice(8);
+  }
+  return fields;
+}
 
 /**
  * An end key: random per attempt, given only on stdin (read to its end before the task's

@@ -7,7 +7,7 @@ import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
-import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, END_KEY_PATTERN, GO, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
+import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, parseGoLine, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
 import { abortReason, DEADLINE_ENV } from "./deadline.ts";
 import type { BundleSource } from "./bundle-fetch.ts";
 import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from "./run-data.ts";
@@ -53,7 +53,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
   process.umask(0o002);
   // The run's objects token is for ctx.objects alone: gone from the environment before any
   // pipeline code runs, so it is neither in ctx.env nor inherited by what the task spawns.
-  const objectsToken = process.env[OBJECTS_TOKEN_ENV];
+  let objectsToken = process.env[OBJECTS_TOKEN_ENV];
   delete process.env[OBJECTS_TOKEN_ENV];
   // So are the bundle's URL, token and sha256 in fetch mode (taken now, fetched below).
   const fetcher = "fetch" in args ? await import("./bundle-fetch.ts") : undefined;
@@ -115,10 +115,10 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     // stdin once that is durable: the task's function never runs for an attempt the
     // database does not hold. Anything else (a refused claim, a server gone) ends it here.
     if (args.gated) {
-      const go = await stdin.rest();
-      if (!go.startsWith(GO)) process.exit(TASK_RUNNER_NOT_STARTED);
-      const key = go.slice(GO.length).trim();
-      if (END_KEY_PATTERN.test(key)) armEndMarker(key);
+      const go = parseGoLine(await stdin.rest());
+      if (!go) process.exit(TASK_RUNNER_NOT_STARTED);
+      if (go.end) armEndMarker(go.end);
+      if (go.objects) objectsToken = go.objects;
     }
     spawnWithLiveEnvironment();
     const workspace = process.env.GANTRY_WORKSPACE ?? process.cwd();
