@@ -20,9 +20,8 @@ export function createEndScanner(key: string): EndScanner {
   let held: Uint8Array = EMPTY;
   return {
     push(chunk) {
-      const data = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      const bytes = held.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([held, chunk]);
       held = EMPTY;
-      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       for (let from = 0; ; ) {
         const at = bytes.indexOf(marker, from);
         if (at === -1) break;
@@ -31,16 +30,16 @@ export function createEndScanner(key: string): EndScanner {
         if (newline === -1 && bytes.length < digits + MAX_CODE_DIGITS + 1) {
           // The marker's code has not all come yet.
           held = Uint8Array.from(bytes.subarray(at));
-          return { output: data.subarray(0, at) };
+          return { output: bytes.subarray(0, at) };
         }
         const text = newline === -1 ? "" : bytes.toString("latin1", digits, digits + newline);
-        if (/^\d{1,3}$/.test(text) && Number(text) <= 255) return { output: data.subarray(0, at), code: Number(text) };
+        if (/^\d{1,3}$/.test(text) && Number(text) <= 255) return { output: bytes.subarray(0, at), code: Number(text) };
         // Not a marker after all: it stays output.
         from = at + 1;
       }
       const keep = markerStartAtEnd(bytes, marker);
       if (keep > 0) held = Uint8Array.from(bytes.subarray(bytes.length - keep));
-      return { output: data.subarray(0, data.length - keep) };
+      return { output: bytes.subarray(0, bytes.length - keep) };
     },
     flush() {
       const rest = held;

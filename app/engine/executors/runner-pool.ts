@@ -110,6 +110,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   let closed = size <= 0 || sandbox.status.state !== "on";
   let refillTimer: ReturnType<typeof setTimeout> | undefined;
   let filling = false;
+  /** A spare whose sandbox is set up (until it is, moving its folder would fail its bind). */
+  const readySpare = () => spares.find((each) => each.ready && isAlive(each));
   /** Runs waiting for a spare to get ready: one is woken for each spare that does (or fails to). */
   const waiters: (() => void)[] = [];
   const wakeOne = () => waiters.shift()?.();
@@ -244,7 +246,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   /** A ready spare that has taken over the workspace (its entries, then its path), or undefined. */
   function handOverSpare(workspace: string): WarmRunner | undefined {
     if (!handOvers || closed) return undefined;
-    const spare = spares.find((each) => each.ready && isAlive(each));
+    const spare = readySpare();
     if (!spare) return undefined;
     const slot = join(dir, spare.ref);
     try {
@@ -297,8 +299,6 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   return {
     async adoptWorkspace(workspace, runTasks, slotFree = () => true) {
       if (closed || runTasks <= 0 || existsSync(workspace)) return false;
-      // Only a ready one: until its sandbox is set up, moving its folder would fail its bind.
-      const readySpare = () => spares.find((each) => each.ready && isAlive(each));
       let spare = readySpare();
       if (!spare) refill();
       const deadline = performance.now() + SPARE_WAIT_MS;

@@ -86,8 +86,8 @@ async function prepareWorkspace(ctx: EngineContext, run: DrivenRun): Promise<voi
   }
   // A warm run() runner's folder becomes a new run's workspace, and that runner its first
   // run() task's (the pool may wait a moment for one still booting): only while a task slot
-  // is free. Runs queued behind the slots (a burst of webhook
-  // deliveries) would each keep an idle runner, hundreds of processes, and boot its replacement.
+  // is free. Runs queued behind the slots (a burst of webhook deliveries) would each keep an
+  // idle runner, hundreds of processes, and boot its replacement.
   const runTasks = run.spec.tasks.filter((task) => task.kind === "run" && task.runNetwork === undefined && executorKindOf(ctx, task) === "run").length;
   const slotFree = () => ctx.limiter.free;
   const adopted = !run.seedFrom && slotFree() && ((await ctx.executors.run?.prepareWorkspace?.(run.workspace, runTasks, slotFree)) ?? false);
