@@ -30,8 +30,21 @@ const probe = async (ctx) => {
   ctx.log("children-have-token", spawned.map((env) => env.includes("gty_")).join(","));
   ctx.log("children-have-task-variable", spawned.map((env) => env.includes("FROM_TASK=yes")).join(","));
   ctx.log("which-finds-tool", String(Bun.which("probe-tool") === ctx.workspace + "/bin/probe-tool"));
-  // The environment the runner started with, as its children can read it.
-  ctx.log("runner-start-env-has-token", String((await ctx.$\`cat /proc/\${process.pid}/environ\`.text()).includes("gty_")));
+  // The environment the runner started with, as its children could read it.
+  ctx.log("runner-start-env-has-token", String((await ctx.$\`cat /proc/\${process.pid}/environ\`.nothrow().text()).includes("gty_")));
+  // What a child could take from the runner (same user, no Yama here): its start-up
+  // environment, and its memory (the tokens, the end key) at a mapping the runner has.
+  const mapped = (await Bun.file("/proc/self/maps").text()).split(" ")[0].split("-")[0];
+  const peek = Bun.spawnSync([process.execPath, "-e", \`
+    const fs = require("node:fs");
+    const attempt = (read) => { try { read(); return "read"; } catch (error) { return error.code; } };
+    console.log([
+      attempt(() => fs.readFileSync("/proc/\${process.pid}/environ")),
+      attempt(() => fs.readSync(fs.openSync("/proc/\${process.pid}/mem", "r"), Buffer.alloc(16), 0, 16, \${parseInt(mapped, 16)})),
+      attempt(() => fs.readFileSync("/proc/self/environ")),
+    ].join(","));
+  \`]);
+  ctx.log("child-reads-runner-environ,runner-memory,own-environ", peek.stdout.toString().trim(), peek.stderr.toString().trim());
 };
 export default definePipeline({ id: "children", tasks: {
   warm: run(probe, { env: { FROM_TASK: "yes" } }),
@@ -369,7 +382,7 @@ describe("ctx.objects in run() tasks", () => {
     });
   });
 
-  it("keeps the token from children started with Bun.spawn (which get the task's variables) and out of the runner's start-up environment, on any runner", async () => {
+  it("keeps the token from children started with Bun.spawn (which get the task's variables), out of the runner's start-up environment and its memory, on any runner", async () => {
     const run = await waitForRun(api, "default/children", (await startRun(api, "default/children")).id);
     for (const task of ["warm", "own"]) {
       const log = await readLog(api, "default/children", run.id, task);
@@ -378,6 +391,8 @@ describe("ctx.objects in run() tasks", () => {
       expect(log).toContain("children-have-task-variable true,true");
       expect(log).toContain("which-finds-tool true");
       expect(log).toContain("runner-start-env-has-token false");
+      // The runner is not dumpable: its children read their own /proc, not the runner's.
+      expect(log).toContain("child-reads-runner-environ,runner-memory,own-environ EACCES,EACCES,read");
     }
     const own = await readLog(api, "default/children", run.id, "own-objects");
     expect(own).toContain("own-objects put by a runner of its own");

@@ -70,6 +70,9 @@ export default definePipeline({
     read: run(async (ctx) => {
       ctx.log("read: " + (await Bun.file(ctx.workspace + "/note.txt").text()));
       ctx.log("runner: " + process.execPath + " in " + ctx.workspace);
+      // The runner's start-up environment (the bundle's and objects' tokens), as a child of its task could read it.
+      const peek = Bun.spawnSync(["cat", "/proc/" + process.pid + "/environ"], { stderr: "pipe" });
+      ctx.log("child reads the runner's environ: " + (peek.exitCode === 0 ? "yes" : peek.stderr.toString().includes("Permission denied") ? "permission denied" : peek.stderr.toString()));
     }, { needs: { write: "success" } }),
     boom: run(() => { throw new Error("boom in a runner service"); }),
   },
@@ -259,7 +262,12 @@ describe("run() tasks on a swarm, in the runner image", () => {
     expect(outputLines(write)).toEqual(["token=***"]);
     expect(write).not.toContain(SWARM_SECRET);
     // The second runner read what the first wrote: the run's workspace, mounted at /workspace in each.
-    expect(outputLines(await readLog(api, "default/swr-tasks", id, "read"))).toEqual(["read: written by the first runner", "runner: /usr/local/bin/gantry in /workspace"]);
+    // The runner is not dumpable there either (bun:ffi works in the compiled binary).
+    expect(outputLines(await readLog(api, "default/swr-tasks", id, "read"))).toEqual([
+      "read: written by the first runner",
+      "runner: /usr/local/bin/gantry in /workspace",
+      "child reads the runner's environ: permission denied",
+    ]);
     const boom = await readLog(api, "default/swr-tasks", id, "boom");
     expect(boom).toContain("boom in a runner service");
     // The runner's result line gives the reason; it is no line of the log.

@@ -14,6 +14,7 @@ import { AUTO_APPROVE_DECLINED, INPUTS_ENV, TASK_RESULTS_ENV, takeJsonEnv } from
 import { armEndMarker, endAfterOutput, processesBesideRunner } from "./runner-end.ts";
 import { format, writeError, writeLine } from "./runner-output.ts";
 import { spawnWithLiveEnvironment } from "./live-environment.ts";
+import { makeUndumpable } from "./undumpable.ts";
 
 export type TaskRunnerArgs = {
   task: string;
@@ -228,6 +229,9 @@ export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
  * runner that boots, then waits on stdin for the task it is given (see runner-pool.ts).
  */
 export async function runRunner(argv: string[]): Promise<number> {
+  // Before any of the task's code runs: what it starts can then neither ptrace the runner
+  // nor read its memory or start-up environment (undumpable.ts).
+  makeUndumpable();
   if (argv[0] !== POOLED) return runTask(parseRunnerArgv(argv));
   const resultFile = argv[1];
   if (!resultFile || argv.length > 2) {
