@@ -143,6 +143,9 @@ try {
   // Also after a failed run: let the runs in flight end, then remove everything.
   await deps.orchestrator.idle();
   await depsOff.orchestrator.idle();
+  // As a server stops: its warm runners end before their folders go.
+  await deps.orchestrator.shutdown("detach");
+  await depsOff.orchestrator.shutdown("detach");
   deps.database.close();
   depsOff.database.close();
   rmSync(root, { recursive: true, force: true });
