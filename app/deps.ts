@@ -204,11 +204,12 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   });
   const artifactParts = createArtifactParts({ config, db, now });
   const node = engineNode(config.dataDir, GANTRY_VERSION, config.nodeId);
+  const runExecutor = createBunProcessExecutor({ sandbox, pool: { dir: join(config.dataDir, "runner-pool", node.id), size: config.runPool } });
   const orchestrator = createOrchestrator({
     db,
     bus,
     logs,
-    executors: { run: createBunProcessExecutor({ sandbox, pool: { dir: join(config.dataDir, "runner-pool", node.id), size: config.runPool } }), container: docker, swarm },
+    executors: { run: runExecutor, container: docker, swarm },
     ...(config.executor === "swarm" && { containerExecutor: "swarm" as const, runExecutor: "swarm" as const, serverNode: () => swarm.localNode() }),
     workspacesDir: join(config.dataDir, "workspaces"),
     ownWorkspace: (path) => sandbox.own(path, join(config.dataDir, "workspaces")),
@@ -302,6 +303,6 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  const metrics = createMetrics({ db, bus, sandbox, docker, now });
+  const metrics = createMetrics({ db, bus, sandbox, docker, runners: () => runExecutor.runners(), now });
   return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, containerExec: createContainerExec(dockerConnection), swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics };
 }

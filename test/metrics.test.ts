@@ -1,6 +1,6 @@
 // GET /metrics on a real server: Prometheus' text format with runs by pipeline and state,
-// the queue, task durations, executor errors, deliveries and the sandbox's and Docker's
-// state; a token with system:read is needed unless GANTRY_METRICS_PUBLIC=true.
+// the queue, task durations, executor errors, deliveries, the sandbox's and Docker's state and
+// the warm runners; a token with system:read is needed unless GANTRY_METRICS_PUBLIC=true.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { signBody } from "../app/domain/hmac-signature.ts";
 import { startRun, startWithPipelines, waitFor, waitForRun, type TestGantry } from "./helpers/gantry.ts";
@@ -15,6 +15,7 @@ beforeAll(async () => {
   gantry = await startWithPipelines({
     "ok.ts": `${HEADER}export default definePipeline({ id: "ok", triggers: [webhook({ secret: secret("hook") })], tasks: { a: run(() => {}) } });\n`,
     "bad.ts": `${HEADER}export default definePipeline({ id: "bad", tasks: { a: run(() => { throw new Error("boom"); }) } });\n`,
+    "offline.ts": `${HEADER}export default definePipeline({ id: "offline", tasks: { a: run(() => {}, { network: "none" }) } });\n`,
   });
   await gantry.api("/pipelines/default/ok/secrets/hook", { method: "PUT", body: JSON.stringify({ value: "hook-secret-value" }) });
 });
@@ -68,6 +69,28 @@ describe("/metrics", () => {
     expect(sample(text, "gantry_sandbox_up", 'state="on"')).toBe(1);
     expect(text).toMatch(/^gantry_docker_up [01]$/m);
     expect(text).toMatch(/^gantry_info\{version="\d+\.\d+\.\d+"\} 1$/m);
+  });
+
+  it("tells how run() tasks got their runners, and the warm runners ready", async () => {
+    const scrape = async () => (await fetch(`${gantry.url}/metrics`, { headers: { authorization: `Bearer ${gantry.token}` } })).text();
+    const runners = (text: string) => Object.fromEntries(["warm", "booting", "own"].map((kind) => [kind, sample(text, "gantry_run_task_runners_total", `runner="${kind}"`) ?? NaN]));
+    // Nothing else starting tasks meanwhile (the delivery above starts a run), and the pool full
+    // (GANTRY_RUN_POOL's default, 4): the next run's task finds a warm runner.
+    const idle = await waitFor(async () => {
+      const { runs } = (await (await gantry.api("/pipelines/default/ok/runs")).json()) as { runs: { state: string }[] };
+      if (runs.some((run) => ["queued", "pending", "running"].includes(run.state))) return undefined;
+      const text = await scrape();
+      return sample(text, "gantry_runner_pool_ready") === 4 ? text : undefined;
+    }, 20_000, "the warm runners to be ready");
+    expect(sample(idle, "gantry_runner_pool_size")).toBe(4);
+    expect(idle).toContain("# TYPE gantry_run_task_runners_total counter");
+    const before = runners(idle);
+    await waitForRun(gantry.api, "default/ok", (await startRun(gantry.api, "default/ok")).id);
+    const afterWarm = runners(await scrape());
+    expect(afterWarm).toEqual({ ...before, warm: before.warm! + 1 });
+    // Without the network a task starts a runner of its own.
+    await waitForRun(gantry.api, "default/offline", (await startRun(gantry.api, "default/offline")).id);
+    expect(runners(await scrape())).toEqual({ ...afterWarm, own: afterWarm.own! + 1 });
   });
 
   it("tells the queue as it is at the scrape", async () => {

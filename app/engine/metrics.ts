@@ -1,16 +1,17 @@
 // What GET /metrics tells a Prometheus scraper (prom-client, a registry per server): runs by
 // pipeline and state, the queue's depth and its longest wait, task durations and executor
 // errors (of the tasks this server ran, read when scraped), webhook deliveries in the event
-// log, and whether the run() sandbox and the Docker engine are up. Counts come from the
-// database when scraped, so every server sharing it tells the same; durations are this
-// server's own. prom-client (~6 MiB) loads on the first scrape: a server nobody scrapes never
-// holds it.
+// log, whether the run() sandbox and the Docker engine are up, and how run() tasks got their
+// runners (warm or not: is the pool big enough?). Counts come from the database when
+// scraped, so every server sharing it tells the same; durations and runners are this server's
+// own. prom-client (~6 MiB) loads on the first scrape: a server nobody scrapes never holds it.
 import type { Counter, Histogram, Registry } from "prom-client";
 import type { Db } from "../db/client.ts";
 import { deliveryCounts, executionEnd, queueStats, runCountsByState } from "../db/repos/metrics.ts";
 import type { RunKey } from "../domain/run-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
 import type { EventBus } from "./event-bus.ts";
+import type { RunnerCounts } from "./executors/bun-process.ts";
 import type { RunSandbox } from "./executors/run-sandbox.ts";
 
 export interface Metrics {
@@ -25,6 +26,8 @@ export interface MetricsOptions {
   bus: EventBus;
   sandbox: RunSandbox;
   docker: { health(): Promise<{ status: string }> };
+  /** How this server's run() tasks got their runners, and its warm runners now. */
+  runners?: () => RunnerCounts;
   now: () => Date;
 }
 
@@ -35,7 +38,7 @@ const MAX_UNSCRAPED_ENDS = 10_000;
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export function createMetrics(options: MetricsOptions): Metrics {
-  const { db, bus, sandbox, docker, now } = options;
+  const { db, bus, sandbox, docker, runners, now } = options;
   // Both queue gauges read the one query each scrape makes first (scrape() below).
   let queue: Awaited<ReturnType<typeof queueStats>> = { queued: 0, oldestQueuedAt: null };
 
@@ -97,6 +100,34 @@ export function createMetrics(options: MetricsOptions): Metrics {
         this.set((await docker.health().catch(() => ({ status: "unavailable" }))).status === "ok" ? 1 : 0);
       },
     });
+    if (runners) {
+      new Counter({
+        name: "gantry_run_task_runners_total",
+        help: "run() tasks this server started, by the runner they got: warm (booted before the task), booting (a warm runner still booting, waited for) or own (started for the task: the pool empty or off, network none, a BUN_* variable).",
+        labelNames: ["runner"],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [runner, count] of Object.entries(runners().started)) this.inc({ runner }, count);
+        },
+      });
+      new Gauge({
+        name: "gantry_runner_pool_ready",
+        help: "Warm runners of this server ready now, waiting for a run() task.",
+        registers: [registry],
+        collect() {
+          this.set(runners().pool.ready);
+        },
+      });
+      new Gauge({
+        name: "gantry_runner_pool_size",
+        help: "How many warm runners this server keeps ready (GANTRY_RUN_POOL); 0 when the pool is off or stopped.",
+        registers: [registry],
+        collect() {
+          this.set(runners().pool.size);
+        },
+      });
+    }
     const durations = new Histogram({
       name: "gantry_task_duration_seconds",
       help: "How long tasks this server ran took, by kind and final state.",

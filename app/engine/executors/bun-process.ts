@@ -28,9 +28,27 @@ export interface BunProcessExecutorOptions {
   pool?: { dir: string; size: number };
 }
 
-export function createBunProcessExecutor(options: BunProcessExecutorOptions): Executor {
+/** How this server's run() tasks got their runners, and its warm runners now (GET /metrics). */
+export interface RunnerCounts {
+  /** Tasks started on a warm runner, by how it was when the task started. */
+  started: Record<TaskRunnerKind, number>;
+  /** Spares ready now, and how many the pool keeps (GANTRY_RUN_POOL; 0 when it is off: the sandbox off, or the pool stopped). */
+  pool: { ready: number; size: number };
+}
+
+/**
+ * The runner a task got: "warm", booted before the task and waiting; "booting", a warm
+ * runner still booting, which the task waited for; "own", one started for the task (the
+ * pool off, or the task's network "none" or a BUN_* variable).
+ */
+export type TaskRunnerKind = "warm" | "booting" | "own";
+
+export type BunProcessExecutor = Executor & { runners(): RunnerCounts };
+
+export function createBunProcessExecutor(options: BunProcessExecutorOptions): BunProcessExecutor {
   const { sandbox } = options;
   const pool = options.pool && options.pool.size > 0 && sandbox.status.state === "on" ? createRunnerPool({ sandbox, ...options.pool }) : undefined;
+  const started: Record<TaskRunnerKind, number> = { warm: 0, booting: 0, own: 0 };
   // Tasks start from source until the runner's build is ready (a few tens of ms).
   void buildRunner();
   /**
@@ -72,6 +90,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
       for (const ref of reserved.keys()) dropReserved(ref);
       pool?.close();
     },
+    runners: () => ({ started: { ...started }, pool: pool?.state() ?? { ready: 0, size: 0 } }),
     start(launch: TaskLaunch): TaskHandle {
       const failed = (reason: string): TaskHandle => ({ exited: Promise.resolve({ exitCode: null, reason }), stop() {}, detach() {} });
       const sandboxed = sandbox.status.state === "on";
@@ -155,6 +174,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Ex
           return failed(`could not start the task process: ${(error as Error).message}`);
         }
       }
+      started[warm ? (warm.ready ? "warm" : "booting") : "own"]++;
       const pid = child.pid;
       const gate = launch.gate ?? Promise.resolve(true);
       // Told with "go", a sandboxed runner ends its output with a marker and its exit code

@@ -59,6 +59,8 @@ export interface RunnerPool {
   close(): void;
   /** Kills a runner taken from the pool and not used, and removes its folders once it has ended. */
   discard(runner: WarmRunner): void;
+  /** Spares ready now, and how many it keeps (0 once stopped: closed, or after runners kept failing). */
+  state(): { ready: number; size: number };
 }
 
 /** The runner's process has not ended (nor been killed). */
@@ -350,6 +352,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       }
       return runner;
     },
+    state: () => ({ ready: spares.filter((each) => each.ready && isAlive(each)).length, size: closed ? 0 : size }),
     releaseWorkspace(workspace) {
       const kept = byWorkspace.get(workspace);
       if (!kept) return;
