@@ -166,10 +166,15 @@ describe("warm run() runners", () => {
 
 describe("a new run finding every spare still booting (the pool alone, its runners stand-ins that say when they are ready)", () => {
   const MARK = `gantry-pool-stand-in-${process.pid}`;
-  /** A sandbox whose runners run `script` (sh): what they print first tells the pool whether they are ready. */
-  const standIns = (script: string): RunSandbox => ({
+  let pools = 0;
+  /**
+   * A sandbox whose runners run `script` (sh): what they print first tells the pool whether
+   * they are ready. Their command lines carry `mark` (MARK and the pool's number: a stand-in
+   * of the test before, killed but not gone yet, is not this pool's).
+   */
+  const standIns = (script: string, mark = MARK): RunSandbox => ({
     status: { state: "on" },
-    wrap: () => ({ cmd: ["sh", "-c", `${script} # ${MARK}`] }),
+    wrap: () => ({ cmd: ["sh", "-c", `${script} # ${mark}`] }),
     own: async () => {},
     reclaim: async () => {},
   });
@@ -177,9 +182,10 @@ describe("a new run finding every spare still booting (the pool alone, its runne
   /** A pool of one spare, asked for a workspace once that spare is booting. */
   async function adoptWhileBooting(script: string, during?: (pool: RunnerPool) => void) {
     const root = tempDir("gantry-pool-");
-    const pool = createRunnerPool({ sandbox: standIns(script), dir: join(root, "pool"), size: 1 });
+    const mark = `${MARK}-${++pools}.`;
+    const pool = createRunnerPool({ sandbox: standIns(script, mark), dir: join(root, "pool"), size: 1 });
     pool.warm();
-    await waitFor(() => processesWith(MARK).length > 0 || undefined, 5_000, "the spare to start booting");
+    await waitFor(() => processesWith(mark).length > 0 || undefined, 5_000, "the spare to start booting");
     const workspace = join(root, "workspaces", "1");
     const started = performance.now();
     const adopting = pool.adoptWorkspace(workspace, 1);
