@@ -30,8 +30,9 @@ const probe = async (ctx) => {
   ctx.log("children-have-token", spawned.map((env) => env.includes("gty_")).join(","));
   ctx.log("children-have-task-variable", spawned.map((env) => env.includes("FROM_TASK=yes")).join(","));
   ctx.log("which-finds-tool", String(Bun.which("probe-tool") === ctx.workspace + "/bin/probe-tool"));
-  // The environment the runner started with, as its children could read it.
-  ctx.log("runner-start-env-has-token", String((await ctx.$\`cat /proc/\${process.pid}/environ\`.nothrow().text()).includes("gty_")));
+  // The environment the runner started with, as its children can read it: the sandbox's PID 1 (bwrap's) has it too.
+  const startEnv = await ctx.$\`cat /proc/1/environ\`.text();
+  ctx.log("runner-start-env-readable", String(startEnv.includes("PATH=")), "has-token", String(startEnv.includes("gty_")));
   // What a child could take from the runner (same user, no Yama here): its start-up
   // environment, and its memory (the tokens, the end key) at a mapping the runner has.
   const mapped = (await Bun.file("/proc/self/maps").text()).split(" ")[0].split("-")[0];
@@ -390,7 +391,7 @@ describe("ctx.objects in run() tasks", () => {
       expect(log).toContain("children-have-token false,false");
       expect(log).toContain("children-have-task-variable true,true");
       expect(log).toContain("which-finds-tool true");
-      expect(log).toContain("runner-start-env-has-token false");
+      expect(log).toContain("runner-start-env-readable true has-token false");
       // The runner is not dumpable: its children read their own /proc, not the runner's.
       expect(log).toContain("child-reads-runner-environ,runner-memory,own-environ EACCES,EACCES,read");
     }

@@ -262,7 +262,7 @@ describe("run() tasks on a swarm, in the runner image", () => {
     expect(outputLines(write)).toEqual(["token=***"]);
     expect(write).not.toContain(SWARM_SECRET);
     // The second runner read what the first wrote: the run's workspace, mounted at /workspace in each.
-    // The runner is not dumpable there either (bun:ffi works in the compiled binary).
+    // The runner is not dumpable there either (Bun's FFI works in the compiled binary).
     expect(outputLines(await readLog(api, "default/swr-tasks", id, "read"))).toEqual([
       "read: written by the first runner",
       "runner: /usr/local/bin/gantry in /workspace",

@@ -229,9 +229,10 @@ export function parseRunnerArgv(argv: string[]): TaskRunnerArgs {
  * runner that boots, then waits on stdin for the task it is given (see runner-pool.ts).
  */
 export async function runRunner(argv: string[]): Promise<number> {
-  // Before any of the task's code runs: what it starts can then neither ptrace the runner
-  // nor read its memory or start-up environment (undumpable.ts).
-  makeUndumpable();
+  // Before the task's code is loaded: what it starts can then neither ptrace the runner nor
+  // read its memory (undumpable.ts). Where that fails, the task's log says so.
+  const exposed = makeUndumpable();
+  if (exposed) writeError(`gantry: this runner could not make itself undumpable (${exposed}): what the task starts may read the runner's memory`);
   if (argv[0] !== POOLED) return runTask(parseRunnerArgv(argv));
   const resultFile = argv[1];
   if (!resultFile || argv.length > 2) {
