@@ -84,7 +84,9 @@ describe("/metrics", () => {
     }, 20_000, "the warm runners to be ready");
     expect(sample(idle, "gantry_runner_pool_size")).toBe(4);
     expect(idle).toContain("# TYPE gantry_run_task_runners_total counter");
+    expect(sample(idle, "gantry_runner_pool_misses_total")).toBeGreaterThanOrEqual(0);
     const before = runners(idle);
+    expect(Object.values(before).every(Number.isInteger)).toBe(true);
     await waitForRun(gantry.api, "default/ok", (await startRun(gantry.api, "default/ok")).id);
     const afterWarm = runners(await scrape());
     expect(afterWarm).toEqual({ ...before, warm: before.warm! + 1 });

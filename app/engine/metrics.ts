@@ -103,7 +103,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     if (runners) {
       new Counter({
         name: "gantry_run_task_runners_total",
-        help: "run() tasks this server started, by the runner they got: warm (booted before the task), booting (a warm runner still booting, waited for) or own (started for the task: the pool empty or off, network none, a BUN_* variable).",
+        help: "run() tasks this server started, by the runner they got: warm (booted before the task), booting (booted ahead for its run, still booting: waited for) or own (started for the task: no warm runner for it, network none, or a variable only a starting process reads).",
         labelNames: ["runner"],
         registers: [registry],
         collect() {
@@ -111,9 +111,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
           for (const [runner, count] of Object.entries(runners().started)) this.inc({ runner }, count);
         },
       });
+      new Counter({
+        name: "gantry_runner_pool_misses_total",
+        help: "New runs on this server that found no warm runner ready for their first run() task, even after waiting up to 100 ms for one booting (GANTRY_RUN_POOL too small for how often runs start).",
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(runners().pool.misses);
+        },
+      });
       new Gauge({
         name: "gantry_runner_pool_ready",
-        help: "Warm runners of this server ready now, waiting for a run() task.",
+        help: "Spare warm runners of this server ready now, waiting for a new run.",
         registers: [registry],
         collect() {
           this.set(runners().pool.ready);

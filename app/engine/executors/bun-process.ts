@@ -30,16 +30,22 @@ export interface BunProcessExecutorOptions {
 
 /** How this server's run() tasks got their runners, and its warm runners now (GET /metrics). */
 export interface RunnerCounts {
-  /** Tasks started on a warm runner, by how it was when the task started. */
+  /** The run() tasks started so far, by the runner they got. */
   started: Record<TaskRunnerKind, number>;
-  /** Spares ready now, and how many the pool keeps (GANTRY_RUN_POOL; 0 when it is off: the sandbox off, or the pool stopped). */
-  pool: { ready: number; size: number };
+  /**
+   * Spares ready now (not counting runners booted ahead for a run); how many the pool keeps
+   * (GANTRY_RUN_POOL; 0 when it is off: the sandbox off, or the pool stopped); new runs that
+   * found no spare for their first task.
+   */
+  pool: { ready: number; size: number; misses: number };
 }
 
 /**
- * The runner a task got: "warm", booted before the task and waiting; "booting", a warm
- * runner still booting, which the task waited for; "own", one started for the task (the
- * pool off, or the task's network "none" or a BUN_* variable).
+ * The runner a task got: "warm", booted before the task (a spare, or one booted ahead for
+ * its run); "booting", one booted ahead for its run and still booting, which the task waited
+ * for; "own", one started for the task (no warm runner for it: the pool empty or off, or
+ * tasks beside others of their run beyond those booted ahead; network "none"; a variable
+ * only a starting process reads, readAtStart).
  */
 export type TaskRunnerKind = "warm" | "booting" | "own";
 
@@ -90,7 +96,7 @@ export function createBunProcessExecutor(options: BunProcessExecutorOptions): Bu
       for (const ref of reserved.keys()) dropReserved(ref);
       pool?.close();
     },
-    runners: () => ({ started: { ...started }, pool: pool?.state() ?? { ready: 0, size: 0 } }),
+    runners: () => ({ started: { ...started }, pool: pool?.state() ?? { ready: 0, size: 0, misses: 0 } }),
     start(launch: TaskLaunch): TaskHandle {
       const failed = (reason: string): TaskHandle => ({ exited: Promise.resolve({ exitCode: null, reason }), stop() {}, detach() {} });
       const sandboxed = sandbox.status.state === "on";

@@ -59,8 +59,12 @@ export interface RunnerPool {
   close(): void;
   /** Kills a runner taken from the pool and not used, and removes its folders once it has ended. */
   discard(runner: WarmRunner): void;
-  /** Spares ready now, and how many it keeps (0 once stopped: closed, or after runners kept failing). */
-  state(): { ready: number; size: number };
+  /**
+   * Spares ready now; how many it keeps (0 once stopped: closed, or after runners kept
+   * failing); and the new runs so far that found no spare for their first task, even after
+   * waiting for one booting.
+   */
+  state(): { ready: number; size: number; misses: number };
 }
 
 /** The runner's process has not ended (nor been killed). */
@@ -108,6 +112,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   const byWorkspace = new Map<string, Kept>();
   let booting = 0;
   let ahead = 0;
+  let misses = 0;
   let failures = 0;
   let closed = size <= 0 || sandbox.status.state !== "on";
   let refillTimer: ReturnType<typeof setTimeout> | undefined;
@@ -307,7 +312,10 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       // A spare coming for each run waiting; another run (or a later task's hand-over) may take the one that woke it.
       while (!spare) {
         const left = deadline - performance.now();
-        if (left <= 0 || booting + pendingReady.size <= waiters.length) return false;
+        if (left <= 0 || booting + pendingReady.size <= waiters.length) {
+          misses++;
+          return false;
+        }
         await spareSettled(left);
         if (closed || !slotFree() || existsSync(workspace)) return false;
         spare = readySpare();
@@ -352,7 +360,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       }
       return runner;
     },
-    state: () => ({ ready: spares.filter((each) => each.ready && isAlive(each)).length, size: closed ? 0 : size }),
+    state: () => ({ ready: spares.filter((each) => each.ready && isAlive(each)).length, size: closed ? 0 : size, misses }),
     releaseWorkspace(workspace) {
       const kept = byWorkspace.get(workspace);
       if (!kept) return;
