@@ -195,7 +195,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
     } catch (error) {
       if (!workspace) await rm(slot, { recursive: true, force: true });
       await rm(resultDir, { recursive: true, force: true });
-      console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
+      // A pool closing meanwhile (the server stopping) may have taken its folders: nothing to report.
+      if (!closed) console.error(`run() runner pool: could not start a warm runner: ${(error as Error).message}`);
       return undefined;
     }
   }
