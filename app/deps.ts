@@ -18,7 +18,7 @@ import { ensureInstanceId } from "./db/repos/system-state.ts";
 import { pruneEvents } from "./db/repos/events.ts";
 import { pruneBundles } from "./engine/pipelines/bundle-pruning.ts";
 import { createEventBus, type EventBus } from "./engine/event-bus.ts";
-import { createBunProcessExecutor } from "./engine/executors/bun-process.ts";
+import { createBunProcessExecutor, type RunnerCounts } from "./engine/executors/bun-process.ts";
 import { prepareRunSandbox, type RunSandbox } from "./engine/executors/run-sandbox.ts";
 import { createSandboxedImporter } from "./engine/pipelines/sandboxed-import.ts";
 import { createSandboxedBuilder } from "./engine/pipelines/sandboxed-build.ts";
@@ -98,6 +98,8 @@ export interface Deps {
   urls: { api: string; hooks: string };
   /** What GET /metrics answers (engine/metrics.ts). */
   metrics: Metrics;
+  /** How this server's run() tasks got their runners, and its warm runners now (metrics, the dashboard). */
+  runners: () => RunnerCounts;
 }
 
 export interface CreateDepsOptions {
@@ -303,6 +305,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   const oidc = createOidcSignIn(config, { now });
   const github = createGithubSignIn(config);
   const signIns = { flows: createSignInFlows({ db, dataDir: config.dataDir, now }), ...(oidc && { oidc }), ...(github && { github }) };
-  const metrics = createMetrics({ db, bus, sandbox, docker, runners: () => runExecutor.runners(), now });
-  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, containerExec: createContainerExec(dockerConnection), swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics };
+  const runners = () => runExecutor.runners();
+  const metrics = createMetrics({ db, bus, sandbox, docker, runners, now });
+  return { config, db, database, now, bus, logs, loader, sources, environments, orchestrator, sandbox, docker, containerExec: createContainerExec(dockerConnection), swarm, janitor, secrets, objects, artifactStore: artifactParts.store, sessions, authLimiter, extensions, extensionInstaller, signIns, urls, metrics, runners };
 }

@@ -173,17 +173,31 @@ describe("gantry run rerun", () => {
 });
 
 describe("gantry system", () => {
-  it("reports one alive node, the one that answered, and that runs are not paused", async () => {
-    const json = await cli(["system", "status", "--json"]);
+  it("reports one alive node, the one that answered, that runs are not paused, and the warm runners", async () => {
+    // Once the pool is full, so the text below tells the same counts.
+    const json = await waitFor(async () => {
+      const answer = await cli(["system", "status", "--json"]);
+      return (JSON.parse(answer.stdout) as { runners?: { pool: { ready: number } } }).runners?.pool.ready === 4 ? answer : undefined;
+    }, 20_000, "the warm runners to be ready");
     expect(json.exitCode).toBe(0);
-    const body = JSON.parse(json.stdout) as { paused: boolean; nodes: { id: string; alive: boolean; self: boolean; pid: number; runs: number }[] };
+    const body = JSON.parse(json.stdout) as {
+      paused: boolean;
+      nodes: { id: string; alive: boolean; self: boolean; pid: number; runs: number }[];
+      runners: { pool: { ready: number; size: number; misses: number }; started: { warm: number; booting: number; own: number } };
+    };
     expect(body.paused).toBe(false);
     expect(body.nodes).toHaveLength(1);
     expect(body.nodes[0]).toMatchObject({ alive: true, self: true, pid: process.pid });
+    // This server's warm runners (GANTRY_RUN_POOL's default, 4), and how its run() tasks got theirs.
+    expect(body.runners.pool.size).toBe(4);
+    expect([body.runners.pool.ready, body.runners.pool.misses, ...Object.values(body.runners.started)].every(Number.isInteger)).toBe(true);
 
     const text = await cli(["system", "status"]);
     expect(text.exitCode).toBe(0);
-    expect(text.stdout).toStartWith("runs: not paused\n");
+    const { pool, started } = body.runners;
+    expect(text.stdout).toStartWith(
+      `runs: not paused\nwarm runners (this server): ${pool.ready} of 4 ready; run() tasks since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${pool.misses ? "; " : "\n"}`,
+    );
     expect(text.stdout).toMatch(/NODE\s+HOST\s+PID\s+VERSION\s+STATE\s+HEARTBEAT\s+RUNS/);
     expect(text.stdout).toMatch(new RegExp(`${body.nodes[0]!.id} \\(self\\)\\s+\\S+\\s+${process.pid}\\s+\\S+\\s+alive\\s+\\S+ ago\\s+\\d+`));
   });

@@ -331,6 +331,24 @@ export default definePipeline({
     const health = /id="dash-health-title"[\s\S]*?<\/section>/.exec(await dashboard(runsOnly))![0];
     expect(health).toContain("<dt>Runs</dt>");
     expect(health).not.toContain("dash-node-id");
+    expect(health).not.toContain("Warm runners");
+  });
+
+  it("shows this server's warm runners and how run() tasks got theirs, for those who may read the system", async () => {
+    const warmRow = async (client: WebClient) => /<dt>Warm runners<\/dt>\s*<dd>([\s\S]*?)<\/dd>/.exec(/id="dash-health-title"[\s\S]*?<\/section>/.exec(await dashboard(client))![0])?.[1];
+    // The pool full (GANTRY_RUN_POOL's default, 4), as it is once the runs above have ended.
+    const full = await waitFor(async () => {
+      const row = await warmRow(admin);
+      return row?.includes("4 of 4 ready") ? row : undefined;
+    }, 20_000, "the warm runners to be ready");
+    expect(full).toContain('<span class="dash-health-state tone-ok"><span aria-hidden="true">✓</span> 4 of 4 ready</span> <span class="muted">this server</span>');
+    const counted = (row: string) => Number(/run\(\) tasks since it started: (\d+) on a warm runner, \d+ waited for one booting, \d+ started their own/.exec(row)?.[1]);
+    const before = counted(full);
+    expect(Number.isInteger(before)).toBe(true);
+    writeFile(join(flags, "warm"), "go");
+    await waitForRun(gantry.api, "default/one-at-a-time", (await startRun(gantry.api, "default/one-at-a-time", { FLAG: join(flags, "warm") })).id);
+    expect(counted((await warmRow(admin))!)).toBe(before + 1);
+    expect(await warmRow(viewer)).toContain("of 4 ready");
   });
 
   it("pauses runs with the switch (system:write, CSRF), says so on every page, queues new runs, and resumes", async () => {

@@ -293,11 +293,21 @@ const nodeSchema = v.pipe(
 export type NodeJson = v.InferOutput<typeof nodeSchema>;
 
 /** GET /system and the answer to pause and resume: the pause switch and the nodes. */
+/** The answering server's warm runners, and how its run() tasks got their runners since it started. */
+const runnersSchema = v.object({
+  /** Spares ready now; how many it keeps (GANTRY_RUN_POOL; 0 when off); new runs that found none ready. */
+  pool: v.object({ ready: v.number(), size: v.number(), misses: v.number() }),
+  /** run() tasks started on a warm runner, on one booted ahead and still booting, on one of their own. */
+  started: v.object({ warm: v.number(), booting: v.number(), own: v.number() }),
+});
+
 export const systemAnswer = v.object({
   paused: v.boolean(),
   pausedBy: v.nullable(v.string()),
   pausedAt: timestamp,
   nodes: v.array(nodeSchema),
+  /** Absent from servers older than it. */
+  runners: v.optional(runnersSchema),
 });
 export type SystemJson = v.InferOutput<typeof systemAnswer>;
 

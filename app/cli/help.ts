@@ -14,7 +14,7 @@ server
   gantry test [path]... [-- bun test options]    run the *.test.ts beside pipeline files (default:
                                                  the pipelines folder) with gantry/testing
   gantry status [--json]                         server health: database, Docker engine
-  gantry system status [--json]                  paused or not, and the nodes (server processes)
+  gantry system status [--json]                  paused or not, the nodes (server processes), warm runners
   gantry system pause [--json]                   new runs wait queued; running ones finish
   gantry system resume [--json]                  queued runs start, in order
   gantry backup <file> [--force]                 download a backup from the running server (database

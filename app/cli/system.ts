@@ -44,6 +44,7 @@ function pausedLine(system: SystemJson): string {
 
 function printStatus(system: SystemJson): void {
   console.log(system.paused ? `runs: ${paint("yellow", pausedLine(system))}; new runs wait queued` : `runs: ${paint("green", "not paused")}`);
+  if (system.runners) console.log(runnersLine(system.runners));
   console.log();
   if (system.nodes.length === 0) {
     console.log("no nodes have registered yet");
@@ -60,4 +61,11 @@ function printStatus(system: SystemJson): void {
     String(node.runs),
   ]);
   console.log(table(["NODE", "HOST", "PID", "VERSION", "STATE", "HEARTBEAT", "RUNS"], rows));
+}
+
+/** "warm runners (this server): 4 of 4 ready; run() tasks since it started: 21 warm, 0 waited for one booting, 5 started their own". */
+function runnersLine({ pool, started }: NonNullable<SystemJson["runners"]>): string {
+  const ready = pool.size === 0 ? paint("dim", "off") : paint(pool.ready === pool.size ? "green" : "yellow", `${pool.ready} of ${pool.size} ready`);
+  const misses = pool.misses > 0 ? `; ${pool.misses} new ${pool.misses === 1 ? "run" : "runs"} found none ready (GANTRY_RUN_POOL may be too small)` : "";
+  return `warm runners (this server): ${ready}; run() tasks since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${misses}`;
 }

@@ -2291,7 +2291,7 @@ export interface paths {
     };
   };
   "/system": {
-    /** Whether runs are paused, and the nodes working on this database with their heartbeats */
+    /** Whether runs are paused, the nodes working on this database with their heartbeats, and this server's warm runners (how its run() tasks got their runners) */
     get: {
       parameters: {
         query?: never;
@@ -2309,6 +2309,18 @@ export interface paths {
               pausedBy: (string) | (null);
               pausedAt: (string) | (null);
               nodes: (components["schemas"]["Node"])[];
+              runners?: {
+                pool: {
+                  ready: number;
+                  size: number;
+                  misses: number;
+                };
+                started: {
+                  warm: number;
+                  booting: number;
+                  own: number;
+                };
+              };
             };
           };
         };
@@ -2340,6 +2352,18 @@ export interface paths {
               pausedBy: (string) | (null);
               pausedAt: (string) | (null);
               nodes: (components["schemas"]["Node"])[];
+              runners?: {
+                pool: {
+                  ready: number;
+                  size: number;
+                  misses: number;
+                };
+                started: {
+                  warm: number;
+                  booting: number;
+                  own: number;
+                };
+              };
             };
           };
         };
@@ -2371,6 +2395,18 @@ export interface paths {
               pausedBy: (string) | (null);
               pausedAt: (string) | (null);
               nodes: (components["schemas"]["Node"])[];
+              runners?: {
+                pool: {
+                  ready: number;
+                  size: number;
+                  misses: number;
+                };
+                started: {
+                  warm: number;
+                  booting: number;
+                  own: number;
+                };
+              };
             };
           };
         };

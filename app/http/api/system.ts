@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import { iso } from "./json.ts";
 import { getBunServer } from "hono/bun";
+import type { RunnerCounts } from "../../engine/executors/bun-process.ts";
 import type { SystemStatus } from "../../engine/runs/orchestrator.ts";
 import { createBackup } from "../../stores/backup.ts";
 import { ConflictError } from "../../domain/errors.ts";
@@ -11,7 +12,7 @@ import { systemAnswer } from "../../api-contract/answers.ts";
 import { doc } from "./route-doc.ts";
 
 
-export function systemJson(status: SystemStatus) {
+export function systemJson(status: SystemStatus, runners: RunnerCounts) {
   return {
     paused: status.paused,
     pausedBy: status.pausedBy,
@@ -28,6 +29,7 @@ export function systemJson(status: SystemStatus) {
       self: node.self,
       runs: node.runs,
     })),
+    runners,
   };
 }
 
@@ -89,8 +91,8 @@ export async function backupResponse(c: Context<AppEnv>): Promise<Response> {
 }
 
 export const systemApi = new Hono<AppEnv>()
-  .get("/", doc({ summary: "Whether runs are paused, and the nodes working on this database with their heartbeats", permission: "system:read", response: systemAnswer }), permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus())))
-  .post("/pause", doc({ summary: "Pause: new runs are accepted and wait queued; running ones finish", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name))))
-  .post("/resume", doc({ summary: "Resume: queued runs start, in order", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name))))
+  .get("/", doc({ summary: "Whether runs are paused, the nodes working on this database with their heartbeats, and this server's warm runners (how its run() tasks got their runners)", permission: "system:read", response: systemAnswer }), permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus(), c.get("deps").runners())))
+  .post("/pause", doc({ summary: "Pause: new runs are accepted and wait queued; running ones finish", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name), c.get("deps").runners())))
+  .post("/resume", doc({ summary: "Resume: queued runs start, in order", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name), c.get("deps").runners())))
   // Its own grant (backups:write, admins have it): a backup holds every log and object and the encrypted secrets.
   .get("/backup", doc({ summary: "A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (backups:write)", permission: "backups:write", response: { mediaType: "application/gzip", description: "a tar.gz: the database snapshot, logs, objects and bundles, a manifest and sha256 list" } }), permit("backups", "write"), backupResponse);

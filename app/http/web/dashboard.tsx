@@ -56,7 +56,7 @@ async function loadSystem(c: Context<AppEnv>, session: PageSession): Promise<Sys
     pausedBy: status.pausedBy,
     pausedAt: status.pausedAt,
     sandbox: c.get("deps").sandbox.status,
-    ...(may(c, "system", "read") && { nodes: status.nodes }),
+    ...(may(c, "system", "read") && { nodes: status.nodes, runners: c.get("deps").runners() }),
     ...(may(c, "system", "write") && { session }),
     canBackup: may(c, "backups", "write"),
   };

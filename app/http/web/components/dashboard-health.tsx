@@ -1,7 +1,9 @@
 // The dashboard's health card: whether runs start or are paused (with the switch), the
-// nodes working on this database, whether the Docker engine answers and how each extension
-// is doing, as words and symbols (never colour alone), with a link to the extensions page.
+// nodes working on this database, the sandbox and this server's warm runners, whether the
+// Docker engine answers and how each extension is doing, as words and symbols (never colour
+// alone), with a link to the extensions page.
 /** @jsxImportSource hono/jsx (here too: Bun reads tsconfig.json only from the working directory) */
+import type { RunnerCounts } from "../../../engine/executors/bun-process.ts";
 import type { DockerHealth } from "../../../engine/executors/docker.ts";
 import type { SystemStatus } from "../../../engine/runs/orchestrator.ts";
 import type { ExtensionState } from "../../../extension-host/host.ts";
@@ -24,6 +26,8 @@ export interface SystemView {
   session?: PageSession;
   /** Whether pipeline code runs in the bubblewrap sandbox. */
   sandbox: SandboxStatus;
+  /** This server's warm runners and how its run() tasks got theirs; absent without system:read. */
+  runners?: RunnerCounts;
   /** Whether the session may download a backup (backups:write). */
   canBackup: boolean;
 }
@@ -130,6 +134,34 @@ function Nodes({ nodes, now }: { nodes: NonNullable<SystemView["nodes"]>; now: D
   );
 }
 
+/** This server's warm runners: how many are ready, and how run() tasks got their runners since it started. */
+function WarmRunners({ runners }: { runners: RunnerCounts }) {
+  const { pool, started } = runners;
+  const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+  return (
+    <>
+      {pool.size === 0 ? (
+        <span class="dash-health-state tone-idle">
+          <span aria-hidden="true">–</span> off
+        </span>
+      ) : pool.ready === pool.size ? (
+        <span class="dash-health-state tone-ok">
+          <span aria-hidden="true">✓</span> {pool.ready} of {pool.size} ready
+        </span>
+      ) : (
+        <span class="dash-health-state tone-idle">
+          <span aria-hidden="true">◔</span> {pool.ready} of {pool.size} ready
+        </span>
+      )}{" "}
+      <span class="muted">this server</span>
+      <span class="dash-health-detail">
+        run() tasks since it started: {started.warm} on a warm runner, {started.booting} waited for one booting, {started.own} started their own
+        {pool.misses > 0 && `; ${plural(pool.misses, "new run", "new runs")} found none ready (GANTRY_RUN_POOL may be too small)`}
+      </span>
+    </>
+  );
+}
+
 export interface HealthCardProps {
   docker: DockerHealth | undefined;
   /** Undefined when the session may not read extensions. */
@@ -170,6 +202,14 @@ export function HealthCard({ docker, extensions, system, now }: HealthCardProps)
         <dd>
           <SandboxState sandbox={system.sandbox} />
         </dd>
+        {system.runners && system.sandbox.state === "on" && (
+          <>
+            <dt>Warm runners</dt>
+            <dd>
+              <WarmRunners runners={system.runners} />
+            </dd>
+          </>
+        )}
         <dt>Docker</dt>
         <dd>
           <DockerStatus docker={docker} />
