@@ -196,10 +196,22 @@ describe("gantry system", () => {
     expect(text.exitCode).toBe(0);
     const { pool, started } = body.runners;
     expect(text.stdout).toStartWith(
-      `runs: not paused\nwarm runners (this server): ${pool.ready} of 4 ready; run() tasks since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${pool.misses ? "; " : "\n"}`,
+      `runs: not paused\nwarm runners (this server): ${pool.ready} of 4 ready; run() tasks in its sandbox since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${pool.misses ? "; " : "\n"}`,
     );
     expect(text.stdout).toMatch(/NODE\s+HOST\s+PID\s+VERSION\s+STATE\s+HEARTBEAT\s+RUNS/);
     expect(text.stdout).toMatch(new RegExp(`${body.nodes[0]!.id} \\(self\\)\\s+\\S+\\s+${process.pid}\\s+\\S+\\s+alive\\s+\\S+ ago\\s+\\d+`));
+  });
+
+  it("answers pause and resume without the warm runners to a token that may not read the system", async () => {
+    const role = await gantry.api("/roles/switch-only", { method: "PUT", body: JSON.stringify({ permissions: [{ resource: "system", target: ".*", actions: ["write"] }] }) });
+    expect(role.status).toBeLessThan(300);
+    const { secret } = (await (await gantry.api("/tokens", { method: "POST", body: JSON.stringify({ name: "switch-only", roles: ["switch-only"] }) })).json()) as { secret: string };
+    const as = (path: string) => fetch(`${gantry.url}/api/v1${path}`, { method: "POST", headers: { authorization: `Bearer ${secret}` } });
+    const paused = (await (await as("/system/pause")).json()) as { paused: boolean; runners?: unknown };
+    const resumed = (await (await as("/system/resume")).json()) as { paused: boolean; runners?: unknown };
+    expect([paused.paused, "runners" in paused, resumed.paused, "runners" in resumed]).toEqual([true, false, false, false]);
+    // An admin's answer has them.
+    expect("runners" in ((await (await gantry.api("/system")).json()) as object)).toBe(true);
   });
 
   it("pauses: a started run waits queued with its place and reason, and runs once resumed", async () => {

@@ -342,7 +342,7 @@ export default definePipeline({
       return row?.includes("4 of 4 ready") ? row : undefined;
     }, 20_000, "the warm runners to be ready");
     expect(full).toContain('<span class="dash-health-state tone-ok"><span aria-hidden="true">✓</span> 4 of 4 ready</span> <span class="muted">this server</span>');
-    const counted = (row: string) => Number(/run\(\) tasks since it started: (\d+) on a warm runner, \d+ waited for one booting, \d+ started their own/.exec(row)?.[1]);
+    const counted = (row: string) => Number(/run\(\) tasks in its sandbox since it started: (\d+) on a warm runner, \d+ waited for one booting, \d+ started their own/.exec(row)?.[1]);
     const before = counted(full);
     expect(Number.isInteger(before)).toBe(true);
     writeFile(join(flags, "warm"), "go");

@@ -292,21 +292,21 @@ const nodeSchema = v.pipe(
 );
 export type NodeJson = v.InferOutput<typeof nodeSchema>;
 
-/** GET /system and the answer to pause and resume: the pause switch and the nodes. */
-/** The answering server's warm runners, and how its run() tasks got their runners since it started. */
+/** The answering server's warm runners, and how the run() tasks it ran in its sandbox got their runners since it started. */
 const runnersSchema = v.object({
-  /** Spares ready now; how many it keeps (GANTRY_RUN_POOL; 0 when off); new runs that found none ready. */
+  /** Spares ready now; how many it keeps (GANTRY_RUN_POOL; 0 when off or stopped); new runs that found none ready. */
   pool: v.object({ ready: v.number(), size: v.number(), misses: v.number() }),
   /** run() tasks started on a warm runner, on one booted ahead and still booting, on one of their own. */
   started: v.object({ warm: v.number(), booting: v.number(), own: v.number() }),
 });
 
+/** GET /system and the answer to pause and resume: the pause switch, the nodes and (with system:read) the warm runners. */
 export const systemAnswer = v.object({
   paused: v.boolean(),
   pausedBy: v.nullable(v.string()),
   pausedAt: timestamp,
   nodes: v.array(nodeSchema),
-  /** Absent from servers older than it. */
+  /** Absent from servers older than it, and for a token that may not read the system (pause and resume). */
   runners: v.optional(runnersSchema),
 });
 export type SystemJson = v.InferOutput<typeof systemAnswer>;

@@ -63,9 +63,10 @@ function printStatus(system: SystemJson): void {
   console.log(table(["NODE", "HOST", "PID", "VERSION", "STATE", "HEARTBEAT", "RUNS"], rows));
 }
 
-/** "warm runners (this server): 4 of 4 ready; run() tasks since it started: 21 warm, 0 waited for one booting, 5 started their own". */
+/** "warm runners (this server): 4 of 4 ready; run() tasks in its sandbox since it started: 21 warm, 0 waited for one booting, 5 started their own". */
 function runnersLine({ pool, started }: NonNullable<SystemJson["runners"]>): string {
-  const ready = pool.size === 0 ? paint("dim", "off") : paint(pool.ready === pool.size ? "green" : "yellow", `${pool.ready} of ${pool.size} ready`);
-  const misses = pool.misses > 0 ? `; ${pool.misses} new ${pool.misses === 1 ? "run" : "runs"} found none ready (GANTRY_RUN_POOL may be too small)` : "";
-  return `warm runners (this server): ${ready}; run() tasks since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${misses}`;
+  // Not full is normal: the pool refills once runs stop taking runners for a moment.
+  const ready = pool.size === 0 ? paint("dim", "off or stopped (GANTRY_RUN_POOL is 0, or see the server's log)") : pool.ready === pool.size ? paint("green", `${pool.ready} of ${pool.size} ready`) : `${pool.ready} of ${pool.size} ready`;
+  const misses = pool.misses > 0 ? `; ${pool.misses} new ${pool.misses === 1 ? "run" : "runs"} found none ready (if that keeps growing, GANTRY_RUN_POOL may be too small)` : "";
+  return `warm runners (this server): ${ready}; run() tasks in its sandbox since it started: ${started.warm} warm, ${started.booting} waited for one booting, ${started.own} started their own${misses}`;
 }

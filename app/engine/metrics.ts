@@ -103,7 +103,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     if (runners) {
       new Counter({
         name: "gantry_run_task_runners_total",
-        help: "run() tasks this server started, by the runner they got: warm (booted before the task), booting (booted ahead for its run, still booting: waited for) or own (started for the task: no warm runner for it, network none, or a variable only a starting process reads).",
+        help: "run() tasks this server started in its sandbox, by the runner they got: warm (booted before the task), booting (booted ahead for its run, still booting: waited for) or own (started for the task: no warm runner for it, network none, or a variable only a starting process reads).",
         labelNames: ["runner"],
         registers: [registry],
         collect() {

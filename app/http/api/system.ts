@@ -8,11 +8,12 @@ import { createBackup } from "../../stores/backup.ts";
 import { ConflictError } from "../../domain/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { permit } from "../middleware/permit.ts";
+import { may } from "../../auth/roles.ts";
 import { systemAnswer } from "../../api-contract/answers.ts";
 import { doc } from "./route-doc.ts";
 
 
-export function systemJson(status: SystemStatus, runners: RunnerCounts) {
+export function systemJson(status: SystemStatus, runners: RunnerCounts | undefined) {
   return {
     paused: status.paused,
     pausedBy: status.pausedBy,
@@ -29,9 +30,12 @@ export function systemJson(status: SystemStatus, runners: RunnerCounts) {
       self: node.self,
       runs: node.runs,
     })),
-    runners,
+    ...(runners && { runners }),
   };
 }
+
+/** The answering server's warm runners, for a token that may read the system (pause and resume need only write). */
+const runnersFor = (c: Context<AppEnv>) => (may(c, "system", "read") ? c.get("deps").runners() : undefined);
 
 /**
  * A backup as a download (gzip'd tar): the database snapshot, logs, objects and bundles, never
@@ -91,8 +95,8 @@ export async function backupResponse(c: Context<AppEnv>): Promise<Response> {
 }
 
 export const systemApi = new Hono<AppEnv>()
-  .get("/", doc({ summary: "Whether runs are paused, the nodes working on this database with their heartbeats, and this server's warm runners (how its run() tasks got their runners)", permission: "system:read", response: systemAnswer }), permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus(), c.get("deps").runners())))
-  .post("/pause", doc({ summary: "Pause: new runs are accepted and wait queued; running ones finish", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name), c.get("deps").runners())))
-  .post("/resume", doc({ summary: "Resume: queued runs start, in order", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name), c.get("deps").runners())))
+  .get("/", doc({ summary: "Whether runs are paused, the nodes working on this database with their heartbeats, and this server's warm runners (how its run() tasks got their runners)", permission: "system:read", response: systemAnswer }), permit("system", "read"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.systemStatus(), runnersFor(c))))
+  .post("/pause", doc({ summary: "Pause: new runs are accepted and wait queued; running ones finish", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.pause(c.get("token").name), runnersFor(c))))
+  .post("/resume", doc({ summary: "Resume: queued runs start, in order", permission: "system:write", response: systemAnswer }), permit("system", "write"), async (c) => c.json(systemJson(await c.get("deps").orchestrator.resume(c.get("token").name), runnersFor(c))))
   // Its own grant (backups:write, admins have it): a backup holds every log and object and the encrypted secrets.
   .get("/backup", doc({ summary: "A backup as application/gzip (a tar): a consistent database snapshot, logs, objects and pipeline bundles, with a manifest and sha256 list; never the secret key (backups:write)", permission: "backups:write", response: { mediaType: "application/gzip", description: "a tar.gz: the database snapshot, logs, objects and bundles, a manifest and sha256 list" } }), permit("backups", "write"), backupResponse);

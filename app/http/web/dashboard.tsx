@@ -46,7 +46,8 @@ function displayFile(dir: string, file: string): string {
 }
 
 /**
- * The pause switch and, for those who may read the system, the nodes with their heartbeats.
+ * The pause switch and, for those who may read the system, the nodes with their heartbeats
+ * and this server's warm runners.
  * `session` is there for the switch's form, when the session may pause and resume runs.
  */
 async function loadSystem(c: Context<AppEnv>, session: PageSession): Promise<SystemView> {

@@ -142,7 +142,7 @@ function WarmRunners({ runners }: { runners: RunnerCounts }) {
     <>
       {pool.size === 0 ? (
         <span class="dash-health-state tone-idle">
-          <span aria-hidden="true">–</span> off
+          <span aria-hidden="true">–</span> off or stopped
         </span>
       ) : pool.ready === pool.size ? (
         <span class="dash-health-state tone-ok">
@@ -153,10 +153,10 @@ function WarmRunners({ runners }: { runners: RunnerCounts }) {
           <span aria-hidden="true">◔</span> {pool.ready} of {pool.size} ready
         </span>
       )}{" "}
-      <span class="muted">this server</span>
+      <span class="muted">this server{pool.size === 0 && " (GANTRY_RUN_POOL is 0, or see the server's log)"}</span>
       <span class="dash-health-detail">
-        run() tasks since it started: {started.warm} on a warm runner, {started.booting} waited for one booting, {started.own} started their own
-        {pool.misses > 0 && `; ${plural(pool.misses, "new run", "new runs")} found none ready (GANTRY_RUN_POOL may be too small)`}
+        run() tasks in its sandbox since it started: {started.warm} on a warm runner, {started.booting} waited for one booting, {started.own} started their own
+        {pool.misses > 0 && `; ${plural(pool.misses, "new run", "new runs")} found none ready (if that keeps growing, GANTRY_RUN_POOL may be too small)`}
       </span>
     </>
   );
