@@ -41,6 +41,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const { db, bus, sandbox, docker, runners, now } = options;
   // Both queue gauges read the one query each scrape makes first (scrape() below).
   let queue: Awaited<ReturnType<typeof queueStats>> = { queued: 0, oldestQueuedAt: null };
+  // So do the runner series, of one look at the pool (the same moment in each).
+  let counts: RunnerCounts | undefined;
 
   const buildRegistry = async (): Promise<{ registry: Registry; durations: Histogram; executorErrors: Counter }> => {
     const { Counter, Gauge, Histogram, Registry } = await import("prom-client");
@@ -108,16 +110,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
         registers: [registry],
         collect() {
           this.reset();
-          for (const [runner, count] of Object.entries(runners().started)) this.inc({ runner }, count);
+          for (const [runner, count] of Object.entries(counts?.started ?? {})) this.inc({ runner }, count);
         },
       });
       new Counter({
         name: "gantry_runner_pool_misses_total",
-        help: "New runs on this server that found no warm runner ready for their first run() task, even after waiting up to 100 ms for one booting (GANTRY_RUN_POOL too small for how often runs start).",
+        help: "New runs on this server that found no warm runner ready for their first run() task, even after waiting up to 100 ms for one booting. A count that keeps growing says GANTRY_RUN_POOL is too small for how often runs start.",
         registers: [registry],
         collect() {
           this.reset();
-          this.inc(runners().pool.misses);
+          this.inc(counts?.pool.misses ?? 0);
         },
       });
       new Gauge({
@@ -125,7 +127,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
         help: "Spare warm runners of this server ready now, waiting for a new run.",
         registers: [registry],
         collect() {
-          this.set(runners().pool.ready);
+          this.set(counts?.pool.ready ?? 0);
         },
       });
       new Gauge({
@@ -133,7 +135,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
         help: "How many warm runners this server keeps ready (GANTRY_RUN_POOL); 0 when the pool is off or stopped.",
         registers: [registry],
         collect() {
-          this.set(runners().pool.size);
+          this.set(counts?.pool.size ?? 0);
         },
       });
     }
@@ -182,6 +184,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }));
       await observeEnded(metrics);
       queue = await queueStats(db);
+      counts = runners?.();
       return { body: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
     },
     stop: unsubscribe,

@@ -118,7 +118,8 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
   let refillTimer: ReturnType<typeof setTimeout> | undefined;
   let filling = false;
   /** A spare whose sandbox is set up (until it is, moving its folder would fail its bind). */
-  const readySpare = () => spares.find((each) => each.ready && isAlive(each));
+  const isReadySpare = (each: WarmRunner) => each.ready && isAlive(each);
+  const readySpare = () => spares.find(isReadySpare);
   /** Runs waiting for a spare to get ready: one is woken for each spare that does (or fails to). */
   const waiters: (() => void)[] = [];
   const wakeOne = () => waiters.shift()?.();
@@ -361,7 +362,7 @@ export function createRunnerPool(options: RunnerPoolOptions): RunnerPool {
       }
       return runner;
     },
-    state: () => ({ ready: spares.filter((each) => each.ready && isAlive(each)).length, size: closed ? 0 : size, misses }),
+    state: () => ({ ready: spares.filter(isReadySpare).length, size: closed ? 0 : size, misses }),
     releaseWorkspace(workspace) {
       const kept = byWorkspace.get(workspace);
       if (!kept) return;

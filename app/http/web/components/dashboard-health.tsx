@@ -137,7 +137,6 @@ function Nodes({ nodes, now }: { nodes: NonNullable<SystemView["nodes"]>; now: D
 /** This server's warm runners: how many are ready, and how run() tasks got their runners since it started. */
 function WarmRunners({ runners }: { runners: RunnerCounts }) {
   const { pool, started } = runners;
-  const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
   return (
     <>
       {pool.size === 0 ? (
@@ -156,7 +155,7 @@ function WarmRunners({ runners }: { runners: RunnerCounts }) {
       <span class="muted">this server{pool.size === 0 && " (GANTRY_RUN_POOL is 0, or see the server's log)"}</span>
       <span class="dash-health-detail">
         run() tasks in its sandbox since it started: {started.warm} on a warm runner, {started.booting} waited for one booting, {started.own} started their own
-        {pool.misses > 0 && `; ${plural(pool.misses, "new run", "new runs")} found none ready (if that keeps growing, GANTRY_RUN_POOL may be too small)`}
+        {pool.misses > 0 && `; ${pool.misses} new run${pool.misses === 1 ? "" : "s"} found none ready (if that keeps growing, GANTRY_RUN_POOL may be too small)`}
       </span>
     </>
   );
