@@ -13,7 +13,7 @@ import { dispatch, type Subcommand } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { paint, printJson, table } from "./output.ts";
 
-const STATE_STYLE = { running: "green", starting: "cyan", crashed: "yellow", failed: "red", unconfigured: "dim", stopped: "dim" } as const;
+const STATE_STYLE = { idle: "dim", running: "green", starting: "cyan", crashed: "yellow", failed: "red", unconfigured: "dim", stopped: "dim" } as const;
 
 const paintExtensionState = (state: string) => (Object.hasOwn(STATE_STYLE, state) ? paint(STATE_STYLE[state as keyof typeof STATE_STYLE], state) : state);
 

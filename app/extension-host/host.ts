@@ -39,8 +39,12 @@ const HOOK_TIMEOUT_MS = 10_000;
 /** Pipeline events remembered as told, so one published twice is told once. */
 const TOLD_EVENTS = 2_000;
 
-/** "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure. */
-export type ExtensionState = "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
+/**
+ * "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure.
+ * "idle": a built-in that gantry.toml does not configure and no pipeline subscribes to, not
+ * started (a Worker costs ~3.5 MiB); it starts when a pipeline subscribes, or a hook or token request comes for it.
+ */
+export type ExtensionState = "idle" | "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
 
 export interface ExtensionStatus {
   id: string;
@@ -436,9 +440,18 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     await init(ext, (options.configs[ext.id] as { config?: unknown } | undefined)?.config ?? {});
   };
 
+  /** Starts an idle extension (any other is left as it is); its start is awaited as for any other. */
+  const wake = async (ext: Running, why: string) => {
+    if (ext.state !== "idle") return;
+    appendLog(ext, `[gantry] starting: ${why}`);
+    await launch(ext);
+  };
+
   const sync = async () => {
     const rows = await listSubscriptions(db);
     for (const ext of extensions.values()) {
+      // Its first subscription starts an idle one, which is sent them all as it starts.
+      if (ext.state === "idle" && rows.some((row) => row.extension === ext.id)) await wake(ext, "a pipeline subscribes to it");
       if (!ext.worker) continue;
       const wanted = new Map(rows.filter((row) => row.extension === ext.id).map((row) => [row.id, wire(row)]));
       for (const [id, sent] of ext.sent) {
@@ -462,7 +475,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (extensions.size === 0) return;
     const run = await getRun(db, key);
     const ext = run ? extensions.get(run.trigger.kind) : undefined;
-    // Stopped, failed or unconfigured: not told. One starting or restarting is told once it is up.
+    // Idle, stopped, failed or unconfigured: not told. One starting or restarting is told once it is up.
     if (!run || !ext || (ext.state !== "running" && ext.state !== "starting" && ext.state !== "crashed")) return;
     if (run.state !== "successful" && run.state !== "failed" && run.state !== "cancelled") return;
     const { counts, findings } = await readRunFindings(db, key);
@@ -547,16 +560,24 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       const containers = Object.entries(options.configs)
         .filter(([id, config]) => ID_PATTERN.test(id) && typeof (config as { image?: unknown } | null)?.image === "string")
         .map(([id, config]) => ({ id, file: `image ${(config as { image: string }).image}`, image: (config as { image: string }).image }));
-      const builtIn = [...discoverExtensions(options.dir), ...containers];
+      const folders = discoverExtensions(options.dir);
+      const builtIn = [...folders, ...containers];
       const taken = new Set(builtIn.map((found) => found.id));
       const installed = (options.installed?.() ?? []).filter((found) => {
         if (!taken.has(found.id) && !RESERVED_EXTENSION_IDS.has(found.id)) return true;
         console.error(`installed extension ${found.id} is not loaded: a built-in extension has that id`);
         return false;
       });
+      const subscribed = new Set((await listSubscriptions(db)).map((row) => row.extension));
       for (const found of [...builtIn, ...installed]) {
         const ext = fresh(found);
         extensions.set(found.id, ext);
+        // A built-in nobody uses waits (installed ones were asked for: they start).
+        if (folders.includes(found) && options.configs[found.id] === undefined && !subscribed.has(found.id)) {
+          ext.state = "idle";
+          appendLog(ext, "[gantry] idle: not configured in gantry.toml and no pipeline subscribes to it; it starts when one does, or a hook comes for it");
+          continue;
+        }
         await launch(ext);
       }
       unsubscribeBus = bus.subscribe((message) => {
@@ -574,6 +595,8 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
             .catch((error) => console.error(`${message.kind} notice failed:`, error));
         }
       });
+      // A subscription made while they started (before the bus was listened to) is not missed.
+      await sync();
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.
       await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(START_WAIT_MS)]);
     },
@@ -607,6 +630,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     async hook(id, request) {
       const ext = extensions.get(id);
       if (!ext) return { status: 404, body: { error: { code: "not_found", message: `no extension ${id}` } } };
+      await wake(ext, "a hook came for it");
       if (ext.state === "starting") await Promise.race([ext.ready, Bun.sleep(HOOK_TIMEOUT_MS)]);
       if (ext.state !== "running" || !ext.worker) {
         return { status: 503, body: { error: { code: "unavailable", message: `extension ${id} is ${ext.state}${ext.error ? `: ${ext.error}` : ""}` } } };
@@ -627,6 +651,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     async provideToken(id, request) {
       const ext = extensions.get(id);
       if (!ext) return undefined;
+      await wake(ext, "a task asked it for a token");
       if (ext.state === "starting") await Promise.race([ext.ready, Bun.sleep(HOOK_TIMEOUT_MS)]);
       // Not configured (or stopping): there is no App to mint with, so no token, not an error.
       if (ext.state === "unconfigured" || ext.state === "stopped") return undefined;

@@ -3,6 +3,7 @@
 import type { ExtensionState } from "../../../extension-host/host.ts";
 
 const SYMBOL: Record<ExtensionState, string> = {
+  idle: "◌",
   starting: "◔",
   running: "✓",
   crashed: "!",
