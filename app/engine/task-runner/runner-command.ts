@@ -47,7 +47,7 @@ async function build(): Promise<void> {
     // from node_modules only when a bundle imports it (sdk-module.ts), hence external.
     const builder = Bun.spawn(
       [process.execPath, "build", join(import.meta.dir, "main.ts"), "--target=bun", "--format=cjs", "--bytecode", "--external", "valibot", "--outdir", scratch],
-      { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
+      { cwd: PROJECT_ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
     );
     const [exitCode, errors] = await Promise.all([builder.exited, new Response(builder.stderr).text()]);
     if (exitCode !== 0) throw new Error(errors.trim().split("\n").slice(-5).join("; ") || `bun build exited with code ${exitCode}`);
