@@ -1,7 +1,10 @@
 // The one place that opens the database. An embedded file gets WAL, synchronous=FULL,
 // foreign keys and a busy timeout; every write transaction is BEGIN IMMEDIATE.
-import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import type { Client, InArgs, InStatement, ResultSet, Transaction } from "@libsql/client";
+import { createClient as createEmbeddedClient } from "@libsql/client/sqlite3";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
+// The embedded client's entry: drizzle-orm/libsql's would import the remote protocols' clients too.
+import { drizzle } from "drizzle-orm/libsql/sqlite3";
 import * as schema from "./schema/index.ts";
 import { keepPreparedStatements } from "./statement-cache.ts";
 
@@ -32,6 +35,9 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   if (embedded) keepPreparedStatements();
   // Pragmas are per connection, so an embedded database keeps exactly one connection
   // and this wrapper queues callers instead of letting the pool open fresh ones.
+  // Only the client the URL needs: the remote protocols' (HTTP, WebSocket) cost ~1.5 MiB of
+  // memory a server on an embedded file never uses.
+  const createClient = embedded ? createEmbeddedClient : (await import("@libsql/client")).createClient;
   const raw = createClient({ url, ...(authToken && { authToken }), ...(embedded && { concurrency: 1 }) });
   if (embedded) {
     for (const pragma of EMBEDDED_PRAGMAS) await raw.execute(pragma);
