@@ -103,7 +103,8 @@ try {
   const auth = { authorization: `Bearer ${token}` };
   console.log(`gantry server benchmark — ${cpus().length} cores, bun ${Bun.version}${quick ? " (quick)" : ""}`);
 
-  // 1. Idle: the server after start-up (pipelines loaded, extension workers up), nothing running.
+  // 1. Idle: the server after start-up (pipelines loaded; these subscribe to no extension, so
+  // Gantry's own stay idle, without Workers), nothing running.
   await Bun.sleep(SETTLE_MS);
   const idleRss = rssMiB(server.pid);
   const bareIdleRss = rssMiB(idle.pid);

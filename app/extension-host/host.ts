@@ -41,8 +41,8 @@ const TOLD_EVENTS = 2_000;
 
 /**
  * "unconfigured": a built-in that needs settings nobody gave it (e.g. github without an App); not a failure.
- * "idle": a built-in that gantry.toml does not configure and no pipeline subscribes to, not
- * started (a Worker costs ~3.5 MiB); it starts when a pipeline subscribes, or a hook or token request comes for it.
+ * "idle": one of Gantry's own extensions (IDLE_UNTIL_USED) that is not configured and no
+ * pipeline subscribes to, not started (a Worker costs ~3.5 MiB); it starts when a pipeline subscribes.
  */
 export type ExtensionState = "idle" | "starting" | "running" | "crashed" | "failed" | "unconfigured" | "stopped";
 
@@ -158,6 +158,13 @@ export const crashReason = (message: string) =>
     .trim() || message;
 
 const wire = (row: SubscriptionRow): WireSubscription => ({ id: row.id, namespace: row.namespace, pipeline: row.pipelineId, params: row.params });
+
+/**
+ * The extensions Gantry ships (extensions/<id>) that act only for a subscription: they wait,
+ * idle, until a pipeline subscribes. Anyone else's extension may do work from its start()
+ * alone (poll, tell of pushes), so it starts with the server.
+ */
+const IDLE_UNTIL_USED = new Set(["cron", "interval", "notify", "webhook", "github"]);
 
 /** Ids the hooks receiver keeps for itself (/hooks/sources/<name> is a git source's). */
 export const RESERVED_EXTENSION_IDS = new Set(["sources"]);
@@ -440,18 +447,24 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     await init(ext, (options.configs[ext.id] as { config?: unknown } | undefined)?.config ?? {});
   };
 
-  /** Starts an idle extension (any other is left as it is); its start is awaited as for any other. */
-  const wake = async (ext: Running, why: string) => {
-    if (ext.state !== "idle") return;
-    appendLog(ext, `[gantry] starting: ${why}`);
-    await launch(ext);
+  /** Starts an idle extension, as at a server's start; a start that fails is a crash, restarted as one. */
+  const wake = async (ext: Running) => {
+    appendLog(ext, "[gantry] starting: a pipeline subscribes to it");
+    try {
+      await launch(ext);
+    } catch (error) {
+      crashed(ext, `could not start: ${(error as Error).message}`);
+    }
   };
 
   const sync = async () => {
     const rows = await listSubscriptions(db);
     for (const ext of extensions.values()) {
-      // Its first subscription starts an idle one, which is sent them all as it starts.
-      if (ext.state === "idle" && rows.some((row) => row.extension === ext.id)) await wake(ext, "a pipeline subscribes to it");
+      // Its first subscription starts an idle one, which is sent the ones it has then as it starts.
+      if (ext.state === "idle" && rows.some((row) => row.extension === ext.id)) {
+        await wake(ext);
+        continue;
+      }
       if (!ext.worker) continue;
       const wanted = new Map(rows.filter((row) => row.extension === ext.id).map((row) => [row.id, wire(row)]));
       for (const [id, sent] of ext.sent) {
@@ -498,10 +511,12 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   /**
    * Tells every running extension with a subscription on the run's pipeline what a bus
    * message means for it (pipeline-events.ts). The run is read only when someone listens.
+   * A Worker still starting is told too (it handles events once it has its init): a run
+   * started as its first subscription woke it is not missed.
    */
   const tellEvents = async (busKind: string, key: { namespace: string; id: string; run: number }, task: string | undefined) => {
     const listening = [...extensions.values()].filter(
-      (ext) => ext.state === "running" && [...ext.sent.values()].some((sub) => sub.namespace === key.namespace && sub.pipeline === key.id),
+      (ext) => (ext.state === "running" || (ext.state === "starting" && ext.worker && !ext.image)) && [...ext.sent.values()].some((sub) => sub.namespace === key.namespace && sub.pipeline === key.id),
     );
     if (listening.length === 0) return;
     const run = await getRun(db, key);
@@ -572,10 +587,9 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       for (const found of [...builtIn, ...installed]) {
         const ext = fresh(found);
         extensions.set(found.id, ext);
-        // A built-in nobody uses waits (installed ones were asked for: they start).
-        if (folders.includes(found) && options.configs[found.id] === undefined && !subscribed.has(found.id)) {
+        if (folders.includes(found) && IDLE_UNTIL_USED.has(found.id) && options.configs[found.id] === undefined && !subscribed.has(found.id)) {
           ext.state = "idle";
-          appendLog(ext, "[gantry] idle: not configured in gantry.toml and no pipeline subscribes to it; it starts when one does, or a hook comes for it");
+          appendLog(ext, `[gantry] idle: no pipeline subscribes to it and it is not configured ([extensions.${found.id}]); it starts when a pipeline subscribes`);
           continue;
         }
         await launch(ext);
@@ -630,7 +644,9 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     async hook(id, request) {
       const ext = extensions.get(id);
       if (!ext) return { status: 404, body: { error: { code: "not_found", message: `no extension ${id}` } } };
-      await wake(ext, "a hook came for it");
+      // Nothing subscribes to it, so nothing a hook could be for: answered without starting it
+      // (a stranger's request must not start what nobody uses).
+      if (ext.state === "idle") return { status: 404, body: { error: { code: "not_found", message: `extension ${id} is idle: no pipeline subscribes to it` } } };
       if (ext.state === "starting") await Promise.race([ext.ready, Bun.sleep(HOOK_TIMEOUT_MS)]);
       if (ext.state !== "running" || !ext.worker) {
         return { status: 503, body: { error: { code: "unavailable", message: `extension ${id} is ${ext.state}${ext.error ? `: ${ext.error}` : ""}` } } };
@@ -651,10 +667,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     async provideToken(id, request) {
       const ext = extensions.get(id);
       if (!ext) return undefined;
-      await wake(ext, "a task asked it for a token");
       if (ext.state === "starting") await Promise.race([ext.ready, Bun.sleep(HOOK_TIMEOUT_MS)]);
-      // Not configured (or stopping): there is no App to mint with, so no token, not an error.
-      if (ext.state === "unconfigured" || ext.state === "stopped") return undefined;
+      // Not configured, idle (so not configured either) or stopping: there is no App to mint
+      // with, so no token, not an error.
+      if (ext.state === "unconfigured" || ext.state === "idle" || ext.state === "stopped") return undefined;
       if (ext.state !== "running" || !ext.worker) throw new Error(`extension ${id} is ${ext.state}${ext.error ? `: ${ext.error}` : ""}`);
       const requestId = nextHook++;
       const result = await new Promise<TokenResult>((resolve) => {

@@ -79,7 +79,7 @@ export function ExtensionsPage({ session, extensions, subscriptionCounts, instal
   return (
     <Page title="Extensions" session={session} section="extensions">
       <h1>Extensions</h1>
-      <p class="muted">Extensions start runs from outside events (a schedule, a webhook, GitHub). Each runs on its own and is restarted when it crashes; a built-in one nothing uses stays idle until a pipeline subscribes to it.</p>
+      <p class="muted">Extensions start runs from outside events (a schedule, a webhook, GitHub). Each runs on its own and is restarted when it crashes; one of Gantry's own that nothing uses stays idle until a pipeline subscribes to it.</p>
       {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
       <section class="card admin-card" aria-labelledby="extensions-list">
         <h2 id="extensions-list" class="sr-only">
