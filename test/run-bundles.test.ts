@@ -16,7 +16,7 @@ import { containerServiceSpec } from "../app/engine/executors/swarm-service-spec
 import type { TaskLaunch } from "../app/engine/executors/executor.ts";
 import type { LogWriter } from "../app/stores/logs.ts";
 import { BUNDLE_SHA256_ENV, BUNDLE_TOKEN_ENV, BUNDLE_URL_ENV } from "../app/engine/task-runner/command.ts";
-import { taskRunnerCommand } from "../app/engine/task-runner/runner-command.ts";
+import { buildRunner, taskRunnerCommand } from "../app/engine/task-runner/runner-command.ts";
 import { fetchBundle, takeBundleSource } from "../app/engine/task-runner/bundle-fetch.ts";
 import type { RunKey } from "../app/domain/run-key.ts";
 import { startRun, startWithPipelines, waitForRun, type RunJson, type TestGantry } from "./helpers/gantry.ts";
@@ -185,6 +185,17 @@ async function runService(launch: RunnerLaunch, overrides: Record<string, string
   const result = runnerResultOf(lines.at(-1) ?? "");
   return { spec, code, out, err, result, exit: runnerExit(code, result), temp };
 }
+
+describe("the task runner's build", () => {
+  it("is made by a bun build process (not in the server), with its bytecode, and tasks start from it", async () => {
+    // A failed build is logged and tasks run from source: that must not pass silently here.
+    await buildRunner();
+    const [bun, file] = taskRunnerCommand();
+    expect(bun).toBe(process.execPath);
+    expect(file).toMatch(/node_modules\/\.cache\/gantry-runner\/[0-9a-f]{16}\/main\.js$/);
+    expect(existsSync(`${file}.jsc`)).toBe(true);
+  });
+});
 
 describe("the runner in fetch mode", () => {
   it("is described as a service: the runner binary in fetch mode, the task's env, the bundle's URL and sha256, the workspace mounted", async () => {
