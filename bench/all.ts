@@ -13,7 +13,9 @@ type Figures = Record<string, number>;
 /** Runs one bench with its output shown as it goes; its figures, or why there are none. */
 async function runBench(name: Bench): Promise<Figures | string> {
   console.log(`\n===== bench/${name}.ts =====`);
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, `${name}.ts`), ...passThrough], { stdout: "pipe", stderr: "inherit" });
+  // The idle RSS is judged after minutes too: it grows back some as the server's code warms up again.
+  const extra = name === "server" ? ["--idle-for", passThrough.includes("--quick") ? "30" : "120"] : [];
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, `${name}.ts`), ...passThrough, ...extra], { stdout: "pipe", stderr: "inherit" });
   let figures: Figures | undefined;
   let partial = "";
   const decoder = new TextDecoder();
@@ -107,9 +109,9 @@ const rows: Row[] = [
     ok: f.fanoutMs! <= 1000,
   })),
   row("server", "idle server RSS ≤ 80 MiB", (f) => ({
-    figure: `${f1(f.idleRssMiB!)} MiB (own ${f1(f.idleAnonMiB!)})`,
+    figure: `${f1(f.idleRssMiB!)} MiB at 3 s (own ${f1(f.idleAnonMiB!)}); up to ${f1(f.idleLaterRssMiB ?? f.idleRssMiB!)} in ${f.idleForS ?? 0} s more`,
     floor: `idle bare bun: ${f1(f.bareIdleRssMiB!)} MiB`,
-    ok: f.idleRssMiB! <= 80,
+    ok: Math.max(f.idleRssMiB!, f.idleLaterRssMiB ?? 0) <= 80,
   })),
   row("server", "server CPU per one-task run ≤ 20 ms", (f) => ({
     figure: `${f1(f.cpuPerRunOwnMs!)} ms (${f1(f.cpuPerRunTotalMs!)} with task)`,

@@ -2,7 +2,8 @@
 // API like a user: a 3-step sequential run() pipeline POST → run finished (events stream)
 // against three bare Bun processes, one-task runs the same way, the idle server's RSS
 // against an idle bare Bun process, and the server's CPU per one-task run.
-// Usage: bun bench/server.ts [--quick]
+// Usage: bun bench/server.ts [--quick] [--idle-for <seconds>]
+// --idle-for: the RSS again after that long idle (it grows back some as code warms up again).
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,9 @@ const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 30;
 const CPU_RUNS = quick ? 30 : 100;
 const SETTLE_MS = 3000;
+const idleForAt = process.argv.indexOf("--idle-for");
+const IDLE_FOR_S = idleForAt === -1 ? 0 : Number(process.argv[idleForAt + 1]);
+if (!Number.isFinite(IDLE_FOR_S) || IDLE_FOR_S < 0) throw new Error(`--idle-for takes a number of seconds, not "${process.argv[idleForAt + 1]}"`);
 /**
  * Each latency sample, bare or through the API, starts this long after the one before, on an
  * idle machine: the server boots its warm runners again once runs stop taking them, and a
@@ -112,6 +116,18 @@ try {
   const split = (rss: { anon: number; file: number }) => `(own ${rss.anon.toFixed(1)}, file pages ${rss.file.toFixed(1)})`;
   console.log(`  bare bun process (a timer)   RSS ${bareIdleRss.total.toFixed(1)} MiB ${split(bareIdleRss)}`);
   console.log(`  gantry serve                 RSS ${idleRss.total.toFixed(1)} MiB ${split(idleRss)}   (over bare: ${(idleRss.total - bareIdleRss.total).toFixed(1)} MiB)`);
+  let highest: ReturnType<typeof rssMiB> | undefined;
+  if (IDLE_FOR_S > 0) {
+    // Sampled every 10 s: the highest is what the server holds once warm again, idle.
+    highest = idleRss;
+    for (let waited = 0; waited < IDLE_FOR_S; waited += 10) {
+      await Bun.sleep(Math.min(10, IDLE_FOR_S - waited) * 1000);
+      const now = rssMiB(server.pid);
+      if (now.total > highest.total) highest = now;
+    }
+    const later = rssMiB(server.pid);
+    console.log(`  after ${IDLE_FOR_S} s more, idle     RSS ${later.total.toFixed(1)} MiB ${split(later)}; highest sampled ${highest.total.toFixed(1)} MiB`);
+  }
 
   // The events stream: run.finished events, as a client waiting for its run would see them.
   const finished = new Map<string, string>();
@@ -213,6 +229,7 @@ try {
   printFigures({
     idleRssMiB: idleRss.total,
     idleAnonMiB: idleRss.anon,
+    ...(highest && { idleLaterRssMiB: highest.total, idleForS: IDLE_FOR_S }),
     bareIdleRssMiB: bareIdleRss.total,
     bareMs: median(bare),
     oneTaskApiMs: median(one),
