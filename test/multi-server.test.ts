@@ -1,5 +1,6 @@
 // Several `gantry serve` processes on one database and one data dir (each its own
-// GANTRY_NODE_ID): a run driven by one shows live on the other's pages with its logs; killed
+// GANTRY_NODE_ID): an extension idle on both starts on both at a subscription made through
+// one; a run driven by one shows live on the other's pages with its logs; killed
 // with kill -9, the other takes the run over once the lease lapses and ends it, no task run
 // beyond its retries; a schedule starts one run per tick whatever the number of servers, goes
 // on when one of them dies, and goes when its file goes back to an old version; a second
@@ -99,6 +100,15 @@ describe("servers sharing a database and a data dir", () => {
     // From here both servers' extensions fire every tick of the schedules.
     const bothUpFrom = Date.now();
     expect(b.token).toBe(a.token);
+
+    // An extension idle on both (no pipeline subscribes to notify) starts on both when a
+    // subscription is made through one: the change reaches the other through the database.
+    const stateOn = async (api: Api, id: string) => ((await (await api(`/extensions/${id}`)).json()) as { extension: { state: string } }).extension.state;
+    expect([await stateOn(a.api, "notify"), await stateOn(b.api, "notify")]).toEqual(["idle", "idle"]);
+    const subscribed = await a.api("/pipelines/default/ms-steps/subscriptions", { method: "POST", body: JSON.stringify({ extension: "notify", params: { url: "chat_url", on: ["run.finished"] } }) });
+    expect(subscribed.status).toBe(201);
+    await waitFor(async () => (await stateOn(b.api, "notify")) === "running", 5_000, "notify started on server B by a subscription made through A");
+    expect(await stateOn(a.api, "notify")).toBe("running");
 
     // A third server under a live server's node id would drive its runs twice: refused.
     const refused = await startGantryProcess({ dataDir, pipelinesDir, env: env("server-a") }).then(
