@@ -1,11 +1,12 @@
 // Gantry's own extensions wait, idle, until something uses them: on a server whose pipelines
 // subscribe to none and whose gantry.toml configures none, none of them gets a Worker; a
 // hook for one is answered without starting it; the first subscription starts it (and only
-// it), and then it does its work; a restarted server starts at once the ones subscribed to.
+// it), and then it does its work, for a run started right after it too; a restarted server
+// starts at once the ones subscribed to.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { signBody } from "../app/domain/hmac-signature.ts";
-import { startTestGantry, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
+import { startRun, startTestGantry, waitFor, waitForPipeline, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { tempDir, writeFile } from "./helpers/temp.ts";
 import { runCli } from "./helpers/cli.ts";
 
@@ -97,12 +98,39 @@ describe("Gantry's own extensions", () => {
     expect((await waitForRun(gantry.api, "default/hooked", run.id)).state).toBe("successful");
   });
 
+  it("tell one started by a subscription of the run started right after it", async () => {
+    const received: { event: string; run: number }[] = [];
+    const receiver = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        received.push((await request.json()) as { event: string; run: number });
+        return new Response(null, { status: 204 });
+      },
+    });
+    try {
+      expect((await states()).notify).toBe("idle");
+      const stored = await gantry.api("/pipelines/default/plain/secrets/chat_url", { method: "PUT", body: JSON.stringify({ value: `http://127.0.0.1:${receiver.port}/chat` }) });
+      expect(stored.status).toBe(201);
+      const subscribed = await gantry.api("/pipelines/default/plain/subscriptions", { method: "POST", body: JSON.stringify({ extension: "notify", params: { url: "chat_url", on: ["run.started", "run.finished"] } }) });
+      expect(subscribed.status).toBe(201);
+      // At once: notify is still starting (its Worker, its subscriptions read) as the run starts.
+      const run = await startRun(gantry.api, "default/plain");
+      await waitFor(async () => (received.filter((body) => body.run === run.id).length === 2 ? true : undefined), 10_000, "run.started and run.finished delivered");
+      expect(received.filter((body) => body.run === run.id).map((body) => body.event)).toEqual(["run.started", "run.finished"]);
+    } finally {
+      await receiver.stop(true);
+    }
+  });
+
   it("start at once after a restart when a pipeline subscribes to them", async () => {
     await gantry.stop();
     gantry = await startTestGantry({ pipelinesDir, dataDir });
+    // start() waits (briefly) for the ones it starts to be up.
+    await waitFor(async () => ((await states()).webhook === "running" ? true : undefined));
     const listed = await extensions();
-    expect(listed.webhook!.state).toBe("running");
     expect(listed.webhook!.log.some((line) => line.includes("[gantry] idle"))).toBe(false);
-    for (const id of SHIPPED.filter((id) => id !== "webhook")) expect(listed[id]!.state).toBe("idle");
+    expect(listed.notify!.state).toBe("running");
+    for (const id of ["cron", "github", "interval"]) expect(listed[id]!.state).toBe("idle");
   });
 });

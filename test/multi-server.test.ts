@@ -108,7 +108,7 @@ describe("servers sharing a database and a data dir", () => {
     const subscribed = await a.api("/pipelines/default/ms-steps/subscriptions", { method: "POST", body: JSON.stringify({ extension: "notify", params: { url: "chat_url", on: ["run.finished"] } }) });
     expect(subscribed.status).toBe(201);
     await waitFor(async () => (await stateOn(b.api, "notify")) === "running", 5_000, "notify started on server B by a subscription made through A");
-    expect(await stateOn(a.api, "notify")).toBe("running");
+    await waitFor(async () => (await stateOn(a.api, "notify")) === "running", 5_000, "notify started on server A");
 
     // A third server under a live server's node id would drive its runs twice: refused.
     const refused = await startGantryProcess({ dataDir, pipelinesDir, env: env("server-a") }).then(

@@ -187,7 +187,7 @@ async function runService(launch: RunnerLaunch, overrides: Record<string, string
 }
 
 describe("the task runner's build", () => {
-  it("is made by a bun build process (not in the server), with its bytecode, and tasks start from it", async () => {
+  it("is built (by a bun build process) into node_modules/.cache with its bytecode, and is what tasks are started with", async () => {
     // A failed build is logged and tasks run from source: that must not pass silently here.
     await buildRunner();
     const [bun, file] = taskRunnerCommand();

@@ -15,6 +15,8 @@ const format = (parts: unknown[]) => parts.map((part) => (typeof part === "strin
 
 let extension: ExtensionDefinition | undefined;
 let api: ExtensionApi | undefined;
+/** Whether start() succeeded: events and run ends reach only an extension that is up. */
+let started = false;
 const subscriptions = new Map<number, Subscription>();
 /** Ids told to subscribe (valid or not) and not since unsubscribed. */
 const told = new Set<number>();
@@ -114,6 +116,7 @@ async function handle(message: HostMessage): Promise<void> {
         };
         for (const subscription of message.subscriptions) await subscribe(subscription);
         await extension.start?.(api);
+        started = true;
         send({ type: "ready" });
       } catch (error) {
         send({ type: "failed", message: `extension ${message.id} failed to start: ${(error as Error).message}` });
@@ -158,6 +161,7 @@ async function handle(message: HostMessage): Promise<void> {
     }
     case "run-finished": {
       await initialized;
+      if (!started) return;
       try {
         await extension?.onRunFinished?.(message.run, api!);
       } catch (error) {
@@ -167,6 +171,7 @@ async function handle(message: HostMessage): Promise<void> {
     }
     case "event": {
       await initialized;
+      if (!started) return;
       try {
         await extension?.onEvent?.(message.event, api!);
       } catch (error) {

@@ -196,6 +196,8 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   let unsubscribeBus: (() => void) | undefined;
   /** Pipeline events in the order the bus published them: a run's start is told before its end. */
   let eventQueue: Promise<void> = Promise.resolve();
+  /** Subscription syncs, one after another; an event waits for those begun before it was published. */
+  let syncing: Promise<void> = Promise.resolve();
   const toldEvents = new Set<string>();
 
   const record = async (kind: EventKind, data: Record<string, unknown>) => {
@@ -303,7 +305,21 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** ext.restarts);
     ext.restarts++;
     appendLog(ext, `[gantry] restarting in ${delay} ms`);
-    ext.restartTimer = setTimeout(() => void launch(ext), delay);
+    clearTimeout(ext.restartTimer);
+    ext.restartTimer = setTimeout(() => void relaunch(ext), delay);
+  };
+
+  /**
+   * Starts an extension outside the server's own start (a restart, a wake): a start that
+   * throws (its subscriptions could not be read, say) is a crash, restarted as one, never an
+   * unhandled rejection that would end the server.
+   */
+  const relaunch = async (ext: Running) => {
+    try {
+      await launch(ext);
+    } catch (error) {
+      if (ext.state === "starting") crashed(ext, `could not start: ${(error as Error).message}`);
+    }
   };
 
   const crashed = (ext: Running, reason: string) => {
@@ -404,7 +420,10 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
 
   /** Sends a (re)started extension its config and every subscription it has now. */
   const init = async (ext: Running, config: unknown) => {
+    const worker = ext.worker;
     const rows = await listSubscriptions(db, { extension: ext.id });
+    // Crashed and restarted during the read: the new Worker gets its own init.
+    if (ext.worker !== worker) return;
     ext.subscriptionErrors.clear();
     for (const row of rows) ext.sent.set(row.id, wire(row));
     post(ext, { type: "init", id: ext.id, file: ext.file, config, subscriptions: rows.map(wire) });
@@ -418,10 +437,11 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
     if (ext.image) return launchContainer(ext, ext.image);
     const worker = new Worker(EXTENSION_WORKER);
     ext.worker = worker;
-    worker.onmessage = (event: MessageEvent<unknown>) => fromWorker(ext, worker, event.data);
+    // A Worker replaced meanwhile (crashed, restarted) is not heard any more.
+    worker.onmessage = (event: MessageEvent<unknown>) => ext.worker === worker && fromWorker(ext, worker, event.data);
     worker.onerror = (event) => {
       event.preventDefault?.();
-      crashed(ext, crashReason(event.message || "uncaught error"));
+      if (ext.worker === worker) crashed(ext, crashReason(event.message || "uncaught error"));
     };
     worker.addEventListener("close", (event) => {
       const code = (event as Event & { code?: number }).code;
@@ -450,11 +470,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
   /** Starts an idle extension, as at a server's start; a start that fails is a crash, restarted as one. */
   const wake = async (ext: Running) => {
     appendLog(ext, "[gantry] starting: a pipeline subscribes to it");
-    try {
-      await launch(ext);
-    } catch (error) {
-      crashed(ext, `could not start: ${(error as Error).message}`);
-    }
+    await relaunch(ext);
   };
 
   const sync = async () => {
@@ -596,7 +612,7 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
       }
       unsubscribeBus = bus.subscribe((message) => {
         // Subscriptions are read again whoever changed them (another server too: a sync is idempotent).
-        if (message.kind === "subscriptions.changed") void sync().catch((error) => console.error("subscription sync failed:", error));
+        if (message.kind === "subscriptions.changed") syncing = syncing.then(sync).catch((error) => console.error("subscription sync failed:", error));
         // Another server's run events are told by that server's extensions: once, not once per server.
         if (message.remote) return;
         if (message.kind === "run.finished" && message.namespace && message.pipeline && message.run !== undefined) {
@@ -604,13 +620,18 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         }
         if ((EVENT_BUS_KINDS as readonly string[]).includes(message.kind) && message.namespace && message.pipeline && message.run !== undefined) {
           const key = { namespace: message.namespace, id: message.pipeline, run: message.run };
+          // A run started right after a subscription is told to the extension it just woke.
+          const synced = syncing;
           eventQueue = eventQueue
+            .then(() => synced)
             .then(() => tellEvents(message.kind, key, message.task))
             .catch((error) => console.error(`${message.kind} notice failed:`, error));
         }
       });
       // A subscription made while they started (before the bus was listened to) is not missed.
-      await sync();
+      const first = sync();
+      syncing = first.catch(() => undefined);
+      await first;
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.
       await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(START_WAIT_MS)]);
     },
