@@ -109,7 +109,7 @@ const rows: Row[] = [
     ok: f.fanoutMs! <= 1000,
   })),
   row("server", "idle server RSS ≤ 80 MiB", (f) => ({
-    figure: `${f1(f.idleRssMiB!)} MiB at 3 s (own ${f1(f.idleAnonMiB!)}); up to ${f1(f.idleLaterRssMiB ?? f.idleRssMiB!)} in ${f.idleForS ?? 0} s more`,
+    figure: `${f1(f.idleRssMiB!)} MiB at 3 s (own ${f1(f.idleAnonMiB!)})${f.idleLaterRssMiB === undefined ? "" : `; up to ${f1(f.idleLaterRssMiB)} in ${f.idleForS} s more`}`,
     floor: `idle bare bun: ${f1(f.bareIdleRssMiB!)} MiB`,
     ok: Math.max(f.idleRssMiB!, f.idleLaterRssMiB ?? 0) <= 80,
   })),

@@ -13,9 +13,16 @@ const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 30;
 const CPU_RUNS = quick ? 30 : 100;
 const SETTLE_MS = 3000;
-const idleForAt = process.argv.indexOf("--idle-for");
-const IDLE_FOR_S = idleForAt === -1 ? 0 : Number(process.argv[idleForAt + 1]);
-if (!Number.isFinite(IDLE_FOR_S) || IDLE_FOR_S < 0) throw new Error(`--idle-for takes a number of seconds, not "${process.argv[idleForAt + 1]}"`);
+/** --idle-for <seconds> or --idle-for=<seconds>; 0 when not given. */
+function idleForSeconds(): number {
+  const at = process.argv.findIndex((arg) => arg === "--idle-for" || arg.startsWith("--idle-for="));
+  if (at === -1) return 0;
+  const text = process.argv[at]!.includes("=") ? process.argv[at]!.slice("--idle-for=".length) : (process.argv[at + 1] ?? "");
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new Error(`--idle-for takes a number of seconds, not "${text}"`);
+  return seconds;
+}
+const IDLE_FOR_S = idleForSeconds();
 /**
  * Each latency sample, bare or through the API, starts this long after the one before, on an
  * idle machine: the server boots its warm runners again once runs stop taking them, and a
@@ -126,6 +133,7 @@ try {
       if (now.total > highest.total) highest = now;
     }
     const later = rssMiB(server.pid);
+    if (later.total > highest.total) highest = later;
     console.log(`  after ${IDLE_FOR_S} s more, idle     RSS ${later.total.toFixed(1)} MiB ${split(later)}; highest sampled ${highest.total.toFixed(1)} MiB`);
   }
 
