@@ -5,6 +5,7 @@ import { SecretKeyError } from "../stores/secret-key.ts";
 import { GANTRY_VERSION } from "../version.ts";
 import { sandboxRefusal } from "../engine/executors/run-sandbox.ts";
 import { consoleOutput, followRunsOnConsole, LOG_FORMATS, type LogFormat } from "./run-console.ts";
+import { giveMemoryBackWhenIdle } from "../engine/idle-memory.ts";
 
 const USAGE = `usage: gantry serve [--log-format text|json]
 
@@ -119,9 +120,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (swarm.status === "degraded") out.warn(`\n  WARNING: ${swarm.message}\n`);
   }
   // Start-up's passing memory (transpiling ~750 modules, the first pipeline loads) goes back
-  // to the system once it is done: ~3.5 MiB of an idle server's RSS. Bun.shrink is JSC's
-  // shrinkFootprintWhenIdle (a full GC, compiled code dropped, free pages returned).
-  setTimeout(() => Bun.shrink(), 1_000).unref();
+  // to the system once it is done (~4 MiB of an idle server's RSS), and a burst of work's
+  // once the server has gone quiet after it.
+  const idleMemory = giveMemoryBackWhenIdle();
   const lost = await new Promise<string | undefined>((resolve) => {
     const stop = (signal: string) => {
       out.info(`${format === "json" ? "" : "\n"}${signal}: stopping (container tasks keep running and are taken back on the next start)`, { event: "server.stopping" });
@@ -134,6 +135,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   // Another server runs as this node now: this one drives nothing any more (the engine said why), and stops.
   if (lost) out.error("gantry: FATAL: another server holds this node id now; stopping (servers sharing a data dir need a GANTRY_NODE_ID each)", { event: "server.lost_node" });
   unfollow();
+  idleMemory.stop();
   await gantry.stop();
   // Everything is stopped and the database closed; an idle keep-alive socket (the Docker
   // engine's) would otherwise hold the process for another five seconds.
