@@ -3,7 +3,8 @@
 // against three bare Bun processes, one-task runs the same way, the idle server's RSS
 // against an idle bare Bun process, and the server's CPU per one-task run.
 // Usage: bun bench/server.ts [--quick] [--idle-for <seconds>]
-// --idle-for: the RSS again after that long idle (it grows back some as code warms up again).
+// --idle-for: the RSS again after that long idle (it grows back some as code warms up again),
+// and 45 s after the runs (a burst's memory given back once quiet).
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,8 @@ function idleForSeconds(): number {
   return seconds;
 }
 const IDLE_FOR_S = idleForSeconds();
+/** With --idle-for: how long the server is left quiet after its runs before its RSS is read again. */
+const QUIET_AFTER_RUNS_S = 45;
 /**
  * Each latency sample, bare or through the API, starts this long after the one before, on an
  * idle machine: the server boots its warm runners again once runs stop taking them, and a
@@ -234,7 +237,18 @@ try {
   console.log(`  gantry serve, its own                    ${ms(cpuOwn)}`);
   console.log(`  gantry serve with its task processes     ${ms(cpuTotal)}`);
 
+  // After all those runs, quiet again: the server gives a burst's memory back once a quiet spell
+  // follows it (app/engine/idle-memory.ts: three quiet looks 10 s apart).
+  let afterRuns: { busy: ReturnType<typeof rssMiB>; quiet: ReturnType<typeof rssMiB> } | undefined;
+  if (IDLE_FOR_S > 0) {
+    const busy = rssMiB(server.pid);
+    await Bun.sleep(QUIET_AFTER_RUNS_S * 1000);
+    afterRuns = { busy, quiet: rssMiB(server.pid) };
+    console.log(`\nafter its runs: RSS ${busy.total.toFixed(1)} MiB ${split(busy)}; ${QUIET_AFTER_RUNS_S} s later, quiet: ${afterRuns.quiet.total.toFixed(1)} MiB ${split(afterRuns.quiet)}`);
+  }
+
   printFigures({
+    ...(afterRuns && { afterRunsRssMiB: afterRuns.busy.total, afterRunsQuietRssMiB: afterRuns.quiet.total }),
     idleRssMiB: idleRss.total,
     idleAnonMiB: idleRss.anon,
     ...(highest && { idleLaterRssMiB: highest.total, idleForS: IDLE_FOR_S }),
