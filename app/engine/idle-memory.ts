@@ -42,7 +42,8 @@ export function giveMemoryBackWhenIdle(options: IdleMemoryOptions = {}): IdleMem
     growthBytes = 8 * 1024 * 1024,
     readRss = () => process.memoryUsage.rss(),
     readCpuMs = processCpuMs,
-    shrink = () => Bun.shrink(),
+    // Marked deprecated in bun-types: a Bun without it gives nothing back rather than throwing in a timer.
+    shrink = () => (typeof Bun.shrink === "function" ? Bun.shrink() : undefined),
   } = options;
   let lastCpu = readCpuMs();
   let quiet = 0;
