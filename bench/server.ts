@@ -130,13 +130,12 @@ try {
   if (IDLE_FOR_S > 0) {
     // Sampled every 10 s: the highest is what the server holds once warm again, idle.
     highest = idleRss;
+    let later = idleRss;
     for (let waited = 0; waited < IDLE_FOR_S; waited += 10) {
       await Bun.sleep(Math.min(10, IDLE_FOR_S - waited) * 1000);
-      const now = rssMiB(server.pid);
-      if (now.total > highest.total) highest = now;
+      later = rssMiB(server.pid);
+      if (later.total > highest.total) highest = later;
     }
-    const later = rssMiB(server.pid);
-    if (later.total > highest.total) highest = later;
     console.log(`  after ${IDLE_FOR_S} s more, idle     RSS ${later.total.toFixed(1)} MiB ${split(later)}; highest sampled ${highest.total.toFixed(1)} MiB`);
   }
 

@@ -33,11 +33,11 @@ const EMBEDDED_PRAGMAS = [
 export async function openDatabase(url: string, authToken?: string): Promise<Database> {
   const embedded = url.startsWith("file:") || url === ":memory:";
   if (embedded) keepPreparedStatements();
-  // Pragmas are per connection, so an embedded database keeps exactly one connection
-  // and this wrapper queues callers instead of letting the pool open fresh ones.
   // Only the client the URL needs: the remote protocols' (HTTP, WebSocket) cost ~1.5 MiB of
   // memory a server on an embedded file never uses.
   const createClient = embedded ? createEmbeddedClient : (await import("@libsql/client")).createClient;
+  // Pragmas are per connection, so an embedded database keeps exactly one connection
+  // and this wrapper queues callers instead of letting the pool open fresh ones.
   const raw = createClient({ url, ...(authToken && { authToken }), ...(embedded && { concurrency: 1 }) });
   if (embedded) {
     for (const pragma of EMBEDDED_PRAGMAS) await raw.execute(pragma);

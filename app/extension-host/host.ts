@@ -599,16 +599,12 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
         console.error(`installed extension ${found.id} is not loaded: a built-in extension has that id`);
         return false;
       });
-      const subscribed = new Set((await listSubscriptions(db)).map((row) => row.extension));
       for (const found of [...builtIn, ...installed]) {
         const ext = fresh(found);
         extensions.set(found.id, ext);
-        if (folders.includes(found) && IDLE_UNTIL_USED.has(found.id) && options.configs[found.id] === undefined && !subscribed.has(found.id)) {
-          ext.state = "idle";
-          appendLog(ext, `[gantry] idle: no pipeline subscribes to it and it is not configured ([extensions.${found.id}]); it starts when a pipeline subscribes`);
-          continue;
-        }
-        await launch(ext);
+        // Gantry's own wait for a subscription: the sync below starts those that have one.
+        if (folders.includes(found) && IDLE_UNTIL_USED.has(found.id) && options.configs[found.id] === undefined) ext.state = "idle";
+        else await launch(ext);
       }
       unsubscribeBus = bus.subscribe((message) => {
         // Subscriptions are read again whoever changed them (another server too: a sync is idempotent).
@@ -628,10 +624,14 @@ export function createExtensionHost(options: ExtensionHostOptions): ExtensionHos
             .catch((error) => console.error(`${message.kind} notice failed:`, error));
         }
       });
-      // A subscription made while they started (before the bus was listened to) is not missed.
+      // Starts the idle ones that have subscriptions, and tells the others of any made while
+      // they started (before the bus was listened to).
       const first = sync();
       syncing = first.catch(() => undefined);
       await first;
+      for (const ext of extensions.values()) {
+        if (ext.state === "idle") appendLog(ext, `[gantry] idle: no pipeline subscribes to it and it is not configured ([extensions.${ext.id}]); it starts when a pipeline subscribes`);
+      }
       // Wait (briefly) for every extension to be up, so a fresh server accepts hooks at once.
       await Promise.race([Promise.all([...extensions.values()].map((ext) => ext.ready)), Bun.sleep(START_WAIT_MS)]);
     },

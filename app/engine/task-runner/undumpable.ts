@@ -30,7 +30,7 @@ export function makeUndumpable(): string | undefined {
   try {
     prctl = libcPrctl();
   } catch (error) {
-    prctl = `loading prctl failed: ${(error as Error).message}`;
+    return `loading prctl failed: ${(error as Error).message}`;
   }
   if (typeof prctl === "string") return prctl;
   if (prctl(PR_SET_DUMPABLE, 0) !== 0) return "prctl(PR_SET_DUMPABLE) failed";
