@@ -1,6 +1,6 @@
 // Sign-in with GitHub (OAuth apps; GitHub is not an OpenID provider): authorization code with
 // state and PKCE, then the person from /user and their orgs and teams for the role map.
-import * as client from "openid-client";
+import { openIdClient } from "./oidc-sign-in.ts";
 import * as v from "valibot";
 import type { Config } from "../config.ts";
 import type { SignedInProfile } from "../db/repos/users.ts";
@@ -58,6 +58,7 @@ export function createGithubSignIn(config: Config, options: { timeoutMs?: number
   return {
     async start(redirectUri, next) {
       // The same state and PKCE helpers as the OIDC flow (openid-client), for GitHub's OAuth.
+      const client = await openIdClient();
       const flow: SignInFlow = { provider: "github", state: client.randomState(), verifier: client.randomPKCECodeVerifier(), next };
       const challenge = await client.calculatePKCECodeChallenge(flow.verifier);
       const url = new URL(`${webUrl}/login/oauth/authorize`);

@@ -1,7 +1,7 @@
 // Sign-in through an OpenID Connect provider (Keycloak, Dex, Authentik, Google, GitLab…) with
 // openid-client: discovery on first use, authorization code with PKCE, state and nonce, the ID
 // token verified (issuer, audience, expiry, signature), then the person's profile and groups.
-import * as client from "openid-client";
+import type * as OpenId from "openid-client";
 import * as v from "valibot";
 import type { Config } from "../config.ts";
 import type { SignedInProfile } from "../db/repos/users.ts";
@@ -30,6 +30,9 @@ const claimsSchema = v.looseObject({
 });
 const optionalText = (value: unknown) => (v.is(text, value) ? value.trim() : undefined);
 
+/** openid-client (and the JOSE code under it) loads on the first sign-in, not with every server. */
+export const openIdClient = () => import("openid-client");
+
 export interface OidcSignInOptions {
   /** Seconds each request to the provider may take. */
   timeoutSeconds?: number;
@@ -42,25 +45,27 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
   const issuer = config.oidcIssuer;
   const clientId = config.oidcClientId;
   const insecure = new URL(issuer).protocol === "http:";
-  let discovered: Promise<client.Configuration> | undefined;
+  let discovered: Promise<OpenId.Configuration> | undefined;
 
   // Discovered on first use, not at start: a provider that is down must not stop the server.
   // A failed discovery is not kept, so the next sign-in tries again.
   const configuration = () => {
-    discovered ??= client
-      .discovery(
-        new URL(issuer),
-        clientId,
-        {
-          ...(config.oidcClientSecret !== undefined && { client_secret: config.oidcClientSecret }),
-          // One clock for the whole server: token expiry is judged by the same time as sessions.
-          ...(options.now && { [client.clockSkew]: Math.round((options.now().getTime() - Date.now()) / 1000) }),
-        },
-        undefined,
-        {
-          timeout: options.timeoutSeconds ?? 10,
-          ...(insecure && { execute: [client.allowInsecureRequests] }),
-        },
+    discovered ??= openIdClient()
+      .then((client) =>
+        client.discovery(
+          new URL(issuer),
+          clientId,
+          {
+            ...(config.oidcClientSecret !== undefined && { client_secret: config.oidcClientSecret }),
+            // One clock for the whole server: token expiry is judged by the same time as sessions.
+            ...(options.now && { [client.clockSkew]: Math.round((options.now().getTime() - Date.now()) / 1000) }),
+          },
+          undefined,
+          {
+            timeout: options.timeoutSeconds ?? 10,
+            ...(insecure && { execute: [client.allowInsecureRequests] }),
+          },
+        ),
       )
       .catch((error: unknown) => {
         discovered = undefined;
@@ -72,7 +77,7 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
   return {
     issuer,
     async start(redirectUri, next) {
-      const found = await configuration();
+      const [client, found] = await Promise.all([openIdClient(), configuration()]);
       const flow: SignInFlow = { provider: "oidc", state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier(), next };
       const url = client.buildAuthorizationUrl(found, {
         redirect_uri: redirectUri,
@@ -85,11 +90,11 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
       return { url: url.href, flow };
     },
     async finish(redirectUri, callbackQuery, flow) {
-      const found = await configuration();
+      const [client, found] = await Promise.all([openIdClient(), configuration()]);
       // The URL the provider sent the browser to, rebuilt on the public URL: behind a proxy the
       // request's own URL may differ, and redirect_uri must match what the provider was given.
       const currentUrl = new URL(`${redirectUri}${callbackQuery}`);
-      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      let tokens: Awaited<ReturnType<typeof OpenId.authorizationCodeGrant>>;
       try {
         tokens = await client.authorizationCodeGrant(found, currentUrl, {
           expectedState: flow.state,
@@ -98,7 +103,7 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
           idTokenExpected: true,
         });
       } catch (error) {
-        throw grantFailure(issuer, error);
+        throw grantFailure(client, issuer, error);
       }
       const idClaims = tokens.claims();
       if (!idClaims) throw new SignInError("token_rejected", "the provider sent no ID token", 502);
@@ -110,7 +115,7 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
           const info = await client.fetchUserInfo(found, tokens.access_token, idClaims.sub);
           claims = { ...info, ...claims };
         } catch (error) {
-          throw grantFailure(issuer, error);
+          throw grantFailure(client, issuer, error);
         }
       }
       return oidcProfile(config, claims);
@@ -151,7 +156,7 @@ export function oidcProfile(config: Pick<Config, "oidcIssuer" | "oidcGroupsClaim
 }
 
 /** What went wrong redeeming the code, as the person should read it. */
-function grantFailure(issuer: string, error: unknown): SignInError {
+function grantFailure(client: typeof OpenId, issuer: string, error: unknown): SignInError {
   if (error instanceof SignInError) return error;
   if (error instanceof client.AuthorizationResponseError) {
     return new SignInError("provider_error", `the provider refused: ${error.error}${error.error_description ? ` (${error.error_description})` : ""}`, 403);

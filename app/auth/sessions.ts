@@ -1,7 +1,9 @@
 // Web sessions: a token is exchanged for a jose-signed (HS256, pinned on verify) cookie that
 // names a session row; idle and absolute expiry; logout ends the row, so a copied cookie
 // dies with it. The signing key lives in the data dir, so sessions survive a restart.
-import { jwtVerify, SignJWT } from "jose";
+// jose by subpath: its index loads every JWE/JWK module the server never uses.
+import { SignJWT } from "jose/jwt/sign";
+import { jwtVerify } from "jose/jwt/verify";
 import type { Db } from "../db/client.ts";
 import { endSession, getSession, insertSession, touchSession, type SessionRow } from "../db/repos/sessions.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";

@@ -1,6 +1,8 @@
 // What a browser carries between "sign in with…" and the provider's callback: state, nonce and
 // PKCE verifier in a short-lived signed cookie bound to that browser, and each state used once.
-import { jwtVerify, SignJWT } from "jose";
+// jose by subpath: its index loads every JWE/JWK module the server never uses.
+import { SignJWT } from "jose/jwt/sign";
+import { jwtVerify } from "jose/jwt/verify";
 import * as v from "valibot";
 import { loadKeyFile } from "../stores/secret-key.ts";
 import type { Db } from "../db/client.ts";
