@@ -4,7 +4,7 @@ import type { Db } from "../../db/client.ts";
 import { getVersion, type VersionRow } from "../../db/repos/pipelines.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
-import { diffVersionFiles, type FileDiff } from "../../domain/version-diff.ts";
+import type { FileDiff } from "../../domain/version-diff.ts";
 
 export interface VersionDiff {
   from: number | null;
@@ -28,6 +28,7 @@ export async function versionDiff(db: Db, key: PipelineKey, version: number, aga
     from: from?.version ?? null,
     to: to.version,
     complete,
-    files: complete ? diffVersionFiles(from?.files ?? {}, to.files ?? {}, { before: from ? label(from) : "nothing", after: label(to) }) : [],
+    // The diff library loads on the first diff asked for, not with every server.
+    files: complete ? (await import("../../domain/version-diff.ts")).diffVersionFiles(from?.files ?? {}, to.files ?? {}, { before: from ? label(from) : "nothing", after: label(to) }) : [],
   };
 }
