@@ -1,8 +1,9 @@
 // Nodes and their leases: a node claims its id, renews the leases on the runs and tasks it
 // drives with each heartbeat (while it still holds the id), claims runs whose lease lapsed
 // (or that its own previous process left), and lets its leases go when it stops.
-import { and, count, eq, inArray, isNotNull, lt, or } from "drizzle-orm";
+import { and, count, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
+import { driverValue, prepared } from "../prepared.ts";
 import { events, nodes, runs, taskExecutions } from "../schema/index.ts";
 import { runKeyOf, runKeyString, type RunKey } from "../../domain/run-key.ts";
 import { runEvent } from "./events.ts";
@@ -129,9 +130,11 @@ export async function claimRuns(db: Db, nodeId: string, now: Date, until: Date, 
 }
 
 /** Whether some running run could be taken over (a cheap check before claimRuns). */
+// Looked at by every node every few seconds, idle or not: built once.
+const claimableQuery = prepared((db) => db.select({ id: runs.id }).from(runs).where(claimableRuns(sql.placeholder("nodeId"), driverValue("now"), false)).limit(1).prepare());
+
 export async function hasClaimableRuns(db: Db, nodeId: string, now: Date): Promise<boolean> {
-  const rows = await db.select({ id: runs.id }).from(runs).where(claimableRuns(nodeId, now, false)).limit(1);
-  return rows.length > 0;
+  return (await claimableQuery(db).all({ nodeId, now: now.getTime() })).length > 0;
 }
 
 export interface NodeStatus extends NodeRow {

@@ -2,6 +2,7 @@
 // as admission reads them, and the writes that apply its decision (admit, supersede).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "../client.ts";
+import { prepared } from "../prepared.ts";
 import { runs } from "../schema/index.ts";
 import { appendEvents } from "./events.ts";
 import { describeQueuePlace, type QueuePlace, type QueuedRun, type RunningRun } from "../../domain/admission.ts";
@@ -53,9 +54,11 @@ export async function listRunningOfKeys(db: DbOrTx, concurrencyKeys: readonly (s
 }
 
 /** Whether any run waits in the queue (a cheap check before an admission pass). */
+// Looked at by every node every few seconds, idle or not: built once.
+const queuedQuery = prepared((db) => db.select({ id: runs.id }).from(runs).where(eq(runs.state, "queued")).limit(1).prepare());
+
 export async function hasQueuedRuns(db: Db): Promise<boolean> {
-  const rows = await db.select({ id: runs.id }).from(runs).where(eq(runs.state, "queued")).limit(1);
-  return rows.length > 0;
+  return (await queuedQuery(db).all()).length > 0;
 }
 
 /** Moves queued runs to running under a node's lease, each with its started event. Returns those it moved. */

@@ -1,7 +1,7 @@
 // Queries for runs (read with their task executions and attempts). Every state change
 // writes its event in the same transaction, so the event log never disagrees with the rows.
 // Task executions' and attempts' own writes are in task-executions.ts.
-import { and, desc, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, lt, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { RunActor } from "../../domain/approvals.ts";
 import type { InputValues } from "../../domain/run-inputs.ts";
 import type { Db, DbOrTx } from "../client.ts";
@@ -459,7 +459,7 @@ export async function requestCancel(tx: DbOrTx, key: RunKey, reason: string, now
  * Runs a node may take: with no node or an expired lease, and with `own`, those under its
  * own id (left by its previous process: it takes them back at start without waiting).
  */
-export function claimableRuns(nodeId: string, now: Date, own: boolean) {
+export function claimableRuns(nodeId: string | Placeholder, now: Date | SQL, own: boolean) {
   return and(
     eq(runs.state, "running"),
     or(own ? eq(runs.nodeId, nodeId) : undefined, sql`${runs.nodeId} is null`, and(sql`${runs.nodeId} <> ${nodeId}`, lt(runs.leaseExpiresAt, now))),

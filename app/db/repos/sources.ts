@@ -2,6 +2,7 @@
 // a commit left current.
 import { and, desc, eq, like, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
+import { driverValue, prepared } from "../prepared.ts";
 import { sourceCommits, sourcePipelineVersions, sources, type LastSync, type SourceState } from "../schema/index.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { PipelineKey } from "../../domain/pipeline-key.ts";
@@ -82,6 +83,21 @@ export async function updateSourceStatus(
  * Takes a source's due poll: its last check moves to `now` only while it is at or before
  * `dueBefore`. False when another server (sharing the database) took this poll first.
  */
+// Looked at by every server each second, idle or not: built once, and only the due ones cross.
+const dueQuery = prepared((db) =>
+  db
+    .select({ name: sources.name, pollIntervalMs: sources.pollIntervalMs })
+    .from(sources)
+    .where(sql`${sources.pollIntervalMs} > 0 and (${sources.lastCheckedAt} is null or ${sources.lastCheckedAt} <= ${driverValue("now")} - ${sources.pollIntervalMs})`)
+    .orderBy(sources.name)
+    .prepare(),
+);
+
+/** Sources that poll and whose last check is at least their interval old. */
+export async function listDueSources(db: Db, now: Date): Promise<{ name: string; pollIntervalMs: number }[]> {
+  return dueQuery(db).all({ now: now.getTime() });
+}
+
 export async function claimSourceCheck(db: Db, name: string, now: Date, dueBefore: Date): Promise<boolean> {
   const rows = await db
     .update(sources)

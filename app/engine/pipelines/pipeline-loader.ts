@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import type { Db } from "../../db/client.ts";
-import { findPipelinesByFile, getPipeline, listPipelinesOf, markPipelineDeleted } from "../../db/repos/pipelines.ts";
+import { findPipelinesByFile, getPipeline, listLocalPipelineFiles, markPipelineDeleted } from "../../db/repos/pipelines.ts";
 import { ID_PATTERN } from "../../domain/ids.ts";
 import type { SpecIssue } from "../../domain/pipeline-spec.ts";
 import { compilePipelineFile, type CompileResult } from "./pipeline-compiler.ts";
@@ -218,7 +218,7 @@ export function createPipelineLoader(options: PipelineLoaderOptions): PipelineLo
       }
     }
     for (const file of [...hashes.keys()]) if (!hashedNow.has(file)) hashes.delete(file);
-    for (const pipeline of await listPipelinesOf(db, null)) {
+    for (const pipeline of await listLocalPipelineFiles(db)) {
       if (!present.has(pipeline.file)) {
         if (await markPipelineDeleted(db, pipeline, now())) {
           bus.publish({ kind: "subscriptions.changed", namespace: pipeline.namespace, pipeline: pipeline.id });

@@ -82,7 +82,8 @@ export function startNodeLoop(ctx: EngineContext, actOnCancel: (key: RunKey, rea
     busy = true;
     try {
       ticks++;
-      for (const { key, reason } of await listCancelRequests(ctx.db, ctx.node.id)) actOnCancel(key, reason);
+      // Only runs driven here can be stopped here: an idle node leaves the runs table alone.
+      if (ctx.active.size > 0) for (const { key, reason } of await listCancelRequests(ctx.db, ctx.node.id)) actOnCancel(key, reason);
       // Decisions made through another node, only while a gate here waits for one.
       if ([...ctx.active.values()].some((run) => run.gateWaits.size > 0)) {
         for (const { key, taskId } of await listDecidedGates(ctx.db, ctx.node.id)) actOnDecision(ctx, key, taskId);

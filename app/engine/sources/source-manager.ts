@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Db } from "../../db/client.ts";
 import { getVersion, listPipelinesOf, markPipelineDeleted, type PipelineRow } from "../../db/repos/pipelines.ts";
 import { insertEvent } from "../../db/repos/events.ts";
-import { claimSourceCheck, deleteSource, findSourceCommits, getSource, requireSource, listLoadedCommits, listSources, settingsOf, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
+import { claimSourceCheck, deleteSource, listDueSources, findSourceCommits, getSource, requireSource, listLoadedCommits, listSources, settingsOf, upsertSource, versionAtCommit, type SourceCommitRow, type SourceRow } from "../../db/repos/sources.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { COMMIT_PATTERN, normalizeRepoUrl, sourceMoved, type SourceSettings } from "../../domain/sources.ts";
 import { recordSourceEvent } from "./source-events.ts";
@@ -133,11 +133,10 @@ export function createSourceManager(options: SourceManagerOptions): SourceManage
 
   const poll = async () => {
     const at = now().getTime();
-    for (const source of await listSources(db)) {
-      if (source.pollIntervalMs === 0 || running.has(source.name)) continue;
-      const last = source.lastCheckedAt?.getTime() ?? 0;
+    for (const source of await listDueSources(db, new Date(at))) {
+      if (running.has(source.name)) continue;
       // Claimed in the database first: of the servers sharing it, one polls (its mirror may be theirs too).
-      if (at - last >= source.pollIntervalMs && (await claimSourceCheck(db, source.name, new Date(at), new Date(at - source.pollIntervalMs)))) requestSync(source.name);
+      if (await claimSourceCheck(db, source.name, new Date(at), new Date(at - source.pollIntervalMs))) requestSync(source.name);
     }
   };
 
