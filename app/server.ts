@@ -7,7 +7,7 @@ import type { AppEnv } from "./http/env.ts";
 import { errorResponse, handleError } from "./http/errors.ts";
 import { requireToken } from "./http/middleware/auth.ts";
 import { securityHeaders } from "./http/middleware/security-headers.ts";
-import { webPages } from "./http/web/index.ts";
+import { lazyPages } from "./http/web/lazy-pages.ts";
 import { apiDocsPages } from "./http/web/api-docs.tsx";
 import { badges } from "./http/badges.ts";
 import { metricsRoutes } from "./http/metrics.ts";
@@ -73,7 +73,8 @@ export function createServer(deps: Deps) {
   app.route("/badges", badges);
   // Prometheus' scrape: a token with system:read unless GANTRY_METRICS_PUBLIC=true (metrics.ts).
   app.route("/metrics", metricsRoutes);
-  app.route("/", webPages);
+  // The web UI, loaded on the first page asked for (lazy-pages.ts).
+  app.use(lazyPages(deps).handler);
   app.route("/api/docs", apiDocsPages(app));
   app.route("/api/v1/health", healthApi);
   // Container extensions present their own secret here, not a user token.

@@ -1,8 +1,11 @@
-// Every web route, walked from the app's own route table (so a new page without a guard
-// fails here): without a session each one sends the browser to /login (htmx requests get
+// Every web route, walked from the app's own route table and the pages' routers it loads on
+// the first page asked for (so a new page without a guard fails here): without a session each one sends the browser to /login (htmx requests get
 // 401 with HX-Redirect), and a session whose token may do nothing cannot change anything.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { Hono } from "hono";
 import { createServer } from "../app/server.ts";
+import { webPages } from "../app/http/web/index.ts";
+import { lazyPages, PAGE_SEGMENTS } from "../app/http/web/lazy-pages.ts";
 import { readSse, startRun, startWithPipelines, waitForRun, type TestGantry } from "./helpers/gantry.ts";
 import { webLogin, type WebClient } from "./helpers/web.ts";
 
@@ -21,7 +24,7 @@ let tokenId: string;
 function webRoutes(): { method: string; path: string; route: string }[] {
   const seen = new Set<string>();
   const routes: { method: string; path: string; route: string }[] = [];
-  for (const { method, path } of createServer(gantry.deps).routes) {
+  for (const { method, path } of [...createServer(gantry.deps).routes, ...webPages.routes]) {
     const route = `${method} ${path}`;
     // The API (/api/v1) takes tokens (test/api.test.ts); /api/docs is a page like the others.
     if (method === "ALL" || path.startsWith("/api/v1/") || PUBLIC.has(route) || seen.has(route)) continue;
@@ -71,6 +74,28 @@ describe("web routes", () => {
     expect(routes).toContain("POST /environments/:name/test");
     expect(routes).toContain("POST /environments/:name/services/:service/rollback");
     expect(routes.length).toBeGreaterThan(20);
+  });
+
+  it("are all under a path the server loads the pages for", () => {
+    const outside = webPages.routes.filter((route) => !PAGE_SEGMENTS.has(route.path.split("/")[1] ?? "")).map((route) => `${route.method} ${route.path}`);
+    expect(outside).toEqual([]);
+  });
+
+  it("load only when a page is asked for", async () => {
+    const pages = lazyPages(gantry.deps);
+    const app = new Hono().use(pages.handler).get("/api/v1/health", (c) => c.text("api"));
+    app.notFound((c) => c.text("nothing here", 404));
+    expect(await (await app.request("/api/v1/health")).text()).toBe("api");
+    const probe = await app.request("/wp-login.php");
+    expect([probe.status, await probe.text()]).toEqual([404, "nothing here"]);
+    expect(pages.loaded()).toBe(false);
+    const login = await app.request("/login");
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain("<form");
+    expect(pages.loaded()).toBe(true);
+    // Under a page's segment but no page: the rest of the app answers, as without the pages.
+    const missing = await app.request("/pipelines/default/quick/no-such-page");
+    expect([missing.status, await missing.text()]).toEqual([404, "nothing here"]);
   });
 
   it("send a visitor without a session to /login, keeping where they were going", async () => {
