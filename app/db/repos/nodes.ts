@@ -129,10 +129,10 @@ export async function claimRuns(db: Db, nodeId: string, now: Date, until: Date, 
   });
 }
 
-/** Whether some running run could be taken over (a cheap check before claimRuns). */
 // Looked at by every node every few seconds, idle or not: built once.
 const claimableQuery = prepared((db) => db.select({ id: runs.id }).from(runs).where(claimableRuns(sql.placeholder("nodeId"), driverValue("now"), false)).limit(1).prepare());
 
+/** Whether some running run could be taken over (a cheap check before claimRuns). */
 export async function hasClaimableRuns(db: Db, nodeId: string, now: Date): Promise<boolean> {
   return (await claimableQuery(db).all({ nodeId, now: now.getTime() })).length > 0;
 }

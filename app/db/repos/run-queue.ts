@@ -53,10 +53,10 @@ export async function listRunningOfKeys(db: DbOrTx, concurrencyKeys: readonly (s
   return result;
 }
 
-/** Whether any run waits in the queue (a cheap check before an admission pass). */
 // Looked at by every node every few seconds, idle or not: built once.
 const queuedQuery = prepared((db) => db.select({ id: runs.id }).from(runs).where(eq(runs.state, "queued")).limit(1).prepare());
 
+/** Whether any run waits in the queue (a cheap check before an admission pass). */
 export async function hasQueuedRuns(db: Db): Promise<boolean> {
   return (await queuedQuery(db).all()).length > 0;
 }

@@ -79,10 +79,6 @@ export async function updateSourceStatus(
   await db.update(sources).set(status).where(eq(sources.name, name));
 }
 
-/**
- * Takes a source's due poll: its last check moves to `now` only while it is at or before
- * `dueBefore`. False when another server (sharing the database) took this poll first.
- */
 // Looked at by every server each second, idle or not: built once, and only the due ones cross.
 const dueQuery = prepared((db) =>
   db
@@ -98,6 +94,10 @@ export async function listDueSources(db: Db, now: Date): Promise<{ name: string;
   return dueQuery(db).all({ now: now.getTime() });
 }
 
+/**
+ * Takes a source's due poll: its last check moves to `now` only while it is at or before
+ * `dueBefore`. False when another server (sharing the database) took this poll first.
+ */
 export async function claimSourceCheck(db: Db, name: string, now: Date, dueBefore: Date): Promise<boolean> {
   const rows = await db
     .update(sources)
