@@ -66,7 +66,7 @@ export async function startGantry(config: Config, options: { now?: () => Date } 
 
 async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Promise<RunningGantry> {
   // What other servers on the database do reaches this one's live pages (from now on).
-  const relay = await startEventRelay({ db: deps.db, bus: deps.bus, nodeId: deps.orchestrator.nodeId });
+  const relay = await startEventRelay({ db: deps.db, bus: deps.bus, nodeId: deps.orchestrator.nodeId, leaseMs: config.leaseMs, now: deps.now });
   started.push(() => relay.stop());
   started.push(() => deps.metrics.stop());
   // Tokens handed to tasks of runs that ended while no server watched would otherwise live

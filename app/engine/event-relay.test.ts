@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { openDatabase, type Database } from "../db/client.ts";
 import { migrate } from "../db/migrate.ts";
 import { insertEvent } from "../db/repos/events.ts";
-import { events } from "../db/schema/index.ts";
+import { eq } from "drizzle-orm";
+import { events, nodes } from "../db/schema/index.ts";
 import { tempDir } from "../../test/helpers/temp.ts";
 import { createEventBus, type BusMessage } from "./event-bus.ts";
 import { startEventRelay, type EventRelay } from "./event-relay.ts";
@@ -19,7 +20,7 @@ beforeAll(async () => {
   await insertEvent(database.db, { kind: "run.created", namespace: "default", pipelineId: "old", runId: 1, data: {}, at: new Date(), nodeId: "node-b" });
   const bus = createEventBus();
   bus.subscribe((message) => heard.push(message));
-  relay = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20 });
+  relay = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 20 });
 });
 
 afterAll(() => {
@@ -71,5 +72,43 @@ describe("event relay", () => {
     await waitForHeard(2);
     await Bun.sleep(60);
     expect(heard.map((message) => message.kind)).toEqual(["pipeline.loaded", "subscriptions.changed"]);
+  });
+});
+
+describe("event relay alone on the database", () => {
+  const waitUntil = async (what: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!what() && Date.now() < deadline) await Bun.sleep(10);
+    return what();
+  };
+  const node = (id: string) => ({ id, hostname: "h", pid: 1, version: "test", instance: "i", pidScope: "", startedAt: new Date(), heartbeatAt: new Date() });
+
+  it("looks slowly until another server is there, follows it closely, and slows down again when it stops", async () => {
+    const bus = createEventBus();
+    const relayed: BusMessage[] = [];
+    bus.subscribe((message) => relayed.push(message));
+    const alone = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 800, peerLookMs: 500, leaseMs: 2_000 });
+    try {
+      await Bun.sleep(100);
+      expect(alone.following()).toBe(false);
+      // A server whose heartbeat is older than the lease is gone: still alone.
+      await database.db.insert(nodes).values({ ...node("node-old"), heartbeatAt: new Date(Date.now() - 5_000) });
+      await Bun.sleep(900);
+      expect(alone.following()).toBe(false);
+      // Another server starts: found at the next look, and its events are relayed from then on.
+      await database.db.insert(nodes).values(node("node-c"));
+      expect(await waitUntil(() => alone.following(), 2_000)).toBe(true);
+      await insertEvent(database.db, { kind: "run.created", namespace: "default", pipelineId: "c", runId: 1, data: {}, at: new Date(), nodeId: "node-c" });
+      expect(await waitUntil(() => relayed.some((message) => message.pipeline === "c"), 2_000)).toBe(true);
+      // It stops cleanly: alone again at the next look.
+      await database.db.update(nodes).set({ stoppedAt: new Date() }).where(eq(nodes.id, "node-c"));
+      expect(await waitUntil(() => !alone.following(), 2_000)).toBe(true);
+      // An event of a node not (yet) in the table is another server too: relayed, and followed.
+      await insertEvent(database.db, { kind: "run.created", namespace: "default", pipelineId: "d", runId: 1, data: {}, at: new Date(), nodeId: "node-d" });
+      expect(await waitUntil(() => relayed.some((message) => message.pipeline === "d"), 2_000)).toBe(true);
+      expect(alone.following()).toBe(true);
+    } finally {
+      alone.stop();
+    }
   });
 });

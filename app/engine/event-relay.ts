@@ -1,12 +1,20 @@
 // What the other servers on the database do, told to this server's bus: every event another
 // node wrote (the table's ids only grow, so "after the last id seen" misses nothing), marked
 // remote. Live pages re-render on those; what acts on a message leaves remote ones alone.
+// A server alone on its database (the usual case) has nobody else's events to relay: it looks
+// every few seconds, for another server in the nodes table and for events, and follows closely
+// from the moment one is there (its events from before are read then: nothing is missed).
 import type { Db } from "../db/client.ts";
 import { latestEventId, listEventsAfter, type EventRow } from "../db/repos/events.ts";
+import { hasLivePeer } from "../db/repos/nodes.ts";
 import type { BusMessage, EventBus } from "./event-bus.ts";
 
 /** How often the events table is looked at: a page shows another server's change within about this. */
 export const RELAY_POLL_MS = 300;
+/** Alone on the database: how often it looks for another server (its first events wait at most this). */
+export const RELAY_ALONE_POLL_MS = 3_000;
+/** Following another server: how often it looks whether one is still there. */
+const PEER_LOOK_MS = 10_000;
 /** Events read per query; a longer backlog is read in several at once. */
 const BATCH = 500;
 
@@ -19,6 +27,8 @@ const BATCH = 500;
 const changesSubscriptions = (kind: string) => kind.startsWith("pipeline.") || kind.startsWith("subscription.");
 
 export interface EventRelay {
+  /** Whether another server is on the database (the relay then looks every `pollMs`). */
+  following(): boolean;
   stop(): void;
 }
 
@@ -28,6 +38,13 @@ export interface EventRelayOptions {
   /** This server's node: events it stamped are its own (its bus told them already). */
   nodeId: string;
   pollMs?: number;
+  alonePollMs?: number;
+  /** Another node whose heartbeat is older than this is gone (GANTRY_LEASE_TIMEOUT). */
+  leaseMs?: number;
+  /** The clock heartbeats are written with. */
+  now?: () => Date;
+  /** How often, while following, it looks whether the other server is still there. */
+  peerLookMs?: number;
 }
 
 /**
@@ -51,30 +68,47 @@ export function relayedMessage(row: EventRow): BusMessage {
 export async function startEventRelay(options: EventRelayOptions): Promise<EventRelay> {
   const { db, bus, nodeId } = options;
   const pollMs = options.pollMs ?? RELAY_POLL_MS;
+  const alonePollMs = options.alonePollMs ?? RELAY_ALONE_POLL_MS;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const peerLookMs = options.peerLookMs ?? PEER_LOOK_MS;
+  const now = options.now ?? (() => new Date());
   let after = await latestEventId(db);
   let stopped = false;
   let failing = false;
+  let following = false;
+  let peerLookedAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const poll = async () => {
+  /** Relays what is new; true when some of it came from another node. */
+  const poll = async (): Promise<boolean> => {
+    let fromAnother = false;
     for (;;) {
       const rows = await listEventsAfter(db, after, BATCH);
       let subscriptionsChanged = false;
       for (const row of rows) {
         after = row.id;
         if (row.nodeId === nodeId) continue;
+        if (row.nodeId !== null) fromAnother = true;
         bus.publish(relayedMessage(row));
         if (changesSubscriptions(row.kind)) subscriptionsChanged = true;
       }
       // Once per batch: the extension host reads all subscriptions again on it (one query).
       if (subscriptionsChanged) bus.publish({ kind: "subscriptions.changed", remote: true });
-      if (rows.length < BATCH || stopped) return;
+      if (rows.length < BATCH || stopped) return fromAnother;
     }
   };
 
   const tick = async () => {
     try {
-      await poll();
+      if (!following || Date.now() - peerLookedAt >= peerLookMs) {
+        following = await hasLivePeer(db, nodeId, new Date(now().getTime() - leaseMs));
+        peerLookedAt = Date.now();
+      }
+      // An event of another node's is a server there too, even before its heartbeat shows.
+      if ((await poll()) && !following) {
+        following = true;
+        peerLookedAt = Date.now();
+      }
       failing = false;
     } catch (error) {
       // Said once per outage, not three times a second.
@@ -82,13 +116,14 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
       failing = true;
     }
     if (!stopped) {
-      timer = setTimeout(() => void tick(), pollMs);
+      timer = setTimeout(() => void tick(), following ? pollMs : alonePollMs);
       timer.unref();
     }
   };
   timer = setTimeout(() => void tick(), pollMs);
   timer.unref();
   return {
+    following: () => following,
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 // Nodes and their leases: a node claims its id, renews the leases on the runs and tasks it
 // drives with each heartbeat (while it still holds the id), claims runs whose lease lapsed
 // (or that its own previous process left), and lets its leases go when it stops.
-import { and, count, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, count, eq, gte, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { driverValue, prepared } from "../prepared.ts";
 import { events, nodes, runs, taskExecutions } from "../schema/index.ts";
@@ -73,6 +73,21 @@ export async function renewLeases(db: Db, node: Pick<NodeInfo, "id" | "instance"
     await tx.update(taskExecutions).set({ leaseExpiresAt: until }).where(and(eq(taskExecutions.nodeId, node.id), eq(taskExecutions.state, "running")));
     return true;
   });
+}
+
+// Looked at by the event relay every few seconds while a server is alone on the database.
+const livePeerQuery = prepared((db) =>
+  db
+    .select({ id: nodes.id })
+    .from(nodes)
+    .where(and(sql`${nodes.id} <> ${sql.placeholder("nodeId")}`, isNull(nodes.stoppedAt), gte(nodes.heartbeatAt, driverValue("since"))))
+    .limit(1)
+    .prepare(),
+);
+
+/** Whether another node, not stopped, has beaten its heart since `since`. */
+export async function hasLivePeer(db: Db, nodeId: string, since: Date): Promise<boolean> {
+  return (await livePeerQuery(db).all({ nodeId, since: since.getTime() })).length > 0;
 }
 
 /** Keys looked up per query (each is three terms of an OR). */
