@@ -12,9 +12,9 @@ export interface IdleMemoryOptions {
   checkEveryMs?: number;
   /** Looks in a row under `quietCpuMs` of this process's CPU each: a quiet spell. */
   quietLooks?: number;
-  /** An idle server uses ~70 ms of CPU per 10 s (its heartbeats, polls and rescans). */
+  /** An idle server uses ~25–30 ms of CPU per 10 s (its heartbeats, polls and rescans). */
   quietCpuMs?: number;
-  /** Growth of RSS since the last give-back that makes another worth it (idle drift: ~6 MiB). */
+  /** Growth of RSS since the last give-back that makes another worth it (idle drift: ~2–4 MiB). */
   growthBytes?: number;
   /** For tests: the process's RSS in bytes, its CPU time in ms, and the give-back itself. */
   readRss?: () => number;
