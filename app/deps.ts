@@ -122,7 +122,7 @@ export async function createDeps(config: Config, options: CreateDepsOptions = {}
   await migrate(database.client);
   const db = database.db;
   const bus = createEventBus();
-  const secrets = await createSecretStore({ db, key: await loadSecretKey(config.secretKey, config.dataDir), dataDir: config.dataDir });
+  const secrets = await createSecretStore({ db, key: await loadSecretKey(config.secretKey, config.dataDir), dataDir: config.dataDir, bus });
   const logs = createLogStore({ dir: join(config.dataDir, "logs"), maxBytes: config.logMaxBytes });
   const urls = { api: publicUrl(config), hooks: config.hooksPublicUrl?.replace(/\/$/, "") ?? "" };
   const objects = createObjectStore({

@@ -121,6 +121,7 @@ async function serve(config: Config, deps: Deps, started: (() => unknown)[]): Pr
   started.push(() => (stopPins.abort(), pinsApplied));
   const hooksApp = createHooksReceiver(deps.extensions, MAX_HOOK_BODY_BYTES, {
     db: deps.db,
+    bus: deps.bus,
     secret: (name) => deps.secrets.resolveGlobal(name),
     requestSync: (name) => deps.sources.requestSync(name),
     now: deps.now,

@@ -401,6 +401,26 @@ describe("events page", () => {
     expect(html).toContain("run.created");
   });
 
+  it("streams a secret's change at once: it is told on the bus, not found by a later look", async () => {
+    const stream = await fetch(`${gantry.url}/events/stream`, { headers: { cookie: `gantry_session=${admin.cookie}` } });
+    const messages = readSse(stream);
+    const changed = Date.now();
+    expect((await gantry.api("/secrets/told_at_once", { method: "PUT", body: JSON.stringify({ value: "some-long-value" }) })).status).toBeLessThan(300);
+    let html = "";
+    // The page's own look is every 5 s and the relay's, alone, every 3 s: 1.5 s is neither.
+    const deadline = Bun.sleep(1_500).then(() => "late" as const);
+    for (;;) {
+      const next = await Promise.race([messages.next(), deadline]);
+      if (next === "late" || next.done) break;
+      html += next.value.data;
+      if (html.includes("told_at_once")) break;
+    }
+    await messages.return(undefined);
+    expect(html).toContain("secret.set");
+    expect(html).toContain("told_at_once");
+    expect(Date.now() - changed).toBeLessThan(1_500);
+  });
+
   it("needs events:read", async () => {
     await gantry.api("/roles/pipeline-reader", {
       method: "PUT",

@@ -4,6 +4,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
+import type { EventBus } from "../engine/event-bus.ts";
 import { insertEvent } from "../db/repos/events.ts";
 import {
   deleteSecret,
@@ -26,6 +27,9 @@ export type SecretScope = { kind: "global" } | { kind: "pipeline"; pipeline: Pip
 
 export const scopeKey = (scope: SecretScope) =>
   scope.kind === "global" ? "global" : `${scope.pipeline.namespace}/${scope.pipeline.id}`;
+
+/** A pipeline secret's pipeline, as a bus message names it. */
+const pipelineOf = (scope: SecretScope) => (scope.kind === "pipeline" ? { namespace: scope.pipeline.namespace, pipeline: scope.pipeline.id } : {});
 
 export interface SecretInfo {
   name: string;
@@ -63,6 +67,8 @@ export interface SecretStoreOptions {
   db: Db;
   key: SecretKey;
   dataDir: string;
+  /** Told of each change recorded in the event log, so live pages show it at once. */
+  bus?: EventBus;
 }
 
 function validateSecretInput(name: string, value: string): void {
@@ -75,7 +81,7 @@ function validateSecretInput(name: string, value: string): void {
 
 /** Opens the store, refusing a key that does not match the stored ciphertexts. */
 export async function createSecretStore(options: SecretStoreOptions): Promise<SecretStore> {
-  const { db, dataDir } = options;
+  const { db, dataDir, bus } = options;
   let key = options.key;
   const foreign = await findSecretWithOtherKey(db, key.id);
   if (foreign) {
@@ -109,6 +115,7 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
           data: { scope: scopeText, name, by: by.name, ...(by.userId && { userId: by.userId }), created: !existing },
           at: now,
         });
+        bus?.publish({ kind: "secret.set", ...pipelineOf(scope) });
       }
       // Recorded where admins look (the event log), whichever way the secret came in: API, page or CLI.
       if (warning) {
@@ -118,6 +125,7 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
           data: { scope: scopeText, name, warning },
           at: now,
         });
+        bus?.publish({ kind: "secret.flagged", ...pipelineOf(scope) });
       }
       return { secret: info(row), created: !existing };
     },
@@ -137,6 +145,7 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
           data: { scope: scopeKey(scope), name, by: by.name, ...(by.userId && { userId: by.userId }) },
           at: by.at,
         });
+        bus?.publish({ kind: "secret.deleted", ...pipelineOf(scope) });
       }
       return deleted;
     },

@@ -31,19 +31,19 @@ export const usersApi = new Hono<AppEnv>()
   })
   .post("/:id/disable", doc({ summary: "Disable a person: their sessions and personal tokens stop at once (users:write; not yourself, not someone who may do more than you)", permission: "users:write", response: userAnswer }), permit("users", "write"), validate("param", userParams), async (c) => {
     const deps = c.get("deps");
-    return c.json({ user: userJson(await disableUserAs(deps.db, editorOf(c), c.req.valid("param").id, deps.now())) });
+    return c.json({ user: userJson(await disableUserAs(deps, editorOf(c), c.req.valid("param").id, deps.now())) });
   })
   .post("/:id/enable", doc({ summary: "Enable a disabled person again; they sign in anew (users:write)", permission: "users:write", response: userAnswer }), permit("users", "write"), validate("param", userParams), async (c) => {
     const deps = c.get("deps");
-    return c.json({ user: userJson(await enableUserAs(deps.db, editorOf(c), c.req.valid("param").id, deps.now())) });
+    return c.json({ user: userJson(await enableUserAs(deps, editorOf(c), c.req.valid("param").id, deps.now())) });
   })
   .post("/:id/grant", doc({ summary: "Grant roles to a person, kept across sign-ins; live sessions get them at once. Only what the caller holds may be granted", permission: "users:write", response: userAnswer }), permit("users", "write"), validate("param", userParams), validate("json", rolesBody), async (c) => {
     const deps = c.get("deps");
-    const user = await grantUserRoles(deps.db, editorOf(c), c.req.valid("param").id, c.req.valid("json").roles, deps.now());
+    const user = await grantUserRoles(deps, editorOf(c), c.req.valid("param").id, c.req.valid("json").roles, deps.now());
     return c.json({ user: userJson(user) });
   })
   .post("/:id/revoke", doc({ summary: "Revoke granted roles from a person (roles from their groups change at the identity provider)", permission: "users:write", response: userAnswer }), permit("users", "write"), validate("param", userParams), validate("json", rolesBody), async (c) => {
     const deps = c.get("deps");
-    const user = await revokeUserRoles(deps.db, editorOf(c), c.req.valid("param").id, c.req.valid("json").roles, deps.now());
+    const user = await revokeUserRoles(deps, editorOf(c), c.req.valid("param").id, c.req.valid("json").roles, deps.now());
     return c.json({ user: userJson(user) });
   });

@@ -6,10 +6,13 @@
 import type { Db } from "../../db/client.ts";
 import { getSource } from "../../db/repos/sources.ts";
 import { insertEvent } from "../../db/repos/events.ts";
+import type { EventBus } from "../../engine/event-bus.ts";
 import { verifySignature } from "../../domain/hmac-signature.ts";
 
 export interface SourceHookDeps {
   db: Db;
+  /** Told of a refused delivery, so the events page shows it at once. */
+  bus: EventBus;
   /** A global secret's value. */
   secret(name: string): Promise<string | undefined>;
   requestSync(name: string): void;
@@ -44,6 +47,7 @@ export async function handleSourceHook(deps: SourceHookDeps, name: string, heade
   const signature = headers.get(SIGNATURE_HEADER) ?? undefined;
   if (!verifySignature(secret, body, signature)) {
     await insertEvent(deps.db, { kind: "delivery.rejected", data: { source: name, reason: signature === undefined ? "missing signature" : "bad signature", status: 401 }, at: deps.now() });
+    deps.bus.publish({ kind: "delivery.rejected", source: name });
     return refuse(401, "unauthorized", `missing or invalid ${SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)`);
   }
   const branch = pushedBranch(body);

@@ -79,20 +79,20 @@ export const userPages = new Hono<AppEnv>()
   .post("/disable", requireSession, requireCsrf, permit("users", "write"), validate("form", idForm), async (c) => {
     const { id } = c.req.valid("form");
     const deps = c.get("deps");
-    return change(c, id, () => disableUserAs(deps.db, editorOf(c), id, deps.now()), "disabled");
+    return change(c, id, () => disableUserAs(deps, editorOf(c), id, deps.now()), "disabled");
   })
   .post("/enable", requireSession, requireCsrf, permit("users", "write"), validate("form", idForm), async (c) => {
     const { id } = c.req.valid("form");
     const deps = c.get("deps");
-    return change(c, id, () => enableUserAs(deps.db, editorOf(c), id, deps.now()), "enabled");
+    return change(c, id, () => enableUserAs(deps, editorOf(c), id, deps.now()), "enabled");
   })
   .post("/grant", requireSession, requireCsrf, permit("users", "write"), validate("form", roleForm), async (c) => {
     const { id, role } = c.req.valid("form");
     const deps = c.get("deps");
-    return change(c, id, () => grantUserRoles(deps.db, editorOf(c), id, [role], deps.now()), "granted", role);
+    return change(c, id, () => grantUserRoles(deps, editorOf(c), id, [role], deps.now()), "granted", role);
   })
   .post("/revoke", requireSession, requireCsrf, permit("users", "write"), validate("form", roleForm), async (c) => {
     const { id, role } = c.req.valid("form");
     const deps = c.get("deps");
-    return change(c, id, () => revokeUserRoles(deps.db, editorOf(c), id, [role], deps.now()), "revoked", role);
+    return change(c, id, () => revokeUserRoles(deps, editorOf(c), id, [role], deps.now()), "revoked", role);
   });
