@@ -87,13 +87,14 @@ describe("event relay alone on the database", () => {
     const bus = createEventBus();
     const relayed: BusMessage[] = [];
     bus.subscribe((message) => relayed.push(message));
-    const alone = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 800, peerLookMs: 500, leaseMs: 2_000 });
+    // A lease longer than the test: only a clean stop can end the following below.
+    const alone = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 300, peerLookMs: 500, leaseMs: 60_000 });
     try {
       await Bun.sleep(100);
       expect(alone.following()).toBe(false);
-      // A server whose heartbeat is older than the lease is gone: still alone.
-      await database.db.insert(nodes).values({ ...node("node-old"), heartbeatAt: new Date(Date.now() - 5_000) });
-      await Bun.sleep(900);
+      // A server whose heartbeat is older than the lease is gone: still alone after two looks.
+      await database.db.insert(nodes).values({ ...node("node-old"), heartbeatAt: new Date(Date.now() - 120_000) });
+      await Bun.sleep(700);
       expect(alone.following()).toBe(false);
       // Another server starts: found at the next look, and its events are relayed from then on.
       await database.db.insert(nodes).values(node("node-c"));

@@ -74,7 +74,7 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
   const now = options.now ?? (() => new Date());
   let after = await latestEventId(db);
   let stopped = false;
-  let failing = false;
+  const failing = new Set<"nodes" | "events">();
   let following = false;
   let peerLookedAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -98,23 +98,31 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
     }
   };
 
-  const tick = async () => {
+  /** One read; a failure is said once per outage of that table, not three times a second. */
+  const attempt = async (table: "nodes" | "events", read: () => Promise<void>) => {
     try {
-      if (!following || Date.now() - peerLookedAt >= peerLookMs) {
+      await read();
+      failing.delete(table);
+    } catch (error) {
+      if (!failing.has(table) && !stopped) console.error(`event relay: reading the ${table} table failed:`, error);
+      failing.add(table);
+    }
+  };
+
+  const tick = async () => {
+    if (!following || Date.now() - peerLookedAt >= peerLookMs) {
+      await attempt("nodes", async () => {
         following = await hasLivePeer(db, nodeId, new Date(now().getTime() - leaseMs));
         peerLookedAt = Date.now();
-      }
+      });
+    }
+    await attempt("events", async () => {
       // An event of another node's is a server there too, even before its heartbeat shows.
       if ((await poll()) && !following) {
         following = true;
         peerLookedAt = Date.now();
       }
-      failing = false;
-    } catch (error) {
-      // Said once per outage, not three times a second.
-      if (!failing && !stopped) console.error("event relay: reading the events table failed:", error);
-      failing = true;
-    }
+    });
     if (!stopped) {
       timer = setTimeout(() => void tick(), following ? pollMs : alonePollMs);
       timer.unref();
