@@ -77,7 +77,8 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
   return {
     issuer,
     async start(redirectUri, next) {
-      const [client, found] = await Promise.all([openIdClient(), configuration()]);
+      const client = await openIdClient();
+      const found = await configuration();
       const flow: SignInFlow = { provider: "oidc", state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier(), next };
       const url = client.buildAuthorizationUrl(found, {
         redirect_uri: redirectUri,
@@ -90,7 +91,8 @@ export function createOidcSignIn(config: Config, options: OidcSignInOptions = {}
       return { url: url.href, flow };
     },
     async finish(redirectUri, callbackQuery, flow) {
-      const [client, found] = await Promise.all([openIdClient(), configuration()]);
+      const client = await openIdClient();
+      const found = await configuration();
       // The URL the provider sent the browser to, rebuilt on the public URL: behind a proxy the
       // request's own URL may differ, and redirect_uri must match what the provider was given.
       const currentUrl = new URL(`${redirectUri}${callbackQuery}`);

@@ -73,6 +73,7 @@ const localFilesQuery = prepared((db) =>
     .select({ namespace: pipelines.namespace, id: pipelines.id, file: pipelines.file })
     .from(pipelines)
     .where(and(isNull(pipelines.deletedAt), isNull(pipelines.source)))
+    .orderBy(asc(pipelines.namespace), asc(pipelines.id))
     .prepare(),
 );
 

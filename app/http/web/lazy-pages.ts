@@ -27,22 +27,28 @@ export function lazyPages(deps: Deps): LazyPages {
   let pages: Promise<Hono<AppEnv>> | undefined;
   // The same routers as ever, in an app of their own that sets what the outer app's first
   // middleware sets; errors are answered the same way (an error page for a browser).
+  // A failed load is not kept: the next page asked for tries again.
   const load = () =>
-    (pages ??= import("./index.ts").then(({ webPages }) =>
-      new Hono<AppEnv>()
-        .use((c, next) => {
-          c.set("deps", deps);
-          return next();
-        })
-        .onError(handleError)
-        .notFound(() => new Response(null, { status: 404, headers: { [NO_PAGE]: "1" } }))
-        .route("/", webPages),
-    ));
+    (pages ??= import("./index.ts")
+      .then(({ webPages }) =>
+        new Hono<AppEnv>()
+          .use((c, next) => {
+            c.set("deps", deps);
+            return next();
+          })
+          .onError(handleError)
+          .notFound(() => new Response(null, { status: 404, headers: { [NO_PAGE]: "1" } }))
+          .route("/", webPages),
+      )
+      .catch((error: unknown) => {
+        pages = undefined;
+        throw error;
+      }));
   return {
     loaded: () => pages !== undefined,
     async handler(c, next) {
       if (!PAGE_SEGMENTS.has(c.req.path.split("/")[1] ?? "")) return next();
-      // c.env is the Bun server: the pages read the client's address from it.
+      // c.env holds the Bun server (start.ts): the pages read the client's address from it.
       const response = await (await load()).fetch(c.req.raw, c.env);
       if (response.headers.has(NO_PAGE)) return next();
       return response;
