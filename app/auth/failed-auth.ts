@@ -2,7 +2,7 @@
 // per client address and presented prefix, written to the event log (never the secret), and
 // answered 429 instead of 401 once its budget is spent.
 import type { Deps } from "../deps.ts";
-import { insertEvent } from "../db/repos/events.ts";
+import { recordEvent } from "../engine/record-event.ts";
 import { RateLimitedError, UnauthorizedError } from "../domain/errors.ts";
 import { PREFIX_LENGTH } from "./failed-auth-limiter.ts";
 
@@ -30,8 +30,7 @@ export async function guardAuthentication<T>(
       throw new RateLimitedError(`too many failed authentications from ${from.address}; try again in ${wait}s (valid tokens are not affected)`, wait);
     }
     deps.authLimiter.recordFailure(key, now.getTime());
-    await insertEvent(deps.db, { kind: "auth.failed", data: { address: from.address, via, reason: error.message }, at: now });
-    deps.bus.publish({ kind: "auth.failed" });
+    await recordEvent(deps, { kind: "auth.failed", data: { address: from.address, via, reason: error.message }, at: now });
     throw error;
   }
 }

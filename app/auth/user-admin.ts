@@ -2,7 +2,6 @@
 // each within the admin's own rights, never to themselves, and each written as an event.
 import { revokeUserTokens } from "../db/repos/users.ts";
 import type { Db } from "../db/client.ts";
-import { insertEvent } from "../db/repos/events.ts";
 import { getRoles } from "../db/repos/roles.ts";
 import type { TokenRow } from "../db/repos/tokens.ts";
 import { getUser, type UserRow } from "../db/repos/users.ts";
@@ -12,6 +11,7 @@ import { checkGrantable, firstUncovered, isBuiltInRole, rolePermissions } from "
 import { actorName, disableUser, enableUser, grantRoles } from "./users.ts";
 import { effectiveRoles } from "../domain/user-roles.ts";
 import type { EventBus } from "../engine/event-bus.ts";
+import { recordEvent } from "../engine/record-event.ts";
 
 /** Who changes a person: the calling token (a signed-in person's, or a plain API token) and what it may do. */
 export interface UserEditor {
@@ -23,11 +23,6 @@ export interface UserEditor {
 export interface UserAdminContext {
   db: Db;
   bus: EventBus;
-}
-
-async function recordChange(bus: EventBus, db: Db, event: Parameters<typeof insertEvent>[1]): Promise<void> {
-  await insertEvent(db, event);
-  bus.publish({ kind: event.kind });
 }
 
 export async function requireUser(db: Db, id: string): Promise<UserRow> {
@@ -72,7 +67,7 @@ export async function disableUserAs({ db, bus }: UserAdminContext, editor: UserE
     return user;
   }
   const disabled = await disableUser(db, id, editor.token.name, now);
-  await recordChange(bus, db, { kind: "user.disabled", data: eventOf(disabled, editor), at: now });
+  await recordEvent({ db, bus }, { kind: "user.disabled", data: eventOf(disabled, editor), at: now });
   return disabled;
 }
 
@@ -82,7 +77,7 @@ export async function enableUserAs({ db, bus }: UserAdminContext, editor: UserEd
   await checkChange(db, editor, user, "enable");
   if (!user.disabledAt) return user;
   const enabled = await enableUser(db, id);
-  await recordChange(bus, db, { kind: "user.enabled", data: eventOf(enabled, editor), at: now });
+  await recordEvent({ db, bus }, { kind: "user.enabled", data: eventOf(enabled, editor), at: now });
   return enabled;
 }
 
@@ -92,7 +87,7 @@ export async function grantUserRoles({ db, bus }: UserAdminContext, editor: User
   await checkChange(db, editor, user, "change the roles of");
   await checkGrantable(db, editor.permissions, roles);
   const updated = await grantRoles(db, user, [...user.grantedRoles, ...roles]);
-  await recordChange(bus, db, {
+  await recordEvent({ db, bus }, {
     kind: "user.roles_changed",
     data: { ...eventOf(updated, editor), granted: roles, grantedRoles: updated.grantedRoles, roles: effectiveRoles(updated) },
     at: now,
@@ -118,7 +113,7 @@ export async function revokeUserRoles({ db, bus }: UserAdminContext, editor: Use
   }
   // Taking away what one could not hand out is refused too (checkChange covers it: the person holds these roles).
   const updated = await grantRoles(db, user, user.grantedRoles.filter((role) => !roles.includes(role)));
-  await recordChange(bus, db, {
+  await recordEvent({ db, bus }, {
     kind: "user.roles_changed",
     data: { ...eventOf(updated, editor), revoked: roles, grantedRoles: updated.grantedRoles, roles: effectiveRoles(updated) },
     at: now,

@@ -20,7 +20,7 @@ beforeAll(async () => {
   await insertEvent(database.db, { kind: "run.created", namespace: "default", pipelineId: "old", runId: 1, data: {}, at: new Date(), nodeId: "node-b" });
   const bus = createEventBus();
   bus.subscribe((message) => heard.push(message));
-  relay = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 20 });
+  relay = await startEventRelay({ db: database.db, bus, nodeId: "node-a", pollMs: 20, alonePollMs: 20, leaseMs: 30_000 });
 });
 
 afterAll(() => {

@@ -5,9 +5,10 @@
 // every few seconds, for another server in the nodes table and for events, and follows closely
 // from the moment one is there (its events from before are read then: nothing is missed).
 import type { Db } from "../db/client.ts";
-import { latestEventId, listEventsAfter, type EventRow } from "../db/repos/events.ts";
+import { latestEventId, listEventsAfter } from "../db/repos/events.ts";
 import { hasLivePeer } from "../db/repos/nodes.ts";
-import type { BusMessage, EventBus } from "./event-bus.ts";
+import type { EventBus } from "./event-bus.ts";
+import { busMessageOf } from "./record-event.ts";
 
 /** How often the events table is looked at: a page shows another server's change within about this. */
 export const RELAY_POLL_MS = 300;
@@ -40,36 +41,18 @@ export interface EventRelayOptions {
   pollMs?: number;
   alonePollMs?: number;
   /** Another node whose heartbeat is older than this is gone (GANTRY_LEASE_TIMEOUT). */
-  leaseMs?: number;
+  leaseMs: number;
   /** The clock heartbeats are written with. */
   now?: () => Date;
   /** How often, while following, it looks whether the other server is still there. */
   peerLookMs?: number;
 }
 
-/**
- * The bus message of a stored event. Events without a node (settings and other admin changes)
- * may be this server's own: they are relayed anyway, which costs a page one more render.
- */
-export function relayedMessage(row: EventRow): BusMessage {
-  const source = row.kind.startsWith("source.") && typeof row.data.source === "string" ? row.data.source : undefined;
-  return {
-    kind: row.kind,
-    ...(row.namespace !== null && { namespace: row.namespace }),
-    ...(row.pipelineId !== null && { pipeline: row.pipelineId }),
-    ...(row.runId !== null && { run: row.runId }),
-    ...(row.taskId !== null && { task: row.taskId }),
-    ...(source !== undefined && { source }),
-    remote: true,
-  };
-}
-
 /** Starts following from the newest event now (what happened before is in the pages' first render). */
 export async function startEventRelay(options: EventRelayOptions): Promise<EventRelay> {
-  const { db, bus, nodeId } = options;
+  const { db, bus, nodeId, leaseMs } = options;
   const pollMs = options.pollMs ?? RELAY_POLL_MS;
   const alonePollMs = options.alonePollMs ?? RELAY_ALONE_POLL_MS;
-  const leaseMs = options.leaseMs ?? 30_000;
   const peerLookMs = options.peerLookMs ?? PEER_LOOK_MS;
   const now = options.now ?? (() => new Date());
   let after = await latestEventId(db);
@@ -89,7 +72,9 @@ export async function startEventRelay(options: EventRelayOptions): Promise<Event
         after = row.id;
         if (row.nodeId === nodeId) continue;
         if (row.nodeId !== null) fromAnother = true;
-        bus.publish(relayedMessage(row));
+        // Events without a node (settings and other admin changes) may be this server's own:
+        // relayed anyway, which costs a page one more render.
+        bus.publish({ ...busMessageOf(row), remote: true });
         if (changesSubscriptions(row.kind)) subscriptionsChanged = true;
       }
       // Once per batch: the extension host reads all subscriptions again on it (one query).

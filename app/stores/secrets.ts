@@ -5,7 +5,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../db/client.ts";
 import type { EventBus } from "../engine/event-bus.ts";
-import { insertEvent } from "../db/repos/events.ts";
+import { recordEvent } from "../engine/record-event.ts";
 import {
   deleteSecret,
   findSecretWithOtherKey,
@@ -27,9 +27,6 @@ export type SecretScope = { kind: "global" } | { kind: "pipeline"; pipeline: Pip
 
 export const scopeKey = (scope: SecretScope) =>
   scope.kind === "global" ? "global" : `${scope.pipeline.namespace}/${scope.pipeline.id}`;
-
-/** A pipeline secret's pipeline, as a bus message names it. */
-const pipelineOf = (scope: SecretScope) => (scope.kind === "pipeline" ? { namespace: scope.pipeline.namespace, pipeline: scope.pipeline.id } : {});
 
 export interface SecretInfo {
   name: string;
@@ -68,7 +65,7 @@ export interface SecretStoreOptions {
   key: SecretKey;
   dataDir: string;
   /** Told of each change recorded in the event log, so live pages show it at once. */
-  bus?: EventBus;
+  bus: EventBus;
 }
 
 function validateSecretInput(name: string, value: string): void {
@@ -109,23 +106,21 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
       const row = await upsertSecret(db, { scope: scopeText, name, ciphertext, keyId: key.id, warning, createdAt: existing?.createdAt ?? now, updatedAt: now });
       // Who changed which secret (never its value), whichever way it came in: API, page or CLI.
       if (by) {
-        await insertEvent(db, {
+        await recordEvent({ db, bus }, {
           kind: "secret.set",
           ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
           data: { scope: scopeText, name, by: by.name, ...(by.userId && { userId: by.userId }), created: !existing },
           at: now,
         });
-        bus?.publish({ kind: "secret.set", ...pipelineOf(scope) });
       }
       // Recorded where admins look (the event log), whichever way the secret came in: API, page or CLI.
       if (warning) {
-        await insertEvent(db, {
+        await recordEvent({ db, bus }, {
           kind: "secret.flagged",
           ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
           data: { scope: scopeText, name, warning },
           at: now,
         });
-        bus?.publish({ kind: "secret.flagged", ...pipelineOf(scope) });
       }
       return { secret: info(row), created: !existing };
     },
@@ -139,13 +134,12 @@ export async function createSecretStore(options: SecretStoreOptions): Promise<Se
     async delete(scope, name, by) {
       const deleted = await deleteSecret(db, scopeKey(scope), name);
       if (deleted && by) {
-        await insertEvent(db, {
+        await recordEvent({ db, bus }, {
           kind: "secret.deleted",
           ...(scope.kind === "pipeline" && { namespace: scope.pipeline.namespace, pipelineId: scope.pipeline.id }),
           data: { scope: scopeKey(scope), name, by: by.name, ...(by.userId && { userId: by.userId }) },
           at: by.at,
         });
-        bus?.publish({ kind: "secret.deleted", ...pipelineOf(scope) });
       }
       return deleted;
     },

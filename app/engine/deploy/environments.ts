@@ -3,7 +3,7 @@
 // event (names, never values), and each test records the environment's status.
 import type { Db } from "../../db/client.ts";
 import { deleteEnvironment, insertEnvironment, requireEnvironment, setEnvironmentStatus, upsertEnvironment, type EnvironmentRow } from "../../db/repos/environments.ts";
-import { insertEvent } from "../../db/repos/events.ts";
+import { recordEvent } from "../record-event.ts";
 import type { DeploymentRow } from "../../db/repos/deployments.ts";
 import { ConflictError, messageOf, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { environmentKey, type EnvironmentRef, type EnvironmentSettings } from "../../domain/environments.ts";
@@ -54,8 +54,7 @@ export function createEnvironmentAdmin(options: EnvironmentAdminOptions): Enviro
     options.providerFor ?? ((environment: EnvironmentRow) => providerFor(environment, { ...(options.defaultDockerHost !== undefined && { defaultDockerHost: options.defaultDockerHost }) }));
 
   const record = async (kind: EventKind, key: string, by: string) => {
-    await insertEvent(db, { kind, data: { environment: key, by }, at: now() });
-    bus.publish({ kind });
+    await recordEvent({ db, bus }, { kind, data: { environment: key, by }, at: now() });
   };
 
   /** Every secret named must be a global secret now: a deploy would fail on a missing one later, far from here. */

@@ -5,7 +5,7 @@
 // forged body can at most ask for a sync.
 import type { Db } from "../../db/client.ts";
 import { getSource } from "../../db/repos/sources.ts";
-import { insertEvent } from "../../db/repos/events.ts";
+import { recordEvent } from "../../engine/record-event.ts";
 import type { EventBus } from "../../engine/event-bus.ts";
 import { verifySignature } from "../../domain/hmac-signature.ts";
 
@@ -46,8 +46,7 @@ export async function handleSourceHook(deps: SourceHookDeps, name: string, heade
   if (!source || secret === undefined) return refuse(404, "not_found", `no source hook "${name}": a source takes pushes here once it has a hookSecret that is set`);
   const signature = headers.get(SIGNATURE_HEADER) ?? undefined;
   if (!verifySignature(secret, body, signature)) {
-    await insertEvent(deps.db, { kind: "delivery.rejected", data: { source: name, reason: signature === undefined ? "missing signature" : "bad signature", status: 401 }, at: deps.now() });
-    deps.bus.publish({ kind: "delivery.rejected", source: name });
+    await recordEvent(deps, { kind: "delivery.rejected", data: { source: name, reason: signature === undefined ? "missing signature" : "bad signature", status: 401 }, at: deps.now() });
     return refuse(401, "unauthorized", `missing or invalid ${SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)`);
   }
   const branch = pushedBranch(body);
