@@ -188,6 +188,24 @@ export default definePipeline({
   },
 });`,
 
+  // Awaits at its top level: loaded (and run) by import() after require() refuses it (bundle-import.ts).
+  "top-level-await.ts": `${HEADER}
+console.log("evaluating the file");
+const greeting = await new Promise<string>((resolve) => setTimeout(() => resolve("awaited at load"), 5));
+export default definePipeline({
+  id: "top-level-await",
+  tasks: {
+    first: run((ctx) => ctx.log(greeting)),
+    left: run((ctx) => ctx.log(greeting), { needs: { first: "success" } }),
+    right: run((ctx) => ctx.log(greeting), { needs: { first: "success" } }),
+  },
+});`,
+
+  // Throws as a run's task loads it (not where the server imports the file).
+  "throws-in-run.ts": `${HEADER}
+if (process.env.GANTRY_RUN_ID) throw new Error("no runs of this file");
+export default definePipeline({ id: "throws-in-run", tasks: { only: run(() => {}) } });`,
+
   "events.ts": `${HEADER}
 export default definePipeline({
   id: "events",
@@ -322,6 +340,16 @@ describe("failures", () => {
     expect(log).not.toMatch(/task-runner\/main|gantry-runner\//);
   });
 
+  it("fails a task whose file throws as the task loads it, its stack the file's alone", async () => {
+    const failed = await waitForRun(api, "default/throws-in-run", (await startRun(api, "default/throws-in-run")).id);
+    expect(task(failed, "only")).toMatchObject({ state: "failed", exitCode: 1, reason: "threw: no runs of this file" });
+    const log = await readLog(api, "default/throws-in-run", failed.id, "only");
+    expect(log).toContain("[err] Error: no runs of this file");
+    expect(log).toMatch(/throws-in-run\.ts:\d+/);
+    // Neither the runner's frames nor the nameless ones of the loader that required the file.
+    expect(log).not.toMatch(/task-runner\/main|gantry-runner\/|bundle-import|at unknown/);
+  });
+
   it("reports the exit code of process.exit", () => {
     expect(task(run, "exiter")).toMatchObject({ state: "failed", exitCode: 3, reason: "exited with code 3" });
   });
@@ -349,6 +377,18 @@ describe("failures", () => {
     const log = await readLog(api, "default/failures", run.id, "sleeper");
     expect(log).toContain("sleeping");
     expect(log).toContain("timed out after 300ms");
+  });
+});
+
+describe("a file that awaits at its top level", () => {
+  it("runs its tasks with what it awaited, evaluating the file once in each", async () => {
+    const run = await waitForRun(api, "default/top-level-await", (await startRun(api, "default/top-level-await")).id);
+    expect(run.state).toBe("successful");
+    for (const id of ["first", "left", "right"]) {
+      const log = await readLog(api, "default/top-level-await", run.id, id);
+      expect(log).toContain("awaited at load");
+      expect(log.match(/evaluating the file/g)).toHaveLength(1);
+    }
   });
 });
 

@@ -7,15 +7,14 @@ const compiled = Bun.isStandaloneExecutable;
 
 /**
  * valibot is loaded only when a bundle imports it (~3 ms a task runner would pay for
- * nothing otherwise), from its resolved file: a dynamic import("valibot") would come back
- * to this plugin. The compiled binary has it loaded already: its import starts as this module
- * loads, before the plugin exists (no top-level await: the runner is also built as CommonJS
- * bytecode, runner-command.ts).
+ * nothing otherwise), from its resolved file: a "valibot" specifier would come back to this
+ * plugin. From source it is required, so a bundle that imports it can be required too
+ * (bundle-import.ts). The compiled binary has it loaded already: its import starts as this
+ * module loads, before the plugin exists (no top-level await: the runner is also built as
+ * CommonJS bytecode, runner-command.ts); there such a bundle is imported.
  */
 const compiledValibot = compiled ? (import("valibot") as Promise<Record<string, unknown>>) : undefined;
-const loadValibot: () => Promise<Record<string, unknown>> = compiledValibot
-  ? () => compiledValibot
-  : () => import(Bun.resolveSync("valibot", import.meta.dir));
+const valibotModule = () => ({ exports: { ...(require(Bun.resolveSync("valibot", import.meta.dir)) as Record<string, unknown>) }, loader: "object" as const });
 
 let registered = false;
 
@@ -26,7 +25,7 @@ export function registerSdkModule(): void {
     name: "gantry-sdk",
     setup(build) {
       build.module("gantry", () => ({ exports: { ...sdk }, loader: "object" }));
-      build.module("valibot", async () => ({ exports: { ...(await loadValibot()) }, loader: "object" }));
+      build.module("valibot", compiledValibot ? async () => ({ exports: { ...(await compiledValibot) }, loader: "object" }) : valibotModule);
     },
   });
 }

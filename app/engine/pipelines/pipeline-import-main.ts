@@ -1,7 +1,7 @@
 // Entry of the sandboxed process that imports one pipeline bundle and prints its default
 // export as plain data (functions marked, not sent) as the last line of stdout. A file's
 // top-level code runs here, never in the server, and the server validates what it gets.
-import { registerSdkModule } from "../sdk-module.ts";
+import { importBundle } from "../bundle-import.ts";
 import { FUNCTION_MARKER, type ImportReport } from "./import-report.ts";
 import { withDescribedInputs } from "../../domain/describe-inputs.ts";
 
@@ -11,8 +11,7 @@ export async function importPipeline(bundlePath: string): Promise<number> {
   console.info = console.error;
   let report: ImportReport;
   try {
-    registerSdkModule();
-    const module = await import(bundlePath);
+    const module = await importBundle(bundlePath);
     // Input schemas hold functions: described here, where they live, as JSON Schema.
     const definition = module.default === undefined ? undefined : JSON.parse(JSON.stringify(withDescribedInputs(module.default), markFunctions) ?? "null");
     report = { ok: true, definition };

@@ -5,6 +5,7 @@
 // uses Bun's own APIs and no node: built-ins (loading node:fs and node:util costs ~7 ms).
 import { $ } from "bun";
 import { registerSdkModule } from "../sdk-module.ts";
+import { importBundle } from "../bundle-import.ts";
 import type { TaskContext } from "../../sdk/index.ts";
 import { createObjectsClient, OBJECTS_TOKEN_ENV } from "./objects-client.ts";
 import { BUNDLE_TOKEN_ENV, BUNDLE_UNAVAILABLE, parseGoLine, POOL_READY, POOLED, RESULT_MARKER, TASK_RUNNER_NOT_STARTED, type RunnerAssignment } from "./command.ts";
@@ -104,9 +105,8 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
   /** The task's function returned or threw. */
   let settled = false;
   try {
-    registerSdkModule();
-    const module = await import(bundle);
-    const task = module.default?.tasks?.[args.task];
+    const definition = (await importBundle(bundle)).default as { tasks?: Record<string, { kind?: unknown; fn?: unknown; autoApprove?: unknown } | undefined> } | undefined;
+    const task = definition?.tasks?.[args.task];
     // An approval gate's autoApprove runs as a run() task does.
     const fn = task?.kind === "run" ? task.fn : task?.kind === "approval" ? task.autoApprove : undefined;
     if (typeof fn !== "function") {
@@ -164,7 +164,7 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
     });
     const result = await fn(ctx);
     settled = true;
-    if (task.kind === "approval") {
+    if (task?.kind === "approval") {
       const approved = result === true;
       writeLine(approved ? "autoApprove returned true: approved" : `autoApprove returned ${format([result])}: a person decides`);
       return endAfterOutput(approved ? 0 : AUTO_APPROVE_DECLINED);
@@ -173,12 +173,13 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
   } catch (error) {
     settled = true;
     const message = error instanceof Error ? error.message : format([error]);
-    // The runner's own frames say nothing to the pipeline author.
+    // The runner's own frames say nothing to the pipeline author, nor do the nameless ones
+    // of the loader that required the bundle (a file throwing as it loads).
     const stack =
       error instanceof Error && error.stack
         ? error.stack
             .split("\n")
-            .filter((line) => !/^\s+at /.test(line) || !RUNNER_FILES.some((file) => line.includes(file)))
+            .filter((line) => !/^\s+at /.test(line) || !(/^\s+at unknown$/.test(line) || RUNNER_FILES.some((file) => line.includes(file))))
             .join("\n")
         : message;
     writeError(stack);
@@ -190,8 +191,8 @@ export async function runTask(args: TaskRunnerArgs): Promise<number> {
 /** Why a task whose function never settled failed. */
 const UNSETTLED_REASON = "its function never finished: it awaits a promise that nothing is left to settle (no timer, request or process of the task is still running)";
 
-/** Where the runner's own frames come from: its source, its build (runner-command.ts; a build inlines the source's path), the file it was started as. */
-const RUNNER_FILES = ["task-runner/main", "/gantry-runner/", import.meta.path, ...(process.argv[1] ? [process.argv[1]] : [])];
+/** Where the runner's own frames come from: its source (and the bundle loader's), its build (runner-command.ts; a build inlines the source's path), the file it was started as. */
+const RUNNER_FILES = ["task-runner/main", "engine/bundle-import", "/gantry-runner/", import.meta.path, ...(process.argv[1] ? [process.argv[1]] : [])];
 
 const TASK_RUNNER_USAGE =
   "usage: task-runner [--gated] <bundle> <task> <attempt> <result-file> [workdir]\n       task-runner [--gated] --fetch <task> <attempt> [workdir]\n       task-runner --pooled <result-file>";
