@@ -158,7 +158,13 @@ describe("warm run() runners", () => {
     const [victim] = processesWith(poolDir(gantry));
     expect(victim).toBeDefined();
     process.kill(victim!, "SIGKILL");
-    await waitFor(() => processesWith(poolDir(gantry)).length >= 2 && spares(gantry) === 2, 10_000);
+    // Replaced once the victim is gone and the pool is whole again (a bwrap outside and one
+    // inside each spare): right after the kill its folder still counts, and a run taking
+    // that spare before the server has seen it die fails.
+    await waitFor(() => {
+      const left = processesWith(poolDir(gantry));
+      return !left.includes(victim!) && left.length === 4 && spares(gantry) === 2;
+    }, 10_000);
     const run = await waitForRun(gantry.api, "default/one", (await startRun(gantry.api, "default/one")).id);
     expect(run.state).toBe("successful");
   });
