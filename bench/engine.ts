@@ -6,12 +6,14 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { createDeps } from "../app/deps.ts";
+import { buildRunner, taskRunnerCommand } from "../app/engine/task-runner/runner-command.ts";
 import { barePool, benchConfig, benchRoot, machineBusyMs, median, ms, printFigures, timedRun } from "./shared.ts";
 
 const quick = process.argv.includes("--quick");
 const SAMPLES = quick ? 10 : 40;
 const FANOUT_REPEATS = quick ? 1 : 3;
 const THROUGHPUT_RUNS = quick ? 60 : 300;
+const RUNNER_CPU_SAMPLES = quick ? 30 : 100;
 
 const { root, pipelinesDir } = benchRoot("engine");
 
@@ -34,9 +36,21 @@ writeFileSync(
 );
 const bareFile = join(root, "bare.ts");
 writeFileSync(bareFile, `const fn = () => { ${FUNCTION_BODY} };\nawait fn();\n`);
+// A version's bundle as the loader writes it (gantry external), for the runner on its own.
+const runnerBundle = join(root, "runner-bundle.js");
+writeFileSync(runnerBundle, `// @bun\nimport { definePipeline, run } from "gantry";\nexport default definePipeline({ id: "one", tasks: { a: run(() => { ${FUNCTION_BODY} }) } });\n`);
 // The sandbox user must reach it to run it in a bare sandbox.
 chmodSync(root, 0o755);
 chmodSync(bareFile, 0o644);
+
+/** A process's own CPU (user + system, from its rusage), in ms. */
+async function processCpu(cmd: string[]): Promise<number> {
+  const child = Bun.spawn({ cmd, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  await child.exited;
+  const usage = child.resourceUsage();
+  if (child.exitCode !== 0 || !usage) throw new Error(`${cmd.join(" ")} exited with code ${child.exitCode}`);
+  return Number(usage.cpuTime.user + usage.cpuTime.system) / 1000;
+}
 
 async function bareProcess(command: { cmd: string[]; uid?: number; gid?: number } = { cmd: [process.execPath, bareFile] }): Promise<number> {
   const started = performance.now();
@@ -86,6 +100,20 @@ try {
   console.log(`  gantry one-task run, sandbox on        median ${ms(median(gantry))}`);
   console.log(`  sandbox cost per task (on − off)       median ${ms(sandboxCost)}`);
   console.log(`  overhead over a bare process (on)      median ${ms(overhead)}   (goal ≤ 15 ms) ${overhead <= 15 ? "OK" : "MISSED"}`);
+
+  // The task runner's own CPU for the same task, started for it (no sandbox: bwrap's is the
+  // floor above), beside a bare bun process running the function: what each run() task pays
+  // on top of a bare process, whatever the machine's load (CPU time, not wall time).
+  await buildRunner();
+  const runnerCpu: number[] = [];
+  const bareCpu: number[] = [];
+  for (let i = 0; i < RUNNER_CPU_SAMPLES; i++) {
+    bareCpu.push(await processCpu([process.execPath, bareFile]));
+    runnerCpu.push(await processCpu([...taskRunnerCommand(), runnerBundle, "a", "1", join(root, "runner-result.json")]));
+  }
+  console.log(`\nthe task runner's own CPU for that task (${RUNNER_CPU_SAMPLES} alternating samples, user + system, no sandbox)`);
+  console.log(`  bare bun process                       median ${ms(median(bareCpu))}`);
+  console.log(`  task runner                            median ${ms(median(runnerCpu))}   (+${ms(median(runnerCpu) - median(bareCpu))})`);
 
   // The floor of a fan-out and of throughput: the same number of bare processes, as many at once as the server's limit.
   // Also in a bare sandbox: bubblewrap's namespaces and mounts cost each process ~4 ms of CPU here, which 2 cores feel.
@@ -137,6 +165,8 @@ try {
     bareProcessesPerSecond: bareThroughput,
     sandboxedProcessesPerSecond: sandboxedThroughput,
     runCpuMs: runCpu,
+    runnerCpuMs: median(runnerCpu),
+    bareProcessCpuMs: median(bareCpu),
     sandboxedProcessCpuMs: sandboxedCpu,
   });
 } finally {
