@@ -15,17 +15,24 @@ import { freePort } from "./helpers/ports.ts";
 // The binary and the servers it starts need more than bun test's 5 s default.
 setDefaultTimeout(60_000);
 
+// It takes a typed input (valibot from the binary, an asynchronous module there) and awaits
+// at its top level: the loader and the runner import what they cannot require.
 const PIPELINE = `
 import { definePipeline, run } from "gantry";
+import * as v from "valibot";
 import { baton } from "baton";
+
+const greeting = await new Promise((resolve) => setTimeout(() => resolve("awaited"), 5));
 
 export default definePipeline({
   id: "relay",
   name: "Relay",
+  inputs: { who: v.string() },
   tasks: {
     first: run(async (ctx) => {
       await Bun.write(ctx.workspace + "/baton.txt", baton());
       ctx.log("runner " + process.execPath);
+      ctx.log("for " + ctx.inputs.who + ", " + greeting);
     }),
     second: run(
       async (ctx) => {
@@ -176,7 +183,7 @@ describe("compiled binary", () => {
   });
 
   it("runs run() tasks in order, each by re-executing the binary", async () => {
-    const response = await api("/pipelines/default/relay/runs", { method: "POST", body: "{}" });
+    const response = await api("/pipelines/default/relay/runs", { method: "POST", body: JSON.stringify({ inputs: { who: "the relay" } }) });
     expect(response.status).toBe(201);
     const { run } = (await response.json()) as { run: { id: number } };
     const finished = await waitForRun(api, "default/relay", run.id);
@@ -189,6 +196,7 @@ describe("compiled binary", () => {
     expect(second).toContain("second got: baton from first");
     const first = await (await api(`/pipelines/default/relay/runs/${run.id}/tasks/first/logs`)).text();
     expect(first).toContain(`runner ${binaryPath}`);
+    expect(first).toContain("for the relay, awaited");
   });
 
   it("shows a file that does not bundle with its load error", async () => {
