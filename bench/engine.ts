@@ -105,11 +105,14 @@ try {
   // floor above), beside a bare bun process running the function: what each run() task pays
   // on top of a bare process, whatever the machine's load (CPU time, not wall time).
   await buildRunner();
+  const runner = taskRunnerCommand();
+  // A failed build (said above) would leave the TypeScript source: not what tasks run.
+  if (!runner.some((part) => part.includes("/gantry-runner/"))) throw new Error(`the task runner's build is not ready (${runner.join(" ")}): its CPU would be the TypeScript source's`);
   const runnerCpu: number[] = [];
   const bareCpu: number[] = [];
   for (let i = 0; i < RUNNER_CPU_SAMPLES; i++) {
     bareCpu.push(await processCpu([process.execPath, bareFile]));
-    runnerCpu.push(await processCpu([...taskRunnerCommand(), runnerBundle, "a", "1", join(root, "runner-result.json")]));
+    runnerCpu.push(await processCpu([...runner, runnerBundle, "a", "1", join(root, "runner-result.json")]));
   }
   console.log(`\nthe task runner's own CPU for that task (${RUNNER_CPU_SAMPLES} alternating samples, user + system, no sandbox)`);
   console.log(`  bare bun process                       median ${ms(median(bareCpu))}`);
