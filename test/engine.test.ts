@@ -436,8 +436,11 @@ describe("a cancel that meets the run's end", () => {
       });
       const started = await startRun(api, "default/events");
       const run = await waitForRun(api, "default/events", started.id);
+      // Still listening: a read may see the run's end before that commit is durable, and
+      // the task's message follows the commit.
+      const seen = `run ${run.id} ${run.state}: ${run.tasks.map((each) => `${each.id} ${each.state}${each.reason ? ` (${each.reason})` : ""}`).join(", ")}`;
+      await waitFor(() => answered || undefined, 15_000, `the cancel's answer (${seen}; the cancel ${answered === 0 ? "asked, not answered" : "never asked"})`);
       unsubscribe();
-      await waitFor(() => answered || undefined);
       if (answered === 202) expect(run).toMatchObject({ state: "cancelled", reason: "cancelled by racer" });
       else expect(run.state).toBe("successful");
     }
