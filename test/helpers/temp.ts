@@ -1,12 +1,15 @@
-// Temporary folders for tests, removed at process exit.
+// Temporary folders for tests, removed after the last test (test/setup.ts) or at process exit.
 import { chmodSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 const made: string[] = [];
-process.on("exit", () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+
+/** Removes every folder tempDir made so far. bun test runs no exit listeners: its preload calls this after the last test. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+process.on("exit", removeTempDirs);
 
 export function tempDir(prefix = "gantry-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
