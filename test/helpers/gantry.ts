@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { loadConfig, type LoadConfigOptions } from "../../app/config.ts";
 import { startGantry, type RunningGantry } from "../../app/start.ts";
-import { REPO_ROOT, SHARED_ROOT, tempDir, writeFile } from "./temp.ts";
+import { REPO_ROOT, SHARED_ROOT, sharedRoot, tempDir, writeFile } from "./temp.ts";
 import { readSse as readSseBody, type SseMessage } from "../../app/cli/sse-reader.ts";
 
 export type { SseMessage };
@@ -47,6 +47,7 @@ export interface TestGantryOptions {
  * the repository's built-in extensions are named explicitly.
  */
 export function testConfigOptions(dataDir: string, pipelinesDir: string, env: Record<string, string> = {}): LoadConfigOptions {
+  sharedRoot();
   return {
     env: { ...TEST_ENV, GANTRY_DATA_DIR: dataDir, GANTRY_PIPELINES_DIR: pipelinesDir, GANTRY_EXTENSIONS_DIR: join(REPO_ROOT, "extensions"), ...env },
     cwd: dataDir,
@@ -100,6 +101,7 @@ export async function startGantryProcess(
   const dataDir = options.dataDir ?? tempDir("gantry-data-");
   const pipelinesDir = options.pipelinesDir ?? tempDir("gantry-pipelines-");
   const command = options.command ?? [process.execPath, join(REPO_ROOT, "app", "main.ts"), "serve"];
+  sharedRoot();
   const proc = Bun.spawn(command, {
     cwd: options.cwd ?? dataDir,
     env: {

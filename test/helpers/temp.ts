@@ -1,5 +1,5 @@
 // Temporary folders for tests, removed after the last test (test/setup.ts) or at process exit.
-import { chmodSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -26,9 +26,22 @@ export function tempDir(prefix = "gantry-test-"): string {
 export const SHARED_ROOT = tempDir("gantry-shared-");
 chmodSync(SHARED_ROOT, 0o755);
 
+/**
+ * SHARED_ROOT, made again when the folders went after a pass while the same process goes on
+ * (`bun test --rerun-each` runs the preload's afterAll after each pass): a server binds it.
+ */
+export function sharedRoot(): string {
+  if (!existsSync(SHARED_ROOT)) {
+    mkdirSync(SHARED_ROOT, { recursive: true });
+    chmodSync(SHARED_ROOT, 0o755);
+    made.push(SHARED_ROOT);
+  }
+  return SHARED_ROOT;
+}
+
 /** A folder tasks in the sandbox can read and write, e.g. for flags a test sets. */
 export function sharedDir(prefix = "gantry-flags-"): string {
-  const dir = mkdtempSync(join(SHARED_ROOT, prefix));
+  const dir = mkdtempSync(join(sharedRoot(), prefix));
   // The sandbox user writes marks here too.
   chmodSync(dir, 0o777);
   return dir;
