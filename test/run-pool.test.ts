@@ -224,6 +224,26 @@ describe("a new run finding every spare still booting (the pool alone, its runne
     expect(waited).toBeLessThan(90);
   });
 
+  it("neither counts nor hands out a spare killed a moment ago, before the server heard of it", async () => {
+    const root = tempDir("gantry-pool-");
+    const mark = `${MARK}-${++pools}.`;
+    // No exec: the spare's own process keeps the mark in its command line.
+    const pool = createRunnerPool({ sandbox: standIns(`echo '${POOL_READY}'; sleep 30`, mark), dir: join(root, "pool"), size: 1 });
+    pool.warm();
+    await waitFor(() => pool.state().ready === 1 || undefined, 5_000, "the spare to be ready");
+    const [spare] = processesWith(mark).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sh"));
+    expect(spare).toBeDefined();
+    process.kill(spare!, "SIGKILL");
+    // Dead to the kernel (a zombie until this process reaps it), not yet to the event loop:
+    // nothing is awaited until the pool has been asked.
+    const zombie = () => /^[ZX]/.test(readFileSync(`/proc/${spare}/stat`, "utf8").split(") ")[1] ?? "");
+    const until = Date.now() + 2_000;
+    while (!zombie() && Date.now() < until);
+    expect(zombie()).toBe(true);
+    expect(pool.state().ready).toBe(0);
+    pool.close();
+  });
+
   it("does not keep a spare that says something else than ready: it goes, as do its replacements", async () => {
     const root = tempDir("gantry-pool-");
     const starts = join(root, "starts");

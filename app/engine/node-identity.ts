@@ -8,6 +8,7 @@ import type { Db } from "../db/client.ts";
 import { claimNode, getNode, type NodeRow } from "../db/repos/nodes.ts";
 import { createFileOnce } from "../stores/create-once.ts";
 import type { EngineNode } from "./runs/engine-context.ts";
+import { processAlive } from "./process-alive.ts";
 
 const NODE_ID_PATTERN = /^node-[a-z0-9]{8,32}$/;
 
@@ -42,22 +43,6 @@ export function pidScope(): string {
     return `${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}/${readlinkSync("/proc/self/ns/pid")}`;
   } catch {
     return "";
-  }
-}
-
-/** Whether a process of this pid namespace is alive: one we may not signal is, a zombie (killed, not yet reaped by its parent) is not. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
-  } catch {
-    // Gone meanwhile.
-    return existsSync(`/proc/${pid}`);
   }
 }
 

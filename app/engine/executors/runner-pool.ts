@@ -21,6 +21,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { processAlive } from "../process-alive.ts";
 import { POOL_READY, POOLED } from "../task-runner/command.ts";
 import { taskRunnerCommand } from "../task-runner/runner-command.ts";
 import { resultDirOf, resultFileOf, runnerBaseEnv, SANDBOX_WORKSPACE } from "./runner-launch.ts";
@@ -67,8 +68,12 @@ export interface RunnerPool {
   state(): { ready: number; size: number; misses: number };
 }
 
-/** The runner's process has not ended (nor been killed). */
-export const isAlive = (runner: WarmRunner) => runner.child.exitCode === null && runner.child.signalCode === null;
+/**
+ * The runner's process has not ended (nor been killed): as the event loop heard it, and as
+ * the kernel sees it, so a spare killed a moment ago (by the OOM killer, say) is not handed
+ * to a task, which would fail with it.
+ */
+export const isAlive = (runner: WarmRunner) => runner.child.exitCode === null && runner.child.signalCode === null && processAlive(runner.child.pid);
 
 export interface RunnerPoolOptions {
   sandbox: RunSandbox;
