@@ -10,19 +10,12 @@ import type { Permission } from "../domain/permissions.ts";
 import { checkGrantable, firstUncovered, isBuiltInRole, rolePermissions } from "./roles.ts";
 import { actorName, disableUser, enableUser, grantRoles } from "./users.ts";
 import { effectiveRoles } from "../domain/user-roles.ts";
-import type { EventBus } from "../engine/event-bus.ts";
-import { recordEvent } from "../engine/record-event.ts";
+import { recordEvent, type EventSink } from "../engine/record-event.ts";
 
 /** Who changes a person: the calling token (a signed-in person's, or a plain API token) and what it may do. */
 export interface UserEditor {
   token: TokenRow;
   permissions: readonly Permission[];
-}
-
-/** Where a change goes: the database, and the bus that tells live pages (the events page) at once. */
-export interface UserAdminContext {
-  db: Db;
-  bus: EventBus;
 }
 
 export async function requireUser(db: Db, id: string): Promise<UserRow> {
@@ -59,7 +52,8 @@ const eventOf = (user: UserRow, editor: UserEditor) => ({
  * Disables a person: every token of theirs (sessions, personal tokens) is revoked at once.
  * Disabling twice records nothing new but revokes again (a token a racing sign-in made).
  */
-export async function disableUserAs({ db, bus }: UserAdminContext, editor: UserEditor, id: string, now: Date): Promise<UserRow> {
+export async function disableUserAs(context: EventSink, editor: UserEditor, id: string, now: Date): Promise<UserRow> {
+  const { db } = context;
   const user = await requireUser(db, id);
   await checkChange(db, editor, user, "disable");
   if (user.disabledAt) {
@@ -67,27 +61,29 @@ export async function disableUserAs({ db, bus }: UserAdminContext, editor: UserE
     return user;
   }
   const disabled = await disableUser(db, id, editor.token.name, now);
-  await recordEvent({ db, bus }, { kind: "user.disabled", data: eventOf(disabled, editor), at: now });
+  await recordEvent(context, { kind: "user.disabled", data: eventOf(disabled, editor), at: now });
   return disabled;
 }
 
 /** Enables a person again. Their old tokens stay revoked: they sign in anew and make new ones. */
-export async function enableUserAs({ db, bus }: UserAdminContext, editor: UserEditor, id: string, now: Date): Promise<UserRow> {
+export async function enableUserAs(context: EventSink, editor: UserEditor, id: string, now: Date): Promise<UserRow> {
+  const { db } = context;
   const user = await requireUser(db, id);
   await checkChange(db, editor, user, "enable");
   if (!user.disabledAt) return user;
   const enabled = await enableUser(db, id);
-  await recordEvent({ db, bus }, { kind: "user.enabled", data: eventOf(enabled, editor), at: now });
+  await recordEvent(context, { kind: "user.enabled", data: eventOf(enabled, editor), at: now });
   return enabled;
 }
 
 /** Grants roles (each must exist and grant nothing beyond the editor); live sessions get them at once. */
-export async function grantUserRoles({ db, bus }: UserAdminContext, editor: UserEditor, id: string, roles: string[], now: Date): Promise<UserRow> {
+export async function grantUserRoles(context: EventSink, editor: UserEditor, id: string, roles: string[], now: Date): Promise<UserRow> {
+  const { db } = context;
   const user = await requireUser(db, id);
   await checkChange(db, editor, user, "change the roles of");
   await checkGrantable(db, editor.permissions, roles);
   const updated = await grantRoles(db, user, [...user.grantedRoles, ...roles]);
-  await recordEvent({ db, bus }, {
+  await recordEvent(context, {
     kind: "user.roles_changed",
     data: { ...eventOf(updated, editor), granted: roles, grantedRoles: updated.grantedRoles, roles: effectiveRoles(updated) },
     at: now,
@@ -99,7 +95,8 @@ export async function grantUserRoles({ db, bus }: UserAdminContext, editor: User
  * Revokes granted roles. A role the provider's groups give cannot be revoked here (the next
  * sign-in would bring it back): the answer says to change the mapping or the groups.
  */
-export async function revokeUserRoles({ db, bus }: UserAdminContext, editor: UserEditor, id: string, roles: string[], now: Date): Promise<UserRow> {
+export async function revokeUserRoles(context: EventSink, editor: UserEditor, id: string, roles: string[], now: Date): Promise<UserRow> {
+  const { db } = context;
   const user = await requireUser(db, id);
   await checkChange(db, editor, user, "change the roles of");
   const notGranted = roles.filter((role) => !user.grantedRoles.includes(role));
@@ -113,7 +110,7 @@ export async function revokeUserRoles({ db, bus }: UserAdminContext, editor: Use
   }
   // Taking away what one could not hand out is refused too (checkChange covers it: the person holds these roles).
   const updated = await grantRoles(db, user, user.grantedRoles.filter((role) => !roles.includes(role)));
-  await recordEvent({ db, bus }, {
+  await recordEvent(context, {
     kind: "user.roles_changed",
     data: { ...eventOf(updated, editor), revoked: roles, grantedRoles: updated.grantedRoles, roles: effectiveRoles(updated) },
     at: now,

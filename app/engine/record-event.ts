@@ -17,13 +17,19 @@ export function busMessageOf(row: EventRow): BusMessage {
   };
 }
 
+/** Where an event goes: the log (the database), and this server's bus. */
+export interface EventSink {
+  db: Db;
+  bus: EventBus;
+}
+
 /**
  * Writes the event and tells the bus.
  *
  * @example
  *   await recordEvent(deps, { kind: "secret.deleted", data: { scope: "global", name }, at: deps.now() });
  */
-export async function recordEvent(context: { db: Db; bus: EventBus }, event: NewEvent): Promise<EventRow> {
+export async function recordEvent(context: EventSink, event: NewEvent): Promise<EventRow> {
   const row = await insertEvent(context.db, event);
   context.bus.publish(busMessageOf(row));
   return row;

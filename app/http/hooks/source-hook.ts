@@ -3,16 +3,12 @@
 // (X-Gantry-Signature-256: sha256=<HMAC of the body> with the source's hookSecret); the body is
 // only read for the branch pushed to, and a sync fetches from the repository itself, so a
 // forged body can at most ask for a sync.
-import type { Db } from "../../db/client.ts";
 import { getSource } from "../../db/repos/sources.ts";
-import { recordEvent } from "../../engine/record-event.ts";
-import type { EventBus } from "../../engine/event-bus.ts";
+import { recordEvent, type EventSink } from "../../engine/record-event.ts";
 import { verifySignature } from "../../domain/hmac-signature.ts";
 
-export interface SourceHookDeps {
-  db: Db;
-  /** Told of a refused delivery, so the events page shows it at once. */
-  bus: EventBus;
+/** The bus is told of a refused delivery, so the events page shows it at once. */
+export interface SourceHookDeps extends EventSink {
   /** A global secret's value. */
   secret(name: string): Promise<string | undefined>;
   requestSync(name: string): void;
